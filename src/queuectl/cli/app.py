@@ -1,0 +1,69 @@
+"""The click group, the global --db option and the store each command opens lazily."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import click
+
+from queuectl import __version__
+from queuectl.settings import Config, resolve_db_url
+from queuectl.storage.base import Storage
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@dataclass
+class Env:
+    """What every command shares: where the store is, and the store once opened."""
+
+    db: str | None
+    _store: Storage | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return resolve_db_url(self.db)
+
+    def store(self) -> Storage:
+        if self._store is None:
+            from queuectl.storage import open_store
+
+            self._store = open_store(self.url)
+        return self._store
+
+    def config(self) -> Config:
+        return Config.from_stored(self.store().config_items())
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+pass_env = click.make_pass_decorator(Env)
+
+
+@click.group(context_settings=CONTEXT)
+@click.option("--db", metavar="URL", help="Store: a path, sqlite:///path or postgresql://... "
+              "[env: QUEUECTL_DB; default: $QUEUECTL_HOME/queuectl.db]")  # fmt: skip
+@click.version_option(__version__, prog_name="queuectl")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None) -> None:
+    """queuectl: a persistent background job queue for shell commands."""
+    env = Env(db)
+    ctx.obj = env
+    ctx.call_on_close(env.close)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+
+
+def register() -> None:
+    """Attach every command group (each lives in its own module)."""
+    from queuectl.cli import config_cmd, control, dlq, jobs, workers
+
+    for module in (jobs, control, workers, dlq, config_cmd):
+        module.register(cli)
+    from queuectl.cli import extras
+
+    extras.register(cli)

@@ -1,0 +1,105 @@
+"""cancel, wait, purge."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from queuectl import output
+from queuectl.cli.app import Env, json_option, pass_env
+from queuectl.errors import EXIT_FAILURE, EXIT_OK, InvalidValue, JobNotFound
+from queuectl.models import FINAL_STATES, Job, State
+from queuectl.timeparse import parse_duration
+
+WAIT_POLL = 0.2  # seconds between checks while waiting for jobs to finish
+CANCEL_ACK_TIMEOUT = 5.0  # seconds cancel waits for a running job's worker to kill it
+
+
+@click.command()
+@click.argument("job_ids", nargs=-1, required=True, metavar="ID...")
+@json_option
+@pass_env
+def cancel(env: Env, job_ids: tuple[str, ...], as_json: bool) -> None:
+    """Cancel jobs: pending/failed ones never run; running ones are killed."""
+    store = env.store()
+    jobs = store.cancel(list(job_ids))
+    running = [job for job in jobs if job.started_at and job.finished_at is None]
+    _await_kill(env, running)
+    if as_json:
+        output.emit_json([job.to_dict() for job in jobs])
+    else:
+        for job in jobs:
+            output.line(job.id)
+
+
+def _await_kill(env: Env, running: list[Job]) -> None:
+    """Give the workers a moment to kill what they ran, so that 'cancelled' means gone."""
+    deadline = time.monotonic() + CANCEL_ACK_TIMEOUT
+    pending = {job.id for job in running}
+    while pending and time.monotonic() < deadline:
+        for job_id in list(pending):
+            attempts = env.store().attempts(job_id)
+            if not attempts or attempts[-1].finished_at is not None:
+                pending.discard(job_id)
+        if pending:
+            time.sleep(0.05)
+    for job_id in pending:
+        output.note(f"job {job_id} is cancelled; its worker has not confirmed the kill yet")
+
+
+@click.command()
+@click.argument("job_ids", nargs=-1, required=True, metavar="ID...")
+@click.option("--timeout", help="Give up after this long (seconds or 30s/5m).")
+@json_option
+@pass_env
+def wait(env: Env, job_ids: tuple[str, ...], timeout: str | None, as_json: bool) -> int:
+    """Block until every job is final; exit 0 only if all completed."""
+    limit = parse_duration(timeout) if timeout is not None else None
+    deadline = time.monotonic() + limit if limit is not None else None
+    store = env.store()
+    while True:
+        jobs = []
+        for job_id in job_ids:
+            job = store.get_job(job_id)
+            if job is None:
+                raise JobNotFound(job_id)
+            jobs.append(job)
+        done = all(job.state in FINAL_STATES for job in jobs)
+        if done or (deadline is not None and time.monotonic() >= deadline):
+            break
+        time.sleep(WAIT_POLL)
+    if as_json:
+        output.emit_json([job.to_dict() for job in jobs])
+    else:
+        for job in jobs:
+            output.line(f"{job.id}\t{job.state}")
+    if not done:
+        output.error(f"timed out waiting for {sum(j.state not in FINAL_STATES for j in jobs)} job(s)")
+    ok = done and all(job.state is State.COMPLETED for job in jobs)
+    return EXIT_OK if ok else EXIT_FAILURE
+
+
+@click.command()
+@click.option("--state", "states", multiple=True,
+              type=click.Choice([str(s) for s in sorted(FINAL_STATES)]),
+              help="Only this final state (repeatable; default: all final states).")  # fmt: skip
+@click.option("--older-than", required=True, help="Finished more than this long ago: 7d, 12h.")
+@json_option
+@pass_env
+def purge(env: Env, states: tuple[str, ...], older_than: str, as_json: bool) -> None:
+    """Delete finished jobs with their attempts and output."""
+    age = parse_duration(older_than)
+    if age < 0:
+        raise InvalidValue("--older-than must be >= 0")
+    chosen = [State(s) for s in states] or sorted(FINAL_STATES)
+    deleted = env.store().purge(chosen, age)
+    if as_json:
+        output.emit_json({"deleted": deleted})
+    else:
+        output.line(f"purged {deleted} job(s)")
+
+
+def register(group: click.Group) -> None:
+    for command in (cancel, wait, purge):
+        group.add_command(command)

@@ -1,0 +1,47 @@
+"""dlq list / retry: the dead-letter queue."""
+
+from __future__ import annotations
+
+import click
+
+from queuectl import output
+from queuectl.cli.app import Env, json_option, pass_env
+from queuectl.cli.jobs import render_jobs
+from queuectl.models import State
+
+
+@click.group()
+def dlq() -> None:
+    """The dead-letter queue: jobs that exhausted their retries."""
+
+
+@dlq.command("list")
+@click.option("--limit", type=click.IntRange(min=0), default=0, help="At most this many (0: all).")
+@json_option
+@pass_env
+def list_dead(env: Env, limit: int, as_json: bool) -> None:
+    """Dead jobs, newest first."""
+    render_jobs(env.store().list_jobs(State.DEAD, limit=limit or None), as_json)
+
+
+@dlq.command()
+@click.argument("job_ids", nargs=-1, metavar="ID...")
+@click.option("--all", "retry_all", is_flag=True, help="Retry every dead job.")
+@json_option
+@pass_env
+def retry(env: Env, job_ids: tuple[str, ...], retry_all: bool, as_json: bool) -> None:
+    """Dead jobs back to pending, attempts reset, due now."""
+    if bool(job_ids) == retry_all:
+        raise click.UsageError("give job ids or --all (not both)")
+    jobs = env.store().retry_dead(None if retry_all else list(job_ids))
+    if as_json:
+        output.emit_json([job.to_dict() for job in jobs])
+    else:
+        for job in jobs:
+            output.line(job.id)
+        if retry_all:
+            output.note(f"{len(jobs)} job(s) back to pending")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(dlq)

@@ -1,0 +1,212 @@
+"""enqueue, list, show, status, logs."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+import click
+
+from queuectl import output, specs
+from queuectl.cli.app import Env, json_option, pass_env
+from queuectl.errors import InvalidValue, JobNotFound, QueuectlError
+from queuectl.models import Job, State, iso
+
+STATE_CHOICE = click.Choice([str(s) for s in State])
+FOLLOW_POLL = 0.2  # seconds between reads while following a running attempt
+
+
+@click.command()
+@click.argument("job_json", required=False, metavar="[JSON]")
+@click.option("-c", "--command", help="Shell command to run.")
+@click.option("--id", "job_id", help="Job id (default: a short generated one).")
+@click.option("-p", "--priority", type=int, help="Higher runs first (default 0).")
+@click.option("--max-retries", type=int, help="Retries after the first attempt [config].")
+@click.option("--timeout", help="Attempt time limit: seconds or 30s/5m/1h [config].")
+@click.option("--run-at", help="Not before this ISO 8601 time (no zone: local time).")
+@click.option("--delay", help="Not before this long from now: 30s, 5m, 1h30m, 2d.")
+@click.option("--queue", help="Named queue (default: default).")
+@click.option("--cwd", help="Directory to run in (default: the current one).")
+@click.option("-e", "--env", "env_pairs", multiple=True, metavar="KEY=VALUE",
+              help="Environment variable for the job (repeatable).")  # fmt: skip
+@click.option("-f", "--file", "jobs_file", type=click.File("r", encoding="utf-8"),
+              help="Bulk: JSON lines or a JSON array ('-' = stdin), all or nothing.")  # fmt: skip
+@json_option
+@pass_env
+def enqueue(env: Env, job_json: str | None, job_id: str | None, jobs_file: Any, as_json: bool,
+            env_pairs: tuple[str, ...], **flags: Any) -> None:  # fmt: skip
+    """Put shell jobs on the queue; print their ids.
+
+    \b
+      queuectl enqueue '{"id":"job1","command":"sleep 2"}'
+      queuectl enqueue -c "make test" --priority 5 --timeout 10m
+      queuectl enqueue --file jobs.jsonl
+    """
+    sources = [x for x in (job_json, flags["command"], jobs_file) if x is not None]
+    if len(sources) != 1:
+        raise click.UsageError("give exactly one of: a JSON job, -c/--command, or --file")
+    defaults = {k: v for k, v in flags.items() if v is not None}
+    if env_pairs:
+        defaults["env"] = _env_pairs(env_pairs)
+    if job_id is not None:
+        defaults["id"] = job_id
+    config = env.config()
+    base = os.getcwd()
+    if jobs_file is not None:
+        if "id" in defaults:
+            raise click.UsageError("--id cannot be shared by the jobs of a file")
+        entries = specs.parse_batch(jobs_file.read())
+        batch = []
+        for label, fields in entries:
+            try:
+                batch.append(specs.build_spec({**defaults, **fields}, config, base))
+            except QueuectlError as exc:
+                raise InvalidValue(f"{label}: {exc}") from None
+    else:
+        fields = specs.parse_object(job_json) if job_json is not None else {}
+        batch = [specs.build_spec({**defaults, **fields}, config, base)]
+    jobs = env.store().enqueue(batch)
+    if as_json:
+        docs = [job.to_dict() for job in jobs]
+        output.emit_json(docs if jobs_file is not None else docs[0])
+    else:
+        sys.stdout.write("".join(job.id + "\n" for job in jobs))
+
+
+def _env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise click.UsageError(f"--env wants KEY=VALUE, got {pair!r}")
+        out[key] = value
+    return out
+
+
+@click.command("list")
+@click.option("--state", type=STATE_CHOICE, help="Only jobs in this state.")
+@click.option("--queue", help="Only jobs of this queue.")
+@click.option("--limit", type=click.IntRange(min=0), default=100, show_default=True,
+              help="At most this many (0: all).")  # fmt: skip
+@json_option
+@pass_env
+def list_cmd(env: Env, state: str | None, queue: str | None, limit: int, as_json: bool) -> None:
+    """Jobs, newest first."""
+    jobs = env.store().list_jobs(State(state) if state else None, queue, limit or None)
+    render_jobs(jobs, as_json)
+
+
+def render_jobs(jobs: list[Job], as_json: bool) -> None:
+    if as_json:
+        output.emit_json([job.to_dict() for job in jobs])
+        return
+    rows = [
+        (j.id, j.state, f"{j.attempts}/{j.max_retries + 1}", j.priority, j.queue,
+         output.truncate(j.command, 50), iso(j.updated_at), j.last_error or "")
+        for j in jobs
+    ]  # fmt: skip
+    output.table(["ID", "STATE", "TRIES", "PRI", "QUEUE", "COMMAND", "UPDATED", "LAST ERROR"],
+                 rows, state_col=1)  # fmt: skip
+
+
+@click.command()
+@click.argument("job_id")
+@json_option
+@pass_env
+def show(env: Env, job_id: str, as_json: bool) -> None:
+    """One job with its attempts log."""
+    store = env.store()
+    job = store.get_job(job_id)
+    if job is None:
+        raise JobNotFound(job_id)
+    attempts = store.attempts(job_id)
+    if as_json:
+        output.emit_json({**job.to_dict(), "attempts_log": [a.to_dict() for a in attempts]})
+        return
+    doc = job.to_dict()
+    doc["env"] = " ".join(f"{k}={v}" for k, v in (job.env or {}).items()) or None
+    output.pairs(list(doc.items()))
+    if attempts:
+        output.line()
+        rows = [(a.number, a.worker, iso(a.started_at), iso(a.finished_at), a.exit_code,
+                 a.outcome or "running", a.error) for a in attempts]  # fmt: skip
+        output.table(["#", "WORKER", "STARTED", "FINISHED", "EXIT", "OUTCOME", "ERROR"], rows)
+
+
+@click.command()
+@json_option
+@pass_env
+def status(env: Env, as_json: bool) -> None:
+    """Counts per state, scheduled jobs and active workers."""
+    stats = env.store().stats()
+    if as_json:
+        output.emit_json(stats.to_dict())
+        return
+    rows: list[tuple[str, Any]] = [(state, n) for state, n in stats.counts.items()]
+    rows.append(("scheduled", stats.scheduled))
+    rows.append(("workers", f"{stats.workers_active} active, {stats.workers_busy} busy"))
+    output.pairs(rows)
+
+
+@click.command()
+@click.argument("job_id")
+@click.option("--attempt", type=click.IntRange(min=1), help="Attempt number (default: latest).")
+@click.option("-f", "--follow", is_flag=True, help="Stream while the attempt runs.")
+@json_option
+@pass_env
+def logs(env: Env, job_id: str, attempt: int | None, follow: bool, as_json: bool) -> None:
+    """Captured output (stdout and stderr, in order) of a job's attempt."""
+    store = env.store()
+    out = store.read_output(job_id, attempt)
+    if out is None:
+        if store.get_job(job_id) is None:
+            raise JobNotFound(job_id)
+        if attempt is not None:
+            raise InvalidValue(f"job {job_id!r} has no attempt {attempt}")
+        if not follow:
+            raise InvalidValue(f"job {job_id!r} has not run yet")
+        out = _wait_for_attempt(env, job_id)
+    if as_json:
+        output.emit_json({"job_id": job_id, "attempt": out.attempt, "finished": out.finished,
+                          "dropped_bytes": out.dropped,
+                          "output": out.data.decode("utf-8", "replace")})  # fmt: skip
+        return
+    if out.dropped:
+        output.note(f"[{out.dropped} earlier bytes dropped: max-log-bytes]")
+    output.write_output(out.data)
+    if follow:
+        _follow(env, job_id, out.attempt, out.dropped + len(out.data), out.finished)
+
+
+def _wait_for_attempt(env: Env, job_id: str) -> Any:
+    while True:
+        out = env.store().read_output(job_id, None)
+        if out is not None:
+            return out
+        job = env.store().get_job(job_id)
+        if job is not None and job.state in (State.COMPLETED, State.DEAD, State.CANCELLED):
+            raise InvalidValue(f"job {job_id!r} ended without running")
+        time.sleep(FOLLOW_POLL)
+
+
+def _follow(env: Env, job_id: str, attempt: int, seen: int, finished: bool) -> None:
+    """Print bytes as they are saved, until the attempt has ended."""
+    while not finished:
+        time.sleep(FOLLOW_POLL)
+        out = env.store().read_output(job_id, attempt)
+        if out is None:
+            return
+        start = seen - out.dropped
+        if start < 0:  # the job outran us past max-log-bytes
+            output.note(f"[{-start} bytes dropped: max-log-bytes]")
+            start = 0
+        output.write_output(out.data[start:])
+        seen = out.dropped + len(out.data)
+        finished = out.finished
+
+
+def register(group: click.Group) -> None:
+    for command in (enqueue, list_cmd, show, status, logs):
+        group.add_command(command)

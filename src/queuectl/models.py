@@ -1,0 +1,207 @@
+"""Pure data: jobs, attempts, workers and how an attempt ended. No I/O here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class State(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+
+# A job in one of these states never runs again unless a user acts (dlq retry).
+FINAL_STATES = frozenset({State.COMPLETED, State.DEAD, State.CANCELLED})
+# States a worker may claim from (when run_at has come).
+READY_STATES = frozenset({State.PENDING, State.FAILED})
+
+
+class Outcome(StrEnum):
+    """How one attempt ended; kept apart from the job's state (pueue's TaskResult)."""
+
+    SUCCEEDED = "succeeded"  # exit code 0
+    FAILED = "failed"  # non-zero exit code
+    KILLED = "killed"  # ended by a signal nobody in queuectl sent
+    TIMED_OUT = "timed_out"  # exceeded its timeout; queuectl killed the process group
+    NOT_STARTED = "not_started"  # could not be spawned (missing cwd, exec error)
+    CANCELLED = "cancelled"  # a user cancelled the job while it ran
+    INTERRUPTED = "interrupted"  # worker shut down hard; job handed back for retry
+    WORKER_LOST = "worker_lost"  # the worker stopped heartbeating; recovered by another
+
+
+WORKER_LOST_ERROR = "worker lost"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(ts: datetime | None) -> str | None:
+    """UTC ISO 8601 with milliseconds and a trailing Z: 2026-11-22T14:03:07.123Z."""
+    if ts is None:
+        return None
+    ts = ts.astimezone(UTC)
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def from_ms(ms: int | None) -> datetime | None:
+    """Epoch milliseconds (how stores keep time) to an aware UTC datetime."""
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def to_ms(ts: datetime) -> int:
+    return int(round(ts.timestamp() * 1000))
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What a user asks for; defaults still to be resolved against the config."""
+
+    command: str
+    id: str | None = None
+    max_retries: int | None = None
+    priority: int = 0
+    timeout: float | None = None  # None: take job-timeout from config at enqueue
+    queue: str = "default"
+    cwd: str = "/"
+    env: dict[str, str] | None = None
+    run_at: datetime | None = None  # None: now, by the store's clock
+
+
+@dataclass
+class Job:
+    id: str
+    command: str
+    state: State
+    attempts: int
+    max_retries: int
+    priority: int
+    timeout: float | None
+    queue: str
+    run_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    exit_code: int | None = None
+    last_error: str | None = None
+    worker: str | None = None
+    cwd: str = "/"
+    env: dict[str, str] | None = None
+    runs: int = 0  # attempts ever started, across dlq retries: numbers the attempts log
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "command": self.command,
+            "state": str(self.state),
+            "attempts": self.attempts,
+            "max_retries": self.max_retries,
+            "priority": self.priority,
+            "timeout": self.timeout,
+            "queue": self.queue,
+            "run_at": iso(self.run_at),
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "exit_code": self.exit_code,
+            "last_error": self.last_error,
+            "worker": self.worker,
+            "cwd": self.cwd,
+            "env": self.env or {},
+        }
+
+
+@dataclass
+class Attempt:
+    job_id: str
+    number: int
+    worker: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    exit_code: int | None
+    outcome: Outcome | None
+    error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "worker": self.worker,
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "exit_code": self.exit_code,
+            "outcome": str(self.outcome) if self.outcome else None,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What the runner reports about one finished attempt."""
+
+    outcome: Outcome
+    exit_code: int | None = None
+    error: str | None = None
+    output: bytes = b""
+    output_dropped: int = 0  # bytes cut from the front to honour max-log-bytes
+
+
+@dataclass(frozen=True)
+class Output:
+    """Captured output of one attempt, as stored (the tail, and what was cut)."""
+
+    job_id: str
+    attempt: int
+    data: bytes
+    dropped: int
+    finished: bool  # the attempt has ended: no more bytes will come
+
+
+@dataclass
+class WorkerInfo:
+    id: str
+    host: str
+    pid: int
+    state: str  # idle | busy | stopping
+    current_job: str | None
+    started_at: datetime
+    heartbeat_at: datetime
+    queues: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "host": self.host,
+            "pid": self.pid,
+            "state": self.state,
+            "current_job": self.current_job,
+            "started_at": iso(self.started_at),
+            "heartbeat_at": iso(self.heartbeat_at),
+            "queues": self.queues,
+        }
+
+
+@dataclass(frozen=True)
+class Control:
+    """What the store asks of a worker: stop after this job, or abandon its job."""
+
+    stop: bool = False
+    job_cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class StaleJob:
+    """A processing job whose worker is gone, as recover_stale hands it back."""
+
+    job: Job
+    attempt: int

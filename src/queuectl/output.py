@@ -1,0 +1,95 @@
+"""The only place that prints. Data goes to stdout, narration and errors to stderr.
+
+Tables use rich only when stdout is a terminal (rich honours NO_COLOR); piped output is
+plain, aligned text that scripts can cut. rich is imported only when it will be used.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+STATE_STYLES = {
+    "pending": "cyan", "processing": "yellow", "completed": "green", "failed": "magenta",
+    "dead": "red", "cancelled": "dim",
+}  # fmt: skip
+
+
+def is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+def emit_json(value: Any) -> None:
+    """One JSON document on stdout."""
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+
+
+def line(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def write_output(data: bytes) -> None:
+    """A job's captured bytes: exactly as written when piped, decoded safely on a terminal."""
+    if not data:
+        return
+    if is_tty():
+        sys.stdout.write(data.decode("utf-8", "replace"))
+        sys.stdout.flush()
+        return
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+def note(text: str) -> None:
+    """Narration for the human at the terminal: stderr, so stdout stays data."""
+    sys.stderr.write(text + "\n")
+
+
+def error(text: str) -> None:
+    sys.stderr.write(f"queuectl: error: {_one_line(text)}\n")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], state_col: int | None = None,
+          title: str | None = None) -> None:  # fmt: skip
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    if is_tty():
+        _rich_table(headers, cells, state_col, title)
+        return
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    for row in [list(headers), *cells]:
+        line("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _rich_table(headers: Sequence[str], rows: list[list[str]], state_col: int | None,
+                title: str | None) -> None:  # fmt: skip
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    out = Table(title=title, header_style="bold", box=None, pad_edge=False)
+    for h in headers:
+        out.add_column(h, overflow="fold")
+    for row in rows:
+        # Text(), never markup: job text is shown, never interpreted.
+        out.add_row(*(Text(v, style=STATE_STYLES.get(v, "") if i == state_col else "")
+                      for i, v in enumerate(row)))  # fmt: skip
+    Console().print(out)  # rich itself honours NO_COLOR
+
+
+def pairs(items: Sequence[tuple[str, Any]]) -> None:
+    """Key/value lines (show, config list)."""
+    width = max((len(k) for k, _ in items), default=0)
+    for key, value in items:
+        line(f"{key.ljust(width)}  {'' if value is None else value}")
+
+
+def truncate(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,224 @@
+"""Runs one shell command: its own session, output captured, timeout, kill the whole group.
+
+The loop is a single select() over the output pipe, a pidfd that becomes readable when the
+shell exits, and the worker's own wake-up descriptors (store listener, supervisor pipe), so a
+cancel or a second Ctrl-C is acted on at once and a quick job costs one spawn and a couple
+of system calls. No threads.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from queuectl.models import AttemptResult, Outcome
+
+KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL to the job's process group
+FLUSH_INTERVAL = 0.25  # seconds between saves of a running job's output (logs --follow)
+CHECK_INTERVAL = 1.0  # seconds between control checks when nothing wakes us
+READ_SIZE = 1 << 16  # bytes per read of the output pipe
+
+
+class Action(Enum):
+    CONTINUE = "continue"
+    CANCEL = "cancel"  # a user cancelled the job: kill it, it ends cancelled
+    ABORT = "abort"  # the worker must stop now: kill it, hand the job back
+
+
+class TailBuffer:
+    """Keeps the last ``limit`` bytes of a stream and counts what it let go."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.dropped = 0
+        self._buf = bytearray()
+
+    def add(self, data: bytes) -> None:
+        self._buf += data
+        # Trim only when twice over the limit, so the cost of trimming stays amortised O(1).
+        if len(self._buf) > 2 * self.limit:
+            self._trim()
+
+    def _trim(self) -> None:
+        excess = len(self._buf) - self.limit
+        if excess > 0:
+            del self._buf[:excess]
+            self.dropped += excess
+
+    @property
+    def total(self) -> int:
+        """Bytes seen so far, kept or dropped."""
+        return self.dropped + len(self._buf)
+
+    def snapshot(self) -> tuple[bytes, int]:
+        self._trim()
+        return bytes(self._buf), self.dropped
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    command: str
+    cwd: str
+    env: Mapping[str, str]
+    timeout: float | None  # seconds; None or 0: no limit
+    max_log_bytes: int
+
+
+@dataclass
+class Hooks:
+    """How the runner talks back to its worker while the command runs."""
+
+    fds: Sequence[int]  # extra descriptors whose readiness means "check control now"
+    check: Callable[[], Action]  # called when one is ready, and every CHECK_INTERVAL
+    save_output: Callable[[bytes, int], None]  # called every FLUSH_INTERVAL with new output
+
+
+def run(spec: RunSpec, hooks: Hooks) -> AttemptResult:
+    """Run ``spec.command`` with /bin/sh -c and report how it ended."""
+    try:
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", spec.command],
+            cwd=spec.cwd,
+            env=dict(spec.env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own process group: killpg reaches grandchildren
+            close_fds=True,
+        )
+    except OSError as exc:
+        where = f" in {spec.cwd}" if isinstance(exc, FileNotFoundError) else ""
+        return AttemptResult(Outcome.NOT_STARTED, error=f"cannot start{where}: {exc.strerror}")
+    return _Supervision(proc, spec, hooks).watch()
+
+
+class _Supervision:
+    def __init__(self, proc: subprocess.Popen[bytes], spec: RunSpec, hooks: Hooks) -> None:
+        self.proc = proc
+        self.spec = spec
+        self.hooks = hooks
+        self.tail = TailBuffer(spec.max_log_bytes)
+        assert proc.stdout is not None
+        self.out_fd: int | None = proc.stdout.fileno()
+        self.exit_fd = os.pidfd_open(proc.pid)
+        self.started = time.monotonic()
+        self.deadline = self.started + spec.timeout if spec.timeout else None
+        self.kill_at: float | None = None  # when SIGTERM turns into SIGKILL
+        self.ending: Outcome | None = None  # why we are killing it, if we are
+        self.saved_len = 0
+
+    def watch(self) -> AttemptResult:
+        try:
+            self._loop()
+        finally:
+            os.close(self.exit_fd)
+            assert self.proc.stdout is not None
+            self.proc.stdout.close()
+        return self._result(self.proc.wait())
+
+    def _loop(self) -> None:
+        next_check = self.started + CHECK_INTERVAL
+        next_flush = self.started + FLUSH_INTERVAL
+        while True:
+            now = time.monotonic()
+            wake_at = min(t for t in (next_check, next_flush, self.deadline, self.kill_at) if t)
+            fds = [self.exit_fd, *self.hooks.fds]
+            if self.out_fd is not None:
+                fds.append(self.out_fd)
+            ready, _, _ = select.select(fds, [], [], max(0.0, wake_at - now))
+            if self.out_fd in ready:
+                self._read()
+            if self.exit_fd in ready:
+                self._drain()
+                return
+            now = time.monotonic()
+            if now >= next_check or any(fd in ready for fd in self.hooks.fds):
+                self._act(self.hooks.check())
+                next_check = now + CHECK_INTERVAL
+            if now >= next_flush:
+                self._flush()
+                next_flush = now + FLUSH_INTERVAL
+            self._enforce_deadlines(now)
+
+    def _read(self) -> None:
+        assert self.out_fd is not None
+        data = os.read(self.out_fd, READ_SIZE)
+        if data:
+            self.tail.add(data)
+        else:
+            self.out_fd = None  # EOF: everything holding the pipe has closed it
+
+    def _drain(self) -> None:
+        """The shell has exited: take what is already in the pipe, without waiting for a
+        background grandchild that may hold it open for hours."""
+        if self.out_fd is None:
+            return
+        os.set_blocking(self.out_fd, False)
+        while True:
+            try:
+                data = os.read(self.out_fd, READ_SIZE)
+            except BlockingIOError:
+                return
+            if not data:
+                return
+            self.tail.add(data)
+
+    def _flush(self) -> None:
+        if self.tail.total != self.saved_len:
+            self.saved_len = self.tail.total
+            self.hooks.save_output(*self.tail.snapshot())
+
+    def _act(self, action: Action) -> None:
+        if action is Action.CANCEL and self.ending is None:
+            self._terminate(Outcome.CANCELLED)
+        elif action is Action.ABORT and self.ending is not Outcome.INTERRUPTED:
+            self._terminate(Outcome.INTERRUPTED)
+
+    def _enforce_deadlines(self, now: float) -> None:
+        if self.deadline is not None and now >= self.deadline and self.ending is None:
+            self._terminate(Outcome.TIMED_OUT)
+        if self.kill_at is not None and now >= self.kill_at:
+            self._killpg(signal.SIGKILL)
+            self.kill_at = None
+
+    def _terminate(self, why: Outcome) -> None:
+        first = self.ending is None
+        self.ending = why
+        if first:
+            self._killpg(signal.SIGTERM)
+            self.kill_at = time.monotonic() + KILL_GRACE
+        else:
+            self._killpg(signal.SIGKILL)
+
+    def _killpg(self, sig: signal.Signals) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _result(self, code: int) -> AttemptResult:
+        if self.ending is not None:
+            # Whatever survived SIGTERM in the group (a grandchild ignoring it) goes now.
+            self._killpg(signal.SIGKILL)
+        output, dropped = self.tail.snapshot()
+        if self.ending is Outcome.TIMED_OUT:
+            assert self.spec.timeout
+            error = f"timed out after {self.spec.timeout:g}s"
+            return AttemptResult(Outcome.TIMED_OUT, None, error, output, dropped)
+        if self.ending is Outcome.CANCELLED:
+            return AttemptResult(Outcome.CANCELLED, None, "cancelled while running", output, dropped)
+        if self.ending is Outcome.INTERRUPTED:
+            error = "interrupted: worker stopped"
+            return AttemptResult(Outcome.INTERRUPTED, None, error, output, dropped)
+        if code == 0:
+            return AttemptResult(Outcome.SUCCEEDED, 0, None, output, dropped)
+        if code < 0:
+            name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+            return AttemptResult(Outcome.KILLED, None, f"killed by signal {name}", output, dropped)
+        return AttemptResult(Outcome.FAILED, code, f"exit code {code}", output, dropped)

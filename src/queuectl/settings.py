@@ -1,0 +1,147 @@
+"""Configuration keys with defaults and validation; where the store lives."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from queuectl.errors import InvalidValue
+
+Number = int | float
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    default: Number
+    kind: type  # int or float
+    minimum: Number
+    exclusive: bool  # True: value must be > minimum; False: >= minimum
+    help: str
+
+    @property
+    def valid(self) -> str:
+        what = "an integer" if self.kind is int else "a number"
+        return f"{what} {'>' if self.exclusive else '>='} {self.minimum}"
+
+
+KEYS: dict[str, Key] = {
+    k.name: k
+    for k in (
+        Key("max-retries", 3, int, 0, False, "retries after the first attempt"),
+        Key("backoff-base", 2, float, 1, False, "retry waits base ** attempts seconds"),
+        Key("backoff-max", 3600, float, 0, True, "cap on one retry wait, seconds"),
+        Key("job-timeout", 0, float, 0, False, "default attempt timeout, seconds (0: none)"),
+        Key("lease-timeout", 30, float, 0, True, "silence after which a worker is lost, seconds"),
+        Key("max-log-bytes", 1048576, int, 0, True, "output kept per attempt (the tail)"),
+    )
+}
+
+
+def canonical_key(name: str) -> str:
+    """`max_retries` and `MAX-RETRIES` both name `max-retries`; unknown keys are refused."""
+    key = name.strip().lower().replace("_", "-")
+    if key not in KEYS:
+        raise InvalidValue(f"unknown config key {name!r}; valid keys: {', '.join(KEYS)}")
+    return key
+
+
+def parse_value(key: str, raw: str | Number) -> Number:
+    """Validate a value for ``key`` (canonical); raise InvalidValue naming the range."""
+    spec = KEYS[key]
+    text = str(raw).strip()
+    try:
+        number: Number = int(text) if spec.kind is int else float(text)
+    except ValueError:
+        raise InvalidValue(f"invalid value {text!r} for {key}: must be {spec.valid}") from None
+    if isinstance(number, float) and (number != number or number in (float("inf"), -float("inf"))):
+        raise InvalidValue(f"invalid value {text!r} for {key}: must be {spec.valid}")
+    too_small = number <= spec.minimum if spec.exclusive else number < spec.minimum
+    if too_small:
+        raise InvalidValue(f"invalid value {text!r} for {key}: must be {spec.valid}")
+    if isinstance(number, float) and number.is_integer():
+        number = int(number)  # show 2, not 2.0
+    return number
+
+
+@dataclass(frozen=True)
+class Config:
+    """A snapshot of the effective configuration (defaults overlaid with stored values)."""
+
+    max_retries: int
+    backoff_base: float
+    backoff_max: float
+    job_timeout: float
+    lease_timeout: float
+    max_log_bytes: int
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, str]) -> Config:
+        values: dict[str, Number] = {name: key.default for name, key in KEYS.items()}
+        for name, raw in stored.items():
+            if name in KEYS:
+                try:
+                    values[name] = parse_value(name, raw)
+                except InvalidValue:
+                    pass  # a value written by a newer/older version: keep the default
+        return cls(**{name.replace("-", "_"): value for name, value in values.items()})  # type: ignore[arg-type]
+
+    def as_dict(self) -> dict[str, Number]:
+        return {name: getattr(self, name.replace("-", "_")) for name in KEYS}
+
+
+# --- where the store lives -------------------------------------------------------------
+
+ENV_DB = "QUEUECTL_DB"
+ENV_HOME = "QUEUECTL_HOME"
+
+
+def data_dir() -> str:
+    """$QUEUECTL_HOME, else the platform's user data dir (~/.local/share/queuectl)."""
+    home = os.environ.get(ENV_HOME)
+    if home:
+        return os.path.abspath(os.path.expanduser(home))
+    import platformdirs  # only when actually needed
+
+    return platformdirs.user_data_dir("queuectl", appauthor=False)
+
+
+def resolve_db_url(cli_value: str | None, getenv: Callable[[str], str | None] = os.environ.get) -> str:
+    """The store URL from --db, then QUEUECTL_DB, then the default SQLite file."""
+    value = cli_value or getenv(ENV_DB)
+    if not value:
+        return os.path.join(data_dir(), "queuectl.db")
+    return value
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://"))
+
+
+def sqlite_path(url: str) -> str:
+    """A filesystem path from a plain path or sqlite:///abs/path.db."""
+    if url.startswith("sqlite:///"):
+        return url[len("sqlite://") :]
+    if url.startswith("sqlite:"):
+        raise InvalidValue(f"invalid SQLite URL {url!r}: use sqlite:///absolute/path.db")
+    if re.match(r"^[a-z][a-z0-9+.-]*://", url):
+        raise InvalidValue(f"unsupported store URL scheme in {redact_url(url)!r}")
+    return os.path.abspath(os.path.expanduser(url))
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ***, fit for messages and pages."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable store URL>"
+    if parts.password is None:
+        return re.sub(r"password=[^&\s]*", "password=***", url)
+    netloc = parts.netloc.rsplit("@", 1)
+    user = parts.username or ""
+    host = netloc[1] if len(netloc) == 2 else ""
+    redacted = urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    return re.sub(r"password=[^&\s]*", "password=***", redacted)

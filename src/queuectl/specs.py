@@ -1,0 +1,191 @@
+"""From what a user typed (a JSON object, flags, a JSON-lines file) to validated JobSpecs.
+
+Shape errors (not JSON, not an object, an unknown key, a wrong type) are usage errors;
+values out of range are invalid values. Everything is checked before the store is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import unicodedata
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from queuectl.errors import InvalidValue, UsageError
+from queuectl.models import JobSpec
+from queuectl.settings import Config
+from queuectl.timeparse import parse_duration, parse_instant
+
+FIELDS = ("id", "command", "max_retries", "priority", "timeout", "run_at", "delay", "queue",
+          "cwd", "env")  # fmt: skip
+MAX_ID_CHARS = 200
+MAX_QUEUE_CHARS = 100
+# Linux refuses a single exec argument longer than MAX_ARG_STRLEN (32 pages, with its NUL):
+# a longer command could never start, so it is refused at the door.
+MAX_COMMAND_BYTES = 32 * 4096 - 1
+INT32 = 2**31 - 1
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
+def check_id(job_id: object) -> str:
+    if not isinstance(job_id, str):
+        raise UsageError(f"id must be a string, not {_kind(job_id)}")
+    if not 1 <= len(job_id) <= MAX_ID_CHARS or _has_control(job_id):
+        raise InvalidValue(
+            f"invalid id {job_id[:40]!r}: 1-{MAX_ID_CHARS} characters, no control characters"
+        )
+    return job_id
+
+
+def check_command(command: object) -> str:
+    if not isinstance(command, str):
+        raise UsageError(f"command must be a string, not {_kind(command)}")
+    if not command.strip():
+        raise InvalidValue("command is empty")
+    if "\0" in command:
+        raise InvalidValue("command contains a NUL byte")
+    size = len(command.encode("utf-8", "surrogateescape"))
+    if size > MAX_COMMAND_BYTES:
+        raise InvalidValue(f"command is too long ({size} bytes; at most {MAX_COMMAND_BYTES})")
+    return command
+
+
+def check_queue(queue: object) -> str:
+    if not isinstance(queue, str):
+        raise UsageError(f"queue must be a string, not {_kind(queue)}")
+    if not 1 <= len(queue) <= MAX_QUEUE_CHARS or _has_control(queue):
+        raise InvalidValue(f"invalid queue name {queue[:40]!r}: 1-{MAX_QUEUE_CHARS} characters")
+    return queue
+
+
+def _int(name: str, value: object, low: int, high: int = INT32) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"{name} must be an integer, not {_kind(value)}")
+    if not low <= value <= high:
+        raise InvalidValue(f"invalid {name} {value}: must be between {low} and {high}")
+    return value
+
+
+def _seconds(name: str, value: object) -> float:
+    """A number of seconds, or a duration string like "5m"."""
+    if isinstance(value, str):
+        return parse_duration(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UsageError(f"{name} must be a number of seconds or a duration, not {_kind(value)}")
+    if value < 0 or value != value or value == float("inf"):
+        raise InvalidValue(f"invalid {name} {value}: must be a finite number >= 0")
+    return float(value)
+
+
+def check_env(env: object) -> dict[str, str] | None:
+    if env is None:
+        return None
+    if not isinstance(env, Mapping):
+        raise UsageError(f"env must be an object of strings, not {_kind(env)}")
+    out: dict[str, str] = {}
+    for key, value in env.items():
+        if not isinstance(value, str):
+            raise UsageError(f"env value of {key!r} must be a string, not {_kind(value)}")
+        if not key or "=" in key or "\0" in key or "\0" in value:
+            raise InvalidValue(f"invalid env variable {key!r}")
+        out[key] = value
+    return out or None
+
+
+def check_cwd(cwd: object, base: str) -> str:
+    if not isinstance(cwd, str):
+        raise UsageError(f"cwd must be a string, not {_kind(cwd)}")
+    if not cwd or "\0" in cwd:
+        raise InvalidValue("invalid cwd")
+    return os.path.normpath(os.path.join(base, os.path.expanduser(cwd)))
+
+
+def _run_at(fields: Mapping[str, Any]) -> datetime | None:
+    run_at, delay = fields.get("run_at"), fields.get("delay")
+    if run_at is not None and delay is not None:
+        raise InvalidValue("give run_at or delay, not both")
+    if run_at is not None:
+        if not isinstance(run_at, str):
+            raise UsageError(f"run_at must be an ISO 8601 string, not {_kind(run_at)}")
+        return parse_instant(run_at)
+    if delay is not None:
+        return datetime.fromtimestamp(time.time(), UTC) + timedelta(seconds=_seconds("delay", delay))
+    return None
+
+
+def build_spec(fields: Mapping[str, Any], config: Config, base_cwd: str) -> JobSpec:
+    """A complete JobSpec from user fields; omitted limits take the current config."""
+    unknown = [key for key in fields if key not in FIELDS]
+    if unknown:
+        raise UsageError(f"unknown job field {unknown[0]!r}; valid: {', '.join(FIELDS)}")
+    if fields.get("command") is None:
+        raise UsageError("a job needs a command")
+    max_retries = fields.get("max_retries")
+    timeout = fields.get("timeout")
+    timeout_s = config.job_timeout if timeout is None else _seconds("timeout", timeout)
+    return JobSpec(
+        command=check_command(fields["command"]),
+        id=None if fields.get("id") is None else check_id(fields["id"]),
+        max_retries=config.max_retries if max_retries is None
+        else _int("max_retries", max_retries, 0, 1_000_000),
+        priority=_int("priority", fields.get("priority", 0) or 0, -INT32, INT32),
+        timeout=timeout_s or None,
+        queue=check_queue(fields.get("queue") or "default"),
+        cwd=check_cwd(fields.get("cwd") or base_cwd, base_cwd),
+        env=check_env(fields.get("env")),
+        run_at=_run_at(fields),
+    )  # fmt: skip
+
+
+def parse_object(text: str) -> dict[str, Any]:
+    """The JSON-object argument of `enqueue`."""
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise UsageError(f"the job is not valid JSON: {getattr(exc, 'msg', exc)}") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"the job must be a JSON object, not {_kind(value)}")
+    return value
+
+
+def parse_batch(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """Entries of a jobs file, each labelled "line N" (JSON lines) or "entry N" (an array)."""
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            items = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            line = getattr(exc, "lineno", 1)
+            raise InvalidValue(f"line {line}: not valid JSON: {getattr(exc, 'msg', exc)}") from None
+        if not isinstance(items, list):
+            raise InvalidValue("line 1: expected a JSON array of job objects")
+        return [(f"entry {n}", _object_at(f"entry {n}", item)) for n, item in enumerate(items, 1)]
+    entries = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            item = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise InvalidValue(f"line {n}: not valid JSON: {getattr(exc, 'msg', exc)}") from None
+        entries.append((f"line {n}", _object_at(f"line {n}", item)))
+    return entries
+
+
+def _object_at(label: str, item: object) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise InvalidValue(f"{label}: expected a JSON object, not {_kind(item)}")
+    return item
+
+
+def _kind(value: object) -> str:
+    return {
+        type(None): "null", bool: "a boolean", int: "a number", float: "a number",
+        str: "a string", list: "an array", dict: "an object",
+    }.get(type(value), type(value).__name__)  # fmt: skip

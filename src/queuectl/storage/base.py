@@ -1,0 +1,247 @@
+"""The storage contract: everything queuectl asks of a store, at the level of the domain.
+
+Both stores (SQLite, PostgreSQL) implement exactly this; the CLI, the worker and the
+dashboard know nothing else. Every state transition is guarded in SQL (the row must still be
+in the state the caller saw), so concurrent workers and CLI processes cannot corrupt a job.
+Time is the store's own clock: "now" is never passed in, only durations.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from queuectl.models import (
+    Attempt,
+    AttemptResult,
+    Control,
+    Job,
+    JobSpec,
+    Output,
+    State,
+    WorkerInfo,
+)
+from queuectl.retry import NextStep
+
+# The retry policy as storage receives it: given a job that just failed, where it goes.
+# Kept as a callable so that storage applies it inside its own transaction while the
+# policy itself stays pure (retry.after_failure bound to the current config).
+FailurePolicy = Callable[[Job], NextStep]
+
+
+@dataclass(frozen=True)
+class Stats:
+    counts: dict[str, int]  # every State, zeros included
+    scheduled: int  # pending jobs whose run_at is still in the future
+    workers_active: int
+    workers_busy: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "counts": dict(self.counts),
+            "scheduled": self.scheduled,
+            "workers": {"active": self.workers_active, "busy": self.workers_busy},
+        }
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    """One finished attempt as metrics read it."""
+
+    job_id: str
+    worker: str | None
+    outcome: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    run_at: datetime | None  # when the job became due for this attempt (queue wait)
+
+
+@dataclass(frozen=True)
+class Recovered:
+    job_id: str
+    worker: str | None
+    new_state: State
+
+
+@dataclass
+class Listener:
+    """A wake-up channel for one worker: a file descriptor to select() on.
+
+    SQLite delivers wake-ups as datagrams on a Unix socket, PostgreSQL as NOTIFY messages;
+    the worker only sees `fileno()` and `drain()`.
+    """
+
+    fd: int
+    _drain: Callable[[], set[str]]
+    _close: Callable[[], None]
+    events: set[str] = field(default_factory=set)
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def drain(self) -> set[str]:
+        """Consume every pending wake-up; returns their payloads (may be empty)."""
+        return self._drain()
+
+    def close(self) -> None:
+        self._close()
+
+
+class Storage(ABC):
+    """A persistent queue of shell jobs shared by any number of processes."""
+
+    #: the store's URL with any password redacted; safe to print
+    display_url: str
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections and sockets. Safe to call twice."""
+
+    # --- producing and reading jobs ------------------------------------------------------
+
+    @abstractmethod
+    def enqueue(self, specs: Sequence[JobSpec]) -> list[Job]:
+        """Insert jobs in one transaction: all or nothing.
+
+        Specs must be complete (max_retries resolved). A spec without id gets a fresh
+        short id. Raises DuplicateJob naming the first id that exists (or repeats within
+        ``specs``); nothing is inserted then. Wakes idle workers after commit.
+        """
+
+    @abstractmethod
+    def get_job(self, job_id: str) -> Job | None:
+        """The job, or None."""
+
+    @abstractmethod
+    def list_jobs(
+        self,
+        state: State | None = None,
+        queue: str | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+        id_contains: str | None = None,
+    ) -> list[Job]:
+        """Jobs newest first, optionally filtered; ``limit=None`` for all."""
+
+    @abstractmethod
+    def attempts(self, job_id: str) -> list[Attempt]:
+        """Every attempt of the job, oldest first (the attempts log)."""
+
+    @abstractmethod
+    def stats(self) -> Stats:
+        """Counts per state, scheduled jobs and live workers, in one consistent read."""
+
+    # --- the worker's side ---------------------------------------------------------------
+
+    @abstractmethod
+    def claim(self, worker_id: str, queues: Sequence[str] | None = None) -> Job | None:
+        """Atomically take the best ready job (priority desc, run_at, insertion order).
+
+        Marks it processing for ``worker_id``, opens attempt number ``job.runs`` and returns
+        the job, or None when nothing is ready. Never hands one attempt to two workers.
+        """
+
+    @abstractmethod
+    def seconds_until_due(self) -> float | None:
+        """Seconds until the earliest waiting job (scheduled or backing off) is due; 0 if one
+        is due now, None if none waits. Idle workers sleep that long, no longer."""
+
+    @abstractmethod
+    def finish(
+        self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy
+    ) -> Job:
+        """Record the end of the attempt opened by ``claim`` and move the job on.
+
+        SUCCEEDED → completed; CANCELLED → cancelled; INTERRUPTED → back to pending with
+        its attempt count unchanged; anything else → ``policy(job)`` decides failed (with
+        run_at = now + retry_in) or dead. The output is stored with the attempt. Raises
+        LostLease if the job is no longer processing for this worker (it was cancelled or
+        recovered meanwhile); the attempt row is closed all the same.
+        """
+
+    @abstractmethod
+    def save_output(self, job_id: str, attempt: int, data: bytes, dropped: int) -> None:
+        """Store the output captured so far by a running attempt (the tail, and bytes cut)."""
+
+    @abstractmethod
+    def read_output(self, job_id: str, attempt: int | None = None) -> Output | None:
+        """Output of the given attempt (default: the latest); None if there is no attempt."""
+
+    @abstractmethod
+    def register_worker(self, info: WorkerInfo) -> None:
+        """Announce a live worker (its heartbeat starts now)."""
+
+    @abstractmethod
+    def unregister_worker(self, worker_id: str) -> None:
+        """Remove a worker that exits cleanly."""
+
+    @abstractmethod
+    def heartbeat(self, worker_id: str, state: str, current_job: str | None) -> Control:
+        """Prove liveness and publish state; returns what the store asks of the worker."""
+
+    @abstractmethod
+    def control(self, worker_id: str, job_id: str | None) -> Control:
+        """Read-only check: has a stop been requested, has the running job been cancelled?"""
+
+    @abstractmethod
+    def recover_stale(self, lease_timeout: float, policy: FailurePolicy) -> list[Recovered]:
+        """Hand back the jobs of workers silent for ``lease_timeout`` seconds.
+
+        Each such job's open attempt ends as WORKER_LOST ("worker lost") and ``policy``
+        sends it to failed or dead, so a job that keeps killing workers ends in the DLQ.
+        The lost workers' rows are removed. Safe to run from many workers at once.
+        """
+
+    @abstractmethod
+    def listener(self, worker_id: str) -> Listener:
+        """A wake-up channel for this worker: new work, a stop request, a cancel."""
+
+    # --- user operations -----------------------------------------------------------------
+
+    @abstractmethod
+    def cancel(self, job_ids: Sequence[str]) -> list[Job]:
+        """Cancel jobs (all or nothing): pending/failed/processing → cancelled.
+
+        Raises JobNotFound / WrongState for the first id that cannot be cancelled; then
+        nothing changes. The workers running cancelled jobs are woken to kill them.
+        """
+
+    @abstractmethod
+    def retry_dead(self, job_ids: Sequence[str] | None) -> list[Job]:
+        """Dead jobs back to pending with attempts 0, due now; ``None`` means every dead job.
+
+        All or nothing: a job that is not dead raises WrongState with its state.
+        """
+
+    @abstractmethod
+    def purge(self, states: Sequence[State], older_than: float) -> int:
+        """Delete jobs in final ``states`` finished more than ``older_than`` seconds ago,
+        with their attempts and output. Returns how many jobs were deleted."""
+
+    @abstractmethod
+    def request_stop(self) -> list[str]:
+        """Ask every registered worker to stop after its current job; returns their ids."""
+
+    @abstractmethod
+    def list_workers(self) -> list[WorkerInfo]:
+        """Registered workers, oldest first."""
+
+    @abstractmethod
+    def config_items(self) -> dict[str, str]:
+        """Stored config values (canonical key → text); defaults are not stored."""
+
+    @abstractmethod
+    def config_set(self, key: str, value: str) -> None:
+        """Store one validated config value; every worker sees it on its next read."""
+
+    @abstractmethod
+    def finished_attempts(self, since: datetime) -> list[AttemptRow]:
+        """Attempts that ended at or after ``since`` (for metrics), oldest first."""
+
+    @abstractmethod
+    def dead_since(self, since: datetime) -> int:
+        """How many jobs went dead at or after ``since``."""

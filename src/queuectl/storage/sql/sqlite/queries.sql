@@ -1,0 +1,162 @@
+-- Named queries for the SQLite store. Parameters are :named; times are epoch ms.
+
+-- name: insert_job
+INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd, env,
+                  run_at, created_at, updated_at)
+VALUES (:id, :command, 'pending', :max_retries, :priority, :timeout, :queue, :cwd, :env,
+        :run_at, :now, :now)
+
+-- name: get_job
+SELECT * FROM jobs WHERE id = :id
+
+-- name: list_jobs
+SELECT * FROM jobs
+WHERE (:state IS NULL OR state = :state)
+  AND (:queue IS NULL OR queue = :queue)
+  AND (:id_contains IS NULL OR instr(id, :id_contains) > 0)
+ORDER BY seq DESC
+LIMIT :limit OFFSET :offset
+
+-- name: attempts
+SELECT job_id, number, worker, started_at, finished_at, exit_code, outcome, error
+FROM attempts WHERE job_id = :id ORDER BY number
+
+-- name: count_states
+SELECT state, count(*) FROM jobs GROUP BY state
+
+-- name: count_scheduled
+SELECT count(*) FROM jobs WHERE state = 'pending' AND run_at > :now
+
+-- name: count_workers
+SELECT count(*), coalesce(sum(state = 'busy'), 0) FROM workers WHERE heartbeat_at >= :cutoff
+
+-- name: claim_any
+UPDATE jobs
+SET state = 'processing', worker = :worker, runs = runs + 1, started_at = :now,
+    finished_at = NULL, exit_code = NULL, updated_at = :now
+WHERE seq = (SELECT seq FROM jobs
+             WHERE state IN ('pending', 'failed') AND run_at <= :now
+             ORDER BY priority DESC, run_at, seq LIMIT 1)
+RETURNING *
+
+-- name: claim_queues
+UPDATE jobs
+SET state = 'processing', worker = :worker, runs = runs + 1, started_at = :now,
+    finished_at = NULL, exit_code = NULL, updated_at = :now
+WHERE seq = (SELECT seq FROM jobs
+             WHERE state IN ('pending', 'failed') AND run_at <= :now
+               AND queue IN (SELECT value FROM json_each(:queues))
+             ORDER BY priority DESC, run_at, seq LIMIT 1)
+RETURNING *
+
+-- name: next_due
+SELECT min(run_at) FROM jobs WHERE state IN ('pending', 'failed')
+
+-- name: open_attempt
+INSERT INTO attempts (job_id, number, worker, run_at, started_at)
+VALUES (:id, :number, :worker, :run_at, :now)
+
+-- name: worker_busy
+UPDATE workers SET state = 'busy', current_job = :job WHERE id = :worker
+
+-- name: worker_idle
+UPDATE workers SET state = 'idle', current_job = NULL WHERE id = :worker AND state = 'busy'
+
+-- name: finish_job
+UPDATE jobs
+SET state = :state, attempts = :attempts, run_at = coalesce(:run_at, run_at),
+    finished_at = :now, exit_code = :exit_code, last_error = :error, updated_at = :now
+WHERE id = :id AND state = 'processing' AND worker = :worker AND runs = :runs
+RETURNING *
+
+-- name: close_attempt
+UPDATE attempts
+SET finished_at = :now, exit_code = :exit_code, outcome = :outcome, error = :error,
+    output = coalesce(:output, output), output_dropped = coalesce(:dropped, output_dropped)
+WHERE job_id = :id AND number = :number AND finished_at IS NULL
+
+-- name: save_output
+UPDATE attempts SET output = :output, output_dropped = :dropped
+WHERE job_id = :id AND number = :number AND finished_at IS NULL
+
+-- name: read_output
+SELECT number, output, output_dropped, finished_at IS NOT NULL
+FROM attempts WHERE job_id = :id AND (:number IS NULL OR number = :number)
+ORDER BY number DESC LIMIT 1
+
+-- name: insert_worker
+INSERT OR REPLACE INTO workers (id, host, pid, queues, state, current_job, started_at,
+                                heartbeat_at, stop_requested)
+VALUES (:id, :host, :pid, :queues, :state, NULL, :now, :now, 0)
+
+-- name: delete_worker
+DELETE FROM workers WHERE id = :id
+
+-- name: heartbeat
+UPDATE workers SET heartbeat_at = :now, state = :state, current_job = :job
+WHERE id = :id
+RETURNING stop_requested
+
+-- name: control
+SELECT (SELECT stop_requested FROM workers WHERE id = :worker),
+       (SELECT state FROM jobs WHERE id = :job)
+
+-- name: all_workers
+SELECT id, host, pid, state, current_job, started_at, heartbeat_at, queues
+FROM workers ORDER BY started_at, id
+
+-- name: idle_workers
+SELECT id FROM workers WHERE state = 'idle' AND stop_requested = 0
+
+-- name: held_jobs
+SELECT * FROM jobs
+WHERE state = 'processing'
+  AND (worker IS NULL
+       OR worker IN (SELECT value FROM json_each(:lost))
+       OR worker NOT IN (SELECT id FROM workers))
+
+-- name: close_orphan_attempts
+UPDATE attempts SET finished_at = :now, outcome = 'worker_lost', error = 'worker lost'
+WHERE finished_at IS NULL AND worker IN (SELECT value FROM json_each(:lost))
+
+-- name: delete_workers
+DELETE FROM workers WHERE id IN (SELECT value FROM json_each(:lost))
+
+-- name: cancel_job
+UPDATE jobs SET state = 'cancelled', finished_at = :now, updated_at = :now,
+    last_error = CASE WHEN state = 'processing' THEN 'cancelled while running' ELSE last_error END
+WHERE id = :id AND state IN ('pending', 'failed', 'processing')
+RETURNING *
+
+-- name: retry_dead
+UPDATE jobs SET state = 'pending', attempts = 0, run_at = :now, updated_at = :now
+WHERE id = :id AND state = 'dead'
+RETURNING *
+
+-- name: dead_ids
+SELECT id FROM jobs WHERE state = 'dead' ORDER BY seq
+
+-- name: purge_attempts
+DELETE FROM attempts WHERE job_id IN (
+    SELECT id FROM jobs WHERE state IN (SELECT value FROM json_each(:states))
+      AND finished_at < :cutoff)
+
+-- name: purge_jobs
+DELETE FROM jobs WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :cutoff
+
+-- name: request_stop
+UPDATE workers SET stop_requested = 1 RETURNING id
+
+-- name: config_items
+SELECT key, value FROM config ORDER BY key
+
+-- name: config_set
+INSERT INTO config (key, value) VALUES (:key, :value)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value
+
+-- name: finished_attempts
+SELECT job_id, worker, outcome, started_at, finished_at, run_at
+FROM attempts WHERE finished_at >= :since ORDER BY finished_at
+
+-- name: dead_since
+SELECT count(*) FROM jobs WHERE state = 'dead' AND finished_at >= :since

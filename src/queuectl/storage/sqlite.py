@@ -1,0 +1,559 @@
+"""The embedded store: one SQLite file in WAL mode, shared by every local process.
+
+Writes take the write lock up front (BEGIN IMMEDIATE) so that two writers never deadlock
+upgrading a read lock, and hold it for one short transaction. A busy timeout turns
+contention into waiting instead of "database is locked". Idle workers are woken by a
+datagram on an abstract Unix socket named after the store and the worker, so pickup takes
+well under a millisecond without polling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import datetime
+from typing import Any
+
+from queuectl.errors import DuplicateJob, JobNotFound, LostLease, StoreUnavailable, WrongState
+from queuectl.ids import new_job_id
+from queuectl.models import (
+    FINAL_STATES,
+    Attempt,
+    AttemptResult,
+    Control,
+    Job,
+    JobSpec,
+    Outcome,
+    Output,
+    State,
+    WorkerInfo,
+    from_ms,
+    to_ms,
+)
+from queuectl.storage import liveness
+from queuectl.storage.base import (
+    AttemptRow,
+    FailurePolicy,
+    Listener,
+    Recovered,
+    Stats,
+    Storage,
+)
+from queuectl.storage.sql import migrations, queries
+
+BUSY_TIMEOUT = 60.0  # seconds a writer waits for the lock before giving up
+Q = queries("sqlite")
+
+
+def _ms(ts: Any) -> datetime:
+    value = from_ms(ts)
+    assert value is not None
+    return value
+
+
+def job_from_row(row: sqlite3.Row) -> Job:
+    return Job(
+        id=row["id"],
+        command=row["command"],
+        state=State(row["state"]),
+        attempts=row["attempts"],
+        max_retries=row["max_retries"],
+        priority=row["priority"],
+        timeout=row["timeout"],
+        queue=row["queue"],
+        run_at=_ms(row["run_at"]),
+        created_at=_ms(row["created_at"]),
+        updated_at=_ms(row["updated_at"]),
+        started_at=from_ms(row["started_at"]),
+        finished_at=from_ms(row["finished_at"]),
+        exit_code=row["exit_code"],
+        last_error=row["last_error"],
+        worker=row["worker"],
+        cwd=row["cwd"],
+        env=json.loads(row["env"]) if row["env"] else None,
+        runs=row["runs"],
+    )
+
+
+class SQLiteStorage(Storage):
+    def __init__(
+        self, path: str, *, durable: bool = True, clock: Callable[[], float] = time.time
+    ) -> None:
+        """Open (creating if needed) the store at ``path``.
+
+        ``durable``: commits are fsynced (synchronous=FULL) so that a job survives a power
+        cut once ``enqueue`` returns. Workers pass False (synchronous=NORMAL): losing their
+        last commits to a power cut only re-runs a job, which at-least-once allows, and the
+        WAL stays consistent either way.
+        """
+        self.path = path
+        self.display_url = path
+        self._clock = clock
+        self._wake_prefix = b"\0queuectl:" + hashlib.sha1(
+            os.path.realpath(path).encode()
+        ).hexdigest()[:20].encode() + b":"
+        self._sock: socket.socket | None = None
+        self._conn = _open(path, durable)
+
+    # --- plumbing --------------------------------------------------------------------
+
+    def _now(self) -> int:
+        return int(self._clock() * 1000)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction holding the write lock from its start."""
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"cannot write to {self.path}: {exc}") from None
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _wake(self, worker_ids: Sequence[str], payload: bytes = b"work") -> None:
+        """Best effort: a worker that misses a datagram still polls now and then."""
+        if not worker_ids:
+            return
+        if self._sock is None:
+            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self._sock.setblocking(False)
+        for worker_id in worker_ids:
+            with suppress(OSError):  # gone, or its buffer is full: it is awake anyway
+                self._sock.sendto(payload, self._wake_prefix + worker_id.encode())
+
+    def _wake_idle(self) -> None:
+        self._wake([row[0] for row in self._conn.execute(Q["idle_workers"])])
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        with suppress(sqlite3.Error):
+            self._conn.close()
+
+    # --- jobs ------------------------------------------------------------------------
+
+    def enqueue(self, specs: Sequence[JobSpec]) -> list[Job]:
+        for _ in range(3):  # a generated id may (astronomically rarely) collide: redraw
+            ids = [spec.id or new_job_id() for spec in specs]
+            try:
+                jobs = self._insert(specs, ids)
+            except DuplicateJob as dup:
+                if any(spec.id == dup.job_id for spec in specs):
+                    raise
+                continue
+            self._wake_idle()
+            return jobs
+        raise StoreUnavailable("could not draw a unique job id")
+
+    def _insert(self, specs: Sequence[JobSpec], ids: list[str]) -> list[Job]:
+        now = self._now()
+        rows = [
+            {
+                "id": job_id,
+                "command": spec.command,
+                "max_retries": spec.max_retries,
+                "priority": spec.priority,
+                "timeout": spec.timeout,
+                "queue": spec.queue,
+                "cwd": spec.cwd,
+                "env": json.dumps(spec.env) if spec.env else None,
+                "run_at": to_ms(spec.run_at) if spec.run_at else now,
+                "now": now,
+            }
+            for spec, job_id in zip(specs, ids, strict=True)
+        ]
+        seen: set[str] = set()
+        for job_id in ids:
+            if job_id in seen:
+                raise DuplicateJob(job_id)
+            seen.add(job_id)
+        with self._write() as conn:
+            try:
+                conn.executemany(Q["insert_job"], rows)
+            except sqlite3.IntegrityError:
+                raise DuplicateJob(self._first_existing(conn, ids)) from None
+        return [self._job_from_spec(spec, row) for spec, row in zip(specs, rows, strict=True)]
+
+    def _first_existing(self, conn: sqlite3.Connection, ids: list[str]) -> str:
+        for job_id in ids:
+            if conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone():
+                return job_id
+        return ids[0]
+
+    @staticmethod
+    def _job_from_spec(spec: JobSpec, row: dict[str, Any]) -> Job:
+        """The inserted job, built without reading it back (enqueue is a hot path)."""
+        now = _ms(row["now"])
+        assert spec.max_retries is not None
+        return Job(
+            id=row["id"], command=spec.command, state=State.PENDING, attempts=0,
+            max_retries=spec.max_retries, priority=spec.priority, timeout=spec.timeout,
+            queue=spec.queue, run_at=_ms(row["run_at"]), created_at=now, updated_at=now,
+            cwd=spec.cwd, env=spec.env,
+        )  # fmt: skip
+
+    def get_job(self, job_id: str) -> Job | None:
+        row = self._conn.execute(Q["get_job"], {"id": job_id}).fetchone()
+        return job_from_row(row) if row else None
+
+    def list_jobs(
+        self,
+        state: State | None = None,
+        queue: str | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+        id_contains: str | None = None,
+    ) -> list[Job]:
+        params = {
+            "state": str(state) if state else None,
+            "queue": queue,
+            "id_contains": id_contains,
+            "limit": -1 if limit is None else limit,
+            "offset": offset,
+        }
+        return [job_from_row(row) for row in self._conn.execute(Q["list_jobs"], params)]
+
+    def attempts(self, job_id: str) -> list[Attempt]:
+        return [
+            Attempt(
+                job_id=row[0], number=row[1], worker=row[2], started_at=_ms(row[3]),
+                finished_at=from_ms(row[4]), exit_code=row[5],
+                outcome=Outcome(row[6]) if row[6] else None, error=row[7],
+            )  # fmt: skip
+            for row in self._conn.execute(Q["attempts"], {"id": job_id})
+        ]
+
+    def stats(self) -> Stats:
+        now = self._now()
+        lease = liveness.lease_seconds(self.config_items())
+        conn = self._conn
+        conn.execute("BEGIN")  # one snapshot for all three reads
+        try:
+            counts = {str(s): 0 for s in State}
+            counts.update({row[0]: row[1] for row in conn.execute(Q["count_states"])})
+            scheduled = conn.execute(Q["count_scheduled"], {"now": now}).fetchone()[0]
+            cutoff = now - int(lease * 1000)
+            active, busy = conn.execute(Q["count_workers"], {"cutoff": cutoff}).fetchone()
+        finally:
+            conn.execute("COMMIT")
+        return Stats(counts, scheduled, active, busy)
+
+    # --- the worker's side -----------------------------------------------------------
+
+    def claim(self, worker_id: str, queues: Sequence[str] | None = None) -> Job | None:
+        now = self._now()
+        with self._write() as conn:
+            if queues:
+                params = {"worker": worker_id, "now": now, "queues": json.dumps(list(queues))}
+                row = conn.execute(Q["claim_queues"], params).fetchone()
+            else:
+                row = conn.execute(Q["claim_any"], {"worker": worker_id, "now": now}).fetchone()
+            if row is None:
+                return None
+            job = job_from_row(row)
+            conn.execute(
+                Q["open_attempt"],
+                {"id": job.id, "number": job.runs, "worker": worker_id,
+                 "run_at": row["run_at"], "now": now},
+            )  # fmt: skip
+            conn.execute(Q["worker_busy"], {"worker": worker_id, "job": job.id})
+        return job
+
+    def seconds_until_due(self) -> float | None:
+        row = self._conn.execute(Q["next_due"]).fetchone()
+        if row[0] is None:
+            return None
+        return max(0.0, (row[0] - self._now()) / 1000)
+
+    def finish(
+        self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy
+    ) -> Job:
+        now = self._now()
+        state, attempts, run_at, error = _transition(job, result, policy, now)
+        with self._write() as conn:
+            conn.execute(
+                Q["close_attempt"],
+                {"id": job.id, "number": job.runs, "now": now, "exit_code": result.exit_code,
+                 "outcome": str(result.outcome), "error": result.error,
+                 "output": result.output, "dropped": result.output_dropped},
+            )  # fmt: skip
+            conn.execute(Q["worker_idle"], {"worker": worker_id})
+            row = conn.execute(
+                Q["finish_job"],
+                {"id": job.id, "worker": worker_id, "runs": job.runs, "state": str(state),
+                 "attempts": attempts, "run_at": run_at, "now": now,
+                 "exit_code": result.exit_code, "error": error},
+            ).fetchone()  # fmt: skip
+        if row is None:
+            raise LostLease(f"job {job.id!r} is no longer held by worker {worker_id}")
+        if state in (State.PENDING, State.FAILED) and run_at is not None and run_at <= now:
+            self._wake_idle()
+        return job_from_row(row)
+
+    def save_output(self, job_id: str, attempt: int, data: bytes, dropped: int) -> None:
+        with self._write() as conn:
+            conn.execute(
+                Q["save_output"],
+                {"id": job_id, "number": attempt, "output": data, "dropped": dropped},
+            )
+
+    def read_output(self, job_id: str, attempt: int | None = None) -> Output | None:
+        row = self._conn.execute(Q["read_output"], {"id": job_id, "number": attempt}).fetchone()
+        if row is None:
+            return None
+        return Output(job_id, row[0], bytes(row[1] or b""), row[2], bool(row[3]))
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        with self._write() as conn:
+            conn.execute(
+                Q["insert_worker"],
+                {"id": info.id, "host": info.host, "pid": info.pid,
+                 "queues": json.dumps(info.queues), "state": info.state, "now": self._now()},
+            )  # fmt: skip
+
+    def unregister_worker(self, worker_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(Q["delete_worker"], {"id": worker_id})
+
+    def heartbeat(self, worker_id: str, state: str, current_job: str | None) -> Control:
+        params = {"id": worker_id, "now": self._now(), "state": state, "job": current_job}
+        with self._write() as conn:
+            row = conn.execute(Q["heartbeat"], params).fetchone()
+        if row is None:  # we were taken for lost and removed: say we are back
+            return Control(stop=False, job_cancelled=current_job is not None)
+        return Control(stop=bool(row[0]), job_cancelled=self._cancelled(worker_id, current_job))
+
+    def _cancelled(self, worker_id: str, job_id: str | None) -> bool:
+        return self.control(worker_id, job_id).job_cancelled
+
+    def control(self, worker_id: str, job_id: str | None) -> Control:
+        row = self._conn.execute(Q["control"], {"worker": worker_id, "job": job_id}).fetchone()
+        stop, job_state = row
+        return Control(
+            stop=bool(stop),
+            job_cancelled=job_id is not None and job_state != State.PROCESSING,
+        )
+
+    def recover_stale(self, lease_timeout: float, policy: FailurePolicy) -> list[Recovered]:
+        now = self._now()
+        workers = self.list_workers()
+        lost = [w.id for w in workers if liveness.is_lost(w, now / 1000, lease_timeout)]
+        params = {"lost": json.dumps(lost)}
+        if not lost and not self._conn.execute(Q["held_jobs"], params).fetchone():
+            return []
+        recovered: list[Recovered] = []
+        with self._write() as conn:
+            for row in conn.execute(Q["held_jobs"], params).fetchall():
+                recovered.append(self._recover(conn, job_from_row(row), policy, now))
+            conn.execute(Q["close_orphan_attempts"], {**params, "now": now})
+            conn.execute(Q["delete_workers"], params)
+        if recovered:
+            self._wake_idle()
+        return recovered
+
+    def _recover(
+        self, conn: sqlite3.Connection, job: Job, policy: FailurePolicy, now: int
+    ) -> Recovered:
+        result = AttemptResult(Outcome.WORKER_LOST, error="worker lost")
+        state, attempts, run_at, error = _transition(job, result, policy, now)
+        conn.execute(
+            Q["close_attempt"],
+            {"id": job.id, "number": job.runs, "now": now, "exit_code": None,
+             "outcome": str(result.outcome), "error": error, "output": None, "dropped": None},
+        )  # fmt: skip
+        conn.execute(
+            Q["finish_job"],
+            {"id": job.id, "worker": job.worker, "runs": job.runs, "state": str(state),
+             "attempts": attempts, "run_at": run_at, "now": now, "exit_code": None,
+             "error": error},
+        )  # fmt: skip
+        return Recovered(job.id, job.worker, state)
+
+    def listener(self, worker_id: str) -> Listener:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(self._wake_prefix + worker_id.encode())
+        sock.setblocking(False)
+
+        def drain() -> set[str]:
+            events: set[str] = set()
+            while True:
+                try:
+                    events.add(sock.recv(256).decode(errors="replace"))
+                except BlockingIOError:
+                    return events
+
+        return Listener(sock.fileno(), drain, sock.close)
+
+    # --- user operations -------------------------------------------------------------
+
+    def cancel(self, job_ids: Sequence[str]) -> list[Job]:
+        now = self._now()
+        done: list[Job] = []
+        with self._write() as conn:
+            for job_id in job_ids:
+                row = conn.execute(Q["cancel_job"], {"id": job_id, "now": now}).fetchone()
+                if row is None:
+                    raise self._refusal(conn, job_id, "pending, failed or processing")
+                done.append(job_from_row(row))
+        holders = [job.worker for job in done if job.worker and job.started_at]
+        self._wake([w for w in holders if w], b"cancel")
+        return done
+
+    def _refusal(self, conn: sqlite3.Connection, job_id: str, wanted: str) -> Exception:
+        row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            return JobNotFound(job_id)
+        return WrongState(job_id, row[0], wanted)
+
+    def retry_dead(self, job_ids: Sequence[str] | None) -> list[Job]:
+        now = self._now()
+        done: list[Job] = []
+        with self._write() as conn:
+            if job_ids is None:
+                job_ids = [row[0] for row in conn.execute(Q["dead_ids"])]
+            for job_id in job_ids:
+                row = conn.execute(Q["retry_dead"], {"id": job_id, "now": now}).fetchone()
+                if row is None:
+                    raise self._refusal(conn, job_id, "dead")
+                done.append(job_from_row(row))
+        if done:
+            self._wake_idle()
+        return done
+
+    def purge(self, states: Sequence[State], older_than: float) -> int:
+        final = [str(s) for s in states if s in FINAL_STATES]
+        params = {"states": json.dumps(final), "cutoff": self._now() - int(older_than * 1000)}
+        with self._write() as conn:
+            conn.execute(Q["purge_attempts"], params)
+            return conn.execute(Q["purge_jobs"], params).rowcount
+
+    def request_stop(self) -> list[str]:
+        with self._write() as conn:
+            ids = [row[0] for row in conn.execute(Q["request_stop"]).fetchall()]
+        self._wake(ids, b"stop")
+        return ids
+
+    def list_workers(self) -> list[WorkerInfo]:
+        return [
+            WorkerInfo(
+                id=row[0], host=row[1], pid=row[2], state=row[3], current_job=row[4],
+                started_at=_ms(row[5]), heartbeat_at=_ms(row[6]), queues=json.loads(row[7]),
+            )  # fmt: skip
+            for row in self._conn.execute(Q["all_workers"])
+        ]
+
+    def config_items(self) -> dict[str, str]:
+        return {row[0]: row[1] for row in self._conn.execute(Q["config_items"])}
+
+    def config_set(self, key: str, value: str) -> None:
+        with self._write() as conn:
+            conn.execute(Q["config_set"], {"key": key, "value": value})
+
+    def finished_attempts(self, since: datetime) -> list[AttemptRow]:
+        return [
+            AttemptRow(row[0], row[1], row[2], _ms(row[3]), from_ms(row[4]), from_ms(row[5]))
+            for row in self._conn.execute(Q["finished_attempts"], {"since": to_ms(since)})
+        ]
+
+    def dead_since(self, since: datetime) -> int:
+        row = self._conn.execute(Q["dead_since"], {"since": to_ms(since)}).fetchone()
+        return int(row[0])
+
+
+def _transition(
+    job: Job, result: AttemptResult, policy: FailurePolicy, now: int
+) -> tuple[State, int, int | None, str | None]:
+    """(state, attempts, run_at ms or None to keep, last_error) after an attempt."""
+    if result.outcome is Outcome.SUCCEEDED:
+        return State.COMPLETED, job.attempts + 1, None, None
+    if result.outcome is Outcome.CANCELLED:
+        return State.CANCELLED, job.attempts + 1, None, result.error or "cancelled"
+    if result.outcome is Outcome.INTERRUPTED:
+        # Not the job's fault: hand it back without spending one of its retries.
+        return State.PENDING, job.attempts, now, result.error
+    step = policy(job)
+    run_at = now + int((step.retry_in or 0) * 1000) if step.retry_in is not None else None
+    return step.state, step.attempts, run_at, result.error
+
+
+# --- opening the file ------------------------------------------------------------------
+
+
+def _open(path: str, durable: bool) -> sqlite3.Connection:
+    try:
+        _ensure_private_file(path)
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+        _migrate(conn, path)
+    except sqlite3.DatabaseError as exc:
+        raise StoreUnavailable(f"cannot open store {path}: {exc}") from None
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot open store {path}: {exc.strerror or exc}") from None
+    return conn
+
+
+def _ensure_private_file(path: str) -> None:
+    """Create the folders (0700) and the file (0600) ourselves: SQLite would use the umask,
+    and commands and their output may hold secrets. WAL/SHM files copy the file's mode."""
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    if os.path.isdir(path):
+        raise OSError(21, "is a directory")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+
+
+def _migrate(conn: sqlite3.Connection, path: str) -> None:
+    steps = migrations("sqlite")
+    latest = steps[-1][0]
+    if conn.execute("PRAGMA user_version").fetchone()[0] == latest:
+        return  # the common case: one cheap read
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0 and conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+        ).fetchone()[0]:
+            raise StoreUnavailable(f"{path} is an SQLite database, but not a queuectl store")
+        if version > latest:
+            raise StoreUnavailable(
+                f"{path} was written by a newer queuectl (schema {version}); upgrade queuectl"
+            )
+        for number, sql in steps:
+            if number > version:
+                for statement in _statements(sql):
+                    conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {latest}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    # WAL lets readers run beside the one writer; the mode is stored in the file.
+    conn.execute("PRAGMA journal_mode = WAL")
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration into statements (executescript would commit our transaction)."""
+    out, buf = [], ""
+    for line in sql.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    return [s for s in out if s and not all(ln.startswith("--") for ln in s.splitlines())]

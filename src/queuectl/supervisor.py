@@ -1,0 +1,258 @@
+"""Starts N worker processes, relays stop requests to them, restarts the ones that crash.
+
+Workers are forked and stay in the supervisor's process group, so a terminal Ctrl-C reaches
+them directly. The supervisor relays the *level* it has reached (1 graceful, 2 abort) over a
+pipe per worker instead of re-sending signals: a worker takes the highest level it has
+heard of, so one Ctrl-C that hits every process at once still counts as one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from queuectl.errors import QueuectlError, StoreUnavailable
+from queuectl.settings import data_dir
+
+READY_TIMEOUT = 30.0  # seconds --detach waits for the workers to register
+RESTART_DELAY_MAX = 10.0  # seconds between restarts of a worker that keeps crashing
+EXIT_STORE = 3  # a worker could not open the store
+
+log = logging.getLogger("queuectl.supervisor")
+
+
+@dataclass
+class Child:
+    pid: int
+    pipe_w: int  # the supervisor's end of the level pipe
+    slot: int
+
+
+class Supervisor:
+    def __init__(self, url: str, count: int, queues: Sequence[str], ready_fd: int | None = None):
+        self.url = url
+        self.count = count
+        self.queues = list(queues)
+        self.ready_fd = ready_fd  # --detach: each worker writes its pid here once ready
+        self.children: dict[int, Child] = {}
+        self.signals = 0
+        self.stopping = False
+        self.crashes = [0] * count
+        self._wake_r, self._wake_w = os.pipe()
+        for fd in (self._wake_r, self._wake_w):
+            os.set_blocking(fd, False)
+
+    # --- signals -------------------------------------------------------------------------
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if signum != signal.SIGCHLD:
+            self.signals += 1
+
+    def _install_signals(self) -> None:
+        signal.set_wakeup_fd(self._wake_w)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
+            signal.signal(sig, self._on_signal)
+
+    # --- children ------------------------------------------------------------------------
+
+    def _spawn(self, slot: int) -> None:
+        pipe_r, pipe_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 1
+            try:
+                os.close(pipe_w)
+                for child in self.children.values():
+                    os.close(child.pipe_w)
+                code = _worker_main(self.url, self.queues, pipe_r, self.ready_fd)
+            except BaseException:  # noqa: BLE001 - the child must never return into our loop
+                log.exception("worker crashed")
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        os.close(pipe_r)
+        self.children[pid] = Child(pid, pipe_w, slot)
+
+    def _tell(self, level: int) -> None:
+        for child in self.children.values():
+            try:
+                os.write(child.pipe_w, str(level).encode())
+            except OSError:
+                pass  # it has exited; the reaper will see it
+
+    def _reap(self) -> list[tuple[Child, int]]:
+        gone = []
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            child = self.children.pop(pid, None)
+            if child is not None:
+                os.close(child.pipe_w)
+                gone.append((child, status))
+        return gone
+
+    # --- the loop ------------------------------------------------------------------------
+
+    def run(self) -> int:
+        self._install_signals()
+        for slot in range(self.count):
+            self._spawn(slot)
+        if self.ready_fd is not None:
+            os.close(self.ready_fd)  # only the workers write to it now
+            self.ready_fd = None
+        told = 0
+        restarts: list[tuple[float, int]] = []  # (when, slot)
+        while self.children or (restarts and not self.stopping):
+            timeout = min((when for when, _ in restarts), default=time.monotonic() + 1.0)
+            select.select([self._wake_r], [], [], max(0.0, timeout - time.monotonic()))
+            _drain(self._wake_r)
+            level = min(self.signals, 2)
+            if level > told:
+                told = level
+                self.stopping = True
+                self._tell(level)
+            for child, status in self._reap():
+                restarts += self._after_exit(child, status)
+            due = [r for r in restarts if r[0] <= time.monotonic()]
+            restarts = [r for r in restarts if r[0] > time.monotonic()]
+            for _, slot in due if not self.stopping else ():
+                self._spawn(slot)
+        return 0
+
+    def _after_exit(self, child: Child, status: int) -> list[tuple[float, int]]:
+        code = os.waitstatus_to_exitcode(status)
+        if code == 0 or self.stopping:
+            self.stopping = True  # a worker exits 0 only when told to stop: so do we all
+            return []
+        if code == EXIT_STORE:
+            log.error("worker %d could not open the store; not restarting it", child.pid)
+            return []
+        self.crashes[child.slot] += 1
+        delay = min(0.1 * 2 ** self.crashes[child.slot], RESTART_DELAY_MAX)
+        log.warning("worker %d died (%s); restarting in %.1fs", child.pid, _describe(code), delay)
+        return [(time.monotonic() + delay, child.slot)]
+
+
+def _describe(code: int) -> str:
+    return f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fd: int | None) -> int:
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    from queuectl.storage import open_store
+    from queuectl.worker import Worker
+
+    try:
+        store = open_store(url, durable=False)
+    except QueuectlError as exc:
+        log.error("%s", exc)
+        return EXIT_STORE
+    os.set_blocking(supervisor_fd, False)
+
+    def ready() -> None:
+        if ready_fd is not None:
+            os.write(ready_fd, f"{os.getpid()}\n".encode())
+            os.close(ready_fd)
+
+    try:
+        return Worker(store, queues, supervisor_fd).run(on_ready=ready)
+    finally:
+        store.close()
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s [%(process)d] %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def check_store(url: str) -> None:
+    """Open and close the store once, so a bad URL is one clear error before any fork."""
+    from queuectl.storage import open_store
+
+    open_store(url).close()
+
+
+def run_foreground(url: str, count: int, queues: Sequence[str]) -> int:
+    check_store(url)
+    configure_logging()
+    return Supervisor(url, count, queues).run()
+
+
+def run_detached(url: str, count: int, queues: Sequence[str]) -> list[int]:
+    """Start a detached supervisor; return the worker pids once every worker is ready."""
+    check_store(url)
+    log_path = _log_path()
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(ready_r)
+        _daemonize(log_path)
+        code = 1
+        try:
+            configure_logging()
+            code = Supervisor(url, count, queues, ready_fd=ready_w).run()
+        finally:
+            os._exit(code)
+    os.close(ready_w)
+    pids = _read_pids(ready_r, count)
+    os.close(ready_r)
+    os.waitpid(pid, 0)  # the intermediate process exits as soon as it has forked
+    if len(pids) < count:
+        raise StoreUnavailable(f"only {len(pids)} of {count} workers started; see {log_path}")
+    return pids
+
+
+def _daemonize(log_path: str) -> None:
+    """Leave the terminal's session; the second fork makes sure we never get one back."""
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    out = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(devnull, 0)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(devnull)
+    os.close(out)
+
+
+def _log_path() -> str:
+    folder = os.path.join(data_dir(), "logs")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    return os.path.join(folder, "workers.log")
+
+
+def _read_pids(fd: int, count: int) -> list[int]:
+    deadline = time.monotonic() + READY_TIMEOUT
+    buf = b""
+    while buf.count(b"\n") < count:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            break
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        buf += chunk
+    return [int(line) for line in buf.split()]

@@ -1,0 +1,246 @@
+"""One worker process: claim → run → finish, heartbeats, stop requests, crash recovery.
+
+Signal handlers only count signals (huey's lesson); the loop reads the count through a
+self-pipe so a blocked select() wakes at once. Stop levels:
+  1 — graceful: finish the current job, then exit;
+  2 — abort: kill the running job's process group and hand the job back for retry.
+A level can come from this process's own signals, from the supervisor over a pipe (so one
+terminal Ctrl-C that reaches both counts once), or from the store (`worker stop`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import signal
+import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from queuectl import retry
+from queuectl.errors import LostLease, StoreUnavailable
+from queuectl.ids import new_worker_id
+from queuectl.models import AttemptResult, Job, Outcome, WorkerInfo, utcnow
+from queuectl.runner import Action, Hooks, RunSpec, run
+from queuectl.settings import Config
+from queuectl.storage.base import Storage
+from queuectl.storage.liveness import HOST_ID
+
+IDLE_POLL = 5.0  # seconds: longest idle sleep (a safety net: wake-ups and due times come first)
+CONFIG_TTL = 1.0  # seconds a config snapshot is trusted before it is read again
+MAX_HEARTBEAT = 5.0  # seconds; heartbeats come at least 3 times per lease
+STORE_RETRY_MAX = 5.0  # seconds: longest wait between retries while the store is down
+
+GRACEFUL, ABORT = 1, 2
+
+T = TypeVar("T")
+
+log = logging.getLogger("queuectl.worker")
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Storage,
+        queues: Sequence[str] = (),
+        supervisor_fd: int | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.queues = list(queues)
+        self.id = worker_id or new_worker_id()
+        self.supervisor_fd = supervisor_fd
+        self.signals = 0  # SIGINT/SIGTERM received by this process
+        self.ordered = 0  # stop level ordered by the supervisor or the store
+        self.current: Job | None = None
+        self._config: Config | None = None
+        self._config_read = 0.0
+        self._next_heartbeat = 0.0
+        self._base_env = dict(os.environ)
+        self._wake_r, self._wake_w = os.pipe()
+        for fd in (self._wake_r, self._wake_w):
+            os.set_blocking(fd, False)
+
+    # --- stop levels ---------------------------------------------------------------------
+
+    @property
+    def level(self) -> int:
+        return max(self.signals, self.ordered)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.signals += 1  # nothing else here: the loop acts on it
+
+    def _install_signals(self) -> None:
+        signal.set_wakeup_fd(self._wake_w)
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+
+    def _read_supervisor(self) -> None:
+        if self.supervisor_fd is None:
+            return
+        try:
+            data = os.read(self.supervisor_fd, 64)
+        except BlockingIOError:
+            return
+        if not data:  # the supervisor is gone: nobody will tell us to stop, so stop now
+            self.supervisor_fd = None
+            self.ordered = max(self.ordered, GRACEFUL)
+            return
+        self.ordered = max(self.ordered, *(int(b) for b in data.decode() if b.isdigit()))
+
+    def _drain_self_pipe(self) -> None:
+        try:
+            while os.read(self._wake_r, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    # --- configuration and policy ----------------------------------------------------------
+
+    def config(self) -> Config:
+        now = time.monotonic()
+        if self._config is None or now - self._config_read > CONFIG_TTL:
+            self._config = Config.from_stored(self.store.config_items())
+            self._config_read = now
+        return self._config
+
+    def policy(self, job: Job) -> retry.NextStep:
+        cfg = self.config()
+        return retry.after_failure(job.attempts, job.max_retries, cfg.backoff_base, cfg.backoff_max)
+
+    def _heartbeat_interval(self) -> float:
+        return min(MAX_HEARTBEAT, self.config().lease_timeout / 3)
+
+    # --- the loop ---------------------------------------------------------------------
+
+    def run(self, on_ready: Callable[[], None] | None = None) -> int:
+        """Work until told to stop; ``on_ready`` is called once registered and listening."""
+        self._install_signals()
+        info = WorkerInfo(self.id, HOST_ID, os.getpid(), "idle", None, utcnow(), utcnow(),
+                          self.queues)  # fmt: skip
+        self._retrying(lambda: self.store.register_worker(info))
+        listener = self.store.listener(self.id)
+        fds = (listener.fileno(), self._wake_r, self.supervisor_fd)
+        self.fds = [fd for fd in fds if fd is not None]
+        self.listener = listener
+        if on_ready is not None:
+            on_ready()
+        log.info("worker %s started (pid %d, queues: %s)", self.id, os.getpid(),
+                 ",".join(self.queues) or "all")  # fmt: skip
+        try:
+            self._recover()
+            while self.level == 0:
+                self._maybe_heartbeat()
+                job = self._retrying(lambda: self.store.claim(self.id, self.queues))
+                if job is not None:
+                    self._process(job)
+                    continue
+                due = self._retrying(self.store.seconds_until_due)
+                self._idle_wait(IDLE_POLL if due is None else min(due, IDLE_POLL))
+        finally:
+            listener.close()
+            try:
+                self.store.unregister_worker(self.id)
+            except StoreUnavailable as exc:  # the lease will tell the others we are gone
+                log.warning("could not unregister: %s", exc)
+            log.info("worker %s stopped", self.id)
+        return 0
+
+    def _idle_wait(self, timeout: float) -> None:
+        wait = min(timeout, max(0.0, self._next_heartbeat - time.monotonic()))
+        ready, _, _ = select.select(self.fds, [], [], wait)
+        self._on_wake(ready)
+
+    def _on_wake(self, ready: Sequence[int]) -> None:
+        if self._wake_r in ready:
+            self._drain_self_pipe()
+        if self.supervisor_fd in ready:
+            self._read_supervisor()
+        if self.listener.fileno() in ready:
+            events = self.listener.drain()
+            if "stop" in events:
+                self._check_control()
+
+    def _maybe_heartbeat(self) -> None:
+        now = time.monotonic()
+        if now < self._next_heartbeat:
+            return
+        self._next_heartbeat = now + self._heartbeat_interval()
+        job_id = self.current.id if self.current else None
+        state = "busy" if self.current else "idle"
+        control = self._retrying(lambda: self.store.heartbeat(self.id, state, job_id))
+        if control.stop:
+            self.ordered = max(self.ordered, GRACEFUL)
+        self._recover()
+
+    def _check_control(self) -> Action:
+        job_id = self.current.id if self.current else None
+        control = self._retrying(lambda: self.store.control(self.id, job_id))
+        if control.stop:
+            self.ordered = max(self.ordered, GRACEFUL)
+        if control.job_cancelled:
+            return Action.CANCEL
+        return Action.CONTINUE
+
+    def _recover(self) -> None:
+        """Any live worker may hand back the jobs of lost ones (liveness is in the store)."""
+        lease = self.config().lease_timeout
+        for item in self._retrying(lambda: self.store.recover_stale(lease, self.policy)):
+            log.warning("recovered job %s from lost worker %s: now %s",
+                        item.job_id, item.worker, item.new_state)  # fmt: skip
+
+    # --- one job --------------------------------------------------------------------------
+
+    def _process(self, job: Job) -> None:
+        self.current = job
+        started = time.monotonic()
+        try:
+            result = run(self._run_spec(job), self._hooks(job))
+        except Exception as exc:  # the runner itself failed: record it, never lose the job
+            log.exception("running job %s failed", job.id)
+            result = AttemptResult(Outcome.NOT_STARTED, error=f"cannot start: {exc}")
+        try:
+            final = self._retrying(lambda: self.store.finish(job, self.id, result, self.policy))
+            log.info("job %s %s after %.3fs%s", job.id, final.state, time.monotonic() - started,
+                     f" ({result.error})" if result.error else "")  # fmt: skip
+        except LostLease:
+            log.warning("job %s was cancelled or recovered while it ran", job.id)
+        finally:
+            self.current = None
+
+    def _run_spec(self, job: Job) -> RunSpec:
+        env = self._base_env.copy()
+        if job.env:
+            env.update(job.env)
+        env.update(QUEUECTL_JOB_ID=job.id, QUEUECTL_ATTEMPT=str(job.runs),
+                   QUEUECTL_WORKER_ID=self.id)  # fmt: skip
+        return RunSpec(job.command, job.cwd, env, job.timeout or None, self.config().max_log_bytes)
+
+    def _hooks(self, job: Job) -> Hooks:
+        def check() -> Action:
+            self._on_wake(select.select(self.fds, [], [], 0)[0])
+            if self.level >= ABORT:
+                return Action.ABORT
+            self._maybe_heartbeat()
+            return self._check_control()
+
+        def save(data: bytes, dropped: int) -> None:
+            self._retrying(lambda: self.store.save_output(job.id, job.runs, data, dropped))
+
+        return Hooks(self.fds, check, save)
+
+    # --- store trouble ----------------------------------------------------------------------
+
+    def _retrying(self, call: Callable[[], T]) -> T:
+        """Call the store until it answers: a worker outlives a store restart."""
+        delay = 0.1
+        while True:
+            try:
+                return call()
+            except StoreUnavailable as exc:
+                if self.level >= ABORT:
+                    raise
+                log.warning("store unavailable (%s); retrying in %.1fs", exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, STORE_RETRY_MAX)
