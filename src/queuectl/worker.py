@@ -28,6 +28,7 @@ from queuectl.storage.base import Storage
 from queuectl.storage.liveness import HOST_ID
 
 IDLE_POLL = 5.0  # seconds: longest idle sleep (a safety net: wake-ups and due times come first)
+MIN_IDLE = 0.005  # seconds: shortest idle sleep
 CONFIG_TTL = 1.0  # seconds a config snapshot is trusted before it is read again
 MAX_HEARTBEAT = 5.0  # seconds; heartbeats come at least 3 times per lease
 STORE_RETRY_MAX = 5.0  # seconds: longest wait between retries while the store is down
@@ -136,8 +137,10 @@ class Worker:
                 if job is not None:
                     self._process(job)
                     continue
-                due = self._retrying(self.store.seconds_until_due)
-                self._idle_wait(IDLE_POLL if due is None else min(due, IDLE_POLL))
+                due = self._retrying(lambda: self.store.seconds_until_due(self.queues))
+                # A floor, so a job that is due but was taken by another worker between our
+                # claim and this read cannot make us spin.
+                self._idle_wait(IDLE_POLL if due is None else max(MIN_IDLE, min(due, IDLE_POLL)))
         finally:
             listener.close()
             try:

@@ -146,9 +146,9 @@ class Storage(ABC):
         """
 
     @abstractmethod
-    def seconds_until_due(self) -> float | None:
-        """Seconds until the earliest waiting job (scheduled or backing off) is due; 0 if one
-        is due now, None if none waits. Idle workers sleep that long, no longer."""
+    def seconds_until_due(self, queues: Sequence[str] | None = None) -> float | None:
+        """Seconds until the earliest waiting job of ``queues`` (all when empty) is due; 0 if
+        one is due now, None if none waits. Idle workers sleep that long, no longer."""
 
     @abstractmethod
     def finish(

@@ -271,8 +271,9 @@ class SQLiteStorage(Storage):
             conn.execute(Q["worker_busy"], {"worker": worker_id, "job": job.id})
         return job
 
-    def seconds_until_due(self) -> float | None:
-        row = self._conn.execute(Q["next_due"]).fetchone()
+    def seconds_until_due(self, queues: Sequence[str] | None = None) -> float | None:
+        params = {"queues": json.dumps(list(queues)) if queues else None}
+        row = self._conn.execute(Q["next_due"], params).fetchone()
         if row[0] is None:
             return None
         return max(0.0, (row[0] - self._now()) / 1000)

@@ -50,7 +50,9 @@ WHERE seq = (SELECT seq FROM jobs
 RETURNING *
 
 -- name: next_due
-SELECT min(run_at) FROM jobs WHERE state IN ('pending', 'failed')
+SELECT min(run_at) FROM jobs
+WHERE state IN ('pending', 'failed')
+  AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
 
 -- name: open_attempt
 INSERT INTO attempts (job_id, number, worker, run_at, started_at)

@@ -1,0 +1,54 @@
+"""Shared fixtures: a fresh store URL per test (one per backend), and the real CLI.
+
+Every contract and acceptance test takes ``db_url``; it is parametrized over the backends
+in BACKENDS, so the same test runs against SQLite and against a real PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from queuectl.storage import open_store
+from queuectl.storage.base import Storage
+from tests.helpers import Cli
+
+BACKENDS = ["sqlite"]
+
+
+def make_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield str(tmp_path / "store" / "queuectl.db")
+        return
+    raise ValueError(backend)
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    yield from make_url(request.param, tmp_path)
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Storage]:
+    s = open_store(db_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def cli(db_url: str, tmp_path: Path) -> Iterator[Cli]:
+    home = tmp_path / "home"
+    c = Cli(db_url, home, cwd=tmp_path)
+    yield c
+    c.cleanup()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never touch the developer's real store, whatever a test forgets to pass."""
+    monkeypatch.setenv("QUEUECTL_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("QUEUECTL_DB", raising=False)
+    os.environ.pop("NO_COLOR", None)

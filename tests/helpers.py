@@ -1,0 +1,99 @@
+"""Driving the installed `queuectl` as a user would: subprocesses, signals, JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+QUEUECTL = shutil.which("queuectl") or "queuectl"
+
+
+class Cli:
+    def __init__(self, db_url: str, home: Path, cwd: Path) -> None:
+        self.db_url = db_url
+        self.home = home
+        self.cwd = cwd
+        self.env = {**os.environ, "QUEUECTL_DB": db_url, "QUEUECTL_HOME": str(home)}
+        self.env.pop("NO_COLOR", None)
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def run(self, *args: str, input: str | None = None, check: bool = False,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:  # fmt: skip
+        proc = subprocess.run(
+            [QUEUECTL, *args], input=input, capture_output=True, text=True, env=self.env,
+            cwd=self.cwd, timeout=timeout,
+        )  # fmt: skip
+        if check and proc.returncode != 0:
+            raise AssertionError(f"queuectl {' '.join(args)} -> {proc.returncode}: {proc.stderr}")
+        return proc
+
+    def ok(self, *args: str, input: str | None = None) -> str:
+        return self.run(*args, input=input, check=True).stdout
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.ok(*args, "--json"))
+
+    def enqueue(self, command: str, *flags: str) -> str:
+        return self.ok("enqueue", "-c", command, *flags).strip()
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self.json("show", job_id)  # type: ignore[no-any-return]
+
+    def start_workers(self, count: int = 1, *flags: str, env: dict[str, str] | None = None
+                      ) -> subprocess.Popen[bytes]:  # fmt: skip
+        """Foreground `worker start` in its own session (its own process group, as a shell
+        would give it), output to a file. Stopped at cleanup."""
+        log = open(self.cwd / f"workers-{len(self.procs)}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [QUEUECTL, "worker", "start", "--count", str(count), *flags],
+            env={**self.env, **(env or {})}, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        self.procs.append(proc)
+        wait_until(lambda: self.active_workers() >= count, timeout=30, what="workers to start")
+        return proc
+
+    def active_workers(self) -> int:
+        return int(self.json("status")["workers"]["active"])
+
+    def wait_state(self, job_id: str, *states: str, timeout: float = 30) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+
+        def reached() -> bool:
+            found.update(self.job(job_id))
+            return found["state"] in states
+
+        wait_until(reached, timeout=timeout, what=f"{job_id} to reach {states}")
+        return found
+
+    def cleanup(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 30, interval: float = 0.05,
+               what: str = "condition") -> None:  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+PYTHON = sys.executable
