@@ -179,16 +179,17 @@ class SQLiteStorage(Storage):
             if job_id in seen:
                 raise DuplicateJob(job_id)
             seen.add(job_id)
-        with self._write() as conn:
-            try:
+        try:
+            with self._write() as conn:
                 conn.executemany(Q["insert_job"], rows)
-            except sqlite3.IntegrityError:
-                raise DuplicateJob(self._first_existing(conn, ids)) from None
+        except sqlite3.IntegrityError:
+            # Rolled back by now, so only jobs that existed before are found.
+            raise DuplicateJob(self._first_existing(ids)) from None
         return [self._job_from_spec(spec, row) for spec, row in zip(specs, rows, strict=True)]
 
-    def _first_existing(self, conn: sqlite3.Connection, ids: list[str]) -> str:
+    def _first_existing(self, ids: list[str]) -> str:
         for job_id in ids:
-            if conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone():
+            if self._conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone():
                 return job_id
         return ids[0]
 

@@ -1,0 +1,73 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from queuectl.errors import InvalidValue, UsageError
+from queuectl.settings import Config
+from queuectl.specs import MAX_COMMAND_BYTES, build_spec, parse_batch, parse_object
+
+CFG = Config.from_stored({"max-retries": "4", "job-timeout": "60"})
+
+
+def test_defaults_come_from_config_and_cwd() -> None:
+    spec = build_spec({"command": "true"}, CFG, "/srv")
+    assert (spec.max_retries, spec.timeout, spec.cwd, spec.queue) == (4, 60, "/srv", "default")
+
+
+def test_explicit_fields_win() -> None:
+    spec = build_spec({"command": "true", "max_retries": 0, "timeout": "5m", "priority": -3,
+                       "cwd": "sub", "env": {"A": "1"}, "run_at": "2030-01-01T00:00:00Z"},
+                      CFG, "/srv")  # fmt: skip
+    assert (spec.max_retries, spec.timeout, spec.priority) == (0, 300, -3)
+    assert spec.cwd == "/srv/sub" and spec.env == {"A": "1"}
+    assert spec.run_at == datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def test_timeout_zero_means_none() -> None:
+    assert build_spec({"command": "true", "timeout": 0}, CFG, "/").timeout is None
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{}, {"command": 5}, {"command": "x", "priority": "high"}, {"command": "x", "bogus": 1},
+     {"command": "x", "max_retries": True}, {"command": "x", "env": ["A=1"]}],
+)
+def test_shape_errors_are_usage_errors(fields: dict[str, object]) -> None:
+    with pytest.raises(UsageError):
+        build_spec(fields, CFG, "/")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"command": "  "}, {"command": "x", "max_retries": -1}, {"command": "x", "timeout": -1},
+     {"command": "x", "id": ""}, {"command": "x", "id": "a\nb"}, {"command": "x", "id": "x" * 201},
+     {"command": "x", "delay": "soon"}, {"command": "x", "delay": "5s", "run_at": "2030-01-01"},
+     {"command": "a\0b"}, {"command": "x" * (MAX_COMMAND_BYTES + 1)}],
+)
+def test_value_errors_are_invalid_values(fields: dict[str, object]) -> None:
+    with pytest.raises(InvalidValue):
+        build_spec(fields, CFG, "/")
+
+
+def test_ids_with_quotes_and_unicode_are_data() -> None:
+    for job_id in ["it's", 'a"b', "x'; DROP TABLE jobs; --", "日本語 ✓", "with space"]:
+        assert build_spec({"command": "x", "id": job_id}, CFG, "/").id == job_id
+
+
+def test_parse_object() -> None:
+    assert parse_object('{"command": "x"}') == {"command": "x"}
+    with pytest.raises(UsageError, match="not valid JSON"):
+        parse_object("{command: x}")
+    with pytest.raises(UsageError, match="JSON object"):
+        parse_object("[1]")
+
+
+def test_parse_batch_lines_and_array() -> None:
+    lines = parse_batch('{"command": "a"}\n\n# note\n{"command": "b"}\n')
+    assert [label for label, _ in lines] == ["line 1", "line 4"]
+    array = parse_batch('[{"command": "a"}, {"command": "b"}]')
+    assert [label for label, _ in array] == ["entry 1", "entry 2"]
+    with pytest.raises(InvalidValue, match="line 2"):
+        parse_batch('{"command": "a"}\n{oops\n')
+    with pytest.raises(InvalidValue, match="line 1: expected a JSON object"):
+        parse_batch("3\n")
