@@ -1,0 +1,291 @@
+"""Job control as a demanding user meets it: timeouts that leave nothing running, priorities
+and schedules, cancel/wait/purge from another process, and captured output (live, per
+attempt, binary, over the size limit). Everything runs the real `queuectl` and real jobs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tests.acceptance.process_tools import alive, assert_group_gone, read_pid, run_bytes
+from tests.helpers import QUEUECTL, Cli, wait_until
+
+# A job whose shell waits on a background child: killing only the shell would leave it.
+BACKGROUND_CHILD = "echo $$ > sh.pid; sleep 300 & echo $! > child.pid; wait"
+# The same, but the shell and its child ignore SIGTERM: only SIGKILL after the grace ends it.
+TERM_IGNORING = "trap '' TERM; echo $$ > sh.pid; sleep 300 & echo $! > child.pid; wait"
+
+
+def ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def fast_retries(cli: Cli) -> None:
+    cli.ok("config", "set", "backoff-base", "1")  # every retry 1 s later
+
+
+# --- timeouts ------------------------------------------------------------------------------
+
+
+def test_timeout_kills_the_whole_group_and_retries(cli: Cli, tmp_path: Path) -> None:
+    fast_retries(cli)
+    job_id = cli.enqueue(BACKGROUND_CHILD, "--timeout", "0.5", "--max-retries", "1")
+    cli.start_workers(1)
+    sh_pid, child_pid = read_pid(tmp_path / "sh.pid"), read_pid(tmp_path / "child.pid")
+    (tmp_path / "sh.pid").unlink()
+    (tmp_path / "child.pid").unlink()
+    # The first attempt ends: failed, to be retried, and nothing of it is left running.
+    wait_until(lambda: cli.job(job_id)["attempts"] >= 1, what="the first attempt to end")
+    assert_group_gone(sh_pid, child_pid)
+    first = cli.job(job_id)
+    assert first["last_error"].startswith("timed out")
+    # Retried per policy (max_retries 1): a second attempt, also timed out, then the DLQ.
+    second_sh, second_child = read_pid(tmp_path / "sh.pid"), read_pid(tmp_path / "child.pid")
+    dead = cli.wait_state(job_id, "dead")
+    assert_group_gone(second_sh, second_child)
+    assert dead["attempts"] == 2
+    assert [a["error"].startswith("timed out") for a in dead["attempts_log"]] == [True, True]
+    assert dead["last_error"] == "timed out after 0.5s"
+
+
+def test_timeout_reaches_children_that_ignore_sigterm(cli: Cli, tmp_path: Path) -> None:
+    job_id = cli.ok("enqueue", json.dumps(
+        {"command": TERM_IGNORING, "timeout": 0.3, "max_retries": 0})).strip()  # fmt: skip
+    cli.start_workers(1)
+    sh_pid, child_pid = read_pid(tmp_path / "sh.pid"), read_pid(tmp_path / "child.pid")
+    dead = cli.wait_state(job_id, "dead")
+    assert_group_gone(sh_pid, child_pid)
+    assert dead["last_error"].startswith("timed out")
+    assert dead["attempts_log"][0]["outcome"] == "timed_out"
+
+
+def test_job_timeout_config_is_the_default(cli: Cli) -> None:
+    cli.ok("config", "set", "job-timeout", "0.3")
+    default = cli.json("enqueue", "-c", "sleep 30", "--max-retries", "0")
+    explicit = cli.json("enqueue", "-c", "true", "--timeout", "5")
+    assert default["timeout"] == 0.3
+    assert explicit["timeout"] == 5
+    cli.start_workers(1)
+    assert cli.wait_state(default["id"], "dead")["last_error"].startswith("timed out")
+    assert cli.wait_state(explicit["id"], "completed")["exit_code"] == 0
+
+
+# --- priority and schedules ---------------------------------------------------------------
+
+
+def test_priority_order_then_oldest_first(cli: Cli, tmp_path: Path) -> None:
+    order = tmp_path / "order.txt"
+    names = [("low", "0"), ("high-a", "5"), ("mid", "1"), ("high-b", "5"), ("neg", "-3")]
+    ids = [cli.enqueue(f"echo {name} >> {order}", "-p", pri) for name, pri in names]
+    cli.start_workers(1)
+    for job_id in ids:
+        cli.wait_state(job_id, "completed")
+    assert order.read_text().split() == ["high-a", "high-b", "mid", "low", "neg"]
+
+
+def test_delay_and_run_at_are_honoured_and_counted(cli: Cli) -> None:
+    run_at = (datetime.now(UTC) + timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    delayed = cli.json("enqueue", "-c", "true", "--delay", "2s")
+    planned = cli.json("enqueue", "-c", "true", "--run-at", run_at)
+    now_job = cli.enqueue("true")
+    assert ts(delayed["run_at"]) - ts(delayed["created_at"]) >= timedelta(seconds=1.99)
+    assert abs(ts(planned["run_at"]) - ts(run_at)) < timedelta(milliseconds=2)
+    status = cli.json("status")
+    assert status["scheduled"] == 2
+    assert status["counts"]["pending"] == 3
+    cli.start_workers(1)
+    cli.wait_state(now_job, "completed")
+    assert cli.job(delayed["id"])["state"] == "pending"  # not before its time
+    for job in (delayed, planned):
+        done = cli.wait_state(job["id"], "completed", timeout=15)
+        assert ts(done["started_at"]) >= ts(job["run_at"])
+    assert cli.json("status")["scheduled"] == 0
+
+
+# --- cancel ---------------------------------------------------------------------------------
+
+
+def test_cancel_running_job_kills_its_group_and_is_final(cli: Cli, tmp_path: Path) -> None:
+    fast_retries(cli)
+    job_id = cli.enqueue(BACKGROUND_CHILD)
+    cli.start_workers(1)
+    sh_pid, child_pid = read_pid(tmp_path / "sh.pid"), read_pid(tmp_path / "child.pid")
+    assert cli.job(job_id)["state"] == "processing"
+    assert cli.ok("cancel", job_id).strip() == job_id
+    assert_group_gone(sh_pid, child_pid, timeout=3)
+    time.sleep(1.5)  # longer than a retry would wait
+    job = cli.job(job_id)
+    assert job["state"] == "cancelled"
+    assert len(job["attempts_log"]) == 1
+    assert job["attempts_log"][0]["outcome"] == "cancelled"
+    assert job["attempts_log"][0]["finished_at"] is not None
+    assert cli.json("status")["counts"]["processing"] == 0
+    assert not (tmp_path / "sh.pid").exists() or read_pid(tmp_path / "sh.pid") == sh_pid
+
+
+def test_cancel_pending_and_refuse_completed(cli: Cli) -> None:
+    pending = cli.enqueue("true", "--delay", "1h")
+    cancelled = cli.json("cancel", pending)
+    assert [j["state"] for j in cancelled] == ["cancelled"]
+    done = cli.enqueue("true")
+    cli.start_workers(1)
+    cli.wait_state(done, "completed")
+    before = cli.ok("list", "--json")
+    refused = cli.run("cancel", done)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("queuectl: error: ") and "completed" in refused.stderr
+    assert refused.stderr.count("\n") == 1
+    assert cli.ok("list", "--json") == before
+    missing = cli.run("cancel", "no-such-job")
+    assert missing.returncode == 1 and "not found" in missing.stderr
+
+
+def test_cancel_is_all_or_nothing(cli: Cli) -> None:
+    a = cli.enqueue("true", "--delay", "1h")
+    before = cli.ok("list", "--json")
+    assert cli.run("cancel", a, "no-such-job").returncode == 1
+    assert cli.ok("list", "--json") == before
+
+
+# --- wait -----------------------------------------------------------------------------------
+
+
+def test_wait_exit_codes(cli: Cli) -> None:
+    ok = cli.enqueue("true")
+    bad = cli.enqueue("exit 3", "--max-retries", "0")
+    gone = cli.enqueue("true", "--delay", "1h")
+    cli.ok("cancel", gone)
+    cli.start_workers(1)
+    assert cli.run("wait", ok, "--timeout", "20").returncode == 0
+    assert cli.run("wait", ok, bad, "--timeout", "20").returncode == 1
+    assert cli.job(bad)["state"] == "dead"
+    assert cli.run("wait", gone).returncode == 1
+    slow = cli.enqueue("sleep 30")
+    started = time.monotonic()
+    timed_out = cli.run("wait", slow, "--timeout", "0.5")
+    assert timed_out.returncode == 1
+    assert "timed out" in timed_out.stderr
+    assert time.monotonic() - started < 10
+    assert cli.run("wait", "no-such-job").returncode == 1
+    cli.ok("cancel", slow)
+
+
+# --- purge ----------------------------------------------------------------------------------
+
+
+def test_purge_deletes_only_finished_jobs_with_their_logs(cli: Cli) -> None:
+    done = cli.enqueue("echo purge-me")
+    dead = cli.enqueue("exit 1", "--max-retries", "0")
+    cancelled = cli.enqueue("true", "--delay", "1h")
+    cli.ok("cancel", cancelled)
+    cli.start_workers(1)
+    cli.wait_state(done, "completed")
+    cli.wait_state(dead, "dead")
+    running = cli.enqueue("sleep 30")
+    cli.wait_state(running, "processing")
+    waiting = cli.enqueue("true", "--delay", "1h")
+    assert cli.json("purge", "--older-than", "1h") == {"deleted": 0}
+    time.sleep(0.05)
+    assert cli.json("purge", "--older-than", "0s", "--state", "dead") == {"deleted": 1}
+    assert cli.json("purge", "--older-than", "0s") == {"deleted": 2}
+    for gone in (done, dead, cancelled):
+        assert cli.run("show", gone).returncode == 1
+        assert cli.run("logs", gone).returncode == 1
+    assert cli.job(running)["state"] == "processing"
+    assert cli.job(waiting)["state"] == "pending"
+    counts = cli.json("status")["counts"]
+    assert counts["completed"] == counts["dead"] == counts["cancelled"] == 0
+    assert cli.run("purge", "--older-than", "-5s").returncode in (1, 2)
+    assert cli.run("purge").returncode == 2  # --older-than is required
+    cli.ok("cancel", running)
+
+
+# --- logs -----------------------------------------------------------------------------------
+
+
+def test_logs_follow_streams_while_the_job_runs(cli: Cli) -> None:
+    job_id = cli.enqueue("echo first; sleep 2; echo second")
+    cli.start_workers(1)
+    follower = subprocess.Popen([QUEUECTL, "logs", job_id, "--follow"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=cli.env, cwd=cli.cwd)  # fmt: skip
+    try:
+        assert follower.stdout is not None
+        assert follower.stdout.readline() == b"first\n"
+        assert cli.job(job_id)["state"] == "processing"  # seen before the job ended
+        rest = follower.stdout.read()
+        assert follower.wait(timeout=15) == 0
+    finally:
+        follower.kill()
+        follower.wait()
+    assert rest == b"second\n"
+    assert cli.job(job_id)["state"] == "completed"
+
+
+def test_logs_follow_of_a_job_not_yet_started(cli: Cli) -> None:
+    job_id = cli.enqueue("echo late")
+    follower = subprocess.Popen([QUEUECTL, "logs", job_id, "-f"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=cli.env, cwd=cli.cwd)  # fmt: skip
+    time.sleep(0.3)
+    cli.start_workers(1)
+    out, _ = follower.communicate(timeout=20)
+    assert follower.returncode == 0
+    assert out == b"late\n"
+
+
+def test_logs_of_each_attempt(cli: Cli) -> None:
+    fast_retries(cli)
+    job_id = cli.enqueue(
+        "if [ -e flag ]; then echo second-run; else touch flag; echo first-run; exit 4; fi"
+    )
+    assert cli.run("logs", job_id).returncode == 1  # has not run yet
+    cli.start_workers(1)
+    cli.wait_state(job_id, "completed")
+    assert cli.ok("logs", job_id) == "second-run\n"
+    assert cli.ok("logs", job_id, "--attempt", "1") == "first-run\n"
+    assert cli.ok("logs", job_id, "--attempt", "2") == "second-run\n"
+    assert cli.run("logs", job_id, "--attempt", "3").returncode == 1
+    assert cli.run("logs", job_id, "--attempt", "0").returncode == 2
+    assert cli.json("logs", job_id, "--attempt", "1")["output"] == "first-run\n"
+
+
+def test_binary_output_over_the_limit_keeps_the_tail(cli: Cli, tmp_path: Path) -> None:
+    cli.ok("config", "set", "max-log-bytes", "1000")
+    job_id = cli.enqueue("head -c 300000 /dev/urandom | tee big.bin")
+    cli.start_workers(1)
+    cli.wait_state(job_id, "completed")
+    produced = (tmp_path / "big.bin").read_bytes()
+    assert len(produced) == 300000
+    shown = run_bytes(cli, "logs", job_id)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == produced[-1000:]
+    assert b"299000" in shown.stderr and b"dropped" in shown.stderr
+    assert b"Traceback" not in shown.stderr
+    as_json = run_bytes(cli, "logs", job_id, "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    doc = json.loads(as_json.stdout)
+    assert doc["dropped_bytes"] == 299000
+    assert doc["finished"] is True
+    assert doc["output"] == produced[-1000:].decode("utf-8", "replace")
+    followed = run_bytes(cli, "logs", job_id, "--follow")
+    assert followed.returncode == 0 and followed.stdout == produced[-1000:]
+
+
+def test_stdout_and_stderr_are_captured_together_in_order(cli: Cli) -> None:
+    job_id = cli.enqueue("echo one; echo two >&2; echo three")
+    cli.start_workers(1)
+    cli.wait_state(job_id, "completed")
+    assert cli.ok("logs", job_id) == "one\ntwo\nthree\n"
+
+
+def test_running_job_output_is_visible_before_it_ends(cli: Cli, tmp_path: Path) -> None:
+    job_id = cli.enqueue("echo early; echo $$ > sh.pid; sleep 30")
+    cli.start_workers(1)
+    read_pid(tmp_path / "sh.pid")
+    wait_until(lambda: cli.run("logs", job_id).stdout == "early\n", timeout=5,
+               what="output of the running attempt")  # fmt: skip
+    assert cli.json("logs", job_id)["finished"] is False
+    cli.ok("cancel", job_id)
+    assert not alive(read_pid(tmp_path / "sh.pid"))
