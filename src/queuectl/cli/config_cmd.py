@@ -14,7 +14,9 @@ def config() -> None:
     """Read and change run-time configuration."""
 
 
-@config.command("set")
+# A negative number is a value here, not an unknown flag: `config set backoff-max -1`
+# must reach validation and be refused as out of range.
+@config.command("set", context_settings={"ignore_unknown_options": True})
 @click.argument("key")
 @click.argument("value")
 @json_option

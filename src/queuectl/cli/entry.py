@@ -19,8 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.UsageError as exc:
-        where = f"{exc.ctx.command_path}: " if exc.ctx else ""
-        output.error(f"{where}{exc.format_message()} (see --help)")
+        command = exc.ctx.command_path if exc.ctx else "queuectl"
+        output.error(f"{exc.format_message().rstrip('.')} (see '{command} --help')")
         return EXIT_USAGE
     except click.exceptions.Abort:
         return EXIT_INTERRUPTED
