@@ -1,0 +1,96 @@
+"""Targets, the results table and the JSON file."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+MB = 1024 * 1024
+SMALL_BUFFER = 4 * MB  # what "max-log-bytes plus a small buffer" allows on top
+
+# figure -> backend -> (label, how to read the value, target text, pass test)
+THROUGHPUT_MIN = {"sqlite": 0.85, "postgres": 0.7}
+BULK_MIN = {"sqlite": 50_000, "postgres": 20_000}
+
+
+def rows_for(backend: str, figs: dict[str, Any]) -> list[list[Any]]:
+    """One table row per measured figure: name, backend, value, baseline, ratio, target, ok."""
+    rows: list[list[Any]] = []
+    if tp := figs.get("throughput"):
+        lo = THROUGHPUT_MIN[backend]
+        rows.append(["throughput (jobs/s, 2 workers)", backend, tp["jobs_per_s"],
+                     f"ceiling {tp['ceiling_per_s']}", tp["ratio"], f">= {lo}",
+                     tp["ratio"] >= lo])  # fmt: skip
+    if pk := figs.get("pickup"):
+        rows.append(["pickup p50 / p95 / max (ms)", backend,
+                     f"{pk['p50_ms']} / {pk['p95_ms']} / {pk['max_ms']}", "", "",
+                     "p50 <= 3, max <= 20", pk["p50_ms"] <= 3 and pk["max_ms"] <= 20])  # fmt: skip
+        rows.append(["idle worker CPU (%)", backend, pk["idle_cpu_percent"], "", "", "~0 (< 0.5)",
+                     pk["idle_cpu_percent"] < 0.5])  # fmt: skip
+        rows.append(["idle worker RSS (MB)", backend, pk["idle_rss_mb"], "", "", "<= 30",
+                     pk["idle_rss_mb"] <= 30])  # fmt: skip
+        if big := pk.get("big_output"):
+            limit = (big["max_log_bytes"] + SMALL_BUFFER) / MB
+            rows.append([f"worker RSS growth, {big['output_bytes'] // MB} MB output (MB)", backend,
+                         big["peak_growth_mb"], f"max-log-bytes {big['max_log_bytes'] / MB:g} MB",
+                         big["growth_over_max_log"], f"<= {limit:g}",
+                         big["peak_growth_mb"] <= limit])  # fmt: skip
+    if en := figs.get("enqueue_cli"):
+        rows.append(["queuectl enqueue -c true (ms)", backend, en["enqueue_ms"],
+                     f"python -c pass {en['python_pass_ms']}", en["ratio"], "<= 3",
+                     en["ratio"] <= 3])  # fmt: skip
+    if bk := figs.get("bulk"):
+        lo = BULK_MIN[backend]
+        rows.append([f"bulk enqueue --file ({bk['jobs']} jobs/s)", backend, bk["jobs_per_s"], "",
+                     "", f">= {lo}", bk["jobs_per_s"] >= lo])  # fmt: skip
+    if sc := figs.get("scale"):
+        rows.extend(_scale_rows(backend, sc))
+    return rows
+
+
+def _scale_rows(backend: str, sc: dict[str, Any]) -> list[list[Any]]:
+    size = f"{sc['finished']}+{sc['pending']}"
+    rows: list[list[Any]] = []
+    if sc.get("throughput_slowdown") is not None:
+        rows.append([f"scale {size}: throughput (jobs/s)", backend, sc["throughput"]["jobs_per_s"],
+                     "empty-store ratio", sc["throughput_slowdown"], "slowdown <= 1.5",
+                     sc["throughput_slowdown"] <= 1.5])  # fmt: skip
+    if sc.get("pickup_p50_slowdown") is not None:
+        pk = sc["pickup"]
+        rows.append([f"scale {size}: pickup p50 / max (ms)", backend,
+                     f"{pk['p50_ms']} / {pk['max_ms']}", "empty-store p50",
+                     sc["pickup_p50_slowdown"], "slowdown <= 1.5 (or +1 ms)",
+                     sc["pickup_ok"]])  # fmt: skip
+    for name, ms in sc["reads_ms"].items():
+        if name == "python -c pass":
+            continue
+        rows.append([f"scale {size}: {name} (ms)", backend, ms,
+                     f"python -c pass {sc['reads_ms']['python -c pass']}", "", "< 200",
+                     ms < 200])  # fmt: skip
+    return rows
+
+
+def print_table(rows: list[list[Any]], notes: list[str]) -> None:
+    headers = ["figure", "backend", "value", "baseline (same run)", "ratio", "target", "ok"]
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    for row in [headers, *cells]:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    for note in notes:
+        print(f"note: {note}")
+
+
+def _cell(value: Any) -> str:
+    if value is True:
+        return "yes"
+    if value is False:
+        return "MISS"
+    return "" if value is None else str(value)
+
+
+def write_json(doc: dict[str, Any], path: str) -> None:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
