@@ -197,6 +197,9 @@ class Control:
 
     stop: bool = False
     job_cancelled: bool = False
+    # The store had given this worker up for lost (its job was recovered): it must register
+    # again, and abandon the job it holds, which may already be running elsewhere.
+    lost: bool = False
 
 
 @dataclass(frozen=True)

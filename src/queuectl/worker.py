@@ -55,6 +55,7 @@ class Worker:
         self.signals = 0  # SIGINT/SIGTERM received by this process
         self.ordered = 0  # stop level ordered by the supervisor or the store
         self.current: Job | None = None
+        self._lost_job = False  # the running job was recovered by others while we were silent
         self._config: Config | None = None
         self._config_read = 0.0
         self._next_heartbeat = 0.0
@@ -118,9 +119,7 @@ class Worker:
     def run(self, on_ready: Callable[[], None] | None = None) -> int:
         """Work until told to stop; ``on_ready`` is called once registered and listening."""
         self._install_signals()
-        info = WorkerInfo(self.id, HOST_ID, os.getpid(), "idle", None, utcnow(), utcnow(),
-                          self.queues)  # fmt: skip
-        self._retrying(lambda: self.store.register_worker(info))
+        self._retrying(lambda: self.store.register_worker(self._info()))
         listener = self.store.listener(self.id)
         fds = (listener.fileno(), self._wake_r, self.supervisor_fd)
         self.fds = [fd for fd in fds if fd is not None]
@@ -150,6 +149,12 @@ class Worker:
             log.info("worker %s stopped", self.id)
         return 0
 
+    def _info(self) -> WorkerInfo:
+        state = "busy" if self.current else "idle"
+        job_id = self.current.id if self.current else None
+        return WorkerInfo(self.id, HOST_ID, os.getpid(), state, job_id, utcnow(), utcnow(),
+                          self.queues)  # fmt: skip
+
     def _idle_wait(self, timeout: float) -> None:
         wait = min(timeout, max(0.0, self._next_heartbeat - time.monotonic()))
         ready, _, _ = select.select(self.fds, [], [], wait)
@@ -173,6 +178,10 @@ class Worker:
         job_id = self.current.id if self.current else None
         state = "busy" if self.current else "idle"
         control = self._retrying(lambda: self.store.heartbeat(self.id, state, job_id))
+        if control.lost:
+            log.warning("worker %s was taken for lost (silent past the lease); rejoining", self.id)
+            self._retrying(lambda: self.store.register_worker(self._info()))
+            self._lost_job = control.job_cancelled
         if control.stop:
             self.ordered = max(self.ordered, GRACEFUL)
         self._recover()
@@ -211,6 +220,7 @@ class Worker:
             log.warning("job %s was cancelled or recovered while it ran", job.id)
         finally:
             self.current = None
+            self._lost_job = False
 
     def _run_spec(self, job: Job) -> RunSpec:
         env = self._base_env.copy()
@@ -226,6 +236,8 @@ class Worker:
             if self.level >= ABORT:
                 return Action.ABORT
             self._maybe_heartbeat()
+            if self._lost_job:
+                return Action.CANCEL  # recovered elsewhere: never run it twice at once
             return self._check_control()
 
         def save(data: bytes, dropped: int) -> None:

@@ -181,7 +181,10 @@ class Storage(ABC):
 
     @abstractmethod
     def heartbeat(self, worker_id: str, state: str, current_job: str | None) -> Control:
-        """Prove liveness and publish state; returns what the store asks of the worker."""
+        """Prove liveness and publish state; returns what the store asks of the worker.
+
+        If the worker's row is gone (it was taken for lost), nothing is written and the
+        result has ``lost=True``: the worker must register again and drop its job."""
 
     @abstractmethod
     def control(self, worker_id: str, job_id: str | None) -> Control:

@@ -333,8 +333,8 @@ class SQLiteStorage(Storage):
         params = {"id": worker_id, "now": self._now(), "state": state, "job": current_job}
         with self._write() as conn:
             row = conn.execute(Q["heartbeat"], params).fetchone()
-        if row is None:  # we were taken for lost and removed: say we are back
-            return Control(stop=False, job_cancelled=current_job is not None)
+        if row is None:  # we were taken for lost and removed
+            return Control(job_cancelled=current_job is not None, lost=True)
         return Control(stop=bool(row[0]), job_cancelled=self._cancelled(worker_id, current_job))
 
     def _cancelled(self, worker_id: str, job_id: str | None) -> bool:
