@@ -1,0 +1,512 @@
+"""The shared store: one PostgreSQL database for workers and CLIs on any number of machines.
+
+Same contract and semantics as the SQLite store, with these differences of means:
+- "now" is the database's clock (queuectl_now_ms() in SQL), so hosts with skewed clocks
+  agree on what is due and on which worker is lost; Python never passes a time in.
+- A claim is one UPDATE over a ``FOR UPDATE SKIP LOCKED`` sub-select: concurrent claimers
+  pass over each other's rows instead of waiting or taking the same job.
+- Wake-ups are NOTIFY on one channel, sent inside the transaction that made the work
+  (so they arrive only once it is committed); each worker LISTENs on its own connection.
+- A broken connection (server restart, network) raises StoreUnavailable; the next call
+  reconnects, so the worker's retry loop rides out an outage.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+
+from queuectl.errors import (
+    DuplicateJob,
+    InvalidValue,
+    JobNotFound,
+    LostLease,
+    StoreUnavailable,
+    WrongState,
+)
+from queuectl.ids import new_job_id
+from queuectl.models import (
+    FINAL_STATES,
+    Attempt,
+    AttemptResult,
+    Control,
+    Job,
+    JobSpec,
+    Outcome,
+    Output,
+    State,
+    WorkerInfo,
+    from_ms,
+    to_ms,
+)
+from queuectl.settings import redact_url
+from queuectl.storage import liveness
+from queuectl.storage.base import (
+    AttemptRow,
+    FailurePolicy,
+    Listener,
+    Recovered,
+    Stats,
+    Storage,
+)
+from queuectl.storage.pgconn import CHANNEL, Conn, Wakeups, connect, migrate, scrub
+from queuectl.storage.sql import queries
+
+Q = queries("postgres")
+Row = dict[str, Any]
+
+
+def _ms(ts: Any) -> datetime:
+    value = from_ms(ts)
+    assert value is not None
+    return value
+
+
+def job_from_row(row: Row) -> Job:
+    return Job(
+        id=row["id"], command=row["command"], state=State(row["state"]),
+        attempts=row["attempts"], max_retries=row["max_retries"], priority=row["priority"],
+        timeout=row["timeout"], queue=row["queue"], run_at=_ms(row["run_at"]),
+        created_at=_ms(row["created_at"]), updated_at=_ms(row["updated_at"]),
+        started_at=from_ms(row["started_at"]), finished_at=from_ms(row["finished_at"]),
+        exit_code=row["exit_code"], last_error=row["last_error"], worker=row["worker"],
+        cwd=row["cwd"], env=json.loads(row["env"]) if row["env"] else None, runs=row["runs"],
+    )  # fmt: skip
+
+
+class PostgresStorage(Storage):
+    def __init__(self, url: str) -> None:
+        """Connect to ``url`` (postgresql://user:pw@host:port/db) and migrate if needed."""
+        self._url = url
+        self.display_url = redact_url(url)
+        # One connection per store; the lock keeps two threads' transactions apart on it.
+        self._lock = threading.RLock()
+        self._conn: Conn | None = None
+        self._wakeups: list[Wakeups] = []
+        with self._lock:
+            conn = self._connection()
+            try:
+                migrate(conn, self.display_url)
+            except psycopg.Error as exc:
+                self.close()
+                raise StoreUnavailable(
+                    f"cannot prepare {self.display_url}: {scrub(str(exc), url)}"
+                ) from None
+            except BaseException:
+                self.close()
+                raise
+
+    # --- plumbing --------------------------------------------------------------------
+
+    def _connect(self) -> Conn:
+        return connect(self._url, self.display_url)
+
+    def _connection(self) -> Conn:
+        """The live connection, reconnecting after a loss; lost listeners come back too."""
+        conn = self._conn
+        if conn is None or conn.closed or conn.broken:
+            self._discard()
+            conn = self._conn = self._connect()
+        for wakeups in self._wakeups:
+            if wakeups.lost:
+                wakeups.revive()
+        return conn
+
+    def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with suppress(psycopg.Error):
+                conn.close()
+
+    @contextmanager
+    def _db(self) -> Iterator[Conn]:
+        """The connection for one call, driver errors turned into ours."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                yield conn
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                if conn.closed or conn.broken:
+                    self._discard()  # the next call reconnects
+                reason = scrub(str(exc), self._url)
+                raise StoreUnavailable(f"store {self.display_url} unavailable: {reason}") from None
+            except psycopg.DataError as exc:  # a value PostgreSQL cannot hold (NUL, range)
+                raise InvalidValue(scrub(str(exc), self._url)) from None
+
+    @contextmanager
+    def _tx(self) -> Iterator[Conn]:
+        """One transaction; rolled back if the block raises."""
+        with self._db() as conn, conn.transaction():
+            yield conn
+
+    @staticmethod
+    def _notify(conn: Conn, payload: str) -> None:
+        """Delivered on commit only, and folded with repeats in the same transaction."""
+        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+
+    @staticmethod
+    def _one_job(conn: Conn, sql: str, params: dict[str, Any]) -> Job | None:
+        row = conn.cursor(row_factory=dict_row).execute(sql, params).fetchone()
+        return job_from_row(row) if row else None
+
+    def _read(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        with self._db() as conn:
+            return conn.execute(sql, params or {}).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            for wakeups in self._wakeups:
+                wakeups.close()
+            self._wakeups.clear()
+            self._discard()
+
+    # --- jobs ------------------------------------------------------------------------
+
+    def enqueue(self, specs: Sequence[JobSpec]) -> list[Job]:
+        for _ in range(3):  # a generated id may (astronomically rarely) collide: redraw
+            ids = [spec.id or new_job_id() for spec in specs]
+            try:
+                return self._insert(specs, ids)
+            except DuplicateJob as dup:
+                if any(spec.id == dup.job_id for spec in specs):
+                    raise
+        raise StoreUnavailable("could not draw a unique job id")
+
+    def _insert(self, specs: Sequence[JobSpec], ids: list[str]) -> list[Job]:
+        seen: set[str] = set()
+        for job_id in ids:
+            if job_id in seen:
+                raise DuplicateJob(job_id)
+            seen.add(job_id)
+        rows = [_job_params(spec, job_id) for spec, job_id in zip(specs, ids, strict=True)]
+        if not rows:
+            return []
+        try:
+            with self._tx() as conn:
+                cur = conn.cursor(row_factory=dict_row)
+                cur.executemany(Q["insert_job"], rows, returning=True)
+                jobs = [job_from_row(_fetch(cur))]
+                while cur.nextset():
+                    jobs.append(job_from_row(_fetch(cur)))
+                self._notify(conn, "work")
+        except pg_errors.UniqueViolation:
+            # Rolled back by now, so only jobs that existed before are found.
+            raise DuplicateJob(self._first_existing(ids)) from None
+        return jobs
+
+    def _first_existing(self, ids: list[str]) -> str:
+        with self._db() as conn:
+            for job_id in ids:
+                if conn.execute(Q["get_job"], {"id": job_id}).fetchone():
+                    return job_id
+        return ids[0]
+
+    def get_job(self, job_id: str) -> Job | None:
+        with self._db() as conn:
+            return self._one_job(conn, Q["get_job"], {"id": job_id})
+
+    def list_jobs(
+        self,
+        state: State | None = None,
+        queue: str | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+        id_contains: str | None = None,
+    ) -> list[Job]:
+        params = {
+            "state": str(state) if state else None, "queue": queue, "id_contains": id_contains,
+            "limit": limit, "offset": offset,
+        }  # fmt: skip
+        with self._db() as conn:
+            rows = conn.cursor(row_factory=dict_row).execute(Q["list_jobs"], params).fetchall()
+        return [job_from_row(row) for row in rows]
+
+    def attempts(self, job_id: str) -> list[Attempt]:
+        return [
+            Attempt(
+                job_id=row[0], number=row[1], worker=row[2], started_at=_ms(row[3]),
+                finished_at=from_ms(row[4]), exit_code=row[5],
+                outcome=Outcome(row[6]) if row[6] else None, error=row[7],
+            )  # fmt: skip
+            for row in self._read(Q["attempts"], {"id": job_id})
+        ]
+
+    def stats(self) -> Stats:
+        lease_ms = int(liveness.lease_seconds(self.config_items()) * 1000)
+        with self._tx() as conn:
+            # One snapshot for all three reads.
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            counts = {str(s): 0 for s in State}
+            counts.update({row[0]: int(row[1]) for row in conn.execute(Q["count_states"])})
+            scheduled = _scalar(conn.execute(Q["count_scheduled"]).fetchone())
+            row = conn.execute(Q["count_workers"], {"lease_ms": lease_ms}).fetchone()
+        assert row is not None
+        return Stats(counts, scheduled, int(row[0]), int(row[1]))
+
+    # --- the worker's side -----------------------------------------------------------
+
+    def claim(self, worker_id: str, queues: Sequence[str] | None = None) -> Job | None:
+        params: dict[str, Any] = {"worker": worker_id, "queues": list(queues or [])}
+        with self._tx() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            row = cur.execute(Q["claim_queues" if queues else "claim_any"], params).fetchone()
+            if row is None:
+                return None
+            job = job_from_row(row)
+            conn.execute(
+                Q["open_attempt"],
+                {"id": job.id, "number": job.runs, "worker": worker_id, "run_at": row["run_at"]},
+            )
+            conn.execute(Q["worker_busy"], {"worker": worker_id, "job": job.id})
+        return job
+
+    def seconds_until_due(self, queues: Sequence[str] | None = None) -> float | None:
+        [(delta_ms,)] = self._read(Q["next_due"], {"queues": list(queues) if queues else None})
+        return None if delta_ms is None else max(0.0, delta_ms / 1000)
+
+    def finish(
+        self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy
+    ) -> Job:
+        state, attempts, delay_ms, error = _transition(job, result, policy)
+        with self._tx() as conn:
+            conn.execute(
+                Q["close_attempt"],
+                {"id": job.id, "number": job.runs, "exit_code": result.exit_code,
+                 "outcome": str(result.outcome), "error": result.error,
+                 "output": result.output, "dropped": result.output_dropped},
+            )  # fmt: skip
+            conn.execute(Q["worker_idle"], {"worker": worker_id})
+            done = self._one_job(
+                conn, Q["finish_job"],
+                {"id": job.id, "worker": worker_id, "runs": job.runs, "state": str(state),
+                 "attempts": attempts, "delay_ms": delay_ms, "exit_code": result.exit_code,
+                 "error": error},
+            )  # fmt: skip
+            if done is not None and _back_in_queue(state, delay_ms):
+                self._notify(conn, "work")
+        if done is None:
+            raise LostLease(f"job {job.id!r} is no longer held by worker {worker_id}")
+        return done
+
+    def save_output(self, job_id: str, attempt: int, data: bytes, dropped: int) -> None:
+        with self._db() as conn:
+            conn.execute(
+                Q["save_output"],
+                {"id": job_id, "number": attempt, "output": data, "dropped": dropped},
+            )
+
+    def read_output(self, job_id: str, attempt: int | None = None) -> Output | None:
+        rows = self._read(Q["read_output"], {"id": job_id, "number": attempt})
+        if not rows:
+            return None
+        number, data, dropped, finished = rows[0]
+        return Output(job_id, number, bytes(data or b""), int(dropped), bool(finished))
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        with self._db() as conn:
+            conn.execute(
+                Q["insert_worker"],
+                {"id": info.id, "host": info.host, "pid": info.pid,
+                 "queues": json.dumps(info.queues), "state": info.state},
+            )  # fmt: skip
+
+    def unregister_worker(self, worker_id: str) -> None:
+        with self._db() as conn:
+            conn.execute(Q["delete_worker"], {"id": worker_id})
+
+    def heartbeat(self, worker_id: str, state: str, current_job: str | None) -> Control:
+        params = {"id": worker_id, "state": state, "job": current_job}
+        rows = self._read(Q["heartbeat"], params)
+        if not rows:  # we were taken for lost and removed
+            return Control(job_cancelled=current_job is not None, lost=True)
+        return Control(stop=bool(rows[0][0]), job_cancelled=self._cancelled(worker_id, current_job))
+
+    def _cancelled(self, worker_id: str, job_id: str | None) -> bool:
+        return self.control(worker_id, job_id).job_cancelled
+
+    def control(self, worker_id: str, job_id: str | None) -> Control:
+        [(stop, job_state)] = self._read(Q["control"], {"worker": worker_id, "job": job_id})
+        return Control(
+            stop=bool(stop),
+            job_cancelled=job_id is not None and job_state != State.PROCESSING,
+        )
+
+    def recover_stale(self, lease_timeout: float, policy: FailurePolicy) -> list[Recovered]:
+        workers, now_ms = self._workers()
+        lost = [w.id for w in workers if liveness.is_lost(w, now_ms / 1000, lease_timeout)]
+        recovered: list[Recovered] = []
+        with self._tx() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            for row in cur.execute(Q["held_jobs"], {"lost": lost}).fetchall():
+                done = self._recover(conn, job_from_row(row), policy)
+                if done is not None:
+                    recovered.append(done)
+            if lost:
+                conn.execute(Q["close_orphan_attempts"], {"lost": lost})
+                conn.execute(Q["delete_workers"], {"lost": lost})
+            if recovered:
+                self._notify(conn, "work")
+        return recovered
+
+    def _recover(self, conn: Conn, job: Job, policy: FailurePolicy) -> Recovered | None:
+        result = AttemptResult(Outcome.WORKER_LOST, error="worker lost")
+        state, attempts, delay_ms, error = _transition(job, result, policy)
+        conn.execute(
+            Q["close_attempt"],
+            {"id": job.id, "number": job.runs, "exit_code": None,
+             "outcome": str(result.outcome), "error": error, "output": None, "dropped": None},
+        )  # fmt: skip
+        done = self._one_job(
+            conn, Q["finish_job"],
+            {"id": job.id, "worker": job.worker, "runs": job.runs, "state": str(state),
+             "attempts": attempts, "delay_ms": delay_ms, "exit_code": None, "error": error},
+        )  # fmt: skip
+        return Recovered(job.id, job.worker, state) if done is not None else None
+
+    def listener(self, worker_id: str) -> Listener:
+        with self._lock:
+            wakeups = Wakeups(self._connect)
+            self._wakeups.append(wakeups)
+
+        def close() -> None:
+            with self._lock:
+                if wakeups in self._wakeups:
+                    self._wakeups.remove(wakeups)
+            wakeups.close()
+
+        return Listener(wakeups.fd, wakeups.drain, close)
+
+    # --- user operations -------------------------------------------------------------
+
+    def cancel(self, job_ids: Sequence[str]) -> list[Job]:
+        done: list[Job] = []
+        with self._tx() as conn:
+            for job_id in job_ids:
+                job = self._one_job(conn, Q["cancel_job"], {"id": job_id})
+                if job is None:
+                    raise self._refusal(conn, job_id, "pending, failed or processing")
+                done.append(job)
+            if any(job.worker and job.started_at for job in done):
+                self._notify(conn, "cancel")
+        return done
+
+    def _refusal(self, conn: Conn, job_id: str, wanted: str) -> Exception:
+        job = self._one_job(conn, Q["get_job"], {"id": job_id})
+        if job is None:
+            return JobNotFound(job_id)
+        return WrongState(job_id, str(job.state), wanted)
+
+    def retry_dead(self, job_ids: Sequence[str] | None) -> list[Job]:
+        done: list[Job] = []
+        with self._tx() as conn:
+            if job_ids is None:
+                job_ids = [row[0] for row in conn.execute(Q["dead_ids"])]
+            for job_id in job_ids:
+                job = self._one_job(conn, Q["retry_dead"], {"id": job_id})
+                if job is None:
+                    raise self._refusal(conn, job_id, "dead")
+                done.append(job)
+            if done:
+                self._notify(conn, "work")
+        return done
+
+    def purge(self, states: Sequence[State], older_than: float) -> int:
+        final = [str(s) for s in states if s in FINAL_STATES]
+        params = {"states": final, "older_ms": int(older_than * 1000)}
+        with self._tx() as conn:
+            conn.execute(Q["purge_attempts"], params)
+            return conn.execute(Q["purge_jobs"], params).rowcount
+
+    def request_stop(self) -> list[str]:
+        with self._tx() as conn:
+            ids = [row[0] for row in conn.execute(Q["request_stop"]).fetchall()]
+            if ids:
+                self._notify(conn, "stop")
+        return ids
+
+    def list_workers(self) -> list[WorkerInfo]:
+        return self._workers()[0]
+
+    def _workers(self) -> tuple[list[WorkerInfo], int]:
+        """The workers and the database's now (ms), read together."""
+        with self._db() as conn:
+            rows = conn.execute(Q["all_workers"]).fetchall()
+            if not rows:
+                return [], 0
+        workers = [
+            WorkerInfo(
+                id=row[0], host=row[1], pid=row[2], state=row[3], current_job=row[4],
+                started_at=_ms(row[5]), heartbeat_at=_ms(row[6]), queues=json.loads(row[7]),
+            )  # fmt: skip
+            for row in rows
+        ]
+        return workers, int(rows[0][8])
+
+    def config_items(self) -> dict[str, str]:
+        return {row[0]: row[1] for row in self._read(Q["config_items"])}
+
+    def config_set(self, key: str, value: str) -> None:
+        with self._db() as conn:
+            conn.execute(Q["config_set"], {"key": key, "value": value})
+
+    def finished_attempts(self, since: datetime) -> list[AttemptRow]:
+        return [
+            AttemptRow(row[0], row[1], row[2], _ms(row[3]), from_ms(row[4]), from_ms(row[5]))
+            for row in self._read(Q["finished_attempts"], {"since": to_ms(since)})
+        ]
+
+    def dead_since(self, since: datetime) -> int:
+        return _scalar(self._read(Q["dead_since"], {"since": to_ms(since)})[0])
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _job_params(spec: JobSpec, job_id: str) -> dict[str, Any]:
+    return {
+        "id": job_id, "command": spec.command, "max_retries": spec.max_retries,
+        "priority": spec.priority, "timeout": spec.timeout, "queue": spec.queue,
+        "cwd": spec.cwd, "env": json.dumps(spec.env) if spec.env else None,
+        "run_at": to_ms(spec.run_at) if spec.run_at else None,
+    }  # fmt: skip
+
+
+def _fetch(cur: psycopg.Cursor[Row]) -> Row:
+    row = cur.fetchone()
+    assert row is not None  # INSERT ... RETURNING gives one row per insert
+    return row
+
+
+def _scalar(row: tuple[Any, ...] | None) -> int:
+    assert row is not None
+    return int(row[0])
+
+
+def _back_in_queue(state: State, delay_ms: int | None) -> bool:
+    """A job handed back to the queue: wake idle workers so they claim it or re-plan sleep."""
+    return state in (State.PENDING, State.FAILED) and delay_ms is not None
+
+
+def _transition(
+    job: Job, result: AttemptResult, policy: FailurePolicy
+) -> tuple[State, int, int | None, str | None]:
+    """(state, attempts, run_at delay in ms from the database's now or None to keep it,
+    last_error) after an attempt: the SQLite store's rule, with a delay instead of a time."""
+    if result.outcome is Outcome.SUCCEEDED:
+        return State.COMPLETED, job.attempts + 1, None, None
+    if result.outcome is Outcome.CANCELLED:
+        return State.CANCELLED, job.attempts + 1, None, result.error or "cancelled"
+    if result.outcome is Outcome.INTERRUPTED:
+        # Not the job's fault: hand it back without spending one of its retries.
+        return State.PENDING, job.attempts, 0, result.error
+    step = policy(job)
+    delay_ms = int(step.retry_in * 1000) if step.retry_in is not None else None
+    return step.state, step.attempts, delay_ms, result.error

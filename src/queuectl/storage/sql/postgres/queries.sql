@@ -1,0 +1,190 @@
+-- Named queries for the PostgreSQL store. Parameters are %(named)s (psycopg); times are
+-- epoch ms and "now" is always queuectl_now_ms(), the database's clock. A parameter that
+-- may be NULL carries a cast so that the server knows its type.
+
+-- name: insert_job
+INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd, env,
+                  run_at, created_at, updated_at)
+VALUES (%(id)s, %(command)s, 'pending', %(max_retries)s, %(priority)s, %(timeout)s, %(queue)s,
+        %(cwd)s, %(env)s, coalesce(%(run_at)s::bigint, queuectl_now_ms()),
+        queuectl_now_ms(), queuectl_now_ms())
+RETURNING *
+
+-- name: get_job
+SELECT * FROM jobs WHERE id = %(id)s
+
+-- name: list_jobs
+SELECT * FROM jobs
+WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+  AND (%(id_contains)s::text IS NULL OR strpos(id, %(id_contains)s::text) > 0)
+ORDER BY seq DESC
+LIMIT %(limit)s::bigint OFFSET %(offset)s
+
+-- name: attempts
+SELECT job_id, number, worker, started_at, finished_at, exit_code, outcome, error
+FROM attempts WHERE job_id = %(id)s ORDER BY number
+
+-- name: count_states
+SELECT state, count(*) FROM jobs GROUP BY state
+
+-- name: count_scheduled
+SELECT count(*) FROM jobs WHERE state = 'pending' AND run_at > queuectl_now_ms()
+
+-- name: count_workers
+SELECT count(*), coalesce(sum((state = 'busy')::int), 0) FROM workers
+WHERE heartbeat_at >= queuectl_now_ms() - %(lease_ms)s
+
+-- name: claim_any
+-- SKIP LOCKED: concurrent claimers pass over a row another one is taking instead of
+-- queueing behind it, so N workers take N different jobs in one round trip each.
+UPDATE jobs
+SET state = 'processing', worker = %(worker)s, runs = runs + 1, started_at = queuectl_now_ms(),
+    finished_at = NULL, exit_code = NULL, updated_at = queuectl_now_ms()
+WHERE seq = (SELECT seq FROM jobs
+             WHERE state IN ('pending', 'failed') AND run_at <= queuectl_now_ms()
+             ORDER BY priority DESC, run_at, seq LIMIT 1
+             FOR UPDATE SKIP LOCKED)
+RETURNING *
+
+-- name: claim_queues
+UPDATE jobs
+SET state = 'processing', worker = %(worker)s, runs = runs + 1, started_at = queuectl_now_ms(),
+    finished_at = NULL, exit_code = NULL, updated_at = queuectl_now_ms()
+WHERE seq = (SELECT seq FROM jobs
+             WHERE state IN ('pending', 'failed') AND run_at <= queuectl_now_ms()
+               AND queue = ANY(%(queues)s::text[])
+             ORDER BY priority DESC, run_at, seq LIMIT 1
+             FOR UPDATE SKIP LOCKED)
+RETURNING *
+
+-- name: next_due
+SELECT min(run_at) - queuectl_now_ms() FROM jobs
+WHERE state IN ('pending', 'failed')
+  AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
+
+-- name: open_attempt
+INSERT INTO attempts (job_id, number, worker, run_at, started_at)
+VALUES (%(id)s, %(number)s, %(worker)s, %(run_at)s, queuectl_now_ms())
+
+-- name: worker_busy
+UPDATE workers SET state = 'busy', current_job = %(job)s WHERE id = %(worker)s
+
+-- name: worker_idle
+UPDATE workers SET state = 'idle', current_job = NULL WHERE id = %(worker)s AND state = 'busy'
+
+-- name: finish_job
+-- run_at: NULL delay keeps it; otherwise due that many ms from now (0: at once).
+UPDATE jobs
+SET state = %(state)s, attempts = %(attempts)s,
+    run_at = coalesce(queuectl_now_ms() + %(delay_ms)s::bigint, run_at),
+    finished_at = queuectl_now_ms(), exit_code = %(exit_code)s, last_error = %(error)s,
+    updated_at = queuectl_now_ms()
+WHERE id = %(id)s AND state = 'processing' AND worker = %(worker)s AND runs = %(runs)s
+RETURNING *
+
+-- name: close_attempt
+UPDATE attempts
+SET finished_at = queuectl_now_ms(), exit_code = %(exit_code)s, outcome = %(outcome)s,
+    error = %(error)s, output = coalesce(%(output)s::bytea, output),
+    output_dropped = coalesce(%(dropped)s::bigint, output_dropped)
+WHERE job_id = %(id)s AND number = %(number)s AND finished_at IS NULL
+
+-- name: save_output
+UPDATE attempts SET output = %(output)s, output_dropped = %(dropped)s
+WHERE job_id = %(id)s AND number = %(number)s AND finished_at IS NULL
+
+-- name: read_output
+SELECT number, output, output_dropped, finished_at IS NOT NULL
+FROM attempts WHERE job_id = %(id)s AND (%(number)s::int IS NULL OR number = %(number)s::int)
+ORDER BY number DESC LIMIT 1
+
+-- name: insert_worker
+INSERT INTO workers (id, host, pid, queues, state, current_job, started_at, heartbeat_at,
+                     stop_requested)
+VALUES (%(id)s, %(host)s, %(pid)s, %(queues)s, %(state)s, NULL, queuectl_now_ms(),
+        queuectl_now_ms(), false)
+ON CONFLICT (id) DO UPDATE
+SET host = excluded.host, pid = excluded.pid, queues = excluded.queues, state = excluded.state,
+    current_job = NULL, started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,
+    stop_requested = false
+
+-- name: delete_worker
+DELETE FROM workers WHERE id = %(id)s
+
+-- name: heartbeat
+UPDATE workers SET heartbeat_at = queuectl_now_ms(), state = %(state)s, current_job = %(job)s
+WHERE id = %(id)s
+RETURNING stop_requested
+
+-- name: control
+SELECT (SELECT stop_requested FROM workers WHERE id = %(worker)s),
+       (SELECT state FROM jobs WHERE id = %(job)s::text)
+
+-- name: all_workers
+-- now_ms rides along so that liveness is judged by the database's clock.
+SELECT id, host, pid, state, current_job, started_at, heartbeat_at, queues,
+       queuectl_now_ms() AS now_ms
+FROM workers ORDER BY started_at, id
+
+-- name: idle_workers
+SELECT id FROM workers WHERE state = 'idle' AND NOT stop_requested
+
+-- name: held_jobs
+-- SKIP LOCKED: two recoverers never hand back the same job twice; the second one
+-- passes over what the first is recovering.
+SELECT * FROM jobs
+WHERE state = 'processing'
+  AND (worker IS NULL
+       OR worker = ANY(%(lost)s::text[])
+       OR worker NOT IN (SELECT id FROM workers))
+FOR UPDATE OF jobs SKIP LOCKED
+
+-- name: close_orphan_attempts
+UPDATE attempts SET finished_at = queuectl_now_ms(), outcome = 'worker_lost', error = 'worker lost'
+WHERE finished_at IS NULL AND worker = ANY(%(lost)s::text[])
+
+-- name: delete_workers
+DELETE FROM workers WHERE id = ANY(%(lost)s::text[])
+
+-- name: cancel_job
+UPDATE jobs SET state = 'cancelled', finished_at = queuectl_now_ms(),
+    updated_at = queuectl_now_ms(),
+    last_error = CASE WHEN state = 'processing' THEN 'cancelled while running' ELSE last_error END
+WHERE id = %(id)s AND state IN ('pending', 'failed', 'processing')
+RETURNING *
+
+-- name: retry_dead
+UPDATE jobs SET state = 'pending', attempts = 0, run_at = queuectl_now_ms(),
+    updated_at = queuectl_now_ms()
+WHERE id = %(id)s AND state = 'dead'
+RETURNING *
+
+-- name: dead_ids
+SELECT id FROM jobs WHERE state = 'dead' ORDER BY seq
+
+-- name: purge_attempts
+DELETE FROM attempts WHERE job_id IN (
+    SELECT id FROM jobs WHERE state = ANY(%(states)s::text[])
+      AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint)
+
+-- name: purge_jobs
+DELETE FROM jobs
+WHERE state = ANY(%(states)s::text[]) AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint
+
+-- name: request_stop
+UPDATE workers SET stop_requested = true RETURNING id
+
+-- name: config_items
+SELECT key, value FROM config ORDER BY key
+
+-- name: config_set
+INSERT INTO config (key, value) VALUES (%(key)s, %(value)s)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value
+
+-- name: finished_attempts
+SELECT job_id, worker, outcome, started_at, finished_at, run_at
+FROM attempts WHERE finished_at >= %(since)s ORDER BY finished_at
+
+-- name: dead_since
+SELECT count(*) FROM jobs WHERE state = 'dead' AND finished_at >= %(since)s
