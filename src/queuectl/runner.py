@@ -8,6 +8,7 @@ of system calls. No threads.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -197,10 +198,8 @@ class _Supervision:
             self._killpg(signal.SIGKILL)
 
     def _killpg(self, sig: signal.Signals) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
             os.killpg(self.proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def _result(self, code: int) -> AttemptResult:
         if self.ending is not None:
@@ -212,7 +211,8 @@ class _Supervision:
             error = f"timed out after {self.spec.timeout:g}s"
             return AttemptResult(Outcome.TIMED_OUT, None, error, output, dropped)
         if self.ending is Outcome.CANCELLED:
-            return AttemptResult(Outcome.CANCELLED, None, "cancelled while running", output, dropped)
+            error = "cancelled while running"
+            return AttemptResult(Outcome.CANCELLED, None, error, output, dropped)
         if self.ending is Outcome.INTERRUPTED:
             error = "interrupted: worker stopped"
             return AttemptResult(Outcome.INTERRUPTED, None, error, output, dropped)

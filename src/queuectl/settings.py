@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable
@@ -83,10 +84,9 @@ class Config:
         values: dict[str, Number] = {name: key.default for name, key in KEYS.items()}
         for name, raw in stored.items():
             if name in KEYS:
-                try:
+                # A value this version cannot read (written by another one): keep the default.
+                with contextlib.suppress(InvalidValue):
                     values[name] = parse_value(name, raw)
-                except InvalidValue:
-                    pass  # a value written by a newer/older version: keep the default
         return cls(**{name.replace("-", "_"): value for name, value in values.items()})  # type: ignore[arg-type]
 
     def as_dict(self) -> dict[str, Number]:
@@ -109,7 +109,9 @@ def data_dir() -> str:
     return platformdirs.user_data_dir("queuectl", appauthor=False)
 
 
-def resolve_db_url(cli_value: str | None, getenv: Callable[[str], str | None] = os.environ.get) -> str:
+def resolve_db_url(
+    cli_value: str | None, getenv: Callable[[str], str | None] = os.environ.get
+) -> str:
     """The store URL from --db, then QUEUECTL_DB, then the default SQLite file."""
     value = cli_value or getenv(ENV_DB)
     if not value:

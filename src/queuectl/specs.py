@@ -115,7 +115,8 @@ def _run_at(fields: Mapping[str, Any]) -> datetime | None:
             raise UsageError(f"run_at must be an ISO 8601 string, not {_kind(run_at)}")
         return parse_instant(run_at)
     if delay is not None:
-        return datetime.fromtimestamp(time.time(), UTC) + timedelta(seconds=_seconds("delay", delay))
+        seconds = _seconds("delay", delay)
+        return datetime.fromtimestamp(time.time(), UTC) + timedelta(seconds=seconds)
     return None
 
 

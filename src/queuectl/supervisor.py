@@ -8,6 +8,7 @@ heard of, so one Ctrl-C that hits every process at once still counts as one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
@@ -81,10 +82,8 @@ class Supervisor:
 
     def _tell(self, level: int) -> None:
         for child in self.children.values():
-            try:
+            with contextlib.suppress(OSError):  # it has exited; the reaper will see it
                 os.write(child.pipe_w, str(level).encode())
-            except OSError:
-                pass  # it has exited; the reaper will see it
 
     def _reap(self) -> list[tuple[Child, int]]:
         gone = []

@@ -75,7 +75,8 @@ def wait(env: Env, job_ids: tuple[str, ...], timeout: str | None, as_json: bool)
         for job in jobs:
             output.line(f"{job.id}\t{job.state}")
     if not done:
-        output.error(f"timed out waiting for {sum(j.state not in FINAL_STATES for j in jobs)} job(s)")
+        waiting = sum(job.state not in FINAL_STATES for job in jobs)
+        output.error(f"timed out waiting for {waiting} job(s)")
     ok = done and all(job.state is State.COMPLETED for job in jobs)
     return EXIT_OK if ok else EXIT_FAILURE
 

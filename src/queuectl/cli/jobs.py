@@ -35,7 +35,7 @@ FOLLOW_POLL = 0.2  # seconds between reads while following a running attempt
               help="Bulk: JSON lines or a JSON array ('-' = stdin), all or nothing.")  # fmt: skip
 @json_option
 @pass_env
-def enqueue(env: Env, job_json: str | None, job_id: str | None, jobs_file: Any, as_json: bool,
+def enqueue(env: Env, /, job_json: str | None, job_id: str | None, jobs_file: Any, as_json: bool,
             env_pairs: tuple[str, ...], **flags: Any) -> None:  # fmt: skip
     """Put shell jobs on the queue; print their ids.
 

@@ -277,7 +277,7 @@ class SQLiteStorage(Storage):
         row = self._conn.execute(Q["next_due"], params).fetchone()
         if row[0] is None:
             return None
-        return max(0.0, (row[0] - self._now()) / 1000)
+        return max(0.0, (int(row[0]) - self._now()) / 1000)
 
     def finish(
         self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy
