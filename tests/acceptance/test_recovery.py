@@ -1,0 +1,164 @@
+"""Nothing lost, nothing stuck: workers killed mid-job, jobs that kill their worker, stop
+requests from another terminal, Ctrl-C (once and twice) and SIGTERM, --detach."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from tests.acceptance.process_tools import alive, assert_group_gone, read_pid
+from tests.helpers import Cli, wait_until
+
+
+def short_lease(cli: Cli) -> None:
+    cli.ok("config", "set", "lease-timeout", "2")
+    cli.ok("config", "set", "backoff-base", "1")
+
+
+def holder_pid(cli: Cli, job_id: str) -> int:
+    found: list[int] = []
+
+    def held() -> bool:
+        found[:] = [w["pid"] for w in cli.json("worker", "list") if w["current_job"] == job_id]
+        return bool(found)
+
+    wait_until(held, what=f"a worker to hold {job_id}")
+    return found[0]
+
+
+def exits(proc: subprocess.Popen[bytes], timeout: float = 15) -> int:
+    return proc.wait(timeout=timeout)
+
+
+def test_killed_worker_job_is_completed_by_another(cli: Cli, tmp_path: Path) -> None:
+    short_lease(cli)
+    job_id = cli.enqueue("echo $$ > sh.pid; sleep 2; echo done")
+    cli.start_workers(2)
+    read_pid(tmp_path / "sh.pid")
+    victim = holder_pid(cli, job_id)
+    os.kill(victim, signal.SIGKILL)
+    done = cli.wait_state(job_id, "completed", timeout=30)
+    log = done["attempts_log"]
+    assert [a["error"] for a in log] == ["worker lost", None]
+    assert log[0]["outcome"] == "worker_lost"
+    assert log[0]["worker"] != log[1]["worker"]
+    assert done["attempts"] == 2
+    assert cli.ok("logs", job_id) == "done\n"
+    assert cli.json("status")["counts"]["processing"] == 0
+
+
+def test_lost_worker_on_another_host_is_recovered_after_the_lease(cli: Cli) -> None:
+    """Liveness lives in the store: a worker of another host is lost only by silence."""
+    short_lease(cli)
+    job_id = cli.enqueue("sleep 1.5; echo done")
+    far = cli.start_workers(1, env={"QUEUECTL_HOST_ID": "elsewhere"})
+    victim = holder_pid(cli, job_id)
+    os.killpg(far.pid, signal.SIGKILL)  # the whole far pool: no restart
+    far.wait()
+    killed_at = time.monotonic()
+    cli.start_workers(1)  # this host: cannot see the far pid, must wait out the lease
+    done = cli.wait_state(job_id, "completed", timeout=30)
+    assert time.monotonic() - killed_at >= 1.5
+    assert done["attempts_log"][0]["error"] == "worker lost"
+    assert not alive(victim)
+
+
+def test_a_job_that_kills_its_worker_ends_in_the_dlq(cli: Cli) -> None:
+    short_lease(cli)
+    # The job's shell is a child of the worker process: $PPID is the worker.
+    job_id = cli.enqueue("kill -9 $PPID; sleep 5", "--max-retries", "2")
+    cli.start_workers(1)
+    dead = cli.wait_state(job_id, "dead", timeout=40)
+    assert dead["attempts"] == 3
+    assert [a["error"] for a in dead["attempts_log"]] == ["worker lost"] * 3
+    assert cli.json("status")["counts"]["processing"] == 0
+    after = cli.enqueue("echo still-serving")
+    cli.wait_state(after, "completed", timeout=20)
+
+
+def test_worker_stop_from_another_terminal(cli: Cli) -> None:
+    job_id = cli.enqueue("sleep 1; echo finished")
+    pool = cli.start_workers(2)
+    cli.wait_state(job_id, "processing")
+    stopped = cli.run("worker", "stop", "--timeout", "20")
+    assert stopped.returncode == 0, stopped.stderr
+    assert cli.job(job_id)["state"] == "completed"  # finished its job first
+    assert exits(pool) == 0
+    assert cli.json("worker", "list") == []
+    assert cli.json("status")["workers"]["active"] == 0
+
+
+def test_worker_stop_without_workers_returns_at_once(cli: Cli) -> None:
+    assert cli.run("worker", "stop").returncode == 0
+
+
+def test_one_ctrl_c_is_graceful(cli: Cli) -> None:
+    job_id = cli.enqueue("sleep 1; echo finished")
+    pool = cli.start_workers(2)
+    cli.wait_state(job_id, "processing")
+    os.killpg(pool.pid, signal.SIGINT)  # what a terminal does: every process of the group
+    assert exits(pool) == 0
+    job = cli.job(job_id)
+    assert job["state"] == "completed"
+    assert cli.ok("logs", job_id) == "finished\n"
+    assert cli.json("worker", "list") == []
+
+
+def test_two_ctrl_c_kill_the_job_and_hand_it_back(cli: Cli, tmp_path: Path) -> None:
+    job_id = cli.enqueue("echo $$ > sh.pid; sleep 300 & echo $! > child.pid; wait")
+    pool = cli.start_workers(1)
+    sh_pid, child_pid = read_pid(tmp_path / "sh.pid"), read_pid(tmp_path / "child.pid")
+    os.killpg(pool.pid, signal.SIGINT)
+    time.sleep(0.3)
+    assert cli.job(job_id)["state"] == "processing"  # still running after one
+    os.killpg(pool.pid, signal.SIGINT)
+    exits(pool, timeout=10)
+    assert_group_gone(sh_pid, child_pid)
+    job = cli.job(job_id)
+    assert job["state"] == "pending"
+    assert job["attempts"] == 0
+    assert job["attempts_log"][0]["outcome"] == "interrupted"
+    assert cli.json("status")["counts"]["processing"] == 0
+    assert cli.json("worker", "list") == []
+
+
+def test_sigterm_to_the_supervisor_only_is_graceful(cli: Cli) -> None:
+    job_id = cli.enqueue("sleep 1; echo finished")
+    pool = cli.start_workers(2)
+    cli.wait_state(job_id, "processing")
+    os.kill(pool.pid, signal.SIGTERM)
+    assert exits(pool) == 0
+    assert cli.job(job_id)["state"] == "completed"
+    assert cli.json("worker", "list") == []
+
+
+def test_detach_prints_pids_and_worker_stop_stops_them(cli: Cli) -> None:
+    started = cli.run("worker", "start", "--detach", "--count", "2", timeout=40)
+    assert started.returncode == 0, started.stderr
+    pids = [int(line) for line in started.stdout.split()]
+    try:
+        assert len(pids) == 2 and all(alive(p) for p in pids)
+        assert sorted(w["pid"] for w in cli.json("worker", "list")) == sorted(pids)
+        job_id = cli.enqueue("echo detached")
+        cli.wait_state(job_id, "completed")
+        assert cli.run("worker", "stop", "--timeout", "20").returncode == 0
+        wait_until(lambda: not any(alive(p) for p in pids), timeout=10, what="workers to exit")
+    finally:
+        for pid in pids:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert (cli.home / "logs" / "workers.log").exists()
+
+
+def test_killed_job_group_and_stop_leave_nothing_processing(cli: Cli, tmp_path: Path) -> None:
+    """A job killed by a signal nobody in queuectl sent is a plain failed attempt."""
+    job_id = cli.enqueue("echo $$ > sh.pid; sleep 30", "--max-retries", "0")
+    cli.start_workers(1)
+    sh_pid = read_pid(tmp_path / "sh.pid")
+    os.killpg(sh_pid, signal.SIGKILL)
+    dead = cli.wait_state(job_id, "dead")
+    assert dead["last_error"] == "killed by signal SIGKILL"
+    assert_group_gone(sh_pid)
