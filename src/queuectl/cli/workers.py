@@ -26,14 +26,18 @@ def worker() -> None:
               help="Worker processes to start.")  # fmt: skip
 @click.option("-q", "--queue", "queues", multiple=True, help="Serve only this queue (repeatable).")
 @click.option("-d", "--detach", is_flag=True, help="Run in the background; print worker pids.")
+@json_option
 @pass_env
-def start(env: Env, count: int, queues: tuple[str, ...], detach: bool) -> None:
+def start(env: Env, count: int, queues: tuple[str, ...], detach: bool, as_json: bool) -> None:
     """Start workers (foreground until Ctrl-C, SIGTERM or `worker stop`)."""
     from queuectl import supervisor
 
     if detach:
-        for pid in supervisor.run_detached(env.url, count, queues):
-            output.line(str(pid))
+        pids = supervisor.run_detached(env.url, count, queues)
+        if as_json:
+            output.emit_json({"pids": pids})
+        else:
+            output.line("\n".join(map(str, pids)))
         return
     output.note(f"starting {count} worker(s) on {env.store().display_url}; Ctrl-C to stop")
     env.close()  # no connection may cross the fork
