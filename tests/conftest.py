@@ -16,12 +16,17 @@ from queuectl.storage import open_store
 from queuectl.storage.base import Storage
 from tests.helpers import Cli
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 def make_url(backend: str, tmp_path: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield str(tmp_path / "store" / "queuectl.db")
+        return
+    if backend == "postgres":
+        from tests import pg  # a fresh database per test, cloned from a migrated template
+
+        yield from pg.fresh_url()
         return
     raise ValueError(backend)
 
