@@ -34,7 +34,9 @@ SELECT count(*), coalesce(sum(state = 'busy'), 0) FROM workers WHERE heartbeat_a
 UPDATE jobs
 SET state = 'processing', worker = :worker, runs = runs + 1, started_at = :now,
     finished_at = NULL, exit_code = NULL, updated_at = :now
-WHERE seq = (SELECT seq FROM jobs
+WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready  -- walk the ready index in claim
+                                                           -- order; unforced, the planner
+                                                           -- sorts every pending row
              WHERE state IN ('pending', 'failed') AND run_at <= :now
              ORDER BY priority DESC, run_at, seq LIMIT 1)
 RETURNING *
@@ -43,16 +45,20 @@ RETURNING *
 UPDATE jobs
 SET state = 'processing', worker = :worker, runs = runs + 1, started_at = :now,
     finished_at = NULL, exit_code = NULL, updated_at = :now
-WHERE seq = (SELECT seq FROM jobs
+WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready_queue
              WHERE state IN ('pending', 'failed') AND run_at <= :now
                AND queue IN (SELECT value FROM json_each(:queues))
              ORDER BY priority DESC, run_at, seq LIMIT 1)
 RETURNING *
 
 -- name: next_due
-SELECT min(run_at) FROM jobs
-WHERE state IN ('pending', 'failed')
-  AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+-- The first due time in index order (one step when every queue is served); min() with
+-- this WHERE would read every pending row.
+SELECT min(run_at) FROM (
+    SELECT run_at FROM jobs INDEXED BY jobs_due
+    WHERE state IN ('pending', 'failed')
+      AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+    ORDER BY run_at LIMIT 1)
 
 -- name: open_attempt
 INSERT INTO attempts (job_id, number, worker, run_at, started_at)
