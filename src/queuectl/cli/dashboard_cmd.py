@@ -1,0 +1,45 @@
+"""dashboard: the live web page and JSON API. The web stack loads only in here."""
+
+from __future__ import annotations
+
+import click
+
+from queuectl import output
+from queuectl.cli.app import Env, pass_env
+from queuectl.errors import InvalidValue
+from queuectl.settings import redact_url
+
+TOKEN_ENV = "QUEUECTL_DASHBOARD_TOKEN"
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback needs a token.")  # fmt: skip
+@click.option("--port", type=click.IntRange(0, 65535), default=5000, show_default=True,
+              help="TCP port (0: any free one).")  # fmt: skip
+@click.option("--token", envvar=TOKEN_ENV, metavar="T",
+              help=f"Require this bearer token on every request [env: {TOKEN_ENV}].")  # fmt: skip
+@pass_env
+def dashboard(env: Env, host: str, port: int, token: str | None) -> None:
+    """Serve the live dashboard, its JSON API and /metrics for Prometheus.
+
+    \b
+      queuectl dashboard                      # http://127.0.0.1:5000/
+      queuectl dashboard --host 0.0.0.0 --token "$(openssl rand -hex 16)"
+    """
+    from queuectl.web import server
+
+    token = token or None  # an empty variable means no token, not an empty one
+    if not server.is_loopback(host) and token is None:
+        raise InvalidValue(
+            f"refusing to listen on {host} without a token: pass --token or set {TOKEN_ENV}"
+        )
+    env.store()  # fail now, with one clear line, if the store cannot be opened
+    sock = server.bind(host, port)
+    url = server.public_url(host, sock.getsockname()[1])
+    access = "token required (open /?token=... once, or send Authorization: Bearer)" if token \
+        else "no token (loopback only)"  # fmt: skip
+    output.note(f"queuectl dashboard on {url} - store {redact_url(env.url)} - {access}")
+    output.note("Ctrl-C to stop")
+    env.close()  # the server opens its own stores, one per thread that needs one
+    server.serve(env.url, sock, token)

@@ -1,0 +1,133 @@
+"""The JSON API: the same documents as the CLI's --json, from the same code paths."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from queuectl.errors import InvalidValue, JobNotFound, QueuectlError, WrongState
+from queuectl.models import State
+from queuectl.storage.base import Storage
+from queuectl.web.stores import StorePool
+
+JOB_ACTIONS = frozenset({"logs", "retry", "cancel"})
+DEFAULT_LIMIT = 100  # as `list`; limit=0 means all, as `list --limit 0`
+
+
+def error(message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": message}, status)
+
+
+def failure(exc: QueuectlError) -> JSONResponse:
+    """A refused operation as JSON: unknown job 404, wrong state 409, bad value 400."""
+    status = 404 if isinstance(exc, JobNotFound) else 409 if isinstance(exc, WrongState) else 400
+    return error(str(exc), status)
+
+
+def path_segments(request: Request, prefix: str) -> list[str]:
+    """The path after ``prefix``, split on real slashes only: a job id may hold an
+    encoded one (%2F), which the decoded path would no longer tell apart."""
+    raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    rest = raw[len(prefix.encode()) :]
+    return [unquote_to_bytes(seg).decode("utf-8", "replace") for seg in rest.split(b"/")]
+
+
+def job_doc(store: Storage, job_id: str) -> dict[str, Any]:
+    """`show --json`: the job and its attempts log."""
+    job = store.get_job(job_id)
+    if job is None:
+        raise JobNotFound(job_id)
+    return {**job.to_dict(), "attempts_log": [a.to_dict() for a in store.attempts(job_id)]}
+
+
+class NoOutput(QueuectlError):
+    """The job exists but has no such attempt: answered 404 like an unknown job."""
+
+
+def logs_doc(store: Storage, job_id: str, attempt: int | None) -> dict[str, Any]:
+    """`logs --json`: one attempt's captured output."""
+    out = store.read_output(job_id, attempt)
+    if out is None:
+        if store.get_job(job_id) is None:
+            raise JobNotFound(job_id)
+        what = f"no attempt {attempt}" if attempt is not None else "not run yet"
+        raise NoOutput(f"job {job_id!r} has {what}")
+    text = out.data.decode("utf-8", "replace")
+    return {"job_id": job_id, "attempt": out.attempt, "finished": out.finished,
+            "dropped_bytes": out.dropped, "output": text}  # fmt: skip
+
+
+class Api:
+    def __init__(self, pool: StorePool) -> None:
+        self.pool = pool
+
+    async def status(self, request: Request) -> Response:
+        stats = await self.pool.run(lambda s: s.stats())
+        return JSONResponse(stats.to_dict())
+
+    async def jobs(self, request: Request) -> Response:
+        try:
+            state, queue, limit = _list_args(request)
+        except InvalidValue as exc:
+            return error(str(exc), 400)
+        jobs = await self.pool.run(lambda s: s.list_jobs(state, queue, limit))
+        return JSONResponse([job.to_dict() for job in jobs])
+
+    async def job(self, request: Request) -> Response:
+        segments = path_segments(request, "/api/jobs/")
+        if len(segments) == 2 and segments[1] in JOB_ACTIONS:
+            job_id, action = segments[0], segments[1]
+        else:
+            job_id, action = "/".join(segments), None  # an id with an unencoded slash
+        if not job_id:
+            return error("no job id", 404)
+        allowed = "GET" if action in (None, "logs") else "POST"
+        if request.method != allowed:
+            return error(f"method {request.method} not allowed here (use {allowed})", 405)
+        try:
+            doc = await self.pool.run(lambda s: self._act(s, job_id, action, request))
+        except NoOutput as exc:
+            return error(str(exc), 404)
+        except QueuectlError as exc:
+            return failure(exc)
+        return JSONResponse(doc)
+
+    def _act(self, store: Storage, job_id: str, action: str | None, request: Request) -> Any:
+        if action is None:
+            return job_doc(store, job_id)
+        if action == "logs":
+            return logs_doc(store, job_id, _attempt_arg(request))
+        if action == "retry":
+            return store.retry_dead([job_id])[0].to_dict()
+        return store.cancel([job_id])[0].to_dict()
+
+    async def retry_all(self, request: Request) -> Response:
+        jobs = await self.pool.run(lambda s: s.retry_dead(None))
+        return JSONResponse([job.to_dict() for job in jobs])
+
+
+def _list_args(request: Request) -> tuple[State | None, str | None, int | None]:
+    params = request.query_params
+    state = params.get("state") or None
+    if state is not None and state not in State.__members__.values():
+        raise InvalidValue(f"invalid state {state!r}; valid: {', '.join(State)}")
+    raw_limit = params.get("limit") or str(DEFAULT_LIMIT)
+    try:
+        limit = int(raw_limit)
+    except ValueError:
+        raise InvalidValue(f"invalid limit {raw_limit!r}: must be an integer >= 0") from None
+    if limit < 0:
+        raise InvalidValue(f"invalid limit {raw_limit!r}: must be an integer >= 0")
+    return (State(state) if state else None), params.get("queue") or None, limit or None
+
+
+def _attempt_arg(request: Request) -> int | None:
+    raw = request.query_params.get("attempt")
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise InvalidValue(f"invalid attempt {raw!r}: must be an integer >= 1")
+    return int(raw)

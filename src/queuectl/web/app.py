@@ -1,0 +1,137 @@
+"""The Starlette application: routes, templates and the guard in front of them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import jinja2
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from queuectl import output
+from queuectl.models import iso
+from queuectl.settings import redact_url
+from queuectl.timeparse import format_duration
+from queuectl.web import events, prom, views
+from queuectl.web.api import Api, path_segments
+from queuectl.web.security import Guard
+from queuectl.web.stores import StorePool
+
+HERE = Path(__file__).parent
+STATES = ("pending", "processing", "completed", "failed", "dead", "cancelled")
+
+
+def _environment() -> jinja2.Environment:
+    # Autoescape everything: job ids, commands and output are text, never markup.
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )  # fmt: skip
+    env.filters.update(
+        jobpath=lambda job_id: quote(job_id, safe=""),
+        iso=iso,
+        dur=lambda s: "-" if s is None else format_duration(s),
+        ago=views.since,
+        age=views.age,
+        trunc=output.truncate,
+        pct=lambda r: "-" if r is None else f"{r:.1%}",
+        urlencode_query=urlencode,
+    )
+    env.globals.update(STATES=STATES, CANCELLABLE={str(s) for s in views.CANCELLABLE})
+    return env
+
+
+class Pages:
+    def __init__(self, pool: StorePool, templates: Jinja2Templates, store_url: str) -> None:
+        self.pool = pool
+        self.templates = templates
+        self.store_url = store_url
+
+    def render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        context.setdefault("events_url", "/events")
+        context.update(store_url=self.store_url, nav=context.get("nav", ""))
+        # One URL serves a page and, to htmx, its live fragment: caches must keep them apart.
+        headers = {"vary": "HX-Request", "cache-control": "no-store"}
+        return self.templates.TemplateResponse(request, name, context, status_code=status,
+                                               headers=headers)  # fmt: skip
+
+    async def overview(self, request: Request) -> Response:
+        data = await self.pool.run(views.overview)
+        name = "_overview.html" if _fragment(request) else "overview.html"
+        return self.render(request, name, o=data, nav="overview")
+
+    async def jobs(self, request: Request) -> Response:
+        flt = views.JobFilter.parse(request.query_params)
+        data = await self.pool.run(lambda s: views.jobs(s, flt))
+        name = "_jobs.html" if _fragment(request) else "jobs.html"
+        return self.render(request, name, p=data, nav="jobs")
+
+    async def job(self, request: Request) -> Response:
+        job_id = request.query_params.get("id")
+        if job_id is None:
+            job_id = "/".join(path_segments(request, "/jobs/"))
+        data = await self.pool.run(lambda s: views.job(s, job_id))
+        if data is None:
+            return self.render(request, "missing.html", 404, job_id=job_id)
+        name = "_job.html" if _fragment(request) else "job.html"
+        return self.render(request, name, d=data, nav="jobs",
+                           events_url="/events?" + urlencode({"job": job_id}))  # fmt: skip
+
+    async def dlq(self, request: Request) -> Response:
+        flt = views.JobFilter.parse(request.query_params)
+        data = await self.pool.run(lambda s: views.dead(s, flt.page))
+        name = "_dlq.html" if _fragment(request) else "dlq.html"
+        return self.render(request, name, p=data, nav="dlq")
+
+
+def _fragment(request: Request) -> bool:
+    """htmx asks for the live part only; a plain visit gets the whole page."""
+    return request.headers.get("hx-request") == "true"
+
+
+def create_app(url: str, token: str | None) -> Starlette:
+    pool = StorePool(url)
+    registry = prom.registry(pool)
+    templates = Jinja2Templates(env=_environment())
+    pages, api = Pages(pool, templates, redact_url(url)), Api(pool)
+
+    async def metrics(request: Request) -> Response:
+        body = await run_in_threadpool(generate_latest, registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    async def favicon(request: Request) -> Response:
+        return RedirectResponse("/static/favicon.svg", status_code=301)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        pool.close()
+
+    routes = [
+        Route("/", pages.overview),
+        Route("/jobs", pages.jobs),
+        Route("/jobs/{rest:path}", pages.job),
+        Route("/job", pages.job),
+        Route("/dlq", pages.dlq),
+        Route("/events", events.endpoint(pool)),
+        Route("/api/status", api.status),
+        Route("/api/jobs", api.jobs),
+        Route("/api/jobs/{rest:path}", api.job, methods=["GET", "POST"]),
+        Route("/api/dlq/retry", api.retry_all, methods=["POST"]),
+        Route("/metrics", metrics),
+        Route("/favicon.ico", favicon),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    guard = Middleware(Guard, token=token)
+    return Starlette(routes=routes, middleware=[guard], lifespan=lifespan)

@@ -1,0 +1,104 @@
+"""GET /metrics: Prometheus text, read from the store at scrape time.
+
+Nothing is counted in this process: every scrape asks the store, so the figures are the
+same whichever dashboard is scraped and survive its restarts. Job and worker figures are
+current gauges. Attempt figures cover a sliding window (the last hour) rather than being
+counters: the store's history can be purged, which a counter must never see, and a window
+keeps each scrape's cost bounded however old the store is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from queuectl.metrics import compute, run_seconds, window
+from queuectl.models import Outcome, State, utcnow
+from queuectl.storage.base import AttemptRow, Stats, Storage
+from queuectl.web.stores import StorePool
+
+WINDOW_SECONDS = 3600.0
+# Run-duration bucket bounds, seconds: from quick shell one-liners to long batch jobs.
+RUN_BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
+WORKER_STATES = ("idle", "busy", "stopping")
+
+
+class Snapshot:
+    """What one scrape reads, in one borrowed store."""
+
+    def __init__(self, store: Storage, now: datetime) -> None:
+        since = window(now, WINDOW_SECONDS)
+        self.stats: Stats = store.stats()
+        self.workers = store.list_workers()
+        self.rows: list[AttemptRow] = store.finished_attempts(since)
+        self.dead = store.dead_since(since)
+        self.figures = compute(self.rows, self.dead, since, now)
+
+
+class StoreCollector(Collector):
+    def __init__(self, pool: StorePool) -> None:
+        self.pool = pool
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.pool.call(lambda store: Snapshot(store, utcnow()))
+        yield from _jobs(snap)
+        yield from _workers(snap)
+        yield from _attempts(snap)
+
+
+def _jobs(snap: Snapshot) -> Iterator[Metric]:
+    jobs = GaugeMetricFamily("queuectl_jobs", "Jobs in the store by state.", labels=["state"])
+    for state in State:
+        jobs.add_metric([str(state)], snap.stats.counts.get(str(state), 0))
+    yield jobs
+    yield GaugeMetricFamily("queuectl_jobs_scheduled",
+                            "Pending jobs whose run_at is still in the future.",
+                            value=snap.stats.scheduled)  # fmt: skip
+
+
+def _workers(snap: Snapshot) -> Iterator[Metric]:
+    workers = GaugeMetricFamily("queuectl_workers", "Registered workers by state.",
+                                labels=["state"])  # fmt: skip
+    for state in WORKER_STATES:
+        workers.add_metric([state], sum(w.state == state for w in snap.workers))
+    yield workers
+    yield GaugeMetricFamily("queuectl_workers_active", "Workers with a live heartbeat.",
+                            value=snap.stats.workers_active)  # fmt: skip
+
+
+def _attempts(snap: Snapshot) -> Iterator[Metric]:
+    attempts = GaugeMetricFamily("queuectl_attempts_last_hour",
+                                 "Attempts that ended in the last hour, by outcome.",
+                                 labels=["outcome"])  # fmt: skip
+    for outcome in Outcome:
+        attempts.add_metric([str(outcome)], snap.figures.outcomes.get(str(outcome), 0))
+    yield attempts
+    yield GaugeMetricFamily("queuectl_dead_last_hour", "Jobs that went dead in the last hour.",
+                            value=snap.dead)  # fmt: skip
+    durations = [d for d in (run_seconds(r) for r in snap.rows) if d is not None]
+    yield _histogram(durations)
+
+
+def _histogram(durations: list[float]) -> Metric:
+    buckets = [(_le(bound), float(sum(d <= bound for d in durations))) for bound in RUN_BUCKETS]
+    buckets.append(("+Inf", float(len(durations))))
+    return GaugeHistogramMetricFamily(
+        "queuectl_attempt_run_seconds",
+        "Run time of the attempts that ended in the last hour, seconds.",
+        buckets=buckets, gsum_value=sum(durations),
+    )  # fmt: skip
+
+
+def _le(bound: float) -> str:
+    """A bucket bound as Prometheus writes it (1.0, 0.5, 3600.0)."""
+    return repr(float(bound))
+
+
+def registry(pool: StorePool) -> CollectorRegistry:
+    """A registry of our own: no process metrics of the dashboard, only the queue's."""
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(StoreCollector(pool))
+    return reg

@@ -1,0 +1,46 @@
+"""Listening and serving: the socket is bound before uvicorn starts, so that a busy port or
+a bad address is one clear error line instead of a server log."""
+
+from __future__ import annotations
+
+import socket
+
+from queuectl.errors import QueuectlError
+from queuectl.web.security import is_loopback
+
+GRACEFUL_SHUTDOWN = 2.0  # seconds open streams get to end after Ctrl-C
+
+__all__ = ["bind", "is_loopback", "public_url", "serve"]
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening-ready TCP socket on host:port (port 0: any free port)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise QueuectlError(f"cannot listen on {host}:{port}: {reason}") from None
+    return sock
+
+
+def public_url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
+
+
+def serve(url: str, sock: socket.socket, token: str | None) -> None:
+    """Run until Ctrl-C / SIGTERM. No access log: it would print /?token=... lines."""
+    import uvicorn
+
+    from queuectl.web.app import create_app
+
+    config = uvicorn.Config(
+        create_app(url, token), log_level="warning", access_log=False, server_header=False,
+        proxy_headers=False, timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN),
+    )  # fmt: skip
+    uvicorn.Server(config).run(sockets=[sock])

@@ -1,0 +1,51 @@
+// queuectl dashboard: live updates and action feedback. No inline script anywhere (the
+// Content-Security-Policy forbids it); job text only ever reaches the page as textContent.
+(function () {
+  "use strict";
+  var body = document.body;
+  var live = document.getElementById("live");
+  var flash = document.getElementById("flash");
+
+  function setLive(state, text) {
+    if (!live) return;
+    live.className = "live " + state;
+    live.textContent = text;
+  }
+
+  function refresh() {
+    if (window.htmx) window.htmx.trigger(body, "queuectl-refresh");
+  }
+
+  function showError(text) {
+    if (!flash) return;
+    flash.textContent = text;
+    flash.hidden = false;
+    clearTimeout(showError.timer);
+    showError.timer = setTimeout(function () { flash.hidden = true; }, 6000);
+  }
+
+  // Server-sent events: one "change" event whenever what this page shows has moved.
+  var src = body.getAttribute("data-events");
+  if (src && window.EventSource) {
+    var stream = new EventSource(src);
+    stream.addEventListener("open", function () { setLive("on", "live"); });
+    stream.addEventListener("error", function () { setLive("off", "reconnecting"); });
+    stream.addEventListener("change", refresh);
+  }
+
+  // Retry / cancel buttons post to the JSON API; report refusals, refresh on success.
+  body.addEventListener("htmx:afterRequest", function (event) {
+    var xhr = event.detail.xhr;
+    var verb = (event.detail.requestConfig || {}).verb;
+    if (!xhr || verb !== "post") return;
+    if (event.detail.successful) {
+      flash.hidden = true;
+      refresh();
+      return;
+    }
+    var message = "request failed (" + xhr.status + ")";
+    try { message = JSON.parse(xhr.responseText).error || message; } catch (e) { /* not JSON */ }
+    showError(message);
+  });
+  body.addEventListener("htmx:sendError", function () { showError("dashboard unreachable"); });
+})();

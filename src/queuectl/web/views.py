@@ -1,0 +1,139 @@
+"""What each page shows, read from a store in one go (runs on a worker thread)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from queuectl.metrics import Metrics, compute, timeline, window
+from queuectl.models import FINAL_STATES, Attempt, Job, State, WorkerInfo, utcnow
+from queuectl.storage.base import Stats, Storage
+from queuectl.web import charts
+
+CHART_SECONDS = 3600.0  # the overview charts cover the last hour
+THROUGHPUT_BUCKETS = 60  # one bar a minute
+LATENCY_BUCKETS = 12  # one bar per five minutes
+PAGE_SIZE = 50  # jobs per page
+OUTPUT_TAIL_BYTES = 64 * 1024  # the job page shows the end; the API has the whole output
+CANCELLABLE = frozenset({State.PENDING, State.FAILED, State.PROCESSING})
+
+
+@dataclass(frozen=True)
+class WorkerRow:
+    info: WorkerInfo
+    heartbeat_age: float  # seconds since its last heartbeat
+
+
+@dataclass(frozen=True)
+class Overview:
+    stats: Stats
+    workers: list[WorkerRow]
+    hour: Metrics
+    throughput: charts.Chart
+    latency: charts.Chart
+
+
+def overview(store: Storage) -> Overview:
+    now = utcnow()
+    since = window(now, CHART_SECONDS)
+    rows = store.finished_attempts(since)
+    workers = [WorkerRow(w, max(0.0, (now - w.heartbeat_at).total_seconds()))
+               for w in store.list_workers()]  # fmt: skip
+    return Overview(
+        stats=store.stats(), workers=workers,
+        hour=compute(rows, store.dead_since(since), since, now),
+        throughput=charts.throughput(timeline(rows, since, now, THROUGHPUT_BUCKETS), 1),
+        latency=charts.latency(timeline(rows, since, now, LATENCY_BUCKETS)),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    state: State | None = None
+    queue: str | None = None
+    search: str | None = None  # part of the id
+    page: int = 1
+
+    @classmethod
+    def parse(cls, params: Any) -> JobFilter:
+        """From query parameters; anything malformed falls back to "no filter"."""
+        state = params.get("state") or None
+        page = params.get("page") or "1"
+        return cls(
+            state=State(state) if state in set(State) else None,
+            queue=(params.get("queue") or "").strip() or None,
+            search=(params.get("q") or "").strip() or None,
+            page=max(1, int(page)) if page.isdigit() else 1,
+        )
+
+    def query(self, **changes: Any) -> dict[str, str]:
+        """Query parameters for this filter with ``changes`` applied (for links)."""
+        values = {"state": self.state, "queue": self.queue, "q": self.search,
+                  "page": self.page, **changes}  # fmt: skip
+        return {k: str(v) for k, v in values.items()
+                if v not in (None, "") and not (k == "page" and v == 1)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class JobPage:
+    filter: JobFilter
+    jobs: list[Job]
+    has_next: bool
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def jobs(store: Storage, flt: JobFilter) -> JobPage:
+    found = store.list_jobs(flt.state, flt.queue, PAGE_SIZE + 1, (flt.page - 1) * PAGE_SIZE,
+                            flt.search)  # fmt: skip
+    return JobPage(flt, found[:PAGE_SIZE], len(found) > PAGE_SIZE, store.stats().counts)
+
+
+@dataclass(frozen=True)
+class JobDetail:
+    job: Job
+    attempts: list[Attempt]
+    output: str | None  # the latest attempt's output (its tail), None before any attempt
+    output_attempt: int | None
+    cut_bytes: int  # bytes before the shown tail (dropped by the store or by the page)
+    running: bool
+
+
+def job(store: Storage, job_id: str) -> JobDetail | None:
+    found = store.get_job(job_id)
+    if found is None:
+        return None
+    out = store.read_output(job_id)
+    text, cut = None, 0
+    if out is not None:
+        data = out.data[-OUTPUT_TAIL_BYTES:]
+        text, cut = data.decode("utf-8", "replace"), out.dropped + len(out.data) - len(data)
+    return JobDetail(found, store.attempts(job_id), text, out.attempt if out else None, cut,
+                     running=found.state is State.PROCESSING)  # fmt: skip
+
+
+def dead(store: Storage, page: int) -> JobPage:
+    flt = JobFilter(state=State.DEAD, page=page)
+    return jobs(store, flt)
+
+
+def is_final(state: State) -> bool:
+    return state in FINAL_STATES
+
+
+def age(seconds: float) -> str:
+    """3s, 4m, 2h, 5d: how long ago, coarsely."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
+def since(ts: datetime | None) -> str:
+    return "" if ts is None else age(max(0.0, (utcnow() - ts).total_seconds()))
+
+
+def delta(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return max(0.0, (end - start) / timedelta(seconds=1))
