@@ -135,13 +135,19 @@ def build_spec(fields: Mapping[str, Any], config: Config, base_cwd: str) -> JobS
         id=None if fields.get("id") is None else check_id(fields["id"]),
         max_retries=config.max_retries if max_retries is None
         else _int("max_retries", max_retries, 0, 1_000_000),
-        priority=_int("priority", fields.get("priority", 0) or 0, -INT32, INT32),
+        # Only null means "not given": false, "" or [] are wrong values, refused below.
+        priority=_int("priority", _given(fields, "priority", 0), -INT32, INT32),
         timeout=timeout_s or None,
-        queue=check_queue(fields.get("queue") or "default"),
-        cwd=check_cwd(fields.get("cwd") or base_cwd, base_cwd),
+        queue=check_queue(_given(fields, "queue", "default")),
+        cwd=check_cwd(_given(fields, "cwd", base_cwd), base_cwd),
         env=check_env(fields.get("env")),
         run_at=_run_at(fields),
     )  # fmt: skip
+
+
+def _given(fields: Mapping[str, Any], name: str, default: object) -> Any:
+    value = fields.get(name)
+    return default if value is None else value
 
 
 def parse_object(text: str) -> dict[str, Any]:
