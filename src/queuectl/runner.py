@@ -12,7 +12,6 @@ import contextlib
 import os
 import select
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -83,31 +82,89 @@ class Hooks:
 def run(spec: RunSpec, hooks: Hooks) -> AttemptResult:
     """Run ``spec.command`` with /bin/sh -c and report how it ended."""
     try:
-        proc = subprocess.Popen(
-            ["/bin/sh", "-c", spec.command],
-            cwd=spec.cwd,
-            env=dict(spec.env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # own process group: killpg reaches grandchildren
-            close_fds=True,
-        )
+        pid, out_fd = _spawn(spec)
     except OSError as exc:
-        where = f" in {spec.cwd}" if isinstance(exc, FileNotFoundError) else ""
+        where = f" in {spec.cwd}" if isinstance(exc, _BadCwd) else ""
         return AttemptResult(Outcome.NOT_STARTED, error=f"cannot start{where}: {exc.strerror}")
-    return _Supervision(proc, spec, hooks).watch()
+    return _Supervision(pid, out_fd, spec, hooks).watch()
+
+
+class _BadCwd(OSError):
+    """The job's directory cannot be entered."""
+
+
+SHELL = "/bin/sh"
+# Python ignores SIGPIPE and SIGXFSZ; an ignored signal survives exec, so the job gets the
+# defaults back (what Popen's restore_signals does).
+DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
+_home_fd: int | None = None  # the worker's own directory, to come back to after a spawn
+
+
+def _spawn(spec: RunSpec) -> tuple[int, int]:
+    """posix_spawn (vfork + exec) into a new session, stdout+stderr into one pipe.
+
+    Measured (bench/): Popen spends ~130 µs more CPU per job in Python-level set-up, which
+    is ~15% of a `true` job. posix_spawn has no cwd argument, so the worker (one thread)
+    enters the job's directory around the spawn and goes back at once.
+    """
+    global _home_fd
+    if _home_fd is None:
+        _home_fd = _seal_inherited_fds()
+    read_fd, write_fd = os.pipe()  # both close-on-exec; dup2 clears it on the child's 1 and 2
+    try:
+        try:
+            os.chdir(spec.cwd)
+        except OSError as exc:
+            raise _BadCwd(exc.errno, exc.strerror) from None
+        try:
+            actions = [(os.POSIX_SPAWN_DUP2, _devnull(), 0), (os.POSIX_SPAWN_DUP2, write_fd, 1),
+                       (os.POSIX_SPAWN_DUP2, write_fd, 2)]  # fmt: skip
+            pid = os.posix_spawn(SHELL, [SHELL, "-c", spec.command], spec.env,
+                                 file_actions=actions, setsid=True,  # own process group:
+                                 setsigdef=DEFAULT_SIGNALS)  # killpg reaches grandchildren
+        finally:
+            os.fchdir(_home_fd)
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
+    return pid, read_fd
+
+
+_devnull_fd: int | None = None
+
+
+def _devnull() -> int:
+    global _devnull_fd
+    if _devnull_fd is None:
+        _devnull_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    return _devnull_fd
+
+
+def _seal_inherited_fds() -> int:
+    """Once per process: mark every descriptor above 2 close-on-exec (what Popen's
+    close_fds did per spawn), so a descriptor the worker inherited never reaches a job.
+    Returns a descriptor of the current directory."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass  # the listing's own descriptor, already closed
+    return os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
 class _Supervision:
-    def __init__(self, proc: subprocess.Popen[bytes], spec: RunSpec, hooks: Hooks) -> None:
-        self.proc = proc
+    def __init__(self, pid: int, out_fd: int, spec: RunSpec, hooks: Hooks) -> None:
+        self.pid = pid
         self.spec = spec
         self.hooks = hooks
         self.tail = TailBuffer(spec.max_log_bytes)
-        assert proc.stdout is not None
-        self.out_fd: int | None = proc.stdout.fileno()
-        self.exit_fd = os.pidfd_open(proc.pid)
+        self.pipe_fd = out_fd
+        self.out_fd: int | None = out_fd  # None once the pipe reached EOF
+        self.exit_fd = os.pidfd_open(pid)
         self.started = time.monotonic()
         self.deadline = self.started + spec.timeout if spec.timeout else None
         self.kill_at: float | None = None  # when SIGTERM turns into SIGKILL
@@ -119,9 +176,8 @@ class _Supervision:
             self._loop()
         finally:
             os.close(self.exit_fd)
-            assert self.proc.stdout is not None
-            self.proc.stdout.close()
-        return self._result(self.proc.wait())
+            os.close(self.pipe_fd)
+        return self._result(os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1]))
 
     def _loop(self) -> None:
         next_check = self.started + CHECK_INTERVAL
@@ -199,7 +255,7 @@ class _Supervision:
 
     def _killpg(self, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
-            os.killpg(self.proc.pid, sig)
+            os.killpg(self.pid, sig)
 
     def _result(self, code: int) -> AttemptResult:
         if self.ending is not None:
