@@ -1,0 +1,169 @@
+"""The dashboard's JSON API, /metrics and access rules, against a real server process."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.dashboard_server import dashboard
+from tests.helpers import Cli
+
+ODD_ID = 'a/b c?d#e%f "q" <i>é</i>'
+
+
+def enc(job_id: str) -> str:
+    return quote(job_id, safe="")
+
+
+@pytest.fixture
+def finished(cli: Cli) -> dict[str, str]:
+    """A store with a completed, a dead and a pending job; workers stopped again."""
+    cli.ok("config", "set", "backoff-base", "1")
+    ids = {"ok": cli.enqueue("echo hello; echo world", "--id", ODD_ID),
+           "dead": cli.enqueue("echo boom >&2; exit 3", "--max-retries", "0")}  # fmt: skip
+    cli.start_workers(1)
+    cli.wait_state(ids["ok"], "completed")
+    cli.wait_state(ids["dead"], "dead")
+    cli.ok("worker", "stop")
+    ids["pending"] = cli.enqueue("true", "--delay", "1h")
+    return ids
+
+
+def test_read_endpoints_match_the_cli(cli: Cli, finished: dict[str, str]) -> None:
+    with dashboard(cli) as base, httpx.Client(base_url=base) as http:
+        assert http.get("/api/status").json() == cli.json("status")
+        assert http.get("/api/jobs").json() == cli.json("list")
+        assert http.get("/api/jobs", params={"state": "dead"}).json() == cli.json(
+            "list", "--state", "dead")  # fmt: skip
+        assert [j["id"] for j in http.get("/api/jobs", params={"limit": 1}).json()] == [
+            finished["pending"]]  # fmt: skip
+        assert http.get("/api/jobs", params={"queue": "nope"}).json() == []
+        bad = http.get("/api/jobs", params={"state": "sleeping"})
+        assert bad.status_code == 400 and "pending" in bad.json()["error"]
+        shown = http.get(f"/api/jobs/{enc(ODD_ID)}")
+        assert shown.status_code == 200 and shown.json() == cli.json("show", ODD_ID)
+        assert shown.json()["attempts_log"][0]["exit_code"] == 0
+        logs = http.get(f"/api/jobs/{enc(ODD_ID)}/logs").json()
+        assert logs["output"] == "hello\nworld\n" and logs["finished"] is True
+        missing = http.get("/api/jobs/nope")
+        assert missing.status_code == 404 and missing.json() == {"error": "job 'nope' not found"}
+        assert http.get("/api/jobs/nope/logs").status_code == 404
+        assert http.get(f"/api/jobs/{finished['pending']}/logs").status_code == 404
+
+
+def test_retry_and_cancel(cli: Cli, finished: dict[str, str]) -> None:
+    with dashboard(cli) as base, httpx.Client(base_url=base) as http:
+        retried = http.post(f"/api/jobs/{finished['dead']}/retry")
+        assert retried.status_code == 200
+        assert (retried.json()["state"], retried.json()["attempts"]) == ("pending", 0)
+        again = http.post(f"/api/jobs/{finished['dead']}/retry")
+        assert again.status_code == 409 and "pending" in again.json()["error"]
+        cancelled = http.post(f"/api/jobs/{finished['pending']}/cancel")
+        assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+        assert cli.job(finished["pending"])["state"] == "cancelled"
+        refused = http.post(f"/api/jobs/{enc(ODD_ID)}/cancel")
+        assert refused.status_code == 409 and "completed" in refused.json()["error"]
+        assert http.post("/api/jobs/nope/cancel").status_code == 404
+        assert http.post("/api/jobs/nope/retry").status_code == 404
+        assert http.get(f"/api/jobs/{finished['dead']}/retry").status_code == 405
+
+
+def test_prometheus_text_parses(cli: Cli, finished: dict[str, str]) -> None:
+    with dashboard(cli) as base:
+        reply = httpx.get(base + "/metrics")
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(reply.text)}
+    jobs = {s.labels["state"]: s.value for s in families["queuectl_jobs"].samples}
+    assert jobs == {k: float(v) for k, v in cli.json("status")["counts"].items()}
+    attempts = families["queuectl_attempts_last_hour"].samples
+    outcomes = {s.labels["outcome"]: s.value for s in attempts}
+    assert outcomes["succeeded"] == 1.0 and outcomes["failed"] == 1.0
+    run = families["queuectl_attempt_run_seconds"]
+    assert run.type == "histogram"
+    assert [s.value for s in run.samples if s.labels.get("le") == "+Inf"] == [2.0]
+    assert "queuectl_workers" in families
+
+
+def test_events_stream_announces_changes(cli: Cli) -> None:
+    with dashboard(cli) as base, httpx.stream("GET", base + "/events", timeout=10) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = stream.iter_lines()
+        assert "event: change" in _until(lines, "event: change")  # the state on connecting
+        cli.enqueue("true")
+        assert "event: change" in _until(lines, "event: change")  # and after a change
+
+
+def _until(lines: object, wanted: str) -> list[str]:
+    seen = []
+    for line in lines:  # type: ignore[attr-defined]
+        seen.append(line)
+        if line == wanted:
+            return seen
+    return seen
+
+
+def test_pages_render_and_escape_job_text(cli: Cli) -> None:
+    job = cli.enqueue("echo '<script>alert(1)</script>'", "--id", "<b>bold</b>")
+    with dashboard(cli) as base, httpx.Client(base_url=base) as http:
+        for path in ("/", "/jobs", "/dlq", f"/jobs/{enc(job)}", "/jobs?state=pending&q=bold"):
+            page = http.get(path)
+            assert page.status_code == 200, path
+            assert "<script>alert" not in page.text and "<b>bold" not in page.text
+            assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in http.get(f"/jobs/{enc(job)}").text
+        assert http.get("/jobs/unknown").status_code == 404
+
+
+def test_token_is_required_everywhere(cli: Cli) -> None:
+    token = "t0ken-for-tests"
+    with dashboard(cli, "--token", token) as base:
+        for path in ("/", "/api/status", "/api/jobs", "/metrics", "/events", "/static/app.js"):
+            assert httpx.get(base + path).status_code == 401, path
+        bearer = {"authorization": f"Bearer {token}"}
+        assert httpx.get(base + "/api/status", headers=bearer).status_code == 200
+        assert httpx.get(base + "/api/status", headers={"authorization": "Bearer no"}
+                         ).status_code == 401  # fmt: skip
+        with httpx.Client(base_url=base) as browser:
+            opened = browser.get("/", params={"token": token})
+            assert opened.status_code == 303 and opened.headers["location"] == "/"
+            cookie = opened.headers["set-cookie"].lower()
+            assert "httponly" in cookie and "samesite=strict" in cookie and token not in cookie
+            assert browser.get("/api/status").status_code == 200  # the cookie now suffices
+            job = cli.enqueue("true", "--delay", "1h")
+            # The cookie alone cannot write without proof of origin (CSRF).
+            assert browser.post(f"/api/jobs/{job}/cancel").status_code == 403
+            same = browser.post(f"/api/jobs/{job}/cancel", headers={"origin": base})
+            assert same.status_code == 200
+
+
+def test_cross_origin_writes_are_refused(cli: Cli) -> None:
+    job = cli.enqueue("true", "--delay", "1h")
+    with dashboard(cli) as base, httpx.Client(base_url=base) as http:
+        for headers in ({"origin": "http://evil.example"}, {"referer": "http://evil.example/"},
+                        {"sec-fetch-site": "cross-site"}, {"origin": "null"}):  # fmt: skip
+            refused = http.post(f"/api/jobs/{job}/cancel", headers=headers)
+            assert refused.status_code == 403, headers
+            assert "error" in refused.json()
+        assert cli.job(job)["state"] == "pending"
+        rebound = http.get("/api/status", headers={"host": "attacker.example"})
+        assert rebound.status_code == 403  # DNS rebinding onto the loopback server
+
+
+def test_public_bind_without_token_is_refused(cli: Cli) -> None:
+    env_free = {k: v for k, v in cli.env.items() if k != "QUEUECTL_DASHBOARD_TOKEN"}
+    cli.env = env_free
+    proc = cli.run("dashboard", "--host", "0.0.0.0", "--port", "0", timeout=20)
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and "token" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_busy_port_is_one_clear_error(cli: Cli) -> None:
+    with dashboard(cli) as base:
+        port = base.rsplit(":", 1)[1]
+        proc = cli.run("dashboard", "--port", port, timeout=20)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
