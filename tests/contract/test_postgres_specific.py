@@ -1,0 +1,278 @@
+"""What only the PostgreSQL store has: migrations raced by many processes, SKIP LOCKED
+claims, LISTEN/NOTIFY wake-ups, riding out lost connections, and passwords kept out of
+every message."""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import psycopg
+import pytest
+
+from queuectl.errors import StoreUnavailable
+from queuectl.models import AttemptResult, Job, JobSpec, Outcome, State, WorkerInfo, utcnow
+from queuectl.retry import after_failure
+from queuectl.storage.base import Listener, Storage
+from queuectl.storage.liveness import HOST_ID
+from queuectl.storage.postgres import PostgresStorage
+from queuectl.storage.sql import migrations
+from tests import pg
+from tests.helpers import QUEUECTL, Cli
+
+pytestmark = pytest.mark.postgres
+
+WAKE_WAIT = 10.0  # seconds: generous; we assert that the wake comes, not how fast
+OK = AttemptResult(Outcome.SUCCEEDED, 0, None, b"done\n")
+
+
+def policy(job: Job):  # type: ignore[no-untyped-def]
+    return after_failure(job.attempts, job.max_retries, 2, 3600)
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    yield from pg.fresh_url()
+
+
+@pytest.fixture
+def pstore(url: str) -> Iterator[PostgresStorage]:
+    s = PostgresStorage(url)
+    yield s
+    s.close()
+
+
+def register(store: Storage, worker_id: str) -> str:
+    now = utcnow()
+    store.register_worker(WorkerInfo(worker_id, HOST_ID, os.getpid(), "idle", None, now, now))
+    return worker_id
+
+
+def wait_wake(listener: Listener, want: str) -> set[str]:
+    """Select on the listener as the worker does, until ``want`` is among the payloads."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + WAKE_WAIT
+    while want not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([listener.fileno()], [], [], deadline - time.monotonic())
+        if ready:
+            seen |= listener.drain()
+    assert want in seen, f"no {want!r} wake-up; got {seen}"
+    return seen
+
+
+def terminate_backends(url: str) -> int:
+    """What a server restart does to clients: every connection to the database dies."""
+    dbname = url.rsplit("/", 1)[1]
+    with pg.admin() as conn:
+        row = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()", (dbname,),
+        ).fetchone()  # fmt: skip
+    assert row is not None
+    return int(row[0])  # type: ignore[call-overload]
+
+
+# --- migrations ------------------------------------------------------------------------------
+
+OPEN_AT = """
+import sys, time
+from queuectl.storage.postgres import PostgresStorage
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all start together
+PostgresStorage(sys.argv[1]).close()
+"""
+
+
+def test_many_processes_migrating_a_fresh_database_at_once() -> None:
+    for url in pg.fresh_url(migrated=False):
+        start = time.time() + 2.0  # once every interpreter has imported psycopg
+        procs = [
+            subprocess.Popen([sys.executable, "-c", OPEN_AT, url, str(start)],
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+            for _ in range(8)
+        ]
+        errors = [p.communicate(timeout=60)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0] * 8, errors
+        with psycopg.connect(url) as conn:
+            rows = conn.execute("SELECT version FROM queuectl_schema").fetchall()
+        assert rows == [(migrations("postgres")[-1][0],)]
+        s = PostgresStorage(url)  # and the store works
+        assert [j.id for j in s.enqueue([JobSpec("true", id="j", max_retries=0)])] == ["j"]
+        s.close()
+
+
+def test_a_database_with_a_foreign_jobs_table_is_refused() -> None:
+    for url in pg.fresh_url(migrated=False):
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE jobs (x int)")
+        with pytest.raises(StoreUnavailable, match="not queuectl's"):
+            PostgresStorage(url)
+
+
+# --- claims ---------------------------------------------------------------------------------
+
+
+def test_eight_concurrent_claimers_never_take_the_same_job(url: str, pstore: Storage) -> None:
+    total = 240
+    pstore.enqueue([JobSpec("true", max_retries=0, priority=i % 3) for i in range(total)])
+    taken: dict[str, list[str]] = {}
+    barrier = threading.Barrier(8)
+
+    def claimer(n: int) -> None:
+        store = PostgresStorage(url)  # a connection each, as separate workers have
+        worker = register(store, f"w{n}")
+        mine = taken.setdefault(worker, [])
+        barrier.wait()
+        while (job := store.claim(worker)) is not None:
+            mine.append(job.id)
+            store.finish(job, worker, OK, policy)
+        store.close()
+
+    threads = [threading.Thread(target=claimer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    ids = [job_id for mine in taken.values() for job_id in mine]
+    assert len(ids) == total and len(set(ids)) == total
+    assert sum(1 for mine in taken.values() if mine) > 1  # they really did share the work
+    assert pstore.stats().counts["completed"] == total
+    for job_id in ids[:20]:
+        assert [a.number for a in pstore.attempts(job_id)] == [1]
+
+
+# --- wake-ups --------------------------------------------------------------------------------
+
+
+def test_listener_wakes_on_enqueue_stop_and_cancel(url: str, pstore: Storage) -> None:
+    worker = register(pstore, "w1")
+    listener = pstore.listener(worker)
+    other = PostgresStorage(url)  # another process, maybe another host
+    try:
+        assert listener.drain() == set()
+        other.enqueue([JobSpec("sleep 1", id="a", max_retries=0)])
+        wait_wake(listener, "work")
+        assert pstore.claim(worker) is not None
+        other.cancel(["a"])
+        wait_wake(listener, "cancel")
+        other.request_stop()
+        wait_wake(listener, "stop")
+    finally:
+        listener.close()
+        other.close()
+
+
+def test_a_retry_due_now_wakes_idle_workers(url: str, pstore: Storage) -> None:
+    worker = register(pstore, "w1")
+    pstore.enqueue([JobSpec("false", id="a", max_retries=1)])
+    job = pstore.claim(worker)
+    assert job is not None
+    listener = pstore.listener(worker)
+    try:
+        failing = AttemptResult(Outcome.FAILED, 1, "exit code 1")
+        pstore.finish(job, worker, failing, lambda j: after_failure(j.attempts, 1, 1, 0.001))
+        wait_wake(listener, "work")
+    finally:
+        listener.close()
+
+
+# --- connection loss -------------------------------------------------------------------------
+
+
+def test_store_and_listener_come_back_after_their_connections_are_killed(
+    url: str, pstore: Storage
+) -> None:
+    worker = register(pstore, "w1")
+    pstore.enqueue([JobSpec("true", id="a", max_retries=0)])
+    job = pstore.claim(worker)
+    assert job is not None
+    listener = pstore.listener(worker)
+    try:
+        assert terminate_backends(url) >= 2
+        # The job ends during the outage: the first try meets the dead connection, the
+        # next reconnects and records it (what the worker's retry loop does).
+        with pytest.raises(StoreUnavailable, match="unavailable"):
+            pstore.finish(job, worker, OK, policy)
+        done = pstore.finish(job, worker, OK, policy)
+        assert done.state == State.COMPLETED
+        assert pstore.read_output("a") is not None
+        # The dead LISTEN connection reads as ready; draining re-listens and says "work".
+        wait_wake(listener, "work")
+        other = PostgresStorage(url)
+        other.enqueue([JobSpec("true", id="b", max_retries=0)])
+        other.close()
+        wait_wake(listener, "work")
+        claimed = pstore.claim(worker)
+        assert claimed is not None and claimed.id == "b"
+    finally:
+        listener.close()
+
+
+def test_a_running_worker_rides_out_killed_connections(url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cli = Cli(url, tmp_path / "home", cwd=tmp_path)
+    try:
+        cli.ok("config", "set", "lease-timeout", "5")
+        cli.start_workers(1)
+        first = cli.enqueue("echo one")
+        cli.wait_state(first, "completed")
+        terminate_backends(url)
+        second = cli.enqueue("echo two")
+        job = cli.wait_state(second, "completed", timeout=30)
+        assert job["attempts"] == 1
+        assert cli.ok("logs", second) == "two\n"
+    finally:
+        cli.cleanup()
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+SECRET_URL = "postgresql://u:secretpw@127.0.0.1:1/x"
+
+
+def test_unreachable_server_is_one_clear_error_without_the_password() -> None:
+    with pytest.raises(StoreUnavailable) as err:
+        PostgresStorage(SECRET_URL)
+    text = str(err.value)
+    assert "secretpw" not in text
+    assert text.startswith("cannot connect to postgresql://u:***@127.0.0.1:1/x: ")
+
+
+@pytest.mark.parametrize("url", [SECRET_URL, "postgresql://u:secretpw@127.0.0.1:1/x?password=secretpw"])
+def test_cli_shows_one_line_and_no_password(url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "QUEUECTL_HOME": str(tmp_path)}
+    for args in (["status"], ["enqueue", "-c", "true"], ["worker", "start"]):
+        proc = subprocess.run([QUEUECTL, "--db", url, *args], capture_output=True, text=True,
+                              env=env, timeout=30)  # fmt: skip
+        assert proc.returncode == 1, proc.stderr
+        assert "secretpw" not in proc.stderr + proc.stdout
+        assert "Traceback" not in proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("queuectl: error: cannot connect to"), lines
+
+
+def test_a_client_clock_running_ahead_changes_nothing(
+    pstore: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """"now" is the server's: a host whose clock is an hour fast neither claims a job due in
+    half an hour nor stamps jobs with its own time."""
+    with pg.admin() as conn:
+        row = conn.execute("SELECT now()").fetchone()
+    assert row is not None
+    server_now = row[0]
+    run_at = server_now + timedelta(minutes=30)  # type: ignore[operator]
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 3600)
+    worker = register(pstore, "fast-clock")
+    [job] = pstore.enqueue([JobSpec("true", max_retries=0, run_at=run_at)])
+    [now_job] = pstore.enqueue([JobSpec("true", max_retries=0)])
+    assert abs((now_job.created_at - server_now).total_seconds()) < 60  # type: ignore[operator]
+    claimed = pstore.claim(worker)
+    assert claimed is not None and claimed.id == now_job.id
+    assert pstore.claim(worker) is None
+    due = pstore.seconds_until_due()
+    assert due is not None and 1700 < due <= 1800
