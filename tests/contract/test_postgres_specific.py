@@ -258,7 +258,7 @@ def test_cli_shows_one_line_and_no_password(url: str, tmp_path) -> None:  # type
 def test_a_client_clock_running_ahead_changes_nothing(
     pstore: Storage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """"now" is the server's: a host whose clock is an hour fast neither claims a job due in
+    """The server's clock is "now": a host whose clock is an hour fast neither claims a job due in
     half an hour nor stamps jobs with its own time."""
     with pg.admin() as conn:
         row = conn.execute("SELECT now()").fetchone()
