@@ -88,8 +88,8 @@ def test_random_worker_kills_lose_nothing(cli: Cli) -> None:
     finally:
         store.close()
     assert lost >= 1  # the chaos did hit running jobs
-    print(f"{kills} kills, {lost} attempts lost, all done {time.monotonic() - deadline:.1f}s "
-          "after the chaos")
+    after = time.monotonic() - deadline
+    print(f"{kills} kills, {lost} attempts lost, all done {after:.1f}s after the chaos")
 
 
 def test_concurrent_cli_enqueues_while_workers_drain(cli: Cli) -> None:
