@@ -1,0 +1,84 @@
+"""The dashboard in a real Chromium: live updates, DLQ retry, and hostile job text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+
+from tests.dashboard_server import dashboard
+from tests.helpers import Cli, wait_until
+
+pytest.importorskip("playwright.sync_api")
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+LIVE_TIMEOUT_MS = 15_000  # SSE polls every second; leave room for a loaded machine
+HOSTILE = '<script>window.pwned=1</script> <img src=x onerror="window.pwned=2">'
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(LIVE_TIMEOUT_MS)
+    yield page
+    context.close()
+
+
+def test_overview_updates_by_itself(cli: Cli, page: Page) -> None:
+    with dashboard(cli) as base:
+        page.goto(base + "/")
+        completed = page.locator('[data-state="completed"] .n')
+        expect(completed).to_have_text("0")
+        expect(page.locator("#live")).to_have_text("live")
+        page.evaluate("window.sameDocument = true")
+        job = cli.enqueue("echo done")
+        cli.start_workers(1)
+        cli.wait_state(job, "completed")
+        expect(completed).to_have_text("1")
+        assert page.evaluate("window.sameDocument") is True
+
+
+def test_retry_a_dead_job_from_the_page(cli: Cli, page: Page) -> None:
+    job = cli.enqueue("exit 3", "--max-retries", "0")
+    cli.start_workers(1)
+    cli.wait_state(job, "dead")
+    cli.ok("worker", "stop")
+    with dashboard(cli) as base:
+        page.goto(base + "/dlq")
+        row = page.locator("tr", has_text=job)
+        row.get_by_role("button", name="Retry").click()
+        wait_until(lambda: cli.job(job)["state"] == "pending", timeout=10, what="retry")
+        expect(row).to_have_count(0)
+        expect(page.get_by_text("The dead-letter queue is empty.")).to_be_visible()
+    assert cli.job(job)["attempts"] == 0
+
+
+def test_hostile_job_text_is_shown_not_run(cli: Cli, page: Page) -> None:
+    job = cli.enqueue(f"echo '{HOSTILE}'", "--id", HOSTILE)
+    cli.start_workers(1)
+    cli.wait_state(job, "completed")
+    with dashboard(cli) as base:
+        for path in ("/", "/jobs", f"/jobs/{quote(job, safe='')}"):
+            page.goto(base + path)
+            expect(page.locator("#live")).to_have_text("live")
+            assert page.evaluate("typeof window.pwned") == "undefined", path
+        expect(page.locator("#job-id")).to_have_text(HOSTILE)
+        expect(page.locator("#job-command")).to_have_text(f"echo '{HOSTILE}'")
+        expect(page.locator("#job-output")).to_contain_text(HOSTILE)
+        assert page.locator("main img").count() == 0
+        assert page.evaluate("typeof window.pwned") == "undefined"
