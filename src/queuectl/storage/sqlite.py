@@ -48,6 +48,8 @@ from queuectl.storage.base import (
 from queuectl.storage.sql import migrations, queries
 
 BUSY_TIMEOUT = 60.0  # seconds a writer waits for the lock before giving up
+LOCK_POLL_MIN = 0.00002  # seconds: first pause when another writer holds the lock
+LOCK_POLL_MAX = 0.002  # seconds: longest pause between tries for the lock
 Q = queries("sqlite")
 
 
@@ -110,10 +112,7 @@ class SQLiteStorage(Storage):
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One short write transaction holding the write lock from its start."""
         conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"cannot write to {self.path}: {exc}") from None
+        _begin_immediate(conn, self.path)
         try:
             yield conn
         except BaseException:
@@ -488,6 +487,35 @@ def _transition(
     step = policy(job)
     run_at = now + int((step.retry_in or 0) * 1000) if step.retry_in is not None else None
     return step.state, step.attempts, run_at, result.error
+
+
+def _begin_immediate(conn: sqlite3.Connection, path: str) -> None:
+    """Take the write lock, waiting for another writer in steps of tens of microseconds.
+
+    SQLite's own busy handler sleeps 1 ms, then 2, 5, 10 ms...: with two workers each
+    holding the lock ~0.1 ms per transaction, that first millisecond cost about a third of
+    a `true` job whenever they met (measured in bench/). So the lock is tried without
+    SQLite's wait, and the busy timeout is back in force for every other statement.
+    """
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        pause = LOCK_POLL_MIN
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise StoreUnavailable(f"cannot write to {path}: {exc}") from None
+            time.sleep(pause)
+            pause = min(pause * 2, LOCK_POLL_MAX)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return getattr(exc, "sqlite_errorcode", sqlite3.SQLITE_BUSY) & 0xFF == sqlite3.SQLITE_BUSY
 
 
 # --- opening the file ------------------------------------------------------------------
