@@ -78,7 +78,8 @@ def template() -> str:
     far cheaper from a migrated template than migrating each fresh database)."""
     from queuectl.storage.postgres import PostgresStorage
 
-    name = f"qtest_tmpl_{uuid.uuid4().hex[:10]}"
+    sweep_leftovers()
+    name = f"qtest_{os.getpid()}_tmpl_{uuid.uuid4().hex[:8]}"
     with admin() as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     atexit.register(drop, name)
@@ -87,11 +88,33 @@ def template() -> str:
 
 
 def create(template_name: str | None = None) -> str:
-    name = f"qtest_{uuid.uuid4().hex[:12]}"
+    name = f"qtest_{os.getpid()}_{uuid.uuid4().hex[:12]}"
     source = f' TEMPLATE "{template_name}"' if template_name else ""
     with admin() as conn:
         conn.execute(f'CREATE DATABASE "{name}"{source}')
     return name
+
+
+def sweep_leftovers() -> None:
+    """Drop the databases of test processes that died before cleaning up (a killed run).
+    Names carry the creating pid; the server is local, so a pid that is gone is gone."""
+    with admin() as conn:
+        names = [r[0] for r in conn.execute("SELECT datname FROM pg_database"
+                                             " WHERE datname LIKE 'qtest\\_%'")]  # fmt: skip
+    for name in names:
+        pid = name.split("_")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            drop(name)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def drop(name: str) -> None:
