@@ -90,8 +90,10 @@ def free_port() -> int:
 
 
 def run(env: dict[str, str], *args: str) -> str:
+    if args[0] == "enqueue":
+        args = (*args, "--cwd", "/tmp")  # a neutral folder, not wherever this script runs
     return subprocess.run([QUEUECTL, *args], env=env, check=True, capture_output=True,
-                          text=True).stdout.strip()  # fmt: skip
+                          text=True, cwd="/tmp").stdout.strip()  # fmt: skip
 
 
 def main() -> None:
@@ -109,7 +111,7 @@ def main() -> None:
         run(env, "enqueue", "-c", "sleep 45", "--queue", "images")
         run(env, "enqueue", "-c", "echo 'connection refused' >&2; exit 7", "--max-retries", "3")
         run(env, "enqueue", "-c", "make -C /srv/app release", "--delay", "2h", "--priority", "5")
-        procs = [subprocess.Popen([QUEUECTL, "worker", "start", "--count", "2"], env=env,
+        procs = [subprocess.Popen([QUEUECTL, "worker", "start", "--count", "3"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                   start_new_session=True)]  # fmt: skip
         port = free_port()
