@@ -242,7 +242,12 @@ def test_unreachable_server_is_one_clear_error_without_the_password() -> None:
     assert text.startswith("cannot connect to postgresql://u:***@127.0.0.1:1/x: ")
 
 
-@pytest.mark.parametrize("url", [SECRET_URL, "postgresql://u:secretpw@127.0.0.1:1/x?password=secretpw"])
+@pytest.mark.parametrize("url", [
+    SECRET_URL,
+    "postgresql://u:secretpw@127.0.0.1:1/x?password=secretpw",  # twice
+    "postgresql://u:secretpw@[zz/x",  # not even parseable: libpq echoes it back
+    "postgresql://u:secretpw@127.0.0.1:5432/x?connect_timeout=abc",  # refused by libpq
+])  # fmt: skip
 def test_cli_shows_one_line_and_no_password(url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = {**os.environ, "QUEUECTL_HOME": str(tmp_path)}
     for args in (["status"], ["enqueue", "-c", "true"], ["worker", "start"]):

@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from queuectl.errors import StoreUnavailable
 from queuectl.storage.sql import migrations
@@ -26,6 +27,16 @@ CONNECT_TIMEOUT = 5  # seconds: an unreachable server is reported, not waited on
 # this one spells "queuectl" in ASCII.
 MIGRATION_LOCK = 0x7175657565_63746C
 REVIVE_EVERY = 1.0  # seconds between attempts to re-open a lost LISTEN connection
+# A worker idles on a LISTEN socket that carries no traffic: without TCP keepalives a
+# network cut would go unnoticed for hours. These notice a dead peer in about a minute;
+# the URL may set its own.
+TCP_DEFAULTS = {
+    "keepalives": "1",
+    "keepalives_idle": "30",  # seconds of silence before the first probe
+    "keepalives_interval": "10",  # seconds between probes
+    "keepalives_count": "3",  # unanswered probes before the connection counts as dead
+    "tcp_user_timeout": "60000",  # ms unacknowledged data may wait: a query on a cut link
+}
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -49,16 +60,17 @@ def scrub(text: str, url: str) -> str:
         assert secret is not None
         text = text.replace(secret, "***")
     text = re.sub(r"password\s*=\s*\S+", "password=***", text)
+    # Any URL with user:password@ left in the text (one urlsplit could not parse).
+    text = re.sub(r"(://[^:/@\s\"']*:)[^@\s\"']*@", r"\1***@", text)
     return " ".join(text.split())
 
 
 def connect(url: str, display_url: str) -> Conn:
     """An autocommit connection, or StoreUnavailable naming the redacted URL."""
     try:
-        return psycopg.connect(
-            libpq_url(url), autocommit=True, connect_timeout=CONNECT_TIMEOUT,
-            application_name="queuectl",
-        )  # fmt: skip
+        params = {**TCP_DEFAULTS, "connect_timeout": str(CONNECT_TIMEOUT),
+                  "application_name": "queuectl", **conninfo_to_dict(libpq_url(url))}  # fmt: skip
+        return psycopg.connect(make_conninfo(**params), autocommit=True)  # type: ignore[arg-type]
     except psycopg.Error as exc:
         reason = scrub(str(exc), url).removeprefix("connection failed: ")
         raise StoreUnavailable(f"cannot connect to {display_url}: {reason}") from None
