@@ -42,6 +42,12 @@ def url() -> Iterator[str]:
 
 
 @pytest.fixture
+def raw_url() -> Iterator[str]:
+    """A new, empty database: nothing migrated yet."""
+    yield from pg.fresh_url(migrated=False)
+
+
+@pytest.fixture
 def pstore(url: str) -> Iterator[PostgresStorage]:
     s = PostgresStorage(url)
     yield s
@@ -88,30 +94,30 @@ PostgresStorage(sys.argv[1]).close()
 """
 
 
-def test_many_processes_migrating_a_fresh_database_at_once() -> None:
-    for url in pg.fresh_url(migrated=False):
-        start = time.time() + 2.0  # once every interpreter has imported psycopg
-        procs = [
-            subprocess.Popen([sys.executable, "-c", OPEN_AT, url, str(start)],
-                             stderr=subprocess.PIPE, text=True)  # fmt: skip
-            for _ in range(8)
-        ]
-        errors = [p.communicate(timeout=60)[1] for p in procs]
-        assert [p.returncode for p in procs] == [0] * 8, errors
-        with psycopg.connect(url) as conn:
-            rows = conn.execute("SELECT version FROM queuectl_schema").fetchall()
-        assert rows == [(migrations("postgres")[-1][0],)]
-        s = PostgresStorage(url)  # and the store works
-        assert [j.id for j in s.enqueue([JobSpec("true", id="j", max_retries=0)])] == ["j"]
-        s.close()
+def test_many_processes_migrating_a_fresh_database_at_once(raw_url: str) -> None:
+    url = raw_url
+    start = time.time() + 2.0  # once every interpreter has imported psycopg
+    procs = [
+        subprocess.Popen([sys.executable, "-c", OPEN_AT, url, str(start)],
+                         stderr=subprocess.PIPE, text=True)  # fmt: skip
+        for _ in range(8)
+    ]
+    errors = [p.communicate(timeout=60)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, errors
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT version FROM queuectl_schema").fetchall()
+    assert rows == [(migrations("postgres")[-1][0],)]
+    s = PostgresStorage(url)  # and the store works
+    assert [j.id for j in s.enqueue([JobSpec("true", id="j", max_retries=0)])] == ["j"]
+    s.close()
 
 
-def test_a_database_with_a_foreign_jobs_table_is_refused() -> None:
-    for url in pg.fresh_url(migrated=False):
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("CREATE TABLE jobs (x int)")
-        with pytest.raises(StoreUnavailable, match="not queuectl's"):
-            PostgresStorage(url)
+def test_a_database_with_a_foreign_jobs_table_is_refused(raw_url: str) -> None:
+    url = raw_url
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE jobs (x int)")
+    with pytest.raises(StoreUnavailable, match="not queuectl's"):
+        PostgresStorage(url)
 
 
 # --- claims ---------------------------------------------------------------------------------
