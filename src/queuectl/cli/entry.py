@@ -8,6 +8,11 @@ from queuectl.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, Queuectl
 
 
 def main(argv: list[str] | None = None) -> int:
+    from queuectl.cli import fastpath
+
+    fast = fastpath.run(sys.argv[1:] if argv is None else argv)
+    if fast is not None:  # a plain `enqueue`, done without importing click (see fastpath)
+        return fast
     import click
 
     from queuectl import output
@@ -24,21 +29,30 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except click.exceptions.Abort:
         return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    except QueuectlError as exc:
-        output.error(str(exc))
-        return exc.exit_code
-    except BrokenPipeError:
-        sys.stderr.close()  # the reader went away (| head): not an error worth a word
-        return 0
     except click.ClickException as exc:
         output.error(exc.format_message())
         return exc.exit_code
-    except Exception as exc:  # noqa: BLE001 - the promise is: never a traceback
-        output.error(f"unexpected {type(exc).__name__}: {exc}")
-        return EXIT_FAILURE
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - never a traceback
+        return failure_code(exc)
     return code if isinstance(code, int) else 0
+
+
+def failure_code(exc: BaseException) -> int:
+    """Say an error raised while a command ran in one line; its exit code.
+
+    Shared by the click app and the enqueue fast path, so both word failures alike."""
+    from queuectl import output
+
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(exc, QueuectlError):
+        output.error(str(exc))
+        return exc.exit_code
+    if isinstance(exc, BrokenPipeError):
+        sys.stderr.close()  # the reader went away (| head): not an error worth a word
+        return 0
+    output.error(f"unexpected {type(exc).__name__}: {exc}")
+    return EXIT_FAILURE
 
 
 def run() -> None:

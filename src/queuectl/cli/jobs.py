@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from typing import Any
 
 import click
 
-from queuectl import output, specs
+from queuectl import output
+from queuectl.cli import enqueue_core
 from queuectl.cli.app import Env, json_option, pass_env
-from queuectl.errors import InvalidValue, JobNotFound, QueuectlError
+from queuectl.errors import InvalidValue, JobNotFound
 from queuectl.models import Job, State, iso
 
 STATE_CHOICE = click.Choice([str(s) for s in State])
@@ -52,27 +51,10 @@ def enqueue(env: Env, /, job_json: str | None, job_id: str | None, jobs_file: An
         defaults["env"] = _env_pairs(env_pairs)
     if job_id is not None:
         defaults["id"] = job_id
-    config = env.config()
-    base = os.getcwd()
-    if jobs_file is not None:
-        if "id" in defaults:
-            raise click.UsageError("--id cannot be shared by the jobs of a file")
-        entries = specs.parse_batch(jobs_file.read())
-        batch = []
-        for label, fields in entries:
-            try:
-                batch.append(specs.build_spec({**defaults, **fields}, config, base))
-            except QueuectlError as exc:
-                raise InvalidValue(f"{label}: {exc}") from None
-    else:
-        fields = specs.parse_object(job_json) if job_json is not None else {}
-        batch = [specs.build_spec({**defaults, **fields}, config, base)]
-    jobs = env.store().enqueue(batch)
-    if as_json:
-        docs = [job.to_dict() for job in jobs]
-        output.emit_json(docs if jobs_file is not None else docs[0])
-    else:
-        sys.stdout.write("".join(job.id + "\n" for job in jobs))
+    if jobs_file is not None and "id" in defaults:
+        raise click.UsageError("--id cannot be shared by the jobs of a file")
+    read_file = jobs_file.read if jobs_file is not None else None
+    enqueue_core.enqueue(env.store(), defaults, job_json, read_file, as_json)
 
 
 def _env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:

@@ -1,0 +1,47 @@
+"""What `enqueue` does once its arguments are parsed.
+
+Shared by the click command (cli/jobs.py) and the click-free fast path (cli/fastpath.py),
+so the two behave the same by construction: same validation, same store calls, same output.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from queuectl import output, specs
+from queuectl.errors import InvalidValue, QueuectlError
+from queuectl.models import JobSpec
+from queuectl.settings import Config
+from queuectl.storage.base import Storage
+
+
+def enqueue(store: Storage, defaults: dict[str, Any], job_json: str | None,
+            read_file: Callable[[], str] | None, as_json: bool) -> None:  # fmt: skip
+    """Validate every job (flags in ``defaults``, overridden by the JSON fields), insert them
+    in one transaction, print the ids (or the jobs with ``as_json``)."""
+    config = Config.from_stored(store.config_items())
+    base = os.getcwd()
+    if read_file is not None:
+        batch = _file_specs(read_file(), defaults, config, base)
+    else:
+        fields = specs.parse_object(job_json) if job_json is not None else {}
+        batch = [specs.build_spec({**defaults, **fields}, config, base)]
+    jobs = store.enqueue(batch)
+    if as_json:
+        docs = [job.to_dict() for job in jobs]
+        output.emit_json(docs if read_file is not None else docs[0])
+    else:
+        sys.stdout.write("".join(job.id + "\n" for job in jobs))
+
+
+def _file_specs(text: str, defaults: dict[str, Any], config: Config, base: str) -> list[JobSpec]:
+    batch = []
+    for label, fields in specs.parse_batch(text):
+        try:
+            batch.append(specs.build_spec({**defaults, **fields}, config, base))
+        except QueuectlError as exc:
+            raise InvalidValue(f"{label}: {exc}") from None
+    return batch

@@ -1,0 +1,174 @@
+"""The click-free `enqueue` fast path behaves exactly like the click command.
+
+Each command line runs twice in a fresh store: once through the real entry point (which
+takes the fast path when it can) and once with the fast path switched off (click only).
+Output, errors, exit codes and the stored jobs must match; generated ids and timestamps
+are the only things allowed to differ.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from queuectl.cli import fastpath
+from queuectl.storage import open_store
+
+ENTRY = """
+import os, sys
+{patch}
+from queuectl.cli.entry import main
+code = main(sys.argv[1:])
+sys.stdout.flush()
+with open(os.environ["QUEUECTL_TEST_MARK"], "w") as f:
+    f.write("click" if "click" in sys.modules else "fast")
+sys.exit(code)
+"""
+FAST = ENTRY.format(patch="")
+CLICK = ENTRY.format(patch="import queuectl.cli.fastpath as f; f.run = lambda argv: None")
+
+ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+
+VALID = [
+    ["enqueue", "-c", "echo hi", "--id", "a1"],
+    ["enqueue", "--command=echo hi", "--id=a2", "-p", "5", "--max-retries", "2", "--timeout",
+     "5m", "--queue", "q", "-e", "A=1", "--env", "B=x=y", "--cwd", "/tmp", "--delay", "30s"],
+    ["enqueue", '{"id": "j1", "command": "true", "priority": 2}'],
+    ["enqueue", '{"command": "true", "queue": "fromjson"}', "--queue", "flag", "--id", "j2"],
+    ["enqueue", "-cecho", "-p", " 7", "--id", "short"],
+    ["enqueue", "-c", "true", "--id", "js", "--json"],
+    ["enqueue", "-c", "true", "--run-at", "2030-01-02T03:04:05Z", "--id", "later"],
+    ["enqueue", "-c", "unicode ✓ 'quoted'", "--id", "id with spaces"],
+    ["enqueue", "-c", "true"],  # a generated id
+    ["enqueue", "--file", "{jobs}"],
+    ["enqueue", "--file", "{jobs}", "--priority", "3", "--json"],
+    ["enqueue", "-f", "-"],
+]  # fmt: skip
+INVALID = [
+    ["enqueue"],
+    ["enqueue", "-c"],
+    ["enqueue", "-c", "x", "-p", "abc"],
+    ["enqueue", "-c", ""],
+    ["enqueue", "-c", "x", "--timeout", "soon"],
+    ["enqueue", "-c", "x", "--run-at", "nope"],
+    ["enqueue", "-c", "x", "--delay", "1h", "--run-at", "2030-01-01T00:00:00"],
+    ["enqueue", "-c", "x", "--max-retries", "-1"],
+    ["enqueue", "-c", "x", "--priority", "99999999999"],
+    ["enqueue", "not json"],
+    ["enqueue", "[1]"],
+    ["enqueue", '{"command": "x", "bogus": 1}'],
+    ["enqueue", '{"command": "x"}', "-c", "y"],
+    ["enqueue", "-c", "x", "--bogus"],
+    ["enqueue", "-c", "x", "extra"],
+    ["enqueue", "-c", "x", "-e", "NOEQ"],
+    ["enqueue", "--file", "/does/not/exist"],
+    ["enqueue", "--file", "{bad}"],
+    ["enqueue", "--file", "{jobs}", "--id", "shared"],
+    ["enqueue", "-c", "x", "--id", "dup"],  # the store already holds "dup"
+    ["enqueue", "-c", "x", "--cwd", ""],
+    ["enqueue", "--help"],
+    ["enqueue", "-c", "x", "--", "y"],
+]  # fmt: skip
+
+
+def _run(script: str, argv: list[str], tmp: Path, name: str, stdin: str) -> dict[str, Any]:
+    db = tmp / name / "q.db"
+    store = open_store(str(db))
+    store.close()
+    _seed_duplicate(str(db))
+    mark = tmp / f"{name}.mark"
+    env = {**os.environ, "QUEUECTL_DB": str(db), "QUEUECTL_HOME": str(tmp / "home"),
+           "QUEUECTL_TEST_MARK": str(mark)}  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True,
+                          env=env, cwd=tmp, input=stdin, timeout=60)  # fmt: skip
+    return {
+        "code": proc.returncode,
+        "stdout": _normal(proc.stdout),
+        "stderr": proc.stderr,
+        "jobs": _normal(json.dumps(_jobs(str(db)), sort_keys=True)),
+        "path": mark.read_text() if mark.exists() else "none",
+    }
+
+
+def _seed_duplicate(url: str) -> None:
+    from queuectl.models import JobSpec
+
+    store = open_store(url)
+    store.enqueue([JobSpec(command="true", id="dup", max_retries=3, cwd="/")])
+    store.close()
+
+
+def _jobs(url: str) -> list[dict[str, Any]]:
+    store = open_store(url)
+    try:
+        return [job.to_dict() for job in store.list_jobs(limit=None)]
+    finally:
+        store.close()
+
+
+def _normal(text: str) -> str:
+    """Generated ids (10 lowercase alphanumerics) and timestamps may differ between runs."""
+    text = ISO.sub("<time>", text)
+    return re.sub(r'(?m)(^|"id": ")[0-9a-z]{10}(\n|")', r"\1<id>\2", text)
+
+
+def _expand(argv: list[str], tmp: Path) -> list[str]:
+    jobs = tmp / "jobs.jsonl"
+    jobs.write_text('{"id": "f1", "command": "true"}\n\n{"id": "f2", "command": "echo"}\n')
+    bad = tmp / "bad.jsonl"
+    bad.write_text('{"id": "b1", "command": "true"}\n{"command": 5}\n')
+    return [a.replace("{jobs}", str(jobs)).replace("{bad}", str(bad)) for a in argv]
+
+
+def _both(argv: list[str], tmp: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    argv = _expand(argv, tmp)
+    stdin = '{"id": "s1", "command": "true"}\n'
+    return _run(FAST, argv, tmp, "fast", stdin), _run(CLICK, argv, tmp, "click", stdin)
+
+
+@pytest.mark.parametrize("argv", VALID, ids=lambda a: " ".join(a)[:50])
+def test_valid_command_lines_take_the_fast_path_and_match_click(argv: list[str],
+                                                                tmp_path: Path) -> None:  # fmt: skip
+    fast, slow = _both(argv, tmp_path)
+    assert fast["path"] == "fast" and slow["path"] == "click"
+    assert fast["code"] == 0, fast["stderr"]
+    assert {**fast, "path": ""} == {**slow, "path": ""}
+
+
+@pytest.mark.parametrize("argv", INVALID, ids=lambda a: " ".join(a)[:50])
+def test_invalid_command_lines_fail_alike(argv: list[str], tmp_path: Path) -> None:
+    fast, slow = _both(argv, tmp_path)
+    assert fast["code"] != 0 or argv[-1] == "--help"
+    assert {**fast, "path": ""} == {**slow, "path": ""}
+    if fast["code"] != 0:
+        assert fast["stderr"].count("\n") == 1 and fast["stderr"].startswith("queuectl: error:")
+
+
+def test_global_db_option_is_understood(tmp_path: Path) -> None:
+    db = tmp_path / "other.db"
+    fast, slow = _both(["--db", str(db), "enqueue", "-c", "true", "--id", "g1"], tmp_path)
+    assert fast["path"] == "fast" and fast["code"] == 0 and fast["stdout"] == "g1\n"
+    assert [j["id"] for j in _jobs(str(db))] == ["g1"]
+
+
+def test_flag_table_matches_the_click_command() -> None:
+    from queuectl.cli.jobs import enqueue
+
+    click_flags = {opt for p in enqueue.params for opt in p.opts if opt.startswith("-")}
+    assert click_flags == set(fastpath.VALUE_FLAGS) | set(fastpath.BOOL_FLAGS)
+
+
+def test_fast_path_does_not_import_click_or_rich(tmp_path: Path) -> None:
+    code = ("import sys; from queuectl.cli import fastpath; fastpath.run(sys.argv[1:]); "
+            "print(sorted(m for m in ('click', 'rich', 'platformdirs') if m in sys.modules))")
+    env = {**os.environ, "QUEUECTL_DB": str(tmp_path / "q.db")}
+    out = subprocess.run([sys.executable, "-c", code, "enqueue", "-c", "true"], env=env,
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.stdout.splitlines()[-1] == "[]", out.stderr
