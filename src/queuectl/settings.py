@@ -99,6 +99,25 @@ ENV_DB = "QUEUECTL_DB"
 ENV_HOME = "QUEUECTL_HOME"
 
 
+def make_private_dirs(folder: str) -> None:
+    """Create ``folder`` and every missing parent with mode 0700: os.makedirs gives its mode
+    to the last folder only, the parents it creates get the umask's (often 0755)."""
+    missing = []
+    while folder and not os.path.isdir(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            if not os.path.isdir(path):
+                raise
+            # Another process made it first: fine, it made it 0700 too.
+
+
 def data_dir() -> str:
     """$QUEUECTL_HOME, else the platform's user data dir (~/.local/share/queuectl)."""
     home = os.environ.get(ENV_HOME)

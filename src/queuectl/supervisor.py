@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from queuectl.errors import QueuectlError, StoreUnavailable
-from queuectl.settings import data_dir
+from queuectl.settings import data_dir, make_private_dirs
 
 READY_TIMEOUT = 30.0  # seconds --detach waits for the workers to register
 RESTART_DELAY_MAX = 10.0  # seconds between restarts of a worker that keeps crashing
@@ -239,7 +239,7 @@ def _daemonize(log_path: str) -> None:
 
 def _log_path() -> str:
     folder = os.path.join(data_dir(), "logs")
-    os.makedirs(folder, mode=0o700, exist_ok=True)
+    make_private_dirs(folder)
     return os.path.join(folder, "workers.log")
 
 

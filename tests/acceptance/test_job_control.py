@@ -98,8 +98,7 @@ def test_delay_and_run_at_are_honoured_and_counted(cli: Cli) -> None:
     assert status["counts"]["pending"] == 3
     cli.start_workers(1)
     cli.wait_state(now_job, "completed")
-    assert cli.job(delayed["id"])["state"] == "pending"  # not before its time
-    for job in (delayed, planned):
+    for job in (delayed, planned):  # not started before their time
         done = cli.wait_state(job["id"], "completed", timeout=15)
         assert ts(done["started_at"]) >= ts(job["run_at"])
     assert cli.json("status")["scheduled"] == 0

@@ -36,6 +36,7 @@ from queuectl.models import (
     from_ms,
     to_ms,
 )
+from queuectl.settings import make_private_dirs
 from queuectl.storage import liveness
 from queuectl.storage.base import (
     AttemptRow,
@@ -541,8 +542,7 @@ def _ensure_private_file(path: str) -> None:
     """Create the folders (0700) and the file (0600) ourselves: SQLite would use the umask,
     and commands and their output may hold secrets. WAL/SHM files copy the file's mode."""
     folder = os.path.dirname(path) or "."
-    if not os.path.isdir(folder):
-        os.makedirs(folder, mode=0o700, exist_ok=True)
+    make_private_dirs(folder)
     if os.path.isdir(path):
         raise OSError(21, "is a directory")
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
