@@ -231,6 +231,13 @@ def test_a_running_worker_rides_out_killed_connections(url: str, tmp_path) -> No
         job = cli.wait_state(second, "completed", timeout=30)
         assert job["attempts"] == 1
         assert cli.ok("logs", second) == "two\n"
+        # Connections die while a job runs: its end is recorded once they are back.
+        third = cli.enqueue("sleep 1; echo three")
+        cli.wait_state(third, "processing")
+        terminate_backends(url)
+        job = cli.wait_state(third, "completed", timeout=30)
+        assert [a["outcome"] for a in job["attempts_log"]] == ["succeeded"]
+        assert cli.ok("logs", third) == "three\n"
     finally:
         cli.cleanup()
 
