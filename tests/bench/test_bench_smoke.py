@@ -1,0 +1,43 @@
+"""`python -m bench --quick` runs end to end on tiny sizes and writes its JSON.
+
+Timings are not asserted (performance is measured in bench/, never in tests): only that
+every figure was produced with its baseline beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_quick_run_writes_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    env = {k: v for k, v in os.environ.items() if k not in ("QUEUECTL_DB", "QUEUECTL_HOME")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--backends", "sqlite", "--out", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=110,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads(out.read_text())
+    assert {"meta", "figures", "skipped", "rows"} <= doc.keys()
+    figs = doc["figures"]["sqlite"]
+    assert {"throughput", "pickup", "enqueue_cli", "bulk", "scale"} <= figs.keys()
+    assert {"jobs_per_s", "ceiling_per_s", "ratio"} <= figs["throughput"].keys()
+    assert {"p50_ms", "p95_ms", "max_ms", "idle_cpu_percent", "idle_rss_mb",
+            "big_output"} <= figs["pickup"].keys()  # fmt: skip
+    assert {"enqueue_ms", "python_pass_ms", "ratio", "imports"} <= figs["enqueue_cli"].keys()
+    assert "click" not in figs["enqueue_cli"]["imports"]["heavy_loaded"]
+    assert {"jobs_per_s"} <= figs["bulk"].keys()
+    assert {"throughput", "pickup", "reads_ms"} <= figs["scale"].keys()
+    assert len(doc["rows"]) >= 8 and "figure" in proc.stdout
+
+
+def test_unknown_figure_is_a_usage_error() -> None:
+    proc = subprocess.run([sys.executable, "-m", "bench", "--figures", "nope"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 2 and "unknown figure" in proc.stderr
