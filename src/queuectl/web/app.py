@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -100,7 +101,8 @@ def _fragment(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
-def create_app(url: str, token: str | None) -> Starlette:
+def create_app(url: str, token: str | None, stopping: threading.Event | None = None) -> Starlette:
+    """The dashboard for the store at ``url``; ``stopping`` ends open event streams."""
     pool = StorePool(url)
     registry = prom.registry(pool)
     templates = Jinja2Templates(env=_environment())
@@ -124,7 +126,7 @@ def create_app(url: str, token: str | None) -> Starlette:
         Route("/jobs/{rest:path}", pages.job),
         Route("/job", pages.job),
         Route("/dlq", pages.dlq),
-        Route("/events", events.endpoint(pool)),
+        Route("/events", events.endpoint(pool, stopping or threading.Event())),
         Route("/api/status", api.status),
         Route("/api/jobs", api.jobs),
         Route("/api/jobs/{rest:path}", api.job, methods=["GET", "POST"]),

@@ -8,6 +8,7 @@ The page then re-fetches its own fragments, through the same routes and checks a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable
 
 import anyio
@@ -19,6 +20,7 @@ from queuectl.web.stores import StorePool
 
 POLL_SECONDS = 1.0
 KEEPALIVE_SECONDS = 15.0  # a comment line now and then keeps proxies from closing us
+NAP_SECONDS = 0.1  # how fast an open stream notices shutdown
 RETRY_MS = 2000  # how soon a browser reconnects after losing the stream
 
 
@@ -35,10 +37,13 @@ def fingerprint(store: Storage, job_id: str | None) -> str:
     return repr(parts)
 
 
-async def _stream(request: Request, read: Callable[[], str]) -> AsyncIterator[str]:
+async def _stream(request: Request, read: Callable[[], str],
+                  stopping: threading.Event) -> AsyncIterator[str]:  # fmt: skip
     yield f"retry: {RETRY_MS}\n\n"
     last, quiet = None, 0.0
-    while not await request.is_disconnected():
+    # Ends when the page goes away, or when the server shuts down (else Ctrl-C would wait
+    # for every open page).
+    while not stopping.is_set() and not await request.is_disconnected():
         current = await anyio.to_thread.run_sync(read)
         if current != last:
             last, quiet = current, 0.0
@@ -46,16 +51,24 @@ async def _stream(request: Request, read: Callable[[], str]) -> AsyncIterator[st
         elif quiet >= KEEPALIVE_SECONDS:
             quiet = 0.0
             yield ": keepalive\n\n"
-        await anyio.sleep(POLL_SECONDS)
+        await _nap(POLL_SECONDS, stopping)
         quiet += POLL_SECONDS
 
 
-def endpoint(pool: StorePool) -> Callable[[Request], object]:
+async def _nap(seconds: float, stopping: threading.Event) -> None:
+    """Sleep, waking early when the server shuts down."""
+    for _ in range(int(seconds / NAP_SECONDS)):
+        if stopping.is_set():
+            return
+        await anyio.sleep(NAP_SECONDS)
+
+
+def endpoint(pool: StorePool, stopping: threading.Event) -> Callable[[Request], object]:
     async def events(request: Request) -> StreamingResponse:
         job_id = request.query_params.get("job") or None
         read = lambda: pool.call(lambda store: fingerprint(store, job_id))  # noqa: E731
         return StreamingResponse(
-            _stream(request, read), media_type="text/event-stream",
+            _stream(request, read, stopping), media_type="text/event-stream",
             headers={"cache-control": "no-store", "x-accel-buffering": "no"},
         )  # fmt: skip
 

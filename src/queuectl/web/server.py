@@ -35,12 +35,23 @@ def public_url(host: str, port: int) -> str:
 
 def serve(url: str, sock: socket.socket, token: str | None) -> None:
     """Run until Ctrl-C / SIGTERM. No access log: it would print /?token=... lines."""
+    import threading
+    from types import FrameType
+
     import uvicorn
 
     from queuectl.web.app import create_app
 
+    stopping = threading.Event()
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            stopping.set()  # let open event streams end instead of waiting them out
+            super().handle_exit(sig, frame)
+
+    app = create_app(url, token, stopping)
     config = uvicorn.Config(
-        create_app(url, token), log_level="warning", access_log=False, server_header=False,
-        proxy_headers=False, timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN),
+        app, log_level="warning", access_log=False, server_header=False, proxy_headers=False,
+        timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN),
     )  # fmt: skip
-    uvicorn.Server(config).run(sockets=[sock])
+    Server(config).run(sockets=[sock])
