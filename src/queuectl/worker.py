@@ -86,6 +86,11 @@ class Worker:
         except BlockingIOError:
             return
         if not data:  # the supervisor is gone: nobody will tell us to stop, so stop now
+            # An fd at EOF is always readable: left in the select sets, it would spin the
+            # runner's loop at 100% CPU until the current job ends.
+            if self.supervisor_fd in getattr(self, "fds", ()):
+                self.fds.remove(self.supervisor_fd)
+            os.close(self.supervisor_fd)
             self.supervisor_fd = None
             self.ordered = max(self.ordered, GRACEFUL)
             return
@@ -241,7 +246,12 @@ class Worker:
             return self._check_control()
 
         def save(data: bytes, dropped: int) -> None:
-            self._retrying(lambda: self.store.save_output(job.id, job.runs, data, dropped))
+            # A progress save only: the finish carries the full tail. Never let a store
+            # outage stall the loop that drains the job's pipe and enforces its timeout.
+            try:
+                self.store.save_output(job.id, job.runs, data, dropped)
+            except StoreUnavailable as exc:
+                log.warning("could not save output of %s yet: %s", job.id, exc)
 
         return Hooks(self.fds, check, save)
 
