@@ -162,3 +162,26 @@ def test_killed_job_group_and_stop_leave_nothing_processing(cli: Cli, tmp_path: 
     dead = cli.wait_state(job_id, "dead")
     assert dead["last_error"] == "killed by signal SIGKILL"
     assert_group_gone(sh_pid)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_supervisor_killed_workers_finish_their_job_and_exit(cli: Cli, tmp_path: Path) -> None:
+    job_id = cli.enqueue("echo $$ > sh.pid; sleep 2; echo finished")
+    pool = cli.start_workers(1)
+    read_pid(tmp_path / "sh.pid")
+    worker = holder_pid(cli, job_id)
+    os.kill(pool.pid, signal.SIGKILL)  # the supervisor only
+    pool.wait()
+    before, started = cpu_seconds(worker), time.monotonic()
+    time.sleep(1)
+    # Not a benchmark: an orphaned worker used to spin on its dead supervisor's pipe (a
+    # whole core); waiting on its job it should need next to nothing.
+    assert cpu_seconds(worker) - before < 0.5 * (time.monotonic() - started)
+    done = cli.wait_state(job_id, "completed")
+    assert done["attempts_log"][0]["outcome"] == "succeeded"
+    wait_until(lambda: not alive(worker), timeout=10, what="the orphaned worker to exit")
+    assert cli.json("worker", "list") == []
