@@ -56,6 +56,7 @@ class Worker:
         self.ordered = 0  # stop level ordered by the supervisor or the store
         self.current: Job | None = None
         self._lost_job = False  # the running job was recovered by others while we were silent
+        self._in_check = False  # inside the runner's check: store calls must not block
         self._config: Config | None = None
         self._config_read = 0.0
         self._next_heartbeat = 0.0
@@ -240,10 +241,18 @@ class Worker:
             self._on_wake(select.select(self.fds, [], [], 0)[0])
             if self.level >= ABORT:
                 return Action.ABORT
-            self._maybe_heartbeat()
-            if self._lost_job:
-                return Action.CANCEL  # recovered elsewhere: never run it twice at once
-            return self._check_control()
+            self._in_check = True
+            try:
+                self._maybe_heartbeat()
+                if self._lost_job:
+                    return Action.CANCEL  # recovered elsewhere: never run it twice at once
+                return self._check_control()
+            except StoreUnavailable as exc:
+                # Keep draining the pipe and enforcing the timeout; ask again next time.
+                log.warning("store unavailable while %s runs: %s", job.id, exc)
+                return Action.CONTINUE
+            finally:
+                self._in_check = False
 
         def save(data: bytes, dropped: int) -> None:
             # A progress save only: the finish carries the full tail. Never let a store
@@ -258,13 +267,16 @@ class Worker:
     # --- store trouble ----------------------------------------------------------------------
 
     def _retrying(self, call: Callable[[], T]) -> T:
-        """Call the store until it answers: a worker outlives a store restart."""
+        """Call the store until it answers: a worker outlives a store restart.
+
+        While a job runs, the store is asked only in passing (a failure is raised at once):
+        the runner's loop must keep draining the pipe and enforcing the timeout."""
         delay = 0.1
         while True:
             try:
                 return call()
             except StoreUnavailable as exc:
-                if self.level >= ABORT:
+                if self.level >= ABORT or self._in_check:
                     raise
                 log.warning("store unavailable (%s); retrying in %.1fs", exc, delay)
                 time.sleep(delay)
