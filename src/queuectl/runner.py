@@ -77,6 +77,9 @@ class Hooks:
     fds: Sequence[int]  # extra descriptors whose readiness means "check control now"
     check: Callable[[], Action]  # called when one is ready, and every CHECK_INTERVAL
     save_output: Callable[[bytes, int], None]  # called every FLUSH_INTERVAL with new output
+    # seconds between checks when nothing wakes us; the worker shortens it below its
+    # heartbeat interval so a short lease-timeout never mistakes a busy worker for a lost one
+    check_interval: float = CHECK_INTERVAL
 
 
 def run(spec: RunSpec, hooks: Hooks) -> AttemptResult:
@@ -180,7 +183,7 @@ class _Supervision:
         return self._result(os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1]))
 
     def _loop(self) -> None:
-        next_check = self.started + CHECK_INTERVAL
+        next_check = self.started + self.hooks.check_interval
         next_flush = self.started + FLUSH_INTERVAL
         while True:
             now = time.monotonic()
@@ -197,7 +200,7 @@ class _Supervision:
             now = time.monotonic()
             if now >= next_check or any(fd in ready for fd in self.hooks.fds):
                 self._act(self.hooks.check())
-                next_check = now + CHECK_INTERVAL
+                next_check = now + self.hooks.check_interval
             if now >= next_flush:
                 self._flush()
                 next_flush = now + FLUSH_INTERVAL

@@ -22,7 +22,7 @@ from queuectl import retry
 from queuectl.errors import LostLease, StoreUnavailable
 from queuectl.ids import new_worker_id
 from queuectl.models import AttemptResult, Job, Outcome, WorkerInfo, utcnow
-from queuectl.runner import Action, Hooks, RunSpec, run
+from queuectl.runner import CHECK_INTERVAL, Action, Hooks, RunSpec, run
 from queuectl.settings import Config
 from queuectl.storage.base import Storage
 from queuectl.storage.liveness import HOST_ID
@@ -262,7 +262,10 @@ class Worker:
             except StoreUnavailable as exc:
                 log.warning("could not save output of %s yet: %s", job.id, exc)
 
-        return Hooks(self.fds, check, save)
+        # Checks (which heartbeat when due) twice per heartbeat interval: the heartbeat is
+        # then never later than 2/3 of the lease, however short the lease is.
+        every = min(CHECK_INTERVAL, self._heartbeat_interval() / 2)
+        return Hooks(self.fds, check, save, check_interval=every)
 
     # --- store trouble ----------------------------------------------------------------------
 

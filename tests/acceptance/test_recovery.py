@@ -185,3 +185,12 @@ def test_supervisor_killed_workers_finish_their_job_and_exit(cli: Cli, tmp_path:
     assert done["attempts_log"][0]["outcome"] == "succeeded"
     wait_until(lambda: not alive(worker), timeout=10, what="the orphaned worker to exit")
     assert cli.json("worker", "list") == []
+
+
+def test_a_short_lease_never_takes_a_busy_worker_for_lost(cli: Cli) -> None:
+    """Heartbeats keep pace with the lease while a job runs, however short the lease."""
+    cli.ok("config", "set", "lease-timeout", "1")
+    job_id = cli.enqueue("sleep 2.5; echo ok", "--max-retries", "0")
+    cli.start_workers(2)  # the idle one recovers whatever looks lost
+    done = cli.wait_state(job_id, "completed", "dead", timeout=20)
+    assert [a["outcome"] for a in done["attempts_log"]] == ["succeeded"]
