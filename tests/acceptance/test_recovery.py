@@ -194,3 +194,27 @@ def test_a_short_lease_never_takes_a_busy_worker_for_lost(cli: Cli) -> None:
     cli.start_workers(2)  # the idle one recovers whatever looks lost
     done = cli.wait_state(job_id, "completed", "dead", timeout=20)
     assert [a["outcome"] for a in done["attempts_log"]] == ["succeeded"]
+
+
+def test_a_frozen_worker_that_wakes_up_drops_the_recovered_job(cli: Cli, tmp_path: Path) -> None:
+    """SIGSTOP past the lease: another worker takes the job over; on SIGCONT the first one
+    rejoins, kills its own copy, and does not overwrite the outcome."""
+    cli.ok("config", "set", "lease-timeout", "1")
+    cli.ok("config", "set", "backoff-base", "1")
+    job_id = cli.enqueue("echo $$ >> shells.txt; sleep 3; echo done")
+    cli.start_workers(2)
+    wait_until(lambda: (tmp_path / "shells.txt").exists(), what="the first attempt")
+    frozen = holder_pid(cli, job_id)
+    os.kill(frozen, signal.SIGSTOP)
+    try:
+        wait_until(lambda: len((tmp_path / "shells.txt").read_text().split()) == 2,
+                   timeout=20, what="the job to be taken over")  # fmt: skip
+    finally:
+        os.kill(frozen, signal.SIGCONT)
+    first_shell = int((tmp_path / "shells.txt").read_text().split()[0])
+    assert_group_gone(first_shell, timeout=5)  # the woken worker killed its stale copy
+    done = cli.wait_state(job_id, "completed", "dead", timeout=20)
+    assert [a["outcome"] for a in done["attempts_log"]] == ["worker_lost", "succeeded"]
+    assert done["state"] == "completed" and done["attempts"] == 2
+    assert alive(frozen)  # it rejoined instead of dying
+    wait_until(lambda: len(cli.json("worker", "list")) == 2, what="the frozen worker to rejoin")
