@@ -16,13 +16,14 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from queuectl.errors import QueuectlError, StoreUnavailable
 from queuectl.settings import data_dir, make_private_dirs
 
 READY_TIMEOUT = 30.0  # seconds --detach waits for the workers to register
 RESTART_DELAY_MAX = 10.0  # seconds between restarts of a worker that keeps crashing
+STABLE_AFTER = 60.0  # seconds a worker must live for its crash backoff to start over
 EXIT_STORE = 3  # a worker could not open the store
 
 log = logging.getLogger("queuectl.supervisor")
@@ -33,6 +34,7 @@ class Child:
     pid: int
     pipe_w: int  # the supervisor's end of the level pipe
     slot: int
+    started: float = field(default_factory=time.monotonic)
 
 
 class Supervisor:
@@ -136,6 +138,8 @@ class Supervisor:
         if code == EXIT_STORE:
             log.error("worker %d could not open the store; not restarting it", child.pid)
             return []
+        if time.monotonic() - child.started > STABLE_AFTER:
+            self.crashes[child.slot] = 0  # one crash a day must not cost 10 s each time
         self.crashes[child.slot] += 1
         delay = min(0.1 * 2 ** self.crashes[child.slot], RESTART_DELAY_MAX)
         log.warning("worker %d died (%s); restarting in %.1fs", child.pid, _describe(code), delay)

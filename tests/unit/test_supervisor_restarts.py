@@ -1,0 +1,32 @@
+"""The supervisor's restart backoff: doubling for a worker that keeps crashing, starting over
+for one that had been running fine."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from queuectl.supervisor import RESTART_DELAY_MAX, STABLE_AFTER, Child, Supervisor
+
+KILLED = signal.SIGKILL  # a wait status for "killed by SIGKILL" is the signal number itself
+
+
+def delay_after_crash(sup: Supervisor, lived: float) -> float:
+    child = Child(pid=1, pipe_w=-1, slot=0, started=time.monotonic() - lived)
+    [(when, slot)] = sup._after_exit(child, KILLED)
+    assert slot == 0
+    return when - time.monotonic()
+
+
+def test_backoff_doubles_then_caps_then_resets_after_a_stable_run() -> None:
+    sup = Supervisor("unused", 1, [])
+    delays = [delay_after_crash(sup, lived=0.1) for _ in range(10)]
+    assert delays[1] > 1.9 * delays[0] > 0
+    assert abs(delays[-1] - RESTART_DELAY_MAX) < 0.1
+    assert delay_after_crash(sup, lived=STABLE_AFTER + 1) < 0.5  # back to the first step
+
+
+def test_a_clean_exit_stops_the_pool() -> None:
+    sup = Supervisor("unused", 2, [])
+    assert sup._after_exit(Child(pid=1, pipe_w=-1, slot=0), 0) == []
+    assert sup.stopping
