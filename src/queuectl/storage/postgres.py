@@ -35,6 +35,7 @@ from queuectl.errors import (
 from queuectl.ids import new_job_id
 from queuectl.models import (
     FINAL_STATES,
+    WORKER_LOST_ERROR,
     Attempt,
     AttemptResult,
     Control,
@@ -58,28 +59,12 @@ from queuectl.storage.base import (
     Storage,
 )
 from queuectl.storage.pgconn import CHANNEL, Conn, Wakeups, connect, migrate, scrub
+from queuectl.storage.rows import after_attempt, job_from_row
+from queuectl.storage.rows import ms as _ms
 from queuectl.storage.sql import queries
 
 Q = queries("postgres")
 Row = dict[str, Any]
-
-
-def _ms(ts: Any) -> datetime:
-    value = from_ms(ts)
-    assert value is not None
-    return value
-
-
-def job_from_row(row: Row) -> Job:
-    return Job(
-        id=row["id"], command=row["command"], state=State(row["state"]),
-        attempts=row["attempts"], max_retries=row["max_retries"], priority=row["priority"],
-        timeout=row["timeout"], queue=row["queue"], run_at=_ms(row["run_at"]),
-        created_at=_ms(row["created_at"]), updated_at=_ms(row["updated_at"]),
-        started_at=from_ms(row["started_at"]), finished_at=from_ms(row["finished_at"]),
-        exit_code=row["exit_code"], last_error=row["last_error"], worker=row["worker"],
-        cwd=row["cwd"], env=json.loads(row["env"]) if row["env"] else None, runs=row["runs"],
-    )  # fmt: skip
 
 
 class PostgresStorage(Storage):
@@ -275,7 +260,7 @@ class PostgresStorage(Storage):
     def finish(
         self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy
     ) -> Job:
-        state, attempts, delay_ms, error = _transition(job, result, policy)
+        step = after_attempt(job, result, policy)
         with self._tx() as conn:
             conn.execute(
                 Q["close_attempt"],
@@ -286,11 +271,11 @@ class PostgresStorage(Storage):
             conn.execute(Q["worker_idle"], {"worker": worker_id})
             done = self._one_job(
                 conn, Q["finish_job"],
-                {"id": job.id, "worker": worker_id, "runs": job.runs, "state": str(state),
-                 "attempts": attempts, "delay_ms": delay_ms, "exit_code": result.exit_code,
-                 "error": error},
+                {"id": job.id, "worker": worker_id, "runs": job.runs, "state": str(step.state),
+                 "attempts": step.attempts, "delay_ms": step.delay_ms,
+                 "exit_code": result.exit_code, "error": step.error},
             )  # fmt: skip
-            if done is not None and _back_in_queue(state, delay_ms):
+            if done is not None and step.back_in_queue:
                 self._notify(conn, "work")
         if done is None:
             raise LostLease(f"job {job.id!r} is no longer held by worker {worker_id}")
@@ -357,19 +342,21 @@ class PostgresStorage(Storage):
         return recovered
 
     def _recover(self, conn: Conn, job: Job, policy: FailurePolicy) -> Recovered | None:
-        result = AttemptResult(Outcome.WORKER_LOST, error="worker lost")
-        state, attempts, delay_ms, error = _transition(job, result, policy)
+        result = AttemptResult(Outcome.WORKER_LOST, error=WORKER_LOST_ERROR)
+        step = after_attempt(job, result, policy)
         conn.execute(
             Q["close_attempt"],
             {"id": job.id, "number": job.runs, "exit_code": None,
-             "outcome": str(result.outcome), "error": error, "output": None, "dropped": None},
+             "outcome": str(result.outcome), "error": step.error, "output": None,
+             "dropped": None},
         )  # fmt: skip
         done = self._one_job(
             conn, Q["finish_job"],
-            {"id": job.id, "worker": job.worker, "runs": job.runs, "state": str(state),
-             "attempts": attempts, "delay_ms": delay_ms, "exit_code": None, "error": error},
+            {"id": job.id, "worker": job.worker, "runs": job.runs, "state": str(step.state),
+             "attempts": step.attempts, "delay_ms": step.delay_ms, "exit_code": None,
+             "error": step.error},
         )  # fmt: skip
-        return Recovered(job.id, job.worker, state) if done is not None else None
+        return Recovered(job.id, job.worker, step.state) if done is not None else None
 
     def listener(self, worker_id: str) -> Listener:
         with self._lock:
@@ -490,23 +477,3 @@ def _scalar(row: tuple[Any, ...] | None) -> int:
     return int(row[0])
 
 
-def _back_in_queue(state: State, delay_ms: int | None) -> bool:
-    """A job handed back to the queue: wake idle workers so they claim it or re-plan sleep."""
-    return state in (State.PENDING, State.FAILED) and delay_ms is not None
-
-
-def _transition(
-    job: Job, result: AttemptResult, policy: FailurePolicy
-) -> tuple[State, int, int | None, str | None]:
-    """(state, attempts, run_at delay in ms from the database's now or None to keep it,
-    last_error) after an attempt: the SQLite store's rule, with a delay instead of a time."""
-    if result.outcome is Outcome.SUCCEEDED:
-        return State.COMPLETED, job.attempts + 1, None, None
-    if result.outcome is Outcome.CANCELLED:
-        return State.CANCELLED, job.attempts + 1, None, result.error or "cancelled"
-    if result.outcome is Outcome.INTERRUPTED:
-        # Not the job's fault: hand it back without spending one of its retries.
-        return State.PENDING, job.attempts, 0, result.error
-    step = policy(job)
-    delay_ms = int(step.retry_in * 1000) if step.retry_in is not None else None
-    return step.state, step.attempts, delay_ms, result.error

@@ -24,6 +24,7 @@ from queuectl.errors import DuplicateJob, JobNotFound, LostLease, StoreUnavailab
 from queuectl.ids import new_job_id
 from queuectl.models import (
     FINAL_STATES,
+    WORKER_LOST_ERROR,
     Attempt,
     AttemptResult,
     Control,
@@ -46,42 +47,14 @@ from queuectl.storage.base import (
     Stats,
     Storage,
 )
+from queuectl.storage.rows import after_attempt, job_from_row
+from queuectl.storage.rows import ms as _ms
 from queuectl.storage.sql import migrations, queries
 
 BUSY_TIMEOUT = 60.0  # seconds a writer waits for the lock before giving up
 LOCK_POLL_MIN = 0.00002  # seconds: first pause when another writer holds the lock
 LOCK_POLL_MAX = 0.002  # seconds: longest pause between tries for the lock
 Q = queries("sqlite")
-
-
-def _ms(ts: Any) -> datetime:
-    value = from_ms(ts)
-    assert value is not None
-    return value
-
-
-def job_from_row(row: sqlite3.Row) -> Job:
-    return Job(
-        id=row["id"],
-        command=row["command"],
-        state=State(row["state"]),
-        attempts=row["attempts"],
-        max_retries=row["max_retries"],
-        priority=row["priority"],
-        timeout=row["timeout"],
-        queue=row["queue"],
-        run_at=_ms(row["run_at"]),
-        created_at=_ms(row["created_at"]),
-        updated_at=_ms(row["updated_at"]),
-        started_at=from_ms(row["started_at"]),
-        finished_at=from_ms(row["finished_at"]),
-        exit_code=row["exit_code"],
-        last_error=row["last_error"],
-        worker=row["worker"],
-        cwd=row["cwd"],
-        env=json.loads(row["env"]) if row["env"] else None,
-        runs=row["runs"],
-    )
 
 
 class SQLiteStorage(Storage):
@@ -283,7 +256,8 @@ class SQLiteStorage(Storage):
         self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy
     ) -> Job:
         now = self._now()
-        state, attempts, run_at, error = _transition(job, result, policy, now)
+        step = after_attempt(job, result, policy)
+        run_at = None if step.delay_ms is None else now + step.delay_ms
         with self._write() as conn:
             conn.execute(
                 Q["close_attempt"],
@@ -294,13 +268,13 @@ class SQLiteStorage(Storage):
             conn.execute(Q["worker_idle"], {"worker": worker_id})
             row = conn.execute(
                 Q["finish_job"],
-                {"id": job.id, "worker": worker_id, "runs": job.runs, "state": str(state),
-                 "attempts": attempts, "run_at": run_at, "now": now,
-                 "exit_code": result.exit_code, "error": error},
+                {"id": job.id, "worker": worker_id, "runs": job.runs, "state": str(step.state),
+                 "attempts": step.attempts, "run_at": run_at, "now": now,
+                 "exit_code": result.exit_code, "error": step.error},
             ).fetchone()  # fmt: skip
         if row is None:
             raise LostLease(f"job {job.id!r} is no longer held by worker {worker_id}")
-        if state in (State.PENDING, State.FAILED) and run_at is not None and run_at <= now:
+        if step.back_in_queue:  # idle workers claim it, or re-plan their sleep around it
             self._wake_idle()
         return job_from_row(row)
 
@@ -368,20 +342,22 @@ class SQLiteStorage(Storage):
     def _recover(
         self, conn: sqlite3.Connection, job: Job, policy: FailurePolicy, now: int
     ) -> Recovered:
-        result = AttemptResult(Outcome.WORKER_LOST, error="worker lost")
-        state, attempts, run_at, error = _transition(job, result, policy, now)
+        result = AttemptResult(Outcome.WORKER_LOST, error=WORKER_LOST_ERROR)
+        step = after_attempt(job, result, policy)
+        run_at = None if step.delay_ms is None else now + step.delay_ms
         conn.execute(
             Q["close_attempt"],
             {"id": job.id, "number": job.runs, "now": now, "exit_code": None,
-             "outcome": str(result.outcome), "error": error, "output": None, "dropped": None},
+             "outcome": str(result.outcome), "error": step.error, "output": None,
+             "dropped": None},
         )  # fmt: skip
         conn.execute(
             Q["finish_job"],
-            {"id": job.id, "worker": job.worker, "runs": job.runs, "state": str(state),
-             "attempts": attempts, "run_at": run_at, "now": now, "exit_code": None,
-             "error": error},
+            {"id": job.id, "worker": job.worker, "runs": job.runs, "state": str(step.state),
+             "attempts": step.attempts, "run_at": run_at, "now": now, "exit_code": None,
+             "error": step.error},
         )  # fmt: skip
-        return Recovered(job.id, job.worker, state)
+        return Recovered(job.id, job.worker, step.state)
 
     def listener(self, worker_id: str) -> Listener:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -472,22 +448,6 @@ class SQLiteStorage(Storage):
     def dead_since(self, since: datetime) -> int:
         row = self._conn.execute(Q["dead_since"], {"since": to_ms(since)}).fetchone()
         return int(row[0])
-
-
-def _transition(
-    job: Job, result: AttemptResult, policy: FailurePolicy, now: int
-) -> tuple[State, int, int | None, str | None]:
-    """(state, attempts, run_at ms or None to keep, last_error) after an attempt."""
-    if result.outcome is Outcome.SUCCEEDED:
-        return State.COMPLETED, job.attempts + 1, None, None
-    if result.outcome is Outcome.CANCELLED:
-        return State.CANCELLED, job.attempts + 1, None, result.error or "cancelled"
-    if result.outcome is Outcome.INTERRUPTED:
-        # Not the job's fault: hand it back without spending one of its retries.
-        return State.PENDING, job.attempts, now, result.error
-    step = policy(job)
-    run_at = now + int((step.retry_in or 0) * 1000) if step.retry_in is not None else None
-    return step.state, step.attempts, run_at, result.error
 
 
 def _begin_immediate(conn: sqlite3.Connection, path: str) -> None:

@@ -1,0 +1,65 @@
+"""What both stores share: reading a job row, and where a job goes after an attempt.
+
+Both stores keep times as integer epoch milliseconds and return rows that can be indexed
+by column name (sqlite3.Row, psycopg's dict_row), so one mapping serves both.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from queuectl.models import AttemptResult, Job, Outcome, State, from_ms
+from queuectl.storage.base import FailurePolicy
+
+
+def ms(value: Any) -> datetime:
+    """A NOT NULL epoch-ms column as a datetime."""
+    ts = from_ms(value)
+    assert ts is not None
+    return ts
+
+
+def job_from_row(row: Mapping[str, Any]) -> Job:
+    return Job(
+        id=row["id"], command=row["command"], state=State(row["state"]),
+        attempts=row["attempts"], max_retries=row["max_retries"], priority=row["priority"],
+        timeout=row["timeout"], queue=row["queue"], run_at=ms(row["run_at"]),
+        created_at=ms(row["created_at"]), updated_at=ms(row["updated_at"]),
+        started_at=from_ms(row["started_at"]), finished_at=from_ms(row["finished_at"]),
+        exit_code=row["exit_code"], last_error=row["last_error"], worker=row["worker"],
+        cwd=row["cwd"], env=json.loads(row["env"]) if row["env"] else None, runs=row["runs"],
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A job's next state after one attempt, as both stores write it."""
+
+    state: State
+    attempts: int
+    delay_ms: int | None  # due again this long after the store's now; None keeps run_at
+    error: str | None  # the job's new last_error
+
+    @property
+    def back_in_queue(self) -> bool:
+        """Handed back to the queue: idle workers should claim it or re-plan their sleep."""
+        return self.state in (State.PENDING, State.FAILED) and self.delay_ms is not None
+
+
+def after_attempt(job: Job, result: AttemptResult, policy: FailurePolicy) -> Transition:
+    """Pure: success completes, a cancel cancels, an interruption hands the job back without
+    spending a retry, anything else is a failure for ``policy`` to place (failed or dead)."""
+    if result.outcome is Outcome.SUCCEEDED:
+        return Transition(State.COMPLETED, job.attempts + 1, None, None)
+    if result.outcome is Outcome.CANCELLED:
+        return Transition(State.CANCELLED, job.attempts + 1, None, result.error or "cancelled")
+    if result.outcome is Outcome.INTERRUPTED:
+        # Not the job's fault: hand it back without spending one of its retries.
+        return Transition(State.PENDING, job.attempts, 0, result.error)
+    step = policy(job)
+    delay_ms = int(step.retry_in * 1000) if step.retry_in is not None else None
+    return Transition(step.state, step.attempts, delay_ms, result.error)
