@@ -288,3 +288,17 @@ def test_running_job_output_is_visible_before_it_ends(cli: Cli, tmp_path: Path) 
     assert cli.json("logs", job_id)["finished"] is False
     cli.ok("cancel", job_id)
     assert not alive(read_pid(tmp_path / "sh.pid"))
+
+
+def test_logs_into_a_reader_that_went_away(cli: Cli) -> None:
+    """`queuectl logs ID | head -1`: the reader leaving early is not an error."""
+    job_id = cli.enqueue("seq 1 20000")
+    cli.start_workers(1)
+    cli.wait_state(job_id, "completed")
+    for args in (["logs", job_id], ["logs", job_id, "--follow"], ["list"], ["show", job_id]):
+        proc = subprocess.Popen([QUEUECTL, *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=cli.env, cwd=cli.cwd)  # fmt: skip
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()
+        assert proc.wait(timeout=30) == 0, args
+        assert proc.stderr.read() == b"", args

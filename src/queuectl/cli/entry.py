@@ -32,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         output.error(exc.format_message())
         return exc.exit_code
+    except SystemExit as exc:
+        # click turns a broken stdout (`queuectl logs ID | head`) into exit(1) itself.
+        if isinstance(exc.__context__, BrokenPipeError):
+            return failure_code(exc.__context__)
+        raise
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - never a traceback
         return failure_code(exc)
     return code if isinstance(code, int) else 0
