@@ -15,9 +15,9 @@ class Unavailable(Exception):
     """This backend cannot be measured here; the message says why."""
 
 
-def postgres_missing() -> str | None:
+def postgres_missing(need_queuectl_store: bool = True) -> str | None:
     """Why the PostgreSQL figures must be skipped, or None when they can run."""
-    if importlib.util.find_spec("queuectl.storage.postgres") is None:
+    if need_queuectl_store and importlib.util.find_spec("queuectl.storage.postgres") is None:
         return "PostgreSQL store not available yet (queuectl.storage.postgres is missing)"
     try:
         import psycopg
@@ -30,7 +30,7 @@ def postgres_missing() -> str | None:
 
 
 @contextmanager
-def throwaway(backend: str, workdir: str) -> Iterator[str]:
+def throwaway(backend: str, workdir: str, need_queuectl_store: bool = True) -> Iterator[str]:
     """Yield the URL of an empty store of ``backend``; remove it afterwards."""
     if backend == "sqlite":
         path = os.path.join(workdir, f"store-{secrets.token_hex(4)}", "queuectl.db")
@@ -38,7 +38,7 @@ def throwaway(backend: str, workdir: str) -> Iterator[str]:
         return
     if backend != "postgres":
         raise ValueError(backend)
-    reason = postgres_missing()
+    reason = postgres_missing(need_queuectl_store)
     if reason:
         raise Unavailable(reason)
     import psycopg
