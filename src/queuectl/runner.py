@@ -80,6 +80,9 @@ class Hooks:
     # seconds between checks when nothing wakes us; the worker shortens it below its
     # heartbeat interval so a short lease-timeout never mistakes a busy worker for a lost one
     check_interval: float = CHECK_INTERVAL
+    # told the job's process group id once it runs: whoever outlives a crashed worker (its
+    # supervisor) can then kill the job instead of leaving it to run beside its retry
+    started: Callable[[int], None] | None = None
 
 
 def run(spec: RunSpec, hooks: Hooks) -> AttemptResult:
@@ -89,6 +92,8 @@ def run(spec: RunSpec, hooks: Hooks) -> AttemptResult:
     except OSError as exc:
         where = f" in {spec.cwd}" if isinstance(exc, _BadCwd) else ""
         return AttemptResult(Outcome.NOT_STARTED, error=f"cannot start{where}: {exc.strerror}")
+    if hooks.started is not None:
+        hooks.started(pid)  # its own session: the pid is the process group id
     return _Supervision(pid, out_fd, spec, hooks).watch()
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import mmap
 import os
 import select
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from queuectl.errors import QueuectlError, StoreUnavailable
@@ -47,6 +48,9 @@ class Supervisor:
         self.signals = 0
         self.stopping = False
         self.crashes = [0] * count
+        # One 8-byte slot per worker, shared across fork: the process group of the job it
+        # runs (0: none). Written with no system call per job; read when a worker dies.
+        self.job_groups = mmap.mmap(-1, 8 * count)
         self._wake_r, self._wake_w = os.pipe()
         for fd in (self._wake_r, self._wake_w):
             os.set_blocking(fd, False)
@@ -73,7 +77,8 @@ class Supervisor:
                 os.close(pipe_w)
                 for child in self.children.values():
                     os.close(child.pipe_w)
-                code = _worker_main(self.url, self.queues, pipe_r, self.ready_fd)
+                code = _worker_main(self.url, self.queues, pipe_r, self.ready_fd,
+                                    self._job_group_slot(slot))  # fmt: skip
             except BaseException:  # noqa: BLE001 - the child must never return into our loop
                 log.exception("worker crashed")
             finally:
@@ -99,8 +104,28 @@ class Supervisor:
             child = self.children.pop(pid, None)
             if child is not None:
                 os.close(child.pipe_w)
+                self._kill_orphaned_job(child)
                 gone.append((child, status))
         return gone
+
+    def _job_group_slot(self, slot: int) -> Callable[[int], None]:
+        def record(pgid: int) -> None:
+            self.job_groups[slot * 8 : slot * 8 + 8] = pgid.to_bytes(8, "little")
+
+        return record
+
+    def _kill_orphaned_job(self, child: Child) -> None:
+        """A worker that died mid-job (kill -9, OOM) leaves its job running in its own session;
+        the job is retried elsewhere, so this copy must not run on beside the retry."""
+        at = child.slot * 8
+        pgid = int.from_bytes(self.job_groups[at : at + 8], "little")
+        if pgid <= 0:
+            return
+        self.job_groups[at : at + 8] = bytes(8)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+            log.warning("killed process group %d of the job worker %d was running",
+                        pgid, child.pid)  # fmt: skip
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -158,7 +183,8 @@ def _drain(fd: int) -> None:
         pass
 
 
-def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fd: int | None) -> int:
+def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fd: int | None,
+                 job_group: Callable[[int], None] | None = None) -> int:  # fmt: skip
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     from queuectl.storage import open_store
@@ -177,7 +203,7 @@ def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fd: 
             os.close(ready_fd)
 
     try:
-        return Worker(store, queues, supervisor_fd).run(on_ready=ready)
+        return Worker(store, queues, supervisor_fd, job_group=job_group).run(on_ready=ready)
     finally:
         store.close()
 

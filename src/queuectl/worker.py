@@ -47,8 +47,10 @@ class Worker:
         queues: Sequence[str] = (),
         supervisor_fd: int | None = None,
         worker_id: str | None = None,
+        job_group: Callable[[int], None] | None = None,
     ) -> None:
         self.store = store
+        self.job_group = job_group  # told the running job's process group id (0: none)
         self.queues = list(queues)
         self.id = worker_id or new_worker_id()
         self.supervisor_fd = supervisor_fd
@@ -218,6 +220,8 @@ class Worker:
         except Exception as exc:  # the runner itself failed: record it, never lose the job
             log.exception("running job %s failed", job.id)
             result = AttemptResult(Outcome.NOT_STARTED, error=f"cannot start: {exc}")
+        if self.job_group is not None:
+            self.job_group(0)
         try:
             final = self._retrying(lambda: self.store.finish(job, self.id, result, self.policy))
             log.info("job %s %s after %.3fs%s", job.id, final.state, time.monotonic() - started,
@@ -265,7 +269,7 @@ class Worker:
         # Checks (which heartbeat when due) twice per heartbeat interval: the heartbeat is
         # then never later than 2/3 of the lease, however short the lease is.
         every = min(CHECK_INTERVAL, self._heartbeat_interval() / 2)
-        return Hooks(self.fds, check, save, check_interval=every)
+        return Hooks(self.fds, check, save, check_interval=every, started=self.job_group)
 
     # --- store trouble ----------------------------------------------------------------------
 

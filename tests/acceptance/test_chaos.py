@@ -4,6 +4,7 @@ says: none lost, none stuck, no two attempts of one job overlapping, no lock err
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -52,8 +53,15 @@ def test_random_worker_kills_lose_nothing(cli: Cli) -> None:
     cli.ok("config", "set", "backoff-base", "1")
     cli.ok("config", "set", "backoff-max", "1")
     cli.ok("config", "set", "max-retries", "100")  # a job may be unlucky many times
-    lines = "".join(f'{{"id": "chaos-{n:03d}", "command": "sleep 0.{n % 3 + 1}; echo {n}"}}\n'
-                    for n in range(CHAOS_JOBS))  # fmt: skip
+    # Each attempt holds a lock on its job's file while it runs: an attempt that finds it
+    # taken runs beside an earlier one that outlived its killed worker.
+    (cli.cwd / "locks").mkdir()
+    script = "exec 9>locks/{id}; flock -n 9 || echo {id} >> overlaps.txt; sleep 0.{s}; echo {n}"
+    lines = "".join(
+        json.dumps({"id": f"chaos-{n:03d}",
+                    "command": script.format(id=f"chaos-{n:03d}", s=n % 3 + 1, n=n)}) + "\n"
+        for n in range(CHAOS_JOBS)
+    )  # fmt: skip
     cli.ok("enqueue", "--file", "-", input=lines)
     pool = cli.start_workers(4)
     rng = random.Random(5)
@@ -88,6 +96,8 @@ def test_random_worker_kills_lose_nothing(cli: Cli) -> None:
     finally:
         store.close()
     assert lost >= 1  # the chaos did hit running jobs
+    overlaps = cli.cwd / "overlaps.txt"
+    assert not overlaps.exists(), f"attempts ran side by side: {overlaps.read_text().split()}"
     after = time.monotonic() - deadline
     print(f"{kills} kills, {lost} attempts lost, all done {after:.1f}s after the chaos")
 

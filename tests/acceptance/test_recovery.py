@@ -37,9 +37,11 @@ def test_killed_worker_job_is_completed_by_another(cli: Cli, tmp_path: Path) -> 
     short_lease(cli)
     job_id = cli.enqueue("echo $$ > sh.pid; sleep 2; echo done")
     cli.start_workers(2)
-    read_pid(tmp_path / "sh.pid")
+    first_shell = read_pid(tmp_path / "sh.pid")
     victim = holder_pid(cli, job_id)
     os.kill(victim, signal.SIGKILL)
+    # Its job does not run on beside the retry: the supervisor kills the orphaned group.
+    assert_group_gone(first_shell, timeout=3)
     done = cli.wait_state(job_id, "completed", timeout=30)
     log = done["attempts_log"]
     assert [a["error"] for a in log] == ["worker lost", None]
