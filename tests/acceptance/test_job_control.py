@@ -10,6 +10,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.acceptance.process_tools import alive, assert_group_gone, read_pid, run_bytes
 from tests.helpers import QUEUECTL, Cli, wait_until
 
@@ -17,6 +19,8 @@ from tests.helpers import QUEUECTL, Cli, wait_until
 BACKGROUND_CHILD = "echo $$ > sh.pid; sleep 300 & echo $! > child.pid; wait"
 # The same, but the shell and its child ignore SIGTERM: only SIGKILL after the grace ends it.
 TERM_IGNORING = "trap '' TERM; echo $$ > sh.pid; sleep 300 & echo $! > child.pid; wait"
+# The shell dies at SIGTERM, its child ignores it (and keeps the output pipe open).
+CHILD_IGNORING_TERM = "echo $$ > sh.pid; (trap '' TERM; exec sleep 300) & echo $! > child.pid; wait"
 
 
 def ts(text: str) -> datetime:
@@ -51,15 +55,29 @@ def test_timeout_kills_the_whole_group_and_retries(cli: Cli, tmp_path: Path) -> 
     assert dead["last_error"] == "timed out after 0.5s"
 
 
-def test_timeout_reaches_children_that_ignore_sigterm(cli: Cli, tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [TERM_IGNORING, CHILD_IGNORING_TERM])
+def test_timeout_reaches_children_that_ignore_sigterm(
+    cli: Cli, tmp_path: Path, command: str
+) -> None:
     job_id = cli.ok("enqueue", json.dumps(
-        {"command": TERM_IGNORING, "timeout": 0.3, "max_retries": 0})).strip()  # fmt: skip
+        {"command": command, "timeout": 0.3, "max_retries": 0})).strip()  # fmt: skip
     cli.start_workers(1)
     sh_pid, child_pid = read_pid(tmp_path / "sh.pid"), read_pid(tmp_path / "child.pid")
     dead = cli.wait_state(job_id, "dead")
     assert_group_gone(sh_pid, child_pid)
     assert dead["last_error"].startswith("timed out")
     assert dead["attempts_log"][0]["outcome"] == "timed_out"
+
+
+def test_timeout_of_a_job_flooding_its_output(cli: Cli) -> None:
+    cli.ok("config", "set", "max-log-bytes", "4096")
+    job_id = cli.enqueue("yes", "--timeout", "0.5", "--max-retries", "0")
+    cli.start_workers(1)
+    dead = cli.wait_state(job_id, "dead")
+    assert dead["last_error"] == "timed out after 0.5s"
+    out = cli.json("logs", job_id)
+    assert out["output"] == "y\n" * 2048
+    assert out["dropped_bytes"] > 0
 
 
 def test_job_timeout_config_is_the_default(cli: Cli) -> None:
