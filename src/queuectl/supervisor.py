@@ -158,7 +158,11 @@ class Supervisor:
     def _after_exit(self, child: Child, status: int) -> list[tuple[float, int]]:
         code = os.waitstatus_to_exitcode(status)
         if code == 0 or self.stopping:
-            self.stopping = True  # a worker exits 0 only when told to stop: so do we all
+            # A worker exits 0 only when told to stop (`worker stop`, or a signal sent to it
+            # alone): so do we all. Say it, or the others would run on unsupervised.
+            if not self.stopping:
+                self._tell(1)
+            self.stopping = True
             return []
         if code == EXIT_STORE:
             log.error("worker %d could not open the store; not restarting it", child.pid)

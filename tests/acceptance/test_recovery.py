@@ -220,3 +220,15 @@ def test_a_frozen_worker_that_wakes_up_drops_the_recovered_job(cli: Cli, tmp_pat
     assert done["state"] == "completed" and done["attempts"] == 2
     assert alive(frozen)  # it rejoined instead of dying
     wait_until(lambda: len(cli.json("worker", "list")) == 2, what="the frozen worker to rejoin")
+
+
+def test_a_worker_stopped_alone_stops_the_pool_gracefully(cli: Cli) -> None:
+    """SIGTERM to one worker: it exits, and the pool follows (never half-supervised)."""
+    job_id = cli.enqueue("sleep 1; echo finished")
+    pool = cli.start_workers(2)
+    busy = holder_pid(cli, job_id)
+    idle = [w["pid"] for w in cli.json("worker", "list") if w["pid"] != busy]
+    os.kill(idle[0], signal.SIGTERM)
+    assert exits(pool) == 0
+    assert cli.job(job_id)["state"] == "completed"  # the busy one finished its job first
+    assert cli.json("worker", "list") == []
