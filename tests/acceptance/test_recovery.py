@@ -9,6 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.acceptance.process_tools import alive, assert_group_gone, read_pid
 from tests.helpers import Cli, wait_until
 
@@ -109,14 +111,22 @@ def test_one_ctrl_c_is_graceful(cli: Cli) -> None:
     assert cli.json("worker", "list") == []
 
 
-def test_two_ctrl_c_kill_the_job_and_hand_it_back(cli: Cli, tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["ctrl-c to the group", "sigterm to the supervisor"])
+def test_two_signals_kill_the_job_and_hand_it_back(cli: Cli, tmp_path: Path, how: str) -> None:
     job_id = cli.enqueue("echo $$ > sh.pid; sleep 300 & echo $! > child.pid; wait")
     pool = cli.start_workers(1)
     sh_pid, child_pid = read_pid(tmp_path / "sh.pid"), read_pid(tmp_path / "child.pid")
-    os.killpg(pool.pid, signal.SIGINT)
+
+    def send() -> None:
+        if how == "ctrl-c to the group":
+            os.killpg(pool.pid, signal.SIGINT)
+        else:
+            os.kill(pool.pid, signal.SIGTERM)
+
+    send()
     time.sleep(0.3)
     assert cli.job(job_id)["state"] == "processing"  # still running after one
-    os.killpg(pool.pid, signal.SIGINT)
+    send()
     exits(pool, timeout=10)
     assert_group_gone(sh_pid, child_pid)
     job = cli.job(job_id)
