@@ -54,8 +54,11 @@ def spawn_ceiling(procs: int, spawns_per_proc: int, workdir: str) -> float:
     return procs * spawns_per_proc / (last - first)
 
 
+Completed = subprocess.CompletedProcess[bytes]
+
+
 def time_command(argv: list[str], env: dict[str, str] | None = None,
-                 stdin: bytes | None = None) -> tuple[float, subprocess.CompletedProcess[bytes]]:  # fmt: skip
+                 stdin: bytes | None = None) -> tuple[float, Completed]:  # fmt: skip
     """Wall seconds of one command, output captured."""
     start = time.perf_counter()
     proc = subprocess.run(argv, env=env, input=stdin, capture_output=True)

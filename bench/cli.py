@@ -29,7 +29,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--backends", default=",".join(BACKENDS),
                    help="comma-separated subset of: sqlite,postgres")  # fmt: skip
     p.add_argument("--peers", action="store_true",
-                   help="also install and measure huey and procrastinate in a temp venv")  # fmt: skip
+                   help="also measure huey and procrastinate (temp venv)")  # fmt: skip
     p.add_argument("--jobs", type=int, help="jobs per throughput run")
     p.add_argument("--repeats", type=int, help="throughput runs per backend")
     p.add_argument("--scale-finished", type=int, help="finished jobs seeded for the scale figure")
@@ -40,12 +40,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def sizes_from(args: argparse.Namespace) -> figures.Sizes:
     sizes = figures.QUICK if args.quick else figures.Sizes()
-    overrides = {"jobs": args.jobs, "repeats": args.repeats,
-                 "scale_finished": args.scale_finished, "scale_pending": args.scale_pending}
+    overrides = {
+        "jobs": args.jobs,
+        "repeats": args.repeats,
+        "scale_finished": args.scale_finished,
+        "scale_pending": args.scale_pending,
+    }
     return replace(sizes, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def run_backend(backend: str, wanted: list[str], sizes: figures.Sizes, workdir: str) -> dict[str, Any]:
+def run_backend(
+    backend: str, wanted: list[str], sizes: figures.Sizes, workdir: str
+) -> dict[str, Any]:
     figs: dict[str, Any] = {}
     for name in wanted:
         if name == "scale":
@@ -70,7 +76,9 @@ def run_backend(backend: str, wanted: list[str], sizes: figures.Sizes, workdir: 
     return figs
 
 
-def scale(backend: str, sizes: figures.Sizes, workdir: str, empty: dict[str, Any]) -> dict[str, Any]:
+def scale(
+    backend: str, sizes: figures.Sizes, workdir: str, empty: dict[str, Any]
+) -> dict[str, Any]:
     """Throughput, pickup and read commands again on a store seeded to the scale size."""
     with stores.throwaway(backend, workdir) as url:
         seconds = seed(url, sizes.scale_finished, sizes.scale_pending)

@@ -31,7 +31,8 @@ class Queuectl:
         self.url = url
         self.workdir = workdir
         self.exe = console_script()
-        self.env = {**os.environ, "QUEUECTL_DB": url, "QUEUECTL_HOME": os.path.join(workdir, "home")}
+        home = os.path.join(workdir, "home")
+        self.env = {**os.environ, "QUEUECTL_DB": url, "QUEUECTL_HOME": home}
         self.env.pop("NO_COLOR", None)
         self.store = open_store(url)
         self._workers: list[subprocess.Popen[bytes]] = []
@@ -50,7 +51,8 @@ class Queuectl:
         return json.loads(self.run(*args, "--json").stdout)
 
     def enqueue_many(self, count: int, command: str = "true", queue: str = "default") -> None:
-        lines = "".join(json.dumps({"command": command, "queue": queue}) + "\n" for _ in range(count))
+        line = json.dumps({"command": command, "queue": queue}) + "\n"
+        lines = line * count
         path = os.path.join(self.workdir, f"jobs-{queue}.jsonl")
         with open(path, "w", encoding="utf-8") as f:
             f.write(lines)

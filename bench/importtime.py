@@ -39,6 +39,8 @@ def profile(argv: list[str], env: dict[str, str] | None = None, top: int = 12) -
         "extra_modules": len(extra),
         "extra_import_ms": round(sum(r[1] for r in extra) / 1000, 1),
         "heavy_loaded": sorted(h for h in HEAVY if h in loaded),
-        "top_level": [{"module": r[0], "cumulative_ms": round(r[2] / 1000, 2)} for r in roots[:top]],
+        "top_level": [
+            {"module": r[0], "cumulative_ms": round(r[2] / 1000, 2)} for r in roots[:top]
+        ],
         "queuectl_modules": [r[0] for r in extra if r[0].startswith("queuectl")],
     }

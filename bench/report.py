@@ -32,7 +32,8 @@ def rows_for(backend: str, figs: dict[str, Any]) -> list[list[Any]]:
                      pk["idle_rss_mb"] <= 30])  # fmt: skip
         if big := pk.get("big_output"):
             limit = (big["max_log_bytes"] + SMALL_BUFFER) / MB
-            rows.append([f"worker RSS growth, {big['output_bytes'] // MB} MB output (MB)", backend,
+            name = f"worker RSS growth, {big['output_bytes'] / 1e6:g} MB output (MiB)"
+            rows.append([name, backend,
                          big["peak_growth_mb"], f"max-log-bytes {big['max_log_bytes'] / MB:g} MB",
                          big["growth_over_max_log"], f"<= {limit:g}",
                          big["peak_growth_mb"] <= limit])  # fmt: skip

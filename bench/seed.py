@@ -11,8 +11,10 @@ from queuectl.storage import open_store
 
 DAY_MS = 86_400_000
 
-_JOB_COLUMNS = ("id, command, state, attempts, runs, max_retries, priority, queue, cwd, "
-                "run_at, created_at, updated_at, started_at, finished_at, exit_code, worker")  # fmt: skip
+_JOB_COLUMNS = (
+    "id, command, state, attempts, runs, max_retries, priority, queue, cwd, "
+    "run_at, created_at, updated_at, started_at, finished_at, exit_code, worker"
+)
 
 
 def seed(url: str, finished: int, pending: int) -> float:
@@ -89,7 +91,8 @@ def _pg_time(conn: object):  # type: ignore[no-untyped-def]
     """SQL for 'now - 1h + offset ms' in the column type the store uses (ms or timestamptz)."""
     kind = conn.execute(  # type: ignore[attr-defined]
         "SELECT data_type FROM information_schema.columns "
-        "WHERE table_name = 'jobs' AND column_name = 'run_at'").fetchone()[0]
+        "WHERE table_name = 'jobs' AND column_name = 'run_at'"
+    ).fetchone()[0]
     if "timestamp" in kind:
         return lambda off: f"to_timestamp((%(now)s - 3600000 + {off}) / 1000.0)"
     return lambda off: f"(%(now)s - 3600000 + {off})"

@@ -6,9 +6,8 @@ import os
 import sys
 import time
 
-from huey import SqliteHuey
-
 from common import run_and_record
+from huey import SqliteHuey
 
 huey = SqliteHuey("bench", filename=os.environ["PEER_DB"])
 

@@ -6,9 +6,8 @@ import os
 import sys
 import time
 
-from procrastinate import App, PsycopgConnector
-
 from common import run_and_record
+from procrastinate import App, PsycopgConnector
 
 app = App(connector=PsycopgConnector(conninfo=os.environ["PEER_DB"]))
 

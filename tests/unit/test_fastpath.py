@@ -134,8 +134,9 @@ def _both(argv: list[str], tmp: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 @pytest.mark.parametrize("argv", VALID, ids=lambda a: " ".join(a)[:50])
-def test_valid_command_lines_take_the_fast_path_and_match_click(argv: list[str],
-                                                                tmp_path: Path) -> None:  # fmt: skip
+def test_valid_command_lines_take_the_fast_path_and_match_click(
+    argv: list[str], tmp_path: Path
+) -> None:
     fast, slow = _both(argv, tmp_path)
     assert fast["path"] == "fast" and slow["path"] == "click"
     assert fast["code"] == 0, fast["stderr"]
@@ -166,8 +167,10 @@ def test_flag_table_matches_the_click_command() -> None:
 
 
 def test_fast_path_does_not_import_click_or_rich(tmp_path: Path) -> None:
-    code = ("import sys; from queuectl.cli import fastpath; fastpath.run(sys.argv[1:]); "
-            "print(sorted(m for m in ('click', 'rich', 'platformdirs') if m in sys.modules))")
+    code = (
+        "import sys; from queuectl.cli import fastpath; fastpath.run(sys.argv[1:]); "
+        "print(sorted(m for m in ('click', 'rich', 'platformdirs') if m in sys.modules))"
+    )
     env = {**os.environ, "QUEUECTL_DB": str(tmp_path / "q.db")}
     out = subprocess.run([sys.executable, "-c", code, "enqueue", "-c", "true"], env=env,
                          capture_output=True, text=True, timeout=60)  # fmt: skip
