@@ -122,6 +122,9 @@ def _run_at(fields: Mapping[str, Any]) -> datetime | None:
 
 def build_spec(fields: Mapping[str, Any], config: Config, base_cwd: str) -> JobSpec:
     """A complete JobSpec from user fields; omitted limits take the current config."""
+    for key, value in fields.items():
+        _check_utf8(key, "a field name")
+        _check_utf8(value, key)
     unknown = [key for key in fields if key not in FIELDS]
     if unknown:
         raise UsageError(f"unknown job field {unknown[0]!r}; valid: {', '.join(FIELDS)}")
@@ -143,6 +146,20 @@ def build_spec(fields: Mapping[str, Any], config: Config, base_cwd: str) -> JobS
         env=check_env(fields.get("env")),
         run_at=_run_at(fields),
     )  # fmt: skip
+
+
+def _check_utf8(value: object, name: str) -> None:
+    """Lone surrogates (JSON "\\ud800", or bytes that are not UTF-8 on the command line) can
+    be neither stored nor printed: refuse them here, before they poison every listing."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidValue(f"{name} is not valid UTF-8 text") from None
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_utf8(key, name)
+            _check_utf8(item, name)
 
 
 def _given(fields: Mapping[str, Any], name: str, default: object) -> Any:

@@ -104,6 +104,26 @@ def test_invalid_values_are_refused(cli: Cli) -> None:
     assert snapshot(cli) == before
 
 
+def test_text_that_is_not_utf8(cli: Cli) -> None:
+    """Lone surrogates in JSON, raw non-UTF-8 bytes on the command line or in a file: refused
+    at the door (they could be neither stored nor printed), never an "unexpected" error."""
+    cli.enqueue("true", "--id", "existing")
+    before = snapshot(cli)
+    for doc in ('{"command": "echo \\ud800"}', '{"command": "true", "id": "\\ud800"}',
+                '{"command": "true", "env": {"A": "\\udc80"}}',
+                '{"command": "true", "queue": "q\\udfff"}'):  # fmt: skip
+        assert "UTF-8" in refused(cli, 1, "enqueue", doc)
+    raw = "\udcff"  # how Python spells the byte 0xff of an argument that is not UTF-8
+    for args in (["enqueue", "-c", f"echo {raw}"], ["enqueue", "-c", "true", "--id", raw],
+                 ["show", raw], ["cancel", raw], ["logs", raw]):  # fmt: skip
+        message = refused(cli, 1, *args)
+        assert "UTF-8" in message and "unexpected" not in message
+    bad_file = cli.cwd / "latin1.jsonl"
+    bad_file.write_bytes(b'{"command": "echo \xe9t\xe9"}\n')
+    assert "UTF-8" in refused(cli, 1, "enqueue", "--file", str(bad_file))
+    assert snapshot(cli) == before
+
+
 def test_bulk_file_is_all_or_nothing_and_names_the_line(cli: Cli) -> None:
     before = snapshot(cli)
     lines = '{"command": "true"}\n{"command": "true"}\n{"command": "true", "timeout": -1}\n'

@@ -56,6 +56,9 @@ def failure_code(exc: BaseException) -> int:
     if isinstance(exc, BrokenPipeError):
         sys.stderr.close()  # the reader went away (| head): not an error worth a word
         return 0
+    if isinstance(exc, UnicodeEncodeError | UnicodeDecodeError):  # e.g. an id in latin-1
+        output.error(f"not valid UTF-8 text ({exc.reason})")
+        return EXIT_FAILURE
     output.error(f"unexpected {type(exc).__name__}: {exc}")
     return EXIT_FAILURE
 
