@@ -22,22 +22,30 @@ class Key:
     minimum: Number
     exclusive: bool  # True: value must be > minimum; False: >= minimum
     help: str
+    # Values past this could not be stored or added to a timestamp (a lease of 1e300 s made
+    # every later command fail): generous bounds, far beyond any real use.
+    maximum: Number = 10**9
 
     @property
     def valid(self) -> str:
         what = "an integer" if self.kind is int else "a number"
-        return f"{what} {'>' if self.exclusive else '>='} {self.minimum}"
+        return f"{what} {'>' if self.exclusive else '>='} {self.minimum} and <= {self.maximum}"
 
+
+YEAR = 365 * 86400  # seconds
 
 KEYS: dict[str, Key] = {
     k.name: k
     for k in (
-        Key("max-retries", 3, int, 0, False, "retries after the first attempt"),
-        Key("backoff-base", 2, float, 1, False, "retry waits base ** attempts seconds"),
-        Key("backoff-max", 3600, float, 0, True, "cap on one retry wait, seconds"),
-        Key("job-timeout", 0, float, 0, False, "default attempt timeout, seconds (0: none)"),
-        Key("lease-timeout", 30, float, 0, True, "silence after which a worker is lost, seconds"),
-        Key("max-log-bytes", 1048576, int, 0, True, "output kept per attempt (the tail)"),
+        Key("max-retries", 3, int, 0, False, "retries after the first attempt", 1_000_000),
+        Key("backoff-base", 2, float, 1, False, "retry waits base ** attempts seconds", 1000),
+        Key("backoff-max", 3600, float, 0, True, "cap on one retry wait, seconds", YEAR),
+        Key("job-timeout", 0, float, 0, False, "default attempt timeout, seconds (0: none)",
+            YEAR),  # fmt: skip
+        Key("lease-timeout", 30, float, 0, True, "silence after which a worker is lost, seconds",
+            YEAR),  # fmt: skip
+        Key("max-log-bytes", 1048576, int, 0, True, "output kept per attempt (the tail)",
+            256 * 1024 * 1024),  # fmt: skip
     )
 }
 
@@ -61,7 +69,7 @@ def parse_value(key: str, raw: str | Number) -> Number:
     if isinstance(number, float) and (number != number or number in (float("inf"), -float("inf"))):
         raise InvalidValue(f"invalid value {text!r} for {key}: must be {spec.valid}")
     too_small = number <= spec.minimum if spec.exclusive else number < spec.minimum
-    if too_small:
+    if too_small or number > spec.maximum:
         raise InvalidValue(f"invalid value {text!r} for {key}: must be {spec.valid}")
     if isinstance(number, float) and number.is_integer():
         number = int(number)  # show 2, not 2.0

@@ -17,7 +17,7 @@ from typing import Any
 from queuectl.errors import InvalidValue, UsageError
 from queuectl.models import JobSpec
 from queuectl.settings import Config
-from queuectl.timeparse import parse_duration, parse_instant
+from queuectl.timeparse import MAX_DURATION, parse_duration, parse_instant
 
 FIELDS = ("id", "command", "max_retries", "priority", "timeout", "run_at", "delay", "queue",
           "cwd", "env")  # fmt: skip
@@ -78,8 +78,8 @@ def _seconds(name: str, value: object) -> float:
         return parse_duration(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise UsageError(f"{name} must be a number of seconds or a duration, not {_kind(value)}")
-    if value < 0 or value != value or value == float("inf"):
-        raise InvalidValue(f"invalid {name} {value}: must be a finite number >= 0")
+    if value < 0 or value != value or value > MAX_DURATION:
+        raise InvalidValue(f"invalid {name} {value}: must be a number >= 0, at most 100 years")
     return float(value)
 
 

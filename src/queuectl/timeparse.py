@@ -7,6 +7,10 @@ from datetime import UTC, datetime
 
 from queuectl.errors import InvalidValue
 
+# Longer durations could not be added to a timestamp (datetime ends in year 9999, stores
+# keep int64 milliseconds): refused as invalid values instead of failing later.
+MAX_DURATION = 100 * 365 * 86400  # seconds: a century
+
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
@@ -23,7 +27,7 @@ def parse_duration(text: str) -> float:
     else:
         if value < 0 or value != value or value == float("inf"):
             raise InvalidValue(f"invalid duration {text!r}: must be a finite number >= 0")
-        return value
+        return _bounded(text, value)
     pos, total = 0, 0.0
     for match in _PART.finditer(raw):
         if match.start() != pos:
@@ -34,7 +38,13 @@ def parse_duration(text: str) -> float:
         raise InvalidValue(
             f"invalid duration {text!r}: use a number of seconds or units like 30s, 5m, 1h30m, 2d"
         )
-    return total
+    return _bounded(text, total)
+
+
+def _bounded(text: str, seconds: float) -> float:
+    if seconds > MAX_DURATION:
+        raise InvalidValue(f"invalid duration {text!r}: at most 100 years")
+    return seconds
 
 
 def parse_instant(text: str) -> datetime:

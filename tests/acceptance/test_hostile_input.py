@@ -84,6 +84,10 @@ VALUE_ERRORS = [  # well-formed but out of range: exit 1
     ["-c", "true", "--delay", "5x"],
     ["-c", "true", "--run-at", "2026-13-45"],
     ["-c", ""],
+    ["-c", "true", "--delay", "99999999999d"],
+    ["-c", "true", "--timeout", "1e308"],
+    ['{"command": "true", "delay": 1e300}'],
+    ['{"command": "true", "timeout": 1e300}'],
 ]
 
 
@@ -219,6 +223,27 @@ def test_unknown_states_keys_and_flags(cli: Cli) -> None:
     refused(cli, 1, "wait", "j", "--timeout", "soon")
     refused(cli, 1, "purge", "--older-than", "forever")
     assert snapshot(cli) == before
+
+
+def test_numbers_too_big_to_store_are_refused(cli: Cli) -> None:
+    """A config value that cannot be added to a timestamp or stored used to be accepted,
+    and then every later command (and every worker) failed on it."""
+    before = snapshot(cli)
+    for key, value in [("lease-timeout", "1e300"), ("job-timeout", "1e300"),
+                       ("backoff-max", "1e308"), ("max-retries", "99999999999"),
+                       ("max-log-bytes", "99999999999"), ("backoff-base", "1e308")]:  # fmt: skip
+        assert "<=" in refused(cli, 1, "config", "set", key, value)
+    refused(cli, 1, "purge", "--older-than", "1e308")
+    refused(cli, 1, "purge", "--older-than", "99999999999999d")
+    refused(cli, 1, "wait", "x", "--timeout", "1e308")
+    refused(cli, 2, "list", "--limit", "99999999999999999999")
+    refused(cli, 2, "dlq", "list", "--limit", "99999999999999999999")
+    assert snapshot(cli) == before
+    cli.ok("config", "set", "lease-timeout", "31536000")  # a year: the largest allowed
+    cli.ok("config", "set", "job-timeout", "31536000")
+    job_id = cli.enqueue("true", "--delay", "36500d")  # a century: the longest delay
+    assert cli.json("status")["scheduled"] == 1
+    assert cli.job(job_id)["timeout"] == 31536000
 
 
 # --- stores that cannot be used ------------------------------------------------------------

@@ -16,7 +16,8 @@ def dlq() -> None:
 
 
 @dlq.command("list")
-@click.option("--limit", type=click.IntRange(min=0), default=0, help="At most this many (0: all).")
+@click.option("--limit", type=click.IntRange(0, 10**9), default=0,
+              help="At most this many (0: all).")  # fmt: skip
 @json_option
 @pass_env
 def list_dead(env: Env, limit: int, as_json: bool) -> None:

@@ -70,7 +70,7 @@ def _env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.command("list")
 @click.option("--state", type=STATE_CHOICE, help="Only jobs in this state.")
 @click.option("--queue", help="Only jobs of this queue.")
-@click.option("--limit", type=click.IntRange(min=0), default=100, show_default=True,
+@click.option("--limit", type=click.IntRange(0, 10**9), default=100, show_default=True,
               help="At most this many (0: all).")  # fmt: skip
 @json_option
 @pass_env
