@@ -81,6 +81,11 @@ def test_enqueue_is_committed_with_synchronous_full(tmp_path: Path) -> None:
         assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # type: ignore[attr-defined]
     finally:
         env.close()
+    default = open_store(str(db))  # what the enqueue fast path opens
+    try:
+        assert default._conn.execute("PRAGMA synchronous").fetchone()[0] == SYNCHRONOUS_FULL  # type: ignore[attr-defined]
+    finally:
+        default.close()
     worker_store = open_store(str(db), durable=False)
     try:
         # Workers trade fsync for speed: a lost commit only re-runs a job.
