@@ -63,7 +63,7 @@ class Supervisor:
 
     def _install_signals(self) -> None:
         signal.set_wakeup_fd(self._wake_w)
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
             signal.signal(sig, self._on_signal)
 
     # --- children ------------------------------------------------------------------------

@@ -80,6 +80,9 @@ class Worker:
         signal.set_wakeup_fd(self._wake_w)
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
+        # The terminal of a foreground pool went away: stop gracefully rather than die
+        # mid-job (SIGHUP's default), which would leave the job running on unattended.
+        signal.signal(signal.SIGHUP, self._on_signal)
 
     def _read_supervisor(self) -> None:
         if self.supervisor_fd is None:

@@ -242,3 +242,14 @@ def test_a_worker_stopped_alone_stops_the_pool_gracefully(cli: Cli) -> None:
     assert exits(pool) == 0
     assert cli.job(job_id)["state"] == "completed"  # the busy one finished its job first
     assert cli.json("worker", "list") == []
+
+
+def test_the_terminal_going_away_is_a_graceful_stop(cli: Cli) -> None:
+    """SIGHUP to the whole foreground group (its terminal closed): jobs finish, then exit."""
+    job_id = cli.enqueue("sleep 1; echo finished")
+    pool = cli.start_workers(2)
+    cli.wait_state(job_id, "processing")
+    os.killpg(pool.pid, signal.SIGHUP)
+    assert exits(pool) == 0
+    assert cli.job(job_id)["state"] == "completed"
+    assert cli.json("worker", "list") == []
