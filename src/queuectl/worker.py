@@ -141,11 +141,16 @@ class Worker:
                  ",".join(self.queues) or "all")  # fmt: skip
         try:
             self._recover()
-            while self.level == 0:
+            job: Job | None = None
+            # A job claimed as the previous one finished runs even if a stop came meanwhile:
+            # it is already ours, like one claimed just before a stop request.
+            while self.level == 0 or job is not None:
+                self.current = job  # a heartbeat between two jobs reports the claimed one
                 self._maybe_heartbeat()
-                job = self._retrying(lambda: self.store.claim(self.id, self.queues))
+                if job is None:
+                    job = self._retrying(lambda: self.store.claim(self.id, self.queues))
                 if job is not None:
-                    self._process(job)
+                    job = self._process(job)  # the next job, claimed in the same transaction
                     continue
                 due = self._retrying(lambda: self.store.seconds_until_due(self.queues))
                 # A floor, so a job that is due but was taken by another worker between our
@@ -215,7 +220,9 @@ class Worker:
 
     # --- one job --------------------------------------------------------------------------
 
-    def _process(self, job: Job) -> None:
+    def _process(self, job: Job) -> Job | None:
+        """Run one job and record how it ended; returns the next job when one was claimed
+        in the same store call (only while the worker is not stopping)."""
         self.current = job
         started = time.monotonic()
         try:
@@ -226,14 +233,28 @@ class Worker:
         if self.job_group is not None:
             self.job_group(0)
         try:
-            final = self._retrying(lambda: self.store.finish(job, self.id, result, self.policy))
-            log.info("job %s %s after %.3fs%s", job.id, final.state, time.monotonic() - started,
-                     f" ({result.error})" if result.error else "")  # fmt: skip
-        except LostLease:
-            log.warning("job %s was cancelled or recovered while it ran", job.id)
+            final, nxt = self._finish(job, result)
         finally:
             self.current = None
             self._lost_job = False
+        if final is None:
+            log.warning("job %s was cancelled or recovered while it ran", job.id)
+        else:
+            log.info("job %s %s after %.3fs%s", job.id, final.state, time.monotonic() - started,
+                     f" ({result.error})" if result.error else "")  # fmt: skip
+        return nxt
+
+    def _finish(self, job: Job, result: AttemptResult) -> tuple[Job | None, Job | None]:
+        """(the finished job, or None if it was taken from us; the next job, if claimed)."""
+        if self.level == 0:  # one store call for this job's end and the next job's start
+            return self._retrying(
+                lambda: self.store.finish_and_claim(job, self.id, result, self.policy, self.queues)
+            )
+        try:  # stopping: take no new job
+            done = self._retrying(lambda: self.store.finish(job, self.id, result, self.policy))
+            return done, None
+        except LostLease:
+            return None, None
 
     def _run_spec(self, job: Job) -> RunSpec:
         env = self._base_env.copy()

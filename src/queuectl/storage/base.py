@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from queuectl.errors import LostLease
 from queuectl.models import (
     Attempt,
     AttemptResult,
@@ -240,6 +241,22 @@ class Storage(ABC):
     @abstractmethod
     def config_set(self, key: str, value: str) -> None:
         """Store one validated config value; every worker sees it on its next read."""
+
+    def finish_and_claim(
+        self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy,
+        queues: Sequence[str] | None = None,
+    ) -> tuple[Job | None, Job | None]:  # fmt: skip
+        """``finish`` this attempt, then ``claim`` the worker's next job: (the finished job,
+        or None where ``finish`` would raise LostLease; the next job or None).
+
+        A worker with nothing else to do between jobs calls this. A store may do both in one
+        transaction (one commit per job instead of two); this default just calls the two.
+        """
+        try:
+            done: Job | None = self.finish(job, worker_id, result, policy)
+        except LostLease:
+            done = None
+        return done, self.claim(worker_id, queues)
 
     @abstractmethod
     def finished_attempts(self, since: datetime) -> list[AttemptRow]:

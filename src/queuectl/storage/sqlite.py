@@ -231,20 +231,26 @@ class SQLiteStorage(Storage):
     def claim(self, worker_id: str, queues: Sequence[str] | None = None) -> Job | None:
         now = self._now()
         with self._write() as conn:
-            if queues:
-                params = {"worker": worker_id, "now": now, "queues": json.dumps(list(queues))}
-                row = conn.execute(Q["claim_queues"], params).fetchone()
-            else:
-                row = conn.execute(Q["claim_any"], {"worker": worker_id, "now": now}).fetchone()
-            if row is None:
-                return None
-            job = job_from_row(row)
-            conn.execute(
-                Q["open_attempt"],
-                {"id": job.id, "number": job.runs, "worker": worker_id,
-                 "run_at": row["run_at"], "now": now},
-            )  # fmt: skip
-            conn.execute(Q["worker_busy"], {"worker": worker_id, "job": job.id})
+            return self._claim_in(conn, worker_id, queues, now)
+
+    @staticmethod
+    def _claim_in(
+        conn: sqlite3.Connection, worker_id: str, queues: Sequence[str] | None, now: int
+    ) -> Job | None:
+        if queues:
+            params = {"worker": worker_id, "now": now, "queues": json.dumps(list(queues))}
+            row = conn.execute(Q["claim_queues"], params).fetchone()
+        else:
+            row = conn.execute(Q["claim_any"], {"worker": worker_id, "now": now}).fetchone()
+        if row is None:
+            return None
+        job = job_from_row(row)
+        conn.execute(
+            Q["open_attempt"],
+            {"id": job.id, "number": job.runs, "worker": worker_id,
+             "run_at": row["run_at"], "now": now},
+        )  # fmt: skip
+        conn.execute(Q["worker_busy"], {"worker": worker_id, "job": job.id})
         return job
 
     def seconds_until_due(self, queues: Sequence[str] | None = None) -> float | None:
@@ -257,6 +263,23 @@ class SQLiteStorage(Storage):
     def finish(
         self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy
     ) -> Job:
+        done, _ = self._finish(job, worker_id, result, policy, None)
+        if done is None:
+            raise LostLease(f"job {job.id!r} is no longer held by worker {worker_id}")
+        return done
+
+    def finish_and_claim(
+        self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy,
+        queues: Sequence[str] | None = None,
+    ) -> tuple[Job | None, Job | None]:  # fmt: skip
+        """One transaction: measured ~100 µs less per job than finish + claim (bench/)."""
+        return self._finish(job, worker_id, result, policy, queues or ())
+
+    def _finish(
+        self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy,
+        claim_queues: Sequence[str] | None,
+    ) -> tuple[Job | None, Job | None]:  # fmt: skip
+        """Finish the attempt; with ``claim_queues`` (None: don't) claim the next job too."""
         now = self._now()
         step = after_attempt(job, result, policy)
         run_at = None if step.delay_ms is None else now + step.delay_ms
@@ -274,11 +297,13 @@ class SQLiteStorage(Storage):
                  "attempts": step.attempts, "run_at": run_at, "now": now,
                  "exit_code": result.exit_code, "error": step.error},
             ).fetchone()  # fmt: skip
-        if row is None:
-            raise LostLease(f"job {job.id!r} is no longer held by worker {worker_id}")
-        if step.back_in_queue:  # idle workers claim it, or re-plan their sleep around it
-            self._wake_idle()
-        return job_from_row(row)
+            done = job_from_row(row) if row is not None else None
+            nxt = None
+            if claim_queues is not None:
+                nxt = self._claim_in(conn, worker_id, claim_queues, now)
+        if done is not None and step.back_in_queue:  # idle workers claim it, or re-plan
+            self._wake_idle()  # their sleep around it
+        return done, nxt
 
     def save_output(self, job_id: str, attempt: int, data: bytes, dropped: int) -> None:
         with self._write() as conn:

@@ -1,0 +1,47 @@
+"""Storage.finish_and_claim: a job's end and the worker's next claim in one call, with the
+same outcome as finish() then claim() (run against every backend)."""
+
+from __future__ import annotations
+
+from queuectl.models import State
+from queuectl.storage.base import Storage
+from tests.contract.test_storage import FAIL, OK, policy, register, spec
+
+
+def test_finishes_and_claims_the_next_job(store: Storage) -> None:
+    worker = register(store)
+    store.enqueue([spec(id="a", priority=5), spec(id="b")])
+    first = store.claim(worker)
+    assert first is not None and first.id == "a"
+    done, nxt = store.finish_and_claim(first, worker, OK, policy)
+    assert done is not None and done.state == State.COMPLETED and done.attempts == 1
+    assert nxt is not None and nxt.id == "b" and nxt.state == State.PROCESSING and nxt.runs == 1
+    assert [a.number for a in store.attempts("b")] == [1]
+    assert store.read_output("a") is not None and store.read_output("a").data == b"hello\n"  # type: ignore[union-attr]
+    done, nxt = store.finish_and_claim(nxt, worker, FAIL, policy)
+    assert done is not None and done.state == State.FAILED and nxt is None
+    assert store.get_job("b").state == State.FAILED  # type: ignore[union-attr]
+
+
+def test_a_lost_lease_still_claims(store: Storage) -> None:
+    worker = register(store)
+    store.enqueue([spec(id="a"), spec(id="b")])
+    first = store.claim(worker)
+    assert first is not None
+    store.cancel(["a"])
+    done, nxt = store.finish_and_claim(first, worker, OK, policy)
+    assert done is None
+    assert store.get_job("a").state == State.CANCELLED  # type: ignore[union-attr]
+    assert nxt is not None and nxt.id == "b"
+
+
+def test_next_job_comes_from_the_served_queues(store: Storage) -> None:
+    worker = register(store)
+    store.enqueue([spec(id="a", queue="q1"), spec(id="other", queue="q2", priority=9),
+                   spec(id="b", queue="q1")])  # fmt: skip
+    first = store.claim(worker, ["q1"])
+    assert first is not None and first.id == "a"
+    _, nxt = store.finish_and_claim(first, worker, OK, policy, ["q1"])
+    assert nxt is not None and nxt.id == "b"
+    _, nxt = store.finish_and_claim(nxt, worker, OK, policy, ["q1"])
+    assert nxt is None and store.get_job("other").state == State.PENDING  # type: ignore[union-attr]
