@@ -96,6 +96,8 @@ def test_random_worker_kills_lose_nothing(cli: Cli) -> None:
     finally:
         store.close()
     assert lost >= 1  # the chaos did hit running jobs
+    worker_log = b"".join(p.read_bytes() for p in cli.cwd.glob("workers-*.log"))
+    assert b"Traceback" not in worker_log
     overlaps = cli.cwd / "overlaps.txt"
     assert not overlaps.exists(), f"attempts ran side by side: {overlaps.read_text().split()}"
     after = time.monotonic() - deadline
