@@ -142,7 +142,8 @@ def test_bulk_enqueue_is_all_or_nothing(cli: Cli, tmp_path: Path) -> None:
     dup = tmp_path / "dup.jsonl"
     dup.write_text('{"command":"true","id":"b4"}\n{"command":"true","id":"b1"}\n')
     result = cli.run("enqueue", "--file", str(dup))
-    assert (result.returncode, result.stderr.strip()) == (1, "queuectl: error: job 'b1' already exists")
+    assert result.returncode == 1
+    assert result.stderr == "queuectl: error: job 'b1' already exists\n"
     assert sorted(j["id"] for j in cli.json("list")) == ["b1", "b2"]
     arr = cli.ok("enqueue", "--file", "-", "--json", input='[{"command":"true"}]')
     assert json.loads(arr)[0]["state"] == "pending"

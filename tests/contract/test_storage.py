@@ -225,7 +225,8 @@ def test_output_saved_while_running(store: Storage) -> None:
     assert job is not None
     store.save_output("o", job.runs, b"\xff\xfepartial", 10)
     out = store.read_output("o")
-    assert out is not None and (out.data, out.dropped, out.finished) == (b"\xff\xfepartial", 10, False)
+    assert out is not None
+    assert (out.data, out.dropped, out.finished) == (b"\xff\xfepartial", 10, False)
 
 
 def test_workers_heartbeat_and_stop_requests(store: Storage) -> None:
