@@ -211,3 +211,10 @@ def test_idle_workers_pick_up_promptly(cli: Cli) -> None:
     job_id = cli.enqueue("true")
     job = cli.wait_state(job_id, "completed", timeout=10)
     assert ts(job["started_at"]) - ts(job["created_at"]) < 0.5
+
+
+def test_bare_command_prints_its_help(cli: Cli) -> None:
+    for args in ([], ["worker"], ["dlq"]):
+        result = cli.run(*args)
+        assert result.returncode == 2
+        assert result.stderr.startswith("Usage: queuectl") and "error" not in result.stderr

@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.UsageError as exc:
+        if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())) and exc.ctx:
+            sys.stderr.write(exc.ctx.get_help() + "\n")  # bare `queuectl`: the help, as is
+            return EXIT_USAGE
         command = exc.ctx.command_path if exc.ctx else "queuectl"
         output.error(f"{exc.format_message().rstrip('.')} (see '{command} --help')")
         return EXIT_USAGE
