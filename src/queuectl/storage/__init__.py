@@ -15,7 +15,7 @@ def open_store(url: str, *, durable: bool = True) -> Storage:
             from queuectl.errors import StoreUnavailable
 
             raise StoreUnavailable(f"PostgreSQL support is not available: {exc}") from None
-        return PostgresStorage(url)
+        return PostgresStorage(url, durable=durable)
     from queuectl.storage.sqlite import SQLiteStorage
 
     return SQLiteStorage(sqlite_path(url), durable=durable)

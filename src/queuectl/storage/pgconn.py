@@ -65,11 +65,16 @@ def scrub(text: str, url: str) -> str:
     return " ".join(text.split())
 
 
-def connect(url: str, display_url: str) -> Conn:
-    """An autocommit connection, or StoreUnavailable naming the redacted URL."""
+def connect(url: str, display_url: str, *, durable: bool = True) -> Conn:
+    """An autocommit connection, or StoreUnavailable naming the redacted URL.
+
+    ``durable=False``: commits on this connection do not wait for the WAL flush
+    (``synchronous_commit = off``, set in the startup packet: no extra round trip)."""
     try:
         params = {**TCP_DEFAULTS, "connect_timeout": str(CONNECT_TIMEOUT),
                   "application_name": "queuectl", **conninfo_to_dict(libpq_url(url))}  # fmt: skip
+        if not durable:
+            params["options"] = f"{params.get('options') or ''} -c synchronous_commit=off".strip()
         return psycopg.connect(make_conninfo(**params), autocommit=True)  # type: ignore[arg-type]
     except psycopg.Error as exc:
         reason = scrub(str(exc), url).removeprefix("connection failed: ")

@@ -9,6 +9,8 @@ Same contract and semantics as the SQLite store, with these differences of means
   (so they arrive only once it is committed); each worker LISTENs on its own connection.
 - A broken connection (server restart, network) raises StoreUnavailable; the next call
   reconnects, so the worker's retry loop rides out an outage.
+- The worker's claim and finish are one statement each (server-side functions, migration
+  0002), and a finish that also claims the next job is one too: one round trip per job.
 """
 
 from __future__ import annotations
@@ -68,9 +70,21 @@ Row = dict[str, Any]
 
 
 class PostgresStorage(Storage):
-    def __init__(self, url: str) -> None:
-        """Connect to ``url`` (postgresql://user:pw@host:port/db) and migrate if needed."""
+    def __init__(self, url: str, *, durable: bool = True) -> None:
+        """Connect to ``url`` (postgresql://user:pw@host:port/db) and migrate if needed.
+
+        ``durable``: each commit waits until its WAL is flushed to disk (the server's
+        ``synchronous_commit``), so a job the CLI enqueued survives a server crash.
+        ``durable=False`` (workers) sets ``synchronous_commit = off`` on this connection:
+        a commit returns before the flush (the server flushes within ~3 x wal_writer_delay),
+        so claims and finishes no longer wait on the disk. What a server crash can lose then
+        is the last fraction of a second of them: a finished job comes back as processing
+        and is recovered and run again, a claim is undone and the job is claimed again.
+        Jobs are already at-least-once (a worker may die mid-job), so this adds no new
+        outcome; and nothing is corrupted (the WAL stays consistent, only shorter).
+        """
         self._url = url
+        self._durable = durable
         self.display_url = redact_url(url)
         # One connection per store; the lock keeps two threads' transactions apart on it.
         self._lock = threading.RLock()
@@ -92,7 +106,7 @@ class PostgresStorage(Storage):
     # --- plumbing --------------------------------------------------------------------
 
     def _connect(self) -> Conn:
-        return connect(self._url, self.display_url)
+        return connect(self._url, self.display_url, durable=self._durable)
 
     def _connection(self) -> Conn:
         """The live connection, reconnecting after a loss; lost listeners come back too."""
@@ -240,18 +254,10 @@ class PostgresStorage(Storage):
 
     def claim(self, worker_id: str, queues: Sequence[str] | None = None) -> Job | None:
         params: dict[str, Any] = {"worker": worker_id, "queues": list(queues or [])}
-        with self._tx() as conn:
-            cur = conn.cursor(row_factory=dict_row)
-            row = cur.execute(Q["claim_queues" if queues else "claim_any"], params).fetchone()
-            if row is None:
-                return None
-            job = job_from_row(row)
-            conn.execute(
-                Q["open_attempt"],
-                {"id": job.id, "number": job.runs, "worker": worker_id, "run_at": row["run_at"]},
-            )
-            conn.execute(Q["worker_busy"], {"worker": worker_id, "job": job.id})
-        return job
+        # One statement (autocommit: its own transaction) takes the job, opens the attempt
+        # and marks the worker busy.
+        with self._db() as conn:
+            return self._one_job(conn, Q["claim_queues" if queues else "claim_any"], params)
 
     def seconds_until_due(self, queues: Sequence[str] | None = None) -> float | None:
         [(delta_ms,)] = self._read(Q["next_due"], {"queues": list(queues) if queues else None})
@@ -260,26 +266,34 @@ class PostgresStorage(Storage):
     def finish(
         self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy
     ) -> Job:
-        step = after_attempt(job, result, policy)
-        with self._tx() as conn:
-            conn.execute(
-                Q["close_attempt"],
-                {"id": job.id, "number": job.runs, "exit_code": result.exit_code,
-                 "outcome": str(result.outcome), "error": result.error,
-                 "output": result.output, "dropped": result.output_dropped},
-            )  # fmt: skip
-            conn.execute(Q["worker_idle"], {"worker": worker_id})
-            done = self._one_job(
-                conn, Q["finish_job"],
-                {"id": job.id, "worker": worker_id, "runs": job.runs, "state": str(step.state),
-                 "attempts": step.attempts, "delay_ms": step.delay_ms,
-                 "exit_code": result.exit_code, "error": step.error},
-            )  # fmt: skip
-            if done is not None and step.back_in_queue:
-                self._notify(conn, "work")
+        done, _ = self._finish(job, worker_id, result, policy, None)
         if done is None:
             raise LostLease(f"job {job.id!r} is no longer held by worker {worker_id}")
         return done
+
+    def finish_and_claim(
+        self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy,
+        queues: Sequence[str] | None = None,
+    ) -> tuple[Job | None, Job | None]:  # fmt: skip
+        """One statement, so one round trip and one commit per job boundary."""
+        return self._finish(job, worker_id, result, policy, list(queues or []))
+
+    def _finish(
+        self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy,
+        claim_queues: list[str] | None,
+    ) -> tuple[Job | None, Job | None]:  # fmt: skip
+        """Finish the attempt; with ``claim_queues`` (None: don't) claim the next job too."""
+        step = after_attempt(job, result, policy)
+        params = {
+            "id": job.id, "worker": worker_id, "runs": job.runs, "state": str(step.state),
+            "attempts": step.attempts, "delay_ms": step.delay_ms,
+            "exit_code": result.exit_code, "outcome": str(result.outcome),
+            "attempt_error": result.error, "error": step.error, "output": result.output,
+            "dropped": result.output_dropped, "claim": claim_queues is not None,
+            "queues": claim_queues or [], "notify": CHANNEL,
+        }  # fmt: skip
+        with self._db() as conn:
+            return _finished_and_next(conn, params)
 
     def save_output(self, job_id: str, attempt: int, data: bytes, dropped: int) -> None:
         with self._db() as conn:
@@ -344,18 +358,14 @@ class PostgresStorage(Storage):
     def _recover(self, conn: Conn, job: Job, policy: FailurePolicy) -> Recovered | None:
         result = AttemptResult(Outcome.WORKER_LOST, error=WORKER_LOST_ERROR)
         step = after_attempt(job, result, policy)
-        conn.execute(
-            Q["close_attempt"],
-            {"id": job.id, "number": job.runs, "exit_code": None,
-             "outcome": str(result.outcome), "error": step.error, "output": None,
-             "dropped": None},
-        )  # fmt: skip
-        done = self._one_job(
-            conn, Q["finish_job"],
-            {"id": job.id, "worker": job.worker, "runs": job.runs, "state": str(step.state),
-             "attempts": step.attempts, "delay_ms": step.delay_ms, "exit_code": None,
-             "error": step.error},
-        )  # fmt: skip
+        # The caller notifies once for all recovered jobs; the lost worker's row goes.
+        params = {
+            "id": job.id, "worker": job.worker, "runs": job.runs, "state": str(step.state),
+            "attempts": step.attempts, "delay_ms": step.delay_ms, "exit_code": None,
+            "outcome": str(result.outcome), "attempt_error": step.error, "error": step.error,
+            "output": None, "dropped": None, "claim": False, "queues": [], "notify": None,
+        }  # fmt: skip
+        done, _ = _finished_and_next(conn, params)
         return Recovered(job.id, job.worker, step.state) if done is not None else None
 
     def listener(self, worker_id: str) -> Listener:
@@ -464,6 +474,19 @@ def _job_params(spec: JobSpec, job_id: str) -> dict[str, Any]:
         "cwd": spec.cwd, "env": json.dumps(spec.env) if spec.env else None,
         "run_at": to_ms(spec.run_at) if spec.run_at else None,
     }  # fmt: skip
+
+
+def _finished_and_next(conn: Conn, params: dict[str, Any]) -> tuple[Job | None, Job | None]:
+    """Run finish_job: its rows are the finished job (absent on a lost lease) and the next
+    one claimed, which alone is 'processing'."""
+    done = nxt = None
+    for row in conn.cursor(row_factory=dict_row).execute(Q["finish_job"], params):
+        job = job_from_row(row)
+        if job.state is State.PROCESSING:
+            nxt = job
+        else:
+            done = job
+    return done, nxt
 
 
 def _fetch(cur: psycopg.Cursor[Row]) -> Row:

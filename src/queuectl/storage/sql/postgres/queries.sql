@@ -36,27 +36,12 @@ SELECT count(*), coalesce(sum((state = 'busy')::int), 0) FROM workers
 WHERE heartbeat_at >= queuectl_now_ms() - %(lease_ms)s
 
 -- name: claim_any
--- SKIP LOCKED: concurrent claimers pass over a row another one is taking instead of
--- queueing behind it, so N workers take N different jobs in one round trip each.
-UPDATE jobs
-SET state = 'processing', worker = %(worker)s, runs = runs + 1, started_at = queuectl_now_ms(),
-    finished_at = NULL, exit_code = NULL, updated_at = queuectl_now_ms()
-WHERE seq = (SELECT seq FROM jobs
-             WHERE state IN ('pending', 'failed') AND run_at <= queuectl_now_ms()
-             ORDER BY priority DESC, run_at, seq LIMIT 1
-             FOR UPDATE SKIP LOCKED)
-RETURNING *
+-- Takes the job, opens its attempt and marks the worker busy in one statement (one round
+-- trip, one transaction): see queuectl_claim in migrations/0002.
+SELECT * FROM queuectl_claim(%(worker)s, NULL)
 
 -- name: claim_queues
-UPDATE jobs
-SET state = 'processing', worker = %(worker)s, runs = runs + 1, started_at = queuectl_now_ms(),
-    finished_at = NULL, exit_code = NULL, updated_at = queuectl_now_ms()
-WHERE seq = (SELECT seq FROM jobs
-             WHERE state IN ('pending', 'failed') AND run_at <= queuectl_now_ms()
-               AND queue = ANY(%(queues)s::text[])
-             ORDER BY priority DESC, run_at, seq LIMIT 1
-             FOR UPDATE SKIP LOCKED)
-RETURNING *
+SELECT * FROM queuectl_claim(%(worker)s, %(queues)s::text[])
 
 -- name: next_due
 SELECT min(run_at) - queuectl_now_ms() FROM jobs
@@ -64,6 +49,9 @@ WHERE state IN ('pending', 'failed')
   AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
 
 -- name: open_attempt
+-- open_attempt, worker_busy, worker_idle and close_attempt: the same steps as in the SQLite
+-- store, which runs them one by one. Here queuectl_claim / queuectl_finish (migrations/0002)
+-- do them on the server, so the worker's store calls are one statement each.
 INSERT INTO attempts (job_id, number, worker, run_at, started_at)
 VALUES (%(id)s, %(number)s, %(worker)s, %(run_at)s, queuectl_now_ms())
 
@@ -74,14 +62,13 @@ UPDATE workers SET state = 'busy', current_job = %(job)s WHERE id = %(worker)s
 UPDATE workers SET state = 'idle', current_job = NULL WHERE id = %(worker)s AND state = 'busy'
 
 -- name: finish_job
--- run_at: NULL delay keeps it; otherwise due that many ms from now (0: at once).
-UPDATE jobs
-SET state = %(state)s, attempts = %(attempts)s,
-    run_at = coalesce(queuectl_now_ms() + %(delay_ms)s::bigint, run_at),
-    finished_at = queuectl_now_ms(), exit_code = %(exit_code)s, last_error = %(error)s,
-    updated_at = queuectl_now_ms()
-WHERE id = %(id)s AND state = 'processing' AND worker = %(worker)s AND runs = %(runs)s
-RETURNING *
+-- Closes the attempt, moves the job on, sets the worker idle and, with claim, takes its next
+-- job: one statement (queuectl_finish in migrations/0002). Rows: the finished job (none on a
+-- lost lease), then the next job (state 'processing').
+SELECT * FROM queuectl_finish(
+    %(id)s, %(worker)s, %(runs)s, %(state)s, %(attempts)s, %(delay_ms)s::bigint,
+    %(exit_code)s::integer, %(outcome)s, %(attempt_error)s::text, %(error)s::text,
+    %(output)s::bytea, %(dropped)s::bigint, %(claim)s, %(queues)s::text[], %(notify)s::text)
 
 -- name: close_attempt
 UPDATE attempts
