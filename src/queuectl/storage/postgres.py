@@ -185,21 +185,27 @@ class PostgresStorage(Storage):
             if job_id in seen:
                 raise DuplicateJob(job_id)
             seen.add(job_id)
-        rows = [_job_params(spec, job_id) for spec, job_id in zip(specs, ids, strict=True)]
-        if not rows:
+        if not ids:
             return []
+        params = _batch_params(specs, ids)
         try:
-            with self._tx() as conn:
-                cur = conn.cursor(row_factory=dict_row)
-                cur.executemany(Q["insert_job"], rows, returning=True)
-                jobs = [job_from_row(_fetch(cur))]
-                while cur.nextset():
-                    jobs.append(job_from_row(_fetch(cur)))
-                self._notify(conn, "work")
+            with self._db() as conn:  # one statement: its own transaction
+                row = conn.execute(Q["insert_job"], params).fetchone()
         except pg_errors.UniqueViolation:
             # Rolled back by now, so only jobs that existed before are found.
             raise DuplicateJob(self._first_existing(ids)) from None
-        return jobs
+        assert row is not None and row[1] == len(ids)
+        now = _ms(row[0])
+        # Every other column is what we wrote or its default (queuectl_claim etc. change
+        # them later): the rows need not travel back.
+        return [
+            Job(id=job_id, command=spec.command, state=State.PENDING, attempts=0,
+                max_retries=max_retries, priority=spec.priority, timeout=spec.timeout,
+                queue=spec.queue, run_at=_ms(run_at) if run_at is not None else now,
+                created_at=now, updated_at=now, cwd=spec.cwd, env=spec.env or None, runs=0)
+            for spec, job_id, max_retries, run_at in zip(
+                specs, ids, params["max_retries"], params["run_at"], strict=True)
+        ]  # fmt: skip
 
     def _first_existing(self, ids: list[str]) -> str:
         with self._db() as conn:
@@ -467,12 +473,19 @@ class PostgresStorage(Storage):
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _job_params(spec: JobSpec, job_id: str) -> dict[str, Any]:
+def _batch_params(specs: Sequence[JobSpec], ids: list[str]) -> dict[str, Any]:
+    """insert_job's parameters: one list per column."""
+    for spec in specs:
+        if spec.max_retries is None:
+            raise InvalidValue("max_retries must be resolved before enqueue")
     return {
-        "id": job_id, "command": spec.command, "max_retries": spec.max_retries,
-        "priority": spec.priority, "timeout": spec.timeout, "queue": spec.queue,
-        "cwd": spec.cwd, "env": json.dumps(spec.env) if spec.env else None,
-        "run_at": to_ms(spec.run_at) if spec.run_at else None,
+        "id": ids, "command": [s.command for s in specs],
+        "max_retries": [s.max_retries for s in specs], "priority": [s.priority for s in specs],
+        "timeout": [s.timeout for s in specs], "queue": [s.queue for s in specs],
+        "cwd": [s.cwd for s in specs],
+        "env": [json.dumps(s.env) if s.env else None for s in specs],
+        "run_at": [to_ms(s.run_at) if s.run_at else None for s in specs],
+        "channel": CHANNEL,
     }  # fmt: skip
 
 
@@ -487,12 +500,6 @@ def _finished_and_next(conn: Conn, params: dict[str, Any]) -> tuple[Job | None, 
         else:
             done = job
     return done, nxt
-
-
-def _fetch(cur: psycopg.Cursor[Row]) -> Row:
-    row = cur.fetchone()
-    assert row is not None  # INSERT ... RETURNING gives one row per insert
-    return row
 
 
 def _scalar(row: tuple[Any, ...] | None) -> int:
