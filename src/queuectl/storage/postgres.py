@@ -345,6 +345,10 @@ class PostgresStorage(Storage):
         )
 
     def recover_stale(self, lease_timeout: float, policy: FailurePolicy) -> list[Recovered]:
+        # Every worker calls this every few seconds: the housekeeping of the state counts
+        # rides along (its own short statement, apart from the recovery transaction).
+        with self._db() as conn:
+            conn.execute(Q["pg_fold_counts"])
         workers, now_ms = self._workers()
         lost = [w.id for w in workers if liveness.is_lost(w, now_ms / 1000, lease_timeout)]
         recovered: list[Recovered] = []

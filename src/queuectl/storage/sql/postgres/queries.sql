@@ -36,10 +36,16 @@ SELECT job_id, number, worker, started_at, finished_at, exit_code, outcome, erro
 FROM attempts WHERE job_id = %(id)s ORDER BY number
 
 -- name: count_states
-SELECT state, count(*) FROM jobs GROUP BY state
+-- From the deltas the triggers of migrations/0003 keep (a few rows), not from jobs.
+SELECT state, sum(n) FROM job_counts GROUP BY state HAVING sum(n) <> 0
 
 -- name: count_scheduled
-SELECT count(*) FROM jobs WHERE state = 'pending' AND run_at > queuectl_now_ms()
+-- Pending jobs due later: those of jobs_due (pending or failed) minus the failed ones. The
+-- first count reads the index alone (no row visits where the visibility map allows: 100,000
+-- scheduled jobs in ~5 ms instead of ~20), the second only the failed jobs' rows.
+SELECT (SELECT count(*) FROM jobs
+        WHERE state IN ('pending', 'failed') AND run_at > queuectl_now_ms())
+     - (SELECT count(*) FROM jobs WHERE state = 'failed' AND run_at > queuectl_now_ms())
 
 -- name: count_workers
 SELECT count(*), coalesce(sum((state = 'busy')::int), 0) FROM workers
@@ -185,3 +191,8 @@ FROM attempts WHERE finished_at >= %(since)s ORDER BY finished_at
 
 -- name: dead_since
 SELECT count(*) FROM jobs WHERE state = 'dead' AND finished_at >= %(since)s
+
+-- name: pg_fold_counts
+-- Housekeeping with no SQLite counterpart (names starting pg_ are PostgreSQL's own): fold
+-- job_counts' deltas into one row per state.
+SELECT queuectl_fold_counts()
