@@ -75,7 +75,7 @@ UPDATE jobs
 SET state = :state, attempts = :attempts, run_at = coalesce(:run_at, run_at),
     finished_at = :now, exit_code = :exit_code, last_error = :error, updated_at = :now
 WHERE id = :id AND state = 'processing' AND worker = :worker AND runs = :runs
-RETURNING *
+RETURNING seq  -- only whether the guard matched: the store knows the rest
 
 -- name: close_attempt
 UPDATE attempts
