@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
-import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from queuectl.errors import InvalidValue, UsageError
@@ -21,6 +22,7 @@ from queuectl.timeparse import MAX_DURATION, parse_duration, parse_instant
 
 FIELDS = ("id", "command", "max_retries", "priority", "timeout", "run_at", "delay", "queue",
           "cwd", "env")  # fmt: skip
+_FIELD_SET = frozenset(FIELDS)
 MAX_ID_CHARS = 200
 MAX_QUEUE_CHARS = 100
 # Linux refuses a single exec argument longer than MAX_ARG_STRLEN (32 pages, with its NUL):
@@ -29,8 +31,14 @@ MAX_COMMAND_BYTES = 32 * 4096 - 1
 INT32 = 2**31 - 1
 
 
+# Unicode's control characters (category Cc) are exactly these two ranges.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# A JSON escape of a UTF-16 surrogate: the only way JSON text read as UTF-8 yields one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def _has_control(text: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" for ch in text)
+    return _CONTROL.search(text) is not None
 
 
 def check_id(job_id: object) -> str:
@@ -59,9 +67,14 @@ def check_command(command: object) -> str:
 def check_queue(queue: object) -> str:
     if not isinstance(queue, str):
         raise UsageError(f"queue must be a string, not {_kind(queue)}")
-    if not 1 <= len(queue) <= MAX_QUEUE_CHARS or _has_control(queue):
+    if not _good_queue_name(queue):
         raise InvalidValue(f"invalid queue name {queue[:40]!r}: 1-{MAX_QUEUE_CHARS} characters")
     return queue
+
+
+@lru_cache(maxsize=256)  # a bulk file names the same few queues again and again
+def _good_queue_name(queue: str) -> bool:
+    return 1 <= len(queue) <= MAX_QUEUE_CHARS and not _has_control(queue)
 
 
 def _int(name: str, value: object, low: int, high: int = INT32) -> int:
@@ -103,6 +116,11 @@ def check_cwd(cwd: object, base: str) -> str:
         raise UsageError(f"cwd must be a string, not {_kind(cwd)}")
     if not cwd or "\0" in cwd:
         raise InvalidValue("invalid cwd")
+    return _resolve_cwd(cwd, base)
+
+
+@lru_cache(maxsize=256)  # the same directory for most jobs of a bulk file
+def _resolve_cwd(cwd: str, base: str) -> str:
     return os.path.normpath(os.path.join(base, os.path.expanduser(cwd)))
 
 
@@ -120,12 +138,18 @@ def _run_at(fields: Mapping[str, Any]) -> datetime | None:
     return None
 
 
-def build_spec(fields: Mapping[str, Any], config: Config, base_cwd: str) -> JobSpec:
-    """A complete JobSpec from user fields; omitted limits take the current config."""
-    for key, value in fields.items():
-        _check_utf8(key, "a field name")
-        _check_utf8(value, key)
-    unknown = [key for key in fields if key not in FIELDS]
+def build_spec(
+    fields: Mapping[str, Any], config: Config, base_cwd: str, *, utf8_checked: bool = False
+) -> JobSpec:
+    """A complete JobSpec from user fields; omitted limits take the current config.
+
+    ``utf8_checked``: the caller has already made sure no text in ``fields`` holds a lone
+    surrogate (see utf8_checked_batch)."""
+    if not utf8_checked:
+        for key, value in fields.items():
+            _check_utf8(key, "a field name")
+            _check_utf8(value, key)
+    unknown = [key for key in fields if key not in _FIELD_SET]
     if unknown:
         raise UsageError(f"unknown job field {unknown[0]!r}; valid: {', '.join(FIELDS)}")
     if fields.get("command") is None:
@@ -160,6 +184,22 @@ def _check_utf8(value: object, name: str) -> None:
         for key, item in value.items():
             _check_utf8(key, name)
             _check_utf8(item, name)
+
+
+def utf8_checked_batch(text: str, defaults: Mapping[str, Any]) -> bool:
+    """True when no entry of a jobs file, merged with ``defaults`` (flags), can hold a lone
+    surrogate: the file was decoded as UTF-8 (which refuses them), so only a JSON escape
+    can make one. Checking once spares a bulk file ~0.1 s of per-value checks; when this
+    says False the checks run per entry and word the error as always."""
+    if _SURROGATE_ESCAPE.search(text):
+        return False
+    try:
+        for key, value in defaults.items():
+            _check_utf8(key, "a field name")
+            _check_utf8(value, key)
+    except InvalidValue:
+        return False
+    return True
 
 
 def _given(fields: Mapping[str, Any], name: str, default: object) -> Any:

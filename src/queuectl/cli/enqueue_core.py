@@ -29,19 +29,20 @@ def enqueue(store: Storage, defaults: dict[str, Any], job_json: str | None,
     else:
         fields = specs.parse_object(job_json) if job_json is not None else {}
         batch = [specs.build_spec({**defaults, **fields}, config, base)]
-    jobs = store.enqueue(batch)
     if as_json:
-        docs = [job.to_dict() for job in jobs]
+        docs = [job.to_dict() for job in store.enqueue(batch)]
         output.emit_json(docs if read_file is not None else docs[0])
     else:
-        sys.stdout.write("".join(job.id + "\n" for job in jobs))
+        sys.stdout.write("".join(job_id + "\n" for job_id in store.enqueue_ids(batch)))
 
 
 def _file_specs(text: str, defaults: dict[str, Any], config: Config, base: str) -> list[JobSpec]:
+    checked = specs.utf8_checked_batch(text, defaults)
     batch = []
     for label, fields in specs.parse_batch(text):
         try:
-            batch.append(specs.build_spec({**defaults, **fields}, config, base))
+            merged = {**defaults, **fields} if defaults else fields
+            batch.append(specs.build_spec(merged, config, base, utf8_checked=checked))
         except QueuectlError as exc:
             raise InvalidValue(f"{label}: {exc}") from None
     return batch

@@ -113,6 +113,13 @@ class Storage(ABC):
         ``specs``); nothing is inserted then. Wakes idle workers after commit.
         """
 
+    def enqueue_ids(self, specs: Sequence[JobSpec]) -> list[str]:
+        """``enqueue``, returning only the new ids (what `enqueue` prints without --json).
+
+        A store may skip building the Job objects: a bulk file of 100,000 jobs spends
+        ~0.15 s on them in SQLite."""
+        return [job.id for job in self.enqueue(specs)]
+
     @abstractmethod
     def get_job(self, job_id: str) -> Job | None:
         """The job, or None."""

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from queuectl.errors import DuplicateJob, JobNotFound, LostLease, StoreUnavailable, WrongState
-from queuectl.ids import new_job_id
+from queuectl.ids import new_job_ids
 from queuectl.models import (
     FINAL_STATES,
     WORKER_LOST_ERROR,
@@ -142,19 +142,30 @@ class SQLiteStorage(Storage):
     # --- jobs ------------------------------------------------------------------------
 
     def enqueue(self, specs: Sequence[JobSpec]) -> list[Job]:
+        rows, now = self._enqueue(specs)
+        created = _ms(now)  # one datetime for the whole batch (100,000 jobs in a bulk file)
+        pairs = zip(specs, rows, strict=True)
+        return [self._job_from_spec(spec, row, created) for spec, row in pairs]
+
+    def enqueue_ids(self, specs: Sequence[JobSpec]) -> list[str]:
+        return [row["id"] for row in self._enqueue(specs)[0]]
+
+    def _enqueue(self, specs: Sequence[JobSpec]) -> tuple[list[dict[str, Any]], int]:
+        """The inserted rows and their created_at; idle workers woken."""
         for _ in range(3):  # a generated id may (astronomically rarely) collide: redraw
-            ids = [spec.id or new_job_id() for spec in specs]
+            fresh = iter(new_job_ids(sum(1 for spec in specs if not spec.id)))
+            ids = [spec.id or next(fresh) for spec in specs]
             try:
-                jobs = self._insert(specs, ids)
+                inserted = self._insert(specs, ids)
             except DuplicateJob as dup:
                 if any(spec.id == dup.job_id for spec in specs):
                     raise
                 continue
             self._wake_idle()
-            return jobs
+            return inserted
         raise StoreUnavailable("could not draw a unique job id")
 
-    def _insert(self, specs: Sequence[JobSpec], ids: list[str]) -> list[Job]:
+    def _insert(self, specs: Sequence[JobSpec], ids: list[str]) -> tuple[list[dict[str, Any]], int]:
         now = self._now()
         rows = [
             {
@@ -171,20 +182,19 @@ class SQLiteStorage(Storage):
             }
             for spec, job_id in zip(specs, ids, strict=True)
         ]
-        seen: set[str] = set()
-        for job_id in ids:
-            if job_id in seen:
-                raise DuplicateJob(job_id)
-            seen.add(job_id)
+        if len(set(ids)) != len(ids):
+            seen: set[str] = set()
+            for job_id in ids:
+                if job_id in seen:
+                    raise DuplicateJob(job_id)
+                seen.add(job_id)
         try:
             with self._write() as conn:
                 conn.executemany(Q["insert_job"], rows)
         except sqlite3.IntegrityError:
             # Rolled back by now, so only jobs that existed before are found.
             raise DuplicateJob(self._first_existing(ids)) from None
-        created = _ms(now)  # one datetime for the whole batch (100,000 jobs in a bulk file)
-        pairs = zip(specs, rows, strict=True)
-        return [self._job_from_spec(spec, row, created) for spec, row in pairs]
+        return rows, now
 
     def _first_existing(self, ids: list[str]) -> str:
         for job_id in ids:
