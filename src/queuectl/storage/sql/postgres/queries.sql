@@ -36,8 +36,11 @@ SELECT job_id, number, worker, started_at, finished_at, exit_code, outcome, erro
 FROM attempts WHERE job_id = %(id)s ORDER BY number
 
 -- name: count_states
--- From the deltas the triggers of migrations/0003 keep (a few rows), not from jobs.
+-- From the deltas the triggers of migrations/0003 keep (a few rows), not from the jobs; only
+-- the pending backlog is counted in jobs_state, index-only.
 SELECT state, sum(n) FROM job_counts GROUP BY state HAVING sum(n) <> 0
+UNION ALL
+SELECT 'pending', count(*) FROM jobs WHERE state = 'pending'
 
 -- name: count_scheduled
 -- Pending jobs due later: those of jobs_due (pending or failed) minus the failed ones. The
