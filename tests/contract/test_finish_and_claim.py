@@ -3,7 +3,10 @@ same outcome as finish() then claim() (run against every backend)."""
 
 from __future__ import annotations
 
-from queuectl.models import State
+import pytest
+
+from queuectl.errors import DuplicateJob
+from queuectl.models import AttemptResult, State
 from queuectl.storage.base import Storage
 from tests.contract.test_storage import FAIL, OK, policy, register, spec
 
@@ -45,3 +48,26 @@ def test_next_job_comes_from_the_served_queues(store: Storage) -> None:
     assert nxt is not None and nxt.id == "b"
     _, nxt = store.finish_and_claim(nxt, worker, OK, policy, ["q1"])
     assert nxt is None and store.get_job("other").state == State.PENDING  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("result", [OK, FAIL], ids=["succeeded", "failed"])
+def test_the_finished_job_returned_is_the_stored_job(store: Storage, result: AttemptResult) -> None:
+    store.enqueue([spec(id="a", priority=3, queue="q", env={"A": "1"}), spec(id="b")])
+    worker = register(store)
+    job = store.claim(worker)
+    assert job is not None
+    done, nxt = store.finish_and_claim(job, worker, result, policy)
+    assert done is not None and nxt is not None
+    assert done == store.get_job("a")
+    last = store.finish(nxt, worker, result, policy)
+    assert last == store.get_job("b")
+
+
+def test_enqueue_ids_inserts_like_enqueue(store: Storage) -> None:
+    ids = store.enqueue_ids([spec(id="mine"), spec(), spec()])
+    assert ids[0] == "mine" and len(set(ids)) == 3
+    assert sorted(j.id for j in store.list_jobs()) == sorted(ids)
+    assert all(j.state == State.PENDING for j in store.list_jobs())
+    with pytest.raises(DuplicateJob):
+        store.enqueue_ids([spec(id="new"), spec(id="mine")])
+    assert store.get_job("new") is None

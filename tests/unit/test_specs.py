@@ -71,3 +71,32 @@ def test_parse_batch_lines_and_array() -> None:
         parse_batch('{"command": "a"}\n{oops\n')
     with pytest.raises(InvalidValue, match="line 1: expected a JSON object"):
         parse_batch("3\n")
+
+
+def test_control_characters_are_exactly_unicode_category_cc() -> None:
+    import sys
+    import unicodedata
+
+    from queuectl.specs import _has_control
+
+    for code in range(sys.maxunicode + 1):
+        ch = chr(code)
+        assert _has_control(f"a{ch}b") == (unicodedata.category(ch) == "Cc"), hex(code)
+
+
+def test_bulk_file_refuses_lone_surrogates_per_line_and_in_flags() -> None:
+    import pytest
+
+    from queuectl.cli.enqueue_core import _file_specs
+    from queuectl.errors import InvalidValue
+    from queuectl.settings import Config
+
+    config = Config.from_stored({})
+    good = '{"command": "true"}\n'
+    with pytest.raises(InvalidValue, match="line 2: command is not valid UTF-8"):
+        _file_specs(good + '{"command": "echo \\ud800"}\n', {}, config, "/")
+    with pytest.raises(InvalidValue, match="line 1: queue is not valid UTF-8"):
+        _file_specs(good, {"queue": "q\udcff"}, config, "/")
+    # An escaped backslash before "ud800" is plain text, accepted either way.
+    [spec] = _file_specs('{"command": "echo \\\\ud800"}\n', {}, config, "/")
+    assert spec.command == "echo \\ud800"
