@@ -11,6 +11,9 @@ Same contract and semantics as the SQLite store, with these differences of means
   reconnects, so the worker's retry loop rides out an outage.
 - The worker's claim and finish are one statement each (server-side functions, migration
   0002), and a finish that also claims the next job is one too: one round trip per job.
+  An enqueue is one statement too, whatever the number of jobs.
+- Counts per state come from deltas kept by triggers (migration 0003), not from scanning
+  the jobs: `status` costs the same at a million finished jobs as at ten.
 """
 
 from __future__ import annotations
@@ -66,7 +69,6 @@ from queuectl.storage.rows import ms as _ms
 from queuectl.storage.sql import queries
 
 Q = queries("postgres")
-Row = dict[str, Any]
 
 
 class PostgresStorage(Storage):
@@ -369,7 +371,7 @@ class PostgresStorage(Storage):
         result = AttemptResult(Outcome.WORKER_LOST, error=WORKER_LOST_ERROR)
         step = after_attempt(job, result, policy)
         # The caller notifies once for all recovered jobs; the lost worker's row goes.
-        params = {
+        params: dict[str, Any] = {
             "id": job.id, "worker": job.worker, "runs": job.runs, "state": str(step.state),
             "attempts": step.attempts, "delay_ms": step.delay_ms, "exit_code": None,
             "outcome": str(result.outcome), "attempt_error": step.error, "error": step.error,
@@ -509,5 +511,3 @@ def _finished_and_next(conn: Conn, params: dict[str, Any]) -> tuple[Job | None, 
 def _scalar(row: tuple[Any, ...] | None) -> int:
     assert row is not None
     return int(row[0])
-
-
