@@ -188,28 +188,42 @@ class _Supervision:
         return self._result(os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1]))
 
     def _loop(self) -> None:
-        next_check = self.started + self.hooks.check_interval
+        # Lean on purpose: a quick job goes round once or twice (the pipe's EOF often comes
+        # a moment before the pidfd), and every step here is worker CPU per job.
+        hooks, exit_fd, monotonic = self.hooks, self.exit_fd, time.monotonic
+        hook_fds, fds = self._fds()
+        next_check = self.started + hooks.check_interval
         next_flush = self.started + FLUSH_INTERVAL
         while True:
-            now = time.monotonic()
-            wake_at = min(t for t in (next_check, next_flush, self.deadline, self.kill_at) if t)
-            fds = [self.exit_fd, *self.hooks.fds]
-            if self.out_fd is not None:
-                fds.append(self.out_fd)
-            ready, _, _ = select.select(fds, [], [], max(0.0, wake_at - now))
-            if self.out_fd in ready:
+            wake_at = min(next_check, next_flush)
+            if self.deadline is not None and self.deadline < wake_at:
+                wake_at = self.deadline
+            if self.kill_at is not None and self.kill_at < wake_at:
+                wake_at = self.kill_at
+            ready = select.select(fds, [], [], max(0.0, wake_at - monotonic()))[0]
+            if self.out_fd is not None and self.out_fd in ready:
                 self._read()
-            if self.exit_fd in ready:
+                if self.out_fd is None:  # at EOF the pipe stays readable: stop asking
+                    hook_fds, fds = self._fds()
+            if exit_fd in ready:
                 self._drain()
                 return
-            now = time.monotonic()
-            if now >= next_check or any(fd in ready for fd in self.hooks.fds):
-                self._act(self.hooks.check())
-                next_check = now + self.hooks.check_interval
+            now = monotonic()
+            if now >= next_check or not hook_fds.isdisjoint(ready):
+                self._act(hooks.check())
+                next_check = now + hooks.check_interval
+                hook_fds, fds = self._fds()  # the check may drop a descriptor (at EOF)
             if now >= next_flush:
                 self._flush()
                 next_flush = now + FLUSH_INTERVAL
             self._enforce_deadlines(now)
+
+    def _fds(self) -> tuple[frozenset[int], list[int]]:
+        """The worker's descriptors, and everything to wait on."""
+        fds = [self.exit_fd, *self.hooks.fds]
+        if self.out_fd is not None:
+            fds.append(self.out_fd)
+        return frozenset(self.hooks.fds), fds
 
     def _read(self) -> None:
         assert self.out_fd is not None
