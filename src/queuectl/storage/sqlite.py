@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from queuectl.errors import DuplicateJob, JobNotFound, LostLease, StoreUnavailable, WrongState
 from queuectl.ids import new_job_ids
@@ -142,59 +141,52 @@ class SQLiteStorage(Storage):
     # --- jobs ------------------------------------------------------------------------
 
     def enqueue(self, specs: Sequence[JobSpec]) -> list[Job]:
-        rows, now = self._enqueue(specs)
+        ids, run_ats, now = self._enqueue(specs)
         created = _ms(now)  # one datetime for the whole batch (100,000 jobs in a bulk file)
-        pairs = zip(specs, rows, strict=True)
-        return [self._job_from_spec(spec, row, created) for spec, row in pairs]
+        rows = zip(specs, ids, run_ats, strict=True)
+        return [self._job_from_spec(spec, job_id, run_at, created) for spec, job_id, run_at in rows]
 
     def enqueue_ids(self, specs: Sequence[JobSpec]) -> list[str]:
-        return [row["id"] for row in self._enqueue(specs)[0]]
+        return self._enqueue(specs)[0]
 
-    def _enqueue(self, specs: Sequence[JobSpec]) -> tuple[list[dict[str, Any]], int]:
-        """The inserted rows and their created_at; idle workers woken."""
+    def _enqueue(self, specs: Sequence[JobSpec]) -> tuple[list[str], list[int], int]:
+        """The new ids, their run_at and created_at; idle workers woken."""
         for _ in range(3):  # a generated id may (astronomically rarely) collide: redraw
             fresh = iter(new_job_ids(sum(1 for spec in specs if not spec.id)))
             ids = [spec.id or next(fresh) for spec in specs]
             try:
-                inserted = self._insert(specs, ids)
+                run_ats, now = self._insert(specs, ids)
             except DuplicateJob as dup:
                 if any(spec.id == dup.job_id for spec in specs):
                     raise
                 continue
             self._wake_idle()
-            return inserted
+            return ids, run_ats, now
         raise StoreUnavailable("could not draw a unique job id")
 
-    def _insert(self, specs: Sequence[JobSpec], ids: list[str]) -> tuple[list[dict[str, Any]], int]:
+    def _insert(self, specs: Sequence[JobSpec], ids: list[str]) -> tuple[list[int], int]:
         now = self._now()
+        run_ats = [to_ms(spec.run_at) if spec.run_at else now for spec in specs]
         rows = [
-            {
-                "id": job_id,
-                "command": spec.command,
-                "max_retries": spec.max_retries,
-                "priority": spec.priority,
-                "timeout": spec.timeout,
-                "queue": spec.queue,
-                "cwd": spec.cwd,
-                "env": json.dumps(spec.env) if spec.env else None,
-                "run_at": to_ms(spec.run_at) if spec.run_at else now,
-                "now": now,
-            }
-            for spec, job_id in zip(specs, ids, strict=True)
-        ]
+            (job_id, spec.command, spec.max_retries, spec.priority, spec.timeout, spec.queue,
+             spec.cwd, json.dumps(spec.env) if spec.env else None, run_at)
+            for spec, job_id, run_at in zip(specs, ids, run_ats, strict=True)
+        ]  # fmt: skip
         if len(set(ids)) != len(ids):
             seen: set[str] = set()
             for job_id in ids:
                 if job_id in seen:
                     raise DuplicateJob(job_id)
                 seen.add(job_id)
+        # UTF-8 as it is (ensure_ascii would escape it only for SQLite to decode it again).
+        batch = json.dumps(rows, ensure_ascii=False)
         try:
             with self._write() as conn:
-                conn.executemany(Q["insert_job"], rows)
+                conn.execute(Q["insert_job"], {"rows": batch, "now": now})
         except sqlite3.IntegrityError:
             # Rolled back by now, so only jobs that existed before are found.
             raise DuplicateJob(self._first_existing(ids)) from None
-        return rows, now
+        return run_ats, now
 
     def _first_existing(self, ids: list[str]) -> str:
         for job_id in ids:
@@ -203,13 +195,13 @@ class SQLiteStorage(Storage):
         return ids[0]
 
     @staticmethod
-    def _job_from_spec(spec: JobSpec, row: dict[str, Any], now: datetime) -> Job:
+    def _job_from_spec(spec: JobSpec, job_id: str, run_at: int, now: datetime) -> Job:
         """The inserted job, built without reading it back (enqueue is a hot path)."""
         assert spec.max_retries is not None
         return Job(
-            id=row["id"], command=spec.command, state=State.PENDING, attempts=0,
+            id=job_id, command=spec.command, state=State.PENDING, attempts=0,
             max_retries=spec.max_retries, priority=spec.priority, timeout=spec.timeout,
-            queue=spec.queue, run_at=now if spec.run_at is None else _ms(row["run_at"]),
+            queue=spec.queue, run_at=now if spec.run_at is None else _ms(run_at),
             created_at=now, updated_at=now,
             cwd=spec.cwd, env=spec.env,
         )  # fmt: skip
