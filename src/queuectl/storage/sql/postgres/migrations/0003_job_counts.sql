@@ -11,8 +11,8 @@
 -- many workers finishing jobs at once never queue behind one "completed" counter row (an
 -- UPDATE of shared counter rows would, and could deadlock against a multi-job cancel).
 -- The sum per state is the count. queuectl_fold_counts() replaces the rows by their sums;
--- workers call it in their periodic housekeeping, so the table stays a few rows plus the
--- deltas of the last seconds.
+-- workers call it in their periodic housekeeping and `status` before it reads, so the table
+-- stays a few rows plus the deltas of the last seconds.
 CREATE TABLE job_counts (
     state text   NOT NULL,
     n     bigint NOT NULL
@@ -67,14 +67,16 @@ CREATE TRIGGER jobs_count_update AFTER UPDATE OF state ON jobs
 CREATE TRIGGER jobs_count_truncate AFTER TRUNCATE ON jobs
     FOR EACH STATEMENT EXECUTE FUNCTION queuectl_count_truncated();
 
--- Sums replace the deltas they fold. Rows appended meanwhile by transactions this one does
--- not see are left for the next fold; two folds at once delete disjoint rows (the second
--- skips rows the first deleted), so every delta is counted exactly once.
-CREATE FUNCTION queuectl_fold_counts() RETURNS void
+-- Sums replace the deltas they fold; returns how many rows it folded. Rows appended
+-- meanwhile by transactions this one does not see are left for the next fold; two folds at
+-- once delete disjoint rows (the second skips rows the first deleted), so every delta is
+-- counted exactly once.
+CREATE FUNCTION queuectl_fold_counts() RETURNS bigint
     LANGUAGE sql AS $$
-    WITH gone AS (DELETE FROM job_counts RETURNING state, n)
-    INSERT INTO job_counts (state, n)
-    SELECT state, sum(n) FROM gone GROUP BY state HAVING sum(n) <> 0;
+    WITH gone AS (DELETE FROM job_counts RETURNING state, n),
+         kept AS (INSERT INTO job_counts (state, n)
+                  SELECT state, sum(n) FROM gone GROUP BY state HAVING sum(n) <> 0)
+    SELECT count(*) FROM gone;
 $$;
 
 -- The jobs already there (CREATE TRIGGER above holds off concurrent writers until commit).
