@@ -70,7 +70,7 @@ from queuectl.storage.sql import queries
 
 Q = queries("postgres")
 # Rows folded at once beyond which job_counts is vacuumed at once: a million jobs inserted
-# in final states (an import) leave a million dead deltas, 40 ms of reading per count.
+# in final states (an import) leave a million dead deltas, 10-40 ms of reading per count.
 VACUUM_AFTER_FOLD = 50_000
 
 

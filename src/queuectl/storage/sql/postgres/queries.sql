@@ -205,6 +205,8 @@ SELECT count(*) FROM jobs WHERE state = 'dead' AND finished_at >= %(since)s
 SELECT queuectl_fold_counts()
 
 -- name: pg_vacuum_counts
--- After a big fold (jobs inserted in bulk in final states, one delta each): the dead rows
--- would be read by every count until autovacuum came by.
-VACUUM job_counts
+-- After a big fold (jobs inserted in bulk in final states, one delta each): every count and
+-- fold would read the dead rows' pages until autovacuum came by, and a plain VACUUM cannot
+-- shrink the table past the folded rows, written at its end. FULL rewrites the few live
+-- rows (writers of deltas wait the few ms it takes).
+VACUUM FULL job_counts
