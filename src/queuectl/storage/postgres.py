@@ -175,32 +175,9 @@ class PostgresStorage(Storage):
     # --- jobs ------------------------------------------------------------------------
 
     def enqueue(self, specs: Sequence[JobSpec]) -> list[Job]:
-        for _ in range(3):  # a generated id may (astronomically rarely) collide: redraw
-            ids = [spec.id or new_job_id() for spec in specs]
-            try:
-                return self._insert(specs, ids)
-            except DuplicateJob as dup:
-                if any(spec.id == dup.job_id for spec in specs):
-                    raise
-        raise StoreUnavailable("could not draw a unique job id")
-
-    def _insert(self, specs: Sequence[JobSpec], ids: list[str]) -> list[Job]:
-        seen: set[str] = set()
-        for job_id in ids:
-            if job_id in seen:
-                raise DuplicateJob(job_id)
-            seen.add(job_id)
-        if not ids:
+        ids, params, now = self._insert_batch(specs)
+        if now is None:
             return []
-        params = _batch_params(specs, ids)
-        try:
-            with self._db() as conn:  # one statement: its own transaction
-                row = conn.execute(Q["insert_job"], params).fetchone()
-        except pg_errors.UniqueViolation:
-            # Rolled back by now, so only jobs that existed before are found.
-            raise DuplicateJob(self._first_existing(ids)) from None
-        assert row is not None and row[1] == len(ids)
-        now = _ms(row[0])
         # Every other column is what we wrote or its default (queuectl_claim etc. change
         # them later): the rows need not travel back.
         return [
@@ -211,6 +188,43 @@ class PostgresStorage(Storage):
             for spec, job_id, max_retries, run_at in zip(
                 specs, ids, params["max_retries"], params["run_at"], strict=True)
         ]  # fmt: skip
+
+    def enqueue_ids(self, specs: Sequence[JobSpec]) -> list[str]:
+        return self._insert_batch(specs)[0]
+
+    def _insert_batch(
+        self, specs: Sequence[JobSpec]
+    ) -> tuple[list[str], dict[str, Any], datetime | None]:
+        """(ids, insert_job's parameters, the database's now; None for no specs)."""
+        for _ in range(3):  # a generated id may (astronomically rarely) collide: redraw
+            ids = [spec.id or new_job_id() for spec in specs]
+            try:
+                params, now = self._insert(specs, ids)
+                return ids, params, now
+            except DuplicateJob as dup:
+                if any(spec.id == dup.job_id for spec in specs):
+                    raise
+        raise StoreUnavailable("could not draw a unique job id")
+
+    def _insert(
+        self, specs: Sequence[JobSpec], ids: list[str]
+    ) -> tuple[dict[str, Any], datetime | None]:
+        seen: set[str] = set()
+        for job_id in ids:
+            if job_id in seen:
+                raise DuplicateJob(job_id)
+            seen.add(job_id)
+        params = _batch_params(specs, ids)
+        if not ids:
+            return params, None
+        try:
+            with self._db() as conn:  # one statement: its own transaction
+                row = conn.execute(Q["insert_job"], params).fetchone()
+        except pg_errors.UniqueViolation:
+            # Rolled back by now, so only jobs that existed before are found.
+            raise DuplicateJob(self._first_existing(ids)) from None
+        assert row is not None and row[1] == len(ids)
+        return params, _ms(row[0])
 
     def _first_existing(self, ids: list[str]) -> str:
         with self._db() as conn:
