@@ -201,8 +201,9 @@ SELECT count(*) FROM jobs WHERE state = 'dead' AND finished_at >= %(since)s
 
 -- name: pg_fold_counts
 -- Housekeeping with no SQLite counterpart (names starting pg_ are PostgreSQL's own): fold
--- job_counts' deltas into one row per state; returns how many rows were folded.
-SELECT queuectl_fold_counts()
+-- job_counts' deltas into one row per state when they are more than min_rows; returns how
+-- many rows were folded.
+SELECT queuectl_fold_counts(%(min_rows)s)
 
 -- name: pg_vacuum_counts
 -- After a big fold (jobs inserted in bulk in final states, one delta each): every count and

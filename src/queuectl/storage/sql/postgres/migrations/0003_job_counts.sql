@@ -67,13 +67,16 @@ CREATE TRIGGER jobs_count_update AFTER UPDATE OF state ON jobs
 CREATE TRIGGER jobs_count_truncate AFTER TRUNCATE ON jobs
     FOR EACH STATEMENT EXECUTE FUNCTION queuectl_count_truncated();
 
--- Sums replace the deltas they fold; returns how many rows it folded. Rows appended
--- meanwhile by transactions this one does not see are left for the next fold; two folds at
--- once delete disjoint rows (the second skips rows the first deleted), so every delta is
--- counted exactly once.
-CREATE FUNCTION queuectl_fold_counts() RETURNS bigint
+-- Sums replace the deltas they fold, once there are more than p_min_rows rows (below that,
+-- reading them costs less than writing: nothing is written, so no commit waits on the
+-- disk); returns how many rows it folded. Rows appended meanwhile by transactions this one
+-- does not see are left for the next fold; two folds at once delete disjoint rows (the
+-- second skips rows the first deleted), so every delta is counted exactly once.
+CREATE FUNCTION queuectl_fold_counts(p_min_rows bigint) RETURNS bigint
     LANGUAGE sql AS $$
-    WITH gone AS (DELETE FROM job_counts RETURNING state, n),
+    WITH many AS (SELECT count(*) > p_min_rows AS yes
+                  FROM (SELECT 1 FROM job_counts LIMIT p_min_rows + 1) AS some_rows),
+         gone AS (DELETE FROM job_counts WHERE (SELECT yes FROM many) RETURNING state, n),
          kept AS (INSERT INTO job_counts (state, n)
                   SELECT state, sum(n) FROM gone GROUP BY state HAVING sum(n) <> 0)
     SELECT count(*) FROM gone;
