@@ -157,10 +157,8 @@ def _seal_inherited_fds() -> int:
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         if fd > 2:
-            try:
+            with contextlib.suppress(OSError):  # the listing's own descriptor, now closed
                 os.set_inheritable(fd, False)
-            except OSError:
-                pass  # the listing's own descriptor, already closed
     return os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
