@@ -88,7 +88,7 @@ def test_data_survives_a_restart(cli: Cli) -> None:
 
 
 def test_worker_stop_waits_for_the_running_job(cli: Cli) -> None:
-    job_id = cli.enqueue("sleep 1; echo finished")
+    job_id = cli.enqueue("sleep 3; echo finished")
     proc = cli.start_workers(2)
     cli.wait_state(job_id, "processing")
     result = cli.run("worker", "stop", "--timeout", "20")
@@ -99,7 +99,7 @@ def test_worker_stop_waits_for_the_running_job(cli: Cli) -> None:
 
 
 def test_sigterm_is_graceful(cli: Cli) -> None:
-    job_id = cli.enqueue("sleep 1; echo done")
+    job_id = cli.enqueue("sleep 3; echo done")
     proc = cli.start_workers(1)
     cli.wait_state(job_id, "processing")
     os.kill(proc.pid, signal.SIGTERM)  # the supervisor only: it relays the stop

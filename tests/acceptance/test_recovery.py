@@ -84,7 +84,7 @@ def test_a_job_that_kills_its_worker_ends_in_the_dlq(cli: Cli) -> None:
 
 
 def test_worker_stop_from_another_terminal(cli: Cli) -> None:
-    job_id = cli.enqueue("sleep 1; echo finished")
+    job_id = cli.enqueue("sleep 3; echo finished")
     pool = cli.start_workers(2)
     cli.wait_state(job_id, "processing")
     stopped = cli.run("worker", "stop", "--timeout", "20")
@@ -100,7 +100,7 @@ def test_worker_stop_without_workers_returns_at_once(cli: Cli) -> None:
 
 
 def test_one_ctrl_c_is_graceful(cli: Cli) -> None:
-    job_id = cli.enqueue("sleep 1; echo finished")
+    job_id = cli.enqueue("sleep 3; echo finished")
     pool = cli.start_workers(2)
     cli.wait_state(job_id, "processing")
     os.killpg(pool.pid, signal.SIGINT)  # what a terminal does: every process of the group
@@ -138,7 +138,7 @@ def test_two_signals_kill_the_job_and_hand_it_back(cli: Cli, tmp_path: Path, how
 
 
 def test_sigterm_to_the_supervisor_only_is_graceful(cli: Cli) -> None:
-    job_id = cli.enqueue("sleep 1; echo finished")
+    job_id = cli.enqueue("sleep 3; echo finished")
     pool = cli.start_workers(2)
     cli.wait_state(job_id, "processing")
     os.kill(pool.pid, signal.SIGTERM)
@@ -234,7 +234,7 @@ def test_a_frozen_worker_that_wakes_up_drops_the_recovered_job(cli: Cli, tmp_pat
 
 def test_a_worker_stopped_alone_stops_the_pool_gracefully(cli: Cli) -> None:
     """SIGTERM to one worker: it exits, and the pool follows (never half-supervised)."""
-    job_id = cli.enqueue("sleep 1; echo finished")
+    job_id = cli.enqueue("sleep 3; echo finished")
     pool = cli.start_workers(2)
     busy = holder_pid(cli, job_id)
     idle = [w["pid"] for w in cli.json("worker", "list") if w["pid"] != busy]
@@ -246,7 +246,7 @@ def test_a_worker_stopped_alone_stops_the_pool_gracefully(cli: Cli) -> None:
 
 def test_the_terminal_going_away_is_a_graceful_stop(cli: Cli) -> None:
     """SIGHUP to the whole foreground group (its terminal closed): jobs finish, then exit."""
-    job_id = cli.enqueue("sleep 1; echo finished")
+    job_id = cli.enqueue("sleep 3; echo finished")
     pool = cli.start_workers(2)
     cli.wait_state(job_id, "processing")
     os.killpg(pool.pid, signal.SIGHUP)
