@@ -13,6 +13,7 @@ import os
 import select
 import signal
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -32,33 +33,36 @@ class Action(Enum):
 
 
 class TailBuffer:
-    """Keeps the last ``limit`` bytes of a stream and counts what it let go."""
+    """Keeps the last ``limit`` bytes of a stream and counts what it let go.
+
+    Chunks are kept as read and whole chunks dropped from the front, so memory stays within
+    ``limit`` plus one chunk and nothing is moved per read however much a job prints.
+    """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.dropped = 0
-        self._buf = bytearray()
+        self._chunks: deque[bytes] = deque()
+        self._size = 0
 
     def add(self, data: bytes) -> None:
-        self._buf += data
-        # Trim only when twice over the limit, so the cost of trimming stays amortised O(1).
-        if len(self._buf) > 2 * self.limit:
-            self._trim()
-
-    def _trim(self) -> None:
-        excess = len(self._buf) - self.limit
-        if excess > 0:
-            del self._buf[:excess]
-            self.dropped += excess
+        self._chunks.append(data)
+        self._size += len(data)
+        while self._size - len(self._chunks[0]) >= self.limit:
+            gone = self._chunks.popleft()
+            self._size -= len(gone)
+            self.dropped += len(gone)
 
     @property
     def total(self) -> int:
         """Bytes seen so far, kept or dropped."""
-        return self.dropped + len(self._buf)
+        return self.dropped + self._size
 
     def snapshot(self) -> tuple[bytes, int]:
-        self._trim()
-        return bytes(self._buf), self.dropped
+        """The last ``limit`` bytes (cutting into the oldest chunk) and how many came before."""
+        data = b"".join(self._chunks)
+        excess = max(0, len(data) - self.limit)
+        return data[excess:], self.dropped + excess
 
 
 @dataclass(frozen=True)
