@@ -50,7 +50,6 @@ from queuectl.models import (
     Output,
     State,
     WorkerInfo,
-    from_ms,
     to_ms,
 )
 from queuectl.settings import redact_url
@@ -64,7 +63,13 @@ from queuectl.storage.base import (
     Storage,
 )
 from queuectl.storage.pgconn import CHANNEL, Conn, Wakeups, connect, migrate, scrub
-from queuectl.storage.rows import after_attempt, job_from_row
+from queuectl.storage.rows import (
+    after_attempt,
+    attempt_from_row,
+    finished_attempt_from_row,
+    job_from_row,
+    worker_from_row,
+)
 from queuectl.storage.rows import ms as _ms
 from queuectl.storage.sql import queries
 
@@ -257,14 +262,7 @@ class PostgresStorage(Storage):
         return [job_from_row(row) for row in rows]
 
     def attempts(self, job_id: str) -> list[Attempt]:
-        return [
-            Attempt(
-                job_id=row[0], number=row[1], worker=row[2], started_at=_ms(row[3]),
-                finished_at=from_ms(row[4]), exit_code=row[5],
-                outcome=Outcome(row[6]) if row[6] else None, error=row[7],
-            )  # fmt: skip
-            for row in self._read(Q["attempts"], {"id": job_id})
-        ]
+        return [attempt_from_row(row) for row in self._read(Q["attempts"], {"id": job_id})]
 
     def stats(self) -> Stats:
         lease_ms = int(liveness.lease_seconds(self.config_items()) * 1000)
@@ -300,9 +298,7 @@ class PostgresStorage(Storage):
         [(delta_ms,)] = self._read(Q["next_due"], {"queues": list(queues) if queues else None})
         return None if delta_ms is None else max(0.0, delta_ms / 1000)
 
-    def finish(
-        self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy
-    ) -> Job:
+    def finish(self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy) -> Job:
         done, _ = self._finish(job, worker_id, result, policy, None)
         if done is None:
             raise LostLease(f"job {job.id!r} is no longer held by worker {worker_id}")
@@ -478,13 +474,7 @@ class PostgresStorage(Storage):
             rows = conn.execute(Q["all_workers"]).fetchall()
             if not rows:
                 return [], 0
-        workers = [
-            WorkerInfo(
-                id=row[0], host=row[1], pid=row[2], state=row[3], current_job=row[4],
-                started_at=_ms(row[5]), heartbeat_at=_ms(row[6]), queues=json.loads(row[7]),
-            )  # fmt: skip
-            for row in rows
-        ]
+        workers = [worker_from_row(row) for row in rows]
         return workers, int(rows[0][8])
 
     def config_items(self) -> dict[str, str]:
@@ -496,7 +486,7 @@ class PostgresStorage(Storage):
 
     def finished_attempts(self, since: datetime) -> list[AttemptRow]:
         return [
-            AttemptRow(row[0], row[1], row[2], _ms(row[3]), from_ms(row[4]), from_ms(row[5]))
+            finished_attempt_from_row(row)
             for row in self._read(Q["finished_attempts"], {"since": to_ms(since)})
         ]
 

@@ -7,13 +7,13 @@ by column name (sqlite3.Row, psycopg's dict_row), so one mapping serves both.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from queuectl.models import AttemptResult, Job, Outcome, State, from_ms
-from queuectl.storage.base import FailurePolicy
+from queuectl.models import Attempt, AttemptResult, Job, Outcome, State, WorkerInfo, from_ms
+from queuectl.storage.base import AttemptRow, FailurePolicy
 
 
 def ms(value: Any) -> datetime:
@@ -33,6 +33,30 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         exit_code=row["exit_code"], last_error=row["last_error"], worker=row["worker"],
         cwd=row["cwd"], env=json.loads(row["env"]) if row["env"] else None, runs=row["runs"],
     )  # fmt: skip
+
+
+def attempt_from_row(row: Sequence[Any]) -> Attempt:
+    """A row of the `attempts` query: job_id, number, worker, started_at, finished_at,
+    exit_code, outcome, error."""
+    return Attempt(
+        job_id=row[0], number=row[1], worker=row[2], started_at=ms(row[3]),
+        finished_at=from_ms(row[4]), exit_code=row[5],
+        outcome=Outcome(row[6]) if row[6] else None, error=row[7],
+    )  # fmt: skip
+
+
+def worker_from_row(row: Sequence[Any]) -> WorkerInfo:
+    """A row of the `all_workers` query: id, host, pid, state, current_job, started_at,
+    heartbeat_at, queues (a JSON array)."""
+    return WorkerInfo(
+        id=row[0], host=row[1], pid=row[2], state=row[3], current_job=row[4],
+        started_at=ms(row[5]), heartbeat_at=ms(row[6]), queues=json.loads(row[7]),
+    )  # fmt: skip
+
+
+def finished_attempt_from_row(row: Sequence[Any]) -> AttemptRow:
+    """A row of the `finished_attempts` query (what metrics read)."""
+    return AttemptRow(row[0], row[1], row[2], ms(row[3]), from_ms(row[4]), from_ms(row[5]))
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,6 @@ from queuectl.models import (
     Output,
     State,
     WorkerInfo,
-    from_ms,
     to_ms,
 )
 from queuectl.storage import liveness
@@ -46,7 +45,13 @@ from queuectl.storage.base import (
     Stats,
     Storage,
 )
-from queuectl.storage.rows import after_attempt, job_from_row
+from queuectl.storage.rows import (
+    after_attempt,
+    attempt_from_row,
+    finished_attempt_from_row,
+    job_from_row,
+    worker_from_row,
+)
 from queuectl.storage.rows import ms as _ms
 from queuectl.storage.sql import queries
 from queuectl.storage.sqlite_file import (
@@ -73,9 +78,11 @@ class SQLiteStorage(Storage):
         self.path = path
         self.display_url = path
         self._clock = clock
-        self._wake_prefix = b"\0queuectl:" + hashlib.sha1(
-            os.path.realpath(path).encode()
-        ).hexdigest()[:20].encode() + b":"
+        self._wake_prefix = (
+            b"\0queuectl:"
+            + hashlib.sha1(os.path.realpath(path).encode()).hexdigest()[:20].encode()
+            + b":"
+        )
         self._sock: socket.socket | None = None
         self._db, self._wal = open_file(path, durable)
         self._busy_wait = True  # SQLite's busy timeout is on (off while we poll for the lock)
@@ -228,14 +235,7 @@ class SQLiteStorage(Storage):
         return [job_from_row(row) for row in self._conn.execute(Q["list_jobs"], params)]
 
     def attempts(self, job_id: str) -> list[Attempt]:
-        return [
-            Attempt(
-                job_id=row[0], number=row[1], worker=row[2], started_at=_ms(row[3]),
-                finished_at=from_ms(row[4]), exit_code=row[5],
-                outcome=Outcome(row[6]) if row[6] else None, error=row[7],
-            )  # fmt: skip
-            for row in self._conn.execute(Q["attempts"], {"id": job_id})
-        ]
+        return [attempt_from_row(row) for row in self._conn.execute(Q["attempts"], {"id": job_id})]
 
     def stats(self) -> Stats:
         now = self._now()
@@ -288,9 +288,7 @@ class SQLiteStorage(Storage):
             return None
         return max(0.0, (int(row[0]) - self._now()) / 1000)
 
-    def finish(
-        self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy
-    ) -> Job:
+    def finish(self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy) -> Job:
         done, _ = self._finish(job, worker_id, result, policy, None)
         if done is None:
             raise LostLease(f"job {job.id!r} is no longer held by worker {worker_id}")
@@ -492,13 +490,7 @@ class SQLiteStorage(Storage):
         return ids
 
     def list_workers(self) -> list[WorkerInfo]:
-        return [
-            WorkerInfo(
-                id=row[0], host=row[1], pid=row[2], state=row[3], current_job=row[4],
-                started_at=_ms(row[5]), heartbeat_at=_ms(row[6]), queues=json.loads(row[7]),
-            )  # fmt: skip
-            for row in self._conn.execute(Q["all_workers"])
-        ]
+        return [worker_from_row(row) for row in self._conn.execute(Q["all_workers"])]
 
     def config_items(self) -> dict[str, str]:
         return {row[0]: row[1] for row in self._conn.execute(Q["config_items"])}
@@ -509,7 +501,7 @@ class SQLiteStorage(Storage):
 
     def finished_attempts(self, since: datetime) -> list[AttemptRow]:
         return [
-            AttemptRow(row[0], row[1], row[2], _ms(row[3]), from_ms(row[4]), from_ms(row[5]))
+            finished_attempt_from_row(row)
             for row in self._conn.execute(Q["finished_attempts"], {"since": to_ms(since)})
         ]
 
