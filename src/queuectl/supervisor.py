@@ -14,19 +14,18 @@ import mmap
 import os
 import select
 import signal
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from queuectl.errors import QueuectlError, StoreUnavailable
+from queuectl.poollog import configure_logging
 from queuectl.settings import data_dir, make_private_dirs
 
 READY_TIMEOUT = 30.0  # seconds --detach waits for the workers to register
 RESTART_DELAY_MAX = 10.0  # seconds between restarts of a worker that keeps crashing
 STABLE_AFTER = 60.0  # seconds a worker must live for its crash backoff to start over
 EXIT_STORE = 3  # a worker could not open the store
-LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(message)s"
 
 log = logging.getLogger("queuectl.supervisor")
 
@@ -211,33 +210,6 @@ def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fd: 
         return Worker(store, queues, supervisor_fd, job_group=job_group).run(on_ready=ready)
     finally:
         store.close()
-
-
-def configure_logging() -> None:
-    # A worker logs a line per job: what a record gathers but the format never shows
-    # (caller's file and line, thread, multiprocessing name) is not gathered (the logging
-    # HOWTO's "Optimization"), and the time prefix is formatted once per second.
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logMultiprocessing = False
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_SecondCachingFormatter(LOG_FORMAT))
-    logging.basicConfig(level=logging.INFO, handlers=[handler])
-
-
-class _SecondCachingFormatter(logging.Formatter):
-    """The default asctime (local time, comma, milliseconds) with strftime run once per
-    second instead of once per record."""
-
-    _second = -1
-    _prefix = ""
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
-        second = int(record.created)
-        if second != self._second:
-            self._prefix = time.strftime(self.default_time_format, self.converter(second))
-            self._second = second
-        return f"{self._prefix},{int(record.msecs):03d}"
 
 
 def check_store(url: str) -> None:

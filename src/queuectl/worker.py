@@ -22,6 +22,7 @@ from queuectl import retry
 from queuectl.errors import LostLease, StoreUnavailable
 from queuectl.ids import new_worker_id
 from queuectl.models import AttemptResult, Job, Outcome, WorkerInfo, utcnow
+from queuectl.poollog import job_lines
 from queuectl.runner import CHECK_INTERVAL, Action, Hooks, RunSpec, run
 from queuectl.settings import Config
 from queuectl.storage.base import Storage
@@ -63,6 +64,7 @@ class Worker:
         self._config_read = 0.0
         self._next_heartbeat = 0.0
         self._base_env = dict(os.environ)
+        self._job_line = job_lines(log) or log.info  # the hot path's one line per job
         self._wake_r, self._wake_w = os.pipe()
         for fd in (self._wake_r, self._wake_w):
             os.set_blocking(fd, False)
@@ -240,8 +242,9 @@ class Worker:
         if final is None:
             log.warning("job %s was cancelled or recovered while it ran", job.id)
         else:
-            log.info("job %s %s after %.3fs%s", job.id, final.state, time.monotonic() - started,
-                     f" ({result.error})" if result.error else "")  # fmt: skip
+            took = time.monotonic() - started
+            error = f" ({result.error})" if result.error else ""
+            self._job_line(f"job {job.id} {final.state} after {took:.3f}s{error}")
         return nxt
 
     def _finish(self, job: Job, result: AttemptResult) -> tuple[Job | None, Job | None]:
