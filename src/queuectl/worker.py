@@ -194,8 +194,7 @@ class Worker:
             return
         self._next_heartbeat = now + self._heartbeat_interval()
         job_id = self.current.id if self.current else None
-        state = "busy" if self.current else "idle"
-        control = self._retrying(lambda: self.store.heartbeat(self.id, state, job_id))
+        control = self._retrying(lambda: self.store.heartbeat(self.id, job_id))
         if control.lost:
             log.warning("worker %s was taken for lost (silent past the lease); rejoining", self.id)
             self._retrying(lambda: self.store.register_worker(self._info()))

@@ -20,9 +20,13 @@ def test_finishes_and_claims_the_next_job(store: Storage) -> None:
     assert done is not None and done.state == State.COMPLETED and done.attempts == 1
     assert nxt is not None and nxt.id == "b" and nxt.state == State.PROCESSING and nxt.runs == 1
     assert [a.number for a in store.attempts("b")] == [1]
+    [info] = store.list_workers()  # the worker's state follows the job it holds
+    assert (info.state, info.current_job) == ("busy", "b")
     assert store.read_output("a") is not None and store.read_output("a").data == b"hello\n"  # type: ignore[union-attr]
     done, nxt = store.finish_and_claim(nxt, worker, FAIL, policy)
     assert done is not None and done.state == State.FAILED and nxt is None
+    [info] = store.list_workers()
+    assert (info.state, info.current_job) == ("idle", None)
     assert store.get_job("b").state == State.FAILED  # type: ignore[union-attr]
 
 

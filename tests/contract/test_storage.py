@@ -106,8 +106,12 @@ def test_success_records_attempt_and_output(store: Storage) -> None:
     w = register(store)
     job = store.claim(w)
     assert job is not None and job.state is State.PROCESSING and job.worker == w
-    assert store.list_workers()[0].state == "busy"
+    [info] = store.list_workers()
+    assert (info.state, info.current_job) == ("busy", "j")
     done = store.finish(job, w, OK, policy)
+    [info] = store.list_workers()  # read from the jobs the worker holds: none now
+    assert (info.state, info.current_job) == ("idle", None)
+    assert store.stats().workers_busy == 0
     assert (done.state, done.attempts, done.exit_code, done.last_error) == (
         State.COMPLETED, 1, 0, None)  # fmt: skip
     [attempt] = store.attempts("j")
@@ -231,9 +235,9 @@ def test_output_saved_while_running(store: Storage) -> None:
 
 def test_workers_heartbeat_and_stop_requests(store: Storage) -> None:
     w = register(store)
-    assert store.heartbeat(w, "idle", None).stop is False
+    assert store.heartbeat(w, None).stop is False
     assert store.request_stop() == [w]
-    assert store.heartbeat(w, "idle", None).stop is True
+    assert store.heartbeat(w, None).stop is True
     assert store.control(w, None).stop is True
     assert store.stats().workers_active == 1
     store.unregister_worker(w)

@@ -188,8 +188,10 @@ class Storage(ABC):
         """Remove a worker that exits cleanly."""
 
     @abstractmethod
-    def heartbeat(self, worker_id: str, state: str, current_job: str | None) -> Control:
-        """Prove liveness and publish state; returns what the store asks of the worker.
+    def heartbeat(self, worker_id: str, current_job: str | None) -> Control:
+        """Prove liveness; returns what the store asks of the worker (``current_job``: the
+        job it runs, whose cancellation it is told of). Whether a worker is busy, and with
+        what, the store reads from the jobs it holds.
 
         If the worker's row is gone (it was taken for lost), nothing is written and the
         result has ``lost=True``: the worker must register again and drop its job."""

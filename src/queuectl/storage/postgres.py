@@ -347,16 +347,15 @@ class PostgresStorage(Storage):
             conn.execute(
                 Q["insert_worker"],
                 {"id": info.id, "host": info.host, "pid": info.pid,
-                 "queues": json.dumps(info.queues), "state": info.state},
+                 "queues": json.dumps(info.queues)},
             )  # fmt: skip
 
     def unregister_worker(self, worker_id: str) -> None:
         with self._db() as conn:
             conn.execute(Q["delete_worker"], {"id": worker_id})
 
-    def heartbeat(self, worker_id: str, state: str, current_job: str | None) -> Control:
-        params = {"id": worker_id, "state": state, "job": current_job}
-        rows = self._read(Q["heartbeat"], params)
+    def heartbeat(self, worker_id: str, current_job: str | None) -> Control:
+        rows = self._read(Q["heartbeat"], {"id": worker_id})
         if not rows:  # we were taken for lost and removed
             return Control(job_cancelled=current_job is not None, lost=True)
         return Control(stop=bool(rows[0][0]), job_cancelled=self._cancelled(worker_id, current_job))

@@ -257,10 +257,7 @@ class SQLiteStorage(Storage):
     def claim(self, worker_id: str, queues: Sequence[str] | None = None) -> Job | None:
         now = self._now()
         with self._write() as conn:
-            job = self._claim_in(conn, worker_id, queues, now)
-            if job is not None:
-                conn.execute(Q["worker_busy"], {"worker": worker_id, "job": job.id})
-            return job
+            return self._claim_in(conn, worker_id, queues, now)
 
     @staticmethod
     def _claim_in(
@@ -323,13 +320,8 @@ class SQLiteStorage(Storage):
                  "exit_code": result.exit_code, "error": step.error},
             ).fetchone()  # fmt: skip
             nxt = None
-            if claim_queues is not None:
+            if claim_queues is not None:  # (the worker's own row is not written: 0003)
                 nxt = self._claim_in(conn, worker_id, claim_queues, now)
-            # One update of the worker's row per job boundary, not idle then busy again.
-            if nxt is None:
-                conn.execute(Q["worker_idle"], {"worker": worker_id})
-            else:
-                conn.execute(Q["worker_busy"], {"worker": worker_id, "job": nxt.id})
         # The guard matched (this worker's run of a processing job), so the row is the job
         # as claimed plus what finish_job wrote: no need to read it back and convert it.
         done = None
@@ -362,17 +354,16 @@ class SQLiteStorage(Storage):
             conn.execute(
                 Q["insert_worker"],
                 {"id": info.id, "host": info.host, "pid": info.pid,
-                 "queues": json.dumps(info.queues), "state": info.state, "now": self._now()},
+                 "queues": json.dumps(info.queues), "now": self._now()},
             )  # fmt: skip
 
     def unregister_worker(self, worker_id: str) -> None:
         with self._write() as conn:
             conn.execute(Q["delete_worker"], {"id": worker_id})
 
-    def heartbeat(self, worker_id: str, state: str, current_job: str | None) -> Control:
-        params = {"id": worker_id, "now": self._now(), "state": state, "job": current_job}
+    def heartbeat(self, worker_id: str, current_job: str | None) -> Control:
         with self._write() as conn:
-            row = conn.execute(Q["heartbeat"], params).fetchone()
+            row = conn.execute(Q["heartbeat"], {"id": worker_id, "now": self._now()}).fetchone()
         if row is None:  # we were taken for lost and removed
             return Control(job_cancelled=current_job is not None, lost=True)
         return Control(stop=bool(row[0]), job_cancelled=self._cancelled(worker_id, current_job))

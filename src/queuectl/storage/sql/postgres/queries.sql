@@ -55,12 +55,16 @@ SELECT (SELECT count(*) FROM jobs
      - (SELECT count(*) FROM jobs WHERE state = 'failed' AND run_at > queuectl_now_ms())
 
 -- name: count_workers
-SELECT count(*), coalesce(sum((state = 'busy')::int), 0) FROM workers
+-- A worker is busy while a processing job names it (migrations/0004).
+SELECT count(*),
+       count(*) FILTER (WHERE EXISTS (SELECT 1 FROM jobs
+                                      WHERE state = 'processing' AND worker = workers.id))
+FROM workers
 WHERE heartbeat_at >= queuectl_now_ms() - %(lease_ms)s
 
 -- name: claim_any
--- Takes the job, opens its attempt and marks the worker busy in one statement (one round
--- trip, one transaction): see queuectl_claim in migrations/0002.
+-- Takes the job and opens its attempt in one statement (one round trip, one transaction):
+-- see queuectl_claim in migrations/0004.
 SELECT * FROM queuectl_claim(%(worker)s, NULL)
 
 -- name: claim_queues
@@ -72,21 +76,15 @@ WHERE state IN ('pending', 'failed')
   AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
 
 -- name: open_attempt
--- open_attempt, worker_busy, worker_idle and close_attempt: the same steps as in the SQLite
--- store, which runs them one by one. Here queuectl_claim / queuectl_finish (migrations/0002)
--- do them on the server, so the worker's store calls are one statement each.
+-- open_attempt and close_attempt: the same steps as in the SQLite store, which runs them
+-- one by one. Here queuectl_claim / queuectl_finish (migrations/0004) do them on the
+-- server, so the worker's store calls are one statement each.
 INSERT INTO attempts (job_id, number, worker, run_at, started_at)
 VALUES (%(id)s, %(number)s, %(worker)s, %(run_at)s, queuectl_now_ms())
 
--- name: worker_busy
-UPDATE workers SET state = 'busy', current_job = %(job)s WHERE id = %(worker)s
-
--- name: worker_idle
-UPDATE workers SET state = 'idle', current_job = NULL WHERE id = %(worker)s AND state = 'busy'
-
 -- name: finish_job
--- Closes the attempt, moves the job on, sets the worker idle and, with claim, takes its next
--- job: one statement (queuectl_finish in migrations/0002). Rows: the finished job (none on a
+-- Closes the attempt, moves the job on and, with claim, takes its next job: one statement
+-- (queuectl_finish in migrations/0004). Rows: the finished job (none on a
 -- lost lease), then the next job (state 'processing').
 SELECT * FROM queuectl_finish(
     %(id)s, %(worker)s, %(runs)s, %(state)s, %(attempts)s, %(delay_ms)s::bigint,
@@ -110,20 +108,18 @@ FROM attempts WHERE job_id = %(id)s AND (%(number)s::int IS NULL OR number = %(n
 ORDER BY number DESC LIMIT 1
 
 -- name: insert_worker
-INSERT INTO workers (id, host, pid, queues, state, current_job, started_at, heartbeat_at,
-                     stop_requested)
-VALUES (%(id)s, %(host)s, %(pid)s, %(queues)s, %(state)s, NULL, queuectl_now_ms(),
-        queuectl_now_ms(), false)
+INSERT INTO workers (id, host, pid, queues, started_at, heartbeat_at, stop_requested)
+VALUES (%(id)s, %(host)s, %(pid)s, %(queues)s, queuectl_now_ms(), queuectl_now_ms(), false)
 ON CONFLICT (id) DO UPDATE
-SET host = excluded.host, pid = excluded.pid, queues = excluded.queues, state = excluded.state,
-    current_job = NULL, started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,
+SET host = excluded.host, pid = excluded.pid, queues = excluded.queues,
+    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,
     stop_requested = false
 
 -- name: delete_worker
 DELETE FROM workers WHERE id = %(id)s
 
 -- name: heartbeat
-UPDATE workers SET heartbeat_at = queuectl_now_ms(), state = %(state)s, current_job = %(job)s
+UPDATE workers SET heartbeat_at = queuectl_now_ms()
 WHERE id = %(id)s
 RETURNING stop_requested
 
@@ -133,12 +129,20 @@ SELECT (SELECT stop_requested FROM workers WHERE id = %(worker)s),
 
 -- name: all_workers
 -- now_ms rides along so that liveness is judged by the database's clock.
-SELECT id, host, pid, state, current_job, started_at, heartbeat_at, queues,
-       queuectl_now_ms() AS now_ms
-FROM workers ORDER BY started_at, id
+-- The state and current job come from the jobs table (migrations/0004); the latest start
+-- wins should a worker ever hold two jobs (it never runs more than one).
+SELECT id, host, pid, CASE WHEN job IS NULL THEN 'idle' ELSE 'busy' END, job, started_at,
+       heartbeat_at, queues, queuectl_now_ms() AS now_ms
+FROM (SELECT workers.*, (SELECT id FROM jobs
+                         WHERE state = 'processing' AND worker = workers.id
+                         ORDER BY started_at DESC LIMIT 1) AS job
+      FROM workers) AS w
+ORDER BY started_at, id
 
 -- name: idle_workers
-SELECT id FROM workers WHERE state = 'idle' AND NOT stop_requested
+SELECT id FROM workers
+WHERE NOT stop_requested
+  AND NOT EXISTS (SELECT 1 FROM jobs WHERE state = 'processing' AND worker = workers.id)
 
 -- name: held_jobs
 -- SKIP LOCKED: two recoverers never hand back the same job twice; the second one

@@ -35,7 +35,11 @@ SELECT state, count(*) FROM jobs GROUP BY state
 SELECT count(*) FROM jobs WHERE state = 'pending' AND run_at > :now
 
 -- name: count_workers
-SELECT count(*), coalesce(sum(state = 'busy'), 0) FROM workers WHERE heartbeat_at >= :cutoff
+-- A worker is busy while a processing job names it (migrations/0003).
+SELECT count(*),
+       coalesce(sum(EXISTS (SELECT 1 FROM jobs
+                            WHERE state = 'processing' AND worker = workers.id)), 0)
+FROM workers WHERE heartbeat_at >= :cutoff
 
 -- name: claim_any
 UPDATE jobs
@@ -71,12 +75,6 @@ SELECT min(run_at) FROM (
 INSERT INTO attempts (job_id, number, worker, run_at, started_at)
 VALUES (:id, :number, :worker, :run_at, :now)
 
--- name: worker_busy
-UPDATE workers SET state = 'busy', current_job = :job WHERE id = :worker
-
--- name: worker_idle
-UPDATE workers SET state = 'idle', current_job = NULL WHERE id = :worker AND state = 'busy'
-
 -- name: finish_job
 UPDATE jobs
 SET state = :state, attempts = :attempts, run_at = coalesce(:run_at, run_at),
@@ -100,15 +98,15 @@ FROM attempts WHERE job_id = :id AND (:number IS NULL OR number = :number)
 ORDER BY number DESC LIMIT 1
 
 -- name: insert_worker
-INSERT OR REPLACE INTO workers (id, host, pid, queues, state, current_job, started_at,
-                                heartbeat_at, stop_requested)
-VALUES (:id, :host, :pid, :queues, :state, NULL, :now, :now, 0)
+INSERT OR REPLACE INTO workers (id, host, pid, queues, started_at, heartbeat_at,
+                                stop_requested)
+VALUES (:id, :host, :pid, :queues, :now, :now, 0)
 
 -- name: delete_worker
 DELETE FROM workers WHERE id = :id
 
 -- name: heartbeat
-UPDATE workers SET heartbeat_at = :now, state = :state, current_job = :job
+UPDATE workers SET heartbeat_at = :now
 WHERE id = :id
 RETURNING stop_requested
 
@@ -117,11 +115,20 @@ SELECT (SELECT stop_requested FROM workers WHERE id = :worker),
        (SELECT state FROM jobs WHERE id = :job)
 
 -- name: all_workers
-SELECT id, host, pid, state, current_job, started_at, heartbeat_at, queues
-FROM workers ORDER BY started_at, id
+-- The state and current job come from the jobs table (migrations/0003); the latest start
+-- wins should a worker ever hold two jobs (it never runs more than one).
+SELECT id, host, pid, CASE WHEN job IS NULL THEN 'idle' ELSE 'busy' END, job, started_at,
+       heartbeat_at, queues
+FROM (SELECT workers.*, (SELECT id FROM jobs
+                         WHERE state = 'processing' AND worker = workers.id
+                         ORDER BY started_at DESC LIMIT 1) AS job
+      FROM workers)
+ORDER BY started_at, id
 
 -- name: idle_workers
-SELECT id FROM workers WHERE state = 'idle' AND stop_requested = 0
+SELECT id FROM workers
+WHERE stop_requested = 0
+  AND NOT EXISTS (SELECT 1 FROM jobs WHERE state = 'processing' AND worker = workers.id)
 
 -- name: held_jobs
 SELECT * FROM jobs

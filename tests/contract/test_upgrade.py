@@ -1,0 +1,74 @@
+"""A store written by the previous schema opens, upgrades, and keeps what it held: here the
+step that stopped keeping a worker's state in its row (SQLite 0003, PostgreSQL 0004)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from queuectl.storage import open_store
+from queuectl.storage.sql import migrations
+from tests import pg
+
+# A worker that was running job "run" and one that was idle, in the old schema's columns.
+OLD_ROWS = [
+    "INSERT INTO jobs (id, command, state, max_retries, queue, cwd, run_at, created_at,"
+    " updated_at, started_at, runs, worker)"
+    " VALUES ('run', 'sleep 9', 'processing', 0, 'default', '/', 1, 1, 1, 1, 1, 'w-busy')",
+    "INSERT INTO jobs (id, command, state, max_retries, queue, cwd, run_at, created_at,"
+    " updated_at) VALUES ('wait', 'true', 'pending', 0, 'default', '/', 1, 1, 1)",
+    "INSERT INTO workers (id, host, pid, queues, state, current_job, started_at, heartbeat_at)"
+    " VALUES ('w-busy', 'h', 1, '[]', 'busy', 'run', 1, 1)",
+    "INSERT INTO workers (id, host, pid, queues, state, current_job, started_at, heartbeat_at)"
+    " VALUES ('w-idle', 'h', 2, '[]', 'idle', NULL, 2, 2)",
+]
+
+
+def _before(dialect: str, last: int) -> list[str]:
+    return [sql for number, sql in migrations(dialect) if number <= last]
+
+
+def _check_upgraded(url: str) -> None:
+    store = open_store(url)
+    try:
+        workers = {w.id: (w.state, w.current_job) for w in store.list_workers()}
+        assert workers == {"w-busy": ("busy", "run"), "w-idle": ("idle", None)}
+        assert [j.id for j in store.list_jobs()] == ["wait", "run"]
+        assert store.claim("w-idle").id == "wait"  # type: ignore[union-attr]
+        assert {w.id: w.current_job for w in store.list_workers()} == {
+            "w-busy": "run", "w-idle": "wait"}  # fmt: skip
+    finally:
+        store.close()
+
+
+def test_sqlite_store_of_schema_2_upgrades(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    for sql in _before("sqlite", 2):
+        conn.executescript(sql)
+    for row in OLD_ROWS:
+        conn.execute(row)
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    _check_upgraded(str(path))
+
+
+@pytest.fixture
+def raw_url() -> Iterator[str]:
+    yield from pg.fresh_url(migrated=False)
+
+
+def test_postgres_store_of_schema_3_upgrades(raw_url: str) -> None:
+    with psycopg.connect(raw_url, autocommit=True) as conn:
+        for sql in _before("postgres", 3):
+            conn.execute(sql.encode())
+        for row in OLD_ROWS:
+            conn.execute(row.encode())
+        conn.execute("CREATE TABLE queuectl_schema (version integer NOT NULL)")
+        conn.execute("INSERT INTO queuectl_schema (version) VALUES (3)")
+    _check_upgraded(raw_url)
