@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from queuectl.checkpointer import Checkpointer
 from queuectl.errors import QueuectlError, StoreUnavailable
 from queuectl.poollog import configure_logging
 from queuectl.settings import data_dir, make_private_dirs
@@ -54,6 +55,7 @@ class Supervisor:
         self._wake_r, self._wake_w = os.pipe()
         for fd in (self._wake_r, self._wake_w):
             os.set_blocking(fd, False)
+        self.checkpointer = Checkpointer(url)
 
     # --- signals -------------------------------------------------------------------------
 
@@ -138,21 +140,28 @@ class Supervisor:
             self.ready_fd = None
         told = 0
         restarts: list[tuple[float, int]] = []  # (when, slot)
-        while self.children or (restarts and not self.stopping):
-            timeout = min((when for when, _ in restarts), default=time.monotonic() + 1.0)
-            select.select([self._wake_r], [], [], max(0.0, timeout - time.monotonic()))
-            _drain(self._wake_r)
-            level = min(self.signals, 2)
-            if level > told:
-                told = level
-                self.stopping = True
-                self._tell(level)
-            for child, status in self._reap():
-                restarts += self._after_exit(child, status)
-            due = [r for r in restarts if r[0] <= time.monotonic()]
-            restarts = [r for r in restarts if r[0] > time.monotonic()]
-            for _, slot in due if not self.stopping else ():
-                self._spawn(slot)
+        try:
+            while self.children or (restarts and not self.stopping):
+                wake_at = min((when for when, _ in restarts), default=time.monotonic() + 1.0)
+                checkpoint_at = self.checkpointer.due_at()
+                if checkpoint_at is not None:
+                    wake_at = min(wake_at, checkpoint_at)
+                select.select([self._wake_r], [], [], max(0.0, wake_at - time.monotonic()))
+                _drain(self._wake_r)
+                level = min(self.signals, 2)
+                if level > told:
+                    told = level
+                    self.stopping = True
+                    self._tell(level)
+                for child, status in self._reap():
+                    restarts += self._after_exit(child, status)
+                due = [r for r in restarts if r[0] <= time.monotonic()]
+                restarts = [r for r in restarts if r[0] > time.monotonic()]
+                for _, slot in due if not self.stopping else ():
+                    self._spawn(slot)
+                self.checkpointer.run_if_due()  # also while stopping: jobs may run for hours
+        finally:
+            self.checkpointer.close()
         return 0
 
     def _after_exit(self, child: Child, status: int) -> list[tuple[float, int]]:

@@ -12,8 +12,9 @@ import stat
 from pathlib import Path
 
 from queuectl.cli.app import Env
+from queuectl.models import JobSpec
 from queuectl.storage import open_store
-from tests.helpers import Cli
+from tests.helpers import Cli, wait_until
 
 SYNCHRONOUS_FULL = 2  # PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
 
@@ -92,3 +93,34 @@ def test_enqueue_is_committed_with_synchronous_full(tmp_path: Path) -> None:
         assert worker_store._conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # type: ignore[attr-defined]
     finally:
         worker_store.close()
+
+
+def test_the_pool_checkpoints_the_wal_so_workers_need_not(tmp_path: Path) -> None:
+    """In WAL mode the database file itself is written only by checkpoints. A few jobs
+    leave the WAL far below the workers' own threshold (sqlite_file.WAL_AUTOCHECKPOINT), so
+    the file changing while the pool runs is the supervisor's checkpoint."""
+    db = tmp_path / "queuectl.db"
+    cli = Cli(str(db), tmp_path / "home", cwd=tmp_path)
+    cli.start_workers(2)
+    cli.enqueue("true")  # the pool's connections are open: this close folds nothing in
+    before = db.stat().st_mtime_ns, db.stat().st_size
+    ids = [cli.enqueue("true") for _ in range(20)]
+    for job_id in ids:
+        cli.wait_state(job_id, "completed")
+    wait_until(lambda: (db.stat().st_mtime_ns, db.stat().st_size) != before, timeout=5)
+    with sqlite3.connect(db) as conn:  # and every frame was folded in
+        busy, frames, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0
+    cli.ok("worker", "stop", "--timeout", "20")
+
+
+def test_checkpoint_reports_whether_there_was_anything_new(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "q.db"))
+    try:
+        store.enqueue([JobSpec("true", id="a", max_retries=0)])
+        assert store.checkpoint() is True
+        assert store.checkpoint() is False  # nothing written since
+        store.enqueue([JobSpec("true", id="b", max_retries=0)])
+        assert store.checkpoint() is True
+    finally:
+        store.close()
