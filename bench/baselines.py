@@ -13,26 +13,34 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 from bench import stats
 
 
-def _spawn_loop(count: int, out_path: str) -> tuple[float, float]:
+def _spawn_loop(count: int, out_path: str) -> tuple[float, float, float, float]:
     out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     null = os.open(os.devnull, os.O_RDONLY)
     actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, out, 1),
                (os.POSIX_SPAWN_DUP2, out, 2)]  # fmt: skip
     argv = ["/bin/sh", "-c", "true"]
     env = dict(os.environ)
+    before = os.times()
     start = time.time()
     for _ in range(count):
         pid = os.posix_spawn("/bin/sh", argv, env, file_actions=actions, setsid=True)
         os.waitpid(pid, 0)
-    return start, time.time()
+    end = time.time()
+    after = os.times()
+    own = after.user + after.system - before.user - before.system
+    shells = (after.children_user + after.children_system
+              - before.children_user - before.children_system)  # fmt: skip
+    return start, end, own, shells
 
 
-def spawn_ceiling(procs: int, spawns_per_proc: int, workdir: str) -> float:
-    """``/bin/sh -c true`` per second with ``procs`` processes spawning side by side."""
+def spawn_ceiling(procs: int, spawns_per_proc: int, workdir: str) -> Ceiling:
+    """``/bin/sh -c true`` per second with ``procs`` processes spawning side by side, and
+    the CPU per spawn of the spawning loops and of the shells."""
     children = []
     for n in range(procs):
         read_fd, write_fd = os.pipe()
@@ -51,7 +59,16 @@ def spawn_ceiling(procs: int, spawns_per_proc: int, workdir: str) -> float:
         os.waitpid(pid, 0)
     first = min(w[0] for w in windows)
     last = max(w[1] for w in windows)
-    return procs * spawns_per_proc / (last - first)
+    spawns = procs * spawns_per_proc
+    return Ceiling(spawns / (last - first), sum(w[2] for w in windows) / spawns,
+                   sum(w[3] for w in windows) / spawns)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    per_s: float  # spawns per second
+    loop_cpu: float  # seconds of the spawning loop's own CPU per spawn
+    shell_cpu: float  # seconds of CPU per shell (the loop's reaped children)
 
 
 Completed = subprocess.CompletedProcess[bytes]

@@ -124,6 +124,13 @@ def proc_status(pid: int) -> dict[str, int]:
 
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process (seconds)."""
+    return cpu_split(pid)[0]
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(the process's own utime + stime, that of its children it has waited for), seconds:
+    a worker's own CPU, and the CPU of the jobs' shells it has reaped."""
     with open(f"/proc/{pid}/stat", encoding="ascii") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench import baselines, importtime
-from bench.driver import Queuectl, console_script, cpu_seconds, proc_status
+from bench.driver import Queuectl, console_script, cpu_seconds, cpu_split, proc_status
 from bench.stats import epoch, median, percentile, ratio, rnd
 
 WORKERS = 2  # worker processes, and processes in the spawn ceiling
@@ -54,27 +54,48 @@ def _check_all_completed(jobs: list[dict[str, Any]], expected: int) -> None:
 
 
 def throughput(qc: Queuectl, sizes: Sizes, tag: str = "tp") -> dict[str, Any]:
-    """Enqueue N `true` jobs, start `worker start --count 2`, rate from the first start to the
-    last finish (the jobs' own timestamps); a spawn-ceiling run before each queue run."""
-    ceilings, rates = [], []
+    """Start `worker start --count 2`, enqueue N `true` jobs, wait until all are finished;
+    rate from the first start to the last finish (the jobs' own timestamps); a spawn-ceiling
+    run before each queue run. Also the CPU per job of the workers themselves and of the
+    jobs' shells (from /proc: the workers' own times and their reaped children's), beside
+    the spawning loop's and the shells' CPU per spawn in the ceiling: the figure is
+    CPU-bound, and these say where the difference goes."""
+    ceilings, rates, worker_cpu, shell_cpu = [], [], [], []
     for r in range(sizes.repeats):
         ceilings.append(baselines.spawn_ceiling(WORKERS, sizes.ceiling_spawns, qc.workdir))
         queue = f"{tag}{r}"
         before = _finished(qc)
+        qc.start_workers(WORKERS)
+        pids = qc.worker_pids()
+        cpu_before = [cpu_split(pid) for pid in pids]
         qc.enqueue_many(sizes.jobs, queue=queue)
-        qc.start_workers(WORKERS, wait=False)
         qc.wait_finished(before + sizes.jobs)
+        cpu_after = [cpu_split(pid) for pid in pids]
         qc.stop_workers()
         jobs = qc.jobs(queue)
         _check_all_completed(jobs, sizes.jobs)
         rates.append(_window_rate(jobs))
-    pairs = [r / c for r, c in zip(rates, ceilings, strict=True)]
+        spent = [(a[0] - b[0], a[1] - b[1]) for a, b in zip(cpu_after, cpu_before, strict=True)]
+        worker_cpu.append(sum(own for own, _ in spent) / sizes.jobs)
+        shell_cpu.append(sum(shells for _, shells in spent) / sizes.jobs)
+    pairs = [r / c.per_s for r, c in zip(rates, ceilings, strict=True)]
     return {
         "jobs": sizes.jobs, "workers": WORKERS, "runs": sizes.repeats,
-        "jobs_per_s": rnd(median(rates), 1), "ceiling_per_s": rnd(median(ceilings), 1),
+        "jobs_per_s": rnd(median(rates), 1),
+        "ceiling_per_s": rnd(median([c.per_s for c in ceilings]), 1),
         "ratio": rnd(median(pairs)), "ratio_runs": [rnd(p) for p in pairs],
-        "rates": [rnd(x, 1) for x in rates], "ceilings": [rnd(x, 1) for x in ceilings],
+        "rates": [rnd(x, 1) for x in rates], "ceilings": [rnd(c.per_s, 1) for c in ceilings],
+        # CPU per job or per spawn in microseconds; /proc counts 10 ms ticks, so use
+        # enough jobs (the full size's 2 x ~250 ms per run is good to a few per cent)
+        "worker_cpu_us": _us(median(worker_cpu)),
+        "job_shell_cpu_us": _us(median(shell_cpu)),
+        "ceiling_loop_cpu_us": _us(median([c.loop_cpu for c in ceilings])),
+        "ceiling_shell_cpu_us": _us(median([c.shell_cpu for c in ceilings])),
     }  # fmt: skip
+
+
+def _us(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1e6)
 
 
 def _finished(qc: Queuectl) -> int:

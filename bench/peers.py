@@ -94,7 +94,7 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 def _measure(peer: _Peer, start_workers: Any, sizes: Sizes) -> dict[str, Any]:
     ceilings, rates = [], []
     for _ in range(sizes.repeats):
-        ceilings.append(baselines.spawn_ceiling(WORKERS, sizes.ceiling_spawns, peer.workdir))
+        ceilings.append(baselines.spawn_ceiling(WORKERS, sizes.ceiling_spawns, peer.workdir).per_s)
         peer.reset()
         peer.call(str(sizes.jobs))
         procs = start_workers()

@@ -22,6 +22,17 @@ def rows_for(backend: str, figs: dict[str, Any]) -> list[list[Any]]:
         rows.append(["throughput (jobs/s, 2 workers)", backend, tp["jobs_per_s"],
                      f"ceiling {tp['ceiling_per_s']}", tp["ratio"], f">= {lo}",
                      tp["ratio"] >= lo])  # fmt: skip
+        if tp.get("worker_cpu_us") is not None:
+            # The throughput figure is CPU-bound on 2 cores: (shell + loop) / (shell +
+            # worker) is the ratio these CPU costs alone predict.
+            per_job = tp["job_shell_cpu_us"] + tp["worker_cpu_us"]
+            per_spawn = tp["ceiling_shell_cpu_us"] + tp["ceiling_loop_cpu_us"]
+            rows.append(["CPU per job: worker / its shell (us)", backend,
+                         f"{tp['worker_cpu_us']:.0f} / {tp['job_shell_cpu_us']:.0f}",
+                         f"spawner {tp['ceiling_loop_cpu_us']:.0f} / shell "
+                         f"{tp['ceiling_shell_cpu_us']:.0f}",
+                         round(per_spawn / per_job, 3) if per_job else "", "(predicted ratio)",
+                         ""])  # fmt: skip
     if pk := figs.get("pickup"):
         rows.append(["pickup p50 / p95 / max (ms)", backend,
                      f"{pk['p50_ms']} / {pk['p95_ms']} / {pk['max_ms']}", "", "",
