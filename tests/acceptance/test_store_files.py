@@ -118,9 +118,9 @@ def test_checkpoint_reports_whether_there_was_anything_new(tmp_path: Path) -> No
     store = open_store(str(tmp_path / "q.db"))
     try:
         store.enqueue([JobSpec("true", id="a", max_retries=0)])
-        assert store.checkpoint() is True
-        assert store.checkpoint() is False  # nothing written since
+        assert store.checkpoint() > 0
+        assert store.checkpoint() == 0  # nothing written since
         store.enqueue([JobSpec("true", id="b", max_retries=0)])
-        assert store.checkpoint() is True
+        assert store.checkpoint() > 0
     finally:
         store.close()

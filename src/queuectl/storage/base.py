@@ -102,11 +102,12 @@ class Storage(ABC):
     def close(self) -> None:
         """Release connections and sockets. Safe to call twice."""
 
-    def checkpoint(self) -> bool:
+    def checkpoint(self) -> int:
         """Fold what the store wrote ahead of its files into them, on the caller's time
-        rather than a worker's (the pool's supervisor calls this). Returns whether there
-        was anything new to fold. Here: nothing to do (a database server does its own)."""
-        return False
+        rather than a worker's (the pool's supervisor calls this). Returns how many pages
+        were written ahead since the last call (0: nothing new). Here: nothing to do (a
+        database server does its own)."""
+        return 0
 
     # --- producing and reading jobs ------------------------------------------------------
 

@@ -87,6 +87,7 @@ class SQLiteStorage(Storage):
         self._db, self._wal = open_file(path, durable)
         self._busy_wait = True  # SQLite's busy timeout is on (off while we poll for the lock)
         self._wal_seen: tuple[int, int] | None = None  # the WAL's size and mtime at checkpoint
+        self._wal_frames = 0  # frames in the WAL at the last checkpoint
 
     # --- plumbing --------------------------------------------------------------------
 
@@ -139,26 +140,29 @@ class SQLiteStorage(Storage):
     def _wake_idle(self) -> None:
         self._wake([row[0] for row in self._conn.execute(Q["idle_workers"])])
 
-    def checkpoint(self) -> bool:
+    def checkpoint(self) -> int:
         """A PASSIVE checkpoint (it neither waits for nor blocks readers and writers), when
         the WAL has changed since the last one: see sqlite_file.WAL_AUTOCHECKPOINT."""
         if not self._wal:
-            return False
+            return 0
         try:
             st = os.stat(self.path + "-wal")
         except FileNotFoundError:  # no connection is open, or the last one folded it in
-            return False
+            return 0
         except OSError as exc:
             raise StoreUnavailable(f"cannot checkpoint {self.path}: {exc.strerror}") from None
         seen = (st.st_size, st.st_mtime_ns)
         if seen == self._wal_seen:
-            return False
+            return 0
         try:
-            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            _, frames, _ = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot checkpoint {self.path}: {exc}") from None
         self._wal_seen = seen  # the checkpoint itself leaves the WAL file as it was
-        return True
+        # Frames count from the WAL's start, which a writer rewinds to once all is folded in.
+        new = frames - self._wal_frames if frames >= self._wal_frames else frames
+        self._wal_frames = frames
+        return max(new, 1)  # the file changed: something was written
 
     def close(self) -> None:
         if self._sock is not None:
