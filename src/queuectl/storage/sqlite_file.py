@@ -15,16 +15,17 @@ BUSY_TIMEOUT = 60.0  # seconds a writer waits for the lock before giving up
 LOCK_POLL_MIN = 0.00002  # seconds: first pause when another writer holds the lock
 LOCK_POLL_MAX = 0.002  # seconds: longest pause between tries for the lock
 BUSY_TIMEOUT_ON = f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}"
+BUSY_TIMEOUT_OFF = "PRAGMA busy_timeout = 0"
 # Pages in the WAL before the committing connection checkpoints it itself. SQLite's 1,000
 # made a worker stall on the checkpoint's fsyncs every ~100 `true` jobs (~14 % of the wall
-# time of 2 workers draining a backlog, measured). The pool's supervisor checkpoints every
-# quarter second instead (checkpointer.py: Storage.checkpoint); this stays as the safety net
-# for a store written with no supervisor running, high enough that 2 busy workers do not
-# reach it between two of the supervisor's checkpoints (~4,000 pages a quarter second).
+# time of 2 workers draining a backlog, measured). The pool's supervisor checkpoints instead,
+# about every 1,000 pages and at most 4 times a second (checkpointer.py); this stays as the
+# safety net for a store written with no supervisor running, high enough that 2 busy
+# workers do not reach it between two of the supervisor's checkpoints (~4,000 pages a
+# quarter second).
 WAL_AUTOCHECKPOINT = 10_000  # pages (4 KiB: 40 MiB)
 # A WAL that grew past this is cut back to it when it restarts after a checkpoint.
 WAL_SIZE_LIMIT = 16 << 20  # bytes
-BUSY_TIMEOUT_OFF = "PRAGMA busy_timeout = 0"
 
 
 def begin_immediate(conn: sqlite3.Connection, path: str) -> None:
