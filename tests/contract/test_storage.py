@@ -11,7 +11,7 @@ import pytest
 
 from queuectl.errors import DuplicateJob, JobNotFound, LostLease, WrongState
 from queuectl.models import AttemptResult, Job, JobSpec, Outcome, State, WorkerInfo, utcnow
-from queuectl.retry import after_failure
+from queuectl.retry import NextStep, after_failure
 from queuectl.storage import open_store
 from queuectl.storage.base import Storage
 from queuectl.storage.liveness import HOST_ID
@@ -315,3 +315,37 @@ def test_listener_wakes_on_enqueue(store: Storage, db_url: str) -> None:
         assert listener.drain() == set()
     finally:
         listener.close()
+
+
+def test_a_running_attempt_is_in_the_log_before_its_row_is_written(store: Storage) -> None:
+    """The store writes an attempt's row when it ends; until then `attempts` and
+    `read_output` show the running attempt (open, no output yet), never the previous one."""
+    store.enqueue([spec(id="r", max_retries=3)])
+    w = register(store)
+    first = store.claim(w)
+    assert first is not None
+
+    def retry_now(job: Job) -> NextStep:
+        return NextStep(State.FAILED, job.attempts + 1, 0.0)  # due again at once
+
+    store.finish(first, w, FAIL, retry_now)
+    second = store.claim(w)
+    assert second is not None and second.runs == 2
+    log = store.attempts("r")
+    assert [(a.number, a.outcome, a.finished_at is None) for a in log] == [
+        (1, Outcome.FAILED, False), (2, None, True)]  # fmt: skip
+    assert (log[1].worker, log[1].started_at) == (w, second.started_at)
+    running = store.read_output("r")
+    assert running is not None
+    assert (running.attempt, running.data, running.finished) == (2, b"", False)
+    earlier = store.read_output("r", 1)
+    assert earlier is not None and (earlier.data, earlier.finished) == (b"boom\n", True)
+    store.save_output("r", 2, b"half", 0)  # a progress save makes the row early
+    assert store.read_output("r").data == b"half"  # type: ignore[union-attr]
+    store.finish(second, w, OK, policy)
+    done = store.attempts("r")
+    assert [(a.number, a.outcome) for a in done] == [(1, Outcome.FAILED), (2, Outcome.SUCCEEDED)]
+    assert done[1].started_at == second.started_at
+    final = store.read_output("r")
+    assert final is not None and (final.attempt, final.data, final.finished) == (
+        2, b"hello\n", True)  # fmt: skip

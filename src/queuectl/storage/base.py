@@ -156,8 +156,10 @@ class Storage(ABC):
     def claim(self, worker_id: str, queues: Sequence[str] | None = None) -> Job | None:
         """Atomically take the best ready job (priority desc, run_at, insertion order).
 
-        Marks it processing for ``worker_id``, opens attempt number ``job.runs`` and returns
-        the job, or None when nothing is ready. Never hands one attempt to two workers.
+        Marks it processing for ``worker_id`` (attempt number ``job.runs`` is running: it is
+        in `attempts` from now on, though the stores write its row only when it ends) and
+        returns the job, or None when nothing is ready. Never hands one attempt to two
+        workers.
         """
 
     @abstractmethod
@@ -175,7 +177,8 @@ class Storage(ABC):
         its attempt count unchanged; anything else → ``policy(job)`` decides failed (with
         run_at = now + retry_in) or dead. The output is stored with the attempt. Raises
         LostLease if the job is no longer processing for this worker (it was cancelled or
-        recovered meanwhile); the attempt row is closed all the same.
+        recovered meanwhile); the attempt is recorded all the same, unless a recovery has
+        already closed it as lost.
         """
 
     @abstractmethod

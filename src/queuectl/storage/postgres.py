@@ -289,8 +289,8 @@ class PostgresStorage(Storage):
 
     def claim(self, worker_id: str, queues: Sequence[str] | None = None) -> Job | None:
         params: dict[str, Any] = {"worker": worker_id, "queues": list(queues or [])}
-        # One statement (autocommit: its own transaction) takes the job, opens the attempt
-        # and marks the worker busy.
+        # One statement (autocommit: its own transaction) takes the job; its attempt's row
+        # is written when the attempt ends (migrations/0005).
         with self._db() as conn:
             return self._one_job(conn, Q["claim_queues" if queues else "claim_any"], params)
 
@@ -318,7 +318,7 @@ class PostgresStorage(Storage):
         """Finish the attempt; with ``claim_queues`` (None: don't) claim the next job too."""
         step = after_attempt(job, result, policy)
         params = {
-            "id": job.id, "worker": worker_id, "runs": job.runs, "state": str(step.state),
+            **_claimed(job), "worker": worker_id, "state": str(step.state),
             "attempts": step.attempts, "delay_ms": step.delay_ms,
             "exit_code": result.exit_code, "outcome": str(result.outcome),
             "attempt_error": result.error, "error": step.error, "output": result.output,
@@ -395,7 +395,7 @@ class PostgresStorage(Storage):
         step = after_attempt(job, result, policy)
         # The caller notifies once for all recovered jobs; the lost worker's row goes.
         params: dict[str, Any] = {
-            "id": job.id, "worker": job.worker, "runs": job.runs, "state": str(step.state),
+            **_claimed(job), "worker": job.worker, "state": str(step.state),
             "attempts": step.attempts, "delay_ms": step.delay_ms, "exit_code": None,
             "outcome": str(result.outcome), "attempt_error": step.error, "error": step.error,
             "output": None, "dropped": None, "claim": False, "queues": [], "notify": None,
@@ -422,6 +422,7 @@ class PostgresStorage(Storage):
         done: list[Job] = []
         with self._tx() as conn:
             for job_id in job_ids:
+                conn.execute(Q["keep_running_attempt"], {"id": job_id})
                 job = self._one_job(conn, Q["cancel_job"], {"id": job_id})
                 if job is None:
                     raise self._refusal(conn, job_id, "pending, failed or processing")
@@ -510,6 +511,12 @@ def _batch_params(specs: Sequence[JobSpec], ids: list[str]) -> dict[str, Any]:
         "run_at": [to_ms(s.run_at) if s.run_at else None for s in specs],
         "channel": CHANNEL,
     }  # fmt: skip
+
+
+def _claimed(job: Job) -> dict[str, Any]:
+    """The attempt being finished, as claimed: queuectl_finish writes its row from these."""
+    return {"id": job.id, "runs": job.runs, "run_at": to_ms(job.run_at),
+            "started_at": to_ms(job.started_at) if job.started_at else None}  # fmt: skip
 
 
 def _finished_and_next(conn: Conn, params: dict[str, Any]) -> tuple[Job | None, Job | None]:

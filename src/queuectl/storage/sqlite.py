@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from queuectl.errors import DuplicateJob, JobNotFound, LostLease, StoreUnavailable, WrongState
 from queuectl.ids import new_job_ids
@@ -296,13 +297,7 @@ class SQLiteStorage(Storage):
             row = conn.execute(Q["claim_any"], {"worker": worker_id, "now": now}).fetchone()
         if row is None:
             return None
-        job = job_from_row(row)
-        conn.execute(
-            Q["open_attempt"],
-            {"id": job.id, "number": job.runs, "worker": worker_id,
-             "run_at": row["run_at"], "now": now},
-        )  # fmt: skip
-        return job
+        return job_from_row(row)  # (its attempt's row is written when it ends)
 
     def seconds_until_due(self, queues: Sequence[str] | None = None) -> float | None:
         params = {"queues": json.dumps(list(queues)) if queues else None}
@@ -334,10 +329,9 @@ class SQLiteStorage(Storage):
         run_at = None if step.delay_ms is None else now + step.delay_ms
         with self._write() as conn:
             conn.execute(
-                Q["close_attempt"],
-                {"id": job.id, "number": job.runs, "now": now, "exit_code": result.exit_code,
-                 "outcome": str(result.outcome), "error": result.error,
-                 "output": result.output, "dropped": result.output_dropped},
+                Q["record_attempt"],
+                _attempt_params(job, worker_id, now, result.exit_code, str(result.outcome),
+                                result.error, result.output, result.output_dropped),
             )  # fmt: skip
             held = conn.execute(
                 Q["finish_job"],
@@ -429,10 +423,9 @@ class SQLiteStorage(Storage):
         step = after_attempt(job, result, policy)
         run_at = None if step.delay_ms is None else now + step.delay_ms
         conn.execute(
-            Q["close_attempt"],
-            {"id": job.id, "number": job.runs, "now": now, "exit_code": None,
-             "outcome": str(result.outcome), "error": step.error, "output": None,
-             "dropped": None},
+            Q["record_attempt"],
+            _attempt_params(job, job.worker, now, None, str(result.outcome), step.error, None,
+                            None),
         )  # fmt: skip
         conn.execute(
             Q["finish_job"],
@@ -464,6 +457,7 @@ class SQLiteStorage(Storage):
         done: list[Job] = []
         with self._write() as conn:
             for job_id in job_ids:
+                conn.execute(Q["keep_running_attempt"], {"id": job_id})
                 row = conn.execute(Q["cancel_job"], {"id": job_id, "now": now}).fetchone()
                 if row is None:
                     raise self._refusal(conn, job_id, "pending, failed or processing")
@@ -525,3 +519,16 @@ class SQLiteStorage(Storage):
     def dead_since(self, since: datetime) -> int:
         row = self._conn.execute(Q["dead_since"], {"since": to_ms(since)}).fetchone()
         return int(row[0])
+
+
+def _attempt_params(
+    job: Job, worker: str | None, now: int, exit_code: int | None, outcome: str,
+    error: str | None, output: bytes | None, dropped: int | None,
+) -> dict[str, Any]:  # fmt: skip
+    """record_attempt's parameters: the attempt as claimed (the job's run), how it ended."""
+    return {
+        "id": job.id, "number": job.runs, "worker": worker, "run_at": to_ms(job.run_at),
+        "started_at": to_ms(job.started_at) if job.started_at else None, "now": now,
+        "exit_code": exit_code, "outcome": outcome, "error": error, "output": output,
+        "dropped": dropped,
+    }  # fmt: skip

@@ -32,8 +32,14 @@ ORDER BY seq DESC
 LIMIT %(limit)s::bigint OFFSET %(offset)s
 
 -- name: attempts
+-- A running attempt has no row until it ends (or saves output): the job row describes it.
 SELECT job_id, number, worker, started_at, finished_at, exit_code, outcome, error
-FROM attempts WHERE job_id = %(id)s ORDER BY number
+FROM attempts WHERE job_id = %(id)s
+UNION ALL
+SELECT id, runs, worker, started_at, NULL, NULL, NULL, NULL FROM jobs
+WHERE id = %(id)s AND state = 'processing'
+  AND NOT EXISTS (SELECT 1 FROM attempts WHERE job_id = jobs.id AND number = jobs.runs)
+ORDER BY 2
 
 -- name: count_states
 -- From the deltas the triggers of migrations/0003 keep (a few rows), not from the jobs; only
@@ -63,8 +69,8 @@ FROM workers
 WHERE heartbeat_at >= queuectl_now_ms() - %(lease_ms)s
 
 -- name: claim_any
--- Takes the job and opens its attempt in one statement (one round trip, one transaction):
--- see queuectl_claim in migrations/0004.
+-- Takes the job in one statement (one round trip, one transaction): see queuectl_claim in
+-- migrations/0005.
 SELECT * FROM queuectl_claim(%(worker)s, NULL)
 
 -- name: claim_queues
@@ -75,36 +81,53 @@ SELECT min(run_at) - queuectl_now_ms() FROM jobs
 WHERE state IN ('pending', 'failed')
   AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
 
--- name: open_attempt
--- open_attempt and close_attempt: the same steps as in the SQLite store, which runs them
--- one by one. Here queuectl_claim / queuectl_finish (migrations/0004) do them on the
--- server, so the worker's store calls are one statement each.
-INSERT INTO attempts (job_id, number, worker, run_at, started_at)
-VALUES (%(id)s, %(number)s, %(worker)s, %(run_at)s, queuectl_now_ms())
-
 -- name: finish_job
--- Closes the attempt, moves the job on and, with claim, takes its next job: one statement
--- (queuectl_finish in migrations/0004). Rows: the finished job (none on a
+-- Records the attempt, moves the job on and, with claim, takes its next job: one statement
+-- (queuectl_finish in migrations/0005). Rows: the finished job (none on a
 -- lost lease), then the next job (state 'processing').
 SELECT * FROM queuectl_finish(
-    %(id)s, %(worker)s, %(runs)s, %(state)s, %(attempts)s, %(delay_ms)s::bigint,
+    %(id)s, %(worker)s, %(runs)s, %(run_at)s::bigint, %(started_at)s::bigint, %(state)s,
+    %(attempts)s, %(delay_ms)s::bigint,
     %(exit_code)s::integer, %(outcome)s, %(attempt_error)s::text, %(error)s::text,
     %(output)s::bytea, %(dropped)s::bigint, %(claim)s, %(queues)s::text[], %(notify)s::text)
 
--- name: close_attempt
-UPDATE attempts
-SET finished_at = queuectl_now_ms(), exit_code = %(exit_code)s, outcome = %(outcome)s,
-    error = %(error)s, output = coalesce(%(output)s::bytea, output),
-    output_dropped = coalesce(%(dropped)s::bigint, output_dropped)
-WHERE job_id = %(id)s AND number = %(number)s AND finished_at IS NULL
+-- name: record_attempt
+-- The same step as in the SQLite store, which runs it on its own; here queuectl_finish
+-- (migrations/0005) runs it on the server, within the worker's one statement per job.
+INSERT INTO attempts AS a (job_id, number, worker, run_at, started_at, finished_at,
+                           exit_code, outcome, error, output, output_dropped)
+VALUES (%(id)s, %(number)s, %(worker)s, %(run_at)s,
+        coalesce(%(started_at)s::bigint, queuectl_now_ms()), queuectl_now_ms(),
+        %(exit_code)s, %(outcome)s, %(error)s, %(output)s::bytea,
+        coalesce(%(dropped)s::bigint, 0))
+ON CONFLICT (job_id, number) DO UPDATE
+SET finished_at = excluded.finished_at, exit_code = excluded.exit_code,
+    outcome = excluded.outcome, error = excluded.error,
+    output = coalesce(%(output)s::bytea, a.output),
+    output_dropped = coalesce(%(dropped)s::bigint, a.output_dropped)
+WHERE a.finished_at IS NULL
 
 -- name: save_output
-UPDATE attempts SET output = %(output)s, output_dropped = %(dropped)s
-WHERE job_id = %(id)s AND number = %(number)s AND finished_at IS NULL
+-- The running attempt's output so far: its row is made from the job row the first time.
+INSERT INTO attempts AS a (job_id, number, worker, run_at, started_at, output, output_dropped)
+SELECT id, runs, worker, run_at, started_at, %(output)s, %(dropped)s FROM jobs
+WHERE id = %(id)s AND runs = %(number)s AND state = 'processing'
+ON CONFLICT (job_id, number) DO UPDATE
+SET output = excluded.output, output_dropped = excluded.output_dropped
+WHERE a.finished_at IS NULL
 
 -- name: read_output
-SELECT number, output, output_dropped, finished_at IS NOT NULL
-FROM attempts WHERE job_id = %(id)s AND (%(number)s::int IS NULL OR number = %(number)s::int)
+-- The latest attempt, or the one asked for; a running one may have no row yet (see
+-- attempts): then it has printed nothing that was saved.
+SELECT number, output, output_dropped, finished FROM (
+    SELECT number, output, output_dropped, finished_at IS NOT NULL AS finished
+    FROM attempts WHERE job_id = %(id)s
+    UNION ALL
+    SELECT runs, NULL, 0, false FROM jobs
+    WHERE id = %(id)s AND state = 'processing'
+      AND NOT EXISTS (SELECT 1 FROM attempts WHERE job_id = jobs.id AND number = jobs.runs)
+) AS latest
+WHERE %(number)s::int IS NULL OR number = %(number)s::int
 ORDER BY number DESC LIMIT 1
 
 -- name: insert_worker
@@ -160,6 +183,13 @@ WHERE finished_at IS NULL AND worker = ANY(%(lost)s::text[])
 
 -- name: delete_workers
 DELETE FROM workers WHERE id = ANY(%(lost)s::text[])
+
+-- name: keep_running_attempt
+-- Before a running job is cancelled: its attempt, which has no row until it ends, gets one
+-- now (open), so it stays in the log even if its worker never reports back.
+INSERT INTO attempts (job_id, number, worker, run_at, started_at)
+SELECT id, runs, worker, run_at, started_at FROM jobs WHERE id = %(id)s AND state = 'processing'
+ON CONFLICT (job_id, number) DO NOTHING
 
 -- name: cancel_job
 UPDATE jobs SET state = 'cancelled', finished_at = queuectl_now_ms(),
