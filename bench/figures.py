@@ -130,6 +130,9 @@ def pickup(qc: Queuectl, sizes: Sizes, tag: str = "pk", memory: bool = True) -> 
         "p95_ms": rnd(percentile(waits, 95), 1), "max_ms": rnd(max(waits), 1),
         "idle_cpu_percent": rnd(max(idle.values()), 2),
         "idle_rss_mb": rnd(max(rss.values()) / 1024, 1),
+        # every sample, in enqueue order: a lone spike is usually a slow durable commit
+        "waits_ms": [rnd((epoch(j["started_at"]) - epoch(j["created_at"])) * 1000, 1)
+                     for j in sorted(jobs, key=lambda j: epoch(j["created_at"]))],
     }  # fmt: skip
     if memory:
         out["big_output"] = _big_output(qc, sizes, pids)
