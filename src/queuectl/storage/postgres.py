@@ -290,7 +290,7 @@ class PostgresStorage(Storage):
     def claim(self, worker_id: str, queues: Sequence[str] | None = None) -> Job | None:
         params: dict[str, Any] = {"worker": worker_id, "queues": list(queues or [])}
         # One statement (autocommit: its own transaction) takes the job; its attempt's row
-        # is written when the attempt ends (migrations/0005).
+        # is written when the attempt ends (migrations/0004).
         with self._db() as conn:
             return self._one_job(conn, Q["claim_queues" if queues else "claim_any"], params)
 

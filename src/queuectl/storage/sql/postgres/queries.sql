@@ -70,7 +70,7 @@ WHERE heartbeat_at >= queuectl_now_ms() - %(lease_ms)s
 
 -- name: claim_any
 -- Takes the job in one statement (one round trip, one transaction): see queuectl_claim in
--- migrations/0005.
+-- migrations/0004.
 SELECT * FROM queuectl_claim(%(worker)s, NULL)
 
 -- name: claim_queues
@@ -83,7 +83,7 @@ WHERE state IN ('pending', 'failed')
 
 -- name: finish_job
 -- Records the attempt, moves the job on and, with claim, takes its next job: one statement
--- (queuectl_finish in migrations/0005). Rows: the finished job (none on a
+-- (queuectl_finish in migrations/0004). Rows: the finished job (none on a
 -- lost lease), then the next job (state 'processing').
 SELECT * FROM queuectl_finish(
     %(id)s, %(worker)s, %(runs)s, %(run_at)s::bigint, %(started_at)s::bigint, %(state)s,
@@ -93,7 +93,7 @@ SELECT * FROM queuectl_finish(
 
 -- name: record_attempt
 -- The same step as in the SQLite store, which runs it on its own; here queuectl_finish
--- (migrations/0005) runs it on the server, within the worker's one statement per job.
+-- (migrations/0004) runs it on the server, within the worker's one statement per job.
 INSERT INTO attempts AS a (job_id, number, worker, run_at, started_at, finished_at,
                            exit_code, outcome, error, output, output_dropped)
 VALUES (%(id)s, %(number)s, %(worker)s, %(run_at)s,

@@ -1,12 +1,19 @@
--- An attempt's row is written when the attempt ends, as in the SQLite store (its
--- queries.sql, record_attempt): opening it at the claim and closing it at the finish were
--- an insert and an update per job, each a new tuple and new entries in the attempts
--- indexes. A running attempt is described by its job row until then; `attempts` and
--- `read_output` read it from there, `save_output` and a cancel of a running job make its
--- row early.
+-- Two changes to what the worker's hot path writes, as in the SQLite store:
+--
+-- 1. Whether a worker is busy, and with which job, is read from the jobs it holds (the
+--    processing jobs naming it, found through jobs_held) instead of being kept in its row
+--    (SQLite: migrations/0003). The row was updated at every job boundary, a dead tuple
+--    and a WAL record per job, and could disagree with the jobs table; now it changes only
+--    with a heartbeat.
+-- 2. An attempt's row is written when the attempt ends (SQLite: queries.sql,
+--    record_attempt). Opening it at the claim and closing it at the finish were an insert
+--    and an update per job, each a new tuple and new entries in the attempts indexes. A
+--    running attempt is described by its job row until then; `attempts` and `read_output`
+--    read it from there, `save_output` and a cancel of a running job make its row early.
+ALTER TABLE workers DROP COLUMN state, DROP COLUMN current_job;
 
--- Take the best ready job for p_worker (p_queues NULL or empty: any queue): 0004's,
--- without opening the attempt.
+-- Take the best ready job for p_worker (p_queues NULL or empty: any queue): 0002's,
+-- without marking the worker busy or opening the attempt.
 CREATE OR REPLACE FUNCTION queuectl_claim(p_worker text, p_queues text[]) RETURNS SETOF jobs
     LANGUAGE plpgsql AS $$
 DECLARE
