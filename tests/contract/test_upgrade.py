@@ -1,5 +1,7 @@
-"""A store written by the previous schema opens, upgrades, and keeps what it held: here the
-step that stopped keeping a worker's state in its row (SQLite 0003, PostgreSQL 0004)."""
+"""A store written by the previous version opens, upgrades, and keeps what it held: here the
+change that stopped keeping a worker's state in its row and writes an attempt's row when it
+ends (PostgreSQL migration 0004; SQLite needed none). Workers of the previous version may
+still be running beside the new one: what they call must keep working."""
 
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ def _check_upgraded(url: str) -> None:
         store.close()
 
 
-def test_sqlite_store_of_schema_2_upgrades(tmp_path: Path) -> None:
+def test_sqlite_store_written_by_the_previous_version_reads_right(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
     for sql in _before("sqlite", 2):
@@ -72,3 +74,25 @@ def test_postgres_store_of_schema_3_upgrades(raw_url: str) -> None:
         conn.execute("CREATE TABLE queuectl_schema (version integer NOT NULL)")
         conn.execute("INSERT INTO queuectl_schema (version) VALUES (3)")
     _check_upgraded(raw_url)
+
+
+def test_a_previous_version_worker_still_records_its_attempts(raw_url: str) -> None:
+    """Its queuectl_finish (0002's 15 parameters) now writes the attempt's row itself."""
+    with psycopg.connect(raw_url, autocommit=True) as conn:
+        for sql in _before("postgres", 3):
+            conn.execute(sql.encode())
+        conn.execute("CREATE TABLE queuectl_schema (version integer NOT NULL)")
+        conn.execute("INSERT INTO queuectl_schema (version) VALUES (3)")
+        conn.execute(OLD_ROWS[1].encode())  # job 'wait', pending
+    open_store(raw_url).close()  # the new version migrates
+    with psycopg.connect(raw_url, autocommit=True) as conn:
+        [claimed] = conn.execute("SELECT id, runs, run_at, started_at"
+                                 " FROM queuectl_claim('w-old', NULL)").fetchall()
+        rows = conn.execute(
+            "SELECT id, state FROM queuectl_finish('wait', 'w-old', 1, 'completed', 1, NULL,"
+            " 0, 'succeeded', NULL, NULL, 'out'::bytea, 0, false, '{}', NULL)").fetchall()
+        attempt = conn.execute("SELECT number, worker, run_at, started_at, outcome, output"
+                               " FROM attempts WHERE job_id = 'wait'").fetchall()
+    assert claimed[:2] == ("wait", 1)
+    assert rows == [("wait", "completed")]
+    assert attempt == [(1, "w-old", claimed[2], claimed[3], "succeeded", b"out")]

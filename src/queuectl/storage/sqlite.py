@@ -340,7 +340,7 @@ class SQLiteStorage(Storage):
                  "exit_code": result.exit_code, "error": step.error},
             ).fetchone()  # fmt: skip
             nxt = None
-            if claim_queues is not None:  # (the worker's own row is not written: 0003)
+            if claim_queues is not None:  # (the worker's own row is not written: all_workers)
                 nxt = self._claim_in(conn, worker_id, claim_queues, now)
         # The guard matched (this worker's run of a processing job), so the row is the job
         # as claimed plus what finish_job wrote: no need to read it back and convert it.

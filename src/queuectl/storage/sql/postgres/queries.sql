@@ -131,12 +131,16 @@ WHERE %(number)s::int IS NULL OR number = %(number)s::int
 ORDER BY number DESC LIMIT 1
 
 -- name: insert_worker
-INSERT INTO workers (id, host, pid, queues, started_at, heartbeat_at, stop_requested)
-VALUES (%(id)s, %(host)s, %(pid)s, %(queues)s, queuectl_now_ms(), queuectl_now_ms(), false)
+-- workers.state and current_job are no longer kept up to date (see all_workers); they stay
+-- in the schema, written once here, for workers of an earlier queuectl (migrations/0004).
+INSERT INTO workers (id, host, pid, queues, state, current_job, started_at, heartbeat_at,
+                     stop_requested)
+VALUES (%(id)s, %(host)s, %(pid)s, %(queues)s, 'idle', NULL, queuectl_now_ms(),
+        queuectl_now_ms(), false)
 ON CONFLICT (id) DO UPDATE
-SET host = excluded.host, pid = excluded.pid, queues = excluded.queues,
-    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,
-    stop_requested = false
+SET host = excluded.host, pid = excluded.pid, queues = excluded.queues, state = 'idle',
+    current_job = NULL, started_at = excluded.started_at,
+    heartbeat_at = excluded.heartbeat_at, stop_requested = false
 
 -- name: delete_worker
 DELETE FROM workers WHERE id = %(id)s

@@ -2,15 +2,18 @@
 --
 -- 1. Whether a worker is busy, and with which job, is read from the jobs it holds (the
 --    processing jobs naming it, found through jobs_held) instead of being kept in its row
---    (SQLite: migrations/0003). The row was updated at every job boundary, a dead tuple
---    and a WAL record per job, and could disagree with the jobs table; now it changes only
---    with a heartbeat.
--- 2. An attempt's row is written when the attempt ends (SQLite: queries.sql,
---    record_attempt). Opening it at the claim and closing it at the finish were an insert
---    and an update per job, each a new tuple and new entries in the attempts indexes. A
---    running attempt is described by its job row until then; `attempts` and `read_output`
---    read it from there, `save_output` and a cancel of a running job make its row early.
-ALTER TABLE workers DROP COLUMN state, DROP COLUMN current_job;
+--    (see queries.sql, all_workers). The row was updated at every job boundary, a dead
+--    tuple and a WAL record per job, and could disagree with the jobs table; now it
+--    changes only with a heartbeat.
+-- 2. An attempt's row is written when the attempt ends (queries.sql, record_attempt).
+--    Opening it at the claim and closing it at the finish were an insert and an update per
+--    job, each a new tuple and new entries in the attempts indexes. A running attempt is
+--    described by its job row until then; `attempts` and `read_output` read it from there,
+--    `save_output` and a cancel of a running job make its row early.
+--
+-- Workers of the previous version may still be running while this one is installed: the
+-- columns workers.state and current_job stay (no longer read), and their queuectl_finish
+-- (the 15 parameters of 0002) stays too, rewritten to record the attempt the new way.
 
 -- Take the best ready job for p_worker (p_queues NULL or empty: any queue): 0002's,
 -- without marking the worker busy or opening the attempt.
@@ -60,8 +63,6 @@ END $$;
 -- p_worker: a lost lease) and the next job, told apart by state: a finished job is never
 -- 'processing', a claimed one always is.
 -- p_notify: a channel to NOTIFY 'work' on when the job went back in the queue (NULL: none).
-DROP FUNCTION queuectl_finish(text, text, integer, text, bigint, bigint, integer, text, text,
-                              text, bytea, bigint, boolean, text[], text);
 CREATE FUNCTION queuectl_finish(
     p_id text, p_worker text, p_runs integer, p_run_at bigint, p_started_at bigint,
     p_state text, p_attempts bigint, p_delay_ms bigint, p_exit_code integer,
@@ -106,4 +107,25 @@ BEGIN
             RETURN NEXT next_job;
         END IF;
     END IF;
+END $$;
+
+-- The previous version's queuectl_finish, for its workers still running: the same steps,
+-- with the attempt as claimed read from the job row (before the call can change it).
+CREATE OR REPLACE FUNCTION queuectl_finish(
+    p_id text, p_worker text, p_runs integer, p_state text, p_attempts bigint,
+    p_delay_ms bigint, p_exit_code integer, p_outcome text, p_attempt_error text,
+    p_error text, p_output bytea, p_dropped bigint, p_claim boolean, p_queues text[],
+    p_notify text
+) RETURNS SETOF jobs
+    LANGUAGE plpgsql AS $$
+DECLARE
+    claimed_run_at bigint;
+    claimed_at bigint;
+BEGIN
+    SELECT run_at, started_at INTO claimed_run_at, claimed_at
+    FROM jobs WHERE id = p_id AND runs = p_runs;
+    RETURN QUERY SELECT * FROM queuectl_finish(
+        p_id, p_worker, p_runs, claimed_run_at, claimed_at, p_state, p_attempts, p_delay_ms,
+        p_exit_code, p_outcome, p_attempt_error, p_error, p_output, p_dropped, p_claim,
+        p_queues, p_notify);
 END $$;
