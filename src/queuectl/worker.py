@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from queuectl import retry
+from queuectl import orphans, retry
 from queuectl.errors import LostLease, StoreUnavailable
 from queuectl.ids import new_worker_id
 from queuectl.models import AttemptResult, Job, Outcome, WorkerInfo, utcnow
@@ -213,11 +213,22 @@ class Worker:
         return Action.CONTINUE
 
     def _recover(self) -> None:
-        """Any live worker may hand back the jobs of lost ones (liveness is in the store)."""
+        """Any live worker may hand back the jobs of lost ones (liveness is in the store),
+        first killing what still runs of them on this machine (orphans.py): a retry never
+        starts beside its orphaned first attempt."""
         lease = self.config().lease_timeout
-        for item in self._retrying(lambda: self.store.recover_stale(lease, self.policy)):
+        recovered = self._retrying(
+            lambda: self.store.recover_stale(lease, self.policy, self._kill_orphan)
+        )
+        for item in recovered:
             log.warning("recovered job %s from lost worker %s: now %s",
                         item.job_id, item.worker, item.new_state)  # fmt: skip
+
+    @staticmethod
+    def _kill_orphan(job: Job) -> None:
+        if job.worker and (killed := orphans.kill_job(job.worker, job.id)):
+            log.warning("killed %d process group(s) of job %s left running by lost worker %s",
+                        killed, job.id, job.worker)  # fmt: skip
 
     # --- one job --------------------------------------------------------------------------
 

@@ -253,3 +253,25 @@ def test_the_terminal_going_away_is_a_graceful_stop(cli: Cli) -> None:
     assert exits(pool) == 0
     assert cli.job(job_id)["state"] == "completed"
     assert cli.json("worker", "list") == []
+
+
+def test_a_whole_pool_killed_leaves_no_job_running_beside_its_retry(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """kill -9 of the supervisor and its workers at once: nobody is left who knows the
+    job's process group, yet the worker that recovers the job kills what is left of it
+    before the retry can start."""
+    short_lease(cli)
+    job_id = cli.enqueue(
+        "if [ -e ran ]; then echo again; else touch ran; echo $$ > sh.pid; sleep 60; fi")
+    pool = cli.start_workers(1)
+    first_shell = read_pid(tmp_path / "sh.pid")
+    os.killpg(pool.pid, signal.SIGKILL)
+    pool.wait()
+    time.sleep(0.5)
+    assert alive(first_shell)  # its own session: the pool's death did not reach it
+    cli.start_workers(1)
+    assert_group_gone(first_shell, timeout=15)
+    done = cli.wait_state(job_id, "completed", timeout=30)
+    assert [a["outcome"] for a in done["attempts_log"]] == ["worker_lost", "succeeded"]
+    assert cli.ok("logs", job_id) == "again\n"

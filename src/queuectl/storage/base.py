@@ -211,12 +211,17 @@ class Storage(ABC):
         """Read-only check: has a stop been requested, has the running job been cancelled?"""
 
     @abstractmethod
-    def recover_stale(self, lease_timeout: float, policy: FailurePolicy) -> list[Recovered]:
+    def recover_stale(
+        self, lease_timeout: float, policy: FailurePolicy,
+        before_handback: Callable[[Job], None] | None = None,
+    ) -> list[Recovered]:  # fmt: skip
         """Hand back the jobs of workers silent for ``lease_timeout`` seconds.
 
         Each such job's open attempt ends as WORKER_LOST ("worker lost") and ``policy``
         sends it to failed or dead, so a job that keeps killing workers ends in the DLQ.
-        The lost workers' rows are removed. Safe to run from many workers at once.
+        ``before_handback(job)`` is called for each, before anyone can claim it again (the
+        worker kills what may still run of it). The lost workers' rows are removed. Safe
+        to run from many workers at once.
         """
 
     @abstractmethod

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
@@ -370,7 +370,10 @@ class PostgresStorage(Storage):
             job_cancelled=job_id is not None and job_state != State.PROCESSING,
         )
 
-    def recover_stale(self, lease_timeout: float, policy: FailurePolicy) -> list[Recovered]:
+    def recover_stale(
+        self, lease_timeout: float, policy: FailurePolicy,
+        before_handback: Callable[[Job], None] | None = None,
+    ) -> list[Recovered]:  # fmt: skip
         # Every worker calls this every few seconds: the housekeeping of the state counts
         # rides along (its own short statement, apart from the recovery transaction).
         self._fold_counts()
@@ -380,7 +383,10 @@ class PostgresStorage(Storage):
         with self._tx() as conn:
             cur = conn.cursor(row_factory=dict_row)
             for row in cur.execute(Q["held_jobs"], {"lost": lost}).fetchall():
-                done = self._recover(conn, job_from_row(row), policy)
+                job = job_from_row(row)
+                if before_handback is not None:
+                    before_handback(job)  # the row is locked: nobody claims it meanwhile
+                done = self._recover(conn, job, policy)
                 if done is not None:
                     recovered.append(done)
             if lost:

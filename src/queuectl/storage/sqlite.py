@@ -399,7 +399,10 @@ class SQLiteStorage(Storage):
             job_cancelled=job_id is not None and job_state != State.PROCESSING,
         )
 
-    def recover_stale(self, lease_timeout: float, policy: FailurePolicy) -> list[Recovered]:
+    def recover_stale(
+        self, lease_timeout: float, policy: FailurePolicy,
+        before_handback: Callable[[Job], None] | None = None,
+    ) -> list[Recovered]:  # fmt: skip
         now = self._now()
         workers = self.list_workers()
         lost = [w.id for w in workers if liveness.is_lost(w, now / 1000, lease_timeout)]
@@ -409,7 +412,10 @@ class SQLiteStorage(Storage):
         recovered: list[Recovered] = []
         with self._write() as conn:
             for row in conn.execute(Q["held_jobs"], params).fetchall():
-                recovered.append(self._recover(conn, job_from_row(row), policy, now))
+                job = job_from_row(row)
+                if before_handback is not None:
+                    before_handback(job)  # under the write lock: nobody claims it meanwhile
+                recovered.append(self._recover(conn, job, policy, now))
             conn.execute(Q["close_orphan_attempts"], {**params, "now": now})
             conn.execute(Q["delete_workers"], params)
         if recovered:

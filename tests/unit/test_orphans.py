@@ -1,0 +1,35 @@
+"""Finding a job's processes by the variables every process of a job carries."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+from queuectl.orphans import job_groups, kill_job
+
+
+def _job(worker: str, job: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "QUEUECTL_WORKER_ID": worker, "QUEUECTL_JOB_ID": job}
+    return subprocess.Popen(["/bin/sh", "-c", "sleep 30 & sleep 30; wait"], env=env,
+                            start_new_session=True)  # fmt: skip
+
+
+def test_finds_and_kills_only_that_jobs_groups() -> None:
+    mine, other_job, other_worker = _job("w-1", "j"), _job("w-1", "jj"), _job("w-2", "j")
+    try:
+        time.sleep(0.3)  # the shells have exec'd and started their sleeps
+        assert job_groups("w-1", "j") == {mine.pid}
+        assert kill_job("w-1", "j") == 1
+        assert mine.wait(timeout=5) != 0
+        assert job_groups("w-1", "j") == set()
+        assert other_job.poll() is None and other_worker.poll() is None
+    finally:
+        for proc in (mine, other_job, other_worker):
+            if proc.poll() is None:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+
+
+def test_nothing_found_where_there_is_no_proc(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert job_groups("w-1", "j", proc=str(tmp_path / "missing")) == set()
