@@ -66,6 +66,7 @@ from queuectl.storage.pgconn import CHANNEL, Conn, Wakeups, connect, migrate, sc
 from queuectl.storage.rows import (
     after_attempt,
     attempt_from_row,
+    claimed_attempt,
     finished_attempt_from_row,
     job_from_row,
     worker_from_row,
@@ -318,7 +319,7 @@ class PostgresStorage(Storage):
         """Finish the attempt; with ``claim_queues`` (None: don't) claim the next job too."""
         step = after_attempt(job, result, policy)
         params = {
-            **_claimed(job), "worker": worker_id, "state": str(step.state),
+            **claimed_attempt(job), "worker": worker_id, "state": str(step.state),
             "attempts": step.attempts, "delay_ms": step.delay_ms,
             "exit_code": result.exit_code, "outcome": str(result.outcome),
             "attempt_error": result.error, "error": step.error, "output": result.output,
@@ -401,7 +402,7 @@ class PostgresStorage(Storage):
         step = after_attempt(job, result, policy)
         # The caller notifies once for all recovered jobs; the lost worker's row goes.
         params: dict[str, Any] = {
-            **_claimed(job), "worker": job.worker, "state": str(step.state),
+            **claimed_attempt(job), "worker": job.worker, "state": str(step.state),
             "attempts": step.attempts, "delay_ms": step.delay_ms, "exit_code": None,
             "outcome": str(result.outcome), "attempt_error": step.error, "error": step.error,
             "output": None, "dropped": None, "claim": False, "queues": [], "notify": None,
@@ -517,12 +518,6 @@ def _batch_params(specs: Sequence[JobSpec], ids: list[str]) -> dict[str, Any]:
         "run_at": [to_ms(s.run_at) if s.run_at else None for s in specs],
         "channel": CHANNEL,
     }  # fmt: skip
-
-
-def _claimed(job: Job) -> dict[str, Any]:
-    """The attempt being finished, as claimed: queuectl_finish writes its row from these."""
-    return {"id": job.id, "runs": job.runs, "run_at": to_ms(job.run_at),
-            "started_at": to_ms(job.started_at) if job.started_at else None}  # fmt: skip
 
 
 def _finished_and_next(conn: Conn, params: dict[str, Any]) -> tuple[Job | None, Job | None]:

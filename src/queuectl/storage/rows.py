@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from queuectl.models import Attempt, AttemptResult, Job, Outcome, State, WorkerInfo, from_ms
+from queuectl.models import (
+    Attempt,
+    AttemptResult,
+    Job,
+    Outcome,
+    State,
+    WorkerInfo,
+    from_ms,
+    to_ms,
+)
 from queuectl.storage.base import AttemptRow, FailurePolicy
 
 
@@ -33,6 +42,13 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         exit_code=row["exit_code"], last_error=row["last_error"], worker=row["worker"],
         cwd=row["cwd"], env=json.loads(row["env"]) if row["env"] else None, runs=row["runs"],
     )  # fmt: skip
+
+
+def claimed_attempt(job: Job) -> dict[str, Any]:
+    """The running attempt of a claimed job as both stores write its row when it ends
+    (record_attempt): which one, when the job was due, when it started."""
+    return {"id": job.id, "number": job.runs, "run_at": to_ms(job.run_at),
+            "started_at": to_ms(job.started_at) if job.started_at else None}  # fmt: skip
 
 
 def attempt_from_row(row: Sequence[Any]) -> Attempt:

@@ -49,6 +49,7 @@ from queuectl.storage.base import (
 from queuectl.storage.rows import (
     after_attempt,
     attempt_from_row,
+    claimed_attempt,
     finished_attempt_from_row,
     job_from_row,
     worker_from_row,
@@ -533,8 +534,6 @@ def _attempt_params(
 ) -> dict[str, Any]:  # fmt: skip
     """record_attempt's parameters: the attempt as claimed (the job's run), how it ended."""
     return {
-        "id": job.id, "number": job.runs, "worker": worker, "run_at": to_ms(job.run_at),
-        "started_at": to_ms(job.started_at) if job.started_at else None, "now": now,
-        "exit_code": exit_code, "outcome": outcome, "error": error, "output": output,
-        "dropped": dropped,
+        **claimed_attempt(job), "worker": worker, "now": now, "exit_code": exit_code,
+        "outcome": outcome, "error": error, "output": output, "dropped": dropped,
     }  # fmt: skip

@@ -86,7 +86,7 @@ WHERE state IN ('pending', 'failed')
 -- (queuectl_finish in migrations/0004). Rows: the finished job (none on a
 -- lost lease), then the next job (state 'processing').
 SELECT * FROM queuectl_finish(
-    %(id)s, %(worker)s, %(runs)s, %(run_at)s::bigint, %(started_at)s::bigint, %(state)s,
+    %(id)s, %(worker)s, %(number)s, %(run_at)s::bigint, %(started_at)s::bigint, %(state)s,
     %(attempts)s, %(delay_ms)s::bigint,
     %(exit_code)s::integer, %(outcome)s, %(attempt_error)s::text, %(error)s::text,
     %(output)s::bytea, %(dropped)s::bigint, %(claim)s, %(queues)s::text[], %(notify)s::text)
