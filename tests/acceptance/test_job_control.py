@@ -5,6 +5,7 @@ attempt, binary, over the size limit). Everything runs the real `queuectl` and r
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -311,15 +312,46 @@ def test_running_job_output_is_visible_before_it_ends(cli: Cli, tmp_path: Path) 
     assert not alive(read_pid(tmp_path / "sh.pid"))
 
 
-def test_logs_into_a_reader_that_went_away(cli: Cli) -> None:
-    """`queuectl logs ID | head -1`: the reader leaving early is not an error."""
+# Every command that prints, in both forms: a reader that leaves before the first byte (the
+# output then meets the broken pipe at the first write, or at the final flush when it is
+# small enough to sit in the buffer until exit).
+PRINTING_COMMANDS = [
+    ["logs", "{id}"], ["logs", "{id}", "--follow"], ["logs", "{id}", "--json"],
+    ["list"], ["list", "--json"], ["list", "--limit", "0"], ["show", "{id}"],
+    ["show", "{id}", "--json"], ["status"], ["status", "--json"], ["metrics"],
+    ["metrics", "--json"], ["dlq", "list"], ["dlq", "list", "--json"], ["config", "list"],
+    ["config", "list", "--json"], ["config", "get", "max-retries"], ["worker", "list"],
+    ["worker", "list", "--json"], ["enqueue", "-c", "true"], ["enqueue", "-c", "true", "--json"],
+    ["--help"], ["--version"], ["list", "--help"], ["dlq", "--help"],
+]  # fmt: skip
+
+
+def test_every_command_into_a_reader_that_went_away(cli: Cli) -> None:
+    """`queuectl list | head -1` exits 0 and says nothing, whatever click is installed."""
     job_id = cli.enqueue("seq 1 20000")
+    dead = cli.enqueue("exit 3", "--max-retries", "0")
     cli.start_workers(1)
     cli.wait_state(job_id, "completed")
-    for args in (["logs", job_id], ["logs", job_id, "--follow"], ["list"], ["show", job_id]):
+    cli.wait_state(dead, "dead")
+    for template in PRINTING_COMMANDS:
+        args = [a.format(id=job_id) for a in template]
         proc = subprocess.Popen([QUEUECTL, *args], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=cli.env, cwd=cli.cwd)  # fmt: skip
         assert proc.stdout is not None and proc.stderr is not None
         proc.stdout.close()
         assert proc.wait(timeout=30) == 0, args
         assert proc.stderr.read() == b"", args
+
+
+def test_a_reader_leaving_mid_stream_under_pipefail(cli: Cli) -> None:
+    """The shell's view: `set -o pipefail; queuectl ... | head -1` succeeds."""
+    job_id = cli.enqueue("seq 1 100000")  # ~590 KB: under max-log-bytes
+    cli.start_workers(1)
+    cli.wait_state(job_id, "completed")
+    for _ in range(20):
+        cli.enqueue("true")
+    for cmd in (f"logs {job_id}", "list --limit 0", f"show {job_id}", "list --json"):
+        script = f"set -o pipefail; {shlex.quote(QUEUECTL)} {cmd} | head -1 >/dev/null"
+        done = subprocess.run(["bash", "-c", script], env=cli.env, cwd=cli.cwd,
+                              capture_output=True, timeout=30)  # fmt: skip
+        assert (done.returncode, done.stderr) == (0, b""), cmd

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import click
 
@@ -43,7 +44,33 @@ class Env:
 pass_env = click.make_pass_decorator(Env)
 
 
-@click.group(context_settings=CONTEXT)
+class ReaderGone(Exception):
+    """stdout's reader went away (`queuectl list | head -1`): a normal end, exit 0.
+
+    Deliberately not an OSError: click handles a broken pipe itself, and differently from
+    one release to the next (8.1 exits 0 or 1 by timing, 8.2+ always 1), so it must never
+    see one."""
+
+
+class QueuectlGroup(click.Group):
+    """The root group: a broken pipe anywhere in parsing (help, version) or in a command
+    becomes ReaderGone before click can word it."""
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:  # fmt: skip
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except BrokenPipeError as exc:
+            raise ReaderGone from exc
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise ReaderGone from exc
+
+
+@click.group(cls=QueuectlGroup, context_settings=CONTEXT)
 @click.option("--db", metavar="URL", help="Store: a path, sqlite:///path or postgresql://... "
               "[env: QUEUECTL_DB; default: $QUEUECTL_HOME/queuectl.db]")  # fmt: skip
 @click.version_option(__version__, prog_name="queuectl")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
-from queuectl.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, QueuectlError
+from queuectl.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, QueuectlError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,11 +17,13 @@ def main(argv: list[str] | None = None) -> int:
     import click
 
     from queuectl import output
-    from queuectl.cli.app import cli, register
+    from queuectl.cli.app import ReaderGone, cli, register
 
     register()
     try:
         code = cli.main(args=argv, prog_name="queuectl", standalone_mode=False)
+    except ReaderGone:
+        return reader_gone()
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.UsageError as exc:
@@ -35,11 +38,6 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         output.error(exc.format_message())
         return exc.exit_code
-    except SystemExit as exc:
-        # click turns a broken stdout (`queuectl logs ID | head`) into exit(1) itself.
-        if isinstance(exc.__context__, BrokenPipeError):
-            return failure_code(exc.__context__)
-        raise
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - never a traceback
         return failure_code(exc)
     return code if isinstance(code, int) else 0
@@ -57,8 +55,7 @@ def failure_code(exc: BaseException) -> int:
         output.error(str(exc))
         return exc.exit_code
     if isinstance(exc, BrokenPipeError):
-        sys.stderr.close()  # the reader went away (| head): not an error worth a word
-        return 0
+        return reader_gone()
     if isinstance(exc, UnicodeEncodeError | UnicodeDecodeError):  # e.g. an id in latin-1
         output.error(f"not valid UTF-8 text ({exc.reason})")
         return EXIT_FAILURE
@@ -66,5 +63,21 @@ def failure_code(exc: BaseException) -> int:
     return EXIT_FAILURE
 
 
+def reader_gone() -> int:
+    """stdout's reader went away (`| head`): a normal end, as for `git log | head`.
+
+    stdout is pointed at /dev/null so that the interpreter's own flush at exit, which
+    would meet the same broken pipe, has nowhere to fail (it would exit 120)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_OK
+
+
 def run() -> None:
-    sys.exit(main())
+    code = main()
+    try:
+        sys.stdout.flush()  # what is still buffered meets a gone reader here, not at exit
+    except BrokenPipeError:
+        reader_gone()  # an error already said stays an error; otherwise this is success
+    sys.exit(code)
