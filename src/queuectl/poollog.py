@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import time
+from typing import TextIO
 
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(message)s"
 
@@ -50,7 +51,7 @@ class SecondCachingFormatter(logging.Formatter):
 class JobLines:
     """Writes `message` as an INFO record of ``logger`` would appear, without the record."""
 
-    def __init__(self, handler: logging.StreamHandler, formatter: SecondCachingFormatter):
+    def __init__(self, handler: logging.StreamHandler[TextIO], formatter: SecondCachingFormatter):
         self.stream = handler.stream
         self.stamp = formatter.stamp
         self.pid = os.getpid()

@@ -56,8 +56,10 @@ class QueuectlGroup(click.Group):
     """The root group: a broken pipe anywhere in parsing (help, version) or in a command
     becomes ReaderGone before click can word it."""
 
-    def make_context(self, info_name: str | None, args: list[str],
-                     parent: click.Context | None = None, **extra: Any) -> click.Context:  # fmt: skip
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
         try:
             return super().make_context(info_name, args, parent, **extra)
         except BrokenPipeError as exc:

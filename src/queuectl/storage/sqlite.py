@@ -157,7 +157,8 @@ class SQLiteStorage(Storage):
         if seen == self._wal_seen:
             return 0
         try:
-            _, frames, _ = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            row = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            frames: int = row[1]
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot checkpoint {self.path}: {exc}") from None
         self._wal_seen = seen  # the checkpoint itself leaves the WAL file as it was
