@@ -45,6 +45,9 @@ def store(db_url: str) -> Iterator[Storage]:
 
 @pytest.fixture
 def cli(db_url: str, tmp_path: Path) -> Iterator[Cli]:
+    """The installed CLI on a store that exists and is empty (only writers create a store
+    named by QUEUECTL_DB; the tests of that rule make their own Cli)."""
+    open_store(db_url).close()
     home = tmp_path / "home"
     c = Cli(db_url, home, cwd=tmp_path)
     yield c

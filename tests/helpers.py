@@ -62,7 +62,12 @@ class Cli:
         return proc
 
     def active_workers(self) -> int:
-        return int(self.json("status")["workers"]["active"])
+        proc = self.run("status", "--json")
+        if proc.returncode == 1 and "no store at" in proc.stderr:
+            return 0  # the pool has not made its new store yet
+        if proc.returncode != 0:
+            raise AssertionError(f"queuectl status -> {proc.returncode}: {proc.stderr}")
+        return int(json.loads(proc.stdout)["workers"]["active"])
 
     def wait_state(self, job_id: str, *states: str, timeout: float = 30) -> dict[str, Any]:
         found: dict[str, Any] = {}

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from queuectl import proctitle
 from queuectl.checkpointer import Checkpointer
 from queuectl.errors import QueuectlError, StoreUnavailable
 from queuectl.poollog import configure_logging
@@ -27,6 +28,7 @@ READY_TIMEOUT = 30.0  # seconds --detach waits for the workers to register
 RESTART_DELAY_MAX = 10.0  # seconds between restarts of a worker that keeps crashing
 STABLE_AFTER = 60.0  # seconds a worker must live for its crash backoff to start over
 EXIT_STORE = 3  # a worker could not open the store
+SUPERVISOR_TAG = "supervisor"  # marks the supervisor's line on the --detach ready pipe
 
 log = logging.getLogger("queuectl.supervisor")
 
@@ -132,7 +134,10 @@ class Supervisor:
     # --- the loop ------------------------------------------------------------------------
 
     def run(self) -> int:
+        proctitle.set_title("supervisor", self.url, f"{self.count} workers")
         self._install_signals()
+        if self.ready_fd is not None:  # --detach: the pid to signal, before the workers'
+            os.write(self.ready_fd, f"{SUPERVISOR_TAG} {os.getpid()}\n".encode())
         for slot in range(self.count):
             self._spawn(slot)
         if self.ready_fd is not None:
@@ -153,6 +158,7 @@ class Supervisor:
                     told = level
                     self.stopping = True
                     self._tell(level)
+                    self._say_stop(level)
                 for child, status in self._reap():
                     restarts += self._after_exit(child, status)
                 due = [r for r in restarts if r[0] <= time.monotonic()]
@@ -163,6 +169,22 @@ class Supervisor:
         finally:
             self.checkpointer.close()
         return 0
+
+    def running_jobs(self) -> int:
+        """How many workers are running a job now (their slot holds a process group)."""
+        return sum(1 for at in range(0, 8 * self.count, 8) if any(self.job_groups[at : at + 8]))
+
+    def _say_stop(self, level: int) -> None:
+        """Tell the person who pressed Ctrl-C what happens now: after the first one the pool
+        may stay quiet for as long as its longest job runs."""
+        running = self.running_jobs()
+        if level >= 2:
+            log.warning("stopping now: killing %d running job(s) and handing them back", running)
+        elif running:
+            log.warning("stopping: finishing %d running job(s); a second Ctrl-C (or SIGTERM) "
+                        "kills them and hands them back", running)  # fmt: skip
+        else:
+            log.warning("stopping: no job is running")
 
     def _after_exit(self, child: Child, status: int) -> list[tuple[float, int]]:
         code = os.waitstatus_to_exitcode(status)
@@ -200,6 +222,7 @@ def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fd: 
                  job_group: Callable[[int], None] | None = None) -> int:  # fmt: skip
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    proctitle.set_title("worker", url)
     from queuectl.storage import open_store
     from queuectl.worker import Worker
 
@@ -234,8 +257,21 @@ def run_foreground(url: str, count: int, queues: Sequence[str]) -> int:
     return Supervisor(url, count, queues).run()
 
 
-def run_detached(url: str, count: int, queues: Sequence[str]) -> list[int]:
-    """Start a detached supervisor; return the worker pids once every worker is ready."""
+@dataclass(frozen=True)
+class Detached:
+    """A pool started in the background: whom to signal, who works, where it logs."""
+
+    supervisor: int  # pid: SIGTERM stops the pool gracefully, as `worker stop` does
+    workers: list[int]  # pids
+    log_path: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"supervisor": self.supervisor, "pids": self.workers, "log": self.log_path}
+
+
+def run_detached(url: str, count: int, queues: Sequence[str]) -> Detached:
+    """Start a detached supervisor; return its pid and the workers' once every worker is
+    ready. Raises StoreUnavailable when fewer than ``count`` workers came up in time."""
     check_store(url)
     log_path = _log_path()
     ready_r, ready_w = os.pipe()
@@ -250,12 +286,12 @@ def run_detached(url: str, count: int, queues: Sequence[str]) -> list[int]:
         finally:
             os._exit(code)
     os.close(ready_w)
-    pids = _read_pids(ready_r, count)
+    supervisor, pids = _read_pids(ready_r, count)
     os.close(ready_r)
     os.waitpid(pid, 0)  # the intermediate process exits as soon as it has forked
-    if len(pids) < count:
+    if len(pids) < count or supervisor is None:
         raise StoreUnavailable(f"only {len(pids)} of {count} workers started; see {log_path}")
-    return pids
+    return Detached(supervisor, pids, log_path)
 
 
 def _daemonize(log_path: str) -> None:
@@ -278,10 +314,11 @@ def _log_path() -> str:
     return os.path.join(folder, "workers.log")
 
 
-def _read_pids(fd: int, count: int) -> list[int]:
+def _read_pids(fd: int, count: int) -> tuple[int | None, list[int]]:
+    """The supervisor's pid (its line is tagged) and the workers' pids, as they register."""
     deadline = time.monotonic() + READY_TIMEOUT
     buf = b""
-    while buf.count(b"\n") < count:
+    while buf.count(b"\n") < count + 1:
         left = deadline - time.monotonic()
         if left <= 0 or not select.select([fd], [], [], left)[0]:
             break
@@ -289,4 +326,11 @@ def _read_pids(fd: int, count: int) -> list[int]:
         if not chunk:
             break
         buf += chunk
-    return [int(line) for line in buf.split()]
+    supervisor, workers = None, []
+    for line in buf.decode().splitlines():
+        tag, _, pid = line.rpartition(" ")
+        if tag == SUPERVISOR_TAG:
+            supervisor = int(pid)
+        else:
+            workers.append(int(pid))
+    return supervisor, workers

@@ -143,7 +143,7 @@ def test_bulk_enqueue_is_all_or_nothing(cli: Cli, tmp_path: Path) -> None:
     dup.write_text('{"command":"true","id":"b4"}\n{"command":"true","id":"b1"}\n')
     result = cli.run("enqueue", "--file", str(dup))
     assert result.returncode == 1
-    assert result.stderr == "queuectl: error: job 'b1' already exists\n"
+    assert result.stderr == "queuectl: error: line 2: job 'b1' already exists\n"
     assert sorted(j["id"] for j in cli.json("list")) == ["b1", "b2"]
     arr = cli.ok("enqueue", "--file", "-", "--json", input='[{"command":"true"}]')
     assert json.loads(arr)[0]["state"] == "pending"

@@ -6,15 +6,17 @@ These concern the SQLite file alone, so they are not parametrized over backends.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
+import subprocess
 from pathlib import Path
 
 from queuectl.cli.app import Env
 from queuectl.models import JobSpec
 from queuectl.storage import open_store
-from tests.helpers import Cli, wait_until
+from tests.helpers import QUEUECTL, Cli, wait_until
 
 SYNCHRONOUS_FULL = 2  # PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
 
@@ -124,3 +126,56 @@ def test_checkpoint_reports_whether_there_was_anything_new(tmp_path: Path) -> No
         assert store.checkpoint() > 0
     finally:
         store.close()
+
+
+# Every command that only reads, as a user would type it against a mistyped path.
+READERS = [
+    ["status"], ["list"], ["show", "x"], ["logs", "x"], ["wait", "x"], ["metrics"],
+    ["dlq", "list"], ["config", "get", "max-retries"], ["config", "list"], ["worker", "list"],
+    ["cancel", "x"], ["dlq", "retry", "x"], ["purge", "--older-than", "1d"],
+    ["worker", "stop"],
+]  # fmt: skip
+
+
+def test_a_missing_store_is_never_created_by_a_reader(tmp_path: Path) -> None:
+    db = tmp_path / "no" / "such" / "dir" / "q.db"
+    cli = Cli(str(db), tmp_path / "home", cwd=tmp_path)
+    for args in READERS:
+        for where in (["--db", str(db), *args], [*args, "--db", str(db)], args):
+            proc = cli.run(*where, timeout=30)
+            assert proc.returncode == 1, (where, proc.stderr)
+            assert proc.stderr == f"queuectl: error: no store at {db} (check --db or QUEUECTL_DB)\n"
+    assert not (tmp_path / "no").exists()
+
+
+def test_writers_create_a_named_store(tmp_path: Path) -> None:
+    for n, args in enumerate([["enqueue", "-c", "true"], ["enqueue", "-c", "true", "--json"],
+                              ["config", "set", "max-retries", "2"]]):  # fmt: skip
+        db = tmp_path / f"new{n}" / "q.db"
+        cli = Cli(str(db), tmp_path / "home", cwd=tmp_path)
+        cli.ok(*args)
+        assert db.exists()
+        assert cli.json("status")["counts"]["pending"] == (1 if args[0] == "enqueue" else 0)
+
+
+def test_the_default_store_is_made_by_any_command(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k != "QUEUECTL_DB"}
+    proc = subprocess.run([QUEUECTL, "status", "--json"], env={**env, "QUEUECTL_HOME": str(home)},
+                          capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (home / "queuectl.db").exists()
+
+
+def test_db_is_understood_after_the_command(tmp_path: Path) -> None:
+    """`queuectl status --db X` as users type it; two different stores is a usage error."""
+    db = tmp_path / "q.db"
+    cli = Cli(str(tmp_path / "other.db"), tmp_path / "home", cwd=tmp_path)
+    assert cli.ok("enqueue", "-c", "true", "--id", "a", "--db", str(db)) == "a\n"
+    assert cli.ok("config", "set", "max-retries", "7", "--db", str(db)).strip()
+    assert json.loads(cli.ok("show", "a", "--db", str(db), "--json"))["id"] == "a"
+    assert cli.ok("config", "get", "max-retries", "--db", str(db)) == "7\n"
+    assert cli.ok("--db", str(db), "list", "--db", str(db)).count("\n") == 2
+    clash = cli.run("--db", str(db), "status", "--db", str(tmp_path / "b.db"))
+    assert clash.returncode == 2 and "--db given twice" in clash.stderr
+    assert not (tmp_path / "other.db").exists() and not (tmp_path / "b.db").exists()

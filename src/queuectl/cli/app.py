@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import click
 
 from queuectl import __version__
-from queuectl.settings import Config, resolve_db_url
+from queuectl.settings import ENV_DB, Config, resolve_db_url
 from queuectl.storage.base import Storage
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -25,11 +26,15 @@ class Env:
     def url(self) -> str:
         return resolve_db_url(self.db)
 
-    def store(self) -> Storage:
+    def store(self, *, create: bool = False) -> Storage:
+        """The store, opened once. Only commands that write pass ``create``: a store that
+        --db or QUEUECTL_DB names must exist for the others, so that a mistyped path is an
+        error rather than an empty queue. The default store may always be created."""
         if self._store is None:
             from queuectl.storage import open_store
 
-            self._store = open_store(self.url)
+            named = bool(self.db or os.environ.get(ENV_DB))
+            self._store = open_store(self.url, create=create or not named)
         return self._store
 
     def config(self) -> Config:
@@ -72,9 +77,12 @@ class QueuectlGroup(click.Group):
             raise ReaderGone from exc
 
 
+DB_HELP = ("Store: a path, sqlite:///path or postgresql://... "
+           "[env: QUEUECTL_DB; default: $QUEUECTL_HOME/queuectl.db]")  # fmt: skip
+
+
 @click.group(cls=QueuectlGroup, context_settings=CONTEXT)
-@click.option("--db", metavar="URL", help="Store: a path, sqlite:///path or postgresql://... "
-              "[env: QUEUECTL_DB; default: $QUEUECTL_HOME/queuectl.db]")  # fmt: skip
+@click.option("--db", metavar="URL", help=DB_HELP)
 @click.version_option(__version__, prog_name="queuectl")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None) -> None:
@@ -96,3 +104,27 @@ def register() -> None:
     from queuectl.cli import extras
 
     extras.register(cli)
+    _accept_db_after_the_command(cli)
+
+
+def _accept_db_after_the_command(group: click.Group) -> None:
+    """`queuectl status --db q.db` works as users type it: every command also takes --db.
+
+    The option is the same store choice as the global one; given in both places with
+    different values, it is a usage error rather than a silent pick."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _accept_db_after_the_command(command)
+        elif not any("--db" in p.opts for p in command.params):
+            command.params.append(click.Option(["--db"], metavar="URL", expose_value=False,
+                                               callback=_db_after, help=DB_HELP))  # fmt: skip
+
+
+def _db_after(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is None:
+        return
+    env = ctx.find_object(Env)
+    assert env is not None  # the root group made it before any command parses
+    if env.db is not None and env.db != value:
+        raise click.UsageError(f"--db given twice: {env.db!r} and {value!r}")
+    env.db = value

@@ -25,7 +25,7 @@ def set_value(env: Env, key: str, value: str, as_json: bool) -> None:
     """Set KEY to VALUE (validated; nothing is written when refused)."""
     name = canonical_key(key)
     number = parse_value(name, value)
-    env.store().config_set(name, str(number))
+    env.store(create=True).config_set(name, str(number))
     if as_json:
         output.emit_json({name: number})
     else:

@@ -34,7 +34,7 @@ def dashboard(env: Env, host: str, port: int, token: str | None) -> None:
         raise InvalidValue(
             f"refusing to listen on {host} without a token: pass --token or set {TOKEN_ENV}"
         )
-    env.store()  # fail now, with one clear line, if the store cannot be opened
+    env.store(create=True)  # fail now, with one clear line, if the store cannot be opened
     sock = server.bind(host, port)
     url = server.public_url(host, sock.getsockname()[1])
     access = "token required (open /?token=... once, or send Authorization: Bearer)" if token \

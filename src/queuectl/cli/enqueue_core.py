@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from queuectl import output, specs
-from queuectl.errors import InvalidValue, QueuectlError
+from queuectl.errors import DuplicateJob, InvalidValue, QueuectlError
 from queuectl.models import JobSpec
 from queuectl.settings import Config
 from queuectl.storage.base import Storage
@@ -24,25 +24,41 @@ def enqueue(store: Storage, defaults: dict[str, Any], job_json: str | None,
     in one transaction, print the ids (or the jobs with ``as_json``)."""
     config = Config.from_stored(store.config_items())
     base = os.getcwd()
+    labels: dict[str, str] = {}  # a bulk entry's id -> its line, for the store's refusals
     if read_file is not None:
-        batch = _file_specs(read_file(), defaults, config, base)
+        batch, labels = _file_specs(read_file(), defaults, config, base)
     else:
         fields = specs.parse_object(job_json) if job_json is not None else {}
         batch = [specs.build_spec({**defaults, **fields}, config, base)]
-    if as_json:
-        docs = [job.to_dict() for job in store.enqueue(batch)]
-        output.emit_json(docs if read_file is not None else docs[0])
-    else:
-        sys.stdout.write("".join(job_id + "\n" for job_id in store.enqueue_ids(batch)))
+    try:
+        if as_json:
+            docs = [job.to_dict() for job in store.enqueue(batch)]
+            output.emit_json(docs if read_file is not None else docs[0])
+        else:
+            sys.stdout.write("".join(job_id + "\n" for job_id in store.enqueue_ids(batch)))
+    except DuplicateJob as exc:
+        if exc.job_id in labels:
+            raise InvalidValue(f"{labels[exc.job_id]}: {exc}") from None
+        raise
 
 
-def _file_specs(text: str, defaults: dict[str, Any], config: Config, base: str) -> list[JobSpec]:
+def _file_specs(text: str, defaults: dict[str, Any], config: Config,
+                base: str) -> tuple[list[JobSpec], dict[str, str]]:  # fmt: skip
+    """The file's jobs, and the line of each entry that names its id. Every refusal names
+    the entry's line, a duplicate id inside the file both of its lines."""
     checked = specs.utf8_checked_batch(text, defaults)
-    batch = []
+    batch: list[JobSpec] = []
+    labels: dict[str, str] = {}
     for label, fields in specs.parse_batch(text):
         try:
             merged = {**defaults, **fields} if defaults else fields
-            batch.append(specs.build_spec(merged, config, base, utf8_checked=checked))
+            spec = specs.build_spec(merged, config, base, utf8_checked=checked)
         except QueuectlError as exc:
             raise InvalidValue(f"{label}: {exc}") from None
-    return batch
+        if spec.id is not None:
+            if spec.id in labels:
+                raise InvalidValue(f"{label}: job {spec.id!r} appears twice in the file "
+                                   f"(also {labels[spec.id]})")  # fmt: skip
+            labels[spec.id] = label
+        batch.append(spec)
+    return batch, labels

@@ -54,7 +54,7 @@ def enqueue(env: Env, /, job_json: str | None, job_id: str | None, jobs_file: An
     if jobs_file is not None and "id" in defaults:
         raise click.UsageError("--id cannot be shared by the jobs of a file")
     read_file = jobs_file.read if jobs_file is not None else None
-    enqueue_core.enqueue(env.store(), defaults, job_json, read_file, as_json)
+    enqueue_core.enqueue(env.store(create=True), defaults, job_json, read_file, as_json)
 
 
 def _env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:

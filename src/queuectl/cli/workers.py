@@ -25,7 +25,9 @@ def worker() -> None:
 @click.option("-n", "--count", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Worker processes to start.")  # fmt: skip
 @click.option("-q", "--queue", "queues", multiple=True, help="Serve only this queue (repeatable).")
-@click.option("-d", "--detach", is_flag=True, help="Run in the background; print worker pids.")
+@click.option("-d", "--detach", is_flag=True,
+              help="Run in the background; print the worker pids (stderr: the supervisor's "
+              "pid and the log file).")  # fmt: skip
 @json_option
 @pass_env
 def start(env: Env, count: int, queues: tuple[str, ...], detach: bool, as_json: bool) -> None:
@@ -33,13 +35,16 @@ def start(env: Env, count: int, queues: tuple[str, ...], detach: bool, as_json: 
     from queuectl import supervisor
 
     if detach:
-        pids = supervisor.run_detached(env.url, count, queues)
+        pool = supervisor.run_detached(env.url, count, queues)
         if as_json:
-            output.emit_json({"pids": pids})
-        else:
-            output.line("\n".join(map(str, pids)))
+            output.emit_json(pool.to_dict())
+            return
+        output.line("\n".join(map(str, pool.workers)))  # the data: worker pids, as before
+        output.note(f"supervisor {pool.supervisor} runs {count} worker(s) in the background; "
+                    f"log: {pool.log_path}; stop: queuectl worker stop")  # fmt: skip
         return
-    output.note(f"starting {count} worker(s) on {env.store().display_url}; Ctrl-C to stop")
+    store = env.store(create=True)
+    output.note(f"starting {count} worker(s) on {store.display_url}; Ctrl-C to stop")
     env.close()  # no connection may cross the fork
     supervisor.run_foreground(env.url, count, queues)
 
@@ -49,26 +54,39 @@ def start(env: Env, count: int, queues: tuple[str, ...], detach: bool, as_json: 
               help="Wait until the workers have exited.")  # fmt: skip
 @click.option("--timeout", type=click.FloatRange(min=0), default=None,
               help="Give up waiting after this many seconds.")  # fmt: skip
+@json_option
 @pass_env
-def stop(env: Env, wait: bool, timeout: float | None) -> int:
-    """Ask every worker of this store (any machine) to stop after its current job."""
+def stop(env: Env, wait: bool, timeout: float | None, as_json: bool) -> int:
+    """Ask every worker of this store (any machine) to stop after its current job.
+
+    --json: {"asked": [ids], "running": [ids still running when the command returned]}."""
     store = env.store()
     ids = set(store.request_stop())
     output.note(f"asked {len(ids)} worker(s) to stop")
-    if not wait or not ids:
+    left = _wait_for_exit(env, ids, timeout) if wait and ids else ids
+    if as_json:
+        output.emit_json({"asked": sorted(ids), "running": sorted(left)})
+    if not wait:
         return EXIT_OK
+    if left:
+        output.error(f"{len(left)} worker(s) still running after {timeout:g}s")
+        return EXIT_FAILURE
+    if ids:
+        output.note("all stopped")
+    return EXIT_OK
+
+
+def _wait_for_exit(env: Env, ids: set[str], timeout: float | None) -> set[str]:
+    """The workers of ``ids`` still alive when they have all gone or ``timeout`` is up."""
+    store = env.store()
     deadline = None if timeout is None else time.monotonic() + timeout
     lease = Config.from_stored(store.config_items()).lease_timeout
     while True:
         now = utcnow().timestamp()
         alive = {w.id for w in store.list_workers() if not liveness.is_lost(w, now, lease)}
         left = ids & alive
-        if not left:
-            output.note("all stopped")
-            return EXIT_OK
-        if deadline is not None and time.monotonic() >= deadline:
-            output.error(f"{len(left)} worker(s) still running after {timeout:g}s")
-            return EXIT_FAILURE
+        if not left or (deadline is not None and time.monotonic() >= deadline):
+            return left
         time.sleep(STOP_POLL)
 
 
@@ -82,9 +100,10 @@ def list_workers(env: Env, as_json: bool) -> None:
         output.emit_json([w.to_dict() for w in workers])
         return
     now = utcnow()
-    rows = [(w.id, w.host, w.pid, w.state, w.current_job or "", iso(w.heartbeat_at),
-             f"{(now - w.heartbeat_at).total_seconds():.1f}s ago") for w in workers]  # fmt: skip
-    output.table(["ID", "HOST", "PID", "STATE", "JOB", "HEARTBEAT", "AGE"], rows)
+    rows = [(w.id, w.host, w.pid, w.state, ",".join(w.queues) or "all", w.current_job or "",
+             iso(w.heartbeat_at), f"{(now - w.heartbeat_at).total_seconds():.1f}s ago")
+            for w in workers]  # fmt: skip
+    output.table(["ID", "HOST", "PID", "STATE", "QUEUES", "JOB", "HEARTBEAT", "AGE"], rows)
 
 
 def register(group: click.Group) -> None:

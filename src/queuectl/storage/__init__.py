@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 from queuectl.settings import is_postgres, redact_url, sqlite_path
 from queuectl.storage.base import Storage
 
 
-def open_store(url: str, *, durable: bool = True) -> Storage:
-    """Open the store named by ``url`` (a path, sqlite:///path or postgresql://...)."""
+def open_store(url: str, *, durable: bool = True, create: bool = True) -> Storage:
+    """Open the store named by ``url`` (a path, sqlite:///path or postgresql://...).
+
+    ``create``: a SQLite file that does not exist yet is made (with its folders); without
+    it, a missing file raises StoreUnavailable and nothing is created. A PostgreSQL
+    database is never created here (its tables are, by the first command of any kind)."""
     if is_postgres(url):
         try:
             from queuectl.storage.postgres import PostgresStorage
@@ -18,7 +24,12 @@ def open_store(url: str, *, durable: bool = True) -> Storage:
         return PostgresStorage(url, durable=durable)
     from queuectl.storage.sqlite import SQLiteStorage
 
-    return SQLiteStorage(sqlite_path(url), durable=durable)
+    path = sqlite_path(url)
+    if not create and not os.path.exists(path):
+        from queuectl.errors import StoreUnavailable
+
+        raise StoreUnavailable(f"no store at {path} (check --db or QUEUECTL_DB)")
+    return SQLiteStorage(path, durable=durable)
 
 
 __all__ = ["Storage", "open_store", "redact_url"]

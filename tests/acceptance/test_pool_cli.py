@@ -1,0 +1,101 @@
+"""What the pool's commands tell a person: --detach, process titles, stop, list, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+from queuectl.settings import redact_url
+from tests.acceptance.process_tools import read_pid
+from tests.helpers import Cli, wait_until
+
+
+def _cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+
+
+def _detach(cli: Cli, *flags: str) -> subprocess.CompletedProcess[str]:
+    return cli.run("worker", "start", "--count", "2", "--detach", *flags)
+
+
+def test_detach_says_whom_to_signal_and_where_it_logs(cli: Cli) -> None:
+    started = _detach(cli)
+    assert started.returncode == 0, started.stderr
+    workers = [int(p) for p in started.stdout.split()]
+    assert len(workers) == 2  # stdout stays the data: the worker pids
+    log_path = cli.home / "logs" / "workers.log"
+    [note] = started.stderr.splitlines()
+    assert f"log: {log_path}" in note and "stop: queuectl worker stop" in note
+    supervisor = int(note.split()[1])
+    store = redact_url(cli.db_url)
+    assert _cmdline(supervisor) == f"queuectl supervisor [2 workers] {store}"
+    assert all(_cmdline(pid) == f"queuectl worker {store}" for pid in workers)
+    os.kill(supervisor, signal.SIGTERM)  # the pid it printed is the one that stops the pool
+    wait_until(lambda: cli.json("worker", "list") == [], timeout=20, what="the pool to stop")
+
+
+def test_detach_json_names_the_supervisor_and_the_log(cli: Cli) -> None:
+    doc = json.loads(_detach(cli, "--json").stdout)
+    assert set(doc) == {"supervisor", "pids", "log"} and len(doc["pids"]) == 2
+    assert doc["log"] == str(cli.home / "logs" / "workers.log")
+    assert sorted(w["pid"] for w in cli.json("worker", "list")) == sorted(doc["pids"])
+    stopped = cli.json("worker", "stop", "--timeout", "20")
+    assert len(stopped["asked"]) == 2 and stopped["running"] == []
+
+
+def test_worker_stop_json_without_workers(cli: Cli) -> None:
+    cli.enqueue("true")
+    assert cli.json("worker", "stop") == {"asked": [], "running": []}
+    assert cli.json("worker", "stop", "--no-wait") == {"asked": [], "running": []}
+
+
+def test_worker_list_shows_queues(cli: Cli) -> None:
+    cli.start_workers(1, "--queue", "render", "--queue", "mail")
+    cli.start_workers(1)
+    lines = cli.ok("worker", "list").splitlines()
+    assert lines[0].split()[:6] == ["ID", "HOST", "PID", "STATE", "QUEUES", "JOB"]
+    assert sorted(line.split()[4] for line in lines[1:]) == ["all", "render,mail"]
+
+
+def test_first_ctrl_c_says_what_the_pool_is_waiting_for(cli: Cli, tmp_path: Path) -> None:
+    job_id = cli.enqueue("echo $$ > sh.pid; sleep 60")
+    pool = cli.start_workers(1)
+    read_pid(tmp_path / "sh.pid")
+    log = tmp_path / "workers-0.log"
+    os.killpg(pool.pid, signal.SIGINT)
+    wait_until(lambda: "finishing 1 running job(s); a second Ctrl-C" in log.read_text(),
+               timeout=10, what="the pool to say it is finishing its job")  # fmt: skip
+    os.killpg(pool.pid, signal.SIGINT)
+    wait_until(lambda: "killing 1 running job(s) and handing them back" in log.read_text(),
+               timeout=10, what="the pool to say it kills the job")  # fmt: skip
+    assert pool.wait(timeout=20) == 0
+    assert cli.job(job_id)["state"] == "pending"
+
+
+def test_ctrl_c_of_an_idle_pool(cli: Cli, tmp_path: Path) -> None:
+    pool = cli.start_workers(1)
+    os.killpg(pool.pid, signal.SIGINT)
+    assert pool.wait(timeout=20) == 0
+    assert "stopping: no job is running" in (tmp_path / "workers-0.log").read_text()
+
+
+def test_bulk_refusals_name_the_line(cli: Cli, tmp_path: Path) -> None:
+    cli.enqueue("true", "--id", "b")
+    jobs = tmp_path / "jobs.jsonl"
+    cases = {
+        '{"id":"a","command":"true"}\n{"id":"b","command":"true"}\n':
+            "line 2: job 'b' already exists",
+        '{"id":"a","command":"true"}\n\n{"id":"a","command":"x"}\n':
+            "line 3: job 'a' appears twice in the file (also line 1)",
+        '[{"id":"c","command":"true"}, {"id":"b","command":"true"}]':
+            "entry 2: job 'b' already exists",
+    }  # fmt: skip
+    for text, message in cases.items():
+        jobs.write_text(text)
+        for extra in ([], ["--json"]):
+            proc = cli.run("enqueue", "--file", str(jobs), *extra)
+            assert (proc.returncode, proc.stderr) == (1, f"queuectl: error: {message}\n")
+    assert [j["id"] for j in cli.json("list")] == ["b"]  # nothing else went in
