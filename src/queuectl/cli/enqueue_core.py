@@ -25,6 +25,7 @@ def enqueue(store: Storage, defaults: dict[str, Any], job_json: str | None,
     config = Config.from_stored(store.config_items())
     base = os.getcwd()
     if read_file is not None:
+        specs.check_defaults(defaults, config, base)
         batch = _file_specs(read_file(), defaults, config, base)
     else:
         fields = specs.parse_object(job_json) if job_json is not None else {}

@@ -10,6 +10,7 @@ import click
 from queuectl import output
 from queuectl.cli import enqueue_core
 from queuectl.cli.app import Env, json_option, pass_env
+from queuectl.cli.params import bounded
 from queuectl.errors import InvalidValue, JobNotFound
 from queuectl.models import Job, State, iso
 
@@ -70,8 +71,8 @@ def _env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.command("list")
 @click.option("--state", type=STATE_CHOICE, help="Only jobs in this state.")
 @click.option("--queue", help="Only jobs of this queue.")
-@click.option("--limit", type=click.IntRange(0, 10**9), default=100, show_default=True,
-              help="At most this many (0: all).")  # fmt: skip
+@click.option("--limit", type=int, callback=bounded(0, 10**9), default=100,
+              show_default=True, help="At most this many (0: all).")  # fmt: skip
 @json_option
 @pass_env
 def list_cmd(env: Env, state: str | None, queue: str | None, limit: int, as_json: bool) -> None:
@@ -134,7 +135,8 @@ def status(env: Env, as_json: bool) -> None:
 
 @click.command()
 @click.argument("job_id")
-@click.option("--attempt", type=click.IntRange(min=1), help="Attempt number (default: latest).")
+@click.option("--attempt", type=int, callback=bounded(1),
+              help="Attempt number (default: latest).")  # fmt: skip
 @click.option("-f", "--follow", is_flag=True, help="Stream while the attempt runs.")
 @json_option
 @pass_env
