@@ -6,6 +6,7 @@ line); a duration or time that reads but is out of range raises InvalidValue.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 
@@ -75,15 +76,67 @@ def parse_instant(text: str) -> datetime:
         raise InvalidValue(f"invalid time {text!r}: out of range") from None
 
 
+# --- durations for people -------------------------------------------------------------
+# One written form for every duration the CLI shows, the form parse_duration reads:
+# units from days down to seconds, empty units left out.
+
+_SHOWN_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+SUBMINUTE_DIGITS = 3  # significant digits of a duration under a minute: 1.5s, 0.25s, 12.3s
+
+
 def format_duration(seconds: float) -> str:
-    """Short human form: 0.35s, 42s, 5m03s, 2h05m, 3d04h."""
-    if seconds < 10:
-        return f"{seconds:.2f}s" if seconds < 1 else f"{seconds:.1f}s"
-    whole = int(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    if whole < 86400:
-        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
-    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
+    """A duration as a person would type it: "1d2h", "4h59m", "10m", "30s", "1.5s", "0s".
+
+    From a minute up, whole seconds in days, hours, minutes and seconds, empty units left
+    out (3605 is "1h5s"), a fraction of a second rounded away; under a minute,
+    three significant digits ("12.3s", "1.5s", "0.25s"), trailing zeros dropped. So
+    parse_duration(format_duration(x)) == x for every whole number of seconds. Weeks are
+    not used ("14d"). A negative duration is written with a leading "-"."""
+    if seconds < 0:
+        return "-" + format_duration(-seconds)
+    if seconds < 60:
+        short = _subminute(seconds)
+        if short is not None:
+            return short
+    whole = round(seconds)
+    parts = []
+    for unit, size in _SHOWN_UNITS:
+        count, whole = divmod(whole, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+def _subminute(seconds: float) -> str | None:
+    """``seconds`` (under 60) to SUBMINUTE_DIGITS significant digits, or None when that
+    rounds up to a whole minute (59.97 s is "1m")."""
+    if seconds == 0:
+        return "0s"
+    decimals = max(0, SUBMINUTE_DIGITS - 1 - math.floor(math.log10(seconds)))
+    text = f"{seconds:.{decimals}f}"  # fixed point: never "1e-05"
+    if float(text) >= 60:
+        return None
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return f"{text}s"
+
+
+def format_relative(seconds_from_now: float) -> str:
+    """When something happens, for a person: "in 4h59m", "5s ago", "now".
+
+    "now" within a second either way; otherwise the two largest units, counted down to
+    whole units (a job due in 4h59m59.9s is "in 4h59m", one due in 1d2h3m is "in 1d2h")."""
+    span = abs(seconds_from_now)
+    if span < 1:
+        return "now"
+    text = format_duration(_two_units(int(span)))
+    return f"in {text}" if seconds_from_now > 0 else f"{text} ago"
+
+
+def _two_units(whole: int) -> int:
+    """``whole`` seconds cut down to the unit below its largest one: 17999 (4h59m59s) to
+    17940 (4h59m)."""
+    for (_, size), (_, finer) in zip(_SHOWN_UNITS, _SHOWN_UNITS[1:], strict=False):
+        if whole >= size:
+            return whole - whole % finer
+    return whole

@@ -5,7 +5,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from queuectl.errors import InvalidValue, MalformedValue, UsageError
-from queuectl.timeparse import MAX_DURATION, format_duration, parse_duration, parse_instant
+from queuectl.timeparse import (
+    MAX_DURATION,
+    format_duration,
+    format_relative,
+    parse_duration,
+    parse_instant,
+)
 
 
 @pytest.mark.parametrize(
@@ -65,8 +71,34 @@ def test_times_beyond_the_calendar_are_invalid_values(text: str) -> None:
     assert not isinstance(info.value, UsageError)
 
 
-def test_format_duration() -> None:
-    assert format_duration(0.35) == "0.35s"
-    assert format_duration(42) == "42s"
-    assert format_duration(303) == "5m03s"
-    assert format_duration(7500) == "2h05m"
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0s"), (30, "30s"), (59, "59s"), (60, "1m"), (600, "10m"), (303, "5m3s"),
+     (3600, "1h"), (3605, "1h5s"), (7500, "2h5m"), (17940, "4h59m"), (93600, "1d2h"),
+     (90061, "1d1h1m1s"), (14 * 86400, "14d"), (31536000, "365d"),
+     (1.5, "1.5s"), (0.25, "0.25s"), (0.35, "0.35s"), (12.345, "12.3s"), (2.0, "2s"),
+     (0.0004, "0.0004s"), (1e-7, "0.0000001s"), (59.97, "1m"), (59.94, "59.9s"),
+     (90.4, "1m30s"), (7500.6, "2h5m1s"), (-90, "-1m30s")],
+)  # fmt: skip
+def test_format_duration(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+@given(st.integers(0, MAX_DURATION))
+def test_format_duration_round_trips_whole_seconds(seconds: int) -> None:
+    assert parse_duration(format_duration(seconds)) == seconds
+
+
+@given(st.floats(0, 59.9, allow_nan=False))
+def test_format_duration_under_a_minute_keeps_three_digits(seconds: float) -> None:
+    assert parse_duration(format_duration(seconds)) == pytest.approx(seconds, rel=5e-3, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "now"), (0.9, "now"), (-0.9, "now"), (5, "in 5s"), (-5, "5s ago"), (-5.9, "5s ago"),
+     (150, "in 2m30s"), (17999.9, "in 4h59m"), (18000, "in 5h"), (-3725, "1h2m ago"),
+     (93784, "in 1d2h"), (86400 + 59, "in 1d"), (59.99, "in 59s")],
+)  # fmt: skip
+def test_format_relative(seconds: float, text: str) -> None:
+    assert format_relative(seconds) == text

@@ -12,7 +12,7 @@ from queuectl.cli.app import Env, json_option, pass_env
 from queuectl.errors import InvalidValue, MalformedValue
 from queuectl.metrics import Metrics, compute
 from queuectl.models import iso, utcnow
-from queuectl.timeparse import format_duration, parse_duration, parse_instant
+from queuectl.timeparse import format_duration, format_relative, parse_duration, parse_instant
 
 
 def since_from(text: str, now: datetime) -> datetime:
@@ -59,7 +59,7 @@ def _secs(value: float | None) -> str:
 def render(m: Metrics) -> None:
     rate, throughput = m.success_rate, m.throughput_per_min
     rows: list[tuple[str, Any]] = [
-        ("since", f"{iso(m.since)} ({format_duration((m.until - m.since).total_seconds())} ago)"),
+        ("since", f"{iso(m.since)} ({format_relative((m.since - m.until).total_seconds())})"),
         ("completed", m.completed),
         ("failed attempts", m.failed_attempts),
         ("dead", m.dead),
