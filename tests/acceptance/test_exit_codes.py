@@ -150,7 +150,9 @@ TABLE: dict[str, list[Case]] = {
     ],
     "config": [
         Case(["config", "set", "job-timeout", "5x"], 1, "invalid value '5x' for job-timeout"),
+        Case(["config", "set", "lease-timeout", "0s"], 1, "must be a duration > 0s"),
         Case(["config", "set", "backoff-max", "-1m"], 1, "invalid value '-1m' for backoff-max"),
+        Case(["config", "set", "job-timeout", "366d"], 1, "<= 365d"),
         Case(["config", "set", "max-retries", "abc"], 1, "must be an integer >= 0"),
         Case(["config", "set", "max-retries", "-1"], 1, "must be an integer >= 0"),
         Case(["config", "set", "backoff-base", "nan"], 1, "must be a number >= 1"),
