@@ -31,7 +31,7 @@ MAX_QUEUE_CHARS = 100
 # Linux refuses a single exec argument longer than MAX_ARG_STRLEN (32 pages, with its NUL):
 # a longer command could never start, so it is refused at the door.
 MAX_COMMAND_BYTES = 32 * 4096 - 1
-INT32 = 2**31 - 1
+INT32 = 2**31 - 1  # what every store keeps in an integer column
 
 
 # Unicode's control characters (category Cc) are exactly these two ranges.

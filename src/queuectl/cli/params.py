@@ -13,9 +13,8 @@ from collections.abc import Callable
 import click
 
 from queuectl.errors import InvalidValue
+from queuectl.specs import INT32
 from queuectl.timeparse import parse_duration
-
-INT32 = 2**31 - 1  # what every store keeps in an integer column
 
 IntCallback = Callable[[click.Context, click.Parameter, "int | None"], "int | None"]
 
