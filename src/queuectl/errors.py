@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 EXIT_OK = 0
-EXIT_FAILURE = 1  # a failed operation: unknown job, wrong state, invalid value, store down
-EXIT_USAGE = 2  # unknown flag, malformed arguments
+EXIT_FAILURE = 1  # a well-formed request refused or failed: out of range, unknown job, store down
+EXIT_USAGE = 2  # unknown flag, missing or conflicting arguments, a value not of its type
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
@@ -15,11 +15,22 @@ class QueuectlError(Exception):
 
 
 class InvalidValue(QueuectlError):
-    """A value is malformed or out of range (a job field, a config value)."""
+    """A well-formed value that is refused: out of range, empty, too big (a job field, a
+    config value)."""
 
 
 class UsageError(QueuectlError):
+    """The command line (or the JSON job) is not a request: a wrong shape or type, fields
+    that exclude each other."""
+
     exit_code = EXIT_USAGE
+
+
+class MalformedValue(UsageError):
+    """A value that cannot be read as its type: not a number, not a duration, not a time.
+
+    A usage error where the value is an argument; `config set` and the entries of a bulk
+    file catch it and refuse the value as invalid (exit 1): there the value is data."""
 
 
 class JobNotFound(QueuectlError):

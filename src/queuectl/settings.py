@@ -7,18 +7,23 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from queuectl.errors import InvalidValue
+from queuectl.errors import InvalidValue, QueuectlError
+from queuectl.timeparse import format_duration, parse_duration
 
 Number = int | float
+# "duration": seconds, also written with units as every duration flag takes them (30s, 5m,
+# 1h30m); stored as a plain number of seconds.
+Kind = Literal["int", "number", "duration"]
 
 
 @dataclass(frozen=True)
 class Key:
     name: str
     default: Number
-    kind: type  # int or float
+    kind: Kind
     minimum: Number
     exclusive: bool  # True: value must be > minimum; False: >= minimum
     help: str
@@ -28,8 +33,16 @@ class Key:
 
     @property
     def valid(self) -> str:
-        what = "an integer" if self.kind is int else "a number"
-        return f"{what} {'>' if self.exclusive else '>='} {self.minimum} and <= {self.maximum}"
+        op = ">" if self.exclusive else ">="
+        if self.kind == "duration":
+            low, high = format_duration(self.minimum), format_duration(self.maximum)
+            return f"a duration {op} {low} and <= {high} (seconds, or units like 30s, 5m, 1h30m)"
+        what = "an integer" if self.kind == "int" else "a number"
+        return f"{what} {op} {self.minimum} and <= {self.maximum}"
+
+    def show(self, value: Number) -> str:
+        """``value`` as people read it: a duration as 5m or 1h30m, a number as it is."""
+        return format_duration(value) if self.kind == "duration" else str(value)
 
 
 YEAR = 365 * 86400  # seconds
@@ -37,14 +50,13 @@ YEAR = 365 * 86400  # seconds
 KEYS: dict[str, Key] = {
     k.name: k
     for k in (
-        Key("max-retries", 3, int, 0, False, "retries after the first attempt", 1_000_000),
-        Key("backoff-base", 2, float, 1, False, "retry waits base ** attempts seconds", 1000),
-        Key("backoff-max", 3600, float, 0, True, "cap on one retry wait, seconds", YEAR),
-        Key("job-timeout", 0, float, 0, False, "default attempt timeout, seconds (0: none)",
+        Key("max-retries", 3, "int", 0, False, "retries after the first attempt", 1_000_000),
+        Key("backoff-base", 2, "number", 1, False, "retry waits base ** attempts seconds", 1000),
+        Key("backoff-max", 3600, "duration", 0, True, "cap on one retry wait", YEAR),
+        Key("job-timeout", 0, "duration", 0, False, "default attempt timeout (0: none)", YEAR),
+        Key("lease-timeout", 30, "duration", 0, True, "silence after which a worker is lost",
             YEAR),  # fmt: skip
-        Key("lease-timeout", 30, float, 0, True, "silence after which a worker is lost, seconds",
-            YEAR),  # fmt: skip
-        Key("max-log-bytes", 1048576, int, 0, True, "output kept per attempt (the tail)",
+        Key("max-log-bytes", 1048576, "int", 0, True, "output kept per attempt (the tail)",
             256 * 1024 * 1024),  # fmt: skip
     )
 }
@@ -59,14 +71,15 @@ def canonical_key(name: str) -> str:
 
 
 def parse_value(key: str, raw: str | Number) -> Number:
-    """Validate a value for ``key`` (canonical); raise InvalidValue naming the range."""
+    """Validate a value for ``key`` (canonical); raise InvalidValue naming the range.
+
+    A duration key takes what parse_duration reads (5m, 1h30m, or plain seconds) and gives
+    seconds. Any value that is refused, malformed or not, is an InvalidValue: it is data for
+    a named key, not a command-line argument."""
     spec = KEYS[key]
     text = str(raw).strip()
-    try:
-        number: Number = int(text) if spec.kind is int else float(text)
-    except ValueError:
-        raise InvalidValue(f"invalid value {text!r} for {key}: must be {spec.valid}") from None
-    if isinstance(number, float) and (number != number or number in (float("inf"), -float("inf"))):
+    number = _read(spec.kind, text)
+    if number is None or number != number or number in (float("inf"), -float("inf")):
         raise InvalidValue(f"invalid value {text!r} for {key}: must be {spec.valid}")
     too_small = number <= spec.minimum if spec.exclusive else number < spec.minimum
     if too_small or number > spec.maximum:
@@ -74,6 +87,16 @@ def parse_value(key: str, raw: str | Number) -> Number:
     if isinstance(number, float) and number.is_integer():
         number = int(number)  # show 2, not 2.0
     return number
+
+
+def _read(kind: Kind, text: str) -> Number | None:
+    """``text`` as a number of ``kind``, or None when it is not one."""
+    try:
+        if kind == "duration":
+            return parse_duration(text)
+        return int(text) if kind == "int" else float(text)
+    except (ValueError, QueuectlError):  # a negative duration too: the range says why
+        return None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """From what a user typed (a JSON object, flags, a JSON-lines file) to validated JobSpecs.
 
-Shape errors (not JSON, not an object, an unknown key, a wrong type) are usage errors;
-values out of range are invalid values. Everything is checked before the store is touched.
+Shape errors (not JSON, not an object, an unknown key, a wrong type, fields that exclude
+each other) and values that cannot be read as their type (a duration, a time) are usage
+errors (exit 2); values that read but are out of range are invalid values (exit 1). In a
+bulk file every refusal is an invalid value naming its line: the file is data, not
+arguments. Everything is checked before the store is touched.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ MAX_QUEUE_CHARS = 100
 # Linux refuses a single exec argument longer than MAX_ARG_STRLEN (32 pages, with its NUL):
 # a longer command could never start, so it is refused at the door.
 MAX_COMMAND_BYTES = 32 * 4096 - 1
-INT32 = 2**31 - 1
+INT32 = 2**31 - 1  # what every store keeps in an integer column
 
 
 # Unicode's control characters (category Cc) are exactly these two ranges.
@@ -127,7 +130,7 @@ def _resolve_cwd(cwd: str, base: str) -> str:
 def _run_at(fields: Mapping[str, Any]) -> datetime | None:
     run_at, delay = fields.get("run_at"), fields.get("delay")
     if run_at is not None and delay is not None:
-        raise InvalidValue("give run_at or delay, not both")
+        raise UsageError("give run_at or delay, not both")
     if run_at is not None:
         if not isinstance(run_at, str):
             raise UsageError(f"run_at must be an ISO 8601 string, not {_kind(run_at)}")
@@ -207,11 +210,27 @@ def _given(fields: Mapping[str, Any], name: str, default: object) -> Any:
     return default if value is None else value
 
 
+def check_defaults(defaults: Mapping[str, Any], config: Config, base_cwd: str) -> None:
+    """Flags given with --file are arguments, not file content: a wrong one is refused as
+    such (a malformed value is a usage error), once, before the file is read, and also when
+    the file holds no job at all."""
+    build_spec({"command": "true", **defaults}, config, base_cwd)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+# Python's json reads NaN and Infinity, which JSON (RFC 8259) does not have: a job holding
+# them is not JSON. A decoder made once keeps bulk files as fast as json.loads.
+_JSON = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def parse_object(text: str) -> dict[str, Any]:
     """The JSON-object argument of `enqueue`."""
     try:
-        value = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+        value = _JSON.decode(text)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise UsageError(f"the job is not valid JSON: {getattr(exc, 'msg', exc)}") from None
     if not isinstance(value, dict):
         raise UsageError(f"the job must be a JSON object, not {_kind(value)}")
@@ -223,8 +242,8 @@ def parse_batch(text: str) -> list[tuple[str, dict[str, Any]]]:
     stripped = text.lstrip()
     if stripped.startswith("["):
         try:
-            items = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
+            items = _JSON.decode(text)
+        except (ValueError, RecursionError) as exc:
             line = getattr(exc, "lineno", 1)
             raise InvalidValue(f"line {line}: not valid JSON: {getattr(exc, 'msg', exc)}") from None
         if not isinstance(items, list):
@@ -235,8 +254,8 @@ def parse_batch(text: str) -> list[tuple[str, dict[str, Any]]]:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
-            item = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
+            item = _JSON.decode(line)
+        except (ValueError, RecursionError) as exc:
             raise InvalidValue(f"line {n}: not valid JSON: {getattr(exc, 'msg', exc)}") from None
         entries.append((f"line {n}", _object_at(f"line {n}", item)))
     return entries

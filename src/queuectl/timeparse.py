@@ -1,11 +1,16 @@
-"""Durations ("30s", "1h30m", "2d") and instants (ISO 8601) from user text. Stdlib only."""
+"""Durations ("30s", "1h30m", "2d") and instants (ISO 8601) from user text. Stdlib only.
+
+Text that is not a duration or a time raises MalformedValue (a usage error on the command
+line); a duration or time that reads but is out of range raises InvalidValue.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 
-from queuectl.errors import InvalidValue
+from queuectl.errors import InvalidValue, MalformedValue
 
 # Longer durations could not be added to a timestamp (datetime ends in year 9999, stores
 # keep int64 milliseconds): refused as invalid values instead of failing later.
@@ -13,65 +18,125 @@ MAX_DURATION = 100 * 365 * 86400  # seconds: a century
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+# A plain number of seconds: digits, a fraction, an exponent; never "nan", "inf" or "1_0",
+# which float() would take.
+_NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?")
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in "90", "30s", "5m", "1h30m", "2d", "1.5h". Refuses negatives and junk."""
+    """Seconds in "90", "30s", "5m", "1h30m", "2d", "1.5h".
+
+    Raises MalformedValue for text that is no duration ("soon", "5x", "nan"), InvalidValue
+    for one out of range (negative, like "-5" or "-5s", or over 100 years)."""
     raw = text.strip().lower().replace(" ", "")
-    if not raw:
-        raise InvalidValue("empty duration")
-    try:
-        value = float(raw)
-    except ValueError:
-        pass
-    else:
-        if value < 0 or value != value or value == float("inf"):
-            raise InvalidValue(f"invalid duration {text!r}: must be a finite number >= 0")
-        return _bounded(text, value)
-    pos, total = 0, 0.0
-    for match in _PART.finditer(raw):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        pos = match.end()
-    if pos != len(raw):
-        raise InvalidValue(
-            f"invalid duration {text!r}: use a number of seconds or units like 30s, 5m, 1h30m, 2d"
-        )
-    return _bounded(text, total)
-
-
-def _bounded(text: str, seconds: float) -> float:
+    negative = raw.startswith("-")
+    seconds = _unsigned_seconds(text, raw[1:] if raw.startswith(("-", "+")) else raw)
+    if negative and seconds > 0:
+        raise InvalidValue(f"invalid duration {text!r}: must be >= 0")
     if seconds > MAX_DURATION:
         raise InvalidValue(f"invalid duration {text!r}: at most 100 years")
     return seconds
 
 
+def _unsigned_seconds(text: str, body: str) -> float:
+    if _NUMBER.fullmatch(body):
+        return float(body)  # "1e400" is a number, infinitely long: out of range, not junk
+    pos, total = 0, 0.0
+    for match in _PART.finditer(body):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        pos = match.end()
+    if not body or pos != len(body):
+        raise MalformedValue(
+            f"invalid duration {text!r}: use a number of seconds or units like 30s, 5m, 1h30m, 2d"
+        )
+    return total
+
+
 def parse_instant(text: str) -> datetime:
-    """An ISO 8601 date/time; one without a zone is local time. Returns aware UTC."""
+    """An ISO 8601 date/time; one without a zone is local time. Returns aware UTC.
+
+    Raises MalformedValue for text that is no time, InvalidValue for a time that cannot be
+    represented in UTC (the first or last hours of the calendar)."""
     raw = text.strip()
     if raw.endswith(("Z", "z")):
         raw = raw[:-1] + "+00:00"
     try:
         ts = datetime.fromisoformat(raw)
     except ValueError:
-        raise InvalidValue(
+        raise MalformedValue(
             f"invalid time {text!r}: use ISO 8601, e.g. 2026-11-22T14:00:00Z or 2026-11-22 15:00"
         ) from None
-    if ts.tzinfo is None:
-        ts = ts.astimezone()  # naive means local wall-clock time
-    return ts.astimezone(UTC)
+    try:
+        if ts.tzinfo is None:
+            ts = ts.astimezone()  # naive means local wall-clock time
+        return ts.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidValue(f"invalid time {text!r}: out of range") from None
+
+
+# --- durations for people -------------------------------------------------------------
+# One written form for every duration the CLI shows, the form parse_duration reads:
+# units from days down to seconds, empty units left out.
+
+_SHOWN_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+SUBMINUTE_DIGITS = 3  # significant digits of a duration under a minute: 1.5s, 0.25s, 12.3s
 
 
 def format_duration(seconds: float) -> str:
-    """Short human form: 0.35s, 42s, 5m03s, 2h05m, 3d04h."""
-    if seconds < 10:
-        return f"{seconds:.2f}s" if seconds < 1 else f"{seconds:.1f}s"
-    whole = int(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    if whole < 86400:
-        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
-    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
+    """A duration as a person would type it: "1d2h", "4h59m", "10m", "30s", "1.5s", "0s".
+
+    From a minute up, whole seconds in days, hours, minutes and seconds, empty units left
+    out (3605 is "1h5s"), a fraction of a second rounded away; under a minute,
+    three significant digits ("12.3s", "1.5s", "0.25s"), trailing zeros dropped. So
+    parse_duration(format_duration(x)) == x for every whole number of seconds. Weeks are
+    not used ("14d"). A negative duration is written with a leading "-"."""
+    if seconds < 0:
+        return "-" + format_duration(-seconds)
+    if seconds < 60:
+        short = _subminute(seconds)
+        if short is not None:
+            return short
+    whole = round(seconds)
+    parts = []
+    for unit, size in _SHOWN_UNITS:
+        count, whole = divmod(whole, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+def _subminute(seconds: float) -> str | None:
+    """``seconds`` (under 60) to SUBMINUTE_DIGITS significant digits, or None when that
+    rounds up to a whole minute (59.97 s is "1m")."""
+    if seconds == 0:
+        return "0s"
+    decimals = max(0, SUBMINUTE_DIGITS - 1 - math.floor(math.log10(seconds)))
+    text = f"{seconds:.{decimals}f}"  # fixed point: never "1e-05"
+    if float(text) >= 60:
+        return None
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return f"{text}s"
+
+
+def format_relative(seconds_from_now: float) -> str:
+    """When something happens, for a person: "in 4h59m", "5s ago", "now".
+
+    "now" within a second either way; otherwise the two largest units, counted down to
+    whole units (a job due in 4h59m59.9s is "in 4h59m", one due in 1d2h3m is "in 1d2h")."""
+    span = abs(seconds_from_now)
+    if span < 1:
+        return "now"
+    text = format_duration(_two_units(int(span)))
+    return f"in {text}" if seconds_from_now > 0 else f"{text} ago"
+
+
+def _two_units(whole: int) -> int:
+    """``whole`` seconds cut down to the unit below its largest one: 17999 (4h59m59s) to
+    17940 (4h59m)."""
+    for (_, size), (_, finer) in zip(_SHOWN_UNITS, _SHOWN_UNITS[1:], strict=False):
+        if whole >= size:
+            return whole - whole % finer
+    return whole

@@ -60,16 +60,20 @@ USAGE_ERRORS = [  # malformed: exit 2
     ["-c", "true", "--no-such-flag"],
     ["-c", "true", '{"command": "true"}'],
     [],
+    # values that cannot be read as their type
+    ['{"command": "true", "timeout": NaN}'],
+    ['{"command": "true", "delay": "soon"}'],
+    ['{"command": "true", "run_at": "tomorrow"}'],
+    ['{"command": "true", "run_at": "2026-01-01T00:00:00Z", "delay": "5s"}'],
+    ["-c", "true", "--timeout", "10 parsecs"],
+    ["-c", "true", "--delay", "5x"],
+    ["-c", "true", "--run-at", "2026-13-45"],
 ]
 VALUE_ERRORS = [  # well-formed but out of range: exit 1
     ['{"command": "true", "max_retries": -1}'],
     ['{"command": "true", "timeout": -5}'],
-    ['{"command": "true", "timeout": NaN}'],
     ['{"command": "true", "timeout": 1e400}'],
     ['{"command": "true", "delay": "-5s"}'],
-    ['{"command": "true", "delay": "soon"}'],
-    ['{"command": "true", "run_at": "tomorrow"}'],
-    ['{"command": "true", "run_at": "2026-01-01T00:00:00Z", "delay": "5s"}'],
     ['{"command": "true", "priority": 99999999999999}'],
     ['{"command": "   "}'],
     ['{"command": "echo \\u0000"}'],
@@ -80,9 +84,6 @@ VALUE_ERRORS = [  # well-formed but out of range: exit 1
     ['{"command": "true", "env": {"A=B": "1"}}'],
     ["-c", "true", "--max-retries", "-1"],
     ["-c", "true", "--timeout", "-3"],
-    ["-c", "true", "--timeout", "10 parsecs"],
-    ["-c", "true", "--delay", "5x"],
-    ["-c", "true", "--run-at", "2026-13-45"],
     ["-c", ""],
     ["-c", "true", "--delay", "99999999999d"],
     ["-c", "true", "--timeout", "1e308"],
@@ -240,8 +241,8 @@ def test_numbers_too_big_to_store_are_refused(cli: Cli) -> None:
     refused(cli, 1, "purge", "--older-than", "1e308")
     refused(cli, 1, "purge", "--older-than", "99999999999999d")
     refused(cli, 1, "wait", "x", "--timeout", "1e308")
-    refused(cli, 2, "list", "--limit", "99999999999999999999")
-    refused(cli, 2, "dlq", "list", "--limit", "99999999999999999999")
+    refused(cli, 1, "list", "--limit", "99999999999999999999")
+    refused(cli, 1, "dlq", "list", "--limit", "99999999999999999999")
     assert snapshot(cli) == before
     cli.ok("config", "set", "lease-timeout", "31536000")  # a year: the largest allowed
     cli.ok("config", "set", "job-timeout", "31536000")

@@ -37,7 +37,7 @@ def test_figures_follow_the_attempts(cli: Cli) -> None:
 
 def test_bad_since_is_one_clear_line(cli: Cli) -> None:
     proc = cli.run("metrics", "--since", "yesterday-ish")
-    assert proc.returncode == 1 and proc.stderr.count("\n") == 1
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1  # neither duration nor time
     assert "--since" in proc.stderr and "Traceback" not in proc.stderr
     assert cli.run("metrics", "--since", "2999-01-01T00:00:00Z").returncode == 1
     assert cli.run("metrics", "--since", "2020-01-01T00:00:00Z", "--json").returncode == 0

@@ -1,7 +1,15 @@
 import pytest
 
-from queuectl.errors import InvalidValue
-from queuectl.settings import Config, canonical_key, parse_value, redact_url, sqlite_path
+from queuectl.errors import InvalidValue, UsageError
+from queuectl.settings import (
+    KEYS,
+    YEAR,
+    Config,
+    canonical_key,
+    parse_value,
+    redact_url,
+    sqlite_path,
+)
 
 
 def test_keys_accept_dash_or_underscore() -> None:
@@ -17,7 +25,9 @@ def test_unknown_key_names_the_valid_ones() -> None:
     ("key", "raw", "value"),
     [("max-retries", "0", 0), ("backoff-base", "1", 1), ("backoff-base", "1.5", 1.5),
      ("backoff-max", "0.5", 0.5), ("job-timeout", "0", 0), ("lease-timeout", "2", 2),
-     ("max-log-bytes", "1", 1)],
+     ("max-log-bytes", "1", 1), ("job-timeout", "5m", 300), ("lease-timeout", "1h30m", 5400),
+     ("backoff-max", "250ms", 0.25), ("job-timeout", "0s", 0), ("backoff-max", "365d", YEAR),
+     ("job-timeout", 600, 600), ("lease-timeout", 2.5, 2.5)],
 )  # fmt: skip
 def test_valid_values(key: str, raw: str, value: float) -> None:
     assert parse_value(key, raw) == value
@@ -28,11 +38,42 @@ def test_valid_values(key: str, raw: str, value: float) -> None:
     [("max-retries", "-1"), ("max-retries", "1.5"), ("max-retries", "x"),
      ("backoff-base", "0.9"), ("backoff-max", "0"), ("job-timeout", "-1"),
      ("lease-timeout", "0"), ("max-log-bytes", "0"), ("backoff-base", "nan"),
-     ("backoff-max", "inf")],
+     ("backoff-max", "inf"), ("job-timeout", "5x"), ("job-timeout", "-5m"),
+     ("lease-timeout", "0s"), ("backoff-max", "366d"), ("job-timeout", "nan"),
+     ("max-retries", "5m")],
 )  # fmt: skip
 def test_invalid_values_name_the_range(key: str, raw: str) -> None:
     with pytest.raises(InvalidValue, match=f"for {key}: must be"):
         parse_value(key, raw)
+
+
+def test_a_malformed_duration_is_an_invalid_value_naming_the_syntax() -> None:
+    """For `config set` every refused value is exit 1, malformed or out of range."""
+    with pytest.raises(InvalidValue) as info:
+        parse_value("job-timeout", "soon")
+    assert not isinstance(info.value, UsageError)
+    assert "must be a duration >= 0s and <= 365d (seconds, or units like 30s" in str(info.value)
+
+
+def test_duration_keys_are_exactly_the_keys_in_seconds() -> None:
+    assert [k.name for k in KEYS.values() if k.kind == "duration"] == [
+        "backoff-max", "job-timeout", "lease-timeout"]  # fmt: skip
+
+
+def test_values_are_shown_as_typed_and_read_back() -> None:
+    assert [KEYS["job-timeout"].show(v) for v in (300, 0, 5400, 0.25)] == ["5m", "0s", "1h30m",
+                                                                          "0.25s"]  # fmt: skip
+    assert KEYS["max-log-bytes"].show(1048576) == "1048576"
+    for key in KEYS.values():
+        assert parse_value(key.name, key.show(key.default)) == key.default
+
+
+def test_stored_durations_are_read_as_seconds() -> None:
+    """Stores keep plain numbers of seconds (older versions wrote nothing else); a duration
+    with units stored by any writer is read too."""
+    cfg = Config.from_stored({"job-timeout": "300", "lease-timeout": "1m", "backoff-max": "2.5"})
+    assert (cfg.job_timeout, cfg.lease_timeout, cfg.backoff_max) == (300, 60, 2.5)
+    assert Config.from_stored({"lease-timeout": "soon"}).lease_timeout == 30  # unreadable
 
 
 def test_config_defaults_and_overrides() -> None:

@@ -30,8 +30,11 @@ def test_timeout_zero_means_none() -> None:
 @pytest.mark.parametrize(
     "fields",
     [{}, {"command": 5}, {"command": "x", "priority": "high"}, {"command": "x", "bogus": 1},
-     {"command": "x", "max_retries": True}, {"command": "x", "env": ["A=1"]}],
-)
+     {"command": "x", "max_retries": True}, {"command": "x", "env": ["A=1"]},
+     {"command": "x", "delay": "soon"}, {"command": "x", "timeout": "5x"},
+     {"command": "x", "run_at": "tomorrow"},
+     {"command": "x", "delay": "5s", "run_at": "2030-01-01"}],
+)  # fmt: skip
 def test_shape_errors_are_usage_errors(fields: dict[str, object]) -> None:
     with pytest.raises(UsageError):
         build_spec(fields, CFG, "/")
@@ -41,9 +44,9 @@ def test_shape_errors_are_usage_errors(fields: dict[str, object]) -> None:
     "fields",
     [{"command": "  "}, {"command": "x", "max_retries": -1}, {"command": "x", "timeout": -1},
      {"command": "x", "id": ""}, {"command": "x", "id": "a\nb"}, {"command": "x", "id": "x" * 201},
-     {"command": "x", "delay": "soon"}, {"command": "x", "delay": "5s", "run_at": "2030-01-01"},
+     {"command": "x", "delay": "-5s"}, {"command": "x", "run_at": "9999-12-31T23:59:59-01:00"},
      {"command": "a\0b"}, {"command": "x" * (MAX_COMMAND_BYTES + 1)}],
-)
+)  # fmt: skip
 def test_value_errors_are_invalid_values(fields: dict[str, object]) -> None:
     with pytest.raises(InvalidValue):
         build_spec(fields, CFG, "/")
@@ -60,6 +63,16 @@ def test_parse_object() -> None:
         parse_object("{command: x}")
     with pytest.raises(UsageError, match="JSON object"):
         parse_object("[1]")
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json(constant: str) -> None:
+    """Python reads them; JSON (RFC 8259) has no such values: a malformed job, or line."""
+    with pytest.raises(UsageError, match=f"not valid JSON: {constant} is not a JSON value"):
+        parse_object(f'{{"command": "x", "timeout": {constant}}}')
+    with pytest.raises(InvalidValue, match="line 2: not valid JSON"):
+        parse_batch(f'{{"command": "x"}}\n{{"command": "x", "delay": {constant}}}\n')
+    assert parse_object('{"command": "x", "timeout": 1e400}')["timeout"] == float("inf")
 
 
 def test_parse_batch_lines_and_array() -> None:

@@ -4,22 +4,41 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from queuectl.errors import InvalidValue
-from queuectl.timeparse import format_duration, parse_duration, parse_instant
+from queuectl.errors import InvalidValue, MalformedValue, UsageError
+from queuectl.timeparse import (
+    MAX_DURATION,
+    format_duration,
+    format_relative,
+    parse_duration,
+    parse_instant,
+)
 
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
     [("30s", 30), ("5m", 300), ("2h", 7200), ("1d", 86400), ("1h30m", 5400), ("90", 90),
-     ("1.5h", 5400), ("250ms", 0.25), ("2w", 1209600), (" 10 s ", 10), ("0", 0)],
+     ("1.5h", 5400), ("250ms", 0.25), ("2w", 1209600), (" 10 s ", 10), ("0", 0), ("-0", 0),
+     ("1e3", 1000), ("+5m", 300)],
 )  # fmt: skip
 def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("text", ["", "abc", "-5", "5x", "1h-30m", "h", "nan", "inf", "5m3"])
-def test_parse_duration_refuses_junk(text: str) -> None:
-    with pytest.raises(InvalidValue):
+@pytest.mark.parametrize(
+    "text",
+    ["", " ", "-", "abc", "5x", "1h-30m", "h", "nan", "inf", "5m3", "1_000", "--5", "5 parsecs"],
+)
+def test_text_that_is_no_duration_is_malformed(text: str) -> None:
+    """Malformed is a usage error (exit 2 on the command line)."""
+    with pytest.raises(MalformedValue, match="use a number of seconds or units") as info:
+        parse_duration(text)
+    assert isinstance(info.value, UsageError)
+
+
+@pytest.mark.parametrize("text", ["-5", "-5s", "-1h30m", "1e400", f"{MAX_DURATION + 1}", "36501d"])
+def test_durations_out_of_range_are_invalid_values(text: str) -> None:
+    """A duration that reads but cannot be used is a refused value (exit 1), not junk."""
+    with pytest.raises(InvalidValue, match="must be >= 0|at most 100 years"):
         parse_duration(text)
 
 
@@ -39,13 +58,47 @@ def test_parse_instant_without_zone_is_local_time() -> None:
     assert parse_instant("2026-11-22T14:03:07") == naive.astimezone().astimezone(UTC)
 
 
-def test_parse_instant_refuses_junk() -> None:
-    with pytest.raises(InvalidValue, match="ISO 8601"):
-        parse_instant("tomorrow")
+@pytest.mark.parametrize("text", ["tomorrow", "2026-13-45", "", "2026-11-22T25:00"])
+def test_text_that_is_no_time_is_malformed(text: str) -> None:
+    with pytest.raises(MalformedValue, match="ISO 8601"):
+        parse_instant(text)
 
 
-def test_format_duration() -> None:
-    assert format_duration(0.35) == "0.35s"
-    assert format_duration(42) == "42s"
-    assert format_duration(303) == "5m03s"
-    assert format_duration(7500) == "2h05m"
+@pytest.mark.parametrize("text", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+def test_times_beyond_the_calendar_are_invalid_values(text: str) -> None:
+    with pytest.raises(InvalidValue, match="out of range") as info:
+        parse_instant(text)
+    assert not isinstance(info.value, UsageError)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0s"), (30, "30s"), (59, "59s"), (60, "1m"), (600, "10m"), (303, "5m3s"),
+     (3600, "1h"), (3605, "1h5s"), (7500, "2h5m"), (17940, "4h59m"), (93600, "1d2h"),
+     (90061, "1d1h1m1s"), (14 * 86400, "14d"), (31536000, "365d"),
+     (1.5, "1.5s"), (0.25, "0.25s"), (0.35, "0.35s"), (12.345, "12.3s"), (2.0, "2s"),
+     (0.0004, "0.0004s"), (1e-7, "0.0000001s"), (59.97, "1m"), (59.94, "59.9s"),
+     (90.4, "1m30s"), (7500.6, "2h5m1s"), (-90, "-1m30s")],
+)  # fmt: skip
+def test_format_duration(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+@given(st.integers(0, MAX_DURATION))
+def test_format_duration_round_trips_whole_seconds(seconds: int) -> None:
+    assert parse_duration(format_duration(seconds)) == seconds
+
+
+@given(st.floats(0, 59.9, allow_nan=False))
+def test_format_duration_under_a_minute_keeps_three_digits(seconds: float) -> None:
+    assert parse_duration(format_duration(seconds)) == pytest.approx(seconds, rel=5e-3, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "now"), (0.9, "now"), (-0.9, "now"), (5, "in 5s"), (-5, "5s ago"), (-5.9, "5s ago"),
+     (150, "in 2m30s"), (17999.9, "in 4h59m"), (18000, "in 5h"), (-3725, "1h2m ago"),
+     (93784, "in 1d2h"), (86400 + 59, "in 1d"), (59.99, "in 59s")],
+)  # fmt: skip
+def test_format_relative(seconds: float, text: str) -> None:
+    assert format_relative(seconds) == text

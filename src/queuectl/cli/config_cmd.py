@@ -22,14 +22,19 @@ def config() -> None:
 @json_option
 @pass_env
 def set_value(env: Env, key: str, value: str, as_json: bool) -> None:
-    """Set KEY to VALUE (validated; nothing is written when refused)."""
+    """Set KEY to VALUE (validated; nothing is written when refused).
+
+    Durations (backoff-max, job-timeout, lease-timeout) take seconds or units: 90, 5m, 1h30m.
+    """
     name = canonical_key(key)
     number = parse_value(name, value)
+    # Kept as a plain number (of seconds, for a duration): what every version and every
+    # reader of the store understands.
     env.store(create=True).config_set(name, str(number))
     if as_json:
         output.emit_json({name: number})
     else:
-        output.line(f"{name} = {number}")
+        output.line(f"{name} = {KEYS[name].show(number)}")
 
 
 @config.command("get")
@@ -37,26 +42,27 @@ def set_value(env: Env, key: str, value: str, as_json: bool) -> None:
 @json_option
 @pass_env
 def get_value(env: Env, key: str, as_json: bool) -> None:
-    """Print the current value of KEY."""
+    """Print the current value of KEY (durations as 5m, 1h30m; --json: seconds)."""
     name = canonical_key(key)
     value = env.config().as_dict()[name]
     if as_json:
         output.emit_json({name: value})
     else:
-        output.line(str(value))
+        output.line(KEYS[name].show(value))
 
 
 @config.command("list")
 @json_option
 @pass_env
 def list_values(env: Env, as_json: bool) -> None:
-    """Every key with its current value."""
+    """Every key with its current value (durations as 5m, 1h30m; --json: seconds)."""
     values = env.config().as_dict()
     if as_json:
         output.emit_json(values)
         return
-    output.table(["KEY", "VALUE", "DEFAULT", "MEANING"],
-                 [(k, v, KEYS[k].default, KEYS[k].help) for k, v in values.items()])  # fmt: skip
+    rows = [(k, KEYS[k].show(v), KEYS[k].show(KEYS[k].default), KEYS[k].help)
+            for k, v in values.items()]  # fmt: skip
+    output.table(["KEY", "VALUE", "DEFAULT", "MEANING"], rows)
 
 
 def register(group: click.Group) -> None:

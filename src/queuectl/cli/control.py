@@ -8,9 +8,9 @@ import click
 
 from queuectl import output
 from queuectl.cli.app import Env, json_option, pass_env
-from queuectl.errors import EXIT_FAILURE, EXIT_OK, InvalidValue, JobNotFound
+from queuectl.cli.params import duration
+from queuectl.errors import EXIT_FAILURE, EXIT_OK, JobNotFound
 from queuectl.models import FINAL_STATES, Job, State
-from queuectl.timeparse import parse_duration
 
 WAIT_POLL = 0.2  # seconds between checks while waiting for jobs to finish
 CANCEL_ACK_TIMEOUT = 5.0  # seconds cancel waits for a running job's worker to kill it
@@ -50,13 +50,13 @@ def _await_kill(env: Env, running: list[Job]) -> None:
 
 @click.command()
 @click.argument("job_ids", nargs=-1, required=True, metavar="ID...")
-@click.option("--timeout", help="Give up after this long (seconds or 30s/5m).")
+@click.option("--timeout", callback=duration, metavar="DURATION",
+              help="Give up after this long (seconds or 30s/5m).")  # fmt: skip
 @json_option
 @pass_env
-def wait(env: Env, job_ids: tuple[str, ...], timeout: str | None, as_json: bool) -> int:
+def wait(env: Env, job_ids: tuple[str, ...], timeout: float | None, as_json: bool) -> int:
     """Block until every job is final; exit 0 only if all completed."""
-    limit = parse_duration(timeout) if timeout is not None else None
-    deadline = time.monotonic() + limit if limit is not None else None
+    deadline = time.monotonic() + timeout if timeout is not None else None
     store = env.store()
     while True:
         jobs = []
@@ -85,16 +85,14 @@ def wait(env: Env, job_ids: tuple[str, ...], timeout: str | None, as_json: bool)
 @click.option("--state", "states", multiple=True,
               type=click.Choice([str(s) for s in sorted(FINAL_STATES)]),
               help="Only this final state (repeatable; default: all final states).")  # fmt: skip
-@click.option("--older-than", required=True, help="Finished more than this long ago: 7d, 12h.")
+@click.option("--older-than", callback=duration, metavar="DURATION", required=True,
+              help="Finished more than this long ago: 7d, 12h.")  # fmt: skip
 @json_option
 @pass_env
-def purge(env: Env, states: tuple[str, ...], older_than: str, as_json: bool) -> None:
+def purge(env: Env, states: tuple[str, ...], older_than: float, as_json: bool) -> None:
     """Delete finished jobs with their attempts and output."""
-    age = parse_duration(older_than)
-    if age < 0:
-        raise InvalidValue("--older-than must be >= 0")
     chosen = [State(s) for s in states] or sorted(FINAL_STATES)
-    deleted = env.store().purge(chosen, age)
+    deleted = env.store().purge(chosen, older_than)
     if as_json:
         output.emit_json({"deleted": deleted})
     else:

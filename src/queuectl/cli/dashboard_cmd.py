@@ -6,6 +6,7 @@ import click
 
 from queuectl import output
 from queuectl.cli.app import Env, pass_env
+from queuectl.cli.params import bounded
 from queuectl.errors import InvalidValue
 from queuectl.settings import redact_url
 
@@ -15,7 +16,7 @@ TOKEN_ENV = "QUEUECTL_DASHBOARD_TOKEN"
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; anything but loopback needs a token.")  # fmt: skip
-@click.option("--port", type=click.IntRange(0, 65535), default=5000, show_default=True,
+@click.option("--port", type=int, callback=bounded(0, 65535), default=5000, show_default=True,
               help="TCP port (0: any free one).")  # fmt: skip
 @click.option("--token", envvar=TOKEN_ENV, metavar="T",
               help=f"Require this bearer token on every request [env: {TOKEN_ENV}].")  # fmt: skip

@@ -7,6 +7,7 @@ import click
 from queuectl import output
 from queuectl.cli.app import Env, json_option, pass_env
 from queuectl.cli.jobs import render_jobs
+from queuectl.cli.params import bounded
 from queuectl.models import State
 
 
@@ -16,7 +17,7 @@ def dlq() -> None:
 
 
 @dlq.command("list")
-@click.option("--limit", type=click.IntRange(0, 10**9), default=0,
+@click.option("--limit", type=int, callback=bounded(0, 10**9), default=0,
               help="At most this many (0: all).")  # fmt: skip
 @json_option
 @pass_env

@@ -26,6 +26,7 @@ def enqueue(store: Storage, defaults: dict[str, Any], job_json: str | None,
     base = os.getcwd()
     labels: dict[str, str] = {}  # a bulk entry's id -> its line, for the store's refusals
     if read_file is not None:
+        specs.check_defaults(defaults, config, base)
         batch, labels = _file_specs(read_file(), defaults, config, base)
     else:
         fields = specs.parse_object(job_json) if job_json is not None else {}

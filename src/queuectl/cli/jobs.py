@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 import click
@@ -10,8 +11,10 @@ import click
 from queuectl import output
 from queuectl.cli import enqueue_core
 from queuectl.cli.app import Env, json_option, pass_env
+from queuectl.cli.params import bounded
 from queuectl.errors import InvalidValue, JobNotFound
-from queuectl.models import Job, State, iso
+from queuectl.models import READY_STATES, Job, State, iso, utcnow
+from queuectl.timeparse import format_duration, format_relative
 
 STATE_CHOICE = click.Choice([str(s) for s in State])
 FOLLOW_POLL = 0.2  # seconds between reads while following a running attempt
@@ -70,8 +73,8 @@ def _env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.command("list")
 @click.option("--state", type=STATE_CHOICE, help="Only jobs in this state.")
 @click.option("--queue", help="Only jobs of this queue.")
-@click.option("--limit", type=click.IntRange(0, 10**9), default=100, show_default=True,
-              help="At most this many (0: all).")  # fmt: skip
+@click.option("--limit", type=int, callback=bounded(0, 10**9), default=100,
+              show_default=True, help="At most this many (0: all).")  # fmt: skip
 @json_option
 @pass_env
 def list_cmd(env: Env, state: str | None, queue: str | None, limit: int, as_json: bool) -> None:
@@ -84,13 +87,22 @@ def render_jobs(jobs: list[Job], as_json: bool) -> None:
     if as_json:
         output.emit_json([job.to_dict() for job in jobs])
         return
+    now = utcnow()
     rows = [
-        (j.id, j.state, f"{j.attempts}/{j.max_retries + 1}", j.priority, j.queue,
-         output.truncate(j.command, 50), iso(j.updated_at), j.last_error or "")
+        (j.id, j.state, next_run(j, now), f"{j.attempts}/{j.max_retries + 1}", j.priority,
+         j.queue, output.truncate(j.command, 50), iso(j.updated_at), j.last_error or "")
         for j in jobs
     ]  # fmt: skip
-    output.table(["ID", "STATE", "TRIES", "PRI", "QUEUE", "COMMAND", "UPDATED", "LAST ERROR"],
-                 rows, state_col=1)  # fmt: skip
+    output.table(["ID", "STATE", "NEXT RUN", "TRIES", "PRI", "QUEUE", "COMMAND", "UPDATED",
+                  "LAST ERROR"], rows, state_col=1)  # fmt: skip
+
+
+def next_run(job: Job, now: datetime) -> str:
+    """When a waiting (pending or failed) job runs, for people: "in 4h59m" (scheduled or
+    backing off), "now", "12s ago" (due, waiting for a worker); "" for any other state."""
+    if job.state not in READY_STATES:
+        return ""
+    return format_relative((job.run_at - now).total_seconds())
 
 
 @click.command()
@@ -109,6 +121,9 @@ def show(env: Env, job_id: str, as_json: bool) -> None:
         return
     doc = job.to_dict()
     doc["env"] = " ".join(f"{k}={v}" for k, v in (job.env or {}).items()) or None
+    doc["timeout"] = None if job.timeout is None else format_duration(job.timeout)
+    if job.state in READY_STATES:
+        doc["run_at"] = f"{doc['run_at']} ({next_run(job, utcnow())})"
     output.pairs(list(doc.items()))
     if attempts:
         output.line()
@@ -134,7 +149,8 @@ def status(env: Env, as_json: bool) -> None:
 
 @click.command()
 @click.argument("job_id")
-@click.option("--attempt", type=click.IntRange(min=1), help="Attempt number (default: latest).")
+@click.option("--attempt", type=int, callback=bounded(1),
+              help="Attempt number (default: latest).")  # fmt: skip
 @click.option("-f", "--follow", is_flag=True, help="Stream while the attempt runs.")
 @json_option
 @pass_env

@@ -9,22 +9,25 @@ import click
 
 from queuectl import output
 from queuectl.cli.app import Env, json_option, pass_env
-from queuectl.errors import InvalidValue
+from queuectl.errors import InvalidValue, MalformedValue
 from queuectl.metrics import Metrics, compute
 from queuectl.models import iso, utcnow
-from queuectl.timeparse import format_duration, parse_duration, parse_instant
+from queuectl.timeparse import format_duration, format_relative, parse_duration, parse_instant
 
 
 def since_from(text: str, now: datetime) -> datetime:
-    """--since takes a duration back from now (1h, 30m, 7d) or an ISO 8601 instant."""
+    """--since takes a duration back from now (1h, 30m, 7d) or an ISO 8601 instant.
+
+    Text that is neither is malformed (exit 2); a duration out of range or a time in the
+    future is refused (exit 1)."""
     try:
         return now - timedelta(seconds=parse_duration(text))
-    except InvalidValue:
+    except MalformedValue:
         pass
     try:
         start = parse_instant(text)
-    except InvalidValue:
-        raise InvalidValue(
+    except MalformedValue:
+        raise MalformedValue(
             f"invalid --since {text!r}: use a duration like 30m, 1h, 7d or an ISO 8601 time"
         ) from None
     if start > now:
@@ -56,7 +59,7 @@ def _secs(value: float | None) -> str:
 def render(m: Metrics) -> None:
     rate, throughput = m.success_rate, m.throughput_per_min
     rows: list[tuple[str, Any]] = [
-        ("since", f"{iso(m.since)} ({format_duration((m.until - m.since).total_seconds())} ago)"),
+        ("since", f"{iso(m.since)} ({format_relative((m.since - m.until).total_seconds())})"),
         ("completed", m.completed),
         ("failed attempts", m.failed_attempts),
         ("dead", m.dead),

@@ -8,10 +8,12 @@ import click
 
 from queuectl import output
 from queuectl.cli.app import Env, json_option, pass_env
+from queuectl.cli.params import bounded, duration
 from queuectl.errors import EXIT_FAILURE, EXIT_OK
 from queuectl.models import iso, utcnow
 from queuectl.settings import Config
 from queuectl.storage import liveness
+from queuectl.timeparse import format_duration
 
 STOP_POLL = 0.1  # seconds between checks while waiting for workers to exit
 
@@ -22,7 +24,7 @@ def worker() -> None:
 
 
 @worker.command()
-@click.option("-n", "--count", type=click.IntRange(1, 256), default=1, show_default=True,
+@click.option("-n", "--count", type=int, callback=bounded(1, 256), default=1, show_default=True,
               help="Worker processes to start.")  # fmt: skip
 @click.option("-q", "--queue", "queues", multiple=True, help="Serve only this queue (repeatable).")
 @click.option("-d", "--detach", is_flag=True,
@@ -52,8 +54,8 @@ def start(env: Env, count: int, queues: tuple[str, ...], detach: bool, as_json: 
 @worker.command()
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="Wait until the workers have exited.")  # fmt: skip
-@click.option("--timeout", type=click.FloatRange(min=0), default=None,
-              help="Give up waiting after this many seconds.")  # fmt: skip
+@click.option("--timeout", callback=duration, metavar="DURATION", default=None,
+              help="Give up waiting after this long: seconds or 30s, 5m.")  # fmt: skip
 @json_option
 @pass_env
 def stop(env: Env, wait: bool, timeout: float | None, as_json: bool) -> int:
@@ -69,7 +71,7 @@ def stop(env: Env, wait: bool, timeout: float | None, as_json: bool) -> int:
     if not wait:
         return EXIT_OK
     if left:
-        output.error(f"{len(left)} worker(s) still running after {timeout:g}s")
+        output.error(f"{len(left)} worker(s) still running after {format_duration(timeout or 0)}")
         return EXIT_FAILURE
     if ids:
         output.note("all stopped")

@@ -1,0 +1,86 @@
+"""Durations as people write them: config keys in seconds take `5m` like every duration
+flag and are shown that way, jobs show their timeout as `10m` and when a waiting job runs
+(`in 4h59m`); every `--json` keeps plain numbers of seconds and ISO times."""
+
+from __future__ import annotations
+
+import re
+
+from queuectl.storage.base import Storage
+from tests.helpers import Cli
+
+SPEC_JOB_FIELDS = {"id", "command", "state", "attempts", "max_retries", "priority", "timeout",
+                   "queue", "run_at", "created_at", "updated_at", "started_at", "finished_at",
+                   "exit_code", "last_error", "worker", "cwd", "env"}  # fmt: skip
+
+
+def test_duration_keys_take_and_show_durations(cli: Cli) -> None:
+    assert cli.ok("config", "set", "job-timeout", "5m") == "job-timeout = 5m\n"
+    assert cli.ok("config", "set", "lease_timeout", "1h30m") == "lease-timeout = 1h30m\n"
+    assert cli.ok("config", "set", "backoff-max", "90") == "backoff-max = 1m30s\n"  # plain seconds
+    assert cli.ok("config", "get", "job-timeout") == "5m\n"
+    assert cli.json("config", "get", "job-timeout") == {"job-timeout": 300}
+    assert cli.json("config", "set", "job-timeout", "2.5s") == {"job-timeout": 2.5}
+    listed = cli.ok("config", "list")
+    assert re.search(r"(?m)^job-timeout +2\.5s +0s ", listed), listed
+    assert re.search(r"(?m)^lease-timeout +1h30m +30s ", listed), listed
+    assert re.search(r"(?m)^backoff-max +1m30s +1h ", listed), listed
+    assert re.search(r"(?m)^max-log-bytes +1048576 +1048576 ", listed), listed
+    assert cli.json("config", "list") == {"max-retries": 3, "backoff-base": 2, "backoff-max": 90,
+                                          "job-timeout": 2.5, "lease-timeout": 5400,
+                                          "max-log-bytes": 1048576}  # fmt: skip
+
+
+def test_plain_seconds_in_an_old_store_keep_working(cli: Cli, store: Storage) -> None:
+    store.config_set("job-timeout", "600")  # as every earlier version wrote it
+    assert cli.ok("config", "get", "job-timeout") == "10m\n"
+    assert cli.json("config", "get", "job-timeout") == {"job-timeout": 600}
+    assert cli.job(cli.enqueue("true"))["timeout"] == 600
+    cli.ok("config", "set", "job-timeout", "5m")
+    assert store.config_items()["job-timeout"] == "300"  # still a plain number of seconds
+
+
+def test_workers_read_duration_keys_as_seconds(cli: Cli) -> None:
+    cli.ok("config", "set", "job-timeout", "1s")
+    cli.ok("config", "set", "backoff-base", "100")
+    cli.ok("config", "set", "backoff-max", "1s")  # the retry waits 1 s, not 100
+    cli.ok("config", "set", "max-retries", "1")
+    job_id = cli.enqueue("sleep 30")
+    cli.start_workers(1)
+    job = cli.wait_state(job_id, "dead", timeout=20)
+    assert job["timeout"] == 1 and job["last_error"].startswith("timed out")
+
+
+def test_show_prints_durations_as_typed_and_when_a_job_runs(cli: Cli) -> None:
+    later = cli.enqueue("true", "--timeout", "10m", "--delay", "5h")
+    shown = cli.ok("show", later)
+    assert re.search(r"(?m)^timeout +10m$", shown), shown
+    assert re.search(r"(?m)^run_at +\S+Z \(in 4h59m\)$", shown), shown
+    doc = cli.job(later)
+    assert doc["timeout"] == 600 and doc["run_at"].endswith("Z")
+    untimed = cli.ok("show", cli.enqueue("true"))
+    assert re.search(r"(?m)^timeout *$", untimed), untimed
+    assert re.search(r"(?m)^run_at +\S+Z \((now|\d+s ago)\)$", untimed), untimed  # due
+
+
+def test_list_shows_when_scheduled_and_backed_off_jobs_run(cli: Cli) -> None:
+    cli.ok("config", "set", "backoff-base", "100")  # the first retry waits 100 s
+    cli.ok("config", "set", "max-retries", "1")
+    failing = cli.enqueue("exit 3")
+    cli.start_workers(1, "--queue", "default")
+    cli.wait_state(failing, "failed")
+    scheduled = cli.enqueue("true", "--delay", "2h")
+    cli.enqueue("true", "--run-at", "2000-01-01T00:00:00Z", "--queue", "nobody-serves-it")
+    table = cli.ok("list").splitlines()
+    assert table[0].split()[:4] == ["ID", "STATE", "NEXT", "RUN"]
+    rows = {line.split()[0]: line for line in table[1:]}
+    assert re.search(r"^\S+ +failed +in 1m\d+s ", rows[failing]), rows[failing]  # of 1m40s
+    assert re.search(r"^\S+ +pending +in 1h59m ", rows[scheduled]), rows[scheduled]
+    overdue = [line for line in rows.values() if "nobody-serves-it" in line]
+    assert re.search(r"^\S+ +pending +\d+d(\d+h)? ago ", overdue[0]), overdue
+    docs = cli.json("list")
+    assert all(set(doc) == SPEC_JOB_FIELDS for doc in docs)  # --json unchanged
+    done = cli.enqueue("true")
+    cli.wait_state(done, "completed")
+    row = next(line for line in cli.ok("list").splitlines() if line.startswith(done))
+    assert re.search(r"^\S+ +completed +1/2 ", row), row  # only waiting jobs have a next run
