@@ -75,3 +75,24 @@ def format_duration(seconds: float) -> str:
     if whole < 86400:
         return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
     return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
+
+
+# --- Instants relative to now, in words (the CLI and the dashboard say the same) ----------
+
+
+def format_relative(when: datetime, now: datetime) -> str:
+    """How far ``when`` is from ``now``: "in 4h59m", "5s ago", or "now" within a second.
+
+    Truncated, never rounded up: a job delayed by 5h reads "in 4h59m" a moment later, and
+    "in 1s" until the last second has passed.
+    """
+    seconds = (when - now).total_seconds()
+    if abs(seconds) < 1:
+        return "now"
+    words = _whole_duration(abs(seconds))
+    return f"in {words}" if seconds > 0 else f"{words} ago"
+
+
+def _whole_duration(seconds: float) -> str:
+    """format_duration without fractions of a second: counting down in tenths would flicker."""
+    return f"{int(seconds)}s" if seconds < 10 else format_duration(seconds)
