@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from urllib.parse import quote
 
 import httpx
@@ -9,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.dashboard_server import dashboard
-from tests.helpers import Cli
+from tests.helpers import QUEUECTL, Cli
 
 ODD_ID = 'a/b c?d#e%f "q" <i>é</i>'
 
@@ -159,6 +160,20 @@ def test_public_bind_without_token_is_refused(cli: Cli) -> None:
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and "token" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_help_suggests_the_token_variable_not_the_flag() -> None:
+    """A token typed as an argument is visible to every user of the machine in `ps`."""
+    shown = subprocess.run([QUEUECTL, "dashboard", "--help"], capture_output=True, text=True,
+                           check=True).stdout  # fmt: skip
+    examples = [line for line in shown.splitlines() if "queuectl dashboard " in line]
+    assert examples, shown
+    assert not any("--token" in line for line in examples), shown
+    assert any("QUEUECTL_DASHBOARD_TOKEN=" in line and "--host 0.0.0.0" in line
+               for line in examples), shown  # fmt: skip
+    option = " ".join(shown.split("--token T", 1)[1].split())
+    assert option.startswith("Require this bearer token"), shown
+    assert "Prefer setting QUEUECTL_DASHBOARD_TOKEN" in option and " ps" in option, shown
 
 
 def test_busy_port_is_one_clear_error(cli: Cli) -> None:
