@@ -118,6 +118,28 @@ def test_pages_render_and_escape_job_text(cli: Cli) -> None:
         assert http.get("/jobs/unknown").status_code == 404
 
 
+ODD_NUMBERS = [  # (address, status): digits that are no ASCII number, or too large for a store
+    ("/jobs?page=%C2%B2", 200), ("/jobs?page=99999999999999999999", 200),
+    ("/jobs/{id}?attempt=%C2%B2", 200), ("/jobs/{id}?attempt=99999999999999999999", 200),
+    ("/jobs/{id}?attempt=2147483647", 200),
+    ("/api/jobs/{id}/logs?attempt=%C2%B2", 400),
+    ("/api/jobs/{id}/logs?attempt=99999999999999999999", 400),
+    ("/api/jobs/{id}/logs?attempt=2147483647", 404),
+    ("/api/jobs?limit=99999999999999999999", 400), ("/api/jobs?limit=%C2%B2", 400),
+]  # fmt: skip
+
+
+def test_odd_numbers_in_the_address_get_an_answer_never_a_500(cli: Cli) -> None:
+    job = cli.enqueue("true")
+    with dashboard(cli) as base, httpx.Client(base_url=base) as http:
+        answers = {path: http.get(path.format(id=job)) for path, _ in ODD_NUMBERS}
+    assert {path: answers[path].status_code for path, _ in ODD_NUMBERS} == dict(ODD_NUMBERS)
+    for path, status in ODD_NUMBERS:
+        if status >= 400:
+            error = answers[path].json()["error"]
+            assert error.startswith(("invalid ", f"job '{job}' has no attempt")), error
+
+
 def test_token_is_required_everywhere(cli: Cli) -> None:
     token = "t0ken-for-tests"
     with dashboard(cli, "--token", token) as base:

@@ -10,6 +10,7 @@ from queuectl.metrics import Metrics, compute, timeline, window
 from queuectl.models import FINAL_STATES, Attempt, Job, State, WorkerInfo, utcnow
 from queuectl.storage.base import Stats, Storage
 from queuectl.web import charts
+from queuectl.web.params import whole_number
 
 CHART_SECONDS = 3600.0  # the overview charts cover the last hour
 THROUGHPUT_BUCKETS = 60  # one bar a minute
@@ -59,12 +60,11 @@ class JobFilter:
     def parse(cls, params: Any) -> JobFilter:
         """From query parameters; anything malformed falls back to "no filter"."""
         state = params.get("state") or None
-        page = params.get("page") or "1"
         return cls(
             state=State(state) if state in set(State) else None,
             queue=(params.get("queue") or "").strip() or None,
             search=(params.get("q") or "").strip() or None,
-            page=max(1, int(page)) if page.isdigit() else 1,
+            page=whole_number(params.get("page") or "", lowest=1) or 1,
         )
 
     def query(self, **changes: Any) -> dict[str, str]:
