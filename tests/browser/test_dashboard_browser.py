@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -82,3 +83,24 @@ def test_hostile_job_text_is_shown_not_run(cli: Cli, page: Page) -> None:
         expect(page.locator("#job-output")).to_contain_text(HOSTILE)
         assert page.locator("main img").count() == 0
         assert page.evaluate("typeof window.pwned") == "undefined"
+
+
+def test_charts_have_labelled_axes_with_ticks(cli: Cli, page: Page) -> None:
+    job = cli.enqueue("sleep 0.2")
+    cli.start_workers(1)
+    cli.wait_state(job, "completed")
+    with dashboard(cli) as base:
+        page.goto(base + "/")
+        charts = page.locator(".chart")
+        expect(charts).to_have_count(2)
+        y_labels = ["attempts per min", "run time (s)"]
+        for chart, y_label in zip(charts.all(), y_labels, strict=True):
+            expect(chart.locator(".y-label")).to_have_text(y_label)
+            expect(chart.locator(".x-label")).to_have_text(re.compile(r"^time \(.+\)$"))
+            y_ticks, x_ticks = chart.locator(".y-ticks text"), chart.locator(".x-ticks text")
+            assert y_ticks.count() >= 2 and x_ticks.count() >= 2
+            assert y_ticks.first.text_content() == "0"
+            assert x_ticks.last.text_content() == "now"
+            for tick in (*y_ticks.all(), *x_ticks.all()):
+                expect(tick).to_be_visible()
+                assert tick.bounding_box()["height"] >= 9  # type: ignore[index]  # readable

@@ -44,8 +44,8 @@ def overview(store: Storage) -> Overview:
     return Overview(
         stats=store.stats(), workers=workers,
         hour=compute(rows, store.dead_since(since), since, now),
-        throughput=charts.throughput(timeline(rows, since, now, THROUGHPUT_BUCKETS), 1),
-        latency=charts.latency(timeline(rows, since, now, LATENCY_BUCKETS)),
+        throughput=charts.throughput(timeline(rows, since, now, THROUGHPUT_BUCKETS), since, now),
+        latency=charts.latency(timeline(rows, since, now, LATENCY_BUCKETS), since, now),
     )  # fmt: skip
 
 
