@@ -85,6 +85,95 @@ def test_hostile_job_text_is_shown_not_run(cli: Cli, page: Page) -> None:
         assert page.evaluate("typeof window.pwned") == "undefined"
 
 
+# --- the job page's output box -------------------------------------------------------------
+
+# Prints a line every few hundredths of a second for longer than any test watches it.
+PRINTER = 'i=0; while [ $i -lt 5000 ]; do i=$((i+1)); echo "line $i"; sleep 0.02; done'
+BOX = "#job-output"
+SCROLLED = """box => ({top: box.scrollTop, gap: box.scrollHeight - box.scrollTop - box.clientHeight,
+                      size: box.textContent.length, room: box.scrollHeight - box.clientHeight})"""
+
+HAS_ROOM = "document.querySelector(s).scrollHeight > document.querySelector(s).clientHeight + 600"
+WHEEL_SETTLE_MS = 300  # a wheel turn may scroll smoothly, over a few frames
+AT_BOTTOM = ("document.querySelector(s).scrollHeight - document.querySelector(s).scrollTop"
+             " - document.querySelector(s).clientHeight <= 1")  # fmt: skip
+
+
+def _box(page: Page) -> dict[str, float]:
+    return page.eval_on_selector(BOX, SCROLLED)  # type: ignore[no-any-return]
+
+
+def _next_update(page: Page, after: dict[str, float]) -> dict[str, float]:
+    """Wait for a live update to bring more output; the box as it is right after it."""
+    page.wait_for_function("([sel, size]) => document.querySelector(sel).textContent.length > size",
+                           arg=[BOX, after["size"]])  # fmt: skip
+    return _box(page)
+
+
+@pytest.fixture
+def printing(cli: Cli) -> Iterator[str]:
+    """A running job that keeps printing lines; cancelled at the end (which kills it)."""
+    job = cli.enqueue(PRINTER)
+    cli.start_workers(1)
+    cli.wait_state(job, "processing")
+    yield job
+    cli.run("cancel", job)
+
+
+def test_followed_output_stays_at_the_bottom(cli: Cli, page: Page, printing: str) -> None:
+    with dashboard(cli) as base:
+        page.goto(f"{base}/jobs/{printing}")
+        expect(page.get_by_text("following")).to_be_visible()
+        box = _box(page)
+        for _ in range(3):
+            box = _next_update(page, box)
+            assert box["gap"] <= 1, box  # the newest line is in view
+        assert box["room"] > 0, box  # the box did scroll: there was more than it shows
+
+
+def test_output_scrolled_up_stays_put_until_back_at_the_bottom(cli: Cli, page: Page,
+                                                              printing: str) -> None:  # fmt: skip
+    with dashboard(cli) as base:
+        page.goto(f"{base}/jobs/{printing}")
+        page.wait_for_function(f"(s) => {HAS_ROOM}", arg=BOX)
+        page.hover(BOX)
+        page.mouse.wheel(0, -300)
+        page.wait_for_function(f"(s) => !({AT_BOTTOM})", arg=BOX)
+        page.wait_for_timeout(WHEEL_SETTLE_MS)
+        held = _box(page)
+        assert held["gap"] > 100 and held["top"] > 0, held
+        box = held
+        for _ in range(2):
+            box = _next_update(page, box)
+            assert abs(box["top"] - held["top"]) <= 1, (held, box)
+        page.mouse.wheel(0, 100_000)  # back to the bottom: following again
+        page.wait_for_function(f"(s) => {AT_BOTTOM}", arg=BOX)
+        box = _next_update(page, _box(page))
+        assert box["gap"] <= 1, box
+
+
+def test_an_earlier_attempts_output_is_one_click_away(cli: Cli, page: Page) -> None:
+    cli.ok("config", "set", "backoff-base", "1")
+    job = cli.enqueue("if [ -e tried ]; then echo 'second try'; "
+                      "else touch tried; echo 'first try'; exit 1; fi", "--max-retries", "1")
+    cli.start_workers(1)
+    cli.wait_state(job, "completed")
+    with dashboard(cli) as base:
+        page.goto(f"{base}/jobs/{job}")
+        expect(page.locator(BOX)).to_have_text("second try\n")
+        attempts = page.locator("table", has=page.get_by_role("columnheader", name="Outcome"))
+        attempts.locator("tr", has_text="failed").get_by_role("link").click()
+        expect(page.locator(BOX)).to_have_text("first try\n")
+        expect(page.get_by_role("heading", name="Output of attempt 1")).to_be_visible()
+        json_link = page.get_by_role("link", name="whole output as JSON")
+        assert json_link.get_attribute("href") == f"/api/jobs/{job}/logs?attempt=1"
+        page.get_by_role("link", name="latest attempt").click()
+        expect(page.locator(BOX)).to_have_text("second try\n")
+
+
+# --- layout, charts, schedules ------------------------------------------------------------
+
+
 def test_charts_have_labelled_axes_with_ticks(cli: Cli, page: Page) -> None:
     job = cli.enqueue("sleep 0.2")
     cli.start_workers(1)

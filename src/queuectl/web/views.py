@@ -93,23 +93,31 @@ def jobs(store: Storage, flt: JobFilter) -> JobPage:
 class JobDetail:
     job: Job
     attempts: list[Attempt]
-    output: str | None  # the latest attempt's output (its tail), None before any attempt
-    output_attempt: int | None
+    asked: int | None  # the attempt named in the address; None: the latest, whichever it is
+    output: str | None  # the shown attempt's output (its tail), None if it has none
+    output_attempt: int | None  # the attempt shown: the one asked for, else the latest
     cut_bytes: int  # bytes before the shown tail (dropped by the store or by the page)
-    running: bool
+    following: bool  # the shown attempt is still running: its output grows
+
+    @property
+    def query(self) -> dict[str, str]:
+        """Query parameters that show this job with this same attempt (for live updates)."""
+        return {"id": self.job.id, **({"attempt": str(self.asked)} if self.asked else {})}
 
 
-def job(store: Storage, job_id: str) -> JobDetail | None:
+def job(store: Storage, job_id: str, attempt: int | None = None) -> JobDetail | None:
+    """A job's page: its fields, attempts, and the output of ``attempt`` (default latest)."""
     found = store.get_job(job_id)
     if found is None:
         return None
-    out = store.read_output(job_id)
+    out = store.read_output(job_id, attempt)
     text, cut = None, 0
     if out is not None:
         data = out.data[-OUTPUT_TAIL_BYTES:]
         text, cut = data.decode("utf-8", "replace"), out.dropped + len(out.data) - len(data)
-    return JobDetail(found, store.attempts(job_id), text, out.attempt if out else None, cut,
-                     running=found.state is State.PROCESSING)  # fmt: skip
+    shown = attempt if attempt is not None else out.attempt if out else None
+    return JobDetail(found, store.attempts(job_id), attempt, text, shown, cut,
+                     following=out is not None and not out.finished)  # fmt: skip
 
 
 def dead(store: Storage, page: int) -> JobPage:
