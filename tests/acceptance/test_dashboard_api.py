@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from urllib.parse import quote
 
@@ -116,6 +117,28 @@ def test_pages_render_and_escape_job_text(cli: Cli) -> None:
             assert "script-src 'self'" in page.headers["content-security-policy"]
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in http.get(f"/jobs/{enc(job)}").text
         assert http.get("/jobs/unknown").status_code == 404
+
+
+def _row(page: str, job_id: str) -> str:
+    """The jobs table's row for ``job_id``."""
+    return next(row for row in page.split("<tr") if f">{job_id}</a>" in row)
+
+
+def test_waiting_jobs_say_when_they_will_run(cli: Cli) -> None:
+    cli.ok("config", "set", "backoff-base", "100")  # its first retry waits 100 s
+    failed = cli.enqueue("exit 1", "--max-retries", "2")
+    cli.start_workers(1)
+    cli.wait_state(failed, "failed")
+    cli.ok("worker", "stop")
+    scheduled, ready = cli.enqueue("true", "--delay", "2h"), cli.enqueue("true")
+    with dashboard(cli) as base, httpx.Client(base_url=base) as http:
+        jobs = http.get("/jobs").text
+        for job_id, words in ((failed, r"in 1m[0-3]\ds"), (scheduled, r"in 1h59m")):
+            run_at = cli.job(job_id)["run_at"]
+            when = f'<span class="when" title="runs at {run_at}">({words})</span>'
+            assert re.search(when, _row(jobs, job_id)), _row(jobs, job_id)
+            assert re.search(when, http.get(f"/jobs/{job_id}").text)
+        assert 'class="when"' not in _row(jobs, ready)
 
 
 ODD_NUMBERS = [  # (address, status): digits that are no ASCII number, or too large for a store

@@ -193,3 +193,33 @@ def test_charts_have_labelled_axes_with_ticks(cli: Cli, page: Page) -> None:
             for tick in (*y_ticks.all(), *x_ticks.all()):
                 expect(tick).to_be_visible()
                 assert tick.bounding_box()["height"] >= 9  # type: ignore[index]  # readable
+
+
+def test_a_scheduled_job_says_when_it_will_run(cli: Cli, page: Page) -> None:
+    job = cli.enqueue("true", "--delay", "5h")
+    ready = cli.enqueue("true")
+    run_at = cli.job(job)["run_at"]
+    with dashboard(cli) as base:
+        page.goto(base + "/jobs")
+        when = page.locator("tr", has_text=job).locator(".when")
+        expect(when).to_have_text("in 4h59m")
+        assert when.get_attribute("title") == f"runs at {run_at}"
+        expect(page.locator("tr", has_text=ready).locator(".when")).to_have_count(0)
+        page.goto(f"{base}/jobs/{job}")
+        expect(page.locator(".toolbar .when")).to_have_text("in 4h59m")
+
+
+def test_a_retry_countdown_moves_on_by_itself(cli: Cli, page: Page) -> None:
+    """Nothing in the store changes as a failed job's retry time passes: the page must
+    still stop saying "in 5s" once the time has come."""
+    cli.ok("config", "set", "backoff-base", "8")  # the first retry waits 8 s
+    job = cli.enqueue("exit 1", "--max-retries", "1")
+    cli.start_workers(1)
+    cli.wait_state(job, "failed")
+    cli.ok("worker", "stop")
+    with dashboard(cli) as base:
+        page.goto(base + "/jobs")
+        when = page.locator("tr", has_text=job).locator(".when")
+        expect(when).to_have_text(re.compile(r"^in \ds$"))
+        expect(when).to_have_count(0, timeout=20_000)  # due now: waiting for a worker
+    assert cli.job(job)["state"] == "failed"

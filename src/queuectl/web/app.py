@@ -45,6 +45,7 @@ def _environment() -> jinja2.Environment:
         iso=iso,
         dur=lambda s: "-" if s is None else format_duration(s),
         ago=views.since,
+        runs_in=views.runs_in,
         age=views.age,
         trunc=output.truncate,
         pct=lambda r: "-" if r is None else f"{r:.1%}",

@@ -9,6 +9,7 @@ from typing import Any
 from queuectl.metrics import Metrics, compute, timeline, window
 from queuectl.models import FINAL_STATES, Attempt, Job, State, WorkerInfo, utcnow
 from queuectl.storage.base import Stats, Storage
+from queuectl.timeparse import format_relative
 from queuectl.web import charts
 from queuectl.web.params import whole_number
 
@@ -18,6 +19,7 @@ LATENCY_BUCKETS = 12  # one bar per five minutes
 PAGE_SIZE = 50  # jobs per page
 OUTPUT_TAIL_BYTES = 64 * 1024  # the job page shows the end; the API has the whole output
 CANCELLABLE = frozenset({State.PENDING, State.FAILED, State.PROCESSING})
+WAITING = frozenset({State.PENDING, State.FAILED})  # states whose jobs wait for their run_at
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,15 @@ def age(seconds: float) -> str:
         if seconds >= size:
             return f"{int(seconds // size)}{unit}"
     return f"{int(seconds)}s"
+
+
+def runs_in(found: Job, now: datetime | None = None) -> str:
+    """ "in 4h59m" for a job that waits for its run_at (scheduled, or backing off after a
+    failure); "" for one that is ready or not waiting at all."""
+    now = now or utcnow()
+    if found.state not in WAITING or found.run_at <= now:
+        return ""
+    return format_relative(found.run_at, now)
 
 
 def since(ts: datetime | None) -> str:

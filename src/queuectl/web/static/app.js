@@ -59,6 +59,13 @@
     held = null;
   });
 
+  // "in 4h59m" is true only when it is written, and the store sees no change as the time
+  // passes: while the page shows such a time, its live part is fetched again now and then.
+  var WHEN_REFRESH_MS = 5000;
+  setInterval(function () {
+    if (!document.hidden && document.querySelector(".when")) refresh();
+  }, WHEN_REFRESH_MS);
+
   // Retry / cancel buttons post to the JSON API; report refusals, refresh on success.
   body.addEventListener("htmx:afterRequest", function (event) {
     var xhr = event.detail.xhr;
