@@ -12,7 +12,13 @@ from tests.dashboard_server import dashboard
 from tests.helpers import Cli, wait_until
 
 pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import (  # noqa: E402
+    Browser,
+    Page,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -193,6 +199,31 @@ def test_charts_have_labelled_axes_with_ticks(cli: Cli, page: Page) -> None:
             for tick in (*y_ticks.all(), *x_ticks.all()):
                 expect(tick).to_be_visible()
                 assert tick.bounding_box()["height"] >= 9  # type: ignore[index]  # readable
+
+
+NARROW: ViewportSize = {"width": 420, "height": 800}
+
+
+def test_pages_fit_a_narrow_screen(cli: Cli, browser: Browser) -> None:
+    long_command = "echo " + "x" * 300 + " && true a-rather-long-script-name.sh --many --flags"
+    done = cli.enqueue(long_command, "--id", "a-job-with-a-long-name-" + "y" * 40)
+    dead = cli.enqueue("exit 3", "--max-retries", "0")
+    cli.start_workers(1)
+    cli.wait_state(done, "completed")
+    cli.wait_state(dead, "dead")
+    cli.enqueue("sleep 30", "--priority", "5")
+    cli.enqueue("true", "--delay", "5h")
+    context = browser.new_context(viewport=NARROW)
+    page = context.new_page()
+    try:
+        with dashboard(cli) as base:
+            for path in ("/", "/jobs", f"/jobs/{quote(done, safe='')}", "/dlq"):
+                page.goto(base + path)
+                expect(page.locator("#live")).to_have_text("live")
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= NARROW["width"], (path, width)
+    finally:
+        context.close()
 
 
 def test_a_scheduled_job_says_when_it_will_run(cli: Cli, page: Page) -> None:
