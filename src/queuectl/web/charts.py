@@ -90,7 +90,7 @@ def duration_unit(top_seconds: float) -> tuple[float, str]:
 
 
 def time_axis(since: datetime, now: datetime) -> Axis:
-    """Local clock times on round minutes between ``since`` and ``now``, which is "now"."""
+    """Round local clock times between ``since`` and ``now``; the right end reads "now"."""
     span = (now - since).total_seconds()
     zone = now.astimezone().tzname() or "local"
     if span <= 0:

@@ -140,8 +140,8 @@ def age(seconds: float) -> str:
 
 
 def runs_in(found: Job, now: datetime | None = None) -> str:
-    """ "in 4h59m" for a job that waits for its run_at (scheduled, or backing off after a
-    failure); "" for one that is ready or not waiting at all."""
+    """When a job that waits for its run_at (scheduled, or backing off after a failure) will
+    run, as "in 4h59m"; "" for a job that is due or waits for nothing."""
     now = now or utcnow()
     if found.state not in WAITING or found.run_at <= now:
         return ""
