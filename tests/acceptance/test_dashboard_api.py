@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
 from urllib.parse import quote
 
 import httpx
@@ -9,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.dashboard_server import dashboard
-from tests.helpers import Cli
+from tests.helpers import QUEUECTL, Cli
 
 ODD_ID = 'a/b c?d#e%f "q" <i>é</i>'
 
@@ -117,6 +119,50 @@ def test_pages_render_and_escape_job_text(cli: Cli) -> None:
         assert http.get("/jobs/unknown").status_code == 404
 
 
+def _row(page: str, job_id: str) -> str:
+    """The jobs table's row for ``job_id``."""
+    return next(row for row in page.split("<tr") if f">{job_id}</a>" in row)
+
+
+def test_waiting_jobs_say_when_they_will_run(cli: Cli) -> None:
+    cli.ok("config", "set", "backoff-base", "100")  # its first retry waits 100 s
+    failed = cli.enqueue("exit 1", "--max-retries", "2")
+    cli.start_workers(1)
+    cli.wait_state(failed, "failed")
+    cli.ok("worker", "stop")
+    scheduled, ready = cli.enqueue("true", "--delay", "2h"), cli.enqueue("true")
+    with dashboard(cli) as base, httpx.Client(base_url=base) as http:
+        jobs = http.get("/jobs").text
+        for job_id, words in ((failed, r"in 1m[0-3]\ds"), (scheduled, r"in 1h59m")):
+            run_at = cli.job(job_id)["run_at"]
+            when = f'<span class="when" title="runs at {run_at}">({words})</span>'
+            assert re.search(when, _row(jobs, job_id)), _row(jobs, job_id)
+            assert re.search(when, http.get(f"/jobs/{job_id}").text)
+        assert 'class="when"' not in _row(jobs, ready)
+
+
+ODD_NUMBERS = [  # (address, status): digits that are no ASCII number, or too large for a store
+    ("/jobs?page=%C2%B2", 200), ("/jobs?page=99999999999999999999", 200),
+    ("/jobs/{id}?attempt=%C2%B2", 200), ("/jobs/{id}?attempt=99999999999999999999", 200),
+    ("/jobs/{id}?attempt=2147483647", 200),
+    ("/api/jobs/{id}/logs?attempt=%C2%B2", 400),
+    ("/api/jobs/{id}/logs?attempt=99999999999999999999", 400),
+    ("/api/jobs/{id}/logs?attempt=2147483647", 404),
+    ("/api/jobs?limit=99999999999999999999", 400), ("/api/jobs?limit=%C2%B2", 400),
+]  # fmt: skip
+
+
+def test_odd_numbers_in_the_address_get_an_answer_never_a_500(cli: Cli) -> None:
+    job = cli.enqueue("true")
+    with dashboard(cli) as base, httpx.Client(base_url=base) as http:
+        answers = {path: http.get(path.format(id=job)) for path, _ in ODD_NUMBERS}
+    assert {path: answers[path].status_code for path, _ in ODD_NUMBERS} == dict(ODD_NUMBERS)
+    for path, status in ODD_NUMBERS:
+        if status >= 400:
+            error = answers[path].json()["error"]
+            assert error.startswith(("invalid ", f"job '{job}' has no attempt")), error
+
+
 def test_token_is_required_everywhere(cli: Cli) -> None:
     token = "t0ken-for-tests"
     with dashboard(cli, "--token", token) as base:
@@ -159,6 +205,20 @@ def test_public_bind_without_token_is_refused(cli: Cli) -> None:
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and "token" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_help_suggests_the_token_variable_not_the_flag() -> None:
+    """A token typed as an argument is visible to every user of the machine in `ps`."""
+    shown = subprocess.run([QUEUECTL, "dashboard", "--help"], capture_output=True, text=True,
+                           check=True).stdout  # fmt: skip
+    examples = [line for line in shown.splitlines() if "queuectl dashboard " in line]
+    assert examples, shown
+    assert not any("--token" in line for line in examples), shown
+    assert any("QUEUECTL_DASHBOARD_TOKEN=" in line and "--host 0.0.0.0" in line
+               for line in examples), shown  # fmt: skip
+    option = " ".join(shown.split("--token T", 1)[1].split())
+    assert option.startswith("Require this bearer token"), shown
+    assert "Prefer setting QUEUECTL_DASHBOARD_TOKEN" in option and " ps" in option, shown
 
 
 def test_busy_port_is_one_clear_error(cli: Cli) -> None:

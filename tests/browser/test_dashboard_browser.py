@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -11,7 +12,13 @@ from tests.dashboard_server import dashboard
 from tests.helpers import Cli, wait_until
 
 pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import (  # noqa: E402
+    Browser,
+    Page,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -82,3 +89,168 @@ def test_hostile_job_text_is_shown_not_run(cli: Cli, page: Page) -> None:
         expect(page.locator("#job-output")).to_contain_text(HOSTILE)
         assert page.locator("main img").count() == 0
         assert page.evaluate("typeof window.pwned") == "undefined"
+
+
+# --- the job page's output box -------------------------------------------------------------
+
+# Prints a line every few hundredths of a second for longer than any test watches it.
+PRINTER = 'i=0; while [ $i -lt 5000 ]; do i=$((i+1)); echo "line $i"; sleep 0.02; done'
+BOX = "#job-output"
+SCROLLED = """box => ({top: box.scrollTop, gap: box.scrollHeight - box.scrollTop - box.clientHeight,
+                      size: box.textContent.length, room: box.scrollHeight - box.clientHeight})"""
+
+HAS_ROOM = "document.querySelector(s).scrollHeight > document.querySelector(s).clientHeight + 600"
+WHEEL_SETTLE_MS = 300  # a wheel turn may scroll smoothly, over a few frames
+AT_BOTTOM = ("document.querySelector(s).scrollHeight - document.querySelector(s).scrollTop"
+             " - document.querySelector(s).clientHeight <= 1")  # fmt: skip
+
+
+def _box(page: Page) -> dict[str, float]:
+    return page.eval_on_selector(BOX, SCROLLED)  # type: ignore[no-any-return]
+
+
+def _next_update(page: Page, after: dict[str, float]) -> dict[str, float]:
+    """Wait for a live update to bring more output; the box as it is right after it."""
+    page.wait_for_function("([sel, size]) => document.querySelector(sel).textContent.length > size",
+                           arg=[BOX, after["size"]])  # fmt: skip
+    return _box(page)
+
+
+@pytest.fixture
+def printing(cli: Cli) -> Iterator[str]:
+    """A running job that keeps printing lines; cancelled at the end (which kills it)."""
+    job = cli.enqueue(PRINTER)
+    cli.start_workers(1)
+    cli.wait_state(job, "processing")
+    yield job
+    cli.run("cancel", job)
+
+
+def test_followed_output_stays_at_the_bottom(cli: Cli, page: Page, printing: str) -> None:
+    with dashboard(cli) as base:
+        page.goto(f"{base}/jobs/{printing}")
+        expect(page.get_by_text("following")).to_be_visible()
+        box = _box(page)
+        for _ in range(3):
+            box = _next_update(page, box)
+            assert box["gap"] <= 1, box  # the newest line is in view
+        assert box["room"] > 0, box  # the box did scroll: there was more than it shows
+
+
+def test_output_scrolled_up_stays_put_until_back_at_the_bottom(cli: Cli, page: Page,
+                                                              printing: str) -> None:  # fmt: skip
+    with dashboard(cli) as base:
+        page.goto(f"{base}/jobs/{printing}")
+        page.wait_for_function(f"(s) => {HAS_ROOM}", arg=BOX)
+        page.hover(BOX)
+        page.mouse.wheel(0, -300)
+        page.wait_for_function(f"(s) => !({AT_BOTTOM})", arg=BOX)
+        page.wait_for_timeout(WHEEL_SETTLE_MS)
+        held = _box(page)
+        assert held["gap"] > 100 and held["top"] > 0, held
+        box = held
+        for _ in range(2):
+            box = _next_update(page, box)
+            assert abs(box["top"] - held["top"]) <= 1, (held, box)
+        page.mouse.wheel(0, 100_000)  # back to the bottom: following again
+        page.wait_for_function(f"(s) => {AT_BOTTOM}", arg=BOX)
+        box = _next_update(page, _box(page))
+        assert box["gap"] <= 1, box
+
+
+def test_an_earlier_attempts_output_is_one_click_away(cli: Cli, page: Page) -> None:
+    cli.ok("config", "set", "backoff-base", "1")
+    job = cli.enqueue("if [ -e tried ]; then echo 'second try'; "
+                      "else touch tried; echo 'first try'; exit 1; fi", "--max-retries", "1")
+    cli.start_workers(1)
+    cli.wait_state(job, "completed")
+    with dashboard(cli) as base:
+        page.goto(f"{base}/jobs/{job}")
+        expect(page.locator(BOX)).to_have_text("second try\n")
+        attempts = page.locator("table", has=page.get_by_role("columnheader", name="Outcome"))
+        attempts.locator("tr", has_text="failed").get_by_role("link").click()
+        expect(page.locator(BOX)).to_have_text("first try\n")
+        expect(page.get_by_role("heading", name="Output of attempt 1")).to_be_visible()
+        json_link = page.get_by_role("link", name="whole output as JSON")
+        assert json_link.get_attribute("href") == f"/api/jobs/{job}/logs?attempt=1"
+        page.get_by_role("link", name="latest attempt").click()
+        expect(page.locator(BOX)).to_have_text("second try\n")
+
+
+# --- layout, charts, schedules ------------------------------------------------------------
+
+
+def test_charts_have_labelled_axes_with_ticks(cli: Cli, page: Page) -> None:
+    job = cli.enqueue("sleep 0.2")
+    cli.start_workers(1)
+    cli.wait_state(job, "completed")
+    with dashboard(cli) as base:
+        page.goto(base + "/")
+        charts = page.locator(".chart")
+        expect(charts).to_have_count(2)
+        y_labels = ["attempts per min", "run time (s)"]
+        for chart, y_label in zip(charts.all(), y_labels, strict=True):
+            expect(chart.locator(".y-label")).to_have_text(y_label)
+            expect(chart.locator(".x-label")).to_have_text(re.compile(r"^time \(.+\)$"))
+            y_ticks, x_ticks = chart.locator(".y-ticks text"), chart.locator(".x-ticks text")
+            assert y_ticks.count() >= 2 and x_ticks.count() >= 2
+            assert y_ticks.first.text_content() == "0"
+            assert x_ticks.last.text_content() == "now"
+            for tick in (*y_ticks.all(), *x_ticks.all()):
+                expect(tick).to_be_visible()
+                assert tick.bounding_box()["height"] >= 9  # type: ignore[index]  # readable
+
+
+NARROW: ViewportSize = {"width": 420, "height": 800}
+
+
+def test_pages_fit_a_narrow_screen(cli: Cli, browser: Browser) -> None:
+    long_command = "echo " + "x" * 300 + " && true a-rather-long-script-name.sh --many --flags"
+    done = cli.enqueue(long_command, "--id", "a-job-with-a-long-name-" + "y" * 40)
+    dead = cli.enqueue("exit 3", "--max-retries", "0")
+    cli.start_workers(1)
+    cli.wait_state(done, "completed")
+    cli.wait_state(dead, "dead")
+    cli.enqueue("sleep 30", "--priority", "5")
+    cli.enqueue("true", "--delay", "5h")
+    context = browser.new_context(viewport=NARROW)
+    page = context.new_page()
+    try:
+        with dashboard(cli) as base:
+            for path in ("/", "/jobs", f"/jobs/{quote(done, safe='')}", "/dlq"):
+                page.goto(base + path)
+                expect(page.locator("#live")).to_have_text("live")
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= NARROW["width"], (path, width)
+    finally:
+        context.close()
+
+
+def test_a_scheduled_job_says_when_it_will_run(cli: Cli, page: Page) -> None:
+    job = cli.enqueue("true", "--delay", "5h")
+    ready = cli.enqueue("true")
+    run_at = cli.job(job)["run_at"]
+    with dashboard(cli) as base:
+        page.goto(base + "/jobs")
+        when = page.locator("tr", has_text=job).locator(".when")
+        expect(when).to_have_text("in 4h59m")
+        assert when.get_attribute("title") == f"runs at {run_at}"
+        expect(page.locator("tr", has_text=ready).locator(".when")).to_have_count(0)
+        page.goto(f"{base}/jobs/{job}")
+        expect(page.locator(".toolbar .when")).to_have_text("in 4h59m")
+
+
+def test_a_retry_countdown_moves_on_by_itself(cli: Cli, page: Page) -> None:
+    """Nothing in the store changes as a failed job's retry time passes: the page must
+    still stop saying "in 5s" once the time has come."""
+    cli.ok("config", "set", "backoff-base", "8")  # the first retry waits 8 s
+    job = cli.enqueue("exit 1", "--max-retries", "1")
+    cli.start_workers(1)
+    cli.wait_state(job, "failed")
+    cli.ok("worker", "stop")
+    with dashboard(cli) as base:
+        page.goto(base + "/jobs")
+        when = page.locator("tr", has_text=job).locator(".when")
+        expect(when).to_have_text(re.compile(r"^in \ds$"))
+        expect(when).to_have_count(0, timeout=20_000)  # due now: waiting for a worker
+    assert cli.job(job)["state"] == "failed"

@@ -19,21 +19,22 @@ TOKEN_ENV = "QUEUECTL_DASHBOARD_TOKEN"
 @click.option("--port", type=int, callback=bounded(0, 65535), default=5000, show_default=True,
               help="TCP port (0: any free one).")  # fmt: skip
 @click.option("--token", envvar=TOKEN_ENV, metavar="T",
-              help=f"Require this bearer token on every request [env: {TOKEN_ENV}].")  # fmt: skip
+              help=f"Require this bearer token on every request. Prefer setting {TOKEN_ENV}: "
+                   "arguments are visible to other users in ps.")  # fmt: skip
 @pass_env
 def dashboard(env: Env, host: str, port: int, token: str | None) -> None:
     """Serve the live dashboard, its JSON API and /metrics for Prometheus.
 
     \b
       queuectl dashboard                      # http://127.0.0.1:5000/
-      queuectl dashboard --host 0.0.0.0 --token "$(openssl rand -hex 16)"
+      QUEUECTL_DASHBOARD_TOKEN=$(openssl rand -hex 16) queuectl dashboard --host 0.0.0.0
     """
     from queuectl.web import server
 
     token = token or None  # an empty variable means no token, not an empty one
     if not server.is_loopback(host) and token is None:
         raise InvalidValue(
-            f"refusing to listen on {host} without a token: pass --token or set {TOKEN_ENV}"
+            f"refusing to listen on {host} without a token: set {TOKEN_ENV} (or pass --token)"
         )
     env.store(create=True)  # fail now, with one clear line, if the store cannot be opened
     sock = server.bind(host, port)

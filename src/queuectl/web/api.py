@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from queuectl.errors import InvalidValue, JobNotFound, QueuectlError, WrongState
 from queuectl.models import State
 from queuectl.storage.base import Storage
+from queuectl.web.params import MAX_NUMBER, whole_number
 from queuectl.web.stores import StorePool
 
 JOB_ACTIONS = frozenset({"logs", "retry", "cancel"})
@@ -115,12 +116,11 @@ def _list_args(request: Request) -> tuple[State | None, str | None, int | None]:
     if state is not None and state not in State.__members__.values():
         raise InvalidValue(f"invalid state {state!r}; valid: {', '.join(State)}")
     raw_limit = params.get("limit") or str(DEFAULT_LIMIT)
-    try:
-        limit = int(raw_limit)
-    except ValueError:
-        raise InvalidValue(f"invalid limit {raw_limit!r}: must be an integer >= 0") from None
-    if limit < 0:
-        raise InvalidValue(f"invalid limit {raw_limit!r}: must be an integer >= 0")
+    limit = whole_number(raw_limit)
+    if limit is None:
+        raise InvalidValue(
+            f"invalid limit {raw_limit!r}: must be an integer from 0 to {MAX_NUMBER}"
+        )
     return (State(state) if state else None), params.get("queue") or None, limit or None
 
 
@@ -128,6 +128,7 @@ def _attempt_arg(request: Request) -> int | None:
     raw = request.query_params.get("attempt")
     if not raw:
         return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise InvalidValue(f"invalid attempt {raw!r}: must be an integer >= 1")
-    return int(raw)
+    attempt = whole_number(raw, lowest=1)
+    if attempt is None:
+        raise InvalidValue(f"invalid attempt {raw!r}: must be an integer from 1 to {MAX_NUMBER}")
+    return attempt

@@ -26,6 +26,7 @@ from queuectl.settings import redact_url
 from queuectl.timeparse import format_duration
 from queuectl.web import events, prom, views
 from queuectl.web.api import Api, path_segments
+from queuectl.web.params import whole_number
 from queuectl.web.security import Guard
 from queuectl.web.stores import StorePool
 
@@ -44,6 +45,7 @@ def _environment() -> jinja2.Environment:
         iso=iso,
         dur=lambda s: "-" if s is None else format_duration(s),
         ago=views.since,
+        runs_in=views.runs_in,
         age=views.age,
         trunc=output.truncate,
         pct=lambda r: "-" if r is None else f"{r:.1%}",
@@ -82,7 +84,8 @@ class Pages:
         job_id = request.query_params.get("id")
         if job_id is None:
             job_id = "/".join(path_segments(request, "/jobs/"))
-        data = await self.pool.run(lambda s: views.job(s, job_id))
+        attempt = _attempt(request)
+        data = await self.pool.run(lambda s: views.job(s, job_id, attempt))
         if data is None:
             return self.render(request, "missing.html", 404, job_id=job_id)
         name = "_job.html" if _fragment(request) else "job.html"
@@ -94,6 +97,11 @@ class Pages:
         data = await self.pool.run(lambda s: views.dead(s, flt.page))
         name = "_dlq.html" if _fragment(request) else "dlq.html"
         return self.render(request, name, p=data, nav="dlq")
+
+
+def _attempt(request: Request) -> int | None:
+    """The attempt a job page asks for; anything but a number >= 1 means the latest."""
+    return whole_number(request.query_params.get("attempt", ""), lowest=1)
 
 
 def _fragment(request: Request) -> bool:

@@ -9,7 +9,9 @@ from typing import Any
 from queuectl.metrics import Metrics, compute, timeline, window
 from queuectl.models import FINAL_STATES, Attempt, Job, State, WorkerInfo, utcnow
 from queuectl.storage.base import Stats, Storage
+from queuectl.timeparse import format_relative
 from queuectl.web import charts
+from queuectl.web.params import whole_number
 
 CHART_SECONDS = 3600.0  # the overview charts cover the last hour
 THROUGHPUT_BUCKETS = 60  # one bar a minute
@@ -17,6 +19,7 @@ LATENCY_BUCKETS = 12  # one bar per five minutes
 PAGE_SIZE = 50  # jobs per page
 OUTPUT_TAIL_BYTES = 64 * 1024  # the job page shows the end; the API has the whole output
 CANCELLABLE = frozenset({State.PENDING, State.FAILED, State.PROCESSING})
+WAITING = frozenset({State.PENDING, State.FAILED})  # states whose jobs wait for their run_at
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,8 @@ def overview(store: Storage) -> Overview:
     return Overview(
         stats=store.stats(), workers=workers,
         hour=compute(rows, store.dead_since(since), since, now),
-        throughput=charts.throughput(timeline(rows, since, now, THROUGHPUT_BUCKETS), 1),
-        latency=charts.latency(timeline(rows, since, now, LATENCY_BUCKETS)),
+        throughput=charts.throughput(timeline(rows, since, now, THROUGHPUT_BUCKETS), since, now),
+        latency=charts.latency(timeline(rows, since, now, LATENCY_BUCKETS), since, now),
     )  # fmt: skip
 
 
@@ -59,12 +62,11 @@ class JobFilter:
     def parse(cls, params: Any) -> JobFilter:
         """From query parameters; anything malformed falls back to "no filter"."""
         state = params.get("state") or None
-        page = params.get("page") or "1"
         return cls(
             state=State(state) if state in set(State) else None,
             queue=(params.get("queue") or "").strip() or None,
             search=(params.get("q") or "").strip() or None,
-            page=max(1, int(page)) if page.isdigit() else 1,
+            page=whole_number(params.get("page") or "", lowest=1) or 1,
         )
 
     def query(self, **changes: Any) -> dict[str, str]:
@@ -93,23 +95,31 @@ def jobs(store: Storage, flt: JobFilter) -> JobPage:
 class JobDetail:
     job: Job
     attempts: list[Attempt]
-    output: str | None  # the latest attempt's output (its tail), None before any attempt
-    output_attempt: int | None
+    asked: int | None  # the attempt named in the address; None: the latest, whichever it is
+    output: str | None  # the shown attempt's output (its tail), None if it has none
+    output_attempt: int | None  # the attempt shown: the one asked for, else the latest
     cut_bytes: int  # bytes before the shown tail (dropped by the store or by the page)
-    running: bool
+    following: bool  # the shown attempt is still running: its output grows
+
+    @property
+    def query(self) -> dict[str, str]:
+        """Query parameters that show this job with this same attempt (for live updates)."""
+        return {"id": self.job.id, **({"attempt": str(self.asked)} if self.asked else {})}
 
 
-def job(store: Storage, job_id: str) -> JobDetail | None:
+def job(store: Storage, job_id: str, attempt: int | None = None) -> JobDetail | None:
+    """A job's page: its fields, attempts, and the output of ``attempt`` (default latest)."""
     found = store.get_job(job_id)
     if found is None:
         return None
-    out = store.read_output(job_id)
+    out = store.read_output(job_id, attempt)
     text, cut = None, 0
     if out is not None:
         data = out.data[-OUTPUT_TAIL_BYTES:]
         text, cut = data.decode("utf-8", "replace"), out.dropped + len(out.data) - len(data)
-    return JobDetail(found, store.attempts(job_id), text, out.attempt if out else None, cut,
-                     running=found.state is State.PROCESSING)  # fmt: skip
+    shown = attempt if attempt is not None else out.attempt if out else None
+    return JobDetail(found, store.attempts(job_id), attempt, text, shown, cut,
+                     following=out is not None and not out.finished)  # fmt: skip
 
 
 def dead(store: Storage, page: int) -> JobPage:
@@ -127,6 +137,15 @@ def age(seconds: float) -> str:
         if seconds >= size:
             return f"{int(seconds // size)}{unit}"
     return f"{int(seconds)}s"
+
+
+def runs_in(found: Job, now: datetime | None = None) -> str:
+    """When a job that waits for its run_at (scheduled, or backing off after a failure) will
+    run, as "in 4h59m"; "" for a job that is due or waits for nothing."""
+    now = now or utcnow()
+    if found.state not in WAITING or found.run_at <= now:
+        return ""
+    return format_relative((found.run_at - now).total_seconds())
 
 
 def since(ts: datetime | None) -> str:

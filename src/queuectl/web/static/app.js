@@ -33,6 +33,39 @@
     stream.addEventListener("change", refresh);
   }
 
+  // A job's output box: it opens at the bottom while the job runs, and across live updates
+  // it stays at the bottom while the reader keeps it there, or where the reader scrolled.
+  var OUTPUT = "job-output";
+  var BOTTOM_SLACK_PX = 4; // this close to the end counts as at the bottom (zoom rounding)
+  var held = null; // the box just before a live update replaced it
+
+  function atBottom(box) {
+    return box.scrollHeight - box.scrollTop - box.clientHeight <= BOTTOM_SLACK_PX;
+  }
+
+  function following(box) {
+    if (box && box.hasAttribute("data-following")) box.scrollTop = box.scrollHeight;
+  }
+
+  following(document.getElementById(OUTPUT));
+  body.addEventListener("htmx:beforeSwap", function () {
+    var box = document.getElementById(OUTPUT);
+    held = box ? { bottom: atBottom(box), top: box.scrollTop } : null;
+  });
+  body.addEventListener("htmx:afterSwap", function () {
+    var box = document.getElementById(OUTPUT);
+    if (box && held) box.scrollTop = held.bottom ? box.scrollHeight : held.top;
+    else following(box);
+    held = null;
+  });
+
+  // "in 4h59m" is true only when it is written, and the store sees no change as the time
+  // passes: while the page shows such a time, its live part is fetched again now and then.
+  var WHEN_REFRESH_MS = 5000;
+  setInterval(function () {
+    if (!document.hidden && document.querySelector(".when")) refresh();
+  }, WHEN_REFRESH_MS);
+
   // Retry / cancel buttons post to the JSON API; report refusals, refresh on success.
   body.addEventListener("htmx:afterRequest", function (event) {
     var xhr = event.detail.xhr;
