@@ -31,6 +31,12 @@ MAX_QUEUE_CHARS = 100
 # Linux refuses a single exec argument longer than MAX_ARG_STRLEN (32 pages, with its NUL):
 # a longer command could never start, so it is refused at the door.
 MAX_COMMAND_BYTES = 32 * 4096 - 1
+# The same limit holds for each KEY=VALUE string of the environment; and the command and
+# the whole environment together must fit ARG_MAX (2 MiB on Linux with the usual 8 MiB
+# stack). The worker adds its own environment beside the job's, so a job may use half.
+MAX_EXEC_BYTES = 1024 * 1024
+# What shells and env(1) accept as a variable name (POSIX: portable names).
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 INT32 = 2**31 - 1  # what every store keeps in an integer column
 
 
@@ -108,23 +114,65 @@ def check_env(env: object) -> dict[str, str] | None:
     for key, value in env.items():
         if not isinstance(value, str):
             raise UsageError(f"env value of {key!r} must be a string, not {_kind(value)}")
-        if not key or "=" in key or "\0" in key or "\0" in value:
-            raise InvalidValue(f"invalid env variable {key!r}")
+        if not ENV_NAME.fullmatch(key):
+            raise InvalidValue(f"invalid env variable name {key!r}: use letters, digits and _, "
+                               "not starting with a digit")  # fmt: skip
+        if "\0" in value:
+            raise InvalidValue(f"env variable {key!r} contains a NUL byte")
+        size = _exec_bytes(f"{key}={value}")
+        if size > MAX_COMMAND_BYTES:
+            raise InvalidValue(f"env variable {key!r} is too long ({size} bytes; "
+                               f"at most {MAX_COMMAND_BYTES})")  # fmt: skip
         out[key] = value
     return out or None
 
 
-def check_cwd(cwd: object, base: str) -> str:
+def _exec_bytes(text: str) -> int:
+    return len(text.encode("utf-8", "surrogateescape"))
+
+
+def check_exec_size(command: str, env: Mapping[str, str] | None) -> None:
+    """The command and the environment together must fit one exec (see MAX_EXEC_BYTES)."""
+    total = _exec_bytes(command) + sum(_exec_bytes(f"{k}={v}") + 1 for k, v in (env or {}).items())
+    if total > MAX_EXEC_BYTES:
+        raise InvalidValue(f"command and env are too big for one exec ({total} bytes; "
+                           f"at most {MAX_EXEC_BYTES})")  # fmt: skip
+
+
+CWD_GONE = ("the current directory no longer exists: cd to one that does, "
+            "or give the job an absolute --cwd")  # fmt: skip
+
+
+def current_dir() -> str | None:
+    """Where enqueue runs, which a job without a cwd runs in; None when that directory has
+    been deleted under the shell (only such jobs need it: see check_cwd)."""
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        return None
+
+
+def check_cwd(cwd: object, base: str | None) -> str:
+    """The job's directory: ``cwd`` (None: not given) made absolute against ``base``, the
+    directory enqueue runs in (None: deleted). Raises InvalidValue when a relative or
+    missing cwd needs a base that is gone."""
+    if cwd is None:
+        if base is None:
+            raise InvalidValue(CWD_GONE)
+        return base
     if not isinstance(cwd, str):
         raise UsageError(f"cwd must be a string, not {_kind(cwd)}")
     if not cwd or "\0" in cwd:
         raise InvalidValue("invalid cwd")
-    return _resolve_cwd(cwd, base)
+    cwd = os.path.expanduser(cwd)
+    if base is None and not os.path.isabs(cwd):
+        raise InvalidValue(CWD_GONE)
+    return _resolve_cwd(cwd, base or "/")
 
 
 @lru_cache(maxsize=256)  # the same directory for most jobs of a bulk file
 def _resolve_cwd(cwd: str, base: str) -> str:
-    return os.path.normpath(os.path.join(base, os.path.expanduser(cwd)))
+    return os.path.normpath(os.path.join(base, cwd))
 
 
 def _run_at(fields: Mapping[str, Any]) -> datetime | None:
@@ -142,7 +190,7 @@ def _run_at(fields: Mapping[str, Any]) -> datetime | None:
 
 
 def build_spec(
-    fields: Mapping[str, Any], config: Config, base_cwd: str, *, utf8_checked: bool = False
+    fields: Mapping[str, Any], config: Config, base_cwd: str | None, *, utf8_checked: bool = False
 ) -> JobSpec:
     """A complete JobSpec from user fields; omitted limits take the current config.
 
@@ -160,7 +208,7 @@ def build_spec(
     max_retries = fields.get("max_retries")
     timeout = fields.get("timeout")
     timeout_s = config.job_timeout if timeout is None else _seconds("timeout", timeout)
-    return JobSpec(
+    spec = JobSpec(
         command=check_command(fields["command"]),
         id=None if fields.get("id") is None else check_id(fields["id"]),
         max_retries=config.max_retries if max_retries is None
@@ -169,10 +217,13 @@ def build_spec(
         priority=_int("priority", _given(fields, "priority", 0), -INT32, INT32),
         timeout=timeout_s or None,
         queue=check_queue(_given(fields, "queue", "default")),
-        cwd=check_cwd(_given(fields, "cwd", base_cwd), base_cwd),
+        cwd=check_cwd(fields.get("cwd"), base_cwd),
         env=check_env(fields.get("env")),
         run_at=_run_at(fields),
     )  # fmt: skip
+    if spec.env:  # a command alone is within MAX_COMMAND_BYTES, far below the whole budget
+        check_exec_size(spec.command, spec.env)
+    return spec
 
 
 def _check_utf8(value: object, name: str) -> None:
@@ -210,11 +261,12 @@ def _given(fields: Mapping[str, Any], name: str, default: object) -> Any:
     return default if value is None else value
 
 
-def check_defaults(defaults: Mapping[str, Any], config: Config, base_cwd: str) -> None:
+def check_defaults(defaults: Mapping[str, Any], config: Config, base_cwd: str | None) -> None:
     """Flags given with --file are arguments, not file content: a wrong one is refused as
     such (a malformed value is a usage error), once, before the file is read, and also when
-    the file holds no job at all."""
-    build_spec({"command": "true", **defaults}, config, base_cwd)
+    the file holds no job at all. (Whether an entry needs the current directory is the
+    entry's to say: its own cwd may be absolute.)"""
+    build_spec({"command": "true", "cwd": "/", **defaults}, config, base_cwd)
 
 
 def _refuse_constant(name: str) -> Any:

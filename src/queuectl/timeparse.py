@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from queuectl.errors import InvalidValue, MalformedValue
 
@@ -70,10 +70,54 @@ def parse_instant(text: str) -> datetime:
         ) from None
     try:
         if ts.tzinfo is None:
-            ts = ts.astimezone()  # naive means local wall-clock time
+            return local_to_utc(ts)  # naive means local wall-clock time
         return ts.astimezone(UTC)
-    except (OverflowError, ValueError):
+    except (OverflowError, ValueError, OSError):
         raise InvalidValue(f"invalid time {text!r}: out of range") from None
+
+
+def local_to_utc(wall: datetime, zone: tzinfo | None = None) -> datetime:
+    """The instant a wall-clock time names in ``zone`` (None: the machine's local zone), by
+    the rules people know from cron and calendars:
+
+    - a time the clocks skip (inside a daylight-saving gap: 02:30 on a spring-forward night)
+      means the first instant after the gap (03:00 new time), never an earlier one;
+    - a time that happens twice (the hour repeated in autumn) means its first occurrence.
+
+    Python's own reading (PEP 495, fold=0) gets the repeated hour right but puts a skipped
+    time as far past the gap as it was into it (02:30 becomes 03:30), so the gap is found
+    and its end located here. Returns an aware UTC datetime."""
+    first = _instant(wall.replace(fold=0), zone)
+    if _wall(first, zone) == wall.replace(tzinfo=None, fold=0):
+        return first  # an ordinary time, or the first of a repeated one
+    other = _instant(wall.replace(fold=1), zone)
+    before, after = sorted((first, other))
+    target = _offset(after, zone)
+    # The gap's end lies between the two readings (a gap is at most a day); bisect to the
+    # second, then to the microsecond is pointless: zones change on whole seconds.
+    lo, hi = before.timestamp(), after.timestamp()
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _offset(datetime.fromtimestamp(mid, UTC), zone) == target:
+            hi = mid
+        else:
+            lo = mid
+    return datetime.fromtimestamp(hi, UTC)
+
+
+def _instant(wall: datetime, zone: tzinfo | None) -> datetime:
+    if zone is None:
+        return wall.replace(tzinfo=None).astimezone().astimezone(UTC)
+    return wall.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _wall(instant: datetime, zone: tzinfo | None) -> datetime:
+    local = instant.astimezone() if zone is None else instant.astimezone(zone)
+    return local.replace(tzinfo=None, fold=0)
+
+
+def _offset(instant: datetime, zone: tzinfo | None) -> timedelta | None:
+    return (instant.astimezone() if zone is None else instant.astimezone(zone)).utcoffset()
 
 
 # --- durations for people -------------------------------------------------------------

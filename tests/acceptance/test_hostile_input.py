@@ -213,8 +213,8 @@ def test_unknown_states_keys_and_flags(cli: Cli) -> None:
     refused(cli, 2, "purge", "--older-than", "1d", "--state", "pending")
     refused(cli, 2, "no-such-command")
     refused(cli, 2, "--no-such-option", "status")
-    refused(cli, 2, "list", "--limit", "-1")
-    refused(cli, 2, "logs", "j", "--attempt", "0")
+    refused(cli, 1, "list", "--limit", "-1")  # well-formed, out of range
+    refused(cli, 1, "logs", "j", "--attempt", "0")
     refused(cli, 2, "dlq", "retry")
     assert "max-retries" in refused(cli, 1, "config", "set", "max-tries", "3")
     refused(cli, 1, "config", "set", "max-retries", "-1")
@@ -225,8 +225,8 @@ def test_unknown_states_keys_and_flags(cli: Cli) -> None:
     refused(cli, 1, "show", "missing")
     refused(cli, 1, "logs", "missing")
     refused(cli, 1, "dlq", "retry", "j")
-    refused(cli, 1, "wait", "j", "--timeout", "soon")
-    refused(cli, 1, "purge", "--older-than", "forever")
+    refused(cli, 2, "wait", "j", "--timeout", "soon")  # not a duration: malformed
+    refused(cli, 2, "purge", "--older-than", "forever")
     assert snapshot(cli) == before
 
 

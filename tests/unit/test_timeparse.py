@@ -1,4 +1,6 @@
+import time
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -9,6 +11,7 @@ from queuectl.timeparse import (
     MAX_DURATION,
     format_duration,
     format_relative,
+    local_to_utc,
     parse_duration,
     parse_instant,
 )
@@ -102,3 +105,41 @@ def test_format_duration_under_a_minute_keeps_three_digits(seconds: float) -> No
 )  # fmt: skip
 def test_format_relative(seconds: float, text: str) -> None:
     assert format_relative(seconds) == text
+
+
+# Local times as cron and calendars read them: a skipped time is the first instant after
+# the gap, a repeated time its first occurrence. Zones of both hemispheres and one whose
+# clocks move by 30 minutes; dates of 2026.
+LOCAL_TIMES = [
+    ("America/New_York", "2026-03-08T02:30", "2026-03-08T07:00:00+00:00"),  # gap: 03:00 EDT
+    ("America/New_York", "2026-03-08T02:00", "2026-03-08T07:00:00+00:00"),  # gap's first second
+    ("America/New_York", "2026-03-08T03:00", "2026-03-08T07:00:00+00:00"),  # just after it
+    ("America/New_York", "2026-11-01T01:30", "2026-11-01T05:30:00+00:00"),  # repeated: EDT
+    ("America/New_York", "2026-06-01T12:00", "2026-06-01T16:00:00+00:00"),  # ordinary
+    ("Europe/London", "2026-03-29T01:30", "2026-03-29T01:00:00+00:00"),  # gap: 02:00 BST
+    ("Europe/London", "2026-10-25T01:30", "2026-10-25T00:30:00+00:00"),  # repeated: BST
+    ("Australia/Sydney", "2026-10-04T02:30", "2026-10-03T16:00:00+00:00"),  # gap: 03:00 AEDT
+    ("Australia/Sydney", "2026-04-05T02:30", "2026-04-04T15:30:00+00:00"),  # repeated: AEDT
+    ("Australia/Lord_Howe", "2026-10-04T02:15", "2026-10-03T15:30:00+00:00"),  # 30-min gap
+    ("Australia/Lord_Howe", "2026-04-05T01:45", "2026-04-04T14:45:00+00:00"),  # 30-min repeat
+    ("Asia/Kolkata", "2026-03-08T02:30", "2026-03-07T21:00:00+00:00"),  # no DST, +05:30
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("zone", "wall", "instant"), LOCAL_TIMES)
+def test_local_times_in_a_named_zone(zone: str, wall: str, instant: str) -> None:
+    found = local_to_utc(datetime.fromisoformat(wall), ZoneInfo(zone))
+    assert found.isoformat() == instant
+
+
+@pytest.mark.parametrize(("zone", "wall", "instant"), LOCAL_TIMES)
+def test_run_at_without_zone_is_read_in_the_machines_zone(
+    zone: str, wall: str, instant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        assert parse_instant(wall).isoformat() == instant
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -6,7 +6,6 @@ so the two behave the same by construction: same validation, same store calls, s
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +22,7 @@ def enqueue(store: Storage, defaults: dict[str, Any], job_json: str | None,
     """Validate every job (flags in ``defaults``, overridden by the JSON fields), insert them
     in one transaction, print the ids (or the jobs with ``as_json``)."""
     config = Config.from_stored(store.config_items())
-    base = os.getcwd()
+    base = specs.current_dir()
     labels: dict[str, str] = {}  # a bulk entry's id -> its line, for the store's refusals
     if read_file is not None:
         specs.check_defaults(defaults, config, base)
@@ -44,7 +43,7 @@ def enqueue(store: Storage, defaults: dict[str, Any], job_json: str | None,
 
 
 def _file_specs(text: str, defaults: dict[str, Any], config: Config,
-                base: str) -> tuple[list[JobSpec], dict[str, str]]:  # fmt: skip
+                base: str | None) -> tuple[list[JobSpec], dict[str, str]]:  # fmt: skip
     """The file's jobs, and the line of each entry that names its id. Every refusal names
     the entry's line, a duplicate id inside the file both of its lines."""
     checked = specs.utf8_checked_batch(text, defaults)
