@@ -177,10 +177,12 @@ class Supervisor:
     def _say_stop(self, level: int) -> None:
         """Tell the person who pressed Ctrl-C what happens now: after the first one the pool
         may stay quiet for as long as its longest job runs."""
-        running = self.running_jobs()
         if level >= 2:
-            log.warning("stopping now: killing %d running job(s) and handing them back", running)
-        elif running:
+            # No count here: the workers heard the same Ctrl-C and may have killed theirs.
+            log.warning("stopping now: killing the running jobs and handing them back")
+            return
+        running = self.running_jobs()
+        if running:
             log.warning("stopping: finishing %d running job(s); a second Ctrl-C (or SIGTERM) "
                         "kills them and hands them back", running)  # fmt: skip
         else:

@@ -69,7 +69,7 @@ def test_first_ctrl_c_says_what_the_pool_is_waiting_for(cli: Cli, tmp_path: Path
     wait_until(lambda: "finishing 1 running job(s); a second Ctrl-C" in log.read_text(),
                timeout=10, what="the pool to say it is finishing its job")  # fmt: skip
     os.killpg(pool.pid, signal.SIGINT)
-    wait_until(lambda: "killing 1 running job(s) and handing them back" in log.read_text(),
+    wait_until(lambda: "killing the running jobs and handing" in log.read_text(),
                timeout=10, what="the pool to say it kills the job")  # fmt: skip
     assert pool.wait(timeout=20) == 0
     assert cli.job(job_id)["state"] == "pending"
