@@ -193,13 +193,18 @@ class WorkerInfo:
 
 @dataclass(frozen=True)
 class Control:
-    """What the store asks of a worker: stop after this job, or abandon its job."""
+    """What the store asks of a worker, and what the job rows say it holds."""
 
     stop: bool = False
-    job_cancelled: bool = False
-    # The store had given this worker up for lost (its job was recovered): it must register
-    # again, and abandon the job it holds, which may already be running elsewhere.
+    # The job the worker runs is no longer its own by the job's row (which must name this
+    # worker and this attempt): cancelled, or recovered and maybe running elsewhere. Abandon it.
+    job_lost: bool = False
+    # The worker's own row is gone: it was taken for lost. It must register again before it
+    # claims anything; the job it runs it keeps unless job_lost says otherwise.
     lost: bool = False
+    # A job whose row names this worker besides the one it reported: a claim whose answer
+    # never reached it (the connection dropped). It is the worker's to run.
+    also_held: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ of system calls. No threads.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import select
 import signal
@@ -24,6 +25,8 @@ KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL to the job's process gro
 FLUSH_INTERVAL = 0.25  # seconds between saves of a running job's output (logs --follow)
 CHECK_INTERVAL = 1.0  # seconds between control checks when nothing wakes us
 READ_SIZE = 1 << 16  # bytes per read of the output pipe
+
+log = logging.getLogger("queuectl.worker")
 
 
 class Action(Enum):
@@ -90,15 +93,31 @@ class Hooks:
 
 
 def run(spec: RunSpec, hooks: Hooks) -> AttemptResult:
-    """Run ``spec.command`` with /bin/sh -c and report how it ended."""
+    """Run ``spec.command`` with /bin/sh -c and report how it ended.
+
+    NOT_STARTED means exactly that: the command never ran. Once it runs, nothing that
+    fails in here (a hook, the worker's own descriptors) leaves it running unwatched: its
+    process group is killed and reaped first, and the attempt ends KILLED, saying why."""
     try:
         pid, out_fd = _spawn(spec)
     except OSError as exc:
         where = f" in {spec.cwd}" if isinstance(exc, _BadCwd) else ""
         return AttemptResult(Outcome.NOT_STARTED, error=f"cannot start{where}: {exc.strerror}")
-    if hooks.started is not None:
-        hooks.started(pid)  # its own session: the pid is the process group id
-    return _Supervision(pid, out_fd, spec, hooks).watch()
+    except Exception as exc:  # noqa: BLE001 - before the spawn: it never ran
+        return AttemptResult(Outcome.NOT_STARTED, error=f"cannot start: {exc}")
+    try:
+        if hooks.started is not None:
+            hooks.started(pid)  # its own session: the pid is the process group id
+        supervision = _Supervision(pid, out_fd, spec, hooks)
+    except BaseException as exc:
+        _killpg(pid, signal.SIGKILL)
+        os.close(out_fd)
+        os.waitpid(pid, 0)
+        if not isinstance(exc, Exception):
+            raise
+        log.exception("cannot watch a job's process; killed it")
+        return AttemptResult(Outcome.KILLED, error=f"killed: the worker could not watch it ({exc})")
+    return supervision.watch()
 
 
 class _BadCwd(OSError):
@@ -180,14 +199,25 @@ class _Supervision:
         self.kill_at: float | None = None  # when SIGTERM turns into SIGKILL
         self.ending: Outcome | None = None  # why we are killing it, if we are
         self.saved_len = 0
+        self.failure: str | None = None  # what failed in the worker while it ran, if anything
 
     def watch(self) -> AttemptResult:
         try:
             self._loop()
-        finally:
-            os.close(self.exit_fd)
-            os.close(self.pipe_fd)
-        return self._result(os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1]))
+        except Exception as exc:  # noqa: BLE001 - a hook failed: never leave the job unwatched
+            log.exception("watching a job failed; killing it")
+            self.failure = f"{type(exc).__name__}: {exc}"
+            self._killpg(signal.SIGKILL)
+        except BaseException:
+            self._killpg(signal.SIGKILL)
+            self._close_and_reap()
+            raise
+        return self._result(self._close_and_reap())
+
+    def _close_and_reap(self) -> int:
+        os.close(self.exit_fd)
+        os.close(self.pipe_fd)
+        return os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
 
     def _loop(self) -> None:
         # Lean on purpose: a quick job goes round once or twice (the pipe's EOF often comes
@@ -278,14 +308,16 @@ class _Supervision:
             self._killpg(signal.SIGKILL)
 
     def _killpg(self, sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
-            os.killpg(self.pid, sig)
+        _killpg(self.pid, sig)
 
     def _result(self, code: int) -> AttemptResult:
         if self.ending is not None:
             # Whatever survived SIGTERM in the group (a grandchild ignoring it) goes now.
             self._killpg(signal.SIGKILL)
         output, dropped = self.tail.snapshot()
+        if self.failure is not None:
+            error = f"killed: the worker failed while it ran ({self.failure})"
+            return AttemptResult(Outcome.KILLED, None, error, output, dropped)
         if self.ending is Outcome.TIMED_OUT:
             assert self.spec.timeout
             error = f"timed out after {self.spec.timeout:g}s"
@@ -302,3 +334,8 @@ class _Supervision:
             name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
             return AttemptResult(Outcome.KILLED, None, f"killed by signal {name}", output, dropped)
         return AttemptResult(Outcome.FAILED, code, f"exit code {code}", output, dropped)
+
+
+def _killpg(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
+        os.killpg(pgid, sig)

@@ -197,14 +197,14 @@ class Supervisor:
                 self._tell(1)
             self.stopping = True
             return []
-        if code == EXIT_STORE:
-            log.error("worker %d could not open the store; not restarting it", child.pid)
-            return []
         if time.monotonic() - child.started > STABLE_AFTER:
             self.crashes[child.slot] = 0  # one crash a day must not cost 10 s each time
         self.crashes[child.slot] += 1
         delay = min(0.1 * 2 ** self.crashes[child.slot], RESTART_DELAY_MAX)
-        log.warning("worker %d died (%s); restarting in %.1fs", child.pid, _describe(code), delay)
+        # The store opened before the pool started (check_store): one that cannot be opened
+        # now is an outage, which ends; the worker is restarted as after a crash.
+        why = "could not open the store" if code == EXIT_STORE else f"died ({_describe(code)})"
+        log.warning("worker %d %s; restarting in %.1fs", child.pid, why, delay)
         return [(time.monotonic() + delay, child.slot)]
 
 

@@ -6,11 +6,21 @@ self-pipe so a blocked select() wakes at once. Stop levels:
   2 — abort: kill the running job's process group and hand the job back for retry.
 A level can come from this process's own signals, from the supervisor over a pipe (so one
 terminal Ctrl-C that reaches both counts once), or from the store (`worker stop`).
+
+Whether this worker holds a job is the job row's to say (its worker and attempt number),
+never the worker's own row's. A worker that finds its row gone was taken for lost (silent
+past the lease): it registers again before it claims anything, and keeps running its job
+unless the job's row names another attempt. It claims only while its last heartbeat is
+recent (well within the lease), so a worker back from a long silence heartbeats first.
+
+A store that cannot write is an outage: the job and its process are kept, its output
+drained and its timeout enforced, and its end is recorded when the store writes again.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import select
 import signal
@@ -21,7 +31,7 @@ from typing import TypeVar
 from queuectl import orphans, retry
 from queuectl.errors import LostLease, StoreUnavailable
 from queuectl.ids import new_worker_id
-from queuectl.models import AttemptResult, Job, Outcome, WorkerInfo, utcnow
+from queuectl.models import AttemptResult, Control, Job, Outcome, State, WorkerInfo, utcnow
 from queuectl.poollog import job_lines
 from queuectl.runner import CHECK_INTERVAL, Action, Hooks, RunSpec, run
 from queuectl.settings import Config
@@ -33,6 +43,12 @@ MIN_IDLE = 0.005  # seconds: shortest idle sleep
 CONFIG_TTL = 1.0  # seconds a config snapshot is trusted before it is read again
 MAX_HEARTBEAT = 5.0  # seconds; heartbeats come at least 3 times per lease
 STORE_RETRY_MAX = 5.0  # seconds: longest wait between retries while the store is down
+# A store call that took longer than this (seconds) was a stall, as good as an outage:
+# see Worker._watched_since.
+STALL = 1.0
+# The worker claims while its last heartbeat is younger than this many heartbeat intervals
+# (2 × lease/3 at most: never old enough for another worker to take it for lost).
+FRESH_HEARTBEATS = 2
 
 GRACEFUL, ABORT = 1, 2
 
@@ -58,11 +74,17 @@ class Worker:
         self.signals = 0  # SIGINT/SIGTERM received by this process
         self.ordered = 0  # stop level ordered by the supervisor or the store
         self.current: Job | None = None
-        self._lost_job = False  # the running job was recovered by others while we were silent
+        self._job_lost = False  # the running job's row names another attempt or state now
+        self._also_held: str | None = None  # a job the store says we hold, unknown to us
         self._in_check = False  # inside the runner's check: store calls must not block
         self._config: Config | None = None
         self._config_read = 0.0
         self._next_heartbeat = 0.0
+        self._alive_at = -math.inf  # monotonic: just before the store last took our heartbeat
+        # Since when (monotonic) the store has answered us without failing or stalling. Only
+        # silence watched that long is judged: an outage silences everyone alike, and the
+        # worker that holds a job must not be taken for lost for it.
+        self._watched_since = time.monotonic()
         self._base_env = dict(os.environ)
         self._job_line = job_lines(log) or log.info  # the hot path's one line per job
         self._wake_r, self._wake_w = os.pipe()
@@ -114,9 +136,15 @@ class Worker:
     # --- configuration and policy ----------------------------------------------------------
 
     def config(self) -> Config:
+        """The stored config, read at most once per CONFIG_TTL; through an outage, the last
+        snapshot read (a job must not fail because the store cannot say its timeout)."""
         now = time.monotonic()
         if self._config is None or now - self._config_read > CONFIG_TTL:
-            self._config = Config.from_stored(self.store.config_items())
+            try:
+                self._config = Config.from_stored(self.store.config_items())
+            except StoreUnavailable:
+                if self._config is None:
+                    raise
             self._config_read = now
         return self._config
 
@@ -132,7 +160,8 @@ class Worker:
     def run(self, on_ready: Callable[[], None] | None = None) -> int:
         """Work until told to stop; ``on_ready`` is called once registered and listening."""
         self._install_signals()
-        self._retrying(lambda: self.store.register_worker(self._info()))
+        self._retrying(self._register)
+        self._retrying(self.config)
         listener = self.store.listener(self.id)
         fds = (listener.fileno(), self._wake_r, self.supervisor_fd)
         self.fds = [fd for fd in fds if fd is not None]
@@ -143,21 +172,7 @@ class Worker:
                  ",".join(self.queues) or "all")  # fmt: skip
         try:
             self._recover()
-            job: Job | None = None
-            # A job claimed as the previous one finished runs even if a stop came meanwhile:
-            # it is already ours, like one claimed just before a stop request.
-            while self.level == 0 or job is not None:
-                self.current = job  # a heartbeat between two jobs reports the claimed one
-                self._maybe_heartbeat()
-                if job is None:
-                    job = self._retrying(lambda: self.store.claim(self.id, self.queues))
-                if job is not None:
-                    job = self._process(job)  # the next job, claimed in the same transaction
-                    continue
-                due = self._retrying(lambda: self.store.seconds_until_due(self.queues))
-                # A floor, so a job that is due but was taken by another worker between our
-                # claim and this read cannot make us spin.
-                self._idle_wait(IDLE_POLL if due is None else max(MIN_IDLE, min(due, IDLE_POLL)))
+            self._loop()
         finally:
             listener.close()
             try:
@@ -167,11 +182,38 @@ class Worker:
             log.info("worker %s stopped", self.id)
         return 0
 
+    def _loop(self) -> None:
+        job: Job | None = None
+        while True:
+            self.current = job  # a heartbeat between two jobs reports the claimed one
+            self._maybe_heartbeat()
+            # A job claimed as the previous one finished (or claimed by a call whose answer
+            # was lost) runs even if a stop came meanwhile: it is already ours, like one
+            # claimed just before a stop request.
+            if job is None:
+                job = self._adopt() or (self._claim() if self.level == 0 else None)
+            if job is not None:
+                job = self._process(job)  # the next job, claimed in the same transaction
+                continue
+            if self.level:
+                return
+            due = self._retrying(lambda: self.store.seconds_until_due(self.queues))
+            if due == 0:  # due, yet not ours: taken by another worker, or we are not
+                self._next_heartbeat = 0.0  # registered any more (the heartbeat says)
+            # A floor, so a job that is due but was taken by another worker between our
+            # claim and this read cannot make us spin.
+            self._idle_wait(IDLE_POLL if due is None else max(MIN_IDLE, min(due, IDLE_POLL)))
+
     def _info(self) -> WorkerInfo:
         state = "busy" if self.current else "idle"
         job_id = self.current.id if self.current else None
         return WorkerInfo(self.id, HOST_ID, os.getpid(), state, job_id, utcnow(), utcnow(),
                           self.queues)  # fmt: skip
+
+    def _register(self) -> None:
+        began = time.monotonic()
+        self.store.register_worker(self._info())
+        self._alive_at = began
 
     def _idle_wait(self, timeout: float) -> None:
         wait = min(timeout, max(0.0, self._next_heartbeat - time.monotonic()))
@@ -188,38 +230,85 @@ class Worker:
             if "stop" in events:
                 self._check_control()
 
-    def _maybe_heartbeat(self) -> None:
+    # --- what the store says of us ---------------------------------------------------------
+
+    def _fresh(self) -> bool:
+        """Our last heartbeat is recent enough that nobody can have taken us for lost."""
+        return time.monotonic() - self._alive_at < FRESH_HEARTBEATS * self._heartbeat_interval()
+
+    def _maybe_heartbeat(self) -> bool:
+        """Heartbeat if one is due (or the last is not known to have been taken); whether
+        one was sent. Registers again first thing if the store had taken us for lost."""
         now = time.monotonic()
-        if now < self._next_heartbeat:
-            return
-        self._next_heartbeat = now + self._heartbeat_interval()
-        job_id = self.current.id if self.current else None
-        control = self._retrying(lambda: self.store.heartbeat(self.id, job_id))
+        interval = self._heartbeat_interval()
+        if now < self._next_heartbeat and now - self._alive_at < interval:
+            return False
+        self._next_heartbeat = now + interval
+        control = self._retrying(lambda: self.store.heartbeat(self.id, self.current))
         if control.lost:
-            log.warning("worker %s was taken for lost (silent past the lease); rejoining", self.id)
-            self._retrying(lambda: self.store.register_worker(self._info()))
-            self._lost_job = control.job_cancelled
-        if control.stop:
-            self.ordered = max(self.ordered, GRACEFUL)
+            log.warning("worker %s was taken for lost (silent past the lease); registering "
+                        "again", self.id)  # fmt: skip
+            self._retrying(self._register)
+            if self.current is not None:  # registered: the job's row alone says if it is ours
+                control = self._retrying(lambda: self.store.control(self.id, self.current))
+        else:
+            self._alive_at = now
+        self._heed(control)
         self._recover()
+        return True
 
     def _check_control(self) -> Action:
-        job_id = self.current.id if self.current else None
-        control = self._retrying(lambda: self.store.control(self.id, job_id))
+        control = self._retrying(lambda: self.store.control(self.id, self.current))
+        if control.lost:
+            self._next_heartbeat = 0.0  # register again at once
+        self._heed(control)
+        return Action.CANCEL if self._job_lost else Action.CONTINUE
+
+    def _heed(self, control: Control) -> None:
         if control.stop:
             self.ordered = max(self.ordered, GRACEFUL)
-        if control.job_cancelled:
-            return Action.CANCEL
-        return Action.CONTINUE
+        if control.job_lost and self.current is not None and not self._job_lost:
+            log.warning("job %s is no longer this worker's (cancelled, or taken over while "
+                        "this worker was silent); stopping it", self.current.id)  # fmt: skip
+            self._job_lost = True
+        self._also_held = control.also_held
+
+    def _adopt(self) -> Job | None:
+        """The job the store says we hold though we never heard of it (the answer to the
+        call that claimed it was lost with the connection): ours to run."""
+        job_id, self._also_held = self._also_held, None
+        if job_id is None:
+            return None
+        job = self._retrying(lambda: self.store.get_job(job_id))
+        if job is None or job.state is not State.PROCESSING or job.worker != self.id:
+            return None
+        log.warning("job %s was claimed for this worker by a call whose answer was lost; "
+                    "running it", job.id)  # fmt: skip
+        return job
+
+    def _claim(self) -> Job | None:
+        if not self._fresh():
+            self._next_heartbeat = 0.0  # heartbeat first (and register again if need be)
+            return None
+        try:
+            return self._call(lambda: self.store.claim(self.id, self.queues))
+        except StoreUnavailable as exc:
+            # Never retried blindly: if it was committed, a second claim would take a second
+            # job. The next heartbeat says whether it was (Control.also_held).
+            log.warning("store unavailable (%s); asking before claiming again", exc)
+            self._next_heartbeat = 0.0
+            self._nap(0.1)
+            return None
 
     def _recover(self) -> None:
         """Any live worker may hand back the jobs of lost ones (liveness is in the store),
         first killing what still runs of them on this machine (orphans.py): a retry never
-        starts beside its orphaned first attempt."""
+        starts beside its orphaned first attempt. Silence is judged only once we have
+        watched the store work for a whole lease ourselves."""
         lease = self.config().lease_timeout
-        recovered = self._retrying(
-            lambda: self.store.recover_stale(lease, self.policy, self._kill_orphan)
-        )
+        judge = time.monotonic() - self._watched_since >= lease
+        recovered = self._retrying(lambda: self.store.recover_stale(
+            lease, self.policy, self._kill_orphan, judge_silence=judge))  # fmt: skip
         for item in recovered:
             log.warning("recovered job %s from lost worker %s: now %s",
                         item.job_id, item.worker, item.new_state)  # fmt: skip
@@ -237,37 +326,66 @@ class Worker:
         in the same store call (only while the worker is not stopping)."""
         self.current = job
         started = time.monotonic()
-        try:
-            result = run(self._run_spec(job), self._hooks(job))
-        except Exception as exc:  # the runner itself failed: record it, never lose the job
-            log.exception("running job %s failed", job.id)
-            result = AttemptResult(Outcome.NOT_STARTED, error=f"cannot start: {exc}")
+        if self._job_lost:  # cancelled between its claim and now: never started
+            result = AttemptResult(Outcome.CANCELLED, error="cancelled before it started")
+        else:
+            result = self._run(job)
         if self.job_group is not None:
             self.job_group(0)
         try:
             final, nxt = self._finish(job, result)
         finally:
             self.current = None
-            self._lost_job = False
+            self._job_lost = False
         if final is None:
-            log.warning("job %s was cancelled or recovered while it ran", job.id)
+            log.warning("job %s was no longer this worker's when it ended (cancelled or "
+                        "recovered meanwhile, or recorded by a call whose answer was lost)",
+                        job.id)  # fmt: skip
         else:
             took = time.monotonic() - started
             error = f" ({result.error})" if result.error else ""
             self._job_line(f"job {job.id} {final.state} after {took:.3f}s{error}")
         return nxt
 
+    def _run(self, job: Job) -> AttemptResult:
+        """The runner never raises once the command has started (it kills it first), so
+        whatever fails here failed before: the attempt never started."""
+        try:
+            spec, hooks = self._run_spec(job), self._hooks(job)
+        except Exception as exc:  # noqa: BLE001 - recorded, never lost
+            log.exception("cannot start job %s", job.id)
+            return AttemptResult(Outcome.NOT_STARTED, error=f"cannot start: {exc}")
+        return run(spec, hooks)
+
     def _finish(self, job: Job, result: AttemptResult) -> tuple[Job | None, Job | None]:
-        """(the finished job, or None if it was taken from us; the next job, if claimed)."""
-        if self.level == 0:  # one store call for this job's end and the next job's start
-            return self._retrying(
-                lambda: self.store.finish_and_claim(job, self.id, result, self.policy, self.queues)
-            )
-        try:  # stopping: take no new job
-            done = self._retrying(lambda: self.store.finish(job, self.id, result, self.policy))
-            return done, None
-        except LostLease:
-            return None, None
+        """(the finished job, or None if it was taken from us; the next job, if claimed).
+
+        Retried through an outage until the store takes it: the job is over and its end,
+        output included, is only in our hands. One store call for this job's end and the
+        next job's start, unless stopping, or our heartbeat is not recent (then heartbeat
+        before claiming), or a call failed (its answer may have been what was lost: a
+        second claim would take a second job; the heartbeat says what the first took)."""
+        claim = self.level == 0 and self._also_held is None and self._fresh()
+        delay = 0.1
+        while True:
+            try:
+                if claim:
+                    return self._call(lambda: self.store.finish_and_claim(
+                        job, self.id, result, self.policy, self.queues))  # fmt: skip
+                done = self._call(lambda: self.store.finish(job, self.id, result, self.policy))
+                return done, None
+            except LostLease:
+                return None, None
+            except StoreUnavailable as exc:
+                if self.level >= ABORT:  # its process is gone; the lease will hand it back
+                    log.warning("could not record the end of job %s (%s); stopping anyway",
+                                job.id, exc)  # fmt: skip
+                    return None, None
+                log.warning("store unavailable (%s); recording job %s again in %.1fs",
+                            exc, job.id, delay)  # fmt: skip
+                claim, self._next_heartbeat = False, 0.0
+                self._nap(delay)
+                delay = self._backoff(delay)
 
     def _run_spec(self, job: Job) -> RunSpec:
         env = self._base_env.copy()
@@ -279,19 +397,20 @@ class Worker:
 
     def _hooks(self, job: Job) -> Hooks:
         def check() -> Action:
-            self._on_wake(select.select(self.fds, [], [], 0)[0])
-            if self.level >= ABORT:
-                return Action.ABORT
             self._in_check = True
             try:
-                self._maybe_heartbeat()
-                if self._lost_job:
+                self._on_wake(select.select(self.fds, [], [], 0)[0])
+                if self.level >= ABORT:
+                    return Action.ABORT
+                if self._maybe_heartbeat():  # (it read what control would)
+                    return Action.CANCEL if self._job_lost else Action.CONTINUE
+                if self._job_lost:
                     return Action.CANCEL  # recovered elsewhere: never run it twice at once
                 return self._check_control()
             except StoreUnavailable as exc:
                 # Keep draining the pipe and enforcing the timeout; ask again next time.
                 log.warning("store unavailable while %s runs: %s", job.id, exc)
-                return Action.CONTINUE
+                return Action.ABORT if self.level >= ABORT else Action.CONTINUE
             finally:
                 self._in_check = False
 
@@ -299,7 +418,7 @@ class Worker:
             # A progress save only: the finish carries the full tail. Never let a store
             # outage stall the loop that drains the job's pipe and enforces its timeout.
             try:
-                self.store.save_output(job.id, job.runs, data, dropped)
+                self._call(lambda: self.store.save_output(job.id, job.runs, data, dropped))
             except StoreUnavailable as exc:
                 log.warning("could not save output of %s yet: %s", job.id, exc)
 
@@ -310,6 +429,18 @@ class Worker:
 
     # --- store trouble ----------------------------------------------------------------------
 
+    def _call(self, call: Callable[[], T]) -> T:
+        """One store call, noting a failure or a stall (see _watched_since)."""
+        began = time.monotonic()
+        try:
+            answer = call()
+        except StoreUnavailable:
+            self._watched_since = time.monotonic()
+            raise
+        if (ended := time.monotonic()) - began > STALL:
+            self._watched_since = ended
+        return answer
+
     def _retrying(self, call: Callable[[], T]) -> T:
         """Call the store until it answers: a worker outlives a store restart.
 
@@ -318,10 +449,25 @@ class Worker:
         delay = 0.1
         while True:
             try:
-                return call()
+                return self._call(call)
             except StoreUnavailable as exc:
                 if self.level >= ABORT or self._in_check:
                     raise
                 log.warning("store unavailable (%s); retrying in %.1fs", exc, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, STORE_RETRY_MAX)
+                self._nap(delay)
+                delay = self._backoff(delay)
+
+    def _backoff(self, delay: float) -> float:
+        """Doubled, up to STORE_RETRY_MAX but never past a heartbeat interval: once the
+        store is back, a job's end is recorded well before anyone may judge its worker."""
+        interval = self._heartbeat_interval() if self._config is not None else STORE_RETRY_MAX
+        return min(delay * 2, STORE_RETRY_MAX, interval)
+
+    def _nap(self, seconds: float) -> None:
+        """Sleep, but wake at once for a signal or the supervisor (a second Ctrl-C)."""
+        fds = [fd for fd in (self._wake_r, self.supervisor_fd) if fd is not None]
+        ready, _, _ = select.select(fds, [], [], seconds)
+        if self._wake_r in ready:
+            self._drain_self_pipe()
+        if self.supervisor_fd is not None and self.supervisor_fd in ready:
+            self._read_supervisor()

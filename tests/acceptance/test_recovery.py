@@ -275,3 +275,40 @@ def test_a_whole_pool_killed_leaves_no_job_running_beside_its_retry(
     done = cli.wait_state(job_id, "completed", timeout=30)
     assert [a["outcome"] for a in done["attempts_log"]] == ["worker_lost", "succeeded"]
     assert cli.ok("logs", job_id) == "again\n"
+
+
+def attempts_overlap(log: list[dict[str, object]]) -> bool:
+    """Does an attempt start before the one before it ended?"""
+    ends = [str(a["finished_at"]) for a in log[:-1]]
+    return any(start < end for start, end in zip([str(a["started_at"]) for a in log[1:]], ends,
+                                                 strict=True))  # fmt: skip
+
+
+def test_a_worker_back_from_a_long_silence_cancels_nothing(cli: Cli) -> None:
+    """Pool X goes silent past the lease while its job ends; pool Y takes the job over.
+    When X comes back it learns it was taken for lost: it registers again before it claims
+    anything, and what it then claims it runs to the end (nobody cancelled it)."""
+    cli.ok("config", "set", "lease-timeout", "3")
+    cli.start_workers(1, env={"QUEUECTL_HOST_ID": "host-x"})
+    cli.ok("enqueue", "-c", "sleep 2", "--id", "j1")
+    silent = holder_pid(cli, "j1")
+    os.kill(silent, signal.SIGSTOP)
+    try:
+        for job_id in ("j2", "j3", "j4"):
+            cli.ok("enqueue", "-c", "sleep 5", "--id", job_id)
+        cli.start_workers(1, env={"QUEUECTL_HOST_ID": "host-y"})
+        time.sleep(8)
+    finally:
+        os.kill(silent, signal.SIGCONT)
+    jobs = [cli.wait_state(j, "completed", "dead", "cancelled", timeout=60)
+            for j in ("j1", "j2", "j3", "j4")]  # fmt: skip
+    for job in jobs:
+        outcomes = [a["outcome"] for a in job["attempts_log"]]
+        assert job["state"] == "completed", (job["id"], job["last_error"], outcomes)
+        assert "cancelled" not in outcomes, job["id"]
+        assert not attempts_overlap(job["attempts_log"]), job["attempts_log"]
+    assert [a["outcome"] for a in jobs[0]["attempts_log"]] == ["worker_lost", "succeeded"]
+    assert [len(job["attempts_log"]) for job in jobs[1:]] == [1, 1, 1]
+    assert alive(silent)
+    wait_until(lambda: silent in [w["pid"] for w in cli.json("worker", "list")],
+               what="the silent worker to register again")  # fmt: skip

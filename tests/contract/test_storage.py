@@ -181,7 +181,7 @@ def test_cancel_pending_and_running(store: Storage) -> None:
     assert running is not None and running.id == "r"
     cancelled = store.cancel(["p", "r"])
     assert {j.state for j in cancelled} == {State.CANCELLED}
-    assert store.control(w, running.id).job_cancelled
+    assert store.control(w, running).job_lost
     with pytest.raises(LostLease):
         store.finish(running, w, OK, policy)  # the worker learns it lost the job
     assert store.get_job(running.id).state is State.CANCELLED  # type: ignore[union-attr]

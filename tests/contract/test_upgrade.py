@@ -86,6 +86,10 @@ def test_a_previous_version_worker_still_records_its_attempts(raw_url: str) -> N
         conn.execute(OLD_ROWS[1].encode())  # job 'wait', pending
     open_store(raw_url).close()  # the new version migrates
     with psycopg.connect(raw_url, autocommit=True) as conn:
+        # Registered, as every worker is before it claims (a worker the store does not
+        # know claims nothing).
+        conn.execute("INSERT INTO workers (id, host, pid, queues, state, started_at,"
+                     " heartbeat_at) VALUES ('w-old', 'h', 1, '[]', 'idle', 0, 0)")  # fmt: skip
         [claimed] = conn.execute("SELECT id, runs, run_at, started_at"
                                  " FROM queuectl_claim('w-old', NULL)").fetchall()
         rows = conn.execute(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 import time
 
-from queuectl.supervisor import RESTART_DELAY_MAX, STABLE_AFTER, Child, Supervisor
+from queuectl.supervisor import EXIT_STORE, RESTART_DELAY_MAX, STABLE_AFTER, Child, Supervisor
 
 KILLED = signal.SIGKILL  # a wait status for "killed by SIGKILL" is the signal number itself
 
@@ -30,3 +30,13 @@ def test_a_clean_exit_stops_the_pool() -> None:
     sup = Supervisor("unused", 2, [])
     assert sup._after_exit(Child(pid=1, pipe_w=-1, slot=0), 0) == []
     assert sup.stopping
+
+
+def test_a_worker_that_cannot_open_the_store_is_restarted_after_a_pause() -> None:
+    """The pool opened the store before it started: failing to now is an outage (a server
+    restarting, a full disk), which ends; the worker must come back after it."""
+    sup = Supervisor("unused", 1, [])
+    status = EXIT_STORE << 8  # a wait status for "exited with EXIT_STORE"
+    [(when, slot)] = sup._after_exit(Child(pid=1, pipe_w=-1, slot=0), status)
+    assert slot == 0 and 0 < when - time.monotonic() <= RESTART_DELAY_MAX
+    assert not sup.stopping

@@ -56,11 +56,22 @@ def failure_code(exc: BaseException) -> int:
         return exc.exit_code
     if isinstance(exc, BrokenPipeError):
         return reader_gone()
+    if store_words := _store_meaning(exc):  # a driver's error no store mapped (a slip)
+        output.error(store_words)
+        return EXIT_FAILURE
     if isinstance(exc, UnicodeEncodeError | UnicodeDecodeError):  # e.g. an id in latin-1
         output.error(f"not valid UTF-8 text ({exc.reason})")
         return EXIT_FAILURE
     output.error(f"unexpected {type(exc).__name__}: {exc}")
     return EXIT_FAILURE
+
+
+def _store_meaning(exc: BaseException) -> str | None:
+    if not type(exc).__module__.startswith(("sqlite3", "psycopg")):
+        return None
+    from queuectl.storage.faults import meaning
+
+    return meaning(exc)
 
 
 def reader_gone() -> int:

@@ -4,6 +4,12 @@ Both stores (SQLite, PostgreSQL) implement exactly this; the CLI, the worker and
 dashboard know nothing else. Every state transition is guarded in SQL (the row must still be
 in the state the caller saw), so concurrent workers and CLI processes cannot corrupt a job.
 Time is the store's own clock: "now" is never passed in, only durations.
+
+Errors: a method raises queuectl's errors only (storage/faults.py maps the driver's):
+InvalidValue for a value the store cannot hold, StoreUnavailable for an outage (the store
+cannot be reached, read or written right now: a full disk, a lost connection...). After
+StoreUnavailable a write may or may not have been committed (the answer may be what was
+lost): the worker's calls are written to be safe either way.
 """
 
 from __future__ import annotations
@@ -159,7 +165,9 @@ class Storage(ABC):
         Marks it processing for ``worker_id`` (attempt number ``job.runs`` is running: it is
         in `attempts` from now on, though the stores write its row only when it ends) and
         returns the job, or None when nothing is ready. Never hands one attempt to two
-        workers.
+        workers. Only a registered worker claims: None while its row is gone (taken for
+        lost), until it registers again. A claim whose answer is lost is reported to the
+        worker by ``heartbeat`` (``Control.also_held``).
         """
 
     @abstractmethod
@@ -198,24 +206,36 @@ class Storage(ABC):
         """Remove a worker that exits cleanly."""
 
     @abstractmethod
-    def heartbeat(self, worker_id: str, current_job: str | None) -> Control:
-        """Prove liveness; returns what the store asks of the worker (``current_job``: the
-        job it runs, whose cancellation it is told of). Whether a worker is busy, and with
-        what, the store reads from the jobs it holds.
+    def heartbeat(self, worker_id: str, job: Job | None) -> Control:
+        """Prove liveness; returns what the store asks of the worker and what it holds
+        (``job``: the attempt it runs, as claimed). Whether a worker is busy, and with what,
+        the store reads from the jobs it holds.
 
-        If the worker's row is gone (it was taken for lost), nothing is written and the
-        result has ``lost=True``: the worker must register again and drop its job."""
+        Whether the worker still holds ``job`` is read from the job's row alone: it must be
+        processing for this worker under this attempt number (``job.runs``); else
+        ``job_lost`` (cancelled, or recovered and maybe running elsewhere). If the worker's
+        own row is gone (it was taken for lost), nothing is written and ``lost`` is set: the
+        worker registers again before it claims anything, and keeps ``job`` unless
+        ``job_lost``. ``also_held``: another job whose row names this worker."""
 
     @abstractmethod
-    def control(self, worker_id: str, job_id: str | None) -> Control:
-        """Read-only check: has a stop been requested, has the running job been cancelled?"""
+    def control(self, worker_id: str, job: Job | None) -> Control:
+        """``heartbeat`` without the heartbeat: a read-only look."""
 
     @abstractmethod
     def recover_stale(
         self, lease_timeout: float, policy: FailurePolicy,
-        before_handback: Callable[[Job], None] | None = None,
+        before_handback: Callable[[Job], None] | None = None, *, judge_silence: bool = True,
     ) -> list[Recovered]:  # fmt: skip
-        """Hand back the jobs of workers silent for ``lease_timeout`` seconds.
+        """Hand back the jobs of lost workers: those whose process is gone (on this host),
+        and those silent for ``lease_timeout`` seconds, by the store's clock.
+
+        A worker's last sign of life is its heartbeat or its latest claim, whichever came
+        later, and a job whose worker's row is gone is handed back only once its claim is
+        older than the lease: a live worker that holds a job under its current attempt is
+        never taken for lost. ``judge_silence=False``: only workers whose process is gone
+        (the caller has not watched the store work for a whole lease, so a silence may be
+        an outage that it shared).
 
         Each such job's open attempt ends as WORKER_LOST ("worker lost") and ``policy``
         sends it to failed or dead, so a job that keeps killing workers ends in the DLQ.
@@ -271,7 +291,7 @@ class Storage(ABC):
         queues: Sequence[str] | None = None,
     ) -> tuple[Job | None, Job | None]:  # fmt: skip
         """``finish`` this attempt, then ``claim`` the worker's next job: (the finished job,
-        or None where ``finish`` would raise LostLease; the next job or None).
+        or None where ``finish`` would raise LostLease; the next job or None, as ``claim``).
 
         A worker with nothing else to do between jobs calls this. A store may do both in one
         transaction (one commit per job instead of two); this default just calls the two.

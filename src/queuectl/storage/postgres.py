@@ -8,7 +8,8 @@ Same contract and semantics as the SQLite store, with these differences of means
 - Wake-ups are NOTIFY on one channel, sent inside the transaction that made the work
   (so they arrive only once it is committed); each worker LISTENs on its own connection.
 - A broken connection (server restart, network) raises StoreUnavailable; the next call
-  reconnects, so the worker's retry loop rides out an outage.
+  reconnects, so the worker's retry loop rides out an outage. Every driver error is mapped
+  in one place (storage/faults.py): an outage, or a bad request.
 - The worker's claim and finish are one statement each (server-side functions, migration
   0002), and a finish that also claims the next job is one too: one round trip per job.
   An enqueue is one statement too, whatever the number of jobs.
@@ -62,11 +63,14 @@ from queuectl.storage.base import (
     Stats,
     Storage,
 )
+from queuectl.storage.faults import postgres_fault
 from queuectl.storage.pgconn import CHANNEL, Conn, Wakeups, connect, migrate, scrub
 from queuectl.storage.rows import (
     after_attempt,
     attempt_from_row,
     claimed_attempt,
+    control_from_row,
+    control_params,
     finished_attempt_from_row,
     job_from_row,
     worker_from_row,
@@ -146,13 +150,11 @@ class PostgresStorage(Storage):
             conn = self._connection()
             try:
                 yield conn
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            except psycopg.Error as exc:
                 if conn.closed or conn.broken:
                     self._discard()  # the next call reconnects
-                reason = scrub(str(exc), self._url)
-                raise StoreUnavailable(f"store {self.display_url} unavailable: {reason}") from None
-            except psycopg.DataError as exc:  # a value PostgreSQL cannot hold (NUL, range)
-                raise InvalidValue(scrub(str(exc), self._url)) from None
+                detail = scrub(str(exc), self._url)
+                raise postgres_fault(exc, self.display_url, detail) from None
 
     @contextmanager
     def _tx(self) -> Iterator[Conn]:
@@ -355,42 +357,41 @@ class PostgresStorage(Storage):
         with self._db() as conn:
             conn.execute(Q["delete_worker"], {"id": worker_id})
 
-    def heartbeat(self, worker_id: str, current_job: str | None) -> Control:
-        rows = self._read(Q["heartbeat"], {"id": worker_id})
-        if not rows:  # we were taken for lost and removed
-            return Control(job_cancelled=current_job is not None, lost=True)
-        return Control(stop=bool(rows[0][0]), job_cancelled=self._cancelled(worker_id, current_job))
+    def heartbeat(self, worker_id: str, job: Job | None) -> Control:
+        [row] = self._read(Q["heartbeat"], control_params(worker_id, job))
+        return control_from_row(row, job)
 
-    def _cancelled(self, worker_id: str, job_id: str | None) -> bool:
-        return self.control(worker_id, job_id).job_cancelled
-
-    def control(self, worker_id: str, job_id: str | None) -> Control:
-        [(stop, job_state)] = self._read(Q["control"], {"worker": worker_id, "job": job_id})
-        return Control(
-            stop=bool(stop),
-            job_cancelled=job_id is not None and job_state != State.PROCESSING,
-        )
+    def control(self, worker_id: str, job: Job | None) -> Control:
+        [row] = self._read(Q["control"], control_params(worker_id, job))
+        return control_from_row(row, job)
 
     def recover_stale(
         self, lease_timeout: float, policy: FailurePolicy,
-        before_handback: Callable[[Job], None] | None = None,
+        before_handback: Callable[[Job], None] | None = None, *, judge_silence: bool = True,
     ) -> list[Recovered]:  # fmt: skip
         # Every worker calls this every few seconds: the housekeeping of the state counts
         # rides along (its own short statement, apart from the recovery transaction).
         self._fold_counts()
-        workers, now_ms = self._workers()
-        lost = [w.id for w in workers if liveness.is_lost(w, now_ms / 1000, lease_timeout)]
+        lease_ms = int(lease_timeout * 1000) if judge_silence else None
+        vitals = self._read(Q["vitals"], {"lease_ms": lease_ms})
+        cutoff = vitals[0][4] if vitals else None
+        dead, silent = liveness.lost_workers((row[:4] for row in vitals), cutoff)
+        params: dict[str, Any] = {"dead": dead, "silent": silent, "lease_ms": lease_ms}
         recovered: list[Recovered] = []
         with self._tx() as conn:
+            if dead or silent:  # judged again on the locked rows: see pg_lock_lost_workers
+                locked = {row[0] for row in conn.execute(Q["pg_lock_lost_workers"], params)}
+                params.update(dead=[w for w in dead if w in locked],
+                              silent=[w for w in silent if w in locked])  # fmt: skip
             cur = conn.cursor(row_factory=dict_row)
-            for row in cur.execute(Q["held_jobs"], {"lost": lost}).fetchall():
+            for row in cur.execute(Q["held_jobs"], params).fetchall():
                 job = job_from_row(row)
                 if before_handback is not None:
                     before_handback(job)  # the row is locked: nobody claims it meanwhile
                 done = self._recover(conn, job, policy)
                 if done is not None:
                     recovered.append(done)
-            if lost:
+            if lost := params["dead"] + params["silent"]:
                 conn.execute(Q["close_orphan_attempts"], {"lost": lost})
                 conn.execute(Q["delete_workers"], {"lost": lost})
             if recovered:

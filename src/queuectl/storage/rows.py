@@ -15,6 +15,7 @@ from typing import Any
 from queuectl.models import (
     Attempt,
     AttemptResult,
+    Control,
     Job,
     Outcome,
     State,
@@ -68,6 +69,18 @@ def worker_from_row(row: Sequence[Any]) -> WorkerInfo:
         id=row[0], host=row[1], pid=row[2], state=row[3], current_job=row[4],
         started_at=ms(row[5]), heartbeat_at=ms(row[6]), queues=json.loads(row[7]),
     )  # fmt: skip
+
+
+def control_params(worker_id: str, job: Job | None) -> dict[str, Any]:
+    """The control and heartbeat queries' parameters: the worker, and the attempt it runs."""
+    return {"worker": worker_id, "job": job.id if job else None, "runs": job.runs if job else None}
+
+
+def control_from_row(row: Sequence[Any], job: Job | None) -> Control:
+    """A row of the control or heartbeat query: stop_requested (NULL: the worker's row is
+    gone), whether the job's row still names this worker's attempt, another job it names."""
+    return Control(stop=bool(row[0]), job_lost=job is not None and not row[1],
+                   lost=row[0] is None, also_held=row[2])  # fmt: skip
 
 
 def finished_attempt_from_row(row: Sequence[Any]) -> AttemptRow:

@@ -16,7 +16,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -46,10 +46,13 @@ from queuectl.storage.base import (
     Stats,
     Storage,
 )
+from queuectl.storage.faults import sqlite_fault
 from queuectl.storage.rows import (
     after_attempt,
     attempt_from_row,
     claimed_attempt,
+    control_from_row,
+    control_params,
     finished_attempt_from_row,
     job_from_row,
     worker_from_row,
@@ -113,20 +116,41 @@ class SQLiteStorage(Storage):
         PRAGMAs per transaction cost ~40 µs of its CPU per job, measured on a real worker.
         Holding the lock in WAL mode, no statement of the transaction waits for another
         connection; a rollback journal's COMMIT waits for readers, so there it is back on.
+
+        The driver's errors come out as ours (storage/faults.py). A statement or COMMIT that
+        fails (a full disk) rolls the transaction back, so the write lock is never kept.
         """
         conn = self._db
-        if self._busy_wait:
-            conn.execute(BUSY_TIMEOUT_OFF)
-            self._busy_wait = False
-        begin_immediate(conn, self.path)
-        if not self._wal:
-            conn = self._conn
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            if self._busy_wait:
+                conn.execute(BUSY_TIMEOUT_OFF)
+                self._busy_wait = False
+            begin_immediate(conn)
+            try:
+                yield conn if self._wal else self._conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    with suppress(sqlite3.Error):  # what failed is what is worth saying
+                        conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise sqlite_fault(exc, self.path) from None
+
+    def _read(self, sql: str, params: Any = ()) -> list[Any]:
+        """Every row of one read, the driver's errors turned into ours."""
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise sqlite_fault(exc, self.path) from None
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """The read connection for several statements, the driver's errors turned into ours."""
+        try:
+            yield self._conn
+        except sqlite3.Error as exc:
+            raise sqlite_fault(exc, self.path) from None
 
     def _wake(self, worker_ids: Sequence[str], payload: bytes = b"work") -> None:
         """Best effort: a worker that misses a datagram still polls now and then."""
@@ -140,7 +164,10 @@ class SQLiteStorage(Storage):
                 self._sock.sendto(payload, self._wake_prefix + worker_id.encode())
 
     def _wake_idle(self) -> None:
-        self._wake([row[0] for row in self._conn.execute(Q["idle_workers"])])
+        """After a commit: a hint, so a store that fails to say who is idle changes nothing
+        (the caller's write is done; the workers poll now and then)."""
+        with suppress(StoreUnavailable):
+            self._wake([row[0] for row in self._read(Q["idle_workers"])])
 
     def checkpoint(self) -> int:
         """A PASSIVE checkpoint (it neither waits for nor blocks readers and writers), when
@@ -156,11 +183,7 @@ class SQLiteStorage(Storage):
         seen = (st.st_size, st.st_mtime_ns)
         if seen == self._wal_seen:
             return 0
-        try:
-            row = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            frames: int = row[1]
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"cannot checkpoint {self.path}: {exc}") from None
+        frames: int = self._read("PRAGMA wal_checkpoint(PASSIVE)")[0][1]
         self._wal_seen = seen  # the checkpoint itself leaves the WAL file as it was
         # Frames count from the WAL's start, which a writer rewinds to once all is folded in.
         new = frames - self._wal_frames if frames >= self._wal_frames else frames
@@ -226,7 +249,7 @@ class SQLiteStorage(Storage):
 
     def _first_existing(self, ids: list[str]) -> str:
         for job_id in ids:
-            if self._conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone():
+            if self._read("SELECT 1 FROM jobs WHERE id = ?", (job_id,)):
                 return job_id
         return ids[0]
 
@@ -243,8 +266,8 @@ class SQLiteStorage(Storage):
         )  # fmt: skip
 
     def get_job(self, job_id: str) -> Job | None:
-        row = self._conn.execute(Q["get_job"], {"id": job_id}).fetchone()
-        return job_from_row(row) if row else None
+        rows = self._read(Q["get_job"], {"id": job_id})
+        return job_from_row(rows[0]) if rows else None
 
     def list_jobs(
         self,
@@ -261,24 +284,24 @@ class SQLiteStorage(Storage):
             "limit": -1 if limit is None else limit,
             "offset": offset,
         }
-        return [job_from_row(row) for row in self._conn.execute(Q["list_jobs"], params)]
+        return [job_from_row(row) for row in self._read(Q["list_jobs"], params)]
 
     def attempts(self, job_id: str) -> list[Attempt]:
-        return [attempt_from_row(row) for row in self._conn.execute(Q["attempts"], {"id": job_id})]
+        return [attempt_from_row(row) for row in self._read(Q["attempts"], {"id": job_id})]
 
     def stats(self) -> Stats:
         now = self._now()
         lease = liveness.lease_seconds(self.config_items())
-        conn = self._conn
-        conn.execute("BEGIN")  # one snapshot for all three reads
-        try:
-            counts = {str(s): 0 for s in State}
-            counts.update({row[0]: row[1] for row in conn.execute(Q["count_states"])})
-            scheduled = conn.execute(Q["count_scheduled"], {"now": now}).fetchone()[0]
-            cutoff = now - int(lease * 1000)
-            active, busy = conn.execute(Q["count_workers"], {"cutoff": cutoff}).fetchone()
-        finally:
-            conn.execute("COMMIT")
+        with self._reading() as conn:
+            conn.execute("BEGIN")  # one snapshot for all three reads
+            try:
+                counts = {str(s): 0 for s in State}
+                counts.update({row[0]: row[1] for row in conn.execute(Q["count_states"])})
+                scheduled = conn.execute(Q["count_scheduled"], {"now": now}).fetchone()[0]
+                cutoff = now - int(lease * 1000)
+                active, busy = conn.execute(Q["count_workers"], {"cutoff": cutoff}).fetchone()
+            finally:
+                conn.execute("COMMIT")
         return Stats(counts, scheduled, active, busy)
 
     # --- the worker's side -----------------------------------------------------------
@@ -303,7 +326,7 @@ class SQLiteStorage(Storage):
 
     def seconds_until_due(self, queues: Sequence[str] | None = None) -> float | None:
         params = {"queues": json.dumps(list(queues)) if queues else None}
-        row = self._conn.execute(Q["next_due"], params).fetchone()
+        [row] = self._read(Q["next_due"], params)
         if row[0] is None:
             return None
         return max(0.0, (int(row[0]) - self._now()) / 1000)
@@ -366,9 +389,10 @@ class SQLiteStorage(Storage):
             )
 
     def read_output(self, job_id: str, attempt: int | None = None) -> Output | None:
-        row = self._conn.execute(Q["read_output"], {"id": job_id, "number": attempt}).fetchone()
-        if row is None:
+        rows = self._read(Q["read_output"], {"id": job_id, "number": attempt})
+        if not rows:
             return None
+        row = rows[0]
         return Output(job_id, row[0], bytes(row[1] or b""), row[2], bool(row[3]))
 
     def register_worker(self, info: WorkerInfo) -> None:
@@ -383,36 +407,31 @@ class SQLiteStorage(Storage):
         with self._write() as conn:
             conn.execute(Q["delete_worker"], {"id": worker_id})
 
-    def heartbeat(self, worker_id: str, current_job: str | None) -> Control:
+    def heartbeat(self, worker_id: str, job: Job | None) -> Control:
         with self._write() as conn:
-            row = conn.execute(Q["heartbeat"], {"id": worker_id, "now": self._now()}).fetchone()
-        if row is None:  # we were taken for lost and removed
-            return Control(job_cancelled=current_job is not None, lost=True)
-        return Control(stop=bool(row[0]), job_cancelled=self._cancelled(worker_id, current_job))
+            # Taken for lost, the worker has no row: nothing is written, and control says so.
+            conn.execute(Q["heartbeat"], {"id": worker_id, "now": self._now()})
+            row = conn.execute(Q["control"], control_params(worker_id, job)).fetchone()
+        return control_from_row(row, job)
 
-    def _cancelled(self, worker_id: str, job_id: str | None) -> bool:
-        return self.control(worker_id, job_id).job_cancelled
-
-    def control(self, worker_id: str, job_id: str | None) -> Control:
-        row = self._conn.execute(Q["control"], {"worker": worker_id, "job": job_id}).fetchone()
-        stop, job_state = row
-        return Control(
-            stop=bool(stop),
-            job_cancelled=job_id is not None and job_state != State.PROCESSING,
-        )
+    def control(self, worker_id: str, job: Job | None) -> Control:
+        [row] = self._read(Q["control"], control_params(worker_id, job))
+        return control_from_row(row, job)
 
     def recover_stale(
         self, lease_timeout: float, policy: FailurePolicy,
-        before_handback: Callable[[Job], None] | None = None,
+        before_handback: Callable[[Job], None] | None = None, *, judge_silence: bool = True,
     ) -> list[Recovered]:  # fmt: skip
         now = self._now()
-        workers = self.list_workers()
-        lost = [w.id for w in workers if liveness.is_lost(w, now / 1000, lease_timeout)]
-        params = {"lost": json.dumps(lost)}
-        if not lost and not self._conn.execute(Q["held_jobs"], params).fetchone():
+        cutoff = now - int(lease_timeout * 1000) if judge_silence else None
+        if not self._held_by_lost(self._reading(), cutoff):  # a look without the lock
             return []
         recovered: list[Recovered] = []
         with self._write() as conn:
+            # Judged again under the write lock: no heartbeat or claim can slip in between.
+            params = self._held_by_lost(nullcontext(conn), cutoff)
+            if params is None:
+                return []
             for row in conn.execute(Q["held_jobs"], params).fetchall():
                 job = job_from_row(row)
                 if before_handback is not None:
@@ -423,6 +442,20 @@ class SQLiteStorage(Storage):
         if recovered:
             self._wake_idle()
         return recovered
+
+    @staticmethod
+    def _held_by_lost(
+        reading: AbstractContextManager[sqlite3.Connection], cutoff: int | None
+    ) -> dict[str, Any] | None:
+        """held_jobs' parameters when a worker is lost or a job is held by nobody alive;
+        None when there is nothing to recover."""
+        with reading as conn:
+            dead, silent = liveness.lost_workers(conn.execute(Q["vitals"]).fetchall(), cutoff)
+            params = {"dead": json.dumps(dead), "silent": json.dumps(silent),
+                      "lost": json.dumps(dead + silent), "cutoff": cutoff}  # fmt: skip
+            if dead or silent or conn.execute(Q["held_jobs"], params).fetchone():
+                return params
+        return None
 
     def _recover(
         self, conn: sqlite3.Connection, job: Job, policy: FailurePolicy, now: int
@@ -509,10 +542,10 @@ class SQLiteStorage(Storage):
         return ids
 
     def list_workers(self) -> list[WorkerInfo]:
-        return [worker_from_row(row) for row in self._conn.execute(Q["all_workers"])]
+        return [worker_from_row(row) for row in self._read(Q["all_workers"])]
 
     def config_items(self) -> dict[str, str]:
-        return {row[0]: row[1] for row in self._conn.execute(Q["config_items"])}
+        return {row[0]: row[1] for row in self._read(Q["config_items"])}
 
     def config_set(self, key: str, value: str) -> None:
         with self._write() as conn:
@@ -521,11 +554,11 @@ class SQLiteStorage(Storage):
     def finished_attempts(self, since: datetime) -> list[AttemptRow]:
         return [
             finished_attempt_from_row(row)
-            for row in self._conn.execute(Q["finished_attempts"], {"since": to_ms(since)})
+            for row in self._read(Q["finished_attempts"], {"since": to_ms(since)})
         ]
 
     def dead_since(self, since: datetime) -> int:
-        row = self._conn.execute(Q["dead_since"], {"since": to_ms(since)}).fetchone()
+        [row] = self._read(Q["dead_since"], {"since": to_ms(since)})
         return int(row[0])
 
 

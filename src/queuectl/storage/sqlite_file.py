@@ -3,12 +3,14 @@ the write lock. The store itself (storage/sqlite.py) only runs statements."""
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import time
 
 from queuectl.errors import StoreUnavailable
 from queuectl.settings import make_private_dirs
+from queuectl.storage.faults import DISK_FULL, sqlite_fault
 from queuectl.storage.sql import migrations
 
 BUSY_TIMEOUT = 60.0  # seconds a writer waits for the lock before giving up
@@ -28,13 +30,14 @@ WAL_AUTOCHECKPOINT = 10_000  # pages (4 KiB: 40 MiB)
 WAL_SIZE_LIMIT = 16 << 20  # bytes
 
 
-def begin_immediate(conn: sqlite3.Connection, path: str) -> None:
+def begin_immediate(conn: sqlite3.Connection) -> None:
     """Take the write lock, waiting for another writer in steps of tens of microseconds.
 
     SQLite's own busy handler sleeps 1 ms, then 2, 5, 10 ms...: with two workers each
     holding the lock ~0.1 ms per transaction, that first millisecond cost about a third of
     a `true` job whenever they met (measured in bench/). So the lock is tried with SQLite's
-    wait off (the caller's busy timeout is 0), and reads turn it back on.
+    wait off (the caller's busy timeout is 0), and reads turn it back on. Raises the
+    driver's error (the caller words it) when the lock is still taken after BUSY_TIMEOUT.
     """
     deadline = 0.0
     pause = LOCK_POLL_MIN
@@ -46,7 +49,7 @@ def begin_immediate(conn: sqlite3.Connection, path: str) -> None:
             now = time.monotonic()
             deadline = deadline or now + BUSY_TIMEOUT
             if not _is_busy(exc) or now > deadline:
-                raise StoreUnavailable(f"cannot write to {path}: {exc}") from None
+                raise
         time.sleep(pause)
         pause = min(pause * 2, LOCK_POLL_MAX)
 
@@ -69,11 +72,20 @@ def open_file(path: str, durable: bool) -> tuple[sqlite3.Connection, bool]:
         conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         _migrate(conn, path)
         wal = conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    except sqlite3.DatabaseError as exc:
-        raise StoreUnavailable(f"cannot open store {path}: {exc}") from None
+    except sqlite3.Error as exc:
+        raise _opening_fault(sqlite_fault(exc, path), path) from None
     except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise StoreUnavailable(f"{DISK_FULL} ({path})") from None
         raise StoreUnavailable(f"cannot open store {path}: {exc.strerror or exc}") from None
     return conn, wal
+
+
+def _opening_fault(fault: Exception, path: str) -> Exception:
+    """Opening asks nothing of the user's: whatever fails is the store's."""
+    if isinstance(fault, StoreUnavailable):
+        return fault
+    return StoreUnavailable(f"cannot open store {path}: {fault}")
 
 
 def _ensure_private_file(path: str) -> None:

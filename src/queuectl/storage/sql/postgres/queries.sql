@@ -70,7 +70,7 @@ WHERE heartbeat_at >= queuectl_now_ms() - %(lease_ms)s
 
 -- name: claim_any
 -- Takes the job in one statement (one round trip, one transaction): see queuectl_claim in
--- migrations/0004.
+-- migrations/0005 (a worker that is not registered claims nothing).
 SELECT * FROM queuectl_claim(%(worker)s, NULL)
 
 -- name: claim_queues
@@ -146,13 +146,29 @@ SET host = excluded.host, pid = excluded.pid, queues = excluded.queues, state = 
 DELETE FROM workers WHERE id = %(id)s
 
 -- name: heartbeat
-UPDATE workers SET heartbeat_at = queuectl_now_ms()
-WHERE id = %(id)s
-RETURNING stop_requested
+-- The heartbeat and what control reads, in one statement (one round trip): stop is NULL
+-- when the worker's row is gone (it was taken for lost; nothing is written then).
+WITH beat AS (
+    UPDATE workers SET heartbeat_at = queuectl_now_ms()
+    WHERE id = %(worker)s
+    RETURNING stop_requested
+)
+SELECT (SELECT stop_requested FROM beat),
+       EXISTS (SELECT 1 FROM jobs WHERE id = %(job)s::text AND state = 'processing'
+                 AND worker = %(worker)s AND runs = %(runs)s::integer),
+       (SELECT id FROM jobs WHERE state = 'processing' AND worker = %(worker)s
+          AND id IS DISTINCT FROM %(job)s::text ORDER BY started_at LIMIT 1)
 
 -- name: control
+-- What is asked of a worker (stop: NULL when its row is gone, taken for lost), and whether
+-- it still holds the job it runs: read from the job's row, which must name this worker and
+-- this attempt. also_held: a job that names the worker besides that one, which it does not
+-- know it holds (a claim whose answer never reached it).
 SELECT (SELECT stop_requested FROM workers WHERE id = %(worker)s),
-       (SELECT state FROM jobs WHERE id = %(job)s::text)
+       EXISTS (SELECT 1 FROM jobs WHERE id = %(job)s::text AND state = 'processing'
+                 AND worker = %(worker)s AND runs = %(runs)s::integer),
+       (SELECT id FROM jobs WHERE state = 'processing' AND worker = %(worker)s
+          AND id IS DISTINCT FROM %(job)s::text ORDER BY started_at LIMIT 1)
 
 -- name: all_workers
 -- now_ms rides along so that liveness is judged by the database's clock.
@@ -171,19 +187,50 @@ SELECT id FROM workers
 WHERE NOT stop_requested
   AND NOT EXISTS (SELECT 1 FROM jobs WHERE state = 'processing' AND worker = workers.id)
 
+-- name: vitals
+-- Every worker with its last sign of life: its heartbeat, or its latest claim of a job it
+-- still holds if that came later (a worker back from a silence may claim before it
+-- heartbeats: it is alive); and the cutoff, the database's now minus the lease (NULL: no
+-- silence is judged).
+SELECT id, host, pid,
+       greatest(heartbeat_at, (SELECT max(started_at) FROM jobs
+                               WHERE state = 'processing' AND worker = workers.id)),
+       queuectl_now_ms() - %(lease_ms)s::bigint
+FROM workers
+
+-- name: pg_lock_lost_workers
+-- The workers judged lost, locked and judged again on their latest version (READ COMMITTED
+-- re-reads a row changed since the judgment): one that heartbeat meanwhile is kept, and so
+-- is one whose heartbeat is under way (its row locked: SKIP LOCKED). A heartbeat waiting on
+-- the lock finds the row gone, and the worker learns it was taken for lost.
+SELECT id FROM workers
+WHERE id = ANY(%(dead)s::text[])
+   OR (id = ANY(%(silent)s::text[])
+       AND heartbeat_at < queuectl_now_ms() - %(lease_ms)s::bigint)
+FOR UPDATE SKIP LOCKED
+
 -- name: held_jobs
--- SKIP LOCKED: two recoverers never hand back the same job twice; the second one
+-- The jobs to hand back: those of workers whose process is gone; those of silent workers
+-- claimed before the cutoff; and those whose worker's row is gone (it was taken for lost as
+-- it claimed) once their claim is older than the cutoff: until then the claim is the sign
+-- of life, and the worker, told its row went, registers again. A NULL lease judges no
+-- silence. SKIP LOCKED: two recoverers never hand back the same job twice; the second one
 -- passes over what the first is recovering.
 SELECT * FROM jobs
 WHERE state = 'processing'
   AND (worker IS NULL
-       OR worker = ANY(%(lost)s::text[])
-       OR worker NOT IN (SELECT id FROM workers))
+       OR worker = ANY(%(dead)s::text[])
+       OR (started_at < queuectl_now_ms() - %(lease_ms)s::bigint
+           AND (worker = ANY(%(silent)s::text[]) OR worker NOT IN (SELECT id FROM workers))))
 FOR UPDATE OF jobs SKIP LOCKED
 
 -- name: close_orphan_attempts
+-- Attempts of the lost workers left open (saved output, a cancel while running), except
+-- that of a job still running under it (a claim newer than the cutoff).
 UPDATE attempts SET finished_at = queuectl_now_ms(), outcome = 'worker_lost', error = 'worker lost'
 WHERE finished_at IS NULL AND worker = ANY(%(lost)s::text[])
+  AND NOT EXISTS (SELECT 1 FROM jobs WHERE id = attempts.job_id AND state = 'processing'
+                    AND worker = attempts.worker AND runs = attempts.number)
 
 -- name: delete_workers
 DELETE FROM workers WHERE id = ANY(%(lost)s::text[])

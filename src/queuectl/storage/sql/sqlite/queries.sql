@@ -48,6 +48,8 @@ SELECT count(*),
 FROM workers WHERE heartbeat_at >= :cutoff
 
 -- name: claim_any
+-- Only a registered worker claims: one taken for lost (its row removed) registers again
+-- first. The EXISTS is evaluated once per statement, through the workers' primary key.
 UPDATE jobs
 SET state = 'processing', worker = :worker, runs = runs + 1, started_at = :now,
     finished_at = NULL, exit_code = NULL, updated_at = :now
@@ -56,6 +58,7 @@ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready  -- walk the ready index
                                                            -- sorts every pending row
              WHERE state IN ('pending', 'failed') AND run_at <= :now
              ORDER BY priority DESC, run_at, seq LIMIT 1)
+  AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING *
 
 -- name: claim_queues
@@ -66,6 +69,7 @@ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready_queue
              WHERE state IN ('pending', 'failed') AND run_at <= :now
                AND queue IN (SELECT value FROM json_each(:queues))
              ORDER BY priority DESC, run_at, seq LIMIT 1)
+  AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING *
 
 -- name: next_due
@@ -135,13 +139,20 @@ VALUES (:id, :host, :pid, :queues, 'idle', NULL, :now, :now, 0)
 DELETE FROM workers WHERE id = :id
 
 -- name: heartbeat
+-- Followed by control in the same transaction (what the worker is asked, what it holds).
 UPDATE workers SET heartbeat_at = :now
 WHERE id = :id
-RETURNING stop_requested
 
 -- name: control
+-- What is asked of a worker (stop: NULL when its row is gone, taken for lost), and whether
+-- it still holds the job it runs: read from the job's row, which must name this worker and
+-- this attempt. also_held: a job that names the worker besides that one, which it does not
+-- know it holds (a claim whose answer never reached it).
 SELECT (SELECT stop_requested FROM workers WHERE id = :worker),
-       (SELECT state FROM jobs WHERE id = :job)
+       EXISTS (SELECT 1 FROM jobs WHERE id = :job AND state = 'processing'
+                 AND worker = :worker AND runs = :runs),
+       (SELECT id FROM jobs WHERE state = 'processing' AND worker = :worker
+          AND id IS NOT :job ORDER BY started_at LIMIT 1)
 
 -- name: all_workers
 -- A worker's state and current job are read from the jobs it holds (the processing jobs
@@ -162,16 +173,36 @@ SELECT id FROM workers
 WHERE stop_requested = 0
   AND NOT EXISTS (SELECT 1 FROM jobs WHERE state = 'processing' AND worker = workers.id)
 
+-- name: vitals
+-- Every worker with its last sign of life: its heartbeat, or its latest claim of a job it
+-- still holds if that came later (a worker back from a silence may claim before it
+-- heartbeats: it is alive).
+SELECT id, host, pid,
+       max(heartbeat_at, coalesce((SELECT max(started_at) FROM jobs
+                                   WHERE state = 'processing' AND worker = workers.id), 0))
+FROM workers
+
 -- name: held_jobs
+-- The jobs to hand back: those of workers whose process is gone; those of silent workers
+-- claimed before the cutoff; and those whose worker's row is gone (it was taken for lost as
+-- it claimed) once their claim is older than the cutoff: until then the claim is the sign
+-- of life, and the worker, told its row went, registers again. A NULL cutoff judges no
+-- silence.
 SELECT * FROM jobs
 WHERE state = 'processing'
   AND (worker IS NULL
-       OR worker IN (SELECT value FROM json_each(:lost))
-       OR worker NOT IN (SELECT id FROM workers))
+       OR worker IN (SELECT value FROM json_each(:dead))
+       OR (started_at < :cutoff
+           AND (worker IN (SELECT value FROM json_each(:silent))
+                OR worker NOT IN (SELECT id FROM workers))))
 
 -- name: close_orphan_attempts
+-- Attempts of the lost workers left open (saved output, a cancel while running), except
+-- that of a job still running under it (a claim newer than the cutoff).
 UPDATE attempts SET finished_at = :now, outcome = 'worker_lost', error = 'worker lost'
 WHERE finished_at IS NULL AND worker IN (SELECT value FROM json_each(:lost))
+  AND NOT EXISTS (SELECT 1 FROM jobs WHERE id = attempts.job_id AND state = 'processing'
+                    AND worker = attempts.worker AND runs = attempts.number)
 
 -- name: delete_workers
 DELETE FROM workers WHERE id IN (SELECT value FROM json_each(:lost))

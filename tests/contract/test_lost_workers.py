@@ -1,0 +1,139 @@
+"""A worker taken for lost, as the store sees it: whether a worker holds a job is read from
+the job's row (its worker and attempt number), never from whether the worker's own row is
+there; a worker whose row is gone claims nothing until it registers again; and a claim is
+itself a sign of life, so a job claimed a moment ago is never recovered as lost."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from queuectl.models import AttemptResult, Job, JobSpec, Outcome, State, WorkerInfo, utcnow
+from queuectl.retry import NextStep, after_failure
+from queuectl.storage.base import Storage
+from queuectl.storage.liveness import HOST_ID
+
+LEASE = 0.2  # seconds: short, so that the tests can outlast it
+LONG_LEASE = 30.0  # seconds: never outlasted here
+OK = AttemptResult(Outcome.SUCCEEDED, 0, None, b"done\n")
+
+
+def policy(job: Job) -> NextStep:
+    return after_failure(job.attempts, job.max_retries, 2, 3600)
+
+
+def retry_now(job: Job) -> NextStep:
+    return NextStep(State.FAILED, job.attempts + 1, 0.0)
+
+
+def register(store: Storage, worker_id: str) -> str:
+    now = utcnow()
+    store.register_worker(WorkerInfo(worker_id, HOST_ID, os.getpid(), "idle", None, now, now))
+    return worker_id
+
+
+def enqueue(store: Storage, *ids: str) -> None:
+    store.enqueue([JobSpec(command="true", id=job_id, max_retries=3) for job_id in ids])
+
+
+def claim(store: Storage, worker: str) -> Job:
+    job = store.claim(worker)
+    assert job is not None
+    return job
+
+
+def taken_for_lost(store: Storage, worker: str, job: Job, policy: object = policy) -> None:
+    """Silent past the lease: another worker recovers ``job`` and removes ``worker``."""
+    time.sleep(LEASE * 1.5)
+    recovered = store.recover_stale(LEASE, policy)  # type: ignore[arg-type]
+    assert [(r.job_id, r.worker) for r in recovered] == [(job.id, worker)]
+
+
+def test_a_worker_whose_row_went_keeps_the_job_its_row_names(store: Storage) -> None:
+    enqueue(store, "a")
+    w = register(store, "w")
+    held = claim(store, "w")
+    store.unregister_worker(w)  # its row is gone; the job's row still names it
+    beat = store.heartbeat(w, held)
+    assert beat.lost and not beat.job_lost
+    assert not store.control(w, held).job_lost
+
+
+def test_a_worker_is_told_it_lost_a_recovered_job_even_once_it_runs_again(store: Storage) -> None:
+    enqueue(store, "a")
+    register(store, "w")
+    first = claim(store, "w")
+    taken_for_lost(store, "w", first, retry_now)
+    beat = store.heartbeat("w", first)
+    assert beat.lost and beat.job_lost
+    register(store, "v")
+    second = claim(store, "v")  # the retry runs: the job is processing again, for v
+    assert (second.id, second.runs) == ("a", 2)
+    register(store, "w")
+    assert store.control("w", first).job_lost  # attempt 1 is not w's any more
+    assert store.heartbeat("w", first).job_lost
+    assert not store.control("v", second).job_lost
+
+
+def test_a_worker_taken_for_lost_claims_nothing_until_it_registers_again(store: Storage) -> None:
+    enqueue(store, "a", "b")
+    register(store, "w")
+    first = claim(store, "w")
+    taken_for_lost(store, "w", first)
+    assert store.claim("w") is None  # "b" is ready, but w is not registered
+    assert store.finish_and_claim(first, "w", OK, policy) == (None, None)
+    assert store.get_job("b").state is State.PENDING  # type: ignore[union-attr]
+    assert store.heartbeat("w", None).lost
+    register(store, "w")
+    assert claim(store, "w").id == "b"
+
+
+def test_a_fresh_claim_is_never_recovered_while_its_worker_row_is_missing(
+    store: Storage,
+) -> None:
+    enqueue(store, "a")
+    register(store, "w")
+    held = claim(store, "w")
+    store.unregister_worker("w")
+    assert store.recover_stale(LONG_LEASE, policy) == []  # claimed just now: w is alive
+    assert store.get_job("a").state is State.PROCESSING  # type: ignore[union-attr]
+    time.sleep(LEASE * 1.5)  # silent past the lease since its claim: now it is lost
+    [rec] = store.recover_stale(LEASE, policy)
+    assert (rec.job_id, rec.worker, rec.new_state) == ("a", "w", State.FAILED)
+    assert store.heartbeat("w", held).job_lost
+
+
+def test_a_claim_is_a_sign_of_life(store: Storage) -> None:
+    """A worker silent past the lease that has just claimed a job is back, not lost."""
+    enqueue(store, "a")
+    register(store, "w")
+    time.sleep(LEASE * 1.5)
+    held = claim(store, "w")
+    assert store.recover_stale(LEASE, policy) == []
+    assert [w.id for w in store.list_workers()] == ["w"]
+    assert not store.heartbeat("w", held).job_lost
+
+
+def test_not_judging_silence_recovers_only_workers_whose_process_is_gone(
+    store: Storage,
+) -> None:
+    enqueue(store, "a")
+    register(store, "w")
+    claim(store, "w")
+    time.sleep(LEASE * 1.5)
+    assert store.recover_stale(LEASE, policy, judge_silence=False) == []
+    assert len(store.recover_stale(LEASE, policy)) == 1
+
+
+def test_a_claim_whose_answer_was_lost_is_reported_to_its_worker(store: Storage) -> None:
+    """A claim committed while its answer was lost (the connection dropped) leaves a job
+    that names a worker which does not know it: the worker's heartbeat says so."""
+    enqueue(store, "a", "b")
+    register(store, "w")
+    stray = claim(store, "w")  # as if the answer never arrived
+    assert store.heartbeat("w", None).also_held == stray.id
+    assert store.control("w", None).also_held == stray.id
+    running = claim(store, "w")
+    assert store.heartbeat("w", running).also_held == stray.id
+    store.finish(stray, "w", OK, policy)
+    assert store.heartbeat("w", running).also_held is None
