@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from queuectl import output
+from queuectl import output, proctitle
 from queuectl.cli.app import Env, pass_env
 from queuectl.cli.params import bounded
 from queuectl.errors import InvalidValue
@@ -44,4 +44,5 @@ def dashboard(env: Env, host: str, port: int, token: str | None) -> None:
     output.note(f"queuectl dashboard on {url} - store {redact_url(env.url)} - {access}")
     output.note("Ctrl-C to stop")
     env.close()  # the server opens its own stores, one per thread that needs one
+    proctitle.set_title("dashboard", env.url, url)  # and the URL typed with --db leaves ps
     server.serve(env.url, sock, token)

@@ -81,6 +81,8 @@ def list_cmd(env: Env, state: str | None, queue: str | None, limit: int, as_json
     """Jobs, newest first."""
     jobs = env.store().list_jobs(State(state) if state else None, queue, limit or None)
     render_jobs(jobs, as_json)
+    if limit and len(jobs) == limit and not as_json:
+        output.note(f"(the newest {limit}; --limit 0 lists all)")
 
 
 def render_jobs(jobs: list[Job], as_json: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 
 import click
@@ -10,8 +11,9 @@ from queuectl import output
 from queuectl.cli.app import Env, json_option, pass_env
 from queuectl.cli.params import bounded, duration
 from queuectl.errors import EXIT_FAILURE, EXIT_OK
-from queuectl.models import iso, utcnow
-from queuectl.settings import Config
+from queuectl.models import WorkerInfo, iso, utcnow
+from queuectl.settings import Config, redact_url
+from queuectl.specs import check_queue
 from queuectl.storage import liveness
 from queuectl.timeparse import format_duration
 
@@ -36,14 +38,20 @@ def start(env: Env, count: int, queues: tuple[str, ...], detach: bool, as_json: 
     """Start workers (foreground until Ctrl-C, SIGTERM or `worker stop`)."""
     from queuectl import supervisor
 
+    for queue in queues:  # the names enqueue accepts: a worker for "" would serve nothing
+        check_queue(queue)
+
     if detach:
         pool = supervisor.run_detached(env.url, count, queues)
         if as_json:
             output.emit_json(pool.to_dict())
             return
         output.line("\n".join(map(str, pool.workers)))  # the data: worker pids, as before
-        output.note(f"supervisor {pool.supervisor} runs {count} worker(s) in the background; "
-                    f"log: {pool.log_path}; stop: queuectl worker stop")  # fmt: skip
+        stop = "queuectl worker stop" if env.db is None else \
+            f"queuectl --db {shlex.quote(redact_url(env.url))} worker stop"  # fmt: skip
+        output.note(f"supervisor {pool.supervisor} runs {count} worker(s) on "
+                    f"{redact_url(env.url)} in the background; log: {pool.log_path}; "
+                    f"stop: {stop}")  # fmt: skip
         return
     store = env.store(create=True)
     output.note(f"starting {count} worker(s) on {store.display_url}; Ctrl-C to stop")
@@ -102,10 +110,18 @@ def list_workers(env: Env, as_json: bool) -> None:
         output.emit_json([w.to_dict() for w in workers])
         return
     now = utcnow()
-    rows = [(w.id, w.host, w.pid, w.state, ",".join(w.queues) or "all", w.current_job or "",
+    lease = env.config().lease_timeout
+    rows = [(w.id, w.host, w.pid, _state(w, now.timestamp(), lease), ",".join(w.queues) or "all",
+             w.current_job or "",
              iso(w.heartbeat_at), f"{(now - w.heartbeat_at).total_seconds():.1f}s ago")
             for w in workers]  # fmt: skip
     output.table(["ID", "HOST", "PID", "STATE", "QUEUES", "JOB", "HEARTBEAT", "AGE"], rows)
+
+
+def _state(worker: WorkerInfo, now: float, lease: float) -> str:
+    """A worker's state as a person needs it: one silent past the lease (or whose process is
+    gone, on this host) is `lost`, whatever it last said; a live worker will recover its job."""
+    return "lost" if liveness.is_lost(worker, now, lease) else worker.state
 
 
 def register(group: click.Group) -> None:
