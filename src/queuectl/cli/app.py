@@ -57,7 +57,25 @@ class ReaderGone(Exception):
     see one."""
 
 
-class QueuectlGroup(click.Group):
+class BareGroup(click.UsageError):
+    """A group run without a command (`queuectl`, `queuectl worker`): its help, exit 2."""
+
+    def __init__(self, ctx: click.Context) -> None:
+        super().__init__("missing command", ctx)
+        self.help = ctx.get_help()
+
+
+class Group(click.Group):
+    """Every command group. Bare, it raises BareGroup whatever click is installed: click 8.1
+    prints the help on stdout and exits 0, 8.2+ raises its own usage error."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args and self.no_args_is_help and not ctx.resilient_parsing:
+            raise BareGroup(ctx)
+        return super().parse_args(ctx, args)
+
+
+class QueuectlGroup(Group):
     """The root group: a broken pipe anywhere in parsing (help, version) or in a command
     becomes ReaderGone before click can word it."""
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import click
 
 from queuectl import output
-from queuectl.cli.app import Env, json_option, pass_env
+from queuectl.cli.app import Env, Group, json_option, pass_env
 from queuectl.settings import KEYS, canonical_key, parse_value
 
 
-@click.group()
+@click.group(cls=Group)
 def config() -> None:
     """Read and change run-time configuration."""
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import click
 
 from queuectl import output
-from queuectl.cli.app import Env, json_option, pass_env
+from queuectl.cli.app import Env, Group, json_option, pass_env
 from queuectl.cli.jobs import render_jobs
 from queuectl.cli.params import bounded
 from queuectl.models import State
 
 
-@click.group()
+@click.group(cls=Group)
 def dlq() -> None:
     """The dead-letter queue: jobs that exhausted their retries."""
 

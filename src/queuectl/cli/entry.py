@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     import click
 
     from queuectl import output
-    from queuectl.cli.app import ReaderGone, cli, register
+    from queuectl.cli.app import BareGroup, ReaderGone, cli, register
 
     register()
     try:
@@ -26,10 +26,10 @@ def main(argv: list[str] | None = None) -> int:
         return reader_gone()
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except BareGroup as exc:
+        sys.stderr.write(exc.help + "\n")  # bare `queuectl`: the help, as is
+        return EXIT_USAGE
     except click.UsageError as exc:
-        if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())) and exc.ctx:
-            sys.stderr.write(exc.ctx.get_help() + "\n")  # bare `queuectl`: the help, as is
-            return EXIT_USAGE
         command = exc.ctx.command_path if exc.ctx else "queuectl"
         output.error(f"{exc.format_message().rstrip('.')} (see '{command} --help')")
         return EXIT_USAGE

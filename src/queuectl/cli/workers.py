@@ -8,7 +8,7 @@ import time
 import click
 
 from queuectl import output
-from queuectl.cli.app import Env, json_option, pass_env
+from queuectl.cli.app import Env, Group, json_option, pass_env
 from queuectl.cli.params import bounded, duration
 from queuectl.errors import EXIT_FAILURE, EXIT_OK
 from queuectl.models import WorkerInfo, iso, utcnow
@@ -20,7 +20,7 @@ from queuectl.timeparse import format_duration
 STOP_POLL = 0.1  # seconds between checks while waiting for workers to exit
 
 
-@click.group()
+@click.group(cls=Group)
 def worker() -> None:
     """Run and control worker processes."""
 
