@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from queuectl.proctitle import title
+from queuectl.pool.proctitle import title
 
 
 def test_title_names_role_details_and_store() -> None:

@@ -34,7 +34,7 @@ def worker() -> None:
 @pass_env
 def start(env: Env, count: int, queues: tuple[str, ...], detach: bool, as_json: bool) -> None:
     """Start workers (foreground until Ctrl-C, SIGTERM or `worker stop`)."""
-    from queuectl import supervisor
+    from queuectl.pool import supervisor
 
     if detach:
         pool = supervisor.run_detached(env.url, count, queues)

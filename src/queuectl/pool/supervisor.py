@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from queuectl import proctitle
-from queuectl.checkpointer import Checkpointer
 from queuectl.errors import QueuectlError, StoreUnavailable
-from queuectl.poollog import configure_logging
+from queuectl.pool import proctitle
+from queuectl.pool.checkpointer import Checkpointer
+from queuectl.pool.log import configure_logging
 from queuectl.settings import data_dir, make_private_dirs
 
 READY_TIMEOUT = 30.0  # seconds --detach waits for the workers to register
@@ -225,8 +225,8 @@ def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fd: 
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     proctitle.set_title("worker", url)
+    from queuectl.pool.worker import Worker
     from queuectl.storage import open_store
-    from queuectl.worker import Worker
 
     try:
         store = open_store(url, durable=False)

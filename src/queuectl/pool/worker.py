@@ -28,12 +28,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from queuectl import orphans, retry
+from queuectl import retry
 from queuectl.errors import LostLease, StoreUnavailable
 from queuectl.ids import new_worker_id
 from queuectl.models import AttemptResult, Control, Job, Outcome, State, WorkerInfo, utcnow
-from queuectl.poollog import job_lines
-from queuectl.runner import CHECK_INTERVAL, Action, Hooks, RunSpec, run
+from queuectl.pool import orphans
+from queuectl.pool.log import job_lines
+from queuectl.pool.runner import CHECK_INTERVAL, Action, Hooks, RunSpec, run
 from queuectl.settings import Config
 from queuectl.storage.base import Storage
 from queuectl.storage.liveness import HOST_ID
