@@ -30,12 +30,7 @@ from queuectl.models import (
     State,
     WorkerInfo,
 )
-from queuectl.retry import NextStep
-
-# The retry policy as storage receives it: given a job that just failed, where it goes.
-# Kept as a callable so that storage applies it inside its own transaction while the
-# policy itself stays pure (retry.after_failure bound to the current config).
-FailurePolicy = Callable[[Job], NextStep]
+from queuectl.transitions import FailurePolicy
 
 
 @dataclass(frozen=True)
