@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from queuectl.errors import LostLease
@@ -78,7 +78,6 @@ class Listener:
     fd: int
     _drain: Callable[[], set[str]]
     _close: Callable[[], None]
-    events: set[str] = field(default_factory=set)
 
     def fileno(self) -> int:
         return self.fd
