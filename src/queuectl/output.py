@@ -7,6 +7,7 @@ plain, aligned text that scripts can cut. rich is imported only when it will be 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -56,9 +57,22 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+# C0 and C1 control characters and DEL: in a job's fields they would move the cursor,
+# clear the screen or retitle the terminal of whoever lists the queue (anyone who can
+# enqueue on a shared store could send them), and a newline would break a table's rows.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def shown(value: object) -> str:
+    """A field as text for a table or a key/value line: None as empty, control characters
+    written as escapes (``\x1b``), so the terminal displays them instead of obeying them."""
+    text = "" if value is None else str(value)
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], state_col: int | None = None,
           title: str | None = None) -> None:  # fmt: skip
-    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    cells = [[shown(v) for v in row] for row in rows]
     if is_tty():
         _rich_table(headers, cells, state_col, title)
         return
@@ -87,7 +101,7 @@ def pairs(items: Sequence[tuple[str, Any]]) -> None:
     """Key/value lines (show, config list)."""
     width = max((len(k) for k, _ in items), default=0)
     for key, value in items:
-        line(f"{key.ljust(width)}  {'' if value is None else value}")
+        line(f"{key.ljust(width)}  {shown(value)}")
 
 
 def truncate(text: str, width: int = 60) -> str:

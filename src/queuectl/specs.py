@@ -77,7 +77,8 @@ def check_queue(queue: object) -> str:
     if not isinstance(queue, str):
         raise UsageError(f"queue must be a string, not {_kind(queue)}")
     if not _good_queue_name(queue):
-        raise InvalidValue(f"invalid queue name {queue[:40]!r}: 1-{MAX_QUEUE_CHARS} characters")
+        raise InvalidValue(f"invalid queue name {queue[:40]!r}: 1-{MAX_QUEUE_CHARS} characters, "
+                           "no control characters")  # fmt: skip
     return queue
 
 

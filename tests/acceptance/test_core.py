@@ -218,3 +218,25 @@ def test_bare_command_prints_its_help(cli: Cli) -> None:
         result = cli.run(*args)
         assert result.returncode == 2
         assert result.stderr.startswith("Usage: queuectl") and "error" not in result.stderr
+
+
+def test_control_characters_in_fields_are_shown_not_obeyed(cli: Cli, tmp_path: Path) -> None:
+    """Anyone who can enqueue must not be able to clear or retitle an operator's terminal."""
+    esc = "\x1b[2J\x1b]0;owned\x07"
+    (tmp_path / f"d{esc}").mkdir()
+    job_id = cli.ok("enqueue", "-c", f"echo {esc}", "-e", f"A={esc}", "--cwd", f"d{esc}",
+                    "--delay", "1h").strip()  # fmt: skip
+    for args in (["list"], ["show", job_id]):
+        shown = cli.ok(*args)
+        assert "\x1b" not in shown and "\x07" not in shown, args
+        assert "echo \\x1b[2J\\x1b]0;owned\\x07" in shown, args
+    assert "A=\\x1b[2J" in cli.ok("show", job_id)
+    assert cli.json("show", job_id)["command"] == f"echo {esc}"  # JSON keeps the data exactly
+
+
+def test_list_says_when_it_stopped_at_the_limit(cli: Cli) -> None:
+    for _ in range(3):
+        cli.enqueue("true", "--delay", "1h")
+    assert "(the newest 2; --limit 0 lists all)" in cli.run("list", "--limit", "2").stderr
+    assert cli.run("list", "--limit", "4").stderr == ""
+    assert cli.run("list", "--limit", "2", "--json").stderr == ""

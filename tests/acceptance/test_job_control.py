@@ -228,7 +228,7 @@ def test_purge_deletes_only_finished_jobs_with_their_logs(cli: Cli) -> None:
 
 
 def test_logs_follow_streams_while_the_job_runs(cli: Cli) -> None:
-    job_id = cli.enqueue("echo first; sleep 2; echo second")
+    job_id = cli.enqueue("echo first; sleep 5; echo second")
     cli.start_workers(1)
     follower = subprocess.Popen([QUEUECTL, "logs", job_id, "--follow"], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=cli.env, cwd=cli.cwd)  # fmt: skip

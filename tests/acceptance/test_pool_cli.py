@@ -10,7 +10,7 @@ from pathlib import Path
 
 from queuectl.settings import redact_url
 from tests.acceptance.process_tools import read_pid
-from tests.helpers import Cli, wait_until
+from tests.helpers import QUEUECTL, Cli, wait_until
 
 
 def _cmdline(pid: int) -> str:
@@ -99,3 +99,52 @@ def test_bulk_refusals_name_the_line(cli: Cli, tmp_path: Path) -> None:
             proc = cli.run("enqueue", "--file", str(jobs), *extra)
             assert (proc.returncode, proc.stderr) == (1, f"queuectl: error: {message}\n")
     assert [j["id"] for j in cli.json("list")] == ["b"]  # nothing else went in
+
+
+def test_detach_hint_names_the_store_it_was_given(cli: Cli, tmp_path: Path) -> None:
+    db = tmp_path / "other.db"
+    started = cli.run("--db", str(db), "worker", "start", "--detach")
+    assert started.returncode == 0, started.stderr
+    assert f"on {db} in the background" in started.stderr
+    hint = started.stderr.split("stop: ", 1)[1].strip()
+    assert hint == f"queuectl --db {db} worker stop"
+    stopped = subprocess.run([*hint.split()[:1], *hint.split()[1:], "--timeout", "20"],
+                             env=cli.env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert stopped.returncode == 0 and "asked 1 worker(s)" in stopped.stderr
+
+
+def test_a_killed_pool_shows_as_lost_not_busy(cli: Cli, tmp_path: Path) -> None:
+    cli.ok("config", "set", "lease-timeout", "2")
+    cli.enqueue("echo $$ > sh.pid; sleep 60")
+    pool = cli.start_workers(1)
+    read_pid(tmp_path / "sh.pid")
+    os.killpg(pool.pid, signal.SIGKILL)
+    pool.wait(timeout=10)
+
+    def states() -> list[str]:
+        return [row.split()[3] for row in cli.ok("worker", "list").splitlines()[1:]]
+
+    wait_until(lambda: states() == ["lost"], timeout=15, what="the killed worker to be lost")
+
+
+def test_a_worker_for_an_impossible_queue_is_refused(cli: Cli) -> None:
+    for name in ("", "a\x1bb", "q" * 101):
+        done = cli.run("worker", "start", "--queue", name)
+        assert done.returncode == 1 and "invalid queue name" in done.stderr
+    assert cli.json("worker", "list") == []
+
+
+def test_the_dashboard_keeps_a_typed_password_out_of_ps(cli: Cli) -> None:
+    url = cli.db_url.replace("postgres@", "postgres:s3cret@") if "postgres" in cli.db_url \
+        else cli.db_url  # fmt: skip
+    proc = subprocess.Popen([QUEUECTL, "--db", url, "dashboard", "--port", "0"], env=cli.env,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        assert "queuectl dashboard on" in proc.stderr.readline()
+        wait_until(lambda: _cmdline(proc.pid).startswith("queuectl dashboard"), timeout=10,
+                   what="the dashboard's title")  # fmt: skip
+        assert "s3cret" not in _cmdline(proc.pid)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=20)

@@ -57,7 +57,7 @@ def test_killed_worker_job_is_completed_by_another(cli: Cli, tmp_path: Path) -> 
 def test_lost_worker_on_another_host_is_recovered_after_the_lease(cli: Cli) -> None:
     """Liveness lives in the store: a worker of another host is lost only by silence."""
     short_lease(cli)
-    job_id = cli.enqueue("sleep 1.5; echo done")
+    job_id = cli.enqueue("sleep 4; echo done")  # long enough to be seen held on a busy machine
     far = cli.start_workers(1, env={"QUEUECTL_HOST_ID": "elsewhere"})
     victim = holder_pid(cli, job_id)
     os.killpg(far.pid, signal.SIGKILL)  # the whole far pool: no restart

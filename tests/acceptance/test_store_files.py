@@ -179,3 +179,38 @@ def test_db_is_understood_after_the_command(tmp_path: Path) -> None:
     clash = cli.run("--db", str(db), "status", "--db", str(tmp_path / "b.db"))
     assert clash.returncode == 2 and "--db given twice" in clash.stderr
     assert not (tmp_path / "other.db").exists() and not (tmp_path / "b.db").exists()
+
+
+def test_a_postgres_database_without_our_tables_is_never_given_them_by_a_reader(
+    tmp_path: Path,
+) -> None:
+    """The PostgreSQL form of a mistyped store: a database that exists but is not a queue
+    (`postgres` itself, say). Readers refuse it and leave it as it was; writers set it up."""
+    from tests import pg
+
+    pg.require_server()
+    name = pg.create()  # empty: no template
+    try:
+        url = pg.url_for(name)
+        cli = Cli(url, tmp_path / "home", cwd=tmp_path)
+        for args in READERS:
+            proc = cli.run(*args, timeout=30)
+            assert (proc.returncode, proc.stderr) == (
+                1, f"queuectl: error: no store at {url} (check --db or QUEUECTL_DB)\n"), args
+        with pg.psycopg.connect(url) as conn:
+            tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+            assert tables.fetchone() == (0,)
+        assert cli.enqueue("true")
+        assert cli.json("status")["counts"]["pending"] == 1
+    finally:
+        pg.drop(name)
+
+
+def test_db_is_understood_between_a_group_and_its_command(tmp_path: Path) -> None:
+    db = tmp_path / "q.db"
+    cli = Cli(str(tmp_path / "other.db"), tmp_path / "home", cwd=tmp_path)
+    cli.ok("--db", str(db), "config", "set", "max-retries", "4")
+    assert cli.ok("config", "--db", str(db), "get", "max-retries") == "4\n"
+    assert cli.ok("worker", "--db", str(db), "list", "--json") == "[]\n"
+    assert cli.ok("dlq", "--db", str(db), "list", "--json") == "[]\n"
+    assert not (tmp_path / "other.db").exists()

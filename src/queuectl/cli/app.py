@@ -108,14 +108,15 @@ def register() -> None:
 
 
 def _accept_db_after_the_command(group: click.Group) -> None:
-    """`queuectl status --db q.db` works as users type it: every command also takes --db.
+    """`queuectl status --db q.db` works as users type it: every command and command group
+    also takes --db.
 
     The option is the same store choice as the global one; given in both places with
     different values, it is a usage error rather than a silent pick."""
     for command in group.commands.values():
-        if isinstance(command, click.Group):
+        if isinstance(command, click.Group):  # `queuectl worker --db X list` too
             _accept_db_after_the_command(command)
-        elif not any("--db" in p.opts for p in command.params):
+        if not any("--db" in p.opts for p in command.params):
             command.params.append(click.Option(["--db"], metavar="URL", expose_value=False,
                                                callback=_db_after, help=DB_HELP))  # fmt: skip
 

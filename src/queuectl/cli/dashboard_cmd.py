@@ -8,6 +8,7 @@ from queuectl import output
 from queuectl.cli.app import CliContext, pass_cli_context
 from queuectl.cli.params import bounded
 from queuectl.errors import InvalidValue
+from queuectl.pool import proctitle
 from queuectl.settings import redact_url
 
 TOKEN_ENV = "QUEUECTL_DASHBOARD_TOKEN"
@@ -44,4 +45,5 @@ def dashboard(cli_ctx: CliContext, host: str, port: int, token: str | None) -> N
     output.note(f"queuectl dashboard on {url} - store {redact_url(cli_ctx.url)} - {access}")
     output.note("Ctrl-C to stop")
     cli_ctx.close()  # the server opens its own stores, one per thread that needs one
+    proctitle.set_title("dashboard", cli_ctx.url, url)  # and the URL typed with --db leaves ps
     server.serve(cli_ctx.url, sock, token)

@@ -82,6 +82,8 @@ def list_cmd(cli_ctx: CliContext, state: str | None, queue: str | None, limit: i
     """Jobs, newest first."""
     jobs = cli_ctx.store().list_jobs(State(state) if state else None, queue, limit or None)
     render_jobs(jobs, as_json)
+    if limit and len(jobs) == limit and not as_json:
+        output.note(f"(the newest {limit}; --limit 0 lists all)")
 
 
 def render_jobs(jobs: list[Job], as_json: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 
 import click
@@ -10,8 +11,9 @@ from queuectl import output
 from queuectl.cli.app import CliContext, json_option, pass_cli_context
 from queuectl.cli.params import bounded, duration
 from queuectl.errors import EXIT_FAILURE, EXIT_OK
-from queuectl.models import iso, utcnow
-from queuectl.settings import Config
+from queuectl.models import WorkerInfo, iso, utcnow
+from queuectl.settings import Config, redact_url
+from queuectl.specs import check_queue
 from queuectl.storage import liveness
 from queuectl.timeparse import format_duration
 
@@ -37,14 +39,20 @@ def start(cli_ctx: CliContext, count: int, queues: tuple[str, ...], detach: bool
     """Start workers (foreground until Ctrl-C, SIGTERM or `worker stop`)."""
     from queuectl.pool import supervisor
 
+    for queue in queues:  # the names enqueue accepts: a worker for "" would serve nothing
+        check_queue(queue)
+
     if detach:
         pool = supervisor.run_detached(cli_ctx.url, count, queues)
         if as_json:
             output.emit_json(pool.to_dict())
             return
         output.line("\n".join(map(str, pool.workers)))  # the data: worker pids, as before
-        output.note(f"supervisor {pool.supervisor} runs {count} worker(s) in the background; "
-                    f"log: {pool.log_path}; stop: queuectl worker stop")  # fmt: skip
+        stop = "queuectl worker stop" if cli_ctx.db is None else \
+            f"queuectl --db {shlex.quote(redact_url(cli_ctx.url))} worker stop"  # fmt: skip
+        output.note(f"supervisor {pool.supervisor} runs {count} worker(s) on "
+                    f"{redact_url(cli_ctx.url)} in the background; log: {pool.log_path}; "
+                    f"stop: {stop}")  # fmt: skip
         return
     store = cli_ctx.store(create=True)
     output.note(f"starting {count} worker(s) on {store.display_url}; Ctrl-C to stop")
@@ -103,10 +111,18 @@ def list_workers(cli_ctx: CliContext, as_json: bool) -> None:
         output.emit_json([w.to_dict() for w in workers])
         return
     now = utcnow()
-    rows = [(w.id, w.host, w.pid, w.state, ",".join(w.queues) or "all", w.current_job or "",
+    lease = cli_ctx.config().lease_timeout
+    rows = [(w.id, w.host, w.pid, _state(w, now.timestamp(), lease), ",".join(w.queues) or "all",
+             w.current_job or "",
              iso(w.heartbeat_at), f"{(now - w.heartbeat_at).total_seconds():.1f}s ago")
             for w in workers]  # fmt: skip
     output.table(["ID", "HOST", "PID", "STATE", "QUEUES", "JOB", "HEARTBEAT", "AGE"], rows)
+
+
+def _state(worker: WorkerInfo, now: float, lease: float) -> str:
+    """A worker's state as a person needs it: one silent past the lease (or whose process is
+    gone, on this host) is `lost`, whatever it last said; a live worker will recover its job."""
+    return "lost" if liveness.is_lost(worker, now, lease) else worker.state
 
 
 def register(group: click.Group) -> None:

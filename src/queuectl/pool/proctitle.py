@@ -7,15 +7,17 @@ setproctitle rewrites the title where ps reads it (argv, and the kernel's comm n
 
 from __future__ import annotations
 
-from queuectl.settings import redact_url
+from queuectl.settings import is_postgres, redact_url, sqlite_path
 
 TITLE_PREFIX = "queuectl"
 
 
 def title(role: str, url: str, *details: str) -> str:
-    """``queuectl supervisor [2 workers] /path/q.db``; passwords never appear."""
+    """``queuectl supervisor [2 workers] /path/q.db``: a SQLite store by its absolute path,
+    a PostgreSQL one with its password as ***."""
     extra = f" [{', '.join(details)}]" if details else ""
-    return f"{TITLE_PREFIX} {role}{extra} {redact_url(url)}"
+    store = redact_url(url) if is_postgres(url) else sqlite_path(url)
+    return f"{TITLE_PREFIX} {role}{extra} {store}"
 
 
 def set_title(role: str, url: str, *details: str) -> None:

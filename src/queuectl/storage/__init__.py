@@ -12,8 +12,9 @@ def open_store(url: str, *, durable: bool = True, create: bool = True) -> Storag
     """Open the store named by ``url`` (a path, sqlite:///path or postgresql://...).
 
     ``create``: a SQLite file that does not exist yet is made (with its folders); without
-    it, a missing file raises StoreUnavailable and nothing is created. A PostgreSQL
-    database is never created here (its tables are, by the first command of any kind)."""
+    it, a missing file raises StoreUnavailable and nothing is created; likewise a PostgreSQL
+    database without queuectl's tables is refused rather than given them. (A PostgreSQL
+    database itself is never created here.)"""
     if is_postgres(url):
         try:
             from queuectl.storage.postgres import PostgresStorage
@@ -21,7 +22,7 @@ def open_store(url: str, *, durable: bool = True, create: bool = True) -> Storag
             from queuectl.errors import StoreUnavailable
 
             raise StoreUnavailable(f"PostgreSQL support is not available: {exc}") from None
-        return PostgresStorage(url, durable=durable)
+        return PostgresStorage(url, durable=durable, create=create)
     from queuectl.storage.sqlite import SQLiteStorage
 
     path = sqlite_path(url)

@@ -84,12 +84,19 @@ def connect(url: str, display_url: str, *, durable: bool = True) -> Conn:
 # --- migrations --------------------------------------------------------------------------
 
 
-def migrate(conn: Conn, display_url: str) -> None:
-    """Bring the schema to the latest version; one cheap read when it already is."""
+def migrate(conn: Conn, display_url: str, *, create: bool = True) -> None:
+    """Bring the schema to the latest version; one cheap read when it already is.
+
+    ``create``: a database without queuectl's schema gets it; without it, such a database
+    raises StoreUnavailable and is left untouched (a command that only reads, pointed at
+    the wrong database, must not install tables there). Older schemas are upgraded."""
     steps = migrations("postgres")
     latest = steps[-1][0]
-    if _version(conn) == latest:
+    found = _version(conn)
+    if found == latest:
         return
+    if found == 0 and not create:
+        raise StoreUnavailable(f"no store at {display_url} (check --db or QUEUECTL_DB)")
     with conn.transaction():
         # Held until commit: of many processes starting at once, one migrates and the
         # others wait here, then find the work done.

@@ -87,8 +87,9 @@ FOLD_MIN_ROWS = 1_000
 
 
 class PostgresStorage(Storage):
-    def __init__(self, url: str, *, durable: bool = True) -> None:
-        """Connect to ``url`` (postgresql://user:pw@host:port/db) and migrate if needed.
+    def __init__(self, url: str, *, durable: bool = True, create: bool = True) -> None:
+        """Connect to ``url`` (postgresql://user:pw@host:port/db) and migrate if needed
+        (``create``: also into a database that has no queuectl schema yet; see migrate).
 
         ``durable``: each commit waits until its WAL is flushed to disk (the server's
         ``synchronous_commit``), so a job the CLI enqueued survives a server crash.
@@ -110,7 +111,7 @@ class PostgresStorage(Storage):
         with self._lock:
             conn = self._connection()
             try:
-                migrate(conn, self.display_url)
+                migrate(conn, self.display_url, create=create)
             except psycopg.Error as exc:
                 self.close()
                 raise StoreUnavailable(
