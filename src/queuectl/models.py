@@ -172,7 +172,7 @@ class WorkerInfo:
     id: str
     host: str
     pid: int
-    state: str  # idle | busy | stopping
+    state: str  # idle | busy
     current_job: str | None
     started_at: datetime
     heartbeat_at: datetime
@@ -205,11 +205,3 @@ class Control:
     # A job whose row names this worker besides the one it reported: a claim whose answer
     # never reached it (the connection dropped). It is the worker's to run.
     also_held: str | None = None
-
-
-@dataclass(frozen=True)
-class StaleJob:
-    """A processing job whose worker is gone, as recover_stale hands it back."""
-
-    job: Job
-    attempt: int

@@ -13,7 +13,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from queuectl.cli.app import Env
+from queuectl.cli.app import CliContext
 from queuectl.models import JobSpec
 from queuectl.storage import open_store
 from tests.helpers import QUEUECTL, Cli, wait_until
@@ -75,8 +75,8 @@ def test_enqueue_is_committed_with_synchronous_full(tmp_path: Path) -> None:
             "pending",
         )
     conn.close()
-    # The store the CLI opens (Env.store, used by enqueue) fsyncs every commit.
-    env = Env(str(db))
+    # The store the CLI opens (CliContext.store, used by enqueue) fsyncs every commit.
+    env = CliContext(str(db))
     try:
         store = env.store()
         level = store._conn.execute("PRAGMA synchronous").fetchone()[0]  # type: ignore[attr-defined]

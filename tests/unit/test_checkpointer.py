@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from queuectl.checkpointer import IDLE_LOOK, LATEST, SOONEST, next_pause
+from queuectl.pool.checkpointer import IDLE_LOOK, LATEST, SOONEST, next_pause
 
 
 def test_nothing_written_means_a_look_a_second() -> None:

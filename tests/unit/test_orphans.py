@@ -6,7 +6,7 @@ import os
 import subprocess
 import time
 
-from queuectl.orphans import job_groups, kill_job
+from queuectl.pool.orphans import job_groups, kill_job
 from tests.helpers import wait_until
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 import time
 
-from queuectl.supervisor import EXIT_STORE, RESTART_DELAY_MAX, STABLE_AFTER, Child, Supervisor
+from queuectl.pool.supervisor import EXIT_STORE, RESTART_DELAY_MAX, STABLE_AFTER, Child, Supervisor
 
 KILLED = signal.SIGKILL  # a wait status for "killed by SIGKILL" is the signal number itself
 

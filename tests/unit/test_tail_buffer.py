@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from queuectl.runner import TailBuffer
+from queuectl.pool.runner import TailBuffer
 
 
 @given(st.integers(1, 300), st.lists(st.binary(max_size=200), max_size=40))

@@ -16,7 +16,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 @dataclass
-class Env:
+class CliContext:
     """What every command shares: where the store is, and the store once opened."""
 
     db: str | None
@@ -46,7 +46,7 @@ class Env:
             self._store = None
 
 
-pass_env = click.make_pass_decorator(Env)
+pass_cli_context = click.make_pass_decorator(CliContext)
 
 
 class ReaderGone(Exception):
@@ -105,9 +105,9 @@ DB_HELP = ("Store: a path, sqlite:///path or postgresql://... "
 @click.pass_context
 def cli(ctx: click.Context, db: str | None) -> None:
     """queuectl: a persistent background job queue for shell commands."""
-    env = Env(db)
-    ctx.obj = env
-    ctx.call_on_close(env.close)
+    cli_ctx = CliContext(db)
+    ctx.obj = cli_ctx
+    ctx.call_on_close(cli_ctx.close)
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
@@ -142,8 +142,8 @@ def _accept_db_after_the_command(group: click.Group) -> None:
 def _db_after(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     if value is None:
         return
-    env = ctx.find_object(Env)
-    assert env is not None  # the root group made it before any command parses
-    if env.db is not None and env.db != value:
-        raise click.UsageError(f"--db given twice: {env.db!r} and {value!r}")
-    env.db = value
+    cli_ctx = ctx.find_object(CliContext)
+    assert cli_ctx is not None  # the root group made it before any command parses
+    if cli_ctx.db is not None and cli_ctx.db != value:
+        raise click.UsageError(f"--db given twice: {cli_ctx.db!r} and {value!r}")
+    cli_ctx.db = value

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from queuectl import output
-from queuectl.cli.app import Env, Group, json_option, pass_env
+from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
 from queuectl.settings import KEYS, canonical_key, parse_value
 
 
@@ -20,8 +20,8 @@ def config() -> None:
 @click.argument("key")
 @click.argument("value")
 @json_option
-@pass_env
-def set_value(env: Env, key: str, value: str, as_json: bool) -> None:
+@pass_cli_context
+def set_value(cli_ctx: CliContext, key: str, value: str, as_json: bool) -> None:
     """Set KEY to VALUE (validated; nothing is written when refused).
 
     Durations (backoff-max, job-timeout, lease-timeout) take seconds or units: 90, 5m, 1h30m.
@@ -30,7 +30,7 @@ def set_value(env: Env, key: str, value: str, as_json: bool) -> None:
     number = parse_value(name, value)
     # Kept as a plain number (of seconds, for a duration): what every version and every
     # reader of the store understands.
-    env.store(create=True).config_set(name, str(number))
+    cli_ctx.store(create=True).config_set(name, str(number))
     if as_json:
         output.emit_json({name: number})
     else:
@@ -40,11 +40,11 @@ def set_value(env: Env, key: str, value: str, as_json: bool) -> None:
 @config.command("get")
 @click.argument("key")
 @json_option
-@pass_env
-def get_value(env: Env, key: str, as_json: bool) -> None:
+@pass_cli_context
+def get_value(cli_ctx: CliContext, key: str, as_json: bool) -> None:
     """Print the current value of KEY (durations as 5m, 1h30m; --json: seconds)."""
     name = canonical_key(key)
-    value = env.config().as_dict()[name]
+    value = cli_ctx.config().as_dict()[name]
     if as_json:
         output.emit_json({name: value})
     else:
@@ -53,10 +53,10 @@ def get_value(env: Env, key: str, as_json: bool) -> None:
 
 @config.command("list")
 @json_option
-@pass_env
-def list_values(env: Env, as_json: bool) -> None:
+@pass_cli_context
+def list_values(cli_ctx: CliContext, as_json: bool) -> None:
     """Every key with its current value (durations as 5m, 1h30m; --json: seconds)."""
-    values = env.config().as_dict()
+    values = cli_ctx.config().as_dict()
     if as_json:
         output.emit_json(values)
         return

@@ -7,7 +7,7 @@ import time
 import click
 
 from queuectl import output
-from queuectl.cli.app import Env, json_option, pass_env
+from queuectl.cli.app import CliContext, json_option, pass_cli_context
 from queuectl.cli.params import duration
 from queuectl.errors import EXIT_FAILURE, EXIT_OK, JobNotFound
 from queuectl.models import FINAL_STATES, Job, State
@@ -19,13 +19,13 @@ CANCEL_ACK_TIMEOUT = 5.0  # seconds cancel waits for a running job's worker to k
 @click.command()
 @click.argument("job_ids", nargs=-1, required=True, metavar="ID...")
 @json_option
-@pass_env
-def cancel(env: Env, job_ids: tuple[str, ...], as_json: bool) -> None:
+@pass_cli_context
+def cancel(cli_ctx: CliContext, job_ids: tuple[str, ...], as_json: bool) -> None:
     """Cancel jobs: pending/failed ones never run; running ones are killed."""
-    store = env.store()
+    store = cli_ctx.store()
     jobs = store.cancel(list(job_ids))
     running = [job for job in jobs if job.started_at and job.finished_at is None]
-    _await_kill(env, running)
+    _await_kill(cli_ctx, running)
     if as_json:
         output.emit_json([job.to_dict() for job in jobs])
     else:
@@ -33,13 +33,13 @@ def cancel(env: Env, job_ids: tuple[str, ...], as_json: bool) -> None:
             output.line(job.id)
 
 
-def _await_kill(env: Env, running: list[Job]) -> None:
+def _await_kill(cli_ctx: CliContext, running: list[Job]) -> None:
     """Give the workers a moment to kill what they ran, so that 'cancelled' means gone."""
     deadline = time.monotonic() + CANCEL_ACK_TIMEOUT
     pending = {job.id for job in running}
     while pending and time.monotonic() < deadline:
         for job_id in list(pending):
-            attempts = env.store().attempts(job_id)
+            attempts = cli_ctx.store().attempts(job_id)
             if not attempts or attempts[-1].finished_at is not None:
                 pending.discard(job_id)
         if pending:
@@ -53,11 +53,12 @@ def _await_kill(env: Env, running: list[Job]) -> None:
 @click.option("--timeout", callback=duration, metavar="DURATION",
               help="Give up after this long (seconds or 30s/5m).")  # fmt: skip
 @json_option
-@pass_env
-def wait(env: Env, job_ids: tuple[str, ...], timeout: float | None, as_json: bool) -> int:
+@pass_cli_context
+def wait(cli_ctx: CliContext, job_ids: tuple[str, ...], timeout: float | None,
+         as_json: bool) -> int:  # fmt: skip
     """Block until every job is final; exit 0 only if all completed."""
     deadline = time.monotonic() + timeout if timeout is not None else None
-    store = env.store()
+    store = cli_ctx.store()
     while True:
         jobs = []
         for job_id in job_ids:
@@ -88,11 +89,11 @@ def wait(env: Env, job_ids: tuple[str, ...], timeout: float | None, as_json: boo
 @click.option("--older-than", callback=duration, metavar="DURATION", required=True,
               help="Finished more than this long ago: 7d, 12h.")  # fmt: skip
 @json_option
-@pass_env
-def purge(env: Env, states: tuple[str, ...], older_than: float, as_json: bool) -> None:
+@pass_cli_context
+def purge(cli_ctx: CliContext, states: tuple[str, ...], older_than: float, as_json: bool) -> None:
     """Delete finished jobs with their attempts and output."""
     chosen = [State(s) for s in states] or sorted(FINAL_STATES)
-    deleted = env.store().purge(chosen, older_than)
+    deleted = cli_ctx.store().purge(chosen, older_than)
     if as_json:
         output.emit_json({"deleted": deleted})
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from queuectl import output, proctitle
-from queuectl.cli.app import Env, pass_env
+from queuectl.cli.app import CliContext, pass_cli_context
 from queuectl.cli.params import bounded
 from queuectl.errors import InvalidValue
 from queuectl.settings import redact_url
@@ -21,8 +21,8 @@ TOKEN_ENV = "QUEUECTL_DASHBOARD_TOKEN"
 @click.option("--token", envvar=TOKEN_ENV, metavar="T",
               help=f"Require this bearer token on every request. Prefer setting {TOKEN_ENV}: "
                    "arguments are visible to other users in ps.")  # fmt: skip
-@pass_env
-def dashboard(env: Env, host: str, port: int, token: str | None) -> None:
+@pass_cli_context
+def dashboard(cli_ctx: CliContext, host: str, port: int, token: str | None) -> None:
     """Serve the live dashboard, its JSON API and /metrics for Prometheus.
 
     \b
@@ -36,13 +36,13 @@ def dashboard(env: Env, host: str, port: int, token: str | None) -> None:
         raise InvalidValue(
             f"refusing to listen on {host} without a token: set {TOKEN_ENV} (or pass --token)"
         )
-    env.store(create=True)  # fail now, with one clear line, if the store cannot be opened
+    cli_ctx.store(create=True)  # fail now, with one clear line, if the store cannot be opened
     sock = server.bind(host, port)
     url = server.public_url(host, sock.getsockname()[1])
     access = "token required (open /?token=... once, or send Authorization: Bearer)" if token \
         else "no token (loopback only)"  # fmt: skip
-    output.note(f"queuectl dashboard on {url} - store {redact_url(env.url)} - {access}")
+    output.note(f"queuectl dashboard on {url} - store {redact_url(cli_ctx.url)} - {access}")
     output.note("Ctrl-C to stop")
-    env.close()  # the server opens its own stores, one per thread that needs one
-    proctitle.set_title("dashboard", env.url, url)  # and the URL typed with --db leaves ps
-    server.serve(env.url, sock, token)
+    cli_ctx.close()  # the server opens its own stores, one per thread that needs one
+    proctitle.set_title("dashboard", cli_ctx.url, url)  # and the URL typed with --db leaves ps
+    server.serve(cli_ctx.url, sock, token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from queuectl import output
-from queuectl.cli.app import Env, Group, json_option, pass_env
+from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
 from queuectl.cli.jobs import render_jobs
 from queuectl.cli.params import bounded
 from queuectl.models import State
@@ -20,22 +20,22 @@ def dlq() -> None:
 @click.option("--limit", type=int, callback=bounded(0, 10**9), default=0,
               help="At most this many (0: all).")  # fmt: skip
 @json_option
-@pass_env
-def list_dead(env: Env, limit: int, as_json: bool) -> None:
+@pass_cli_context
+def list_dead(cli_ctx: CliContext, limit: int, as_json: bool) -> None:
     """Dead jobs, newest first."""
-    render_jobs(env.store().list_jobs(State.DEAD, limit=limit or None), as_json)
+    render_jobs(cli_ctx.store().list_jobs(State.DEAD, limit=limit or None), as_json)
 
 
 @dlq.command()
 @click.argument("job_ids", nargs=-1, metavar="ID...")
 @click.option("--all", "retry_all", is_flag=True, help="Retry every dead job.")
 @json_option
-@pass_env
-def retry(env: Env, job_ids: tuple[str, ...], retry_all: bool, as_json: bool) -> None:
+@pass_cli_context
+def retry(cli_ctx: CliContext, job_ids: tuple[str, ...], retry_all: bool, as_json: bool) -> None:
     """Dead jobs back to pending, attempts reset, due now."""
     if bool(job_ids) == retry_all:
         raise click.UsageError("give job ids or --all (not both)")
-    jobs = env.store().retry_dead(None if retry_all else list(job_ids))
+    jobs = cli_ctx.store().retry_dead(None if retry_all else list(job_ids))
     if as_json:
         output.emit_json([job.to_dict() for job in jobs])
     else:

@@ -22,7 +22,7 @@ VALUE_FLAGS = {
     "-c": "command", "--command": "command", "--id": "id", "-p": "priority",
     "--priority": "priority", "--max-retries": "max_retries", "--timeout": "timeout",
     "--run-at": "run_at", "--delay": "delay", "--queue": "queue", "--cwd": "cwd",
-    "-e": "env", "--env": "env", "-f": "file", "--file": "file",
+    "-e": "env", "--env": "env", "-f": "file", "--file": "file", "--db": "db",
 }  # fmt: skip
 BOOL_FLAGS = {"--json": "json"}
 INT_FIELDS = frozenset({"priority", "max_retries"})
@@ -37,6 +37,10 @@ def run(argv: list[str]) -> int | None:
     try:
         db, rest = _global_options(argv)
         parsed = _enqueue_options(rest)
+        after = parsed.pop("db", None)  # `enqueue ... --db X`, as every command takes it
+        if after is not None and db is not None and after != db:
+            raise _Fallback  # click words the clash
+        db = after or db
         read_file = _file_reader(parsed.pop("file", None))
     except _Fallback:
         return None

@@ -10,7 +10,7 @@ import click
 
 from queuectl import output
 from queuectl.cli import enqueue_core
-from queuectl.cli.app import Env, json_option, pass_env
+from queuectl.cli.app import CliContext, json_option, pass_cli_context
 from queuectl.cli.params import bounded
 from queuectl.errors import InvalidValue, JobNotFound
 from queuectl.models import READY_STATES, Job, State, iso, utcnow
@@ -36,9 +36,9 @@ FOLLOW_POLL = 0.2  # seconds between reads while following a running attempt
 @click.option("-f", "--file", "jobs_file", type=click.File("r", encoding="utf-8"),
               help="Bulk: JSON lines or a JSON array ('-' = stdin), all or nothing.")  # fmt: skip
 @json_option
-@pass_env
-def enqueue(env: Env, /, job_json: str | None, job_id: str | None, jobs_file: Any, as_json: bool,
-            env_pairs: tuple[str, ...], **flags: Any) -> None:  # fmt: skip
+@pass_cli_context
+def enqueue(cli_ctx: CliContext, /, job_json: str | None, job_id: str | None, jobs_file: Any,
+            as_json: bool, env_pairs: tuple[str, ...], **flags: Any) -> None:  # fmt: skip
     """Put shell jobs on the queue; print their ids.
 
     \b
@@ -57,7 +57,7 @@ def enqueue(env: Env, /, job_json: str | None, job_id: str | None, jobs_file: An
     if jobs_file is not None and "id" in defaults:
         raise click.UsageError("--id cannot be shared by the jobs of a file")
     read_file = jobs_file.read if jobs_file is not None else None
-    enqueue_core.enqueue(env.store(create=True), defaults, job_json, read_file, as_json)
+    enqueue_core.enqueue(cli_ctx.store(create=True), defaults, job_json, read_file, as_json)
 
 
 def _env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -76,10 +76,11 @@ def _env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--limit", type=int, callback=bounded(0, 10**9), default=100,
               show_default=True, help="At most this many (0: all).")  # fmt: skip
 @json_option
-@pass_env
-def list_cmd(env: Env, state: str | None, queue: str | None, limit: int, as_json: bool) -> None:
+@pass_cli_context
+def list_cmd(cli_ctx: CliContext, state: str | None, queue: str | None, limit: int,
+             as_json: bool) -> None:  # fmt: skip
     """Jobs, newest first."""
-    jobs = env.store().list_jobs(State(state) if state else None, queue, limit or None)
+    jobs = cli_ctx.store().list_jobs(State(state) if state else None, queue, limit or None)
     render_jobs(jobs, as_json)
     if limit and len(jobs) == limit and not as_json:
         output.note(f"(the newest {limit}; --limit 0 lists all)")
@@ -110,10 +111,10 @@ def next_run(job: Job, now: datetime) -> str:
 @click.command()
 @click.argument("job_id")
 @json_option
-@pass_env
-def show(env: Env, job_id: str, as_json: bool) -> None:
+@pass_cli_context
+def show(cli_ctx: CliContext, job_id: str, as_json: bool) -> None:
     """One job with its attempts log."""
-    store = env.store()
+    store = cli_ctx.store()
     job = store.get_job(job_id)
     if job is None:
         raise JobNotFound(job_id)
@@ -136,10 +137,10 @@ def show(env: Env, job_id: str, as_json: bool) -> None:
 
 @click.command()
 @json_option
-@pass_env
-def status(env: Env, as_json: bool) -> None:
+@pass_cli_context
+def status(cli_ctx: CliContext, as_json: bool) -> None:
     """Counts per state, scheduled jobs and active workers."""
-    stats = env.store().stats()
+    stats = cli_ctx.store().stats()
     if as_json:
         output.emit_json(stats.to_dict())
         return
@@ -155,10 +156,11 @@ def status(env: Env, as_json: bool) -> None:
               help="Attempt number (default: latest).")  # fmt: skip
 @click.option("-f", "--follow", is_flag=True, help="Stream while the attempt runs.")
 @json_option
-@pass_env
-def logs(env: Env, job_id: str, attempt: int | None, follow: bool, as_json: bool) -> None:
+@pass_cli_context
+def logs(cli_ctx: CliContext, job_id: str, attempt: int | None, follow: bool,
+         as_json: bool) -> None:  # fmt: skip
     """Captured output (stdout and stderr, in order) of a job's attempt."""
-    store = env.store()
+    store = cli_ctx.store()
     out = store.read_output(job_id, attempt)
     if out is None:
         if store.get_job(job_id) is None:
@@ -167,7 +169,7 @@ def logs(env: Env, job_id: str, attempt: int | None, follow: bool, as_json: bool
             raise InvalidValue(f"job {job_id!r} has no attempt {attempt}")
         if not follow:
             raise InvalidValue(f"job {job_id!r} has not run yet")
-        out = _wait_for_attempt(env, job_id)
+        out = _wait_for_attempt(cli_ctx, job_id)
     if as_json:
         output.emit_json({"job_id": job_id, "attempt": out.attempt, "finished": out.finished,
                           "dropped_bytes": out.dropped,
@@ -177,25 +179,25 @@ def logs(env: Env, job_id: str, attempt: int | None, follow: bool, as_json: bool
         output.note(f"[{out.dropped} earlier bytes dropped: max-log-bytes]")
     output.write_output(out.data)
     if follow:
-        _follow(env, job_id, out.attempt, out.dropped + len(out.data), out.finished)
+        _follow(cli_ctx, job_id, out.attempt, out.dropped + len(out.data), out.finished)
 
 
-def _wait_for_attempt(env: Env, job_id: str) -> Any:
+def _wait_for_attempt(cli_ctx: CliContext, job_id: str) -> Any:
     while True:
-        out = env.store().read_output(job_id, None)
+        out = cli_ctx.store().read_output(job_id, None)
         if out is not None:
             return out
-        job = env.store().get_job(job_id)
+        job = cli_ctx.store().get_job(job_id)
         if job is not None and job.state in (State.COMPLETED, State.DEAD, State.CANCELLED):
             raise InvalidValue(f"job {job_id!r} ended without running")
         time.sleep(FOLLOW_POLL)
 
 
-def _follow(env: Env, job_id: str, attempt: int, seen: int, finished: bool) -> None:
+def _follow(cli_ctx: CliContext, job_id: str, attempt: int, seen: int, finished: bool) -> None:
     """Print bytes as they are saved, until the attempt has ended."""
     while not finished:
         time.sleep(FOLLOW_POLL)
-        out = env.store().read_output(job_id, attempt)
+        out = cli_ctx.store().read_output(job_id, attempt)
         if out is None:
             return
         start = seen - out.dropped

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from queuectl import output
-from queuectl.cli.app import Env, json_option, pass_env
+from queuectl.cli.app import CliContext, json_option, pass_cli_context
 from queuectl.errors import InvalidValue, MalformedValue
 from queuectl.metrics import Metrics, compute
 from queuectl.models import iso, utcnow
@@ -39,12 +39,12 @@ def since_from(text: str, now: datetime) -> datetime:
 @click.option("--since", default="1h", show_default=True,
               help="Window: a duration back from now (30m, 1h, 7d) or an ISO time.")  # fmt: skip
 @json_option
-@pass_env
-def metrics(env: Env, since: str, as_json: bool) -> None:
+@pass_cli_context
+def metrics(cli_ctx: CliContext, since: str, as_json: bool) -> None:
     """Completions, failures, success rate, throughput, durations and waits."""
     now = utcnow()
     start = since_from(since, now)
-    store = env.store()
+    store = cli_ctx.store()
     figures = compute(store.finished_attempts(start), store.dead_since(start), start, now)
     if as_json:
         output.emit_json(figures.to_dict())

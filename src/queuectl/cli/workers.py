@@ -8,7 +8,7 @@ import time
 import click
 
 from queuectl import output
-from queuectl.cli.app import Env, Group, json_option, pass_env
+from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
 from queuectl.cli.params import bounded, duration
 from queuectl.errors import EXIT_FAILURE, EXIT_OK
 from queuectl.models import WorkerInfo, iso, utcnow
@@ -33,30 +33,31 @@ def worker() -> None:
               help="Run in the background; print the worker pids (stderr: the supervisor's "
               "pid and the log file).")  # fmt: skip
 @json_option
-@pass_env
-def start(env: Env, count: int, queues: tuple[str, ...], detach: bool, as_json: bool) -> None:
+@pass_cli_context
+def start(cli_ctx: CliContext, count: int, queues: tuple[str, ...], detach: bool,
+          as_json: bool) -> None:  # fmt: skip
     """Start workers (foreground until Ctrl-C, SIGTERM or `worker stop`)."""
-    from queuectl import supervisor
+    from queuectl.pool import supervisor
 
     for queue in queues:  # the names enqueue accepts: a worker for "" would serve nothing
         check_queue(queue)
 
     if detach:
-        pool = supervisor.run_detached(env.url, count, queues)
+        pool = supervisor.run_detached(cli_ctx.url, count, queues)
         if as_json:
             output.emit_json(pool.to_dict())
             return
         output.line("\n".join(map(str, pool.workers)))  # the data: worker pids, as before
-        stop = "queuectl worker stop" if env.db is None else \
-            f"queuectl --db {shlex.quote(redact_url(env.url))} worker stop"  # fmt: skip
+        stop = "queuectl worker stop" if cli_ctx.db is None else \
+            f"queuectl --db {shlex.quote(redact_url(cli_ctx.url))} worker stop"  # fmt: skip
         output.note(f"supervisor {pool.supervisor} runs {count} worker(s) on "
-                    f"{redact_url(env.url)} in the background; log: {pool.log_path}; "
+                    f"{redact_url(cli_ctx.url)} in the background; log: {pool.log_path}; "
                     f"stop: {stop}")  # fmt: skip
         return
-    store = env.store(create=True)
+    store = cli_ctx.store(create=True)
     output.note(f"starting {count} worker(s) on {store.display_url}; Ctrl-C to stop")
-    env.close()  # no connection may cross the fork
-    supervisor.run_foreground(env.url, count, queues)
+    cli_ctx.close()  # no connection may cross the fork
+    supervisor.run_foreground(cli_ctx.url, count, queues)
 
 
 @worker.command()
@@ -65,15 +66,15 @@ def start(env: Env, count: int, queues: tuple[str, ...], detach: bool, as_json: 
 @click.option("--timeout", callback=duration, metavar="DURATION", default=None,
               help="Give up waiting after this long: seconds or 30s, 5m.")  # fmt: skip
 @json_option
-@pass_env
-def stop(env: Env, wait: bool, timeout: float | None, as_json: bool) -> int:
+@pass_cli_context
+def stop(cli_ctx: CliContext, wait: bool, timeout: float | None, as_json: bool) -> int:
     """Ask every worker of this store (any machine) to stop after its current job.
 
     --json: {"asked": [ids], "running": [ids still running when the command returned]}."""
-    store = env.store()
+    store = cli_ctx.store()
     ids = set(store.request_stop())
     output.note(f"asked {len(ids)} worker(s) to stop")
-    left = _wait_for_exit(env, ids, timeout) if wait and ids else ids
+    left = _wait_for_exit(cli_ctx, ids, timeout) if wait and ids else ids
     if as_json:
         output.emit_json({"asked": sorted(ids), "running": sorted(left)})
     if not wait:
@@ -86,9 +87,9 @@ def stop(env: Env, wait: bool, timeout: float | None, as_json: bool) -> int:
     return EXIT_OK
 
 
-def _wait_for_exit(env: Env, ids: set[str], timeout: float | None) -> set[str]:
+def _wait_for_exit(cli_ctx: CliContext, ids: set[str], timeout: float | None) -> set[str]:
     """The workers of ``ids`` still alive when they have all gone or ``timeout`` is up."""
-    store = env.store()
+    store = cli_ctx.store()
     deadline = None if timeout is None else time.monotonic() + timeout
     lease = Config.from_stored(store.config_items()).lease_timeout
     while True:
@@ -102,15 +103,15 @@ def _wait_for_exit(env: Env, ids: set[str], timeout: float | None) -> set[str]:
 
 @worker.command("list")
 @json_option
-@pass_env
-def list_workers(env: Env, as_json: bool) -> None:
+@pass_cli_context
+def list_workers(cli_ctx: CliContext, as_json: bool) -> None:
     """Registered workers: id, host, pid, state, current job, last heartbeat."""
-    workers = env.store().list_workers()
+    workers = cli_ctx.store().list_workers()
     if as_json:
         output.emit_json([w.to_dict() for w in workers])
         return
     now = utcnow()
-    lease = env.config().lease_timeout
+    lease = cli_ctx.config().lease_timeout
     rows = [(w.id, w.host, w.pid, _state(w, now.timestamp(), lease), ",".join(w.queues) or "all",
              w.current_job or "",
              iso(w.heartbeat_at), f"{(now - w.heartbeat_at).total_seconds():.1f}s ago")

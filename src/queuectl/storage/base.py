@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from queuectl.errors import LostLease
@@ -30,12 +30,7 @@ from queuectl.models import (
     State,
     WorkerInfo,
 )
-from queuectl.retry import NextStep
-
-# The retry policy as storage receives it: given a job that just failed, where it goes.
-# Kept as a callable so that storage applies it inside its own transaction while the
-# policy itself stays pure (retry.after_failure bound to the current config).
-FailurePolicy = Callable[[Job], NextStep]
+from queuectl.transitions import FailurePolicy
 
 
 @dataclass(frozen=True)
@@ -83,7 +78,6 @@ class Listener:
     fd: int
     _drain: Callable[[], set[str]]
     _close: Callable[[], None]
-    events: set[str] = field(default_factory=set)
 
     def fileno(self) -> int:
         return self.fd

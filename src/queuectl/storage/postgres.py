@@ -57,7 +57,6 @@ from queuectl.settings import redact_url
 from queuectl.storage import liveness
 from queuectl.storage.base import (
     AttemptRow,
-    FailurePolicy,
     Listener,
     Recovered,
     Stats,
@@ -66,7 +65,6 @@ from queuectl.storage.base import (
 from queuectl.storage.faults import postgres_fault
 from queuectl.storage.pgconn import CHANNEL, Conn, Wakeups, connect, migrate, scrub
 from queuectl.storage.rows import (
-    after_attempt,
     attempt_from_row,
     claimed_attempt,
     control_from_row,
@@ -77,6 +75,7 @@ from queuectl.storage.rows import (
 )
 from queuectl.storage.rows import ms as _ms
 from queuectl.storage.sql import queries
+from queuectl.transitions import FailurePolicy, after_attempt
 
 Q = queries("postgres")
 # Rows folded at once beyond which job_counts is vacuumed at once: a million jobs inserted

@@ -1,4 +1,4 @@
-"""What both stores share: reading a job row, and where a job goes after an attempt.
+"""What both stores share: reading their rows into the models.
 
 Both stores keep times as integer epoch milliseconds and return rows that can be indexed
 by column name (sqlite3.Row, psycopg's dict_row), so one mapping serves both.
@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from queuectl.models import (
     Attempt,
-    AttemptResult,
     Control,
     Job,
     Outcome,
@@ -23,7 +21,7 @@ from queuectl.models import (
     from_ms,
     to_ms,
 )
-from queuectl.storage.base import AttemptRow, FailurePolicy
+from queuectl.storage.base import AttemptRow
 
 
 def ms(value: Any) -> datetime:
@@ -86,33 +84,3 @@ def control_from_row(row: Sequence[Any], job: Job | None) -> Control:
 def finished_attempt_from_row(row: Sequence[Any]) -> AttemptRow:
     """A row of the `finished_attempts` query (what metrics read)."""
     return AttemptRow(row[0], row[1], row[2], ms(row[3]), from_ms(row[4]), from_ms(row[5]))
-
-
-@dataclass(frozen=True)
-class Transition:
-    """A job's next state after one attempt, as both stores write it."""
-
-    state: State
-    attempts: int
-    delay_ms: int | None  # due again this long after the store's now; None keeps run_at
-    error: str | None  # the job's new last_error
-
-    @property
-    def back_in_queue(self) -> bool:
-        """Handed back to the queue: idle workers should claim it or re-plan their sleep."""
-        return self.state in (State.PENDING, State.FAILED) and self.delay_ms is not None
-
-
-def after_attempt(job: Job, result: AttemptResult, policy: FailurePolicy) -> Transition:
-    """Pure: success completes, a cancel cancels, an interruption hands the job back without
-    spending a retry, anything else is a failure for ``policy`` to place (failed or dead)."""
-    if result.outcome is Outcome.SUCCEEDED:
-        return Transition(State.COMPLETED, job.attempts + 1, None, None)
-    if result.outcome is Outcome.CANCELLED:
-        return Transition(State.CANCELLED, job.attempts + 1, None, result.error or "cancelled")
-    if result.outcome is Outcome.INTERRUPTED:
-        # Not the job's fault: hand it back without spending one of its retries.
-        return Transition(State.PENDING, job.attempts, 0, result.error)
-    step = policy(job)
-    delay_ms = int(step.retry_in * 1000) if step.retry_in is not None else None
-    return Transition(step.state, step.attempts, delay_ms, result.error)

@@ -40,7 +40,6 @@ from queuectl.models import (
 from queuectl.storage import liveness
 from queuectl.storage.base import (
     AttemptRow,
-    FailurePolicy,
     Listener,
     Recovered,
     Stats,
@@ -48,7 +47,6 @@ from queuectl.storage.base import (
 )
 from queuectl.storage.faults import sqlite_fault
 from queuectl.storage.rows import (
-    after_attempt,
     attempt_from_row,
     claimed_attempt,
     control_from_row,
@@ -65,6 +63,7 @@ from queuectl.storage.sqlite_file import (
     begin_immediate,
     open_file,
 )
+from queuectl.transitions import FailurePolicy, after_attempt
 
 Q = queries("sqlite")
 

@@ -21,7 +21,7 @@ BUSY_TIMEOUT_OFF = "PRAGMA busy_timeout = 0"
 # Pages in the WAL before the committing connection checkpoints it itself. SQLite's 1,000
 # made a worker stall on the checkpoint's fsyncs every ~100 `true` jobs (~14 % of the wall
 # time of 2 workers draining a backlog, measured). The pool's supervisor checkpoints instead,
-# about every 1,000 pages and at most 4 times a second (checkpointer.py); this stays as the
+# about every 1,000 pages and at most 4 times a second (pool/checkpointer.py); this stays as the
 # safety net for a store written with no supervisor running, high enough that 2 busy
 # workers do not reach it between two of the supervisor's checkpoints (~4,000 pages a
 # quarter second).

@@ -23,7 +23,7 @@ from queuectl.web.stores import StorePool
 WINDOW_SECONDS = 3600.0
 # Run-duration bucket bounds, seconds: from quick shell one-liners to long batch jobs.
 RUN_BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
-WORKER_STATES = ("idle", "busy", "stopping")
+WORKER_STATES = ("idle", "busy")
 
 
 class Snapshot:

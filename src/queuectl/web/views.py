@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from queuectl.metrics import Metrics, compute, timeline, window
-from queuectl.models import FINAL_STATES, Attempt, Job, State, WorkerInfo, utcnow
+from queuectl.models import Attempt, Job, State, WorkerInfo, utcnow
 from queuectl.storage.base import Stats, Storage
 from queuectl.timeparse import format_relative
 from queuectl.web import charts
@@ -127,10 +127,6 @@ def dead(store: Storage, page: int) -> JobPage:
     return jobs(store, flt)
 
 
-def is_final(state: State) -> bool:
-    return state in FINAL_STATES
-
-
 def age(seconds: float) -> str:
     """3s, 4m, 2h, 5d: how long ago, coarsely."""
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
@@ -150,9 +146,3 @@ def runs_in(found: Job, now: datetime | None = None) -> str:
 
 def since(ts: datetime | None) -> str:
     return "" if ts is None else age(max(0.0, (utcnow() - ts).total_seconds()))
-
-
-def delta(start: datetime | None, end: datetime | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return max(0.0, (end - start) / timedelta(seconds=1))

@@ -1,9 +1,9 @@
 """One worker process: claim → run → finish, heartbeats, stop requests, crash recovery.
 
 Signal handlers only count signals (huey's lesson); the loop reads the count through a
-self-pipe so a blocked select() wakes at once. Stop levels:
-  1 — graceful: finish the current job, then exit;
-  2 — abort: kill the running job's process group and hand the job back for retry.
+self-pipe so a blocked select() wakes at once. Stop levels (pool/stop.py):
+  GRACEFUL — finish the current job, then exit;
+  ABORT — kill the running job's process group and hand the job back for retry.
 A level can come from this process's own signals, from the supervisor over a pipe (so one
 terminal Ctrl-C that reaches both counts once), or from the store (`worker stop`).
 
@@ -28,14 +28,16 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from queuectl import orphans, retry
+from queuectl import retry
 from queuectl.errors import LostLease, StoreUnavailable
 from queuectl.ids import new_worker_id
 from queuectl.models import AttemptResult, Control, Job, Outcome, State, WorkerInfo, utcnow
-from queuectl.poollog import job_lines
-from queuectl.runner import CHECK_INTERVAL, Action, Hooks, RunSpec, run
+from queuectl.pool import orphans
+from queuectl.pool.log import job_lines
+from queuectl.pool.runner import CHECK_INTERVAL, Action, Hooks, RunSpec, run
+from queuectl.pool.stop import StopLevel
 from queuectl.settings import Config
-from queuectl.storage.base import Storage
+from queuectl.storage.base import Listener, Storage
 from queuectl.storage.liveness import HOST_ID
 
 IDLE_POLL = 5.0  # seconds: longest idle sleep (a safety net: wake-ups and due times come first)
@@ -49,8 +51,6 @@ STALL = 1.0
 # The worker claims while its last heartbeat is younger than this many heartbeat intervals
 # (2 × lease/3 at most: never old enough for another worker to take it for lost).
 FRESH_HEARTBEATS = 2
-
-GRACEFUL, ABORT = 1, 2
 
 T = TypeVar("T")
 
@@ -72,7 +72,7 @@ class Worker:
         self.id = worker_id or new_worker_id()
         self.supervisor_fd = supervisor_fd
         self.signals = 0  # SIGINT/SIGTERM received by this process
-        self.ordered = 0  # stop level ordered by the supervisor or the store
+        self.ordered = StopLevel.NONE  # ordered by the supervisor or the store
         self.current: Job | None = None
         self._job_lost = False  # the running job's row names another attempt or state now
         self._also_held: str | None = None  # a job the store says we hold, unknown to us
@@ -90,12 +90,16 @@ class Worker:
         self._wake_r, self._wake_w = os.pipe()
         for fd in (self._wake_r, self._wake_w):
             os.set_blocking(fd, False)
+        # Opened by run(), once registered: the store's wake-ups, and every descriptor the
+        # worker waits on (wake-ups, self-pipe, supervisor pipe).
+        self.listener: Listener | None = None
+        self.fds: list[int] = []
 
     # --- stop levels ---------------------------------------------------------------------
 
     @property
-    def level(self) -> int:
-        return max(self.signals, self.ordered)
+    def level(self) -> StopLevel:
+        return StopLevel.reached(max(self.signals, self.ordered))
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.signals += 1  # nothing else here: the loop acts on it
@@ -118,13 +122,14 @@ class Worker:
         if not data:  # the supervisor is gone: nobody will tell us to stop, so stop now
             # An fd at EOF is always readable: left in the select sets, it would spin the
             # runner's loop at 100% CPU until the current job ends.
-            if self.supervisor_fd in getattr(self, "fds", ()):
+            if self.supervisor_fd in self.fds:
                 self.fds.remove(self.supervisor_fd)
             os.close(self.supervisor_fd)
             self.supervisor_fd = None
-            self.ordered = max(self.ordered, GRACEFUL)
+            self.ordered = max(self.ordered, StopLevel.GRACEFUL)
             return
-        self.ordered = max(self.ordered, *(int(b) for b in data.decode() if b.isdigit()))
+        heard = (StopLevel.reached(int(b)) for b in data.decode() if b.isdigit())
+        self.ordered = max((self.ordered, *heard))
 
     def _drain_self_pipe(self) -> None:
         try:
@@ -191,7 +196,7 @@ class Worker:
             # was lost) runs even if a stop came meanwhile: it is already ours, like one
             # claimed just before a stop request.
             if job is None:
-                job = self._adopt() or (self._claim() if self.level == 0 else None)
+                job = self._adopt() or (self._claim() if self.level == StopLevel.NONE else None)
             if job is not None:
                 job = self._process(job)  # the next job, claimed in the same transaction
                 continue
@@ -225,7 +230,7 @@ class Worker:
             self._drain_self_pipe()
         if self.supervisor_fd in ready:
             self._read_supervisor()
-        if self.listener.fileno() in ready:
+        if self.listener is not None and self.listener.fileno() in ready:
             events = self.listener.drain()
             if "stop" in events:
                 self._check_control()
@@ -266,7 +271,7 @@ class Worker:
 
     def _heed(self, control: Control) -> None:
         if control.stop:
-            self.ordered = max(self.ordered, GRACEFUL)
+            self.ordered = max(self.ordered, StopLevel.GRACEFUL)
         if control.job_lost and self.current is not None and not self._job_lost:
             log.warning("job %s is no longer this worker's (cancelled, or taken over while "
                         "this worker was silent); stopping it", self.current.id)  # fmt: skip
@@ -365,7 +370,7 @@ class Worker:
         next job's start, unless stopping, or our heartbeat is not recent (then heartbeat
         before claiming), or a call failed (its answer may have been what was lost: a
         second claim would take a second job; the heartbeat says what the first took)."""
-        claim = self.level == 0 and self._also_held is None and self._fresh()
+        claim = self.level == StopLevel.NONE and self._also_held is None and self._fresh()
         delay = 0.1
         while True:
             try:
@@ -377,7 +382,8 @@ class Worker:
             except LostLease:
                 return None, None
             except StoreUnavailable as exc:
-                if self.level >= ABORT:  # its process is gone; the lease will hand it back
+                # Its process is gone; the lease will hand it back.
+                if self.level >= StopLevel.ABORT:
                     log.warning("could not record the end of job %s (%s); stopping anyway",
                                 job.id, exc)  # fmt: skip
                     return None, None
@@ -400,7 +406,7 @@ class Worker:
             self._in_check = True
             try:
                 self._on_wake(select.select(self.fds, [], [], 0)[0])
-                if self.level >= ABORT:
+                if self.level >= StopLevel.ABORT:
                     return Action.ABORT
                 if self._maybe_heartbeat():  # (it read what control would)
                     return Action.CANCEL if self._job_lost else Action.CONTINUE
@@ -410,7 +416,7 @@ class Worker:
             except StoreUnavailable as exc:
                 # Keep draining the pipe and enforcing the timeout; ask again next time.
                 log.warning("store unavailable while %s runs: %s", job.id, exc)
-                return Action.ABORT if self.level >= ABORT else Action.CONTINUE
+                return Action.ABORT if self.level >= StopLevel.ABORT else Action.CONTINUE
             finally:
                 self._in_check = False
 
@@ -451,7 +457,7 @@ class Worker:
             try:
                 return self._call(call)
             except StoreUnavailable as exc:
-                if self.level >= ABORT or self._in_check:
+                if self.level >= StopLevel.ABORT or self._in_check:
                     raise
                 log.warning("store unavailable (%s); retrying in %.1fs", exc, delay)
                 self._nap(delay)

@@ -8,7 +8,7 @@ import sys
 
 SCRIPT = r"""
 import logging, sys
-from queuectl.poollog import configure_logging, job_lines
+from queuectl.pool.log import configure_logging, job_lines
 configure_logging()
 log = logging.getLogger("queuectl.worker")
 lines = job_lines(log)

@@ -1,9 +1,9 @@
 """Starts N worker processes, relays stop requests to them, restarts the ones that crash.
 
 Workers are forked and stay in the supervisor's process group, so a terminal Ctrl-C reaches
-them directly. The supervisor relays the *level* it has reached (1 graceful, 2 abort) over a
-pipe per worker instead of re-sending signals: a worker takes the highest level it has
-heard of, so one Ctrl-C that hits every process at once still counts as one.
+them directly. The supervisor relays the *level* it has reached (pool/stop.py: graceful,
+then abort) over a pipe per worker instead of re-sending signals: a worker takes the highest
+level it has heard of, so one Ctrl-C that hits every process at once still counts as one.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from queuectl import proctitle
-from queuectl.checkpointer import Checkpointer
 from queuectl.errors import QueuectlError, StoreUnavailable
-from queuectl.poollog import configure_logging
+from queuectl.pool.checkpointer import Checkpointer
+from queuectl.pool.log import configure_logging
+from queuectl.pool.stop import StopLevel
 from queuectl.settings import data_dir, make_private_dirs
 
 READY_TIMEOUT = 30.0  # seconds --detach waits for the workers to register
@@ -91,10 +92,10 @@ class Supervisor:
         os.close(pipe_r)
         self.children[pid] = Child(pid, pipe_w, slot)
 
-    def _tell(self, level: int) -> None:
+    def _tell(self, level: StopLevel) -> None:
         for child in self.children.values():
             with contextlib.suppress(OSError):  # it has exited; the reaper will see it
-                os.write(child.pipe_w, str(level).encode())
+                os.write(child.pipe_w, str(int(level)).encode())
 
     def _reap(self) -> list[tuple[Child, int]]:
         gone = []
@@ -143,7 +144,7 @@ class Supervisor:
         if self.ready_fd is not None:
             os.close(self.ready_fd)  # only the workers write to it now
             self.ready_fd = None
-        told = 0
+        told = StopLevel.NONE
         restarts: list[tuple[float, int]] = []  # (when, slot)
         try:
             while self.children or (restarts and not self.stopping):
@@ -153,7 +154,7 @@ class Supervisor:
                     wake_at = min(wake_at, checkpoint_at)
                 select.select([self._wake_r], [], [], max(0.0, wake_at - time.monotonic()))
                 _drain(self._wake_r)
-                level = min(self.signals, 2)
+                level = StopLevel.reached(self.signals)
                 if level > told:
                     told = level
                     self.stopping = True
@@ -174,10 +175,10 @@ class Supervisor:
         """How many workers are running a job now (their slot holds a process group)."""
         return sum(1 for at in range(0, 8 * self.count, 8) if any(self.job_groups[at : at + 8]))
 
-    def _say_stop(self, level: int) -> None:
+    def _say_stop(self, level: StopLevel) -> None:
         """Tell the person who pressed Ctrl-C what happens now: after the first one the pool
         may stay quiet for as long as its longest job runs."""
-        if level >= 2:
+        if level >= StopLevel.ABORT:
             # No count here: the workers heard the same Ctrl-C and may have killed theirs.
             log.warning("stopping now: killing the running jobs and handing them back")
             return
@@ -194,7 +195,7 @@ class Supervisor:
             # A worker exits 0 only when told to stop (`worker stop`, or a signal sent to it
             # alone): so do we all. Say it, or the others would run on unsupervised.
             if not self.stopping:
-                self._tell(1)
+                self._tell(StopLevel.GRACEFUL)
             self.stopping = True
             return []
         if time.monotonic() - child.started > STABLE_AFTER:
@@ -225,8 +226,8 @@ def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fd: 
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     proctitle.set_title("worker", url)
+    from queuectl.pool.worker import Worker
     from queuectl.storage import open_store
-    from queuectl.worker import Worker
 
     try:
         store = open_store(url, durable=False)

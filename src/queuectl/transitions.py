@@ -1,0 +1,49 @@
+"""Where a job goes after an attempt: pure policy, no I/O.
+
+Storage applies it inside its own transaction (the row must still be the caller's attempt);
+it does not define it. The retry policy (retry.after_failure bound to the current config)
+decides failures; everything else is fixed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from queuectl.models import AttemptResult, Job, Outcome, State
+from queuectl.retry import NextStep
+
+# The retry policy as storage receives it: given a job that just failed, where it goes.
+# Kept as a callable so that storage applies it inside its own transaction while the
+# policy itself stays pure (retry.after_failure bound to the current config).
+FailurePolicy = Callable[[Job], NextStep]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A job's next state after one attempt, as both stores write it."""
+
+    state: State
+    attempts: int
+    delay_ms: int | None  # due again this long after the store's now; None keeps run_at
+    error: str | None  # the job's new last_error
+
+    @property
+    def back_in_queue(self) -> bool:
+        """Handed back to the queue: idle workers should claim it or re-plan their sleep."""
+        return self.state in (State.PENDING, State.FAILED) and self.delay_ms is not None
+
+
+def after_attempt(job: Job, result: AttemptResult, policy: FailurePolicy) -> Transition:
+    """Pure: success completes, a cancel cancels, an interruption hands the job back without
+    spending a retry, anything else is a failure for ``policy`` to place (failed or dead)."""
+    if result.outcome is Outcome.SUCCEEDED:
+        return Transition(State.COMPLETED, job.attempts + 1, None, None)
+    if result.outcome is Outcome.CANCELLED:
+        return Transition(State.CANCELLED, job.attempts + 1, None, result.error or "cancelled")
+    if result.outcome is Outcome.INTERRUPTED:
+        # Not the job's fault: hand it back without spending one of its retries.
+        return Transition(State.PENDING, job.attempts, 0, result.error)
+    step = policy(job)
+    delay_ms = int(step.retry_in * 1000) if step.retry_in is not None else None
+    return Transition(step.state, step.attempts, delay_ms, result.error)
