@@ -213,7 +213,10 @@ def test_workers_paused_past_the_lease_through_a_store_outage_lose_nothing(
     worker_log = b"".join(p.read_bytes() for p in cli.cwd.glob("workers-*.log"))
     assert b"taken for lost" in worker_log  # the pauses did outlast the lease
     if is_postgres(cli.db_url):
-        assert outage.kills >= 3 and b"ended the connection" in worker_log
+        # Which words depend on what the connection was doing when it was killed (and on
+        # the driver's release): "the store's server ended the connection", or "the
+        # connection to the store was lost"; every path logs "store unavailable".
+        assert outage.kills >= 3 and b"store unavailable" in worker_log
     else:
         assert b"the store's disk is full" in worker_log  # the outage did stop its writes
     print(f"{pauses} pauses, {outage.kills} connection kills, {lost} attempts lost")
