@@ -55,6 +55,11 @@ class WrongState(QueuectlError):
 class StoreUnavailable(QueuectlError):
     """The store cannot be opened or reached (bad path, not a database, server down)."""
 
+    @classmethod
+    def missing(cls, where: str) -> StoreUnavailable:
+        """No store at ``where`` (a path, or a redacted URL), for a command that only reads."""
+        return cls(f"no store at {where} (check --db or QUEUECTL_DB)")
+
 
 class LostLease(QueuectlError):
     """A worker tried to finish a job it no longer holds (recovered or cancelled)."""

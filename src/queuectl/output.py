@@ -7,10 +7,11 @@ plain, aligned text that scripts can cut. rich is imported only when it will be 
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Sequence
 from typing import Any
+
+from queuectl.specs import CONTROL_CHARS
 
 STATE_STYLES = {
     "pending": "cyan", "processing": "yellow", "completed": "green", "failed": "magenta",
@@ -60,14 +61,11 @@ def _one_line(text: str) -> str:
 # C0 and C1 control characters and DEL: in a job's fields they would move the cursor,
 # clear the screen or retitle the terminal of whoever lists the queue (anyone who can
 # enqueue on a shared store could send them), and a newline would break a table's rows.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 def shown(value: object) -> str:
     """A field as text for a table or a key/value line: None as empty, control characters
     written as escapes (``\x1b``), so the terminal displays them instead of obeying them."""
     text = "" if value is None else str(value)
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return CONTROL_CHARS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], state_col: int | None = None,

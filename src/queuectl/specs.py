@@ -41,13 +41,13 @@ INT32 = 2**31 - 1  # what every store keeps in an integer column
 
 
 # Unicode's control characters (category Cc) are exactly these two ranges.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL, C1
 # A JSON escape of a UTF-16 surrogate: the only way JSON text read as UTF-8 yields one.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _has_control(text: str) -> bool:
-    return _CONTROL.search(text) is not None
+    return CONTROL_CHARS.search(text) is not None
 
 
 def check_id(job_id: object) -> str:

@@ -29,7 +29,7 @@ def open_store(url: str, *, durable: bool = True, create: bool = True) -> Storag
     if not create and not os.path.exists(path):
         from queuectl.errors import StoreUnavailable
 
-        raise StoreUnavailable(f"no store at {path} (check --db or QUEUECTL_DB)")
+        raise StoreUnavailable.missing(path)
     return SQLiteStorage(path, durable=durable)
 
 

@@ -96,7 +96,7 @@ def migrate(conn: Conn, display_url: str, *, create: bool = True) -> None:
     if found == latest:
         return
     if found == 0 and not create:
-        raise StoreUnavailable(f"no store at {display_url} (check --db or QUEUECTL_DB)")
+        raise StoreUnavailable.missing(display_url)
     with conn.transaction():
         # Held until commit: of many processes starting at once, one migrates and the
         # others wait here, then find the work done.
