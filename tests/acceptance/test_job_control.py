@@ -106,11 +106,12 @@ def test_priority_order_then_oldest_first(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_delay_and_run_at_are_honoured_and_counted(cli: Cli) -> None:
-    run_at = (datetime.now(UTC) + timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    delayed = cli.json("enqueue", "-c", "true", "--delay", "2s")
+    # Delays long enough that four CLI calls on a busy machine still find both scheduled.
+    run_at = (datetime.now(UTC) + timedelta(seconds=9)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    delayed = cli.json("enqueue", "-c", "true", "--delay", "8s")
     planned = cli.json("enqueue", "-c", "true", "--run-at", run_at)
     now_job = cli.enqueue("true")
-    assert ts(delayed["run_at"]) - ts(delayed["created_at"]) >= timedelta(seconds=1.99)
+    assert ts(delayed["run_at"]) - ts(delayed["created_at"]) >= timedelta(seconds=7.99)
     assert abs(ts(planned["run_at"]) - ts(run_at)) < timedelta(milliseconds=2)
     status = cli.json("status")
     assert status["scheduled"] == 2
@@ -118,7 +119,7 @@ def test_delay_and_run_at_are_honoured_and_counted(cli: Cli) -> None:
     cli.start_workers(1)
     cli.wait_state(now_job, "completed")
     for job in (delayed, planned):  # not started before their time
-        done = cli.wait_state(job["id"], "completed", timeout=15)
+        done = cli.wait_state(job["id"], "completed", timeout=30)
         assert ts(done["started_at"]) >= ts(job["run_at"])
     assert cli.json("status")["scheduled"] == 0
 
