@@ -97,7 +97,7 @@ class Job:
     worker: str | None = None
     cwd: str = "/"
     env: dict[str, str] | None = None
-    runs: int = 0  # attempts ever started, across dlq retries: numbers the attempts log
+    last_attempt: int = 0  # number of the latest attempt started; dlq retry keeps counting
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -192,7 +192,7 @@ class WorkerInfo:
 
 
 @dataclass(frozen=True)
-class Control:
+class CheckIn:
     """What the store asks of a worker, and what the job rows say it holds."""
 
     stop: bool = False

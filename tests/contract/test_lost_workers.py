@@ -56,7 +56,7 @@ def test_a_worker_whose_row_went_keeps_the_job_its_row_names(store: Storage) -> 
     store.unregister_worker(w)  # its row is gone; the job's row still names it
     beat = store.heartbeat(w, held)
     assert beat.lost and not beat.job_lost
-    assert not store.control(w, held).job_lost
+    assert not store.check_in(w, held).job_lost
 
 
 def test_a_worker_is_told_it_lost_a_recovered_job_even_once_it_runs_again(store: Storage) -> None:
@@ -68,11 +68,11 @@ def test_a_worker_is_told_it_lost_a_recovered_job_even_once_it_runs_again(store:
     assert beat.lost and beat.job_lost
     register(store, "v")
     second = claim(store, "v")  # the retry runs: the job is processing again, for v
-    assert (second.id, second.runs) == ("a", 2)
+    assert (second.id, second.last_attempt) == ("a", 2)
     register(store, "w")
-    assert store.control("w", first).job_lost  # attempt 1 is not w's any more
+    assert store.check_in("w", first).job_lost  # attempt 1 is not w's any more
     assert store.heartbeat("w", first).job_lost
-    assert not store.control("v", second).job_lost
+    assert not store.check_in("v", second).job_lost
 
 
 def test_a_worker_taken_for_lost_claims_nothing_until_it_registers_again(store: Storage) -> None:
@@ -132,7 +132,7 @@ def test_a_claim_whose_answer_was_lost_is_reported_to_its_worker(store: Storage)
     register(store, "w")
     stray = claim(store, "w")  # as if the answer never arrived
     assert store.heartbeat("w", None).also_held == stray.id
-    assert store.control("w", None).also_held == stray.id
+    assert store.check_in("w", None).also_held == stray.id
     running = claim(store, "w")
     assert store.heartbeat("w", running).also_held == stray.id
     store.finish(stray, "w", OK, policy)

@@ -67,7 +67,7 @@ class Model:
     max_retries: int
     priority: int
     order: int  # insertion order: breaks priority/run_at ties
-    runs: int = 0
+    last_attempt: int = 0
     holder: str | None = None
 
 
@@ -154,8 +154,9 @@ class StoreMachine(RuleBasedStateMachine):
         assert job.id in ready, f"claimed {job.id}, which is not ready"
         self._check_order(job, ready)
         model = self.world.jobs[job.id]
-        model.state, model.runs, model.holder = State.PROCESSING, model.runs + 1, worker
-        assert job.runs == model.runs and job.worker == worker
+        model.state, model.holder = State.PROCESSING, worker
+        model.last_attempt += 1
+        assert job.last_attempt == model.last_attempt and job.worker == worker
         self.world.held.append(Held(job, worker))
 
     def _claimer(self, doomed: bool) -> str:
@@ -212,8 +213,8 @@ class StoreMachine(RuleBasedStateMachine):
             raise AssertionError("a worker finished a job it no longer held")
         after = self.store.get_job(held.job.id)
         assert after is not None and before is not None
-        assert (after.state, after.attempts, after.runs) == (before.state, before.attempts,
-                                                            before.runs)  # fmt: skip
+        assert (after.state, after.attempts, after.last_attempt) == (before.state, before.attempts,
+                                                            before.last_attempt)  # fmt: skip
 
     @rule(job_id=job_ids)
     def cancel(self, job_id: str) -> None:
@@ -292,8 +293,8 @@ class StoreMachine(RuleBasedStateMachine):
         for job_id, model in self.world.jobs.items():
             job = self.store.get_job(job_id)
             assert job is not None, f"{job_id} lost"
-            assert (job.state, job.attempts, job.runs) == (model.state, model.attempts,
-                                                          model.runs), (job, model)  # fmt: skip
+            assert (job.state, job.attempts, job.last_attempt) == (
+                model.state, model.attempts, model.last_attempt), (job, model)  # fmt: skip
             if model.state is State.PROCESSING:
                 assert job.worker == model.holder
 
@@ -301,11 +302,11 @@ class StoreMachine(RuleBasedStateMachine):
     def attempts_log_is_sound(self) -> None:
         for job_id, model in self.world.jobs.items():
             log = self.store.attempts(job_id)
-            assert [a.number for a in log] == list(range(1, model.runs + 1))
+            assert [a.number for a in log] == list(range(1, model.last_attempt + 1))
             still_open = [a for a in log if a.finished_at is None]
             # Only the attempt of a job still processing may be open (one at a time).
             if model.state is State.PROCESSING:
-                assert [a.number for a in still_open] == [model.runs]
+                assert [a.number for a in still_open] == [model.last_attempt]
             elif model.state is not State.CANCELLED:
                 assert still_open == []
             for a in log:

@@ -147,7 +147,7 @@ def test_dead_after_max_retries_and_dlq_retry(store: Storage) -> None:
     [again] = store.retry_dead(["d"])
     assert (again.state, again.attempts) == (State.PENDING, 0)
     job = store.claim(w)
-    assert job is not None and job.runs == 2  # the attempts log keeps numbering
+    assert job is not None and job.last_attempt == 2  # the attempts log keeps numbering
     store.finish(job, w, OK, policy)
     assert [a.number for a in store.attempts("d")] == [1, 2]
     assert store.read_output("d", 1).data == b"boom\n"  # type: ignore[union-attr]
@@ -181,7 +181,7 @@ def test_cancel_pending_and_running(store: Storage) -> None:
     assert running is not None and running.id == "r"
     cancelled = store.cancel(["p", "r"])
     assert {j.state for j in cancelled} == {State.CANCELLED}
-    assert store.control(w, running).job_lost
+    assert store.check_in(w, running).job_lost
     with pytest.raises(LostLease):
         store.finish(running, w, OK, policy)  # the worker learns it lost the job
     assert store.get_job(running.id).state is State.CANCELLED  # type: ignore[union-attr]
@@ -227,7 +227,7 @@ def test_output_saved_while_running(store: Storage) -> None:
     w = register(store)
     job = store.claim(w)
     assert job is not None
-    store.save_output("o", job.runs, b"\xff\xfepartial", 10)
+    store.save_output("o", job.last_attempt, b"\xff\xfepartial", 10)
     out = store.read_output("o")
     assert out is not None
     assert (out.data, out.dropped, out.finished) == (b"\xff\xfepartial", 10, False)
@@ -238,7 +238,7 @@ def test_workers_heartbeat_and_stop_requests(store: Storage) -> None:
     assert store.heartbeat(w, None).stop is False
     assert store.request_stop() == [w]
     assert store.heartbeat(w, None).stop is True
-    assert store.control(w, None).stop is True
+    assert store.check_in(w, None).stop is True
     assert store.stats().workers_active == 1
     store.unregister_worker(w)
     assert store.list_workers() == []
@@ -330,7 +330,7 @@ def test_a_running_attempt_is_in_the_log_before_its_row_is_written(store: Storag
 
     store.finish(first, w, FAIL, retry_now)
     second = store.claim(w)
-    assert second is not None and second.runs == 2
+    assert second is not None and second.last_attempt == 2
     log = store.attempts("r")
     assert [(a.number, a.outcome, a.finished_at is None) for a in log] == [
         (1, Outcome.FAILED, False), (2, None, True)]  # fmt: skip

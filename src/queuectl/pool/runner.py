@@ -23,7 +23,7 @@ from queuectl.models import AttemptResult, Outcome
 
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL to the job's process group
 FLUSH_INTERVAL = 0.25  # seconds between saves of a running job's output (logs --follow)
-CHECK_INTERVAL = 1.0  # seconds between control checks when nothing wakes us
+CHECK_INTERVAL = 1.0  # seconds between check-ins when nothing wakes us
 READ_SIZE = 1 << 16  # bytes per read of the output pipe
 
 log = logging.getLogger("queuectl.worker")
@@ -81,7 +81,7 @@ class RunSpec:
 class Hooks:
     """How the runner talks back to its worker while the command runs."""
 
-    fds: Sequence[int]  # extra descriptors whose readiness means "check control now"
+    fds: Sequence[int]  # extra descriptors whose readiness means "check in now"
     check: Callable[[], Action]  # called when one is ready, and every CHECK_INTERVAL
     save_output: Callable[[bytes, int], None]  # called every FLUSH_INTERVAL with new output
     # seconds between checks when nothing wakes us; the worker shortens it below its

@@ -31,7 +31,7 @@ from typing import TypeVar
 from queuectl import retry
 from queuectl.errors import LostLease, StoreUnavailable
 from queuectl.ids import new_worker_id
-from queuectl.models import AttemptResult, Control, Job, Outcome, State, WorkerInfo, utcnow
+from queuectl.models import AttemptResult, CheckIn, Job, Outcome, State, WorkerInfo, utcnow
 from queuectl.pool import orphans
 from queuectl.pool.log import job_lines
 from queuectl.pool.runner import CHECK_INTERVAL, Action, Hooks, RunSpec, run
@@ -233,7 +233,7 @@ class Worker:
         if self.listener is not None and self.listener.fileno() in ready:
             events = self.listener.drain()
             if "stop" in events:
-                self._check_control()
+                self._check_in()
 
     # --- what the store says of us ---------------------------------------------------------
 
@@ -249,34 +249,34 @@ class Worker:
         if now < self._next_heartbeat and now - self._alive_at < interval:
             return False
         self._next_heartbeat = now + interval
-        control = self._retrying(lambda: self.store.heartbeat(self.id, self.current))
-        if control.lost:
+        check = self._retrying(lambda: self.store.heartbeat(self.id, self.current))
+        if check.lost:
             log.warning("worker %s was taken for lost (silent past the lease); registering "
                         "again", self.id)  # fmt: skip
             self._retrying(self._register)
             if self.current is not None:  # registered: the job's row alone says if it is ours
-                control = self._retrying(lambda: self.store.control(self.id, self.current))
+                check = self._retrying(lambda: self.store.check_in(self.id, self.current))
         else:
             self._alive_at = now
-        self._heed(control)
+        self._heed(check)
         self._recover()
         return True
 
-    def _check_control(self) -> Action:
-        control = self._retrying(lambda: self.store.control(self.id, self.current))
-        if control.lost:
+    def _check_in(self) -> Action:
+        check = self._retrying(lambda: self.store.check_in(self.id, self.current))
+        if check.lost:
             self._next_heartbeat = 0.0  # register again at once
-        self._heed(control)
+        self._heed(check)
         return Action.CANCEL if self._job_lost else Action.CONTINUE
 
-    def _heed(self, control: Control) -> None:
-        if control.stop:
+    def _heed(self, check: CheckIn) -> None:
+        if check.stop:
             self.ordered = max(self.ordered, StopLevel.GRACEFUL)
-        if control.job_lost and self.current is not None and not self._job_lost:
+        if check.job_lost and self.current is not None and not self._job_lost:
             log.warning("job %s is no longer this worker's (cancelled, or taken over while "
                         "this worker was silent); stopping it", self.current.id)  # fmt: skip
             self._job_lost = True
-        self._also_held = control.also_held
+        self._also_held = check.also_held
 
     def _adopt(self) -> Job | None:
         """The job the store says we hold though we never heard of it (the answer to the
@@ -299,7 +299,7 @@ class Worker:
             return self._call(lambda: self.store.claim(self.id, self.queues))
         except StoreUnavailable as exc:
             # Never retried blindly: if it was committed, a second claim would take a second
-            # job. The next heartbeat says whether it was (Control.also_held).
+            # job. The next heartbeat says whether it was (CheckIn.also_held).
             log.warning("store unavailable (%s); asking before claiming again", exc)
             self._next_heartbeat = 0.0
             self._nap(0.1)
@@ -397,7 +397,7 @@ class Worker:
         env = self._base_env.copy()
         if job.env:
             env.update(job.env)
-        env.update(QUEUECTL_JOB_ID=job.id, QUEUECTL_ATTEMPT=str(job.runs),
+        env.update(QUEUECTL_JOB_ID=job.id, QUEUECTL_ATTEMPT=str(job.last_attempt),
                    QUEUECTL_WORKER_ID=self.id)  # fmt: skip
         return RunSpec(job.command, job.cwd, env, job.timeout or None, self.config().max_log_bytes)
 
@@ -408,11 +408,11 @@ class Worker:
                 self._on_wake(select.select(self.fds, [], [], 0)[0])
                 if self.level >= StopLevel.ABORT:
                     return Action.ABORT
-                if self._maybe_heartbeat():  # (it read what control would)
+                if self._maybe_heartbeat():  # (it read what check_in would)
                     return Action.CANCEL if self._job_lost else Action.CONTINUE
                 if self._job_lost:
                     return Action.CANCEL  # recovered elsewhere: never run it twice at once
-                return self._check_control()
+                return self._check_in()
             except StoreUnavailable as exc:
                 # Keep draining the pipe and enforcing the timeout; ask again next time.
                 log.warning("store unavailable while %s runs: %s", job.id, exc)
@@ -424,7 +424,7 @@ class Worker:
             # A progress save only: the finish carries the full tail. Never let a store
             # outage stall the loop that drains the job's pipe and enforces its timeout.
             try:
-                self._call(lambda: self.store.save_output(job.id, job.runs, data, dropped))
+                self._call(lambda: self.store.save_output(job.id, job.last_attempt, data, dropped))
             except StoreUnavailable as exc:
                 log.warning("could not save output of %s yet: %s", job.id, exc)
 

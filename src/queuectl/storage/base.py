@@ -23,7 +23,7 @@ from queuectl.errors import LostLease
 from queuectl.models import (
     Attempt,
     AttemptResult,
-    Control,
+    CheckIn,
     Job,
     JobSpec,
     Output,
@@ -156,12 +156,12 @@ class Storage(ABC):
     def claim(self, worker_id: str, queues: Sequence[str] | None = None) -> Job | None:
         """Atomically take the best ready job (priority desc, run_at, insertion order).
 
-        Marks it processing for ``worker_id`` (attempt number ``job.runs`` is running: it is
+        Marks it processing for ``worker_id`` (attempt number ``job.last_attempt`` is running: it is
         in `attempts` from now on, though the stores write its row only when it ends) and
         returns the job, or None when nothing is ready. Never hands one attempt to two
         workers. Only a registered worker claims: None while its row is gone (taken for
         lost), until it registers again. A claim whose answer is lost is reported to the
-        worker by ``heartbeat`` (``Control.also_held``).
+        worker by ``heartbeat`` (``CheckIn.also_held``).
         """
 
     @abstractmethod
@@ -200,20 +200,20 @@ class Storage(ABC):
         """Remove a worker that exits cleanly."""
 
     @abstractmethod
-    def heartbeat(self, worker_id: str, job: Job | None) -> Control:
+    def heartbeat(self, worker_id: str, job: Job | None) -> CheckIn:
         """Prove liveness; returns what the store asks of the worker and what it holds
         (``job``: the attempt it runs, as claimed). Whether a worker is busy, and with what,
         the store reads from the jobs it holds.
 
         Whether the worker still holds ``job`` is read from the job's row alone: it must be
-        processing for this worker under this attempt number (``job.runs``); else
+        processing for this worker under this attempt number (``job.last_attempt``); else
         ``job_lost`` (cancelled, or recovered and maybe running elsewhere). If the worker's
         own row is gone (it was taken for lost), nothing is written and ``lost`` is set: the
         worker registers again before it claims anything, and keeps ``job`` unless
         ``job_lost``. ``also_held``: another job whose row names this worker."""
 
     @abstractmethod
-    def control(self, worker_id: str, job: Job | None) -> Control:
+    def check_in(self, worker_id: str, job: Job | None) -> CheckIn:
         """``heartbeat`` without the heartbeat: a read-only look."""
 
     @abstractmethod

@@ -44,7 +44,7 @@ from queuectl.models import (
     WORKER_LOST_ERROR,
     Attempt,
     AttemptResult,
-    Control,
+    CheckIn,
     Job,
     JobSpec,
     Outcome,
@@ -66,9 +66,9 @@ from queuectl.storage.faults import postgres_fault
 from queuectl.storage.pgconn import CHANNEL, Conn, Wakeups, connect, migrate, scrub
 from queuectl.storage.rows import (
     attempt_from_row,
+    check_in_from_row,
+    check_in_params,
     claimed_attempt,
-    control_from_row,
-    control_params,
     finished_attempt_from_row,
     job_from_row,
     worker_from_row,
@@ -195,7 +195,7 @@ class PostgresStorage(Storage):
             Job(id=job_id, command=spec.command, state=State.PENDING, attempts=0,
                 max_retries=max_retries, priority=spec.priority, timeout=spec.timeout,
                 queue=spec.queue, run_at=_ms(run_at) if run_at is not None else now,
-                created_at=now, updated_at=now, cwd=spec.cwd, env=spec.env or None, runs=0)
+                created_at=now, updated_at=now, cwd=spec.cwd, env=spec.env or None, last_attempt=0)
             for spec, job_id, max_retries, run_at in zip(
                 specs, ids, params["max_retries"], params["run_at"], strict=True)
         ]  # fmt: skip
@@ -357,13 +357,13 @@ class PostgresStorage(Storage):
         with self._db() as conn:
             conn.execute(Q["delete_worker"], {"id": worker_id})
 
-    def heartbeat(self, worker_id: str, job: Job | None) -> Control:
-        [row] = self._read(Q["heartbeat"], control_params(worker_id, job))
-        return control_from_row(row, job)
+    def heartbeat(self, worker_id: str, job: Job | None) -> CheckIn:
+        [row] = self._read(Q["heartbeat"], check_in_params(worker_id, job))
+        return check_in_from_row(row, job)
 
-    def control(self, worker_id: str, job: Job | None) -> Control:
-        [row] = self._read(Q["control"], control_params(worker_id, job))
-        return control_from_row(row, job)
+    def check_in(self, worker_id: str, job: Job | None) -> CheckIn:
+        [row] = self._read(Q["check_in"], check_in_params(worker_id, job))
+        return check_in_from_row(row, job)
 
     def recover_stale(
         self, lease_timeout: float, policy: FailurePolicy,

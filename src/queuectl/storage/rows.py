@@ -13,7 +13,7 @@ from typing import Any
 
 from queuectl.models import (
     Attempt,
-    Control,
+    CheckIn,
     Job,
     Outcome,
     State,
@@ -39,14 +39,15 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         created_at=ms(row["created_at"]), updated_at=ms(row["updated_at"]),
         started_at=from_ms(row["started_at"]), finished_at=from_ms(row["finished_at"]),
         exit_code=row["exit_code"], last_error=row["last_error"], worker=row["worker"],
-        cwd=row["cwd"], env=json.loads(row["env"]) if row["env"] else None, runs=row["runs"],
+        cwd=row["cwd"], env=json.loads(row["env"]) if row["env"] else None,
+        last_attempt=row["runs"],
     )  # fmt: skip
 
 
 def claimed_attempt(job: Job) -> dict[str, Any]:
     """The running attempt of a claimed job as both stores write its row when it ends
     (record_attempt): which one, when the job was due, when it started."""
-    return {"id": job.id, "number": job.runs, "run_at": to_ms(job.run_at),
+    return {"id": job.id, "number": job.last_attempt, "run_at": to_ms(job.run_at),
             "started_at": to_ms(job.started_at) if job.started_at else None}  # fmt: skip
 
 
@@ -69,15 +70,16 @@ def worker_from_row(row: Sequence[Any]) -> WorkerInfo:
     )  # fmt: skip
 
 
-def control_params(worker_id: str, job: Job | None) -> dict[str, Any]:
-    """The control and heartbeat queries' parameters: the worker, and the attempt it runs."""
-    return {"worker": worker_id, "job": job.id if job else None, "runs": job.runs if job else None}
+def check_in_params(worker_id: str, job: Job | None) -> dict[str, Any]:
+    """The check_in and heartbeat queries' parameters: the worker, and the attempt it runs."""
+    return {"worker": worker_id, "job": job.id if job else None,
+            "runs": job.last_attempt if job else None}
 
 
-def control_from_row(row: Sequence[Any], job: Job | None) -> Control:
-    """A row of the control or heartbeat query: stop_requested (NULL: the worker's row is
+def check_in_from_row(row: Sequence[Any], job: Job | None) -> CheckIn:
+    """A row of the check_in or heartbeat query: stop_requested (NULL: the worker's row is
     gone), whether the job's row still names this worker's attempt, another job it names."""
-    return Control(stop=bool(row[0]), job_lost=job is not None and not row[1],
+    return CheckIn(stop=bool(row[0]), job_lost=job is not None and not row[1],
                    lost=row[0] is None, also_held=row[2])  # fmt: skip
 
 

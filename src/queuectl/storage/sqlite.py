@@ -28,7 +28,7 @@ from queuectl.models import (
     WORKER_LOST_ERROR,
     Attempt,
     AttemptResult,
-    Control,
+    CheckIn,
     Job,
     JobSpec,
     Outcome,
@@ -48,9 +48,9 @@ from queuectl.storage.base import (
 from queuectl.storage.faults import sqlite_fault
 from queuectl.storage.rows import (
     attempt_from_row,
+    check_in_from_row,
+    check_in_params,
     claimed_attempt,
-    control_from_row,
-    control_params,
     finished_attempt_from_row,
     job_from_row,
     worker_from_row,
@@ -359,8 +359,8 @@ class SQLiteStorage(Storage):
             )  # fmt: skip
             held = conn.execute(
                 Q["finish_job"],
-                {"id": job.id, "worker": worker_id, "runs": job.runs, "state": str(step.state),
-                 "attempts": step.attempts, "run_at": run_at, "now": now,
+                {"id": job.id, "worker": worker_id, "runs": job.last_attempt,
+                 "state": str(step.state), "attempts": step.attempts, "run_at": run_at, "now": now,
                  "exit_code": result.exit_code, "error": step.error},
             ).fetchone()  # fmt: skip
             nxt = None
@@ -406,16 +406,16 @@ class SQLiteStorage(Storage):
         with self._write() as conn:
             conn.execute(Q["delete_worker"], {"id": worker_id})
 
-    def heartbeat(self, worker_id: str, job: Job | None) -> Control:
+    def heartbeat(self, worker_id: str, job: Job | None) -> CheckIn:
         with self._write() as conn:
-            # Taken for lost, the worker has no row: nothing is written, and control says so.
+            # Taken for lost, the worker has no row: nothing is written, and check_in says so.
             conn.execute(Q["heartbeat"], {"id": worker_id, "now": self._now()})
-            row = conn.execute(Q["control"], control_params(worker_id, job)).fetchone()
-        return control_from_row(row, job)
+            row = conn.execute(Q["check_in"], check_in_params(worker_id, job)).fetchone()
+        return check_in_from_row(row, job)
 
-    def control(self, worker_id: str, job: Job | None) -> Control:
-        [row] = self._read(Q["control"], control_params(worker_id, job))
-        return control_from_row(row, job)
+    def check_in(self, worker_id: str, job: Job | None) -> CheckIn:
+        [row] = self._read(Q["check_in"], check_in_params(worker_id, job))
+        return check_in_from_row(row, job)
 
     def recover_stale(
         self, lease_timeout: float, policy: FailurePolicy,
@@ -469,7 +469,7 @@ class SQLiteStorage(Storage):
         )  # fmt: skip
         conn.execute(
             Q["finish_job"],
-            {"id": job.id, "worker": job.worker, "runs": job.runs, "state": str(step.state),
+            {"id": job.id, "worker": job.worker, "runs": job.last_attempt, "state": str(step.state),
              "attempts": step.attempts, "run_at": run_at, "now": now, "exit_code": None,
              "error": step.error},
         )  # fmt: skip

@@ -146,7 +146,7 @@ SET host = excluded.host, pid = excluded.pid, queues = excluded.queues, state = 
 DELETE FROM workers WHERE id = %(id)s
 
 -- name: heartbeat
--- The heartbeat and what control reads, in one statement (one round trip): stop is NULL
+-- The heartbeat and what check_in reads, in one statement (one round trip): stop is NULL
 -- when the worker's row is gone (it was taken for lost; nothing is written then).
 WITH beat AS (
     UPDATE workers SET heartbeat_at = queuectl_now_ms()
@@ -159,7 +159,7 @@ SELECT (SELECT stop_requested FROM beat),
        (SELECT id FROM jobs WHERE state = 'processing' AND worker = %(worker)s
           AND id IS DISTINCT FROM %(job)s::text ORDER BY started_at LIMIT 1)
 
--- name: control
+-- name: check_in
 -- What is asked of a worker (stop: NULL when its row is gone, taken for lost), and whether
 -- it still holds the job it runs: read from the job's row, which must name this worker and
 -- this attempt. also_held: a job that names the worker besides that one, which it does not

@@ -139,11 +139,11 @@ VALUES (:id, :host, :pid, :queues, 'idle', NULL, :now, :now, 0)
 DELETE FROM workers WHERE id = :id
 
 -- name: heartbeat
--- Followed by control in the same transaction (what the worker is asked, what it holds).
+-- Followed by check_in in the same transaction (what the worker is asked, what it holds).
 UPDATE workers SET heartbeat_at = :now
 WHERE id = :id
 
--- name: control
+-- name: check_in
 -- What is asked of a worker (stop: NULL when its row is gone, taken for lost), and whether
 -- it still holds the job it runs: read from the job's row, which must name this worker and
 -- this attempt. also_held: a job that names the worker besides that one, which it does not
