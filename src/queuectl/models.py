@@ -205,3 +205,47 @@ class CheckIn:
     # A job whose row names this worker besides the one it reported: a claim whose answer
     # never reached it (the connection dropped). It is the worker's to run.
     also_held: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """How an operator steers one queue (SPEC 6): paused (no claim takes from it; running
+    jobs finish) and a concurrency limit (at most this many of its jobs run at once across
+    every worker and host; None: no limit). A queue with neither is not steered."""
+
+    name: str
+    paused: bool = False
+    limit: int | None = None
+
+    @property
+    def steered(self) -> bool:
+        return self.paused or self.limit is not None
+
+
+@dataclass(frozen=True)
+class QueueChange:
+    """What `queue pause/resume/limit` did: the settings before and after, and whether the
+    queue was known (it had jobs or settings) before the change."""
+
+    before: QueueSettings
+    after: QueueSettings
+    known: bool
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    """One line of `queue list`: counts per state (every State, zeros included), jobs
+    running now, and the queue's settings."""
+
+    name: str
+    counts: dict[str, int]
+    paused: bool
+    limit: int | None
+
+    @property
+    def running(self) -> int:
+        return self.counts.get(str(State.PROCESSING), 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "counts": dict(self.counts), "running": self.running,
+                "paused": self.paused, "limit": self.limit}  # fmt: skip

@@ -147,6 +147,9 @@ def status(cli_ctx: CliContext, as_json: bool) -> None:
     rows: list[tuple[str, Any]] = [(state, n) for state, n in stats.counts.items()]
     rows.append(("scheduled", stats.scheduled))
     rows.append(("workers", f"{stats.workers_active} active, {stats.workers_busy} busy"))
+    rows.append(("paused queues", ", ".join(stats.paused_queues) or "none"))
+    limits = stats.queue_limits
+    rows.append(("queue limits", ", ".join(f"{q}={n}" for q, n in limits.items()) or "none"))
     output.pairs(rows)
 
 

@@ -117,6 +117,10 @@ def list_workers(cli_ctx: CliContext, as_json: bool) -> None:
              iso(w.heartbeat_at), f"{(now - w.heartbeat_at).total_seconds():.1f}s ago")
             for w in workers]  # fmt: skip
     output.table(["ID", "HOST", "PID", "STATE", "QUEUES", "JOB", "HEARTBEAT", "AGE"], rows)
+    from queuectl.cli.queues_cmd import steering_note
+
+    if note := steering_note(cli_ctx.store().queue_settings()):
+        output.note(note)
 
 
 def _state(worker: WorkerInfo, now: float, lease: float) -> str:

@@ -18,6 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
 from queuectl.errors import LostLease
 from queuectl.models import (
@@ -27,6 +28,9 @@ from queuectl.models import (
     Job,
     JobSpec,
     Output,
+    QueueChange,
+    QueueInfo,
+    QueueSettings,
     State,
     WorkerInfo,
 )
@@ -39,13 +43,33 @@ class Stats:
     scheduled: int  # pending jobs whose run_at is still in the future
     workers_active: int
     workers_busy: int
+    queues: tuple[QueueSettings, ...] = ()  # the steered queues (paused or limited), by name
+
+    @property
+    def paused_queues(self) -> list[str]:
+        return [q.name for q in self.queues if q.paused]
+
+    @property
+    def queue_limits(self) -> dict[str, int]:
+        return {q.name: q.limit for q in self.queues if q.limit is not None}
 
     def to_dict(self) -> dict[str, object]:
         return {
             "counts": dict(self.counts),
             "scheduled": self.scheduled,
             "workers": {"active": self.workers_active, "busy": self.workers_busy},
+            "paused_queues": self.paused_queues,
+            "queue_limits": self.queue_limits,
         }
+
+
+class Keep(Enum):
+    """A setting left as it is (queue_update's limit, where None means 'no limit')."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 
 
 @dataclass(frozen=True)
@@ -296,6 +320,25 @@ class Storage(ABC):
             done = None
         return done, self.claim(worker_id, queues)
 
+    # --- queues (SPEC 6) ------------------------------------------------------------------
+
+    @abstractmethod
+    def queue_settings(self) -> list[QueueSettings]:
+        """The steered queues (paused or limited), by name."""
+
+    @abstractmethod
+    def queue_update(
+        self, name: str, *, paused: bool | None = None, limit: int | None | Keep = KEEP
+    ) -> QueueChange:
+        """Change one queue's settings in one transaction: ``paused`` (None: as it is),
+        ``limit`` (a number >= 0, None to remove it, KEEP: as it is). Every pool sees the
+        change at once (idle workers are woken: a resume or a raised limit makes jobs
+        claimable). Raises InvalidValue for a negative limit; nothing is written then."""
+
+    @abstractmethod
+    def queue_overview(self) -> list[QueueInfo]:
+        """Every queue that has jobs or settings, by name: counts per state and settings."""
+
     @abstractmethod
     def finished_attempts(self, since: datetime) -> list[AttemptRow]:
         """Attempts that ended at or after ``since`` (for metrics), oldest first."""
@@ -303,3 +346,25 @@ class Storage(ABC):
     @abstractmethod
     def dead_since(self, since: datetime) -> int:
         """How many jobs went dead at or after ``since``."""
+
+
+def steer(
+    before: QueueSettings, paused: bool | None, limit: int | None | Keep
+) -> QueueSettings:
+    """``before`` with queue_update's changes applied; InvalidValue for a negative limit
+    (checked before any store writes it)."""
+    from queuectl.errors import InvalidValue
+
+    if isinstance(limit, int) and not 0 <= limit <= MAX_QUEUE_LIMIT:
+        raise InvalidValue(
+            f"invalid limit {limit} for queue {before.name!r}: must be between 0 and "
+            f"{MAX_QUEUE_LIMIT} (or none)"
+        )
+    return QueueSettings(
+        before.name,
+        before.paused if paused is None else paused,
+        before.limit if isinstance(limit, Keep) else limit,
+    )
+
+
+MAX_QUEUE_LIMIT = 2**31 - 1  # what every store keeps in an integer column

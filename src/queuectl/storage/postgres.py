@@ -49,6 +49,9 @@ from queuectl.models import (
     JobSpec,
     Outcome,
     Output,
+    QueueChange,
+    QueueInfo,
+    QueueSettings,
     State,
     WorkerInfo,
     to_ms,
@@ -56,14 +59,18 @@ from queuectl.models import (
 from queuectl.settings import redact_url
 from queuectl.storage import liveness
 from queuectl.storage.base import (
+    KEEP,
     AttemptRow,
+    Keep,
     Listener,
     Recovered,
     Stats,
     Storage,
+    steer,
 )
 from queuectl.storage.faults import postgres_fault
 from queuectl.storage.pgconn import CHANNEL, Conn, Wakeups, connect, migrate, scrub
+from queuectl.storage.queues import held_back, queue_infos
 from queuectl.storage.rows import (
     attempt_from_row,
     check_in_from_row,
@@ -277,8 +284,9 @@ class PostgresStorage(Storage):
             counts.update({row[0]: int(row[1]) for row in conn.execute(Q["count_states"])})
             scheduled = _scalar(conn.execute(Q["count_scheduled"]).fetchone())
             row = conn.execute(Q["count_workers"], {"lease_ms": lease_ms}).fetchone()
+            steered = tuple(_queue_from_row(r) for r in conn.execute(Q["queue_settings"]))
         assert row is not None
-        return Stats(counts, scheduled, int(row[0]), int(row[1]))
+        return Stats(counts, scheduled, int(row[0]), int(row[1]), steered)
 
     def _fold_counts(self) -> None:
         """Fold the state counts' deltas (migration 0003) into one row per state."""
@@ -298,8 +306,8 @@ class PostgresStorage(Storage):
             return self._one_job(conn, Q["claim_queues" if queues else "claim_any"], params)
 
     def seconds_until_due(self, queues: Sequence[str] | None = None) -> float | None:
-        [(delta_ms,)] = self._read(Q["next_due"], {"queues": list(queues) if queues else None})
-        return None if delta_ms is None else max(0.0, delta_ms / 1000)
+        [(delta_ms, held)] = self._read(Q["next_due"], {"queues": list(queues) if queues else None})
+        return held_back(None if delta_ms is None else max(0.0, delta_ms / 1000), bool(held))
 
     def finish(self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy) -> Job:
         done, _ = self._finish(job, worker_id, result, policy, None)
@@ -492,6 +500,38 @@ class PostgresStorage(Storage):
         with self._db() as conn:
             conn.execute(Q["config_set"], {"key": key, "value": value})
 
+    # --- queues (SPEC 6) ----------------------------------------------------------------
+
+    def queue_settings(self) -> list[QueueSettings]:
+        return [_queue_from_row(row) for row in self._read(Q["queue_settings"])]
+
+    def queue_update(
+        self, name: str, *, paused: bool | None = None, limit: int | None | Keep = KEEP
+    ) -> QueueChange:
+        steer(QueueSettings(name), paused, limit)  # refused before anything is written
+        with self._tx() as conn:
+            # Two first changes of one queue at once: the loser of the insert race sees a
+            # unique violation; the row lock (queue_get) serializes every later one.
+            row = conn.execute(Q["queue_get"], {"name": name}).fetchone()
+            before = _queue_from_row(row) if row else QueueSettings(name)
+            has_jobs = conn.execute(Q["queue_has_jobs"], {"name": name}).fetchone()
+            known = row is not None or _scalar(has_jobs) > 0
+            after = steer(before, paused, limit)
+            if after.steered:
+                conn.execute(Q["queue_put"], {"name": name, "paused": after.paused,
+                                              "limit": after.limit})  # fmt: skip
+            else:
+                conn.execute(Q["queue_drop"], {"name": name})
+            self._notify(conn, "work")  # a resume or a raised limit makes jobs claimable
+        return QueueChange(before, after, bool(known))
+
+    def queue_overview(self) -> list[QueueInfo]:
+        with self._tx() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            counts = conn.execute(Q["queue_counts"]).fetchall()
+            steered = [_queue_from_row(r) for r in conn.execute(Q["queue_settings"])]
+        return queue_infos(counts, steered)
+
     def finished_attempts(self, since: datetime) -> list[AttemptRow]:
         return [
             finished_attempt_from_row(row)
@@ -532,6 +572,10 @@ def _finished_and_next(conn: Conn, params: dict[str, Any]) -> tuple[Job | None, 
         else:
             done = job
     return done, nxt
+
+
+def _queue_from_row(row: Sequence[Any]) -> QueueSettings:
+    return QueueSettings(row[0], bool(row[1]), None if row[2] is None else int(row[2]))
 
 
 def _scalar(row: tuple[Any, ...] | None) -> int:

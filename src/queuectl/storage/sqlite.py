@@ -33,19 +33,26 @@ from queuectl.models import (
     JobSpec,
     Outcome,
     Output,
+    QueueChange,
+    QueueInfo,
+    QueueSettings,
     State,
     WorkerInfo,
     to_ms,
 )
 from queuectl.storage import liveness
 from queuectl.storage.base import (
+    KEEP,
     AttemptRow,
+    Keep,
     Listener,
     Recovered,
     Stats,
     Storage,
+    steer,
 )
 from queuectl.storage.faults import sqlite_fault
+from queuectl.storage.queues import held_back, queue_infos
 from queuectl.storage.rows import (
     attempt_from_row,
     check_in_from_row,
@@ -299,16 +306,19 @@ class SQLiteStorage(Storage):
                 scheduled = conn.execute(Q["count_scheduled"], {"now": now}).fetchone()[0]
                 cutoff = now - int(lease * 1000)
                 active, busy = conn.execute(Q["count_workers"], {"cutoff": cutoff}).fetchone()
+                steered = tuple(_queue_from_row(r) for r in conn.execute(Q["queue_settings"]))
             finally:
                 conn.execute("COMMIT")
-        return Stats(counts, scheduled, active, busy)
+        return Stats(counts, scheduled, active, busy, steered)
 
     # --- the worker's side -----------------------------------------------------------
 
     def claim(self, worker_id: str, queues: Sequence[str] | None = None) -> Job | None:
-        now = self._now()
         with self._write() as conn:
-            return self._claim_in(conn, worker_id, queues, now)
+            # The time is read once the write lock is held, so that a claim never stamps a
+            # start earlier than the end of an attempt committed before it (a queue's limit
+            # is then visible in the jobs' own times too).
+            return self._claim_in(conn, worker_id, queues, self._now())
 
     @staticmethod
     def _claim_in(
@@ -324,11 +334,11 @@ class SQLiteStorage(Storage):
         return job_from_row(row)  # (its attempt's row is written when it ends)
 
     def seconds_until_due(self, queues: Sequence[str] | None = None) -> float | None:
-        params = {"queues": json.dumps(list(queues)) if queues else None}
-        [row] = self._read(Q["next_due"], params)
-        if row[0] is None:
-            return None
-        return max(0.0, (int(row[0]) - self._now()) / 1000)
+        now = self._now()
+        params = {"queues": json.dumps(list(queues)) if queues else None, "now": now}
+        [(due, held)] = self._read(Q["next_due"], params)
+        wait = None if due is None else max(0.0, (int(due) - now) / 1000)
+        return held_back(wait, bool(held))
 
     def finish(self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy) -> Job:
         done, _ = self._finish(job, worker_id, result, policy, None)
@@ -348,10 +358,10 @@ class SQLiteStorage(Storage):
         claim_queues: Sequence[str] | None,
     ) -> tuple[Job | None, Job | None]:  # fmt: skip
         """Finish the attempt; with ``claim_queues`` (None: don't) claim the next job too."""
-        now = self._now()
         step = after_attempt(job, result, policy)
-        run_at = None if step.delay_ms is None else now + step.delay_ms
         with self._write() as conn:
+            now = self._now()  # under the lock: see claim
+            run_at = None if step.delay_ms is None else now + step.delay_ms
             conn.execute(
                 Q["record_attempt"],
                 _attempt_params(job, worker_id, now, result.exit_code, str(result.outcome),
@@ -550,6 +560,39 @@ class SQLiteStorage(Storage):
         with self._write() as conn:
             conn.execute(Q["config_set"], {"key": key, "value": value})
 
+    # --- queues (SPEC 6) ----------------------------------------------------------------
+
+    def queue_settings(self) -> list[QueueSettings]:
+        return [_queue_from_row(row) for row in self._read(Q["queue_settings"])]
+
+    def queue_update(
+        self, name: str, *, paused: bool | None = None, limit: int | None | Keep = KEEP
+    ) -> QueueChange:
+        steer(QueueSettings(name), paused, limit)  # refused before the write lock is taken
+        with self._write() as conn:
+            row = conn.execute(Q["queue_get"], {"name": name}).fetchone()
+            before = _queue_from_row(row) if row else QueueSettings(name)
+            has_jobs = conn.execute(Q["queue_has_jobs"], {"name": name}).fetchone()[0]
+            known = row is not None or bool(has_jobs)
+            after = steer(before, paused, limit)
+            if after.steered:
+                conn.execute(Q["queue_put"], {"name": name, "paused": int(after.paused),
+                                              "limit": after.limit, "now": self._now()})
+            else:
+                conn.execute(Q["queue_drop"], {"name": name})
+        self._wake_idle()  # a resume or a raised limit makes jobs claimable
+        return QueueChange(before, after, bool(known))
+
+    def queue_overview(self) -> list[QueueInfo]:
+        with self._reading() as conn:
+            conn.execute("BEGIN")  # one snapshot for both reads
+            try:
+                counts = conn.execute(Q["queue_counts"]).fetchall()
+                steered = [_queue_from_row(r) for r in conn.execute(Q["queue_settings"])]
+            finally:
+                conn.execute("COMMIT")
+        return queue_infos(counts, steered)
+
     def finished_attempts(self, since: datetime) -> list[AttemptRow]:
         return [
             finished_attempt_from_row(row)
@@ -559,6 +602,10 @@ class SQLiteStorage(Storage):
     def dead_since(self, since: datetime) -> int:
         [row] = self._read(Q["dead_since"], {"since": to_ms(since)})
         return int(row[0])
+
+
+def _queue_from_row(row: Sequence[Any]) -> QueueSettings:
+    return QueueSettings(row[0], bool(row[1]), row[2])
 
 
 def _attempt_params(

@@ -70,16 +70,27 @@ WHERE heartbeat_at >= queuectl_now_ms() - %(lease_ms)s
 
 -- name: claim_any
 -- Takes the job in one statement (one round trip, one transaction): see queuectl_claim in
--- migrations/0005 (a worker that is not registered claims nothing).
+-- migrations/0005 (a worker that is not registered claims nothing) and 0009 (paused and
+-- limited queues).
 SELECT * FROM queuectl_claim(%(worker)s, NULL)
 
 -- name: claim_queues
 SELECT * FROM queuectl_claim(%(worker)s, %(queues)s::text[])
 
 -- name: next_due
-SELECT min(run_at) - queuectl_now_ms() FROM jobs
-WHERE state IN ('pending', 'failed')
-  AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
+-- Jobs of blocked queues (paused, or running their limit: migrations/0009) are not waited
+-- for; held: whether a due job waits for a limit of a queue served (a job ending elsewhere
+-- frees a place: the worker looks again soon).
+SELECT (SELECT min(run_at) - queuectl_now_ms() FROM jobs
+        WHERE state IN ('pending', 'failed')
+          AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
+          AND queue NOT IN (SELECT name FROM queues_blocked)),
+       EXISTS (SELECT 1 FROM queues_blocked AS b JOIN queues USING (name)
+               WHERE NOT queues.paused
+                 AND (%(queues)s::text[] IS NULL OR name = ANY(%(queues)s::text[]))
+                 AND EXISTS (SELECT 1 FROM jobs
+                             WHERE queue = b.name AND state IN ('pending', 'failed')
+                               AND run_at <= queuectl_now_ms()))
 
 -- name: finish_job
 -- Records the attempt, moves the job on and, with claim, takes its next job: one statement
@@ -296,3 +307,28 @@ SELECT queuectl_fold_counts(%(min_rows)s)
 -- shrink the table past the folded rows, written at its end. FULL rewrites the few live
 -- rows (writers of deltas wait the few ms it takes).
 VACUUM FULL job_counts
+
+-- name: queue_settings
+-- Queues (SPEC 6): the steered queues (a row only while paused or limited).
+SELECT name, paused, concurrency_limit FROM queues ORDER BY name
+
+-- name: queue_get
+-- Locked: changes of one queue's settings are serialized (read, then put or drop).
+SELECT name, paused, concurrency_limit FROM queues WHERE name = %(name)s FOR UPDATE
+
+-- name: queue_put
+INSERT INTO queues (name, paused, concurrency_limit, updated_at)
+VALUES (%(name)s, %(paused)s, %(limit)s::bigint, queuectl_now_ms())
+ON CONFLICT (name) DO UPDATE
+SET paused = excluded.paused, concurrency_limit = excluded.concurrency_limit,
+    updated_at = excluded.updated_at
+
+-- name: queue_drop
+DELETE FROM queues WHERE name = %(name)s
+
+-- name: queue_has_jobs
+SELECT EXISTS (SELECT 1 FROM jobs WHERE queue = %(name)s)
+
+-- name: queue_counts
+-- Jobs per queue and state: one pass over the jobs (queue list is a command, not a hot path).
+SELECT queue, state, count(*) FROM jobs GROUP BY queue, state

@@ -50,6 +50,8 @@ FROM workers WHERE heartbeat_at >= :cutoff
 -- name: claim_any
 -- Only a registered worker claims: one taken for lost (its row removed) registers again
 -- first. The EXISTS is evaluated once per statement, through the workers' primary key.
+-- Queues (SPEC 6): no job of a paused queue, or of a queue running its limit, is taken;
+-- queues_blocked (migrations/0006) is read once per statement, inside the write lock.
 UPDATE jobs
 SET state = 'processing', worker = :worker, runs = runs + 1, started_at = :now,
     finished_at = NULL, exit_code = NULL, updated_at = :now
@@ -57,6 +59,7 @@ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready  -- walk the ready index
                                                            -- order; unforced, the planner
                                                            -- sorts every pending row
              WHERE state IN ('pending', 'failed') AND run_at <= :now
+               AND queue NOT IN (SELECT name FROM queues_blocked)  -- queues (SPEC 6)
              ORDER BY priority DESC, run_at, seq LIMIT 1)
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING *
@@ -68,18 +71,28 @@ SET state = 'processing', worker = :worker, runs = runs + 1, started_at = :now,
 WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready_queue
              WHERE state IN ('pending', 'failed') AND run_at <= :now
                AND queue IN (SELECT value FROM json_each(:queues))
+               AND queue NOT IN (SELECT name FROM queues_blocked)  -- queues (SPEC 6)
              ORDER BY priority DESC, run_at, seq LIMIT 1)
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING *
 
 -- name: next_due
 -- The first due time in index order (one step when every queue is served); min() with
--- this WHERE would read every pending row.
-SELECT min(run_at) FROM (
-    SELECT run_at FROM jobs INDEXED BY jobs_due
-    WHERE state IN ('pending', 'failed')
-      AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
-    ORDER BY run_at LIMIT 1)
+-- this WHERE would read every pending row. Jobs of blocked queues (paused, or running
+-- their limit) are not waited for; held: whether a due job waits for a limit of a queue
+-- served (a job ending elsewhere frees a place: the worker looks again soon).
+SELECT (SELECT min(run_at) FROM (
+            SELECT run_at FROM jobs INDEXED BY jobs_due
+            WHERE state IN ('pending', 'failed')
+              AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+              AND queue NOT IN (SELECT name FROM queues_blocked)
+            ORDER BY run_at LIMIT 1)),
+       EXISTS (SELECT 1 FROM queues_blocked AS b JOIN queues USING (name)
+               WHERE queues.paused = 0
+                 AND (:queues IS NULL OR name IN (SELECT value FROM json_each(:queues)))
+                 AND EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_ready_queue
+                             WHERE queue = b.name AND state IN ('pending', 'failed')
+                               AND run_at <= :now))
 
 -- name: finish_job
 UPDATE jobs
@@ -252,3 +265,27 @@ FROM attempts WHERE finished_at >= :since ORDER BY finished_at
 
 -- name: dead_since
 SELECT count(*) FROM jobs WHERE state = 'dead' AND finished_at >= :since
+
+-- name: queue_settings
+-- Queues (SPEC 6): the steered queues (a row only while paused or limited).
+SELECT name, paused, concurrency_limit FROM queues ORDER BY name
+
+-- name: queue_get
+SELECT name, paused, concurrency_limit FROM queues WHERE name = :name
+
+-- name: queue_put
+INSERT INTO queues (name, paused, concurrency_limit, updated_at)
+VALUES (:name, :paused, :limit, :now)
+ON CONFLICT (name) DO UPDATE
+SET paused = excluded.paused, concurrency_limit = excluded.concurrency_limit,
+    updated_at = excluded.updated_at
+
+-- name: queue_drop
+DELETE FROM queues WHERE name = :name
+
+-- name: queue_has_jobs
+SELECT EXISTS (SELECT 1 FROM jobs WHERE queue = :name)
+
+-- name: queue_counts
+-- Jobs per queue and state: one pass over the jobs (queue list is a command, not a hot path).
+SELECT queue, state, count(*) FROM jobs GROUP BY queue, state

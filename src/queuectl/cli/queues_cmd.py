@@ -1,0 +1,124 @@
+"""queue list / pause / resume / limit: queues an operator steers (SPEC 6)."""
+
+from __future__ import annotations
+
+import click
+
+from queuectl import output
+from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
+from queuectl.errors import UsageError
+from queuectl.models import QueueChange, QueueSettings, State
+from queuectl.specs import check_queue
+from queuectl.storage.base import MAX_QUEUE_LIMIT, steer
+
+
+@click.group(cls=Group)
+def queue() -> None:
+    """Queues: pause, resume, limit how many of their jobs run at once."""
+
+
+@queue.command("list")
+@json_option
+@pass_cli_context
+def list_queues(cli_ctx: CliContext, as_json: bool) -> None:
+    """Every queue that has jobs or settings: counts per state, running, paused, limit."""
+    infos = cli_ctx.store().queue_overview()
+    if as_json:
+        output.emit_json([info.to_dict() for info in infos])
+        return
+    states = [str(s) for s in State]
+    rows = [
+        (info.name, *(info.counts[s] for s in states), info.running,
+         "paused" if info.paused else "", "-" if info.limit is None else info.limit)
+        for info in infos
+    ]  # fmt: skip
+    headers = ["QUEUE", *(s.upper() for s in states), "RUNNING", "PAUSED", "LIMIT"]
+    output.table(headers, rows)
+
+
+@queue.command()
+@click.argument("name")
+@json_option
+@pass_cli_context
+def pause(cli_ctx: CliContext, name: str, as_json: bool) -> None:
+    """No worker anywhere claims from queue NAME; running jobs finish."""
+    name = check_queue(name)  # before the store is opened (or created): nothing written
+    change = cli_ctx.store(create=True).queue_update(name, paused=True)
+    _report(change, as_json, "paused" if not change.before.paused else "already paused")
+
+
+@queue.command()
+@click.argument("name")
+@json_option
+@pass_cli_context
+def resume(cli_ctx: CliContext, name: str, as_json: bool) -> None:
+    """Workers claim from queue NAME again."""
+    name = check_queue(name)
+    change = cli_ctx.store(create=True).queue_update(name, paused=False)
+    if not change.known:
+        what = "unknown queue (no jobs, no settings): nothing to resume"
+    elif not change.before.paused:
+        what = "was not paused"
+    else:
+        what = "resumed"
+    _report(change, as_json, what)
+
+
+# "-1" must reach the command as a value (refused as out of range, exit 1), not be taken
+# for an unknown option (a usage error).
+@queue.command(context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("limit", metavar="N|none")
+@json_option
+@pass_cli_context
+def limit(cli_ctx: CliContext, name: str, limit: str, as_json: bool) -> None:
+    """At most N jobs of queue NAME run at once across every worker and host (`none`
+    removes the limit; 0 holds every job back without pausing)."""
+    name = check_queue(name)
+    value = parse_limit(limit)
+    steer(QueueSettings(name), None, value)  # refused before the store is opened
+    change = cli_ctx.store(create=True).queue_update(name, limit=value)
+    what = "no limit" if value is None else f"limit {value}"
+    _report(change, as_json, what)
+
+
+def parse_limit(text: str) -> int | None:
+    """``N`` or ``none``; a value that is no integer is a usage error (exit 2), a negative
+    one is refused (exit 1) by the store's own check."""
+    word = text.strip().lower()
+    if word == "none":
+        return None
+    try:
+        value = int(word)
+    except ValueError:
+        raise UsageError(f"invalid limit {text!r}: a whole number >= 0, or none") from None
+    if value > MAX_QUEUE_LIMIT:
+        value = MAX_QUEUE_LIMIT + 1  # refused with the range, without an overflow
+    return value
+
+
+def _report(change: QueueChange, as_json: bool, what: str) -> None:
+    if as_json:
+        output.emit_json(_settings_dict(change.after))
+        return
+    output.line(f"queue {change.after.name}: {what}")
+
+
+def _settings_dict(settings: QueueSettings) -> dict[str, object]:
+    return {"name": settings.name, "paused": settings.paused, "limit": settings.limit}
+
+
+def steering_note(steered: list[QueueSettings]) -> str | None:
+    """One line for `status` and `worker list`: paused queues and limits; None if none."""
+    paused = [q.name for q in steered if q.paused]
+    limits = [f"{q.name}={q.limit}" for q in steered if q.limit is not None]
+    parts = []
+    if paused:
+        parts.append("paused queues: " + ", ".join(paused))
+    if limits:
+        parts.append("limits: " + ", ".join(limits))
+    return "; ".join(parts) or None
+
+
+def register(group: click.Group) -> None:
+    group.add_command(queue)

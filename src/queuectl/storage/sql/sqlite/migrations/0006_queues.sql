@@ -1,0 +1,27 @@
+-- Queues an operator steers (SPEC 6): pause, concurrency limit, unique jobs.
+
+-- A row exists only while its queue is paused or limited (a resume or `limit none` that
+-- leaves it neither deletes it), so the claim pays for this table only when it is not empty.
+CREATE TABLE queues (
+    name              TEXT    PRIMARY KEY,
+    paused            INTEGER NOT NULL DEFAULT 0,
+    concurrency_limit INTEGER,                  -- NULL: no limit
+    updated_at        INTEGER NOT NULL
+);
+
+-- The queues no claim may take from right now: paused, or running as many jobs as their
+-- limit. Read inside the claim's write transaction (BEGIN IMMEDIATE serializes claims), so
+-- the count is exact: a limit is never exceeded. The processing jobs are found through
+-- jobs_state (never more of them than workers), not through every job of the queue.
+CREATE VIEW queues_blocked AS
+SELECT name FROM queues
+WHERE paused <> 0
+   OR (concurrency_limit IS NOT NULL
+       AND concurrency_limit <= (SELECT count(*) FROM jobs INDEXED BY jobs_state
+                                 WHERE state = 'processing' AND queue = queues.name));
+
+-- At most one job per unique key among the jobs that may still run. Jobs without a key
+-- are not in the index, so it costs them nothing.
+ALTER TABLE jobs ADD COLUMN unique_key TEXT;
+CREATE UNIQUE INDEX jobs_unique_key ON jobs (unique_key)
+    WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing');
