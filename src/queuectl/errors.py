@@ -45,6 +45,15 @@ class DuplicateJob(QueuectlError):
         self.job_id = job_id
 
 
+class UniqueKeyTaken(QueuectlError):
+    """A dead job cannot go back to pending: another job holds its unique key."""
+
+    def __init__(self, job_id: str, holder: str) -> None:
+        super().__init__(f"job {job_id!r} cannot be retried: job {holder!r} holds its "
+                         "unique key (pending, failed or processing)")  # fmt: skip
+        self.job_id = job_id
+
+
 class WrongState(QueuectlError):
     def __init__(self, job_id: str, state: str, wanted: str) -> None:
         super().__init__(f"job {job_id!r} is {state}, not {wanted}")

@@ -75,6 +75,9 @@ class JobSpec:
     cwd: str = "/"
     env: dict[str, str] | None = None
     run_at: datetime | None = None  # None: now, by the store's clock
+    # At most one job with this key is pending, failed or processing (SPEC 6): enqueueing
+    # another gives back the one there is.
+    unique_key: str | None = None
 
 
 @dataclass
@@ -98,6 +101,10 @@ class Job:
     cwd: str = "/"
     env: dict[str, str] | None = None
     last_attempt: int = 0  # number of the latest attempt started; dlq retry keeps counting
+    unique_key: str | None = None
+    # Not stored: set on the job an enqueue gave back instead of a new one (its unique key
+    # was taken by this job, still pending, failed or processing).
+    duplicate: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,6 +126,7 @@ class Job:
             "worker": self.worker,
             "cwd": self.cwd,
             "env": self.env or {},
+            "unique_key": self.unique_key,
         }
 
 

@@ -24,7 +24,7 @@ from queuectl.settings import Config
 from queuectl.timeparse import MAX_DURATION, parse_duration, parse_instant
 
 FIELDS = ("id", "command", "max_retries", "priority", "timeout", "run_at", "delay", "queue",
-          "cwd", "env")  # fmt: skip
+          "cwd", "env", "unique_key")  # fmt: skip
 _FIELD_SET = frozenset(FIELDS)
 MAX_ID_CHARS = 200
 MAX_QUEUE_CHARS = 100
@@ -58,6 +58,18 @@ def check_id(job_id: object) -> str:
             f"invalid id {job_id[:40]!r}: 1-{MAX_ID_CHARS} characters, no control characters"
         )
     return job_id
+
+
+def check_unique_key(key: object) -> str | None:
+    """A unique key is text like an id: 1-200 characters without control characters."""
+    if key is None:
+        return None
+    if not isinstance(key, str):
+        raise UsageError(f"unique_key must be a string, not {_kind(key)}")
+    if not 1 <= len(key) <= MAX_ID_CHARS or _has_control(key):
+        raise InvalidValue(f"invalid unique_key {key[:40]!r}: 1-{MAX_ID_CHARS} characters, "
+                           "no control characters")  # fmt: skip
+    return key
 
 
 def check_command(command: object) -> str:
@@ -221,6 +233,7 @@ def build_spec(
         cwd=check_cwd(fields.get("cwd"), base_cwd),
         env=check_env(fields.get("env")),
         run_at=_run_at(fields),
+        unique_key=check_unique_key(fields.get("unique_key")),
     )  # fmt: skip
     if spec.env:  # a command alone is within MAX_COMMAND_BYTES, far below the whole budget
         check_exec_size(spec.command, spec.env)

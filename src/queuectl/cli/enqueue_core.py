@@ -31,7 +31,9 @@ def enqueue(store: Storage, defaults: dict[str, Any], job_json: str | None,
         fields = specs.parse_object(job_json) if job_json is not None else {}
         batch = [specs.build_spec({**defaults, **fields}, config, base)]
     try:
-        if as_json:
+        if any(spec.unique_key is not None for spec in batch):
+            _enqueue_unique(store, batch, read_file is not None, as_json)
+        elif as_json:
             docs = [job.to_dict() for job in store.enqueue(batch)]
             output.emit_json(docs if read_file is not None else docs[0])
         else:
@@ -62,3 +64,20 @@ def _file_specs(text: str, defaults: dict[str, Any], config: Config,
             labels[spec.id] = label
         batch.append(spec)
     return batch, labels
+
+
+def _enqueue_unique(store: Storage, batch: list[JobSpec], bulk: bool, as_json: bool) -> None:
+    """Enqueue jobs some of which have unique keys: a job whose key is taken is not
+    enqueued; the job holding the key is printed in its place (``"duplicate": true`` in
+    JSON), and one line on stderr says so. Still a success (exit 0)."""
+    jobs = store.enqueue(batch)
+    for job in jobs:
+        if job.duplicate:
+            output.note(f"job {job.id} ({job.state}) already has unique key "
+                        f"{job.unique_key!r}: nothing enqueued")  # fmt: skip
+    if as_json:
+        docs = [{**job.to_dict(), "duplicate": True} if job.duplicate else job.to_dict()
+                for job in jobs]  # fmt: skip
+        output.emit_json(docs if bulk else docs[0])
+    else:
+        sys.stdout.write("".join(job.id + "\n" for job in jobs))

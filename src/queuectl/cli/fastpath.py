@@ -23,6 +23,7 @@ VALUE_FLAGS = {
     "--priority": "priority", "--max-retries": "max_retries", "--timeout": "timeout",
     "--run-at": "run_at", "--delay": "delay", "--queue": "queue", "--cwd": "cwd",
     "-e": "env", "--env": "env", "-f": "file", "--file": "file", "--db": "db",
+    "--unique-key": "unique_key",
 }  # fmt: skip
 BOOL_FLAGS = {"--json": "json"}
 INT_FIELDS = frozenset({"priority", "max_retries"})

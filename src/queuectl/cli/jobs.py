@@ -31,6 +31,8 @@ FOLLOW_POLL = 0.2  # seconds between reads while following a running attempt
 @click.option("--delay", help="Not before this long from now: 30s, 5m, 1h30m, 2d.")
 @click.option("--queue", help="Named queue (default: default).")
 @click.option("--cwd", help="Directory to run in (default: the current one).")
+@click.option("--unique-key", metavar="KEY",
+              help="Enqueue nothing while a job with KEY is pending, failed or running.")
 @click.option("-e", "--env", "env_pairs", multiple=True, metavar="KEY=VALUE",
               help="Environment variable for the job (repeatable).")  # fmt: skip
 @click.option("-f", "--file", "jobs_file", type=click.File("r", encoding="utf-8"),

@@ -368,3 +368,16 @@ def steer(
 
 
 MAX_QUEUE_LIMIT = 2**31 - 1  # what every store keeps in an integer column
+
+
+def refuse_repeated_ids(ids: Sequence[str]) -> None:
+    """Raise DuplicateJob for the first id that a batch repeats."""
+    from queuectl.errors import DuplicateJob
+
+    if len(set(ids)) == len(ids):
+        return
+    seen: set[str] = set()
+    for job_id in ids:
+        if job_id in seen:
+            raise DuplicateJob(job_id)
+        seen.add(job_id)

@@ -23,6 +23,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +37,7 @@ from queuectl.errors import (
     JobNotFound,
     LostLease,
     StoreUnavailable,
+    UniqueKeyTaken,
     WrongState,
 )
 from queuectl.ids import new_job_id
@@ -66,6 +68,7 @@ from queuectl.storage.base import (
     Recovered,
     Stats,
     Storage,
+    refuse_repeated_ids,
     steer,
 )
 from queuectl.storage.faults import postgres_fault
@@ -91,6 +94,8 @@ VACUUM_AFTER_FOLD = 50_000
 # Deltas left unfolded: summing a thousand rows costs a count less than a write would (and a
 # `status` that writes nothing waits on no disk flush).
 FOLD_MIN_ROWS = 1_000
+# Rounds of insert-then-find for unique keys before giving up (see _insert_unique).
+MAX_UNIQUE_ROUNDS = 5
 
 
 class PostgresStorage(Storage):
@@ -193,6 +198,8 @@ class PostgresStorage(Storage):
     # --- jobs ------------------------------------------------------------------------
 
     def enqueue(self, specs: Sequence[JobSpec]) -> list[Job]:
+        if any(spec.unique_key is not None for spec in specs):
+            return self._enqueue_unique(specs)
         ids, params, now = self._insert_batch(specs)
         if now is None:
             return []
@@ -208,7 +215,53 @@ class PostgresStorage(Storage):
         ]  # fmt: skip
 
     def enqueue_ids(self, specs: Sequence[JobSpec]) -> list[str]:
+        if any(spec.unique_key is not None for spec in specs):
+            return [job.id for job in self._enqueue_unique(specs)]
         return self._insert_batch(specs)[0]
+
+    def _enqueue_unique(self, specs: Sequence[JobSpec]) -> list[Job]:
+        """enqueue for a batch with unique keys (SPEC 6): a job whose key is taken is
+        not inserted; the job holding it comes back in its place, marked duplicate."""
+        for _ in range(3):  # a generated id may (astronomically rarely) collide: redraw
+            ids = [spec.id or new_job_id() for spec in specs]
+            refuse_repeated_ids(ids)
+            params = {**_batch_params(specs, ids), "unique_key": [s.unique_key for s in specs]}
+            try:
+                with self._tx() as conn:
+                    return self._insert_unique(conn, specs, params)
+            except pg_errors.UniqueViolation:
+                # Rolled back by now, so only jobs that existed before are found.
+                existing = self._first_existing(ids)
+                if any(spec.id == existing for spec in specs):
+                    raise DuplicateJob(existing) from None
+        raise StoreUnavailable("could not draw a unique job id")
+
+    def _insert_unique(
+        self, conn: Conn, specs: Sequence[JobSpec], params: dict[str, Any]
+    ) -> list[Job]:
+        """One transaction: insert what can be; find the holders of the keys found taken.
+        A holder may end between the two (its key is free again): those jobs are inserted
+        again, a few times at most."""
+        cur = conn.cursor(row_factory=dict_row)
+        jobs: dict[str, Job] = {}
+        for _ in range(MAX_UNIQUE_ROUNDS):
+            jobs.update((row["id"], job_from_row(row))
+                        for row in cur.execute(Q["insert_job_unique"], params))  # fmt: skip
+            left = []
+            for n, (job_id, key) in enumerate(zip(params["id"], params["unique_key"],
+                                                  strict=True)):  # fmt: skip
+                if job_id in jobs:
+                    continue
+                row = cur.execute(Q["job_with_unique_key"], {"key": key}).fetchone()
+                if row is None:
+                    left.append(n)
+                else:
+                    jobs[job_id] = replace(job_from_row(row), duplicate=True)
+            if not left:
+                return [jobs[job_id] for job_id in params["id"]]
+            params = {k: [v[n] for n in left] if isinstance(v, list) else v
+                      for k, v in params.items()}  # fmt: skip
+        raise StoreUnavailable("unique keys kept changing hands: enqueue again")
 
     def _insert_batch(
         self, specs: Sequence[JobSpec]
@@ -227,11 +280,7 @@ class PostgresStorage(Storage):
     def _insert(
         self, specs: Sequence[JobSpec], ids: list[str]
     ) -> tuple[dict[str, Any], datetime | None]:
-        seen: set[str] = set()
-        for job_id in ids:
-            if job_id in seen:
-                raise DuplicateJob(job_id)
-            seen.add(job_id)
+        refuse_repeated_ids(ids)
         params = _batch_params(specs, ids)
         if not ids:
             return params, None
@@ -459,6 +508,9 @@ class PostgresStorage(Storage):
             if job_ids is None:
                 job_ids = [row[0] for row in conn.execute(Q["dead_ids"])]
             for job_id in job_ids:
+                holder = conn.execute(Q["unique_key_holder"], {"id": job_id}).fetchone()
+                if holder is not None:
+                    raise UniqueKeyTaken(job_id, holder[0])
                 job = self._one_job(conn, Q["retry_dead"], {"id": job_id})
                 if job is None:
                     raise self._refusal(conn, job_id, "dead")

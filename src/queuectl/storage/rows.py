@@ -40,7 +40,7 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         started_at=from_ms(row["started_at"]), finished_at=from_ms(row["finished_at"]),
         exit_code=row["exit_code"], last_error=row["last_error"], worker=row["worker"],
         cwd=row["cwd"], env=json.loads(row["env"]) if row["env"] else None,
-        last_attempt=row["runs"],
+        last_attempt=row["runs"], unique_key=row["unique_key"],
     )  # fmt: skip
 
 

@@ -21,7 +21,14 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from queuectl.errors import DuplicateJob, JobNotFound, LostLease, StoreUnavailable, WrongState
+from queuectl.errors import (
+    DuplicateJob,
+    JobNotFound,
+    LostLease,
+    StoreUnavailable,
+    UniqueKeyTaken,
+    WrongState,
+)
 from queuectl.ids import new_job_ids
 from queuectl.models import (
     FINAL_STATES,
@@ -49,6 +56,7 @@ from queuectl.storage.base import (
     Recovered,
     Stats,
     Storage,
+    refuse_repeated_ids,
     steer,
 )
 from queuectl.storage.faults import sqlite_fault
@@ -206,13 +214,60 @@ class SQLiteStorage(Storage):
     # --- jobs ------------------------------------------------------------------------
 
     def enqueue(self, specs: Sequence[JobSpec]) -> list[Job]:
+        if any(spec.unique_key is not None for spec in specs):
+            return self._enqueue_unique(specs)
         ids, run_ats, now = self._enqueue(specs)
         created = _ms(now)  # one datetime for the whole batch (100,000 jobs in a bulk file)
         rows = zip(specs, ids, run_ats, strict=True)
         return [self._job_from_spec(spec, job_id, run_at, created) for spec, job_id, run_at in rows]
 
     def enqueue_ids(self, specs: Sequence[JobSpec]) -> list[str]:
+        if any(spec.unique_key is not None for spec in specs):
+            return [job.id for job in self._enqueue_unique(specs)]
         return self._enqueue(specs)[0]
+
+    def _enqueue_unique(self, specs: Sequence[JobSpec]) -> list[Job]:
+        """enqueue for a batch with unique keys (SPEC 6): a job whose key is taken is
+        not inserted; the job holding it comes back in its place, marked duplicate."""
+        for _ in range(3):  # a generated id may (astronomically rarely) collide: redraw
+            fresh = iter(new_job_ids(sum(1 for spec in specs if not spec.id)))
+            ids = [spec.id or next(fresh) for spec in specs]
+            try:
+                jobs = self._insert_unique(specs, ids)
+            except DuplicateJob as dup:
+                if any(spec.id == dup.job_id for spec in specs):
+                    raise
+                continue
+            if any(not job.duplicate for job in jobs):
+                self._wake_idle()
+            return jobs
+        raise StoreUnavailable("could not draw a unique job id")
+
+    def _insert_unique(self, specs: Sequence[JobSpec], ids: list[str]) -> list[Job]:
+        refuse_repeated_ids(ids)
+        now = self._now()
+        rows = [
+            (job_id, spec.command, spec.max_retries, spec.priority, spec.timeout, spec.queue,
+             spec.cwd, json.dumps(spec.env) if spec.env else None,
+             to_ms(spec.run_at) if spec.run_at else now, spec.unique_key)
+            for spec, job_id in zip(specs, ids, strict=True)
+        ]  # fmt: skip
+        try:
+            with self._write() as conn:
+                params = {"rows": json.dumps(rows, ensure_ascii=False), "now": now}
+                inserted = conn.execute(Q["insert_job_unique"], params).fetchall()
+                made = {row["id"]: job_from_row(row) for row in inserted}
+                # Under the write lock: the holder of a key found taken is still there.
+                return [made.get(job_id) or self._holder(conn, spec.unique_key)
+                        for spec, job_id in zip(specs, ids, strict=True)]  # fmt: skip
+        except sqlite3.IntegrityError:
+            raise DuplicateJob(self._first_existing(ids)) from None
+
+    @staticmethod
+    def _holder(conn: sqlite3.Connection, key: str | None) -> Job:
+        row = conn.execute(Q["job_with_unique_key"], {"key": key}).fetchone()
+        assert row is not None  # only a taken key keeps a job out
+        return replace(job_from_row(row), duplicate=True)
 
     def _enqueue(self, specs: Sequence[JobSpec]) -> tuple[list[str], list[int], int]:
         """The new ids, their run_at and created_at; idle workers woken."""
@@ -237,12 +292,7 @@ class SQLiteStorage(Storage):
              spec.cwd, json.dumps(spec.env) if spec.env else None, run_at)
             for spec, job_id, run_at in zip(specs, ids, run_ats, strict=True)
         ]  # fmt: skip
-        if len(set(ids)) != len(ids):
-            seen: set[str] = set()
-            for job_id in ids:
-                if job_id in seen:
-                    raise DuplicateJob(job_id)
-                seen.add(job_id)
+        refuse_repeated_ids(ids)
         # UTF-8 as it is (ensure_ascii would escape it only for SQLite to decode it again).
         batch = json.dumps(rows, ensure_ascii=False)
         try:
@@ -529,6 +579,9 @@ class SQLiteStorage(Storage):
             if job_ids is None:
                 job_ids = [row[0] for row in conn.execute(Q["dead_ids"])]
             for job_id in job_ids:
+                holder = conn.execute(Q["unique_key_holder"], {"id": job_id}).fetchone()
+                if holder is not None:
+                    raise UniqueKeyTaken(job_id, holder[0])
                 row = conn.execute(Q["retry_dead"], {"id": job_id, "now": now}).fetchone()
                 if row is None:
                     raise self._refusal(conn, job_id, "dead")

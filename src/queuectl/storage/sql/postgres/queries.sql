@@ -332,3 +332,38 @@ SELECT EXISTS (SELECT 1 FROM jobs WHERE queue = %(name)s)
 -- name: queue_counts
 -- Jobs per queue and state: one pass over the jobs (queue list is a command, not a hot path).
 SELECT queue, state, count(*) FROM jobs GROUP BY queue, state
+
+-- name: insert_job_unique
+-- insert_job for a batch with unique keys (SPEC 6): a job whose key a pending, failed or
+-- processing job holds (jobs_unique_key, migrations/0009), or an earlier row of the batch,
+-- is not inserted; a concurrent enqueue of the same key waits for the other's commit, then
+-- finds it there. Returns the jobs inserted; the NOTIFY is delivered on commit.
+WITH inserted AS (
+    INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd, env,
+                      run_at, created_at, updated_at, unique_key)
+    SELECT id, command, 'pending', max_retries, priority, timeout, queue, cwd, env,
+           coalesce(run_at, queuectl_now_ms()), queuectl_now_ms(), queuectl_now_ms(), unique_key
+    FROM unnest(%(id)s::text[], %(command)s::text[], %(max_retries)s::bigint[],
+                %(priority)s::bigint[], %(timeout)s::double precision[], %(queue)s::text[],
+                %(cwd)s::text[], %(env)s::text[], %(run_at)s::bigint[], %(unique_key)s::text[])
+         WITH ORDINALITY
+         AS batch (id, command, max_retries, priority, timeout, queue, cwd, env, run_at,
+                   unique_key, n)
+    ORDER BY n
+    ON CONFLICT (unique_key)
+        WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing')
+    DO NOTHING
+    RETURNING *
+)
+SELECT inserted.*, pg_notify(%(channel)s, 'work') FROM inserted
+
+-- name: job_with_unique_key
+-- The job holding a unique key: the one pending, failed or processing with it.
+SELECT * FROM jobs
+WHERE unique_key = %(key)s AND state IN ('pending', 'failed', 'processing')
+
+-- name: unique_key_holder
+-- Before a dead job goes back to pending: another job holding its unique key, if any.
+SELECT other.id FROM jobs AS dead JOIN jobs AS other ON other.unique_key = dead.unique_key
+WHERE dead.id = %(id)s AND other.id <> dead.id
+  AND other.state IN ('pending', 'failed', 'processing')

@@ -289,3 +289,30 @@ SELECT EXISTS (SELECT 1 FROM jobs WHERE queue = :name)
 -- name: queue_counts
 -- Jobs per queue and state: one pass over the jobs (queue list is a command, not a hot path).
 SELECT queue, state, count(*) FROM jobs GROUP BY queue, state
+
+-- name: insert_job_unique
+-- insert_job for a batch with unique keys (SPEC 6; the rows' tenth element): a job whose
+-- key a pending, failed or processing job holds (jobs_unique_key, migrations/0006), or an
+-- earlier row of the batch, is not inserted. Returns the jobs inserted.
+INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd, env,
+                  run_at, created_at, updated_at, unique_key)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), 'pending',
+       json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]'),
+       json_extract(value, '$[5]'), json_extract(value, '$[6]'), json_extract(value, '$[7]'),
+       json_extract(value, '$[8]'), :now, :now, json_extract(value, '$[9]')
+FROM json_each(:rows) WHERE true  -- (WHERE: SQLite's parser needs it before ON CONFLICT)
+ON CONFLICT (unique_key)
+    WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing')
+DO NOTHING
+RETURNING *
+
+-- name: job_with_unique_key
+-- The job holding a unique key: the one pending, failed or processing with it.
+SELECT * FROM jobs
+WHERE unique_key = :key AND state IN ('pending', 'failed', 'processing')
+
+-- name: unique_key_holder
+-- Before a dead job goes back to pending: another job holding its unique key, if any.
+SELECT other.id FROM jobs AS dead JOIN jobs AS other ON other.unique_key = dead.unique_key
+WHERE dead.id = :id AND other.id <> dead.id
+  AND other.state IN ('pending', 'failed', 'processing')
