@@ -58,6 +58,9 @@ KEYS: dict[str, Key] = {
             YEAR),  # fmt: skip
         Key("max-log-bytes", 1048576, "int", 0, True, "output kept per attempt (the tail)",
             256 * 1024 * 1024),  # fmt: skip
+        Key("retention", 0, "duration", 0, False,
+            "finished jobs are deleted this long after they end (0: kept forever)",
+            100 * YEAR),  # fmt: skip
     )
 }
 
@@ -109,6 +112,7 @@ class Config:
     job_timeout: float
     lease_timeout: float
     max_log_bytes: int
+    retention: float
 
     @classmethod
     def from_stored(cls, stored: dict[str, str]) -> Config:

@@ -57,7 +57,7 @@ def test_a_malformed_duration_is_an_invalid_value_naming_the_syntax() -> None:
 
 def test_duration_keys_are_exactly_the_keys_in_seconds() -> None:
     assert [k.name for k in KEYS.values() if k.kind == "duration"] == [
-        "backoff-max", "job-timeout", "lease-timeout"]  # fmt: skip
+        "backoff-max", "job-timeout", "lease-timeout", "retention"]  # fmt: skip
 
 
 def test_values_are_shown_as_typed_and_read_back() -> None:

@@ -52,6 +52,14 @@ STALL = 1.0
 # (2 × lease/3 at most: never old enough for another worker to take it for lost).
 FRESH_HEARTBEATS = 2
 
+# Retention (config `retention`): finished jobs past it are deleted by the workers, PRUNE_BATCH
+# per transaction (bench/prune.py: a batch holds SQLite's write lock about as long as a
+# worker's own finish-and-claim, so a claim waiting behind it waits no longer than usual).
+PRUNE_BATCH = 100  # jobs
+PRUNE_INTERVAL = 30.0  # seconds between looks once nothing was left to delete
+PRUNE_AGAIN = 1.0  # seconds until the next pass while some are left
+PRUNE_IDLE_BUDGET = 0.5  # seconds an idle worker prunes in one pass (a busy one: one batch)
+
 T = TypeVar("T")
 
 log = logging.getLogger("queuectl.worker")
@@ -80,6 +88,7 @@ class Worker:
         self._config: Config | None = None
         self._config_read = 0.0
         self._next_heartbeat = 0.0
+        self._next_prune = 0.0  # monotonic: when retention is next applied
         self._alive_at = -math.inf  # monotonic: just before the store last took our heartbeat
         # Since when (monotonic) the store has answered us without failing or stalling. Only
         # silence watched that long is judged: an outage silences everyone alike, and the
@@ -197,6 +206,7 @@ class Worker:
             # claimed just before a stop request.
             if job is None:
                 job = self._adopt() or (self._claim() if self.level == StopLevel.NONE else None)
+            self._maybe_prune(idle=job is None)
             if job is not None:
                 job = self._process(job)  # the next job, claimed in the same transaction
                 continue
@@ -234,6 +244,30 @@ class Worker:
             events = self.listener.drain()
             if "stop" in events:
                 self._check_in()
+
+    def _maybe_prune(self, idle: bool) -> None:
+        """Apply retention when due: an idle worker deletes batches for up to
+        PRUNE_IDLE_BUDGET seconds (stopping as soon as anything wakes it), a busy one one
+        batch between two jobs. A store outage skips a pass, never a job."""
+        retention = self.config().retention
+        if not retention or time.monotonic() < self._next_prune:
+            return
+        deadline = time.monotonic() + (PRUNE_IDLE_BUDGET if idle else 0.0)
+        again = PRUNE_AGAIN
+        try:
+            while True:
+                deleted = self._call(lambda: self.store.prune_finished(retention, PRUNE_BATCH))
+                if deleted < PRUNE_BATCH:
+                    # Nothing left past the retention: look again within half of it (a
+                    # job is kept at most ~1.5 x the retention), at most every interval.
+                    again = min(PRUNE_INTERVAL, max(retention / 2, PRUNE_AGAIN))
+                    return
+                if time.monotonic() >= deadline or select.select(self.fds, [], [], 0)[0]:
+                    return  # out of time, or woken: work (or a stop) comes first
+        except StoreUnavailable as exc:
+            log.warning("could not delete jobs past the retention: %s", exc)
+        finally:
+            self._next_prune = time.monotonic() + again
 
     # --- what the store says of us ---------------------------------------------------------
 

@@ -289,6 +289,14 @@ class Storage(ABC):
         with their attempts and output. Returns how many jobs were deleted."""
 
     @abstractmethod
+    def prune_finished(self, older_than: float, limit: int) -> int:
+        """Retention (SPEC 6): delete at most ``limit`` jobs that finished (completed, dead,
+        cancelled) more than ``older_than`` seconds ago, with their attempts and output, in
+        one short transaction; returns how many went (fewer than ``limit``: none is left).
+        Finding them takes no lock, so a batch holds the store only while it deletes.
+        Safe to run from many workers at once. A job that a waiting job depends on is kept."""
+
+    @abstractmethod
     def request_stop(self) -> list[str]:
         """Ask every registered worker to stop after its current job; returns their ids."""
 

@@ -526,6 +526,18 @@ class PostgresStorage(Storage):
             conn.execute(Q["purge_attempts"], params)
             return conn.execute(Q["purge_jobs"], params).rowcount
 
+    def prune_finished(self, older_than: float, limit: int) -> int:
+        params: dict[str, Any] = {"older_ms": int(older_than * 1000), "limit": limit}
+        found = self._read(Q["prune_candidates"], params)
+        if not found:
+            return 0
+        with self._tx() as conn:
+            params["seqs"] = [row[0] for row in found]
+            ids = [row[0] for row in conn.execute(Q["prune_jobs"], params)]
+            if ids:
+                conn.execute(Q["prune_attempts"], {"ids": ids})
+        return len(ids)
+
     def request_stop(self) -> list[str]:
         with self._tx() as conn:
             ids = [row[0] for row in conn.execute(Q["request_stop"]).fetchall()]

@@ -597,6 +597,19 @@ class SQLiteStorage(Storage):
             conn.execute(Q["purge_attempts"], params)
             return conn.execute(Q["purge_jobs"], params).rowcount
 
+    def prune_finished(self, older_than: float, limit: int) -> int:
+        cutoff = self._now() - int(older_than * 1000)
+        found = self._read(Q["prune_candidates"], {"cutoff": cutoff, "limit": limit})
+        if not found:
+            return 0
+        seqs = json.dumps([row[0] for row in found])
+        with self._write() as conn:
+            ids = [row[0] for row in conn.execute(Q["prune_jobs"],
+                                                  {"seqs": seqs, "cutoff": cutoff})]  # fmt: skip
+            if ids:
+                conn.execute(Q["prune_attempts"], {"ids": json.dumps(ids)})
+        return len(ids)
+
     def request_stop(self) -> list[str]:
         with self._write() as conn:
             ids = [row[0] for row in conn.execute(Q["request_stop"]).fetchall()]

@@ -367,3 +367,26 @@ WHERE unique_key = %(key)s AND state IN ('pending', 'failed', 'processing')
 SELECT other.id FROM jobs AS dead JOIN jobs AS other ON other.unique_key = dead.unique_key
 WHERE dead.id = %(id)s AND other.id <> dead.id
   AND other.state IN ('pending', 'failed', 'processing')
+
+-- name: prune_candidates
+-- Retention (SPEC 6): finished jobs past it, a batch at a time, oldest first (jobs_finished).
+-- dependencies (SPEC 4): a job that a waiting job depends on is kept; the condition goes
+-- here and in prune_jobs once dependencies exist.
+SELECT seq FROM jobs
+WHERE state IN ('completed', 'dead', 'cancelled')
+  AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint
+ORDER BY finished_at LIMIT %(limit)s
+
+-- name: prune_jobs
+-- The candidates judged again on their locked rows (one may have been retried meanwhile);
+-- SKIP LOCKED: workers pruning at once pass over each other's rows instead of waiting.
+DELETE FROM jobs
+WHERE seq IN (SELECT seq FROM jobs
+              WHERE seq = ANY(%(seqs)s::bigint[])
+                AND state IN ('completed', 'dead', 'cancelled')
+                AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint
+              FOR UPDATE SKIP LOCKED)
+RETURNING id
+
+-- name: prune_attempts
+DELETE FROM attempts WHERE job_id = ANY(%(ids)s::text[])

@@ -316,3 +316,23 @@ WHERE unique_key = :key AND state IN ('pending', 'failed', 'processing')
 SELECT other.id FROM jobs AS dead JOIN jobs AS other ON other.unique_key = dead.unique_key
 WHERE dead.id = :id AND other.id <> dead.id
   AND other.state IN ('pending', 'failed', 'processing')
+
+-- name: prune_candidates
+-- Retention (SPEC 6): finished jobs past it, a batch at a time. Read before the write lock
+-- is taken (WAL readers block nobody), so that a scan past young finished jobs never holds
+-- it. Through jobs_state: each final state's rows in insertion order, oldest first.
+-- dependencies (SPEC 4): a job that a waiting job depends on is kept; the condition goes
+-- here and in prune_jobs once dependencies exist.
+SELECT seq FROM jobs INDEXED BY jobs_state
+WHERE state IN ('completed', 'dead', 'cancelled') AND finished_at < :cutoff
+LIMIT :limit
+
+-- name: prune_jobs
+-- The candidates judged again under the write lock (one may have been retried meanwhile).
+DELETE FROM jobs
+WHERE seq IN (SELECT value FROM json_each(:seqs))
+  AND state IN ('completed', 'dead', 'cancelled') AND finished_at < :cutoff
+RETURNING id
+
+-- name: prune_attempts
+DELETE FROM attempts WHERE job_id IN (SELECT value FROM json_each(:ids))

@@ -1,0 +1,38 @@
+"""Retention (SPEC 6): a running pool deletes finished jobs past it, with their attempts and
+output, and nothing else."""
+
+from __future__ import annotations
+
+import json
+
+from queuectl.storage import open_store
+from tests.helpers import Cli, wait_until
+
+
+def test_a_running_pool_deletes_finished_jobs_past_the_retention(cli: Cli) -> None:
+    keep = cli.enqueue("true", "--delay", "1h")  # pending: never deleted
+    cli.ok("config", "set", "retention", "2s")
+    cli.start_workers(2)
+    lines = "\n".join(json.dumps({"command": f"echo {n}"}) for n in range(150))
+    done = cli.ok("enqueue", "--file", "-", input=lines).split()
+    dead = cli.enqueue("exit 1", "--max-retries", "0")
+    running = cli.enqueue("sleep 8")
+    cli.wait_state(dead, "dead")
+    cli.wait_state(running, "processing")
+    # More than one batch (100) of finished jobs, deleted while the pool runs.
+    wait_until(lambda: _gone(cli, [*done, dead]),
+               timeout=30, what="finished jobs to be deleted")  # fmt: skip
+    assert cli.job(running)["state"] == "processing"  # running: kept
+    assert cli.job(keep)["state"] == "pending"
+    store = open_store(cli.db_url)
+    try:
+        assert store.attempts(done[0]) == [] and store.read_output(done[0]) is None
+    finally:
+        store.close()
+    cli.wait_state(running, "completed", timeout=20)
+    wait_until(lambda: _gone(cli, [running]), timeout=20, what="the last job to go")
+
+
+def _gone(cli: Cli, ids: list[str]) -> bool:
+    listed = {job["id"] for job in cli.json("list", "--limit", "0")}
+    return not listed & set(ids)
