@@ -72,6 +72,21 @@ def check_unique_key(key: object) -> str | None:
     return key
 
 
+def parse_limit(text: str) -> int | None:
+    """``N`` or ``none``; a value that is no integer is a usage error (exit 2), a negative
+    one is refused (exit 1) by the store's own check."""
+    word = text.strip().lower()
+    if word == "none":
+        return None
+    try:
+        value = int(word)
+    except ValueError:
+        raise UsageError(f"invalid limit {text!r}: a whole number >= 0, or none") from None
+    if value > INT32:
+        value = INT32 + 1  # refused with the range, without an overflow
+    return value
+
+
 def check_command(command: object) -> str:
     if not isinstance(command, str):
         raise UsageError(f"command must be a string, not {_kind(command)}")

@@ -6,10 +6,9 @@ import click
 
 from queuectl import output
 from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
-from queuectl.errors import UsageError
 from queuectl.models import QueueChange, QueueSettings, State
-from queuectl.specs import check_queue
-from queuectl.storage.base import MAX_QUEUE_LIMIT, steer
+from queuectl.specs import check_queue, parse_limit
+from queuectl.storage.base import steer
 
 
 @click.group(cls=Group)
@@ -80,21 +79,6 @@ def limit(cli_ctx: CliContext, name: str, limit: str, as_json: bool) -> None:
     change = cli_ctx.store(create=True).queue_update(name, limit=value)
     what = "no limit" if value is None else f"limit {value}"
     _report(change, as_json, what)
-
-
-def parse_limit(text: str) -> int | None:
-    """``N`` or ``none``; a value that is no integer is a usage error (exit 2), a negative
-    one is refused (exit 1) by the store's own check."""
-    word = text.strip().lower()
-    if word == "none":
-        return None
-    try:
-        value = int(word)
-    except ValueError:
-        raise UsageError(f"invalid limit {text!r}: a whole number >= 0, or none") from None
-    if value > MAX_QUEUE_LIMIT:
-        value = MAX_QUEUE_LIMIT + 1  # refused with the range, without an overflow
-    return value
 
 
 def _report(change: QueueChange, as_json: bool, what: str) -> None:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import parse_qs, unquote_to_bytes
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from queuectl.errors import InvalidValue, JobNotFound, QueuectlError, WrongState
-from queuectl.models import State
-from queuectl.storage.base import Storage
+from queuectl.models import QueueSettings, State
+from queuectl.specs import check_queue, parse_limit
+from queuectl.storage.base import Storage, steer
 from queuectl.web.params import MAX_NUMBER, whole_number
 from queuectl.web.stores import StorePool
 
 JOB_ACTIONS = frozenset({"logs", "retry", "cancel"})
+QUEUE_ACTIONS = frozenset({"pause", "resume", "limit"})
 DEFAULT_LIMIT = 100  # as `list`; limit=0 means all, as `list --limit 0`
 
 
@@ -105,6 +108,31 @@ class Api:
             return store.retry_dead([job_id])[0].to_dict()
         return store.cancel([job_id])[0].to_dict()
 
+    async def queues(self, request: Request) -> Response:
+        """GET /api/queues: `queue list --json`."""
+        infos = await self.pool.run(lambda s: s.queue_overview())
+        return JSONResponse([info.to_dict() for info in infos])
+
+    async def queue(self, request: Request) -> Response:
+        """POST /api/queues/NAME/pause|resume|limit (limit: `limit=N|none`, in the query,
+        a form or a JSON body): the queue's settings after the change."""
+        segments = path_segments(request, "/api/queues/")
+        if len(segments) < 2 or segments[-1] not in QUEUE_ACTIONS:
+            return error("no such queue action (pause, resume, limit)", 404)
+        name, action = "/".join(segments[:-1]), segments[-1]
+        try:
+            check_queue(name)
+            change: dict[str, Any] = {"paused": action == "pause"}
+            if action == "limit":
+                change = {"limit": parse_limit(await _limit_arg(request))}
+                steer(QueueSettings(name), None, change["limit"])
+        except QueuectlError as exc:
+            return failure(exc)
+        done = await self.pool.run(lambda s: s.queue_update(name, **change))
+        doc = {"name": name, "paused": done.after.paused, "limit": done.after.limit,
+               "known": done.known}  # fmt: skip
+        return JSONResponse(doc)
+
     async def retry_all(self, request: Request) -> Response:
         jobs = await self.pool.run(lambda s: s.retry_dead(None))
         return JSONResponse([job.to_dict() for job in jobs])
@@ -122,6 +150,24 @@ def _list_args(request: Request) -> tuple[State | None, str | None, int | None]:
             f"invalid limit {raw_limit!r}: must be an integer from 0 to {MAX_NUMBER}"
         )
     return (State(state) if state else None), params.get("queue") or None, limit or None
+
+
+async def _limit_arg(request: Request) -> str:
+    """The `limit` of a limit action: from the query, a JSON body or a form (htmx)."""
+    if "limit" in request.query_params:
+        return request.query_params["limit"]
+    body = (await request.body()).decode("utf-8", "replace")
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            raise InvalidValue("the body is not JSON") from None
+        value = doc.get("limit") if isinstance(doc, dict) else None
+        return "none" if value is None else str(value)
+    values = parse_qs(body).get("limit")
+    if not values:
+        raise InvalidValue("give a limit: a whole number >= 0, or none")
+    return values[0]
 
 
 def _attempt_arg(request: Request) -> int | None:

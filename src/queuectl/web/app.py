@@ -99,6 +99,12 @@ class Pages:
         return self.render(request, name, p=data, nav="dlq")
 
 
+    async def queues(self, request: Request) -> Response:
+        infos = await self.pool.run(lambda s: s.queue_overview())
+        name = "_queues.html" if _fragment(request) else "queues.html"
+        return self.render(request, name, queues=infos, nav="queues")
+
+
 def _attempt(request: Request) -> int | None:
     """The attempt a job page asks for; anything but a number >= 1 means the latest."""
     return whole_number(request.query_params.get("attempt", ""), lowest=1)
@@ -134,11 +140,14 @@ def create_app(url: str, token: str | None, stopping: threading.Event | None = N
         Route("/jobs/{rest:path}", pages.job),
         Route("/job", pages.job),
         Route("/dlq", pages.dlq),
+        Route("/queues", pages.queues),
         Route("/events", events.endpoint(pool, stopping or threading.Event())),
         Route("/api/status", api.status),
         Route("/api/jobs", api.jobs),
         Route("/api/jobs/{rest:path}", api.job, methods=["GET", "POST"]),
         Route("/api/dlq/retry", api.retry_all, methods=["POST"]),
+        Route("/api/queues", api.queues),
+        Route("/api/queues/{rest:path}", api.queue, methods=["POST"]),
         Route("/metrics", metrics),
         Route("/favicon.ico", favicon),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

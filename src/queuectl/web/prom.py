@@ -32,6 +32,7 @@ class Snapshot:
     def __init__(self, store: Storage, now: datetime) -> None:
         since = window(now, WINDOW_SECONDS)
         self.stats: Stats = store.stats()
+        self.queues = store.queue_overview()
         self.workers = store.list_workers()
         self.rows: list[AttemptRow] = store.finished_attempts(since)
         self.dead = store.dead_since(since)
@@ -46,6 +47,7 @@ class StoreCollector(Collector):
         snap = self.pool.call(lambda store: Snapshot(store, utcnow()))
         yield from _jobs(snap)
         yield from _workers(snap)
+        yield from _queues(snap)
         yield from _attempts(snap)
 
 
@@ -67,6 +69,24 @@ def _workers(snap: Snapshot) -> Iterator[Metric]:
     yield workers
     yield GaugeMetricFamily("queuectl_workers_active", "Workers with a live heartbeat.",
                             value=snap.stats.workers_active)  # fmt: skip
+
+
+def _queues(snap: Snapshot) -> Iterator[Metric]:
+    """Per queue (SPEC 6): jobs running now, the concurrency limit (only for limited
+    queues: no sample means no limit), and whether it is paused (1) or not (0)."""
+    running = GaugeMetricFamily("queuectl_queue_running", "Jobs of the queue running now.",
+                                labels=["queue"])  # fmt: skip
+    limit = GaugeMetricFamily("queuectl_queue_limit",
+                              "The queue's concurrency limit (absent: no limit).",
+                              labels=["queue"])  # fmt: skip
+    paused = GaugeMetricFamily("queuectl_queue_paused", "1 while the queue is paused.",
+                               labels=["queue"])  # fmt: skip
+    for q in snap.queues:
+        running.add_metric([q.name], q.running)
+        paused.add_metric([q.name], int(q.paused))
+        if q.limit is not None:
+            limit.add_metric([q.name], q.limit)
+    yield from (running, limit, paused)
 
 
 def _attempts(snap: Snapshot) -> Iterator[Metric]:
