@@ -193,7 +193,7 @@ def test_config_round_trip_and_json(cli: Cli) -> None:
     assert cli.ok("config", "get", "BACKOFF-BASE") == "3\n"
     values = cli.json("config", "list")
     assert values == {"max-retries": 3, "backoff-base": 3, "backoff-max": 3600, "job-timeout": 0,
-                      "lease-timeout": 30, "max-log-bytes": 1048576}  # fmt: skip
+                      "lease-timeout": 30, "max-log-bytes": 1048576, "retention": 0}  # fmt: skip
 
 
 def test_config_change_reaches_running_workers(cli: Cli) -> None:

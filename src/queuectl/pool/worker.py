@@ -55,7 +55,7 @@ FRESH_HEARTBEATS = 2
 # Retention (config `retention`): finished jobs past it are deleted by the workers, PRUNE_BATCH
 # per transaction (bench/prune.py: a batch holds SQLite's write lock about as long as a
 # worker's own finish-and-claim, so a claim waiting behind it waits no longer than usual).
-PRUNE_BATCH = 100  # jobs
+PRUNE_BATCH = 50  # jobs
 PRUNE_INTERVAL = 30.0  # seconds between looks once nothing was left to delete
 PRUNE_AGAIN = 1.0  # seconds until the next pass while some are left
 PRUNE_IDLE_BUDGET = 0.5  # seconds an idle worker prunes in one pass (a busy one: one batch)
