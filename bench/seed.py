@@ -12,7 +12,7 @@ from queuectl.storage import open_store
 DAY_MS = 86_400_000
 
 _JOB_COLUMNS = (
-    "id, command, state, attempts, last_attempt, max_retries, priority, queue, cwd, "
+    "id, command, state, attempts, runs, max_retries, priority, queue, cwd, "
     "run_at, created_at, updated_at, started_at, finished_at, exit_code, worker"
 )
 

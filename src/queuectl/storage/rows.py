@@ -40,7 +40,7 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         started_at=from_ms(row["started_at"]), finished_at=from_ms(row["finished_at"]),
         exit_code=row["exit_code"], last_error=row["last_error"], worker=row["worker"],
         cwd=row["cwd"], env=json.loads(row["env"]) if row["env"] else None,
-        last_attempt=row["last_attempt"],
+        last_attempt=row["runs"],
     )  # fmt: skip
 
 
@@ -74,7 +74,7 @@ def worker_from_row(row: Sequence[Any]) -> WorkerInfo:
 def check_in_params(worker_id: str, job: Job | None) -> dict[str, Any]:
     """The check_in and heartbeat queries' parameters: the worker, and the attempt it runs."""
     return {"worker": worker_id, "job": job.id if job else None,
-            "last_attempt": job.last_attempt if job else None}
+            "runs": job.last_attempt if job else None}
 
 
 def check_in_from_row(row: Sequence[Any], job: Job | None) -> CheckIn:

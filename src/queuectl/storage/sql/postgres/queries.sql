@@ -36,10 +36,10 @@ LIMIT %(limit)s::bigint OFFSET %(offset)s
 SELECT job_id, number, worker, started_at, finished_at, exit_code, outcome, error
 FROM attempts WHERE job_id = %(id)s
 UNION ALL
-SELECT id, last_attempt, worker, started_at, NULL, NULL, NULL, NULL FROM jobs
+SELECT id, runs, worker, started_at, NULL, NULL, NULL, NULL FROM jobs
 WHERE id = %(id)s AND state = 'processing'
   AND NOT EXISTS (SELECT 1 FROM attempts
-                  WHERE job_id = jobs.id AND number = jobs.last_attempt)
+                  WHERE job_id = jobs.id AND number = jobs.runs)
 ORDER BY 2
 
 -- name: count_states
@@ -95,8 +95,8 @@ SELECT * FROM queuectl_finish(
 -- name: save_output
 -- The running attempt's output so far: its row is made from the job row the first time.
 INSERT INTO attempts AS a (job_id, number, worker, run_at, started_at, output, output_dropped)
-SELECT id, last_attempt, worker, run_at, started_at, %(output)s, %(dropped)s FROM jobs
-WHERE id = %(id)s AND last_attempt = %(number)s AND state = 'processing'
+SELECT id, runs, worker, run_at, started_at, %(output)s, %(dropped)s FROM jobs
+WHERE id = %(id)s AND runs = %(number)s AND state = 'processing'
 ON CONFLICT (job_id, number) DO UPDATE
 SET output = excluded.output, output_dropped = excluded.output_dropped
 WHERE a.finished_at IS NULL
@@ -108,10 +108,10 @@ SELECT number, output, output_dropped, finished FROM (
     SELECT number, output, output_dropped, finished_at IS NOT NULL AS finished
     FROM attempts WHERE job_id = %(id)s
     UNION ALL
-    SELECT last_attempt, NULL, 0, false FROM jobs
+    SELECT runs, NULL, 0, false FROM jobs
     WHERE id = %(id)s AND state = 'processing'
       AND NOT EXISTS (SELECT 1 FROM attempts
-                  WHERE job_id = jobs.id AND number = jobs.last_attempt)
+                  WHERE job_id = jobs.id AND number = jobs.runs)
 ) AS latest
 WHERE %(number)s::int IS NULL OR number = %(number)s::int
 ORDER BY number DESC LIMIT 1
@@ -141,7 +141,7 @@ WITH beat AS (
 )
 SELECT (SELECT stop_requested FROM beat),
        EXISTS (SELECT 1 FROM jobs WHERE id = %(job)s::text AND state = 'processing'
-                 AND worker = %(worker)s AND last_attempt = %(last_attempt)s::integer),
+                 AND worker = %(worker)s AND runs = %(runs)s::integer),
        (SELECT id FROM jobs WHERE state = 'processing' AND worker = %(worker)s
           AND id IS DISTINCT FROM %(job)s::text ORDER BY started_at LIMIT 1)
 
@@ -152,7 +152,7 @@ SELECT (SELECT stop_requested FROM beat),
 -- know it holds (a claim whose answer never reached it).
 SELECT (SELECT stop_requested FROM workers WHERE id = %(worker)s),
        EXISTS (SELECT 1 FROM jobs WHERE id = %(job)s::text AND state = 'processing'
-                 AND worker = %(worker)s AND last_attempt = %(last_attempt)s::integer),
+                 AND worker = %(worker)s AND runs = %(runs)s::integer),
        (SELECT id FROM jobs WHERE state = 'processing' AND worker = %(worker)s
           AND id IS DISTINCT FROM %(job)s::text ORDER BY started_at LIMIT 1)
 
@@ -212,7 +212,7 @@ FOR UPDATE OF jobs SKIP LOCKED
 UPDATE attempts SET finished_at = queuectl_now_ms(), outcome = 'worker_lost', error = 'worker lost'
 WHERE finished_at IS NULL AND worker = ANY(%(lost)s::text[])
   AND NOT EXISTS (SELECT 1 FROM jobs WHERE id = attempts.job_id AND state = 'processing'
-                    AND worker = attempts.worker AND last_attempt = attempts.number)
+                    AND worker = attempts.worker AND runs = attempts.number)
 
 -- name: delete_workers
 DELETE FROM workers WHERE id = ANY(%(lost)s::text[])
@@ -221,7 +221,7 @@ DELETE FROM workers WHERE id = ANY(%(lost)s::text[])
 -- Before a running job is cancelled: its attempt, which has no row until it ends, gets one
 -- now (open), so it stays in the log even if its worker never reports back.
 INSERT INTO attempts (job_id, number, worker, run_at, started_at)
-SELECT id, last_attempt, worker, run_at, started_at FROM jobs
+SELECT id, runs, worker, run_at, started_at FROM jobs
 WHERE id = %(id)s AND state = 'processing'
 ON CONFLICT (job_id, number) DO NOTHING
 

@@ -15,7 +15,10 @@ CREATE TABLE jobs (
     command      text    NOT NULL,
     state        text    NOT NULL,   -- pending | processing | completed | failed | dead | cancelled
     attempts     bigint  NOT NULL DEFAULT 0,   -- attempts finished (reset by dlq retry)
-    last_attempt integer NOT NULL DEFAULT 0,   -- attempts ever started: numbers the log
+    -- Job.last_attempt: the number of the latest attempt started (numbers the log). The column
+    -- keeps its first name: renaming it would break workers of the previous version that
+    -- are still running while a new one migrates the store.
+    runs         integer NOT NULL DEFAULT 0,
     max_retries  bigint  NOT NULL,   -- 64-bit like SQLite integers
     priority     bigint  NOT NULL DEFAULT 0,
     timeout      double precision,
@@ -175,7 +178,7 @@ $$;
 -- Take the best ready job for p_worker (p_queues NULL or empty: any queue); nothing for a
 -- worker that is not registered (taken for lost, it registers again before it claims).
 -- Returns the claimed job, or no row.
-CREATE OR REPLACE FUNCTION queuectl_claim(p_worker text, p_queues text[]) RETURNS SETOF jobs
+CREATE FUNCTION queuectl_claim(p_worker text, p_queues text[]) RETURNS SETOF jobs
     LANGUAGE plpgsql AS $$
 DECLARE
     job jobs;
@@ -190,7 +193,7 @@ BEGIN
     -- queueing behind it.
     IF p_queues IS NULL OR cardinality(p_queues) = 0 THEN
         UPDATE jobs
-        SET state = 'processing', worker = p_worker, last_attempt = last_attempt + 1,
+        SET state = 'processing', worker = p_worker, runs = runs + 1,
             started_at = queuectl_now_ms(), finished_at = NULL, exit_code = NULL,
             updated_at = queuectl_now_ms()
         WHERE seq = (SELECT seq FROM jobs
@@ -200,7 +203,7 @@ BEGIN
         RETURNING * INTO job;
     ELSE
         UPDATE jobs
-        SET state = 'processing', worker = p_worker, last_attempt = last_attempt + 1,
+        SET state = 'processing', worker = p_worker, runs = runs + 1,
             started_at = queuectl_now_ms(), finished_at = NULL, exit_code = NULL,
             updated_at = queuectl_now_ms()
         WHERE seq = (SELECT seq FROM jobs
@@ -216,7 +219,7 @@ BEGIN
     RETURN NEXT job;
 END $$;
 
--- End attempt p_last_attempt of job p_id held by p_worker, which p_worker claimed at
+-- End attempt p_runs of job p_id held by p_worker, which p_worker claimed at
 -- p_started_at when the job was due at p_run_at: record the attempt (its outcome, error
 -- and output; completing a row saved while it ran, leaving one a recovery already closed),
 -- move the job to p_state (p_delay_ms NULL keeps run_at, otherwise due that many ms from
@@ -227,7 +230,7 @@ END $$;
 -- 'processing', a claimed one always is.
 -- p_notify: a channel to NOTIFY 'work' on when the job went back in the queue (NULL: none).
 CREATE FUNCTION queuectl_finish(
-    p_id text, p_worker text, p_last_attempt integer, p_run_at bigint, p_started_at bigint,
+    p_id text, p_worker text, p_runs integer, p_run_at bigint, p_started_at bigint,
     p_state text, p_attempts bigint, p_delay_ms bigint, p_exit_code integer,
     p_outcome text, p_attempt_error text, p_error text, p_output bytea, p_dropped bigint,
     p_claim boolean, p_queues text[], p_notify text
@@ -239,9 +242,9 @@ DECLARE
 BEGIN
     INSERT INTO attempts AS a (job_id, number, worker, run_at, started_at, finished_at,
                                exit_code, outcome, error, output, output_dropped)
-    VALUES (p_id, p_last_attempt, p_worker, p_run_at,
-            coalesce(p_started_at, queuectl_now_ms()), queuectl_now_ms(), p_exit_code,
-            p_outcome, p_attempt_error, p_output, coalesce(p_dropped, 0))
+    VALUES (p_id, p_runs, p_worker, p_run_at, coalesce(p_started_at, queuectl_now_ms()),
+            queuectl_now_ms(), p_exit_code, p_outcome, p_attempt_error, p_output,
+            coalesce(p_dropped, 0))
     ON CONFLICT (job_id, number) DO UPDATE
     SET finished_at = excluded.finished_at, exit_code = excluded.exit_code,
         outcome = excluded.outcome, error = excluded.error,
@@ -254,8 +257,7 @@ BEGIN
         run_at = coalesce(queuectl_now_ms() + p_delay_ms, run_at),
         finished_at = queuectl_now_ms(), exit_code = p_exit_code, last_error = p_error,
         updated_at = queuectl_now_ms()
-    WHERE id = p_id AND state = 'processing' AND worker = p_worker
-      AND last_attempt = p_last_attempt
+    WHERE id = p_id AND state = 'processing' AND worker = p_worker AND runs = p_runs
     RETURNING * INTO done;
     IF FOUND THEN
         IF p_notify IS NOT NULL AND p_delay_ms IS NOT NULL
@@ -276,7 +278,7 @@ END $$;
 -- The 15-parameter queuectl_finish that workers of queuectl before schema 4 call: the same
 -- steps, with the attempt as claimed read from the job row (before the call can change it).
 CREATE FUNCTION queuectl_finish(
-    p_id text, p_worker text, p_last_attempt integer, p_state text, p_attempts bigint,
+    p_id text, p_worker text, p_runs integer, p_state text, p_attempts bigint,
     p_delay_ms bigint, p_exit_code integer, p_outcome text, p_attempt_error text,
     p_error text, p_output bytea, p_dropped bigint, p_claim boolean, p_queues text[],
     p_notify text
@@ -287,9 +289,9 @@ DECLARE
     claimed_at bigint;
 BEGIN
     SELECT run_at, started_at INTO claimed_run_at, claimed_at
-    FROM jobs WHERE id = p_id AND last_attempt = p_last_attempt;
+    FROM jobs WHERE id = p_id AND runs = p_runs;
     RETURN QUERY SELECT * FROM queuectl_finish(
-        p_id, p_worker, p_last_attempt, claimed_run_at, claimed_at, p_state, p_attempts,
-        p_delay_ms, p_exit_code, p_outcome, p_attempt_error, p_error, p_output, p_dropped,
-        p_claim, p_queues, p_notify);
+        p_id, p_worker, p_runs, claimed_run_at, claimed_at, p_state, p_attempts, p_delay_ms,
+        p_exit_code, p_outcome, p_attempt_error, p_error, p_output, p_dropped, p_claim,
+        p_queues, p_notify);
 END $$;

@@ -30,10 +30,10 @@ LIMIT coalesce(:limit, -1) OFFSET :offset  -- NULL: every job
 SELECT job_id, number, worker, started_at, finished_at, exit_code, outcome, error
 FROM attempts WHERE job_id = :id
 UNION ALL
-SELECT id, last_attempt, worker, started_at, NULL, NULL, NULL, NULL FROM jobs
+SELECT id, runs, worker, started_at, NULL, NULL, NULL, NULL FROM jobs
 WHERE id = :id AND state = 'processing'
   AND NOT EXISTS (SELECT 1 FROM attempts
-                  WHERE job_id = jobs.id AND number = jobs.last_attempt)
+                  WHERE job_id = jobs.id AND number = jobs.runs)
 ORDER BY 2
 
 -- name: count_states
@@ -53,7 +53,7 @@ FROM workers WHERE heartbeat_at >= :now - :lease_ms
 -- Only a registered worker claims: one taken for lost (its row removed) registers again
 -- first. The EXISTS is evaluated once per statement, through the workers' primary key.
 UPDATE jobs
-SET state = 'processing', worker = :worker, last_attempt = last_attempt + 1, started_at = :now,
+SET state = 'processing', worker = :worker, runs = runs + 1, started_at = :now,
     finished_at = NULL, exit_code = NULL, updated_at = :now
 WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready  -- walk the ready index in claim
                                                            -- order; unforced, the planner
@@ -65,7 +65,7 @@ RETURNING *
 
 -- name: claim_queues
 UPDATE jobs
-SET state = 'processing', worker = :worker, last_attempt = last_attempt + 1, started_at = :now,
+SET state = 'processing', worker = :worker, runs = runs + 1, started_at = :now,
     finished_at = NULL, exit_code = NULL, updated_at = :now
 WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready_queue
              WHERE state IN ('pending', 'failed') AND run_at <= :now
@@ -89,7 +89,7 @@ SELECT min(run_at) - :now FROM (
 UPDATE jobs
 SET state = :state, attempts = :attempts, run_at = coalesce(:now + :delay_ms, run_at),
     finished_at = :now, exit_code = :exit_code, last_error = :error, updated_at = :now
-WHERE id = :id AND state = 'processing' AND worker = :worker AND last_attempt = :number
+WHERE id = :id AND state = 'processing' AND worker = :worker AND runs = :number
 RETURNING seq  -- only whether the guard matched: the store knows the rest
 
 -- name: record_attempt
@@ -111,8 +111,8 @@ WHERE finished_at IS NULL
 -- name: save_output
 -- The running attempt's output so far: its row is made from the job row the first time.
 INSERT INTO attempts (job_id, number, worker, run_at, started_at, output, output_dropped)
-SELECT id, last_attempt, worker, run_at, started_at, :output, :dropped FROM jobs
-WHERE id = :id AND last_attempt = :number AND state = 'processing'
+SELECT id, runs, worker, run_at, started_at, :output, :dropped FROM jobs
+WHERE id = :id AND runs = :number AND state = 'processing'
 ON CONFLICT (job_id, number) DO UPDATE
 SET output = excluded.output, output_dropped = excluded.output_dropped
 WHERE finished_at IS NULL
@@ -124,10 +124,10 @@ SELECT number, output, output_dropped, finished FROM (
     SELECT number, output, output_dropped, finished_at IS NOT NULL AS finished
     FROM attempts WHERE job_id = :id
     UNION ALL
-    SELECT last_attempt, NULL, 0, 0 FROM jobs
+    SELECT runs, NULL, 0, 0 FROM jobs
     WHERE id = :id AND state = 'processing'
       AND NOT EXISTS (SELECT 1 FROM attempts
-                  WHERE job_id = jobs.id AND number = jobs.last_attempt))
+                  WHERE job_id = jobs.id AND number = jobs.runs))
 WHERE :number IS NULL OR number = :number
 ORDER BY number DESC LIMIT 1
 
@@ -154,7 +154,7 @@ WHERE id = :worker
 -- know it holds (a claim whose answer never reached it).
 SELECT (SELECT stop_requested FROM workers WHERE id = :worker),
        EXISTS (SELECT 1 FROM jobs WHERE id = :job AND state = 'processing'
-                 AND worker = :worker AND last_attempt = :last_attempt),
+                 AND worker = :worker AND runs = :runs),
        (SELECT id FROM jobs WHERE state = 'processing' AND worker = :worker
           AND id IS NOT :job ORDER BY started_at LIMIT 1)
 
@@ -209,7 +209,7 @@ WHERE state = 'processing'
 UPDATE attempts SET finished_at = :now, outcome = 'worker_lost', error = 'worker lost'
 WHERE finished_at IS NULL AND worker IN (SELECT value FROM json_each(:lost))
   AND NOT EXISTS (SELECT 1 FROM jobs WHERE id = attempts.job_id AND state = 'processing'
-                    AND worker = attempts.worker AND last_attempt = attempts.number)
+                    AND worker = attempts.worker AND runs = attempts.number)
 
 -- name: delete_workers
 DELETE FROM workers WHERE id IN (SELECT value FROM json_each(:lost))
@@ -218,7 +218,7 @@ DELETE FROM workers WHERE id IN (SELECT value FROM json_each(:lost))
 -- Before a running job is cancelled: its attempt, which has no row until it ends, gets one
 -- now (open), so it stays in the log even if its worker never reports back.
 INSERT INTO attempts (job_id, number, worker, run_at, started_at)
-SELECT id, last_attempt, worker, run_at, started_at FROM jobs
+SELECT id, runs, worker, run_at, started_at FROM jobs
 WHERE id = :id AND state = 'processing'
 ON CONFLICT (job_id, number) DO NOTHING
 

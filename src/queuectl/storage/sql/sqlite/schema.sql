@@ -9,7 +9,8 @@ CREATE TABLE jobs (
     state        TEXT    NOT NULL,            -- pending | processing | completed | failed
                                               -- | dead | cancelled
     attempts     INTEGER NOT NULL DEFAULT 0,  -- attempts finished (reset by dlq retry)
-    last_attempt INTEGER NOT NULL DEFAULT 0,  -- attempts ever started: numbers the log
+    runs         INTEGER NOT NULL DEFAULT 0,  -- Job.last_attempt: the latest attempt's number
+                                              -- (see the PostgreSQL schema for the name)
     max_retries  INTEGER NOT NULL,
     priority     INTEGER NOT NULL DEFAULT 0,
     timeout      REAL,
