@@ -6,11 +6,14 @@ imported on first use, so that `import queuectl` (which every CLI call does) sta
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.1.0"
 
+# Not typing.TYPE_CHECKING: importing typing would cost every CLI call that never needs it
+# (type checkers treat any name TYPE_CHECKING as true).
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports on demand
+    from typing import Any
+
     from queuectl.api import Queue as Queue
     from queuectl.errors import DuplicateJob as DuplicateJob
     from queuectl.errors import InvalidJob as InvalidJob
