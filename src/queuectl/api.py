@@ -201,7 +201,12 @@ class Queue:
         as a JSON jobs file holds them. Raises InvalidJob naming the first refused entry
         (``entry 2: ...``, counted from 1, as the CLI names an array's entries), or
         DuplicateJob; nothing is written then. Returns the jobs in the order given."""
-        entries = [(f"entry {n}", _fields(spec)) for n, spec in enumerate(specs, 1)]
+        entries = []
+        for n, spec in enumerate(specs, 1):
+            if not isinstance(spec, Mapping):
+                raise InvalidJob(f"entry {n}: expected a mapping of job fields, "
+                                 f"not {type(spec).__name__}")  # fmt: skip
+            entries.append((f"entry {n}", _fields(spec)))
         return self._insert(lambda where: submit.batch(entries, where, source="the batch"))
 
     def _insert(self, build: Callable[[submit.Where], submit.Batch]) -> list[Job]:

@@ -149,6 +149,8 @@ def test_enqueue_many_is_one_transaction(q: Queue) -> None:
         q.enqueue_many([{"command": "true", "id": "n2"}, {"command": "true", "id": "n2"}])
     with pytest.raises(DuplicateJob, match="'m1' already exists"):
         q.enqueue_many([{"command": "true", "id": "n3"}, {"command": "true", "id": "m1"}])
+    with pytest.raises(InvalidJob, match="^entry 2: expected a mapping of job fields, not str"):
+        q.enqueue_many([{"command": "true"}, "echo hi"])  # type: ignore[list-item]
     assert len(q.list(limit=None)) == 3  # none of the refused batches left a job
     assert q.enqueue_many([]) == []
 
