@@ -37,7 +37,7 @@ from queuectl.storage.base import Storage
 T = TypeVar("T")
 WAIT_POLL = 0.2  # seconds between looks while waiting for jobs to finish
 
-__all__ = ["Queue", "job_with_attempts", "jobs_now", "output_of", "wait_for"]
+__all__ = ["Queue", "job_with_attempts", "jobs_now", "output_of", "parse_state", "wait_for"]
 
 
 # --- the reads the CLI, the dashboard and Queue share -------------------------------------
@@ -73,6 +73,15 @@ def output_of(store: Storage, job_id: str, attempt: int | None) -> Output | None
     if attempt is not None:
         raise NoOutput(f"job {job_id!r} has no attempt {attempt}")
     return None
+
+
+def parse_state(state: State | str | None) -> State | None:
+    """A state filter (None: any); raises InvalidValue naming the valid states."""
+    if state is None:
+        return None
+    if state not in State.__members__.values():
+        raise InvalidValue(f"invalid state {state!r}; valid: {', '.join(State)}")
+    return State(state)
 
 
 def wait_for(snapshot: Callable[[], list[Job]], timeout: float | None,
@@ -256,11 +265,9 @@ class Queue:
         """Jobs newest first, as `list`: only ``state`` / ``queue`` when given, at most
         ``limit`` (None or 0: all). Raises InvalidValue (a ValueError) for an unknown state
         or a negative limit."""
-        if state is not None and state not in State.__members__.values():
-            raise InvalidValue(f"invalid state {state!r}; valid: {', '.join(State)}")
+        chosen = parse_state(state)
         if limit is not None and (isinstance(limit, bool) or limit < 0):
             raise InvalidValue(f"invalid limit {limit!r}: must be an integer >= 0")
-        chosen = State(state) if state is not None else None
         return self._call(lambda store: store.list_jobs(chosen, queue, limit or None))
 
     # --- controlling ----------------------------------------------------------------------

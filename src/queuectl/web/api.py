@@ -102,16 +102,14 @@ class Api:
 
 def _list_args(request: Request) -> tuple[State | None, str | None, int | None]:
     params = request.query_params
-    state = params.get("state") or None
-    if state is not None and state not in State.__members__.values():
-        raise InvalidValue(f"invalid state {state!r}; valid: {', '.join(State)}")
+    state = queue_api.parse_state(params.get("state") or None)
     raw_limit = params.get("limit") or str(DEFAULT_LIMIT)
     limit = whole_number(raw_limit)
     if limit is None:
         raise InvalidValue(
             f"invalid limit {raw_limit!r}: must be an integer from 0 to {MAX_NUMBER}"
         )
-    return (State(state) if state else None), params.get("queue") or None, limit or None
+    return state, params.get("queue") or None, limit or None
 
 
 def _attempt_arg(request: Request) -> int | None:
