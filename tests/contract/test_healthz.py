@@ -24,7 +24,8 @@ def requests(url: str, *calls: tuple[str, str]) -> list[httpx.Response]:
         # A probe names the server's address, not loopback: the token-less Host check must
         # not stop it either.
         transport = httpx.ASGITransport(app=create_app(url, TOKEN))
-        async with httpx.AsyncClient(transport=transport, base_url="http://queues.example:5000") as c:
+        base = "http://queues.example:5000"
+        async with httpx.AsyncClient(transport=transport, base_url=base) as c:
             return [await c.request(method, path) for method, path in calls]
 
     return asyncio.run(ask())
