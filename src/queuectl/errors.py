@@ -14,9 +14,15 @@ class QueuectlError(Exception):
     exit_code = EXIT_FAILURE
 
 
-class InvalidValue(QueuectlError):
+class InvalidValue(QueuectlError, ValueError):
     """A well-formed value that is refused: out of range, empty, too big (a job field, a
-    config value)."""
+    config value). A ValueError, as Python code that passes values expects."""
+
+
+class InvalidJob(InvalidValue):
+    """The Python API's refusal of a job (a ValueError): any field that `enqueue` refuses,
+    whether the CLI calls it malformed (exit 2) or invalid (exit 1), with the CLI's words.
+    Nothing is written when it is raised."""
 
 
 class UsageError(QueuectlError):
@@ -33,7 +39,7 @@ class MalformedValue(UsageError):
     file catch it and refuse the value as invalid (exit 1): there the value is data."""
 
 
-class JobNotFound(QueuectlError):
+class JobNotFound(QueuectlError, LookupError):
     def __init__(self, job_id: str) -> None:
         super().__init__(f"job {job_id!r} not found")
         self.job_id = job_id
@@ -68,6 +74,10 @@ class StoreUnavailable(QueuectlError):
     def missing(cls, where: str) -> StoreUnavailable:
         """No store at ``where`` (a path, or a redacted URL), for a command that only reads."""
         return cls(f"no store at {where} (check --db or QUEUECTL_DB)")
+
+
+class NoOutput(InvalidValue):
+    """The job exists but has no such attempt to read the output of."""
 
 
 class LostLease(QueuectlError):

@@ -80,8 +80,14 @@ class JobSpec:
     unique_key: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Job:
+    """A job as a store holds it: the fields of its ``--json`` document as attributes.
+
+    Times are timezone-aware UTC datetimes; ``timeout`` is in seconds (None: no limit);
+    ``state`` is a State (a str). ``to_dict()`` is the job's ``--json`` document. Frozen:
+    a Job is a snapshot, read again (``Queue.get``) to see it move on."""
+
     id: str
     command: str
     state: State
@@ -105,9 +111,13 @@ class Job:
     # Not stored: set on the job an enqueue gave back instead of a new one (its unique key
     # was taken by this job, still pending, failed or processing).
     duplicate: bool = False
+    # The attempts log, oldest first, on a job read with its history (`show`, Queue.get);
+    # None on one read without it (`list`, `enqueue`), whose document has no such key.
+    attempts_log: tuple[Attempt, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The job's ``--json`` document (``show --json`` when read with its attempts)."""
+        doc = {
             "id": self.id,
             "command": self.command,
             "state": str(self.state),
@@ -128,10 +138,16 @@ class Job:
             "env": self.env or {},
             "unique_key": self.unique_key,
         }
+        if self.attempts_log is not None:
+            doc["attempts_log"] = [attempt.to_dict() for attempt in self.attempts_log]
+        return doc
 
 
-@dataclass
+@dataclass(frozen=True)
 class Attempt:
+    """One attempt of a job, as `show` lists it: times aware UTC, ``outcome`` how it ended
+    (None while it runs), ``error`` why it failed."""
+
     job_id: str
     number: int
     worker: str | None
@@ -173,6 +189,11 @@ class Output:
     data: bytes
     dropped: int
     finished: bool  # the attempt has ended: no more bytes will come
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `logs --json` document; bytes that are not UTF-8 are shown as U+FFFD."""
+        return {"job_id": self.job_id, "attempt": self.attempt, "finished": self.finished,
+                "dropped_bytes": self.dropped, "output": self.data.decode("utf-8", "replace")}
 
 
 @dataclass

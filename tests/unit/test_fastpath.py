@@ -160,8 +160,12 @@ def test_global_db_option_is_understood(tmp_path: Path) -> None:
 
 
 def test_flag_table_matches_the_click_command() -> None:
-    from queuectl.cli.jobs import enqueue
+    # The command as the group has it: registering adds --db to every command, so the bare
+    # command (imported alone) would pass or fail by which tests ran before in this process.
+    from queuectl.cli.app import cli, register
 
+    register()
+    enqueue = cli.commands["enqueue"]
     click_flags = {opt for p in enqueue.params for opt in p.opts if opt.startswith("-")}
     assert click_flags == set(fastpath.VALUE_FLAGS) | set(fastpath.BOOL_FLAGS)
 

@@ -98,18 +98,22 @@ def test_control_characters_are_exactly_unicode_category_cc() -> None:
 
 
 def test_bulk_file_refuses_lone_surrogates_per_line_and_in_flags() -> None:
-    import pytest
+    from queuectl import submit
+    from queuectl.models import JobSpec
+    from queuectl.specs import utf8_checked_batch
 
-    from queuectl.cli.enqueue_core import _file_specs
-    from queuectl.errors import InvalidValue
-    from queuectl.settings import Config
+    where = submit.Where(Config.from_stored({}), "/")
 
-    config = Config.from_stored({})
+    def file_specs(text: str, defaults: dict[str, str]) -> list[JobSpec]:
+        checked = utf8_checked_batch(text, defaults)  # as enqueue_core reads a file
+        return submit.batch(parse_batch(text), where, defaults=defaults,
+                            utf8_checked=checked).specs  # fmt: skip
+
     good = '{"command": "true"}\n'
     with pytest.raises(InvalidValue, match="line 2: command is not valid UTF-8"):
-        _file_specs(good + '{"command": "echo \\ud800"}\n', {}, config, "/")
+        file_specs(good + '{"command": "echo \\ud800"}\n', {})
     with pytest.raises(InvalidValue, match="line 1: queue is not valid UTF-8"):
-        _file_specs(good, {"queue": "q\udcff"}, config, "/")
+        file_specs(good, {"queue": "q\udcff"})
     # An escaped backslash before "ud800" is plain text, accepted either way.
-    [spec], _ = _file_specs('{"command": "echo \\\\ud800"}\n', {}, config, "/")
+    [spec] = file_specs('{"command": "echo \\\\ud800"}\n', {})
     assert spec.command == "echo \\ud800"

@@ -6,13 +6,12 @@ import time
 
 import click
 
-from queuectl import output
+from queuectl import api, output
 from queuectl.cli.app import CliContext, json_option, pass_cli_context
 from queuectl.cli.params import duration
-from queuectl.errors import EXIT_FAILURE, EXIT_OK, JobNotFound
+from queuectl.errors import EXIT_FAILURE, EXIT_OK
 from queuectl.models import FINAL_STATES, Job, State
 
-WAIT_POLL = 0.2  # seconds between checks while waiting for jobs to finish
 CANCEL_ACK_TIMEOUT = 5.0  # seconds cancel waits for a running job's worker to kill it
 
 
@@ -57,19 +56,8 @@ def _await_kill(cli_ctx: CliContext, running: list[Job]) -> None:
 def wait(cli_ctx: CliContext, job_ids: tuple[str, ...], timeout: float | None,
          as_json: bool) -> int:  # fmt: skip
     """Block until every job is final; exit 0 only if all completed."""
-    deadline = time.monotonic() + timeout if timeout is not None else None
     store = cli_ctx.store()
-    while True:
-        jobs = []
-        for job_id in job_ids:
-            job = store.get_job(job_id)
-            if job is None:
-                raise JobNotFound(job_id)
-            jobs.append(job)
-        done = all(job.state in FINAL_STATES for job in jobs)
-        if done or (deadline is not None and time.monotonic() >= deadline):
-            break
-        time.sleep(WAIT_POLL)
+    jobs, done = api.wait_for(lambda: api.jobs_now(store, job_ids), timeout)
     if as_json:
         output.emit_json([job.to_dict() for job in jobs])
     else:

@@ -1,7 +1,8 @@
 """What `enqueue` does once its arguments are parsed.
 
 Shared by the click command (cli/jobs.py) and the click-free fast path (cli/fastpath.py),
-so the two behave the same by construction: same validation, same store calls, same output.
+so the two behave the same by construction: same validation (submit.py, which the Python
+API uses too), same store calls, same output.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from queuectl import output, specs
-from queuectl.errors import DuplicateJob, InvalidValue, QueuectlError
+from queuectl import output, specs, submit
+from queuectl.errors import DuplicateJob, InvalidValue
 from queuectl.models import JobSpec
-from queuectl.settings import Config
 from queuectl.storage.base import Storage
 
 
@@ -21,49 +21,28 @@ def enqueue(store: Storage, defaults: dict[str, Any], job_json: str | None,
             read_file: Callable[[], str] | None, as_json: bool) -> None:  # fmt: skip
     """Validate every job (flags in ``defaults``, overridden by the JSON fields), insert them
     in one transaction, print the ids (or the jobs with ``as_json``)."""
-    config = Config.from_stored(store.config_items())
-    base = specs.current_dir()
-    labels: dict[str, str] = {}  # a bulk entry's id -> its line, for the store's refusals
+    where = submit.Where.of(store)
     if read_file is not None:
-        specs.check_defaults(defaults, config, base)
-        batch, labels = _file_specs(read_file(), defaults, config, base)
+        specs.check_defaults(defaults, where.config, where.base_cwd)
+        text = read_file()
+        checked = specs.utf8_checked_batch(text, defaults)
+        batch = submit.batch(specs.parse_batch(text), where, defaults=defaults,
+                             utf8_checked=checked)  # fmt: skip
     else:
         fields = specs.parse_object(job_json) if job_json is not None else {}
-        batch = [specs.build_spec({**defaults, **fields}, config, base)]
+        batch = submit.single({**defaults, **fields}, where)
     try:
-        if any(spec.unique_key is not None for spec in batch):
-            _enqueue_unique(store, batch, read_file is not None, as_json)
+        if any(spec.unique_key is not None for spec in batch.specs):
+            _enqueue_unique(store, batch.specs, read_file is not None, as_json)
         elif as_json:
-            docs = [job.to_dict() for job in store.enqueue(batch)]
+            docs = [job.to_dict() for job in store.enqueue(batch.specs)]
             output.emit_json(docs if read_file is not None else docs[0])
         else:
-            sys.stdout.write("".join(job_id + "\n" for job_id in store.enqueue_ids(batch)))
+            sys.stdout.write("".join(job_id + "\n" for job_id in store.enqueue_ids(batch.specs)))
     except DuplicateJob as exc:
-        if exc.job_id in labels:
-            raise InvalidValue(f"{labels[exc.job_id]}: {exc}") from None
+        if exc.job_id in batch.labels:  # name the line of the file that gave the id
+            raise InvalidValue(f"{batch.labels[exc.job_id]}: {exc}") from None
         raise
-
-
-def _file_specs(text: str, defaults: dict[str, Any], config: Config,
-                base: str | None) -> tuple[list[JobSpec], dict[str, str]]:  # fmt: skip
-    """The file's jobs, and the line of each entry that names its id. Every refusal names
-    the entry's line, a duplicate id inside the file both of its lines."""
-    checked = specs.utf8_checked_batch(text, defaults)
-    batch: list[JobSpec] = []
-    labels: dict[str, str] = {}
-    for label, fields in specs.parse_batch(text):
-        try:
-            merged = {**defaults, **fields} if defaults else fields
-            spec = specs.build_spec(merged, config, base, utf8_checked=checked)
-        except QueuectlError as exc:
-            raise InvalidValue(f"{label}: {exc}") from None
-        if spec.id is not None:
-            if spec.id in labels:
-                raise InvalidValue(f"{label}: job {spec.id!r} appears twice in the file "
-                                   f"(also {labels[spec.id]})")  # fmt: skip
-            labels[spec.id] = label
-        batch.append(spec)
-    return batch, labels
 
 
 def _enqueue_unique(store: Storage, batch: list[JobSpec], bulk: bool, as_json: bool) -> None:

@@ -8,11 +8,11 @@ from typing import Any
 
 import click
 
-from queuectl import output
+from queuectl import api, output
 from queuectl.cli import enqueue_core
 from queuectl.cli.app import CliContext, json_option, pass_cli_context
 from queuectl.cli.params import bounded
-from queuectl.errors import InvalidValue, JobNotFound
+from queuectl.errors import InvalidValue, NoOutput
 from queuectl.models import READY_STATES, Job, State, iso, utcnow
 from queuectl.timeparse import format_duration, format_relative
 
@@ -116,15 +116,13 @@ def next_run(job: Job, now: datetime) -> str:
 @pass_cli_context
 def show(cli_ctx: CliContext, job_id: str, as_json: bool) -> None:
     """One job with its attempts log."""
-    store = cli_ctx.store()
-    job = store.get_job(job_id)
-    if job is None:
-        raise JobNotFound(job_id)
-    attempts = store.attempts(job_id)
+    job = api.job_with_attempts(cli_ctx.store(), job_id)
     if as_json:
-        output.emit_json({**job.to_dict(), "attempts_log": [a.to_dict() for a in attempts]})
+        output.emit_json(job.to_dict())
         return
+    attempts = job.attempts_log or ()
     doc = job.to_dict()
+    doc.pop("attempts_log", None)  # a table of its own below
     doc["env"] = " ".join(f"{k}={v}" for k, v in (job.env or {}).items()) or None
     doc["timeout"] = None if job.timeout is None else format_duration(job.timeout)
     if job.state in READY_STATES:
@@ -165,20 +163,13 @@ def status(cli_ctx: CliContext, as_json: bool) -> None:
 def logs(cli_ctx: CliContext, job_id: str, attempt: int | None, follow: bool,
          as_json: bool) -> None:  # fmt: skip
     """Captured output (stdout and stderr, in order) of a job's attempt."""
-    store = cli_ctx.store()
-    out = store.read_output(job_id, attempt)
+    out = api.output_of(cli_ctx.store(), job_id, attempt)
     if out is None:
-        if store.get_job(job_id) is None:
-            raise JobNotFound(job_id)
-        if attempt is not None:
-            raise InvalidValue(f"job {job_id!r} has no attempt {attempt}")
         if not follow:
-            raise InvalidValue(f"job {job_id!r} has not run yet")
+            raise NoOutput(f"job {job_id!r} has not run yet")
         out = _wait_for_attempt(cli_ctx, job_id)
     if as_json:
-        output.emit_json({"job_id": job_id, "attempt": out.attempt, "finished": out.finished,
-                          "dropped_bytes": out.dropped,
-                          "output": out.data.decode("utf-8", "replace")})  # fmt: skip
+        output.emit_json(out.to_dict())
         return
     if out.dropped:
         output.note(f"[{out.dropped} earlier bytes dropped: max-log-bytes]")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import time
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +17,9 @@ from queuectl.settings import Config, redact_url
 from queuectl.specs import check_queue
 from queuectl.storage import liveness
 from queuectl.timeparse import format_duration
+
+if TYPE_CHECKING:  # the pool's modules (and logging) load only when a pool starts
+    from queuectl.pool.log import LogFormat
 
 STOP_POLL = 0.1  # seconds between checks while waiting for workers to exit
 
@@ -32,18 +36,25 @@ def worker() -> None:
 @click.option("-d", "--detach", is_flag=True,
               help="Run in the background; print the worker pids (stderr: the supervisor's "
               "pid and the log file).")  # fmt: skip
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True,
+              help="The pool's log on stderr (or its log file): lines for people, or one JSON "
+              "object per line for log shippers.")  # fmt: skip
 @json_option
 @pass_cli_context
 def start(cli_ctx: CliContext, count: int, queues: tuple[str, ...], detach: bool,
-          as_json: bool) -> None:  # fmt: skip
-    """Start workers (foreground until Ctrl-C, SIGTERM or `worker stop`)."""
+          log_format: LogFormat, as_json: bool) -> None:  # fmt: skip
+    """Start workers (foreground until Ctrl-C, SIGTERM or `worker stop`).
+
+    Under systemd (NOTIFY_SOCKET set) it tells the service manager when every worker is
+    ready, how many are busy, and when it stops (Type=notify)."""
     from queuectl.pool import supervisor
 
     for queue in queues:  # the names enqueue accepts: a worker for "" would serve nothing
         check_queue(queue)
 
     if detach:
-        pool = supervisor.run_detached(cli_ctx.url, count, queues)
+        pool = supervisor.run_detached(cli_ctx.url, count, queues, log_format)
         if as_json:
             output.emit_json(pool.to_dict())
             return
@@ -55,9 +66,10 @@ def start(cli_ctx: CliContext, count: int, queues: tuple[str, ...], detach: bool
                     f"stop: {stop}")  # fmt: skip
         return
     store = cli_ctx.store(create=True)
-    output.note(f"starting {count} worker(s) on {store.display_url}; Ctrl-C to stop")
+    if log_format == "text":  # stderr is the JSON log's own: nothing else may be written there
+        output.note(f"starting {count} worker(s) on {store.display_url}; Ctrl-C to stop")
     cli_ctx.close()  # no connection may cross the fork
-    supervisor.run_foreground(cli_ctx.url, count, queues)
+    supervisor.run_foreground(cli_ctx.url, count, queues, log_format)
 
 
 @worker.command()

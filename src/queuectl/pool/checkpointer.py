@@ -68,7 +68,8 @@ class Checkpointer:
                 self.store = open_store(self.url, durable=False)
             pages = self.store.checkpoint()
         except QueuectlError as exc:
-            log.warning("checkpoint failed (the workers will checkpoint instead): %s", exc)
+            log.warning("checkpoint failed (the workers will checkpoint instead): %s", exc,
+                        extra={"event": "checkpoint_failed", "error": str(exc)})  # fmt: skip
             self.next_at = now + AFTER_FAILURE
             return
         self.next_at = now + next_pause(pages, now - self.last_at)

@@ -115,7 +115,8 @@ def run(spec: RunSpec, hooks: Hooks) -> AttemptResult:
         os.waitpid(pid, 0)
         if not isinstance(exc, Exception):
             raise
-        log.exception("cannot watch a job's process; killed it")
+        log.exception("cannot watch a job's process; killed it",
+                      extra={"event": "job_unwatched", "error": str(exc)})  # fmt: skip
         return AttemptResult(Outcome.KILLED, error=f"killed: the worker could not watch it ({exc})")
     return supervision.watch()
 
@@ -205,7 +206,8 @@ class _Supervision:
         try:
             self._loop()
         except Exception as exc:  # noqa: BLE001 - a hook failed: never leave the job unwatched
-            log.exception("watching a job failed; killing it")
+            log.exception("watching a job failed; killing it",
+                          extra={"event": "job_unwatched", "error": str(exc)})  # fmt: skip
             self.failure = f"{type(exc).__name__}: {exc}"
             self._killpg(signal.SIGKILL)
         except BaseException:

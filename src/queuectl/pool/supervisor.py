@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from queuectl import proctitle
 from queuectl.errors import QueuectlError, StoreUnavailable
 from queuectl.pool.checkpointer import Checkpointer
-from queuectl.pool.log import configure_logging
+from queuectl.pool.log import LogFormat, configure_logging
+from queuectl.pool.notify import Notifier, PoolReport
 from queuectl.pool.stop import StopLevel
-from queuectl.settings import data_dir, make_private_dirs
+from queuectl.settings import data_dir, make_private_dirs, redact_url
 
 READY_TIMEOUT = 30.0  # seconds --detach waits for the workers to register
 RESTART_DELAY_MAX = 10.0  # seconds between restarts of a worker that keeps crashing
@@ -43,7 +44,8 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, url: str, count: int, queues: Sequence[str], ready_fd: int | None = None):
+    def __init__(self, url: str, count: int, queues: Sequence[str], ready_fd: int | None = None,
+                 notifier: Notifier | None = None):  # fmt: skip
         self.url = url
         self.count = count
         self.queues = list(queues)
@@ -59,6 +61,13 @@ class Supervisor:
         for fd in (self._wake_r, self._wake_w):
             os.set_blocking(fd, False)
         self.checkpointer = Checkpointer(url)
+        # With a service manager to tell (pool/notify.py): each worker writes its pid to
+        # this pipe once registered and listening, as --detach's workers do to ready_fd.
+        self.report = PoolReport(notifier, count) if notifier is not None else None
+        self.up: set[int] = set()  # pids of the workers that said so, while they live
+        self._up_r, self._up_w = os.pipe() if notifier is not None else (-1, -1)
+        if self._up_r >= 0:
+            os.set_blocking(self._up_r, False)
 
     # --- signals -------------------------------------------------------------------------
 
@@ -82,10 +91,13 @@ class Supervisor:
                 os.close(pipe_w)
                 for child in self.children.values():
                     os.close(child.pipe_w)
-                code = _worker_main(self.url, self.queues, pipe_r, self.ready_fd,
+                ready_fds = [fd for fd in (self.ready_fd, self._up_w) if fd is not None and fd >= 0]
+                if self._up_r >= 0:
+                    os.close(self._up_r)
+                code = _worker_main(self.url, self.queues, pipe_r, ready_fds,
                                     self._job_group_slot(slot))  # fmt: skip
             except BaseException:  # noqa: BLE001 - the child must never return into our loop
-                log.exception("worker crashed")
+                log.exception("worker crashed", extra={"event": "worker_crashed"})
             finally:
                 logging.shutdown()
                 os._exit(code)
@@ -107,6 +119,7 @@ class Supervisor:
             if pid == 0:
                 break
             child = self.children.pop(pid, None)
+            self.up.discard(pid)
             if child is not None:
                 os.close(child.pipe_w)
                 self._kill_orphaned_job(child)
@@ -130,7 +143,7 @@ class Supervisor:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
             log.warning("killed process group %d of the job worker %d was running",
-                        pgid, child.pid)  # fmt: skip
+                        pgid, child.pid, extra={"event": "orphan_killed"})  # fmt: skip
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -149,11 +162,13 @@ class Supervisor:
         try:
             while self.children or (restarts and not self.stopping):
                 wake_at = min((when for when, _ in restarts), default=time.monotonic() + 1.0)
-                checkpoint_at = self.checkpointer.due_at()
-                if checkpoint_at is not None:
-                    wake_at = min(wake_at, checkpoint_at)
-                select.select([self._wake_r], [], [], max(0.0, wake_at - time.monotonic()))
+                for due_at in (self.checkpointer.due_at(), self._report_due()):
+                    if due_at is not None:
+                        wake_at = min(wake_at, due_at)
+                fds = [fd for fd in (self._wake_r, self._up_r) if fd >= 0]
+                select.select(fds, [], [], max(0.0, wake_at - time.monotonic()))
                 _drain(self._wake_r)
+                self._read_up()
                 level = StopLevel.reached(self.signals)
                 if level > told:
                     told = level
@@ -166,10 +181,35 @@ class Supervisor:
                 restarts = [r for r in restarts if r[0] > time.monotonic()]
                 for _, slot in due if not self.stopping else ():
                     self._spawn(slot)
+                self._report()
                 self.checkpointer.run_if_due()  # also while stopping: jobs may run for hours
         finally:
             self.checkpointer.close()
+            if self.report is not None:
+                self.report.notifier.close()
         return 0
+
+    # --- what the service manager is told (pool/notify.py) -------------------------------
+
+    def _read_up(self) -> None:
+        """Pids of workers now registered: the pipe's lines, kept while the worker lives."""
+        if self._up_r < 0:
+            return
+        try:
+            data = os.read(self._up_r, 4096)
+        except BlockingIOError:
+            return
+        self.up.update(pid for pid in map(int, data.split()) if pid in self.children)
+
+    def _report(self) -> None:
+        """Busy workers are sampled from their job slots on each turn of the loop (at least
+        once a second): a message per job would flood the manager with short jobs."""
+        if self.report is not None:
+            self.report.update(len(self.up), self.running_jobs(), self.stopping,
+                               time.monotonic())  # fmt: skip
+
+    def _report_due(self) -> float | None:
+        return self.report.watchdog_due() if self.report is not None else None
 
     def running_jobs(self) -> int:
         """How many workers are running a job now (their slot holds a process group)."""
@@ -180,14 +220,17 @@ class Supervisor:
         may stay quiet for as long as its longest job runs."""
         if level >= StopLevel.ABORT:
             # No count here: the workers heard the same Ctrl-C and may have killed theirs.
-            log.warning("stopping now: killing the running jobs and handing them back")
+            log.warning("stopping now: killing the running jobs and handing them back",
+                        extra={"event": "pool_aborting"})  # fmt: skip
             return
         running = self.running_jobs()
         if running:
             log.warning("stopping: finishing %d running job(s); a second Ctrl-C (or SIGTERM) "
-                        "kills them and hands them back", running)  # fmt: skip
+                        "kills them and hands them back", running,
+                        extra={"event": "pool_stopping", "running": running})  # fmt: skip
         else:
-            log.warning("stopping: no job is running")
+            log.warning("stopping: no job is running",
+                        extra={"event": "pool_stopping", "running": 0})  # fmt: skip
 
     def _after_exit(self, child: Child, status: int) -> list[tuple[float, int]]:
         code = os.waitstatus_to_exitcode(status)
@@ -205,7 +248,8 @@ class Supervisor:
         # The store opened before the pool started (check_store): one that cannot be opened
         # now is an outage, which ends; the worker is restarted as after a crash.
         why = "could not open the store" if code == EXIT_STORE else f"died ({_describe(code)})"
-        log.warning("worker %d %s; restarting in %.1fs", child.pid, why, delay)
+        log.warning("worker %d %s; restarting in %.1fs", child.pid, why, delay,
+                    extra={"event": "worker_restarting", "error": why, "retry_in_s": delay})
         return [(time.monotonic() + delay, child.slot)]
 
 
@@ -221,7 +265,7 @@ def _drain(fd: int) -> None:
         pass
 
 
-def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fd: int | None,
+def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds: list[int],
                  job_group: Callable[[int], None] | None = None) -> int:  # fmt: skip
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -232,14 +276,14 @@ def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fd: 
     try:
         store = open_store(url, durable=False)
     except QueuectlError as exc:
-        log.error("%s", exc)
+        log.error("%s", exc, extra={"event": "store_unavailable", "error": str(exc)})
         return EXIT_STORE
     os.set_blocking(supervisor_fd, False)
 
     def ready() -> None:
-        if ready_fd is not None:
-            os.write(ready_fd, f"{os.getpid()}\n".encode())
-            os.close(ready_fd)
+        for fd in ready_fds:  # --detach's parent, the supervisor's report: "registered"
+            os.write(fd, f"{os.getpid()}\n".encode())
+            os.close(fd)
 
     try:
         return Worker(store, queues, supervisor_fd, job_group=job_group).run(on_ready=ready)
@@ -254,10 +298,17 @@ def check_store(url: str) -> None:
     open_store(url).close()
 
 
-def run_foreground(url: str, count: int, queues: Sequence[str]) -> int:
+def run_foreground(url: str, count: int, queues: Sequence[str],
+                   log_format: LogFormat = "text") -> int:  # fmt: skip
+    """Run the pool in this process until it is stopped. Under systemd (``$NOTIFY_SOCKET``
+    set, `Type=notify`) this process is the service's main one and reports to it."""
     check_store(url)
-    configure_logging()
-    return Supervisor(url, count, queues).run()
+    configure_logging(log_format)
+    if log_format == "json":  # the CLI's "starting..." line, which only the text log has
+        log.info("starting %d worker(s) on %s", count, redact_url(url),
+                 extra={"event": "pool_starting", "workers": count, "store": redact_url(url),
+                        "queues": list(queues)})  # fmt: skip
+    return Supervisor(url, count, queues, notifier=Notifier.from_environ()).run()
 
 
 @dataclass(frozen=True)
@@ -272,10 +323,14 @@ class Detached:
         return {"supervisor": self.supervisor, "pids": self.workers, "log": self.log_path}
 
 
-def run_detached(url: str, count: int, queues: Sequence[str]) -> Detached:
+def run_detached(url: str, count: int, queues: Sequence[str],
+                 log_format: LogFormat = "text") -> Detached:  # fmt: skip
     """Start a detached supervisor; return its pid and the workers' once every worker is
     ready. Raises StoreUnavailable when fewer than ``count`` workers came up in time."""
     check_store(url)
+    # A detached supervisor is not the service's main process, which the manager would
+    # refuse to hear; nor must its jobs inherit the socket. (Units run the foreground pool.)
+    Notifier.from_environ()
     log_path = _log_path()
     ready_r, ready_w = os.pipe()
     pid = os.fork()
@@ -284,7 +339,7 @@ def run_detached(url: str, count: int, queues: Sequence[str]) -> Detached:
         _daemonize(log_path)
         code = 1
         try:
-            configure_logging()
+            configure_logging(log_format)
             code = Supervisor(url, count, queues, ready_fd=ready_w).run()
         finally:
             os._exit(code)

@@ -33,7 +33,7 @@ from queuectl.errors import LostLease, StoreUnavailable
 from queuectl.ids import new_worker_id
 from queuectl.models import AttemptResult, CheckIn, Job, Outcome, State, WorkerInfo, utcnow
 from queuectl.pool import orphans
-from queuectl.pool.log import job_lines
+from queuectl.pool.log import job_lines, set_worker
 from queuectl.pool.runner import CHECK_INTERVAL, Action, Hooks, RunSpec, run
 from queuectl.pool.stop import StopLevel
 from queuectl.settings import Config
@@ -95,7 +95,7 @@ class Worker:
         # worker that holds a job must not be taken for lost for it.
         self._watched_since = time.monotonic()
         self._base_env = dict(os.environ)
-        self._job_line = job_lines(log) or log.info  # the hot path's one line per job
+        self._job_lines = job_lines(log)  # the hot path's one line per job (text format)
         self._wake_r, self._wake_w = os.pipe()
         for fd in (self._wake_r, self._wake_w):
             os.set_blocking(fd, False)
@@ -182,8 +182,10 @@ class Worker:
         self.listener = listener
         if on_ready is not None:
             on_ready()
+        set_worker(self.id)
         log.info("worker %s started (pid %d, queues: %s)", self.id, os.getpid(),
-                 ",".join(self.queues) or "all")  # fmt: skip
+                 ",".join(self.queues) or "all",
+                 extra={"event": "worker_started", "queues": self.queues})  # fmt: skip
         try:
             self._recover()
             self._loop()
@@ -192,8 +194,8 @@ class Worker:
             try:
                 self.store.unregister_worker(self.id)
             except StoreUnavailable as exc:  # the lease will tell the others we are gone
-                log.warning("could not unregister: %s", exc)
-            log.info("worker %s stopped", self.id)
+                log.warning("could not unregister: %s", exc, extra=_outage(exc))
+            log.info("worker %s stopped", self.id, extra={"event": "worker_stopped"})
         return 0
 
     def _loop(self) -> None:
@@ -286,7 +288,7 @@ class Worker:
         check = self._retrying(lambda: self.store.heartbeat(self.id, self.current))
         if check.lost:
             log.warning("worker %s was taken for lost (silent past the lease); registering "
-                        "again", self.id)  # fmt: skip
+                        "again", self.id, extra={"event": "worker_taken_for_lost"})  # fmt: skip
             self._retrying(self._register)
             if self.current is not None:  # registered: the job's row alone says if it is ours
                 check = self._retrying(lambda: self.store.check_in(self.id, self.current))
@@ -308,7 +310,8 @@ class Worker:
             self.ordered = max(self.ordered, StopLevel.GRACEFUL)
         if check.job_lost and self.current is not None and not self._job_lost:
             log.warning("job %s is no longer this worker's (cancelled, or taken over while "
-                        "this worker was silent); stopping it", self.current.id)  # fmt: skip
+                        "this worker was silent); stopping it", self.current.id,
+                        extra={"event": "job_lost", "job": self.current.id})  # fmt: skip
             self._job_lost = True
         self._also_held = check.also_held
 
@@ -322,7 +325,8 @@ class Worker:
         if job is None or job.state is not State.PROCESSING or job.worker != self.id:
             return None
         log.warning("job %s was claimed for this worker by a call whose answer was lost; "
-                    "running it", job.id)  # fmt: skip
+                    "running it", job.id,
+                    extra={"event": "job_adopted", "job": job.id})  # fmt: skip
         return job
 
     def _claim(self) -> Job | None:
@@ -334,7 +338,8 @@ class Worker:
         except StoreUnavailable as exc:
             # Never retried blindly: if it was committed, a second claim would take a second
             # job. The next heartbeat says whether it was (CheckIn.also_held).
-            log.warning("store unavailable (%s); asking before claiming again", exc)
+            log.warning("store unavailable (%s); asking before claiming again", exc,
+                        extra=_outage(exc))  # fmt: skip
             self._next_heartbeat = 0.0
             self._nap(0.1)
             return None
@@ -350,13 +355,17 @@ class Worker:
             lease, self.policy, self._kill_orphan, judge_silence=judge))  # fmt: skip
         for item in recovered:
             log.warning("recovered job %s from lost worker %s: now %s",
-                        item.job_id, item.worker, item.new_state)  # fmt: skip
+                        item.job_id, item.worker, item.new_state,
+                        extra={"event": "job_recovered", "job": item.job_id,
+                               "lost_worker": item.worker, "state": item.new_state})  # fmt: skip
 
     @staticmethod
     def _kill_orphan(job: Job) -> None:
         if job.worker and (killed := orphans.kill_job(job.worker, job.id)):
             log.warning("killed %d process group(s) of job %s left running by lost worker %s",
-                        killed, job.id, job.worker)  # fmt: skip
+                        killed, job.id, job.worker,
+                        extra={"event": "orphan_killed", "job": job.id,
+                               "lost_worker": job.worker})  # fmt: skip
 
     # --- one job --------------------------------------------------------------------------
 
@@ -379,12 +388,22 @@ class Worker:
         if final is None:
             log.warning("job %s was no longer this worker's when it ended (cancelled or "
                         "recovered meanwhile, or recorded by a call whose answer was lost)",
-                        job.id)  # fmt: skip
+                        job.id, extra={"event": "job_lost", "job": job.id})  # fmt: skip
         else:
-            took = time.monotonic() - started
-            error = f" ({result.error})" if result.error else ""
-            self._job_line(f"job {job.id} {final.state} after {took:.3f}s{error}")
+            self._say_finished(job, final, time.monotonic() - started, result)
         return nxt
+
+    def _say_finished(self, job: Job, final: Job, took: float, result: AttemptResult) -> None:
+        """The job's one line: written straight by JobLines when it may (the text format),
+        otherwise a record carrying the fields a log shipper reads."""
+        error = f" ({result.error})" if result.error else ""
+        if self._job_lines is not None:
+            self._job_lines(f"job {job.id} {final.state} after {took:.3f}s{error}")
+            return
+        log.info("job %s %s after %.3fs%s", job.id, final.state, took, error,
+                 extra={"event": "job_finished", "job": job.id, "state": str(final.state),
+                        "attempt": job.last_attempt, "took_s": round(took, 3),
+                        "exit_code": result.exit_code, "error": result.error})  # fmt: skip
 
     def _run(self, job: Job) -> AttemptResult:
         """The runner never raises once the command has started (it kills it first), so
@@ -392,7 +411,8 @@ class Worker:
         try:
             spec, hooks = self._run_spec(job), self._hooks(job)
         except Exception as exc:  # noqa: BLE001 - recorded, never lost
-            log.exception("cannot start job %s", job.id)
+            log.exception("cannot start job %s", job.id,
+                          extra={"event": "job_not_started", "job": job.id, "error": str(exc)})
             return AttemptResult(Outcome.NOT_STARTED, error=f"cannot start: {exc}")
         return run(spec, hooks)
 
@@ -419,10 +439,10 @@ class Worker:
                 # Its process is gone; the lease will hand it back.
                 if self.level >= StopLevel.ABORT:
                     log.warning("could not record the end of job %s (%s); stopping anyway",
-                                job.id, exc)  # fmt: skip
+                                job.id, exc, extra=_outage(exc, job.id))  # fmt: skip
                     return None, None
                 log.warning("store unavailable (%s); recording job %s again in %.1fs",
-                            exc, job.id, delay)  # fmt: skip
+                            exc, job.id, delay, extra=_outage(exc, job.id))  # fmt: skip
                 claim, self._next_heartbeat = False, 0.0
                 self._nap(delay)
                 delay = self._backoff(delay)
@@ -449,7 +469,8 @@ class Worker:
                 return self._check_in()
             except StoreUnavailable as exc:
                 # Keep draining the pipe and enforcing the timeout; ask again next time.
-                log.warning("store unavailable while %s runs: %s", job.id, exc)
+                log.warning("store unavailable while %s runs: %s", job.id, exc,
+                            extra=_outage(exc, job.id))  # fmt: skip
                 return Action.ABORT if self.level >= StopLevel.ABORT else Action.CONTINUE
             finally:
                 self._in_check = False
@@ -460,7 +481,8 @@ class Worker:
             try:
                 self._call(lambda: self.store.save_output(job.id, job.last_attempt, data, dropped))
             except StoreUnavailable as exc:
-                log.warning("could not save output of %s yet: %s", job.id, exc)
+                log.warning("could not save output of %s yet: %s", job.id, exc,
+                            extra=_outage(exc, job.id))  # fmt: skip
 
         # Checks (which heartbeat when due) twice per heartbeat interval: the heartbeat is
         # then never later than 2/3 of the lease, however short the lease is.
@@ -493,7 +515,8 @@ class Worker:
             except StoreUnavailable as exc:
                 if self.level >= StopLevel.ABORT or self._in_check:
                     raise
-                log.warning("store unavailable (%s); retrying in %.1fs", exc, delay)
+                log.warning("store unavailable (%s); retrying in %.1fs", exc, delay,
+                            extra=_outage(exc))  # fmt: skip
                 self._nap(delay)
                 delay = self._backoff(delay)
 
@@ -511,3 +534,11 @@ class Worker:
             self._drain_self_pipe()
         if self.supervisor_fd is not None and self.supervisor_fd in ready:
             self._read_supervisor()
+
+
+def _outage(exc: StoreUnavailable, job_id: str | None = None) -> dict[str, object]:
+    """The fields of a log record about a store outage (see pool/log.py)."""
+    fields: dict[str, object] = {"event": "store_unavailable", "error": str(exc)}
+    if job_id is not None:
+        fields["job"] = job_id
+    return fields

@@ -39,3 +39,8 @@ def queue_infos(
                   settings.get(name, QueueSettings(name)).limit)
         for name in names
     ]  # fmt: skip
+
+
+def queue_from_row(row: Sequence[Any]) -> QueueSettings:
+    """A row of queue_settings / queue_get: name, paused, concurrency_limit."""
+    return QueueSettings(row[0], bool(row[1]), None if row[2] is None else int(row[2]))

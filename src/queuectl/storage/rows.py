@@ -46,7 +46,8 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
 
 def claimed_attempt(job: Job) -> dict[str, Any]:
     """The running attempt of a claimed job as both stores write its row when it ends
-    (record_attempt): which one, when the job was due, when it started."""
+    (SQLite's record_attempt, PostgreSQL's queuectl_finish): which one, when the job was
+    due, when it started."""
     return {"id": job.id, "number": job.last_attempt, "run_at": to_ms(job.run_at),
             "started_at": to_ms(job.started_at) if job.started_at else None}  # fmt: skip
 

@@ -4,7 +4,8 @@ Writes take the write lock up front (BEGIN IMMEDIATE) so that two writers never 
 upgrading a read lock, and hold it for one short transaction. A busy timeout turns
 contention into waiting instead of "database is locked". Idle workers are woken by a
 datagram on an abstract Unix socket named after the store and the worker, so pickup takes
-well under a millisecond without polling.
+well under a millisecond without polling. "Now" is this process's clock, passed to every
+statement that needs it. The flow of each call is storage/sql_store.py's.
 """
 
 from __future__ import annotations
@@ -16,74 +17,30 @@ import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
-from queuectl.errors import (
-    DuplicateJob,
-    JobNotFound,
-    LostLease,
-    StoreUnavailable,
-    UniqueKeyTaken,
-    WrongState,
-)
-from queuectl.ids import new_job_ids
-from queuectl.models import (
-    FINAL_STATES,
-    WORKER_LOST_ERROR,
-    Attempt,
-    AttemptResult,
-    CheckIn,
-    Job,
-    JobSpec,
-    Outcome,
-    Output,
-    QueueChange,
-    QueueInfo,
-    QueueSettings,
-    State,
-    WorkerInfo,
-    to_ms,
-)
-from queuectl.storage import liveness
-from queuectl.storage.base import (
-    KEEP,
-    AttemptRow,
-    Keep,
-    Listener,
-    Recovered,
-    Stats,
-    Storage,
-    refuse_repeated_ids,
-    steer,
-)
+from queuectl.errors import StoreUnavailable
+from queuectl.models import Job, JobSpec, to_ms
+from queuectl.storage.base import Listener
 from queuectl.storage.faults import sqlite_fault
-from queuectl.storage.queues import held_back, queue_infos
-from queuectl.storage.rows import (
-    attempt_from_row,
-    check_in_from_row,
-    check_in_params,
-    claimed_attempt,
-    finished_attempt_from_row,
-    job_from_row,
-    worker_from_row,
-)
-from queuectl.storage.rows import ms as _ms
+from queuectl.storage.rows import job_from_row, ms
 from queuectl.storage.sql import queries
+from queuectl.storage.sql_store import Params, SqlStore
 from queuectl.storage.sqlite_file import (
     BUSY_TIMEOUT_OFF,
     BUSY_TIMEOUT_ON,
     begin_immediate,
     open_file,
 )
-from queuectl.transitions import FailurePolicy, after_attempt
-
-Q = queries("sqlite")
+from queuectl.transitions import Transition
 
 
-class SQLiteStorage(Storage):
+class SQLiteStorage(SqlStore[sqlite3.Connection]):
+    _q = queries("sqlite")
+    _duplicate_error = sqlite3.IntegrityError
+
     def __init__(
         self, path: str, *, durable: bool = True, clock: Callable[[], float] = time.time
     ) -> None:
@@ -96,7 +53,7 @@ class SQLiteStorage(Storage):
         """
         self.path = path
         self.display_url = path
-        self._clock = clock
+        self._time = clock
         self._wake_prefix = (
             b"\0queuectl:"
             + hashlib.sha1(os.path.realpath(path).encode()).hexdigest()[:20].encode()
@@ -107,11 +64,19 @@ class SQLiteStorage(Storage):
         self._busy_wait = True  # SQLite's busy timeout is on (off while we poll for the lock)
         self._wal_seen: tuple[int, int] | None = None  # the WAL's size and mtime at checkpoint
         self._wal_frames = 0  # frames in the WAL at the last checkpoint
+        # Wake-ups asked for in the open transaction: (payload, worker ids; None: idle ones).
+        self._wakes: list[tuple[bytes, Sequence[str] | None]] = []
 
-    # --- plumbing --------------------------------------------------------------------
+    # --- connection and transactions ---------------------------------------------------
 
     def _now(self) -> int:
-        return int(self._clock() * 1000)
+        return int(self._time() * 1000)
+
+    def _clock(self) -> Params:
+        return {"now": self._now()}
+
+    def _list(self, values: Sequence[str]) -> Any:
+        return json.dumps(list(values))  # read back by json_each
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -133,8 +98,10 @@ class SQLiteStorage(Storage):
 
         The driver's errors come out as ours (storage/faults.py). A statement or COMMIT that
         fails (a full disk) rolls the transaction back, so the write lock is never kept.
+        Wake-ups are sent once the COMMIT is done.
         """
         conn = self._db
+        self._wakes.clear()
         try:
             if self._busy_wait:
                 conn.execute(BUSY_TIMEOUT_OFF)
@@ -144,30 +111,53 @@ class SQLiteStorage(Storage):
                 yield conn if self._wal else self._conn
                 conn.execute("COMMIT")
             except BaseException:
+                self._wakes.clear()
                 if conn.in_transaction:
                     with suppress(sqlite3.Error):  # what failed is what is worth saying
                         conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
             raise sqlite_fault(exc, self.path) from None
-
-    def _read(self, sql: str, params: Any = ()) -> list[Any]:
-        """Every row of one read, the driver's errors turned into ours."""
-        try:
-            return self._conn.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise sqlite_fault(exc, self.path) from None
+        wakes, self._wakes = self._wakes, []
+        for payload, worker_ids in wakes:
+            self._send(payload, worker_ids)
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
-        """The read connection for several statements, the driver's errors turned into ours."""
+        """The read connection, the driver's errors turned into ours."""
         try:
             yield self._conn
         except sqlite3.Error as exc:
             raise sqlite_fault(exc, self.path) from None
 
-    def _wake(self, worker_ids: Sequence[str], payload: bytes = b"work") -> None:
-        """Best effort: a worker that misses a datagram still polls now and then."""
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        with self._reading() as conn:
+            conn.execute("BEGIN")  # a read transaction: one snapshot for every read
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
+
+    def _jobs(self, conn: sqlite3.Connection, name: str, params: Params) -> list[Job]:
+        return [job_from_row(row) for row in conn.execute(self._q[name], params)]
+
+    # --- wake-ups ------------------------------------------------------------------------
+
+    def _wake(self, conn: sqlite3.Connection, event: str, worker_ids: Sequence[str] = ()) -> None:
+        wake = (event.encode(), None if event == "work" else worker_ids)
+        if wake not in self._wakes:
+            self._wakes.append(wake)
+
+    def _send(self, payload: bytes, worker_ids: Sequence[str] | None) -> None:
+        """Best effort: a worker that misses a datagram still polls now and then. None: the
+        idle workers, a hint, so a store that fails to say who is idle changes nothing (the
+        write is done; the workers poll now and then)."""
+        if worker_ids is None:
+            try:
+                worker_ids = [row[0] for row in self._read("idle_workers")]
+            except StoreUnavailable:
+                return
         if not worker_ids:
             return
         if self._sock is None:
@@ -176,364 +166,6 @@ class SQLiteStorage(Storage):
         for worker_id in worker_ids:
             with suppress(OSError):  # gone, or its buffer is full: it is awake anyway
                 self._sock.sendto(payload, self._wake_prefix + worker_id.encode())
-
-    def _wake_idle(self) -> None:
-        """After a commit: a hint, so a store that fails to say who is idle changes nothing
-        (the caller's write is done; the workers poll now and then)."""
-        with suppress(StoreUnavailable):
-            self._wake([row[0] for row in self._read(Q["idle_workers"])])
-
-    def checkpoint(self) -> int:
-        """A PASSIVE checkpoint (it neither waits for nor blocks readers and writers), when
-        the WAL has changed since the last one: see sqlite_file.WAL_AUTOCHECKPOINT."""
-        if not self._wal:
-            return 0
-        try:
-            st = os.stat(self.path + "-wal")
-        except FileNotFoundError:  # no connection is open, or the last one folded it in
-            return 0
-        except OSError as exc:
-            raise StoreUnavailable(f"cannot checkpoint {self.path}: {exc.strerror}") from None
-        seen = (st.st_size, st.st_mtime_ns)
-        if seen == self._wal_seen:
-            return 0
-        frames: int = self._read("PRAGMA wal_checkpoint(PASSIVE)")[0][1]
-        self._wal_seen = seen  # the checkpoint itself leaves the WAL file as it was
-        # Frames count from the WAL's start, which a writer rewinds to once all is folded in.
-        new = frames - self._wal_frames if frames >= self._wal_frames else frames
-        self._wal_frames = frames
-        return max(new, 1)  # the file changed: something was written
-
-    def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-        with suppress(sqlite3.Error):
-            self._db.close()
-
-    # --- jobs ------------------------------------------------------------------------
-
-    def enqueue(self, specs: Sequence[JobSpec]) -> list[Job]:
-        if any(spec.unique_key is not None for spec in specs):
-            return self._enqueue_unique(specs)
-        ids, run_ats, now = self._enqueue(specs)
-        created = _ms(now)  # one datetime for the whole batch (100,000 jobs in a bulk file)
-        rows = zip(specs, ids, run_ats, strict=True)
-        return [self._job_from_spec(spec, job_id, run_at, created) for spec, job_id, run_at in rows]
-
-    def enqueue_ids(self, specs: Sequence[JobSpec]) -> list[str]:
-        if any(spec.unique_key is not None for spec in specs):
-            return [job.id for job in self._enqueue_unique(specs)]
-        return self._enqueue(specs)[0]
-
-    def _enqueue_unique(self, specs: Sequence[JobSpec]) -> list[Job]:
-        """enqueue for a batch with unique keys (SPEC 6): a job whose key is taken is
-        not inserted; the job holding it comes back in its place, marked duplicate."""
-        for _ in range(3):  # a generated id may (astronomically rarely) collide: redraw
-            fresh = iter(new_job_ids(sum(1 for spec in specs if not spec.id)))
-            ids = [spec.id or next(fresh) for spec in specs]
-            try:
-                jobs = self._insert_unique(specs, ids)
-            except DuplicateJob as dup:
-                if any(spec.id == dup.job_id for spec in specs):
-                    raise
-                continue
-            if any(not job.duplicate for job in jobs):
-                self._wake_idle()
-            return jobs
-        raise StoreUnavailable("could not draw a unique job id")
-
-    def _insert_unique(self, specs: Sequence[JobSpec], ids: list[str]) -> list[Job]:
-        refuse_repeated_ids(ids)
-        now = self._now()
-        rows = [
-            (job_id, spec.command, spec.max_retries, spec.priority, spec.timeout, spec.queue,
-             spec.cwd, json.dumps(spec.env) if spec.env else None,
-             to_ms(spec.run_at) if spec.run_at else now, spec.unique_key)
-            for spec, job_id in zip(specs, ids, strict=True)
-        ]  # fmt: skip
-        try:
-            with self._write() as conn:
-                params = {"rows": json.dumps(rows, ensure_ascii=False), "now": now}
-                inserted = conn.execute(Q["insert_job_unique"], params).fetchall()
-                made = {row["id"]: job_from_row(row) for row in inserted}
-                # Under the write lock: the holder of a key found taken is still there.
-                return [made.get(job_id) or self._holder(conn, spec.unique_key)
-                        for spec, job_id in zip(specs, ids, strict=True)]  # fmt: skip
-        except sqlite3.IntegrityError:
-            raise DuplicateJob(self._first_existing(ids)) from None
-
-    @staticmethod
-    def _holder(conn: sqlite3.Connection, key: str | None) -> Job:
-        row = conn.execute(Q["job_with_unique_key"], {"key": key}).fetchone()
-        assert row is not None  # only a taken key keeps a job out
-        return replace(job_from_row(row), duplicate=True)
-
-    def _enqueue(self, specs: Sequence[JobSpec]) -> tuple[list[str], list[int], int]:
-        """The new ids, their run_at and created_at; idle workers woken."""
-        for _ in range(3):  # a generated id may (astronomically rarely) collide: redraw
-            fresh = iter(new_job_ids(sum(1 for spec in specs if not spec.id)))
-            ids = [spec.id or next(fresh) for spec in specs]
-            try:
-                run_ats, now = self._insert(specs, ids)
-            except DuplicateJob as dup:
-                if any(spec.id == dup.job_id for spec in specs):
-                    raise
-                continue
-            self._wake_idle()
-            return ids, run_ats, now
-        raise StoreUnavailable("could not draw a unique job id")
-
-    def _insert(self, specs: Sequence[JobSpec], ids: list[str]) -> tuple[list[int], int]:
-        now = self._now()
-        run_ats = [to_ms(spec.run_at) if spec.run_at else now for spec in specs]
-        rows = [
-            (job_id, spec.command, spec.max_retries, spec.priority, spec.timeout, spec.queue,
-             spec.cwd, json.dumps(spec.env) if spec.env else None, run_at)
-            for spec, job_id, run_at in zip(specs, ids, run_ats, strict=True)
-        ]  # fmt: skip
-        refuse_repeated_ids(ids)
-        # UTF-8 as it is (ensure_ascii would escape it only for SQLite to decode it again).
-        batch = json.dumps(rows, ensure_ascii=False)
-        try:
-            with self._write() as conn:
-                conn.execute(Q["insert_job"], {"rows": batch, "now": now})
-        except sqlite3.IntegrityError:
-            # Rolled back by now, so only jobs that existed before are found.
-            raise DuplicateJob(self._first_existing(ids)) from None
-        return run_ats, now
-
-    def _first_existing(self, ids: list[str]) -> str:
-        for job_id in ids:
-            if self._read("SELECT 1 FROM jobs WHERE id = ?", (job_id,)):
-                return job_id
-        return ids[0]
-
-    @staticmethod
-    def _job_from_spec(spec: JobSpec, job_id: str, run_at: int, now: datetime) -> Job:
-        """The inserted job, built without reading it back (enqueue is a hot path)."""
-        assert spec.max_retries is not None
-        return Job(
-            id=job_id, command=spec.command, state=State.PENDING, attempts=0,
-            max_retries=spec.max_retries, priority=spec.priority, timeout=spec.timeout,
-            queue=spec.queue, run_at=now if spec.run_at is None else _ms(run_at),
-            created_at=now, updated_at=now,
-            cwd=spec.cwd, env=spec.env,
-        )  # fmt: skip
-
-    def get_job(self, job_id: str) -> Job | None:
-        rows = self._read(Q["get_job"], {"id": job_id})
-        return job_from_row(rows[0]) if rows else None
-
-    def list_jobs(
-        self,
-        state: State | None = None,
-        queue: str | None = None,
-        limit: int | None = 100,
-        offset: int = 0,
-        id_contains: str | None = None,
-    ) -> list[Job]:
-        params = {
-            "state": str(state) if state else None,
-            "queue": queue,
-            "id_contains": id_contains,
-            "limit": -1 if limit is None else limit,
-            "offset": offset,
-        }
-        return [job_from_row(row) for row in self._read(Q["list_jobs"], params)]
-
-    def attempts(self, job_id: str) -> list[Attempt]:
-        return [attempt_from_row(row) for row in self._read(Q["attempts"], {"id": job_id})]
-
-    def stats(self) -> Stats:
-        now = self._now()
-        lease = liveness.lease_seconds(self.config_items())
-        with self._reading() as conn:
-            conn.execute("BEGIN")  # one snapshot for all three reads
-            try:
-                counts = {str(s): 0 for s in State}
-                counts.update({row[0]: row[1] for row in conn.execute(Q["count_states"])})
-                scheduled = conn.execute(Q["count_scheduled"], {"now": now}).fetchone()[0]
-                cutoff = now - int(lease * 1000)
-                active, busy = conn.execute(Q["count_workers"], {"cutoff": cutoff}).fetchone()
-                steered = tuple(_queue_from_row(r) for r in conn.execute(Q["queue_settings"]))
-            finally:
-                conn.execute("COMMIT")
-        return Stats(counts, scheduled, active, busy, steered)
-
-    # --- the worker's side -----------------------------------------------------------
-
-    def claim(self, worker_id: str, queues: Sequence[str] | None = None) -> Job | None:
-        with self._write() as conn:
-            # The time is read once the write lock is held, so that a claim never stamps a
-            # start earlier than the end of an attempt committed before it (a queue's limit
-            # is then visible in the jobs' own times too).
-            return self._claim_in(conn, worker_id, queues, self._now())
-
-    @staticmethod
-    def _claim_in(
-        conn: sqlite3.Connection, worker_id: str, queues: Sequence[str] | None, now: int
-    ) -> Job | None:
-        if queues:
-            params = {"worker": worker_id, "now": now, "queues": json.dumps(list(queues))}
-            row = conn.execute(Q["claim_queues"], params).fetchone()
-        else:
-            row = conn.execute(Q["claim_any"], {"worker": worker_id, "now": now}).fetchone()
-        if row is None:
-            return None
-        return job_from_row(row)  # (its attempt's row is written when it ends)
-
-    def seconds_until_due(self, queues: Sequence[str] | None = None) -> float | None:
-        now = self._now()
-        params = {"queues": json.dumps(list(queues)) if queues else None, "now": now}
-        [(due, held)] = self._read(Q["next_due"], params)
-        wait = None if due is None else max(0.0, (int(due) - now) / 1000)
-        return held_back(wait, bool(held))
-
-    def finish(self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy) -> Job:
-        done, _ = self._finish(job, worker_id, result, policy, None)
-        if done is None:
-            raise LostLease(f"job {job.id!r} is no longer held by worker {worker_id}")
-        return done
-
-    def finish_and_claim(
-        self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy,
-        queues: Sequence[str] | None = None,
-    ) -> tuple[Job | None, Job | None]:  # fmt: skip
-        """One transaction: measured ~100 µs less per job than finish + claim (bench/)."""
-        return self._finish(job, worker_id, result, policy, queues or ())
-
-    def _finish(
-        self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy,
-        claim_queues: Sequence[str] | None,
-    ) -> tuple[Job | None, Job | None]:  # fmt: skip
-        """Finish the attempt; with ``claim_queues`` (None: don't) claim the next job too."""
-        step = after_attempt(job, result, policy)
-        with self._write() as conn:
-            now = self._now()  # under the lock: see claim
-            run_at = None if step.delay_ms is None else now + step.delay_ms
-            conn.execute(
-                Q["record_attempt"],
-                _attempt_params(job, worker_id, now, result.exit_code, str(result.outcome),
-                                result.error, result.output, result.output_dropped),
-            )  # fmt: skip
-            held = conn.execute(
-                Q["finish_job"],
-                {"id": job.id, "worker": worker_id, "runs": job.last_attempt,
-                 "state": str(step.state), "attempts": step.attempts, "run_at": run_at, "now": now,
-                 "exit_code": result.exit_code, "error": step.error},
-            ).fetchone()  # fmt: skip
-            nxt = None
-            if claim_queues is not None:  # (the worker's own row is not written: all_workers)
-                nxt = self._claim_in(conn, worker_id, claim_queues, now)
-        # The guard matched (this worker's run of a processing job), so the row is the job
-        # as claimed plus what finish_job wrote: no need to read it back and convert it.
-        done = None
-        if held is not None:
-            stamp = _ms(now)
-            done = replace(
-                job, state=step.state, attempts=step.attempts,
-                run_at=job.run_at if run_at is None else _ms(run_at), finished_at=stamp,
-                updated_at=stamp, exit_code=result.exit_code, last_error=step.error,
-            )  # fmt: skip
-        if done is not None and step.back_in_queue:  # idle workers claim it, or re-plan
-            self._wake_idle()  # their sleep around it
-        return done, nxt
-
-    def save_output(self, job_id: str, attempt: int, data: bytes, dropped: int) -> None:
-        with self._write() as conn:
-            conn.execute(
-                Q["save_output"],
-                {"id": job_id, "number": attempt, "output": data, "dropped": dropped},
-            )
-
-    def read_output(self, job_id: str, attempt: int | None = None) -> Output | None:
-        rows = self._read(Q["read_output"], {"id": job_id, "number": attempt})
-        if not rows:
-            return None
-        row = rows[0]
-        return Output(job_id, row[0], bytes(row[1] or b""), row[2], bool(row[3]))
-
-    def register_worker(self, info: WorkerInfo) -> None:
-        with self._write() as conn:
-            conn.execute(
-                Q["insert_worker"],
-                {"id": info.id, "host": info.host, "pid": info.pid,
-                 "queues": json.dumps(info.queues), "now": self._now()},
-            )  # fmt: skip
-
-    def unregister_worker(self, worker_id: str) -> None:
-        with self._write() as conn:
-            conn.execute(Q["delete_worker"], {"id": worker_id})
-
-    def heartbeat(self, worker_id: str, job: Job | None) -> CheckIn:
-        with self._write() as conn:
-            # Taken for lost, the worker has no row: nothing is written, and check_in says so.
-            conn.execute(Q["heartbeat"], {"id": worker_id, "now": self._now()})
-            row = conn.execute(Q["check_in"], check_in_params(worker_id, job)).fetchone()
-        return check_in_from_row(row, job)
-
-    def check_in(self, worker_id: str, job: Job | None) -> CheckIn:
-        [row] = self._read(Q["check_in"], check_in_params(worker_id, job))
-        return check_in_from_row(row, job)
-
-    def recover_stale(
-        self, lease_timeout: float, policy: FailurePolicy,
-        before_handback: Callable[[Job], None] | None = None, *, judge_silence: bool = True,
-    ) -> list[Recovered]:  # fmt: skip
-        now = self._now()
-        cutoff = now - int(lease_timeout * 1000) if judge_silence else None
-        if not self._held_by_lost(self._reading(), cutoff):  # a look without the lock
-            return []
-        recovered: list[Recovered] = []
-        with self._write() as conn:
-            # Judged again under the write lock: no heartbeat or claim can slip in between.
-            params = self._held_by_lost(nullcontext(conn), cutoff)
-            if params is None:
-                return []
-            for row in conn.execute(Q["held_jobs"], params).fetchall():
-                job = job_from_row(row)
-                if before_handback is not None:
-                    before_handback(job)  # under the write lock: nobody claims it meanwhile
-                recovered.append(self._recover(conn, job, policy, now))
-            conn.execute(Q["close_orphan_attempts"], {**params, "now": now})
-            conn.execute(Q["delete_workers"], params)
-        if recovered:
-            self._wake_idle()
-        return recovered
-
-    @staticmethod
-    def _held_by_lost(
-        reading: AbstractContextManager[sqlite3.Connection], cutoff: int | None
-    ) -> dict[str, Any] | None:
-        """held_jobs' parameters when a worker is lost or a job is held by nobody alive;
-        None when there is nothing to recover."""
-        with reading as conn:
-            dead, silent = liveness.lost_workers(conn.execute(Q["vitals"]).fetchall(), cutoff)
-            params = {"dead": json.dumps(dead), "silent": json.dumps(silent),
-                      "lost": json.dumps(dead + silent), "cutoff": cutoff}  # fmt: skip
-            if dead or silent or conn.execute(Q["held_jobs"], params).fetchone():
-                return params
-        return None
-
-    def _recover(
-        self, conn: sqlite3.Connection, job: Job, policy: FailurePolicy, now: int
-    ) -> Recovered:
-        result = AttemptResult(Outcome.WORKER_LOST, error=WORKER_LOST_ERROR)
-        step = after_attempt(job, result, policy)
-        run_at = None if step.delay_ms is None else now + step.delay_ms
-        conn.execute(
-            Q["record_attempt"],
-            _attempt_params(job, job.worker, now, None, str(result.outcome), step.error, None,
-                            None),
-        )  # fmt: skip
-        conn.execute(
-            Q["finish_job"],
-            {"id": job.id, "worker": job.worker, "runs": job.last_attempt, "state": str(step.state),
-             "attempts": step.attempts, "run_at": run_at, "now": now, "exit_code": None,
-             "error": step.error},
-        )  # fmt: skip
-        return Recovered(job.id, job.worker, step.state)
 
     def listener(self, worker_id: str) -> Listener:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -550,136 +182,96 @@ class SQLiteStorage(Storage):
 
         return Listener(sock.fileno(), drain, sock.close)
 
-    # --- user operations -------------------------------------------------------------
-
-    def cancel(self, job_ids: Sequence[str]) -> list[Job]:
-        now = self._now()
-        done: list[Job] = []
-        with self._write() as conn:
-            for job_id in job_ids:
-                conn.execute(Q["keep_running_attempt"], {"id": job_id})
-                row = conn.execute(Q["cancel_job"], {"id": job_id, "now": now}).fetchone()
-                if row is None:
-                    raise self._refusal(conn, job_id, "pending, failed or processing")
-                done.append(job_from_row(row))
-        holders = [job.worker for job in done if job.worker and job.started_at]
-        self._wake([w for w in holders if w], b"cancel")
-        return done
-
-    def _refusal(self, conn: sqlite3.Connection, job_id: str, wanted: str) -> Exception:
-        row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        if row is None:
-            return JobNotFound(job_id)
-        return WrongState(job_id, row[0], wanted)
-
-    def retry_dead(self, job_ids: Sequence[str] | None) -> list[Job]:
-        now = self._now()
-        done: list[Job] = []
-        with self._write() as conn:
-            if job_ids is None:
-                job_ids = [row[0] for row in conn.execute(Q["dead_ids"])]
-            for job_id in job_ids:
-                holder = conn.execute(Q["unique_key_holder"], {"id": job_id}).fetchone()
-                if holder is not None:
-                    raise UniqueKeyTaken(job_id, holder[0])
-                row = conn.execute(Q["retry_dead"], {"id": job_id, "now": now}).fetchone()
-                if row is None:
-                    raise self._refusal(conn, job_id, "dead")
-                done.append(job_from_row(row))
-        if done:
-            self._wake_idle()
-        return done
-
-    def purge(self, states: Sequence[State], older_than: float) -> int:
-        final = [str(s) for s in states if s in FINAL_STATES]
-        params = {"states": json.dumps(final), "cutoff": self._now() - int(older_than * 1000)}
-        with self._write() as conn:
-            conn.execute(Q["purge_attempts"], params)
-            return conn.execute(Q["purge_jobs"], params).rowcount
-
-    def prune_finished(self, older_than: float, limit: int) -> int:
-        cutoff = self._now() - int(older_than * 1000)
-        found = self._read(Q["prune_candidates"], {"cutoff": cutoff, "limit": limit})
-        if not found:
+    def checkpoint(self) -> int:
+        """A PASSIVE checkpoint (it neither waits for nor blocks readers and writers), when
+        the WAL has changed since the last one: see sqlite_file.WAL_AUTOCHECKPOINT."""
+        if not self._wal:
             return 0
-        seqs = json.dumps([row[0] for row in found])
-        with self._write() as conn:
-            ids = [row[0] for row in conn.execute(Q["prune_jobs"],
-                                                  {"seqs": seqs, "cutoff": cutoff})]  # fmt: skip
-            if ids:
-                conn.execute(Q["prune_attempts"], {"ids": json.dumps(ids)})
-        return len(ids)
-
-    def request_stop(self) -> list[str]:
-        with self._write() as conn:
-            ids = [row[0] for row in conn.execute(Q["request_stop"]).fetchall()]
-        self._wake(ids, b"stop")
-        return ids
-
-    def list_workers(self) -> list[WorkerInfo]:
-        return [worker_from_row(row) for row in self._read(Q["all_workers"])]
-
-    def config_items(self) -> dict[str, str]:
-        return {row[0]: row[1] for row in self._read(Q["config_items"])}
-
-    def config_set(self, key: str, value: str) -> None:
-        with self._write() as conn:
-            conn.execute(Q["config_set"], {"key": key, "value": value})
-
-    # --- queues (SPEC 6) ----------------------------------------------------------------
-
-    def queue_settings(self) -> list[QueueSettings]:
-        return [_queue_from_row(row) for row in self._read(Q["queue_settings"])]
-
-    def queue_update(
-        self, name: str, *, paused: bool | None = None, limit: int | None | Keep = KEEP
-    ) -> QueueChange:
-        steer(QueueSettings(name), paused, limit)  # refused before the write lock is taken
-        with self._write() as conn:
-            row = conn.execute(Q["queue_get"], {"name": name}).fetchone()
-            before = _queue_from_row(row) if row else QueueSettings(name)
-            has_jobs = conn.execute(Q["queue_has_jobs"], {"name": name}).fetchone()[0]
-            known = row is not None or bool(has_jobs)
-            after = steer(before, paused, limit)
-            if after.steered:
-                conn.execute(Q["queue_put"], {"name": name, "paused": int(after.paused),
-                                              "limit": after.limit, "now": self._now()})
-            else:
-                conn.execute(Q["queue_drop"], {"name": name})
-        self._wake_idle()  # a resume or a raised limit makes jobs claimable
-        return QueueChange(before, after, bool(known))
-
-    def queue_overview(self) -> list[QueueInfo]:
+        try:
+            st = os.stat(self.path + "-wal")
+        except FileNotFoundError:  # no connection is open, or the last one folded it in
+            return 0
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot checkpoint {self.path}: {exc.strerror}") from None
+        seen = (st.st_size, st.st_mtime_ns)
+        if seen == self._wal_seen:
+            return 0
         with self._reading() as conn:
-            conn.execute("BEGIN")  # one snapshot for both reads
-            try:
-                counts = conn.execute(Q["queue_counts"]).fetchall()
-                steered = [_queue_from_row(r) for r in conn.execute(Q["queue_settings"])]
-            finally:
-                conn.execute("COMMIT")
-        return queue_infos(counts, steered)
+            frames: int = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+        self._wal_seen = seen  # the checkpoint itself leaves the WAL file as it was
+        # Frames count from the WAL's start, which a writer rewinds to once all is folded in.
+        new = frames - self._wal_frames if frames >= self._wal_frames else frames
+        self._wal_frames = frames
+        return max(new, 1)  # the file changed: something was written
 
-    def finished_attempts(self, since: datetime) -> list[AttemptRow]:
-        return [
-            finished_attempt_from_row(row)
-            for row in self._read(Q["finished_attempts"], {"since": to_ms(since)})
-        ]
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        with suppress(sqlite3.Error):
+            self._db.close()
 
-    def dead_since(self, since: datetime) -> int:
-        [row] = self._read(Q["dead_since"], {"since": to_ms(since)})
-        return int(row[0])
+    # --- what differs from PostgreSQL --------------------------------------------------------
 
+    def _insert_jobs(self, specs: Sequence[JobSpec], ids: list[str]) -> int:
+        now = self._now()
+        rows = [
+            (job_id, spec.command, spec.max_retries, spec.priority, spec.timeout, spec.queue,
+             spec.cwd, json.dumps(spec.env) if spec.env else None,
+             to_ms(spec.run_at) if spec.run_at else now)
+            for spec, job_id in zip(specs, ids, strict=True)
+        ]  # fmt: skip
+        # UTF-8 as it is (ensure_ascii would escape it only for SQLite to decode it again).
+        batch = json.dumps(rows, ensure_ascii=False)
+        with self._write() as conn:
+            conn.execute(self._q["insert_job"], {"rows": batch, "now": now})
+            self._wake(conn, "work")
+        return now
 
-def _queue_from_row(row: Sequence[Any]) -> QueueSettings:
-    return QueueSettings(row[0], bool(row[1]), row[2])
+    def _unique_params(self, specs: Sequence[JobSpec], ids: list[str]) -> Params:
+        """insert_job's rows with the unique key as a tenth element."""
+        now = self._now()
+        rows = [
+            (job_id, spec.command, spec.max_retries, spec.priority, spec.timeout, spec.queue,
+             spec.cwd, json.dumps(spec.env) if spec.env else None,
+             to_ms(spec.run_at) if spec.run_at else now, spec.unique_key)
+            for spec, job_id in zip(specs, ids, strict=True)
+        ]  # fmt: skip
+        return {"rows": json.dumps(rows, ensure_ascii=False), "now": now}
 
+    def _end_attempt(
+        self, conn: sqlite3.Connection, job: Job, params: Params, step: Transition,
+        claim_queues: Sequence[str] | None, wake: bool,
+    ) -> tuple[Job | None, Job | None]:  # fmt: skip
+        """Two statements (record the attempt, then move the job) in the caller's
+        transaction; the finished job is built from the claimed one, not read back."""
+        conn.execute(self._q["record_attempt"], params)
+        held = conn.execute(self._q["finish_job"], params).fetchone()
+        nxt = None
+        if claim_queues is not None:  # (the worker's own row is not written: all_workers)
+            nxt = self._claim_in(conn, params["worker"], claim_queues, {"now": params["now"]})
+        if held is None:
+            return None, nxt
+        if wake and step.back_in_queue:  # idle workers claim it, or re-plan their sleep
+            self._wake(conn, "work")
+        # The guard matched (this worker's run of a processing job), so the row is the job
+        # as claimed plus what finish_job wrote.
+        now = params["now"]
+        stamp = ms(now)
+        done = replace(
+            job, state=step.state, attempts=step.attempts,
+            run_at=job.run_at if step.delay_ms is None else ms(now + step.delay_ms),
+            finished_at=stamp, updated_at=stamp, exit_code=params["exit_code"],
+            last_error=step.error,
+        )  # fmt: skip
+        return done, nxt
 
-def _attempt_params(
-    job: Job, worker: str | None, now: int, exit_code: int | None, outcome: str,
-    error: str | None, output: bytes | None, dropped: int | None,
-) -> dict[str, Any]:  # fmt: skip
-    """record_attempt's parameters: the attempt as claimed (the job's run), how it ended."""
-    return {
-        **claimed_attempt(job), "worker": worker, "now": now, "exit_code": exit_code,
-        "outcome": outcome, "error": error, "output": output, "dropped": dropped,
-    }  # fmt: skip
+    def _anything_lost(self, lease_ms: int | None, clock: Params) -> bool:
+        """A look without the write lock, which every worker would otherwise take every
+        few seconds; the recovery judges again under it."""
+        with self._reading() as conn:
+            dead, silent = self._judge(conn, lease_ms, clock)
+            if dead or silent:
+                return True
+            params = self._held_params(dead, silent, lease_ms, clock)
+            return conn.execute(self._q["held_jobs"], params).fetchone() is not None

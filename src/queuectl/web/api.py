@@ -9,7 +9,8 @@ from urllib.parse import parse_qs, unquote_to_bytes
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from queuectl.errors import InvalidValue, JobNotFound, QueuectlError, WrongState
+from queuectl import api as queue_api
+from queuectl.errors import InvalidValue, JobNotFound, NoOutput, QueuectlError, WrongState
 from queuectl.models import QueueSettings, State
 from queuectl.specs import check_queue, parse_limit
 from queuectl.storage.base import Storage, steer
@@ -41,27 +42,16 @@ def path_segments(request: Request, prefix: str) -> list[str]:
 
 def job_doc(store: Storage, job_id: str) -> dict[str, Any]:
     """`show --json`: the job and its attempts log."""
-    job = store.get_job(job_id)
-    if job is None:
-        raise JobNotFound(job_id)
-    return {**job.to_dict(), "attempts_log": [a.to_dict() for a in store.attempts(job_id)]}
-
-
-class NoOutput(QueuectlError):
-    """The job exists but has no such attempt: answered 404 like an unknown job."""
+    return queue_api.job_with_attempts(store, job_id).to_dict()
 
 
 def logs_doc(store: Storage, job_id: str, attempt: int | None) -> dict[str, Any]:
-    """`logs --json`: one attempt's captured output."""
-    out = store.read_output(job_id, attempt)
+    """`logs --json`: one attempt's captured output. NoOutput (answered 404, like an
+    unknown job) when the job has no such attempt, or has not run yet."""
+    out = queue_api.output_of(store, job_id, attempt)
     if out is None:
-        if store.get_job(job_id) is None:
-            raise JobNotFound(job_id)
-        what = f"no attempt {attempt}" if attempt is not None else "not run yet"
-        raise NoOutput(f"job {job_id!r} has {what}")
-    text = out.data.decode("utf-8", "replace")
-    return {"job_id": job_id, "attempt": out.attempt, "finished": out.finished,
-            "dropped_bytes": out.dropped, "output": text}  # fmt: skip
+        raise NoOutput(f"job {job_id!r} has not run yet")
+    return out.to_dict()
 
 
 class Api:
@@ -140,16 +130,14 @@ class Api:
 
 def _list_args(request: Request) -> tuple[State | None, str | None, int | None]:
     params = request.query_params
-    state = params.get("state") or None
-    if state is not None and state not in State.__members__.values():
-        raise InvalidValue(f"invalid state {state!r}; valid: {', '.join(State)}")
+    state = queue_api.parse_state(params.get("state") or None)
     raw_limit = params.get("limit") or str(DEFAULT_LIMIT)
     limit = whole_number(raw_limit)
     if limit is None:
         raise InvalidValue(
             f"invalid limit {raw_limit!r}: must be an integer from 0 to {MAX_NUMBER}"
         )
-    return (State(state) if state else None), params.get("queue") or None, limit or None
+    return state, params.get("queue") or None, limit or None
 
 
 async def _limit_arg(request: Request) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,13 +16,13 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from queuectl import output
-from queuectl.models import iso
+from queuectl.models import State, iso
 from queuectl.settings import redact_url
 from queuectl.timeparse import format_duration
 from queuectl.web import events, prom, views
@@ -31,7 +32,11 @@ from queuectl.web.security import Guard
 from queuectl.web.stores import StorePool
 
 HERE = Path(__file__).parent
-STATES = ("pending", "processing", "completed", "failed", "dead", "cancelled")
+STATES = tuple(str(state) for state in State)  # in the order the model declares them
+# Seconds /healthz waits for the store: a PostgreSQL connection gives up after 5 s
+# (storage/pgconn.py), a query on a silent network after much longer.
+HEALTH_TIMEOUT = 10.0
+NO_STORE = {"cache-control": "no-store"}
 
 
 def _environment() -> jinja2.Environment:
@@ -126,6 +131,15 @@ def create_app(url: str, token: str | None, stopping: threading.Event | None = N
         body = await run_in_threadpool(generate_latest, registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
+    async def healthz(request: Request) -> Response:
+        """For load balancers and container probes: does the store answer? Open to all
+        (security.OPEN_PATHS), so it says nothing but that."""
+        try:
+            await asyncio.wait_for(pool.run(lambda s: s.config_items()), HEALTH_TIMEOUT)
+        except Exception:  # noqa: BLE001 - whatever it was, the store did not answer
+            return JSONResponse({"store": "unavailable"}, 503, headers=NO_STORE)
+        return JSONResponse({"store": "ok"}, headers=NO_STORE)
+
     async def favicon(request: Request) -> Response:
         return RedirectResponse("/static/favicon.svg", status_code=301)
 
@@ -149,6 +163,7 @@ def create_app(url: str, token: str | None, stopping: threading.Event | None = N
         Route("/api/queues", api.queues),
         Route("/api/queues/{rest:path}", api.queue, methods=["POST"]),
         Route("/metrics", metrics),
+        Route("/healthz", healthz),
         Route("/favicon.ico", favicon),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

@@ -9,6 +9,7 @@
   ``Sec-Fetch-Site`` is refused (403). A request with neither Origin nor Referer is a
   script (every current browser sends Origin on POST); it is let through unless it relies
   on the cookie, the one credential a browser attaches by itself.
+- ``/healthz`` (OPEN_PATHS) is open to every GET: it tells only whether the store answers.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 COOKIE = "queuectl_dashboard"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# Paths anyone may reach, without a token or a loopback Host: a health check, which says
+# only whether the store answers (probes rarely carry credentials).
+OPEN_PATHS = frozenset({"/healthz"})
 SECURITY_HEADERS = {
     # Defence in depth behind autoescaping: no inline script, no foreign script, no framing.
     "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -144,6 +148,9 @@ class Guard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope["path"] in OPEN_PATHS and scope["method"] in SAFE_METHODS:
+            await self.app(scope, receive, _secured(send))
             return
         headers = Headers(scope=scope)
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))

@@ -1,7 +1,9 @@
-"""Named SQL blocks and numbered migrations, one folder per dialect.
+"""Named SQL blocks, numbered migrations and the current schema, one folder per dialect.
 
 A queries file holds blocks introduced by ``-- name: NAME`` (procrastinate's style); both
-dialects must define the same names (a unit test checks).
+dialects define the same names but for those a unit test lists as one dialect's own.
+Migrations create a new store and upgrade an old one; schema.sql is the schema they leave,
+written to be read (a test keeps the two equal).
 """
 
 from __future__ import annotations
@@ -29,3 +31,8 @@ def migrations(dialect: str) -> list[tuple[int, str]]:
     for path in sorted((_HERE / dialect / "migrations").glob("*.sql")):
         found.append((int(path.name.split("_", 1)[0]), path.read_text(encoding="utf-8")))
     return found
+
+
+def schema(dialect: str) -> str:
+    """The dialect's current schema (schema.sql), as the migrations leave it."""
+    return (_HERE / dialect / "schema.sql").read_text(encoding="utf-8")

@@ -38,11 +38,12 @@ FROM attempts WHERE job_id = %(id)s
 UNION ALL
 SELECT id, runs, worker, started_at, NULL, NULL, NULL, NULL FROM jobs
 WHERE id = %(id)s AND state = 'processing'
-  AND NOT EXISTS (SELECT 1 FROM attempts WHERE job_id = jobs.id AND number = jobs.runs)
+  AND NOT EXISTS (SELECT 1 FROM attempts
+                  WHERE job_id = jobs.id AND number = jobs.runs)
 ORDER BY 2
 
 -- name: count_states
--- From the deltas the triggers of migrations/0003 keep (a few rows), not from the jobs; only
+-- From the deltas the triggers on jobs keep in job_counts (a few rows), not from the jobs; only
 -- the pending backlog is counted, as the entries of jobs_due (pending or failed: the whole
 -- index, read without visiting rows where the visibility map allows) minus the failed ones.
 -- 200,000 pending: 8 ms, against 15-25 ms for count(*) WHERE state = 'pending'.
@@ -61,7 +62,7 @@ SELECT (SELECT count(*) FROM jobs
      - (SELECT count(*) FROM jobs WHERE state = 'failed' AND run_at > queuectl_now_ms())
 
 -- name: count_workers
--- A worker is busy while a processing job names it (migrations/0004).
+-- A worker is busy while a processing job names it (see all_workers).
 SELECT count(*),
        count(*) FILTER (WHERE EXISTS (SELECT 1 FROM jobs
                                       WHERE state = 'processing' AND worker = workers.id))
@@ -70,8 +71,8 @@ WHERE heartbeat_at >= queuectl_now_ms() - %(lease_ms)s
 
 -- name: claim_any
 -- Takes the job in one statement (one round trip, one transaction): see queuectl_claim in
--- migrations/0005 (a worker that is not registered claims nothing) and 0009 (paused and
--- limited queues).
+-- schema.sql (a worker that is not registered claims nothing; paused and limited queues:
+-- queuectl_claim_steered).
 SELECT * FROM queuectl_claim(%(worker)s, NULL)
 
 -- name: claim_queues
@@ -94,29 +95,13 @@ SELECT (SELECT min(run_at) - queuectl_now_ms() FROM jobs
 
 -- name: finish_job
 -- Records the attempt, moves the job on and, with claim, takes its next job: one statement
--- (queuectl_finish in migrations/0004). Rows: the finished job (none on a
--- lost lease), then the next job (state 'processing').
+-- (queuectl_finish in schema.sql). Rows: the finished job (none on a lost lease), then the
+-- next job (state 'processing').
 SELECT * FROM queuectl_finish(
     %(id)s, %(worker)s, %(number)s, %(run_at)s::bigint, %(started_at)s::bigint, %(state)s,
     %(attempts)s, %(delay_ms)s::bigint,
     %(exit_code)s::integer, %(outcome)s, %(attempt_error)s::text, %(error)s::text,
     %(output)s::bytea, %(dropped)s::bigint, %(claim)s, %(queues)s::text[], %(notify)s::text)
-
--- name: record_attempt
--- The same step as in the SQLite store, which runs it on its own; here queuectl_finish
--- (migrations/0004) runs it on the server, within the worker's one statement per job.
-INSERT INTO attempts AS a (job_id, number, worker, run_at, started_at, finished_at,
-                           exit_code, outcome, error, output, output_dropped)
-VALUES (%(id)s, %(number)s, %(worker)s, %(run_at)s,
-        coalesce(%(started_at)s::bigint, queuectl_now_ms()), queuectl_now_ms(),
-        %(exit_code)s, %(outcome)s, %(error)s, %(output)s::bytea,
-        coalesce(%(dropped)s::bigint, 0))
-ON CONFLICT (job_id, number) DO UPDATE
-SET finished_at = excluded.finished_at, exit_code = excluded.exit_code,
-    outcome = excluded.outcome, error = excluded.error,
-    output = coalesce(%(output)s::bytea, a.output),
-    output_dropped = coalesce(%(dropped)s::bigint, a.output_dropped)
-WHERE a.finished_at IS NULL
 
 -- name: save_output
 -- The running attempt's output so far: its row is made from the job row the first time.
@@ -136,14 +121,15 @@ SELECT number, output, output_dropped, finished FROM (
     UNION ALL
     SELECT runs, NULL, 0, false FROM jobs
     WHERE id = %(id)s AND state = 'processing'
-      AND NOT EXISTS (SELECT 1 FROM attempts WHERE job_id = jobs.id AND number = jobs.runs)
+      AND NOT EXISTS (SELECT 1 FROM attempts
+                  WHERE job_id = jobs.id AND number = jobs.runs)
 ) AS latest
 WHERE %(number)s::int IS NULL OR number = %(number)s::int
 ORDER BY number DESC LIMIT 1
 
 -- name: insert_worker
--- workers.state and current_job are no longer kept up to date (see all_workers); they stay
--- in the schema, written once here, for workers of an earlier queuectl (migrations/0004).
+-- workers.state and current_job are not read (see all_workers): they are written once
+-- here, for workers of an earlier queuectl that still read them.
 INSERT INTO workers (id, host, pid, queues, state, current_job, started_at, heartbeat_at,
                      stop_requested)
 VALUES (%(id)s, %(host)s, %(pid)s, %(queues)s, 'idle', NULL, queuectl_now_ms(),
@@ -182,9 +168,10 @@ SELECT (SELECT stop_requested FROM workers WHERE id = %(worker)s),
           AND id IS DISTINCT FROM %(job)s::text ORDER BY started_at LIMIT 1)
 
 -- name: all_workers
--- now_ms rides along so that liveness is judged by the database's clock.
--- The state and current job come from the jobs table (migrations/0004); the latest start
--- wins should a worker ever hold two jobs (it never runs more than one).
+-- A worker's state and current job are read from the jobs it holds (the processing jobs
+-- naming it, found through jobs_held), so they cannot disagree with the jobs, and a job
+-- boundary writes no worker row. The latest start wins should a worker ever hold two jobs
+-- (it never runs more than one). now_ms rides along: the database's clock.
 SELECT id, host, pid, CASE WHEN job IS NULL THEN 'idle' ELSE 'busy' END, job, started_at,
        heartbeat_at, queues, queuectl_now_ms() AS now_ms
 FROM (SELECT workers.*, (SELECT id FROM jobs
@@ -192,11 +179,6 @@ FROM (SELECT workers.*, (SELECT id FROM jobs
                          ORDER BY started_at DESC LIMIT 1) AS job
       FROM workers) AS w
 ORDER BY started_at, id
-
--- name: idle_workers
-SELECT id FROM workers
-WHERE NOT stop_requested
-  AND NOT EXISTS (SELECT 1 FROM jobs WHERE state = 'processing' AND worker = workers.id)
 
 -- name: vitals
 -- Every worker with its last sign of life: its heartbeat, or its latest claim of a job it
@@ -250,7 +232,8 @@ DELETE FROM workers WHERE id = ANY(%(lost)s::text[])
 -- Before a running job is cancelled: its attempt, which has no row until it ends, gets one
 -- now (open), so it stays in the log even if its worker never reports back.
 INSERT INTO attempts (job_id, number, worker, run_at, started_at)
-SELECT id, runs, worker, run_at, started_at FROM jobs WHERE id = %(id)s AND state = 'processing'
+SELECT id, runs, worker, run_at, started_at FROM jobs
+WHERE id = %(id)s AND state = 'processing'
 ON CONFLICT (job_id, number) DO NOTHING
 
 -- name: cancel_job
@@ -337,7 +320,7 @@ SELECT queue, state, count(*) FROM jobs GROUP BY queue, state
 -- insert_job for a batch with unique keys (SPEC 6): a job whose key a pending, failed or
 -- processing job holds (jobs_unique_key, migrations/0009), or an earlier row of the batch,
 -- is not inserted; a concurrent enqueue of the same key waits for the other's commit, then
--- finds it there. Returns the jobs inserted; the NOTIFY is delivered on commit.
+-- finds it there. Returns the jobs inserted.
 WITH inserted AS (
     INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd, env,
                       run_at, created_at, updated_at, unique_key)
@@ -355,7 +338,7 @@ WITH inserted AS (
     DO NOTHING
     RETURNING *
 )
-SELECT inserted.*, pg_notify(%(channel)s, 'work') FROM inserted
+SELECT * FROM inserted
 
 -- name: job_with_unique_key
 -- The job holding a unique key: the one pending, failed or processing with it.
@@ -372,7 +355,7 @@ WHERE dead.id = %(id)s AND other.id <> dead.id
 -- Retention (SPEC 6): finished jobs past it, a batch at a time, oldest first (jobs_finished).
 -- dependencies (SPEC 4): a job that a waiting job depends on is kept; the condition goes
 -- here and in prune_jobs once dependencies exist.
-SELECT seq FROM jobs
+SELECT id FROM jobs
 WHERE state IN ('completed', 'dead', 'cancelled')
   AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint
 ORDER BY finished_at LIMIT %(limit)s
@@ -382,7 +365,7 @@ ORDER BY finished_at LIMIT %(limit)s
 -- SKIP LOCKED: workers pruning at once pass over each other's rows instead of waiting.
 DELETE FROM jobs
 WHERE seq IN (SELECT seq FROM jobs
-              WHERE seq = ANY(%(seqs)s::bigint[])
+              WHERE id = ANY(%(ids)s::text[])
                 AND state IN ('completed', 'dead', 'cancelled')
                 AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint
               FOR UPDATE SKIP LOCKED)
@@ -390,3 +373,8 @@ RETURNING id
 
 -- name: prune_attempts
 DELETE FROM attempts WHERE job_id = ANY(%(ids)s::text[])
+
+-- name: pg_notify
+-- Wakes the listening workers once the transaction commits (repeats within it are folded
+-- into one); the payload says what happened: work | stop | cancel.
+SELECT pg_notify(%(channel)s, %(event)s)

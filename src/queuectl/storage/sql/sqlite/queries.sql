@@ -1,4 +1,5 @@
--- Named queries for the SQLite store. Parameters are :named; times are epoch ms.
+-- Named queries for the SQLite store. Parameters are :named; times are epoch ms, and
+-- :now is the store's clock, passed by the caller (storage/sqlite.py).
 
 -- name: insert_job
 -- The rows come as one JSON array of [id, command, max_retries, priority, timeout, queue,
@@ -22,7 +23,7 @@ WHERE (:state IS NULL OR state = :state)
   AND (:queue IS NULL OR queue = :queue)
   AND (:id_contains IS NULL OR instr(id, :id_contains) > 0)
 ORDER BY seq DESC
-LIMIT :limit OFFSET :offset
+LIMIT coalesce(:limit, -1) OFFSET :offset  -- NULL: every job
 
 -- name: attempts
 -- A running attempt has no row until it ends (or saves output): the job row describes it.
@@ -31,7 +32,8 @@ FROM attempts WHERE job_id = :id
 UNION ALL
 SELECT id, runs, worker, started_at, NULL, NULL, NULL, NULL FROM jobs
 WHERE id = :id AND state = 'processing'
-  AND NOT EXISTS (SELECT 1 FROM attempts WHERE job_id = jobs.id AND number = jobs.runs)
+  AND NOT EXISTS (SELECT 1 FROM attempts
+                  WHERE job_id = jobs.id AND number = jobs.runs)
 ORDER BY 2
 
 -- name: count_states
@@ -45,7 +47,7 @@ SELECT count(*) FROM jobs WHERE state = 'pending' AND run_at > :now
 SELECT count(*),
        coalesce(sum(EXISTS (SELECT 1 FROM jobs
                             WHERE state = 'processing' AND worker = workers.id)), 0)
-FROM workers WHERE heartbeat_at >= :cutoff
+FROM workers WHERE heartbeat_at >= :now - :lease_ms
 
 -- name: claim_any
 -- Only a registered worker claims: one taken for lost (its row removed) registers again
@@ -77,11 +79,11 @@ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready_queue
 RETURNING *
 
 -- name: next_due
--- The first due time in index order (one step when every queue is served); min() with
--- this WHERE would read every pending row. Jobs of blocked queues (paused, or running
--- their limit) are not waited for; held: whether a due job waits for a limit of a queue
--- served (a job ending elsewhere frees a place: the worker looks again soon).
-SELECT (SELECT min(run_at) FROM (
+-- Milliseconds until the first due time, found in index order (one step when every queue
+-- is served); min() with this WHERE would read every pending row. Jobs of blocked queues
+-- (paused, or running their limit) are not waited for; held: whether a due job waits for
+-- a limit of a queue served (a job ending elsewhere frees a place: look again soon).
+SELECT (SELECT min(run_at) - :now FROM (
             SELECT run_at FROM jobs INDEXED BY jobs_due
             WHERE state IN ('pending', 'failed')
               AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
@@ -95,22 +97,23 @@ SELECT (SELECT min(run_at) FROM (
                                AND run_at <= :now))
 
 -- name: finish_job
+-- Guarded: the job must still be this worker's attempt :number (not cancelled or recovered
+-- meanwhile). :delay_ms NULL keeps run_at.
 UPDATE jobs
-SET state = :state, attempts = :attempts, run_at = coalesce(:run_at, run_at),
+SET state = :state, attempts = :attempts, run_at = coalesce(:now + :delay_ms, run_at),
     finished_at = :now, exit_code = :exit_code, last_error = :error, updated_at = :now
-WHERE id = :id AND state = 'processing' AND worker = :worker AND runs = :runs
+WHERE id = :id AND state = 'processing' AND worker = :worker AND runs = :number
 RETURNING seq  -- only whether the guard matched: the store knows the rest
 
 -- name: record_attempt
--- An attempt's row is written when it ends: one insert, where opening it at the claim and
--- closing it here cost an insert (into the table and both its indexes) and an update per
--- job (~50 µs of a worker's CPU per `true` job, measured). A row saved while it ran (its
--- output, for `logs --follow`) is completed instead; one already closed (by a recovery
--- that took the job for lost) is left as it is.
+-- An attempt's row is written when it ends: one insert per job, where a row opened at the
+-- claim would cost an update too (~50 µs of a worker's CPU per `true` job, measured). A row
+-- saved while it ran (its output, for `logs --follow`) is completed instead; one already
+-- closed (by a recovery that took the job for lost) is left as it is.
 INSERT INTO attempts (job_id, number, worker, run_at, started_at, finished_at, exit_code,
                       outcome, error, output, output_dropped)
 VALUES (:id, :number, :worker, :run_at, coalesce(:started_at, :now), :now, :exit_code,
-        :outcome, :error, :output, coalesce(:dropped, 0))
+        :outcome, :attempt_error, :output, coalesce(:dropped, 0))
 ON CONFLICT (job_id, number) DO UPDATE
 SET finished_at = excluded.finished_at, exit_code = excluded.exit_code,
     outcome = excluded.outcome, error = excluded.error,
@@ -136,14 +139,14 @@ SELECT number, output, output_dropped, finished FROM (
     UNION ALL
     SELECT runs, NULL, 0, 0 FROM jobs
     WHERE id = :id AND state = 'processing'
-      AND NOT EXISTS (SELECT 1 FROM attempts WHERE job_id = jobs.id AND number = jobs.runs))
+      AND NOT EXISTS (SELECT 1 FROM attempts
+                  WHERE job_id = jobs.id AND number = jobs.runs))
 WHERE :number IS NULL OR number = :number
 ORDER BY number DESC LIMIT 1
 
 -- name: insert_worker
--- workers.state and current_job are no longer kept up to date (see all_workers); they stay
--- in the schema, written once here, so that workers of an earlier queuectl still running
--- while a newer one is installed keep working until they are restarted.
+-- workers.state and current_job are not read (see all_workers): they are written once
+-- here, for workers of an earlier queuectl that still read them.
 INSERT OR REPLACE INTO workers (id, host, pid, queues, state, current_job, started_at,
                                 heartbeat_at, stop_requested)
 VALUES (:id, :host, :pid, :queues, 'idle', NULL, :now, :now, 0)
@@ -152,9 +155,10 @@ VALUES (:id, :host, :pid, :queues, 'idle', NULL, :now, :now, 0)
 DELETE FROM workers WHERE id = :id
 
 -- name: heartbeat
--- Followed by check_in in the same transaction (what the worker is asked, what it holds).
+-- Returns no row: check_in follows in the same transaction (what the worker is asked,
+-- what it holds).
 UPDATE workers SET heartbeat_at = :now
-WHERE id = :id
+WHERE id = :worker
 
 -- name: check_in
 -- What is asked of a worker (stop: NULL when its row is gone, taken for lost), and whether
@@ -169,10 +173,10 @@ SELECT (SELECT stop_requested FROM workers WHERE id = :worker),
 
 -- name: all_workers
 -- A worker's state and current job are read from the jobs it holds (the processing jobs
--- naming it, found through jobs_state: never more of them than workers), not from its
--- row, which was written at every job boundary for them (~25 µs of a worker's CPU per
--- `true` job, measured, and a page in each commit) and could disagree with the jobs. The
--- latest start wins should a worker ever hold two jobs (it never runs more than one).
+-- naming it, found through jobs_state: never more of them than workers), so they cannot
+-- disagree with the jobs, and a job boundary writes no worker row (~25 µs of a worker's
+-- CPU per `true` job, measured, and a page in each commit). The latest start wins should
+-- a worker ever hold two jobs (it never runs more than one).
 SELECT id, host, pid, CASE WHEN job IS NULL THEN 'idle' ELSE 'busy' END, job, started_at,
        heartbeat_at, queues
 FROM (SELECT workers.*, (SELECT id FROM jobs
@@ -182,6 +186,7 @@ FROM (SELECT workers.*, (SELECT id FROM jobs
 ORDER BY started_at, id
 
 -- name: idle_workers
+-- The workers a "work" wake-up goes to.
 SELECT id FROM workers
 WHERE stop_requested = 0
   AND NOT EXISTS (SELECT 1 FROM jobs WHERE state = 'processing' AND worker = workers.id)
@@ -189,23 +194,25 @@ WHERE stop_requested = 0
 -- name: vitals
 -- Every worker with its last sign of life: its heartbeat, or its latest claim of a job it
 -- still holds if that came later (a worker back from a silence may claim before it
--- heartbeats: it is alive).
+-- heartbeats: it is alive); and the cutoff, now minus the lease (NULL: no silence is
+-- judged).
 SELECT id, host, pid,
        max(heartbeat_at, coalesce((SELECT max(started_at) FROM jobs
-                                   WHERE state = 'processing' AND worker = workers.id), 0))
+                                   WHERE state = 'processing' AND worker = workers.id), 0)),
+       :now - :lease_ms
 FROM workers
 
 -- name: held_jobs
 -- The jobs to hand back: those of workers whose process is gone; those of silent workers
 -- claimed before the cutoff; and those whose worker's row is gone (it was taken for lost as
 -- it claimed) once their claim is older than the cutoff: until then the claim is the sign
--- of life, and the worker, told its row went, registers again. A NULL cutoff judges no
+-- of life, and the worker, told its row went, registers again. A NULL lease judges no
 -- silence.
 SELECT * FROM jobs
 WHERE state = 'processing'
   AND (worker IS NULL
        OR worker IN (SELECT value FROM json_each(:dead))
-       OR (started_at < :cutoff
+       OR (started_at < :now - :lease_ms
            AND (worker IN (SELECT value FROM json_each(:silent))
                 OR worker NOT IN (SELECT id FROM workers))))
 
@@ -224,7 +231,8 @@ DELETE FROM workers WHERE id IN (SELECT value FROM json_each(:lost))
 -- Before a running job is cancelled: its attempt, which has no row until it ends, gets one
 -- now (open), so it stays in the log even if its worker never reports back.
 INSERT INTO attempts (job_id, number, worker, run_at, started_at)
-SELECT id, runs, worker, run_at, started_at FROM jobs WHERE id = :id AND state = 'processing'
+SELECT id, runs, worker, run_at, started_at FROM jobs
+WHERE id = :id AND state = 'processing'
 ON CONFLICT (job_id, number) DO NOTHING
 
 -- name: cancel_job
@@ -244,10 +252,11 @@ SELECT id FROM jobs WHERE state = 'dead' ORDER BY seq
 -- name: purge_attempts
 DELETE FROM attempts WHERE job_id IN (
     SELECT id FROM jobs WHERE state IN (SELECT value FROM json_each(:states))
-      AND finished_at < :cutoff)
+      AND finished_at < :now - :older_ms)
 
 -- name: purge_jobs
-DELETE FROM jobs WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :cutoff
+DELETE FROM jobs
+WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :now - :older_ms
 
 -- name: request_stop
 UPDATE workers SET stop_requested = 1 RETURNING id
@@ -323,15 +332,15 @@ WHERE dead.id = :id AND other.id <> dead.id
 -- it. Through jobs_state: each final state's rows in insertion order, oldest first.
 -- dependencies (SPEC 4): a job that a waiting job depends on is kept; the condition goes
 -- here and in prune_jobs once dependencies exist.
-SELECT seq FROM jobs INDEXED BY jobs_state
-WHERE state IN ('completed', 'dead', 'cancelled') AND finished_at < :cutoff
+SELECT id FROM jobs INDEXED BY jobs_state
+WHERE state IN ('completed', 'dead', 'cancelled') AND finished_at < :now - :older_ms
 LIMIT :limit
 
 -- name: prune_jobs
 -- The candidates judged again under the write lock (one may have been retried meanwhile).
 DELETE FROM jobs
-WHERE seq IN (SELECT value FROM json_each(:seqs))
-  AND state IN ('completed', 'dead', 'cancelled') AND finished_at < :cutoff
+WHERE id IN (SELECT value FROM json_each(:ids))
+  AND state IN ('completed', 'dead', 'cancelled') AND finished_at < :now - :older_ms
 RETURNING id
 
 -- name: prune_attempts

@@ -1,0 +1,284 @@
+"""queuectl from Python: ``Queue``, the typed API; and the reads the CLI and the web share.
+
+    from queuectl import Queue
+
+    with Queue() as q:                      # the store the CLI would use
+        job = q.enqueue("make test", priority=5, timeout=600)
+        q.wait([job.id], timeout=3600)
+
+Jobs are built from the same fields as a JSON job, checked by the same code as
+`queuectl enqueue` (submit.py, specs.py): the same refusals, in the same words, raised as
+``InvalidJob`` (a ValueError); nothing is written then. The module-level functions below
+are what `show`, `logs` and `wait` and the dashboard's JSON API read through, so their
+documents are the API's ``to_dict()`` by construction.
+
+Threads: one Queue holds one store connection and may be shared by threads; its calls take
+turns on that connection (a lock). Threads that need to reach the store in parallel each
+open a Queue of their own. A Queue must not cross a ``fork()``: open it in the child.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, TypeVar
+
+from queuectl import submit
+from queuectl.errors import InvalidJob, InvalidValue, JobNotFound, NoOutput, UsageError
+from queuectl.models import FINAL_STATES, Job, Output, State
+from queuectl.settings import redact_url, resolve_db_url
+from queuectl.storage import open_store
+from queuectl.storage.base import Storage
+
+T = TypeVar("T")
+WAIT_POLL = 0.2  # seconds between looks while waiting for jobs to finish
+
+__all__ = ["Queue", "job_with_attempts", "jobs_now", "output_of", "parse_state", "wait_for"]
+
+
+# --- the reads the CLI, the dashboard and Queue share -------------------------------------
+
+
+def job_with_attempts(store: Storage, job_id: str) -> Job:
+    """The job with its attempts log (``to_dict()`` is `show --json`); raises JobNotFound."""
+    job = store.get_job(job_id)
+    if job is None:
+        raise JobNotFound(job_id)
+    return replace(job, attempts_log=tuple(store.attempts(job_id)))
+
+
+def jobs_now(store: Storage, job_ids: Sequence[str]) -> list[Job]:
+    """The jobs as they are now, in the order asked; raises JobNotFound for the first unknown."""
+    jobs = []
+    for job_id in job_ids:
+        job = store.get_job(job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        jobs.append(job)
+    return jobs
+
+
+def output_of(store: Storage, job_id: str, attempt: int | None) -> Output | None:
+    """The captured output of attempt ``attempt`` (None: the latest); None when the job has
+    not run yet. Raises JobNotFound, or NoOutput for an attempt the job never had."""
+    out = store.read_output(job_id, attempt)
+    if out is not None:
+        return out
+    if store.get_job(job_id) is None:
+        raise JobNotFound(job_id)
+    if attempt is not None:
+        raise NoOutput(f"job {job_id!r} has no attempt {attempt}")
+    return None
+
+
+def parse_state(state: State | str | None) -> State | None:
+    """A state filter (None: any); raises InvalidValue naming the valid states."""
+    if state is None:
+        return None
+    if state not in State.__members__.values():
+        raise InvalidValue(f"invalid state {state!r}; valid: {', '.join(State)}")
+    return State(state)
+
+
+def wait_for(snapshot: Callable[[], list[Job]], timeout: float | None,
+             poll: float = WAIT_POLL) -> tuple[list[Job], bool]:  # fmt: skip
+    """Read ``snapshot()`` until every job in it is final (completed, dead, cancelled) or
+    ``timeout`` seconds have passed (None: no limit). Returns the last snapshot and whether
+    every job was final in it."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        jobs = snapshot()
+        done = all(job.state in FINAL_STATES for job in jobs)
+        if done or (deadline is not None and time.monotonic() >= deadline):
+            return jobs, done
+        pause = poll if deadline is None else min(poll, max(0.0, deadline - time.monotonic()))
+        time.sleep(pause)
+
+
+# --- Python values to the fields of a JSON job --------------------------------------------
+
+
+def _field_value(value: Any) -> Any:
+    """A Python value as the JSON job would give it: a datetime as ISO 8601 (a naive one
+    is local time, as the CLI reads a time without a zone), a timedelta as seconds."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return value
+
+
+def _fields(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON job for one entry of ``enqueue_many``: the keyword arguments of ``enqueue``,
+    None meaning not given. ``after`` (ids) is passed on only when it names any."""
+    fields = {key: _field_value(value) for key, value in entry.items() if value is not None}
+    after = fields.get("after")
+    if after is not None:
+        ids = [after] if isinstance(after, str) else list(after)
+        if ids:
+            fields["after"] = ids
+        else:
+            del fields["after"]
+    return fields
+
+
+class Queue:
+    """A queue of shell jobs in one store: what the CLI does, from Python.
+
+    ``url``: a path, ``sqlite:///abs/path.db`` or ``postgresql://user@host:port/db``; None
+    takes ``QUEUECTL_DB``, else the default store, as the CLI does. The store is opened
+    here, made (with its folders and schema) when missing unless ``create`` is False.
+    Raises StoreUnavailable when it cannot be opened, InvalidValue for a malformed URL.
+
+    Every method may raise StoreUnavailable (the store cannot be reached now); every
+    error is a ``queuectl.QueuectlError``. Use it as a context manager, or ``close()`` it.
+    """
+
+    def __init__(self, url: str | None = None, *, create: bool = True) -> None:
+        self._url = resolve_db_url(url)
+        self._store: Storage | None = open_store(self._url, create=create)
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        """The store's URL with any password replaced by ``***``."""
+        return redact_url(self._url)
+
+    def __repr__(self) -> str:
+        return f"Queue({self.url!r})"
+
+    def __enter__(self) -> Queue:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:  # fmt: skip
+        self.close()
+
+    def close(self) -> None:
+        """Release the store's connection. Safe to call twice; no call works after it."""
+        with self._lock:
+            store, self._store = self._store, None
+        if store is not None:
+            store.close()
+
+    def _call(self, fn: Callable[[Storage], T]) -> T:
+        """``fn(store)``, one thread at a time: a store holds one connection."""
+        with self._lock:
+            if self._store is None:
+                raise RuntimeError("this Queue is closed")
+            return fn(self._store)
+
+    # --- producing ------------------------------------------------------------------------
+
+    def enqueue(
+        self, command: str, *, id: str | None = None, priority: int = 0,
+        max_retries: int | None = None, timeout: float | str | timedelta | None = None,
+        run_at: datetime | str | None = None, delay: float | str | timedelta | None = None,
+        queue: str = "default", cwd: str | None = None, env: Mapping[str, str] | None = None,
+        after: Iterable[str] = (), unique_key: str | None = None,
+    ) -> Job:  # fmt: skip
+        """Put one shell command on the queue; returns the new job (``to_dict()`` is
+        `enqueue --json`).
+
+        ``id``: 1-200 characters without control characters (default: a short generated
+        one). ``priority``: higher runs first. ``max_retries``: retries after the first
+        attempt (None: config ``max-retries``). ``timeout``: seconds an attempt may run, or
+        a duration like "5m" (None: config ``job-timeout``; 0: no limit). ``run_at``: not
+        before this time (a naive datetime or a string without zone is local time);
+        ``delay``: not before this long from now (seconds, "30s", a timedelta); not both.
+        ``cwd``: where the command runs (default: this process's current directory;
+        relative: to it). ``env``: variables added to the job's environment. ``after``:
+        ids of jobs that must complete first; ``unique_key``: see the README (both are
+        passed to the same checks as the CLI's, and refused where those do not know them).
+
+        Raises InvalidJob (a ValueError) with the CLI's message for any refused field,
+        DuplicateJob when ``id`` exists; nothing is written then."""
+        fields = _fields({"command": command, "id": id, "priority": priority,
+                          "max_retries": max_retries, "timeout": timeout, "run_at": run_at,
+                          "delay": delay, "queue": queue, "cwd": cwd, "env": env,
+                          "after": after, "unique_key": unique_key})  # fmt: skip
+        return self._insert(lambda where: submit.single(fields, where))[0]
+
+    def enqueue_many(self, specs: Iterable[Mapping[str, Any]]) -> list[Job]:
+        """Put several jobs on the queue in one transaction: all or none.
+
+        Each spec is a mapping of ``enqueue``'s keyword arguments (``command`` required),
+        as a JSON jobs file holds them. Raises InvalidJob naming the first refused entry
+        (``entry 2: ...``, counted from 1, as the CLI names an array's entries), or
+        DuplicateJob; nothing is written then. Returns the jobs in the order given."""
+        entries = []
+        for n, spec in enumerate(specs, 1):
+            if not isinstance(spec, Mapping):
+                raise InvalidJob(f"entry {n}: expected a mapping of job fields, "
+                                 f"not {type(spec).__name__}")  # fmt: skip
+            entries.append((f"entry {n}", _fields(spec)))
+        return self._insert(lambda where: submit.batch(entries, where, source="the batch"))
+
+    def _insert(self, build: Callable[[submit.Where], submit.Batch]) -> list[Job]:
+        def insert(store: Storage) -> list[Job]:
+            try:
+                batch = build(submit.Where.of(store))
+            except (UsageError, InvalidValue) as exc:
+                raise InvalidJob(str(exc)) from None
+            return store.enqueue(batch.specs) if batch.specs else []
+
+        return self._call(insert)
+
+    # --- reading --------------------------------------------------------------------------
+
+    def get(self, id: str) -> Job:
+        """The job with its attempts log (``attempts_log``; ``to_dict()`` is `show --json`).
+        Raises JobNotFound."""
+        return self._call(lambda store: job_with_attempts(store, id))
+
+    def status(self) -> dict[str, Any]:
+        """The `status --json` document: counts per state (every state), ``scheduled``
+        (pending jobs due later) and ``workers`` (``active``, ``busy``)."""
+        return self._call(lambda store: store.stats().to_dict())
+
+    def logs(self, id: str, attempt: int | None = None) -> bytes:
+        """The captured output (stdout and stderr, in order) of the latest attempt, or of
+        attempt number ``attempt`` (from 1): at most config ``max-log-bytes``, the tail.
+        ``b""`` when the job has not run yet. Raises JobNotFound, or NoOutput (a
+        ValueError) for an attempt the job never had."""
+        out = self._call(lambda store: output_of(store, id, attempt))
+        return b"" if out is None else out.data
+
+    def wait(self, ids: Iterable[str] | str, timeout: float | None = None) -> list[Job]:
+        """Block until every job is final (completed, dead or cancelled), or ``timeout``
+        seconds have passed (None: no limit). Returns the jobs as they are then, in the
+        order given: after a timeout, some may still be pending or running (check
+        ``job.state``). Raises JobNotFound for an unknown id. Other threads' calls run
+        between its looks at the store."""
+        job_ids = [ids] if isinstance(ids, str) else list(ids)
+        jobs, _ = wait_for(lambda: self._call(lambda store: jobs_now(store, job_ids)), timeout)
+        return jobs
+
+    # After every method annotated with list[...]: from here on, in the class body, the
+    # name list is this method (mypy reads annotations there).
+    def list(self, state: State | str | None = None, queue: str | None = None,
+             limit: int | None = 100) -> list[Job]:  # fmt: skip
+        """Jobs newest first, as `list`: only ``state`` / ``queue`` when given, at most
+        ``limit`` (None or 0: all). Raises InvalidValue (a ValueError) for an unknown state
+        or a negative limit."""
+        chosen = parse_state(state)
+        if limit is not None and (isinstance(limit, bool) or limit < 0):
+            raise InvalidValue(f"invalid limit {limit!r}: must be an integer >= 0")
+        return self._call(lambda store: store.list_jobs(chosen, queue, limit or None))
+
+    # --- controlling ----------------------------------------------------------------------
+
+    def cancel(self, id: str) -> Job:
+        """Cancel a pending, failed or running job (a running one's process group is killed
+        by its worker moments later); returns it, cancelled. Raises JobNotFound, or
+        WrongState for a job that is already final."""
+        return self._call(lambda store: store.cancel([id])[0])
+
+    def retry(self, id: str) -> Job:
+        """A dead job back to pending, attempts 0, due now (as `dlq retry`); returns it.
+        Raises JobNotFound, or WrongState for a job that is not dead."""
+        return self._call(lambda store: store.retry_dead([id])[0])

@@ -1,0 +1,382 @@
+-- The PostgreSQL store's schema as its migrations leave it (migrations/ upgrade older
+-- stores and create new ones; tests/contract/test_schema.py keeps this file equal to them:
+-- tables, columns, indexes, constraints, triggers and the functions' bodies).
+-- Times are bigint milliseconds since the epoch (UTC), as in the SQLite store, and "now" is
+-- always the DATABASE's clock (queuectl_now_ms), never a client's: workers on hosts whose
+-- clocks disagree still agree on what is due and who is lost.
+CREATE FUNCTION queuectl_now_ms() RETURNS bigint
+    LANGUAGE sql STABLE PARALLEL SAFE
+    -- now() is the transaction's start: one transaction sees one "now" throughout.
+    AS $$ SELECT (extract(epoch FROM now()) * 1000)::bigint $$;
+
+CREATE TABLE jobs (
+    seq          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- insertion order
+    id           text    NOT NULL UNIQUE,
+    command      text    NOT NULL,
+    state        text    NOT NULL,   -- pending | processing | completed | failed | dead | cancelled
+    attempts     bigint  NOT NULL DEFAULT 0,   -- attempts finished (reset by dlq retry)
+    -- Job.last_attempt: the number of the latest attempt started (numbers the log). The column
+    -- keeps its first name: renaming it would break workers of the previous version that
+    -- are still running while a new one migrates the store.
+    runs         integer NOT NULL DEFAULT 0,
+    max_retries  bigint  NOT NULL,   -- 64-bit like SQLite integers
+    priority     bigint  NOT NULL DEFAULT 0,
+    timeout      double precision,
+    queue        text    NOT NULL DEFAULT 'default',
+    cwd          text    NOT NULL,
+    env          text,                         -- JSON object, or NULL
+    run_at       bigint  NOT NULL,
+    created_at   bigint  NOT NULL,
+    updated_at   bigint  NOT NULL,
+    started_at   bigint,                       -- of the latest attempt
+    finished_at  bigint,
+    exit_code    integer,
+    last_error   text,
+    worker       text,                         -- holding or last holding the job
+    unique_key   text                          -- SPEC 6: see jobs_unique_key
+);
+
+-- The claim walks this index in order and stops at the first due row that no other
+-- claimer holds: its cost does not grow with finished jobs, which the index leaves out.
+CREATE INDEX jobs_ready ON jobs (priority DESC, run_at, seq)
+    WHERE state IN ('pending', 'failed');
+CREATE INDEX jobs_ready_queue ON jobs (queue, priority DESC, run_at, seq)
+    WHERE state IN ('pending', 'failed');
+-- When is the next scheduled or backed-off job due? Lets idle workers sleep that long.
+CREATE INDEX jobs_due ON jobs (run_at) WHERE state IN ('pending', 'failed');
+CREATE INDEX jobs_state ON jobs (state, seq);
+CREATE INDEX jobs_queue ON jobs (queue, seq);
+-- The processing jobs: which worker is busy with what, and what to recover.
+CREATE INDEX jobs_held ON jobs (worker) WHERE state = 'processing';
+CREATE INDEX jobs_finished ON jobs (finished_at) WHERE state IN ('completed', 'dead', 'cancelled');
+
+-- One row per attempt, written when it ends (or early: when a running attempt saves its
+-- output, or its job is cancelled); until then the job's row describes it.
+CREATE TABLE attempts (
+    job_id         text    NOT NULL,
+    number         integer NOT NULL,
+    worker         text,
+    run_at         bigint,                    -- when the job became due: queue wait
+    started_at     bigint  NOT NULL,
+    finished_at    bigint,
+    exit_code      integer,
+    outcome        text,                      -- how it ended (models.Outcome)
+    error          text,
+    output         bytea,                     -- the tail of what it printed
+    output_dropped bigint  NOT NULL DEFAULT 0,  -- bytes cut from the front
+    PRIMARY KEY (job_id, number)
+);
+CREATE INDEX attempts_finished ON attempts (finished_at);
+CREATE INDEX attempts_open ON attempts (worker) WHERE finished_at IS NULL;
+
+-- Registered workers. Whether one is busy, and with what, is read from the jobs it holds;
+-- state and current_job are written once, for workers of an earlier queuectl.
+CREATE TABLE workers (
+    id             text    PRIMARY KEY,
+    host           text    NOT NULL,
+    pid            integer NOT NULL,
+    queues         text    NOT NULL,          -- JSON array; empty = every queue
+    state          text    NOT NULL,
+    current_job    text,
+    started_at     bigint  NOT NULL,
+    heartbeat_at   bigint  NOT NULL,
+    stop_requested boolean NOT NULL DEFAULT false
+);
+
+-- Values set by `config set`; defaults are not stored.
+CREATE TABLE config (
+    key   text PRIMARY KEY,
+    value text NOT NULL
+);
+
+-- Counts per state without reading the jobs table: `status` (and anything polling it) reads
+-- a few rows instead of scanning every job.
+--
+-- Every state but 'pending'. Pending jobs are counted from the jobs_due index (the backlog,
+-- read index-only), so that enqueue, which only ever inserts pending jobs, calls no trigger
+-- function: a fresh CLI connection compiling one costs 1-2 ms before its jobs are
+-- committed and visible to workers.
+--
+-- Triggers append signed deltas: (state, +n) / (state, -n). Appending takes no row lock, so
+-- many workers finishing jobs at once never queue behind one "completed" counter row (an
+-- UPDATE of shared counter rows would, and could deadlock against a multi-job cancel).
+-- The sum per state is the count. queuectl_fold_counts() replaces the rows by their sums;
+-- workers call it in their periodic housekeeping and `status` before it reads, so the table
+-- stays a few rows plus the deltas of the last seconds.
+CREATE TABLE job_counts (
+    state text   NOT NULL,
+    n     bigint NOT NULL
+);
+
+-- queuectl inserts only pending jobs; rows inserted otherwise (an import, a seed) in other
+-- states are counted one by one (the WHEN clause is checked without calling the function).
+CREATE FUNCTION queuectl_count_inserted() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO job_counts (state, n) VALUES (NEW.state, 1);
+    RETURN NULL;
+END $$;
+
+-- Deletes come in batches (purge): one delta row per state per statement, from the
+-- statement's transition table.
+CREATE FUNCTION queuectl_count_deleted() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO job_counts (state, n)
+    SELECT state, -count(*) FROM old_rows WHERE state <> 'pending' GROUP BY state;
+    RETURN NULL;
+END $$;
+
+-- Updates come one job at a time (claim, finish, cancel, retry): a row trigger, and only
+-- when the state changes.
+CREATE FUNCTION queuectl_count_moved() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO job_counts (state, n)
+    SELECT state, n FROM (VALUES (OLD.state, -1), (NEW.state, 1)) AS d (state, n)
+    WHERE state <> 'pending';
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION queuectl_count_truncated() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM job_counts;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs
+    FOR EACH ROW WHEN (NEW.state <> 'pending')
+    EXECUTE FUNCTION queuectl_count_inserted();
+CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION queuectl_count_deleted();
+CREATE TRIGGER jobs_count_update AFTER UPDATE OF state ON jobs
+    FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state)
+    EXECUTE FUNCTION queuectl_count_moved();
+CREATE TRIGGER jobs_count_truncate AFTER TRUNCATE ON jobs
+    FOR EACH STATEMENT EXECUTE FUNCTION queuectl_count_truncated();
+
+-- Sums replace the deltas they fold, once there are more than p_min_rows rows (below that,
+-- reading them costs less than writing: nothing is written, so no commit waits on the
+-- disk); returns how many rows it folded. Rows appended meanwhile by transactions this one
+-- does not see are left for the next fold; two folds at once delete disjoint rows (the
+-- second skips rows the first deleted), so every delta is counted exactly once.
+CREATE FUNCTION queuectl_fold_counts(p_min_rows bigint) RETURNS bigint
+    LANGUAGE sql AS $$
+    WITH many AS (SELECT count(*) > p_min_rows AS yes
+                  FROM (SELECT 1 FROM job_counts LIMIT p_min_rows + 1) AS some_rows),
+         gone AS (DELETE FROM job_counts WHERE (SELECT yes FROM many) RETURNING state, n),
+         kept AS (INSERT INTO job_counts (state, n)
+                  SELECT state, sum(n) FROM gone GROUP BY state HAVING sum(n) <> 0)
+    SELECT count(*) FROM gone;
+$$;
+
+-- Queues an operator steers (SPEC 6): pause, concurrency limit, unique jobs.
+-- A row exists only while its queue is paused or limited (a resume or `limit none` that
+-- leaves it neither deletes it): a claim takes the steered path below only then.
+CREATE TABLE queues (
+    name              text    PRIMARY KEY,
+    paused            boolean NOT NULL DEFAULT false,
+    concurrency_limit bigint,                   -- NULL: no limit
+    updated_at        bigint  NOT NULL
+);
+
+-- The queues no claim may take from right now, as a first look without locks: paused, or
+-- running as many jobs as their limit (processing jobs found through jobs_held).
+CREATE VIEW queues_blocked AS
+SELECT name FROM queues
+WHERE paused
+   OR (concurrency_limit IS NOT NULL
+       AND concurrency_limit <= (SELECT count(*) FROM jobs
+                                 WHERE state = 'processing' AND queue = queues.name));
+
+-- At most one job per unique key among the jobs that may still run. Jobs without a key
+-- are not in the index, so it costs them nothing.
+CREATE UNIQUE INDEX jobs_unique_key ON jobs (unique_key)
+    WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing');
+
+-- The worker's hot path as server-side functions: a claim, and a finish (which may claim
+-- the next job too), are each ONE statement, so one round trip and one transaction. The
+-- statements inside are planned once per connection (PL/pgSQL caches them).
+
+-- Take the best ready job for p_worker (p_queues NULL or empty: any queue); nothing for a
+-- worker that is not registered (taken for lost, it registers again before it claims).
+-- Returns the claimed job, or no row.
+-- While the queues table is empty (no queue paused or limited) the claim is the two
+-- statements below; otherwise queuectl_claim_steered decides.
+CREATE FUNCTION queuectl_claim(p_worker text, p_queues text[]) RETURNS SETOF jobs
+    LANGUAGE plpgsql AS $$
+DECLARE
+    job jobs;
+BEGIN
+    PERFORM 1 FROM workers WHERE id = p_worker;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    -- queues (SPEC 6): some queue is paused or limited.
+    PERFORM 1 FROM queues LIMIT 1;
+    IF FOUND THEN
+        RETURN QUERY SELECT * FROM queuectl_claim_steered(p_worker, coalesce(p_queues, '{}'));
+        RETURN;
+    END IF;
+    IF p_queues IS NULL OR cardinality(p_queues) = 0 THEN
+        UPDATE jobs
+        SET state = 'processing', worker = p_worker, runs = runs + 1,
+            started_at = queuectl_now_ms(), finished_at = NULL, exit_code = NULL,
+            updated_at = queuectl_now_ms()
+        WHERE seq = (SELECT seq FROM jobs
+                     WHERE state IN ('pending', 'failed') AND run_at <= queuectl_now_ms()
+                     ORDER BY priority DESC, run_at, seq LIMIT 1
+                     FOR UPDATE SKIP LOCKED)
+        RETURNING * INTO job;
+    ELSE
+        UPDATE jobs
+        SET state = 'processing', worker = p_worker, runs = runs + 1,
+            started_at = queuectl_now_ms(), finished_at = NULL, exit_code = NULL,
+            updated_at = queuectl_now_ms()
+        WHERE seq = (SELECT seq FROM jobs
+                     WHERE state IN ('pending', 'failed') AND run_at <= queuectl_now_ms()
+                       AND queue = ANY(p_queues)
+                     ORDER BY priority DESC, run_at, seq LIMIT 1
+                     FOR UPDATE SKIP LOCKED)
+        RETURNING * INTO job;
+    END IF;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    RETURN NEXT job;
+END $$;
+
+-- The claim while some queue is paused or limited. A limit of N is never exceeded: the
+-- claim of a job in a queue that has a row locks that row (FOR UPDATE) and counts the
+-- queue's processing jobs after the lock is granted (each statement of a plpgsql function
+-- takes a new snapshot in READ COMMITTED, so it sees every claim committed before it), so
+-- claims of one steered queue are serialized while other queues' claims never wait. A
+-- claim locks at most one queue row: after one that turned out full or paused it passes
+-- over every steered queue, so two claimers never wait on each other's queue rows.
+CREATE FUNCTION queuectl_claim_steered(p_worker text, p_queues text[]) RETURNS SETOF jobs
+    LANGUAGE plpgsql AS $$
+DECLARE
+    job jobs;
+    skip text[];
+    pick record;
+    q queues;
+    locked boolean := false;
+BEGIN
+    SELECT coalesce(array_agg(name), '{}') INTO skip FROM queues_blocked;
+    LOOP
+        SELECT seq, queue INTO pick FROM jobs
+        WHERE state IN ('pending', 'failed') AND run_at <= queuectl_now_ms()
+          AND (cardinality(p_queues) = 0 OR queue = ANY(p_queues))
+          AND queue <> ALL(skip)
+        ORDER BY priority DESC, run_at, seq LIMIT 1
+        FOR UPDATE SKIP LOCKED;
+        IF NOT FOUND THEN
+            RETURN;
+        END IF;
+        PERFORM 1 FROM queues WHERE name = pick.queue;
+        IF FOUND THEN
+            IF locked THEN
+                skip := skip || ARRAY(SELECT name FROM queues);
+                CONTINUE;
+            END IF;
+            locked := true;
+            SELECT * INTO q FROM queues WHERE name = pick.queue FOR UPDATE;
+            IF FOUND AND (q.paused OR (q.concurrency_limit IS NOT NULL
+                    AND q.concurrency_limit <= (SELECT count(*) FROM jobs
+                                                WHERE state = 'processing'
+                                                  AND queue = pick.queue))) THEN
+                skip := skip || pick.queue;
+                CONTINUE;
+            END IF;
+        END IF;
+        -- Started now, not at the transaction's start: a claim that waited for the
+        -- queue's row never stamps a start earlier than an end committed before it.
+        UPDATE jobs
+        SET state = 'processing', worker = p_worker, runs = runs + 1,
+            started_at = (extract(epoch FROM clock_timestamp()) * 1000)::bigint,
+            finished_at = NULL, exit_code = NULL, updated_at = queuectl_now_ms()
+        WHERE seq = pick.seq
+        RETURNING * INTO job;
+        RETURN NEXT job;
+        RETURN;
+    END LOOP;
+END $$;
+
+-- End attempt p_runs of job p_id held by p_worker, which p_worker claimed at
+-- p_started_at when the job was due at p_run_at: record the attempt (its outcome, error
+-- and output; completing a row saved while it ran, leaving one a recovery already closed),
+-- move the job to p_state (p_delay_ms NULL keeps run_at, otherwise due that many ms from
+-- now), and with p_claim take the worker's next job. One statement, so one round trip and
+-- one transaction per job boundary.
+-- Returns up to two rows: the finished job (absent if the job is no longer processing for
+-- p_worker: a lost lease) and the next job, told apart by state: a finished job is never
+-- 'processing', a claimed one always is.
+-- p_notify: a channel to NOTIFY 'work' on when the job went back in the queue (NULL: none).
+CREATE FUNCTION queuectl_finish(
+    p_id text, p_worker text, p_runs integer, p_run_at bigint, p_started_at bigint,
+    p_state text, p_attempts bigint, p_delay_ms bigint, p_exit_code integer,
+    p_outcome text, p_attempt_error text, p_error text, p_output bytea, p_dropped bigint,
+    p_claim boolean, p_queues text[], p_notify text
+) RETURNS SETOF jobs
+    LANGUAGE plpgsql AS $$
+DECLARE
+    done jobs;
+    next_job jobs;
+BEGIN
+    INSERT INTO attempts AS a (job_id, number, worker, run_at, started_at, finished_at,
+                               exit_code, outcome, error, output, output_dropped)
+    VALUES (p_id, p_runs, p_worker, p_run_at, coalesce(p_started_at, queuectl_now_ms()),
+            queuectl_now_ms(), p_exit_code, p_outcome, p_attempt_error, p_output,
+            coalesce(p_dropped, 0))
+    ON CONFLICT (job_id, number) DO UPDATE
+    SET finished_at = excluded.finished_at, exit_code = excluded.exit_code,
+        outcome = excluded.outcome, error = excluded.error,
+        output = coalesce(p_output, a.output),
+        output_dropped = coalesce(p_dropped, a.output_dropped)
+    WHERE a.finished_at IS NULL;
+
+    UPDATE jobs
+    SET state = p_state, attempts = p_attempts,
+        run_at = coalesce(queuectl_now_ms() + p_delay_ms, run_at),
+        finished_at = queuectl_now_ms(), exit_code = p_exit_code, last_error = p_error,
+        updated_at = queuectl_now_ms()
+    WHERE id = p_id AND state = 'processing' AND worker = p_worker AND runs = p_runs
+    RETURNING * INTO done;
+    IF FOUND THEN
+        IF p_notify IS NOT NULL AND p_delay_ms IS NOT NULL
+           AND p_state IN ('pending', 'failed') THEN
+            PERFORM pg_notify(p_notify, 'work');  -- delivered on commit
+        END IF;
+        RETURN NEXT done;
+    END IF;
+
+    IF p_claim THEN
+        SELECT * INTO next_job FROM queuectl_claim(p_worker, p_queues);
+        IF next_job.id IS NOT NULL THEN
+            RETURN NEXT next_job;
+        END IF;
+    END IF;
+END $$;
+
+-- The 15-parameter queuectl_finish that workers of queuectl before schema 4 call: the same
+-- steps, with the attempt as claimed read from the job row (before the call can change it).
+CREATE FUNCTION queuectl_finish(
+    p_id text, p_worker text, p_runs integer, p_state text, p_attempts bigint,
+    p_delay_ms bigint, p_exit_code integer, p_outcome text, p_attempt_error text,
+    p_error text, p_output bytea, p_dropped bigint, p_claim boolean, p_queues text[],
+    p_notify text
+) RETURNS SETOF jobs
+    LANGUAGE plpgsql AS $$
+DECLARE
+    claimed_run_at bigint;
+    claimed_at bigint;
+BEGIN
+    SELECT run_at, started_at INTO claimed_run_at, claimed_at
+    FROM jobs WHERE id = p_id AND runs = p_runs;
+    RETURN QUERY SELECT * FROM queuectl_finish(
+        p_id, p_worker, p_runs, claimed_run_at, claimed_at, p_state, p_attempts, p_delay_ms,
+        p_exit_code, p_outcome, p_attempt_error, p_error, p_output, p_dropped, p_claim,
+        p_queues, p_notify);
+END $$;

@@ -1,0 +1,107 @@
+-- The SQLite store's schema as its migrations leave it (migrations/ upgrade older stores
+-- and create new ones; tests/contract/test_schema.py keeps this file equal to them).
+-- Times are integer milliseconds since the epoch (UTC).
+
+CREATE TABLE jobs (
+    seq          INTEGER PRIMARY KEY,         -- insertion order: breaks priority/run_at ties
+    id           TEXT    NOT NULL UNIQUE,
+    command      TEXT    NOT NULL,
+    state        TEXT    NOT NULL,            -- pending | processing | completed | failed
+                                              -- | dead | cancelled
+    attempts     INTEGER NOT NULL DEFAULT 0,  -- attempts finished (reset by dlq retry)
+    runs         INTEGER NOT NULL DEFAULT 0,  -- Job.last_attempt: the latest attempt's number
+                                              -- (see the PostgreSQL schema for the name)
+    max_retries  INTEGER NOT NULL,
+    priority     INTEGER NOT NULL DEFAULT 0,
+    timeout      REAL,
+    queue        TEXT    NOT NULL DEFAULT 'default',
+    cwd          TEXT    NOT NULL,
+    env          TEXT,                        -- JSON object, or NULL
+    run_at       INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    started_at   INTEGER,                     -- of the latest attempt
+    finished_at  INTEGER,
+    exit_code    INTEGER,
+    last_error   TEXT,
+    worker       TEXT,                        -- holding or last holding the job
+    unique_key   TEXT                         -- SPEC 6: see jobs_unique_key
+);
+
+-- The claim walks this index in order and stops at the first due row: cost does not
+-- grow with the number of finished jobs, which the partial index leaves out.
+CREATE INDEX jobs_ready ON jobs (priority DESC, run_at, seq)
+    WHERE state IN ('pending', 'failed');
+CREATE INDEX jobs_ready_queue ON jobs (queue, priority DESC, run_at, seq)
+    WHERE state IN ('pending', 'failed');
+-- When is the next scheduled or backed-off job due? Lets idle workers sleep exactly that long.
+CREATE INDEX jobs_due ON jobs (run_at) WHERE state IN ('pending', 'failed');
+-- Lists by state, and the processing jobs (never more of them than workers) that say which
+-- worker is busy and which jobs to recover. An index whose key changes as a job moves
+-- costs page writes in each worker transaction, so there is no more than these.
+CREATE INDEX jobs_state ON jobs (state, seq);
+CREATE INDEX jobs_queue ON jobs (queue, seq);
+
+-- One row per attempt, written when it ends (or early: when a running attempt saves its
+-- output, or its job is cancelled); until then the job's row describes it.
+CREATE TABLE attempts (
+    job_id         TEXT    NOT NULL,
+    number         INTEGER NOT NULL,
+    worker         TEXT,
+    run_at         INTEGER,                   -- when the job became due: queue wait
+    started_at     INTEGER NOT NULL,
+    finished_at    INTEGER,
+    exit_code      INTEGER,
+    outcome        TEXT,                      -- how it ended (models.Outcome)
+    error          TEXT,
+    output         BLOB,                      -- the tail of what it printed
+    output_dropped INTEGER NOT NULL DEFAULT 0,  -- bytes cut from the front
+    PRIMARY KEY (job_id, number)
+);
+CREATE INDEX attempts_finished ON attempts (finished_at);
+
+-- Registered workers. Whether one is busy, and with what, is read from the jobs it holds;
+-- state and current_job are written once, for workers of an earlier queuectl.
+CREATE TABLE workers (
+    id             TEXT    PRIMARY KEY,
+    host           TEXT    NOT NULL,
+    pid            INTEGER NOT NULL,
+    queues         TEXT    NOT NULL,          -- JSON array; empty = every queue
+    state          TEXT    NOT NULL,
+    current_job    TEXT,
+    started_at     INTEGER NOT NULL,
+    heartbeat_at   INTEGER NOT NULL,
+    stop_requested INTEGER NOT NULL DEFAULT 0
+);
+
+-- Values set by `config set`; defaults are not stored.
+CREATE TABLE config (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- Queues an operator steers (SPEC 6): pause, concurrency limit, unique jobs.
+-- A row exists only while its queue is paused or limited (a resume or `limit none` that
+-- leaves it neither deletes it), so the claim pays for this table only when it is not empty.
+CREATE TABLE queues (
+    name              TEXT    PRIMARY KEY,
+    paused            INTEGER NOT NULL DEFAULT 0,
+    concurrency_limit INTEGER,                  -- NULL: no limit
+    updated_at        INTEGER NOT NULL
+);
+
+-- The queues no claim may take from right now: paused, or running as many jobs as their
+-- limit. Read inside the claim's write transaction (BEGIN IMMEDIATE serializes claims), so
+-- the count is exact: a limit is never exceeded. The processing jobs are found through
+-- jobs_state (never more of them than workers), not through every job of the queue.
+CREATE VIEW queues_blocked AS
+SELECT name FROM queues
+WHERE paused <> 0
+   OR (concurrency_limit IS NOT NULL
+       AND concurrency_limit <= (SELECT count(*) FROM jobs INDEXED BY jobs_state
+                                 WHERE state = 'processing' AND queue = queues.name));
+
+-- At most one job per unique key among the jobs that may still run. Jobs without a key
+-- are not in the index, so it costs them nothing.
+CREATE UNIQUE INDEX jobs_unique_key ON jobs (unique_key)
+    WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing');

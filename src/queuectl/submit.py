@@ -1,0 +1,73 @@
+"""From the fields a user gave to complete JobSpecs: the one way in for every job.
+
+The click `enqueue`, its click-free fast path (both through cli/enqueue_core.py) and the
+Python API (api.py) all build jobs here, from the fields a JSON job holds (specs.FIELDS),
+so a field that specs.py learns is learnt by all of them at once. Every job is checked
+before the store is touched; the store then inserts them in one transaction or none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from queuectl import specs
+from queuectl.errors import InvalidValue, QueuectlError
+from queuectl.models import JobSpec
+from queuectl.settings import Config
+from queuectl.storage.base import Storage
+
+
+@dataclass(frozen=True)
+class Where:
+    """What a job's omitted fields are resolved against: the stored config (max_retries,
+    timeout) and the directory enqueue runs in (cwd; None when it has been deleted)."""
+
+    config: Config
+    base_cwd: str | None
+
+    @classmethod
+    def of(cls, store: Storage) -> Where:
+        return cls(Config.from_stored(store.config_items()), specs.current_dir())
+
+
+@dataclass
+class Batch:
+    """Checked jobs to insert together, and which entry named each user-given id."""
+
+    specs: list[JobSpec] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)  # id -> "line 3" / "entry 2"
+
+
+def single(fields: Mapping[str, Any], where: Where) -> Batch:
+    """One job from its fields; a refusal is specs' own error, unlabelled."""
+    return Batch([specs.build_spec(fields, where.config, where.base_cwd)])
+
+
+def batch(
+    entries: Iterable[tuple[str, Mapping[str, Any]]], where: Where, *,
+    defaults: Mapping[str, Any] | None = None, utf8_checked: bool = False,
+    source: str = "the file",
+) -> Batch:  # fmt: skip
+    """Jobs from labelled entries (``("line 3", fields)``), each merged over ``defaults``.
+
+    Raises InvalidValue naming the entry for the first refused one, and for an id that two
+    entries give (both entries; ``source`` says where they are, e.g. "the file"). The
+    entries are data, so a malformed value is refused as invalid too (exit 1).
+    ``utf8_checked``: see specs.utf8_checked_batch."""
+    out = Batch()
+    for label, fields in entries:
+        try:
+            merged = {**defaults, **fields} if defaults else fields
+            spec = specs.build_spec(merged, where.config, where.base_cwd,
+                                    utf8_checked=utf8_checked)  # fmt: skip
+        except QueuectlError as exc:
+            raise InvalidValue(f"{label}: {exc}") from None
+        if spec.id is not None:
+            if spec.id in out.labels:
+                raise InvalidValue(f"{label}: job {spec.id!r} appears twice in {source} "
+                                   f"(also {out.labels[spec.id]})")  # fmt: skip
+            out.labels[spec.id] = label
+        out.specs.append(spec)
+    return out
