@@ -33,6 +33,9 @@ def test_queue_actions_page_and_gauges(cli: Cli) -> None:
         page = http.get("/queues").text
         assert "r/e p&#34;&lt;b&gt;" in page and "<b>" not in page.split("<main>")[1]
         assert "Resume" in page
+        overview = http.get("/").text  # the overview says it too
+        shown = "r/e p&#34;&lt;b&gt;"
+        assert f"paused {shown}" in overview and f"limits {shown}=3" in overview
         metrics = http.get("/metrics").text
         assert samples(metrics, "queuectl_queue_limit") == {ODD: 3.0}
         assert samples(metrics, "queuectl_queue_paused") == {ODD: 1.0}
