@@ -75,6 +75,7 @@ class JobSpec:
     cwd: str = "/"
     env: dict[str, str] | None = None
     run_at: datetime | None = None  # None: now, by the store's clock
+    after: tuple[str, ...] = ()  # ids of jobs that must complete before this one runs
 
 
 @dataclass
@@ -98,6 +99,10 @@ class Job:
     cwd: str = "/"
     env: dict[str, str] | None = None
     last_attempt: int = 0  # number of the latest attempt started; dlq retry keeps counting
+    # Dependencies, as given and those not completed yet (empty unless the store read them:
+    # a worker's claimed job does not carry them).
+    after: list[str] = field(default_factory=list)
+    waiting_for: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,6 +124,8 @@ class Job:
             "worker": self.worker,
             "cwd": self.cwd,
             "env": self.env or {},
+            "after": list(self.after),
+            "waiting_for": list(self.waiting_for),
         }
 
 

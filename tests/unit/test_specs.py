@@ -111,5 +111,5 @@ def test_bulk_file_refuses_lone_surrogates_per_line_and_in_flags() -> None:
     with pytest.raises(InvalidValue, match="line 1: queue is not valid UTF-8"):
         _file_specs(good, {"queue": "q\udcff"}, config, "/")
     # An escaped backslash before "ud800" is plain text, accepted either way.
-    [spec], _ = _file_specs('{"command": "echo \\\\ud800"}\n', {}, config, "/")
+    [spec], _, _ = _file_specs('{"command": "echo \\\\ud800"}\n', {}, config, "/")
     assert spec.command == "echo \\ud800"

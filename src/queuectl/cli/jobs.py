@@ -35,16 +35,20 @@ FOLLOW_POLL = 0.2  # seconds between reads while following a running attempt
               help="Environment variable for the job (repeatable).")  # fmt: skip
 @click.option("-f", "--file", "jobs_file", type=click.File("r", encoding="utf-8"),
               help="Bulk: JSON lines or a JSON array ('-' = stdin), all or nothing.")  # fmt: skip
+@click.option("--after", "after", multiple=True, metavar="ID",
+              help="Run only once job ID has completed (repeatable).")  # fmt: skip
 @json_option
 @pass_cli_context
 def enqueue(cli_ctx: CliContext, /, job_json: str | None, job_id: str | None, jobs_file: Any,
-            as_json: bool, env_pairs: tuple[str, ...], **flags: Any) -> None:  # fmt: skip
+            as_json: bool, env_pairs: tuple[str, ...], after: tuple[str, ...],
+            **flags: Any) -> None:  # fmt: skip
     """Put shell jobs on the queue; print their ids.
 
     \b
       queuectl enqueue '{"id":"job1","command":"sleep 2"}'
       queuectl enqueue -c "make test" --priority 5 --timeout 10m
       queuectl enqueue --file jobs.jsonl
+      queuectl enqueue -c "make deploy" --after build --after test
     """
     sources = [x for x in (job_json, flags["command"], jobs_file) if x is not None]
     if len(sources) != 1:
@@ -54,6 +58,8 @@ def enqueue(cli_ctx: CliContext, /, job_json: str | None, job_id: str | None, jo
         defaults["env"] = _env_pairs(env_pairs)
     if job_id is not None:
         defaults["id"] = job_id
+    if after:
+        defaults["after"] = list(after)
     if jobs_file is not None and "id" in defaults:
         raise click.UsageError("--id cannot be shared by the jobs of a file")
     read_file = jobs_file.read if jobs_file is not None else None

@@ -54,7 +54,7 @@ from queuectl.models import (
     to_ms,
 )
 from queuectl.settings import redact_url
-from queuectl.storage import liveness
+from queuectl.storage import dependencies, liveness
 from queuectl.storage.base import (
     AttemptRow,
     Listener,
@@ -191,7 +191,7 @@ class PostgresStorage(Storage):
             return []
         # Every other column is what we wrote or its default (queuectl_claim etc. change
         # them later): the rows need not travel back.
-        return [
+        jobs = [
             Job(id=job_id, command=spec.command, state=State.PENDING, attempts=0,
                 max_retries=max_retries, priority=spec.priority, timeout=spec.timeout,
                 queue=spec.queue, run_at=_ms(run_at) if run_at is not None else now,
@@ -199,6 +199,9 @@ class PostgresStorage(Storage):
             for spec, job_id, max_retries, run_at in zip(
                 specs, ids, params["max_retries"], params["run_at"], strict=True)
         ]  # fmt: skip
+        if dependencies.any_after(specs):
+            self._attach_dependencies(jobs)
+        return jobs
 
     def enqueue_ids(self, specs: Sequence[JobSpec]) -> list[str]:
         return self._insert_batch(specs)[0]
@@ -229,13 +232,43 @@ class PostgresStorage(Storage):
         if not ids:
             return params, None
         try:
-            with self._db() as conn:  # one statement: its own transaction
-                row = conn.execute(Q["insert_job"], params).fetchone()
+            if dependencies.any_after(specs):
+                with self._tx() as conn:
+                    row = conn.execute(Q["insert_job"], params).fetchone()
+                    self._record_dependencies(conn, specs, ids)
+            else:
+                with self._db() as conn:  # one statement: its own transaction
+                    row = conn.execute(Q["insert_job"], params).fetchone()
         except pg_errors.UniqueViolation:
             # Rolled back by now, so only jobs that existed before are found.
             raise DuplicateJob(self._first_existing(ids)) from None
         assert row is not None and row[1] == len(ids)
         return params, _ms(row[0])
+
+    @staticmethod
+    def _record_dependencies(conn: Conn, specs: Sequence[JobSpec], ids: list[str]) -> None:
+        """Inside enqueue's transaction, after its jobs are inserted: refuse the batch if a
+        dependency can never complete, else write the edges and block the jobs that wait."""
+        dependencies.check_cycles(specs, ids)
+        rows = conn.execute(Q["lock_dependencies"], {"ids": dependencies.targets(specs)})
+        dependencies.check_targets(specs, {row[0]: row[1] for row in rows.fetchall()})
+        edges = dependencies.edges(specs, ids)
+        conn.execute(
+            Q["insert_dependencies"],
+            {"job_ids": [e[0] for e in edges], "depends_on": [e[1] for e in edges],
+             "positions": [e[2] for e in edges]},
+        )  # fmt: skip
+        conn.execute(Q["block_waiting"], {"ids": sorted({e[0] for e in edges})})
+
+    def _attach_dependencies(self, jobs: Sequence[Job]) -> Sequence[Job]:
+        """``jobs`` with their ``after`` and ``waiting_for`` read from the store."""
+        if jobs:
+            rows = self._read(Q["dependencies_of"], {"ids": [job.id for job in jobs]})
+            dependencies.attach(jobs, rows)
+        return jobs
+
+    def dependents(self, job_id: str) -> list[str]:
+        return [row[0] for row in self._read(Q["dependents_of"], {"id": job_id})]
 
     def _first_existing(self, ids: list[str]) -> str:
         with self._db() as conn:
@@ -246,7 +279,10 @@ class PostgresStorage(Storage):
 
     def get_job(self, job_id: str) -> Job | None:
         with self._db() as conn:
-            return self._one_job(conn, Q["get_job"], {"id": job_id})
+            job = self._one_job(conn, Q["get_job"], {"id": job_id})
+        if job is not None:
+            self._attach_dependencies([job])
+        return job
 
     def list_jobs(
         self,
@@ -262,7 +298,7 @@ class PostgresStorage(Storage):
         }  # fmt: skip
         with self._db() as conn:
             rows = conn.cursor(row_factory=dict_row).execute(Q["list_jobs"], params).fetchall()
-        return [job_from_row(row) for row in rows]
+        return list(self._attach_dependencies([job_from_row(row) for row in rows]))
 
     def attempts(self, job_id: str) -> list[Attempt]:
         return [attempt_from_row(row) for row in self._read(Q["attempts"], {"id": job_id})]
@@ -276,9 +312,10 @@ class PostgresStorage(Storage):
             counts = {str(s): 0 for s in State}
             counts.update({row[0]: int(row[1]) for row in conn.execute(Q["count_states"])})
             scheduled = _scalar(conn.execute(Q["count_scheduled"]).fetchone())
+            blocked = _scalar(conn.execute(Q["count_blocked"]).fetchone())
             row = conn.execute(Q["count_workers"], {"lease_ms": lease_ms}).fetchone()
         assert row is not None
-        return Stats(counts, scheduled, int(row[0]), int(row[1]))
+        return Stats(counts, scheduled, int(row[0]), int(row[1]), blocked)
 
     def _fold_counts(self) -> None:
         """Fold the state counts' deltas (migration 0003) into one row per state."""
@@ -435,9 +472,11 @@ class PostgresStorage(Storage):
                 if job is None:
                     raise self._refusal(conn, job_id, "pending, failed or processing")
                 done.append(job)
+            # What waits on them can never run now: cancelled too (never running ones).
+            conn.execute(Q["cancel_dependents"], {"ids": [job.id for job in done]})
             if any(job.worker and job.started_at for job in done):
                 self._notify(conn, "cancel")
-        return done
+        return list(self._attach_dependencies(done))
 
     def _refusal(self, conn: Conn, job_id: str, wanted: str) -> Exception:
         job = self._one_job(conn, Q["get_job"], {"id": job_id})
@@ -457,13 +496,14 @@ class PostgresStorage(Storage):
                 done.append(job)
             if done:
                 self._notify(conn, "work")
-        return done
+        return list(self._attach_dependencies(done))
 
     def purge(self, states: Sequence[State], older_than: float) -> int:
         final = [str(s) for s in states if s in FINAL_STATES]
         params = {"states": final, "older_ms": int(older_than * 1000)}
         with self._tx() as conn:
             conn.execute(Q["purge_attempts"], params)
+            conn.execute(Q["purge_dependencies"], params)
             return conn.execute(Q["purge_jobs"], params).rowcount
 
     def request_stop(self) -> list[str]:

@@ -37,7 +37,7 @@ from queuectl.models import (
     WorkerInfo,
     to_ms,
 )
-from queuectl.storage import liveness
+from queuectl.storage import dependencies, liveness
 from queuectl.storage.base import (
     AttemptRow,
     Listener,
@@ -202,7 +202,10 @@ class SQLiteStorage(Storage):
         ids, run_ats, now = self._enqueue(specs)
         created = _ms(now)  # one datetime for the whole batch (100,000 jobs in a bulk file)
         rows = zip(specs, ids, run_ats, strict=True)
-        return [self._job_from_spec(spec, job_id, run_at, created) for spec, job_id, run_at in rows]
+        jobs = [self._job_from_spec(spec, job_id, run_at, created) for spec, job_id, run_at in rows]
+        if dependencies.any_after(specs):
+            self._attach_dependencies(jobs)
+        return jobs
 
     def enqueue_ids(self, specs: Sequence[JobSpec]) -> list[str]:
         return self._enqueue(specs)[0]
@@ -241,6 +244,8 @@ class SQLiteStorage(Storage):
         try:
             with self._write() as conn:
                 conn.execute(Q["insert_job"], {"rows": batch, "now": now})
+                if dependencies.any_after(specs):
+                    self._record_dependencies(conn, specs, ids)
         except sqlite3.IntegrityError:
             # Rolled back by now, so only jobs that existed before are found.
             raise DuplicateJob(self._first_existing(ids)) from None
@@ -251,6 +256,32 @@ class SQLiteStorage(Storage):
             if self._read("SELECT 1 FROM jobs WHERE id = ?", (job_id,)):
                 return job_id
         return ids[0]
+
+    @staticmethod
+    def _record_dependencies(
+        conn: sqlite3.Connection, specs: Sequence[JobSpec], ids: list[str]
+    ) -> None:
+        """Inside enqueue's transaction, after its jobs are inserted: refuse the batch if a
+        dependency can never complete, else write the edges and block the jobs that wait."""
+        dependencies.check_cycles(specs, ids)
+        rows = conn.execute(
+            Q["lock_dependencies"], {"ids": json.dumps(dependencies.targets(specs))}
+        ).fetchall()
+        dependencies.check_targets(specs, {row[0]: row[1] for row in rows})
+        edges = dependencies.edges(specs, ids)
+        conn.execute(Q["insert_dependencies"], {"edges": json.dumps(edges)})
+        waiting = sorted({job_id for job_id, _, _ in edges})
+        conn.execute(Q["block_waiting"], {"ids": json.dumps(waiting)})
+
+    def _attach_dependencies(self, jobs: Sequence[Job]) -> Sequence[Job]:
+        """``jobs`` with their ``after`` and ``waiting_for`` read from the store."""
+        if jobs:
+            ids = json.dumps([job.id for job in jobs])
+            dependencies.attach(jobs, self._read(Q["dependencies_of"], {"ids": ids}))
+        return jobs
+
+    def dependents(self, job_id: str) -> list[str]:
+        return [row[0] for row in self._read(Q["dependents_of"], {"id": job_id})]
 
     @staticmethod
     def _job_from_spec(spec: JobSpec, job_id: str, run_at: int, now: datetime) -> Job:
@@ -266,7 +297,11 @@ class SQLiteStorage(Storage):
 
     def get_job(self, job_id: str) -> Job | None:
         rows = self._read(Q["get_job"], {"id": job_id})
-        return job_from_row(rows[0]) if rows else None
+        if not rows:
+            return None
+        job = job_from_row(rows[0])
+        self._attach_dependencies([job])
+        return job
 
     def list_jobs(
         self,
@@ -283,7 +318,8 @@ class SQLiteStorage(Storage):
             "limit": -1 if limit is None else limit,
             "offset": offset,
         }
-        return [job_from_row(row) for row in self._read(Q["list_jobs"], params)]
+        jobs = [job_from_row(row) for row in self._read(Q["list_jobs"], params)]
+        return list(self._attach_dependencies(jobs))
 
     def attempts(self, job_id: str) -> list[Attempt]:
         return [attempt_from_row(row) for row in self._read(Q["attempts"], {"id": job_id})]
@@ -297,11 +333,12 @@ class SQLiteStorage(Storage):
                 counts = {str(s): 0 for s in State}
                 counts.update({row[0]: row[1] for row in conn.execute(Q["count_states"])})
                 scheduled = conn.execute(Q["count_scheduled"], {"now": now}).fetchone()[0]
+                blocked = conn.execute(Q["count_blocked"]).fetchone()[0]
                 cutoff = now - int(lease * 1000)
                 active, busy = conn.execute(Q["count_workers"], {"cutoff": cutoff}).fetchone()
             finally:
                 conn.execute("COMMIT")
-        return Stats(counts, scheduled, active, busy)
+        return Stats(counts, scheduled, active, busy, blocked)
 
     # --- the worker's side -----------------------------------------------------------
 
@@ -376,8 +413,11 @@ class SQLiteStorage(Storage):
                 run_at=job.run_at if run_at is None else _ms(run_at), finished_at=stamp,
                 updated_at=stamp, exit_code=result.exit_code, last_error=step.error,
             )  # fmt: skip
-        if done is not None and step.back_in_queue:  # idle workers claim it, or re-plan
-            self._wake_idle()  # their sleep around it
+        # Back in the queue, or completed with dependents that it may have released (the
+        # trigger of migrations/0004): idle workers claim them, or re-plan their sleep.
+        released = held is not None and step.state is State.COMPLETED and bool(held[0])
+        if done is not None and (step.back_in_queue or released):
+            self._wake_idle()
         return done, nxt
 
     def save_output(self, job_id: str, attempt: int, data: bytes, dropped: int) -> None:
@@ -502,9 +542,13 @@ class SQLiteStorage(Storage):
                 if row is None:
                     raise self._refusal(conn, job_id, "pending, failed or processing")
                 done.append(job_from_row(row))
+            # What waits on them can never run now: cancelled too (never running ones).
+            conn.execute(
+                Q["cancel_dependents"], {"ids": json.dumps([j.id for j in done]), "now": now}
+            ).fetchall()
         holders = [job.worker for job in done if job.worker and job.started_at]
         self._wake([w for w in holders if w], b"cancel")
-        return done
+        return list(self._attach_dependencies(done))
 
     def _refusal(self, conn: sqlite3.Connection, job_id: str, wanted: str) -> Exception:
         row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -525,13 +569,14 @@ class SQLiteStorage(Storage):
                 done.append(job_from_row(row))
         if done:
             self._wake_idle()
-        return done
+        return list(self._attach_dependencies(done))
 
     def purge(self, states: Sequence[State], older_than: float) -> int:
         final = [str(s) for s in states if s in FINAL_STATES]
         params = {"states": json.dumps(final), "cutoff": self._now() - int(older_than * 1000)}
         with self._write() as conn:
             conn.execute(Q["purge_attempts"], params)
+            conn.execute(Q["purge_dependencies"], params)
             return conn.execute(Q["purge_jobs"], params).rowcount
 
     def request_stop(self) -> list[str]:
