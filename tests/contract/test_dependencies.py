@@ -9,7 +9,7 @@ import time
 import pytest
 
 from queuectl.errors import DependencyRefused
-from queuectl.models import AttemptResult, Outcome, State
+from queuectl.models import AttemptResult, State
 from queuectl.storage.base import Storage
 from tests.contract.test_storage import FAIL, OK, policy, register, spec
 
