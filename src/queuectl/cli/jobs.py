@@ -107,11 +107,20 @@ def render_jobs(jobs: list[Job], as_json: bool) -> None:
 
 
 def next_run(job: Job, now: datetime) -> str:
-    """When a waiting (pending or failed) job runs, for people: "in 4h59m" (scheduled or
-    backing off), "now", "12s ago" (due, waiting for a worker); "" for any other state."""
+    """When a waiting (pending or failed) job runs, for people: "waiting for build, test"
+    (dependencies not completed yet), "in 4h59m" (scheduled or backing off), "now", "12s
+    ago" (due, waiting for a worker); "" for any other state."""
     if job.state not in READY_STATES:
         return ""
+    if job.waiting_for:
+        return waiting_for(job)
     return format_relative((job.run_at - now).total_seconds())
+
+
+def waiting_for(job: Job, most: int = 3) -> str:
+    """"waiting for a, b, c…": the first ``most`` dependencies not completed yet."""
+    shown = ", ".join(job.waiting_for[:most])
+    return f"waiting for {shown}{'…' if len(job.waiting_for) > most else ''}"
 
 
 @click.command()
@@ -125,10 +134,15 @@ def show(cli_ctx: CliContext, job_id: str, as_json: bool) -> None:
     if job is None:
         raise JobNotFound(job_id)
     attempts = store.attempts(job_id)
+    dependents = store.dependents(job_id)
     if as_json:
-        output.emit_json({**job.to_dict(), "attempts_log": [a.to_dict() for a in attempts]})
+        output.emit_json({**job.to_dict(), "dependents": dependents,
+                          "attempts_log": [a.to_dict() for a in attempts]})  # fmt: skip
         return
     doc = job.to_dict()
+    doc["after"] = " ".join(job.after) or None
+    doc["waiting_for"] = " ".join(job.waiting_for) or None
+    doc["dependents"] = " ".join(dependents) or None
     doc["env"] = " ".join(f"{k}={v}" for k, v in (job.env or {}).items()) or None
     doc["timeout"] = None if job.timeout is None else format_duration(job.timeout)
     if job.state in READY_STATES:
@@ -152,6 +166,7 @@ def status(cli_ctx: CliContext, as_json: bool) -> None:
         return
     rows: list[tuple[str, Any]] = [(state, n) for state, n in stats.counts.items()]
     rows.append(("scheduled", stats.scheduled))
+    rows.append(("blocked", stats.blocked))
     rows.append(("workers", f"{stats.workers_active} active, {stats.workers_busy} busy"))
     output.pairs(rows)
 

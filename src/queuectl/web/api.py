@@ -41,7 +41,8 @@ def job_doc(store: Storage, job_id: str) -> dict[str, Any]:
     job = store.get_job(job_id)
     if job is None:
         raise JobNotFound(job_id)
-    return {**job.to_dict(), "attempts_log": [a.to_dict() for a in store.attempts(job_id)]}
+    return {**job.to_dict(), "dependents": store.dependents(job_id),
+            "attempts_log": [a.to_dict() for a in store.attempts(job_id)]}
 
 
 class NoOutput(QueuectlError):
