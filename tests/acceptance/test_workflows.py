@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import signal
 import subprocess
 from datetime import datetime
@@ -150,3 +151,24 @@ def test_one_ctrl_c_cancels_the_running_job_and_exits_130(pool: Cli) -> None:
     [job] = pool.json("list")
     assert job["state"] == "cancelled"
     wait_until(lambda: pool.json("status")["workers"]["busy"] == 0, what="the job to be killed")
+
+
+# --- dashboard ---------------------------------------------------------------------------------
+
+
+def test_dashboard_links_dependencies_and_dependents(cli: Cli) -> None:
+    import httpx
+
+    from tests.dashboard_server import dashboard
+
+    cli.enqueue("true", "--id", "build", "--delay", "1h")
+    cli.enqueue("true", "--id", "it's <b>", "--after", "build")
+    with dashboard(cli) as base, httpx.Client(base_url=base) as http:
+        page = http.get("/jobs/build").text
+        assert re.search(r'id="job-dependents"><a class="mono" href="/jobs/it%27s%20%3Cb%3E">'
+                         r"it&#39;s &lt;b&gt;</a>", page), page  # fmt: skip
+        page = http.get("/jobs/it%27s%20%3Cb%3E").text
+        assert '<a class="mono" href="/jobs/build">build</a> <span class="muted">(waiting)' in page
+        listing = http.get("/jobs").text
+        assert 'waiting for <a class="mono" href="/jobs/build">build</a>' in listing
+        assert http.get("/api/jobs/build").json()["dependents"] == ["it's <b>"]
