@@ -11,11 +11,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from queuectl.models import State
 from queuectl.specs import CONTROL_CHARS
 
-STATE_STYLES = {
-    "pending": "cyan", "processing": "yellow", "completed": "green", "failed": "magenta",
-    "dead": "red", "cancelled": "dim",
+# Keyed by the model's states (a StrEnum: the table's plain strings find them).
+STATE_STYLES: dict[str, str] = {
+    State.PENDING: "cyan", State.PROCESSING: "yellow", State.COMPLETED: "green",
+    State.FAILED: "magenta", State.DEAD: "red", State.CANCELLED: "dim",
 }  # fmt: skip
 
 

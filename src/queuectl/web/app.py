@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from queuectl import output
-from queuectl.models import iso
+from queuectl.models import State, iso
 from queuectl.settings import redact_url
 from queuectl.timeparse import format_duration
 from queuectl.web import events, prom, views
@@ -31,7 +31,7 @@ from queuectl.web.security import Guard
 from queuectl.web.stores import StorePool
 
 HERE = Path(__file__).parent
-STATES = ("pending", "processing", "completed", "failed", "dead", "cancelled")
+STATES = tuple(str(state) for state in State)  # in the order the model declares them
 
 
 def _environment() -> jinja2.Environment:
