@@ -36,14 +36,16 @@ from queuectl.transitions import FailurePolicy
 @dataclass(frozen=True)
 class Stats:
     counts: dict[str, int]  # every State, zeros included
-    scheduled: int  # pending jobs whose run_at is still in the future
+    scheduled: int  # pending jobs whose run_at is still in the future (and not blocked)
     workers_active: int
     workers_busy: int
+    blocked: int = 0  # pending jobs waiting on dependencies (not counted as scheduled)
 
     def to_dict(self) -> dict[str, object]:
         return {
             "counts": dict(self.counts),
             "scheduled": self.scheduled,
+            "blocked": self.blocked,
             "workers": {"active": self.workers_active, "busy": self.workers_busy},
         }
 
@@ -118,6 +120,14 @@ class Storage(ABC):
         Specs must be complete (max_retries resolved). A spec without id gets a fresh
         short id. Raises DuplicateJob naming the first id that exists (or repeats within
         ``specs``); nothing is inserted then. Wakes idle workers after commit.
+
+        ``spec.after`` names jobs that must complete first: jobs of the store or of
+        ``specs`` (in any order; the caller has refused cycles). A job with a dependency not
+        completed yet is pending but never claimed until the last one completes (the
+        transaction recording that completion releases it); one whose dependencies have
+        all completed, or were purged after completing, is ready at once. Raises
+        DependencyRefused (the job's index, the dependency) for a dependency that is
+        unknown or cancelled; nothing is inserted then.
         """
 
     def enqueue_ids(self, specs: Sequence[JobSpec]) -> list[str]:
@@ -129,7 +139,12 @@ class Storage(ABC):
 
     @abstractmethod
     def get_job(self, job_id: str) -> Job | None:
-        """The job, or None."""
+        """The job, or None. Jobs read for people (get_job, list_jobs, enqueue, cancel,
+        retry_dead) carry ``after`` and ``waiting_for``; a claimed job does not."""
+
+    @abstractmethod
+    def dependents(self, job_id: str) -> list[str]:
+        """Ids of the jobs that run after ``job_id`` (any state), oldest first."""
 
     @abstractmethod
     def list_jobs(
@@ -249,7 +264,9 @@ class Storage(ABC):
         """Cancel jobs (all or nothing): pending/failed/processing → cancelled.
 
         Raises JobNotFound / WrongState for the first id that cannot be cancelled; then
-        nothing changes. The workers running cancelled jobs are woken to kill them.
+        nothing changes. The workers running cancelled jobs are woken to kill them. Jobs
+        waiting on a cancelled job, directly or not, are cancelled too in the same
+        transaction, with last_error "dependency 'ID' cancelled" (not returned).
         """
 
     @abstractmethod
@@ -262,7 +279,8 @@ class Storage(ABC):
     @abstractmethod
     def purge(self, states: Sequence[State], older_than: float) -> int:
         """Delete jobs in final ``states`` finished more than ``older_than`` seconds ago,
-        with their attempts and output. Returns how many jobs were deleted."""
+        with their attempts and output, except those a waiting job still needs (a dead
+        dependency). Returns how many jobs were deleted."""
 
     @abstractmethod
     def request_stop(self) -> list[str]:

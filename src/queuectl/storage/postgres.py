@@ -33,6 +33,7 @@ from psycopg.rows import dict_row
 from queuectl.errors import StoreUnavailable
 from queuectl.models import Job, JobSpec, State, to_ms
 from queuectl.settings import redact_url
+from queuectl.storage import dependencies
 from queuectl.storage.base import Listener
 from queuectl.storage.faults import postgres_fault
 from queuectl.storage.pgconn import CHANNEL, Conn, Wakeups, connect, migrate, scrub
@@ -144,7 +145,7 @@ class PostgresStorage(SqlStore[Conn]):
     def _clock(self) -> Params:
         return {}  # the SQL reads the database's clock
 
-    def _list(self, values: Sequence[str]) -> Any:
+    def _list(self, values: Sequence[str | int]) -> Any:
         return list(values)
 
     def _jobs(self, conn: Conn, name: str, params: Params) -> list[Job]:
@@ -189,8 +190,13 @@ class PostgresStorage(SqlStore[Conn]):
             "run_at": [to_ms(s.run_at) if s.run_at else None for s in specs],
             "channel": CHANNEL,
         }  # fmt: skip
-        with self._db() as conn:  # one statement: its own transaction
-            row = conn.execute(self._q["insert_job"], params).fetchone()
+        if dependencies.any_after(specs):
+            with self._write() as conn:
+                row = conn.execute(self._q["insert_job"], params).fetchone()
+                self._record_dependencies(conn, specs, ids)
+        else:
+            with self._db() as conn:  # one statement: its own transaction
+                row = conn.execute(self._q["insert_job"], params).fetchone()
         assert row is not None and row[1] == len(ids)
         return int(row[0])
 

@@ -48,7 +48,7 @@ from queuectl.models import (
     WorkerInfo,
     to_ms,
 )
-from queuectl.storage import liveness
+from queuectl.storage import dependencies, liveness
 from queuectl.storage.base import AttemptRow, Recovered, Stats, Storage
 from queuectl.storage.rows import (
     attempt_from_row,
@@ -120,8 +120,8 @@ class SqlStore(Storage, Generic[C]):
         """The parameters that tell a call's statements what "now" is."""
 
     @abstractmethod
-    def _list(self, values: Sequence[str]) -> Any:
-        """A list of texts as one bound parameter."""
+    def _list(self, values: Sequence[str | int]) -> Any:
+        """A list of texts (or of integers) as one bound parameter."""
 
     @abstractmethod
     def _jobs(self, conn: C, name: str, params: Params) -> list[Job]:
@@ -135,8 +135,10 @@ class SqlStore(Storage, Generic[C]):
     @abstractmethod
     def _insert_jobs(self, specs: Sequence[JobSpec], ids: list[str]) -> int:
         """Insert the batch (ids distinct, max_retries resolved) in one transaction and
-        wake idle workers; returns the store's now (epoch ms) that it wrote. Raises
-        ``_duplicate_error`` when an id exists, having inserted nothing."""
+        wake idle workers; returns the store's now (epoch ms) that it wrote. A batch with
+        dependencies (``dependencies.any_after``) records them in the same transaction
+        (``_record_dependencies``). Raises ``_duplicate_error`` when an id exists, or
+        DependencyRefused, having inserted nothing."""
 
     @abstractmethod
     def _end_attempt(
@@ -177,7 +179,8 @@ class SqlStore(Storage, Generic[C]):
             return []
         ids, now = self._enqueue(specs)
         created = ms(now)  # one datetime for the whole batch (100,000 jobs in a bulk file)
-        return [_inserted(spec, job_id, created) for spec, job_id in zip(specs, ids, strict=True)]
+        jobs = [_inserted(spec, job_id, created) for spec, job_id in zip(specs, ids, strict=True)]
+        return self._with_dependencies(jobs) if dependencies.any_after(specs) else jobs
 
     def enqueue_ids(self, specs: Sequence[JobSpec]) -> list[str]:
         return self._enqueue(specs)[0] if specs else []
@@ -216,8 +219,35 @@ class SqlStore(Storage, Generic[C]):
                     return job_id
         return ids[0]
 
+    def _record_dependencies(self, conn: C, specs: Sequence[JobSpec], ids: list[str]) -> None:
+        """Inside enqueue's transaction, after its jobs are inserted: refuse the batch if a
+        dependency can never complete (DependencyRefused), else write the edges and block
+        the jobs that wait. lock_dependencies keeps a dependency from completing unseen
+        meanwhile (the write lock on SQLite, row locks on PostgreSQL)."""
+        dependencies.check_cycles(specs, ids)
+        params = {"ids": self._list(dependencies.targets(specs))}
+        states = {row[0]: row[1] for row in conn.execute(self._q["lock_dependencies"], params)}
+        dependencies.check_targets(specs, states)
+        edges = dependencies.edges(specs, ids)
+        conn.execute(self._q["insert_dependencies"], {
+            "job_ids": self._list([e[0] for e in edges]),
+            "depends_on": self._list([e[1] for e in edges]),
+            "positions": self._list([e[2] for e in edges]),
+        })  # fmt: skip
+        conn.execute(self._q["block_waiting"], {"ids": self._list(sorted({e[0] for e in edges}))})
+
+    def _with_dependencies(self, jobs: list[Job]) -> list[Job]:
+        """``jobs`` with their ``after`` and ``waiting_for`` read from the store."""
+        if not jobs:
+            return jobs
+        rows = self._read("dependencies_of", {"ids": self._list([job.id for job in jobs])})
+        return dependencies.attach(jobs, rows)
+
+    def dependents(self, job_id: str) -> list[str]:
+        return [row[0] for row in self._read("dependents_of", {"id": job_id})]
+
     def get_job(self, job_id: str) -> Job | None:
-        found = self._read_jobs("get_job", {"id": job_id})
+        found = self._with_dependencies(self._read_jobs("get_job", {"id": job_id}))
         return found[0] if found else None
 
     def list_jobs(
@@ -228,7 +258,7 @@ class SqlStore(Storage, Generic[C]):
             "state": str(state) if state else None, "queue": queue, "id_contains": id_contains,
             "limit": limit, "offset": offset,
         }  # fmt: skip
-        return self._read_jobs("list_jobs", params)
+        return self._with_dependencies(self._read_jobs("list_jobs", params))
 
     def attempts(self, job_id: str) -> list[Attempt]:
         return [attempt_from_row(row) for row in self._read("attempts", {"id": job_id})]
@@ -242,8 +272,9 @@ class SqlStore(Storage, Generic[C]):
                 {row[0]: int(row[1]) for row in conn.execute(self._q["count_states"], params)}
             )
             scheduled = int(conn.execute(self._q["count_scheduled"], params).fetchone()[0])
+            blocked = int(conn.execute(self._q["count_blocked"], params).fetchone()[0])
             active, busy = conn.execute(self._q["count_workers"], params).fetchone()
-        return Stats(counts, scheduled, int(active), int(busy))
+        return Stats(counts, scheduled, int(active), int(busy), blocked)
 
     # --- the worker's side -----------------------------------------------------------------
 
@@ -393,10 +424,13 @@ class SqlStore(Storage, Generic[C]):
                 if not found:
                     raise self._refusal(conn, job_id, "pending, failed or processing")
                 done.extend(found)
+            # What waits on them can never run now: cancelled too (never running ones).
+            ids = self._list([job.id for job in done])
+            conn.execute(self._q["cancel_dependents"], {"ids": ids, **clock}).fetchall()
             holders = [job.worker for job in done if job.worker and job.started_at]
             if holders:
                 self._wake(conn, "cancel", [w for w in holders if w])
-        return done
+        return self._with_dependencies(done)
 
     def retry_dead(self, job_ids: Sequence[str] | None) -> list[Job]:
         clock = self._clock()
@@ -411,7 +445,7 @@ class SqlStore(Storage, Generic[C]):
                 done.extend(found)
             if done:
                 self._wake(conn, "work")
-        return done
+        return self._with_dependencies(done)
 
     def purge(self, states: Sequence[State], older_than: float) -> int:
         final = [str(s) for s in states if s in FINAL_STATES]
@@ -419,6 +453,7 @@ class SqlStore(Storage, Generic[C]):
                   **self._clock()}  # fmt: skip
         with self._write() as conn:
             conn.execute(self._q["purge_attempts"], params)
+            conn.execute(self._q["purge_dependencies"], params)
             return conn.execute(self._q["purge_jobs"], params).rowcount
 
     def request_stop(self) -> list[str]:

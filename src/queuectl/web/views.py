@@ -100,6 +100,7 @@ class JobDetail:
     output_attempt: int | None  # the attempt shown: the one asked for, else the latest
     cut_bytes: int  # bytes before the shown tail (dropped by the store or by the page)
     following: bool  # the shown attempt is still running: its output grows
+    dependents: list[str]  # ids of the jobs that run after this one
 
     @property
     def query(self) -> dict[str, str]:
@@ -119,7 +120,8 @@ def job(store: Storage, job_id: str, attempt: int | None = None) -> JobDetail | 
         text, cut = data.decode("utf-8", "replace"), out.dropped + len(out.data) - len(data)
     shown = attempt if attempt is not None else out.attempt if out else None
     return JobDetail(found, store.attempts(job_id), attempt, text, shown, cut,
-                     following=out is not None and not out.finished)  # fmt: skip
+                     following=out is not None and not out.finished,
+                     dependents=store.dependents(job_id))  # fmt: skip
 
 
 def dead(store: Storage, page: int) -> JobPage:

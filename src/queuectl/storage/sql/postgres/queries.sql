@@ -50,15 +50,19 @@ ORDER BY 2
 WITH counted AS (SELECT state, sum(n) AS n FROM job_counts GROUP BY state)
 SELECT state, n FROM counted WHERE n <> 0
 UNION ALL
-SELECT 'pending', (SELECT count(*) FROM jobs WHERE state IN ('pending', 'failed'))
+SELECT 'pending', (SELECT count(*) FROM jobs WHERE state IN ('pending', 'failed')
+                                                AND blocked_by = 0)
                   - coalesce((SELECT n FROM counted WHERE state = 'failed'), 0)
+                  -- jobs waiting on dependencies are pending too (migrations/0007)
+                  + (SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by > 0)
 
 -- name: count_scheduled
 -- Pending jobs due later: those of jobs_due (pending or failed) minus the failed ones. The
 -- first count reads the index alone (no row visits where the visibility map allows: 100,000
 -- scheduled jobs in ~5 ms instead of ~20), the second only the failed jobs' rows.
+-- A job waiting on dependencies counts as blocked (count_blocked), not as scheduled.
 SELECT (SELECT count(*) FROM jobs
-        WHERE state IN ('pending', 'failed') AND run_at > queuectl_now_ms())
+        WHERE state IN ('pending', 'failed') AND blocked_by = 0 AND run_at > queuectl_now_ms())
      - (SELECT count(*) FROM jobs WHERE state = 'failed' AND run_at > queuectl_now_ms())
 
 -- name: count_workers
@@ -79,7 +83,7 @@ SELECT * FROM queuectl_claim(%(worker)s, %(queues)s::text[])
 
 -- name: next_due
 SELECT min(run_at) - queuectl_now_ms() FROM jobs
-WHERE state IN ('pending', 'failed')
+WHERE state IN ('pending', 'failed') AND blocked_by = 0
   AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
 
 -- name: finish_job
@@ -242,13 +246,31 @@ RETURNING *
 SELECT id FROM jobs WHERE state = 'dead' ORDER BY seq
 
 -- name: purge_attempts
+-- Purge never deletes a job that a waiting job still needs (a dead one: `dlq retry` of it
+-- resumes the chain); a completed one goes, its dependents were released when it completed.
 DELETE FROM attempts WHERE job_id IN (
     SELECT id FROM jobs WHERE state = ANY(%(states)s::text[])
-      AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint)
+      AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint
+      AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
+          SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+          WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0)))
+
+-- name: purge_dependencies
+-- The purged jobs' own edges (what they ran after); edges pointing at them stay, so a
+-- dependent still lists a purged dependency in `after`.
+DELETE FROM job_dependencies WHERE job_id IN (
+    SELECT id FROM jobs WHERE state = ANY(%(states)s::text[])
+      AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint
+      AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
+          SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+          WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0)))
 
 -- name: purge_jobs
 DELETE FROM jobs
 WHERE state = ANY(%(states)s::text[]) AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint
+  AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
+      SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+      WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0))
 
 -- name: request_stop
 UPDATE workers SET stop_requested = true RETURNING id
@@ -266,6 +288,65 @@ FROM attempts WHERE finished_at >= %(since)s ORDER BY finished_at
 
 -- name: dead_since
 SELECT count(*) FROM jobs WHERE state = 'dead' AND finished_at >= %(since)s
+
+-- name: lock_dependencies
+-- The jobs named in `after` of a batch being enqueued (its own jobs included, inserted
+-- just before in the same transaction), locked in id order (two such batches never
+-- deadlock), marked as having dependents and returned with their latest state (a missing
+-- one is unknown). The lock makes a finish of one of them wait for this transaction's
+-- commit, and its release trigger then sees the new edges; a finish committed first is
+-- read here as completed: no job waits for a completion that has already happened.
+WITH locked AS (
+    SELECT id FROM jobs WHERE id = ANY(%(ids)s::text[]) ORDER BY id FOR NO KEY UPDATE
+)
+UPDATE jobs SET has_dependents = true FROM locked WHERE jobs.id = locked.id
+RETURNING jobs.id, jobs.state
+
+-- name: insert_dependencies
+INSERT INTO job_dependencies (job_id, depends_on, position)
+SELECT * FROM unnest(%(job_ids)s::text[], %(depends_on)s::text[], %(positions)s::integer[])
+
+-- name: block_waiting
+-- The new jobs wait for their dependencies that have not completed yet (one that is gone
+-- was purged after it completed); those with none left are ready at once.
+UPDATE jobs SET blocked_by = (
+    SELECT count(*) FROM job_dependencies d JOIN jobs dep ON dep.id = d.depends_on
+    WHERE d.job_id = jobs.id AND dep.state <> 'completed')
+WHERE id = ANY(%(ids)s::text[])
+
+-- name: dependencies_of
+-- `after` of each listed job in the order given, with each dependency's state (NULL: purged,
+-- after it completed) and whether the job still waits at all.
+SELECT d.job_id, d.depends_on, dep.state, w.state = 'pending' AND w.blocked_by > 0
+FROM job_dependencies d
+JOIN jobs w ON w.id = d.job_id
+LEFT JOIN jobs dep ON dep.id = d.depends_on
+WHERE d.job_id = ANY(%(ids)s::text[])
+ORDER BY d.job_id, d.position
+
+-- name: dependents_of
+SELECT d.job_id FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+WHERE d.depends_on = %(id)s ORDER BY w.seq
+
+-- name: cancel_dependents
+-- Everything that waits, directly or through others, on the cancelled jobs can never run:
+-- cancelled too, naming the dependency that was cancelled (for a job waiting on several,
+-- the first in id order). UNION stops at edges already walked.
+WITH RECURSIVE doomed (id, cause) AS (
+    SELECT d.job_id, d.depends_on FROM job_dependencies d
+    WHERE d.depends_on = ANY(%(ids)s::text[])
+    UNION
+    SELECT d.job_id, d.depends_on FROM job_dependencies d JOIN doomed ON d.depends_on = doomed.id
+)
+UPDATE jobs SET state = 'cancelled', finished_at = queuectl_now_ms(),
+    updated_at = queuectl_now_ms(),
+    last_error = 'dependency ''' || (SELECT min(cause) FROM doomed WHERE doomed.id = jobs.id)
+                 || ''' cancelled'
+WHERE id IN (SELECT id FROM doomed) AND state = 'pending' AND blocked_by > 0
+RETURNING *
+
+-- name: count_blocked
+SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by > 0
 
 -- name: pg_fold_counts
 -- Housekeeping with no SQLite counterpart (names starting pg_ are PostgreSQL's own): fold

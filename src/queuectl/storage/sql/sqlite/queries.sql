@@ -40,7 +40,11 @@ ORDER BY 2
 SELECT state, count(*) FROM jobs GROUP BY state
 
 -- name: count_scheduled
-SELECT count(*) FROM jobs WHERE state = 'pending' AND run_at > :now
+-- A job waiting on dependencies counts as blocked (count_blocked), not as scheduled.
+SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by = 0 AND run_at > :now
+
+-- name: count_blocked
+SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by > 0
 
 -- name: count_workers
 -- A worker is busy while a processing job names it (see all_workers).
@@ -58,7 +62,7 @@ SET state = 'processing', worker = :worker, runs = runs + 1, started_at = :now,
 WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready  -- walk the ready index in claim
                                                            -- order; unforced, the planner
                                                            -- sorts every pending row
-             WHERE state IN ('pending', 'failed') AND run_at <= :now
+             WHERE state IN ('pending', 'failed') AND blocked_by = 0 AND run_at <= :now
              ORDER BY priority DESC, run_at, seq LIMIT 1)
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING *
@@ -68,7 +72,7 @@ UPDATE jobs
 SET state = 'processing', worker = :worker, runs = runs + 1, started_at = :now,
     finished_at = NULL, exit_code = NULL, updated_at = :now
 WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready_queue
-             WHERE state IN ('pending', 'failed') AND run_at <= :now
+             WHERE state IN ('pending', 'failed') AND blocked_by = 0 AND run_at <= :now
                AND queue IN (SELECT value FROM json_each(:queues))
              ORDER BY priority DESC, run_at, seq LIMIT 1)
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
@@ -79,7 +83,7 @@ RETURNING *
 -- is served); min() with this WHERE would read every pending row.
 SELECT min(run_at) - :now FROM (
     SELECT run_at FROM jobs INDEXED BY jobs_due
-    WHERE state IN ('pending', 'failed')
+    WHERE state IN ('pending', 'failed') AND blocked_by = 0
       AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
     ORDER BY run_at LIMIT 1)
 
@@ -90,7 +94,9 @@ UPDATE jobs
 SET state = :state, attempts = :attempts, run_at = coalesce(:now + :delay_ms, run_at),
     finished_at = :now, exit_code = :exit_code, last_error = :error, updated_at = :now
 WHERE id = :id AND state = 'processing' AND worker = :worker AND runs = :number
-RETURNING seq  -- only whether the guard matched: the store knows the rest
+-- Whether the guard matched (the store knows the rest), and whether completing the job may
+-- have released waiting ones (migrations/0004).
+RETURNING has_dependents
 
 -- name: record_attempt
 -- An attempt's row is written when it ends: one insert per job, where a row opened at the
@@ -237,13 +243,30 @@ RETURNING *
 SELECT id FROM jobs WHERE state = 'dead' ORDER BY seq
 
 -- name: purge_attempts
+-- Purge never deletes a job that a waiting job still needs (a dead one: `dlq retry` of it
+-- resumes the chain); a completed one goes, its dependents were released when it completed.
 DELETE FROM attempts WHERE job_id IN (
     SELECT id FROM jobs WHERE state IN (SELECT value FROM json_each(:states))
-      AND finished_at < :now - :older_ms)
+      AND finished_at < :now - :older_ms
+      AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
+          SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+          WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0)))
+
+-- name: purge_dependencies
+-- The purged jobs' own edges (what they ran after); edges pointing at them stay, so a
+-- dependent still lists a purged dependency in `after`.
+DELETE FROM job_dependencies WHERE job_id IN (
+    SELECT id FROM jobs WHERE state IN (SELECT value FROM json_each(:states))
+      AND finished_at < :now - :older_ms
+      AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
+          SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+          WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0)))
 
 -- name: purge_jobs
-DELETE FROM jobs
-WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :now - :older_ms
+DELETE FROM jobs WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :now - :older_ms
+  AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
+      SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+      WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0))
 
 -- name: request_stop
 UPDATE workers SET stop_requested = 1 RETURNING id
@@ -261,3 +284,57 @@ FROM attempts WHERE finished_at >= :since ORDER BY finished_at
 
 -- name: dead_since
 SELECT count(*) FROM jobs WHERE state = 'dead' AND finished_at >= :since
+
+-- name: lock_dependencies
+-- The jobs named in `after` of a batch being enqueued (its own jobs included, inserted
+-- just before in the same transaction): marked as having dependents, so that completing
+-- them releases the batch's jobs, and returned with their state (a missing one is unknown).
+-- (The write lock is held: nothing completes between this and block_waiting.)
+UPDATE jobs SET has_dependents = 1
+WHERE id IN (SELECT value FROM json_each(:ids))
+RETURNING id, state
+
+-- name: insert_dependencies
+-- The edges as three JSON arrays of one length, read side by side.
+INSERT INTO job_dependencies (job_id, depends_on, position)
+SELECT j.value, d.value, p.value FROM json_each(:job_ids) j
+JOIN json_each(:depends_on) d ON d.key = j.key
+JOIN json_each(:positions) p ON p.key = j.key
+
+-- name: block_waiting
+-- The new jobs wait for their dependencies that have not completed yet (one that is gone
+-- was purged after it completed); those with none left are ready at once.
+UPDATE jobs SET blocked_by = (
+    SELECT count(*) FROM job_dependencies d JOIN jobs dep ON dep.id = d.depends_on
+    WHERE d.job_id = jobs.id AND dep.state <> 'completed')
+WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: dependencies_of
+-- `after` of each listed job in the order given, with each dependency's state (NULL: purged,
+-- after it completed) and whether the job still waits at all.
+SELECT d.job_id, d.depends_on, dep.state, w.state = 'pending' AND w.blocked_by > 0
+FROM job_dependencies d
+JOIN jobs w ON w.id = d.job_id
+LEFT JOIN jobs dep ON dep.id = d.depends_on
+WHERE d.job_id IN (SELECT value FROM json_each(:ids))
+ORDER BY d.job_id, d.position
+
+-- name: dependents_of
+SELECT d.job_id FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+WHERE d.depends_on = :id ORDER BY w.seq
+
+-- name: cancel_dependents
+-- Everything that waits, directly or through others, on the cancelled jobs can never run:
+-- cancelled too, naming the dependency that was cancelled (for a job waiting on several,
+-- the first in id order). UNION stops at edges already walked.
+WITH RECURSIVE doomed (id, cause) AS (
+    SELECT d.job_id, d.depends_on FROM job_dependencies d
+    WHERE d.depends_on IN (SELECT value FROM json_each(:ids))
+    UNION
+    SELECT d.job_id, d.depends_on FROM job_dependencies d JOIN doomed ON d.depends_on = doomed.id
+)
+UPDATE jobs SET state = 'cancelled', finished_at = :now, updated_at = :now,
+    last_error = 'dependency ''' || (SELECT min(cause) FROM doomed WHERE doomed.id = jobs.id)
+                 || ''' cancelled'
+WHERE id IN (SELECT id FROM doomed) AND state = 'pending' AND blocked_by > 0
+RETURNING *

@@ -24,17 +24,22 @@ CREATE TABLE jobs (
     finished_at  INTEGER,
     exit_code    INTEGER,
     last_error   TEXT,
-    worker       TEXT                         -- holding or last holding the job
+    worker       TEXT,                        -- holding or last holding the job
+    blocked_by   INTEGER NOT NULL DEFAULT 0,  -- dependencies not completed yet (pending jobs)
+    has_dependents INTEGER NOT NULL DEFAULT 0 -- some job runs after this one
 );
 
 -- The claim walks this index in order and stops at the first due row: cost does not
 -- grow with the number of finished jobs, which the partial index leaves out.
+-- A job waiting on dependencies (blocked_by > 0) is not in it: the claim never sees one.
 CREATE INDEX jobs_ready ON jobs (priority DESC, run_at, seq)
-    WHERE state IN ('pending', 'failed');
+    WHERE state IN ('pending', 'failed') AND blocked_by = 0;
 CREATE INDEX jobs_ready_queue ON jobs (queue, priority DESC, run_at, seq)
-    WHERE state IN ('pending', 'failed');
+    WHERE state IN ('pending', 'failed') AND blocked_by = 0;
 -- When is the next scheduled or backed-off job due? Lets idle workers sleep exactly that long.
-CREATE INDEX jobs_due ON jobs (run_at) WHERE state IN ('pending', 'failed');
+CREATE INDEX jobs_due ON jobs (run_at) WHERE state IN ('pending', 'failed') AND blocked_by = 0;
+-- `status` counts the waiting jobs from here.
+CREATE INDEX jobs_blocked ON jobs (seq) WHERE state = 'pending' AND blocked_by > 0;
 -- Lists by state, and the processing jobs (never more of them than workers) that say which
 -- worker is busy and which jobs to recover. An index whose key changes as a job moves
 -- costs page writes in each worker transaction, so there is no more than these.
@@ -78,3 +83,24 @@ CREATE TABLE config (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+
+-- Jobs that wait for other jobs (`enqueue --after`): the edges, kept as given (a purged
+-- dependency stays listed in `after`).
+CREATE TABLE job_dependencies (
+    job_id     TEXT    NOT NULL,
+    depends_on TEXT    NOT NULL,
+    position   INTEGER NOT NULL,              -- order as the user gave them
+    PRIMARY KEY (job_id, depends_on)
+);
+-- A completing job finds its dependents; a purge asks whether a job is still needed.
+CREATE INDEX job_dependencies_depends_on ON job_dependencies (depends_on);
+
+-- A dependency completes: its waiting dependents count one fewer, in the transaction that
+-- records the completion (whatever path completes it), all of them in one statement.
+CREATE TRIGGER jobs_release_dependents AFTER UPDATE OF state ON jobs
+    WHEN NEW.state = 'completed' AND OLD.state <> 'completed' AND NEW.has_dependents
+BEGIN
+    UPDATE jobs SET blocked_by = blocked_by - 1, updated_at = NEW.updated_at
+    WHERE id IN (SELECT job_id FROM job_dependencies WHERE depends_on = NEW.id)
+      AND state = 'pending' AND blocked_by > 0;
+END;
