@@ -54,8 +54,9 @@ from queuectl.storage.rows import (
     attempt_from_row,
     check_in_from_row,
     check_in_params,
-    claimed_attempt,
+    end_params,
     finished_attempt_from_row,
+    inserted_job,
     ms,
     worker_from_row,
 )
@@ -179,7 +180,8 @@ class SqlStore(Storage, Generic[C]):
             return []
         ids, now = self._enqueue(specs)
         created = ms(now)  # one datetime for the whole batch (100,000 jobs in a bulk file)
-        jobs = [_inserted(spec, job_id, created) for spec, job_id in zip(specs, ids, strict=True)]
+        rows = zip(specs, ids, strict=True)
+        jobs = [inserted_job(spec, job_id, created) for spec, job_id in rows]
         return self._with_dependencies(jobs) if dependencies.any_after(specs) else jobs
 
     def enqueue_ids(self, specs: Sequence[JobSpec]) -> list[str]:
@@ -480,27 +482,3 @@ class SqlStore(Storage, Generic[C]):
     def dead_since(self, since: datetime) -> int:
         return int(self._read("dead_since", {"since": to_ms(since)})[0][0])
 
-
-def end_params(job: Job, worker: str | None, result: AttemptResult, step: Transition) -> Params:
-    """The parameters that end a claimed attempt: the attempt as claimed (claimed_attempt),
-    how it ended (exit_code, outcome, attempt_error, output, dropped) and where the job
-    goes (state, attempts, delay_ms: due again that many ms from now, None keeps run_at;
-    error: the job's last_error)."""
-    return {
-        **claimed_attempt(job), "worker": worker, "state": str(step.state),
-        "attempts": step.attempts, "delay_ms": step.delay_ms, "exit_code": result.exit_code,
-        "outcome": str(result.outcome), "attempt_error": result.error, "error": step.error,
-        "output": result.output, "dropped": result.output_dropped,
-    }  # fmt: skip
-
-
-def _inserted(spec: JobSpec, job_id: str, created: datetime) -> Job:
-    """The job as inserted, built without reading it back (enqueue is a hot path): every
-    column not given is its default."""
-    assert spec.max_retries is not None
-    return Job(
-        id=job_id, command=spec.command, state=State.PENDING, attempts=0,
-        max_retries=spec.max_retries, priority=spec.priority, timeout=spec.timeout,
-        queue=spec.queue, run_at=created if spec.run_at is None else ms(to_ms(spec.run_at)),
-        created_at=created, updated_at=created, cwd=spec.cwd, env=spec.env or None,
-    )  # fmt: skip
