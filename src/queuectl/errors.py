@@ -63,3 +63,15 @@ class StoreUnavailable(QueuectlError):
 
 class LostLease(QueuectlError):
     """A worker tried to finish a job it no longer holds (recovered or cancelled)."""
+
+
+class ScheduleNotFound(QueuectlError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"schedule {name!r} not found")
+        self.name = name
+
+
+class DuplicateSchedule(QueuectlError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"schedule {name!r} already exists (--replace replaces it)")
+        self.name = name

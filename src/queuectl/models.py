@@ -98,6 +98,7 @@ class Job:
     cwd: str = "/"
     env: dict[str, str] | None = None
     last_attempt: int = 0  # number of the latest attempt started; dlq retry keeps counting
+    cron: str | None = None  # the schedule (`cron add`) that enqueued it
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,6 +120,7 @@ class Job:
             "worker": self.worker,
             "cwd": self.cwd,
             "env": self.env or {},
+            "cron": self.cron,
         }
 
 

@@ -32,9 +32,11 @@ from psycopg.rows import dict_row
 
 from queuectl.errors import (
     DuplicateJob,
+    DuplicateSchedule,
     InvalidValue,
     JobNotFound,
     LostLease,
+    ScheduleNotFound,
     StoreUnavailable,
     WrongState,
 )
@@ -53,8 +55,9 @@ from queuectl.models import (
     WorkerInfo,
     to_ms,
 )
-from queuectl.settings import redact_url
-from queuectl.storage import liveness
+from queuectl.recurring import Cron, CronSpec
+from queuectl.settings import Config, redact_url
+from queuectl.storage import cron_flow, liveness
 from queuectl.storage.base import (
     AttemptRow,
     Listener,
@@ -255,10 +258,11 @@ class PostgresStorage(Storage):
         limit: int | None = 100,
         offset: int = 0,
         id_contains: str | None = None,
+        cron: str | None = None,
     ) -> list[Job]:
         params = {
             "state": str(state) if state else None, "queue": queue, "id_contains": id_contains,
-            "limit": limit, "offset": offset,
+            "limit": limit, "offset": offset, "cron": cron,
         }  # fmt: skip
         with self._db() as conn:
             rows = conn.cursor(row_factory=dict_row).execute(Q["list_jobs"], params).fetchall()
@@ -500,6 +504,87 @@ class PostgresStorage(Storage):
 
     def dead_since(self, since: datetime) -> int:
         return _scalar(self._read(Q["dead_since"], {"since": to_ms(since)})[0])
+
+    # --- recurring jobs (cron): the flow is cron_flow's; here, the transactions ----------
+
+    @staticmethod
+    def _cron_run(conn: Conn) -> cron_flow.Run:
+        def run(name: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+            cur = conn.execute(Q[name], params)
+            return cur.fetchone() if cur.description else None  # (a statement without rows)
+
+        return run
+
+    def _cron_rows(self, conn: Conn, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return conn.cursor(row_factory=dict_row).execute(sql, params).fetchall()
+
+    def _now_ms(self, conn: Conn) -> int:
+        return _scalar(conn.execute(Q["cron_now"]).fetchone())
+
+    def cron_add(self, spec: CronSpec, replace: bool = False) -> Cron:
+        with self._tx() as conn:
+            params = cron_flow.upsert_params(spec, self._now_ms(conn), replace)
+            if conn.execute(Q["cron_upsert"], params).fetchone() is None:
+                raise DuplicateSchedule(spec.name)
+            self._notify(conn, "work")
+        return self.cron_get(spec.name)
+
+    def cron_list(self, name: str | None = None) -> list[Cron]:
+        with self._db() as conn:
+            rows = self._cron_rows(conn, Q["cron_list"], {"name": name})
+        return [cron_flow.cron_from_row(row) for row in rows]
+
+    def cron_remove(self, name: str) -> None:
+        with self._tx() as conn:
+            if conn.execute(Q["cron_delete"], {"name": name}).fetchone() is None:
+                raise ScheduleNotFound(name)
+            conn.execute(Q["cron_delete_skipped"], {"name": name})
+            self._notify(conn, "work")
+
+    def cron_set_paused(self, name: str, paused: bool) -> Cron:
+        with self._tx() as conn:
+            rows = self._cron_rows(conn, Q["cron_list"], {"name": name})
+            if not rows:
+                raise ScheduleNotFound(name)
+            params = cron_flow.paused_params(rows[0], paused, self._now_ms(conn))
+            conn.execute(Q["cron_set_paused"], params)
+            self._notify(conn, "work")
+        return self.cron_get(name)
+
+    def cron_run_now(self, name: str) -> Job:
+        config = Config.from_stored(self.config_items())
+        with self._tx() as conn:
+            params = cron_flow.manual_job_params(name, self._now_ms(conn), config)
+            if conn.execute(Q["cron_insert_job"], params).fetchone() is None:
+                raise ScheduleNotFound(name)
+            self._notify(conn, "work")
+        job = self.get_job(params["id"])
+        assert job is not None
+        return job
+
+    def cron_skipped(self, name: str, limit: int = 20) -> list[datetime]:
+        rows = self._read(Q["cron_skipped"], {"name": name, "limit": limit})
+        return cron_flow.skipped_from_rows(rows)
+
+    def cron_seconds_until_tick(self) -> float | None:
+        [(delta_ms,)] = self._read(Q["cron_next"])
+        return cron_flow.seconds_until(delta_ms)
+
+    def cron_fire(self) -> list[cron_flow.Fired]:
+        with self._db() as conn:
+            due = self._cron_rows(conn, Q["cron_due"], {})
+        if not due:
+            return []
+        config = Config.from_stored(self.config_items())
+        fired = []
+        for row in due:  # one short transaction per schedule
+            with self._tx() as conn:
+                done = cron_flow.fire(row, config, self._cron_run(conn))
+                if done is not None and done.job_id:
+                    self._notify(conn, "work")
+            if done is not None:
+                fired.append(done)
+        return fired
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -21,7 +21,15 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from queuectl.errors import DuplicateJob, JobNotFound, LostLease, StoreUnavailable, WrongState
+from queuectl.errors import (
+    DuplicateJob,
+    DuplicateSchedule,
+    JobNotFound,
+    LostLease,
+    ScheduleNotFound,
+    StoreUnavailable,
+    WrongState,
+)
 from queuectl.ids import new_job_ids
 from queuectl.models import (
     FINAL_STATES,
@@ -37,7 +45,9 @@ from queuectl.models import (
     WorkerInfo,
     to_ms,
 )
-from queuectl.storage import liveness
+from queuectl.recurring import Cron, CronSpec
+from queuectl.settings import Config
+from queuectl.storage import cron_flow, liveness
 from queuectl.storage.base import (
     AttemptRow,
     Listener,
@@ -275,11 +285,13 @@ class SQLiteStorage(Storage):
         limit: int | None = 100,
         offset: int = 0,
         id_contains: str | None = None,
+        cron: str | None = None,
     ) -> list[Job]:
         params = {
             "state": str(state) if state else None,
             "queue": queue,
             "id_contains": id_contains,
+            "cron": cron,
             "limit": -1 if limit is None else limit,
             "offset": offset,
         }
@@ -559,6 +571,74 @@ class SQLiteStorage(Storage):
     def dead_since(self, since: datetime) -> int:
         [row] = self._read(Q["dead_since"], {"since": to_ms(since)})
         return int(row[0])
+
+    # --- recurring jobs (cron): the flow is cron_flow's; here, the transactions ----------
+
+    @staticmethod
+    def _cron_run(conn: sqlite3.Connection) -> cron_flow.Run:
+        return lambda name, params: conn.execute(Q[name], params).fetchone()
+
+    def cron_add(self, spec: CronSpec, replace: bool = False) -> Cron:
+        params = cron_flow.upsert_params(spec, self._now(), replace)
+        with self._write() as conn:
+            if conn.execute(Q["cron_upsert"], params).fetchone() is None:
+                raise DuplicateSchedule(spec.name)
+        self._wake_idle()
+        return self.cron_get(spec.name)
+
+    def cron_list(self, name: str | None = None) -> list[Cron]:
+        return [cron_flow.cron_from_row(row) for row in self._read(Q["cron_list"], {"name": name})]
+
+    def cron_remove(self, name: str) -> None:
+        with self._write() as conn:
+            if conn.execute(Q["cron_delete"], {"name": name}).fetchone() is None:
+                raise ScheduleNotFound(name)
+            conn.execute(Q["cron_delete_skipped"], {"name": name})
+        self._wake_idle()
+
+    def cron_set_paused(self, name: str, paused: bool) -> Cron:
+        with self._write() as conn:
+            row = conn.execute(Q["cron_list"], {"name": name}).fetchone()
+            if row is None:
+                raise ScheduleNotFound(name)
+            conn.execute(Q["cron_set_paused"], cron_flow.paused_params(row, paused, self._now()))
+        self._wake_idle()
+        return self.cron_get(name)
+
+    def cron_run_now(self, name: str) -> Job:
+        params = cron_flow.manual_job_params(
+            name, self._now(), Config.from_stored(self.config_items())
+        )
+        with self._write() as conn:
+            if conn.execute(Q["cron_insert_job"], params).fetchone() is None:
+                raise ScheduleNotFound(name)
+        self._wake_idle()
+        job = self.get_job(params["id"])
+        assert job is not None
+        return job
+
+    def cron_skipped(self, name: str, limit: int = 20) -> list[datetime]:
+        rows = self._read(Q["cron_skipped"], {"name": name, "limit": limit})
+        return cron_flow.skipped_from_rows(rows)
+
+    def cron_seconds_until_tick(self) -> float | None:
+        [row] = self._read(Q["cron_next"], {"now": self._now()})
+        return cron_flow.seconds_until(row[0])
+
+    def cron_fire(self) -> list[cron_flow.Fired]:
+        due = self._read(Q["cron_due"], {"now": self._now()})
+        if not due:
+            return []
+        config = Config.from_stored(self.config_items())
+        fired = []
+        for row in due:  # one short transaction per schedule: the lock is never held long
+            with self._write() as conn:
+                done = cron_flow.fire(row, config, self._cron_run(conn))
+            if done is not None:
+                fired.append(done)
+        if any(f.job_id for f in fired):
+            self._wake_idle()
+        return fired
 
 
 def _attempt_params(
