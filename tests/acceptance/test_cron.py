@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from datetime import datetime
+from urllib.parse import quote
 
 from tests.helpers import Cli, wait_until
 
@@ -111,3 +112,36 @@ def test_bad_input_is_one_line_and_writes_nothing(cli: Cli) -> None:
         assert len(lines) == 1 and words in lines[0], (args, proc.stderr)
     assert cli.json("cron", "list") == before
     assert cli.json("list") == []
+
+
+def test_dashboard_cron_page_actions_and_metrics(cli: Cli) -> None:
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.dashboard_server import dashboard
+
+    odd = 'nightly <b>"x"</b>/é'
+    cli.ok("cron", "add", odd, "0 2 * * 1-5", "-c", "true", "--tz", "Europe/Berlin")
+    path = "/api/cron/" + quote(odd, safe="")
+    with dashboard(cli) as base, httpx.Client(base_url=base) as http:
+        page = http.get("/cron")
+        assert page.status_code == 200
+        assert "nightly &lt;b&gt;" in page.text and "<b>" not in page.text  # escaped
+        assert "Monday through Friday" in page.text and "Europe/Berlin" in page.text
+        assert http.get("/api/cron").json() == cli.json("cron", "list")
+        # State-changing requests follow the rules of every other action.
+        refused = http.post(path + "/pause", headers={"origin": "http://evil.example"})
+        assert refused.status_code == 403
+        assert cli.json("cron", "list")[0]["paused"] is False
+        assert http.post(path + "/pause").json()["paused"] is True
+        assert http.post(path + "/resume").json()["paused"] is False
+        ran = http.post(path + "/run").json()
+        assert ran["cron"] == odd and cli.job(ran["id"])["state"] == "pending"
+        assert http.post("/api/cron/nope/run").status_code == 404
+        metrics = http.get("/metrics").text
+    families = {f.name: f for f in text_string_to_metric_families(metrics)}
+    [until] = families["queuectl_cron_next_tick_seconds"].samples
+    assert until.labels["name"] == odd and 0 < until.value <= 4 * 86400
+    skipped = families["queuectl_cron_skipped_ticks"]
+    assert skipped.type == "counter" and [s.value for s in skipped.samples
+                                          if s.name.endswith("_total")] == [0.0]  # fmt: skip
