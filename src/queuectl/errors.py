@@ -84,3 +84,15 @@ class DependencyRefused(InvalidValue):
         super().__init__(f"cannot run after {dependency!r}: {why}")
         self.index = index
         self.dependency = dependency
+
+
+class ScheduleNotFound(QueuectlError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"schedule {name!r} not found")
+        self.name = name
+
+
+class DuplicateSchedule(QueuectlError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"schedule {name!r} already exists (--replace replaces it)")
+        self.name = name

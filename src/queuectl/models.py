@@ -105,6 +105,7 @@ class Job:
     cwd: str = "/"
     env: dict[str, str] | None = None
     last_attempt: int = 0  # number of the latest attempt started; dlq retry keeps counting
+    cron: str | None = None  # the schedule (`cron add`) that enqueued it
     # The attempts log, oldest first, on a job read with its history (`show`, Queue.get);
     # None on one read without it (`list`, `enqueue`), whose document has no such key.
     attempts_log: tuple[Attempt, ...] | None = None
@@ -137,6 +138,7 @@ class Job:
             "worker": self.worker,
             "cwd": self.cwd,
             "env": self.env or {},
+            "cron": self.cron,
             "after": list(self.after),
             "waiting_for": list(self.waiting_for),
         }

@@ -99,14 +99,16 @@ def _env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.command("list")
 @click.option("--state", type=STATE_CHOICE, help="Only jobs in this state.")
 @click.option("--queue", help="Only jobs of this queue.")
+@click.option("--cron", "cron_name", metavar="NAME", help="Only jobs of this schedule.")
 @click.option("--limit", type=int, callback=bounded(0, 10**9), default=100,
               show_default=True, help="At most this many (0: all).")  # fmt: skip
 @json_option
 @pass_cli_context
-def list_cmd(cli_ctx: CliContext, state: str | None, queue: str | None, limit: int,
-             as_json: bool) -> None:  # fmt: skip
+def list_cmd(cli_ctx: CliContext, state: str | None, queue: str | None, cron_name: str | None,
+             limit: int, as_json: bool) -> None:  # fmt: skip
     """Jobs, newest first."""
-    jobs = cli_ctx.store().list_jobs(State(state) if state else None, queue, limit or None)
+    jobs = cli_ctx.store().list_jobs(State(state) if state else None, queue, limit or None,
+                                     cron=cron_name)  # fmt: skip
     render_jobs(jobs, as_json)
     if limit and len(jobs) == limit and not as_json:
         output.note(f"(the newest {limit}; --limit 0 lists all)")

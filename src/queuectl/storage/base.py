@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from queuectl.errors import LostLease
+from queuectl.errors import LostLease, ScheduleNotFound
 from queuectl.models import (
     Attempt,
     AttemptResult,
@@ -30,6 +30,8 @@ from queuectl.models import (
     State,
     WorkerInfo,
 )
+from queuectl.recurring import Cron, CronSpec
+from queuectl.storage.cron_flow import Fired
 from queuectl.transitions import FailurePolicy
 
 
@@ -154,8 +156,10 @@ class Storage(ABC):
         limit: int | None = 100,
         offset: int = 0,
         id_contains: str | None = None,
+        cron: str | None = None,
     ) -> list[Job]:
-        """Jobs newest first, optionally filtered; ``limit=None`` for all."""
+        """Jobs newest first, optionally filtered (``cron``: enqueued by that schedule);
+        ``limit=None`` for all."""
 
     @abstractmethod
     def attempts(self, job_id: str) -> list[Attempt]:
@@ -321,3 +325,57 @@ class Storage(ABC):
     @abstractmethod
     def dead_since(self, since: datetime) -> int:
         """How many jobs went dead at or after ``since``."""
+
+    # --- recurring jobs (cron) -------------------------------------------------------------
+    # One job per tick whatever the number of pools: see storage/cron_flow.py. Every change
+    # wakes the idle workers of every pool (as an enqueue does), so they plan their sleep
+    # around the new ticks at once.
+
+    @abstractmethod
+    def cron_add(self, spec: CronSpec, replace: bool = False) -> Cron:
+        """Store a validated schedule, its first tick the first after now. Raises
+        DuplicateSchedule when the name is taken (unless ``replace``: the new definition
+        then takes its place, running, its ticks planned afresh); nothing is written then."""
+
+    @abstractmethod
+    def cron_list(self, name: str | None = None) -> list[Cron]:
+        """Every schedule by name (or only ``name``), with its latest job and its state."""
+
+    def cron_get(self, name: str) -> Cron:
+        """The schedule ``name``; raises ScheduleNotFound."""
+        found = self.cron_list(name)
+        if not found:
+            raise ScheduleNotFound(name)
+        return found[0]
+
+    @abstractmethod
+    def cron_remove(self, name: str) -> None:
+        """Delete the schedule and its skipped ticks (its jobs stay). Raises
+        ScheduleNotFound."""
+
+    @abstractmethod
+    def cron_set_paused(self, name: str, paused: bool) -> Cron:
+        """Pause (no tick fires) or resume (the next tick is the first after now: missed
+        ticks are not run). Raises ScheduleNotFound."""
+
+    @abstractmethod
+    def cron_run_now(self, name: str) -> Job:
+        """Enqueue one job of the schedule now, outside its ticks (id ``NAME@run-XXXX``).
+        Raises ScheduleNotFound."""
+
+    @abstractmethod
+    def cron_skipped(self, name: str, limit: int = 20) -> list[datetime]:
+        """The schedule's latest ticks skipped because its previous job was unfinished,
+        newest first (the latest recurring.SKIPPED_KEPT are kept)."""
+
+    @abstractmethod
+    def cron_seconds_until_tick(self) -> float | None:
+        """Seconds until the earliest tick of a running schedule (0: one is due), None if
+        none is planned. Idle workers sleep no longer than this."""
+
+    @abstractmethod
+    def cron_fire(self) -> list[Fired]:
+        """Fire every schedule whose tick has come: at most one job each (the latest missed
+        tick, or none, after downtime), a skipped tick recorded when the previous job is
+        unfinished (--overlap skip). Safe from any number of processes at once: each tick
+        enqueues exactly once. Returns what this call did (not what others did)."""

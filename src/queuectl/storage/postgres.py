@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any
 
@@ -39,7 +39,8 @@ from queuectl.storage.faults import postgres_fault
 from queuectl.storage.pgconn import CHANNEL, Conn, Wakeups, connect, migrate, scrub
 from queuectl.storage.rows import job_from_row
 from queuectl.storage.sql import queries
-from queuectl.storage.sql_store import Params, SqlStore
+from queuectl.storage.sql_cron import SqlCron
+from queuectl.storage.sql_store import Params
 from queuectl.transitions import Transition
 
 # Rows folded at once beyond which job_counts is vacuumed at once: a million jobs inserted
@@ -50,7 +51,7 @@ VACUUM_AFTER_FOLD = 50_000
 FOLD_MIN_ROWS = 1_000
 
 
-class PostgresStorage(SqlStore[Conn]):
+class PostgresStorage(SqlCron[Conn]):
     _q = queries("postgres")
     _duplicate_error = pg_errors.UniqueViolation
 
@@ -151,6 +152,9 @@ class PostgresStorage(SqlStore[Conn]):
     def _jobs(self, conn: Conn, name: str, params: Params) -> list[Job]:
         cur = conn.cursor(row_factory=dict_row)
         return [job_from_row(row) for row in cur.execute(self._q[name], params)]
+
+    def _mappings(self, conn: Conn, name: str, params: Params) -> Sequence[Mapping[str, Any]]:
+        return conn.cursor(row_factory=dict_row).execute(self._q[name], params).fetchall()
 
     def _wake(self, conn: Conn, event: str, worker_ids: Sequence[str] = ()) -> None:
         """Delivered on commit only, to every listener, and folded with repeats in the same

@@ -44,8 +44,18 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         started_at=from_ms(row["started_at"]), finished_at=from_ms(row["finished_at"]),
         exit_code=row["exit_code"], last_error=row["last_error"], worker=row["worker"],
         cwd=row["cwd"], env=json.loads(row["env"]) if row["env"] else None,
-        last_attempt=row["runs"],
+        last_attempt=row["runs"], cron=_cron_of(row),
     )  # fmt: skip
+
+
+def _cron_of(row: Mapping[str, Any]) -> str | None:
+    """The job's schedule: a row read through a function declared before the column was
+    added (PostgreSQL keeps such a row type until the session ends) has none."""
+    try:
+        value: str | None = row["cron"]
+    except (KeyError, IndexError):
+        return None
+    return value
 
 
 def claimed_attempt(job: Job) -> dict[str, Any]:

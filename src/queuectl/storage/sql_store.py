@@ -71,6 +71,9 @@ class Cursor(Protocol):
     @property
     def rowcount(self) -> int: ...
 
+    @property
+    def description(self) -> Any: ...  # None for a statement that returns no rows
+
     def fetchone(self) -> Any: ...
 
     def fetchall(self) -> list[Any]: ...
@@ -254,11 +257,11 @@ class SqlStore(Storage, Generic[C]):
 
     def list_jobs(
         self, state: State | None = None, queue: str | None = None, limit: int | None = 100,
-        offset: int = 0, id_contains: str | None = None,
+        offset: int = 0, id_contains: str | None = None, cron: str | None = None,
     ) -> list[Job]:  # fmt: skip
         params = {
             "state": str(state) if state else None, "queue": queue, "id_contains": id_contains,
-            "limit": limit, "offset": offset,
+            "cron": cron, "limit": limit, "offset": offset,
         }  # fmt: skip
         return self._with_dependencies(self._read_jobs("list_jobs", params))
 

@@ -28,7 +28,8 @@ from queuectl.storage.base import Listener
 from queuectl.storage.faults import sqlite_fault
 from queuectl.storage.rows import job_from_row, ms
 from queuectl.storage.sql import queries
-from queuectl.storage.sql_store import Params, SqlStore
+from queuectl.storage.sql_cron import SqlCron
+from queuectl.storage.sql_store import Params
 from queuectl.storage.sqlite_file import (
     BUSY_TIMEOUT_OFF,
     BUSY_TIMEOUT_ON,
@@ -38,7 +39,7 @@ from queuectl.storage.sqlite_file import (
 from queuectl.transitions import Transition
 
 
-class SQLiteStorage(SqlStore[sqlite3.Connection]):
+class SQLiteStorage(SqlCron[sqlite3.Connection]):
     _q = queries("sqlite")
     _duplicate_error = sqlite3.IntegrityError
 

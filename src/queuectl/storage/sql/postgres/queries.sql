@@ -28,6 +28,7 @@ SELECT * FROM jobs
 WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
   AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
   AND (%(id_contains)s::text IS NULL OR strpos(id, %(id_contains)s::text) > 0)
+  AND (%(cron)s::text IS NULL OR cron = %(cron)s::text)
 ORDER BY seq DESC
 LIMIT %(limit)s::bigint OFFSET %(offset)s
 
@@ -365,3 +366,90 @@ VACUUM FULL job_counts
 -- Wakes the listening workers once the transaction commits (repeats within it are folded
 -- into one); the payload says what happened: work | stop | cancel.
 SELECT pg_notify(%(channel)s, %(event)s)
+
+-- --- recurring jobs (cron) -------------------------------------------------------------------
+-- The same blocks as the SQLite store's, with the database's clock for "now".
+
+-- name: cron_now
+SELECT queuectl_now_ms()
+
+-- name: cron_upsert
+INSERT INTO cron_schedules AS s (name, schedule, tz, command, max_retries, priority, timeout,
+                                 queue, cwd, env, overlap, catch_up, paused, next_run_at,
+                                 skipped, created_at, updated_at)
+VALUES (%(name)s, %(schedule)s, %(tz)s, %(command)s, %(max_retries)s::bigint, %(priority)s,
+        %(timeout)s::double precision, %(queue)s, %(cwd)s, %(env)s::text, %(overlap)s,
+        %(catch_up)s, false, %(next_run_at)s::bigint, 0, queuectl_now_ms(), queuectl_now_ms())
+ON CONFLICT (name) DO UPDATE
+SET schedule = excluded.schedule, tz = excluded.tz, command = excluded.command,
+    max_retries = excluded.max_retries, priority = excluded.priority,
+    timeout = excluded.timeout, queue = excluded.queue, cwd = excluded.cwd, env = excluded.env,
+    overlap = excluded.overlap, catch_up = excluded.catch_up, paused = false,
+    next_run_at = excluded.next_run_at, updated_at = excluded.updated_at
+WHERE %(replace)s
+RETURNING name
+
+-- name: cron_list
+SELECT s.*,
+       (SELECT id FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_job,
+       (SELECT state FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_state
+FROM cron_schedules s
+WHERE %(name)s::text IS NULL OR s.name = %(name)s::text
+ORDER BY s.name
+
+-- name: cron_delete
+DELETE FROM cron_schedules WHERE name = %(name)s RETURNING name
+
+-- name: cron_delete_skipped
+DELETE FROM cron_skipped WHERE name = %(name)s
+
+-- name: cron_set_paused
+UPDATE cron_schedules
+SET paused = %(paused)s, next_run_at = %(next_run_at)s::bigint, updated_at = queuectl_now_ms()
+WHERE name = %(name)s
+RETURNING name
+
+-- name: cron_next
+SELECT min(next_run_at) - queuectl_now_ms() FROM cron_schedules WHERE NOT paused
+
+-- name: cron_due
+SELECT *, queuectl_now_ms() AS now_ms FROM cron_schedules
+WHERE NOT paused AND next_run_at <= queuectl_now_ms()
+ORDER BY next_run_at
+
+-- name: cron_advance
+-- Two pools firing the same tick: the second waits on the row lock, then finds the tick
+-- moved on and updates nothing (READ COMMITTED re-reads the row it waited for).
+UPDATE cron_schedules SET next_run_at = %(next_run_at)s::bigint, updated_at = queuectl_now_ms()
+WHERE name = %(name)s AND next_run_at = %(due)s AND NOT paused
+RETURNING name
+
+-- name: cron_last_job
+SELECT id, state FROM jobs WHERE cron = %(name)s ORDER BY seq DESC LIMIT 1
+
+-- name: cron_insert_job
+INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd, env,
+                  run_at, created_at, updated_at, cron)
+SELECT %(id)s, command, 'pending', coalesce(max_retries, %(max_retries)s), priority,
+       coalesce(timeout, %(timeout)s::double precision), queue, cwd, env, queuectl_now_ms(),
+       queuectl_now_ms(), queuectl_now_ms(), name
+FROM cron_schedules WHERE name = %(name)s
+ON CONFLICT (id) DO NOTHING
+RETURNING id
+
+-- name: cron_record_skip
+INSERT INTO cron_skipped (name, tick, blocked_by) VALUES (%(name)s, %(tick)s, %(blocked_by)s)
+ON CONFLICT (name, tick) DO NOTHING
+
+-- name: cron_count_skip
+UPDATE cron_schedules SET skipped = skipped + 1 WHERE name = %(name)s
+
+-- name: cron_prune_skipped
+DELETE FROM cron_skipped
+WHERE name = %(name)s
+  AND tick <= (SELECT tick FROM cron_skipped WHERE name = %(name)s
+               ORDER BY tick DESC LIMIT 1 OFFSET %(keep)s)
+
+-- name: cron_skipped
+SELECT tick, blocked_by FROM cron_skipped WHERE name = %(name)s ORDER BY tick DESC
+LIMIT %(limit)s

@@ -34,7 +34,8 @@ CREATE TABLE jobs (
     last_error   text,
     worker       text,                         -- holding or last holding the job
     blocked_by   integer NOT NULL DEFAULT 0,   -- dependencies not completed yet (pending jobs)
-    has_dependents boolean NOT NULL DEFAULT false  -- some job runs after this one
+    has_dependents boolean NOT NULL DEFAULT false, -- some job runs after this one
+    cron         text                          -- the schedule (cron add) that enqueued it
 );
 
 -- The claim walks this index in order and stops at the first due row that no other
@@ -334,3 +335,37 @@ END $$;
 CREATE TRIGGER jobs_release_dependents AFTER UPDATE OF state ON jobs
     FOR EACH ROW WHEN (NEW.state = 'completed' AND OLD.state <> 'completed' AND NEW.has_dependents)
     EXECUTE FUNCTION queuectl_release_dependents();
+
+-- Recurring jobs (cron): the schedules, and the ticks they skipped.
+-- A schedule's jobs, newest first: its last job (cron list, the overlap check) in one step.
+CREATE INDEX jobs_cron ON jobs (cron, seq) WHERE cron IS NOT NULL;
+
+
+CREATE TABLE cron_schedules (
+    name        text    PRIMARY KEY,
+    schedule    text    NOT NULL,             -- as the user wrote it
+    tz          text    NOT NULL,             -- IANA zone name
+    command     text    NOT NULL,
+    max_retries bigint,                       -- NULL: the config's when a tick fires
+    priority    bigint  NOT NULL DEFAULT 0,
+    timeout     double precision,             -- NULL: the config's job-timeout
+    queue       text    NOT NULL DEFAULT 'default',
+    cwd         text    NOT NULL,
+    env         text,                         -- JSON object, or NULL
+    overlap     text    NOT NULL,             -- skip | allow
+    catch_up    text    NOT NULL,             -- latest | none
+    paused      boolean NOT NULL DEFAULT false,
+    next_run_at bigint,                       -- the next tick; NULL: it never ticks again
+    skipped     bigint  NOT NULL DEFAULT 0,   -- ticks skipped (overlap), ever
+    created_at  bigint  NOT NULL,
+    updated_at  bigint  NOT NULL
+);
+-- The earliest tick to come: what an idle worker sleeps until.
+CREATE INDEX cron_due ON cron_schedules (next_run_at) WHERE NOT paused;
+
+CREATE TABLE cron_skipped (
+    name       text   NOT NULL,
+    tick       bigint NOT NULL,
+    blocked_by text,                          -- the schedule's unfinished job at the time
+    PRIMARY KEY (name, tick)
+);

@@ -22,6 +22,7 @@ SELECT * FROM jobs
 WHERE (:state IS NULL OR state = :state)
   AND (:queue IS NULL OR queue = :queue)
   AND (:id_contains IS NULL OR instr(id, :id_contains) > 0)
+  AND (:cron IS NULL OR cron = :cron)
 ORDER BY seq DESC
 LIMIT coalesce(:limit, -1) OFFSET :offset  -- NULL: every job
 
@@ -338,3 +339,95 @@ UPDATE jobs SET state = 'cancelled', finished_at = :now, updated_at = :now,
                  || ''' cancelled'
 WHERE id IN (SELECT id FROM doomed) AND state = 'pending' AND blocked_by > 0
 RETURNING *
+
+-- --- recurring jobs (cron) -------------------------------------------------------------------
+-- Parameters as the PostgreSQL twins take them; "now" is :now here, the database's clock
+-- there.
+
+-- name: cron_now
+SELECT :now
+
+-- name: cron_upsert
+-- A new schedule; with :replace an existing one of that name takes the new definition (its
+-- skipped count and creation time stay). No row back: the name is taken and not replaced.
+INSERT INTO cron_schedules (name, schedule, tz, command, max_retries, priority, timeout,
+                            queue, cwd, env, overlap, catch_up, paused, next_run_at,
+                            skipped, created_at, updated_at)
+VALUES (:name, :schedule, :tz, :command, :max_retries, :priority, :timeout, :queue, :cwd,
+        :env, :overlap, :catch_up, 0, :next_run_at, 0, :now, :now)
+ON CONFLICT (name) DO UPDATE
+SET schedule = excluded.schedule, tz = excluded.tz, command = excluded.command,
+    max_retries = excluded.max_retries, priority = excluded.priority,
+    timeout = excluded.timeout, queue = excluded.queue, cwd = excluded.cwd, env = excluded.env,
+    overlap = excluded.overlap, catch_up = excluded.catch_up, paused = 0,
+    next_run_at = excluded.next_run_at, updated_at = excluded.updated_at
+WHERE :replace
+RETURNING name
+
+-- name: cron_list
+-- Every schedule (or the one named), with its latest job through jobs_cron.
+SELECT s.*,
+       (SELECT id FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_job,
+       (SELECT state FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_state
+FROM cron_schedules s
+WHERE :name IS NULL OR s.name = :name
+ORDER BY s.name
+
+-- name: cron_delete
+DELETE FROM cron_schedules WHERE name = :name RETURNING name
+
+-- name: cron_delete_skipped
+DELETE FROM cron_skipped WHERE name = :name
+
+-- name: cron_set_paused
+UPDATE cron_schedules SET paused = :paused, next_run_at = :next_run_at, updated_at = :now
+WHERE name = :name
+RETURNING name
+
+-- name: cron_next
+-- Milliseconds until the earliest tick of a running schedule (<= 0: one is due); NULL when
+-- none is planned. One step down cron_due.
+SELECT min(next_run_at) - :now FROM cron_schedules WHERE paused = 0
+
+-- name: cron_due
+SELECT *, :now AS now_ms FROM cron_schedules
+WHERE paused = 0 AND next_run_at <= :now
+ORDER BY next_run_at
+
+-- name: cron_advance
+-- The guard that makes a tick fire once: only the caller that finds the tick it planned
+-- from still stored moves it on, and it enqueues in the same transaction.
+UPDATE cron_schedules SET next_run_at = :next_run_at, updated_at = :now
+WHERE name = :name AND next_run_at = :due AND paused = 0
+RETURNING name
+
+-- name: cron_last_job
+SELECT id, state FROM jobs WHERE cron = :name ORDER BY seq DESC LIMIT 1
+
+-- name: cron_insert_job
+-- The tick's job, from the schedule's stored definition; limits it leaves open take the
+-- config's values (:max_retries, :timeout). A tick's id exists at most once.
+INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd, env,
+                  run_at, created_at, updated_at, cron)
+SELECT :id, command, 'pending', coalesce(max_retries, :max_retries), priority,
+       coalesce(timeout, :timeout), queue, cwd, env, :now, :now, :now, name
+FROM cron_schedules WHERE name = :name
+ON CONFLICT (id) DO NOTHING
+RETURNING id
+
+-- name: cron_record_skip
+INSERT INTO cron_skipped (name, tick, blocked_by) VALUES (:name, :tick, :blocked_by)
+ON CONFLICT (name, tick) DO NOTHING
+
+-- name: cron_count_skip
+UPDATE cron_schedules SET skipped = skipped + 1 WHERE name = :name
+
+-- name: cron_prune_skipped
+-- Only the latest :keep skipped ticks are kept (the count is kept whole).
+DELETE FROM cron_skipped
+WHERE name = :name
+  AND tick <= (SELECT tick FROM cron_skipped WHERE name = :name
+               ORDER BY tick DESC LIMIT 1 OFFSET :keep)
+
+-- name: cron_skipped
+SELECT tick, blocked_by FROM cron_skipped WHERE name = :name ORDER BY tick DESC LIMIT :limit

@@ -26,7 +26,8 @@ CREATE TABLE jobs (
     last_error   TEXT,
     worker       TEXT,                        -- holding or last holding the job
     blocked_by   INTEGER NOT NULL DEFAULT 0,  -- dependencies not completed yet (pending jobs)
-    has_dependents INTEGER NOT NULL DEFAULT 0 -- some job runs after this one
+    has_dependents INTEGER NOT NULL DEFAULT 0, -- some job runs after this one
+    cron         TEXT                         -- the schedule (cron add) that enqueued it
 );
 
 -- The claim walks this index in order and stops at the first due row: cost does not
@@ -104,3 +105,37 @@ BEGIN
     WHERE id IN (SELECT job_id FROM job_dependencies WHERE depends_on = NEW.id)
       AND state = 'pending' AND blocked_by > 0;
 END;
+
+-- Recurring jobs (cron): the schedules, and the ticks they skipped.
+-- A schedule's jobs, newest first: its last job (cron list, the overlap check) in one step.
+CREATE INDEX jobs_cron ON jobs (cron, seq) WHERE cron IS NOT NULL;
+
+
+CREATE TABLE cron_schedules (
+    name        TEXT    PRIMARY KEY,
+    schedule    TEXT    NOT NULL,             -- as the user wrote it
+    tz          TEXT    NOT NULL,             -- IANA zone name
+    command     TEXT    NOT NULL,
+    max_retries INTEGER,                      -- NULL: the config's when a tick fires
+    priority    INTEGER NOT NULL DEFAULT 0,
+    timeout     REAL,                         -- NULL: the config's job-timeout
+    queue       TEXT    NOT NULL DEFAULT 'default',
+    cwd         TEXT    NOT NULL,
+    env         TEXT,                         -- JSON object, or NULL
+    overlap     TEXT    NOT NULL,             -- skip | allow
+    catch_up    TEXT    NOT NULL,             -- latest | none
+    paused      INTEGER NOT NULL DEFAULT 0,
+    next_run_at INTEGER,                      -- the next tick; NULL: it never ticks again
+    skipped     INTEGER NOT NULL DEFAULT 0,   -- ticks skipped (overlap), ever
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+-- The earliest tick to come: what an idle worker sleeps until.
+CREATE INDEX cron_due ON cron_schedules (next_run_at) WHERE paused = 0;
+
+CREATE TABLE cron_skipped (
+    name       TEXT    NOT NULL,
+    tick       INTEGER NOT NULL,
+    blocked_by TEXT,                          -- the schedule's unfinished job at the time
+    PRIMARY KEY (name, tick)
+);
