@@ -28,7 +28,14 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from queuectl import submit
-from queuectl.errors import InvalidJob, InvalidValue, JobNotFound, NoOutput, UsageError
+from queuectl.errors import (
+    DependencyRefused,
+    InvalidJob,
+    InvalidValue,
+    JobNotFound,
+    NoOutput,
+    UsageError,
+)
 from queuectl.models import FINAL_STATES, Job, Output, State
 from queuectl.settings import redact_url, resolve_db_url
 from queuectl.storage import open_store
@@ -48,7 +55,8 @@ def job_with_attempts(store: Storage, job_id: str) -> Job:
     job = store.get_job(job_id)
     if job is None:
         raise JobNotFound(job_id)
-    return replace(job, attempts_log=tuple(store.attempts(job_id)))
+    return replace(job, attempts_log=tuple(store.attempts(job_id)),
+                   dependents=tuple(store.dependents(job_id)))
 
 
 def jobs_now(store: Storage, job_ids: Sequence[str]) -> list[Job]:
@@ -224,7 +232,11 @@ class Queue:
                 batch = build(submit.Where.of(store))
             except (UsageError, InvalidValue) as exc:
                 raise InvalidJob(str(exc)) from None
-            return store.enqueue(batch.specs) if batch.specs else []
+            try:
+                return store.enqueue(batch.specs) if batch.specs else []
+            except DependencyRefused as exc:  # the store's check: name the entry, as the CLI
+                where = f"{batch.lines[exc.index]}: " if batch.lines else ""
+                raise InvalidJob(f"{where}{exc}") from None
 
         return self._call(insert)
 

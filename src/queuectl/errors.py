@@ -82,3 +82,26 @@ class NoOutput(InvalidValue):
 
 class LostLease(QueuectlError):
     """A worker tried to finish a job it no longer holds (recovered or cancelled)."""
+
+
+class DependencyRefused(InvalidValue):
+    """A job of a batch names in `after` a job it can never run after: unknown, or cancelled.
+
+    ``index``: the job's position in the batch, so that a bulk file names its line."""
+
+    def __init__(self, index: int, dependency: str, why: str) -> None:
+        super().__init__(f"cannot run after {dependency!r}: {why}")
+        self.index = index
+        self.dependency = dependency
+
+
+class ScheduleNotFound(QueuectlError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"schedule {name!r} not found")
+        self.name = name
+
+
+class DuplicateSchedule(QueuectlError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"schedule {name!r} already exists (--replace replaces it)")
+        self.name = name

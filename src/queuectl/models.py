@@ -75,6 +75,7 @@ class JobSpec:
     cwd: str = "/"
     env: dict[str, str] | None = None
     run_at: datetime | None = None  # None: now, by the store's clock
+    after: tuple[str, ...] = ()  # ids of jobs that must complete before this one runs
     # At most one job with this key is pending, failed or processing (SPEC 6): enqueueing
     # another gives back the one there is.
     unique_key: str | None = None
@@ -107,6 +108,7 @@ class Job:
     cwd: str = "/"
     env: dict[str, str] | None = None
     last_attempt: int = 0  # number of the latest attempt started; dlq retry keeps counting
+    cron: str | None = None  # the schedule (`cron add`) that enqueued it
     unique_key: str | None = None
     # Not stored: set on the job an enqueue gave back instead of a new one (its unique key
     # was taken by this job, still pending, failed or processing).
@@ -114,6 +116,13 @@ class Job:
     # The attempts log, oldest first, on a job read with its history (`show`, Queue.get);
     # None on one read without it (`list`, `enqueue`), whose document has no such key.
     attempts_log: tuple[Attempt, ...] | None = None
+    # Dependencies, as given and those not completed yet (empty unless the store read them:
+    # a worker's claimed job does not carry them).
+    after: tuple[str, ...] = ()
+    waiting_for: tuple[str, ...] = ()
+    # The jobs that run after this one, on a job read with its history (`show`, Queue.get);
+    # None on one read without it.
+    dependents: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The job's ``--json`` document (``show --json`` when read with its attempts)."""
@@ -136,8 +145,13 @@ class Job:
             "worker": self.worker,
             "cwd": self.cwd,
             "env": self.env or {},
+            "cron": self.cron,
+            "after": list(self.after),
+            "waiting_for": list(self.waiting_for),
             "unique_key": self.unique_key,
         }
+        if self.dependents is not None:
+            doc["dependents"] = list(self.dependents)
         if self.attempts_log is not None:
             doc["attempts_log"] = [attempt.to_dict() for attempt in self.attempts_log]
         return doc

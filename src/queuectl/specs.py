@@ -24,7 +24,7 @@ from queuectl.settings import Config
 from queuectl.timeparse import MAX_DURATION, parse_duration, parse_instant
 
 FIELDS = ("id", "command", "max_retries", "priority", "timeout", "run_at", "delay", "queue",
-          "cwd", "env", "unique_key")  # fmt: skip
+          "cwd", "env", "after", "unique_key")  # fmt: skip
 _FIELD_SET = frozenset(FIELDS)
 MAX_ID_CHARS = 200
 MAX_QUEUE_CHARS = 100
@@ -203,6 +203,28 @@ def _resolve_cwd(cwd: str, base: str) -> str:
     return os.path.normpath(os.path.join(base, cwd))
 
 
+def check_after(after: object) -> tuple[str, ...]:
+    """The ids a job runs after: a JSON array of ids (a single id string is one), each
+    checked as an id; repeats count once."""
+    if after is None:
+        return ()
+    if isinstance(after, str):
+        after = [after]
+    if not isinstance(after, list | tuple):
+        raise UsageError(f"after must be an array of job ids, not {_kind(after)}")
+    return tuple(dict.fromkeys(check_id(job_id) for job_id in after))
+
+
+def merge(defaults: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A job's fields: flags (``defaults``) overridden by its JSON fields, except ``after``,
+    where a job runs after both the flags' jobs and its own."""
+    merged = {**defaults, **fields}
+    if defaults.get("after") is not None and fields.get("after") is not None:
+        own = fields["after"]
+        merged["after"] = [*defaults["after"], *([own] if isinstance(own, str) else own)]
+    return merged
+
+
 def _run_at(fields: Mapping[str, Any]) -> datetime | None:
     run_at, delay = fields.get("run_at"), fields.get("delay")
     if run_at is not None and delay is not None:
@@ -248,6 +270,7 @@ def build_spec(
         cwd=check_cwd(fields.get("cwd"), base_cwd),
         env=check_env(fields.get("env")),
         run_at=_run_at(fields),
+        after=check_after(fields.get("after")),
         unique_key=check_unique_key(fields.get("unique_key")),
     )  # fmt: skip
     if spec.env:  # a command alone is within MAX_COMMAND_BYTES, far below the whole budget

@@ -38,6 +38,7 @@ class Batch:
 
     specs: list[JobSpec] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)  # id -> "line 3" / "entry 2"
+    lines: list[str] = field(default_factory=list)  # every entry's label, in batch order
 
 
 def single(fields: Mapping[str, Any], where: Where) -> Batch:
@@ -58,8 +59,9 @@ def batch(
     ``utf8_checked``: see specs.utf8_checked_batch."""
     out = Batch()
     for label, fields in entries:
+        out.lines.append(label)
         try:
-            merged = {**defaults, **fields} if defaults else fields
+            merged = specs.merge(defaults, fields) if defaults else fields
             spec = specs.build_spec(merged, where.config, where.base_cwd,
                                     utf8_checked=utf8_checked)  # fmt: skip
         except QueuectlError as exc:

@@ -12,7 +12,7 @@ from tests.helpers import Cli
 SPEC_JOB_FIELDS = {"id", "command", "state", "attempts", "max_retries", "priority", "timeout",
                    "queue", "run_at", "created_at", "updated_at", "started_at", "finished_at",
                    "exit_code", "last_error", "worker", "cwd", "env",
-                   "unique_key"}  # SPEC 6  # fmt: skip
+                   "after", "waiting_for", "cron", "unique_key"}  # SPEC 4, 5, 6  # fmt: skip
 
 
 def test_duration_keys_take_and_show_durations(cli: Cli) -> None:

@@ -257,15 +257,13 @@ def test_after_reaches_the_same_checks_as_the_cli(q: Queue, cli: Cli) -> None:
     assert [j.id for j in q.list()] == ["first"]
 
 
-@pytest.mark.xfail(raises=InvalidJob, strict=True,
-                   reason="specs.py does not know after and unique_key yet (SPEC 4, 6)")
 def test_after_and_unique_key(q: Queue) -> None:
     first = q.enqueue("true", id="first")
     job = q.enqueue("true", after=[first.id], unique_key="k")
     assert job.to_dict()["after"] == ["first"]
     assert job.to_dict()["waiting_for"] == ["first"]
     again = q.enqueue("true", unique_key="k")
-    assert again.id == job.id
+    assert again.id == job.id and again.duplicate
 
 
 def test_the_package_exports_the_api_lazily() -> None:

@@ -28,7 +28,9 @@ def _sqlite_catalog(path: Path) -> dict[str, Any]:
         for table in tables:
             found[f"columns {table}"] = conn.execute(f"PRAGMA table_xinfo({table})").fetchall()
             indexes = conn.execute(f"PRAGMA index_list({table})").fetchall()
-            found[f"indexes {table}"] = sorted(indexes, key=lambda row: row[1])
+            # Without index_list's first column, the order of creation, which an upgrade
+            # that recreates an index changes and which means nothing to a query.
+            found[f"indexes {table}"] = sorted(row[1:] for row in indexes)
             for index in indexes:
                 name = index[1]
                 found[f"index {name}"] = conn.execute(f"PRAGMA index_xinfo({name})").fetchall()

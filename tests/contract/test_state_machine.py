@@ -1,5 +1,6 @@
-"""A hypothesis state machine drives a real store (each backend) through enqueue, claim,
-finish, cancel, dlq retry and crash recovery, and checks it against a small in-memory model.
+"""A hypothesis state machine drives a real store (each backend) through enqueue (with and
+without dependencies), claim, finish, cancel, dlq retry and crash recovery, and checks it
+against a small in-memory model.
 
 Backend-neutral: one store per test, and each example works in its own id namespace and
 leaves every one of its jobs final, so examples cannot see each other's work. Workers that
@@ -29,7 +30,7 @@ from hypothesis.stateful import (
 )
 
 from queuectl import retry
-from queuectl.errors import JobNotFound, LostLease, WrongState
+from queuectl.errors import DependencyRefused, JobNotFound, LostLease, WrongState
 from queuectl.models import (
     FINAL_STATES,
     READY_STATES,
@@ -69,6 +70,7 @@ class Model:
     order: int  # insertion order: breaks priority/run_at ties
     last_attempt: int = 0
     holder: str | None = None
+    after: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -84,6 +86,27 @@ class Held:
 class World:
     jobs: dict[str, Model] = field(default_factory=dict)
     held: list[Held] = field(default_factory=list)
+
+    def waiting_for(self, job_id: str) -> list[str]:
+        """A job's dependencies that have not completed (all of them wait while it does)."""
+        model = self.jobs[job_id]
+        if model.state is not State.PENDING:
+            return []
+        return [d for d in model.after if self.jobs[d].state is not State.COMPLETED]
+
+    def ready(self) -> list[str]:
+        return [i for i, m in self.jobs.items()
+                if m.state in READY_STATES and not self.waiting_for(i)]  # fmt: skip
+
+    def cancel_dependents(self, cancelled: str) -> None:
+        """What waits on a cancelled job, directly or not, is cancelled with it."""
+        doomed = [cancelled]
+        while doomed:
+            gone = doomed.pop()
+            for job_id, model in self.jobs.items():
+                if model.state is State.PENDING and gone in model.after:
+                    model.state = State.CANCELLED
+                    doomed.append(job_id)
 
 
 OUTCOMES = st.sampled_from([Outcome.SUCCEEDED, Outcome.FAILED, Outcome.TIMED_OUT,
@@ -129,6 +152,28 @@ class StoreMachine(RuleBasedStateMachine):
                                         len(self.world.jobs))  # fmt: skip
         return job_id
 
+    @rule(target=job_ids, deps=st.lists(job_ids, min_size=1, max_size=3, unique=True),
+          priority=st.integers(0, 2))  # fmt: skip
+    def enqueue_after(self, deps: list[str], priority: int) -> object:
+        job_id = f"{self.prefix}{len(self.world.jobs)}-after"
+        spec = JobSpec(command="true", id=job_id, priority=priority, max_retries=1,
+                       after=tuple(deps))  # fmt: skip
+        cancelled = [d for d in deps if self.world.jobs[d].state is State.CANCELLED]
+        if cancelled:
+            try:
+                self.store.enqueue([spec])
+            except DependencyRefused as exc:
+                assert exc.dependency == cancelled[0]
+            else:
+                raise AssertionError(f"enqueued after cancelled {cancelled}")
+            assert self.store.get_job(job_id) is None
+            return multiple()
+        [job] = self.store.enqueue([spec])
+        self.world.jobs[job_id] = Model(State.PENDING, 0, 1, priority, len(self.world.jobs),
+                                        after=list(deps))  # fmt: skip
+        assert (list(job.after), list(job.waiting_for)) == (deps, self.world.waiting_for(job_id))
+        return job_id
+
     @rule(job_id=job_ids)
     def enqueue_duplicate(self, job_id: str) -> None:
         before = self.store.get_job(job_id)
@@ -143,7 +188,7 @@ class StoreMachine(RuleBasedStateMachine):
     @rule(doomed=st.booleans())
     def claim(self, doomed: bool) -> None:
         worker = self._claimer(doomed)
-        ready = [i for i, m in self.world.jobs.items() if m.state in READY_STATES]
+        ready = self.world.ready()
         if any(self.world.jobs[i].state is State.FAILED for i in ready):
             time.sleep(0.003)  # a failed job is due RETRY_CAP (rounded to a ms) later
         job = self.store.claim(worker)
@@ -231,6 +276,7 @@ class StoreMachine(RuleBasedStateMachine):
         assert job.state is State.CANCELLED
         model.state = State.CANCELLED
         self._drop_hold(job_id)
+        self.world.cancel_dependents(job_id)
 
     @rule()
     def cancel_unknown(self) -> None:
@@ -297,6 +343,8 @@ class StoreMachine(RuleBasedStateMachine):
                 model.state, model.attempts, model.last_attempt), (job, model)  # fmt: skip
             if model.state is State.PROCESSING:
                 assert job.worker == model.holder
+            assert list(job.after) == model.after
+            assert list(job.waiting_for) == self.world.waiting_for(job_id), (job, model)
 
     @invariant()
     def attempts_log_is_sound(self) -> None:

@@ -115,9 +115,18 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 
 def register() -> None:
     """Attach every command group (each lives in its own module)."""
-    from queuectl.cli import config_cmd, control, dlq, jobs, queues_cmd, workers
+    from queuectl.cli import (
+        config_cmd,
+        control,
+        cron_cmd,
+        dlq,
+        jobs,
+        queues_cmd,
+        run_cmd,
+        workers,
+    )
 
-    for module in (jobs, control, workers, queues_cmd, dlq, config_cmd):
+    for module in (jobs, run_cmd, control, workers, queues_cmd, dlq, config_cmd, cron_cmd):
         module.register(cli)
     from queuectl.cli import extras
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from queuectl import output, specs, submit
-from queuectl.errors import DuplicateJob, InvalidValue
+from queuectl.errors import DependencyRefused, DuplicateJob, InvalidValue
 from queuectl.models import JobSpec
 from queuectl.storage.base import Storage
 
@@ -30,7 +30,7 @@ def enqueue(store: Storage, defaults: dict[str, Any], job_json: str | None,
                              utf8_checked=checked)  # fmt: skip
     else:
         fields = specs.parse_object(job_json) if job_json is not None else {}
-        batch = submit.single({**defaults, **fields}, where)
+        batch = submit.single(specs.merge(defaults, fields), where)
     try:
         if any(spec.unique_key is not None for spec in batch.specs):
             _enqueue_unique(store, batch.specs, read_file is not None, as_json)
@@ -42,6 +42,10 @@ def enqueue(store: Storage, defaults: dict[str, Any], job_json: str | None,
     except DuplicateJob as exc:
         if exc.job_id in batch.labels:  # name the line of the file that gave the id
             raise InvalidValue(f"{batch.labels[exc.job_id]}: {exc}") from None
+        raise
+    except DependencyRefused as exc:
+        if batch.lines:  # name the entry of the file that the store refused
+            raise InvalidValue(f"{batch.lines[exc.index]}: {exc}") from None
         raise
 
 

@@ -23,6 +23,7 @@ VALUE_FLAGS = {
     "--priority": "priority", "--max-retries": "max_retries", "--timeout": "timeout",
     "--run-at": "run_at", "--delay": "delay", "--queue": "queue", "--cwd": "cwd",
     "-e": "env", "--env": "env", "-f": "file", "--file": "file", "--db": "db",
+    "--after": "after",
     "--unique-key": "unique_key",
 }  # fmt: skip
 BOOL_FLAGS = {"--json": "json"}
@@ -112,6 +113,8 @@ def _enqueue_options(args: list[str]) -> dict[str, Any]:
             if not sep:
                 raise _Fallback
             env[key] = val
+        elif field == "after":  # repeatable
+            out.setdefault("after", []).append(value)
         else:
             out[field] = _int(value) if field in INT_FIELDS else value
     if env:

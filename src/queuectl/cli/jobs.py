@@ -2,60 +2,86 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from queuectl import api, output
-from queuectl.cli import enqueue_core
+from queuectl.cli import enqueue_core, follow
 from queuectl.cli.app import CliContext, json_option, pass_cli_context
 from queuectl.cli.params import bounded
-from queuectl.errors import InvalidValue, NoOutput
+from queuectl.errors import NoOutput
 from queuectl.models import READY_STATES, Job, State, iso, utcnow
 from queuectl.timeparse import format_duration, format_relative
 
 STATE_CHOICE = click.Choice([str(s) for s in State])
-FOLLOW_POLL = 0.2  # seconds between reads while following a running attempt
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# The flags that describe one job: `enqueue` and `run` take the same.
+JOB_FLAGS = [
+    click.option("-c", "--command", help="Shell command to run."),
+    click.option("--id", "job_id", help="Job id (default: a short generated one)."),
+    click.option("-p", "--priority", type=int, help="Higher runs first (default 0)."),
+    click.option("--max-retries", type=int, help="Retries after the first attempt [config]."),
+    click.option("--timeout", help="Attempt time limit: seconds or 30s/5m/1h [config]."),
+    click.option("--run-at", help="Not before this ISO 8601 time (no zone: local time)."),
+    click.option("--delay", help="Not before this long from now: 30s, 5m, 1h30m, 2d."),
+    click.option("--queue", help="Named queue (default: default)."),
+    click.option("--cwd", help="Directory to run in (default: the current one)."),
+    click.option("-e", "--env", "env_pairs", multiple=True, metavar="KEY=VALUE",
+                 help="Environment variable for the job (repeatable)."),
+    click.option("--after", "after", multiple=True, metavar="ID",
+                 help="Run only once job ID has completed (repeatable)."),
+]  # fmt: skip
+
+
+def job_flags(command: F) -> F:
+    for option in reversed(JOB_FLAGS):
+        command = option(command)
+    return command
+
+
+def job_defaults(flags: dict[str, Any], job_id: str | None, env_pairs: tuple[str, ...],
+                 after: tuple[str, ...]) -> dict[str, Any]:  # fmt: skip
+    """The job fields the flags give (those given only)."""
+    defaults = {k: v for k, v in flags.items() if v is not None}
+    if env_pairs:
+        defaults["env"] = _env_pairs(env_pairs)
+    if job_id is not None:
+        defaults["id"] = job_id
+    if after:
+        defaults["after"] = list(after)
+    return defaults
 
 
 @click.command()
 @click.argument("job_json", required=False, metavar="[JSON]")
-@click.option("-c", "--command", help="Shell command to run.")
-@click.option("--id", "job_id", help="Job id (default: a short generated one).")
-@click.option("-p", "--priority", type=int, help="Higher runs first (default 0).")
-@click.option("--max-retries", type=int, help="Retries after the first attempt [config].")
-@click.option("--timeout", help="Attempt time limit: seconds or 30s/5m/1h [config].")
-@click.option("--run-at", help="Not before this ISO 8601 time (no zone: local time).")
-@click.option("--delay", help="Not before this long from now: 30s, 5m, 1h30m, 2d.")
-@click.option("--queue", help="Named queue (default: default).")
-@click.option("--cwd", help="Directory to run in (default: the current one).")
+@job_flags
 @click.option("--unique-key", metavar="KEY",
               help="Enqueue nothing while a job with KEY is pending, failed or running.")
-@click.option("-e", "--env", "env_pairs", multiple=True, metavar="KEY=VALUE",
-              help="Environment variable for the job (repeatable).")  # fmt: skip
 @click.option("-f", "--file", "jobs_file", type=click.File("r", encoding="utf-8"),
               help="Bulk: JSON lines or a JSON array ('-' = stdin), all or nothing.")  # fmt: skip
 @json_option
 @pass_cli_context
 def enqueue(cli_ctx: CliContext, /, job_json: str | None, job_id: str | None, jobs_file: Any,
-            as_json: bool, env_pairs: tuple[str, ...], **flags: Any) -> None:  # fmt: skip
+            as_json: bool, env_pairs: tuple[str, ...], after: tuple[str, ...],
+            **flags: Any) -> None:  # fmt: skip
     """Put shell jobs on the queue; print their ids.
 
     \b
       queuectl enqueue '{"id":"job1","command":"sleep 2"}'
       queuectl enqueue -c "make test" --priority 5 --timeout 10m
       queuectl enqueue --file jobs.jsonl
+      queuectl enqueue -c "make deploy" --after build --after test
     """
     sources = [x for x in (job_json, flags["command"], jobs_file) if x is not None]
     if len(sources) != 1:
         raise click.UsageError("give exactly one of: a JSON job, -c/--command, or --file")
-    defaults = {k: v for k, v in flags.items() if v is not None}
-    if env_pairs:
-        defaults["env"] = _env_pairs(env_pairs)
-    if job_id is not None:
-        defaults["id"] = job_id
+    defaults = job_defaults(flags, job_id, env_pairs, after)
     if jobs_file is not None and "id" in defaults:
         raise click.UsageError("--id cannot be shared by the jobs of a file")
     read_file = jobs_file.read if jobs_file is not None else None
@@ -75,14 +101,16 @@ def _env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.command("list")
 @click.option("--state", type=STATE_CHOICE, help="Only jobs in this state.")
 @click.option("--queue", help="Only jobs of this queue.")
+@click.option("--cron", "cron_name", metavar="NAME", help="Only jobs of this schedule.")
 @click.option("--limit", type=int, callback=bounded(0, 10**9), default=100,
               show_default=True, help="At most this many (0: all).")  # fmt: skip
 @json_option
 @pass_cli_context
-def list_cmd(cli_ctx: CliContext, state: str | None, queue: str | None, limit: int,
-             as_json: bool) -> None:  # fmt: skip
+def list_cmd(cli_ctx: CliContext, state: str | None, queue: str | None, cron_name: str | None,
+             limit: int, as_json: bool) -> None:  # fmt: skip
     """Jobs, newest first."""
-    jobs = cli_ctx.store().list_jobs(State(state) if state else None, queue, limit or None)
+    jobs = cli_ctx.store().list_jobs(State(state) if state else None, queue, limit or None,
+                                     cron=cron_name)  # fmt: skip
     render_jobs(jobs, as_json)
     if limit and len(jobs) == limit and not as_json:
         output.note(f"(the newest {limit}; --limit 0 lists all)")
@@ -103,11 +131,20 @@ def render_jobs(jobs: list[Job], as_json: bool) -> None:
 
 
 def next_run(job: Job, now: datetime) -> str:
-    """When a waiting (pending or failed) job runs, for people: "in 4h59m" (scheduled or
-    backing off), "now", "12s ago" (due, waiting for a worker); "" for any other state."""
+    """When a waiting (pending or failed) job runs, for people: "waiting for build, test"
+    (dependencies not completed yet), "in 4h59m" (scheduled or backing off), "now", "12s
+    ago" (due, waiting for a worker); "" for any other state."""
     if job.state not in READY_STATES:
         return ""
+    if job.waiting_for:
+        return waiting_for(job)
     return format_relative((job.run_at - now).total_seconds())
+
+
+def waiting_for(job: Job, most: int = 3) -> str:
+    """"waiting for a, b, c…": the first ``most`` dependencies not completed yet."""
+    shown = ", ".join(job.waiting_for[:most])
+    return f"waiting for {shown}{'…' if len(job.waiting_for) > most else ''}"
 
 
 @click.command()
@@ -123,6 +160,9 @@ def show(cli_ctx: CliContext, job_id: str, as_json: bool) -> None:
     attempts = job.attempts_log or ()
     doc = job.to_dict()
     doc.pop("attempts_log", None)  # a table of its own below
+    doc["after"] = " ".join(job.after) or None
+    doc["waiting_for"] = " ".join(job.waiting_for) or None
+    doc["dependents"] = " ".join(job.dependents or ()) or None
     doc["env"] = " ".join(f"{k}={v}" for k, v in (job.env or {}).items()) or None
     doc["timeout"] = None if job.timeout is None else format_duration(job.timeout)
     if job.state in READY_STATES:
@@ -146,6 +186,7 @@ def status(cli_ctx: CliContext, as_json: bool) -> None:
         return
     rows: list[tuple[str, Any]] = [(state, n) for state, n in stats.counts.items()]
     rows.append(("scheduled", stats.scheduled))
+    rows.append(("blocked", stats.blocked))
     rows.append(("workers", f"{stats.workers_active} active, {stats.workers_busy} busy"))
     rows.append(("paused queues", ", ".join(stats.paused_queues) or "none"))
     limits = stats.queue_limits
@@ -157,52 +198,27 @@ def status(cli_ctx: CliContext, as_json: bool) -> None:
 @click.argument("job_id")
 @click.option("--attempt", type=int, callback=bounded(1),
               help="Attempt number (default: latest).")  # fmt: skip
-@click.option("-f", "--follow", is_flag=True, help="Stream while the attempt runs.")
+@click.option("-f", "--follow", "follow_", is_flag=True, help="Stream while the attempt runs.")
 @json_option
 @pass_cli_context
-def logs(cli_ctx: CliContext, job_id: str, attempt: int | None, follow: bool,
+def logs(cli_ctx: CliContext, job_id: str, attempt: int | None, follow_: bool,
          as_json: bool) -> None:  # fmt: skip
     """Captured output (stdout and stderr, in order) of a job's attempt."""
-    out = api.output_of(cli_ctx.store(), job_id, attempt)
+    store = cli_ctx.store()
+    out = api.output_of(store, job_id, attempt)
     if out is None:
-        if not follow:
+        if not follow_:
             raise NoOutput(f"job {job_id!r} has not run yet")
-        out = _wait_for_attempt(cli_ctx, job_id)
+        out = follow.wait_for_attempt(store, job_id)
     if as_json:
         output.emit_json(out.to_dict())
+        return
+    if follow_:
+        follow.stream(store, out)
         return
     if out.dropped:
         output.note(f"[{out.dropped} earlier bytes dropped: max-log-bytes]")
     output.write_output(out.data)
-    if follow:
-        _follow(cli_ctx, job_id, out.attempt, out.dropped + len(out.data), out.finished)
-
-
-def _wait_for_attempt(cli_ctx: CliContext, job_id: str) -> Any:
-    while True:
-        out = cli_ctx.store().read_output(job_id, None)
-        if out is not None:
-            return out
-        job = cli_ctx.store().get_job(job_id)
-        if job is not None and job.state in (State.COMPLETED, State.DEAD, State.CANCELLED):
-            raise InvalidValue(f"job {job_id!r} ended without running")
-        time.sleep(FOLLOW_POLL)
-
-
-def _follow(cli_ctx: CliContext, job_id: str, attempt: int, seen: int, finished: bool) -> None:
-    """Print bytes as they are saved, until the attempt has ended."""
-    while not finished:
-        time.sleep(FOLLOW_POLL)
-        out = cli_ctx.store().read_output(job_id, attempt)
-        if out is None:
-            return
-        start = seen - out.dropped
-        if start < 0:  # the job outran us past max-log-bytes
-            output.note(f"[{-start} bytes dropped: max-log-bytes]")
-            start = 0
-        output.write_output(out.data[start:])
-        seen = out.dropped + len(out.data)
-        finished = out.finished
 
 
 def register(group: click.Group) -> None:

@@ -13,6 +13,11 @@ past the lease): it registers again before it claims anything, and keeps running
 unless the job's row names another attempt. It claims only while its last heartbeat is
 recent (well within the lease), so a worker back from a long silence heartbeats first.
 
+Recurring jobs: any worker of any pool fires the ticks that have come (the store makes each
+tick one job, whoever fires it). An idle worker sleeps no longer than until the next tick,
+which the store tells; a busy one fires due ticks from its periodic check, so ticks come
+(and overlaps are recorded) while every worker is busy too.
+
 A store that cannot write is an outage: the job and its process are kept, its output
 drained and its timeout enforced, and its end is recorded when the store writes again.
 """
@@ -38,6 +43,7 @@ from queuectl.pool.runner import CHECK_INTERVAL, Action, Hooks, RunSpec, run
 from queuectl.pool.stop import StopLevel
 from queuectl.settings import Config
 from queuectl.storage.base import Listener, Storage
+from queuectl.storage.cron_flow import Fired
 from queuectl.storage.liveness import HOST_ID
 
 IDLE_POLL = 5.0  # seconds: longest idle sleep (a safety net: wake-ups and due times come first)
@@ -88,6 +94,7 @@ class Worker:
         self._config: Config | None = None
         self._config_read = 0.0
         self._next_heartbeat = 0.0
+        self._next_tick_at = 0.0  # monotonic: when a schedule's next tick comes, as last asked
         self._next_prune = 0.0  # monotonic: when retention is next applied
         self._alive_at = -math.inf  # monotonic: just before the store last took our heartbeat
         # Since when (monotonic) the store has answered us without failing or stalling. Only
@@ -214,12 +221,16 @@ class Worker:
                 continue
             if self.level:
                 return
+            enqueued, tick = self._fire_ticks()
+            if enqueued:
+                continue  # claim it (or what came first)
             due = self._retrying(lambda: self.store.seconds_until_due(self.queues))
             if due == 0:  # due, yet not ours: taken by another worker, or we are not
                 self._next_heartbeat = 0.0  # registered any more (the heartbeat says)
             # A floor, so a job that is due but was taken by another worker between our
             # claim and this read cannot make us spin.
-            self._idle_wait(IDLE_POLL if due is None else max(MIN_IDLE, min(due, IDLE_POLL)))
+            waits = [w for w in (due, tick) if w is not None]
+            self._idle_wait(max(MIN_IDLE, min([*waits, IDLE_POLL])))
 
     def _info(self) -> WorkerInfo:
         state = "busy" if self.current else "idle"
@@ -270,6 +281,42 @@ class Worker:
             log.warning("could not delete jobs past the retention: %s", exc)
         finally:
             self._next_prune = time.monotonic() + again
+
+    # --- recurring jobs ---------------------------------------------------------------------
+
+    def _fire_ticks(self) -> tuple[bool, float | None]:
+        """Fire the ticks that have come; (whether a job was enqueued, seconds until the
+        next tick or None). Idle: asked until the store answers."""
+        wait = self._retrying(self.store.cron_seconds_until_tick)
+        enqueued = False
+        if wait == 0:
+            enqueued = self._log_fired(self._retrying(self.store.cron_fire))
+            wait = self._retrying(self.store.cron_seconds_until_tick)
+        self._plan_tick(wait)
+        return enqueued, wait
+
+    def _fire_ticks_while_busy(self) -> None:
+        """From the running job's check: fire due ticks (a store failure is raised at once,
+        and the check goes on)."""
+        if time.monotonic() < self._next_tick_at:
+            return
+        self._log_fired(self._call(self.store.cron_fire))
+        self._plan_tick(self._call(self.store.cron_seconds_until_tick))
+
+    def _plan_tick(self, wait: float | None) -> None:
+        # Asked again at least every IDLE_POLL: a schedule added meanwhile wakes idle
+        # workers, not busy ones.
+        self._next_tick_at = time.monotonic() + min(IDLE_POLL if wait is None else wait, IDLE_POLL)
+
+    @staticmethod
+    def _log_fired(fired: list[Fired]) -> bool:
+        for item in fired:
+            if item.job_id:
+                log.info("cron %s: enqueued job %s", item.name, item.job_id)
+            elif item.blocked_by:
+                log.info("cron %s: skipped a tick: job %s is unfinished", item.name,
+                         item.blocked_by)  # fmt: skip
+        return any(item.job_id for item in fired)
 
     # --- what the store says of us ---------------------------------------------------------
 
@@ -462,6 +509,7 @@ class Worker:
                 self._on_wake(select.select(self.fds, [], [], 0)[0])
                 if self.level >= StopLevel.ABORT:
                     return Action.ABORT
+                self._fire_ticks_while_busy()
                 if self._maybe_heartbeat():  # (it read what check_in would)
                     return Action.CANCEL if self._job_lost else Action.CONTINUE
                 if self._job_lost:

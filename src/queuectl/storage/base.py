@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from queuectl.errors import LostLease
+from queuectl.errors import LostLease, ScheduleNotFound
 from queuectl.models import (
     Attempt,
     AttemptResult,
@@ -34,15 +34,18 @@ from queuectl.models import (
     State,
     WorkerInfo,
 )
+from queuectl.recurring import Cron, CronSpec
+from queuectl.storage.cron_flow import Fired
 from queuectl.transitions import FailurePolicy
 
 
 @dataclass(frozen=True)
 class Stats:
     counts: dict[str, int]  # every State, zeros included
-    scheduled: int  # pending jobs whose run_at is still in the future
+    scheduled: int  # pending jobs whose run_at is still in the future (and not blocked)
     workers_active: int
     workers_busy: int
+    blocked: int = 0  # pending jobs waiting on dependencies (not counted as scheduled)
     queues: tuple[QueueSettings, ...] = ()  # the steered queues (paused or limited), by name
 
     @property
@@ -57,6 +60,7 @@ class Stats:
         return {
             "counts": dict(self.counts),
             "scheduled": self.scheduled,
+            "blocked": self.blocked,
             "workers": {"active": self.workers_active, "busy": self.workers_busy},
             "paused_queues": self.paused_queues,
             "queue_limits": self.queue_limits,
@@ -142,6 +146,14 @@ class Storage(ABC):
         Specs must be complete (max_retries resolved). A spec without id gets a fresh
         short id. Raises DuplicateJob naming the first id that exists (or repeats within
         ``specs``); nothing is inserted then. Wakes idle workers after commit.
+
+        ``spec.after`` names jobs that must complete first: jobs of the store or of
+        ``specs`` (in any order; the caller has refused cycles). A job with a dependency not
+        completed yet is pending but never claimed until the last one completes (the
+        transaction recording that completion releases it); one whose dependencies have
+        all completed, or were purged after completing, is ready at once. Raises
+        DependencyRefused (the job's index, the dependency) for a dependency that is
+        unknown or cancelled; nothing is inserted then.
         """
 
     def enqueue_ids(self, specs: Sequence[JobSpec]) -> list[str]:
@@ -153,7 +165,12 @@ class Storage(ABC):
 
     @abstractmethod
     def get_job(self, job_id: str) -> Job | None:
-        """The job, or None."""
+        """The job, or None. Jobs read for people (get_job, list_jobs, enqueue, cancel,
+        retry_dead) carry ``after`` and ``waiting_for``; a claimed job does not."""
+
+    @abstractmethod
+    def dependents(self, job_id: str) -> list[str]:
+        """Ids of the jobs that run after ``job_id`` (any state), oldest first."""
 
     @abstractmethod
     def list_jobs(
@@ -163,8 +180,10 @@ class Storage(ABC):
         limit: int | None = 100,
         offset: int = 0,
         id_contains: str | None = None,
+        cron: str | None = None,
     ) -> list[Job]:
-        """Jobs newest first, optionally filtered; ``limit=None`` for all."""
+        """Jobs newest first, optionally filtered (``cron``: enqueued by that schedule);
+        ``limit=None`` for all."""
 
     @abstractmethod
     def attempts(self, job_id: str) -> list[Attempt]:
@@ -273,7 +292,9 @@ class Storage(ABC):
         """Cancel jobs (all or nothing): pending/failed/processing → cancelled.
 
         Raises JobNotFound / WrongState for the first id that cannot be cancelled; then
-        nothing changes. The workers running cancelled jobs are woken to kill them.
+        nothing changes. The workers running cancelled jobs are woken to kill them. Jobs
+        waiting on a cancelled job, directly or not, are cancelled too in the same
+        transaction, with last_error "dependency 'ID' cancelled" (not returned).
         """
 
     @abstractmethod
@@ -286,7 +307,8 @@ class Storage(ABC):
     @abstractmethod
     def purge(self, states: Sequence[State], older_than: float) -> int:
         """Delete jobs in final ``states`` finished more than ``older_than`` seconds ago,
-        with their attempts and output. Returns how many jobs were deleted."""
+        with their attempts and output, except those a waiting job still needs (a dead
+        dependency). Returns how many jobs were deleted."""
 
     @abstractmethod
     def prune_finished(self, older_than: float, limit: int) -> int:
@@ -354,6 +376,60 @@ class Storage(ABC):
     @abstractmethod
     def dead_since(self, since: datetime) -> int:
         """How many jobs went dead at or after ``since``."""
+
+    # --- recurring jobs (cron) -------------------------------------------------------------
+    # One job per tick whatever the number of pools: see storage/cron_flow.py. Every change
+    # wakes the idle workers of every pool (as an enqueue does), so they plan their sleep
+    # around the new ticks at once.
+
+    @abstractmethod
+    def cron_add(self, spec: CronSpec, replace: bool = False) -> Cron:
+        """Store a validated schedule, its first tick the first after now. Raises
+        DuplicateSchedule when the name is taken (unless ``replace``: the new definition
+        then takes its place, running, its ticks planned afresh); nothing is written then."""
+
+    @abstractmethod
+    def cron_list(self, name: str | None = None) -> list[Cron]:
+        """Every schedule by name (or only ``name``), with its latest job and its state."""
+
+    def cron_get(self, name: str) -> Cron:
+        """The schedule ``name``; raises ScheduleNotFound."""
+        found = self.cron_list(name)
+        if not found:
+            raise ScheduleNotFound(name)
+        return found[0]
+
+    @abstractmethod
+    def cron_remove(self, name: str) -> None:
+        """Delete the schedule and its skipped ticks (its jobs stay). Raises
+        ScheduleNotFound."""
+
+    @abstractmethod
+    def cron_set_paused(self, name: str, paused: bool) -> Cron:
+        """Pause (no tick fires) or resume (the next tick is the first after now: missed
+        ticks are not run). Raises ScheduleNotFound."""
+
+    @abstractmethod
+    def cron_run_now(self, name: str) -> Job:
+        """Enqueue one job of the schedule now, outside its ticks (id ``NAME@run-XXXX``).
+        Raises ScheduleNotFound."""
+
+    @abstractmethod
+    def cron_skipped(self, name: str, limit: int = 20) -> list[datetime]:
+        """The schedule's latest ticks skipped because its previous job was unfinished,
+        newest first (the latest recurring.SKIPPED_KEPT are kept)."""
+
+    @abstractmethod
+    def cron_seconds_until_tick(self) -> float | None:
+        """Seconds until the earliest tick of a running schedule (0: one is due), None if
+        none is planned. Idle workers sleep no longer than this."""
+
+    @abstractmethod
+    def cron_fire(self) -> list[Fired]:
+        """Fire every schedule whose tick has come: at most one job each (the latest missed
+        tick, or none, after downtime), a skipped tick recorded when the previous job is
+        unfinished (--overlap skip). Safe from any number of processes at once: each tick
+        enqueues exactly once. Returns what this call did (not what others did)."""
 
 
 def steer(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any
 
@@ -33,12 +33,14 @@ from psycopg.rows import dict_row
 from queuectl.errors import StoreUnavailable
 from queuectl.models import Job, JobSpec, State, to_ms
 from queuectl.settings import redact_url
+from queuectl.storage import dependencies
 from queuectl.storage.base import Listener
 from queuectl.storage.faults import postgres_fault
 from queuectl.storage.pgconn import CHANNEL, Conn, Wakeups, connect, migrate, scrub
 from queuectl.storage.rows import job_from_row
 from queuectl.storage.sql import queries
-from queuectl.storage.sql_store import Params, SqlStore
+from queuectl.storage.sql_cron import SqlCron
+from queuectl.storage.sql_store import Params
 from queuectl.transitions import Transition
 
 # Rows folded at once beyond which job_counts is vacuumed at once: a million jobs inserted
@@ -49,7 +51,7 @@ VACUUM_AFTER_FOLD = 50_000
 FOLD_MIN_ROWS = 1_000
 
 
-class PostgresStorage(SqlStore[Conn]):
+class PostgresStorage(SqlCron[Conn]):
     _q = queries("postgres")
     _duplicate_error = pg_errors.UniqueViolation
 
@@ -144,12 +146,15 @@ class PostgresStorage(SqlStore[Conn]):
     def _clock(self) -> Params:
         return {}  # the SQL reads the database's clock
 
-    def _list(self, values: Sequence[str]) -> Any:
+    def _list(self, values: Sequence[str | int]) -> Any:
         return list(values)
 
     def _jobs(self, conn: Conn, name: str, params: Params) -> list[Job]:
         cur = conn.cursor(row_factory=dict_row)
         return [job_from_row(row) for row in cur.execute(self._q[name], params)]
+
+    def _mappings(self, conn: Conn, name: str, params: Params) -> Sequence[Mapping[str, Any]]:
+        return conn.cursor(row_factory=dict_row).execute(self._q[name], params).fetchall()
 
     def _wake(self, conn: Conn, event: str, worker_ids: Sequence[str] = ()) -> None:
         """Delivered on commit only, to every listener, and folded with repeats in the same
@@ -189,8 +194,13 @@ class PostgresStorage(SqlStore[Conn]):
             "run_at": [to_ms(s.run_at) if s.run_at else None for s in specs],
             "channel": CHANNEL,
         }  # fmt: skip
-        with self._db() as conn:  # one statement: its own transaction
-            row = conn.execute(self._q["insert_job"], params).fetchone()
+        if dependencies.any_after(specs):
+            with self._write() as conn:
+                row = conn.execute(self._q["insert_job"], params).fetchone()
+                self._record_dependencies(conn, specs, ids)
+        else:
+            with self._db() as conn:  # one statement: its own transaction
+                row = conn.execute(self._q["insert_job"], params).fetchone()
         assert row is not None and row[1] == len(ids)
         return int(row[0])
 

@@ -1,4 +1,5 @@
-"""What both stores share: reading their rows into the models.
+"""What both stores share: reading their rows into the models, and the parameters that
+write them.
 
 Both stores keep times as integer epoch milliseconds and return rows that can be indexed
 by column name (sqlite3.Row, psycopg's dict_row), so one mapping serves both.
@@ -13,8 +14,10 @@ from typing import Any
 
 from queuectl.models import (
     Attempt,
+    AttemptResult,
     CheckIn,
     Job,
+    JobSpec,
     Outcome,
     State,
     WorkerInfo,
@@ -22,6 +25,7 @@ from queuectl.models import (
     to_ms,
 )
 from queuectl.storage.base import AttemptRow
+from queuectl.transitions import Transition
 
 
 def ms(value: Any) -> datetime:
@@ -40,8 +44,18 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         started_at=from_ms(row["started_at"]), finished_at=from_ms(row["finished_at"]),
         exit_code=row["exit_code"], last_error=row["last_error"], worker=row["worker"],
         cwd=row["cwd"], env=json.loads(row["env"]) if row["env"] else None,
-        last_attempt=row["runs"], unique_key=row["unique_key"],
+        last_attempt=row["runs"], cron=_cron_of(row), unique_key=row["unique_key"],
     )  # fmt: skip
+
+
+def _cron_of(row: Mapping[str, Any]) -> str | None:
+    """The job's schedule: a row read through a function declared before the column was
+    added (PostgreSQL keeps such a row type until the session ends) has none."""
+    try:
+        value: str | None = row["cron"]
+    except (KeyError, IndexError):
+        return None
+    return value
 
 
 def claimed_attempt(job: Job) -> dict[str, Any]:
@@ -87,3 +101,30 @@ def check_in_from_row(row: Sequence[Any], job: Job | None) -> CheckIn:
 def finished_attempt_from_row(row: Sequence[Any]) -> AttemptRow:
     """A row of the `finished_attempts` query (what metrics read)."""
     return AttemptRow(row[0], row[1], row[2], ms(row[3]), from_ms(row[4]), from_ms(row[5]))
+
+
+def end_params(
+    job: Job, worker: str | None, result: AttemptResult, step: Transition
+) -> dict[str, Any]:
+    """The parameters that end a claimed attempt: the attempt as claimed (claimed_attempt),
+    how it ended (exit_code, outcome, attempt_error, output, dropped) and where the job
+    goes (state, attempts, delay_ms: due again that many ms from now, None keeps run_at;
+    error: the job's last_error)."""
+    return {
+        **claimed_attempt(job), "worker": worker, "state": str(step.state),
+        "attempts": step.attempts, "delay_ms": step.delay_ms, "exit_code": result.exit_code,
+        "outcome": str(result.outcome), "attempt_error": result.error, "error": step.error,
+        "output": result.output, "dropped": result.output_dropped,
+    }  # fmt: skip
+
+
+def inserted_job(spec: JobSpec, job_id: str, created: datetime) -> Job:
+    """The job as inserted, built without reading it back (enqueue is a hot path): every
+    column not given is its default."""
+    assert spec.max_retries is not None
+    return Job(
+        id=job_id, command=spec.command, state=State.PENDING, attempts=0,
+        max_retries=spec.max_retries, priority=spec.priority, timeout=spec.timeout,
+        queue=spec.queue, run_at=created if spec.run_at is None else ms(to_ms(spec.run_at)),
+        created_at=created, updated_at=created, cwd=spec.cwd, env=spec.env or None,
+    )  # fmt: skip

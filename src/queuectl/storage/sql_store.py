@@ -53,7 +53,7 @@ from queuectl.models import (
     WorkerInfo,
     to_ms,
 )
-from queuectl.storage import liveness
+from queuectl.storage import dependencies, liveness
 from queuectl.storage.base import (
     KEEP,
     AttemptRow,
@@ -69,8 +69,9 @@ from queuectl.storage.rows import (
     attempt_from_row,
     check_in_from_row,
     check_in_params,
-    claimed_attempt,
+    end_params,
     finished_attempt_from_row,
+    inserted_job,
     ms,
     worker_from_row,
 )
@@ -87,6 +88,9 @@ class Cursor(Protocol):
 
     @property
     def rowcount(self) -> int: ...
+
+    @property
+    def description(self) -> Any: ...  # None for a statement that returns no rows
 
     def fetchone(self) -> Any: ...
 
@@ -138,8 +142,8 @@ class SqlStore(Storage, Generic[C]):
         """The parameters that tell a call's statements what "now" is."""
 
     @abstractmethod
-    def _list(self, values: Sequence[str]) -> Any:
-        """A list of texts as one bound parameter."""
+    def _list(self, values: Sequence[str | int]) -> Any:
+        """A list of texts (or of integers) as one bound parameter."""
 
     @abstractmethod
     def _jobs(self, conn: C, name: str, params: Params) -> list[Job]:
@@ -153,8 +157,10 @@ class SqlStore(Storage, Generic[C]):
     @abstractmethod
     def _insert_jobs(self, specs: Sequence[JobSpec], ids: list[str]) -> int:
         """Insert the batch (ids distinct, max_retries resolved) in one transaction and
-        wake idle workers; returns the store's now (epoch ms) that it wrote. Raises
-        ``_duplicate_error`` when an id exists, having inserted nothing."""
+        wake idle workers; returns the store's now (epoch ms) that it wrote. A batch with
+        dependencies (``dependencies.any_after``) records them in the same transaction
+        (``_record_dependencies``). Raises ``_duplicate_error`` when an id exists, or
+        DependencyRefused, having inserted nothing."""
 
     @abstractmethod
     def _unique_params(self, specs: Sequence[JobSpec], ids: list[str]) -> Params:
@@ -202,7 +208,9 @@ class SqlStore(Storage, Generic[C]):
             return self._enqueue_unique(specs)
         ids, now = self._enqueue(specs)
         created = ms(now)  # one datetime for the whole batch (100,000 jobs in a bulk file)
-        return [_inserted(spec, job_id, created) for spec, job_id in zip(specs, ids, strict=True)]
+        rows = zip(specs, ids, strict=True)
+        jobs = [inserted_job(spec, job_id, created) for spec, job_id in rows]
+        return self._with_dependencies(jobs) if dependencies.any_after(specs) else jobs
 
     def enqueue_ids(self, specs: Sequence[JobSpec]) -> list[str]:
         if any(spec.unique_key is not None for spec in specs):
@@ -247,7 +255,13 @@ class SqlStore(Storage, Generic[C]):
                 else:  # it ended meanwhile (PostgreSQL): the key is free, insert again
                     left.append(n)
             if not left:
-                if any(not job.duplicate for job in made.values()):
+                new = [n for n, job_id in enumerate(ids) if not made[job_id].duplicate]
+                if dependencies.any_after([specs[n] for n in new]):
+                    self._record_dependencies(conn, [specs[n] for n in new],
+                                              [ids[n] for n in new])  # fmt: skip
+                    fresh = self._with_dependencies_in(conn, [made[ids[n]] for n in new])
+                    made.update((job.id, job) for job in fresh)
+                if new:
                     self._wake(conn, "work")
                 return [made[job_id] for job_id in ids]
             todo = left
@@ -282,19 +296,53 @@ class SqlStore(Storage, Generic[C]):
                     return job_id
         return ids[0]
 
+    def _record_dependencies(self, conn: C, specs: Sequence[JobSpec], ids: list[str]) -> None:
+        """Inside enqueue's transaction, after its jobs are inserted: refuse the batch if a
+        dependency can never complete (DependencyRefused), else write the edges and block
+        the jobs that wait. lock_dependencies keeps a dependency from completing unseen
+        meanwhile (the write lock on SQLite, row locks on PostgreSQL)."""
+        dependencies.check_cycles(specs, ids)
+        params = {"ids": self._list(dependencies.targets(specs))}
+        states = {row[0]: row[1] for row in conn.execute(self._q["lock_dependencies"], params)}
+        dependencies.check_targets(specs, states)
+        edges = dependencies.edges(specs, ids)
+        conn.execute(self._q["insert_dependencies"], {
+            "job_ids": self._list([e[0] for e in edges]),
+            "depends_on": self._list([e[1] for e in edges]),
+            "positions": self._list([e[2] for e in edges]),
+        })  # fmt: skip
+        conn.execute(self._q["block_waiting"], {"ids": self._list(sorted({e[0] for e in edges}))})
+
+    def _with_dependencies(self, jobs: list[Job]) -> list[Job]:
+        """``jobs`` with their ``after`` and ``waiting_for`` read from the store."""
+        if not jobs:
+            return jobs
+        with self._reading() as conn:
+            return self._with_dependencies_in(conn, jobs)
+
+    def _with_dependencies_in(self, conn: C, jobs: list[Job]) -> list[Job]:
+        """_with_dependencies on the caller's connection (inside its transaction)."""
+        if not jobs:
+            return jobs
+        params = {"ids": self._list([job.id for job in jobs])}
+        return dependencies.attach(jobs, conn.execute(self._q["dependencies_of"], params))
+
+    def dependents(self, job_id: str) -> list[str]:
+        return [row[0] for row in self._read("dependents_of", {"id": job_id})]
+
     def get_job(self, job_id: str) -> Job | None:
-        found = self._read_jobs("get_job", {"id": job_id})
+        found = self._with_dependencies(self._read_jobs("get_job", {"id": job_id}))
         return found[0] if found else None
 
     def list_jobs(
         self, state: State | None = None, queue: str | None = None, limit: int | None = 100,
-        offset: int = 0, id_contains: str | None = None,
+        offset: int = 0, id_contains: str | None = None, cron: str | None = None,
     ) -> list[Job]:  # fmt: skip
         params = {
             "state": str(state) if state else None, "queue": queue, "id_contains": id_contains,
-            "limit": limit, "offset": offset,
+            "cron": cron, "limit": limit, "offset": offset,
         }  # fmt: skip
-        return self._read_jobs("list_jobs", params)
+        return self._with_dependencies(self._read_jobs("list_jobs", params))
 
     def attempts(self, job_id: str) -> list[Attempt]:
         return [attempt_from_row(row) for row in self._read("attempts", {"id": job_id})]
@@ -308,9 +356,10 @@ class SqlStore(Storage, Generic[C]):
                 {row[0]: int(row[1]) for row in conn.execute(self._q["count_states"], params)}
             )
             scheduled = int(conn.execute(self._q["count_scheduled"], params).fetchone()[0])
+            blocked = int(conn.execute(self._q["count_blocked"], params).fetchone()[0])
             active, busy = conn.execute(self._q["count_workers"], params).fetchone()
             steered = conn.execute(self._q["queue_settings"], {}).fetchall()
-        return Stats(counts, scheduled, int(active), int(busy),
+        return Stats(counts, scheduled, int(active), int(busy), blocked,
                      tuple(queue_from_row(row) for row in steered))  # fmt: skip
 
     # --- the worker's side -----------------------------------------------------------------
@@ -465,10 +514,13 @@ class SqlStore(Storage, Generic[C]):
                 if not found:
                     raise self._refusal(conn, job_id, "pending, failed or processing")
                 done.extend(found)
+            # What waits on them can never run now: cancelled too (never running ones).
+            ids = self._list([job.id for job in done])
+            conn.execute(self._q["cancel_dependents"], {"ids": ids, **clock}).fetchall()
             holders = [job.worker for job in done if job.worker and job.started_at]
             if holders:
                 self._wake(conn, "cancel", [w for w in holders if w])
-        return done
+        return self._with_dependencies(done)
 
     def retry_dead(self, job_ids: Sequence[str] | None) -> list[Job]:
         clock = self._clock()
@@ -486,7 +538,7 @@ class SqlStore(Storage, Generic[C]):
                 done.extend(found)
             if done:
                 self._wake(conn, "work")
-        return done
+        return self._with_dependencies(done)
 
     def purge(self, states: Sequence[State], older_than: float) -> int:
         final = [str(s) for s in states if s in FINAL_STATES]
@@ -494,6 +546,7 @@ class SqlStore(Storage, Generic[C]):
                   **self._clock()}  # fmt: skip
         with self._write() as conn:
             conn.execute(self._q["purge_attempts"], params)
+            conn.execute(self._q["purge_dependencies"], params)
             return conn.execute(self._q["purge_jobs"], params).rowcount
 
     def prune_finished(self, older_than: float, limit: int) -> int:
@@ -506,6 +559,7 @@ class SqlStore(Storage, Generic[C]):
             gone = [row[0] for row in conn.execute(self._q["prune_jobs"], params)]
             if gone:
                 conn.execute(self._q["prune_attempts"], {"ids": self._list(gone)})
+                conn.execute(self._q["prune_dependencies"], {"ids": self._list(gone)})
         return len(gone)
 
     def request_stop(self) -> list[str]:
@@ -560,27 +614,3 @@ class SqlStore(Storage, Generic[C]):
     def dead_since(self, since: datetime) -> int:
         return int(self._read("dead_since", {"since": to_ms(since)})[0][0])
 
-
-def end_params(job: Job, worker: str | None, result: AttemptResult, step: Transition) -> Params:
-    """The parameters that end a claimed attempt: the attempt as claimed (claimed_attempt),
-    how it ended (exit_code, outcome, attempt_error, output, dropped) and where the job
-    goes (state, attempts, delay_ms: due again that many ms from now, None keeps run_at;
-    error: the job's last_error)."""
-    return {
-        **claimed_attempt(job), "worker": worker, "state": str(step.state),
-        "attempts": step.attempts, "delay_ms": step.delay_ms, "exit_code": result.exit_code,
-        "outcome": str(result.outcome), "attempt_error": result.error, "error": step.error,
-        "output": result.output, "dropped": result.output_dropped,
-    }  # fmt: skip
-
-
-def _inserted(spec: JobSpec, job_id: str, created: datetime) -> Job:
-    """The job as inserted, built without reading it back (enqueue is a hot path): every
-    column not given is its default."""
-    assert spec.max_retries is not None
-    return Job(
-        id=job_id, command=spec.command, state=State.PENDING, attempts=0,
-        max_retries=spec.max_retries, priority=spec.priority, timeout=spec.timeout,
-        queue=spec.queue, run_at=created if spec.run_at is None else ms(to_ms(spec.run_at)),
-        created_at=created, updated_at=created, cwd=spec.cwd, env=spec.env or None,
-    )  # fmt: skip

@@ -22,12 +22,14 @@ from dataclasses import replace
 from typing import Any
 
 from queuectl.errors import StoreUnavailable
-from queuectl.models import Job, JobSpec, to_ms
+from queuectl.models import Job, JobSpec, State, to_ms
+from queuectl.storage import dependencies
 from queuectl.storage.base import Listener
 from queuectl.storage.faults import sqlite_fault
 from queuectl.storage.rows import job_from_row, ms
 from queuectl.storage.sql import queries
-from queuectl.storage.sql_store import Params, SqlStore
+from queuectl.storage.sql_cron import SqlCron
+from queuectl.storage.sql_store import Params
 from queuectl.storage.sqlite_file import (
     BUSY_TIMEOUT_OFF,
     BUSY_TIMEOUT_ON,
@@ -37,7 +39,7 @@ from queuectl.storage.sqlite_file import (
 from queuectl.transitions import Transition
 
 
-class SQLiteStorage(SqlStore[sqlite3.Connection]):
+class SQLiteStorage(SqlCron[sqlite3.Connection]):
     _q = queries("sqlite")
     _duplicate_error = sqlite3.IntegrityError
 
@@ -75,7 +77,7 @@ class SQLiteStorage(SqlStore[sqlite3.Connection]):
     def _clock(self) -> Params:
         return {"now": self._now()}
 
-    def _list(self, values: Sequence[str]) -> Any:
+    def _list(self, values: Sequence[str | int]) -> Any:
         return json.dumps(list(values))  # read back by json_each
 
     @property
@@ -225,6 +227,8 @@ class SQLiteStorage(SqlStore[sqlite3.Connection]):
         batch = json.dumps(rows, ensure_ascii=False)
         with self._write() as conn:
             conn.execute(self._q["insert_job"], {"rows": batch, "now": now})
+            if dependencies.any_after(specs):
+                self._record_dependencies(conn, specs, ids)
             self._wake(conn, "work")
         return now
 
@@ -252,7 +256,10 @@ class SQLiteStorage(SqlStore[sqlite3.Connection]):
             nxt = self._claim_in(conn, params["worker"], claim_queues, {"now": params["now"]})
         if held is None:
             return None, nxt
-        if wake and step.back_in_queue:  # idle workers claim it, or re-plan their sleep
+        # Back in the queue, or completed with dependents that it may have released (the
+        # release trigger, see schema.sql): idle workers claim them, or re-plan their sleep.
+        released = step.state is State.COMPLETED and bool(held[0])
+        if wake and (step.back_in_queue or released):
             self._wake(conn, "work")
         # The guard matched (this worker's run of a processing job), so the row is the job
         # as claimed plus what finish_job wrote.

@@ -10,7 +10,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from queuectl import api as queue_api
-from queuectl.errors import InvalidValue, JobNotFound, NoOutput, QueuectlError, WrongState
+from queuectl.errors import (
+    InvalidValue,
+    JobNotFound,
+    NoOutput,
+    QueuectlError,
+    ScheduleNotFound,
+    WrongState,
+)
 from queuectl.models import QueueSettings, State
 from queuectl.specs import check_queue, parse_limit
 from queuectl.storage.base import Storage, steer
@@ -27,8 +34,10 @@ def error(message: str, status: int) -> JSONResponse:
 
 
 def failure(exc: QueuectlError) -> JSONResponse:
-    """A refused operation as JSON: unknown job 404, wrong state 409, bad value 400."""
-    status = 404 if isinstance(exc, JobNotFound) else 409 if isinstance(exc, WrongState) else 400
+    """A refused operation as JSON: unknown job or schedule 404, wrong state 409, bad
+    value 400."""
+    missing = isinstance(exc, JobNotFound | ScheduleNotFound)
+    status = 404 if missing else 409 if isinstance(exc, WrongState) else 400
     return error(str(exc), status)
 
 
@@ -126,6 +135,38 @@ class Api:
     async def retry_all(self, request: Request) -> Response:
         jobs = await self.pool.run(lambda s: s.retry_dead(None))
         return JSONResponse([job.to_dict() for job in jobs])
+
+
+CRON_ACTIONS = ("pause", "resume", "run")
+
+
+class CronApi:
+    """GET /api/cron (like `cron list --json`); POST /api/cron/NAME/pause|resume|run, under
+    the token and origin rules of every state-changing request (web/security.py)."""
+
+    def __init__(self, pool: StorePool) -> None:
+        self.pool = pool
+
+    async def list(self, request: Request) -> Response:
+        found = await self.pool.run(lambda s: s.cron_list())
+        return JSONResponse([c.to_dict() for c in found])
+
+    async def act(self, request: Request) -> Response:
+        segments = path_segments(request, "/api/cron/")
+        if len(segments) != 2 or segments[1] not in CRON_ACTIONS:
+            return error("use /api/cron/NAME/pause, /resume or /run", 404)
+        name, action = segments
+        try:
+            doc = await self.pool.run(lambda s: _cron_act(s, name, action))
+        except QueuectlError as exc:
+            return failure(exc)
+        return JSONResponse(doc)
+
+
+def _cron_act(store: Storage, name: str, action: str) -> dict[str, Any]:
+    if action == "run":
+        return store.cron_run_now(name).to_dict()
+    return store.cron_set_paused(name, action == "pause").to_dict()
 
 
 def _list_args(request: Request) -> tuple[State | None, str | None, int | None]:

@@ -26,7 +26,7 @@ from queuectl.models import State, iso
 from queuectl.settings import redact_url
 from queuectl.timeparse import format_duration
 from queuectl.web import events, prom, views
-from queuectl.web.api import Api, path_segments
+from queuectl.web.api import Api, CronApi, path_segments
 from queuectl.web.params import whole_number
 from queuectl.web.security import Guard
 from queuectl.web.stores import StorePool
@@ -97,6 +97,11 @@ class Pages:
         return self.render(request, name, d=data, nav="jobs",
                            events_url="/events?" + urlencode({"job": job_id}))  # fmt: skip
 
+    async def cron(self, request: Request) -> Response:
+        data = await self.pool.run(views.crons)
+        name = "_cron.html" if _fragment(request) else "cron.html"
+        return self.render(request, name, crons=data, nav="cron")
+
     async def dlq(self, request: Request) -> Response:
         flt = views.JobFilter.parse(request.query_params)
         data = await self.pool.run(lambda s: views.dead(s, flt.page))
@@ -126,6 +131,7 @@ def create_app(url: str, token: str | None, stopping: threading.Event | None = N
     registry = prom.registry(pool)
     templates = Jinja2Templates(env=_environment())
     pages, api = Pages(pool, templates, redact_url(url)), Api(pool)
+    cron_api = CronApi(pool)
 
     async def metrics(request: Request) -> Response:
         body = await run_in_threadpool(generate_latest, registry)
@@ -154,12 +160,15 @@ def create_app(url: str, token: str | None, stopping: threading.Event | None = N
         Route("/jobs/{rest:path}", pages.job),
         Route("/job", pages.job),
         Route("/dlq", pages.dlq),
+        Route("/cron", pages.cron),
         Route("/queues", pages.queues),
         Route("/events", events.endpoint(pool, stopping or threading.Event())),
         Route("/api/status", api.status),
         Route("/api/jobs", api.jobs),
         Route("/api/jobs/{rest:path}", api.job, methods=["GET", "POST"]),
         Route("/api/dlq/retry", api.retry_all, methods=["POST"]),
+        Route("/api/cron", cron_api.list),
+        Route("/api/cron/{rest:path}", cron_api.act, methods=["POST"]),
         Route("/api/queues", api.queues),
         Route("/api/queues/{rest:path}", api.queue, methods=["POST"]),
         Route("/metrics", metrics),

@@ -12,11 +12,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeHistogramMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from queuectl.metrics import compute, run_seconds, window
 from queuectl.models import Outcome, State, utcnow
+from queuectl.recurring import Cron
 from queuectl.storage.base import AttemptRow, Stats, Storage
 from queuectl.web.stores import StorePool
 
@@ -37,6 +43,8 @@ class Snapshot:
         self.rows: list[AttemptRow] = store.finished_attempts(since)
         self.dead = store.dead_since(since)
         self.figures = compute(self.rows, self.dead, since, now)
+        self.now = now
+        self.crons: list[Cron] = store.cron_list()
 
 
 class StoreCollector(Collector):
@@ -49,6 +57,7 @@ class StoreCollector(Collector):
         yield from _workers(snap)
         yield from _queues(snap)
         yield from _attempts(snap)
+        yield from _crons(snap)
 
 
 def _jobs(snap: Snapshot) -> Iterator[Metric]:
@@ -100,6 +109,24 @@ def _attempts(snap: Snapshot) -> Iterator[Metric]:
                             value=snap.dead)  # fmt: skip
     durations = [d for d in (run_seconds(r) for r in snap.rows) if d is not None]
     yield _histogram(durations)
+
+
+def _crons(snap: Snapshot) -> Iterator[Metric]:
+    """Per schedule: seconds until its next tick (none while paused or never again), and
+    the ticks it skipped because its previous job was unfinished: a true counter, kept
+    whole in the store (purging jobs never lowers it; removing the schedule ends it)."""
+    until = GaugeMetricFamily("queuectl_cron_next_tick_seconds",
+                              "Seconds until the schedule's next tick (negative: overdue).",
+                              labels=["name"])  # fmt: skip
+    skipped = CounterMetricFamily("queuectl_cron_skipped_ticks",
+                                  "Ticks skipped because the previous job was unfinished.",
+                                  labels=["name"])  # fmt: skip
+    for cron in snap.crons:
+        if cron.next_run_at is not None:
+            until.add_metric([cron.name], (cron.next_run_at - snap.now).total_seconds())
+        skipped.add_metric([cron.name], cron.skipped)
+    yield until
+    yield skipped
 
 
 def _histogram(durations: list[float]) -> Metric:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from queuectl.metrics import Metrics, compute, timeline, window
-from queuectl.models import Attempt, Job, State, WorkerInfo, utcnow
+from queuectl.models import Attempt, Job, State, WorkerInfo, iso, utcnow
 from queuectl.storage.base import Stats, Storage
 from queuectl.timeparse import format_relative
 from queuectl.web import charts
@@ -100,6 +100,7 @@ class JobDetail:
     output_attempt: int | None  # the attempt shown: the one asked for, else the latest
     cut_bytes: int  # bytes before the shown tail (dropped by the store or by the page)
     following: bool  # the shown attempt is still running: its output grows
+    dependents: list[str]  # ids of the jobs that run after this one
 
     @property
     def query(self) -> dict[str, str]:
@@ -119,12 +120,44 @@ def job(store: Storage, job_id: str, attempt: int | None = None) -> JobDetail | 
         text, cut = data.decode("utf-8", "replace"), out.dropped + len(out.data) - len(data)
     shown = attempt if attempt is not None else out.attempt if out else None
     return JobDetail(found, store.attempts(job_id), attempt, text, shown, cut,
-                     following=out is not None and not out.finished)  # fmt: skip
+                     following=out is not None and not out.finished,
+                     dependents=store.dependents(job_id))  # fmt: skip
 
 
 def dead(store: Storage, page: int) -> JobPage:
     flt = JobFilter(state=State.DEAD, page=page)
     return jobs(store, flt)
+
+
+@dataclass(frozen=True)
+class CronRow:
+    """One schedule as the cron page shows it."""
+
+    name: str
+    schedule: str
+    words: str  # the schedule in words
+    tz: str
+    next_run: str  # ISO UTC, "" when paused or never
+    next_in: str  # "in 4m", "paused", "never"
+    last_job: str | None
+    last_state: str | None
+    paused: bool
+    skipped: int
+
+
+def crons(store: Storage) -> list[CronRow]:
+    now = utcnow()
+    rows = []
+    for c in store.cron_list():
+        when = c.next_run_at
+        next_in = ("paused" if c.paused else "never" if when is None
+                   else format_relative((when - now).total_seconds()))  # fmt: skip
+        rows.append(CronRow(
+            c.name, c.spec.schedule, c.spec.parsed.describe(), c.spec.tz,
+            iso(when) or "", next_in, c.last_job, str(c.last_state) if c.last_state else None,
+            c.paused, c.skipped,
+        ))  # fmt: skip
+    return rows
 
 
 def age(seconds: float) -> str:

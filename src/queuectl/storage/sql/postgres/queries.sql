@@ -28,6 +28,7 @@ SELECT * FROM jobs
 WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
   AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
   AND (%(id_contains)s::text IS NULL OR strpos(id, %(id_contains)s::text) > 0)
+  AND (%(cron)s::text IS NULL OR cron = %(cron)s::text)
 ORDER BY seq DESC
 LIMIT %(limit)s::bigint OFFSET %(offset)s
 
@@ -50,15 +51,19 @@ ORDER BY 2
 WITH counted AS (SELECT state, sum(n) AS n FROM job_counts GROUP BY state)
 SELECT state, n FROM counted WHERE n <> 0
 UNION ALL
-SELECT 'pending', (SELECT count(*) FROM jobs WHERE state IN ('pending', 'failed'))
+SELECT 'pending', (SELECT count(*) FROM jobs WHERE state IN ('pending', 'failed')
+                                                AND blocked_by = 0)
                   - coalesce((SELECT n FROM counted WHERE state = 'failed'), 0)
+                  -- jobs waiting on dependencies are pending too (migrations/0007)
+                  + (SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by > 0)
 
 -- name: count_scheduled
 -- Pending jobs due later: those of jobs_due (pending or failed) minus the failed ones. The
 -- first count reads the index alone (no row visits where the visibility map allows: 100,000
 -- scheduled jobs in ~5 ms instead of ~20), the second only the failed jobs' rows.
+-- A job waiting on dependencies counts as blocked (count_blocked), not as scheduled.
 SELECT (SELECT count(*) FROM jobs
-        WHERE state IN ('pending', 'failed') AND run_at > queuectl_now_ms())
+        WHERE state IN ('pending', 'failed') AND blocked_by = 0 AND run_at > queuectl_now_ms())
      - (SELECT count(*) FROM jobs WHERE state = 'failed' AND run_at > queuectl_now_ms())
 
 -- name: count_workers
@@ -79,11 +84,11 @@ SELECT * FROM queuectl_claim(%(worker)s, NULL)
 SELECT * FROM queuectl_claim(%(worker)s, %(queues)s::text[])
 
 -- name: next_due
--- Jobs of blocked queues (paused, or running their limit: migrations/0009) are not waited
+-- Jobs of blocked queues (paused, or running their limit: migrations/0008) are not waited
 -- for; held: whether a due job waits for a limit of a queue served (a job ending elsewhere
 -- frees a place: the worker looks again soon).
 SELECT (SELECT min(run_at) - queuectl_now_ms() FROM jobs
-        WHERE state IN ('pending', 'failed')
+        WHERE state IN ('pending', 'failed') AND blocked_by = 0
           AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
           AND queue NOT IN (SELECT name FROM queues_blocked)),
        EXISTS (SELECT 1 FROM queues_blocked AS b JOIN queues USING (name)
@@ -91,7 +96,7 @@ SELECT (SELECT min(run_at) - queuectl_now_ms() FROM jobs
                  AND (%(queues)s::text[] IS NULL OR name = ANY(%(queues)s::text[]))
                  AND EXISTS (SELECT 1 FROM jobs
                              WHERE queue = b.name AND state IN ('pending', 'failed')
-                               AND run_at <= queuectl_now_ms()))
+                               AND blocked_by = 0 AND run_at <= queuectl_now_ms()))
 
 -- name: finish_job
 -- Records the attempt, moves the job on and, with claim, takes its next job: one statement
@@ -253,13 +258,31 @@ RETURNING *
 SELECT id FROM jobs WHERE state = 'dead' ORDER BY seq
 
 -- name: purge_attempts
+-- Purge never deletes a job that a waiting job still needs (a dead one: `dlq retry` of it
+-- resumes the chain); a completed one goes, its dependents were released when it completed.
 DELETE FROM attempts WHERE job_id IN (
     SELECT id FROM jobs WHERE state = ANY(%(states)s::text[])
-      AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint)
+      AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint
+      AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
+          SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+          WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0)))
+
+-- name: purge_dependencies
+-- The purged jobs' own edges (what they ran after); edges pointing at them stay, so a
+-- dependent still lists a purged dependency in `after`.
+DELETE FROM job_dependencies WHERE job_id IN (
+    SELECT id FROM jobs WHERE state = ANY(%(states)s::text[])
+      AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint
+      AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
+          SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+          WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0)))
 
 -- name: purge_jobs
 DELETE FROM jobs
 WHERE state = ANY(%(states)s::text[]) AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint
+  AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
+      SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+      WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0))
 
 -- name: request_stop
 UPDATE workers SET stop_requested = true RETURNING id
@@ -277,6 +300,65 @@ FROM attempts WHERE finished_at >= %(since)s ORDER BY finished_at
 
 -- name: dead_since
 SELECT count(*) FROM jobs WHERE state = 'dead' AND finished_at >= %(since)s
+
+-- name: lock_dependencies
+-- The jobs named in `after` of a batch being enqueued (its own jobs included, inserted
+-- just before in the same transaction), locked in id order (two such batches never
+-- deadlock), marked as having dependents and returned with their latest state (a missing
+-- one is unknown). The lock makes a finish of one of them wait for this transaction's
+-- commit, and its release trigger then sees the new edges; a finish committed first is
+-- read here as completed: no job waits for a completion that has already happened.
+WITH locked AS (
+    SELECT id FROM jobs WHERE id = ANY(%(ids)s::text[]) ORDER BY id FOR NO KEY UPDATE
+)
+UPDATE jobs SET has_dependents = true FROM locked WHERE jobs.id = locked.id
+RETURNING jobs.id, jobs.state
+
+-- name: insert_dependencies
+INSERT INTO job_dependencies (job_id, depends_on, position)
+SELECT * FROM unnest(%(job_ids)s::text[], %(depends_on)s::text[], %(positions)s::integer[])
+
+-- name: block_waiting
+-- The new jobs wait for their dependencies that have not completed yet (one that is gone
+-- was purged after it completed); those with none left are ready at once.
+UPDATE jobs SET blocked_by = (
+    SELECT count(*) FROM job_dependencies d JOIN jobs dep ON dep.id = d.depends_on
+    WHERE d.job_id = jobs.id AND dep.state <> 'completed')
+WHERE id = ANY(%(ids)s::text[])
+
+-- name: dependencies_of
+-- `after` of each listed job in the order given, with each dependency's state (NULL: purged,
+-- after it completed) and whether the job still waits at all.
+SELECT d.job_id, d.depends_on, dep.state, w.state = 'pending' AND w.blocked_by > 0
+FROM job_dependencies d
+JOIN jobs w ON w.id = d.job_id
+LEFT JOIN jobs dep ON dep.id = d.depends_on
+WHERE d.job_id = ANY(%(ids)s::text[])
+ORDER BY d.job_id, d.position
+
+-- name: dependents_of
+SELECT d.job_id FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+WHERE d.depends_on = %(id)s ORDER BY w.seq
+
+-- name: cancel_dependents
+-- Everything that waits, directly or through others, on the cancelled jobs can never run:
+-- cancelled too, naming the dependency that was cancelled (for a job waiting on several,
+-- the first in id order). UNION stops at edges already walked.
+WITH RECURSIVE doomed (id, cause) AS (
+    SELECT d.job_id, d.depends_on FROM job_dependencies d
+    WHERE d.depends_on = ANY(%(ids)s::text[])
+    UNION
+    SELECT d.job_id, d.depends_on FROM job_dependencies d JOIN doomed ON d.depends_on = doomed.id
+)
+UPDATE jobs SET state = 'cancelled', finished_at = queuectl_now_ms(),
+    updated_at = queuectl_now_ms(),
+    last_error = 'dependency ''' || (SELECT min(cause) FROM doomed WHERE doomed.id = jobs.id)
+                 || ''' cancelled'
+WHERE id IN (SELECT id FROM doomed) AND state = 'pending' AND blocked_by > 0
+RETURNING *
+
+-- name: count_blocked
+SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by > 0
 
 -- name: pg_fold_counts
 -- Housekeeping with no SQLite counterpart (names starting pg_ are PostgreSQL's own): fold
@@ -318,7 +400,7 @@ SELECT queue, state, count(*) FROM jobs GROUP BY queue, state
 
 -- name: insert_job_unique
 -- insert_job for a batch with unique keys (SPEC 6): a job whose key a pending, failed or
--- processing job holds (jobs_unique_key, migrations/0009), or an earlier row of the batch,
+-- processing job holds (jobs_unique_key, migrations/0008), or an earlier row of the batch,
 -- is not inserted; a concurrent enqueue of the same key waits for the other's commit, then
 -- finds it there. Returns the jobs inserted.
 WITH inserted AS (
@@ -353,23 +435,33 @@ WHERE dead.id = %(id)s AND other.id <> dead.id
 
 -- name: prune_candidates
 -- Retention (SPEC 6): finished jobs past it, a batch at a time, oldest first (jobs_finished).
--- dependencies (SPEC 4): a job that a waiting job depends on is kept; the condition goes
--- here and in prune_jobs once dependencies exist.
+-- As purge, never a job that a waiting job still needs (see purge_attempts).
 SELECT id FROM jobs
 WHERE state IN ('completed', 'dead', 'cancelled')
   AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint
+  AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
+      SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+      WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0))
 ORDER BY finished_at LIMIT %(limit)s
 
 -- name: prune_jobs
--- The candidates judged again on their locked rows (one may have been retried meanwhile);
--- SKIP LOCKED: workers pruning at once pass over each other's rows instead of waiting.
+-- The candidates judged again on their locked rows (one may have been retried, or become
+-- needed, meanwhile); SKIP LOCKED: workers pruning at once pass over each other's rows.
 DELETE FROM jobs
 WHERE seq IN (SELECT seq FROM jobs
               WHERE id = ANY(%(ids)s::text[])
                 AND state IN ('completed', 'dead', 'cancelled')
                 AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint
+                AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
+                    SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+                    WHERE d.depends_on = jobs.id AND w.state = 'pending'
+                      AND w.blocked_by > 0))
               FOR UPDATE SKIP LOCKED)
 RETURNING id
+
+-- name: prune_dependencies
+-- The pruned jobs' own edges (as purge_dependencies).
+DELETE FROM job_dependencies WHERE job_id = ANY(%(ids)s::text[])
 
 -- name: prune_attempts
 DELETE FROM attempts WHERE job_id = ANY(%(ids)s::text[])
@@ -378,3 +470,90 @@ DELETE FROM attempts WHERE job_id = ANY(%(ids)s::text[])
 -- Wakes the listening workers once the transaction commits (repeats within it are folded
 -- into one); the payload says what happened: work | stop | cancel.
 SELECT pg_notify(%(channel)s, %(event)s)
+
+-- --- recurring jobs (cron) -------------------------------------------------------------------
+-- The same blocks as the SQLite store's, with the database's clock for "now".
+
+-- name: cron_now
+SELECT queuectl_now_ms()
+
+-- name: cron_upsert
+INSERT INTO cron_schedules AS s (name, schedule, tz, command, max_retries, priority, timeout,
+                                 queue, cwd, env, overlap, catch_up, paused, next_run_at,
+                                 skipped, created_at, updated_at)
+VALUES (%(name)s, %(schedule)s, %(tz)s, %(command)s, %(max_retries)s::bigint, %(priority)s,
+        %(timeout)s::double precision, %(queue)s, %(cwd)s, %(env)s::text, %(overlap)s,
+        %(catch_up)s, false, %(next_run_at)s::bigint, 0, queuectl_now_ms(), queuectl_now_ms())
+ON CONFLICT (name) DO UPDATE
+SET schedule = excluded.schedule, tz = excluded.tz, command = excluded.command,
+    max_retries = excluded.max_retries, priority = excluded.priority,
+    timeout = excluded.timeout, queue = excluded.queue, cwd = excluded.cwd, env = excluded.env,
+    overlap = excluded.overlap, catch_up = excluded.catch_up, paused = false,
+    next_run_at = excluded.next_run_at, updated_at = excluded.updated_at
+WHERE %(replace)s
+RETURNING name
+
+-- name: cron_list
+SELECT s.*,
+       (SELECT id FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_job,
+       (SELECT state FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_state
+FROM cron_schedules s
+WHERE %(name)s::text IS NULL OR s.name = %(name)s::text
+ORDER BY s.name
+
+-- name: cron_delete
+DELETE FROM cron_schedules WHERE name = %(name)s RETURNING name
+
+-- name: cron_delete_skipped
+DELETE FROM cron_skipped WHERE name = %(name)s
+
+-- name: cron_set_paused
+UPDATE cron_schedules
+SET paused = %(paused)s, next_run_at = %(next_run_at)s::bigint, updated_at = queuectl_now_ms()
+WHERE name = %(name)s
+RETURNING name
+
+-- name: cron_next
+SELECT min(next_run_at) - queuectl_now_ms() FROM cron_schedules WHERE NOT paused
+
+-- name: cron_due
+SELECT *, queuectl_now_ms() AS now_ms FROM cron_schedules
+WHERE NOT paused AND next_run_at <= queuectl_now_ms()
+ORDER BY next_run_at
+
+-- name: cron_advance
+-- Two pools firing the same tick: the second waits on the row lock, then finds the tick
+-- moved on and updates nothing (READ COMMITTED re-reads the row it waited for).
+UPDATE cron_schedules SET next_run_at = %(next_run_at)s::bigint, updated_at = queuectl_now_ms()
+WHERE name = %(name)s AND next_run_at = %(due)s AND NOT paused
+RETURNING name
+
+-- name: cron_last_job
+SELECT id, state FROM jobs WHERE cron = %(name)s ORDER BY seq DESC LIMIT 1
+
+-- name: cron_insert_job
+INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd, env,
+                  run_at, created_at, updated_at, cron)
+SELECT %(id)s, command, 'pending', coalesce(max_retries, %(max_retries)s), priority,
+       coalesce(timeout, %(timeout)s::double precision), queue, cwd, env, queuectl_now_ms(),
+       queuectl_now_ms(), queuectl_now_ms(), name
+FROM cron_schedules WHERE name = %(name)s
+ON CONFLICT (id) DO NOTHING
+RETURNING id
+
+-- name: cron_record_skip
+INSERT INTO cron_skipped (name, tick, blocked_by) VALUES (%(name)s, %(tick)s, %(blocked_by)s)
+ON CONFLICT (name, tick) DO NOTHING
+
+-- name: cron_count_skip
+UPDATE cron_schedules SET skipped = skipped + 1 WHERE name = %(name)s
+
+-- name: cron_prune_skipped
+DELETE FROM cron_skipped
+WHERE name = %(name)s
+  AND tick <= (SELECT tick FROM cron_skipped WHERE name = %(name)s
+               ORDER BY tick DESC LIMIT 1 OFFSET %(keep)s)
+
+-- name: cron_skipped
+SELECT tick, blocked_by FROM cron_skipped WHERE name = %(name)s ORDER BY tick DESC
+LIMIT %(limit)s

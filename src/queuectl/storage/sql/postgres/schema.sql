@@ -33,17 +33,23 @@ CREATE TABLE jobs (
     exit_code    integer,
     last_error   text,
     worker       text,                         -- holding or last holding the job
+    blocked_by   integer NOT NULL DEFAULT 0,   -- dependencies not completed yet (pending jobs)
+    has_dependents boolean NOT NULL DEFAULT false, -- some job runs after this one
+    cron         text,                         -- the schedule (cron add) that enqueued it
     unique_key   text                          -- SPEC 6: see jobs_unique_key
 );
 
 -- The claim walks this index in order and stops at the first due row that no other
 -- claimer holds: its cost does not grow with finished jobs, which the index leaves out.
+-- A job waiting on dependencies (blocked_by > 0) is not in it: the claim never sees one.
 CREATE INDEX jobs_ready ON jobs (priority DESC, run_at, seq)
-    WHERE state IN ('pending', 'failed');
+    WHERE state IN ('pending', 'failed') AND blocked_by = 0;
 CREATE INDEX jobs_ready_queue ON jobs (queue, priority DESC, run_at, seq)
-    WHERE state IN ('pending', 'failed');
+    WHERE state IN ('pending', 'failed') AND blocked_by = 0;
 -- When is the next scheduled or backed-off job due? Lets idle workers sleep that long.
-CREATE INDEX jobs_due ON jobs (run_at) WHERE state IN ('pending', 'failed');
+CREATE INDEX jobs_due ON jobs (run_at) WHERE state IN ('pending', 'failed') AND blocked_by = 0;
+-- `status` counts the waiting jobs from here.
+CREATE INDEX jobs_blocked ON jobs (seq) WHERE state = 'pending' AND blocked_by > 0;
 CREATE INDEX jobs_state ON jobs (state, seq);
 CREATE INDEX jobs_queue ON jobs (queue, seq);
 -- The processing jobs: which worker is busy with what, and what to recover.
@@ -226,7 +232,8 @@ BEGIN
             started_at = queuectl_now_ms(), finished_at = NULL, exit_code = NULL,
             updated_at = queuectl_now_ms()
         WHERE seq = (SELECT seq FROM jobs
-                     WHERE state IN ('pending', 'failed') AND run_at <= queuectl_now_ms()
+                     WHERE state IN ('pending', 'failed') AND blocked_by = 0
+                       AND run_at <= queuectl_now_ms()
                      ORDER BY priority DESC, run_at, seq LIMIT 1
                      FOR UPDATE SKIP LOCKED)
         RETURNING * INTO job;
@@ -236,8 +243,8 @@ BEGIN
             started_at = queuectl_now_ms(), finished_at = NULL, exit_code = NULL,
             updated_at = queuectl_now_ms()
         WHERE seq = (SELECT seq FROM jobs
-                     WHERE state IN ('pending', 'failed') AND run_at <= queuectl_now_ms()
-                       AND queue = ANY(p_queues)
+                     WHERE state IN ('pending', 'failed') AND blocked_by = 0
+                       AND run_at <= queuectl_now_ms() AND queue = ANY(p_queues)
                      ORDER BY priority DESC, run_at, seq LIMIT 1
                      FOR UPDATE SKIP LOCKED)
         RETURNING * INTO job;
@@ -267,7 +274,8 @@ BEGIN
     SELECT coalesce(array_agg(name), '{}') INTO skip FROM queues_blocked;
     LOOP
         SELECT seq, queue INTO pick FROM jobs
-        WHERE state IN ('pending', 'failed') AND run_at <= queuectl_now_ms()
+        WHERE state IN ('pending', 'failed') AND blocked_by = 0
+          AND run_at <= queuectl_now_ms()
           AND (cardinality(p_queues) = 0 OR queue = ANY(p_queues))
           AND queue <> ALL(skip)
         ORDER BY priority DESC, run_at, seq LIMIT 1
@@ -380,3 +388,74 @@ BEGIN
         p_exit_code, p_outcome, p_attempt_error, p_error, p_output, p_dropped, p_claim,
         p_queues, p_notify);
 END $$;
+
+-- Jobs that wait for other jobs (`enqueue --after`): the edges, kept as given (a purged
+-- dependency stays listed in `after`).
+CREATE TABLE job_dependencies (
+    job_id     text    NOT NULL,
+    depends_on text    NOT NULL,
+    position   integer NOT NULL,              -- order as the user gave them
+    PRIMARY KEY (job_id, depends_on)
+);
+-- A completing job finds its dependents; a purge asks whether a job is still needed.
+CREATE INDEX job_dependencies_depends_on ON job_dependencies (depends_on);
+
+-- A dependency completes: its waiting dependents count one fewer, in the transaction that
+-- records the completion (whatever path completes it), all of them in one statement; those
+-- now free wake idle workers on every host (NOTIFY on the channel of pgconn.CHANNEL,
+-- delivered on commit).
+CREATE FUNCTION queuectl_release_dependents() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+DECLARE
+    freed bigint;
+BEGIN
+    WITH released AS (
+        UPDATE jobs SET blocked_by = blocked_by - 1, updated_at = queuectl_now_ms()
+        WHERE id IN (SELECT job_id FROM job_dependencies WHERE depends_on = NEW.id)
+          AND state = 'pending' AND blocked_by > 0
+        RETURNING blocked_by
+    )
+    SELECT count(*) INTO freed FROM released WHERE blocked_by = 0;
+    IF freed > 0 THEN
+        PERFORM pg_notify('queuectl', 'work');
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER jobs_release_dependents AFTER UPDATE OF state ON jobs
+    FOR EACH ROW WHEN (NEW.state = 'completed' AND OLD.state <> 'completed' AND NEW.has_dependents)
+    EXECUTE FUNCTION queuectl_release_dependents();
+
+-- Recurring jobs (cron): the schedules, and the ticks they skipped.
+-- A schedule's jobs, newest first: its last job (cron list, the overlap check) in one step.
+CREATE INDEX jobs_cron ON jobs (cron, seq) WHERE cron IS NOT NULL;
+
+
+CREATE TABLE cron_schedules (
+    name        text    PRIMARY KEY,
+    schedule    text    NOT NULL,             -- as the user wrote it
+    tz          text    NOT NULL,             -- IANA zone name
+    command     text    NOT NULL,
+    max_retries bigint,                       -- NULL: the config's when a tick fires
+    priority    bigint  NOT NULL DEFAULT 0,
+    timeout     double precision,             -- NULL: the config's job-timeout
+    queue       text    NOT NULL DEFAULT 'default',
+    cwd         text    NOT NULL,
+    env         text,                         -- JSON object, or NULL
+    overlap     text    NOT NULL,             -- skip | allow
+    catch_up    text    NOT NULL,             -- latest | none
+    paused      boolean NOT NULL DEFAULT false,
+    next_run_at bigint,                       -- the next tick; NULL: it never ticks again
+    skipped     bigint  NOT NULL DEFAULT 0,   -- ticks skipped (overlap), ever
+    created_at  bigint  NOT NULL,
+    updated_at  bigint  NOT NULL
+);
+-- The earliest tick to come: what an idle worker sleeps until.
+CREATE INDEX cron_due ON cron_schedules (next_run_at) WHERE NOT paused;
+
+CREATE TABLE cron_skipped (
+    name       text   NOT NULL,
+    tick       bigint NOT NULL,
+    blocked_by text,                          -- the schedule's unfinished job at the time
+    PRIMARY KEY (name, tick)
+);

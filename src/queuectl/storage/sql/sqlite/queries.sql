@@ -22,6 +22,7 @@ SELECT * FROM jobs
 WHERE (:state IS NULL OR state = :state)
   AND (:queue IS NULL OR queue = :queue)
   AND (:id_contains IS NULL OR instr(id, :id_contains) > 0)
+  AND (:cron IS NULL OR cron = :cron)
 ORDER BY seq DESC
 LIMIT coalesce(:limit, -1) OFFSET :offset  -- NULL: every job
 
@@ -40,7 +41,11 @@ ORDER BY 2
 SELECT state, count(*) FROM jobs GROUP BY state
 
 -- name: count_scheduled
-SELECT count(*) FROM jobs WHERE state = 'pending' AND run_at > :now
+-- A job waiting on dependencies counts as blocked (count_blocked), not as scheduled.
+SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by = 0 AND run_at > :now
+
+-- name: count_blocked
+SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by > 0
 
 -- name: count_workers
 -- A worker is busy while a processing job names it (see all_workers).
@@ -53,14 +58,14 @@ FROM workers WHERE heartbeat_at >= :now - :lease_ms
 -- Only a registered worker claims: one taken for lost (its row removed) registers again
 -- first. The EXISTS is evaluated once per statement, through the workers' primary key.
 -- Queues (SPEC 6): no job of a paused queue, or of a queue running its limit, is taken;
--- queues_blocked (migrations/0006) is read once per statement, inside the write lock.
+-- queues_blocked (migrations/0005) is read once per statement, inside the write lock.
 UPDATE jobs
 SET state = 'processing', worker = :worker, runs = runs + 1, started_at = :now,
     finished_at = NULL, exit_code = NULL, updated_at = :now
 WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready  -- walk the ready index in claim
                                                            -- order; unforced, the planner
                                                            -- sorts every pending row
-             WHERE state IN ('pending', 'failed') AND run_at <= :now
+             WHERE state IN ('pending', 'failed') AND blocked_by = 0 AND run_at <= :now
                AND queue NOT IN (SELECT name FROM queues_blocked)  -- queues (SPEC 6)
              ORDER BY priority DESC, run_at, seq LIMIT 1)
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
@@ -71,7 +76,7 @@ UPDATE jobs
 SET state = 'processing', worker = :worker, runs = runs + 1, started_at = :now,
     finished_at = NULL, exit_code = NULL, updated_at = :now
 WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready_queue
-             WHERE state IN ('pending', 'failed') AND run_at <= :now
+             WHERE state IN ('pending', 'failed') AND blocked_by = 0 AND run_at <= :now
                AND queue IN (SELECT value FROM json_each(:queues))
                AND queue NOT IN (SELECT name FROM queues_blocked)  -- queues (SPEC 6)
              ORDER BY priority DESC, run_at, seq LIMIT 1)
@@ -85,7 +90,7 @@ RETURNING *
 -- a limit of a queue served (a job ending elsewhere frees a place: look again soon).
 SELECT (SELECT min(run_at) - :now FROM (
             SELECT run_at FROM jobs INDEXED BY jobs_due
-            WHERE state IN ('pending', 'failed')
+            WHERE state IN ('pending', 'failed') AND blocked_by = 0
               AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
               AND queue NOT IN (SELECT name FROM queues_blocked)
             ORDER BY run_at LIMIT 1)),
@@ -94,7 +99,7 @@ SELECT (SELECT min(run_at) - :now FROM (
                  AND (:queues IS NULL OR name IN (SELECT value FROM json_each(:queues)))
                  AND EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_ready_queue
                              WHERE queue = b.name AND state IN ('pending', 'failed')
-                               AND run_at <= :now))
+                               AND blocked_by = 0 AND run_at <= :now))
 
 -- name: finish_job
 -- Guarded: the job must still be this worker's attempt :number (not cancelled or recovered
@@ -103,7 +108,9 @@ UPDATE jobs
 SET state = :state, attempts = :attempts, run_at = coalesce(:now + :delay_ms, run_at),
     finished_at = :now, exit_code = :exit_code, last_error = :error, updated_at = :now
 WHERE id = :id AND state = 'processing' AND worker = :worker AND runs = :number
-RETURNING seq  -- only whether the guard matched: the store knows the rest
+-- Whether the guard matched (the store knows the rest), and whether completing the job may
+-- have released waiting ones (migrations/0004).
+RETURNING has_dependents
 
 -- name: record_attempt
 -- An attempt's row is written when it ends: one insert per job, where a row opened at the
@@ -250,13 +257,30 @@ RETURNING *
 SELECT id FROM jobs WHERE state = 'dead' ORDER BY seq
 
 -- name: purge_attempts
+-- Purge never deletes a job that a waiting job still needs (a dead one: `dlq retry` of it
+-- resumes the chain); a completed one goes, its dependents were released when it completed.
 DELETE FROM attempts WHERE job_id IN (
     SELECT id FROM jobs WHERE state IN (SELECT value FROM json_each(:states))
-      AND finished_at < :now - :older_ms)
+      AND finished_at < :now - :older_ms
+      AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
+          SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+          WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0)))
+
+-- name: purge_dependencies
+-- The purged jobs' own edges (what they ran after); edges pointing at them stay, so a
+-- dependent still lists a purged dependency in `after`.
+DELETE FROM job_dependencies WHERE job_id IN (
+    SELECT id FROM jobs WHERE state IN (SELECT value FROM json_each(:states))
+      AND finished_at < :now - :older_ms
+      AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
+          SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+          WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0)))
 
 -- name: purge_jobs
-DELETE FROM jobs
-WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :now - :older_ms
+DELETE FROM jobs WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :now - :older_ms
+  AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
+      SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+      WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0))
 
 -- name: request_stop
 UPDATE workers SET stop_requested = 1 RETURNING id
@@ -274,6 +298,152 @@ FROM attempts WHERE finished_at >= :since ORDER BY finished_at
 
 -- name: dead_since
 SELECT count(*) FROM jobs WHERE state = 'dead' AND finished_at >= :since
+
+-- name: lock_dependencies
+-- The jobs named in `after` of a batch being enqueued (its own jobs included, inserted
+-- just before in the same transaction): marked as having dependents, so that completing
+-- them releases the batch's jobs, and returned with their state (a missing one is unknown).
+-- (The write lock is held: nothing completes between this and block_waiting.)
+UPDATE jobs SET has_dependents = 1
+WHERE id IN (SELECT value FROM json_each(:ids))
+RETURNING id, state
+
+-- name: insert_dependencies
+-- The edges as three JSON arrays of one length, read side by side.
+INSERT INTO job_dependencies (job_id, depends_on, position)
+SELECT j.value, d.value, p.value FROM json_each(:job_ids) j
+JOIN json_each(:depends_on) d ON d.key = j.key
+JOIN json_each(:positions) p ON p.key = j.key
+
+-- name: block_waiting
+-- The new jobs wait for their dependencies that have not completed yet (one that is gone
+-- was purged after it completed); those with none left are ready at once.
+UPDATE jobs SET blocked_by = (
+    SELECT count(*) FROM job_dependencies d JOIN jobs dep ON dep.id = d.depends_on
+    WHERE d.job_id = jobs.id AND dep.state <> 'completed')
+WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: dependencies_of
+-- `after` of each listed job in the order given, with each dependency's state (NULL: purged,
+-- after it completed) and whether the job still waits at all.
+SELECT d.job_id, d.depends_on, dep.state, w.state = 'pending' AND w.blocked_by > 0
+FROM job_dependencies d
+JOIN jobs w ON w.id = d.job_id
+LEFT JOIN jobs dep ON dep.id = d.depends_on
+WHERE d.job_id IN (SELECT value FROM json_each(:ids))
+ORDER BY d.job_id, d.position
+
+-- name: dependents_of
+SELECT d.job_id FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+WHERE d.depends_on = :id ORDER BY w.seq
+
+-- name: cancel_dependents
+-- Everything that waits, directly or through others, on the cancelled jobs can never run:
+-- cancelled too, naming the dependency that was cancelled (for a job waiting on several,
+-- the first in id order). UNION stops at edges already walked.
+WITH RECURSIVE doomed (id, cause) AS (
+    SELECT d.job_id, d.depends_on FROM job_dependencies d
+    WHERE d.depends_on IN (SELECT value FROM json_each(:ids))
+    UNION
+    SELECT d.job_id, d.depends_on FROM job_dependencies d JOIN doomed ON d.depends_on = doomed.id
+)
+UPDATE jobs SET state = 'cancelled', finished_at = :now, updated_at = :now,
+    last_error = 'dependency ''' || (SELECT min(cause) FROM doomed WHERE doomed.id = jobs.id)
+                 || ''' cancelled'
+WHERE id IN (SELECT id FROM doomed) AND state = 'pending' AND blocked_by > 0
+RETURNING *
+
+-- --- recurring jobs (cron) -------------------------------------------------------------------
+-- Parameters as the PostgreSQL twins take them; "now" is :now here, the database's clock
+-- there.
+
+-- name: cron_now
+SELECT :now
+
+-- name: cron_upsert
+-- A new schedule; with :replace an existing one of that name takes the new definition (its
+-- skipped count and creation time stay). No row back: the name is taken and not replaced.
+INSERT INTO cron_schedules (name, schedule, tz, command, max_retries, priority, timeout,
+                            queue, cwd, env, overlap, catch_up, paused, next_run_at,
+                            skipped, created_at, updated_at)
+VALUES (:name, :schedule, :tz, :command, :max_retries, :priority, :timeout, :queue, :cwd,
+        :env, :overlap, :catch_up, 0, :next_run_at, 0, :now, :now)
+ON CONFLICT (name) DO UPDATE
+SET schedule = excluded.schedule, tz = excluded.tz, command = excluded.command,
+    max_retries = excluded.max_retries, priority = excluded.priority,
+    timeout = excluded.timeout, queue = excluded.queue, cwd = excluded.cwd, env = excluded.env,
+    overlap = excluded.overlap, catch_up = excluded.catch_up, paused = 0,
+    next_run_at = excluded.next_run_at, updated_at = excluded.updated_at
+WHERE :replace
+RETURNING name
+
+-- name: cron_list
+-- Every schedule (or the one named), with its latest job through jobs_cron.
+SELECT s.*,
+       (SELECT id FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_job,
+       (SELECT state FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_state
+FROM cron_schedules s
+WHERE :name IS NULL OR s.name = :name
+ORDER BY s.name
+
+-- name: cron_delete
+DELETE FROM cron_schedules WHERE name = :name RETURNING name
+
+-- name: cron_delete_skipped
+DELETE FROM cron_skipped WHERE name = :name
+
+-- name: cron_set_paused
+UPDATE cron_schedules SET paused = :paused, next_run_at = :next_run_at, updated_at = :now
+WHERE name = :name
+RETURNING name
+
+-- name: cron_next
+-- Milliseconds until the earliest tick of a running schedule (<= 0: one is due); NULL when
+-- none is planned. One step down cron_due.
+SELECT min(next_run_at) - :now FROM cron_schedules WHERE paused = 0
+
+-- name: cron_due
+SELECT *, :now AS now_ms FROM cron_schedules
+WHERE paused = 0 AND next_run_at <= :now
+ORDER BY next_run_at
+
+-- name: cron_advance
+-- The guard that makes a tick fire once: only the caller that finds the tick it planned
+-- from still stored moves it on, and it enqueues in the same transaction.
+UPDATE cron_schedules SET next_run_at = :next_run_at, updated_at = :now
+WHERE name = :name AND next_run_at = :due AND paused = 0
+RETURNING name
+
+-- name: cron_last_job
+SELECT id, state FROM jobs WHERE cron = :name ORDER BY seq DESC LIMIT 1
+
+-- name: cron_insert_job
+-- The tick's job, from the schedule's stored definition; limits it leaves open take the
+-- config's values (:max_retries, :timeout). A tick's id exists at most once.
+INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd, env,
+                  run_at, created_at, updated_at, cron)
+SELECT :id, command, 'pending', coalesce(max_retries, :max_retries), priority,
+       coalesce(timeout, :timeout), queue, cwd, env, :now, :now, :now, name
+FROM cron_schedules WHERE name = :name
+ON CONFLICT (id) DO NOTHING
+RETURNING id
+
+-- name: cron_record_skip
+INSERT INTO cron_skipped (name, tick, blocked_by) VALUES (:name, :tick, :blocked_by)
+ON CONFLICT (name, tick) DO NOTHING
+
+-- name: cron_count_skip
+UPDATE cron_schedules SET skipped = skipped + 1 WHERE name = :name
+
+-- name: cron_prune_skipped
+-- Only the latest :keep skipped ticks are kept (the count is kept whole).
+DELETE FROM cron_skipped
+WHERE name = :name
+  AND tick <= (SELECT tick FROM cron_skipped WHERE name = :name
+               ORDER BY tick DESC LIMIT 1 OFFSET :keep)
+
+-- name: cron_skipped
+SELECT tick, blocked_by FROM cron_skipped WHERE name = :name ORDER BY tick DESC LIMIT :limit
 
 -- name: queue_settings
 -- Queues (SPEC 6): the steered queues (a row only while paused or limited).
@@ -301,7 +471,7 @@ SELECT queue, state, count(*) FROM jobs GROUP BY queue, state
 
 -- name: insert_job_unique
 -- insert_job for a batch with unique keys (SPEC 6; the rows' tenth element): a job whose
--- key a pending, failed or processing job holds (jobs_unique_key, migrations/0006), or an
+-- key a pending, failed or processing job holds (jobs_unique_key, migrations/0005), or an
 -- earlier row of the batch, is not inserted. Returns the jobs inserted.
 INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd, env,
                   run_at, created_at, updated_at, unique_key)
@@ -329,19 +499,29 @@ WHERE dead.id = :id AND other.id <> dead.id
 -- name: prune_candidates
 -- Retention (SPEC 6): finished jobs past it, a batch at a time. Read before the write lock
 -- is taken (WAL readers block nobody), so that a scan past young finished jobs never holds
--- it. Through jobs_state: each final state's rows in insertion order, oldest first.
--- dependencies (SPEC 4): a job that a waiting job depends on is kept; the condition goes
--- here and in prune_jobs once dependencies exist.
+-- it. Through jobs_state: each final state's rows in insertion order, oldest first. As
+-- purge, never a job that a waiting job still needs (see purge_attempts).
 SELECT id FROM jobs INDEXED BY jobs_state
 WHERE state IN ('completed', 'dead', 'cancelled') AND finished_at < :now - :older_ms
+  AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
+      SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+      WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0))
 LIMIT :limit
 
 -- name: prune_jobs
--- The candidates judged again under the write lock (one may have been retried meanwhile).
+-- The candidates judged again under the write lock (one may have been retried, or become
+-- needed, meanwhile).
 DELETE FROM jobs
 WHERE id IN (SELECT value FROM json_each(:ids))
   AND state IN ('completed', 'dead', 'cancelled') AND finished_at < :now - :older_ms
+  AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
+      SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+      WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0))
 RETURNING id
+
+-- name: prune_dependencies
+-- The pruned jobs' own edges (as purge_dependencies).
+DELETE FROM job_dependencies WHERE job_id IN (SELECT value FROM json_each(:ids))
 
 -- name: prune_attempts
 DELETE FROM attempts WHERE job_id IN (SELECT value FROM json_each(:ids))

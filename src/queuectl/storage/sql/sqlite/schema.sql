@@ -25,17 +25,23 @@ CREATE TABLE jobs (
     exit_code    INTEGER,
     last_error   TEXT,
     worker       TEXT,                        -- holding or last holding the job
+    blocked_by   INTEGER NOT NULL DEFAULT 0,  -- dependencies not completed yet (pending jobs)
+    has_dependents INTEGER NOT NULL DEFAULT 0, -- some job runs after this one
+    cron         TEXT,                        -- the schedule (cron add) that enqueued it
     unique_key   TEXT                         -- SPEC 6: see jobs_unique_key
 );
 
 -- The claim walks this index in order and stops at the first due row: cost does not
 -- grow with the number of finished jobs, which the partial index leaves out.
+-- A job waiting on dependencies (blocked_by > 0) is not in it: the claim never sees one.
 CREATE INDEX jobs_ready ON jobs (priority DESC, run_at, seq)
-    WHERE state IN ('pending', 'failed');
+    WHERE state IN ('pending', 'failed') AND blocked_by = 0;
 CREATE INDEX jobs_ready_queue ON jobs (queue, priority DESC, run_at, seq)
-    WHERE state IN ('pending', 'failed');
+    WHERE state IN ('pending', 'failed') AND blocked_by = 0;
 -- When is the next scheduled or backed-off job due? Lets idle workers sleep exactly that long.
-CREATE INDEX jobs_due ON jobs (run_at) WHERE state IN ('pending', 'failed');
+CREATE INDEX jobs_due ON jobs (run_at) WHERE state IN ('pending', 'failed') AND blocked_by = 0;
+-- `status` counts the waiting jobs from here.
+CREATE INDEX jobs_blocked ON jobs (seq) WHERE state = 'pending' AND blocked_by > 0;
 -- Lists by state, and the processing jobs (never more of them than workers) that say which
 -- worker is busy and which jobs to recover. An index whose key changes as a job moves
 -- costs page writes in each worker transaction, so there is no more than these.
@@ -78,6 +84,61 @@ CREATE TABLE workers (
 CREATE TABLE config (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
+);
+
+-- Jobs that wait for other jobs (`enqueue --after`): the edges, kept as given (a purged
+-- dependency stays listed in `after`).
+CREATE TABLE job_dependencies (
+    job_id     TEXT    NOT NULL,
+    depends_on TEXT    NOT NULL,
+    position   INTEGER NOT NULL,              -- order as the user gave them
+    PRIMARY KEY (job_id, depends_on)
+);
+-- A completing job finds its dependents; a purge asks whether a job is still needed.
+CREATE INDEX job_dependencies_depends_on ON job_dependencies (depends_on);
+
+-- A dependency completes: its waiting dependents count one fewer, in the transaction that
+-- records the completion (whatever path completes it), all of them in one statement.
+CREATE TRIGGER jobs_release_dependents AFTER UPDATE OF state ON jobs
+    WHEN NEW.state = 'completed' AND OLD.state <> 'completed' AND NEW.has_dependents
+BEGIN
+    UPDATE jobs SET blocked_by = blocked_by - 1, updated_at = NEW.updated_at
+    WHERE id IN (SELECT job_id FROM job_dependencies WHERE depends_on = NEW.id)
+      AND state = 'pending' AND blocked_by > 0;
+END;
+
+-- Recurring jobs (cron): the schedules, and the ticks they skipped.
+-- A schedule's jobs, newest first: its last job (cron list, the overlap check) in one step.
+CREATE INDEX jobs_cron ON jobs (cron, seq) WHERE cron IS NOT NULL;
+
+
+CREATE TABLE cron_schedules (
+    name        TEXT    PRIMARY KEY,
+    schedule    TEXT    NOT NULL,             -- as the user wrote it
+    tz          TEXT    NOT NULL,             -- IANA zone name
+    command     TEXT    NOT NULL,
+    max_retries INTEGER,                      -- NULL: the config's when a tick fires
+    priority    INTEGER NOT NULL DEFAULT 0,
+    timeout     REAL,                         -- NULL: the config's job-timeout
+    queue       TEXT    NOT NULL DEFAULT 'default',
+    cwd         TEXT    NOT NULL,
+    env         TEXT,                         -- JSON object, or NULL
+    overlap     TEXT    NOT NULL,             -- skip | allow
+    catch_up    TEXT    NOT NULL,             -- latest | none
+    paused      INTEGER NOT NULL DEFAULT 0,
+    next_run_at INTEGER,                      -- the next tick; NULL: it never ticks again
+    skipped     INTEGER NOT NULL DEFAULT 0,   -- ticks skipped (overlap), ever
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+-- The earliest tick to come: what an idle worker sleeps until.
+CREATE INDEX cron_due ON cron_schedules (next_run_at) WHERE paused = 0;
+
+CREATE TABLE cron_skipped (
+    name       TEXT    NOT NULL,
+    tick       INTEGER NOT NULL,
+    blocked_by TEXT,                          -- the schedule's unfinished job at the time
+    PRIMARY KEY (name, tick)
 );
 
 -- Queues an operator steers (SPEC 6): pause, concurrency limit, unique jobs.

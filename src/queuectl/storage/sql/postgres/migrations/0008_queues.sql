@@ -43,7 +43,8 @@ BEGIN
     SELECT coalesce(array_agg(name), '{}') INTO skip FROM queues_blocked;
     LOOP
         SELECT seq, queue INTO pick FROM jobs
-        WHERE state IN ('pending', 'failed') AND run_at <= queuectl_now_ms()
+        WHERE state IN ('pending', 'failed') AND blocked_by = 0
+          AND run_at <= queuectl_now_ms()
           AND (cardinality(p_queues) = 0 OR queue = ANY(p_queues))
           AND queue <> ALL(skip)
         ORDER BY priority DESC, run_at, seq LIMIT 1
@@ -80,9 +81,9 @@ BEGIN
     END LOOP;
 END $$;
 
--- migrations/0005's claim with one step added (marked "queues"): while any queue is
--- paused or limited, the steered claim above decides. With the queues table empty (no
--- queue steered) the claim is today's, plus one look at an empty table.
+-- migrations/0006's claim (ready jobs only) with one step added (marked "queues"): while
+-- any queue is paused or limited, the steered claim above decides. With the queues table
+-- empty (no queue steered) the claim is today's, plus one look at an empty table.
 CREATE OR REPLACE FUNCTION queuectl_claim(p_worker text, p_queues text[]) RETURNS SETOF jobs
     LANGUAGE plpgsql AS $$
 DECLARE
@@ -104,7 +105,8 @@ BEGIN
             started_at = queuectl_now_ms(), finished_at = NULL, exit_code = NULL,
             updated_at = queuectl_now_ms()
         WHERE seq = (SELECT seq FROM jobs
-                     WHERE state IN ('pending', 'failed') AND run_at <= queuectl_now_ms()
+                     WHERE state IN ('pending', 'failed') AND blocked_by = 0
+                       AND run_at <= queuectl_now_ms()
                      ORDER BY priority DESC, run_at, seq LIMIT 1
                      FOR UPDATE SKIP LOCKED)
         RETURNING * INTO job;
@@ -114,8 +116,8 @@ BEGIN
             started_at = queuectl_now_ms(), finished_at = NULL, exit_code = NULL,
             updated_at = queuectl_now_ms()
         WHERE seq = (SELECT seq FROM jobs
-                     WHERE state IN ('pending', 'failed') AND run_at <= queuectl_now_ms()
-                       AND queue = ANY(p_queues)
+                     WHERE state IN ('pending', 'failed') AND blocked_by = 0
+                       AND run_at <= queuectl_now_ms() AND queue = ANY(p_queues)
                      ORDER BY priority DESC, run_at, seq LIMIT 1
                      FOR UPDATE SKIP LOCKED)
         RETURNING * INTO job;

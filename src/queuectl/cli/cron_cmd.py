@@ -1,0 +1,217 @@
+"""cron add/list/show/remove/pause/resume/run: recurring jobs.
+
+Everything a user typed is checked before the store is opened (name, schedule, zone, and
+the job flags through the same path `enqueue` takes), so bad input writes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from queuectl import output, specs
+from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
+from queuectl.cli.jobs import _env_pairs
+from queuectl.models import iso, utcnow
+from queuectl.recurring import Cron, CronSpec, check_name
+from queuectl.schedules import CatchUp, Overlap, parse_schedule, zone
+from queuectl.settings import Config
+from queuectl.timeparse import format_relative
+
+RECENT_JOBS = 10  # jobs `cron show` lists
+SHOWN_SKIPS = 20  # skipped ticks `cron show` lists
+
+
+@click.group(cls=Group)
+def cron() -> None:
+    """Recurring jobs: a schedule enqueues one job per tick, on any number of pools.
+
+    \b
+      queuectl cron add backup '0 2 * * *' -c 'backup.sh' --tz Europe/Berlin
+      queuectl cron add ping 'every 30s' -c 'curl -fsS https://example.com/health'
+    """
+
+
+@cron.command()
+@click.argument("name")
+@click.argument("schedule")
+@click.option("-c", "--command", required=True, help="Shell command each tick runs.")
+@click.option("--tz", help="IANA time zone of the schedule [default: this machine's].")
+@click.option("--overlap", type=click.Choice([str(o) for o in Overlap]), default="skip",
+              show_default=True,
+              help="skip: no new job while the previous one is unfinished.")  # fmt: skip
+@click.option("--catch-up", type=click.Choice([str(c) for c in CatchUp]), default="latest",
+              show_default=True,
+              help="After downtime: one job for the latest missed tick, or none.")  # fmt: skip
+@click.option("--replace", is_flag=True, help="Replace a schedule of the same name.")
+@click.option("-p", "--priority", type=int, help="Higher runs first (default 0).")
+@click.option("--max-retries", type=int, help="Retries after the first attempt [config].")
+@click.option("--timeout", help="Attempt time limit: seconds or 30s/5m/1h [config].")
+@click.option("--queue", help="Named queue (default: default).")
+@click.option("--cwd", help="Directory to run in (default: the current one).")
+@click.option("-e", "--env", "env_pairs", multiple=True, metavar="KEY=VALUE",
+              help="Environment variable for the jobs (repeatable).")  # fmt: skip
+@json_option
+@pass_cli_context
+def add(cli_ctx: CliContext, /, name: str, schedule: str, tz: str | None, overlap: str,
+        catch_up: str, replace: bool, env_pairs: tuple[str, ...], as_json: bool,
+        **flags: Any) -> None:  # fmt: skip
+    """Add a schedule: a cron expression ('*/5 * * * *', '0 2 * * mon-fri'), a macro
+    (@hourly, @daily, @weekly, @monthly, @yearly) or 'every DUR' ('every 30s')."""
+    check_name(name)
+    parsed = parse_schedule(schedule)
+    tz_name = tz if tz is not None else local_zone_name()
+    zone(tz_name)
+    fields = {k: v for k, v in flags.items() if v is not None}
+    if env_pairs:
+        fields["env"] = _env_pairs(env_pairs)
+    # The limits a schedule leaves open are the config's when each tick fires; checked
+    # here against the defaults, as `enqueue` checks them.
+    job = specs.build_spec(fields, Config.from_stored({}), specs.current_dir())
+    spec = CronSpec(
+        name=name, schedule=parsed.text, tz=tz_name, command=job.command,
+        overlap=Overlap(overlap), catch_up=CatchUp(catch_up),
+        max_retries=job.max_retries if "max_retries" in fields else None,
+        priority=job.priority, timeout=job.timeout if "timeout" in fields else None,
+        queue=job.queue, cwd=job.cwd, env=job.env,
+    )  # fmt: skip
+    added = cli_ctx.store(create=True).cron_add(spec, replace=replace)
+    if as_json:
+        output.emit_json(added.to_dict())
+        return
+    output.line(added.name)
+    output.note(f"next run: {_next_run(added)}")
+
+
+@cron.command("list")
+@json_option
+@pass_cli_context
+def list_cmd(cli_ctx: CliContext, as_json: bool) -> None:
+    """Every schedule: next run, last job and its state."""
+    found = cli_ctx.store().cron_list()
+    if as_json:
+        output.emit_json([c.to_dict() for c in found])
+        return
+    words = output.is_tty()  # in words on a terminal; scripts get the expression alone
+    headers = ["NAME", "SCHEDULE", *(["WHEN"] if words else []), "TZ", "NEXT RUN", "LAST JOB",
+               "STATE", "PAUSED", "SKIPPED"]  # fmt: skip
+    rows = [
+        (c.name, c.spec.schedule, *([c.spec.parsed.describe()] if words else []), c.spec.tz,
+         _next_run(c), c.last_job or "", c.last_state or "", "yes" if c.paused else "no",
+         c.skipped)
+        for c in found
+    ]  # fmt: skip
+    output.table(headers, rows, state_col=6 if words else 5)
+
+
+@cron.command()
+@click.argument("name")
+@json_option
+@pass_cli_context
+def show(cli_ctx: CliContext, name: str, as_json: bool) -> None:
+    """One schedule with its recent jobs (newest first) and skipped ticks."""
+    store = cli_ctx.store()
+    found = store.cron_get(name)
+    jobs = store.list_jobs(cron=name, limit=RECENT_JOBS)
+    skips = store.cron_skipped(name, SHOWN_SKIPS)
+    if as_json:
+        output.emit_json({**found.to_dict(), "recent_jobs": [j.to_dict() for j in jobs],
+                          "skipped_ticks": [iso(t) for t in skips]})  # fmt: skip
+        return
+    spec = found.spec
+    output.pairs([
+        ("name", spec.name), ("schedule", f"{spec.schedule} ({spec.parsed.describe()})"),
+        ("tz", spec.tz), ("command", spec.command), ("next run", _next_run(found)),
+        ("paused", "yes" if found.paused else "no"), ("overlap", spec.overlap),
+        ("catch-up", spec.catch_up), ("queue", spec.queue), ("cwd", spec.cwd),
+        ("skipped", found.skipped),
+    ])  # fmt: skip
+    output.line()
+    output.table(["JOB", "STATE", "EXIT", "FINISHED"],
+                 [(j.id, j.state, "" if j.exit_code is None else j.exit_code,
+                   iso(j.finished_at) or "") for j in jobs], state_col=1)  # fmt: skip
+    if skips:
+        output.line()
+        output.line("skipped ticks (the previous job was unfinished):")
+        for tick in skips:
+            output.line(f"  {iso(tick)}")
+
+
+@cron.command()
+@click.argument("name")
+@pass_cli_context
+def remove(cli_ctx: CliContext, name: str) -> None:
+    """Delete a schedule (its jobs stay)."""
+    cli_ctx.store(create=True).cron_remove(name)
+    output.note(f"schedule {name!r} removed")
+
+
+@cron.command()
+@click.argument("name")
+@pass_cli_context
+def pause(cli_ctx: CliContext, name: str) -> None:
+    """Stop firing ticks until resumed."""
+    cli_ctx.store(create=True).cron_set_paused(name, True)
+    output.note(f"schedule {name!r} paused")
+
+
+@cron.command()
+@click.argument("name")
+@pass_cli_context
+def resume(cli_ctx: CliContext, name: str) -> None:
+    """Fire ticks again from the next one (missed ticks are not run)."""
+    resumed = cli_ctx.store(create=True).cron_set_paused(name, False)
+    output.note(f"schedule {name!r} resumed; next run: {_next_run(resumed)}")
+
+
+@cron.command("run")
+@click.argument("name")
+@json_option
+@pass_cli_context
+def run_now(cli_ctx: CliContext, name: str, as_json: bool) -> None:
+    """Enqueue one job of the schedule now, outside its ticks; print its id."""
+    job = cli_ctx.store(create=True).cron_run_now(name)
+    if as_json:
+        output.emit_json(job.to_dict())
+    else:
+        output.line(job.id)
+
+
+def _next_run(found: Cron) -> str:
+    if found.paused:
+        return "paused"
+    if found.next_run_at is None:
+        return "never"
+    when = format_relative((found.next_run_at - utcnow()).total_seconds())
+    return f"{iso(found.next_run_at)} ({when})"
+
+
+def local_zone_name() -> str:
+    """This machine's IANA zone name, as `cron add` stores it by default: $TZ when it names
+    one, else the zone /etc/localtime points at, else /etc/timezone, else UTC."""
+    candidates = [os.environ.get("TZ", "").removeprefix(":")]
+    try:
+        target = os.path.realpath("/etc/localtime")
+        if "/zoneinfo/" in target:
+            candidates.append(target.split("/zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    try:
+        with open("/etc/timezone", encoding="utf-8") as f:
+            candidates.append(f.read().strip())
+    except OSError:
+        pass
+    for name in candidates:
+        if name and not name.startswith("/"):
+            try:
+                zone(name)
+            except Exception:  # noqa: BLE001 - not a zone name: try the next source
+                continue
+            return name
+    return "UTC"
+
+
+def register(group: click.Group) -> None:
+    group.add_command(cron)

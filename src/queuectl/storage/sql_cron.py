@@ -1,0 +1,108 @@
+"""Recurring jobs over the SQL store base: the Storage contract's cron_* methods, once for
+both dialects.
+
+The flow of firing a tick (and the guard that makes it fire once) is storage/cron_flow.py;
+this class runs it in the dialect's transactions (SqlStore's hooks) with the dialect's named
+``cron_*`` queries. Every change wakes the idle workers of every pool, as an enqueue does,
+so they plan their sleep around the new ticks at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from queuectl.errors import DuplicateSchedule, ScheduleNotFound
+from queuectl.models import Job
+from queuectl.recurring import Cron, CronSpec
+from queuectl.settings import Config
+from queuectl.storage import cron_flow
+from queuectl.storage.sql_store import C, Params, SqlStore
+
+
+class SqlCron(SqlStore[C]):
+    """SqlStore with recurring jobs; the dialects subclass this."""
+
+    def _mappings(self, conn: C, name: str, params: Params) -> Sequence[Mapping[str, Any]]:
+        """The rows of query ``name`` by column name (cron_flow reads them so)."""
+        rows: Sequence[Mapping[str, Any]] = conn.execute(self._q[name], params).fetchall()
+        return rows
+
+    def _store_now(self, conn: C) -> int:
+        """The store's now (epoch ms), as the transaction sees it."""
+        return int(conn.execute(self._q["cron_now"], self._clock()).fetchone()[0])
+
+    def _runner(self, conn: C) -> cron_flow.Run:
+        """cron_flow's way to run a named query in this transaction: its first row."""
+
+        def run(name: str, params: dict[str, Any]) -> Any:
+            cur = conn.execute(self._q[name], params)
+            return cur.fetchone() if cur.description else None  # a statement without rows
+
+        return run
+
+    def cron_add(self, spec: CronSpec, replace: bool = False) -> Cron:
+        with self._write() as conn:
+            params = cron_flow.upsert_params(spec, self._store_now(conn), replace)
+            if conn.execute(self._q["cron_upsert"], params).fetchone() is None:
+                raise DuplicateSchedule(spec.name)
+            self._wake(conn, "work")
+        return self.cron_get(spec.name)
+
+    def cron_list(self, name: str | None = None) -> list[Cron]:
+        with self._reading() as conn:
+            rows = self._mappings(conn, "cron_list", {"name": name})
+        return [cron_flow.cron_from_row(row) for row in rows]
+
+    def cron_remove(self, name: str) -> None:
+        with self._write() as conn:
+            if conn.execute(self._q["cron_delete"], {"name": name}).fetchone() is None:
+                raise ScheduleNotFound(name)
+            conn.execute(self._q["cron_delete_skipped"], {"name": name})
+            self._wake(conn, "work")
+
+    def cron_set_paused(self, name: str, paused: bool) -> Cron:
+        with self._write() as conn:
+            rows = self._mappings(conn, "cron_list", {"name": name})
+            if not rows:
+                raise ScheduleNotFound(name)
+            params = cron_flow.paused_params(rows[0], paused, self._store_now(conn))
+            conn.execute(self._q["cron_set_paused"], params)
+            self._wake(conn, "work")
+        return self.cron_get(name)
+
+    def cron_run_now(self, name: str) -> Job:
+        config = Config.from_stored(self.config_items())
+        with self._write() as conn:
+            params = cron_flow.manual_job_params(name, self._store_now(conn), config)
+            if conn.execute(self._q["cron_insert_job"], params).fetchone() is None:
+                raise ScheduleNotFound(name)
+            self._wake(conn, "work")
+        job = self.get_job(params["id"])
+        assert job is not None
+        return job
+
+    def cron_skipped(self, name: str, limit: int = 20) -> list[datetime]:
+        rows = self._read("cron_skipped", {"name": name, "limit": limit})
+        return cron_flow.skipped_from_rows(rows)
+
+    def cron_seconds_until_tick(self) -> float | None:
+        [(delta_ms,)] = self._read("cron_next", self._clock())
+        return cron_flow.seconds_until(delta_ms)
+
+    def cron_fire(self) -> list[cron_flow.Fired]:
+        with self._reading() as conn:
+            due = self._mappings(conn, "cron_due", self._clock())
+        if not due:
+            return []
+        config = Config.from_stored(self.config_items())
+        fired = []
+        for row in due:  # one short transaction per schedule: no lock is held long
+            with self._write() as conn:
+                done = cron_flow.fire(row, config, self._runner(conn))
+                if done is not None and done.job_id:
+                    self._wake(conn, "work")
+            if done is not None:
+                fired.append(done)
+        return fired

@@ -1,0 +1,147 @@
+"""Recurring jobs through the real CLI and real pools, on both stores: one job per tick from
+two pools (two host ids), a pool killed -9 at a tick, overlap skip, pause/resume, bad input."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import datetime
+from urllib.parse import quote
+
+from tests.helpers import Cli, wait_until
+
+HOSTS = ("host-a", "host-b")
+
+
+def ticks(cli: Cli, name: str) -> list[float]:
+    """The ticks of the schedule's jobs (epoch seconds, from their ids), oldest first."""
+    jobs = cli.json("list", "--cron", name, "--limit", "0")
+    out = []
+    for job in jobs:
+        assert job["cron"] == name
+        stamp = job["id"].split("@", 1)[1]
+        out.append(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
+    return sorted(out)
+
+
+def assert_every_tick_once(found: list[float], step: float) -> None:
+    assert len(found) == len(set(found))
+    gaps = [round(b - a, 3) for a, b in zip(found, found[1:], strict=False)]
+    assert set(gaps) <= {step}, gaps  # no tick lost between the first and the last
+
+
+def test_two_pools_on_two_hosts_enqueue_one_job_per_tick(cli: Cli) -> None:
+    for host in HOSTS:
+        cli.start_workers(2, env={"QUEUECTL_HOST_ID": host})
+    cli.ok("cron", "add", "beat", "every 1s", "-c", "true", "--overlap", "allow")
+    wait_until(lambda: len(ticks(cli, "beat")) >= 11, timeout=40, what="11 ticks")
+    cli.ok("cron", "pause", "beat")
+    found = ticks(cli, "beat")
+    assert len(found) >= 11
+    assert_every_tick_once(found, 1.0)
+    hosts = {w["host"] for w in cli.json("worker", "list")}
+    assert hosts == set(HOSTS)
+
+
+def test_a_pool_killed_at_a_tick_neither_loses_nor_doubles_it(cli: Cli) -> None:
+    cli.ok("cron", "add", "beat", "every 2s", "-c", "true", "--overlap", "allow")
+    pool = cli.start_workers(1)
+    wait_until(lambda: len(ticks(cli, "beat")) >= 2, timeout=20, what="2 ticks")
+    # Kill the whole pool (supervisor and worker) right at the next tick.
+    now = time.time()
+    time.sleep(2 - now % 2 + 0.002)
+    os.killpg(pool.pid, signal.SIGKILL)
+    pool.wait()
+    cli.start_workers(1)  # back within the 2 s before the following tick
+    before = len(ticks(cli, "beat"))
+    wait_until(lambda: len(ticks(cli, "beat")) >= before + 2, timeout=20, what="more ticks")
+    cli.ok("cron", "pause", "beat")
+    assert_every_tick_once(ticks(cli, "beat"), 2.0)
+
+
+def test_overlap_skip_never_runs_two_jobs_at_once_and_records_skips(cli: Cli) -> None:
+    cli.start_workers(2)
+    cli.ok("cron", "add", "slow", "every 1s", "-c", "sleep 2.5")
+    wait_until(lambda: cli.json("cron", "show", "slow")["skipped"] >= 2, timeout=20,
+               what="skipped ticks")  # fmt: skip
+    cli.ok("cron", "pause", "slow")
+    shown = cli.json("cron", "show", "slow")
+    assert len(shown["skipped_ticks"]) >= 2
+    assert shown["last_job"] is not None
+    jobs = [j for j in shown["recent_jobs"] if j["started_at"]]
+    spans = sorted((j["started_at"], j["finished_at"] or "9") for j in jobs)
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        assert end <= start, spans  # one at a time
+
+
+def test_pause_and_resume(cli: Cli) -> None:
+    cli.start_workers(1)
+    cli.ok("cron", "add", "beat", "every 1s", "-c", "true", "--overlap", "allow")
+    wait_until(lambda: len(ticks(cli, "beat")) >= 1, timeout=20, what="a tick")
+    cli.ok("cron", "pause", "beat")
+    assert cli.json("cron", "list")[0]["paused"] is True
+    count = len(ticks(cli, "beat"))
+    time.sleep(2.5)
+    assert len(ticks(cli, "beat")) <= count + 1  # (one may have been firing as we paused)
+    paused_count = len(ticks(cli, "beat"))
+    cli.ok("cron", "resume", "beat")
+    wait_until(lambda: len(ticks(cli, "beat")) >= paused_count + 2, timeout=20,
+               what="ticks after resume")  # fmt: skip
+
+
+def test_bad_input_is_one_line_and_writes_nothing(cli: Cli) -> None:
+    cli.ok("cron", "add", "keep", "@daily", "-c", "true", "--tz", "UTC")
+    before = cli.json("cron", "list")
+    cases = [
+        (["add", "x", "61 * * * *", "-c", "true"], 2, "bad minute"),
+        (["add", "x", "@daily", "-c", "true", "--tz", "Mars/Base"], 1, "unknown time zone"),
+        (["add", "a@b", "@daily", "-c", "true"], 1, "invalid schedule name"),
+        (["add", "keep", "@hourly", "-c", "false"], 1, "already exists"),
+        (["add", "x", "@daily", "-c", "true", "--max-retries", "-1"], 1, "max_retries"),
+        (["add", "x", "@daily", "-c", "true", "--timeout", "soon"], 2, "invalid duration"),
+        (["add", "x", "every 0s", "-c", "true"], 1, "at least 1s"),
+        (["add", "x", "@daily", "-c", "true", "--overlap", "maybe"], 2, "maybe"),
+        (["remove", "nope"], 1, "not found"),
+        (["run", "nope"], 1, "not found"),
+    ]
+    for args, code, words in cases:
+        proc = cli.run("cron", *args)
+        assert proc.returncode == code, (args, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and words in lines[0], (args, proc.stderr)
+    assert cli.json("cron", "list") == before
+    assert cli.json("list") == []
+
+
+def test_dashboard_cron_page_actions_and_metrics(cli: Cli) -> None:
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.dashboard_server import dashboard
+
+    odd = 'nightly <b>"x"</b>/é'
+    cli.ok("cron", "add", odd, "0 2 * * 1-5", "-c", "true", "--tz", "Europe/Berlin")
+    path = "/api/cron/" + quote(odd, safe="")
+    with dashboard(cli) as base, httpx.Client(base_url=base) as http:
+        page = http.get("/cron")
+        assert page.status_code == 200
+        assert "nightly &lt;b&gt;" in page.text and "<b>" not in page.text  # escaped
+        assert "Monday through Friday" in page.text and "Europe/Berlin" in page.text
+        assert http.get("/api/cron").json() == cli.json("cron", "list")
+        # State-changing requests follow the rules of every other action.
+        refused = http.post(path + "/pause", headers={"origin": "http://evil.example"})
+        assert refused.status_code == 403
+        assert cli.json("cron", "list")[0]["paused"] is False
+        assert http.post(path + "/pause").json()["paused"] is True
+        assert http.post(path + "/resume").json()["paused"] is False
+        ran = http.post(path + "/run").json()
+        assert ran["cron"] == odd and cli.job(ran["id"])["state"] == "pending"
+        assert http.post("/api/cron/nope/run").status_code == 404
+        metrics = http.get("/metrics").text
+    families = {f.name: f for f in text_string_to_metric_families(metrics)}
+    [until] = families["queuectl_cron_next_tick_seconds"].samples
+    assert until.labels["name"] == odd and 0 < until.value <= 4 * 86400
+    skipped = families["queuectl_cron_skipped_ticks"]
+    assert skipped.type == "counter" and [s.value for s in skipped.samples
+                                          if s.name.endswith("_total")] == [0.0]  # fmt: skip
