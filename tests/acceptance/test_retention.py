@@ -4,8 +4,12 @@ output, and nothing else."""
 from __future__ import annotations
 
 import json
+import time
 
+from queuectl.models import AttemptResult, JobSpec, Outcome, WorkerInfo, utcnow
+from queuectl.retry import after_failure
 from queuectl.storage import open_store
+from queuectl.storage.base import Storage
 from tests.helpers import Cli, wait_until
 
 
@@ -36,3 +40,21 @@ def test_a_running_pool_deletes_finished_jobs_past_the_retention(cli: Cli) -> No
 def _gone(cli: Cli, ids: list[str]) -> bool:
     listed = {job["id"] for job in cli.json("list", "--limit", "0")}
     return not listed & set(ids)
+
+
+def test_retention_keeps_what_a_waiting_job_needs(store: Storage) -> None:
+    store.register_worker(WorkerInfo("w", "h", 1, "idle", None, utcnow(), utcnow()))
+    store.enqueue([JobSpec("exit 1", id="needed", max_retries=0),
+                   JobSpec("true", id="alone", max_retries=0)])  # fmt: skip
+    for outcome in (Outcome.FAILED, Outcome.SUCCEEDED):
+        job = store.claim("w")
+        assert job is not None
+        store.finish(job, "w", AttemptResult(outcome, exit_code=int(outcome is Outcome.FAILED)),
+                     lambda j: after_failure(j.attempts, j.max_retries, 2, 60))  # fmt: skip
+    store.enqueue([JobSpec("true", id="waiting", max_retries=0, after=("needed",))])
+    time.sleep(0.01)
+    assert store.prune_finished(0.001, 50) == 1  # "alone" goes; "needed" (dead) stays
+    assert store.get_job("alone") is None
+    needed = store.get_job("needed")
+    assert needed is not None and needed.state == "dead"
+    assert store.get_job("waiting") is not None
