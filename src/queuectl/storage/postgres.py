@@ -40,7 +40,9 @@ from queuectl.storage.pgconn import CHANNEL, Conn, Wakeups, connect, migrate, sc
 from queuectl.storage.rows import job_from_row
 from queuectl.storage.sql import queries
 from queuectl.storage.sql_cron import SqlCron
+from queuectl.storage.sql_queues import SqlQueues
 from queuectl.storage.sql_store import Params
+from queuectl.storage.sql_workers import SqlWorkers
 from queuectl.transitions import Transition
 
 # Rows folded at once beyond which job_counts is vacuumed at once: a million jobs inserted
@@ -51,7 +53,7 @@ VACUUM_AFTER_FOLD = 50_000
 FOLD_MIN_ROWS = 1_000
 
 
-class PostgresStorage(SqlCron[Conn]):
+class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn]):
     _q = queries("postgres")
     _duplicate_error = pg_errors.UniqueViolation
 

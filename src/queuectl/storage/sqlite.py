@@ -29,7 +29,9 @@ from queuectl.storage.faults import sqlite_fault
 from queuectl.storage.rows import job_from_row, ms
 from queuectl.storage.sql import queries
 from queuectl.storage.sql_cron import SqlCron
+from queuectl.storage.sql_queues import SqlQueues
 from queuectl.storage.sql_store import Params
+from queuectl.storage.sql_workers import SqlWorkers
 from queuectl.storage.sqlite_file import (
     BUSY_TIMEOUT_OFF,
     BUSY_TIMEOUT_ON,
@@ -38,8 +40,10 @@ from queuectl.storage.sqlite_file import (
 )
 from queuectl.transitions import Transition
 
+Db = sqlite3.Connection
 
-class SQLiteStorage(SqlCron[sqlite3.Connection]):
+
+class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db]):
     _q = queries("sqlite")
     _duplicate_error = sqlite3.IntegrityError
 

@@ -1,0 +1,166 @@
+"""The worker's side of the SQL store base: claim, finish, output, liveness, recovery, once
+for both dialects (the user's side and the flow's hooks are sql_store.py's)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+
+from queuectl.errors import LostLease
+from queuectl.models import (
+    WORKER_LOST_ERROR,
+    AttemptResult,
+    CheckIn,
+    Job,
+    Outcome,
+    Output,
+    WorkerInfo,
+)
+from queuectl.storage import liveness
+from queuectl.storage.base import Recovered
+from queuectl.storage.queues import held_back
+from queuectl.storage.rows import check_in_from_row, check_in_params, end_params
+from queuectl.storage.sql_store import C, Params, SqlStore
+from queuectl.transitions import FailurePolicy, after_attempt
+
+
+class SqlWorkers(SqlStore[C]):
+    """SqlStore with the calls a worker makes; the dialects subclass this."""
+
+    def claim(self, worker_id: str, queues: Sequence[str] | None = None) -> Job | None:
+        with self._write_statement() as conn:
+            # The clock is read once the write lock is held (SQLite; PostgreSQL's SQL reads
+            # its own): a claim never stamps a start earlier than the end of an attempt
+            # committed before it, so the jobs' own times show a queue's limit held.
+            return self._claim_in(conn, worker_id, queues, self._clock())
+
+    def _claim_in(
+        self, conn: C, worker_id: str, queues: Sequence[str] | None, clock: Params
+    ) -> Job | None:
+        """The claim, in the caller's transaction (its attempt's row is written when it
+        ends)."""
+        params = {"worker": worker_id, **clock}
+        if queues:
+            params["queues"] = self._list(queues)
+        found = self._jobs(conn, "claim_queues" if queues else "claim_any", params)
+        return found[0] if found else None
+
+    def seconds_until_due(self, queues: Sequence[str] | None = None) -> float | None:
+        params = {"queues": self._list(queues) if queues else None, **self._clock()}
+        [(delta_ms, held)] = self._read("next_due", params)
+        due_in = None if delta_ms is None else max(0.0, int(delta_ms) / 1000)
+        return held_back(due_in, bool(held))
+
+    def finish(self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy) -> Job:
+        done, _ = self._finish(job, worker_id, result, policy, None)
+        if done is None:
+            raise LostLease(f"job {job.id!r} is no longer held by worker {worker_id}")
+        return done
+
+    def finish_and_claim(
+        self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy,
+        queues: Sequence[str] | None = None,
+    ) -> tuple[Job | None, Job | None]:  # fmt: skip
+        """One transaction, one statement on PostgreSQL: ~100 µs less per job than finish
+        + claim on SQLite (bench/), one round trip and one commit on PostgreSQL."""
+        return self._finish(job, worker_id, result, policy, list(queues or []))
+
+    def _finish(
+        self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy,
+        claim_queues: Sequence[str] | None,
+    ) -> tuple[Job | None, Job | None]:  # fmt: skip
+        step = after_attempt(job, result, policy)
+        params = end_params(job, worker_id, result, step)
+        with self._write_statement() as conn:
+            params.update(self._clock())  # under the lock: see claim
+            return self._end_attempt(conn, job, params, step, claim_queues, wake=True)
+
+    def save_output(self, job_id: str, attempt: int, data: bytes, dropped: int) -> None:
+        params = {"id": job_id, "number": attempt, "output": data, "dropped": dropped}
+        with self._write_statement() as conn:
+            conn.execute(self._q["save_output"], params)
+
+    def read_output(self, job_id: str, attempt: int | None = None) -> Output | None:
+        rows = self._read("read_output", {"id": job_id, "number": attempt})
+        if not rows:
+            return None
+        number, data, dropped, finished = rows[0]
+        return Output(job_id, number, bytes(data or b""), int(dropped), bool(finished))
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        params = {"id": info.id, "host": info.host, "pid": info.pid,
+                  "queues": json.dumps(info.queues), **self._clock()}  # fmt: skip
+        with self._write_statement() as conn:
+            conn.execute(self._q["insert_worker"], params)
+
+    def unregister_worker(self, worker_id: str) -> None:
+        with self._write_statement() as conn:
+            conn.execute(self._q["delete_worker"], {"id": worker_id})
+
+    def heartbeat(self, worker_id: str, job: Job | None) -> CheckIn:
+        params = {**check_in_params(worker_id, job), **self._clock()}
+        with self._write_statement() as conn:
+            row = conn.execute(self._q["heartbeat"], params).fetchone()
+            if row is None:  # a heartbeat that only writes: check_in reads the answer
+                row = conn.execute(self._q["check_in"], params).fetchone()
+        return check_in_from_row(row, job)
+
+    def check_in(self, worker_id: str, job: Job | None) -> CheckIn:
+        [row] = self._read("check_in", check_in_params(worker_id, job))
+        return check_in_from_row(row, job)
+
+    def recover_stale(
+        self, lease_timeout: float, policy: FailurePolicy,
+        before_handback: Callable[[Job], None] | None = None, *, judge_silence: bool = True,
+    ) -> list[Recovered]:  # fmt: skip
+        lease_ms = int(lease_timeout * 1000) if judge_silence else None
+        clock = self._clock()
+        if not self._anything_lost(lease_ms, clock):
+            return []
+        recovered: list[Recovered] = []
+        with self._write() as conn:
+            dead, silent = self._lost_workers(conn, lease_ms, clock)
+            params = self._held_params(dead, silent, lease_ms, clock)
+            for job in self._jobs(conn, "held_jobs", params):
+                if before_handback is not None:
+                    before_handback(job)  # nobody can claim it meanwhile (see held_jobs)
+                handed_back = self._hand_back(conn, job, policy, clock)
+                if handed_back is not None:
+                    recovered.append(handed_back)
+            if dead or silent:
+                conn.execute(self._q["close_orphan_attempts"], params)
+                conn.execute(self._q["delete_workers"], params)
+            if recovered:
+                self._wake(conn, "work")
+        return recovered
+
+    def _judge(self, conn: C, lease_ms: int | None, clock: Params) -> tuple[list[str], list[str]]:
+        """(dead, silent) by the workers' vitals (see liveness.lost_workers)."""
+        vitals = conn.execute(self._q["vitals"], {"lease_ms": lease_ms, **clock}).fetchall()
+        cutoff = vitals[0][4] if vitals else None
+        return liveness.lost_workers(((r[0], r[1], r[2], r[3]) for r in vitals), cutoff)
+
+    def _lost_workers(
+        self, conn: C, lease_ms: int | None, clock: Params
+    ) -> tuple[list[str], list[str]]:
+        """(dead, silent), judged inside the recovery's transaction."""
+        return self._judge(conn, lease_ms, clock)
+
+    def _held_params(
+        self, dead: list[str], silent: list[str], lease_ms: int | None, clock: Params
+    ) -> Params:
+        """The parameters of held_jobs and of the lost workers' clean-up."""
+        return {"dead": self._list(dead), "silent": self._list(silent),
+                "lost": self._list(dead + silent), "lease_ms": lease_ms, **clock}  # fmt: skip
+
+    def _hand_back(
+        self, conn: C, job: Job, policy: FailurePolicy, clock: Params
+    ) -> Recovered | None:
+        """End the job's open attempt as lost; ``policy`` sends it to failed or dead."""
+        result = AttemptResult(Outcome.WORKER_LOST, error=WORKER_LOST_ERROR)
+        step = after_attempt(job, result, policy)
+        # No output: what the attempt saved while it ran stays as it is.
+        params = {**end_params(job, job.worker, result, step), "output": None, "dropped": None,
+                  **clock}  # fmt: skip
+        done, _ = self._end_attempt(conn, job, params, step, None, wake=False)
+        return None if done is None else Recovered(job.id, job.worker, step.state)
