@@ -22,7 +22,7 @@ def _spawn_loop(count: int, out_path: str) -> tuple[float, float, float, float]:
     out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     null = os.open(os.devnull, os.O_RDONLY)
     actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, out, 1),
-               (os.POSIX_SPAWN_DUP2, out, 2)]  # fmt: skip
+               (os.POSIX_SPAWN_DUP2, out, 2)]
     argv = ["/bin/sh", "-c", "true"]
     env = dict(os.environ)
     before = os.times()
@@ -34,7 +34,7 @@ def _spawn_loop(count: int, out_path: str) -> tuple[float, float, float, float]:
     after = os.times()
     own = after.user + after.system - before.user - before.system
     shells = (after.children_user + after.children_system
-              - before.children_user - before.children_system)  # fmt: skip
+              - before.children_user - before.children_system)
     return start, end, own, shells
 
 
@@ -61,7 +61,7 @@ def spawn_ceiling(procs: int, spawns_per_proc: int, workdir: str) -> Ceiling:
     last = max(w[1] for w in windows)
     spawns = procs * spawns_per_proc
     return Ceiling(spawns / (last - first), sum(w[2] for w in windows) / spawns,
-                   sum(w[3] for w in windows) / spawns)  # fmt: skip
+                   sum(w[3] for w in windows) / spawns)
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ Completed = subprocess.CompletedProcess[bytes]
 
 
 def time_command(argv: list[str], env: dict[str, str] | None = None,
-                 stdin: bytes | None = None) -> tuple[float, Completed]:  # fmt: skip
+                 stdin: bytes | None = None) -> tuple[float, Completed]:
     """Wall seconds of one command, output captured."""
     start = time.perf_counter()
     proc = subprocess.run(argv, env=env, input=stdin, capture_output=True)

@@ -25,11 +25,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of every path")
     p.add_argument("--figures", default=",".join(FIGURES),
-                   help=f"comma-separated subset of: {','.join(FIGURES)}")  # fmt: skip
+                   help=f"comma-separated subset of: {','.join(FIGURES)}")
     p.add_argument("--backends", default=",".join(BACKENDS),
-                   help="comma-separated subset of: sqlite,postgres")  # fmt: skip
+                   help="comma-separated subset of: sqlite,postgres")
     p.add_argument("--peers", action="store_true",
-                   help="also measure huey and procrastinate (temp venv)")  # fmt: skip
+                   help="also measure huey and procrastinate (temp venv)")
     p.add_argument("--jobs", type=int, help="jobs per throughput run")
     p.add_argument("--repeats", type=int, help="throughput runs per backend")
     p.add_argument("--scale-finished", type=int, help="finished jobs seeded for the scale figure")
@@ -85,7 +85,7 @@ def scale(
         qc = Queuectl(url, workdir)
         try:
             out: dict[str, Any] = {"finished": sizes.scale_finished, "pending": sizes.scale_pending,
-                                   "seed_seconds": round(seconds, 1)}  # fmt: skip
+                                   "seed_seconds": round(seconds, 1)}
             out["reads_ms"] = figures.read_commands(qc, 3 if sizes.cli_runs > 2 else 1)
             out["throughput"] = figures.throughput(qc, sizes, tag="stp")
             out["pickup"] = figures.pickup(qc, sizes, tag="spk", memory=False)
@@ -144,4 +144,4 @@ def _meta(args: argparse.Namespace, sizes: figures.Sizes) -> dict[str, Any]:
         "started": time.time(), "quick": args.quick, "python": platform.python_version(),
         "machine": f"{os.cpu_count()}-core {platform.machine()} {platform.system()}",
         "sizes": vars(sizes) if hasattr(sizes, "__dict__") else sizes.__dict__,
-    }  # fmt: skip
+    }

@@ -41,10 +41,10 @@ class Queuectl:
 
     def run(self, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
         proc = subprocess.run([self.exe, *args], env=self.env, cwd=self.workdir, input=stdin,
-                              capture_output=True)  # fmt: skip
+                              capture_output=True)
         if proc.returncode != 0:
             raise RuntimeError(f"queuectl {' '.join(args)[:80]} -> {proc.returncode}: "
-                               f"{proc.stderr.decode(errors='replace').strip()}")  # fmt: skip
+                               f"{proc.stderr.decode(errors='replace').strip()}")
         return proc
 
     def json(self, *args: str) -> Any:
@@ -67,7 +67,7 @@ class Queuectl:
         log = open(os.path.join(self.workdir, "workers.log"), "ab")  # noqa: SIM115
         proc = subprocess.Popen([self.exe, "worker", "start", "--count", str(count)],
                                 env=self.env, cwd=self.workdir, stdout=log, stderr=log,
-                                stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+                                stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
         self._workers.append(proc)
         if wait:

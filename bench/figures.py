@@ -35,7 +35,7 @@ class Sizes:
 
 QUICK = Sizes(jobs=20, repeats=1, ceiling_spawns=20, pickups=3, idle_window=0.3, cli_runs=2,
               bulk_jobs=200, bulk_repeats=1, scale_finished=300, scale_pending=50,
-              big_output=3_000_000)  # fmt: skip
+              big_output=3_000_000)
 
 
 def _window_rate(jobs: list[dict[str, Any]]) -> float:
@@ -91,7 +91,7 @@ def throughput(qc: Queuectl, sizes: Sizes, tag: str = "tp") -> dict[str, Any]:
         "job_shell_cpu_us": _us(median(shell_cpu)),
         "ceiling_loop_cpu_us": _us(median([c.loop_cpu for c in ceilings])),
         "ceiling_shell_cpu_us": _us(median([c.shell_cpu for c in ceilings])),
-    }  # fmt: skip
+    }
 
 
 def _us(seconds: float | None) -> float | None:
@@ -133,7 +133,7 @@ def pickup(qc: Queuectl, sizes: Sizes, tag: str = "pk", memory: bool = True) -> 
         # every sample, in enqueue order: a lone spike is usually a slow durable commit
         "waits_ms": [rnd((epoch(j["started_at"]) - epoch(j["created_at"])) * 1000, 1)
                      for j in sorted(jobs, key=lambda j: epoch(j["created_at"]))],
-    }  # fmt: skip
+    }
     if memory:
         out["big_output"] = _big_output(qc, sizes, pids)
     qc.stop_workers()
@@ -160,7 +160,7 @@ def _big_output(qc: Queuectl, sizes: Sizes, pids: list[int]) -> dict[str, Any]:
         "peak_growth_mb": rnd(max(growth_kb, 0) / 1024, 2),
         "growth_over_max_log": rnd(max(growth_kb, 0) * 1024 / max_log, 2),
         "state": job["state"],
-    }  # fmt: skip
+    }
 
 
 # --- enqueue from a fresh process ---------------------------------------------------------
@@ -188,7 +188,7 @@ def enqueue_cli(url: str | None, workdir: str, sizes: Sizes) -> dict[str, Any]:
         "runs": sizes.cli_runs, "enqueue_ms": rnd(cli_ms, 1), "python_pass_ms": rnd(bare_ms, 1),
         "ratio": rnd(ratio(cli_ms, bare_ms), 2),
         "imports": importtime.profile([sys.executable, "-X", "importtime", *argv], env),
-    }  # fmt: skip
+    }
 
 
 # --- bulk enqueue -------------------------------------------------------------------------
@@ -206,7 +206,7 @@ def bulk(qc: Queuectl, sizes: Sizes) -> dict[str, Any]:
             raise RuntimeError(f"bulk enqueue failed: {proc.stderr.decode(errors='replace')}")
         rates.append(sizes.bulk_jobs / seconds)
     return {"jobs": sizes.bulk_jobs, "runs": sizes.bulk_repeats,
-            "jobs_per_s": rnd(median(rates), 0), "rates": [rnd(x, 0) for x in rates]}  # fmt: skip
+            "jobs_per_s": rnd(median(rates), 0), "rates": [rnd(x, 0) for x in rates]}
 
 
 # --- read commands on a big store ---------------------------------------------------------

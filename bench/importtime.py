@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 HEAVY = ("click", "rich", "platformdirs", "psycopg", "starlette", "uvicorn", "jinja2",
-         "prometheus_client")  # fmt: skip
+         "prometheus_client")
 _LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 

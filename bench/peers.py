@@ -25,7 +25,7 @@ def run(sizes: Sizes, workdir: str, notes: list[str]) -> dict[str, Any]:
     subprocess.run([sys.executable, "-m", "venv", venv], check=True)
     py = os.path.join(venv, "bin", "python")
     pip = subprocess.run([py, "-m", "pip", "install", "-q", *PACKAGES], capture_output=True,
-                         text=True)  # fmt: skip
+                         text=True)
     if pip.returncode != 0:
         notes.append(f"peers skipped: pip install failed: {pip.stderr.strip()[-200:]}")
         return {}
@@ -48,17 +48,17 @@ class _Peer:
         self.app = app
         self.results = os.path.join(workdir, f"{app}.results")
         self.env = {**os.environ, "PEER_DB": db, "PEER_RESULTS": self.results,
-                    "PYTHONPATH": APPS}  # fmt: skip
+                    "PYTHONPATH": APPS}
         self.workdir = workdir
 
     def call(self, *args: str) -> None:
         subprocess.run([self.py, os.path.join(APPS, f"{self.app}.py"), *args], env=self.env,
-                       check=True, capture_output=True, cwd=self.workdir)  # fmt: skip
+                       check=True, capture_output=True, cwd=self.workdir)
 
     def start(self, argv: list[str]) -> list[subprocess.Popen[bytes]]:
         log = open(os.path.join(self.workdir, f"{self.app}.log"), "ab")  # noqa: SIM115
         return [subprocess.Popen(argv, env=self.env, cwd=self.workdir, stdout=log, stderr=log,
-                                 start_new_session=True)]  # fmt: skip
+                                 start_new_session=True)]
 
     def records(self) -> list[tuple[float, float, float]]:
         if not os.path.exists(self.results):
@@ -119,13 +119,13 @@ def _measure(peer: _Peer, start_workers: Any, sizes: Sizes) -> dict[str, Any]:
                        "ceiling_per_s": rnd(median(ceilings), 1), "ratio": rnd(median(pairs))},
         "pickup": {"samples": len(waits), "p50_ms": rnd(median(waits), 1),
                    "p95_ms": rnd(percentile(waits, 95), 1), "max_ms": rnd(max(waits), 1)},
-    }  # fmt: skip
+    }
 
 
 def _huey(venv: str, sizes: Sizes, workdir: str) -> dict[str, Any]:
     peer = _Peer(venv, workdir, "huey_app", os.path.join(workdir, "huey.db"))
     argv = [os.path.join(peer.bin, "huey_consumer"), "huey_app.huey", "-w", str(WORKERS),
-            "-k", "process"]  # fmt: skip
+            "-k", "process"]
     result = _measure(peer, lambda: peer.start(argv), sizes)
     result["setup"] = "SqliteHuey, huey_consumer -w 2 -k process (default polling)"
     return result
@@ -139,7 +139,7 @@ def _procrastinate(venv: str, sizes: Sizes, workdir: str) -> dict[str, Any]:
         peer = _Peer(venv, workdir, "procrastinate_app", url)
         peer.call("schema")
         argv = [os.path.join(peer.bin, "procrastinate"), "--app=procrastinate_app.app",
-                "worker", "--concurrency", "1"]  # fmt: skip
+                "worker", "--concurrency", "1"]
 
         def start() -> list[subprocess.Popen[bytes]]:
             return [p for _ in range(WORKERS) for p in peer.start(argv)]
@@ -156,8 +156,8 @@ def rows(peers: dict[str, Any]) -> list[list[Any]]:
         tp, pk = fig["throughput"], fig["pickup"]
         ceiling = f"ceiling {tp['ceiling_per_s']}"
         out.append([f"peer {name}: throughput (jobs/s)", backend, tp["jobs_per_s"], ceiling,
-                    tp["ratio"], "(reference)", None])  # fmt: skip
+                    tp["ratio"], "(reference)", None])
         out.append([f"peer {name}: pickup p50 / p95 / max (ms)", backend,
                     f"{pk['p50_ms']} / {pk['p95_ms']} / {pk['max_ms']}", "", "", "(reference)",
-                    None])  # fmt: skip
+                    None])
     return out

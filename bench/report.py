@@ -21,7 +21,7 @@ def rows_for(backend: str, figs: dict[str, Any]) -> list[list[Any]]:
         lo = THROUGHPUT_MIN[backend]
         rows.append(["throughput (jobs/s, 2 workers)", backend, tp["jobs_per_s"],
                      f"ceiling {tp['ceiling_per_s']}", tp["ratio"], f">= {lo}",
-                     tp["ratio"] >= lo])  # fmt: skip
+                     tp["ratio"] >= lo])
         if tp.get("worker_cpu_us") is not None:
             # The throughput figure is CPU-bound on 2 cores: (shell + loop) / (shell +
             # worker) is the ratio these CPU costs alone predict.
@@ -32,30 +32,30 @@ def rows_for(backend: str, figs: dict[str, Any]) -> list[list[Any]]:
                          f"spawner {tp['ceiling_loop_cpu_us']:.0f} / shell "
                          f"{tp['ceiling_shell_cpu_us']:.0f}",
                          round(per_spawn / per_job, 3) if per_job else "", "(predicted ratio)",
-                         ""])  # fmt: skip
+                         ""])
     if pk := figs.get("pickup"):
         rows.append(["pickup p50 / p95 / max (ms)", backend,
                      f"{pk['p50_ms']} / {pk['p95_ms']} / {pk['max_ms']}", "", "",
-                     "p50 <= 3, max <= 20", pk["p50_ms"] <= 3 and pk["max_ms"] <= 20])  # fmt: skip
+                     "p50 <= 3, max <= 20", pk["p50_ms"] <= 3 and pk["max_ms"] <= 20])
         rows.append(["idle worker CPU (%)", backend, pk["idle_cpu_percent"], "", "", "~0 (< 0.5)",
-                     pk["idle_cpu_percent"] < 0.5])  # fmt: skip
+                     pk["idle_cpu_percent"] < 0.5])
         rows.append(["idle worker RSS (MB)", backend, pk["idle_rss_mb"], "", "", "<= 30",
-                     pk["idle_rss_mb"] <= 30])  # fmt: skip
+                     pk["idle_rss_mb"] <= 30])
         if big := pk.get("big_output"):
             limit = (big["max_log_bytes"] + SMALL_BUFFER) / MB
             name = f"worker RSS growth, {big['output_bytes'] / 1e6:g} MB output (MiB)"
             rows.append([name, backend,
                          big["peak_growth_mb"], f"max-log-bytes {big['max_log_bytes'] / MB:g} MB",
                          big["growth_over_max_log"], f"<= {limit:g}",
-                         big["peak_growth_mb"] <= limit])  # fmt: skip
+                         big["peak_growth_mb"] <= limit])
     if en := figs.get("enqueue_cli"):
         rows.append(["queuectl enqueue -c true (ms)", backend, en["enqueue_ms"],
                      f"python -c pass {en['python_pass_ms']}", en["ratio"], "<= 3",
-                     en["ratio"] <= 3])  # fmt: skip
+                     en["ratio"] <= 3])
     if bk := figs.get("bulk"):
         lo = BULK_MIN[backend]
         rows.append([f"bulk enqueue --file ({bk['jobs']} jobs/s)", backend, bk["jobs_per_s"], "",
-                     "", f">= {lo}", bk["jobs_per_s"] >= lo])  # fmt: skip
+                     "", f">= {lo}", bk["jobs_per_s"] >= lo])
     if sc := figs.get("scale"):
         rows.extend(_scale_rows(backend, sc))
     return rows
@@ -67,19 +67,19 @@ def _scale_rows(backend: str, sc: dict[str, Any]) -> list[list[Any]]:
     if sc.get("throughput_slowdown") is not None:
         rows.append([f"scale {size}: throughput (jobs/s)", backend, sc["throughput"]["jobs_per_s"],
                      "empty-store ratio", sc["throughput_slowdown"], "slowdown <= 1.5",
-                     sc["throughput_slowdown"] <= 1.5])  # fmt: skip
+                     sc["throughput_slowdown"] <= 1.5])
     if sc.get("pickup_p50_slowdown") is not None:
         pk = sc["pickup"]
         rows.append([f"scale {size}: pickup p50 / max (ms)", backend,
                      f"{pk['p50_ms']} / {pk['max_ms']}", "empty-store p50",
                      sc["pickup_p50_slowdown"], "slowdown <= 1.5 (or +1 ms)",
-                     sc["pickup_ok"]])  # fmt: skip
+                     sc["pickup_ok"]])
     for name, ms in sc["reads_ms"].items():
         if name == "python -c pass":
             continue
         rows.append([f"scale {size}: {name} (ms)", backend, ms,
                      f"python -c pass {sc['reads_ms']['python -c pass']}", "", "< 200",
-                     ms < 200])  # fmt: skip
+                     ms < 200])
     return rows
 
 

@@ -23,7 +23,7 @@ def dashboard(cli: Cli, *flags: str) -> Iterator[str]:
     env = {k: v for k, v in cli.env.items() if k != "QUEUECTL_DASHBOARD_TOKEN"}
     proc = subprocess.Popen([QUEUECTL, "dashboard", "--port", "0", *flags], env=env,
                             cwd=cli.cwd, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # fmt: skip
+                            start_new_session=True)
     try:
         base = _address(proc)
         _wait_answering(base, proc)

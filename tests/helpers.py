@@ -26,11 +26,11 @@ class Cli:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def run(self, *args: str, input: str | None = None, check: bool = False,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:  # fmt: skip
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [QUEUECTL, *args], input=input, capture_output=True, text=True, env=self.env,
             cwd=self.cwd, timeout=timeout,
-        )  # fmt: skip
+        )
         if check and proc.returncode != 0:
             raise AssertionError(f"queuectl {' '.join(args)} -> {proc.returncode}: {proc.stderr}")
         return proc
@@ -48,7 +48,7 @@ class Cli:
         return self.json("show", job_id)  # type: ignore[no-any-return]
 
     def start_workers(self, count: int = 1, *flags: str, env: dict[str, str] | None = None
-                      ) -> subprocess.Popen[bytes]:  # fmt: skip
+                      ) -> subprocess.Popen[bytes]:
         """Foreground `worker start` in its own session (its own process group, as a shell
         would give it), output to a file. Stopped at cleanup."""
         log = open(self.cwd / f"workers-{len(self.procs)}.log", "wb")  # noqa: SIM115
@@ -56,7 +56,7 @@ class Cli:
             [QUEUECTL, "worker", "start", "--count", str(count), *flags],
             env={**self.env, **(env or {})}, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
         self.procs.append(proc)
         wait_until(lambda: self.active_workers() >= count, timeout=30, what="workers to start")
         return proc
@@ -92,7 +92,7 @@ class Cli:
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 30, interval: float = 0.05,
-               what: str = "condition") -> None:  # fmt: skip
+               what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

@@ -48,7 +48,7 @@ def _start_server() -> None:
     subprocess.run(
         ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"],
         capture_output=True, timeout=60, check=False,
-    )  # fmt: skip
+    )
     deadline = time.monotonic() + START_WAIT
     while time.monotonic() < deadline and not _ready():
         time.sleep(0.5)
@@ -100,7 +100,7 @@ def sweep_leftovers() -> None:
     Names carry the creating pid; the server is local, so a pid that is gone is gone."""
     with admin() as conn:
         names = [r[0] for r in conn.execute("SELECT datname FROM pg_database"
-                                             " WHERE datname LIKE 'qtest\\_%'")]  # fmt: skip
+                                             " WHERE datname LIKE 'qtest\\_%'")]
     for name in names:
         pid = name.split("_")[1]
         if pid.isdigit() and not _alive(int(pid)):

@@ -34,7 +34,7 @@ _EXPORTS = {
     "InvalidValue": "queuectl.errors", "JobNotFound": "queuectl.errors",
     "DuplicateJob": "queuectl.errors", "WrongState": "queuectl.errors",
     "NoOutput": "queuectl.errors", "StoreUnavailable": "queuectl.errors",
-}  # fmt: skip
+}
 
 __all__ = ["__version__", *_EXPORTS]
 

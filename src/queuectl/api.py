@@ -93,7 +93,7 @@ def parse_state(state: State | str | None) -> State | None:
 
 
 def wait_for(snapshot: Callable[[], list[Job]], timeout: float | None,
-             poll: float = WAIT_POLL) -> tuple[list[Job], bool]:  # fmt: skip
+             poll: float = WAIT_POLL) -> tuple[list[Job], bool]:
     """Read ``snapshot()`` until every job in it is final (completed, dead, cancelled) or
     ``timeout`` seconds have passed (None: no limit). Returns the last snapshot and whether
     every job was final in it."""
@@ -163,7 +163,7 @@ class Queue:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:  # fmt: skip
+                 tb: TracebackType | None) -> None:
         self.close()
 
     def close(self) -> None:
@@ -188,7 +188,7 @@ class Queue:
         run_at: datetime | str | None = None, delay: float | str | timedelta | None = None,
         queue: str = "default", cwd: str | None = None, env: Mapping[str, str] | None = None,
         after: Iterable[str] = (), unique_key: str | None = None,
-    ) -> Job:  # fmt: skip
+    ) -> Job:
         """Put one shell command on the queue; returns the new job (``to_dict()`` is
         `enqueue --json`).
 
@@ -208,7 +208,7 @@ class Queue:
         fields = _fields({"command": command, "id": id, "priority": priority,
                           "max_retries": max_retries, "timeout": timeout, "run_at": run_at,
                           "delay": delay, "queue": queue, "cwd": cwd, "env": env,
-                          "after": after, "unique_key": unique_key})  # fmt: skip
+                          "after": after, "unique_key": unique_key})
         return self._insert(lambda where: submit.single(fields, where))[0]
 
     def enqueue_many(self, specs: Iterable[Mapping[str, Any]]) -> list[Job]:
@@ -222,7 +222,7 @@ class Queue:
         for n, spec in enumerate(specs, 1):
             if not isinstance(spec, Mapping):
                 raise InvalidJob(f"entry {n}: expected a mapping of job fields, "
-                                 f"not {type(spec).__name__}")  # fmt: skip
+                                 f"not {type(spec).__name__}")
             entries.append((f"entry {n}", _fields(spec)))
         return self._insert(lambda where: submit.batch(entries, where, source="the batch"))
 
@@ -273,7 +273,7 @@ class Queue:
     # After every method annotated with list[...]: from here on, in the class body, the
     # name list is this method (mypy reads annotations there).
     def list(self, state: State | str | None = None, queue: str | None = None,
-             limit: int | None = 100) -> list[Job]:  # fmt: skip
+             limit: int | None = 100) -> list[Job]:
         """Jobs newest first, as `list`: only ``state`` / ``queue`` when given, at most
         ``limit`` (None or 0: all). Raises InvalidValue (a ValueError) for an unknown state
         or a negative limit."""

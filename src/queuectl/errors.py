@@ -56,7 +56,7 @@ class UniqueKeyTaken(QueuectlError):
 
     def __init__(self, job_id: str, holder: str) -> None:
         super().__init__(f"job {job_id!r} cannot be retried: job {holder!r} holds its "
-                         "unique key (pending, failed or processing)")  # fmt: skip
+                         "unique key (pending, failed or processing)")
         self.job_id = job_id
 
 

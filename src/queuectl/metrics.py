@@ -28,7 +28,7 @@ from queuectl.storage.base import AttemptRow
 
 FAILED_OUTCOMES = frozenset({
     Outcome.FAILED, Outcome.KILLED, Outcome.TIMED_OUT, Outcome.NOT_STARTED, Outcome.WORKER_LOST,
-})  # fmt: skip
+})
 # Attempts whose duration means nothing: never ran, or ended when someone noticed.
 UNTIMED_OUTCOMES = frozenset({Outcome.NOT_STARTED, Outcome.WORKER_LOST})
 DIGITS = 3  # seconds are shown to the millisecond
@@ -65,7 +65,7 @@ class Spread:
     @classmethod
     def of(cls, values: Sequence[float]) -> Spread:
         return cls(len(values), mean(values), percentile(values, 50), percentile(values, 95),
-                   max(values) if values else None)  # fmt: skip
+                   max(values) if values else None)
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ class Metrics:
                             "p95": _round(self.run.p95), "max": _round(self.run.max)},
             "wait_seconds": {"avg": _round(self.wait.avg), "p95": _round(self.wait.p95)},
             "workers": [w.to_dict() for w in self.workers],
-        }  # fmt: skip
+        }
 
 
 def _outcome(row: AttemptRow) -> Outcome | None:
@@ -165,7 +165,7 @@ def compute(rows: Sequence[AttemptRow], dead: int, since: datetime, now: datetim
         run=Spread.of(_present(run_seconds(r) for r in rows)),
         wait=Spread.of(_present(wait_seconds(r) for r in rows)),
         workers=[WorkerFigures(w, c[0], c[1]) for w, c in sorted(per_worker.items())],
-    )  # fmt: skip
+    )
 
 
 def _tally(row: AttemptRow) -> tuple[int, int]:
@@ -188,7 +188,7 @@ class Bucket:
 
 
 def timeline(rows: Sequence[AttemptRow], since: datetime, now: datetime,
-             buckets: int) -> list[Bucket]:  # fmt: skip
+             buckets: int) -> list[Bucket]:
     """Split [since, now] into ``buckets`` equal slices and summarise each one."""
     if buckets < 1 or now <= since:
         return []
@@ -205,7 +205,7 @@ def timeline(rows: Sequence[AttemptRow], since: datetime, now: datetime,
 def _bucket(start: datetime, rows: list[AttemptRow]) -> Bucket:
     tallies = [_tally(r) for r in rows]
     return Bucket(start, sum(t[0] for t in tallies), sum(t[1] for t in tallies),
-                  Spread.of(_present(run_seconds(r) for r in rows)))  # fmt: skip
+                  Spread.of(_present(run_seconds(r) for r in rows)))
 
 
 def window(now: datetime, seconds: float) -> datetime:

@@ -291,4 +291,4 @@ class QueueInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "counts": dict(self.counts), "running": self.running,
-                "paused": self.paused, "limit": self.limit}  # fmt: skip
+                "paused": self.paused, "limit": self.limit}

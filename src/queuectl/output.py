@@ -18,7 +18,7 @@ from queuectl.specs import CONTROL_CHARS
 STATE_STYLES: dict[str, str] = {
     State.PENDING: "cyan", State.PROCESSING: "yellow", State.COMPLETED: "green",
     State.FAILED: "magenta", State.DEAD: "red", State.CANCELLED: "dim",
-}  # fmt: skip
+}
 
 
 def is_tty() -> bool:
@@ -71,7 +71,7 @@ def shown(value: object) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], state_col: int | None = None,
-          title: str | None = None) -> None:  # fmt: skip
+          title: str | None = None) -> None:
     cells = [[shown(v) for v in row] for row in rows]
     if is_tty():
         _rich_table(headers, cells, state_col, title)
@@ -82,7 +82,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], state_col: int 
 
 
 def _rich_table(headers: Sequence[str], rows: list[list[str]], state_col: int | None,
-                title: str | None) -> None:  # fmt: skip
+                title: str | None) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -93,7 +93,7 @@ def _rich_table(headers: Sequence[str], rows: list[list[str]], state_col: int | 
     for row in rows:
         # Text(), never markup: job text is shown, never interpreted.
         out.add_row(*(Text(v, style=STATE_STYLES.get(v, "") if i == state_col else "")
-                      for i, v in enumerate(row)))  # fmt: skip
+                      for i, v in enumerate(row)))
     Console().print(out)  # rich itself honours NO_COLOR
 
 

@@ -23,7 +23,7 @@ def check_name(name: str) -> str:
     name from the tick in a job id). Raises InvalidValue."""
     if not 1 <= len(name) <= MAX_NAME_CHARS or CONTROL_CHARS.search(name) or "@" in name:
         raise InvalidValue(f"invalid schedule name {name[:40]!r}: 1-{MAX_NAME_CHARS} characters, "
-                           "no control characters, no '@'")  # fmt: skip
+                           "no control characters, no '@'")
     return name
 
 
@@ -80,4 +80,4 @@ class Cron:
             "max_retries": spec.max_retries, "priority": spec.priority, "timeout": spec.timeout,
             "queue": spec.queue, "cwd": spec.cwd, "env": spec.env or {},
             "skipped": self.skipped, "created_at": iso(self.created_at),
-        }  # fmt: skip
+        }

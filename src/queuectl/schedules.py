@@ -121,7 +121,7 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidValue(f"unknown time zone {name!r}: use an IANA name like "
-                           "Europe/Berlin or UTC") from None  # fmt: skip
+                           "Europe/Berlin or UTC") from None
 
 
 def next_tick(schedule: Schedule, tz: tzinfo, after: datetime) -> datetime | None:
@@ -169,7 +169,7 @@ class Firing:
 
 
 def plan_firing(schedule: Schedule, tz: tzinfo, due_at: datetime, now: datetime,
-                catch_up: CatchUp) -> Firing:  # fmt: skip
+                catch_up: CatchUp) -> Firing:
     """For a schedule whose stored next tick ``due_at`` is at or before ``now``: at most one
     job, never a burst. Only ``due_at`` has passed: it is enqueued (unless it was missed by
     more than MISSED_AFTER and ``catch_up`` is none). Several ticks have passed (no pool

@@ -55,12 +55,12 @@ KEYS: dict[str, Key] = {
         Key("backoff-max", 3600, "duration", 0, True, "cap on one retry wait", YEAR),
         Key("job-timeout", 0, "duration", 0, False, "default attempt timeout (0: none)", YEAR),
         Key("lease-timeout", 30, "duration", 0, True, "silence after which a worker is lost",
-            YEAR),  # fmt: skip
+            YEAR),
         Key("max-log-bytes", 1048576, "int", 0, True, "output kept per attempt (the tail)",
-            256 * 1024 * 1024),  # fmt: skip
+            256 * 1024 * 1024),
         Key("retention", 0, "duration", 0, False,
             "finished jobs are deleted this long after they end (0: kept forever)",
-            100 * YEAR),  # fmt: skip
+            100 * YEAR),
     )
 }
 

@@ -24,7 +24,7 @@ from queuectl.settings import Config
 from queuectl.timeparse import MAX_DURATION, parse_duration, parse_instant
 
 FIELDS = ("id", "command", "max_retries", "priority", "timeout", "run_at", "delay", "queue",
-          "cwd", "env", "after", "unique_key")  # fmt: skip
+          "cwd", "env", "after", "unique_key")
 _FIELD_SET = frozenset(FIELDS)
 MAX_ID_CHARS = 200
 MAX_QUEUE_CHARS = 100
@@ -68,7 +68,7 @@ def check_unique_key(key: object) -> str | None:
         raise UsageError(f"unique_key must be a string, not {_kind(key)}")
     if not 1 <= len(key) <= MAX_ID_CHARS or _has_control(key):
         raise InvalidValue(f"invalid unique_key {key[:40]!r}: 1-{MAX_ID_CHARS} characters, "
-                           "no control characters")  # fmt: skip
+                           "no control characters")
     return key
 
 
@@ -105,7 +105,7 @@ def check_queue(queue: object) -> str:
         raise UsageError(f"queue must be a string, not {_kind(queue)}")
     if not _good_queue_name(queue):
         raise InvalidValue(f"invalid queue name {queue[:40]!r}: 1-{MAX_QUEUE_CHARS} characters, "
-                           "no control characters")  # fmt: skip
+                           "no control characters")
     return queue
 
 
@@ -144,13 +144,13 @@ def check_env(env: object) -> dict[str, str] | None:
             raise UsageError(f"env value of {key!r} must be a string, not {_kind(value)}")
         if not ENV_NAME.fullmatch(key):
             raise InvalidValue(f"invalid env variable name {key!r}: use letters, digits and _, "
-                               "not starting with a digit")  # fmt: skip
+                               "not starting with a digit")
         if "\0" in value:
             raise InvalidValue(f"env variable {key!r} contains a NUL byte")
         size = _exec_bytes(f"{key}={value}")
         if size > MAX_COMMAND_BYTES:
             raise InvalidValue(f"env variable {key!r} is too long ({size} bytes; "
-                               f"at most {MAX_COMMAND_BYTES})")  # fmt: skip
+                               f"at most {MAX_COMMAND_BYTES})")
         out[key] = value
     return out or None
 
@@ -164,11 +164,11 @@ def check_exec_size(command: str, env: Mapping[str, str] | None) -> None:
     total = _exec_bytes(command) + sum(_exec_bytes(f"{k}={v}") + 1 for k, v in (env or {}).items())
     if total > MAX_EXEC_BYTES:
         raise InvalidValue(f"command and env are too big for one exec ({total} bytes; "
-                           f"at most {MAX_EXEC_BYTES})")  # fmt: skip
+                           f"at most {MAX_EXEC_BYTES})")
 
 
 CWD_GONE = ("the current directory no longer exists: cd to one that does, "
-            "or give the job an absolute --cwd")  # fmt: skip
+            "or give the job an absolute --cwd")
 
 
 def current_dir() -> str | None:
@@ -272,7 +272,7 @@ def build_spec(
         run_at=_run_at(fields),
         after=check_after(fields.get("after")),
         unique_key=check_unique_key(fields.get("unique_key")),
-    )  # fmt: skip
+    )
     if spec.env:  # a command alone is within MAX_COMMAND_BYTES, far below the whole budget
         check_exec_size(spec.command, spec.env)
     return spec
@@ -375,4 +375,4 @@ def _kind(value: object) -> str:
     return {
         type(None): "null", bool: "a boolean", int: "a number", float: "a number",
         str: "a string", list: "an array", dict: "an object",
-    }.get(type(value), type(value).__name__)  # fmt: skip
+    }.get(type(value), type(value).__name__)

@@ -50,7 +50,7 @@ def batch(
     entries: Iterable[tuple[str, Mapping[str, Any]]], where: Where, *,
     defaults: Mapping[str, Any] | None = None, utf8_checked: bool = False,
     source: str = "the file",
-) -> Batch:  # fmt: skip
+) -> Batch:
     """Jobs from labelled entries (``("line 3", fields)``), each merged over ``defaults``.
 
     Raises InvalidValue naming the entry for the first refused one, and for an id that two
@@ -63,13 +63,13 @@ def batch(
         try:
             merged = specs.merge(defaults, fields) if defaults else fields
             spec = specs.build_spec(merged, where.config, where.base_cwd,
-                                    utf8_checked=utf8_checked)  # fmt: skip
+                                    utf8_checked=utf8_checked)
         except QueuectlError as exc:
             raise InvalidValue(f"{label}: {exc}") from None
         if spec.id is not None:
             if spec.id in out.labels:
                 raise InvalidValue(f"{label}: job {spec.id!r} appears twice in {source} "
-                                   f"(also {out.labels[spec.id]})")  # fmt: skip
+                                   f"(also {out.labels[spec.id]})")
             out.labels[spec.id] = label
         out.specs.append(spec)
     return out

@@ -23,7 +23,7 @@ def small_disk(where: Path) -> Iterator[Path]:
     mounted = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={DISK_SIZE},mode=0700", "tmpfs", str(where)],
         capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs: {mounted.stderr.strip()}")
     try:

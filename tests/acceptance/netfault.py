@@ -43,7 +43,7 @@ class AnswerLost:
                 threading.Thread(target=self._pump, args=args, daemon=True).start()
 
     def _pump(self, src: socket.socket, dst: socket.socket, doomed: threading.Event,
-              from_client: bool) -> None:  # fmt: skip
+              from_client: bool) -> None:
         with contextlib.suppress(OSError):
             while data := src.recv(65536):
                 if from_client and self.marker in data and self._arm_once():

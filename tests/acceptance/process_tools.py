@@ -38,17 +38,17 @@ def group_members(pgid: int) -> list[int]:
 
 def read_pid(path: Path, timeout: float = 15) -> int:
     wait_until(lambda: path.exists() and path.read_text().strip() != "", timeout=timeout,
-               what=f"{path.name} to be written")  # fmt: skip
+               what=f"{path.name} to be written")
     return int(path.read_text().strip())
 
 
 def assert_group_gone(pgid: int, *pids: int, timeout: float = 5) -> None:
     """Every process of the group (and the given pids) is gone, soon."""
     wait_until(lambda: not group_members(pgid) and not any(alive(p) for p in pids),
-               timeout=timeout, what=f"process group {pgid} to be gone")  # fmt: skip
+               timeout=timeout, what=f"process group {pgid} to be gone")
 
 
 def run_bytes(cli: Cli, *args: str) -> subprocess.CompletedProcess[bytes]:
     """`queuectl ARGS` with stdout kept as bytes (captured job output may be binary)."""
     return subprocess.run([QUEUECTL, *args], capture_output=True, env=cli.env, cwd=cli.cwd,
-                          timeout=60)  # fmt: skip
+                          timeout=60)

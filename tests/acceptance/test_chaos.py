@@ -64,7 +64,7 @@ def assert_attempts_sound(job: dict[str, Any]) -> None:
 
 
 def enqueue_chaos_jobs(cli: Cli, count: int, lease: str = "2", sleeps: str = "0.{}",
-                       pad: int = 0) -> None:  # fmt: skip
+                       pad: int = 0) -> None:
     """``count`` jobs that each hold a lock on their own file while they run: an attempt
     that finds it taken runs beside an earlier one, which outlived its worker. Job n sleeps
     ``sleeps.format(n % 3 + 1)`` seconds and prints ``pad`` dots, then n."""
@@ -74,13 +74,13 @@ def enqueue_chaos_jobs(cli: Cli, count: int, lease: str = "2", sleeps: str = "0.
     cli.ok("config", "set", "max-retries", "100")  # a job may be unlucky many times
     (cli.cwd / "locks").mkdir()
     script = ("exec 9>locks/{id}; flock -n 9 || echo {id} >> overlaps.txt;"
-              " head -c {pad} /dev/zero | tr '\\0' .; sleep {s}; echo {n}")  # fmt: skip
+              " head -c {pad} /dev/zero | tr '\\0' .; sleep {s}; echo {n}")
     lines = "".join(
         json.dumps({"id": f"chaos-{n:03d}",
                     "command": script.format(id=f"chaos-{n:03d}", s=sleeps.format(n % 3 + 1),
                                              n=n, pad=pad)}) + "\n"
         for n in range(count)
-    )  # fmt: skip
+    )
     cli.ok("enqueue", "--file", "-", input=lines)
 
 
@@ -88,7 +88,7 @@ def assert_all_done_once(cli: Cli, count: int, pad: int = 0) -> int:
     """Every chaos job completed, each attempt log sound, nothing ran side by side, no
     traceback: returns how many attempts were lost on the way."""
     wait_until(lambda: cli.json("status")["counts"]["completed"] == count, timeout=120,
-               interval=0.3, what="every chaos job to complete")  # fmt: skip
+               interval=0.3, what="every chaos job to complete")
     status = cli.json("status")["counts"]
     assert status == {**dict.fromkeys(status, 0), "completed": count}
     jobs = cli.json("list", "--limit", "0")
@@ -161,7 +161,7 @@ class Outage:
             dbname = self.url.rsplit("/", 1)[1]
             with pg.admin() as conn:
                 conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE"
-                             " datname = %s AND pid <> pg_backend_pid()", (dbname,))  # fmt: skip
+                             " datname = %s AND pid <> pg_backend_pid()", (dbname,))
             self.kills += 1
         elif self.filler is None:
             self.filler = disks.fill(Path(self.url).parent)
@@ -241,7 +241,7 @@ def test_concurrent_cli_enqueues_while_workers_drain(cli: Cli) -> None:
     assert failures == []
     total = threads * per_thread
     wait_until(lambda: cli.json("status")["counts"]["completed"] == total, timeout=60,
-               interval=0.2, what="every job to complete")  # fmt: skip
+               interval=0.2, what="every job to complete")
     cli.ok("worker", "stop", "--timeout", "20")
     pool.wait(timeout=15)
     worker_log = b"".join(p.read_bytes() for p in cli.cwd.glob("workers-*.log"))

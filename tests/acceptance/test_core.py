@@ -42,11 +42,11 @@ def test_failing_job_backs_off_2s_4s_then_lands_in_dlq(cli: Cli) -> None:
 def test_many_workers_run_200_jobs_once_each(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "ran.txt"
     lines = "".join(json.dumps({"id": f"j{i}", "command": f"echo j{i} >> {out}"}) + "\n"
-                    for i in range(200))  # fmt: skip
+                    for i in range(200))
     assert len(cli.ok("enqueue", "--file", "-", input=lines).split()) == 200
     cli.start_workers(4)
     wait_until(lambda: cli.json("status")["counts"]["completed"] == 200, timeout=90,
-               what="200 jobs to complete")  # fmt: skip
+               what="200 jobs to complete")
     ran = out.read_text().split()
     assert sorted(ran) == sorted(f"j{i}" for i in range(200))  # each exactly once
     jobs = cli.json("list", "--limit", "0")
@@ -152,9 +152,9 @@ def test_bulk_enqueue_is_all_or_nothing(cli: Cli, tmp_path: Path) -> None:
 def test_enqueue_forms_and_fields(cli: Cli, tmp_path: Path) -> None:
     cli.ok("config", "set", "max-retries", "5")
     job = json.loads(cli.ok("enqueue", "-c", "echo hi", "--id", "f1", "-p", "7", "--timeout",
-                            "90", "--queue", "q1", "--json"))  # fmt: skip
+                            "90", "--queue", "q1", "--json"))
     assert (job["id"], job["priority"], job["timeout"], job["queue"], job["max_retries"]) == (
-        "f1", 7, 90, "q1", 5)  # fmt: skip
+        "f1", 7, 90, "q1", 5)
     assert job["cwd"] == str(tmp_path)
     assert job["created_at"].endswith("Z") and len(job["created_at"]) == 24
     delayed = json.loads(cli.ok("enqueue", "-c", "true", "--delay", "1h", "--json"))
@@ -193,7 +193,7 @@ def test_config_round_trip_and_json(cli: Cli) -> None:
     assert cli.ok("config", "get", "BACKOFF-BASE") == "3\n"
     values = cli.json("config", "list")
     assert values == {"max-retries": 3, "backoff-base": 3, "backoff-max": 3600, "job-timeout": 0,
-                      "lease-timeout": 30, "max-log-bytes": 1048576, "retention": 0}  # fmt: skip
+                      "lease-timeout": 30, "max-log-bytes": 1048576, "retention": 0}
 
 
 def test_config_change_reaches_running_workers(cli: Cli) -> None:
@@ -225,7 +225,7 @@ def test_control_characters_in_fields_are_shown_not_obeyed(cli: Cli, tmp_path: P
     esc = "\x1b[2J\x1b]0;owned\x07"
     (tmp_path / f"d{esc}").mkdir()
     job_id = cli.ok("enqueue", "-c", f"echo {esc}", "-e", f"A={esc}", "--cwd", f"d{esc}",
-                    "--delay", "1h").strip()  # fmt: skip
+                    "--delay", "1h").strip()
     for args in (["list"], ["show", job_id]):
         shown = cli.ok(*args)
         assert "\x1b" not in shown and "\x07" not in shown, args

@@ -64,7 +64,7 @@ def test_overlap_skip_never_runs_two_jobs_at_once_and_records_skips(cli: Cli) ->
     cli.start_workers(2)
     cli.ok("cron", "add", "slow", "every 1s", "-c", "sleep 2.5")
     wait_until(lambda: cli.json("cron", "show", "slow")["skipped"] >= 2, timeout=20,
-               what="skipped ticks")  # fmt: skip
+               what="skipped ticks")
     cli.ok("cron", "pause", "slow")
     shown = cli.json("cron", "show", "slow")
     assert len(shown["skipped_ticks"]) >= 2
@@ -87,7 +87,7 @@ def test_pause_and_resume(cli: Cli) -> None:
     paused_count = len(ticks(cli, "beat"))
     cli.ok("cron", "resume", "beat")
     wait_until(lambda: len(ticks(cli, "beat")) >= paused_count + 2, timeout=20,
-               what="ticks after resume")  # fmt: skip
+               what="ticks after resume")
 
 
 def test_bad_input_is_one_line_and_writes_nothing(cli: Cli) -> None:
@@ -144,4 +144,4 @@ def test_dashboard_cron_page_actions_and_metrics(cli: Cli) -> None:
     assert until.labels["name"] == odd and 0 < until.value <= 4 * 86400
     skipped = families["queuectl_cron_skipped_ticks"]
     assert skipped.type == "counter" and [s.value for s in skipped.samples
-                                          if s.name.endswith("_total")] == [0.0]  # fmt: skip
+                                          if s.name.endswith("_total")] == [0.0]

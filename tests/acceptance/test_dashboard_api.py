@@ -25,7 +25,7 @@ def finished(cli: Cli) -> dict[str, str]:
     """A store with a completed, a dead and a pending job; workers stopped again."""
     cli.ok("config", "set", "backoff-base", "1")
     ids = {"ok": cli.enqueue("echo hello; echo world", "--id", ODD_ID),
-           "dead": cli.enqueue("echo boom >&2; exit 3", "--max-retries", "0")}  # fmt: skip
+           "dead": cli.enqueue("echo boom >&2; exit 3", "--max-retries", "0")}
     cli.start_workers(1)
     cli.wait_state(ids["ok"], "completed")
     cli.wait_state(ids["dead"], "dead")
@@ -39,9 +39,9 @@ def test_read_endpoints_match_the_cli(cli: Cli, finished: dict[str, str]) -> Non
         assert http.get("/api/status").json() == cli.json("status")
         assert http.get("/api/jobs").json() == cli.json("list")
         assert http.get("/api/jobs", params={"state": "dead"}).json() == cli.json(
-            "list", "--state", "dead")  # fmt: skip
+            "list", "--state", "dead")
         assert [j["id"] for j in http.get("/api/jobs", params={"limit": 1}).json()] == [
-            finished["pending"]]  # fmt: skip
+            finished["pending"]]
         assert http.get("/api/jobs", params={"queue": "nope"}).json() == []
         bad = http.get("/api/jobs", params={"state": "sleeping"})
         assert bad.status_code == 400 and "pending" in bad.json()["error"]
@@ -149,7 +149,7 @@ ODD_NUMBERS = [  # (address, status): digits that are no ASCII number, or too la
     ("/api/jobs/{id}/logs?attempt=99999999999999999999", 400),
     ("/api/jobs/{id}/logs?attempt=2147483647", 404),
     ("/api/jobs?limit=99999999999999999999", 400), ("/api/jobs?limit=%C2%B2", 400),
-]  # fmt: skip
+]
 
 
 def test_odd_numbers_in_the_address_get_an_answer_never_a_500(cli: Cli) -> None:
@@ -171,7 +171,7 @@ def test_token_is_required_everywhere(cli: Cli) -> None:
         bearer = {"authorization": f"Bearer {token}"}
         assert httpx.get(base + "/api/status", headers=bearer).status_code == 200
         assert httpx.get(base + "/api/status", headers={"authorization": "Bearer no"}
-                         ).status_code == 401  # fmt: skip
+                         ).status_code == 401
         with httpx.Client(base_url=base) as browser:
             opened = browser.get("/", params={"token": token})
             assert opened.status_code == 303 and opened.headers["location"] == "/"
@@ -189,7 +189,7 @@ def test_cross_origin_writes_are_refused(cli: Cli) -> None:
     job = cli.enqueue("true", "--delay", "1h")
     with dashboard(cli) as base, httpx.Client(base_url=base) as http:
         for headers in ({"origin": "http://evil.example"}, {"referer": "http://evil.example/"},
-                        {"sec-fetch-site": "cross-site"}, {"origin": "null"}):  # fmt: skip
+                        {"sec-fetch-site": "cross-site"}, {"origin": "null"}):
             refused = http.post(f"/api/jobs/{job}/cancel", headers=headers)
             assert refused.status_code == 403, headers
             assert "error" in refused.json()
@@ -210,12 +210,12 @@ def test_public_bind_without_token_is_refused(cli: Cli) -> None:
 def test_help_suggests_the_token_variable_not_the_flag() -> None:
     """A token typed as an argument is visible to every user of the machine in `ps`."""
     shown = subprocess.run([QUEUECTL, "dashboard", "--help"], capture_output=True, text=True,
-                           check=True).stdout  # fmt: skip
+                           check=True).stdout
     examples = [line for line in shown.splitlines() if "queuectl dashboard " in line]
     assert examples, shown
     assert not any("--token" in line for line in examples), shown
     assert any("QUEUECTL_DASHBOARD_TOKEN=" in line and "--host 0.0.0.0" in line
-               for line in examples), shown  # fmt: skip
+               for line in examples), shown
     option = " ".join(shown.split("--token T", 1)[1].split())
     assert option.startswith("Require this bearer token"), shown
     assert "Prefer setting QUEUECTL_DASHBOARD_TOKEN" in option and " ps" in option, shown

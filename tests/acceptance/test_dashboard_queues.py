@@ -16,7 +16,7 @@ ODD = 'r/e p"<b>'  # a queue name is data: slashes, quotes, markup
 
 def samples(text: str, name: str) -> dict[str, float]:
     return {s.labels["queue"]: s.value for family in text_string_to_metric_families(text)
-            for s in family.samples if s.name == name}  # fmt: skip
+            for s in family.samples if s.name == name}
 
 
 def test_queue_actions_page_and_gauges(cli: Cli) -> None:
@@ -59,7 +59,7 @@ def test_queue_writes_follow_the_token_and_origin_rules(cli: Cli) -> None:
         assert httpx.post(base + "/api/queues/q/pause", headers={"origin": base}).status_code == 401
         bearer = {"authorization": f"Bearer {token}"}
         foreign = httpx.post(base + "/api/queues/q/pause",
-                             headers={**bearer, "origin": "http://evil.example"})  # fmt: skip
+                             headers={**bearer, "origin": "http://evil.example"})
         assert foreign.status_code == 403
         assert cli.json("status")["paused_queues"] == []
         ok = httpx.post(base + "/api/queues/q/pause", headers={**bearer, "origin": base})

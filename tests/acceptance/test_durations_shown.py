@@ -12,7 +12,7 @@ from tests.helpers import Cli
 SPEC_JOB_FIELDS = {"id", "command", "state", "attempts", "max_retries", "priority", "timeout",
                    "queue", "run_at", "created_at", "updated_at", "started_at", "finished_at",
                    "exit_code", "last_error", "worker", "cwd", "env",
-                   "after", "waiting_for", "cron", "unique_key"}  # SPEC 4, 5, 6  # fmt: skip
+                   "after", "waiting_for", "cron", "unique_key"}  # SPEC 4, 5, 6
 
 
 def test_duration_keys_take_and_show_durations(cli: Cli) -> None:
@@ -29,7 +29,7 @@ def test_duration_keys_take_and_show_durations(cli: Cli) -> None:
     assert re.search(r"(?m)^max-log-bytes +1048576 +1048576 ", listed), listed
     assert cli.json("config", "list") == {"max-retries": 3, "backoff-base": 2, "backoff-max": 90,
                                           "job-timeout": 2.5, "lease-timeout": 5400,
-                                          "max-log-bytes": 1048576, "retention": 0}  # fmt: skip
+                                          "max-log-bytes": 1048576, "retention": 0}
 
 
 def test_plain_seconds_in_an_old_store_keep_working(cli: Cli, store: Storage) -> None:

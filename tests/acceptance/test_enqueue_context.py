@@ -20,7 +20,7 @@ def _from_deleted_dir(cli: Cli, tmp_path: Path, *args: str) -> subprocess.Comple
     doomed.mkdir()
     script = 'cd "$1" && rmdir "$1" && shift && exec "$@"'
     return subprocess.run(["sh", "-c", script, "sh", str(doomed), QUEUECTL, *args], env=cli.env,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+                          capture_output=True, text=True, timeout=60)
 
 
 def test_enqueue_from_a_deleted_directory(cli: Cli, tmp_path: Path) -> None:
@@ -53,11 +53,11 @@ def test_what_could_never_reach_exec_is_refused_at_enqueue(cli: Cli, tmp_path: P
             args = ["enqueue", "-c", "true", *how] if how[0] == "-e" else ["enqueue", *how]
             done = cli.run(*args)
             assert (done.returncode, done.stderr) == (1, f"queuectl: error: {message}: use "
-                   "letters, digits and _, not starting with a digit\n"), args  # fmt: skip
+                   "letters, digits and _, not starting with a digit\n"), args
     too_long = {"command": "true", "env": {"A": "x" * MAX_COMMAND_BYTES}}
     too_much = {"command": "true", "env": {f"K{i}": "x" * 100_000 for i in range(11)}}
     for doc, message in ((too_long, "env variable 'A' is too long"),
-                         (too_much, "command and env are too big for one exec")):  # fmt: skip
+                         (too_much, "command and env are too big for one exec")):
         jobs = tmp_path / "big.json"
         jobs.write_text(json.dumps(doc))
         done = cli.run("enqueue", "--file", str(jobs))

@@ -165,7 +165,7 @@ TABLE: dict[str, list[Case]] = {
         Case(["config", "get", "colour"], 1, "unknown config key 'colour'"),
         Case(["config", "set", "max-retries"], 2, "Missing argument"),
     ],
-}  # fmt: skip
+}
 
 # Rows whose command does not use the bounded/duration callbacks (queuectl.cli.params) yet:
 # click's IntRange/FloatRange still call a value out of range a usage error.
@@ -183,7 +183,7 @@ def run_click(cli: Cli, case: Case) -> subprocess.CompletedProcess[str]:
     """The same command line with the enqueue fast path switched off."""
     return subprocess.run([sys.executable, "-c", CLICK_ONLY, *case.args], input=case.input,
                           capture_output=True, text=True, env=cli.env, cwd=cli.cwd,
-                          timeout=60)  # fmt: skip
+                          timeout=60)
 
 
 def contents(store: Storage) -> tuple[list[dict[str, object]], dict[str, str]]:
@@ -217,7 +217,7 @@ def test_exit_codes(cli: Cli, store: Storage, section: str) -> None:
         if case.args[0] == "enqueue":
             slow = run_click(cli, case)
             if (slow.returncode, slow.stderr, slow.stdout) != (done.returncode, done.stderr,
-                                                                done.stdout):  # fmt: skip
+                                                                done.stdout):
                 failures.append(f"{case.args}: click says {slow.returncode} {slow.stderr!r}")
         if contents(store) != before:
             failures.append(f"{case.args}: the store changed")

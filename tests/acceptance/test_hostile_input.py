@@ -116,11 +116,11 @@ def test_text_that_is_not_utf8(cli: Cli) -> None:
     before = snapshot(cli)
     for doc in ('{"command": "echo \\ud800"}', '{"command": "true", "id": "\\ud800"}',
                 '{"command": "true", "env": {"A": "\\udc80"}}',
-                '{"command": "true", "queue": "q\\udfff"}'):  # fmt: skip
+                '{"command": "true", "queue": "q\\udfff"}'):
         assert "UTF-8" in refused(cli, 1, "enqueue", doc)
     raw = "\udcff"  # how Python spells the byte 0xff of an argument that is not UTF-8
     for args in (["enqueue", "-c", f"echo {raw}"], ["enqueue", "-c", "true", "--id", raw],
-                 ["show", raw], ["cancel", raw], ["logs", raw]):  # fmt: skip
+                 ["show", raw], ["cancel", raw], ["logs", raw]):
         message = refused(cli, 1, *args)
         assert "UTF-8" in message and "unexpected" not in message
     bad_file = cli.cwd / "latin1.jsonl"
@@ -134,7 +134,7 @@ def test_bulk_file_is_all_or_nothing_and_names_the_line(cli: Cli) -> None:
     lines = '{"command": "true"}\n{"command": "true"}\n{"command": "true", "timeout": -1}\n'
     assert "line 3" in refused(cli, 1, "enqueue", "--file", "-", input=lines)
     assert "line 2" in refused(cli, 1, "enqueue", "--file", "-",
-                               input='{"command": "true"}\n{oops\n')  # fmt: skip
+                               input='{"command": "true"}\n{oops\n')
     dup = '{"id": "d", "command": "true"}\n{"id": "d", "command": "true"}\n'
     assert "'d'" in refused(cli, 1, "enqueue", "--file", "-", input=dup)
     assert snapshot(cli) == before
@@ -180,7 +180,7 @@ def test_ids_are_data(cli: Cli) -> None:
     for job_id in by_flag:
         assert cli.ok("enqueue", "--id", job_id, "-c", "true", "--delay", "1h") == job_id + "\n"
     bulk = "".join(json.dumps({"id": i, "command": "true", "delay": "1h"}) + "\n"
-                   for i in HOSTILE_IDS[3:])  # fmt: skip
+                   for i in HOSTILE_IDS[3:])
     assert cli.ok("enqueue", "--file", "-", input=bulk).splitlines() == HOSTILE_IDS[3:]
     other = cli.enqueue("true", "--id", "plain", "--delay", "1h")
     listed = {j["id"] for j in cli.json("list", "--limit", "0")}
@@ -236,7 +236,7 @@ def test_numbers_too_big_to_store_are_refused(cli: Cli) -> None:
     before = snapshot(cli)
     for key, value in [("lease-timeout", "1e300"), ("job-timeout", "1e300"),
                        ("backoff-max", "1e308"), ("max-retries", "99999999999"),
-                       ("max-log-bytes", "99999999999"), ("backoff-base", "1e308")]:  # fmt: skip
+                       ("max-log-bytes", "99999999999"), ("backoff-base", "1e308")]:
         assert "<=" in refused(cli, 1, "config", "set", key, value)
     refused(cli, 1, "purge", "--older-than", "1e308")
     refused(cli, 1, "purge", "--older-than", "99999999999999d")
@@ -258,7 +258,7 @@ def run_with_db(db: str, *args: str, cwd: Path, home: Path) -> subprocess.Comple
     env = {**os.environ, "QUEUECTL_HOME": str(home)}
     env.pop("QUEUECTL_DB", None)
     return subprocess.run([QUEUECTL, "--db", db, *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=60)  # fmt: skip
+                          env=env, cwd=cwd, timeout=60)
 
 
 def assert_one_error(done: subprocess.CompletedProcess[str], code: int = 1) -> None:
@@ -270,11 +270,11 @@ def assert_one_error(done: subprocess.CompletedProcess[str], code: int = 1) -> N
 
 
 COMMANDS = [["status"], ["enqueue", "-c", "true"], ["list"], ["worker", "start"],
-            ["worker", "start", "--detach"], ["config", "set", "max-retries", "1"]]  # fmt: skip
+            ["worker", "start", "--detach"], ["config", "set", "max-retries", "1"]]
 
 
 @pytest.mark.parametrize("make", ["under_a_file", "not_a_database", "a_directory",
-                                  "foreign_sqlite", "dead_postgres", "other_scheme"])  # fmt: skip
+                                  "foreign_sqlite", "dead_postgres", "other_scheme"])
 def test_unusable_stores(make: str, tmp_path: Path) -> None:
     home = tmp_path / "home"
     target = tmp_path / "target"
@@ -306,7 +306,7 @@ def test_unusable_stores(make: str, tmp_path: Path) -> None:
 
 def _files(root: Path) -> dict[str, bytes]:
     return {str(p): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and "home" not in p.parts}  # fmt: skip
+            if p.is_file() and "home" not in p.parts}
 
 
 def test_home_under_a_file(tmp_path: Path) -> None:
@@ -315,5 +315,5 @@ def test_home_under_a_file(tmp_path: Path) -> None:
     env = {**os.environ, "QUEUECTL_HOME": str(blocker / "queuectl")}
     env.pop("QUEUECTL_DB", None)
     done = subprocess.run([QUEUECTL, "status"], capture_output=True, text=True, env=env,
-                          cwd=tmp_path, timeout=60)  # fmt: skip
+                          cwd=tmp_path, timeout=60)
     assert_one_error(done)

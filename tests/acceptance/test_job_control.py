@@ -61,7 +61,7 @@ def test_timeout_reaches_children_that_ignore_sigterm(
     cli: Cli, tmp_path: Path, command: str
 ) -> None:
     job_id = cli.ok("enqueue", json.dumps(
-        {"command": command, "timeout": 0.3, "max_retries": 0})).strip()  # fmt: skip
+        {"command": command, "timeout": 0.3, "max_retries": 0})).strip()
     cli.start_workers(1)
     sh_pid, child_pid = read_pid(tmp_path / "sh.pid"), read_pid(tmp_path / "child.pid")
     dead = cli.wait_state(job_id, "dead")
@@ -232,7 +232,7 @@ def test_logs_follow_streams_while_the_job_runs(cli: Cli) -> None:
     job_id = cli.enqueue("echo first; sleep 5; echo second")
     cli.start_workers(1)
     follower = subprocess.Popen([QUEUECTL, "logs", job_id, "--follow"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=cli.env, cwd=cli.cwd)  # fmt: skip
+                                stderr=subprocess.PIPE, env=cli.env, cwd=cli.cwd)
     try:
         assert follower.stdout is not None
         assert follower.stdout.readline() == b"first\n"
@@ -249,7 +249,7 @@ def test_logs_follow_streams_while_the_job_runs(cli: Cli) -> None:
 def test_logs_follow_of_a_job_not_yet_started(cli: Cli) -> None:
     job_id = cli.enqueue("echo late")
     follower = subprocess.Popen([QUEUECTL, "logs", job_id, "-f"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=cli.env, cwd=cli.cwd)  # fmt: skip
+                                stderr=subprocess.PIPE, env=cli.env, cwd=cli.cwd)
     time.sleep(0.3)
     cli.start_workers(1)
     out, _ = follower.communicate(timeout=20)
@@ -307,7 +307,7 @@ def test_running_job_output_is_visible_before_it_ends(cli: Cli, tmp_path: Path) 
     cli.start_workers(1)
     read_pid(tmp_path / "sh.pid")
     wait_until(lambda: cli.run("logs", job_id).stdout == "early\n", timeout=5,
-               what="output of the running attempt")  # fmt: skip
+               what="output of the running attempt")
     assert cli.json("logs", job_id)["finished"] is False
     cli.ok("cancel", job_id)
     assert not alive(read_pid(tmp_path / "sh.pid"))
@@ -324,7 +324,7 @@ PRINTING_COMMANDS = [
     ["config", "list", "--json"], ["config", "get", "max-retries"], ["worker", "list"],
     ["worker", "list", "--json"], ["enqueue", "-c", "true"], ["enqueue", "-c", "true", "--json"],
     ["--help"], ["--version"], ["list", "--help"], ["dlq", "--help"],
-]  # fmt: skip
+]
 
 
 def test_every_command_into_a_reader_that_went_away(cli: Cli) -> None:
@@ -337,7 +337,7 @@ def test_every_command_into_a_reader_that_went_away(cli: Cli) -> None:
     for template in PRINTING_COMMANDS:
         args = [a.format(id=job_id) for a in template]
         proc = subprocess.Popen([QUEUECTL, *args], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=cli.env, cwd=cli.cwd)  # fmt: skip
+                                stderr=subprocess.PIPE, env=cli.env, cwd=cli.cwd)
         assert proc.stdout is not None and proc.stderr is not None
         proc.stdout.close()
         assert proc.wait(timeout=30) == 0, args
@@ -354,5 +354,5 @@ def test_a_reader_leaving_mid_stream_under_pipefail(cli: Cli) -> None:
     for cmd in (f"logs {job_id}", "list --limit 0", f"show {job_id}", "list --json"):
         script = f"set -o pipefail; {shlex.quote(QUEUECTL)} {cmd} | head -1 >/dev/null"
         done = subprocess.run(["bash", "-c", script], env=cli.env, cwd=cli.cwd,
-                              capture_output=True, timeout=30)  # fmt: skip
+                              capture_output=True, timeout=30)
         assert (done.returncode, done.stderr) == (0, b""), cmd

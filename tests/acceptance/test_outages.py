@@ -66,7 +66,7 @@ def test_a_job_that_ends_while_the_disk_is_full_is_recorded_once_space_is_back(
     big = "head -c 300000 /dev/zero | tr '\\0' {}; echo"
     wait_for_go = "while [ ! -e go ]; do sleep 0.05; done"
     job_id = cli.enqueue(f"echo $$ >> runs.txt; {big.format('x')}; {wait_for_go};"
-                         f" {big.format('y')}; echo end")  # fmt: skip
+                         f" {big.format('y')}; echo end")
     cli.start_workers(2)
     wait_until(lambda: (tmp_path / "runs.txt").exists(), what="the job to start")
     time.sleep(0.5)  # its first output is saved
@@ -80,7 +80,7 @@ def test_a_job_that_ends_while_the_disk_is_full_is_recorded_once_space_is_back(
     filler.unlink()
     done = cli.wait_state(job_id, "completed", "failed", "dead", timeout=30)
     assert [(a["outcome"], a["worker"] is not None) for a in done["attempts_log"]] == [
-        ("succeeded", True)]  # fmt: skip
+        ("succeeded", True)]
     assert (tmp_path / "runs.txt").read_text().split() == [str(shell)]  # it ran once
     time.sleep(2)  # and nothing runs it again
     assert (tmp_path / "runs.txt").read_text().split() == [str(shell)]
@@ -102,7 +102,7 @@ def backends_sleeping(url: str) -> list[int]:
     dbname = url.rsplit("/", 1)[1]
     with pg.admin() as conn:
         rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s"
-                            " AND wait_event = 'PgSleep'", (dbname,)).fetchall()  # fmt: skip
+                            " AND wait_event = 'PgSleep'", (dbname,)).fetchall()
     return [r[0] for r in rows]
 
 
@@ -114,10 +114,10 @@ def test_a_connection_killed_inside_the_finishing_transaction_records_the_job_on
     there: nothing of it is committed; the worker records the end once it reconnects."""
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("CREATE FUNCTION slow_finish() RETURNS trigger LANGUAGE plpgsql AS"
-                     " $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$")  # fmt: skip
+                     " $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$")
         conn.execute("CREATE TRIGGER slow_finish BEFORE UPDATE ON jobs FOR EACH ROW"
                      " WHEN (NEW.id = 'slow' AND NEW.state = 'completed')"
-                     " EXECUTE FUNCTION slow_finish()")  # fmt: skip
+                     " EXECUTE FUNCTION slow_finish()")
     cli = Cli(pg_url, tmp_path / "home", cwd=tmp_path)
     try:
         cli.ok("config", "set", "lease-timeout", "2")
@@ -174,7 +174,7 @@ def test_connections_killed_again_and_again_while_jobs_run_and_end(
         with pg.admin() as conn:
             while time.monotonic() < deadline:
                 conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE"
-                             " datname = %s AND pid <> pg_backend_pid()", (dbname,))  # fmt: skip
+                             " datname = %s AND pid <> pg_backend_pid()", (dbname,))
                 time.sleep(0.15)
         proc = cli.run("wait", *ids, "--timeout", "60", timeout=90)
         assert proc.returncode == 0, proc.stderr

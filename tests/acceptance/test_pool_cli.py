@@ -67,10 +67,10 @@ def test_first_ctrl_c_says_what_the_pool_is_waiting_for(cli: Cli, tmp_path: Path
     log = tmp_path / "workers-0.log"
     os.killpg(pool.pid, signal.SIGINT)
     wait_until(lambda: "finishing 1 running job(s); a second Ctrl-C" in log.read_text(),
-               timeout=10, what="the pool to say it is finishing its job")  # fmt: skip
+               timeout=10, what="the pool to say it is finishing its job")
     os.killpg(pool.pid, signal.SIGINT)
     wait_until(lambda: "killing the running jobs and handing" in log.read_text(),
-               timeout=10, what="the pool to say it kills the job")  # fmt: skip
+               timeout=10, what="the pool to say it kills the job")
     assert pool.wait(timeout=20) == 0
     assert cli.job(job_id)["state"] == "pending"
 
@@ -92,7 +92,7 @@ def test_bulk_refusals_name_the_line(cli: Cli, tmp_path: Path) -> None:
             "line 3: job 'a' appears twice in the file (also line 1)",
         '[{"id":"c","command":"true"}, {"id":"b","command":"true"}]':
             "entry 2: job 'b' already exists",
-    }  # fmt: skip
+    }
     for text, message in cases.items():
         jobs.write_text(text)
         for extra in ([], ["--json"]):
@@ -109,7 +109,7 @@ def test_detach_hint_names_the_store_it_was_given(cli: Cli, tmp_path: Path) -> N
     hint = started.stderr.split("stop: ", 1)[1].strip()
     assert hint == f"queuectl --db {db} worker stop"
     stopped = subprocess.run([*hint.split()[:1], *hint.split()[1:], "--timeout", "20"],
-                             env=cli.env, capture_output=True, text=True, timeout=60)  # fmt: skip
+                             env=cli.env, capture_output=True, text=True, timeout=60)
     assert stopped.returncode == 0 and "asked 1 worker(s)" in stopped.stderr
 
 
@@ -136,14 +136,14 @@ def test_a_worker_for_an_impossible_queue_is_refused(cli: Cli) -> None:
 
 def test_the_dashboard_keeps_a_typed_password_out_of_ps(cli: Cli) -> None:
     url = cli.db_url.replace("postgres@", "postgres:s3cret@") if "postgres" in cli.db_url \
-        else cli.db_url  # fmt: skip
+        else cli.db_url
     proc = subprocess.Popen([QUEUECTL, "--db", url, "dashboard", "--port", "0"], env=cli.env,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         assert proc.stderr is not None
         assert "queuectl dashboard on" in proc.stderr.readline()
         wait_until(lambda: _cmdline(proc.pid).startswith("queuectl dashboard"), timeout=10,
-                   what="the dashboard's title")  # fmt: skip
+                   what="the dashboard's title")
         assert "s3cret" not in _cmdline(proc.pid)
     finally:
         os.killpg(proc.pid, signal.SIGINT)

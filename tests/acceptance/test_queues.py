@@ -64,7 +64,7 @@ def test_a_limit_holds_across_four_workers_on_two_hosts(cli: Cli, limit: int) ->
     cli.ok("queue", "limit", "render", str(limit))
     two_pools(cli)
     lines = "\n".join(json.dumps({"command": "sleep 0.05", "queue": "render"})
-                      for _ in range(40))  # fmt: skip
+                      for _ in range(40))
     ids = cli.ok("enqueue", "--file", "-", input=lines).split()
     # Jobs of another queue run beside them, unlimited.
     free = [cli.enqueue("sleep 0.05", "--queue", "free") for _ in range(8)]

@@ -220,7 +220,7 @@ def test_a_frozen_worker_that_wakes_up_drops_the_recovered_job(cli: Cli, tmp_pat
     os.kill(frozen, signal.SIGSTOP)
     try:
         wait_until(lambda: len((tmp_path / "shells.txt").read_text().split()) == 2,
-                   timeout=20, what="the job to be taken over")  # fmt: skip
+                   timeout=20, what="the job to be taken over")
     finally:
         os.kill(frozen, signal.SIGCONT)
     first_shell = int((tmp_path / "shells.txt").read_text().split()[0])
@@ -281,7 +281,7 @@ def attempts_overlap(log: list[dict[str, object]]) -> bool:
     """Does an attempt start before the one before it ended?"""
     ends = [str(a["finished_at"]) for a in log[:-1]]
     return any(start < end for start, end in zip([str(a["started_at"]) for a in log[1:]], ends,
-                                                 strict=True))  # fmt: skip
+                                                 strict=True))
 
 
 def test_a_worker_back_from_a_long_silence_cancels_nothing(cli: Cli) -> None:
@@ -301,7 +301,7 @@ def test_a_worker_back_from_a_long_silence_cancels_nothing(cli: Cli) -> None:
     finally:
         os.kill(silent, signal.SIGCONT)
     jobs = [cli.wait_state(j, "completed", "dead", "cancelled", timeout=60)
-            for j in ("j1", "j2", "j3", "j4")]  # fmt: skip
+            for j in ("j1", "j2", "j3", "j4")]
     for job in jobs:
         outcomes = [a["outcome"] for a in job["attempts_log"]]
         assert job["state"] == "completed", (job["id"], job["last_error"], outcomes)
@@ -311,4 +311,4 @@ def test_a_worker_back_from_a_long_silence_cancels_nothing(cli: Cli) -> None:
     assert [len(job["attempts_log"]) for job in jobs[1:]] == [1, 1, 1]
     assert alive(silent)
     wait_until(lambda: silent in [w["pid"] for w in cli.json("worker", "list")],
-               what="the silent worker to register again")  # fmt: skip
+               what="the silent worker to register again")

@@ -25,7 +25,7 @@ def test_a_running_pool_deletes_finished_jobs_past_the_retention(cli: Cli) -> No
     cli.wait_state(running, "processing")
     # More than one batch (100) of finished jobs, deleted while the pool runs.
     wait_until(lambda: _gone(cli, [*done, dead]),
-               timeout=30, what="finished jobs to be deleted")  # fmt: skip
+               timeout=30, what="finished jobs to be deleted")
     assert cli.job(running)["state"] == "processing"  # running: kept
     assert cli.job(keep)["state"] == "pending"
     store = open_store(cli.db_url)
@@ -45,12 +45,12 @@ def _gone(cli: Cli, ids: list[str]) -> bool:
 def test_retention_keeps_what_a_waiting_job_needs(store: Storage) -> None:
     store.register_worker(WorkerInfo("w", "h", 1, "idle", None, utcnow(), utcnow()))
     store.enqueue([JobSpec("exit 1", id="needed", max_retries=0),
-                   JobSpec("true", id="alone", max_retries=0)])  # fmt: skip
+                   JobSpec("true", id="alone", max_retries=0)])
     for outcome in (Outcome.FAILED, Outcome.SUCCEEDED):
         job = store.claim("w")
         assert job is not None
         store.finish(job, "w", AttemptResult(outcome, exit_code=int(outcome is Outcome.FAILED)),
-                     lambda j: after_failure(j.attempts, j.max_retries, 2, 60))  # fmt: skip
+                     lambda j: after_failure(j.attempts, j.max_retries, 2, 60))
     store.enqueue([JobSpec("true", id="waiting", max_retries=0, after=("needed",))])
     time.sleep(0.01)
     assert store.prune_finished(0.001, 50) == 1  # "alone" goes; "needed" (dead) stays

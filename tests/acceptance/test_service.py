@@ -62,7 +62,7 @@ def test_notify_ready_status_stopping_in_order(cli: Cli, tmp_path: Path, abstrac
     assert manager.seen("STATUS=2 worker(s): 0 busy, 2 idle")
     job = cli.enqueue("sleep 4; echo ${NOTIFY_SOCKET:-none} ${WATCHDOG_USEC:-none}")
     wait_until(lambda: manager.seen("STATUS=2 worker(s): 1 busy, 1 idle"), timeout=20,
-               what="the busy count")  # fmt: skip
+               what="the busy count")
     os.kill(pool.pid, signal.SIGTERM)  # what `systemctl stop` sends (KillMode=mixed)
     wait_until(lambda: manager.seen("STOPPING=1"), timeout=20, what="STOPPING=1")
     assert manager.seen("STATUS=stopping: 1 job(s) still running")
@@ -104,9 +104,9 @@ def test_json_log_lines_parse_and_carry_the_fields(cli: Cli, tmp_path: Path) -> 
     finished = {d["job"]: d for d in docs if d["event"] == "job_finished"}
     assert set(finished) == {"ok", "bad"}
     assert (finished["ok"]["state"], finished["ok"]["error"], finished["ok"]["exit_code"]) == (
-        "completed", None, 0)  # fmt: skip
+        "completed", None, 0)
     assert (finished["bad"]["state"], finished["bad"]["error"]) == ("dead", "exit code 3")
     assert all(isinstance(d["took_s"], float) and d["worker"].startswith("w-")
-               for d in finished.values())  # fmt: skip
+               for d in finished.values())
     supervisor = [d for d in docs if d["event"] == "pool_stopping"]
     assert supervisor[0]["worker"] is None and supervisor[0]["pid"] == pool.pid

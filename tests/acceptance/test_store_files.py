@@ -134,7 +134,7 @@ READERS = [
     ["dlq", "list"], ["config", "get", "max-retries"], ["config", "list"], ["worker", "list"],
     ["cancel", "x"], ["dlq", "retry", "x"], ["purge", "--older-than", "1d"],
     ["worker", "stop"],
-]  # fmt: skip
+]
 
 
 def test_a_missing_store_is_never_created_by_a_reader(tmp_path: Path) -> None:
@@ -150,7 +150,7 @@ def test_a_missing_store_is_never_created_by_a_reader(tmp_path: Path) -> None:
 
 def test_writers_create_a_named_store(tmp_path: Path) -> None:
     for n, args in enumerate([["enqueue", "-c", "true"], ["enqueue", "-c", "true", "--json"],
-                              ["config", "set", "max-retries", "2"]]):  # fmt: skip
+                              ["config", "set", "max-retries", "2"]]):
         db = tmp_path / f"new{n}" / "q.db"
         cli = Cli(str(db), tmp_path / "home", cwd=tmp_path)
         cli.ok(*args)
@@ -162,7 +162,7 @@ def test_the_default_store_is_made_by_any_command(tmp_path: Path) -> None:
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if k != "QUEUECTL_DB"}
     proc = subprocess.run([QUEUECTL, "status", "--json"], env={**env, "QUEUECTL_HOME": str(home)},
-                          capture_output=True, text=True, timeout=30)  # fmt: skip
+                          capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert (home / "queuectl.db").exists()
 

@@ -15,7 +15,7 @@ def test_eight_concurrent_enqueuers_make_one_job(cli: Cli) -> None:
                          env=cli.env, cwd=cli.cwd, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
         for n in range(8)
-    ]  # fmt: skip
+    ]
     results = [(p.wait(timeout=60), *p.communicate()) for p in procs]
     assert [code for code, _, _ in results] == [0] * 8, results
     ids = {out.strip() for _, out, _ in results}
@@ -40,7 +40,7 @@ def test_a_duplicate_gives_back_the_job_there_is(cli: Cli) -> None:
     # A bulk file: the taken key and a key repeated inside the file each give one job.
     lines = "\n".join(json.dumps(j) for j in [
         {"command": "a", "unique_key": "k"}, {"command": "b", "unique_key": "k3"},
-        {"command": "c", "unique_key": "k3"}, {"command": "d"}])  # fmt: skip
+        {"command": "c", "unique_key": "k3"}, {"command": "d"}])
     proc = cli.run("enqueue", "--file", "-", input=lines)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.split()

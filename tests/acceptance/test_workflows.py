@@ -55,15 +55,15 @@ def test_a_dag_of_50_jobs_runs_each_job_only_after_all_its_dependencies(cli: Cli
 
 def test_a_file_is_refused_whole_for_a_cycle_or_an_unknown_id_naming_the_line(cli: Cli) -> None:
     cycle = ('{"id": "x", "command": "true"}\n{"id": "y", "command": "true", "after": ["z"]}\n'
-             '{"id": "z", "command": "true", "after": ["y"]}\n')  # fmt: skip
+             '{"id": "z", "command": "true", "after": ["y"]}\n')
     proc = cli.run("enqueue", "--file", "-", input=cycle)
     assert proc.returncode == 1
     assert proc.stderr == ("queuectl: error: line 2: cannot run after 'z': "
-                           "dependency cycle y -> z -> y\n")  # fmt: skip
+                           "dependency cycle y -> z -> y\n")
     unknown = '{"id": "x", "command": "true"}\n\n{"command": "true", "after": ["x", "nope"]}\n'
     proc = cli.run("enqueue", "--file", "-", input=unknown)
     assert (proc.returncode, proc.stderr) == (
-        1, "queuectl: error: line 3: cannot run after 'nope': no such job\n")  # fmt: skip
+        1, "queuectl: error: line 3: cannot run after 'nope': no such job\n")
     assert cli.json("list") == []
 
 
@@ -78,7 +78,7 @@ def test_flags_refuse_unknown_cancelled_and_self_dependencies(cli: Cli) -> None:
         proc = cli.run("enqueue", "-c", "true", *flags)
         assert (proc.returncode, proc.stderr) == (1, f"queuectl: error: {why}\n")
         proc = cli.run("enqueue", json.dumps({"command": "true", "after": flags[-1:]}),
-                       *flags[:-2])  # fmt: skip
+                       *flags[:-2])
         assert proc.returncode == 1
     assert [j["id"] for j in cli.json("list")] == [gone]
 
@@ -127,7 +127,7 @@ def test_run_reports_retries_and_exits_with_the_last_exit_code(pool: Cli) -> Non
     ("kill -TERM $$", [], 128 + signal.SIGTERM),
     ("sleep 30", ["--timeout", "0.5"], 124),
     ("true", ["--cwd", "/nonexistent-dir"], 1),
-])  # fmt: skip
+])
 def test_run_exits_as_a_shell_reports_a_killed_timed_out_or_unstartable_job(
     pool: Cli, command: str, flags: list[str], code: int
 ) -> None:
@@ -143,7 +143,7 @@ def test_run_after_a_dependency(pool: Cli) -> None:
 def test_one_ctrl_c_cancels_the_running_job_and_exits_130(pool: Cli) -> None:
     proc = subprocess.Popen([QUEUECTL, "run", "-c", "echo started; sleep 60"], env=pool.env,
                             cwd=pool.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)  # fmt: skip
+                            text=True)
     assert proc.stdout is not None
     assert proc.stdout.readline() == "started\n"
     proc.send_signal(signal.SIGINT)
@@ -166,7 +166,7 @@ def test_dashboard_links_dependencies_and_dependents(cli: Cli) -> None:
     with dashboard(cli) as base, httpx.Client(base_url=base) as http:
         page = http.get("/jobs/build").text
         assert re.search(r'id="job-dependents"><a class="mono" href="/jobs/it%27s%20%3Cb%3E">'
-                         r"it&#39;s &lt;b&gt;</a>", page), page  # fmt: skip
+                         r"it&#39;s &lt;b&gt;</a>", page), page
         page = http.get("/jobs/it%27s%20%3Cb%3E").text
         assert '<a class="mono" href="/jobs/build">build</a> <span class="muted">(waiting)' in page
         listing = http.get("/jobs").text

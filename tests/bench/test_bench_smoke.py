@@ -21,7 +21,7 @@ def test_quick_run_writes_every_figure(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--backends", "sqlite", "--out", str(out)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=110,
-    )  # fmt: skip
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = json.loads(out.read_text())
     assert {"meta", "figures", "skipped", "rows"} <= doc.keys()
@@ -29,7 +29,7 @@ def test_quick_run_writes_every_figure(tmp_path: Path) -> None:
     assert {"throughput", "pickup", "enqueue_cli", "bulk", "scale"} <= figs.keys()
     assert {"jobs_per_s", "ceiling_per_s", "ratio"} <= figs["throughput"].keys()
     assert {"p50_ms", "p95_ms", "max_ms", "idle_cpu_percent", "idle_rss_mb",
-            "big_output"} <= figs["pickup"].keys()  # fmt: skip
+            "big_output"} <= figs["pickup"].keys()
     assert {"enqueue_ms", "python_pass_ms", "ratio", "imports"} <= figs["enqueue_cli"].keys()
     assert "click" not in figs["enqueue_cli"]["imports"]["heavy_loaded"]
     assert {"jobs_per_s"} <= figs["bulk"].keys()
@@ -39,5 +39,5 @@ def test_quick_run_writes_every_figure(tmp_path: Path) -> None:
 
 def test_unknown_figure_is_a_usage_error() -> None:
     proc = subprocess.run([sys.executable, "-m", "bench", "--figures", "nope"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+                          capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "unknown figure" in proc.stderr

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 LIVE_TIMEOUT_MS = 15_000  # SSE polls every second; leave room for a loaded machine
 HOSTILE = '<script>window.pwned=1</script> <img src=x onerror="window.pwned=2">'
 
@@ -102,7 +102,7 @@ SCROLLED = """box => ({top: box.scrollTop, gap: box.scrollHeight - box.scrollTop
 HAS_ROOM = "document.querySelector(s).scrollHeight > document.querySelector(s).clientHeight + 600"
 WHEEL_SETTLE_MS = 300  # a wheel turn may scroll smoothly, over a few frames
 AT_BOTTOM = ("document.querySelector(s).scrollHeight - document.querySelector(s).scrollTop"
-             " - document.querySelector(s).clientHeight <= 1")  # fmt: skip
+             " - document.querySelector(s).clientHeight <= 1")
 
 
 def _box(page: Page) -> dict[str, float]:
@@ -112,7 +112,7 @@ def _box(page: Page) -> dict[str, float]:
 def _next_update(page: Page, after: dict[str, float]) -> dict[str, float]:
     """Wait for a live update to bring more output; the box as it is right after it."""
     page.wait_for_function("([sel, size]) => document.querySelector(sel).textContent.length > size",
-                           arg=[BOX, after["size"]])  # fmt: skip
+                           arg=[BOX, after["size"]])
     return _box(page)
 
 
@@ -138,7 +138,7 @@ def test_followed_output_stays_at_the_bottom(cli: Cli, page: Page, printing: str
 
 
 def test_output_scrolled_up_stays_put_until_back_at_the_bottom(cli: Cli, page: Page,
-                                                              printing: str) -> None:  # fmt: skip
+                                                              printing: str) -> None:
     with dashboard(cli) as base:
         page.goto(f"{base}/jobs/{printing}")
         page.wait_for_function(f"(s) => {HAS_ROOM}", arg=BOX)

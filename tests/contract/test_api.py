@@ -40,7 +40,7 @@ def _run_once(db_url: str, outcome: Outcome, output: bytes) -> None:
         code = 0 if outcome is Outcome.SUCCEEDED else 3
         result = AttemptResult(outcome, code, None if code == 0 else "exit code 3", output)
         store.finish(job, "w1", result,
-                     lambda j: after_failure(j.attempts, j.max_retries, 2, 3600))  # fmt: skip
+                     lambda j: after_failure(j.attempts, j.max_retries, 2, 3600))
         store.unregister_worker("w1")
     finally:
         store.close()
@@ -48,10 +48,10 @@ def _run_once(db_url: str, outcome: Outcome, output: bytes) -> None:
 
 def test_enqueue_gives_a_frozen_job_whose_dict_is_the_clis(q: Queue, cli: Cli) -> None:
     job = q.enqueue("echo hi", id="a1", priority=5, max_retries=1, timeout="5m", queue="q",
-                    cwd="/tmp", env={"A": "1"})  # fmt: skip
+                    cwd="/tmp", env={"A": "1"})
     assert isinstance(job, Job) and job.state == State.PENDING == "pending"
     assert (job.id, job.priority, job.max_retries, job.timeout, job.queue, job.cwd, job.env) == (
-        "a1", 5, 1, 300.0, "q", "/tmp", {"A": "1"})  # fmt: skip
+        "a1", 5, 1, 300.0, "q", "/tmp", {"A": "1"})
     for ts in (job.run_at, job.created_at, job.updated_at):
         assert ts.tzinfo is not None and ts.utcoffset() == timedelta(0)
     with pytest.raises(AttributeError):
@@ -82,7 +82,7 @@ def test_defaults_come_from_config_and_the_current_directory(
     monkeypatch.chdir(tmp_path)
     job = q.enqueue("true")
     assert (job.max_retries, job.timeout, job.cwd, job.queue, job.priority) == (
-        7, 90.0, str(tmp_path), "default", 0)  # fmt: skip
+        7, 90.0, str(tmp_path), "default", 0)
 
 
 def test_run_at_and_delay_take_python_values(q: Queue) -> None:
@@ -109,7 +109,7 @@ REFUSED = [
      '{"command": "x", "delay": "1h", "run_at": "2030-01-01T00:00:00Z"}'),
     ({"command": "x", "timeout": "soon"}, '{"command": "x", "timeout": "soon"}'),
     ({"command": "x", "queue": ""}, '{"command": "x", "queue": ""}'),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("kwargs", "as_json"), REFUSED)
@@ -138,7 +138,7 @@ def test_duplicate_id_is_refused_and_the_first_job_kept(q: Queue) -> None:
 def test_enqueue_many_is_one_transaction(q: Queue) -> None:
     jobs = q.enqueue_many([{"command": "true", "id": "m1"},
                            {"command": "echo 2", "priority": 3, "delay": timedelta(seconds=60)},
-                           {"command": "echo 3", "env": {"X": "y"}, "queue": "other"}])  # fmt: skip
+                           {"command": "echo 3", "env": {"X": "y"}, "queue": "other"}])
     assert [j.command for j in jobs] == ["true", "echo 2", "echo 3"]
     assert {j.id for j in q.list(limit=None)} == {j.id for j in jobs}
     with pytest.raises(InvalidJob, match=r"^entry 2: invalid priority 2147483648"):
@@ -205,7 +205,7 @@ def test_logs_wait_and_status(q: Queue, cli: Cli) -> None:
         q.wait(["l", "ghost"])
     assert q.status() == cli.json("status")
     assert q.status()["counts"] == {"pending": 1, "processing": 0, "completed": 1,
-                                    "failed": 0, "dead": 0, "cancelled": 0}  # fmt: skip
+                                    "failed": 0, "dead": 0, "cancelled": 0}
 
 
 def test_queue_opens_the_store_the_cli_would(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -244,7 +244,7 @@ def test_one_queue_shared_by_threads_and_one_per_thread(q: Queue, cli: Cli) -> N
     assert errors == []
     assert len(q.list(limit=None)) == 8 * 15
     assert {j["id"] for j in cli.json("list", "--limit", "0")} == {
-        f"t{n}-{i}" for n in range(8) for i in range(15)}  # fmt: skip
+        f"t{n}-{i}" for n in range(8) for i in range(15)}
 
 
 def test_after_reaches_the_same_checks_as_the_cli(q: Queue, cli: Cli) -> None:
@@ -272,7 +272,7 @@ def test_the_package_exports_the_api_lazily() -> None:
 
     code = ("import sys, queuectl\nassert 'queuectl.api' not in sys.modules\n"
             "from queuectl import Queue, Job, InvalidJob, JobNotFound, State\n"
-            "assert 'queuectl.api' in sys.modules")  # fmt: skip
+            "assert 'queuectl.api' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
     assert set(queuectl.__all__) >= {"Queue", "Job", "InvalidJob", "JobNotFound"}
     with pytest.raises(AttributeError):

@@ -48,13 +48,13 @@ def test_add_list_show_and_refuse_a_duplicate(store: Storage) -> None:
     assert added.name == "report" and not added.paused and added.last_job is None
     assert added.next_run_at is not None
     assert to_ms(added.next_run_at) == this_hour_ms() + HOUR_MS or to_ms(added.next_run_at) == (
-        this_hour_ms() + 2 * HOUR_MS)  # (the hour may turn during the test)  # fmt: skip
+        this_hour_ms() + 2 * HOUR_MS)  # (the hour may turn during the test)
     doc = added.to_dict()
     assert {k: doc[k] for k in ("schedule", "tz", "command", "overlap", "catch_up", "paused",
                                 "last_job", "last_state", "env")} == {
         "schedule": "every 1h", "tz": "UTC", "command": "echo hi", "overlap": "skip",
         "catch_up": "latest", "paused": False, "last_job": None, "last_state": None,
-        "env": {"A": "1"}}  # fmt: skip
+        "env": {"A": "1"}}
     with pytest.raises(DuplicateSchedule, match="already exists"):
         store.cron_add(hourly(priority=9))
     assert store.cron_get("report").spec.priority == 3  # untouched
@@ -67,7 +67,7 @@ def test_remove_and_unknown_names(store: Storage) -> None:
     store.cron_remove("report")
     assert store.cron_list() == []
     for call in (store.cron_remove, store.cron_get, store.cron_run_now,
-                 lambda n: store.cron_set_paused(n, True)):  # fmt: skip
+                 lambda n: store.cron_set_paused(n, True)):
         with pytest.raises(ScheduleNotFound, match="schedule 'report' not found"):
             call("report")
 
@@ -94,7 +94,7 @@ def test_a_due_tick_enqueues_one_job_named_after_it(store: Storage, db_url: str)
 
 
 def test_many_stores_firing_at_once_enqueue_one_job_per_tick(store: Storage,
-                                                              db_url: str) -> None:  # fmt: skip
+                                                              db_url: str) -> None:
     store.cron_add(hourly(overlap=Overlap.ALLOW))
     stores = [open_store(db_url) for _ in range(4)]
     try:

@@ -103,7 +103,7 @@ def test_a_dead_dependency_keeps_its_dependents_waiting_and_dlq_retry_resumes(
 
 def test_a_cancelled_dependency_cancels_its_dependents_transitively(store: Storage) -> None:
     store.enqueue([spec(id="a"), spec(id="other"), spec(id="b", after=("a",)),
-                   spec(id="c", after=("b", "other")), spec(id="free")])  # fmt: skip
+                   spec(id="c", after=("b", "other")), spec(id="free")])
     [cancelled] = store.cancel(["a"])
     assert cancelled.id == "a"
     states = {j.id: (j.state, j.last_error) for j in store.list_jobs()}

@@ -16,7 +16,7 @@ def test_odd_text_and_bounds_round_trip(store: Storage) -> None:
                 queue="q😀", cwd="/tmp/é", env={"K": ODD}, run_at=datetime(2030, 1, 1, tzinfo=UTC)),
         JobSpec(command="true", max_retries=0, timeout=30.0),
         JobSpec(command="x", max_retries=1_000_000, priority=2**31 - 1),
-    ]  # fmt: skip
+    ]
     jobs = store.enqueue(specs)
     for job in jobs:
         stored = store.get_job(job.id)

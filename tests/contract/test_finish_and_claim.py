@@ -46,7 +46,7 @@ def test_a_lost_lease_still_claims(store: Storage) -> None:
 def test_next_job_comes_from_the_served_queues(store: Storage) -> None:
     worker = register(store)
     store.enqueue([spec(id="a", queue="q1"), spec(id="other", queue="q2", priority=9),
-                   spec(id="b", queue="q1")])  # fmt: skip
+                   spec(id="b", queue="q1")])
     first = store.claim(worker, ["q1"])
     assert first is not None and first.id == "a"
     _, nxt = store.finish_and_claim(first, worker, OK, policy, ["q1"])

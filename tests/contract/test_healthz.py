@@ -33,7 +33,7 @@ def requests(url: str, *calls: tuple[str, str]) -> list[httpx.Response]:
 
 def test_healthz_ok_without_a_token(db_url: str) -> None:
     ok, other, post = requests(db_url, ("GET", "/healthz"), ("GET", "/api/status"),
-                               ("POST", "/healthz"))  # fmt: skip
+                               ("POST", "/healthz"))
     assert ok.status_code == 200 and ok.json() == {"store": "ok"}
     assert ok.headers["cache-control"] == "no-store"
     assert other.status_code == 401  # the rest still wants the token
@@ -45,7 +45,7 @@ def test_healthz_ok_without_a_token(db_url: str) -> None:
 def test_healthz_503_when_postgresql_refuses(where: str) -> None:
     pg.require_server()
     url = ("postgresql://postgres@127.0.0.1:1/queuectl" if where.startswith("port")
-           else pg.url_for("qtest_never_created_db"))  # fmt: skip
+           else pg.url_for("qtest_never_created_db"))
     [answer] = requests(url, ("GET", "/healthz"))
     assert answer.status_code == 503 and answer.json() == {"store": "unavailable"}
 

@@ -79,7 +79,7 @@ def terminate_backends(url: str) -> int:
         row = conn.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
             " WHERE datname = %s AND pid <> pg_backend_pid()", (dbname,),
-        ).fetchone()  # fmt: skip
+        ).fetchone()
     assert row is not None
     return int(row[0])  # type: ignore[call-overload]
 
@@ -99,7 +99,7 @@ def test_many_processes_migrating_a_fresh_database_at_once(raw_url: str) -> None
     start = time.time() + 2.0  # once every interpreter has imported psycopg
     procs = [
         subprocess.Popen([sys.executable, "-c", OPEN_AT, url, str(start)],
-                         stderr=subprocess.PIPE, text=True)  # fmt: skip
+                         stderr=subprocess.PIPE, text=True)
         for _ in range(8)
     ]
     errors = [p.communicate(timeout=60)[1] for p in procs]
@@ -260,12 +260,12 @@ def test_unreachable_server_is_one_clear_error_without_the_password() -> None:
     "postgresql://u:secretpw@127.0.0.1:1/x?password=secretpw",  # twice
     "postgresql://u:secretpw@[zz/x",  # not even parseable: libpq echoes it back
     "postgresql://u:secretpw@127.0.0.1:5432/x?connect_timeout=abc",  # refused by libpq
-])  # fmt: skip
+])
 def test_cli_shows_one_line_and_no_password(url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = {**os.environ, "QUEUECTL_HOME": str(tmp_path)}
     for args in (["status"], ["enqueue", "-c", "true"], ["worker", "start"]):
         proc = subprocess.run([QUEUECTL, "--db", url, *args], capture_output=True, text=True,
-                              env=env, timeout=30)  # fmt: skip
+                              env=env, timeout=30)
         assert proc.returncode == 1, proc.stderr
         assert "secretpw" not in proc.stderr + proc.stdout
         assert "Traceback" not in proc.stderr

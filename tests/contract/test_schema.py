@@ -22,7 +22,7 @@ def _sqlite_catalog(path: Path) -> dict[str, Any]:
     try:
         objects = conn.execute(
             "SELECT type, name, tbl_name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
-            " ORDER BY name").fetchall()  # fmt: skip
+            " ORDER BY name").fetchall()
         tables = [name for kind, name, _ in objects if kind == "table"]
         found: dict[str, Any] = {"objects": objects}
         for table in tables:
@@ -71,7 +71,7 @@ PG_CATALOG = {
     "functions": "SELECT proname, pg_get_function_arguments(oid),"
                  " pg_get_function_result(oid), prosrc, provolatile, proparallel"
                  " FROM pg_proc WHERE pronamespace = 'public'::regnamespace ORDER BY 1, 2",
-}  # fmt: skip
+}
 
 
 def _pg_catalog(url: str) -> dict[str, list[tuple[Any, ...]]]:

@@ -96,7 +96,7 @@ class World:
 
     def ready(self) -> list[str]:
         return [i for i, m in self.jobs.items()
-                if m.state in READY_STATES and not self.waiting_for(i)]  # fmt: skip
+                if m.state in READY_STATES and not self.waiting_for(i)]
 
     def cancel_dependents(self, cancelled: str) -> None:
         """What waits on a cancelled job, directly or not, is cancelled with it."""
@@ -110,7 +110,7 @@ class World:
 
 
 OUTCOMES = st.sampled_from([Outcome.SUCCEEDED, Outcome.FAILED, Outcome.TIMED_OUT,
-                            Outcome.KILLED, Outcome.NOT_STARTED, Outcome.INTERRUPTED])  # fmt: skip
+                            Outcome.KILLED, Outcome.NOT_STARTED, Outcome.INTERRUPTED])
 
 
 class StoreMachine(RuleBasedStateMachine):
@@ -139,25 +139,25 @@ class StoreMachine(RuleBasedStateMachine):
         return multiple(*[self._enqueue(0, 1, n) for n in range(2)])
 
     @rule(target=job_ids, priority=st.integers(0, 2), max_retries=st.integers(0, 2),
-          label=st.sampled_from(LABELS))  # fmt: skip
+          label=st.sampled_from(LABELS))
     def enqueue(self, priority: int, max_retries: int, label: str) -> str:
         return self._enqueue(priority, max_retries, label)
 
     def _enqueue(self, priority: int, max_retries: int, label: object) -> str:
         job_id = f"{self.prefix}{len(self.world.jobs)}-{label}"
         [job] = self.store.enqueue([JobSpec(command="true", id=job_id, priority=priority,
-                                            max_retries=max_retries)])  # fmt: skip
+                                            max_retries=max_retries)])
         assert job.state is State.PENDING and job.id == job_id
         self.world.jobs[job_id] = Model(State.PENDING, 0, max_retries, priority,
-                                        len(self.world.jobs))  # fmt: skip
+                                        len(self.world.jobs))
         return job_id
 
     @rule(target=job_ids, deps=st.lists(job_ids, min_size=1, max_size=3, unique=True),
-          priority=st.integers(0, 2))  # fmt: skip
+          priority=st.integers(0, 2))
     def enqueue_after(self, deps: list[str], priority: int) -> object:
         job_id = f"{self.prefix}{len(self.world.jobs)}-after"
         spec = JobSpec(command="true", id=job_id, priority=priority, max_retries=1,
-                       after=tuple(deps))  # fmt: skip
+                       after=tuple(deps))
         cancelled = [d for d in deps if self.world.jobs[d].state is State.CANCELLED]
         if cancelled:
             try:
@@ -170,7 +170,7 @@ class StoreMachine(RuleBasedStateMachine):
             return multiple()
         [job] = self.store.enqueue([spec])
         self.world.jobs[job_id] = Model(State.PENDING, 0, 1, priority, len(self.world.jobs),
-                                        after=list(deps))  # fmt: skip
+                                        after=list(deps))
         assert (list(job.after), list(job.waiting_for)) == (deps, self.world.waiting_for(job_id))
         return job_id
 
@@ -259,7 +259,7 @@ class StoreMachine(RuleBasedStateMachine):
         after = self.store.get_job(held.job.id)
         assert after is not None and before is not None
         assert (after.state, after.attempts, after.last_attempt) == (before.state, before.attempts,
-                                                            before.last_attempt)  # fmt: skip
+                                                            before.last_attempt)
 
     @rule(job_id=job_ids)
     def cancel(self, job_id: str) -> None:
@@ -308,7 +308,7 @@ class StoreMachine(RuleBasedStateMachine):
         recovered = self.store.recover_stale(LONG_LEASE, policy)
         mine = {r.job_id: r for r in recovered if r.job_id.startswith(self.prefix)}
         lost = {i for i, m in self.world.jobs.items()
-                if m.state is State.PROCESSING and m.holder in self.doomed}  # fmt: skip
+                if m.state is State.PROCESSING and m.holder in self.doomed}
         assert set(mine) == lost
         for job_id in lost:
             model = self.world.jobs[job_id]
@@ -340,7 +340,7 @@ class StoreMachine(RuleBasedStateMachine):
             job = self.store.get_job(job_id)
             assert job is not None, f"{job_id} lost"
             assert (job.state, job.attempts, job.last_attempt) == (
-                model.state, model.attempts, model.last_attempt), (job, model)  # fmt: skip
+                model.state, model.attempts, model.last_attempt), (job, model)
             if model.state is State.PROCESSING:
                 assert job.worker == model.holder
             assert list(job.after) == model.after
@@ -364,7 +364,7 @@ class StoreMachine(RuleBasedStateMachine):
     @invariant()
     def dlq_matches_model(self) -> None:
         dead = {j.id for j in self.store.list_jobs(State.DEAD, limit=None)
-                if j.id.startswith(self.prefix)}  # fmt: skip
+                if j.id.startswith(self.prefix)}
         assert dead == {i for i, m in self.world.jobs.items() if m.state is State.DEAD}
 
     @invariant()
@@ -392,5 +392,5 @@ def test_storage_against_the_model(store: Storage) -> None:
             stateful_step_count=30,
             deadline=None,
             suppress_health_check=list(HealthCheck),
-        ),  # fmt: skip
+        ),
     )

@@ -41,7 +41,7 @@ def test_enqueue_then_read_back(store: Storage) -> None:
     got = store.get_job("job1")
     assert got is not None and got.to_dict() == job.to_dict()
     assert (got.state, got.attempts, got.priority, got.queue, got.env) == (
-        State.PENDING, 0, 5, "q", {"A": "1"})  # fmt: skip
+        State.PENDING, 0, 5, "q", {"A": "1"})
     assert store.get_job("nope") is None
 
 
@@ -74,7 +74,7 @@ def test_list_newest_first_with_filters(store: Storage) -> None:
 
 def test_claim_order_priority_then_oldest(store: Storage) -> None:
     store.enqueue([spec(id="low1", priority=0), spec(id="high", priority=10),
-                   spec(id="low2", priority=0), spec(id="neg", priority=-1)])  # fmt: skip
+                   spec(id="low2", priority=0), spec(id="neg", priority=-1)])
     w = register(store)
     order = [store.claim(w).id for _ in range(4)]  # type: ignore[union-attr]
     assert order == ["high", "low1", "low2", "neg"]
@@ -113,10 +113,10 @@ def test_success_records_attempt_and_output(store: Storage) -> None:
     assert (info.state, info.current_job) == ("idle", None)
     assert store.stats().workers_busy == 0
     assert (done.state, done.attempts, done.exit_code, done.last_error) == (
-        State.COMPLETED, 1, 0, None)  # fmt: skip
+        State.COMPLETED, 1, 0, None)
     [attempt] = store.attempts("j")
     assert (attempt.number, attempt.worker, attempt.exit_code, attempt.outcome) == (
-        1, w, 0, Outcome.SUCCEEDED)  # fmt: skip
+        1, w, 0, Outcome.SUCCEEDED)
     assert attempt.finished_at is not None and attempt.finished_at >= attempt.started_at
     out = store.read_output("j")
     assert out is not None and (out.data, out.finished, out.attempt) == (b"hello\n", True, 1)
@@ -255,7 +255,7 @@ def test_recover_stale_hands_back_jobs_of_lost_workers(store: Storage) -> None:
     assert (rec.job_id, rec.worker, rec.new_state) == ("s", "lost", State.FAILED)
     got = store.get_job("s")
     assert got is not None and (got.state, got.attempts, got.last_error) == (
-        State.FAILED, 1, "worker lost")  # fmt: skip
+        State.FAILED, 1, "worker lost")
     [attempt] = store.attempts("s")
     assert (attempt.outcome, attempt.error) == (Outcome.WORKER_LOST, "worker lost")
     assert store.list_workers() == []
@@ -287,7 +287,7 @@ def test_stats_counts_every_state(store: Storage) -> None:
     store.claim(w)
     stats = store.stats().to_dict()
     assert stats["counts"] == {"pending": 1, "processing": 1, "completed": 0, "failed": 0,
-                               "dead": 0, "cancelled": 0}  # fmt: skip
+                               "dead": 0, "cancelled": 0}
     assert stats["workers"] == {"active": 1, "busy": 1}
 
 
@@ -333,7 +333,7 @@ def test_a_running_attempt_is_in_the_log_before_its_row_is_written(store: Storag
     assert second is not None and second.last_attempt == 2
     log = store.attempts("r")
     assert [(a.number, a.outcome, a.finished_at is None) for a in log] == [
-        (1, Outcome.FAILED, False), (2, None, True)]  # fmt: skip
+        (1, Outcome.FAILED, False), (2, None, True)]
     assert (log[1].worker, log[1].started_at) == (w, second.started_at)
     running = store.read_output("r")
     assert running is not None
@@ -348,4 +348,4 @@ def test_a_running_attempt_is_in_the_log_before_its_row_is_written(store: Storag
     assert done[1].started_at == second.started_at
     final = store.read_output("r")
     assert final is not None and (final.attempt, final.data, final.finished) == (
-        2, b"hello\n", True)  # fmt: skip
+        2, b"hello\n", True)

@@ -42,7 +42,7 @@ def _check_upgraded(url: str) -> None:
         assert [j.id for j in store.list_jobs()] == ["wait", "run"]
         assert store.claim("w-idle").id == "wait"  # type: ignore[union-attr]
         assert {w.id: w.current_job for w in store.list_workers()} == {
-            "w-busy": "run", "w-idle": "wait"}  # fmt: skip
+            "w-busy": "run", "w-idle": "wait"}
     finally:
         store.close()
 
@@ -89,7 +89,7 @@ def test_a_previous_version_worker_still_records_its_attempts(raw_url: str) -> N
         # Registered, as every worker is before it claims (a worker the store does not
         # know claims nothing).
         conn.execute("INSERT INTO workers (id, host, pid, queues, state, started_at,"
-                     " heartbeat_at) VALUES ('w-old', 'h', 1, '[]', 'idle', 0, 0)")  # fmt: skip
+                     " heartbeat_at) VALUES ('w-old', 'h', 1, '[]', 'idle', 0, 0)")
         [claimed] = conn.execute("SELECT id, runs, run_at, started_at"
                                  " FROM queuectl_claim('w-old', NULL)").fetchall()
         rows = conn.execute(

@@ -32,7 +32,7 @@ def test_users_code_type_checks_and_a_wrong_call_is_caught(tmp_path: Path) -> No
     bad = tmp_path / "bad.py"
     bad.write_text(USER_CODE + "\nQueue().enqueue(42, priority='high')\n")
     args = [sys.executable, "-m", "mypy", "--strict", "--no-incremental",
-            "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
+            "--cache-dir", str(tmp_path / "cache")]
     ok = subprocess.run([*args, str(good)], capture_output=True, text=True, cwd=tmp_path)
     assert ok.returncode == 0, ok.stdout
     wrong = subprocess.run([*args, str(bad)], capture_output=True, text=True, cwd=tmp_path)

@@ -25,7 +25,7 @@ def has_cycle(after: dict[str, list[str]]) -> bool:
 graphs = st.dictionaries(
     st.sampled_from("abcdefgh"), st.lists(st.sampled_from("abcdefghxy"), max_size=3),
     max_size=8,
-)  # fmt: skip
+)
 
 
 @given(graphs)

@@ -50,7 +50,7 @@ VALID = [
     ["enqueue", "--file", "{jobs}"],
     ["enqueue", "--file", "{jobs}", "--priority", "3", "--json"],
     ["enqueue", "-f", "-"],
-]  # fmt: skip
+]
 INVALID = [
     ["enqueue"],
     ["enqueue", "-c"],
@@ -75,7 +75,7 @@ INVALID = [
     ["enqueue", "-c", "x", "--cwd", ""],
     ["enqueue", "--help"],
     ["enqueue", "-c", "x", "--", "y"],
-]  # fmt: skip
+]
 
 
 def _run(script: str, argv: list[str], tmp: Path, name: str, stdin: str) -> dict[str, Any]:
@@ -85,9 +85,9 @@ def _run(script: str, argv: list[str], tmp: Path, name: str, stdin: str) -> dict
     _seed_duplicate(str(db))
     mark = tmp / f"{name}.mark"
     env = {**os.environ, "QUEUECTL_DB": str(db), "QUEUECTL_HOME": str(tmp / "home"),
-           "QUEUECTL_TEST_MARK": str(mark)}  # fmt: skip
+           "QUEUECTL_TEST_MARK": str(mark)}
     proc = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True,
-                          env=env, cwd=tmp, input=stdin, timeout=60)  # fmt: skip
+                          env=env, cwd=tmp, input=stdin, timeout=60)
     return {
         "code": proc.returncode,
         "stdout": _normal(proc.stdout),
@@ -177,5 +177,5 @@ def test_fast_path_does_not_import_click_or_rich(tmp_path: Path) -> None:
     )
     env = {**os.environ, "QUEUECTL_DB": str(tmp_path / "q.db")}
     out = subprocess.run([sys.executable, "-c", code, "enqueue", "-c", "true"], env=env,
-                         capture_output=True, text=True, timeout=60)  # fmt: skip
+                         capture_output=True, text=True, timeout=60)
     assert out.stdout.splitlines()[-1] == "[]", out.stderr

@@ -12,7 +12,7 @@ from queuectl.pool.log import JsonFormatter, set_worker
 
 
 def _record(msg: str, *args: object, level: int = logging.INFO, **extra: object
-            ) -> dict[str, Any]:  # fmt: skip
+            ) -> dict[str, Any]:
     record = logging.LogRecord("queuectl.worker", level, __file__, 1, msg, args, None)
     record.__dict__.update(extra)
     return json.loads(JsonFormatter().format(record))  # type: ignore[no-any-return]
@@ -22,12 +22,12 @@ def test_a_record_and_its_extra_fields() -> None:
     set_worker("w-abc")
     try:
         doc = _record("job %s %s after %.3fs", "j1", "dead", 1.5, event="job_finished",
-                      job="j1", state="dead", took_s=1.5, error="exit code 3")  # fmt: skip
+                      job="j1", state="dead", took_s=1.5, error="exit code 3")
     finally:
         set_worker(None)
     assert doc["message"] == "job j1 dead after 1.500s"
     assert (doc["level"], doc["worker"], doc["event"], doc["job"], doc["state"]) == (
-        "info", "w-abc", "job_finished", "j1", "dead")  # fmt: skip
+        "info", "w-abc", "job_finished", "j1", "dead")
     assert (doc["took_s"], doc["error"]) == (1.5, "exit code 3")
     assert doc["ts"].endswith("Z") and len(doc["ts"]) == len("2026-11-22T14:03:07.123Z")
     assert isinstance(doc["pid"], int)
@@ -60,7 +60,7 @@ logging.getLogger("queuectl.supervisor").warning("stopping")
 
 def test_configure_logging_json_writes_one_object_per_line() -> None:
     proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                          check=True)  # fmt: skip
+                          check=True)
     docs = [json.loads(line) for line in proc.stderr.splitlines()]
     assert [(d["event"], d["message"]) for d in docs] == [
-        ("worker_started", "worker w1 started"), ("log", "stopping")]  # fmt: skip
+        ("worker_started", "worker w1 started"), ("log", "stopping")]

@@ -14,11 +14,11 @@ from queuectl.storage.base import AttemptRow
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 SINCE = NOW - timedelta(hours=1)
 SPEC_KEYS = {"since", "completed", "failed_attempts", "dead", "success_rate",
-             "throughput_per_min", "run_seconds", "wait_seconds", "workers"}  # fmt: skip
+             "throughput_per_min", "run_seconds", "wait_seconds", "workers"}
 
 
 def row(outcome: str, ran: float = 1.0, waited: float | None = 0.0, worker: str | None = "w1",
-        end: datetime = NOW) -> AttemptRow:  # fmt: skip
+        end: datetime = NOW) -> AttemptRow:
     started = end - timedelta(seconds=ran)
     due = None if waited is None else started - timedelta(seconds=waited)
     return AttemptRow("job", worker, outcome, started, end, due)
@@ -38,7 +38,7 @@ def test_empty_window_gives_zero_counts_and_null_figures() -> None:
 
 def test_counts_rates_and_durations() -> None:
     rows = [row("succeeded", 1.0, 2.0), row("succeeded", 3.0, 4.0, worker="w2"),
-            row("failed", 5.0, 0.0), row("timed_out", 7.0, 0.0, worker="w2")]  # fmt: skip
+            row("failed", 5.0, 0.0), row("timed_out", 7.0, 0.0, worker="w2")]
     doc = compute(rows, 1, SINCE, NOW).to_dict()
     assert (doc["completed"], doc["failed_attempts"], doc["dead"]) == (2, 2, 1)
     assert doc["success_rate"] == 0.5
@@ -46,7 +46,7 @@ def test_counts_rates_and_durations() -> None:
     assert doc["run_seconds"] == {"avg": 4.0, "p50": 4.0, "p95": 6.7, "max": 7.0}
     assert doc["wait_seconds"] == {"avg": 1.5, "p95": 3.7}
     assert doc["workers"] == [{"id": "w1", "completed": 1, "failed_attempts": 1},
-                              {"id": "w2", "completed": 1, "failed_attempts": 1}]  # fmt: skip
+                              {"id": "w2", "completed": 1, "failed_attempts": 1}]
 
 
 def test_cancelled_and_interrupted_count_for_neither_side() -> None:
@@ -74,7 +74,7 @@ def test_empty_window_has_no_throughput() -> None:
 def test_timeline_puts_each_attempt_in_its_slice() -> None:
     rows = [row("succeeded", end=SINCE + timedelta(minutes=1, seconds=5)),
             row("failed", end=SINCE + timedelta(minutes=1, seconds=50)),
-            row("succeeded", end=NOW)]  # fmt: skip
+            row("succeeded", end=NOW)]
     buckets = timeline(rows, SINCE, NOW, 60)
     assert len(buckets) == 60
     assert (buckets[1].completed, buckets[1].failed) == (1, 1)
@@ -99,7 +99,7 @@ outcomes = st.sampled_from([str(o) for o in Outcome])
 
 
 @given(st.lists(st.tuples(outcomes, finite, st.sampled_from(["a", "b", None])), max_size=40),
-       st.integers(0, 100))  # fmt: skip
+       st.integers(0, 100))
 def test_figures_are_consistent(entries: list[tuple[str, float, str | None]], dead: int) -> None:
     rows = [row(o, ran=min(ran, 3000.0), worker=w) for o, ran, w in entries]
     doc = compute(rows, dead, SINCE, NOW).to_dict()

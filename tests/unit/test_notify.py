@@ -51,7 +51,7 @@ def test_addresses() -> None:
 def test_from_environ_takes_the_variables_away(manager: tuple[str, socket.socket]) -> None:
     value, sock = manager
     env = {"NOTIFY_SOCKET": value, "WATCHDOG_USEC": "4000000", "WATCHDOG_PID": str(os.getpid()),
-           "KEEP": "1"}  # fmt: skip
+           "KEEP": "1"}
     notifier = Notifier.from_environ(env)
     assert notifier is not None and env == {"KEEP": "1"}  # jobs must not inherit them
     assert notifier.watchdog_interval == 2.0  # half of WATCHDOG_USEC
@@ -60,7 +60,7 @@ def test_from_environ_takes_the_variables_away(manager: tuple[str, socket.socket
     notifier.close()
     assert Notifier.from_environ({}) is None
     other = Notifier.from_environ({"NOTIFY_SOCKET": value, "WATCHDOG_USEC": "4000000",
-                                   "WATCHDOG_PID": "1"})  # fmt: skip
+                                   "WATCHDOG_PID": "1"})
     assert other is not None and other.watchdog_interval is None  # pid 1's watchdog
     other.close()
 

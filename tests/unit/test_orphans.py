@@ -13,7 +13,7 @@ from tests.helpers import wait_until
 def _job(worker: str, job: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "QUEUECTL_WORKER_ID": worker, "QUEUECTL_JOB_ID": job}
     return subprocess.Popen(["/bin/sh", "-c", "sleep 30 & sleep 30; wait"], env=env,
-                            start_new_session=True)  # fmt: skip
+                            start_new_session=True)
 
 
 def test_finds_and_kills_only_that_jobs_groups() -> None:

@@ -27,7 +27,7 @@ LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO \[(\d+)\] (.*)$")
 
 def test_job_line_has_the_records_format_and_steps_aside_when_logging_is_changed() -> None:
     proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                          check=True)  # fmt: skip
+                          check=True)
     logged, written = proc.stderr.splitlines()
     a, b = LINE.match(logged), LINE.match(written)
     assert a and b, proc.stderr

@@ -25,6 +25,6 @@ def attempt(outcome: Outcome, code: int | None = None, error: str | None = None)
     (attempt(Outcome.TIMED_OUT, None, "timed out after 5s"), 124),
     (attempt(Outcome.NOT_STARTED, None, "cannot start: no such directory"), 1),
     (attempt(Outcome.WORKER_LOST, None, "worker lost"), 1),
-])  # fmt: skip
+])
 def test_exit_code(ended: Attempt, code: int) -> None:
     assert exit_code(ended) == code

@@ -28,7 +28,7 @@ def test_unknown_key_names_the_valid_ones() -> None:
      ("max-log-bytes", "1", 1), ("job-timeout", "5m", 300), ("lease-timeout", "1h30m", 5400),
      ("backoff-max", "250ms", 0.25), ("job-timeout", "0s", 0), ("backoff-max", "365d", YEAR),
      ("job-timeout", 600, 600), ("lease-timeout", 2.5, 2.5)],
-)  # fmt: skip
+)
 def test_valid_values(key: str, raw: str, value: float) -> None:
     assert parse_value(key, raw) == value
 
@@ -41,7 +41,7 @@ def test_valid_values(key: str, raw: str, value: float) -> None:
      ("backoff-max", "inf"), ("job-timeout", "5x"), ("job-timeout", "-5m"),
      ("lease-timeout", "0s"), ("backoff-max", "366d"), ("job-timeout", "nan"),
      ("max-retries", "5m")],
-)  # fmt: skip
+)
 def test_invalid_values_name_the_range(key: str, raw: str) -> None:
     with pytest.raises(InvalidValue, match=f"for {key}: must be"):
         parse_value(key, raw)
@@ -57,12 +57,12 @@ def test_a_malformed_duration_is_an_invalid_value_naming_the_syntax() -> None:
 
 def test_duration_keys_are_exactly_the_keys_in_seconds() -> None:
     assert [k.name for k in KEYS.values() if k.kind == "duration"] == [
-        "backoff-max", "job-timeout", "lease-timeout", "retention"]  # fmt: skip
+        "backoff-max", "job-timeout", "lease-timeout", "retention"]
 
 
 def test_values_are_shown_as_typed_and_read_back() -> None:
     assert [KEYS["job-timeout"].show(v) for v in (300, 0, 5400, 0.25)] == ["5m", "0s", "1h30m",
-                                                                          "0.25s"]  # fmt: skip
+                                                                          "0.25s"]
     assert KEYS["max-log-bytes"].show(1048576) == "1048576"
     for key in KEYS.values():
         assert parse_value(key.name, key.show(key.default)) == key.default

@@ -17,7 +17,7 @@ def test_defaults_come_from_config_and_cwd() -> None:
 def test_explicit_fields_win() -> None:
     spec = build_spec({"command": "true", "max_retries": 0, "timeout": "5m", "priority": -3,
                        "cwd": "sub", "env": {"A": "1"}, "run_at": "2030-01-01T00:00:00Z"},
-                      CFG, "/srv")  # fmt: skip
+                      CFG, "/srv")
     assert (spec.max_retries, spec.timeout, spec.priority) == (0, 300, -3)
     assert spec.cwd == "/srv/sub" and spec.env == {"A": "1"}
     assert spec.run_at == datetime(2030, 1, 1, tzinfo=UTC)
@@ -34,7 +34,7 @@ def test_timeout_zero_means_none() -> None:
      {"command": "x", "delay": "soon"}, {"command": "x", "timeout": "5x"},
      {"command": "x", "run_at": "tomorrow"},
      {"command": "x", "delay": "5s", "run_at": "2030-01-01"}],
-)  # fmt: skip
+)
 def test_shape_errors_are_usage_errors(fields: dict[str, object]) -> None:
     with pytest.raises(UsageError):
         build_spec(fields, CFG, "/")
@@ -46,7 +46,7 @@ def test_shape_errors_are_usage_errors(fields: dict[str, object]) -> None:
      {"command": "x", "id": ""}, {"command": "x", "id": "a\nb"}, {"command": "x", "id": "x" * 201},
      {"command": "x", "delay": "-5s"}, {"command": "x", "run_at": "9999-12-31T23:59:59-01:00"},
      {"command": "a\0b"}, {"command": "x" * (MAX_COMMAND_BYTES + 1)}],
-)  # fmt: skip
+)
 def test_value_errors_are_invalid_values(fields: dict[str, object]) -> None:
     with pytest.raises(InvalidValue):
         build_spec(fields, CFG, "/")
@@ -107,7 +107,7 @@ def test_bulk_file_refuses_lone_surrogates_per_line_and_in_flags() -> None:
     def file_specs(text: str, defaults: dict[str, str]) -> list[JobSpec]:
         checked = utf8_checked_batch(text, defaults)  # as enqueue_core reads a file
         return submit.batch(parse_batch(text), where, defaults=defaults,
-                            utf8_checked=checked).specs  # fmt: skip
+                            utf8_checked=checked).specs
 
     good = '{"command": "true"}\n'
     with pytest.raises(InvalidValue, match="line 2: command is not valid UTF-8"):

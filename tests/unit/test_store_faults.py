@@ -32,7 +32,7 @@ def sqlite_error(kind: type[sqlite3.Error], code: int, text: str = "boom") -> sq
     (sqlite3.SQLITE_CORRUPT, "damaged"),
     (sqlite3.SQLITE_NOTADB, "not a database"),
     (sqlite3.SQLITE_ERROR, "the store failed (boom)"),
-])  # fmt: skip
+])
 def test_sqlite_outages(code: int, words: str, tmp_path: Path) -> None:
     fault = sqlite_fault(sqlite_error(sqlite3.OperationalError, code), str(tmp_path / "q.db"))
     assert isinstance(fault, StoreUnavailable)
@@ -76,7 +76,7 @@ def test_sqlite_error_without_a_code_is_an_outage() -> None:
     (pg_errors.InsufficientPrivilege, "lacks a permission"),
     (pg_errors.UndefinedTable, "tables are missing"),
     (pg_errors.SyntaxError, "the store refused a statement"),
-])  # fmt: skip
+])
 def test_postgres_outages(error: type[psycopg.Error], words: str) -> None:
     fault = postgres_fault(error("detail"), "postgresql://u:***@h/db", "detail")
     assert isinstance(fault, StoreUnavailable)
@@ -86,7 +86,7 @@ def test_postgres_outages(error: type[psycopg.Error], words: str) -> None:
 
 def test_postgres_connection_lost_without_sqlstate() -> None:
     for exc in (psycopg.OperationalError("server closed the connection unexpectedly"),
-                psycopg.InterfaceError("the connection is closed")):  # fmt: skip
+                psycopg.InterfaceError("the connection is closed")):
         fault = postgres_fault(exc, "pg", "x")
         assert isinstance(fault, StoreUnavailable)
         assert str(fault).startswith("the connection to the store was lost")
@@ -102,7 +102,7 @@ def test_postgres_bad_requests_and_constraints() -> None:
 @pytest.mark.parametrize("exc", [
     sqlite_error(sqlite3.OperationalError, sqlite3.SQLITE_FULL, "database or disk is full"),
     pg_errors.DiskFull("could not extend file: No space left on device"),
-])  # fmt: skip
+])
 def test_a_driver_error_that_reaches_the_cli_is_said_in_plain_words(
     exc: Exception, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -58,5 +58,5 @@ def test_systemd_analyze_verify(kind: str, tmp_path: Path) -> None:
     runtime.mkdir(mode=0o700)
     args = ["systemd-analyze", *(["--user"] if kind == "user" else []), "verify", str(unit)]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)})  # fmt: skip
+                          env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)})
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr

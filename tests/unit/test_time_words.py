@@ -19,7 +19,7 @@ NOW = datetime(2026, 11, 22, 14, 0, 0, tzinfo=UTC)
      (42.7, "in 42s"), (303, "in 5m3s"), (2 * 86400 + 3600, "in 2d1h"),
      (0.99, "now"), (0, "now"), (-0.5, "now"),
      (-5.6, "5s ago"), (-303, "5m3s ago"), (-7500, "2h5m ago")],
-)  # fmt: skip
+)
 def test_format_relative(offset: float, words: str) -> None:
     assert format_relative(offset) == words
 

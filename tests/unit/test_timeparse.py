@@ -22,7 +22,7 @@ from queuectl.timeparse import (
     [("30s", 30), ("5m", 300), ("2h", 7200), ("1d", 86400), ("1h30m", 5400), ("90", 90),
      ("1.5h", 5400), ("250ms", 0.25), ("2w", 1209600), (" 10 s ", 10), ("0", 0), ("-0", 0),
      ("1e3", 1000), ("+5m", 300)],
-)  # fmt: skip
+)
 def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
 
@@ -82,7 +82,7 @@ def test_times_beyond_the_calendar_are_invalid_values(text: str) -> None:
      (1.5, "1.5s"), (0.25, "0.25s"), (0.35, "0.35s"), (12.345, "12.3s"), (2.0, "2s"),
      (0.0004, "0.0004s"), (1e-7, "0.0000001s"), (59.97, "1m"), (59.94, "59.9s"),
      (90.4, "1m30s"), (7500.6, "2h5m1s"), (-90, "-1m30s")],
-)  # fmt: skip
+)
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
 
@@ -102,7 +102,7 @@ def test_format_duration_under_a_minute_keeps_three_digits(seconds: float) -> No
     [(0, "now"), (0.9, "now"), (-0.9, "now"), (5, "in 5s"), (-5, "5s ago"), (-5.9, "5s ago"),
      (150, "in 2m30s"), (17999.9, "in 4h59m"), (18000, "in 5h"), (-3725, "1h2m ago"),
      (93784, "in 1d2h"), (86400 + 59, "in 1d"), (59.99, "in 59s")],
-)  # fmt: skip
+)
 def test_format_relative(seconds: float, text: str) -> None:
     assert format_relative(seconds) == text
 
@@ -123,7 +123,7 @@ LOCAL_TIMES = [
     ("Australia/Lord_Howe", "2026-10-04T02:15", "2026-10-03T15:30:00+00:00"),  # 30-min gap
     ("Australia/Lord_Howe", "2026-04-05T01:45", "2026-04-04T14:45:00+00:00"),  # 30-min repeat
     ("Asia/Kolkata", "2026-03-08T02:30", "2026-03-07T21:00:00+00:00"),  # no DST, +05:30
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("zone", "wall", "instant"), LOCAL_TIMES)

@@ -36,7 +36,7 @@ def labels(axis: charts.Axis) -> list[str]:
     [(0, ["0", "1"]), (1, ["0", "1"]), (3, ["0", "1", "2", "3"]), (6, ["0", "2", "4", "6"]),
      (7, ["0", "2", "4", "6", "8"]), (99, ["0", "50", "100"]),
      (1234, ["0", "500", "1000", "1500"])],
-)  # fmt: skip
+)
 def test_count_axis_has_round_whole_ticks(peak: int, ticks: list[str]) -> None:
     axis = charts.value_axis(peak, "attempts per min", whole=True)
     assert labels(axis) == ticks
@@ -59,9 +59,9 @@ def test_value_axis_reaches_the_top_in_a_few_even_steps(peak: float) -> None:
     ("seconds", "unit", "ticks"),
     [(0.3, "s", ["0", "0.1", "0.2", "0.3"]), (57, "s", ["0", "20", "40", "60"]),
      (150, "min", ["0", "1", "2", "3"]), (9000, "h", ["0", "1", "2", "3"])],
-)  # fmt: skip
+)
 def test_duration_axis_reads_in_a_fitting_unit(seconds: float, unit: str,
-                                               ticks: list[str]) -> None:  # fmt: skip
+                                               ticks: list[str]) -> None:
     size, name = charts.duration_unit(seconds)
     assert name == unit
     axis = charts.value_axis(seconds, f"run time ({name})", size)
@@ -81,7 +81,7 @@ def test_time_axis_marks_round_clock_times_and_now() -> None:
 def test_time_axis_leaves_room_for_now() -> None:
     now = NOW.replace(minute=2)  # 14:00 would sit right against "now"
     assert labels(charts.time_axis(now - timedelta(hours=1), now)) == [
-        "13:15", "13:30", "13:45", "now"]  # fmt: skip
+        "13:15", "13:30", "13:45", "now"]
 
 
 def _bucket(minute: int, completed: int, failed: int, runs: list[float]) -> Bucket:

@@ -14,7 +14,7 @@ T = "s3cret"
 
 
 def verdict(method: str = "GET", token: str | None = T, query: dict[str, str] | None = None,
-            cookies: dict[str, str] | None = None, **headers: str) -> int:  # fmt: skip
+            cookies: dict[str, str] | None = None, **headers: str) -> int:
     raw = {"host": "127.0.0.1:5000", **{k.replace("_", "-"): v for k, v in headers.items()}}
     v = decide(token, method, Headers(raw), query or {}, cookies or {})
     return 302 if v.set_cookie else v.status
@@ -58,6 +58,6 @@ def test_without_token_only_loopback_host_headers() -> None:
     ("127.0.0.1", True), ("127.0.0.2", True), ("localhost", True), ("::1", True),
     ("[::1]", True), ("0.0.0.0", False), ("::", False), ("192.168.1.4", False),
     ("example.com", False),
-])  # fmt: skip
+])
 def test_is_loopback(host: str, expected: bool) -> None:
     assert is_loopback(host) is expected

@@ -96,7 +96,7 @@ class QueuectlGroup(Group):
 
 
 DB_HELP = ("Store: a path, sqlite:///path or postgresql://... "
-           "[env: QUEUECTL_DB; default: $QUEUECTL_HOME/queuectl.db]")  # fmt: skip
+           "[env: QUEUECTL_DB; default: $QUEUECTL_HOME/queuectl.db]")
 
 
 @click.group(cls=QueuectlGroup, context_settings=CONTEXT)
@@ -145,7 +145,7 @@ def _accept_db_after_the_command(group: click.Group) -> None:
             _accept_db_after_the_command(command)
         if not any("--db" in p.opts for p in command.params):
             command.params.append(click.Option(["--db"], metavar="URL", expose_value=False,
-                                               callback=_db_after, help=DB_HELP))  # fmt: skip
+                                               callback=_db_after, help=DB_HELP))
 
 
 def _db_after(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:

@@ -61,7 +61,7 @@ def list_values(cli_ctx: CliContext, as_json: bool) -> None:
         output.emit_json(values)
         return
     rows = [(k, KEYS[k].show(v), KEYS[k].show(KEYS[k].default), KEYS[k].help)
-            for k, v in values.items()]  # fmt: skip
+            for k, v in values.items()]
     output.table(["KEY", "VALUE", "DEFAULT", "MEANING"], rows)
 
 

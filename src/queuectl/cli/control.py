@@ -50,11 +50,11 @@ def _await_kill(cli_ctx: CliContext, running: list[Job]) -> None:
 @click.command()
 @click.argument("job_ids", nargs=-1, required=True, metavar="ID...")
 @click.option("--timeout", callback=duration, metavar="DURATION",
-              help="Give up after this long (seconds or 30s/5m).")  # fmt: skip
+              help="Give up after this long (seconds or 30s/5m).")
 @json_option
 @pass_cli_context
 def wait(cli_ctx: CliContext, job_ids: tuple[str, ...], timeout: float | None,
-         as_json: bool) -> int:  # fmt: skip
+         as_json: bool) -> int:
     """Block until every job is final; exit 0 only if all completed."""
     store = cli_ctx.store()
     jobs, done = api.wait_for(lambda: api.jobs_now(store, job_ids), timeout)
@@ -73,9 +73,9 @@ def wait(cli_ctx: CliContext, job_ids: tuple[str, ...], timeout: float | None,
 @click.command()
 @click.option("--state", "states", multiple=True,
               type=click.Choice([str(s) for s in sorted(FINAL_STATES)]),
-              help="Only this final state (repeatable; default: all final states).")  # fmt: skip
+              help="Only this final state (repeatable; default: all final states).")
 @click.option("--older-than", callback=duration, metavar="DURATION", required=True,
-              help="Finished more than this long ago: 7d, 12h.")  # fmt: skip
+              help="Finished more than this long ago: 7d, 12h.")
 @json_option
 @pass_cli_context
 def purge(cli_ctx: CliContext, states: tuple[str, ...], older_than: float, as_json: bool) -> None:

@@ -41,10 +41,10 @@ def cron() -> None:
 @click.option("--tz", help="IANA time zone of the schedule [default: this machine's].")
 @click.option("--overlap", type=click.Choice([str(o) for o in Overlap]), default="skip",
               show_default=True,
-              help="skip: no new job while the previous one is unfinished.")  # fmt: skip
+              help="skip: no new job while the previous one is unfinished.")
 @click.option("--catch-up", type=click.Choice([str(c) for c in CatchUp]), default="latest",
               show_default=True,
-              help="After downtime: one job for the latest missed tick, or none.")  # fmt: skip
+              help="After downtime: one job for the latest missed tick, or none.")
 @click.option("--replace", is_flag=True, help="Replace a schedule of the same name.")
 @click.option("-p", "--priority", type=int, help="Higher runs first (default 0).")
 @click.option("--max-retries", type=int, help="Retries after the first attempt [config].")
@@ -52,12 +52,12 @@ def cron() -> None:
 @click.option("--queue", help="Named queue (default: default).")
 @click.option("--cwd", help="Directory to run in (default: the current one).")
 @click.option("-e", "--env", "env_pairs", multiple=True, metavar="KEY=VALUE",
-              help="Environment variable for the jobs (repeatable).")  # fmt: skip
+              help="Environment variable for the jobs (repeatable).")
 @json_option
 @pass_cli_context
 def add(cli_ctx: CliContext, /, name: str, schedule: str, tz: str | None, overlap: str,
         catch_up: str, replace: bool, env_pairs: tuple[str, ...], as_json: bool,
-        **flags: Any) -> None:  # fmt: skip
+        **flags: Any) -> None:
     """Add a schedule: a cron expression ('*/5 * * * *', '0 2 * * mon-fri'), a macro
     (@hourly, @daily, @weekly, @monthly, @yearly) or 'every DUR' ('every 30s')."""
     check_name(name)
@@ -76,7 +76,7 @@ def add(cli_ctx: CliContext, /, name: str, schedule: str, tz: str | None, overla
         max_retries=job.max_retries if "max_retries" in fields else None,
         priority=job.priority, timeout=job.timeout if "timeout" in fields else None,
         queue=job.queue, cwd=job.cwd, env=job.env,
-    )  # fmt: skip
+    )
     added = cli_ctx.store(create=True).cron_add(spec, replace=replace)
     if as_json:
         output.emit_json(added.to_dict())
@@ -96,13 +96,13 @@ def list_cmd(cli_ctx: CliContext, as_json: bool) -> None:
         return
     words = output.is_tty()  # in words on a terminal; scripts get the expression alone
     headers = ["NAME", "SCHEDULE", *(["WHEN"] if words else []), "TZ", "NEXT RUN", "LAST JOB",
-               "STATE", "PAUSED", "SKIPPED"]  # fmt: skip
+               "STATE", "PAUSED", "SKIPPED"]
     rows = [
         (c.name, c.spec.schedule, *([c.spec.parsed.describe()] if words else []), c.spec.tz,
          _next_run(c), c.last_job or "", c.last_state or "", "yes" if c.paused else "no",
          c.skipped)
         for c in found
-    ]  # fmt: skip
+    ]
     output.table(headers, rows, state_col=6 if words else 5)
 
 
@@ -118,7 +118,7 @@ def show(cli_ctx: CliContext, name: str, as_json: bool) -> None:
     skips = store.cron_skipped(name, SHOWN_SKIPS)
     if as_json:
         output.emit_json({**found.to_dict(), "recent_jobs": [j.to_dict() for j in jobs],
-                          "skipped_ticks": [iso(t) for t in skips]})  # fmt: skip
+                          "skipped_ticks": [iso(t) for t in skips]})
         return
     spec = found.spec
     output.pairs([
@@ -127,11 +127,11 @@ def show(cli_ctx: CliContext, name: str, as_json: bool) -> None:
         ("paused", "yes" if found.paused else "no"), ("overlap", spec.overlap),
         ("catch-up", spec.catch_up), ("queue", spec.queue), ("cwd", spec.cwd),
         ("skipped", found.skipped),
-    ])  # fmt: skip
+    ])
     output.line()
     output.table(["JOB", "STATE", "EXIT", "FINISHED"],
                  [(j.id, j.state, "" if j.exit_code is None else j.exit_code,
-                   iso(j.finished_at) or "") for j in jobs], state_col=1)  # fmt: skip
+                   iso(j.finished_at) or "") for j in jobs], state_col=1)
     if skips:
         output.line()
         output.line("skipped ticks (the previous job was unfinished):")

@@ -15,12 +15,12 @@ TOKEN_ENV = "QUEUECTL_DASHBOARD_TOKEN"
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; anything but loopback needs a token.")  # fmt: skip
+              help="Address to listen on; anything but loopback needs a token.")
 @click.option("--port", type=int, callback=bounded(0, 65535), default=5000, show_default=True,
-              help="TCP port (0: any free one).")  # fmt: skip
+              help="TCP port (0: any free one).")
 @click.option("--token", envvar=TOKEN_ENV, metavar="T",
               help=f"Require this bearer token on every request. Prefer setting {TOKEN_ENV}: "
-                   "arguments are visible to other users in ps.")  # fmt: skip
+                   "arguments are visible to other users in ps.")
 @pass_cli_context
 def dashboard(cli_ctx: CliContext, host: str, port: int, token: str | None) -> None:
     """Serve the live dashboard, its JSON API and /metrics for Prometheus.
@@ -40,7 +40,7 @@ def dashboard(cli_ctx: CliContext, host: str, port: int, token: str | None) -> N
     sock = server.bind(host, port)
     url = server.public_url(host, sock.getsockname()[1])
     access = "token required (open /?token=... once, or send Authorization: Bearer)" if token \
-        else "no token (loopback only)"  # fmt: skip
+        else "no token (loopback only)"
     output.note(f"queuectl dashboard on {url} - store {redact_url(cli_ctx.url)} - {access}")
     output.note("Ctrl-C to stop")
     cli_ctx.close()  # the server opens its own stores, one per thread that needs one

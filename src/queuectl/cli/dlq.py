@@ -18,7 +18,7 @@ def dlq() -> None:
 
 @dlq.command("list")
 @click.option("--limit", type=int, callback=bounded(0, 10**9), default=0,
-              help="At most this many (0: all).")  # fmt: skip
+              help="At most this many (0: all).")
 @json_option
 @pass_cli_context
 def list_dead(cli_ctx: CliContext, limit: int, as_json: bool) -> None:

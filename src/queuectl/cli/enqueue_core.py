@@ -18,7 +18,7 @@ from queuectl.storage.base import Storage
 
 
 def enqueue(store: Storage, defaults: dict[str, Any], job_json: str | None,
-            read_file: Callable[[], str] | None, as_json: bool) -> None:  # fmt: skip
+            read_file: Callable[[], str] | None, as_json: bool) -> None:
     """Validate every job (flags in ``defaults``, overridden by the JSON fields), insert them
     in one transaction, print the ids (or the jobs with ``as_json``)."""
     where = submit.Where.of(store)
@@ -27,7 +27,7 @@ def enqueue(store: Storage, defaults: dict[str, Any], job_json: str | None,
         text = read_file()
         checked = specs.utf8_checked_batch(text, defaults)
         batch = submit.batch(specs.parse_batch(text), where, defaults=defaults,
-                             utf8_checked=checked)  # fmt: skip
+                             utf8_checked=checked)
     else:
         fields = specs.parse_object(job_json) if job_json is not None else {}
         batch = submit.single(specs.merge(defaults, fields), where)
@@ -57,10 +57,10 @@ def _enqueue_unique(store: Storage, batch: list[JobSpec], bulk: bool, as_json: b
     for job in jobs:
         if job.duplicate:
             output.note(f"job {job.id} ({job.state}) already has unique key "
-                        f"{job.unique_key!r}: nothing enqueued")  # fmt: skip
+                        f"{job.unique_key!r}: nothing enqueued")
     if as_json:
         docs = [{**job.to_dict(), "duplicate": True} if job.duplicate else job.to_dict()
-                for job in jobs]  # fmt: skip
+                for job in jobs]
         output.emit_json(docs if bulk else docs[0])
     else:
         sys.stdout.write("".join(job.id + "\n" for job in jobs))

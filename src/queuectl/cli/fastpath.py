@@ -25,7 +25,7 @@ VALUE_FLAGS = {
     "-e": "env", "--env": "env", "-f": "file", "--file": "file", "--db": "db",
     "--after": "after",
     "--unique-key": "unique_key",
-}  # fmt: skip
+}
 BOOL_FLAGS = {"--json": "json"}
 INT_FIELDS = frozenset({"priority", "max_retries"})
 

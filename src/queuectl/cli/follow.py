@@ -18,7 +18,7 @@ FOLLOW_POLL = 0.2  # seconds between reads while following a running attempt
 
 
 def wait_for_attempt(store: Storage, job_id: str, attempt: int | None = None,
-                     poll: float = FOLLOW_POLL) -> Output:  # fmt: skip
+                     poll: float = FOLLOW_POLL) -> Output:
     """The output of ``attempt`` (None: the latest) once that attempt has started. Raises
     InvalidValue when the job reaches a final state without running it."""
     while True:
@@ -32,7 +32,7 @@ def wait_for_attempt(store: Storage, job_id: str, attempt: int | None = None,
 
 
 def stream(store: Storage, out: Output, poll: float = FOLLOW_POLL,
-           write: Callable[[bytes], None] = output.write_output) -> None:  # fmt: skip
+           write: Callable[[bytes], None] = output.write_output) -> None:
     """Write ``out`` (what the attempt has saved so far), then every byte it saves, until
     the attempt has ended."""
     if out.dropped:

@@ -36,7 +36,7 @@ JOB_FLAGS = [
                  help="Environment variable for the job (repeatable)."),
     click.option("--after", "after", multiple=True, metavar="ID",
                  help="Run only once job ID has completed (repeatable)."),
-]  # fmt: skip
+]
 
 
 def job_flags(command: F) -> F:
@@ -46,7 +46,7 @@ def job_flags(command: F) -> F:
 
 
 def job_defaults(flags: dict[str, Any], job_id: str | None, env_pairs: tuple[str, ...],
-                 after: tuple[str, ...]) -> dict[str, Any]:  # fmt: skip
+                 after: tuple[str, ...]) -> dict[str, Any]:
     """The job fields the flags give (those given only)."""
     defaults = {k: v for k, v in flags.items() if v is not None}
     if env_pairs:
@@ -64,12 +64,12 @@ def job_defaults(flags: dict[str, Any], job_id: str | None, env_pairs: tuple[str
 @click.option("--unique-key", metavar="KEY",
               help="Enqueue nothing while a job with KEY is pending, failed or running.")
 @click.option("-f", "--file", "jobs_file", type=click.File("r", encoding="utf-8"),
-              help="Bulk: JSON lines or a JSON array ('-' = stdin), all or nothing.")  # fmt: skip
+              help="Bulk: JSON lines or a JSON array ('-' = stdin), all or nothing.")
 @json_option
 @pass_cli_context
 def enqueue(cli_ctx: CliContext, /, job_json: str | None, job_id: str | None, jobs_file: Any,
             as_json: bool, env_pairs: tuple[str, ...], after: tuple[str, ...],
-            **flags: Any) -> None:  # fmt: skip
+            **flags: Any) -> None:
     """Put shell jobs on the queue; print their ids.
 
     \b
@@ -103,14 +103,14 @@ def _env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--queue", help="Only jobs of this queue.")
 @click.option("--cron", "cron_name", metavar="NAME", help="Only jobs of this schedule.")
 @click.option("--limit", type=int, callback=bounded(0, 10**9), default=100,
-              show_default=True, help="At most this many (0: all).")  # fmt: skip
+              show_default=True, help="At most this many (0: all).")
 @json_option
 @pass_cli_context
 def list_cmd(cli_ctx: CliContext, state: str | None, queue: str | None, cron_name: str | None,
-             limit: int, as_json: bool) -> None:  # fmt: skip
+             limit: int, as_json: bool) -> None:
     """Jobs, newest first."""
     jobs = cli_ctx.store().list_jobs(State(state) if state else None, queue, limit or None,
-                                     cron=cron_name)  # fmt: skip
+                                     cron=cron_name)
     render_jobs(jobs, as_json)
     if limit and len(jobs) == limit and not as_json:
         output.note(f"(the newest {limit}; --limit 0 lists all)")
@@ -125,9 +125,9 @@ def render_jobs(jobs: list[Job], as_json: bool) -> None:
         (j.id, j.state, next_run(j, now), f"{j.attempts}/{j.max_retries + 1}", j.priority,
          j.queue, output.truncate(j.command, 50), iso(j.updated_at), j.last_error or "")
         for j in jobs
-    ]  # fmt: skip
+    ]
     output.table(["ID", "STATE", "NEXT RUN", "TRIES", "PRI", "QUEUE", "COMMAND", "UPDATED",
-                  "LAST ERROR"], rows, state_col=1)  # fmt: skip
+                  "LAST ERROR"], rows, state_col=1)
 
 
 def next_run(job: Job, now: datetime) -> str:
@@ -171,7 +171,7 @@ def show(cli_ctx: CliContext, job_id: str, as_json: bool) -> None:
     if attempts:
         output.line()
         rows = [(a.number, a.worker, iso(a.started_at), iso(a.finished_at), a.exit_code,
-                 a.outcome or "running", a.error) for a in attempts]  # fmt: skip
+                 a.outcome or "running", a.error) for a in attempts]
         output.table(["#", "WORKER", "STARTED", "FINISHED", "EXIT", "OUTCOME", "ERROR"], rows)
 
 
@@ -197,12 +197,12 @@ def status(cli_ctx: CliContext, as_json: bool) -> None:
 @click.command()
 @click.argument("job_id")
 @click.option("--attempt", type=int, callback=bounded(1),
-              help="Attempt number (default: latest).")  # fmt: skip
+              help="Attempt number (default: latest).")
 @click.option("-f", "--follow", "follow_", is_flag=True, help="Stream while the attempt runs.")
 @json_option
 @pass_cli_context
 def logs(cli_ctx: CliContext, job_id: str, attempt: int | None, follow_: bool,
-         as_json: bool) -> None:  # fmt: skip
+         as_json: bool) -> None:
     """Captured output (stdout and stderr, in order) of a job's attempt."""
     store = cli_ctx.store()
     out = api.output_of(store, job_id, attempt)

@@ -37,7 +37,7 @@ def since_from(text: str, now: datetime) -> datetime:
 
 @click.command()
 @click.option("--since", default="1h", show_default=True,
-              help="Window: a duration back from now (30m, 1h, 7d) or an ISO time.")  # fmt: skip
+              help="Window: a duration back from now (30m, 1h, 7d) or an ISO time.")
 @json_option
 @pass_cli_context
 def metrics(cli_ctx: CliContext, since: str, as_json: bool) -> None:
@@ -68,9 +68,9 @@ def render(m: Metrics) -> None:
         ("run time", f"avg {_secs(m.run.avg)}  p50 {_secs(m.run.p50)}  "
                      f"p95 {_secs(m.run.p95)}  max {_secs(m.run.max)}"),
         ("queue wait", f"avg {_secs(m.wait.avg)}  p95 {_secs(m.wait.p95)}"),
-    ]  # fmt: skip
+    ]
     output.pairs(rows)
     if m.workers:
         output.line()
         output.table(["WORKER", "COMPLETED", "FAILED ATTEMPTS"],
-                     [(w.id, w.completed, w.failed_attempts) for w in m.workers])  # fmt: skip
+                     [(w.id, w.completed, w.failed_attempts) for w in m.workers])

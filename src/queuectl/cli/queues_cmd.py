@@ -30,7 +30,7 @@ def list_queues(cli_ctx: CliContext, as_json: bool) -> None:
         (info.name, *(info.counts[s] for s in states), info.running,
          "paused" if info.paused else "", "-" if info.limit is None else info.limit)
         for info in infos
-    ]  # fmt: skip
+    ]
     headers = ["QUEUE", *(s.upper() for s in states), "RUNNING", "PAUSED", "LIMIT"]
     output.table(headers, rows)
 

@@ -36,7 +36,7 @@ EXIT_SIGNAL_BASE = 128  # a shell reports a command killed by signal N as 128 + 
 @job_flags
 @pass_cli_context
 def run(cli_ctx: CliContext, /, argv: tuple[str, ...], job_id: str | None,
-        env_pairs: tuple[str, ...], after: tuple[str, ...], **flags: Any) -> int:  # fmt: skip
+        env_pairs: tuple[str, ...], after: tuple[str, ...], **flags: Any) -> int:
     """Run a command on the workers and follow it here: its output as it runs, a line per
     retry on stderr, its exit code. Ctrl-C cancels it.
 
@@ -68,7 +68,7 @@ def follow_job(store: Storage, job_id: str) -> int:
         if job.last_attempt > number:  # an attempt has started since the last one we showed
             number += 1
             follow.stream(store, follow.wait_for_attempt(store, job_id, number, RUN_POLL),
-                          RUN_POLL)  # fmt: skip
+                          RUN_POLL)
             job = _get(store, job_id)
             if job.state not in FINAL_STATES and job.last_attempt == number:
                 output.note(f"--- attempt {number} ({_why(job)}), {_when(job)}")

@@ -31,19 +31,19 @@ def worker() -> None:
 
 @worker.command()
 @click.option("-n", "--count", type=int, callback=bounded(1, 256), default=1, show_default=True,
-              help="Worker processes to start.")  # fmt: skip
+              help="Worker processes to start.")
 @click.option("-q", "--queue", "queues", multiple=True, help="Serve only this queue (repeatable).")
 @click.option("-d", "--detach", is_flag=True,
               help="Run in the background; print the worker pids (stderr: the supervisor's "
-              "pid and the log file).")  # fmt: skip
+              "pid and the log file).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
               show_default=True,
               help="The pool's log on stderr (or its log file): lines for people, or one JSON "
-              "object per line for log shippers.")  # fmt: skip
+              "object per line for log shippers.")
 @json_option
 @pass_cli_context
 def start(cli_ctx: CliContext, count: int, queues: tuple[str, ...], detach: bool,
-          log_format: LogFormat, as_json: bool) -> None:  # fmt: skip
+          log_format: LogFormat, as_json: bool) -> None:
     """Start workers (foreground until Ctrl-C, SIGTERM or `worker stop`).
 
     Under systemd (NOTIFY_SOCKET set) it tells the service manager when every worker is
@@ -60,10 +60,10 @@ def start(cli_ctx: CliContext, count: int, queues: tuple[str, ...], detach: bool
             return
         output.line("\n".join(map(str, pool.workers)))  # the data: worker pids, as before
         stop = "queuectl worker stop" if cli_ctx.db is None else \
-            f"queuectl --db {shlex.quote(redact_url(cli_ctx.url))} worker stop"  # fmt: skip
+            f"queuectl --db {shlex.quote(redact_url(cli_ctx.url))} worker stop"
         output.note(f"supervisor {pool.supervisor} runs {count} worker(s) on "
                     f"{redact_url(cli_ctx.url)} in the background; log: {pool.log_path}; "
-                    f"stop: {stop}")  # fmt: skip
+                    f"stop: {stop}")
         return
     store = cli_ctx.store(create=True)
     if log_format == "text":  # stderr is the JSON log's own: nothing else may be written there
@@ -74,9 +74,9 @@ def start(cli_ctx: CliContext, count: int, queues: tuple[str, ...], detach: bool
 
 @worker.command()
 @click.option("--wait/--no-wait", default=True, show_default=True,
-              help="Wait until the workers have exited.")  # fmt: skip
+              help="Wait until the workers have exited.")
 @click.option("--timeout", callback=duration, metavar="DURATION", default=None,
-              help="Give up waiting after this long: seconds or 30s, 5m.")  # fmt: skip
+              help="Give up waiting after this long: seconds or 30s, 5m.")
 @json_option
 @pass_cli_context
 def stop(cli_ctx: CliContext, wait: bool, timeout: float | None, as_json: bool) -> int:
@@ -127,7 +127,7 @@ def list_workers(cli_ctx: CliContext, as_json: bool) -> None:
     rows = [(w.id, w.host, w.pid, _state(w, now.timestamp(), lease), ",".join(w.queues) or "all",
              w.current_job or "",
              iso(w.heartbeat_at), f"{(now - w.heartbeat_at).total_seconds():.1f}s ago")
-            for w in workers]  # fmt: skip
+            for w in workers]
     output.table(["ID", "HOST", "PID", "STATE", "QUEUES", "JOB", "HEARTBEAT", "AGE"], rows)
     from queuectl.cli.queues_cmd import steering_note
 

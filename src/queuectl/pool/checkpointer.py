@@ -69,7 +69,7 @@ class Checkpointer:
             pages = self.store.checkpoint()
         except QueuectlError as exc:
             log.warning("checkpoint failed (the workers will checkpoint instead): %s", exc,
-                        extra={"event": "checkpoint_failed", "error": str(exc)})  # fmt: skip
+                        extra={"event": "checkpoint_failed", "error": str(exc)})
             self.next_at = now + AFTER_FAILURE
             return
         self.next_at = now + next_pause(pages, now - self.last_at)

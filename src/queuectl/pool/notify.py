@@ -58,7 +58,7 @@ class Notifier:
         addr = address(value)
         if addr is None:
             log.warning("cannot send to %s=%s: not a path or an @abstract name",
-                        ENV_SOCKET, value, extra={"event": "notify_unsupported"})  # fmt: skip
+                        ENV_SOCKET, value, extra={"event": "notify_unsupported"})
             return None
         watchdog = int(usec) if usec.isdigit() and int(usec) > 0 else None
         if pid and pid != str(os.getpid()):
@@ -72,7 +72,7 @@ class Notifier:
         except OSError as exc:
             if not self._failed:
                 log.warning("cannot notify the service manager: %s", exc,
-                            extra={"event": "notify_failed"})  # fmt: skip
+                            extra={"event": "notify_failed"})
                 self._failed = True
             return False
         return True

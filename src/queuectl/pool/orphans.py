@@ -23,7 +23,7 @@ def job_groups(worker_id: str, job_id: str, proc: str = PROC) -> set[int]:
     machine (empty where /proc is not there). The environment of a process is read as it
     was at exec; a process that dropped both variables is not found."""
     wanted = (f"\0QUEUECTL_WORKER_ID={worker_id}\0".encode(),
-              f"\0QUEUECTL_JOB_ID={job_id}\0".encode())  # fmt: skip
+              f"\0QUEUECTL_JOB_ID={job_id}\0".encode())
     own = os.getpgid(0)
     groups: set[int] = set()
     try:

@@ -116,7 +116,7 @@ def run(spec: RunSpec, hooks: Hooks) -> AttemptResult:
         if not isinstance(exc, Exception):
             raise
         log.exception("cannot watch a job's process; killed it",
-                      extra={"event": "job_unwatched", "error": str(exc)})  # fmt: skip
+                      extra={"event": "job_unwatched", "error": str(exc)})
         return AttemptResult(Outcome.KILLED, error=f"killed: the worker could not watch it ({exc})")
     return supervision.watch()
 
@@ -150,7 +150,7 @@ def _spawn(spec: RunSpec) -> tuple[int, int]:
             raise _BadCwd(exc.errno, exc.strerror) from None
         try:
             actions = [(os.POSIX_SPAWN_DUP2, _devnull(), 0), (os.POSIX_SPAWN_DUP2, write_fd, 1),
-                       (os.POSIX_SPAWN_DUP2, write_fd, 2)]  # fmt: skip
+                       (os.POSIX_SPAWN_DUP2, write_fd, 2)]
             pid = os.posix_spawn(SHELL, [SHELL, "-c", spec.command], spec.env,
                                  file_actions=actions, setsid=True,  # own process group:
                                  setsigdef=DEFAULT_SIGNALS)  # killpg reaches grandchildren
@@ -207,7 +207,7 @@ class _Supervision:
             self._loop()
         except Exception as exc:  # noqa: BLE001 - a hook failed: never leave the job unwatched
             log.exception("watching a job failed; killing it",
-                          extra={"event": "job_unwatched", "error": str(exc)})  # fmt: skip
+                          extra={"event": "job_unwatched", "error": str(exc)})
             self.failure = f"{type(exc).__name__}: {exc}"
             self._killpg(signal.SIGKILL)
         except BaseException:

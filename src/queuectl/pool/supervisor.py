@@ -45,7 +45,7 @@ class Child:
 
 class Supervisor:
     def __init__(self, url: str, count: int, queues: Sequence[str], ready_fd: int | None = None,
-                 notifier: Notifier | None = None):  # fmt: skip
+                 notifier: Notifier | None = None):
         self.url = url
         self.count = count
         self.queues = list(queues)
@@ -95,7 +95,7 @@ class Supervisor:
                 if self._up_r >= 0:
                     os.close(self._up_r)
                 code = _worker_main(self.url, self.queues, pipe_r, ready_fds,
-                                    self._job_group_slot(slot))  # fmt: skip
+                                    self._job_group_slot(slot))
             except BaseException:  # noqa: BLE001 - the child must never return into our loop
                 log.exception("worker crashed", extra={"event": "worker_crashed"})
             finally:
@@ -143,7 +143,7 @@ class Supervisor:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
             log.warning("killed process group %d of the job worker %d was running",
-                        pgid, child.pid, extra={"event": "orphan_killed"})  # fmt: skip
+                        pgid, child.pid, extra={"event": "orphan_killed"})
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -206,7 +206,7 @@ class Supervisor:
         once a second): a message per job would flood the manager with short jobs."""
         if self.report is not None:
             self.report.update(len(self.up), self.running_jobs(), self.stopping,
-                               time.monotonic())  # fmt: skip
+                               time.monotonic())
 
     def _report_due(self) -> float | None:
         return self.report.watchdog_due() if self.report is not None else None
@@ -221,16 +221,16 @@ class Supervisor:
         if level >= StopLevel.ABORT:
             # No count here: the workers heard the same Ctrl-C and may have killed theirs.
             log.warning("stopping now: killing the running jobs and handing them back",
-                        extra={"event": "pool_aborting"})  # fmt: skip
+                        extra={"event": "pool_aborting"})
             return
         running = self.running_jobs()
         if running:
             log.warning("stopping: finishing %d running job(s); a second Ctrl-C (or SIGTERM) "
                         "kills them and hands them back", running,
-                        extra={"event": "pool_stopping", "running": running})  # fmt: skip
+                        extra={"event": "pool_stopping", "running": running})
         else:
             log.warning("stopping: no job is running",
-                        extra={"event": "pool_stopping", "running": 0})  # fmt: skip
+                        extra={"event": "pool_stopping", "running": 0})
 
     def _after_exit(self, child: Child, status: int) -> list[tuple[float, int]]:
         code = os.waitstatus_to_exitcode(status)
@@ -266,7 +266,7 @@ def _drain(fd: int) -> None:
 
 
 def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds: list[int],
-                 job_group: Callable[[int], None] | None = None) -> int:  # fmt: skip
+                 job_group: Callable[[int], None] | None = None) -> int:
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     proctitle.set_title("worker", url)
@@ -299,7 +299,7 @@ def check_store(url: str) -> None:
 
 
 def run_foreground(url: str, count: int, queues: Sequence[str],
-                   log_format: LogFormat = "text") -> int:  # fmt: skip
+                   log_format: LogFormat = "text") -> int:
     """Run the pool in this process until it is stopped. Under systemd (``$NOTIFY_SOCKET``
     set, `Type=notify`) this process is the service's main one and reports to it."""
     check_store(url)
@@ -307,7 +307,7 @@ def run_foreground(url: str, count: int, queues: Sequence[str],
     if log_format == "json":  # the CLI's "starting..." line, which only the text log has
         log.info("starting %d worker(s) on %s", count, redact_url(url),
                  extra={"event": "pool_starting", "workers": count, "store": redact_url(url),
-                        "queues": list(queues)})  # fmt: skip
+                        "queues": list(queues)})
     return Supervisor(url, count, queues, notifier=Notifier.from_environ()).run()
 
 
@@ -324,7 +324,7 @@ class Detached:
 
 
 def run_detached(url: str, count: int, queues: Sequence[str],
-                 log_format: LogFormat = "text") -> Detached:  # fmt: skip
+                 log_format: LogFormat = "text") -> Detached:
     """Start a detached supervisor; return its pid and the workers' once every worker is
     ready. Raises StoreUnavailable when fewer than ``count`` workers came up in time."""
     check_store(url)

@@ -192,7 +192,7 @@ class Worker:
         set_worker(self.id)
         log.info("worker %s started (pid %d, queues: %s)", self.id, os.getpid(),
                  ",".join(self.queues) or "all",
-                 extra={"event": "worker_started", "queues": self.queues})  # fmt: skip
+                 extra={"event": "worker_started", "queues": self.queues})
         try:
             self._recover()
             self._loop()
@@ -236,7 +236,7 @@ class Worker:
         state = "busy" if self.current else "idle"
         job_id = self.current.id if self.current else None
         return WorkerInfo(self.id, HOST_ID, os.getpid(), state, job_id, utcnow(), utcnow(),
-                          self.queues)  # fmt: skip
+                          self.queues)
 
     def _register(self) -> None:
         began = time.monotonic()
@@ -315,7 +315,7 @@ class Worker:
                 log.info("cron %s: enqueued job %s", item.name, item.job_id)
             elif item.blocked_by:
                 log.info("cron %s: skipped a tick: job %s is unfinished", item.name,
-                         item.blocked_by)  # fmt: skip
+                         item.blocked_by)
         return any(item.job_id for item in fired)
 
     # --- what the store says of us ---------------------------------------------------------
@@ -335,7 +335,7 @@ class Worker:
         check = self._retrying(lambda: self.store.heartbeat(self.id, self.current))
         if check.lost:
             log.warning("worker %s was taken for lost (silent past the lease); registering "
-                        "again", self.id, extra={"event": "worker_taken_for_lost"})  # fmt: skip
+                        "again", self.id, extra={"event": "worker_taken_for_lost"})
             self._retrying(self._register)
             if self.current is not None:  # registered: the job's row alone says if it is ours
                 check = self._retrying(lambda: self.store.check_in(self.id, self.current))
@@ -358,7 +358,7 @@ class Worker:
         if check.job_lost and self.current is not None and not self._job_lost:
             log.warning("job %s is no longer this worker's (cancelled, or taken over while "
                         "this worker was silent); stopping it", self.current.id,
-                        extra={"event": "job_lost", "job": self.current.id})  # fmt: skip
+                        extra={"event": "job_lost", "job": self.current.id})
             self._job_lost = True
         self._also_held = check.also_held
 
@@ -373,7 +373,7 @@ class Worker:
             return None
         log.warning("job %s was claimed for this worker by a call whose answer was lost; "
                     "running it", job.id,
-                    extra={"event": "job_adopted", "job": job.id})  # fmt: skip
+                    extra={"event": "job_adopted", "job": job.id})
         return job
 
     def _claim(self) -> Job | None:
@@ -386,7 +386,7 @@ class Worker:
             # Never retried blindly: if it was committed, a second claim would take a second
             # job. The next heartbeat says whether it was (CheckIn.also_held).
             log.warning("store unavailable (%s); asking before claiming again", exc,
-                        extra=_outage(exc))  # fmt: skip
+                        extra=_outage(exc))
             self._next_heartbeat = 0.0
             self._nap(0.1)
             return None
@@ -399,12 +399,12 @@ class Worker:
         lease = self.config().lease_timeout
         judge = time.monotonic() - self._watched_since >= lease
         recovered = self._retrying(lambda: self.store.recover_stale(
-            lease, self.policy, self._kill_orphan, judge_silence=judge))  # fmt: skip
+            lease, self.policy, self._kill_orphan, judge_silence=judge))
         for item in recovered:
             log.warning("recovered job %s from lost worker %s: now %s",
                         item.job_id, item.worker, item.new_state,
                         extra={"event": "job_recovered", "job": item.job_id,
-                               "lost_worker": item.worker, "state": item.new_state})  # fmt: skip
+                               "lost_worker": item.worker, "state": item.new_state})
 
     @staticmethod
     def _kill_orphan(job: Job) -> None:
@@ -412,7 +412,7 @@ class Worker:
             log.warning("killed %d process group(s) of job %s left running by lost worker %s",
                         killed, job.id, job.worker,
                         extra={"event": "orphan_killed", "job": job.id,
-                               "lost_worker": job.worker})  # fmt: skip
+                               "lost_worker": job.worker})
 
     # --- one job --------------------------------------------------------------------------
 
@@ -435,7 +435,7 @@ class Worker:
         if final is None:
             log.warning("job %s was no longer this worker's when it ended (cancelled or "
                         "recovered meanwhile, or recorded by a call whose answer was lost)",
-                        job.id, extra={"event": "job_lost", "job": job.id})  # fmt: skip
+                        job.id, extra={"event": "job_lost", "job": job.id})
         else:
             self._say_finished(job, final, time.monotonic() - started, result)
         return nxt
@@ -450,7 +450,7 @@ class Worker:
         log.info("job %s %s after %.3fs%s", job.id, final.state, took, error,
                  extra={"event": "job_finished", "job": job.id, "state": str(final.state),
                         "attempt": job.last_attempt, "took_s": round(took, 3),
-                        "exit_code": result.exit_code, "error": result.error})  # fmt: skip
+                        "exit_code": result.exit_code, "error": result.error})
 
     def _run(self, job: Job) -> AttemptResult:
         """The runner never raises once the command has started (it kills it first), so
@@ -477,7 +477,7 @@ class Worker:
             try:
                 if claim:
                     return self._call(lambda: self.store.finish_and_claim(
-                        job, self.id, result, self.policy, self.queues))  # fmt: skip
+                        job, self.id, result, self.policy, self.queues))
                 done = self._call(lambda: self.store.finish(job, self.id, result, self.policy))
                 return done, None
             except LostLease:
@@ -486,10 +486,10 @@ class Worker:
                 # Its process is gone; the lease will hand it back.
                 if self.level >= StopLevel.ABORT:
                     log.warning("could not record the end of job %s (%s); stopping anyway",
-                                job.id, exc, extra=_outage(exc, job.id))  # fmt: skip
+                                job.id, exc, extra=_outage(exc, job.id))
                     return None, None
                 log.warning("store unavailable (%s); recording job %s again in %.1fs",
-                            exc, job.id, delay, extra=_outage(exc, job.id))  # fmt: skip
+                            exc, job.id, delay, extra=_outage(exc, job.id))
                 claim, self._next_heartbeat = False, 0.0
                 self._nap(delay)
                 delay = self._backoff(delay)
@@ -499,7 +499,7 @@ class Worker:
         if job.env:
             env.update(job.env)
         env.update(QUEUECTL_JOB_ID=job.id, QUEUECTL_ATTEMPT=str(job.last_attempt),
-                   QUEUECTL_WORKER_ID=self.id)  # fmt: skip
+                   QUEUECTL_WORKER_ID=self.id)
         return RunSpec(job.command, job.cwd, env, job.timeout or None, self.config().max_log_bytes)
 
     def _hooks(self, job: Job) -> Hooks:
@@ -518,7 +518,7 @@ class Worker:
             except StoreUnavailable as exc:
                 # Keep draining the pipe and enforcing the timeout; ask again next time.
                 log.warning("store unavailable while %s runs: %s", job.id, exc,
-                            extra=_outage(exc, job.id))  # fmt: skip
+                            extra=_outage(exc, job.id))
                 return Action.ABORT if self.level >= StopLevel.ABORT else Action.CONTINUE
             finally:
                 self._in_check = False
@@ -530,7 +530,7 @@ class Worker:
                 self._call(lambda: self.store.save_output(job.id, job.last_attempt, data, dropped))
             except StoreUnavailable as exc:
                 log.warning("could not save output of %s yet: %s", job.id, exc,
-                            extra=_outage(exc, job.id))  # fmt: skip
+                            extra=_outage(exc, job.id))
 
         # Checks (which heartbeat when due) twice per heartbeat interval: the heartbeat is
         # then never later than 2/3 of the lease, however short the lease is.
@@ -564,7 +564,7 @@ class Worker:
                 if self.level >= StopLevel.ABORT or self._in_check:
                     raise
                 log.warning("store unavailable (%s); retrying in %.1fs", exc, delay,
-                            extra=_outage(exc))  # fmt: skip
+                            extra=_outage(exc))
                 self._nap(delay)
                 delay = self._backoff(delay)
 

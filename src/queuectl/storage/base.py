@@ -263,7 +263,7 @@ class Storage(ABC):
     def recover_stale(
         self, lease_timeout: float, policy: FailurePolicy,
         before_handback: Callable[[Job], None] | None = None, *, judge_silence: bool = True,
-    ) -> list[Recovered]:  # fmt: skip
+    ) -> list[Recovered]:
         """Hand back the jobs of lost workers: those whose process is gone (on this host),
         and those silent for ``lease_timeout`` seconds, by the store's clock.
 
@@ -337,7 +337,7 @@ class Storage(ABC):
     def finish_and_claim(
         self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy,
         queues: Sequence[str] | None = None,
-    ) -> tuple[Job | None, Job | None]:  # fmt: skip
+    ) -> tuple[Job | None, Job | None]:
         """``finish`` this attempt, then ``claim`` the worker's next job: (the finished job,
         or None where ``finish`` would raise LostLease; the next job or None, as ``claim``).
 

@@ -58,7 +58,7 @@ def upsert_params(spec: CronSpec, now_ms: int, replace: bool) -> dict[str, Any]:
         "queue": spec.queue, "cwd": spec.cwd, "env": json.dumps(spec.env) if spec.env else None,
         "overlap": str(spec.overlap), "catch_up": str(spec.catch_up),
         "next_run_at": next_run_ms(spec, now_ms), "now": now_ms, "replace": replace,
-    }  # fmt: skip
+    }
 
 
 def spec_from_row(row: Mapping[str, Any]) -> CronSpec:
@@ -67,7 +67,7 @@ def spec_from_row(row: Mapping[str, Any]) -> CronSpec:
         overlap=Overlap(row["overlap"]), catch_up=CatchUp(row["catch_up"]),
         max_retries=row["max_retries"], priority=row["priority"], timeout=row["timeout"],
         queue=row["queue"], cwd=row["cwd"], env=json.loads(row["env"]) if row["env"] else None,
-    )  # fmt: skip
+    )
 
 
 def cron_from_row(row: Mapping[str, Any]) -> Cron:
@@ -79,7 +79,7 @@ def cron_from_row(row: Mapping[str, Any]) -> Cron:
         skipped=int(row["skipped"]), last_job=row["last_job"],
         last_state=State(row["last_state"]) if row["last_state"] else None,
         created_at=from_ms(row["created_at"]),
-    )  # fmt: skip
+    )
 
 
 def paused_params(row: Mapping[str, Any], paused: bool, now_ms: int) -> dict[str, Any]:
@@ -97,7 +97,7 @@ def manual_job_params(name: str, now_ms: int, config: Config) -> dict[str, Any]:
 
 def _job_params(name: str, job_id: str, now_ms: int, config: Config) -> dict[str, Any]:
     return {"name": name, "id": job_id, "now": now_ms, "max_retries": config.max_retries,
-            "timeout": config.job_timeout or None}  # fmt: skip
+            "timeout": config.job_timeout or None}
 
 
 # --- firing ticks ------------------------------------------------------------------------------

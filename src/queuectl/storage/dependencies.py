@@ -73,4 +73,4 @@ def attach(jobs: Sequence[Job], rows: Iterable[Sequence[Any]]) -> list[Job]:
         if waits and state is not None and state != State.COMPLETED:
             waiting[job_id].append(dep)
     return [replace(job, after=tuple(after[job.id]), waiting_for=tuple(waiting[job.id]))
-            for job in jobs]  # fmt: skip
+            for job in jobs]

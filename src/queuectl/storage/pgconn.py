@@ -72,7 +72,7 @@ def connect(url: str, display_url: str, *, durable: bool = True) -> Conn:
     (``synchronous_commit = off``, set in the startup packet: no extra round trip)."""
     try:
         params = {**TCP_DEFAULTS, "connect_timeout": str(CONNECT_TIMEOUT),
-                  "application_name": "queuectl", **conninfo_to_dict(libpq_url(url))}  # fmt: skip
+                  "application_name": "queuectl", **conninfo_to_dict(libpq_url(url))}
         if not durable:
             params["options"] = f"{params.get('options') or ''} -c synchronous_commit=off".strip()
         return psycopg.connect(make_conninfo(**params), autocommit=True)  # type: ignore[arg-type]

@@ -195,7 +195,7 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn]):
             "env": [json.dumps(s.env) if s.env else None for s in specs],
             "run_at": [to_ms(s.run_at) if s.run_at else None for s in specs],
             "channel": CHANNEL,
-        }  # fmt: skip
+        }
         if dependencies.any_after(specs):
             with self._write() as conn:
                 row = conn.execute(self._q["insert_job"], params).fetchone()
@@ -216,16 +216,16 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn]):
             "env": [json.dumps(s.env) if s.env else None for s in specs],
             "run_at": [to_ms(s.run_at) if s.run_at else None for s in specs],
             "unique_key": [s.unique_key for s in specs],
-        }  # fmt: skip
+        }
 
     def _end_attempt(
         self, conn: Conn, job: Job, params: Params, step: Transition,
         claim_queues: Sequence[str] | None, wake: bool,
-    ) -> tuple[Job | None, Job | None]:  # fmt: skip
+    ) -> tuple[Job | None, Job | None]:
         """One statement (queuectl_finish): its rows are the finished job (absent when the
         guard failed) and the next one claimed, which alone is 'processing'."""
         params = {**params, "claim": claim_queues is not None, "queues": list(claim_queues or []),
-                  "notify": CHANNEL if wake else None}  # fmt: skip
+                  "notify": CHANNEL if wake else None}
         done = nxt = None
         for found in self._jobs(conn, "finish_job", params):
             if found.state is State.PROCESSING:

@@ -38,7 +38,7 @@ def queue_infos(
                   settings.get(name, QueueSettings(name)).paused,
                   settings.get(name, QueueSettings(name)).limit)
         for name in names
-    ]  # fmt: skip
+    ]
 
 
 def queue_from_row(row: Sequence[Any]) -> QueueSettings:

@@ -45,7 +45,7 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         exit_code=row["exit_code"], last_error=row["last_error"], worker=row["worker"],
         cwd=row["cwd"], env=json.loads(row["env"]) if row["env"] else None,
         last_attempt=row["runs"], cron=_cron_of(row), unique_key=row["unique_key"],
-    )  # fmt: skip
+    )
 
 
 def _cron_of(row: Mapping[str, Any]) -> str | None:
@@ -63,7 +63,7 @@ def claimed_attempt(job: Job) -> dict[str, Any]:
     (SQLite's record_attempt, PostgreSQL's queuectl_finish): which one, when the job was
     due, when it started."""
     return {"id": job.id, "number": job.last_attempt, "run_at": to_ms(job.run_at),
-            "started_at": to_ms(job.started_at) if job.started_at else None}  # fmt: skip
+            "started_at": to_ms(job.started_at) if job.started_at else None}
 
 
 def attempt_from_row(row: Sequence[Any]) -> Attempt:
@@ -73,7 +73,7 @@ def attempt_from_row(row: Sequence[Any]) -> Attempt:
         job_id=row[0], number=row[1], worker=row[2], started_at=ms(row[3]),
         finished_at=from_ms(row[4]), exit_code=row[5],
         outcome=Outcome(row[6]) if row[6] else None, error=row[7],
-    )  # fmt: skip
+    )
 
 
 def worker_from_row(row: Sequence[Any]) -> WorkerInfo:
@@ -82,7 +82,7 @@ def worker_from_row(row: Sequence[Any]) -> WorkerInfo:
     return WorkerInfo(
         id=row[0], host=row[1], pid=row[2], state=row[3], current_job=row[4],
         started_at=ms(row[5]), heartbeat_at=ms(row[6]), queues=json.loads(row[7]),
-    )  # fmt: skip
+    )
 
 
 def check_in_params(worker_id: str, job: Job | None) -> dict[str, Any]:
@@ -95,7 +95,7 @@ def check_in_from_row(row: Sequence[Any], job: Job | None) -> CheckIn:
     """A row of the check_in or heartbeat query: stop_requested (NULL: the worker's row is
     gone), whether the job's row still names this worker's attempt, another job it names."""
     return CheckIn(stop=bool(row[0]), job_lost=job is not None and not row[1],
-                   lost=row[0] is None, also_held=row[2])  # fmt: skip
+                   lost=row[0] is None, also_held=row[2])
 
 
 def finished_attempt_from_row(row: Sequence[Any]) -> AttemptRow:
@@ -115,7 +115,7 @@ def end_params(
         "attempts": step.attempts, "delay_ms": step.delay_ms, "exit_code": result.exit_code,
         "outcome": str(result.outcome), "attempt_error": result.error, "error": step.error,
         "output": result.output, "dropped": result.output_dropped,
-    }  # fmt: skip
+    }
 
 
 def inserted_job(spec: JobSpec, job_id: str, created: datetime) -> Job:
@@ -127,4 +127,4 @@ def inserted_job(spec: JobSpec, job_id: str, created: datetime) -> Job:
         max_retries=spec.max_retries, priority=spec.priority, timeout=spec.timeout,
         queue=spec.queue, run_at=created if spec.run_at is None else ms(to_ms(spec.run_at)),
         created_at=created, updated_at=created, cwd=spec.cwd, env=spec.env or None,
-    )  # fmt: skip
+    )

@@ -158,7 +158,7 @@ class SqlStore(Storage, Generic[C]):
     def _end_attempt(
         self, conn: C, job: Job, params: Params, step: Transition,
         claim_queues: Sequence[str] | None, wake: bool,
-    ) -> tuple[Job | None, Job | None]:  # fmt: skip
+    ) -> tuple[Job | None, Job | None]:
         """Record the attempt and move the job as ``step`` says (``params``: see
         end_params), guarded by the job's row; with ``claim_queues`` (None: don't) claim
         the worker's next job too. Returns (the finished job, None when the guard failed;
@@ -245,7 +245,7 @@ class SqlStore(Storage, Generic[C]):
                 new = [n for n, job_id in enumerate(ids) if not made[job_id].duplicate]
                 if dependencies.any_after([specs[n] for n in new]):
                     self._record_dependencies(conn, [specs[n] for n in new],
-                                              [ids[n] for n in new])  # fmt: skip
+                                              [ids[n] for n in new])
                     fresh = self._with_dependencies_in(conn, [made[ids[n]] for n in new])
                     made.update((job.id, job) for job in fresh)
                 if new:
@@ -297,7 +297,7 @@ class SqlStore(Storage, Generic[C]):
             "job_ids": self._list([e[0] for e in edges]),
             "depends_on": self._list([e[1] for e in edges]),
             "positions": self._list([e[2] for e in edges]),
-        })  # fmt: skip
+        })
         conn.execute(self._q["block_waiting"], {"ids": self._list(sorted({e[0] for e in edges}))})
 
     def _with_dependencies(self, jobs: list[Job]) -> list[Job]:
@@ -324,11 +324,11 @@ class SqlStore(Storage, Generic[C]):
     def list_jobs(
         self, state: State | None = None, queue: str | None = None, limit: int | None = 100,
         offset: int = 0, id_contains: str | None = None, cron: str | None = None,
-    ) -> list[Job]:  # fmt: skip
+    ) -> list[Job]:
         params = {
             "state": str(state) if state else None, "queue": queue, "id_contains": id_contains,
             "cron": cron, "limit": limit, "offset": offset,
-        }  # fmt: skip
+        }
         return self._with_dependencies(self._read_jobs("list_jobs", params))
 
     def attempts(self, job_id: str) -> list[Attempt]:
@@ -347,7 +347,7 @@ class SqlStore(Storage, Generic[C]):
             active, busy = conn.execute(self._q["count_workers"], params).fetchone()
             steered = conn.execute(self._q["queue_settings"], {}).fetchall()
         return Stats(counts, scheduled, int(active), int(busy), blocked,
-                     tuple(queue_from_row(row) for row in steered))  # fmt: skip
+                     tuple(queue_from_row(row) for row in steered))
 
     # --- user operations -------------------------------------------------------------------
 
@@ -390,7 +390,7 @@ class SqlStore(Storage, Generic[C]):
     def purge(self, states: Sequence[State], older_than: float) -> int:
         final = [str(s) for s in states if s in FINAL_STATES]
         params = {"states": self._list(final), "older_ms": int(older_than * 1000),
-                  **self._clock()}  # fmt: skip
+                  **self._clock()}
         with self._write() as conn:
             conn.execute(self._q["purge_attempts"], params)
             conn.execute(self._q["purge_dependencies"], params)

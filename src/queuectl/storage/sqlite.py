@@ -226,7 +226,7 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db]):
              spec.cwd, json.dumps(spec.env) if spec.env else None,
              to_ms(spec.run_at) if spec.run_at else now)
             for spec, job_id in zip(specs, ids, strict=True)
-        ]  # fmt: skip
+        ]
         # UTF-8 as it is (ensure_ascii would escape it only for SQLite to decode it again).
         batch = json.dumps(rows, ensure_ascii=False)
         with self._write() as conn:
@@ -244,13 +244,13 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db]):
              spec.cwd, json.dumps(spec.env) if spec.env else None,
              to_ms(spec.run_at) if spec.run_at else now, spec.unique_key)
             for spec, job_id in zip(specs, ids, strict=True)
-        ]  # fmt: skip
+        ]
         return {"rows": json.dumps(rows, ensure_ascii=False), "now": now}
 
     def _end_attempt(
         self, conn: sqlite3.Connection, job: Job, params: Params, step: Transition,
         claim_queues: Sequence[str] | None, wake: bool,
-    ) -> tuple[Job | None, Job | None]:  # fmt: skip
+    ) -> tuple[Job | None, Job | None]:
         """Two statements (record the attempt, then move the job) in the caller's
         transaction; the finished job is built from the claimed one, not read back."""
         conn.execute(self._q["record_attempt"], params)
@@ -274,7 +274,7 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db]):
             run_at=job.run_at if step.delay_ms is None else ms(now + step.delay_ms),
             finished_at=stamp, updated_at=stamp, exit_code=params["exit_code"],
             last_error=step.error,
-        )  # fmt: skip
+        )
         return done, nxt
 
     def _anything_lost(self, lease_ms: int | None, clock: Params) -> bool:

@@ -129,7 +129,7 @@ class Api:
             return failure(exc)
         done = await self.pool.run(lambda s: s.queue_update(name, **change))
         doc = {"name": name, "paused": done.after.paused, "limit": done.after.limit,
-               "known": done.known}  # fmt: skip
+               "known": done.known}
         return JSONResponse(doc)
 
     async def retry_all(self, request: Request) -> Response:

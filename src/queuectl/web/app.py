@@ -44,7 +44,7 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
         undefined=jinja2.StrictUndefined,
-    )  # fmt: skip
+    )
     env.filters.update(
         jobpath=lambda job_id: quote(job_id, safe=""),
         iso=iso,
@@ -72,7 +72,7 @@ class Pages:
         # One URL serves a page and, to htmx, its live fragment: caches must keep them apart.
         headers = {"vary": "HX-Request", "cache-control": "no-store"}
         return self.templates.TemplateResponse(request, name, context, status_code=status,
-                                               headers=headers)  # fmt: skip
+                                               headers=headers)
 
     async def overview(self, request: Request) -> Response:
         data = await self.pool.run(views.overview)
@@ -95,7 +95,7 @@ class Pages:
             return self.render(request, "missing.html", 404, job_id=job_id)
         name = "_job.html" if _fragment(request) else "job.html"
         return self.render(request, name, d=data, nav="jobs",
-                           events_url="/events?" + urlencode({"job": job_id}))  # fmt: skip
+                           events_url="/events?" + urlencode({"job": job_id}))
 
     async def cron(self, request: Request) -> Response:
         data = await self.pool.run(views.crons)

@@ -86,7 +86,7 @@ def _number(value: float) -> str:
 def duration_unit(top_seconds: float) -> tuple[float, str]:
     """The unit a duration axis reads best in: hours or minutes once top is two of them."""
     return next(((size, name) for size, name in DURATION_UNITS if top_seconds >= 2 * size),
-                DURATION_UNITS[-1])  # fmt: skip
+                DURATION_UNITS[-1])
 
 
 def time_axis(since: datetime, now: datetime) -> Axis:
@@ -140,9 +140,9 @@ def throughput(buckets: list[Bucket], since: datetime, now: datetime) -> Chart:
             bars.append(Bar(x, HEIGHT - ok_h, w, ok_h, "ok", f"{when}: {b.completed} completed"))
         if b.failed:
             bars.append(Bar(x, HEIGHT - ok_h - bad_h, w, bad_h, "failed",
-                            f"{when}: {b.failed} failed attempts"))  # fmt: skip
+                            f"{when}: {b.failed} failed attempts"))
     return Chart("Throughput", time_axis(since, now), y, bars=bars,
-                 legend=[("ok", "completed"), ("failed", "failed")], empty=peak == 0)  # fmt: skip
+                 legend=[("ok", "completed"), ("failed", "failed")], empty=peak == 0)
 
 
 def latency(buckets: list[Bucket], since: datetime, now: datetime) -> Chart:
@@ -158,9 +158,9 @@ def latency(buckets: list[Bucket], since: datetime, now: datetime) -> Chart:
             continue
         x, w = i * width, max(0.5, width - GAP)
         tip = (f"{_hhmm(b.start)}: p50 {format_duration(b.run.p50)}, "
-               f"p95 {format_duration(b.run.p95)} ({b.run.count} runs)")  # fmt: skip
+               f"p95 {format_duration(b.run.p95)} ({b.run.count} runs)")
         for kind, value in (("p95", b.run.p95), ("p50", b.run.p50)):
             h = max(1.0, _scale(value, top))
             bars.append(Bar(x, HEIGHT - h, w, h, kind, tip))
     return Chart("Run time (p50 / p95)", time_axis(since, now), y, bars=bars,
-                 legend=[("p50", "p50"), ("p95", "p95")], empty=not bars)  # fmt: skip
+                 legend=[("p50", "p50"), ("p95", "p95")], empty=not bars)

@@ -27,7 +27,7 @@ RETRY_MS = 2000  # how soon a browser reconnects after losing the stream
 def fingerprint(store: Storage, job_id: str | None) -> str:
     stats = store.stats()
     workers = [(w.id, w.state, w.current_job, w.heartbeat_at.timestamp())
-               for w in store.list_workers()]  # fmt: skip
+               for w in store.list_workers()]
     parts: list[object] = [stats.to_dict(), workers]
     if job_id:
         job = store.get_job(job_id)
@@ -38,7 +38,7 @@ def fingerprint(store: Storage, job_id: str | None) -> str:
 
 
 async def _stream(request: Request, read: Callable[[], str],
-                  stopping: threading.Event) -> AsyncIterator[str]:  # fmt: skip
+                  stopping: threading.Event) -> AsyncIterator[str]:
     yield f"retry: {RETRY_MS}\n\n"
     last, quiet = None, 0.0
     # Ends when the page goes away, or when the server shuts down (else Ctrl-C would wait
@@ -70,6 +70,6 @@ def endpoint(pool: StorePool, stopping: threading.Event) -> Callable[[Request], 
         return StreamingResponse(
             _stream(request, read, stopping), media_type="text/event-stream",
             headers={"cache-control": "no-store", "x-accel-buffering": "no"},
-        )  # fmt: skip
+        )
 
     return events

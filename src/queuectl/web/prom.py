@@ -67,29 +67,29 @@ def _jobs(snap: Snapshot) -> Iterator[Metric]:
     yield jobs
     yield GaugeMetricFamily("queuectl_jobs_scheduled",
                             "Pending jobs whose run_at is still in the future.",
-                            value=snap.stats.scheduled)  # fmt: skip
+                            value=snap.stats.scheduled)
 
 
 def _workers(snap: Snapshot) -> Iterator[Metric]:
     workers = GaugeMetricFamily("queuectl_workers", "Registered workers by state.",
-                                labels=["state"])  # fmt: skip
+                                labels=["state"])
     for state in WORKER_STATES:
         workers.add_metric([state], sum(w.state == state for w in snap.workers))
     yield workers
     yield GaugeMetricFamily("queuectl_workers_active", "Workers with a live heartbeat.",
-                            value=snap.stats.workers_active)  # fmt: skip
+                            value=snap.stats.workers_active)
 
 
 def _queues(snap: Snapshot) -> Iterator[Metric]:
     """Per queue (SPEC 6): jobs running now, the concurrency limit (only for limited
     queues: no sample means no limit), and whether it is paused (1) or not (0)."""
     running = GaugeMetricFamily("queuectl_queue_running", "Jobs of the queue running now.",
-                                labels=["queue"])  # fmt: skip
+                                labels=["queue"])
     limit = GaugeMetricFamily("queuectl_queue_limit",
                               "The queue's concurrency limit (absent: no limit).",
-                              labels=["queue"])  # fmt: skip
+                              labels=["queue"])
     paused = GaugeMetricFamily("queuectl_queue_paused", "1 while the queue is paused.",
-                               labels=["queue"])  # fmt: skip
+                               labels=["queue"])
     for q in snap.queues:
         running.add_metric([q.name], q.running)
         paused.add_metric([q.name], int(q.paused))
@@ -101,12 +101,12 @@ def _queues(snap: Snapshot) -> Iterator[Metric]:
 def _attempts(snap: Snapshot) -> Iterator[Metric]:
     attempts = GaugeMetricFamily("queuectl_attempts_last_hour",
                                  "Attempts that ended in the last hour, by outcome.",
-                                 labels=["outcome"])  # fmt: skip
+                                 labels=["outcome"])
     for outcome in Outcome:
         attempts.add_metric([str(outcome)], snap.figures.outcomes.get(str(outcome), 0))
     yield attempts
     yield GaugeMetricFamily("queuectl_dead_last_hour", "Jobs that went dead in the last hour.",
-                            value=snap.dead)  # fmt: skip
+                            value=snap.dead)
     durations = [d for d in (run_seconds(r) for r in snap.rows) if d is not None]
     yield _histogram(durations)
 
@@ -117,10 +117,10 @@ def _crons(snap: Snapshot) -> Iterator[Metric]:
     whole in the store (purging jobs never lowers it; removing the schedule ends it)."""
     until = GaugeMetricFamily("queuectl_cron_next_tick_seconds",
                               "Seconds until the schedule's next tick (negative: overdue).",
-                              labels=["name"])  # fmt: skip
+                              labels=["name"])
     skipped = CounterMetricFamily("queuectl_cron_skipped_ticks",
                                   "Ticks skipped because the previous job was unfinished.",
-                                  labels=["name"])  # fmt: skip
+                                  labels=["name"])
     for cron in snap.crons:
         if cron.next_run_at is not None:
             until.add_metric([cron.name], (cron.next_run_at - snap.now).total_seconds())
@@ -136,7 +136,7 @@ def _histogram(durations: list[float]) -> Metric:
         "queuectl_attempt_run_seconds",
         "Run time of the attempts that ended in the last hour, seconds.",
         buckets=buckets, gsum_value=sum(durations),
-    )  # fmt: skip
+    )
 
 
 def _le(bound: float) -> str:

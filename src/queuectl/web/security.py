@@ -79,7 +79,7 @@ def is_loopback(host: str) -> bool:
 
 
 def _authenticate(token: str, method: str, headers: Headers, query: dict[str, str],
-                  cookies: dict[str, str]) -> tuple[str | None, Verdict | None]:  # fmt: skip
+                  cookies: dict[str, str]) -> tuple[str | None, Verdict | None]:
     """How the request proved it knows the token ("header" / "cookie"), or a verdict."""
     scheme, _, given = headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and _same(given.strip(), token):
@@ -89,7 +89,7 @@ def _authenticate(token: str, method: str, headers: Headers, query: dict[str, st
     if method in SAFE_METHODS and "token" in query and _same(query["token"], token):
         return None, Verdict(set_cookie=True)
     return None, Verdict(401, "a token is required: send Authorization: Bearer <token>, "
-                              "or open /?token=<token> once in the browser")  # fmt: skip
+                              "or open /?token=<token> once in the browser")
 
 
 def _foreign_origin(headers: Headers) -> str | None:
@@ -110,7 +110,7 @@ def _foreign_origin(headers: Headers) -> str | None:
 
 
 def decide(token: str | None, method: str, headers: Headers, query: dict[str, str],
-           cookies: dict[str, str]) -> Verdict:  # fmt: skip
+           cookies: dict[str, str]) -> Verdict:
     """The whole policy, pure: may this request go on?"""
     if token is None and not is_loopback(_hostname(headers.get("host", ""))):
         return Verdict(403, "unexpected Host header: this dashboard answers on loopback only")
@@ -172,7 +172,7 @@ class Guard:
             )
             secure = scope.get("scheme") == "https"
             response.set_cookie(COOKIE, cookie_value(self.token), httponly=True,
-                                samesite="strict", secure=secure)  # fmt: skip
+                                samesite="strict", secure=secure)
             return response
         extra = {"www-authenticate": "Bearer"} if verdict.status == 401 else {}
         if scope["path"].startswith("/api/") or scope["path"] == "/events":

@@ -53,5 +53,5 @@ def serve(url: str, sock: socket.socket, token: str | None) -> None:
     config = uvicorn.Config(
         app, log_level="warning", access_log=False, server_header=False, proxy_headers=False,
         timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN),
-    )  # fmt: skip
+    )
     Server(config).run(sockets=[sock])

@@ -42,13 +42,13 @@ def overview(store: Storage) -> Overview:
     since = window(now, CHART_SECONDS)
     rows = store.finished_attempts(since)
     workers = [WorkerRow(w, max(0.0, (now - w.heartbeat_at).total_seconds()))
-               for w in store.list_workers()]  # fmt: skip
+               for w in store.list_workers()]
     return Overview(
         stats=store.stats(), workers=workers,
         hour=compute(rows, store.dead_since(since), since, now),
         throughput=charts.throughput(timeline(rows, since, now, THROUGHPUT_BUCKETS), since, now),
         latency=charts.latency(timeline(rows, since, now, LATENCY_BUCKETS), since, now),
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,9 @@ class JobFilter:
     def query(self, **changes: Any) -> dict[str, str]:
         """Query parameters for this filter with ``changes`` applied (for links)."""
         values = {"state": self.state, "queue": self.queue, "q": self.search,
-                  "page": self.page, **changes}  # fmt: skip
+                  "page": self.page, **changes}
         return {k: str(v) for k, v in values.items()
-                if v not in (None, "") and not (k == "page" and v == 1)}  # fmt: skip
+                if v not in (None, "") and not (k == "page" and v == 1)}
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class JobPage:
 
 def jobs(store: Storage, flt: JobFilter) -> JobPage:
     found = store.list_jobs(flt.state, flt.queue, PAGE_SIZE + 1, (flt.page - 1) * PAGE_SIZE,
-                            flt.search)  # fmt: skip
+                            flt.search)
     return JobPage(flt, found[:PAGE_SIZE], len(found) > PAGE_SIZE, store.stats().counts)
 
 
@@ -121,7 +121,7 @@ def job(store: Storage, job_id: str, attempt: int | None = None) -> JobDetail | 
     shown = attempt if attempt is not None else out.attempt if out else None
     return JobDetail(found, store.attempts(job_id), attempt, text, shown, cut,
                      following=out is not None and not out.finished,
-                     dependents=store.dependents(job_id))  # fmt: skip
+                     dependents=store.dependents(job_id))
 
 
 def dead(store: Storage, page: int) -> JobPage:
@@ -151,12 +151,12 @@ def crons(store: Storage) -> list[CronRow]:
     for c in store.cron_list():
         when = c.next_run_at
         next_in = ("paused" if c.paused else "never" if when is None
-                   else format_relative((when - now).total_seconds()))  # fmt: skip
+                   else format_relative((when - now).total_seconds()))
         rows.append(CronRow(
             c.name, c.spec.schedule, c.spec.parsed.describe(), c.spec.tz,
             iso(when) or "", next_in, c.last_job, str(c.last_state) if c.last_state else None,
             c.paused, c.skipped,
-        ))  # fmt: skip
+        ))
     return rows
 
 
