@@ -24,6 +24,15 @@ ALTER TABLE jobs ADD COLUMN unique_key text;
 CREATE UNIQUE INDEX jobs_unique_key ON jobs (unique_key)
     WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing');
 
+-- The clock as a statement inside a function reads it, for the start of a claimed attempt.
+-- queuectl_now_ms() is the transaction's start, and a claim's UPDATE runs with a snapshot
+-- taken later (a new one per statement of a plpgsql function in READ COMMITTED): it may
+-- claim a job that a dependency's end released after the claim's transaction began, so a
+-- start stamped at the transaction's start could precede the end that allowed it.
+CREATE FUNCTION queuectl_clock_ms() RETURNS bigint
+    LANGUAGE sql VOLATILE
+    AS $$ SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint $$;
+
 -- The claim while some queue is paused or limited. A limit of N is never exceeded: the
 -- claim of a job in a queue that has a row locks that row (FOR UPDATE) and counts the
 -- queue's processing jobs after the lock is granted (each statement of a plpgsql function
@@ -68,11 +77,9 @@ BEGIN
                 CONTINUE;
             END IF;
         END IF;
-        -- Started now, not at the transaction's start: a claim that waited for the
-        -- queue's row never stamps a start earlier than an end committed before it.
         UPDATE jobs
         SET state = 'processing', worker = p_worker, runs = runs + 1,
-            started_at = (extract(epoch FROM clock_timestamp()) * 1000)::bigint,
+            started_at = queuectl_clock_ms(),
             finished_at = NULL, exit_code = NULL, updated_at = queuectl_now_ms()
         WHERE seq = pick.seq
         RETURNING * INTO job;
@@ -102,7 +109,7 @@ BEGIN
     IF p_queues IS NULL OR cardinality(p_queues) = 0 THEN
         UPDATE jobs
         SET state = 'processing', worker = p_worker, runs = runs + 1,
-            started_at = queuectl_now_ms(), finished_at = NULL, exit_code = NULL,
+            started_at = queuectl_clock_ms(), finished_at = NULL, exit_code = NULL,
             updated_at = queuectl_now_ms()
         WHERE seq = (SELECT seq FROM jobs
                      WHERE state IN ('pending', 'failed') AND blocked_by = 0
@@ -113,7 +120,7 @@ BEGIN
     ELSE
         UPDATE jobs
         SET state = 'processing', worker = p_worker, runs = runs + 1,
-            started_at = queuectl_now_ms(), finished_at = NULL, exit_code = NULL,
+            started_at = queuectl_clock_ms(), finished_at = NULL, exit_code = NULL,
             updated_at = queuectl_now_ms()
         WHERE seq = (SELECT seq FROM jobs
                      WHERE state IN ('pending', 'failed') AND blocked_by = 0
