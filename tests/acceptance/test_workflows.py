@@ -140,14 +140,17 @@ def test_run_after_a_dependency(pool: Cli) -> None:
     assert (proc.returncode, proc.stdout) == (0, "first\n")
 
 
-def test_one_ctrl_c_cancels_the_running_job_and_exits_130(pool: Cli) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_ctrl_c_or_a_termination_cancels_the_running_job(pool: Cli, sig: signal.Signals) -> None:
+    """Ctrl-C (130), or a CI timeout's SIGTERM (143) or a closed terminal's SIGHUP (129): the
+    job is cancelled, never left behind on the workers."""
     proc = subprocess.Popen([QUEUECTL, "run", "-c", "echo started; sleep 60"], env=pool.env,
                             cwd=pool.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     assert proc.stdout is not None
     assert proc.stdout.readline() == "started\n"
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=30) == 130
+    proc.send_signal(sig)
+    assert proc.wait(timeout=30) == 128 + sig
     [job] = pool.json("list")
     assert job["state"] == "cancelled"
     wait_until(lambda: pool.json("status")["workers"]["busy"] == 0, what="the job to be killed")

@@ -4,7 +4,7 @@ Each attempt's output is streamed as the worker saves it (cli/follow.py: the sto
 it works from another machine sharing a PostgreSQL store), a line on stderr says why an
 attempt failed and when the next one starts, and the exit code is the job's outcome as a
 shell would report the command's. One Ctrl-C cancels the job (its worker kills it if it
-runs) and exits 130.
+runs) and exits 130; SIGTERM and SIGHUP do the same (exit 143, 129).
 """
 
 from __future__ import annotations
@@ -12,17 +12,18 @@ from __future__ import annotations
 import shlex
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 
-from queuectl import output, specs
+from queuectl import output, submit
 from queuectl.cli import follow
 from queuectl.cli.app import CliContext, pass_cli_context
 from queuectl.cli.jobs import job_defaults, job_flags
-from queuectl.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, QueuectlError
+from queuectl.errors import EXIT_FAILURE, EXIT_OK, QueuectlError
 from queuectl.models import FINAL_STATES, Attempt, Job, Outcome, State, utcnow
-from queuectl.settings import Config
 from queuectl.storage.base import Storage
 from queuectl.timeparse import format_duration
 
@@ -50,14 +51,16 @@ def run(cli_ctx: CliContext, /, argv: tuple[str, ...], job_id: str | None,
     if argv:
         defaults["command"] = shlex.join(argv)
     store = cli_ctx.store(create=True)
-    config = Config.from_stored(store.config_items())
-    [job] = store.enqueue([specs.build_spec(defaults, config, specs.current_dir())])
+    [job] = store.enqueue(submit.single(defaults, submit.Where.of(store)).specs)
     if not store.stats().workers_active:
         output.note(f"queuectl: job {job.id} waits for a worker (none is running on this store)")
     try:
-        return follow_job(store, job.id)
+        with _terminations_interrupt():
+            return follow_job(store, job.id)
     except KeyboardInterrupt:
-        return _cancel(store, job.id)
+        return _cancel(store, job.id, signal.SIGINT)
+    except Terminated as stop:
+        return _cancel(store, job.id, stop.signum)
 
 
 def follow_job(store: Storage, job_id: str) -> int:
@@ -132,9 +135,40 @@ def _signal_number(error: str) -> int:
         return int(name) if name.isdigit() else int(signal.SIGKILL)
 
 
-def _cancel(store: Storage, job_id: str) -> int:
-    """Ctrl-C: the job is cancelled (a second Ctrl-C meanwhile is ignored: one is enough)."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+class Terminated(Exception):
+    """`run` was told to end (SIGTERM: a CI timeout, `kill`; SIGHUP: its terminal closed)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+# Signals that end `run` as Ctrl-C does: the job is not left behind on the workers.
+TERMINATIONS = (signal.SIGTERM, signal.SIGHUP)
+
+
+@contextmanager
+def _terminations_interrupt() -> Iterator[None]:
+    """While following, SIGTERM and SIGHUP raise Terminated (the handler only raises: the
+    cancel is done outside it)."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise Terminated(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in TERMINATIONS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _cancel(store: Storage, job_id: str, signum: int) -> int:
+    """Ctrl-C, SIGTERM or SIGHUP: the job is cancelled, and `run` exits as a shell reports a
+    command ended by that signal (130 for Ctrl-C). Further signals meanwhile are ignored:
+    one is enough."""
+    ignored = (signal.SIGINT, *TERMINATIONS)
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in ignored}
     try:
         try:
             store.cancel([job_id])
@@ -142,8 +176,9 @@ def _cancel(store: Storage, job_id: str) -> int:
         except QueuectlError as exc:  # already final: nothing to cancel
             output.note(f"queuectl: {exc}")
     finally:
-        signal.signal(signal.SIGINT, previous)
-    return EXIT_INTERRUPTED
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return EXIT_SIGNAL_BASE + signum
 
 
 def register(group: click.Group) -> None:
