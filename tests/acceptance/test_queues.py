@@ -133,6 +133,11 @@ def test_bad_queue_input_is_one_line_and_writes_nothing(cli: Cli, tmp_path: Path
     proc = cli.run("queue", "resume", "ghost")
     assert proc.returncode == 0 and "unknown queue" in proc.stdout
     assert cli.json("queue", "list") == before
+    # Pausing one is fine too (for the jobs to come), but a typo must not pass unseen.
+    proc = cli.run("queue", "pause", "ghost")
+    assert proc.returncode == 0 and "has no jobs yet" in proc.stderr
+    assert [q["name"] for q in cli.json("queue", "list")] == [*(q["name"] for q in before),
+                                                              "ghost"]
 
 
 def test_a_refused_limit_never_creates_the_store(tmp_path: Path) -> None:

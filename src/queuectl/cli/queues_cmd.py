@@ -43,6 +43,8 @@ def pause(cli_ctx: CliContext, name: str, as_json: bool) -> None:
     """No worker anywhere claims from queue NAME; running jobs finish."""
     name = check_queue(name)  # before the store is opened (or created): nothing written
     change = cli_ctx.store(create=True).queue_update(name, paused=True)
+    if not change.known:  # legitimate (paused before its jobs come), but maybe a typo
+        output.note(f"queuectl: queue {name!r} has no jobs yet; paused for the jobs to come")
     _report(change, as_json, "paused" if not change.before.paused else "already paused")
 
 
