@@ -133,7 +133,8 @@ READERS = [
     ["status"], ["list"], ["show", "x"], ["logs", "x"], ["wait", "x"], ["metrics"],
     ["dlq", "list"], ["config", "get", "max-retries"], ["config", "list"], ["worker", "list"],
     ["cancel", "x"], ["dlq", "retry", "x"], ["purge", "--older-than", "1d"],
-    ["worker", "stop"],
+    ["worker", "stop"], ["queue", "list"], ["cron", "list"], ["cron", "show", "x"],
+    ["dashboard", "--port", "0"],
 ]
 
 

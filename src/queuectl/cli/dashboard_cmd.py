@@ -36,7 +36,10 @@ def dashboard(cli_ctx: CliContext, host: str, port: int, token: str | None) -> N
         raise InvalidValue(
             f"refusing to listen on {host} without a token: set {TOKEN_ENV} (or pass --token)"
         )
-    cli_ctx.store(create=True)  # fail now, with one clear line, if the store cannot be opened
+    # Fail now, with one clear line, if the store cannot be opened. A store named by --db
+    # or QUEUECTL_DB must exist, as for the read commands: a mistyped path would otherwise
+    # serve an empty queue (and create it). The default store is created.
+    cli_ctx.store()
     sock = server.bind(host, port)
     url = server.public_url(host, sock.getsockname()[1])
     access = "token required (open /?token=... once, or send Authorization: Bearer)" if token \
