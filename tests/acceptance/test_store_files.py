@@ -134,7 +134,8 @@ READERS = [
     ["dlq", "list"], ["config", "get", "max-retries"], ["config", "list"], ["worker", "list"],
     ["cancel", "x"], ["dlq", "retry", "x"], ["purge", "--older-than", "1d"],
     ["worker", "stop"], ["queue", "list"], ["cron", "list"], ["cron", "show", "x"],
-    ["dashboard", "--port", "0"],
+    ["cron", "remove", "x"], ["cron", "pause", "x"], ["cron", "resume", "x"],
+    ["cron", "run", "x"], ["dashboard", "--port", "0"],
 ]
 
 

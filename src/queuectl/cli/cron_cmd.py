@@ -144,7 +144,7 @@ def show(cli_ctx: CliContext, name: str, as_json: bool) -> None:
 @pass_cli_context
 def remove(cli_ctx: CliContext, name: str) -> None:
     """Delete a schedule (its jobs stay)."""
-    cli_ctx.store(create=True).cron_remove(name)
+    cli_ctx.store().cron_remove(name)
     output.note(f"schedule {name!r} removed")
 
 
@@ -153,7 +153,7 @@ def remove(cli_ctx: CliContext, name: str) -> None:
 @pass_cli_context
 def pause(cli_ctx: CliContext, name: str) -> None:
     """Stop firing ticks until resumed."""
-    cli_ctx.store(create=True).cron_set_paused(name, True)
+    cli_ctx.store().cron_set_paused(name, True)
     output.note(f"schedule {name!r} paused")
 
 
@@ -162,7 +162,7 @@ def pause(cli_ctx: CliContext, name: str) -> None:
 @pass_cli_context
 def resume(cli_ctx: CliContext, name: str) -> None:
     """Fire ticks again from the next one (missed ticks are not run)."""
-    resumed = cli_ctx.store(create=True).cron_set_paused(name, False)
+    resumed = cli_ctx.store().cron_set_paused(name, False)
     output.note(f"schedule {name!r} resumed; next run: {_next_run(resumed)}")
 
 
@@ -172,7 +172,7 @@ def resume(cli_ctx: CliContext, name: str) -> None:
 @pass_cli_context
 def run_now(cli_ctx: CliContext, name: str, as_json: bool) -> None:
     """Enqueue one job of the schedule now, outside its ticks; print its id."""
-    job = cli_ctx.store(create=True).cron_run_now(name)
+    job = cli_ctx.store().cron_run_now(name)
     if as_json:
         output.emit_json(job.to_dict())
     else:
