@@ -122,7 +122,7 @@ def show(cli_ctx: CliContext, name: str, as_json: bool) -> None:
         return
     spec = found.spec
     output.pairs([
-        ("name", spec.name), ("schedule", f"{spec.schedule} ({spec.parsed.describe()})"),
+        ("name", spec.name), ("schedule", _in_words(spec.schedule, spec.parsed.describe())),
         ("tz", spec.tz), ("command", spec.command), ("next run", _next_run(found)),
         ("paused", "yes" if found.paused else "no"), ("overlap", spec.overlap),
         ("catch-up", spec.catch_up), ("queue", spec.queue), ("cwd", spec.cwd),
@@ -215,3 +215,8 @@ def local_zone_name() -> str:
 
 def register(group: click.Group) -> None:
     group.add_command(cron)
+
+
+def _in_words(schedule: str, words: str) -> str:
+    """The schedule as written, and in words when they say more ("every 5s" says it all)."""
+    return schedule if words == schedule else f"{schedule} ({words})"
