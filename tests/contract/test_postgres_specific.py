@@ -294,3 +294,57 @@ def test_a_client_clock_running_ahead_changes_nothing(
     assert pstore.claim(worker) is None
     due = pstore.seconds_until_due()
     assert due is not None and 1700 < due <= 1800
+
+
+@pytest.mark.parametrize("delete", ["purge", "retention"])
+def test_deleting_a_dead_job_never_strands_a_dependent_enqueued_meanwhile(
+    url: str, pstore: Storage, delete: str
+) -> None:
+    """An enqueue that makes dead job A a dependency and a purge (or retention batch) of A,
+    at once: A's row lock orders them, and whichever goes first, no job may be left waiting
+    on a job that is gone (the purge judged A unneeded from a snapshot older than the lock it
+    waited for, and deleted it under its new dependent)."""
+    [a] = pstore.enqueue([JobSpec(command="exit 1", id="A", max_retries=0)])
+    worker = register(pstore, "w")
+    claimed = pstore.claim(worker)
+    assert claimed is not None
+    pstore.finish(claimed, worker, AttemptResult(Outcome.FAILED, 1, "exit code 1"), policy)
+    holder = psycopg.connect(url)  # an enqueue's lock_dependencies, as a long one
+    holder.execute("SELECT 1 FROM jobs WHERE id = 'A' FOR NO KEY UPDATE")
+    results: dict[str, object] = {}
+
+    def enqueue_b() -> None:
+        store = PostgresStorage(url)
+        try:
+            results["b"] = store.enqueue([JobSpec(command="true", id="B", after=("A",),
+                                                  max_retries=0)])
+        except Exception as exc:  # noqa: BLE001 - refused: A was gone first
+            results["b"] = exc
+        finally:
+            store.close()
+
+    def delete_a() -> None:
+        store = PostgresStorage(url)
+        try:
+            if delete == "purge":
+                results["deleted"] = store.purge([State.DEAD], 0)
+            else:
+                results["deleted"] = store.prune_finished(0, 50)
+        finally:
+            store.close()
+
+    first = threading.Thread(target=enqueue_b)
+    first.start()
+    time.sleep(0.5)  # the enqueue waits on A's lock first (either order must hold, though)
+    second = threading.Thread(target=delete_a)
+    second.start()
+    time.sleep(0.5)
+    holder.commit()
+    holder.close()
+    first.join(30)
+    second.join(30)
+    b = pstore.get_job("B")
+    if pstore.get_job("A") is None:
+        assert b is None, f"B waits for a job that is gone ({results})"
+    else:
+        assert b is not None and b.waiting_for == ("A",)

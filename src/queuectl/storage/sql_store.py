@@ -392,9 +392,8 @@ class SqlStore(Storage, Generic[C]):
         params = {"states": self._list(final), "older_ms": int(older_than * 1000),
                   **self._clock()}
         with self._write() as conn:
-            conn.execute(self._q["purge_attempts"], params)
-            conn.execute(self._q["purge_dependencies"], params)
-            return conn.execute(self._q["purge_jobs"], params).rowcount
+            locked = [row[0] for row in conn.execute(self._q["purge_lock"], params)]
+            return len(self._delete_finished(conn, locked))
 
     def prune_finished(self, older_than: float, limit: int) -> int:
         params = {"older_ms": int(older_than * 1000), "limit": limit, **self._clock()}
@@ -403,11 +402,21 @@ class SqlStore(Storage, Generic[C]):
             return 0
         with self._write() as conn:
             params.update(self._clock(), ids=self._list(found))
-            gone = [row[0] for row in conn.execute(self._q["prune_jobs"], params)]
-            if gone:
-                conn.execute(self._q["prune_attempts"], {"ids": self._list(gone)})
-                conn.execute(self._q["prune_dependencies"], {"ids": self._list(gone)})
-        return len(gone)
+            locked = [row[0] for row in conn.execute(self._q["prune_lock"], params)]
+            return len(self._delete_finished(conn, locked))
+
+    def _delete_finished(self, conn: C, locked: list[str]) -> list[str]:
+        """Delete, with their attempts and their own edges, the ``locked`` finished jobs
+        that no waiting job needs (judged in a statement of its own: see queries.sql)."""
+        if not locked:
+            return []
+        ids = self._list(locked)
+        gone = [row[0] for row in conn.execute(self._q["finished_unneeded"], {"ids": ids})]
+        if gone:
+            params = {"ids": self._list(gone)}
+            for name in ("delete_attempts", "delete_dependencies", "delete_jobs"):
+                conn.execute(self._q[name], params)
+        return gone
 
     def request_stop(self) -> list[str]:
         with self._write() as conn:

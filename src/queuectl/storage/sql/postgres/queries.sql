@@ -257,33 +257,6 @@ RETURNING *
 -- name: dead_ids
 SELECT id FROM jobs WHERE state = 'dead' ORDER BY seq
 
--- name: purge_attempts
--- Purge never deletes a job that a waiting job still needs (a dead one: `dlq retry` of it
--- resumes the chain); a completed one goes, its dependents were released when it completed.
-DELETE FROM attempts WHERE job_id IN (
-    SELECT id FROM jobs WHERE state = ANY(%(states)s::text[])
-      AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint
-      AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
-          SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
-          WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0)))
-
--- name: purge_dependencies
--- The purged jobs' own edges (what they ran after); edges pointing at them stay, so a
--- dependent still lists a purged dependency in `after`.
-DELETE FROM job_dependencies WHERE job_id IN (
-    SELECT id FROM jobs WHERE state = ANY(%(states)s::text[])
-      AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint
-      AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
-          SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
-          WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0)))
-
--- name: purge_jobs
-DELETE FROM jobs
-WHERE state = ANY(%(states)s::text[]) AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint
-  AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
-      SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
-      WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0))
-
 -- name: request_stop
 UPDATE workers SET stop_requested = true RETURNING id
 
@@ -435,7 +408,7 @@ WHERE dead.id = %(id)s AND other.id <> dead.id
 
 -- name: prune_candidates
 -- Retention (SPEC 6): finished jobs past it, a batch at a time, oldest first (jobs_finished).
--- As purge, never a job that a waiting job still needs (see purge_attempts).
+-- As purge, never a job that a waiting job still needs (see finished_unneeded).
 SELECT id FROM jobs
 WHERE state IN ('completed', 'dead', 'cancelled')
   AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint
@@ -444,27 +417,50 @@ WHERE state IN ('completed', 'dead', 'cancelled')
       WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0))
 ORDER BY finished_at LIMIT %(limit)s
 
--- name: prune_jobs
--- The candidates judged again on their locked rows (one may have been retried, or become
--- needed, meanwhile); SKIP LOCKED: workers pruning at once pass over each other's rows.
-DELETE FROM jobs
-WHERE seq IN (SELECT seq FROM jobs
-              WHERE id = ANY(%(ids)s::text[])
-                AND state IN ('completed', 'dead', 'cancelled')
-                AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint
-                AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
-                    SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
-                    WHERE d.depends_on = jobs.id AND w.state = 'pending'
-                      AND w.blocked_by > 0))
-              FOR UPDATE SKIP LOCKED)
-RETURNING id
+-- --- deleting finished jobs: purge and retention --------------------------------------------
+-- Both lock their jobs first (purge_lock, prune_lock), then judge in a LATER statement, which
+-- reads what committed since, which of them no waiting job needs (finished_unneeded). In one
+-- statement the judgement would read the statement's snapshot even for a row whose lock it
+-- waited for: an enqueue that had just made a dead job a dependency (lock_dependencies holds
+-- its row) would commit, and the job be deleted under its new dependent, stranding it. Once
+-- locked, no enqueue can add a dependent (lock_dependencies waits).
 
--- name: prune_dependencies
--- The pruned jobs' own edges (as purge_dependencies).
+-- name: purge_lock
+-- In id order, as lock_dependencies takes them: the two never deadlock.
+SELECT id FROM jobs
+WHERE state = ANY(%(states)s::text[]) AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint
+ORDER BY id
+FOR UPDATE
+
+-- name: prune_lock
+-- The candidates (prune_candidates, read without locks) judged again on their locked rows
+-- (one may have been retried meanwhile); SKIP LOCKED: workers pruning at once, or an enqueue
+-- that names one, are passed over, never waited for.
+SELECT id FROM jobs
+WHERE id = ANY(%(ids)s::text[])
+  AND state IN ('completed', 'dead', 'cancelled')
+  AND finished_at < queuectl_now_ms() - %(older_ms)s::bigint
+FOR UPDATE SKIP LOCKED
+
+-- name: finished_unneeded
+-- Never a job that a waiting job still needs (a dead one: `dlq retry` of it resumes the
+-- chain); a completed one goes, its dependents were released when it completed.
+SELECT id FROM jobs
+WHERE id = ANY(%(ids)s::text[])
+  AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
+      SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+      WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0))
+
+-- name: delete_attempts
+DELETE FROM attempts WHERE job_id = ANY(%(ids)s::text[])
+
+-- name: delete_dependencies
+-- The deleted jobs' own edges (what they ran after); edges pointing at them stay, so a
+-- dependent still lists a deleted dependency in `after`.
 DELETE FROM job_dependencies WHERE job_id = ANY(%(ids)s::text[])
 
--- name: prune_attempts
-DELETE FROM attempts WHERE job_id = ANY(%(ids)s::text[])
+-- name: delete_jobs
+DELETE FROM jobs WHERE id = ANY(%(ids)s::text[])
 
 -- name: pg_notify
 -- Wakes the listening workers once the transaction commits (repeats within it are folded

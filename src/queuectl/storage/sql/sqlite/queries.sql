@@ -256,32 +256,6 @@ RETURNING *
 -- name: dead_ids
 SELECT id FROM jobs WHERE state = 'dead' ORDER BY seq
 
--- name: purge_attempts
--- Purge never deletes a job that a waiting job still needs (a dead one: `dlq retry` of it
--- resumes the chain); a completed one goes, its dependents were released when it completed.
-DELETE FROM attempts WHERE job_id IN (
-    SELECT id FROM jobs WHERE state IN (SELECT value FROM json_each(:states))
-      AND finished_at < :now - :older_ms
-      AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
-          SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
-          WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0)))
-
--- name: purge_dependencies
--- The purged jobs' own edges (what they ran after); edges pointing at them stay, so a
--- dependent still lists a purged dependency in `after`.
-DELETE FROM job_dependencies WHERE job_id IN (
-    SELECT id FROM jobs WHERE state IN (SELECT value FROM json_each(:states))
-      AND finished_at < :now - :older_ms
-      AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
-          SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
-          WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0)))
-
--- name: purge_jobs
-DELETE FROM jobs WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :now - :older_ms
-  AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
-      SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
-      WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0))
-
 -- name: request_stop
 UPDATE workers SET stop_requested = 1 RETURNING id
 
@@ -500,7 +474,7 @@ WHERE dead.id = :id AND other.id <> dead.id
 -- Retention (SPEC 6): finished jobs past it, a batch at a time. Read before the write lock
 -- is taken (WAL readers block nobody), so that a scan past young finished jobs never holds
 -- it. Through jobs_state: each final state's rows in insertion order, oldest first. As
--- purge, never a job that a waiting job still needs (see purge_attempts).
+-- purge, never a job that a waiting job still needs (see finished_unneeded).
 SELECT id FROM jobs INDEXED BY jobs_state
 WHERE state IN ('completed', 'dead', 'cancelled') AND finished_at < :now - :older_ms
   AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
@@ -508,20 +482,38 @@ WHERE state IN ('completed', 'dead', 'cancelled') AND finished_at < :now - :olde
       WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0))
 LIMIT :limit
 
--- name: prune_jobs
--- The candidates judged again under the write lock (one may have been retried, or become
--- needed, meanwhile).
-DELETE FROM jobs
+-- --- deleting finished jobs: purge and retention --------------------------------------------
+-- Both take their jobs (purge_lock, prune_lock), then judge in a later statement which of
+-- them no waiting job needs (finished_unneeded), then delete those with what hangs on them.
+-- The write lock makes the three one moment here; PostgreSQL locks the rows instead.
+
+-- name: purge_lock
+SELECT id FROM jobs
+WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :now - :older_ms
+
+-- name: prune_lock
+-- The candidates (prune_candidates, read before the lock) judged again under it: one may
+-- have been retried meanwhile.
+SELECT id FROM jobs
 WHERE id IN (SELECT value FROM json_each(:ids))
   AND state IN ('completed', 'dead', 'cancelled') AND finished_at < :now - :older_ms
+
+-- name: finished_unneeded
+-- Never a job that a waiting job still needs (a dead one: `dlq retry` of it resumes the
+-- chain); a completed one goes, its dependents were released when it completed.
+SELECT id FROM jobs
+WHERE id IN (SELECT value FROM json_each(:ids))
   AND (state = 'completed' OR NOT has_dependents OR NOT EXISTS (
       SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
       WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0))
-RETURNING id
 
--- name: prune_dependencies
--- The pruned jobs' own edges (as purge_dependencies).
+-- name: delete_attempts
+DELETE FROM attempts WHERE job_id IN (SELECT value FROM json_each(:ids))
+
+-- name: delete_dependencies
+-- The deleted jobs' own edges (what they ran after); edges pointing at them stay, so a
+-- dependent still lists a deleted dependency in `after`.
 DELETE FROM job_dependencies WHERE job_id IN (SELECT value FROM json_each(:ids))
 
--- name: prune_attempts
-DELETE FROM attempts WHERE job_id IN (SELECT value FROM json_each(:ids))
+-- name: delete_jobs
+DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
