@@ -64,5 +64,11 @@ def test_healthz_of_a_running_dashboard_follows_its_database(tmp_path: Path) -> 
             pg.drop(name)  # WITH (FORCE): the dashboard's connections are cut too
             answer = httpx.get(base + "/healthz", timeout=30)
             assert answer.status_code == 503 and answer.json() == {"store": "unavailable"}
+            # The pages and the API say so too (503 and why), never a bare 500.
+            auth = {"Authorization": f"Bearer {TOKEN}"}
+            api = httpx.get(base + "/api/status", headers=auth, timeout=30)
+            assert api.status_code == 503 and "store unavailable" in api.json()["error"]
+            page = httpx.get(base + "/", headers=auth, timeout=30)
+            assert page.status_code == 503 and "store unavailable" in page.text
     finally:
         pg.drop(name)

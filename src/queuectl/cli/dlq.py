@@ -43,6 +43,9 @@ def retry(cli_ctx: CliContext, job_ids: tuple[str, ...], retry_all: bool, as_jso
             output.line(job.id)
         if retry_all:
             output.note(f"{len(jobs)} job(s) back to pending")
+    if retry_all and (left := cli_ctx.store().stats().counts["dead"]):
+        # Dead jobs whose unique key another job holds now (one per key came back).
+        output.note(f"{left} dead job(s) stay: another job holds their unique key")
 
 
 def register(group: click.Group) -> None:

@@ -301,7 +301,9 @@ class Storage(ABC):
     def retry_dead(self, job_ids: Sequence[str] | None) -> list[Job]:
         """Dead jobs back to pending with attempts 0, due now; ``None`` means every dead job.
 
-        All or nothing: a job that is not dead raises WrongState with its state.
+        All or nothing: a job that is not dead raises WrongState with its state, one whose
+        unique key another job holds raises UniqueKeyTaken. With ``None``, such jobs stay
+        dead instead (of several dead jobs with one key, the first comes back).
         """
 
     @abstractmethod

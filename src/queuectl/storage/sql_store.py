@@ -373,11 +373,14 @@ class SqlStore(Storage, Generic[C]):
         clock = self._clock()
         done: list[Job] = []
         with self._write() as conn:
+            every = job_ids is None
             if job_ids is None:
                 job_ids = [row[0] for row in conn.execute(self._q["dead_ids"], {})]
             for job_id in job_ids:
                 holder = conn.execute(self._q["unique_key_holder"], {"id": job_id}).fetchone()
                 if holder is not None:
+                    if every:  # one job per key comes back; the rest stay in the DLQ
+                        continue
                     raise UniqueKeyTaken(job_id, holder[0])
                 found = self._jobs(conn, "retry_dead", {"id": job_id, **clock})
                 if not found:

@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from queuectl import output
+from queuectl.errors import StoreUnavailable
 from queuectl.models import State, iso
 from queuectl.settings import redact_url
 from queuectl.timeparse import format_duration
@@ -177,4 +178,15 @@ def create_app(url: str, token: str | None, stopping: threading.Event | None = N
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     guard = Middleware(Guard, token=token)
-    return Starlette(routes=routes, middleware=[guard], lifespan=lifespan)
+    handlers = {StoreUnavailable: _store_unavailable}
+    return Starlette(routes=routes, middleware=[guard], lifespan=lifespan,
+                     exception_handlers=handlers)
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    """The store is down (a PostgreSQL server gone, a disk full): 503 with the reason, the
+    password already scrubbed, as JSON under /api/ and as text on a page, never a bare 500."""
+    message = f"store unavailable: {exc}"
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": message}, 503, headers=NO_STORE)
+    return Response(message + "\n", 503, media_type="text/plain", headers=NO_STORE)
