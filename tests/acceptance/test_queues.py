@@ -78,6 +78,26 @@ def test_a_limit_holds_across_four_workers_on_two_hosts(cli: Cli, limit: int) ->
     assert render["limit"] == limit and render["counts"]["completed"] == 40
 
 
+def test_a_job_cancelled_while_running_holds_its_place_until_its_process_ends(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Limit 1; the running job ignores SIGTERM, so after the cancel it lives on through the
+    worker's grace until SIGKILL. The next job of the queue starts only after it is gone:
+    its first line comes after the cancelled job's last."""
+    log = tmp_path / "log"
+    cli.ok("queue", "limit", "lim", "1")
+    cli.start_workers(2)
+    wait_until(lambda: cli.active_workers() == 2, what="the pool to start")
+    stubborn = cli.enqueue(f'trap "" TERM; while true; do echo A >> {log}; sleep 0.05; done',
+                           "--queue", "lim")
+    nxt = cli.enqueue(f"echo B >> {log}", "--queue", "lim")
+    wait_until(lambda: log.exists() and "A" in log.read_text(), what="the first job to run")
+    cli.ok("cancel", stubborn)
+    proc = cli.run("wait", nxt, "--timeout", "60", timeout=90)
+    assert proc.returncode == 0, proc.stderr
+    lines = log.read_text().split()
+    assert lines[-1] == "B" and lines.count("B") == 1, lines
+
 def test_pause_and_resume_while_jobs_run(cli: Cli, tmp_path: Path) -> None:
     cli.start_workers(2)
     running = [cli.enqueue("sleep 3", "--queue", "reports") for _ in range(2)]

@@ -188,14 +188,21 @@ CREATE TABLE queues (
     updated_at        bigint  NOT NULL
 );
 
+-- How many jobs of queue p_queue run now: those processing, and those cancelled while
+-- running whose process has not ended yet (its attempt's row, opened by the cancel, is still
+-- open: the worker grants a grace before SIGKILL), so a cancel never lets a limit be passed.
+CREATE FUNCTION queuectl_queue_running(p_queue text) RETURNS bigint
+    LANGUAGE sql STABLE
+    AS $$ SELECT (SELECT count(*) FROM jobs WHERE state = 'processing' AND queue = p_queue)
+               + (SELECT count(*) FROM attempts a JOIN jobs j ON j.id = a.job_id
+                  WHERE a.finished_at IS NULL AND j.state = 'cancelled' AND j.queue = p_queue) $$;
+
 -- The queues no claim may take from right now, as a first look without locks: paused, or
--- running as many jobs as their limit (processing jobs found through jobs_held).
+-- running as many jobs as their limit.
 CREATE VIEW queues_blocked AS
 SELECT name FROM queues
 WHERE paused
-   OR (concurrency_limit IS NOT NULL
-       AND concurrency_limit <= (SELECT count(*) FROM jobs
-                                 WHERE state = 'processing' AND queue = queues.name));
+   OR (concurrency_limit IS NOT NULL AND concurrency_limit <= queuectl_queue_running(name));
 
 -- At most one job per unique key among the jobs that may still run. Jobs without a key
 -- are not in the index, so it costs them nothing.
@@ -301,9 +308,7 @@ BEGIN
             locked := true;
             SELECT * INTO q FROM queues WHERE name = pick.queue FOR UPDATE;
             IF FOUND AND (q.paused OR (q.concurrency_limit IS NOT NULL
-                    AND q.concurrency_limit <= (SELECT count(*) FROM jobs
-                                                WHERE state = 'processing'
-                                                  AND queue = pick.queue))) THEN
+                    AND q.concurrency_limit <= queuectl_queue_running(pick.queue))) THEN
                 skip := skip || pick.queue;
                 CONTINUE;
             END IF;

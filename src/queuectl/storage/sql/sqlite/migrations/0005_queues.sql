@@ -18,7 +18,16 @@ SELECT name FROM queues
 WHERE paused <> 0
    OR (concurrency_limit IS NOT NULL
        AND concurrency_limit <= (SELECT count(*) FROM jobs INDEXED BY jobs_state
-                                 WHERE state = 'processing' AND queue = queues.name));
+                                 WHERE state = 'processing' AND queue = queues.name)
+                              -- cancelled while running, its process not ended yet (the
+                              -- worker grants a grace before SIGKILL): its attempt's row,
+                              -- opened by the cancel, is still open
+                              + (SELECT count(*) FROM attempts a JOIN jobs j ON j.id = a.job_id
+                                 WHERE a.finished_at IS NULL AND j.state = 'cancelled'
+                                   AND j.queue = queues.name));
+-- The open attempts (a cancel while running, saved output): few, and none for the attempt
+-- rows written when they end, which is nearly all of them.
+CREATE INDEX attempts_open ON attempts (job_id) WHERE finished_at IS NULL;
 
 -- At most one job per unique key among the jobs that may still run. Jobs without a key
 -- are not in the index, so it costs them nothing.
