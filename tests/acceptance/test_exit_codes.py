@@ -152,6 +152,9 @@ TABLE: dict[str, list[Case]] = {
         Case(["worker", "start", "--count", "x"], 2, "is not a valid integer"),
         Case(["dashboard", "--port", "70000"], 1, "invalid --port 70000"),
         Case(["dashboard", "--port", "x"], 2, "is not a valid integer"),
+        Case(["run"], 2, "give the command to run: -c CMD, or after --"),
+        Case(["run", "--"], 2, "give the command to run: -c CMD, or after --"),
+        Case(["run", "-c", "true", "--", "true"], 2, "not both"),
     ],
     "config": [
         Case(["config", "set", "job-timeout", "5x"], 1, "invalid value '5x' for job-timeout"),

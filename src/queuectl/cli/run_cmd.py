@@ -45,7 +45,9 @@ def run(cli_ctx: CliContext, /, argv: tuple[str, ...], job_id: str | None,
       queuectl run -c "make test"
       queuectl run --timeout 10m --max-retries 2 -- ./deploy.sh "staging env"
     """
-    if (flags["command"] is None) == (not argv):
+    if flags["command"] is None and not argv:
+        raise click.UsageError("give the command to run: -c CMD, or after --")
+    if flags["command"] is not None and argv:
         raise click.UsageError("give the command as -c CMD or after --, not both")
     defaults = job_defaults(flags, job_id, env_pairs, after)
     if argv:
