@@ -93,6 +93,11 @@ class DependencyRefused(InvalidValue):
         super().__init__(f"cannot run after {dependency!r}: {why}")
         self.index = index
         self.dependency = dependency
+        self.why = why
+
+    def at(self, index: int) -> DependencyRefused:
+        """The same refusal for the job at ``index`` of a larger batch."""
+        return DependencyRefused(index, self.dependency, self.why)
 
 
 class ScheduleNotFound(QueuectlError):

@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from queuectl.errors import (
+    DependencyRefused,
     DuplicateJob,
     InvalidValue,
     JobNotFound,
@@ -244,8 +245,11 @@ class SqlStore(Storage, Generic[C]):
             if not left:
                 new = [n for n, job_id in enumerate(ids) if not made[job_id].duplicate]
                 if dependencies.any_after([specs[n] for n in new]):
-                    self._record_dependencies(conn, [specs[n] for n in new],
-                                              [ids[n] for n in new])
+                    try:
+                        self._record_dependencies(conn, [specs[n] for n in new],
+                                                  [ids[n] for n in new])
+                    except DependencyRefused as refused:  # its place in the whole batch
+                        raise refused.at(new[refused.index]) from None
                     fresh = self._with_dependencies_in(conn, [made[ids[n]] for n in new])
                     made.update((job.id, job) for job in fresh)
                 if new:
