@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from datetime import datetime
 from urllib.parse import quote
 
-from tests.helpers import Cli, wait_until
+from tests.helpers import QUEUECTL, Cli, wait_until
 
 HOSTS = ("host-a", "host-b")
 
@@ -110,6 +111,12 @@ def test_bad_input_is_one_line_and_writes_nothing(cli: Cli) -> None:
         assert proc.returncode == code, (args, proc.stderr)
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and words in lines[0], (args, proc.stderr)
+    # A TZ that is a POSIX rule, not a zone name, is refused rather than guessed around.
+    proc = subprocess.run([QUEUECTL, "cron", "add", "x", "@daily", "-c", "true"],
+                          env={**cli.env, "TZ": "CET-1CEST,M3.5.0,M10.5.0/3"}, cwd=cli.cwd,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "is not an IANA zone name" in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1
     assert cli.json("cron", "list") == before
     assert cli.json("list") == []
 
