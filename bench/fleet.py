@@ -1,0 +1,168 @@
+"""The fleet figure: what idle pools cost PostgreSQL, counted rather than timed.
+
+For P pools of W workers (`queuectl worker start --count W`, each its own process tree)
+on one throwaway database, idle:
+- **connections held**: rows of ``pg_stat_activity`` for the database (this script watches
+  from the admin database, so it is not among them);
+- **transactions per enqueue**: ``xact_commit + xact_rollback`` of ``pg_stat_database``
+  over N single `queuectl enqueue -c true` (a fresh process each, GAP seconds apart, each
+  job runs and ends), minus the same pools' transactions over an idle window of the same
+  length (heartbeats, recovery looks: time-driven, not enqueue-driven), minus the CLI's
+  own transactions per enqueue (measured with no pool). Backends report their counts
+  with a delay (PostgreSQL flushes an idle backend's statistics within ~10 s), so each
+  window ends SETTLE seconds after its last action, and both windows the same way.
+
+Run: ``python -m bench.fleet [--pools 1x2,1x16,2x8,1x32] [--enqueues 20]``; prints one
+line per shape and a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+
+import psycopg
+
+from bench.driver import console_script
+from bench.stores import PG_ADMIN_URL, throwaway
+
+GAP = 0.2  # seconds between two enqueues
+SETTLE = 11.0  # seconds: an idle backend's statistics reach pg_stat_database within 10 s
+
+
+@dataclass
+class Shape:
+    pools: int
+    workers: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shape:
+        pools, _, workers = text.partition("x")
+        return cls(int(pools), int(workers))
+
+    def __str__(self) -> str:
+        return f"{self.pools}x{self.workers}"
+
+
+def _dbname(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+def xacts(admin: psycopg.Connection[tuple[object, ...]], db: str) -> int:
+    admin.execute("SELECT pg_stat_clear_snapshot()")
+    row = admin.execute("SELECT xact_commit + xact_rollback FROM pg_stat_database "
+                        "WHERE datname = %s", (db,)).fetchone()
+    assert row is not None
+    return int(str(row[0]))
+
+
+def connections(admin: psycopg.Connection[tuple[object, ...]], db: str) -> int:
+    admin.execute("SELECT pg_stat_clear_snapshot()")
+    row = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+                        (db,)).fetchone()
+    assert row is not None
+    return int(str(row[0]))
+
+
+def window(admin: psycopg.Connection[tuple[object, ...]], db: str,
+           action: Callable[[], None]) -> int:
+    """Transactions of the database over ``action`` and the SETTLE seconds after it."""
+    before = xacts(admin, db)
+    action()
+    time.sleep(SETTLE)
+    return xacts(admin, db) - before
+
+
+def measure(shape: Shape, enqueues: int, cli_own: float | None) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp, throwaway("postgres", tmp) as url:
+        db = _dbname(url)
+        exe = console_script()
+        env = {**os.environ, "QUEUECTL_DB": url, "QUEUECTL_HOME": os.path.join(tmp, "home")}
+        subprocess.run([exe, "config", "set", "max-retries", "0"], env=env, check=True,
+                       capture_output=True)
+        pools = [subprocess.Popen([exe, "worker", "start", "--count", str(shape.workers)],
+                                  env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, start_new_session=True)
+                 for _ in range(shape.pools)]
+        try:
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+                expected = shape.pools * shape.workers
+                deadline = time.monotonic() + 60
+                while _registered(url) < expected and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                time.sleep(2)  # every worker asleep
+                held = connections(admin, db)
+
+                def idle() -> None:
+                    time.sleep(enqueues * GAP)
+
+                def enqueue() -> None:
+                    for _ in range(enqueues):
+                        subprocess.run([exe, "enqueue", "-c", "true"], env=env, check=True,
+                                       capture_output=True)
+                        time.sleep(GAP)
+
+                quiet = window(admin, db, idle) if shape.pools else 0
+                busy = window(admin, db, enqueue)
+                done = _finished(url)
+        finally:
+            for proc in pools:
+                with suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+            for proc in pools:
+                proc.wait(30)
+    total = (busy - quiet) / enqueues
+    workers = total - cli_own if cli_own is not None else 0.0
+    return {"connections": held, "per_enqueue": total, "workers_per_enqueue": workers,
+            "idle_window": quiet, "finished": done}
+
+
+def _registered(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        try:
+            row = conn.execute("SELECT count(*) FROM workers").fetchone()
+        except psycopg.Error:
+            return 0
+        return int(str(row[0])) if row else 0
+
+
+def _finished(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM jobs WHERE state = 'completed'").fetchone()
+        return int(str(row[0])) if row else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.fleet")
+    parser.add_argument("--pools", default="1x2,1x16,2x8,1x32",
+                        help="comma list of POOLSxWORKERS")
+    parser.add_argument("--enqueues", type=int, default=20)
+    args = parser.parse_args(argv)
+    shapes = [Shape.parse(s) for s in args.pools.split(",")]
+    cli = measure(Shape(0, 0), args.enqueues, None)
+    cli_own = cli["per_enqueue"]
+    print(f"no pool: CLI's own {cli_own:.1f} transactions per enqueue", file=sys.stderr)
+    rows = []
+    for shape in shapes:
+        got = measure(shape, args.enqueues, cli_own)
+        print(f"{shape}: {got}", file=sys.stderr)
+        rows.append((shape, got))
+    print("| pools x workers | connections held | transactions per enqueue (CLI's "
+          f"{cli_own:.1f} excluded) | jobs finished |")
+    print("|---|---|---|---|")
+    for shape, got in rows:
+        print(f"| {shape} | {got['connections']:.0f} | {got['workers_per_enqueue']:.1f} | "
+              f"{got['finished']:.0f}/{args.enqueues} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
