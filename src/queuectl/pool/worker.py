@@ -39,6 +39,7 @@ from queuectl.ids import new_worker_id
 from queuectl.models import AttemptResult, CheckIn, Job, Outcome, State, WorkerInfo, utcnow
 from queuectl.pool import orphans
 from queuectl.pool.log import job_lines, set_worker
+from queuectl.pool.relay import EVENTS, WorkerSide
 from queuectl.pool.runner import CHECK_INTERVAL, Action, Hooks, RunSpec, run
 from queuectl.pool.stop import StopLevel
 from queuectl.settings import Config
@@ -79,8 +80,13 @@ class Worker:
         supervisor_fd: int | None = None,
         worker_id: str | None = None,
         job_group: Callable[[int], None] | None = None,
+        relayed: WorkerSide | None = None,
     ) -> None:
         self.store = store
+        # Under a supervisor that listens for the pool (pool/relay.py): the store's
+        # wake-ups come over the supervisor's pipe, and no LISTEN of our own is opened.
+        self.relayed = relayed
+        self._relayed_events: set[str] = set()
         self.job_group = job_group  # told the running job's process group id (0: none)
         self.queues = list(queues)
         self.id = worker_id or new_worker_id()
@@ -144,8 +150,10 @@ class Worker:
             self.supervisor_fd = None
             self.ordered = max(self.ordered, StopLevel.GRACEFUL)
             return
-        heard = (StopLevel.reached(int(b)) for b in data.decode() if b.isdigit())
+        text = data.decode(errors="replace")
+        heard = (StopLevel.reached(int(b)) for b in text if b.isdigit())
         self.ordered = max((self.ordered, *heard))
+        self._relayed_events.update(EVENTS[b] for b in text if b in EVENTS)
 
     def _drain_self_pipe(self) -> None:
         try:
@@ -183,8 +191,8 @@ class Worker:
         self._install_signals()
         self._retrying(self._register)
         self._retrying(self.config)
-        listener = self.store.listener(self.id)
-        fds = (listener.fileno(), self._wake_r, self.supervisor_fd)
+        listener = self.store.listener(self.id) if self.relayed is None else None
+        fds = (listener.fileno() if listener else None, self._wake_r, self.supervisor_fd)
         self.fds = [fd for fd in fds if fd is not None]
         self.listener = listener
         if on_ready is not None:
@@ -197,7 +205,8 @@ class Worker:
             self._recover()
             self._loop()
         finally:
-            listener.close()
+            if listener is not None:
+                listener.close()
             try:
                 self.store.unregister_worker(self.id)
             except StoreUnavailable as exc:  # the lease will tell the others we are gone
@@ -245,18 +254,27 @@ class Worker:
 
     def _idle_wait(self, timeout: float) -> None:
         wait = min(timeout, max(0.0, self._next_heartbeat - time.monotonic()))
-        ready, _, _ = select.select(self.fds, [], [], wait)
+        if self.relayed is not None:
+            self.relayed.idle(True)  # the supervisor may wake us for the next ready job
+        try:
+            ready, _, _ = select.select(self.fds, [], [], wait)
+        finally:
+            if self.relayed is not None:
+                self.relayed.idle(False)
         self._on_wake(ready)
 
     def _on_wake(self, ready: Sequence[int]) -> None:
         if self._wake_r in ready:
             self._drain_self_pipe()
+        events: set[str] = set()
         if self.supervisor_fd in ready:
             self._read_supervisor()
+        # (also what a nap read from the pipe meanwhile)
+        events, self._relayed_events = self._relayed_events, set()
         if self.listener is not None and self.listener.fileno() in ready:
-            events = self.listener.drain()
-            if "stop" in events:
-                self._check_in()
+            events |= self.listener.drain()
+        if "stop" in events:
+            self._check_in()
 
     def _maybe_prune(self, idle: bool) -> None:
         """Apply retention when due: an idle worker deletes batches for up to
@@ -381,7 +399,7 @@ class Worker:
             self._next_heartbeat = 0.0  # heartbeat first (and register again if need be)
             return None
         try:
-            return self._call(lambda: self.store.claim(self.id, self.queues))
+            job = self._call(lambda: self.store.claim(self.id, self.queues))
         except StoreUnavailable as exc:
             # Never retried blindly: if it was committed, a second claim would take a second
             # job. The next heartbeat says whether it was (CheckIn.also_held).
@@ -390,6 +408,11 @@ class Worker:
             self._next_heartbeat = 0.0
             self._nap(0.1)
             return None
+        if job is not None and self.relayed is not None:
+            # More may be ready (a burst, or a re-listen after an outage): the supervisor
+            # wakes the next idle worker, which claims or finds nothing and sleeps again.
+            self.relayed.claimed()
+        return job
 
     def _recover(self) -> None:
         """Any live worker may hand back the jobs of lost ones (liveness is in the store),
