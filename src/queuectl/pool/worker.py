@@ -408,10 +408,13 @@ class Worker:
             self._next_heartbeat = 0.0
             self._nap(0.1)
             return None
-        if job is not None and self.relayed is not None:
-            # More may be ready (a burst, or a re-listen after an outage): the supervisor
-            # wakes the next idle worker, which claims or finds nothing and sleeps again.
-            self.relayed.claimed()
+        if job is not None:
+            # A wake-up goes to one idle worker; more may be ready (a burst, or a re-listen
+            # after an outage): the next idle one is woken, and claims or finds nothing.
+            if self.relayed is not None:
+                self.relayed.claimed()
+            else:
+                self.store.pass_on_wake(self.id, self.queues)
         return job
 
     def _recover(self) -> None:

@@ -285,6 +285,12 @@ class Storage(ABC):
     def listener(self, worker_id: str) -> Listener:
         """A wake-up channel for this worker: new work, a stop request, a cancel."""
 
+    def pass_on_wake(self, worker_id: str, queues: Sequence[str]) -> None:
+        """Worker ``worker_id`` (serving ``queues``; empty: all) claimed a job after a
+        wake-up, which went to one idle worker: wake one more, since more may be ready.
+        A hint, never raised. Default: nothing (every listener hears every wake-up)."""
+        del worker_id, queues
+
     # --- user operations -----------------------------------------------------------------
 
     @abstractmethod

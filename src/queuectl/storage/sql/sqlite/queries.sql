@@ -193,8 +193,8 @@ FROM (SELECT workers.*, (SELECT id FROM jobs
 ORDER BY started_at, id
 
 -- name: idle_workers
--- The workers a "work" wake-up goes to.
-SELECT id FROM workers
+-- The workers a "work" wake-up may go to (one per set of queues served), and those queues.
+SELECT id, queues FROM workers
 WHERE stop_requested = 0
   AND NOT EXISTS (SELECT 1 FROM jobs WHERE state = 'processing' AND worker = workers.id)
 
