@@ -14,6 +14,10 @@ on one throwaway database, idle:
 
 Run: ``python -m bench.fleet [--pools 1x2,1x16,2x8,1x32] [--enqueues 20]``; prints one
 line per shape and a Markdown table.
+
+``--pickup 32`` instead: one pool of that many idle workers on each store (``--backends``),
+PICKUPS single `queuectl enqueue -c true` 20 ms apart; pickup = the job's ``started_at``
+minus its ``created_at`` (whole milliseconds), p50 and p99.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from dataclasses import dataclass
 import psycopg
 
 from bench.driver import console_script
+from bench.stats import median, percentile
 from bench.stores import PG_ADMIN_URL, throwaway
 
 GAP = 0.2  # seconds between two enqueues
@@ -140,12 +145,60 @@ def _finished(url: str) -> int:
         return int(str(row[0])) if row else 0
 
 
+def pickup(backend: str, workers: int, pickups: int) -> dict[str, float]:
+    """p50 / p99 / max milliseconds from enqueue to start, ``workers`` idle in one pool."""
+    from queuectl.storage import open_store
+
+    with tempfile.TemporaryDirectory() as tmp, throwaway(backend, tmp) as url:
+        exe = console_script()
+        env = {**os.environ, "QUEUECTL_DB": url, "QUEUECTL_HOME": os.path.join(tmp, "home")}
+        subprocess.run([exe, "config", "set", "max-retries", "0"], env=env, check=True,
+                       capture_output=True)
+        pool = subprocess.Popen([exe, "worker", "start", "--count", str(workers)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        store = open_store(url)
+        try:
+            deadline = time.monotonic() + 60
+            while store.stats().workers_active < workers and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(2)
+            for _ in range(pickups):
+                subprocess.run([exe, "enqueue", "-c", "true"], env=env, check=True,
+                               capture_output=True)
+                time.sleep(0.02)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                jobs = store.list_jobs(limit=None)
+                if all(j.finished_at for j in jobs):
+                    break
+                time.sleep(0.1)
+            waits = [(j.started_at - j.created_at).total_seconds() * 1000
+                     for j in jobs if j.started_at]
+        finally:
+            store.close()
+            with suppress(ProcessLookupError):
+                os.killpg(pool.pid, signal.SIGTERM)
+            pool.wait(30)
+    return {"samples": len(waits), "p50_ms": median(waits), "p99_ms": percentile(waits, 99),
+            "max_ms": max(waits)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.fleet")
     parser.add_argument("--pools", default="1x2,1x16,2x8,1x32",
                         help="comma list of POOLSxWORKERS")
     parser.add_argument("--enqueues", type=int, default=20)
+    parser.add_argument("--pickup", type=int, default=0, metavar="WORKERS",
+                        help="measure pickup with this many idle workers instead")
+    parser.add_argument("--pickups", type=int, default=100)
+    parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args(argv)
+    if args.pickup:
+        for backend in args.backends.split(","):
+            print(f"{backend}, {args.pickup} idle workers: "
+                  f"{pickup(backend, args.pickup, args.pickups)}")
+        return 0
     shapes = [Shape.parse(s) for s in args.pools.split(",")]
     cli = measure(Shape(0, 0), args.enqueues, None)
     cli_own = cli["per_enqueue"]
