@@ -102,6 +102,9 @@ class Worker:
         self._next_heartbeat = 0.0
         self._next_tick_at = 0.0  # monotonic: when a schedule's next tick comes, as last asked
         self._next_prune = 0.0  # monotonic: when retention is next applied
+        # The last job's finish also tried to claim (finish_and_claim) and found nothing:
+        # claiming again at once would find nothing too. What comes later is a wake-up.
+        self._looked = False
         self._alive_at = -math.inf  # monotonic: just before the store last took our heartbeat
         # Since when (monotonic) the store has answered us without failing or stalling. Only
         # silence watched that long is judged: an outage silences everyone alike, and the
@@ -223,17 +226,22 @@ class Worker:
             # was lost) runs even if a stop came meanwhile: it is already ours, like one
             # claimed just before a stop request.
             if job is None:
-                job = self._adopt() or (self._claim() if self.level == StopLevel.NONE else None)
+                looked, self._looked = self._looked, False
+                claim = self.level == StopLevel.NONE and not looked
+                job = self._adopt() or (self._claim() if claim else None)
             self._maybe_prune(idle=job is None)
             if job is not None:
                 job = self._process(job)  # the next job, claimed in the same transaction
                 continue
             if self.level:
                 return
-            enqueued, tick = self._fire_ticks()
-            if enqueued:
-                continue  # claim it (or what came first)
-            due = self._retrying(lambda: self.store.seconds_until_due(self.queues))
+            due, tick = self._retrying(lambda: self.store.idle_plan(self.queues))
+            if tick == 0:
+                enqueued, tick = self._fire_ticks()
+                if enqueued:
+                    continue  # claim it (or what came first)
+            else:
+                self._plan_tick(tick)
             if due == 0:  # due, yet not ours: taken by another worker, or we are not
                 self._next_heartbeat = 0.0  # registered any more (the heartbeat says)
             # A floor, so a job that is due but was taken by another worker between our
@@ -502,8 +510,10 @@ class Worker:
         while True:
             try:
                 if claim:
-                    return self._call(lambda: self.store.finish_and_claim(
+                    done, nxt = self._call(lambda: self.store.finish_and_claim(
                         job, self.id, result, self.policy, self.queues))
+                    self._looked = nxt is None
+                    return done, nxt
                 done = self._call(lambda: self.store.finish(job, self.id, result, self.policy))
                 return done, None
             except LostLease:
