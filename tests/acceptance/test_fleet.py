@@ -120,3 +120,23 @@ def test_a_burst_fans_out_to_every_idle_worker_of_a_pool(fleet: Cli, tmp_path: P
     assert proc.returncode == 0, proc.stderr
     workers = {cli.job(i)["worker"] for i in ids}
     assert len(workers) == WORKERS
+
+
+def _listeners(cli: Cli) -> set[int]:
+    with pg.admin() as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s "
+                            "AND query LIKE 'LISTEN%%'", (_db(cli),)).fetchall()
+    return {int(str(row[0])) for row in rows}
+
+
+def test_a_pool_whose_listen_connection_is_killed_listens_again(fleet: Cli) -> None:
+    cli = fleet
+    cli.start_workers(2)
+    wait_until(lambda: len(_listeners(cli)) == 1, what="the pool to listen")
+    [old] = _listeners(cli)
+    with pg.admin() as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", (old,))
+    wait_until(lambda: len(_listeners(cli) - {old}) == 1, what="the pool to listen again")
+    job = cli.enqueue("true")
+    cli.wait_state(job, "completed")
+    assert cli.active_workers() == 2  # the workers' own connections were never touched
