@@ -10,7 +10,10 @@ on one throwaway database, idle:
   length (heartbeats, recovery looks: time-driven, not enqueue-driven), minus the CLI's
   own transactions per enqueue (measured with no pool). Backends report their counts
   with a delay (PostgreSQL flushes an idle backend's statistics within ~10 s), so each
-  window ends SETTLE seconds after its last action, and both windows the same way.
+  window lasts SETTLE seconds past its last action. Both windows last exactly WINDOW
+  seconds, a whole number of heartbeat intervals (5 s): workers started together
+  heartbeat together, and a window one round longer than the other would count 32
+  workers' heartbeats as the enqueues' cost.
 
 Run: ``python -m bench.fleet [--pools 1x2,1x16,2x8,1x32] [--enqueues 20]``; prints one
 line per shape and a Markdown table.
@@ -18,11 +21,18 @@ line per shape and a Markdown table.
 ``--pickup 32`` instead: one pool of that many idle workers on each store (``--backends``),
 PICKUPS single `queuectl enqueue -c true` 20 ms apart; pickup = the job's ``started_at``
 minus its ``created_at`` (whole milliseconds), p50 and p99.
+
+``--capacity 32``: one pool of that many workers on PostgreSQL drains JOBS no-op jobs
+(`true`, enqueued in one `enqueue --file` before the pool starts); jobs per second (N over
+first start to last finish) and the server's CPU per job: utime + stime from
+``/proc/PID/stat`` of the database's backends (pg_stat_activity), summed over the drain
+(the WAL writer and other background processes are not in it).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import subprocess
@@ -41,6 +51,7 @@ from bench.stores import PG_ADMIN_URL, throwaway
 
 GAP = 0.2  # seconds between two enqueues
 SETTLE = 11.0  # seconds: an idle backend's statistics reach pg_stat_database within 10 s
+HEARTBEAT = 5.0  # seconds between two heartbeats of an idle worker (worker.MAX_HEARTBEAT)
 
 
 @dataclass
@@ -78,11 +89,15 @@ def connections(admin: psycopg.Connection[tuple[object, ...]], db: str) -> int:
 
 
 def window(admin: psycopg.Connection[tuple[object, ...]], db: str,
-           action: Callable[[], None]) -> int:
-    """Transactions of the database over ``action`` and the SETTLE seconds after it."""
+           action: Callable[[], None], length: float) -> int:
+    """Transactions of the database over ``length`` seconds that begin with ``action``."""
+    began = time.monotonic()
     before = xacts(admin, db)
     action()
-    time.sleep(SETTLE)
+    left = began + length - time.monotonic()
+    if left < SETTLE:
+        raise SystemExit(f"bench: the action took too long for a {length:.0f} s window")
+    time.sleep(left)
     return xacts(admin, db) - before
 
 
@@ -115,8 +130,10 @@ def measure(shape: Shape, enqueues: int, cli_own: float | None) -> dict[str, flo
                                        capture_output=True)
                         time.sleep(GAP)
 
-                quiet = window(admin, db, idle) if shape.pools else 0
-                busy = window(admin, db, enqueue)
+                # Room for the enqueues (a CLI process each) and the settling.
+                length = HEARTBEAT * math.ceil((enqueues * (GAP + 0.5) + SETTLE) / HEARTBEAT)
+                quiet = window(admin, db, idle, length) if shape.pools else 0
+                busy = window(admin, db, enqueue, length)
                 done = _finished(url)
         finally:
             for proc in pools:
@@ -184,6 +201,72 @@ def pickup(backend: str, workers: int, pickups: int) -> dict[str, float]:
             "max_ms": max(waits)}
 
 
+def _backend_cpu(admin: psycopg.Connection[tuple[object, ...]], db: str,
+                 mine: int) -> dict[int, int]:
+    """Clock ticks (utime + stime) of each backend of ``db`` but ``mine``, by pid."""
+    admin.execute("SELECT pg_stat_clear_snapshot()")
+    pids = [int(str(r[0])) for r in admin.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> %s", (db, mine))]
+    ticks = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks[pid] = int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks
+
+
+def capacity(workers: int, jobs: int) -> dict[str, float]:
+    """Jobs per second and server CPU (µs) per job, ``workers`` draining ``jobs``."""
+    from queuectl.storage import open_store
+
+    hz = os.sysconf("SC_CLK_TCK")
+    with tempfile.TemporaryDirectory() as tmp, throwaway("postgres", tmp) as url:
+        db = _dbname(url)
+        exe = console_script()
+        env = {**os.environ, "QUEUECTL_DB": url, "QUEUECTL_HOME": os.path.join(tmp, "home")}
+        path = os.path.join(tmp, "jobs.jsonl")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write('{"command": "true"}\n' * jobs)
+        subprocess.run([exe, "enqueue", "--file", path], env=env, check=True,
+                       capture_output=True)
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin, \
+                psycopg.connect(url, autocommit=True) as watch:
+            mine = watch.info.backend_pid
+            pool = subprocess.Popen([exe, "worker", "start", "--count", str(workers)],
+                                    env=env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, start_new_session=True)
+            try:
+                # The latest reading of each backend (the pool's connect from their start,
+                # so their whole lives; a CLI's that came and went in between is missed).
+                seen: dict[int, int] = {}
+                deadline = time.monotonic() + 600
+                while time.monotonic() < deadline:
+                    row = watch.execute("SELECT count(*) FROM jobs "
+                                        "WHERE finished_at IS NOT NULL").fetchone()
+                    seen.update(_backend_cpu(admin, db, mine))
+                    if row is not None and int(str(row[0])) >= jobs:
+                        break
+                    time.sleep(0.2)
+            finally:
+                with suppress(ProcessLookupError):
+                    os.killpg(pool.pid, signal.SIGTERM)
+                pool.wait(60)
+        store = open_store(url)
+        try:
+            listed = store.list_jobs(limit=None)
+        finally:
+            store.close()
+    starts = [j.started_at for j in listed if j.started_at]
+    ends = [j.finished_at for j in listed if j.finished_at]
+    span = (max(ends) - min(starts)).total_seconds()
+    return {"jobs": len(ends), "jobs_per_s": round(len(ends) / span, 1),
+            "server_cpu_us_per_job": round(sum(seen.values()) / hz / len(ends) * 1e6),
+            "backends": len(seen)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.fleet")
     parser.add_argument("--pools", default="1x2,1x16,2x8,1x32",
@@ -193,7 +276,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure pickup with this many idle workers instead")
     parser.add_argument("--pickups", type=int, default=100)
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--capacity", type=int, default=0, metavar="WORKERS",
+                        help="measure jobs/s and server CPU per job with this many workers")
+    parser.add_argument("--jobs", type=int, default=3000)
     args = parser.parse_args(argv)
+    if args.capacity:
+        print(f"postgres, {args.capacity} workers: {capacity(args.capacity, args.jobs)}")
+        return 0
     if args.pickup:
         for backend in args.backends.split(","):
             print(f"{backend}, {args.pickup} idle workers: "
