@@ -152,3 +152,24 @@ def test_a_pool_whose_listen_connection_is_killed_listens_again(fleet: Cli) -> N
     job = cli.enqueue("true")
     cli.wait_state(job, "completed")
     assert cli.active_workers() == 2  # the workers' own connections were never touched
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_config_change_reaches_an_idle_pools_next_job(backend: str, tmp_path: Path) -> None:
+    """Workers trust a config snapshot for seconds; `config set` tells them to read it
+    again (relayed by the supervisor on PostgreSQL), so the next job runs under it."""
+    urls = pg.fresh_url() if backend == "postgres" else iter([str(tmp_path / "q.db")])
+    for url in urls:
+        cli = Cli(url, tmp_path / "home", cwd=tmp_path)
+        try:
+            cli.ok("config", "set", "max-retries", "0")
+            cli.start_workers(2)
+            first = cli.enqueue("printf 'x%.0s' $(seq 300)")
+            cli.wait_state(first, "completed")  # the workers' snapshot is fresh now
+            cli.ok("config", "set", "max-log-bytes", "100")
+            job = cli.enqueue("printf 'x%.0s' $(seq 300)")
+            cli.wait_state(job, "completed")
+            assert cli.ok("logs", first).count("x") == 300
+            assert cli.ok("logs", job).count("x") <= 100
+        finally:
+            cli.cleanup()

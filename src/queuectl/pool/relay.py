@@ -11,7 +11,8 @@ hears over the pipe each worker already reads its stop level from (pool/stop.py)
   a burst of N ready jobs fans out to N workers one claim at a time, and a single job costs
   one claim that finds nothing beyond its own, whatever the pool's size;
 - "stop" (``s``) and "cancel" (``c``): every worker, which then checks in with the store
-  (only the store says which worker is meant).
+  (only the store says which worker is meant); "config" (``g``): every worker, which reads
+  the config again before its next job.
 
 Which workers are idle is a byte per worker in memory shared across fork, set by the
 worker just before it sleeps and cleared when it wakes: no system call, no message. A
@@ -42,7 +43,9 @@ if TYPE_CHECKING:  # psycopg loads only for PostgreSQL stores
 WORK = b"w"
 STOP = b"s"
 CANCEL = b"c"
-EVENTS = {"w": "work", "s": "stop", "c": "cancel"}  # the byte a worker reads: the event
+CONFIG = b"g"
+# The byte a worker reads: the event.
+EVENTS = {"w": "work", "s": "stop", "c": "cancel", "g": "config"}
 
 REVIVE_EVERY = 1.0  # seconds between attempts to open the LISTEN connection
 
@@ -153,10 +156,13 @@ class Relay:
         wakes = _drain_count(self.more_r)
         if "work" in events:
             wakes += 1
-        if events & {"stop", "cancel"}:
-            byte = STOP if "stop" in events else CANCEL
+        # To every worker, before any "work": a worker reads its pipe in order, so one
+        # woken for a job has heard of the config change first.
+        broadcast = b"".join(byte for event, byte in (("config", CONFIG), ("stop", STOP),
+                                                       ("cancel", CANCEL)) if event in events)
+        if broadcast:
             for fd in pipes.values():
-                _send(fd, byte)
+                _send(fd, broadcast)
         for _ in range(wakes):
             if not self._wake_one(pipes, running):
                 break

@@ -49,7 +49,11 @@ from queuectl.storage.liveness import HOST_ID
 
 IDLE_POLL = 5.0  # seconds: longest idle sleep (a safety net: wake-ups and due times come first)
 MIN_IDLE = 0.005  # seconds: shortest idle sleep
-CONFIG_TTL = 1.0  # seconds a config snapshot is trusted before it is read again
+# Seconds a config snapshot is trusted before it is read again. `config set` also tells
+# every worker (a "config" wake-up), so this is the safety net for a lost one; long enough
+# that a worker woken for a job rarely has to read the config first (an idle worker's
+# heartbeat turns come every MAX_HEARTBEAT seconds and refresh it).
+CONFIG_TTL = 5.0
 MAX_HEARTBEAT = 5.0  # seconds; heartbeats come at least 3 times per lease
 STORE_RETRY_MAX = 5.0  # seconds: longest wait between retries while the store is down
 # A store call that took longer than this (seconds) was a stall, as good as an outage:
@@ -281,6 +285,8 @@ class Worker:
         events, self._relayed_events = self._relayed_events, set()
         if self.listener is not None and self.listener.fileno() in ready:
             events |= self.listener.drain()
+        if "config" in events:
+            self._config_read = -math.inf  # read again at the next use
         if "stop" in events:
             self._check_in()
 
@@ -454,6 +460,9 @@ class Worker:
         """Run one job and record how it ended; returns the next job when one was claimed
         in the same store call (only while the worker is not stopping)."""
         self.current = job
+        # What came meanwhile (a config change, above all) counts for this job: one
+        # claimed by the last one's finish was never woken for.
+        self._on_wake(select.select(self.fds, [], [], 0)[0])
         started = time.monotonic()
         if self._job_lost:  # cancelled between its claim and now: never started
             result = AttemptResult(Outcome.CANCELLED, error="cancelled before it started")

@@ -152,7 +152,7 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db]):
     # --- wake-ups ------------------------------------------------------------------------
 
     def _wake(self, conn: sqlite3.Connection, event: str, worker_ids: Sequence[str] = ()) -> None:
-        wake = (event.encode(), None if event == "work" else worker_ids)
+        wake = (event.encode(), None if event in ("work", "config") else worker_ids)
         if wake not in self._wakes:
             self._wakes.append(wake)
 
@@ -162,6 +162,11 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db]):
         idle changes nothing (the write is done; the workers poll now and then). Waking
         every idle worker made each take the write lock to find nothing: one is woken,
         and one that claims a job wakes the next (pass_on_wake), so a burst still fans out."""
+        if worker_ids is None and payload == b"config":  # every worker
+            try:
+                worker_ids = [row[0] for row in self._read("all_workers")]
+            except StoreUnavailable:
+                return
         if worker_ids is None:
             try:
                 idle = self._read("idle_workers")
