@@ -89,16 +89,18 @@ def connections(admin: psycopg.Connection[tuple[object, ...]], db: str) -> int:
 
 
 def window(admin: psycopg.Connection[tuple[object, ...]], db: str,
-           action: Callable[[], None], length: float) -> int:
-    """Transactions of the database over ``length`` seconds that begin with ``action``."""
+           action: Callable[[], None], length: float | None = None) -> tuple[int, float]:
+    """(transactions of the database, seconds) over a window that begins with ``action``
+    and lasts ``length`` seconds, or the fewest heartbeat intervals that hold ``action``
+    and SETTLE seconds after it."""
     began = time.monotonic()
     before = xacts(admin, db)
     action()
-    left = began + length - time.monotonic()
-    if left < SETTLE:
-        raise SystemExit(f"bench: the action took too long for a {length:.0f} s window")
-    time.sleep(left)
-    return xacts(admin, db) - before
+    if length is None:
+        took = time.monotonic() - began
+        length = HEARTBEAT * math.ceil((took + SETTLE) / HEARTBEAT)
+    time.sleep(max(0.0, began + length - time.monotonic()))
+    return xacts(admin, db) - before, length
 
 
 def measure(shape: Shape, enqueues: int, cli_own: float | None) -> dict[str, float]:
@@ -130,10 +132,8 @@ def measure(shape: Shape, enqueues: int, cli_own: float | None) -> dict[str, flo
                                        capture_output=True)
                         time.sleep(GAP)
 
-                # Room for the enqueues (a CLI process each) and the settling.
-                length = HEARTBEAT * math.ceil((enqueues * (GAP + 0.5) + SETTLE) / HEARTBEAT)
-                quiet = window(admin, db, idle, length) if shape.pools else 0
-                busy = window(admin, db, enqueue, length)
+                busy, length = window(admin, db, enqueue)
+                quiet = window(admin, db, idle, length)[0] if shape.pools else 0
                 done = _finished(url)
         finally:
             for proc in pools:
