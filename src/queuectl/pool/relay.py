@@ -47,7 +47,11 @@ CONFIG = b"g"
 # The byte a worker reads: the event.
 EVENTS = {"w": "work", "s": "stop", "c": "cancel", "g": "config"}
 
-REVIVE_EVERY = 1.0  # seconds between attempts to open the LISTEN connection
+# Seconds between attempts to open the LISTEN connection, doubling while they fail up to
+# REVIVE_MAX: a connect to an unreachable host blocks the supervisor's loop for up to its
+# timeout (pgconn.CONNECT_TIMEOUT), and that loop also relays stop requests.
+REVIVE_EVERY = 1.0
+REVIVE_MAX = 8.0
 
 log = logging.getLogger("queuectl.relay")
 
@@ -96,7 +100,8 @@ class PoolListener:
         self.display_url = redact_url(url)
         self._wakeups: Wakeups | None = None
         self.failed_once = False  # the outage is said once, not once a second
-        self._last_try = -REVIVE_EVERY
+        self._failures = 0
+        self._next_try = 0.0  # monotonic
 
     def fileno(self) -> int | None:
         """The descriptor to select on, opening the connection if it is not open yet
@@ -106,9 +111,8 @@ class PoolListener:
         from queuectl.storage.pgconn import Wakeups, connect
 
         if self._wakeups is None:
-            if time.monotonic() - self._last_try < REVIVE_EVERY:
+            if time.monotonic() < self._next_try:
                 return None
-            self._last_try = time.monotonic()
             try:
                 self._wakeups = Wakeups(lambda: connect(self.url, self.display_url,
                                                         durable=False))
@@ -117,11 +121,19 @@ class PoolListener:
                     log.warning("cannot listen for wake-ups yet (%s); retrying", exc,
                                 extra={"event": "store_unavailable", "error": str(exc)})
                     self.failed_once = True
+                self._tried(ok=False)
                 return None
             self.failed_once = False
-        if self._wakeups.lost:
-            self._wakeups.revive()  # at most once a second; reads ready once back
+            self._tried(ok=True)
+        if self._wakeups.lost and time.monotonic() >= self._next_try:
+            self._wakeups.revive()  # once back, its fd reads ready: drain says "work"
+            self._tried(ok=not self._wakeups.lost)
         return self._wakeups.fd
+
+    def _tried(self, ok: bool) -> None:
+        self._failures = 0 if ok else self._failures + 1
+        delay = min(REVIVE_EVERY * 2 ** max(self._failures - 1, 0), REVIVE_MAX)
+        self._next_try = time.monotonic() + delay
 
     def drain(self) -> set[str]:
         """The events heard; {"work"} after a re-listen (anything may have come meanwhile)."""
