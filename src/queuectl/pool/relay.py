@@ -57,10 +57,14 @@ log = logging.getLogger("queuectl.relay")
 
 
 class IdleBoard:
-    """One byte per worker slot, shared across fork: 1 while the worker sleeps idle."""
+    """Two bytes per worker slot, shared across fork: 1 while the worker sleeps idle; and
+    1 while a ``w`` sent to it may be unread. The pipes' write ends block (a stop level must
+    never be dropped), so a worker that does not read its pipe (stopped, or stuck in a
+    store call) must not be sent "work" after "work" until the pipe fills: one unread is
+    enough to wake it."""
 
     def __init__(self, count: int) -> None:
-        self._map = mmap.mmap(-1, max(count, 1))
+        self._map = mmap.mmap(-1, 2 * max(count, 1))
         self.count = count
 
     def setter(self, slot: int) -> Callable[[bool], None]:
@@ -69,6 +73,22 @@ class IdleBoard:
             self._map[slot] = 1 if flag else 0
 
         return idle
+
+    def reader(self, slot: int) -> Callable[[], None]:
+        """The worker's side, called once it has read its pipe: what was sent is read.
+        (Read, then marked: a "work" sent in between is sent once more, never lost.)"""
+        def read() -> None:
+            self._map[self.count + slot] = 0
+
+        return read
+
+    def mark_sent(self, slot: int) -> bool:
+        """Before a ``w`` to ``slot``: whether to send it (False: one is still unread)."""
+        at = self.count + slot
+        if self._map[at]:
+            return False
+        self._map[at] = 1
+        return True
 
     def take(self, slots: Sequence[int]) -> int | None:
         """An idle slot among ``slots``, marked no longer idle (it is being woken), or None."""
@@ -79,7 +99,9 @@ class IdleBoard:
         return None
 
     def clear(self, slot: int) -> None:
-        self._map[slot] = 0  # a dead worker is not idle
+        """A dead worker is not idle, and its successor has read nothing yet."""
+        self._map[slot] = 0
+        self._map[self.count + slot] = 0
 
 
 def supports(url: str) -> bool:
@@ -184,15 +206,13 @@ class Relay:
         on its way to sleep). Whether an idle one was found."""
         slot = self.board.take(sorted(pipes))
         if slot is not None:
-            _send(pipes[slot], WORK)
-            return True
+            if self.board.mark_sent(slot):
+                _send(pipes[slot], WORK)
+            return True  # (or it has one unread, which wakes it as well)
         for other, fd in pipes.items():
-            if not running(other):
+            if not running(other) and self.board.mark_sent(other):
                 _send(fd, WORK)
         return False
-
-    def forget(self, slot: int) -> None:
-        self.board.clear(slot)
 
     def close(self) -> None:
         self.listener.close()
@@ -220,9 +240,11 @@ class WorkerSide:
     """What a worker under a relaying supervisor is given: its idle flag, and the pipe on
     which it says that it claimed a job after a wake-up (so the next idle worker looks)."""
 
-    def __init__(self, idle: Callable[[bool], None], more_fd: int) -> None:
+    def __init__(self, idle: Callable[[bool], None], more_fd: int,
+                 read: Callable[[], None]) -> None:
         self.idle = idle
         self.more_fd = more_fd
+        self.read = read  # called once the worker has read its pipe
 
     def claimed(self) -> None:
         _send(self.more_fd, b"+")

@@ -103,7 +103,8 @@ class Supervisor:
                     # The LISTEN connection is the supervisor's: never closed here (a
                     # close would end it for the supervisor too); os._exit leaves it be.
                     os.close(self.relay.more_r)
-                    side = WorkerSide(self.board.setter(slot), self.relay.more_w)
+                    side = WorkerSide(self.board.setter(slot), self.relay.more_w,
+                                      self.board.reader(slot))
                 code = _worker_main(self.url, self.queues, pipe_r, ready_fds,
                                     self._job_group_slot(slot), side)
             except BaseException:  # noqa: BLE001 - the child must never return into our loop

@@ -157,6 +157,8 @@ class Worker:
             self.supervisor_fd = None
             self.ordered = max(self.ordered, StopLevel.GRACEFUL)
             return
+        if self.relayed is not None:
+            self.relayed.read()
         text = data.decode(errors="replace")
         heard = (StopLevel.reached(int(b)) for b in text if b.isdigit())
         self.ordered = max((self.ordered, *heard))
