@@ -20,8 +20,8 @@ LACKS = {
         # queuectl_finish (a server-side function) records the attempt within the one
         # statement that ends it; SQLite runs the step on its own.
         "record_attempt": "done inside finish_job",
-        # NOTIFY reaches every listening worker on one channel; SQLite's datagrams go to
-        # each idle worker by name.
+        # NOTIFY reaches every listener on one channel (a pool's supervisor relays it to
+        # one idle worker); SQLite's datagrams go to one idle worker by name.
         "idle_workers": "wake-ups are NOTIFY on one channel",
     },
     # pg_*: PostgreSQL's own (server-side state and locks, NOTIFY) that SQLite does not keep.

@@ -23,6 +23,7 @@ from queuectl.errors import QueuectlError, StoreUnavailable
 from queuectl.pool.checkpointer import Checkpointer
 from queuectl.pool.log import LogFormat, configure_logging
 from queuectl.pool.notify import Notifier, PoolReport
+from queuectl.pool.relay import IdleBoard, Relay, WorkerSide, supports
 from queuectl.pool.stop import StopLevel
 from queuectl.settings import data_dir, make_private_dirs, redact_url
 
@@ -61,6 +62,9 @@ class Supervisor:
         for fd in (self._wake_r, self._wake_w):
             os.set_blocking(fd, False)
         self.checkpointer = Checkpointer(url)
+        # PostgreSQL: the pool's one LISTEN connection, relayed to the workers (pool/relay.py).
+        self.board = IdleBoard(count)
+        self.relay = Relay(url, self.board) if supports(url) else None
         # With a service manager to tell (pool/notify.py): each worker writes its pid to
         # this pipe once registered and listening, as --detach's workers do to ready_fd.
         self.report = PoolReport(notifier, count) if notifier is not None else None
@@ -94,8 +98,15 @@ class Supervisor:
                 ready_fds = [fd for fd in (self.ready_fd, self._up_w) if fd is not None and fd >= 0]
                 if self._up_r >= 0:
                     os.close(self._up_r)
+                side = None
+                if self.relay is not None:
+                    # The LISTEN connection is the supervisor's: never closed here (a
+                    # close would end it for the supervisor too); os._exit leaves it be.
+                    os.close(self.relay.more_r)
+                    side = WorkerSide(self.board.setter(slot), self.relay.more_w,
+                                      self.board.reader(slot))
                 code = _worker_main(self.url, self.queues, pipe_r, ready_fds,
-                                    self._job_group_slot(slot))
+                                    self._job_group_slot(slot), side)
             except BaseException:  # noqa: BLE001 - the child must never return into our loop
                 log.exception("worker crashed", extra={"event": "worker_crashed"})
             finally:
@@ -122,6 +133,7 @@ class Supervisor:
             self.up.discard(pid)
             if child is not None:
                 os.close(child.pipe_w)
+                self.board.clear(child.slot)
                 self._kill_orphaned_job(child)
                 gone.append((child, status))
         return gone
@@ -166,9 +178,12 @@ class Supervisor:
                     if due_at is not None:
                         wake_at = min(wake_at, due_at)
                 fds = [fd for fd in (self._wake_r, self._up_r) if fd >= 0]
+                if self.relay is not None:
+                    fds += self.relay.fds()
                 select.select(fds, [], [], max(0.0, wake_at - time.monotonic()))
                 _drain(self._wake_r)
                 self._read_up()
+                self._pump()
                 level = StopLevel.reached(self.signals)
                 if level > told:
                     told = level
@@ -184,10 +199,23 @@ class Supervisor:
                 self._report()
                 self.checkpointer.run_if_due()  # also while stopping: jobs may run for hours
         finally:
+            if self.relay is not None:
+                self.relay.close()
             self.checkpointer.close()
             if self.report is not None:
                 self.report.notifier.close()
         return 0
+
+    # --- wake-ups (pool/relay.py) ---------------------------------------------------------
+
+    def _pump(self) -> None:
+        if self.relay is None:
+            return
+        pipes = {child.slot: child.pipe_w for child in self.children.values()}
+        self.relay.pump(pipes, self._running)
+
+    def _running(self, slot: int) -> bool:
+        return any(self.job_groups[slot * 8 : slot * 8 + 8])
 
     # --- what the service manager is told (pool/notify.py) -------------------------------
 
@@ -266,7 +294,8 @@ def _drain(fd: int) -> None:
 
 
 def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds: list[int],
-                 job_group: Callable[[int], None] | None = None) -> int:
+                 job_group: Callable[[int], None] | None = None,
+                 relayed: WorkerSide | None = None) -> int:
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     proctitle.set_title("worker", url)
@@ -286,7 +315,8 @@ def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds:
             os.close(fd)
 
     try:
-        return Worker(store, queues, supervisor_fd, job_group=job_group).run(on_ready=ready)
+        return Worker(store, queues, supervisor_fd, job_group=job_group,
+                      relayed=relayed).run(on_ready=ready)
     finally:
         store.close()
 

@@ -39,6 +39,7 @@ from queuectl.ids import new_worker_id
 from queuectl.models import AttemptResult, CheckIn, Job, Outcome, State, WorkerInfo, utcnow
 from queuectl.pool import orphans
 from queuectl.pool.log import job_lines, set_worker
+from queuectl.pool.relay import EVENTS, WorkerSide
 from queuectl.pool.runner import CHECK_INTERVAL, Action, Hooks, RunSpec, run
 from queuectl.pool.stop import StopLevel
 from queuectl.settings import Config
@@ -48,7 +49,11 @@ from queuectl.storage.liveness import HOST_ID
 
 IDLE_POLL = 5.0  # seconds: longest idle sleep (a safety net: wake-ups and due times come first)
 MIN_IDLE = 0.005  # seconds: shortest idle sleep
-CONFIG_TTL = 1.0  # seconds a config snapshot is trusted before it is read again
+# Seconds a config snapshot is trusted before it is read again. `config set` also tells
+# every worker (a "config" wake-up), so this is the safety net for a lost one; long enough
+# that a worker woken for a job rarely has to read the config first (an idle worker's
+# heartbeat turns come every MAX_HEARTBEAT seconds and refresh it).
+CONFIG_TTL = 5.0
 MAX_HEARTBEAT = 5.0  # seconds; heartbeats come at least 3 times per lease
 STORE_RETRY_MAX = 5.0  # seconds: longest wait between retries while the store is down
 # A store call that took longer than this (seconds) was a stall, as good as an outage:
@@ -79,8 +84,13 @@ class Worker:
         supervisor_fd: int | None = None,
         worker_id: str | None = None,
         job_group: Callable[[int], None] | None = None,
+        relayed: WorkerSide | None = None,
     ) -> None:
         self.store = store
+        # Under a supervisor that listens for the pool (pool/relay.py): the store's
+        # wake-ups come over the supervisor's pipe, and no LISTEN of our own is opened.
+        self.relayed = relayed
+        self._relayed_events: set[str] = set()
         self.job_group = job_group  # told the running job's process group id (0: none)
         self.queues = list(queues)
         self.id = worker_id or new_worker_id()
@@ -96,6 +106,9 @@ class Worker:
         self._next_heartbeat = 0.0
         self._next_tick_at = 0.0  # monotonic: when a schedule's next tick comes, as last asked
         self._next_prune = 0.0  # monotonic: when retention is next applied
+        # The last job's finish also tried to claim (finish_and_claim) and found nothing:
+        # claiming again at once would find nothing too. What comes later is a wake-up.
+        self._looked = False
         self._alive_at = -math.inf  # monotonic: just before the store last took our heartbeat
         # Since when (monotonic) the store has answered us without failing or stalling. Only
         # silence watched that long is judged: an outage silences everyone alike, and the
@@ -144,8 +157,12 @@ class Worker:
             self.supervisor_fd = None
             self.ordered = max(self.ordered, StopLevel.GRACEFUL)
             return
-        heard = (StopLevel.reached(int(b)) for b in data.decode() if b.isdigit())
+        if self.relayed is not None:
+            self.relayed.read()
+        text = data.decode(errors="replace")
+        heard = (StopLevel.reached(int(b)) for b in text if b.isdigit())
         self.ordered = max((self.ordered, *heard))
+        self._relayed_events.update(EVENTS[b] for b in text if b in EVENTS)
 
     def _drain_self_pipe(self) -> None:
         try:
@@ -183,8 +200,8 @@ class Worker:
         self._install_signals()
         self._retrying(self._register)
         self._retrying(self.config)
-        listener = self.store.listener(self.id)
-        fds = (listener.fileno(), self._wake_r, self.supervisor_fd)
+        listener = self.store.listener(self.id) if self.relayed is None else None
+        fds = (listener.fileno() if listener else None, self._wake_r, self.supervisor_fd)
         self.fds = [fd for fd in fds if fd is not None]
         self.listener = listener
         if on_ready is not None:
@@ -197,7 +214,8 @@ class Worker:
             self._recover()
             self._loop()
         finally:
-            listener.close()
+            if listener is not None:
+                listener.close()
             try:
                 self.store.unregister_worker(self.id)
             except StoreUnavailable as exc:  # the lease will tell the others we are gone
@@ -214,17 +232,22 @@ class Worker:
             # was lost) runs even if a stop came meanwhile: it is already ours, like one
             # claimed just before a stop request.
             if job is None:
-                job = self._adopt() or (self._claim() if self.level == StopLevel.NONE else None)
+                looked, self._looked = self._looked, False
+                claim = self.level == StopLevel.NONE and not looked
+                job = self._adopt() or (self._claim() if claim else None)
             self._maybe_prune(idle=job is None)
             if job is not None:
                 job = self._process(job)  # the next job, claimed in the same transaction
                 continue
             if self.level:
                 return
-            enqueued, tick = self._fire_ticks()
-            if enqueued:
-                continue  # claim it (or what came first)
-            due = self._retrying(lambda: self.store.seconds_until_due(self.queues))
+            due, tick = self._retrying(lambda: self.store.idle_plan(self.queues))
+            if tick == 0:
+                enqueued, tick = self._fire_ticks()
+                if enqueued:
+                    continue  # claim it (or what came first)
+            else:
+                self._plan_tick(tick)
             if due == 0:  # due, yet not ours: taken by another worker, or we are not
                 self._next_heartbeat = 0.0  # registered any more (the heartbeat says)
             # A floor, so a job that is due but was taken by another worker between our
@@ -245,18 +268,29 @@ class Worker:
 
     def _idle_wait(self, timeout: float) -> None:
         wait = min(timeout, max(0.0, self._next_heartbeat - time.monotonic()))
-        ready, _, _ = select.select(self.fds, [], [], wait)
+        if self.relayed is not None:
+            self.relayed.idle(True)  # the supervisor may wake us for the next ready job
+        try:
+            ready, _, _ = select.select(self.fds, [], [], wait)
+        finally:
+            if self.relayed is not None:
+                self.relayed.idle(False)
         self._on_wake(ready)
 
     def _on_wake(self, ready: Sequence[int]) -> None:
         if self._wake_r in ready:
             self._drain_self_pipe()
+        events: set[str] = set()
         if self.supervisor_fd in ready:
             self._read_supervisor()
+        # (also what a nap read from the pipe meanwhile)
+        events, self._relayed_events = self._relayed_events, set()
         if self.listener is not None and self.listener.fileno() in ready:
-            events = self.listener.drain()
-            if "stop" in events:
-                self._check_in()
+            events |= self.listener.drain()
+        if "config" in events:
+            self._config_read = -math.inf  # read again at the next use
+        if "stop" in events:
+            self._check_in()
 
     def _maybe_prune(self, idle: bool) -> None:
         """Apply retention when due: an idle worker deletes batches for up to
@@ -381,7 +415,7 @@ class Worker:
             self._next_heartbeat = 0.0  # heartbeat first (and register again if need be)
             return None
         try:
-            return self._call(lambda: self.store.claim(self.id, self.queues))
+            job = self._call(lambda: self.store.claim(self.id, self.queues))
         except StoreUnavailable as exc:
             # Never retried blindly: if it was committed, a second claim would take a second
             # job. The next heartbeat says whether it was (CheckIn.also_held).
@@ -390,6 +424,14 @@ class Worker:
             self._next_heartbeat = 0.0
             self._nap(0.1)
             return None
+        if job is not None:
+            # A wake-up goes to one idle worker; more may be ready (a burst, or a re-listen
+            # after an outage): the next idle one is woken, and claims or finds nothing.
+            if self.relayed is not None:
+                self.relayed.claimed()
+            else:
+                self.store.pass_on_wake(self.id, self.queues)
+        return job
 
     def _recover(self) -> None:
         """Any live worker may hand back the jobs of lost ones (liveness is in the store),
@@ -420,6 +462,9 @@ class Worker:
         """Run one job and record how it ended; returns the next job when one was claimed
         in the same store call (only while the worker is not stopping)."""
         self.current = job
+        # What came meanwhile (a config change, above all) counts for this job: one
+        # claimed by the last one's finish was never woken for.
+        self._on_wake(select.select(self.fds, [], [], 0)[0])
         started = time.monotonic()
         if self._job_lost:  # cancelled between its claim and now: never started
             result = AttemptResult(Outcome.CANCELLED, error="cancelled before it started")
@@ -476,8 +521,10 @@ class Worker:
         while True:
             try:
                 if claim:
-                    return self._call(lambda: self.store.finish_and_claim(
+                    done, nxt = self._call(lambda: self.store.finish_and_claim(
                         job, self.id, result, self.policy, self.queues))
+                    self._looked = nxt is None
+                    return done, nxt
                 done = self._call(lambda: self.store.finish(job, self.id, result, self.policy))
                 return done, None
             except LostLease:

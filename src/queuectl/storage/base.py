@@ -212,6 +212,12 @@ class Storage(ABC):
         """Seconds until the earliest waiting job of ``queues`` (all when empty) is due; 0 if
         one is due now, None if none waits. Idle workers sleep that long, no longer."""
 
+    def idle_plan(self, queues: Sequence[str] | None = None
+                  ) -> tuple[float | None, float | None]:
+        """(``seconds_until_due(queues)``, ``cron_seconds_until_tick()``): what an idle
+        worker plans its sleep by, in one read where the store can."""
+        return self.seconds_until_due(queues), self.cron_seconds_until_tick()
+
     @abstractmethod
     def finish(
         self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy
@@ -284,6 +290,12 @@ class Storage(ABC):
     @abstractmethod
     def listener(self, worker_id: str) -> Listener:
         """A wake-up channel for this worker: new work, a stop request, a cancel."""
+
+    def pass_on_wake(self, worker_id: str, queues: Sequence[str]) -> None:
+        """Worker ``worker_id`` (serving ``queues``; empty: all) claimed a job after a
+        wake-up, which went to one idle worker: wake one more, since more may be ready.
+        A hint, never raised. Default: nothing (every listener hears every wake-up)."""
+        del worker_id, queues
 
     # --- user operations -----------------------------------------------------------------
 

@@ -140,7 +140,8 @@ class SqlStore(Storage, Generic[C]):
     @abstractmethod
     def _wake(self, conn: C, event: str, worker_ids: Sequence[str] = ()) -> None:
         """Inside a write: once it commits, wake workers for ``event``: "work" (the idle
-        ones), "cancel" (``worker_ids``, which hold cancelled jobs) or "stop" (those)."""
+        ones), "cancel" (``worker_ids``, which hold cancelled jobs), "stop" (those) or
+        "config" (every worker: read the config again)."""
 
     @abstractmethod
     def _insert_jobs(self, specs: Sequence[JobSpec], ids: list[str]) -> int:
@@ -441,6 +442,9 @@ class SqlStore(Storage, Generic[C]):
     def config_set(self, key: str, value: str) -> None:
         with self._write_statement() as conn:
             conn.execute(self._q["config_set"], {"key": key, "value": value})
+            # Workers trust their snapshot for seconds (worker.CONFIG_TTL): told, they
+            # read it again before their next job.
+            self._wake(conn, "config")
 
     def finished_attempts(self, since: datetime) -> list[AttemptRow]:
         rows = self._read("finished_attempts", {"since": to_ms(since)})

@@ -16,7 +16,7 @@ from queuectl.models import (
     Output,
     WorkerInfo,
 )
-from queuectl.storage import liveness
+from queuectl.storage import cron_flow, liveness
 from queuectl.storage.base import Recovered
 from queuectl.storage.queues import held_back
 from queuectl.storage.rows import check_in_from_row, check_in_params, end_params
@@ -46,10 +46,14 @@ class SqlWorkers(SqlStore[C]):
         return found[0] if found else None
 
     def seconds_until_due(self, queues: Sequence[str] | None = None) -> float | None:
+        return self.idle_plan(queues)[0]
+
+    def idle_plan(self, queues: Sequence[str] | None = None
+                  ) -> tuple[float | None, float | None]:
         params = {"queues": self._list(queues) if queues else None, **self._clock()}
-        [(delta_ms, held)] = self._read("next_due", params)
+        [(delta_ms, held, tick_ms)] = self._read("next_due", params)
         due_in = None if delta_ms is None else max(0.0, int(delta_ms) / 1000)
-        return held_back(due_in, bool(held))
+        return held_back(due_in, bool(held)), cron_flow.seconds_until(tick_ms)
 
     def finish(self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy) -> Job:
         done, _ = self._finish(job, worker_id, result, policy, None)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import socket
 import sqlite3
 import time
@@ -151,19 +152,44 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db]):
     # --- wake-ups ------------------------------------------------------------------------
 
     def _wake(self, conn: sqlite3.Connection, event: str, worker_ids: Sequence[str] = ()) -> None:
-        wake = (event.encode(), None if event == "work" else worker_ids)
+        wake = (event.encode(), None if event in ("work", "config") else worker_ids)
         if wake not in self._wakes:
             self._wakes.append(wake)
 
     def _send(self, payload: bytes, worker_ids: Sequence[str] | None) -> None:
-        """Best effort: a worker that misses a datagram still polls now and then. None: the
-        idle workers, a hint, so a store that fails to say who is idle changes nothing (the
-        write is done; the workers poll now and then)."""
-        if worker_ids is None:
+        """Best effort: a worker that misses a datagram still polls now and then. None: one
+        idle worker per set of queues served, a hint, so a store that fails to say who is
+        idle changes nothing (the write is done; the workers poll now and then). Waking
+        every idle worker made each take the write lock to find nothing: one is woken,
+        and one that claims a job wakes the next (pass_on_wake), so a burst still fans out."""
+        if worker_ids is None and payload == b"config":  # every worker
             try:
-                worker_ids = [row[0] for row in self._read("idle_workers")]
+                worker_ids = [row[0] for row in self._read("all_workers")]
             except StoreUnavailable:
                 return
+        if worker_ids is None:
+            try:
+                idle = self._read("idle_workers")
+            except StoreUnavailable:
+                return
+            by_queues: dict[str, list[str]] = {}
+            for worker_id, queues in idle:
+                by_queues.setdefault(_queue_set(queues), []).append(worker_id)
+            worker_ids = [random.choice(ids) for ids in by_queues.values()]
+        self._datagrams(payload, worker_ids)
+
+    def pass_on_wake(self, worker_id: str, queues: Sequence[str]) -> None:
+        """One other idle worker serving the same queues, woken: more may be ready."""
+        try:
+            idle = self._read("idle_workers")
+        except StoreUnavailable:
+            return
+        mine = json.dumps(sorted(queues))
+        others = [w for w, q in idle if w != worker_id and _queue_set(q) == mine]
+        if others:
+            self._datagrams(b"work", [random.choice(others)])
+
+    def _datagrams(self, payload: bytes, worker_ids: Sequence[str]) -> None:
         if not worker_ids:
             return
         if self._sock is None:
@@ -286,3 +312,11 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db]):
                 return True
             params = self._held_params(dead, silent, lease_ms, clock)
             return conn.execute(self._q["held_jobs"], params).fetchone() is not None
+
+
+def _queue_set(stored: str) -> str:
+    """A worker's queues (a JSON array as stored) as one comparable text."""
+    try:
+        return json.dumps(sorted(json.loads(stored)))
+    except (TypeError, ValueError):
+        return stored

@@ -86,7 +86,8 @@ SELECT * FROM queuectl_claim(%(worker)s, %(queues)s::text[])
 -- name: next_due
 -- Jobs of blocked queues (paused, or running their limit: migrations/0008) are not waited
 -- for; held: whether a due job waits for a limit of a queue served (a job ending elsewhere
--- frees a place: the worker looks again soon).
+-- frees a place: the worker looks again soon). Third: cron_next's answer, so that an idle
+-- worker plans its sleep in one read.
 SELECT (SELECT min(run_at) - queuectl_now_ms() FROM jobs
         WHERE state IN ('pending', 'failed') AND blocked_by = 0
           AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
@@ -96,7 +97,8 @@ SELECT (SELECT min(run_at) - queuectl_now_ms() FROM jobs
                  AND (%(queues)s::text[] IS NULL OR name = ANY(%(queues)s::text[]))
                  AND EXISTS (SELECT 1 FROM jobs
                              WHERE queue = b.name AND state IN ('pending', 'failed')
-                               AND blocked_by = 0 AND run_at <= queuectl_now_ms()))
+                               AND blocked_by = 0 AND run_at <= queuectl_now_ms())),
+       (SELECT min(next_run_at) - queuectl_now_ms() FROM cron_schedules WHERE NOT paused)
 
 -- name: finish_job
 -- Records the attempt, moves the job on and, with claim, takes its next job: one statement

@@ -88,6 +88,7 @@ RETURNING *
 -- is served); min() with this WHERE would read every pending row. Jobs of blocked queues
 -- (paused, or running their limit) are not waited for; held: whether a due job waits for
 -- a limit of a queue served (a job ending elsewhere frees a place: look again soon).
+-- Third: cron_next's answer, so that an idle worker plans its sleep in one read.
 SELECT (SELECT min(run_at) - :now FROM (
             SELECT run_at FROM jobs INDEXED BY jobs_due
             WHERE state IN ('pending', 'failed') AND blocked_by = 0
@@ -99,7 +100,8 @@ SELECT (SELECT min(run_at) - :now FROM (
                  AND (:queues IS NULL OR name IN (SELECT value FROM json_each(:queues)))
                  AND EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_ready_queue
                              WHERE queue = b.name AND state IN ('pending', 'failed')
-                               AND blocked_by = 0 AND run_at <= :now))
+                               AND blocked_by = 0 AND run_at <= :now)),
+       (SELECT min(next_run_at) - :now FROM cron_schedules WHERE paused = 0)
 
 -- name: finish_job
 -- Guarded: the job must still be this worker's attempt :number (not cancelled or recovered
@@ -193,8 +195,8 @@ FROM (SELECT workers.*, (SELECT id FROM jobs
 ORDER BY started_at, id
 
 -- name: idle_workers
--- The workers a "work" wake-up goes to.
-SELECT id FROM workers
+-- The workers a "work" wake-up may go to (one per set of queues served), and those queues.
+SELECT id, queues FROM workers
 WHERE stop_requested = 0
   AND NOT EXISTS (SELECT 1 FROM jobs WHERE state = 'processing' AND worker = workers.id)
 

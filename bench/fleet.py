@@ -1,0 +1,310 @@
+"""The fleet figure: what idle pools cost PostgreSQL, counted rather than timed.
+
+For P pools of W workers (`queuectl worker start --count W`, each its own process tree)
+on one throwaway database, idle:
+- **connections held**: rows of ``pg_stat_activity`` for the database (this script watches
+  from the admin database, so it is not among them);
+- **transactions per enqueue**: ``xact_commit + xact_rollback`` of ``pg_stat_database``
+  over N single `queuectl enqueue -c true` (a fresh process each, GAP seconds apart, each
+  job runs and ends), minus the same pools' transactions over an idle window of the same
+  length (heartbeats, recovery looks: time-driven, not enqueue-driven), minus the CLI's
+  own transactions per enqueue (measured with no pool). Backends report their counts
+  with a delay (PostgreSQL flushes an idle backend's statistics within ~10 s), so each
+  window lasts SETTLE seconds past its last action. Both windows last exactly WINDOW
+  seconds, a whole number of heartbeat intervals (5 s): workers started together
+  heartbeat together, and a window one round longer than the other would count 32
+  workers' heartbeats as the enqueues' cost.
+
+Run: ``python -m bench.fleet [--pools 1x2,1x16,2x8,1x32] [--enqueues 20]``; prints one
+line per shape and a Markdown table.
+
+``--pickup 32`` instead: one pool of that many idle workers on each store (``--backends``),
+PICKUPS single `queuectl enqueue -c true` 20 ms apart; pickup = the job's ``started_at``
+minus its ``created_at`` (whole milliseconds), p50 and p99.
+
+``--capacity 32``: one pool of that many workers on PostgreSQL drains JOBS no-op jobs
+(`true`, enqueued in one `enqueue --file` before the pool starts); jobs per second (N over
+first start to last finish) and the server's CPU per job: utime + stime from
+``/proc/PID/stat`` of the database's backends (pg_stat_activity), summed over the drain
+(the WAL writer and other background processes are not in it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+
+import psycopg
+
+from bench.driver import console_script
+from bench.stats import median, percentile
+from bench.stores import PG_ADMIN_URL, throwaway
+
+GAP = 0.2  # seconds between two enqueues
+SETTLE = 11.0  # seconds: an idle backend's statistics reach pg_stat_database within 10 s
+HEARTBEAT = 5.0  # seconds between two heartbeats of an idle worker (worker.MAX_HEARTBEAT)
+
+
+@dataclass
+class Shape:
+    pools: int
+    workers: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shape:
+        pools, _, workers = text.partition("x")
+        return cls(int(pools), int(workers))
+
+    def __str__(self) -> str:
+        return f"{self.pools}x{self.workers}"
+
+
+def _dbname(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+def xacts(admin: psycopg.Connection[tuple[object, ...]], db: str) -> int:
+    admin.execute("SELECT pg_stat_clear_snapshot()")
+    row = admin.execute("SELECT xact_commit + xact_rollback FROM pg_stat_database "
+                        "WHERE datname = %s", (db,)).fetchone()
+    assert row is not None
+    return int(str(row[0]))
+
+
+def connections(admin: psycopg.Connection[tuple[object, ...]], db: str) -> int:
+    admin.execute("SELECT pg_stat_clear_snapshot()")
+    row = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+                        (db,)).fetchone()
+    assert row is not None
+    return int(str(row[0]))
+
+
+def window(admin: psycopg.Connection[tuple[object, ...]], db: str,
+           action: Callable[[], None], length: float | None = None) -> tuple[int, float]:
+    """(transactions of the database, seconds) over a window that begins with ``action``
+    and lasts ``length`` seconds, or the fewest heartbeat intervals that hold ``action``
+    and SETTLE seconds after it."""
+    began = time.monotonic()
+    before = xacts(admin, db)
+    action()
+    if length is None:
+        took = time.monotonic() - began
+        length = HEARTBEAT * math.ceil((took + SETTLE) / HEARTBEAT)
+    time.sleep(max(0.0, began + length - time.monotonic()))
+    return xacts(admin, db) - before, length
+
+
+def measure(shape: Shape, enqueues: int, cli_own: float | None) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp, throwaway("postgres", tmp) as url:
+        db = _dbname(url)
+        exe = console_script()
+        env = {**os.environ, "QUEUECTL_DB": url, "QUEUECTL_HOME": os.path.join(tmp, "home")}
+        subprocess.run([exe, "config", "set", "max-retries", "0"], env=env, check=True,
+                       capture_output=True)
+        pools = [subprocess.Popen([exe, "worker", "start", "--count", str(shape.workers)],
+                                  env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, start_new_session=True)
+                 for _ in range(shape.pools)]
+        try:
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+                expected = shape.pools * shape.workers
+                deadline = time.monotonic() + 60
+                while _registered(url) < expected and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                time.sleep(2)  # every worker asleep
+                held = connections(admin, db)
+
+                def idle() -> None:
+                    time.sleep(enqueues * GAP)
+
+                def enqueue() -> None:
+                    for _ in range(enqueues):
+                        subprocess.run([exe, "enqueue", "-c", "true"], env=env, check=True,
+                                       capture_output=True)
+                        time.sleep(GAP)
+
+                busy, length = window(admin, db, enqueue)
+                quiet = window(admin, db, idle, length)[0] if shape.pools else 0
+                done = _finished(url)
+        finally:
+            for proc in pools:
+                with suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+            for proc in pools:
+                proc.wait(30)
+    total = (busy - quiet) / enqueues
+    workers = total - cli_own if cli_own is not None else 0.0
+    return {"connections": held, "per_enqueue": total, "workers_per_enqueue": workers,
+            "idle_window": quiet, "finished": done}
+
+
+def _registered(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        try:
+            row = conn.execute("SELECT count(*) FROM workers").fetchone()
+        except psycopg.Error:
+            return 0
+        return int(str(row[0])) if row else 0
+
+
+def _finished(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM jobs WHERE state = 'completed'").fetchone()
+        return int(str(row[0])) if row else 0
+
+
+def pickup(backend: str, workers: int, pickups: int) -> dict[str, float]:
+    """p50 / p99 / max milliseconds from enqueue to start, ``workers`` idle in one pool."""
+    from queuectl.storage import open_store
+
+    with tempfile.TemporaryDirectory() as tmp, throwaway(backend, tmp) as url:
+        exe = console_script()
+        env = {**os.environ, "QUEUECTL_DB": url, "QUEUECTL_HOME": os.path.join(tmp, "home")}
+        subprocess.run([exe, "config", "set", "max-retries", "0"], env=env, check=True,
+                       capture_output=True)
+        pool = subprocess.Popen([exe, "worker", "start", "--count", str(workers)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        store = open_store(url)
+        try:
+            deadline = time.monotonic() + 60
+            while store.stats().workers_active < workers and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(2)
+            for _ in range(pickups):
+                subprocess.run([exe, "enqueue", "-c", "true"], env=env, check=True,
+                               capture_output=True)
+                time.sleep(0.02)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                jobs = store.list_jobs(limit=None)
+                if all(j.finished_at for j in jobs):
+                    break
+                time.sleep(0.1)
+            waits = [(j.started_at - j.created_at).total_seconds() * 1000
+                     for j in jobs if j.started_at]
+        finally:
+            store.close()
+            with suppress(ProcessLookupError):
+                os.killpg(pool.pid, signal.SIGTERM)
+            pool.wait(30)
+    return {"samples": len(waits), "p50_ms": median(waits), "p99_ms": percentile(waits, 99),
+            "max_ms": max(waits)}
+
+
+def _backend_cpu(admin: psycopg.Connection[tuple[object, ...]], db: str,
+                 mine: int) -> dict[int, int]:
+    """Clock ticks (utime + stime) of each backend of ``db`` but ``mine``, by pid."""
+    admin.execute("SELECT pg_stat_clear_snapshot()")
+    pids = [int(str(r[0])) for r in admin.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> %s", (db, mine))]
+    ticks = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks[pid] = int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks
+
+
+def capacity(workers: int, jobs: int) -> dict[str, float]:
+    """Jobs per second and server CPU (µs) per job, ``workers`` draining ``jobs``."""
+    from queuectl.storage import open_store
+
+    hz = os.sysconf("SC_CLK_TCK")
+    with tempfile.TemporaryDirectory() as tmp, throwaway("postgres", tmp) as url:
+        db = _dbname(url)
+        exe = console_script()
+        env = {**os.environ, "QUEUECTL_DB": url, "QUEUECTL_HOME": os.path.join(tmp, "home")}
+        path = os.path.join(tmp, "jobs.jsonl")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write('{"command": "true"}\n' * jobs)
+        subprocess.run([exe, "enqueue", "--file", path], env=env, check=True,
+                       capture_output=True)
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin, \
+                psycopg.connect(url, autocommit=True) as watch:
+            mine = watch.info.backend_pid
+            pool = subprocess.Popen([exe, "worker", "start", "--count", str(workers)],
+                                    env=env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, start_new_session=True)
+            try:
+                # The latest reading of each backend (the pool's connect from their start,
+                # so their whole lives; a CLI's that came and went in between is missed).
+                seen: dict[int, int] = {}
+                deadline = time.monotonic() + 600
+                while time.monotonic() < deadline:
+                    row = watch.execute("SELECT count(*) FROM jobs "
+                                        "WHERE finished_at IS NOT NULL").fetchone()
+                    seen.update(_backend_cpu(admin, db, mine))
+                    if row is not None and int(str(row[0])) >= jobs:
+                        break
+                    time.sleep(0.2)
+            finally:
+                with suppress(ProcessLookupError):
+                    os.killpg(pool.pid, signal.SIGTERM)
+                pool.wait(60)
+        store = open_store(url)
+        try:
+            listed = store.list_jobs(limit=None)
+        finally:
+            store.close()
+    starts = [j.started_at for j in listed if j.started_at]
+    ends = [j.finished_at for j in listed if j.finished_at]
+    span = (max(ends) - min(starts)).total_seconds()
+    return {"jobs": len(ends), "jobs_per_s": round(len(ends) / span, 1),
+            "server_cpu_us_per_job": round(sum(seen.values()) / hz / len(ends) * 1e6),
+            "backends": len(seen)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.fleet")
+    parser.add_argument("--pools", default="1x2,1x16,2x8,1x32",
+                        help="comma list of POOLSxWORKERS")
+    parser.add_argument("--enqueues", type=int, default=20)
+    parser.add_argument("--pickup", type=int, default=0, metavar="WORKERS",
+                        help="measure pickup with this many idle workers instead")
+    parser.add_argument("--pickups", type=int, default=100)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--capacity", type=int, default=0, metavar="WORKERS",
+                        help="measure jobs/s and server CPU per job with this many workers")
+    parser.add_argument("--jobs", type=int, default=3000)
+    args = parser.parse_args(argv)
+    if args.capacity:
+        print(f"postgres, {args.capacity} workers: {capacity(args.capacity, args.jobs)}")
+        return 0
+    if args.pickup:
+        for backend in args.backends.split(","):
+            print(f"{backend}, {args.pickup} idle workers: "
+                  f"{pickup(backend, args.pickup, args.pickups)}")
+        return 0
+    shapes = [Shape.parse(s) for s in args.pools.split(",")]
+    cli = measure(Shape(0, 0), args.enqueues, None)
+    cli_own = cli["per_enqueue"]
+    print(f"no pool: CLI's own {cli_own:.1f} transactions per enqueue", file=sys.stderr)
+    rows = []
+    for shape in shapes:
+        got = measure(shape, args.enqueues, cli_own)
+        print(f"{shape}: {got}", file=sys.stderr)
+        rows.append((shape, got))
+    print("| pools x workers | connections held | transactions per enqueue (CLI's "
+          f"{cli_own:.1f} excluded) | jobs finished |")
+    print("|---|---|---|---|")
+    for shape, got in rows:
+        print(f"| {shape} | {got['connections']:.0f} | {got['workers_per_enqueue']:.1f} | "
+              f"{got['finished']:.0f}/{args.enqueues} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

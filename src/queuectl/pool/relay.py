@@ -1,0 +1,250 @@
+"""Wake-ups per pool, not per worker: the supervisor listens, its workers hear it over a pipe.
+
+On PostgreSQL each LISTEN is a connection the server holds, and each "work" notification
+used to wake every idle worker of every pool, each of which then asked the store: both
+grew with the size of the whole fleet. Here the supervisor holds the pool's one LISTEN
+connection (storage/pgconn.py Wakeups, which re-listens after a loss) and relays what it
+hears over the pipe each worker already reads its stop level from (pool/stop.py):
+
+- "work": ONE idle worker is woken (a byte ``w``). A woken worker that then claims a job
+  says so (a byte on the shared ``more`` pipe) and the supervisor wakes the next idle one:
+  a burst of N ready jobs fans out to N workers one claim at a time, and a single job costs
+  one claim that finds nothing beyond its own, whatever the pool's size;
+- "stop" (``s``) and "cancel" (``c``): every worker, which then checks in with the store
+  (only the store says which worker is meant); "config" (``g``): every worker, which reads
+  the config again before its next job.
+
+Which workers are idle is a byte per worker in memory shared across fork, set by the
+worker just before it sleeps and cleared when it wakes: no system call, no message. A
+worker caught between its last look at the store and its sleep reads as not idle; a
+"work" that finds no idle worker is therefore sent to every worker not running a job, so
+that one who was about to sleep re-checks at once instead of sleeping past the job.
+
+Every wake-up is a hint: a relay that is lost (a full pipe, a worker that just died)
+delays a job until the worker's next timed look at the store (worker.IDLE_POLL), never
+loses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import mmap
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from queuectl.errors import StoreUnavailable
+
+if TYPE_CHECKING:  # psycopg loads only for PostgreSQL stores
+    from queuectl.storage.pgconn import Wakeups
+
+WORK = b"w"
+STOP = b"s"
+CANCEL = b"c"
+CONFIG = b"g"
+# The byte a worker reads: the event.
+EVENTS = {"w": "work", "s": "stop", "c": "cancel", "g": "config"}
+
+# Seconds between attempts to open the LISTEN connection, doubling while they fail up to
+# REVIVE_MAX: a connect to an unreachable host blocks the supervisor's loop for up to its
+# timeout (pgconn.CONNECT_TIMEOUT), and that loop also relays stop requests.
+REVIVE_EVERY = 1.0
+REVIVE_MAX = 8.0
+
+log = logging.getLogger("queuectl.relay")
+
+
+class IdleBoard:
+    """Two bytes per worker slot, shared across fork: 1 while the worker sleeps idle; and
+    1 while a ``w`` sent to it may be unread. The pipes' write ends block (a stop level must
+    never be dropped), so a worker that does not read its pipe (stopped, or stuck in a
+    store call) must not be sent "work" after "work" until the pipe fills: one unread is
+    enough to wake it."""
+
+    def __init__(self, count: int) -> None:
+        self._map = mmap.mmap(-1, 2 * max(count, 1))
+        self.count = count
+
+    def setter(self, slot: int) -> Callable[[bool], None]:
+        """The worker's side: ``idle(True)`` before its sleep, ``idle(False)`` after."""
+        def idle(flag: bool) -> None:
+            self._map[slot] = 1 if flag else 0
+
+        return idle
+
+    def reader(self, slot: int) -> Callable[[], None]:
+        """The worker's side, called once it has read its pipe: what was sent is read.
+        (Read, then marked: a "work" sent in between is sent once more, never lost.)"""
+        def read() -> None:
+            self._map[self.count + slot] = 0
+
+        return read
+
+    def mark_sent(self, slot: int) -> bool:
+        """Before a ``w`` to ``slot``: whether to send it (False: one is still unread)."""
+        at = self.count + slot
+        if self._map[at]:
+            return False
+        self._map[at] = 1
+        return True
+
+    def take(self, slots: Sequence[int]) -> int | None:
+        """An idle slot among ``slots``, marked no longer idle (it is being woken), or None."""
+        for slot in slots:
+            if self._map[slot]:
+                self._map[slot] = 0
+                return slot
+        return None
+
+    def clear(self, slot: int) -> None:
+        """A dead worker is not idle, and its successor has read nothing yet."""
+        self._map[slot] = 0
+        self._map[self.count + slot] = 0
+
+
+def supports(url: str) -> bool:
+    """Whether the pool's supervisor listens for its workers (PostgreSQL: connections are
+    the scarce thing). SQLite's wake-ups are datagrams to each worker's own socket."""
+    from queuectl.settings import is_postgres
+
+    return is_postgres(url)
+
+
+class PoolListener:
+    """The pool's one LISTEN connection, opened lazily and re-opened after a loss."""
+
+    def __init__(self, url: str) -> None:
+        from queuectl.settings import redact_url
+
+        self.url = url
+        self.display_url = redact_url(url)
+        self._wakeups: Wakeups | None = None
+        self.failed_once = False  # the outage is said once, not once a second
+        self._failures = 0
+        self._next_try = 0.0  # monotonic
+
+    def fileno(self) -> int | None:
+        """The descriptor to select on, opening the connection if it is not open yet
+        (None while the server cannot be reached: the workers' timed looks stand in)."""
+        import psycopg
+
+        from queuectl.storage.pgconn import Wakeups, connect
+
+        if self._wakeups is None:
+            if time.monotonic() < self._next_try:
+                return None
+            try:
+                self._wakeups = Wakeups(lambda: connect(self.url, self.display_url,
+                                                        durable=False))
+            except (StoreUnavailable, psycopg.Error) as exc:  # the LISTEN itself may fail
+                if not self.failed_once:
+                    log.warning("cannot listen for wake-ups yet (%s); retrying", exc,
+                                extra={"event": "store_unavailable", "error": str(exc)})
+                    self.failed_once = True
+                self._tried(ok=False)
+                return None
+            self.failed_once = False
+            self._tried(ok=True)
+        if self._wakeups.lost and time.monotonic() >= self._next_try:
+            self._wakeups.revive()  # once back, its fd reads ready: drain says "work"
+            self._tried(ok=not self._wakeups.lost)
+        return self._wakeups.fd
+
+    def _tried(self, ok: bool) -> None:
+        self._failures = 0 if ok else self._failures + 1
+        delay = min(REVIVE_EVERY * 2 ** max(self._failures - 1, 0), REVIVE_MAX)
+        self._next_try = time.monotonic() + delay
+
+    def drain(self) -> set[str]:
+        """The events heard; {"work"} after a re-listen (anything may have come meanwhile)."""
+        if self._wakeups is None:
+            return set()
+        return self._wakeups.drain()
+
+    def close(self) -> None:
+        if self._wakeups is not None:
+            self._wakeups.close()
+        self._wakeups = None
+
+
+class Relay:
+    """The supervisor's side: what it heard, to which of its workers."""
+
+    def __init__(self, url: str, board: IdleBoard) -> None:
+        self.listener = PoolListener(url)
+        self.board = board
+        self.more_r, self.more_w = os.pipe()  # workers: "I claimed after a wake-up"
+        os.set_blocking(self.more_r, False)
+        os.set_blocking(self.more_w, False)
+
+    def fds(self) -> list[int]:
+        listen = self.listener.fileno()
+        return [self.more_r] if listen is None else [self.more_r, listen]
+
+    def pump(self, pipes: dict[int, int], running: Callable[[int], bool]) -> None:
+        """Relay what is pending. ``pipes``: slot -> the worker's pipe; ``running(slot)``:
+        whether that worker runs a job now."""
+        events = self.listener.drain()
+        wakes = _drain_count(self.more_r)
+        if "work" in events:
+            wakes += 1
+        # To every worker, before any "work": a worker reads its pipe in order, so one
+        # woken for a job has heard of the config change first.
+        broadcast = b"".join(byte for event, byte in (("config", CONFIG), ("stop", STOP),
+                                                       ("cancel", CANCEL)) if event in events)
+        if broadcast:
+            for fd in pipes.values():
+                _send(fd, broadcast)
+        for _ in range(wakes):
+            if not self._wake_one(pipes, running):
+                break
+
+    def _wake_one(self, pipes: dict[int, int], running: Callable[[int], bool]) -> bool:
+        """Wake one idle worker; with none idle, every worker not running a job (one may be
+        on its way to sleep). Whether an idle one was found."""
+        slot = self.board.take(sorted(pipes))
+        if slot is not None:
+            if self.board.mark_sent(slot):
+                _send(pipes[slot], WORK)
+            return True  # (or it has one unread, which wakes it as well)
+        for other, fd in pipes.items():
+            if not running(other) and self.board.mark_sent(other):
+                _send(fd, WORK)
+        return False
+
+    def close(self) -> None:
+        self.listener.close()
+        for fd in (self.more_r, self.more_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _send(fd: int, byte: bytes) -> None:
+    with contextlib.suppress(OSError):  # gone (the reaper will see it), or its pipe is full
+        os.write(fd, byte)
+
+
+def _drain_count(fd: int) -> int:
+    count = 0
+    try:
+        while chunk := os.read(fd, 512):
+            count += len(chunk)
+    except BlockingIOError:
+        pass
+    return count
+
+
+class WorkerSide:
+    """What a worker under a relaying supervisor is given: its idle flag, and the pipe on
+    which it says that it claimed a job after a wake-up (so the next idle worker looks)."""
+
+    def __init__(self, idle: Callable[[bool], None], more_fd: int,
+                 read: Callable[[], None]) -> None:
+        self.idle = idle
+        self.more_fd = more_fd
+        self.read = read  # called once the worker has read its pipe
+
+    def claimed(self) -> None:
+        _send(self.more_fd, b"+")

@@ -1,0 +1,175 @@
+"""What idle pools cost one PostgreSQL, counted: connections held, and the transactions
+workers spend on one enqueue. Each pool listens once (its supervisor) and wakes one idle
+worker per ready job (pool/relay.py), so neither grows with the number of workers.
+
+Counts come from the server's own statistics (pg_stat_activity, pg_stat_database), read
+from the admin database so the test itself is not among them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import pg
+from tests.helpers import Cli, wait_until
+
+pytestmark = pytest.mark.postgres
+
+POOLS = 2
+WORKERS = 8
+ENQUEUES = 10
+GAP = 0.25  # seconds between two enqueues: each job has run and ended before the next
+SETTLE = 11.0  # seconds: an idle backend's statistics reach pg_stat_database within 10 s
+# Both windows last the same whole number of heartbeat intervals (worker.MAX_HEARTBEAT):
+# workers started together heartbeat together, and a window one round longer than the
+# other would count 16 workers' heartbeats as the enqueues' cost.
+HEARTBEAT = 5.0
+CLI_OWN = 4  # transactions of one `queuectl enqueue` (connect, migrate check, insert...)
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[Cli]:
+    for url in pg.fresh_url():
+        cli = Cli(url, tmp_path / "home", cwd=tmp_path)
+        yield cli
+        cli.cleanup()
+
+
+def _db(cli: Cli) -> str:
+    return cli.db_url.rsplit("/", 1)[1]
+
+
+def _one(sql: str, *params: object) -> int:
+    with pg.admin() as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute(sql, params).fetchone()  # type: ignore[arg-type]
+    assert row is not None
+    return int(str(row[0]))
+
+
+def _connections(cli: Cli, query: str = "%") -> int:
+    return _one("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND query LIKE %s",
+                _db(cli), query)
+
+
+def _xacts(cli: Cli) -> int:
+    return _one("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s",
+                _db(cli))
+
+
+def _window(cli: Cli, enqueue: bool, length: float | None = None) -> tuple[int, float]:
+    """(transactions of the database, the window's length): ``length`` seconds, or the
+    fewest heartbeat intervals that hold the enqueues and SETTLE seconds after them."""
+    began = time.monotonic()
+    before = _xacts(cli)
+    for _ in range(ENQUEUES):
+        if enqueue:
+            cli.ok("enqueue", "-c", "true")
+        time.sleep(GAP)
+    took = time.monotonic() - began
+    if length is None:
+        length = HEARTBEAT * math.ceil((took + SETTLE) / HEARTBEAT)
+    time.sleep(max(0.0, began + length - time.monotonic()))
+    return _xacts(cli) - before, length
+
+
+def _start_pools(cli: Cli) -> None:
+    for _ in range(POOLS):
+        cli.start_workers(WORKERS)
+    wait_until(lambda: cli.active_workers() == POOLS * WORKERS, what="every pool to start")
+    time.sleep(1.0)  # every worker has had its first look and sleeps
+
+
+def test_pools_hold_one_connection_per_worker_and_one_listen_each(fleet: Cli) -> None:
+    cli = fleet
+    _start_pools(cli)
+    assert _connections(cli) <= POOLS * (WORKERS + 1)
+    assert _connections(cli, "LISTEN%") == POOLS  # the supervisors', none of the workers'
+
+    # The relay is the only wake-up path: a job enqueued into idle pools is picked up.
+    job = cli.enqueue("true")
+    cli.wait_state(job, "completed")
+
+
+def test_one_enqueue_costs_workers_a_few_transactions_whatever_the_pool_size(
+        fleet: Cli) -> None:
+    cli = fleet
+    _start_pools(cli)
+    busy, length = _window(cli, enqueue=True)
+    idle, _ = _window(cli, enqueue=False, length=length)  # heartbeats: time-driven
+    jobs = cli.json("list", "--limit", "0")
+    assert [j["state"] for j in jobs] == ["completed"] * ENQUEUES
+    per_enqueue = (busy - idle) / ENQUEUES - CLI_OWN
+    # Each pool wakes one worker per ready job: P claims, one of which runs and finishes
+    # the job and then wakes one more idle worker of its pool (more may be ready), which
+    # finds nothing. Each worker woken reads the config (a snapshot older than a second)
+    # and plans its next sleep: 3 transactions per worker woken, the finish 1 more, 10
+    # for two pools (12 measured: the rest is noise of the idle windows), whatever their
+    # size. Waking every idle worker cost about 3 per worker: 50 with 16 workers.
+    assert per_enqueue <= 3 * (POOLS + 1) + 1 + 6, (busy, idle)
+
+
+def test_a_burst_fans_out_to_every_idle_worker_of_a_pool(fleet: Cli, tmp_path: Path) -> None:
+    """One notification for a batch: the woken worker's claim wakes the next, and so on."""
+    cli = fleet
+    cli.start_workers(WORKERS)
+    time.sleep(1.0)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    # Each job waits until all of them are running at once: they end only if every worker
+    # took one while the others still ran.
+    command = (f"touch {marks}/$QUEUECTL_JOB_ID; "
+               f"until [ $(ls {marks} | wc -l) -ge {WORKERS} ]; do sleep 0.05; done")
+    lines = "\n".join(json.dumps({"command": command, "timeout": 60}) for _ in range(WORKERS))
+    ids = cli.ok("enqueue", "--file", "-", input=lines).split()
+    proc = cli.run("wait", *ids, "--timeout", "60", timeout=90)
+    assert proc.returncode == 0, proc.stderr
+    workers = {cli.job(i)["worker"] for i in ids}
+    assert len(workers) == WORKERS
+
+
+def _listeners(cli: Cli) -> set[int]:
+    with pg.admin() as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s "
+                            "AND query LIKE 'LISTEN%%'", (_db(cli),)).fetchall()
+    return {int(str(row[0])) for row in rows}
+
+
+def test_a_pool_whose_listen_connection_is_killed_listens_again(fleet: Cli) -> None:
+    cli = fleet
+    cli.start_workers(2)
+    wait_until(lambda: len(_listeners(cli)) == 1, what="the pool to listen")
+    [old] = _listeners(cli)
+    with pg.admin() as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", (old,))
+    wait_until(lambda: len(_listeners(cli) - {old}) == 1, what="the pool to listen again")
+    job = cli.enqueue("true")
+    cli.wait_state(job, "completed")
+    assert cli.active_workers() == 2  # the workers' own connections were never touched
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_config_change_reaches_an_idle_pools_next_job(backend: str, tmp_path: Path) -> None:
+    """Workers trust a config snapshot for seconds; `config set` tells them to read it
+    again (relayed by the supervisor on PostgreSQL), so the next job runs under it."""
+    urls = pg.fresh_url() if backend == "postgres" else iter([str(tmp_path / "q.db")])
+    for url in urls:
+        cli = Cli(url, tmp_path / "home", cwd=tmp_path)
+        try:
+            cli.ok("config", "set", "max-retries", "0")
+            cli.start_workers(2)
+            first = cli.enqueue("printf 'x%.0s' $(seq 300)")
+            cli.wait_state(first, "completed")  # the workers' snapshot is fresh now
+            cli.ok("config", "set", "max-log-bytes", "100")
+            job = cli.enqueue("printf 'x%.0s' $(seq 300)")
+            cli.wait_state(job, "completed")
+            assert cli.ok("logs", first).count("x") == 300
+            assert cli.ok("logs", job).count("x") <= 100
+        finally:
+            cli.cleanup()
