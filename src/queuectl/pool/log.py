@@ -26,7 +26,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
-from queuectl.models import iso
+from queuectl.models import AttemptResult, Job, iso
 
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(message)s"
 LogFormat = Literal["text", "json"]
@@ -139,3 +139,19 @@ def job_lines(logger: logging.Logger) -> JobLines | None:
             return None
         parent = parent.parent
     return JobLines(handler, formatter)
+
+
+def say_finished(lines: JobLines | None, job: Job, final: Job, took: float,
+                 result: AttemptResult) -> None:
+    """A finished job's one line (``took``: seconds): written straight by ``lines`` when
+    the text format allows (job_lines), otherwise a record carrying the fields a log
+    shipper reads."""
+    error = f" ({result.error})" if result.error else ""
+    if lines is not None:
+        lines(f"job {job.id} {final.state} after {took:.3f}s{error}")
+        return
+    logging.getLogger("queuectl.worker").info(
+        "job %s %s after %.3fs%s", job.id, final.state, took, error,
+        extra={"event": "job_finished", "job": job.id, "state": str(final.state),
+               "attempt": job.last_attempt, "took_s": round(took, 3),
+               "exit_code": result.exit_code, "error": result.error})

@@ -12,11 +12,16 @@ groups. Nothing is written per job for this: the scan runs only on a recovery.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 
+from queuectl.models import Job
+
 PROC = "/proc"
 
+
+log = logging.getLogger("queuectl.worker")
 
 def job_groups(worker_id: str, job_id: str, proc: str = PROC) -> set[int]:
     """Process groups holding a process of job ``job_id`` as run by ``worker_id``, on this
@@ -51,3 +56,12 @@ def kill_job(worker_id: str, job_id: str) -> int:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
     return len(groups)
+
+
+def kill_orphaned(job: Job) -> None:
+    """Before a recovered job goes back in the queue (Storage.recover_stale's hook): kill
+    what still runs of it on this machine, and say so."""
+    if job.worker and (killed := kill_job(job.worker, job.id)):
+        log.warning("killed %d process group(s) of job %s left running by lost worker %s",
+                    killed, job.id, job.worker,
+                    extra={"event": "orphan_killed", "job": job.id, "lost_worker": job.worker})

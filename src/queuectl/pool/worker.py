@@ -13,10 +13,8 @@ past the lease): it registers again before it claims anything, and keeps running
 unless the job's row names another attempt. It claims only while its last heartbeat is
 recent (well within the lease), so a worker back from a long silence heartbeats first.
 
-Recurring jobs: any worker of any pool fires the ticks that have come (the store makes each
-tick one job, whoever fires it). An idle worker sleeps no longer than until the next tick,
-which the store tells; a busy one fires due ticks from its periodic check, so ticks come
-(and overlaps are recorded) while every worker is busy too.
+Beside its jobs, a worker fires recurring jobs' ticks and applies the retention
+(pool/housekeeping.py).
 
 A store that cannot write is an outage: the job and its process are kept, its output
 drained and its timeout enforced, and its end is recorded when the store writes again.
@@ -31,20 +29,20 @@ import select
 import signal
 import time
 from collections.abc import Callable, Sequence
-from typing import TypeVar
 
 from queuectl import retry
 from queuectl.errors import LostLease, StoreUnavailable
 from queuectl.ids import new_worker_id
 from queuectl.models import AttemptResult, CheckIn, Job, Outcome, State, WorkerInfo, utcnow
 from queuectl.pool import orphans
-from queuectl.pool.log import job_lines, set_worker
+from queuectl.pool.housekeeping import Housekeeping
+from queuectl.pool.log import job_lines, say_finished, set_worker
 from queuectl.pool.relay import EVENTS, WorkerSide
 from queuectl.pool.runner import CHECK_INTERVAL, Action, Hooks, RunSpec, run
 from queuectl.pool.stop import StopLevel
+from queuectl.pool.store_calls import STORE_RETRY_MAX, StoreCalls, outage_fields
 from queuectl.settings import Config
 from queuectl.storage.base import Listener, Storage
-from queuectl.storage.cron_flow import Fired
 from queuectl.storage.liveness import HOST_ID
 
 IDLE_POLL = 5.0  # seconds: longest idle sleep (a safety net: wake-ups and due times come first)
@@ -55,23 +53,9 @@ MIN_IDLE = 0.005  # seconds: shortest idle sleep
 # heartbeat turns come every MAX_HEARTBEAT seconds and refresh it).
 CONFIG_TTL = 5.0
 MAX_HEARTBEAT = 5.0  # seconds; heartbeats come at least 3 times per lease
-STORE_RETRY_MAX = 5.0  # seconds: longest wait between retries while the store is down
-# A store call that took longer than this (seconds) was a stall, as good as an outage:
-# see Worker._watched_since.
-STALL = 1.0
 # The worker claims while its last heartbeat is younger than this many heartbeat intervals
 # (2 × lease/3 at most: never old enough for another worker to take it for lost).
 FRESH_HEARTBEATS = 2
-
-# Retention (config `retention`): finished jobs past it are deleted by the workers, PRUNE_BATCH
-# per transaction (bench/prune.py: a batch holds SQLite's write lock about as long as a
-# worker's own finish-and-claim, so a claim waiting behind it waits no longer than usual).
-PRUNE_BATCH = 50  # jobs
-PRUNE_INTERVAL = 30.0  # seconds between looks once nothing was left to delete
-PRUNE_AGAIN = 1.0  # seconds until the next pass while some are left
-PRUNE_IDLE_BUDGET = 0.5  # seconds an idle worker prunes in one pass (a busy one: one batch)
-
-T = TypeVar("T")
 
 log = logging.getLogger("queuectl.worker")
 
@@ -104,16 +88,17 @@ class Worker:
         self._config: Config | None = None
         self._config_read = 0.0
         self._next_heartbeat = 0.0
-        self._next_tick_at = 0.0  # monotonic: when a schedule's next tick comes, as last asked
-        self._next_prune = 0.0  # monotonic: when retention is next applied
         # The last job's finish also tried to claim (finish_and_claim) and found nothing:
         # claiming again at once would find nothing too. What comes later is a wake-up.
         self._looked = False
         self._alive_at = -math.inf  # monotonic: just before the store last took our heartbeat
-        # Since when (monotonic) the store has answered us without failing or stalling. Only
-        # silence watched that long is judged: an outage silences everyone alike, and the
-        # worker that holds a job must not be taken for lost for it.
-        self._watched_since = time.monotonic()
+        self.calls = StoreCalls(
+            lambda: self.level >= StopLevel.ABORT or self._in_check, self._nap,
+            lambda: self._heartbeat_interval() if self._config is not None else STORE_RETRY_MAX,
+        )
+        self.chores = Housekeeping(store, self.config, self.calls.call, self.calls.retrying,
+                                   lambda: bool(select.select(self.fds, [], [], 0)[0]),
+                                   longest=IDLE_POLL)
         self._base_env = dict(os.environ)
         self._job_lines = job_lines(log)  # the hot path's one line per job (text format)
         self._wake_r, self._wake_w = os.pipe()
@@ -171,6 +156,15 @@ class Worker:
         except BlockingIOError:
             pass
 
+    def _nap(self, seconds: float) -> None:
+        """Sleep, but wake at once for a signal or the supervisor (a second Ctrl-C)."""
+        fds = [fd for fd in (self._wake_r, self.supervisor_fd) if fd is not None]
+        ready, _, _ = select.select(fds, [], [], seconds)
+        if self._wake_r in ready:
+            self._drain_self_pipe()
+        if self.supervisor_fd is not None and self.supervisor_fd in ready:
+            self._read_supervisor()
+
     # --- configuration and policy ----------------------------------------------------------
 
     def config(self) -> Config:
@@ -198,8 +192,8 @@ class Worker:
     def run(self, on_ready: Callable[[], None] | None = None) -> int:
         """Work until told to stop; ``on_ready`` is called once registered and listening."""
         self._install_signals()
-        self._retrying(self._register)
-        self._retrying(self.config)
+        self.calls.retrying(self._register)
+        self.calls.retrying(self.config)
         listener = self.store.listener(self.id) if self.relayed is None else None
         fds = (listener.fileno() if listener else None, self._wake_r, self.supervisor_fd)
         self.fds = [fd for fd in fds if fd is not None]
@@ -219,7 +213,7 @@ class Worker:
             try:
                 self.store.unregister_worker(self.id)
             except StoreUnavailable as exc:  # the lease will tell the others we are gone
-                log.warning("could not unregister: %s", exc, extra=_outage(exc))
+                log.warning("could not unregister: %s", exc, extra=outage_fields(exc))
             log.info("worker %s stopped", self.id, extra={"event": "worker_stopped"})
         return 0
 
@@ -235,19 +229,19 @@ class Worker:
                 looked, self._looked = self._looked, False
                 claim = self.level == StopLevel.NONE and not looked
                 job = self._adopt() or (self._claim() if claim else None)
-            self._maybe_prune(idle=job is None)
+            self.chores.prune(idle=job is None)
             if job is not None:
                 job = self._process(job)  # the next job, claimed in the same transaction
                 continue
             if self.level:
                 return
-            due, tick = self._retrying(lambda: self.store.idle_plan(self.queues))
+            due, tick = self.calls.retrying(lambda: self.store.idle_plan(self.queues))
             if tick == 0:
-                enqueued, tick = self._fire_ticks()
+                enqueued, tick = self.chores.fire_ticks()
                 if enqueued:
                     continue  # claim it (or what came first)
             else:
-                self._plan_tick(tick)
+                self.chores.plan_tick(tick)
             if due == 0:  # due, yet not ours: taken by another worker, or we are not
                 self._next_heartbeat = 0.0  # registered any more (the heartbeat says)
             # A floor, so a job that is due but was taken by another worker between our
@@ -292,66 +286,6 @@ class Worker:
         if "stop" in events:
             self._check_in()
 
-    def _maybe_prune(self, idle: bool) -> None:
-        """Apply retention when due: an idle worker deletes batches for up to
-        PRUNE_IDLE_BUDGET seconds (stopping as soon as anything wakes it), a busy one one
-        batch between two jobs. A store outage skips a pass, never a job."""
-        retention = self.config().retention
-        if not retention or time.monotonic() < self._next_prune:
-            return
-        deadline = time.monotonic() + (PRUNE_IDLE_BUDGET if idle else 0.0)
-        again = PRUNE_AGAIN
-        try:
-            while True:
-                deleted = self._call(lambda: self.store.prune_finished(retention, PRUNE_BATCH))
-                if deleted < PRUNE_BATCH:
-                    # Nothing left past the retention: look again within half of it (a
-                    # job is kept at most ~1.5 x the retention), at most every interval.
-                    again = min(PRUNE_INTERVAL, max(retention / 2, PRUNE_AGAIN))
-                    return
-                if time.monotonic() >= deadline or select.select(self.fds, [], [], 0)[0]:
-                    return  # out of time, or woken: work (or a stop) comes first
-        except StoreUnavailable as exc:
-            log.warning("could not delete jobs past the retention: %s", exc)
-        finally:
-            self._next_prune = time.monotonic() + again
-
-    # --- recurring jobs ---------------------------------------------------------------------
-
-    def _fire_ticks(self) -> tuple[bool, float | None]:
-        """Fire the ticks that have come; (whether a job was enqueued, seconds until the
-        next tick or None). Idle: asked until the store answers."""
-        wait = self._retrying(self.store.cron_seconds_until_tick)
-        enqueued = False
-        if wait == 0:
-            enqueued = self._log_fired(self._retrying(self.store.cron_fire))
-            wait = self._retrying(self.store.cron_seconds_until_tick)
-        self._plan_tick(wait)
-        return enqueued, wait
-
-    def _fire_ticks_while_busy(self) -> None:
-        """From the running job's check: fire due ticks (a store failure is raised at once,
-        and the check goes on)."""
-        if time.monotonic() < self._next_tick_at:
-            return
-        self._log_fired(self._call(self.store.cron_fire))
-        self._plan_tick(self._call(self.store.cron_seconds_until_tick))
-
-    def _plan_tick(self, wait: float | None) -> None:
-        # Asked again at least every IDLE_POLL: a schedule added meanwhile wakes idle
-        # workers, not busy ones.
-        self._next_tick_at = time.monotonic() + min(IDLE_POLL if wait is None else wait, IDLE_POLL)
-
-    @staticmethod
-    def _log_fired(fired: list[Fired]) -> bool:
-        for item in fired:
-            if item.job_id:
-                log.info("cron %s: enqueued job %s", item.name, item.job_id)
-            elif item.blocked_by:
-                log.info("cron %s: skipped a tick: job %s is unfinished", item.name,
-                         item.blocked_by)
-        return any(item.job_id for item in fired)
-
     # --- what the store says of us ---------------------------------------------------------
 
     def _fresh(self) -> bool:
@@ -366,13 +300,13 @@ class Worker:
         if now < self._next_heartbeat and now - self._alive_at < interval:
             return False
         self._next_heartbeat = now + interval
-        check = self._retrying(lambda: self.store.heartbeat(self.id, self.current))
+        check = self.calls.retrying(lambda: self.store.heartbeat(self.id, self.current))
         if check.lost:
             log.warning("worker %s was taken for lost (silent past the lease); registering "
                         "again", self.id, extra={"event": "worker_taken_for_lost"})
-            self._retrying(self._register)
+            self.calls.retrying(self._register)
             if self.current is not None:  # registered: the job's row alone says if it is ours
-                check = self._retrying(lambda: self.store.check_in(self.id, self.current))
+                check = self.calls.retrying(lambda: self.store.check_in(self.id, self.current))
         else:
             self._alive_at = now
         self._heed(check)
@@ -380,7 +314,7 @@ class Worker:
         return True
 
     def _check_in(self) -> Action:
-        check = self._retrying(lambda: self.store.check_in(self.id, self.current))
+        check = self.calls.retrying(lambda: self.store.check_in(self.id, self.current))
         if check.lost:
             self._next_heartbeat = 0.0  # register again at once
         self._heed(check)
@@ -402,7 +336,7 @@ class Worker:
         job_id, self._also_held = self._also_held, None
         if job_id is None:
             return None
-        job = self._retrying(lambda: self.store.get_job(job_id))
+        job = self.calls.retrying(lambda: self.store.get_job(job_id))
         if job is None or job.state is not State.PROCESSING or job.worker != self.id:
             return None
         log.warning("job %s was claimed for this worker by a call whose answer was lost; "
@@ -415,12 +349,12 @@ class Worker:
             self._next_heartbeat = 0.0  # heartbeat first (and register again if need be)
             return None
         try:
-            job = self._call(lambda: self.store.claim(self.id, self.queues))
+            job = self.calls.call(lambda: self.store.claim(self.id, self.queues))
         except StoreUnavailable as exc:
             # Never retried blindly: if it was committed, a second claim would take a second
             # job. The next heartbeat says whether it was (CheckIn.also_held).
             log.warning("store unavailable (%s); asking before claiming again", exc,
-                        extra=_outage(exc))
+                        extra=outage_fields(exc))
             self._next_heartbeat = 0.0
             self._nap(0.1)
             return None
@@ -439,22 +373,14 @@ class Worker:
         starts beside its orphaned first attempt. Silence is judged only once we have
         watched the store work for a whole lease ourselves."""
         lease = self.config().lease_timeout
-        judge = time.monotonic() - self._watched_since >= lease
-        recovered = self._retrying(lambda: self.store.recover_stale(
-            lease, self.policy, self._kill_orphan, judge_silence=judge))
+        judge = time.monotonic() - self.calls.watched_since >= lease
+        recovered = self.calls.retrying(lambda: self.store.recover_stale(
+            lease, self.policy, orphans.kill_orphaned, judge_silence=judge))
         for item in recovered:
             log.warning("recovered job %s from lost worker %s: now %s",
                         item.job_id, item.worker, item.new_state,
                         extra={"event": "job_recovered", "job": item.job_id,
                                "lost_worker": item.worker, "state": item.new_state})
-
-    @staticmethod
-    def _kill_orphan(job: Job) -> None:
-        if job.worker and (killed := orphans.kill_job(job.worker, job.id)):
-            log.warning("killed %d process group(s) of job %s left running by lost worker %s",
-                        killed, job.id, job.worker,
-                        extra={"event": "orphan_killed", "job": job.id,
-                               "lost_worker": job.worker})
 
     # --- one job --------------------------------------------------------------------------
 
@@ -482,20 +408,8 @@ class Worker:
                         "recovered meanwhile, or recorded by a call whose answer was lost)",
                         job.id, extra={"event": "job_lost", "job": job.id})
         else:
-            self._say_finished(job, final, time.monotonic() - started, result)
+            say_finished(self._job_lines, job, final, time.monotonic() - started, result)
         return nxt
-
-    def _say_finished(self, job: Job, final: Job, took: float, result: AttemptResult) -> None:
-        """The job's one line: written straight by JobLines when it may (the text format),
-        otherwise a record carrying the fields a log shipper reads."""
-        error = f" ({result.error})" if result.error else ""
-        if self._job_lines is not None:
-            self._job_lines(f"job {job.id} {final.state} after {took:.3f}s{error}")
-            return
-        log.info("job %s %s after %.3fs%s", job.id, final.state, took, error,
-                 extra={"event": "job_finished", "job": job.id, "state": str(final.state),
-                        "attempt": job.last_attempt, "took_s": round(took, 3),
-                        "exit_code": result.exit_code, "error": result.error})
 
     def _run(self, job: Job) -> AttemptResult:
         """The runner never raises once the command has started (it kills it first), so
@@ -521,11 +435,11 @@ class Worker:
         while True:
             try:
                 if claim:
-                    done, nxt = self._call(lambda: self.store.finish_and_claim(
+                    done, nxt = self.calls.call(lambda: self.store.finish_and_claim(
                         job, self.id, result, self.policy, self.queues))
                     self._looked = nxt is None
                     return done, nxt
-                done = self._call(lambda: self.store.finish(job, self.id, result, self.policy))
+                done = self.calls.call(lambda: self.store.finish(job, self.id, result, self.policy))
                 return done, None
             except LostLease:
                 return None, None
@@ -533,13 +447,13 @@ class Worker:
                 # Its process is gone; the lease will hand it back.
                 if self.level >= StopLevel.ABORT:
                     log.warning("could not record the end of job %s (%s); stopping anyway",
-                                job.id, exc, extra=_outage(exc, job.id))
+                                job.id, exc, extra=outage_fields(exc, job.id))
                     return None, None
                 log.warning("store unavailable (%s); recording job %s again in %.1fs",
-                            exc, job.id, delay, extra=_outage(exc, job.id))
+                            exc, job.id, delay, extra=outage_fields(exc, job.id))
                 claim, self._next_heartbeat = False, 0.0
                 self._nap(delay)
-                delay = self._backoff(delay)
+                delay = self.calls.backoff(delay)
 
     def _run_spec(self, job: Job) -> RunSpec:
         env = self._base_env.copy()
@@ -556,7 +470,7 @@ class Worker:
                 self._on_wake(select.select(self.fds, [], [], 0)[0])
                 if self.level >= StopLevel.ABORT:
                     return Action.ABORT
-                self._fire_ticks_while_busy()
+                self.chores.fire_ticks_while_busy()
                 if self._maybe_heartbeat():  # (it read what check_in would)
                     return Action.CANCEL if self._job_lost else Action.CONTINUE
                 if self._job_lost:
@@ -565,7 +479,7 @@ class Worker:
             except StoreUnavailable as exc:
                 # Keep draining the pipe and enforcing the timeout; ask again next time.
                 log.warning("store unavailable while %s runs: %s", job.id, exc,
-                            extra=_outage(exc, job.id))
+                            extra=outage_fields(exc, job.id))
                 return Action.ABORT if self.level >= StopLevel.ABORT else Action.CONTINUE
             finally:
                 self._in_check = False
@@ -574,66 +488,13 @@ class Worker:
             # A progress save only: the finish carries the full tail. Never let a store
             # outage stall the loop that drains the job's pipe and enforces its timeout.
             try:
-                self._call(lambda: self.store.save_output(job.id, job.last_attempt, data, dropped))
+                number = job.last_attempt
+                self.calls.call(lambda: self.store.save_output(job.id, number, data, dropped))
             except StoreUnavailable as exc:
                 log.warning("could not save output of %s yet: %s", job.id, exc,
-                            extra=_outage(exc, job.id))
+                            extra=outage_fields(exc, job.id))
 
         # Checks (which heartbeat when due) twice per heartbeat interval: the heartbeat is
         # then never later than 2/3 of the lease, however short the lease is.
         every = min(CHECK_INTERVAL, self._heartbeat_interval() / 2)
         return Hooks(self.fds, check, save, check_interval=every, started=self.job_group)
-
-    # --- store trouble ----------------------------------------------------------------------
-
-    def _call(self, call: Callable[[], T]) -> T:
-        """One store call, noting a failure or a stall (see _watched_since)."""
-        began = time.monotonic()
-        try:
-            answer = call()
-        except StoreUnavailable:
-            self._watched_since = time.monotonic()
-            raise
-        if (ended := time.monotonic()) - began > STALL:
-            self._watched_since = ended
-        return answer
-
-    def _retrying(self, call: Callable[[], T]) -> T:
-        """Call the store until it answers: a worker outlives a store restart.
-
-        While a job runs, the store is asked only in passing (a failure is raised at once):
-        the runner's loop must keep draining the pipe and enforcing the timeout."""
-        delay = 0.1
-        while True:
-            try:
-                return self._call(call)
-            except StoreUnavailable as exc:
-                if self.level >= StopLevel.ABORT or self._in_check:
-                    raise
-                log.warning("store unavailable (%s); retrying in %.1fs", exc, delay,
-                            extra=_outage(exc))
-                self._nap(delay)
-                delay = self._backoff(delay)
-
-    def _backoff(self, delay: float) -> float:
-        """Doubled, up to STORE_RETRY_MAX but never past a heartbeat interval: once the
-        store is back, a job's end is recorded well before anyone may judge its worker."""
-        interval = self._heartbeat_interval() if self._config is not None else STORE_RETRY_MAX
-        return min(delay * 2, STORE_RETRY_MAX, interval)
-
-    def _nap(self, seconds: float) -> None:
-        """Sleep, but wake at once for a signal or the supervisor (a second Ctrl-C)."""
-        fds = [fd for fd in (self._wake_r, self.supervisor_fd) if fd is not None]
-        ready, _, _ = select.select(fds, [], [], seconds)
-        if self._wake_r in ready:
-            self._drain_self_pipe()
-        if self.supervisor_fd is not None and self.supervisor_fd in ready:
-            self._read_supervisor()
-
-
-def _outage(exc: StoreUnavailable, job_id: str | None = None) -> dict[str, object]:
-    """The fields of a log record about a store outage (see pool/log.py)."""
-    fields: dict[str, object] = {"event": "store_unavailable", "error": str(exc)}
-    if job_id is not None:
-        fields["job"] = job_id
-    return fields

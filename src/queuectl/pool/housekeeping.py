@@ -1,0 +1,122 @@
+"""What every worker does beside its jobs: firing recurring jobs' ticks and applying the
+retention, each at its own pace.
+
+Recurring jobs: any worker of any pool fires the ticks that have come (the store makes each
+tick one job, whoever fires it). An idle worker sleeps no longer than until the next tick,
+which the store tells; a busy one fires due ticks from its periodic check, so ticks come
+(and overlaps are recorded) while every worker is busy too.
+
+Retention (config `retention`): finished jobs past it are deleted by the workers, PRUNE_BATCH
+per transaction (bench/prune.py: a batch holds SQLite's write lock about as long as a
+worker's own finish-and-claim, so a claim waiting behind it waits no longer than usual).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+from queuectl.errors import StoreUnavailable
+from queuectl.settings import Config
+from queuectl.storage.base import Storage
+from queuectl.storage.cron_flow import Fired
+
+PRUNE_BATCH = 50  # jobs
+PRUNE_INTERVAL = 30.0  # seconds between looks once nothing was left to delete
+PRUNE_AGAIN = 1.0  # seconds until the next pass while some are left
+PRUNE_IDLE_BUDGET = 0.5  # seconds an idle worker prunes in one pass (a busy one: one batch)
+
+T = TypeVar("T")
+
+
+class StoreCall(Protocol):
+    """How the worker makes a store call (Worker._call, Worker._retrying)."""
+
+    def __call__(self, call: Callable[[], T], /) -> T: ...
+
+
+log = logging.getLogger("queuectl.worker")
+
+
+class Housekeeping:
+    """A worker's ticks and retention. ``call`` makes one store call (a failure raised at
+    once), ``retrying`` one that is retried until the store answers (the worker's own, so
+    its outage bookkeeping holds); ``woken`` says whether anything woke the worker;
+    ``longest`` is the longest a plan of the next tick is trusted (seconds: a schedule
+    added meanwhile wakes idle workers, not busy ones)."""
+
+    def __init__(self, store: Storage, config: Callable[[], Config], call: StoreCall,
+                 retrying: StoreCall, woken: Callable[[], bool], longest: float) -> None:
+        self.store = store
+        self.config = config
+        self._call = call
+        self._retrying = retrying
+        self._woken = woken
+        self._longest = longest
+        self._next_tick_at = 0.0  # monotonic: when a schedule's next tick comes, as last asked
+        self._next_prune = 0.0  # monotonic: when retention is next applied
+
+    # --- recurring jobs ---------------------------------------------------------------------
+
+    def fire_ticks(self) -> tuple[bool, float | None]:
+        """Fire the ticks that have come; (whether a job was enqueued, seconds until the
+        next tick or None). Idle: asked until the store answers."""
+        wait = self._retrying(self.store.cron_seconds_until_tick)
+        enqueued = False
+        if wait == 0:
+            enqueued = _log_fired(self._retrying(self.store.cron_fire))
+            wait = self._retrying(self.store.cron_seconds_until_tick)
+        self.plan_tick(wait)
+        return enqueued, wait
+
+    def fire_ticks_while_busy(self) -> None:
+        """From the running job's check: fire due ticks (a store failure is raised at once,
+        and the check goes on)."""
+        if time.monotonic() < self._next_tick_at:
+            return
+        _log_fired(self._call(self.store.cron_fire))
+        self.plan_tick(self._call(self.store.cron_seconds_until_tick))
+
+    def plan_tick(self, wait: float | None) -> None:
+        """The next tick is ``wait`` seconds away (None: none planned); asked again no later
+        than ``longest``."""
+        ahead = self._longest if wait is None else min(wait, self._longest)
+        self._next_tick_at = time.monotonic() + ahead
+
+    # --- retention --------------------------------------------------------------------------
+
+    def prune(self, idle: bool) -> None:
+        """Apply retention when due: an idle worker deletes batches for up to
+        PRUNE_IDLE_BUDGET seconds (stopping as soon as anything wakes it), a busy one one
+        batch between two jobs. A store outage skips a pass, never a job."""
+        retention = self.config().retention
+        if not retention or time.monotonic() < self._next_prune:
+            return
+        deadline = time.monotonic() + (PRUNE_IDLE_BUDGET if idle else 0.0)
+        again = PRUNE_AGAIN
+        try:
+            while True:
+                deleted = self._call(lambda: self.store.prune_finished(retention, PRUNE_BATCH))
+                if deleted < PRUNE_BATCH:
+                    # Nothing left past the retention: look again within half of it (a
+                    # job is kept at most ~1.5 x the retention), at most every interval.
+                    again = min(PRUNE_INTERVAL, max(retention / 2, PRUNE_AGAIN))
+                    return
+                if time.monotonic() >= deadline or self._woken():
+                    return  # out of time, or woken: work (or a stop) comes first
+        except StoreUnavailable as exc:
+            log.warning("could not delete jobs past the retention: %s", exc)
+        finally:
+            self._next_prune = time.monotonic() + again
+
+
+def _log_fired(fired: list[Fired]) -> bool:
+    """Log what firing did; whether a job was enqueued."""
+    for item in fired:
+        if item.job_id:
+            log.info("cron %s: enqueued job %s", item.name, item.job_id)
+        elif item.blocked_by:
+            log.info("cron %s: skipped a tick: job %s is unfinished", item.name, item.blocked_by)
+    return any(item.job_id for item in fired)
