@@ -148,3 +148,45 @@ def test_the_dashboard_keeps_a_typed_password_out_of_ps(cli: Cli) -> None:
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=20)
+
+
+def test_a_detached_pool_that_did_not_start_is_not_left_running(tmp_path: Path) -> None:
+    """PostgreSQL lets the pool's role hold one connection: the supervisor's LISTEN takes it
+    and no worker can register. `--detach` reports failure (exit 1), and the supervisor it
+    started is gone: a pool the user was told did not start must not run on behind them."""
+    from tests import pg
+
+    pg.require_server()
+    name = pg.create(pg.template())
+    role = f"{name}_one"
+    with pg.admin() as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 1')
+    with pg.psycopg.connect(pg.url_for(name), autocommit=True) as conn:
+        conn.execute(f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{role}"')
+        conn.execute(f'GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
+    url = f"postgresql://{role}@{pg.HOST}:{pg.PORT}/{name}"
+    try:
+        cli = Cli(url, tmp_path / "home", cwd=tmp_path)
+        proc = cli.run("worker", "start", "--count", "2", "--detach", timeout=90)
+        assert proc.returncode == 1, proc.stderr
+        assert "workers started (the pool was stopped)" in proc.stderr
+        wait_until(lambda: not _supervisors_of(name), what="the supervisor to stop")
+    finally:
+        for pid in _supervisors_of(name):
+            os.kill(pid, signal.SIGKILL)
+        pg.drop(name)
+        with pg.admin() as conn:
+            conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+def _supervisors_of(dbname: str) -> list[int]:
+    """The pids of pool processes whose title names the database."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if dbname in _cmdline(int(entry.name)):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found

@@ -378,7 +378,13 @@ def run_detached(url: str, count: int, queues: Sequence[str],
     os.close(ready_r)
     os.waitpid(pid, 0)  # the intermediate process exits as soon as it has forked
     if len(pids) < count or supervisor is None:
-        raise StoreUnavailable(f"only {len(pids)} of {count} workers started; see {log_path}")
+        # Reported as failed, so not left running: a pool the user was told did not start
+        # must not take jobs behind their back (or hold the store's connections).
+        if supervisor is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(supervisor, signal.SIGTERM)  # graceful: a job already taken finishes
+        raise StoreUnavailable(f"only {len(pids)} of {count} workers started (the pool was "
+                               f"stopped); see {log_path}")
     return Detached(supervisor, pids, log_path)
 
 
