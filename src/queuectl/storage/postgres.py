@@ -187,15 +187,7 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn]):
 
     def _insert_jobs(self, specs: Sequence[JobSpec], ids: list[str]) -> int:
         """One statement, one array per column (it notifies the idle workers itself)."""
-        params = {
-            "id": ids, "command": [s.command for s in specs],
-            "max_retries": [s.max_retries for s in specs], "priority": [s.priority for s in specs],
-            "timeout": [s.timeout for s in specs], "queue": [s.queue for s in specs],
-            "cwd": [s.cwd for s in specs],
-            "env": [json.dumps(s.env) if s.env else None for s in specs],
-            "run_at": [to_ms(s.run_at) if s.run_at else None for s in specs],
-            "channel": CHANNEL,
-        }
+        params = {**_columns(specs, ids), "channel": CHANNEL}
         if dependencies.any_after(specs):
             with self._write() as conn:
                 row = conn.execute(self._q["insert_job"], params).fetchone()
@@ -208,15 +200,7 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn]):
 
     def _unique_params(self, specs: Sequence[JobSpec], ids: list[str]) -> Params:
         """insert_job's arrays, and one of unique keys."""
-        return {
-            "id": ids, "command": [s.command for s in specs],
-            "max_retries": [s.max_retries for s in specs], "priority": [s.priority for s in specs],
-            "timeout": [s.timeout for s in specs], "queue": [s.queue for s in specs],
-            "cwd": [s.cwd for s in specs],
-            "env": [json.dumps(s.env) if s.env else None for s in specs],
-            "run_at": [to_ms(s.run_at) if s.run_at else None for s in specs],
-            "unique_key": [s.unique_key for s in specs],
-        }
+        return {**_columns(specs, ids), "unique_key": [s.unique_key for s in specs]}
 
     def _end_attempt(
         self, conn: Conn, job: Job, params: Params, step: Transition,
@@ -260,3 +244,15 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn]):
             assert row is not None
             if int(row[0]) >= VACUUM_AFTER_FOLD:
                 conn.execute(self._q["pg_vacuum_counts"], prepare=False)  # a utility statement
+
+
+def _columns(specs: Sequence[JobSpec], ids: list[str]) -> Params:
+    """A batch as one array per column, as insert_job unnests them."""
+    return {
+        "id": ids, "command": [s.command for s in specs],
+        "max_retries": [s.max_retries for s in specs], "priority": [s.priority for s in specs],
+        "timeout": [s.timeout for s in specs], "queue": [s.queue for s in specs],
+        "cwd": [s.cwd for s in specs],
+        "env": [json.dumps(s.env) if s.env else None for s in specs],
+        "run_at": [to_ms(s.run_at) if s.run_at else None for s in specs],
+    }
