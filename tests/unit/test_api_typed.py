@@ -26,7 +26,6 @@ def submit(command: str) -> str:
 
 @pytest.mark.timeout(300)
 def test_users_code_type_checks_and_a_wrong_call_is_caught(tmp_path: Path) -> None:
-    pytest.importorskip("mypy", reason="mypy comes with the dev extra")
     good = tmp_path / "good.py"
     good.write_text(USER_CODE)
     bad = tmp_path / "bad.py"
