@@ -13,7 +13,7 @@ import click
 
 from queuectl import output, specs
 from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
-from queuectl.cli.jobs import _env_pairs
+from queuectl.cli.jobs import parse_env_pairs
 from queuectl.errors import InvalidValue
 from queuectl.models import iso, utcnow
 from queuectl.recurring import Cron, CronSpec, check_name
@@ -67,7 +67,7 @@ def add(cli_ctx: CliContext, /, name: str, schedule: str, tz: str | None, overla
     zone(tz_name)
     fields = {k: v for k, v in flags.items() if v is not None}
     if env_pairs:
-        fields["env"] = _env_pairs(env_pairs)
+        fields["env"] = parse_env_pairs(env_pairs)
     # The limits a schedule leaves open are the config's when each tick fires; checked
     # here against the defaults, as `enqueue` checks them.
     job = specs.build_spec(fields, Config.from_stored({}), specs.current_dir())

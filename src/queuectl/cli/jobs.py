@@ -50,7 +50,7 @@ def job_defaults(flags: dict[str, Any], job_id: str | None, env_pairs: tuple[str
     """The job fields the flags give (those given only)."""
     defaults = {k: v for k, v in flags.items() if v is not None}
     if env_pairs:
-        defaults["env"] = _env_pairs(env_pairs)
+        defaults["env"] = parse_env_pairs(env_pairs)
     if job_id is not None:
         defaults["id"] = job_id
     if after:
@@ -88,7 +88,9 @@ def enqueue(cli_ctx: CliContext, /, job_json: str | None, job_id: str | None, jo
     enqueue_core.enqueue(cli_ctx.store(create=True), defaults, job_json, read_file, as_json)
 
 
-def _env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+def parse_env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    """`-e KEY=VALUE` flags as a mapping (enqueue, run and cron add share them); a flag
+    without `=` is a usage error."""
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
