@@ -4,6 +4,8 @@ For P pools of W workers (`queuectl worker start --count W`, each its own proces
 on one throwaway database, idle:
 - **connections held**: rows of ``pg_stat_activity`` for the database (this script watches
   from the admin database, so it is not among them);
+- **idle transactions per worker-second**: the idle window's transactions over its length
+  and the number of workers (heartbeats, recovery looks, timed checks);
 - **transactions per enqueue**: ``xact_commit + xact_rollback`` of ``pg_stat_database``
   over N single `queuectl enqueue -c true` (a fresh process each, GAP seconds apart, each
   job runs and ends), minus the same pools' transactions over an idle window of the same
@@ -143,8 +145,10 @@ def measure(shape: Shape, enqueues: int, cli_own: float | None) -> dict[str, flo
                 proc.wait(30)
     total = (busy - quiet) / enqueues
     workers = total - cli_own if cli_own is not None else 0.0
+    size = shape.pools * shape.workers
     return {"connections": held, "per_enqueue": total, "workers_per_enqueue": workers,
-            "idle_window": quiet, "finished": done}
+            "idle_window": quiet, "finished": done,
+            "idle_per_worker_s": quiet / length / size if size else 0.0}
 
 
 def _registered(url: str) -> int:
@@ -298,11 +302,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{shape}: {got}", file=sys.stderr)
         rows.append((shape, got))
     print("| pools x workers | connections held | transactions per enqueue (CLI's "
-          f"{cli_own:.1f} excluded) | jobs finished |")
-    print("|---|---|---|---|")
+          f"{cli_own:.1f} excluded) | idle transactions per worker-second | jobs finished |")
+    print("|---|---|---|---|---|")
     for shape, got in rows:
         print(f"| {shape} | {got['connections']:.0f} | {got['workers_per_enqueue']:.1f} | "
-              f"{got['finished']:.0f}/{args.enqueues} |")
+              f"{got['idle_per_worker_s']:.2f} | {got['finished']:.0f}/{args.enqueues} |")
     return 0
 
 

@@ -234,6 +234,18 @@ class WorkerInfo:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class IdlePlan:
+    """What an idle worker sleeps by, as the store said when it found it nothing to claim:
+    seconds until the earliest waiting job of its queues is due (0: one is due now, yet not
+    claimable by it; None: none waits) and until the next tick of a schedule (0: one has
+    come; None: no schedule). A worker woken for nothing keeps it, so the claim that found
+    nothing is its one transaction."""
+
+    due: float | None
+    tick: float | None
+
+
 @dataclass(frozen=True)
 class CheckIn:
     """What the store asks of a worker, and what the job rows say it holds."""

@@ -3,11 +3,15 @@ same outcome as finish() then claim() (run against every backend)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from queuectl.errors import DuplicateJob
-from queuectl.models import AttemptResult, State
+from queuectl.models import AttemptResult, IdlePlan, Job, State, utcnow
+from queuectl.recurring import CronSpec
 from queuectl.storage.base import Storage
+from queuectl.storage.queues import LIMIT_POLL
 from tests.contract.test_storage import FAIL, OK, policy, register, spec
 
 
@@ -25,7 +29,11 @@ def test_finishes_and_claims_the_next_job(store: Storage) -> None:
     assert (info.state, info.current_job) == ("busy", "b")
     assert store.read_output("a") is not None and store.read_output("a").data == b"hello\n"  # type: ignore[union-attr]
     done, nxt = store.finish_and_claim(nxt, worker, FAIL, policy)
-    assert done is not None and done.state == State.FAILED and nxt is None
+    assert done is not None and done.state == State.FAILED
+    # Nothing to claim: the plan, read after the finish, counts its own retry (due in 2 s by
+    # policy). On PostgreSQL it is read in the finish's statement, whose snapshot predates it.
+    assert isinstance(nxt, IdlePlan) and nxt.tick is None
+    assert nxt.due is not None and 1.0 < nxt.due <= 2.0
     [info] = store.list_workers()
     assert (info.state, info.current_job) == ("idle", None)
     assert store.get_job("b").state == State.FAILED  # type: ignore[union-attr]
@@ -52,7 +60,8 @@ def test_next_job_comes_from_the_served_queues(store: Storage) -> None:
     _, nxt = store.finish_and_claim(first, worker, OK, policy, ["q1"])
     assert nxt is not None and nxt.id == "b"
     _, nxt = store.finish_and_claim(nxt, worker, OK, policy, ["q1"])
-    assert nxt is None and store.get_job("other").state == State.PENDING  # type: ignore[union-attr]
+    assert nxt == IdlePlan(None, None)  # "other" is due, but not in a queue served
+    assert store.get_job("other").state == State.PENDING  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("result", [OK, FAIL], ids=["succeeded", "failed"])
@@ -62,7 +71,7 @@ def test_the_finished_job_returned_is_the_stored_job(store: Storage, result: Att
     job = store.claim(worker)
     assert job is not None
     done, nxt = store.finish_and_claim(job, worker, result, policy)
-    assert done is not None and nxt is not None
+    assert done is not None and isinstance(nxt, Job)
     assert done == store.get_job("a")
     last = store.finish(nxt, worker, result, policy)
     assert last == store.get_job("b")
@@ -76,3 +85,32 @@ def test_enqueue_ids_inserts_like_enqueue(store: Storage) -> None:
     with pytest.raises(DuplicateJob):
         store.enqueue_ids([spec(id="new"), spec(id="mine")])
     assert store.get_job("new") is None
+
+
+def test_a_claim_that_takes_nothing_says_what_to_sleep_by(store: Storage) -> None:
+    """A worker woken for a job another took sleeps again on its one claim: the plan comes
+    with it (due job, next tick), in its transaction."""
+    worker = register(store)
+    assert store.claim_or_plan(worker) == IdlePlan(None, None)
+    store.enqueue([spec(id="later", run_at=utcnow() + timedelta(seconds=30))])
+    plan = store.claim_or_plan(worker)
+    assert isinstance(plan, IdlePlan) and plan.due is not None and 25 < plan.due <= 30
+    assert store.claim_or_plan(worker, ["elsewhere"]) == IdlePlan(None, None)
+    store.cron_add(CronSpec("hourly", "0 * * * *", "UTC", "true", cwd="/"))
+    plan = store.claim_or_plan(worker)
+    assert isinstance(plan, IdlePlan) and plan.tick is not None and 0 < plan.tick <= 3600
+    store.enqueue([spec(id="now")])
+    job = store.claim_or_plan(worker)
+    assert isinstance(job, Job) and job.id == "now" and job.worker == worker
+    plan, read = store.claim_or_plan(worker), store.idle_plan()
+    assert isinstance(plan, IdlePlan) and plan.due is not None and read.due is not None
+    assert abs(plan.due - read.due) < 1.0
+
+
+def test_a_plan_counts_a_queue_limit_holding_a_due_job(store: Storage) -> None:
+    worker = register(store)
+    store.queue_update("q", limit=0)
+    store.enqueue([spec(id="held", queue="q")])
+    plan = store.claim_or_plan(worker)
+    assert isinstance(plan, IdlePlan)
+    assert plan.due is not None and plan.due <= LIMIT_POLL  # look again soon

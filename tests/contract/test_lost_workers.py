@@ -8,7 +8,16 @@ from __future__ import annotations
 import os
 import time
 
-from queuectl.models import AttemptResult, Job, JobSpec, Outcome, State, WorkerInfo, utcnow
+from queuectl.models import (
+    AttemptResult,
+    IdlePlan,
+    Job,
+    JobSpec,
+    Outcome,
+    State,
+    WorkerInfo,
+    utcnow,
+)
 from queuectl.retry import NextStep, after_failure
 from queuectl.storage.base import Storage
 from queuectl.storage.liveness import HOST_ID
@@ -81,7 +90,8 @@ def test_a_worker_taken_for_lost_claims_nothing_until_it_registers_again(store: 
     first = claim(store, "w")
     taken_for_lost(store, "w", first)
     assert store.claim("w") is None  # "b" is ready, but w is not registered
-    assert store.finish_and_claim(first, "w", OK, policy) == (None, None)
+    # The lost lease claims nothing; "b" is due (the plan says so) but not for w.
+    assert store.finish_and_claim(first, "w", OK, policy) == (None, IdlePlan(0.0, None))
     assert store.get_job("b").state is State.PENDING  # type: ignore[union-attr]
     assert store.heartbeat("w", None).lost
     register(store, "w")

@@ -10,14 +10,23 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import psycopg
 import pytest
 
 from queuectl.errors import StoreUnavailable
-from queuectl.models import AttemptResult, Job, JobSpec, Outcome, State, WorkerInfo, utcnow
+from queuectl.models import (
+    AttemptResult,
+    IdlePlan,
+    Job,
+    JobSpec,
+    Outcome,
+    State,
+    WorkerInfo,
+    utcnow,
+)
 from queuectl.retry import after_failure
 from queuectl.storage.base import Listener, Storage
 from queuectl.storage.liveness import HOST_ID
@@ -153,6 +162,39 @@ def test_eight_concurrent_claimers_never_take_the_same_job(url: str, pstore: Sto
 
 
 # --- wake-ups --------------------------------------------------------------------------------
+
+
+def _plan_reads(store: PostgresStorage, call: Callable[[], object]) -> tuple[object, int]:
+    """(what ``call`` returned, how many times it ran queuectl_idle_plan), counted by the
+    server: pg_stat_xact_user_functions, which holds this backend's counts not yet
+    reported, read just before and just after the call."""
+    conn = store._connection()
+    conn.execute("SET track_functions = 'all'")
+    count = ("SELECT coalesce(sum(calls), 0) FROM pg_stat_xact_user_functions "
+             "WHERE funcname = 'queuectl_idle_plan'")
+    with conn.transaction():
+        before = conn.execute(count).fetchone()
+        found = call()
+        after = conn.execute(count).fetchone()
+    assert before is not None and after is not None
+    return found, int(after[0]) - int(before[0])
+
+
+def test_the_plan_is_read_only_by_a_claim_that_takes_nothing(pstore: PostgresStorage) -> None:
+    """The plan rides in the claim's statement (a CASE branch): a claim that takes a job,
+    the worker's hot path, never reads it; one that takes nothing reads it once."""
+    assert isinstance(pstore, PostgresStorage)
+    register(pstore, "w")
+    pstore.enqueue([JobSpec(command="true", id=i, max_retries=0) for i in ("a", "b")])
+    first, reads = _plan_reads(pstore, lambda: pstore.claim_or_plan("w"))
+    assert isinstance(first, Job) and reads == 0
+    ended, reads = _plan_reads(pstore, lambda: pstore.finish_and_claim(first, "w", OK, policy))
+    assert isinstance(ended, tuple) and isinstance(ended[1], Job) and reads == 0
+    second = ended[1]
+    ended, reads = _plan_reads(pstore, lambda: pstore.finish_and_claim(second, "w", OK, policy))
+    assert isinstance(ended, tuple) and ended[1] == IdlePlan(None, None) and reads == 1
+    plan, reads = _plan_reads(pstore, lambda: pstore.claim_or_plan("w", ["q"]))
+    assert plan == IdlePlan(None, None) and reads == 1
 
 
 def test_listener_wakes_on_enqueue_stop_and_cancel(url: str, pstore: Storage) -> None:

@@ -2,9 +2,10 @@
 retention, each at its own pace.
 
 Recurring jobs: any worker of any pool fires the ticks that have come (the store makes each
-tick one job, whoever fires it). An idle worker sleeps no longer than until the next tick,
-which the store tells; a busy one fires due ticks from its periodic check, so ticks come
-(and overlaps are recorded) while every worker is busy too.
+tick one job, whoever fires it). An idle worker sleeps no longer than until the next job is
+due or the next tick comes, as the store said when it found it nothing to claim
+(IdlePlan); a busy one fires due ticks from its periodic check, so ticks come (and
+overlaps are recorded) while every worker is busy too.
 
 Retention (config `retention`): finished jobs past it are deleted by the workers, PRUNE_BATCH
 per transaction (bench/prune.py: a batch holds SQLite's write lock about as long as a
@@ -19,10 +20,12 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from queuectl.errors import StoreUnavailable
+from queuectl.models import IdlePlan
 from queuectl.settings import Config
 from queuectl.storage.base import Storage
 from queuectl.storage.cron_flow import Fired
 
+MIN_IDLE = 0.005  # seconds: shortest idle sleep
 PRUNE_BATCH = 50  # jobs
 PRUNE_INTERVAL = 30.0  # seconds between looks once nothing was left to delete
 PRUNE_AGAIN = 1.0  # seconds until the next pass while some are left
@@ -84,6 +87,21 @@ class Housekeeping:
         than ``longest``."""
         ahead = self._longest if wait is None else min(wait, self._longest)
         self._next_tick_at = time.monotonic() + ahead
+
+    def sleep_by(self, plan: IdlePlan) -> float | None:
+        """How long an idle worker sleeps by ``plan`` (seconds, at most ``longest``), once
+        the ticks that have come are fired; None when firing them enqueued a job."""
+        tick = plan.tick
+        if tick == 0:
+            enqueued, tick = self.fire_ticks()
+            if enqueued:
+                return None  # claim it (or what came first)
+        else:
+            self.plan_tick(tick)
+        waits = [w for w in (plan.due, tick) if w is not None]
+        # A floor, so that a job due but taken by another worker between a claim and its
+        # plan cannot make the worker spin.
+        return max(MIN_IDLE, min([*waits, self._longest]))
 
     # --- retention --------------------------------------------------------------------------
 

@@ -187,7 +187,7 @@ class Relay:
         """Relay what is pending. ``pipes``: slot -> the worker's pipe; ``running(slot)``:
         whether that worker runs a job now."""
         events = self.listener.drain()
-        wakes = _drain_count(self.more_r)
+        wakes = drain(self.more_r)
         if "work" in events:
             wakes += 1
         # To every worker, before any "work": a worker reads its pipe in order, so one
@@ -226,7 +226,8 @@ def _send(fd: int, byte: bytes) -> None:
         os.write(fd, byte)
 
 
-def _drain_count(fd: int) -> int:
+def drain(fd: int) -> int:
+    """Read a non-blocking pipe empty; how many bytes it held."""
     count = 0
     try:
         while chunk := os.read(fd, 512):

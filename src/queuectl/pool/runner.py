@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from queuectl.models import AttemptResult, Outcome
+from queuectl.models import AttemptResult, Job, Outcome
 
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL to the job's process group
 FLUSH_INTERVAL = 0.25  # seconds between saves of a running job's output (logs --follow)
@@ -75,6 +75,15 @@ class RunSpec:
     env: Mapping[str, str]
     timeout: float | None  # seconds; None or 0: no limit
     max_log_bytes: int
+
+    @classmethod
+    def of(cls, job: Job, base_env: Mapping[str, str], worker_id: str,
+           max_log_bytes: int) -> RunSpec:
+        """A job's attempt: the worker's environment with the job's own over it, and the
+        variables that tell the command which job, attempt and worker it is."""
+        env = {**base_env, **(job.env or {}), "QUEUECTL_JOB_ID": job.id,
+               "QUEUECTL_ATTEMPT": str(job.last_attempt), "QUEUECTL_WORKER_ID": worker_id}
+        return cls(job.command, job.cwd, env, job.timeout or None, max_log_bytes)
 
 
 @dataclass

@@ -33,11 +33,20 @@ from collections.abc import Callable, Sequence
 from queuectl import retry
 from queuectl.errors import LostLease, StoreUnavailable
 from queuectl.ids import new_worker_id
-from queuectl.models import AttemptResult, CheckIn, Job, Outcome, State, WorkerInfo, utcnow
+from queuectl.models import (
+    AttemptResult,
+    CheckIn,
+    IdlePlan,
+    Job,
+    Outcome,
+    State,
+    WorkerInfo,
+    utcnow,
+)
 from queuectl.pool import orphans
-from queuectl.pool.housekeeping import Housekeeping
+from queuectl.pool.housekeeping import MIN_IDLE, Housekeeping
 from queuectl.pool.log import job_lines, say_finished, set_worker
-from queuectl.pool.relay import EVENTS, WorkerSide
+from queuectl.pool.relay import EVENTS, WorkerSide, drain
 from queuectl.pool.runner import CHECK_INTERVAL, Action, Hooks, RunSpec, run
 from queuectl.pool.stop import StopLevel
 from queuectl.pool.store_calls import STORE_RETRY_MAX, StoreCalls, outage_fields
@@ -46,7 +55,6 @@ from queuectl.storage.base import Listener, Storage
 from queuectl.storage.liveness import HOST_ID
 
 IDLE_POLL = 5.0  # seconds: longest idle sleep (a safety net: wake-ups and due times come first)
-MIN_IDLE = 0.005  # seconds: shortest idle sleep
 # Seconds a config snapshot is trusted before it is read again. `config set` also tells
 # every worker (a "config" wake-up), so this is the safety net for a lost one; long enough
 # that a worker woken for a job rarely has to read the config first (an idle worker's
@@ -88,9 +96,6 @@ class Worker:
         self._config: Config | None = None
         self._config_read = 0.0
         self._next_heartbeat = 0.0
-        # The last job's finish also tried to claim (finish_and_claim) and found nothing:
-        # claiming again at once would find nothing too. What comes later is a wake-up.
-        self._looked = False
         self._alive_at = -math.inf  # monotonic: just before the store last took our heartbeat
         self.calls = StoreCalls(
             lambda: self.level >= StopLevel.ABORT or self._in_check, self._nap,
@@ -120,11 +125,10 @@ class Worker:
 
     def _install_signals(self) -> None:
         signal.set_wakeup_fd(self._wake_w)
-        signal.signal(signal.SIGINT, self._on_signal)
-        signal.signal(signal.SIGTERM, self._on_signal)
-        # The terminal of a foreground pool went away: stop gracefully rather than die
-        # mid-job (SIGHUP's default), which would leave the job running on unattended.
-        signal.signal(signal.SIGHUP, self._on_signal)
+        # SIGHUP: the terminal of a foreground pool went away. Stop gracefully rather than
+        # die mid-job (its default), which would leave the job running on unattended.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
 
     def _read_supervisor(self) -> None:
         if self.supervisor_fd is None:
@@ -149,19 +153,12 @@ class Worker:
         self.ordered = max((self.ordered, *heard))
         self._relayed_events.update(EVENTS[b] for b in text if b in EVENTS)
 
-    def _drain_self_pipe(self) -> None:
-        try:
-            while os.read(self._wake_r, 512):
-                pass
-        except BlockingIOError:
-            pass
-
     def _nap(self, seconds: float) -> None:
         """Sleep, but wake at once for a signal or the supervisor (a second Ctrl-C)."""
         fds = [fd for fd in (self._wake_r, self.supervisor_fd) if fd is not None]
         ready, _, _ = select.select(fds, [], [], seconds)
         if self._wake_r in ready:
-            self._drain_self_pipe()
+            drain(self._wake_r)
         if self.supervisor_fd is not None and self.supervisor_fd in ready:
             self._read_supervisor()
 
@@ -219,6 +216,9 @@ class Worker:
 
     def _loop(self) -> None:
         job: Job | None = None
+        # What the last claim that took nothing said to sleep by; None: claim first. A
+        # worker woken for a job that another took sleeps again on that one claim.
+        plan: IdlePlan | None = None
         while True:
             self.current = job  # a heartbeat between two jobs reports the claimed one
             self._maybe_heartbeat()
@@ -226,28 +226,24 @@ class Worker:
             # was lost) runs even if a stop came meanwhile: it is already ours, like one
             # claimed just before a stop request.
             if job is None:
-                looked, self._looked = self._looked, False
-                claim = self.level == StopLevel.NONE and not looked
-                job = self._adopt() or (self._claim() if claim else None)
+                job = self._adopt()
+            if job is None and plan is None and self.level == StopLevel.NONE:
+                job, plan = _split(self._claim())
             self.chores.prune(idle=job is None)
             if job is not None:
-                job = self._process(job)  # the next job, claimed in the same transaction
+                job, plan = _split(self._process(job))  # from the finish's own transaction
                 continue
             if self.level:
                 return
-            due, tick = self.calls.retrying(lambda: self.store.idle_plan(self.queues))
-            if tick == 0:
-                enqueued, tick = self.chores.fire_ticks()
-                if enqueued:
-                    continue  # claim it (or what came first)
-            else:
-                self.chores.plan_tick(tick)
-            if due == 0:  # due, yet not ours: taken by another worker, or we are not
+            if plan is None:  # no claim was made: a heartbeat comes first, or a call failed
+                self._idle_wait(MIN_IDLE)
+                continue
+            if plan.due == 0:  # due, yet not ours: taken by another worker, or we are not
                 self._next_heartbeat = 0.0  # registered any more (the heartbeat says)
-            # A floor, so a job that is due but was taken by another worker between our
-            # claim and this read cannot make us spin.
-            waits = [w for w in (due, tick) if w is not None]
-            self._idle_wait(max(MIN_IDLE, min([*waits, IDLE_POLL])))
+            # Whatever wakes us, the claim that follows brings a fresh plan.
+            wait, plan = self.chores.sleep_by(plan), None
+            if wait is not None:  # (None: a tick fired a job: claim it)
+                self._idle_wait(wait)
 
     def _info(self) -> WorkerInfo:
         state = "busy" if self.current else "idle"
@@ -273,7 +269,7 @@ class Worker:
 
     def _on_wake(self, ready: Sequence[int]) -> None:
         if self._wake_r in ready:
-            self._drain_self_pipe()
+            drain(self._wake_r)
         events: set[str] = set()
         if self.supervisor_fd in ready:
             self._read_supervisor()
@@ -344,12 +340,13 @@ class Worker:
                     extra={"event": "job_adopted", "job": job.id})
         return job
 
-    def _claim(self) -> Job | None:
+    def _claim(self) -> Job | IdlePlan | None:
+        """The next job, or the plan to sleep by; None when no claim was made."""
         if not self._fresh():
             self._next_heartbeat = 0.0  # heartbeat first (and register again if need be)
             return None
         try:
-            job = self.calls.call(lambda: self.store.claim(self.id, self.queues))
+            found = self.calls.call(lambda: self.store.claim_or_plan(self.id, self.queues))
         except StoreUnavailable as exc:
             # Never retried blindly: if it was committed, a second claim would take a second
             # job. The next heartbeat says whether it was (CheckIn.also_held).
@@ -358,14 +355,14 @@ class Worker:
             self._next_heartbeat = 0.0
             self._nap(0.1)
             return None
-        if job is not None:
+        if isinstance(found, Job):
             # A wake-up goes to one idle worker; more may be ready (a burst, or a re-listen
             # after an outage): the next idle one is woken, and claims or finds nothing.
             if self.relayed is not None:
                 self.relayed.claimed()
             else:
                 self.store.pass_on_wake(self.id, self.queues)
-        return job
+        return found
 
     def _recover(self) -> None:
         """Any live worker may hand back the jobs of lost ones (liveness is in the store),
@@ -384,9 +381,10 @@ class Worker:
 
     # --- one job --------------------------------------------------------------------------
 
-    def _process(self, job: Job) -> Job | None:
-        """Run one job and record how it ended; returns the next job when one was claimed
-        in the same store call (only while the worker is not stopping)."""
+    def _process(self, job: Job) -> Job | IdlePlan | None:
+        """Run one job and record how it ended; returns the next job claimed in the same
+        store call, or the plan it read when it found none (only while the worker is not
+        stopping)."""
         self.current = job
         # What came meanwhile (a config change, above all) counts for this job: one
         # claimed by the last one's finish was never woken for.
@@ -415,15 +413,19 @@ class Worker:
         """The runner never raises once the command has started (it kills it first), so
         whatever fails here failed before: the attempt never started."""
         try:
-            spec, hooks = self._run_spec(job), self._hooks(job)
+            spec = RunSpec.of(job, self._base_env, self.id, self.config().max_log_bytes)
+            hooks = self._hooks(job)
         except Exception as exc:  # noqa: BLE001 - recorded, never lost
             log.exception("cannot start job %s", job.id,
                           extra={"event": "job_not_started", "job": job.id, "error": str(exc)})
             return AttemptResult(Outcome.NOT_STARTED, error=f"cannot start: {exc}")
         return run(spec, hooks)
 
-    def _finish(self, job: Job, result: AttemptResult) -> tuple[Job | None, Job | None]:
-        """(the finished job, or None if it was taken from us; the next job, if claimed).
+    def _finish(
+        self, job: Job, result: AttemptResult
+    ) -> tuple[Job | None, Job | IdlePlan | None]:
+        """(the finished job, or None if it was taken from us; the next job or the plan,
+        if a claim was made).
 
         Retried through an outage until the store takes it: the job is over and its end,
         output included, is only in our hands. One store call for this job's end and the
@@ -435,10 +437,8 @@ class Worker:
         while True:
             try:
                 if claim:
-                    done, nxt = self.calls.call(lambda: self.store.finish_and_claim(
+                    return self.calls.call(lambda: self.store.finish_and_claim(
                         job, self.id, result, self.policy, self.queues))
-                    self._looked = nxt is None
-                    return done, nxt
                 done = self.calls.call(lambda: self.store.finish(job, self.id, result, self.policy))
                 return done, None
             except LostLease:
@@ -454,14 +454,6 @@ class Worker:
                 claim, self._next_heartbeat = False, 0.0
                 self._nap(delay)
                 delay = self.calls.backoff(delay)
-
-    def _run_spec(self, job: Job) -> RunSpec:
-        env = self._base_env.copy()
-        if job.env:
-            env.update(job.env)
-        env.update(QUEUECTL_JOB_ID=job.id, QUEUECTL_ATTEMPT=str(job.last_attempt),
-                   QUEUECTL_WORKER_ID=self.id)
-        return RunSpec(job.command, job.cwd, env, job.timeout or None, self.config().max_log_bytes)
 
     def _hooks(self, job: Job) -> Hooks:
         def check() -> Action:
@@ -498,3 +490,8 @@ class Worker:
         # then never later than 2/3 of the lease, however short the lease is.
         every = min(CHECK_INTERVAL, self._heartbeat_interval() / 2)
         return Hooks(self.fds, check, save, check_interval=every, started=self.job_group)
+
+
+def _split(found: Job | IdlePlan | None) -> tuple[Job | None, IdlePlan | None]:
+    """A claim's answer as (the job, the plan)."""
+    return (found, None) if isinstance(found, Job) else (None, found)

@@ -25,6 +25,7 @@ from queuectl.models import (
     Attempt,
     AttemptResult,
     CheckIn,
+    IdlePlan,
     Job,
     JobSpec,
     Output,
@@ -212,11 +213,17 @@ class Storage(ABC):
         """Seconds until the earliest waiting job of ``queues`` (all when empty) is due; 0 if
         one is due now, None if none waits. Idle workers sleep that long, no longer."""
 
-    def idle_plan(self, queues: Sequence[str] | None = None
-                  ) -> tuple[float | None, float | None]:
-        """(``seconds_until_due(queues)``, ``cron_seconds_until_tick()``): what an idle
-        worker plans its sleep by, in one read where the store can."""
-        return self.seconds_until_due(queues), self.cron_seconds_until_tick()
+    def idle_plan(self, queues: Sequence[str] | None = None) -> IdlePlan:
+        """What an idle worker of ``queues`` plans its sleep by (``seconds_until_due``,
+        ``cron_seconds_until_tick``), in one read where the store can."""
+        return IdlePlan(self.seconds_until_due(queues), self.cron_seconds_until_tick())
+
+    def claim_or_plan(self, worker_id: str, queues: Sequence[str] | None = None
+                      ) -> Job | IdlePlan:
+        """``claim``, and when it takes nothing, ``idle_plan(queues)``: a store that reads
+        the plan in the claim's own transaction spares a worker woken for a job that another
+        took a second transaction (SQL stores do; this default makes two calls)."""
+        return self.claim(worker_id, queues) or self.idle_plan(queues)
 
     @abstractmethod
     def finish(
@@ -351,9 +358,10 @@ class Storage(ABC):
     def finish_and_claim(
         self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy,
         queues: Sequence[str] | None = None,
-    ) -> tuple[Job | None, Job | None]:
-        """``finish`` this attempt, then ``claim`` the worker's next job: (the finished job,
-        or None where ``finish`` would raise LostLease; the next job or None, as ``claim``).
+    ) -> tuple[Job | None, Job | IdlePlan]:
+        """``finish`` this attempt, then ``claim_or_plan``: (the finished job, or None where
+        ``finish`` would raise LostLease; the next job, or when none is claimable the plan,
+        read after the finish, so it counts this job's retry and the dependents it released).
 
         A worker with nothing else to do between jobs calls this. A store may do both in one
         transaction (one commit per job instead of two); this default just calls the two.
@@ -362,7 +370,7 @@ class Storage(ABC):
             done: Job | None = self.finish(job, worker_id, result, policy)
         except LostLease:
             done = None
-        return done, self.claim(worker_id, queues)
+        return done, self.claim_or_plan(worker_id, queues)
 
     # --- queues (SPEC 6) ------------------------------------------------------------------
 

@@ -31,13 +31,13 @@ from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
 from queuectl.errors import StoreUnavailable
-from queuectl.models import Job, JobSpec, State, to_ms
+from queuectl.models import IdlePlan, Job, JobSpec, State, to_ms
 from queuectl.settings import redact_url
 from queuectl.storage import dependencies
 from queuectl.storage.base import Listener
 from queuectl.storage.faults import postgres_fault
 from queuectl.storage.pgconn import CHANNEL, Conn, Wakeups, connect, migrate, scrub
-from queuectl.storage.rows import job_from_row
+from queuectl.storage.rows import idle_plan, job_from_row
 from queuectl.storage.sql import queries
 from queuectl.storage.sql_cron import SqlCron
 from queuectl.storage.sql_queues import SqlQueues
@@ -202,20 +202,37 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn]):
         """insert_job's arrays, and one of unique keys."""
         return {**_columns(specs, ids), "unique_key": [s.unique_key for s in specs]}
 
+    def _claim_in(
+        self, conn: Conn, worker_id: str, queues: Sequence[str] | None, clock: Params
+    ) -> Job | IdlePlan:
+        """One statement: its one row is the claimed job, or NULLs and the plan."""
+        params = {"worker": worker_id, "queues": list(queues) if queues else None}
+        [row] = self._mappings(conn, "claim_queues" if queues else "claim_any", params)
+        return _plan(row["plan"]) if row["id"] is None else job_from_row(row)
+
+    def _plan_in(self, conn: Conn, queues: Sequence[str] | None, clock: Params) -> IdlePlan:
+        [row] = self._mappings(conn, "next_due", {"queues": list(queues) if queues else None})
+        return _plan(row["plan"])
+
     def _end_attempt(
         self, conn: Conn, job: Job, params: Params, step: Transition,
         claim_queues: Sequence[str] | None, wake: bool,
-    ) -> tuple[Job | None, Job | None]:
+    ) -> tuple[Job | None, Job | IdlePlan | None]:
         """One statement (queuectl_finish): its rows are the finished job (absent when the
-        guard failed) and the next one claimed, which alone is 'processing'."""
+        guard failed) and the next one claimed, which alone is 'processing'; with a claim
+        that took nothing, the finished job's row carries the plan."""
         params = {**params, "claim": claim_queues is not None, "queues": list(claim_queues or []),
                   "notify": CHANNEL if wake else None}
-        done = nxt = None
-        for found in self._jobs(conn, "finish_job", params):
+        done: Job | None = None
+        nxt: Job | IdlePlan | None = None
+        for row in self._mappings(conn, "finish_job", params):
+            found = job_from_row(row)
             if found.state is State.PROCESSING:
                 nxt = found
             else:
                 done = found
+                if row["plan"] is not None:
+                    nxt = _plan(row["plan"])
         return done, nxt
 
     def _anything_lost(self, lease_ms: int | None, clock: Params) -> bool:
@@ -244,6 +261,11 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn]):
             assert row is not None
             if int(row[0]) >= VACUUM_AFTER_FOLD:
                 conn.execute(self._q["pg_vacuum_counts"], prepare=False)  # a utility statement
+
+
+def _plan(plan: Mapping[str, Any]) -> IdlePlan:
+    """queuectl_idle_plan's answer (a JSON object, see schema.sql) as the worker's plan."""
+    return idle_plan(plan["due_ms"], plan["held"], plan["tick_ms"])
 
 
 def _columns(specs: Sequence[JobSpec], ids: list[str]) -> Params:

@@ -16,6 +16,7 @@ from queuectl.models import (
     Attempt,
     AttemptResult,
     CheckIn,
+    IdlePlan,
     Job,
     JobSpec,
     Outcome,
@@ -24,7 +25,9 @@ from queuectl.models import (
     from_ms,
     to_ms,
 )
+from queuectl.storage import cron_flow
 from queuectl.storage.base import AttemptRow
+from queuectl.storage.queues import held_back
 from queuectl.transitions import Transition
 
 
@@ -128,3 +131,10 @@ def inserted_job(spec: JobSpec, job_id: str, created: datetime) -> Job:
         queue=spec.queue, run_at=created if spec.run_at is None else ms(to_ms(spec.run_at)),
         created_at=created, updated_at=created, cwd=spec.cwd, env=spec.env or None,
     )
+
+
+def idle_plan(due_ms: Any, held: Any, tick_ms: Any) -> IdlePlan:
+    """next_due's answer (ms until the earliest waiting job is due, whether a due job waits
+    for a queue's limit, ms until the next tick; NULLs for none) as the worker's plan."""
+    due = None if due_ms is None else max(0.0, int(due_ms) / 1000)
+    return IdlePlan(held_back(due, bool(held)), cron_flow.seconds_until(tick_ms))

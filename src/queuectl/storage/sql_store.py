@@ -42,6 +42,7 @@ from queuectl.ids import new_job_ids
 from queuectl.models import (
     FINAL_STATES,
     Attempt,
+    IdlePlan,
     Job,
     JobSpec,
     State,
@@ -160,11 +161,13 @@ class SqlStore(Storage, Generic[C]):
     def _end_attempt(
         self, conn: C, job: Job, params: Params, step: Transition,
         claim_queues: Sequence[str] | None, wake: bool,
-    ) -> tuple[Job | None, Job | None]:
+    ) -> tuple[Job | None, Job | IdlePlan | None]:
         """Record the attempt and move the job as ``step`` says (``params``: see
         end_params), guarded by the job's row; with ``claim_queues`` (None: don't) claim
         the worker's next job too. Returns (the finished job, None when the guard failed;
-        the next job). ``wake``: wake idle workers when the job went back in the queue."""
+        the next job, or the idle plan read after the finish when none was claimed, or
+        None: no claim asked, or no plan read). ``wake``: wake idle workers when the job
+        went back in the queue."""
 
     @abstractmethod
     def _anything_lost(self, lease_ms: int | None, clock: Params) -> bool:

@@ -4,6 +4,7 @@ for both dialects (the user's side and the flow's hooks are sql_store.py's)."""
 from __future__ import annotations
 
 import json
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 
 from queuectl.errors import LostLease
@@ -11,14 +12,14 @@ from queuectl.models import (
     WORKER_LOST_ERROR,
     AttemptResult,
     CheckIn,
+    IdlePlan,
     Job,
     Outcome,
     Output,
     WorkerInfo,
 )
-from queuectl.storage import cron_flow, liveness
+from queuectl.storage import liveness
 from queuectl.storage.base import Recovered
-from queuectl.storage.queues import held_back
 from queuectl.storage.rows import check_in_from_row, check_in_params, end_params
 from queuectl.storage.sql_store import C, Params, SqlStore
 from queuectl.transitions import FailurePolicy, after_attempt
@@ -28,32 +29,34 @@ class SqlWorkers(SqlStore[C]):
     """SqlStore with the calls a worker makes; the dialects subclass this."""
 
     def claim(self, worker_id: str, queues: Sequence[str] | None = None) -> Job | None:
+        found = self.claim_or_plan(worker_id, queues)
+        return found if isinstance(found, Job) else None
+
+    def claim_or_plan(self, worker_id: str, queues: Sequence[str] | None = None
+                      ) -> Job | IdlePlan:
         with self._write_statement() as conn:
             # The clock is read once the write lock is held (SQLite; PostgreSQL's SQL reads
             # its own): a claim never stamps a start earlier than the end of an attempt
             # committed before it, so the jobs' own times show a queue's limit held.
             return self._claim_in(conn, worker_id, queues, self._clock())
 
+    @abstractmethod
     def _claim_in(
         self, conn: C, worker_id: str, queues: Sequence[str] | None, clock: Params
-    ) -> Job | None:
-        """The claim, in the caller's transaction (its attempt's row is written when it
-        ends)."""
-        params = {"worker": worker_id, **clock}
-        if queues:
-            params["queues"] = self._list(queues)
-        found = self._jobs(conn, "claim_queues" if queues else "claim_any", params)
-        return found[0] if found else None
+    ) -> Job | IdlePlan:
+        """The claim in the caller's transaction (its attempt's row is written when it
+        ends); when it takes nothing, the idle plan read in that transaction too."""
+
+    @abstractmethod
+    def _plan_in(self, conn: C, queues: Sequence[str] | None, clock: Params) -> IdlePlan:
+        """``idle_plan``, read on ``conn`` (in the caller's transaction, if one is open)."""
 
     def seconds_until_due(self, queues: Sequence[str] | None = None) -> float | None:
-        return self.idle_plan(queues)[0]
+        return self.idle_plan(queues).due
 
-    def idle_plan(self, queues: Sequence[str] | None = None
-                  ) -> tuple[float | None, float | None]:
-        params = {"queues": self._list(queues) if queues else None, **self._clock()}
-        [(delta_ms, held, tick_ms)] = self._read("next_due", params)
-        due_in = None if delta_ms is None else max(0.0, int(delta_ms) / 1000)
-        return held_back(due_in, bool(held)), cron_flow.seconds_until(tick_ms)
+    def idle_plan(self, queues: Sequence[str] | None = None) -> IdlePlan:
+        with self._reading() as conn:
+            return self._plan_in(conn, queues, self._clock())
 
     def finish(self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy) -> Job:
         done, _ = self._finish(job, worker_id, result, policy, None)
@@ -64,20 +67,27 @@ class SqlWorkers(SqlStore[C]):
     def finish_and_claim(
         self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy,
         queues: Sequence[str] | None = None,
-    ) -> tuple[Job | None, Job | None]:
+    ) -> tuple[Job | None, Job | IdlePlan]:
         """One transaction, one statement on PostgreSQL: ~100 µs less per job than finish
         + claim on SQLite (bench/), one round trip and one commit on PostgreSQL."""
-        return self._finish(job, worker_id, result, policy, list(queues or []))
+        done, nxt = self._finish(job, worker_id, result, policy, list(queues or []))
+        assert nxt is not None  # a claim was asked for
+        return done, nxt
 
     def _finish(
         self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy,
         claim_queues: Sequence[str] | None,
-    ) -> tuple[Job | None, Job | None]:
+    ) -> tuple[Job | None, Job | IdlePlan | None]:
         step = after_attempt(job, result, policy)
         params = end_params(job, worker_id, result, step)
         with self._write_statement() as conn:
-            params.update(self._clock())  # under the lock: see claim
-            return self._end_attempt(conn, job, params, step, claim_queues, wake=True)
+            clock = self._clock()
+            params.update(clock)  # under the lock: see claim
+            done, nxt = self._end_attempt(conn, job, params, step, claim_queues, wake=True)
+            if claim_queues is not None and nxt is None:
+                # (PostgreSQL: a lost lease that claimed nothing leaves no row to carry it.)
+                nxt = self._plan_in(conn, claim_queues, clock)
+            return done, nxt
 
     def save_output(self, job_id: str, attempt: int, data: bytes, dropped: int) -> None:
         params = {"id": job_id, "number": attempt, "output": data, "dropped": dropped}

@@ -23,11 +23,11 @@ from dataclasses import replace
 from typing import Any
 
 from queuectl.errors import StoreUnavailable
-from queuectl.models import Job, JobSpec, State, to_ms
+from queuectl.models import IdlePlan, Job, JobSpec, State, to_ms
 from queuectl.storage import dependencies
 from queuectl.storage.base import Listener
 from queuectl.storage.faults import sqlite_fault
-from queuectl.storage.rows import job_from_row, ms
+from queuectl.storage.rows import idle_plan, job_from_row, ms
 from queuectl.storage.sql import queries
 from queuectl.storage.sql_cron import SqlCron
 from queuectl.storage.sql_queues import SqlQueues
@@ -273,15 +273,33 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db]):
         ]
         return {"rows": json.dumps(rows, ensure_ascii=False), "now": now}
 
+    def _claim_in(
+        self, conn: sqlite3.Connection, worker_id: str, queues: Sequence[str] | None,
+        clock: Params,
+    ) -> Job | IdlePlan:
+        """The claim's UPDATE, then (nothing taken) next_due under the same write lock."""
+        params = {"worker": worker_id, **clock}
+        if queues:
+            params["queues"] = self._list(queues)
+        found = self._jobs(conn, "claim_queues" if queues else "claim_any", params)
+        return found[0] if found else self._plan_in(conn, queues, clock)
+
+    def _plan_in(
+        self, conn: sqlite3.Connection, queues: Sequence[str] | None, clock: Params
+    ) -> IdlePlan:
+        params = {"queues": self._list(queues) if queues else None, **clock}
+        due_ms, held, tick_ms = conn.execute(self._q["next_due"], params).fetchone()
+        return idle_plan(due_ms, held, tick_ms)
+
     def _end_attempt(
         self, conn: sqlite3.Connection, job: Job, params: Params, step: Transition,
         claim_queues: Sequence[str] | None, wake: bool,
-    ) -> tuple[Job | None, Job | None]:
+    ) -> tuple[Job | None, Job | IdlePlan | None]:
         """Two statements (record the attempt, then move the job) in the caller's
         transaction; the finished job is built from the claimed one, not read back."""
         conn.execute(self._q["record_attempt"], params)
         held = conn.execute(self._q["finish_job"], params).fetchone()
-        nxt = None
+        nxt: Job | IdlePlan | None = None
         if claim_queues is not None:  # (the worker's own row is not written: all_workers)
             nxt = self._claim_in(conn, params["worker"], claim_queues, {"now": params["now"]})
         if held is None:

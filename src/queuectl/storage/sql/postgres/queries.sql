@@ -77,38 +77,39 @@ WHERE heartbeat_at >= queuectl_now_ms() - %(lease_ms)s
 -- name: claim_any
 -- Takes the job in one statement (one round trip, one transaction): see queuectl_claim in
 -- schema.sql (a worker that is not registered claims nothing; paused and limited queues:
--- queuectl_claim_steered).
-SELECT * FROM queuectl_claim(%(worker)s, NULL)
+-- queuectl_claim_steered). One row: the claimed job's columns, or NULLs and in "plan" what
+-- the worker sleeps by (queuectl_idle_plan, read only when nothing was claimed: a CASE
+-- evaluates its branch only when taken).
+WITH claimed AS MATERIALIZED (SELECT * FROM queuectl_claim(%(worker)s, NULL))
+SELECT claimed.*, CASE WHEN claimed.id IS NULL THEN queuectl_idle_plan(NULL) END AS plan
+FROM (VALUES (1)) AS one LEFT JOIN claimed ON true
 
 -- name: claim_queues
-SELECT * FROM queuectl_claim(%(worker)s, %(queues)s::text[])
+WITH claimed AS MATERIALIZED (SELECT * FROM queuectl_claim(%(worker)s, %(queues)s::text[]))
+SELECT claimed.*,
+       CASE WHEN claimed.id IS NULL THEN queuectl_idle_plan(%(queues)s::text[]) END AS plan
+FROM (VALUES (1)) AS one LEFT JOIN claimed ON true
 
 -- name: next_due
--- Jobs of blocked queues (paused, or running their limit: migrations/0008) are not waited
--- for; held: whether a due job waits for a limit of a queue served (a job ending elsewhere
--- frees a place: the worker looks again soon). Third: cron_next's answer, so that an idle
--- worker plans its sleep in one read.
-SELECT (SELECT min(run_at) - queuectl_now_ms() FROM jobs
-        WHERE state IN ('pending', 'failed') AND blocked_by = 0
-          AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
-          AND queue NOT IN (SELECT name FROM queues_blocked)),
-       EXISTS (SELECT 1 FROM queues_blocked AS b JOIN queues USING (name)
-               WHERE NOT queues.paused
-                 AND (%(queues)s::text[] IS NULL OR name = ANY(%(queues)s::text[]))
-                 AND EXISTS (SELECT 1 FROM jobs
-                             WHERE queue = b.name AND state IN ('pending', 'failed')
-                               AND blocked_by = 0 AND run_at <= queuectl_now_ms())),
-       (SELECT min(next_run_at) - queuectl_now_ms() FROM cron_schedules WHERE NOT paused)
+SELECT queuectl_idle_plan(%(queues)s::text[]) AS plan
 
 -- name: finish_job
 -- Records the attempt, moves the job on and, with claim, takes its next job: one statement
 -- (queuectl_finish in schema.sql). Rows: the finished job (none on a lost lease), then the
--- next job (state 'processing').
-SELECT * FROM queuectl_finish(
-    %(id)s, %(worker)s, %(number)s, %(run_at)s::bigint, %(started_at)s::bigint, %(state)s,
-    %(attempts)s, %(delay_ms)s::bigint,
-    %(exit_code)s::integer, %(outcome)s, %(attempt_error)s::text, %(error)s::text,
-    %(output)s::bytea, %(dropped)s::bigint, %(claim)s, %(queues)s::text[], %(notify)s::text)
+-- next job (state 'processing'); with claim and no next job, "plan" of the finished job's
+-- row is what the worker sleeps by (queuectl_idle_plan: read after the finish, which it
+-- sees).
+WITH ended AS MATERIALIZED (
+    SELECT * FROM queuectl_finish(
+        %(id)s, %(worker)s, %(number)s, %(run_at)s::bigint, %(started_at)s::bigint, %(state)s,
+        %(attempts)s, %(delay_ms)s::bigint,
+        %(exit_code)s::integer, %(outcome)s, %(attempt_error)s::text, %(error)s::text,
+        %(output)s::bytea, %(dropped)s::bigint, %(claim)s, %(queues)s::text[], %(notify)s::text)
+)
+SELECT ended.*,
+       CASE WHEN %(claim)s AND NOT EXISTS (SELECT 1 FROM ended WHERE state = 'processing')
+            THEN queuectl_idle_plan(%(queues)s::text[]) END AS plan
+FROM ended
 
 -- name: save_output
 -- The running attempt's output so far: its row is made from the job row the first time.
