@@ -10,15 +10,27 @@ on one throwaway database, idle:
   over N single `queuectl enqueue -c true` (a fresh process each, GAP seconds apart, each
   job runs and ends), minus the same pools' transactions over an idle window of the same
   length (heartbeats, recovery looks: time-driven, not enqueue-driven), minus the CLI's
-  own transactions per enqueue (measured with no pool). Backends report their counts
+  own transactions per enqueue (measured with no pool). The idle windows come before and
+  after the busy one, and their mean is subtracted. Backends report their counts
   with a delay (PostgreSQL flushes an idle backend's statistics within ~10 s), so each
-  window lasts SETTLE seconds past its last action. Both windows last exactly WINDOW
-  seconds, a whole number of heartbeat intervals (5 s): workers started together
+  window lasts SETTLE seconds past its last action. The windows last exactly as long,
+  a whole number of heartbeat intervals (5 s): workers started together
   heartbeat together, and a window one round longer than the other would count 32
   workers' heartbeats as the enqueues' cost.
 
 Run: ``python -m bench.fleet [--pools 1x2,1x16,2x8,1x32] [--enqueues 20]``; prints one
 line per shape and a Markdown table.
+
+With 32 workers an idle window holds over a thousand transactions, so the difference of two
+windows is only good to a few transactions per enqueue. ``--server-log FILE`` (the file
+the server logs to, readable by this script) counts exactly instead: the throwaway
+database gets ``log_statement = 'all'`` (its own sessions only), and each statement the
+pools' backends ran during the enqueues is read from the log and counted as a transaction
+(a BEGIN ... COMMIT block as one), except those of a heartbeat's round (a backend's
+statements each within ROUND seconds of the one before, one of them a heartbeat: the
+heartbeat, the config read and recovery look around it and the timed claim that follows
+are time-driven). The same count
+over an idle window of the same length says how well that split holds (it should be 0).
 
 ``--pickup 32`` instead: one pool of that many idle workers on each store (``--backends``),
 PICKUPS single `queuectl enqueue -c true` 20 ms apart; pickup = the job's ``started_at``
@@ -36,6 +48,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -44,16 +57,23 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
 
 from bench.driver import console_script
 from bench.stats import median, percentile
 from bench.stores import PG_ADMIN_URL, throwaway
+from queuectl.storage.sql import queries
 
 GAP = 0.2  # seconds between two enqueues
 SETTLE = 11.0  # seconds: an idle backend's statistics reach pg_stat_database within 10 s
 HEARTBEAT = 5.0  # seconds between two heartbeats of an idle worker (worker.MAX_HEARTBEAT)
+ROUND = 0.05  # seconds: statements of one backend this close together are one round
+# A statement line of the server's log (log_line_prefix '%m [%p] %q%u@%d '): time, pid,
+# database, text (its first line; psycopg's parameterized statements are "execute").
+LOG_LINE = re.compile(r"^(\S+ \S+) \S+ \[(\d+)\] \S*@(\S+) LOG:  "
+                      r"(?:statement|execute [^:]*): (.*)$")
 
 
 @dataclass
@@ -105,7 +125,102 @@ def window(admin: psycopg.Connection[tuple[object, ...]], db: str,
     return xacts(admin, db) - before, length
 
 
-def measure(shape: Shape, enqueues: int, cli_own: float | None) -> dict[str, float]:
+def logged(log: str, span: tuple[int, int], db: str) -> list[tuple[int, float, str]]:
+    """(pid, epoch seconds, first line) of each statement of ``db`` logged between the two
+    offsets of ``span``."""
+    with open(log, "rb") as f:
+        f.seek(span[0])
+        text = f.read(span[1] - span[0]).decode(errors="replace")
+    found = []
+    for line in text.splitlines():
+        match = LOG_LINE.match(line)
+        if match and match[3] == db:
+            when = datetime.fromisoformat(match[1]).timestamp()
+            found.append((int(match[2]), when, match[4].strip()))
+    return found
+
+
+def event_transactions(statements: list[tuple[int, float, str]], pids: set[int]) -> int:
+    """Transactions of the backends ``pids`` outside their heartbeat rounds (a round: a
+    backend's statements each within ROUND seconds of the one before; a heartbeat's round
+    may begin with a config read, and ends with the timed claim)."""
+    heartbeat = queries("postgres")["heartbeat"].splitlines()[0]
+    rounds: dict[int, list[list[str]]] = {}
+    last: dict[int, float] = {}
+    for pid, when, first in statements:
+        if pid not in pids:
+            continue
+        mine = rounds.setdefault(pid, [])
+        if not mine or when - last[pid] > ROUND:
+            mine.append([])
+        mine[-1].append(first)
+        last[pid] = when
+    count = 0
+    for mine in rounds.values():
+        for round_ in mine:
+            if heartbeat in round_:
+                continue
+            block = False  # inside BEGIN ... COMMIT: one transaction, counted at BEGIN
+            for first in round_:
+                word = first.split()[0].upper() if first else ""
+                if word in ("COMMIT", "ROLLBACK"):
+                    block = False
+                elif not block:
+                    count += 1
+                    block = word == "BEGIN"
+    return count
+
+
+def measure_logged(shape: Shape, enqueues: int, log: str) -> dict[str, float]:
+    """Worker transactions per enqueue counted from the server's log (see above), over the
+    enqueues (and a second to end the last job), then over an idle window as long."""
+    with tempfile.TemporaryDirectory() as tmp, throwaway("postgres", tmp) as url:
+        db = _dbname(url)
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{db}" SET log_statement = \'all\'')
+        exe = console_script()
+        env = {**os.environ, "QUEUECTL_DB": url, "QUEUECTL_HOME": os.path.join(tmp, "home")}
+        subprocess.run([exe, "config", "set", "max-retries", "0"], env=env, check=True,
+                       capture_output=True)
+        pools = [subprocess.Popen([exe, "worker", "start", "--count", str(shape.workers)],
+                                  env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, start_new_session=True)
+                 for _ in range(shape.pools)]
+        try:
+            deadline = time.monotonic() + 60
+            while (_registered(url) < shape.pools * shape.workers
+                   and time.monotonic() < deadline):
+                time.sleep(0.2)
+            time.sleep(2)  # every worker asleep
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+                pids = {int(str(r[0])) for r in admin.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", (db,))}
+            began, start = time.monotonic(), os.path.getsize(log)
+            for _ in range(enqueues):
+                subprocess.run([exe, "enqueue", "-c", "true"], env=env, check=True,
+                               capture_output=True)
+                time.sleep(GAP)
+            time.sleep(1.0)
+            took, middle = time.monotonic() - began, os.path.getsize(log)
+            time.sleep(took)
+            end = os.path.getsize(log)
+            done = _finished(url)
+        finally:
+            for proc in pools:
+                with suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+            for proc in pools:
+                proc.wait(30)
+    busy = event_transactions(logged(log, (start, middle), db), pids)
+    idle = event_transactions(logged(log, (middle, end), db), pids)
+    return {"workers_per_enqueue": busy / enqueues, "idle_per_enqueue": idle / enqueues,
+            "finished": done}
+
+
+def measure(shape: Shape, enqueues: int, cli_own: float | None,
+            length: float | None = None) -> dict[str, float]:
+    """One shape's figures; ``length``: the windows' (None: sized by the enqueues, which
+    the run without pools does; its length is returned)."""
     with tempfile.TemporaryDirectory() as tmp, throwaway("postgres", tmp) as url:
         db = _dbname(url)
         exe = console_script()
@@ -134,8 +249,13 @@ def measure(shape: Shape, enqueues: int, cli_own: float | None) -> dict[str, flo
                                        capture_output=True)
                         time.sleep(GAP)
 
-                busy, length = window(admin, db, enqueue)
-                quiet = window(admin, db, idle, length)[0] if shape.pools else 0
+                # Idle windows on both sides, their mean subtracted: workers started
+                # together heartbeat together, and a burst of heartbeats reported across
+                # one edge of the busy window would otherwise count as the enqueues' cost.
+                before = window(admin, db, idle, length)[0] if shape.pools else 0
+                busy, length = window(admin, db, enqueue, length)
+                after = window(admin, db, idle, length)[0] if shape.pools else 0
+                quiet = (before + after) / 2
                 done = _finished(url)
         finally:
             for proc in pools:
@@ -147,7 +267,7 @@ def measure(shape: Shape, enqueues: int, cli_own: float | None) -> dict[str, flo
     workers = total - cli_own if cli_own is not None else 0.0
     size = shape.pools * shape.workers
     return {"connections": held, "per_enqueue": total, "workers_per_enqueue": workers,
-            "idle_window": quiet, "finished": done,
+            "idle_window": quiet, "finished": done, "length": length,
             "idle_per_worker_s": quiet / length / size if size else 0.0}
 
 
@@ -166,7 +286,7 @@ def _finished(url: str) -> int:
         return int(str(row[0])) if row else 0
 
 
-def pickup(backend: str, workers: int, pickups: int) -> dict[str, float]:
+def pickup(backend: str, workers: int, pickups: int) -> dict[str, float | None]:
     """p50 / p99 / max milliseconds from enqueue to start, ``workers`` idle in one pool."""
     from queuectl.storage import open_store
 
@@ -283,6 +403,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capacity", type=int, default=0, metavar="WORKERS",
                         help="measure jobs/s and server CPU per job with this many workers")
     parser.add_argument("--jobs", type=int, default=3000)
+    parser.add_argument("--server-log", metavar="FILE",
+                        help="count transactions per enqueue exactly, from this log of the "
+                             "server's (see the module's docstring)")
     args = parser.parse_args(argv)
     if args.capacity:
         print(f"postgres, {args.capacity} workers: {capacity(args.capacity, args.jobs)}")
@@ -293,12 +416,23 @@ def main(argv: list[str] | None = None) -> int:
                   f"{pickup(backend, args.pickup, args.pickups)}")
         return 0
     shapes = [Shape.parse(s) for s in args.pools.split(",")]
+    if args.server_log:
+        print("| pools x workers | worker transactions per enqueue | the same count over an "
+              "idle window as long, per enqueue | jobs finished |")
+        print("|---|---|---|---|")
+        for shape in shapes:
+            got = measure_logged(shape, args.enqueues, args.server_log)
+            print(f"| {shape} | {got['workers_per_enqueue']:.2f} | "
+                  f"{got['idle_per_enqueue']:.2f} | {got['finished']:.0f}/{args.enqueues} |",
+                  flush=True)
+        return 0
     cli = measure(Shape(0, 0), args.enqueues, None)
     cli_own = cli["per_enqueue"]
+    length = cli["length"] + HEARTBEAT  # (with pools about, an enqueue takes a bit longer)
     print(f"no pool: CLI's own {cli_own:.1f} transactions per enqueue", file=sys.stderr)
     rows = []
     for shape in shapes:
-        got = measure(shape, args.enqueues, cli_own)
+        got = measure(shape, args.enqueues, cli_own, length)
         print(f"{shape}: {got}", file=sys.stderr)
         rows.append((shape, got))
     print("| pools x workers | connections held | transactions per enqueue (CLI's "

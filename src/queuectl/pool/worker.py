@@ -221,7 +221,8 @@ class Worker:
         plan: IdlePlan | None = None
         while True:
             self.current = job  # a heartbeat between two jobs reports the claimed one
-            self._maybe_heartbeat()
+            if self._maybe_heartbeat():
+                plan = None  # its recovery may have handed jobs back: claim first
             # A job claimed as the previous one finished (or claimed by a call whose answer
             # was lost) runs even if a stop came meanwhile: it is already ours, like one
             # claimed just before a stop request.
