@@ -54,8 +54,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -171,6 +171,37 @@ def event_transactions(statements: list[tuple[int, float, str]], pids: set[int])
     return count
 
 
+@contextmanager
+def idle_pools(shape: Shape, url: str, home: str) -> Iterator[Callable[[], None]]:
+    """``shape``'s pools started on ``url`` and idle (every worker registered and asleep);
+    yields a function that enqueues one `true` job. Stopped on the way out."""
+    exe = console_script()
+    env = {**os.environ, "QUEUECTL_DB": url, "QUEUECTL_HOME": home}
+    subprocess.run([exe, "config", "set", "max-retries", "0"], env=env, check=True,
+                   capture_output=True)
+    pools = [subprocess.Popen([exe, "worker", "start", "--count", str(shape.workers)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+             for _ in range(shape.pools)]
+    try:
+        deadline = time.monotonic() + 60
+        while _registered(url) < shape.pools * shape.workers and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)  # every worker asleep
+
+        def enqueue() -> None:
+            subprocess.run([exe, "enqueue", "-c", "true"], env=env, check=True,
+                           capture_output=True)
+
+        yield enqueue
+    finally:
+        for proc in pools:
+            with suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in pools:
+            proc.wait(30)
+
+
 def measure_logged(shape: Shape, enqueues: int, log: str) -> dict[str, float]:
     """Worker transactions per enqueue counted from the server's log (see above), over the
     enqueues (and a second to end the last job), then over an idle window as long."""
@@ -178,39 +209,19 @@ def measure_logged(shape: Shape, enqueues: int, log: str) -> dict[str, float]:
         db = _dbname(url)
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'ALTER DATABASE "{db}" SET log_statement = \'all\'')
-        exe = console_script()
-        env = {**os.environ, "QUEUECTL_DB": url, "QUEUECTL_HOME": os.path.join(tmp, "home")}
-        subprocess.run([exe, "config", "set", "max-retries", "0"], env=env, check=True,
-                       capture_output=True)
-        pools = [subprocess.Popen([exe, "worker", "start", "--count", str(shape.workers)],
-                                  env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, start_new_session=True)
-                 for _ in range(shape.pools)]
-        try:
-            deadline = time.monotonic() + 60
-            while (_registered(url) < shape.pools * shape.workers
-                   and time.monotonic() < deadline):
-                time.sleep(0.2)
-            time.sleep(2)  # every worker asleep
+        with idle_pools(shape, url, os.path.join(tmp, "home")) as enqueue:
             with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
                 pids = {int(str(r[0])) for r in admin.execute(
                     "SELECT pid FROM pg_stat_activity WHERE datname = %s", (db,))}
             began, start = time.monotonic(), os.path.getsize(log)
             for _ in range(enqueues):
-                subprocess.run([exe, "enqueue", "-c", "true"], env=env, check=True,
-                               capture_output=True)
+                enqueue()
                 time.sleep(GAP)
             time.sleep(1.0)
             took, middle = time.monotonic() - began, os.path.getsize(log)
             time.sleep(took)
             end = os.path.getsize(log)
             done = _finished(url)
-        finally:
-            for proc in pools:
-                with suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-            for proc in pools:
-                proc.wait(30)
     busy = event_transactions(logged(log, (start, middle), db), pids)
     idle = event_transactions(logged(log, (middle, end), db), pids)
     return {"workers_per_enqueue": busy / enqueues, "idle_per_enqueue": idle / enqueues,
@@ -221,48 +232,28 @@ def measure(shape: Shape, enqueues: int, cli_own: float | None,
             length: float | None = None) -> dict[str, float]:
     """One shape's figures; ``length``: the windows' (None: sized by the enqueues, which
     the run without pools does; its length is returned)."""
-    with tempfile.TemporaryDirectory() as tmp, throwaway("postgres", tmp) as url:
+    with tempfile.TemporaryDirectory() as tmp, throwaway("postgres", tmp) as url, \
+            idle_pools(shape, url, os.path.join(tmp, "home")) as enqueue_one, \
+            psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         db = _dbname(url)
-        exe = console_script()
-        env = {**os.environ, "QUEUECTL_DB": url, "QUEUECTL_HOME": os.path.join(tmp, "home")}
-        subprocess.run([exe, "config", "set", "max-retries", "0"], env=env, check=True,
-                       capture_output=True)
-        pools = [subprocess.Popen([exe, "worker", "start", "--count", str(shape.workers)],
-                                  env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, start_new_session=True)
-                 for _ in range(shape.pools)]
-        try:
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-                expected = shape.pools * shape.workers
-                deadline = time.monotonic() + 60
-                while _registered(url) < expected and time.monotonic() < deadline:
-                    time.sleep(0.2)
-                time.sleep(2)  # every worker asleep
-                held = connections(admin, db)
+        held = connections(admin, db)
 
-                def idle() -> None:
-                    time.sleep(enqueues * GAP)
+        def idle() -> None:
+            time.sleep(enqueues * GAP)
 
-                def enqueue() -> None:
-                    for _ in range(enqueues):
-                        subprocess.run([exe, "enqueue", "-c", "true"], env=env, check=True,
-                                       capture_output=True)
-                        time.sleep(GAP)
+        def enqueue() -> None:
+            for _ in range(enqueues):
+                enqueue_one()
+                time.sleep(GAP)
 
-                # Idle windows on both sides, their mean subtracted: workers started
-                # together heartbeat together, and a burst of heartbeats reported across
-                # one edge of the busy window would otherwise count as the enqueues' cost.
-                before = window(admin, db, idle, length)[0] if shape.pools else 0
-                busy, length = window(admin, db, enqueue, length)
-                after = window(admin, db, idle, length)[0] if shape.pools else 0
-                quiet = (before + after) / 2
-                done = _finished(url)
-        finally:
-            for proc in pools:
-                with suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-            for proc in pools:
-                proc.wait(30)
+        # Idle windows on both sides, their mean subtracted: workers started together
+        # heartbeat together, and a burst of heartbeats reported across one edge of the
+        # busy window would otherwise count as the enqueues' cost.
+        before = window(admin, db, idle, length)[0] if shape.pools else 0
+        busy, length = window(admin, db, enqueue, length)
+        after = window(admin, db, idle, length)[0] if shape.pools else 0
+        quiet = (before + after) / 2
+        done = _finished(url)
     total = (busy - quiet) / enqueues
     workers = total - cli_own if cli_own is not None else 0.0
     size = shape.pools * shape.workers

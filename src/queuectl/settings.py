@@ -188,6 +188,19 @@ def sqlite_path(url: str) -> str:
     return os.path.abspath(os.path.expanduser(url))
 
 
+def same_store(a: str, b: str) -> bool:
+    """Whether two --db values name one store: the same text, or one SQLite file however
+    written (a relative path, an absolute one, sqlite:///path)."""
+    if a == b:
+        return True
+    if is_postgres(a) or is_postgres(b):
+        return False
+    try:
+        return os.path.realpath(sqlite_path(a)) == os.path.realpath(sqlite_path(b))
+    except InvalidValue:
+        return False
+
+
 def redact_url(url: str) -> str:
     """The URL with any password replaced by ***, fit for messages and pages."""
     try:

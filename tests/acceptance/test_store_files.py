@@ -178,6 +178,8 @@ def test_db_is_understood_after_the_command(tmp_path: Path) -> None:
     assert json.loads(cli.ok("show", "a", "--db", str(db), "--json"))["id"] == "a"
     assert cli.ok("config", "get", "max-retries", "--db", str(db)) == "7\n"
     assert cli.ok("--db", str(db), "list", "--db", str(db)).count("\n") == 2
+    # One file written two ways is one store, not two.
+    assert cli.ok("--db", "q.db", "list", "--db", f"sqlite:///{db}").count("\n") == 2
     clash = cli.run("--db", str(db), "status", "--db", str(tmp_path / "b.db"))
     assert clash.returncode == 2 and "--db given twice" in clash.stderr
     assert not (tmp_path / "other.db").exists() and not (tmp_path / "b.db").exists()

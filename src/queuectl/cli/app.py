@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from queuectl import __version__
-from queuectl.settings import ENV_DB, Config, resolve_db_url
+from queuectl.settings import ENV_DB, Config, resolve_db_url, same_store
 from queuectl.storage.base import Storage
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -153,6 +153,6 @@ def _db_after(ctx: click.Context, _param: click.Parameter, value: str | None) ->
         return
     cli_ctx = ctx.find_object(CliContext)
     assert cli_ctx is not None  # the root group made it before any command parses
-    if cli_ctx.db is not None and cli_ctx.db != value:
+    if cli_ctx.db is not None and not same_store(cli_ctx.db, value):
         raise click.UsageError(f"--db given twice: {cli_ctx.db!r} and {value!r}")
     cli_ctx.db = value
