@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from queuectl.models import JobSpec, WorkerInfo, utcnow
+from queuectl.models import AttemptResult, JobSpec, Outcome, WorkerInfo, utcnow
 from queuectl.storage.base import Listener
 from queuectl.storage.liveness import HOST_ID
 from queuectl.storage.sqlite import SQLiteStorage
@@ -64,3 +64,24 @@ def test_passing_on_with_nobody_else_idle_sends_nothing(sqlite_store: SQLiteStor
         assert _woken(listeners) == set()
     finally:
         listeners["a1"].close()
+
+
+def test_a_finish_wakes_another_idle_worker_never_its_own(sqlite_store: SQLiteStorage) -> None:
+    """The finishing worker reads as idle once its job's row is written; a wake-up that its
+    finish sends (here: a place freed in a limited queue) must reach another worker, or a
+    worker on its way out (a graceful stop) would swallow it and the held job would wait for
+    a timed look."""
+    store = sqlite_store
+    store.queue_update("lq", limit=1)
+    store.enqueue([JobSpec(command="true", max_retries=0, queue="lq") for _ in range(10)])
+    listeners = {w: _register(store, w, []) for w in ("a1", "a2")}
+    try:
+        for _ in range(10):  # the other worker is picked at random among idle ones
+            job = store.claim("a1")
+            assert job is not None
+            _woken(listeners)
+            store.finish(job, "a1", AttemptResult(Outcome.SUCCEEDED, 0), lambda j: None)
+            assert _woken(listeners) == {"a2"}
+    finally:
+        for listener in listeners.values():
+            listener.close()

@@ -349,3 +349,32 @@ def test_a_running_attempt_is_in_the_log_before_its_row_is_written(store: Storag
     final = store.read_output("r")
     assert final is not None and (final.attempt, final.data, final.finished) == (
         2, b"hello\n", True)
+
+
+def test_a_place_freed_in_a_limited_queue_wakes_an_idle_worker(store: Storage) -> None:
+    """A job held back by its queue's limit starts as soon as a place frees, even when the
+    worker that freed it claims nothing of that queue (it is stopping, or serves others):
+    the finish wakes an idle worker. A finish in a queue without a limit wakes nobody."""
+    import select
+
+    store.queue_update("lq", limit=1)
+    store.enqueue([spec(id="l1", queue="lq"), spec(id="l2", queue="lq"), spec(id="plain")])
+    now = utcnow()
+    store.register_worker(WorkerInfo("w1", HOST_ID, os.getpid(), "idle", None, now, now, ["lq"]))
+    first = store.claim("w1", ["lq"])
+    assert first is not None and first.id == "l1"
+    idle = register(store, "w2")
+    listener = store.listener(idle)
+    try:
+        listener.drain()
+        plain = store.claim(idle)
+        assert plain is not None and plain.id == "plain"  # l2 is held by the limit
+        store.finish(plain, idle, OK, policy)
+        assert select.select([listener], [], [], 0.5)[0] == []  # nothing freed
+        store.finish(first, "w1", OK, policy)  # no claim after it, as a stopping worker
+        ready, _, _ = select.select([listener], [], [], 5)
+        assert ready and "work" in listener.drain()
+        nxt = store.claim(idle)
+        assert nxt is not None and nxt.id == "l2"
+    finally:
+        listener.close()

@@ -71,8 +71,9 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db]):
         self._busy_wait = True  # SQLite's busy timeout is on (off while we poll for the lock)
         self._wal_seen: tuple[int, int] | None = None  # the WAL's size and mtime at checkpoint
         self._wal_frames = 0  # frames in the WAL at the last checkpoint
-        # Wake-ups asked for in the open transaction: (payload, worker ids; None: idle ones).
-        self._wakes: list[tuple[bytes, Sequence[str] | None]] = []
+        # Wake-ups asked for in the open transaction: (payload, worker ids; None: idle ones,
+        # but never the worker named third, which is awake: it made the write).
+        self._wakes: list[tuple[bytes, Sequence[str] | None, str | None]] = []
 
     # --- connection and transactions ---------------------------------------------------
 
@@ -126,8 +127,8 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db]):
         except sqlite3.Error as exc:
             raise sqlite_fault(exc, self.path) from None
         wakes, self._wakes = self._wakes, []
-        for payload, worker_ids in wakes:
-            self._send(payload, worker_ids)
+        for payload, worker_ids, but in wakes:
+            self._send(payload, worker_ids, but)
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
@@ -151,17 +152,20 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db]):
 
     # --- wake-ups ------------------------------------------------------------------------
 
-    def _wake(self, conn: sqlite3.Connection, event: str, worker_ids: Sequence[str] = ()) -> None:
-        wake = (event.encode(), None if event in ("work", "config") else worker_ids)
+    def _wake(self, conn: sqlite3.Connection, event: str, worker_ids: Sequence[str] = (),
+              but: str | None = None) -> None:
+        wake = (event.encode(), None if event in ("work", "config") else worker_ids, but)
         if wake not in self._wakes:
             self._wakes.append(wake)
 
-    def _send(self, payload: bytes, worker_ids: Sequence[str] | None) -> None:
+    def _send(self, payload: bytes, worker_ids: Sequence[str] | None, but: str | None) -> None:
         """Best effort: a worker that misses a datagram still polls now and then. None: one
         idle worker per set of queues served, a hint, so a store that fails to say who is
         idle changes nothing (the write is done; the workers poll now and then). Waking
         every idle worker made each take the write lock to find nothing: one is woken,
-        and one that claims a job wakes the next (pass_on_wake), so a burst still fans out."""
+        and one that claims a job wakes the next (pass_on_wake), so a burst still fans out.
+        ``but``: a worker never chosen (the one whose finish asks: it reads as idle, and may
+        be on its way out)."""
         if worker_ids is None and payload == b"config":  # every worker
             try:
                 worker_ids = [row[0] for row in self._read("all_workers")]
@@ -174,7 +178,8 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db]):
                 return
             by_queues: dict[str, list[str]] = {}
             for worker_id, queues in idle:
-                by_queues.setdefault(_queue_set(queues), []).append(worker_id)
+                if worker_id != but:
+                    by_queues.setdefault(_queue_set(queues), []).append(worker_id)
             worker_ids = [random.choice(ids) for ids in by_queues.values()]
         self._datagrams(payload, worker_ids)
 
@@ -305,10 +310,12 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db]):
         if held is None:
             return None, nxt
         # Back in the queue, or completed with dependents that it may have released (the
-        # release trigger, see schema.sql): idle workers claim them, or re-plan their sleep.
+        # release trigger, see schema.sql), or a place freed in a limited queue that this
+        # worker does not fill itself: idle workers claim them, or re-plan their sleep.
         released = step.state is State.COMPLETED and bool(held[0])
-        if wake and (step.back_in_queue or released):
-            self._wake(conn, "work")
+        freed = bool(held[1]) and not (isinstance(nxt, Job) and nxt.queue == job.queue)
+        if wake and (step.back_in_queue or released or freed):
+            self._wake(conn, "work", but=params["worker"])
         # The guard matched (this worker's run of a processing job), so the row is the job
         # as claimed plus what finish_job wrote.
         now = params["now"]

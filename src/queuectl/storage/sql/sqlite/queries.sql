@@ -110,9 +110,11 @@ UPDATE jobs
 SET state = :state, attempts = :attempts, run_at = coalesce(:now + :delay_ms, run_at),
     finished_at = :now, exit_code = :exit_code, last_error = :error, updated_at = :now
 WHERE id = :id AND state = 'processing' AND worker = :worker AND runs = :number
--- Whether the guard matched (the store knows the rest), and whether completing the job may
--- have released waiting ones (migrations/0004).
-RETURNING has_dependents
+-- Whether the guard matched (the store knows the rest), whether completing the job may
+-- have released waiting ones (migrations/0004), and whether its queue has a limit (its end
+-- frees a place that a held job may be waiting for).
+RETURNING has_dependents,
+          (SELECT concurrency_limit IS NOT NULL FROM queues WHERE name = jobs.queue) AS limited
 
 -- name: record_attempt
 -- An attempt's row is written when it ends: one insert per job, where a row opened at the
