@@ -98,8 +98,7 @@ SELECT queuectl_idle_plan(%(queues)s::text[]) AS plan
 -- (queuectl_finish in schema.sql). Rows: the finished job (none on a lost lease), then the
 -- next job (state 'processing'); with claim and no next job, "plan" of the finished job's
 -- row is what the worker sleeps by (queuectl_idle_plan: read after the finish, which it
--- sees). A finish in a queue with a limit that takes no next job of that queue frees a
--- place a held job may wait for: it wakes idle workers (NOTIFY, delivered on commit).
+-- sees).
 WITH ended AS MATERIALIZED (
     SELECT * FROM queuectl_finish(
         %(id)s, %(worker)s, %(number)s, %(run_at)s::bigint, %(started_at)s::bigint, %(state)s,
@@ -109,13 +108,7 @@ WITH ended AS MATERIALIZED (
 )
 SELECT ended.*,
        CASE WHEN %(claim)s AND NOT EXISTS (SELECT 1 FROM ended WHERE state = 'processing')
-            THEN queuectl_idle_plan(%(queues)s::text[]) END AS plan,
-       CASE WHEN %(notify)s::text IS NOT NULL AND ended.state <> 'processing'
-                 AND EXISTS (SELECT 1 FROM queues WHERE name = ended.queue
-                                                    AND concurrency_limit IS NOT NULL)
-                 AND NOT EXISTS (SELECT 1 FROM ended AS next
-                                 WHERE next.state = 'processing' AND next.queue = ended.queue)
-            THEN pg_notify(%(notify)s::text, 'work') END AS freed
+            THEN queuectl_idle_plan(%(queues)s::text[]) END AS plan
 FROM ended
 
 -- name: save_output

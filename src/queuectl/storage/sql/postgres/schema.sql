@@ -333,7 +333,9 @@ END $$;
 -- Returns up to two rows: the finished job (absent if the job is no longer processing for
 -- p_worker: a lost lease) and the next job, told apart by state: a finished job is never
 -- 'processing', a claimed one always is.
--- p_notify: a channel to NOTIFY 'work' on when the job went back in the queue (NULL: none).
+-- p_notify: a channel to NOTIFY 'work' on (NULL: none) when the job went back in the queue,
+-- or when it ended in a queue with a limit and freed a place that this finish does not fill
+-- itself (no next job of that queue): a job held back by the limit may wait for it.
 CREATE FUNCTION queuectl_finish(
     p_id text, p_worker text, p_runs integer, p_run_at bigint, p_started_at bigint,
     p_state text, p_attempts bigint, p_delay_ms bigint, p_exit_code integer,
@@ -344,6 +346,7 @@ CREATE FUNCTION queuectl_finish(
 DECLARE
     done jobs;
     next_job jobs;
+    job_queue text;
 BEGIN
     INSERT INTO attempts AS a (job_id, number, worker, run_at, started_at, finished_at,
                                exit_code, outcome, error, output, output_dropped)
@@ -376,6 +379,19 @@ BEGIN
         SELECT * INTO next_job FROM queuectl_claim(p_worker, p_queues);
         IF next_job.id IS NOT NULL THEN
             RETURN NEXT next_job;
+        END IF;
+    END IF;
+
+    -- A freed place (a cancelled job's too: its attempt closed above). The first look reads
+    -- the queues table alone, which is empty while no queue is paused or limited.
+    IF p_notify IS NOT NULL THEN
+        PERFORM 1 FROM queues LIMIT 1;
+        IF FOUND THEN
+            SELECT queue INTO job_queue FROM jobs WHERE id = p_id;
+            PERFORM 1 FROM queues WHERE name = job_queue AND concurrency_limit IS NOT NULL;
+            IF FOUND AND (next_job.id IS NULL OR next_job.queue <> job_queue) THEN
+                PERFORM pg_notify(p_notify, 'work');  -- delivered on commit
+            END IF;
         END IF;
     END IF;
 END $$;
