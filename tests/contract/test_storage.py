@@ -376,5 +376,16 @@ def test_a_place_freed_in_a_limited_queue_wakes_an_idle_worker(store: Storage) -
         assert ready and "work" in listener.drain()
         nxt = store.claim(idle)
         assert nxt is not None and nxt.id == "l2"
+        # A job cancelled while it runs holds its place until its process has ended; the
+        # finish that records that end frees it.
+        store.finish(nxt, idle, OK, policy)
+        store.enqueue([spec(id="l3", queue="lq"), spec(id="l4", queue="lq")])
+        third = store.claim("w1", ["lq"])
+        assert third is not None and third.id == "l3"
+        store.cancel(["l3"])
+        listener.drain()
+        assert store.finish_and_claim(third, "w1", OK, policy, ["elsewhere"])[0] is None
+        ready, _, _ = select.select([listener], [], [], 5)
+        assert ready and "work" in listener.drain()
     finally:
         listener.close()

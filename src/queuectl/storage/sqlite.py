@@ -307,13 +307,19 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db]):
         nxt: Job | IdlePlan | None = None
         if claim_queues is not None:  # (the worker's own row is not written: all_workers)
             nxt = self._claim_in(conn, params["worker"], claim_queues, {"now": params["now"]})
+        # A place freed in a limited queue that this worker does not fill itself (a job
+        # cancelled while it ran frees one too: its attempt has just closed).
+        limited = held[1] if held is not None else conn.execute(
+            self._q["queue_limited"], {"name": job.queue}).fetchone()
+        freed = bool(limited) and not (isinstance(nxt, Job) and nxt.queue == job.queue)
         if held is None:
+            if wake and freed:
+                self._wake(conn, "work", but=params["worker"])
             return None, nxt
         # Back in the queue, or completed with dependents that it may have released (the
-        # release trigger, see schema.sql), or a place freed in a limited queue that this
-        # worker does not fill itself: idle workers claim them, or re-plan their sleep.
+        # release trigger, see schema.sql), or a freed place: idle workers claim them, or
+        # re-plan their sleep.
         released = step.state is State.COMPLETED and bool(held[0])
-        freed = bool(held[1]) and not (isinstance(nxt, Job) and nxt.queue == job.queue)
         if wake and (step.back_in_queue or released or freed):
             self._wake(conn, "work", but=params["worker"])
         # The guard matched (this worker's run of a processing job), so the row is the job

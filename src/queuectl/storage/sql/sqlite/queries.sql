@@ -430,6 +430,10 @@ SELECT name, paused, concurrency_limit FROM queues ORDER BY name
 -- name: queue_get
 SELECT name, paused, concurrency_limit FROM queues WHERE name = :name
 
+-- name: queue_limited
+-- A row when queue :name has a limit (a finish whose guard failed frees a place in it).
+SELECT 1 FROM queues WHERE name = :name AND concurrency_limit IS NOT NULL
+
 -- name: queue_put
 INSERT INTO queues (name, paused, concurrency_limit, updated_at)
 VALUES (:name, :paused, :limit, :now)
