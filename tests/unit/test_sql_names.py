@@ -23,6 +23,8 @@ LACKS = {
         # NOTIFY reaches every listener on one channel (a pool's supervisor relays it to
         # one idle worker); SQLite's datagrams go to one idle worker by name.
         "idle_workers": "wake-ups are NOTIFY on one channel",
+        # Whether a finish freed a place in a limited queue: queuectl_finish looks itself.
+        "queue_limited": "done inside finish_job",
     },
     # pg_*: PostgreSQL's own (server-side state and locks, NOTIFY) that SQLite does not keep.
     "sqlite": {name: "PostgreSQL's own" for name in queries("postgres") if name.startswith("pg_")},
