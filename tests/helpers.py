@@ -58,8 +58,20 @@ class Cli:
             start_new_session=True,
         )
         self.procs.append(proc)
-        wait_until(lambda: self.active_workers() >= count, timeout=30, what="workers to start")
+        # Count this pool's own workers: another pool's, already registered, must not
+        # stand in for them.
+        wait_until(lambda: self.workers_of(proc.pid) >= count, timeout=30,
+                   what="workers to start")
         return proc
+
+    def workers_of(self, supervisor: int) -> int:
+        """How many registered workers are children of the pool `supervisor`."""
+        proc = self.run("worker", "list", "--json")
+        if proc.returncode == 1 and "no store at" in proc.stderr:
+            return 0  # the pool has not made its new store yet
+        if proc.returncode != 0:
+            raise AssertionError(f"queuectl worker list -> {proc.returncode}: {proc.stderr}")
+        return sum(_parent(int(w["pid"])) == supervisor for w in json.loads(proc.stdout))
 
     def active_workers(self) -> int:
         proc = self.run("status", "--json")
@@ -102,3 +114,12 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30, interval: flo
 
 
 PYTHON = sys.executable
+
+
+def _parent(pid: int) -> int | None:
+    """The parent pid of a local process, None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
