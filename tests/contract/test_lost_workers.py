@@ -21,6 +21,7 @@ from queuectl.models import (
 from queuectl.retry import NextStep, after_failure
 from queuectl.storage.base import Storage
 from queuectl.storage.liveness import HOST_ID
+from queuectl.storage.sql_store import SqlStore
 
 LEASE = 0.2  # seconds: short, so that the tests can outlast it
 LONG_LEASE = 30.0  # seconds: never outlasted here
@@ -147,3 +148,29 @@ def test_a_claim_whose_answer_was_lost_is_reported_to_its_worker(store: Storage)
     assert store.heartbeat("w", running).also_held == stray.id
     store.finish(stray, "w", OK, policy)
     assert store.heartbeat("w", running).also_held is None
+
+
+def test_a_recovery_look_reads_this_hosts_workers_and_the_silent_ones_only(
+    store: Storage,
+) -> None:
+    """Every pool looks every few seconds: one that read every worker of the fleet each
+    time would cost the server the square of the fleet's size. Another host's live worker
+    cannot be lost by either test (its pid is not ours to judge), so it is not read."""
+    now = utcnow()
+    for worker_id, host in (("far-silent", "elsewhere"), ("far-live", "elsewhere"),
+                            ("here", HOST_ID)):
+        store.register_worker(WorkerInfo(worker_id, host, 1, "idle", None, now, now))
+    time.sleep(LEASE * 1.5)
+    for worker_id in ("far-live", "here"):
+        assert not store.heartbeat(worker_id, None).lost
+    assert isinstance(store, SqlStore)
+
+    def read(lease: float | None) -> list[str]:
+        lease_ms = None if lease is None else int(lease * 1000)
+        params = {"lease_ms": lease_ms, "host": HOST_ID, **store._clock()}
+        return sorted(row[0] for row in store._read("vitals", params))
+
+    assert read(LEASE) == ["far-silent", "here"]
+    assert read(None) == ["here"]  # silence not judged: this host's alone
+    store.recover_stale(LEASE, policy)
+    assert sorted(w.id for w in store.list_workers()) == ["far-live", "here"]

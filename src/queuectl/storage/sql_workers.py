@@ -150,7 +150,8 @@ class SqlWorkers(SqlStore[C]):
 
     def _judge(self, conn: C, lease_ms: int | None, clock: Params) -> tuple[list[str], list[str]]:
         """(dead, silent) by the workers' vitals (see liveness.lost_workers)."""
-        vitals = conn.execute(self._q["vitals"], {"lease_ms": lease_ms, **clock}).fetchall()
+        params = {"lease_ms": lease_ms, "host": liveness.HOST_ID, **clock}
+        vitals = conn.execute(self._q["vitals"], params).fetchall()
         cutoff = vitals[0][4] if vitals else None
         return liveness.lost_workers(((r[0], r[1], r[2], r[3]) for r in vitals), cutoff)
 

@@ -189,15 +189,20 @@ FROM (SELECT workers.*, (SELECT id FROM jobs
 ORDER BY started_at, id
 
 -- name: vitals
--- Every worker with its last sign of life: its heartbeat, or its latest claim of a job it
--- still holds if that came later (a worker back from a silence may claim before it
--- heartbeats: it is alive); and the cutoff, the database's now minus the lease (NULL: no
--- silence is judged).
+-- The workers a recovery may find lost: this host's (a dead pid is judged here alone)
+-- and those whose heartbeat is older than the cutoff. Every live worker's pool looks
+-- every few seconds: reading the whole fleet each time would cost the square of its size.
+-- Each with its last sign of life: its heartbeat, or its latest claim of a job it still
+-- holds if that came later (a worker back from a silence may claim before it heartbeats:
+-- it is alive); and the cutoff, the database's now minus the lease (NULL: no silence is
+-- judged).
 SELECT id, host, pid,
        greatest(heartbeat_at, (SELECT max(started_at) FROM jobs
                                WHERE state = 'processing' AND worker = workers.id)),
        queuectl_now_ms() - %(lease_ms)s::bigint
 FROM workers
+WHERE host = %(host)s OR heartbeat_at < queuectl_now_ms() - %(lease_ms)s::bigint
+
 
 -- name: pg_lock_lost_workers
 -- The workers judged lost, locked and judged again on their latest version (READ COMMITTED

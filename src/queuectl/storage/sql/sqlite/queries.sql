@@ -203,15 +203,19 @@ WHERE stop_requested = 0
   AND NOT EXISTS (SELECT 1 FROM jobs WHERE state = 'processing' AND worker = workers.id)
 
 -- name: vitals
--- Every worker with its last sign of life: its heartbeat, or its latest claim of a job it
--- still holds if that came later (a worker back from a silence may claim before it
--- heartbeats: it is alive); and the cutoff, now minus the lease (NULL: no silence is
--- judged).
+-- The workers a recovery may find lost: this host's (a dead pid is judged here alone)
+-- and those whose heartbeat is older than the cutoff. Every live worker's pool looks
+-- every few seconds: reading the whole fleet each time would cost the square of its size.
+-- Each with its last sign of life: its heartbeat, or its latest claim of a job it still
+-- holds if that came later (a worker back from a silence may claim before it heartbeats:
+-- it is alive); and the cutoff, now minus the lease (NULL: no silence is judged).
 SELECT id, host, pid,
        max(heartbeat_at, coalesce((SELECT max(started_at) FROM jobs
                                    WHERE state = 'processing' AND worker = workers.id), 0)),
        :now - :lease_ms
 FROM workers
+WHERE host = :host OR heartbeat_at < :now - :lease_ms
+
 
 -- name: held_jobs
 -- The jobs to hand back: those of workers whose process is gone; those of silent workers
