@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests import pg
@@ -116,6 +117,32 @@ def test_one_enqueue_costs_workers_a_few_transactions_whatever_the_pool_size(
     # edge), good to a few transactions per enqueue: the bound catches the herd (every
     # idle worker woken: about 50 with 16 workers), not the last transaction.
     assert per_enqueue <= (POOLS + 2) * 3, (busy, idle)
+
+
+
+def test_a_pool_looks_for_lost_jobs_once_per_heartbeat_interval_not_once_per_worker(
+        fleet: Cli) -> None:
+    """One look hands back everything lost, so the pool's workers take turns: a pool of W
+    makes one look per interval (plus one by each worker as it starts), not W. Looks are
+    counted by the server: each runs queuectl_fold_counts once, and only the pool's own
+    connections track function calls; they report them as they close."""
+    cli = fleet
+    cli.ok("config", "set", "lease-timeout", "3")  # a heartbeat interval of 1 s
+    interval, workers = 1.0, 4
+    began = time.monotonic()
+    tracked = f"{cli.db_url}?options=-c%20track_functions%3Dall"
+    cli.start_workers(workers, env={"QUEUECTL_DB": tracked})
+    time.sleep(6)
+    cli.ok("worker", "stop", "--timeout", "20")
+    took = time.monotonic() - began
+    looks = 0
+    with psycopg.connect(cli.db_url, autocommit=True) as conn:
+        row = conn.execute("SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions "
+                           "WHERE funcname = 'queuectl_fold_counts'").fetchone()
+        assert row is not None
+        looks = int(str(row[0]))
+    # A look by every worker at every heartbeat: about workers * (1 + took / interval).
+    assert workers <= looks <= workers + took / interval + 2, (looks, took)
 
 
 def test_a_burst_fans_out_to_every_idle_worker_of_a_pool(fleet: Cli, tmp_path: Path) -> None:

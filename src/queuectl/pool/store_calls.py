@@ -3,7 +3,7 @@
 and a note of since when the store has answered without failing or stalling.
 
 That note is why silence is judged fairly: only silence watched for a whole lease counts
-(Worker._recover), so an outage that silences every worker alike never makes a worker that
+(pool/recovery.py), so an outage that silences every worker alike never makes a worker that
 holds a job look lost.
 """
 

@@ -106,7 +106,7 @@ class Supervisor:
                     side = WorkerSide(self.board.setter(slot), self.relay.more_w,
                                       self.board.reader(slot))
                 code = _worker_main(self.url, self.queues, pipe_r, ready_fds,
-                                    self._job_group_slot(slot), side)
+                                    self._job_group_slot(slot), side, (slot, self.count))
             except BaseException:  # noqa: BLE001 - the child must never return into our loop
                 log.exception("worker crashed", extra={"event": "worker_crashed"})
             finally:
@@ -295,7 +295,7 @@ def _drain(fd: int) -> None:
 
 def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds: list[int],
                  job_group: Callable[[int], None] | None = None,
-                 relayed: WorkerSide | None = None) -> int:
+                 relayed: WorkerSide | None = None, turn: tuple[int, int] = (0, 1)) -> int:
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     proctitle.set_title("worker", url)
@@ -316,7 +316,7 @@ def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds:
 
     try:
         return Worker(store, queues, supervisor_fd, job_group=job_group,
-                      relayed=relayed).run(on_ready=ready)
+                      relayed=relayed, turn=turn).run(on_ready=ready)
     finally:
         store.close()
 

@@ -14,7 +14,8 @@ unless the job's row names another attempt. It claims only while its last heartb
 recent (well within the lease), so a worker back from a long silence heartbeats first.
 
 Beside its jobs, a worker fires recurring jobs' ticks and applies the retention
-(pool/housekeeping.py).
+(pool/housekeeping.py), and takes its turn at handing back lost workers' jobs
+(pool/recovery.py).
 
 A store that cannot write is an outage: the job and its process are kept, its output
 drained and its timeout enforced, and its end is recorded when the store writes again.
@@ -43,9 +44,9 @@ from queuectl.models import (
     WorkerInfo,
     utcnow,
 )
-from queuectl.pool import orphans
 from queuectl.pool.housekeeping import MIN_IDLE, Housekeeping
 from queuectl.pool.log import job_lines, say_finished, set_worker
+from queuectl.pool.recovery import Recovery
 from queuectl.pool.relay import EVENTS, WorkerSide, drain
 from queuectl.pool.runner import CHECK_INTERVAL, Action, Hooks, RunSpec, run
 from queuectl.pool.stop import StopLevel
@@ -77,6 +78,7 @@ class Worker:
         worker_id: str | None = None,
         job_group: Callable[[int], None] | None = None,
         relayed: WorkerSide | None = None,
+        turn: tuple[int, int] = (0, 1),
     ) -> None:
         self.store = store
         # Under a supervisor that listens for the pool (pool/relay.py): the store's
@@ -104,6 +106,9 @@ class Worker:
         self.chores = Housekeeping(store, self.config, self.calls.call, self.calls.retrying,
                                    lambda: bool(select.select(self.fds, [], [], 0)[0]),
                                    longest=IDLE_POLL)
+        # (this worker's slot, the pool's size): its workers take turns at recovery looks.
+        self.recovery = Recovery(store, self.calls, self.policy,
+                                 lambda: self.config().lease_timeout, turn)
         self._base_env = dict(os.environ)
         self._job_lines = job_lines(log)  # the hot path's one line per job (text format)
         self._wake_r, self._wake_w = os.pipe()
@@ -202,7 +207,7 @@ class Worker:
                  ",".join(self.queues) or "all",
                  extra={"event": "worker_started", "queues": self.queues})
         try:
-            self._recover()
+            self.recovery.start(self._heartbeat_interval())
             self._loop()
         finally:
             if listener is not None:
@@ -307,7 +312,7 @@ class Worker:
         else:
             self._alive_at = now
         self._heed(check)
-        self._recover()
+        self.recovery.at_heartbeat(interval)
         return True
 
     def _check_in(self) -> Action:
@@ -364,21 +369,6 @@ class Worker:
             else:
                 self.store.pass_on_wake(self.id, self.queues)
         return found
-
-    def _recover(self) -> None:
-        """Any live worker may hand back the jobs of lost ones (liveness is in the store),
-        first killing what still runs of them on this machine (orphans.py): a retry never
-        starts beside its orphaned first attempt. Silence is judged only once we have
-        watched the store work for a whole lease ourselves."""
-        lease = self.config().lease_timeout
-        judge = time.monotonic() - self.calls.watched_since >= lease
-        recovered = self.calls.retrying(lambda: self.store.recover_stale(
-            lease, self.policy, orphans.kill_orphaned, judge_silence=judge))
-        for item in recovered:
-            log.warning("recovered job %s from lost worker %s: now %s",
-                        item.job_id, item.worker, item.new_state,
-                        extra={"event": "job_recovered", "job": item.job_id,
-                               "lost_worker": item.worker, "state": item.new_state})
 
     # --- one job --------------------------------------------------------------------------
 
