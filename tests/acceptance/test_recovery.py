@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.acceptance.process_tools import alive, assert_group_gone, read_pid
+from tests.acceptance.process_tools import alive, assert_group_gone, freeze, read_pid
 from tests.helpers import Cli, wait_until
 
 
@@ -217,7 +217,7 @@ def test_a_frozen_worker_that_wakes_up_drops_the_recovered_job(cli: Cli, tmp_pat
     cli.start_workers(2)
     wait_until(lambda: (tmp_path / "shells.txt").exists(), what="the first attempt")
     frozen = holder_pid(cli, job_id)
-    os.kill(frozen, signal.SIGSTOP)
+    freeze(frozen, cli.db_url)  # never inside a transaction: the store would freeze with it
     try:
         wait_until(lambda: len((tmp_path / "shells.txt").read_text().split()) == 2,
                    timeout=20, what="the job to be taken over")
@@ -292,7 +292,7 @@ def test_a_worker_back_from_a_long_silence_cancels_nothing(cli: Cli) -> None:
     cli.start_workers(1, env={"QUEUECTL_HOST_ID": "host-x"})
     cli.ok("enqueue", "-c", "sleep 2", "--id", "j1")
     silent = holder_pid(cli, "j1")
-    os.kill(silent, signal.SIGSTOP)
+    freeze(silent, cli.db_url)
     try:
         for job_id in ("j2", "j3", "j4"):
             cli.ok("enqueue", "-c", "sleep 5", "--id", job_id)
