@@ -260,6 +260,9 @@ class CheckIn:
     # A job whose row names this worker besides the one it reported: a claim whose answer
     # never reached it (the connection dropped). It is the worker's to run.
     also_held: str | None = None
+    # The stored config (canonical key -> text), read in the same statement: a worker keeps
+    # its snapshot fresh without a read of its own. None: not read.
+    config: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

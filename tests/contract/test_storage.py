@@ -281,6 +281,19 @@ def test_config_round_trip(store: Storage) -> None:
     assert store.config_items() == {"max-retries": "8"}
 
 
+def test_a_heartbeat_and_a_check_in_bring_the_stored_config(store: Storage) -> None:
+    """A worker keeps its config snapshot fresh from them, with no read of its own."""
+    w = register(store)
+    assert store.heartbeat(w, None).config == {} == store.check_in(w, None).config
+    store.config_set("lease-timeout", "9")
+    store.config_set("max-log-bytes", "100")
+    for check in (store.heartbeat(w, None), store.check_in(w, None)):
+        assert check.config == store.config_items() == {"lease-timeout": "9",
+                                                         "max-log-bytes": "100"}
+    store.unregister_worker(w)
+    assert store.heartbeat(w, None).config == store.config_items()  # taken for lost too
+
+
 def test_stats_counts_every_state(store: Storage) -> None:
     store.enqueue([spec(id="a"), spec(id="b")])
     w = register(store)

@@ -56,12 +56,12 @@ from queuectl.storage.base import Listener, Storage
 from queuectl.storage.liveness import HOST_ID
 
 IDLE_POLL = 5.0  # seconds: longest idle sleep (a safety net: wake-ups and due times come first)
-# Seconds a config snapshot is trusted before it is read again. `config set` also tells
-# every worker (a "config" wake-up), so this is the safety net for a lost one; long enough
-# that a worker woken for a job rarely has to read the config first (an idle worker's
-# heartbeat turns come every MAX_HEARTBEAT seconds and refresh it).
-CONFIG_TTL = 5.0
 MAX_HEARTBEAT = 5.0  # seconds; heartbeats come at least 3 times per lease
+# Seconds a config snapshot is trusted before it is read on its own. Every heartbeat and
+# check-in brings the stored config (CheckIn.config), and `config set` tells every worker
+# (a "config" wake-up): longer than a heartbeat interval, so that neither an idle worker
+# nor a busy one ever needs a read of its own.
+CONFIG_TTL = 2 * MAX_HEARTBEAT
 # The worker claims while its last heartbeat is younger than this many heartbeat intervals
 # (2 × lease/3 at most: never old enough for another worker to take it for lost).
 FRESH_HEARTBEATS = 2
@@ -96,6 +96,7 @@ class Worker:
         self._also_held: str | None = None  # a job the store says we hold, unknown to us
         self._in_check = False  # inside the runner's check: store calls must not block
         self._config: Config | None = None
+        self._config_items: dict[str, str] | None = None  # what _config was made from
         self._config_read = 0.0
         self._next_heartbeat = 0.0
         self._alive_at = -math.inf  # monotonic: just before the store last took our heartbeat
@@ -175,12 +176,19 @@ class Worker:
         now = time.monotonic()
         if self._config is None or now - self._config_read > CONFIG_TTL:
             try:
-                self._config = Config.from_stored(self.store.config_items())
+                self._take_config(self.store.config_items())
             except StoreUnavailable:
                 if self._config is None:
                     raise
             self._config_read = now
+        assert self._config is not None
         return self._config
+
+    def _take_config(self, items: dict[str, str]) -> None:
+        """The stored config, as just read: the snapshot from here on."""
+        if items != self._config_items or self._config is None:
+            self._config, self._config_items = Config.from_stored(items), items
+        self._config_read = time.monotonic()
 
     def policy(self, job: Job) -> retry.NextStep:
         cfg = self.config()
@@ -323,6 +331,8 @@ class Worker:
         return Action.CANCEL if self._job_lost else Action.CONTINUE
 
     def _heed(self, check: CheckIn) -> None:
+        if check.config is not None:
+            self._take_config(check.config)
         if check.stop:
             self.ordered = max(self.ordered, StopLevel.GRACEFUL)
         if check.job_lost and self.current is not None and not self._job_lost:

@@ -266,7 +266,8 @@ class Storage(ABC):
         ``job_lost`` (cancelled, or recovered and maybe running elsewhere). If the worker's
         own row is gone (it was taken for lost), nothing is written and ``lost`` is set: the
         worker registers again before it claims anything, and keeps ``job`` unless
-        ``job_lost``. ``also_held``: another job whose row names this worker."""
+        ``job_lost``. ``also_held``: another job whose row names this worker. ``config``:
+        the stored config, as ``config_items`` would return it."""
 
     @abstractmethod
     def check_in(self, worker_id: str, job: Job | None) -> CheckIn:

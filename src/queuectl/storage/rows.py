@@ -96,9 +96,11 @@ def check_in_params(worker_id: str, job: Job | None) -> dict[str, Any]:
 
 def check_in_from_row(row: Sequence[Any], job: Job | None) -> CheckIn:
     """A row of the check_in or heartbeat query: stop_requested (NULL: the worker's row is
-    gone), whether the job's row still names this worker's attempt, another job it names."""
+    gone), whether the job's row still names this worker's attempt, another job it names,
+    and the stored config as a JSON object (text on SQLite, decoded by psycopg)."""
+    config = json.loads(row[3]) if isinstance(row[3], str) else row[3]
     return CheckIn(stop=bool(row[0]), job_lost=job is not None and not row[1],
-                   lost=row[0] is None, also_held=row[2])
+                   lost=row[0] is None, also_held=row[2], config=config)
 
 
 def finished_attempt_from_row(row: Sequence[Any]) -> AttemptRow:

@@ -175,12 +175,14 @@ WHERE id = :worker
 -- What is asked of a worker (stop: NULL when its row is gone, taken for lost), and whether
 -- it still holds the job it runs: read from the job's row, which must name this worker and
 -- this attempt. also_held: a job that names the worker besides that one, which it does not
--- know it holds (a claim whose answer never reached it).
+-- know it holds (a claim whose answer never reached it). And the stored config, so that
+-- a worker keeps its snapshot fresh without a read of its own.
 SELECT (SELECT stop_requested FROM workers WHERE id = :worker),
        EXISTS (SELECT 1 FROM jobs WHERE id = :job AND state = 'processing'
                  AND worker = :worker AND runs = :runs),
        (SELECT id FROM jobs WHERE state = 'processing' AND worker = :worker
-          AND id IS NOT :job ORDER BY started_at LIMIT 1)
+          AND id IS NOT :job ORDER BY started_at LIMIT 1),
+       (SELECT json_group_object(key, value) FROM config)
 
 -- name: all_workers
 -- A worker's state and current job are read from the jobs it holds (the processing jobs
