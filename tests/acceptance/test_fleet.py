@@ -102,6 +102,9 @@ def test_one_enqueue_costs_workers_a_few_transactions_whatever_the_pool_size(
         fleet: Cli) -> None:
     cli = fleet
     _start_pools(cli)
+    # The pools' start (registrations, first looks) is reported up to SETTLE seconds late:
+    # it must not fall into the first window.
+    time.sleep(SETTLE)
     busy, length = _window(cli, enqueue=True)
     idle, _ = _window(cli, enqueue=False, length=length)  # heartbeats: time-driven
     jobs = cli.json("list", "--limit", "0")
