@@ -11,7 +11,6 @@ from queuectl.errors import DuplicateJob
 from queuectl.models import AttemptResult, IdlePlan, Job, State, utcnow
 from queuectl.recurring import CronSpec
 from queuectl.storage.base import Storage
-from queuectl.storage.queues import LIMIT_POLL
 from tests.contract.test_storage import FAIL, OK, policy, register, spec
 
 
@@ -107,10 +106,13 @@ def test_a_claim_that_takes_nothing_says_what_to_sleep_by(store: Storage) -> Non
     assert abs(plan.due - read.due) < 1.0
 
 
-def test_a_plan_counts_a_queue_limit_holding_a_due_job(store: Storage) -> None:
+def test_a_plan_never_waits_for_a_job_that_a_queue_limit_holds_back(store: Storage) -> None:
+    """Waiting for it would make every idle worker poll while the limit holds: a freed
+    place wakes a worker instead (test_queues)."""
     worker = register(store)
     store.queue_update("q", limit=0)
     store.enqueue([spec(id="held", queue="q")])
+    assert store.claim_or_plan(worker) == IdlePlan(None, None)
+    store.enqueue([spec(id="later", run_at=utcnow() + timedelta(seconds=30))])
     plan = store.claim_or_plan(worker)
-    assert isinstance(plan, IdlePlan)
-    assert plan.due is not None and plan.due <= LIMIT_POLL  # look again soon
+    assert isinstance(plan, IdlePlan) and plan.due is not None and 25 < plan.due <= 30

@@ -265,7 +265,7 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn]):
 
 def _plan(plan: Mapping[str, Any]) -> IdlePlan:
     """queuectl_idle_plan's answer (a JSON object, see schema.sql) as the worker's plan."""
-    return idle_plan(plan["due_ms"], plan["held"], plan["tick_ms"])
+    return idle_plan(plan["due_ms"], plan["tick_ms"])
 
 
 def _columns(specs: Sequence[JobSpec], ids: list[str]) -> Params:

@@ -1,5 +1,9 @@
-"""What both stores share about steered queues (SPEC 6): reading their rows, and how long
-an idle worker waits while a limit holds jobs back."""
+"""What both stores share about steered queues (SPEC 6): reading their rows.
+
+An idle worker does not poll while a queue's limit holds due jobs back: every end of a
+job of a limited queue whose worker claims nothing more of that queue wakes an idle worker
+(queuectl_finish on PostgreSQL, the finish's `limited` on SQLite), as does a recovery that
+hands a job back, and `queue limit` and `queue resume` wake every idle worker."""
 
 from __future__ import annotations
 
@@ -7,20 +11,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from queuectl.models import QueueInfo, QueueSettings, State
-
-# Seconds an idle worker waits before looking again while a due job of a queue it serves
-# waits for that queue's limit: a place frees up when a job of the queue ends, on any
-# host; the worker that ends it claims the next one at once if it serves the queue, and
-# this bounds the pickup of the others.
-LIMIT_POLL = 0.25
-
-
-def held_back(due_in: float | None, held: bool) -> float | None:
-    """seconds_until_due's answer: the wait until the next claimable job (None: none
-    waits), shortened to LIMIT_POLL while a due job waits for its queue's limit."""
-    if not held:
-        return due_in
-    return LIMIT_POLL if due_in is None else min(due_in, LIMIT_POLL)
 
 
 def queue_infos(

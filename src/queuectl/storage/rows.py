@@ -27,7 +27,6 @@ from queuectl.models import (
 )
 from queuectl.storage import cron_flow
 from queuectl.storage.base import AttemptRow
-from queuectl.storage.queues import held_back
 from queuectl.transitions import Transition
 
 
@@ -135,8 +134,9 @@ def inserted_job(spec: JobSpec, job_id: str, created: datetime) -> Job:
     )
 
 
-def idle_plan(due_ms: Any, held: Any, tick_ms: Any) -> IdlePlan:
-    """next_due's answer (ms until the earliest waiting job is due, whether a due job waits
-    for a queue's limit, ms until the next tick; NULLs for none) as the worker's plan."""
+def idle_plan(due_ms: Any, tick_ms: Any) -> IdlePlan:
+    """next_due's answer (ms until the earliest claimable job is due, ms until the next
+    tick; NULLs for none) as the worker's plan. A due job that a queue's limit holds back
+    is not waited for: the end of a job of that queue wakes a worker (storage/queues.py)."""
     due = None if due_ms is None else max(0.0, int(due_ms) / 1000)
-    return IdlePlan(held_back(due, bool(held)), cron_flow.seconds_until(tick_ms))
+    return IdlePlan(due, cron_flow.seconds_until(tick_ms))

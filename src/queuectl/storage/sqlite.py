@@ -293,8 +293,8 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db]):
         self, conn: sqlite3.Connection, queues: Sequence[str] | None, clock: Params
     ) -> IdlePlan:
         params = {"queues": self._list(queues) if queues else None, **clock}
-        due_ms, held, tick_ms = conn.execute(self._q["next_due"], params).fetchone()
-        return idle_plan(due_ms, held, tick_ms)
+        due_ms, tick_ms = conn.execute(self._q["next_due"], params).fetchone()
+        return idle_plan(due_ms, tick_ms)
 
     def _end_attempt(
         self, conn: sqlite3.Connection, job: Job, params: Params, step: Transition,

@@ -86,21 +86,14 @@ RETURNING *
 -- name: next_due
 -- Milliseconds until the first due time, found in index order (one step when every queue
 -- is served); min() with this WHERE would read every pending row. Jobs of blocked queues
--- (paused, or running their limit) are not waited for; held: whether a due job waits for
--- a limit of a queue served (a job ending elsewhere frees a place: look again soon).
--- Third: cron_next's answer, so that an idle worker plans its sleep in one read.
+-- (paused, or running their limit) are not waited for: a freed place or a resume wakes a
+-- worker. Second: cron_next's answer, so that an idle worker plans its sleep in one read.
 SELECT (SELECT min(run_at) - :now FROM (
             SELECT run_at FROM jobs INDEXED BY jobs_due
             WHERE state IN ('pending', 'failed') AND blocked_by = 0
               AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
               AND queue NOT IN (SELECT name FROM queues_blocked)
             ORDER BY run_at LIMIT 1)),
-       EXISTS (SELECT 1 FROM queues_blocked AS b JOIN queues USING (name)
-               WHERE queues.paused = 0
-                 AND (:queues IS NULL OR name IN (SELECT value FROM json_each(:queues)))
-                 AND EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_ready_queue
-                             WHERE queue = b.name AND state IN ('pending', 'failed')
-                               AND blocked_by = 0 AND run_at <= :now)),
        (SELECT min(next_run_at) - :now FROM cron_schedules WHERE paused = 0)
 
 -- name: finish_job
