@@ -123,6 +123,20 @@ def test_one_enqueue_costs_workers_a_few_transactions_whatever_the_pool_size(
 
 
 
+def _tracked(cli: Cli) -> str:
+    """The store's URL for a pool whose connections count their function calls."""
+    return f"{cli.db_url}?options=-c%20track_functions%3Dall"
+
+
+def _calls(cli: Cli, function: str) -> int:
+    """Calls of ``function`` by tracked connections that have closed (they report then)."""
+    with psycopg.connect(cli.db_url, autocommit=True) as conn:
+        row = conn.execute("SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions "
+                           "WHERE funcname = %s", (function,)).fetchone()
+    assert row is not None
+    return int(str(row[0]))
+
+
 def test_a_pool_looks_for_lost_jobs_once_per_heartbeat_interval_not_once_per_worker(
         fleet: Cli) -> None:
     """One look hands back everything lost, so the pool's workers take turns: a pool of W
@@ -133,19 +147,33 @@ def test_a_pool_looks_for_lost_jobs_once_per_heartbeat_interval_not_once_per_wor
     cli.ok("config", "set", "lease-timeout", "3")  # a heartbeat interval of 1 s
     interval, workers = 1.0, 4
     began = time.monotonic()
-    tracked = f"{cli.db_url}?options=-c%20track_functions%3Dall"
-    cli.start_workers(workers, env={"QUEUECTL_DB": tracked})
+    cli.start_workers(workers, env={"QUEUECTL_DB": _tracked(cli)})
     time.sleep(6)
     cli.ok("worker", "stop", "--timeout", "20")
     took = time.monotonic() - began
-    looks = 0
-    with psycopg.connect(cli.db_url, autocommit=True) as conn:
-        row = conn.execute("SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions "
-                           "WHERE funcname = 'queuectl_fold_counts'").fetchone()
-        assert row is not None
-        looks = int(str(row[0]))
+    looks = _calls(cli, "queuectl_fold_counts")
     # A look by every worker at every heartbeat: about workers * (1 + took / interval).
     assert workers <= looks <= workers + took / interval + 2, (looks, took)
+
+
+
+def test_idle_workers_do_not_poll_while_a_limit_holds_a_job_back(fleet: Cli) -> None:
+    """The end of the running job wakes a worker for the held one (its own finish claims
+    it here), so idle workers sleep meanwhile. Counted by the server: every claim that
+    takes nothing, and every plan read, runs queuectl_idle_plan once."""
+    cli = fleet
+    cli.ok("queue", "limit", "q", "1")
+    workers = 4
+    cli.start_workers(workers, env={"QUEUECTL_DB": _tracked(cli)})
+    first = cli.enqueue("sleep 6", "--queue", "q")
+    cli.wait_state(first, "processing")
+    held = cli.enqueue("true", "--queue", "q")
+    assert cli.wait_state(held, "completed", timeout=20)["attempts"] == 1
+    cli.ok("worker", "stop", "--timeout", "20")
+    # Each worker's first claim, a timed look per worker and heartbeat (5 s), the woken
+    # workers' looks, the last finish's: 11 here. Looking again every 0.25 s while the job
+    # was held back made it 43.
+    assert _calls(cli, "queuectl_idle_plan") <= 5 * workers
 
 
 def test_a_burst_fans_out_to_every_idle_worker_of_a_pool(fleet: Cli, tmp_path: Path) -> None:
