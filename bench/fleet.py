@@ -36,6 +36,12 @@ over an idle window of the same length says how well that split holds (it should
 PICKUPS single `queuectl enqueue -c true` 20 ms apart; pickup = the job's ``started_at``
 minus its ``created_at`` (whole milliseconds), p50 and p99.
 
+``--idle 40``: the idle cost of each shape's pools, per worker-second over 40 s (a whole
+number of heartbeat intervals; with 8 workers a pool's recovery looks come round every 40 s):
+transactions, CPU of the database's backends, and CPU of the pools' own processes, both
+from /proc/PID/schedstat. The same run with the previous version's interpreter (its
+``queuectl`` beside it) gives the baseline.
+
 ``--capacity 32``: one pool of that many workers on PostgreSQL drains JOBS no-op jobs
 (`true`, enqueued in one `enqueue --file` before the pool starts); jobs per second (N over
 first start to last finish) and the server's CPU per job: utime + stime from
@@ -69,6 +75,10 @@ from queuectl.storage.sql import queries
 GAP = 0.2  # seconds between two enqueues
 SETTLE = 11.0  # seconds: an idle backend's statistics reach pg_stat_database within 10 s
 HEARTBEAT = 5.0  # seconds between two heartbeats of an idle worker (worker.MAX_HEARTBEAT)
+# Seconds idle pools run before their idle cost is measured: past SETTLE (their start is
+# reported), and past 5 heartbeat rounds, after which psycopg runs each of a worker's
+# statements prepared (its prepare_threshold): the steady state of a long-lived pool.
+WARM = 7 * HEARTBEAT
 ROUND = 0.05  # seconds: statements of one backend this close together are one round
 # A statement line of the server's log (log_line_prefix '%m [%p] %q%u@%d '): time, pid,
 # database, text (its first line; psycopg's parameterized statements are "execute").
@@ -171,10 +181,16 @@ def event_transactions(statements: list[tuple[int, float, str]], pids: set[int])
     return count
 
 
+@dataclass
+class Pools:
+    enqueue: Callable[[], None]  # enqueues one `true` job
+    sessions: set[int]  # each pool's session id (its supervisor's pid)
+
+
 @contextmanager
-def idle_pools(shape: Shape, url: str, home: str) -> Iterator[Callable[[], None]]:
+def idle_pools(shape: Shape, url: str, home: str) -> Iterator[Pools]:
     """``shape``'s pools started on ``url`` and idle (every worker registered and asleep);
-    yields a function that enqueues one `true` job. Stopped on the way out."""
+    yields them (Pools). Stopped on the way out."""
     exe = console_script()
     env = {**os.environ, "QUEUECTL_DB": url, "QUEUECTL_HOME": home}
     subprocess.run([exe, "config", "set", "max-retries", "0"], env=env, check=True,
@@ -193,7 +209,7 @@ def idle_pools(shape: Shape, url: str, home: str) -> Iterator[Callable[[], None]
             subprocess.run([exe, "enqueue", "-c", "true"], env=env, check=True,
                            capture_output=True)
 
-        yield enqueue
+        yield Pools(enqueue, {proc.pid for proc in pools})
     finally:
         for proc in pools:
             with suppress(ProcessLookupError):
@@ -209,13 +225,13 @@ def measure_logged(shape: Shape, enqueues: int, log: str) -> dict[str, float]:
         db = _dbname(url)
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'ALTER DATABASE "{db}" SET log_statement = \'all\'')
-        with idle_pools(shape, url, os.path.join(tmp, "home")) as enqueue:
+        with idle_pools(shape, url, os.path.join(tmp, "home")) as pools:
             with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
                 pids = {int(str(r[0])) for r in admin.execute(
                     "SELECT pid FROM pg_stat_activity WHERE datname = %s", (db,))}
             began, start = time.monotonic(), os.path.getsize(log)
             for _ in range(enqueues):
-                enqueue()
+                pools.enqueue()
                 time.sleep(GAP)
             time.sleep(1.0)
             took, middle = time.monotonic() - began, os.path.getsize(log)
@@ -233,7 +249,7 @@ def measure(shape: Shape, enqueues: int, cli_own: float | None,
     """One shape's figures; ``length``: the windows' (None: sized by the enqueues, which
     the run without pools does; its length is returned)."""
     with tempfile.TemporaryDirectory() as tmp, throwaway("postgres", tmp) as url, \
-            idle_pools(shape, url, os.path.join(tmp, "home")) as enqueue_one, \
+            idle_pools(shape, url, os.path.join(tmp, "home")) as pools, \
             psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         db = _dbname(url)
         held = connections(admin, db)
@@ -243,7 +259,7 @@ def measure(shape: Shape, enqueues: int, cli_own: float | None,
 
         def enqueue() -> None:
             for _ in range(enqueues):
-                enqueue_one()
+                pools.enqueue()
                 time.sleep(GAP)
 
         # Idle windows on both sides, their mean subtracted: workers started together
@@ -333,6 +349,57 @@ def _backend_cpu(admin: psycopg.Connection[tuple[object, ...]], db: str,
     return ticks
 
 
+def _cpu_ns(pids: list[int]) -> int:
+    """Nanoseconds on a CPU (/proc/PID/schedstat, exact, unlike the clock ticks of stat)
+    of the processes ``pids`` that are still there."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/schedstat", encoding="ascii") as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            continue
+    return total
+
+
+def _sessions(sids: set[int]) -> list[int]:
+    """The processes of the sessions ``sids`` (a pool started in its own session: its
+    supervisor, its workers)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) in sids:
+                found.append(int(entry))
+    return found
+
+
+def idle_cost(shape: Shape, seconds: float) -> dict[str, float]:
+    """What idle pools cost, per worker-second over ``seconds`` (after WARM seconds):
+    transactions of the database (pg_stat_database),
+    CPU of its backends, and CPU of the pools' own processes (both in µs)."""
+    with tempfile.TemporaryDirectory() as tmp, throwaway("postgres", tmp) as url, \
+            idle_pools(shape, url, os.path.join(tmp, "home")) as pools, \
+            psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        db = _dbname(url)
+        time.sleep(WARM)
+        admin.execute("SELECT pg_stat_clear_snapshot()")
+        backends = [int(str(r[0])) for r in admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (db,))]
+        processes = _sessions(pools.sessions)
+        before = xacts(admin, db), _cpu_ns(backends), _cpu_ns(processes)
+        time.sleep(seconds)
+        after = xacts(admin, db), _cpu_ns(backends), _cpu_ns(processes)
+    per = seconds * shape.pools * shape.workers
+    return {"tx": (after[0] - before[0]) / per,
+            "server_us": (after[1] - before[1]) / per / 1000,
+            "pool_us": (after[2] - before[2]) / per / 1000}
+
+
 def capacity(workers: int, jobs: int) -> dict[str, float]:
     """Jobs per second and server CPU (µs) per job, ``workers`` draining ``jobs``."""
     from queuectl.storage import open_store
@@ -394,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capacity", type=int, default=0, metavar="WORKERS",
                         help="measure jobs/s and server CPU per job with this many workers")
     parser.add_argument("--jobs", type=int, default=3000)
+    parser.add_argument("--idle", type=float, default=0, metavar="SECONDS",
+                        help="measure what idle pools cost over this many seconds instead")
     parser.add_argument("--server-log", metavar="FILE",
                         help="count transactions per enqueue exactly, from this log of the "
                              "server's (see the module's docstring)")
@@ -407,6 +476,15 @@ def main(argv: list[str] | None = None) -> int:
                   f"{pickup(backend, args.pickup, args.pickups)}")
         return 0
     shapes = [Shape.parse(s) for s in args.pools.split(",")]
+    if args.idle:
+        print("| pools x workers | transactions per worker-second | server CPU per "
+              "worker-second (µs) | pool CPU per worker-second (µs) |")
+        print("|---|---|---|---|")
+        for shape in shapes:
+            got = idle_cost(shape, args.idle)
+            print(f"| {shape} | {got['tx']:.2f} | {got['server_us']:.0f} | "
+                  f"{got['pool_us']:.0f} |", flush=True)
+        return 0
     if args.server_log:
         print("| pools x workers | worker transactions per enqueue | the same count over an "
               "idle window as long, per enqueue | jobs finished |")
