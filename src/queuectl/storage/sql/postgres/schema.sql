@@ -167,16 +167,21 @@ CREATE TRIGGER jobs_count_truncate AFTER TRUNCATE ON jobs
 -- reading them costs less than writing: nothing is written, so no commit waits on the
 -- disk); returns how many rows it folded. Rows appended meanwhile by transactions this one
 -- does not see are left for the next fold; two folds at once delete disjoint rows (the
--- second skips rows the first deleted), so every delta is counted exactly once.
+-- second skips rows the first deleted), so every delta is counted exactly once. plpgsql,
+-- which keeps its statements' plans for the session (every pool's recovery look runs it).
 CREATE FUNCTION queuectl_fold_counts(p_min_rows bigint) RETURNS bigint
-    LANGUAGE sql AS $$
+    LANGUAGE plpgsql AS $$
+DECLARE
+    folded bigint;
+BEGIN
     WITH many AS (SELECT count(*) > p_min_rows AS yes
                   FROM (SELECT 1 FROM job_counts LIMIT p_min_rows + 1) AS some_rows),
          gone AS (DELETE FROM job_counts WHERE (SELECT yes FROM many) RETURNING state, n),
          kept AS (INSERT INTO job_counts (state, n)
                   SELECT state, sum(n) FROM gone GROUP BY state HAVING sum(n) <> 0)
-    SELECT count(*) FROM gone;
-$$;
+    SELECT count(*) INTO folded FROM gone;
+    RETURN folded;
+END $$;
 
 -- Queues an operator steers (SPEC 6): pause, concurrency limit, unique jobs.
 -- A row exists only while its queue is paused or limited (a resume or `limit none` that
@@ -489,27 +494,25 @@ CREATE TABLE cron_skipped (
 );
 
 -- What an idle worker plans its sleep by (read in the statement of a claim or finish that
--- found it nothing to do).
--- {"due_ms": ms until the earliest waiting job of p_queues (NULL or empty: all) is due
--- (NULL: none waits), "held": whether a due job waits for a limit of a queue served (a job
--- ending elsewhere frees a place: the worker looks again soon), "tick_ms": ms until the
--- next tick of a schedule (NULL: none)}. Jobs of blocked queues (paused, or running their
--- limit) are not waited for. VOLATILE, so that it reads with a snapshot of its own: called
--- after a finish in the same statement, it sees that finish's retry and the dependents it
--- released (a STABLE function reads the calling statement's snapshot, taken before it).
+-- found it nothing to do). plpgsql, which keeps its statements' plans for the session.
+-- {"due_ms": ms until the earliest claimable job of p_queues (NULL or empty: all) is due
+-- (NULL: none waits), "held": false, "tick_ms": ms until the next tick of a schedule
+-- (NULL: none)}. Jobs of blocked queues (paused, or running their limit) are not waited
+-- for: a freed place or a resume wakes a worker. ("held" said whether a due job waited for
+-- a limit, and made workers poll; it stays, false, for the previous version's workers.)
+-- VOLATILE, so that it reads with a snapshot of its own: called after a finish in the same
+-- statement, it sees that finish's retry and the dependents it released (a STABLE function
+-- reads the calling statement's snapshot, taken before it).
 CREATE FUNCTION queuectl_idle_plan(p_queues text[]) RETURNS jsonb
-    LANGUAGE sql VOLATILE
+    LANGUAGE plpgsql VOLATILE
     AS $$
-SELECT jsonb_build_object(
-    'due_ms', (SELECT min(run_at) - queuectl_now_ms() FROM jobs
-               WHERE state IN ('pending', 'failed') AND blocked_by = 0
-                 AND (coalesce(cardinality(p_queues), 0) = 0 OR queue = ANY(p_queues))
-                 AND queue NOT IN (SELECT name FROM queues_blocked)),
-    'held', EXISTS (SELECT 1 FROM queues_blocked AS b JOIN queues USING (name)
-                    WHERE NOT queues.paused
-                      AND (coalesce(cardinality(p_queues), 0) = 0 OR name = ANY(p_queues))
-                      AND EXISTS (SELECT 1 FROM jobs
-                                  WHERE queue = b.name AND state IN ('pending', 'failed')
-                                    AND blocked_by = 0 AND run_at <= queuectl_now_ms())),
-    'tick_ms', (SELECT min(next_run_at) - queuectl_now_ms() FROM cron_schedules
-                WHERE NOT paused)) $$;
+BEGIN
+    RETURN jsonb_build_object(
+        'due_ms', (SELECT min(run_at) - queuectl_now_ms() FROM jobs
+                   WHERE state IN ('pending', 'failed') AND blocked_by = 0
+                     AND (coalesce(cardinality(p_queues), 0) = 0 OR queue = ANY(p_queues))
+                     AND queue NOT IN (SELECT name FROM queues_blocked)),
+        'held', false,
+        'tick_ms', (SELECT min(next_run_at) - queuectl_now_ms() FROM cron_schedules
+                    WHERE NOT paused));
+END $$;
