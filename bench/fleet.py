@@ -42,6 +42,10 @@ transactions, CPU of the database's backends, and CPU of the pools' own processe
 from /proc/PID/schedstat. The same run with the previous version's interpreter (its
 ``queuectl`` beside it) gives the baseline.
 
+``--plan-cost 1000``: the server CPU of the idle plan that a claim taking nothing reads
+(`queuectl_idle_plan`), per call, beside ``SELECT 1``; with no jobs, then with BACKLOG
+pending jobs in a queue the planning worker does not serve.
+
 ``--capacity 32``: one pool of that many workers on PostgreSQL drains JOBS no-op jobs
 (`true`, enqueued in one `enqueue --file` before the pool starts); jobs per second (N over
 first start to last finish) and the server's CPU per job: utime + stime from
@@ -400,6 +404,37 @@ def idle_cost(shape: Shape, seconds: float) -> dict[str, float]:
             "pool_us": (after[2] - before[2]) / per / 1000}
 
 
+def plan_cost(calls: int, backlog: int) -> dict[str, float]:
+    """Server CPU (µs) per call of what a claim that takes nothing adds, the idle plan
+    (``SELECT queuectl_idle_plan(...)``) for a worker of all queues and one of a queue
+    with no jobs, beside ``SELECT 1`` on the same connection; ``backlog`` pending jobs wait
+    in a queue neither serves. CPU from /proc/PID/schedstat of the connection's backend."""
+    from queuectl.storage import open_store
+
+    with tempfile.TemporaryDirectory() as tmp, throwaway("postgres", tmp) as url:
+        open_store(url).close()  # migrated by the queuectl installed beside this interpreter
+        with psycopg.connect(url, autocommit=True) as conn:
+            if backlog:
+                conn.execute("INSERT INTO jobs (id, command, queue, state, run_at, created_at,"
+                             " updated_at, max_retries, priority, cwd)"
+                             " SELECT 'j' || g, 'true', 'backlog', 'pending', 0, 0, 0, 0, 0, '/'"
+                             " FROM generate_series(1, %s) AS g", (backlog,))
+                conn.execute("ANALYZE jobs")
+            backend = [conn.info.backend_pid]
+
+            def cost(sql: str) -> float:
+                for _ in range(20):  # past psycopg's prepare threshold and the plan caches
+                    conn.execute(sql, prepare=True)
+                began = _cpu_ns(backend)
+                for _ in range(calls):
+                    conn.execute(sql, prepare=True)
+                return (_cpu_ns(backend) - began) / calls / 1000
+
+            return {"select_1": cost("SELECT 1"),
+                    "plan_all_queues": cost("SELECT queuectl_idle_plan(NULL)"),
+                    "plan_one_queue": cost("SELECT queuectl_idle_plan(ARRAY['idle'])")}
+
+
 def capacity(workers: int, jobs: int) -> dict[str, float]:
     """Jobs per second and server CPU (µs) per job, ``workers`` draining ``jobs``."""
     from queuectl.storage import open_store
@@ -461,12 +496,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capacity", type=int, default=0, metavar="WORKERS",
                         help="measure jobs/s and server CPU per job with this many workers")
     parser.add_argument("--jobs", type=int, default=3000)
+    parser.add_argument("--plan-cost", type=int, default=0, metavar="CALLS",
+                        help="measure the server CPU of an idle plan over this many calls")
+    parser.add_argument("--backlog", type=int, default=100_000,
+                        help="--plan-cost's second run: pending jobs in an unserved queue")
     parser.add_argument("--idle", type=float, default=0, metavar="SECONDS",
                         help="measure what idle pools cost over this many seconds instead")
     parser.add_argument("--server-log", metavar="FILE",
                         help="count transactions per enqueue exactly, from this log of the "
                              "server's (see the module's docstring)")
     args = parser.parse_args(argv)
+    if args.plan_cost:
+        for backlog in (0, args.backlog):
+            got = plan_cost(args.plan_cost, backlog)
+            print(f"backlog {backlog}: " + ", ".join(f"{k} {v:.0f} µs" for k, v in got.items()))
+        return 0
     if args.capacity:
         print(f"postgres, {args.capacity} workers: {capacity(args.capacity, args.jobs)}")
         return 0
