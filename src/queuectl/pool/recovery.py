@@ -5,16 +5,20 @@ across hosts), first killing what still runs of them on this machine (orphans.py
 never starts beside its orphaned first attempt. Silence is judged only once the worker has
 watched the store work for a whole lease itself.
 
-One look hands back everything that is lost, so a pool looks once per heartbeat interval,
-its workers in turn (Oban's Lifeline rescue, likewise, runs on its leader node alone): a
-look by every worker at every heartbeat cost the store the fleet's size in transactions
-each interval for nothing. A worker that starts looks at once: a restarted one finds its
-predecessor's job straight away.
+One look hands back everything that is lost, so a pool looks about once per heartbeat
+interval (Oban's Lifeline rescue, likewise, runs on its leader node alone): a look by every
+worker at every heartbeat cost the store the fleet's size in transactions each interval for
+nothing. The pool's workers share when its last look was (LookClock, memory the supervisor
+maps before it forks them), and whichever of them heartbeats once that is an interval old
+looks: a worker that is frozen or gone never holds the pool's looks back. A worker that
+starts looks at once: a restarted one finds its predecessor's job straight away.
 """
 
 from __future__ import annotations
 
 import logging
+import mmap
+import struct
 import time
 from collections.abc import Callable
 
@@ -25,31 +29,52 @@ from queuectl.transitions import FailurePolicy
 
 log = logging.getLogger("queuectl.worker")
 
+# A look is due once the pool's last one is this many heartbeat intervals old: a little
+# under one, so that the heartbeats of workers started together (which come an interval
+# apart, give or take scheduling) do not skip every other interval.
+LOOK_EVERY = 0.8
+
+
+class LookClock:
+    """When a pool last looked for lost workers (monotonic seconds, which every process of
+    the machine reads alike), in 8 bytes of memory shared by its processes: mapped by the
+    supervisor before it forks its workers. Two workers that find a look due at the same
+    moment both look; the store's SKIP LOCKED keeps that harmless."""
+
+    def __init__(self) -> None:
+        self._shared = mmap.mmap(-1, 8)
+
+    def due(self, interval: float) -> bool:
+        """Whether the pool's last look is LOOK_EVERY ``interval`` old; if so, it is now."""
+        now = time.monotonic()
+        [last] = struct.unpack_from("d", self._shared, 0)
+        if last and now - last < LOOK_EVERY * interval:
+            return False
+        struct.pack_into("d", self._shared, 0, now)
+        return True
+
 
 class Recovery:
-    """One worker's share of its pool's recovery looks. ``turn`` is (this worker's slot,
-    the pool's size); ``lease`` gives the lease in seconds, as configured now."""
+    """One worker's part in its pool's recovery looks; ``lease`` gives the lease in
+    seconds, as configured now; ``clock`` is the pool's (None: a worker on its own, which
+    looks at every heartbeat)."""
 
     def __init__(self, store: Storage, calls: StoreCalls, policy: FailurePolicy,
-                 lease: Callable[[], float], turn: tuple[int, int]) -> None:
+                 lease: Callable[[], float], clock: LookClock | None) -> None:
         self.store = store
         self.calls = calls
         self.policy = policy
         self.lease = lease
-        self.slot, self.pool_size = turn
-        self._next = 0.0  # monotonic: this worker's next turn
+        self.clock = clock
 
-    def start(self, interval: float) -> None:
-        """Look now, and take this worker's turns from here on (slot 0 at its next
-        heartbeat, slot 1 an interval later, ...)."""
+    def start(self) -> None:
+        """Look now, as the worker starts."""
         self.look()
-        self._next = time.monotonic() + self.slot * interval
 
     def at_heartbeat(self, interval: float) -> None:
-        """Called at each heartbeat (every ``interval`` seconds): look if it is our turn."""
-        now = time.monotonic()
-        if now >= self._next:
-            self._next = now + self.pool_size * interval
+        """Called at each heartbeat (every ``interval`` seconds): look if the pool's last
+        look is about an interval old."""
+        if self.clock is None or self.clock.due(interval):
             self.look()
 
     def look(self) -> None:

@@ -23,6 +23,7 @@ from queuectl.errors import QueuectlError, StoreUnavailable
 from queuectl.pool.checkpointer import Checkpointer
 from queuectl.pool.log import LogFormat, configure_logging
 from queuectl.pool.notify import Notifier, PoolReport
+from queuectl.pool.recovery import LookClock
 from queuectl.pool.relay import IdleBoard, Relay, WorkerSide, supports
 from queuectl.pool.stop import StopLevel
 from queuectl.settings import data_dir, make_private_dirs, redact_url
@@ -58,6 +59,7 @@ class Supervisor:
         # One 8-byte slot per worker, shared across fork: the process group of the job it
         # runs (0: none). Written with no system call per job; read when a worker dies.
         self.job_groups = mmap.mmap(-1, 8 * count)
+        self.looks = LookClock()  # when the pool last looked for lost workers' jobs
         self._wake_r, self._wake_w = os.pipe()
         for fd in (self._wake_r, self._wake_w):
             os.set_blocking(fd, False)
@@ -106,7 +108,7 @@ class Supervisor:
                     side = WorkerSide(self.board.setter(slot), self.relay.more_w,
                                       self.board.reader(slot))
                 code = _worker_main(self.url, self.queues, pipe_r, ready_fds,
-                                    self._job_group_slot(slot), side, (slot, self.count))
+                                    self._job_group_slot(slot), side, self.looks)
             except BaseException:  # noqa: BLE001 - the child must never return into our loop
                 log.exception("worker crashed", extra={"event": "worker_crashed"})
             finally:
@@ -295,7 +297,7 @@ def _drain(fd: int) -> None:
 
 def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds: list[int],
                  job_group: Callable[[int], None] | None = None,
-                 relayed: WorkerSide | None = None, turn: tuple[int, int] = (0, 1)) -> int:
+                 relayed: WorkerSide | None = None, looks: LookClock | None = None) -> int:
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     proctitle.set_title("worker", url)
@@ -316,7 +318,7 @@ def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds:
 
     try:
         return Worker(store, queues, supervisor_fd, job_group=job_group,
-                      relayed=relayed, turn=turn).run(on_ready=ready)
+                      relayed=relayed, looks=looks).run(on_ready=ready)
     finally:
         store.close()
 

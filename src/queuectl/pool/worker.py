@@ -14,7 +14,7 @@ unless the job's row names another attempt. It claims only while its last heartb
 recent (well within the lease), so a worker back from a long silence heartbeats first.
 
 Beside its jobs, a worker fires recurring jobs' ticks and applies the retention
-(pool/housekeeping.py), and takes its turn at handing back lost workers' jobs
+(pool/housekeeping.py), and hands back lost workers' jobs when its pool's look is due
 (pool/recovery.py).
 
 A store that cannot write is an outage: the job and its process are kept, its output
@@ -46,7 +46,7 @@ from queuectl.models import (
 )
 from queuectl.pool.housekeeping import MIN_IDLE, Housekeeping
 from queuectl.pool.log import job_lines, say_finished, set_worker
-from queuectl.pool.recovery import Recovery
+from queuectl.pool.recovery import LookClock, Recovery
 from queuectl.pool.relay import EVENTS, WorkerSide, drain
 from queuectl.pool.runner import CHECK_INTERVAL, Action, Hooks, RunSpec, run
 from queuectl.pool.stop import StopLevel
@@ -78,7 +78,7 @@ class Worker:
         worker_id: str | None = None,
         job_group: Callable[[int], None] | None = None,
         relayed: WorkerSide | None = None,
-        turn: tuple[int, int] = (0, 1),
+        looks: LookClock | None = None,
     ) -> None:
         self.store = store
         # Under a supervisor that listens for the pool (pool/relay.py): the store's
@@ -107,9 +107,9 @@ class Worker:
         self.chores = Housekeeping(store, self.config, self.calls.call, self.calls.retrying,
                                    lambda: bool(select.select(self.fds, [], [], 0)[0]),
                                    longest=IDLE_POLL)
-        # (this worker's slot, the pool's size): its workers take turns at recovery looks.
+        # ``looks``: when the pool last looked for lost workers' jobs (shared by its workers).
         self.recovery = Recovery(store, self.calls, self.policy,
-                                 lambda: self.config().lease_timeout, turn)
+                                 lambda: self.config().lease_timeout, looks)
         self._base_env = dict(os.environ)
         self._job_lines = job_lines(log)  # the hot path's one line per job (text format)
         self._wake_r, self._wake_w = os.pipe()
@@ -215,7 +215,7 @@ class Worker:
                  ",".join(self.queues) or "all",
                  extra={"event": "worker_started", "queues": self.queues})
         try:
-            self.recovery.start(self._heartbeat_interval())
+            self.recovery.start()
             self._loop()
         finally:
             if listener is not None:
