@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from queuectl.models import State
+from queuectl.models import READY_STATES, Job, State
 from queuectl.specs import CONTROL_CHARS
+from queuectl.timeparse import format_relative
 
 # Keyed by the model's states (a StrEnum: the table's plain strings find them).
 STATE_STYLES: dict[str, str] = {
@@ -107,3 +109,21 @@ def pairs(items: Sequence[tuple[str, Any]]) -> None:
 def truncate(text: str, width: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def next_run(job: Job, now: datetime) -> str:
+    """When a waiting (pending or failed) job runs, for people (`list`, `show` and the
+    dashboard): "waiting for build, test" (dependencies not completed yet), "in 4h59m"
+    (scheduled or backing off; under a second away is "in 1s"), "now" or "12s ago" (due,
+    waiting for a worker); "" for any other state."""
+    if job.state not in READY_STATES:
+        return ""
+    if job.waiting_for:
+        return waiting_for(job)
+    return format_relative((job.run_at - now).total_seconds())
+
+
+def waiting_for(job: Job, most: int = 3) -> str:
+    """"waiting for a, b, c…": the first ``most`` dependencies not completed yet."""
+    shown = ", ".join(job.waiting_for[:most])
+    return f"waiting for {shown}{'…' if len(job.waiting_for) > most else ''}"
