@@ -183,11 +183,18 @@ def status(cli_ctx: CliContext, as_json: bool) -> None:
 @click.option("--attempt", type=int, callback=bounded(1),
               help="Attempt number (default: latest).")
 @click.option("-f", "--follow", "follow_", is_flag=True, help="Stream while the attempt runs.")
+@click.option("--raw", is_flag=True,
+              help="Write the bytes exactly as the job wrote them, escape sequences included "
+              "(on a terminal they are shown as escapes by default; piped output is raw).")
 @json_option
 @pass_cli_context
-def logs(cli_ctx: CliContext, job_id: str, attempt: int | None, follow_: bool,
+def logs(cli_ctx: CliContext, job_id: str, attempt: int | None, follow_: bool, raw: bool,
          as_json: bool) -> None:
-    """Captured output (stdout and stderr, in order) of a job's attempt."""
+    """Captured output (stdout and stderr, in order) of a job's attempt.
+
+    On a terminal, control characters in it (escape sequences that would retitle or clear
+    the terminal) are shown as escapes, as tables show them; --raw or a pipe passes the
+    bytes through unchanged."""
     store = cli_ctx.store()
     out = api.output_of(store, job_id, attempt)
     if out is None:
@@ -197,12 +204,13 @@ def logs(cli_ctx: CliContext, job_id: str, attempt: int | None, follow_: bool,
     if as_json:
         output.emit_json(out.to_dict())
         return
+    write = output.raw_output if raw else output.write_output
     if follow_:
-        follow.stream(store, out)
+        follow.stream(store, out, write=write)
         return
     if out.dropped:
         output.note(f"[{out.dropped} earlier bytes dropped: max-log-bytes]")
-    output.write_output(out.data)
+    write(out.data)
 
 
 def register(group: click.Group) -> None:
