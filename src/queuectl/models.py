@@ -215,7 +215,7 @@ class WorkerInfo:
     id: str
     host: str
     pid: int
-    state: str  # idle | busy
+    state: str  # idle | busy, or lost as the store's readers show it (list_workers)
     current_job: str | None
     started_at: datetime
     heartbeat_at: datetime

@@ -7,12 +7,15 @@ plain, aligned text that scripts can cut. rich is imported only when it will be 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from queuectl.models import State
+from queuectl.models import READY_STATES, Job, State
 from queuectl.specs import CONTROL_CHARS
+from queuectl.timeparse import format_relative
 
 # Keyed by the model's states (a StrEnum: the table's plain strings find them).
 STATE_STYLES: dict[str, str] = {
@@ -34,17 +37,24 @@ def line(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
-def write_output(data: bytes) -> None:
-    """A job's captured bytes: exactly as written when piped, decoded safely on a terminal."""
+def write_output(data: bytes, raw: bool = False) -> None:
+    """A job's captured bytes. On a terminal, decoded safely with control characters
+    written as escapes (as tables show them: see ``shown_output``); exactly as written
+    when piped, or with ``raw`` (the caller asked for the bytes the job wrote)."""
     if not data:
         return
-    if is_tty():
-        sys.stdout.write(data.decode("utf-8", "replace"))
+    if is_tty() and not raw:
+        sys.stdout.write(shown_output(data.decode("utf-8", "replace")))
         sys.stdout.flush()
         return
     sys.stdout.flush()
     sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
+
+
+def raw_output(data: bytes) -> None:
+    """``write_output`` with ``raw``: the bytes exactly as the job wrote them."""
+    write_output(data, raw=True)
 
 
 def note(text: str) -> None:
@@ -68,6 +78,17 @@ def shown(value: object) -> str:
     written as escapes (``\x1b``), so the terminal displays them instead of obeying them."""
     text = "" if value is None else str(value)
     return CONTROL_CHARS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+# In a job's output, the control characters that lay out text stay: newline, tab, and a
+# carriage return ending a line (CRLF). Every other one is shown as an escape, as in tables.
+_OUTPUT_CONTROL = re.compile(r"\r(?!\n)|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def shown_output(text: str) -> str:
+    """A job's output for a terminal: escape sequences and other control characters written
+    as escapes (``\x1b``) like ``shown`` does, newlines, tabs and CRLF line ends kept."""
+    return _OUTPUT_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], state_col: int | None = None,
@@ -107,3 +128,21 @@ def pairs(items: Sequence[tuple[str, Any]]) -> None:
 def truncate(text: str, width: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def next_run(job: Job, now: datetime) -> str:
+    """When a waiting (pending or failed) job runs, for people (`list`, `show` and the
+    dashboard): "waiting for build, test" (dependencies not completed yet), "in 4h59m"
+    (scheduled or backing off; under a second away is "in 1s"), "now" or "12s ago" (due,
+    waiting for a worker); "" for any other state."""
+    if job.state not in READY_STATES:
+        return ""
+    if job.waiting_for:
+        return waiting_for(job)
+    return format_relative((job.run_at - now).total_seconds())
+
+
+def waiting_for(job: Job, most: int = 3) -> str:
+    """"waiting for a, b, c…": the first ``most`` dependencies not completed yet."""
+    shown = ", ".join(job.waiting_for[:most])
+    return f"waiting for {shown}{'…' if len(job.waiting_for) > most else ''}"

@@ -168,13 +168,22 @@ def _subminute(seconds: float) -> str | None:
 def format_relative(seconds_from_now: float) -> str:
     """When something happens, for a person: "in 4h59m", "5s ago", "now".
 
-    "now" within a second either way; otherwise the two largest units, counted down to
+    "now" for a moment that has come, up to a second ago; a moment to come is never "now":
+    one under a second away is "in 1s". Otherwise the two largest units, counted down to
     whole units (a job due in 4h59m59.9s is "in 4h59m", one due in 1d2h3m is "in 1d2h")."""
     span = abs(seconds_from_now)
+    if seconds_from_now > 0:  # not due yet: "now" would tell a person to expect it already
+        span = max(span, 1.0)
     if span < 1:
         return "now"
     text = format_duration(_two_units(int(span)))
     return f"in {text}" if seconds_from_now > 0 else f"{text} ago"
+
+
+def format_age(seconds: float) -> str:
+    """How long ago something happened ``seconds`` ago, as ``format_relative`` words:
+    "12m28s ago", "now"; a negative age (the other host's clock ahead) is "now"."""
+    return format_relative(-max(0.0, seconds))
 
 
 def _two_units(whole: int) -> int:

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
+from tests import chromium
 from tests.dashboard_server import dashboard
 from tests.helpers import Cli, wait_until
 
@@ -19,22 +20,31 @@ from playwright.sync_api import (  # noqa: E402
     expect,
     sync_playwright,
 )
+from playwright.sync_api import Error as PlaywrightError  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 LIVE_TIMEOUT_MS = 15_000  # SSE polls every second; leave room for a loaded machine
 HOSTILE = '<script>window.pwned=1</script> <img src=x onerror="window.pwned=2">'
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)
 def browser() -> Iterator[Browser]:
+    """Chromium for the module's tests; set up before any test's store (autouse, module
+    scope), so a missing one skips (or, in CI, fails) each test at once."""
+    executable = chromium.path()
+    if problem := chromium.missing(executable):
+        chromium.unavailable(problem)
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        try:
+            launched = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        except PlaywrightError as exc:
+            first = (str(exc).strip().splitlines() or ["no reason given"])[0]
+            chromium.unavailable(f"Playwright cannot launch Chromium at {executable}: {first}")
+        yield launched
+        launched.close()
 
 
 @pytest.fixture

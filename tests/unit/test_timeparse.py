@@ -99,7 +99,7 @@ def test_format_duration_under_a_minute_keeps_three_digits(seconds: float) -> No
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(0, "now"), (0.9, "now"), (-0.9, "now"), (5, "in 5s"), (-5, "5s ago"), (-5.9, "5s ago"),
+    [(0, "now"), (0.9, "in 1s"), (-0.9, "now"), (5, "in 5s"), (-5, "5s ago"), (-5.9, "5s ago"),
      (150, "in 2m30s"), (17999.9, "in 4h59m"), (18000, "in 5h"), (-3725, "1h2m ago"),
      (93784, "in 1d2h"), (86400 + 59, "in 1d"), (59.99, "in 59s")],
 )

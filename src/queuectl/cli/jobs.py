@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, TypeVar
 
 import click
@@ -14,7 +13,7 @@ from queuectl.cli.app import CliContext, json_option, pass_cli_context
 from queuectl.cli.params import bounded
 from queuectl.errors import NoOutput
 from queuectl.models import READY_STATES, Job, State, iso, utcnow
-from queuectl.timeparse import format_duration, format_relative
+from queuectl.timeparse import format_duration
 
 STATE_CHOICE = click.Choice([str(s) for s in State])
 
@@ -124,29 +123,12 @@ def render_jobs(jobs: list[Job], as_json: bool) -> None:
         return
     now = utcnow()
     rows = [
-        (j.id, j.state, next_run(j, now), f"{j.attempts}/{j.max_retries + 1}", j.priority,
+        (j.id, j.state, output.next_run(j, now), f"{j.attempts}/{j.max_retries + 1}", j.priority,
          j.queue, output.truncate(j.command, 50), iso(j.updated_at), j.last_error or "")
         for j in jobs
     ]
     output.table(["ID", "STATE", "NEXT RUN", "TRIES", "PRI", "QUEUE", "COMMAND", "UPDATED",
                   "LAST ERROR"], rows, state_col=1)
-
-
-def next_run(job: Job, now: datetime) -> str:
-    """When a waiting (pending or failed) job runs, for people: "waiting for build, test"
-    (dependencies not completed yet), "in 4h59m" (scheduled or backing off), "now", "12s
-    ago" (due, waiting for a worker); "" for any other state."""
-    if job.state not in READY_STATES:
-        return ""
-    if job.waiting_for:
-        return waiting_for(job)
-    return format_relative((job.run_at - now).total_seconds())
-
-
-def waiting_for(job: Job, most: int = 3) -> str:
-    """"waiting for a, b, c…": the first ``most`` dependencies not completed yet."""
-    shown = ", ".join(job.waiting_for[:most])
-    return f"waiting for {shown}{'…' if len(job.waiting_for) > most else ''}"
 
 
 @click.command()
@@ -168,7 +150,7 @@ def show(cli_ctx: CliContext, job_id: str, as_json: bool) -> None:
     doc["env"] = " ".join(f"{k}={v}" for k, v in (job.env or {}).items()) or None
     doc["timeout"] = None if job.timeout is None else format_duration(job.timeout)
     if job.state in READY_STATES:
-        doc["run_at"] = f"{doc['run_at']} ({next_run(job, utcnow())})"
+        doc["run_at"] = f"{doc['run_at']} ({output.next_run(job, utcnow())})"
     output.pairs(list(doc.items()))
     if attempts:
         output.line()
@@ -201,11 +183,18 @@ def status(cli_ctx: CliContext, as_json: bool) -> None:
 @click.option("--attempt", type=int, callback=bounded(1),
               help="Attempt number (default: latest).")
 @click.option("-f", "--follow", "follow_", is_flag=True, help="Stream while the attempt runs.")
+@click.option("--raw", is_flag=True,
+              help="Write the bytes exactly as the job wrote them, escape sequences included "
+              "(on a terminal they are shown as escapes by default; piped output is raw).")
 @json_option
 @pass_cli_context
-def logs(cli_ctx: CliContext, job_id: str, attempt: int | None, follow_: bool,
+def logs(cli_ctx: CliContext, job_id: str, attempt: int | None, follow_: bool, raw: bool,
          as_json: bool) -> None:
-    """Captured output (stdout and stderr, in order) of a job's attempt."""
+    """Captured output (stdout and stderr, in order) of a job's attempt.
+
+    On a terminal, control characters in it (escape sequences that would retitle or clear
+    the terminal) are shown as escapes, as tables show them; --raw or a pipe passes the
+    bytes through unchanged."""
     store = cli_ctx.store()
     out = api.output_of(store, job_id, attempt)
     if out is None:
@@ -215,12 +204,13 @@ def logs(cli_ctx: CliContext, job_id: str, attempt: int | None, follow_: bool,
     if as_json:
         output.emit_json(out.to_dict())
         return
+    write = output.raw_output if raw else output.write_output
     if follow_:
-        follow.stream(store, out)
+        follow.stream(store, out, write=write)
         return
     if out.dropped:
         output.note(f"[{out.dropped} earlier bytes dropped: max-log-bytes]")
-    output.write_output(out.data)
+    write(out.data)
 
 
 def register(group: click.Group) -> None:

@@ -25,13 +25,14 @@ def list_queues(cli_ctx: CliContext, as_json: bool) -> None:
     if as_json:
         output.emit_json([info.to_dict() for info in infos])
         return
+    # PROCESSING is the jobs running now (the JSON's "running" too): one column, not two.
     states = [str(s) for s in State]
     rows = [
-        (info.name, *(info.counts[s] for s in states), info.running,
+        (info.name, *(info.counts[s] for s in states),
          "paused" if info.paused else "", "-" if info.limit is None else info.limit)
         for info in infos
     ]
-    headers = ["QUEUE", *(s.upper() for s in states), "RUNNING", "PAUSED", "LIMIT"]
+    headers = ["QUEUE", *(s.upper() for s in states), "PAUSED", "LIMIT"]
     output.table(headers, rows)
 
 

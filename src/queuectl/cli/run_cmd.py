@@ -72,8 +72,9 @@ def follow_job(store: Storage, job_id: str) -> int:
         job = _get(store, job_id)
         if job.last_attempt > number:  # an attempt has started since the last one we showed
             number += 1
+            # As if it ran here: the user's own command writes to this terminal unescaped.
             follow.stream(store, follow.wait_for_attempt(store, job_id, number, RUN_POLL),
-                          RUN_POLL)
+                          RUN_POLL, write=output.raw_output)
             job = _get(store, job_id)
             if job.state not in FINAL_STATES and job.last_attempt == number:
                 output.note(f"--- attempt {number} ({_why(job)}), {_when(job)}")

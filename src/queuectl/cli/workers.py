@@ -12,11 +12,10 @@ from queuectl import output
 from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
 from queuectl.cli.params import bounded, duration
 from queuectl.errors import EXIT_FAILURE, EXIT_OK
-from queuectl.models import WorkerInfo, iso, utcnow
-from queuectl.settings import Config, redact_url
+from queuectl.models import iso, utcnow
+from queuectl.settings import redact_url
 from queuectl.specs import check_queue
-from queuectl.storage import liveness
-from queuectl.timeparse import format_duration
+from queuectl.timeparse import format_age, format_duration
 
 if TYPE_CHECKING:  # the pool's modules (and logging) load only when a pool starts
     from queuectl.pool.log import LogFormat
@@ -103,10 +102,8 @@ def _wait_for_exit(cli_ctx: CliContext, ids: set[str], timeout: float | None) ->
     """The workers of ``ids`` still alive when they have all gone or ``timeout`` is up."""
     store = cli_ctx.store()
     deadline = None if timeout is None else time.monotonic() + timeout
-    lease = Config.from_stored(store.config_items()).lease_timeout
     while True:
-        now = utcnow().timestamp()
-        alive = {w.id for w in store.list_workers() if not liveness.is_lost(w, now, lease)}
+        alive = {w.id for w in store.list_workers() if w.state != "lost"}
         left = ids & alive
         if not left or (deadline is not None and time.monotonic() >= deadline):
             return left
@@ -117,28 +114,21 @@ def _wait_for_exit(cli_ctx: CliContext, ids: set[str], timeout: float | None) ->
 @json_option
 @pass_cli_context
 def list_workers(cli_ctx: CliContext, as_json: bool) -> None:
-    """Registered workers: id, host, pid, state, current job, last heartbeat."""
+    """Registered workers: id, host, pid, state (idle, busy, or lost: silent past the lease,
+    or its process gone on this host), current job, last heartbeat."""
     workers = cli_ctx.store().list_workers()
     if as_json:
         output.emit_json([w.to_dict() for w in workers])
         return
     now = utcnow()
-    lease = cli_ctx.config().lease_timeout
-    rows = [(w.id, w.host, w.pid, _state(w, now.timestamp(), lease), ",".join(w.queues) or "all",
-             w.current_job or "",
-             iso(w.heartbeat_at), f"{(now - w.heartbeat_at).total_seconds():.1f}s ago")
+    rows = [(w.id, w.host, w.pid, w.state, ",".join(w.queues) or "all", w.current_job or "",
+             iso(w.heartbeat_at), format_age((now - w.heartbeat_at).total_seconds()))
             for w in workers]
     output.table(["ID", "HOST", "PID", "STATE", "QUEUES", "JOB", "HEARTBEAT", "AGE"], rows)
     from queuectl.cli.queues_cmd import steering_note
 
     if note := steering_note(cli_ctx.store().queue_settings()):
         output.note(note)
-
-
-def _state(worker: WorkerInfo, now: float, lease: float) -> str:
-    """A worker's state as a person needs it: one silent past the lease (or whose process is
-    gone, on this host) is `lost`, whatever it last said; a live worker will recover its job."""
-    return "lost" if liveness.is_lost(worker, now, lease) else worker.state
 
 
 def register(group: click.Group) -> None:

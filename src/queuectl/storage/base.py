@@ -44,7 +44,7 @@ from queuectl.transitions import FailurePolicy
 class Stats:
     counts: dict[str, int]  # every State, zeros included
     scheduled: int  # pending jobs whose run_at is still in the future (and not blocked)
-    workers_active: int
+    workers_active: int  # workers not lost (as list_workers shows them)
     workers_busy: int
     blocked: int = 0  # pending jobs waiting on dependencies (not counted as scheduled)
     queues: tuple[QueueSettings, ...] = ()  # the steered queues (paused or limited), by name
@@ -346,7 +346,9 @@ class Storage(ABC):
 
     @abstractmethod
     def list_workers(self) -> list[WorkerInfo]:
-        """Registered workers, oldest first."""
+        """Registered workers, oldest first, each with the state every reader shows:
+        ``idle``, ``busy``, or ``lost`` (silent past the lease by the store's clock, or its
+        process gone on this host: see liveness.is_lost)."""
 
     @abstractmethod
     def config_items(self) -> dict[str, str]:

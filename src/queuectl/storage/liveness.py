@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterable
+from dataclasses import replace
 
 from queuectl.models import WorkerInfo
 from queuectl.settings import Config
@@ -47,6 +48,18 @@ def is_lost(worker: WorkerInfo, now: float, lease_timeout: float) -> bool:
     if now - worker.heartbeat_at.timestamp() > lease_timeout:
         return True
     return process_gone(worker.host, worker.pid)
+
+
+def shown_state(worker: WorkerInfo, now: float, lease_timeout: float) -> str:
+    """The state every reader shows: ``lost`` when ``is_lost``, else the worker's own
+    (``idle`` or ``busy``, read from the jobs it holds)."""
+    return "lost" if is_lost(worker, now, lease_timeout) else worker.state
+
+
+def judged(workers: Iterable[WorkerInfo], now: float, lease_timeout: float) -> list[WorkerInfo]:
+    """``workers`` with their shown state (see ``shown_state``); ``now`` in epoch seconds by
+    the store's clock, ``lease_timeout`` in seconds."""
+    return [replace(w, state=shown_state(w, now, lease_timeout)) for w in workers]
 
 
 def lost_workers(

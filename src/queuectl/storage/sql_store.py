@@ -343,8 +343,7 @@ class SqlStore(Storage, Generic[C]):
         return [attempt_from_row(row) for row in self._read("attempts", {"id": job_id})]
 
     def stats(self) -> Stats:
-        lease_ms = int(liveness.lease_seconds(self.config_items()) * 1000)
-        params = {"lease_ms": lease_ms, **self._clock()}
+        params = self._clock()
         with self._snapshot() as conn:
             counts = {str(s): 0 for s in State}
             counts.update(
@@ -352,9 +351,11 @@ class SqlStore(Storage, Generic[C]):
             )
             scheduled = int(conn.execute(self._q["count_scheduled"], params).fetchone()[0])
             blocked = int(conn.execute(self._q["count_blocked"], params).fetchone()[0])
-            active, busy = conn.execute(self._q["count_workers"], params).fetchone()
+            workers = self._judged_workers(conn)
             steered = conn.execute(self._q["queue_settings"], {}).fetchall()
-        return Stats(counts, scheduled, int(active), int(busy), blocked,
+        active = [w for w in workers if w.state != "lost"]
+        busy = sum(w.state == "busy" for w in active)
+        return Stats(counts, scheduled, len(active), busy, blocked,
                      tuple(queue_from_row(row) for row in steered))
 
     # --- user operations -------------------------------------------------------------------
@@ -437,7 +438,20 @@ class SqlStore(Storage, Generic[C]):
         return ids
 
     def list_workers(self) -> list[WorkerInfo]:
-        return [worker_from_row(row) for row in self._read("all_workers")]
+        with self._snapshot() as conn:
+            return self._judged_workers(conn)
+
+    def _judged_workers(self, conn: C) -> list[WorkerInfo]:
+        """Every worker with the state its readers show (liveness.judged), judged by the
+        store's clock (the row's now_ms), so that the table, the JSON, the counts of
+        ``stats`` and the dashboard cannot disagree about who is lost."""
+        config = {row[0]: row[1] for row in conn.execute(self._q["config_items"], {})}
+        rows = conn.execute(self._q["all_workers"], self._clock()).fetchall()
+        if not rows:
+            return []
+        now = rows[0][8] / 1000
+        workers = [worker_from_row(row) for row in rows]
+        return liveness.judged(workers, now, liveness.lease_seconds(config))
 
     def config_items(self) -> dict[str, str]:
         return {row[0]: row[1] for row in self._read("config_items")}

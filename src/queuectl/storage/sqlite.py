@@ -168,7 +168,7 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db]):
         be on its way out)."""
         if worker_ids is None and payload == b"config":  # every worker
             try:
-                worker_ids = [row[0] for row in self._read("all_workers")]
+                worker_ids = [row[0] for row in self._read("all_workers", self._clock())]
             except StoreUnavailable:
                 return
         if worker_ids is None:

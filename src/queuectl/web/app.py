@@ -25,7 +25,7 @@ from queuectl import output
 from queuectl.errors import StoreUnavailable
 from queuectl.models import State, iso
 from queuectl.settings import redact_url
-from queuectl.timeparse import format_duration
+from queuectl.timeparse import format_age, format_duration
 from queuectl.web import events, prom, views
 from queuectl.web.api import Api, CronApi, path_segments
 from queuectl.web.params import whole_number
@@ -51,8 +51,8 @@ def _environment() -> jinja2.Environment:
         iso=iso,
         dur=lambda s: "-" if s is None else format_duration(s),
         ago=views.since,
-        runs_in=views.runs_in,
-        age=views.age,
+        next_run=views.next_run,
+        age=format_age,
         trunc=output.truncate,
         pct=lambda r: "-" if r is None else f"{r:.1%}",
         urlencode_query=urlencode,

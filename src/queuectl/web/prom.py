@@ -29,7 +29,7 @@ from queuectl.web.stores import StorePool
 WINDOW_SECONDS = 3600.0
 # Run-duration bucket bounds, seconds: from quick shell one-liners to long batch jobs.
 RUN_BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
-WORKER_STATES = ("idle", "busy")
+WORKER_STATES = ("idle", "busy", "lost")  # as `worker list` shows them
 
 
 class Snapshot:
@@ -76,7 +76,7 @@ def _workers(snap: Snapshot) -> Iterator[Metric]:
     for state in WORKER_STATES:
         workers.add_metric([state], sum(w.state == state for w in snap.workers))
     yield workers
-    yield GaugeMetricFamily("queuectl_workers_active", "Workers with a live heartbeat.",
+    yield GaugeMetricFamily("queuectl_workers_active", "Workers not lost.",
                             value=snap.stats.workers_active)
 
 

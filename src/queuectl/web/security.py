@@ -88,8 +88,21 @@ def _authenticate(token: str, method: str, headers: Headers, query: dict[str, st
         return "cookie", None
     if method in SAFE_METHODS and "token" in query and _same(query["token"], token):
         return None, Verdict(set_cookie=True)
+    if _gave_token(method, headers, query, cookies):
+        return None, Verdict(401, "invalid token: the token given does not match the "
+                                  "dashboard's")
     return None, Verdict(401, "a token is required: send Authorization: Bearer <token>, "
                               "or open /?token=<token> once in the browser")
+
+
+def _gave_token(method: str, headers: Headers, query: dict[str, str],
+                cookies: dict[str, str]) -> bool:
+    """The request carried a credential (a bearer token, the cookie, or ?token= where it
+    counts), so a refusal says it was wrong rather than that none was sent."""
+    scheme, _, given = headers.get("authorization", "").partition(" ")
+    bearer = scheme.lower() == "bearer" and bool(given.strip())
+    by_query = method in SAFE_METHODS and bool(query.get("token"))
+    return bearer or bool(cookies.get(COOKIE)) or by_query
 
 
 def _foreign_origin(headers: Headers) -> str | None:

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from queuectl import output
 from queuectl.metrics import Metrics, compute, timeline, window
 from queuectl.models import Attempt, Job, State, WorkerInfo, iso, utcnow
 from queuectl.storage.base import Stats, Storage
-from queuectl.timeparse import format_relative
+from queuectl.timeparse import format_age, format_relative
 from queuectl.web import charts
 from queuectl.web.params import whole_number
 
@@ -19,7 +20,6 @@ LATENCY_BUCKETS = 12  # one bar per five minutes
 PAGE_SIZE = 50  # jobs per page
 OUTPUT_TAIL_BYTES = 64 * 1024  # the job page shows the end; the API has the whole output
 CANCELLABLE = frozenset({State.PENDING, State.FAILED, State.PROCESSING})
-WAITING = frozenset({State.PENDING, State.FAILED})  # states whose jobs wait for their run_at
 
 
 @dataclass(frozen=True)
@@ -160,22 +160,14 @@ def crons(store: Storage) -> list[CronRow]:
     return rows
 
 
-def age(seconds: float) -> str:
-    """3s, 4m, 2h, 5d: how long ago, coarsely."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit}"
-    return f"{int(seconds)}s"
-
-
-def runs_in(found: Job, now: datetime | None = None) -> str:
-    """When a job that waits for its run_at (scheduled, or backing off after a failure) will
-    run, as "in 4h59m"; "" for a job that is due or waits for nothing."""
-    now = now or utcnow()
-    if found.state not in WAITING or found.run_at <= now:
-        return ""
-    return format_relative((found.run_at - now).total_seconds())
-
-
 def since(ts: datetime | None) -> str:
-    return "" if ts is None else age(max(0.0, (utcnow() - ts).total_seconds()))
+    """How long ago ``ts`` was, in the words the CLI shows: "12m28s ago", "now"."""
+    return "" if ts is None else format_age((utcnow() - ts).total_seconds())
+
+
+def next_run(found: Job) -> str:
+    """When a job that waits for its run_at (scheduled, or backing off after a failure) will
+    run, in `list`'s words (output.next_run): "in 4h59m"; "" for a job that is due (its
+    state badge says enough) or waits for nothing."""
+    now = utcnow()
+    return "" if found.run_at <= now else output.next_run(found, now)

@@ -66,14 +66,6 @@ SELECT (SELECT count(*) FROM jobs
         WHERE state IN ('pending', 'failed') AND blocked_by = 0 AND run_at > queuectl_now_ms())
      - (SELECT count(*) FROM jobs WHERE state = 'failed' AND run_at > queuectl_now_ms())
 
--- name: count_workers
--- A worker is busy while a processing job names it (see all_workers).
-SELECT count(*),
-       count(*) FILTER (WHERE EXISTS (SELECT 1 FROM jobs
-                                      WHERE state = 'processing' AND worker = workers.id))
-FROM workers
-WHERE heartbeat_at >= queuectl_now_ms() - %(lease_ms)s
-
 -- name: claim_any
 -- Takes the job in one statement (one round trip, one transaction): see queuectl_claim in
 -- schema.sql (a worker that is not registered claims nothing; paused and limited queues:

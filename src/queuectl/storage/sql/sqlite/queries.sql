@@ -47,13 +47,6 @@ SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by = 0 AND run_at 
 -- name: count_blocked
 SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by > 0
 
--- name: count_workers
--- A worker is busy while a processing job names it (see all_workers).
-SELECT count(*),
-       coalesce(sum(EXISTS (SELECT 1 FROM jobs
-                            WHERE state = 'processing' AND worker = workers.id)), 0)
-FROM workers WHERE heartbeat_at >= :now - :lease_ms
-
 -- name: claim_any
 -- Only a registered worker claims: one taken for lost (its row removed) registers again
 -- first. The EXISTS is evaluated once per statement, through the workers' primary key.
@@ -182,9 +175,10 @@ SELECT (SELECT stop_requested FROM workers WHERE id = :worker),
 -- naming it, found through jobs_state: never more of them than workers), so they cannot
 -- disagree with the jobs, and a job boundary writes no worker row (~25 µs of a worker's
 -- CPU per `true` job, measured, and a page in each commit). The latest start wins should
--- a worker ever hold two jobs (it never runs more than one).
+-- a worker ever hold two jobs (it never runs more than one). now_ms rides along: the
+-- store's clock, by which liveness is judged.
 SELECT id, host, pid, CASE WHEN job IS NULL THEN 'idle' ELSE 'busy' END, job, started_at,
-       heartbeat_at, queues
+       heartbeat_at, queues, :now AS now_ms
 FROM (SELECT workers.*, (SELECT id FROM jobs
                          WHERE state = 'processing' AND worker = workers.id
                          ORDER BY started_at DESC LIMIT 1) AS job
