@@ -3,16 +3,19 @@ requests from another terminal, Ctrl-C (once and twice) and SIGTERM, --detach.""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
 import signal
 import subprocess
+import termios
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.acceptance.process_tools import alive, assert_group_gone, freeze, read_pid
-from tests.helpers import Cli, wait_until
+from tests.helpers import QUEUECTL, Cli, wait_until
 
 
 def short_lease(cli: Cli) -> None:
@@ -127,7 +130,8 @@ def test_two_signals_kill_the_job_and_hand_it_back(cli: Cli, tmp_path: Path, how
     time.sleep(0.3)
     assert cli.job(job_id)["state"] == "processing"  # still running after one
     send()
-    exits(pool, timeout=10)
+    # As a shell reports a command its signal interrupted: 128 + SIGINT, 128 + SIGTERM.
+    assert exits(pool, timeout=10) == (130 if how == "ctrl-c to the group" else 143)
     assert_group_gone(sh_pid, child_pid)
     job = cli.job(job_id)
     assert job["state"] == "pending"
@@ -252,6 +256,42 @@ def test_the_terminal_going_away_is_a_graceful_stop(cli: Cli) -> None:
     os.killpg(pool.pid, signal.SIGHUP)
     assert exits(pool) == 0
     assert cli.job(job_id)["state"] == "completed"
+    assert cli.json("worker", "list") == []
+
+
+def test_a_terminal_closing_under_the_pool_hangs_up_once_however_often_it_says_so(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """The pool's controlling terminal closes while a job runs: the kernel hangs up the
+    foreground group, and a shell sends its own SIGHUP on top. However many hang-ups reach
+    the supervisor and the workers, the job finishes and the pool exits 0."""
+    job_id = cli.enqueue("echo $$ > sh.pid; while [ ! -e go ]; do sleep 0.05; done; echo finished")
+    primary, secondary = pty.openpty()
+
+    def take_terminal() -> None:  # after setsid: the pty becomes the controlling terminal
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    pool = subprocess.Popen([QUEUECTL, "worker", "start", "--count", "2"], env=cli.env,
+                            cwd=cli.cwd, stdin=secondary, stdout=secondary, stderr=secondary,
+                            start_new_session=True, preexec_fn=take_terminal)
+    cli.procs.append(pool)
+    os.close(secondary)
+    wait_until(lambda: cli.workers_of(pool.pid) == 2, what="the workers to register")
+    shell = read_pid(tmp_path / "sh.pid")
+    os.close(primary)  # the terminal goes: the kernel hangs up the foreground group
+    # Every worker heard it once the idle one is gone (the busy one wakes as fast).
+    wait_until(lambda: cli.workers_of(pool.pid) <= 1, what="the idle worker to stop")
+    for _ in range(3):  # then the shell's own, to the group and to the supervisor alone,
+        time.sleep(0.2)  # apart: a signal sent while the same one is pending merges with it
+        os.killpg(pool.pid, signal.SIGHUP)
+        os.kill(pool.pid, signal.SIGHUP)
+    time.sleep(0.3)  # (time for an abort, if one were taken, to kill the job)
+    assert alive(shell) and cli.job(job_id)["state"] == "processing"
+    (tmp_path / "go").touch()
+    assert exits(pool) == 0
+    job = cli.job(job_id)
+    assert (job["state"], job["attempts_log"][0]["outcome"]) == ("completed", "succeeded")
+    assert cli.ok("logs", job_id) == "finished\n"
     assert cli.json("worker", "list") == []
 
 

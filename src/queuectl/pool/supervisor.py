@@ -25,7 +25,7 @@ from queuectl.pool.log import LogFormat, configure_logging
 from queuectl.pool.notify import Notifier, PoolReport
 from queuectl.pool.recovery import LookClock
 from queuectl.pool.relay import IdleBoard, Relay, WorkerSide, supports
-from queuectl.pool.stop import StopLevel
+from queuectl.pool.stop import StopLevel, StopSignals
 from queuectl.settings import data_dir, make_private_dirs, redact_url
 
 READY_TIMEOUT = 30.0  # seconds --detach waits for the workers to register
@@ -53,7 +53,7 @@ class Supervisor:
         self.queues = list(queues)
         self.ready_fd = ready_fd  # --detach: each worker writes its pid here once ready
         self.children: dict[int, Child] = {}
-        self.signals = 0
+        self.signals = StopSignals()
         self.stopping = False
         self.crashes = [0] * count
         # One 8-byte slot per worker, shared across fork: the process group of the job it
@@ -79,7 +79,7 @@ class Supervisor:
 
     def _on_signal(self, signum: int, frame: object) -> None:
         if signum != signal.SIGCHLD:
-            self.signals += 1
+            self.signals.heard(signum)
 
     def _install_signals(self) -> None:
         signal.set_wakeup_fd(self._wake_w)
@@ -162,6 +162,8 @@ class Supervisor:
     # --- the loop ------------------------------------------------------------------------
 
     def run(self) -> int:
+        """Supervise until every worker has exited; the exit code: 0, or 128 + N when
+        signal N interrupted the running jobs (130 for a second Ctrl-C), as a shell says."""
         proctitle.set_title("supervisor", self.url, f"{self.count} workers")
         self._install_signals()
         if self.ready_fd is not None:  # --detach: the pid to signal, before the workers'
@@ -186,7 +188,7 @@ class Supervisor:
                 _drain(self._wake_r)
                 self._read_up()
                 self._pump()
-                level = StopLevel.reached(self.signals)
+                level = self.signals.level
                 if level > told:
                     told = level
                     self.stopping = True
@@ -206,7 +208,7 @@ class Supervisor:
             self.checkpointer.close()
             if self.report is not None:
                 self.report.notifier.close()
-        return 0
+        return self.signals.exit_code()
 
     # --- wake-ups (pool/relay.py) ---------------------------------------------------------
 
@@ -332,7 +334,8 @@ def check_store(url: str) -> None:
 
 def run_foreground(url: str, count: int, queues: Sequence[str],
                    log_format: LogFormat = "text") -> int:
-    """Run the pool in this process until it is stopped. Under systemd (``$NOTIFY_SOCKET``
+    """Run the pool in this process until it is stopped; the exit code (Supervisor.run:
+    0, or 128 + N when signal N aborted the running jobs). Under systemd (``$NOTIFY_SOCKET``
     set, `Type=notify`) this process is the service's main one and reports to it."""
     check_store(url)
     configure_logging(log_format)

@@ -49,7 +49,7 @@ from queuectl.pool.log import job_lines, say_finished, set_worker
 from queuectl.pool.recovery import LookClock, Recovery
 from queuectl.pool.relay import EVENTS, WorkerSide, drain
 from queuectl.pool.runner import CHECK_INTERVAL, Action, Hooks, RunSpec, run
-from queuectl.pool.stop import StopLevel
+from queuectl.pool.stop import StopLevel, StopSignals
 from queuectl.pool.store_calls import STORE_RETRY_MAX, StoreCalls, outage_fields
 from queuectl.settings import Config
 from queuectl.storage.base import Listener, Storage
@@ -89,7 +89,7 @@ class Worker:
         self.queues = list(queues)
         self.id = worker_id or new_worker_id()
         self.supervisor_fd = supervisor_fd
-        self.signals = 0  # SIGINT/SIGTERM received by this process
+        self.signals = StopSignals()  # SIGINT/SIGTERM/SIGHUP received by this process
         self.ordered = StopLevel.NONE  # ordered by the supervisor or the store
         self.current: Job | None = None
         self._job_lost = False  # the running job's row names another attempt or state now
@@ -124,15 +124,16 @@ class Worker:
 
     @property
     def level(self) -> StopLevel:
-        return StopLevel.reached(max(self.signals, self.ordered))
+        return max(self.signals.level, self.ordered)
 
     def _on_signal(self, signum: int, frame: object) -> None:
-        self.signals += 1  # nothing else here: the loop acts on it
+        self.signals.heard(signum)  # nothing else here: the loop acts on it
 
     def _install_signals(self) -> None:
         signal.set_wakeup_fd(self._wake_w)
         # SIGHUP: the terminal of a foreground pool went away. Stop gracefully rather than
-        # die mid-job (its default), which would leave the job running on unattended.
+        # die mid-job (its default), which would leave the job running on unattended; a
+        # hang-up is one graceful stop however often it comes (pool/stop.py).
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, self._on_signal)
 
