@@ -53,7 +53,7 @@ from queuectl.pool.stop import StopLevel, StopSignals
 from queuectl.pool.store_calls import STORE_RETRY_MAX, StoreCalls, outage_fields
 from queuectl.settings import Config
 from queuectl.storage.base import Listener, Storage
-from queuectl.storage.liveness import HOST_ID
+from queuectl.storage.liveness import HOST_ID, PID_SCOPE
 
 IDLE_POLL = 5.0  # seconds: longest idle sleep (a safety net: wake-ups and due times come first)
 MAX_HEARTBEAT = 5.0  # seconds; heartbeats come at least 3 times per lease
@@ -264,7 +264,7 @@ class Worker:
         state = "busy" if self.current else "idle"
         job_id = self.current.id if self.current else None
         return WorkerInfo(self.id, HOST_ID, os.getpid(), state, job_id, utcnow(), utcnow(),
-                          self.queues)
+                          self.queues, PID_SCOPE)
 
     def _register(self) -> None:
         began = time.monotonic()
