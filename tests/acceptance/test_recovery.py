@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import shutil
 import signal
 import subprocess
 import termios
@@ -352,3 +353,35 @@ def test_a_worker_back_from_a_long_silence_cancels_nothing(cli: Cli) -> None:
     assert alive(silent)
     wait_until(lambda: silent in [w["pid"] for w in cli.json("worker", "list")],
                what="the silent worker to register again")
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0,
+                    reason="needs unshare(1) and root for a PID namespace")
+def test_a_pool_in_another_pid_namespace_never_takes_a_live_worker_for_dead(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Two pools on one host name (no QUEUECTL_HOST_ID), the second in a PID namespace of
+    its own, as in a container sharing the host's network: the host pool's worker pids
+    do not exist there, yet its worker is alive, and its job must run on undisturbed."""
+    job_id = cli.enqueue("echo $$ > sh.pid; while [ ! -e go ]; do sleep 0.05; done; echo done")
+    cli.start_workers(1)
+    shell = read_pid(tmp_path / "sh.pid")
+    holder = holder_pid(cli, job_id)
+    with open(tmp_path / "namespaced.log", "wb") as log:
+        namespaced = subprocess.Popen(
+            ["unshare", "--pid", "--fork", QUEUECTL, "worker", "start"], env=cli.env,
+            cwd=cli.cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    cli.procs.append(namespaced)
+    wait_until(lambda: len(cli.json("worker", "list")) == 2, what="the second pool's worker")
+    # Its worker looks for lost workers as it starts, before it claims anything: once it
+    # has run a job, it has judged the host pool's worker.
+    probe = cli.enqueue("true")
+    ran = cli.wait_state(probe, "completed")["attempts_log"][0]["worker"]
+    assert alive(shell) and cli.job(job_id)["state"] == "processing"
+    (tmp_path / "go").touch()
+    done = cli.wait_state(job_id, "completed", "failed", "dead")
+    assert [a["outcome"] for a in done["attempts_log"]] == ["succeeded"]
+    workers = {w["id"]: w for w in cli.json("worker", "list")}
+    assert ran in workers and workers[ran]["host"] == next(
+        w["host"] for w in workers.values() if w["pid"] == holder)  # one host name
+    assert "taken for lost" not in (tmp_path / "workers-0.log").read_text()
