@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from queuectl.pool.supervisor import log_path
 from tests.acceptance.process_tools import alive, assert_group_gone, freeze, read_pid
 from tests.helpers import QUEUECTL, Cli, wait_until
 
@@ -167,7 +168,7 @@ def test_detach_prints_pids_and_worker_stop_stops_them(cli: Cli) -> None:
         for pid in pids:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
-    assert (cli.home / "logs" / "workers.log").exists()
+    assert os.path.exists(log_path(cli.db_url))  # the store's own pool log
 
 
 def test_killed_job_group_and_stop_leave_nothing_processing(cli: Cli, tmp_path: Path) -> None:

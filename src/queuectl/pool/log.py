@@ -1,11 +1,11 @@
 """The worker pool's log: its two formats, and the one line per job written straight to it.
 
 ``text`` (the default): every record is `TIME LEVEL [PID] MESSAGE` on stderr (the
-terminal, or workers.log when detached). ``json``: one JSON object per record, for log
-shippers: ``ts`` (UTC, ISO 8601 with milliseconds), ``level``, ``pid``, ``worker`` (the
-worker's id; null in the supervisor), ``event`` (what happened, a stable name:
-``job_finished``, ``worker_started``, ``store_unavailable``...), ``message`` (the text
-line's message), and what the record carries beside (``job``, ``state``, ``took_s``,
+terminal, or the store's pool log when detached: supervisor.log_path). ``json``: one JSON
+object per record, for log shippers: ``ts`` (UTC, ISO 8601 with milliseconds), ``level``,
+``pid``, ``worker`` (the worker's id; null in the supervisor), ``event`` (what happened,
+a stable name: ``job_started``, ``job_finished``, ``worker_started``...), ``message`` (the
+text line's message), and what the record carries beside (``job``, ``state``, ``took_s``,
 ``error``, ``exit_code``...). Both are written by the logging machinery: each format is a
 logging.Formatter, so a handler of the user's own gets the same records.
 
