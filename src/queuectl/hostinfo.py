@@ -28,3 +28,11 @@ def pid_namespace() -> str:
         return os.readlink("/proc/self/ns/pid")
     except OSError:
         return ""
+
+
+def pid_scope() -> str:
+    """Where this process's pids mean something: ``"BOOT_ID/PID_NAMESPACE"``. Two processes
+    can judge each other's pids only if their scopes are equal and not ""; "" where the
+    system does not say either."""
+    boot, namespace = boot_id(), pid_namespace()
+    return f"{boot}/{namespace}" if boot and namespace else ""

@@ -220,6 +220,8 @@ class WorkerInfo:
     started_at: datetime
     heartbeat_at: datetime
     queues: list[str] = field(default_factory=list)
+    # The boot and PID namespace its pid belongs to (hostinfo.pid_scope); "" if unknown.
+    pid_scope: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -143,6 +143,13 @@ def test_cancel_running_job_kills_its_group_and_is_final(cli: Cli, tmp_path: Pat
     assert job["attempts_log"][0]["finished_at"] is not None
     assert cli.json("status")["counts"]["processing"] == 0
     assert not (tmp_path / "sh.pid").exists() or read_pid(tmp_path / "sh.pid") == sh_pid
+    # The pool's log says what happened, as it happened: no warning of a fault.
+    log = (tmp_path / "workers-0.log").read_text()
+    lines = [line.split("] ", 1)[1] for line in log.splitlines()
+             if " INFO [" in line or " WARNING [" in line]
+    assert f"job {job_id} started (attempt 1): {BACKGROUND_CHILD}" in lines
+    assert f"job {job_id} cancelled while running; its process group was killed" in lines
+    assert " WARNING [" not in log, log
 
 
 def test_cancel_pending_and_refuse_completed(cli: Cli) -> None:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+from queuectl.pool.supervisor import log_path as log_path_of
 from queuectl.settings import redact_url
 from tests.acceptance.process_tools import read_pid
 from tests.helpers import QUEUECTL, Cli, wait_until
@@ -26,9 +27,8 @@ def test_detach_says_whom_to_signal_and_where_it_logs(cli: Cli) -> None:
     assert started.returncode == 0, started.stderr
     workers = [int(p) for p in started.stdout.split()]
     assert len(workers) == 2  # stdout stays the data: the worker pids
-    log_path = cli.home / "logs" / "workers.log"
     [note] = started.stderr.splitlines()
-    assert f"log: {log_path}" in note and "stop: queuectl worker stop" in note
+    assert f"log: {log_path_of(cli.db_url)}" in note and "stop: queuectl worker stop" in note
     supervisor = int(note.split()[1])
     store = redact_url(cli.db_url)
     assert _cmdline(supervisor) == f"queuectl supervisor [2 workers] {store}"
@@ -40,7 +40,8 @@ def test_detach_says_whom_to_signal_and_where_it_logs(cli: Cli) -> None:
 def test_detach_json_names_the_supervisor_and_the_log(cli: Cli) -> None:
     doc = json.loads(_detach(cli, "--json").stdout)
     assert set(doc) == {"supervisor", "pids", "log"} and len(doc["pids"]) == 2
-    assert doc["log"] == str(cli.home / "logs" / "workers.log")
+    assert doc["log"] == log_path_of(cli.db_url)
+    assert os.path.dirname(doc["log"]) == str(cli.home / "logs")
     assert sorted(w["pid"] for w in cli.json("worker", "list")) == sorted(doc["pids"])
     stopped = cli.json("worker", "stop", "--timeout", "20")
     assert len(stopped["asked"]) == 2 and stopped["running"] == []
@@ -71,7 +72,7 @@ def test_first_ctrl_c_says_what_the_pool_is_waiting_for(cli: Cli, tmp_path: Path
     os.killpg(pool.pid, signal.SIGINT)
     wait_until(lambda: "killing the running jobs and handing" in log.read_text(),
                timeout=10, what="the pool to say it kills the job")
-    assert pool.wait(timeout=20) == 0
+    assert pool.wait(timeout=20) == 130  # interrupted, as a shell says it
     assert cli.job(job_id)["state"] == "pending"
 
 
@@ -190,3 +191,29 @@ def _supervisors_of(dbname: str) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def test_each_store_has_its_own_pool_log(cli: Cli, tmp_path: Path) -> None:
+    """Detached pools of two stores, one logging text and one JSON: two files, each with
+    its own store's lines only (a log shipper reading the JSON one never meets text)."""
+    other = tmp_path / "other.db"
+    text = json.loads(_detach(cli, "--json").stdout)
+    as_json = json.loads(cli.run("--db", str(other), "worker", "start", "--detach",
+                                 "--log-format", "json", "--json").stdout)
+    assert text["log"] != as_json["log"]
+    assert os.path.basename(as_json["log"]).startswith("workers-other-")
+    # The same store however it is written: the same file.
+    assert log_path_of(f"sqlite:///{other}") == log_path_of(str(other)) == as_json["log"]
+    job = cli.enqueue("true")
+    cli.wait_state(job, "completed")
+    for pool in (text, as_json):
+        os.kill(pool["supervisor"], signal.SIGTERM)
+    wait_until(lambda: not os.path.exists(f"/proc/{text['supervisor']}")
+               and not os.path.exists(f"/proc/{as_json['supervisor']}"),
+               timeout=20, what="both pools to stop")
+    text_lines = Path(text["log"]).read_text().splitlines()
+    assert text_lines and not any(line.startswith("{") for line in text_lines)
+    assert any(f"job {job} started (attempt 1): true" in line for line in text_lines)
+    docs = [json.loads(line) for line in Path(as_json["log"]).read_text().splitlines()]
+    assert {d["event"] for d in docs} >= {"worker_started", "worker_stopped"}
+    assert not any(d.get("job") == job for d in docs)  # the other store's job

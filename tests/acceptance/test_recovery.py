@@ -3,16 +3,21 @@ requests from another terminal, Ctrl-C (once and twice) and SIGTERM, --detach.""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
+import shutil
 import signal
 import subprocess
+import termios
 import time
 from pathlib import Path
 
 import pytest
 
+from queuectl.pool.supervisor import log_path
 from tests.acceptance.process_tools import alive, assert_group_gone, freeze, read_pid
-from tests.helpers import Cli, wait_until
+from tests.helpers import QUEUECTL, Cli, wait_until
 
 
 def short_lease(cli: Cli) -> None:
@@ -127,7 +132,8 @@ def test_two_signals_kill_the_job_and_hand_it_back(cli: Cli, tmp_path: Path, how
     time.sleep(0.3)
     assert cli.job(job_id)["state"] == "processing"  # still running after one
     send()
-    exits(pool, timeout=10)
+    # As a shell reports a command its signal interrupted: 128 + SIGINT, 128 + SIGTERM.
+    assert exits(pool, timeout=10) == (130 if how == "ctrl-c to the group" else 143)
     assert_group_gone(sh_pid, child_pid)
     job = cli.job(job_id)
     assert job["state"] == "pending"
@@ -162,7 +168,7 @@ def test_detach_prints_pids_and_worker_stop_stops_them(cli: Cli) -> None:
         for pid in pids:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
-    assert (cli.home / "logs" / "workers.log").exists()
+    assert os.path.exists(log_path(cli.db_url))  # the store's own pool log
 
 
 def test_killed_job_group_and_stop_leave_nothing_processing(cli: Cli, tmp_path: Path) -> None:
@@ -255,6 +261,42 @@ def test_the_terminal_going_away_is_a_graceful_stop(cli: Cli) -> None:
     assert cli.json("worker", "list") == []
 
 
+def test_a_terminal_closing_under_the_pool_hangs_up_once_however_often_it_says_so(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """The pool's controlling terminal closes while a job runs: the kernel hangs up the
+    foreground group, and a shell sends its own SIGHUP on top. However many hang-ups reach
+    the supervisor and the workers, the job finishes and the pool exits 0."""
+    job_id = cli.enqueue("echo $$ > sh.pid; while [ ! -e go ]; do sleep 0.05; done; echo finished")
+    primary, secondary = pty.openpty()
+
+    def take_terminal() -> None:  # after setsid: the pty becomes the controlling terminal
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    pool = subprocess.Popen([QUEUECTL, "worker", "start", "--count", "2"], env=cli.env,
+                            cwd=cli.cwd, stdin=secondary, stdout=secondary, stderr=secondary,
+                            start_new_session=True, preexec_fn=take_terminal)
+    cli.procs.append(pool)
+    os.close(secondary)
+    wait_until(lambda: cli.workers_of(pool.pid) == 2, what="the workers to register")
+    shell = read_pid(tmp_path / "sh.pid")
+    os.close(primary)  # the terminal goes: the kernel hangs up the foreground group
+    # Every worker heard it once the idle one is gone (the busy one wakes as fast).
+    wait_until(lambda: cli.workers_of(pool.pid) <= 1, what="the idle worker to stop")
+    for _ in range(3):  # then the shell's own, to the group and to the supervisor alone,
+        time.sleep(0.2)  # apart: a signal sent while the same one is pending merges with it
+        os.killpg(pool.pid, signal.SIGHUP)
+        os.kill(pool.pid, signal.SIGHUP)
+    time.sleep(0.3)  # (time for an abort, if one were taken, to kill the job)
+    assert alive(shell) and cli.job(job_id)["state"] == "processing"
+    (tmp_path / "go").touch()
+    assert exits(pool) == 0
+    job = cli.job(job_id)
+    assert (job["state"], job["attempts_log"][0]["outcome"]) == ("completed", "succeeded")
+    assert cli.ok("logs", job_id) == "finished\n"
+    assert cli.json("worker", "list") == []
+
+
 def test_a_whole_pool_killed_leaves_no_job_running_beside_its_retry(
     cli: Cli, tmp_path: Path
 ) -> None:
@@ -312,3 +354,35 @@ def test_a_worker_back_from_a_long_silence_cancels_nothing(cli: Cli) -> None:
     assert alive(silent)
     wait_until(lambda: silent in [w["pid"] for w in cli.json("worker", "list")],
                what="the silent worker to register again")
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0,
+                    reason="needs unshare(1) and root for a PID namespace")
+def test_a_pool_in_another_pid_namespace_never_takes_a_live_worker_for_dead(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Two pools on one host name (no QUEUECTL_HOST_ID), the second in a PID namespace of
+    its own, as in a container sharing the host's network: the host pool's worker pids
+    do not exist there, yet its worker is alive, and its job must run on undisturbed."""
+    job_id = cli.enqueue("echo $$ > sh.pid; while [ ! -e go ]; do sleep 0.05; done; echo done")
+    cli.start_workers(1)
+    shell = read_pid(tmp_path / "sh.pid")
+    holder = holder_pid(cli, job_id)
+    with open(tmp_path / "namespaced.log", "wb") as log:
+        namespaced = subprocess.Popen(
+            ["unshare", "--pid", "--fork", QUEUECTL, "worker", "start"], env=cli.env,
+            cwd=cli.cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    cli.procs.append(namespaced)
+    wait_until(lambda: len(cli.json("worker", "list")) == 2, what="the second pool's worker")
+    # Its worker looks for lost workers as it starts, before it claims anything: once it
+    # has run a job, it has judged the host pool's worker.
+    probe = cli.enqueue("true")
+    ran = cli.wait_state(probe, "completed")["attempts_log"][0]["worker"]
+    assert alive(shell) and cli.job(job_id)["state"] == "processing"
+    (tmp_path / "go").touch()
+    done = cli.wait_state(job_id, "completed", "failed", "dead")
+    assert [a["outcome"] for a in done["attempts_log"]] == ["succeeded"]
+    workers = {w["id"]: w for w in cli.json("worker", "list")}
+    assert ran in workers and workers[ran]["host"] == next(
+        w["host"] for w in workers.values() if w["pid"] == holder)  # one host name
+    assert "taken for lost" not in (tmp_path / "workers-0.log").read_text()

@@ -101,6 +101,10 @@ def test_json_log_lines_parse_and_carry_the_fields(cli: Cli, tmp_path: Path) -> 
     events = [d["event"] for d in docs]
     assert events[0] == "pool_starting" and events.count("worker_started") == 2
     assert events.count("worker_stopped") == 2 and "pool_stopping" in events
+    started = {d["job"]: d for d in docs if d["event"] == "job_started"}
+    assert {j: (d["attempt"], d["command"], d["message"]) for j, d in started.items()} == {
+        "ok": (1, "echo fine", "job ok started (attempt 1): echo fine"),
+        "bad": (1, "exit 3", "job bad started (attempt 1): exit 3")}
     finished = {d["job"]: d for d in docs if d["event"] == "job_finished"}
     assert set(finished) == {"ok", "bad"}
     assert (finished["ok"]["state"], finished["ok"]["error"], finished["ok"]["exit_code"]) == (

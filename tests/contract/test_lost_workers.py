@@ -6,8 +6,10 @@ itself a sign of life, so a job claimed a moment ago is never recovered as lost.
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 
+from queuectl.hostinfo import boot_id, pid_namespace
 from queuectl.models import (
     AttemptResult,
     IdlePlan,
@@ -20,7 +22,7 @@ from queuectl.models import (
 )
 from queuectl.retry import NextStep, after_failure
 from queuectl.storage.base import Storage
-from queuectl.storage.liveness import HOST_ID
+from queuectl.storage.liveness import HOST_ID, PID_SCOPE, is_lost
 from queuectl.storage.sql_store import SqlStore
 
 LEASE = 0.2  # seconds: short, so that the tests can outlast it
@@ -159,7 +161,8 @@ def test_a_recovery_look_reads_this_hosts_workers_and_the_silent_ones_only(
     now = utcnow()
     for worker_id, host in (("far-silent", "elsewhere"), ("far-live", "elsewhere"),
                             ("here", HOST_ID)):
-        store.register_worker(WorkerInfo(worker_id, host, 1, "idle", None, now, now))
+        store.register_worker(WorkerInfo(worker_id, host, 1, "idle", None, now, now, [],
+                                         PID_SCOPE))
     time.sleep(LEASE * 1.5)
     for worker_id in ("far-live", "here"):
         assert not store.heartbeat(worker_id, None).lost
@@ -167,10 +170,44 @@ def test_a_recovery_look_reads_this_hosts_workers_and_the_silent_ones_only(
 
     def read(lease: float | None) -> list[str]:
         lease_ms = None if lease is None else int(lease * 1000)
-        params = {"lease_ms": lease_ms, "host": HOST_ID, **store._clock()}
+        params = {"lease_ms": lease_ms, "host": HOST_ID, "pid_scope": PID_SCOPE,
+                  **store._clock()}
         return sorted(row[0] for row in store._read("vitals", params))
 
     assert read(LEASE) == ["far-silent", "here"]
     assert read(None) == ["here"]  # silence not judged: this host's alone
     store.recover_stale(LEASE, policy)
     assert sorted(w.id for w in store.list_workers()) == ["far-live", "here"]
+
+
+def _gone_pid() -> int:
+    """The pid of a process of ours that has exited (and been reaped)."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_pid_is_judged_only_in_its_own_boot_and_pid_namespace(store: Storage) -> None:
+    """Pools on one host name but in other PID namespaces (containers sharing the host's
+    network), or a worker row of a previous boot: a pid that is gone here says nothing of
+    them. Only their silence makes them lost, whatever QUEUECTL_HOST_ID says."""
+    assert PID_SCOPE  # (this machine says its boot id and PID namespace)
+    scopes = {"here": PID_SCOPE, "other-namespace": f"{boot_id()}/pid:[1]",
+              "previous-boot": f"an-earlier-boot/{pid_namespace()}", "unknown": ""}
+    gone, now = _gone_pid(), utcnow()
+    for worker_id, scope in scopes.items():
+        store.register_worker(WorkerInfo(worker_id, HOST_ID, gone, "idle", None, now, now, [],
+                                         scope))
+        enqueue(store, f"job-{worker_id}")
+        assert claim(store, worker_id).id == f"job-{worker_id}"
+    found = {w.id: is_lost(w, utcnow().timestamp(), LONG_LEASE) for w in store.list_workers()}
+    assert found == {"here": True, "other-namespace": False, "previous-boot": False,
+                     "unknown": False}
+    # Judged by pid, within a lease: the job of this namespace's dead worker alone.
+    assert [r.job_id for r in store.recover_stale(LONG_LEASE, policy)] == ["job-here"]
+    for worker_id in ("other-namespace", "previous-boot", "unknown"):
+        job = store.get_job(f"job-{worker_id}")
+        assert job is not None and (job.state, job.worker) == (State.PROCESSING, worker_id)
+    time.sleep(LEASE * 1.5)  # then silent past the lease: lost by silence, as any host's
+    recovered = store.recover_stale(LEASE, policy)
+    assert sorted(r.worker for r in recovered) == ["other-namespace", "previous-boot", "unknown"]

@@ -43,7 +43,7 @@ from queuectl.models import (
     utcnow,
 )
 from queuectl.storage.base import Storage
-from queuectl.storage.liveness import HOST_ID
+from queuectl.storage.liveness import HOST_ID, PID_SCOPE
 
 LONG_LEASE = 3600.0  # seconds: live workers never go silent that long during a test
 RETRY_CAP = 1e-6  # seconds: the real policy, capped so a failed job is due at once
@@ -130,7 +130,9 @@ class StoreMachine(RuleBasedStateMachine):
 
     def _register(self, worker: str, pid: int) -> None:
         now = utcnow()
-        self.store.register_worker(WorkerInfo(worker, HOST_ID, pid, "idle", None, now, now))
+        # In this process's boot and PID namespace: a doomed worker's dead pid is judged.
+        self.store.register_worker(WorkerInfo(worker, HOST_ID, pid, "idle", None, now, now, [],
+                                              PID_SCOPE))
 
     # --- rules ---------------------------------------------------------------------------
 

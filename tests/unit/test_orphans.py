@@ -36,3 +36,21 @@ def test_finds_and_kills_only_that_jobs_groups() -> None:
 
 def test_nothing_found_where_there_is_no_proc(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert job_groups("w-1", "j", proc=str(tmp_path / "missing")) == set()
+
+
+def test_nothing_found_in_a_proc_of_another_pid_namespace(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A /proc whose numbers are not this namespace's (its `self` is not us): a process
+    it lists with the job's variables is never looked up, nor killed, by that number."""
+    job = _job("w-1", "j")
+    try:
+        entry = tmp_path / str(job.pid)
+        entry.mkdir()
+        (entry / "environ").write_bytes(b"QUEUECTL_WORKER_ID=w-1\0QUEUECTL_JOB_ID=j\0")
+        (tmp_path / "self").symlink_to(str(job.pid))  # the number this process has there
+        assert job_groups("w-1", "j", proc=str(tmp_path)) == set()
+        (tmp_path / "self").unlink()
+        (tmp_path / "self").symlink_to(str(os.getpid()))  # a /proc of our own: found
+        assert job_groups("w-1", "j", proc=str(tmp_path)) == {job.pid}
+    finally:
+        os.killpg(job.pid, 9)
+        job.wait()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import io
+import logging
 import re
 import subprocess
 import sys
@@ -36,3 +39,42 @@ def test_job_line_has_the_records_format_and_steps_aside_when_logging_is_changed
     assert b.group(2) == "job b completed after 0.500s (100% done)"
     # INFO filtered out, or another handler on the way: back to logging itself.
     assert proc.stdout.split() == ["True", "True"]
+
+
+
+STARTED = r"""
+import logging, types
+from queuectl.pool.log import configure_logging, job_lines, say_started
+configure_logging()
+job = types.SimpleNamespace(id="j1", last_attempt=2, command="sleep 1\necho done")
+say_started(job_lines(logging.getLogger("queuectl.worker")), job)
+"""
+
+
+def test_a_job_start_is_one_line_with_its_attempt_and_command() -> None:
+    proc = subprocess.run([sys.executable, "-c", STARTED], capture_output=True, text=True,
+                          check=True)
+    [line] = proc.stderr.splitlines()
+    found = LINE.match(line)
+    assert found and found.group(2) == "job j1 started (attempt 2): sleep 1\\necho done"
+
+
+def test_a_started_line_shows_the_command_on_one_line_and_cut_short() -> None:
+    from queuectl.pool.log import COMMAND_SHOWN, shown_command
+
+    assert shown_command("make test") == "make test"
+    assert shown_command("printf 'a\nb'\x1b[2J\t") == "printf 'a\\nb'\\x1b[2J\\t"
+    long = shown_command("x" * 500)
+    assert len(long) == COMMAND_SHOWN and long.endswith("...")
+
+
+def test_a_job_line_to_a_terminal_that_went_away_is_dropped() -> None:
+    """A closed terminal answers EIO: the worker runs on (its job already recorded)."""
+    from queuectl.pool.log import JobLines, SecondCachingFormatter
+
+    class Gone(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(errno.EIO, "Input/output error")
+
+    handler = logging.StreamHandler(Gone())
+    JobLines(handler, SecondCachingFormatter())("job j1 completed after 0.001s")

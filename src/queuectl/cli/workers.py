@@ -42,7 +42,7 @@ def worker() -> None:
 @json_option
 @pass_cli_context
 def start(cli_ctx: CliContext, count: int, queues: tuple[str, ...], detach: bool,
-          log_format: LogFormat, as_json: bool) -> None:
+          log_format: LogFormat, as_json: bool) -> int:
     """Start workers (foreground until Ctrl-C, SIGTERM or `worker stop`).
 
     Under systemd (NOTIFY_SOCKET set) it tells the service manager when every worker is
@@ -56,19 +56,20 @@ def start(cli_ctx: CliContext, count: int, queues: tuple[str, ...], detach: bool
         pool = supervisor.run_detached(cli_ctx.url, count, queues, log_format)
         if as_json:
             output.emit_json(pool.to_dict())
-            return
+            return EXIT_OK
         output.line("\n".join(map(str, pool.workers)))  # the data: worker pids, as before
         stop = "queuectl worker stop" if cli_ctx.db is None else \
             f"queuectl --db {shlex.quote(redact_url(cli_ctx.url))} worker stop"
         output.note(f"supervisor {pool.supervisor} runs {count} worker(s) on "
                     f"{redact_url(cli_ctx.url)} in the background; log: {pool.log_path}; "
                     f"stop: {stop}")
-        return
+        return EXIT_OK
     store = cli_ctx.store(create=True)
     if log_format == "text":  # stderr is the JSON log's own: nothing else may be written there
         output.note(f"starting {count} worker(s) on {store.display_url}; Ctrl-C to stop")
     cli_ctx.close()  # no connection may cross the fork
-    supervisor.run_foreground(cli_ctx.url, count, queues, log_format)
+    # 130 when a second Ctrl-C killed the running jobs, as a shell reports an interrupt.
+    return supervisor.run_foreground(cli_ctx.url, count, queues, log_format)
 
 
 @worker.command()

@@ -1,11 +1,11 @@
 """The worker pool's log: its two formats, and the one line per job written straight to it.
 
 ``text`` (the default): every record is `TIME LEVEL [PID] MESSAGE` on stderr (the
-terminal, or workers.log when detached). ``json``: one JSON object per record, for log
-shippers: ``ts`` (UTC, ISO 8601 with milliseconds), ``level``, ``pid``, ``worker`` (the
-worker's id; null in the supervisor), ``event`` (what happened, a stable name:
-``job_finished``, ``worker_started``, ``store_unavailable``...), ``message`` (the text
-line's message), and what the record carries beside (``job``, ``state``, ``took_s``,
+terminal, or the store's pool log when detached: supervisor.log_path). ``json``: one JSON
+object per record, for log shippers: ``ts`` (UTC, ISO 8601 with milliseconds), ``level``,
+``pid``, ``worker`` (the worker's id; null in the supervisor), ``event`` (what happened,
+a stable name: ``job_started``, ``job_finished``, ``worker_started``...), ``message`` (the
+text line's message), and what the record carries beside (``job``, ``state``, ``took_s``,
 ``error``, ``exit_code``...). Both are written by the logging machinery: each format is a
 logging.Formatter, so a handler of the user's own gets the same records.
 
@@ -111,8 +111,13 @@ class JobLines:
         self.pid = os.getpid()
 
     def __call__(self, message: str) -> None:
-        self.stream.write(f"{self.stamp(time.time())} INFO [{self.pid}] {message}\n")
-        self.stream.flush()
+        try:
+            self.stream.write(f"{self.stamp(time.time())} INFO [{self.pid}] {message}\n")
+            self.stream.flush()
+        except OSError:
+            # The log's terminal went away (a closed terminal: EIO) or its disk is full:
+            # the job goes on, as logging's own handlers go on (Handler.handleError).
+            pass
 
 
 def job_lines(logger: logging.Logger) -> JobLines | None:
@@ -139,6 +144,29 @@ def job_lines(logger: logging.Logger) -> JobLines | None:
             return None
         parent = parent.parent
     return JobLines(handler, formatter)
+
+
+COMMAND_SHOWN = 80  # characters of a job's command in its "started" line
+
+
+def shown_command(command: str) -> str:
+    """A command as one log line shows it: control characters (a newline, an escape) as
+    escapes, cut to COMMAND_SHOWN characters with "..." when longer."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in command)
+    return text if len(text) <= COMMAND_SHOWN else text[: COMMAND_SHOWN - 3] + "..."
+
+
+def say_started(lines: JobLines | None, job: Job) -> None:
+    """A job's start: one line (``lines`` as in say_finished), with its attempt number and
+    its command shortened (in the JSON record's ``command`` too: a command may be 128 KiB)."""
+    command = shown_command(job.command)
+    if lines is not None:
+        lines(f"job {job.id} started (attempt {job.last_attempt}): {command}")
+        return
+    logging.getLogger("queuectl.worker").info(
+        "job %s started (attempt %d): %s", job.id, job.last_attempt, command,
+        extra={"event": "job_started", "job": job.id, "attempt": job.last_attempt,
+               "command": command})
 
 
 def say_finished(lines: JobLines | None, job: Job, final: Job, took: float,

@@ -23,6 +23,7 @@ PROC = "/proc"
 
 log = logging.getLogger("queuectl.worker")
 
+
 def job_groups(worker_id: str, job_id: str, proc: str = PROC) -> set[int]:
     """Process groups holding a process of job ``job_id`` as run by ``worker_id``, on this
     machine (empty where /proc is not there). The environment of a process is read as it
@@ -31,6 +32,8 @@ def job_groups(worker_id: str, job_id: str, proc: str = PROC) -> set[int]:
               f"\0QUEUECTL_JOB_ID={job_id}\0".encode())
     own = os.getpgid(0)
     groups: set[int] = set()
+    if not _numbers_ours(proc):
+        return groups
     try:
         names = os.listdir(proc)
     except OSError:
@@ -47,6 +50,17 @@ def job_groups(worker_id: str, job_id: str, proc: str = PROC) -> set[int]:
             continue
     groups.discard(own)
     return groups
+
+
+def _numbers_ours(proc: str) -> bool:
+    """``proc`` numbers processes as this process's PID namespace does. A pool started in a
+    PID namespace of its own without its own /proc mount (`unshare --pid --fork`) reads the
+    parent namespace's, where a number names another process than it does here: killing
+    by it could hit anything."""
+    try:
+        return os.readlink(os.path.join(proc, "self")) == str(os.getpid())
+    except OSError:
+        return False
 
 
 def kill_job(worker_id: str, job_id: str) -> int:

@@ -7,6 +7,8 @@ signals, the supervisor, the store's `worker stop`).
 
 from __future__ import annotations
 
+import signal
+from dataclasses import dataclass
 from enum import IntEnum
 
 
@@ -20,3 +22,35 @@ class StopLevel(IntEnum):
         """The level ``requests`` stop requests (signals, or a level heard of) amount to:
         the first asks for a graceful stop, any after it for an abort."""
         return cls(min(max(requests, cls.NONE), cls.ABORT))
+
+
+@dataclass
+class StopSignals:
+    """The stop signals one process has received, counted as stop requests.
+
+    A hang-up (SIGHUP: the terminal of a foreground pool closed) asks for a graceful stop
+    however many times it comes: a closing terminal hangs up the whole foreground process
+    group, and the shell that owned it sends its own SIGHUP on top, a moment later or not
+    at all. Counted as two, the second would kill the running jobs. Only a person's second
+    Ctrl-C (SIGINT) or a second SIGTERM asks for more."""
+
+    requests: int = 0
+    aborted_by: int = 0  # the signal number that asked for the abort; 0 while none did
+
+    def heard(self, signum: int) -> None:
+        """Count ``signum`` (SIGINT, SIGTERM or SIGHUP). Safe in a signal handler."""
+        if signum == signal.SIGHUP:
+            self.requests = max(self.requests, 1)
+            return
+        self.requests += 1
+        if self.requests == StopLevel.ABORT:
+            self.aborted_by = signum
+
+    @property
+    def level(self) -> StopLevel:
+        return StopLevel.reached(self.requests)
+
+    def exit_code(self) -> int:
+        """What a shell reports for a command its signal interrupted (128 + the signal that
+        asked for the abort, 130 for a second Ctrl-C); 0 when the stop was graceful."""
+        return 128 + self.aborted_by if self.aborted_by else 0

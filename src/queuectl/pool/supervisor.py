@@ -9,14 +9,17 @@ level it has heard of, so one Ctrl-C that hits every process at once still count
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import mmap
 import os
+import re
 import select
 import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from queuectl import proctitle
 from queuectl.errors import QueuectlError, StoreUnavailable
@@ -25,8 +28,8 @@ from queuectl.pool.log import LogFormat, configure_logging
 from queuectl.pool.notify import Notifier, PoolReport
 from queuectl.pool.recovery import LookClock
 from queuectl.pool.relay import IdleBoard, Relay, WorkerSide, supports
-from queuectl.pool.stop import StopLevel
-from queuectl.settings import data_dir, make_private_dirs, redact_url
+from queuectl.pool.stop import StopLevel, StopSignals
+from queuectl.settings import data_dir, is_postgres, make_private_dirs, redact_url, sqlite_path
 
 READY_TIMEOUT = 30.0  # seconds --detach waits for the workers to register
 RESTART_DELAY_MAX = 10.0  # seconds between restarts of a worker that keeps crashing
@@ -53,7 +56,7 @@ class Supervisor:
         self.queues = list(queues)
         self.ready_fd = ready_fd  # --detach: each worker writes its pid here once ready
         self.children: dict[int, Child] = {}
-        self.signals = 0
+        self.signals = StopSignals()
         self.stopping = False
         self.crashes = [0] * count
         # One 8-byte slot per worker, shared across fork: the process group of the job it
@@ -79,7 +82,7 @@ class Supervisor:
 
     def _on_signal(self, signum: int, frame: object) -> None:
         if signum != signal.SIGCHLD:
-            self.signals += 1
+            self.signals.heard(signum)
 
     def _install_signals(self) -> None:
         signal.set_wakeup_fd(self._wake_w)
@@ -162,6 +165,8 @@ class Supervisor:
     # --- the loop ------------------------------------------------------------------------
 
     def run(self) -> int:
+        """Supervise until every worker has exited; the exit code: 0, or 128 + N when
+        signal N interrupted the running jobs (130 for a second Ctrl-C), as a shell says."""
         proctitle.set_title("supervisor", self.url, f"{self.count} workers")
         self._install_signals()
         if self.ready_fd is not None:  # --detach: the pid to signal, before the workers'
@@ -186,7 +191,7 @@ class Supervisor:
                 _drain(self._wake_r)
                 self._read_up()
                 self._pump()
-                level = StopLevel.reached(self.signals)
+                level = self.signals.level
                 if level > told:
                     told = level
                     self.stopping = True
@@ -206,7 +211,7 @@ class Supervisor:
             self.checkpointer.close()
             if self.report is not None:
                 self.report.notifier.close()
-        return 0
+        return self.signals.exit_code()
 
     # --- wake-ups (pool/relay.py) ---------------------------------------------------------
 
@@ -332,7 +337,8 @@ def check_store(url: str) -> None:
 
 def run_foreground(url: str, count: int, queues: Sequence[str],
                    log_format: LogFormat = "text") -> int:
-    """Run the pool in this process until it is stopped. Under systemd (``$NOTIFY_SOCKET``
+    """Run the pool in this process until it is stopped; the exit code (Supervisor.run:
+    0, or 128 + N when signal N aborted the running jobs). Under systemd (``$NOTIFY_SOCKET``
     set, `Type=notify`) this process is the service's main one and reports to it."""
     check_store(url)
     configure_logging(log_format)
@@ -363,12 +369,12 @@ def run_detached(url: str, count: int, queues: Sequence[str],
     # A detached supervisor is not the service's main process, which the manager would
     # refuse to hear; nor must its jobs inherit the socket. (Units run the foreground pool.)
     Notifier.from_environ()
-    log_path = _log_path()
+    log_file = log_path(url)
     ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(ready_r)
-        _daemonize(log_path)
+        _daemonize(log_file)
         code = 1
         try:
             configure_logging(log_format)
@@ -386,17 +392,17 @@ def run_detached(url: str, count: int, queues: Sequence[str],
             with contextlib.suppress(ProcessLookupError):
                 os.kill(supervisor, signal.SIGTERM)  # graceful: a job already taken finishes
         raise StoreUnavailable(f"only {len(pids)} of {count} workers started (the pool was "
-                               f"stopped); see {log_path}")
-    return Detached(supervisor, pids, log_path)
+                               f"stopped); see {log_file}")
+    return Detached(supervisor, pids, log_file)
 
 
-def _daemonize(log_path: str) -> None:
+def _daemonize(log_file: str) -> None:
     """Leave the terminal's session; the second fork makes sure we never get one back."""
     os.setsid()
     if os.fork() > 0:
         os._exit(0)
     devnull = os.open(os.devnull, os.O_RDONLY)
-    out = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    out = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(devnull, 0)
     os.dup2(out, 1)
     os.dup2(out, 2)
@@ -404,10 +410,24 @@ def _daemonize(log_path: str) -> None:
     os.close(out)
 
 
-def _log_path() -> str:
+def log_path(url: str) -> str:
+    """The log file of the detached pools of the store ``url``, made private if new:
+    ``$QUEUECTL_HOME/logs/workers-NAME-DIGEST.log``, one per store, so that pools of
+    different stores (a text log and a JSON one, say) never write into one file. NAME is
+    the SQLite file's or PostgreSQL database's name, for people; DIGEST, 8 hex digits of
+    the store's identity (the SQLite file's real path, or the URL without its password),
+    tells apart stores of one name. Raises InvalidValue for a URL no store has."""
+    if is_postgres(url):
+        identity = redact_url(url)
+        name = urlsplit(url).path.strip("/") or "postgres"
+    else:
+        identity = os.path.realpath(sqlite_path(url))
+        name = os.path.splitext(os.path.basename(identity))[0]
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:40]
     folder = os.path.join(data_dir(), "logs")
     make_private_dirs(folder)
-    return os.path.join(folder, "workers.log")
+    return os.path.join(folder, f"workers-{name}-{digest}.log")
 
 
 def _read_pids(fd: int, count: int) -> tuple[int | None, list[int]]:

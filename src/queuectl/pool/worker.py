@@ -45,15 +45,15 @@ from queuectl.models import (
     utcnow,
 )
 from queuectl.pool.housekeeping import MIN_IDLE, Housekeeping
-from queuectl.pool.log import job_lines, say_finished, set_worker
+from queuectl.pool.log import job_lines, say_finished, say_started, set_worker
 from queuectl.pool.recovery import LookClock, Recovery
 from queuectl.pool.relay import EVENTS, WorkerSide, drain
 from queuectl.pool.runner import CHECK_INTERVAL, Action, Hooks, RunSpec, run
-from queuectl.pool.stop import StopLevel
+from queuectl.pool.stop import StopLevel, StopSignals
 from queuectl.pool.store_calls import STORE_RETRY_MAX, StoreCalls, outage_fields
 from queuectl.settings import Config
 from queuectl.storage.base import Listener, Storage
-from queuectl.storage.liveness import HOST_ID
+from queuectl.storage.liveness import HOST_ID, PID_SCOPE
 
 IDLE_POLL = 5.0  # seconds: longest idle sleep (a safety net: wake-ups and due times come first)
 MAX_HEARTBEAT = 5.0  # seconds; heartbeats come at least 3 times per lease
@@ -65,6 +65,8 @@ CONFIG_TTL = 2 * MAX_HEARTBEAT
 # The worker claims while its last heartbeat is younger than this many heartbeat intervals
 # (2 × lease/3 at most: never old enough for another worker to take it for lost).
 FRESH_HEARTBEATS = 2
+
+CANCELLED_EARLY = "cancelled before it started"  # the error of an attempt that never ran
 
 log = logging.getLogger("queuectl.worker")
 
@@ -89,7 +91,7 @@ class Worker:
         self.queues = list(queues)
         self.id = worker_id or new_worker_id()
         self.supervisor_fd = supervisor_fd
-        self.signals = 0  # SIGINT/SIGTERM received by this process
+        self.signals = StopSignals()  # SIGINT/SIGTERM/SIGHUP received by this process
         self.ordered = StopLevel.NONE  # ordered by the supervisor or the store
         self.current: Job | None = None
         self._job_lost = False  # the running job's row names another attempt or state now
@@ -124,15 +126,16 @@ class Worker:
 
     @property
     def level(self) -> StopLevel:
-        return StopLevel.reached(max(self.signals, self.ordered))
+        return max(self.signals.level, self.ordered)
 
     def _on_signal(self, signum: int, frame: object) -> None:
-        self.signals += 1  # nothing else here: the loop acts on it
+        self.signals.heard(signum)  # nothing else here: the loop acts on it
 
     def _install_signals(self) -> None:
         signal.set_wakeup_fd(self._wake_w)
         # SIGHUP: the terminal of a foreground pool went away. Stop gracefully rather than
-        # die mid-job (its default), which would leave the job running on unattended.
+        # die mid-job (its default), which would leave the job running on unattended; a
+        # hang-up is one graceful stop however often it comes (pool/stop.py).
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, self._on_signal)
 
@@ -263,7 +266,7 @@ class Worker:
         state = "busy" if self.current else "idle"
         job_id = self.current.id if self.current else None
         return WorkerInfo(self.id, HOST_ID, os.getpid(), state, job_id, utcnow(), utcnow(),
-                          self.queues)
+                          self.queues, PID_SCOPE)
 
     def _register(self) -> None:
         began = time.monotonic()
@@ -335,10 +338,8 @@ class Worker:
             self._take_config(check.config)
         if check.stop:
             self.ordered = max(self.ordered, StopLevel.GRACEFUL)
-        if check.job_lost and self.current is not None and not self._job_lost:
-            log.warning("job %s is no longer this worker's (cancelled, or taken over while "
-                        "this worker was silent); stopping it", self.current.id,
-                        extra={"event": "job_lost", "job": self.current.id})
+        if check.job_lost and self.current is not None:
+            # Said once, when it has ended: a cancel is no fault (say_lost).
             self._job_lost = True
         self._also_held = check.also_held
 
@@ -392,8 +393,9 @@ class Worker:
         self._on_wake(select.select(self.fds, [], [], 0)[0])
         started = time.monotonic()
         if self._job_lost:  # cancelled between its claim and now: never started
-            result = AttemptResult(Outcome.CANCELLED, error="cancelled before it started")
+            result = AttemptResult(Outcome.CANCELLED, error=CANCELLED_EARLY)
         else:
+            say_started(self._job_lines, job)
             result = self._run(job)
         if self.job_group is not None:
             self.job_group(0)
@@ -403,12 +405,32 @@ class Worker:
             self.current = None
             self._job_lost = False
         if final is None:
-            log.warning("job %s was no longer this worker's when it ended (cancelled or "
-                        "recovered meanwhile, or recorded by a call whose answer was lost)",
-                        job.id, extra={"event": "job_lost", "job": job.id})
+            self._say_lost(job, result)
         else:
             say_finished(self._job_lines, job, final, time.monotonic() - started, result)
         return nxt
+
+    def _say_lost(self, job: Job, result: AttemptResult) -> None:
+        """One line for a job whose end was not ours to record: its row says why. A cancel
+        is what a user asked for (INFO); a job taken over, or whose end was recorded by a
+        call whose answer was lost, is worth a WARNING."""
+        try:
+            now = self.calls.call(lambda: self.store.get_job(job.id))
+        except StoreUnavailable:
+            now = None
+        if now is not None and now.state is State.CANCELLED:
+            if result.error == CANCELLED_EARLY:
+                what = "cancelled before it started"
+            elif result.outcome is Outcome.CANCELLED:
+                what = "cancelled while running; its process group was killed"
+            else:  # it ended on its own as the cancel came
+                what = "cancelled as it ended"
+            log.info("job %s %s", job.id, what, extra={
+                "event": "job_cancelled", "job": job.id, "attempt": job.last_attempt})
+            return
+        log.warning("job %s was no longer this worker's when it ended (recovered by another "
+                    "worker while this one was silent, or recorded by a call whose answer "
+                    "was lost)", job.id, extra={"event": "job_lost", "job": job.id})
 
     def _run(self, job: Job) -> AttemptResult:
         """The runner never raises once the command has started (it kills it first), so

@@ -1,5 +1,8 @@
 """When is a worker lost? Liveness lives in the store (heartbeats), so it holds across hosts;
-on the worker's own host a dead pid settles it at once instead of after a whole lease.
+where a worker's pid is this process's to judge (the same host, boot and PID namespace) a
+dead pid settles it at once instead of after a whole lease. A host name alone never makes
+a pid comparable: containers sharing the host's network share its name but not its pids,
+and a worker row left by a previous boot names a pid of that boot.
 
 A claim is a sign of life too: a worker back from a silence may claim a job before its next
 heartbeat, and that job is then held by a live worker. Whether a worker holds a job is read
@@ -12,16 +15,20 @@ import socket
 from collections.abc import Iterable
 from dataclasses import replace
 
+from queuectl.hostinfo import pid_scope
 from queuectl.models import WorkerInfo
 from queuectl.settings import Config
 
 # Hosts are told apart by this id; QUEUECTL_HOST_ID lets two pools on one machine act
 # as two hosts (and containers sharing a store pick their own).
 HOST_ID = os.environ.get("QUEUECTL_HOST_ID") or socket.gethostname()
+# The boot and PID namespace this process's pids belong to (hostinfo.pid_scope), written
+# beside each worker's pid: whatever QUEUECTL_HOST_ID says, a pid is judged only here.
+PID_SCOPE = pid_scope()
 
-# A worker as recovery judges it: id, host, pid, and its last sign of life in epoch ms (its
-# heartbeat, or its latest claim of a job it still holds, whichever came later).
-Vitals = tuple[str, str, int, int]
+# A worker as recovery judges it: id, host, pid scope, pid, and its last sign of life in
+# epoch ms (its heartbeat, or its latest claim of a job it still holds, whichever came later).
+Vitals = tuple[str, str, str, int, int]
 
 
 def lease_seconds(stored_config: dict[str, str]) -> float:
@@ -38,16 +45,18 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def process_gone(host: str, pid: int) -> bool:
-    """The worker ran on this host and its process has exited."""
-    return host == HOST_ID and not pid_alive(pid)
+def process_gone(host: str, scope: str, pid: int) -> bool:
+    """The worker's pid is ours to judge (this host, and ``scope``, its boot and PID
+    namespace, are this process's) and its process has exited. A worker of another scope,
+    or one that could not say its scope (""), is never judged by its pid."""
+    return host == HOST_ID and scope == PID_SCOPE != "" and not pid_alive(pid)
 
 
 def is_lost(worker: WorkerInfo, now: float, lease_timeout: float) -> bool:
-    """Silent longer than the lease, or (on this host) its process is gone."""
+    """Silent longer than the lease, or (where its pid is ours to judge) its process is gone."""
     if now - worker.heartbeat_at.timestamp() > lease_timeout:
         return True
-    return process_gone(worker.host, worker.pid)
+    return process_gone(worker.host, worker.pid_scope, worker.pid)
 
 
 def shown_state(worker: WorkerInfo, now: float, lease_timeout: float) -> str:
@@ -65,12 +74,12 @@ def judged(workers: Iterable[WorkerInfo], now: float, lease_timeout: float) -> l
 def lost_workers(
     workers: Iterable[Vitals], cutoff_ms: int | None
 ) -> tuple[list[str], list[str]]:
-    """(dead, silent): the workers whose process is gone (on this host), and those with no
-    sign of life since ``cutoff_ms`` (None: silence is not judged)."""
+    """(dead, silent): the workers whose process is gone (where their pid is ours to judge),
+    and those with no sign of life since ``cutoff_ms`` (None: silence is not judged)."""
     dead: list[str] = []
     silent: list[str] = []
-    for worker_id, host, pid, last_sign_ms in workers:
-        if process_gone(host, pid):
+    for worker_id, host, scope, pid, last_sign_ms in workers:
+        if process_gone(host, scope, pid):
             dead.append(worker_id)
         elif cutoff_ms is not None and last_sign_ms < cutoff_ms:
             silent.append(worker_id)

@@ -80,10 +80,11 @@ def attempt_from_row(row: Sequence[Any]) -> Attempt:
 
 def worker_from_row(row: Sequence[Any]) -> WorkerInfo:
     """A row of the `all_workers` query: id, host, pid, state, current_job, started_at,
-    heartbeat_at, queues (a JSON array)."""
+    heartbeat_at, queues (a JSON array), ..., and last, pid_scope."""
     return WorkerInfo(
         id=row[0], host=row[1], pid=row[2], state=row[3], current_job=row[4],
         started_at=ms(row[5]), heartbeat_at=ms(row[6]), queues=json.loads(row[7]),
+        pid_scope=row[-1],
     )
 
 

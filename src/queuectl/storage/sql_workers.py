@@ -103,7 +103,8 @@ class SqlWorkers(SqlStore[C]):
 
     def register_worker(self, info: WorkerInfo) -> None:
         params = {"id": info.id, "host": info.host, "pid": info.pid,
-                  "queues": json.dumps(info.queues), **self._clock()}
+                  "pid_scope": info.pid_scope, "queues": json.dumps(info.queues),
+                  **self._clock()}
         with self._write_statement() as conn:
             conn.execute(self._q["insert_worker"], params)
 
@@ -150,10 +151,11 @@ class SqlWorkers(SqlStore[C]):
 
     def _judge(self, conn: C, lease_ms: int | None, clock: Params) -> tuple[list[str], list[str]]:
         """(dead, silent) by the workers' vitals (see liveness.lost_workers)."""
-        params = {"lease_ms": lease_ms, "host": liveness.HOST_ID, **clock}
+        params = {"lease_ms": lease_ms, "host": liveness.HOST_ID,
+                  "pid_scope": liveness.PID_SCOPE, **clock}
         vitals = conn.execute(self._q["vitals"], params).fetchall()
-        cutoff = vitals[0][4] if vitals else None
-        return liveness.lost_workers(((r[0], r[1], r[2], r[3]) for r in vitals), cutoff)
+        cutoff = vitals[0][5] if vitals else None
+        return liveness.lost_workers(((r[0], r[1], r[2], r[3], r[4]) for r in vitals), cutoff)
 
     def _lost_workers(
         self, conn: C, lease_ms: int | None, clock: Params

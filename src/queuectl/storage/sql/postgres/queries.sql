@@ -131,13 +131,14 @@ ORDER BY number DESC LIMIT 1
 -- workers.state and current_job are not read (see all_workers): they are written once
 -- here, for workers of an earlier queuectl that still read them.
 INSERT INTO workers (id, host, pid, queues, state, current_job, started_at, heartbeat_at,
-                     stop_requested)
+                     stop_requested, pid_scope)
 VALUES (%(id)s, %(host)s, %(pid)s, %(queues)s, 'idle', NULL, queuectl_now_ms(),
-        queuectl_now_ms(), false)
+        queuectl_now_ms(), false, %(pid_scope)s)
 ON CONFLICT (id) DO UPDATE
 SET host = excluded.host, pid = excluded.pid, queues = excluded.queues, state = 'idle',
     current_job = NULL, started_at = excluded.started_at,
-    heartbeat_at = excluded.heartbeat_at, stop_requested = false
+    heartbeat_at = excluded.heartbeat_at, stop_requested = false,
+    pid_scope = excluded.pid_scope
 
 -- name: delete_worker
 DELETE FROM workers WHERE id = %(id)s
@@ -176,7 +177,7 @@ SELECT (SELECT stop_requested FROM workers WHERE id = %(worker)s),
 -- boundary writes no worker row. The latest start wins should a worker ever hold two jobs
 -- (it never runs more than one). now_ms rides along: the database's clock.
 SELECT id, host, pid, CASE WHEN job IS NULL THEN 'idle' ELSE 'busy' END, job, started_at,
-       heartbeat_at, queues, queuectl_now_ms() AS now_ms
+       heartbeat_at, queues, queuectl_now_ms() AS now_ms, pid_scope
 FROM (SELECT workers.*, (SELECT id FROM jobs
                          WHERE state = 'processing' AND worker = workers.id
                          ORDER BY started_at DESC LIMIT 1) AS job
@@ -184,19 +185,21 @@ FROM (SELECT workers.*, (SELECT id FROM jobs
 ORDER BY started_at, id
 
 -- name: vitals
--- The workers a recovery may find lost: this host's (a dead pid is judged here alone)
--- and those whose heartbeat is older than the cutoff. Every live worker's pool looks
--- every few seconds: reading the whole fleet each time would cost the square of its size.
+-- The workers a recovery may find lost: those whose pids are this process's to judge (this
+-- host, this boot, this PID namespace: a dead pid is judged there alone) and those whose
+-- heartbeat is older than the cutoff. Every live worker's pool looks every few seconds:
+-- reading the whole fleet each time would cost the square of its size.
 -- Each with its last sign of life: its heartbeat, or its latest claim of a job it still
 -- holds if that came later (a worker back from a silence may claim before it heartbeats:
 -- it is alive); and the cutoff, the database's now minus the lease (NULL: no silence is
 -- judged).
-SELECT id, host, pid,
+SELECT id, host, pid_scope, pid,
        greatest(heartbeat_at, (SELECT max(started_at) FROM jobs
                                WHERE state = 'processing' AND worker = workers.id)),
        queuectl_now_ms() - %(lease_ms)s::bigint
 FROM workers
-WHERE host = %(host)s OR heartbeat_at < queuectl_now_ms() - %(lease_ms)s::bigint
+WHERE (host = %(host)s AND pid_scope = %(pid_scope)s)
+   OR heartbeat_at < queuectl_now_ms() - %(lease_ms)s::bigint
 
 
 -- name: pg_lock_lost_workers

@@ -86,7 +86,8 @@ CREATE TABLE workers (
     current_job    text,
     started_at     bigint  NOT NULL,
     heartbeat_at   bigint  NOT NULL,
-    stop_requested boolean NOT NULL DEFAULT false
+    stop_requested boolean NOT NULL DEFAULT false,
+    pid_scope      text    NOT NULL DEFAULT ''   -- BOOT_ID/PID_NAMESPACE its pid belongs to
 );
 
 -- Values set by `config set`; defaults are not stored.

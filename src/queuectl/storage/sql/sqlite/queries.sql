@@ -145,8 +145,8 @@ ORDER BY number DESC LIMIT 1
 -- workers.state and current_job are not read (see all_workers): they are written once
 -- here, for workers of an earlier queuectl that still read them.
 INSERT OR REPLACE INTO workers (id, host, pid, queues, state, current_job, started_at,
-                                heartbeat_at, stop_requested)
-VALUES (:id, :host, :pid, :queues, 'idle', NULL, :now, :now, 0)
+                                heartbeat_at, stop_requested, pid_scope)
+VALUES (:id, :host, :pid, :queues, 'idle', NULL, :now, :now, 0, :pid_scope)
 
 -- name: delete_worker
 DELETE FROM workers WHERE id = :id
@@ -178,7 +178,7 @@ SELECT (SELECT stop_requested FROM workers WHERE id = :worker),
 -- a worker ever hold two jobs (it never runs more than one). now_ms rides along: the
 -- store's clock, by which liveness is judged.
 SELECT id, host, pid, CASE WHEN job IS NULL THEN 'idle' ELSE 'busy' END, job, started_at,
-       heartbeat_at, queues, :now AS now_ms
+       heartbeat_at, queues, :now AS now_ms, pid_scope  -- (pid_scope last in both dialects)
 FROM (SELECT workers.*, (SELECT id FROM jobs
                          WHERE state = 'processing' AND worker = workers.id
                          ORDER BY started_at DESC LIMIT 1) AS job
@@ -192,18 +192,19 @@ WHERE stop_requested = 0
   AND NOT EXISTS (SELECT 1 FROM jobs WHERE state = 'processing' AND worker = workers.id)
 
 -- name: vitals
--- The workers a recovery may find lost: this host's (a dead pid is judged here alone)
--- and those whose heartbeat is older than the cutoff. Every live worker's pool looks
--- every few seconds: reading the whole fleet each time would cost the square of its size.
+-- The workers a recovery may find lost: those whose pids are this process's to judge (this
+-- host, this boot, this PID namespace: a dead pid is judged there alone) and those whose
+-- heartbeat is older than the cutoff. Every live worker's pool looks every few seconds:
+-- reading the whole fleet each time would cost the square of its size.
 -- Each with its last sign of life: its heartbeat, or its latest claim of a job it still
 -- holds if that came later (a worker back from a silence may claim before it heartbeats:
 -- it is alive); and the cutoff, now minus the lease (NULL: no silence is judged).
-SELECT id, host, pid,
+SELECT id, host, pid_scope, pid,
        max(heartbeat_at, coalesce((SELECT max(started_at) FROM jobs
                                    WHERE state = 'processing' AND worker = workers.id), 0)),
        :now - :lease_ms
 FROM workers
-WHERE host = :host OR heartbeat_at < :now - :lease_ms
+WHERE (host = :host AND pid_scope = :pid_scope) OR heartbeat_at < :now - :lease_ms
 
 
 -- name: held_jobs

@@ -77,7 +77,8 @@ CREATE TABLE workers (
     current_job    TEXT,
     started_at     INTEGER NOT NULL,
     heartbeat_at   INTEGER NOT NULL,
-    stop_requested INTEGER NOT NULL DEFAULT 0
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    pid_scope      TEXT    NOT NULL DEFAULT ''   -- BOOT_ID/PID_NAMESPACE its pid belongs to
 );
 
 -- Values set by `config set`; defaults are not stored.
