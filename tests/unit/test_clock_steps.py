@@ -75,7 +75,7 @@ def test_tolerance_grows_with_elapsed_time() -> None:
 
 
 def test_only_a_run_at_given_as_a_time_is_a_wall_clock_time() -> None:
-    config = Config()
+    config = Config.from_stored({})
     fixed = build_spec({"command": "true", "run_at": "2030-01-01T09:00:00Z"}, config, "/")
     delayed = build_spec({"command": "true", "delay": "10m"}, config, "/")
     now = build_spec({"command": "true"}, config, "/")
