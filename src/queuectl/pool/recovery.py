@@ -89,7 +89,7 @@ class Recovery:
         step_ms = self.calls.retrying(
             lambda: self.store.track_clock(hostinfo.boot_id(), boot_clock_ms))
         if step_ms:
-            log.warning("the store's clock stepped %+.3f s: times kept in step with it",
+            log.warning("the store's clock stepped by %+.1f s: waits and heartbeats moved with it",
                         step_ms / 1000, extra={"event": "clock_step", "step_ms": step_ms})
         lease = self.lease()
         judge = time.monotonic() - self.calls.watched_since >= lease
