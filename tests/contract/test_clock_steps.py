@@ -11,6 +11,7 @@ are then in the new clock, as they would be)."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -195,6 +196,30 @@ def test_a_reading_of_another_boot_moves_with_the_step(stepped: SteppedStore) ->
     # The other host's next look sees its own boot-time clock and the store's agree.
     elapsed = boot_clock_ms() - base
     assert store.track_clock("boot-b", lambda: base + 10_000_000 + elapsed) == 0
+
+
+def put_reading(url: str, boot_id: str, store_ms: int, boot_ms: int) -> None:
+    """A boot's last reading, as its pools would have left it."""
+    sql = ("INSERT INTO clock_readings (boot_id, store_ms, boot_ms) VALUES (%s, %s, %s)"
+           " ON CONFLICT (boot_id) DO UPDATE SET store_ms = excluded.store_ms,"
+           " boot_ms = excluded.boot_ms")
+    if url.startswith("postgresql"):
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql, (boot_id, store_ms, boot_ms))  # type: ignore[arg-type]
+        return
+    with sqlite3.connect(url) as db:
+        db.execute(sql.replace("%s", "?"), (boot_id, store_ms, boot_ms))
+    db.close()
+
+
+def test_a_host_paused_meanwhile_is_no_step_of_the_store(stepped: SteppedStore) -> None:
+    # Another host's pools read the store's clock all along, the last time just now.
+    store = stepped.store
+    assert store.track_clock("boot-b", boot_clock_ms) == 0
+    # This host's VM was paused for an hour: its boot-time clock stood still meanwhile.
+    put_reading(stepped.url, BOOT, stepped.now_ms() - HOUR_MS, boot_clock_ms() - 1_000)
+    assert store.track_clock(BOOT, boot_clock_ms) == 0
+    assert store.track_clock(BOOT, boot_clock_ms) == 0
 
 
 def test_drift_and_an_unknown_boot_are_no_step(stepped: SteppedStore) -> None:

@@ -79,6 +79,21 @@ def shift(last: Reading, now: Reading) -> Shift | None:
     return Shift(step, last.store_ms + step - slack, now.store_ms + slack)
 
 
+def witnesses(last: Reading, now: Reading) -> tuple[int, int]:
+    """The span (after, until] of the store's clock (ms) in which another boot's reading
+    shows that what looks like a step here is this boot's own: a VM paused by its host,
+    whose boot-time clock stood still while the database server's ran on.
+
+    No clock read before a step can read later than ``after``, so such a reading was taken
+    after the step, and its boot compared it with its own last reading: had the store's
+    clock stepped, that boot would have corrected it, and moved this boot's reading too.
+    (Wrong only when that was the boot's first reading: a step of the server's clock that
+    comes just as a new host starts is not corrected.) Only a PostgreSQL store has other
+    boots' readings that run on meanwhile."""
+    elapsed = now.boot_ms - last.boot_ms
+    return last.store_ms + elapsed + tolerance_ms(elapsed), now.store_ms + tolerance_ms(elapsed)
+
+
 def worth_writing(last: Reading | None, now: Reading) -> bool:
     """Whether a look that found ``last`` should take the write lock: to correct a step,
     or to keep the reading fresh (see the module's text), or to make the first one."""

@@ -24,7 +24,11 @@ class SqlClock(SqlStore[C]):
             return 0
         with self._write() as conn:  # read again: another pool may have corrected it
             last, now = self._clock_readings(conn, boot_id, boot_ms)
-            found = None if last is None else clock_steps.shift(last, now)
+            found = None
+            if last is not None:
+                found = clock_steps.shift(last, now)
+                if found is not None and self._witnessed(conn, boot_id, last, now):
+                    found = None  # this boot's clocks disagree, not the store's
             if found is not None:
                 self._shift(conn, boot_id, found, now.store_ms)
             params = {"boot_id": boot_id, "store_ms": now.store_ms, "boot_ms": now.boot_ms,
@@ -45,6 +49,14 @@ class SqlClock(SqlStore[C]):
         assert row is not None
         now = Reading(int(row[0]), ticks)
         return (None if row[1] is None else Reading(int(row[1]), int(row[2]))), now
+
+    def _witnessed(self, conn: C, boot_id: str, last: Reading, now: Reading) -> bool:
+        """Another boot read the store's clock since the step seen here without seeing it:
+        the store's clock did not step (see clock_steps.witnesses)."""
+        after, until = clock_steps.witnesses(last, now)
+        row = conn.execute(self._q["clock_witnesses"],
+                           {"boot_id": boot_id, "after": after, "until": until}).fetchone()
+        return row is not None and int(row[0]) > 0
 
     def _shift(self, conn: C, boot_id: str, shift: Shift, now_ms: int) -> None:
         """Move every time counted from when it was written by the step, in one

@@ -579,6 +579,12 @@ INSERT INTO clock_readings (boot_id, store_ms, boot_ms)
 VALUES (%(boot_id)s, %(store_ms)s, %(boot_ms)s)
 ON CONFLICT (boot_id) DO UPDATE SET store_ms = excluded.store_ms, boot_ms = excluded.boot_ms
 
+-- name: clock_witnesses
+-- Other boots that read the store's clock between after and until (see
+-- clock_steps.witnesses).
+SELECT count(*) FROM clock_readings
+WHERE boot_id <> %(boot_id)s AND store_ms > %(after)s::bigint AND store_ms <= %(until)s::bigint
+
 -- name: clock_forget
 DELETE FROM clock_readings WHERE store_ms < %(store_ms)s::bigint - %(forget_ms)s::bigint
 

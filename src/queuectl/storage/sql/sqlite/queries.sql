@@ -538,6 +538,12 @@ FROM (SELECT 1) LEFT JOIN clock_readings r ON r.boot_id = :boot_id
 INSERT INTO clock_readings (boot_id, store_ms, boot_ms) VALUES (:boot_id, :store_ms, :boot_ms)
 ON CONFLICT (boot_id) DO UPDATE SET store_ms = excluded.store_ms, boot_ms = excluded.boot_ms
 
+-- name: clock_witnesses
+-- Other boots that read the store's clock between :after and :until (see
+-- clock_steps.witnesses)..
+SELECT count(*) FROM clock_readings
+WHERE boot_id <> :boot_id AND store_ms > :after AND store_ms <= :until
+
 -- name: clock_forget
 DELETE FROM clock_readings WHERE store_ms < :store_ms - :forget_ms
 
