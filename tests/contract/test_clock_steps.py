@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import psycopg
@@ -67,6 +69,12 @@ class SteppedStore:
                     continue  # (a store of an earlier version)
                 moves = ", ".join(f"{c} = {c} - {delta_ms}" for c in columns)
                 conn.execute(f"UPDATE {table} SET {moves}")  # type: ignore[arg-type]
+
+    def another(self) -> Storage:
+        """The same store opened again, as by another pool (with the same clock)."""
+        if isinstance(self.store, SQLiteStorage):
+            return SQLiteStorage(self.url, clock=lambda: time.time() + self.offset_ms / 1000)
+        return open_store(self.url)
 
     def now_ms(self) -> int:
         return int(time.time() * 1000) + (self.offset_ms if isinstance(self.store, SQLiteStorage)
@@ -184,6 +192,30 @@ def test_a_step_is_corrected_once_and_later_writes_stay(stepped: SteppedStore) -
     other_pool.look()
     claimed = store.claim("w1")
     assert claimed is not None and claimed.id == "new"
+
+
+def test_pools_that_see_one_step_at_once_correct_it_once(stepped: SteppedStore) -> None:
+    stores = [stepped.store, stepped.another()]
+    try:
+        assert stores[0].track_clock(BOOT, boot_clock_ms) == 0
+        stores[0].enqueue([JobSpec(command="true", id="delayed", max_retries=0,
+                                   run_at=utcnow() + timedelta(minutes=10))])
+        stepped.step(-HOUR_MS)
+        start = threading.Barrier(2)
+
+        def look(store: Storage) -> int:
+            start.wait()
+            return store.track_clock(BOOT, boot_clock_ms)
+
+        with ThreadPoolExecutor(2) as pool:
+            steps = list(pool.map(look, stores))
+        assert sorted(steps, key=abs)[0] == 0 and sum(steps) < -HOUR_MS + 5_000
+        delayed = stores[0].get_job("delayed")
+        assert delayed is not None
+        left_ms = delayed.run_at.timestamp() * 1000 - stepped.now_ms()
+        assert 9 * 60_000 < left_ms <= 10 * 60_000
+    finally:
+        stores[1].close()
 
 
 def test_a_reading_of_another_boot_moves_with_the_step(stepped: SteppedStore) -> None:

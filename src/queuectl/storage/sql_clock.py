@@ -23,6 +23,7 @@ class SqlClock(SqlStore[C]):
         if not clock_steps.worth_writing(last, now):
             return 0
         with self._write() as conn:  # read again: another pool may have corrected it
+            conn.execute(self._q["clock_lock"])
             last, now = self._clock_readings(conn, boot_id, boot_ms)
             found = None
             if last is not None:

@@ -574,6 +574,11 @@ UPDATE jobs SET run_at_fixed = true WHERE id = ANY(%(ids)s::text[])
 SELECT queuectl_now_ms(), r.store_ms, r.boot_ms
 FROM (SELECT 1) AS one LEFT JOIN clock_readings r ON r.boot_id = %(boot_id)s
 
+-- name: clock_lock
+-- One correction at a time: two pools that saw one step both moving the times by it would
+-- move them twice. The one that waited reads the readings the other left.
+LOCK TABLE clock_readings IN SHARE ROW EXCLUSIVE MODE
+
 -- name: clock_save
 INSERT INTO clock_readings (boot_id, store_ms, boot_ms)
 VALUES (%(boot_id)s, %(store_ms)s, %(boot_ms)s)

@@ -534,6 +534,10 @@ UPDATE jobs SET run_at_fixed = 1 WHERE id IN (SELECT value FROM json_each(:ids))
 SELECT :now, r.store_ms, r.boot_ms
 FROM (SELECT 1) LEFT JOIN clock_readings r ON r.boot_id = :boot_id
 
+-- name: clock_lock
+-- One correction at a time: the write lock, taken by BEGIN IMMEDIATE, already sees to it.
+SELECT 1
+
 -- name: clock_save
 INSERT INTO clock_readings (boot_id, store_ms, boot_ms) VALUES (:boot_id, :store_ms, :boot_ms)
 ON CONFLICT (boot_id) DO UPDATE SET store_ms = excluded.store_ms, boot_ms = excluded.boot_ms
