@@ -75,6 +75,9 @@ class JobSpec:
     cwd: str = "/"
     env: dict[str, str] | None = None
     run_at: datetime | None = None  # None: now, by the store's clock
+    # run_at is a time on the wall clock (--run-at), which a step of the clock leaves where
+    # it is; otherwise (--delay) it counts from now, and moves with a step.
+    run_at_fixed: bool = False
     after: tuple[str, ...] = ()  # ids of jobs that must complete before this one runs
     # At most one job with this key is pending, failed or processing (SPEC 6): enqueueing
     # another gives back the one there is.

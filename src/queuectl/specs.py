@@ -270,6 +270,7 @@ def build_spec(
         cwd=check_cwd(fields.get("cwd"), base_cwd),
         env=check_env(fields.get("env")),
         run_at=_run_at(fields),
+        run_at_fixed=fields.get("run_at") is not None,
         after=check_after(fields.get("after")),
         unique_key=check_unique_key(fields.get("unique_key")),
     )

@@ -22,6 +22,7 @@ import struct
 import time
 from collections.abc import Callable
 
+from queuectl import hostinfo
 from queuectl.pool import orphans
 from queuectl.pool.store_calls import StoreCalls
 from queuectl.storage.base import Storage
@@ -33,6 +34,11 @@ log = logging.getLogger("queuectl.worker")
 # under one, so that the heartbeats of workers started together (which come an interval
 # apart, give or take scheduling) do not skip every other interval.
 LOOK_EVERY = 0.8
+
+
+def boot_clock_ms() -> int:
+    """This host's CLOCK_BOOTTIME in ms: it never steps, and it counts a suspend."""
+    return int(time.clock_gettime(time.CLOCK_BOOTTIME) * 1000)
 
 
 class LookClock:
@@ -78,7 +84,13 @@ class Recovery:
             self.look()
 
     def look(self) -> None:
-        """Hand back the jobs of lost workers, retried through an outage."""
+        """Correct a step of the store's clock, then hand back the jobs of lost workers,
+        retried through an outage."""
+        step_ms = self.calls.retrying(
+            lambda: self.store.track_clock(hostinfo.boot_id(), boot_clock_ms))
+        if step_ms:
+            log.warning("the store's clock stepped by %+.1f s: waits and heartbeats moved with it",
+                        step_ms / 1000, extra={"event": "clock_step", "step_ms": step_ms})
         lease = self.lease()
         judge = time.monotonic() - self.calls.watched_since >= lease
         recovered = self.calls.retrying(lambda: self.store.recover_stale(

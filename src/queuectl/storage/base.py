@@ -274,6 +274,21 @@ class Storage(ABC):
         """``heartbeat`` without the heartbeat: a read-only look."""
 
     @abstractmethod
+    def track_clock(self, boot_id: str, boot_ms: Callable[[], int]) -> int:
+        """Find and correct a step of the store's clock (the SQLite store's process clock,
+        PostgreSQL's server clock) since this boot's last reading; returns the step in ms
+        (positive: forward; 0: none).
+
+        ``boot_id`` names the host's boot (hostinfo.boot_id; "" where unknown: nothing is
+        done) and ``boot_ms()`` reads its clock that never steps (CLOCK_BOOTTIME, ms).
+        When the store's clock moved further or less far than that one since the boot's
+        last reading, beyond drift, the times counted from when they were written move by
+        the step, in one transaction: workers' heartbeats and claims, due times of jobs
+        but those given as a wall-clock time (``--run-at``), ``every`` schedules' next
+        runs, and the other boots' readings, so that no other pool corrects it again.
+        Pools call it in their recovery looks, before judging silence."""
+
+    @abstractmethod
     def recover_stale(
         self, lease_timeout: float, policy: FailurePolicy,
         before_handback: Callable[[Job], None] | None = None, *, judge_silence: bool = True,

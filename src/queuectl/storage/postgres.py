@@ -39,6 +39,7 @@ from queuectl.storage.faults import postgres_fault
 from queuectl.storage.pgconn import CHANNEL, Conn, Wakeups, connect, migrate, scrub
 from queuectl.storage.rows import idle_plan, job_from_row
 from queuectl.storage.sql import queries
+from queuectl.storage.sql_clock import SqlClock
 from queuectl.storage.sql_cron import SqlCron
 from queuectl.storage.sql_queues import SqlQueues
 from queuectl.storage.sql_store import Params
@@ -53,7 +54,7 @@ VACUUM_AFTER_FOLD = 50_000
 FOLD_MIN_ROWS = 1_000
 
 
-class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn]):
+class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock[Conn]):
     _q = queries("postgres")
     _duplicate_error = pg_errors.UniqueViolation
 
@@ -188,10 +189,12 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn]):
     def _insert_jobs(self, specs: Sequence[JobSpec], ids: list[str]) -> int:
         """One statement, one array per column (it notifies the idle workers itself)."""
         params = {**_columns(specs, ids), "channel": CHANNEL}
-        if dependencies.any_after(specs):
+        if dependencies.any_after(specs) or any(spec.run_at_fixed for spec in specs):
             with self._write() as conn:
                 row = conn.execute(self._q["insert_job"], params).fetchone()
-                self._record_dependencies(conn, specs, ids)
+                if dependencies.any_after(specs):
+                    self._record_dependencies(conn, specs, ids)
+                self._mark_run_at_fixed(conn, specs, ids)
         else:
             with self._db() as conn:  # one statement: its own transaction
                 row = conn.execute(self._q["insert_job"], params).fetchone()

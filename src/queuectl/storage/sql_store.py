@@ -175,6 +175,13 @@ class SqlStore(Storage, Generic[C]):
 
     # --- plumbing ------------------------------------------------------------------------
 
+    def _mark_run_at_fixed(self, conn: C, specs: Sequence[JobSpec], ids: Sequence[str]) -> None:
+        """In the insert's transaction: mark the jobs of the batch whose run_at is a
+        wall-clock time (``JobSpec.run_at_fixed``), which a step of the clock leaves."""
+        fixed = [job_id for spec, job_id in zip(specs, ids, strict=True) if spec.run_at_fixed]
+        if fixed:
+            conn.execute(self._q["mark_run_at_fixed"], {"ids": self._list(fixed)})
+
     def _read(self, name: str, params: Params | None = None) -> list[Any]:
         """Every row of one read."""
         with self._reading() as conn:
@@ -256,6 +263,7 @@ class SqlStore(Storage, Generic[C]):
                         raise refused.at(new[refused.index]) from None
                     fresh = self._with_dependencies_in(conn, [made[ids[n]] for n in new])
                     made.update((job.id, job) for job in fresh)
+                self._mark_run_at_fixed(conn, [specs[n] for n in new], [ids[n] for n in new])
                 if new:
                     self._wake(conn, "work")
                 return [made[job_id] for job_id in ids]

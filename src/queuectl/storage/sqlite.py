@@ -29,6 +29,7 @@ from queuectl.storage.base import Listener
 from queuectl.storage.faults import sqlite_fault
 from queuectl.storage.rows import idle_plan, job_from_row, ms
 from queuectl.storage.sql import queries
+from queuectl.storage.sql_clock import SqlClock
 from queuectl.storage.sql_cron import SqlCron
 from queuectl.storage.sql_queues import SqlQueues
 from queuectl.storage.sql_store import Params
@@ -44,7 +45,7 @@ from queuectl.transitions import Transition
 Db = sqlite3.Connection
 
 
-class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db]):
+class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
     _q = queries("sqlite")
     _duplicate_error = sqlite3.IntegrityError
 
@@ -264,6 +265,7 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db]):
             conn.execute(self._q["insert_job"], {"rows": batch, "now": now})
             if dependencies.any_after(specs):
                 self._record_dependencies(conn, specs, ids)
+            self._mark_run_at_fixed(conn, specs, ids)
             self._wake(conn, "work")
         return now
 

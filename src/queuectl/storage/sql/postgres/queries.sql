@@ -559,3 +559,66 @@ WHERE name = %(name)s
 -- name: cron_skipped
 SELECT tick, blocked_by FROM cron_skipped WHERE name = %(name)s ORDER BY tick DESC
 LIMIT %(limit)s
+
+-- name: mark_run_at_fixed
+-- Jobs whose run_at the user gave as a wall-clock time (--run-at): see clock_shift_run_at.
+UPDATE jobs SET run_at_fixed = true WHERE id = ANY(%(ids)s::text[])
+
+-- name: clock_reading
+-- The server's clock now, and this boot's last reading beside it (NULLs: none yet). Now
+-- as the statement runs, not as the transaction began: the boot-time clock is read just
+-- before it, and a wait for clock_lock between the two would look like a step.
+SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint, r.store_ms, r.boot_ms
+FROM (SELECT 1) AS one LEFT JOIN clock_readings r ON r.boot_id = %(boot_id)s
+
+-- name: clock_lock
+-- One correction at a time: two pools that saw one step both moving the times by it would
+-- move them twice. The one that waited reads the readings the other left.
+LOCK TABLE clock_readings IN SHARE ROW EXCLUSIVE MODE
+
+-- name: clock_save
+INSERT INTO clock_readings (boot_id, store_ms, boot_ms)
+VALUES (%(boot_id)s, %(store_ms)s, %(boot_ms)s)
+ON CONFLICT (boot_id) DO UPDATE SET store_ms = excluded.store_ms, boot_ms = excluded.boot_ms
+
+-- name: clock_witnesses
+-- Other boots that read the store's clock between after and until (see
+-- clock_steps.witnesses).
+SELECT count(*) FROM clock_readings
+WHERE boot_id <> %(boot_id)s AND store_ms > %(after)s::bigint AND store_ms <= %(until)s::bigint
+
+-- name: clock_forget
+DELETE FROM clock_readings WHERE store_ms < %(store_ms)s::bigint - %(forget_ms)s::bigint
+
+-- name: clock_shift_readings
+-- The shift after a step of STEP ms (storage/clock_steps.py): a stamp inside
+-- [new_from, new_until] was written after the step and stays; a time shifted past now
+-- is now (a sign of life is never from the future).
+UPDATE clock_readings SET store_ms = store_ms + %(step)s::bigint
+WHERE boot_id <> %(boot_id)s
+  AND (store_ms < %(new_from)s::bigint OR store_ms > %(new_until)s::bigint)
+
+-- name: clock_shift_workers
+UPDATE workers
+SET heartbeat_at = least(heartbeat_at + %(step)s::bigint, %(now)s::bigint),
+    started_at = least(started_at + %(step)s::bigint, %(now)s::bigint)
+WHERE heartbeat_at < %(new_from)s::bigint OR heartbeat_at > %(new_until)s::bigint
+
+-- name: clock_shift_claims
+UPDATE jobs SET started_at = least(started_at + %(step)s::bigint, %(now)s::bigint)
+WHERE state = 'processing'
+  AND (started_at < %(new_from)s::bigint OR started_at > %(new_until)s::bigint)
+
+-- name: clock_shift_run_at
+-- Not a run_at the user gave as a wall-clock time, while it is still the one given (the
+-- job never ran: a retry's run_at is a backoff, counted from its failure).
+UPDATE jobs SET run_at = run_at + %(step)s::bigint
+WHERE state IN ('pending', 'failed') AND NOT (run_at_fixed AND runs = 0)
+  AND (updated_at < %(new_from)s::bigint OR updated_at > %(new_until)s::bigint)
+
+-- name: clock_schedules
+SELECT name, schedule, next_run_at, updated_at FROM cron_schedules WHERE next_run_at IS NOT NULL
+
+-- name: clock_shift_schedule
+UPDATE cron_schedules SET next_run_at = next_run_at + %(step)s::bigint
+WHERE name = %(name)s AND next_run_at = %(next_run_at)s::bigint

@@ -36,7 +36,8 @@ CREATE TABLE jobs (
     blocked_by   integer NOT NULL DEFAULT 0,   -- dependencies not completed yet (pending jobs)
     has_dependents boolean NOT NULL DEFAULT false, -- some job runs after this one
     cron         text,                         -- the schedule (cron add) that enqueued it
-    unique_key   text                          -- SPEC 6: see jobs_unique_key
+    unique_key   text,                         -- SPEC 6: see jobs_unique_key
+    run_at_fixed boolean NOT NULL DEFAULT false -- run_at is a wall-clock time (--run-at)
 );
 
 -- The claim walks this index in order and stops at the first due row that no other
@@ -517,3 +518,13 @@ BEGIN
         'tick_ms', (SELECT min(next_run_at) - queuectl_now_ms() FROM cron_schedules
                     WHERE NOT paused));
 END $$;
+
+-- The last reading of the server's clock beside a host's boot-time clock (CLOCK_BOOTTIME,
+-- which never steps and counts a suspend), one per boot of each host that runs workers:
+-- two readings of one boot that moved apart by more than the drift allows show a step of
+-- the server's clock (boot-time readings of different hosts are never compared).
+CREATE TABLE clock_readings (
+    boot_id  text   PRIMARY KEY,              -- the kernel's id of the boot (hostinfo.boot_id)
+    store_ms bigint NOT NULL,                 -- the server's clock, epoch ms
+    boot_ms  bigint NOT NULL                  -- CLOCK_BOOTTIME of that boot, ms
+);

@@ -519,3 +519,59 @@ DELETE FROM job_dependencies WHERE job_id IN (SELECT value FROM json_each(:ids))
 
 -- name: delete_jobs
 DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: mark_run_at_fixed
+-- Jobs whose run_at the user gave as a wall-clock time (--run-at): see clock_shift_run_at.
+UPDATE jobs SET run_at_fixed = 1 WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: clock_reading
+-- The store's clock now, and this boot's last reading beside it (NULLs: none yet).
+SELECT :now, r.store_ms, r.boot_ms
+FROM (SELECT 1) LEFT JOIN clock_readings r ON r.boot_id = :boot_id
+
+-- name: clock_lock
+-- One correction at a time: the write lock, taken by BEGIN IMMEDIATE, already sees to it.
+SELECT 1
+
+-- name: clock_save
+INSERT INTO clock_readings (boot_id, store_ms, boot_ms) VALUES (:boot_id, :store_ms, :boot_ms)
+ON CONFLICT (boot_id) DO UPDATE SET store_ms = excluded.store_ms, boot_ms = excluded.boot_ms
+
+-- name: clock_witnesses
+-- Other boots that read the store's clock between :after and :until (see
+-- clock_steps.witnesses)..
+SELECT count(*) FROM clock_readings
+WHERE boot_id <> :boot_id AND store_ms > :after AND store_ms <= :until
+
+-- name: clock_forget
+DELETE FROM clock_readings WHERE store_ms < :store_ms - :forget_ms
+
+-- name: clock_shift_readings
+-- The shift after a step of STEP ms (storage/clock_steps.py): a stamp inside
+-- [new_from, new_until] was written after the step and stays; a time shifted past now
+-- is now (a sign of life is never from the future).
+UPDATE clock_readings SET store_ms = store_ms + :step
+WHERE boot_id <> :boot_id AND (store_ms < :new_from OR store_ms > :new_until)
+
+-- name: clock_shift_workers
+UPDATE workers
+SET heartbeat_at = min(heartbeat_at + :step, :now), started_at = min(started_at + :step, :now)
+WHERE heartbeat_at < :new_from OR heartbeat_at > :new_until
+
+-- name: clock_shift_claims
+UPDATE jobs SET started_at = min(started_at + :step, :now)
+WHERE state = 'processing' AND (started_at < :new_from OR started_at > :new_until)
+
+-- name: clock_shift_run_at
+-- Not a run_at the user gave as a wall-clock time, while it is still the one given (the
+-- job never ran: a retry's run_at is a backoff, counted from its failure).
+UPDATE jobs SET run_at = run_at + :step
+WHERE state IN ('pending', 'failed') AND NOT (run_at_fixed <> 0 AND runs = 0)
+  AND (updated_at < :new_from OR updated_at > :new_until)
+
+-- name: clock_schedules
+SELECT name, schedule, next_run_at, updated_at FROM cron_schedules WHERE next_run_at IS NOT NULL
+
+-- name: clock_shift_schedule
+UPDATE cron_schedules SET next_run_at = next_run_at + :step
+WHERE name = :name AND next_run_at = :next_run_at

@@ -28,7 +28,8 @@ CREATE TABLE jobs (
     blocked_by   INTEGER NOT NULL DEFAULT 0,  -- dependencies not completed yet (pending jobs)
     has_dependents INTEGER NOT NULL DEFAULT 0, -- some job runs after this one
     cron         TEXT,                        -- the schedule (cron add) that enqueued it
-    unique_key   TEXT                         -- SPEC 6: see jobs_unique_key
+    unique_key   TEXT,                        -- SPEC 6: see jobs_unique_key
+    run_at_fixed INTEGER NOT NULL DEFAULT 0   -- run_at is a wall-clock time (--run-at)
 );
 
 -- The claim walks this index in order and stops at the first due row: cost does not
@@ -176,3 +177,12 @@ CREATE INDEX attempts_open ON attempts (job_id) WHERE finished_at IS NULL;
 -- are not in the index, so it costs them nothing.
 CREATE UNIQUE INDEX jobs_unique_key ON jobs (unique_key)
     WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing');
+
+-- The last reading of the store's clock beside a host's boot-time clock (CLOCK_BOOTTIME,
+-- which never steps and counts a suspend), one per boot: two readings of one boot that
+-- moved apart by more than the drift allows show a step of the store's clock.
+CREATE TABLE clock_readings (
+    boot_id  TEXT    PRIMARY KEY,             -- the kernel's id of the boot (hostinfo.boot_id)
+    store_ms INTEGER NOT NULL,                -- the store's clock, epoch ms
+    boot_ms  INTEGER NOT NULL                 -- CLOCK_BOOTTIME of that boot, ms
+);
