@@ -18,7 +18,7 @@ from queuectl.api import Queue
 from queuectl.cli.entry import main
 from queuectl.models import JobSpec, WorkerInfo, utcnow
 from queuectl.storage.base import Storage
-from queuectl.storage.liveness import HOST_ID
+from queuectl.storage.liveness import HOST_ID, PID_SCOPE
 from queuectl.web.app import create_app
 
 
@@ -34,8 +34,10 @@ def workers(store: Storage) -> Iterator[None]:
     """Two workers with fresh heartbeats on this host: `alive` (this process) holds a job,
     `killed` (a process killed with -9: gone, its row left behind) held one too."""
     now = utcnow()
-    store.register_worker(WorkerInfo("alive", HOST_ID, os.getpid(), "idle", None, now, now))
-    store.register_worker(WorkerInfo("killed", HOST_ID, gone_pid(), "idle", None, now, now))
+    store.register_worker(WorkerInfo("alive", HOST_ID, os.getpid(), "idle", None, now, now,
+                                          pid_scope=PID_SCOPE))
+    store.register_worker(WorkerInfo("killed", HOST_ID, gone_pid(), "idle", None, now, now,
+                                          pid_scope=PID_SCOPE))
     store.enqueue([JobSpec(command="true", id="a", max_retries=3),
                    JobSpec(command="true", id="k", max_retries=3)])
     assert store.claim("alive") is not None and store.claim("killed") is not None
