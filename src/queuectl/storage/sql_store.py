@@ -135,6 +135,11 @@ class SqlStore(Storage, Generic[C]):
         """A list of texts (or of integers) as one bound parameter."""
 
     @abstractmethod
+    def _edges(self, edges: Sequence[tuple[str, str, int]]) -> Params:
+        """insert_dependencies' parameters for (job id, dependency id, position) edges,
+        bound so that the statement reads them in one pass."""
+
+    @abstractmethod
     def _jobs(self, conn: C, name: str, params: Params) -> list[Job]:
         """The rows of query ``name`` (whole job rows) as jobs."""
 
@@ -301,11 +306,7 @@ class SqlStore(Storage, Generic[C]):
         states = {row[0]: row[1] for row in conn.execute(self._q["lock_dependencies"], params)}
         dependencies.check_targets(specs, states)
         edges = dependencies.edges(specs, ids)
-        conn.execute(self._q["insert_dependencies"], {
-            "job_ids": self._list([e[0] for e in edges]),
-            "depends_on": self._list([e[1] for e in edges]),
-            "positions": self._list([e[2] for e in edges]),
-        })
+        conn.execute(self._q["insert_dependencies"], self._edges(edges))
         conn.execute(self._q["block_waiting"], {"ids": self._list(sorted({e[0] for e in edges}))})
 
     def _with_dependencies(self, jobs: list[Job]) -> list[Job]:
