@@ -7,7 +7,7 @@ of the same store, as a second `queuectl enqueue` would be) enqueues one job at 
 loop; its longest single enqueue is what a user beside the big enqueue waits.
 Both stores; PostgreSQL in a throwaway database (bench/stores.py).
 
-    python -m bench.deps [--sizes 10000 25000 40000] [--backends sqlite postgres]
+    python -m bench.deps [--sizes 10000 25000 40000] [--backends sqlite postgres] [--chain]
 """
 
 from __future__ import annotations
@@ -51,11 +51,20 @@ def probe(url: str) -> None:
                       "failed": failed}))
 
 
-def one_size(url: str, size: int) -> dict[str, float]:
-    """Seed ``size`` jobs, then time one job after all of them with the probe running."""
+def one_size(url: str, size: int, chain: bool = False) -> dict[str, float]:
+    """Seed ``size`` jobs, then time one job after all of them with the probe running;
+    ``chain``: instead, one batch (a bulk file) of ``size`` jobs, each after the one before
+    it, and one more after all of them."""
     store = open_store(url)
     try:
-        ids = store.enqueue_ids([JobSpec("true", max_retries=0) for _ in range(size)])
+        if chain:
+            ids = [f"c{n}" for n in range(size)]
+            specs = [JobSpec("true", max_retries=0, id=job_id, after=tuple(ids[n - 1:n]))
+                     for n, job_id in enumerate(ids)]
+            specs.append(JobSpec("true", max_retries=0, after=tuple(ids)))
+        else:
+            seeds = [JobSpec("true", max_retries=0) for _ in range(size)]
+            specs = [JobSpec("true", max_retries=0, after=tuple(store.enqueue_ids(seeds)))]
         child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "bench.deps", "--probe", url],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -63,7 +72,7 @@ def one_size(url: str, size: int) -> dict[str, float]:
         assert child.stdout.readline().strip() == "ready"
         time.sleep(0.2)  # a few probe enqueues before, for its median
         began = time.perf_counter()
-        store.enqueue([JobSpec("true", max_retries=0, after=tuple(ids))])
+        store.enqueue(specs)
         took = time.perf_counter() - began
         time.sleep(0.2)
         child.stdin.close()
@@ -80,6 +89,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 25_000, 40_000])
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"])
+    parser.add_argument("--chain", action="store_true",
+                        help="a bulk batch of jobs each after the one before, instead")
     parser.add_argument("--probe", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe:
@@ -90,11 +101,12 @@ def main() -> None:
             for size in args.sizes:
                 try:
                     with throwaway(backend, tmp) as url:
-                        row = one_size(url, size)
+                        row = one_size(url, size, args.chain)
                 except Unavailable as exc:
                     print(f"{backend}: skipped: {exc}")
                     break
-                print(f"{backend:8} after {size:>6}: enqueue {row['enqueue_s']:.2f} s; "
+                what = "chain of" if args.chain else "after"
+                print(f"{backend:8} {what} {size:>6}: enqueue {row['enqueue_s']:.2f} s; "
                       f"a one-line enqueue beside it: longest {row['probe_max_s'] * 1000:.0f} ms, "
                       f"median {row['probe_median_s'] * 1000:.1f} ms "
                       f"({row['probe_n']:.0f} made, {row['probe_failed']:.0f} failed)", flush=True)
