@@ -290,7 +290,8 @@ RETURNING id, state
 -- (Three arrays joined on their keys were a nested scan: json_each has no index, so 40,000
 -- edges cost 40,000 x 40,000 row visits per join, minutes under the write lock.)
 INSERT INTO job_dependencies (job_id, depends_on, position)
-SELECT e.value ->> 0, e.value ->> 1, e.value ->> 2 FROM json_each(:edges) e
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+FROM json_each(:edges)
 
 -- name: block_waiting
 -- The new jobs wait for their dependencies that have not completed yet (one that is gone
