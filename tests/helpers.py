@@ -67,7 +67,7 @@ class Cli:
     def workers_of(self, supervisor: int) -> int:
         """How many registered workers are children of the pool `supervisor`."""
         proc = self.run("worker", "list", "--json")
-        if proc.returncode == 1 and "no store at" in proc.stderr:
+        if proc.returncode == 1 and _not_made_yet(proc.stderr):
             return 0  # the pool has not made its new store yet
         if proc.returncode != 0:
             raise AssertionError(f"queuectl worker list -> {proc.returncode}: {proc.stderr}")
@@ -75,7 +75,7 @@ class Cli:
 
     def active_workers(self) -> int:
         proc = self.run("status", "--json")
-        if proc.returncode == 1 and "no store at" in proc.stderr:
+        if proc.returncode == 1 and _not_made_yet(proc.stderr):
             return 0  # the pool has not made its new store yet
         if proc.returncode != 0:
             raise AssertionError(f"queuectl status -> {proc.returncode}: {proc.stderr}")
@@ -114,6 +114,12 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30, interval: flo
 
 
 PYTHON = sys.executable
+
+
+def _not_made_yet(stderr: str) -> bool:
+    """A reader's refusal of a store a pool has not created yet: no SQLite file, or a
+    PostgreSQL database without the tables."""
+    return "no store at" in stderr or "has no queuectl tables" in stderr
 
 
 def _parent(pid: int) -> int | None:

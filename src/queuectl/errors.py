@@ -72,8 +72,16 @@ class StoreUnavailable(QueuectlError):
 
     @classmethod
     def missing(cls, where: str) -> StoreUnavailable:
-        """No store at ``where`` (a path, or a redacted URL), for a command that only reads."""
+        """No store at ``where`` (a SQLite path), for a command that only reads."""
         return cls(f"no store at {where} (check --db or QUEUECTL_DB)")
+
+    @classmethod
+    def without_tables(cls, where: str) -> StoreUnavailable:
+        """A PostgreSQL database at ``where`` (a redacted URL) that exists but holds no
+        queuectl tables, for a command that only reads (it never creates them)."""
+        return cls(f"the database {where} exists but has no queuectl tables: run "
+                   "`queuectl init` or any command that writes (enqueue, worker start) "
+                   "to create them")
 
 
 class NoOutput(InvalidValue):

@@ -200,7 +200,9 @@ def test_a_postgres_database_without_our_tables_is_never_given_them_by_a_reader(
         for args in READERS:
             proc = cli.run(*args, timeout=30)
             assert (proc.returncode, proc.stderr) == (
-                1, f"queuectl: error: no store at {url} (check --db or QUEUECTL_DB)\n"), args
+                1, f"queuectl: error: the database {url} exists but has no queuectl tables: "
+                "run `queuectl init` or any command that writes (enqueue, worker start) to "
+                "create them\n"), args
         with pg.psycopg.connect(url) as conn:
             tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
             assert tables.fetchone() == (0,)

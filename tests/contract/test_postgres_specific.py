@@ -28,6 +28,7 @@ from queuectl.models import (
     utcnow,
 )
 from queuectl.retry import after_failure
+from queuectl.storage import open_store
 from queuectl.storage.base import Listener, Storage
 from queuectl.storage.liveness import HOST_ID
 from queuectl.storage.postgres import PostgresStorage
@@ -127,6 +128,19 @@ def test_a_database_with_a_foreign_jobs_table_is_refused(raw_url: str) -> None:
         conn.execute("CREATE TABLE jobs (x int)")
     with pytest.raises(StoreUnavailable, match="not queuectl's"):
         PostgresStorage(url)
+
+
+def test_a_reader_names_what_a_database_without_our_tables_lacks(raw_url: str) -> None:
+    """A database that exists is not "no store": the message says the tables are missing
+    and how to create them, and the reader leaves the database as it was."""
+    with pytest.raises(StoreUnavailable) as refused:
+        open_store(raw_url, create=False)
+    assert str(refused.value) == (
+        f"the database {raw_url} exists but has no queuectl tables: run `queuectl init` or "
+        "any command that writes (enqueue, worker start) to create them")
+    with psycopg.connect(raw_url) as conn:
+        tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+        assert tables.fetchone() == (0,)
 
 
 # --- claims ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from psycopg import errors as pg_errors
 
 from queuectl.errors import InvalidValue, StoreUnavailable
-from queuectl.storage.faults import postgres_fault, sqlite_fault
+from queuectl.storage.faults import meaning, postgres_fault, sqlite_fault
 
 
 def sqlite_error(kind: type[sqlite3.Error], code: int, text: str = "boom") -> sqlite3.Error:
@@ -97,6 +97,16 @@ def test_postgres_bad_requests_and_constraints() -> None:
     assert isinstance(nul, InvalidValue) and str(nul) == "invalid byte"
     dup = pg_errors.UniqueViolation("dup")
     assert postgres_fault(dup, "pg", "dup") is dup
+
+
+def test_a_value_the_postgres_driver_refuses_to_send_is_bad_input_not_an_outage() -> None:
+    """psycopg refuses a NUL in a text before anything is sent (a DataError without an
+    SQLSTATE): the connection is fine, the value is wrong."""
+    refused = psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+    fault = postgres_fault(refused, "pg", "PostgreSQL text fields cannot contain NUL (0x00) bytes")
+    assert isinstance(fault, InvalidValue) and not isinstance(fault, StoreUnavailable)
+    assert str(fault) == "PostgreSQL text fields cannot contain NUL (0x00) bytes"
+    assert meaning(refused) == "the store refused a value"
 
 
 @pytest.mark.parametrize("exc", [

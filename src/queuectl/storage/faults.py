@@ -2,7 +2,8 @@
 
 Every driver error a store meets is mapped here, one function per dialect, so that the CLI,
 the worker and the dashboard only ever see queuectl's errors:
-- a request the store refuses (a value it cannot hold): InvalidValue;
+- a request the store refuses (a value it cannot hold, or one its driver will not send,
+  such as a NUL character in a text on PostgreSQL): InvalidValue;
 - a constraint the caller checks for (a duplicate id): the driver's error, as it is;
 - anything else is an outage, StoreUnavailable: the store cannot be reached, read or
   written right now (disk full, I/O error, read-only, locked past the busy timeout,
@@ -101,12 +102,19 @@ def postgres_fault(exc: Exception, where: str, detail: str) -> Exception:
     state: str = getattr(exc, "sqlstate", None) or ""
     if state.startswith("23"):
         return exc
-    if state.startswith("22"):
+    if state.startswith("22") or (not state and _is_data_error(exc)):
         return InvalidValue(detail)
     meaning = PG_OUTAGES.get(state) or PG_OUTAGE_CLASSES.get(state[:2])
     if not state:
         meaning = CONNECTION_LOST
     return StoreUnavailable(f"{meaning or 'the store refused a statement'} ({where}: {detail})")
+
+
+def _is_data_error(exc: Exception) -> bool:
+    """A value the driver itself refused to send (psycopg's DataError: a NUL character in
+    a text, a number out of its type's range): bad input that never reached the server,
+    so the connection is fine. Told apart by the class's name: no driver import here."""
+    return any(cls.__name__ == "DataError" for cls in type(exc).__mro__)
 
 
 def meaning(exc: BaseException) -> str | None:

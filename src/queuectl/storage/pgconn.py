@@ -96,7 +96,7 @@ def migrate(conn: Conn, display_url: str, *, create: bool = True) -> None:
     if found == latest:
         return
     if found == 0 and not create:
-        raise StoreUnavailable.missing(display_url)
+        raise StoreUnavailable.without_tables(display_url)
     with conn.transaction():
         # Held until commit: of many processes starting at once, one migrates and the
         # others wait here, then find the work done.

@@ -18,7 +18,7 @@ from queuectl.models import Job
 from queuectl.recurring import Cron, CronSpec
 from queuectl.settings import Config
 from queuectl.storage import cron_flow
-from queuectl.storage.sql_store import C, Params, SqlStore
+from queuectl.storage.sql_store import C, Params, SqlStore, unmatchable
 
 
 class SqlCron(SqlStore[C]):
@@ -51,11 +51,15 @@ class SqlCron(SqlStore[C]):
         return self.cron_get(spec.name)
 
     def cron_list(self, name: str | None = None) -> list[Cron]:
+        if unmatchable(name):
+            return []
         with self._reading() as conn:
             rows = self._mappings(conn, "cron_list", {"name": name})
         return [cron_flow.cron_from_row(row) for row in rows]
 
     def cron_remove(self, name: str) -> None:
+        if unmatchable(name):
+            raise ScheduleNotFound(name)
         with self._write() as conn:
             if conn.execute(self._q["cron_delete"], {"name": name}).fetchone() is None:
                 raise ScheduleNotFound(name)
@@ -63,6 +67,8 @@ class SqlCron(SqlStore[C]):
             self._wake(conn, "work")
 
     def cron_set_paused(self, name: str, paused: bool) -> Cron:
+        if unmatchable(name):
+            raise ScheduleNotFound(name)
         with self._write() as conn:
             rows = self._mappings(conn, "cron_list", {"name": name})
             if not rows:
@@ -73,6 +79,8 @@ class SqlCron(SqlStore[C]):
         return self.cron_get(name)
 
     def cron_run_now(self, name: str) -> Job:
+        if unmatchable(name):
+            raise ScheduleNotFound(name)
         config = Config.from_stored(self.config_items())
         with self._write() as conn:
             params = cron_flow.manual_job_params(name, self._store_now(conn), config)
@@ -84,6 +92,8 @@ class SqlCron(SqlStore[C]):
         return job
 
     def cron_skipped(self, name: str, limit: int = 20) -> list[datetime]:
+        if unmatchable(name):
+            return []
         rows = self._read("cron_skipped", {"name": name, "limit": limit})
         return cron_flow.skipped_from_rows(rows)
 

@@ -98,6 +98,14 @@ Params = dict[str, Any]
 C = TypeVar("C", bound=Conn)  # the dialect's connection
 
 
+def unmatchable(*texts: str | None) -> bool:
+    """Whether a user-given key (a job id, queue or schedule name, search text; None: not
+    given) holds a NUL character, and so names nothing in any store: PostgreSQL's text
+    cannot hold one (its driver refuses to send it) and nothing with one is ever written to
+    SQLite. A lookup by such a key finds nothing, the same on both stores, without asking."""
+    return any(text is not None and "\0" in text for text in texts)
+
+
 class SqlStore(Storage, Generic[C]):
     """The Storage contract over named SQL queries; subclasses are the dialects."""
 
@@ -133,6 +141,11 @@ class SqlStore(Storage, Generic[C]):
     @abstractmethod
     def _list(self, values: Sequence[str | int]) -> Any:
         """A list of texts (or of integers) as one bound parameter."""
+
+    @abstractmethod
+    def _edges(self, edges: Sequence[tuple[str, str, int]]) -> Params:
+        """insert_dependencies' parameters for (job id, dependency id, position) edges,
+        bound so that the statement reads them in one pass."""
 
     @abstractmethod
     def _jobs(self, conn: C, name: str, params: Params) -> list[Job]:
@@ -309,11 +322,7 @@ class SqlStore(Storage, Generic[C]):
         states = {row[0]: row[1] for row in conn.execute(self._q["lock_dependencies"], params)}
         dependencies.check_targets(specs, states)
         edges = dependencies.edges(specs, ids)
-        conn.execute(self._q["insert_dependencies"], {
-            "job_ids": self._list([e[0] for e in edges]),
-            "depends_on": self._list([e[1] for e in edges]),
-            "positions": self._list([e[2] for e in edges]),
-        })
+        conn.execute(self._q["insert_dependencies"], self._edges(edges))
         conn.execute(self._q["block_waiting"], {"ids": self._list(sorted({e[0] for e in edges}))})
 
     def _with_dependencies(self, jobs: list[Job]) -> list[Job]:
@@ -331,9 +340,13 @@ class SqlStore(Storage, Generic[C]):
         return dependencies.attach(jobs, conn.execute(self._q["dependencies_of"], params))
 
     def dependents(self, job_id: str) -> list[str]:
+        if unmatchable(job_id):
+            return []
         return [row[0] for row in self._read("dependents_of", {"id": job_id})]
 
     def get_job(self, job_id: str) -> Job | None:
+        if unmatchable(job_id):
+            return None
         found = self._with_dependencies(self._read_jobs("get_job", {"id": job_id}))
         return found[0] if found else None
 
@@ -341,6 +354,8 @@ class SqlStore(Storage, Generic[C]):
         self, state: State | None = None, queue: str | None = None, limit: int | None = 100,
         offset: int = 0, id_contains: str | None = None, cron: str | None = None,
     ) -> list[Job]:
+        if unmatchable(queue, id_contains, cron):
+            return []
         params = {
             "state": str(state) if state else None, "queue": queue, "id_contains": id_contains,
             "cron": cron, "limit": limit, "offset": offset,
@@ -348,6 +363,8 @@ class SqlStore(Storage, Generic[C]):
         return self._with_dependencies(self._read_jobs("list_jobs", params))
 
     def attempts(self, job_id: str) -> list[Attempt]:
+        if unmatchable(job_id):
+            return []
         return [attempt_from_row(row) for row in self._read("attempts", {"id": job_id})]
 
     def stats(self) -> Stats:
@@ -373,6 +390,8 @@ class SqlStore(Storage, Generic[C]):
         done: list[Job] = []
         with self._write() as conn:
             for job_id in job_ids:
+                if unmatchable(job_id):
+                    raise JobNotFound(job_id)
                 conn.execute(self._q["keep_running_attempt"], {"id": job_id})
                 found = self._jobs(conn, "cancel_job", {"id": job_id, **clock})
                 if not found:
@@ -394,6 +413,8 @@ class SqlStore(Storage, Generic[C]):
             if job_ids is None:
                 job_ids = [row[0] for row in conn.execute(self._q["dead_ids"], {})]
             for job_id in job_ids:
+                if unmatchable(job_id):
+                    raise JobNotFound(job_id)
                 holder = conn.execute(self._q["unique_key_holder"], {"id": job_id}).fetchone()
                 if holder is not None:
                     if every:  # one job per key comes back; the rest stay in the DLQ

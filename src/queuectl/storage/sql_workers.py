@@ -21,7 +21,7 @@ from queuectl.models import (
 from queuectl.storage import liveness
 from queuectl.storage.base import Recovered
 from queuectl.storage.rows import check_in_from_row, check_in_params, end_params
-from queuectl.storage.sql_store import C, Params, SqlStore
+from queuectl.storage.sql_store import C, Params, SqlStore, unmatchable
 from queuectl.transitions import FailurePolicy, after_attempt
 
 
@@ -95,6 +95,8 @@ class SqlWorkers(SqlStore[C]):
             conn.execute(self._q["save_output"], params)
 
     def read_output(self, job_id: str, attempt: int | None = None) -> Output | None:
+        if unmatchable(job_id):
+            return None
         rows = self._read("read_output", {"id": job_id, "number": attempt})
         if not rows:
             return None

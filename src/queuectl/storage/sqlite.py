@@ -87,6 +87,9 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
     def _list(self, values: Sequence[str | int]) -> Any:
         return json.dumps(list(values))  # read back by json_each
 
+    def _edges(self, edges: Sequence[tuple[str, str, int]]) -> Params:
+        return {"edges": json.dumps(edges)}  # one array of triples: one json_each pass
+
     @property
     def _conn(self) -> sqlite3.Connection:
         """The connection for reads, with SQLite's busy timeout in force."""

@@ -287,11 +287,17 @@ SELECT count(*) FROM jobs WHERE state = 'dead' AND finished_at >= %(since)s
 -- one is unknown). The lock makes a finish of one of them wait for this transaction's
 -- commit, and its release trigger then sees the new edges; a finish committed first is
 -- read here as completed: no job waits for a completion that has already happened.
+-- Only rows that need the flag are written: each write is a new row version in every
+-- index, the bulk of this statement's work. A job many batches wait for is flagged once,
+-- and a completed one never (it completes no more, and a purge never waits for it).
 WITH locked AS (
-    SELECT id FROM jobs WHERE id = ANY(%(ids)s::text[]) ORDER BY id FOR NO KEY UPDATE
+    SELECT id, state, has_dependents FROM jobs WHERE id = ANY(%(ids)s::text[])
+    ORDER BY id FOR NO KEY UPDATE
+), flagged AS (
+    UPDATE jobs SET has_dependents = true FROM locked
+    WHERE jobs.id = locked.id AND NOT locked.has_dependents AND locked.state <> 'completed'
 )
-UPDATE jobs SET has_dependents = true FROM locked WHERE jobs.id = locked.id
-RETURNING jobs.id, jobs.state
+SELECT id, state FROM locked
 
 -- name: insert_dependencies
 INSERT INTO job_dependencies (job_id, depends_on, position)
