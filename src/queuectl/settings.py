@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from queuectl.errors import InvalidValue, QueuectlError
+from queuectl.errors import InvalidValue, QueuectlError, UsageError
 from queuectl.timeparse import format_duration, parse_duration
 
 Number = int | float
@@ -164,13 +164,36 @@ def data_dir() -> str:
 
 
 def resolve_db_url(
-    cli_value: str | None, getenv: Callable[[str], str | None] = os.environ.get
+    cli_value: str | None, getenv: Callable[[str], str | None] = os.environ.get,
+    *, given_as: str = "--db",
 ) -> str:
-    """The store URL from --db, then QUEUECTL_DB, then the default SQLite file."""
-    value = cli_value or getenv(ENV_DB)
-    if not value:
-        return os.path.join(data_dir(), "queuectl.db")
-    return value
+    """The store URL from --db (``given_as`` names it in messages), then QUEUECTL_DB, then
+    the default SQLite file.
+
+    Raises UsageError when the value given, or QUEUECTL_DB, is set but empty: a script's
+    `--db "$UNSET"` must not quietly mean the default store."""
+    return store_choice(cli_value, getenv, given_as=given_as)[0]
+
+
+def store_choice(
+    cli_value: str | None, getenv: Callable[[str], str | None] = os.environ.get,
+    *, given_as: str = "--db",
+) -> tuple[str, bool]:
+    """(the store URL, whether it was named by ``cli_value`` or QUEUECTL_DB rather than
+    being the default store). Only a named store must exist for a command that reads.
+    Raises UsageError for an empty value, as resolve_db_url."""
+    if cli_value is not None:
+        if not cli_value.strip():
+            raise UsageError(f"{given_as} is empty: name a store (a path, sqlite:///path or "
+                             "postgresql://...), or leave it out for the default store")
+        return cli_value, True
+    value = getenv(ENV_DB)
+    if value is not None:
+        if not value.strip():
+            raise UsageError(f"{ENV_DB} is set but empty: name a store, or unset it for "
+                             "the default store")
+        return value, True
+    return os.path.join(data_dir(), "queuectl.db"), False
 
 
 def is_postgres(url: str) -> bool:

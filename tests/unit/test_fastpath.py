@@ -75,6 +75,11 @@ INVALID = [
     ["enqueue", "-c", "x", "--cwd", ""],
     ["enqueue", "--help"],
     ["enqueue", "-c", "x", "--", "y"],
+    ["--db", "a.db", "--db", "b.db", "enqueue", "-c", "x"],
+    ["enqueue", "-c", "x", "--db", "a.db", "--db", "b.db"],
+    ["--db", "a.db", "enqueue", "-c", "x", "--db=b.db"],
+    ["--db", "", "enqueue", "-c", "x"],
+    ["enqueue", "-c", "x", "--db="],
 ]
 
 

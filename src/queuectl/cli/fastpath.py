@@ -37,12 +37,14 @@ class _Fallback(Exception):
 def run(argv: list[str]) -> int | None:
     """Exit code of an enqueue handled here, or None when click must take the command."""
     try:
-        db, rest = _global_options(argv)
+        before, rest = _global_options(argv)
         parsed = _enqueue_options(rest)
-        after = parsed.pop("db", None)  # `enqueue ... --db X`, as every command takes it
-        if after is not None and db is not None and after != db:
-            raise _Fallback  # click words the clash
-        db = after or db
+        # `enqueue ... --db X` too, as every command takes it; given more than once, only
+        # the same text is sure to be one store: click words any other case.
+        dbs = set(before) | set(parsed.pop("db", []))
+        if len(dbs) > 1:
+            raise _Fallback
+        db = dbs.pop() if dbs else None  # an empty one is refused where the store opens
         read_file = _file_reader(parsed.pop("file", None))
     except _Fallback:
         return None
@@ -69,20 +71,23 @@ def _enqueue(db: str | None, parsed: dict[str, Any], read_file: Callable[[], str
         store.close()
 
 
-def _global_options(argv: list[str]) -> tuple[str | None, list[str]]:
-    db = None
+def _global_options(argv: list[str]) -> tuple[list[str], list[str]]:
+    """The --db values before `enqueue`, and the arguments after it."""
+    dbs = []
     i = 0
     while i < len(argv) and argv[i] != "enqueue":
         arg = argv[i]
         if arg == "--db" and i + 1 < len(argv):
-            db, i = argv[i + 1], i + 2
+            dbs.append(argv[i + 1])
+            i += 2
         elif arg.startswith("--db="):
-            db, i = arg[len("--db=") :], i + 1
+            dbs.append(arg[len("--db=") :])
+            i += 1
         else:
             raise _Fallback
     if i == len(argv):
         raise _Fallback
-    return db, argv[i + 1 :]
+    return dbs, argv[i + 1 :]
 
 
 def _enqueue_options(args: list[str]) -> dict[str, Any]:
@@ -113,8 +118,8 @@ def _enqueue_options(args: list[str]) -> dict[str, Any]:
             if not sep:
                 raise _Fallback
             env[key] = val
-        elif field == "after":  # repeatable
-            out.setdefault("after", []).append(value)
+        elif field in ("after", "db"):  # repeatable (several --db are checked by run)
+            out.setdefault(field, []).append(value)
         else:
             out[field] = _int(value) if field in INT_FIELDS else value
     if env:
