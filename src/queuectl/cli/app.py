@@ -120,13 +120,15 @@ def register() -> None:
         control,
         cron_cmd,
         dlq,
+        init_cmd,
         jobs,
         queues_cmd,
         run_cmd,
         workers,
     )
 
-    for module in (jobs, run_cmd, control, workers, queues_cmd, dlq, config_cmd, cron_cmd):
+    for module in (init_cmd, jobs, run_cmd, control, workers, queues_cmd, dlq, config_cmd,
+                   cron_cmd):
         module.register(cli)
     from queuectl.cli import extras
 

@@ -25,9 +25,12 @@ def enqueue(store: Storage, defaults: dict[str, Any], job_json: str | None,
     if read_file is not None:
         specs.check_defaults(defaults, where.config, where.base_cwd)
         text = read_file()
+        entries = specs.parse_batch(text)
+        if not entries:  # a script whose job list came out empty: say so, not exit 0 quietly
+            raise InvalidValue("nothing to enqueue: the jobs file holds no job "
+                               "(it is empty, or only blank lines, comments or [])")
         checked = specs.utf8_checked_batch(text, defaults)
-        batch = submit.batch(specs.parse_batch(text), where, defaults=defaults,
-                             utf8_checked=checked)
+        batch = submit.batch(entries, where, defaults=defaults, utf8_checked=checked)
     else:
         fields = specs.parse_object(job_json) if job_json is not None else {}
         batch = submit.single(specs.merge(defaults, fields), where)

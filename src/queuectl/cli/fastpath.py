@@ -19,7 +19,7 @@ from typing import Any
 # Every option of the click `enqueue` command: flag -> field (a JobSpec field, or
 # "env" / "file" / "json" which are handled apart).
 VALUE_FLAGS = {
-    "-c": "command", "--command": "command", "--id": "id", "-p": "priority",
+    "-c": "command", "--command": "command", "--cmd": "command", "--id": "id", "-p": "priority",
     "--priority": "priority", "--max-retries": "max_retries", "--timeout": "timeout",
     "--run-at": "run_at", "--delay": "delay", "--queue": "queue", "--cwd": "cwd",
     "-e": "env", "--env": "env", "-f": "file", "--file": "file", "--db": "db",

@@ -23,7 +23,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # The flags that describe one job: `enqueue` and `run` take the same.
 JOB_FLAGS = [
-    click.option("-c", "--command", help="Shell command to run."),
+    click.option("-c", "--command", "--cmd", help="Shell command to run."),
     click.option("--id", "job_id", help="Job id (default: a short generated one)."),
     click.option("-p", "--priority", type=int, help="Higher runs first (default 0)."),
     click.option("--max-retries", type=int, help="Retries after the first attempt [config]."),
