@@ -9,6 +9,7 @@ import pytest
 from queuectl.errors import InvalidValue, QueuectlError
 from queuectl.settings import KEYS, MIN_LEASE, MIN_TIMEOUT, Config, Key, parse_value
 from queuectl.specs import check_timeout, parse_limit
+from queuectl.timeparse import parse_duration
 
 BAD_EVERYWHERE = ["nan", "NaN", "inf", "-inf", "infinity", "-1", "-0.5", "1e-9", "1e-300",
                   "1e400", "1e300", "99999999999999999999", "", " "]
@@ -87,3 +88,11 @@ def test_a_queue_limit_out_of_range_is_named_as_typed(text: str) -> None:
     with pytest.raises(InvalidValue, match=f"invalid limit {text}: must be between 0 and "
                                            "2147483647"):
         parse_limit(text)
+
+
+@pytest.mark.parametrize("text", ["-1", "-5s", "1e400", "36501d", "1e308"])
+def test_a_duration_flag_out_of_range_names_both_ends(text: str) -> None:
+    """--delay, --timeout, wait --timeout, purge --older-than, metrics --since..."""
+    with pytest.raises(InvalidValue) as info:
+        parse_duration(text)
+    assert str(info.value) == f"invalid duration {text!r}: must be >= 0 and at most 100 years"
