@@ -185,3 +185,21 @@ def test_an_empty_jobs_file_is_refused(cli: Cli, tmp_path: Path, content: str) -
                                "job (it is empty, or only blank lines, comments or [])\n")
     assert cli.json("list") == []
     assert cli.json("status")["counts"]["pending"] == 0
+
+
+@pytest.mark.parametrize(("content", "flags"), [
+    ("", []), ("\n\n", []), ("[]", []), ("not json\n", []), ('[{"command": "x"}, 5]', []),
+    ('{"command": "true"}\n', ["--timeout", "1e-9"]), ('{"command": "true"}\n', ["-p", "1e3"]),
+], ids=["empty", "blank", "array", "not-json", "not-an-object", "bad-timeout", "bad-priority"])
+def test_a_refused_jobs_file_never_creates_a_named_store(
+    blank_url: str, tmp_path: Path, content: str, flags: list[str]
+) -> None:
+    cli = Cli(blank_url, tmp_path / "home", cwd=tmp_path)
+    before = tables(blank_url)
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(content)
+    for source in (str(jobs), "-"):
+        proc = cli.run("enqueue", "--file", source, *flags, input=content)
+        assert proc.returncode in (1, 2) and proc.stdout == ""
+        assert proc.stderr.startswith("queuectl: error: ") and proc.stderr.count("\n") == 1
+        assert tables(blank_url) == before

@@ -60,15 +60,22 @@ def run(argv: list[str]) -> int | None:
 def _enqueue(db: str | None, parsed: dict[str, Any], read_file: Callable[[], str] | None) -> None:
     from queuectl.cli import enqueue_core
     from queuectl.settings import resolve_db_url
-    from queuectl.storage import open_store
+    from queuectl.storage import Storage, open_store
 
     as_json = bool(parsed.pop("json", False))
     job_json = parsed.pop("job_json", None)
-    store = open_store(resolve_db_url(db))
+    url = resolve_db_url(db)  # an empty --db or QUEUECTL_DB is refused first, as by click
+    opened: list[Storage] = []
+
+    def store_of() -> Storage:
+        opened.append(open_store(url))
+        return opened[0]
+
     try:
-        enqueue_core.enqueue(store, parsed, job_json, read_file, as_json)
+        enqueue_core.enqueue(store_of, parsed, job_json, read_file, as_json)
     finally:
-        store.close()
+        for store in opened:
+            store.close()
 
 
 def _global_options(argv: list[str]) -> tuple[list[str], list[str]]:
