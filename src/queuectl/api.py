@@ -37,7 +37,7 @@ from queuectl.errors import (
     UsageError,
 )
 from queuectl.models import FINAL_STATES, Job, Output, State
-from queuectl.settings import redact_url, resolve_db_url
+from queuectl.settings import is_postgres, redact_url, sqlite_path, store_choice
 from queuectl.storage import open_store
 from queuectl.storage.base import Storage
 
@@ -138,17 +138,28 @@ class Queue:
     """A queue of shell jobs in one store: what the CLI does, from Python.
 
     ``url``: a path, ``sqlite:///abs/path.db`` or ``postgresql://user@host:port/db``; None
-    takes ``QUEUECTL_DB``, else the default store, as the CLI does. The store is opened
-    here, made (with its folders and schema) when missing unless ``create`` is False.
-    Raises StoreUnavailable when it cannot be opened, InvalidValue for a malformed URL.
+    takes ``QUEUECTL_DB``, else the default store, as the CLI does. The store is opened at
+    the first call, by the CLI's rules: ``enqueue`` and ``enqueue_many`` make a missing
+    store (with its folders and schema); the other calls only read or change jobs that must
+    already be there, so a store named by ``url`` or ``QUEUECTL_DB`` that does not exist
+    raises StoreUnavailable (``no store at ...``) and nothing is created: a mistyped path
+    is an error, not an empty queue. The default store is made by any call. ``create``
+    True or False overrides this for every call.
 
-    Every method may raise StoreUnavailable (the store cannot be reached now); every
-    error is a ``queuectl.QueuectlError``. Use it as a context manager, or ``close()`` it.
+    Raises UsageError (here) for an empty ``url`` or a set-but-empty ``QUEUECTL_DB``,
+    InvalidValue for a URL of an unknown kind. Every method may raise StoreUnavailable
+    (the store is missing or cannot be reached now); every error is a
+    ``queuectl.QueuectlError``. Use it as a context manager, or ``close()`` it.
     """
 
-    def __init__(self, url: str | None = None, *, create: bool = True) -> None:
-        self._url = resolve_db_url(url)
-        self._store: Storage | None = open_store(self._url, create=create)
+    def __init__(self, url: str | None = None, *, create: bool | None = None) -> None:
+        self._url, named = store_choice(url, given_as="url")
+        if not is_postgres(self._url):
+            sqlite_path(self._url)  # a malformed URL is refused now, not at the first call
+        self._create = create
+        self._named = named
+        self._store: Storage | None = None
+        self._closed = False
         self._lock = threading.Lock()
 
     @property
@@ -169,15 +180,19 @@ class Queue:
     def close(self) -> None:
         """Release the store's connection. Safe to call twice; no call works after it."""
         with self._lock:
-            store, self._store = self._store, None
+            store, self._store, self._closed = self._store, None, True
         if store is not None:
             store.close()
 
-    def _call(self, fn: Callable[[Storage], T]) -> T:
-        """``fn(store)``, one thread at a time: a store holds one connection."""
+    def _call(self, fn: Callable[[Storage], T], *, writes: bool = False) -> T:
+        """``fn(store)``, one thread at a time: a store holds one connection. ``writes``:
+        ``fn`` adds jobs, so a missing store is made (see the class)."""
         with self._lock:
-            if self._store is None:
+            if self._closed:
                 raise RuntimeError("this Queue is closed")
+            if self._store is None:
+                create = writes or not self._named if self._create is None else self._create
+                self._store = open_store(self._url, create=create)
             return fn(self._store)
 
     # --- producing ------------------------------------------------------------------------
@@ -238,7 +253,7 @@ class Queue:
                 where = f"{batch.lines[exc.index]}: " if batch.lines else ""
                 raise InvalidJob(f"{where}{exc}") from None
 
-        return self._call(insert)
+        return self._call(insert, writes=True)
 
     # --- reading --------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from queuectl.errors import InvalidValue, QueuectlError
+from queuectl.errors import InvalidValue, QueuectlError, UsageError
 from queuectl.timeparse import format_duration, parse_duration
 
 Number = int | float
@@ -30,15 +30,27 @@ class Key:
     # Values past this could not be stored or added to a timestamp (a lease of 1e300 s made
     # every later command fail): generous bounds, far beyond any real use.
     maximum: Number = 10**9
+    # 0 is also valid, meaning "none" (no timeout, keep forever), below a minimum that
+    # applies to every other value.
+    zero_is_none: bool = False
 
     @property
     def valid(self) -> str:
         op = ">" if self.exclusive else ">="
+        zero = "0 (off) or " if self.zero_is_none else ""
         if self.kind == "duration":
             low, high = format_duration(self.minimum), format_duration(self.maximum)
-            return f"a duration {op} {low} and <= {high} (seconds, or units like 30s, 5m, 1h30m)"
+            return (f"{zero}a duration {op} {low} and <= {high} "
+                    "(seconds, or units like 30s, 5m, 1h30m)")
         what = "an integer" if self.kind == "int" else "a number"
-        return f"{what} {op} {self.minimum} and <= {self.maximum}"
+        return f"{zero}{what} {op} {self.minimum} and <= {self.maximum}"
+
+    def accepts(self, number: Number) -> bool:
+        """Whether ``number`` (a finite number of this key's kind) is in the valid range."""
+        if self.zero_is_none and number == 0:
+            return True
+        too_small = number <= self.minimum if self.exclusive else number < self.minimum
+        return not too_small and number <= self.maximum
 
     def show(self, value: Number) -> str:
         """``value`` as people read it: a duration as 5m or 1h30m, a number as it is."""
@@ -46,21 +58,32 @@ class Key:
 
 
 YEAR = 365 * 86400  # seconds
+# The shortest attempt timeout or retry wait that can mean anything: starting a shell
+# command alone takes milliseconds, and a "timeout" of 1e-9 s kills every attempt at birth.
+MIN_TIMEOUT = 0.1  # seconds
+# Workers heartbeat every lease-timeout / 3 (at most every 5 s): a lease under a second
+# has them write the store many times a second, and one of 1e-9 s had every pool declare
+# its own workers lost before they could claim anything.
+MIN_LEASE = 1.0  # seconds
+# Finished jobs must outlive the `wait` or `run` that reads their outcome.
+MIN_RETENTION = 1.0  # seconds
 
 KEYS: dict[str, Key] = {
     k.name: k
     for k in (
         Key("max-retries", 3, "int", 0, False, "retries after the first attempt", 1_000_000),
         Key("backoff-base", 2, "number", 1, False, "retry waits base ** attempts seconds", 1000),
-        Key("backoff-max", 3600, "duration", 0, True, "cap on one retry wait", YEAR),
-        Key("job-timeout", 0, "duration", 0, False, "default attempt timeout (0: none)", YEAR),
-        Key("lease-timeout", 30, "duration", 0, True, "silence after which a worker is lost",
+        Key("backoff-max", 3600, "duration", MIN_TIMEOUT, False, "cap on one retry wait",
             YEAR),
+        Key("job-timeout", 0, "duration", MIN_TIMEOUT, False,
+            "default attempt timeout (0: none)", YEAR, zero_is_none=True),
+        Key("lease-timeout", 30, "duration", MIN_LEASE, False,
+            "silence after which a worker is lost", YEAR),
         Key("max-log-bytes", 1048576, "int", 0, True, "output kept per attempt (the tail)",
             256 * 1024 * 1024),
-        Key("retention", 0, "duration", 0, False,
+        Key("retention", 0, "duration", MIN_RETENTION, False,
             "finished jobs are deleted this long after they end (0: kept forever)",
-            100 * YEAR),
+            100 * YEAR, zero_is_none=True),
     )
 }
 
@@ -84,8 +107,7 @@ def parse_value(key: str, raw: str | Number) -> Number:
     number = _read(spec.kind, text)
     if number is None or number != number or number in (float("inf"), -float("inf")):
         raise InvalidValue(f"invalid value {text!r} for {key}: must be {spec.valid}")
-    too_small = number <= spec.minimum if spec.exclusive else number < spec.minimum
-    if too_small or number > spec.maximum:
+    if not spec.accepts(number):
         raise InvalidValue(f"invalid value {text!r} for {key}: must be {spec.valid}")
     if isinstance(number, float) and number.is_integer():
         number = int(number)  # show 2, not 2.0
@@ -164,13 +186,36 @@ def data_dir() -> str:
 
 
 def resolve_db_url(
-    cli_value: str | None, getenv: Callable[[str], str | None] = os.environ.get
+    cli_value: str | None, getenv: Callable[[str], str | None] = os.environ.get,
+    *, given_as: str = "--db",
 ) -> str:
-    """The store URL from --db, then QUEUECTL_DB, then the default SQLite file."""
-    value = cli_value or getenv(ENV_DB)
-    if not value:
-        return os.path.join(data_dir(), "queuectl.db")
-    return value
+    """The store URL from --db (``given_as`` names it in messages), then QUEUECTL_DB, then
+    the default SQLite file.
+
+    Raises UsageError when the value given, or QUEUECTL_DB, is set but empty: a script's
+    `--db "$UNSET"` must not quietly mean the default store."""
+    return store_choice(cli_value, getenv, given_as=given_as)[0]
+
+
+def store_choice(
+    cli_value: str | None, getenv: Callable[[str], str | None] = os.environ.get,
+    *, given_as: str = "--db",
+) -> tuple[str, bool]:
+    """(the store URL, whether it was named by ``cli_value`` or QUEUECTL_DB rather than
+    being the default store). Only a named store must exist for a command that reads.
+    Raises UsageError for an empty value, as resolve_db_url."""
+    if cli_value is not None:
+        if not cli_value.strip():
+            raise UsageError(f"{given_as} is empty: name a store (a path, sqlite:///path or "
+                             "postgresql://...), or leave it out for the default store")
+        return cli_value, True
+    value = getenv(ENV_DB)
+    if value is not None:
+        if not value.strip():
+            raise UsageError(f"{ENV_DB} is set but empty: name a store, or unset it for "
+                             "the default store")
+        return value, True
+    return os.path.join(data_dir(), "queuectl.db"), False
 
 
 def is_postgres(url: str) -> bool:

@@ -20,8 +20,8 @@ from typing import Any
 
 from queuectl.errors import InvalidValue, UsageError
 from queuectl.models import JobSpec
-from queuectl.settings import Config
-from queuectl.timeparse import MAX_DURATION, parse_duration, parse_instant
+from queuectl.settings import MIN_TIMEOUT, Config
+from queuectl.timeparse import MAX_DURATION, format_duration, parse_duration, parse_instant
 
 FIELDS = ("id", "command", "max_retries", "priority", "timeout", "run_at", "delay", "queue",
           "cwd", "env", "after", "unique_key")
@@ -82,8 +82,8 @@ def parse_limit(text: str) -> int | None:
         value = int(word)
     except ValueError:
         raise UsageError(f"invalid limit {text!r}: a whole number >= 0, or none") from None
-    if value > INT32:
-        value = INT32 + 1  # refused with the range, without an overflow
+    if value > INT32:  # said here, as typed: the store's check would see another number
+        raise InvalidValue(f"invalid limit {word}: must be between 0 and {INT32} (or none)")
     return value
 
 
@@ -120,6 +120,21 @@ def _int(name: str, value: object, low: int, high: int = INT32) -> int:
     if not low <= value <= high:
         raise InvalidValue(f"invalid {name} {value}: must be between {low} and {high}")
     return value
+
+
+def check_timeout(value: object) -> float:
+    """An attempt timeout in seconds (a number, or a duration like "5m"): 0 means none;
+    otherwise at least MIN_TIMEOUT, which a shell command can outlive. Raises InvalidValue
+    naming the range (UsageError for a value that is no number or duration)."""
+    seconds = _seconds("timeout", value)
+    if 0 < seconds < MIN_TIMEOUT:
+        raise InvalidValue(f"invalid timeout {_shown(value)}: must be 0 (no limit) or "
+                           f"between {format_duration(MIN_TIMEOUT)} and 100 years")
+    return seconds
+
+
+def _shown(value: object) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _seconds(name: str, value: object) -> float:
@@ -257,7 +272,7 @@ def build_spec(
         raise UsageError("a job needs a command")
     max_retries = fields.get("max_retries")
     timeout = fields.get("timeout")
-    timeout_s = config.job_timeout if timeout is None else _seconds("timeout", timeout)
+    timeout_s = config.job_timeout if timeout is None else check_timeout(timeout)
     spec = JobSpec(
         command=check_command(fields["command"]),
         id=None if fields.get("id") is None else check_id(fields["id"]),

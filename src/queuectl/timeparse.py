@@ -31,10 +31,8 @@ def parse_duration(text: str) -> float:
     raw = text.strip().lower().replace(" ", "")
     negative = raw.startswith("-")
     seconds = _unsigned_seconds(text, raw[1:] if raw.startswith(("-", "+")) else raw)
-    if negative and seconds > 0:
-        raise InvalidValue(f"invalid duration {text!r}: must be >= 0")
-    if seconds > MAX_DURATION:
-        raise InvalidValue(f"invalid duration {text!r}: at most 100 years")
+    if (negative and seconds > 0) or seconds > MAX_DURATION:
+        raise InvalidValue(f"invalid duration {text!r}: must be >= 0 and at most 100 years")
     return seconds
 
 

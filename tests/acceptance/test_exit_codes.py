@@ -158,7 +158,7 @@ TABLE: dict[str, list[Case]] = {
     ],
     "config": [
         Case(["config", "set", "job-timeout", "5x"], 1, "invalid value '5x' for job-timeout"),
-        Case(["config", "set", "lease-timeout", "0s"], 1, "must be a duration > 0s"),
+        Case(["config", "set", "lease-timeout", "0s"], 1, "must be a duration >= 1s"),
         Case(["config", "set", "backoff-max", "-1m"], 1, "invalid value '-1m' for backoff-max"),
         Case(["config", "set", "job-timeout", "366d"], 1, "<= 365d"),
         Case(["config", "set", "max-retries", "abc"], 1, "must be an integer >= 0"),

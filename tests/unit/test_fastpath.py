@@ -47,6 +47,8 @@ VALID = [
     ["enqueue", "-c", "true", "--run-at", "2030-01-02T03:04:05Z", "--id", "later"],
     ["enqueue", "-c", "unicode ✓ 'quoted'", "--id", "id with spaces"],
     ["enqueue", "-c", "true"],  # a generated id
+    ["enqueue", "--id", "job1", "--cmd", "echo Hello"],
+    ["enqueue", "--cmd=echo Hello", "--json"],
     ["enqueue", "--file", "{jobs}"],
     ["enqueue", "--file", "{jobs}", "--priority", "3", "--json"],
     ["enqueue", "-f", "-"],
@@ -75,6 +77,13 @@ INVALID = [
     ["enqueue", "-c", "x", "--cwd", ""],
     ["enqueue", "--help"],
     ["enqueue", "-c", "x", "--", "y"],
+    ["enqueue", "--file", "{empty}"],
+    ["enqueue", "--file", "{blank}", "--json"],
+    ["--db", "a.db", "--db", "b.db", "enqueue", "-c", "x"],
+    ["enqueue", "-c", "x", "--db", "a.db", "--db", "b.db"],
+    ["--db", "a.db", "enqueue", "-c", "x", "--db=b.db"],
+    ["--db", "", "enqueue", "-c", "x"],
+    ["enqueue", "-c", "x", "--db="],
 ]
 
 
@@ -124,7 +133,11 @@ def _expand(argv: list[str], tmp: Path) -> list[str]:
     jobs.write_text('{"id": "f1", "command": "true"}\n\n{"id": "f2", "command": "echo"}\n')
     bad = tmp / "bad.jsonl"
     bad.write_text('{"id": "b1", "command": "true"}\n{"command": 5}\n')
-    return [a.replace("{jobs}", str(jobs)).replace("{bad}", str(bad)) for a in argv]
+    (tmp / "empty.jsonl").write_text("")
+    (tmp / "blank.jsonl").write_text("\n  \n# no jobs today\n")
+    names = {"{jobs}": jobs, "{bad}": bad, "{empty}": tmp / "empty.jsonl",
+             "{blank}": tmp / "blank.jsonl"}
+    return [str(names[a]) if a in names else a for a in argv]
 
 
 def _both(argv: list[str], tmp: Path) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -52,7 +52,8 @@ def test_a_malformed_duration_is_an_invalid_value_naming_the_syntax() -> None:
     with pytest.raises(InvalidValue) as info:
         parse_value("job-timeout", "soon")
     assert not isinstance(info.value, UsageError)
-    assert "must be a duration >= 0s and <= 365d (seconds, or units like 30s" in str(info.value)
+    assert ("must be 0 (off) or a duration >= 0.1s and <= 365d (seconds, or units like 30s"
+            in str(info.value))
 
 
 def test_duration_keys_are_exactly_the_keys_in_seconds() -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import click
 
 from queuectl import __version__
-from queuectl.settings import ENV_DB, Config, resolve_db_url, same_store
+from queuectl.settings import Config, redact_url, resolve_db_url, same_store, store_choice
 from queuectl.storage.base import Storage
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -24,6 +23,7 @@ class CliContext:
 
     @property
     def url(self) -> str:
+        """The store's URL; raises UsageError for an empty --db or QUEUECTL_DB."""
         return resolve_db_url(self.db)
 
     def store(self, *, create: bool = False) -> Storage:
@@ -33,8 +33,8 @@ class CliContext:
         if self._store is None:
             from queuectl.storage import open_store
 
-            named = bool(self.db or os.environ.get(ENV_DB))
-            self._store = open_store(self.url, create=create or not named)
+            url, named = store_choice(self.db)
+            self._store = open_store(url, create=create or not named)
         return self._store
 
     def config(self) -> Config:
@@ -100,12 +100,12 @@ DB_HELP = ("Store: a path, sqlite:///path or postgresql://... "
 
 
 @click.group(cls=QueuectlGroup, context_settings=CONTEXT)
-@click.option("--db", metavar="URL", help=DB_HELP)
+@click.option("--db", metavar="URL", multiple=True, help=DB_HELP)
 @click.version_option(__version__, prog_name="queuectl")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None) -> None:
+def cli(ctx: click.Context, db: tuple[str, ...]) -> None:
     """queuectl: a persistent background job queue for shell commands."""
-    cli_ctx = CliContext(db)
+    cli_ctx = CliContext(one_store(None, db))
     ctx.obj = cli_ctx
     ctx.call_on_close(cli_ctx.close)
 
@@ -120,13 +120,15 @@ def register() -> None:
         control,
         cron_cmd,
         dlq,
+        init_cmd,
         jobs,
         queues_cmd,
         run_cmd,
         workers,
     )
 
-    for module in (jobs, run_cmd, control, workers, queues_cmd, dlq, config_cmd, cron_cmd):
+    for module in (init_cmd, jobs, run_cmd, control, workers, queues_cmd, dlq, config_cmd,
+                   cron_cmd):
         module.register(cli)
     from queuectl.cli import extras
 
@@ -145,14 +147,23 @@ def _accept_db_after_the_command(group: click.Group) -> None:
             _accept_db_after_the_command(command)
         if not any("--db" in p.opts for p in command.params):
             command.params.append(click.Option(["--db"], metavar="URL", expose_value=False,
-                                               callback=_db_after, help=DB_HELP))
+                                               multiple=True, callback=_db_after,
+                                               help=DB_HELP))
 
 
-def _db_after(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    if value is None:
-        return
+def _db_after(ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> None:
     cli_ctx = ctx.find_object(CliContext)
     assert cli_ctx is not None  # the root group made it before any command parses
-    if cli_ctx.db is not None and not same_store(cli_ctx.db, value):
-        raise click.UsageError(f"--db given twice: {cli_ctx.db!r} and {value!r}")
-    cli_ctx.db = value
+    cli_ctx.db = one_store(cli_ctx.db, values)
+
+
+def one_store(chosen: str | None, values: tuple[str, ...]) -> str | None:
+    """The one store that --db names, however often it is given (``chosen``: already
+    picked before the command). Two different stores are a usage error: which one a script
+    meant cannot be guessed, and the last one silently winning hides the mistake."""
+    for value in values:
+        if chosen is not None and not same_store(chosen, value):
+            raise click.UsageError(f"--db given twice with different stores: "
+                                   f"{redact_url(chosen)!r} and {redact_url(value)!r}")
+        chosen = value if chosen is None else chosen
+    return chosen

@@ -38,11 +38,15 @@ def set_value(cli_ctx: CliContext, key: str, value: str, as_json: bool) -> None:
 
 
 @config.command("get")
-@click.argument("key")
+@click.argument("key", required=False)
 @json_option
 @pass_cli_context
-def get_value(cli_ctx: CliContext, key: str, as_json: bool) -> None:
-    """Print the current value of KEY (durations as 5m, 1h30m; --json: seconds)."""
+def get_value(cli_ctx: CliContext, key: str | None, as_json: bool) -> None:
+    """Print the current value of KEY (durations as 5m, 1h30m; --json: seconds). Without
+    KEY, every key, as `config list`."""
+    if key is None:
+        show_all(cli_ctx, as_json)
+        return
     name = canonical_key(key)
     value = cli_ctx.config().as_dict()[name]
     if as_json:
@@ -55,7 +59,20 @@ def get_value(cli_ctx: CliContext, key: str, as_json: bool) -> None:
 @json_option
 @pass_cli_context
 def list_values(cli_ctx: CliContext, as_json: bool) -> None:
-    """Every key with its current value (durations as 5m, 1h30m; --json: seconds)."""
+    """Every key with its current value (also: config show).
+
+    Durations are shown as 5m, 1h30m; --json gives seconds."""
+    show_all(cli_ctx, as_json)
+
+
+# Listed once: `show` is the same command under the name other tools use for it.
+config.add_command(click.Command("show", callback=list_values.callback,
+                                 params=list(list_values.params), help=list_values.help,
+                                 hidden=True))
+
+
+def show_all(cli_ctx: CliContext, as_json: bool) -> None:
+    """Every key with its current value: a table, or one JSON object with ``as_json``."""
     values = cli_ctx.config().as_dict()
     if as_json:
         output.emit_json(values)

@@ -38,7 +38,7 @@ def cron() -> None:
 @cron.command()
 @click.argument("name")
 @click.argument("schedule")
-@click.option("-c", "--command", required=True, help="Shell command each tick runs.")
+@click.option("-c", "--command", "--cmd", required=True, help="Shell command each tick runs.")
 @click.option("--tz", help="IANA time zone of the schedule [default: this machine's].")
 @click.option("--overlap", type=click.Choice([str(o) for o in Overlap]), default="skip",
               show_default=True,

@@ -19,7 +19,7 @@ from typing import Any
 # Every option of the click `enqueue` command: flag -> field (a JobSpec field, or
 # "env" / "file" / "json" which are handled apart).
 VALUE_FLAGS = {
-    "-c": "command", "--command": "command", "--id": "id", "-p": "priority",
+    "-c": "command", "--command": "command", "--cmd": "command", "--id": "id", "-p": "priority",
     "--priority": "priority", "--max-retries": "max_retries", "--timeout": "timeout",
     "--run-at": "run_at", "--delay": "delay", "--queue": "queue", "--cwd": "cwd",
     "-e": "env", "--env": "env", "-f": "file", "--file": "file", "--db": "db",
@@ -37,12 +37,14 @@ class _Fallback(Exception):
 def run(argv: list[str]) -> int | None:
     """Exit code of an enqueue handled here, or None when click must take the command."""
     try:
-        db, rest = _global_options(argv)
+        before, rest = _global_options(argv)
         parsed = _enqueue_options(rest)
-        after = parsed.pop("db", None)  # `enqueue ... --db X`, as every command takes it
-        if after is not None and db is not None and after != db:
-            raise _Fallback  # click words the clash
-        db = after or db
+        # `enqueue ... --db X` too, as every command takes it; given more than once, only
+        # the same text is sure to be one store: click words any other case.
+        dbs = set(before) | set(parsed.pop("db", []))
+        if len(dbs) > 1:
+            raise _Fallback
+        db = dbs.pop() if dbs else None  # an empty one is refused where the store opens
         read_file = _file_reader(parsed.pop("file", None))
     except _Fallback:
         return None
@@ -58,31 +60,41 @@ def run(argv: list[str]) -> int | None:
 def _enqueue(db: str | None, parsed: dict[str, Any], read_file: Callable[[], str] | None) -> None:
     from queuectl.cli import enqueue_core
     from queuectl.settings import resolve_db_url
-    from queuectl.storage import open_store
+    from queuectl.storage import Storage, open_store
 
     as_json = bool(parsed.pop("json", False))
     job_json = parsed.pop("job_json", None)
-    store = open_store(resolve_db_url(db))
+    url = resolve_db_url(db)  # an empty --db or QUEUECTL_DB is refused first, as by click
+    opened: list[Storage] = []
+
+    def store_of() -> Storage:
+        opened.append(open_store(url))
+        return opened[0]
+
     try:
-        enqueue_core.enqueue(store, parsed, job_json, read_file, as_json)
+        enqueue_core.enqueue(store_of, parsed, job_json, read_file, as_json)
     finally:
-        store.close()
+        for store in opened:
+            store.close()
 
 
-def _global_options(argv: list[str]) -> tuple[str | None, list[str]]:
-    db = None
+def _global_options(argv: list[str]) -> tuple[list[str], list[str]]:
+    """The --db values before `enqueue`, and the arguments after it."""
+    dbs = []
     i = 0
     while i < len(argv) and argv[i] != "enqueue":
         arg = argv[i]
         if arg == "--db" and i + 1 < len(argv):
-            db, i = argv[i + 1], i + 2
+            dbs.append(argv[i + 1])
+            i += 2
         elif arg.startswith("--db="):
-            db, i = arg[len("--db=") :], i + 1
+            dbs.append(arg[len("--db=") :])
+            i += 1
         else:
             raise _Fallback
     if i == len(argv):
         raise _Fallback
-    return db, argv[i + 1 :]
+    return dbs, argv[i + 1 :]
 
 
 def _enqueue_options(args: list[str]) -> dict[str, Any]:
@@ -113,8 +125,8 @@ def _enqueue_options(args: list[str]) -> dict[str, Any]:
             if not sep:
                 raise _Fallback
             env[key] = val
-        elif field == "after":  # repeatable
-            out.setdefault("after", []).append(value)
+        elif field in ("after", "db"):  # repeatable (several --db are checked by run)
+            out.setdefault(field, []).append(value)
         else:
             out[field] = _int(value) if field in INT_FIELDS else value
     if env:

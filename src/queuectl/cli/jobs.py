@@ -22,7 +22,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # The flags that describe one job: `enqueue` and `run` take the same.
 JOB_FLAGS = [
-    click.option("-c", "--command", help="Shell command to run."),
+    click.option("-c", "--command", "--cmd", help="Shell command to run."),
     click.option("--id", "job_id", help="Job id (default: a short generated one)."),
     click.option("-p", "--priority", type=int, help="Higher runs first (default 0)."),
     click.option("--max-retries", type=int, help="Retries after the first attempt [config]."),
@@ -84,7 +84,9 @@ def enqueue(cli_ctx: CliContext, /, job_json: str | None, job_id: str | None, jo
     if jobs_file is not None and "id" in defaults:
         raise click.UsageError("--id cannot be shared by the jobs of a file")
     read_file = jobs_file.read if jobs_file is not None else None
-    enqueue_core.enqueue(cli_ctx.store(create=True), defaults, job_json, read_file, as_json)
+    _ = cli_ctx.url  # an empty --db or QUEUECTL_DB is refused first, as in the fast path
+    enqueue_core.enqueue(lambda: cli_ctx.store(create=True), defaults, job_json, read_file,
+                         as_json)
 
 
 def parse_env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:

@@ -33,4 +33,24 @@ def open_store(url: str, *, durable: bool = True, create: bool = True) -> Storag
     return SQLiteStorage(path, durable=durable)
 
 
-__all__ = ["Storage", "open_store", "redact_url"]
+def schema_versions(url: str) -> tuple[int, int]:
+    """(the schema version of the store at ``url`` as it is now, the version this queuectl
+    brings it to), reading only: nothing is created or upgraded. The first is 0 when there
+    is no store yet: no SQLite file (or an empty one), or a PostgreSQL database without
+    queuectl's tables. Raises StoreUnavailable when the store cannot be read."""
+    from queuectl.storage.sql import migrations
+
+    if is_postgres(url):
+        from queuectl.storage.pgconn import connect, schema_version
+
+        conn = connect(url, redact_url(url))
+        try:
+            return schema_version(conn), migrations("postgres")[-1][0]
+        finally:
+            conn.close()
+    from queuectl.storage.sqlite_file import schema_version as sqlite_version
+
+    return sqlite_version(sqlite_path(url)), migrations("sqlite")[-1][0]
+
+
+__all__ = ["Storage", "open_store", "redact_url", "schema_versions"]

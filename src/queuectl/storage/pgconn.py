@@ -120,6 +120,11 @@ def _version(conn: Conn) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
+def schema_version(conn: Conn) -> int:
+    """The schema version the database holds now (0: none of queuectl's tables); reads only."""
+    return _version(conn)
+
+
 def _check_version(conn: Conn, version: int, latest: int, display_url: str) -> None:
     if version > latest:
         raise StoreUnavailable(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import pathlib
 import sqlite3
 import time
 
@@ -97,6 +98,22 @@ def _ensure_private_file(path: str) -> None:
         raise OSError(21, "is a directory")
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     os.close(fd)
+
+
+def schema_version(path: str) -> int:
+    """The schema version of the file at ``path`` now (0: no file, or no schema yet),
+    opened read-only: nothing is created or changed. Raises StoreUnavailable when the
+    file cannot be read as a database."""
+    if not os.path.exists(path):
+        return 0
+    try:
+        conn = sqlite3.connect(f"{pathlib.Path(path).absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise _opening_fault(sqlite_fault(exc, path), path) from None
 
 
 def _migrate(conn: sqlite3.Connection, path: str) -> None:
