@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from queuectl.recurring import CronSpec
 from queuectl.schedules import CatchUp, Overlap
 from queuectl.storage import open_store
 from queuectl.storage.base import Storage
+from tests.helpers import Cli
 
 HOUR_MS = 3600_000
 
@@ -170,3 +172,27 @@ def test_run_now_enqueues_outside_the_schedule(store: Storage) -> None:
     assert store.cron_get("report").last_job == job.id
     next_before = store.cron_get("report").next_run_at
     assert next_before is not None and next_before - datetime.now(UTC) > timedelta(seconds=-1)
+
+
+@pytest.mark.parametrize("tz", [":/usr/share/zoneinfo/Asia/Tokyo", "/usr/share/zoneinfo/Asia/Tokyo",
+                                "Asia/Tokyo"])
+def test_cron_add_stores_the_zone_tz_names_as_run_at_reads_it(cli: Cli, tz: str) -> None:
+    if tz.startswith((":/", "/")) and not Path(tz.lstrip(":")).is_file():
+        pytest.skip("no system zone files")
+    cli.env["TZ"] = tz
+    cli.ok("cron", "add", "tokyo", "0 9 * * *", "-c", "true")
+    [doc] = cli.json("cron", "list")
+    assert doc["tz"] == "Asia/Tokyo"
+    assert doc["next_run_at"].endswith("T00:00:00.000Z")  # 09:00 in Tokyo
+    job = cli.job(cli.enqueue("true", "--run-at", "2030-01-02T09:00"))
+    assert job["run_at"] == "2030-01-02T00:00:00.000Z"  # the same zone, both ways
+
+
+def test_cron_add_refuses_a_tz_it_cannot_name_and_writes_nothing(cli: Cli) -> None:
+    cli.env["TZ"] = "JST-9"
+    proc = cli.run("cron", "add", "tokyo", "0 9 * * *", "-c", "true")
+    assert proc.returncode == 1
+    assert proc.stderr == ("queuectl: error: TZ='JST-9' is not an IANA zone name: give --tz "
+                           "(e.g. --tz Europe/Berlin)\n")
+    assert cli.json("cron", "list") == []
+    cli.ok("cron", "add", "tokyo", "0 9 * * *", "-c", "true", "--tz", "Asia/Tokyo")
