@@ -196,3 +196,113 @@ def test_cron_add_refuses_a_tz_it_cannot_name_and_writes_nothing(cli: Cli) -> No
                            "(e.g. --tz Europe/Berlin)\n")
     assert cli.json("cron", "list") == []
     cli.ok("cron", "add", "tokyo", "0 9 * * *", "-c", "true", "--tz", "Asia/Tokyo")
+
+
+# --- --catch-up none: missed only when no pool watched -------------------------------------
+# A pool's looks are planted in the store's watch (as if a pool had looked then), and a tick
+# in its schedule, both relative to now: the store's own clock is not set back.
+
+def set_watch(db_url: str, watched_from: int, watched_until: int) -> None:
+    """Plant the pools' watch: it began at ``watched_from``, last looked at ``watched_until``."""
+    sql = ("INSERT INTO cron_watch (id, watched_from, watched_until) VALUES (1, {0}, {0}) "
+           "ON CONFLICT (id) DO UPDATE SET watched_from = excluded.watched_from, "
+           "watched_until = excluded.watched_until")
+    if db_url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute(sql.format("%s").encode(), (watched_from, watched_until))
+        return
+    with sqlite3.connect(db_url) as conn:
+        conn.execute(sql.format("?"), (watched_from, watched_until))
+
+
+def watched(db_url: str) -> tuple[int, int] | None:
+    sql = "SELECT watched_from, watched_until FROM cron_watch"
+    if db_url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db_url) as conn:
+            row = conn.execute(sql.encode()).fetchone()
+    else:
+        with sqlite3.connect(db_url) as conn:
+            row = conn.execute(sql).fetchone()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+def now_ms() -> int:
+    return to_ms(datetime.now(UTC))
+
+
+@pytest.mark.parametrize("last_look_s", [None, 40, 3600])  # never, or well before the tick
+def test_catch_up_none_misses_a_tick_that_came_while_no_pool_ran_however_short_ago(
+    store: Storage, db_url: str, last_look_s: int | None
+) -> None:
+    store.cron_add(hourly(catch_up=CatchUp.NONE))
+    if last_look_s is not None:
+        set_watch(db_url, now_ms() - 7200_000, now_ms() - 5000 - last_look_s * 1000)
+    set_next_run(db_url, "report", now_ms() - 5000)  # 5 s ago: a pool starts now
+    [fired] = store.cron_fire()
+    assert (fired.tick, fired.job_id) == (None, None)
+    assert store.list_jobs(cron="report") == []
+    nxt = store.cron_get("report").next_run_at
+    assert nxt is not None and nxt > datetime.now(UTC)
+    assert store.cron_fire() == []
+
+
+@pytest.mark.parametrize("back_hours", [0, 2])  # the tick due, or several ticks since
+def test_catch_up_none_runs_late_a_tick_that_came_while_a_busy_pool_ran(
+    store: Storage, db_url: str, back_hours: int
+) -> None:
+    store.cron_add(hourly(catch_up=CatchUp.NONE))
+    tick = now_ms() - 10_000  # fired 10 s late: the pool was busy
+    # The pool has watched for hours, and last looked just before the tick came.
+    set_watch(db_url, tick - 5 * HOUR_MS, tick - 1000)
+    set_next_run(db_url, "report", tick - back_hours * HOUR_MS)
+    [fired] = store.cron_fire()
+    # The latest tick that came (the hour may have turned since the planted one).
+    assert fired.tick is not None and to_ms(fired.tick) == max(
+        tick - back_hours * HOUR_MS, this_hour_ms())
+    assert fired.job_id is not None
+    assert [j.id for j in store.list_jobs(cron="report")] == [fired.job_id]
+
+
+@pytest.mark.parametrize("last_look_s", [None, 40, 1])
+def test_catch_up_latest_runs_the_tick_watched_or_not(
+    store: Storage, db_url: str, last_look_s: int | None
+) -> None:
+    store.cron_add(hourly())
+    tick = now_ms() - 5000
+    if last_look_s is not None:
+        set_watch(db_url, tick - HOUR_MS, tick - last_look_s * 1000)
+    set_next_run(db_url, "report", tick)
+    [fired] = store.cron_fire()
+    assert fired.tick is not None and to_ms(fired.tick) == max(tick, this_hour_ms())
+    assert fired.job_id is not None
+
+
+def test_a_look_goes_on_with_the_watch_or_begins_one_after_a_silence(
+    store: Storage, db_url: str
+) -> None:
+    assert watched(db_url) is None  # no pool ever looked
+    before = now_ms()
+    store.cron_watch()
+    found = watched(db_url)
+    assert found is not None and before - 1000 <= found[0] == found[1] <= now_ms() + 1000
+    hour_ago = now_ms() - HOUR_MS
+    lately = now_ms() - 1000
+    set_watch(db_url, hour_ago, lately)  # looked a second ago: nothing written
+    store.cron_watch()
+    assert watched(db_url) == (hour_ago, lately)
+    set_watch(db_url, hour_ago, now_ms() - 12_000)  # a pool's pace: the watch goes on
+    store.cron_watch()
+    again = watched(db_url)
+    assert again is not None and again[0] == hour_ago and again[1] >= now_ms() - 2000
+    set_watch(db_url, hour_ago, now_ms() - 60_000)  # a silence: a new watch begins now
+    store.cron_watch()
+    anew = watched(db_url)
+    assert anew is not None and anew[0] == anew[1] >= now_ms() - 2000
+    set_watch(db_url, hour_ago, now_ms() + HOUR_MS)  # a look "ahead": the clock was set back
+    store.cron_watch()
+    back = watched(db_url)
+    assert back is not None and back[0] == back[1] <= now_ms()

@@ -10,6 +10,12 @@ moves the schedule's next tick on (``cron_advance``, guarded by the tick it plan
 compare-and-set) and enqueues the tick's job in the SAME transaction. A second pool firing
 the same tick finds the tick moved on and does nothing; a pool killed mid-way has
 committed both or neither. The job's id, ``NAME@<tick>``, is unique besides.
+
+Whether a tick came while a pool ran (``--catch-up none`` misses one that came while none
+did, however short ago) is kept in the store as the pools' watch: the span in which some
+pool looked at the schedules with no silence longer than WATCH_LAPSE_MS. Every worker looks
+every few seconds (pool/housekeeping.py), and each firing is a look too, so a pool that
+starts after a silence begins a new watch before it fires what came during the silence.
 """
 
 from __future__ import annotations
@@ -28,6 +34,15 @@ from queuectl.schedules import CatchUp, Overlap, next_tick, plan_firing, tick_jo
 from queuectl.settings import Config
 
 Run = Callable[[str, dict[str, Any]], Sequence[Any] | None]
+
+# A look newer than this (ms) is not written again: a pool's many workers write the watch
+# seldom, and the store's readers pay nothing.
+WATCH_FRESH_MS = 5_000
+# Looks further apart than this (ms) broke the watch: no pool ran between them. Beyond the
+# longest a running pool leaves between two written looks (WATCH_FRESH_MS, plus a worker's
+# own pace: pool/housekeeping.py's WATCH_INTERVAL and an idle worker's longest sleep), with
+# room for a slow store; a pool restarted within it is taken for one that kept running.
+WATCH_LAPSE_MS = 30_000
 
 
 @dataclass(frozen=True)
@@ -109,9 +124,11 @@ def fire(row: Mapping[str, Any], config: Config, run: Run) -> Fired | None:
     open (max-retries, job-timeout) as they are now."""
     name, now_ms, due_ms = row["name"], int(row["now_ms"]), int(row["next_run_at"])
     advance = {"name": name, "due": due_ms, "now": now_ms}
+    watched_from = look(run, {"now": now_ms})
     try:
         spec = spec_from_row(row)
-        plan = plan_firing(spec.parsed, zone(spec.tz), _at(due_ms), _at(now_ms), spec.catch_up)
+        plan = plan_firing(spec.parsed, zone(spec.tz), _at(due_ms), _at(now_ms), spec.catch_up,
+                           _at(watched_from))
     except (QueuectlError, ValueError):
         # A definition this version cannot read (written by another one, or a zone gone
         # from this host's data): parked, rather than retried by every pool forever.
@@ -131,6 +148,23 @@ def fire(row: Mapping[str, Any], config: Config, run: Run) -> Fired | None:
     job_id = tick_job_id(name, plan.tick)
     inserted = run("cron_insert_job", _job_params(name, job_id, now_ms, config))
     return Fired(name, plan.tick, job_id if inserted is not None else None)
+
+
+def watch_params(clock: Mapping[str, Any]) -> dict[str, Any]:
+    """cron_watch's, cron_watch_fresh's and cron_watched's parameters: the store's clock
+    parameters (the SQLite store's "now"; PostgreSQL's queries read the database's clock)
+    and the watch's limits."""
+    return {**clock, "fresh_ms": WATCH_FRESH_MS, "lapse_ms": WATCH_LAPSE_MS}
+
+
+def look(run: Run, clock: Mapping[str, Any]) -> int:
+    """A pool looks at the schedules now, in the caller's transaction: the watch goes on,
+    or (after a silence) begins now. Returns when it began (epoch ms)."""
+    params = watch_params(clock)
+    run("cron_watch", params)
+    row = run("cron_watched", params)
+    assert row is not None  # cron_watch made it, or found it fresh
+    return int(row[0])
 
 
 def _unfinished_job(name: str, run: Run) -> str | None:
