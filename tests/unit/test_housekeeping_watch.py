@@ -37,14 +37,21 @@ def call(fn: Callable[[], T], /) -> T:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The housekeeping's monotonic clock, moved by the test."""
     now = [1000.0]
-    monkeypatch.setattr(housekeeping.time, "monotonic", lambda: now[0])
+
+    class Clock:
+        @staticmethod
+        def monotonic() -> float:
+            return now[0]
+
+    monkeypatch.setattr(housekeeping, "time", Clock)
     return now
 
 
 def chores(store: Looks) -> Housekeeping:
-    return Housekeeping(cast(Storage, store), Config.from_stored, call, call, lambda: False,
-                        longest=5.0)
+    return Housekeeping(cast(Storage, store), lambda: Config.from_stored({}), call, call,
+                        lambda: False, longest=5.0)
 
 
 def test_one_look_per_interval_however_often_the_worker_loops(clock: list[float]) -> None:
