@@ -267,6 +267,18 @@ def test_catch_up_none_runs_late_a_tick_that_came_while_a_busy_pool_ran(
     assert [j.id for j in store.list_jobs(cron="report")] == [fired.job_id]
 
 
+def test_a_look_a_little_ahead_is_another_pools_not_a_silence(store: Storage,
+                                                                db_url: str) -> None:
+    """A pool reads the due tick, another looks at a later "now" before the first fires: the
+    first one's look must not take that for a clock set back and begin a new watch."""
+    store.cron_add(hourly(catch_up=CatchUp.NONE))
+    tick = now_ms() - 10_000
+    set_watch(db_url, tick - HOUR_MS, now_ms() + 3000)
+    set_next_run(db_url, "report", tick)
+    [fired] = store.cron_fire()
+    assert fired.job_id is not None
+
+
 @pytest.mark.parametrize("last_look_s", [None, 40, 1])
 def test_catch_up_latest_runs_the_tick_watched_or_not(
     store: Storage, db_url: str, last_look_s: int | None
@@ -302,7 +314,11 @@ def test_a_look_goes_on_with_the_watch_or_begins_one_after_a_silence(
     store.cron_watch()
     anew = watched(db_url)
     assert anew is not None and anew[0] == anew[1] >= now_ms() - 2000
-    set_watch(db_url, hour_ago, now_ms() + HOUR_MS)  # a look "ahead": the clock was set back
+    ahead = now_ms() + 2000  # another process's look, its "now" later than this one's
+    set_watch(db_url, hour_ago, ahead)
+    store.cron_watch()
+    assert watched(db_url) == (hour_ago, ahead)
+    set_watch(db_url, hour_ago, now_ms() + HOUR_MS)  # a look far ahead: the clock was set back
     store.cron_watch()
     back = watched(db_url)
     assert back is not None and back[0] == back[1] <= now_ms()

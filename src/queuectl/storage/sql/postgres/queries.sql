@@ -540,15 +540,17 @@ INSERT INTO cron_watch AS w (id, watched_from, watched_until)
 VALUES (1, queuectl_now_ms(), queuectl_now_ms())
 ON CONFLICT (id) DO UPDATE
 SET watched_from = CASE WHEN w.watched_until BETWEEN queuectl_now_ms() - %(lapse_ms)s::bigint
-                                                 AND queuectl_now_ms()
+                                                 AND queuectl_now_ms() + %(lapse_ms)s::bigint
                         THEN w.watched_from ELSE queuectl_now_ms() END,
     watched_until = queuectl_now_ms()
-WHERE w.watched_until NOT BETWEEN queuectl_now_ms() - %(fresh_ms)s::bigint AND queuectl_now_ms()
+WHERE w.watched_until NOT BETWEEN queuectl_now_ms() - %(fresh_ms)s::bigint
+                              AND queuectl_now_ms() + %(lapse_ms)s::bigint
 
 -- name: cron_watch_fresh
 SELECT 1 FROM cron_watch
 WHERE id = 1
-  AND watched_until BETWEEN queuectl_now_ms() - %(fresh_ms)s::bigint AND queuectl_now_ms()
+  AND watched_until BETWEEN queuectl_now_ms() - %(fresh_ms)s::bigint
+                        AND queuectl_now_ms() + %(lapse_ms)s::bigint
 
 -- name: cron_watched
 SELECT watched_from, watched_until FROM cron_watch WHERE id = 1

@@ -392,20 +392,22 @@ WHERE name = :name AND next_run_at = :due AND paused = 0
 RETURNING name
 
 -- name: cron_watch
--- A pool looks at the schedules: the watch goes on if the latest look was at most
--- :lapse_ms ago, else (or if that look lies ahead: the clock was set back) a new watch
--- begins now. A look under :fresh_ms old is left as it is (no write). The first look of a
--- store makes the row.
+-- A pool looks at the schedules: the watch goes on if the latest look was at most :lapse_ms
+-- away, else a new watch begins now (after a silence; or the latest look lies that far
+-- ahead: the clock was set back). A look slightly ahead is another process's, later than
+-- this one's "now". A look under :fresh_ms old is left as it is (no write). The first look
+-- of a store makes the row.
 INSERT INTO cron_watch (id, watched_from, watched_until) VALUES (1, :now, :now)
 ON CONFLICT (id) DO UPDATE
-SET watched_from = CASE WHEN watched_until BETWEEN :now - :lapse_ms AND :now
+SET watched_from = CASE WHEN watched_until BETWEEN :now - :lapse_ms AND :now + :lapse_ms
                         THEN watched_from ELSE :now END,
     watched_until = :now
-WHERE watched_until NOT BETWEEN :now - :fresh_ms AND :now
+WHERE watched_until NOT BETWEEN :now - :fresh_ms AND :now + :lapse_ms
 
 -- name: cron_watch_fresh
 -- Whether the latest look is under :fresh_ms old: a worker's look then writes nothing.
-SELECT 1 FROM cron_watch WHERE id = 1 AND watched_until BETWEEN :now - :fresh_ms AND :now
+SELECT 1 FROM cron_watch
+WHERE id = 1 AND watched_until BETWEEN :now - :fresh_ms AND :now + :lapse_ms
 
 -- name: cron_watched
 -- When the pools' watch began (epoch ms), and their latest look.
