@@ -198,50 +198,56 @@ def test_cron_add_refuses_a_tz_it_cannot_name_and_writes_nothing(cli: Cli) -> No
     cli.ok("cron", "add", "tokyo", "0 9 * * *", "-c", "true", "--tz", "Asia/Tokyo")
 
 
-# --- --catch-up none: missed only when no pool watched -------------------------------------
-# A pool's looks are planted in the store's watch (as if a pool had looked then), and a tick
-# in its schedule, both relative to now: the store's own clock is not set back.
+# --- --catch-up none: missed only when no pool ran -----------------------------------------
+# Pools are planted as worker rows (started and last heartbeat relative to now, as a pool's
+# workers write them), and a tick in the schedule: the store's own clock is not set back.
+# The lease is the default 30 s unless a test sets it.
 
-def set_watch(db_url: str, watched_from: int, watched_until: int) -> None:
-    """Plant the pools' watch: it began at ``watched_from``, last looked at ``watched_until``."""
-    sql = ("INSERT INTO cron_watch (id, watched_from, watched_until) VALUES (1, {0}, {0}) "
-           "ON CONFLICT (id) DO UPDATE SET watched_from = excluded.watched_from, "
-           "watched_until = excluded.watched_until")
+def plant_worker(db_url: str, worker_id: str, started_at: int, heartbeat_at: int) -> None:
+    """A worker row as a pool's worker leaves it: started at ``started_at``, last heartbeat
+    at ``heartbeat_at`` (epoch ms)."""
+    sql = ("INSERT INTO workers (id, host, pid, queues, state, started_at, heartbeat_at) "
+           "VALUES ({0}, 'elsewhere', 4242, '[]', 'idle', {0}, {0})")
+    params = (worker_id, started_at, heartbeat_at)
     if db_url.startswith("postgresql://"):
         import psycopg
 
         with psycopg.connect(db_url, autocommit=True) as conn:
-            conn.execute(sql.format("%s").encode(), (watched_from, watched_until))
+            conn.execute(sql.format("%s").encode(), params)
         return
     with sqlite3.connect(db_url) as conn:
-        conn.execute(sql.format("?"), (watched_from, watched_until))
-
-
-def watched(db_url: str) -> tuple[int, int] | None:
-    sql = "SELECT watched_from, watched_until FROM cron_watch"
-    if db_url.startswith("postgresql://"):
-        import psycopg
-
-        with psycopg.connect(db_url) as conn:
-            row = conn.execute(sql.encode()).fetchone()
-    else:
-        with sqlite3.connect(db_url) as conn:
-            row = conn.execute(sql).fetchone()
-    return None if row is None else (int(row[0]), int(row[1]))
+        conn.execute(sql.format("?"), params)
 
 
 def now_ms() -> int:
     return to_ms(datetime.now(UTC))
 
 
-@pytest.mark.parametrize("last_look_s", [None, 40, 3600])  # never, or well before the tick
+# Worker rows, as (started, last heartbeat) seconds before the tick / before now.
+NO_POOL: list[tuple[int, int]] = []
+STARTED_AFTER = [(-2, 1)]  # a pool started 2 s after the tick (3 s ago)
+ALL_STARTED_AFTER = [(-2, 1), (-4, 0)]  # its workers all started after it
+
+
+def yearly(**kw: object) -> CronSpec:
+    """A schedule whose own ticks cannot come between a planted tick and now (as an hourly
+    one's can, when the hour turns in a test): the planted tick is the one fired."""
+    return CronSpec(name="report", schedule="@yearly", tz="UTC", command="echo hi", **kw)  # type: ignore[arg-type]
+
+
+def plant_pool(db_url: str, tick: int, workers: list[tuple[int, int]]) -> None:
+    for n, (started_s, quiet_s) in enumerate(workers):
+        plant_worker(db_url, f"w-{n}", tick - started_s * 1000, now_ms() - quiet_s * 1000)
+
+
+@pytest.mark.parametrize("workers", [NO_POOL, STARTED_AFTER, ALL_STARTED_AFTER])
 def test_catch_up_none_misses_a_tick_that_came_while_no_pool_ran_however_short_ago(
-    store: Storage, db_url: str, last_look_s: int | None
+    store: Storage, db_url: str, workers: list[tuple[int, int]]
 ) -> None:
-    store.cron_add(hourly(catch_up=CatchUp.NONE))
-    if last_look_s is not None:
-        set_watch(db_url, now_ms() - 7200_000, now_ms() - 5000 - last_look_s * 1000)
-    set_next_run(db_url, "report", now_ms() - 5000)  # 5 s ago: a pool starts now
+    store.cron_add(yearly(catch_up=CatchUp.NONE))
+    tick = now_ms() - 5000  # 5 s ago: the pools start after it
+    plant_pool(db_url, tick, workers)
+    set_next_run(db_url, "report", tick)
     [fired] = store.cron_fire()
     assert (fired.tick, fired.job_id) == (None, None)
     assert store.list_jobs(cron="report") == []
@@ -251,13 +257,16 @@ def test_catch_up_none_misses_a_tick_that_came_while_no_pool_ran_however_short_a
 
 
 @pytest.mark.parametrize("back_hours", [0, 2])  # the tick due, or several ticks since
+@pytest.mark.parametrize("workers", [
+    [(5 * 3600, 1)],  # one worker, up for hours: busy, it heartbeats but fires 10 s late
+    [(5 * 3600, 20), (-5, 0)],  # and a worker its supervisor restarted after the tick
+])
 def test_catch_up_none_runs_late_a_tick_that_came_while_a_busy_pool_ran(
-    store: Storage, db_url: str, back_hours: int
+    store: Storage, db_url: str, back_hours: int, workers: list[tuple[int, int]]
 ) -> None:
     store.cron_add(hourly(catch_up=CatchUp.NONE))
     tick = now_ms() - 10_000  # fired 10 s late: the pool was busy
-    # The pool has watched for hours, and last looked just before the tick came.
-    set_watch(db_url, tick - 5 * HOUR_MS, tick - 1000)
+    plant_pool(db_url, tick, workers)
     set_next_run(db_url, "report", tick - back_hours * HOUR_MS)
     [fired] = store.cron_fire()
     # The latest tick that came (the hour may have turned since the planted one).
@@ -267,58 +276,30 @@ def test_catch_up_none_runs_late_a_tick_that_came_while_a_busy_pool_ran(
     assert [j.id for j in store.list_jobs(cron="report")] == [fired.job_id]
 
 
-def test_a_look_a_little_ahead_is_another_pools_not_a_silence(store: Storage,
-                                                                db_url: str) -> None:
-    """A pool reads the due tick, another looks at a later "now" before the first fires: the
-    first one's look must not take that for a clock set back and begin a new watch."""
-    store.cron_add(hourly(catch_up=CatchUp.NONE))
+def test_a_worker_silent_past_the_lease_is_no_pool(store: Storage, db_url: str) -> None:
+    """A worker that started before the tick but has not heartbeated within the lease may
+    have died before the tick came: it does not count, the live one started later does not
+    cover the tick, and so it is missed. With a longer lease the same row counts."""
+    store.cron_add(yearly(catch_up=CatchUp.NONE))
     tick = now_ms() - 10_000
-    set_watch(db_url, tick - HOUR_MS, now_ms() + 3000)
+    plant_pool(db_url, tick, [(3600, 40), (-5, 0)])  # silent 40 s; a new one since the tick
     set_next_run(db_url, "report", tick)
     [fired] = store.cron_fire()
-    assert fired.job_id is not None
+    assert (fired.tick, fired.job_id) == (None, None)
+    store.config_set("lease-timeout", "60")  # the lease is the store's, as set
+    set_next_run(db_url, "report", tick)
+    [fired] = store.cron_fire()
+    assert fired.tick is not None and to_ms(fired.tick) == tick and fired.job_id is not None
 
 
-@pytest.mark.parametrize("last_look_s", [None, 40, 1])
-def test_catch_up_latest_runs_the_tick_watched_or_not(
-    store: Storage, db_url: str, last_look_s: int | None
+@pytest.mark.parametrize("workers", [NO_POOL, STARTED_AFTER, [(3600, 1)]])
+def test_catch_up_latest_runs_the_tick_whether_a_pool_ran_or_not(
+    store: Storage, db_url: str, workers: list[tuple[int, int]]
 ) -> None:
-    store.cron_add(hourly())
+    store.cron_add(yearly())
     tick = now_ms() - 5000
-    if last_look_s is not None:
-        set_watch(db_url, tick - HOUR_MS, tick - last_look_s * 1000)
+    plant_pool(db_url, tick, workers)
     set_next_run(db_url, "report", tick)
     [fired] = store.cron_fire()
-    assert fired.tick is not None and to_ms(fired.tick) == max(tick, this_hour_ms())
+    assert fired.tick is not None and to_ms(fired.tick) == tick
     assert fired.job_id is not None
-
-
-def test_a_look_goes_on_with_the_watch_or_begins_one_after_a_silence(
-    store: Storage, db_url: str
-) -> None:
-    assert watched(db_url) is None  # no pool ever looked
-    before = now_ms()
-    store.cron_watch()
-    found = watched(db_url)
-    assert found is not None and before - 1000 <= found[0] == found[1] <= now_ms() + 1000
-    hour_ago = now_ms() - HOUR_MS
-    lately = now_ms() - 1000
-    set_watch(db_url, hour_ago, lately)  # looked a second ago: nothing written
-    store.cron_watch()
-    assert watched(db_url) == (hour_ago, lately)
-    set_watch(db_url, hour_ago, now_ms() - 12_000)  # a pool's pace: the watch goes on
-    store.cron_watch()
-    again = watched(db_url)
-    assert again is not None and again[0] == hour_ago and again[1] >= now_ms() - 2000
-    set_watch(db_url, hour_ago, now_ms() - 60_000)  # a silence: a new watch begins now
-    store.cron_watch()
-    anew = watched(db_url)
-    assert anew is not None and anew[0] == anew[1] >= now_ms() - 2000
-    ahead = now_ms() + 2000  # another process's look, its "now" later than this one's
-    set_watch(db_url, hour_ago, ahead)
-    store.cron_watch()
-    assert watched(db_url) == (hour_ago, ahead)
-    set_watch(db_url, hour_ago, now_ms() + HOUR_MS)  # a look far ahead: the clock was set back
-    store.cron_watch()
-    back = watched(db_url)
-    assert back is not None and back[0] == back[1] <= now_ms()

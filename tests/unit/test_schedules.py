@@ -222,8 +222,7 @@ def test_every_never_goes_back_and_never_skips(step_s: int, after_ms: int) -> No
 HOURLY = parse_schedule("@hourly")
 
 
-# A watch that began long before the ticks below (a pool has run all along), and one that
-# began just now (a pool started after a silence).
+# A pool that has run since long before the ticks below (its earliest live worker's start).
 ALL_ALONG = z("2026-01-01T00:00Z")
 
 
@@ -245,7 +244,7 @@ def test_missed_ticks_fire_the_latest_once_or_nothing(catch_up: CatchUp, fired: 
 
 
 @pytest.mark.parametrize("late_s", [0.5, 5, 29, 31, 600])
-def test_a_tick_before_the_watch_began_is_missed_for_catch_up_none_however_short_ago(
+def test_a_tick_before_the_pool_started_is_missed_for_catch_up_none_however_short_ago(
     late_s: float
 ) -> None:
     started = z("2026-01-01T10:00Z") + timedelta(seconds=late_s)
@@ -255,9 +254,18 @@ def test_a_tick_before_the_watch_began_is_missed_for_catch_up_none_however_short
                        started).tick == z("2026-01-01T10:00Z")
 
 
+def test_with_no_pool_running_a_tick_is_missed_for_catch_up_none_only() -> None:
+    now = z("2026-01-01T10:00:01Z")
+    assert plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), now, CatchUp.NONE, None).tick is None
+    assert plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), now, CatchUp.LATEST,
+                       None).tick == z("2026-01-01T10:00Z")
+
+
 @pytest.mark.parametrize("late_s", [0.5, 10, 31, 600, 3 * 3600])
-def test_a_tick_a_watching_pool_fires_late_runs_late_for_catch_up_none(late_s: float) -> None:
+@pytest.mark.parametrize("started", ["2026-01-01T09:59:59Z", "2026-01-01T10:00Z"])
+def test_a_tick_a_running_pool_fires_late_runs_late_for_catch_up_none(late_s: float,
+                                                                       started: str) -> None:
     now = z("2026-01-01T10:00Z") + timedelta(seconds=late_s)
-    watched = z("2026-01-01T09:59:59Z")  # looked just before the tick
+    watched = z(started)  # the pool started just before the tick, or as it came
     plan = plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), now, CatchUp.NONE, watched)
     assert plan.tick == previous_tick(HOURLY, UTC, now)  # the latest that came: never a burst

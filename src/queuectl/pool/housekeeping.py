@@ -5,9 +5,7 @@ Recurring jobs: any worker of any pool fires the ticks that have come (the store
 tick one job, whoever fires it). An idle worker sleeps no longer than until the next job is
 due or the next tick comes, as the store said when it found it nothing to claim
 (IdlePlan); a busy one fires due ticks from its periodic check, so ticks come (and
-overlaps are recorded) while every worker is busy too. Every worker also tells the store, every
-WATCH_INTERVAL, that its pool watches the schedules (a tick that came while no pool
-watched is missed under --catch-up none; one a busy pool fires late is not).
+overlaps are recorded) while every worker is busy too.
 
 Retention (config `retention`): finished jobs past it are deleted by the workers, PRUNE_BATCH
 per transaction (bench/prune.py: a batch holds SQLite's write lock about as long as a
@@ -32,10 +30,6 @@ PRUNE_BATCH = 50  # jobs
 PRUNE_INTERVAL = 30.0  # seconds between looks once nothing was left to delete
 PRUNE_AGAIN = 1.0  # seconds until the next pass while some are left
 PRUNE_IDLE_BUDGET = 0.5  # seconds an idle worker prunes in one pass (a busy one: one batch)
-# Seconds between a worker's looks at the schedules (cron_watch). With an idle worker's
-# longest sleep and the store's own freshness, well inside the silence that breaks the
-# pools' watch (cron_flow.WATCH_LAPSE_MS).
-WATCH_INTERVAL = 5.0
 
 T = TypeVar("T")
 
@@ -66,7 +60,6 @@ class Housekeeping:
         self._longest = longest
         self._next_tick_at = 0.0  # monotonic: when a schedule's next tick comes, as last asked
         self._next_prune = 0.0  # monotonic: when retention is next applied
-        self._next_watch = 0.0  # monotonic: when the schedules are next looked at
 
     # --- recurring jobs ---------------------------------------------------------------------
 
@@ -81,22 +74,9 @@ class Housekeeping:
         self.plan_tick(wait)
         return enqueued, wait
 
-    def watch(self) -> None:
-        """Tell the store, every WATCH_INTERVAL, that this pool watches the schedules; busy or
-        idle. A store outage skips a look (the watch lapses only after a long silence)."""
-        if time.monotonic() < self._next_watch:
-            return
-        try:
-            self._call(self.store.cron_watch)
-        except StoreUnavailable as exc:
-            log.debug("could not look at the schedules: %s", exc)  # the worker says it
-        finally:
-            self._next_watch = time.monotonic() + WATCH_INTERVAL
-
     def fire_ticks_while_busy(self) -> None:
-        """From the running job's check: look at the schedules and fire due ticks (a store
-        failure is raised at once, and the check goes on)."""
-        self.watch()
+        """From the running job's check: fire due ticks (a store failure is raised at once,
+        and the check goes on)."""
         if time.monotonic() < self._next_tick_at:
             return
         _log_fired(self._call(self.store.cron_fire))

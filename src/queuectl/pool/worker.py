@@ -244,7 +244,6 @@ class Worker:
             if job is None and plan is None and self.level == StopLevel.NONE:
                 job, plan = _split(self._claim())
             self.chores.prune(idle=job is None)
-            self.chores.watch()
             if job is not None:
                 job, plan = _split(self._process(job))  # from the finish's own transaction
                 continue

@@ -448,13 +448,6 @@ class Storage(ABC):
         none is planned. Idle workers sleep no longer than this."""
 
     @abstractmethod
-    def cron_watch(self) -> None:
-        """A pool looks at the schedules now: the pools' watch goes on, or, after a silence
-        longer than cron_flow.WATCH_LAPSE_MS, begins now. Every running pool calls this
-        every few seconds; a tick that came before the watch began came while no pool ran
-        (missed under --catch-up none). Writes nothing when a look was written lately."""
-
-    @abstractmethod
     def cron_fire(self) -> list[Fired]:
         """Fire every schedule whose tick has come: at most one job each (the latest missed
         tick, or none, after downtime), a skipped tick recorded when the previous job is

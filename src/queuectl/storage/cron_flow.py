@@ -12,10 +12,12 @@ the same tick finds the tick moved on and does nothing; a pool killed mid-way ha
 committed both or neither. The job's id, ``NAME@<tick>``, is unique besides.
 
 Whether a tick came while a pool ran (``--catch-up none`` misses one that came while none
-did, however short ago) is kept in the store as the pools' watch: the span in which some
-pool looked at the schedules with no silence longer than WATCH_LAPSE_MS. Every worker looks
-every few seconds (pool/housekeeping.py), and each firing is a look too, so a pool that
-starts after a silence begins a new watch before it fires what came during the silence.
+did, however short ago) is read from the workers table in the firing transaction: a worker
+alive now (a heartbeat within the lease) has heartbeated since it started, so a pool ran
+from the earliest such start on. A tick before it came while no pool ran. The firing
+worker is itself alive and registered, so a pool running all along covers its ticks, and
+one started after a silence does not cover what came during the silence. Running pools
+write nothing for this: it costs one read per firing.
 """
 
 from __future__ import annotations
@@ -34,15 +36,6 @@ from queuectl.schedules import CatchUp, Overlap, next_tick, plan_firing, tick_jo
 from queuectl.settings import Config
 
 Run = Callable[[str, dict[str, Any]], Sequence[Any] | None]
-
-# A look newer than this (ms) is not written again: a pool's many workers write the watch
-# seldom, and the store's readers pay nothing.
-WATCH_FRESH_MS = 5_000
-# Looks further apart than this (ms) broke the watch: no pool ran between them. Beyond the
-# longest a running pool leaves between two written looks (WATCH_FRESH_MS, plus a worker's
-# own pace: pool/housekeeping.py's WATCH_INTERVAL and an idle worker's longest sleep), with
-# room for a slow store; a pool restarted within it is taken for one that kept running.
-WATCH_LAPSE_MS = 30_000
 
 
 @dataclass(frozen=True)
@@ -121,14 +114,17 @@ def _job_params(name: str, job_id: str, now_ms: int, config: Config) -> dict[str
 def fire(row: Mapping[str, Any], config: Config, run: Run) -> Fired | None:
     """Fire one due schedule (a row of cron_due) in the caller's transaction. None when
     another pool fired it first (nothing written). ``config``: the limits a schedule leaves
-    open (max-retries, job-timeout) as they are now."""
+    open (max-retries, job-timeout) as they are now, and the lease that tells a live worker
+    (--catch-up none)."""
     name, now_ms, due_ms = row["name"], int(row["now_ms"]), int(row["next_run_at"])
     advance = {"name": name, "due": due_ms, "now": now_ms}
-    watched_from = look(run, {"now": now_ms})
     try:
         spec = spec_from_row(row)
+        # Only --catch-up none asks whether a pool ran: the other schedules read nothing more.
+        watched_from = (_watched_from(run, now_ms, config)
+                        if spec.catch_up is CatchUp.NONE else None)
         plan = plan_firing(spec.parsed, zone(spec.tz), _at(due_ms), _at(now_ms), spec.catch_up,
-                           _at(watched_from))
+                           watched_from)
     except (QueuectlError, ValueError):
         # A definition this version cannot read (written by another one, or a zone gone
         # from this host's data): parked, rather than retried by every pool forever.
@@ -150,21 +146,13 @@ def fire(row: Mapping[str, Any], config: Config, run: Run) -> Fired | None:
     return Fired(name, plan.tick, job_id if inserted is not None else None)
 
 
-def watch_params(clock: Mapping[str, Any]) -> dict[str, Any]:
-    """cron_watch's, cron_watch_fresh's and cron_watched's parameters: the store's clock
-    parameters (the SQLite store's "now"; PostgreSQL's queries read the database's clock)
-    and the watch's limits."""
-    return {**clock, "fresh_ms": WATCH_FRESH_MS, "lapse_ms": WATCH_LAPSE_MS}
-
-
-def look(run: Run, clock: Mapping[str, Any]) -> int:
-    """A pool looks at the schedules now, in the caller's transaction: the watch goes on,
-    or (after a silence) begins now. Returns when it began (epoch ms)."""
-    params = watch_params(clock)
-    run("cron_watch", params)
-    row = run("cron_watched", params)
-    assert row is not None  # cron_watch made it, or found it fresh
-    return int(row[0])
+def _watched_from(run: Run, now_ms: int, config: Config) -> datetime | None:
+    """Since when a pool has run without a break, by the store's clock: the earliest start
+    of a worker whose heartbeat is within the lease at ``now_ms`` (epoch ms); None when no
+    worker is alive (a firing outside any pool)."""
+    lease_ms = int(config.lease_timeout * 1000)
+    row = run("cron_watched_from", {"now": now_ms, "lease_ms": lease_ms})
+    return None if row is None or row[0] is None else _at(int(row[0]))
 
 
 def _unfinished_job(name: str, run: Run) -> str | None:

@@ -91,13 +91,6 @@ class SqlCron(SqlStore[C]):
         [(delta_ms,)] = self._read("cron_next", self._clock())
         return cron_flow.seconds_until(delta_ms)
 
-    def cron_watch(self) -> None:
-        clock = self._clock()
-        if self._read("cron_watch_fresh", cron_flow.watch_params(clock)):
-            return  # another look wrote it lately: no write lock taken
-        with self._write() as conn:
-            cron_flow.look(self._runner(conn), clock)
-
     def cron_fire(self) -> list[cron_flow.Fired]:
         with self._reading() as conn:
             due = self._mappings(conn, "cron_due", self._clock())

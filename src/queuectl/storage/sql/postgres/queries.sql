@@ -535,25 +535,14 @@ UPDATE cron_schedules SET next_run_at = %(next_run_at)s::bigint, updated_at = qu
 WHERE name = %(name)s AND next_run_at = %(due)s AND NOT paused
 RETURNING name
 
--- name: cron_watch
-INSERT INTO cron_watch AS w (id, watched_from, watched_until)
-VALUES (1, queuectl_now_ms(), queuectl_now_ms())
-ON CONFLICT (id) DO UPDATE
-SET watched_from = CASE WHEN w.watched_until BETWEEN queuectl_now_ms() - %(lapse_ms)s::bigint
-                                                 AND queuectl_now_ms() + %(lapse_ms)s::bigint
-                        THEN w.watched_from ELSE queuectl_now_ms() END,
-    watched_until = queuectl_now_ms()
-WHERE w.watched_until NOT BETWEEN queuectl_now_ms() - %(fresh_ms)s::bigint
-                              AND queuectl_now_ms() + %(lapse_ms)s::bigint
-
--- name: cron_watch_fresh
-SELECT 1 FROM cron_watch
-WHERE id = 1
-  AND watched_until BETWEEN queuectl_now_ms() - %(fresh_ms)s::bigint
-                        AND queuectl_now_ms() + %(lapse_ms)s::bigint
-
--- name: cron_watched
-SELECT watched_from, watched_until FROM cron_watch WHERE id = 1
+-- name: cron_watched_from
+-- Since when (epoch ms) a pool has watched the schedules without a break: the earliest
+-- start among the workers alive now (a heartbeat within lease_ms, by the database's clock).
+-- A live worker has heartbeated since it started, so its pool ran when any tick after its
+-- start came. NULL: no live worker. Read only in a firing transaction: a running pool
+-- writes nothing for it.
+SELECT min(started_at) FROM workers
+WHERE heartbeat_at >= queuectl_now_ms() - %(lease_ms)s::bigint
 
 -- name: cron_last_job
 SELECT id, state FROM jobs WHERE cron = %(name)s ORDER BY seq DESC LIMIT 1

@@ -391,27 +391,12 @@ UPDATE cron_schedules SET next_run_at = :next_run_at, updated_at = :now
 WHERE name = :name AND next_run_at = :due AND paused = 0
 RETURNING name
 
--- name: cron_watch
--- A pool looks at the schedules: the watch goes on if the latest look was at most :lapse_ms
--- away, else a new watch begins now (after a silence; or the latest look lies that far
--- ahead: the clock was set back). A look slightly ahead is another process's, later than
--- this one's "now". A look under :fresh_ms old is left as it is (no write). The first look
--- of a store makes the row.
-INSERT INTO cron_watch (id, watched_from, watched_until) VALUES (1, :now, :now)
-ON CONFLICT (id) DO UPDATE
-SET watched_from = CASE WHEN watched_until BETWEEN :now - :lapse_ms AND :now + :lapse_ms
-                        THEN watched_from ELSE :now END,
-    watched_until = :now
-WHERE watched_until NOT BETWEEN :now - :fresh_ms AND :now + :lapse_ms
-
--- name: cron_watch_fresh
--- Whether the latest look is under :fresh_ms old: a worker's look then writes nothing.
-SELECT 1 FROM cron_watch
-WHERE id = 1 AND watched_until BETWEEN :now - :fresh_ms AND :now + :lapse_ms
-
--- name: cron_watched
--- When the pools' watch began (epoch ms), and their latest look.
-SELECT watched_from, watched_until FROM cron_watch WHERE id = 1
+-- name: cron_watched_from
+-- Since when (epoch ms) a pool has watched the schedules without a break: the earliest
+-- start among the workers alive now (a heartbeat within :lease_ms). A live worker has
+-- heartbeated since it started, so its pool ran when any tick after its start came. NULL:
+-- no live worker. Read only in a firing transaction: a running pool writes nothing for it.
+SELECT min(started_at) FROM workers WHERE heartbeat_at >= :now - :lease_ms
 
 -- name: cron_last_job
 SELECT id, state FROM jobs WHERE cron = :name ORDER BY seq DESC LIMIT 1
