@@ -44,9 +44,6 @@ MACROS = {
     "@hourly": "0 * * * *",
 }
 MIN_EVERY_MS = 1000  # shortest `every` interval: ticks are whole seconds
-# A tick fired later than this (seconds) was missed (no pool was running at the time):
-# with --catch-up none it is not run. A tick a busy pool fires a little late is not missed.
-MISSED_AFTER = 30.0
 # Wall-clock readings of one instant may lie this far apart around a change of offset
 # (zones have jumped a whole day across the date line): how far around a reading to look.
 _WALL_SLACK = timedelta(days=1)
@@ -60,7 +57,7 @@ class Overlap(StrEnum):
 
 class CatchUp(StrEnum):
     LATEST = "latest"  # after downtime, one job for the most recent missed tick
-    NONE = "none"  # after downtime, nothing until the next tick
+    NONE = "none"  # a tick that came while no pool ran is missed, however short ago
 
 
 @dataclass(frozen=True)
@@ -169,23 +166,23 @@ class Firing:
 
 
 def plan_firing(schedule: Schedule, tz: tzinfo, due_at: datetime, now: datetime,
-                catch_up: CatchUp) -> Firing:
+                catch_up: CatchUp, watched_from: datetime | None) -> Firing:
     """For a schedule whose stored next tick ``due_at`` is at or before ``now``: at most one
-    job, never a burst. Only ``due_at`` has passed: it is enqueued (unless it was missed by
-    more than MISSED_AFTER and ``catch_up`` is none). Several ticks have passed (no pool
-    ran): the latest of them, or with ``catch_up`` none, nothing. The next tick to wait for
-    is the first after ``now``."""
+    job, never a burst: for ``due_at`` when only it has passed, else for the latest tick
+    that has. ``watched_from`` is since when a pool has run without a break (the earliest
+    start of a worker alive now, see storage/cron_flow.py; None: no pool runs): a tick
+    before it came while no pool ran, and with ``catch_up`` none it is missed (no job),
+    however short ago; a tick a pool saw come but fires late (busy) runs late. The next
+    tick to wait for is the first after ``now``."""
     following = next_tick(schedule, tz, due_at)
     if following is not None and following <= now:
         latest = previous_tick(schedule, tz, now)
         tick = latest if latest is not None and latest >= following else following
     else:
         tick = due_at
-    if catch_up is CatchUp.NONE and (now - tick).total_seconds() > MISSED_AFTER:
-        fire = None
-    else:
-        fire = tick
-    return Firing(fire, next_tick(schedule, tz, now))
+    unwatched = watched_from is None or tick < watched_from
+    missed = catch_up is CatchUp.NONE and unwatched
+    return Firing(None if missed else tick, next_tick(schedule, tz, now))
 
 
 def tick_job_id(name: str, tick: datetime) -> str:

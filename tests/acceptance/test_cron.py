@@ -152,3 +152,40 @@ def test_dashboard_cron_page_actions_and_metrics(cli: Cli) -> None:
     skipped = families["queuectl_cron_skipped_ticks"]
     assert skipped.type == "counter" and [s.value for s in skipped.samples
                                           if s.name.endswith("_total")] == [0.0]
+
+
+def plant_tick(cli: Cli, name: str, ms: int) -> None:
+    """Move the schedule's next tick to ``ms`` (epoch ms), as if it had come then."""
+    sql = "UPDATE cron_schedules SET next_run_at = {0} WHERE name = {0}"
+    if cli.db_url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(cli.db_url, autocommit=True) as conn:
+            conn.execute(sql.format("%s").encode(), (ms, name))
+        return
+    import sqlite3
+
+    with sqlite3.connect(cli.db_url) as conn:
+        conn.execute(sql.format("?"), (ms, name))
+
+
+def test_catch_up_none_misses_a_tick_from_before_the_pool_and_runs_one_it_saw(cli: Cli) -> None:
+    cli.ok("cron", "add", "late", "every 1h", "-c", "true", "--catch-up", "none")
+
+    def planned_ahead() -> bool:
+        [doc] = cli.json("cron", "list")
+        return bool(datetime.fromisoformat(doc["next_run_at"]).timestamp() > time.time())
+
+    # A tick 3 s before any pool ran: the pool that starts now fires it as missed.
+    plant_tick(cli, "late", int(time.time() * 1000) - 3000)
+    cli.start_workers(1)
+    wait_until(lambda: cli.json("worker", "list") != [], timeout=30, what="the pool")
+    wait_until(planned_ahead, timeout=30, what="the tick fired")
+    assert cli.json("list", "--cron", "late") == []
+    # A tick that came once the pool ran, fired late (as a busy pool fires one): it runs.
+    [worker] = cli.json("worker", "list")
+    started_ms = int(datetime.fromisoformat(worker["started_at"]).timestamp() * 1000)
+    tick_ms = max(started_ms + 1, int(time.time() * 1000) - 3000)
+    plant_tick(cli, "late", tick_ms)
+    wait_until(lambda: len(ticks(cli, "late")) == 1, timeout=30, what="the late tick's job")
+    assert ticks(cli, "late") == [tick_ms / 1000]

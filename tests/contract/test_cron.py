@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from queuectl.recurring import CronSpec
 from queuectl.schedules import CatchUp, Overlap
 from queuectl.storage import open_store
 from queuectl.storage.base import Storage
+from tests.helpers import Cli
 
 HOUR_MS = 3600_000
 
@@ -170,3 +172,134 @@ def test_run_now_enqueues_outside_the_schedule(store: Storage) -> None:
     assert store.cron_get("report").last_job == job.id
     next_before = store.cron_get("report").next_run_at
     assert next_before is not None and next_before - datetime.now(UTC) > timedelta(seconds=-1)
+
+
+@pytest.mark.parametrize("tz", [":/usr/share/zoneinfo/Asia/Tokyo", "/usr/share/zoneinfo/Asia/Tokyo",
+                                "Asia/Tokyo"])
+def test_cron_add_stores_the_zone_tz_names_as_run_at_reads_it(cli: Cli, tz: str) -> None:
+    if tz.startswith((":/", "/")) and not Path(tz.lstrip(":")).is_file():
+        pytest.skip("no system zone files")
+    cli.env["TZ"] = tz
+    cli.ok("cron", "add", "tokyo", "0 9 * * *", "-c", "true")
+    [doc] = cli.json("cron", "list")
+    assert doc["tz"] == "Asia/Tokyo"
+    assert doc["next_run_at"].endswith("T00:00:00.000Z")  # 09:00 in Tokyo
+    job = cli.job(cli.enqueue("true", "--run-at", "2030-01-02T09:00"))
+    assert job["run_at"] == "2030-01-02T00:00:00.000Z"  # the same zone, both ways
+
+
+def test_cron_add_refuses_a_tz_it_cannot_name_and_writes_nothing(cli: Cli) -> None:
+    cli.env["TZ"] = "JST-9"
+    proc = cli.run("cron", "add", "tokyo", "0 9 * * *", "-c", "true")
+    assert proc.returncode == 1
+    assert proc.stderr == ("queuectl: error: TZ='JST-9' is not an IANA zone name: give --tz "
+                           "(e.g. --tz Europe/Berlin)\n")
+    assert cli.json("cron", "list") == []
+    cli.ok("cron", "add", "tokyo", "0 9 * * *", "-c", "true", "--tz", "Asia/Tokyo")
+
+
+# --- --catch-up none: missed only when no pool ran -----------------------------------------
+# Pools are planted as worker rows (started and last heartbeat relative to now, as a pool's
+# workers write them), and a tick in the schedule: the store's own clock is not set back.
+# The lease is the default 30 s unless a test sets it.
+
+def plant_worker(db_url: str, worker_id: str, started_at: int, heartbeat_at: int) -> None:
+    """A worker row as a pool's worker leaves it: started at ``started_at``, last heartbeat
+    at ``heartbeat_at`` (epoch ms)."""
+    sql = ("INSERT INTO workers (id, host, pid, queues, state, started_at, heartbeat_at) "
+           "VALUES ({0}, 'elsewhere', 4242, '[]', 'idle', {0}, {0})")
+    params = (worker_id, started_at, heartbeat_at)
+    if db_url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute(sql.format("%s").encode(), params)
+        return
+    with sqlite3.connect(db_url) as conn:
+        conn.execute(sql.format("?"), params)
+
+
+def now_ms() -> int:
+    return to_ms(datetime.now(UTC))
+
+
+# Worker rows, as (started, last heartbeat) seconds before the tick / before now.
+NO_POOL: list[tuple[int, int]] = []
+STARTED_AFTER = [(-2, 1)]  # a pool started 2 s after the tick (3 s ago)
+ALL_STARTED_AFTER = [(-2, 1), (-4, 0)]  # its workers all started after it
+
+
+def yearly(**kw: object) -> CronSpec:
+    """A schedule whose own ticks cannot come between a planted tick and now (as an hourly
+    one's can, when the hour turns in a test): the planted tick is the one fired."""
+    return CronSpec(name="report", schedule="@yearly", tz="UTC", command="echo hi", **kw)  # type: ignore[arg-type]
+
+
+def plant_pool(db_url: str, tick: int, workers: list[tuple[int, int]]) -> None:
+    for n, (started_s, quiet_s) in enumerate(workers):
+        plant_worker(db_url, f"w-{n}", tick - started_s * 1000, now_ms() - quiet_s * 1000)
+
+
+@pytest.mark.parametrize("workers", [NO_POOL, STARTED_AFTER, ALL_STARTED_AFTER])
+def test_catch_up_none_misses_a_tick_that_came_while_no_pool_ran_however_short_ago(
+    store: Storage, db_url: str, workers: list[tuple[int, int]]
+) -> None:
+    store.cron_add(yearly(catch_up=CatchUp.NONE))
+    tick = now_ms() - 5000  # 5 s ago: the pools start after it
+    plant_pool(db_url, tick, workers)
+    set_next_run(db_url, "report", tick)
+    [fired] = store.cron_fire()
+    assert (fired.tick, fired.job_id) == (None, None)
+    assert store.list_jobs(cron="report") == []
+    nxt = store.cron_get("report").next_run_at
+    assert nxt is not None and nxt > datetime.now(UTC)
+    assert store.cron_fire() == []
+
+
+@pytest.mark.parametrize("back_hours", [0, 2])  # the tick due, or several ticks since
+@pytest.mark.parametrize("workers", [
+    [(5 * 3600, 1)],  # one worker, up for hours: busy, it heartbeats but fires 10 s late
+    [(5 * 3600, 20), (-5, 0)],  # and a worker its supervisor restarted after the tick
+])
+def test_catch_up_none_runs_late_a_tick_that_came_while_a_busy_pool_ran(
+    store: Storage, db_url: str, back_hours: int, workers: list[tuple[int, int]]
+) -> None:
+    store.cron_add(hourly(catch_up=CatchUp.NONE))
+    tick = now_ms() - 10_000  # fired 10 s late: the pool was busy
+    plant_pool(db_url, tick, workers)
+    set_next_run(db_url, "report", tick - back_hours * HOUR_MS)
+    [fired] = store.cron_fire()
+    # The latest tick that came (the hour may have turned since the planted one).
+    assert fired.tick is not None and to_ms(fired.tick) == max(
+        tick - back_hours * HOUR_MS, this_hour_ms())
+    assert fired.job_id is not None
+    assert [j.id for j in store.list_jobs(cron="report")] == [fired.job_id]
+
+
+def test_a_worker_silent_past_the_lease_is_no_pool(store: Storage, db_url: str) -> None:
+    """A worker that started before the tick but has not heartbeated within the lease may
+    have died before the tick came: it does not count, the live one started later does not
+    cover the tick, and so it is missed. With a longer lease the same row counts."""
+    store.cron_add(yearly(catch_up=CatchUp.NONE))
+    tick = now_ms() - 10_000
+    plant_pool(db_url, tick, [(3600, 40), (-5, 0)])  # silent 40 s; a new one since the tick
+    set_next_run(db_url, "report", tick)
+    [fired] = store.cron_fire()
+    assert (fired.tick, fired.job_id) == (None, None)
+    store.config_set("lease-timeout", "60")  # the lease is the store's, as set
+    set_next_run(db_url, "report", tick)
+    [fired] = store.cron_fire()
+    assert fired.tick is not None and to_ms(fired.tick) == tick and fired.job_id is not None
+
+
+@pytest.mark.parametrize("workers", [NO_POOL, STARTED_AFTER, [(3600, 1)]])
+def test_catch_up_latest_runs_the_tick_whether_a_pool_ran_or_not(
+    store: Storage, db_url: str, workers: list[tuple[int, int]]
+) -> None:
+    store.cron_add(yearly())
+    tick = now_ms() - 5000
+    plant_pool(db_url, tick, workers)
+    set_next_run(db_url, "report", tick)
+    [fired] = store.cron_fire()
+    assert fired.tick is not None and to_ms(fired.tick) == tick
+    assert fired.job_id is not None

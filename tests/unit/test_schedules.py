@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from queuectl.errors import InvalidValue, MalformedValue
 from queuectl.schedules import (
-    MISSED_AFTER,
     CatchUp,
     Schedule,
     next_tick,
@@ -223,9 +222,13 @@ def test_every_never_goes_back_and_never_skips(step_s: int, after_ms: int) -> No
 HOURLY = parse_schedule("@hourly")
 
 
+# A pool that has run since long before the ticks below (its earliest live worker's start).
+ALL_ALONG = z("2026-01-01T00:00Z")
+
+
 def test_on_time_tick_fires_and_the_next_is_planned() -> None:
     plan = plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), z("2026-01-01T10:00:00.3Z"),
-                       CatchUp.NONE)
+                       CatchUp.NONE, ALL_ALONG)
     assert plan.tick == z("2026-01-01T10:00Z") and plan.next_at == z("2026-01-01T11:00Z")
 
 
@@ -234,14 +237,35 @@ def test_on_time_tick_fires_and_the_next_is_planned() -> None:
 )
 def test_missed_ticks_fire_the_latest_once_or_nothing(catch_up: CatchUp, fired: str | None
                                                       ) -> None:
-    plan = plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), z("2026-01-01T13:20Z"), catch_up)
+    started = z("2026-01-01T13:20Z")  # no pool ran before
+    plan = plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), started, catch_up, started)
     assert plan.tick == (z(fired) if fired else None)
     assert plan.next_at == z("2026-01-01T14:00Z")
 
 
-def test_one_missed_tick_long_ago_is_missed_for_catch_up_none() -> None:
-    late = z("2026-01-01T10:00Z") + timedelta(seconds=MISSED_AFTER + 1)
-    assert plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), late, CatchUp.NONE).tick is None
-    assert plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), late, CatchUp.LATEST).tick == z(
-        "2026-01-01T10:00Z"
-    )
+@pytest.mark.parametrize("late_s", [0.5, 5, 29, 31, 600])
+def test_a_tick_before_the_pool_started_is_missed_for_catch_up_none_however_short_ago(
+    late_s: float
+) -> None:
+    started = z("2026-01-01T10:00Z") + timedelta(seconds=late_s)
+    assert plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), started, CatchUp.NONE,
+                       started).tick is None
+    assert plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), started, CatchUp.LATEST,
+                       started).tick == z("2026-01-01T10:00Z")
+
+
+def test_with_no_pool_running_a_tick_is_missed_for_catch_up_none_only() -> None:
+    now = z("2026-01-01T10:00:01Z")
+    assert plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), now, CatchUp.NONE, None).tick is None
+    assert plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), now, CatchUp.LATEST,
+                       None).tick == z("2026-01-01T10:00Z")
+
+
+@pytest.mark.parametrize("late_s", [0.5, 10, 31, 600, 3 * 3600])
+@pytest.mark.parametrize("started", ["2026-01-01T09:59:59Z", "2026-01-01T10:00Z"])
+def test_a_tick_a_running_pool_fires_late_runs_late_for_catch_up_none(late_s: float,
+                                                                       started: str) -> None:
+    now = z("2026-01-01T10:00Z") + timedelta(seconds=late_s)
+    watched = z(started)  # the pool started just before the tick, or as it came
+    plan = plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), now, CatchUp.NONE, watched)
+    assert plan.tick == previous_tick(HOURLY, UTC, now)  # the latest that came: never a burst

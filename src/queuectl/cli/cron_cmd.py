@@ -6,7 +6,6 @@ the job flags through the same path `enqueue` takes), so bad input writes nothin
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
@@ -14,7 +13,7 @@ import click
 from queuectl import output, specs
 from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
 from queuectl.cli.jobs import parse_env_pairs
-from queuectl.errors import InvalidValue
+from queuectl.localzone import local_zone_name
 from queuectl.models import iso, utcnow
 from queuectl.recurring import Cron, CronSpec, check_name
 from queuectl.schedules import CatchUp, Overlap, parse_schedule, zone
@@ -187,40 +186,6 @@ def _next_run(found: Cron) -> str:
         return "never"
     when = format_relative((found.next_run_at - utcnow()).total_seconds())
     return f"{iso(found.next_run_at)} ({when})"
-
-
-def local_zone_name() -> str:
-    """This machine's IANA zone name, as `cron add` stores it by default: $TZ when it names
-    one, else the zone /etc/localtime points at, else /etc/timezone, else UTC. A $TZ that
-    is set but names no zone (a POSIX rule like CET-1CEST,M3.5.0,M10.5.0/3) raises
-    InvalidValue: the store keeps a name, and guessing another zone would shift the ticks."""
-    tz_env = os.environ.get("TZ", "").removeprefix(":")
-    if tz_env and not tz_env.startswith("/"):
-        try:
-            zone(tz_env)
-        except Exception:  # noqa: BLE001 - whatever zoneinfo refuses it with
-            raise InvalidValue(f"TZ={tz_env!r} is not an IANA zone name: give --tz "
-                               "(e.g. --tz Europe/Berlin)") from None
-    candidates = [tz_env]
-    try:
-        target = os.path.realpath("/etc/localtime")
-        if "/zoneinfo/" in target:
-            candidates.append(target.split("/zoneinfo/", 1)[1])
-    except OSError:
-        pass
-    try:
-        with open("/etc/timezone", encoding="utf-8") as f:
-            candidates.append(f.read().strip())
-    except OSError:
-        pass
-    for name in candidates:
-        if name and not name.startswith("/"):
-            try:
-                zone(name)
-            except Exception:  # noqa: BLE001 - not a zone name: try the next source
-                continue
-            return name
-    return "UTC"
 
 
 def register(group: click.Group) -> None:

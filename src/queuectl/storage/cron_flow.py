@@ -10,6 +10,14 @@ moves the schedule's next tick on (``cron_advance``, guarded by the tick it plan
 compare-and-set) and enqueues the tick's job in the SAME transaction. A second pool firing
 the same tick finds the tick moved on and does nothing; a pool killed mid-way has
 committed both or neither. The job's id, ``NAME@<tick>``, is unique besides.
+
+Whether a tick came while a pool ran (``--catch-up none`` misses one that came while none
+did, however short ago) is read from the workers table in the firing transaction: a worker
+alive now (a heartbeat within the lease) has heartbeated since it started, so a pool ran
+from the earliest such start on. A tick before it came while no pool ran. The firing
+worker is itself alive and registered, so a pool running all along covers its ticks, and
+one started after a silence does not cover what came during the silence. Running pools
+write nothing for this: it costs one read per firing.
 """
 
 from __future__ import annotations
@@ -106,12 +114,17 @@ def _job_params(name: str, job_id: str, now_ms: int, config: Config) -> dict[str
 def fire(row: Mapping[str, Any], config: Config, run: Run) -> Fired | None:
     """Fire one due schedule (a row of cron_due) in the caller's transaction. None when
     another pool fired it first (nothing written). ``config``: the limits a schedule leaves
-    open (max-retries, job-timeout) as they are now."""
+    open (max-retries, job-timeout) as they are now, and the lease that tells a live worker
+    (--catch-up none)."""
     name, now_ms, due_ms = row["name"], int(row["now_ms"]), int(row["next_run_at"])
     advance = {"name": name, "due": due_ms, "now": now_ms}
     try:
         spec = spec_from_row(row)
-        plan = plan_firing(spec.parsed, zone(spec.tz), _at(due_ms), _at(now_ms), spec.catch_up)
+        # Only --catch-up none asks whether a pool ran: the other schedules read nothing more.
+        watched_from = (_watched_from(run, now_ms, config)
+                        if spec.catch_up is CatchUp.NONE else None)
+        plan = plan_firing(spec.parsed, zone(spec.tz), _at(due_ms), _at(now_ms), spec.catch_up,
+                           watched_from)
     except (QueuectlError, ValueError):
         # A definition this version cannot read (written by another one, or a zone gone
         # from this host's data): parked, rather than retried by every pool forever.
@@ -131,6 +144,15 @@ def fire(row: Mapping[str, Any], config: Config, run: Run) -> Fired | None:
     job_id = tick_job_id(name, plan.tick)
     inserted = run("cron_insert_job", _job_params(name, job_id, now_ms, config))
     return Fired(name, plan.tick, job_id if inserted is not None else None)
+
+
+def _watched_from(run: Run, now_ms: int, config: Config) -> datetime | None:
+    """Since when a pool has run without a break, by the store's clock: the earliest start
+    of a worker whose heartbeat is within the lease at ``now_ms`` (epoch ms); None when no
+    worker is alive (a firing outside any pool)."""
+    lease_ms = int(config.lease_timeout * 1000)
+    row = run("cron_watched_from", {"now": now_ms, "lease_ms": lease_ms})
+    return None if row is None or row[0] is None else _at(int(row[0]))
 
 
 def _unfinished_job(name: str, run: Run) -> str | None:
