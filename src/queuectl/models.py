@@ -79,7 +79,7 @@ class JobSpec:
     # it is; otherwise (--delay) it counts from now, and moves with a step.
     run_at_fixed: bool = False
     after: tuple[str, ...] = ()  # ids of jobs that must complete before this one runs
-    # At most one job with this key is pending, failed or processing (SPEC 6): enqueueing
+    # At most one job with this key is pending, failed or processing: enqueueing
     # another gives back the one there is.
     unique_key: str | None = None
 
@@ -272,7 +272,7 @@ class CheckIn:
 
 @dataclass(frozen=True)
 class QueueSettings:
-    """How an operator steers one queue (SPEC 6): paused (no claim takes from it; running
+    """How an operator steers one queue: paused (no claim takes from it; running
     jobs finish) and a concurrency limit (at most this many of its jobs run at once across
     every worker and host; None: no limit). A queue with neither is not steered."""
 

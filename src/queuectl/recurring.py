@@ -69,7 +69,7 @@ class Cron:
         return self.spec.name
 
     def to_dict(self) -> dict[str, Any]:
-        """The `cron list --json` document (SPEC 5), plus the job flags and counts."""
+        """The `cron list --json` document, plus the job flags and counts."""
         spec = self.spec
         return {
             "name": spec.name, "schedule": spec.schedule, "tz": spec.tz,

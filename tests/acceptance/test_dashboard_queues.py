@@ -1,4 +1,4 @@
-"""The dashboard's queues (SPEC 6): the page, its pause/resume/limit actions under the same
+"""The dashboard's queues: the page, its pause/resume/limit actions under the same
 token and origin rules as every write, and the per-queue Prometheus gauges."""
 
 from __future__ import annotations

@@ -9,10 +9,10 @@ import re
 from queuectl.storage.base import Storage
 from tests.helpers import Cli
 
-SPEC_JOB_FIELDS = {"id", "command", "state", "attempts", "max_retries", "priority", "timeout",
-                   "queue", "run_at", "created_at", "updated_at", "started_at", "finished_at",
-                   "exit_code", "last_error", "worker", "cwd", "env",
-                   "after", "waiting_for", "cron", "unique_key"}  # SPEC 4, 5, 6
+CONTRACT_JOB_FIELDS = {"id", "command", "state", "attempts", "max_retries", "priority",
+                       "timeout", "queue", "run_at", "created_at", "updated_at", "started_at",
+                       "finished_at", "exit_code", "last_error", "worker", "cwd", "env",
+                       "after", "waiting_for", "cron", "unique_key"}
 
 
 def test_duration_keys_take_and_show_durations(cli: Cli) -> None:
@@ -80,7 +80,7 @@ def test_list_shows_when_scheduled_and_backed_off_jobs_run(cli: Cli) -> None:
     overdue = [line for line in rows.values() if "nobody-serves-it" in line]
     assert re.search(r"^\S+ +pending +\d+d(\d+h)? ago ", overdue[0]), overdue
     docs = cli.json("list")
-    assert all(set(doc) == SPEC_JOB_FIELDS for doc in docs)  # --json unchanged
+    assert all(set(doc) == CONTRACT_JOB_FIELDS for doc in docs)  # --json unchanged
     done = cli.enqueue("true")
     cli.wait_state(done, "completed")
     row = next(line for line in cli.ok("list").splitlines() if line.startswith(done))

@@ -1,5 +1,5 @@
 """Hostile and careless input: every refusal is one `queuectl: error:` line on stderr, the exit
-code SPEC.md gives (1 a failed operation, 2 a usage error), no traceback, no password shown,
+code the contract gives (1 a failed operation, 2 a usage error), no traceback, no password shown,
 and the store exactly as it was. Ids are data, whatever characters they hold."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Queues an operator steers (SPEC 6), driven through the real `queuectl` on both stores:
+"""Queues an operator steers, driven through the real `queuectl` on both stores:
 limits held by pools on two hosts, checked from the jobs' own recorded times; pause and
 resume while jobs run; bad input that writes nothing."""
 

@@ -1,4 +1,4 @@
-"""Retention (SPEC 6): a running pool deletes finished jobs past it, with their attempts and
+"""Retention: a running pool deletes finished jobs past it, with their attempts and
 output, and nothing else."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Unique jobs (SPEC 6): at most one job per key pending, failed or processing, whatever
+"""Unique jobs: at most one job per key pending, failed or processing, whatever
 the number of enqueuers racing, on both stores."""
 
 from __future__ import annotations

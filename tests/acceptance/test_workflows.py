@@ -1,4 +1,4 @@
-"""Workflows through the real `queuectl` (SPEC 4): a DAG run by a pool, bulk files that name
+"""Workflows through the real `queuectl`: a DAG run by a pool, bulk files that name
 each other, refusals, and `queuectl run` with its exit codes and Ctrl-C."""
 
 from __future__ import annotations

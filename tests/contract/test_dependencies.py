@@ -1,4 +1,4 @@
-"""Jobs that wait for other jobs (SPEC 4), against every backend: never claimed while a
+"""Jobs that wait for other jobs, against every backend: never claimed while a
 dependency has not completed, released by the completion itself, kept waiting by a dead
 dependency, cancelled with a cancelled one; refused when they could never run."""
 

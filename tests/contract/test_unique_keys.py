@@ -1,4 +1,4 @@
-"""Unique keys in the store (SPEC 6), against every backend: what `dlq retry` does when a
+"""Unique keys in the store, against every backend: what `dlq retry` does when a
 dead job's key is held."""
 
 from __future__ import annotations

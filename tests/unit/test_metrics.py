@@ -13,7 +13,7 @@ from queuectl.storage.base import AttemptRow
 
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 SINCE = NOW - timedelta(hours=1)
-SPEC_KEYS = {"since", "completed", "failed_attempts", "dead", "success_rate",
+CONTRACT_KEYS = {"since", "completed", "failed_attempts", "dead", "success_rate",
              "throughput_per_min", "run_seconds", "wait_seconds", "workers"}
 
 
@@ -26,7 +26,7 @@ def row(outcome: str, ran: float = 1.0, waited: float | None = 0.0, worker: str 
 
 def test_empty_window_gives_zero_counts_and_null_figures() -> None:
     doc = compute([], 0, SINCE, NOW).to_dict()
-    assert set(doc) == SPEC_KEYS
+    assert set(doc) == CONTRACT_KEYS
     assert doc["since"] == "2026-11-22T13:00:00.000Z"
     assert (doc["completed"], doc["failed_attempts"], doc["dead"]) == (0, 0, 0)
     assert doc["success_rate"] is None
@@ -103,7 +103,7 @@ outcomes = st.sampled_from([str(o) for o in Outcome])
 def test_figures_are_consistent(entries: list[tuple[str, float, str | None]], dead: int) -> None:
     rows = [row(o, ran=min(ran, 3000.0), worker=w) for o, ran, w in entries]
     doc = compute(rows, dead, SINCE, NOW).to_dict()
-    assert set(doc) == SPEC_KEYS and doc["dead"] == dead
+    assert set(doc) == CONTRACT_KEYS and doc["dead"] == dead
     assert doc["completed"] + doc["failed_attempts"] <= len(rows)
     rate = doc["success_rate"]
     assert rate is None or 0.0 <= rate <= 1.0

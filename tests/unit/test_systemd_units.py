@@ -1,4 +1,4 @@
-"""The unit files in contrib/systemd: what SPEC 8 asks of them, and what systemd says of them
+"""The unit files in contrib/systemd: what a service needs of them, and what systemd says of them
 (`systemd-analyze verify`, where the machine has it; it needs no running systemd)."""
 
 from __future__ import annotations

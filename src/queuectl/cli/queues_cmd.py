@@ -1,4 +1,4 @@
-"""queue list / pause / resume / limit: queues an operator steers (SPEC 6)."""
+"""queue list / pause / resume / limit: queues an operator steers."""
 
 from __future__ import annotations
 

@@ -349,7 +349,7 @@ class Storage(ABC):
 
     @abstractmethod
     def prune_finished(self, older_than: float, limit: int) -> int:
-        """Retention (SPEC 6): delete at most ``limit`` jobs that finished (completed, dead,
+        """Retention: delete at most ``limit`` jobs that finished (completed, dead,
         cancelled) more than ``older_than`` seconds ago, with their attempts and output, in
         one short transaction; returns how many went (fewer than ``limit``: none is left).
         Finding them takes no lock, so a batch holds the store only while it deletes.
@@ -390,7 +390,7 @@ class Storage(ABC):
             done = None
         return done, self.claim_or_plan(worker_id, queues)
 
-    # --- queues (SPEC 6) ------------------------------------------------------------------
+    # --- queues -------------------------------------------------------------------------
 
     @abstractmethod
     def queue_settings(self) -> list[QueueSettings]:

@@ -1,4 +1,4 @@
-"""What both stores share about steered queues (SPEC 6): reading their rows.
+"""What both stores share about steered queues: reading their rows.
 
 An idle worker does not poll while a queue's limit holds due jobs back: every end of a
 job of a limited queue whose worker claims nothing more of that queue wakes an idle worker

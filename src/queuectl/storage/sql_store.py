@@ -230,7 +230,7 @@ class SqlStore(Storage, Generic[C]):
         return self._enqueue(specs)[0] if specs else []
 
     def _enqueue_unique(self, specs: Sequence[JobSpec]) -> list[Job]:
-        """enqueue for a batch with unique keys (SPEC 6): a job whose key a pending, failed
+        """enqueue for a batch with unique keys: a job whose key a pending, failed
         or processing job holds (or an earlier job of the batch) is not inserted; the
         holder comes back in its place, marked ``duplicate``. The store's unique index
         decides between concurrent enqueuers (insert ... on conflict do nothing), never a

@@ -81,7 +81,7 @@ def _workers(snap: Snapshot) -> Iterator[Metric]:
 
 
 def _queues(snap: Snapshot) -> Iterator[Metric]:
-    """Per queue (SPEC 6): jobs running now, the concurrency limit (only for limited
+    """Per queue: jobs running now, the concurrency limit (only for limited
     queues: no sample means no limit), and whether it is paused (1) or not (0)."""
     running = GaugeMetricFamily("queuectl_queue_running", "Jobs of the queue running now.",
                                 labels=["queue"])
