@@ -190,10 +190,15 @@ class Queue:
         with self._lock:
             if self._closed:
                 raise RuntimeError("this Queue is closed")
-            if self._store is None:
-                create = writes or not self._named if self._create is None else self._create
-                self._store = open_store(self._url, create=create)
-            return fn(self._store)
+            return fn(self._opened(writes))
+
+    def _opened(self, writes: bool) -> Storage:
+        """The store, opened once (under the lock); ``writes``: a missing one is made (see
+        the class)."""
+        if self._store is None:
+            create = writes or not self._named if self._create is None else self._create
+            self._store = open_store(self._url, create=create)
+        return self._store
 
     # --- producing ------------------------------------------------------------------------
 
@@ -242,18 +247,22 @@ class Queue:
         return self._insert(lambda where: submit.batch(entries, where, source="the batch"))
 
     def _insert(self, build: Callable[[submit.Where], submit.Batch]) -> list[Job]:
-        def insert(store: Storage) -> list[Job]:
+        """Check the jobs ``build`` makes, then insert them; a missing store is made only
+        once they pass, so a refused job leaves none behind."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this Queue is closed")
+            where, found = submit.Where.found(self._opened)
             try:
-                batch = build(submit.Where.of(store))
+                batch = build(where)
             except (UsageError, InvalidValue) as exc:
                 raise InvalidJob(str(exc)) from None
+            store = found if found is not None else self._opened(True)
             try:
                 return store.enqueue(batch.specs) if batch.specs else []
             except DependencyRefused as exc:  # the store's check: name the entry, as the CLI
-                where = f"{batch.lines[exc.index]}: " if batch.lines else ""
-                raise InvalidJob(f"{where}{exc}") from None
-
-        return self._call(insert, writes=True)
+                label = f"{batch.lines[exc.index]}: " if batch.lines else ""
+                raise InvalidJob(f"{label}{exc}") from None
 
     # --- reading --------------------------------------------------------------------------
 

@@ -8,12 +8,12 @@ before the store is touched; the store then inserts them in one transaction or n
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from queuectl import specs
-from queuectl.errors import InvalidValue, QueuectlError
+from queuectl.errors import InvalidValue, QueuectlError, StoreUnavailable
 from queuectl.models import JobSpec
 from queuectl.settings import Config
 from queuectl.storage.base import Storage
@@ -30,6 +30,19 @@ class Where:
     @classmethod
     def of(cls, store: Storage) -> Where:
         return cls(Config.from_stored(store.config_items()), specs.current_dir())
+
+    @classmethod
+    def found(cls, store_of: Callable[[bool], Storage]) -> tuple[Where, Storage | None]:
+        """Where jobs resolve before a store is created: ``store_of(create)`` opens the store
+        (creating it only with ``create``). An existing store's config, and the store; or,
+        when it is missing (or out of reach, which opening it to write will say), the
+        config a new store starts with and None. So jobs are checked before a missing store
+        is made, and a refused job leaves none behind."""
+        try:
+            store = store_of(False)
+        except StoreUnavailable:
+            return cls(Config.from_stored({}), specs.current_dir()), None
+        return cls.of(store), store
 
 
 @dataclass

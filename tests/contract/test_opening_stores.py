@@ -207,3 +207,35 @@ def test_a_refused_jobs_file_never_creates_a_named_store(
         assert proc.returncode in (1, 2) and proc.stdout == ""
         assert proc.stderr.startswith("queuectl: error: ") and proc.stderr.count("\n") == 1
         assert tables(blank_url) == before
+
+
+@pytest.mark.parametrize("args", [
+    ["enqueue", "-c", "true", "--timeout", "-1"],  # the fast path
+    ["enqueue", "-c", "true", "-e", "1A=b"],
+    ["enqueue", "{}"],
+    ["enqueue", "-c", "true", "--timeout", "-1", "--json"],  # the click command
+    ["enqueue", "-c", "true", "-p", "99999999999", "--json"],
+    ["run", "--max-retries", "-1", "--", "true"],
+], ids=["fast-timeout", "fast-env", "fast-no-command", "click-timeout", "click-priority", "run"])
+def test_a_refused_job_never_creates_a_named_store(
+    blank_url: str, tmp_path: Path, args: list[str]
+) -> None:
+    cli = Cli(blank_url, tmp_path / "home", cwd=tmp_path)
+    before = tables(blank_url)
+    proc = cli.run(*args)
+    assert proc.returncode in (1, 2) and proc.stdout == ""
+    assert proc.stderr.startswith("queuectl: error: ") and proc.stderr.count("\n") == 1
+    assert tables(blank_url) == before
+
+
+def test_a_refused_api_job_never_creates_a_named_store(blank_url: str) -> None:
+    before = tables(blank_url)
+    with Queue(blank_url) as q:
+        with pytest.raises(ValueError, match="timeout"):
+            q.enqueue("true", timeout=-1)
+        with pytest.raises(ValueError, match="entry 2"):
+            q.enqueue_many([{"command": "true"}, {"command": "true", "priority": "x"}])
+    assert tables(blank_url) == before
+    with Queue(blank_url) as q:  # and a job that passes makes it, checked against its config
+        assert q.enqueue("true").max_retries == 3
+    assert tables(blank_url) != before

@@ -18,12 +18,14 @@ from queuectl.settings import Config
 from queuectl.storage.base import Storage
 
 
-def enqueue(store_of: Callable[[], Storage], defaults: dict[str, Any], job_json: str | None,
-            read_file: Callable[[], str] | None, as_json: bool) -> None:
+def enqueue(store_of: Callable[[bool], Storage], defaults: dict[str, Any],
+            job_json: str | None, read_file: Callable[[], str] | None, as_json: bool) -> None:
     """Validate every job (flags in ``defaults``, overridden by the JSON fields), insert them
-    in one transaction, print the ids (or the jobs with ``as_json``). ``store_of()`` opens
-    (or creates) the store; a jobs file is refused before it is called when its flags or its
-    content are wrong or it holds no job, so that such a file leaves a named store uncreated."""
+    in one transaction, print the ids (or the jobs with ``as_json``). ``store_of(create)``
+    opens the store, creating it only with ``create``: the jobs are checked against an
+    existing store's config, or (the store is not there yet) against the config a new store
+    starts with, and only then is a missing store created, so a refused enqueue leaves a
+    named store uncreated."""
     if read_file is not None:
         # Whether a flag is valid does not depend on the stored config (it only fills in
         # what a job omits): the defaults will do.
@@ -33,14 +35,14 @@ def enqueue(store_of: Callable[[], Storage], defaults: dict[str, Any], job_json:
         if not entries:  # a script whose job list came out empty: say so, not exit 0 quietly
             raise InvalidValue("nothing to enqueue: the jobs file holds no job "
                                "(it is empty, or only blank lines, comments or [])")
-        store = store_of()
+        where, found = submit.Where.found(store_of)
         checked = specs.utf8_checked_batch(text, defaults)
-        batch = submit.batch(entries, submit.Where.of(store), defaults=defaults,
-                             utf8_checked=checked)
+        batch = submit.batch(entries, where, defaults=defaults, utf8_checked=checked)
     else:
-        store = store_of()
         fields = specs.parse_object(job_json) if job_json is not None else {}
-        batch = submit.single(specs.merge(defaults, fields), submit.Where.of(store))
+        where, found = submit.Where.found(store_of)
+        batch = submit.single(specs.merge(defaults, fields), where)
+    store = found if found is not None else store_of(True)
     try:
         if any(spec.unique_key is not None for spec in batch.specs):
             _enqueue_unique(store, batch.specs, read_file is not None, as_json)

@@ -59,17 +59,18 @@ def run(argv: list[str]) -> int | None:
 
 def _enqueue(db: str | None, parsed: dict[str, Any], read_file: Callable[[], str] | None) -> None:
     from queuectl.cli import enqueue_core
-    from queuectl.settings import resolve_db_url
+    from queuectl.settings import store_choice
     from queuectl.storage import Storage, open_store
 
     as_json = bool(parsed.pop("json", False))
     job_json = parsed.pop("job_json", None)
-    url = resolve_db_url(db)  # an empty --db or QUEUECTL_DB is refused first, as by click
+    url, named = store_choice(db)  # an empty --db or QUEUECTL_DB is refused first, as by click
     opened: list[Storage] = []
 
-    def store_of() -> Storage:
-        opened.append(open_store(url))
-        return opened[0]
+    def store_of(create: bool) -> Storage:
+        # As the click command's: the default store may always be created.
+        opened.append(open_store(url, create=create or not named))
+        return opened[-1]
 
     try:
         enqueue_core.enqueue(store_of, parsed, job_json, read_file, as_json)

@@ -85,7 +85,7 @@ def enqueue(cli_ctx: CliContext, /, job_json: str | None, job_id: str | None, jo
         raise click.UsageError("--id cannot be shared by the jobs of a file")
     read_file = jobs_file.read if jobs_file is not None else None
     _ = cli_ctx.url  # an empty --db or QUEUECTL_DB is refused first, as in the fast path
-    enqueue_core.enqueue(lambda: cli_ctx.store(create=True), defaults, job_json, read_file,
+    enqueue_core.enqueue(lambda create: cli_ctx.store(create=create), defaults, job_json, read_file,
                          as_json)
 
 

@@ -52,8 +52,10 @@ def run(cli_ctx: CliContext, /, argv: tuple[str, ...], job_id: str | None,
     defaults = job_defaults(flags, job_id, env_pairs, after)
     if argv:
         defaults["command"] = shlex.join(argv)
-    store = cli_ctx.store(create=True)
-    [job] = store.enqueue(submit.single(defaults, submit.Where.of(store)).specs)
+    where, found = submit.Where.found(lambda create: cli_ctx.store(create=create))
+    jobs = submit.single(defaults, where).specs  # refused before a missing store is made
+    store = found if found is not None else cli_ctx.store(create=True)
+    [job] = store.enqueue(jobs)
     if not store.stats().workers_active:
         output.note(f"queuectl: job {job.id} waits for a worker (none is running on this store)")
     try:
