@@ -188,7 +188,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 def test_supervisor_killed_workers_finish_their_job_and_exit(cli: Cli, tmp_path: Path) -> None:
-    job_id = cli.enqueue("echo $$ > sh.pid; sleep 2; echo finished")
+    # The job runs until the test lets it end: finding its worker must not race its end.
+    job_id = cli.enqueue("echo $$ > sh.pid; while [ ! -e go ]; do sleep 0.05; done; "
+                         "echo finished")
     pool = cli.start_workers(1)
     read_pid(tmp_path / "sh.pid")
     worker = holder_pid(cli, job_id)
@@ -199,6 +201,7 @@ def test_supervisor_killed_workers_finish_their_job_and_exit(cli: Cli, tmp_path:
     # Not a benchmark: an orphaned worker used to spin on its dead supervisor's pipe (a
     # whole core); waiting on its job it should need next to nothing.
     assert cpu_seconds(worker) - before < 0.5 * (time.monotonic() - started)
+    (tmp_path / "go").touch()
     done = cli.wait_state(job_id, "completed")
     assert done["attempts_log"][0]["outcome"] == "succeeded"
     wait_until(lambda: not alive(worker), timeout=10, what="the orphaned worker to exit")
