@@ -17,10 +17,11 @@ from queuectl.errors import InvalidValue, MalformedValue
 MAX_DURATION = 100 * 365 * 86400  # seconds: a century
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-# A plain number of seconds: digits, a fraction, an exponent; never "nan", "inf" or "1_0",
-# which float() would take.
-_NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?")
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)", re.ASCII)
+# A plain number of seconds: digits, a fraction, an exponent; never "nan", "inf", "1_0" or
+# digits of other scripts ("٣"), which float() would take.
+_NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?", re.ASCII)
+_NONZERO = re.compile(r"[1-9]")
 
 
 def parse_duration(text: str) -> float:
@@ -30,9 +31,13 @@ def parse_duration(text: str) -> float:
     for one out of range (negative, like "-5" or "-5s", or over 100 years)."""
     raw = text.strip().lower().replace(" ", "")
     negative = raw.startswith("-")
-    seconds = _unsigned_seconds(text, raw[1:] if raw.startswith(("-", "+")) else raw)
+    body = raw[1:] if raw.startswith(("-", "+")) else raw
+    seconds = _unsigned_seconds(text, body)
     if (negative and seconds > 0) or seconds > MAX_DURATION:
         raise InvalidValue(f"invalid duration {text!r}: must be >= 0 and at most 100 years")
+    if seconds == 0 and _NONZERO.search(body.split("e")[0]):
+        # "1e-400" is not 0 but rounds to it, and 0 means "no limit" or "off" to most keys.
+        raise InvalidValue(f"invalid duration {text!r}: too small to tell from 0")
     return seconds
 
 

@@ -29,7 +29,8 @@ def test_parse_duration(text: str, seconds: float) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", " ", "-", "abc", "5x", "1h-30m", "h", "nan", "inf", "5m3", "1_000", "--5", "5 parsecs"],
+    ["", " ", "-", "abc", "5x", "1h-30m", "h", "nan", "inf", "5m3", "1_000", "--5", "5 parsecs",
+     "\u0663", "\u0663s", "1\u0660m"],  # digits of another script: float() takes them
 )
 def test_text_that_is_no_duration_is_malformed(text: str) -> None:
     """Malformed is a usage error (exit 2 on the command line)."""
@@ -43,6 +44,18 @@ def test_durations_out_of_range_are_invalid_values(text: str) -> None:
     """A duration that reads but cannot be used is a refused value (exit 1), not junk."""
     with pytest.raises(InvalidValue, match="must be >= 0|at most 100 years"):
         parse_duration(text)
+
+
+@pytest.mark.parametrize("text", ["1e-400", "0.5e-330", "+1e-999"])
+def test_a_duration_that_rounds_to_zero_is_not_zero(text: str) -> None:
+    """0 means "no limit" or "off" to most keys and flags: a tiny value must not turn into it."""
+    with pytest.raises(InvalidValue, match="too small to tell from 0"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize("text", ["0", "0s", "0.0", "0e5", "-0", "00m"])
+def test_zero_written_any_way_is_zero(text: str) -> None:
+    assert parse_duration(text) == 0
 
 
 @given(st.integers(0, 99), st.integers(0, 23), st.integers(0, 59), st.integers(0, 59))
