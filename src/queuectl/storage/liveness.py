@@ -36,13 +36,26 @@ def lease_seconds(stored_config: dict[str, str]) -> float:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether the process runs: it exists and is not a zombie (a process killed with -9
+    whose parent has not reaped it yet, or never will under an init that does not reap, as
+    in a container without one, still answers signal 0)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # exists, owned by someone else
-    return True
+        pass  # exists, owned by someone else
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            # "pid (comm) S ...": comm may hold spaces and parentheses; the state follows
+            # the last ")".
+            return f.read().rpartition(b")")[2].split()[:1] == [b"Z"]
+    except OSError:
+        return False  # no /proc: signal 0 said it exists
 
 
 def process_gone(host: str, scope: str, pid: int) -> bool:
