@@ -219,7 +219,9 @@ def store_choice(
 
 
 def is_postgres(url: str) -> bool:
-    return url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://"))
+    """Whether ``url`` names a PostgreSQL database (a URL scheme is case-insensitive)."""
+    return url[:22].lower().startswith(("postgresql://", "postgres://",
+                                        "postgresql+psycopg://"))
 
 
 def sqlite_path(url: str) -> str:
@@ -228,9 +230,19 @@ def sqlite_path(url: str) -> str:
         return url[len("sqlite://") :]
     if url.startswith("sqlite:"):
         raise InvalidValue(f"invalid SQLite URL {url!r}: use sqlite:///absolute/path.db")
-    if re.match(r"^[a-z][a-z0-9+.-]*://", url):
+    if re.match(r"^[a-z][a-z0-9+.-]*://", url, re.IGNORECASE):
         raise InvalidValue(f"unsupported store URL scheme in {redact_url(url)!r}")
+    if _CONNINFO.match(url):
+        # Not a file to create: a libpq "key=value" string, which may hold a password, so
+        # it is not repeated back.
+        raise InvalidValue("a PostgreSQL store is named by a URL: postgresql://USER@HOST:PORT/"
+                           "DBNAME (the key=value form is not taken)")
     return os.path.abspath(os.path.expanduser(url))
+
+
+# libpq's keyword form, "host=db dbname=q password=…": one of its keywords, then "=".
+_CONNINFO = re.compile(r"\s*(host|hostaddr|port|dbname|user|password|sslmode|service|"
+                       r"options|application_name|connect_timeout)\s*=", re.IGNORECASE)
 
 
 def same_store(a: str, b: str) -> bool:

@@ -6,6 +6,7 @@ from queuectl.settings import (
     YEAR,
     Config,
     canonical_key,
+    is_postgres,
     parse_value,
     redact_url,
     sqlite_path,
@@ -95,3 +96,26 @@ def test_sqlite_paths() -> None:
     assert sqlite_path("/tmp/q.db") == "/tmp/q.db"
     with pytest.raises(InvalidValue):
         sqlite_path("mysql://x/y")
+
+
+@pytest.mark.parametrize("url", ["POSTGRESQL://u@h/d", "Postgres://u@h/d",
+                                 "postgresql+PSYCOPG://u@h/d"])
+def test_a_postgres_scheme_in_any_case_is_postgres(url: str) -> None:
+    from queuectl.storage.pgconn import libpq_url
+
+    assert is_postgres(url)
+    assert libpq_url(url) in ("postgresql://u@h/d", "postgres://u@h/d")  # as libpq takes them
+
+
+@pytest.mark.parametrize("url", ["host=127.0.0.1 dbname=q password=s3cret",
+                                 " dbname=q user=x", "PASSWORD=s3cret host=h"])
+def test_libpq_keyword_strings_are_refused_without_repeating_them(url: str) -> None:
+    """Not a SQLite file to create beside the user (named after their password)."""
+    with pytest.raises(InvalidValue, match="named by a URL") as info:
+        sqlite_path(url)
+    assert "s3cret" not in str(info.value) and "dbname" not in str(info.value)
+
+
+def test_unknown_schemes_in_any_case_are_refused() -> None:
+    with pytest.raises(InvalidValue, match="unsupported store URL scheme"):
+        sqlite_path("MySQL://a:b@c/d")

@@ -46,7 +46,10 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 
 def libpq_url(url: str) -> str:
     """SQLAlchemy-style ``postgresql+psycopg://`` is accepted too; libpq wants the plain one."""
-    return re.sub(r"^postgresql\+psycopg://", "postgresql://", url)
+    # A URL's scheme is case-insensitive; libpq takes only the lower-case one.
+    return re.sub(r"^(postgresql\+psycopg|postgresql|postgres)://",
+                  lambda m: "postgresql://" if "+" in m[1] else m[0].lower(), url,
+                  flags=re.IGNORECASE)
 
 
 def scrub(text: str, url: str) -> str:
