@@ -8,6 +8,9 @@ import logging
 import re
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 SCRIPT = r"""
 import logging, sys
@@ -78,3 +81,18 @@ def test_a_job_line_to_a_terminal_that_went_away_is_dropped() -> None:
 
     handler = logging.StreamHandler(Gone())
     JobLines(handler, SecondCachingFormatter())("job j1 completed after 0.001s")
+
+
+def test_a_postgres_store_has_one_log_whatever_its_url_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a password or without, the default port written or not: one database, one log;
+    another database, or the same name on another server, another."""
+    from queuectl.pool.supervisor import log_path
+
+    monkeypatch.setenv("QUEUECTL_HOME", str(tmp_path))
+    same = {log_path(u) for u in ("postgresql://q:s3cret@db:5432/jobs",
+                                  "postgresql://q@db/jobs", "postgres://q:other@db:5432/jobs")}
+    assert len(same) == 1 and "s3cret" not in same.pop()
+    assert log_path("postgresql://q@db/other") != log_path("postgresql://q@db/jobs")
+    assert log_path("postgresql://q@db2/jobs") != log_path("postgresql://q@db/jobs")

@@ -415,11 +415,14 @@ def log_path(url: str) -> str:
     ``$QUEUECTL_HOME/logs/workers-NAME-DIGEST.log``, one per store, so that pools of
     different stores (a text log and a JSON one, say) never write into one file. NAME is
     the SQLite file's or PostgreSQL database's name, for people; DIGEST, 8 hex digits of
-    the store's identity (the SQLite file's real path, or the URL without its password),
-    tells apart stores of one name. Raises InvalidValue for a URL no store has."""
+    the store's identity (the SQLite file's real path, or the database's user, host, port
+    and name: never its password), tells apart stores of one name. Raises InvalidValue for a URL no store has."""
     if is_postgres(url):
-        identity = redact_url(url)
-        name = urlsplit(url).path.strip("/") or "postgres"
+        # The database, whoever connects and however: a password given or not, a port
+        # written or the default, one store.
+        parts = urlsplit(url)
+        identity = f"{parts.username}@{parts.hostname}:{parts.port or 5432}{parts.path}"
+        name = parts.path.strip("/") or "postgres"
     else:
         identity = os.path.realpath(sqlite_path(url))
         name = os.path.splitext(os.path.basename(identity))[0]
