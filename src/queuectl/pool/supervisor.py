@@ -416,7 +416,8 @@ def log_path(url: str) -> str:
     different stores (a text log and a JSON one, say) never write into one file. NAME is
     the SQLite file's or PostgreSQL database's name, for people; DIGEST, 8 hex digits of
     the store's identity (the SQLite file's real path, or the database's user, host, port
-    and name: never its password), tells apart stores of one name. Raises InvalidValue for a URL no store has."""
+    and name: never its password), tells apart stores of one name. Raises InvalidValue
+    for a URL no store has."""
     if is_postgres(url):
         # The database, whoever connects and however: a password given or not, a port
         # written or the default, one store.
