@@ -31,7 +31,8 @@ def dashboard(cli_ctx: CliContext, host: str, port: int, token: str | None) -> N
     """
     from queuectl.web import server
 
-    token = token or None  # an empty variable means no token, not an empty one
+    # An empty or blank variable (`$(cat missing-file)`) means no token, not a blank one.
+    token = token if token and token.strip() else None
     if not server.is_loopback(host) and token is None:
         raise InvalidValue(
             f"refusing to listen on {host} without a token: set {TOKEN_ENV} (or pass --token)"
