@@ -35,9 +35,14 @@ from queuectl.models import (
     State,
     WorkerInfo,
 )
-from queuectl.recurring import Cron, CronSpec
-from queuectl.storage.cron_flow import Fired
-from queuectl.transitions import FailurePolicy
+
+# Names only annotations use: the schedules behind them (cronsim, zoneinfo) are imported by
+# the cron commands and the pool, not by every enqueue or read.
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from queuectl.recurring import Cron, CronSpec
+    from queuectl.storage.cron_flow import Fired
+    from queuectl.transitions import FailurePolicy
 
 
 @dataclass(frozen=True)
