@@ -20,6 +20,8 @@ Kind = Literal["int", "number", "duration"]
 
 @dataclass(frozen=True)
 class Key:
+    """One config key: its default, kind, lower bound and help text."""
+
     name: str
     default: Number
     kind: Kind

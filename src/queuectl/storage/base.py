@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Stats:
+    """What `status` shows: counts per state, workers, paused queues and limits."""
+
     counts: dict[str, int]  # every State, zeros included
     scheduled: int  # pending jobs whose run_at is still in the future (and not blocked)
     workers_active: int  # workers not lost (as list_workers shows them)
@@ -96,6 +98,8 @@ class AttemptRow:
 
 @dataclass(frozen=True)
 class Recovered:
+    """A job taken back from a lost worker, and the state it went to."""
+
     job_id: str
     worker: str | None
     new_state: State

@@ -10,7 +10,6 @@ statement that needs it. The flow of each call is storage/sql_store.py's.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -20,9 +19,17 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from queuectl.errors import StoreUnavailable
+
+if TYPE_CHECKING:
+    from hashlib import sha1
+else:
+    try:  # the interpreter's own SHA-1: hashlib loads OpenSSL, for every command, for a name
+        from _sha1 import sha1
+    except ImportError:  # an interpreter built without it
+        from hashlib import sha1
 from queuectl.models import IdlePlan, Job, JobSpec, State, to_ms
 from queuectl.storage import dependencies
 from queuectl.storage.base import Listener
@@ -64,7 +71,7 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
         self._time = clock
         self._wake_prefix = (
             b"\0queuectl:"
-            + hashlib.sha1(os.path.realpath(path).encode()).hexdigest()[:20].encode()
+            + sha1(os.path.realpath(path).encode()).hexdigest()[:20].encode()
             + b":"
         )
         self._sock: socket.socket | None = None
