@@ -31,10 +31,13 @@ UNUSED_BY_ALL = (
     "queuectl.storage.cron_flow", "queuectl.metrics", "queuectl.pool", "queuectl.web",
     "queuectl.localzone",
 )
+# With no pool running there is no worker to wake: no datagram socket, no pick among them.
+NO_WAKE_UP = ("socket", "random")
 # A plain enqueue prints the ids: it neither reads jobs back nor draws a table.
-UNUSED_BY_ENQUEUE = ("queuectl.output", "queuectl.cli.reads", "queuectl.api")
-# The reads check no job input.
-UNUSED_BY_READS = ("queuectl.specs", "queuectl.submit", "queuectl.cli.enqueue_core")
+UNUSED_BY_ENQUEUE = ("queuectl.output", "queuectl.cli.reads", "queuectl.api") + NO_WAKE_UP
+# The reads check no job input and wake no worker.
+UNUSED_BY_READS = ("queuectl.specs", "queuectl.submit", "queuectl.cli.enqueue_core",
+                   *NO_WAKE_UP)
 
 COMMANDS = {
     "enqueue": (["enqueue", "-c", "true"], UNUSED_BY_ALL + UNUSED_BY_ENQUEUE),
