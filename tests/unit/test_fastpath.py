@@ -243,3 +243,14 @@ def test_fast_path_does_not_import_click_or_rich(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code, "enqueue", "-c", "true"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.stdout.splitlines()[-1] == "[]", out.stderr
+
+
+def test_read_flags_are_the_click_commands() -> None:
+    from queuectl.cli.app import cli, register
+    from queuectl.models import State
+
+    register()
+    for name, flags in fastpath.READ_FLAGS.items():
+        click_flags = {opt for p in cli.commands[name].params for opt in p.opts}
+        assert flags <= click_flags, name
+    assert fastpath.STATES == {str(s) for s in State}
