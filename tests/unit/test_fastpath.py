@@ -253,4 +253,4 @@ def test_read_flags_are_the_click_commands() -> None:
     for name, flags in fastpath.READ_FLAGS.items():
         click_flags = {opt for p in cli.commands[name].params for opt in p.opts}
         assert flags <= click_flags, name
-    assert fastpath.STATES == {str(s) for s in State}
+    assert {str(s) for s in State} == fastpath.STATES
