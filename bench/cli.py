@@ -1,4 +1,4 @@
-"""python -m bench [--quick] [--figures ...] [--backends ...] [--peers] [--out FILE]"""
+"""python -m bench [--quick] [--figures ...] [--backends ...] [--peers] [--against REV] [--out F]"""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import traceback
 from dataclasses import replace
 from typing import Any
 
-from bench import figures, report, stores
+from bench import figures, report, startup, stores
 from bench.driver import Queuectl
 from bench.seed import seed
 
-FIGURES = ("throughput", "pickup", "enqueue_cli", "bulk", "scale")
+FIGURES = ("throughput", "pickup", "enqueue_cli", "bulk", "scale", "cli")
 BACKENDS = ("sqlite", "postgres")
 DEFAULT_OUT = os.path.join(os.path.dirname(__file__), "out", "latest.json")
 
@@ -34,6 +34,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, help="throughput runs per backend")
     p.add_argument("--scale-finished", type=int, help="finished jobs seeded for the scale figure")
     p.add_argument("--scale-pending", type=int, help="pending jobs seeded for the scale figure")
+    p.add_argument("--cli-runs", type=int, help="alternating rounds of the cli figure")
+    p.add_argument("--against", metavar="REV",
+                   help="cli figure: also time REV's source (git) in the same rounds")
     p.add_argument("--out", default=DEFAULT_OUT, help="JSON results file")
     return p.parse_args(argv)
 
@@ -45,18 +48,23 @@ def sizes_from(args: argparse.Namespace) -> figures.Sizes:
         "repeats": args.repeats,
         "scale_finished": args.scale_finished,
         "scale_pending": args.scale_pending,
+        "cli_runs": args.cli_runs,
     }
     return replace(sizes, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def run_backend(
-    backend: str, wanted: list[str], sizes: figures.Sizes, workdir: str
+    backend: str, wanted: list[str], sizes: figures.Sizes, workdir: str,
+    against: str | None = None,
 ) -> dict[str, Any]:
     figs: dict[str, Any] = {}
     for name in wanted:
         if name == "scale":
             continue
         print(f"bench: {backend} {name} ...", file=sys.stderr, flush=True)
+        if name == "cli":
+            figs[name] = startup.cli(backend, workdir, sizes.cli_runs, against)
+            continue
         if name == "enqueue_cli":
             if backend == "sqlite":
                 figs[name] = figures.enqueue_cli(None, workdir, sizes)
@@ -119,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                 notes.append(f"{backend} skipped: {why}")
                 continue
             try:
-                figs = run_backend(backend, wanted, sizes, workdir)
+                figs = run_backend(backend, wanted, sizes, workdir, args.against)
             except Exception as exc:  # noqa: BLE001 - report it, keep the other backends
                 traceback.print_exc()
                 doc["skipped"][backend] = f"failed: {exc}"

@@ -52,6 +52,10 @@ def rows_for(backend: str, figs: dict[str, Any]) -> list[list[Any]]:
         rows.append(["queuectl enqueue -c true (ms)", backend, en["enqueue_ms"],
                      f"python -c pass {en['python_pass_ms']}", en["ratio"], "<= 3",
                      en["ratio"] <= 3])
+    if "cli" in figs:
+        from bench import startup
+
+        rows.extend(startup.rows(backend, figs["cli"]))
     if bk := figs.get("bulk"):
         lo = BULK_MIN[backend]
         rows.append([f"bulk enqueue --file ({bk['jobs']} jobs/s)", backend, bk["jobs_per_s"], "",

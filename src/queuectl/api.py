@@ -19,15 +19,13 @@ open a Queue of their own. A Queue must not cross a ``fork()``: open it in the c
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from queuectl import submit
 from queuectl.errors import (
     DependencyRefused,
     InvalidJob,
@@ -40,6 +38,9 @@ from queuectl.models import FINAL_STATES, Job, Output, State
 from queuectl.settings import is_postgres, redact_url, sqlite_path, store_choice
 from queuectl.storage import open_store
 from queuectl.storage.base import Storage
+
+if TYPE_CHECKING:  # imported where a job is submitted: `show` reads through this module too
+    from queuectl import submit
 
 T = TypeVar("T")
 WAIT_POLL = 0.2  # seconds between looks while waiting for jobs to finish
@@ -160,6 +161,8 @@ class Queue:
         self._named = named
         self._store: Storage | None = None
         self._closed = False
+        import threading  # a Queue may be shared by threads; the CLI's reads never make one
+
         self._lock = threading.Lock()
 
     @property
@@ -229,6 +232,8 @@ class Queue:
                           "max_retries": max_retries, "timeout": timeout, "run_at": run_at,
                           "delay": delay, "queue": queue, "cwd": cwd, "env": env,
                           "after": after, "unique_key": unique_key})
+        from queuectl import submit
+
         return self._insert(lambda where: submit.single(fields, where))[0]
 
     def enqueue_many(self, specs: Iterable[Mapping[str, Any]]) -> list[Job]:
@@ -244,11 +249,15 @@ class Queue:
                 raise InvalidJob(f"entry {n}: expected a mapping of job fields, "
                                  f"not {type(spec).__name__}")
             entries.append((f"entry {n}", _fields(spec)))
+        from queuectl import submit
+
         return self._insert(lambda where: submit.batch(entries, where, source="the batch"))
 
     def _insert(self, build: Callable[[submit.Where], submit.Batch]) -> list[Job]:
         """Check the jobs ``build`` makes, then insert them; a missing store is made only
         once they pass, so a refused job leaves none behind."""
+        from queuectl import submit
+
         with self._lock:
             if self._closed:
                 raise RuntimeError("this Queue is closed")

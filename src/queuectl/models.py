@@ -215,6 +215,8 @@ class Output:
 
 @dataclass
 class WorkerInfo:
+    """A registered worker as the store holds it (`worker list`)."""
+
     id: str
     host: str
     pid: int

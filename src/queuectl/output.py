@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from queuectl.models import READY_STATES, Job, State
-from queuectl.specs import CONTROL_CHARS
+from queuectl.text import CONTROL_CHARS
 from queuectl.timeparse import format_relative
 
 # Keyed by the model's states (a StrEnum: the table's plain strings find them).

@@ -10,7 +10,7 @@ from typing import Any
 from queuectl.errors import InvalidValue
 from queuectl.models import State, iso
 from queuectl.schedules import CatchUp, Overlap, Schedule, parse_schedule
-from queuectl.specs import CONTROL_CHARS
+from queuectl.text import CONTROL_CHARS
 
 MAX_NAME_CHARS = 100
 # A tick is skipped (--overlap skip) while the schedule's latest job is in one of these.

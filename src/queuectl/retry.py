@@ -26,6 +26,8 @@ def backoff(attempts: int, base: float, cap: float) -> float:
 
 @dataclass(frozen=True)
 class NextStep:
+    """Where a failed attempt leaves the job: retried after ``retry_in`` seconds, or dead."""
+
     state: State  # FAILED (to be retried) or DEAD
     attempts: int  # attempts finished, including the one that just failed
     retry_in: float | None  # seconds until the retry; None when dead

@@ -8,7 +8,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from queuectl.errors import InvalidValue, QueuectlError, UsageError
 from queuectl.timeparse import format_duration, parse_duration
@@ -21,6 +20,8 @@ Kind = Literal["int", "number", "duration"]
 
 @dataclass(frozen=True)
 class Key:
+    """One config key: its default, kind, lower bound and help text."""
+
     name: str
     default: Number
     kind: Kind
@@ -260,6 +261,8 @@ def same_store(a: str, b: str) -> bool:
 
 def redact_url(url: str) -> str:
     """The URL with any password replaced by ***, fit for messages and pages."""
+    from urllib.parse import urlsplit, urlunsplit  # only a message or a page needs it
+
     try:
         parts = urlsplit(url)
     except ValueError:

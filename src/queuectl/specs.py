@@ -21,6 +21,7 @@ from typing import Any
 from queuectl.errors import InvalidValue, UsageError
 from queuectl.models import JobSpec
 from queuectl.settings import MIN_TIMEOUT, Config
+from queuectl.text import CONTROL_CHARS
 from queuectl.timeparse import MAX_DURATION, format_duration, parse_duration, parse_instant
 
 FIELDS = ("id", "command", "max_retries", "priority", "timeout", "run_at", "delay", "queue",
@@ -40,8 +41,6 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 INT32 = 2**31 - 1  # what every store keeps in an integer column
 
 
-# Unicode's control characters (category Cc) are exactly these two ranges.
-CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL, C1
 # A JSON escape of a UTF-16 surrogate: the only way JSON text read as UTF-8 yields one.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 

@@ -87,12 +87,48 @@ INVALID = [
 ]
 
 
+# The reads a script polls: taken without click, printing exactly what click's commands do.
+READS = [
+    ["status"],
+    ["status", "--json"],
+    ["list"],
+    ["list", "--json"],
+    ["list", "--state", "pending"],
+    ["list", "--state=dead", "--json"],
+    ["list", "--queue", "default", "--limit", "1"],
+    ["list", "--limit=0"],
+    ["show", "dup"],
+    ["show", "dup", "--json"],
+    ["--db", "{db}", "status"],
+    ["status", "--db={db}", "--json"],
+]
+BAD_READS = [
+    ["show"],
+    ["show", "nope"],
+    ["show", "dup", "other"],
+    ["status", "extra"],
+    ["list", "--state", "bogus"],
+    ["list", "--limit", "-1"],
+    ["list", "--limit", "x"],
+    ["list", "--limit", "10000000000"],
+    ["list", "--state"],
+    ["list", "--cron", "nightly"],
+    ["list", "--json", "--bogus"],
+    ["status", "--help"],
+    ["--db", "/does/not/exist.db", "status"],
+    ["show", "dup", "--db", "/does/not/exist.db"],
+    ["--db", "", "list"],
+    ["--db", "a.db", "status", "--db", "b.db"],
+]
+
+
 def _run(script: str, argv: list[str], tmp: Path, name: str, stdin: str) -> dict[str, Any]:
     db = tmp / name / "q.db"
     store = open_store(str(db))
     store.close()
     _seed_duplicate(str(db))
     mark = tmp / f"{name}.mark"
+    argv = [a.replace("{db}", str(db)) for a in argv]  # the store this run seeded
     env = {**os.environ, "QUEUECTL_DB": str(db), "QUEUECTL_HOME": str(tmp / "home"),
            "QUEUECTL_TEST_MARK": str(mark)}
     proc = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True,
@@ -165,6 +201,21 @@ def test_invalid_command_lines_fail_alike(argv: list[str], tmp_path: Path) -> No
         assert fast["stderr"].count("\n") == 1 and fast["stderr"].startswith("queuectl: error:")
 
 
+@pytest.mark.parametrize("argv", READS, ids=lambda a: " ".join(a)[:50])
+def test_plain_reads_take_the_fast_path_and_match_click(argv: list[str], tmp_path: Path) -> None:
+    fast, slow = _both(argv, tmp_path)
+    assert fast["path"] == "fast" and slow["path"] == "click"
+    assert fast["code"] == 0, fast["stderr"]
+    assert {**fast, "path": ""} == {**slow, "path": ""}
+
+
+@pytest.mark.parametrize("argv", BAD_READS, ids=lambda a: " ".join(a)[:50])
+def test_reads_that_fail_fail_alike(argv: list[str], tmp_path: Path) -> None:
+    fast, slow = _both(argv, tmp_path)
+    assert fast["code"] == slow["code"]
+    assert {**fast, "path": ""} == {**slow, "path": ""}
+
+
 def test_global_db_option_is_understood(tmp_path: Path) -> None:
     db = tmp_path / "other.db"
     fast, slow = _both(["--db", str(db), "enqueue", "-c", "true", "--id", "g1"], tmp_path)
@@ -192,3 +243,14 @@ def test_fast_path_does_not_import_click_or_rich(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code, "enqueue", "-c", "true"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.stdout.splitlines()[-1] == "[]", out.stderr
+
+
+def test_read_flags_are_the_click_commands() -> None:
+    from queuectl.cli.app import cli, register
+    from queuectl.models import State
+
+    register()
+    for name, flags in fastpath.READ_FLAGS.items():
+        click_flags = {opt for p in cli.commands[name].params for opt in p.opts}
+        assert flags <= click_flags, name
+    assert {str(s) for s in State} == fastpath.STATES

@@ -6,8 +6,8 @@ import click
 
 from queuectl import output
 from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
-from queuectl.cli.jobs import render_jobs
 from queuectl.cli.params import bounded
+from queuectl.cli.reads import render_jobs
 from queuectl.models import State
 
 

@@ -11,11 +11,14 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from queuectl import output, specs, submit
+from queuectl import specs, submit
 from queuectl.errors import DependencyRefused, DuplicateJob, InvalidValue
-from queuectl.models import JobSpec
 from queuectl.settings import Config
-from queuectl.storage.base import Storage
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from queuectl.models import JobSpec
+    from queuectl.storage.base import Storage
 
 
 def enqueue(store_of: Callable[[bool], Storage], defaults: dict[str, Any],
@@ -47,6 +50,8 @@ def enqueue(store_of: Callable[[bool], Storage], defaults: dict[str, Any],
         if any(spec.unique_key is not None for spec in batch.specs):
             _enqueue_unique(store, batch.specs, read_file is not None, as_json)
         elif as_json:
+            from queuectl import output  # the plain enqueue prints ids only
+
             docs = [job.to_dict() for job in store.enqueue(batch.specs)]
             output.emit_json(docs if read_file is not None else docs[0])
         else:
@@ -65,6 +70,8 @@ def _enqueue_unique(store: Storage, batch: list[JobSpec], bulk: bool, as_json: b
     """Enqueue jobs some of which have unique keys: a job whose key is taken is not
     enqueued; the job holding the key is printed in its place (``"duplicate": true`` in
     JSON), and one line on stderr says so. Still a success (exit 0)."""
+    from queuectl import output
+
     jobs = store.enqueue(batch)
     for job in jobs:
         if job.duplicate:

@@ -1,20 +1,26 @@
-"""`queuectl [--db URL] enqueue ...` without click or rich.
+"""`queuectl [--db URL] enqueue ...` and plain `status`, `list`, `show ID`, without click.
 
-Scripts call `queuectl enqueue` thousands of times, and importing click alone costs more
-than the whole enqueue. This parser knows exactly the enqueue flags of the click command
-(cli/jobs.py; a unit test keeps the two tables equal) and handles only well-formed
-command lines. Anything else (--help, an unknown flag, a missing value, a non-integer
-priority, two job sources...) returns None, and the click app runs instead, so click stays
-the one documented interface and every usage message stays its own. The work itself is
-cli/enqueue_core.py, shared with the click command.
+Scripts call `queuectl enqueue` thousands of times and poll the reads, and importing click
+alone costs more than the whole enqueue. This parser knows exactly the enqueue flags of the
+click command (cli/jobs.py; a unit test keeps the two tables equal) and the few flags of
+the reads it takes, and handles only well-formed command lines. Anything else (--help, an
+unknown flag, a missing value, a non-integer priority, two job sources...) returns None,
+and the click app runs instead, so click stays the one documented interface and every
+usage message stays its own. The work itself is cli/enqueue_core.py and cli/reads.py,
+shared with the click commands.
 """
 
 from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Callable
-from typing import Any
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from queuectl.storage.base import Storage
 
 # Every option of the click `enqueue` command: flag -> field (a JobSpec field, or
 # "env" / "file" / "json" which are handled apart).
@@ -28,6 +34,12 @@ VALUE_FLAGS = {
 }
 BOOL_FLAGS = {"--json": "json"}
 INT_FIELDS = frozenset({"priority", "max_retries"})
+# The reads taken here: command -> its value flags (`--db` is every command's). Other
+# flags (--cron, --help...) go to click.
+READ_FLAGS = {"status": frozenset(), "list": frozenset({"--state", "--queue", "--limit"}),
+              "show": frozenset()}
+STATES = frozenset({"pending", "processing", "completed", "failed", "dead", "cancelled"})
+MAX_LIMIT = 10**9  # the largest --limit the click command accepts
 
 
 class _Fallback(Exception):
@@ -35,9 +47,16 @@ class _Fallback(Exception):
 
 
 def run(argv: list[str]) -> int | None:
-    """Exit code of an enqueue handled here, or None when click must take the command."""
+    """Exit code of a command handled here, or None when click must take the command."""
     try:
-        before, rest = _global_options(argv)
+        before, command, rest = _global_options(argv)
+    except _Fallback:
+        return None
+    if command in READ_FLAGS:
+        return _read(command, before, rest)
+    try:
+        if command != "enqueue":
+            raise _Fallback
         parsed = _enqueue_options(rest)
         # `enqueue ... --db X` too, as every command takes it; given more than once, only
         # the same text is sure to be one store: click words any other case.
@@ -60,7 +79,7 @@ def run(argv: list[str]) -> int | None:
 def _enqueue(db: str | None, parsed: dict[str, Any], read_file: Callable[[], str] | None) -> None:
     from queuectl.cli import enqueue_core
     from queuectl.settings import store_choice
-    from queuectl.storage import Storage, open_store
+    from queuectl.storage import open_store
 
     as_json = bool(parsed.pop("json", False))
     job_json = parsed.pop("job_json", None)
@@ -79,11 +98,93 @@ def _enqueue(db: str | None, parsed: dict[str, Any], read_file: Callable[[], str
             store.close()
 
 
-def _global_options(argv: list[str]) -> tuple[list[str], list[str]]:
-    """The --db values before `enqueue`, and the arguments after it."""
+def _read(command: str, before: list[str], args: list[str]) -> int | None:
+    """`status`, `list` or `show ID` with plain flags: run as the click command would."""
+    try:
+        parsed = _read_options(READ_FLAGS[command], args)
+        dbs = set(before) | set(parsed.pop("--db", []))
+        if len(dbs) > 1 or (command == "show") != ("id" in parsed):
+            raise _Fallback  # click words two stores, a missing or an extra argument
+        if "--state" in parsed and parsed["--state"] not in STATES:
+            raise _Fallback  # click lists the choices
+        limit = _int(parsed.get("--limit", "100"))
+        if not 0 <= limit <= MAX_LIMIT:
+            raise _Fallback  # click words the range
+    except _Fallback:
+        return None
+    from queuectl.cli.entry import failure_code
+
+    store: Storage | None = None
+    try:
+        store = _open_existing(dbs.pop() if dbs else None)
+        _run_read(command, store, parsed, limit)
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - said in one line
+        return failure_code(exc)
+    finally:
+        if store is not None:
+            store.close()
+    return 0
+
+
+def _run_read(command: str, store: Storage, parsed: dict[str, Any], limit: int) -> None:
+    from queuectl.cli import reads
+
+    as_json = bool(parsed.get("--json"))
+    if command == "status":
+        reads.status(store, as_json)
+    elif command == "list":
+        reads.list_jobs(store, parsed.get("--state"), parsed.get("--queue"), None, limit,
+                        as_json)
+    else:
+        reads.show(store, parsed["id"], as_json)
+
+
+def _open_existing(db: str | None) -> Storage:
+    """The store as a read command opens it: one that --db or QUEUECTL_DB names must exist
+    (a mistyped path is an error, not an empty queue); the default one may be created."""
+    from queuectl.settings import store_choice
+    from queuectl.storage import open_store
+
+    url, named = store_choice(db)
+    return open_store(url, create=not named)
+
+
+def _read_options(value_flags: frozenset[str], args: list[str]) -> dict[str, Any]:
+    """Flags and the one positional argument (``id``) of a read command line."""
+    out: dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg == "--json":
+            out["--json"] = True
+            continue
+        if not arg.startswith("-"):
+            if "id" in out:
+                raise _Fallback
+            out["id"] = arg
+            continue
+        flag, value = _split(arg)
+        if flag not in value_flags and flag != "--db" or not flag.startswith("--"):
+            raise _Fallback
+        if value is None:
+            if i == len(args) or args[i].startswith("-"):
+                raise _Fallback
+            value, i = args[i], i + 1
+        if flag == "--db":
+            out.setdefault("--db", []).append(value)
+        elif flag in out:
+            raise _Fallback  # given twice: which one click keeps is its business
+        else:
+            out[flag] = value
+    return out
+
+
+def _global_options(argv: list[str]) -> tuple[list[str], str, list[str]]:
+    """The --db values before the command, the command, and the arguments after it."""
     dbs = []
     i = 0
-    while i < len(argv) and argv[i] != "enqueue":
+    while i < len(argv) and argv[i].startswith("-"):
         arg = argv[i]
         if arg == "--db" and i + 1 < len(argv):
             dbs.append(argv[i + 1])
@@ -95,7 +196,7 @@ def _global_options(argv: list[str]) -> tuple[list[str], list[str]]:
             raise _Fallback
     if i == len(argv):
         raise _Fallback
-    return dbs, argv[i + 1 :]
+    return dbs, argv[i], argv[i + 1 :]
 
 
 def _enqueue_options(args: list[str]) -> dict[str, Any]:

@@ -8,12 +8,11 @@ from typing import Any, TypeVar
 import click
 
 from queuectl import api, output
-from queuectl.cli import enqueue_core, follow
+from queuectl.cli import enqueue_core, follow, reads
 from queuectl.cli.app import CliContext, json_option, pass_cli_context
 from queuectl.cli.params import bounded
 from queuectl.errors import NoOutput
-from queuectl.models import READY_STATES, Job, State, iso, utcnow
-from queuectl.timeparse import format_duration
+from queuectl.models import State
 
 STATE_CHOICE = click.Choice([str(s) for s in State])
 
@@ -105,32 +104,14 @@ def parse_env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--state", type=STATE_CHOICE, help="Only jobs in this state.")
 @click.option("--queue", help="Only jobs of this queue.")
 @click.option("--cron", "cron_name", metavar="NAME", help="Only jobs of this schedule.")
-@click.option("--limit", type=int, callback=bounded(0, 10**9), default=100,
+@click.option("--limit", type=int, callback=bounded(0, 10**9), default=reads.LIST_LIMIT,
               show_default=True, help="At most this many (0: all).")
 @json_option
 @pass_cli_context
 def list_cmd(cli_ctx: CliContext, state: str | None, queue: str | None, cron_name: str | None,
              limit: int, as_json: bool) -> None:
     """Jobs, newest first."""
-    jobs = cli_ctx.store().list_jobs(State(state) if state else None, queue, limit or None,
-                                     cron=cron_name)
-    render_jobs(jobs, as_json)
-    if limit and len(jobs) == limit and not as_json:
-        output.note(f"(the newest {limit}; --limit 0 lists all)")
-
-
-def render_jobs(jobs: list[Job], as_json: bool) -> None:
-    if as_json:
-        output.emit_json([job.to_dict() for job in jobs])
-        return
-    now = utcnow()
-    rows = [
-        (j.id, j.state, output.next_run(j, now), f"{j.attempts}/{j.max_retries + 1}", j.priority,
-         j.queue, output.truncate(j.command, 50), iso(j.updated_at), j.last_error or "")
-        for j in jobs
-    ]
-    output.table(["ID", "STATE", "NEXT RUN", "TRIES", "PRI", "QUEUE", "COMMAND", "UPDATED",
-                  "LAST ERROR"], rows, state_col=1)
+    reads.list_jobs(cli_ctx.store(), state, queue, cron_name, limit, as_json)
 
 
 @click.command()
@@ -139,26 +120,7 @@ def render_jobs(jobs: list[Job], as_json: bool) -> None:
 @pass_cli_context
 def show(cli_ctx: CliContext, job_id: str, as_json: bool) -> None:
     """One job with its attempts log."""
-    job = api.job_with_attempts(cli_ctx.store(), job_id)
-    if as_json:
-        output.emit_json(job.to_dict())
-        return
-    attempts = job.attempts_log or ()
-    doc = job.to_dict()
-    doc.pop("attempts_log", None)  # a table of its own below
-    doc["after"] = " ".join(job.after) or None
-    doc["waiting_for"] = " ".join(job.waiting_for) or None
-    doc["dependents"] = " ".join(job.dependents or ()) or None
-    doc["env"] = " ".join(f"{k}={v}" for k, v in (job.env or {}).items()) or None
-    doc["timeout"] = None if job.timeout is None else format_duration(job.timeout)
-    if job.state in READY_STATES:
-        doc["run_at"] = f"{doc['run_at']} ({output.next_run(job, utcnow())})"
-    output.pairs(list(doc.items()))
-    if attempts:
-        output.line()
-        rows = [(a.number, a.worker, iso(a.started_at), iso(a.finished_at), a.exit_code,
-                 a.outcome or "running", a.error) for a in attempts]
-        output.table(["#", "WORKER", "STARTED", "FINISHED", "EXIT", "OUTCOME", "ERROR"], rows)
+    reads.show(cli_ctx.store(), job_id, as_json)
 
 
 @click.command()
@@ -166,18 +128,7 @@ def show(cli_ctx: CliContext, job_id: str, as_json: bool) -> None:
 @pass_cli_context
 def status(cli_ctx: CliContext, as_json: bool) -> None:
     """Counts per state, scheduled jobs and active workers."""
-    stats = cli_ctx.store().stats()
-    if as_json:
-        output.emit_json(stats.to_dict())
-        return
-    rows: list[tuple[str, Any]] = [(state, n) for state, n in stats.counts.items()]
-    rows.append(("scheduled", stats.scheduled))
-    rows.append(("blocked", stats.blocked))
-    rows.append(("workers", f"{stats.workers_active} active, {stats.workers_busy} busy"))
-    rows.append(("paused queues", ", ".join(stats.paused_queues) or "none"))
-    limits = stats.queue_limits
-    rows.append(("queue limits", ", ".join(f"{q}={n}" for q, n in limits.items()) or "none"))
-    output.pairs(rows)
+    reads.status(cli_ctx.store(), as_json)
 
 
 @click.command()

@@ -35,13 +35,20 @@ from queuectl.models import (
     State,
     WorkerInfo,
 )
-from queuectl.recurring import Cron, CronSpec
-from queuectl.storage.cron_flow import Fired
-from queuectl.transitions import FailurePolicy
+
+# Names only annotations use: the schedules behind them (cronsim, zoneinfo) are imported by
+# the cron commands and the pool, not by every enqueue or read.
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from queuectl.recurring import Cron, CronSpec
+    from queuectl.storage.cron_flow import Fired
+    from queuectl.transitions import FailurePolicy
 
 
 @dataclass(frozen=True)
 class Stats:
+    """What `status` shows: counts per state, workers, paused queues and limits."""
+
     counts: dict[str, int]  # every State, zeros included
     scheduled: int  # pending jobs whose run_at is still in the future (and not blocked)
     workers_active: int  # workers not lost (as list_workers shows them)
@@ -91,6 +98,8 @@ class AttemptRow:
 
 @dataclass(frozen=True)
 class Recovered:
+    """A job taken back from a lost worker, and the state it went to."""
+
     job_id: str
     worker: str | None
     new_state: State

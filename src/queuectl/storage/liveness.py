@@ -11,7 +11,6 @@ from the job's row (its worker and attempt number), never from the worker's own 
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -21,7 +20,9 @@ from queuectl.settings import Config
 
 # Hosts are told apart by this id; QUEUECTL_HOST_ID lets two pools on one machine act
 # as two hosts (and containers sharing a store pick their own).
-HOST_ID = os.environ.get("QUEUECTL_HOST_ID") or socket.gethostname()
+# os.uname's nodename is what socket.gethostname() returns (both read the kernel's host
+# name), without importing socket into every command.
+HOST_ID = os.environ.get("QUEUECTL_HOST_ID") or os.uname().nodename
 # The boot and PID namespace this process's pids belong to (hostinfo.pid_scope), written
 # beside each worker's pid: whatever QUEUECTL_HOST_ID says, a pid is judged only here.
 PID_SCOPE = pid_scope()

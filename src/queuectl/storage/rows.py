@@ -25,7 +25,6 @@ from queuectl.models import (
     from_ms,
     to_ms,
 )
-from queuectl.storage import cron_flow
 from queuectl.storage.base import AttemptRow
 from queuectl.transitions import Transition
 
@@ -140,4 +139,6 @@ def idle_plan(due_ms: Any, tick_ms: Any) -> IdlePlan:
     tick; NULLs for none) as the worker's plan. A due job that a queue's limit holds back
     is not waited for: the end of a job of that queue wakes a worker (storage/queues.py)."""
     due = None if due_ms is None else max(0.0, int(due_ms) / 1000)
-    return IdlePlan(due, cron_flow.seconds_until(tick_ms))
+    from queuectl.storage.cron_flow import seconds_until  # schedules: the pool's, not a read's
+
+    return IdlePlan(due, seconds_until(tick_ms))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from queuectl.schedules import parse_schedule
 from queuectl.storage import clock_steps
 from queuectl.storage.clock_steps import Reading, Shift
 from queuectl.storage.sql_store import C, Params, SqlStore
@@ -71,6 +70,14 @@ class SqlClock(SqlStore[C]):
                 self._q["clock_schedules"], {}).fetchall():
             # A cron expression's next tick is a wall-clock time: it stays (a step back
             # does not run again the ticks that ran, a step forward runs the one missed).
-            if parse_schedule(schedule).every_ms is not None and shift.moves(updated_at):
+            if _every_ms(schedule) is not None and shift.moves(updated_at):
                 conn.execute(self._q["clock_shift_schedule"],
                              {"step": shift.step_ms, "name": name, "next_run_at": next_run_at})
+
+
+def _every_ms(schedule: str) -> int | None:
+    """An ``every`` schedule's period; None for a cron expression. Imported here: the
+    schedules module (cronsim, zoneinfo) is the pool's, not every command's."""
+    from queuectl.schedules import parse_schedule
+
+    return parse_schedule(schedule).every_ms

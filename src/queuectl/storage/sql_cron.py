@@ -15,10 +15,15 @@ from typing import Any
 
 from queuectl.errors import DuplicateSchedule, ScheduleNotFound
 from queuectl.models import Job
-from queuectl.recurring import Cron, CronSpec
 from queuectl.settings import Config
-from queuectl.storage import cron_flow
 from queuectl.storage.sql_store import C, Params, SqlStore, unmatchable
+
+# cron_flow brings the schedules (cronsim, zoneinfo): each method below imports it when
+# called, so that the enqueues and reads which open this store never pay for it.
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from queuectl.recurring import Cron, CronSpec
+    from queuectl.storage import cron_flow
 
 
 class SqlCron(SqlStore[C]):
@@ -43,6 +48,8 @@ class SqlCron(SqlStore[C]):
         return run
 
     def cron_add(self, spec: CronSpec, replace: bool = False) -> Cron:
+        from queuectl.storage import cron_flow
+
         with self._write() as conn:
             params = cron_flow.upsert_params(spec, self._store_now(conn), replace)
             if conn.execute(self._q["cron_upsert"], params).fetchone() is None:
@@ -51,6 +58,8 @@ class SqlCron(SqlStore[C]):
         return self.cron_get(spec.name)
 
     def cron_list(self, name: str | None = None) -> list[Cron]:
+        from queuectl.storage import cron_flow
+
         if unmatchable(name):
             return []
         with self._reading() as conn:
@@ -67,6 +76,8 @@ class SqlCron(SqlStore[C]):
             self._wake(conn, "work")
 
     def cron_set_paused(self, name: str, paused: bool) -> Cron:
+        from queuectl.storage import cron_flow
+
         if unmatchable(name):
             raise ScheduleNotFound(name)
         with self._write() as conn:
@@ -79,6 +90,8 @@ class SqlCron(SqlStore[C]):
         return self.cron_get(name)
 
     def cron_run_now(self, name: str) -> Job:
+        from queuectl.storage import cron_flow
+
         if unmatchable(name):
             raise ScheduleNotFound(name)
         config = Config.from_stored(self.config_items())
@@ -92,16 +105,22 @@ class SqlCron(SqlStore[C]):
         return job
 
     def cron_skipped(self, name: str, limit: int = 20) -> list[datetime]:
+        from queuectl.storage import cron_flow
+
         if unmatchable(name):
             return []
         rows = self._read("cron_skipped", {"name": name, "limit": limit})
         return cron_flow.skipped_from_rows(rows)
 
     def cron_seconds_until_tick(self) -> float | None:
+        from queuectl.storage import cron_flow
+
         [(delta_ms,)] = self._read("cron_next", self._clock())
         return cron_flow.seconds_until(delta_ms)
 
     def cron_fire(self) -> list[cron_flow.Fired]:
+        from queuectl.storage import cron_flow
+
         with self._reading() as conn:
             due = self._mappings(conn, "cron_due", self._clock())
         if not due:

@@ -10,19 +10,25 @@ statement that needs it. The flow of each call is storage/sql_store.py's.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import random
-import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from queuectl.errors import StoreUnavailable
+
+if TYPE_CHECKING:
+    import socket
+    from hashlib import sha1
+else:
+    try:  # the interpreter's own SHA-1: hashlib loads OpenSSL, for every command, for a name
+        from _sha1 import sha1
+    except ImportError:  # an interpreter built without it
+        from hashlib import sha1
 from queuectl.models import IdlePlan, Job, JobSpec, State, to_ms
 from queuectl.storage import dependencies
 from queuectl.storage.base import Listener
@@ -64,7 +70,7 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
         self._time = clock
         self._wake_prefix = (
             b"\0queuectl:"
-            + hashlib.sha1(os.path.realpath(path).encode()).hexdigest()[:20].encode()
+            + sha1(os.path.realpath(path).encode()).hexdigest()[:20].encode()
             + b":"
         )
         self._sock: socket.socket | None = None
@@ -184,6 +190,10 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
             for worker_id, queues in idle:
                 if worker_id != but:
                     by_queues.setdefault(_queue_set(queues), []).append(worker_id)
+            if not by_queues:
+                return  # no idle worker to wake (no pool running, or all busy)
+            import random  # only once there are idle workers to pick from
+
             worker_ids = [random.choice(ids) for ids in by_queues.values()]
         self._datagrams(payload, worker_ids)
 
@@ -196,12 +206,16 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
         mine = json.dumps(sorted(queues))
         others = [w for w, q in idle if w != worker_id and _queue_set(q) == mine]
         if others:
+            import random
+
             self._datagrams(b"work", [random.choice(others)])
 
     def _datagrams(self, payload: bytes, worker_ids: Sequence[str]) -> None:
         if not worker_ids:
             return
         if self._sock is None:
+            import socket  # a command that wakes no worker (no pool, or a read) never needs it
+
             self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             self._sock.setblocking(False)
         for worker_id in worker_ids:
@@ -209,6 +223,8 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
                 self._sock.sendto(payload, self._wake_prefix + worker_id.encode())
 
     def listener(self, worker_id: str) -> Listener:
+        import socket
+
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         sock.bind(self._wake_prefix + worker_id.encode())
         sock.setblocking(False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import os
-import pathlib
 import sqlite3
 import time
 
@@ -100,6 +99,20 @@ def _ensure_private_file(path: str) -> None:
     os.close(fd)
 
 
+# Bytes a file: URI path keeps as they are (RFC 3986's unreserved ones, and "/").
+_URI_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~/")
+
+
+def file_uri(path: str) -> str:
+    """``file://`` URI of ``path`` (made absolute, not resolved), every other byte
+    percent-encoded: what pathlib's ``as_uri`` gives, without importing pathlib and
+    urllib, which would cost every command that opens a store more than this does."""
+    absolute = os.fsencode(os.path.join(os.getcwd(), path))
+    # As pathlib: empty and "." parts dropped, ".." kept (the file system resolves it).
+    absolute = b"/" + b"/".join(p for p in absolute.split(b"/") if p not in (b"", b"."))
+    return "file://" + "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}" for b in absolute)
+
+
 def schema_version(path: str) -> int:
     """The schema version of the file at ``path`` now (0: no file, or no schema yet),
     opened read-only: nothing is created or changed. Raises StoreUnavailable when the
@@ -107,7 +120,7 @@ def schema_version(path: str) -> int:
     if not os.path.exists(path):
         return 0
     try:
-        conn = sqlite3.connect(f"{pathlib.Path(path).absolute().as_uri()}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"{file_uri(path)}?mode=ro", uri=True)
         try:
             return int(conn.execute("PRAGMA user_version").fetchone()[0])
         finally:

@@ -1,0 +1,87 @@
+"""What `status`, `list` and `show` do once their arguments are parsed.
+
+Shared by the click commands (cli/jobs.py) and the click-free fast path (cli/fastpath.py),
+so that both print the same by construction. Scripts poll these commands: nothing here
+imports click, and output imports rich only when a terminal table is drawn.
+"""
+
+from __future__ import annotations
+
+from queuectl import output
+from queuectl.models import READY_STATES, State, iso, utcnow
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from typing import Any
+
+    from queuectl.models import Job
+    from queuectl.storage.base import Storage
+
+LIST_LIMIT = 100  # jobs `list` shows unless --limit says otherwise
+
+
+def status(store: Storage, as_json: bool) -> None:
+    """Counts per state, scheduled and blocked jobs, workers, paused queues and limits."""
+    stats = store.stats()
+    if as_json:
+        output.emit_json(stats.to_dict())
+        return
+    rows: list[tuple[str, Any]] = [(state, n) for state, n in stats.counts.items()]
+    rows.append(("scheduled", stats.scheduled))
+    rows.append(("blocked", stats.blocked))
+    rows.append(("workers", f"{stats.workers_active} active, {stats.workers_busy} busy"))
+    rows.append(("paused queues", ", ".join(stats.paused_queues) or "none"))
+    limits = stats.queue_limits
+    rows.append(("queue limits", ", ".join(f"{q}={n}" for q, n in limits.items()) or "none"))
+    output.pairs(rows)
+
+
+def list_jobs(store: Storage, state: str | None, queue: str | None, cron: str | None,
+              limit: int, as_json: bool) -> None:
+    """Jobs, newest first; ``limit`` 0 lists all. Says on stderr when the limit cut the list."""
+    jobs = store.list_jobs(State(state) if state else None, queue, limit or None, cron=cron)
+    render_jobs(jobs, as_json)
+    if limit and len(jobs) == limit and not as_json:
+        output.note(f"(the newest {limit}; --limit 0 lists all)")
+
+
+def render_jobs(jobs: list[Job], as_json: bool) -> None:
+    """The jobs as a table, or as one JSON list with ``as_json``."""
+    if as_json:
+        output.emit_json([job.to_dict() for job in jobs])
+        return
+    now = utcnow()
+    rows = [
+        (j.id, j.state, output.next_run(j, now), f"{j.attempts}/{j.max_retries + 1}", j.priority,
+         j.queue, output.truncate(j.command, 50), iso(j.updated_at), j.last_error or "")
+        for j in jobs
+    ]
+    output.table(["ID", "STATE", "NEXT RUN", "TRIES", "PRI", "QUEUE", "COMMAND", "UPDATED",
+                  "LAST ERROR"], rows, state_col=1)
+
+
+def show(store: Storage, job_id: str, as_json: bool) -> None:
+    """One job with its attempts log; raises JobNotFound."""
+    from queuectl.api import job_with_attempts
+    from queuectl.timeparse import format_duration
+
+    job = job_with_attempts(store, job_id)
+    if as_json:
+        output.emit_json(job.to_dict())
+        return
+    attempts = job.attempts_log or ()
+    doc = job.to_dict()
+    doc.pop("attempts_log", None)  # a table of its own below
+    doc["after"] = " ".join(job.after) or None
+    doc["waiting_for"] = " ".join(job.waiting_for) or None
+    doc["dependents"] = " ".join(job.dependents or ()) or None
+    doc["env"] = " ".join(f"{k}={v}" for k, v in (job.env or {}).items()) or None
+    doc["timeout"] = None if job.timeout is None else format_duration(job.timeout)
+    if job.state in READY_STATES:
+        doc["run_at"] = f"{doc['run_at']} ({output.next_run(job, utcnow())})"
+    output.pairs(list(doc.items()))
+    if attempts:
+        output.line()
+        rows = [(a.number, a.worker, iso(a.started_at), iso(a.finished_at), a.exit_code,
+                 a.outcome or "running", a.error) for a in attempts]
+        output.table(["#", "WORKER", "STARTED", "FINISHED", "EXIT", "OUTCOME", "ERROR"], rows)
