@@ -34,7 +34,16 @@ def test_a_second_ctrl_c_or_sigterm_aborts_with_a_shells_exit_code() -> None:
     assert (heard(INT, INT).level, heard(INT, INT).exit_code()) == (StopLevel.ABORT, 130)
     assert heard(TERM, TERM).exit_code() == 143
     assert heard(INT, TERM).exit_code() == 143  # the signal that asked for the abort
-    assert heard(HUP, HUP, TERM).exit_code() == 143  # a hang-up, then a real second stop
+    assert heard(HUP, TERM, HUP, TERM).exit_code() == 143  # hang-ups, then two real stops
+
+
+@given(st.lists(st.just(HUP), max_size=5), st.sampled_from([INT, TERM]))
+def test_the_first_ctrl_c_or_sigterm_after_a_hang_up_is_still_graceful(
+    hang_ups: list[int], signum: int
+) -> None:
+    """A session that ends hangs up, then sends SIGTERM: that is one request, not two."""
+    counted = heard(*hang_ups, HUP, signum)
+    assert (counted.level, counted.exit_code()) == (StopLevel.GRACEFUL, 0)
 
 
 def test_one_stop_request_exits_0() -> None:

@@ -31,20 +31,27 @@ class StopSignals:
     A hang-up (SIGHUP: the terminal of a foreground pool closed) asks for a graceful stop
     however many times it comes: a closing terminal hangs up the whole foreground process
     group, and the shell that owned it sends its own SIGHUP on top, a moment later or not
-    at all. Counted as two, the second would kill the running jobs. Only a person's second
-    Ctrl-C (SIGINT) or a second SIGTERM asks for more."""
+    at all. Counted as two, the second would kill the running jobs. Nor does a hang-up
+    count towards an abort: a session that ends sends SIGTERM after it (logind, a terminal
+    multiplexer), and that is its first request, not a second. Only a second Ctrl-C
+    (SIGINT) or SIGTERM asks for more."""
 
-    requests: int = 0
+    hung_up: bool = False
+    interrupts: int = 0  # SIGINT and SIGTERM received
     aborted_by: int = 0  # the signal number that asked for the abort; 0 while none did
 
     def heard(self, signum: int) -> None:
         """Count ``signum`` (SIGINT, SIGTERM or SIGHUP). Safe in a signal handler."""
         if signum == signal.SIGHUP:
-            self.requests = max(self.requests, 1)
+            self.hung_up = True
             return
-        self.requests += 1
-        if self.requests == StopLevel.ABORT:
+        self.interrupts += 1
+        if self.interrupts == StopLevel.ABORT:
             self.aborted_by = signum
+
+    @property
+    def requests(self) -> int:
+        return max(self.interrupts, int(self.hung_up))
 
     @property
     def level(self) -> StopLevel:
