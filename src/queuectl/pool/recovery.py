@@ -25,6 +25,7 @@ from collections.abc import Callable
 from queuectl import hostinfo
 from queuectl.pool import orphans
 from queuectl.pool.store_calls import StoreCalls
+from queuectl.storage import clock_steps
 from queuectl.storage.base import Storage
 from queuectl.transitions import FailurePolicy
 
@@ -39,6 +40,28 @@ LOOK_EVERY = 0.8
 def boot_clock_ms() -> int:
     """This host's CLOCK_BOOTTIME in ms: it never steps, and it counts a suspend."""
     return int(time.clock_gettime(time.CLOCK_BOOTTIME) * 1000)
+
+
+class StepWatch:
+    """Whether this host's wall clock stepped since the last ask: how far it lies from the
+    boot-time clock moved by more than clock_steps.TOLERANCE_MS. Two clock reads, so a
+    worker asks before every claim: a claim on a clock that stepped forward, before a look
+    moves the waits by the step, would start delayed and backing-off jobs at once. (For
+    a PostgreSQL store the host's clock does not matter, and a look it asks for is one
+    more look.)"""
+
+    def __init__(self) -> None:
+        self._offset_ms = self._read()
+
+    @staticmethod
+    def _read() -> int:
+        return int(time.time() * 1000) - boot_clock_ms()
+
+    def stepped(self) -> bool:
+        offset = self._read()
+        moved = abs(offset - self._offset_ms) > clock_steps.TOLERANCE_MS
+        self._offset_ms = offset
+        return moved
 
 
 class LookClock:
@@ -72,6 +95,7 @@ class Recovery:
         self.policy = policy
         self.lease = lease
         self.clock = clock
+        self.steps = StepWatch()
 
     def start(self) -> None:
         """Look now, as the worker starts."""
@@ -81,6 +105,12 @@ class Recovery:
         """Called at each heartbeat (every ``interval`` seconds): look if the pool's last
         look is about an interval old."""
         if self.clock is None or self.clock.due(interval):
+            self.look()
+
+    def before_claim(self) -> None:
+        """Look now if this host's wall clock stepped since the last claim: the look moves
+        the waits by the step before a claim can read them on the stepped clock."""
+        if self.steps.stepped():
             self.look()
 
     def look(self) -> None:

@@ -363,6 +363,7 @@ class Worker:
             self._next_heartbeat = 0.0  # heartbeat first (and register again if need be)
             return None
         try:
+            self.recovery.before_claim()
             found = self.calls.call(lambda: self.store.claim_or_plan(self.id, self.queues))
         except StoreUnavailable as exc:
             # Never retried blindly: if it was committed, a second claim would take a second

@@ -26,7 +26,12 @@ from dataclasses import dataclass
 
 TOLERANCE_MS = 2_000  # a gap this small is never a step (scheduling, a slow statement)
 DRIFT_PER_MS = 0.001  # ms a clock may slew per elapsed ms: twice NTP's 500 ppm
-REFRESH_MS = 10_000  # a reading older than this is written again: see the module's text
+# A reading older than this is written again. The stamps of the clock before a step are
+# told from those of the clock after it by the last reading (see the module's text): the
+# fresher it is, the smaller a step can be and still be told right, so it is kept about
+# as fresh as the pools' looks (one per heartbeat interval), and written at most once a
+# second by all of a boot's pools together.
+REFRESH_MS = 1_000
 FORGET_MS = 7 * 86_400_000  # readings of boots not seen this long are dropped
 
 
