@@ -179,6 +179,33 @@ def test_an_every_schedule_keeps_its_interval_and_a_cron_tick_its_time(
     assert after["daily"] == before["daily"] + stepped.moved
 
 
+def test_a_step_a_little_over_the_lease_takes_no_live_worker_for_lost(
+        stepped: SteppedStore) -> None:
+    """A heartbeat written a few seconds before a step of a few seconds is told from one
+    written after it only by a reading fresher than both: pools read at every look."""
+    store = stepped.store
+    boot = [boot_clock_ms()]
+
+    def passes(ms: int) -> None:  # time goes by: the store's clock and the boot clock
+        stepped.step(ms)
+        boot[0] += ms
+
+    def look() -> int:
+        return store.track_clock(BOOT, lambda: boot[0])
+
+    look()
+    register(store, "w1")
+    passes(3_000)
+    look()  # the pools look about once per heartbeat interval
+    passes(3_000)
+    register(store, "w1")  # its heartbeat, on the clock before the step
+    passes(1_000)
+    stepped.step(8_000)  # over the lease, under the time since the first reading
+    assert look() > 5_000
+    assert store.recover_stale(LEASE, policy) == []
+    assert [w.state for w in store.list_workers()] == ["idle"]
+
+
 def test_a_step_is_corrected_once_and_later_writes_stay(stepped: SteppedStore) -> None:
     store = stepped.store
     first, other_pool = recovery(store), recovery(store)
