@@ -25,6 +25,9 @@ LOCALTIME = "/etc/localtime"  # the C library's zone when $TZ is unset
 ZONE_NAME_FILE = "/etc/timezone"  # Debian's copy of the name, for a copied /etc/localtime
 _ZONE_DIR = "zoneinfo/"  # a zone file's name is its path below a directory of this name
 _ASK = "give --tz (e.g. --tz Europe/Berlin)"
+# Files among the zones that are no zone of their own: a link to the machine's zone, and
+# the rules POSIX TZ strings borrow. Their name means another zone on every other host.
+_NOT_ZONES = frozenset({"localtime", "posixrules"})
 
 
 def local_zone_name(localtime: str = LOCALTIME, name_file: str = ZONE_NAME_FILE) -> str:
@@ -91,8 +94,13 @@ def _named_copy(localtime: str, name_file: str) -> str | None:
 
 
 def _known(name: str) -> str | None:
-    """``name`` if it is a zone zoneinfo can load (the system's files or tzdata's)."""
-    if not name or name != name.strip() or "\0" in name:
+    """``name`` if it is a zone zoneinfo can load (the system's files or tzdata's) and
+    means the same zone on every host: ``posix/`` is dropped (the same zones), and the
+    ``right/`` zones (which count leap seconds, 27 s apart from the others) and the files
+    that are no zone (``localtime``) have no such name."""
+    name = name.removeprefix("posix/")
+    if (not name or name != name.strip() or "\0" in name or name in _NOT_ZONES
+            or name.startswith("right/")):
         return None
     try:
         zoneinfo.ZoneInfo(name)

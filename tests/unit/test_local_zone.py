@@ -42,6 +42,8 @@ TZ_VALUES = [
 ]
 REFUSED_TZ = [
     "JST-9",  # a POSIX rule: a fixed offset the C library honours, with no zone name
+    "right/Asia/Tokyo",  # leap seconds counted: 27 s from Asia/Tokyo, which --tz would store
+    pytest.param("/usr/share/zoneinfo/right/Asia/Tokyo", marks=needs_zone_files),
     "CET-1CEST,M3.5.0,M10.5.0/3",
     "Nowhere/Land",
     "/usr/share/zoneinfo/Nowhere/Land",
@@ -72,6 +74,27 @@ def test_tz_names_the_zone_the_c_library_reads(tz: str, name: str,
     tz_env.setenv("TZ", tz)
     assert local_zone_name() == name
     same_as_c_library(name)
+
+
+@pytest.mark.parametrize("tz", ["posix/Asia/Tokyo", ":posix/Asia/Tokyo",
+                                pytest.param("/usr/share/zoneinfo/posix/Asia/Tokyo",
+                                             marks=needs_zone_files)])
+def test_a_posix_zone_is_stored_by_its_portable_name(tz: str,
+                                                     tz_env: pytest.MonkeyPatch) -> None:
+    tz_env.setenv("TZ", tz)
+    assert local_zone_name() == "Asia/Tokyo"
+
+
+@pytest.mark.skipif(not os.path.islink("/usr/share/zoneinfo/localtime")
+                    or not os.path.islink("/etc/localtime"),
+                    reason="no zoneinfo/localtime link to a linked /etc/localtime")
+def test_the_localtime_link_among_the_zones_names_the_machines_zone(
+        tz_env: pytest.MonkeyPatch) -> None:
+    """Stored as "localtime", it would mean each host's own zone wherever the schedule runs."""
+    tz_env.delenv("TZ", raising=False)
+    machine = local_zone_name()
+    tz_env.setenv("TZ", ":/usr/share/zoneinfo/localtime")
+    assert local_zone_name() == machine != "localtime"
 
 
 @pytest.mark.parametrize("tz", REFUSED_TZ)
