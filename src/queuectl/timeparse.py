@@ -66,6 +66,8 @@ def parse_instant(text: str) -> datetime:
     if raw.endswith(("Z", "z")):
         raw = raw[:-1] + "+00:00"
     try:
+        if "\0" in raw:  # fromisoformat stops reading at a NUL: "15:00\0" would be 15:00
+            raise ValueError(raw)
         ts = datetime.fromisoformat(raw)
     except ValueError:
         raise MalformedValue(

@@ -74,7 +74,8 @@ def test_parse_instant_without_zone_is_local_time() -> None:
     assert parse_instant("2026-11-22T14:03:07") == naive.astimezone().astimezone(UTC)
 
 
-@pytest.mark.parametrize("text", ["tomorrow", "2026-13-45", "", "2026-11-22T25:00"])
+@pytest.mark.parametrize("text", ["tomorrow", "2026-13-45", "", "2026-11-22T25:00",
+                                  "2026-12-07T15:00\0", "2026-12-07\0T15:00"])
 def test_text_that_is_no_time_is_malformed(text: str) -> None:
     with pytest.raises(MalformedValue, match="ISO 8601"):
         parse_instant(text)
