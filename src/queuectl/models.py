@@ -274,9 +274,9 @@ class CheckIn:
 
 @dataclass(frozen=True)
 class QueueSettings:
-    """How an operator steers one queue: paused (no claim takes from it; running
+    """An operator's settings for one queue: paused (no claim takes from it; running
     jobs finish) and a concurrency limit (at most this many of its jobs run at once across
-    every worker and host; None: no limit). A queue with neither is not steered."""
+    every worker and host; None: no limit). A queue with neither has no settings row."""
 
     name: str
     paused: bool = False

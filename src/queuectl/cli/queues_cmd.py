@@ -1,4 +1,4 @@
-"""queue list / pause / resume / limit: queues an operator steers."""
+"""queue list / pause / resume / limit: the queue settings an operator changes."""
 
 from __future__ import annotations
 

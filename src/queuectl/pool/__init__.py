@@ -4,10 +4,19 @@ One of three front ends beside `cli/` and `web/`; like them it calls core (model
 settings, storage) and is never imported by it.
 
   supervisor.py    starts N workers, relays stop levels to them, restarts the ones that
-                   crash, detaches; checkpoints SQLite's WAL (checkpointer.py)
-  worker.py        one worker process: claim → run → finish, heartbeats, stop levels,
-                   recovery of lost workers' jobs (orphans.py kills what they left)
+                   crash, detaches, speaks systemd's notify protocol (notify.py)
+  stop.py          the stop levels the supervisor and its workers share
+  relay.py         the pool's wake-ups: the supervisor's one LISTEN (PostgreSQL), relayed
+                   to one idle worker per job
+  checkpointer.py  the supervisor folds SQLite's write-ahead log in, so workers do not
+  worker.py        one worker process: claim → run → finish, heartbeats, stop levels
+  store_calls.py   a worker's store calls through outages: retries, backoff, stalls
+  recovery.py      handing back lost workers' jobs: one recovery pass per pool per interval
+  orphans.py       kills what is left of a recovered job whose whole pool died
+  housekeeping.py  beside the jobs: firing cron ticks, applying the retention
   runner.py        runs one command: its own session, output, timeout, killpg
-  log.py           the pool's log format and the per-job line
-  proctitle.py     what `ps` shows for the pool's processes
+  log.py           the pool's log formats (text, json) and the per-job line
+  notify.py        systemd's notify protocol: READY, STATUS, STOPPING, WATCHDOG
+
+What `ps` shows for the pool's processes is queuectl/proctitle.py, shared with the dashboard.
 """

@@ -1,15 +1,19 @@
-"""What every worker does beside its jobs: firing recurring jobs' ticks and applying the
-retention, each at its own pace.
+"""Housekeeping: what each worker does beside its jobs, firing recurring jobs' ticks and
+applying the retention, each at its own pace. (Handing back lost workers' jobs is not here:
+pool/recovery.py.)
 
 Recurring jobs: any worker of any pool fires the ticks that have come (the store makes each
-tick one job, whoever fires it). An idle worker sleeps no longer than until the next job is
-due or the next tick comes, as the store said when it found it nothing to claim
-(IdlePlan); a busy one fires due ticks from its periodic check, so ticks come (and
-overlaps are recorded) while every worker is busy too.
+tick one job, whoever fires it, in the transaction that moves the schedule on). An idle
+worker sleeps no longer than until the next job is due or the next tick comes, as the store
+said in the claim that found it nothing to take (IdlePlan); a busy one fires due ticks from
+its running job's periodic check (fire_ticks_while_busy), so ticks come (and overlaps are
+recorded) while every worker is busy too.
 
 Retention (config `retention`): finished jobs past it are deleted by the workers, PRUNE_BATCH
-per transaction (bench/prune.py: a batch holds SQLite's write lock about as long as a
-worker's own finish-and-claim, so a claim waiting behind it waits no longer than usual).
+per transaction, sized so that a batch holds SQLite's write lock about as long as a worker's
+own finish-and-claim (`python -m bench.prune` measures it), so a claim waiting behind it
+waits no longer than usual. An idle worker deletes for up to PRUNE_IDLE_BUDGET seconds, a
+busy one one batch between two jobs.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from queuectl.storage.cron_flow import Fired
 
 MIN_IDLE = 0.005  # seconds: shortest idle sleep
 PRUNE_BATCH = 50  # jobs
-PRUNE_INTERVAL = 30.0  # seconds between looks once nothing was left to delete
+PRUNE_INTERVAL = 30.0  # seconds between passes once nothing was left to delete
 PRUNE_AGAIN = 1.0  # seconds until the next pass while some are left
 PRUNE_IDLE_BUDGET = 0.5  # seconds an idle worker prunes in one pass (a busy one: one batch)
 
@@ -35,7 +39,7 @@ T = TypeVar("T")
 
 
 class StoreCall(Protocol):
-    """How the worker makes a store call (Worker._call, Worker._retrying)."""
+    """How the worker makes a store call (StoreCalls.call, StoreCalls.retrying)."""
 
     def __call__(self, call: Callable[[], T], /) -> T: ...
 
@@ -44,10 +48,10 @@ log = logging.getLogger("queuectl.worker")
 
 
 class Housekeeping:
-    """A worker's ticks and retention. ``call`` makes one store call (a failure raised at
-    once), ``retrying`` one that is retried until the store answers (the worker's own, so
-    its outage bookkeeping holds); ``woken`` says whether anything woke the worker;
-    ``longest`` is the longest a plan of the next tick is trusted (seconds: a schedule
+    """A worker's housekeeping: ticks and retention. ``call`` makes one store call (a failure
+    raised at once), ``retrying`` one that is retried until the store answers (the worker's
+    StoreCalls, so its outage bookkeeping holds); ``woken`` says whether anything woke the
+    worker; ``longest`` is the longest a plan of the next tick is trusted (seconds: a schedule
     added meanwhile wakes idle workers, not busy ones)."""
 
     def __init__(self, store: Storage, config: Callable[[], Config], call: StoreCall,
@@ -118,8 +122,8 @@ class Housekeeping:
             while True:
                 deleted = self._call(lambda: self.store.prune_finished(retention, PRUNE_BATCH))
                 if deleted < PRUNE_BATCH:
-                    # Nothing left past the retention: look again within half of it (a
-                    # job is kept at most ~1.5 x the retention), at most every interval.
+                    # Nothing left past the retention: check again within half of it (so
+                    # a job is kept at most one and a half retentions), at most every interval.
                     again = min(PRUNE_INTERVAL, max(retention / 2, PRUNE_AGAIN))
                     return
                 if time.monotonic() >= deadline or self._woken():

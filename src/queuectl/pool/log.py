@@ -9,11 +9,10 @@ text line's message), and what the record carries beside (``job``, ``state``, ``
 ``error``, ``exit_code``...). Both are written by the logging machinery: each format is a
 logging.Formatter, so a handler of the user's own gets the same records.
 
-A worker writes one line per job; through `Logger.info` that line cost ~36 µs
-of the worker's CPU per `true` job, measured inside a running worker (record, filters,
-handler lock, formatter, then the write), which is ~8 % of everything a worker spends on
-such a job. `JobLines` writes the same text line in ~a third of that, and only when the
-pool's own text handler is the one that would have written it.
+A worker writes one line per job; through `Logger.info` (record, filters, handler lock,
+formatter, then the write) that line was a visible share of the worker's CPU per `true` job
+(bench/RESULTS.md). `JobLines` writes the same text line in a fraction of that, and only
+when the pool's own text handler is the one that would have written it.
 """
 
 from __future__ import annotations

@@ -144,8 +144,8 @@ _home_fd: int | None = None  # the worker's own directory, to come back to after
 def _spawn(spec: RunSpec) -> tuple[int, int]:
     """posix_spawn (vfork + exec) into a new session, stdout+stderr into one pipe.
 
-    Measured (bench/): Popen spends ~130 µs more CPU per job in Python-level set-up, which
-    is ~15% of a `true` job. posix_spawn has no cwd argument, so the worker (one thread)
+    Popen spends more CPU per job in Python-level set-up, a visible share of a `true` job
+    (bench/RESULTS.md). posix_spawn has no cwd argument, so the worker (one thread)
     enters the job's directory around the spawn and goes back at once.
     """
     global _home_fd

@@ -54,7 +54,7 @@ class Stats:
     workers_active: int  # workers not lost (as list_workers shows them)
     workers_busy: int
     blocked: int = 0  # pending jobs waiting on dependencies (not counted as scheduled)
-    queues: tuple[QueueSettings, ...] = ()  # the steered queues (paused or limited), by name
+    queues: tuple[QueueSettings, ...] = ()  # the paused or limited queues, by name
 
     @property
     def paused_queues(self) -> list[str]:
@@ -403,7 +403,7 @@ class Storage(ABC):
 
     @abstractmethod
     def queue_settings(self) -> list[QueueSettings]:
-        """The steered queues (paused or limited), by name."""
+        """The paused or limited queues, by name."""
 
     @abstractmethod
     def queue_update(

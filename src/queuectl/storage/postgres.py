@@ -47,7 +47,7 @@ from queuectl.storage.sql_workers import SqlWorkers
 from queuectl.transitions import Transition
 
 # Rows folded at once beyond which job_counts is vacuumed at once: a million jobs inserted
-# in final states (an import) leave a million dead deltas, 10-40 ms of reading per count.
+# in final states (an import) leave a million dead deltas, which every count would read.
 VACUUM_AFTER_FOLD = 50_000
 # Deltas left unfolded: summing a thousand rows costs a count less than a write would (and a
 # `status` that writes nothing waits on no disk flush).

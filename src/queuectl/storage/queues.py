@@ -1,4 +1,4 @@
-"""What both stores share about steered queues: reading their rows.
+"""What both stores share about queue settings: reading their rows.
 
 An idle worker does not poll while a queue's limit holds due jobs back: every end of a
 job of a limited queue whose worker claims nothing more of that queue wakes an idle worker
@@ -16,7 +16,7 @@ from queuectl.models import QueueInfo, QueueSettings, State
 def queue_infos(
     counts: Iterable[Sequence[Any]], steered: Sequence[QueueSettings]
 ) -> list[QueueInfo]:
-    """`queue list`'s lines from rows (queue, state, count) and the steered queues: every
+    """`queue list`'s lines from rows (queue, state, count) and the paused or limited queues: every
     queue that has jobs or settings, by name."""
     per_queue: dict[str, dict[str, int]] = {}
     for queue, state, n in counts:

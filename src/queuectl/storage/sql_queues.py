@@ -1,4 +1,4 @@
-"""Queues an operator steers (paused, limited) over the SQL store base, once for both
+"""Queue settings (paused, limited) over the SQL store base, once for both
 dialects. The claim statements of each dialect enforce what is stored here."""
 
 from __future__ import annotations

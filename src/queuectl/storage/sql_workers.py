@@ -68,8 +68,8 @@ class SqlWorkers(SqlStore[C]):
         self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy,
         queues: Sequence[str] | None = None,
     ) -> tuple[Job | None, Job | IdlePlan]:
-        """One transaction, one statement on PostgreSQL: ~100 µs less per job than finish
-        + claim on SQLite (bench/), one round trip and one commit on PostgreSQL."""
+        """One transaction where finish + claim are two (less CPU per job on SQLite:
+        bench/RESULTS.md), one statement, round trip and commit on PostgreSQL."""
         done, nxt = self._finish(job, worker_id, result, policy, list(queues or []))
         assert nxt is not None  # a claim was asked for
         return done, nxt

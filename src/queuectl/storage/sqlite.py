@@ -110,7 +110,7 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
 
         The busy timeout is switched off for the lock (see sqlite_file.begin_immediate) and left off
         until the next read: a worker's job boundaries are back-to-back writes, and the two
-        PRAGMAs per transaction cost ~40 µs of its CPU per job, measured on a real worker.
+        PRAGMAs per transaction cost a measurable share of its CPU per job (bench/RESULTS.md).
         Holding the lock in WAL mode, no statement of the transaction waits for another
         connection; a rollback journal's COMMIT waits for readers, so there it is back on.
 

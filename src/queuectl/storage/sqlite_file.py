@@ -19,12 +19,12 @@ LOCK_POLL_MAX = 0.002  # seconds: longest pause between tries for the lock
 BUSY_TIMEOUT_ON = f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}"
 BUSY_TIMEOUT_OFF = "PRAGMA busy_timeout = 0"
 # Pages in the WAL before the committing connection checkpoints it itself. SQLite's 1,000
-# made a worker stall on the checkpoint's fsyncs every ~100 `true` jobs (~14 % of the wall
-# time of 2 workers draining a backlog, measured). The pool's supervisor checkpoints instead,
-# about every 1,000 pages and at most 4 times a second (pool/checkpointer.py); this stays as the
-# safety net for a store written with no supervisor running, high enough that 2 busy
-# workers do not reach it between two of the supervisor's checkpoints (~4,000 pages a
-# quarter second).
+# made a worker stall on the checkpoint's fsyncs every hundred or so `true` jobs (a good
+# part of the wall time of 2 workers draining a backlog: bench/RESULTS.md). The pool's
+# supervisor checkpoints instead, about every 1,000 pages and at most 4 times a second
+# (pool/checkpointer.py); this stays as the safety net for a store written with no
+# supervisor running, high enough that 2 busy workers do not reach it between two of the
+# supervisor's checkpoints (a quarter second's writes).
 WAL_AUTOCHECKPOINT = 10_000  # pages (4 KiB: 40 MiB)
 # A WAL that grew past this is cut back to it when it restarts after a checkpoint.
 WAL_SIZE_LIMIT = 16 << 20  # bytes
@@ -34,8 +34,9 @@ def begin_immediate(conn: sqlite3.Connection) -> None:
     """Take the write lock, waiting for another writer in steps of tens of microseconds.
 
     SQLite's own busy handler sleeps 1 ms, then 2, 5, 10 ms...: with two workers each
-    holding the lock ~0.1 ms per transaction, that first millisecond cost about a third of
-    a `true` job whenever they met (measured in bench/). So the lock is tried with SQLite's
+    holding the lock a small fraction of a millisecond per transaction, that first
+    millisecond cost a good part of a `true` job whenever they met (bench/RESULTS.md). So
+    the lock is tried with SQLite's
     wait off (the caller's busy timeout is 0), and reads turn it back on. Raises the
     driver's error (the caller words it) when the lock is still taken after BUSY_TIMEOUT.
     """

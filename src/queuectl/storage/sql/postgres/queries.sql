@@ -46,8 +46,8 @@ ORDER BY 2
 -- name: count_states
 -- From the deltas the triggers on jobs keep in job_counts (a few rows), not from the jobs; only
 -- the pending backlog is counted, as the entries of jobs_due (pending or failed: the whole
--- index, read without visiting rows where the visibility map allows) minus the failed ones.
--- 200,000 pending: 8 ms, against 15-25 ms for count(*) WHERE state = 'pending'.
+-- index, read without visiting rows where the visibility map allows) minus the failed ones:
+-- a few times quicker than count(*) WHERE state = 'pending' (bench/RESULTS.md).
 WITH counted AS (SELECT state, sum(n) AS n FROM job_counts GROUP BY state)
 SELECT state, n FROM counted WHERE n <> 0
 UNION ALL
@@ -59,8 +59,8 @@ SELECT 'pending', (SELECT count(*) FROM jobs WHERE state IN ('pending', 'failed'
 
 -- name: count_scheduled
 -- Pending jobs due later: those of jobs_due (pending or failed) minus the failed ones. The
--- first count reads the index alone (no row visits where the visibility map allows: 100,000
--- scheduled jobs in ~5 ms instead of ~20), the second only the failed jobs' rows.
+-- first count reads the index alone (no row visits where the visibility map allows: a few
+-- times quicker, bench/RESULTS.md), the second only the failed jobs' rows.
 -- A job waiting on dependencies counts as blocked (count_blocked), not as scheduled.
 SELECT (SELECT count(*) FROM jobs
         WHERE state IN ('pending', 'failed') AND blocked_by = 0 AND run_at > queuectl_now_ms())
@@ -359,7 +359,7 @@ SELECT queuectl_fold_counts(%(min_rows)s)
 VACUUM FULL job_counts
 
 -- name: queue_settings
--- Queues (SPEC 6): the steered queues (a row only while paused or limited).
+-- Queue settings: the paused or limited queues (a row only while paused or limited).
 SELECT name, paused, concurrency_limit FROM queues ORDER BY name
 
 -- name: queue_get
@@ -384,7 +384,7 @@ SELECT EXISTS (SELECT 1 FROM jobs WHERE queue = %(name)s)
 SELECT queue, state, count(*) FROM jobs GROUP BY queue, state
 
 -- name: insert_job_unique
--- insert_job for a batch with unique keys (SPEC 6): a job whose key a pending, failed or
+-- insert_job for a batch with unique keys: a job whose key a pending, failed or
 -- processing job holds (jobs_unique_key, migrations/0008), or an earlier row of the batch,
 -- is not inserted; a concurrent enqueue of the same key waits for the other's commit, then
 -- finds it there. Returns the jobs inserted.
@@ -419,7 +419,7 @@ WHERE dead.id = %(id)s AND other.id <> dead.id
   AND other.state IN ('pending', 'failed', 'processing')
 
 -- name: prune_candidates
--- Retention (SPEC 6): finished jobs past it, a batch at a time, oldest first (jobs_finished).
+-- Retention: finished jobs past it, a batch at a time, oldest first (jobs_finished).
 -- As purge, never a job that a waiting job still needs (see finished_unneeded).
 SELECT id FROM jobs
 WHERE state IN ('completed', 'dead', 'cancelled')

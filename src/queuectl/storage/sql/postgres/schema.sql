@@ -36,7 +36,7 @@ CREATE TABLE jobs (
     blocked_by   integer NOT NULL DEFAULT 0,   -- dependencies not completed yet (pending jobs)
     has_dependents boolean NOT NULL DEFAULT false, -- some job runs after this one
     cron         text,                         -- the schedule (cron add) that enqueued it
-    unique_key   text,                         -- SPEC 6: see jobs_unique_key
+    unique_key   text,                         -- see jobs_unique_key
     run_at_fixed boolean NOT NULL DEFAULT false -- run_at is a wall-clock time (--run-at)
 );
 
@@ -102,8 +102,8 @@ CREATE TABLE config (
 --
 -- Every state but 'pending'. Pending jobs are counted from the jobs_due index (the backlog,
 -- read index-only), so that enqueue, which only ever inserts pending jobs, calls no trigger
--- function: a fresh CLI connection compiling one costs 1-2 ms before its jobs are
--- committed and visible to workers.
+-- function: a fresh CLI connection compiling one would delay the commit that makes its
+-- jobs visible to workers.
 --
 -- Triggers append signed deltas: (state, +n) / (state, -n). Appending takes no row lock, so
 -- many workers finishing jobs at once never queue behind one "completed" counter row (an
@@ -185,9 +185,9 @@ BEGIN
     RETURN folded;
 END $$;
 
--- Queues an operator steers (SPEC 6): pause, concurrency limit, unique jobs.
+-- Queue settings an operator changes while pools run: pause, concurrency limit; unique jobs.
 -- A row exists only while its queue is paused or limited (a resume or `limit none` that
--- leaves it neither deletes it): a claim takes the steered path below only then.
+-- leaves it neither deletes it): a claim takes the queue-settings path below only then.
 CREATE TABLE queues (
     name              text    PRIMARY KEY,
     paused            boolean NOT NULL DEFAULT false,
@@ -234,7 +234,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    -- queues (SPEC 6): some queue is paused or limited.
+    -- queues: some queue is paused or limited.
     PERFORM 1 FROM queues LIMIT 1;
     IF FOUND THEN
         RETURN QUERY SELECT * FROM queuectl_claim_steered(p_worker, coalesce(p_queues, '{}'));
@@ -282,9 +282,9 @@ CREATE FUNCTION queuectl_clock_ms() RETURNS bigint
 -- claim of a job in a queue that has a row locks that row (FOR UPDATE) and counts the
 -- queue's processing jobs after the lock is granted (each statement of a plpgsql function
 -- takes a new snapshot in READ COMMITTED, so it sees every claim committed before it), so
--- claims of one steered queue are serialized while other queues' claims never wait. A
+-- claims of one paused or limited queue are serialized while other queues' claims never wait. A
 -- claim locks at most one queue row: after one that turned out full or paused it passes
--- over every steered queue, so two claimers never wait on each other's queue rows.
+-- over every paused or limited queue, so two claimers never wait on each other's queue rows.
 CREATE FUNCTION queuectl_claim_steered(p_worker text, p_queues text[]) RETURNS SETOF jobs
     LANGUAGE plpgsql AS $$
 DECLARE

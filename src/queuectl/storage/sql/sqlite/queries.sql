@@ -50,7 +50,7 @@ SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by > 0
 -- name: claim_any
 -- Only a registered worker claims: one taken for lost (its row removed) registers again
 -- first. The EXISTS is evaluated once per statement, through the workers' primary key.
--- Queues (SPEC 6): no job of a paused queue, or of a queue running its limit, is taken;
+-- Queues: no job of a paused queue, or of a queue running its limit, is taken;
 -- queues_blocked (migrations/0005) is read once per statement, inside the write lock.
 UPDATE jobs
 SET state = 'processing', worker = :worker, runs = runs + 1, started_at = :now,
@@ -59,7 +59,7 @@ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready  -- walk the ready index
                                                            -- order; unforced, the planner
                                                            -- sorts every pending row
              WHERE state IN ('pending', 'failed') AND blocked_by = 0 AND run_at <= :now
-               AND queue NOT IN (SELECT name FROM queues_blocked)  -- queues (SPEC 6)
+               AND queue NOT IN (SELECT name FROM queues_blocked)  -- paused, or at its limit
              ORDER BY priority DESC, run_at, seq LIMIT 1)
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING *
@@ -71,7 +71,7 @@ SET state = 'processing', worker = :worker, runs = runs + 1, started_at = :now,
 WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready_queue
              WHERE state IN ('pending', 'failed') AND blocked_by = 0 AND run_at <= :now
                AND queue IN (SELECT value FROM json_each(:queues))
-               AND queue NOT IN (SELECT name FROM queues_blocked)  -- queues (SPEC 6)
+               AND queue NOT IN (SELECT name FROM queues_blocked)  -- paused, or at its limit
              ORDER BY priority DESC, run_at, seq LIMIT 1)
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING *
@@ -104,7 +104,7 @@ RETURNING has_dependents,
 
 -- name: record_attempt
 -- An attempt's row is written when it ends: one insert per job, where a row opened at the
--- claim would cost an update too (~50 µs of a worker's CPU per `true` job, measured). A row
+-- claim would cost an update too (measurable in a worker's CPU per job). A row
 -- saved while it ran (its output, for `logs --follow`) is completed instead; one already
 -- closed (by a recovery that took the job for lost) is left as it is.
 INSERT INTO attempts (job_id, number, worker, run_at, started_at, finished_at, exit_code,
@@ -173,8 +173,8 @@ SELECT (SELECT stop_requested FROM workers WHERE id = :worker),
 -- name: all_workers
 -- A worker's state and current job are read from the jobs it holds (the processing jobs
 -- naming it, found through jobs_state: never more of them than workers), so they cannot
--- disagree with the jobs, and a job boundary writes no worker row (~25 µs of a worker's
--- CPU per `true` job, measured, and a page in each commit). The latest start wins should
+-- disagree with the jobs, and a job boundary writes no worker row (a write, and a page in
+-- each commit, saved per job). The latest start wins should
 -- a worker ever hold two jobs (it never runs more than one). now_ms rides along: the
 -- store's clock, by which liveness is judged.
 SELECT id, host, pid, CASE WHEN job IS NULL THEN 'idle' ELSE 'busy' END, job, started_at,
@@ -426,7 +426,7 @@ WHERE name = :name
 SELECT tick, blocked_by FROM cron_skipped WHERE name = :name ORDER BY tick DESC LIMIT :limit
 
 -- name: queue_settings
--- Queues (SPEC 6): the steered queues (a row only while paused or limited).
+-- Queue settings: the paused or limited queues (a row only while paused or limited).
 SELECT name, paused, concurrency_limit FROM queues ORDER BY name
 
 -- name: queue_get
@@ -454,7 +454,7 @@ SELECT EXISTS (SELECT 1 FROM jobs WHERE queue = :name)
 SELECT queue, state, count(*) FROM jobs GROUP BY queue, state
 
 -- name: insert_job_unique
--- insert_job for a batch with unique keys (SPEC 6; the rows' tenth element): a job whose
+-- insert_job for a batch with unique keys (the rows' tenth element): a job whose
 -- key a pending, failed or processing job holds (jobs_unique_key, migrations/0005), or an
 -- earlier row of the batch, is not inserted. Returns the jobs inserted.
 INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd, env,
@@ -481,7 +481,7 @@ WHERE dead.id = :id AND other.id <> dead.id
   AND other.state IN ('pending', 'failed', 'processing')
 
 -- name: prune_candidates
--- Retention (SPEC 6): finished jobs past it, a batch at a time. Read before the write lock
+-- Retention: finished jobs past it, a batch at a time. Read before the write lock
 -- is taken (WAL readers block nobody), so that a scan past young finished jobs never holds
 -- it. Through jobs_state: each final state's rows in insertion order, oldest first. As
 -- purge, never a job that a waiting job still needs (see finished_unneeded).

@@ -28,7 +28,7 @@ CREATE TABLE jobs (
     blocked_by   INTEGER NOT NULL DEFAULT 0,  -- dependencies not completed yet (pending jobs)
     has_dependents INTEGER NOT NULL DEFAULT 0, -- some job runs after this one
     cron         TEXT,                        -- the schedule (cron add) that enqueued it
-    unique_key   TEXT,                        -- SPEC 6: see jobs_unique_key
+    unique_key   TEXT,                        -- see jobs_unique_key
     run_at_fixed INTEGER NOT NULL DEFAULT 0   -- run_at is a wall-clock time (--run-at)
 );
 
@@ -143,7 +143,7 @@ CREATE TABLE cron_skipped (
     PRIMARY KEY (name, tick)
 );
 
--- Queues an operator steers (SPEC 6): pause, concurrency limit, unique jobs.
+-- Queue settings an operator changes while pools run: pause, concurrency limit; unique jobs.
 -- A row exists only while its queue is paused or limited (a resume or `limit none` that
 -- leaves it neither deletes it), so the claim pays for this table only when it is not empty.
 CREATE TABLE queues (

@@ -1,11 +1,11 @@
 -- Counts per state without reading the jobs table: `status` (and anything polling it) read
--- a few rows instead of scanning every job (150 ms at 1.1 M jobs, in parallel workers that
--- took the CPU from the queue's own workers).
+-- a few rows instead of scanning every job (in parallel workers that took the CPU from the
+-- queue's own workers).
 --
 -- Every state but 'pending'. Pending jobs are counted from the jobs_state index (the backlog,
 -- read index-only), so that enqueue, which only ever inserts pending jobs, calls no trigger
--- function: a fresh CLI connection compiling one cost 1-2 ms before its jobs were
--- committed and visible to workers (the pickup figure).
+-- function: a fresh CLI connection compiling one delayed the commit that makes its jobs
+-- visible to workers (the pickup figure).
 --
 -- Triggers append signed deltas: (state, +n) / (state, -n). Appending takes no row lock, so
 -- many workers finishing jobs at once never queue behind one "completed" counter row (an

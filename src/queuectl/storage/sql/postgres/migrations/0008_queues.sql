@@ -1,7 +1,7 @@
--- Queues an operator steers (SPEC 6): pause, concurrency limit, unique jobs.
+-- Queue settings an operator changes while pools run: pause, concurrency limit; unique jobs.
 
 -- A row exists only while its queue is paused or limited (a resume or `limit none` that
--- leaves it neither deletes it): a claim takes the steered path below only then.
+-- leaves it neither deletes it): a claim takes the queue-settings path below only then.
 CREATE TABLE queues (
     name              text    PRIMARY KEY,
     paused            boolean NOT NULL DEFAULT false,
@@ -44,9 +44,9 @@ CREATE FUNCTION queuectl_clock_ms() RETURNS bigint
 -- claim of a job in a queue that has a row locks that row (FOR UPDATE) and counts the
 -- queue's processing jobs after the lock is granted (each statement of a plpgsql function
 -- takes a new snapshot in READ COMMITTED, so it sees every claim committed before it), so
--- claims of one steered queue are serialized while other queues' claims never wait. A
+-- claims of one paused or limited queue are serialized while other queues' claims never wait. A
 -- claim locks at most one queue row: after one that turned out full or paused it passes
--- over every steered queue, so two claimers never wait on each other's queue rows.
+-- over every paused or limited queue, so two claimers never wait on each other's queue rows.
 CREATE FUNCTION queuectl_claim_steered(p_worker text, p_queues text[]) RETURNS SETOF jobs
     LANGUAGE plpgsql AS $$
 DECLARE
@@ -94,8 +94,8 @@ BEGIN
 END $$;
 
 -- migrations/0006's claim (ready jobs only) with one step added (marked "queues"): while
--- any queue is paused or limited, the steered claim above decides. With the queues table
--- empty (no queue steered) the claim is today's, plus one look at an empty table.
+-- any queue is paused or limited, queuectl_claim_steered above decides. With the queues table
+-- empty (no queue paused or limited) the claim is today's, plus one look at an empty table.
 CREATE OR REPLACE FUNCTION queuectl_claim(p_worker text, p_queues text[]) RETURNS SETOF jobs
     LANGUAGE plpgsql AS $$
 DECLARE
@@ -105,7 +105,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    -- queues (SPEC 6): some queue is paused or limited.
+    -- queues: some queue is paused or limited.
     PERFORM 1 FROM queues LIMIT 1;
     IF FOUND THEN
         RETURN QUERY SELECT * FROM queuectl_claim_steered(p_worker, coalesce(p_queues, '{}'));

@@ -1,9 +1,9 @@
 -- Two functions that run often move from LANGUAGE sql to plpgsql, which keeps the plans
 -- of its statements for the life of the session: PostgreSQL plans the statements of a SQL
 -- function that it cannot inline afresh at every call. queuectl_idle_plan runs in every
--- claim that takes nothing (an idle worker's timed look, a worker woken for a job that
--- another one took): 1.3 ms of server CPU per call as SQL, 0.1 ms as plpgsql (bench/RESULTS.md).
--- queuectl_fold_counts runs in every pool's recovery look. Same arguments and results:
+-- claim that takes nothing (an idle worker's timed poll, a worker woken for a job that
+-- another one took): an order of magnitude less server CPU per call as plpgsql
+-- (bench/RESULTS.md). queuectl_fold_counts runs in every pool's recovery pass. Same arguments and results:
 -- the previous version's workers call them as before.
 
 -- {"due_ms": ms until the earliest claimable job of p_queues (NULL or empty: all) is due

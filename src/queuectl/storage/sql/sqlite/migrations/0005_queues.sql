@@ -1,4 +1,4 @@
--- Queues an operator steers (SPEC 6): pause, concurrency limit, unique jobs.
+-- Queue settings an operator changes while pools run: pause, concurrency limit; unique jobs.
 
 -- A row exists only while its queue is paused or limited (a resume or `limit none` that
 -- leaves it neither deletes it), so the claim pays for this table only when it is not empty.
