@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # imported where a job is submitted: `show` reads through thi
     from queuectl import submit
 
 T = TypeVar("T")
-WAIT_POLL = 0.2  # seconds between looks while waiting for jobs to finish
+WAIT_POLL = 0.2  # seconds between polls while waiting for jobs to finish
 
 __all__ = ["Queue", "job_with_attempts", "jobs_now", "output_of", "parse_state", "wait_for"]
 
@@ -296,9 +296,9 @@ class Queue:
     def wait(self, ids: Iterable[str] | str, timeout: float | None = None) -> list[Job]:
         """Block until every job is final (completed, dead or cancelled), or ``timeout``
         seconds have passed (None: no limit). Returns the jobs as they are then, in the
-        order given: after a timeout, some may still be pending or running (check
+        order given: after a timeout, some may still be pending or processing (check
         ``job.state``). Raises JobNotFound for an unknown id. Other threads' calls run
-        between its looks at the store."""
+        between its polls of the store."""
         job_ids = [ids] if isinstance(ids, str) else list(ids)
         jobs, _ = wait_for(lambda: self._call(lambda store: jobs_now(store, job_ids)), timeout)
         return jobs

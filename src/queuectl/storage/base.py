@@ -7,7 +7,7 @@ Time is the store's own clock: "now" is never passed in, only durations.
 
 Errors: a method raises queuectl's errors only (storage/faults.py maps the driver's):
 InvalidValue for a value the store cannot hold, StoreUnavailable for an outage (the store
-cannot be reached, read or written right now: a full disk, a lost connection...). After
+cannot be reached, read or written right now: a full disk, a dropped connection...). After
 StoreUnavailable a write may or may not have been committed (the answer may be what was
 lost): the worker's calls are written to be safe either way.
 """
@@ -280,7 +280,7 @@ class Storage(ABC):
 
     @abstractmethod
     def check_in(self, worker_id: str, job: Job | None) -> CheckIn:
-        """``heartbeat`` without the heartbeat: a read-only look."""
+        """``heartbeat`` without the heartbeat: a read only."""
 
     @abstractmethod
     def track_clock(self, boot_id: str, boot_ms: Callable[[], int]) -> int:
@@ -295,7 +295,7 @@ class Storage(ABC):
         the step, in one transaction: workers' heartbeats and claims, due times of jobs
         but those given as a wall-clock time (``--run-at``), ``every`` schedules' next
         runs, and the other boots' readings, so that no other pool corrects it again.
-        Pools call it in their recovery looks, before judging silence."""
+        Pools call it in their recovery passes, before judging silence."""
 
     @abstractmethod
     def recover_stale(

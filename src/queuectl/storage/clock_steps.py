@@ -29,8 +29,8 @@ DRIFT_PER_MS = 0.001  # ms a clock may slew per elapsed ms: twice NTP's 500 ppm
 # A reading older than this is written again. The stamps of the clock before a step are
 # told from those of the clock after it by the last reading (see the module's text): the
 # fresher it is, the smaller a step can be and still be told right, so it is kept about
-# as fresh as the pools' looks (one per heartbeat interval), and written at most once a
-# second by all of a boot's pools together.
+# as fresh as the pools' recovery passes (one per heartbeat interval), and written at most
+# once a second by all of a boot's pools together.
 REFRESH_MS = 1_000
 FORGET_MS = 7 * 86_400_000  # readings of boots not seen this long are dropped
 
@@ -100,8 +100,8 @@ def witnesses(last: Reading, now: Reading) -> tuple[int, int]:
 
 
 def worth_writing(last: Reading | None, now: Reading) -> bool:
-    """Whether a look that found ``last`` should take the write lock: to correct a step,
-    or to keep the reading fresh (see the module's text), or to make the first one."""
+    """Whether a recovery pass that found ``last`` should take the write lock: to correct a
+    step, or to keep the reading fresh (see the module's text), or to make the first one."""
     if last is None or step_ms(last, now):
         return True
     return not 0 <= now.boot_ms - last.boot_ms < REFRESH_MS

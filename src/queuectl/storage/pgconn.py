@@ -26,7 +26,7 @@ CONNECT_TIMEOUT = 5  # seconds: an unreachable server is reported, not waited on
 # Key of the advisory lock that serialises migrations: any fixed 64-bit number will do;
 # this one spells "queuectl" in ASCII.
 MIGRATION_LOCK = 0x7175657565_63746C
-REVIVE_EVERY = 1.0  # seconds between attempts to re-open a lost LISTEN connection
+REVIVE_EVERY = 1.0  # seconds between tries to re-open a dropped LISTEN connection
 # A worker idles on a LISTEN socket that carries no traffic: without TCP keepalives a
 # network cut would go unnoticed for hours. These notice a dead peer in about a minute;
 # the URL may set its own.
@@ -172,7 +172,7 @@ class Wakeups:
         return conn
 
     def drain(self) -> set[str]:
-        """Every pending payload, without blocking. After a lost connection: {"work"}, so the
+        """Every pending payload, without blocking. After a dropped connection: {"work"}, so the
         worker re-checks the store for anything it missed meanwhile."""
         events: set[str] = set()
         if self._swap_in and self._conn is not None:

@@ -98,7 +98,7 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
         return connect(self._url, self.display_url, durable=self._durable)
 
     def _connection(self) -> Conn:
-        """The live connection, reconnecting after a loss; lost listeners come back too."""
+        """The live connection, reconnecting after a drop; dropped listeners come back too."""
         conn = self._conn
         if conn is None or conn.closed or conn.broken:
             self._discard()

@@ -11,12 +11,12 @@ from queuectl.storage.sql_store import C, Params, SqlStore
 
 
 class SqlClock(SqlStore[C]):
-    """SqlStore with the clock-step tracking that pools call in their recovery looks."""
+    """SqlStore with the clock-step tracking that pools call in their recovery passes."""
 
     def track_clock(self, boot_id: str, boot_ms: Callable[[], int]) -> int:
         if not boot_id:
             return 0  # readings of unknown boots cannot be compared
-        # A look without the write lock: the reading is written again only now and then.
+        # A read without the write lock: the reading is written again only now and then.
         with self._reading() as conn:
             last, now = self._clock_readings(conn, boot_id, boot_ms)
         if not clock_steps.worth_writing(last, now):

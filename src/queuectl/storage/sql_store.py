@@ -184,7 +184,7 @@ class SqlStore(Storage, Generic[C]):
 
     @abstractmethod
     def _anything_lost(self, lease_ms: int | None, clock: Params) -> bool:
-        """Whether a recovery may find something, by a look that takes no lock."""
+        """Whether a recovery may find something, by a read that takes no lock."""
 
     # --- plumbing ------------------------------------------------------------------------
 

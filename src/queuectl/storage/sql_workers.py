@@ -85,7 +85,7 @@ class SqlWorkers(SqlStore[C]):
             params.update(clock)  # under the lock: see claim
             done, nxt = self._end_attempt(conn, job, params, step, claim_queues, wake=True)
             if claim_queues is not None and nxt is None:
-                # (PostgreSQL: a lost lease that claimed nothing leaves no row to carry it.)
+                # (PostgreSQL: a job taken over, with nothing claimed, leaves no row to carry it.)
                 nxt = self._plan_in(conn, claim_queues, clock)
             return done, nxt
 
@@ -175,7 +175,7 @@ class SqlWorkers(SqlStore[C]):
     def _hand_back(
         self, conn: C, job: Job, policy: FailurePolicy, clock: Params
     ) -> Recovered | None:
-        """End the job's open attempt as lost; ``policy`` sends it to failed or dead."""
+        """End the job's open attempt as `worker lost`; ``policy`` sends it to failed or dead."""
         result = AttemptResult(Outcome.WORKER_LOST, error=WORKER_LOST_ERROR)
         step = after_attempt(job, result, policy)
         # No output: what the attempt saved while it ran stays as it is.

@@ -356,7 +356,7 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
         return done, nxt
 
     def _anything_lost(self, lease_ms: int | None, clock: Params) -> bool:
-        """A look without the write lock, which every worker would otherwise take every
+        """A read without the write lock, which every worker would otherwise take every
         few seconds; the recovery judges again under it."""
         with self._reading() as conn:
             dead, silent = self._judge(conn, lease_ms, clock)

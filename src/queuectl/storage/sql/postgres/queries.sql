@@ -87,7 +87,7 @@ SELECT queuectl_idle_plan(%(queues)s::text[]) AS plan
 
 -- name: finish_job
 -- Records the attempt, moves the job on and, with claim, takes its next job: one statement
--- (queuectl_finish in schema.sql). Rows: the finished job (none on a lost lease), then the
+-- (queuectl_finish in schema.sql). Rows: the finished job (none when the job was taken over), then the
 -- next job (state 'processing'); with claim and no next job, "plan" of the finished job's
 -- row is what the worker sleeps by (queuectl_idle_plan: read after the finish, which it
 -- sees).
@@ -187,7 +187,7 @@ ORDER BY started_at, id
 -- name: vitals
 -- The workers a recovery may find lost: those whose pids are this process's to judge (this
 -- host, this boot, this PID namespace: a dead pid is judged there alone) and those whose
--- heartbeat is older than the cutoff. Every live worker's pool looks every few seconds:
+-- heartbeat is older than the cutoff. Every live worker's pool makes a recovery pass every few seconds:
 -- reading the whole fleet each time would cost the square of its size.
 -- Each with its last sign of life: its heartbeat, or its latest claim of a job it still
 -- holds if that came later (a worker back from a silence may claim before it heartbeats:

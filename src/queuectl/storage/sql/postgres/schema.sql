@@ -170,7 +170,7 @@ CREATE TRIGGER jobs_count_truncate AFTER TRUNCATE ON jobs
 -- disk); returns how many rows it folded. Rows appended meanwhile by transactions this one
 -- does not see are left for the next fold; two folds at once delete disjoint rows (the
 -- second skips rows the first deleted), so every delta is counted exactly once. plpgsql,
--- which keeps its statements' plans for the session (every pool's recovery look runs it).
+-- which keeps its statements' plans for the session (every pool's recovery pass runs it).
 CREATE FUNCTION queuectl_fold_counts(p_min_rows bigint) RETURNS bigint
     LANGUAGE plpgsql AS $$
 DECLARE
@@ -338,7 +338,7 @@ END $$;
 -- now), and with p_claim take the worker's next job. One statement, so one round trip and
 -- one transaction per job boundary.
 -- Returns up to two rows: the finished job (absent if the job is no longer processing for
--- p_worker: a lost lease) and the next job, told apart by state: a finished job is never
+-- p_worker: taken over) and the next job, told apart by state: a finished job is never
 -- 'processing', a claimed one always is.
 -- p_notify: a channel to NOTIFY 'work' on (NULL: none) when the job went back in the queue,
 -- or when it ended in a queue with a limit and freed a place that this finish does not fill

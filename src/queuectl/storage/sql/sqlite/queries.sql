@@ -194,7 +194,7 @@ WHERE stop_requested = 0
 -- name: vitals
 -- The workers a recovery may find lost: those whose pids are this process's to judge (this
 -- host, this boot, this PID namespace: a dead pid is judged there alone) and those whose
--- heartbeat is older than the cutoff. Every live worker's pool looks every few seconds:
+-- heartbeat is older than the cutoff. Every live worker's pool makes a recovery pass every few seconds:
 -- reading the whole fleet each time would cost the square of its size.
 -- Each with its last sign of life: its heartbeat, or its latest claim of a job it still
 -- holds if that came later (a worker back from a silence may claim before it heartbeats:

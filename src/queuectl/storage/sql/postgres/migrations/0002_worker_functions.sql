@@ -51,7 +51,7 @@ END $$;
 -- and output), move the job to p_state (p_delay_ms NULL keeps run_at, otherwise due that
 -- many ms from now), set the worker idle, and with p_claim take its next job.
 -- Returns up to two rows: the finished job (absent if the job is no longer processing for
--- p_worker: a lost lease) and the next job, told apart by state: a finished job is never
+-- p_worker: taken over) and the next job, told apart by state: a finished job is never
 -- 'processing', a claimed one always is.
 -- p_notify: a channel to NOTIFY 'work' on when the job went back in the queue (NULL: none).
 CREATE FUNCTION queuectl_finish(

@@ -26,7 +26,7 @@ SELECT jsonb_build_object(
     'tick_ms', (SELECT min(next_run_at) - queuectl_now_ms() FROM cron_schedules
                 WHERE NOT paused)) $$;
 
--- A job held back by its queue's limit waited for a worker's timed look (up to 5 s) when the
+-- A job held back by its queue's limit waited for a worker's timed poll (up to 5 s) when the
 -- worker whose job freed the place claimed nothing of that queue (it was stopping, or its
 -- next job came from another queue): the finish now wakes idle workers then. Also for the
 -- previous version's workers, which call this with the same arguments.
@@ -38,7 +38,7 @@ SELECT jsonb_build_object(
 -- now), and with p_claim take the worker's next job. One statement, so one round trip and
 -- one transaction per job boundary.
 -- Returns up to two rows: the finished job (absent if the job is no longer processing for
--- p_worker: a lost lease) and the next job, told apart by state: a finished job is never
+-- p_worker: taken over) and the next job, told apart by state: a finished job is never
 -- 'processing', a claimed one always is.
 -- p_notify: a channel to NOTIFY 'work' on (NULL: none) when the job went back in the queue,
 -- or when it ended in a queue with a limit and freed a place that this finish does not fill
