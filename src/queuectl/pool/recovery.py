@@ -6,7 +6,7 @@ never starts beside its orphaned first attempt. Silence is judged only once the 
 watched the store work for a whole lease itself.
 
 One look hands back everything that is lost, so a pool looks about once per heartbeat
-interval (Oban's Lifeline rescue, likewise, runs on its leader node alone): a look by every
+interval (no leader needed: SKIP LOCKED keeps two passes harmless): a look by every
 worker at every heartbeat cost the store the fleet's size in transactions each interval for
 nothing. The pool's workers share when its last look was (LookClock, memory the supervisor
 maps before it forks them), and whichever of them heartbeats once that is an interval old

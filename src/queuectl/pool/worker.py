@@ -1,7 +1,7 @@
 """One worker process: claim → run → finish, heartbeats, stop requests, crash recovery.
 
-Signal handlers only count signals (huey's lesson); the loop reads the count through a
-self-pipe so a blocked select() wakes at once. Stop levels (pool/stop.py):
+Signal handlers only count signals (one that did more could break into anything); the loop
+reads the count through a self-pipe so a blocked select() wakes at once. Stop levels (pool/stop.py):
   GRACEFUL — finish the current job, then exit;
   ABORT — kill the running job's process group and hand the job back for retry.
 A level can come from this process's own signals, from the supervisor over a pipe (so one

@@ -1,4 +1,4 @@
-"""What every SQL store shares (huey's BaseSqlStorage): the flow of each call, once.
+"""What every SQL store shares: the flow of each call, once, over the dialect's hooks.
 
 A call here runs the dialect's named queries (sql/<dialect>/queries.sql) in the dialect's
 transactions, applies the pure policy (transitions.after_attempt) and reads rows into the

@@ -1,6 +1,6 @@
 """Named SQL blocks, numbered migrations and the current schema, one folder per dialect.
 
-A queries file holds blocks introduced by ``-- name: NAME`` (procrastinate's style); both
+A queries file holds blocks introduced by ``-- name: NAME``; both
 dialects define the same names but for those a unit test lists as one dialect's own.
 Migrations create a new store and upgrade an old one; schema.sql is the schema they leave,
 written to be read (a test keeps the two equal).
