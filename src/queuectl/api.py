@@ -223,7 +223,7 @@ class Queue:
         ``delay``: not before this long from now (seconds, "30s", a timedelta); not both.
         ``cwd``: where the command runs (default: this process's current directory;
         relative: to it). ``env``: variables added to the job's environment. ``after``:
-        ids of jobs that must complete first; ``unique_key``: see the README (both are
+        ids of jobs that must complete first; ``unique_key``: see docs/reference.md (both are
         passed to the same checks as the CLI's, and refused where those do not know them).
 
         Raises InvalidJob (a ValueError) with the CLI's message for any refused field,

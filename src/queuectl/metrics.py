@@ -106,7 +106,7 @@ class Metrics:
         return self.completed / minutes if minutes > 0 else None
 
     def to_dict(self) -> dict[str, Any]:
-        """The `metrics --json` document, with the fields and shapes the README documents."""
+        """The `metrics --json` document, with the fields and shapes docs/dashboard.md documents."""
         rate, throughput = self.success_rate, self.throughput_per_min
         return {
             "since": iso(self.since),
