@@ -474,6 +474,11 @@ DELETE FROM job_dependencies WHERE job_id = ANY(%(ids)s::text[])
 -- name: delete_jobs
 DELETE FROM jobs WHERE id = ANY(%(ids)s::text[])
 
+-- name: pg_set_clock
+-- A clock given to the store (tests): queuectl_now_ms() answers it on this connection until
+-- it is set again. Never sent by a store that was given none.
+SELECT set_config('queuectl.now_ms', %(now)s::text, false)
+
 -- name: pg_notify
 -- Wakes the listening workers once the transaction commits (repeats within it are folded
 -- into one); the payload says what happened: work | stop | cancel.

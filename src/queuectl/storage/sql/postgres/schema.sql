@@ -7,7 +7,9 @@
 CREATE FUNCTION queuectl_now_ms() RETURNS bigint
     LANGUAGE sql STABLE PARALLEL SAFE
     -- now() is the transaction's start: one transaction sees one "now" throughout.
-    AS $$ SELECT (extract(epoch FROM now()) * 1000)::bigint $$;
+    -- A clock given to the store is the session's queuectl.now_ms (migrations/0013).
+    AS $$ SELECT coalesce(nullif(current_setting('queuectl.now_ms', true), '')::bigint,
+                          (extract(epoch FROM now()) * 1000)::bigint) $$;
 
 CREATE TABLE jobs (
     seq          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- insertion order
