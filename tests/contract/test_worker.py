@@ -1,0 +1,207 @@
+"""The worker in-process, on both stores: Worker.work_until_idle runs the real claim → run
+→ finish (a real shell command in its own process group) until nothing is due, and the
+test's clock (tests/clocks.py) moves time past backoffs, leases and ticks instead of
+sleeping them out."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from queuectl.models import JobSpec, State, WorkerInfo, utcnow
+from queuectl.pool.worker import Worker
+from queuectl.recurring import CronSpec
+from queuectl.storage.base import Storage
+from tests.clocks import MovingClock
+
+HOUR = 3600.0
+
+
+def worker(store: Storage, clock: MovingClock, queues: tuple[str, ...] = ()) -> Worker:
+    return Worker(store, queues, clocks=clock.clocks)
+
+
+def spec(**fields: object) -> JobSpec:
+    """A job as enqueue_core would resolve it (no retries unless asked)."""
+    fields.setdefault("max_retries", 0)
+    return JobSpec(**fields)  # type: ignore[arg-type]
+
+
+def state(store: Storage, job_id: str) -> State:
+    job = store.get_job(job_id)
+    assert job is not None
+    return job.state
+
+
+def test_a_job_runs_and_its_output_is_kept(clocked_store: Storage, clock: MovingClock) -> None:
+    clocked_store.enqueue([spec(command="echo hello; exit 0", id="a")])
+    assert worker(clocked_store, clock).work_until_idle() == 1
+    assert state(clocked_store, "a") is State.COMPLETED
+    out = clocked_store.read_output("a")
+    assert out is not None and out.data == b"hello\n"
+    assert clocked_store.list_workers() == []  # unregistered on return
+
+
+def test_nothing_due_returns_at_once(clocked_store: Storage, clock: MovingClock) -> None:
+    later = utcnow() + timedelta(hours=1)
+    clocked_store.enqueue([spec(command="true", id="later", run_at=later)])
+    w = worker(clocked_store, clock)
+    assert w.work_until_idle() == 0
+    assert state(clocked_store, "later") is State.PENDING
+    clock.move(HOUR + 1)
+    assert w.work_until_idle() == 1
+    assert state(clocked_store, "later") is State.COMPLETED
+
+
+def test_max_jobs_leaves_the_rest_pending(clocked_store: Storage, clock: MovingClock) -> None:
+    clocked_store.enqueue([spec(command="true", id=f"j{i}") for i in range(3)])
+    w = worker(clocked_store, clock)
+    assert w.work_until_idle(max_jobs=2) == 2
+    states = sorted(state(clocked_store, f"j{i}") for i in range(3))
+    assert states == [State.COMPLETED, State.COMPLETED, State.PENDING]
+    assert w.work_until_idle() == 1
+
+
+def test_retry_with_backoff_then_the_dlq(clocked_store: Storage, clock: MovingClock) -> None:
+    clocked_store.config_set("backoff-base", "10")  # waits of 10 s, then 100 s
+    clocked_store.enqueue([spec(command="echo no; exit 3", id="f", max_retries=2)])
+    w = worker(clocked_store, clock)
+    assert w.work_until_idle() == 1
+    job = clocked_store.get_job("f")
+    assert job is not None and job.state is State.FAILED and job.attempts == 1
+    assert w.work_until_idle() == 0  # its backoff has not passed
+    clock.move(9)
+    assert w.work_until_idle() == 0
+    clock.move(2)
+    assert w.work_until_idle() == 1
+    assert state(clocked_store, "f") is State.FAILED
+    clock.move(99)
+    assert w.work_until_idle() == 0
+    clock.move(2)
+    assert w.work_until_idle() == 1
+    job = clocked_store.get_job("f")
+    assert job is not None and job.state is State.DEAD and job.attempts == 3
+    assert job.exit_code == 3
+    assert [a.exit_code for a in clocked_store.attempts("f")] == [3, 3, 3]
+
+
+def test_a_silent_workers_job_is_recovered_past_the_lease(
+    clocked_store: Storage, clock: MovingClock,
+) -> None:
+    # A worker of another host that claimed a job and fell silent.
+    now = utcnow()
+    clocked_store.register_worker(WorkerInfo("ghost", "elsewhere", 1, "idle", None, now, now))
+    clocked_store.enqueue([spec(command="echo again", id="held", max_retries=1)])
+    held = clocked_store.claim("ghost")
+    assert held is not None and held.id == "held"
+    w = worker(clocked_store, clock)
+    assert w.work_until_idle() == 0  # within the lease: still the ghost's
+    assert state(clocked_store, "held") is State.PROCESSING
+    clock.move(31)  # past the default lease (30 s), watched by this worker all along
+    assert w.work_until_idle() == 0  # handed back, to be retried after its backoff
+    assert state(clocked_store, "held") is State.FAILED
+    clock.move(2)  # backoff-base 2: the first retry waits 2 s
+    assert w.work_until_idle() == 1
+    job = clocked_store.get_job("held")
+    assert job is not None and job.state is State.COMPLETED and job.worker == w.id
+    assert [a.worker for a in clocked_store.attempts("held")] == ["ghost", w.id]
+
+
+def test_a_cancelled_job_never_runs(
+    clocked_store: Storage, clock: MovingClock, tmp_path: Path,
+) -> None:
+    marker = f"{tmp_path}/ran"
+    clocked_store.enqueue([spec(command=f"touch {marker}", id="c")])
+    clocked_store.cancel(["c"])
+    assert worker(clocked_store, clock).work_until_idle() == 0
+    assert state(clocked_store, "c") is State.CANCELLED
+    assert not os.path.exists(marker)
+
+
+def test_a_job_cancelled_while_it_runs_is_killed(
+    clocked_store: Storage, clock: MovingClock, db_url: str,
+) -> None:
+    # The job cancels itself through the CLI, then waits to be killed.
+    command = f"queuectl --db '{db_url}' cancel \"$QUEUECTL_JOB_ID\" >/dev/null; sleep 60"
+    clocked_store.enqueue([spec(command=command, id="long")])
+    assert worker(clocked_store, clock).work_until_idle() == 1
+    job = clocked_store.get_job("long")
+    assert job is not None and job.state is State.CANCELLED
+
+
+def test_a_child_runs_after_its_parent(
+    clocked_store: Storage, clock: MovingClock, tmp_path: Path,
+) -> None:
+    log = f"{tmp_path}/order"
+    clocked_store.enqueue([
+        spec(command=f"echo child >> {log}", id="child", after=("parent",), priority=9),
+        spec(command=f"echo parent >> {log}", id="parent"),
+    ])
+    assert worker(clocked_store, clock).work_until_idle() == 2
+    with open(log) as f:
+        assert f.read().split() == ["parent", "child"]
+    assert state(clocked_store, "child") is State.COMPLETED
+
+
+def test_a_dead_parents_child_never_runs(clocked_store: Storage, clock: MovingClock) -> None:
+    clocked_store.enqueue([
+        spec(command="exit 1", id="parent", max_retries=0),
+        spec(command="true", id="child", after=("parent",)),
+    ])
+    assert worker(clocked_store, clock).work_until_idle() == 1
+    assert state(clocked_store, "parent") is State.DEAD
+    assert state(clocked_store, "child") is not State.COMPLETED
+    clock.move(HOUR)
+    assert worker(clocked_store, clock).work_until_idle() == 0
+
+
+def test_cron_ticks_come_as_the_clock_moves(clocked_store: Storage, clock: MovingClock) -> None:
+    clocked_store.cron_add(CronSpec(name="tick", schedule="every 1h", tz="UTC",
+                                    command="echo tick"))
+    w = worker(clocked_store, clock)
+    assert w.work_until_idle() == 0  # the first tick is up to an hour away
+    clock.move(HOUR)
+    assert w.work_until_idle() == 1
+    clock.move(HOUR)
+    assert w.work_until_idle() == 1
+    jobs = clocked_store.list_jobs()
+    assert len(jobs) == 2 and {j.state for j in jobs} == {State.COMPLETED}
+
+
+def test_a_unique_key_is_free_again_once_its_job_ran(
+    clocked_store: Storage, clock: MovingClock,
+) -> None:
+    first = clocked_store.enqueue([spec(command="true", unique_key="k")])
+    again = clocked_store.enqueue([spec(command="true", unique_key="k")])
+    assert [j.id for j in again] == [j.id for j in first]  # the same job
+    assert worker(clocked_store, clock).work_until_idle() == 1
+    third = clocked_store.enqueue([spec(command="true", unique_key="k")])
+    assert [j.id for j in third] != [j.id for j in first]
+
+
+def test_a_paused_queue_waits(clocked_store: Storage, clock: MovingClock) -> None:
+    clocked_store.queue_update("slow", paused=True)
+    clocked_store.enqueue([spec(command="true", id="p", queue="slow")])
+    w = worker(clocked_store, clock)
+    assert w.work_until_idle() == 0
+    clocked_store.queue_update("slow", paused=False)
+    assert w.work_until_idle() == 1
+
+
+def test_retention_deletes_finished_jobs_once_past_it(
+    clocked_store: Storage, clock: MovingClock,
+) -> None:
+    clocked_store.config_set("retention", "1h")
+    clocked_store.enqueue([spec(command="true", id="old")])
+    assert worker(clocked_store, clock).work_until_idle() == 1
+    assert clocked_store.get_job("old") is not None
+    clock.move(HOUR + 1)
+    worker(clocked_store, clock).work_until_idle()  # (a new worker prunes first thing)
+    assert clocked_store.get_job("old") is None
+
+
+def test_max_jobs_zero_runs_none(clocked_store: Storage, clock: MovingClock) -> None:
+    clocked_store.enqueue([spec(command="true", id="z")])
+    assert worker(clocked_store, clock).work_until_idle(max_jobs=0) == 0
+    assert state(clocked_store, "z") is State.PENDING
