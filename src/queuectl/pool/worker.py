@@ -48,6 +48,7 @@ from queuectl.models import (
     utcnow,
 )
 from queuectl.pool.clocks import Clocks
+from queuectl.pool.config_snapshot import ConfigSnapshot
 from queuectl.pool.housekeeping import MIN_IDLE, Housekeeping
 from queuectl.pool.log import job_lines, say_finished, say_started, set_worker
 from queuectl.pool.recovery import LookClock, Recovery
@@ -61,11 +62,6 @@ from queuectl.storage.liveness import HOST_ID, PID_SCOPE
 
 IDLE_POLL = 5.0  # seconds: longest idle sleep (a safety net: wake-ups and due times come first)
 MAX_HEARTBEAT = 5.0  # seconds; heartbeats come at least 3 times per lease
-# Seconds a config snapshot is trusted before it is read on its own. Every heartbeat and
-# check-in brings the stored config (CheckIn.config), and `config set` tells every worker
-# (a "config" wake-up): longer than a heartbeat interval, so that neither an idle worker
-# nor a busy one ever needs a read of its own.
-CONFIG_TTL = 2 * MAX_HEARTBEAT
 # The worker claims while its last heartbeat is younger than this many heartbeat intervals
 # (2 × lease/3 at most: never old enough for another worker to take it for lost).
 FRESH_HEARTBEATS = 2
@@ -107,14 +103,12 @@ class Worker:
         self._job_lost = False  # the running job's row names another attempt or state now
         self._also_held: str | None = None  # a job the store says we hold, unknown to us
         self._in_check = False  # inside the runner's check: store calls must not block
-        self._config: Config | None = None
-        self._config_items: dict[str, str] | None = None  # what _config was made from
-        self._config_read = 0.0
+        self.settings = ConfigSnapshot(store.config_items)
         self._next_heartbeat = 0.0
         self._alive_at = -math.inf  # monotonic: just before the store last took our heartbeat
         self.calls = StoreCalls(
             lambda: self.level >= StopLevel.ABORT or self._in_check, self._nap,
-            lambda: self._heartbeat_interval() if self._config is not None else STORE_RETRY_MAX,
+            lambda: self._heartbeat_interval() if self.settings.known else STORE_RETRY_MAX,
             clocks.monotonic,
         )
         self.chores = Housekeeping(store, self.config, self.calls.call, self.calls.retrying,
@@ -185,24 +179,8 @@ class Worker:
     # --- configuration and policy ----------------------------------------------------------
 
     def config(self) -> Config:
-        """The stored config, read at most once per CONFIG_TTL; through an outage, the last
-        snapshot read (a job must not fail because the store cannot say its timeout)."""
-        now = time.monotonic()
-        if self._config is None or now - self._config_read > CONFIG_TTL:
-            try:
-                self._take_config(self.store.config_items())
-            except StoreUnavailable:
-                if self._config is None:
-                    raise
-            self._config_read = now
-        assert self._config is not None
-        return self._config
-
-    def _take_config(self, items: dict[str, str]) -> None:
-        """The stored config, as just read: the snapshot from here on."""
-        if items != self._config_items or self._config is None:
-            self._config, self._config_items = Config.from_stored(items), items
-        self._config_read = time.monotonic()
+        """The stored config (pool/config_snapshot.py)."""
+        return self.settings.get()
 
     def policy(self, job: Job) -> retry.NextStep:
         cfg = self.config()
@@ -345,7 +323,7 @@ class Worker:
         if self.listener is not None and self.listener.fileno() in ready:
             events |= self.listener.drain()
         if "config" in events:
-            self._config_read = -math.inf  # read again at the next use
+            self.settings.forget()
         if "stop" in events:
             self._check_in()
 
@@ -385,7 +363,7 @@ class Worker:
 
     def _heed(self, check: CheckIn) -> None:
         if check.config is not None:
-            self._take_config(check.config)
+            self.settings.take(check.config)
         if check.stop:
             self.ordered = max(self.ordered, StopLevel.GRACEFUL)
         if check.job_lost and self.current is not None:
