@@ -205,3 +205,46 @@ def test_max_jobs_zero_runs_none(clocked_store: Storage, clock: MovingClock) -> 
     clocked_store.enqueue([spec(command="true", id="z")])
     assert worker(clocked_store, clock).work_until_idle(max_jobs=0) == 0
     assert state(clocked_store, "z") is State.PENDING
+
+
+def test_a_delayed_job_starts_no_sooner_than_its_time(
+    clocked_store: Storage, clock: MovingClock,
+) -> None:
+    later = utcnow() + timedelta(seconds=clock.offset + 60)
+    clocked_store.enqueue([spec(command="true", id="d", run_at=later)])
+    w = worker(clocked_store, clock)
+    clock.move(50)
+    assert w.work_until_idle() == 0
+    clock.move(11)
+    assert w.work_until_idle() == 1
+    job = clocked_store.get_job("d")
+    assert job is not None and job.started_at is not None and job.started_at >= later
+
+
+def test_a_queue_limit_of_zero_holds_back_and_removing_it_releases(
+    clocked_store: Storage, clock: MovingClock,
+) -> None:
+    clocked_store.queue_update("gpu", limit=0)
+    clocked_store.enqueue([spec(command="true", id="held", queue="gpu"),
+                           spec(command="true", id="free")])
+    w = worker(clocked_store, clock)
+    assert w.work_until_idle() == 1
+    assert state(clocked_store, "free") is State.COMPLETED
+    assert state(clocked_store, "held") is State.PENDING
+    clocked_store.queue_update("gpu", limit=None)
+    assert w.work_until_idle() == 1
+    assert state(clocked_store, "held") is State.COMPLETED
+
+
+def test_a_paused_schedule_fires_no_tick(clocked_store: Storage, clock: MovingClock) -> None:
+    clocked_store.cron_add(CronSpec(name="beat", schedule="every 1h", tz="UTC",
+                                    command="true"))
+    clocked_store.cron_set_paused("beat", True)
+    w = worker(clocked_store, clock)
+    clock.move(3 * HOUR)
+    assert w.work_until_idle() == 0
+    clocked_store.cron_set_paused("beat", False)  # the next tick counts from now
+    assert w.work_until_idle() == 0
+    clock.move(HOUR)
+    assert w.work_until_idle() == 1
+    assert len(clocked_store.list_jobs()) == 1

@@ -209,6 +209,7 @@ class Worker:
             raise ValueError("a worker under a supervisor runs until told to stop")
         self.until_idle, self._quota, self.ran = True, max_jobs, 0
         self.ordered = StopLevel.NONE  # (a stop asked of a previous run was heeded)
+        self.settings.forget()  # a run starts on the config as stored now
         self._enough = StopLevel.GRACEFUL if max_jobs is not None and max_jobs <= 0 else \
             StopLevel.NONE
         try:

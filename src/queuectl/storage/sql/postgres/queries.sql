@@ -587,10 +587,8 @@ UPDATE jobs SET run_at_fixed = true WHERE id = ANY(%(ids)s::text[])
 -- name: clock_reading
 -- The server's clock now, and this boot's last reading beside it (NULLs: none yet). Now
 -- as the statement runs, not as the transaction began: the boot-time clock is read just
--- before it, and a wait for clock_lock between the two would look like a step. (A clock
--- given to the store, see pg_set_clock, stands for both.)
-SELECT coalesce(nullif(current_setting('queuectl.now_ms', true), '')::bigint,
-                (extract(epoch FROM clock_timestamp()) * 1000)::bigint), r.store_ms, r.boot_ms
+-- before it, and a wait for clock_lock between the two would look like a step.
+SELECT queuectl_clock_ms(), r.store_ms, r.boot_ms
 FROM (SELECT 1) AS one LEFT JOIN clock_readings r ON r.boot_id = %(boot_id)s
 
 -- name: clock_lock
