@@ -35,11 +35,13 @@ def state(store: Storage, job_id: str) -> State:
 
 
 def test_a_job_runs_and_its_output_is_kept(clocked_store: Storage, clock: MovingClock) -> None:
-    clocked_store.enqueue([spec(command="echo hello; exit 0", id="a")])
+    clocked_store.enqueue([spec(command="echo hello; echo oops >&2", id="a")])
     assert worker(clocked_store, clock).work_until_idle() == 1
-    assert state(clocked_store, "a") is State.COMPLETED
+    job = clocked_store.get_job("a")
+    assert job is not None and job.state is State.COMPLETED
+    assert (job.attempts, job.exit_code, job.last_error) == (1, 0, None)
     out = clocked_store.read_output("a")
-    assert out is not None and out.data == b"hello\n"
+    assert out is not None and out.data == b"hello\noops\n"
     assert clocked_store.list_workers() == []  # unregistered on return
 
 
@@ -82,8 +84,13 @@ def test_retry_with_backoff_then_the_dlq(clocked_store: Storage, clock: MovingCl
     assert w.work_until_idle() == 1
     job = clocked_store.get_job("f")
     assert job is not None and job.state is State.DEAD and job.attempts == 3
-    assert job.exit_code == 3
-    assert [a.exit_code for a in clocked_store.attempts("f")] == [3, 3, 3]
+    assert job.exit_code == 3 and job.last_error == "exit code 3"
+    log = clocked_store.attempts("f")
+    assert [a.exit_code for a in log] == [3, 3, 3]
+    gaps = [(log[i + 1].started_at - log[i].finished_at).total_seconds()  # type: ignore[operator]
+            for i in range(2)]
+    assert 10 <= gaps[0] < 20 and 100 <= gaps[1] < 110, gaps  # 10 ** 1, 10 ** 2
+    assert [j.id for j in clocked_store.list_jobs(state=State.DEAD)] == ["f"]
 
 
 def test_a_silent_workers_job_is_recovered_past_the_lease(
@@ -105,7 +112,9 @@ def test_a_silent_workers_job_is_recovered_past_the_lease(
     assert w.work_until_idle() == 1
     job = clocked_store.get_job("held")
     assert job is not None and job.state is State.COMPLETED and job.worker == w.id
-    assert [a.worker for a in clocked_store.attempts("held")] == ["ghost", w.id]
+    log = clocked_store.attempts("held")
+    assert [a.worker for a in log] == ["ghost", w.id]
+    assert log[0].error == "worker lost"
 
 
 def test_a_cancelled_job_never_runs(
