@@ -9,11 +9,15 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from queuectl.models import JobSpec, State, WorkerInfo, utcnow
+from queuectl.models import JobSpec, Outcome, State, WorkerInfo, utcnow
 from queuectl.pool.worker import Worker
 from queuectl.recurring import CronSpec
 from queuectl.storage.base import Storage
+from tests.acceptance.process_tools import assert_group_gone, read_pid
 from tests.clocks import MovingClock
+
+# A shell that leaves a child in its process group (both pids written where it runs).
+BACKGROUND_CHILD = "echo $$ > sh.pid; sleep 300 & echo $! > child.pid"
 
 HOUR = 3600.0
 
@@ -128,15 +132,51 @@ def test_a_cancelled_job_never_runs(
     assert not os.path.exists(marker)
 
 
-def test_a_job_cancelled_while_it_runs_is_killed(
-    clocked_store: Storage, clock: MovingClock, db_url: str,
+def test_a_job_cancelled_while_it_runs_has_its_group_killed(
+    clocked_store: Storage, clock: MovingClock, db_url: str, tmp_path: Path,
 ) -> None:
-    # The job cancels itself through the CLI, then waits to be killed.
-    command = f"queuectl --db '{db_url}' cancel \"$QUEUECTL_JOB_ID\" >/dev/null; sleep 60"
-    clocked_store.enqueue([spec(command=command, id="long")])
+    # The job starts a background child, cancels itself through the CLI, and waits.
+    command = (f"cd {tmp_path}; {BACKGROUND_CHILD}; "
+               f"queuectl --db '{db_url}' cancel \"$QUEUECTL_JOB_ID\" >/dev/null; wait")
+    clocked_store.enqueue([spec(command=command, id="long", max_retries=1)])
     assert worker(clocked_store, clock).work_until_idle() == 1
+    assert_group_gone(read_pid(tmp_path / "sh.pid"), read_pid(tmp_path / "child.pid"))
     job = clocked_store.get_job("long")
     assert job is not None and job.state is State.CANCELLED
+    [attempt] = clocked_store.attempts("long")
+    assert attempt.outcome is Outcome.CANCELLED and attempt.finished_at is not None
+    clock.move(HOUR)  # longer than any retry would wait
+    assert worker(clocked_store, clock).work_until_idle() == 0
+
+
+def test_a_timeout_kills_the_whole_group_then_retries_then_the_dlq(
+    clocked_store: Storage, clock: MovingClock, tmp_path: Path,
+) -> None:
+    clocked_store.enqueue([spec(command=f"cd {tmp_path}; {BACKGROUND_CHILD}; wait", id="slow",
+                                timeout=0.3, max_retries=1)])
+    w = worker(clocked_store, clock)
+    assert w.work_until_idle() == 1
+    assert_group_gone(read_pid(tmp_path / "sh.pid"), read_pid(tmp_path / "child.pid"))
+    job = clocked_store.get_job("slow")
+    assert job is not None and job.state is State.FAILED
+    assert job.last_error == "timed out after 0.3s"
+    clock.move(3)  # the first retry waits 2 s
+    assert w.work_until_idle() == 1
+    assert_group_gone(read_pid(tmp_path / "sh.pid"), read_pid(tmp_path / "child.pid"))
+    job = clocked_store.get_job("slow")
+    assert job is not None and job.state is State.DEAD and job.attempts == 2
+    assert [a.outcome for a in clocked_store.attempts("slow")] == [Outcome.TIMED_OUT] * 2
+
+
+def test_priority_first_then_the_oldest(
+    clocked_store: Storage, clock: MovingClock, tmp_path: Path,
+) -> None:
+    order = tmp_path / "order"
+    names = [("low", 0), ("high-a", 5), ("mid", 1), ("high-b", 5), ("neg", -3)]
+    for name, priority in names:  # one batch each: the oldest is enqueued first
+        clocked_store.enqueue([spec(command=f"echo {name} >> {order}", priority=priority)])
+    assert worker(clocked_store, clock).work_until_idle() == len(names)
+    assert order.read_text().split() == ["high-a", "high-b", "mid", "low", "neg"]
 
 
 def test_a_child_runs_after_its_parent(
