@@ -6,10 +6,7 @@ settings, storage) and is never imported by it.
   supervisor.py    starts N workers, relays stop levels to them, restarts the ones that
                    crash, detaches; checkpoints SQLite's WAL (checkpointer.py)
   worker.py        one worker process: claim → run → finish, heartbeats, stop levels,
-                   recovery of lost workers' jobs (orphans.py kills what they left);
-                   work_until_idle runs it in-process (tests, a host program)
-  clocks.py        the clocks a worker reads beside its store's (a test moves them)
-  config_snapshot.py  a worker's snapshot of the stored config
+                   recovery of lost workers' jobs (orphans.py kills what they left)
   runner.py        runs one command: its own session, output, timeout, killpg
   log.py           the pool's log format and the per-job line
   proctitle.py     what `ps` shows for the pool's processes
