@@ -14,6 +14,7 @@ import pytest
 
 from queuectl.storage import open_store
 from queuectl.storage.base import Storage
+from tests.clocks import MovingClock
 from tests.helpers import Cli
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -39,6 +40,20 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def store(db_url: str) -> Iterator[Storage]:
     s = open_store(db_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def clock() -> MovingClock:
+    """Time for the store and the worker that the test moves on (tests/clocks.py)."""
+    return MovingClock()
+
+
+@pytest.fixture
+def clocked_store(db_url: str, clock: MovingClock) -> Iterator[Storage]:
+    """The test's store, on the test's ``clock``."""
+    s = open_store(db_url, clock=clock.now)
     yield s
     s.close()
 

@@ -86,11 +86,13 @@ class LookClock:
 class Recovery:
     """One worker's part in its pool's recovery looks; ``lease`` gives the lease in
     seconds, as configured now; ``clock`` is the pool's (None: a worker on its own, which
-    looks at every heartbeat)."""
+    looks at every heartbeat); ``boot_ms`` the host's clock that never steps (ms)."""
 
     def __init__(self, store: Storage, calls: StoreCalls, policy: FailurePolicy,
-                 lease: Callable[[], float], clock: LookClock | None) -> None:
+                 lease: Callable[[], float], clock: LookClock | None,
+                 boot_ms: Callable[[], int] = boot_clock_ms) -> None:
         self.store = store
+        self.boot_ms = boot_ms
         self.calls = calls
         self.policy = policy
         self.lease = lease
@@ -117,12 +119,12 @@ class Recovery:
         """Correct a step of the store's clock, then hand back the jobs of lost workers,
         retried through an outage."""
         step_ms = self.calls.retrying(
-            lambda: self.store.track_clock(hostinfo.boot_id(), boot_clock_ms))
+            lambda: self.store.track_clock(hostinfo.boot_id(), self.boot_ms))
         if step_ms:
             log.warning("the store's clock stepped by %+.1f s: waits and heartbeats moved with it",
                         step_ms / 1000, extra={"event": "clock_step", "step_ms": step_ms})
         lease = self.lease()
-        judge = time.monotonic() - self.calls.watched_since >= lease
+        judge = self.calls.monotonic() - self.calls.watched_since >= lease
         recovered = self.calls.retrying(lambda: self.store.recover_stale(
             lease, self.policy, orphans.kill_orphaned, judge_silence=judge))
         for item in recovered:

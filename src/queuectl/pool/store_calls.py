@@ -37,25 +37,28 @@ class StoreCalls:
     """``must_raise``: a failure is raised at once, never retried (stopping hard, or inside a
     running job's check, whose loop must keep draining the pipe and enforcing the timeout);
     ``nap``: sleep that long, waking for a signal or the supervisor; ``ceiling``: the
-    longest wait between retries (seconds)."""
+    longest wait between retries (seconds); ``monotonic``: the clock (seconds) that times
+    calls and ``watched_since``."""
 
     def __init__(self, must_raise: Callable[[], bool], nap: Callable[[float], None],
-                 ceiling: Callable[[], float]) -> None:
+                 ceiling: Callable[[], float],
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._must_raise = must_raise
         self._nap = nap
         self._ceiling = ceiling
+        self.monotonic = monotonic
         # Since when (monotonic) the store has answered without failing or stalling.
-        self.watched_since = time.monotonic()
+        self.watched_since = monotonic()
 
     def call(self, call: Callable[[], T]) -> T:
         """One store call, noting a failure or a stall."""
-        began = time.monotonic()
+        began = self.monotonic()
         try:
             answer = call()
         except StoreUnavailable:
-            self.watched_since = time.monotonic()
+            self.watched_since = self.monotonic()
             raise
-        if (ended := time.monotonic()) - began > STALL:
+        if (ended := self.monotonic()) - began > STALL:
             self.watched_since = ended
         return answer
 

@@ -19,6 +19,9 @@ Beside its jobs, a worker fires recurring jobs' ticks and applies the retention
 
 A store that cannot write is an outage: the job and its process are kept, its output
 drained and its timeout enforced, and its end is recorded when the store writes again.
+
+Embedded (tests, a host program), ``work_until_idle`` runs what is due and returns: the same
+claim → run → finish, without signal handlers or a supervisor.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ from queuectl.models import (
     WorkerInfo,
     utcnow,
 )
+from queuectl.pool.clocks import Clocks
+from queuectl.pool.config_snapshot import ConfigSnapshot
 from queuectl.pool.housekeeping import MIN_IDLE, Housekeeping
 from queuectl.pool.log import job_lines, say_finished, say_started, set_worker
 from queuectl.pool.recovery import LookClock, Recovery
@@ -57,11 +62,6 @@ from queuectl.storage.liveness import HOST_ID, PID_SCOPE
 
 IDLE_POLL = 5.0  # seconds: longest idle sleep (a safety net: wake-ups and due times come first)
 MAX_HEARTBEAT = 5.0  # seconds; heartbeats come at least 3 times per lease
-# Seconds a config snapshot is trusted before it is read on its own. Every heartbeat and
-# check-in brings the stored config (CheckIn.config), and `config set` tells every worker
-# (a "config" wake-up): longer than a heartbeat interval, so that neither an idle worker
-# nor a busy one ever needs a read of its own.
-CONFIG_TTL = 2 * MAX_HEARTBEAT
 # The worker claims while its last heartbeat is younger than this many heartbeat intervals
 # (2 × lease/3 at most: never old enough for another worker to take it for lost).
 FRESH_HEARTBEATS = 2
@@ -81,8 +81,10 @@ class Worker:
         job_group: Callable[[int], None] | None = None,
         relayed: WorkerSide | None = None,
         looks: LookClock | None = None,
+        clocks: Clocks | None = None,
     ) -> None:
         self.store = store
+        clocks = clocks or Clocks()
         # Under a supervisor that listens for the pool (pool/relay.py): the store's
         # wake-ups come over the supervisor's pipe, and no LISTEN of our own is opened.
         self.relayed = relayed
@@ -93,25 +95,28 @@ class Worker:
         self.supervisor_fd = supervisor_fd
         self.signals = StopSignals()  # SIGINT/SIGTERM/SIGHUP received by this process
         self.ordered = StopLevel.NONE  # ordered by the supervisor or the store
+        self.until_idle = False  # work_until_idle: return once nothing is due
+        self._enough = StopLevel.NONE  # GRACEFUL once work_until_idle ran its max_jobs
+        self._quota: int | None = None  # work_until_idle's max_jobs
+        self.ran = 0  # jobs taken in hand by the current run
         self.current: Job | None = None
         self._job_lost = False  # the running job's row names another attempt or state now
         self._also_held: str | None = None  # a job the store says we hold, unknown to us
         self._in_check = False  # inside the runner's check: store calls must not block
-        self._config: Config | None = None
-        self._config_items: dict[str, str] | None = None  # what _config was made from
-        self._config_read = 0.0
+        self.settings = ConfigSnapshot(store.config_items)
         self._next_heartbeat = 0.0
         self._alive_at = -math.inf  # monotonic: just before the store last took our heartbeat
         self.calls = StoreCalls(
             lambda: self.level >= StopLevel.ABORT or self._in_check, self._nap,
-            lambda: self._heartbeat_interval() if self._config is not None else STORE_RETRY_MAX,
+            lambda: self._heartbeat_interval() if self.settings.known else STORE_RETRY_MAX,
+            clocks.monotonic,
         )
         self.chores = Housekeeping(store, self.config, self.calls.call, self.calls.retrying,
                                    lambda: bool(select.select(self.fds, [], [], 0)[0]),
                                    longest=IDLE_POLL)
         # ``looks``: when the pool last looked for lost workers' jobs (shared by its workers).
         self.recovery = Recovery(store, self.calls, self.policy,
-                                 lambda: self.config().lease_timeout, looks)
+                                 lambda: self.config().lease_timeout, looks, clocks.boot_ms)
         self._base_env = dict(os.environ)
         self._job_lines = job_lines(log)  # the hot path's one line per job (text format)
         self._wake_r, self._wake_w = os.pipe()
@@ -126,7 +131,7 @@ class Worker:
 
     @property
     def level(self) -> StopLevel:
-        return max(self.signals.level, self.ordered)
+        return max(self.signals.level, self.ordered, self._enough)
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.signals.heard(signum)  # nothing else here: the loop acts on it
@@ -174,24 +179,8 @@ class Worker:
     # --- configuration and policy ----------------------------------------------------------
 
     def config(self) -> Config:
-        """The stored config, read at most once per CONFIG_TTL; through an outage, the last
-        snapshot read (a job must not fail because the store cannot say its timeout)."""
-        now = time.monotonic()
-        if self._config is None or now - self._config_read > CONFIG_TTL:
-            try:
-                self._take_config(self.store.config_items())
-            except StoreUnavailable:
-                if self._config is None:
-                    raise
-            self._config_read = now
-        assert self._config is not None
-        return self._config
-
-    def _take_config(self, items: dict[str, str]) -> None:
-        """The stored config, as just read: the snapshot from here on."""
-        if items != self._config_items or self._config is None:
-            self._config, self._config_items = Config.from_stored(items), items
-        self._config_read = time.monotonic()
+        """The stored config (pool/config_snapshot.py)."""
+        return self.settings.get()
 
     def policy(self, job: Job) -> retry.NextStep:
         cfg = self.config()
@@ -203,8 +192,33 @@ class Worker:
     # --- the loop ---------------------------------------------------------------------
 
     def run(self, on_ready: Callable[[], None] | None = None) -> int:
-        """Work until told to stop; ``on_ready`` is called once registered and listening."""
+        """Work until told to stop; ``on_ready`` is called once registered and listening.
+        Returns the process's exit code (0)."""
         self._install_signals()
+        self._serve(on_ready)
+        return 0
+
+    def work_until_idle(self, max_jobs: int | None = None) -> int:
+        """Run the jobs that are due (and fire the ticks that have come) until a claim finds
+        none due, or ``max_jobs`` were run; returns how many were run (a job cancelled before
+        it started counts). Registered and unregistered like any worker; installs no signal
+        handler and needs no supervisor, so it runs inside another program (a test). A job
+        still runs in its own process group, watched as under a pool. Raises ValueError for
+        a worker made for a supervisor."""
+        if self.supervisor_fd is not None or self.relayed is not None:
+            raise ValueError("a worker under a supervisor runs until told to stop")
+        self.until_idle, self._quota, self.ran = True, max_jobs, 0
+        self.ordered = StopLevel.NONE  # (a stop asked of a previous run was heeded)
+        self.settings.forget()  # a run starts on the config as stored now
+        self._enough = StopLevel.GRACEFUL if max_jobs is not None and max_jobs <= 0 else \
+            StopLevel.NONE
+        try:
+            self._serve(None)
+        finally:
+            self.until_idle, self._quota, self._enough = False, None, StopLevel.NONE
+        return self.ran
+
+    def _serve(self, on_ready: Callable[[], None] | None) -> None:
         self.calls.retrying(self._register)
         self.calls.retrying(self.config)
         listener = self.store.listener(self.id) if self.relayed is None else None
@@ -228,13 +242,13 @@ class Worker:
             except StoreUnavailable as exc:  # the lease will tell the others we are gone
                 log.warning("could not unregister: %s", exc, extra=outage_fields(exc))
             log.info("worker %s stopped", self.id, extra={"event": "worker_stopped"})
-        return 0
 
     def _loop(self) -> None:
         job: Job | None = None
         # What the last claim that took nothing said to sleep by; None: claim first. A
         # worker woken for a job that another took sleeps again on that one claim.
         plan: IdlePlan | None = None
+        asked_again = False  # until_idle: a due job not claimed was asked for once more
         while True:
             self.current = job  # a heartbeat between two jobs reports the claimed one
             if self._maybe_heartbeat():
@@ -248,6 +262,8 @@ class Worker:
                 job, plan = _split(self._claim())
             self.chores.prune(idle=job is None)
             if job is not None:
+                self._took(job)
+                asked_again = False
                 job, plan = _split(self._process(job))  # from the finish's own transaction
                 continue
             if self.level:
@@ -258,9 +274,22 @@ class Worker:
             if plan.due == 0:  # due, yet not ours: taken by another worker, or we are not
                 self._next_heartbeat = 0.0  # registered any more (the heartbeat says)
             # Whatever wakes us, the claim that follows brings a fresh plan.
-            wait, plan = self.chores.sleep_by(plan), None
-            if wait is not None:  # (None: a tick fired a job: claim it)
-                self._idle_wait(wait)
+            due_now, wait, plan = plan.due == 0, self.chores.sleep_by(plan), None
+            if wait is None:  # a tick fired a job: claim it
+                continue
+            if self.until_idle:
+                if not due_now or asked_again:
+                    return
+                asked_again = True  # after a heartbeat (registering again if need be)
+                continue
+            self._idle_wait(wait)
+
+    def _took(self, job: Job) -> None:
+        """Count a job taken in hand; once work_until_idle's max_jobs is reached, its finish
+        claims no next one and the loop ends after it."""
+        self.ran += 1
+        if self._quota is not None and self.ran >= self._quota:
+            self._enough = StopLevel.GRACEFUL
 
     def _info(self) -> WorkerInfo:
         state = "busy" if self.current else "idle"
@@ -295,7 +324,7 @@ class Worker:
         if self.listener is not None and self.listener.fileno() in ready:
             events |= self.listener.drain()
         if "config" in events:
-            self._config_read = -math.inf  # read again at the next use
+            self.settings.forget()
         if "stop" in events:
             self._check_in()
 
@@ -335,7 +364,7 @@ class Worker:
 
     def _heed(self, check: CheckIn) -> None:
         if check.config is not None:
-            self._take_config(check.config)
+            self.settings.take(check.config)
         if check.stop:
             self.ordered = max(self.ordered, StopLevel.GRACEFUL)
         if check.job_lost and self.current is not None:

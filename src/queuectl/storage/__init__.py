@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from queuectl.settings import is_postgres, redact_url, sqlite_path
 from queuectl.storage.base import Storage
 
 
-def open_store(url: str, *, durable: bool = True, create: bool = True) -> Storage:
+def open_store(
+    url: str, *, durable: bool = True, create: bool = True,
+    clock: Callable[[], float] | None = None,
+) -> Storage:
     """Open the store named by ``url`` (a path, sqlite:///path or postgresql://...).
 
     ``create``: a SQLite file that does not exist yet is made (with its folders); without
     it, a missing file raises StoreUnavailable and nothing is created; likewise a PostgreSQL
     database without queuectl's tables is refused rather than given them. (A PostgreSQL
-    database itself is never created here.)"""
+    database itself is never created here.)
+
+    ``clock``: the store's "now" (epoch seconds) instead of its own clock (this process's
+    for SQLite, the server's for PostgreSQL): tests move it on rather than sleep."""
     if is_postgres(url):
         try:
             from queuectl.storage.postgres import PostgresStorage
@@ -22,7 +29,7 @@ def open_store(url: str, *, durable: bool = True, create: bool = True) -> Storag
             from queuectl.errors import StoreUnavailable
 
             raise StoreUnavailable(f"PostgreSQL support is not available: {exc}") from None
-        return PostgresStorage(url, durable=durable, create=create)
+        return PostgresStorage(url, durable=durable, create=create, clock=clock)
     from queuectl.storage.sqlite import SQLiteStorage
 
     path = sqlite_path(url)
@@ -30,7 +37,9 @@ def open_store(url: str, *, durable: bool = True, create: bool = True) -> Storag
         from queuectl.errors import StoreUnavailable
 
         raise StoreUnavailable.missing(path)
-    return SQLiteStorage(path, durable=durable)
+    if clock is None:
+        return SQLiteStorage(path, durable=durable)
+    return SQLiteStorage(path, durable=durable, clock=clock)
 
 
 def schema_versions(url: str) -> tuple[int, int]:

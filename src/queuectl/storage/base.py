@@ -3,7 +3,8 @@
 Both stores (SQLite, PostgreSQL) implement exactly this; the CLI, the worker and the
 dashboard know nothing else. Every state transition is guarded in SQL (the row must still be
 in the state the caller saw), so concurrent workers and CLI processes cannot corrupt a job.
-Time is the store's own clock: "now" is never passed in, only durations.
+Time is the store's own clock: "now" is never passed in, only durations (a store opened with
+a ``clock``, see open_store, reads that one instead: tests move it rather than sleep).
 
 Errors: a method raises queuectl's errors only (storage/faults.py maps the driver's):
 InvalidValue for a value the store cannot hold, StoreUnavailable for an outage (the store

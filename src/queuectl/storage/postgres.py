@@ -3,7 +3,8 @@
 Same contract and semantics as the SQLite store (the flow of each call is
 storage/sql_store.py's), with these differences of means:
 - "now" is the database's clock (queuectl_now_ms() in SQL), so hosts with skewed clocks
-  agree on what is due and on which worker is lost; Python never passes a time in.
+  agree on what is due and on which worker is lost; Python never passes a time in, unless
+  the store was given a clock of its own (tests: time moved on, never slept out).
 - A claim is one UPDATE over a ``FOR UPDATE SKIP LOCKED`` sub-select: concurrent claimers
   pass over each other's rows instead of waiting or taking the same job.
 - Wake-ups are NOTIFY on one channel, sent inside the transaction that made the work
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any
 
@@ -58,7 +59,10 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
     _q = queries("postgres")
     _duplicate_error = pg_errors.UniqueViolation
 
-    def __init__(self, url: str, *, durable: bool = True, create: bool = True) -> None:
+    def __init__(
+        self, url: str, *, durable: bool = True, create: bool = True,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         """Connect to ``url`` (postgresql://user:pw@host:port/db) and migrate if needed
         (``create``: also into a database that has no queuectl schema yet; see migrate).
 
@@ -71,8 +75,12 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
         and is recovered and run again, a claim is undone and the job is claimed again.
         Jobs are already at-least-once (a worker may die mid-job), so this adds no new
         outcome; and nothing is corrupted (the WAL stays consistent, only shorter).
+
+        ``clock``: "now" for this store's calls (epoch seconds), read before each call and
+        set on its connection (one more statement per call); None: the database's clock.
         """
         self._url = url
+        self._given_clock = clock
         self._durable = durable
         self.display_url = redact_url(url)
         # One connection per store; the lock keeps two threads' transactions apart on it.
@@ -121,6 +129,9 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
         with self._lock:
             conn = self._connection()
             try:
+                if self._given_clock is not None:
+                    now = int(self._given_clock() * 1000)
+                    conn.execute(self._q["pg_set_clock"], {"now": str(now)})
                 yield conn
             except psycopg.Error as exc:
                 if conn.closed or conn.broken:

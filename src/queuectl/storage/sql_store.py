@@ -488,7 +488,7 @@ class SqlStore(Storage, Generic[C]):
     def config_set(self, key: str, value: str) -> None:
         with self._write_statement() as conn:
             conn.execute(self._q["config_set"], {"key": key, "value": value})
-            # Workers trust their snapshot for seconds (worker.CONFIG_TTL): told, they
+            # Workers trust their snapshot for seconds (config_snapshot.CONFIG_TTL): told, they
             # read it again before their next job.
             self._wake(conn, "config")
 

@@ -474,6 +474,11 @@ DELETE FROM job_dependencies WHERE job_id = ANY(%(ids)s::text[])
 -- name: delete_jobs
 DELETE FROM jobs WHERE id = ANY(%(ids)s::text[])
 
+-- name: pg_set_clock
+-- A clock given to the store (tests): queuectl_now_ms() answers it on this connection until
+-- it is set again. Never sent by a store that was given none.
+SELECT set_config('queuectl.now_ms', %(now)s::text, false)
+
 -- name: pg_notify
 -- Wakes the listening workers once the transaction commits (repeats within it are folded
 -- into one); the payload says what happened: work | stop | cancel.
@@ -583,7 +588,7 @@ UPDATE jobs SET run_at_fixed = true WHERE id = ANY(%(ids)s::text[])
 -- The server's clock now, and this boot's last reading beside it (NULLs: none yet). Now
 -- as the statement runs, not as the transaction began: the boot-time clock is read just
 -- before it, and a wait for clock_lock between the two would look like a step.
-SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint, r.store_ms, r.boot_ms
+SELECT queuectl_clock_ms(), r.store_ms, r.boot_ms
 FROM (SELECT 1) AS one LEFT JOIN clock_readings r ON r.boot_id = %(boot_id)s
 
 -- name: clock_lock

@@ -7,7 +7,9 @@
 CREATE FUNCTION queuectl_now_ms() RETURNS bigint
     LANGUAGE sql STABLE PARALLEL SAFE
     -- now() is the transaction's start: one transaction sees one "now" throughout.
-    AS $$ SELECT (extract(epoch FROM now()) * 1000)::bigint $$;
+    -- A clock given to the store is the session's queuectl.now_ms (migrations/0013).
+    AS $$ SELECT coalesce(nullif(current_setting('queuectl.now_ms', true), '')::bigint,
+                          (extract(epoch FROM now()) * 1000)::bigint) $$;
 
 CREATE TABLE jobs (
     seq          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- insertion order
@@ -274,9 +276,11 @@ END $$;
 -- taken later (a new one per statement of a plpgsql function in READ COMMITTED): it may
 -- claim a job that a dependency's end released after the claim's transaction began, so a
 -- start stamped at the transaction's start could precede the end that allowed it.
+-- (A clock given to the store stands for it too: migrations/0013.)
 CREATE FUNCTION queuectl_clock_ms() RETURNS bigint
     LANGUAGE sql VOLATILE
-    AS $$ SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint $$;
+    AS $$ SELECT coalesce(nullif(current_setting('queuectl.now_ms', true), '')::bigint,
+                          (extract(epoch FROM clock_timestamp()) * 1000)::bigint) $$;
 
 -- The claim while some queue is paused or limited. A limit of N is never exceeded: the
 -- claim of a job in a queue that has a row locks that row (FOR UPDATE) and counts the
