@@ -9,7 +9,13 @@ settings, storage) and is never imported by it.
   relay.py         the pool's wake-ups: the supervisor's one LISTEN (PostgreSQL), relayed
                    to one idle worker per job
   checkpointer.py  the supervisor folds SQLite's write-ahead log in, so workers do not
-  worker.py        one worker process: claim → run → finish, heartbeats, stop levels
+                   have to
+  worker.py        one worker: claim → run → finish, heartbeats, stop levels; in a pool
+                   process (`run`) or embedded in a program or test (`work_until_idle`,
+                   which drains what is due and returns, with no signal handlers)
+  config_snapshot.py  a worker's copy of the stored config, refreshed by its heartbeats
+  clocks.py        the monotonic and boot clocks a worker reads, given so a test can move
+                   them with the store's clock
   store_calls.py   a worker's store calls through outages: retries, backoff, stalls
   recovery.py      handing back lost workers' jobs: one recovery pass per pool per interval
   orphans.py       kills what is left of a recovered job whose whole pool died
