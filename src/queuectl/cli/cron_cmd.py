@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from queuectl import output, specs
+from queuectl.app import control
 from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
 from queuectl.cli.jobs import parse_env_pairs
 from queuectl.localzone import local_zone_name
@@ -153,7 +154,7 @@ def remove(cli_ctx: CliContext, name: str) -> None:
 @pass_cli_context
 def pause(cli_ctx: CliContext, name: str) -> None:
     """Stop firing ticks until resumed."""
-    cli_ctx.store().cron_set_paused(name, True)
+    control.cron_paused(cli_ctx.store(), name, True)
     output.note(f"schedule {name!r} paused")
 
 
@@ -162,7 +163,7 @@ def pause(cli_ctx: CliContext, name: str) -> None:
 @pass_cli_context
 def resume(cli_ctx: CliContext, name: str) -> None:
     """Fire ticks again from the next one (missed ticks are not run)."""
-    resumed = cli_ctx.store().cron_set_paused(name, False)
+    resumed = control.cron_paused(cli_ctx.store(), name, False)
     output.note(f"schedule {name!r} resumed; next run: {_next_run(resumed)}")
 
 
@@ -172,7 +173,7 @@ def resume(cli_ctx: CliContext, name: str) -> None:
 @pass_cli_context
 def run_now(cli_ctx: CliContext, name: str, as_json: bool) -> None:
     """Enqueue one job of the schedule now, outside its ticks; print its id."""
-    job = cli_ctx.store().cron_run_now(name)
+    job = control.cron_run(cli_ctx.store(), name)
     if as_json:
         output.emit_json(job.to_dict())
     else:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from queuectl.storage.base import Storage
+    from queuectl.app.store import Storage
 
 # Every option of the click `enqueue` command: flag -> field (a JobSpec field, or
 # "env" / "file" / "json" which are handled apart).
@@ -77,9 +77,9 @@ def run(argv: list[str]) -> int | None:
 
 
 def _enqueue(db: str | None, parsed: dict[str, Any], read_file: Callable[[], str] | None) -> None:
+    from queuectl.app.store import open_store
     from queuectl.cli import enqueue_core
     from queuectl.settings import store_choice
-    from queuectl.storage import open_store
 
     as_json = bool(parsed.pop("json", False))
     job_json = parsed.pop("job_json", None)
@@ -142,8 +142,8 @@ def _run_read(command: str, store: Storage, parsed: dict[str, Any], limit: int) 
 def _open_existing(db: str | None) -> Storage:
     """The store as a read command opens it: one that --db or QUEUECTL_DB names must exist
     (a mistyped path is an error, not an empty queue); the default one may be created."""
+    from queuectl.app.store import open_store
     from queuectl.settings import store_choice
-    from queuectl.storage import open_store
 
     url, named = store_choice(db)
     return open_store(url, create=not named)

@@ -7,11 +7,11 @@ from typing import Any, TypeVar
 
 import click
 
-from queuectl import api, output
+from queuectl import output
+from queuectl.app import documents
 from queuectl.cli import enqueue_core, follow, reads
 from queuectl.cli.app import CliContext, json_option, pass_cli_context
 from queuectl.cli.params import bounded
-from queuectl.errors import NoOutput
 from queuectl.models import State
 
 STATE_CHOICE = click.Choice([str(s) for s in State])
@@ -149,11 +149,11 @@ def logs(cli_ctx: CliContext, job_id: str, attempt: int | None, follow_: bool, r
     the terminal) are shown as escapes, as tables show them; --raw or a pipe passes the
     bytes through unchanged."""
     store = cli_ctx.store()
-    out = api.output_of(store, job_id, attempt)
-    if out is None:
-        if not follow_:
-            raise NoOutput(f"job {job_id!r} has not run yet")
-        out = follow.wait_for_attempt(store, job_id)
+    if follow_:  # a job that has not run yet is waited for
+        out = documents.output_of(store, job_id, attempt) or follow.wait_for_attempt(store,
+                                                                                  job_id)
+    else:
+        out = documents.output_ran(store, job_id, attempt)
     if as_json:
         output.emit_json(out.to_dict())
         return

@@ -15,7 +15,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from queuectl.storage.base import Storage
+from queuectl.app.store import Storage
 from queuectl.web.stores import StorePool
 
 POLL_SECONDS = 1.0
