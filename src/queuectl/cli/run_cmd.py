@@ -24,7 +24,7 @@ from queuectl.app import enqueue as submitting
 from queuectl.app.store import Storage
 from queuectl.cli import follow
 from queuectl.cli.app import CliContext, pass_cli_context
-from queuectl.cli.jobs import job_defaults, job_flags
+from queuectl.cli.jobs import job_defaults, with_job_flags
 from queuectl.errors import EXIT_FAILURE, EXIT_OK, QueuectlError
 from queuectl.models import FINAL_STATES, Attempt, Job, Outcome, State, utcnow
 from queuectl.timeparse import format_duration
@@ -36,7 +36,7 @@ EXIT_SIGNAL_BASE = 128  # a shell reports a command killed by signal N as 128 + 
 
 @click.command(context_settings={"allow_interspersed_args": False})
 @click.argument("argv", nargs=-1, metavar="[-- COMMAND [ARGS]...]")
-@job_flags
+@with_job_flags
 @pass_cli_context
 def run(cli_ctx: CliContext, /, argv: tuple[str, ...], job_id: str | None,
         env_pairs: tuple[str, ...], after: tuple[str, ...], **flags: Any) -> int:
