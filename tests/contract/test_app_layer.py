@@ -104,6 +104,8 @@ def test_reads_and_their_documents(store: Storage) -> None:
     assert [j.id for j in documents.list_jobs(store, queue="q")] == ["job-b"]
     assert [j.id for j in documents.list_jobs(store, limit=1, offset=1)] == ["job-a"]
     assert [j.id for j in documents.list_jobs(store, id_contains="-b")] == ["job-b"]
+    assert sorted(info.name for info in documents.queues(store)) == ["default", "q"]
+    assert documents.workers(store) == [] and documents.schedules(store) == []
     assert documents.job_with_attempts(store, "job-a").attempts_log == ()
     with pytest.raises(JobNotFound):
         documents.job_with_attempts(store, "nope")

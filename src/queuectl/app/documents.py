@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Any
 
-    from queuectl.models import Job, Output
+    from queuectl.models import Job, Output, QueueInfo, WorkerInfo
+    from queuectl.recurring import Cron
     from queuectl.storage.base import Stats, Storage
 
 WAIT_POLL = 0.2  # seconds between looks while waiting for jobs to finish
@@ -95,6 +96,22 @@ def stats(store: Storage) -> Stats:
 def status(store: Storage) -> dict[str, Any]:
     """The `status --json` document (see stats)."""
     return stats(store).to_dict()
+
+
+def queues(store: Storage) -> list[QueueInfo]:
+    """Every queue that has jobs or settings: counts per state, running, paused, limit
+    (``to_dict()``: `queue list --json`, GET /api/queues)."""
+    return store.queue_overview()
+
+
+def workers(store: Storage) -> list[WorkerInfo]:
+    """Every registered worker, with its state (idle, busy, lost) and current job."""
+    return store.list_workers()
+
+
+def schedules(store: Storage) -> list[Cron]:
+    """Every recurring schedule (``to_dict()``: `cron list --json`, GET /api/cron)."""
+    return store.cron_list()
 
 
 def job_docs(jobs: Sequence[Job]) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from queuectl import output, specs
-from queuectl.app import control
+from queuectl.app import control, documents
 from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
 from queuectl.cli.jobs import parse_env_pairs
 from queuectl.localzone import local_zone_name
@@ -91,7 +91,7 @@ def add(cli_ctx: CliContext, /, name: str, schedule: str, tz: str | None, overla
 @pass_cli_context
 def list_cmd(cli_ctx: CliContext, as_json: bool) -> None:
     """Every schedule: next run, last job and its state."""
-    found = cli_ctx.store().cron_list()
+    found = documents.schedules(cli_ctx.store())
     if as_json:
         output.emit_json([c.to_dict() for c in found])
         return

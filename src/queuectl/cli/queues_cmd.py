@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from queuectl import output
-from queuectl.app import control
+from queuectl.app import control, documents
 from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
 from queuectl.models import QueueChange, QueueSettings, State
 
@@ -20,7 +20,7 @@ def queue() -> None:
 @pass_cli_context
 def list_queues(cli_ctx: CliContext, as_json: bool) -> None:
     """Every queue that has jobs or settings: counts per state, running, paused, limit."""
-    infos = cli_ctx.store().queue_overview()
+    infos = documents.queues(cli_ctx.store())
     if as_json:
         output.emit_json([info.to_dict() for info in infos])
         return

@@ -97,7 +97,7 @@ class Api:
 
     async def queues(self, request: Request) -> Response:
         """GET /api/queues: `queue list --json`."""
-        infos = await self.pool.run(lambda s: s.queue_overview())
+        infos = await self.pool.run(documents.queues)
         return JSONResponse([info.to_dict() for info in infos])
 
     async def queue(self, request: Request) -> Response:
@@ -132,7 +132,7 @@ class CronApi:
         self.pool = pool
 
     async def list(self, request: Request) -> Response:
-        found = await self.pool.run(lambda s: s.cron_list())
+        found = await self.pool.run(documents.schedules)
         return JSONResponse([c.to_dict() for c in found])
 
     async def act(self, request: Request) -> Response:

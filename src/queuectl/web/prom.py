@@ -39,13 +39,13 @@ class Snapshot:
     def __init__(self, store: Storage, now: datetime) -> None:
         since = window(now, WINDOW_SECONDS)
         self.stats: Stats = documents.stats(store)
-        self.queues = store.queue_overview()
-        self.workers = store.list_workers()
+        self.queues = documents.queues(store)
+        self.workers = documents.workers(store)
         self.rows: list[AttemptRow] = store.finished_attempts(since)
         self.dead = store.dead_since(since)
         self.figures = compute(self.rows, self.dead, since, now)
         self.now = now
-        self.crons: list[Cron] = store.cron_list()
+        self.crons: list[Cron] = documents.schedules(store)
 
 
 class StoreCollector(Collector):

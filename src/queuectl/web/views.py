@@ -43,7 +43,7 @@ def overview(store: Storage) -> Overview:
     since = window(now, CHART_SECONDS)
     rows = store.finished_attempts(since)
     workers = [WorkerRow(w, max(0.0, (now - w.heartbeat_at).total_seconds()))
-               for w in store.list_workers()]
+               for w in documents.workers(store)]
     return Overview(
         stats=documents.stats(store), workers=workers,
         hour=compute(rows, store.dead_since(since), since, now),
@@ -150,7 +150,7 @@ class CronRow:
 def crons(store: Storage) -> list[CronRow]:
     now = utcnow()
     rows = []
-    for c in store.cron_list():
+    for c in documents.schedules(store):
         when = c.next_run_at
         next_in = ("paused" if c.paused else "never" if when is None
                    else format_relative((when - now).total_seconds()))
