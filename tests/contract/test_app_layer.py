@@ -152,6 +152,9 @@ def test_schedule_actions(store: Storage) -> None:
         control.cron_act(store, "nightly", "run")
     with pytest.raises(ScheduleNotFound):
         control.cron_paused(store, "nightly", True)
+    with pytest.raises(ScheduleNotFound):
+        control.cron_remove(store, "nightly")
+    assert control.stop_workers(store) == []  # none registered
 
 
 def test_a_named_store_that_is_missing_is_not_made_to_read(tmp_path: Path) -> None:

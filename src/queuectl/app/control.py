@@ -103,6 +103,17 @@ def cron_run(store: Storage, name: str) -> Job:
     return store.cron_run_now(name)
 
 
+def cron_remove(store: Storage, name: str) -> None:
+    """Delete schedule ``name`` (the jobs it enqueued stay). Raises ScheduleNotFound."""
+    store.cron_remove(name)
+
+
+def stop_workers(store: Storage) -> list[str]:
+    """Ask every worker of the store (any machine) to stop after its current job; the ids
+    of the workers asked."""
+    return store.request_stop()
+
+
 def cron_act(store: Storage, name: str, action: str) -> dict[str, Any]:
     """``action`` (pause, resume, run) on schedule ``name``: the schedule's document, or
     for run the job's (as `cron run --json`). Raises ScheduleNotFound."""

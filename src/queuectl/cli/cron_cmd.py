@@ -145,7 +145,7 @@ def show(cli_ctx: CliContext, name: str, as_json: bool) -> None:
 @pass_cli_context
 def remove(cli_ctx: CliContext, name: str) -> None:
     """Delete a schedule (its jobs stay)."""
-    cli_ctx.store().cron_remove(name)
+    control.cron_remove(cli_ctx.store(), name)
     output.note(f"schedule {name!r} removed")
 
 

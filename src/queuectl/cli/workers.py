@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from queuectl import output
-from queuectl.app import documents
+from queuectl.app import control, documents
 from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
 from queuectl.cli.params import bounded, duration
 from queuectl.errors import EXIT_FAILURE, EXIT_OK
@@ -85,7 +85,7 @@ def stop(cli_ctx: CliContext, wait: bool, timeout: float | None, as_json: bool) 
 
     --json: {"asked": [ids], "running": [ids still running when the command returned]}."""
     store = cli_ctx.store()
-    ids = set(store.request_stop())
+    ids = set(control.stop_workers(store))
     output.note(f"asked {len(ids)} worker(s) to stop")
     left = _wait_for_exit(cli_ctx, ids, timeout) if wait and ids else ids
     if as_json:
