@@ -32,7 +32,7 @@ from queuectl.errors import DependencyRefused, InvalidJob, InvalidValue, UsageEr
 from queuectl.models import Job, State
 from queuectl.settings import is_postgres, redact_url, sqlite_path, store_choice
 
-if TYPE_CHECKING:  # imported where a job is submitted: `show` reads through this module too
+if TYPE_CHECKING:  # imported where a job is submitted: a Queue that only reads never loads it
     from queuectl import submit
 
 T = TypeVar("T")
