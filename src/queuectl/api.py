@@ -1,4 +1,4 @@
-"""queuectl from Python: ``Queue``, the typed API; and the reads the CLI and the web share.
+"""queuectl from Python: ``Queue``, a typed facade over the application layer (app/).
 
     from queuectl import Queue
 
@@ -8,9 +8,10 @@
 
 Jobs are built from the same fields as a JSON job, checked by the same code as
 `queuectl enqueue` (submit.py, specs.py): the same refusals, in the same words, raised as
-``InvalidJob`` (a ValueError); nothing is written then. The module-level functions below
-are what `show`, `logs` and `wait` and the dashboard's JSON API read through, so their
-documents are the API's ``to_dict()`` by construction.
+``InvalidJob`` (a ValueError); nothing is written then. Its reads and actions are the
+layer's (app/documents.py, app/control.py), which `show`, `logs`, `wait` and the
+dashboard's JSON API call too, so their documents are the API's ``to_dict()`` by
+construction.
 
 Threads: one Queue holds one store connection and may be shared by threads; its calls take
 turns on that connection (a lock). Threads that need to reach the store in parallel each
@@ -19,93 +20,25 @@ open a Queue of their own. A Queue must not cross a ``fork()``: open it in the c
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from queuectl.errors import (
-    DependencyRefused,
-    InvalidJob,
-    InvalidValue,
-    JobNotFound,
-    NoOutput,
-    UsageError,
-)
-from queuectl.models import FINAL_STATES, Job, Output, State
+from queuectl.app import control, documents
+from queuectl.app.documents import job_with_attempts, jobs_now, output_of, parse_state, wait_for
+from queuectl.app.store import Storage, open_store
+from queuectl.errors import DependencyRefused, InvalidJob, InvalidValue, UsageError
+from queuectl.models import Job, State
 from queuectl.settings import is_postgres, redact_url, sqlite_path, store_choice
-from queuectl.storage import open_store
-from queuectl.storage.base import Storage
 
-if TYPE_CHECKING:  # imported where a job is submitted: `show` reads through this module too
+if TYPE_CHECKING:  # imported where a job is submitted: a Queue that only reads never loads it
     from queuectl import submit
 
 T = TypeVar("T")
-WAIT_POLL = 0.2  # seconds between polls while waiting for jobs to finish
 
+# The shared reads stay importable from here, where they were first written.
 __all__ = ["Queue", "job_with_attempts", "jobs_now", "output_of", "parse_state", "wait_for"]
-
-
-# --- the reads the CLI, the dashboard and Queue share -------------------------------------
-
-
-def job_with_attempts(store: Storage, job_id: str) -> Job:
-    """The job with its attempts log (``to_dict()`` is `show --json`); raises JobNotFound."""
-    job = store.get_job(job_id)
-    if job is None:
-        raise JobNotFound(job_id)
-    return replace(job, attempts_log=tuple(store.attempts(job_id)),
-                   dependents=tuple(store.dependents(job_id)))
-
-
-def jobs_now(store: Storage, job_ids: Sequence[str]) -> list[Job]:
-    """The jobs as they are now, in the order asked; raises JobNotFound for the first unknown."""
-    jobs = []
-    for job_id in job_ids:
-        job = store.get_job(job_id)
-        if job is None:
-            raise JobNotFound(job_id)
-        jobs.append(job)
-    return jobs
-
-
-def output_of(store: Storage, job_id: str, attempt: int | None) -> Output | None:
-    """The captured output of attempt ``attempt`` (None: the latest); None when the job has
-    not run yet. Raises JobNotFound, or NoOutput for an attempt the job never had."""
-    out = store.read_output(job_id, attempt)
-    if out is not None:
-        return out
-    if store.get_job(job_id) is None:
-        raise JobNotFound(job_id)
-    if attempt is not None:
-        raise NoOutput(f"job {job_id!r} has no attempt {attempt}")
-    return None
-
-
-def parse_state(state: State | str | None) -> State | None:
-    """A state filter (None: any); raises InvalidValue naming the valid states."""
-    if state is None:
-        return None
-    if state not in State.__members__.values():
-        raise InvalidValue(f"invalid state {state!r}; valid: {', '.join(State)}")
-    return State(state)
-
-
-def wait_for(snapshot: Callable[[], list[Job]], timeout: float | None,
-             poll: float = WAIT_POLL) -> tuple[list[Job], bool]:
-    """Read ``snapshot()`` until every job in it is final (completed, dead, cancelled) or
-    ``timeout`` seconds have passed (None: no limit). Returns the last snapshot and whether
-    every job was final in it."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        jobs = snapshot()
-        done = all(job.state in FINAL_STATES for job in jobs)
-        if done or (deadline is not None and time.monotonic() >= deadline):
-            return jobs, done
-        pause = poll if deadline is None else min(poll, max(0.0, deadline - time.monotonic()))
-        time.sleep(pause)
 
 
 # --- Python values to the fields of a JSON job --------------------------------------------
@@ -254,24 +187,21 @@ class Queue:
         return self._insert(lambda where: submit.batch(entries, where, source="the batch"))
 
     def _insert(self, build: Callable[[submit.Where], submit.Batch]) -> list[Job]:
-        """Check the jobs ``build`` makes, then insert them; a missing store is made only
-        once they pass, so a refused job leaves none behind."""
-        from queuectl import submit
-
+        """Check the jobs ``build`` makes, then insert them (app/enqueue.py); a missing
+        store is made only once they pass, so a refused job leaves none behind."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("this Queue is closed")
-            where, found = submit.Where.found(self._opened)
+            from queuectl.app import enqueue as submitting
+
             try:
-                batch = build(where)
+                batch, store = submitting.checked(self._opened, build)
             except (UsageError, InvalidValue) as exc:
                 raise InvalidJob(str(exc)) from None
-            store = found if found is not None else self._opened(True)
-            try:
-                return store.enqueue(batch.specs) if batch.specs else []
-            except DependencyRefused as exc:  # the store's check: name the entry, as the CLI
-                label = f"{batch.lines[exc.index]}: " if batch.lines else ""
-                raise InvalidJob(f"{label}{exc}") from None
+            try:  # an id that exists stays DuplicateJob, as documented
+                return submitting.insert(store, batch, name_duplicates=False)
+            except DependencyRefused as exc:  # a single job's: unlabelled, as the CLI's
+                raise InvalidJob(str(exc)) from None
 
     # --- reading --------------------------------------------------------------------------
 
@@ -283,7 +213,7 @@ class Queue:
     def status(self) -> dict[str, Any]:
         """The `status --json` document: counts per state (every state), ``scheduled``
         (pending jobs due later) and ``workers`` (``active``, ``busy``)."""
-        return self._call(lambda store: store.stats().to_dict())
+        return self._call(documents.status)
 
     def logs(self, id: str, attempt: int | None = None) -> bytes:
         """The captured output (stdout and stderr, in order) of the latest attempt, or of
@@ -313,7 +243,7 @@ class Queue:
         chosen = parse_state(state)
         if limit is not None and (isinstance(limit, bool) or limit < 0):
             raise InvalidValue(f"invalid limit {limit!r}: must be an integer >= 0")
-        return self._call(lambda store: store.list_jobs(chosen, queue, limit or None))
+        return self._call(lambda store: documents.list_jobs(store, chosen, queue, limit or None))
 
     # --- controlling ----------------------------------------------------------------------
 
@@ -321,9 +251,9 @@ class Queue:
         """Cancel a pending, failed or running job (a running one's process group is killed
         by its worker moments later); returns it, cancelled. Raises JobNotFound, or
         WrongState for a job that is already final."""
-        return self._call(lambda store: store.cancel([id])[0])
+        return self._call(lambda store: control.cancel(store, [id])[0])
 
     def retry(self, id: str) -> Job:
         """A dead job back to pending, attempts 0, due now (as `dlq retry`); returns it.
         Raises JobNotFound, or WrongState for a job that is not dead."""
-        return self._call(lambda store: store.retry_dead([id])[0])
+        return self._call(lambda store: control.retry_dead(store, [id])[0])

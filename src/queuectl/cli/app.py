@@ -8,8 +8,8 @@ from typing import Any
 import click
 
 from queuectl import __version__
+from queuectl.app.store import Storage
 from queuectl.settings import Config, redact_url, resolve_db_url, same_store, store_choice
-from queuectl.storage.base import Storage
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -31,7 +31,7 @@ class CliContext:
         --db or QUEUECTL_DB names must exist for the others, so that a mistyped path is an
         error rather than an empty queue. The default store may always be created."""
         if self._store is None:
-            from queuectl.storage import open_store
+            from queuectl.app.store import open_store
 
             url, named = store_choice(self.db)
             self._store = open_store(url, create=create or not named)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 
-from queuectl import api, output
+from queuectl import output
+from queuectl.app import control, documents
 from queuectl.cli.app import CliContext, json_option, pass_cli_context
 from queuectl.cli.params import duration
 from queuectl.errors import EXIT_FAILURE, EXIT_OK
-from queuectl.models import FINAL_STATES, Job, State
+from queuectl.models import FINAL_STATES, State
 
 CANCEL_ACK_TIMEOUT = 5.0  # seconds cancel waits for a running job's worker to kill it
 
@@ -22,29 +21,15 @@ CANCEL_ACK_TIMEOUT = 5.0  # seconds cancel waits for a running job's worker to k
 def cancel(cli_ctx: CliContext, job_ids: tuple[str, ...], as_json: bool) -> None:
     """Cancel jobs: pending/failed ones never run; running ones are killed."""
     store = cli_ctx.store()
-    jobs = store.cancel(list(job_ids))
-    running = [job for job in jobs if job.started_at and job.finished_at is None]
-    _await_kill(cli_ctx, running)
+    jobs = control.cancel(store, job_ids)
+    # Give the workers a moment to kill what they ran, so that 'cancelled' means gone.
+    for job_id in control.unconfirmed_kills(store, jobs, CANCEL_ACK_TIMEOUT):
+        output.note(f"job {job_id} is cancelled; its worker has not confirmed the kill yet")
     if as_json:
-        output.emit_json([job.to_dict() for job in jobs])
+        output.emit_json(documents.job_docs(jobs))
     else:
         for job in jobs:
             output.line(job.id)
-
-
-def _await_kill(cli_ctx: CliContext, running: list[Job]) -> None:
-    """Give the workers a moment to kill what they ran, so that 'cancelled' means gone."""
-    deadline = time.monotonic() + CANCEL_ACK_TIMEOUT
-    pending = {job.id for job in running}
-    while pending and time.monotonic() < deadline:
-        for job_id in list(pending):
-            attempts = cli_ctx.store().attempts(job_id)
-            if not attempts or attempts[-1].finished_at is not None:
-                pending.discard(job_id)
-        if pending:
-            time.sleep(0.05)
-    for job_id in pending:
-        output.note(f"job {job_id} is cancelled; its worker has not confirmed the kill yet")
 
 
 @click.command()
@@ -57,9 +42,9 @@ def wait(cli_ctx: CliContext, job_ids: tuple[str, ...], timeout: float | None,
          as_json: bool) -> int:
     """Block until every job is final; exit 0 only if all completed."""
     store = cli_ctx.store()
-    jobs, done = api.wait_for(lambda: api.jobs_now(store, job_ids), timeout)
+    jobs, done = documents.wait_for(lambda: documents.jobs_now(store, job_ids), timeout)
     if as_json:
-        output.emit_json([job.to_dict() for job in jobs])
+        output.emit_json(documents.job_docs(jobs))
     else:
         for job in jobs:
             output.line(f"{job.id}\t{job.state}")
@@ -80,8 +65,7 @@ def wait(cli_ctx: CliContext, job_ids: tuple[str, ...], timeout: float | None,
 @pass_cli_context
 def purge(cli_ctx: CliContext, states: tuple[str, ...], older_than: float, as_json: bool) -> None:
     """Delete finished jobs with their attempts and output."""
-    chosen = [State(s) for s in states] or sorted(FINAL_STATES)
-    deleted = cli_ctx.store().purge(chosen, older_than)
+    deleted = control.purge(cli_ctx.store(), [State(s) for s in states], older_than)
     if as_json:
         output.emit_json({"deleted": deleted})
     else:

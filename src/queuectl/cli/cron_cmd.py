@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from queuectl import output, specs
+from queuectl.app import control, documents
 from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
 from queuectl.cli.jobs import parse_env_pairs
 from queuectl.localzone import local_zone_name
@@ -90,7 +91,7 @@ def add(cli_ctx: CliContext, /, name: str, schedule: str, tz: str | None, overla
 @pass_cli_context
 def list_cmd(cli_ctx: CliContext, as_json: bool) -> None:
     """Every schedule: next run, last job and its state."""
-    found = cli_ctx.store().cron_list()
+    found = documents.schedules(cli_ctx.store())
     if as_json:
         output.emit_json([c.to_dict() for c in found])
         return
@@ -144,7 +145,7 @@ def show(cli_ctx: CliContext, name: str, as_json: bool) -> None:
 @pass_cli_context
 def remove(cli_ctx: CliContext, name: str) -> None:
     """Delete a schedule (its jobs stay)."""
-    cli_ctx.store().cron_remove(name)
+    control.cron_remove(cli_ctx.store(), name)
     output.note(f"schedule {name!r} removed")
 
 
@@ -153,7 +154,7 @@ def remove(cli_ctx: CliContext, name: str) -> None:
 @pass_cli_context
 def pause(cli_ctx: CliContext, name: str) -> None:
     """Stop firing ticks until resumed."""
-    cli_ctx.store().cron_set_paused(name, True)
+    control.cron_paused(cli_ctx.store(), name, True)
     output.note(f"schedule {name!r} paused")
 
 
@@ -162,7 +163,7 @@ def pause(cli_ctx: CliContext, name: str) -> None:
 @pass_cli_context
 def resume(cli_ctx: CliContext, name: str) -> None:
     """Fire ticks again from the next one (missed ticks are not run)."""
-    resumed = cli_ctx.store().cron_set_paused(name, False)
+    resumed = control.cron_paused(cli_ctx.store(), name, False)
     output.note(f"schedule {name!r} resumed; next run: {_next_run(resumed)}")
 
 
@@ -172,7 +173,7 @@ def resume(cli_ctx: CliContext, name: str) -> None:
 @pass_cli_context
 def run_now(cli_ctx: CliContext, name: str, as_json: bool) -> None:
     """Enqueue one job of the schedule now, outside its ticks; print its id."""
-    job = cli_ctx.store().cron_run_now(name)
+    job = control.cron_run(cli_ctx.store(), name)
     if as_json:
         output.emit_json(job.to_dict())
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from queuectl import output
+from queuectl.app import control, documents
 from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
 from queuectl.cli.params import bounded
 from queuectl.cli.reads import render_jobs
@@ -23,7 +24,7 @@ def dlq() -> None:
 @pass_cli_context
 def list_dead(cli_ctx: CliContext, limit: int, as_json: bool) -> None:
     """Dead jobs, newest first."""
-    render_jobs(cli_ctx.store().list_jobs(State.DEAD, limit=limit or None), as_json)
+    render_jobs(documents.list_jobs(cli_ctx.store(), State.DEAD, limit=limit or None), as_json)
 
 
 @dlq.command()
@@ -35,15 +36,15 @@ def retry(cli_ctx: CliContext, job_ids: tuple[str, ...], retry_all: bool, as_jso
     """Dead jobs back to pending, attempts reset, due now."""
     if bool(job_ids) == retry_all:
         raise click.UsageError("give job ids or --all (not both)")
-    jobs = cli_ctx.store().retry_dead(None if retry_all else list(job_ids))
+    jobs = control.retry_dead(cli_ctx.store(), None if retry_all else job_ids)
     if as_json:
-        output.emit_json([job.to_dict() for job in jobs])
+        output.emit_json(documents.job_docs(jobs))
     else:
         for job in jobs:
             output.line(job.id)
         if retry_all:
             output.note(f"{len(jobs)} job(s) back to pending")
-    if retry_all and (left := cli_ctx.store().stats().counts["dead"]):
+    if retry_all and (left := control.dead_left(cli_ctx.store())):
         # Dead jobs whose unique key another job holds now (one per key came back).
         output.note(f"{left} dead job(s) stay: another job holds their unique key")
 

@@ -1,8 +1,9 @@
 """What `enqueue` does once its arguments are parsed.
 
 Shared by the click command (cli/jobs.py) and the click-free fast path (cli/fastpath.py),
-so the two behave the same by construction: same validation (submit.py, which the Python
-API uses too), same store calls, same output.
+so the two behave the same by construction. The jobs are checked and inserted by the
+application layer (app/enqueue.py, which `run` and the Python API call too); this module
+only reads the command line's jobs and prints the answer.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 from queuectl import specs, submit
-from queuectl.errors import DependencyRefused, DuplicateJob, InvalidValue
+from queuectl.app import enqueue as submitting
+from queuectl.errors import InvalidValue
 from queuectl.settings import Config
 
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
-    from queuectl.models import JobSpec
-    from queuectl.storage.base import Storage
+    from queuectl.app.store import Storage
+    from queuectl.models import Job
 
 
 def enqueue(store_of: Callable[[bool], Storage], defaults: dict[str, Any],
@@ -38,48 +40,34 @@ def enqueue(store_of: Callable[[bool], Storage], defaults: dict[str, Any],
         if not entries:  # a script whose job list came out empty: say so, not exit 0 quietly
             raise InvalidValue("nothing to enqueue: the jobs file holds no job "
                                "(it is empty, or only blank lines, comments or [])")
-        where, found = submit.Where.found(store_of)
         checked = specs.utf8_checked_batch(text, defaults)
-        batch = submit.batch(entries, where, defaults=defaults, utf8_checked=checked)
+        batch, store = submitting.checked(store_of, lambda where: submit.batch(
+            entries, where, defaults=defaults, utf8_checked=checked))
     else:
         fields = specs.parse_object(job_json) if job_json is not None else {}
-        where, found = submit.Where.found(store_of)
-        batch = submit.single(specs.merge(defaults, fields), where)
-    store = found if found is not None else store_of(True)
-    try:
-        if any(spec.unique_key is not None for spec in batch.specs):
-            _enqueue_unique(store, batch.specs, read_file is not None, as_json)
-        elif as_json:
-            from queuectl import output  # the plain enqueue prints ids only
-
-            docs = [job.to_dict() for job in store.enqueue(batch.specs)]
-            output.emit_json(docs if read_file is not None else docs[0])
-        else:
-            sys.stdout.write("".join(job_id + "\n" for job_id in store.enqueue_ids(batch.specs)))
-    except DuplicateJob as exc:
-        if exc.job_id in batch.labels:  # name the line of the file that gave the id
-            raise InvalidValue(f"{batch.labels[exc.job_id]}: {exc}") from None
-        raise
-    except DependencyRefused as exc:
-        if batch.lines:  # name the entry of the file that the store refused
-            raise InvalidValue(f"{batch.lines[exc.index]}: {exc}") from None
-        raise
+        batch, store = submitting.checked(
+            store_of, lambda where: submit.single(specs.merge(defaults, fields), where))
+    bulk = read_file is not None
+    if not as_json and all(spec.unique_key is None for spec in batch.specs):
+        ids = submitting.insert_ids(store, batch)  # the plain enqueue prints ids only
+        sys.stdout.write("".join(job_id + "\n" for job_id in ids))
+        return
+    _print_enqueued(submitting.insert(store, batch), bulk, as_json)
 
 
-def _enqueue_unique(store: Storage, batch: list[JobSpec], bulk: bool, as_json: bool) -> None:
-    """Enqueue jobs some of which have unique keys: a job whose key is taken is not
-    enqueued; the job holding the key is printed in its place (``"duplicate": true`` in
-    JSON), and one line on stderr says so. Still a success (exit 0)."""
+def _print_enqueued(jobs: list[Job], bulk: bool, as_json: bool) -> None:
+    """The jobs enqueued, as ids or JSON (one document, or a list for a file). A job whose
+    unique key was taken was not enqueued: the job holding the key is printed in its place
+    (``"duplicate": true`` in JSON), and one line on stderr says so. Still a success."""
     from queuectl import output
+    from queuectl.app.documents import enqueued_docs
 
-    jobs = store.enqueue(batch)
     for job in jobs:
         if job.duplicate:
             output.note(f"job {job.id} ({job.state}) already has unique key "
                         f"{job.unique_key!r}: nothing enqueued")
     if as_json:
-        docs = [{**job.to_dict(), "duplicate": True} if job.duplicate else job.to_dict()
-                for job in jobs]
+        docs = enqueued_docs(jobs)
         output.emit_json(docs if bulk else docs[0])
     else:
         sys.stdout.write("".join(job.id + "\n" for job in jobs))

@@ -69,9 +69,9 @@ def failure_code(exc: BaseException) -> int:
 def _store_meaning(exc: BaseException) -> str | None:
     if not type(exc).__module__.startswith(("sqlite3", "psycopg")):
         return None
-    from queuectl.storage.faults import meaning
+    from queuectl.app.store import store_fault
 
-    return meaning(exc)
+    return store_fault(exc)
 
 
 def reader_gone() -> int:

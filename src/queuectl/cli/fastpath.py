@@ -15,25 +15,22 @@ from __future__ import annotations
 import io
 import sys
 
+from queuectl.cli import job_flags
+
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from queuectl.storage.base import Storage
+    from queuectl.app.store import Storage
 
-# Every option of the click `enqueue` command: flag -> field (a JobSpec field, or
-# "env" / "file" / "json" which are handled apart).
-VALUE_FLAGS = {
-    "-c": "command", "--command": "command", "--cmd": "command", "--id": "id", "-p": "priority",
-    "--priority": "priority", "--max-retries": "max_retries", "--timeout": "timeout",
-    "--run-at": "run_at", "--delay": "delay", "--queue": "queue", "--cwd": "cwd",
-    "-e": "env", "--env": "env", "-f": "file", "--file": "file", "--db": "db",
-    "--after": "after",
-    "--unique-key": "unique_key",
-}
+# Every option of the click `enqueue` command: flag -> field (a job field, from the table
+# both parsers read, or "file" / "db" / "json" which are handled apart).
+ENQUEUE_ROWS = job_flags.JOB + job_flags.ENQUEUE_ONLY
+VALUE_FLAGS = {**job_flags.fields_by_flag(ENQUEUE_ROWS), "-f": "file", "--file": "file",
+               "--db": "db"}
 BOOL_FLAGS = {"--json": "json"}
-INT_FIELDS = frozenset({"priority", "max_retries"})
+KINDS = {**job_flags.kinds_by_field(ENQUEUE_ROWS), "db": "many"}
 # The reads taken here: command -> its value flags (`--db` is every command's). Other
 # flags (--cron, --help...) go to click.
 READ_FLAGS = {"status": frozenset(), "list": frozenset({"--state", "--queue", "--limit"}),
@@ -77,9 +74,9 @@ def run(argv: list[str]) -> int | None:
 
 
 def _enqueue(db: str | None, parsed: dict[str, Any], read_file: Callable[[], str] | None) -> None:
+    from queuectl.app.store import open_store
     from queuectl.cli import enqueue_core
     from queuectl.settings import store_choice
-    from queuectl.storage import open_store
 
     as_json = bool(parsed.pop("json", False))
     job_json = parsed.pop("job_json", None)
@@ -142,8 +139,8 @@ def _run_read(command: str, store: Storage, parsed: dict[str, Any], limit: int) 
 def _open_existing(db: str | None) -> Storage:
     """The store as a read command opens it: one that --db or QUEUECTL_DB names must exist
     (a mistyped path is an error, not an empty queue); the default one may be created."""
+    from queuectl.app.store import open_store
     from queuectl.settings import store_choice
-    from queuectl.storage import open_store
 
     url, named = store_choice(db)
     return open_store(url, create=not named)
@@ -201,7 +198,7 @@ def _global_options(argv: list[str]) -> tuple[list[str], str, list[str]]:
 
 def _enqueue_options(args: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    env: dict[str, str] = {}
+    pairs: dict[str, dict[str, str]] = {}
     i = 0
     while i < len(args):
         arg = args[i]
@@ -222,17 +219,17 @@ def _enqueue_options(args: list[str]) -> dict[str, Any]:
                 raise _Fallback  # a missing value (or one that looks like a flag)
             value, i = args[i], i + 1
         field = VALUE_FLAGS[flag]
-        if field == "env":
+        kind = KINDS.get(field, "text")
+        if kind == "pair":
             key, sep, val = value.partition("=")
             if not sep:
                 raise _Fallback
-            env[key] = val
-        elif field in ("after", "db"):  # repeatable (several --db are checked by run)
+            pairs.setdefault(field, {})[key] = val
+        elif kind == "many":  # repeatable (several --db are checked by run)
             out.setdefault(field, []).append(value)
         else:
-            out[field] = _int(value) if field in INT_FIELDS else value
-    if env:
-        out["env"] = env
+            out[field] = _int(value) if kind == "int" else value
+    out.update(pairs)
     sources = [k for k in ("job_json", "command", "file") if k in out]
     if len(sources) != 1 or ("file" in out and "id" in out):
         raise _Fallback  # click says which combination is wrong

@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable
 
 from queuectl import output
+from queuectl.app.store import Storage
 from queuectl.errors import InvalidValue
 from queuectl.models import FINAL_STATES, Output
-from queuectl.storage.base import Storage
 
 FOLLOW_POLL = 0.2  # seconds between reads while following a running attempt
 

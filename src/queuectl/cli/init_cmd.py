@@ -16,7 +16,7 @@ from queuectl.settings import is_postgres, redact_url, sqlite_path
 def init(cli_ctx: CliContext, as_json: bool) -> None:
     """Create the store, or upgrade it to this version's schema (optional: every command
     that writes does this too)."""
-    from queuectl.storage import schema_versions
+    from queuectl.app.store import schema_versions
 
     url = cli_ctx.url
     where = redact_url(url) if is_postgres(url) else sqlite_path(url)

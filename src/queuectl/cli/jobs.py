@@ -7,11 +7,11 @@ from typing import Any, TypeVar
 
 import click
 
-from queuectl import api, output
-from queuectl.cli import enqueue_core, follow, reads
+from queuectl import output
+from queuectl.app import documents
+from queuectl.cli import enqueue_core, follow, job_flags, reads
 from queuectl.cli.app import CliContext, json_option, pass_cli_context
 from queuectl.cli.params import bounded
-from queuectl.errors import NoOutput
 from queuectl.models import State
 
 STATE_CHOICE = click.Choice([str(s) for s in State])
@@ -19,25 +19,18 @@ STATE_CHOICE = click.Choice([str(s) for s in State])
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# The flags that describe one job: `enqueue` and `run` take the same.
-JOB_FLAGS = [
-    click.option("-c", "--command", "--cmd", help="Shell command to run."),
-    click.option("--id", "job_id", help="Job id (default: a short generated one)."),
-    click.option("-p", "--priority", type=int, help="Higher runs first (default 0)."),
-    click.option("--max-retries", type=int, help="Retries after the first attempt [config]."),
-    click.option("--timeout", help="Attempt time limit: seconds or 30s/5m/1h [config]."),
-    click.option("--run-at", help="Not before this ISO 8601 time (no zone: local time)."),
-    click.option("--delay", help="Not before this long from now: 30s, 5m, 1h30m, 2d."),
-    click.option("--queue", help="Named queue (default: default)."),
-    click.option("--cwd", help="Directory to run in (default: the current one)."),
-    click.option("-e", "--env", "env_pairs", multiple=True, metavar="KEY=VALUE",
-                 help="Environment variable for the job (repeatable)."),
-    click.option("--after", "after", multiple=True, metavar="ID",
-                 help="Run only once job ID has completed (repeatable)."),
-]
+def _option(row: job_flags.Row) -> Callable[[F], F]:
+    """The click option of one row of the flag table (cli/job_flags.py)."""
+    names, field, param, kind, help_text = row
+    return click.option(*names, param, type=int if kind == "int" else None,
+                        multiple=kind in ("many", "pair"), metavar=job_flags.METAVARS.get(field),
+                        help=help_text)
 
 
-def job_flags(command: F) -> F:
+JOB_FLAGS = [_option(row) for row in job_flags.JOB]
+
+
+def with_job_flags(command: F) -> F:
     for option in reversed(JOB_FLAGS):
         command = option(command)
     return command
@@ -58,9 +51,8 @@ def job_defaults(flags: dict[str, Any], job_id: str | None, env_pairs: tuple[str
 
 @click.command()
 @click.argument("job_json", required=False, metavar="[JSON]")
-@job_flags
-@click.option("--unique-key", metavar="KEY",
-              help="Enqueue nothing while a job with KEY is pending, failed or running.")
+@with_job_flags
+@_option(job_flags.ENQUEUE_ONLY[0])
 @click.option("-f", "--file", "jobs_file", type=click.File("r", encoding="utf-8"),
               help="Bulk: JSON lines or a JSON array ('-' = stdin), all or nothing.")
 @json_option
@@ -149,11 +141,11 @@ def logs(cli_ctx: CliContext, job_id: str, attempt: int | None, follow_: bool, r
     the terminal) are shown as escapes, as tables show them; --raw or a pipe passes the
     bytes through unchanged."""
     store = cli_ctx.store()
-    out = api.output_of(store, job_id, attempt)
-    if out is None:
-        if not follow_:
-            raise NoOutput(f"job {job_id!r} has not run yet")
-        out = follow.wait_for_attempt(store, job_id)
+    if follow_:  # a job that has not run yet is waited for
+        out = documents.output_of(store, job_id, attempt) or follow.wait_for_attempt(store,
+                                                                                  job_id)
+    else:
+        out = documents.output_ran(store, job_id, attempt)
     if as_json:
         output.emit_json(out.to_dict())
         return

@@ -5,10 +5,9 @@ from __future__ import annotations
 import click
 
 from queuectl import output
+from queuectl.app import control, documents
 from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
 from queuectl.models import QueueChange, QueueSettings, State
-from queuectl.specs import check_queue, parse_limit
-from queuectl.storage.base import steer
 
 
 @click.group(cls=Group)
@@ -21,7 +20,7 @@ def queue() -> None:
 @pass_cli_context
 def list_queues(cli_ctx: CliContext, as_json: bool) -> None:
     """Every queue that has jobs or settings: counts per state, running, paused, limit."""
-    infos = cli_ctx.store().queue_overview()
+    infos = documents.queues(cli_ctx.store())
     if as_json:
         output.emit_json([info.to_dict() for info in infos])
         return
@@ -42,8 +41,8 @@ def list_queues(cli_ctx: CliContext, as_json: bool) -> None:
 @pass_cli_context
 def pause(cli_ctx: CliContext, name: str, as_json: bool) -> None:
     """No worker anywhere claims from queue NAME; running jobs finish."""
-    name = check_queue(name)  # before the store is opened (or created): nothing written
-    change = cli_ctx.store(create=True).queue_update(name, paused=True)
+    pause_it = control.queue_action(name, "pause")  # checked before the store is made
+    change = pause_it(cli_ctx.store(create=True))
     if not change.known:  # legitimate (paused before its jobs come), but maybe a typo
         output.note(f"queuectl: queue {name!r} has no jobs yet; paused for the jobs to come")
     _report(change, as_json, "paused" if not change.before.paused else "already paused")
@@ -55,8 +54,8 @@ def pause(cli_ctx: CliContext, name: str, as_json: bool) -> None:
 @pass_cli_context
 def resume(cli_ctx: CliContext, name: str, as_json: bool) -> None:
     """Workers claim from queue NAME again."""
-    name = check_queue(name)
-    change = cli_ctx.store(create=True).queue_update(name, paused=False)
+    resume_it = control.queue_action(name, "resume")
+    change = resume_it(cli_ctx.store(create=True))
     if not change.known:
         what = "unknown queue (no jobs, no settings): nothing to resume"
     elif not change.before.paused:
@@ -76,23 +75,18 @@ def resume(cli_ctx: CliContext, name: str, as_json: bool) -> None:
 def limit(cli_ctx: CliContext, name: str, limit: str, as_json: bool) -> None:
     """At most N jobs of queue NAME run at once across every worker and host (`none`
     removes the limit; 0 holds every job back without pausing)."""
-    name = check_queue(name)
-    value = parse_limit(limit)
-    steer(QueueSettings(name), None, value)  # refused before the store is opened
-    change = cli_ctx.store(create=True).queue_update(name, limit=value)
+    limit_it = control.queue_action(name, "limit", limit)
+    change = limit_it(cli_ctx.store(create=True))
+    value = change.after.limit
     what = "no limit" if value is None else f"limit {value}"
     _report(change, as_json, what)
 
 
 def _report(change: QueueChange, as_json: bool, what: str) -> None:
     if as_json:
-        output.emit_json(_settings_dict(change.after))
+        output.emit_json(control.queue_doc(change.after))
         return
     output.line(f"queue {change.after.name}: {what}")
-
-
-def _settings_dict(settings: QueueSettings) -> dict[str, object]:
-    return {"name": settings.name, "paused": settings.paused, "limit": settings.limit}
 
 
 def steering_note(steered: list[QueueSettings]) -> str | None:

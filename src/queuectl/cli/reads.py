@@ -1,28 +1,31 @@
 """What `status`, `list` and `show` do once their arguments are parsed.
 
 Shared by the click commands (cli/jobs.py) and the click-free fast path (cli/fastpath.py),
-so that both print the same by construction. Scripts poll these commands: nothing here
-imports click, and output imports rich only when a terminal table is drawn.
+so that both print the same by construction; what they read, and the JSON documents, are
+the application layer's (app/documents.py), shared with the dashboard and the Python API.
+Scripts poll these commands: nothing here imports click, and output imports rich only when
+a terminal table is drawn.
 """
 
 from __future__ import annotations
 
 from queuectl import output
+from queuectl.app import documents
 from queuectl.models import READY_STATES, State, iso, utcnow
 
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
     from typing import Any
 
+    from queuectl.app.store import Storage
     from queuectl.models import Job
-    from queuectl.storage.base import Storage
 
 LIST_LIMIT = 100  # jobs `list` shows unless --limit says otherwise
 
 
 def status(store: Storage, as_json: bool) -> None:
     """Counts per state, scheduled and blocked jobs, workers, paused queues and limits."""
-    stats = store.stats()
+    stats = documents.stats(store)
     if as_json:
         output.emit_json(stats.to_dict())
         return
@@ -39,7 +42,8 @@ def status(store: Storage, as_json: bool) -> None:
 def list_jobs(store: Storage, state: str | None, queue: str | None, cron: str | None,
               limit: int, as_json: bool) -> None:
     """Jobs, newest first; ``limit`` 0 lists all. Says on stderr when the limit cut the list."""
-    jobs = store.list_jobs(State(state) if state else None, queue, limit or None, cron=cron)
+    jobs = documents.list_jobs(store, State(state) if state else None, queue, limit or None,
+                               cron=cron)
     render_jobs(jobs, as_json)
     if limit and len(jobs) == limit and not as_json:
         output.note(f"(the newest {limit}; --limit 0 lists all)")
@@ -48,7 +52,7 @@ def list_jobs(store: Storage, state: str | None, queue: str | None, cron: str | 
 def render_jobs(jobs: list[Job], as_json: bool) -> None:
     """The jobs as a table, or as one JSON list with ``as_json``."""
     if as_json:
-        output.emit_json([job.to_dict() for job in jobs])
+        output.emit_json(documents.job_docs(jobs))
         return
     now = utcnow()
     rows = [
@@ -62,10 +66,9 @@ def render_jobs(jobs: list[Job], as_json: bool) -> None:
 
 def show(store: Storage, job_id: str, as_json: bool) -> None:
     """One job with its attempts log; raises JobNotFound."""
-    from queuectl.api import job_with_attempts
     from queuectl.timeparse import format_duration
 
-    job = job_with_attempts(store, job_id)
+    job = documents.job_with_attempts(store, job_id)
     if as_json:
         output.emit_json(job.to_dict())
         return

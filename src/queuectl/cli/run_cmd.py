@@ -19,12 +19,14 @@ from typing import Any
 import click
 
 from queuectl import output, submit
+from queuectl.app import control
+from queuectl.app import enqueue as submitting
+from queuectl.app.store import Storage
 from queuectl.cli import follow
 from queuectl.cli.app import CliContext, pass_cli_context
-from queuectl.cli.jobs import job_defaults, job_flags
+from queuectl.cli.jobs import job_defaults, with_job_flags
 from queuectl.errors import EXIT_FAILURE, EXIT_OK, QueuectlError
 from queuectl.models import FINAL_STATES, Attempt, Job, Outcome, State, utcnow
-from queuectl.storage.base import Storage
 from queuectl.timeparse import format_duration
 
 RUN_POLL = 0.1  # seconds between reads of the store while following the job
@@ -34,7 +36,7 @@ EXIT_SIGNAL_BASE = 128  # a shell reports a command killed by signal N as 128 + 
 
 @click.command(context_settings={"allow_interspersed_args": False})
 @click.argument("argv", nargs=-1, metavar="[-- COMMAND [ARGS]...]")
-@job_flags
+@with_job_flags
 @pass_cli_context
 def run(cli_ctx: CliContext, /, argv: tuple[str, ...], job_id: str | None,
         env_pairs: tuple[str, ...], after: tuple[str, ...], **flags: Any) -> int:
@@ -52,10 +54,10 @@ def run(cli_ctx: CliContext, /, argv: tuple[str, ...], job_id: str | None,
     defaults = job_defaults(flags, job_id, env_pairs, after)
     if argv:
         defaults["command"] = shlex.join(argv)
-    where, found = submit.Where.found(lambda create: cli_ctx.store(create=create))
-    jobs = submit.single(defaults, where).specs  # refused before a missing store is made
-    store = found if found is not None else cli_ctx.store(create=True)
-    [job] = store.enqueue(jobs)
+    # Refused before a missing store is made, as `enqueue` is.
+    batch, store = submitting.checked(lambda create: cli_ctx.store(create=create),
+                                      lambda where: submit.single(defaults, where))
+    [job] = submitting.insert(store, batch)
     if not store.stats().workers_active:
         output.note(f"queuectl: job {job.id} waits for a worker (none is running on this store)")
     try:
@@ -176,7 +178,7 @@ def _cancel(store: Storage, job_id: str, signum: int) -> int:
     previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in ignored}
     try:
         try:
-            store.cancel([job_id])
+            control.cancel(store, [job_id])
             output.note(f"queuectl: cancelled job {job_id}")
         except QueuectlError as exc:  # already final: nothing to cancel
             output.note(f"queuectl: {exc}")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from queuectl import output
+from queuectl.app import control, documents
 from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
 from queuectl.cli.params import bounded, duration
 from queuectl.errors import EXIT_FAILURE, EXIT_OK
@@ -84,7 +85,7 @@ def stop(cli_ctx: CliContext, wait: bool, timeout: float | None, as_json: bool) 
 
     --json: {"asked": [ids], "running": [ids still running when the command returned]}."""
     store = cli_ctx.store()
-    ids = set(store.request_stop())
+    ids = set(control.stop_workers(store))
     output.note(f"asked {len(ids)} worker(s) to stop")
     left = _wait_for_exit(cli_ctx, ids, timeout) if wait and ids else ids
     if as_json:
@@ -104,7 +105,7 @@ def _wait_for_exit(cli_ctx: CliContext, ids: set[str], timeout: float | None) ->
     store = cli_ctx.store()
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        alive = {w.id for w in store.list_workers() if w.state != "lost"}
+        alive = {w.id for w in documents.workers(store) if w.state != "lost"}
         left = ids & alive
         if not left or (deadline is not None and time.monotonic() >= deadline):
             return left
@@ -117,7 +118,7 @@ def _wait_for_exit(cli_ctx: CliContext, ids: set[str], timeout: float | None) ->
 def list_workers(cli_ctx: CliContext, as_json: bool) -> None:
     """Registered workers: id, host, pid, state (idle, busy, or lost: silent past the lease,
     or its process gone on this host), current job, last heartbeat."""
-    workers = cli_ctx.store().list_workers()
+    workers = documents.workers(cli_ctx.store())
     if as_json:
         output.emit_json([w.to_dict() for w in workers])
         return

@@ -1,4 +1,5 @@
-"""The JSON API: the same documents as the CLI's --json, from the same code paths."""
+"""The JSON API: the same documents as the CLI's --json, from the same application layer
+(app/): this module only reads requests and answers them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from urllib.parse import parse_qs, unquote_to_bytes
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from queuectl import api as queue_api
+from queuectl.app import control, documents
+from queuectl.app.store import Storage
 from queuectl.errors import (
     InvalidValue,
     JobNotFound,
@@ -18,14 +20,13 @@ from queuectl.errors import (
     ScheduleNotFound,
     WrongState,
 )
-from queuectl.models import QueueSettings, State
-from queuectl.specs import check_queue, parse_limit
-from queuectl.storage.base import Storage, steer
+from queuectl.models import State
+from queuectl.specs import check_queue
 from queuectl.web.params import MAX_NUMBER, whole_number
 from queuectl.web.stores import StorePool
 
 JOB_ACTIONS = frozenset({"logs", "retry", "cancel"})
-QUEUE_ACTIONS = frozenset({"pause", "resume", "limit"})
+QUEUE_ACTIONS = frozenset(control.QUEUE_ACTIONS)
 DEFAULT_LIMIT = 100  # as `list`; limit=0 means all, as `list --limit 0`
 
 
@@ -49,35 +50,20 @@ def path_segments(request: Request, prefix: str) -> list[str]:
     return [unquote_to_bytes(seg).decode("utf-8", "replace") for seg in rest.split(b"/")]
 
 
-def job_doc(store: Storage, job_id: str) -> dict[str, Any]:
-    """`show --json`: the job and its attempts log."""
-    return queue_api.job_with_attempts(store, job_id).to_dict()
-
-
-def logs_doc(store: Storage, job_id: str, attempt: int | None) -> dict[str, Any]:
-    """`logs --json`: one attempt's captured output. NoOutput (answered 404, like an
-    unknown job) when the job has no such attempt, or has not run yet."""
-    out = queue_api.output_of(store, job_id, attempt)
-    if out is None:
-        raise NoOutput(f"job {job_id!r} has not run yet")
-    return out.to_dict()
-
-
 class Api:
     def __init__(self, pool: StorePool) -> None:
         self.pool = pool
 
     async def status(self, request: Request) -> Response:
-        stats = await self.pool.run(lambda s: s.stats())
-        return JSONResponse(stats.to_dict())
+        return JSONResponse(await self.pool.run(documents.status))
 
     async def jobs(self, request: Request) -> Response:
         try:
             state, queue, limit = _list_args(request)
         except InvalidValue as exc:
             return error(str(exc), 400)
-        jobs = await self.pool.run(lambda s: s.list_jobs(state, queue, limit))
-        return JSONResponse([job.to_dict() for job in jobs])
+        jobs = await self.pool.run(lambda s: documents.list_jobs(s, state, queue, limit))
+        return JSONResponse(documents.job_docs(jobs))
 
     async def job(self, request: Request) -> Response:
         segments = path_segments(request, "/api/jobs/")
@@ -99,17 +85,19 @@ class Api:
         return JSONResponse(doc)
 
     def _act(self, store: Storage, job_id: str, action: str | None, request: Request) -> Any:
+        """GET: `show --json`, or `logs --json` (NoOutput, answered 404 like an unknown job,
+        when the job has no such attempt or has not run yet); POST: `dlq retry`, `cancel`."""
         if action is None:
-            return job_doc(store, job_id)
+            return documents.job_with_attempts(store, job_id).to_dict()
         if action == "logs":
-            return logs_doc(store, job_id, _attempt_arg(request))
+            return documents.output_ran(store, job_id, _attempt_arg(request)).to_dict()
         if action == "retry":
-            return store.retry_dead([job_id])[0].to_dict()
-        return store.cancel([job_id])[0].to_dict()
+            return control.retry_dead(store, [job_id])[0].to_dict()
+        return control.cancel(store, [job_id])[0].to_dict()
 
     async def queues(self, request: Request) -> Response:
         """GET /api/queues: `queue list --json`."""
-        infos = await self.pool.run(lambda s: s.queue_overview())
+        infos = await self.pool.run(documents.queues)
         return JSONResponse([info.to_dict() for info in infos])
 
     async def queue(self, request: Request) -> Response:
@@ -120,24 +108,20 @@ class Api:
             return error("no such queue action (pause, resume, limit)", 404)
         name, action = "/".join(segments[:-1]), segments[-1]
         try:
-            check_queue(name)
-            change: dict[str, Any] = {"paused": action == "pause"}
-            if action == "limit":
-                change = {"limit": parse_limit(await _limit_arg(request))}
-                steer(QueueSettings(name), None, change["limit"])
+            check_queue(name)  # before the body is read: a bad name is the first error
+            limit = await _limit_arg(request) if action == "limit" else None
+            apply = control.queue_action(name, action, limit)
         except QueuectlError as exc:
             return failure(exc)
-        done = await self.pool.run(lambda s: s.queue_update(name, **change))
-        doc = {"name": name, "paused": done.after.paused, "limit": done.after.limit,
-               "known": done.known}
-        return JSONResponse(doc)
+        done = await self.pool.run(apply)
+        return JSONResponse({**control.queue_doc(done.after), "known": done.known})
 
     async def retry_all(self, request: Request) -> Response:
-        jobs = await self.pool.run(lambda s: s.retry_dead(None))
-        return JSONResponse([job.to_dict() for job in jobs])
+        jobs = await self.pool.run(lambda s: control.retry_dead(s, None))
+        return JSONResponse(documents.job_docs(jobs))
 
 
-CRON_ACTIONS = ("pause", "resume", "run")
+CRON_ACTIONS = control.CRON_ACTIONS
 
 
 class CronApi:
@@ -148,7 +132,7 @@ class CronApi:
         self.pool = pool
 
     async def list(self, request: Request) -> Response:
-        found = await self.pool.run(lambda s: s.cron_list())
+        found = await self.pool.run(documents.schedules)
         return JSONResponse([c.to_dict() for c in found])
 
     async def act(self, request: Request) -> Response:
@@ -157,21 +141,15 @@ class CronApi:
             return error("use /api/cron/NAME/pause, /resume or /run", 404)
         name, action = segments
         try:
-            doc = await self.pool.run(lambda s: _cron_act(s, name, action))
+            doc = await self.pool.run(lambda s: control.cron_act(s, name, action))
         except QueuectlError as exc:
             return failure(exc)
         return JSONResponse(doc)
 
 
-def _cron_act(store: Storage, name: str, action: str) -> dict[str, Any]:
-    if action == "run":
-        return store.cron_run_now(name).to_dict()
-    return store.cron_set_paused(name, action == "pause").to_dict()
-
-
 def _list_args(request: Request) -> tuple[State | None, str | None, int | None]:
     params = request.query_params
-    state = queue_api.parse_state(params.get("state") or None)
+    state = documents.parse_state(params.get("state") or None)
     raw_limit = params.get("limit") or str(DEFAULT_LIMIT)
     limit = whole_number(raw_limit)
     if limit is None:

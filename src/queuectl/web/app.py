@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from queuectl import output
+from queuectl.app import documents
 from queuectl.errors import StoreUnavailable
 from queuectl.models import State, iso
 from queuectl.settings import redact_url
@@ -111,7 +112,7 @@ class Pages:
 
 
     async def queues(self, request: Request) -> Response:
-        infos = await self.pool.run(lambda s: s.queue_overview())
+        infos = await self.pool.run(documents.queues)
         name = "_queues.html" if _fragment(request) else "queues.html"
         return self.render(request, name, queues=infos, nav="queues")
 

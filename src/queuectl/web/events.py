@@ -15,7 +15,8 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from queuectl.storage.base import Storage
+from queuectl.app import documents
+from queuectl.app.store import Storage
 from queuectl.web.stores import StorePool
 
 POLL_SECONDS = 1.0
@@ -27,7 +28,7 @@ RETRY_MS = 2000  # how soon a browser reconnects after losing the stream
 def fingerprint(store: Storage, job_id: str | None) -> str:
     stats = store.stats()
     workers = [(w.id, w.state, w.current_job, w.heartbeat_at.timestamp())
-               for w in store.list_workers()]
+               for w in documents.workers(store)]
     parts: list[object] = [stats.to_dict(), workers]
     if job_id:
         job = store.get_job(job_id)

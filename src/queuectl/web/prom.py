@@ -20,10 +20,11 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from queuectl.app import documents
+from queuectl.app.store import AttemptRow, Stats, Storage
 from queuectl.metrics import compute, run_seconds, window
 from queuectl.models import Outcome, State, utcnow
 from queuectl.recurring import Cron
-from queuectl.storage.base import AttemptRow, Stats, Storage
 from queuectl.web.stores import StorePool
 
 WINDOW_SECONDS = 3600.0
@@ -37,14 +38,14 @@ class Snapshot:
 
     def __init__(self, store: Storage, now: datetime) -> None:
         since = window(now, WINDOW_SECONDS)
-        self.stats: Stats = store.stats()
-        self.queues = store.queue_overview()
-        self.workers = store.list_workers()
+        self.stats: Stats = documents.stats(store)
+        self.queues = documents.queues(store)
+        self.workers = documents.workers(store)
         self.rows: list[AttemptRow] = store.finished_attempts(since)
         self.dead = store.dead_since(since)
         self.figures = compute(self.rows, self.dead, since, now)
         self.now = now
-        self.crons: list[Cron] = store.cron_list()
+        self.crons: list[Cron] = documents.schedules(store)
 
 
 class StoreCollector(Collector):

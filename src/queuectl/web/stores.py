@@ -14,9 +14,8 @@ from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
+from queuectl.app.store import Storage, open_store
 from queuectl.errors import InvalidValue, JobNotFound, WrongState
-from queuectl.storage import open_store
-from queuectl.storage.base import Storage
 
 T = TypeVar("T")
 POOL_SIZE = 4  # stores open at most; more concurrent calls wait for one

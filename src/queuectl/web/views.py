@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from queuectl import output
+from queuectl.app import documents
+from queuectl.app.store import Stats, Storage
 from queuectl.metrics import Metrics, compute, timeline, window
 from queuectl.models import Attempt, Job, State, WorkerInfo, iso, utcnow
-from queuectl.storage.base import Stats, Storage
 from queuectl.timeparse import format_age, format_relative
 from queuectl.web import charts
 from queuectl.web.params import whole_number
@@ -42,9 +43,9 @@ def overview(store: Storage) -> Overview:
     since = window(now, CHART_SECONDS)
     rows = store.finished_attempts(since)
     workers = [WorkerRow(w, max(0.0, (now - w.heartbeat_at).total_seconds()))
-               for w in store.list_workers()]
+               for w in documents.workers(store)]
     return Overview(
-        stats=store.stats(), workers=workers,
+        stats=documents.stats(store), workers=workers,
         hour=compute(rows, store.dead_since(since), since, now),
         throughput=charts.throughput(timeline(rows, since, now, THROUGHPUT_BUCKETS), since, now),
         latency=charts.latency(timeline(rows, since, now, LATENCY_BUCKETS), since, now),
@@ -86,9 +87,10 @@ class JobPage:
 
 
 def jobs(store: Storage, flt: JobFilter) -> JobPage:
-    found = store.list_jobs(flt.state, flt.queue, PAGE_SIZE + 1, (flt.page - 1) * PAGE_SIZE,
-                            flt.search)
-    return JobPage(flt, found[:PAGE_SIZE], len(found) > PAGE_SIZE, store.stats().counts)
+    found = documents.list_jobs(store, flt.state, flt.queue, PAGE_SIZE + 1,
+                                offset=(flt.page - 1) * PAGE_SIZE, id_contains=flt.search)
+    return JobPage(flt, found[:PAGE_SIZE], len(found) > PAGE_SIZE,
+                   documents.stats(store).counts)
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ class CronRow:
 def crons(store: Storage) -> list[CronRow]:
     now = utcnow()
     rows = []
-    for c in store.cron_list():
+    for c in documents.schedules(store):
         when = c.next_run_at
         next_in = ("paused" if c.paused else "never" if when is None
                    else format_relative((when - now).total_seconds()))

@@ -1,0 +1,122 @@
+"""The actions on jobs, queues and schedules: what `cancel`, `dlq retry`, `purge`, `queue
+pause|resume|limit`, `cron pause|resume|run`, the dashboard's buttons, its JSON API and
+``Queue`` do.
+
+Every argument is checked before the store is opened (or created), so a refused action
+writes nothing. Each action raises queuectl's errors: JobNotFound or ScheduleNotFound for
+an unknown name, WrongState for a job in the wrong state, InvalidValue for a bad value.
+"""
+
+from __future__ import annotations
+
+import time
+
+from queuectl.models import FINAL_STATES, QueueSettings
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any
+
+    from queuectl.models import Job, QueueChange, State
+    from queuectl.recurring import Cron
+    from queuectl.storage.base import Storage
+
+KILL_POLL = 0.05  # seconds between looks while a running job's worker kills it
+QUEUE_ACTIONS = ("pause", "resume", "limit")
+CRON_ACTIONS = ("pause", "resume", "run")
+
+
+def cancel(store: Storage, job_ids: Sequence[str]) -> list[Job]:
+    """Cancel jobs, all or none: pending and failed ones never run, a running one's process
+    group is killed by its worker moments later. The jobs, cancelled."""
+    return store.cancel(list(job_ids))
+
+
+def unconfirmed_kills(store: Storage, jobs: Sequence[Job], timeout: float) -> list[str]:
+    """Wait up to ``timeout`` seconds for the workers to kill the jobs of ``jobs`` that
+    were running when cancelled (so that "cancelled" means gone); the ids of those whose
+    kill is still unconfirmed then."""
+    deadline = time.monotonic() + timeout
+    pending = [job.id for job in jobs if job.started_at and job.finished_at is None]
+    while pending and time.monotonic() < deadline:
+        pending = [job_id for job_id in pending if _attempt_running(store, job_id)]
+        if pending:
+            time.sleep(KILL_POLL)
+    return pending
+
+
+def _attempt_running(store: Storage, job_id: str) -> bool:
+    attempts = store.attempts(job_id)
+    return bool(attempts) and attempts[-1].finished_at is None
+
+
+def retry_dead(store: Storage, job_ids: Sequence[str] | None) -> list[Job]:
+    """Dead jobs back to pending, attempts 0, due now (None: every dead job), all or none;
+    WrongState for a job that is not dead."""
+    return store.retry_dead(None if job_ids is None else list(job_ids))
+
+
+def dead_left(store: Storage) -> int:
+    """How many jobs are dead (after `dlq retry --all`: those another job's unique key
+    kept there)."""
+    return store.stats().counts["dead"]
+
+
+def purge(store: Storage, states: Sequence[State], older_than: float) -> int:
+    """Delete jobs in final ``states`` (none given: every final state) finished more than
+    ``older_than`` seconds ago, with their attempts and output; how many were deleted."""
+    return store.purge(list(states) or sorted(FINAL_STATES), older_than)
+
+
+def queue_action(name: str, action: str,
+                 limit: str | None = None) -> Callable[[Storage], QueueChange]:
+    """``action`` (pause, resume, limit) on queue ``name``, checked now, to apply to a
+    store later: ``limit`` is the text given (a whole number >= 0, or "none"). Raises
+    InvalidValue (or UsageError for a limit that is no number) before any store is opened,
+    so a refused action creates and writes nothing."""
+    from queuectl.specs import check_queue, parse_limit
+    from queuectl.storage.base import steer
+
+    name = check_queue(name)
+    if action == "limit":
+        value = parse_limit(limit if limit is not None else "")
+        steer(QueueSettings(name), None, value)
+        return lambda store: store.queue_update(name, limit=value)
+    return lambda store: store.queue_update(name, paused=action == "pause")
+
+
+def queue_doc(settings: QueueSettings) -> dict[str, object]:
+    """A queue's settings as `queue pause|resume|limit --json` prints them."""
+    return {"name": settings.name, "paused": settings.paused, "limit": settings.limit}
+
+
+def cron_paused(store: Storage, name: str, paused: bool) -> Cron:
+    """Pause schedule ``name`` (no tick fires) or resume it (from the next tick: missed
+    ticks are not run); the schedule then. Raises ScheduleNotFound."""
+    return store.cron_set_paused(name, paused)
+
+
+def cron_run(store: Storage, name: str) -> Job:
+    """One job of schedule ``name``, enqueued now outside its ticks. Raises
+    ScheduleNotFound."""
+    return store.cron_run_now(name)
+
+
+def cron_remove(store: Storage, name: str) -> None:
+    """Delete schedule ``name`` (the jobs it enqueued stay). Raises ScheduleNotFound."""
+    store.cron_remove(name)
+
+
+def stop_workers(store: Storage) -> list[str]:
+    """Ask every worker of the store (any machine) to stop after its current job; the ids
+    of the workers asked."""
+    return store.request_stop()
+
+
+def cron_act(store: Storage, name: str, action: str) -> dict[str, Any]:
+    """``action`` (pause, resume, run) on schedule ``name``: the schedule's document, or
+    for run the job's (as `cron run --json`). Raises ScheduleNotFound."""
+    if action == "run":
+        return cron_run(store, name).to_dict()
+    return cron_paused(store, name, action == "pause").to_dict()

@@ -1,0 +1,141 @@
+"""The shared reads, and the JSON documents they give.
+
+`show`, `list`, `status`, `logs`, `wait`, the dashboard's JSON API and ``Queue`` read
+through these, so each document (`show --json`, GET /api/jobs/ID, ``Queue.get().to_dict()``)
+is one function's answer, whichever front end prints it.
+"""
+
+from __future__ import annotations
+
+import time
+
+from queuectl.errors import InvalidValue, JobNotFound, NoOutput
+from queuectl.models import FINAL_STATES, State
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any
+
+    from queuectl.models import Job, Output, QueueInfo, WorkerInfo
+    from queuectl.recurring import Cron
+    from queuectl.storage.base import Stats, Storage
+
+WAIT_POLL = 0.2  # seconds between polls while waiting for jobs to finish
+
+
+def job_with_attempts(store: Storage, job_id: str) -> Job:
+    """The job with its attempts log and dependents (``to_dict()`` is `show --json`);
+    raises JobNotFound."""
+    from dataclasses import replace
+
+    job = store.get_job(job_id)
+    if job is None:
+        raise JobNotFound(job_id)
+    return replace(job, attempts_log=tuple(store.attempts(job_id)),
+                   dependents=tuple(store.dependents(job_id)))
+
+
+def jobs_now(store: Storage, job_ids: Sequence[str]) -> list[Job]:
+    """The jobs as they are now, in the order asked; raises JobNotFound for the first unknown."""
+    jobs = []
+    for job_id in job_ids:
+        job = store.get_job(job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        jobs.append(job)
+    return jobs
+
+
+def output_of(store: Storage, job_id: str, attempt: int | None) -> Output | None:
+    """The captured output of attempt ``attempt`` (None: the latest); None when the job has
+    not run yet. Raises JobNotFound, or NoOutput for an attempt the job never had."""
+    out = store.read_output(job_id, attempt)
+    if out is not None:
+        return out
+    if store.get_job(job_id) is None:
+        raise JobNotFound(job_id)
+    if attempt is not None:
+        raise NoOutput(f"job {job_id!r} has no attempt {attempt}")
+    return None
+
+
+def output_ran(store: Storage, job_id: str, attempt: int | None) -> Output:
+    """``output_of`` for a job that must have run (`logs`, GET /api/jobs/ID/logs; its
+    ``to_dict()`` is `logs --json`): NoOutput when it has not run yet."""
+    out = output_of(store, job_id, attempt)
+    if out is None:
+        raise NoOutput(f"job {job_id!r} has not run yet")
+    return out
+
+
+def parse_state(state: State | str | None) -> State | None:
+    """A state filter (None: any); raises InvalidValue naming the valid states."""
+    if state is None:
+        return None
+    if state not in State.__members__.values():
+        raise InvalidValue(f"invalid state {state!r}; valid: {', '.join(State)}")
+    return State(state)
+
+
+def list_jobs(store: Storage, state: State | None = None, queue: str | None = None,
+              limit: int | None = None, *, offset: int = 0, id_contains: str | None = None,
+              cron: str | None = None) -> list[Job]:
+    """Jobs newest first (`list`, `dlq list`, GET /api/jobs, the dashboard's pages): only
+    ``state``, ``queue``, ids holding ``id_contains``, jobs of schedule ``cron``, when
+    given; at most ``limit`` (None: all) after skipping ``offset``."""
+    return store.list_jobs(state, queue, limit, offset, id_contains, cron=cron)
+
+
+def stats(store: Storage) -> Stats:
+    """Counts per state, scheduled and blocked jobs, workers, paused queues and limits;
+    its ``to_dict()`` is the `status --json` document (GET /api/status, ``Queue.status()``)."""
+    return store.stats()
+
+
+def status(store: Storage) -> dict[str, Any]:
+    """The `status --json` document (see stats)."""
+    return stats(store).to_dict()
+
+
+def queues(store: Storage) -> list[QueueInfo]:
+    """Every queue that has jobs or settings: counts per state, running, paused, limit
+    (``to_dict()``: `queue list --json`, GET /api/queues)."""
+    return store.queue_overview()
+
+
+def workers(store: Storage) -> list[WorkerInfo]:
+    """Every registered worker, with its state (idle, busy, lost) and current job."""
+    return store.list_workers()
+
+
+def schedules(store: Storage) -> list[Cron]:
+    """Every recurring schedule (``to_dict()``: `cron list --json`, GET /api/cron)."""
+    return store.cron_list()
+
+
+def job_docs(jobs: Sequence[Job]) -> list[dict[str, Any]]:
+    """Jobs as the JSON list every listing and action prints."""
+    return [job.to_dict() for job in jobs]
+
+
+def enqueued_docs(jobs: Sequence[Job]) -> list[dict[str, Any]]:
+    """`enqueue --json` documents: a job whose unique key was taken (the job holding the
+    key, given back in its place) is marked ``"duplicate": true``."""
+    return [{**job.to_dict(), "duplicate": True} if job.duplicate else job.to_dict()
+            for job in jobs]
+
+
+def wait_for(snapshot: Callable[[], list[Job]], timeout: float | None,
+             poll: float = WAIT_POLL) -> tuple[list[Job], bool]:
+    """Read ``snapshot()`` until every job in it is final (completed, dead, cancelled) or
+    ``timeout`` seconds have passed (None: no limit). Returns the last snapshot and whether
+    every job was final in it."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        jobs = snapshot()
+        done = all(job.state in FINAL_STATES for job in jobs)
+        if done or (deadline is not None and time.monotonic() >= deadline):
+            return jobs, done
+        pause = poll if deadline is None else min(poll, max(0.0, deadline - time.monotonic()))
+        time.sleep(pause)

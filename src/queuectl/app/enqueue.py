@@ -1,0 +1,68 @@
+"""Putting jobs on the queue: the one way in for `enqueue`, `run` and ``Queue``.
+
+Every job is built and checked by submit.py before the store is touched, against an
+existing store's config or, when the store is missing, the config a new one starts with;
+only then is a missing store made, so a refused job leaves none behind. The store then
+inserts the jobs in one transaction or none, and a refusal of one entry of a batch is
+named by that entry ("line 3: ...", "entry 2: ...") here, for every front end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from queuectl import submit
+from queuectl.errors import DependencyRefused, DuplicateJob, InvalidJob
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from queuectl.models import Job
+    from queuectl.storage.base import Storage
+
+StoreOf = Callable[[bool], "Storage"]  # store_of(create): the store, made only with create
+Build = Callable[[submit.Where], submit.Batch]  # the checked jobs, resolved against a Where
+
+
+def checked(store_of: StoreOf, build: Build) -> tuple[submit.Batch, Storage]:
+    """The jobs ``build`` makes, checked, and the store to insert them in: an existing
+    store's config resolves them; a missing store is made only once they pass. Raises what
+    ``build`` raises (nothing is created then)."""
+    where, found = submit.Where.found(store_of)
+    batch = build(where)
+    return batch, found if found is not None else store_of(True)
+
+
+def insert(store: Storage, batch: submit.Batch, *, name_duplicates: bool = True) -> list[Job]:
+    """Insert the batch in one transaction; the jobs in order (a job whose unique key is
+    taken comes back as the job holding it, ``duplicate`` set). Refusals: see
+    entries_named."""
+    if not batch.specs:
+        return []
+    with entries_named(batch, name_duplicates=name_duplicates):
+        return store.enqueue(batch.specs)
+
+
+def insert_ids(store: Storage, batch: submit.Batch) -> list[str]:
+    """``insert`` for jobs without unique keys, returning only their ids (cheaper: no job
+    is read back)."""
+    with entries_named(batch):
+        return store.enqueue_ids(batch.specs)
+
+
+@contextmanager
+def entries_named(batch: submit.Batch, *, name_duplicates: bool = True) -> Iterator[None]:
+    """The store's refusal of one entry of a labelled batch (a file, a list of entries),
+    raised as InvalidJob naming the entry: a dependency it refuses, and (with
+    ``name_duplicates``) an id that exists already. A single job's refusal passes through
+    unchanged (DependencyRefused, DuplicateJob)."""
+    try:
+        yield
+    except DuplicateJob as exc:
+        if name_duplicates and exc.job_id in batch.labels:
+            raise InvalidJob(f"{batch.labels[exc.job_id]}: {exc}") from None
+        raise
+    except DependencyRefused as exc:
+        if batch.lines:
+            raise InvalidJob(f"{batch.lines[exc.index]}: {exc}") from None
+        raise

@@ -1,0 +1,54 @@
+"""The command-line flags that give a job's fields: one table, read by the click commands
+(`enqueue`, `run`: cli/jobs.py) and by the click-free fast path (cli/fastpath.py).
+
+A new job field gets its flag here once, and both parsers take it. Nothing here imports
+click: the fast path reads this table on every `queuectl enqueue`.
+
+Each row: (the flag's names, the job field it sets, the click parameter's name, its kind,
+its help). Kinds: "text"; "int" (a whole number); "many" (repeatable, a list); "pair"
+(repeatable KEY=VALUE, a mapping).
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    Row: TypeAlias = tuple[tuple[str, ...], str, str, str, str]
+
+# The flags that describe one job: `enqueue` and `run` take the same.
+JOB: tuple[Row, ...] = (
+    (("-c", "--command", "--cmd"), "command", "command", "text", "Shell command to run."),
+    (("--id",), "id", "job_id", "text", "Job id (default: a short generated one)."),
+    (("-p", "--priority"), "priority", "priority", "int", "Higher runs first (default 0)."),
+    (("--max-retries",), "max_retries", "max_retries", "int",
+     "Retries after the first attempt [config]."),
+    (("--timeout",), "timeout", "timeout", "text",
+     "Attempt time limit: seconds or 30s/5m/1h [config]."),
+    (("--run-at",), "run_at", "run_at", "text",
+     "Not before this ISO 8601 time (no zone: local time)."),
+    (("--delay",), "delay", "delay", "text", "Not before this long from now: 30s, 5m, 1h30m, 2d."),
+    (("--queue",), "queue", "queue", "text", "Named queue (default: default)."),
+    (("--cwd",), "cwd", "cwd", "text", "Directory to run in (default: the current one)."),
+    (("-e", "--env"), "env", "env_pairs", "pair", "Environment variable for the job (repeatable)."),
+    (("--after",), "after", "after", "many", "Run only once job ID has completed (repeatable)."),
+)
+
+# `enqueue` only: a job `run` follows is its own, never a duplicate of another.
+ENQUEUE_ONLY: tuple[Row, ...] = (
+    (("--unique-key",), "unique_key", "unique_key", "text",
+     "Enqueue nothing while a job with KEY is pending, failed or running."),
+)
+
+METAVARS = {"env": "KEY=VALUE", "after": "ID", "unique_key": "KEY"}  # the help's value names
+
+
+def fields_by_flag(rows: tuple[Row, ...]) -> dict[str, str]:
+    """Every name of every flag in ``rows`` -> the job field it sets."""
+    return {name: field for names, field, _, _, _ in rows for name in names}
+
+
+def kinds_by_field(rows: tuple[Row, ...]) -> dict[str, str]:
+    """The job field of each row -> its kind."""
+    return {field: kind for _, field, _, kind, _ in rows}
