@@ -112,6 +112,7 @@ def assert_all_done_once(cli: Cli, count: int, pad: int = 0) -> int:
     return lost
 
 
+@pytest.mark.slow
 def test_random_worker_kills_lose_nothing(cli: Cli) -> None:
     enqueue_chaos_jobs(cli, CHAOS_JOBS)
     pool = cli.start_workers(4)
@@ -172,6 +173,7 @@ class Outage:
             self.filler = None
 
 
+@pytest.mark.slow
 def test_workers_paused_past_the_lease_through_a_store_outage_lose_nothing(
     chaos_cli: Cli,
 ) -> None:
@@ -222,6 +224,7 @@ def test_workers_paused_past_the_lease_through_a_store_outage_lose_nothing(
     print(f"{pauses} pauses, {outage.kills} connection kills, {lost} attempts lost")
 
 
+@pytest.mark.slow
 def test_concurrent_cli_enqueues_while_workers_drain(cli: Cli) -> None:
     threads, per_thread = 4, 25
     pool = cli.start_workers(4)

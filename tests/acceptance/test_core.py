@@ -9,6 +9,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import Cli, wait_until
 
 
@@ -16,6 +18,7 @@ def ts(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+@pytest.mark.smoke
 def test_a_job_completes_and_its_output_is_kept(cli: Cli) -> None:
     assert cli.ok("enqueue", '{"id":"job1","command":"echo hello; echo oops >&2"}') == "job1\n"
     cli.start_workers(1)
@@ -107,6 +110,7 @@ def test_sigterm_is_graceful(cli: Cli) -> None:
     assert cli.job(job_id)["state"] == "completed"
 
 
+@pytest.mark.smoke
 def test_detached_workers(cli: Cli) -> None:
     result = cli.run("worker", "start", "--count", "2", "--detach")
     assert result.returncode == 0, result.stderr
@@ -130,6 +134,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
+@pytest.mark.smoke
 def test_bulk_enqueue_is_all_or_nothing(cli: Cli, tmp_path: Path) -> None:
     good = tmp_path / "good.jsonl"
     good.write_text('{"command":"true","id":"b1"}\n{"command":"true","id":"b2","priority":3}\n')
@@ -188,6 +193,7 @@ def test_errors_are_one_line_with_the_right_exit_code(cli: Cli) -> None:
     assert cli.json("config", "list")["max-retries"] == 3
 
 
+@pytest.mark.smoke
 def test_config_round_trip_and_json(cli: Cli) -> None:
     assert cli.ok("config", "set", "backoff_base", "3") == "backoff-base = 3\n"
     assert cli.ok("config", "get", "BACKOFF-BASE") == "3\n"

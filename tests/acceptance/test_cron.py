@@ -10,6 +10,8 @@ import time
 from datetime import datetime
 from urllib.parse import quote
 
+import pytest
+
 from tests.helpers import QUEUECTL, Cli, wait_until
 
 HOSTS = ("host-a", "host-b")
@@ -32,6 +34,7 @@ def assert_every_tick_once(found: list[float], step: float) -> None:
     assert set(gaps) <= {step}, gaps  # no tick lost between the first and the last
 
 
+@pytest.mark.slow
 def test_two_pools_on_two_hosts_enqueue_one_job_per_tick(cli: Cli) -> None:
     for host in HOSTS:
         cli.start_workers(2, env={"QUEUECTL_HOST_ID": host})
@@ -45,6 +48,7 @@ def test_two_pools_on_two_hosts_enqueue_one_job_per_tick(cli: Cli) -> None:
     assert hosts == set(HOSTS)
 
 
+@pytest.mark.slow
 def test_a_pool_killed_at_a_tick_neither_loses_nor_doubles_it(cli: Cli) -> None:
     cli.ok("cron", "add", "beat", "every 2s", "-c", "true", "--overlap", "allow")
     pool = cli.start_workers(1)
@@ -121,6 +125,7 @@ def test_bad_input_is_one_line_and_writes_nothing(cli: Cli) -> None:
     assert cli.json("list") == []
 
 
+@pytest.mark.smoke
 def test_dashboard_cron_page_actions_and_metrics(cli: Cli) -> None:
     import httpx
     from prometheus_client.parser import text_string_to_metric_families

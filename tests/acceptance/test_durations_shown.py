@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from queuectl.storage.base import Storage
 from tests.helpers import Cli
 
@@ -52,6 +54,7 @@ def test_workers_read_duration_keys_as_seconds(cli: Cli) -> None:
     assert job["timeout"] == 1 and job["last_error"].startswith("timed out")
 
 
+@pytest.mark.smoke
 def test_show_prints_durations_as_typed_and_when_a_job_runs(cli: Cli) -> None:
     later = cli.enqueue("true", "--timeout", "10m", "--delay", "5h")
     shown = cli.ok("show", later)

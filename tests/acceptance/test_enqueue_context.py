@@ -8,6 +8,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from queuectl.specs import MAX_COMMAND_BYTES, MAX_EXEC_BYTES
 from tests.helpers import QUEUECTL, Cli
 
@@ -65,6 +67,7 @@ def test_what_could_never_reach_exec_is_refused_at_enqueue(cli: Cli, tmp_path: P
     assert cli.json("list") == []
 
 
+@pytest.mark.smoke
 def test_a_job_within_the_exec_budget_starts(cli: Cli, tmp_path: Path) -> None:
     """The budget is real: a job just under it runs beside the worker's own environment."""
     env = {f"K{i}": "x" * 100_000 for i in range(10)}

@@ -99,6 +99,7 @@ def test_pools_hold_one_connection_per_worker_and_one_listen_each(fleet: Cli) ->
     cli.wait_state(job, "completed")
 
 
+@pytest.mark.slow
 def test_one_enqueue_costs_workers_a_few_transactions_whatever_the_pool_size(
         fleet: Cli) -> None:
     cli = fleet

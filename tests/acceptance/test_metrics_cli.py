@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.helpers import Cli
 
 
+@pytest.mark.smoke
 def test_empty_store_has_zero_counts_and_null_figures(cli: Cli) -> None:
     doc = cli.json("metrics")
     assert (doc["completed"], doc["failed_attempts"], doc["dead"]) == (0, 0, 0)

@@ -8,6 +8,8 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from queuectl.pool.supervisor import log_path as log_path_of
 from queuectl.settings import redact_url
 from tests.acceptance.process_tools import read_pid
@@ -76,6 +78,7 @@ def test_first_ctrl_c_says_what_the_pool_is_waiting_for(cli: Cli, tmp_path: Path
     assert cli.job(job_id)["state"] == "pending"
 
 
+@pytest.mark.smoke
 def test_ctrl_c_of_an_idle_pool(cli: Cli, tmp_path: Path) -> None:
     pool = cli.start_workers(1)
     os.killpg(pool.pid, signal.SIGINT)

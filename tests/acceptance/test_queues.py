@@ -98,6 +98,7 @@ def test_a_job_cancelled_while_running_holds_its_place_until_its_process_ends(
     lines = log.read_text().split()
     assert lines[-1] == "B" and lines.count("B") == 1, lines
 
+@pytest.mark.slow
 def test_pause_and_resume_while_jobs_run(cli: Cli, tmp_path: Path) -> None:
     cli.start_workers(2)
     running = [cli.enqueue("sleep 3", "--queue", "reports") for _ in range(2)]
@@ -121,6 +122,7 @@ def test_pause_and_resume_while_jobs_run(cli: Cli, tmp_path: Path) -> None:
     assert cli.json("status")["paused_queues"] == []
 
 
+@pytest.mark.smoke
 def test_limit_zero_holds_back_and_raising_it_releases(cli: Cli) -> None:
     cli.ok("queue", "limit", "gpu", "0")
     cli.start_workers(1)

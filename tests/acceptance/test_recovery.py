@@ -40,6 +40,7 @@ def exits(proc: subprocess.Popen[bytes], timeout: float = 15) -> int:
     return proc.wait(timeout=timeout)
 
 
+@pytest.mark.smoke
 def test_killed_worker_job_is_completed_by_another(cli: Cli, tmp_path: Path) -> None:
     short_lease(cli)
     job_id = cli.enqueue("echo $$ > sh.pid; sleep 2; echo done")
@@ -59,6 +60,7 @@ def test_killed_worker_job_is_completed_by_another(cli: Cli, tmp_path: Path) -> 
     assert cli.json("status")["counts"]["processing"] == 0
 
 
+@pytest.mark.slow
 def test_lost_worker_on_another_host_is_recovered_after_the_lease(cli: Cli) -> None:
     """Liveness lives in the store: a worker of another host is lost only by silence."""
     short_lease(cli)
@@ -329,6 +331,7 @@ def attempts_overlap(log: list[dict[str, object]]) -> bool:
                                                  strict=True))
 
 
+@pytest.mark.slow
 def test_a_worker_back_from_a_long_silence_cancels_nothing(cli: Cli) -> None:
     """Pool X goes silent past the lease while its job ends; pool Y takes the job over.
     When X comes back it learns it was taken for lost: it registers again before it claims

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from queuectl.models import AttemptResult, JobSpec, Outcome, WorkerInfo, utcnow
 from queuectl.retry import after_failure
 from queuectl.storage import open_store
@@ -13,6 +15,7 @@ from queuectl.storage.base import Storage
 from tests.helpers import Cli, wait_until
 
 
+@pytest.mark.slow
 def test_a_running_pool_deletes_finished_jobs_past_the_retention(cli: Cli) -> None:
     keep = cli.enqueue("true", "--delay", "1h")  # pending: never deleted
     cli.ok("config", "set", "retention", "2s")

@@ -13,6 +13,8 @@ import stat
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from queuectl.cli.app import CliContext
 from queuectl.models import JobSpec
 from queuectl.storage import open_store
@@ -145,6 +147,7 @@ READERS = [
 ]
 
 
+@pytest.mark.slow
 def test_a_missing_store_is_never_created_by_a_reader(tmp_path: Path) -> None:
     db = tmp_path / "no" / "such" / "dir" / "q.db"
     cli = Cli(str(db), tmp_path / "home", cwd=tmp_path)
@@ -156,6 +159,7 @@ def test_a_missing_store_is_never_created_by_a_reader(tmp_path: Path) -> None:
     assert not (tmp_path / "no").exists()
 
 
+@pytest.mark.smoke
 def test_writers_create_a_named_store(tmp_path: Path) -> None:
     for n, args in enumerate([["enqueue", "-c", "true"], ["enqueue", "-c", "true", "--json"],
                               ["config", "set", "max-retries", "2"]]):
@@ -191,6 +195,7 @@ def test_db_is_understood_after_the_command(tmp_path: Path) -> None:
     assert not (tmp_path / "other.db").exists() and not (tmp_path / "b.db").exists()
 
 
+@pytest.mark.slow
 def test_a_postgres_database_without_our_tables_is_never_given_them_by_a_reader(
     tmp_path: Path,
 ) -> None:

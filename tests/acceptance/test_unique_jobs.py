@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from tests.helpers import QUEUECTL, Cli
 
 
@@ -28,6 +30,7 @@ def test_eight_concurrent_enqueuers_make_one_job(cli: Cli) -> None:
     assert jobs[0]["unique_key"] == "sync-user-42"
 
 
+@pytest.mark.smoke
 def test_a_duplicate_gives_back_the_job_there_is(cli: Cli) -> None:
     first = cli.enqueue("sleep 60", "--unique-key", "k")
     proc = cli.run("enqueue", "-c", "other", "--unique-key", "k", "--json")

@@ -110,6 +110,7 @@ def pool(cli: Cli) -> Cli:
     return cli
 
 
+@pytest.mark.smoke
 def test_run_streams_the_output_and_exits_0(pool: Cli) -> None:
     proc = run(pool, "--", "sh", "-c", "echo one; sleep 0.3; echo 'two  words'")
     assert (proc.returncode, proc.stdout) == (0, "one\ntwo  words\n")
@@ -134,6 +135,7 @@ def test_run_exits_as_a_shell_reports_a_killed_timed_out_or_unstartable_job(
     assert run(pool, "--max-retries", "0", *flags, "-c", command).returncode == code
 
 
+@pytest.mark.smoke
 def test_run_after_a_dependency(pool: Cli) -> None:
     first = pool.enqueue("sleep 0.5; echo first > order")
     proc = run(pool, "--after", first, "-c", "cat order")
