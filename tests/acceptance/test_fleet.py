@@ -50,7 +50,7 @@ def _db(cli: Cli) -> str:
 def _one(sql: str, *params: object) -> int:
     with pg.admin() as conn:
         conn.execute("SELECT pg_stat_clear_snapshot()")
-        row = conn.execute(sql, params).fetchone()  # type: ignore[arg-type]
+        row = conn.execute(sql, params).fetchone()
     assert row is not None
     return int(str(row[0]))
 

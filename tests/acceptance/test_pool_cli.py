@@ -158,6 +158,8 @@ def test_a_detached_pool_that_did_not_start_is_not_left_running(tmp_path: Path) 
     """PostgreSQL lets the pool's role hold one connection: the supervisor's LISTEN takes it
     and no worker can register. `--detach` reports failure (exit 1), and the supervisor it
     started is gone: a pool the user was told did not start must not run on behind them."""
+    import psycopg
+
     from tests import pg
 
     pg.require_server()
@@ -165,7 +167,7 @@ def test_a_detached_pool_that_did_not_start_is_not_left_running(tmp_path: Path) 
     role = f"{name}_one"
     with pg.admin() as conn:
         conn.execute(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 1')
-    with pg.psycopg.connect(pg.url_for(name), autocommit=True) as conn:
+    with psycopg.connect(pg.url_for(name), autocommit=True) as conn:
         conn.execute(f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{role}"')
         conn.execute(f'GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
     url = f"postgresql://{role}@{pg.HOST}:{pg.PORT}/{name}"

@@ -201,6 +201,8 @@ def test_a_postgres_database_without_our_tables_is_never_given_them_by_a_reader(
 ) -> None:
     """The PostgreSQL form of a mistyped store: a database that exists but is not a queue
     (`postgres` itself, say). Readers refuse it and leave it as it was; writers set it up."""
+    import psycopg
+
     from tests import pg
 
     pg.require_server()
@@ -214,7 +216,7 @@ def test_a_postgres_database_without_our_tables_is_never_given_them_by_a_reader(
                 1, f"queuectl: error: the database {url} exists but has no queuectl tables: "
                 "run `queuectl init` or any command that writes (enqueue, worker start) to "
                 "create them\n"), args
-        with pg.psycopg.connect(url) as conn:
+        with psycopg.connect(url) as conn:
             tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
             assert tables.fetchone() == (0,)
         assert cli.enqueue("true")
