@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,17 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30, interval: flo
             return
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def most_at_once(spans: list[tuple[datetime, datetime]]) -> int:
+    """The largest number of spans open at one instant (an end at the very instant of a
+    start closes first: the claim that follows a finish is stamped after it)."""
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    return peak
 
 
 PYTHON = sys.executable

@@ -172,13 +172,6 @@ def test_cancel_pending_and_refuse_completed(cli: Cli) -> None:
     assert missing.returncode == 1 and "not found" in missing.stderr
 
 
-def test_cancel_is_all_or_nothing(cli: Cli) -> None:
-    a = cli.enqueue("true", "--delay", "1h")
-    before = cli.ok("list", "--json")
-    assert cli.run("cancel", a, "no-such-job").returncode == 1
-    assert cli.ok("list", "--json") == before
-
-
 # --- wait -----------------------------------------------------------------------------------
 
 

@@ -83,19 +83,6 @@ def test_flags_refuse_unknown_cancelled_and_self_dependencies(cli: Cli) -> None:
     assert [j["id"] for j in cli.json("list")] == [gone]
 
 
-def test_waiting_jobs_are_shown_and_a_cancel_reaches_them(cli: Cli) -> None:
-    build = cli.enqueue("true", "--id", "build", "--delay", "1h")
-    cli.enqueue("true", "--id", "test", "--after", build)
-    cli.enqueue("true", "--id", "deploy", "--after", "test", "--after", build)
-    assert cli.job("deploy")["waiting_for"] == ["test", "build"]
-    assert "waiting for test, build" in cli.ok("list")
-    assert cli.json("status")["blocked"] == 2
-    cli.ok("cancel", build)
-    deploy = cli.job("deploy")
-    assert (deploy["state"], deploy["last_error"]) == ("cancelled", "dependency 'build' cancelled")
-    assert cli.job("test")["last_error"] == "dependency 'build' cancelled"
-
-
 # --- queuectl run ----------------------------------------------------------------------------
 
 
