@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -21,6 +22,18 @@ from pathlib import Path
 
 from queuectl.cli import entry
 from tests.helpers import Cli
+
+# Read by a process before any command runs (at import, or by the dynamic loader): a command
+# whose environment sets them differently from this process's must run as a process.
+_PROCESS_WIDE = ("QUEUECTL_HOST_ID", "LD_PRELOAD")
+
+# One in-process command at a time: os.environ, the cwd and sys.std* belong to the process.
+_one_at_a_time = threading.Lock()
+
+
+def can_run(env: Mapping[str, str]) -> bool:
+    """Whether a command with ``env`` behaves in-process as it would as a process."""
+    return all(env.get(name) == os.environ.get(name) for name in _PROCESS_WIDE)
 
 
 def run_main(args: list[str], env: Mapping[str, str], cwd: Path, input: str | bytes | None = None,
@@ -30,9 +43,10 @@ def run_main(args: list[str], env: Mapping[str, str], cwd: Path, input: str | by
 
     ``fast_path=False`` switches the click-free enqueue path off, so that the same line goes
     through click. os.environ, the working directory, sys.std* and the signal handlers are
-    restored afterwards, whatever the command did."""
-    if env.get("QUEUECTL_HOST_ID") != os.environ.get("QUEUECTL_HOST_ID"):
-        raise AssertionError("QUEUECTL_HOST_ID is read at import: run this one as a process")
+    restored afterwards, whatever the command did. Raises AssertionError when ``env`` sets
+    what only a new process would honour (``can_run``)."""
+    if not can_run(env):
+        raise AssertionError(f"{_PROCESS_WIDE} are read as a process starts: run it as one")
     data = input.encode("utf-8", "surrogateescape") if isinstance(input, str) else input
     stdin = io.TextIOWrapper(io.BytesIO(data or b""), encoding="utf-8")
     out, err = io.BytesIO(), io.BytesIO()
@@ -40,7 +54,7 @@ def run_main(args: list[str], env: Mapping[str, str], cwd: Path, input: str | by
     stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
     stderr = io.TextIOWrapper(err, encoding="utf-8", errors="backslashreplace",
                               write_through=True)
-    with _process_state(env, cwd, stdin, stdout, stderr):
+    with _one_at_a_time, _process_state(env, cwd, stdin, stdout, stderr):
         code = _main(args, fast_path)
     return subprocess.CompletedProcess(
         ["queuectl", *args], code, out.getvalue().decode("utf-8", "replace"),
