@@ -257,8 +257,11 @@ def test_store_and_listener_come_back_after_their_connections_are_killed(
     try:
         assert terminate_backends(url) >= 2
         # The job ends during the outage: the first try meets the dead connection, the
-        # next reconnects and records it (what the worker's retry loop does).
-        with pytest.raises(StoreUnavailable, match="ended the connection"):
+        # next reconnects and records it (what the worker's retry loop does). Whether the
+        # server's own word (57P01) reaches the client before the closed socket does depends
+        # on the driver: psycopg 3.2.1 reports only "consuming input failed".
+        with pytest.raises(StoreUnavailable,
+                           match="ended the connection|the connection to the store was lost"):
             pstore.finish(job, worker, OK, policy)
         done = pstore.finish(job, worker, OK, policy)
         assert done.state == State.COMPLETED
