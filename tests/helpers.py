@@ -53,6 +53,13 @@ class Cli:
         found: dict[str, Any] = json.loads(done.stdout)
         return found
 
+    def look(self, *args: str) -> Any:
+        """``json`` for a read the test waits on or checks: `ARGS --json` run by ``observe``."""
+        done = self.observe(*args, "--json")
+        if done.returncode != 0:
+            raise AssertionError(f"queuectl {' '.join(args)} -> {done.returncode}: {done.stderr}")
+        return json.loads(done.stdout)
+
     def observe(self, *args: str) -> subprocess.CompletedProcess[str]:
         """A read the test makes to wait for or check a state (`show`, `status`, `worker
         list`): run in-process through the console script's entry point, the same command

@@ -18,7 +18,7 @@ HOSTS = ("host-a", "host-b")
 
 def ticks(cli: Cli, name: str) -> list[float]:
     """The ticks of the schedule's jobs (epoch seconds, from their ids), oldest first."""
-    jobs = cli.json("list", "--cron", name, "--limit", "0")
+    jobs = cli.look("list", "--cron", name, "--limit", "0")
     out = []
     for job in jobs:
         assert job["cron"] == name
@@ -67,7 +67,7 @@ def test_a_pool_killed_at_a_tick_neither_loses_nor_doubles_it(cli: Cli) -> None:
 def test_overlap_skip_never_runs_two_jobs_at_once_and_records_skips(cli: Cli) -> None:
     cli.start_workers(2)
     cli.ok("cron", "add", "slow", "every 1s", "-c", "sleep 2.5")
-    wait_until(lambda: cli.json("cron", "show", "slow")["skipped"] >= 2, timeout=20,
+    wait_until(lambda: cli.look("cron", "show", "slow")["skipped"] >= 2, timeout=20,
                what="skipped ticks")
     cli.ok("cron", "pause", "slow")
     shown = cli.json("cron", "show", "slow")
@@ -153,7 +153,7 @@ def test_catch_up_none_misses_a_tick_from_before_the_pool_and_runs_one_it_saw(cl
     # A tick 3 s before any pool ran: the pool that starts now fires it as missed.
     plant_tick(cli, "late", int(time.time() * 1000) - 3000)
     cli.start_workers(1)
-    wait_until(lambda: cli.json("worker", "list") != [], timeout=30, what="the pool")
+    wait_until(lambda: cli.look("worker", "list") != [], timeout=30, what="the pool")
     wait_until(planned_ahead, timeout=30, what="the tick fired")
     assert cli.json("list", "--cron", "late") == []
     # A tick that came once the pool ran, fired late (as a busy pool fires one): it runs.

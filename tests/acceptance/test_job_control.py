@@ -312,7 +312,7 @@ def test_running_job_output_is_visible_before_it_ends(cli: Cli, tmp_path: Path) 
     job_id = cli.enqueue("echo early; echo $$ > sh.pid; sleep 30")
     cli.start_workers(1)
     read_pid(tmp_path / "sh.pid")
-    wait_until(lambda: cli.run("logs", job_id).stdout == "early\n", timeout=5,
+    wait_until(lambda: cli.observe("logs", job_id).stdout == "early\n", timeout=5,
                what="output of the running attempt")
     assert cli.json("logs", job_id)["finished"] is False
     cli.ok("cancel", job_id)

@@ -41,7 +41,7 @@ def test_a_running_pool_deletes_finished_jobs_past_the_retention(cli: Cli) -> No
 
 
 def _gone(cli: Cli, ids: list[str]) -> bool:
-    listed = {job["id"] for job in cli.json("list", "--limit", "0")}
+    listed = {job["id"] for job in cli.look("list", "--limit", "0")}
     return not listed & set(ids)
 
 
