@@ -75,3 +75,15 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QUEUECTL_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("QUEUECTL_DB", raising=False)
     os.environ.pop("NO_COLOR", None)
+
+
+TIERS = ("unit", "contract", "acceptance", "browser", "bench")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, its folder under tests/, so that `-m` can pick tiers
+    across folders (`.ci/lowest` runs `unit or contract or smoke`)."""
+    for item in items:
+        tier = item.path.parent.name
+        if tier in TIERS:
+            item.add_marker(tier)

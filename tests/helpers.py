@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,31 @@ class Cli:
         return self.ok("enqueue", "-c", command, *flags).strip()
 
     def job(self, job_id: str) -> dict[str, Any]:
-        return self.json("show", job_id)  # type: ignore[no-any-return]
+        """`show --json`, read in-process (``observe``)."""
+        done = self.observe("show", job_id, "--json")
+        if done.returncode != 0:
+            raise AssertionError(f"queuectl show {job_id} -> {done.returncode}: {done.stderr}")
+        found: dict[str, Any] = json.loads(done.stdout)
+        return found
+
+    def look(self, *args: str) -> Any:
+        """``json`` for a read the test waits on or checks: `ARGS --json` run by ``observe``."""
+        done = self.observe(*args, "--json")
+        if done.returncode != 0:
+            raise AssertionError(f"queuectl {' '.join(args)} -> {done.returncode}: {done.stderr}")
+        return json.loads(done.stdout)
+
+    def observe(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """A read the test makes to wait for or check a state (`show`, `status`, `worker
+        list`): run in-process through the console script's entry point, the same command
+        without a new interpreter, which a poll would otherwise start every 50 ms (their
+        CPU slowed the processes under test). As a process when the environment asks for
+        one (tests.inprocess.can_run: a host id, a preloaded library)."""
+        from tests.inprocess import can_run, run_main
+
+        if not can_run(self.env):
+            return self.run(*args)
+        return run_main(list(args), self.env, self.cwd)
 
     def start_workers(self, count: int = 1, *flags: str, env: dict[str, str] | None = None
                       ) -> subprocess.Popen[bytes]:
@@ -66,7 +91,7 @@ class Cli:
 
     def workers_of(self, supervisor: int) -> int:
         """How many registered workers are children of the pool `supervisor`."""
-        proc = self.run("worker", "list", "--json")
+        proc = self.observe("worker", "list", "--json")
         if proc.returncode == 1 and _not_made_yet(proc.stderr):
             return 0  # the pool has not made its new store yet
         if proc.returncode != 0:
@@ -74,7 +99,7 @@ class Cli:
         return sum(_parent(int(w["pid"])) == supervisor for w in json.loads(proc.stdout))
 
     def active_workers(self) -> int:
-        proc = self.run("status", "--json")
+        proc = self.observe("status", "--json")
         if proc.returncode == 1 and _not_made_yet(proc.stderr):
             return 0  # the pool has not made its new store yet
         if proc.returncode != 0:
@@ -111,6 +136,17 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30, interval: flo
             return
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def most_at_once(spans: list[tuple[datetime, datetime]]) -> int:
+    """The largest number of spans open at one instant (an end at the very instant of a
+    start closes first: the claim that follows a finish is stamped after it)."""
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    return peak
 
 
 PYTHON = sys.executable

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from functools import cache
+from typing import Any
 
 import psycopg
 import pytest
@@ -28,7 +29,7 @@ def url_for(dbname: str) -> str:
     return f"postgresql://{USER}@{HOST}:{PORT}/{dbname}"
 
 
-def admin() -> psycopg.Connection[tuple[object, ...]]:
+def admin() -> psycopg.Connection[tuple[Any, ...]]:
     return psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
 
 

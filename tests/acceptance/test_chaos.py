@@ -87,7 +87,7 @@ def enqueue_chaos_jobs(cli: Cli, count: int, lease: str = "2", sleeps: str = "0.
 def assert_all_done_once(cli: Cli, count: int, pad: int = 0) -> int:
     """Every chaos job completed, each attempt log sound, nothing ran side by side, no
     traceback: returns how many attempts were lost on the way."""
-    wait_until(lambda: cli.json("status")["counts"]["completed"] == count, timeout=120,
+    wait_until(lambda: cli.look("status")["counts"]["completed"] == count, timeout=120,
                interval=0.3, what="every chaos job to complete")
     status = cli.json("status")["counts"]
     assert status == {**dict.fromkeys(status, 0), "completed": count}
@@ -112,6 +112,7 @@ def assert_all_done_once(cli: Cli, count: int, pad: int = 0) -> int:
     return lost
 
 
+@pytest.mark.slow
 def test_random_worker_kills_lose_nothing(cli: Cli) -> None:
     enqueue_chaos_jobs(cli, CHAOS_JOBS)
     pool = cli.start_workers(4)
@@ -172,6 +173,7 @@ class Outage:
             self.filler = None
 
 
+@pytest.mark.slow
 def test_workers_paused_past_the_lease_through_a_store_outage_lose_nothing(
     chaos_cli: Cli,
 ) -> None:
@@ -222,6 +224,7 @@ def test_workers_paused_past_the_lease_through_a_store_outage_lose_nothing(
     print(f"{pauses} pauses, {outage.kills} connection kills, {lost} attempts lost")
 
 
+@pytest.mark.slow
 def test_concurrent_cli_enqueues_while_workers_drain(cli: Cli) -> None:
     threads, per_thread = 4, 25
     pool = cli.start_workers(4)
@@ -240,7 +243,7 @@ def test_concurrent_cli_enqueues_while_workers_drain(cli: Cli) -> None:
         thread.join()
     assert failures == []
     total = threads * per_thread
-    wait_until(lambda: cli.json("status")["counts"]["completed"] == total, timeout=60,
+    wait_until(lambda: cli.look("status")["counts"]["completed"] == total, timeout=60,
                interval=0.2, what="every job to complete")
     cli.ok("worker", "stop", "--timeout", "20")
     pool.wait(timeout=15)

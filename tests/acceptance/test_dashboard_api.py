@@ -34,6 +34,7 @@ def finished(cli: Cli) -> dict[str, str]:
     return ids
 
 
+@pytest.mark.smoke
 def test_read_endpoints_match_the_cli(cli: Cli, finished: dict[str, str]) -> None:
     with dashboard(cli) as base, httpx.Client(base_url=base) as http:
         assert http.get("/api/status").json() == cli.json("status")
@@ -73,6 +74,7 @@ def test_retry_and_cancel(cli: Cli, finished: dict[str, str]) -> None:
         assert http.get(f"/api/jobs/{finished['dead']}/retry").status_code == 405
 
 
+@pytest.mark.smoke
 def test_prometheus_text_parses(cli: Cli, finished: dict[str, str]) -> None:
     with dashboard(cli) as base:
         reply = httpx.get(base + "/metrics")

@@ -8,9 +8,12 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import pytest
+
 DEMO = Path(__file__).resolve().parents[2] / "demo.sh"
 
 
+@pytest.mark.slow
 def test_demo_runs_shows_pasteable_commands_and_cleans_up(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("QUEUECTL_HOME", "QUEUECTL_DB")}
     env["TMPDIR"] = str(tmp_path)

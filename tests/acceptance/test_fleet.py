@@ -50,7 +50,7 @@ def _db(cli: Cli) -> str:
 def _one(sql: str, *params: object) -> int:
     with pg.admin() as conn:
         conn.execute("SELECT pg_stat_clear_snapshot()")
-        row = conn.execute(sql, params).fetchone()  # type: ignore[arg-type]
+        row = conn.execute(sql, params).fetchone()
     assert row is not None
     return int(str(row[0]))
 
@@ -99,6 +99,7 @@ def test_pools_hold_one_connection_per_worker_and_one_listen_each(fleet: Cli) ->
     cli.wait_state(job, "completed")
 
 
+@pytest.mark.slow
 def test_one_enqueue_costs_workers_a_few_transactions_whatever_the_pool_size(
         fleet: Cli) -> None:
     cli = fleet

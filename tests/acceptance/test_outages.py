@@ -162,6 +162,7 @@ def test_a_finish_whose_answer_was_lost_leaves_nothing_stuck_or_run_twice(
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_connections_killed_again_and_again_while_jobs_run_and_end(
     pg_url: str, tmp_path: Path
 ) -> None:

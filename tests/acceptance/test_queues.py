@@ -11,24 +11,13 @@ from pathlib import Path
 import pytest
 
 from queuectl.storage import open_store
-from tests.helpers import Cli, wait_until
+from tests.helpers import Cli, most_at_once, wait_until
 
 HOSTS = ("host-a", "host-b")
 
 
 def ts(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def most_at_once(spans: list[tuple[datetime, datetime]]) -> int:
-    """The largest number of spans open at one instant (an end at the very instant of a
-    start closes first: the claim that follows a finish is stamped after it)."""
-    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
-    running = peak = 0
-    for _, step in events:
-        running += step
-        peak = max(peak, running)
-    return peak
 
 
 def attempt_spans(db_url: str, ids: list[str]) -> list[tuple[datetime, datetime]]:
@@ -50,13 +39,6 @@ def two_pools(cli: Cli, per_host: int = 2) -> None:
     for host in HOSTS:
         cli.start_workers(per_host, env={"QUEUECTL_HOST_ID": host})
     wait_until(lambda: cli.active_workers() == 2 * per_host, what="both pools to start")
-
-
-def test_most_at_once_counts_overlaps() -> None:
-    t = [datetime(2026, 1, 1, 0, 0, s) for s in range(6)]
-    assert most_at_once([(t[0], t[2]), (t[1], t[3]), (t[2], t[4])]) == 2
-    assert most_at_once([(t[0], t[1]), (t[1], t[2])]) == 1
-    assert most_at_once([(t[0], t[5]), (t[1], t[4]), (t[2], t[3])]) == 3
 
 
 @pytest.mark.parametrize("limit", [1, 3])
@@ -98,6 +80,7 @@ def test_a_job_cancelled_while_running_holds_its_place_until_its_process_ends(
     lines = log.read_text().split()
     assert lines[-1] == "B" and lines.count("B") == 1, lines
 
+@pytest.mark.slow
 def test_pause_and_resume_while_jobs_run(cli: Cli, tmp_path: Path) -> None:
     cli.start_workers(2)
     running = [cli.enqueue("sleep 3", "--queue", "reports") for _ in range(2)]
@@ -121,6 +104,7 @@ def test_pause_and_resume_while_jobs_run(cli: Cli, tmp_path: Path) -> None:
     assert cli.json("status")["paused_queues"] == []
 
 
+@pytest.mark.smoke
 def test_limit_zero_holds_back_and_raising_it_releases(cli: Cli) -> None:
     cli.ok("queue", "limit", "gpu", "0")
     cli.start_workers(1)
@@ -131,55 +115,3 @@ def test_limit_zero_holds_back_and_raising_it_releases(cli: Cli) -> None:
     cli.ok("queue", "limit", "gpu", "none")
     cli.wait_state(job_id, "completed", timeout=10)
     assert cli.json("queue", "list")[1]["limit"] is None
-
-
-def test_bad_queue_input_is_one_line_and_writes_nothing(cli: Cli, tmp_path: Path) -> None:
-    before = cli.json("queue", "list")
-    for args, code in [
-        (("queue", "limit", "q", "-1"), 1),
-        (("queue", "limit", "q", "lots"), 2),
-        (("queue", "limit", "q", "99999999999"), 1),
-        (("queue", "pause", ""), 1),
-        (("queue", "pause", "bad\x1bname"), 1),
-        (("queue", "limit", "q"), 2),
-    ]:
-        proc = cli.run(*args)
-        assert proc.returncode == code, (args, proc.stderr)
-        assert proc.stderr.startswith("queuectl: error: "), args
-        assert proc.stderr.count("\n") == 1, proc.stderr
-        assert proc.stdout == ""
-    assert cli.json("queue", "list") == before
-    # Resuming a queue nobody knows is fine, but says so; it stays unknown.
-    proc = cli.run("queue", "resume", "ghost")
-    assert proc.returncode == 0 and "unknown queue" in proc.stdout
-    assert cli.json("queue", "list") == before
-    # Pausing one is fine too (for the jobs to come), but a typo must not pass unseen.
-    proc = cli.run("queue", "pause", "ghost")
-    assert proc.returncode == 0 and "has no jobs yet" in proc.stderr
-    assert [q["name"] for q in cli.json("queue", "list")] == [*(q["name"] for q in before),
-                                                              "ghost"]
-
-
-def test_a_refused_limit_never_creates_the_store(tmp_path: Path) -> None:
-    path = tmp_path / "nowhere" / "q.db"
-    cli = Cli(str(path), tmp_path / "home", cwd=tmp_path)
-    proc = cli.run("queue", "limit", "q", "-3")
-    assert proc.returncode == 1 and not path.parent.exists()
-
-
-def test_queue_settings_survive_reopening(db_url: str) -> None:
-    store = open_store(db_url)
-    try:
-        store.queue_update("a", paused=True)
-        store.queue_update("a", limit=4)
-        change = store.queue_update("a", paused=False)
-        assert (change.before.paused, change.after.paused, change.after.limit) == (True, False, 4)
-        store.queue_update("b", limit=2)
-        store.queue_update("b", limit=None)  # neither paused nor limited: no row left
-    finally:
-        store.close()
-    store = open_store(db_url)
-    try:
-        assert [(q.name, q.paused, q.limit) for q in store.queue_settings()] == [("a", False, 4)]
-    finally:
-        store.close()

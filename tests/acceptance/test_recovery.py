@@ -40,6 +40,7 @@ def exits(proc: subprocess.Popen[bytes], timeout: float = 15) -> int:
     return proc.wait(timeout=timeout)
 
 
+@pytest.mark.smoke
 def test_killed_worker_job_is_completed_by_another(cli: Cli, tmp_path: Path) -> None:
     short_lease(cli)
     job_id = cli.enqueue("echo $$ > sh.pid; sleep 2; echo done")
@@ -59,6 +60,7 @@ def test_killed_worker_job_is_completed_by_another(cli: Cli, tmp_path: Path) -> 
     assert cli.json("status")["counts"]["processing"] == 0
 
 
+@pytest.mark.slow
 def test_lost_worker_on_another_host_is_recovered_after_the_lease(cli: Cli) -> None:
     """Liveness lives in the store: a worker of another host is lost only by silence."""
     short_lease(cli)
@@ -238,7 +240,7 @@ def test_a_frozen_worker_that_wakes_up_drops_the_recovered_job(cli: Cli, tmp_pat
     assert [a["outcome"] for a in done["attempts_log"]] == ["worker_lost", "succeeded"]
     assert done["state"] == "completed" and done["attempts"] == 2
     assert alive(frozen)  # it rejoined instead of dying
-    wait_until(lambda: len(cli.json("worker", "list")) == 2, what="the frozen worker to rejoin")
+    wait_until(lambda: len(cli.look("worker", "list")) == 2, what="the frozen worker to rejoin")
 
 
 def test_a_worker_stopped_alone_stops_the_pool_gracefully(cli: Cli) -> None:
@@ -329,6 +331,7 @@ def attempts_overlap(log: list[dict[str, object]]) -> bool:
                                                  strict=True))
 
 
+@pytest.mark.slow
 def test_a_worker_back_from_a_long_silence_cancels_nothing(cli: Cli) -> None:
     """Pool X goes silent past the lease while its job ends; pool Y takes the job over.
     When X comes back it learns it was taken for lost: it registers again before it claims
@@ -355,7 +358,7 @@ def test_a_worker_back_from_a_long_silence_cancels_nothing(cli: Cli) -> None:
     assert [a["outcome"] for a in jobs[0]["attempts_log"]] == ["worker_lost", "succeeded"]
     assert [len(job["attempts_log"]) for job in jobs[1:]] == [1, 1, 1]
     assert alive(silent)
-    wait_until(lambda: silent in [w["pid"] for w in cli.json("worker", "list")],
+    wait_until(lambda: silent in [w["pid"] for w in cli.look("worker", "list")],
                what="the silent worker to register again")
 
 
@@ -376,7 +379,7 @@ def test_a_pool_in_another_pid_namespace_never_takes_a_live_worker_for_dead(
             ["unshare", "--pid", "--fork", QUEUECTL, "worker", "start"], env=cli.env,
             cwd=cli.cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     cli.procs.append(namespaced)
-    wait_until(lambda: len(cli.json("worker", "list")) == 2, what="the second pool's worker")
+    wait_until(lambda: len(cli.look("worker", "list")) == 2, what="the second pool's worker")
     # Its worker looks for lost workers as it starts, before it claims anything: once it
     # has run a job, it has judged the host pool's worker.
     probe = cli.enqueue("true")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from queuectl.models import AttemptResult, JobSpec, Outcome, WorkerInfo, utcnow
 from queuectl.retry import after_failure
 from queuectl.storage import open_store
@@ -13,6 +15,7 @@ from queuectl.storage.base import Storage
 from tests.helpers import Cli, wait_until
 
 
+@pytest.mark.slow
 def test_a_running_pool_deletes_finished_jobs_past_the_retention(cli: Cli) -> None:
     keep = cli.enqueue("true", "--delay", "1h")  # pending: never deleted
     cli.ok("config", "set", "retention", "2s")
@@ -38,7 +41,7 @@ def test_a_running_pool_deletes_finished_jobs_past_the_retention(cli: Cli) -> No
 
 
 def _gone(cli: Cli, ids: list[str]) -> bool:
-    listed = {job["id"] for job in cli.json("list", "--limit", "0")}
+    listed = {job["id"] for job in cli.look("list", "--limit", "0")}
     return not listed & set(ids)
 
 

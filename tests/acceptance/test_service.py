@@ -85,6 +85,7 @@ def test_without_notify_socket_nothing_changes(cli: Cli) -> None:
     assert pool.wait(timeout=30) == 0
 
 
+@pytest.mark.smoke
 def test_json_log_lines_parse_and_carry_the_fields(cli: Cli, tmp_path: Path) -> None:
     pool = cli.start_workers(2, "--log-format", "json")
     ok = cli.enqueue("echo fine", "--id", "ok")

@@ -31,6 +31,7 @@ def shared(tmp_path: Path) -> Iterator[Cli]:
         cli.cleanup()
 
 
+@pytest.mark.smoke
 def test_two_hosts_share_the_work_and_never_run_an_attempt_twice(shared: Cli) -> None:
     cli = shared
     for host in HOSTS:

@@ -83,19 +83,6 @@ def test_flags_refuse_unknown_cancelled_and_self_dependencies(cli: Cli) -> None:
     assert [j["id"] for j in cli.json("list")] == [gone]
 
 
-def test_waiting_jobs_are_shown_and_a_cancel_reaches_them(cli: Cli) -> None:
-    build = cli.enqueue("true", "--id", "build", "--delay", "1h")
-    cli.enqueue("true", "--id", "test", "--after", build)
-    cli.enqueue("true", "--id", "deploy", "--after", "test", "--after", build)
-    assert cli.job("deploy")["waiting_for"] == ["test", "build"]
-    assert "waiting for test, build" in cli.ok("list")
-    assert cli.json("status")["blocked"] == 2
-    cli.ok("cancel", build)
-    deploy = cli.job("deploy")
-    assert (deploy["state"], deploy["last_error"]) == ("cancelled", "dependency 'build' cancelled")
-    assert cli.job("test")["last_error"] == "dependency 'build' cancelled"
-
-
 # --- queuectl run ----------------------------------------------------------------------------
 
 
@@ -110,6 +97,7 @@ def pool(cli: Cli) -> Cli:
     return cli
 
 
+@pytest.mark.smoke
 def test_run_streams_the_output_and_exits_0(pool: Cli) -> None:
     proc = run(pool, "--", "sh", "-c", "echo one; sleep 0.3; echo 'two  words'")
     assert (proc.returncode, proc.stdout) == (0, "one\ntwo  words\n")
@@ -134,6 +122,7 @@ def test_run_exits_as_a_shell_reports_a_killed_timed_out_or_unstartable_job(
     assert run(pool, "--max-retries", "0", *flags, "-c", command).returncode == code
 
 
+@pytest.mark.smoke
 def test_run_after_a_dependency(pool: Cli) -> None:
     first = pool.enqueue("sleep 0.5; echo first > order")
     proc = run(pool, "--after", first, "-c", "cat order")

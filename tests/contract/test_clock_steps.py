@@ -68,7 +68,7 @@ class SteppedStore:
                 if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone() == (None,):
                     continue  # (a store of an earlier version)
                 moves = ", ".join(f"{c} = {c} - {delta_ms}" for c in columns)
-                conn.execute(f"UPDATE {table} SET {moves}")  # type: ignore[arg-type]
+                conn.execute(f"UPDATE {table} SET {moves}")
 
     def another(self) -> Storage:
         """The same store opened again, as by another pool (with the same clock)."""
@@ -264,7 +264,7 @@ def put_reading(url: str, boot_id: str, store_ms: int, boot_ms: int) -> None:
            " boot_ms = excluded.boot_ms")
     if url.startswith("postgresql"):
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(sql, (boot_id, store_ms, boot_ms))  # type: ignore[arg-type]
+            conn.execute(sql, (boot_id, store_ms, boot_ms))
         return
     with sqlite3.connect(url) as db:
         db.execute(sql.replace("%s", "?"), (boot_id, store_ms, boot_ms))

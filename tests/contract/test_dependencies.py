@@ -9,7 +9,7 @@ import time
 import pytest
 
 from queuectl.errors import DependencyRefused
-from queuectl.models import AttemptResult, State
+from queuectl.models import AttemptResult, Job, State
 from queuectl.storage.base import Storage
 from tests.contract.test_storage import FAIL, OK, policy, register, spec
 
@@ -136,7 +136,7 @@ def test_finish_and_claim_takes_the_dependent_it_just_released(store: Storage) -
     assert job is not None
     done, nxt = store.finish_and_claim(job, w, OK, policy)
     assert done is not None and done.state is State.COMPLETED
-    assert nxt is not None and nxt.id == "b"
+    assert isinstance(nxt, Job) and nxt.id == "b"
 
 
 def test_a_thousand_dependents_of_one_job_are_released_together(store: Storage) -> None:

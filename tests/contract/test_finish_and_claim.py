@@ -21,7 +21,7 @@ def test_finishes_and_claims_the_next_job(store: Storage) -> None:
     assert first is not None and first.id == "a"
     done, nxt = store.finish_and_claim(first, worker, OK, policy)
     assert done is not None and done.state == State.COMPLETED and done.attempts == 1
-    assert nxt is not None and nxt.id == "b" and nxt.state == State.PROCESSING
+    assert isinstance(nxt, Job) and nxt.id == "b" and nxt.state == State.PROCESSING
     assert nxt.last_attempt == 1
     assert [a.number for a in store.attempts("b")] == [1]
     [info] = store.list_workers()  # the worker's state follows the job it holds
@@ -47,7 +47,7 @@ def test_a_lost_lease_still_claims(store: Storage) -> None:
     done, nxt = store.finish_and_claim(first, worker, OK, policy)
     assert done is None
     assert store.get_job("a").state == State.CANCELLED  # type: ignore[union-attr]
-    assert nxt is not None and nxt.id == "b"
+    assert isinstance(nxt, Job) and nxt.id == "b"
 
 
 def test_next_job_comes_from_the_served_queues(store: Storage) -> None:
@@ -57,7 +57,7 @@ def test_next_job_comes_from_the_served_queues(store: Storage) -> None:
     first = store.claim(worker, ["q1"])
     assert first is not None and first.id == "a"
     _, nxt = store.finish_and_claim(first, worker, OK, policy, ["q1"])
-    assert nxt is not None and nxt.id == "b"
+    assert isinstance(nxt, Job) and nxt.id == "b"
     _, nxt = store.finish_and_claim(nxt, worker, OK, policy, ["q1"])
     assert nxt == IdlePlan(None, None)  # "other" is due, but not in a queue served
     assert store.get_job("other").state == State.PENDING  # type: ignore[union-attr]

@@ -210,4 +210,5 @@ def test_a_pid_is_judged_only_in_its_own_boot_and_pid_namespace(store: Storage) 
         assert job is not None and (job.state, job.worker) == (State.PROCESSING, worker_id)
     time.sleep(LEASE * 1.5)  # then silent past the lease: lost by silence, as any host's
     recovered = store.recover_stale(LEASE, policy)
-    assert sorted(r.worker for r in recovered) == ["other-namespace", "previous-boot", "unknown"]
+    assert sorted(str(r.worker) for r in recovered) == [
+        "other-namespace", "previous-boot", "unknown"]

@@ -91,7 +91,7 @@ def terminate_backends(url: str) -> int:
             " WHERE datname = %s AND pid <> pg_backend_pid()", (dbname,),
         ).fetchone()
     assert row is not None
-    return int(row[0])  # type: ignore[call-overload]
+    return int(row[0])
 
 
 # --- migrations ------------------------------------------------------------------------------
@@ -257,8 +257,11 @@ def test_store_and_listener_come_back_after_their_connections_are_killed(
     try:
         assert terminate_backends(url) >= 2
         # The job ends during the outage: the first try meets the dead connection, the
-        # next reconnects and records it (what the worker's retry loop does).
-        with pytest.raises(StoreUnavailable, match="ended the connection"):
+        # next reconnects and records it (what the worker's retry loop does). Whether the
+        # server's own word (57P01) reaches the client before the closed socket does depends
+        # on the driver: psycopg 3.2.1 reports only "consuming input failed".
+        with pytest.raises(StoreUnavailable,
+                           match="ended the connection|the connection to the store was lost"):
             pstore.finish(job, worker, OK, policy)
         done = pstore.finish(job, worker, OK, policy)
         assert done.state == State.COMPLETED
@@ -338,13 +341,13 @@ def test_a_client_clock_running_ahead_changes_nothing(
         row = conn.execute("SELECT now()").fetchone()
     assert row is not None
     server_now = row[0]
-    run_at = server_now + timedelta(minutes=30)  # type: ignore[operator]
+    run_at = server_now + timedelta(minutes=30)
     real_time = time.time
     monkeypatch.setattr(time, "time", lambda: real_time() + 3600)
     worker = register(pstore, "fast-clock")
     [job] = pstore.enqueue([JobSpec("true", max_retries=0, run_at=run_at)])
     [now_job] = pstore.enqueue([JobSpec("true", max_retries=0)])
-    assert abs((now_job.created_at - server_now).total_seconds()) < 60  # type: ignore[operator]
+    assert abs((now_job.created_at - server_now).total_seconds()) < 60
     claimed = pstore.claim(worker)
     assert claimed is not None and claimed.id == now_job.id
     assert pstore.claim(worker) is None

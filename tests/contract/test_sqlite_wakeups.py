@@ -14,6 +14,7 @@ from queuectl.models import AttemptResult, JobSpec, Outcome, WorkerInfo, utcnow
 from queuectl.storage.base import Listener
 from queuectl.storage.liveness import HOST_ID
 from queuectl.storage.sqlite import SQLiteStorage
+from tests.contract.test_storage import policy
 
 
 @pytest.fixture
@@ -80,7 +81,7 @@ def test_a_finish_wakes_another_idle_worker_never_its_own(sqlite_store: SQLiteSt
             job = store.claim("a1")
             assert job is not None
             _woken(listeners)
-            store.finish(job, "a1", AttemptResult(Outcome.SUCCEEDED, 0), lambda j: None)
+            store.finish(job, "a1", AttemptResult(Outcome.SUCCEEDED, 0), policy)
             assert _woken(listeners) == {"a2"}
     finally:
         for listener in listeners.values():

@@ -22,7 +22,7 @@ def spec(command: str = "true", **kw: object) -> JobSpec:
     return JobSpec(command=command, **kw)  # type: ignore[arg-type]
 
 
-def policy(job: Job):  # type: ignore[no-untyped-def]
+def policy(job: Job) -> NextStep:
     return after_failure(job.attempts, job.max_retries, 2, 3600)
 
 

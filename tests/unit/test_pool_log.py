@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 
@@ -75,11 +76,11 @@ def test_a_job_line_to_a_terminal_that_went_away_is_dropped() -> None:
     """A closed terminal answers EIO: the worker runs on (its job already recorded)."""
     from queuectl.pool.log import JobLines, SecondCachingFormatter
 
-    class Gone(io.StringIO):
+    class Gone(io.TextIOWrapper):
         def write(self, text: str) -> int:
             raise OSError(errno.EIO, "Input/output error")
 
-    handler = logging.StreamHandler(Gone())
+    handler: logging.StreamHandler[TextIO] = logging.StreamHandler(Gone(io.BytesIO()))
     JobLines(handler, SecondCachingFormatter())("job j1 completed after 0.001s")
 
 

@@ -31,13 +31,13 @@ def test_token_via_header_cookie_or_query() -> None:
 
 
 def test_writes_must_be_same_origin() -> None:
-    auth = {"authorization": f"Bearer {T}"}
-    assert verdict("POST", origin="http://127.0.0.1:5000", **auth) == 200
-    assert verdict("POST", origin="http://evil.example", **auth) == 403
-    assert verdict("POST", origin="null", **auth) == 403
-    assert verdict("POST", referer="http://evil.example/x", **auth) == 403
-    assert verdict("POST", sec_fetch_site="cross-site", **auth) == 403
-    assert verdict("POST", **auth) == 200  # a script: no Origin, explicit credentials
+    auth = f"Bearer {T}"
+    assert verdict("POST", origin="http://127.0.0.1:5000", authorization=auth) == 200
+    assert verdict("POST", origin="http://evil.example", authorization=auth) == 403
+    assert verdict("POST", origin="null", authorization=auth) == 403
+    assert verdict("POST", referer="http://evil.example/x", authorization=auth) == 403
+    assert verdict("POST", sec_fetch_site="cross-site", authorization=auth) == 403
+    assert verdict("POST", authorization=auth) == 200  # a script: no Origin, explicit credentials
 
 
 def test_cookie_alone_cannot_write_without_origin() -> None:
