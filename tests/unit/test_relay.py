@@ -4,8 +4,10 @@ that does not read its pipe is not sent work after work (the pipe's writes block
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from queuectl.pool.relay import IdleBoard, Relay
+from queuectl.storage.sqlite import SQLiteStorage
 
 
 def _pipes(count: int) -> tuple[dict[int, int], dict[int, int]]:
@@ -22,9 +24,12 @@ def _unread(fd: int) -> bytes:
         return b""
 
 
-def test_one_idle_worker_is_woken_per_wake_and_an_unread_one_is_not_sent_more() -> None:
+def test_one_idle_worker_is_woken_per_wake_and_an_unread_one_is_not_sent_more(
+    tmp_path: Path,
+) -> None:
     board = IdleBoard(3)
-    relay = Relay("postgresql://127.0.0.1:1/none", board)  # never listens in this test
+    # A SQLite store's source that watches nobody: it never hears anything in this test.
+    relay = Relay(SQLiteStorage.pool_wakeups(str(tmp_path / "q.db")), board)
     write, read = _pipes(3)
     try:
         for slot in (1, 2):
