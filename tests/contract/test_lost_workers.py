@@ -214,3 +214,76 @@ def test_a_pid_is_judged_only_in_its_own_boot_and_pid_namespace(store: Storage) 
     time.sleep(LEASE * 1.5)  # then silent past the lease: lost by silence, as any host's
     recovered = recover_stale(store, LEASE, policy)
     assert sorted(r.worker for r in recovered) == ["other-namespace", "previous-boot", "unknown"]
+
+
+def _dead_worker_holding(store: Storage, worker_id: str, job_id: str) -> Job:
+    """Worker ``worker_id`` on this host, its process gone, holding job ``job_id``."""
+    now = utcnow()
+    store.register_worker(WorkerInfo(worker_id, HOST_ID, _gone_pid(), "idle", None, now, now,
+                                     [], PID_SCOPE))
+    enqueue(store, job_id)
+    return claim(store, worker_id)
+
+
+def _write_lock_free(db_url: str, worker_id: str, job_id: str) -> bool:
+    """Whether another connection could take what a recovery's transaction locks, without
+    waiting: SQLite's write lock; on PostgreSQL, the lost worker's row and its job's."""
+    if db_url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db_url, autocommit=False) as conn:
+            try:
+                conn.execute("SELECT 1 FROM workers WHERE id = %s FOR UPDATE NOWAIT",
+                             (worker_id,))
+                conn.execute("SELECT 1 FROM jobs WHERE id = %s FOR UPDATE NOWAIT", (job_id,))
+            except psycopg.errors.LockNotAvailable:
+                return False
+            finally:
+                conn.rollback()
+        return True
+    import sqlite3
+
+    conn = sqlite3.connect(db_url, timeout=0, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:  # database is locked
+        return False
+    finally:
+        conn.close()
+
+
+def test_orphans_are_killed_with_no_lock_held_and_before_anyone_can_claim(
+    store: Storage, db_url: str,
+) -> None:
+    """A kill scans /proc and signals process groups: it must not keep every writer of the
+    store waiting (SQLite's write lock), nor hold the lost worker's rows (PostgreSQL); and
+    the job must still be processing meanwhile, so that its retry never starts beside what
+    is left of its first attempt."""
+    job = _dead_worker_holding(store, "w-dead", "j-orphan")
+    register(store, "w-live")
+    seen: list[tuple[str, bool, Job | None]] = []
+
+    def kill(lost_job: Job) -> None:
+        free = _write_lock_free(db_url, "w-dead", lost_job.id)
+        seen.append((lost_job.id, free, store.claim("w-live")))
+
+    [rec] = recover_stale(store, LONG_LEASE, policy, kill)
+    assert seen == [(job.id, True, None)]  # the lock free, the job not claimable
+    assert (rec.job_id, rec.worker, rec.new_state) == (job.id, "w-dead", State.FAILED)
+    assert "w-dead" not in {w.id for w in store.list_workers()}
+
+
+def test_a_job_ended_between_the_decision_and_the_hand_back_is_left_as_it_is(
+    store: Storage,
+) -> None:
+    """hand_back judges again under its lock: what its worker finished meanwhile (a worker
+    taken for dead that was not) keeps its end."""
+    job = _dead_worker_holding(store, "w-dead", "j-done")
+    lost = store.find_lost(LONG_LEASE)
+    assert [j.id for j in lost.jobs] == [job.id]
+    store.finish(job, "w-dead", OK, after_attempt(job, OK, policy))
+    assert store.hand_back(lost, [after_attempt(j, OK, policy) for j in lost.jobs]) == []
+    done = store.get_job(job.id)
+    assert done is not None and done.state is State.COMPLETED
