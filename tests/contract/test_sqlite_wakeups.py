@@ -1,6 +1,7 @@
 """Wake-ups through a pool: the store says who may want work (SQLite: a datagram to each
 idle worker's address; PostgreSQL: one NOTIFY), and the pool that hears its workers' share
-wakes ONE idle worker of its own (pool/relay.py, the one routine for both stores)."""
+wakes ONE idle worker of its own (pool/relay.py, the one routine for both stores). The
+rest is SQLite's: how its datagrams are addressed."""
 
 from __future__ import annotations
 
@@ -77,11 +78,12 @@ class Pool:
             os.close(write)
 
 
-def test_an_enqueue_wakes_one_idle_worker_of_each_pool(sqlite_store: SQLiteStorage) -> None:
-    url = sqlite_store.path
-    pools = [Pool(sqlite_store, url, ["a1", "a2", "a3"]), Pool(sqlite_store, url, ["b1", "b2"])]
+def test_an_enqueue_wakes_one_idle_worker_of_each_pool(store: Storage, db_url: str) -> None:
+    pools = [Pool(store, db_url, ["a1", "a2", "a3"]), Pool(store, db_url, ["b1", "b2"])]
     try:
-        sqlite_store.enqueue([JobSpec(command="true", max_retries=0)])
+        for pool in pools:  # a LISTEN is made on first use: before the enqueue
+            pool.relay.fds()
+        store.enqueue([JobSpec(command="true", max_retries=0)])
         assert len(pools[0].pump_until_heard() & {"a1", "a2", "a3"}) == 1
         assert len(pools[1].pump_until_heard() & {"b1", "b2"}) == 1
     finally:
