@@ -20,7 +20,7 @@ from queuectl.retry import NextStep
 FailurePolicy = Callable[[Job], NextStep]
 
 # How an attempt ends when its worker is lost (a recovery hands the job back).
-LOST = AttemptResult(Outcome.WORKER_LOST, error=WORKER_LOST_ERROR)
+LOST_ATTEMPT = AttemptResult(Outcome.WORKER_LOST, error=WORKER_LOST_ERROR)
 
 
 @dataclass(frozen=True)
@@ -54,5 +54,5 @@ def after_attempt(job: Job, result: AttemptResult, policy: FailurePolicy) -> Tra
 
 
 def after_loss(job: Job, policy: FailurePolicy) -> Transition:
-    """Pure: where a job held by a lost worker goes (its attempt ends as LOST)."""
-    return after_attempt(job, LOST, policy)
+    """Pure: where a job held by a lost worker goes (its attempt ends as LOST_ATTEMPT)."""
+    return after_attempt(job, LOST_ATTEMPT, policy)

@@ -20,7 +20,7 @@ from queuectl.storage import liveness
 from queuectl.storage.base import NOTHING_LOST, Lost, Recovered
 from queuectl.storage.rows import check_in_from_row, check_in_params, end_params
 from queuectl.storage.sql_store import C, Params, SqlStore, unmatchable
-from queuectl.transitions import LOST, Transition
+from queuectl.transitions import LOST_ATTEMPT, Transition
 
 
 class SqlWorkers(SqlStore[C]):
@@ -186,7 +186,7 @@ class SqlWorkers(SqlStore[C]):
     ) -> Recovered | None:
         """End the job's open attempt as lost; ``step`` sends it to failed or dead."""
         # No output: what the attempt saved while it ran stays as it is.
-        params = {**end_params(job, job.worker, LOST, step), "output": None, "dropped": None,
-                  **clock}
+        params = {**end_params(job, job.worker, LOST_ATTEMPT, step), "output": None,
+                  "dropped": None, **clock}
         done, _ = self._end_attempt(conn, job, params, step, None, wake=False)
         return None if done is None else Recovered(job.id, job.worker, step.state)
