@@ -106,11 +106,13 @@ class IdleBoard:
 
 class PoolListener:
     """The store's WakeSource, asked again after a failure no sooner than its backoff
-    says, and an outage said once, not once a second."""
+    says. That the pool cannot listen yet is said once, not once a second; a loss once it
+    listened is the workers' to say (their store calls meet the same outage)."""
 
     def __init__(self, source: WakeSource) -> None:
         self.source = source
         self.failed_once = False
+        self._listened = False  # the source has worked once
         self._failures = 0
         self._next_try = 0.0  # monotonic
 
@@ -122,12 +124,13 @@ class PoolListener:
         try:
             fds = self.source.fds()
         except StoreUnavailable as exc:
-            if not self.failed_once:
+            if not self.failed_once and not self._listened:
                 log.warning("cannot listen for wake-ups yet (%s); retrying", exc,
                             extra={"event": "store_unavailable", "error": str(exc)})
                 self.failed_once = True
             self._tried(ok=False)
             return []
+        self._listened = True
         if self._failures:
             self.failed_once = False
             self._tried(ok=True)
