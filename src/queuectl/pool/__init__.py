@@ -4,12 +4,21 @@ One of three front ends beside `cli/` and `web/`; like them it calls core (model
 settings, storage) and is never imported by it.
 
   supervisor.py    starts N workers, relays stop levels to them, restarts the ones that
-                   crash, detaches; checkpoints a store that wants it (checkpointer.py)
-  relay.py         the pool's one ear on the store's wake-ups: one idle worker per wake
-  worker.py        one worker process: claim → run → finish, heartbeats, stop levels,
-                   recovery of lost workers' jobs (recovery.py; orphans.py kills what
-                   they left, before the store hands the jobs back)
+                   crash, detaches, speaks systemd's notify protocol (notify.py)
+  stop.py          the stop levels the supervisor and its workers share
+  relay.py         the pool's wake-ups: the supervisor's one ear on the store (SQLite's
+                   datagrams, PostgreSQL's LISTEN), relayed to one idle worker per job
+  checkpointer.py  the supervisor folds the store's write-ahead log in (SQLite's), so
+                   workers do not
+  worker.py        one worker process: claim → run → finish, heartbeats, stop levels
+  store_calls.py   a worker's store calls through outages: retries, backoff, stalls
+  recovery.py      handing back lost workers' jobs: one recovery pass per pool per interval
+  orphans.py       kills what is left of a recovered job whose whole pool died (before
+                   the store hands it back, with no lock held)
+  housekeeping.py  beside the jobs: firing cron ticks, applying the retention
   runner.py        runs one command: its own session, output, timeout, killpg
-  log.py           the pool's log format and the per-job line
-  proctitle.py     what `ps` shows for the pool's processes
+  log.py           the pool's log formats (text, json) and the per-job line
+  notify.py        systemd's notify protocol: READY, STATUS, STOPPING, WATCHDOG
+
+What `ps` shows for the pool's processes is queuectl/proctitle.py, shared with the dashboard.
 """

@@ -3,16 +3,16 @@
 SQLite checkpoints its write-ahead log on the commit that grows it past
 ``wal_autocheckpoint`` pages (1,000 by default), inside the committing process: with
 synchronous=NORMAL that is two fsyncs and a copy of every page changed since the last one,
-which a worker sat out between two jobs. Two workers draining `true` jobs spent ~14 % of
-their wall time so (measured against synchronous=OFF, which skips those fsyncs and is not
-an option). Here the supervisor, otherwise idle, checkpoints about every 1,000 pages as
-SQLite would, paced by how fast the WAL grew: at most 4 times a second under a burst,
-at least every 2 seconds while anything is written (each checkpoint's fsync competes with
-a durable `enqueue` commit, so checkpointing a trickle of jobs more often than SQLite would
-delays their pickup). The workers' own threshold is raised above what a quarter second of
-writes reaches (sqlite_file.WAL_AUTOCHECKPOINT), as a safety net. Measured with 2 workers
-draining `true` jobs and checkpoints taken from another process: ~7 % less wall time for
-the same CPU (bench/RESULTS.md). A store with nothing to fold (one whose
+which a worker sat out between two jobs, a good part of the wall time of two workers
+draining `true` jobs (measured against synchronous=OFF, which skips those fsyncs and is not
+an option: bench/RESULTS.md). Here the supervisor, otherwise idle, checkpoints about every
+1,000 pages as SQLite would, paced by how fast the WAL grew: at most 4 times a second under
+a burst, at least every 2 seconds while anything is written (each checkpoint's fsync
+competes with a durable `enqueue` commit, so checkpointing a trickle of jobs more often than
+SQLite would delays their pickup). The workers' own threshold is raised above what a quarter
+second of writes reaches (sqlite_file.WAL_AUTOCHECKPOINT), as a safety net. With 2 workers
+draining `true` jobs and checkpoints taken from another process, the same CPU takes less
+wall time (bench/RESULTS.md). A store with nothing to fold (one whose
 ``wants_checkpoints`` is False: a database server folds its own) is never opened here.
 """
 

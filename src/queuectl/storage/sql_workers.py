@@ -66,8 +66,8 @@ class SqlWorkers(SqlStore[C]):
         self, job: Job, worker_id: str, result: AttemptResult, step: Transition,
         queues: Sequence[str] | None = None,
     ) -> tuple[Job | None, Job | IdlePlan]:
-        """One transaction, one statement on PostgreSQL: ~100 µs less per job than finish
-        + claim on SQLite (bench/), one round trip and one commit on PostgreSQL."""
+        """One transaction where finish + claim are two (less CPU per job on SQLite:
+        bench/RESULTS.md), one statement, round trip and commit on PostgreSQL."""
         done, nxt = self._finish(job, worker_id, result, step, list(queues or []))
         assert nxt is not None  # a claim was asked for
         return done, nxt
@@ -82,7 +82,7 @@ class SqlWorkers(SqlStore[C]):
             params.update(clock)  # under the lock: see claim
             done, nxt = self._end_attempt(conn, job, params, step, claim_queues, wake=True)
             if claim_queues is not None and nxt is None:
-                # (PostgreSQL: a lost lease that claimed nothing leaves no row to carry it.)
+                # (PostgreSQL: a job taken over, with nothing claimed, leaves no row to carry it.)
                 nxt = self._plan_in(conn, claim_queues, clock)
             return done, nxt
 
@@ -184,7 +184,7 @@ class SqlWorkers(SqlStore[C]):
     def _hand_back(
         self, conn: C, job: Job, step: Transition, clock: Params
     ) -> Recovered | None:
-        """End the job's open attempt as lost; ``step`` sends it to failed or dead."""
+        """End the job's open attempt as `worker lost`; ``step`` sends it to failed or dead."""
         # No output: what the attempt saved while it ran stays as it is.
         params = {**end_params(job, job.worker, LOST_ATTEMPT, step), "output": None,
                   "dropped": None, **clock}
