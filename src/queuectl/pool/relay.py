@@ -23,7 +23,7 @@ worker caught between its last look at the store and its sleep reads as not idle
 "work" that finds no idle worker is therefore sent to every worker not running a job, so
 that one who was about to sleep re-checks at once instead of sleeping past the job.
 
-Every wake-up is a hint: a relay that is lost (a full pipe, a worker that just died)
+Every wake-up is a hint: a relay that is missed (a full pipe, a worker that just died)
 delays a job until the worker's next timed look at the store (worker.IDLE_POLL), never
 loses it.
 """
