@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -15,9 +16,17 @@ T0 = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 T1 = datetime(2026, 1, 2, 3, 4, 6, 1000, tzinfo=UTC)
 
 
-def _row() -> dict[str, object]:
+def _ms(t: datetime) -> int:
+    return int(t.timestamp() * 1000)
+
+
+def _at(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _row() -> dict[str, Any]:
     """A job row whose every column differs from the defaults and from each other."""
-    ms = lambda t: int(t.timestamp() * 1000)  # noqa: E731
+    ms = _ms
     return {"id": "j1", "command": "echo hi", "state": "processing", "attempts": 2,
             "max_retries": 5, "priority": 7, "timeout": 9.5, "queue": "q", "run_at": ms(T0),
             "created_at": ms(T0) - 1000, "updated_at": ms(T1), "started_at": ms(T1) - 5,
@@ -28,7 +37,7 @@ def _row() -> dict[str, object]:
 
 def test_job_from_row_matches_the_keyword_constructor() -> None:
     row = _row()
-    ms = lambda v: datetime.fromtimestamp(v / 1000, UTC)  # noqa: E731
+    ms = _at
     expected = Job(
         id="j1", command="echo hi", state=State.PROCESSING, attempts=2, max_retries=5,
         priority=7, timeout=9.5, queue="q", run_at=ms(row["run_at"]),
