@@ -4,8 +4,9 @@ sitting (``--against REV``).
 REV's ``src`` is exported with ``git archive`` and put first on PYTHONPATH for every
 command and worker of its side, so the same console script and interpreter run REV's
 code; each side drains its own throwaway store. Before measuring, the import path of each
-side is checked, and each started worker's environment is read back from /proc, so a
-figure cannot silently come from the wrong code. Throughput rounds alternate (tree, REV,
+side is checked, and each started worker writes where its ``queuectl`` was imported from
+(bench/profiling/sitecustomize.py, on PYTHONPATH for both sides), so a figure cannot
+silently come from the wrong code. Throughput rounds alternate (tree, REV,
 then REV, tree, ...), each pair beside one spawn-ceiling run, so a busy machine slows both
 sides alike; the result has each side's figure and the REV / tree ratios.
 """
@@ -13,15 +14,17 @@ sides alike; the result has each side's figure and the REV / tree ratios.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from bench import baselines, figures, revision, stores
-from bench.driver import Queuectl, environ
+from bench.driver import Queuectl
 from bench.stats import rnd
 
 SIDES = ("tree", "rev")
+SITE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profiling")
 
 
 class WrongCode(RuntimeError):
@@ -52,11 +55,12 @@ def _sides(backend: str, workdir: str, rev: str) -> Iterator[dict[str, Queuectl]
         for side in SIDES:
             url = stack.enter_context(stores.throwaway(backend, workdir))
             home = os.path.join(workdir, side)
-            qc = Queuectl(url, home, pythonpath=src if side == "rev" else None)
+            code = src if side == "rev" else None
             os.makedirs(home, exist_ok=True)
+            qc = _checked(Queuectl(url, home), code)
             stack.callback(qc.close)
-            _check_import(qc, src if side == "rev" else None)
-            qcs[side] = _checked(qc)
+            _check_import(qc, code)
+            qcs[side] = qc
         yield qcs
 
 
@@ -67,17 +71,25 @@ def _check_import(qc: Queuectl, src: str | None) -> None:
         raise WrongCode(f"queuectl imports from {where}, expected {src or 'the working tree'}")
 
 
-def _checked(qc: Queuectl) -> Queuectl:
-    """``qc`` with its start_workers checking each worker's PYTHONPATH from /proc."""
+def _checked(qc: Queuectl, src: str | None) -> Queuectl:
+    """``qc`` with its start_workers checking which code each worker runs: each forked
+    process writes where it imported ``queuectl`` from (profiling/sitecustomize.py)."""
     start = qc.start_workers
+    where = tempfile.mkdtemp(dir=qc.workdir)
+    qc.env["QUEUECTL_BENCH_WHERE"] = where
+    qc.env["PYTHONPATH"] = os.pathsep.join(p for p in (src, SITE) if p)
 
     def start_checked(count: int, wait: bool = True) -> Any:
         proc = start(count, wait)
-        want = qc.env.get("PYTHONPATH")
         for pid in qc.worker_pids():
-            got = environ(pid).get("PYTHONPATH")
-            if got != want:
-                raise WrongCode(f"worker {pid} runs with PYTHONPATH={got!r}, not {want!r}")
+            try:
+                with open(os.path.join(where, str(pid)), encoding="utf-8") as f:
+                    got = f.read()
+            except FileNotFoundError:
+                raise WrongCode(f"worker {pid} did not say where its code is from") from None
+            if (src is not None) != got.startswith(str(src) + os.sep):
+                raise WrongCode(f"worker {pid} runs queuectl from {got}, expected "
+                                f"{src or 'the working tree'}")
         return proc
 
     qc.start_workers = start_checked  # type: ignore[method-assign]

@@ -198,13 +198,6 @@ def _session(pid: int) -> int | None:
         return None
 
 
-def environ(pid: int) -> dict[str, str]:
-    """The environment a process started with, from /proc."""
-    with open(f"/proc/{pid}/environ", "rb") as f:
-        items = f.read().split(b"\0")
-    return dict(i.decode(errors="replace").partition("=")[::2] for i in items if i)
-
-
 def proc_status(pid: int) -> dict[str, int]:
     """VmRSS / VmHWM (kB) of a process, from /proc."""
     out = {}
@@ -217,14 +210,22 @@ def proc_status(pid: int) -> dict[str, int]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (seconds)."""
+    """The CPU time of a process itself (seconds; see cpu_split)."""
     return cpu_split(pid)[0]
 
 
 def cpu_split(pid: int) -> tuple[float, float]:
-    """(the process's own utime + stime, that of its children it has waited for), seconds:
-    a worker's own CPU, and the CPU of the jobs' shells it has reaped."""
+    """(the process's own CPU time, that of its children it has waited for), seconds: a
+    worker's own CPU, and the CPU of the jobs' shells it has reaped. The own time is the
+    scheduler's (/proc/PID/schedstat, nanoseconds) where the kernel keeps it, else
+    utime + stime in clock ticks; the children's is always in ticks."""
     with open(f"/proc/{pid}/stat", encoding="ascii") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     tick = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
+    own = (int(fields[11]) + int(fields[12])) / tick
+    try:  # the scheduler's own count, in ns: /proc/PID/stat's ticks are 10 ms
+        with open(f"/proc/{pid}/schedstat", encoding="ascii") as f:
+            own = int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
+    return own, (int(fields[13]) + int(fields[14])) / tick
