@@ -1,6 +1,6 @@
 """python -m bench.profile [--against REV] [--backends sqlite,postgres] [--jobs N]
 
-One worker (``worker start --count 1``) drains N `true` jobs, profiled with cProfile from
+One worker (``--workers`` to change) drains N `true` jobs, profiled with cProfile from
 its fork to its exit (bench/profiling/sitecustomize.py); for the working tree and, with
 ``--against``, for REV's code beside it. Printed per side: the worker's own CPU per job
 (/proc, unprofiled run first), store statements and transactions per job (calls of the
@@ -32,15 +32,15 @@ COMMITS = {("~", "<method 'commit' of 'sqlite3.Connection' objects>"),
            ("psycopg/connection.py", "commit")}
 
 
-def drain(qc: Queuectl, jobs: int, queue: str) -> float:
-    """Worker CPU seconds per job over one drain by a single worker."""
+def drain(qc: Queuectl, jobs: int, queue: str, workers: int) -> float:
+    """The workers' CPU seconds per job over one drain."""
     before = qc.finished()
-    qc.start_workers(1)
-    pid = qc.worker_pids()[0]
-    cpu0 = cpu_split(pid)[0]
+    qc.start_workers(workers)
+    pids = qc.worker_pids()
+    cpu0 = sum(cpu_split(pid)[0] for pid in pids)
     qc.enqueue_many(jobs, queue=queue)
     qc.wait_finished(before + jobs)
-    cpu = cpu_split(pid)[0] - cpu0
+    cpu = sum(cpu_split(pid)[0] for pid in pids) - cpu0
     qc.stop_workers()
     return cpu / jobs
 
@@ -55,7 +55,7 @@ def pg_commits(url: str) -> int:
 
 
 def side(backend: str, workdir: str, src: str | None, jobs: int, top: int,
-         keep: str | None = None) -> dict[str, Any]:
+         keep: str | None = None, workers: int = 1) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with stores.throwaway(backend, workdir) as url:
         home = tempfile.mkdtemp(dir=workdir)
@@ -65,12 +65,12 @@ def side(backend: str, workdir: str, src: str | None, jobs: int, top: int,
             where = revision.imported_from(qc.env)
             if (src is not None) != where.startswith(str(src)):
                 raise RuntimeError(f"queuectl imported from {where}")
-            out["cpu_us"] = round(drain(qc, jobs, "plain") * 1e6)
+            out["cpu_us"] = round(drain(qc, jobs, "plain", workers) * 1e6)
             profdir = tempfile.mkdtemp(dir=workdir)
             qc.env["QUEUECTL_BENCH_PROFILE"] = profdir
             xact = pg_commits(url) if backend == "postgres" else None
-            qc.start_workers(1)
-            pid = qc.worker_pids()[0]
+            qc.start_workers(workers)
+            pids = qc.worker_pids()
             before = qc.finished()
             qc.enqueue_many(jobs, queue="profiled")
             qc.wait_finished(before + jobs)
@@ -78,11 +78,13 @@ def side(backend: str, workdir: str, src: str | None, jobs: int, top: int,
             if xact is not None:
                 # the enqueue --file and the watcher's reads are a handful, not per job
                 out["server_commits_per_job"] = round((pg_commits(url) - xact) / jobs, 2)
-            prof = os.path.join(profdir, f"{pid}.prof")
-            stats = pstats.Stats(prof)
+            profs = [os.path.join(profdir, f"{pid}.prof") for pid in pids]
+            stats = pstats.Stats(*profs)  # the workers together, per job of the drain
             if keep:
                 os.makedirs(keep, exist_ok=True)
-                shutil.copy(prof, os.path.join(keep, f"{backend}-{'rev' if src else 'tree'}.prof"))
+                for n, prof in enumerate(profs):
+                    name = f"{backend}-{'rev' if src else 'tree'}-{n}.prof"
+                    shutil.copy(prof, os.path.join(keep, name))
         finally:
             qc.close()
     out.update(_counts(stats, jobs, top))
@@ -116,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backends", default="sqlite,postgres")
     p.add_argument("--jobs", type=int, default=500)
     p.add_argument("--top", type=int, default=25)
+    p.add_argument("--workers", type=int, default=1, help="pool size (default 1)")
     p.add_argument("--keep", metavar="DIR", help="copy the profiles there (BACKEND-SIDE.prof)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="queuectl-profile-") as workdir, \
@@ -123,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         for backend in args.backends.split(","):
             sides = {"tree": None, **({args.against: src} if args.against else {})}
             for name, code in sides.items():
-                res = side(backend, workdir, code, args.jobs, args.top, args.keep)
+                res = side(backend, workdir, code, args.jobs, args.top, args.keep, args.workers)
                 print(f"== {backend} {name}: worker CPU {res['cpu_us']} us/job (unprofiled), "
                       f"statements {res['statements_per_job']}/job, commits "
                       f"{res['commits_per_job']}/job"
