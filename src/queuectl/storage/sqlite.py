@@ -17,14 +17,13 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from queuectl.errors import StoreUnavailable
 
 if TYPE_CHECKING:
     import socket
-from queuectl.models import IdlePlan, Job, JobSpec, State, to_ms
+from queuectl.models import IdlePlan, Job, JobSpec, State, replaced_job, to_ms
 from queuectl.storage import dependencies
 from queuectl.storage.base import Listener, WakeSource
 from queuectl.storage.faults import sqlite_fault
@@ -165,7 +164,11 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
                 conn.execute("COMMIT")
 
     def _jobs(self, conn: sqlite3.Connection, name: str, params: Params) -> list[Job]:
-        return [job_from_row(row) for row in conn.execute(self._q[name], params)]
+        # A dict per row: sqlite3.Row finds a name by comparing it with each column's in
+        # turn, and job_from_row reads 21 of them (~3 µs of a worker's CPU per claim).
+        cursor = conn.execute(self._q[name], params)
+        names = [column[0] for column in cursor.description]
+        return [job_from_row(dict(zip(names, row, strict=True))) for row in cursor]
 
     # --- wake-ups ------------------------------------------------------------------------
 
@@ -316,7 +319,7 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
         # as claimed plus what finish_job wrote.
         now = params["now"]
         stamp = ms(now)
-        done = replace(
+        done = replaced_job(
             job, state=step.state, attempts=step.attempts,
             run_at=job.run_at if step.delay_ms is None else ms(now + step.delay_ms),
             finished_at=stamp, updated_at=stamp, exit_code=params["exit_code"],
