@@ -43,13 +43,16 @@ def exits(proc: subprocess.Popen[bytes], timeout: float = 15) -> int:
 @pytest.mark.smoke
 def test_killed_worker_job_is_completed_by_another(cli: Cli, tmp_path: Path) -> None:
     short_lease(cli)
-    job_id = cli.enqueue("echo $$ > sh.pid; sleep 2; echo done")
+    # The job runs until the test says "go": a first attempt that ended by itself before its
+    # worker was killed (a busy machine, a slow look at the worker list) would prove nothing.
+    job_id = cli.enqueue("echo $$ > sh.pid; until [ -e go ]; do sleep 0.05; done; echo done")
     cli.start_workers(2)
     first_shell = read_pid(tmp_path / "sh.pid")
     victim = holder_pid(cli, job_id)
     os.kill(victim, signal.SIGKILL)
     # Its job does not run on beside the retry: the supervisor kills the orphaned group.
     assert_group_gone(first_shell, timeout=3)
+    (tmp_path / "go").touch()
     done = cli.wait_state(job_id, "completed", timeout=30)
     log = done["attempts_log"]
     assert [a["error"] for a in log] == ["worker lost", None]
