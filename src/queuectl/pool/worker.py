@@ -112,9 +112,9 @@ class Worker:
             lambda: self._heartbeat_interval() if self.settings.known else STORE_RETRY_MAX,
             clocks.monotonic,
         )
-        self.chores = Housekeeping(store, self.config, self.calls.call, self.calls.retrying,
-                                   lambda: bool(select.select(self.fds, [], [], 0)[0]),
-                                   longest=IDLE_POLL)
+        self.housekeeping = Housekeeping(
+            store, self.config, self.calls.call, self.calls.retrying,
+            lambda: bool(select.select(self.fds, [], [], 0)[0]), longest=IDLE_POLL)
         # ``looks``: when the pool last looked for lost workers' jobs (shared by its workers).
         self.recovery = Recovery(store, self.calls, self.policy,
                                  lambda: self.config().lease_timeout, looks, clocks.boot_ms)
@@ -261,7 +261,7 @@ class Worker:
                 job = self._adopt()
             if job is None and plan is None and self.level == StopLevel.NONE:
                 job, plan = _split(self._claim())
-            self.chores.prune(idle=job is None)
+            self.housekeeping.prune(idle=job is None)
             if job is not None:
                 self._took(job)
                 asked_again = False
@@ -275,7 +275,7 @@ class Worker:
             if plan.due == 0:  # due, yet not ours: taken by another worker, or we are not
                 self._next_heartbeat = 0.0  # registered any more (the heartbeat says)
             # Whatever wakes us, the claim that follows brings a fresh plan.
-            due_now, wait, plan = plan.due == 0, self.chores.sleep_by(plan), None
+            due_now, wait, plan = plan.due == 0, self.housekeeping.sleep_by(plan), None
             if wait is None:  # a tick fired a job: claim it
                 continue
             if self.until_idle:
@@ -517,7 +517,7 @@ class Worker:
                 self._on_wake(select.select(self.fds, [], [], 0)[0])
                 if self.level >= StopLevel.ABORT:
                     return Action.ABORT
-                self.chores.fire_ticks_while_busy()
+                self.housekeeping.fire_ticks_while_busy()
                 if self._maybe_heartbeat():  # (it read what check_in would)
                     return Action.CANCEL if self._job_lost else Action.CONTINUE
                 if self._job_lost:
