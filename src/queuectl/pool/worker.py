@@ -14,7 +14,7 @@ unless the job's row names another attempt. It claims only while its last heartb
 recent (well within the lease), so a worker back from a long silence heartbeats first.
 
 Beside its jobs, a worker fires recurring jobs' ticks and applies the retention
-(pool/housekeeping.py), and hands back lost workers' jobs when its pool's look is due
+(pool/housekeeping.py), and hands back lost workers' jobs when its pool's recovery pass is due
 (pool/recovery.py).
 
 A store that cannot write is an outage: the job and its process are kept, its output
@@ -51,7 +51,7 @@ from queuectl.pool.clocks import Clocks
 from queuectl.pool.config_snapshot import ConfigSnapshot
 from queuectl.pool.housekeeping import MIN_IDLE, Housekeeping
 from queuectl.pool.log import job_lines, say_finished, say_started, set_worker
-from queuectl.pool.recovery import LookClock, Recovery
+from queuectl.pool.recovery import Recovery, RecoveryClock
 from queuectl.pool.relay import EVENTS, WorkerSide, drain
 from queuectl.pool.runner import CHECK_INTERVAL, Action, Hooks, RunSpec, run
 from queuectl.pool.stop import StopLevel, StopSignals
@@ -81,7 +81,7 @@ class Worker:
         worker_id: str | None = None,
         job_group: Callable[[int], None] | None = None,
         relayed: WorkerSide | None = None,
-        looks: LookClock | None = None,
+        recovery_clock: RecoveryClock | None = None,
         clocks: Clocks | None = None,
     ) -> None:
         self.store = store
@@ -115,9 +115,10 @@ class Worker:
         self.housekeeping = Housekeeping(
             store, self.config, self.calls.call, self.calls.retrying,
             lambda: bool(select.select(self.fds, [], [], 0)[0]), longest=IDLE_POLL)
-        # ``looks``: when the pool last looked for lost workers' jobs (shared by its workers).
+        # ``recovery_clock``: when the pool last made a recovery pass (shared by its workers).
         self.recovery = Recovery(store, self.calls, self.policy,
-                                 lambda: self.config().lease_timeout, looks, clocks.boot_ms)
+                                 lambda: self.config().lease_timeout, recovery_clock,
+                                 clocks.boot_ms)
         self._base_env = dict(os.environ)
         self._job_lines = job_lines(log)  # the hot path's one line per job (text format)
         self._wake_r, self._wake_w = os.pipe()

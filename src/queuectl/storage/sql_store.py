@@ -9,7 +9,7 @@ models (storage/rows.py). A dialect supplies only what differs by driver:
 - how parameters are bound: ``_clock`` (SQLite passes its clock as ``now``; PostgreSQL's
   SQL reads the database's), ``_list`` (a JSON array for SQLite, an array for PostgreSQL),
   ``_jobs`` (a statement's rows read as jobs);
-- wake-ups (``_wake``), the bulk insert, the end of an attempt, and the cheap look that
+- wake-ups (``_wake``), the bulk insert, the end of an attempt, and the cheap check that
   decides whether a recovery is worth a write.
 
 Both dialects keep times as epoch milliseconds and bind parameters by name, so one
