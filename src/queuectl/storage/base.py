@@ -552,10 +552,10 @@ class Storage(ABC):
         enqueues exactly once. Returns what this call did (not what others did)."""
 
 
-def steer(
+def change_queue_settings(
     before: QueueSettings, paused: bool | None, limit: int | None | Keep
 ) -> QueueSettings:
-    """``before`` with queue_update's changes applied; InvalidValue for a negative limit
+    """``before`` with queue_update's changes applied; InvalidValue for a limit out of range
     (checked before any store writes it)."""
     from queuectl.errors import InvalidValue
 

@@ -377,11 +377,11 @@ class SqlStore(Storage, Generic[C]):
             scheduled = int(conn.execute(self._q["count_scheduled"], params).fetchone()[0])
             blocked = int(conn.execute(self._q["count_blocked"], params).fetchone()[0])
             workers = self._judged_workers(conn)
-            steered = conn.execute(self._q["queue_settings"], {}).fetchall()
+            settings = conn.execute(self._q["queue_settings"], {}).fetchall()
         active = [w for w in workers if w.state != "lost"]
         busy = sum(w.state == "busy" for w in active)
         return Stats(counts, scheduled, len(active), busy, blocked,
-                     tuple(queue_from_row(row) for row in steered))
+                     tuple(queue_from_row(row) for row in settings))
 
     # --- user operations -------------------------------------------------------------------
 
