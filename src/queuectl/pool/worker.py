@@ -210,7 +210,7 @@ class Worker:
         if self.supervisor_fd is not None or self.relayed is not None:
             raise ValueError("a worker under a supervisor runs until told to stop")
         self.until_idle, self._quota, self.ran = True, max_jobs, 0
-        self.ordered = StopLevel.NONE  # (a stop asked of a previous run was heeded)
+        self.ordered = StopLevel.NONE  # (a stop asked of a previous run was carried out)
         self.settings.forget()  # a run starts on the config as stored now
         self._enough = StopLevel.GRACEFUL if max_jobs is not None and max_jobs <= 0 else \
             StopLevel.NONE
@@ -259,7 +259,7 @@ class Worker:
             # was lost) runs even if a stop came meanwhile: it is already ours, like one
             # claimed just before a stop request.
             if job is None:
-                job = self._adopt()
+                job = self._take_held_job()
             if job is None and plan is None and self.level == StopLevel.NONE:
                 job, plan = _split(self._claim())
             self.housekeeping.prune(idle=job is None)
@@ -353,7 +353,7 @@ class Worker:
                 check = self.calls.retrying(lambda: self.store.check_in(self.id, self.current))
         else:
             self._alive_at = now
-        self._heed(check)
+        self._apply_check_in(check)
         self.recovery.at_heartbeat(interval)
         return True
 
@@ -361,10 +361,12 @@ class Worker:
         check = self.calls.retrying(lambda: self.store.check_in(self.id, self.current))
         if check.lost:
             self._next_heartbeat = 0.0  # register again at once
-        self._heed(check)
+        self._apply_check_in(check)
         return Action.CANCEL if self._job_lost else Action.CONTINUE
 
-    def _heed(self, check: CheckIn) -> None:
+    def _apply_check_in(self, check: CheckIn) -> None:
+        """Take what a heartbeat or check-in brought: the config, a stop, the running job
+        taken from us, a job the store says we hold (run next by _take_held_job)."""
         if check.config is not None:
             self.settings.take(check.config)
         if check.stop:
@@ -374,7 +376,7 @@ class Worker:
             self._job_lost = True
         self._also_held = check.also_held
 
-    def _adopt(self) -> Job | None:
+    def _take_held_job(self) -> Job | None:
         """The job the store says we hold though we never heard of it (the answer to the
         call that claimed it was lost with the connection): ours to run."""
         job_id, self._also_held = self._also_held, None
