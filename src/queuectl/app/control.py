@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from queuectl.recurring import Cron
     from queuectl.storage.base import Storage
 
-KILL_POLL = 0.05  # seconds between looks while a running job's worker kills it
+KILL_POLL = 0.05  # seconds between checks while a running job's worker kills it
 QUEUE_ACTIONS = ("pause", "resume", "limit")
 CRON_ACTIONS = ("pause", "resume", "run")
 
