@@ -167,7 +167,7 @@ class Queue:
                           "after": after, "unique_key": unique_key})
         from queuectl import submit
 
-        return self._insert(lambda where: submit.single(fields, where))[0]
+        return self._insert(lambda fallback: submit.single(fields, fallback))[0]
 
     def enqueue_many(self, specs: Iterable[Mapping[str, Any]]) -> list[Job]:
         """Put several jobs on the queue in one transaction: all or none.
@@ -184,9 +184,9 @@ class Queue:
             entries.append((f"entry {n}", _fields(spec)))
         from queuectl import submit
 
-        return self._insert(lambda where: submit.batch(entries, where, source="the batch"))
+        return self._insert(lambda fallback: submit.batch(entries, fallback, source="the batch"))
 
-    def _insert(self, build: Callable[[submit.Where], submit.Batch]) -> list[Job]:
+    def _insert(self, build: Callable[[submit.Defaults], submit.Batch]) -> list[Job]:
         """Check the jobs ``build`` makes, then insert them (app/enqueue.py); a missing
         store is made only once they pass, so a refused job leaves none behind."""
         with self._lock:

@@ -318,7 +318,8 @@ class QueueSettings:
     limit: int | None = None
 
     @property
-    def steered(self) -> bool:
+    def has_settings(self) -> bool:
+        """Whether the queue is paused or limited: it has a settings row."""
         return self.paused or self.limit is not None
 
 

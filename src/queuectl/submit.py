@@ -20,7 +20,7 @@ from queuectl.storage.base import Storage
 
 
 @dataclass(frozen=True)
-class Where:
+class Defaults:
     """What a job's omitted fields are resolved against: the stored config (max_retries,
     timeout) and the directory enqueue runs in (cwd; None when it has been deleted)."""
 
@@ -28,16 +28,16 @@ class Where:
     base_cwd: str | None
 
     @classmethod
-    def of(cls, store: Storage) -> Where:
+    def of(cls, store: Storage) -> Defaults:
         return cls(Config.from_stored(store.config_items()), specs.current_dir())
 
     @classmethod
-    def found(cls, store_of: Callable[[bool], Storage]) -> tuple[Where, Storage | None]:
-        """Where jobs resolve before a store is created: ``store_of(create)`` opens the store
-        (creating it only with ``create``). An existing store's config, and the store; or,
-        when it is missing (or out of reach, which opening it to write will say), the
-        config a new store starts with and None. So jobs are checked before a missing store
-        is made, and a refused job leaves none behind."""
+    def found(cls, store_of: Callable[[bool], Storage]) -> tuple[Defaults, Storage | None]:
+        """The defaults jobs take, found before a store is created: ``store_of(create)``
+        opens the store (creating it only with ``create``). An existing store's config, and
+        the store; or, when it is missing (or out of reach, which opening it to write will
+        say), the config a new store starts with and None. So jobs are checked before a
+        missing store is made, and a refused job leaves none behind."""
         try:
             store = store_of(False)
         except StoreUnavailable:
@@ -54,13 +54,13 @@ class Batch:
     lines: list[str] = field(default_factory=list)  # every entry's label, in batch order
 
 
-def single(fields: Mapping[str, Any], where: Where) -> Batch:
+def single(fields: Mapping[str, Any], fallback: Defaults) -> Batch:
     """One job from its fields; a refusal is specs' own error, unlabelled."""
-    return Batch([specs.build_spec(fields, where.config, where.base_cwd)])
+    return Batch([specs.build_spec(fields, fallback.config, fallback.base_cwd)])
 
 
 def batch(
-    entries: Iterable[tuple[str, Mapping[str, Any]]], where: Where, *,
+    entries: Iterable[tuple[str, Mapping[str, Any]]], fallback: Defaults, *,
     defaults: Mapping[str, Any] | None = None, utf8_checked: bool = False,
     source: str = "the file",
 ) -> Batch:
@@ -75,7 +75,7 @@ def batch(
         out.lines.append(label)
         try:
             merged = specs.merge(defaults, fields) if defaults else fields
-            spec = specs.build_spec(merged, where.config, where.base_cwd,
+            spec = specs.build_spec(merged, fallback.config, fallback.base_cwd,
                                     utf8_checked=utf8_checked)
         except QueuectlError as exc:
             raise InvalidValue(f"{label}: {exc}") from None

@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from queuectl.pool.recovery import LOOK_EVERY
+from queuectl.pool.recovery import PASS_EVERY
 from tests import pg
 from tests.helpers import Cli, wait_until
 
@@ -143,7 +143,7 @@ def test_a_pool_looks_for_lost_jobs_once_per_heartbeat_interval_not_once_per_wor
         fleet: Cli) -> None:
     """One look hands back everything lost, so a pool of W looks about once per interval
     (plus once by each worker as it starts), not W times: whichever worker heartbeats once
-    the pool's last look is LOOK_EVERY of an interval old. Looks are
+    the pool's last pass is PASS_EVERY of an interval old. Passes are
     counted by the server: each runs queuectl_fold_counts once, and only the pool's own
     connections track function calls; they report them as they close."""
     cli = fleet
@@ -156,7 +156,7 @@ def test_a_pool_looks_for_lost_jobs_once_per_heartbeat_interval_not_once_per_wor
     took = time.monotonic() - began
     looks = _calls(cli, "queuectl_fold_counts")
     # A look by every worker at every heartbeat: about workers * (1 + took / interval).
-    assert workers <= looks <= workers + took / (LOOK_EVERY * interval) + 2, (looks, took)
+    assert workers <= looks <= workers + took / (PASS_EVERY * interval) + 2, (looks, took)
 
 
 

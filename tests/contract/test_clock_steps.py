@@ -1,4 +1,4 @@
-"""A store whose clock steps (NTP at boot, `date -s`, a resumed VM): the pool's recovery look
+"""A store whose clock steps (NTP at boot, `date -s`, a resumed VM): the pool's recovery pass
 sees the step against the host's boot-time clock and moves the times counted from when they
 were written, so a live worker is not taken for lost after a step forward and a job due now
 does not wait out a step back; wall-clock times (--run-at, cron expressions) stay.
@@ -93,7 +93,7 @@ def policy(job: object) -> NextStep:
 
 
 def recovery(store: Storage) -> Recovery:
-    """A pool's recovery looks, by a worker that has watched the store for a long time."""
+    """A pool's recovery passes, by a worker that has watched the store for a long time."""
     calls = StoreCalls(lambda: True, time.sleep, lambda: 1.0)
     calls.watched_since = time.monotonic() - 1000
     return Recovery(store, calls, policy, lambda: LEASE, None)
@@ -118,33 +118,33 @@ def job(store: Storage, job_id: str) -> State:
 
 def test_a_step_forward_leaves_a_live_workers_job_running(stepped: SteppedStore) -> None:
     store = stepped.store
-    look = recovery(store)
-    look.look()  # the pool's reading before the step
+    pool = recovery(store)
+    pool.run_pass()  # the pool's reading before the step
     register(store, "w1")
     store.enqueue([JobSpec(command="sleep 1", id="a", max_retries=0)])
     assert store.claim("w1") is not None
     stepped.step(HOUR_MS)
-    look.look()
+    pool.run_pass()
     assert job(store, "a") is State.PROCESSING
     assert recover_stale(store, LEASE, policy) == []  # nor by a pool that looks next
 
 
 def test_a_step_back_leaves_a_job_due_now_due(stepped: SteppedStore) -> None:
     store = stepped.store
-    look = recovery(store)
-    look.look()
+    pool = recovery(store)
+    pool.run_pass()
     register(store, "w1")
     store.enqueue([JobSpec(command="true", id="due", max_retries=0)])
     stepped.step(-HOUR_MS)
-    look.look()
+    pool.run_pass()
     claimed = store.claim("w1")
     assert claimed is not None and claimed.id == "due"
 
 
 def test_a_delay_keeps_its_length_and_a_run_at_its_wall_time(stepped: SteppedStore) -> None:
     store = stepped.store
-    look = recovery(store)
-    look.look()
+    pool = recovery(store)
+    pool.run_pass()
     at = utcnow() + timedelta(minutes=30)
     store.enqueue([
         JobSpec(command="true", id="delayed", max_retries=0,
@@ -153,7 +153,7 @@ def test_a_delay_keeps_its_length_and_a_run_at_its_wall_time(stepped: SteppedSto
     ])
     before = {j: store.get_job(j).run_at for j in ("delayed", "fixed")}  # type: ignore[union-attr]
     stepped.step(-HOUR_MS)
-    look.look()
+    pool.run_pass()
     after = {j: store.get_job(j).run_at for j in ("delayed", "fixed")}  # type: ignore[union-attr]
     assert after["fixed"] == before["fixed"] + stepped.moved  # where the step left it
     # The delay: ten minutes from now still, in the store's clock as it reads now.
@@ -164,14 +164,14 @@ def test_a_delay_keeps_its_length_and_a_run_at_its_wall_time(stepped: SteppedSto
 def test_an_every_schedule_keeps_its_interval_and_a_cron_tick_its_time(
         stepped: SteppedStore) -> None:
     store = stepped.store
-    look = recovery(store)
-    look.look()
+    pool = recovery(store)
+    pool.run_pass()
     for name, schedule in (("often", "every 2s"), ("daily", "0 9 * * *")):
         store.cron_add(CronSpec(name=name, schedule=schedule, command="true", tz="UTC",
                                 cwd="/"))
     before = {c.name: c.next_run_at for c in store.cron_list()}
     stepped.step(-HOUR_MS)
-    look.look()
+    pool.run_pass()
     after = {c.name: c.next_run_at for c in store.cron_list()}
     assert after["often"] is not None
     assert after["often"].timestamp() * 1000 - stepped.now_ms() <= 2_000
@@ -209,14 +209,14 @@ def test_a_step_a_little_over_the_lease_takes_no_live_worker_for_lost(
 def test_a_step_is_corrected_once_and_later_writes_stay(stepped: SteppedStore) -> None:
     store = stepped.store
     first, other_pool = recovery(store), recovery(store)
-    first.look()
+    first.run_pass()
     register(store, "w1")
     stepped.step(HOUR_MS)
     # Written after the step, before any look: already in the new clock.
     store.enqueue([JobSpec(command="true", id="new", max_retries=0)])
     assert store.track_clock(BOOT, boot_clock_ms) > HOUR_MS - 5_000
     assert store.track_clock(BOOT, boot_clock_ms) == 0
-    other_pool.look()
+    other_pool.run_pass()
     claimed = store.claim("w1")
     assert claimed is not None and claimed.id == "new"
 

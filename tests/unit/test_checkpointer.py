@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from queuectl.pool.checkpointer import IDLE_LOOK, LATEST, SOONEST, next_pause
+from queuectl.pool.checkpointer import IDLE_CHECK, LATEST, SOONEST, next_pause
 
 
 def test_nothing_written_means_a_look_a_second() -> None:
-    assert next_pause(0, 5.0) == IDLE_LOOK
+    assert next_pause(0, 5.0) == IDLE_CHECK
 
 
 def test_a_burst_is_checkpointed_at_most_four_times_a_second() -> None:

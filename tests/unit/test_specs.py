@@ -102,11 +102,11 @@ def test_bulk_file_refuses_lone_surrogates_per_line_and_in_flags() -> None:
     from queuectl.models import JobSpec
     from queuectl.specs import utf8_checked_batch
 
-    where = submit.Where(Config.from_stored({}), "/")
+    fallback = submit.Defaults(Config.from_stored({}), "/")
 
     def file_specs(text: str, defaults: dict[str, str]) -> list[JobSpec]:
         checked = utf8_checked_batch(text, defaults)  # as enqueue_core reads a file
-        return submit.batch(parse_batch(text), where, defaults=defaults,
+        return submit.batch(parse_batch(text), fallback, defaults=defaults,
                             utf8_checked=checked).specs
 
     good = '{"command": "true"}\n'

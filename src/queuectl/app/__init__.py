@@ -8,7 +8,7 @@ its own input and prints its own output.
 - store.py: the store's types the front ends name, and opening a store (lazily);
 - enqueue.py: checking and inserting jobs, and naming the entry a refusal belongs to;
 - documents.py: the shared reads and their JSON documents (`show`, `logs`, `list`, ...);
-- control.py: the actions (cancel, dead-letter retry, purge, queue and schedule steering).
+- control.py: the actions (cancel, dead-letter retry, purge, queue settings and schedules).
 
 Nothing here imports click, rich, starlette or threading: the CLI's fast path
 (cli/fastpath.py) runs through it.

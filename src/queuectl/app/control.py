@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from queuectl.recurring import Cron
     from queuectl.storage.base import Storage
 
-KILL_POLL = 0.05  # seconds between looks while a running job's worker kills it
+KILL_POLL = 0.05  # seconds between checks while a running job's worker kills it
 QUEUE_ACTIONS = ("pause", "resume", "limit")
 CRON_ACTIONS = ("pause", "resume", "run")
 
@@ -76,12 +76,12 @@ def queue_action(name: str, action: str,
     InvalidValue (or UsageError for a limit that is no number) before any store is opened,
     so a refused action creates and writes nothing."""
     from queuectl.specs import check_queue, parse_limit
-    from queuectl.storage.base import steer
+    from queuectl.storage.base import change_queue_settings
 
     name = check_queue(name)
     if action == "limit":
         value = parse_limit(limit if limit is not None else "")
-        steer(QueueSettings(name), None, value)
+        change_queue_settings(QueueSettings(name), None, value)
         return lambda store: store.queue_update(name, limit=value)
     return lambda store: store.queue_update(name, paused=action == "pause")
 

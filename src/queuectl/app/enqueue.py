@@ -21,15 +21,15 @@ if TYPE_CHECKING:
     from queuectl.storage.base import Storage
 
 StoreOf = Callable[[bool], "Storage"]  # store_of(create): the store, made only with create
-Build = Callable[[submit.Where], submit.Batch]  # the checked jobs, resolved against a Where
+Build = Callable[[submit.Defaults], submit.Batch]  # the checked jobs, given their Defaults
 
 
 def checked(store_of: StoreOf, build: Build) -> tuple[submit.Batch, Storage]:
     """The jobs ``build`` makes, checked, and the store to insert them in: an existing
     store's config resolves them; a missing store is made only once they pass. Raises what
     ``build`` raises (nothing is created then)."""
-    where, found = submit.Where.found(store_of)
-    batch = build(where)
+    fallback, found = submit.Defaults.found(store_of)
+    batch = build(fallback)
     return batch, found if found is not None else store_of(True)
 
 

@@ -7,10 +7,10 @@ is first opened (or a schema read), not when a command starts.
 
 from __future__ import annotations
 
-from queuectl.storage.base import AttemptRow, Stats, Storage, steer
+from queuectl.storage.base import AttemptRow, Stats, Storage, change_queue_settings
 
-__all__ = ["AttemptRow", "Stats", "Storage", "open_store", "schema_versions", "steer",
-           "store_fault"]
+__all__ = ["AttemptRow", "Stats", "Storage", "change_queue_settings", "open_store",
+           "schema_versions", "store_fault"]
 
 
 def open_store(url: str, *, create: bool = True) -> Storage:

@@ -41,12 +41,12 @@ def enqueue(store_of: Callable[[bool], Storage], defaults: dict[str, Any],
             raise InvalidValue("nothing to enqueue: the jobs file holds no job "
                                "(it is empty, or only blank lines, comments or [])")
         checked = specs.utf8_checked_batch(text, defaults)
-        batch, store = submitting.checked(store_of, lambda where: submit.batch(
-            entries, where, defaults=defaults, utf8_checked=checked))
+        batch, store = submitting.checked(store_of, lambda fallback: submit.batch(
+            entries, fallback, defaults=defaults, utf8_checked=checked))
     else:
         fields = specs.parse_object(job_json) if job_json is not None else {}
         batch, store = submitting.checked(
-            store_of, lambda where: submit.single(specs.merge(defaults, fields), where))
+            store_of, lambda fallback: submit.single(specs.merge(defaults, fields), fallback))
     bulk = read_file is not None
     if not as_json and all(spec.unique_key is None for spec in batch.specs):
         ids = submitting.insert_ids(store, batch)  # the plain enqueue prints ids only

@@ -89,10 +89,10 @@ def _report(change: QueueChange, as_json: bool, what: str) -> None:
     output.line(f"queue {change.after.name}: {what}")
 
 
-def steering_note(steered: list[QueueSettings]) -> str | None:
+def queue_settings_note(settings: list[QueueSettings]) -> str | None:
     """One line for `status` and `worker list`: paused queues and limits; None if none."""
-    paused = [q.name for q in steered if q.paused]
-    limits = [f"{q.name}={q.limit}" for q in steered if q.limit is not None]
+    paused = [q.name for q in settings if q.paused]
+    limits = [f"{q.name}={q.limit}" for q in settings if q.limit is not None]
     parts = []
     if paused:
         parts.append("paused queues: " + ", ".join(paused))

@@ -56,7 +56,7 @@ def run(cli_ctx: CliContext, /, argv: tuple[str, ...], job_id: str | None,
         defaults["command"] = shlex.join(argv)
     # Refused before a missing store is made, as `enqueue` is.
     batch, store = submitting.checked(lambda create: cli_ctx.store(create=create),
-                                      lambda where: submit.single(defaults, where))
+                                      lambda fallback: submit.single(defaults, fallback))
     [job] = submitting.insert(store, batch)
     if not store.stats().workers_active:
         output.note(f"queuectl: job {job.id} waits for a worker (none is running on this store)")

@@ -127,9 +127,9 @@ def list_workers(cli_ctx: CliContext, as_json: bool) -> None:
              iso(w.heartbeat_at), format_age((now - w.heartbeat_at).total_seconds()))
             for w in workers]
     output.table(["ID", "HOST", "PID", "STATE", "QUEUES", "JOB", "HEARTBEAT", "AGE"], rows)
-    from queuectl.cli.queues_cmd import steering_note
+    from queuectl.cli.queues_cmd import queue_settings_note
 
-    if note := steering_note(cli_ctx.store().queue_settings()):
+    if note := queue_settings_note(cli_ctx.store().queue_settings()):
         output.note(note)
 
 

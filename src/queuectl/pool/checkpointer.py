@@ -27,7 +27,7 @@ from queuectl.storage.base import Storage
 PAGES_PER_CHECKPOINT = 1000  # SQLite's default wal_autocheckpoint
 SOONEST = 0.25  # seconds: the shortest pause between checkpoints
 LATEST = 2.0  # seconds: the longest pause while pages are being written
-IDLE_LOOK = 1.0  # seconds between looks at a store nobody wrote to since the last one
+IDLE_CHECK = 1.0  # seconds between checks of a store nobody wrote to since the last one
 AFTER_FAILURE = 10.0  # seconds before trying again after a failure
 
 log = logging.getLogger("queuectl.supervisor")
@@ -37,7 +37,7 @@ def next_pause(pages: int, elapsed: float) -> float:
     """Pure: how long to wait before the next checkpoint, given that ``pages`` were written
     ahead in the last ``elapsed`` seconds: long enough for about PAGES_PER_CHECKPOINT more."""
     if pages <= 0:
-        return IDLE_LOOK
+        return IDLE_CHECK
     return min(LATEST, max(SOONEST, elapsed * PAGES_PER_CHECKPOINT / pages))
 
 
@@ -73,7 +73,7 @@ class Checkpointer:
             self.next_at = now + AFTER_FAILURE
             return
         self.next_at = now + next_pause(pages, now - self.last_at)
-        self.last_at = now  # pages counts what was written since the previous look
+        self.last_at = now  # pages counts what was written since the previous check
 
     def close(self) -> None:
         if self.store is not None:

@@ -1,17 +1,18 @@
-"""Handing back the jobs of lost workers: who looks, and when.
+"""Handing back the jobs of lost workers: who makes a recovery pass, and when.
 
 Any live worker may hand back the jobs of lost ones (liveness is in the store, so this holds
 across hosts), first killing what still runs of them on this machine (orphans.py): a retry
 never starts beside its orphaned first attempt. Silence is judged only once the worker has
 watched the store work for a whole lease itself.
 
-One look hands back everything that is lost, so a pool looks about once per heartbeat
-interval (no leader needed: SKIP LOCKED keeps two passes harmless): a look by every
+One pass hands back everything that is lost, so a pool makes one about once per heartbeat
+interval (no leader needed: SKIP LOCKED keeps two passes harmless): a pass by every
 worker at every heartbeat cost the store the fleet's size in transactions each interval for
-nothing. The pool's workers share when its last look was (LookClock, memory the supervisor
-maps before it forks them), and whichever of them heartbeats once that is an interval old
-looks: a worker that is frozen or gone never holds the pool's looks back. A worker that
-starts looks at once: a restarted one finds its predecessor's job straight away.
+nothing. The pool's workers share when its last pass was (RecoveryClock, memory the
+supervisor maps before it forks them), and whichever of them heartbeats once that is an
+interval old makes the next: a worker that is frozen or gone never holds the pool's passes
+back. A worker that starts makes one at once: a restarted one finds its predecessor's job
+straight away.
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ from queuectl.transitions import FailurePolicy, after_loss
 
 log = logging.getLogger("queuectl.worker")
 
-# A look is due once the pool's last one is this many heartbeat intervals old: a little
+# A pass is due once the pool's last one is this many heartbeat intervals old: a little
 # under one, so that the heartbeats of workers started together (which come an interval
 # apart, give or take scheduling) do not skip every other interval.
-LOOK_EVERY = 0.8
+PASS_EVERY = 0.8
 
 
 def recover_stale(
@@ -65,10 +66,10 @@ def boot_clock_ms() -> int:
 class StepWatch:
     """Whether this host's wall clock stepped since the last ask: how far it lies from the
     boot-time clock moved by more than clock_steps.TOLERANCE_MS. Two clock reads, so a
-    worker asks before every claim: a claim on a clock that stepped forward, before a look
+    worker asks before every claim: a claim on a clock that stepped forward, before a pass
     moves the waits by the step, would start delayed and backing-off jobs at once. (For
-    a PostgreSQL store the host's clock does not matter, and a look it asks for is one
-    more look.)"""
+    a PostgreSQL store the host's clock does not matter, and a pass it asks for is one
+    more pass.)"""
 
     def __init__(self) -> None:
         self._offset_ms = self._read()
@@ -84,32 +85,32 @@ class StepWatch:
         return moved
 
 
-class LookClock:
-    """When a pool last looked for lost workers (monotonic seconds, which every process of
+class RecoveryClock:
+    """When a pool last made a recovery pass (monotonic seconds, which every process of
     the machine reads alike), in 8 bytes of memory shared by its processes: mapped by the
-    supervisor before it forks its workers. Two workers that find a look due at the same
-    moment both look; the store's SKIP LOCKED keeps that harmless."""
+    supervisor before it forks its workers. Two workers that find a pass due at the same
+    moment both make one; the store's SKIP LOCKED keeps that harmless."""
 
     def __init__(self) -> None:
         self._shared = mmap.mmap(-1, 8)
 
     def due(self, interval: float) -> bool:
-        """Whether the pool's last look is LOOK_EVERY ``interval`` old; if so, it is now."""
+        """Whether the pool's last pass is PASS_EVERY ``interval`` old; if so, it is now."""
         now = time.monotonic()
         [last] = struct.unpack_from("d", self._shared, 0)
-        if last and now - last < LOOK_EVERY * interval:
+        if last and now - last < PASS_EVERY * interval:
             return False
         struct.pack_into("d", self._shared, 0, now)
         return True
 
 
 class Recovery:
-    """One worker's part in its pool's recovery looks; ``lease`` gives the lease in
+    """One worker's part in its pool's recovery passes; ``lease`` gives the lease in
     seconds, as configured now; ``clock`` is the pool's (None: a worker on its own, which
-    looks at every heartbeat); ``boot_ms`` the host's clock that never steps (ms)."""
+    makes a pass at every heartbeat); ``boot_ms`` the host's clock that never steps (ms)."""
 
     def __init__(self, store: Storage, calls: StoreCalls, policy: FailurePolicy,
-                 lease: Callable[[], float], clock: LookClock | None,
+                 lease: Callable[[], float], clock: RecoveryClock | None,
                  boot_ms: Callable[[], int] = boot_clock_ms) -> None:
         self.store = store
         self.boot_ms = boot_ms
@@ -120,22 +121,22 @@ class Recovery:
         self.steps = StepWatch()
 
     def start(self) -> None:
-        """Look now, as the worker starts."""
-        self.look()
+        """Make a pass now, as the worker starts."""
+        self.run_pass()
 
     def at_heartbeat(self, interval: float) -> None:
-        """Called at each heartbeat (every ``interval`` seconds): look if the pool's last
-        look is about an interval old."""
+        """Called at each heartbeat (every ``interval`` seconds): make a pass if the pool's
+        last one is about an interval old."""
         if self.clock is None or self.clock.due(interval):
-            self.look()
+            self.run_pass()
 
     def before_claim(self) -> None:
-        """Look now if this host's wall clock stepped since the last claim: the look moves
-        the waits by the step before a claim can read them on the stepped clock."""
+        """Make a pass now if this host's wall clock stepped since the last claim: the pass
+        moves the waits by the step before a claim can read them on the stepped clock."""
         if self.steps.stepped():
-            self.look()
+            self.run_pass()
 
-    def look(self) -> None:
+    def run_pass(self) -> None:
         """Correct a step of the store's clock, then hand back the jobs of lost workers,
         retried through an outage."""
         step_ms = self.calls.retrying(

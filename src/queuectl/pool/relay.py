@@ -19,13 +19,12 @@ worker already reads its stop level from (pool/stop.py):
 
 Which workers are idle is a byte per worker in memory shared across fork, set by the
 worker just before it sleeps and cleared when it wakes: no system call, no message. A
-worker caught between its last look at the store and its sleep reads as not idle; a
+worker caught between its last check of the store and its sleep reads as not idle; a
 "work" that finds no idle worker is therefore sent to every worker not running a job, so
 that one who was about to sleep re-checks at once instead of sleeping past the job.
 
 Every wake-up is a hint: a relay that is missed (a full pipe, a worker that just died)
-delays a job until the worker's next timed look at the store (worker.IDLE_POLL), never
-loses it.
+delays a job until the worker's next poll (worker.IDLE_POLL), never loses it.
 """
 
 from __future__ import annotations
@@ -118,7 +117,7 @@ class PoolListener:
 
     def fds(self) -> list[int]:
         """The descriptors to select on ([] while the store cannot be listened to: the
-        workers' timed looks stand in)."""
+        workers' polls stand in)."""
         if self._failures and time.monotonic() < self._next_try:
             return []
         try:

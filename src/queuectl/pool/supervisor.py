@@ -26,7 +26,7 @@ from queuectl.ids import new_worker_id
 from queuectl.pool.checkpointer import Checkpointer
 from queuectl.pool.log import LogFormat, configure_logging
 from queuectl.pool.notify import Notifier, PoolReport
-from queuectl.pool.recovery import LookClock
+from queuectl.pool.recovery import RecoveryClock
 from queuectl.pool.relay import IdleBoard, Relay, WorkerSide
 from queuectl.pool.stop import StopLevel, StopSignals
 from queuectl.settings import data_dir, make_private_dirs, redact_url
@@ -64,7 +64,7 @@ class Supervisor:
         # One 8-byte slot per worker, shared across fork: the process group of the job it
         # runs (0: none). Written with no system call per job; read when a worker dies.
         self.job_groups = mmap.mmap(-1, 8 * count)
-        self.looks = LookClock()  # when the pool last looked for lost workers' jobs
+        self.recovery_clock = RecoveryClock()  # when the pool last made a recovery pass
         self._wake_r, self._wake_w = os.pipe()
         for fd in (self._wake_r, self._wake_w):
             os.set_blocking(fd, False)
@@ -111,7 +111,7 @@ class Supervisor:
                 self.relay.after_fork()
                 code = _worker_main(self.url, self.queues, pipe_r, ready_fds,
                                     self._job_group_slot(slot), self.relay.side(slot),
-                                    self.looks, worker_id)
+                                    self.recovery_clock, worker_id)
             except BaseException:  # noqa: BLE001 - the child must never return into our loop
                 log.exception("worker crashed", extra={"event": "worker_crashed"})
             finally:
@@ -299,7 +299,7 @@ def _drain(fd: int) -> None:
 
 def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds: list[int],
                  job_group: Callable[[int], None] | None = None,
-                 relayed: WorkerSide | None = None, looks: LookClock | None = None,
+                 relayed: WorkerSide | None = None, recovery_clock: RecoveryClock | None = None,
                  worker_id: str | None = None) -> int:
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -320,8 +320,8 @@ def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds:
             os.close(fd)
 
     try:
-        return Worker(store, queues, supervisor_fd, job_group=job_group,
-                      relayed=relayed, looks=looks, worker_id=worker_id).run(on_ready=ready)
+        return Worker(store, queues, supervisor_fd, job_group=job_group, relayed=relayed,
+                      recovery_clock=recovery_clock, worker_id=worker_id).run(on_ready=ready)
     finally:
         store.close()
 

@@ -14,7 +14,7 @@ unless the job's row names another attempt. It claims only while its last heartb
 recent (well within the lease), so a worker back from a long silence heartbeats first.
 
 Beside its jobs, a worker fires recurring jobs' ticks and applies the retention
-(pool/housekeeping.py), and hands back lost workers' jobs when its pool's look is due
+(pool/housekeeping.py), and hands back lost workers' jobs when its pool's recovery pass is due
 (pool/recovery.py).
 
 A store that cannot write is an outage: the job and its process are kept, its output
@@ -51,7 +51,7 @@ from queuectl.pool.clocks import Clocks
 from queuectl.pool.config_snapshot import ConfigSnapshot
 from queuectl.pool.housekeeping import MIN_IDLE, Housekeeping
 from queuectl.pool.log import job_lines, say_finished, say_started, set_worker
-from queuectl.pool.recovery import LookClock, Recovery
+from queuectl.pool.recovery import Recovery, RecoveryClock
 from queuectl.pool.relay import EVENTS, WorkerSide, drain
 from queuectl.pool.runner import CHECK_INTERVAL, Action, Hooks, RunSpec, run
 from queuectl.pool.stop import StopLevel, StopSignals
@@ -81,7 +81,7 @@ class Worker:
         worker_id: str | None = None,
         job_group: Callable[[int], None] | None = None,
         relayed: WorkerSide | None = None,
-        looks: LookClock | None = None,
+        recovery_clock: RecoveryClock | None = None,
         clocks: Clocks | None = None,
     ) -> None:
         self.store = store
@@ -112,12 +112,13 @@ class Worker:
             lambda: self._heartbeat_interval() if self.settings.known else STORE_RETRY_MAX,
             clocks.monotonic,
         )
-        self.chores = Housekeeping(store, self.config, self.calls.call, self.calls.retrying,
-                                   lambda: bool(select.select(self.fds, [], [], 0)[0]),
-                                   longest=IDLE_POLL)
-        # ``looks``: when the pool last looked for lost workers' jobs (shared by its workers).
+        self.housekeeping = Housekeeping(
+            store, self.config, self.calls.call, self.calls.retrying,
+            lambda: bool(select.select(self.fds, [], [], 0)[0]), longest=IDLE_POLL)
+        # ``recovery_clock``: when the pool last made a recovery pass (shared by its workers).
         self.recovery = Recovery(store, self.calls, self.policy,
-                                 lambda: self.config().lease_timeout, looks, clocks.boot_ms)
+                                 lambda: self.config().lease_timeout, recovery_clock,
+                                 clocks.boot_ms)
         self._base_env = dict(os.environ)
         self._job_lines = job_lines(log)  # the hot path's one line per job (text format)
         self._wake_r, self._wake_w = os.pipe()
@@ -209,7 +210,7 @@ class Worker:
         if self.supervisor_fd is not None or self.relayed is not None:
             raise ValueError("a worker under a supervisor runs until told to stop")
         self.until_idle, self._quota, self.ran = True, max_jobs, 0
-        self.ordered = StopLevel.NONE  # (a stop asked of a previous run was heeded)
+        self.ordered = StopLevel.NONE  # (a stop asked of a previous run was carried out)
         self.settings.forget()  # a run starts on the config as stored now
         self._enough = StopLevel.GRACEFUL if max_jobs is not None and max_jobs <= 0 else \
             StopLevel.NONE
@@ -258,10 +259,10 @@ class Worker:
             # was lost) runs even if a stop came meanwhile: it is already ours, like one
             # claimed just before a stop request.
             if job is None:
-                job = self._adopt()
+                job = self._take_held_job()
             if job is None and plan is None and self.level == StopLevel.NONE:
                 job, plan = _split(self._claim())
-            self.chores.prune(idle=job is None)
+            self.housekeeping.prune(idle=job is None)
             if job is not None:
                 self._took(job)
                 asked_again = False
@@ -275,7 +276,7 @@ class Worker:
             if plan.due == 0:  # due, yet not ours: taken by another worker, or we are not
                 self._next_heartbeat = 0.0  # registered any more (the heartbeat says)
             # Whatever wakes us, the claim that follows brings a fresh plan.
-            due_now, wait, plan = plan.due == 0, self.chores.sleep_by(plan), None
+            due_now, wait, plan = plan.due == 0, self.housekeeping.sleep_by(plan), None
             if wait is None:  # a tick fired a job: claim it
                 continue
             if self.until_idle:
@@ -352,7 +353,7 @@ class Worker:
                 check = self.calls.retrying(lambda: self.store.check_in(self.id, self.current))
         else:
             self._alive_at = now
-        self._heed(check)
+        self._apply_check_in(check)
         self.recovery.at_heartbeat(interval)
         return True
 
@@ -360,10 +361,12 @@ class Worker:
         check = self.calls.retrying(lambda: self.store.check_in(self.id, self.current))
         if check.lost:
             self._next_heartbeat = 0.0  # register again at once
-        self._heed(check)
+        self._apply_check_in(check)
         return Action.CANCEL if self._job_lost else Action.CONTINUE
 
-    def _heed(self, check: CheckIn) -> None:
+    def _apply_check_in(self, check: CheckIn) -> None:
+        """Take what a heartbeat or check-in brought: the config, a stop, the running job
+        taken from us, a job the store says we hold (run next by _take_held_job)."""
         if check.config is not None:
             self.settings.take(check.config)
         if check.stop:
@@ -373,7 +376,7 @@ class Worker:
             self._job_lost = True
         self._also_held = check.also_held
 
-    def _adopt(self) -> Job | None:
+    def _take_held_job(self) -> Job | None:
         """The job the store says we hold though we never heard of it (the answer to the
         call that claimed it was lost with the connection): ours to run."""
         job_id, self._also_held = self._also_held, None
@@ -517,7 +520,7 @@ class Worker:
                 self._on_wake(select.select(self.fds, [], [], 0)[0])
                 if self.level >= StopLevel.ABORT:
                     return Action.ABORT
-                self.chores.fire_ticks_while_busy()
+                self.housekeeping.fire_ticks_while_busy()
                 if self._maybe_heartbeat():  # (it read what check_in would)
                     return Action.CANCEL if self._job_lost else Action.CONTINUE
                 if self._job_lost:

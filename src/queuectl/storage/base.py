@@ -109,7 +109,7 @@ class Recovered:
 
 @dataclass(frozen=True)
 class Lost:
-    """What a recovery look decided: the lost workers and the jobs they hold, as read in
+    """What a recovery pass decided: the lost workers and the jobs they hold, as read in
     one transaction that wrote nothing (``Storage.find_lost``). Whoever hands the jobs back
     (``Storage.hand_back``) may first kill what still runs of them: no lock is held."""
 
@@ -394,7 +394,7 @@ class Storage(ABC):
         attempt as WORKER_LOST ("worker lost"), and remove the lost workers' rows; in one
         transaction. What ``find_lost`` decided is judged again there: a job or worker no
         longer lost (a heartbeat came meanwhile) is left as it is, and what became lost
-        since waits for the next look. Safe to run from many workers at once."""
+        since waits for the next pass. Safe to run from many workers at once."""
 
     @abstractmethod
     def listener(self, worker_id: str) -> Listener:
@@ -552,10 +552,10 @@ class Storage(ABC):
         enqueues exactly once. Returns what this call did (not what others did)."""
 
 
-def steer(
+def change_queue_settings(
     before: QueueSettings, paused: bool | None, limit: int | None | Keep
 ) -> QueueSettings:
-    """``before`` with queue_update's changes applied; InvalidValue for a negative limit
+    """``before`` with queue_update's changes applied; InvalidValue for a limit out of range
     (checked before any store writes it)."""
     from queuectl.errors import InvalidValue
 

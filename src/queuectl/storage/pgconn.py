@@ -164,7 +164,8 @@ class Wakeups:
         self._last_try = 0.0
 
     @property
-    def lost(self) -> bool:
+    def dropped(self) -> bool:
+        """Whether the LISTEN connection is gone (until revive() opens another)."""
         return self._conn is None
 
     def _listen(self) -> Conn:
@@ -260,9 +261,9 @@ class PoolWakeups(WakeSource):
                 raise StoreUnavailable(
                     f"cannot listen on {self.display_url}: {scrub(str(exc), self.url)}"
                 ) from None
-        if self._wakeups.lost:
+        if self._wakeups.dropped:
             self._wakeups.revive()  # once back, its fd reads ready: drain says "work"
-            if self._wakeups.lost:
+            if self._wakeups.dropped:
                 raise StoreUnavailable(f"cannot listen on {self.display_url} again yet")
         return [self._wakeups.fd]
 

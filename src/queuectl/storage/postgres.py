@@ -112,7 +112,7 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
             self._discard()
             conn = self._conn = self._connect()
         for wakeups in self._wakeups:
-            if wakeups.lost:
+            if wakeups.dropped:
                 wakeups.revive()
         return conn
 

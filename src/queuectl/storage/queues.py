@@ -14,19 +14,19 @@ from queuectl.models import QueueInfo, QueueSettings, State
 
 
 def queue_infos(
-    counts: Iterable[Sequence[Any]], steered: Sequence[QueueSettings]
+    counts: Iterable[Sequence[Any]], settings: Sequence[QueueSettings]
 ) -> list[QueueInfo]:
     """`queue list`'s lines from rows (queue, state, count) and the paused or limited queues: every
     queue that has jobs or settings, by name."""
     per_queue: dict[str, dict[str, int]] = {}
     for queue, state, n in counts:
         per_queue.setdefault(queue, {str(s): 0 for s in State})[state] = int(n)
-    settings = {q.name: q for q in steered}
-    names = sorted(set(per_queue) | set(settings))
+    by_name = {q.name: q for q in settings}
+    names = sorted(set(per_queue) | set(by_name))
     return [
         QueueInfo(name, per_queue.get(name) or {str(s): 0 for s in State},
-                  settings.get(name, QueueSettings(name)).paused,
-                  settings.get(name, QueueSettings(name)).limit)
+                  by_name.get(name, QueueSettings(name)).paused,
+                  by_name.get(name, QueueSettings(name)).limit)
         for name in names
     ]
 

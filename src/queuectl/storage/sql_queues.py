@@ -4,7 +4,7 @@ dialects. The claim statements of each dialect enforce what is stored here."""
 from __future__ import annotations
 
 from queuectl.models import QueueChange, QueueInfo, QueueSettings
-from queuectl.storage.base import KEEP, Keep, steer
+from queuectl.storage.base import KEEP, Keep, change_queue_settings
 from queuectl.storage.queues import queue_from_row, queue_infos
 from queuectl.storage.sql_store import C, SqlStore
 
@@ -18,13 +18,13 @@ class SqlQueues(SqlStore[C]):
     def queue_update(
         self, name: str, *, paused: bool | None = None, limit: int | None | Keep = KEEP
     ) -> QueueChange:
-        steer(QueueSettings(name), paused, limit)  # refused before anything is written
+        change_queue_settings(QueueSettings(name), paused, limit)  # refused before a write
         with self._write() as conn:
             row = conn.execute(self._q["queue_get"], {"name": name}).fetchone()
             before = queue_from_row(row) if row else QueueSettings(name)
             has_jobs = conn.execute(self._q["queue_has_jobs"], {"name": name}).fetchone()[0]
-            after = steer(before, paused, limit)
-            if after.steered:
+            after = change_queue_settings(before, paused, limit)
+            if after.has_settings:
                 put = {"name": name, "paused": after.paused, "limit": after.limit}
                 conn.execute(self._q["queue_put"], {**put, **self._clock()})
             else:
@@ -35,5 +35,5 @@ class SqlQueues(SqlStore[C]):
     def queue_overview(self) -> list[QueueInfo]:
         with self._snapshot() as conn:
             counts = conn.execute(self._q["queue_counts"], {}).fetchall()
-            steered = [queue_from_row(row) for row in conn.execute(self._q["queue_settings"], {})]
-        return queue_infos(counts, steered)
+            settings = [queue_from_row(row) for row in conn.execute(self._q["queue_settings"], {})]
+        return queue_infos(counts, settings)

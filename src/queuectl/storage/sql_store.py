@@ -9,7 +9,7 @@ models (storage/rows.py). A dialect supplies only what differs by driver:
 - how parameters are bound: ``_clock`` (SQLite passes its clock as ``now``; PostgreSQL's
   SQL reads the database's), ``_list`` (a JSON array for SQLite, an array for PostgreSQL),
   ``_jobs`` (a statement's rows read as jobs);
-- wake-ups (``_wake``), the bulk insert, the end of an attempt, and the cheap look that
+- wake-ups (``_wake``), the bulk insert, the end of an attempt, and the cheap check that
   decides whether a recovery is worth a write.
 
 Both dialects keep times as epoch milliseconds and bind parameters by name, so one
@@ -377,11 +377,11 @@ class SqlStore(Storage, Generic[C]):
             scheduled = int(conn.execute(self._q["count_scheduled"], params).fetchone()[0])
             blocked = int(conn.execute(self._q["count_blocked"], params).fetchone()[0])
             workers = self._judged_workers(conn)
-            steered = conn.execute(self._q["queue_settings"], {}).fetchall()
+            settings = conn.execute(self._q["queue_settings"], {}).fetchall()
         active = [w for w in workers if w.state != "lost"]
         busy = sum(w.state == "busy" for w in active)
         return Stats(counts, scheduled, len(active), busy, blocked,
-                     tuple(queue_from_row(row) for row in steered))
+                     tuple(queue_from_row(row) for row in settings))
 
     # --- user operations -------------------------------------------------------------------
 

@@ -144,7 +144,7 @@ class SqlWorkers(SqlStore[C]):
         clock = self._clock()
         with self._write() as conn:
             dead, silent = self._lost_workers(conn, lost.lease_ms, clock)
-            dead = [w for w in dead if w in decided]  # newly lost: the next look's
+            dead = [w for w in dead if w in decided]  # newly lost: the next pass's
             silent = [w for w in silent if w in decided]
             params = self._held_params(dead, silent, lost.lease_ms, clock)
             held = {job.id for job in self._jobs(conn, "held_jobs", params)}

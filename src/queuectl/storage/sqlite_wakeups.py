@@ -68,7 +68,7 @@ class DatagramWakeups(WakeSource):
 
     def watch(self, worker_id: str) -> None:
         """Bound before the worker registers, so no wake-up sent to it is lost. An address
-        already taken (never, with fresh ids) leaves the worker to its timed looks."""
+        already taken (never, with fresh ids) leaves the worker to its polls."""
         if worker_id not in self._socks:
             with suppress(OSError):
                 self._socks[worker_id] = bind(self._prefix, worker_id)
