@@ -196,40 +196,6 @@ def test_wait_exit_codes(cli: Cli) -> None:
     cli.ok("cancel", slow)
 
 
-# --- purge ----------------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_purge_deletes_only_finished_jobs_with_their_logs(cli: Cli) -> None:
-    done = cli.enqueue("echo purge-me")
-    dead = cli.enqueue("exit 1", "--max-retries", "0")
-    cancelled = cli.enqueue("true", "--delay", "1h")
-    cli.ok("cancel", cancelled)
-    cli.start_workers(1)
-    cli.wait_state(done, "completed")
-    cli.wait_state(dead, "dead")
-    retrying = cli.enqueue("exit 1", "--max-retries", "5")  # backoff 2 s: failed meanwhile
-    cli.wait_state(retrying, "failed")
-    running = cli.enqueue("sleep 30")
-    cli.wait_state(running, "processing")
-    waiting = cli.enqueue("true", "--delay", "1h")
-    assert cli.json("purge", "--older-than", "1h") == {"deleted": 0}
-    time.sleep(0.05)
-    assert cli.json("purge", "--older-than", "0s", "--state", "dead") == {"deleted": 1}
-    assert cli.json("purge", "--older-than", "0s") == {"deleted": 2}
-    for gone in (done, dead, cancelled):
-        assert cli.run("show", gone).returncode == 1
-        assert cli.run("logs", gone).returncode == 1
-    assert cli.job(running)["state"] == "processing"
-    assert cli.job(waiting)["state"] == "pending"
-    assert cli.job(retrying)["state"] in ("failed", "processing")
-    counts = cli.json("status")["counts"]
-    assert counts["completed"] == counts["dead"] == counts["cancelled"] == 0
-    assert cli.run("purge", "--older-than", "-5s").returncode in (1, 2)
-    assert cli.run("purge").returncode == 2  # --older-than is required
-    cli.ok("cancel", running, retrying)
-
-
 # --- logs -----------------------------------------------------------------------------------
 
 
