@@ -20,7 +20,7 @@ def test_workers_read_duration_keys_as_seconds(
     clocked_cli: InProcessCli, clock: MovingClock, worker: Worker,
 ) -> None:
     cli = clocked_cli
-    cli.ok("config", "set", "job-timeout", "1s")
+    cli.ok("config", "set", "job-timeout", "0.5s")
     cli.ok("config", "set", "backoff-base", "100")
     cli.ok("config", "set", "backoff-max", "1s")  # the retry waits 1 s, not 100
     cli.ok("config", "set", "max-retries", "1")
@@ -32,7 +32,7 @@ def test_workers_read_duration_keys_as_seconds(
     assert worker.work_until_idle() == 1
     job = cli.job(job_id)
     assert job["state"] == "dead"
-    assert job["timeout"] == 1 and job["last_error"].startswith("timed out")
+    assert job["timeout"] == 0.5 and job["last_error"].startswith("timed out")
 
 
 def test_list_shows_when_scheduled_and_backed_off_jobs_run(
