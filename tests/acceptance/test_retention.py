@@ -14,12 +14,12 @@ from tests.helpers import Cli, wait_until
 def test_a_running_pool_applies_the_retention_again_later(cli: Cli) -> None:
     # What a pool adds to the worker's retention (tests/contract/test_retention_run.py): it
     # prunes again on its own (its first pass, at start, finds nothing), so a job that
-    # finishes while it runs goes in its turn.
+    # finishes while it runs goes in its turn: here by the pass after the next job.
     cli.ok("config", "set", "retention", "1s")
     cli.start_workers(1)
-    job_id = cli.enqueue("true")
-    cli.wait_state(job_id, "completed")
-    wait_until(lambda: _gone(cli, [job_id]), timeout=20, what="the finished job to go")
+    first = cli.enqueue("true", "-p", "1")
+    cli.enqueue("sleep 1.5")
+    wait_until(lambda: _gone(cli, [first]), timeout=20, what="the finished job to go")
 
 
 def _gone(cli: Cli, ids: list[str]) -> bool:

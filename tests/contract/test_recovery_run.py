@@ -49,8 +49,9 @@ class Silent:
     where it is while the test's moves on."""
 
     def __init__(self, db_url: str) -> None:
-        self.store = open_store(db_url, clock=MovingClock().now)
-        self.worker = Worker(self.store, (), clocks=MovingClock().clocks)
+        held = MovingClock()  # never moved
+        self.store = open_store(db_url, clock=held.now)
+        self.worker = Worker(self.store, (), clocks=held.clocks)
         self.ran: list[int] = []
         self.thread = threading.Thread(
             target=lambda: self.ran.append(self.worker.work_until_idle()), daemon=True)
