@@ -12,6 +12,7 @@ import traceback
 from dataclasses import replace
 from typing import Any
 
+from bench import against as against_mod
 from bench import figures, report, startup, stores
 from bench.driver import Queuectl
 from bench.seed import seed
@@ -36,7 +37,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--scale-pending", type=int, help="pending jobs seeded for the scale figure")
     p.add_argument("--cli-runs", type=int, help="alternating rounds of the cli figure")
     p.add_argument("--against", metavar="REV",
-                   help="cli figure: also time REV's source (git) in the same rounds")
+                   help="cli, throughput, pickup: also measure REV's code (git) beside the "
+                        "working tree's, in the same sitting")
     p.add_argument("--out", default=DEFAULT_OUT, help="JSON results file")
     return p.parse_args(argv)
 
@@ -64,6 +66,10 @@ def run_backend(
         print(f"bench: {backend} {name} ...", file=sys.stderr, flush=True)
         if name == "cli":
             figs[name] = startup.cli(backend, workdir, sizes.cli_runs, against)
+            continue
+        if against and name in ("throughput", "pickup"):
+            figs[name] = {**against_mod.run(name, backend, sizes, workdir, against),
+                          "against_figure": True}
             continue
         if name == "enqueue_cli":
             if backend == "sqlite":

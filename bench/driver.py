@@ -1,6 +1,10 @@
-"""Drives queuectl like a user: the installed console script for every command, the store
-API only to watch progress cheaply (polling with CLI processes would steal the CPU that
-the workers are being measured on)."""
+"""Drives queuectl like a user: the installed console script for every command, a few plain
+SQL reads only to watch progress cheaply (polling with CLI processes would steal the CPU
+that the workers are being measured on).
+
+The reads name only columns every schema version has (``jobs.state``, ``workers.id`` and
+``pid``), and never open the store through queuectl: the store of an older revision run
+beside the working tree (``--against``) must not be migrated by the watcher."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import sys
 import time
 from typing import Any
 
-from queuectl.storage import open_store
+FINAL_STATES = "('completed', 'dead', 'cancelled')"
 
 
 def console_script() -> str:
@@ -26,16 +30,79 @@ def console_script() -> str:
     return found
 
 
+class Watch:
+    """Plain SQL reads of a store's progress: a sqlite3 or psycopg connection in autocommit,
+    opened on first use (the store exists once a command or a worker has created it)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conn: Any = None
+
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one query; ``?`` placeholders (turned into ``%s`` for PostgreSQL)."""
+        if self._conn is None:
+            self._conn = self._connect()
+        if self.postgres:
+            return list(self._conn.execute(sql.replace("?", "%s"), params).fetchall())
+        return list(self._conn.execute(sql, params).fetchall())
+
+    @property
+    def postgres(self) -> bool:
+        return self.url.startswith(("postgres://", "postgresql://"))
+
+    def _connect(self) -> Any:
+        if self.postgres:
+            import psycopg
+
+            return psycopg.connect(self.url, autocommit=True)
+        import sqlite3
+
+        if not os.path.exists(self.url):
+            raise FileNotFoundError(self.url)
+        return sqlite3.connect(self.url, isolation_level=None, timeout=30)
+
+    def finished(self) -> int:
+        """Jobs completed, dead or cancelled in the whole store (0 before it exists)."""
+        rows = self._or_none(f"SELECT count(*) FROM jobs WHERE state IN {FINAL_STATES}", "jobs")
+        return int(rows[0][0]) if rows else 0
+
+    def worker_pids(self) -> dict[str, int]:
+        """Registered worker id -> pid (nothing before the store exists)."""
+        return {str(i): int(p) for i, p in self._or_none("SELECT id, pid FROM workers", "workers")}
+
+    def _or_none(self, sql: str, table: str) -> list[tuple[Any, ...]]:
+        """The rows, or none while the store or its ``table`` is not created yet."""
+        try:
+            return self.rows(sql)
+        except FileNotFoundError:
+            return []
+        except Exception as exc:
+            if table not in str(exc):
+                raise
+            self.close()  # a fresh connection sees the schema once it is there
+            return []
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
 class Queuectl:
-    def __init__(self, url: str, workdir: str) -> None:
+    def __init__(self, url: str, workdir: str, pythonpath: str | None = None) -> None:
+        """``pythonpath``: a revision's ``src`` put first on PYTHONPATH, so that every
+        command and worker runs that revision's code (through the same console script)."""
         self.url = url
         self.workdir = workdir
         self.exe = console_script()
         home = os.path.join(workdir, "home")
         self.env = {**os.environ, "QUEUECTL_DB": url, "QUEUECTL_HOME": home}
         self.env.pop("NO_COLOR", None)
-        self.store = open_store(url)
+        if pythonpath:
+            self.env["PYTHONPATH"] = pythonpath
+        self.watch = Watch(url)
         self._workers: list[subprocess.Popen[bytes]] = []
+        self._pids: list[int] = []
 
     # --- commands -----------------------------------------------------------------------
 
@@ -71,11 +138,24 @@ class Queuectl:
         log.close()
         self._workers.append(proc)
         if wait:
-            self.wait_for(lambda: self.store.stats().workers_active >= count, 30, "workers up")
+            self.wait_for(lambda: len(self._children(proc.pid)) >= count, 30, "workers up")
+            self._pids = self._children(proc.pid)
         return proc
 
+    def _children(self, supervisor: int) -> list[int]:
+        """Registered workers in this pool's session (started with ``start_new_session``;
+        rows of stopped pools may linger in the table)."""
+        return sorted(p for p in self.watch.worker_pids().values() if _session(p) == supervisor)
+
     def worker_pids(self) -> list[int]:
-        return [w.pid for w in self.store.list_workers()]
+        """The pids of the workers of the pool started last."""
+        return list(self._pids)
+
+    def worker_pid(self, worker_id: str) -> int:
+        return self.watch.worker_pids()[worker_id]
+
+    def finished(self) -> int:
+        return self.watch.finished()
 
     def stop_workers(self) -> None:
         for proc in self._workers:
@@ -93,8 +173,7 @@ class Queuectl:
         """Until ``total_final`` jobs are completed/dead/cancelled in the whole store."""
 
         def done() -> bool:
-            counts = self.store.stats().counts
-            return counts["completed"] + counts["dead"] + counts["cancelled"] >= total_final
+            return self.watch.finished() >= total_final
 
         self.wait_for(done, timeout, f"{total_final} finished jobs", poll=0.1)
 
@@ -108,7 +187,15 @@ class Queuectl:
 
     def close(self) -> None:
         self.stop_workers()
-        self.store.close()
+        self.watch.close()
+
+
+def _session(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[3])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def proc_status(pid: int) -> dict[str, int]:
@@ -123,14 +210,22 @@ def proc_status(pid: int) -> dict[str, int]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (seconds)."""
+    """The CPU time of a process itself (seconds; see cpu_split)."""
     return cpu_split(pid)[0]
 
 
 def cpu_split(pid: int) -> tuple[float, float]:
-    """(the process's own utime + stime, that of its children it has waited for), seconds:
-    a worker's own CPU, and the CPU of the jobs' shells it has reaped."""
+    """(the process's own CPU time, that of its children it has waited for), seconds: a
+    worker's own CPU, and the CPU of the jobs' shells it has reaped. The own time is the
+    scheduler's (/proc/PID/schedstat, nanoseconds) where the kernel keeps it, else
+    utime + stime in clock ticks; the children's is always in ticks."""
     with open(f"/proc/{pid}/stat", encoding="ascii") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     tick = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
+    own = (int(fields[11]) + int(fields[12])) / tick
+    try:  # the scheduler's own count, in ns: /proc/PID/stat's ticks are 10 ms
+        with open(f"/proc/{pid}/schedstat", encoding="ascii") as f:
+            own = int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
+    return own, (int(fields[13]) + int(fields[14])) / tick

@@ -53,6 +53,15 @@ def _check_all_completed(jobs: list[dict[str, Any]], expected: int) -> None:
 # --- throughput ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Round:
+    """One throughput run: jobs/s, and CPU seconds per job of the workers and their shells."""
+
+    rate: float
+    worker_cpu: float
+    shell_cpu: float
+
+
 def throughput(qc: Queuectl, sizes: Sizes, tag: str = "tp") -> dict[str, Any]:
     """Start `worker start --count 2`, enqueue N `true` jobs, wait until all are finished;
     rate from the first start to the last finish (the jobs' own timestamps); a spawn-ceiling
@@ -60,35 +69,47 @@ def throughput(qc: Queuectl, sizes: Sizes, tag: str = "tp") -> dict[str, Any]:
     jobs' shells (from /proc: the workers' own times and their reaped children's), beside
     the spawning loop's and the shells' CPU per spawn in the ceiling: the figure is
     CPU-bound, and these say where the difference goes."""
-    ceilings, rates, worker_cpu, shell_cpu = [], [], [], []
+    ceilings, rounds = [], []
     for r in range(sizes.repeats):
         ceilings.append(baselines.spawn_ceiling(WORKERS, sizes.ceiling_spawns, qc.workdir))
-        queue = f"{tag}{r}"
-        before = _finished(qc)
-        qc.start_workers(WORKERS)
-        pids = qc.worker_pids()
-        cpu_before = [cpu_split(pid) for pid in pids]
-        qc.enqueue_many(sizes.jobs, queue=queue)
-        qc.wait_finished(before + sizes.jobs)
-        cpu_after = [cpu_split(pid) for pid in pids]
-        qc.stop_workers()
-        jobs = qc.jobs(queue)
-        _check_all_completed(jobs, sizes.jobs)
-        rates.append(_window_rate(jobs))
-        spent = [(a[0] - b[0], a[1] - b[1]) for a, b in zip(cpu_after, cpu_before, strict=True)]
-        worker_cpu.append(sum(own for own, _ in spent) / sizes.jobs)
-        shell_cpu.append(sum(shells for _, shells in spent) / sizes.jobs)
-    pairs = [r / c.per_s for r, c in zip(rates, ceilings, strict=True)]
+        rounds.append(throughput_round(qc, sizes, f"{tag}{r}"))
+    return throughput_summary(rounds, ceilings, sizes)
+
+
+def throughput_round(qc: Queuectl, sizes: Sizes, queue: str) -> Round:
+    """One drain of ``sizes.jobs`` `true` jobs by a fresh pool of 2 workers."""
+    before = _finished(qc)
+    qc.start_workers(WORKERS)
+    pids = qc.worker_pids()
+    cpu_before = [cpu_split(pid) for pid in pids]
+    qc.enqueue_many(sizes.jobs, queue=queue)
+    qc.wait_finished(before + sizes.jobs)
+    cpu_after = [cpu_split(pid) for pid in pids]
+    qc.stop_workers()
+    jobs = qc.jobs(queue)
+    _check_all_completed(jobs, sizes.jobs)
+    spent = [(a[0] - b[0], a[1] - b[1]) for a, b in zip(cpu_after, cpu_before, strict=True)]
+    return Round(_window_rate(jobs), sum(own for own, _ in spent) / sizes.jobs,
+                 sum(shells for _, shells in spent) / sizes.jobs)
+
+
+def throughput_summary(
+    rounds: list[Round], ceilings: list[baselines.Ceiling], sizes: Sizes
+) -> dict[str, Any]:
+    """Medians of the rounds, each rate taken as a ratio to the ceiling run beside it."""
+    rates = [r.rate for r in rounds]
+    pairs = [r.rate / c.per_s for r, c in zip(rounds, ceilings, strict=True)]
     return {
-        "jobs": sizes.jobs, "workers": WORKERS, "runs": sizes.repeats,
+        "jobs": sizes.jobs, "workers": WORKERS, "runs": len(rounds),
         "jobs_per_s": rnd(median(rates), 1),
         "ceiling_per_s": rnd(median([c.per_s for c in ceilings]), 1),
         "ratio": rnd(median(pairs)), "ratio_runs": [rnd(p) for p in pairs],
         "rates": [rnd(x, 1) for x in rates], "ceilings": [rnd(c.per_s, 1) for c in ceilings],
         # CPU per job or per spawn in microseconds; /proc counts 10 ms ticks, so use
         # enough jobs (the full size's 2 x ~250 ms per run is good to a few per cent)
-        "worker_cpu_us": _us(median(worker_cpu)),
-        "job_shell_cpu_us": _us(median(shell_cpu)),
+        "worker_cpu_us": _us(median([r.worker_cpu for r in rounds])),
+        "worker_cpu_us_runs": [_us(r.worker_cpu) for r in rounds],
+        "job_shell_cpu_us": _us(median([r.shell_cpu for r in rounds])),
         "ceiling_loop_cpu_us": _us(median([c.loop_cpu for c in ceilings])),
         "ceiling_shell_cpu_us": _us(median([c.shell_cpu for c in ceilings])),
     }
@@ -99,8 +120,7 @@ def _us(seconds: float | None) -> float | None:
 
 
 def _finished(qc: Queuectl) -> int:
-    counts = qc.store.stats().counts
-    return counts["completed"] + counts["dead"] + counts["cancelled"]
+    return qc.finished()
 
 
 # --- pickup, idle CPU, memory -------------------------------------------------------------
@@ -153,7 +173,7 @@ def _big_output(qc: Queuectl, sizes: Sizes, pids: list[int]) -> dict[str, Any]:
     qc.run("enqueue", "-c", f"head -c {sizes.big_output} /dev/zero", "--queue", "big")
     qc.wait_for(lambda: all(j["finished_at"] for j in qc.jobs("big")), 120, "big output job")
     job = qc.jobs("big")[0]
-    pid = next(w.pid for w in qc.store.list_workers() if w.id == job["worker"])
+    pid = qc.worker_pid(job["worker"])
     growth_kb = proc_status(pid)["VmHWM"] - hwm_before[pid]
     return {
         "output_bytes": sizes.big_output, "max_log_bytes": max_log,

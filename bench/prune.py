@@ -25,6 +25,7 @@ from bench.seed import seed
 from queuectl.models import AttemptResult, Job, JobSpec, Outcome, WorkerInfo, utcnow
 from queuectl.retry import NextStep, after_failure
 from queuectl.storage.sqlite import SQLiteStorage
+from queuectl.transitions import after_attempt
 
 OUTPUT_BYTES = 200  # per seeded attempt
 YARDSTICK_JOBS = 2000  # worker transactions timed for the yardstick
@@ -66,7 +67,8 @@ def yardstick(path: str) -> list[float]:
         job = store.claim("bench-w")
         result = AttemptResult(Outcome.SUCCEEDED, exit_code=0, output=b"x" * OUTPUT_BYTES)
         while job is not None:
-            _, job = store.finish_and_claim(job, "bench-w", result, _policy)
+            step = after_attempt(job, result, _policy)
+            _, job = store.finish_and_claim(job, "bench-w", result, step)
             store.checkpoint()
         return timer.holds
     finally:

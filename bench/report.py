@@ -17,6 +17,12 @@ BULK_MIN = {"sqlite": 50_000, "postgres": 20_000}
 def rows_for(backend: str, figs: dict[str, Any]) -> list[list[Any]]:
     """One table row per measured figure: name, backend, value, baseline, ratio, target, ok."""
     rows: list[list[Any]] = []
+    for name in ("throughput", "pickup"):
+        if figs.get(name, {}).get("against_figure"):
+            from bench import against
+
+            rows.extend(against.rows(backend, name, figs[name]))
+            figs = {k: v for k, v in figs.items() if k != name}
     if tp := figs.get("throughput"):
         lo = THROUGHPUT_MIN[backend]
         rows.append(["throughput (jobs/s, 2 workers)", backend, tp["jobs_per_s"],

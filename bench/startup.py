@@ -16,12 +16,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from bench import baselines, stores
+from bench import baselines, revision, stores
 from bench.driver import console_script
 from bench.stats import median, rnd
 
@@ -57,7 +54,7 @@ SEED_JOBS = 20
 def cli(backend: str, workdir: str, runs: int, against: str | None) -> dict[str, Any]:
     """Medians (ms) of each command and its minimal program, over ``runs`` alternating
     rounds; with ``against``, the same commands run from that revision's source too."""
-    with stores.throwaway(backend, workdir) as url, _tree(against) as old_src:
+    with stores.throwaway(backend, workdir) as url, revision.exported(against) as old_src:
         env = {**os.environ, "QUEUECTL_HOME": os.path.join(workdir, f"home-startup-{backend}"),
                "QUEUECTL_DB": url}
         exe = console_script()
@@ -141,20 +138,6 @@ def _minimal_store(backend: str, url: str, workdir: str) -> str:
     conn.execute(ddl.format(pk="INTEGER PRIMARY KEY"))
     conn.close()
     return path
-
-
-@contextmanager
-def _tree(rev: str | None) -> Iterator[str | None]:
-    """REV's ``src`` directory, exported from git into a temporary directory."""
-    if rev is None:
-        yield None
-        return
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    with tempfile.TemporaryDirectory(prefix="queuectl-against-") as tmp:
-        archive = subprocess.run(["git", "-C", root, "archive", rev, "src"], check=True,
-                                 capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        yield os.path.join(tmp, "src")
 
 
 def rows(backend: str, fig: dict[str, Any]) -> list[list[Any]]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any
 
 
@@ -158,6 +160,39 @@ class Job:
         if self.attempts_log is not None:
             doc["attempts_log"] = [attempt.to_dict() for attempt in self.attempts_log]
         return doc
+
+
+# A worker builds two Jobs per job it runs (the claimed one, read from its row, and the
+# finished one). Job's own __init__ sets each of its fields through object.__setattr__
+# (frozen); these set the slots directly, about a third of the cost (~10 µs per job).
+JOB_FIELDS = tuple(f.name for f in fields(Job))  # every field, in declaration order
+_JOB_SLOTS = {name: getattr(Job, name).__set__ for name in JOB_FIELDS}
+_JOB_SETTERS = tuple(_JOB_SLOTS.values())
+_job_values = attrgetter(*JOB_FIELDS)
+
+
+def job_from_values(values: Sequence[Any]) -> Job:
+    """A Job from the value of every field, in JOB_FIELDS order (the defaults too), as
+    Job(*values) would make it. Raises ValueError for a wrong number of values."""
+    if len(values) != len(_JOB_SETTERS):
+        raise ValueError(f"a Job has {len(_JOB_SETTERS)} fields, got {len(values)} values")
+    job: Job = object.__new__(Job)
+    for put, value in zip(_JOB_SETTERS, values):  # noqa: B905 - lengths checked above
+        put(job, value)
+    return job
+
+
+def replaced_job(job: Job, **changes: Any) -> Job:
+    """dataclasses.replace(job, **changes), faster. Raises TypeError for an unknown field."""
+    new: Job = object.__new__(Job)
+    for put, value in zip(_JOB_SETTERS, _job_values(job)):  # noqa: B905 - same fields
+        put(new, value)
+    for name, value in changes.items():
+        put = _JOB_SLOTS.get(name)
+        if put is None:
+            raise TypeError(f"Job has no field {name!r}")
+        put(new, value)
+    return new
 
 
 @dataclass(frozen=True)

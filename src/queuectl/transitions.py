@@ -1,8 +1,10 @@
 """Where a job goes after an attempt: pure policy, no I/O.
 
-Storage applies it inside its own transaction (the row must still be the caller's attempt);
-it does not define it. The retry policy (retry.after_failure bound to the current config)
-decides failures; everything else is fixed here.
+The worker computes the step (from the job as it claimed it) and hands it to the store,
+which applies it inside its own transaction, guarded (the row must still be the caller's
+attempt): storage neither defines the policy nor calls back into it. The retry policy
+(retry.after_failure bound to the current config) decides failures; everything else is
+fixed here.
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from queuectl.models import AttemptResult, Job, Outcome, State
+from queuectl.models import WORKER_LOST_ERROR, AttemptResult, Job, Outcome, State
 from queuectl.retry import NextStep
 
-# The retry policy as storage receives it: given a job that just failed, where it goes.
-# Kept as a callable so that storage applies it inside its own transaction while the
-# policy itself stays pure (retry.after_failure bound to the current config).
+# The retry policy as the worker holds it: given a job that just failed, where it goes
+# (retry.after_failure bound to the current config).
 FailurePolicy = Callable[[Job], NextStep]
+
+# How an attempt ends when its worker is lost (a recovery hands the job back).
+LOST_ATTEMPT = AttemptResult(Outcome.WORKER_LOST, error=WORKER_LOST_ERROR)
 
 
 @dataclass(frozen=True)
@@ -47,3 +51,8 @@ def after_attempt(job: Job, result: AttemptResult, policy: FailurePolicy) -> Tra
     step = policy(job)
     delay_ms = int(step.retry_in * 1000) if step.retry_in is not None else None
     return Transition(step.state, step.attempts, delay_ms, result.error)
+
+
+def after_loss(job: Job, policy: FailurePolicy) -> Transition:
+    """Pure: where a job held by a lost worker goes (its attempt ends as LOST_ATTEMPT)."""
+    return after_attempt(job, LOST_ATTEMPT, policy)

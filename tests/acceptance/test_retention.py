@@ -8,6 +8,7 @@ import time
 from queuectl.models import AttemptResult, JobSpec, Outcome, WorkerInfo, utcnow
 from queuectl.retry import after_failure
 from queuectl.storage.base import Storage
+from queuectl.transitions import after_attempt
 from tests.helpers import Cli, wait_until
 
 
@@ -34,8 +35,9 @@ def test_retention_keeps_what_a_waiting_job_needs(store: Storage) -> None:
     for outcome in (Outcome.FAILED, Outcome.SUCCEEDED):
         job = store.claim("w")
         assert job is not None
-        store.finish(job, "w", AttemptResult(outcome, exit_code=int(outcome is Outcome.FAILED)),
-                     lambda j: after_failure(j.attempts, j.max_retries, 2, 60))
+        result = AttemptResult(outcome, exit_code=int(outcome is Outcome.FAILED))
+        store.finish(job, "w", result, after_attempt(
+            job, result, lambda j: after_failure(j.attempts, j.max_retries, 2, 60)))
     store.enqueue([JobSpec("true", id="waiting", max_retries=0, after=("needed",))])
     time.sleep(0.01)
     assert store.prune_finished(0.001, 50) == 1  # "alone" goes; "needed" (dead) stays

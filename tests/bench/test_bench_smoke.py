@@ -44,3 +44,23 @@ def test_unknown_figure_is_a_usage_error() -> None:
     proc = subprocess.run([sys.executable, "-m", "bench", "--figures", "nope"], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "unknown figure" in proc.stderr
+
+
+def test_against_runs_both_codes_side_by_side(tmp_path: Path) -> None:
+    """--against REV: each side's figure, and REV / tree; the run stops if a worker of a
+    side ran the other side's code (each worker reports the queuectl it imported)."""
+    out = tmp_path / "bench.json"
+    env = {k: v for k, v in os.environ.items() if k not in ("QUEUECTL_DB", "QUEUECTL_HOME")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--backends", "sqlite", "--figures",
+         "throughput,pickup", "--against", "HEAD", "--out", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=110,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    figs = json.loads(out.read_text())["figures"]["sqlite"]
+    assert not json.loads(out.read_text())["skipped"]
+    for name, key in (("throughput", "worker_cpu_us"), ("pickup", "p50_ms")):
+        fig = figs[name]
+        assert {"tree", "rev", "against", "rev_over_tree"} <= fig.keys()
+        assert fig["tree"][key] is not None and fig["rev"][key] is not None
+    assert "tree, " in proc.stdout

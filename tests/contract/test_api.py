@@ -20,6 +20,7 @@ from queuectl.models import AttemptResult, Outcome, WorkerInfo, utcnow
 from queuectl.retry import after_failure
 from queuectl.storage import open_store
 from queuectl.storage.liveness import HOST_ID
+from queuectl.transitions import after_attempt
 from tests.helpers import Cli
 
 
@@ -39,8 +40,8 @@ def _run_once(db_url: str, outcome: Outcome, output: bytes) -> None:
         assert job is not None
         code = 0 if outcome is Outcome.SUCCEEDED else 3
         result = AttemptResult(outcome, code, None if code == 0 else "exit code 3", output)
-        store.finish(job, "w1", result,
-                     lambda j: after_failure(j.attempts, j.max_retries, 2, 3600))
+        store.finish(job, "w1", result, after_attempt(
+            job, result, lambda j: after_failure(j.attempts, j.max_retries, 2, 3600)))
         store.unregister_worker("w1")
     finally:
         store.close()

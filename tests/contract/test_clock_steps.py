@@ -22,7 +22,7 @@ import psycopg
 import pytest
 
 from queuectl.models import JobSpec, State, WorkerInfo, utcnow
-from queuectl.pool.recovery import Recovery, boot_clock_ms
+from queuectl.pool.recovery import Recovery, boot_clock_ms, recover_stale
 from queuectl.pool.store_calls import StoreCalls
 from queuectl.recurring import CronSpec
 from queuectl.retry import NextStep, after_failure
@@ -126,7 +126,7 @@ def test_a_step_forward_leaves_a_live_workers_job_running(stepped: SteppedStore)
     stepped.step(HOUR_MS)
     look.look()
     assert job(store, "a") is State.PROCESSING
-    assert store.recover_stale(LEASE, policy) == []  # nor by a pool that looks next
+    assert recover_stale(store, LEASE, policy) == []  # nor by a pool that looks next
 
 
 def test_a_step_back_leaves_a_job_due_now_due(stepped: SteppedStore) -> None:
@@ -202,7 +202,7 @@ def test_a_step_a_little_over_the_lease_takes_no_live_worker_for_lost(
     passes(1_000)
     stepped.step(8_000)  # over the lease, under the time since the first reading
     assert look() > 5_000
-    assert store.recover_stale(LEASE, policy) == []
+    assert recover_stale(store, LEASE, policy) == []
     assert [w.state for w in store.list_workers()] == ["idle"]
 
 

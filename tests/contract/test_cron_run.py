@@ -12,6 +12,7 @@ from queuectl.pool.worker import Worker
 from queuectl.retry import after_failure
 from queuectl.storage.base import Storage
 from queuectl.storage.liveness import HOST_ID, PID_SCOPE
+from queuectl.transitions import after_attempt
 from tests.clocks import MovingClock
 from tests.contract.test_cron import set_next_run
 from tests.inprocess import InProcessCli
@@ -63,8 +64,9 @@ def test_overlap_skip_never_runs_two_jobs_at_once_and_records_skips(
     for _ in range(2):  # ticks that come while it runs are skipped
         clock.move(1)
         assert worker.work_until_idle() == 0
-    clocked_store.finish(held, "busy", AttemptResult(Outcome.SUCCEEDED, exit_code=0),
-                         lambda j: after_failure(j.attempts, j.max_retries, 2, 60))
+    ok = AttemptResult(Outcome.SUCCEEDED, exit_code=0)
+    clocked_store.finish(held, "busy", ok, after_attempt(
+        held, ok, lambda j: after_failure(j.attempts, j.max_retries, 2, 60)))
     clock.move(1)
     assert worker.work_until_idle() == 1  # the next tick runs again
     shown = cli.json("cron", "show", "slow")

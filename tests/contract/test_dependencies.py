@@ -11,6 +11,7 @@ import pytest
 from queuectl.errors import DependencyRefused
 from queuectl.models import AttemptResult, Job, State
 from queuectl.storage.base import Storage
+from queuectl.transitions import after_attempt
 from tests.contract.test_storage import FAIL, OK, policy, register, spec
 
 
@@ -18,7 +19,7 @@ def run_one(store: Storage, worker: str, result: AttemptResult = OK) -> str:
     """Claim the next ready job and finish it with ``result``; its id."""
     job = store.claim(worker)
     assert job is not None
-    store.finish(job, worker, result, policy)
+    store.finish(job, worker, result, after_attempt(job, result, policy))
     return job.id
 
 
@@ -134,7 +135,7 @@ def test_finish_and_claim_takes_the_dependent_it_just_released(store: Storage) -
     store.enqueue([spec(id="a"), spec(id="b", after=("a",))])
     job = store.claim(w)
     assert job is not None
-    done, nxt = store.finish_and_claim(job, w, OK, policy)
+    done, nxt = store.finish_and_claim(job, w, OK, after_attempt(job, OK, policy))
     assert done is not None and done.state is State.COMPLETED
     assert isinstance(nxt, Job) and nxt.id == "b"
 

@@ -11,6 +11,7 @@ from queuectl.errors import DuplicateJob
 from queuectl.models import AttemptResult, IdlePlan, Job, State, utcnow
 from queuectl.recurring import CronSpec
 from queuectl.storage.base import Storage
+from queuectl.transitions import after_attempt
 from tests.contract.test_storage import FAIL, OK, policy, register, spec
 
 
@@ -19,7 +20,7 @@ def test_finishes_and_claims_the_next_job(store: Storage) -> None:
     store.enqueue([spec(id="a", priority=5), spec(id="b")])
     first = store.claim(worker)
     assert first is not None and first.id == "a"
-    done, nxt = store.finish_and_claim(first, worker, OK, policy)
+    done, nxt = store.finish_and_claim(first, worker, OK, after_attempt(first, OK, policy))
     assert done is not None and done.state == State.COMPLETED and done.attempts == 1
     assert isinstance(nxt, Job) and nxt.id == "b" and nxt.state == State.PROCESSING
     assert nxt.last_attempt == 1
@@ -27,7 +28,7 @@ def test_finishes_and_claims_the_next_job(store: Storage) -> None:
     [info] = store.list_workers()  # the worker's state follows the job it holds
     assert (info.state, info.current_job) == ("busy", "b")
     assert store.read_output("a") is not None and store.read_output("a").data == b"hello\n"  # type: ignore[union-attr]
-    done, nxt = store.finish_and_claim(nxt, worker, FAIL, policy)
+    done, nxt = store.finish_and_claim(nxt, worker, FAIL, after_attempt(nxt, FAIL, policy))
     assert done is not None and done.state == State.FAILED
     # Nothing to claim: the plan, read after the finish, counts its own retry (due in 2 s by
     # policy). On PostgreSQL it is read in the finish's statement, whose snapshot predates it.
@@ -44,7 +45,7 @@ def test_a_lost_lease_still_claims(store: Storage) -> None:
     first = store.claim(worker)
     assert first is not None
     store.cancel(["a"])
-    done, nxt = store.finish_and_claim(first, worker, OK, policy)
+    done, nxt = store.finish_and_claim(first, worker, OK, after_attempt(first, OK, policy))
     assert done is None
     assert store.get_job("a").state == State.CANCELLED  # type: ignore[union-attr]
     assert isinstance(nxt, Job) and nxt.id == "b"
@@ -56,9 +57,9 @@ def test_next_job_comes_from_the_served_queues(store: Storage) -> None:
                    spec(id="b", queue="q1")])
     first = store.claim(worker, ["q1"])
     assert first is not None and first.id == "a"
-    _, nxt = store.finish_and_claim(first, worker, OK, policy, ["q1"])
+    _, nxt = store.finish_and_claim(first, worker, OK, after_attempt(first, OK, policy), ["q1"])
     assert isinstance(nxt, Job) and nxt.id == "b"
-    _, nxt = store.finish_and_claim(nxt, worker, OK, policy, ["q1"])
+    _, nxt = store.finish_and_claim(nxt, worker, OK, after_attempt(nxt, OK, policy), ["q1"])
     assert nxt == IdlePlan(None, None)  # "other" is due, but not in a queue served
     assert store.get_job("other").state == State.PENDING  # type: ignore[union-attr]
 
@@ -69,10 +70,10 @@ def test_the_finished_job_returned_is_the_stored_job(store: Storage, result: Att
     worker = register(store)
     job = store.claim(worker)
     assert job is not None
-    done, nxt = store.finish_and_claim(job, worker, result, policy)
+    done, nxt = store.finish_and_claim(job, worker, result, after_attempt(job, result, policy))
     assert done is not None and isinstance(nxt, Job)
     assert done == store.get_job("a")
-    last = store.finish(nxt, worker, result, policy)
+    last = store.finish(nxt, worker, result, after_attempt(nxt, result, policy))
     assert last == store.get_job("b")
 
 

@@ -15,6 +15,7 @@ from queuectl.models import AttemptResult, Job, JobSpec, Outcome, WorkerInfo, ut
 from queuectl.retry import NextStep, after_failure
 from queuectl.storage.base import Storage
 from queuectl.storage.liveness import HOST_ID
+from queuectl.transitions import after_attempt
 
 # A job that retitles the terminal's window and clears its screen, then says hello.
 HOSTILE = b"\x1b]0;pwned\x07\x1b[2Jhello\tthere\r\n\xffend\n"
@@ -33,7 +34,8 @@ def hostile_job(store: Storage) -> Iterator[str]:
     store.register_worker(WorkerInfo("w", HOST_ID, os.getpid(), "idle", None, now, now))
     job = store.claim("w")
     assert job is not None
-    store.finish(job, "w", AttemptResult(Outcome.SUCCEEDED, 0, None, HOSTILE), policy)
+    hostile = AttemptResult(Outcome.SUCCEEDED, 0, None, HOSTILE)
+    store.finish(job, "w", hostile, after_attempt(job, hostile, policy))
     yield "h"
 
 

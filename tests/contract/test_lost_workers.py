@@ -21,10 +21,12 @@ from queuectl.models import (
     WorkerInfo,
     utcnow,
 )
+from queuectl.pool.recovery import recover_stale
 from queuectl.retry import NextStep, after_failure
 from queuectl.storage.base import Storage
 from queuectl.storage.liveness import HOST_ID, PID_SCOPE, is_lost
 from queuectl.storage.sql_store import SqlStore
+from queuectl.transitions import after_attempt
 from tests.clocks import MovingClock
 
 LEASE = 0.2  # seconds: short (the clock moves past it, see ``silence``)
@@ -71,7 +73,7 @@ def taken_for_lost(store: Storage, clock: MovingClock, worker: str, job: Job,
                    policy: object = policy) -> None:
     """Silent past the lease: another worker recovers ``job`` and removes ``worker``."""
     silence(clock)
-    recovered = store.recover_stale(LEASE, policy)  # type: ignore[arg-type]
+    recovered = recover_stale(store, LEASE, policy)  # type: ignore[arg-type]
     assert [(r.job_id, r.worker) for r in recovered] == [(job.id, worker)]
 
 
@@ -112,7 +114,8 @@ def test_a_worker_taken_for_lost_claims_nothing_until_it_registers_again(
     taken_for_lost(store, clock, "w", first)
     assert store.claim("w") is None  # "b" is ready, but w is not registered
     # The lost lease claims nothing; "b" is due (the plan says so) but not for w.
-    assert store.finish_and_claim(first, "w", OK, policy) == (None, IdlePlan(0.0, None))
+    step = after_attempt(first, OK, policy)
+    assert store.finish_and_claim(first, "w", OK, step) == (None, IdlePlan(0.0, None))
     assert store.get_job("b").state is State.PENDING  # type: ignore[union-attr]
     assert store.heartbeat("w", None).lost
     register(store, "w")
@@ -126,21 +129,23 @@ def test_a_fresh_claim_is_never_recovered_while_its_worker_row_is_missing(
     register(store, "w")
     held = claim(store, "w")
     store.unregister_worker("w")
-    assert store.recover_stale(LONG_LEASE, policy) == []  # claimed just now: w is alive
+    assert recover_stale(store, LONG_LEASE, policy) == []  # claimed just now: w is alive
     assert store.get_job("a").state is State.PROCESSING  # type: ignore[union-attr]
     silence(clock)  # silent past the lease since its claim: now it is lost
-    [rec] = store.recover_stale(LEASE, policy)
+    [rec] = recover_stale(store, LEASE, policy)
     assert (rec.job_id, rec.worker, rec.new_state) == ("a", "w", State.FAILED)
     assert store.heartbeat("w", held).job_lost
 
 
-def test_a_claim_is_a_sign_of_life(store: Storage, clock: MovingClock) -> None:
+def test_a_claim_is_a_sign_of_life(
+    store: Storage, clock: MovingClock,
+) -> None:
     """A worker silent past the lease that has just claimed a job is back, not lost."""
     enqueue(store, "a")
     register(store, "w")
     silence(clock)
     held = claim(store, "w")
-    assert store.recover_stale(LEASE, policy) == []
+    assert recover_stale(store, LEASE, policy) == []
     assert [w.id for w in store.list_workers()] == ["w"]
     assert not store.heartbeat("w", held).job_lost
 
@@ -152,8 +157,8 @@ def test_not_judging_silence_recovers_only_workers_whose_process_is_gone(
     register(store, "w")
     claim(store, "w")
     silence(clock)
-    assert store.recover_stale(LEASE, policy, judge_silence=False) == []
-    assert len(store.recover_stale(LEASE, policy)) == 1
+    assert recover_stale(store, LEASE, policy, judge_silence=False) == []
+    assert len(recover_stale(store, LEASE, policy)) == 1
 
 
 def test_a_claim_whose_answer_was_lost_is_reported_to_its_worker(store: Storage) -> None:
@@ -166,7 +171,7 @@ def test_a_claim_whose_answer_was_lost_is_reported_to_its_worker(store: Storage)
     assert store.check_in("w", None).also_held == stray.id
     running = claim(store, "w")
     assert store.heartbeat("w", running).also_held == stray.id
-    store.finish(stray, "w", OK, policy)
+    store.finish(stray, "w", OK, after_attempt(stray, OK, policy))
     assert store.heartbeat("w", running).also_held is None
 
 
@@ -194,7 +199,7 @@ def test_a_recovery_look_reads_this_hosts_workers_and_the_silent_ones_only(
 
     assert read(LEASE) == ["far-silent", "here"]
     assert read(None) == ["here"]  # silence not judged: this host's alone
-    store.recover_stale(LEASE, policy)
+    recover_stale(store, LEASE, policy)
     assert sorted(w.id for w in store.list_workers()) == ["far-live", "here"]
 
 
@@ -224,11 +229,84 @@ def test_a_pid_is_judged_only_in_its_own_boot_and_pid_namespace(
     assert found == {"here": True, "other-namespace": False, "previous-boot": False,
                      "unknown": False}
     # Judged by pid, within a lease: the job of this namespace's dead worker alone.
-    assert [r.job_id for r in store.recover_stale(LONG_LEASE, policy)] == ["job-here"]
+    assert [r.job_id for r in recover_stale(store, LONG_LEASE, policy)] == ["job-here"]
     for worker_id in ("other-namespace", "previous-boot", "unknown"):
         job = store.get_job(f"job-{worker_id}")
         assert job is not None and (job.state, job.worker) == (State.PROCESSING, worker_id)
     silence(clock)  # then silent past the lease: lost by silence, as any host's
-    recovered = store.recover_stale(LEASE, policy)
+    recovered = recover_stale(store, LEASE, policy)
     assert sorted(str(r.worker) for r in recovered) == [
         "other-namespace", "previous-boot", "unknown"]
+
+
+def _dead_worker_holding(store: Storage, worker_id: str, job_id: str) -> Job:
+    """Worker ``worker_id`` on this host, its process gone, holding job ``job_id``."""
+    now = utcnow()
+    store.register_worker(WorkerInfo(worker_id, HOST_ID, _gone_pid(), "idle", None, now, now,
+                                     [], PID_SCOPE))
+    enqueue(store, job_id)
+    return claim(store, worker_id)
+
+
+def _write_lock_free(db_url: str, worker_id: str, job_id: str) -> bool:
+    """Whether another connection could take what a recovery's transaction locks, without
+    waiting: SQLite's write lock; on PostgreSQL, the lost worker's row and its job's."""
+    if db_url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db_url, autocommit=False) as pg:
+            try:
+                pg.execute("SELECT 1 FROM workers WHERE id = %s FOR UPDATE NOWAIT",
+                           (worker_id,))
+                pg.execute("SELECT 1 FROM jobs WHERE id = %s FOR UPDATE NOWAIT", (job_id,))
+            except psycopg.errors.LockNotAvailable:
+                return False
+            finally:
+                pg.rollback()
+        return True
+    import sqlite3
+
+    conn = sqlite3.connect(db_url, timeout=0, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:  # database is locked
+        return False
+    finally:
+        conn.close()
+
+
+def test_orphans_are_killed_with_no_lock_held_and_before_anyone_can_claim(
+    store: Storage, db_url: str,
+) -> None:
+    """A kill scans /proc and signals process groups: it must not keep every writer of the
+    store waiting (SQLite's write lock), nor hold the lost worker's rows (PostgreSQL); and
+    the job must still be processing meanwhile, so that its retry never starts beside what
+    is left of its first attempt."""
+    job = _dead_worker_holding(store, "w-dead", "j-orphan")
+    register(store, "w-live")
+    seen: list[tuple[str, bool, Job | None]] = []
+
+    def kill(lost_job: Job) -> None:
+        free = _write_lock_free(db_url, "w-dead", lost_job.id)
+        seen.append((lost_job.id, free, store.claim("w-live")))
+
+    [rec] = recover_stale(store, LONG_LEASE, policy, kill)
+    assert seen == [(job.id, True, None)]  # the lock free, the job not claimable
+    assert (rec.job_id, rec.worker, rec.new_state) == (job.id, "w-dead", State.FAILED)
+    assert "w-dead" not in {w.id for w in store.list_workers()}
+
+
+def test_a_job_ended_between_the_decision_and_the_hand_back_is_left_as_it_is(
+    store: Storage,
+) -> None:
+    """hand_back judges again under its lock: what its worker finished meanwhile (a worker
+    taken for dead that was not) keeps its end."""
+    job = _dead_worker_holding(store, "w-dead", "j-done")
+    lost = store.find_lost(LONG_LEASE)
+    assert [j.id for j in lost.jobs] == [job.id]
+    store.finish(job, "w-dead", OK, after_attempt(job, OK, policy))
+    assert store.hand_back(lost, [after_attempt(j, OK, policy) for j in lost.jobs]) == []
+    done = store.get_job(job.id)
+    assert done is not None and done.state is State.COMPLETED

@@ -33,6 +33,7 @@ from queuectl.storage.base import Listener, Storage
 from queuectl.storage.liveness import HOST_ID
 from queuectl.storage.postgres import PostgresStorage
 from queuectl.storage.sql import migrations
+from queuectl.transitions import after_attempt
 from tests import pg
 from tests.helpers import QUEUECTL, Cli
 
@@ -159,7 +160,7 @@ def test_eight_concurrent_claimers_never_take_the_same_job(url: str, pstore: Sto
         barrier.wait()
         while (job := store.claim(worker)) is not None:
             mine.append(job.id)
-            store.finish(job, worker, OK, policy)
+            store.finish(job, worker, OK, after_attempt(job, OK, policy))
         store.close()
 
     threads = [threading.Thread(target=claimer, args=(n,)) for n in range(8)]
@@ -202,10 +203,12 @@ def test_the_plan_is_read_only_by_a_claim_that_takes_nothing(pstore: PostgresSto
     pstore.enqueue([JobSpec(command="true", id=i, max_retries=0) for i in ("a", "b")])
     first, reads = _plan_reads(pstore, lambda: pstore.claim_or_plan("w"))
     assert isinstance(first, Job) and reads == 0
-    ended, reads = _plan_reads(pstore, lambda: pstore.finish_and_claim(first, "w", OK, policy))
+    step = after_attempt(first, OK, policy)
+    ended, reads = _plan_reads(pstore, lambda: pstore.finish_and_claim(first, "w", OK, step))
     assert isinstance(ended, tuple) and isinstance(ended[1], Job) and reads == 0
     second = ended[1]
-    ended, reads = _plan_reads(pstore, lambda: pstore.finish_and_claim(second, "w", OK, policy))
+    step = after_attempt(second, OK, policy)
+    ended, reads = _plan_reads(pstore, lambda: pstore.finish_and_claim(second, "w", OK, step))
     assert isinstance(ended, tuple) and ended[1] == IdlePlan(None, None) and reads == 1
     plan, reads = _plan_reads(pstore, lambda: pstore.claim_or_plan("w", ["q"]))
     assert plan == IdlePlan(None, None) and reads == 1
@@ -237,7 +240,8 @@ def test_a_retry_due_now_wakes_idle_workers(url: str, pstore: Storage) -> None:
     listener = pstore.listener(worker)
     try:
         failing = AttemptResult(Outcome.FAILED, 1, "exit code 1")
-        pstore.finish(job, worker, failing, lambda j: after_failure(j.attempts, 1, 1, 0.001))
+        pstore.finish(job, worker, failing,
+                      after_attempt(job, failing, lambda j: after_failure(j.attempts, 1, 1, 0.001)))
         wait_wake(listener, "work")
     finally:
         listener.close()
@@ -262,8 +266,8 @@ def test_store_and_listener_come_back_after_their_connections_are_killed(
         # on the driver: psycopg 3.2.1 reports only "consuming input failed".
         with pytest.raises(StoreUnavailable,
                            match="ended the connection|the connection to the store was lost"):
-            pstore.finish(job, worker, OK, policy)
-        done = pstore.finish(job, worker, OK, policy)
+            pstore.finish(job, worker, OK, after_attempt(job, OK, policy))
+        done = pstore.finish(job, worker, OK, after_attempt(job, OK, policy))
         assert done.state == State.COMPLETED
         assert pstore.read_output("a") is not None
         # The dead LISTEN connection reads as ready; draining re-listens and says "work".
@@ -367,7 +371,8 @@ def test_deleting_a_dead_job_never_strands_a_dependent_enqueued_meanwhile(
     worker = register(pstore, "w")
     claimed = pstore.claim(worker)
     assert claimed is not None
-    pstore.finish(claimed, worker, AttemptResult(Outcome.FAILED, 1, "exit code 1"), policy)
+    failed = AttemptResult(Outcome.FAILED, 1, "exit code 1")
+    pstore.finish(claimed, worker, failed, after_attempt(claimed, failed, policy))
     holder = psycopg.connect(url)  # an enqueue's lock_dependencies, as a long one
     holder.execute("SELECT 1 FROM jobs WHERE id = 'A' FOR NO KEY UPDATE")
     results: dict[str, object] = {}

@@ -24,8 +24,12 @@ from tests.clocks import MovingClock
 
 LEASE = 3.0  # seconds (heartbeats every second)
 PAST_LEASE = LEASE + 1
-# Runs until killed: the first attempt of a job held by the worker that falls silent.
-UNTIL_KILLED = "echo $$ > {dir}/{name}.pid; sleep 300 & wait"
+# Runs until killed: the first attempt of a job held by the worker that falls silent. It
+# drops the variables by which a recovering worker finds a lost job's processes on this
+# machine (pool/orphans.py), as if it ran on another host: what ends it is then the silent
+# worker's own kill, once it hears it lost the job.
+UNTIL_KILLED = ("exec env -u QUEUECTL_WORKER_ID -u QUEUECTL_JOB_ID "
+                "sh -c 'echo $$ > {dir}/{name}.pid; sleep 300 & wait'")
 
 
 def short_lease(store: Storage) -> None:

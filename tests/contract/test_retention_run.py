@@ -10,6 +10,7 @@ from queuectl.models import AttemptResult, Outcome, WorkerInfo, utcnow
 from queuectl.pool.worker import Worker
 from queuectl.retry import after_failure
 from queuectl.storage.base import Storage
+from queuectl.transitions import after_attempt
 from tests.clocks import MovingClock
 from tests.inprocess import InProcessCli
 
@@ -56,8 +57,9 @@ def test_finished_jobs_past_the_retention_are_deleted_and_nothing_else(
     assert cli.job(running)["state"] == "processing"  # running: kept
     assert cli.job(keep)["state"] == "pending"
     assert clocked_store.attempts(done[0]) == [] and clocked_store.read_output(done[0]) is None
-    clocked_store.finish(held, "busy", AttemptResult(Outcome.SUCCEEDED, exit_code=0),
-                         lambda j: after_failure(j.attempts, j.max_retries, 2, 60))
+    ok = AttemptResult(Outcome.SUCCEEDED, exit_code=0)
+    clocked_store.finish(held, "busy", ok, after_attempt(
+        held, ok, lambda j: after_failure(j.attempts, j.max_retries, 2, 60)))
     assert cli.job(running)["state"] == "completed"
     clock.move(HOUR + 1)
     clocked_store.heartbeat("busy", held)

@@ -42,8 +42,10 @@ from queuectl.models import (
     WorkerInfo,
     utcnow,
 )
+from queuectl.pool.recovery import recover_stale
 from queuectl.storage.base import Storage
 from queuectl.storage.liveness import HOST_ID, PID_SCOPE
+from queuectl.transitions import after_attempt
 
 LONG_LEASE = 3600.0  # seconds: live workers never go silent that long during a test
 RETRY_CAP = 1e-6  # seconds: the real policy, capped so a failed job is due at once
@@ -234,7 +236,8 @@ class StoreMachine(RuleBasedStateMachine):
         self.world.held.remove(held)
         code = {Outcome.SUCCEEDED: 0, Outcome.FAILED: 3}.get(outcome)
         result = AttemptResult(outcome, code, None if code == 0 else f"{outcome}")
-        job = self.store.finish(held.job, held.worker, result, policy)
+        step = after_attempt(held.job, result, policy)
+        job = self.store.finish(held.job, held.worker, result, step)
         model = self.world.jobs[held.job.id]
         model.holder = None
         if outcome is Outcome.SUCCEEDED:
@@ -253,7 +256,8 @@ class StoreMachine(RuleBasedStateMachine):
         self.world.held.remove(held)
         before = self.store.get_job(held.job.id)
         try:
-            self.store.finish(held.job, held.worker, AttemptResult(Outcome.SUCCEEDED, 0), policy)
+            ok = AttemptResult(Outcome.SUCCEEDED, 0)
+            self.store.finish(held.job, held.worker, ok, after_attempt(held.job, ok, policy))
         except LostLease:
             pass
         else:
@@ -307,7 +311,7 @@ class StoreMachine(RuleBasedStateMachine):
     @rule()
     def doomed_worker_dies(self) -> None:
         """Its pid is already gone: the next recover_stale hands its jobs back."""
-        recovered = self.store.recover_stale(LONG_LEASE, policy)
+        recovered = recover_stale(self.store, LONG_LEASE, policy)
         mine = {r.job_id: r for r in recovered if r.job_id.startswith(self.prefix)}
         lost = {i for i, m in self.world.jobs.items()
                 if m.state is State.PROCESSING and m.holder in self.doomed}
@@ -326,7 +330,7 @@ class StoreMachine(RuleBasedStateMachine):
     def recover_with_nobody_lost(self) -> None:
         if self.doomed:
             return  # covered by doomed_worker_dies
-        recovered = self.store.recover_stale(LONG_LEASE, policy)
+        recovered = recover_stale(self.store, LONG_LEASE, policy)
         assert not [r for r in recovered if r.job_id.startswith(self.prefix)]
 
     def _drop_hold(self, job_id: str) -> None:

@@ -11,10 +11,12 @@ import pytest
 
 from queuectl.errors import DuplicateJob, JobNotFound, LostLease, WrongState
 from queuectl.models import AttemptResult, Job, JobSpec, Outcome, State, WorkerInfo, utcnow
+from queuectl.pool.recovery import recover_stale
 from queuectl.retry import NextStep, after_failure
 from queuectl.storage import open_store
 from queuectl.storage.base import Storage
 from queuectl.storage.liveness import HOST_ID
+from queuectl.transitions import after_attempt
 
 
 def spec(command: str = "true", **kw: object) -> JobSpec:
@@ -108,7 +110,7 @@ def test_success_records_attempt_and_output(store: Storage) -> None:
     assert job is not None and job.state is State.PROCESSING and job.worker == w
     [info] = store.list_workers()
     assert (info.state, info.current_job) == ("busy", "j")
-    done = store.finish(job, w, OK, policy)
+    done = store.finish(job, w, OK, after_attempt(job, OK, policy))
     [info] = store.list_workers()  # read from the jobs the worker holds: none now
     assert (info.state, info.current_job) == ("idle", None)
     assert store.stats().workers_busy == 0
@@ -129,7 +131,7 @@ def test_failures_back_off_then_go_dead(store: Storage) -> None:
     job = store.claim(w)
     assert job is not None
     before = utcnow()
-    failed = store.finish(job, w, FAIL, policy)
+    failed = store.finish(job, w, FAIL, after_attempt(job, FAIL, policy))
     assert (failed.state, failed.attempts, failed.last_error) == (State.FAILED, 1, "exit code 3")
     assert failed.run_at - before >= timedelta(seconds=1.9)  # 2 ** 1 seconds
     assert store.claim(w) is None  # not before its backoff
@@ -142,13 +144,13 @@ def test_failures_back_off_then_go_dead(store: Storage) -> None:
 def test_dead_after_max_retries_and_dlq_retry(store: Storage) -> None:
     store.enqueue([spec(id="d", max_retries=0)])
     w = register(store)
-    dead = store.finish(store.claim(w), w, FAIL, policy)  # type: ignore[arg-type]
+    dead = store.finish(_claimed := store.claim(w), w, FAIL, after_attempt(_claimed, FAIL, policy))  # type: ignore[arg-type]
     assert (dead.state, dead.attempts) == (State.DEAD, 1)
     [again] = store.retry_dead(["d"])
     assert (again.state, again.attempts) == (State.PENDING, 0)
     job = store.claim(w)
     assert job is not None and job.last_attempt == 2  # the attempts log keeps numbering
-    store.finish(job, w, OK, policy)
+    store.finish(job, w, OK, after_attempt(job, OK, policy))
     assert [a.number for a in store.attempts("d")] == [1, 2]
     assert store.read_output("d", 1).data == b"boom\n"  # type: ignore[union-attr]
     assert store.read_output("d").data == b"hello\n"  # type: ignore[union-attr]
@@ -157,7 +159,7 @@ def test_dead_after_max_retries_and_dlq_retry(store: Storage) -> None:
 def test_retry_dead_all_or_nothing(store: Storage) -> None:
     store.enqueue([spec(id="d1", max_retries=0), spec(id="p")])
     w = register(store)
-    store.finish(store.claim(w), w, FAIL, policy)  # type: ignore[arg-type]
+    store.finish(_claimed := store.claim(w), w, FAIL, after_attempt(_claimed, FAIL, policy))  # type: ignore[arg-type]
     with pytest.raises(WrongState, match="'p' is pending"):
         store.retry_dead(["d1", "p"])
     assert store.get_job("d1").state is State.DEAD  # type: ignore[union-attr]
@@ -169,7 +171,9 @@ def test_retry_dead_all_or_nothing(store: Storage) -> None:
 def test_interrupted_attempt_hands_job_back_without_spending_a_retry(store: Storage) -> None:
     store.enqueue([spec(id="i")])
     w = register(store)
-    back = store.finish(store.claim(w), w, AttemptResult(Outcome.INTERRUPTED, error="x"), policy)  # type: ignore[arg-type]
+    back_result = AttemptResult(Outcome.INTERRUPTED, error="x")
+    back = store.finish(_claimed := store.claim(w), w, back_result,  # type: ignore[arg-type]
+                        after_attempt(_claimed, back_result, policy))  # type: ignore[arg-type]
     assert (back.state, back.attempts) == (State.PENDING, 0)
     assert store.claim(w).id == "i"  # type: ignore[union-attr]
 
@@ -183,7 +187,8 @@ def test_cancel_pending_and_running(store: Storage) -> None:
     assert {j.state for j in cancelled} == {State.CANCELLED}
     assert store.check_in(w, running).job_lost
     with pytest.raises(LostLease):
-        store.finish(running, w, OK, policy)  # the worker learns it lost the job
+        # The worker learns it lost the job.
+        store.finish(running, w, OK, after_attempt(running, OK, policy))
     assert store.get_job(running.id).state is State.CANCELLED  # type: ignore[union-attr]
     assert store.attempts(running.id)[0].finished_at is not None
 
@@ -191,7 +196,7 @@ def test_cancel_pending_and_running(store: Storage) -> None:
 def test_cancel_refuses_final_jobs_and_changes_nothing(store: Storage) -> None:
     store.enqueue([spec(id="done"), spec(id="p")])
     w = register(store)
-    store.finish(store.claim(w), w, OK, policy)  # type: ignore[arg-type]
+    store.finish(_claimed := store.claim(w), w, OK, after_attempt(_claimed, OK, policy))  # type: ignore[arg-type]
     with pytest.raises(WrongState, match="'done' is completed"):
         store.cancel(["p", "done"])
     assert store.get_job("p").state is State.PENDING  # type: ignore[union-attr]
@@ -208,7 +213,7 @@ def test_no_attempt_runs_twice_under_concurrent_claims(store: Storage, db_url: s
         own = open_store(db_url, durable=False)
         wid = register(own, f"w{n}")
         while (job := own.claim(wid)) is not None:
-            own.finish(job, wid, OK, policy)
+            own.finish(job, wid, OK, after_attempt(job, OK, policy))
             with lock:
                 claimed.append(job.id)
         own.close()
@@ -249,9 +254,9 @@ def test_recover_stale_hands_back_jobs_of_lost_workers(store: Storage) -> None:
     w = register(store, "lost")
     job = store.claim(w)
     assert job is not None
-    assert store.recover_stale(30, policy) == []  # alive: heartbeat fresh, pid ours
+    assert recover_stale(store, 30, policy) == []  # alive: heartbeat fresh, pid ours
     time.sleep(0.05)
-    [rec] = store.recover_stale(0.01, policy)
+    [rec] = recover_stale(store, 0.01, policy)
     assert (rec.job_id, rec.worker, rec.new_state) == ("s", "lost", State.FAILED)
     got = store.get_job("s")
     assert got is not None and (got.state, got.attempts, got.last_error) == (
@@ -260,13 +265,13 @@ def test_recover_stale_hands_back_jobs_of_lost_workers(store: Storage) -> None:
     assert (attempt.outcome, attempt.error) == (Outcome.WORKER_LOST, "worker lost")
     assert store.list_workers() == []
     with pytest.raises(LostLease):
-        store.finish(job, w, OK, policy)
+        store.finish(job, w, OK, after_attempt(job, OK, policy))
 
 
 def test_purge_deletes_only_old_final_jobs(store: Storage) -> None:
     store.enqueue([spec(id="done"), spec(id="waiting")])
     w = register(store)
-    store.finish(store.claim(w), w, OK, policy)  # type: ignore[arg-type]
+    store.finish(_claimed := store.claim(w), w, OK, after_attempt(_claimed, OK, policy))  # type: ignore[arg-type]
     assert store.purge([State.COMPLETED], 3600) == 0  # too young
     time.sleep(0.02)
     assert store.purge([State.COMPLETED, State.PENDING], 0.01) == 1  # pending never purged
@@ -308,7 +313,7 @@ def test_metrics_inputs(store: Storage) -> None:
     since = utcnow() - timedelta(seconds=1)
     store.enqueue([spec(id="m", max_retries=0)])
     w = register(store)
-    store.finish(store.claim(w), w, FAIL, policy)  # type: ignore[arg-type]
+    store.finish(_claimed := store.claim(w), w, FAIL, after_attempt(_claimed, FAIL, policy))  # type: ignore[arg-type]
     [row] = store.finished_attempts(since)
     assert (row.job_id, row.worker, row.outcome) == ("m", w, "failed")
     assert store.dead_since(since) == 1
@@ -341,7 +346,7 @@ def test_a_running_attempt_is_in_the_log_before_its_row_is_written(store: Storag
     def retry_now(job: Job) -> NextStep:
         return NextStep(State.FAILED, job.attempts + 1, 0.0)  # due again at once
 
-    store.finish(first, w, FAIL, retry_now)
+    store.finish(first, w, FAIL, after_attempt(first, FAIL, retry_now))
     second = store.claim(w)
     assert second is not None and second.last_attempt == 2
     log = store.attempts("r")
@@ -355,7 +360,7 @@ def test_a_running_attempt_is_in_the_log_before_its_row_is_written(store: Storag
     assert earlier is not None and (earlier.data, earlier.finished) == (b"boom\n", True)
     store.save_output("r", 2, b"half", 0)  # a progress save makes the row early
     assert store.read_output("r").data == b"half"  # type: ignore[union-attr]
-    store.finish(second, w, OK, policy)
+    store.finish(second, w, OK, after_attempt(second, OK, policy))
     done = store.attempts("r")
     assert [(a.number, a.outcome) for a in done] == [(1, Outcome.FAILED), (2, Outcome.SUCCEEDED)]
     assert done[1].started_at == second.started_at
@@ -382,22 +387,24 @@ def test_a_place_freed_in_a_limited_queue_wakes_an_idle_worker(store: Storage) -
         listener.drain()
         plain = store.claim(idle)
         assert plain is not None and plain.id == "plain"  # l2 is held by the limit
-        store.finish(plain, idle, OK, policy)
+        store.finish(plain, idle, OK, after_attempt(plain, OK, policy))
         assert select.select([listener], [], [], 0.5)[0] == []  # nothing freed
-        store.finish(first, "w1", OK, policy)  # no claim after it, as a stopping worker
+        # No claim after it, as a stopping worker.
+        store.finish(first, "w1", OK, after_attempt(first, OK, policy))
         ready, _, _ = select.select([listener], [], [], 5)
         assert ready and "work" in listener.drain()
         nxt = store.claim(idle)
         assert nxt is not None and nxt.id == "l2"
         # A job cancelled while it runs holds its place until its process has ended; the
         # finish that records that end frees it.
-        store.finish(nxt, idle, OK, policy)
+        store.finish(nxt, idle, OK, after_attempt(nxt, OK, policy))
         store.enqueue([spec(id="l3", queue="lq"), spec(id="l4", queue="lq")])
         third = store.claim("w1", ["lq"])
         assert third is not None and third.id == "l3"
         store.cancel(["l3"])
         listener.drain()
-        assert store.finish_and_claim(third, "w1", OK, policy, ["elsewhere"])[0] is None
+        step = after_attempt(third, OK, policy)
+        assert store.finish_and_claim(third, "w1", OK, step, ["elsewhere"])[0] is None
         ready, _, _ = select.select([listener], [], [], 5)
         assert ready and "work" in listener.drain()
     finally:

@@ -8,13 +8,14 @@ import pytest
 from queuectl.errors import UniqueKeyTaken
 from queuectl.models import State
 from queuectl.storage.base import Storage
+from queuectl.transitions import after_attempt
 from tests.contract.test_storage import FAIL, policy, register, spec
 
 
 def _kill(store: Storage, worker: str, job_id: str) -> None:
     job = store.claim(worker)
     assert job is not None and job.id == job_id
-    store.finish(job, worker, FAIL, policy)
+    store.finish(job, worker, FAIL, after_attempt(job, FAIL, policy))
 
 
 def test_retrying_every_dead_job_brings_back_one_per_key(store: Storage) -> None:

@@ -4,8 +4,14 @@ that does not read its pipe is not sent work after work (the pipe's writes block
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from queuectl.pool.relay import IdleBoard, Relay
+import pytest
+
+from queuectl.errors import StoreUnavailable
+from queuectl.pool.relay import IdleBoard, PoolListener, Relay
+from queuectl.storage.base import WakeSource
+from queuectl.storage.sqlite import SQLiteStorage
 
 
 def _pipes(count: int) -> tuple[dict[int, int], dict[int, int]]:
@@ -22,9 +28,12 @@ def _unread(fd: int) -> bytes:
         return b""
 
 
-def test_one_idle_worker_is_woken_per_wake_and_an_unread_one_is_not_sent_more() -> None:
+def test_one_idle_worker_is_woken_per_wake_and_an_unread_one_is_not_sent_more(
+    tmp_path: Path,
+) -> None:
     board = IdleBoard(3)
-    relay = Relay("postgresql://127.0.0.1:1/none", board)  # never listens in this test
+    # A SQLite store's source that watches nobody: it never hears anything in this test.
+    relay = Relay(SQLiteStorage.pool_wakeups(str(tmp_path / "q.db")), board)
     write, read = _pipes(3)
     try:
         for slot in (1, 2):
@@ -49,3 +58,43 @@ def test_one_idle_worker_is_woken_per_wake_and_an_unread_one_is_not_sent_more() 
         relay.close()
         for fd in (*write.values(), *read.values()):
             os.close(fd)
+
+
+class FlakySource(WakeSource):
+    """A wake-up source whose store can be listened to only when ``up``."""
+
+    def __init__(self) -> None:
+        self.up = False
+        self.asked = 0
+
+    def fds(self) -> list[int]:
+        self.asked += 1
+        if not self.up:
+            raise StoreUnavailable("cannot listen on the test store")
+        return [0]
+
+    def drain(self) -> set[str]:
+        return set()
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_store_that_cannot_be_listened_to_is_asked_again_after_a_backoff_and_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    source = FlakySource()
+    listener = PoolListener(source)
+    assert listener.fds() == [] and source.asked == 1
+    assert listener.fds() == [] and source.asked == 1  # not before its backoff
+    listener._next_try = 0.0  # (the backoff has run out)
+    assert listener.fds() == [] and source.asked == 2
+    said = [r for r in caplog.records if "cannot listen for wake-ups" in r.getMessage()]
+    assert len(said) == 1
+    source.up = True
+    listener._next_try = 0.0
+    assert listener.fds() == [0]
+    source.up = False  # lost once it listened: re-opened quietly (the workers say it)
+    assert listener.fds() == []
+    said = [r for r in caplog.records if "cannot listen for wake-ups" in r.getMessage()]
+    assert len(said) == 1

@@ -12,7 +12,8 @@ KILLED = signal.SIGKILL  # a wait status for "killed by SIGKILL" is the signal n
 
 
 def delay_after_crash(sup: Supervisor, lived: float) -> float:
-    child = Child(pid=1, pipe_w=-1, slot=0, started=time.monotonic() - lived)
+    child = Child(pid=1, pipe_w=-1, slot=0, worker_id="w-1",
+                  started=time.monotonic() - lived)
     [(when, slot)] = sup._after_exit(child, KILLED)
     assert slot == 0
     return when - time.monotonic()
@@ -28,7 +29,7 @@ def test_backoff_doubles_then_caps_then_resets_after_a_stable_run() -> None:
 
 def test_a_clean_exit_stops_the_pool() -> None:
     sup = Supervisor("unused", 2, [])
-    assert sup._after_exit(Child(pid=1, pipe_w=-1, slot=0), 0) == []
+    assert sup._after_exit(Child(pid=1, pipe_w=-1, slot=0, worker_id="w-1"), 0) == []
     assert sup.stopping
 
 
@@ -37,6 +38,6 @@ def test_a_worker_that_cannot_open_the_store_is_restarted_after_a_pause() -> Non
     restarting, a full disk), which ends; the worker must come back after it."""
     sup = Supervisor("unused", 1, [])
     status = EXIT_STORE << 8  # a wait status for "exited with EXIT_STORE"
-    [(when, slot)] = sup._after_exit(Child(pid=1, pipe_w=-1, slot=0), status)
+    [(when, slot)] = sup._after_exit(Child(pid=1, pipe_w=-1, slot=0, worker_id="w-1"), status)
     assert slot == 0 and 0 < when - time.monotonic() <= RESTART_DELAY_MAX
     assert not sup.stopping

@@ -12,8 +12,8 @@ competes with a durable `enqueue` commit, so checkpointing a trickle of jobs mor
 SQLite would delays their pickup). The workers' own threshold is raised above what a quarter
 second of writes reaches (sqlite_file.WAL_AUTOCHECKPOINT), as a safety net. With 2 workers
 draining `true` jobs and checkpoints taken from another process, the same CPU takes less
-wall time (bench/RESULTS.md). A store with nothing to fold (PostgreSQL's) is never opened
-here.
+wall time (bench/RESULTS.md). A store with nothing to fold (one whose
+``wants_checkpoints`` is False: a database server folds its own) is never opened here.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import logging
 import time
 
 from queuectl.errors import QueuectlError
-from queuectl.settings import is_postgres
 from queuectl.storage.base import Storage
 
 PAGES_PER_CHECKPOINT = 1000  # SQLite's default wal_autocheckpoint
@@ -43,9 +42,10 @@ def next_pause(pages: int, elapsed: float) -> float:
 
 
 class Checkpointer:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, kind: type[Storage]) -> None:
+        """``kind``: the store's class (storage.store_type), asked whether it wants them."""
         self.url = url
-        self.enabled = not is_postgres(url)  # the server checkpoints on its own
+        self.enabled = kind.wants_checkpoints
         self.store: Storage | None = None
         self.last_at = time.monotonic()
         self.next_at = self.last_at + SOONEST

@@ -73,8 +73,8 @@ def kill_job(worker_id: str, job_id: str) -> int:
 
 
 def kill_orphaned(job: Job) -> None:
-    """Before a recovered job goes back in the queue (Storage.recover_stale's hook): kill
-    what still runs of it on this machine, and say so."""
+    """Before a recovered job goes back in the queue (recovery.recover_stale's ``kill``):
+    kill what still runs of it on this machine, and say so."""
     if job.worker and (killed := kill_job(job.worker, job.id)):
         log.warning("killed %d process group(s) of job %s left running by lost worker %s",
                     killed, job.id, job.worker,

@@ -23,11 +23,12 @@ import time
 from collections.abc import Callable
 
 from queuectl import hostinfo
+from queuectl.models import Job
 from queuectl.pool import orphans
 from queuectl.pool.store_calls import StoreCalls
 from queuectl.storage import clock_steps
-from queuectl.storage.base import Storage
-from queuectl.transitions import FailurePolicy
+from queuectl.storage.base import Recovered, Storage
+from queuectl.transitions import FailurePolicy, after_loss
 
 log = logging.getLogger("queuectl.worker")
 
@@ -35,6 +36,25 @@ log = logging.getLogger("queuectl.worker")
 # under one, so that the heartbeats of workers started together (which come an interval
 # apart, give or take scheduling) do not skip every other interval.
 LOOK_EVERY = 0.8
+
+
+def recover_stale(
+    store: Storage, lease_timeout: float, policy: FailurePolicy,
+    kill: Callable[[Job], None] | None = None, *, judge_silence: bool = True,
+) -> list[Recovered]:
+    """Hand back the jobs of lost workers (Storage.find_lost, then hand_back), first
+    killing with ``kill(job)`` what may still run of each on this machine: after the
+    store's decision is committed, so no kill waits inside a transaction that holds its
+    write lock, and before the hand-back, so the jobs are still processing (nobody can
+    claim one) while their orphans die. ``policy`` places each job (after_loss); a job
+    that keeps killing its workers ends in the DLQ. Raises what the store raises."""
+    lost = store.find_lost(lease_timeout, judge_silence=judge_silence)
+    if not lost.anything:
+        return []
+    if kill is not None:
+        for job in lost.jobs:
+            kill(job)
+    return store.hand_back(lost, [after_loss(job, policy) for job in lost.jobs])
 
 
 def boot_clock_ms() -> int:
@@ -125,8 +145,8 @@ class Recovery:
                         step_ms / 1000, extra={"event": "clock_step", "step_ms": step_ms})
         lease = self.lease()
         judge = self.calls.monotonic() - self.calls.watched_since >= lease
-        recovered = self.calls.retrying(lambda: self.store.recover_stale(
-            lease, self.policy, orphans.kill_orphaned, judge_silence=judge))
+        recovered = self.calls.retrying(lambda: recover_stale(
+            self.store, lease, self.policy, orphans.kill_orphaned, judge_silence=judge))
         for item in recovered:
             log.warning("recovered job %s from lost worker %s: now %s",
                         item.job_id, item.worker, item.new_state,

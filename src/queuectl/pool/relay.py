@@ -1,15 +1,18 @@
 """Wake-ups per pool, not per worker: the supervisor listens, its workers hear it over a pipe.
 
-On PostgreSQL each LISTEN is a connection the server holds, and each "work" notification
-used to wake every idle worker of every pool, each of which then asked the store: both
-grew with the size of the whole fleet. Here the supervisor holds the pool's one LISTEN
-connection (storage/pgconn.py Wakeups, which re-listens after a loss) and relays what it
-hears over the pipe each worker already reads its stop level from (pool/stop.py):
+Each wake-up the store sends (an enqueue, a retry due, a place freed in a limited queue)
+used to reach every idle worker, or one that the sender picked by reading the store: each
+woken worker then asked the store, and on PostgreSQL each worker held a LISTEN connection
+of its own. Here the supervisor holds the pool's one ear on the store (the store's
+WakeSource, storage/base.py: SQLite's datagrams to its workers' addresses, PostgreSQL's one
+LISTEN connection, re-opened after a loss) and relays what it hears over the pipe each
+worker already reads its stop level from (pool/stop.py):
 
 - "work": ONE idle worker is woken (a byte ``w``). A woken worker that then claims a job
   says so (a byte on the shared ``more`` pipe) and the supervisor wakes the next idle one:
   a burst of N ready jobs fans out to N workers one claim at a time, and a single job costs
-  one claim that finds nothing beyond its own, whatever the pool's size;
+  one claim that finds nothing beyond its own, whatever the pool's size. (A pool serves
+  one set of queues: this is the one place that wakes one idle worker per set of queues.)
 - "stop" (``s``) and "cancel" (``c``): every worker, which then checks in with the store
   (only the store says which worker is meant); "config" (``g``): every worker, which reads
   the config again before its next job.
@@ -20,7 +23,7 @@ worker caught between its last look at the store and its sleep reads as not idle
 "work" that finds no idle worker is therefore sent to every worker not running a job, so
 that one who was about to sleep re-checks at once instead of sleeping past the job.
 
-Every wake-up is a hint: a relay that is lost (a full pipe, a worker that just died)
+Every wake-up is a hint: a relay that is missed (a full pipe, a worker that just died)
 delays a job until the worker's next timed look at the store (worker.IDLE_POLL), never
 loses it.
 """
@@ -33,12 +36,9 @@ import mmap
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from queuectl.errors import StoreUnavailable
-
-if TYPE_CHECKING:  # psycopg loads only for PostgreSQL stores
-    from queuectl.storage.pgconn import Wakeups
+from queuectl.storage.base import WakeSource
 
 WORK = b"w"
 STOP = b"s"
@@ -47,9 +47,9 @@ CONFIG = b"g"
 # The byte a worker reads: the event.
 EVENTS = {"w": "work", "s": "stop", "c": "cancel", "g": "config"}
 
-# Seconds between attempts to open the LISTEN connection, doubling while they fail up to
+# Seconds between attempts to listen again after a failure, doubling while they fail up to
 # REVIVE_MAX: a connect to an unreachable host blocks the supervisor's loop for up to its
-# timeout (pgconn.CONNECT_TIMEOUT), and that loop also relays stop requests.
+# timeout, and that loop also relays stop requests.
 REVIVE_EVERY = 1.0
 REVIVE_MAX = 8.0
 
@@ -104,53 +104,37 @@ class IdleBoard:
         self._map[self.count + slot] = 0
 
 
-def supports(url: str) -> bool:
-    """Whether the pool's supervisor listens for its workers (PostgreSQL: connections are
-    the scarce thing). SQLite's wake-ups are datagrams to each worker's own socket."""
-    from queuectl.settings import is_postgres
-
-    return is_postgres(url)
-
-
 class PoolListener:
-    """The pool's one LISTEN connection, opened lazily and re-opened after a loss."""
+    """The store's WakeSource, asked again after a failure no sooner than its backoff
+    says. That the pool cannot listen yet is said once, not once a second; a loss once it
+    listened is the workers' to say (their store calls meet the same outage)."""
 
-    def __init__(self, url: str) -> None:
-        from queuectl.settings import redact_url
-
-        self.url = url
-        self.display_url = redact_url(url)
-        self._wakeups: Wakeups | None = None
-        self.failed_once = False  # the outage is said once, not once a second
+    def __init__(self, source: WakeSource) -> None:
+        self.source = source
+        self.failed_once = False
+        self._listened = False  # the source has worked once
         self._failures = 0
         self._next_try = 0.0  # monotonic
 
-    def fileno(self) -> int | None:
-        """The descriptor to select on, opening the connection if it is not open yet
-        (None while the server cannot be reached: the workers' timed looks stand in)."""
-        import psycopg
-
-        from queuectl.storage.pgconn import Wakeups, connect
-
-        if self._wakeups is None:
-            if time.monotonic() < self._next_try:
-                return None
-            try:
-                self._wakeups = Wakeups(lambda: connect(self.url, self.display_url,
-                                                        durable=False))
-            except (StoreUnavailable, psycopg.Error) as exc:  # the LISTEN itself may fail
-                if not self.failed_once:
-                    log.warning("cannot listen for wake-ups yet (%s); retrying", exc,
-                                extra={"event": "store_unavailable", "error": str(exc)})
-                    self.failed_once = True
-                self._tried(ok=False)
-                return None
+    def fds(self) -> list[int]:
+        """The descriptors to select on ([] while the store cannot be listened to: the
+        workers' timed looks stand in)."""
+        if self._failures and time.monotonic() < self._next_try:
+            return []
+        try:
+            fds = self.source.fds()
+        except StoreUnavailable as exc:
+            if not self.failed_once and not self._listened:
+                log.warning("cannot listen for wake-ups yet (%s); retrying", exc,
+                            extra={"event": "store_unavailable", "error": str(exc)})
+                self.failed_once = True
+            self._tried(ok=False)
+            return []
+        self._listened = True
+        if self._failures:
             self.failed_once = False
             self._tried(ok=True)
-        if self._wakeups.lost and time.monotonic() >= self._next_try:
-            self._wakeups.revive()  # once back, its fd reads ready: drain says "work"
-            self._tried(ok=not self._wakeups.lost)
-        return self._wakeups.fd
+        return fds
 
     def _tried(self, ok: bool) -> None:
         self._failures = 0 if ok else self._failures + 1
@@ -159,29 +143,43 @@ class PoolListener:
 
     def drain(self) -> set[str]:
         """The events heard; {"work"} after a re-listen (anything may have come meanwhile)."""
-        if self._wakeups is None:
-            return set()
-        return self._wakeups.drain()
+        return self.source.drain()
 
     def close(self) -> None:
-        if self._wakeups is not None:
-            self._wakeups.close()
-        self._wakeups = None
+        self.source.close()
 
 
 class Relay:
     """The supervisor's side: what it heard, to which of its workers."""
 
-    def __init__(self, url: str, board: IdleBoard) -> None:
-        self.listener = PoolListener(url)
+    def __init__(self, source: WakeSource, board: IdleBoard) -> None:
+        self.listener = PoolListener(source)
         self.board = board
         self.more_r, self.more_w = os.pipe()  # workers: "I claimed after a wake-up"
         os.set_blocking(self.more_r, False)
         os.set_blocking(self.more_w, False)
 
     def fds(self) -> list[int]:
-        listen = self.listener.fileno()
-        return [self.more_r] if listen is None else [self.more_r, listen]
+        return [self.more_r, *self.listener.fds()]
+
+    def watch(self, worker_id: str) -> None:
+        """Before worker ``worker_id`` is forked: hear what the store sends it."""
+        self.listener.source.watch(worker_id)
+
+    def forget(self, worker_id: str) -> None:
+        """Worker ``worker_id`` has exited."""
+        self.listener.source.forget(worker_id)
+
+    def after_fork(self) -> None:
+        """In a forked worker: let go of the supervisor's ends (its connection is left
+        alone: closing it here would end it for the supervisor too; os._exit leaves it be).
+        What the worker keeps is ``side``'s."""
+        os.close(self.more_r)
+        self.listener.source.after_fork()
+
+    def side(self, slot: int) -> WorkerSide:
+        """What the worker of ``slot`` is given (see WorkerSide)."""
+        return WorkerSide(self.board.setter(slot), self.more_w, self.board.reader(slot))
 
     def pump(self, pipes: dict[int, int], running: Callable[[int], bool]) -> None:
         """Relay what is pending. ``pipes``: slot -> the worker's pipe; ``running(slot)``:

@@ -19,17 +19,18 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from queuectl import proctitle
 from queuectl.errors import QueuectlError, StoreUnavailable
+from queuectl.ids import new_worker_id
 from queuectl.pool.checkpointer import Checkpointer
 from queuectl.pool.log import LogFormat, configure_logging
 from queuectl.pool.notify import Notifier, PoolReport
 from queuectl.pool.recovery import LookClock
-from queuectl.pool.relay import IdleBoard, Relay, WorkerSide, supports
+from queuectl.pool.relay import IdleBoard, Relay, WorkerSide
 from queuectl.pool.stop import StopLevel, StopSignals
-from queuectl.settings import data_dir, is_postgres, make_private_dirs, redact_url, sqlite_path
+from queuectl.settings import data_dir, make_private_dirs, redact_url
+from queuectl.storage import store_type
 
 READY_TIMEOUT = 30.0  # seconds --detach waits for the workers to register
 RESTART_DELAY_MAX = 10.0  # seconds between restarts of a worker that keeps crashing
@@ -45,6 +46,7 @@ class Child:
     pid: int
     pipe_w: int  # the supervisor's end of the level pipe
     slot: int
+    worker_id: str
     started: float = field(default_factory=time.monotonic)
 
 
@@ -66,10 +68,11 @@ class Supervisor:
         self._wake_r, self._wake_w = os.pipe()
         for fd in (self._wake_r, self._wake_w):
             os.set_blocking(fd, False)
-        self.checkpointer = Checkpointer(url)
-        # PostgreSQL: the pool's one LISTEN connection, relayed to the workers (pool/relay.py).
+        kind = store_type(url)
+        self.checkpointer = Checkpointer(url, kind)
+        # The pool's one ear on the store, relayed to the workers (pool/relay.py).
         self.board = IdleBoard(count)
-        self.relay = Relay(url, self.board) if supports(url) else None
+        self.relay = Relay(kind.pool_wakeups(url), self.board)
         # With a service manager to tell (pool/notify.py): each worker writes its pid to
         # this pipe once registered and listening, as --detach's workers do to ready_fd.
         self.report = PoolReport(notifier, count) if notifier is not None else None
@@ -93,6 +96,8 @@ class Supervisor:
 
     def _spawn(self, slot: int) -> None:
         pipe_r, pipe_w = os.pipe()
+        worker_id = new_worker_id()  # ours to name: the relay hears its wake-ups from now
+        self.relay.watch(worker_id)
         pid = os.fork()
         if pid == 0:  # the worker
             code = 1
@@ -103,22 +108,17 @@ class Supervisor:
                 ready_fds = [fd for fd in (self.ready_fd, self._up_w) if fd is not None and fd >= 0]
                 if self._up_r >= 0:
                     os.close(self._up_r)
-                side = None
-                if self.relay is not None:
-                    # The LISTEN connection is the supervisor's: never closed here (a
-                    # close would end it for the supervisor too); os._exit leaves it be.
-                    os.close(self.relay.more_r)
-                    side = WorkerSide(self.board.setter(slot), self.relay.more_w,
-                                      self.board.reader(slot))
+                self.relay.after_fork()
                 code = _worker_main(self.url, self.queues, pipe_r, ready_fds,
-                                    self._job_group_slot(slot), side, self.looks)
+                                    self._job_group_slot(slot), self.relay.side(slot),
+                                    self.looks, worker_id)
             except BaseException:  # noqa: BLE001 - the child must never return into our loop
                 log.exception("worker crashed", extra={"event": "worker_crashed"})
             finally:
                 logging.shutdown()
                 os._exit(code)
         os.close(pipe_r)
-        self.children[pid] = Child(pid, pipe_w, slot)
+        self.children[pid] = Child(pid, pipe_w, slot, worker_id)
 
     def _tell(self, level: StopLevel) -> None:
         for child in self.children.values():
@@ -139,6 +139,7 @@ class Supervisor:
             if child is not None:
                 os.close(child.pipe_w)
                 self.board.clear(child.slot)
+                self.relay.forget(child.worker_id)
                 self._kill_orphaned_job(child)
                 gone.append((child, status))
         return gone
@@ -185,8 +186,7 @@ class Supervisor:
                     if due_at is not None:
                         wake_at = min(wake_at, due_at)
                 fds = [fd for fd in (self._wake_r, self._up_r) if fd >= 0]
-                if self.relay is not None:
-                    fds += self.relay.fds()
+                fds += self.relay.fds()
                 select.select(fds, [], [], max(0.0, wake_at - time.monotonic()))
                 _drain(self._wake_r)
                 self._read_up()
@@ -206,8 +206,7 @@ class Supervisor:
                 self._report()
                 self.checkpointer.run_if_due()  # also while stopping: jobs may run for hours
         finally:
-            if self.relay is not None:
-                self.relay.close()
+            self.relay.close()
             self.checkpointer.close()
             if self.report is not None:
                 self.report.notifier.close()
@@ -216,8 +215,6 @@ class Supervisor:
     # --- wake-ups (pool/relay.py) ---------------------------------------------------------
 
     def _pump(self) -> None:
-        if self.relay is None:
-            return
         pipes = {child.slot: child.pipe_w for child in self.children.values()}
         self.relay.pump(pipes, self._running)
 
@@ -302,7 +299,8 @@ def _drain(fd: int) -> None:
 
 def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds: list[int],
                  job_group: Callable[[int], None] | None = None,
-                 relayed: WorkerSide | None = None, looks: LookClock | None = None) -> int:
+                 relayed: WorkerSide | None = None, looks: LookClock | None = None,
+                 worker_id: str | None = None) -> int:
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     proctitle.set_title("worker", url)
@@ -323,7 +321,7 @@ def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds:
 
     try:
         return Worker(store, queues, supervisor_fd, job_group=job_group,
-                      relayed=relayed, looks=looks).run(on_ready=ready)
+                      relayed=relayed, looks=looks, worker_id=worker_id).run(on_ready=ready)
     finally:
         store.close()
 
@@ -418,15 +416,7 @@ def log_path(url: str) -> str:
     the store's identity (the SQLite file's real path, or the database's user, host, port
     and name: never its password), tells apart stores of one name. Raises InvalidValue
     for a URL no store has."""
-    if is_postgres(url):
-        # The database, whoever connects and however: a password given or not, a port
-        # written or the default, one store.
-        parts = urlsplit(url)
-        identity = f"{parts.username}@{parts.hostname}:{parts.port or 5432}{parts.path}"
-        name = parts.path.strip("/") or "postgres"
-    else:
-        identity = os.path.realpath(sqlite_path(url))
-        name = os.path.splitext(os.path.basename(identity))[0]
+    name, identity = store_type(url).log_identity(url)
     digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:40]
     folder = os.path.join(data_dir(), "logs")

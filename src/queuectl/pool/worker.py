@@ -59,6 +59,7 @@ from queuectl.pool.store_calls import STORE_RETRY_MAX, StoreCalls, outage_fields
 from queuectl.settings import Config
 from queuectl.storage.base import Listener, Storage
 from queuectl.storage.liveness import HOST_ID, PID_SCOPE
+from queuectl.transitions import after_attempt
 
 IDLE_POLL = 5.0  # seconds: longest idle sleep (a safety net: wake-ups and due times come first)
 MAX_HEARTBEAT = 5.0  # seconds; heartbeats come at least 3 times per lease
@@ -402,13 +403,11 @@ class Worker:
             self._next_heartbeat = 0.0
             self._nap(0.1)
             return None
-        if isinstance(found, Job):
-            # A wake-up goes to one idle worker; more may be ready (a burst, or a re-listen
-            # after an outage): the next idle one is woken, and claims or finds nothing.
-            if self.relayed is not None:
-                self.relayed.claimed()
-            else:
-                self.store.pass_on_wake(self.id, self.queues)
+        if isinstance(found, Job) and self.relayed is not None:
+            # A pool's wake-up goes to one idle worker; more may be ready (a burst, or a
+            # re-listen after an outage): the next idle one is woken, and claims or finds
+            # nothing. (A worker on its own hears every wake-up.)
+            self.relayed.claimed()
         return found
 
     # --- one job --------------------------------------------------------------------------
@@ -486,13 +485,16 @@ class Worker:
         before claiming), or a call failed (its answer may have been what was lost: a
         second claim would take a second job; the heartbeat says what the first took)."""
         claim = self.level == StopLevel.NONE and self._also_held is None and self._fresh()
+        # Where the job goes is ours to say (pure policy, the config as now); the store
+        # applies it, guarded, in its own transaction.
+        step = after_attempt(job, result, self.policy)
         delay = 0.1
         while True:
             try:
                 if claim:
                     return self.calls.call(lambda: self.store.finish_and_claim(
-                        job, self.id, result, self.policy, self.queues))
-                done = self.calls.call(lambda: self.store.finish(job, self.id, result, self.policy))
+                        job, self.id, result, step, self.queues))
+                done = self.calls.call(lambda: self.store.finish(job, self.id, result, step))
                 return done, None
             except LostLease:
                 return None, None

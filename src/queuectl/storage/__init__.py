@@ -9,6 +9,24 @@ from queuectl.settings import is_postgres, redact_url, sqlite_path
 from queuectl.storage.base import Storage
 
 
+def store_type(url: str) -> type[Storage]:
+    """The kind of store ``url`` names, not opened: what a pool asks before it opens one
+    (Storage.pool_wakeups, wants_checkpoints, log_identity). Raises StoreUnavailable when
+    its driver is missing, InvalidValue for a URL no store has."""
+    if is_postgres(url):
+        try:
+            from queuectl.storage.postgres import PostgresStorage
+        except ImportError as exc:  # pragma: no cover - only without the optional driver
+            from queuectl.errors import StoreUnavailable
+
+            raise StoreUnavailable(f"PostgreSQL support is not available: {exc}") from None
+        return PostgresStorage
+    sqlite_path(url)  # (InvalidValue for what is no path)
+    from queuectl.storage.sqlite import SQLiteStorage
+
+    return SQLiteStorage
+
+
 def open_store(
     url: str, *, durable: bool = True, create: bool = True,
     clock: Callable[[], float] | None = None,
@@ -62,4 +80,4 @@ def schema_versions(url: str) -> tuple[int, int]:
     return sqlite_version(sqlite_path(url)), migrations("sqlite")[-1][0]
 
 
-__all__ = ["Storage", "open_store", "redact_url", "schema_versions"]
+__all__ = ["Storage", "open_store", "redact_url", "schema_versions", "store_type"]

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import ClassVar
 
 from queuectl.errors import LostLease, ScheduleNotFound
 from queuectl.models import (
@@ -43,7 +44,7 @@ TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
     from queuectl.recurring import Cron, CronSpec
     from queuectl.storage.cron_flow import Fired
-    from queuectl.transitions import FailurePolicy
+    from queuectl.transitions import Transition
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,60 @@ class Recovered:
     new_state: State
 
 
+@dataclass(frozen=True)
+class Lost:
+    """What a recovery look decided: the lost workers and the jobs they hold, as read in
+    one transaction that wrote nothing (``Storage.find_lost``). Whoever hands the jobs back
+    (``Storage.hand_back``) may first kill what still runs of them: no lock is held."""
+
+    dead: tuple[str, ...]  # workers whose process is gone (on this host)
+    silent: tuple[str, ...]  # workers silent past the lease
+    jobs: tuple[Job, ...]  # processing jobs to hand back, as claimed
+    lease_ms: int | None  # the lease silence was judged by (None: not judged)
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.dead or self.silent or self.jobs)
+
+
+NOTHING_LOST = Lost((), (), (), None)
+
+
+class WakeSource(ABC):
+    """A pool's one ear on the store (pool/relay.py routes what it hears to its workers):
+    the store's wake-ups for every worker of the pool, behind descriptors to select() on.
+    SQLite: a datagram socket per worker address (``watch``); PostgreSQL: one LISTEN
+    connection, re-opened after a loss."""
+
+    @abstractmethod
+    def fds(self) -> list[int]:
+        """The descriptors to select() on now (they may change between calls). Raises
+        StoreUnavailable while the store cannot be listened to: call again later."""
+
+    @abstractmethod
+    def drain(self) -> set[str]:
+        """Every pending event, without blocking: "work", "stop", "cancel", "config".
+        After a loss and a re-listen: "work" (anything may have come meanwhile)."""
+
+    def watch(self, worker_id: str) -> None:
+        """Hear the wake-ups sent to worker ``worker_id`` from now on (before it registers).
+        Default: nothing (every wake-up is heard whoever it is for)."""
+        del worker_id
+
+    def forget(self, worker_id: str) -> None:
+        """Stop hearing ``worker_id``'s (it exited). Default: nothing."""
+        del worker_id
+
+    def after_fork(self) -> None:  # noqa: B027 - a hook most sources need not fill
+        """In a worker forked by the pool: let go of what the worker must not hold, without
+        disturbing the pool's own (a connection is left alone: closing it in the child
+        would end it for the pool too). Default: nothing."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release what it holds. Safe to call twice."""
+
+
 @dataclass
 class Listener:
     """A wake-up channel for one worker: a file descriptor to select() on.
@@ -134,6 +189,25 @@ class Storage(ABC):
 
     #: the store's URL with any password redacted; safe to print
     display_url: str
+
+    #: whether a pool's supervisor should call ``checkpoint`` (False: the store folds what
+    #: it writes ahead on its own, as a database server does; nothing is opened for it)
+    wants_checkpoints: ClassVar[bool] = False
+
+    # --- what a pool asks of the kind of store, before opening one -------------------------
+
+    @classmethod
+    @abstractmethod
+    def pool_wakeups(cls, url: str) -> WakeSource:
+        """A pool's wake-up source for the store at ``url`` (see WakeSource): opened lazily,
+        so this neither connects nor raises; the supervisor calls it before it forks."""
+
+    @classmethod
+    @abstractmethod
+    def log_identity(cls, url: str) -> tuple[str, str]:
+        """(a short name for people, the store's identity) for the store at ``url``: the
+        name of the file or database, and what tells apart two stores of one name (never
+        a password). Pools of one store share their log file by these."""
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -237,13 +311,13 @@ class Storage(ABC):
 
     @abstractmethod
     def finish(
-        self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy
+        self, job: Job, worker_id: str, result: AttemptResult, step: Transition
     ) -> Job:
-        """Record the end of the attempt opened by ``claim`` and move the job on.
-
-        SUCCEEDED → completed; CANCELLED → cancelled; INTERRUPTED → back to pending with
-        its attempt count unchanged; anything else → ``policy(job)`` decides failed (with
-        run_at = now + retry_in) or dead. The output is stored with the attempt. Raises
+        """Record the end of the attempt opened by ``claim`` and move the job as ``step``
+        says: the caller computed it (transitions.after_attempt, pure) from the job as
+        claimed; the store applies it, guarded in its own transaction, and calls nothing
+        back. ``step.delay_ms`` counts from the store's now. The output is stored with the
+        attempt. Raises
         LostLease if the job is no longer processing for this worker (it was cancelled or
         recovered meanwhile); the attempt is recorded all the same, unless a recovery has
         already closed it as lost.
@@ -299,36 +373,32 @@ class Storage(ABC):
         Pools call it in their recovery passes, before judging silence."""
 
     @abstractmethod
-    def recover_stale(
-        self, lease_timeout: float, policy: FailurePolicy,
-        before_handback: Callable[[Job], None] | None = None, *, judge_silence: bool = True,
-    ) -> list[Recovered]:
-        """Hand back the jobs of lost workers: those whose process is gone (on this host),
-        and those silent for ``lease_timeout`` seconds, by the store's clock.
+    def find_lost(self, lease_timeout: float, *, judge_silence: bool = True) -> Lost:
+        """The lost workers and the jobs they hold, decided in one transaction that is
+        committed (writing nothing) before this returns: those whose process is gone (on
+        this host), and those silent for ``lease_timeout`` seconds, by the store's clock.
 
         A worker's last sign of life is its heartbeat or its latest claim, whichever came
-        later, and a job whose worker's row is gone is handed back only once its claim is
-        older than the lease: a live worker that holds a job under its current attempt is
-        never taken for lost. ``judge_silence=False``: only workers whose process is gone
-        (the caller has not watched the store work for a whole lease, so a silence may be
-        an outage that it shared).
-
-        Each such job's open attempt ends as WORKER_LOST ("worker lost") and ``policy``
-        sends it to failed or dead, so a job that keeps killing workers ends in the DLQ.
-        ``before_handback(job)`` is called for each, before anyone can claim it again (the
-        worker kills what may still run of it). The lost workers' rows are removed. Safe
-        to run from many workers at once.
+        later, and a job whose worker's row is gone is lost only once its claim is older
+        than the lease: a live worker that holds a job under its current attempt is never
+        taken for lost. ``judge_silence=False``: only workers whose process is gone (the
+        caller has not watched the store work for a whole lease, so a silence may be an
+        outage that it shared). The jobs stay processing, so nobody claims them until
+        ``hand_back``: the caller kills what still runs of them in between, holding no lock.
         """
+
+    @abstractmethod
+    def hand_back(self, lost: Lost, steps: Sequence[Transition]) -> list[Recovered]:
+        """Hand back ``lost.jobs`` (``steps[i]`` is where ``lost.jobs[i]`` goes, computed by
+        the caller for a WORKER_LOST attempt: transitions.after_attempt), ending each open
+        attempt as WORKER_LOST ("worker lost"), and remove the lost workers' rows; in one
+        transaction. What ``find_lost`` decided is judged again there: a job or worker no
+        longer lost (a heartbeat came meanwhile) is left as it is, and what became lost
+        since waits for the next look. Safe to run from many workers at once."""
 
     @abstractmethod
     def listener(self, worker_id: str) -> Listener:
         """A wake-up channel for this worker: new work, a stop request, a cancel."""
-
-    def pass_on_wake(self, worker_id: str, queues: Sequence[str]) -> None:
-        """Worker ``worker_id`` (serving ``queues``; empty: all) claimed a job after a
-        wake-up, which went to one idle worker: wake one more, since more may be ready.
-        A hint, never raised. Default: nothing (every listener hears every wake-up)."""
-        del worker_id, queues
 
     # --- user operations -----------------------------------------------------------------
 
@@ -384,7 +454,7 @@ class Storage(ABC):
         """Store one validated config value; every worker sees it on its next read."""
 
     def finish_and_claim(
-        self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy,
+        self, job: Job, worker_id: str, result: AttemptResult, step: Transition,
         queues: Sequence[str] | None = None,
     ) -> tuple[Job | None, Job | IdlePlan]:
         """``finish`` this attempt, then ``claim_or_plan``: (the finished job, or None where
@@ -395,7 +465,7 @@ class Storage(ABC):
         transaction (one commit per job instead of two); this default just calls the two.
         """
         try:
-            done: Job | None = self.finish(job, worker_id, result, policy)
+            done: Job | None = self.finish(job, worker_id, result, step)
         except LostLease:
             done = None
         return done, self.claim_or_plan(worker_id, queues)

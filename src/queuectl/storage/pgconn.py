@@ -1,6 +1,6 @@
 """PostgreSQL plumbing: connecting with one clear error that never shows a password,
-migrating exactly once however many processes start together, and the LISTEN connection
-that wakes an idle worker.
+migrating exactly once however many processes start together, and the LISTEN connections
+that wake idle workers (a worker's own, or its pool's).
 
 Imported only by storage/postgres.py, so psycopg loads only for postgresql:// stores.
 """
@@ -19,6 +19,7 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from queuectl.errors import StoreUnavailable
+from queuectl.storage.base import WakeSource
 from queuectl.storage.sql import migrations
 
 CHANNEL = "queuectl"  # one channel; the payload says what happened: work | stop | cancel
@@ -235,3 +236,40 @@ class Wakeups:
         os.close(self.fd)
         self.fd = -1
         self._close_pipe()
+
+
+class PoolWakeups(WakeSource):
+    """A pool's one LISTEN connection (WakeSource), opened on first use and re-opened after
+    a loss: on PostgreSQL each LISTEN is a connection the server holds, so a pool holds one
+    for all its workers (pool/relay.py), not one per worker. Its callers pace their calls
+    after a failure: a connect to an unreachable host blocks for up to CONNECT_TIMEOUT."""
+
+    def __init__(self, url: str) -> None:
+        from queuectl.settings import redact_url
+
+        self.url = url
+        self.display_url = redact_url(url)
+        self._wakeups: Wakeups | None = None
+
+    def fds(self) -> list[int]:
+        if self._wakeups is None:
+            try:
+                self._wakeups = Wakeups(
+                    lambda: connect(self.url, self.display_url, durable=False))
+            except psycopg.Error as exc:  # the LISTEN itself may fail
+                raise StoreUnavailable(
+                    f"cannot listen on {self.display_url}: {scrub(str(exc), self.url)}"
+                ) from None
+        if self._wakeups.lost:
+            self._wakeups.revive()  # once back, its fd reads ready: drain says "work"
+            if self._wakeups.lost:
+                raise StoreUnavailable(f"cannot listen on {self.display_url} again yet")
+        return [self._wakeups.fd]
+
+    def drain(self) -> set[str]:
+        return set() if self._wakeups is None else self._wakeups.drain()
+
+    def close(self) -> None:
+        if self._wakeups is not None:
+            self._wakeups.close()
+        self._wakeups = None

@@ -35,7 +35,7 @@ from queuectl.errors import StoreUnavailable
 from queuectl.models import IdlePlan, Job, JobSpec, State, to_ms
 from queuectl.settings import redact_url
 from queuectl.storage import dependencies
-from queuectl.storage.base import Listener
+from queuectl.storage.base import Listener, WakeSource
 from queuectl.storage.faults import postgres_fault
 from queuectl.storage.pgconn import CHANNEL, Conn, Wakeups, connect, migrate, scrub
 from queuectl.storage.rows import idle_plan, job_from_row
@@ -185,6 +185,22 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
                 wakeups.close()
             self._wakeups.clear()
             self._discard()
+
+    @classmethod
+    def pool_wakeups(cls, url: str) -> WakeSource:
+        from queuectl.storage.pgconn import PoolWakeups
+
+        return PoolWakeups(url)
+
+    @classmethod
+    def log_identity(cls, url: str) -> tuple[str, str]:
+        """The database's name; the database, whoever connects and however (a password
+        given or not, a port written or the default: one store)."""
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        identity = f"{parts.username}@{parts.hostname}:{parts.port or 5432}{parts.path}"
+        return parts.path.strip("/") or "postgres", identity
 
     def listener(self, worker_id: str) -> Listener:
         with self._lock:

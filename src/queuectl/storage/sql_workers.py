@@ -5,24 +5,22 @@ from __future__ import annotations
 
 import json
 from abc import abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from queuectl.errors import LostLease
 from queuectl.models import (
-    WORKER_LOST_ERROR,
     AttemptResult,
     CheckIn,
     IdlePlan,
     Job,
-    Outcome,
     Output,
     WorkerInfo,
 )
 from queuectl.storage import liveness
-from queuectl.storage.base import Recovered
+from queuectl.storage.base import NOTHING_LOST, Lost, Recovered
 from queuectl.storage.rows import check_in_from_row, check_in_params, end_params
 from queuectl.storage.sql_store import C, Params, SqlStore, unmatchable
-from queuectl.transitions import FailurePolicy, after_attempt
+from queuectl.transitions import LOST_ATTEMPT, Transition
 
 
 class SqlWorkers(SqlStore[C]):
@@ -58,27 +56,26 @@ class SqlWorkers(SqlStore[C]):
         with self._reading() as conn:
             return self._plan_in(conn, queues, self._clock())
 
-    def finish(self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy) -> Job:
-        done, _ = self._finish(job, worker_id, result, policy, None)
+    def finish(self, job: Job, worker_id: str, result: AttemptResult, step: Transition) -> Job:
+        done, _ = self._finish(job, worker_id, result, step, None)
         if done is None:
             raise LostLease(f"job {job.id!r} is no longer held by worker {worker_id}")
         return done
 
     def finish_and_claim(
-        self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy,
+        self, job: Job, worker_id: str, result: AttemptResult, step: Transition,
         queues: Sequence[str] | None = None,
     ) -> tuple[Job | None, Job | IdlePlan]:
         """One transaction where finish + claim are two (less CPU per job on SQLite:
         bench/RESULTS.md), one statement, round trip and commit on PostgreSQL."""
-        done, nxt = self._finish(job, worker_id, result, policy, list(queues or []))
+        done, nxt = self._finish(job, worker_id, result, step, list(queues or []))
         assert nxt is not None  # a claim was asked for
         return done, nxt
 
     def _finish(
-        self, job: Job, worker_id: str, result: AttemptResult, policy: FailurePolicy,
+        self, job: Job, worker_id: str, result: AttemptResult, step: Transition,
         claim_queues: Sequence[str] | None,
     ) -> tuple[Job | None, Job | IdlePlan | None]:
-        step = after_attempt(job, result, policy)
         params = end_params(job, worker_id, result, step)
         with self._write_statement() as conn:
             clock = self._clock()
@@ -126,24 +123,36 @@ class SqlWorkers(SqlStore[C]):
         [row] = self._read("check_in", check_in_params(worker_id, job))
         return check_in_from_row(row, job)
 
-    def recover_stale(
-        self, lease_timeout: float, policy: FailurePolicy,
-        before_handback: Callable[[Job], None] | None = None, *, judge_silence: bool = True,
-    ) -> list[Recovered]:
+    def find_lost(self, lease_timeout: float, *, judge_silence: bool = True) -> Lost:
         lease_ms = int(lease_timeout * 1000) if judge_silence else None
         clock = self._clock()
         if not self._anything_lost(lease_ms, clock):
-            return []
-        recovered: list[Recovered] = []
+            return NOTHING_LOST
+        # Under the locks that hand_back takes (SQLite's write lock; the lost workers' rows
+        # on PostgreSQL), so that the decision is one state of the store; but released
+        # before the caller kills anything (a kill scans /proc and waits on nobody's time).
         with self._write() as conn:
             dead, silent = self._lost_workers(conn, lease_ms, clock)
-            params = self._held_params(dead, silent, lease_ms, clock)
-            for job in self._jobs(conn, "held_jobs", params):
-                if before_handback is not None:
-                    before_handback(job)  # nobody can claim it meanwhile (see held_jobs)
-                handed_back = self._hand_back(conn, job, policy, clock)
-                if handed_back is not None:
-                    recovered.append(handed_back)
+            jobs = self._jobs(conn, "held_jobs", self._held_params(dead, silent, lease_ms, clock))
+        return Lost(tuple(dead), tuple(silent), tuple(jobs), lease_ms)
+
+    def hand_back(self, lost: Lost, steps: Sequence[Transition]) -> list[Recovered]:
+        if not lost.anything:
+            return []
+        decided = set(lost.dead + lost.silent)
+        recovered: list[Recovered] = []
+        clock = self._clock()
+        with self._write() as conn:
+            dead, silent = self._lost_workers(conn, lost.lease_ms, clock)
+            dead = [w for w in dead if w in decided]  # newly lost: the next look's
+            silent = [w for w in silent if w in decided]
+            params = self._held_params(dead, silent, lost.lease_ms, clock)
+            held = {job.id for job in self._jobs(conn, "held_jobs", params)}
+            for job, step in zip(lost.jobs, steps, strict=True):
+                if job.id in held:  # (and the SQL guard checks it is still that attempt)
+                    handed_back = self._hand_back(conn, job, step, clock)
+                    if handed_back is not None:
+                        recovered.append(handed_back)
             if dead or silent:
                 conn.execute(self._q["close_orphan_attempts"], params)
                 conn.execute(self._q["delete_workers"], params)
@@ -173,13 +182,11 @@ class SqlWorkers(SqlStore[C]):
                 "lost": self._list(dead + silent), "lease_ms": lease_ms, **clock}
 
     def _hand_back(
-        self, conn: C, job: Job, policy: FailurePolicy, clock: Params
+        self, conn: C, job: Job, step: Transition, clock: Params
     ) -> Recovered | None:
-        """End the job's open attempt as `worker lost`; ``policy`` sends it to failed or dead."""
-        result = AttemptResult(Outcome.WORKER_LOST, error=WORKER_LOST_ERROR)
-        step = after_attempt(job, result, policy)
+        """End the job's open attempt as `worker lost`; ``step`` sends it to failed or dead."""
         # No output: what the attempt saved while it ran stays as it is.
-        params = {**end_params(job, job.worker, result, step), "output": None, "dropped": None,
-                  **clock}
+        params = {**end_params(job, job.worker, LOST_ATTEMPT, step), "output": None,
+                  "dropped": None, **clock}
         done, _ = self._end_attempt(conn, job, params, step, None, wake=False)
         return None if done is None else Recovered(job.id, job.worker, step.state)
