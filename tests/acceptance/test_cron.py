@@ -1,5 +1,6 @@
 """Recurring jobs through the real CLI and real pools, on both stores: one job per tick from
-two pools (two host ids), a pool killed -9 at a tick, overlap skip, pause/resume, bad input."""
+two pools (two host ids), a pool killed -9 at a tick, the dashboard's cron page. (Overlap
+skip, pause/resume and catch-up run in-process: tests/contract/test_cron_run.py.)"""
 
 from __future__ import annotations
 
@@ -64,36 +65,6 @@ def test_a_pool_killed_at_a_tick_neither_loses_nor_doubles_it(cli: Cli) -> None:
     assert_every_tick_once(ticks(cli, "beat"), 2.0)
 
 
-def test_overlap_skip_never_runs_two_jobs_at_once_and_records_skips(cli: Cli) -> None:
-    cli.start_workers(2)
-    cli.ok("cron", "add", "slow", "every 1s", "-c", "sleep 2.5")
-    wait_until(lambda: cli.look("cron", "show", "slow")["skipped"] >= 2, timeout=20,
-               what="skipped ticks")
-    cli.ok("cron", "pause", "slow")
-    shown = cli.json("cron", "show", "slow")
-    assert len(shown["skipped_ticks"]) >= 2
-    assert shown["last_job"] is not None
-    jobs = [j for j in shown["recent_jobs"] if j["started_at"]]
-    spans = sorted((j["started_at"], j["finished_at"] or "9") for j in jobs)
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
-        assert end <= start, spans  # one at a time
-
-
-def test_pause_and_resume(cli: Cli) -> None:
-    cli.start_workers(1)
-    cli.ok("cron", "add", "beat", "every 1s", "-c", "true", "--overlap", "allow")
-    wait_until(lambda: len(ticks(cli, "beat")) >= 1, timeout=20, what="a tick")
-    cli.ok("cron", "pause", "beat")
-    assert cli.json("cron", "list")[0]["paused"] is True
-    count = len(ticks(cli, "beat"))
-    time.sleep(2.5)
-    assert len(ticks(cli, "beat")) <= count + 1  # (one may have been firing as we paused)
-    paused_count = len(ticks(cli, "beat"))
-    cli.ok("cron", "resume", "beat")
-    wait_until(lambda: len(ticks(cli, "beat")) >= paused_count + 2, timeout=20,
-               what="ticks after resume")
-
-
 @pytest.mark.smoke
 def test_dashboard_cron_page_actions_and_metrics(cli: Cli) -> None:
     import httpx
@@ -126,40 +97,3 @@ def test_dashboard_cron_page_actions_and_metrics(cli: Cli) -> None:
     skipped = families["queuectl_cron_skipped_ticks"]
     assert skipped.type == "counter" and [s.value for s in skipped.samples
                                           if s.name.endswith("_total")] == [0.0]
-
-
-def plant_tick(cli: Cli, name: str, ms: int) -> None:
-    """Move the schedule's next tick to ``ms`` (epoch ms), as if it had come then."""
-    sql = "UPDATE cron_schedules SET next_run_at = {0} WHERE name = {0}"
-    if cli.db_url.startswith("postgresql://"):
-        import psycopg
-
-        with psycopg.connect(cli.db_url, autocommit=True) as conn:
-            conn.execute(sql.format("%s").encode(), (ms, name))
-        return
-    import sqlite3
-
-    with sqlite3.connect(cli.db_url) as conn:
-        conn.execute(sql.format("?"), (ms, name))
-
-
-def test_catch_up_none_misses_a_tick_from_before_the_pool_and_runs_one_it_saw(cli: Cli) -> None:
-    cli.ok("cron", "add", "late", "every 1h", "-c", "true", "--catch-up", "none")
-
-    def planned_ahead() -> bool:
-        [doc] = cli.json("cron", "list")
-        return bool(datetime.fromisoformat(doc["next_run_at"]).timestamp() > time.time())
-
-    # A tick 3 s before any pool ran: the pool that starts now fires it as missed.
-    plant_tick(cli, "late", int(time.time() * 1000) - 3000)
-    cli.start_workers(1)
-    wait_until(lambda: cli.look("worker", "list") != [], timeout=30, what="the pool")
-    wait_until(planned_ahead, timeout=30, what="the tick fired")
-    assert cli.json("list", "--cron", "late") == []
-    # A tick that came once the pool ran, fired late (as a busy pool fires one): it runs.
-    [worker] = cli.json("worker", "list")
-    started_ms = int(datetime.fromisoformat(worker["started_at"]).timestamp() * 1000)
-    tick_ms = max(started_ms + 1, int(time.time() * 1000) - 3000)
-    plant_tick(cli, "late", tick_ms)
-    wait_until(lambda: len(ticks(cli, "late")) == 1, timeout=30, what="the late tick's job")
-    assert ticks(cli, "late") == [tick_ms / 1000]

@@ -1,6 +1,8 @@
-"""Job control as a demanding user meets it: timeouts that leave nothing running, priorities
-and schedules, cancel/wait/purge from another process, and captured output (live, per
-attempt, binary, over the size limit). Everything runs the real `queuectl` and real jobs."""
+"""Job control as a demanding user meets it: timeouts that leave nothing running, cancel and
+wait from another process, and captured output (live, binary, over the size limit).
+Everything runs the real `queuectl` and real jobs. (Priorities, schedules, retries, each
+attempt's logs and purge run in-process: tests/contract/test_job_scenarios.py,
+test_purge.py and test_worker.py.)"""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ import json
 import shlex
 import subprocess
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,37 +25,11 @@ TERM_IGNORING = "trap '' TERM; echo $$ > sh.pid; sleep 300 & echo $! > child.pid
 CHILD_IGNORING_TERM = "echo $$ > sh.pid; (trap '' TERM; exec sleep 300) & echo $! > child.pid; wait"
 
 
-def ts(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def fast_retries(cli: Cli) -> None:
     cli.ok("config", "set", "backoff-base", "1")  # every retry 1 s later
 
 
 # --- timeouts ------------------------------------------------------------------------------
-
-
-@pytest.mark.smoke
-def test_timeout_kills_the_whole_group_and_retries(cli: Cli, tmp_path: Path) -> None:
-    fast_retries(cli)
-    job_id = cli.enqueue(BACKGROUND_CHILD, "--timeout", "0.5", "--max-retries", "1")
-    cli.start_workers(1)
-    sh_pid, child_pid = read_pid(tmp_path / "sh.pid"), read_pid(tmp_path / "child.pid")
-    (tmp_path / "sh.pid").unlink()
-    (tmp_path / "child.pid").unlink()
-    # The first attempt ends: failed, to be retried, and nothing of it is left running.
-    wait_until(lambda: cli.job(job_id)["attempts"] >= 1, what="the first attempt to end")
-    assert_group_gone(sh_pid, child_pid)
-    first = cli.job(job_id)
-    assert first["last_error"].startswith("timed out")
-    # Retried per policy (max_retries 1): a second attempt, also timed out, then the DLQ.
-    second_sh, second_child = read_pid(tmp_path / "sh.pid"), read_pid(tmp_path / "child.pid")
-    dead = cli.wait_state(job_id, "dead")
-    assert_group_gone(second_sh, second_child)
-    assert dead["attempts"] == 2
-    assert [a["error"].startswith("timed out") for a in dead["attempts_log"]] == [True, True]
-    assert dead["last_error"] == "timed out after 0.5s"
 
 
 @pytest.mark.parametrize("command", [TERM_IGNORING, CHILD_IGNORING_TERM])
@@ -91,39 +66,6 @@ def test_job_timeout_config_is_the_default(cli: Cli) -> None:
     cli.start_workers(1)
     assert cli.wait_state(default["id"], "dead")["last_error"].startswith("timed out")
     assert cli.wait_state(explicit["id"], "completed")["exit_code"] == 0
-
-
-# --- priority and schedules ---------------------------------------------------------------
-
-
-def test_priority_order_then_oldest_first(cli: Cli, tmp_path: Path) -> None:
-    order = tmp_path / "order.txt"
-    names = [("low", "0"), ("high-a", "5"), ("mid", "1"), ("high-b", "5"), ("neg", "-3")]
-    ids = [cli.enqueue(f"echo {name} >> {order}", "-p", pri) for name, pri in names]
-    cli.start_workers(1)
-    for job_id in ids:
-        cli.wait_state(job_id, "completed")
-    assert order.read_text().split() == ["high-a", "high-b", "mid", "low", "neg"]
-
-
-@pytest.mark.slow
-def test_delay_and_run_at_are_honoured_and_counted(cli: Cli) -> None:
-    # Delays long enough that four CLI calls on a busy machine still find both scheduled.
-    run_at = (datetime.now(UTC) + timedelta(seconds=9)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    delayed = cli.json("enqueue", "-c", "true", "--delay", "8s")
-    planned = cli.json("enqueue", "-c", "true", "--run-at", run_at)
-    now_job = cli.enqueue("true")
-    assert ts(delayed["run_at"]) - ts(delayed["created_at"]) >= timedelta(seconds=7.99)
-    assert abs(ts(planned["run_at"]) - ts(run_at)) < timedelta(milliseconds=2)
-    status = cli.json("status")
-    assert status["scheduled"] == 2
-    assert status["counts"]["pending"] == 3
-    cli.start_workers(1)
-    cli.wait_state(now_job, "completed")
-    for job in (delayed, planned):  # not started before their time
-        done = cli.wait_state(job["id"], "completed", timeout=30)
-        assert ts(done["started_at"]) >= ts(job["run_at"])
-    assert cli.json("status")["scheduled"] == 0
 
 
 # --- cancel ---------------------------------------------------------------------------------
@@ -196,40 +138,6 @@ def test_wait_exit_codes(cli: Cli) -> None:
     cli.ok("cancel", slow)
 
 
-# --- purge ----------------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_purge_deletes_only_finished_jobs_with_their_logs(cli: Cli) -> None:
-    done = cli.enqueue("echo purge-me")
-    dead = cli.enqueue("exit 1", "--max-retries", "0")
-    cancelled = cli.enqueue("true", "--delay", "1h")
-    cli.ok("cancel", cancelled)
-    cli.start_workers(1)
-    cli.wait_state(done, "completed")
-    cli.wait_state(dead, "dead")
-    retrying = cli.enqueue("exit 1", "--max-retries", "5")  # backoff 2 s: failed meanwhile
-    cli.wait_state(retrying, "failed")
-    running = cli.enqueue("sleep 30")
-    cli.wait_state(running, "processing")
-    waiting = cli.enqueue("true", "--delay", "1h")
-    assert cli.json("purge", "--older-than", "1h") == {"deleted": 0}
-    time.sleep(0.05)
-    assert cli.json("purge", "--older-than", "0s", "--state", "dead") == {"deleted": 1}
-    assert cli.json("purge", "--older-than", "0s") == {"deleted": 2}
-    for gone in (done, dead, cancelled):
-        assert cli.run("show", gone).returncode == 1
-        assert cli.run("logs", gone).returncode == 1
-    assert cli.job(running)["state"] == "processing"
-    assert cli.job(waiting)["state"] == "pending"
-    assert cli.job(retrying)["state"] in ("failed", "processing")
-    counts = cli.json("status")["counts"]
-    assert counts["completed"] == counts["dead"] == counts["cancelled"] == 0
-    assert cli.run("purge", "--older-than", "-5s").returncode in (1, 2)
-    assert cli.run("purge").returncode == 2  # --older-than is required
-    cli.ok("cancel", running, retrying)
-
-
 # --- logs -----------------------------------------------------------------------------------
 
 
@@ -261,22 +169,6 @@ def test_logs_follow_of_a_job_not_yet_started(cli: Cli) -> None:
     out, _ = follower.communicate(timeout=20)
     assert follower.returncode == 0
     assert out == b"late\n"
-
-
-def test_logs_of_each_attempt(cli: Cli) -> None:
-    fast_retries(cli)
-    job_id = cli.enqueue(
-        "if [ -e flag ]; then echo second-run; else touch flag; echo first-run; exit 4; fi"
-    )
-    assert cli.run("logs", job_id).returncode == 1  # has not run yet
-    cli.start_workers(1)
-    cli.wait_state(job_id, "completed")
-    assert cli.ok("logs", job_id) == "second-run\n"
-    assert cli.ok("logs", job_id, "--attempt", "1") == "first-run\n"
-    assert cli.ok("logs", job_id, "--attempt", "2") == "second-run\n"
-    assert cli.run("logs", job_id, "--attempt", "3").returncode == 1
-    assert cli.run("logs", job_id, "--attempt", "0").returncode == 1  # out of range
-    assert cli.json("logs", job_id, "--attempt", "1")["output"] == "first-run\n"
 
 
 def test_binary_output_over_the_limit_keeps_the_tail(cli: Cli, tmp_path: Path) -> None:

@@ -1,12 +1,12 @@
 """Queues an operator steers, driven through the real `queuectl` on both stores:
-limits held by pools on two hosts, checked from the jobs' own recorded times; pause and
-resume while jobs run; bad input that writes nothing."""
+limits held by pools on two hosts, checked from the jobs' own recorded times; a resume or
+a raised limit waking an idle pool; bad input that writes nothing. (Pause while jobs run
+and a limit of zero run in-process: tests/contract/test_queues_run.py.)"""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
@@ -60,58 +60,18 @@ def test_a_limit_holds_across_four_workers_on_two_hosts(cli: Cli, limit: int) ->
     assert render["limit"] == limit and render["counts"]["completed"] == 40
 
 
-def test_a_job_cancelled_while_running_holds_its_place_until_its_process_ends(
-    cli: Cli, tmp_path: Path
-) -> None:
-    """Limit 1; the running job ignores SIGTERM, so after the cancel it lives on through the
-    worker's grace until SIGKILL. The next job of the queue starts only after it is gone:
-    its first line comes after the cancelled job's last."""
-    log = tmp_path / "log"
-    cli.ok("queue", "limit", "lim", "1")
-    cli.start_workers(2)
-    wait_until(lambda: cli.active_workers() == 2, what="the pool to start")
-    stubborn = cli.enqueue(f'trap "" TERM; while true; do echo A >> {log}; sleep 0.05; done',
-                           "--queue", "lim")
-    nxt = cli.enqueue(f"echo B >> {log}", "--queue", "lim")
-    wait_until(lambda: log.exists() and "A" in log.read_text(), what="the first job to run")
-    cli.ok("cancel", stubborn)
-    proc = cli.run("wait", nxt, "--timeout", "60", timeout=90)
-    assert proc.returncode == 0, proc.stderr
-    lines = log.read_text().split()
-    assert lines[-1] == "B" and lines.count("B") == 1, lines
-
-@pytest.mark.slow
-def test_pause_and_resume_while_jobs_run(cli: Cli, tmp_path: Path) -> None:
-    cli.start_workers(2)
-    running = [cli.enqueue("sleep 3", "--queue", "reports") for _ in range(2)]
-    for job_id in running:
-        cli.wait_state(job_id, "processing")
-    cli.ok("queue", "pause", "reports")
-    assert cli.json("status")["paused_queues"] == ["reports"]
-    held = [cli.enqueue("true", "--queue", "reports") for _ in range(2)]
-    other = cli.enqueue("true", "--queue", "default")
-    cli.wait_state(other, "completed")  # the pool works on, other queues included
-    for job_id in running:  # running jobs finish
-        cli.wait_state(job_id, "completed")
-    for job_id in held:  # and nothing of the paused queue starts, now workers are idle
-        assert cli.job(job_id)["state"] == "pending"
-    [reports] = [q for q in cli.json("queue", "list") if q["name"] == "reports"]
-    assert reports["paused"] is True and reports["counts"]["pending"] == 2
-    assert "paused queues: reports" in cli.run("worker", "list").stderr
-    assert cli.ok("queue", "resume", "reports").strip() == "queue reports: resumed"
-    for job_id in held:  # picked up at once, not after an idle poll
-        cli.wait_state(job_id, "completed", timeout=10)
-    assert cli.json("status")["paused_queues"] == []
-
-
 @pytest.mark.smoke
-def test_limit_zero_holds_back_and_raising_it_releases(cli: Cli) -> None:
+def test_a_resume_or_a_raised_limit_wakes_an_idle_pool(cli: Cli) -> None:
+    # What a pool adds to tests/contract/test_queues_run.py: the change reaches a worker
+    # that waits idle, without a restart.
+    cli.ok("queue", "pause", "reports")
     cli.ok("queue", "limit", "gpu", "0")
     cli.start_workers(1)
-    job_id = cli.enqueue("true", "--queue", "gpu")
-    done = cli.enqueue("true")
-    cli.wait_state(done, "completed")
-    assert cli.job(job_id)["state"] == "pending"
+    paused = cli.enqueue("true", "--queue", "reports")
+    limited = cli.enqueue("true", "--queue", "gpu")
+    cli.wait_state(cli.enqueue("true"), "completed")
+    assert cli.job(paused)["state"] == cli.job(limited)["state"] == "pending"
+    cli.ok("queue", "resume", "reports")
     cli.ok("queue", "limit", "gpu", "none")
-    cli.wait_state(job_id, "completed", timeout=10)
-    assert cli.json("queue", "list")[1]["limit"] is None
+    cli.wait_state(paused, "completed", timeout=10)
+    cli.wait_state(limited, "completed", timeout=10)

@@ -50,21 +50,3 @@ def test_a_duplicate_gives_back_the_job_there_is(cli: Cli) -> None:
     assert out[0] == first and out[1] == out[2] and len(set(out)) == 3
     assert proc.stderr.count("\n") == 2
     assert len(cli.json("list")) == 4  # first, k2, b (k3) and d: nothing else
-
-
-def test_the_key_is_free_again_once_the_job_is_final(cli: Cli) -> None:
-    first = cli.enqueue("exit 3", "--unique-key", "k", "--max-retries", "0")
-    cli.start_workers(1)
-    cli.wait_state(first, "dead")
-    second = cli.enqueue("sleep 60", "--unique-key", "k")
-    assert second != first
-    cli.wait_state(second, "processing")
-    assert cli.enqueue("true", "--unique-key", "k") == second  # held while it runs
-    # The dead one cannot come back beside the one that holds its key; nothing changes.
-    proc = cli.run("dlq", "retry", first)
-    assert proc.returncode == 1 and proc.stderr.count("\n") == 1
-    assert f"job '{second}' holds its unique key" in proc.stderr
-    assert cli.job(first)["state"] == "dead"
-    cli.ok("cancel", second)
-    cli.ok("dlq", "retry", first)  # free again
-    assert cli.job(first)["state"] in ("pending", "processing", "dead")

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
+
+import pytest
 
 from queuectl.hostinfo import boot_id, pid_namespace
 from queuectl.models import (
@@ -26,10 +27,22 @@ from queuectl.storage.base import Storage
 from queuectl.storage.liveness import HOST_ID, PID_SCOPE, is_lost
 from queuectl.storage.sql_store import SqlStore
 from queuectl.transitions import after_attempt
+from tests.clocks import MovingClock
 
-LEASE = 0.2  # seconds: short, so that the tests can outlast it
+LEASE = 0.2  # seconds: short (the clock moves past it, see ``silence``)
 LONG_LEASE = 30.0  # seconds: never outlasted here
 OK = AttemptResult(Outcome.SUCCEEDED, 0, None, b"done\n")
+
+
+@pytest.fixture
+def store(clocked_store: Storage) -> Storage:
+    """The test's store on the test's clock: silence past the lease is a move of it."""
+    return clocked_store
+
+
+def silence(clock: MovingClock) -> None:
+    """Time past the lease, for every worker that says nothing meanwhile."""
+    clock.move(LEASE * 1.5)
 
 
 def policy(job: Job) -> NextStep:
@@ -56,9 +69,10 @@ def claim(store: Storage, worker: str) -> Job:
     return job
 
 
-def taken_for_lost(store: Storage, worker: str, job: Job, policy: object = policy) -> None:
+def taken_for_lost(store: Storage, clock: MovingClock, worker: str, job: Job,
+                   policy: object = policy) -> None:
     """Silent past the lease: another worker recovers ``job`` and removes ``worker``."""
-    time.sleep(LEASE * 1.5)
+    silence(clock)
     recovered = recover_stale(store, LEASE, policy)  # type: ignore[arg-type]
     assert [(r.job_id, r.worker) for r in recovered] == [(job.id, worker)]
 
@@ -73,11 +87,13 @@ def test_a_worker_whose_row_went_keeps_the_job_its_row_names(store: Storage) -> 
     assert not store.check_in(w, held).job_lost
 
 
-def test_a_worker_is_told_it_lost_a_recovered_job_even_once_it_runs_again(store: Storage) -> None:
+def test_a_worker_is_told_it_lost_a_recovered_job_even_once_it_runs_again(
+    store: Storage, clock: MovingClock,
+) -> None:
     enqueue(store, "a")
     register(store, "w")
     first = claim(store, "w")
-    taken_for_lost(store, "w", first, retry_now)
+    taken_for_lost(store, clock, "w", first, retry_now)
     beat = store.heartbeat("w", first)
     assert beat.lost and beat.job_lost
     register(store, "v")
@@ -89,11 +105,13 @@ def test_a_worker_is_told_it_lost_a_recovered_job_even_once_it_runs_again(store:
     assert not store.check_in("v", second).job_lost
 
 
-def test_a_worker_taken_for_lost_claims_nothing_until_it_registers_again(store: Storage) -> None:
+def test_a_worker_taken_for_lost_claims_nothing_until_it_registers_again(
+    store: Storage, clock: MovingClock,
+) -> None:
     enqueue(store, "a", "b")
     register(store, "w")
     first = claim(store, "w")
-    taken_for_lost(store, "w", first)
+    taken_for_lost(store, clock, "w", first)
     assert store.claim("w") is None  # "b" is ready, but w is not registered
     # The lost lease claims nothing; "b" is due (the plan says so) but not for w.
     step = after_attempt(first, OK, policy)
@@ -105,7 +123,7 @@ def test_a_worker_taken_for_lost_claims_nothing_until_it_registers_again(store: 
 
 
 def test_a_fresh_claim_is_never_recovered_while_its_worker_row_is_missing(
-    store: Storage,
+    store: Storage, clock: MovingClock,
 ) -> None:
     enqueue(store, "a")
     register(store, "w")
@@ -113,17 +131,19 @@ def test_a_fresh_claim_is_never_recovered_while_its_worker_row_is_missing(
     store.unregister_worker("w")
     assert recover_stale(store, LONG_LEASE, policy) == []  # claimed just now: w is alive
     assert store.get_job("a").state is State.PROCESSING  # type: ignore[union-attr]
-    time.sleep(LEASE * 1.5)  # silent past the lease since its claim: now it is lost
+    silence(clock)  # silent past the lease since its claim: now it is lost
     [rec] = recover_stale(store, LEASE, policy)
     assert (rec.job_id, rec.worker, rec.new_state) == ("a", "w", State.FAILED)
     assert store.heartbeat("w", held).job_lost
 
 
-def test_a_claim_is_a_sign_of_life(store: Storage) -> None:
+def test_a_claim_is_a_sign_of_life(
+    store: Storage, clock: MovingClock,
+) -> None:
     """A worker silent past the lease that has just claimed a job is back, not lost."""
     enqueue(store, "a")
     register(store, "w")
-    time.sleep(LEASE * 1.5)
+    silence(clock)
     held = claim(store, "w")
     assert recover_stale(store, LEASE, policy) == []
     assert [w.id for w in store.list_workers()] == ["w"]
@@ -131,12 +151,12 @@ def test_a_claim_is_a_sign_of_life(store: Storage) -> None:
 
 
 def test_not_judging_silence_recovers_only_workers_whose_process_is_gone(
-    store: Storage,
+    store: Storage, clock: MovingClock,
 ) -> None:
     enqueue(store, "a")
     register(store, "w")
     claim(store, "w")
-    time.sleep(LEASE * 1.5)
+    silence(clock)
     assert recover_stale(store, LEASE, policy, judge_silence=False) == []
     assert len(recover_stale(store, LEASE, policy)) == 1
 
@@ -156,7 +176,7 @@ def test_a_claim_whose_answer_was_lost_is_reported_to_its_worker(store: Storage)
 
 
 def test_a_recovery_look_reads_this_hosts_workers_and_the_silent_ones_only(
-    store: Storage,
+    store: Storage, clock: MovingClock,
 ) -> None:
     """Every pool looks every few seconds: one that read every worker of the fleet each
     time would cost the server the square of the fleet's size. Another host's live worker
@@ -166,7 +186,7 @@ def test_a_recovery_look_reads_this_hosts_workers_and_the_silent_ones_only(
                             ("here", HOST_ID)):
         store.register_worker(WorkerInfo(worker_id, host, 1, "idle", None, now, now, [],
                                          PID_SCOPE))
-    time.sleep(LEASE * 1.5)
+    silence(clock)
     for worker_id in ("far-live", "here"):
         assert not store.heartbeat(worker_id, None).lost
     assert isinstance(store, SqlStore)
@@ -190,7 +210,9 @@ def _gone_pid() -> int:
     return proc.pid
 
 
-def test_a_pid_is_judged_only_in_its_own_boot_and_pid_namespace(store: Storage) -> None:
+def test_a_pid_is_judged_only_in_its_own_boot_and_pid_namespace(
+    store: Storage, clock: MovingClock,
+) -> None:
     """Pools on one host name but in other PID namespaces (containers sharing the host's
     network), or a worker row of a previous boot: a pid that is gone here says nothing of
     them. Only their silence makes them lost, whatever QUEUECTL_HOST_ID says."""
@@ -211,7 +233,7 @@ def test_a_pid_is_judged_only_in_its_own_boot_and_pid_namespace(store: Storage) 
     for worker_id in ("other-namespace", "previous-boot", "unknown"):
         job = store.get_job(f"job-{worker_id}")
         assert job is not None and (job.state, job.worker) == (State.PROCESSING, worker_id)
-    time.sleep(LEASE * 1.5)  # then silent past the lease: lost by silence, as any host's
+    silence(clock)  # then silent past the lease: lost by silence, as any host's
     recovered = recover_stale(store, LEASE, policy)
     assert sorted(str(r.worker) for r in recovered) == [
         "other-namespace", "previous-boot", "unknown"]

@@ -165,7 +165,9 @@ def test_a_timeout_kills_the_whole_group_then_retries_then_the_dlq(
     assert_group_gone(read_pid(tmp_path / "sh.pid"), read_pid(tmp_path / "child.pid"))
     job = clocked_store.get_job("slow")
     assert job is not None and job.state is State.DEAD and job.attempts == 2
-    assert [a.outcome for a in clocked_store.attempts("slow")] == [Outcome.TIMED_OUT] * 2
+    attempts = clocked_store.attempts("slow")
+    assert [a.outcome for a in attempts] == [Outcome.TIMED_OUT] * 2
+    assert [a.error for a in attempts] == ["timed out after 0.3s"] * 2
 
 
 def test_priority_first_then_the_oldest(

@@ -1,12 +1,14 @@
-"""Durations as people write them: config keys in seconds take `5m` like every duration
-flag and are shown that way, jobs show their timeout as `10m` and when a waiting job runs
-(`in 4h59m`); every `--json` keeps plain numbers of seconds and ISO times."""
+"""Duration config keys as the embedded worker reads them (seconds, written `1s`), and the
+list's NEXT RUN column for backed-off and scheduled jobs it left waiting."""
 
 from __future__ import annotations
 
 import re
 
-from tests.helpers import Cli
+from queuectl.pool.worker import Worker
+from queuectl.storage.base import Storage
+from tests.clocks import MovingClock
+from tests.inprocess import InProcessCli
 
 CONTRACT_JOB_FIELDS = {"id", "command", "state", "attempts", "max_retries", "priority",
                        "timeout", "queue", "run_at", "created_at", "updated_at", "started_at",
@@ -14,23 +16,35 @@ CONTRACT_JOB_FIELDS = {"id", "command", "state", "attempts", "max_retries", "pri
                        "after", "waiting_for", "cron", "unique_key"}
 
 
-def test_workers_read_duration_keys_as_seconds(cli: Cli) -> None:
-    cli.ok("config", "set", "job-timeout", "1s")
+def test_workers_read_duration_keys_as_seconds(
+    clocked_cli: InProcessCli, clock: MovingClock, worker: Worker,
+) -> None:
+    cli = clocked_cli
+    cli.ok("config", "set", "job-timeout", "0.5s")
     cli.ok("config", "set", "backoff-base", "100")
     cli.ok("config", "set", "backoff-max", "1s")  # the retry waits 1 s, not 100
     cli.ok("config", "set", "max-retries", "1")
     job_id = cli.enqueue("sleep 30")
-    cli.start_workers(1)
-    job = cli.wait_state(job_id, "dead", timeout=20)
-    assert job["timeout"] == 1 and job["last_error"].startswith("timed out")
+    assert worker.work_until_idle() == 1
+    clock.move(0.9)
+    assert worker.work_until_idle() == 0
+    clock.move(0.2)
+    assert worker.work_until_idle() == 1
+    job = cli.job(job_id)
+    assert job["state"] == "dead"
+    assert job["timeout"] == 0.5 and job["last_error"].startswith("timed out")
 
 
-def test_list_shows_when_scheduled_and_backed_off_jobs_run(cli: Cli) -> None:
+def test_list_shows_when_scheduled_and_backed_off_jobs_run(
+    clocked_cli: InProcessCli, clocked_store: Storage, clock: MovingClock,
+) -> None:
+    cli = clocked_cli
+    worker = Worker(clocked_store, ("default",), clocks=clock.clocks)
     cli.ok("config", "set", "backoff-base", "100")  # the first retry waits 100 s
     cli.ok("config", "set", "max-retries", "1")
     failing = cli.enqueue("exit 3")
-    cli.start_workers(1, "--queue", "default")
-    cli.wait_state(failing, "failed")
+    assert worker.work_until_idle() == 1
+    assert cli.job(failing)["state"] == "failed"
     scheduled = cli.enqueue("true", "--delay", "2h")
     cli.enqueue("true", "--run-at", "2000-01-01T00:00:00Z", "--queue", "nobody-serves-it")
     table = cli.ok("list").splitlines()
@@ -43,6 +57,7 @@ def test_list_shows_when_scheduled_and_backed_off_jobs_run(cli: Cli) -> None:
     docs = cli.json("list")
     assert all(set(doc) == CONTRACT_JOB_FIELDS for doc in docs)  # --json unchanged
     done = cli.enqueue("true")
-    cli.wait_state(done, "completed")
+    assert worker.work_until_idle() == 1
+    assert cli.job(done)["state"] == "completed"
     row = next(line for line in cli.ok("list").splitlines() if line.startswith(done))
     assert re.search(r"^\S+ +completed +1/2 ", row), row  # only waiting jobs have a next run

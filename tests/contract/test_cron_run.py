@@ -1,0 +1,104 @@
+"""Recurring jobs fired and run by the embedded worker on the test's clock, read through
+the CLI: pause and resume, overlap skip, catch-up none from the worker's side. Ticks come
+as the clock moves; nothing waits for a schedule."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+from queuectl.models import AttemptResult, Outcome, WorkerInfo, to_ms, utcnow
+from queuectl.pool.worker import Worker
+from queuectl.retry import after_failure
+from queuectl.storage.base import Storage
+from queuectl.storage.liveness import HOST_ID, PID_SCOPE
+from queuectl.transitions import after_attempt
+from tests.clocks import MovingClock
+from tests.contract.test_cron import set_next_run
+from tests.inprocess import InProcessCli
+
+
+def ticks(cli: InProcessCli, name: str) -> list[float]:
+    """The ticks of the schedule's jobs (epoch seconds, from their ids), oldest first."""
+    jobs = cli.look("list", "--cron", name, "--limit", "0")
+    out = []
+    for job in jobs:
+        assert job["cron"] == name
+        stamp = job["id"].split("@", 1)[1]
+        out.append(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
+    return sorted(out)
+
+
+def test_pause_and_resume(
+    clocked_cli: InProcessCli, clock: MovingClock, worker: Worker,
+) -> None:
+    cli = clocked_cli
+    cli.ok("cron", "add", "beat", "every 1s", "-c", "true", "--overlap", "allow")
+    clock.move(1)
+    assert worker.work_until_idle() == 1
+    assert len(ticks(cli, "beat")) == 1
+    cli.ok("cron", "pause", "beat")
+    assert cli.json("cron", "list")[0]["paused"] is True
+    for _ in range(3):
+        clock.move(1)
+        assert worker.work_until_idle() == 0
+    assert len(ticks(cli, "beat")) == 1
+    cli.ok("cron", "resume", "beat")
+    for count in (2, 3):
+        clock.move(1)
+        assert worker.work_until_idle() == 1
+        assert len(ticks(cli, "beat")) == count
+
+
+def test_overlap_skip_never_runs_two_jobs_at_once_and_records_skips(
+    clocked_cli: InProcessCli, clocked_store: Storage, clock: MovingClock, worker: Worker,
+) -> None:
+    cli = clocked_cli
+    now = utcnow()
+    clocked_store.register_worker(WorkerInfo("busy", "elsewhere", 1, "idle", None, now, now))
+    cli.ok("cron", "add", "slow", "every 1s", "-c", "true")  # overlap skip: the default
+    clock.move(1)
+    [fired] = clocked_store.cron_fire()
+    held = clocked_store.claim("busy")  # its job runs long, on another host
+    assert held is not None and held.id == fired.job_id
+    for _ in range(2):  # ticks that come while it runs are skipped
+        clock.move(1)
+        assert worker.work_until_idle() == 0
+    ok = AttemptResult(Outcome.SUCCEEDED, exit_code=0)
+    clocked_store.finish(held, "busy", ok, after_attempt(
+        held, ok, lambda j: after_failure(j.attempts, j.max_retries, 2, 60)))
+    clock.move(1)
+    assert worker.work_until_idle() == 1  # the next tick runs again
+    shown = cli.json("cron", "show", "slow")
+    assert shown["skipped"] == 2 and len(shown["skipped_ticks"]) == 2
+    assert shown["last_job"] is not None
+    jobs = [j for j in shown["recent_jobs"] if j["started_at"]]
+    assert len(jobs) == 2
+    spans = sorted((j["started_at"], j["finished_at"] or "9") for j in jobs)
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        assert end <= start, spans  # one at a time
+
+
+def test_catch_up_none_misses_a_tick_from_before_the_worker_and_runs_one_it_saw(
+    clocked_cli: InProcessCli, clocked_store: Storage, clock: MovingClock, worker: Worker,
+    db_url: str,
+) -> None:
+    cli = clocked_cli
+    cli.ok("cron", "add", "late", "every 1h", "-c", "true", "--catch-up", "none")
+    # A tick 3 s before any worker ran: the worker that starts now fires it as missed.
+    set_next_run(db_url, "late", int(clock.now() * 1000) - 3000)
+    assert worker.work_until_idle() == 0
+    [doc] = cli.json("cron", "list")
+    assert datetime.fromisoformat(doc["next_run_at"]).timestamp() > clock.now()
+    assert cli.json("list", "--cron", "late") == []
+    # A pool up since before the next tick, which it fires late (as a busy pool does): the
+    # tick runs.
+    started = datetime.fromtimestamp(clock.now(), UTC)
+    clocked_store.register_worker(WorkerInfo("pool", HOST_ID, os.getpid(), "idle", None,
+                                             started, started, [], PID_SCOPE))
+    clock.move(5)
+    clocked_store.heartbeat("pool", None)
+    tick_ms = to_ms(started) + 2000
+    set_next_run(db_url, "late", tick_ms)
+    assert worker.work_until_idle() == 1
+    assert ticks(cli, "late") == [tick_ms / 1000]
