@@ -96,8 +96,16 @@ def _ensure_private_file(path: str) -> None:
     make_private_dirs(folder)
     if os.path.isdir(path):
         raise OSError(21, "is a directory")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    os.close(fd)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        # Never open and close a file that may be open already: POSIX locks belong to the
+        # process, and closing any descriptor of the file drops them all, those of the
+        # SQLite connections this process has open on it included.
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES)) from None
+        return
+    os.close(fd)  # a file made just now: no connection can hold a lock on it yet
 
 
 # Bytes a file: URI path keeps as they are (RFC 3986's unreserved ones, and "/").
