@@ -82,11 +82,8 @@ TIERS = ("unit", "contract", "acceptance", "browser", "bench")
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test with its tier, its folder under tests/, so that `-m` can pick tiers
-    across folders (`.ci/lowest` runs `unit or contract or smoke`); and hand out the slow
-    tests first, so that the parallel run does not end waiting on one of them that was
-    collected last (the order is otherwise kept)."""
+    across folders (`.ci/lowest` runs `unit or contract or smoke`)."""
     for item in items:
         tier = item.path.parent.name
         if tier in TIERS:
             item.add_marker(tier)
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
