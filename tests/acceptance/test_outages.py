@@ -5,6 +5,7 @@ wrong in plain words."""
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -183,5 +184,24 @@ def test_connections_killed_again_and_again_while_jobs_run_and_end(
         assert sorted(runs, key=int) == [str(n) for n in range(30)]  # each ran once
         for job_id in ids:
             assert cli.job(job_id)["attempts"] == 1
+    finally:
+        cli.cleanup()
+
+
+@pytest.mark.postgres
+def test_a_pool_told_to_stop_while_its_store_is_gone_stops(pg_url: str, tmp_path: Path) -> None:
+    """A graceful stop with no job in hand needs nothing of the store: a pool whose database
+    went away stops when told to, instead of retrying its heartbeats until the store is back
+    (it did, for as long as the outage lasted)."""
+    cli = Cli(pg_url, tmp_path / "home", cwd=tmp_path)
+    try:
+        pool = cli.start_workers(2)
+        pg.drop(pg_url.rsplit("/", 1)[1])  # every call fails from now on
+        log = tmp_path / "workers-0.log"
+        # A worker's heartbeat, retried until the store answers: where the stop must reach it.
+        wait_until(lambda: "; retrying in" in log.read_text(), timeout=30,
+                   what="a worker to retry a call through the outage")
+        pool.send_signal(signal.SIGTERM)
+        assert pool.wait(timeout=20) == 0, log.read_text()[-2000:]
     finally:
         cli.cleanup()

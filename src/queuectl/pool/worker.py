@@ -108,7 +108,7 @@ class Worker:
         self._next_heartbeat = 0.0
         self._alive_at = -math.inf  # monotonic: just before the store last took our heartbeat
         self.calls = StoreCalls(
-            lambda: self.level >= StopLevel.ABORT or self._in_check, self._nap,
+            self._gives_up, self._nap,
             lambda: self._heartbeat_interval() if self.settings.known else STORE_RETRY_MAX,
             clocks.monotonic,
         )
@@ -130,6 +130,15 @@ class Worker:
         self.fds: list[int] = []
 
     # --- stop levels ---------------------------------------------------------------------
+
+    def _gives_up(self) -> bool:
+        """Whether a store call that fails is raised rather than retried: stopping hard;
+        inside a running job's check (its loop must keep draining the pipe and enforcing the
+        timeout); or told to stop with no job in hand, when nothing waits on the store (a
+        claim whose answer was lost is handed back by the lease)."""
+        stopping = self.level
+        return stopping >= StopLevel.ABORT or self._in_check or (
+            stopping > StopLevel.NONE and self.current is None)
 
     @property
     def level(self) -> StopLevel:
@@ -236,6 +245,11 @@ class Worker:
         try:
             self.recovery.start()
             self._loop()
+        except StoreUnavailable as exc:
+            if not (self.level == StopLevel.GRACEFUL and self.current is None):
+                raise
+            log.warning("stopping while the store is unavailable: %s", exc,
+                        extra=outage_fields(exc))
         finally:
             if listener is not None:
                 listener.close()
