@@ -1,5 +1,5 @@
-"""Every refusal of every command, against its exit code (README, "Exit codes"), and hostile
-or careless input:
+"""Every refusal of every command, against its exit code (docs/reference.md, "Output, errors
+and exit codes"), and hostile or careless input:
 
 - 2, a usage error: an unknown command or flag, a missing or conflicting argument, or a value
   that cannot be read as its type (not a number, a duration, a time, JSON, KEY=VALUE, one of
