@@ -165,3 +165,14 @@ def _parent(pid: int) -> int | None:
     except OSError:
         return None
     return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def ticks(cli: Cli, name: str) -> list[float]:
+    """The ticks of the schedule's jobs (epoch seconds, from their ids), oldest first."""
+    jobs = cli.look("list", "--cron", name, "--limit", "0")
+    out = []
+    for job in jobs:
+        assert job["cron"] == name
+        stamp = job["id"].split("@", 1)[1]
+        out.append(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
+    return sorted(out)

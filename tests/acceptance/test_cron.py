@@ -7,25 +7,13 @@ from __future__ import annotations
 import os
 import signal
 import time
-from datetime import datetime
 from urllib.parse import quote
 
 import pytest
 
-from tests.helpers import Cli, wait_until
+from tests.helpers import Cli, ticks, wait_until
 
 HOSTS = ("host-a", "host-b")
-
-
-def ticks(cli: Cli, name: str) -> list[float]:
-    """The ticks of the schedule's jobs (epoch seconds, from their ids), oldest first."""
-    jobs = cli.look("list", "--cron", name, "--limit", "0")
-    out = []
-    for job in jobs:
-        assert job["cron"] == name
-        stamp = job["id"].split("@", 1)[1]
-        out.append(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
-    return sorted(out)
 
 
 def assert_every_tick_once(found: list[float], step: float) -> None:

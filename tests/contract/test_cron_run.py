@@ -15,18 +15,8 @@ from queuectl.storage.liveness import HOST_ID, PID_SCOPE
 from queuectl.transitions import after_attempt
 from tests.clocks import MovingClock
 from tests.contract.test_cron import set_next_run
+from tests.helpers import ticks
 from tests.inprocess import InProcessCli
-
-
-def ticks(cli: InProcessCli, name: str) -> list[float]:
-    """The ticks of the schedule's jobs (epoch seconds, from their ids), oldest first."""
-    jobs = cli.look("list", "--cron", name, "--limit", "0")
-    out = []
-    for job in jobs:
-        assert job["cron"] == name
-        stamp = job["id"].split("@", 1)[1]
-        out.append(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
-    return sorted(out)
 
 
 def test_pause_and_resume(
