@@ -14,6 +14,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
@@ -126,11 +127,59 @@ def drop(name: str) -> None:
         pass  # the server went away: nothing left to clean that we can reach
 
 
+class _Spares:
+    """Migrated databases made one ahead of need, and finished ones dropped, by one
+    background thread of this process: a test neither waits for its CREATE DATABASE
+    (~0.15 s on a quiet machine, several times that under a parallel run) nor for the DROP
+    of the one before, so that work overlaps the tests' own waiting."""
+
+    def __init__(self) -> None:
+        # The template first: exit handlers run last-registered first, so the spares are
+        # dropped (close) before their template is.
+        self._source = template()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-spares")
+        self._next: Future[str] | None = None
+        atexit.register(self.close)
+
+    def take(self) -> str:
+        """A new migrated database's name, made ahead by the thread when it could be."""
+        name = self._next.result() if self._next is not None else create(self._source)
+        self._next = self._thread.submit(create, self._source)
+        return name
+
+    def give_back(self, name: str) -> None:
+        """Drop ``name`` once the thread is free (WITH FORCE: what a test left connected
+        is cut)."""
+        self._thread.submit(drop, name)
+
+    def close(self) -> None:
+        """At exit: finish the queued drops, then drop the spare. (Nothing new can be
+        submitted by then: the executor refuses work once the interpreter is exiting.)"""
+        self._thread.shutdown(wait=True)
+        if self._next is not None and self._next.exception() is None:
+            drop(self._next.result())
+        self._next = None
+
+
+@cache
+def _spares() -> _Spares:
+    return _Spares()
+
+
 def fresh_url(migrated: bool = True) -> Iterator[str]:
-    """A new database's URL for one test; dropped afterwards."""
+    """A new database's URL for one test; dropped afterwards (migrated ones are made ahead
+    and dropped in the background: see _Spares)."""
     require_server()
-    name = create(template() if migrated else None)
+    if not migrated:
+        name = create()
+        try:
+            yield url_for(name)
+        finally:
+            drop(name)
+        return
+    spares = _spares()
+    name = spares.take()
     try:
         yield url_for(name)
     finally:
-        drop(name)
+        spares.give_back(name)
