@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 QUEUECTL = shutil.which("queuectl") or "queuectl"
+STOP_GRACE = 1.0  # seconds a pool left running gets to stop gracefully when a test ends
 
 
 class Cli:
@@ -117,13 +119,19 @@ class Cli:
         return found
 
     def cleanup(self) -> None:
+        """Stop what the test started: a graceful stop first, then (a pool still finishing
+        a long job) a second SIGTERM, which kills the jobs' process groups, then SIGKILL."""
+        for signum, grace in ((signal.SIGTERM, STOP_GRACE), (signal.SIGTERM, 15.0)):
+            running = [proc for proc in self.procs if proc.poll() is None]
+            for proc in running:
+                with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                    os.killpg(proc.pid, signum)
+            deadline = time.monotonic() + grace
+            for proc in running:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         for proc in self.procs:
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
 
