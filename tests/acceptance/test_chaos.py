@@ -29,7 +29,7 @@ from tests.helpers import Cli, wait_until
 CHAOS_JOBS = 120
 CHAOS_SECONDS = 4.0
 KILL_EVERY = 0.25  # seconds between SIGKILLs
-PAUSE_JOBS = 45
+PAUSE_JOBS = 24  # enough to keep every worker busy through the pauses, no long drain after
 PAUSE_SLEEPS = "{}.2"  # seconds each job sleeps (1.2 to 3.2): some outlast the lease
 PAUSE_PAD = 20_000  # bytes each job prints: the store grows, so a full disk stops it
 PAUSE_SECONDS = 9.0  # of pauses; the store's outage is in the middle of it
