@@ -1,7 +1,9 @@
 """The click-free `enqueue` fast path behaves exactly like the click command.
 
-Each command line runs twice in a fresh store: once through the real entry point (which
-takes the fast path when it can) and once with the fast path switched off (click only).
+Each command line runs twice in a fresh store, in this process: once through the installed
+command's entry point (which takes the fast path when it can) and once with the fast path
+switched off (click only). That the fast path leaves click out of a new interpreter is
+checked in a real one (below, and tests/unit/test_startup_imports.py).
 Output, errors, exit codes and the stored jobs must match; generated ids and timestamps
 are the only things allowed to differ.
 """
@@ -20,19 +22,7 @@ import pytest
 
 from queuectl.cli import fastpath
 from queuectl.storage import open_store
-
-ENTRY = """
-import os, sys
-{patch}
-from queuectl.cli.entry import main
-code = main(sys.argv[1:])
-sys.stdout.flush()
-with open(os.environ["QUEUECTL_TEST_MARK"], "w") as f:
-    f.write("click" if "click" in sys.modules else "fast")
-sys.exit(code)
-"""
-FAST = ENTRY.format(patch="")
-CLICK = ENTRY.format(patch="import queuectl.cli.fastpath as f; f.run = lambda argv: None")
+from tests.inprocess import run_main
 
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
@@ -122,23 +112,34 @@ BAD_READS = [
 ]
 
 
-def _run(script: str, argv: list[str], tmp: Path, name: str, stdin: str) -> dict[str, Any]:
+def _run(argv: list[str], tmp: Path, name: str, stdin: str, fast_path: bool) -> dict[str, Any]:
+    """``queuectl ARGV`` in this process (the installed command's entry point), through the
+    fast path when it takes the line or with it switched off; "path" says which served."""
     db = tmp / name / "q.db"
     store = open_store(str(db))
     store.close()
     _seed_duplicate(str(db))
-    mark = tmp / f"{name}.mark"
     argv = [a.replace("{db}", str(db)) for a in argv]  # the store this run seeded
-    env = {**os.environ, "QUEUECTL_DB": str(db), "QUEUECTL_HOME": str(tmp / "home"),
-           "QUEUECTL_TEST_MARK": str(mark)}
-    proc = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True,
-                          env=env, cwd=tmp, input=stdin, timeout=60)
+    env = {**os.environ, "QUEUECTL_DB": str(db), "QUEUECTL_HOME": str(tmp / "home")}
+    served: list[bool] = []
+    real = fastpath.run
+
+    def watched(argv: list[str]) -> int | None:
+        code = real(argv)
+        served.append(code is not None)
+        return code
+
+    fastpath.run = watched
+    try:
+        proc = run_main(argv, env, tmp, input=stdin, fast_path=fast_path)
+    finally:
+        fastpath.run = real
     return {
         "code": proc.returncode,
         "stdout": _normal(proc.stdout),
         "stderr": proc.stderr,
         "jobs": _normal(json.dumps(_jobs(str(db)), sort_keys=True)),
-        "path": mark.read_text() if mark.exists() else "none",
+        "path": "fast" if any(served) else "click",
     }
 
 
@@ -185,7 +186,8 @@ def _expand(argv: list[str], tmp: Path) -> list[str]:
 def _both(argv: list[str], tmp: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     argv = _expand(argv, tmp)
     stdin = '{"id": "s1", "command": "true"}\n'
-    return _run(FAST, argv, tmp, "fast", stdin), _run(CLICK, argv, tmp, "click", stdin)
+    return (_run(argv, tmp, "fast", stdin, fast_path=True),
+            _run(argv, tmp, "click", stdin, fast_path=False))
 
 
 @pytest.mark.parametrize("argv", VALID, ids=lambda a: " ".join(a)[:50])
