@@ -15,24 +15,32 @@ from queuectl.pool.recovery import boot_clock_ms
 
 
 class MovingClock:
-    """Real time plus how far the test moved it (seconds)."""
+    """Real time plus how far the test moved it (seconds); or, once frozen, only what the
+    test moved it by."""
 
     def __init__(self) -> None:
         self.offset = 0.0
+        self._frozen: tuple[float, float, int] | None = None  # time, monotonic, boot ms
 
     def move(self, seconds: float) -> None:
         """Move every clock of the store and the worker on by ``seconds``."""
         self.offset += seconds
 
+    def freeze(self) -> None:
+        """From now on time passes only when the test moves it: a test that stops just
+        short of a due time stays that short however long the machine takes meanwhile (on
+        a loaded machine real time passing between two steps reached a 0.1 s margin)."""
+        self._frozen = (time.time(), time.monotonic(), boot_clock_ms())
+
     def now(self) -> float:
         """The store's "now", epoch seconds."""
-        return time.time() + self.offset
+        return (self._frozen[0] if self._frozen else time.time()) + self.offset
 
     def monotonic(self) -> float:
-        return time.monotonic() + self.offset
+        return (self._frozen[1] if self._frozen else time.monotonic()) + self.offset
 
     def boot_ms(self) -> int:
-        return boot_clock_ms() + int(self.offset * 1000)
+        return (self._frozen[2] if self._frozen else boot_clock_ms()) + int(self.offset * 1000)
 
     @property
     def clocks(self) -> Clocks:

@@ -23,6 +23,7 @@ def test_failing_job_backs_off_2s_4s_then_lands_in_dlq(
     clocked_cli: InProcessCli, clock: MovingClock, worker: Worker,
 ) -> None:
     cli = clocked_cli
+    clock.freeze()  # JUST_SHORT must stay short of the due time
     cli.ok("enqueue", '{"id":"bad","command":"exit 3","max_retries":2}')
     assert worker.work_until_idle() == 1
     for wait in (2, 4):  # 2 ** 1, then 2 ** 2 (the default backoff-base)
@@ -46,6 +47,7 @@ def test_delay_and_run_at_are_honoured_and_counted(
     clocked_cli: InProcessCli, clock: MovingClock, worker: Worker,
 ) -> None:
     cli = clocked_cli
+    clock.freeze()  # JUST_SHORT must stay short of the due time
     run_at = (datetime.fromtimestamp(clock.now(), UTC) + timedelta(seconds=9)).strftime(
         "%Y-%m-%dT%H:%M:%S.%fZ")
     delayed = cli.json("enqueue", "-c", "true", "--delay", "8s")
