@@ -29,9 +29,12 @@ def status(store: Storage, as_json: bool) -> None:
     if as_json:
         output.emit_json(stats.to_dict())
         return
-    rows: list[tuple[str, Any]] = [(state, n) for state, n in stats.counts.items()]
-    rows.append(("scheduled", stats.scheduled))
-    rows.append(("blocked", stats.blocked))
+    rows: list[tuple[str, Any]] = []
+    for state, n in stats.counts.items():
+        rows.append((state, n))
+        if state == "pending":  # not states of their own: pending jobs not due yet
+            rows.append(("  scheduled", stats.scheduled))
+            rows.append(("  blocked", stats.blocked))
     rows.append(("workers", f"{stats.workers_active} active, {stats.workers_busy} busy"))
     rows.append(("paused queues", ", ".join(stats.paused_queues) or "none"))
     limits = stats.queue_limits
