@@ -4,32 +4,12 @@ other queues are served, and a resume (or a limit raised) releases the held jobs
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from queuectl.pool.worker import Worker
-from queuectl.storage import open_store
-from tests.clocks import MovingClock
 from tests.inprocess import InProcessCli
 
 
-@pytest.fixture
-def late_worker(db_url: str, clock: MovingClock) -> Iterator[list[Worker]]:
-    """Where the test puts the worker it makes once it has enqueued through the CLI.
-
-    (Opening a SQLite store closes a descriptor of its file, which drops every POSIX lock
-    this process holds on it, an open store's included: a job's own `queuectl` closing
-    the store then takes itself for the last user and deletes the WAL under the worker.
-    The worker's store is therefore opened after the CLI's last opening before the run.)"""
-    made: list[Worker] = []
-    yield made
-    for worker in made:
-        worker.store.close()
-
-
 def test_pause_while_a_job_runs_and_resume(
-    clocked_cli: InProcessCli, clock: MovingClock, late_worker: list[Worker], db_url: str,
+    clocked_cli: InProcessCli, worker: Worker, db_url: str,
 ) -> None:
     cli = clocked_cli
     # The first job of "reports" pauses its own queue from another process as it runs.
@@ -37,8 +17,6 @@ def test_pause_while_a_job_runs_and_resume(
                           "--queue", "reports", "-p", "9")
     held = [cli.enqueue("true", "--queue", "reports") for _ in range(2)]
     other = cli.enqueue("true", "--queue", "default")
-    worker = Worker(open_store(db_url, clock=clock.now), (), clocks=clock.clocks)
-    late_worker.append(worker)
     assert worker.work_until_idle() == 2  # the running job finishes, other queues go on
     assert cli.job(running)["state"] == "completed" and cli.ok("logs", running) == "ran\n"
     assert cli.job(other)["state"] == "completed"
