@@ -41,8 +41,6 @@ class Cli:
     def ok(self, *args: str, input: str | None = None) -> str:
         return self.run(*args, input=input, check=True).stdout
 
-    def json(self, *args: str) -> Any:
-        return json.loads(self.ok(*args, "--json"))
 
     def enqueue(self, command: str, *flags: str) -> str:
         return self.ok("enqueue", "-c", command, *flags).strip()
@@ -55,15 +53,16 @@ class Cli:
         found: dict[str, Any] = json.loads(done.stdout)
         return found
 
-    def look(self, *args: str) -> Any:
-        """``json`` for a read the test waits on or checks: `ARGS --json` run by ``observe``."""
+    def json(self, *args: str) -> Any:
+        """`ARGS --json`, parsed; run by ``observe``: what the test reads or checks needs no
+        interpreter of its own (a user's action that does goes through ``run``)."""
         done = self.observe(*args, "--json")
         if done.returncode != 0:
             raise AssertionError(f"queuectl {' '.join(args)} -> {done.returncode}: {done.stderr}")
         return json.loads(done.stdout)
 
     def observe(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """A read the test makes to wait for or check a state (`show`, `status`, `worker
+        """A command the test makes to wait for or check a state (`show`, `status`, `worker
         list`): run in-process through the console script's entry point, the same command
         without a new interpreter, which a poll would otherwise start every 50 ms (their
         CPU slowed the processes under test). As a process when the environment asks for
@@ -177,7 +176,7 @@ def _parent(pid: int) -> int | None:
 
 def ticks(cli: Cli, name: str) -> list[float]:
     """The ticks of the schedule's jobs (epoch seconds, from their ids), oldest first."""
-    jobs = cli.look("list", "--cron", name, "--limit", "0")
+    jobs = cli.json("list", "--cron", name, "--limit", "0")
     out = []
     for job in jobs:
         assert job["cron"] == name

@@ -87,7 +87,7 @@ def enqueue_chaos_jobs(cli: Cli, count: int, lease: str = "2", sleeps: str = "0.
 def assert_all_done_once(cli: Cli, count: int, pad: int = 0) -> int:
     """Every chaos job completed, each attempt log sound, nothing ran side by side, no
     traceback: returns how many attempts were lost on the way."""
-    wait_until(lambda: cli.look("status")["counts"]["completed"] == count, timeout=120,
+    wait_until(lambda: cli.json("status")["counts"]["completed"] == count, timeout=120,
                interval=0.3, what="every chaos job to complete")
     status = cli.json("status")["counts"]
     assert status == {**dict.fromkeys(status, 0), "completed": count}
@@ -243,7 +243,7 @@ def test_concurrent_cli_enqueues_while_workers_drain(cli: Cli) -> None:
         thread.join()
     assert failures == []
     total = threads * per_thread
-    wait_until(lambda: cli.look("status")["counts"]["completed"] == total, timeout=60,
+    wait_until(lambda: cli.json("status")["counts"]["completed"] == total, timeout=60,
                interval=0.2, what="every job to complete")
     cli.ok("worker", "stop", "--timeout", "20")
     pool.wait(timeout=15)

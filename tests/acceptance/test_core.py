@@ -35,7 +35,7 @@ def test_many_workers_run_200_jobs_once_each(cli: Cli, tmp_path: Path) -> None:
                     for i in range(200))
     assert len(cli.ok("enqueue", "--file", "-", input=lines).split()) == 200
     cli.start_workers(4)
-    wait_until(lambda: cli.look("status")["counts"]["completed"] == 200, timeout=90,
+    wait_until(lambda: cli.json("status")["counts"]["completed"] == 200, timeout=90,
                what="200 jobs to complete")
     ran = out.read_text().split()
     assert sorted(ran) == sorted(f"j{i}" for i in range(200))  # each exactly once

@@ -36,7 +36,7 @@ def test_detach_says_whom_to_signal_and_where_it_logs(cli: Cli) -> None:
     assert _cmdline(supervisor) == f"queuectl supervisor [2 workers] {store}"
     assert all(_cmdline(pid) == f"queuectl worker {store}" for pid in workers)
     os.kill(supervisor, signal.SIGTERM)  # the pid it printed is the one that stops the pool
-    wait_until(lambda: cli.look("worker", "list") == [], timeout=20, what="the pool to stop")
+    wait_until(lambda: cli.json("worker", "list") == [], timeout=20, what="the pool to stop")
 
 
 def test_detach_json_names_the_supervisor_and_the_log(cli: Cli) -> None:

@@ -228,7 +228,7 @@ def test_a_frozen_worker_that_wakes_up_drops_the_recovered_job(cli: Cli, tmp_pat
     assert [a["outcome"] for a in done["attempts_log"]] == ["worker_lost", "succeeded"]
     assert done["state"] == "completed" and done["attempts"] == 2
     assert alive(frozen)  # it rejoined instead of dying
-    wait_until(lambda: len(cli.look("worker", "list")) == 2, what="the frozen worker to rejoin")
+    wait_until(lambda: len(cli.json("worker", "list")) == 2, what="the frozen worker to rejoin")
 
 
 def test_a_worker_stopped_alone_stops_the_pool_gracefully(cli: Cli) -> None:
@@ -329,7 +329,7 @@ def test_a_pool_in_another_pid_namespace_never_takes_a_live_worker_for_dead(
             ["unshare", "--pid", "--fork", QUEUECTL, "worker", "start"], env=cli.env,
             cwd=cli.cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     cli.procs.append(namespaced)
-    wait_until(lambda: len(cli.look("worker", "list")) == 2, what="the second pool's worker")
+    wait_until(lambda: len(cli.json("worker", "list")) == 2, what="the second pool's worker")
     # Its worker looks for lost workers as it starts, before it claims anything: once it
     # has run a job, it has judged the host pool's worker.
     probe = cli.enqueue("true")

@@ -24,7 +24,7 @@ def test_a_running_pool_applies_the_retention_again_later(cli: Cli) -> None:
 
 
 def _gone(cli: Cli, ids: list[str]) -> bool:
-    listed = {job["id"] for job in cli.look("list", "--limit", "0")}
+    listed = {job["id"] for job in cli.json("list", "--limit", "0")}
     return not listed & set(ids)
 
 

@@ -19,7 +19,7 @@ PASSES = 20  # prune passes allowed to delete the lot (each is one batch at leas
 
 
 def listed(cli: InProcessCli) -> set[str]:
-    return {job["id"] for job in cli.look("list", "--limit", "0")}
+    return {job["id"] for job in cli.json("list", "--limit", "0")}
 
 
 def prune_until_gone(store: Storage, clock: MovingClock, cli: InProcessCli,
