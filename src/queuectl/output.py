@@ -102,6 +102,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], state_col: int 
         line("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
+PROSE_MIN_WIDTH = 16  # columns a column with spaces keeps on a narrow terminal
+COLUMN_GAP = 2  # rich's padding between two columns (box=None)
+
+
 def _rich_table(headers: Sequence[str], rows: list[list[str]], state_col: int | None,
                 title: str | None) -> None:
     from rich.console import Console
@@ -109,13 +113,27 @@ def _rich_table(headers: Sequence[str], rows: list[list[str]], state_col: int | 
     from rich.text import Text
 
     out = Table(title=title, header_style="bold", box=None, pad_edge=False)
-    for h in headers:
-        out.add_column(h, overflow="fold")
+    least = COLUMN_GAP * (len(headers) - 1)  # the narrowest the table can be drawn
+    for i, h in enumerate(headers):
+        # A column of single words (ids, states, times, numbers) is never broken: an id
+        # split over two lines is copied wrong. A column with spaces (a command, an error)
+        # wraps at them to make room, down to PROSE_MIN_WIDTH.
+        cells = [h, *(row[i] for row in rows)]
+        longest = max(len(c) for c in cells)
+        words = all(" " not in c for c in cells[1:])
+        prose_min = min(PROSE_MIN_WIDTH, longest)
+        least += longest if words else prose_min
+        out.add_column(h, no_wrap=words, overflow="fold",
+                       min_width=None if words else prose_min)
     for row in rows:
         # Text(), never markup: job text is shown, never interpreted.
         out.add_row(*(Text(v, style=STATE_STYLES.get(v, "") if i == state_col else "")
                       for i, v in enumerate(row)))
-    Console().print(out)  # rich itself honours NO_COLOR
+    console = Console()  # rich itself honours NO_COLOR
+    # Narrower than that, rich would drop whole columns (the command first): the terminal
+    # folding a long line hides nothing.
+    console.width = max(console.width, least)
+    console.print(out)
 
 
 def pairs(items: Sequence[tuple[str, Any]]) -> None:
