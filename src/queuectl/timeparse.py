@@ -25,10 +25,14 @@ _NONZERO = re.compile(r"[1-9]")
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in "90", "30s", "5m", "1h30m", "2d", "1.5h".
+    """Seconds in "90", "30s", "5m", "1h30m", "2d", "1.5h", "250ms", "2w" (units in any
+    case but M, which is refused rather than read as minutes or months).
 
     Raises MalformedValue for text that is no duration ("soon", "5x", "nan"), InvalidValue
     for one out of range (negative, like "-5" or "-5s", or over 100 years)."""
+    if "M" in text:  # minutes to us, months to systemd and to ISO 8601's P1M: never guessed
+        raise MalformedValue(f"invalid duration {text!r}: minutes are m (there is no unit"
+                             " for months)")
     raw = text.strip().lower().replace(" ", "")
     negative = raw.startswith("-")
     body = raw[1:] if raw.startswith(("-", "+")) else raw
@@ -53,6 +57,7 @@ def _unsigned_seconds(text: str, body: str) -> float:
     if not body or pos != len(body):
         raise MalformedValue(
             f"invalid duration {text!r}: use a number of seconds or units like 30s, 5m, 1h30m, 2d"
+            " (ms, s, m, h, d, w)"
         )
     return total
 

@@ -39,6 +39,17 @@ def test_text_that_is_no_duration_is_malformed(text: str) -> None:
     assert isinstance(info.value, UsageError)
 
 
+@pytest.mark.parametrize("text", ["1M", "1h30M", "5 M"])
+def test_a_capital_m_is_refused_not_guessed(text: str) -> None:
+    """M is minutes to some tools and months to others (systemd, ISO 8601): never read."""
+    with pytest.raises(MalformedValue, match="minutes are m"):
+        parse_duration(text)
+
+
+def test_units_in_capitals_other_than_m_read_as_lower_case() -> None:
+    assert [parse_duration(t) for t in ("30S", "2H", "1D", "1W")] == [30, 7200, 86400, 604800]
+
+
 @pytest.mark.parametrize("text", ["-5", "-5s", "-1h30m", "1e400", f"{MAX_DURATION + 1}", "36501d"])
 def test_durations_out_of_range_are_invalid_values(text: str) -> None:
     """A duration that reads but cannot be used is a refused value (exit 1), not junk."""
