@@ -280,6 +280,8 @@ class StoreMachine(RuleBasedStateMachine):
             return
         [job] = self.store.cancel([job_id])
         assert job.state is State.CANCELLED
+        if model.state is State.PROCESSING:  # the attempt it cut short counts
+            model.attempts += 1
         model.state = State.CANCELLED
         self._drop_hold(job_id)
         self.world.cancel_dependents(job_id)

@@ -185,6 +185,8 @@ def test_cancel_pending_and_running(store: Storage) -> None:
     assert running is not None and running.id == "r"
     cancelled = store.cancel(["p", "r"])
     assert {j.state for j in cancelled} == {State.CANCELLED}
+    # The attempt that was running counts, as it does when its worker records the cancel.
+    assert {j.id: j.attempts for j in cancelled} == {"p": 0, "r": 1}
     assert store.check_in(w, running).job_lost
     with pytest.raises(LostLease):
         # The worker learns it lost the job.

@@ -142,7 +142,7 @@ def test_a_job_cancelled_while_it_runs_has_its_group_killed(
     assert worker(clocked_store, clock).work_until_idle() == 1
     assert_group_gone(read_pid(tmp_path / "sh.pid"), read_pid(tmp_path / "child.pid"))
     job = clocked_store.get_job("long")
-    assert job is not None and job.state is State.CANCELLED
+    assert job is not None and job.state is State.CANCELLED and job.attempts == 1
     [attempt] = clocked_store.attempts("long")
     assert attempt.outcome is Outcome.CANCELLED and attempt.finished_at is not None
     clock.move(HOUR)  # longer than any retry would wait

@@ -250,7 +250,9 @@ ON CONFLICT (job_id, number) DO NOTHING
 -- name: cancel_job
 UPDATE jobs SET state = 'cancelled', finished_at = queuectl_now_ms(),
     updated_at = queuectl_now_ms(),
-    last_error = CASE WHEN state = 'processing' THEN 'cancelled while running' ELSE last_error END
+    last_error = CASE WHEN state = 'processing' THEN 'cancelled while running' ELSE last_error END,
+    -- the running attempt counts, as when its worker records a cancel it met
+    attempts = attempts + CASE WHEN state = 'processing' THEN 1 ELSE 0 END
 WHERE id = %(id)s AND state IN ('pending', 'failed', 'processing')
 RETURNING *
 
