@@ -11,11 +11,14 @@ import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from queuectl.models import READY_STATES, Job, State
 from queuectl.text import CONTROL_CHARS
 from queuectl.timeparse import format_relative
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from typing import Any
 
 # Keyed by the model's states (a StrEnum: the table's plain strings find them).
 STATE_STYLES: dict[str, str] = {

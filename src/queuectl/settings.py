@@ -5,20 +5,24 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
 
 from queuectl.errors import InvalidValue, QueuectlError, UsageError
+from queuectl.records import record
 from queuectl.timeparse import format_duration, parse_duration
 
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Literal
+
+    # "duration": seconds, also written with units as every duration flag takes them (30s,
+    # 5m, 1h30m); stored as a plain number of seconds.
+    Kind = Literal["int", "number", "duration"]
+
 Number = int | float
-# "duration": seconds, also written with units as every duration flag takes them (30s, 5m,
-# 1h30m); stored as a plain number of seconds.
-Kind = Literal["int", "number", "duration"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Key:
     """One config key: its default, kind, lower bound and help text."""
 
@@ -125,7 +129,7 @@ def _read(kind: Kind, text: str) -> Number | None:
         return None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Config:
     """A snapshot of the effective configuration (defaults overlaid with stored values)."""
 

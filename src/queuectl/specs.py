@@ -16,13 +16,16 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
 
 from queuectl.errors import InvalidValue, UsageError
 from queuectl.models import JobSpec
 from queuectl.settings import MIN_TIMEOUT, Config
 from queuectl.text import CONTROL_CHARS
 from queuectl.timeparse import MAX_DURATION, format_duration, parse_duration, parse_instant
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from typing import Any
 
 FIELDS = ("id", "command", "max_retries", "priority", "timeout", "run_at", "delay", "queue",
           "cwd", "env", "after", "unique_key")

@@ -32,6 +32,10 @@ UNUSED_BY_ALL = (
     "queuectl.cli.app", "queuectl.cli.jobs", "queuectl.schedules", "queuectl.recurring",
     "queuectl.storage.cron_flow", "queuectl.metrics", "queuectl.pool", "queuectl.web",
     "queuectl.localzone",
+    # The model classes are built on demand (queuectl.records), not by dataclasses, whose
+    # import brings inspect and through it ast, dis and tokenize; typing's names are for
+    # checkers only (a store class is Generic to them, not at run time).
+    "dataclasses", "inspect", "ast", "dis", "tokenize", "typing",
 )
 # With no pool running there is no worker to wake: no datagram socket, no pick among them.
 NO_WAKE_UP = ("socket", "random")

@@ -8,12 +8,15 @@ dependencies_of in each dialect); this module holds the flow around it, once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
-from typing import Any
 
 from queuectl.dag import find_cycle
 from queuectl.errors import DependencyRefused
 from queuectl.models import Job, JobSpec, State
+from queuectl.records import replace
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def any_after(specs: Sequence[JobSpec]) -> bool:

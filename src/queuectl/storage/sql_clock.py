@@ -7,7 +7,11 @@ from collections.abc import Callable
 
 from queuectl.storage import clock_steps
 from queuectl.storage.clock_steps import Reading, Shift
-from queuectl.storage.sql_store import C, Params, SqlStore
+from queuectl.storage.sql_store import C, SqlStore
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from queuectl.storage.sql_store import Params
 
 
 class SqlClock(SqlStore[C]):

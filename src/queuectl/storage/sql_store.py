@@ -25,9 +25,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import replace
 from datetime import datetime
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from queuectl.errors import (
     DependencyRefused,
@@ -49,6 +47,7 @@ from queuectl.models import (
     WorkerInfo,
     to_ms,
 )
+from queuectl.records import replace
 from queuectl.storage import dependencies, liveness
 from queuectl.storage.base import (
     AttemptRow,
@@ -72,30 +71,41 @@ ID_DRAWS = 3  # a generated id may (astronomically rarely) collide: draw again t
 UNIQUE_ROUNDS = 5
 
 
-class Cursor(Protocol):
-    """What the store reads from a statement (sqlite3's and psycopg's cursors alike)."""
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-    @property
-    def rowcount(self) -> int: ...
+    class Cursor(Protocol):
+        """What the store reads from a statement (sqlite3's and psycopg's cursors alike)."""
 
-    @property
-    def description(self) -> Any: ...  # None for a statement that returns no rows
+        @property
+        def rowcount(self) -> int: ...
 
-    def fetchone(self) -> Any: ...
+        @property
+        def description(self) -> Any: ...  # None for a statement that returns no rows
 
-    def fetchall(self) -> list[Any]: ...
+        def fetchone(self) -> Any: ...
 
-    def __iter__(self) -> Iterator[Any]: ...
+        def fetchall(self) -> list[Any]: ...
 
+        def __iter__(self) -> Iterator[Any]: ...
 
-class Conn(Protocol):
-    """A connection as the flow uses it: named parameters, rows by position."""
+    class Conn(Protocol):
+        """A connection as the flow uses it: named parameters, rows by position."""
 
-    def execute(self, sql: str, params: Any = ..., /) -> Cursor: ...
+        def execute(self, sql: str, params: Any = ..., /) -> Cursor: ...
 
+    Params = dict[str, Any]
+    C = TypeVar("C", bound=Conn)  # the dialect's connection
+else:
+    class Generic:
+        """typing.Generic as checkers see it; at run time ``SqlStore[C]`` is SqlStore itself
+        (typing's own Generic, imported by every command, cost more than the store did)."""
 
-Params = dict[str, Any]
-C = TypeVar("C", bound=Conn)  # the dialect's connection
+        def __class_getitem__(cls, item: object) -> type:
+            return cls
+
+    C = None  # only subscripts read it at run time
 
 
 def unmatchable(*texts: str | None) -> bool:

@@ -19,8 +19,12 @@ from queuectl.models import (
 from queuectl.storage import liveness
 from queuectl.storage.base import NOTHING_LOST, Lost, Recovered
 from queuectl.storage.rows import check_in_from_row, check_in_params, end_params
-from queuectl.storage.sql_store import C, Params, SqlStore, unmatchable
+from queuectl.storage.sql_store import C, SqlStore, unmatchable
 from queuectl.transitions import LOST_ATTEMPT, Transition
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from queuectl.storage.sql_store import Params
 
 
 class SqlWorkers(SqlStore[C]):

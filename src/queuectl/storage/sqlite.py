@@ -17,12 +17,8 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Any, ClassVar
 
 from queuectl.errors import StoreUnavailable
-
-if TYPE_CHECKING:
-    import socket
 from queuectl.models import IdlePlan, Job, JobSpec, State, replaced_job, to_ms
 from queuectl.storage import dependencies
 from queuectl.storage.base import Listener, WakeSource
@@ -32,7 +28,6 @@ from queuectl.storage.sql import queries
 from queuectl.storage.sql_clock import SqlClock
 from queuectl.storage.sql_cron import SqlCron
 from queuectl.storage.sql_queues import SqlQueues
-from queuectl.storage.sql_store import Params
 from queuectl.storage.sql_workers import SqlWorkers
 from queuectl.storage.sqlite_file import (
     BUSY_TIMEOUT_OFF,
@@ -42,6 +37,13 @@ from queuectl.storage.sqlite_file import (
 )
 from queuectl.storage.sqlite_wakeups import DatagramWakeups, bind, receive, wake_prefix
 from queuectl.transitions import Transition
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    import socket
+    from typing import Any, ClassVar
+
+    from queuectl.storage.sql_store import Params
 
 Db = sqlite3.Connection
 
