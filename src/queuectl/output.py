@@ -14,7 +14,6 @@ from datetime import datetime
 
 from queuectl.models import READY_STATES, Job, State
 from queuectl.text import CONTROL_CHARS
-from queuectl.timeparse import format_relative
 
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
@@ -142,6 +141,8 @@ def next_run(job: Job, now: datetime) -> str:
         return ""
     if job.waiting_for:
         return waiting_for(job)
+    from queuectl.timeparse import format_relative  # a job table's "in 5m"
+
     return format_relative((job.run_at - now).total_seconds())
 
 

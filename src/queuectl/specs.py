@@ -21,7 +21,6 @@ from queuectl.errors import InvalidValue, UsageError
 from queuectl.models import JobSpec
 from queuectl.settings import MIN_TIMEOUT, Config
 from queuectl.text import CONTROL_CHARS
-from queuectl.timeparse import MAX_DURATION, format_duration, parse_duration, parse_instant
 
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
@@ -130,6 +129,8 @@ def check_timeout(value: object) -> float:
     naming the range (UsageError for a value that is no number or duration)."""
     seconds = _seconds("timeout", value)
     if 0 < seconds < MIN_TIMEOUT:
+        from queuectl.timeparse import format_duration
+
         raise InvalidValue(f"invalid timeout {_shown(value)}: must be 0 (no limit) or "
                            f"between {format_duration(MIN_TIMEOUT)} and 100 years")
     return seconds
@@ -141,6 +142,9 @@ def _shown(value: object) -> str:
 
 def _seconds(name: str, value: object) -> float:
     """A number of seconds, or a duration string like "5m"."""
+    # timeparse only for a job that gives a duration: a plain enqueue never needs it.
+    from queuectl.timeparse import MAX_DURATION, parse_duration
+
     if isinstance(value, str):
         return parse_duration(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -249,6 +253,8 @@ def _run_at(fields: Mapping[str, Any]) -> datetime | None:
     if run_at is not None:
         if not isinstance(run_at, str):
             raise UsageError(f"run_at must be an ISO 8601 string, not {_kind(run_at)}")
+        from queuectl.timeparse import parse_instant
+
         return parse_instant(run_at)
     if delay is not None:
         seconds = _seconds("delay", delay)

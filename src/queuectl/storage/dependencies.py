@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from queuectl.dag import find_cycle
 from queuectl.errors import DependencyRefused
 from queuectl.models import Job, JobSpec, State
 from queuectl.records import replace
@@ -43,6 +42,8 @@ def targets(specs: Sequence[JobSpec]) -> list[str]:
 def check_cycles(specs: Sequence[JobSpec], ids: Sequence[str]) -> None:
     """Refuse a batch whose jobs wait for each other in a cycle (DependencyRefused naming
     the cycle's first job in batch order and the job it waits for): none could ever run."""
+    from queuectl.dag import find_cycle  # only an enqueue with --after gets here
+
     cycle = find_cycle({job_id: spec.after for spec, job_id in zip(specs, ids, strict=True)})
     if cycle is not None:
         index = list(ids).index(cycle[0])

@@ -26,11 +26,12 @@ from queuectl.models import (
     to_ms,
 )
 from queuectl.storage.base import AttemptRow
-from queuectl.transitions import Transition
 
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
     from typing import Any
+
+    from queuectl.transitions import Transition
 
 
 def ms(value: Any) -> datetime:

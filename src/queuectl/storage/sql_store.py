@@ -48,14 +48,13 @@ from queuectl.models import (
     to_ms,
 )
 from queuectl.records import replace
-from queuectl.storage import dependencies, liveness
+from queuectl.storage import dependencies
 from queuectl.storage.base import (
     AttemptRow,
     Stats,
     Storage,
     refuse_repeated_ids,
 )
-from queuectl.storage.queues import queue_from_row
 from queuectl.storage.rows import (
     attempt_from_row,
     finished_attempt_from_row,
@@ -63,7 +62,6 @@ from queuectl.storage.rows import (
     ms,
     worker_from_row,
 )
-from queuectl.transitions import Transition
 
 ID_DRAWS = 3  # a generated id may (astronomically rarely) collide: draw again this often
 # Rounds of insert-then-find for unique keys: on PostgreSQL a key's holder may end between
@@ -74,6 +72,9 @@ UNIQUE_ROUNDS = 5
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
     from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+    from queuectl.models import QueueSettings
+    from queuectl.transitions import Transition
 
     class Cursor(Protocol):
         """What the store reads from a statement (sqlite3's and psycopg's cursors alike)."""
@@ -106,6 +107,14 @@ else:
             return cls
 
     C = None  # only subscripts read it at run time
+
+
+def _queue_settings(rows: Sequence[Any]) -> tuple[QueueSettings, ...]:
+    if not rows:  # most stores: no queue paused or limited, and nothing more to import
+        return ()
+    from queuectl.storage.queues import queue_from_row
+
+    return tuple(queue_from_row(row) for row in rows)
 
 
 def unmatchable(*texts: str | None) -> bool:
@@ -390,8 +399,7 @@ class SqlStore(Storage, Generic[C]):
             settings = conn.execute(self._q["queue_settings"], {}).fetchall()
         active = [w for w in workers if w.state != "lost"]
         busy = sum(w.state == "busy" for w in active)
-        return Stats(counts, scheduled, len(active), busy, blocked,
-                     tuple(queue_from_row(row) for row in settings))
+        return Stats(counts, scheduled, len(active), busy, blocked, _queue_settings(settings))
 
     # --- user operations -------------------------------------------------------------------
 
@@ -488,6 +496,10 @@ class SqlStore(Storage, Generic[C]):
         rows = conn.execute(self._q["all_workers"], self._clock()).fetchall()
         if not rows:
             return []
+        # Imported here: liveness reads this host's boot and pid namespace as it is
+        # imported, which a command with no workers to judge never needs.
+        from queuectl.storage import liveness
+
         now = rows[0][8] / 1000
         workers = [worker_from_row(row) for row in rows]
         return liveness.judged(workers, now, liveness.lease_seconds(config))
