@@ -98,3 +98,35 @@ def test_the_models_are_records_and_still_dataclasses_to_their_users() -> None:
     assert dataclasses.is_dataclass(Job) and dataclasses.fields(Job)[0].name == "id"
     assert QueueSettings("q", paused=True) == dataclasses.replace(QueueSettings("q"), paused=True)
     assert dataclasses.fields(WorkerInfo)[-2].default_factory is list
+
+
+def _fresh() -> type[Any]:
+    """A new record class, so that its first instances are made by the interpreted
+    __init__ (each class counts its own)."""
+
+    @records.record(frozen=True)
+    class Fresh:
+        x: int
+        y: int = 2
+        items: list[int] = records.field(default_factory=list)
+
+    return Fresh
+
+
+@pytest.mark.parametrize("made_before", [0, records.COMPILE_AFTER])
+def test_the_interpreted_and_the_compiled_init_build_and_refuse_alike(made_before: int) -> None:
+    cls = _fresh()
+    for _ in range(made_before):  # past this, the class has compiled its __init__
+        cls(0)
+    assert (cls(1).x, cls(1).y, cls(1, 3).y, cls(y=4, x=1).y) == (1, 2, 3, 4)
+    first, second = cls(1), cls(1)
+    assert first.items == [] and first.items is not second.items
+    assert cls(1, items=[5]).items == [5]
+    refusals: list[tuple[tuple[Any, ...], dict[str, Any], str]] = [
+        ((), {}, "missing 1 required positional argument: 'x'"),
+        ((1,), {"x": 2}, "got multiple values for argument 'x'"),
+        ((1,), {"z": 2}, "got an unexpected keyword argument 'z'"),
+        ((1, 2, [], 4), {}, "takes from 2 to 4 positional arguments")]
+    for args, kwargs, words in refusals:
+        with pytest.raises(TypeError, match=words):
+            cls(*args, **kwargs)
