@@ -39,12 +39,12 @@ MAX_COMMAND_BYTES = 32 * 4096 - 1
 # stack). The worker adds its own environment beside the job's, so a job may use half.
 MAX_EXEC_BYTES = 1024 * 1024
 # What shells and env(1) accept as a variable name (POSIX: portable names).
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"  # a pattern, compiled by re when a job gives an env
 INT32 = 2**31 - 1  # what every store keeps in an integer column
 
 
 # A JSON escape of a UTF-16 surrogate: the only way JSON text read as UTF-8 yields one.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE = r"\\u[dD][89a-fA-F]"  # compiled by re for the JSON that is read
 
 
 def _has_control(text: str) -> bool:
@@ -163,7 +163,7 @@ def check_env(env: object) -> dict[str, str] | None:
     for key, value in env.items():
         if not isinstance(value, str):
             raise UsageError(f"env value of {key!r} must be a string, not {_kind(value)}")
-        if not ENV_NAME.fullmatch(key):
+        if not re.fullmatch(ENV_NAME, key):
             raise InvalidValue(f"invalid env variable name {key!r}: use letters, digits and _, "
                                "not starting with a digit")
         if "\0" in value:
@@ -321,7 +321,7 @@ def utf8_checked_batch(text: str, defaults: Mapping[str, Any]) -> bool:
     surrogate: the file was decoded as UTF-8 (which refuses them), so only a JSON escape
     can make one. Checking once spares a bulk file ~0.1 s of per-value checks; when this
     says False the checks run per entry and word the error as always."""
-    if _SURROGATE_ESCAPE.search(text):
+    if re.search(_SURROGATE_ESCAPE, text):
         return False
     try:
         for key, value in defaults.items():

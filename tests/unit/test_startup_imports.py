@@ -39,7 +39,7 @@ UNUSED_BY_ALL = (
     # The worker's side: what becomes of a job after an attempt, and how a worker is judged
     # lost (which reads this host's boot id); a failure's wording only when one fails.
     "queuectl.transitions", "queuectl.retry", "queuectl.storage.liveness", "queuectl.hostinfo",
-    "queuectl.storage.faults",
+    "queuectl.storage.faults", "queuectl.storage.clock_steps",
 )
 # With no pool running there is no worker to wake: no datagram socket, no pick among them.
 NO_WAKE_UP = ("socket", "random")
