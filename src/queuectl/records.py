@@ -42,6 +42,16 @@ class _Factory:
         self.make = make
 
 
+class _FactoryMark:
+    """The default a parameter with a factory shows (as a dataclass's: ``<factory>``)."""
+
+    def __repr__(self) -> str:
+        return "<factory>"
+
+
+_HAS_FACTORY = _FactoryMark()
+
+
 def _field(*, default_factory: Callable[[], object]) -> Any:
     return _Factory(default_factory)
 
@@ -82,6 +92,7 @@ def _build(cls: type[T], frozen: bool, slots: bool) -> type[T]:
         "__match_args__": names,
         "__dataclass_fields__": _Described("__dataclass_fields__", names, defaults, frozen),
         "__dataclass_params__": _Described("__dataclass_params__", names, defaults, frozen),
+        "__signature__": _Signature(names, defaults, frozen),
     }
     if frozen:
         methods.update(__setattr__=_frozen_setattr(cls, names),
@@ -154,8 +165,8 @@ def _compiled_init(cls: type, names: tuple[str, ...], defaults: dict[str, object
         default = defaults.get(name, _Factory)  # _Factory itself: no default
         value = name
         if isinstance(default, _Factory):
-            value = f"_defaults[{name!r}].make() if {name} is _Factory else {name}"
-            params.append(f"{name}=_Factory")
+            value = f"_defaults[{name!r}].make() if {name} is _HAS_FACTORY else {name}"
+            params.append(f"{name}=_HAS_FACTORY")
         elif default is not _Factory:
             params.append(f"{name}=_defaults[{name!r}]")
         else:
@@ -163,10 +174,12 @@ def _compiled_init(cls: type, names: tuple[str, ...], defaults: dict[str, object
         lines.append(f"    _set(self, {name!r}, {value})" if frozen
                      else f"    self.{name} = {value}")
     source = f"def __init__(self, {', '.join(params)}):\n" + "\n".join(lines or ["    pass"])
-    scope: dict[str, Any] = {"_defaults": defaults, "_Factory": _Factory, "_set": _set}
+    scope: dict[str, Any] = {"_defaults": defaults, "_HAS_FACTORY": _HAS_FACTORY, "_set": _set}
     exec(source, scope)  # noqa: S102 - our own field names, as dataclasses does
     init: Callable[..., None] = scope["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__annotations__ = {**{name: cls.__annotations__[name] for name in names},
+                            "return": None}
     return init
 
 
@@ -207,6 +220,24 @@ def _frozen_delattr(cls: type, names: tuple[str, ...]) -> Callable[[object, str]
         object.__delattr__(self, name)
 
     return __delattr__
+
+
+class _Signature:
+    """The class's signature as inspect (help(), IDEs) asks for it: its compiled __init__'s,
+    compiled for the asking if it has not been yet, as for a dataclass."""
+
+    def __init__(self, names: tuple[str, ...], defaults: dict[str, object],
+                 frozen: bool) -> None:
+        self.names, self.defaults, self.frozen = names, defaults, frozen
+
+    def __get__(self, instance: object, owner: type) -> Any:
+        if instance is not None:  # an instance has none, as a dataclass's has none
+            raise AttributeError("__signature__")
+        import inspect
+
+        init = _compiled_init(owner, self.names, self.defaults, self.frozen)
+        signature = inspect.signature(init)
+        return signature.replace(parameters=list(signature.parameters.values())[1:])
 
 
 class _Described:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import pickle
 
 import pytest
@@ -81,6 +82,12 @@ def test_records_copy_and_pickle_as_dataclasses_do() -> None:
         assert copy.copy(value) == value and copy.deepcopy(value) == value
 
 
+def test_inspect_shows_a_record_class_as_its_dataclass() -> None:
+    assert str(inspect.signature(_fresh())) == str(inspect.signature(DataFresh))
+    assert str(inspect.signature(Point)) == str(inspect.signature(DataPoint))
+    assert not hasattr(Point(1), "__signature__")
+
+
 def test_dataclasses_sees_a_record_as_a_dataclass() -> None:
     point = Point(1)
     assert dataclasses.is_dataclass(point) and dataclasses.is_dataclass(Bag)
@@ -98,6 +105,13 @@ def test_the_models_are_records_and_still_dataclasses_to_their_users() -> None:
     assert dataclasses.is_dataclass(Job) and dataclasses.fields(Job)[0].name == "id"
     assert QueueSettings("q", paused=True) == dataclasses.replace(QueueSettings("q"), paused=True)
     assert dataclasses.fields(WorkerInfo)[-2].default_factory is list
+
+
+@dataclasses.dataclass(frozen=True)
+class DataFresh:
+    x: int
+    y: int = 2
+    items: list[int] = dataclasses.field(default_factory=list)
 
 
 def _fresh() -> type[Any]:
