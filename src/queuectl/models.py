@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from operator import attrgetter
-from typing import Any
+
+from queuectl.records import field, record
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 
 class State(StrEnum):
@@ -64,7 +68,7 @@ def to_ms(ts: datetime) -> int:
     return int(round(ts.timestamp() * 1000))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class JobSpec:
     """What a user asks for; defaults still to be resolved against the config."""
 
@@ -86,7 +90,7 @@ class JobSpec:
     unique_key: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Job:
     """A job as a store holds it: the fields of its ``--json`` document as attributes.
 
@@ -164,8 +168,9 @@ class Job:
 
 # A worker builds two Jobs per job it runs (the claimed one, read from its row, and the
 # finished one). Job's own __init__ sets each of its fields through object.__setattr__
-# (frozen); these set the slots directly, about a third of the cost (~10 µs per job).
-JOB_FIELDS = tuple(f.name for f in fields(Job))  # every field, in declaration order
+# (frozen, as a dataclass's does); these set the slots directly, about a third of the cost
+# (~10 µs per job).
+JOB_FIELDS: tuple[str, ...] = Job.__match_args__  # every field, in declaration order
 _JOB_SLOTS = {name: getattr(Job, name).__set__ for name in JOB_FIELDS}
 _JOB_SETTERS = tuple(_JOB_SLOTS.values())
 _job_values = attrgetter(*JOB_FIELDS)
@@ -195,7 +200,7 @@ def replaced_job(job: Job, **changes: Any) -> Job:
     return new
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Attempt:
     """One attempt of a job, as `show` lists it: times aware UTC, ``outcome`` how it ended
     (None while it runs), ``error`` why it failed."""
@@ -221,7 +226,7 @@ class Attempt:
         }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AttemptResult:
     """What the runner reports about one finished attempt."""
 
@@ -232,7 +237,7 @@ class AttemptResult:
     output_dropped: int = 0  # bytes cut from the front to honour max-log-bytes
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Output:
     """Captured output of one attempt, as stored (the tail, and what was cut)."""
 
@@ -248,7 +253,7 @@ class Output:
                 "dropped_bytes": self.dropped, "output": self.data.decode("utf-8", "replace")}
 
 
-@dataclass
+@record
 class WorkerInfo:
     """A registered worker as the store holds it (`worker list`)."""
 
@@ -276,7 +281,7 @@ class WorkerInfo:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class IdlePlan:
     """What an idle worker sleeps by, as the store said when it found it nothing to claim:
     seconds until the earliest waiting job of its queues is due (0: one is due now, yet not
@@ -288,7 +293,7 @@ class IdlePlan:
     tick: float | None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CheckIn:
     """What the store asks of a worker, and what the job rows say it holds."""
 
@@ -307,7 +312,7 @@ class CheckIn:
     config: dict[str, str] | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class QueueSettings:
     """An operator's settings for one queue: paused (no claim takes from it; running
     jobs finish) and a concurrency limit (at most this many of its jobs run at once across
@@ -323,7 +328,7 @@ class QueueSettings:
         return self.paused or self.limit is not None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class QueueChange:
     """What `queue pause/resume/limit` did: the settings before and after, and whether the
     queue was known (it had jobs or settings) before the change."""
@@ -333,7 +338,7 @@ class QueueChange:
     known: bool
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class QueueInfo:
     """One line of `queue list`: counts per state (every State, zeros included), jobs
     running now, and the queue's settings."""

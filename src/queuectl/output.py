@@ -11,11 +11,13 @@ import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from queuectl.models import READY_STATES, Job, State
 from queuectl.text import CONTROL_CHARS
-from queuectl.timeparse import format_relative
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from typing import Any
 
 # Keyed by the model's states (a StrEnum: the table's plain strings find them).
 STATE_STYLES: dict[str, str] = {
@@ -157,6 +159,8 @@ def next_run(job: Job, now: datetime) -> str:
         return ""
     if job.waiting_for:
         return waiting_for(job)
+    from queuectl.timeparse import format_relative  # a job table's "in 5m"
+
     return format_relative((job.run_at - now).total_seconds())
 
 

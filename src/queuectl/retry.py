@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from queuectl.models import State
+from queuectl.records import record
 
 
 def backoff(attempts: int, base: float, cap: float) -> float:
@@ -24,7 +23,7 @@ def backoff(attempts: int, base: float, cap: float) -> float:
     return float(min(value, cap))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NextStep:
     """Where a failed attempt leaves the job: retried after ``retry_in`` seconds, or dead."""
 

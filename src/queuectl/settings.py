@@ -5,20 +5,23 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
 
 from queuectl.errors import InvalidValue, QueuectlError, UsageError
-from queuectl.timeparse import format_duration, parse_duration
+from queuectl.records import record
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Literal
+
+    # "duration": seconds, also written with units as every duration flag takes them (30s,
+    # 5m, 1h30m); stored as a plain number of seconds.
+    Kind = Literal["int", "number", "duration"]
 
 Number = int | float
-# "duration": seconds, also written with units as every duration flag takes them (30s, 5m,
-# 1h30m); stored as a plain number of seconds.
-Kind = Literal["int", "number", "duration"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Key:
     """One config key: its default, kind, lower bound and help text."""
 
@@ -40,6 +43,8 @@ class Key:
         op = ">" if self.exclusive else ">="
         zero = "0 (off) or " if self.zero_is_none else ""
         if self.kind == "duration":
+            from queuectl.timeparse import format_duration
+
             low, high = format_duration(self.minimum), format_duration(self.maximum)
             return (f"{zero}a duration {op} {low} and <= {high} "
                     "(seconds, or units like 30s, 5m, 1h30m)")
@@ -55,7 +60,11 @@ class Key:
 
     def show(self, value: Number) -> str:
         """``value`` as people read it: a duration as 5m or 1h30m, a number as it is."""
-        return format_duration(value) if self.kind == "duration" else str(value)
+        if self.kind != "duration":
+            return str(value)
+        from queuectl.timeparse import format_duration
+
+        return format_duration(value)
 
 
 YEAR = 365 * 86400  # seconds
@@ -119,13 +128,15 @@ def _read(kind: Kind, text: str) -> Number | None:
     """``text`` as a number of ``kind``, or None when it is not one."""
     try:
         if kind == "duration":
+            from queuectl.timeparse import parse_duration
+
             return parse_duration(text)
         return int(text) if kind == "int" else float(text)
     except (ValueError, QueuectlError):  # a negative duration too: the range says why
         return None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Config:
     """A snapshot of the effective configuration (defaults overlaid with stored values)."""
 
@@ -231,9 +242,11 @@ def sqlite_path(url: str) -> str:
         return url[len("sqlite://") :]
     if url.startswith("sqlite:"):
         raise InvalidValue(f"invalid SQLite URL {url!r}: use sqlite:///absolute/path.db")
-    if re.match(r"^[a-z][a-z0-9+.-]*://", url, re.IGNORECASE):
+    # Each pattern only when the text can match it: compiling them cost every command more
+    # than the rest of this function (a plain path has neither "://" nor "=").
+    if "://" in url and re.match(r"^[a-z][a-z0-9+.-]*://", url, re.IGNORECASE):
         raise InvalidValue(f"unsupported store URL scheme in {redact_url(url)!r}")
-    if _CONNINFO.match(url):
+    if "=" in url and re.match(_CONNINFO, url, re.IGNORECASE):
         # Not a file to create: a libpq "key=value" string, which may hold a password, so
         # it is not repeated back.
         raise InvalidValue("a PostgreSQL store is named by a URL: postgresql://USER@HOST:PORT/"
@@ -242,8 +255,8 @@ def sqlite_path(url: str) -> str:
 
 
 # libpq's keyword form, "host=db dbname=q password=…": one of its keywords, then "=".
-_CONNINFO = re.compile(r"\s*(host|hostaddr|port|dbname|user|password|sslmode|service|"
-                       r"options|application_name|connect_timeout)\s*=", re.IGNORECASE)
+_CONNINFO = (r"\s*(host|hostaddr|port|dbname|user|password|sslmode|service|"
+             r"options|application_name|connect_timeout)\s*=")  # re.IGNORECASE
 
 
 def same_store(a: str, b: str) -> bool:

@@ -16,13 +16,15 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
 
 from queuectl.errors import InvalidValue, UsageError
 from queuectl.models import JobSpec
 from queuectl.settings import MIN_TIMEOUT, Config
 from queuectl.text import CONTROL_CHARS
-from queuectl.timeparse import MAX_DURATION, format_duration, parse_duration, parse_instant
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from typing import Any
 
 FIELDS = ("id", "command", "max_retries", "priority", "timeout", "run_at", "delay", "queue",
           "cwd", "env", "after", "unique_key")
@@ -37,12 +39,12 @@ MAX_COMMAND_BYTES = 32 * 4096 - 1
 # stack). The worker adds its own environment beside the job's, so a job may use half.
 MAX_EXEC_BYTES = 1024 * 1024
 # What shells and env(1) accept as a variable name (POSIX: portable names).
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"  # a pattern, compiled by re when a job gives an env
 INT32 = 2**31 - 1  # what every store keeps in an integer column
 
 
 # A JSON escape of a UTF-16 surrogate: the only way JSON text read as UTF-8 yields one.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE = r"\\u[dD][89a-fA-F]"  # compiled by re for the JSON that is read
 
 
 def _has_control(text: str) -> bool:
@@ -127,6 +129,8 @@ def check_timeout(value: object) -> float:
     naming the range (UsageError for a value that is no number or duration)."""
     seconds = _seconds("timeout", value)
     if 0 < seconds < MIN_TIMEOUT:
+        from queuectl.timeparse import format_duration
+
         raise InvalidValue(f"invalid timeout {_shown(value)}: must be 0 (no limit) or "
                            f"between {format_duration(MIN_TIMEOUT)} and 100 years")
     return seconds
@@ -138,6 +142,9 @@ def _shown(value: object) -> str:
 
 def _seconds(name: str, value: object) -> float:
     """A number of seconds, or a duration string like "5m"."""
+    # timeparse only for a job that gives a duration: a plain enqueue never needs it.
+    from queuectl.timeparse import MAX_DURATION, parse_duration
+
     if isinstance(value, str):
         return parse_duration(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -156,7 +163,7 @@ def check_env(env: object) -> dict[str, str] | None:
     for key, value in env.items():
         if not isinstance(value, str):
             raise UsageError(f"env value of {key!r} must be a string, not {_kind(value)}")
-        if not ENV_NAME.fullmatch(key):
+        if not re.fullmatch(ENV_NAME, key):
             raise InvalidValue(f"invalid env variable name {key!r}: use letters, digits and _, "
                                "not starting with a digit")
         if "\0" in value:
@@ -246,6 +253,8 @@ def _run_at(fields: Mapping[str, Any]) -> datetime | None:
     if run_at is not None:
         if not isinstance(run_at, str):
             raise UsageError(f"run_at must be an ISO 8601 string, not {_kind(run_at)}")
+        from queuectl.timeparse import parse_instant
+
         return parse_instant(run_at)
     if delay is not None:
         seconds = _seconds("delay", delay)
@@ -312,7 +321,7 @@ def utf8_checked_batch(text: str, defaults: Mapping[str, Any]) -> bool:
     surrogate: the file was decoded as UTF-8 (which refuses them), so only a JSON escape
     can make one. Checking once spares a bulk file ~0.1 s of per-value checks; when this
     says False the checks run per entry and word the error as always."""
-    if _SURROGATE_ESCAPE.search(text):
+    if re.search(_SURROGATE_ESCAPE, text):
         return False
     try:
         for key, value in defaults.items():

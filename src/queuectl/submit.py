@@ -9,17 +9,20 @@ before the store is touched; the store then inserts them in one transaction or n
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from queuectl import specs
 from queuectl.errors import InvalidValue, QueuectlError, StoreUnavailable
 from queuectl.models import JobSpec
+from queuectl.records import field, record
 from queuectl.settings import Config
 from queuectl.storage.base import Storage
 
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from typing import Any
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class Defaults:
     """What a job's omitted fields are resolved against: the stored config (max_retries,
     timeout) and the directory enqueue runs in (cwd; None when it has been deleted)."""
@@ -45,7 +48,7 @@ class Defaults:
         return cls.of(store), store
 
 
-@dataclass
+@record
 class Batch:
     """Checked jobs to insert together, and which entry named each user-given id."""
 

@@ -17,11 +17,13 @@ from queuectl.errors import InvalidValue, MalformedValue
 MAX_DURATION = 100 * 365 * 86400  # seconds: a century
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)", re.ASCII)
+# Patterns, compiled by re on first use and kept in its cache: most commands that import
+# this module parse no duration, and compiling them cost each of those commands.
+_PART = r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)"  # re.ASCII
 # A plain number of seconds: digits, a fraction, an exponent; never "nan", "inf", "1_0" or
 # digits of other scripts ("٣"), which float() would take.
-_NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?", re.ASCII)
-_NONZERO = re.compile(r"[1-9]")
+_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?"  # re.ASCII
+_NONZERO = r"[1-9]"
 
 
 def parse_duration(text: str) -> float:
@@ -39,17 +41,17 @@ def parse_duration(text: str) -> float:
     seconds = _unsigned_seconds(text, body)
     if (negative and seconds > 0) or seconds > MAX_DURATION:
         raise InvalidValue(f"invalid duration {text!r}: must be >= 0 and at most 100 years")
-    if seconds == 0 and _NONZERO.search(body.split("e")[0]):
+    if seconds == 0 and re.search(_NONZERO, body.split("e")[0]):
         # "1e-400" is not 0 but rounds to it, and 0 means "no limit" or "off" to most keys.
         raise InvalidValue(f"invalid duration {text!r}: too small to tell from 0")
     return seconds
 
 
 def _unsigned_seconds(text: str, body: str) -> float:
-    if _NUMBER.fullmatch(body):
+    if re.fullmatch(_NUMBER, body, re.ASCII):
         return float(body)  # "1e400" is a number, infinitely long: out of range, not junk
     pos, total = 0, 0.0
-    for match in _PART.finditer(body):
+    for match in re.finditer(_PART, body, re.ASCII):
         if match.start() != pos:
             break
         total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]

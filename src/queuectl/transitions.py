@@ -10,9 +10,9 @@ fixed here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from queuectl.models import WORKER_LOST_ERROR, AttemptResult, Job, Outcome, State
+from queuectl.records import record
 from queuectl.retry import NextStep
 
 # The retry policy as the worker holds it: given a job that just failed, where it goes
@@ -23,7 +23,7 @@ FailurePolicy = Callable[[Job], NextStep]
 LOST_ATTEMPT = AttemptResult(Outcome.WORKER_LOST, error=WORKER_LOST_ERROR)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Transition:
     """A job's next state after one attempt, as both stores write it."""
 

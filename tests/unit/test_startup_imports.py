@@ -32,6 +32,14 @@ UNUSED_BY_ALL = (
     "queuectl.cli.app", "queuectl.cli.jobs", "queuectl.schedules", "queuectl.recurring",
     "queuectl.storage.cron_flow", "queuectl.metrics", "queuectl.pool", "queuectl.web",
     "queuectl.localzone",
+    # The model classes are built on demand (queuectl.records), not by dataclasses, whose
+    # import brings inspect and through it ast, dis and tokenize; typing's names are for
+    # checkers only (a store class is Generic to them, not at run time).
+    "dataclasses", "inspect", "ast", "dis", "tokenize", "typing",
+    # The worker's side: what becomes of a job after an attempt, and how a worker is judged
+    # lost (which reads this host's boot id); a failure's wording only when one fails.
+    "queuectl.transitions", "queuectl.retry", "queuectl.storage.liveness", "queuectl.hostinfo",
+    "queuectl.storage.faults", "queuectl.storage.clock_steps",
 )
 # With no pool running there is no worker to wake: no datagram socket, no pick among them.
 NO_WAKE_UP = ("socket", "random")
@@ -39,13 +47,17 @@ NO_WAKE_UP = ("socket", "random")
 UNUSED_BY_ENQUEUE = ("queuectl.output", "queuectl.cli.reads", "queuectl.api") + NO_WAKE_UP
 # The reads check no job input and wake no worker.
 UNUSED_BY_READS = ("queuectl.specs", "queuectl.submit", "queuectl.cli.enqueue_core",
-                   *NO_WAKE_UP)
+                   "queuectl.dag", *NO_WAKE_UP)
+
+# Durations are parsed and shown only by the commands that take or show one.
+NO_DURATIONS = ("queuectl.timeparse",)
 
 COMMANDS = {
-    "enqueue": (["enqueue", "-c", "true"], UNUSED_BY_ALL + UNUSED_BY_ENQUEUE),
+    "enqueue": (["enqueue", "-c", "true"],
+                UNUSED_BY_ALL + UNUSED_BY_ENQUEUE + NO_DURATIONS + ("queuectl.dag",)),
     "enqueue --after": (["enqueue", "-c", "true", "--after", "seed"],
                         UNUSED_BY_ALL + UNUSED_BY_ENQUEUE),
-    "status": (["status"], UNUSED_BY_ALL + UNUSED_BY_READS + ("queuectl.api",)),
+    "status": (["status"], UNUSED_BY_ALL + UNUSED_BY_READS + NO_DURATIONS + ("queuectl.api",)),
     "status --json": (["status", "--json"], UNUSED_BY_ALL + UNUSED_BY_READS),
     "list": (["list"], UNUSED_BY_ALL + UNUSED_BY_READS + ("queuectl.api",)),
     "list --state pending --json": (["list", "--state", "pending", "--json"],

@@ -27,7 +27,7 @@ WAIT_POLL = 0.2  # seconds between polls while waiting for jobs to finish
 def job_with_attempts(store: Storage, job_id: str) -> Job:
     """The job with its attempts log and dependents (``to_dict()`` is `show --json`);
     raises JobNotFound."""
-    from dataclasses import replace
+    from queuectl.records import replace
 
     job = store.get_job(job_id)
     if job is None:

@@ -16,11 +16,7 @@ lost): the worker's calls are written to be safe either way.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from enum import Enum
-from typing import ClassVar
 
 from queuectl.errors import LostLease, ScheduleNotFound
 from queuectl.models import (
@@ -37,17 +33,22 @@ from queuectl.models import (
     State,
     WorkerInfo,
 )
+from queuectl.records import record
 
 # Names only annotations use: the schedules behind them (cronsim, zoneinfo) are imported by
 # the cron commands and the pool, not by every enqueue or read.
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from datetime import datetime
+    from typing import ClassVar
+
     from queuectl.recurring import Cron, CronSpec
     from queuectl.storage.cron_flow import Fired
     from queuectl.transitions import Transition
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Stats:
     """What `status` shows: counts per state, workers, paused queues and limits."""
 
@@ -86,7 +87,7 @@ class Keep(Enum):
 KEEP = Keep.KEEP
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AttemptRow:
     """One finished attempt as metrics read it."""
 
@@ -98,7 +99,7 @@ class AttemptRow:
     run_at: datetime | None  # when the job became due for this attempt (queue wait)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Recovered:
     """A job taken back from a lost worker, and the state it went to."""
 
@@ -107,7 +108,7 @@ class Recovered:
     new_state: State
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Lost:
     """What a recovery pass decided: the lost workers and the jobs they hold, as read in
     one transaction that wrote nothing (``Storage.find_lost``). Whoever hands the jobs back
@@ -161,7 +162,7 @@ class WakeSource(ABC):
         """Release what it holds. Safe to call twice."""
 
 
-@dataclass
+@record
 class Listener:
     """A wake-up channel for one worker: a file descriptor to select() on.
 

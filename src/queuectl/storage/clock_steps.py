@@ -22,7 +22,7 @@ every few seconds make rare.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from queuectl.records import record
 
 TOLERANCE_MS = 2_000  # a gap this small is never a step (scheduling, a slow statement)
 DRIFT_PER_MS = 0.001  # ms a clock may slew per elapsed ms: twice NTP's 500 ppm
@@ -35,7 +35,7 @@ REFRESH_MS = 1_000
 FORGET_MS = 7 * 86_400_000  # readings of boots not seen this long are dropped
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Reading:
     """The store's clock and a boot's CLOCK_BOOTTIME read together (both in ms)."""
 
@@ -43,7 +43,7 @@ class Reading:
     boot_ms: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Shift:
     """A step of ``step_ms`` (positive: forward) to apply to the stamps written before it:
     those outside [``new_from_ms``, ``new_until_ms``]."""

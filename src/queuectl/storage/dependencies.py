@@ -8,12 +8,14 @@ dependencies_of in each dialect); this module holds the flow around it, once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
-from typing import Any
 
-from queuectl.dag import find_cycle
 from queuectl.errors import DependencyRefused
 from queuectl.models import Job, JobSpec, State
+from queuectl.records import replace
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def any_after(specs: Sequence[JobSpec]) -> bool:
@@ -40,6 +42,8 @@ def targets(specs: Sequence[JobSpec]) -> list[str]:
 def check_cycles(specs: Sequence[JobSpec], ids: Sequence[str]) -> None:
     """Refuse a batch whose jobs wait for each other in a cycle (DependencyRefused naming
     the cycle's first job in batch order and the job it waits for): none could ever run."""
+    from queuectl.dag import find_cycle  # only an enqueue with --after gets here
+
     cycle = find_cycle({job_id: spec.after for spec, job_id in zip(specs, ids, strict=True)})
     if cycle is not None:
         index = list(ids).index(cycle[0])

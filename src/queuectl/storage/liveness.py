@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import replace
 
 from queuectl.hostinfo import pid_scope
 from queuectl.models import WorkerInfo
+from queuectl.records import replace
 from queuectl.settings import Config
 
 # Hosts are told apart by this id; QUEUECTL_HOST_ID lets two pools on one machine act

@@ -43,9 +43,12 @@ from queuectl.storage.sql import queries
 from queuectl.storage.sql_clock import SqlClock
 from queuectl.storage.sql_cron import SqlCron
 from queuectl.storage.sql_queues import SqlQueues
-from queuectl.storage.sql_store import Params
 from queuectl.storage.sql_workers import SqlWorkers
 from queuectl.transitions import Transition
+
+TYPE_CHECKING = False  # Params is a name for annotations only
+if TYPE_CHECKING:
+    from queuectl.storage.sql_store import Params
 
 # Rows folded at once beyond which job_counts is vacuumed at once: a million jobs inserted
 # in final states (an import) leave a million dead deltas, which every count would read.

@@ -8,9 +8,12 @@ hands a job back, and `queue limit` and `queue resume` wake every idle worker.""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from queuectl.models import QueueInfo, QueueSettings, State
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def queue_infos(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from queuectl.models import (
     Attempt,
@@ -27,7 +26,12 @@ from queuectl.models import (
     to_ms,
 )
 from queuectl.storage.base import AttemptRow
-from queuectl.transitions import Transition
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from typing import Any
+
+    from queuectl.transitions import Transition
 
 
 def ms(value: Any) -> datetime:

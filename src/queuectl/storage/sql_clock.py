@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from queuectl.storage import clock_steps
-from queuectl.storage.clock_steps import Reading, Shift
-from queuectl.storage.sql_store import C, Params, SqlStore
+from queuectl.storage.sql_store import C, SqlStore
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from queuectl.storage.clock_steps import Reading, Shift
+    from queuectl.storage.sql_store import Params
 
 
 class SqlClock(SqlStore[C]):
@@ -16,6 +19,9 @@ class SqlClock(SqlStore[C]):
     def track_clock(self, boot_id: str, boot_ms: Callable[[], int]) -> int:
         if not boot_id:
             return 0  # readings of unknown boots cannot be compared
+        # Only a pool tracks the clock: the commands that open this store do not import it.
+        from queuectl.storage import clock_steps
+
         # A read without the write lock: the reading is written again only now and then.
         with self._reading() as conn:
             last, now = self._clock_readings(conn, boot_id, boot_ms)
@@ -43,6 +49,8 @@ class SqlClock(SqlStore[C]):
         self, conn: C, boot_id: str, boot_ms: Callable[[], int]
     ) -> tuple[Reading | None, Reading]:
         """(this boot's last reading, None: none yet; the two clocks now)."""
+        from queuectl.storage.clock_steps import Reading
+
         ticks = boot_ms()  # next to the store's clock: in the same statement's moment
         row = conn.execute(self._q["clock_reading"], {"boot_id": boot_id, **self._clock()}
                            ).fetchone()
@@ -53,6 +61,8 @@ class SqlClock(SqlStore[C]):
     def _witnessed(self, conn: C, boot_id: str, last: Reading, now: Reading) -> bool:
         """Another boot read the store's clock since the step seen here without seeing it:
         the store's clock did not step (see clock_steps.witnesses)."""
+        from queuectl.storage import clock_steps
+
         after, until = clock_steps.witnesses(last, now)
         row = conn.execute(self._q["clock_witnesses"],
                            {"boot_id": boot_id, "after": after, "until": until}).fetchone()

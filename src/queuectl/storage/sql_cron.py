@@ -11,19 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from queuectl.errors import DuplicateSchedule, ScheduleNotFound
 from queuectl.models import Job
 from queuectl.settings import Config
-from queuectl.storage.sql_store import C, Params, SqlStore, unmatchable
+from queuectl.storage.sql_store import C, SqlStore, unmatchable
 
 # cron_flow brings the schedules (cronsim, zoneinfo): each method below imports it when
 # called, so that the enqueues and reads which open this store never pay for it.
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
+    from typing import Any
+
     from queuectl.recurring import Cron, CronSpec
     from queuectl.storage import cron_flow
+    from queuectl.storage.sql_store import Params
 
 
 class SqlCron(SqlStore[C]):

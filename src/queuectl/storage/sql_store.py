@@ -25,9 +25,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import replace
 from datetime import datetime
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from queuectl.errors import (
     DependencyRefused,
@@ -49,14 +47,14 @@ from queuectl.models import (
     WorkerInfo,
     to_ms,
 )
-from queuectl.storage import dependencies, liveness
+from queuectl.records import replace
+from queuectl.storage import dependencies
 from queuectl.storage.base import (
     AttemptRow,
     Stats,
     Storage,
     refuse_repeated_ids,
 )
-from queuectl.storage.queues import queue_from_row
 from queuectl.storage.rows import (
     attempt_from_row,
     finished_attempt_from_row,
@@ -64,7 +62,6 @@ from queuectl.storage.rows import (
     ms,
     worker_from_row,
 )
-from queuectl.transitions import Transition
 
 ID_DRAWS = 3  # a generated id may (astronomically rarely) collide: draw again this often
 # Rounds of insert-then-find for unique keys: on PostgreSQL a key's holder may end between
@@ -72,30 +69,52 @@ ID_DRAWS = 3  # a generated id may (astronomically rarely) collide: draw again t
 UNIQUE_ROUNDS = 5
 
 
-class Cursor(Protocol):
-    """What the store reads from a statement (sqlite3's and psycopg's cursors alike)."""
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-    @property
-    def rowcount(self) -> int: ...
+    from queuectl.models import QueueSettings
+    from queuectl.transitions import Transition
 
-    @property
-    def description(self) -> Any: ...  # None for a statement that returns no rows
+    class Cursor(Protocol):
+        """What the store reads from a statement (sqlite3's and psycopg's cursors alike)."""
 
-    def fetchone(self) -> Any: ...
+        @property
+        def rowcount(self) -> int: ...
 
-    def fetchall(self) -> list[Any]: ...
+        @property
+        def description(self) -> Any: ...  # None for a statement that returns no rows
 
-    def __iter__(self) -> Iterator[Any]: ...
+        def fetchone(self) -> Any: ...
+
+        def fetchall(self) -> list[Any]: ...
+
+        def __iter__(self) -> Iterator[Any]: ...
+
+    class Conn(Protocol):
+        """A connection as the flow uses it: named parameters, rows by position."""
+
+        def execute(self, sql: str, params: Any = ..., /) -> Cursor: ...
+
+    Params = dict[str, Any]
+    C = TypeVar("C", bound=Conn)  # the dialect's connection
+else:
+    class Generic:
+        """typing.Generic as checkers see it; at run time ``SqlStore[C]`` is SqlStore itself
+        (typing's own Generic, imported by every command, cost more than the store did)."""
+
+        def __class_getitem__(cls, item: object) -> type:
+            return cls
+
+    C = None  # only subscripts read it at run time
 
 
-class Conn(Protocol):
-    """A connection as the flow uses it: named parameters, rows by position."""
+def _queue_settings(rows: Sequence[Any]) -> tuple[QueueSettings, ...]:
+    if not rows:  # most stores: no queue paused or limited, and nothing more to import
+        return ()
+    from queuectl.storage.queues import queue_from_row
 
-    def execute(self, sql: str, params: Any = ..., /) -> Cursor: ...
-
-
-Params = dict[str, Any]
-C = TypeVar("C", bound=Conn)  # the dialect's connection
+    return tuple(queue_from_row(row) for row in rows)
 
 
 def unmatchable(*texts: str | None) -> bool:
@@ -380,8 +399,7 @@ class SqlStore(Storage, Generic[C]):
             settings = conn.execute(self._q["queue_settings"], {}).fetchall()
         active = [w for w in workers if w.state != "lost"]
         busy = sum(w.state == "busy" for w in active)
-        return Stats(counts, scheduled, len(active), busy, blocked,
-                     tuple(queue_from_row(row) for row in settings))
+        return Stats(counts, scheduled, len(active), busy, blocked, _queue_settings(settings))
 
     # --- user operations -------------------------------------------------------------------
 
@@ -478,6 +496,10 @@ class SqlStore(Storage, Generic[C]):
         rows = conn.execute(self._q["all_workers"], self._clock()).fetchall()
         if not rows:
             return []
+        # Imported here: liveness reads this host's boot and pid namespace as it is
+        # imported, which a command with no workers to judge never needs.
+        from queuectl.storage import liveness
+
         now = rows[0][8] / 1000
         workers = [worker_from_row(row) for row in rows]
         return liveness.judged(workers, now, liveness.lease_seconds(config))

@@ -16,11 +16,14 @@ from queuectl.models import (
     Output,
     WorkerInfo,
 )
-from queuectl.storage import liveness
 from queuectl.storage.base import NOTHING_LOST, Lost, Recovered
 from queuectl.storage.rows import check_in_from_row, check_in_params, end_params
-from queuectl.storage.sql_store import C, Params, SqlStore, unmatchable
-from queuectl.transitions import LOST_ATTEMPT, Transition
+from queuectl.storage.sql_store import C, SqlStore, unmatchable
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    from queuectl.storage.sql_store import Params
+    from queuectl.transitions import Transition
 
 
 class SqlWorkers(SqlStore[C]):
@@ -162,6 +165,8 @@ class SqlWorkers(SqlStore[C]):
 
     def _judge(self, conn: C, lease_ms: int | None, clock: Params) -> tuple[list[str], list[str]]:
         """(dead, silent) by the workers' vitals (see liveness.lost_workers)."""
+        from queuectl.storage import liveness  # reads this host's ids: see _judged_workers
+
         params = {"lease_ms": lease_ms, "host": liveness.HOST_ID,
                   "pid_scope": liveness.PID_SCOPE, **clock}
         vitals = conn.execute(self._q["vitals"], params).fetchall()
@@ -185,6 +190,8 @@ class SqlWorkers(SqlStore[C]):
         self, conn: C, job: Job, step: Transition, clock: Params
     ) -> Recovered | None:
         """End the job's open attempt as `worker lost`; ``step`` sends it to failed or dead."""
+        from queuectl.transitions import LOST_ATTEMPT  # the pool's policy, not every command's
+
         # No output: what the attempt saved while it ran stays as it is.
         params = {**end_params(job, job.worker, LOST_ATTEMPT, step), "output": None,
                   "dropped": None, **clock}

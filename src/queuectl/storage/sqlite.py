@@ -17,22 +17,16 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Any, ClassVar
 
 from queuectl.errors import StoreUnavailable
-
-if TYPE_CHECKING:
-    import socket
 from queuectl.models import IdlePlan, Job, JobSpec, State, replaced_job, to_ms
 from queuectl.storage import dependencies
 from queuectl.storage.base import Listener, WakeSource
-from queuectl.storage.faults import sqlite_fault
 from queuectl.storage.rows import idle_plan, job_from_row, ms
 from queuectl.storage.sql import queries
 from queuectl.storage.sql_clock import SqlClock
 from queuectl.storage.sql_cron import SqlCron
 from queuectl.storage.sql_queues import SqlQueues
-from queuectl.storage.sql_store import Params
 from queuectl.storage.sql_workers import SqlWorkers
 from queuectl.storage.sqlite_file import (
     BUSY_TIMEOUT_OFF,
@@ -41,7 +35,14 @@ from queuectl.storage.sqlite_file import (
     open_file,
 )
 from queuectl.storage.sqlite_wakeups import DatagramWakeups, bind, receive, wake_prefix
-from queuectl.transitions import Transition
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
+if TYPE_CHECKING:
+    import socket
+    from typing import Any, ClassVar
+
+    from queuectl.storage.sql_store import Params
+    from queuectl.transitions import Transition
 
 Db = sqlite3.Connection
 
@@ -141,6 +142,8 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
                         conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
+            from queuectl.storage.faults import sqlite_fault  # only a failure needs it
+
             raise sqlite_fault(exc, self.path) from None
         wakes, self._wakes = self._wakes, []
         for payload, worker_ids, but in wakes:
@@ -152,6 +155,8 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
         try:
             yield self._conn
         except sqlite3.Error as exc:
+            from queuectl.storage.faults import sqlite_fault  # only a failure needs it
+
             raise sqlite_fault(exc, self.path) from None
 
     @contextmanager

@@ -10,7 +10,6 @@ import time
 
 from queuectl.errors import StoreUnavailable
 from queuectl.settings import make_private_dirs
-from queuectl.storage.faults import DISK_FULL, sqlite_fault
 from queuectl.storage.sql import migrations
 
 BUSY_TIMEOUT = 60.0  # seconds a writer waits for the lock before giving up
@@ -74,12 +73,20 @@ def open_file(path: str, durable: bool) -> tuple[sqlite3.Connection, bool]:
         _migrate(conn, path)
         wal = conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     except sqlite3.Error as exc:
-        raise _opening_fault(sqlite_fault(exc, path), path) from None
+        raise _opening_fault(_fault(exc, path), path) from None
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
+            from queuectl.storage.faults import DISK_FULL
+
             raise StoreUnavailable(f"{DISK_FULL} ({path})") from None
         raise StoreUnavailable(f"cannot open store {path}: {exc.strerror or exc}") from None
     return conn, wal
+
+
+def _fault(exc: sqlite3.Error, path: str) -> Exception:
+    from queuectl.storage.faults import sqlite_fault  # only a failure needs it
+
+    return sqlite_fault(exc, path)
 
 
 def _opening_fault(fault: Exception, path: str) -> Exception:
@@ -135,7 +142,7 @@ def schema_version(path: str) -> int:
         finally:
             conn.close()
     except sqlite3.Error as exc:
-        raise _opening_fault(sqlite_fault(exc, path), path) from None
+        raise _opening_fault(_fault(exc, path), path) from None
 
 
 def _migrate(conn: sqlite3.Connection, path: str) -> None:

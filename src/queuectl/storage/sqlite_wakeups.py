@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 from contextlib import suppress
-from typing import TYPE_CHECKING
 
 from queuectl.storage.base import WakeSource
 
+TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
     import socket
     from hashlib import sha1
