@@ -359,7 +359,9 @@ def parse_object(text: str) -> dict[str, Any]:
     try:
         value = _JSON.decode(text)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
-        raise UsageError(f"the job is not valid JSON: {getattr(exc, 'msg', exc)}") from None
+        hint = "" if text.lstrip().startswith(("{", "[", '"')) else (
+            " (a shell command goes in -c: queuectl enqueue -c 'echo hi')")
+        raise UsageError(f"the job is not valid JSON: {getattr(exc, 'msg', exc)}{hint}") from None
     if not isinstance(value, dict):
         raise UsageError(f"the job must be a JSON object, not {_kind(value)}")
     return value

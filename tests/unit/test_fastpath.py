@@ -45,6 +45,8 @@ VALID = [
 ]
 INVALID = [
     ["enqueue"],
+    ["enqueue", "-c", "true", "--delay", "5", "minutes"],
+    ["enqueue", "echo hi"],
     ["enqueue", "-c"],
     ["enqueue", "-c", "x", "-p", "abc"],
     ["enqueue", "-c", ""],

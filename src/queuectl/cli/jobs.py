@@ -70,6 +70,10 @@ def enqueue(cli_ctx: CliContext, /, job_json: str | None, job_id: str | None, jo
     """
     sources = [x for x in (job_json, flags["command"], jobs_file) if x is not None]
     if len(sources) != 1:
+        if job_json is not None and not job_json.lstrip().startswith(("{", "[")):
+            # `-c sleep 5`, `--delay 5 minutes`: a word the shell split off a flag's value
+            raise click.UsageError(f"extra argument {job_json!r} (a flag's value with"
+                                   " spaces needs quotes: -c 'sleep 5')")
         raise click.UsageError("give exactly one of: a JSON job, -c/--command, or --file")
     defaults = job_defaults(flags, job_id, env_pairs, after)
     if jobs_file is not None and "id" in defaults:
