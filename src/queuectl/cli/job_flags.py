@@ -41,7 +41,8 @@ ENQUEUE_ONLY: tuple[Row, ...] = (
      "Enqueue nothing while a job with KEY is pending, failed or running."),
 )
 
-METAVARS = {"env": "KEY=VALUE", "after": "ID", "unique_key": "KEY"}  # the help's value names
+METAVARS = {"env": "KEY=VALUE", "after": "ID", "unique_key": "KEY",  # the help's value names
+            "timeout": "DURATION", "delay": "DURATION", "run_at": "TIME"}
 
 
 def fields_by_flag(rows: tuple[Row, ...]) -> dict[str, str]:
