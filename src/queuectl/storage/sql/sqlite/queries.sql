@@ -66,7 +66,9 @@ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready  -- walk the ready index
                     OR queue NOT IN (SELECT name FROM queues_blocked))  -- paused, at its limit
              ORDER BY priority DESC, run_at, seq LIMIT 1)
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
-RETURNING *
+RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
+          created_at, updated_at, started_at, finished_at, exit_code, last_error, worker,
+          cwd, env, runs, cron, unique_key  -- rows.CLAIMED_COLUMNS, read by position
 
 -- name: claim_queues
 UPDATE jobs
@@ -79,7 +81,9 @@ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready_queue
                     OR queue NOT IN (SELECT name FROM queues_blocked))  -- paused, at its limit
              ORDER BY priority DESC, run_at, seq LIMIT 1)
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
-RETURNING *
+RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
+          created_at, updated_at, started_at, finished_at, exit_code, last_error, worker,
+          cwd, env, runs, cron, unique_key  -- as claim_any
 
 -- name: next_due
 -- Milliseconds until the first due time, found in index order (one step when every queue
