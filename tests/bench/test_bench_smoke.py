@@ -64,3 +64,15 @@ def test_against_runs_both_codes_side_by_side(tmp_path: Path) -> None:
         assert {"tree", "rev", "against", "rev_over_tree"} <= fig.keys()
         assert fig["tree"][key] is not None and fig["rev"][key] is not None
     assert "tree, " in proc.stdout
+
+
+def test_store_path_runs_on_both_stores() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("QUEUECTL_DB", "QUEUECTL_HOME")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.storepath", "--jobs", "20"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["sqlite tree", "postgres tree"]
+    assert "µs CPU per job (client)" in lines[0] and "(server)" in lines[1]

@@ -117,3 +117,23 @@ def test_a_plan_never_waits_for_a_job_that_a_queue_limit_holds_back(store: Stora
     store.enqueue([spec(id="later", run_at=utcnow() + timedelta(seconds=30))])
     plan = store.claim_or_plan(worker)
     assert isinstance(plan, IdlePlan) and plan.due is not None and 25 < plan.due <= 30
+
+
+def test_a_claimed_job_reads_as_the_store_holds_it(store: Storage) -> None:
+    # SQLite's claim returns only the columns a Job has, read by position: every field
+    # must come out as a read of the whole row gives it.
+    worker = register(store)
+    store.enqueue([spec("echo hi", id="a", priority=5, queue="q", env={"A": "1"}, timeout=9.5,
+                        cwd="/tmp", unique_key="k"),
+                   spec(id="b", queue="q", max_retries=4)])
+    first = store.claim(worker, ["q"])
+    assert first is not None and first.id == "a"
+    assert first == store.get_job("a")
+    _, nxt = store.finish_and_claim(first, worker, FAIL, after_attempt(first, FAIL, policy),
+                                    ["q"])
+    assert isinstance(nxt, Job) and nxt.id == "b"
+    assert nxt == store.get_job("b")
+    assert store.claim(worker) is None  # "a" waits for its retry
+    store.enqueue([spec(id="c")])
+    third = store.claim(worker)  # the claim of any queue
+    assert third is not None and third == store.get_job("c")

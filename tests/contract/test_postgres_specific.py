@@ -214,6 +214,26 @@ def test_the_plan_is_read_only_by_a_claim_that_takes_nothing(pstore: PostgresSto
     assert plan == IdlePlan(None, None) and reads == 1
 
 
+def test_a_column_added_by_another_session_leaves_the_claim_and_finish_working(
+    url: str, pstore: PostgresStorage
+) -> None:
+    """The claim's and the finish's rows name the job's columns (read by position). A
+    session that ran them before another session added a column to jobs (a newer
+    queuectl's migration) keeps its row type of jobs; the columns it names still read."""
+    register(pstore, "w")
+    pstore.enqueue([JobSpec(command="true", id=i, max_retries=0, priority=p)
+                    for i, p in (("a", 3), ("b", 2), ("c", 1))])
+    first = pstore.claim("w")
+    assert first is not None and first.id == "a"
+    with psycopg.connect(url, autocommit=True) as other:
+        other.execute("ALTER TABLE jobs ADD COLUMN added_later text")
+    done, nxt = pstore.finish_and_claim(first, "w", OK, after_attempt(first, OK, policy))
+    assert done is not None and done.state is State.COMPLETED
+    assert isinstance(nxt, Job) and nxt == pstore.get_job("b")
+    third = pstore.claim("w")
+    assert third is not None and third == pstore.get_job("c")
+
+
 def test_listener_wakes_on_enqueue_stop_and_cancel(url: str, pstore: Storage) -> None:
     worker = register(pstore, "w1")
     listener = pstore.listener(worker)

@@ -34,9 +34,11 @@ def _sqlite_catalog(path: Path) -> dict[str, Any]:
             for index in indexes:
                 name = index[1]
                 found[f"index {name}"] = conn.execute(f"PRAGMA index_xinfo({name})").fetchall()
-        # A partial index's WHERE is only in its SQL: compared with whitespace folded.
+        # A partial index's WHERE, and what fires a trigger, are only in their SQL: compared
+        # with whitespace folded.
         for name, sql in conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            "SELECT name, sql FROM sqlite_master"
+            " WHERE type IN ('index', 'trigger') AND sql IS NOT NULL"
         ):
             found[f"sql {name}"] = " ".join(sql.split())
         return found

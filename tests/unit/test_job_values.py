@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from queuectl.models import JOB_FIELDS, Job, State, job_from_values, replaced_job
-from queuectl.storage.rows import job_from_row
+from queuectl.storage.rows import CLAIMED_COLUMNS, claimed_job, job_from_row
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 T1 = datetime(2026, 1, 2, 3, 4, 6, 1000, tzinfo=UTC)
@@ -69,3 +69,12 @@ def test_replaced_job_is_dataclasses_replace() -> None:
     assert job.state is State.PROCESSING  # the original is untouched
     with pytest.raises(TypeError):
         replaced_job(job, no_such_field=1)
+
+
+def test_claimed_job_reads_the_claimed_columns_as_job_from_row() -> None:
+    row = _row()
+    values = tuple(row[name] for name in CLAIMED_COLUMNS)
+    assert claimed_job(values) == job_from_row(row)
+    assert claimed_job(values).state is State.PROCESSING
+    no_env = {**row, "env": None, "started_at": None, "finished_at": None}
+    assert claimed_job(tuple(no_env[name] for name in CLAIMED_COLUMNS)) == job_from_row(no_env)

@@ -38,7 +38,7 @@ from queuectl.storage import dependencies
 from queuectl.storage.base import Listener, WakeSource
 from queuectl.storage.faults import postgres_fault
 from queuectl.storage.pgconn import CHANNEL, Conn, Wakeups, connect, migrate, scrub
-from queuectl.storage.rows import idle_plan, job_from_row
+from queuectl.storage.rows import CLAIMED_COLUMNS, claimed_job, idle_plan, job_from_row
 from queuectl.storage.sql import queries
 from queuectl.storage.sql_clock import SqlClock
 from queuectl.storage.sql_cron import SqlCron
@@ -244,8 +244,8 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
     ) -> Job | IdlePlan:
         """One statement: its one row is the claimed job, or NULLs and the plan."""
         params = {"worker": worker_id, "queues": list(queues) if queues else None}
-        [row] = self._mappings(conn, "claim_queues" if queues else "claim_any", params)
-        return _plan(row["plan"]) if row["id"] is None else job_from_row(row)
+        [row] = conn.execute(self._q["claim_queues" if queues else "claim_any"], params)
+        return _plan(row[PLAN]) if row[0] is None else claimed_job(row[:PLAN])
 
     def _plan_in(self, conn: Conn, queues: Sequence[str] | None, clock: Params) -> IdlePlan:
         [row] = self._mappings(conn, "next_due", {"queues": list(queues) if queues else None})
@@ -262,14 +262,14 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
                   "notify": CHANNEL if wake else None}
         done: Job | None = None
         nxt: Job | IdlePlan | None = None
-        for row in self._mappings(conn, "finish_job", params):
-            found = job_from_row(row)
+        for row in conn.execute(self._q["finish_job"], params):
+            found = claimed_job(row[:PLAN])
             if found.state is State.PROCESSING:
                 nxt = found
             else:
                 done = found
-                if row["plan"] is not None:
-                    nxt = _plan(row["plan"])
+                if row[PLAN] is not None:
+                    nxt = _plan(row[PLAN])
         return done, nxt
 
     def _anything_lost(self, lease_ms: int | None, clock: Params) -> bool:
@@ -298,6 +298,9 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
             assert row is not None
             if int(row[0]) >= VACUUM_AFTER_FOLD:
                 conn.execute(self._q["pg_vacuum_counts"], prepare=False)  # a utility statement
+
+
+PLAN = len(CLAIMED_COLUMNS)  # the claim's and the finish's rows: the job's columns, then the plan
 
 
 def _plan(plan: Mapping[str, Any]) -> IdlePlan:

@@ -54,6 +54,30 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
     ))
 
 
+# The columns of a claim's row, in Job's field order (SQLite's claim queries return these,
+# not every column): read by position, a claimed job is built without a name lookup per
+# column, and the five columns a Job has no field for are not sent.
+CLAIMED_COLUMNS = ("id", "command", "state", "attempts", "max_retries", "priority", "timeout",
+                   "queue", "run_at", "created_at", "updated_at", "started_at",
+                   "finished_at", "exit_code", "last_error", "worker", "cwd", "env", "runs",
+                   "cron", "unique_key")
+_STATES = {str(state): state for state in State}  # a dict lookup, not the enum's call
+
+
+def claimed_job(row: Sequence[Any]) -> Job:
+    """A row of CLAIMED_COLUMNS as a Job (as job_from_row reads the same columns)."""
+    (job_id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
+     created_at, updated_at, started_at, finished_at, exit_code, last_error, worker, cwd,
+     env, runs, cron, unique_key) = row
+    return job_from_values((
+        job_id, command, _STATES[state], attempts, max_retries, priority, timeout, queue,
+        ms(run_at), ms(created_at), ms(updated_at), from_ms(started_at), from_ms(finished_at),
+        exit_code, last_error, worker, cwd, json.loads(env) if env else None, runs, cron,
+        unique_key,
+        False, None, (), (), None,  # duplicate, attempts_log, after, waiting_for, dependents
+    ))
+
+
 def _cron_of(row: Mapping[str, Any]) -> str | None:
     """The job's schedule: a row read through a function declared before the column was
     added (PostgreSQL keeps such a row type until the session ends) has none."""

@@ -22,7 +22,7 @@ from queuectl.errors import StoreUnavailable
 from queuectl.models import IdlePlan, Job, JobSpec, State, replaced_job, to_ms
 from queuectl.storage import dependencies
 from queuectl.storage.base import Listener, WakeSource
-from queuectl.storage.rows import idle_plan, job_from_row, ms
+from queuectl.storage.rows import claimed_job, idle_plan, job_from_row, ms
 from queuectl.storage.sql import queries
 from queuectl.storage.sql_clock import SqlClock
 from queuectl.storage.sql_cron import SqlCron
@@ -284,8 +284,8 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
         params = {"worker": worker_id, **clock}
         if queues:
             params["queues"] = self._list(queues)
-        found = self._jobs(conn, "claim_queues" if queues else "claim_any", params)
-        return found[0] if found else self._plan_in(conn, queues, clock)
+        row = conn.execute(self._q["claim_queues" if queues else "claim_any"], params).fetchone()
+        return claimed_job(row) if row else self._plan_in(conn, queues, clock)
 
     def _plan_in(
         self, conn: sqlite3.Connection, queues: Sequence[str] | None, clock: Params

@@ -71,14 +71,27 @@ SELECT (SELECT count(*) FROM jobs
 -- schema.sql (a worker that is not registered claims nothing; paused and limited queues:
 -- queuectl_claim_steered). One row: the claimed job's columns, or NULLs and in "plan" what
 -- the worker sleeps by (queuectl_idle_plan, read only when nothing was claimed: a CASE
--- evaluates its branch only when taken).
+-- evaluates its branch only when taken). The job's columns are rows.CLAIMED_COLUMNS, read by
+-- position, then the plan: not every column of the row (the five a Job has no field for
+-- cost the worker their decoding). A column named here that a session's cached row type
+-- of jobs predates (added meanwhile by another session's migration) reads as NULL.
 WITH claimed AS MATERIALIZED (SELECT * FROM queuectl_claim(%(worker)s, NULL))
-SELECT claimed.*, CASE WHEN claimed.id IS NULL THEN queuectl_idle_plan(NULL) END AS plan
+SELECT claimed.id, claimed.command, claimed.state, claimed.attempts, claimed.max_retries,
+       claimed.priority, claimed.timeout, claimed.queue, claimed.run_at, claimed.created_at,
+       claimed.updated_at, claimed.started_at, claimed.finished_at, claimed.exit_code,
+       claimed.last_error, claimed.worker, claimed.cwd, claimed.env, claimed.runs,
+       claimed.cron, claimed.unique_key,
+       CASE WHEN claimed.id IS NULL THEN queuectl_idle_plan(NULL) END AS plan
 FROM (VALUES (1)) AS one LEFT JOIN claimed ON true
 
 -- name: claim_queues
+-- As claim_any.
 WITH claimed AS MATERIALIZED (SELECT * FROM queuectl_claim(%(worker)s, %(queues)s::text[]))
-SELECT claimed.*,
+SELECT claimed.id, claimed.command, claimed.state, claimed.attempts, claimed.max_retries,
+       claimed.priority, claimed.timeout, claimed.queue, claimed.run_at, claimed.created_at,
+       claimed.updated_at, claimed.started_at, claimed.finished_at, claimed.exit_code,
+       claimed.last_error, claimed.worker, claimed.cwd, claimed.env, claimed.runs,
+       claimed.cron, claimed.unique_key,
        CASE WHEN claimed.id IS NULL THEN queuectl_idle_plan(%(queues)s::text[]) END AS plan
 FROM (VALUES (1)) AS one LEFT JOIN claimed ON true
 
@@ -98,7 +111,11 @@ WITH ended AS MATERIALIZED (
         %(exit_code)s::integer, %(outcome)s, %(attempt_error)s::text, %(error)s::text,
         %(output)s::bytea, %(dropped)s::bigint, %(claim)s, %(queues)s::text[], %(notify)s::text)
 )
-SELECT ended.*,
+SELECT ended.id, ended.command, ended.state, ended.attempts, ended.max_retries,
+       ended.priority, ended.timeout, ended.queue, ended.run_at, ended.created_at,
+       ended.updated_at, ended.started_at, ended.finished_at, ended.exit_code,
+       ended.last_error, ended.worker, ended.cwd, ended.env, ended.runs, ended.cron,
+       ended.unique_key,  -- as claim_any
        CASE WHEN %(claim)s AND NOT EXISTS (SELECT 1 FROM ended WHERE state = 'processing')
             THEN queuectl_idle_plan(%(queues)s::text[]) END AS plan
 FROM ended

@@ -51,7 +51,10 @@ SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by > 0
 -- Only a registered worker claims: one taken for lost (its row removed) registers again
 -- first. The EXISTS is evaluated once per statement, through the workers' primary key.
 -- Queues: no job of a paused queue, or of a queue running its limit, is taken;
--- queues_blocked (migrations/0005) is read once per statement, inside the write lock.
+-- queues_blocked (migrations/0005) is read once per statement, inside the write lock, and
+-- only when the queues table has a row: with none (no queue paused or limited) nothing is
+-- blocked, and the NOT IN's list would cost a temporary table per claim (~27,000
+-- instructions of a worker's ~720,000 per job).
 UPDATE jobs
 SET state = 'processing', worker = :worker, runs = runs + 1, started_at = :now,
     finished_at = NULL, exit_code = NULL, updated_at = :now
@@ -59,10 +62,13 @@ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready  -- walk the ready index
                                                            -- order; unforced, the planner
                                                            -- sorts every pending row
              WHERE state IN ('pending', 'failed') AND blocked_by = 0 AND run_at <= :now
-               AND queue NOT IN (SELECT name FROM queues_blocked)  -- paused, or at its limit
+               AND (NOT EXISTS (SELECT 1 FROM queues)  -- as claim_any
+                    OR queue NOT IN (SELECT name FROM queues_blocked))  -- paused, at its limit
              ORDER BY priority DESC, run_at, seq LIMIT 1)
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
-RETURNING *
+RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
+          created_at, updated_at, started_at, finished_at, exit_code, last_error, worker,
+          cwd, env, runs, cron, unique_key  -- rows.CLAIMED_COLUMNS, read by position
 
 -- name: claim_queues
 UPDATE jobs
@@ -71,10 +77,13 @@ SET state = 'processing', worker = :worker, runs = runs + 1, started_at = :now,
 WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready_queue
              WHERE state IN ('pending', 'failed') AND blocked_by = 0 AND run_at <= :now
                AND queue IN (SELECT value FROM json_each(:queues))
-               AND queue NOT IN (SELECT name FROM queues_blocked)  -- paused, or at its limit
+               AND (NOT EXISTS (SELECT 1 FROM queues)  -- as claim_any
+                    OR queue NOT IN (SELECT name FROM queues_blocked))  -- paused, at its limit
              ORDER BY priority DESC, run_at, seq LIMIT 1)
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
-RETURNING *
+RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
+          created_at, updated_at, started_at, finished_at, exit_code, last_error, worker,
+          cwd, env, runs, cron, unique_key  -- as claim_any
 
 -- name: next_due
 -- Milliseconds until the first due time, found in index order (one step when every queue
@@ -85,7 +94,8 @@ SELECT (SELECT min(run_at) - :now FROM (
             SELECT run_at FROM jobs INDEXED BY jobs_due
             WHERE state IN ('pending', 'failed') AND blocked_by = 0
               AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
-              AND queue NOT IN (SELECT name FROM queues_blocked)
+              AND (NOT EXISTS (SELECT 1 FROM queues)  -- as claim_any
+                   OR queue NOT IN (SELECT name FROM queues_blocked))
             ORDER BY run_at LIMIT 1)),
        (SELECT min(next_run_at) - :now FROM cron_schedules WHERE paused = 0)
 

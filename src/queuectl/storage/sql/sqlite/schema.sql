@@ -100,8 +100,10 @@ CREATE TABLE job_dependencies (
 CREATE INDEX job_dependencies_depends_on ON job_dependencies (depends_on);
 
 -- A dependency completes: its waiting dependents count one fewer, in the transaction that
--- records the completion (whatever path completes it), all of them in one statement.
-CREATE TRIGGER jobs_release_dependents AFTER UPDATE OF state ON jobs
+-- records the completion (whatever path completes it: each writes attempts, the count of
+-- attempts finished), all of them in one statement. Not on every write of state: a claim
+-- writes state, and a trigger's firing costs even when its WHEN is false (migrations/0008).
+CREATE TRIGGER jobs_release_dependents AFTER UPDATE OF attempts ON jobs
     WHEN NEW.state = 'completed' AND OLD.state <> 'completed' AND NEW.has_dependents
 BEGIN
     UPDATE jobs SET blocked_by = blocked_by - 1, updated_at = NEW.updated_at
