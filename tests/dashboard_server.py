@@ -25,9 +25,7 @@ def dashboard(cli: Cli, *flags: str) -> Iterator[str]:
                             cwd=cli.cwd, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
-        base = _address(proc)
-        _wait_answering(base, proc)
-        yield base
+        yield wait_answering(proc)
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
@@ -50,14 +48,17 @@ def _address(proc: subprocess.Popen[str]) -> str:
     raise AssertionError(f"dashboard exited with {proc.wait()}: {''.join(seen)}")
 
 
-def _wait_answering(base: str, proc: subprocess.Popen[str]) -> None:
+def wait_answering(proc: subprocess.Popen[str]) -> str:
+    """The base URL of the dashboard ``proc`` (started with --port 0 and stderr piped),
+    once it answers."""
+    base = _address(proc)
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"dashboard exited with {proc.returncode}")
         try:
             httpx.get(base + "/favicon.ico", timeout=1)
-            return
+            return base
         except httpx.TransportError:
             time.sleep(0.05)
     raise AssertionError("dashboard did not answer")

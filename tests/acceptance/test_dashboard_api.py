@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 from urllib.parse import quote
 
@@ -10,7 +11,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.dashboard_server import dashboard
+from tests.dashboard_server import dashboard, wait_answering
 from tests.helpers import QUEUECTL, Cli
 
 ODD_ID = 'a/b c?d#e%f "q" <i>é</i>'
@@ -229,3 +230,21 @@ def test_busy_port_is_one_clear_error(cli: Cli) -> None:
         proc = cli.run("dashboard", "--port", port, timeout=20)
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1
     assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_a_dashboard_stopped_by_a_signal_exits_0(cli: Cli, stop: signal.Signals) -> None:
+    """As a worker pool does: a stop that was asked for and done is a success (systemd's
+    `stop` sends SIGTERM)."""
+    proc = subprocess.Popen([QUEUECTL, "dashboard", "--port", "0"], env=cli.env, cwd=cli.cwd,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        wait_answering(proc)
+        proc.send_signal(stop)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()

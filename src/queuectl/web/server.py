@@ -35,7 +35,9 @@ def public_url(host: str, port: int) -> str:
 
 def serve(url: str, sock: socket.socket, token: str | None) -> None:
     """Run until Ctrl-C / SIGTERM. No access log: it would print /?token=... lines."""
+    import contextlib
     import threading
+    from collections.abc import Iterator
     from types import FrameType
 
     import uvicorn
@@ -48,6 +50,15 @@ def serve(url: str, sock: socket.socket, token: str | None) -> None:
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             stopping.set()  # let open event streams end instead of waiting them out
             super().handle_exit(sig, frame)
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                yield
+                # uvicorn raises the stop signal again once it has shut down, so that the
+                # process dies of it (143 for SIGTERM). A stop that was asked for and done
+                # is a success, as for a worker pool: exit 0 on SIGTERM and Ctrl-C alike.
+                getattr(self, "_captured_signals", []).clear()
 
     app = create_app(url, token, stopping)
     config = uvicorn.Config(
