@@ -83,7 +83,8 @@ def test_ctrl_c_of_an_idle_pool(cli: Cli, tmp_path: Path) -> None:
     pool = cli.start_workers(1)
     os.killpg(pool.pid, signal.SIGINT)
     assert pool.wait(timeout=20) == 0
-    assert "stopping: no job is running" in (tmp_path / "workers-0.log").read_text()
+    said = (tmp_path / "workers-0.log").read_text()
+    assert "INFO" in said.split("stopping: no job is running")[0].splitlines()[-1], said
 
 
 def test_detach_hint_names_the_store_it_was_given(cli: Cli, tmp_path: Path) -> None:

@@ -260,8 +260,8 @@ class Supervisor:
             log.warning("stopping: finishing %d running job(s); a second Ctrl-C (or SIGTERM) "
                         "kills them and hands them back", running,
                         extra={"event": "pool_stopping", "running": running})
-        else:
-            log.warning("stopping: no job is running",
+        else:  # nothing to warn of: the stop asked for is done at once
+            log.info("stopping: no job is running",
                         extra={"event": "pool_stopping", "running": 0})
 
     def _after_exit(self, child: Child, status: int) -> list[tuple[float, int]]:
