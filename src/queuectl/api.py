@@ -68,6 +68,9 @@ def _fields(entry: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
+Ids = list[str]  # named before the class: in its body, `list` is Queue.list
+
+
 class Queue:
     """A queue of shell jobs in one store: what the CLI does, from Python.
 
@@ -252,6 +255,12 @@ class Queue:
         by its worker moments later); returns it, cancelled. Raises JobNotFound, or
         WrongState for a job that is already final."""
         return self._call(lambda store: control.cancel(store, [id])[0])
+
+    def remove(self, *ids: str) -> Ids:
+        """Delete ended jobs (completed, dead, cancelled) with their attempts and output,
+        all or none, as `remove`; the ids deleted. Raises JobNotFound, WrongState for a job
+        not ended, or JobNeeded for one a waiting job still needs; nothing is deleted then."""
+        return self._call(lambda store: control.remove(store, ids))
 
     def retry(self, id: str) -> Job:
         """A dead job back to pending, attempts 0, due now (as `dlq retry`); returns it.

@@ -1,4 +1,5 @@
-"""The actions on jobs, queues and schedules: what `cancel`, `dlq retry`, `purge`, `queue
+"""The actions on jobs, queues and schedules: what `cancel`, `dlq retry`, `purge`,
+`remove`, `queue
 pause|resume|limit`, `cron pause|resume|run`, the dashboard's buttons, its JSON API and
 ``Queue`` do.
 
@@ -67,6 +68,17 @@ def purge(store: Storage, states: Sequence[State], older_than: float) -> int:
     """Delete jobs in final ``states`` (none given: every final state) finished more than
     ``older_than`` seconds ago, with their attempts and output; how many were deleted."""
     return store.purge(list(states) or sorted(FINAL_STATES), older_than)
+
+
+def remove(store: Storage, job_ids: Sequence[str]) -> list[str]:
+    """Delete ended jobs with their attempts and output, all or none; the ids deleted.
+    Raises JobNotFound, WrongState (not ended) or JobNeeded (a waiting job needs it)."""
+    return store.remove(job_ids)
+
+
+def removed_doc(job_ids: Sequence[str]) -> dict[str, object]:
+    """What `remove --json` and the JSON API answer: how many, which, none skipped."""
+    return {"count": len(job_ids), "ids": list(job_ids), "skipped": 0}
 
 
 def queue_action(name: str, action: str,

@@ -1,4 +1,4 @@
-"""cancel, wait, purge."""
+"""cancel, remove, wait, purge."""
 
 from __future__ import annotations
 
@@ -30,6 +30,20 @@ def cancel(cli_ctx: CliContext, job_ids: tuple[str, ...], as_json: bool) -> None
     else:
         for job in jobs:
             output.line(job.id)
+
+
+@click.command()
+@click.argument("job_ids", nargs=-1, required=True, metavar="ID...")
+@json_option
+@pass_cli_context
+def remove(cli_ctx: CliContext, job_ids: tuple[str, ...], as_json: bool) -> None:
+    """Delete ended jobs with their attempts and output (all or none)."""
+    removed = control.remove(cli_ctx.store(), job_ids)
+    if as_json:
+        output.emit_json(control.removed_doc(removed))
+    else:
+        for job_id in removed:
+            output.line(job_id)
 
 
 @click.command()
@@ -73,5 +87,5 @@ def purge(cli_ctx: CliContext, states: tuple[str, ...], older_than: float, as_js
 
 
 def register(group: click.Group) -> None:
-    for command in (cancel, wait, purge):
+    for command in (cancel, remove, wait, purge):
         group.add_command(command)

@@ -428,6 +428,14 @@ class Storage(ABC):
         dependency). Returns how many jobs were deleted."""
 
     @abstractmethod
+    def remove(self, job_ids: Sequence[str]) -> list[str]:
+        """Delete ended jobs (completed, dead, cancelled) with their attempts and output,
+        all or nothing; the ids deleted, in the order given (each once).
+
+        Raises JobNotFound, WrongState (a job not ended) or JobNeeded (a waiting job still
+        needs it) for the first id that cannot go; then nothing is deleted."""
+
+    @abstractmethod
     def prune_finished(self, older_than: float, limit: int) -> int:
         """Retention: delete at most ``limit`` jobs that finished (completed, dead,
         cancelled) more than ``older_than`` seconds ago, with their attempts and output, in

@@ -33,6 +33,7 @@ from queuectl.errors import (
     DependencyRefused,
     DuplicateJob,
     InvalidValue,
+    JobNeeded,
     JobNotFound,
     StoreUnavailable,
     UniqueKeyTaken,
@@ -436,6 +437,29 @@ class SqlStore(Storage, Generic[C]):
             locked = [row[0] for row in conn.execute(self._q["purge_lock"], params)]
             return len(self._delete_finished(conn, locked))
 
+    def remove(self, job_ids: Sequence[str]) -> list[str]:
+        wanted = list(dict.fromkeys(job_ids))
+        for job_id in wanted:
+            if unmatchable(job_id):
+                raise JobNotFound(job_id)
+        if not wanted:
+            return []
+        with self._write() as conn:
+            params = {"ids": self._list(wanted)}
+            states = {row[0]: row[1] for row in conn.execute(self._q["remove_lock"], params)}
+            for job_id in wanted:
+                if job_id not in states:
+                    raise JobNotFound(job_id)
+                if states[job_id] not in FINAL_STATES:
+                    raise WrongState(job_id, states[job_id], "completed, dead or cancelled")
+            unneeded = {row[0] for row in conn.execute(self._q["finished_unneeded"], params)}
+            for job_id in wanted:
+                if job_id not in unneeded:
+                    row = conn.execute(self._q["waiting_dependent"], {"id": job_id}).fetchone()
+                    raise JobNeeded(job_id, states[job_id], row[0] if row else "?")
+            self._delete_jobs(conn, wanted)
+        return wanted
+
     def prune_finished(self, older_than: float, limit: int) -> int:
         params = {"older_ms": int(older_than * 1000), "limit": limit, **self._clock()}
         found = [row[0] for row in self._read("prune_candidates", params)]
@@ -454,10 +478,14 @@ class SqlStore(Storage, Generic[C]):
         ids = self._list(locked)
         gone = [row[0] for row in conn.execute(self._q["finished_unneeded"], {"ids": ids})]
         if gone:
-            params = {"ids": self._list(gone)}
-            for name in ("delete_attempts", "delete_dependencies", "delete_jobs"):
-                conn.execute(self._q[name], params)
+            self._delete_jobs(conn, gone)
         return gone
+
+    def _delete_jobs(self, conn: C, job_ids: list[str]) -> None:
+        """Delete jobs with their attempts (and output) and their own edges."""
+        params = {"ids": self._list(job_ids)}
+        for name in ("delete_attempts", "delete_dependencies", "delete_jobs"):
+            conn.execute(self._q[name], params)
 
     def request_stop(self) -> list[str]:
         with self._write() as conn:

@@ -14,6 +14,7 @@ from queuectl.app import control, documents
 from queuectl.app.store import Storage
 from queuectl.errors import (
     InvalidValue,
+    JobNeeded,
     JobNotFound,
     NoOutput,
     QueuectlError,
@@ -25,7 +26,7 @@ from queuectl.specs import check_queue
 from queuectl.web.params import MAX_NUMBER, whole_number
 from queuectl.web.stores import StorePool
 
-JOB_ACTIONS = frozenset({"logs", "retry", "cancel"})
+JOB_ACTIONS = frozenset({"logs", "retry", "cancel", "remove"})
 QUEUE_ACTIONS = frozenset(control.QUEUE_ACTIONS)
 DEFAULT_LIMIT = 100  # as `list`; limit=0 means all, as `list --limit 0`
 
@@ -38,7 +39,8 @@ def failure(exc: QueuectlError) -> JSONResponse:
     """A refused operation as JSON: unknown job or schedule 404, wrong state 409, bad
     value 400."""
     missing = isinstance(exc, JobNotFound | ScheduleNotFound)
-    status = 404 if missing else 409 if isinstance(exc, WrongState) else 400
+    conflict = isinstance(exc, WrongState | JobNeeded)
+    status = 404 if missing else 409 if conflict else 400
     return error(str(exc), status)
 
 
@@ -86,13 +88,16 @@ class Api:
 
     def _act(self, store: Storage, job_id: str, action: str | None, request: Request) -> Any:
         """GET: `show --json`, or `logs --json` (NoOutput, answered 404 like an unknown job,
-        when the job has no such attempt or has not run yet); POST: `dlq retry`, `cancel`."""
+        when the job has no such attempt or has not run yet); POST: `dlq retry`, `cancel`,
+        `remove`."""
         if action is None:
             return documents.job_with_attempts(store, job_id).to_dict()
         if action == "logs":
             return documents.output_ran(store, job_id, _attempt_arg(request)).to_dict()
         if action == "retry":
             return control.retry_dead(store, [job_id])[0].to_dict()
+        if action == "remove":
+            return control.removed_doc(control.remove(store, [job_id]))
         return control.cancel(store, [job_id])[0].to_dict()
 
     async def queues(self, request: Request) -> Response:

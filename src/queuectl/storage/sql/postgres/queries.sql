@@ -437,6 +437,17 @@ ORDER BY finished_at LIMIT %(limit)s
 -- its row) would commit, and the job be deleted under its new dependent, stranding it. Once
 -- locked, no enqueue can add a dependent (lock_dependencies waits).
 
+-- name: remove_lock
+-- The jobs `remove` names, with their states, locked in id order (as purge_lock and
+-- lock_dependencies take them: none of them deadlock).
+SELECT id, state FROM jobs WHERE id = ANY(%(ids)s::text[]) ORDER BY id FOR UPDATE
+
+-- name: waiting_dependent
+-- A waiting job that still needs job %(id)s (why `remove` refuses it).
+SELECT w.id FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+WHERE d.depends_on = %(id)s AND w.state = 'pending' AND w.blocked_by > 0
+ORDER BY w.seq LIMIT 1
+
 -- name: purge_lock
 -- In id order, as lock_dependencies takes them: the two never deadlock.
 SELECT id FROM jobs

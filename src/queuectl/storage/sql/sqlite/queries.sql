@@ -497,6 +497,16 @@ LIMIT :limit
 -- them no waiting job needs (finished_unneeded), then delete those with what hangs on them.
 -- The write lock makes the three one moment here; PostgreSQL locks the rows instead.
 
+-- name: remove_lock
+-- The jobs `remove` names, with their states; under the write lock they cannot change.
+SELECT id, state FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: waiting_dependent
+-- A waiting job that still needs job :id (why `remove` refuses it).
+SELECT w.id FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+WHERE d.depends_on = :id AND w.state = 'pending' AND w.blocked_by > 0
+ORDER BY w.seq LIMIT 1
+
 -- name: purge_lock
 SELECT id FROM jobs
 WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :now - :older_ms

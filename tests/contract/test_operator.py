@@ -1,0 +1,111 @@
+"""An operator's hands on single jobs, in-process on both stores: `remove` deletes ended
+jobs with their history, all or nothing. The jobs are run by the embedded worker on the
+test's clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from queuectl import Queue
+from queuectl.app import control
+from queuectl.errors import JobNeeded, WrongState
+from queuectl.pool.worker import Worker
+from queuectl.storage.base import Storage
+from tests.inprocess import InProcessCli
+
+if TYPE_CHECKING:
+    from starlette.testclient import TestClient
+
+
+@pytest.fixture
+def api(db_url: str) -> Iterator[TestClient]:
+    """The dashboard's JSON API on the test's store."""
+    from starlette.testclient import TestClient
+
+    from queuectl.web.app import create_app
+
+    with TestClient(create_app(db_url, None), base_url="http://127.0.0.1") as client:
+        yield client
+
+
+def _ended(cli: InProcessCli, worker: Worker) -> tuple[str, str, str]:
+    """A completed, a dead and a cancelled job (the first two with output)."""
+    done = cli.enqueue("echo remove-me")
+    dead = cli.enqueue("echo dying; exit 1", "--max-retries", "0")
+    cancelled = cli.enqueue("true", "--delay", "1h")
+    cli.ok("cancel", cancelled)
+    assert worker.work_until_idle() == 2
+    return done, dead, cancelled
+
+
+def test_remove_deletes_ended_jobs_with_their_attempts_and_output(
+    clocked_cli: InProcessCli, clocked_store: Storage, worker: Worker,
+) -> None:
+    cli = clocked_cli
+    done, dead, cancelled = _ended(cli, worker)
+    kept = cli.enqueue("true", "--delay", "1h")
+    assert cli.ok("remove", done, dead).splitlines() == [done, dead]
+    assert cli.json("remove", cancelled, cancelled) == {
+        "count": 1, "ids": [cancelled], "skipped": 0}
+    for gone in (done, dead, cancelled):
+        assert cli.run("show", gone).returncode == 1
+        assert clocked_store.attempts(gone) == [] and clocked_store.read_output(gone) is None
+    assert [job["id"] for job in cli.json("list")] == [kept]
+
+
+def test_remove_is_all_or_nothing(
+    clocked_cli: InProcessCli, clocked_store: Storage, worker: Worker,
+) -> None:
+    cli = clocked_cli
+    done, dead, _ = _ended(cli, worker)
+    waiting = cli.enqueue("true", "--delay", "1h")
+    before = cli.json("list")
+    refused = cli.run("remove", done, waiting, dead)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr == (f"queuectl: error: job '{waiting}' is pending, "
+                              "not completed, dead or cancelled\n")
+    assert cli.run("remove", done, "ghost").stderr == "queuectl: error: job 'ghost' not found\n"
+    assert cli.json("list") == before
+    assert clocked_store.read_output(done) is not None
+
+
+def test_a_dead_job_a_waiting_job_needs_is_not_removed(
+    clocked_cli: InProcessCli, clocked_store: Storage, worker: Worker,
+) -> None:
+    cli = clocked_cli
+    dead = cli.enqueue("exit 1", "--max-retries", "0")
+    assert worker.work_until_idle() == 1
+    waiting = cli.enqueue("true", "--after", dead)
+    with pytest.raises(WrongState):
+        control.remove(clocked_store, [waiting])
+    refused = cli.run("remove", dead)
+    assert refused.returncode == 1
+    assert refused.stderr == (f"queuectl: error: job '{dead}' is dead and job '{waiting}' "
+                              "waits for it\n")
+    with pytest.raises(JobNeeded):
+        control.remove(clocked_store, [dead])
+    cli.ok("cancel", waiting)  # nothing waits for it now
+    assert control.remove(clocked_store, [dead, waiting]) == [dead, waiting]
+    assert clocked_store.list_jobs() == []
+
+
+def test_remove_from_python_and_the_json_api(
+    clocked_cli: InProcessCli, worker: Worker, api: TestClient, db_url: str,
+) -> None:
+    cli = clocked_cli
+    done, dead, cancelled = _ended(cli, worker)
+    waiting = cli.enqueue("true", "--delay", "1h")
+    with Queue(db_url) as q:
+        with pytest.raises(WrongState, match=f"job '{waiting}' is pending"):
+            q.remove(done, waiting)
+        assert q.remove(done) == [done]
+    answer = api.post(f"/api/jobs/{dead}/remove")
+    assert (answer.status_code, answer.json()) == (200, {"count": 1, "ids": [dead], "skipped": 0})
+    refused = api.post(f"/api/jobs/{waiting}/remove")
+    assert refused.status_code == 409 and "is pending" in refused.json()["error"]
+    assert api.post("/api/jobs/ghost/remove").status_code == 404
+    assert api.get(f"/api/jobs/{cancelled}/remove").status_code == 405
+    assert [job["id"] for job in cli.json("list")] == [waiting, cancelled]
