@@ -262,6 +262,23 @@ class Queue:
         not ended, or JobNeeded for one a waiting job still needs; nothing is deleted then."""
         return self._call(lambda store: control.remove(store, ids))
 
+    def rerun(self, id: str, **fields: Any) -> Job:
+        """A new job from ended job ``id`` (completed, dead, cancelled), as `rerun`: its
+        command, priority, timeout, max_retries, queue, cwd and env, with ``fields`` (any
+        of ``enqueue``'s keyword arguments) winning; due at once unless they say otherwise.
+        The new job's ``rerun_of`` is ``id``. Raises JobNotFound, WrongState for a job that
+        has not ended, InvalidJob for a refused field."""
+        given = _fields(fields)
+        from queuectl.app import enqueue as submitting
+
+        def rerun(store: Storage) -> Job:
+            try:
+                return submitting.rerun(store, id, given)
+            except (UsageError, InvalidValue) as exc:
+                raise InvalidJob(str(exc)) from None
+
+        return self._call(rerun, writes=True)
+
     def retry(self, id: str) -> Job:
         """A dead job back to pending, attempts 0, due now (as `dlq retry`); returns it.
         Raises JobNotFound, or WrongState for a job that is not dead."""

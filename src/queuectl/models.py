@@ -84,6 +84,7 @@ class JobSpec:
     # At most one job with this key is pending, failed or processing: enqueueing
     # another gives back the one there is.
     unique_key: str | None = None
+    rerun_of: str | None = None  # the ended job `rerun` made this one from
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +129,7 @@ class Job:
     # The jobs that run after this one, on a job read with its history (`show`, Queue.get);
     # None on one read without it.
     dependents: tuple[str, ...] | None = None
+    rerun_of: str | None = None  # the ended job `rerun` made this one from
 
     def to_dict(self) -> dict[str, Any]:
         """The job's ``--json`` document (``show --json`` when read with its attempts)."""
@@ -154,6 +156,7 @@ class Job:
             "after": list(self.after),
             "waiting_for": list(self.waiting_for),
             "unique_key": self.unique_key,
+            "rerun_of": self.rerun_of,
         }
         if self.dependents is not None:
             doc["dependents"] = list(self.dependents)

@@ -1,6 +1,6 @@
 """An operator's hands on single jobs, in-process on both stores: `remove` deletes ended
-jobs with their history, all or nothing. The jobs are run by the embedded worker on the
-test's clock."""
+jobs with their history, all or nothing; `rerun` makes a new job from an ended one. The
+jobs are run by the embedded worker on the test's clock."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from queuectl import Queue
+from queuectl import InvalidJob, Queue
 from queuectl.app import control
 from queuectl.errors import JobNeeded, WrongState
 from queuectl.pool.worker import Worker
 from queuectl.storage.base import Storage
+from tests.clocks import MovingClock
 from tests.inprocess import InProcessCli
 
 if TYPE_CHECKING:
@@ -109,3 +110,59 @@ def test_remove_from_python_and_the_json_api(
     assert api.post("/api/jobs/ghost/remove").status_code == 404
     assert api.get(f"/api/jobs/{cancelled}/remove").status_code == 405
     assert [job["id"] for job in cli.json("list")] == [waiting, cancelled]
+
+
+def test_rerun_makes_a_new_job_from_an_ended_one_the_flags_winning(
+    clocked_cli: InProcessCli, clock: MovingClock, worker: Worker,
+) -> None:
+    cli = clocked_cli
+    first = cli.enqueue("exit 1", "--id", "first", "--delay", "2h")
+    dep = cli.enqueue("echo dep")
+    assert worker.work_until_idle() == 1
+    job = cli.enqueue("echo again", "--id", "orig", "-p", "3", "--timeout", "5m",
+                      "--max-retries", "0", "--queue", "q", "-e", "A=1", "--after", dep,
+                      "--unique-key", "k", "--delay", "1h")
+    cli.ok("cancel", first)
+    clock.move(3600)
+    assert worker.work_until_idle() == 1
+    assert cli.job(job)["state"] == "completed"
+    new = cli.ok("rerun", job).strip()
+    doc = cli.job(new)
+    assert new != job and doc["rerun_of"] == job and doc["state"] == "pending"
+    assert {k: doc[k] for k in ("command", "priority", "timeout", "max_retries", "queue",
+                                "env")} == {"command": "echo again", "priority": 3,
+                                            "timeout": 300, "max_retries": 0, "queue": "q",
+                                            "env": {"A": "1"}}
+    assert (doc["after"], doc["unique_key"], doc["run_at"]) == ([], None, doc["created_at"])
+    flagged = cli.json("rerun", job, "-p", "9", "--id", "mine", "-e", "B=2", "--delay", "1m")
+    assert (flagged["id"], flagged["priority"], flagged["env"]) == ("mine", 9, {"B": "2"})
+    assert flagged["rerun_of"] == job and flagged["run_at"] != flagged["created_at"]
+    assert cli.json("rerun", first)["command"] == "exit 1"  # cancelled: ended too
+    assert cli.job(job)["rerun_of"] is None
+    refused = cli.run("rerun", new)
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr == (f"queuectl: error: job '{new}' is pending, not completed, "
+                              "dead or cancelled\n")
+
+
+def test_rerun_from_python_the_json_api_and_the_job_page(
+    clocked_cli: InProcessCli, worker: Worker, api: TestClient, db_url: str,
+) -> None:
+    cli = clocked_cli
+    done = cli.enqueue("echo hi", "-p", "2")
+    waiting = cli.enqueue("true", "--delay", "1h")
+    assert worker.work_until_idle() == 1
+    with Queue(db_url) as q:
+        again = q.rerun(done, priority=7)
+        assert (again.rerun_of, again.priority, again.command) == (done, 7, "echo hi")
+        assert q.get(again.id).rerun_of == done
+        with pytest.raises(WrongState, match="is pending"):
+            q.rerun(waiting)
+        with pytest.raises(InvalidJob, match="unknown job field"):
+            q.rerun(done, colour="red")
+    answer = api.post(f"/api/jobs/{done}/rerun")
+    assert answer.status_code == 200 and answer.json()["rerun_of"] == done
+    assert api.post(f"/api/jobs/{waiting}/rerun").status_code == 409
+    assert api.post("/api/jobs/ghost/rerun").status_code == 404
+    assert 'id="job-rerun"' in api.get(f"/jobs/{done}").text
+    assert 'id="job-rerun"' not in api.get(f"/jobs/{waiting}").text

@@ -47,6 +47,7 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         row["cwd"], json.loads(row["env"]) if row["env"] else None, row["runs"],
         _cron_of(row), row["unique_key"],
         False, None, (), (), None,  # duplicate, attempts_log, after, waiting_for, dependents
+        _added(row, "rerun_of"),
     ))
 
 
@@ -58,6 +59,15 @@ def _cron_of(row: Mapping[str, Any]) -> str | None:
     except (KeyError, IndexError):
         return None
     return value
+
+
+def _added(row: Mapping[str, Any], column: str) -> Any:
+    """A column added after the functions that return job rows were declared (a session
+    that used one keeps its row type until it ends: None then, as _cron_of)."""
+    try:
+        return row[column]
+    except (KeyError, IndexError):
+        return None
 
 
 def claimed_attempt(job: Job) -> dict[str, Any]:
@@ -132,6 +142,7 @@ def inserted_job(spec: JobSpec, job_id: str, created: datetime) -> Job:
         max_retries=spec.max_retries, priority=spec.priority, timeout=spec.timeout,
         queue=spec.queue, run_at=created if spec.run_at is None else ms(to_ms(spec.run_at)),
         created_at=created, updated_at=created, cwd=spec.cwd, env=spec.env or None,
+        rerun_of=spec.rerun_of,
     )
 
 

@@ -73,6 +73,12 @@ ID_DRAWS = 3  # a generated id may (astronomically rarely) collide: draw again t
 UNIQUE_ROUNDS = 5
 
 
+def gives_more(spec: JobSpec) -> bool:
+    """Whether a new job gives a field that insert_job leaves at its default (mark_given
+    sets it)."""
+    return spec.rerun_of is not None
+
+
 class Cursor(Protocol):
     """What the store reads from a statement (sqlite3's and psycopg's cursors alike)."""
 
@@ -187,7 +193,20 @@ class SqlStore(Storage, Generic[C]):
     def _anything_lost(self, lease_ms: int | None, clock: Params) -> bool:
         """Whether a recovery may find something, by a read that takes no lock."""
 
+    @abstractmethod
+    def _given_params(self, given: Sequence[tuple[str, JobSpec]]) -> Params:
+        """mark_given's parameters for (job id, spec) pairs (see the dialect's SQL)."""
+
     # --- plumbing ------------------------------------------------------------------------
+
+    def _mark_given(self, conn: C, specs: Sequence[JobSpec], ids: Sequence[str]) -> None:
+        """In the insert's transaction, after its dependencies are recorded: the fields
+        insert_job leaves at their defaults (``gives_more``), for the jobs that give them.
+        Kept out of insert_job so that a plain enqueue costs what it did."""
+        given = [(job_id, spec) for spec, job_id in zip(specs, ids, strict=True)
+                 if gives_more(spec)]
+        if given:
+            conn.execute(self._q["mark_given"], self._given_params(given))
 
     def _mark_run_at_fixed(self, conn: C, specs: Sequence[JobSpec], ids: Sequence[str]) -> None:
         """In the insert's transaction: mark the jobs of the batch whose run_at is a
@@ -278,6 +297,7 @@ class SqlStore(Storage, Generic[C]):
                     fresh = self._with_dependencies_in(conn, [made[ids[n]] for n in new])
                     made.update((job.id, job) for job in fresh)
                 self._mark_run_at_fixed(conn, [specs[n] for n in new], [ids[n] for n in new])
+                self._mark_given(conn, [specs[n] for n in new], [ids[n] for n in new])
                 if new:
                     self._wake(conn, "work")
                 return [made[job_id] for job_id in ids]

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from queuectl.app import control, documents
+from queuectl.app import enqueue as submitting
 from queuectl.app.store import Storage
 from queuectl.errors import (
     InvalidValue,
@@ -26,7 +27,7 @@ from queuectl.specs import check_queue
 from queuectl.web.params import MAX_NUMBER, whole_number
 from queuectl.web.stores import StorePool
 
-JOB_ACTIONS = frozenset({"logs", "retry", "cancel", "remove"})
+JOB_ACTIONS = frozenset({"logs", "retry", "cancel", "remove", "rerun"})
 QUEUE_ACTIONS = frozenset(control.QUEUE_ACTIONS)
 DEFAULT_LIMIT = 100  # as `list`; limit=0 means all, as `list --limit 0`
 
@@ -89,7 +90,7 @@ class Api:
     def _act(self, store: Storage, job_id: str, action: str | None, request: Request) -> Any:
         """GET: `show --json`, or `logs --json` (NoOutput, answered 404 like an unknown job,
         when the job has no such attempt or has not run yet); POST: `dlq retry`, `cancel`,
-        `remove`."""
+        `remove`, `rerun` (the new job)."""
         if action is None:
             return documents.job_with_attempts(store, job_id).to_dict()
         if action == "logs":
@@ -98,6 +99,8 @@ class Api:
             return control.retry_dead(store, [job_id])[0].to_dict()
         if action == "remove":
             return control.removed_doc(control.remove(store, [job_id]))
+        if action == "rerun":
+            return submitting.rerun(store, job_id, {}).to_dict()
         return control.cancel(store, [job_id])[0].to_dict()
 
     async def queues(self, request: Request) -> Response:

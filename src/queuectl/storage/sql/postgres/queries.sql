@@ -595,6 +595,13 @@ LIMIT %(limit)s
 -- Jobs whose run_at the user gave as a wall-clock time (--run-at): see clock_shift_run_at.
 UPDATE jobs SET run_at_fixed = true WHERE id = ANY(%(ids)s::text[])
 
+-- name: mark_given
+-- The fields of new jobs that insert_job leaves at their defaults, set in its transaction
+-- for the jobs that give them: one array per column.
+UPDATE jobs SET rerun_of = given.rerun_of
+FROM unnest(%(id)s::text[], %(rerun_of)s::text[]) AS given (id, rerun_of)
+WHERE jobs.id = given.id
+
 -- name: clock_reading
 -- The server's clock now, and this boot's last reading beside it (NULLs: none yet). Now
 -- as the statement runs, not as the transaction began: the boot-time clock is read just

@@ -39,7 +39,8 @@ CREATE TABLE jobs (
     has_dependents boolean NOT NULL DEFAULT false, -- some job runs after this one
     cron         text,                         -- the schedule (cron add) that enqueued it
     unique_key   text,                         -- see jobs_unique_key
-    run_at_fixed boolean NOT NULL DEFAULT false -- run_at is a wall-clock time (--run-at)
+    run_at_fixed boolean NOT NULL DEFAULT false, -- run_at is a wall-clock time (--run-at)
+    rerun_of     text                          -- the ended job `rerun` made this one from
 );
 
 -- The claim walks this index in order and stops at the first due row that no other

@@ -542,6 +542,13 @@ DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
 -- Jobs whose run_at the user gave as a wall-clock time (--run-at): see clock_shift_run_at.
 UPDATE jobs SET run_at_fixed = 1 WHERE id IN (SELECT value FROM json_each(:ids))
 
+-- name: mark_given
+-- The fields of new jobs that insert_job leaves at their defaults, set in its transaction
+-- for the jobs that give them: rows of [id, rerun_of].
+UPDATE jobs SET rerun_of = json_extract(given.value, '$[1]')
+FROM json_each(:rows) AS given
+WHERE jobs.id = json_extract(given.value, '$[0]')
+
 -- name: clock_reading
 -- The store's clock now, and this boot's last reading beside it (NULLs: none yet).
 SELECT :now, r.store_ms, r.boot_ms

@@ -29,7 +29,8 @@ CREATE TABLE jobs (
     has_dependents INTEGER NOT NULL DEFAULT 0, -- some job runs after this one
     cron         TEXT,                        -- the schedule (cron add) that enqueued it
     unique_key   TEXT,                        -- see jobs_unique_key
-    run_at_fixed INTEGER NOT NULL DEFAULT 0   -- run_at is a wall-clock time (--run-at)
+    run_at_fixed INTEGER NOT NULL DEFAULT 0,  -- run_at is a wall-clock time (--run-at)
+    rerun_of     TEXT                         -- the ended job `rerun` made this one from
 );
 
 -- The claim walks this index in order and stops at the first due row: cost does not
