@@ -146,7 +146,7 @@ class Queue:
         max_retries: int | None = None, timeout: float | str | timedelta | None = None,
         run_at: datetime | str | None = None, delay: float | str | timedelta | None = None,
         queue: str = "default", cwd: str | None = None, env: Mapping[str, str] | None = None,
-        after: Iterable[str] = (), unique_key: str | None = None,
+        after: Iterable[str] = (), unique_key: str | None = None, held: bool = False,
     ) -> Job:
         """Put one shell command on the queue; returns the new job (``to_dict()`` is
         `enqueue --json`).
@@ -161,13 +161,15 @@ class Queue:
         relative: to it). ``env``: variables added to the job's environment. ``after``:
         ids of jobs that must complete first; ``unique_key``: see docs/reference.md (both are
         passed to the same checks as the CLI's, and refused where those do not know them).
+        ``held``: never claimed until ``release`` (`enqueue --hold`).
 
         Raises InvalidJob (a ValueError) with the CLI's message for any refused field,
         DuplicateJob when ``id`` exists; nothing is written then."""
         fields = _fields({"command": command, "id": id, "priority": priority,
                           "max_retries": max_retries, "timeout": timeout, "run_at": run_at,
                           "delay": delay, "queue": queue, "cwd": cwd, "env": env,
-                          "after": after, "unique_key": unique_key})
+                          "after": after, "unique_key": unique_key,
+                          "held": held or None})
         from queuectl import submit
 
         return self._insert(lambda fallback: submit.single(fields, fallback))[0]
@@ -261,6 +263,17 @@ class Queue:
         all or none, as `remove`; the ids deleted. Raises JobNotFound, WrongState for a job
         not ended, or JobNeeded for one a waiting job still needs; nothing is deleted then."""
         return self._call(lambda store: control.remove(store, ids))
+
+    def hold(self, *ids: str) -> Ids:
+        """Hold waiting (pending or failed) jobs, all or none, as `hold`: never claimed until
+        released; the jobs' ids. Raises JobNotFound, or WrongState for a job not waiting or
+        held already; nothing changes then."""
+        return [job.id for job in self._call(lambda store: control.hold(store, ids))]
+
+    def release(self, *ids: str) -> Ids:
+        """Release held jobs, all or none, as `release`; the jobs' ids. Raises JobNotFound,
+        or WrongState for a job that is not held; nothing changes then."""
+        return [job.id for job in self._call(lambda store: control.release(store, ids))]
 
     def rerun(self, id: str, **fields: Any) -> Job:
         """A new job from ended job ``id`` (completed, dead, cancelled), as `rerun`: its

@@ -67,6 +67,15 @@ class WrongState(QueuectlError):
         self.state = state
 
 
+class AlreadyHeld(WrongState):
+    """`hold` of a job that is held already."""
+
+    def __init__(self, job_id: str, state: str) -> None:
+        QueuectlError.__init__(self, f"job {job_id!r} is {state} and held already")
+        self.job_id = job_id
+        self.state = state
+
+
 class JobNeeded(QueuectlError):
     """An ended job that a waiting job still needs (a dead dependency): not removed."""
 

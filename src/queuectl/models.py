@@ -85,6 +85,7 @@ class JobSpec:
     # another gives back the one there is.
     unique_key: str | None = None
     rerun_of: str | None = None  # the ended job `rerun` made this one from
+    held: bool = False  # `enqueue --hold`: never claimed until released
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,7 @@ class Job:
     # None on one read without it.
     dependents: tuple[str, ...] | None = None
     rerun_of: str | None = None  # the ended job `rerun` made this one from
+    held: bool = False  # `hold`: pending or failed, and never claimed until released
 
     def to_dict(self) -> dict[str, Any]:
         """The job's ``--json`` document (``show --json`` when read with its attempts)."""
@@ -157,6 +159,7 @@ class Job:
             "waiting_for": list(self.waiting_for),
             "unique_key": self.unique_key,
             "rerun_of": self.rerun_of,
+            "held": self.held,
         }
         if self.dependents is not None:
             doc["dependents"] = list(self.dependents)

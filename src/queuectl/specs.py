@@ -25,7 +25,7 @@ from queuectl.text import CONTROL_CHARS
 from queuectl.timeparse import MAX_DURATION, format_duration, parse_duration, parse_instant
 
 FIELDS = ("id", "command", "max_retries", "priority", "timeout", "run_at", "delay", "queue",
-          "cwd", "env", "after", "unique_key")
+          "cwd", "env", "after", "unique_key", "held")
 _FIELD_SET = frozenset(FIELDS)
 MAX_ID_CHARS = 200
 MAX_QUEUE_CHARS = 100
@@ -69,6 +69,15 @@ def check_unique_key(key: object) -> str | None:
         raise InvalidValue(f"invalid unique_key {key[:40]!r}: 1-{MAX_ID_CHARS} characters, "
                            "no control characters")
     return key
+
+
+def check_held(value: object) -> bool:
+    """`held` (`enqueue --hold`): true or false; null means not given."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise UsageError(f"held must be true or false, not {_kind(value)}")
+    return value
 
 
 def parse_limit(text: str) -> int | None:
@@ -287,6 +296,7 @@ def build_spec(
         run_at_fixed=fields.get("run_at") is not None,
         after=check_after(fields.get("after")),
         unique_key=check_unique_key(fields.get("unique_key")),
+        held=check_held(fields.get("held")),
     )
     if spec.env:  # a command alone is within MAX_COMMAND_BYTES, far below the whole budget
         check_exec_size(spec.command, spec.env)

@@ -1,6 +1,7 @@
 """An operator's hands on single jobs, in-process on both stores: `remove` deletes ended
-jobs with their history, all or nothing; `rerun` makes a new job from an ended one. The
-jobs are run by the embedded worker on the test's clock."""
+jobs with their history, all or nothing; `rerun` makes a new job from an ended one; a held
+job is never claimed until released. The jobs are run by the embedded worker on the test's
+clock."""
 
 from __future__ import annotations
 
@@ -166,3 +167,78 @@ def test_rerun_from_python_the_json_api_and_the_job_page(
     assert api.post("/api/jobs/ghost/rerun").status_code == 404
     assert 'id="job-rerun"' in api.get(f"/jobs/{done}").text
     assert 'id="job-rerun"' not in api.get(f"/jobs/{waiting}").text
+
+
+def test_a_held_job_is_never_claimed_until_released(
+    clocked_cli: InProcessCli, clock: MovingClock, worker: Worker,
+) -> None:
+    cli = clocked_cli
+    held = cli.enqueue("echo held", "--hold")
+    assert cli.job(held)["held"] is True
+    dep = cli.enqueue("echo dep", "--delay", "10s")
+    after = cli.enqueue("echo after", "--after", dep, "--hold")
+    retried = cli.enqueue("exit 1", "--max-retries", "1")
+    assert worker.work_until_idle() == 1  # only the retried one: held jobs are passed over
+    assert cli.job(retried)["state"] == "failed"
+    assert cli.ok("hold", retried) == f"{retried}\n"
+    clock.move(3600)  # the dependency completes and the backoff ends: still held, both
+    assert worker.work_until_idle() == 1
+    assert cli.job(dep)["state"] == "completed"
+    assert [(j["id"], j["held"]) for j in cli.json("list", "--state", "pending")] == [
+        (after, True), (held, True)]
+    assert "held" in cli.ok("list", "--state", "failed").splitlines()[1].split()
+    status = cli.json("status")
+    assert (status["counts"]["pending"], status["counts"]["failed"]) == (2, 1)
+    assert (status["held"], status["blocked"], status["scheduled"]) == (3, 0, 0)
+    released = cli.json("release", held, after, retried)
+    assert [j["held"] for j in released] == [False, False, False]
+    assert worker.work_until_idle() == 3
+    assert [cli.job(j)["state"] for j in (held, after, retried)] == [
+        "completed", "completed", "dead"]
+    assert cli.json("status")["held"] == 0
+
+
+def test_hold_and_release_are_all_or_nothing(clocked_cli: InProcessCli, worker: Worker) -> None:
+    cli = clocked_cli
+    waiting = cli.enqueue("true", "--delay", "1h")
+    done = cli.enqueue("true")
+    assert worker.work_until_idle() == 1
+    before = cli.json("list")
+    for args, said in [
+        (("hold", waiting, done), f"job '{done}' is completed, not pending or failed"),
+        (("release", waiting), f"job '{waiting}' is pending, not held"),
+        (("hold", waiting, "ghost"), "job 'ghost' not found"),
+    ]:
+        refused = cli.run(*args)
+        assert (refused.returncode, refused.stdout) == (1, "")
+        assert refused.stderr == f"queuectl: error: {said}\n"
+    assert cli.json("list") == before
+    cli.ok("hold", waiting)
+    refused = cli.run("hold", waiting)
+    assert refused.stderr == f"queuectl: error: job '{waiting}' is pending and held already\n"
+    cli.ok("cancel", waiting)  # a cancelled job is no longer held
+    assert cli.job(waiting)["held"] is False
+
+
+def test_hold_and_release_from_python_the_json_api_and_the_job_page(
+    clocked_cli: InProcessCli, api: TestClient, db_url: str,
+) -> None:
+    cli = clocked_cli
+    with Queue(db_url) as q:
+        job = q.enqueue("true", held=True)
+        assert job.held and q.get(job.id).held
+        assert q.release(job.id) == [job.id] and not q.get(job.id).held
+        assert q.hold(job.id) == [job.id]
+        with pytest.raises(WrongState, match="held already"):
+            q.hold(job.id)
+    page = api.get(f"/jobs/{job.id}").text
+    assert 'id="job-release"' in page and 'id="job-hold"' not in page
+    answer = api.post(f"/api/jobs/{job.id}/release")
+    assert answer.status_code == 200 and answer.json()["held"] is False
+    page = api.get(f"/jobs/{job.id}").text
+    assert 'id="job-hold"' in page and 'id="job-release"' not in page
+    assert api.post(f"/api/jobs/{job.id}/release").status_code == 409
+    assert api.post(f"/api/jobs/{job.id}/hold").json()["held"] is True
+    assert api.post("/api/jobs/ghost/hold").status_code == 404
+    assert api.get("/api/status").json()["held"] == 1
+    assert cli.json("status")["held"] == 1

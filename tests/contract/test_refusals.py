@@ -105,6 +105,8 @@ TABLE: dict[str, list[Case]] = {
         Case(["enqueue", '{"command": "true", "queue": []}'], 2),
         Case(["enqueue", '{"command": "true", "timeout": true}'], 2, "timeout must be a number"),
         Case(["enqueue", '{"command": "true", "bogus": 1}'], 2, "unknown job field 'bogus'"),
+        Case(["enqueue", '{"command": "true", "held": 1}'], 2, "held must be true or false"),
+        Case(["enqueue", "-c", "true", "--hold=yes"], 2),
         Case(["enqueue", '{"command": "true", "run_at": "2030-01-01T00:00:00Z", '
                          '"delay": "5s"}'], 2, "give run_at or delay, not both"),
         Case(["enqueue", '{"command": "true", "run_at": "2026-01-01T00:00:00Z", '
@@ -207,6 +209,10 @@ TABLE: dict[str, list[Case]] = {
         Case(["rerun", "ghost"], 1, "job 'ghost' not found"),
         Case(["rerun", "existing"], 1, "job 'existing' is pending, not completed, dead or"),
         Case(["rerun"], 2, "Missing argument"),
+        Case(["hold", "ghost"], 1, "job 'ghost' not found"),
+        Case(["hold"], 2, "Missing argument"),
+        Case(["release", "existing"], 1, "job 'existing' is pending, not held"),
+        Case(["release", "ghost"], 1, "job 'ghost' not found"),
         Case(["rerun", "existing", "--priority", "x"], 2, "is not a valid integer"),
         Case(["purge", "--older-than", "soon"], 2, "invalid duration 'soon'"),
         Case(["purge", "--older-than", "forever"], 2, "invalid duration 'forever'"),

@@ -1,5 +1,5 @@
 """The actions on jobs, queues and schedules: what `cancel`, `dlq retry`, `purge`,
-`remove`, `queue
+`remove`, `hold`, `release`, `queue
 pause|resume|limit`, `cron pause|resume|run`, the dashboard's buttons, its JSON API and
 ``Queue`` do.
 
@@ -68,6 +68,18 @@ def purge(store: Storage, states: Sequence[State], older_than: float) -> int:
     """Delete jobs in final ``states`` (none given: every final state) finished more than
     ``older_than`` seconds ago, with their attempts and output; how many were deleted."""
     return store.purge(list(states) or sorted(FINAL_STATES), older_than)
+
+
+def hold(store: Storage, job_ids: Sequence[str]) -> list[Job]:
+    """Hold waiting jobs, all or none: they stay pending (or failed) and are never claimed
+    until released. Raises JobNotFound, WrongState (not waiting, or held already)."""
+    return store.hold(job_ids)
+
+
+def release(store: Storage, job_ids: Sequence[str]) -> list[Job]:
+    """Release held jobs, all or none: claimed again once due. Raises JobNotFound,
+    WrongState (not held)."""
+    return store.release(job_ids)
 
 
 def remove(store: Storage, job_ids: Sequence[str]) -> list[str]:

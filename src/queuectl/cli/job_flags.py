@@ -6,7 +6,7 @@ click: the fast path reads this table on every `queuectl enqueue`.
 
 Each row: (the flag's names, the job field it sets, the click parameter's name, its kind,
 its help). Kinds: "text"; "int" (a whole number); "many" (repeatable, a list); "pair"
-(repeatable KEY=VALUE, a mapping).
+(repeatable KEY=VALUE, a mapping); "switch" (no value: true when given).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ JOB: tuple[Row, ...] = (
 ENQUEUE_ONLY: tuple[Row, ...] = (
     (("--unique-key",), "unique_key", "unique_key", "text",
      "Enqueue nothing while a job with KEY is pending, failed or running."),
+    (("--hold",), "held", "held", "switch", "Hold the job: never claimed until `release`."),
 )
 
 METAVARS = {"env": "KEY=VALUE", "after": "ID", "unique_key": "KEY"}  # the help's value names
@@ -47,6 +48,12 @@ METAVARS = {"env": "KEY=VALUE", "after": "ID", "unique_key": "KEY"}  # the help'
 def fields_by_flag(rows: tuple[Row, ...]) -> dict[str, str]:
     """Every name of every flag in ``rows`` -> the job field it sets."""
     return {name: field for names, field, _, _, _ in rows for name in names}
+
+
+def switches(rows: tuple[Row, ...]) -> dict[str, str]:
+    """Every name of every switch in ``rows`` -> the job field it sets."""
+    return {name: field for names, field, _, kind, _ in rows if kind == "switch"
+            for name in names}
 
 
 def kinds_by_field(rows: tuple[Row, ...]) -> dict[str, str]:

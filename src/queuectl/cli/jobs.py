@@ -22,6 +22,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _option(row: job_flags.Row) -> Callable[[F], F]:
     """The click option of one row of the flag table (cli/job_flags.py)."""
     names, field, param, kind, help_text = row
+    if kind == "switch":
+        return click.option(*names, param, is_flag=True, default=None, help=help_text)
     return click.option(*names, param, type=int if kind == "int" else None,
                         multiple=kind in ("many", "pair"), metavar=job_flags.METAVARS.get(field),
                         help=help_text)
@@ -39,7 +41,7 @@ def with_job_flags(command: F) -> F:
 def job_defaults(flags: dict[str, Any], job_id: str | None, env_pairs: tuple[str, ...],
                  after: tuple[str, ...]) -> dict[str, Any]:
     """The job fields the flags give (those given only)."""
-    defaults = {k: v for k, v in flags.items() if v is not None}
+    defaults = {k: v for k, v in flags.items() if v is not None and v is not False}
     if env_pairs:
         defaults["env"] = parse_env_pairs(env_pairs)
     if job_id is not None:
@@ -53,6 +55,7 @@ def job_defaults(flags: dict[str, Any], job_id: str | None, env_pairs: tuple[str
 @click.argument("job_json", required=False, metavar="[JSON]")
 @with_job_flags
 @_option(job_flags.ENQUEUE_ONLY[0])
+@_option(job_flags.ENQUEUE_ONLY[1])
 @click.option("-f", "--file", "jobs_file", type=click.File("r", encoding="utf-8"),
               help="Bulk: JSON lines or a JSON array ('-' = stdin), all or nothing.")
 @json_option

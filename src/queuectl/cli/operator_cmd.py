@@ -1,4 +1,4 @@
-"""rerun: an operator's hands on single jobs."""
+"""rerun, hold, release: an operator's hands on single jobs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from queuectl import output
+from queuectl.app import control, documents
 from queuectl.app import enqueue as submitting
 from queuectl.cli.app import CliContext, json_option, pass_cli_context
 from queuectl.cli.jobs import job_defaults, with_job_flags
@@ -33,5 +34,32 @@ def rerun(cli_ctx: CliContext, /, rerun_id: str, job_id: str | None, as_json: bo
         output.line(job.id)
 
 
+@click.command()
+@click.argument("job_ids", nargs=-1, required=True, metavar="ID...")
+@json_option
+@pass_cli_context
+def hold(cli_ctx: CliContext, job_ids: tuple[str, ...], as_json: bool) -> None:
+    """Hold waiting jobs: never claimed until released (all or none)."""
+    _print(control.hold(cli_ctx.store(), job_ids), as_json)
+
+
+@click.command()
+@click.argument("job_ids", nargs=-1, required=True, metavar="ID...")
+@json_option
+@pass_cli_context
+def release(cli_ctx: CliContext, job_ids: tuple[str, ...], as_json: bool) -> None:
+    """Release held jobs: they run once due (all or none)."""
+    _print(control.release(cli_ctx.store(), job_ids), as_json)
+
+
+def _print(jobs: list[Any], as_json: bool) -> None:
+    if as_json:
+        output.emit_json(documents.job_docs(jobs))
+    else:
+        for job in jobs:
+            output.line(job.id)
+
+
 def register(group: click.Group) -> None:
-    group.add_command(rerun)
+    for command in (rerun, hold, release):
+        group.add_command(command)

@@ -35,6 +35,7 @@ def status(store: Storage, as_json: bool) -> None:
         if state == "pending":  # not states of their own: pending jobs not due yet
             rows.append(("  scheduled", stats.scheduled))
             rows.append(("  blocked", stats.blocked))
+            rows.append(("  held", stats.held))
     rows.append(("workers", f"{stats.workers_active} active, {stats.workers_busy} busy"))
     rows.append(("paused queues", ", ".join(stats.paused_queues) or "none"))
     limits = stats.queue_limits

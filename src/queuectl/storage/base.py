@@ -57,6 +57,7 @@ class Stats:
     workers_busy: int
     blocked: int = 0  # pending jobs waiting on dependencies (not counted as scheduled)
     queues: tuple[QueueSettings, ...] = ()  # the paused or limited queues, by name
+    held: int = 0  # pending or failed jobs that `hold` keeps from being claimed
 
     @property
     def paused_queues(self) -> list[str]:
@@ -71,6 +72,7 @@ class Stats:
             "counts": dict(self.counts),
             "scheduled": self.scheduled,
             "blocked": self.blocked,
+            "held": self.held,
             "workers": {"active": self.workers_active, "busy": self.workers_busy},
             "paused_queues": self.paused_queues,
             "queue_limits": self.queue_limits,
@@ -426,6 +428,18 @@ class Storage(ABC):
         """Delete jobs in final ``states`` finished more than ``older_than`` seconds ago,
         with their attempts and output, except those a waiting job still needs (a dead
         dependency). Returns how many jobs were deleted."""
+
+    @abstractmethod
+    def hold(self, job_ids: Sequence[str]) -> list[Job]:
+        """Hold waiting jobs (pending, failed; all or nothing): they keep their state and
+        are never claimed until released. Raises JobNotFound, WrongState (not waiting) or
+        AlreadyHeld for the first id that cannot be held; then nothing changes."""
+
+    @abstractmethod
+    def release(self, job_ids: Sequence[str]) -> list[Job]:
+        """Release held jobs (all or nothing): claimable again when due; idle workers are
+        woken. Raises JobNotFound or WrongState (not held) for the first id that cannot be
+        released; then nothing changes."""
 
     @abstractmethod
     def remove(self, job_ids: Sequence[str]) -> list[str]:

@@ -241,7 +241,8 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
     def _given_params(self, given: Sequence[tuple[str, JobSpec]]) -> Params:
         """mark_given's arrays, one per column."""
         return {"id": [job_id for job_id, _ in given],
-                "rerun_of": [spec.rerun_of for _, spec in given]}
+                "rerun_of": [spec.rerun_of for _, spec in given],
+                "held": [spec.held for _, spec in given]}
 
     def _claim_in(
         self, conn: Conn, worker_id: str, queues: Sequence[str] | None, clock: Params

@@ -47,7 +47,7 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         row["cwd"], json.loads(row["env"]) if row["env"] else None, row["runs"],
         _cron_of(row), row["unique_key"],
         False, None, (), (), None,  # duplicate, attempts_log, after, waiting_for, dependents
-        _added(row, "rerun_of"),
+        _added(row, "rerun_of"), bool(_added(row, "held")),
     ))
 
 
@@ -142,7 +142,7 @@ def inserted_job(spec: JobSpec, job_id: str, created: datetime) -> Job:
         max_retries=spec.max_retries, priority=spec.priority, timeout=spec.timeout,
         queue=spec.queue, run_at=created if spec.run_at is None else ms(to_ms(spec.run_at)),
         created_at=created, updated_at=created, cwd=spec.cwd, env=spec.env or None,
-        rerun_of=spec.rerun_of,
+        rerun_of=spec.rerun_of, held=spec.held,
     )
 
 

@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from queuectl.errors import (
+    AlreadyHeld,
     DependencyRefused,
     DuplicateJob,
     InvalidValue,
@@ -42,6 +43,7 @@ from queuectl.errors import (
 from queuectl.ids import new_job_ids
 from queuectl.models import (
     FINAL_STATES,
+    READY_STATES,
     Attempt,
     IdlePlan,
     Job,
@@ -76,7 +78,7 @@ UNIQUE_ROUNDS = 5
 def gives_more(spec: JobSpec) -> bool:
     """Whether a new job gives a field that insert_job leaves at its default (mark_given
     sets it)."""
-    return spec.rerun_of is not None
+    return spec.rerun_of is not None or spec.held
 
 
 class Cursor(Protocol):
@@ -397,12 +399,13 @@ class SqlStore(Storage, Generic[C]):
             )
             scheduled = int(conn.execute(self._q["count_scheduled"], params).fetchone()[0])
             blocked = int(conn.execute(self._q["count_blocked"], params).fetchone()[0])
+            held = int(conn.execute(self._q["count_held"], params).fetchone()[0])
             workers = self._judged_workers(conn)
             settings = conn.execute(self._q["queue_settings"], {}).fetchall()
         active = [w for w in workers if w.state != "lost"]
         busy = sum(w.state == "busy" for w in active)
         return Stats(counts, scheduled, len(active), busy, blocked,
-                     tuple(queue_from_row(row) for row in settings))
+                     tuple(queue_from_row(row) for row in settings), held)
 
     # --- user operations -------------------------------------------------------------------
 
@@ -456,6 +459,40 @@ class SqlStore(Storage, Generic[C]):
         with self._write() as conn:
             locked = [row[0] for row in conn.execute(self._q["purge_lock"], params)]
             return len(self._delete_finished(conn, locked))
+
+    def hold(self, job_ids: Sequence[str]) -> list[Job]:
+        return self._held(job_ids, "hold_job")
+
+    def release(self, job_ids: Sequence[str]) -> list[Job]:
+        return self._held(job_ids, "release_job")
+
+    def _held(self, job_ids: Sequence[str], name: str) -> list[Job]:
+        """hold_job or release_job on each job, in one transaction: all or none."""
+        clock = self._clock()
+        done: list[Job] = []
+        with self._write() as conn:
+            for job_id in dict.fromkeys(job_ids):
+                if unmatchable(job_id):
+                    raise JobNotFound(job_id)
+                found = self._jobs(conn, name, {"id": job_id, **clock})
+                if not found:
+                    raise self._hold_refusal(conn, job_id, name == "hold_job")
+                done.extend(found)
+            if done and name == "release_job":
+                self._wake(conn, "work")
+        return self._with_dependencies(done)
+
+    def _hold_refusal(self, conn: C, job_id: str, holding: bool) -> Exception:
+        """Why job ``job_id`` cannot be held (``holding``) or released."""
+        found = self._jobs(conn, "get_job", {"id": job_id})
+        if not found:
+            return JobNotFound(job_id)
+        job = found[0]
+        if holding and job.held and job.state in READY_STATES:
+            return AlreadyHeld(job_id, str(job.state))
+        if holding:
+            return WrongState(job_id, str(job.state), "pending or failed")
+        return WrongState(job_id, str(job.state), "held")
 
     def remove(self, job_ids: Sequence[str]) -> list[str]:
         wanted = list(dict.fromkeys(job_ids))

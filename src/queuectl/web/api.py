@@ -27,7 +27,7 @@ from queuectl.specs import check_queue
 from queuectl.web.params import MAX_NUMBER, whole_number
 from queuectl.web.stores import StorePool
 
-JOB_ACTIONS = frozenset({"logs", "retry", "cancel", "remove", "rerun"})
+JOB_ACTIONS = frozenset({"logs", "retry", "cancel", "remove", "rerun", "hold", "release"})
 QUEUE_ACTIONS = frozenset(control.QUEUE_ACTIONS)
 DEFAULT_LIMIT = 100  # as `list`; limit=0 means all, as `list --limit 0`
 
@@ -90,7 +90,7 @@ class Api:
     def _act(self, store: Storage, job_id: str, action: str | None, request: Request) -> Any:
         """GET: `show --json`, or `logs --json` (NoOutput, answered 404 like an unknown job,
         when the job has no such attempt or has not run yet); POST: `dlq retry`, `cancel`,
-        `remove`, `rerun` (the new job)."""
+        `remove`, `rerun` (the new job), `hold`, `release`."""
         if action is None:
             return documents.job_with_attempts(store, job_id).to_dict()
         if action == "logs":
@@ -101,6 +101,9 @@ class Api:
             return control.removed_doc(control.remove(store, [job_id]))
         if action == "rerun":
             return submitting.rerun(store, job_id, {}).to_dict()
+        if action in ("hold", "release"):
+            act = control.hold if action == "hold" else control.release
+            return act(store, [job_id])[0].to_dict()
         return control.cancel(store, [job_id])[0].to_dict()
 
     async def queues(self, request: Request) -> Response:

@@ -56,6 +56,8 @@ SELECT 'pending', (SELECT count(*) FROM jobs WHERE state IN ('pending', 'failed'
                   - coalesce((SELECT n FROM counted WHERE state = 'failed'), 0)
                   -- jobs waiting on dependencies are pending too (migrations/0007)
                   + (SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by > 0)
+                  -- failed held jobs are not in jobs_due, yet counted failed (0015)
+                  + (SELECT count(*) FROM jobs WHERE held AND state = 'failed')
 
 -- name: count_scheduled
 -- Pending jobs due later: those of jobs_due (pending or failed) minus the failed ones. The
@@ -64,7 +66,8 @@ SELECT 'pending', (SELECT count(*) FROM jobs WHERE state IN ('pending', 'failed'
 -- A job waiting on dependencies counts as blocked (count_blocked), not as scheduled.
 SELECT (SELECT count(*) FROM jobs
         WHERE state IN ('pending', 'failed') AND blocked_by = 0 AND run_at > queuectl_now_ms())
-     - (SELECT count(*) FROM jobs WHERE state = 'failed' AND run_at > queuectl_now_ms())
+     - (SELECT count(*) FROM jobs WHERE state = 'failed' AND blocked_by = 0
+                                    AND run_at > queuectl_now_ms())
 
 -- name: claim_any
 -- Takes the job in one statement (one round trip, one transaction): see queuectl_claim in
@@ -248,7 +251,7 @@ WHERE id = %(id)s AND state = 'processing'
 ON CONFLICT (job_id, number) DO NOTHING
 
 -- name: cancel_job
-UPDATE jobs SET state = 'cancelled', finished_at = queuectl_now_ms(),
+UPDATE jobs SET state = 'cancelled', finished_at = queuectl_now_ms(), held = false,
     updated_at = queuectl_now_ms(),
     last_error = CASE WHEN state = 'processing' THEN 'cancelled while running' ELSE last_error END
 WHERE id = %(id)s AND state IN ('pending', 'failed', 'processing')
@@ -335,7 +338,7 @@ WITH RECURSIVE doomed (id, cause) AS (
     UNION
     SELECT d.job_id, d.depends_on FROM job_dependencies d JOIN doomed ON d.depends_on = doomed.id
 )
-UPDATE jobs SET state = 'cancelled', finished_at = queuectl_now_ms(),
+UPDATE jobs SET state = 'cancelled', finished_at = queuectl_now_ms(), held = false,
     updated_at = queuectl_now_ms(),
     last_error = 'dependency ''' || (SELECT min(cause) FROM doomed WHERE doomed.id = jobs.id)
                  || ''' cancelled'
@@ -343,7 +346,11 @@ WHERE id IN (SELECT id FROM doomed) AND state = 'pending' AND blocked_by > 0
 RETURNING *
 
 -- name: count_blocked
-SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by > 0
+-- Waiting on dependencies; a held job counts as held (count_held), whatever it waits for.
+SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by > 0 AND NOT held
+
+-- name: count_held
+SELECT count(*) FROM jobs WHERE held AND state IN ('pending', 'failed')
 
 -- name: pg_fold_counts
 -- Housekeeping with no SQLite counterpart (names starting pg_ are PostgreSQL's own): fold
@@ -436,6 +443,20 @@ ORDER BY finished_at LIMIT %(limit)s
 -- waited for: an enqueue that had just made a dead job a dependency (lock_dependencies holds
 -- its row) would commit, and the job be deleted under its new dependent, stranding it. Once
 -- locked, no enqueue can add a dependent (lock_dependencies waits).
+
+-- name: hold_job
+-- A held job counts one more in blocked_by: the claim's partial indexes (jobs_ready,
+-- jobs_ready_queue, jobs_due) leave it out as they leave out a job waiting on dependencies,
+-- so the claim never sees it and costs what it did. A dependency completing meanwhile
+-- counts blocked_by down by its own one only (queuectl_release_dependents).
+UPDATE jobs SET held = true, blocked_by = blocked_by + 1, updated_at = queuectl_now_ms()
+WHERE id = %(id)s AND state IN ('pending', 'failed') AND NOT held
+RETURNING *
+
+-- name: release_job
+UPDATE jobs SET held = false, blocked_by = blocked_by - 1, updated_at = queuectl_now_ms()
+WHERE id = %(id)s AND state IN ('pending', 'failed') AND held
+RETURNING *
 
 -- name: remove_lock
 -- The jobs `remove` names, with their states, locked in id order (as purge_lock and
@@ -597,9 +618,12 @@ UPDATE jobs SET run_at_fixed = true WHERE id = ANY(%(ids)s::text[])
 
 -- name: mark_given
 -- The fields of new jobs that insert_job leaves at their defaults, set in its transaction
--- for the jobs that give them: one array per column.
-UPDATE jobs SET rerun_of = given.rerun_of
-FROM unnest(%(id)s::text[], %(rerun_of)s::text[]) AS given (id, rerun_of)
+-- for the jobs that give them: one array per column. After block_waiting, which sets
+-- blocked_by: a held job counts one more (see hold_job).
+UPDATE jobs SET rerun_of = given.rerun_of, held = given.held,
+    blocked_by = blocked_by + given.held::int
+FROM unnest(%(id)s::text[], %(rerun_of)s::text[], %(held)s::boolean[])
+     AS given (id, rerun_of, held)
 WHERE jobs.id = given.id
 
 -- name: clock_reading

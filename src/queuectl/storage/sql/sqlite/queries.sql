@@ -45,7 +45,11 @@ SELECT state, count(*) FROM jobs GROUP BY state
 SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by = 0 AND run_at > :now
 
 -- name: count_blocked
-SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by > 0
+-- Waiting on dependencies; a held job counts as held (count_held), whatever it waits for.
+SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by > 0 AND held = 0
+
+-- name: count_held
+SELECT count(*) FROM jobs WHERE held <> 0 AND state IN ('pending', 'failed')
 
 -- name: claim_any
 -- Only a registered worker claims: one taken for lost (its row removed) registers again
@@ -241,7 +245,7 @@ WHERE id = :id AND state = 'processing'
 ON CONFLICT (job_id, number) DO NOTHING
 
 -- name: cancel_job
-UPDATE jobs SET state = 'cancelled', finished_at = :now, updated_at = :now,
+UPDATE jobs SET state = 'cancelled', finished_at = :now, updated_at = :now, held = 0,
     last_error = CASE WHEN state = 'processing' THEN 'cancelled while running' ELSE last_error END
 WHERE id = :id AND state IN ('pending', 'failed', 'processing')
 RETURNING *
@@ -320,7 +324,7 @@ WITH RECURSIVE doomed (id, cause) AS (
     UNION
     SELECT d.job_id, d.depends_on FROM job_dependencies d JOIN doomed ON d.depends_on = doomed.id
 )
-UPDATE jobs SET state = 'cancelled', finished_at = :now, updated_at = :now,
+UPDATE jobs SET state = 'cancelled', finished_at = :now, updated_at = :now, held = 0,
     last_error = 'dependency ''' || (SELECT min(cause) FROM doomed WHERE doomed.id = jobs.id)
                  || ''' cancelled'
 WHERE id IN (SELECT id FROM doomed) AND state = 'pending' AND blocked_by > 0
@@ -497,6 +501,20 @@ LIMIT :limit
 -- them no waiting job needs (finished_unneeded), then delete those with what hangs on them.
 -- The write lock makes the three one moment here; PostgreSQL locks the rows instead.
 
+-- name: hold_job
+-- A held job counts one more in blocked_by: the claim's partial indexes (jobs_ready,
+-- jobs_ready_queue, jobs_due) leave it out as they leave out a job waiting on dependencies,
+-- so the claim never sees it and costs what it did. A dependency completing meanwhile
+-- counts blocked_by down by its own one only (jobs_release_dependents).
+UPDATE jobs SET held = 1, blocked_by = blocked_by + 1, updated_at = :now
+WHERE id = :id AND state IN ('pending', 'failed') AND held = 0
+RETURNING *
+
+-- name: release_job
+UPDATE jobs SET held = 0, blocked_by = blocked_by - 1, updated_at = :now
+WHERE id = :id AND state IN ('pending', 'failed') AND held <> 0
+RETURNING *
+
 -- name: remove_lock
 -- The jobs `remove` names, with their states; under the write lock they cannot change.
 SELECT id, state FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
@@ -544,8 +562,11 @@ UPDATE jobs SET run_at_fixed = 1 WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- name: mark_given
 -- The fields of new jobs that insert_job leaves at their defaults, set in its transaction
--- for the jobs that give them: rows of [id, rerun_of].
-UPDATE jobs SET rerun_of = json_extract(given.value, '$[1]')
+-- for the jobs that give them: rows of [id, rerun_of, held]. After block_waiting, which
+-- sets blocked_by: a held job counts one more (see hold_job).
+UPDATE jobs SET rerun_of = json_extract(given.value, '$[1]'),
+    held = json_extract(given.value, '$[2]'),
+    blocked_by = blocked_by + json_extract(given.value, '$[2]')
 FROM json_each(:rows) AS given
 WHERE jobs.id = json_extract(given.value, '$[0]')
 
