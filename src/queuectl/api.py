@@ -147,6 +147,7 @@ class Queue:
         run_at: datetime | str | None = None, delay: float | str | timedelta | None = None,
         queue: str = "default", cwd: str | None = None, env: Mapping[str, str] | None = None,
         after: Iterable[str] = (), unique_key: str | None = None, held: bool = False,
+        tags: Iterable[str] = (),
     ) -> Job:
         """Put one shell command on the queue; returns the new job (``to_dict()`` is
         `enqueue --json`).
@@ -161,7 +162,8 @@ class Queue:
         relative: to it). ``env``: variables added to the job's environment. ``after``:
         ids of jobs that must complete first; ``unique_key``: see docs/reference.md (both are
         passed to the same checks as the CLI's, and refused where those do not know them).
-        ``held``: never claimed until ``release`` (`enqueue --hold`).
+        ``held``: never claimed until ``release`` (`enqueue --hold`). ``tags``: what
+        ``list(tags=...)`` finds it by (1-100 characters each, at most 20).
 
         Raises InvalidJob (a ValueError) with the CLI's message for any refused field,
         DuplicateJob when ``id`` exists; nothing is written then."""
@@ -169,7 +171,8 @@ class Queue:
                           "max_retries": max_retries, "timeout": timeout, "run_at": run_at,
                           "delay": delay, "queue": queue, "cwd": cwd, "env": env,
                           "after": after, "unique_key": unique_key,
-                          "held": held or None})
+                          "held": held or None,
+                          "tags": ([tags] if isinstance(tags, str) else list(tags)) or None})
         from queuectl import submit
 
         return self._insert(lambda fallback: submit.single(fields, fallback))[0]
@@ -241,14 +244,18 @@ class Queue:
     # After every method annotated with list[...]: from here on, in the class body, the
     # name list is this method (mypy reads annotations there).
     def list(self, state: State | str | None = None, queue: str | None = None,
-             limit: int | None = 100) -> list[Job]:
-        """Jobs newest first, as `list`: only ``state`` / ``queue`` when given, at most
-        ``limit`` (None or 0: all). Raises InvalidValue (a ValueError) for an unknown state
-        or a negative limit."""
+             limit: int | None = 100, *, tags: Iterable[str] = (),
+             search: str | None = None) -> list[Job]:
+        """Jobs newest first, as `list`: only ``state`` / ``queue`` when given, only jobs
+        holding every one of ``tags``, only those whose id or command holds ``search`` in
+        any case; at most ``limit`` (None or 0: all). Raises InvalidValue (a ValueError)
+        for an unknown state or a negative limit."""
+        wanted = [tags] if isinstance(tags, str) else [*tags]
         chosen = parse_state(state)
         if limit is not None and (isinstance(limit, bool) or limit < 0):
             raise InvalidValue(f"invalid limit {limit!r}: must be an integer >= 0")
-        return self._call(lambda store: documents.list_jobs(store, chosen, queue, limit or None))
+        return self._call(lambda store: documents.list_jobs(store, chosen, queue, limit or None,
+                                                            tags=wanted, search=search))
 
     # --- controlling ----------------------------------------------------------------------
 

@@ -86,6 +86,7 @@ class JobSpec:
     unique_key: str | None = None
     rerun_of: str | None = None  # the ended job `rerun` made this one from
     held: bool = False  # `enqueue --hold`: never claimed until released
+    tags: tuple[str, ...] = ()  # `enqueue --tag`: what `list --tag` finds it by
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,7 @@ class Job:
     dependents: tuple[str, ...] | None = None
     rerun_of: str | None = None  # the ended job `rerun` made this one from
     held: bool = False  # `hold`: pending or failed, and never claimed until released
+    tags: tuple[str, ...] = ()  # `enqueue --tag`: what `list --tag` finds it by
 
     def to_dict(self) -> dict[str, Any]:
         """The job's ``--json`` document (``show --json`` when read with its attempts)."""
@@ -160,6 +162,7 @@ class Job:
             "unique_key": self.unique_key,
             "rerun_of": self.rerun_of,
             "held": self.held,
+            "tags": list(self.tags),
         }
         if self.dependents is not None:
             doc["dependents"] = list(self.dependents)

@@ -1,7 +1,7 @@
 """An operator's hands on single jobs, in-process on both stores: `remove` deletes ended
 jobs with their history, all or nothing; `rerun` makes a new job from an ended one; a held
-job is never claimed until released. The jobs are run by the embedded worker on the test's
-clock."""
+job is never claimed until released; tags and search filter `list`. The jobs are run by
+the embedded worker on the test's clock."""
 
 from __future__ import annotations
 
@@ -242,3 +242,43 @@ def test_hold_and_release_from_python_the_json_api_and_the_job_page(
     assert api.post("/api/jobs/ghost/hold").status_code == 404
     assert api.get("/api/status").json()["held"] == 1
     assert cli.json("status")["held"] == 1
+
+
+def test_tags_and_search_filter_list_with_state_and_queue(
+    clocked_cli: InProcessCli, worker: Worker, api: TestClient, db_url: str,
+) -> None:
+    cli = clocked_cli
+    build = cli.enqueue("make Build", "--id", "b1", "--tag", "ci", "--tag", "nightly")
+    assert cli.job(build)["tags"] == ["ci", "nightly"]
+    deploy = cli.enqueue("./deploy.sh", "--id", "Deploy-1", "--tag", "ci", "--queue", "ops")
+    plain = cli.enqueue("echo été", "--id", "p1", "--delay", "1h")
+    assert cli.job(plain)["tags"] == []
+    many = cli.json("enqueue", '{"command": "true", "tags": ["été", "a b", "ci", "ci"]}')
+    assert many["tags"] == ["été", "a b", "ci"]
+    assert worker.work_until_idle() == 3
+
+    def ids(*args: str) -> list[str]:
+        return [job["id"] for job in cli.json("list", *args)]
+
+    assert ids("--tag", "ci") == [many["id"], deploy, build]
+    assert ids("--tag", "ci", "--tag", "nightly") == [build]
+    assert ids("--tag", "ci", "--queue", "ops") == [deploy]
+    assert ids("--tag", "été") == [many["id"]] and ids("--tag", "a") == []
+    assert ids("--search", "BUILD") == [build]
+    assert ids("--search", "deploy") == [deploy]  # the id or the command, any case
+    assert ids("--search", "make", "--state", "pending") == []
+    assert ids("--search", "é", "--state", "pending") == [plain]
+    assert ids("--search", "%") == [] and ids("--search", "_") == []  # text, not patterns
+    assert ids("--search", "e", "--tag", "ci", "--state", "failed") == [deploy, build]
+    found = api.get("/api/jobs", params=[("tag", "ci"), ("tag", "nightly")])
+    assert [job["id"] for job in found.json()] == [build]
+    assert [job["id"] for job in api.get("/api/jobs?search=DEPLOY").json()] == [deploy]
+    assert '<dd id="job-tags">ci, nightly</dd>' in api.get(f"/jobs/{build}").text
+    with Queue(db_url) as q:
+        assert [job.id for job in q.list(tags=["ci"], search="make")] == [build]
+        tagged = q.enqueue("true", tags=["x"], held=True)
+        assert q.get(tagged.id).tags == ("x",)
+    cli.ok("cancel", build)
+    again = cli.json("rerun", build)
+    assert again["tags"] == ["ci", "nightly"]
+    assert cli.json("rerun", build, "--tag", "other")["tags"] == ["other"]

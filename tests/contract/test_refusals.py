@@ -107,6 +107,14 @@ TABLE: dict[str, list[Case]] = {
         Case(["enqueue", '{"command": "true", "bogus": 1}'], 2, "unknown job field 'bogus'"),
         Case(["enqueue", '{"command": "true", "held": 1}'], 2, "held must be true or false"),
         Case(["enqueue", "-c", "true", "--hold=yes"], 2),
+        Case(["enqueue", '{"command": "true", "tags": "ci"}'], 2, "tags must be an array"),
+        Case(["enqueue", '{"command": "true", "tags": [5]}'], 2, "a tag must be a string"),
+        Case(["enqueue", '{"command": "true", "tags": ["a\\u0007"]}'], 1, "invalid tag"),
+        Case(["enqueue", "-c", "true", "--tag", ""], 1, "invalid tag ''"),
+        Case(["enqueue", "-c", "true", "--tag", "x" * 101], 1, "1-100 characters"),
+        Case(["enqueue", "-c", "true", *[f"--tag=t{n}" for n in range(21)]], 1,
+             "too many tags (21): at most 20"),
+        Case(["list", "--tag"], 2, "requires an argument"),
         Case(["enqueue", '{"command": "true", "run_at": "2030-01-01T00:00:00Z", '
                          '"delay": "5s"}'], 2, "give run_at or delay, not both"),
         Case(["enqueue", '{"command": "true", "run_at": "2026-01-01T00:00:00Z", '

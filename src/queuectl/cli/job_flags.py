@@ -33,6 +33,7 @@ JOB: tuple[Row, ...] = (
     (("--cwd",), "cwd", "cwd", "text", "Directory to run in (default: the current one)."),
     (("-e", "--env"), "env", "env_pairs", "pair", "Environment variable for the job (repeatable)."),
     (("--after",), "after", "after", "many", "Run only once job ID has completed (repeatable)."),
+    (("--tag",), "tags", "tags", "many", "A tag to find the job by: list --tag (repeatable)."),
 )
 
 # `enqueue` only: a job `run` follows is its own, never a duplicate of another.
@@ -42,7 +43,8 @@ ENQUEUE_ONLY: tuple[Row, ...] = (
     (("--hold",), "held", "held", "switch", "Hold the job: never claimed until `release`."),
 )
 
-METAVARS = {"env": "KEY=VALUE", "after": "ID", "unique_key": "KEY"}  # the help's value names
+# the help's value names
+METAVARS = {"env": "KEY=VALUE", "after": "ID", "unique_key": "KEY", "tags": "TAG"}
 
 
 def fields_by_flag(rows: tuple[Row, ...]) -> dict[str, str]:

@@ -268,9 +268,12 @@ class Storage(ABC):
         offset: int = 0,
         id_contains: str | None = None,
         cron: str | None = None,
+        tags: Sequence[str] = (),
+        search: str | None = None,
     ) -> list[Job]:
-        """Jobs newest first, optionally filtered (``cron``: enqueued by that schedule);
-        ``limit=None`` for all."""
+        """Jobs newest first, optionally filtered (``cron``: enqueued by that schedule;
+        ``tags``: holding every one; ``search``: a case-insensitive substring of the id or
+        the command); ``limit=None`` for all."""
 
     @abstractmethod
     def attempts(self, job_id: str) -> list[Attempt]:

@@ -242,7 +242,9 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
         """mark_given's arrays, one per column."""
         return {"id": [job_id for job_id, _ in given],
                 "rerun_of": [spec.rerun_of for _, spec in given],
-                "held": [spec.held for _, spec in given]}
+                "held": [spec.held for _, spec in given],
+                "tags": [json.dumps(list(spec.tags)) if spec.tags else None
+                         for _, spec in given]}
 
     def _claim_in(
         self, conn: Conn, worker_id: str, queues: Sequence[str] | None, clock: Params

@@ -47,8 +47,13 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         row["cwd"], json.loads(row["env"]) if row["env"] else None, row["runs"],
         _cron_of(row), row["unique_key"],
         False, None, (), (), None,  # duplicate, attempts_log, after, waiting_for, dependents
-        _added(row, "rerun_of"), bool(_added(row, "held")),
+        _added(row, "rerun_of"), bool(_added(row, "held")), _tags(_added(row, "tags")),
     ))
+
+
+def _tags(value: str | None) -> tuple[str, ...]:
+    """The tags column (a JSON array, NULL: none) as the job's tags."""
+    return tuple(json.loads(value)) if value else ()
 
 
 def _cron_of(row: Mapping[str, Any]) -> str | None:
@@ -142,7 +147,7 @@ def inserted_job(spec: JobSpec, job_id: str, created: datetime) -> Job:
         max_retries=spec.max_retries, priority=spec.priority, timeout=spec.timeout,
         queue=spec.queue, run_at=created if spec.run_at is None else ms(to_ms(spec.run_at)),
         created_at=created, updated_at=created, cwd=spec.cwd, env=spec.env or None,
-        rerun_of=spec.rerun_of, held=spec.held,
+        rerun_of=spec.rerun_of, held=spec.held, tags=spec.tags,
     )
 
 

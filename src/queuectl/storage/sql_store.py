@@ -22,6 +22,7 @@ sql_queues.py's: each a SqlStore, and each dialect subclasses all three.
 
 from __future__ import annotations
 
+import json
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -78,7 +79,7 @@ UNIQUE_ROUNDS = 5
 def gives_more(spec: JobSpec) -> bool:
     """Whether a new job gives a field that insert_job leaves at its default (mark_given
     sets it)."""
-    return spec.rerun_of is not None or spec.held
+    return spec.rerun_of is not None or spec.held or bool(spec.tags)
 
 
 class Cursor(Protocol):
@@ -376,12 +377,14 @@ class SqlStore(Storage, Generic[C]):
     def list_jobs(
         self, state: State | None = None, queue: str | None = None, limit: int | None = 100,
         offset: int = 0, id_contains: str | None = None, cron: str | None = None,
+        tags: Sequence[str] = (), search: str | None = None,
     ) -> list[Job]:
-        if unmatchable(queue, id_contains, cron):
+        if unmatchable(queue, id_contains, cron, search, *tags):
             return []
         params = {
             "state": str(state) if state else None, "queue": queue, "id_contains": id_contains,
-            "cron": cron, "limit": limit, "offset": offset,
+            "cron": cron, "limit": limit, "offset": offset, "search": search or None,
+            "tags": json.dumps(list(dict.fromkeys(tags)), ensure_ascii=False) if tags else None,
         }
         return self._with_dependencies(self._read_jobs("list_jobs", params))
 

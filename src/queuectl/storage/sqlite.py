@@ -273,8 +273,9 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
         return {"rows": json.dumps(rows, ensure_ascii=False), "now": now}
 
     def _given_params(self, given: Sequence[tuple[str, JobSpec]]) -> Params:
-        """mark_given's rows: [id, rerun_of, held] each, as one JSON array."""
-        rows = [(job_id, spec.rerun_of, int(spec.held)) for job_id, spec in given]
+        """mark_given's rows: [id, rerun_of, held, tags] each, as one JSON array."""
+        rows = [(job_id, spec.rerun_of, int(spec.held), list(spec.tags) or None)
+                for job_id, spec in given]
         return {"rows": json.dumps(rows, ensure_ascii=False)}
 
     def _claim_in(

@@ -65,7 +65,10 @@ class Api:
             state, queue, limit = _list_args(request)
         except InvalidValue as exc:
             return error(str(exc), 400)
-        jobs = await self.pool.run(lambda s: documents.list_jobs(s, state, queue, limit))
+        tags = request.query_params.getlist("tag")
+        search = request.query_params.get("search") or None
+        jobs = await self.pool.run(lambda s: documents.list_jobs(s, state, queue, limit,
+                                                                 tags=tags, search=search))
         return JSONResponse(documents.job_docs(jobs))
 
     async def job(self, request: Request) -> Response:

@@ -29,6 +29,11 @@ WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
   AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
   AND (%(id_contains)s::text IS NULL OR strpos(id, %(id_contains)s::text) > 0)
   AND (%(cron)s::text IS NULL OR cron = %(cron)s::text)
+  -- `--search`: a case-insensitive substring of the id or the command
+  AND (%(search)s::text IS NULL OR strpos(lower(id), lower(%(search)s::text)) > 0
+                                OR strpos(lower(command), lower(%(search)s::text)) > 0)
+  -- `--tag` (a JSON array of distinct tags): the job holds every one
+  AND (%(tags)s::jsonb IS NULL OR coalesce(tags, '[]')::jsonb @> %(tags)s::jsonb)
 ORDER BY seq DESC
 LIMIT %(limit)s::bigint OFFSET %(offset)s
 
@@ -620,10 +625,10 @@ UPDATE jobs SET run_at_fixed = true WHERE id = ANY(%(ids)s::text[])
 -- The fields of new jobs that insert_job leaves at their defaults, set in its transaction
 -- for the jobs that give them: one array per column. After block_waiting, which sets
 -- blocked_by: a held job counts one more (see hold_job).
-UPDATE jobs SET rerun_of = given.rerun_of, held = given.held,
+UPDATE jobs SET rerun_of = given.rerun_of, held = given.held, tags = given.tags,
     blocked_by = blocked_by + given.held::int
-FROM unnest(%(id)s::text[], %(rerun_of)s::text[], %(held)s::boolean[])
-     AS given (id, rerun_of, held)
+FROM unnest(%(id)s::text[], %(rerun_of)s::text[], %(held)s::boolean[], %(tags)s::text[])
+     AS given (id, rerun_of, held, tags)
 WHERE jobs.id = given.id
 
 -- name: clock_reading

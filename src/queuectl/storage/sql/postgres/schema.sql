@@ -41,8 +41,9 @@ CREATE TABLE jobs (
     unique_key   text,                         -- see jobs_unique_key
     run_at_fixed boolean NOT NULL DEFAULT false, -- run_at is a wall-clock time (--run-at)
     rerun_of     text,                         -- the ended job `rerun` made this one from
-    held         boolean NOT NULL DEFAULT false -- `hold`: counted in blocked_by too, so that
-                                                -- the claim's indexes leave it out
+    held         boolean NOT NULL DEFAULT false, -- `hold`: counted in blocked_by too, so that
+                                                 -- the claim's indexes leave it out
+    tags         text                           -- JSON array of strings, or NULL: none
 );
 
 -- The claim walks this index in order and stops at the first due row that no other

@@ -23,6 +23,13 @@ WHERE (:state IS NULL OR state = :state)
   AND (:queue IS NULL OR queue = :queue)
   AND (:id_contains IS NULL OR instr(id, :id_contains) > 0)
   AND (:cron IS NULL OR cron = :cron)
+  -- `--search`: a case-insensitive substring of the id or the command
+  AND (:search IS NULL OR instr(lower(id), lower(:search)) > 0
+                       OR instr(lower(command), lower(:search)) > 0)
+  -- `--tag` (a JSON array of distinct tags): the job holds every one
+  AND (:tags IS NULL OR (SELECT count(*) FROM json_each(coalesce(jobs.tags, '[]')) AS t
+                         WHERE t.value IN (SELECT value FROM json_each(:tags)))
+                        = json_array_length(:tags))
 ORDER BY seq DESC
 LIMIT coalesce(:limit, -1) OFFSET :offset  -- NULL: every job
 
@@ -562,9 +569,10 @@ UPDATE jobs SET run_at_fixed = 1 WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- name: mark_given
 -- The fields of new jobs that insert_job leaves at their defaults, set in its transaction
--- for the jobs that give them: rows of [id, rerun_of, held]. After block_waiting, which
--- sets blocked_by: a held job counts one more (see hold_job).
+-- for the jobs that give them: rows of [id, rerun_of, held, tags]. After block_waiting,
+-- which sets blocked_by: a held job counts one more (see hold_job).
 UPDATE jobs SET rerun_of = json_extract(given.value, '$[1]'),
+    tags = json_extract(given.value, '$[3]'),
     held = json_extract(given.value, '$[2]'),
     blocked_by = blocked_by + json_extract(given.value, '$[2]')
 FROM json_each(:rows) AS given

@@ -31,8 +31,9 @@ CREATE TABLE jobs (
     unique_key   TEXT,                        -- see jobs_unique_key
     run_at_fixed INTEGER NOT NULL DEFAULT 0,  -- run_at is a wall-clock time (--run-at)
     rerun_of     TEXT,                        -- the ended job `rerun` made this one from
-    held         INTEGER NOT NULL DEFAULT 0   -- `hold`: counted in blocked_by too, so that
+    held         INTEGER NOT NULL DEFAULT 0,  -- `hold`: counted in blocked_by too, so that
                                               -- the claim's indexes leave it out
+    tags         TEXT                         -- JSON array of strings, or NULL: none
 );
 
 -- The claim walks this index in order and stops at the first due row: cost does not
