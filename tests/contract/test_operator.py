@@ -190,6 +190,7 @@ def test_a_held_job_is_never_claimed_until_released(
     status = cli.json("status")
     assert (status["counts"]["pending"], status["counts"]["failed"]) == (2, 1)
     assert (status["held"], status["blocked"], status["scheduled"]) == (3, 0, 0)
+    assert ["held", "3"] in [line.split() for line in cli.ok("status").splitlines()]
     released = cli.json("release", held, after, retried)
     assert [j["held"] for j in released] == [False, False, False]
     assert worker.work_until_idle() == 3

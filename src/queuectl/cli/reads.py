@@ -36,7 +36,8 @@ def status(store: Storage, as_json: bool) -> None:
         if state == "pending":  # not states of their own: pending jobs not due yet
             rows.append(("  scheduled", stats.scheduled))
             rows.append(("  blocked", stats.blocked))
-            rows.append(("  held", stats.held))
+            if stats.held:  # held jobs are pending, or failed and waiting for a retry
+                rows.append(("  held", stats.held))
     rows.append(("workers", f"{stats.workers_active} active, {stats.workers_busy} busy"))
     rows.append(("paused queues", ", ".join(stats.paused_queues) or "none"))
     limits = stats.queue_limits
