@@ -1,7 +1,8 @@
 """An operator's hands on single jobs, in-process on both stores: `remove` deletes ended
 jobs with their history, all or nothing; `rerun` makes a new job from an ended one; a held
 job is never claimed until released; tags and search filter `list`. The jobs are run by
-the embedded worker on the test's clock."""
+the embedded worker on the test's clock. The bulk forms (`--all` with filters) act on
+every job a filter matches, a batch at a time."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from queuectl import InvalidJob, Queue
 from queuectl.app import control
 from queuectl.errors import JobNeeded, WrongState
+from queuectl.models import JobSpec
 from queuectl.pool.worker import Worker
 from queuectl.storage.base import Storage
 from tests.clocks import MovingClock
@@ -283,3 +285,49 @@ def test_tags_and_search_filter_list_with_state_and_queue(
     again = cli.json("rerun", build)
     assert again["tags"] == ["ci", "nightly"]
     assert cli.json("rerun", build, "--tag", "other")["tags"] == ["other"]
+
+
+def test_bulk_actions_take_every_job_a_filter_matches(
+    clocked_cli: InProcessCli, clock: MovingClock, worker: Worker, api: TestClient,
+) -> None:
+    cli = clocked_cli
+    tagged = [cli.enqueue(f"echo {n}", "--tag", "t", "--delay", "1h") for n in range(5)]
+    other = cli.enqueue("sleep 1", "--delay", "1h", "--queue", "q")
+    before = cli.json("list")
+    assert cli.ok("hold", "--all", "--tag", "t", "--dry-run").split() == tagged
+    assert cli.json("list") == before  # --dry-run writes nothing
+    assert cli.json("hold", "--all", "--tag", "t", "--json") == {
+        "count": 5, "ids": tagged, "skipped": 0}
+    assert cli.ok("hold", "--all") == "1\n"  # only the one not held yet
+    assert cli.json("status")["held"] == 6
+    assert cli.json("release", "--all", "--queue", "q", "--json")["ids"] == [other]
+    assert cli.json("release", "--all", "--search", "ECHO 3", "--json")["ids"] == [tagged[3]]
+    assert cli.ok("cancel", "--all", "--state", "pending", "--tag", "t") == "5\n"
+    clock.move(60)
+    assert cli.json("cancel", "--all", "--older-than", "1m", "--json")["ids"] == [other]
+    dead = cli.enqueue("exit 1", "--max-retries", "0", "--tag", "d")
+    assert worker.work_until_idle() == 1
+    assert cli.json("dlq", "retry", "--all", "--tag", "d", "--dry-run", "--json")["ids"] == [
+        dead]
+    assert cli.json("dlq", "retry", "--all", "--tag", "d", "--json")["ids"] == [dead]
+    assert worker.work_until_idle() == 1
+    answer = api.post("/api/jobs/bulk", json={"action": "remove", "filter": {
+        "state": "cancelled", "tag": ["t"]}, "dry_run": True})
+    assert answer.json() == {"count": 5, "ids": tagged, "skipped": 0}
+    answer = api.post("/api/jobs/bulk", json={"action": "remove", "filter": {}})
+    assert answer.json()["count"] == 7
+    assert cli.json("list") == []
+    assert api.post("/api/jobs/bulk", json={"action": "purge"}).status_code == 400
+    assert api.post("/api/jobs/bulk", json={"action": "cancel", "filter": {
+        "older_than": "soon"}}).status_code == 400
+
+
+def test_bulk_goes_in_batches_and_skips_jobs_that_changed(store: Storage) -> None:
+    ids = store.enqueue_ids([JobSpec(command="true", max_retries=0) for _ in range(5)])
+    store.cancel([ids[2]])  # left the matching state after the match
+    done, skipped = control._each_or_skip(lambda todo: store.hold(todo), ids)
+    assert (done, skipped) == ([ids[0], ids[1], ids[3], ids[4]], 1)
+    assert control.bulk(store, "release", control.JobFilter(), batch=2) == {
+        "count": 4, "ids": [ids[0], ids[1], ids[3], ids[4]], "skipped": 0}
+    assert control.bulk(store, "cancel", control.JobFilter(state="failed")) == {
+        "count": 0, "ids": [], "skipped": 0}

@@ -9,6 +9,7 @@ import click
 from queuectl import output
 from queuectl.app import control, documents
 from queuectl.app import enqueue as submitting
+from queuectl.cli import bulk
 from queuectl.cli.app import CliContext, json_option, pass_cli_context
 from queuectl.cli.jobs import job_defaults, with_job_flags
 
@@ -35,20 +36,30 @@ def rerun(cli_ctx: CliContext, /, rerun_id: str, job_id: str | None, as_json: bo
 
 
 @click.command()
-@click.argument("job_ids", nargs=-1, required=True, metavar="ID...")
+@click.argument("job_ids", nargs=-1, metavar="ID...")
+@bulk.bulk_options
 @json_option
 @pass_cli_context
-def hold(cli_ctx: CliContext, job_ids: tuple[str, ...], as_json: bool) -> None:
+def hold(cli_ctx: CliContext, /, job_ids: tuple[str, ...], as_json: bool, every: bool,
+         dry_run: bool, **filters: Any) -> None:
     """Hold waiting jobs: never claimed until released (all or none)."""
+    if bulk.chosen(job_ids, every, dry_run, **filters):
+        bulk.run(cli_ctx, "hold", dry_run, as_json, **filters)
+        return
     _print(control.hold(cli_ctx.store(), job_ids), as_json)
 
 
 @click.command()
-@click.argument("job_ids", nargs=-1, required=True, metavar="ID...")
+@click.argument("job_ids", nargs=-1, metavar="ID...")
+@bulk.bulk_options
 @json_option
 @pass_cli_context
-def release(cli_ctx: CliContext, job_ids: tuple[str, ...], as_json: bool) -> None:
+def release(cli_ctx: CliContext, /, job_ids: tuple[str, ...], as_json: bool, every: bool,
+         dry_run: bool, **filters: Any) -> None:
     """Release held jobs: they run once due (all or none)."""
+    if bulk.chosen(job_ids, every, dry_run, **filters):
+        bulk.run(cli_ctx, "release", dry_run, as_json, **filters)
+        return
     _print(control.release(cli_ctx.store(), job_ids), as_json)
 
 

@@ -433,6 +433,16 @@ class Storage(ABC):
         dependency). Returns how many jobs were deleted."""
 
     @abstractmethod
+    def match_jobs(
+        self, states: Sequence[str], *, after: int = 0, limit: int = 1000,
+        held: bool | None = None, queue: str | None = None, tags: Sequence[str] = (),
+        search: str | None = None, older_than: float | None = None,
+    ) -> list[tuple[int, str]]:
+        """(seq, id) of the jobs in ``states`` past seq ``after``, in seq order, at most
+        ``limit``: one batch of a bulk action. Filters as list_jobs'; ``held`` (None:
+        either); ``older_than``: last changed more than that many seconds ago."""
+
+    @abstractmethod
     def hold(self, job_ids: Sequence[str]) -> list[Job]:
         """Hold waiting jobs (pending, failed; all or nothing): they keep their state and
         are never claimed until released. Raises JobNotFound, WrongState (not waiting) or

@@ -463,6 +463,22 @@ class SqlStore(Storage, Generic[C]):
             locked = [row[0] for row in conn.execute(self._q["purge_lock"], params)]
             return len(self._delete_finished(conn, locked))
 
+    def match_jobs(
+        self, states: Sequence[str], *, after: int = 0, limit: int = 1000,
+        held: bool | None = None, queue: str | None = None, tags: Sequence[str] = (),
+        search: str | None = None, older_than: float | None = None,
+    ) -> list[tuple[int, str]]:
+        if not states or unmatchable(queue, search, *tags):
+            return []
+        params = {
+            "states": self._list(list(states)), "after": after, "limit": limit, "held": held,
+            "queue": queue, "search": search or None,
+            "tags": json.dumps(list(dict.fromkeys(tags)), ensure_ascii=False) if tags else None,
+            "older_ms": None if older_than is None else int(older_than * 1000),
+            **self._clock(),
+        }
+        return [(int(row[0]), row[1]) for row in self._read("match_jobs", params)]
+
     def hold(self, job_ids: Sequence[str]) -> list[Job]:
         return self._held(job_ids, "hold_job")
 

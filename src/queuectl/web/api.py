@@ -130,6 +130,20 @@ class Api:
         done = await self.pool.run(apply)
         return JSONResponse({**control.queue_doc(done.after), "known": done.known})
 
+    async def bulk(self, request: Request) -> Response:
+        """POST /api/jobs/bulk: an action on every job a filter matches, answered like
+        `cancel --all --json` (see control.bulk_request for the body)."""
+        try:
+            doc = json.loads(await request.body() or b"{}")
+        except ValueError:
+            return error("the body is not JSON", 400)
+        try:
+            action, flt, dry_run = control.bulk_request(doc)
+        except QueuectlError as exc:
+            return failure(exc)
+        done = await self.pool.run(lambda s: control.bulk(s, action, flt, dry_run=dry_run))
+        return JSONResponse(done)
+
     async def retry_all(self, request: Request) -> Response:
         jobs = await self.pool.run(lambda s: control.retry_dead(s, None))
         return JSONResponse(documents.job_docs(jobs))

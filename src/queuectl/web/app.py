@@ -168,6 +168,7 @@ def create_app(url: str, token: str | None, stopping: threading.Event | None = N
         Route("/events", events.endpoint(pool, stopping or threading.Event())),
         Route("/api/status", api.status),
         Route("/api/jobs", api.jobs),
+        Route("/api/jobs/bulk", api.bulk, methods=["POST"]),
         Route("/api/jobs/{rest:path}", api.job, methods=["GET", "POST"]),
         Route("/api/dlq/retry", api.retry_all, methods=["POST"]),
         Route("/api/cron", cron_api.list),

@@ -449,6 +449,22 @@ ORDER BY finished_at LIMIT %(limit)s
 -- its row) would commit, and the job be deleted under its new dependent, stranding it. Once
 -- locked, no enqueue can add a dependent (lock_dependencies waits).
 
+-- name: match_jobs
+-- The next jobs after seq :after that a bulk action (`cancel --all` ...) applies to, in
+-- seq order, at most :limit: one batch. :held NULL: either.
+SELECT seq, id FROM jobs
+WHERE state = ANY(%(states)s::text[])
+  AND seq > %(after)s::bigint
+  AND (%(held)s::boolean IS NULL OR held = %(held)s::boolean)
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+  AND (%(search)s::text IS NULL OR strpos(lower(id), lower(%(search)s::text)) > 0
+                                OR strpos(lower(command), lower(%(search)s::text)) > 0)
+  AND (%(tags)s::jsonb IS NULL OR coalesce(tags, '[]')::jsonb @> %(tags)s::jsonb)
+  AND (%(older_ms)s::bigint IS NULL
+       OR updated_at < queuectl_now_ms() - %(older_ms)s::bigint)
+ORDER BY seq
+LIMIT %(limit)s::bigint
+
 -- name: hold_job
 -- A held job counts one more in blocked_by: the claim's partial indexes (jobs_ready,
 -- jobs_ready_queue, jobs_due) leave it out as they leave out a job waiting on dependencies,

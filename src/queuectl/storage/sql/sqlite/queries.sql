@@ -508,6 +508,23 @@ LIMIT :limit
 -- them no waiting job needs (finished_unneeded), then delete those with what hangs on them.
 -- The write lock makes the three one moment here; PostgreSQL locks the rows instead.
 
+-- name: match_jobs
+-- The next jobs after seq :after that a bulk action (`cancel --all` ...) applies to, in
+-- seq order, at most :limit: one batch. :held NULL: either.
+SELECT seq, id FROM jobs
+WHERE state IN (SELECT value FROM json_each(:states))
+  AND seq > :after
+  AND (:held IS NULL OR (held <> 0) = :held)
+  AND (:queue IS NULL OR queue = :queue)
+  AND (:search IS NULL OR instr(lower(id), lower(:search)) > 0
+                       OR instr(lower(command), lower(:search)) > 0)
+  AND (:tags IS NULL OR (SELECT count(*) FROM json_each(coalesce(jobs.tags, '[]')) AS t
+                         WHERE t.value IN (SELECT value FROM json_each(:tags)))
+                        = json_array_length(:tags))
+  AND (:older_ms IS NULL OR updated_at < :now - :older_ms)
+ORDER BY seq
+LIMIT :limit
+
 -- name: hold_job
 -- A held job counts one more in blocked_by: the claim's partial indexes (jobs_ready,
 -- jobs_ready_queue, jobs_due) leave it out as they leave out a job waiting on dependencies,
