@@ -331,3 +331,16 @@ def test_bulk_goes_in_batches_and_skips_jobs_that_changed(store: Storage) -> Non
         "count": 4, "ids": [ids[0], ids[1], ids[3], ids[4]], "skipped": 0}
     assert control.bulk(store, "cancel", control.JobFilter(state="failed")) == {
         "count": 0, "ids": [], "skipped": 0}
+
+
+def test_bulk_remove_matches_no_job_a_waiting_job_needs(
+    clocked_cli: InProcessCli, worker: Worker,
+) -> None:
+    cli = clocked_cli
+    dead = cli.enqueue("exit 1", "--max-retries", "0")
+    done = cli.enqueue("true")
+    assert worker.work_until_idle() == 2
+    waiting = cli.enqueue("true", "--after", dead)
+    assert cli.json("remove", "--all", "--dry-run", "--json")["ids"] == [done]
+    assert cli.json("remove", "--all", "--json") == {"count": 1, "ids": [done], "skipped": 0}
+    assert {job["id"] for job in cli.json("list")} == {dead, waiting}

@@ -189,7 +189,8 @@ def bulk(store: Storage, action: str, flt: JobFilter, *, dry_run: bool = False,
     skipped, after = 0, 0
     while True:
         found = store.match_jobs(states, after=after, limit=batch, held=held, queue=flt.queue,
-                                 tags=flt.tags, search=flt.search, older_than=flt.older_than)
+                                 tags=flt.tags, search=flt.search, older_than=flt.older_than,
+                                 unneeded=action == "remove")
         if not found:
             break
         after = found[-1][0]

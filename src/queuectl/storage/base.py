@@ -436,11 +436,12 @@ class Storage(ABC):
     def match_jobs(
         self, states: Sequence[str], *, after: int = 0, limit: int = 1000,
         held: bool | None = None, queue: str | None = None, tags: Sequence[str] = (),
-        search: str | None = None, older_than: float | None = None,
+        search: str | None = None, older_than: float | None = None, unneeded: bool = False,
     ) -> list[tuple[int, str]]:
         """(seq, id) of the jobs in ``states`` past seq ``after``, in seq order, at most
         ``limit``: one batch of a bulk action. Filters as list_jobs'; ``held`` (None:
-        either); ``older_than``: last changed more than that many seconds ago."""
+        either); ``older_than``: last changed more than that many seconds ago;
+        ``unneeded``: none that a waiting job still needs (as ``remove`` refuses)."""
 
     @abstractmethod
     def hold(self, job_ids: Sequence[str]) -> list[Job]:

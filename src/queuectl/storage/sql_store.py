@@ -466,7 +466,7 @@ class SqlStore(Storage, Generic[C]):
     def match_jobs(
         self, states: Sequence[str], *, after: int = 0, limit: int = 1000,
         held: bool | None = None, queue: str | None = None, tags: Sequence[str] = (),
-        search: str | None = None, older_than: float | None = None,
+        search: str | None = None, older_than: float | None = None, unneeded: bool = False,
     ) -> list[tuple[int, str]]:
         if not states or unmatchable(queue, search, *tags):
             return []
@@ -475,7 +475,7 @@ class SqlStore(Storage, Generic[C]):
             "queue": queue, "search": search or None,
             "tags": json.dumps(list(dict.fromkeys(tags)), ensure_ascii=False) if tags else None,
             "older_ms": None if older_than is None else int(older_than * 1000),
-            **self._clock(),
+            "unneeded": True if unneeded else None, **self._clock(),
         }
         return [(int(row[0]), row[1]) for row in self._read("match_jobs", params)]
 

@@ -462,6 +462,11 @@ WHERE state = ANY(%(states)s::text[])
   AND (%(tags)s::jsonb IS NULL OR coalesce(tags, '[]')::jsonb @> %(tags)s::jsonb)
   AND (%(older_ms)s::bigint IS NULL
        OR updated_at < queuectl_now_ms() - %(older_ms)s::bigint)
+  -- unneeded (remove): never a job a waiting job still needs, as finished_unneeded
+  AND (%(unneeded)s::boolean IS NULL OR state = 'completed' OR NOT has_dependents
+       OR NOT EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+                      WHERE d.depends_on = jobs.id AND w.state = 'pending'
+                        AND w.blocked_by > 0))
 ORDER BY seq
 LIMIT %(limit)s::bigint
 

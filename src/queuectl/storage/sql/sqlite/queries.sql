@@ -522,6 +522,10 @@ WHERE state IN (SELECT value FROM json_each(:states))
                          WHERE t.value IN (SELECT value FROM json_each(:tags)))
                         = json_array_length(:tags))
   AND (:older_ms IS NULL OR updated_at < :now - :older_ms)
+  -- :unneeded (remove): never a job a waiting job still needs, as finished_unneeded
+  AND (:unneeded IS NULL OR state = 'completed' OR NOT has_dependents OR NOT EXISTS (
+      SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+      WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0))
 ORDER BY seq
 LIMIT :limit
 
