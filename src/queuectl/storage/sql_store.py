@@ -414,16 +414,22 @@ class SqlStore(Storage, Generic[C]):
 
     def cancel(self, job_ids: Sequence[str]) -> list[Job]:
         clock = self._clock()
-        done: list[Job] = []
+        wanted = list(dict.fromkeys(job_ids))
+        if not wanted:
+            return []
         with self._write() as conn:
-            for job_id in job_ids:
+            # Set-wise (one statement each for a bulk action's whole batch); the first job
+            # in the order given that was not cancelled refuses the lot (rolled back).
+            sent = [job_id for job_id in wanted if not unmatchable(job_id)]
+            params = {"ids": self._list(sent), **clock}
+            conn.execute(self._q["keep_running_attempts"], params)
+            found = {job.id: job for job in self._jobs(conn, "cancel_jobs", params)}
+            for job_id in wanted:
                 if unmatchable(job_id):
                     raise JobNotFound(job_id)
-                conn.execute(self._q["keep_running_attempt"], {"id": job_id})
-                found = self._jobs(conn, "cancel_job", {"id": job_id, **clock})
-                if not found:
+                if job_id not in found:
                     raise self._refusal(conn, job_id, "pending, failed or processing")
-                done.extend(found)
+            done = [found[job_id] for job_id in wanted]
             # What waits on them can never run now: cancelled too (never running ones).
             ids = self._list([job.id for job in done])
             conn.execute(self._q["cancel_dependents"], {"ids": ids, **clock}).fetchall()

@@ -247,19 +247,21 @@ WHERE finished_at IS NULL AND worker = ANY(%(lost)s::text[])
 -- name: delete_workers
 DELETE FROM workers WHERE id = ANY(%(lost)s::text[])
 
--- name: keep_running_attempt
--- Before a running job is cancelled: its attempt, which has no row until it ends, gets one
+-- name: keep_running_attempts
+-- Before running jobs are cancelled: each one's attempt, which has no row until it ends, gets one
 -- now (open), so it stays in the log even if its worker never reports back.
 INSERT INTO attempts (job_id, number, worker, run_at, started_at)
 SELECT id, runs, worker, run_at, started_at FROM jobs
-WHERE id = %(id)s AND state = 'processing'
+WHERE id = ANY(%(ids)s::text[]) AND state = 'processing'
 ON CONFLICT (job_id, number) DO NOTHING
 
--- name: cancel_job
+-- name: cancel_jobs
+-- Every listed job that is pending, failed or processing (the caller refuses the lot when
+-- one is not, and rolls back).
 UPDATE jobs SET state = 'cancelled', finished_at = queuectl_now_ms(), held = false,
     updated_at = queuectl_now_ms(),
     last_error = CASE WHEN state = 'processing' THEN 'cancelled while running' ELSE last_error END
-WHERE id = %(id)s AND state IN ('pending', 'failed', 'processing')
+WHERE id = ANY(%(ids)s::text[]) AND state IN ('pending', 'failed', 'processing')
 RETURNING *
 
 -- name: retry_dead

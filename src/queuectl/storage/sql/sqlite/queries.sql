@@ -243,18 +243,20 @@ WHERE finished_at IS NULL AND worker IN (SELECT value FROM json_each(:lost))
 -- name: delete_workers
 DELETE FROM workers WHERE id IN (SELECT value FROM json_each(:lost))
 
--- name: keep_running_attempt
--- Before a running job is cancelled: its attempt, which has no row until it ends, gets one
+-- name: keep_running_attempts
+-- Before running jobs are cancelled: each one's attempt, which has no row until it ends, gets one
 -- now (open), so it stays in the log even if its worker never reports back.
 INSERT INTO attempts (job_id, number, worker, run_at, started_at)
 SELECT id, runs, worker, run_at, started_at FROM jobs
-WHERE id = :id AND state = 'processing'
+WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'processing'
 ON CONFLICT (job_id, number) DO NOTHING
 
--- name: cancel_job
+-- name: cancel_jobs
+-- Every listed job that is pending, failed or processing (the caller refuses the lot when
+-- one is not, and rolls back).
 UPDATE jobs SET state = 'cancelled', finished_at = :now, updated_at = :now, held = 0,
     last_error = CASE WHEN state = 'processing' THEN 'cancelled while running' ELSE last_error END
-WHERE id = :id AND state IN ('pending', 'failed', 'processing')
+WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('pending', 'failed', 'processing')
 RETURNING *
 
 -- name: retry_dead
