@@ -68,6 +68,9 @@ def _fields(entry: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
+Ids = list[str]  # named before the class: in its body, `list` is Queue.list
+
+
 class Queue:
     """A queue of shell jobs in one store: what the CLI does, from Python.
 
@@ -143,7 +146,8 @@ class Queue:
         max_retries: int | None = None, timeout: float | str | timedelta | None = None,
         run_at: datetime | str | None = None, delay: float | str | timedelta | None = None,
         queue: str = "default", cwd: str | None = None, env: Mapping[str, str] | None = None,
-        after: Iterable[str] = (), unique_key: str | None = None,
+        after: Iterable[str] = (), unique_key: str | None = None, held: bool = False,
+        tags: Iterable[str] = (),
     ) -> Job:
         """Put one shell command on the queue; returns the new job (``to_dict()`` is
         `enqueue --json`).
@@ -158,13 +162,17 @@ class Queue:
         relative: to it). ``env``: variables added to the job's environment. ``after``:
         ids of jobs that must complete first; ``unique_key``: see docs/reference.md (both are
         passed to the same checks as the CLI's, and refused where those do not know them).
+        ``held``: never claimed until ``release`` (`enqueue --hold`). ``tags``: what
+        ``list(tags=...)`` finds it by (1-100 characters each, at most 20).
 
         Raises InvalidJob (a ValueError) with the CLI's message for any refused field,
         DuplicateJob when ``id`` exists; nothing is written then."""
         fields = _fields({"command": command, "id": id, "priority": priority,
                           "max_retries": max_retries, "timeout": timeout, "run_at": run_at,
                           "delay": delay, "queue": queue, "cwd": cwd, "env": env,
-                          "after": after, "unique_key": unique_key})
+                          "after": after, "unique_key": unique_key,
+                          "held": held or None,
+                          "tags": ([tags] if isinstance(tags, str) else list(tags)) or None})
         from queuectl import submit
 
         return self._insert(lambda fallback: submit.single(fields, fallback))[0]
@@ -236,14 +244,18 @@ class Queue:
     # After every method annotated with list[...]: from here on, in the class body, the
     # name list is this method (mypy reads annotations there).
     def list(self, state: State | str | None = None, queue: str | None = None,
-             limit: int | None = 100) -> list[Job]:
-        """Jobs newest first, as `list`: only ``state`` / ``queue`` when given, at most
-        ``limit`` (None or 0: all). Raises InvalidValue (a ValueError) for an unknown state
-        or a negative limit."""
+             limit: int | None = 100, *, tags: Iterable[str] = (),
+             search: str | None = None) -> list[Job]:
+        """Jobs newest first, as `list`: only ``state`` / ``queue`` when given, only jobs
+        holding every one of ``tags``, only those whose id or command holds ``search`` in
+        any case; at most ``limit`` (None or 0: all). Raises InvalidValue (a ValueError)
+        for an unknown state or a negative limit."""
+        wanted = [tags] if isinstance(tags, str) else [*tags]
         chosen = parse_state(state)
         if limit is not None and (isinstance(limit, bool) or limit < 0):
             raise InvalidValue(f"invalid limit {limit!r}: must be an integer >= 0")
-        return self._call(lambda store: documents.list_jobs(store, chosen, queue, limit or None))
+        return self._call(lambda store: documents.list_jobs(store, chosen, queue, limit or None,
+                                                            tags=wanted, search=search))
 
     # --- controlling ----------------------------------------------------------------------
 
@@ -252,6 +264,40 @@ class Queue:
         by its worker moments later); returns it, cancelled. Raises JobNotFound, or
         WrongState for a job that is already final."""
         return self._call(lambda store: control.cancel(store, [id])[0])
+
+    def remove(self, *ids: str) -> Ids:
+        """Delete ended jobs (completed, dead, cancelled) with their attempts and output,
+        all or none, as `remove`; the ids deleted. Raises JobNotFound, WrongState for a job
+        not ended, or JobNeeded for one a waiting job still needs; nothing is deleted then."""
+        return self._call(lambda store: control.remove(store, ids))
+
+    def hold(self, *ids: str) -> Ids:
+        """Hold waiting (pending or failed) jobs, all or none, as `hold`: never claimed until
+        released; the jobs' ids. Raises JobNotFound, or WrongState for a job not waiting or
+        held already; nothing changes then."""
+        return [job.id for job in self._call(lambda store: control.hold(store, ids))]
+
+    def release(self, *ids: str) -> Ids:
+        """Release held jobs, all or none, as `release`; the jobs' ids. Raises JobNotFound,
+        or WrongState for a job that is not held; nothing changes then."""
+        return [job.id for job in self._call(lambda store: control.release(store, ids))]
+
+    def rerun(self, id: str, **fields: Any) -> Job:
+        """A new job from ended job ``id`` (completed, dead, cancelled), as `rerun`: its
+        command, priority, timeout, max_retries, queue, cwd and env, with ``fields`` (any
+        of ``enqueue``'s keyword arguments) winning; due at once unless they say otherwise.
+        The new job's ``rerun_of`` is ``id``. Raises JobNotFound, WrongState for a job that
+        has not ended, InvalidJob for a refused field."""
+        given = _fields(fields)
+        from queuectl.app import enqueue as submitting
+
+        def rerun(store: Storage) -> Job:
+            try:
+                return submitting.rerun(store, id, given)
+            except (UsageError, InvalidValue) as exc:
+                raise InvalidJob(str(exc)) from None
+
+        return self._call(rerun, writes=True)
 
     def retry(self, id: str) -> Job:
         """A dead job back to pending, attempts 0, due now (as `dlq retry`); returns it.

@@ -67,6 +67,24 @@ class WrongState(QueuectlError):
         self.state = state
 
 
+class AlreadyHeld(WrongState):
+    """`hold` of a job that is held already."""
+
+    def __init__(self, job_id: str, state: str) -> None:
+        QueuectlError.__init__(self, f"job {job_id!r} is {state} and held already")
+        self.job_id = job_id
+        self.state = state
+
+
+class JobNeeded(QueuectlError):
+    """An ended job that a waiting job still needs (a dead dependency): not removed."""
+
+    def __init__(self, job_id: str, state: str, dependent: str) -> None:
+        super().__init__(f"job {job_id!r} is {state} and job {dependent!r} waits for it")
+        self.job_id = job_id
+        self.state = state
+
+
 class StoreUnavailable(QueuectlError):
     """The store cannot be opened or reached (bad path, not a database, server down)."""
 

@@ -88,6 +88,9 @@ class JobSpec:
     # At most one job with this key is pending, failed or processing: enqueueing
     # another gives back the one there is.
     unique_key: str | None = None
+    rerun_of: str | None = None  # the ended job `rerun` made this one from
+    held: bool = False  # `enqueue --hold`: never claimed until released
+    tags: tuple[str, ...] = ()  # `enqueue --tag`: what `list --tag` finds it by
 
 
 @record(frozen=True, slots=True)
@@ -132,6 +135,9 @@ class Job:
     # The jobs that run after this one, on a job read with its history (`show`, Queue.get);
     # None on one read without it.
     dependents: tuple[str, ...] | None = None
+    rerun_of: str | None = None  # the ended job `rerun` made this one from
+    held: bool = False  # `hold`: pending or failed, and never claimed until released
+    tags: tuple[str, ...] = ()  # `enqueue --tag`: what `list --tag` finds it by
 
     def to_dict(self) -> dict[str, Any]:
         """The job's ``--json`` document (``show --json`` when read with its attempts)."""
@@ -158,6 +164,9 @@ class Job:
             "after": list(self.after),
             "waiting_for": list(self.waiting_for),
             "unique_key": self.unique_key,
+            "rerun_of": self.rerun_of,
+            "held": self.held,
+            "tags": list(self.tags),
         }
         if self.dependents is not None:
             doc["dependents"] = list(self.dependents)

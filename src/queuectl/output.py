@@ -152,11 +152,14 @@ def truncate(text: str, width: int = 60) -> str:
 
 def next_run(job: Job, now: datetime) -> str:
     """When a waiting (pending or failed) job runs, for people (`list`, `show` and the
-    dashboard): "waiting for build, test" (dependencies not completed yet), "in 4h59m"
+    dashboard): "held" (until `release`), "waiting for build, test" (dependencies not
+    completed yet), "in 4h59m"
     (scheduled or backing off; under a second away is "in 1s"), "now" or "12s ago" (due,
     waiting for a worker); "" for any other state."""
     if job.state not in READY_STATES:
         return ""
+    if job.held:
+        return "held"
     if job.waiting_for:
         return waiting_for(job)
     from queuectl.timeparse import format_relative  # a job table's "in 5m"

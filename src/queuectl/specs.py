@@ -27,10 +27,12 @@ if TYPE_CHECKING:
     from typing import Any
 
 FIELDS = ("id", "command", "max_retries", "priority", "timeout", "run_at", "delay", "queue",
-          "cwd", "env", "after", "unique_key")
+          "cwd", "env", "after", "unique_key", "held", "tags")
 _FIELD_SET = frozenset(FIELDS)
 MAX_ID_CHARS = 200
 MAX_QUEUE_CHARS = 100
+MAX_TAG_CHARS = 100
+MAX_TAGS = 20  # tags per job
 # Linux refuses a single exec argument longer than MAX_ARG_STRLEN (32 pages, with its NUL):
 # a longer command could never start, so it is refused at the door.
 MAX_COMMAND_BYTES = 32 * 4096 - 1
@@ -71,6 +73,34 @@ def check_unique_key(key: object) -> str | None:
         raise InvalidValue(f"invalid unique_key {key[:40]!r}: 1-{MAX_ID_CHARS} characters, "
                            "no control characters")
     return key
+
+
+def check_tags(tags: object) -> tuple[str, ...]:
+    """A job's tags: an array of strings, each 1-100 characters without control
+    characters, at most 20; repeats count once."""
+    if tags is None:
+        return ()
+    if not isinstance(tags, list | tuple):
+        raise UsageError(f"tags must be an array of strings, not {_kind(tags)}")
+    for tag in tags:
+        if not isinstance(tag, str):
+            raise UsageError(f"a tag must be a string, not {_kind(tag)}")
+        if not 1 <= len(tag) <= MAX_TAG_CHARS or _has_control(tag):
+            raise InvalidValue(f"invalid tag {tag[:40]!r}: 1-{MAX_TAG_CHARS} characters, "
+                               "no control characters")
+    unique = tuple(dict.fromkeys(tags))
+    if len(unique) > MAX_TAGS:
+        raise InvalidValue(f"too many tags ({len(unique)}): at most {MAX_TAGS}")
+    return unique
+
+
+def check_held(value: object) -> bool:
+    """`held` (`enqueue --hold`): true or false; null means not given."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise UsageError(f"held must be true or false, not {_kind(value)}")
+    return value
 
 
 def parse_limit(text: str) -> int | None:
@@ -296,6 +326,8 @@ def build_spec(
         run_at_fixed=fields.get("run_at") is not None,
         after=check_after(fields.get("after")),
         unique_key=check_unique_key(fields.get("unique_key")),
+        held=check_held(fields.get("held")),
+        tags=check_tags(fields.get("tags")),
     )
     if spec.env:  # a command alone is within MAX_COMMAND_BYTES, far below the whole budget
         check_exec_size(spec.command, spec.env)

@@ -275,3 +275,21 @@ def test_a_retry_countdown_moves_on_by_itself(cli: Cli, page: Page) -> None:
         expect(when).to_have_text(re.compile(r"^in \ds$"))
         expect(when).to_have_count(0, timeout=20_000)  # due now: waiting for a worker
     assert cli.job(job)["state"] == "failed"
+
+
+def test_hold_release_and_rerun_from_a_jobs_page(cli: Cli, page: Page) -> None:
+    job = cli.enqueue("true", "--delay", "1h")
+    with dashboard(cli) as base:
+        page.goto(f"{base}/jobs/{quote(job, safe='')}")
+        expect(page.locator("#job-rerun")).to_have_count(0)
+        page.locator("#job-hold").click()
+        wait_until(lambda: cli.job(job)["held"], timeout=10, what="hold")
+        page.locator("#job-release").click()  # the page shows it once it has refreshed
+        wait_until(lambda: not cli.job(job)["held"], timeout=10, what="release")
+        expect(page.locator("#job-hold")).to_be_visible()
+        cli.ok("cancel", job)
+        page.locator("#job-rerun").click()
+        wait_until(lambda: any(j["rerun_of"] == job for j in cli.json("list")), timeout=10,
+                   what="rerun")
+    [rerun] = [j for j in cli.json("list") if j["rerun_of"] == job]
+    assert (rerun["state"], rerun["held"]) == ("pending", False)

@@ -15,7 +15,7 @@ from tests.inprocess import InProcessCli
 READERS = [
     ["status"], ["list"], ["show", "x"], ["logs", "x"], ["wait", "x"], ["metrics"],
     ["dlq", "list"], ["config", "get", "max-retries"], ["config", "list"], ["worker", "list"],
-    ["cancel", "x"], ["dlq", "retry", "x"], ["purge", "--older-than", "1d"],
+    ["cancel", "x"], ["remove", "x"], ["dlq", "retry", "x"], ["purge", "--older-than", "1d"],
     ["worker", "stop"], ["queue", "list"], ["cron", "list"], ["cron", "show", "x"],
     ["cron", "remove", "x"], ["cron", "pause", "x"], ["cron", "resume", "x"],
     ["cron", "run", "x"], ["dashboard", "--port", "0"],

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 
+import pytest
+
 from queuectl.models import AttemptResult, Outcome, WorkerInfo, to_ms, utcnow
 from queuectl.pool.worker import Worker
 from queuectl.retry import after_failure
@@ -17,6 +19,13 @@ from tests.clocks import MovingClock
 from tests.contract.test_cron import set_next_run
 from tests.helpers import ticks
 from tests.inprocess import InProcessCli
+
+
+@pytest.fixture(autouse=True)
+def _time_moves_only_when_moved(clock: MovingClock) -> None:
+    """Ticks are counted: with real time passing too, a loaded machine that took over a
+    second between two steps saw a schedule of every 1s fire once more."""
+    clock.freeze()
 
 
 def test_pause_and_resume(

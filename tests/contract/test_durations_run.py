@@ -13,7 +13,8 @@ from tests.inprocess import InProcessCli
 CONTRACT_JOB_FIELDS = {"id", "command", "state", "attempts", "max_retries", "priority",
                        "timeout", "queue", "run_at", "created_at", "updated_at", "started_at",
                        "finished_at", "exit_code", "last_error", "worker", "cwd", "env",
-                       "after", "waiting_for", "cron", "unique_key"}
+                       "after", "waiting_for", "cron", "unique_key", "rerun_of",
+                       "held", "tags"}
 
 
 def test_workers_read_duration_keys_as_seconds(

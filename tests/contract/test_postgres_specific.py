@@ -16,7 +16,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from queuectl.errors import StoreUnavailable
+from queuectl.errors import JobNeeded, StoreUnavailable
 from queuectl.models import (
     AttemptResult,
     IdlePlan,
@@ -379,11 +379,11 @@ def test_a_client_clock_running_ahead_changes_nothing(
     assert due is not None and 1700 < due <= 1800
 
 
-@pytest.mark.parametrize("delete", ["purge", "retention"])
+@pytest.mark.parametrize("delete", ["purge", "retention", "remove"])
 def test_deleting_a_dead_job_never_strands_a_dependent_enqueued_meanwhile(
     url: str, pstore: Storage, delete: str
 ) -> None:
-    """An enqueue that makes dead job A a dependency and a purge (or retention batch) of A,
+    """An enqueue that makes dead job A a dependency and a purge (retention batch, remove) of A,
     at once: A's row lock orders them, and whichever goes first, no job may be left waiting
     on a job that is gone (the purge judged A unneeded from a snapshot older than the lock it
     waited for, and deleted it under its new dependent)."""
@@ -412,6 +412,11 @@ def test_deleting_a_dead_job_never_strands_a_dependent_enqueued_meanwhile(
         try:
             if delete == "purge":
                 results["deleted"] = store.purge([State.DEAD], 0)
+            elif delete == "remove":
+                try:
+                    results["deleted"] = store.remove(["A"])
+                except JobNeeded as exc:  # B came first and waits for A
+                    results["deleted"] = exc
             else:
                 results["deleted"] = store.prune_finished(0, 50)
         finally:

@@ -32,7 +32,7 @@ def _row() -> dict[str, Any]:
             "created_at": ms(T0) - 1000, "updated_at": ms(T1), "started_at": ms(T1) - 5,
             "finished_at": ms(T1) + 5, "exit_code": 3, "last_error": "boom", "worker": "w",
             "cwd": "/tmp", "env": json.dumps({"A": "1"}), "runs": 3, "cron": "nightly",
-            "unique_key": "k"}
+            "unique_key": "k", "rerun_of": "j0", "held": 1, "tags": json.dumps(["a", "b"])}
 
 
 def test_job_from_row_matches_the_keyword_constructor() -> None:
@@ -44,7 +44,7 @@ def test_job_from_row_matches_the_keyword_constructor() -> None:
         created_at=ms(row["created_at"]), updated_at=ms(row["updated_at"]),
         started_at=ms(row["started_at"]), finished_at=ms(row["finished_at"]), exit_code=3,
         last_error="boom", worker="w", cwd="/tmp", env={"A": "1"}, last_attempt=3,
-        cron="nightly", unique_key="k",
+        cron="nightly", unique_key="k", rerun_of="j0", held=True, tags=("a", "b"),
     )
     job = job_from_row(row)
     assert job == expected

@@ -1,4 +1,5 @@
-"""The actions on jobs, queues and schedules: what `cancel`, `dlq retry`, `purge`, `queue
+"""The actions on jobs, queues and schedules: what `cancel`, `dlq retry`, `purge`,
+`remove`, `hold`, `release`, `queue
 pause|resume|limit`, `cron pause|resume|run`, the dashboard's buttons, its JSON API and
 ``Queue`` do.
 
@@ -10,7 +11,9 @@ an unknown name, WrongState for a job in the wrong state, InvalidValue for a bad
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
+from queuectl.errors import InvalidValue, JobNeeded, JobNotFound, UniqueKeyTaken, WrongState
 from queuectl.models import FINAL_STATES, QueueSettings
 
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
@@ -69,6 +72,29 @@ def purge(store: Storage, states: Sequence[State], older_than: float) -> int:
     return store.purge(list(states) or sorted(FINAL_STATES), older_than)
 
 
+def hold(store: Storage, job_ids: Sequence[str]) -> list[Job]:
+    """Hold waiting jobs, all or none: they stay pending (or failed) and are never claimed
+    until released. Raises JobNotFound, WrongState (not waiting, or held already)."""
+    return store.hold(job_ids)
+
+
+def release(store: Storage, job_ids: Sequence[str]) -> list[Job]:
+    """Release held jobs, all or none: claimed again once due. Raises JobNotFound,
+    WrongState (not held)."""
+    return store.release(job_ids)
+
+
+def remove(store: Storage, job_ids: Sequence[str]) -> list[str]:
+    """Delete ended jobs with their attempts and output, all or none; the ids deleted.
+    Raises JobNotFound, WrongState (not ended) or JobNeeded (a waiting job needs it)."""
+    return store.remove(job_ids)
+
+
+def removed_doc(job_ids: Sequence[str]) -> dict[str, object]:
+    """What `remove --json` and the JSON API answer: how many, which, none skipped."""
+    return {"count": len(job_ids), "ids": list(job_ids), "skipped": 0}
+
+
 def queue_action(name: str, action: str,
                  limit: str | None = None) -> Callable[[Storage], QueueChange]:
     """``action`` (pause, resume, limit) on queue ``name``, checked now, to apply to a
@@ -120,3 +146,114 @@ def cron_act(store: Storage, name: str, action: str) -> dict[str, Any]:
     if action == "run":
         return cron_run(store, name).to_dict()
     return cron_paused(store, name, action == "pause").to_dict()
+
+
+BULK_ACTIONS = ("cancel", "hold", "release", "remove", "retry")
+BULK_BATCH = 500  # jobs per transaction: an enqueue beside a bulk action waits for one batch
+# The states each bulk action applies to, and whether held (None: either).
+_BULK_MATCH: dict[str, tuple[tuple[str, ...], bool | None]] = {
+    "cancel": (("pending", "failed", "processing"), None),
+    "hold": (("pending", "failed"), False),
+    "release": (("pending", "failed"), True),
+    "remove": (("completed", "dead", "cancelled"), None),
+    "retry": (("dead",), None),
+}
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """Which jobs a bulk action takes: any of a state, a queue, tags (every one), a
+    search text (id or command, any case), last changed more than ``older_than`` seconds
+    ago. Only jobs the action applies to match, whatever the filter says."""
+
+    state: str | None = None
+    queue: str | None = None
+    tags: tuple[str, ...] = ()
+    search: str | None = None
+    older_than: float | None = None
+
+
+def bulk(store: Storage, action: str, flt: JobFilter, *, dry_run: bool = False,
+         batch: int = BULK_BATCH) -> dict[str, Any]:
+    """``action`` (one of BULK_ACTIONS) on every job ``flt`` matches, a batch at a time,
+    each batch one short transaction; a job that left the matching state meanwhile is
+    skipped and counted. ``dry_run``: only the ids it would touch. The `--json` answer:
+    ``{"count": n, "ids": [...], "skipped": n}``."""
+    if action not in _BULK_MATCH:
+        raise InvalidValue(f"invalid action {action!r}: one of {', '.join(BULK_ACTIONS)}")
+    states, held = _BULK_MATCH[action]
+    if flt.state is not None:
+        states = tuple(s for s in states if s == flt.state)
+    act = _BULK_DO[action]
+    done: list[str] = []
+    skipped, after = 0, 0
+    while True:
+        found = store.match_jobs(states, after=after, limit=batch, held=held, queue=flt.queue,
+                                 tags=flt.tags, search=flt.search, older_than=flt.older_than,
+                                 unneeded=action == "remove")
+        if not found:
+            break
+        after = found[-1][0]
+        ids = [job_id for _, job_id in found]
+        if dry_run:
+            done += ids
+            continue
+        changed, missed = _each_or_skip(lambda todo: act(store, todo), ids)
+        done += changed
+        skipped += missed
+    return {"count": len(done), "ids": done, "skipped": skipped}
+
+
+def bulk_request(doc: object) -> tuple[str, JobFilter, bool]:
+    """A bulk request as the JSON API takes it, checked: ``{"action": ..., "filter":
+    {"state", "queue", "tag": [...], "search", "older_than"}, "dry_run": bool}`` ->
+    (action, filter, dry_run). Raises InvalidValue naming what is wrong."""
+    from queuectl.timeparse import parse_duration
+
+    if not isinstance(doc, dict):
+        raise InvalidValue("the body must be a JSON object")
+    action = doc.get("action")
+    if action not in _BULK_MATCH:
+        raise InvalidValue(f"invalid action {action!r}: one of {', '.join(BULK_ACTIONS)}")
+    flt = doc.get("filter") or {}
+    dry_run = doc.get("dry_run", False)
+    if not isinstance(flt, dict) or not isinstance(dry_run, bool):
+        raise InvalidValue("filter must be an object, dry_run true or false")
+    unknown = set(flt) - {"state", "queue", "tag", "search", "older_than"}
+    if unknown:
+        raise InvalidValue(f"unknown filter {sorted(unknown)[0]!r}")
+    tags = flt.get("tag") or []
+    tags = [tags] if isinstance(tags, str) else tags
+    texts = [flt.get("state"), flt.get("queue"), flt.get("search"), *tags]
+    if not isinstance(tags, list) or not all(t is None or isinstance(t, str) for t in texts):
+        raise InvalidValue("state, queue, search and each tag must be strings")
+    older = flt.get("older_than")
+    if older is not None and not isinstance(older, str | int | float) or isinstance(older, bool):
+        raise InvalidValue("older_than must be a duration: seconds, or text like 7d")
+    seconds = None if older is None else parse_duration(str(older))
+    return action, JobFilter(flt.get("state") or None, flt.get("queue") or None, tuple(tags),
+                             flt.get("search") or None, seconds), dry_run
+
+
+_BULK_DO: dict[str, Callable[[Storage, list[str]], object]] = {
+    "cancel": lambda store, ids: store.cancel(ids),
+    "hold": lambda store, ids: store.hold(ids),
+    "release": lambda store, ids: store.release(ids),
+    "remove": lambda store, ids: store.remove(ids),
+    "retry": lambda store, ids: store.retry_dead(ids),
+}
+
+
+def _each_or_skip(act: Callable[[list[str]], object], ids: list[str]) -> tuple[list[str], int]:
+    """``act`` on ``ids`` (all or none), again without each job it refuses (one that left
+    the matching state since it was matched): the ids changed, how many were skipped."""
+    todo, skipped = list(ids), 0
+    while todo:
+        try:
+            act(todo)
+        except (JobNotFound, WrongState, JobNeeded, UniqueKeyTaken) as exc:
+            todo.remove(exc.job_id)
+            skipped += 1
+            continue
+        break
+    return todo, skipped

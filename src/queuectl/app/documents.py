@@ -80,11 +80,14 @@ def parse_state(state: State | str | None) -> State | None:
 
 def list_jobs(store: Storage, state: State | None = None, queue: str | None = None,
               limit: int | None = None, *, offset: int = 0, id_contains: str | None = None,
-              cron: str | None = None) -> list[Job]:
+              cron: str | None = None, tags: Sequence[str] = (),
+              search: str | None = None) -> list[Job]:
     """Jobs newest first (`list`, `dlq list`, GET /api/jobs, the dashboard's pages): only
-    ``state``, ``queue``, ids holding ``id_contains``, jobs of schedule ``cron``, when
+    ``state``, ``queue``, ids holding ``id_contains``, jobs of schedule ``cron``, jobs
+    holding every one of ``tags``, ids or commands holding ``search`` in any case, when
     given; at most ``limit`` (None: all) after skipping ``offset``."""
-    return store.list_jobs(state, queue, limit, offset, id_contains, cron=cron)
+    return store.list_jobs(state, queue, limit, offset, id_contains, cron=cron, tags=tags,
+                           search=search)
 
 
 def stats(store: Storage) -> Stats:

@@ -1,4 +1,4 @@
-"""Putting jobs on the queue: the one way in for `enqueue`, `run` and ``Queue``.
+"""Putting jobs on the queue: the one way in for `enqueue`, `rerun`, `run` and ``Queue``.
 
 Every job is built and checked by submit.py before the store is touched, against an
 existing store's config or, when the store is missing, the config a new one starts with;
@@ -13,10 +13,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from queuectl import submit
-from queuectl.errors import DependencyRefused, DuplicateJob, InvalidJob
+from queuectl.errors import DependencyRefused, DuplicateJob, InvalidJob, JobNotFound, WrongState
 
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
     from queuectl.models import Job
     from queuectl.storage.base import Storage
 
@@ -48,6 +51,35 @@ def insert_ids(store: Storage, batch: submit.Batch) -> list[str]:
     is read back)."""
     with entries_named(batch):
         return store.enqueue_ids(batch.specs)
+
+
+def rerun(store: Storage, job_id: str, given: Mapping[str, Any]) -> Job:
+    """A new job from ended job ``job_id`` (completed, dead, cancelled): its command,
+    priority, timeout, max_retries, queue, cwd, env and tags, the ``given`` fields (the enqueue
+    flags) winning; never its id, dependencies, unique key or run_at, so it is due at once
+    unless ``given`` says otherwise. The new job names ``job_id`` in ``rerun_of``. Raises
+    JobNotFound, WrongState for a job that has not ended, or what enqueue refuses."""
+    from dataclasses import replace
+
+    from queuectl import specs
+    from queuectl.models import FINAL_STATES
+
+    job = store.get_job(job_id)
+    if job is None:
+        raise JobNotFound(job_id)
+    if job.state not in FINAL_STATES:
+        raise WrongState(job_id, str(job.state), "completed, dead or cancelled")
+    copied: dict[str, Any] = {
+        "command": job.command, "priority": job.priority, "timeout": job.timeout or 0,
+        "max_retries": job.max_retries, "queue": job.queue, "cwd": job.cwd,
+    }
+    if job.env:
+        copied["env"] = job.env
+    if job.tags:
+        copied["tags"] = list(job.tags)
+    batch = submit.single(specs.merge(copied, given), submit.Defaults.of(store))
+    batch.specs[0] = replace(batch.specs[0], rerun_of=job_id)
+    return insert(store, batch)[0]
 
 
 @contextmanager

@@ -122,13 +122,14 @@ def register() -> None:
         dlq,
         init_cmd,
         jobs,
+        operator_cmd,
         queues_cmd,
         run_cmd,
         workers,
     )
 
-    for module in (init_cmd, jobs, run_cmd, control, workers, queues_cmd, dlq, config_cmd,
-                   cron_cmd):
+    for module in (init_cmd, jobs, run_cmd, control, operator_cmd, workers, queues_cmd, dlq,
+                   config_cmd, cron_cmd):
         module.register(cli)
     from queuectl.cli import extras
 

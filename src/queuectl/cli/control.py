@@ -1,11 +1,14 @@
-"""cancel, wait, purge."""
+"""cancel, remove, wait, purge."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
 from queuectl import output
 from queuectl.app import control, documents
+from queuectl.cli import bulk
 from queuectl.cli.app import CliContext, json_option, pass_cli_context
 from queuectl.cli.params import duration
 from queuectl.errors import EXIT_FAILURE, EXIT_OK
@@ -15,11 +18,16 @@ CANCEL_ACK_TIMEOUT = 5.0  # seconds cancel waits for a running job's worker to k
 
 
 @click.command()
-@click.argument("job_ids", nargs=-1, required=True, metavar="ID...")
+@click.argument("job_ids", nargs=-1, metavar="ID...")
+@bulk.bulk_options
 @json_option
 @pass_cli_context
-def cancel(cli_ctx: CliContext, job_ids: tuple[str, ...], as_json: bool) -> None:
+def cancel(cli_ctx: CliContext, /, job_ids: tuple[str, ...], as_json: bool, every: bool,
+           dry_run: bool, **filters: Any) -> None:
     """Cancel jobs: pending/failed ones never run; running ones are killed."""
+    if bulk.chosen(job_ids, every, dry_run, **filters):
+        bulk.run(cli_ctx, "cancel", dry_run, as_json, **filters)
+        return
     store = cli_ctx.store()
     jobs = control.cancel(store, job_ids)
     # Give the workers a moment to kill what they ran, so that 'cancelled' means gone.
@@ -30,6 +38,25 @@ def cancel(cli_ctx: CliContext, job_ids: tuple[str, ...], as_json: bool) -> None
     else:
         for job in jobs:
             output.line(job.id)
+
+
+@click.command()
+@click.argument("job_ids", nargs=-1, metavar="ID...")
+@bulk.bulk_options
+@json_option
+@pass_cli_context
+def remove(cli_ctx: CliContext, /, job_ids: tuple[str, ...], as_json: bool, every: bool,
+           dry_run: bool, **filters: Any) -> None:
+    """Delete ended jobs with their attempts and output (all or none)."""
+    if bulk.chosen(job_ids, every, dry_run, **filters):
+        bulk.run(cli_ctx, "remove", dry_run, as_json, **filters)
+        return
+    removed = control.remove(cli_ctx.store(), job_ids)
+    if as_json:
+        output.emit_json(control.removed_doc(removed))
+    else:
+        for job_id in removed:
+            output.line(job_id)
 
 
 @click.command()
@@ -73,5 +100,5 @@ def purge(cli_ctx: CliContext, states: tuple[str, ...], older_than: float, as_js
 
 
 def register(group: click.Group) -> None:
-    for command in (cancel, wait, purge):
+    for command in (cancel, remove, wait, purge):
         group.add_command(command)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import click
 
 from queuectl import output
 from queuectl.app import control, documents
+from queuectl.cli import bulk
 from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
 from queuectl.cli.params import bounded
 from queuectl.cli.reads import render_jobs
@@ -29,13 +33,17 @@ def list_dead(cli_ctx: CliContext, limit: int, as_json: bool) -> None:
 
 @dlq.command()
 @click.argument("job_ids", nargs=-1, metavar="ID...")
+@functools.partial(bulk.bulk_options, every=False)
 @click.option("--all", "retry_all", is_flag=True, help="Retry every dead job.")
 @json_option
 @pass_cli_context
-def retry(cli_ctx: CliContext, job_ids: tuple[str, ...], retry_all: bool, as_json: bool) -> None:
+def retry(cli_ctx: CliContext, /, job_ids: tuple[str, ...], retry_all: bool, as_json: bool,
+          dry_run: bool, **filters: Any) -> None:
     """Dead jobs back to pending, attempts reset, due now."""
-    if bool(job_ids) == retry_all:
-        raise click.UsageError("give job ids or --all (not both)")
+    if bulk.chosen(job_ids, retry_all, dry_run, **filters) and bulk.filtered(dry_run,
+                                                                              **filters):
+        bulk.run(cli_ctx, "retry", dry_run, as_json, **filters)
+        return
     jobs = control.retry_dead(cli_ctx.store(), None if retry_all else job_ids)
     if as_json:
         output.emit_json(documents.job_docs(jobs))

@@ -27,9 +27,9 @@ if TYPE_CHECKING:
 # Every option of the click `enqueue` command: flag -> field (a job field, from the table
 # both parsers read, or "file" / "db" / "json" which are handled apart).
 ENQUEUE_ROWS = job_flags.JOB + job_flags.ENQUEUE_ONLY
-VALUE_FLAGS = {**job_flags.fields_by_flag(ENQUEUE_ROWS), "-f": "file", "--file": "file",
-               "--db": "db"}
-BOOL_FLAGS = {"--json": "json"}
+BOOL_FLAGS = {"--json": "json", **job_flags.switches(ENQUEUE_ROWS)}
+VALUE_FLAGS = {**{flag: field for flag, field in job_flags.fields_by_flag(ENQUEUE_ROWS).items()
+                  if flag not in BOOL_FLAGS}, "-f": "file", "--file": "file", "--db": "db"}
 KINDS = {**job_flags.kinds_by_field(ENQUEUE_ROWS), "db": "many"}
 # The reads taken here: command -> its value flags (`--db` is every command's). Other
 # flags (--cron, --help...) go to click.

@@ -6,7 +6,7 @@ click: the fast path reads this table on every `queuectl enqueue`.
 
 Each row: (the flag's names, the job field it sets, the click parameter's name, its kind,
 its help). Kinds: "text"; "int" (a whole number); "many" (repeatable, a list); "pair"
-(repeatable KEY=VALUE, a mapping).
+(repeatable KEY=VALUE, a mapping); "switch" (no value: true when given).
 """
 
 from __future__ import annotations
@@ -33,21 +33,29 @@ JOB: tuple[Row, ...] = (
     (("--cwd",), "cwd", "cwd", "text", "Directory to run in (default: the current one)."),
     (("-e", "--env"), "env", "env_pairs", "pair", "Environment variable for the job (repeatable)."),
     (("--after",), "after", "after", "many", "Run only once job ID has completed (repeatable)."),
+    (("--tag",), "tags", "tags", "many", "A tag to find the job by: list --tag (repeatable)."),
 )
 
 # `enqueue` only: a job `run` follows is its own, never a duplicate of another.
 ENQUEUE_ONLY: tuple[Row, ...] = (
     (("--unique-key",), "unique_key", "unique_key", "text",
      "Enqueue nothing while a job with KEY is pending, failed or running."),
+    (("--hold",), "held", "held", "switch", "Hold the job: never claimed until `release`."),
 )
 
 METAVARS = {"env": "KEY=VALUE", "after": "ID", "unique_key": "KEY",  # the help's value names
-            "timeout": "DURATION", "delay": "DURATION", "run_at": "TIME"}
+            "timeout": "DURATION", "delay": "DURATION", "run_at": "TIME", "tags": "TAG"}
 
 
 def fields_by_flag(rows: tuple[Row, ...]) -> dict[str, str]:
     """Every name of every flag in ``rows`` -> the job field it sets."""
     return {name: field for names, field, _, _, _ in rows for name in names}
+
+
+def switches(rows: tuple[Row, ...]) -> dict[str, str]:
+    """Every name of every switch in ``rows`` -> the job field it sets."""
+    return {name: field for names, field, _, kind, _ in rows if kind == "switch"
+            for name in names}
 
 
 def kinds_by_field(rows: tuple[Row, ...]) -> dict[str, str]:

@@ -22,6 +22,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _option(row: job_flags.Row) -> Callable[[F], F]:
     """The click option of one row of the flag table (cli/job_flags.py)."""
     names, field, param, kind, help_text = row
+    if kind == "switch":
+        return click.option(*names, param, is_flag=True, default=None, help=help_text)
     return click.option(*names, param, type=int if kind == "int" else None,
                         multiple=kind in ("many", "pair"), metavar=job_flags.METAVARS.get(field),
                         help=help_text)
@@ -39,7 +41,8 @@ def with_job_flags(command: F) -> F:
 def job_defaults(flags: dict[str, Any], job_id: str | None, env_pairs: tuple[str, ...],
                  after: tuple[str, ...]) -> dict[str, Any]:
     """The job fields the flags give (those given only)."""
-    defaults = {k: v for k, v in flags.items() if v is not None}
+    # Not given: None, a switch's False, a repeatable flag's ().
+    defaults = {k: v for k, v in flags.items() if v is not None and v is not False and v != ()}
     if env_pairs:
         defaults["env"] = parse_env_pairs(env_pairs)
     if job_id is not None:
@@ -53,6 +56,7 @@ def job_defaults(flags: dict[str, Any], job_id: str | None, env_pairs: tuple[str
 @click.argument("job_json", required=False, metavar="[JSON]")
 @with_job_flags
 @_option(job_flags.ENQUEUE_ONLY[0])
+@_option(job_flags.ENQUEUE_ONLY[1])
 @click.option("-f", "--file", "jobs_file", type=click.File("r", encoding="utf-8"),
               help="Bulk: JSON lines or a JSON array ('-' = stdin), all or nothing.")
 @json_option
@@ -100,14 +104,19 @@ def parse_env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--state", type=STATE_CHOICE, help="Only jobs in this state.")
 @click.option("--queue", help="Only jobs of this queue.")
 @click.option("--cron", "cron_name", metavar="NAME", help="Only jobs of this schedule.")
+@click.option("--tag", "tags", multiple=True, metavar="TAG",
+              help="Only jobs with this tag (repeatable: every one).")
+@click.option("--search", metavar="TEXT",
+              help="Only jobs whose id or command holds TEXT (any case).")
 @click.option("--limit", type=int, callback=bounded(0, 10**9), default=reads.LIST_LIMIT,
               show_default=True, help="At most this many (0: all).")
 @json_option
 @pass_cli_context
 def list_cmd(cli_ctx: CliContext, state: str | None, queue: str | None, cron_name: str | None,
-             limit: int, as_json: bool) -> None:
+             tags: tuple[str, ...], search: str | None, limit: int, as_json: bool) -> None:
     """Jobs, newest first."""
-    reads.list_jobs(cli_ctx.store(), state, queue, cron_name, limit, as_json)
+    reads.list_jobs(cli_ctx.store(), state, queue, cron_name, limit, as_json, tags=tags,
+                    search=search)
 
 
 @click.command()

@@ -15,6 +15,7 @@ from queuectl.models import READY_STATES, State, iso, utcnow
 
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
     from queuectl.app.store import Storage
@@ -35,6 +36,8 @@ def status(store: Storage, as_json: bool) -> None:
         if state == "pending":  # not states of their own: pending jobs not due yet
             rows.append(("  scheduled", stats.scheduled))
             rows.append(("  blocked", stats.blocked))
+            if stats.held:  # held jobs are pending, or failed and waiting for a retry
+                rows.append(("  held", stats.held))
     rows.append(("workers", f"{stats.workers_active} active, {stats.workers_busy} busy"))
     rows.append(("paused queues", ", ".join(stats.paused_queues) or "none"))
     limits = stats.queue_limits
@@ -43,10 +46,11 @@ def status(store: Storage, as_json: bool) -> None:
 
 
 def list_jobs(store: Storage, state: str | None, queue: str | None, cron: str | None,
-              limit: int, as_json: bool) -> None:
+              limit: int, as_json: bool, *, tags: Sequence[str] = (),
+              search: str | None = None) -> None:
     """Jobs, newest first; ``limit`` 0 lists all. Says on stderr when the limit cut the list."""
     jobs = documents.list_jobs(store, State(state) if state else None, queue, limit or None,
-                               cron=cron)
+                               cron=cron, tags=tags, search=search)
     render_jobs(jobs, as_json)
     if limit and len(jobs) == limit and not as_json:
         output.note(f"(the newest {limit}; --limit 0 lists all)")
@@ -81,6 +85,7 @@ def show(store: Storage, job_id: str, as_json: bool) -> None:
     doc["after"] = " ".join(job.after) or None
     doc["waiting_for"] = " ".join(job.waiting_for) or None
     doc["dependents"] = " ".join(job.dependents or ()) or None
+    doc["tags"] = " ".join(job.tags) or None
     doc["env"] = " ".join(f"{k}={v}" for k, v in (job.env or {}).items()) or None
     doc["timeout"] = None if job.timeout is None else format_duration(job.timeout)
     if job.state in READY_STATES:

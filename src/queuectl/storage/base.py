@@ -58,6 +58,7 @@ class Stats:
     workers_busy: int
     blocked: int = 0  # pending jobs waiting on dependencies (not counted as scheduled)
     queues: tuple[QueueSettings, ...] = ()  # the paused or limited queues, by name
+    held: int = 0  # pending or failed jobs that `hold` keeps from being claimed
 
     @property
     def paused_queues(self) -> list[str]:
@@ -72,6 +73,7 @@ class Stats:
             "counts": dict(self.counts),
             "scheduled": self.scheduled,
             "blocked": self.blocked,
+            "held": self.held,
             "workers": {"active": self.workers_active, "busy": self.workers_busy},
             "paused_queues": self.paused_queues,
             "queue_limits": self.queue_limits,
@@ -267,9 +269,12 @@ class Storage(ABC):
         offset: int = 0,
         id_contains: str | None = None,
         cron: str | None = None,
+        tags: Sequence[str] = (),
+        search: str | None = None,
     ) -> list[Job]:
-        """Jobs newest first, optionally filtered (``cron``: enqueued by that schedule);
-        ``limit=None`` for all."""
+        """Jobs newest first, optionally filtered (``cron``: enqueued by that schedule;
+        ``tags``: holding every one; ``search``: a case-insensitive substring of the id or
+        the command); ``limit=None`` for all."""
 
     @abstractmethod
     def attempts(self, job_id: str) -> list[Attempt]:
@@ -427,6 +432,37 @@ class Storage(ABC):
         """Delete jobs in final ``states`` finished more than ``older_than`` seconds ago,
         with their attempts and output, except those a waiting job still needs (a dead
         dependency). Returns how many jobs were deleted."""
+
+    @abstractmethod
+    def match_jobs(
+        self, states: Sequence[str], *, after: int = 0, limit: int = 1000,
+        held: bool | None = None, queue: str | None = None, tags: Sequence[str] = (),
+        search: str | None = None, older_than: float | None = None, unneeded: bool = False,
+    ) -> list[tuple[int, str]]:
+        """(seq, id) of the jobs in ``states`` past seq ``after``, in seq order, at most
+        ``limit``: one batch of a bulk action. Filters as list_jobs'; ``held`` (None:
+        either); ``older_than``: last changed more than that many seconds ago;
+        ``unneeded``: none that a waiting job still needs (as ``remove`` refuses)."""
+
+    @abstractmethod
+    def hold(self, job_ids: Sequence[str]) -> list[Job]:
+        """Hold waiting jobs (pending, failed; all or nothing): they keep their state and
+        are never claimed until released. Raises JobNotFound, WrongState (not waiting) or
+        AlreadyHeld for the first id that cannot be held; then nothing changes."""
+
+    @abstractmethod
+    def release(self, job_ids: Sequence[str]) -> list[Job]:
+        """Release held jobs (all or nothing): claimable again when due; idle workers are
+        woken. Raises JobNotFound or WrongState (not held) for the first id that cannot be
+        released; then nothing changes."""
+
+    @abstractmethod
+    def remove(self, job_ids: Sequence[str]) -> list[str]:
+        """Delete ended jobs (completed, dead, cancelled) with their attempts and output,
+        all or nothing; the ids deleted, in the order given (each once).
+
+        Raises JobNotFound, WrongState (a job not ended) or JobNeeded (a waiting job still
+        needs it) for the first id that cannot go; then nothing is deleted."""
 
     @abstractmethod
     def prune_finished(self, older_than: float, limit: int) -> int:

@@ -43,6 +43,7 @@ from queuectl.storage.sql import queries
 from queuectl.storage.sql_clock import SqlClock
 from queuectl.storage.sql_cron import SqlCron
 from queuectl.storage.sql_queues import SqlQueues
+from queuectl.storage.sql_store import gives_more
 from queuectl.storage.sql_workers import SqlWorkers
 from queuectl.transitions import Transition
 
@@ -223,12 +224,14 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
     def _insert_jobs(self, specs: Sequence[JobSpec], ids: list[str]) -> int:
         """One statement, one array per column (it notifies the idle workers itself)."""
         params = {**_columns(specs, ids), "channel": CHANNEL}
-        if dependencies.any_after(specs) or any(spec.run_at_fixed for spec in specs):
+        if dependencies.any_after(specs) or any(
+                spec.run_at_fixed or gives_more(spec) for spec in specs):
             with self._write() as conn:
                 row = conn.execute(self._q["insert_job"], params).fetchone()
                 if dependencies.any_after(specs):
                     self._record_dependencies(conn, specs, ids)
                 self._mark_run_at_fixed(conn, specs, ids)
+                self._mark_given(conn, specs, ids)
         else:
             with self._db() as conn:  # one statement: its own transaction
                 row = conn.execute(self._q["insert_job"], params).fetchone()
@@ -238,6 +241,14 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
     def _unique_params(self, specs: Sequence[JobSpec], ids: list[str]) -> Params:
         """insert_job's arrays, and one of unique keys."""
         return {**_columns(specs, ids), "unique_key": [s.unique_key for s in specs]}
+
+    def _given_params(self, given: Sequence[tuple[str, JobSpec]]) -> Params:
+        """mark_given's arrays, one per column."""
+        return {"id": [job_id for job_id, _ in given],
+                "rerun_of": [spec.rerun_of for _, spec in given],
+                "held": [spec.held for _, spec in given],
+                "tags": [json.dumps(list(spec.tags)) if spec.tags else None
+                         for _, spec in given]}
 
     def _claim_in(
         self, conn: Conn, worker_id: str, queues: Sequence[str] | None, clock: Params

@@ -51,16 +51,17 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         row["cwd"], json.loads(row["env"]) if row["env"] else None, row["runs"],
         _cron_of(row), row["unique_key"],
         False, None, (), (), None,  # duplicate, attempts_log, after, waiting_for, dependents
+        _added(row, "rerun_of"), bool(_added(row, "held")), _tags(_added(row, "tags")),
     ))
 
 
-# The columns of a claim's row, in Job's field order (SQLite's claim queries return these,
-# not every column): read by position, a claimed job is built without a name lookup per
-# column, and the five columns a Job has no field for are not sent.
+# The columns of a claim's row, in Job's field order (the claim queries of both stores return
+# these, not every column): read by position, a claimed job is built without a name lookup
+# per column, and the columns a Job has no field for are not sent.
 CLAIMED_COLUMNS = ("id", "command", "state", "attempts", "max_retries", "priority", "timeout",
                    "queue", "run_at", "created_at", "updated_at", "started_at",
                    "finished_at", "exit_code", "last_error", "worker", "cwd", "env", "runs",
-                   "cron", "unique_key")
+                   "cron", "unique_key", "rerun_of", "held", "tags")
 _STATES = {str(state): state for state in State}  # a dict lookup, not the enum's call
 
 
@@ -68,14 +69,20 @@ def claimed_job(row: Sequence[Any]) -> Job:
     """A row of CLAIMED_COLUMNS as a Job (as job_from_row reads the same columns)."""
     (job_id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
      created_at, updated_at, started_at, finished_at, exit_code, last_error, worker, cwd,
-     env, runs, cron, unique_key) = row
+     env, runs, cron, unique_key, rerun_of, held, tags) = row
     return job_from_values((
         job_id, command, _STATES[state], attempts, max_retries, priority, timeout, queue,
         ms(run_at), ms(created_at), ms(updated_at), from_ms(started_at), from_ms(finished_at),
         exit_code, last_error, worker, cwd, json.loads(env) if env else None, runs, cron,
         unique_key,
         False, None, (), (), None,  # duplicate, attempts_log, after, waiting_for, dependents
+        rerun_of, bool(held), _tags(tags),
     ))
+
+
+def _tags(value: str | None) -> tuple[str, ...]:
+    """The tags column (a JSON array, NULL: none) as the job's tags."""
+    return tuple(json.loads(value)) if value else ()
 
 
 def _cron_of(row: Mapping[str, Any]) -> str | None:
@@ -86,6 +93,15 @@ def _cron_of(row: Mapping[str, Any]) -> str | None:
     except (KeyError, IndexError):
         return None
     return value
+
+
+def _added(row: Mapping[str, Any], column: str) -> Any:
+    """A column added after the functions that return job rows were declared (a session
+    that used one keeps its row type until it ends: None then, as _cron_of)."""
+    try:
+        return row[column]
+    except (KeyError, IndexError):
+        return None
 
 
 def claimed_attempt(job: Job) -> dict[str, Any]:
@@ -160,6 +176,7 @@ def inserted_job(spec: JobSpec, job_id: str, created: datetime) -> Job:
         max_retries=spec.max_retries, priority=spec.priority, timeout=spec.timeout,
         queue=spec.queue, run_at=created if spec.run_at is None else ms(to_ms(spec.run_at)),
         created_at=created, updated_at=created, cwd=spec.cwd, env=spec.env or None,
+        rerun_of=spec.rerun_of, held=spec.held, tags=spec.tags,
     )
 
 

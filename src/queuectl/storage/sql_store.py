@@ -22,15 +22,18 @@ sql_queues.py's: each a SqlStore, and each dialect subclasses all three.
 
 from __future__ import annotations
 
+import json
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 
 from queuectl.errors import (
+    AlreadyHeld,
     DependencyRefused,
     DuplicateJob,
     InvalidValue,
+    JobNeeded,
     JobNotFound,
     StoreUnavailable,
     UniqueKeyTaken,
@@ -39,6 +42,7 @@ from queuectl.errors import (
 from queuectl.ids import new_job_ids
 from queuectl.models import (
     FINAL_STATES,
+    READY_STATES,
     Attempt,
     IdlePlan,
     Job,
@@ -67,6 +71,12 @@ ID_DRAWS = 3  # a generated id may (astronomically rarely) collide: draw again t
 # Rounds of insert-then-find for unique keys: on PostgreSQL a key's holder may end between
 # the insert that found the key taken and the read of the holder (see _insert_unique).
 UNIQUE_ROUNDS = 5
+
+
+def gives_more(spec: JobSpec) -> bool:
+    """Whether a new job gives a field that insert_job leaves at its default (mark_given
+    sets it)."""
+    return spec.rerun_of is not None or spec.held or bool(spec.tags)
 
 
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
@@ -205,7 +215,20 @@ class SqlStore(Storage, Generic[C]):
     def _anything_lost(self, lease_ms: int | None, clock: Params) -> bool:
         """Whether a recovery may find something, by a read that takes no lock."""
 
+    @abstractmethod
+    def _given_params(self, given: Sequence[tuple[str, JobSpec]]) -> Params:
+        """mark_given's parameters for (job id, spec) pairs (see the dialect's SQL)."""
+
     # --- plumbing ------------------------------------------------------------------------
+
+    def _mark_given(self, conn: C, specs: Sequence[JobSpec], ids: Sequence[str]) -> None:
+        """In the insert's transaction, after its dependencies are recorded: the fields
+        insert_job leaves at their defaults (``gives_more``), for the jobs that give them.
+        Kept out of insert_job so that a plain enqueue costs what it did."""
+        given = [(job_id, spec) for spec, job_id in zip(specs, ids, strict=True)
+                 if gives_more(spec)]
+        if given:
+            conn.execute(self._q["mark_given"], self._given_params(given))
 
     def _mark_run_at_fixed(self, conn: C, specs: Sequence[JobSpec], ids: Sequence[str]) -> None:
         """In the insert's transaction: mark the jobs of the batch whose run_at is a
@@ -296,6 +319,7 @@ class SqlStore(Storage, Generic[C]):
                     fresh = self._with_dependencies_in(conn, [made[ids[n]] for n in new])
                     made.update((job.id, job) for job in fresh)
                 self._mark_run_at_fixed(conn, [specs[n] for n in new], [ids[n] for n in new])
+                self._mark_given(conn, [specs[n] for n in new], [ids[n] for n in new])
                 if new:
                     self._wake(conn, "work")
                 return [made[job_id] for job_id in ids]
@@ -372,12 +396,14 @@ class SqlStore(Storage, Generic[C]):
     def list_jobs(
         self, state: State | None = None, queue: str | None = None, limit: int | None = 100,
         offset: int = 0, id_contains: str | None = None, cron: str | None = None,
+        tags: Sequence[str] = (), search: str | None = None,
     ) -> list[Job]:
-        if unmatchable(queue, id_contains, cron):
+        if unmatchable(queue, id_contains, cron, search, *tags):
             return []
         params = {
             "state": str(state) if state else None, "queue": queue, "id_contains": id_contains,
-            "cron": cron, "limit": limit, "offset": offset,
+            "cron": cron, "limit": limit, "offset": offset, "search": search or None,
+            "tags": json.dumps(list(dict.fromkeys(tags)), ensure_ascii=False) if tags else None,
         }
         return self._with_dependencies(self._read_jobs("list_jobs", params))
 
@@ -395,26 +421,34 @@ class SqlStore(Storage, Generic[C]):
             )
             scheduled = int(conn.execute(self._q["count_scheduled"], params).fetchone()[0])
             blocked = int(conn.execute(self._q["count_blocked"], params).fetchone()[0])
+            held = int(conn.execute(self._q["count_held"], params).fetchone()[0])
             workers = self._judged_workers(conn)
             settings = conn.execute(self._q["queue_settings"], {}).fetchall()
         active = [w for w in workers if w.state != "lost"]
         busy = sum(w.state == "busy" for w in active)
-        return Stats(counts, scheduled, len(active), busy, blocked, _queue_settings(settings))
+        return Stats(counts, scheduled, len(active), busy, blocked, _queue_settings(settings),
+                     held)
 
     # --- user operations -------------------------------------------------------------------
 
     def cancel(self, job_ids: Sequence[str]) -> list[Job]:
         clock = self._clock()
-        done: list[Job] = []
+        wanted = list(dict.fromkeys(job_ids))
+        if not wanted:
+            return []
         with self._write() as conn:
-            for job_id in job_ids:
+            # Set-wise (one statement each for a bulk action's whole batch); the first job
+            # in the order given that was not cancelled refuses the lot (rolled back).
+            sent = [job_id for job_id in wanted if not unmatchable(job_id)]
+            params = {"ids": self._list(sent), **clock}
+            conn.execute(self._q["keep_running_attempts"], params)
+            found = {job.id: job for job in self._jobs(conn, "cancel_jobs", params)}
+            for job_id in wanted:
                 if unmatchable(job_id):
                     raise JobNotFound(job_id)
-                conn.execute(self._q["keep_running_attempt"], {"id": job_id})
-                found = self._jobs(conn, "cancel_job", {"id": job_id, **clock})
-                if not found:
+                if job_id not in found:
                     raise self._refusal(conn, job_id, "pending, failed or processing")
-                done.extend(found)
+            done = [found[job_id] for job_id in wanted]
             # What waits on them can never run now: cancelled too (never running ones).
             ids = self._list([job.id for job in done])
             conn.execute(self._q["cancel_dependents"], {"ids": ids, **clock}).fetchall()
@@ -454,6 +488,79 @@ class SqlStore(Storage, Generic[C]):
             locked = [row[0] for row in conn.execute(self._q["purge_lock"], params)]
             return len(self._delete_finished(conn, locked))
 
+    def match_jobs(
+        self, states: Sequence[str], *, after: int = 0, limit: int = 1000,
+        held: bool | None = None, queue: str | None = None, tags: Sequence[str] = (),
+        search: str | None = None, older_than: float | None = None, unneeded: bool = False,
+    ) -> list[tuple[int, str]]:
+        if not states or unmatchable(queue, search, *tags):
+            return []
+        params = {
+            "states": self._list(list(states)), "after": after, "limit": limit, "held": held,
+            "queue": queue, "search": search or None,
+            "tags": json.dumps(list(dict.fromkeys(tags)), ensure_ascii=False) if tags else None,
+            "older_ms": None if older_than is None else int(older_than * 1000),
+            "unneeded": True if unneeded else None, **self._clock(),
+        }
+        return [(int(row[0]), row[1]) for row in self._read("match_jobs", params)]
+
+    def hold(self, job_ids: Sequence[str]) -> list[Job]:
+        return self._held(job_ids, "hold_job")
+
+    def release(self, job_ids: Sequence[str]) -> list[Job]:
+        return self._held(job_ids, "release_job")
+
+    def _held(self, job_ids: Sequence[str], name: str) -> list[Job]:
+        """hold_job or release_job on each job, in one transaction: all or none."""
+        clock = self._clock()
+        done: list[Job] = []
+        with self._write() as conn:
+            for job_id in dict.fromkeys(job_ids):
+                if unmatchable(job_id):
+                    raise JobNotFound(job_id)
+                found = self._jobs(conn, name, {"id": job_id, **clock})
+                if not found:
+                    raise self._hold_refusal(conn, job_id, name == "hold_job")
+                done.extend(found)
+            if done and name == "release_job":
+                self._wake(conn, "work")
+        return self._with_dependencies(done)
+
+    def _hold_refusal(self, conn: C, job_id: str, holding: bool) -> Exception:
+        """Why job ``job_id`` cannot be held (``holding``) or released."""
+        found = self._jobs(conn, "get_job", {"id": job_id})
+        if not found:
+            return JobNotFound(job_id)
+        job = found[0]
+        if holding and job.held and job.state in READY_STATES:
+            return AlreadyHeld(job_id, str(job.state))
+        if holding:
+            return WrongState(job_id, str(job.state), "pending or failed")
+        return WrongState(job_id, str(job.state), "held")
+
+    def remove(self, job_ids: Sequence[str]) -> list[str]:
+        wanted = list(dict.fromkeys(job_ids))
+        for job_id in wanted:
+            if unmatchable(job_id):
+                raise JobNotFound(job_id)
+        if not wanted:
+            return []
+        with self._write() as conn:
+            params = {"ids": self._list(wanted)}
+            states = {row[0]: row[1] for row in conn.execute(self._q["remove_lock"], params)}
+            for job_id in wanted:
+                if job_id not in states:
+                    raise JobNotFound(job_id)
+                if states[job_id] not in FINAL_STATES:
+                    raise WrongState(job_id, states[job_id], "completed, dead or cancelled")
+            unneeded = {row[0] for row in conn.execute(self._q["finished_unneeded"], params)}
+            for job_id in wanted:
+                if job_id not in unneeded:
+                    row = conn.execute(self._q["waiting_dependent"], {"id": job_id}).fetchone()
+                    raise JobNeeded(job_id, states[job_id], row[0] if row else "?")
+            self._delete_jobs(conn, wanted)
+        return wanted
+
     def prune_finished(self, older_than: float, limit: int) -> int:
         params = {"older_ms": int(older_than * 1000), "limit": limit, **self._clock()}
         found = [row[0] for row in self._read("prune_candidates", params)]
@@ -472,10 +579,14 @@ class SqlStore(Storage, Generic[C]):
         ids = self._list(locked)
         gone = [row[0] for row in conn.execute(self._q["finished_unneeded"], {"ids": ids})]
         if gone:
-            params = {"ids": self._list(gone)}
-            for name in ("delete_attempts", "delete_dependencies", "delete_jobs"):
-                conn.execute(self._q[name], params)
+            self._delete_jobs(conn, gone)
         return gone
+
+    def _delete_jobs(self, conn: C, job_ids: list[str]) -> None:
+        """Delete jobs with their attempts (and output) and their own edges."""
+        params = {"ids": self._list(job_ids)}
+        for name in ("delete_attempts", "delete_dependencies", "delete_jobs"):
+            conn.execute(self._q[name], params)
 
     def request_stop(self) -> list[str]:
         with self._write() as conn:

@@ -262,6 +262,7 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
             if dependencies.any_after(specs):
                 self._record_dependencies(conn, specs, ids)
             self._mark_run_at_fixed(conn, specs, ids)
+            self._mark_given(conn, specs, ids)
             self._wake(conn, "work")
         return now
 
@@ -275,6 +276,12 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
             for spec, job_id in zip(specs, ids, strict=True)
         ]
         return {"rows": json.dumps(rows, ensure_ascii=False), "now": now}
+
+    def _given_params(self, given: Sequence[tuple[str, JobSpec]]) -> Params:
+        """mark_given's rows: [id, rerun_of, held, tags] each, as one JSON array."""
+        rows = [(job_id, spec.rerun_of, int(spec.held), list(spec.tags) or None)
+                for job_id, spec in given]
+        return {"rows": json.dumps(rows, ensure_ascii=False)}
 
     def _claim_in(
         self, conn: sqlite3.Connection, worker_id: str, queues: Sequence[str] | None,

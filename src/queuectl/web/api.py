@@ -11,9 +11,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from queuectl.app import control, documents
+from queuectl.app import enqueue as submitting
 from queuectl.app.store import Storage
 from queuectl.errors import (
     InvalidValue,
+    JobNeeded,
     JobNotFound,
     NoOutput,
     QueuectlError,
@@ -25,7 +27,7 @@ from queuectl.specs import check_queue
 from queuectl.web.params import MAX_NUMBER, whole_number
 from queuectl.web.stores import StorePool
 
-JOB_ACTIONS = frozenset({"logs", "retry", "cancel"})
+JOB_ACTIONS = frozenset({"logs", "retry", "cancel", "remove", "rerun", "hold", "release"})
 QUEUE_ACTIONS = frozenset(control.QUEUE_ACTIONS)
 DEFAULT_LIMIT = 100  # as `list`; limit=0 means all, as `list --limit 0`
 
@@ -38,7 +40,8 @@ def failure(exc: QueuectlError) -> JSONResponse:
     """A refused operation as JSON: unknown job or schedule 404, wrong state 409, bad
     value 400."""
     missing = isinstance(exc, JobNotFound | ScheduleNotFound)
-    status = 404 if missing else 409 if isinstance(exc, WrongState) else 400
+    conflict = isinstance(exc, WrongState | JobNeeded)
+    status = 404 if missing else 409 if conflict else 400
     return error(str(exc), status)
 
 
@@ -62,7 +65,10 @@ class Api:
             state, queue, limit = _list_args(request)
         except InvalidValue as exc:
             return error(str(exc), 400)
-        jobs = await self.pool.run(lambda s: documents.list_jobs(s, state, queue, limit))
+        tags = request.query_params.getlist("tag")
+        search = request.query_params.get("search") or None
+        jobs = await self.pool.run(lambda s: documents.list_jobs(s, state, queue, limit,
+                                                                 tags=tags, search=search))
         return JSONResponse(documents.job_docs(jobs))
 
     async def job(self, request: Request) -> Response:
@@ -86,13 +92,21 @@ class Api:
 
     def _act(self, store: Storage, job_id: str, action: str | None, request: Request) -> Any:
         """GET: `show --json`, or `logs --json` (NoOutput, answered 404 like an unknown job,
-        when the job has no such attempt or has not run yet); POST: `dlq retry`, `cancel`."""
+        when the job has no such attempt or has not run yet); POST: `dlq retry`, `cancel`,
+        `remove`, `rerun` (the new job), `hold`, `release`."""
         if action is None:
             return documents.job_with_attempts(store, job_id).to_dict()
         if action == "logs":
             return documents.output_ran(store, job_id, _attempt_arg(request)).to_dict()
         if action == "retry":
             return control.retry_dead(store, [job_id])[0].to_dict()
+        if action == "remove":
+            return control.removed_doc(control.remove(store, [job_id]))
+        if action == "rerun":
+            return submitting.rerun(store, job_id, {}).to_dict()
+        if action in ("hold", "release"):
+            act = control.hold if action == "hold" else control.release
+            return act(store, [job_id])[0].to_dict()
         return control.cancel(store, [job_id])[0].to_dict()
 
     async def queues(self, request: Request) -> Response:
@@ -115,6 +129,20 @@ class Api:
             return failure(exc)
         done = await self.pool.run(apply)
         return JSONResponse({**control.queue_doc(done.after), "known": done.known})
+
+    async def bulk(self, request: Request) -> Response:
+        """POST /api/jobs/bulk: an action on every job a filter matches, answered like
+        `cancel --all --json` (see control.bulk_request for the body)."""
+        try:
+            doc = json.loads(await request.body() or b"{}")
+        except ValueError:
+            return error("the body is not JSON", 400)
+        try:
+            action, flt, dry_run = control.bulk_request(doc)
+        except QueuectlError as exc:
+            return failure(exc)
+        done = await self.pool.run(lambda s: control.bulk(s, action, flt, dry_run=dry_run))
+        return JSONResponse(done)
 
     async def retry_all(self, request: Request) -> Response:
         jobs = await self.pool.run(lambda s: control.retry_dead(s, None))

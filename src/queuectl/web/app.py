@@ -24,7 +24,7 @@ from starlette.templating import Jinja2Templates
 from queuectl import output
 from queuectl.app import documents
 from queuectl.errors import StoreUnavailable
-from queuectl.models import State, iso
+from queuectl.models import FINAL_STATES, State, iso
 from queuectl.settings import redact_url
 from queuectl.timeparse import format_age, format_duration
 from queuectl.web import events, prom, views
@@ -58,7 +58,8 @@ def _environment() -> jinja2.Environment:
         pct=lambda r: "-" if r is None else f"{r:.1%}",
         urlencode_query=urlencode,
     )
-    env.globals.update(STATES=STATES, CANCELLABLE={str(s) for s in views.CANCELLABLE})
+    env.globals.update(STATES=STATES, CANCELLABLE={str(s) for s in views.CANCELLABLE},
+                       ENDED={str(s) for s in FINAL_STATES})
     return env
 
 
@@ -167,6 +168,7 @@ def create_app(url: str, token: str | None, stopping: threading.Event | None = N
         Route("/events", events.endpoint(pool, stopping or threading.Event())),
         Route("/api/status", api.status),
         Route("/api/jobs", api.jobs),
+        Route("/api/jobs/bulk", api.bulk, methods=["POST"]),
         Route("/api/jobs/{rest:path}", api.job, methods=["GET", "POST"]),
         Route("/api/dlq/retry", api.retry_all, methods=["POST"]),
         Route("/api/cron", cron_api.list),

@@ -29,6 +29,11 @@ WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
   AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
   AND (%(id_contains)s::text IS NULL OR strpos(id, %(id_contains)s::text) > 0)
   AND (%(cron)s::text IS NULL OR cron = %(cron)s::text)
+  -- `--search`: a case-insensitive substring of the id or the command
+  AND (%(search)s::text IS NULL OR strpos(lower(id), lower(%(search)s::text)) > 0
+                                OR strpos(lower(command), lower(%(search)s::text)) > 0)
+  -- `--tag` (a JSON array of distinct tags): the job holds every one
+  AND (%(tags)s::jsonb IS NULL OR coalesce(tags, '[]')::jsonb @> %(tags)s::jsonb)
 ORDER BY seq DESC
 LIMIT %(limit)s::bigint OFFSET %(offset)s
 
@@ -56,6 +61,8 @@ SELECT 'pending', (SELECT count(*) FROM jobs WHERE state IN ('pending', 'failed'
                   - coalesce((SELECT n FROM counted WHERE state = 'failed'), 0)
                   -- jobs waiting on dependencies are pending too (migrations/0007)
                   + (SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by > 0)
+                  -- failed held jobs are not in jobs_due, yet counted failed (0015)
+                  + (SELECT count(*) FROM jobs WHERE held AND state = 'failed')
 
 -- name: count_scheduled
 -- Pending jobs due later: those of jobs_due (pending or failed) minus the failed ones. The
@@ -64,7 +71,8 @@ SELECT 'pending', (SELECT count(*) FROM jobs WHERE state IN ('pending', 'failed'
 -- A job waiting on dependencies counts as blocked (count_blocked), not as scheduled.
 SELECT (SELECT count(*) FROM jobs
         WHERE state IN ('pending', 'failed') AND blocked_by = 0 AND run_at > queuectl_now_ms())
-     - (SELECT count(*) FROM jobs WHERE state = 'failed' AND run_at > queuectl_now_ms())
+     - (SELECT count(*) FROM jobs WHERE state = 'failed' AND blocked_by = 0
+                                    AND run_at > queuectl_now_ms())
 
 -- name: claim_any
 -- Takes the job in one statement (one round trip, one transaction): see queuectl_claim in
@@ -72,7 +80,7 @@ SELECT (SELECT count(*) FROM jobs
 -- queuectl_claim_steered). One row: the claimed job's columns, or NULLs and in "plan" what
 -- the worker sleeps by (queuectl_idle_plan, read only when nothing was claimed: a CASE
 -- evaluates its branch only when taken). The job's columns are rows.CLAIMED_COLUMNS, read by
--- position, then the plan: not every column of the row (the five a Job has no field for
+-- position, then the plan: not every column of the row (those a Job has no field for
 -- cost the worker their decoding). A column named here that a session's cached row type
 -- of jobs predates (added meanwhile by another session's migration) reads as NULL.
 WITH claimed AS MATERIALIZED (SELECT * FROM queuectl_claim(%(worker)s, NULL))
@@ -80,7 +88,7 @@ SELECT claimed.id, claimed.command, claimed.state, claimed.attempts, claimed.max
        claimed.priority, claimed.timeout, claimed.queue, claimed.run_at, claimed.created_at,
        claimed.updated_at, claimed.started_at, claimed.finished_at, claimed.exit_code,
        claimed.last_error, claimed.worker, claimed.cwd, claimed.env, claimed.runs,
-       claimed.cron, claimed.unique_key,
+       claimed.cron, claimed.unique_key, claimed.rerun_of, claimed.held, claimed.tags,
        CASE WHEN claimed.id IS NULL THEN queuectl_idle_plan(NULL) END AS plan
 FROM (VALUES (1)) AS one LEFT JOIN claimed ON true
 
@@ -91,7 +99,7 @@ SELECT claimed.id, claimed.command, claimed.state, claimed.attempts, claimed.max
        claimed.priority, claimed.timeout, claimed.queue, claimed.run_at, claimed.created_at,
        claimed.updated_at, claimed.started_at, claimed.finished_at, claimed.exit_code,
        claimed.last_error, claimed.worker, claimed.cwd, claimed.env, claimed.runs,
-       claimed.cron, claimed.unique_key,
+       claimed.cron, claimed.unique_key, claimed.rerun_of, claimed.held, claimed.tags,
        CASE WHEN claimed.id IS NULL THEN queuectl_idle_plan(%(queues)s::text[]) END AS plan
 FROM (VALUES (1)) AS one LEFT JOIN claimed ON true
 
@@ -115,7 +123,7 @@ SELECT ended.id, ended.command, ended.state, ended.attempts, ended.max_retries,
        ended.priority, ended.timeout, ended.queue, ended.run_at, ended.created_at,
        ended.updated_at, ended.started_at, ended.finished_at, ended.exit_code,
        ended.last_error, ended.worker, ended.cwd, ended.env, ended.runs, ended.cron,
-       ended.unique_key,  -- as claim_any
+       ended.unique_key, ended.rerun_of, ended.held, ended.tags,  -- as claim_any
        CASE WHEN %(claim)s AND NOT EXISTS (SELECT 1 FROM ended WHERE state = 'processing')
             THEN queuectl_idle_plan(%(queues)s::text[]) END AS plan
 FROM ended
@@ -256,21 +264,23 @@ WHERE finished_at IS NULL AND worker = ANY(%(lost)s::text[])
 -- name: delete_workers
 DELETE FROM workers WHERE id = ANY(%(lost)s::text[])
 
--- name: keep_running_attempt
--- Before a running job is cancelled: its attempt, which has no row until it ends, gets one
+-- name: keep_running_attempts
+-- Before running jobs are cancelled: each one's attempt, which has no row until it ends, gets one
 -- now (open), so it stays in the log even if its worker never reports back.
 INSERT INTO attempts (job_id, number, worker, run_at, started_at)
 SELECT id, runs, worker, run_at, started_at FROM jobs
-WHERE id = %(id)s AND state = 'processing'
+WHERE id = ANY(%(ids)s::text[]) AND state = 'processing'
 ON CONFLICT (job_id, number) DO NOTHING
 
--- name: cancel_job
-UPDATE jobs SET state = 'cancelled', finished_at = queuectl_now_ms(),
+-- name: cancel_jobs
+-- Every listed job that is pending, failed or processing (the caller refuses the lot when
+-- one is not, and rolls back).
+UPDATE jobs SET state = 'cancelled', finished_at = queuectl_now_ms(), held = false,
     updated_at = queuectl_now_ms(),
     last_error = CASE WHEN state = 'processing' THEN 'cancelled while running' ELSE last_error END,
     -- the running attempt counts, as when its worker records a cancel it met
     attempts = attempts + CASE WHEN state = 'processing' THEN 1 ELSE 0 END
-WHERE id = %(id)s AND state IN ('pending', 'failed', 'processing')
+WHERE id = ANY(%(ids)s::text[]) AND state IN ('pending', 'failed', 'processing')
 RETURNING *
 
 -- name: retry_dead
@@ -354,7 +364,7 @@ WITH RECURSIVE doomed (id, cause) AS (
     UNION
     SELECT d.job_id, d.depends_on FROM job_dependencies d JOIN doomed ON d.depends_on = doomed.id
 )
-UPDATE jobs SET state = 'cancelled', finished_at = queuectl_now_ms(),
+UPDATE jobs SET state = 'cancelled', finished_at = queuectl_now_ms(), held = false,
     updated_at = queuectl_now_ms(),
     last_error = 'dependency ''' || (SELECT min(cause) FROM doomed WHERE doomed.id = jobs.id)
                  || ''' cancelled'
@@ -362,7 +372,11 @@ WHERE id IN (SELECT id FROM doomed) AND state = 'pending' AND blocked_by > 0
 RETURNING *
 
 -- name: count_blocked
-SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by > 0
+-- Waiting on dependencies; a held job counts as held (count_held), whatever it waits for.
+SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by > 0 AND NOT held
+
+-- name: count_held
+SELECT count(*) FROM jobs WHERE held AND state IN ('pending', 'failed')
 
 -- name: pg_fold_counts
 -- Housekeeping with no SQLite counterpart (names starting pg_ are PostgreSQL's own): fold
@@ -455,6 +469,52 @@ ORDER BY finished_at LIMIT %(limit)s
 -- waited for: an enqueue that had just made a dead job a dependency (lock_dependencies holds
 -- its row) would commit, and the job be deleted under its new dependent, stranding it. Once
 -- locked, no enqueue can add a dependent (lock_dependencies waits).
+
+-- name: match_jobs
+-- The next jobs after seq :after that a bulk action (`cancel --all` ...) applies to, in
+-- seq order, at most :limit: one batch. :held NULL: either.
+SELECT seq, id FROM jobs
+WHERE state = ANY(%(states)s::text[])
+  AND seq > %(after)s::bigint
+  AND (%(held)s::boolean IS NULL OR held = %(held)s::boolean)
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+  AND (%(search)s::text IS NULL OR strpos(lower(id), lower(%(search)s::text)) > 0
+                                OR strpos(lower(command), lower(%(search)s::text)) > 0)
+  AND (%(tags)s::jsonb IS NULL OR coalesce(tags, '[]')::jsonb @> %(tags)s::jsonb)
+  AND (%(older_ms)s::bigint IS NULL
+       OR updated_at < queuectl_now_ms() - %(older_ms)s::bigint)
+  -- unneeded (remove): never a job a waiting job still needs, as finished_unneeded
+  AND (%(unneeded)s::boolean IS NULL OR state = 'completed' OR NOT has_dependents
+       OR NOT EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+                      WHERE d.depends_on = jobs.id AND w.state = 'pending'
+                        AND w.blocked_by > 0))
+ORDER BY seq
+LIMIT %(limit)s::bigint
+
+-- name: hold_job
+-- A held job counts one more in blocked_by: the claim's partial indexes (jobs_ready,
+-- jobs_ready_queue, jobs_due) leave it out as they leave out a job waiting on dependencies,
+-- so the claim never sees it and costs what it did. A dependency completing meanwhile
+-- counts blocked_by down by its own one only (queuectl_release_dependents).
+UPDATE jobs SET held = true, blocked_by = blocked_by + 1, updated_at = queuectl_now_ms()
+WHERE id = %(id)s AND state IN ('pending', 'failed') AND NOT held
+RETURNING *
+
+-- name: release_job
+UPDATE jobs SET held = false, blocked_by = blocked_by - 1, updated_at = queuectl_now_ms()
+WHERE id = %(id)s AND state IN ('pending', 'failed') AND held
+RETURNING *
+
+-- name: remove_lock
+-- The jobs `remove` names, with their states, locked in id order (as purge_lock and
+-- lock_dependencies take them: none of them deadlock).
+SELECT id, state FROM jobs WHERE id = ANY(%(ids)s::text[]) ORDER BY id FOR UPDATE
+
+-- name: waiting_dependent
+-- A waiting job that still needs job %(id)s (why `remove` refuses it).
+SELECT w.id FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+WHERE d.depends_on = %(id)s AND w.state = 'pending' AND w.blocked_by > 0
+ORDER BY w.seq LIMIT 1
 
 -- name: purge_lock
 -- In id order, as lock_dependencies takes them: the two never deadlock.
@@ -602,6 +662,16 @@ LIMIT %(limit)s
 -- name: mark_run_at_fixed
 -- Jobs whose run_at the user gave as a wall-clock time (--run-at): see clock_shift_run_at.
 UPDATE jobs SET run_at_fixed = true WHERE id = ANY(%(ids)s::text[])
+
+-- name: mark_given
+-- The fields of new jobs that insert_job leaves at their defaults, set in its transaction
+-- for the jobs that give them: one array per column. After block_waiting, which sets
+-- blocked_by: a held job counts one more (see hold_job).
+UPDATE jobs SET rerun_of = given.rerun_of, held = given.held, tags = given.tags,
+    blocked_by = blocked_by + given.held::int
+FROM unnest(%(id)s::text[], %(rerun_of)s::text[], %(held)s::boolean[], %(tags)s::text[])
+     AS given (id, rerun_of, held, tags)
+WHERE jobs.id = given.id
 
 -- name: clock_reading
 -- The server's clock now, and this boot's last reading beside it (NULLs: none yet). Now

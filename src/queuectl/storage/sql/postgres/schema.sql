@@ -39,7 +39,11 @@ CREATE TABLE jobs (
     has_dependents boolean NOT NULL DEFAULT false, -- some job runs after this one
     cron         text,                         -- the schedule (cron add) that enqueued it
     unique_key   text,                         -- see jobs_unique_key
-    run_at_fixed boolean NOT NULL DEFAULT false -- run_at is a wall-clock time (--run-at)
+    run_at_fixed boolean NOT NULL DEFAULT false, -- run_at is a wall-clock time (--run-at)
+    rerun_of     text,                         -- the ended job `rerun` made this one from
+    held         boolean NOT NULL DEFAULT false, -- `hold`: counted in blocked_by too, so that
+                                                 -- the claim's indexes leave it out
+    tags         text                           -- JSON array of strings, or NULL: none
 );
 
 -- The claim walks this index in order and stops at the first due row that no other
@@ -53,6 +57,8 @@ CREATE INDEX jobs_ready_queue ON jobs (queue, priority DESC, run_at, seq)
 CREATE INDEX jobs_due ON jobs (run_at) WHERE state IN ('pending', 'failed') AND blocked_by = 0;
 -- `status` counts the waiting jobs from here.
 CREATE INDEX jobs_blocked ON jobs (seq) WHERE state = 'pending' AND blocked_by > 0;
+-- `status` counts the held jobs from here; a claim never writes held, so never this index.
+CREATE INDEX jobs_on_hold ON jobs (seq) WHERE held;
 CREATE INDEX jobs_state ON jobs (state, seq);
 CREATE INDEX jobs_queue ON jobs (queue, seq);
 -- The processing jobs: which worker is busy with what, and what to recover.

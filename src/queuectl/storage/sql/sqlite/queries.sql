@@ -23,6 +23,13 @@ WHERE (:state IS NULL OR state = :state)
   AND (:queue IS NULL OR queue = :queue)
   AND (:id_contains IS NULL OR instr(id, :id_contains) > 0)
   AND (:cron IS NULL OR cron = :cron)
+  -- `--search`: a case-insensitive substring of the id or the command
+  AND (:search IS NULL OR instr(lower(id), lower(:search)) > 0
+                       OR instr(lower(command), lower(:search)) > 0)
+  -- `--tag` (a JSON array of distinct tags): the job holds every one
+  AND (:tags IS NULL OR (SELECT count(*) FROM json_each(coalesce(jobs.tags, '[]')) AS t
+                         WHERE t.value IN (SELECT value FROM json_each(:tags)))
+                        = json_array_length(:tags))
 ORDER BY seq DESC
 LIMIT coalesce(:limit, -1) OFFSET :offset  -- NULL: every job
 
@@ -45,7 +52,11 @@ SELECT state, count(*) FROM jobs GROUP BY state
 SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by = 0 AND run_at > :now
 
 -- name: count_blocked
-SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by > 0
+-- Waiting on dependencies; a held job counts as held (count_held), whatever it waits for.
+SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by > 0 AND held = 0
+
+-- name: count_held
+SELECT count(*) FROM jobs WHERE held <> 0 AND state IN ('pending', 'failed')
 
 -- name: claim_any
 -- Only a registered worker claims: one taken for lost (its row removed) registers again
@@ -68,7 +79,8 @@ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready  -- walk the ready index
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
           created_at, updated_at, started_at, finished_at, exit_code, last_error, worker,
-          cwd, env, runs, cron, unique_key  -- rows.CLAIMED_COLUMNS, read by position
+          cwd, env, runs, cron, unique_key, rerun_of, held, tags  -- rows.CLAIMED_COLUMNS,
+          -- read by position
 
 -- name: claim_queues
 UPDATE jobs
@@ -83,7 +95,7 @@ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready_queue
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
           created_at, updated_at, started_at, finished_at, exit_code, last_error, worker,
-          cwd, env, runs, cron, unique_key  -- as claim_any
+          cwd, env, runs, cron, unique_key, rerun_of, held, tags  -- as claim_any
 
 -- name: next_due
 -- Milliseconds until the first due time, found in index order (one step when every queue
@@ -242,20 +254,22 @@ WHERE finished_at IS NULL AND worker IN (SELECT value FROM json_each(:lost))
 -- name: delete_workers
 DELETE FROM workers WHERE id IN (SELECT value FROM json_each(:lost))
 
--- name: keep_running_attempt
--- Before a running job is cancelled: its attempt, which has no row until it ends, gets one
+-- name: keep_running_attempts
+-- Before running jobs are cancelled: each one's attempt, which has no row until it ends, gets one
 -- now (open), so it stays in the log even if its worker never reports back.
 INSERT INTO attempts (job_id, number, worker, run_at, started_at)
 SELECT id, runs, worker, run_at, started_at FROM jobs
-WHERE id = :id AND state = 'processing'
+WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'processing'
 ON CONFLICT (job_id, number) DO NOTHING
 
--- name: cancel_job
-UPDATE jobs SET state = 'cancelled', finished_at = :now, updated_at = :now,
+-- name: cancel_jobs
+-- Every listed job that is pending, failed or processing (the caller refuses the lot when
+-- one is not, and rolls back).
+UPDATE jobs SET state = 'cancelled', finished_at = :now, updated_at = :now, held = 0,
     last_error = CASE WHEN state = 'processing' THEN 'cancelled while running' ELSE last_error END,
     -- the running attempt counts, as when its worker records a cancel it met
     attempts = attempts + CASE WHEN state = 'processing' THEN 1 ELSE 0 END
-WHERE id = :id AND state IN ('pending', 'failed', 'processing')
+WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('pending', 'failed', 'processing')
 RETURNING *
 
 -- name: retry_dead
@@ -332,7 +346,7 @@ WITH RECURSIVE doomed (id, cause) AS (
     UNION
     SELECT d.job_id, d.depends_on FROM job_dependencies d JOIN doomed ON d.depends_on = doomed.id
 )
-UPDATE jobs SET state = 'cancelled', finished_at = :now, updated_at = :now,
+UPDATE jobs SET state = 'cancelled', finished_at = :now, updated_at = :now, held = 0,
     last_error = 'dependency ''' || (SELECT min(cause) FROM doomed WHERE doomed.id = jobs.id)
                  || ''' cancelled'
 WHERE id IN (SELECT id FROM doomed) AND state = 'pending' AND blocked_by > 0
@@ -509,6 +523,51 @@ LIMIT :limit
 -- them no waiting job needs (finished_unneeded), then delete those with what hangs on them.
 -- The write lock makes the three one moment here; PostgreSQL locks the rows instead.
 
+-- name: match_jobs
+-- The next jobs after seq :after that a bulk action (`cancel --all` ...) applies to, in
+-- seq order, at most :limit: one batch. :held NULL: either.
+SELECT seq, id FROM jobs
+WHERE state IN (SELECT value FROM json_each(:states))
+  AND seq > :after
+  AND (:held IS NULL OR (held <> 0) = :held)
+  AND (:queue IS NULL OR queue = :queue)
+  AND (:search IS NULL OR instr(lower(id), lower(:search)) > 0
+                       OR instr(lower(command), lower(:search)) > 0)
+  AND (:tags IS NULL OR (SELECT count(*) FROM json_each(coalesce(jobs.tags, '[]')) AS t
+                         WHERE t.value IN (SELECT value FROM json_each(:tags)))
+                        = json_array_length(:tags))
+  AND (:older_ms IS NULL OR updated_at < :now - :older_ms)
+  -- :unneeded (remove): never a job a waiting job still needs, as finished_unneeded
+  AND (:unneeded IS NULL OR state = 'completed' OR NOT has_dependents OR NOT EXISTS (
+      SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+      WHERE d.depends_on = jobs.id AND w.state = 'pending' AND w.blocked_by > 0))
+ORDER BY seq
+LIMIT :limit
+
+-- name: hold_job
+-- A held job counts one more in blocked_by: the claim's partial indexes (jobs_ready,
+-- jobs_ready_queue, jobs_due) leave it out as they leave out a job waiting on dependencies,
+-- so the claim never sees it and costs what it did. A dependency completing meanwhile
+-- counts blocked_by down by its own one only (jobs_release_dependents).
+UPDATE jobs SET held = 1, blocked_by = blocked_by + 1, updated_at = :now
+WHERE id = :id AND state IN ('pending', 'failed') AND held = 0
+RETURNING *
+
+-- name: release_job
+UPDATE jobs SET held = 0, blocked_by = blocked_by - 1, updated_at = :now
+WHERE id = :id AND state IN ('pending', 'failed') AND held <> 0
+RETURNING *
+
+-- name: remove_lock
+-- The jobs `remove` names, with their states; under the write lock they cannot change.
+SELECT id, state FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: waiting_dependent
+-- A waiting job that still needs job :id (why `remove` refuses it).
+SELECT w.id FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+WHERE d.depends_on = :id AND w.state = 'pending' AND w.blocked_by > 0
+ORDER BY w.seq LIMIT 1
+
 -- name: purge_lock
 SELECT id FROM jobs
 WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :now - :older_ms
@@ -543,6 +602,17 @@ DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
 -- name: mark_run_at_fixed
 -- Jobs whose run_at the user gave as a wall-clock time (--run-at): see clock_shift_run_at.
 UPDATE jobs SET run_at_fixed = 1 WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: mark_given
+-- The fields of new jobs that insert_job leaves at their defaults, set in its transaction
+-- for the jobs that give them: rows of [id, rerun_of, held, tags]. After block_waiting,
+-- which sets blocked_by: a held job counts one more (see hold_job).
+UPDATE jobs SET rerun_of = json_extract(given.value, '$[1]'),
+    tags = json_extract(given.value, '$[3]'),
+    held = json_extract(given.value, '$[2]'),
+    blocked_by = blocked_by + json_extract(given.value, '$[2]')
+FROM json_each(:rows) AS given
+WHERE jobs.id = json_extract(given.value, '$[0]')
 
 -- name: clock_reading
 -- The store's clock now, and this boot's last reading beside it (NULLs: none yet).

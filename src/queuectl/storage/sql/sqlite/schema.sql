@@ -29,7 +29,11 @@ CREATE TABLE jobs (
     has_dependents INTEGER NOT NULL DEFAULT 0, -- some job runs after this one
     cron         TEXT,                        -- the schedule (cron add) that enqueued it
     unique_key   TEXT,                        -- see jobs_unique_key
-    run_at_fixed INTEGER NOT NULL DEFAULT 0   -- run_at is a wall-clock time (--run-at)
+    run_at_fixed INTEGER NOT NULL DEFAULT 0,  -- run_at is a wall-clock time (--run-at)
+    rerun_of     TEXT,                        -- the ended job `rerun` made this one from
+    held         INTEGER NOT NULL DEFAULT 0,  -- `hold`: counted in blocked_by too, so that
+                                              -- the claim's indexes leave it out
+    tags         TEXT                         -- JSON array of strings, or NULL: none
 );
 
 -- The claim walks this index in order and stops at the first due row: cost does not
@@ -43,6 +47,8 @@ CREATE INDEX jobs_ready_queue ON jobs (queue, priority DESC, run_at, seq)
 CREATE INDEX jobs_due ON jobs (run_at) WHERE state IN ('pending', 'failed') AND blocked_by = 0;
 -- `status` counts the waiting jobs from here.
 CREATE INDEX jobs_blocked ON jobs (seq) WHERE state = 'pending' AND blocked_by > 0;
+-- `status` counts the held jobs from here; a claim never writes held, so never this index.
+CREATE INDEX jobs_on_hold ON jobs (seq) WHERE held <> 0;
 -- Lists by state, and the processing jobs (never more of them than workers) that say which
 -- worker is busy and which jobs to recover. An index whose key changes as a job moves
 -- costs page writes in each worker transaction, so there is no more than these.

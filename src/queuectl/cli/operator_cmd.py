@@ -1,0 +1,76 @@
+"""rerun, hold, release: an operator's hands on single jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from queuectl import output
+from queuectl.app import control, documents
+from queuectl.app import enqueue as submitting
+from queuectl.cli import bulk
+from queuectl.cli.app import CliContext, json_option, pass_cli_context
+from queuectl.cli.jobs import job_defaults, with_job_flags
+
+
+@click.command()
+@click.argument("rerun_id", metavar="ID")
+@with_job_flags
+@json_option
+@pass_cli_context
+def rerun(cli_ctx: CliContext, /, rerun_id: str, job_id: str | None, as_json: bool,
+          env_pairs: tuple[str, ...], after: tuple[str, ...], **flags: Any) -> None:
+    """A new job from an ended one (the flags given win); print its id.
+
+    \b
+      queuectl rerun job1
+      queuectl rerun job1 --priority 5 --timeout 1h
+    """
+    given = job_defaults(flags, job_id, env_pairs, after)
+    job = submitting.rerun(cli_ctx.store(), rerun_id, given)
+    if as_json:
+        output.emit_json(job.to_dict())
+    else:
+        output.line(job.id)
+
+
+@click.command()
+@click.argument("job_ids", nargs=-1, metavar="ID...")
+@bulk.bulk_options
+@json_option
+@pass_cli_context
+def hold(cli_ctx: CliContext, /, job_ids: tuple[str, ...], as_json: bool, every: bool,
+         dry_run: bool, **filters: Any) -> None:
+    """Hold waiting jobs: never claimed until released (all or none)."""
+    if bulk.chosen(job_ids, every, dry_run, **filters):
+        bulk.run(cli_ctx, "hold", dry_run, as_json, **filters)
+        return
+    _print(control.hold(cli_ctx.store(), job_ids), as_json)
+
+
+@click.command()
+@click.argument("job_ids", nargs=-1, metavar="ID...")
+@bulk.bulk_options
+@json_option
+@pass_cli_context
+def release(cli_ctx: CliContext, /, job_ids: tuple[str, ...], as_json: bool, every: bool,
+         dry_run: bool, **filters: Any) -> None:
+    """Release held jobs: they run once due (all or none)."""
+    if bulk.chosen(job_ids, every, dry_run, **filters):
+        bulk.run(cli_ctx, "release", dry_run, as_json, **filters)
+        return
+    _print(control.release(cli_ctx.store(), job_ids), as_json)
+
+
+def _print(jobs: list[Any], as_json: bool) -> None:
+    if as_json:
+        output.emit_json(documents.job_docs(jobs))
+    else:
+        for job in jobs:
+            output.line(job.id)
+
+
+def register(group: click.Group) -> None:
+    for command in (rerun, hold, release):
+        group.add_command(command)
