@@ -28,6 +28,9 @@ pytestmark = pytest.mark.browser
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 LIVE_TIMEOUT_MS = 15_000  # SSE polls every second; leave room for a loaded machine
+# For expect() too: its own default of 5 s was outlasted by a page load (a click on a link to
+# another attempt's output) on a loaded machine.
+expect.set_options(timeout=LIVE_TIMEOUT_MS)
 HOSTILE = '<script>window.pwned=1</script> <img src=x onerror="window.pwned=2">'
 
 
