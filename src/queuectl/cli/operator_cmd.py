@@ -55,7 +55,7 @@ def hold(cli_ctx: CliContext, /, job_ids: tuple[str, ...], as_json: bool, every:
 @json_option
 @pass_cli_context
 def release(cli_ctx: CliContext, /, job_ids: tuple[str, ...], as_json: bool, every: bool,
-         dry_run: bool, **filters: Any) -> None:
+            dry_run: bool, **filters: Any) -> None:
     """Release held jobs: they run once due (all or none)."""
     if bulk.chosen(job_ids, every, dry_run, **filters):
         bulk.run(cli_ctx, "release", dry_run, as_json, **filters)
