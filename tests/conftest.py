@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from queuectl.storage import open_store
 from queuectl.storage.base import Storage
@@ -18,6 +19,11 @@ from tests.clocks import MovingClock
 from tests.helpers import Cli
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+# No property test checks how fast an example runs, and CI runs two suites at once on two
+# cores: hypothesis's 200 ms deadline per example failed a pure percentile test there.
+settings.register_profile("queuectl", deadline=None)
+settings.load_profile("queuectl")
 
 
 def make_url(backend: str, tmp_path: Path) -> Iterator[str]:
