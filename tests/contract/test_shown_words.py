@@ -4,6 +4,7 @@ and NEXT RUN that says `now` only for a job that is due."""
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from datetime import timedelta
 
@@ -50,10 +51,12 @@ def test_ages_are_durations_as_everywhere(
     now = utcnow()
     store.register_worker(WorkerInfo("w", HOST_ID, os.getpid(), "idle", None, now, now))
     set_heartbeat(db_url, "w", to_ms(now) - 748_300)
+    # Real time runs on while the command and the page are made (over 0.7 s once, in a
+    # loaded CI run): the age may have grown by a second or two, never changed its form.
     rows = table_rows(run_cli(capsys, db_url, "worker", "list"))
-    assert rows["w"][-1] == "12m28s ago", rows
+    assert re.fullmatch(r"12m(28|29|30)s ago", rows["w"][-1]), rows
     with TestClient(create_app(db_url, None), base_url=LOOPBACK) as client:
-        assert '<td class="num">12m28s ago</td>' in client.get("/").text
+        assert re.search(r'<td class="num">12m(28|29|30)s ago</td>', client.get("/").text)
 
 
 def test_next_run_says_now_only_for_a_due_job(
