@@ -94,10 +94,18 @@ def test_worker_stop_without_workers_returns_at_once(cli: Cli) -> None:
     assert cli.run("worker", "stop").returncode == 0
 
 
+def job_is_running(cli: Cli) -> None:
+    """Wait until the job's own shell runs (it touches ``running``), not only until it is
+    claimed: a signal sent to the pool's group while a job is being spawned reaches the job
+    too (it is in the group until its new session starts) and kills it, a known race of
+    the spawn that these tests of a graceful stop are not about."""
+    wait_until(lambda: (cli.cwd / "running").exists(), what="the job to run")
+
+
 def test_one_ctrl_c_is_graceful(cli: Cli) -> None:
-    job_id = cli.enqueue("sleep 3; echo finished")
+    job_id = cli.enqueue("touch running; sleep 3; echo finished")
     pool = cli.start_workers(2)
-    cli.wait_state(job_id, "processing")
+    job_is_running(cli)
     os.killpg(pool.pid, signal.SIGINT)  # what a terminal does: every process of the group
     assert exits(pool) == 0
     job = cli.job(job_id)
@@ -245,9 +253,9 @@ def test_a_worker_stopped_alone_stops_the_pool_gracefully(cli: Cli) -> None:
 
 def test_the_terminal_going_away_is_a_graceful_stop(cli: Cli) -> None:
     """SIGHUP to the whole foreground group (its terminal closed): jobs finish, then exit."""
-    job_id = cli.enqueue("sleep 3; echo finished")
+    job_id = cli.enqueue("touch running; sleep 3; echo finished")
     pool = cli.start_workers(2)
-    cli.wait_state(job_id, "processing")
+    job_is_running(cli)
     os.killpg(pool.pid, signal.SIGHUP)
     assert exits(pool) == 0
     assert cli.job(job_id)["state"] == "completed"
