@@ -68,10 +68,10 @@ def enqueue_chaos_jobs(cli: Cli, count: int, lease: str = "2", sleeps: str = "0.
     """``count`` jobs that each hold a lock on their own file while they run: an attempt
     that finds it taken runs beside an earlier one, which outlived its worker. Job n sleeps
     ``sleeps.format(n % 3 + 1)`` seconds and prints ``pad`` dots, then n."""
-    cli.ok("config", "set", "lease-timeout", lease)
-    cli.ok("config", "set", "backoff-base", "1")
-    cli.ok("config", "set", "backoff-max", "1")
-    cli.ok("config", "set", "max-retries", "100")  # a job may be unlucky many times
+    cli.inline("config", "set", "lease-timeout", lease)
+    cli.inline("config", "set", "backoff-base", "1")
+    cli.inline("config", "set", "backoff-max", "1")
+    cli.inline("config", "set", "max-retries", "100")  # a job may be unlucky many times
     (cli.cwd / "locks").mkdir()
     script = ("exec 9>locks/{id}; flock -n 9 || echo {id} >> overlaps.txt;"
               " head -c {pad} /dev/zero | tr '\\0' .; sleep {s}; echo {n}")

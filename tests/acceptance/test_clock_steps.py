@@ -83,7 +83,7 @@ class WallClock:
 def clock(cli: Cli, tmp_path: Path, sleep_shim: str) -> WallClock:
     found = WallClock(tmp_path, sleep_shim)
     cli.env.update(found.env)
-    cli.ok("config", "set", "lease-timeout", str(LEASE))
+    cli.inline("config", "set", "lease-timeout", str(LEASE))
     return found
 
 

@@ -25,7 +25,7 @@ def test_a_job_completes_and_its_output_is_kept(cli: Cli) -> None:
     job = cli.wait_state("job1", "completed")
     assert (job["attempts"], job["exit_code"], job["last_error"]) == (1, 0, None)
     assert len(job["attempts_log"]) == 1 and job["attempts_log"][0]["exit_code"] == 0
-    assert cli.ok("logs", "job1") == "hello\noops\n"
+    assert cli.inline("logs", "job1") == "hello\noops\n"
     assert cli.json("status")["counts"]["completed"] == 1
 
 
@@ -49,7 +49,7 @@ def test_a_command_that_does_not_exist_fails_cleanly(cli: Cli) -> None:
     cli.start_workers(1)
     job = cli.wait_state(job_id, "dead")
     assert (job["exit_code"], job["last_error"]) == (127, "exit code 127")
-    assert "not found" in cli.ok("logs", job_id)
+    assert "not found" in cli.inline("logs", job_id)
 
 
 def test_a_missing_cwd_is_a_failed_attempt_not_a_crash(cli: Cli) -> None:
@@ -74,7 +74,7 @@ def test_data_survives_a_restart(cli: Cli) -> None:
     cli.start_workers(1)
     cli.wait_state(second, "completed")
     cli.wait_state(dead, "dead")
-    assert cli.ok("logs", first) == "one\n"
+    assert cli.inline("logs", first) == "one\n"
 
 
 def test_worker_stop_waits_for_the_running_job(cli: Cli) -> None:
@@ -123,7 +123,7 @@ def _alive(pid: int) -> bool:
 
 def test_config_change_reaches_running_workers(cli: Cli) -> None:
     cli.start_workers(1)
-    cli.ok("config", "set", "backoff-base", "1")  # 1 ** n = 1 s between attempts
+    cli.inline("config", "set", "backoff-base", "1")  # 1 ** n = 1 s between attempts
     job_id = cli.enqueue("exit 1", "--max-retries", "2")
     started = time.monotonic()
     cli.wait_state(job_id, "dead", timeout=20)

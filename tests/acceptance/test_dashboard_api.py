@@ -24,7 +24,7 @@ def enc(job_id: str) -> str:
 @pytest.fixture
 def finished(cli: Cli) -> dict[str, str]:
     """A store with a completed, a dead and a pending job; workers stopped again."""
-    cli.ok("config", "set", "backoff-base", "1")
+    cli.inline("config", "set", "backoff-base", "1")
     ids = {"ok": cli.enqueue("echo hello; echo world", "--id", ODD_ID),
            "dead": cli.enqueue("echo boom >&2; exit 3", "--max-retries", "0")}
     cli.start_workers(1)
@@ -128,7 +128,7 @@ def _row(page: str, job_id: str) -> str:
 
 
 def test_waiting_jobs_say_when_they_will_run(cli: Cli) -> None:
-    cli.ok("config", "set", "backoff-base", "100")  # its first retry waits 100 s
+    cli.inline("config", "set", "backoff-base", "100")  # its first retry waits 100 s
     failed = cli.enqueue("exit 1", "--max-retries", "2")
     cli.start_workers(1)
     cli.wait_state(failed, "failed")

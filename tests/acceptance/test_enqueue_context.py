@@ -40,7 +40,7 @@ def test_enqueue_from_a_deleted_directory(cli: Cli, tmp_path: Path) -> None:
     cli.start_workers(1)
     for found in (job_id, "b"):
         cli.wait_state(found, "completed")
-        assert cli.ok("logs", found) == f"{tmp_path}\n"
+        assert cli.inline("logs", found) == f"{tmp_path}\n"
 
 
 @pytest.mark.smoke
@@ -54,5 +54,5 @@ def test_a_job_within_the_exec_budget_starts(cli: Cli, tmp_path: Path) -> None:
     assert cli.ok("enqueue", "--file", str(jobs)) == "near\n"
     cli.start_workers(1)
     cli.wait_state("near", "completed")
-    assert cli.ok("logs", "near") == "100000\n"
+    assert cli.inline("logs", "near") == "100000\n"
     assert os.environ.get("K9") is None  # the job's environment stayed the job's

@@ -142,7 +142,7 @@ def test_a_pool_looks_for_lost_jobs_once_per_heartbeat_interval_not_once_per_wor
     counted by the server: each runs queuectl_fold_counts once, and only the pool's own
     connections track function calls; they report them as they close."""
     cli = fleet
-    cli.ok("config", "set", "lease-timeout", "3")  # a heartbeat interval of 1 s
+    cli.inline("config", "set", "lease-timeout", "3")  # a heartbeat interval of 1 s
     interval, workers = 1.0, 4
     began = time.monotonic()
     cli.start_workers(workers, env={"QUEUECTL_DB": _tracked(cli)})
@@ -221,14 +221,14 @@ def test_a_config_change_reaches_an_idle_pools_next_job(backend: str, tmp_path: 
     for url in urls:
         cli = Cli(url, tmp_path / "home", cwd=tmp_path)
         try:
-            cli.ok("config", "set", "max-retries", "0")
+            cli.inline("config", "set", "max-retries", "0")
             cli.start_workers(2)
             first = cli.enqueue("printf 'x%.0s' $(seq 300)")
             cli.wait_state(first, "completed")  # the workers' snapshot is fresh now
-            cli.ok("config", "set", "max-log-bytes", "100")
+            cli.inline("config", "set", "max-log-bytes", "100")
             job = cli.enqueue("printf 'x%.0s' $(seq 300)")
             cli.wait_state(job, "completed")
-            assert cli.ok("logs", first).count("x") == 300
-            assert cli.ok("logs", job).count("x") <= 100
+            assert cli.inline("logs", first).count("x") == 300
+            assert cli.inline("logs", job).count("x") <= 100
         finally:
             cli.cleanup()

@@ -14,7 +14,7 @@ def test_huge_commands_run(cli: Cli) -> None:
     job_id = cli.ok("enqueue", "--file", "-", input=json.dumps({"command": big})).strip()
     cli.start_workers(1)
     assert cli.wait_state(job_id, "completed", "dead")["state"] == "completed"
-    assert cli.ok("logs", job_id) == "ran\n"
+    assert cli.inline("logs", job_id) == "ran\n"
 
 
 def test_ids_run_and_log_through_a_worker(cli: Cli) -> None:
@@ -24,4 +24,4 @@ def test_ids_run_and_log_through_a_worker(cli: Cli) -> None:
     cli.start_workers(1)
     for job_id in ids:
         cli.wait_state(job_id, "completed")
-        assert cli.ok("logs", "--", job_id) == job_id + "\n"
+        assert cli.inline("logs", "--", job_id) == job_id + "\n"

@@ -26,7 +26,7 @@ CHILD_IGNORING_TERM = "echo $$ > sh.pid; (trap '' TERM; exec sleep 300) & echo $
 
 
 def fast_retries(cli: Cli) -> None:
-    cli.ok("config", "set", "backoff-base", "1")  # every retry 1 s later
+    cli.inline("config", "set", "backoff-base", "1")  # every retry 1 s later
 
 
 # --- timeouts ------------------------------------------------------------------------------
@@ -47,7 +47,7 @@ def test_timeout_reaches_children_that_ignore_sigterm(
 
 
 def test_timeout_of_a_job_flooding_its_output(cli: Cli) -> None:
-    cli.ok("config", "set", "max-log-bytes", "4096")
+    cli.inline("config", "set", "max-log-bytes", "4096")
     job_id = cli.enqueue("yes", "--timeout", "0.5", "--max-retries", "0")
     cli.start_workers(1)
     dead = cli.wait_state(job_id, "dead")
@@ -58,7 +58,7 @@ def test_timeout_of_a_job_flooding_its_output(cli: Cli) -> None:
 
 
 def test_job_timeout_config_is_the_default(cli: Cli) -> None:
-    cli.ok("config", "set", "job-timeout", "0.3")
+    cli.inline("config", "set", "job-timeout", "0.3")
     default = cli.json("enqueue", "-c", "sleep 30", "--max-retries", "0")
     explicit = cli.json("enqueue", "-c", "true", "--timeout", "5")
     assert default["timeout"] == 0.3
@@ -172,7 +172,7 @@ def test_logs_follow_of_a_job_not_yet_started(cli: Cli) -> None:
 
 
 def test_binary_output_over_the_limit_keeps_the_tail(cli: Cli, tmp_path: Path) -> None:
-    cli.ok("config", "set", "max-log-bytes", "1000")
+    cli.inline("config", "set", "max-log-bytes", "1000")
     job_id = cli.enqueue("head -c 300000 /dev/urandom | tee big.bin")
     cli.start_workers(1)
     cli.wait_state(job_id, "completed")
@@ -197,7 +197,7 @@ def test_stdout_and_stderr_are_captured_together_in_order(cli: Cli) -> None:
     job_id = cli.enqueue("echo one; echo two >&2; echo three")
     cli.start_workers(1)
     cli.wait_state(job_id, "completed")
-    assert cli.ok("logs", job_id) == "one\ntwo\nthree\n"
+    assert cli.inline("logs", job_id) == "one\ntwo\nthree\n"
 
 
 def test_running_job_output_is_visible_before_it_ends(cli: Cli, tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ def test_enqueue_on_a_full_disk_says_so_and_changes_nothing(
     full_cli: Cli, small_disk: Path
 ) -> None:
     cli = full_cli
-    cli.ok("config", "set", "max-retries", "1")  # the store exists, idle
+    cli.inline("config", "set", "max-retries", "1")  # the store exists, idle
     filler = disks.fill(small_disk)
     # Even a read needs room here: nobody has the store open, and SQLite must make its
     # shared-memory file again to read a WAL store.
@@ -63,7 +63,7 @@ def test_a_job_that_ends_while_the_disk_is_full_is_recorded_once_space_is_back(
     """Past the lease, so that the idle sibling would take the job for lost if it judged
     a silence it shared; the job prints more than the full disk can hold."""
     cli = full_cli
-    cli.ok("config", "set", "lease-timeout", "1")
+    cli.inline("config", "set", "lease-timeout", "1")
     big = "head -c 300000 /dev/zero | tr '\\0' {}; echo"
     wait_for_go = "while [ ! -e go ]; do sleep 0.05; done"
     job_id = cli.enqueue(f"echo $$ >> runs.txt; {big.format('x')}; {wait_for_go};"
@@ -85,7 +85,7 @@ def test_a_job_that_ends_while_the_disk_is_full_is_recorded_once_space_is_back(
     assert (tmp_path / "runs.txt").read_text().split() == [str(shell)]  # it ran once
     time.sleep(2)  # and nothing runs it again
     assert (tmp_path / "runs.txt").read_text().split() == [str(shell)]
-    output = cli.ok("logs", job_id)
+    output = cli.inline("logs", job_id)
     assert output.endswith("y\nend\n") and output.count("x") == 300_000
     assert "Traceback" not in pool_log(cli)
     assert cli.json("status")["counts"]["processing"] == 0
@@ -121,7 +121,7 @@ def test_a_connection_killed_inside_the_finishing_transaction_records_the_job_on
                      " EXECUTE FUNCTION slow_finish()")
     cli = Cli(pg_url, tmp_path / "home", cwd=tmp_path)
     try:
-        cli.ok("config", "set", "lease-timeout", "2")
+        cli.inline("config", "set", "lease-timeout", "2")
         cli.ok("enqueue", "-c", "echo slow >> runs.txt; echo out", "--id", "slow")
         cli.ok("enqueue", "-c", "echo next >> runs.txt", "--id", "next")
         cli.start_workers(2)
@@ -133,7 +133,7 @@ def test_a_connection_killed_inside_the_finishing_transaction_records_the_job_on
             done = cli.wait_state(job_id, "completed", "failed", "dead", timeout=30)
             assert [a["outcome"] for a in done["attempts_log"]] == ["succeeded"], job_id
         assert sorted((tmp_path / "runs.txt").read_text().split()) == ["next", "slow"]
-        assert cli.ok("logs", "slow") == "out\n"
+        assert cli.inline("logs", "slow") == "out\n"
     finally:
         cli.cleanup()
 
@@ -148,7 +148,7 @@ def test_a_finish_whose_answer_was_lost_leaves_nothing_stuck_or_run_twice(
     proxy = AnswerLost(b"queuectl_finish")
     cli = Cli(pg_url, tmp_path / "home", cwd=tmp_path)
     try:
-        cli.ok("config", "set", "lease-timeout", "3")
+        cli.inline("config", "set", "lease-timeout", "3")
         ids = [cli.enqueue(f"echo {n} >> runs.txt") for n in range(3)]
         cli.start_workers(1, env={"QUEUECTL_DB": proxy.url(pg_url.rsplit("/", 1)[1])})
         for job_id in ids:

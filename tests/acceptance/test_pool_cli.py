@@ -100,7 +100,7 @@ def test_detach_hint_names_the_store_it_was_given(cli: Cli, tmp_path: Path) -> N
 
 
 def test_a_killed_pool_shows_as_lost_not_busy(cli: Cli, tmp_path: Path) -> None:
-    cli.ok("config", "set", "lease-timeout", "2")
+    cli.inline("config", "set", "lease-timeout", "2")
     cli.enqueue("echo $$ > sh.pid; sleep 60")
     pool = cli.start_workers(1)
     read_pid(tmp_path / "sh.pid")

@@ -23,8 +23,8 @@ from tests.helpers import QUEUECTL, Cli, wait_until
 
 
 def short_lease(cli: Cli) -> None:
-    cli.ok("config", "set", "lease-timeout", "2")
-    cli.ok("config", "set", "backoff-base", "1")
+    cli.inline("config", "set", "lease-timeout", "2")
+    cli.inline("config", "set", "backoff-base", "1")
 
 
 def holder_pid(cli: Cli, job_id: str) -> int:
@@ -61,7 +61,7 @@ def test_killed_worker_job_is_completed_by_another(cli: Cli, tmp_path: Path) -> 
     assert log[0]["outcome"] == "worker_lost"
     assert log[0]["worker"] != log[1]["worker"]
     assert done["attempts"] == 2
-    assert cli.ok("logs", job_id) == "done\n"
+    assert cli.inline("logs", job_id) == "done\n"
     assert cli.json("status")["counts"]["processing"] == 0
 
 
@@ -110,7 +110,7 @@ def test_one_ctrl_c_is_graceful(cli: Cli) -> None:
     assert exits(pool) == 0
     job = cli.job(job_id)
     assert job["state"] == "completed"
-    assert cli.ok("logs", job_id) == "finished\n"
+    assert cli.inline("logs", job_id) == "finished\n"
     assert cli.json("worker", "list") == []
 
 
@@ -208,7 +208,7 @@ def test_supervisor_killed_workers_finish_their_job_and_exit(cli: Cli, tmp_path:
 
 def test_a_short_lease_never_takes_a_busy_worker_for_lost(cli: Cli) -> None:
     """Heartbeats keep pace with the lease while a job runs, however short the lease."""
-    cli.ok("config", "set", "lease-timeout", "1")
+    cli.inline("config", "set", "lease-timeout", "1")
     job_id = cli.enqueue("sleep 2.5; echo ok", "--max-retries", "0")
     cli.start_workers(2)  # the idle one recovers whatever looks lost
     done = cli.wait_state(job_id, "completed", "dead", timeout=20)
@@ -218,8 +218,8 @@ def test_a_short_lease_never_takes_a_busy_worker_for_lost(cli: Cli) -> None:
 def test_a_frozen_worker_that_wakes_up_drops_the_recovered_job(cli: Cli, tmp_path: Path) -> None:
     """SIGSTOP past the lease: another worker takes the job over; on SIGCONT the first one
     rejoins, kills its own copy, and does not overwrite the outcome."""
-    cli.ok("config", "set", "lease-timeout", "1")
-    cli.ok("config", "set", "backoff-base", "1")
+    cli.inline("config", "set", "lease-timeout", "1")
+    cli.inline("config", "set", "backoff-base", "1")
     job_id = cli.enqueue("echo $$ >> shells.txt; sleep 3; echo done")
     cli.start_workers(2)
     wait_until(lambda: (tmp_path / "shells.txt").exists(), what="the first attempt")
@@ -294,7 +294,7 @@ def test_a_terminal_closing_under_the_pool_hangs_up_once_however_often_it_says_s
     assert exits(pool) == 0
     job = cli.job(job_id)
     assert (job["state"], job["attempts_log"][0]["outcome"]) == ("completed", "succeeded")
-    assert cli.ok("logs", job_id) == "finished\n"
+    assert cli.inline("logs", job_id) == "finished\n"
     assert cli.json("worker", "list") == []
 
 
@@ -317,7 +317,7 @@ def test_a_whole_pool_killed_leaves_no_job_running_beside_its_retry(
     assert_group_gone(first_shell, timeout=15)
     done = cli.wait_state(job_id, "completed", timeout=30)
     assert [a["outcome"] for a in done["attempts_log"]] == ["worker_lost", "succeeded"]
-    assert cli.ok("logs", job_id) == "again\n"
+    assert cli.inline("logs", job_id) == "again\n"
 
 
 @pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0,

@@ -16,7 +16,7 @@ def test_a_running_pool_applies_the_retention_again_later(cli: Cli) -> None:
     # What a pool adds to the worker's retention (tests/contract/test_retention_run.py): it
     # prunes again on its own (its first pass, at start, finds nothing), so a job that
     # finishes while it runs goes in its turn: here by the pass after the next job.
-    cli.ok("config", "set", "retention", "1s")
+    cli.inline("config", "set", "retention", "1s")
     cli.start_workers(1)
     first = cli.enqueue("true", "-p", "1")
     cli.enqueue("sleep 1.5")

@@ -21,7 +21,7 @@ from tests.helpers import Cli, wait_until
 def cli(tmp_path: Path) -> Iterator[Cli]:
     """A SQLite store: what is tested here is the pool's side, the same on any store."""
     c = Cli(str(tmp_path / "q.db"), tmp_path / "home", cwd=tmp_path)
-    c.ok("config", "set", "max-retries", "0")
+    c.inline("config", "set", "max-retries", "0")
     yield c
     c.cleanup()
 
@@ -74,7 +74,7 @@ def test_notify_ready_status_stopping_in_order(cli: Cli, tmp_path: Path, abstrac
     assert order == sorted(order) and len(set(order)) == 4, manager.messages
     assert sum(m.startswith("READY=1") for m in manager.messages) == 1
     assert sum("WATCHDOG=1" in m.splitlines() for m in manager.messages) >= 2  # every 0.5 s
-    assert cli.ok("logs", job) == "none none\n"  # the job never saw the manager's variables
+    assert cli.inline("logs", job) == "none none\n"  # the job never saw the manager's variables
 
 
 def test_without_notify_socket_nothing_changes(cli: Cli) -> None:

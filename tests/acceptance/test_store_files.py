@@ -146,7 +146,7 @@ def test_db_is_understood_between_a_group_and_its_command(tmp_path: Path) -> Non
     db = tmp_path / "q.db"
     cli = Cli(str(tmp_path / "other.db"), tmp_path / "home", cwd=tmp_path)
     cli.ok("--db", str(db), "config", "set", "max-retries", "4")
-    assert cli.ok("config", "--db", str(db), "get", "max-retries") == "4\n"
+    assert cli.inline("config", "--db", str(db), "get", "max-retries") == "4\n"
     assert cli.ok("worker", "--db", str(db), "list", "--json") == "[]\n"
     assert cli.ok("dlq", "--db", str(db), "list", "--json") == "[]\n"
     assert not (tmp_path / "other.db").exists()

@@ -92,7 +92,7 @@ def run(cli: Cli, *args: str, timeout: float = 60) -> subprocess.CompletedProces
 
 @pytest.fixture
 def pool(cli: Cli) -> Cli:
-    cli.ok("config", "set", "backoff-base", "1")
+    cli.inline("config", "set", "backoff-base", "1")
     cli.start_workers(2)
     return cli
 
