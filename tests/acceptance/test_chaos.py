@@ -226,7 +226,7 @@ def test_workers_paused_past_the_lease_through_a_store_outage_lose_nothing(
 
 @pytest.mark.slow
 def test_concurrent_cli_enqueues_while_workers_drain(cli: Cli) -> None:
-    threads, per_thread = 4, 25
+    threads, per_thread = 4, 12
     pool = cli.start_workers(4)
     failures: list[str] = []
 

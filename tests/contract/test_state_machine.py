@@ -397,7 +397,7 @@ def test_storage_against_the_model(store: Storage) -> None:
     run_state_machine_as_test(  # type: ignore[no-untyped-call, unused-ignore]
         StoreMachine,
         settings=settings(
-            max_examples=min(25, settings.default.max_examples),  # fewer in "lowest"
+            max_examples=min(25, settings().max_examples),  # fewer in the "lowest" profile
             stateful_step_count=30,
             deadline=None,
             suppress_health_check=list(HealthCheck),
