@@ -108,7 +108,7 @@ def run(spec: RunSpec, hooks: Hooks) -> AttemptResult:
     fails in here (a hook, the worker's own descriptors) leaves it running unwatched: its
     process group is killed and reaped first, and the attempt ends KILLED, saying why."""
     try:
-        pid, out_fd = _spawn(spec)
+        pid, out_fd, raced = _spawn(spec)
     except OSError as exc:
         where = f" in {spec.cwd}" if isinstance(exc, _BadCwd) else ""
         return AttemptResult(Outcome.NOT_STARTED, error=f"cannot start{where}: {exc.strerror}")
@@ -117,7 +117,7 @@ def run(spec: RunSpec, hooks: Hooks) -> AttemptResult:
     try:
         if hooks.started is not None:
             hooks.started(pid)  # its own session: the pid is the process group id
-        supervision = _Supervision(pid, out_fd, spec, hooks)
+        supervision = _Supervision(pid, out_fd, spec, hooks, raced)
     except BaseException as exc:
         _killpg(pid, signal.SIGKILL)
         os.close(out_fd)
@@ -138,15 +138,25 @@ SHELL = "/bin/sh"
 # Python ignores SIGPIPE and SIGXFSZ; an ignored signal survives exec, so the job gets the
 # defaults back (what Popen's restore_signals does).
 DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
+# What a terminal or a service manager sends to the pool's whole process group to stop it.
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
 _home_fd: int | None = None  # the worker's own directory, to come back to after a spawn
 
 
-def _spawn(spec: RunSpec) -> tuple[int, int]:
-    """posix_spawn (vfork + exec) into a new session, stdout+stderr into one pipe.
+def _spawn(spec: RunSpec) -> tuple[int, int, frozenset[int]]:
+    """posix_spawn (vfork + exec) into a new session, stdout+stderr into one pipe: (the pid,
+    the pipe's read end, the stop signals that reached the worker's process group while
+    the child was being made).
 
     Popen spends more CPU per job in Python-level set-up, a visible share of a `true` job
     (bench/RESULTS.md). posix_spawn has no cwd argument, so the worker (one thread)
     enters the job's directory around the spawn and goes back at once.
+
+    Until the child's setsid it is still in the worker's process group: a Ctrl-C to the
+    pool then reaches it too, stays pending while the child blocks every signal, and kills
+    it with the default action just before its exec. The worker blocks the stop signals
+    around the spawn, so whatever came in that window is pending here as well and can be
+    read exactly; the child gets the worker's own mask back for its exec.
     """
     global _home_fd
     if _home_fd is None:
@@ -160,9 +170,15 @@ def _spawn(spec: RunSpec) -> tuple[int, int]:
         try:
             actions = [(os.POSIX_SPAWN_DUP2, _devnull(), 0), (os.POSIX_SPAWN_DUP2, write_fd, 1),
                        (os.POSIX_SPAWN_DUP2, write_fd, 2)]
-            pid = os.posix_spawn(SHELL, [SHELL, "-c", spec.command], spec.env,
-                                 file_actions=actions, setsid=True,  # own process group:
-                                 setsigdef=DEFAULT_SIGNALS)  # killpg reaches grandchildren
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+            try:
+                pid = os.posix_spawn(SHELL, [SHELL, "-c", spec.command], spec.env,
+                                     file_actions=actions, setsid=True,  # own process group:
+                                     setsigdef=DEFAULT_SIGNALS,  # killpg reaches grandchildren
+                                     setsigmask=mask)
+                raced = frozenset(STOP_SIGNALS & signal.sigpending())
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # the handlers run now
         finally:
             os.fchdir(_home_fd)
     except BaseException:
@@ -170,7 +186,7 @@ def _spawn(spec: RunSpec) -> tuple[int, int]:
         raise
     finally:
         os.close(write_fd)
-    return pid, read_fd
+    return pid, read_fd, raced
 
 
 _devnull_fd: int | None = None
@@ -196,8 +212,10 @@ def _seal_inherited_fds() -> int:
 
 
 class _Supervision:
-    def __init__(self, pid: int, out_fd: int, spec: RunSpec, hooks: Hooks) -> None:
+    def __init__(self, pid: int, out_fd: int, spec: RunSpec, hooks: Hooks,
+                 raced: frozenset[int] = frozenset()) -> None:
         self.pid = pid
+        self.raced = raced  # stop signals sent to the worker's group during the spawn
         self.spec = spec
         self.hooks = hooks
         self.tail = TailBuffer(spec.max_log_bytes)
@@ -341,6 +359,11 @@ class _Supervision:
             return AttemptResult(Outcome.INTERRUPTED, None, error, output, dropped)
         if code == 0:
             return AttemptResult(Outcome.SUCCEEDED, 0, None, output, dropped)
+        if code < 0 and -code in self.raced:
+            # Killed by the pool's own stop signal before its exec: it never ran, and the
+            # worker is stopping; not the job's fault, so no retry is spent (see _spawn).
+            error = "interrupted: the pool's stop signal reached it as it started"
+            return AttemptResult(Outcome.INTERRUPTED, None, error, output, dropped)
         if code < 0:
             name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
             return AttemptResult(Outcome.KILLED, None, f"killed by signal {name}", output, dropped)
