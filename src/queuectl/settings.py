@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
 
 from queuectl.errors import InvalidValue, QueuectlError, UsageError
 from queuectl.records import record
@@ -192,6 +193,27 @@ def data_dir() -> str:
     home = os.environ.get(ENV_HOME)
     if home:
         return os.path.abspath(os.path.expanduser(home))
+    return _xdg_data_dir() or _platform_data_dir()
+
+
+def _xdg_data_dir() -> str | None:
+    """The XDG Base Directory rule for the user data dir, where it is plain: on Linux, with
+    $XDG_DATA_HOME absolute or unset and $HOME absolute. None otherwise: platformdirs then
+    decides (a relative $XDG_DATA_HOME or $HOME, other platforms). Importing platformdirs
+    (it brings pathlib, tempfile and shutil) was about a fifth of an enqueue on the default
+    store; a unit test keeps the two answers equal."""
+    if sys.platform != "linux":
+        return None
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    if xdg.startswith("/"):
+        return os.path.join(xdg, "queuectl")
+    home = os.environ.get("HOME", "")
+    if xdg or not home.startswith("/"):
+        return None
+    return os.path.join(home, ".local", "share", "queuectl")
+
+
+def _platform_data_dir() -> str:
     import platformdirs  # only when actually needed
 
     return platformdirs.user_data_dir("queuectl", appauthor=False)

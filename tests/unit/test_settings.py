@@ -119,3 +119,23 @@ def test_libpq_keyword_strings_are_refused_without_repeating_them(url: str) -> N
 def test_unknown_schemes_in_any_case_are_refused() -> None:
     with pytest.raises(InvalidValue, match="unsupported store URL scheme"):
         sqlite_path("MySQL://a:b@c/d")
+
+
+@pytest.mark.parametrize("xdg", [None, "", "/data/xdg", "/data/xdg/", "relative/xdg", "  "])
+@pytest.mark.parametrize("home", [None, "/home/u", "/home/u/", "/", "relative-home"])
+def test_the_default_data_dir_is_platformdirs_answer(
+    xdg: str | None, home: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The XDG rule queuectl applies itself (without importing platformdirs) gives what
+    platformdirs gives, or leaves the case to it."""
+    import platformdirs
+
+    from queuectl.settings import data_dir
+
+    monkeypatch.delenv("QUEUECTL_HOME", raising=False)
+    for name, value in (("XDG_DATA_HOME", xdg), ("HOME", home)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    assert data_dir() == platformdirs.user_data_dir("queuectl", appauthor=False)

@@ -70,10 +70,13 @@ COMMANDS = {
 BARE = "import json, sys; print(json.dumps(sorted(sys.modules)))"
 
 
-def loaded(argv: list[str], tmp_path: Path) -> set[str]:
-    """The modules `queuectl ARGV` loads beyond what a bare interpreter here loads."""
+def loaded(argv: list[str], tmp_path: Path, default_store: bool = False) -> set[str]:
+    """The modules `queuectl ARGV` loads beyond what a bare interpreter here loads; with
+    ``default_store``, on the store a user gets with nothing set but $HOME."""
     env = {"QUEUECTL_HOME": str(tmp_path), "QUEUECTL_DB": str(tmp_path / "q.db"),
            "PATH": "/usr/bin:/bin", "NO_COLOR": "1"}
+    if default_store:
+        env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "NO_COLOR": "1"}
     seed = ["enqueue", "-c", "true", "--id", "seed"]  # the job `show` and `--after` name
     subprocess.run([sys.executable, "-c", PROBE, *seed], env=env, cwd=tmp_path, check=True,
                    capture_output=True)
@@ -93,3 +96,14 @@ def test_command_imports_nothing_it_does_not_use(name: str, tmp_path: Path) -> N
     found = sorted(m for m in modules if m in unused or m.split(".")[0] in unused
                    or any(m.startswith(u + ".") for u in unused))
     assert found == [], f"`queuectl {' '.join(argv)}` imported {found}"
+
+
+@pytest.mark.parametrize("name", ["enqueue", "status", "list"])
+def test_the_default_store_is_found_without_platformdirs(name: str, tmp_path: Path) -> None:
+    """Most users set neither --db nor QUEUECTL_DB: finding ~/.local/share by the XDG rule
+    must not bring platformdirs and its pathlib, tempfile and shutil."""
+    argv, unused = COMMANDS[name]
+    modules = loaded(argv, tmp_path, default_store=True)
+    found = sorted(m for m in modules if m.split(".")[0] in unused)
+    assert found == [], f"`queuectl {' '.join(argv)}` imported {found}"
+    assert (tmp_path / ".local" / "share" / "queuectl" / "queuectl.db").exists()
