@@ -49,6 +49,8 @@ COMMANDS: dict[str, tuple[list[str], str, dict[str, float]]] = {
     "show ID": (["show", "{id}"], "read", {"sqlite": 3.0}),
 }
 SEED_JOBS = 20
+# An enqueue as most users run it: no --db, no QUEUECTL_DB, the store found under $HOME.
+DEFAULT_STORE_ENQUEUE = "enqueue -c true (default store)"
 
 
 def _bytecode_cached(workdir: str) -> dict[str, str]:
@@ -80,6 +82,15 @@ def cli(backend: str, workdir: str, runs: int, against: str | None) -> dict[str,
             argv = [exe, *(a.format(id=job_id) for a in args)]
             minimal = [sys.executable, "-c", programs[kind], targets[kind]]
             out[name] = _alternate(argv, minimal, env, old_env, runs, goals.get(backend))
+        if backend == "sqlite":
+            home = {**{k: v for k, v in env.items() if not k.startswith("QUEUECTL_")},
+                    "HOME": os.path.join(workdir, "home-default")}
+            home.pop("XDG_DATA_HOME", None)
+            old_home = {**home, "PYTHONPATH": old_src} if old_src else None
+            minimal = [sys.executable, "-c", programs["write"], targets["write"]]
+            out[DEFAULT_STORE_ENQUEUE] = _alternate(
+                [exe, "enqueue", "-c", "true"], minimal, home, old_home, runs,
+                COMMANDS["enqueue -c true"][2]["sqlite"])
     return out
 
 
@@ -153,7 +164,9 @@ def _minimal_store(backend: str, url: str, workdir: str) -> str:
 def rows(backend: str, fig: dict[str, Any]) -> list[list[Any]]:
     """Table rows: command, backend, queuectl ms, minimal ms, ratio, target, ok."""
     out: list[list[Any]] = []
-    for name in COMMANDS:
+    for name in [*COMMANDS, DEFAULT_STORE_ENQUEUE]:
+        if name not in fig:
+            continue
         f = fig[name]
         goal = f["target"]
         base = f"least Python {f['minimal_ms']}"
