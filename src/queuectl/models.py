@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from operator import attrgetter
 
 from queuectl.records import field, record
 
@@ -93,7 +92,7 @@ class JobSpec:
     tags: tuple[str, ...] = ()  # `enqueue --tag`: what `list --tag` finds it by
 
 
-@record(frozen=True, slots=True)
+@record(frozen=True)
 class Job:
     """A job as a store holds it: the fields of its ``--json`` document as attributes.
 
@@ -176,36 +175,33 @@ class Job:
 
 
 # A worker builds two Jobs per job it runs (the claimed one, read from its row, and the
-# finished one). Job's own __init__ sets each of its fields through object.__setattr__
-# (frozen, as a dataclass's does); these set the slots directly, about a third of the cost
-# (~10 µs per job).
+# finished one). Job's own __init__ sets each field through object.__setattr__ (frozen, as
+# a dataclass's does), a call per field; these fill the instance's __dict__ in one
+# dict.update instead (bench/RESULTS.md: instructions per job of the store path).
 JOB_FIELDS: tuple[str, ...] = Job.__match_args__  # every field, in declaration order
-_JOB_SLOTS = {name: getattr(Job, name).__set__ for name in JOB_FIELDS}
-_JOB_SETTERS = tuple(_JOB_SLOTS.values())
-_job_values = attrgetter(*JOB_FIELDS)
+_JOB_FIELD_SET = frozenset(JOB_FIELDS)
+_new = object.__new__
 
 
 def job_from_values(values: Sequence[Any]) -> Job:
     """A Job from the value of every field, in JOB_FIELDS order (the defaults too), as
     Job(*values) would make it. Raises ValueError for a wrong number of values."""
-    if len(values) != len(_JOB_SETTERS):
-        raise ValueError(f"a Job has {len(_JOB_SETTERS)} fields, got {len(values)} values")
-    job: Job = object.__new__(Job)
-    for put, value in zip(_JOB_SETTERS, values):  # noqa: B905 - lengths checked above
-        put(job, value)
+    if len(values) != len(JOB_FIELDS):
+        raise ValueError(f"a Job has {len(JOB_FIELDS)} fields, got {len(values)} values")
+    job: Job = _new(Job)
+    job.__dict__.update(zip(JOB_FIELDS, values))  # noqa: B905 - lengths checked above
     return job
 
 
 def replaced_job(job: Job, **changes: Any) -> Job:
     """dataclasses.replace(job, **changes), faster. Raises TypeError for an unknown field."""
-    new: Job = object.__new__(Job)
-    for put, value in zip(_JOB_SETTERS, _job_values(job)):  # noqa: B905 - same fields
-        put(new, value)
-    for name, value in changes.items():
-        put = _JOB_SLOTS.get(name)
-        if put is None:
-            raise TypeError(f"Job has no field {name!r}")
-        put(new, value)
+    if not _JOB_FIELD_SET.issuperset(changes):
+        unknown = sorted(set(changes) - _JOB_FIELD_SET)[0]
+        raise TypeError(f"Job has no field {unknown!r}")
+    new: Job = _new(Job)
+    fields = new.__dict__
+    fields.update(job.__dict__)
+    fields.update(changes)
     return new
 
 
