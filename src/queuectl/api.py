@@ -299,6 +299,27 @@ class Queue:
 
         return self._call(rerun, writes=True)
 
+    def edit(self, id: str, **fields: Any) -> Job:
+        """Change waiting job ``id`` (pending or failed), as `edit`: ``fields`` are any of
+        ``command``, ``priority``, ``timeout`` (seconds or a timedelta; 0: no limit),
+        ``max_retries``, ``queue``, ``cwd``, ``env`` (replaces the whole mapping; ``{}``
+        clears it), ``tags`` (replaces the whole list; ``[]`` clears it), ``run_at`` (a
+        datetime) or ``delay`` (seconds or a timedelta from now); None means not given.
+        Checked as ``enqueue`` checks a job; a worker runs the job as it was or as edited,
+        never a mix. Returns the edited job. Raises JobNotFound, WrongState for a job that
+        is running or has ended, InvalidJob for a refused field (or none given); nothing
+        changes then."""
+        given = _fields(fields)
+        from queuectl.app import enqueue as submitting
+
+        def edit(store: Storage) -> Job:
+            try:
+                return submitting.edit(store, id, given)
+            except (UsageError, InvalidValue) as exc:
+                raise InvalidJob(str(exc)) from None
+
+        return self._call(edit)
+
     def retry(self, id: str) -> Job:
         """A dead job back to pending, attempts 0, due now (as `dlq retry`); returns it.
         Raises JobNotFound, or WrongState for a job that is not dead."""

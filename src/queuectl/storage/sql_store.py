@@ -54,6 +54,7 @@ from queuectl.models import (
 from queuectl.records import replace
 from queuectl.storage import dependencies
 from queuectl.storage.base import (
+    EDITABLE_COLUMNS,
     AttemptRow,
     Stats,
     Storage,
@@ -81,6 +82,7 @@ def gives_more(spec: JobSpec) -> bool:
 
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
     from queuectl.models import QueueSettings
@@ -133,6 +135,23 @@ def unmatchable(*texts: str | None) -> bool:
     cannot hold one (its driver refuses to send it) and nothing with one is ever written to
     SQLite. A lookup by such a key finds nothing, the same on both stores, without asking."""
     return any(text is not None and "\0" in text for text in texts)
+
+
+def _edit_params(changes: Mapping[str, Any]) -> Params:
+    """edit_job's parameters: for each editable column, whether it changes (``set_NAME``)
+    and its new value as the column keeps it (times in epoch ms, env and tags as JSON)."""
+    params: Params = {}
+    for name in EDITABLE_COLUMNS:
+        value = changes.get(name)
+        if name == "env":
+            value = json.dumps(value) if value else None
+        elif name == "tags":
+            value = json.dumps(list(value), ensure_ascii=False) if value else None
+        elif name == "run_at" and value is not None:
+            value = to_ms(value)
+        params[f"set_{name}"] = name in changes
+        params[name] = value
+    return params
 
 
 class SqlStore(Storage, Generic[C]):
@@ -537,6 +556,22 @@ class SqlStore(Storage, Generic[C]):
         if holding:
             return WrongState(job_id, str(job.state), "pending or failed")
         return WrongState(job_id, str(job.state), "held")
+
+    def edit(self, job_id: str, changes: Mapping[str, Any]) -> Job:
+        unknown = set(changes) - set(EDITABLE_COLUMNS)
+        if unknown:
+            raise InvalidValue(f"{sorted(unknown)[0]} cannot be edited")
+        if unmatchable(job_id):
+            raise JobNotFound(job_id)
+        params = {"id": job_id, **_edit_params(changes), **self._clock()}
+        with self._write() as conn:
+            # One guarded statement: a claim before it leaves it no row to change (the job
+            # is processing then), a claim after it takes the edited job.
+            found = self._jobs(conn, "edit_job", params)
+            if not found:
+                raise self._refusal(conn, job_id, "pending or failed")
+            self._wake(conn, "work")
+        return self._with_dependencies(found)[0]
 
     def remove(self, job_ids: Sequence[str]) -> list[str]:
         wanted = list(dict.fromkeys(job_ids))

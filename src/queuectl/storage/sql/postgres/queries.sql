@@ -505,6 +505,30 @@ UPDATE jobs SET held = false, blocked_by = blocked_by - 1, updated_at = queuectl
 WHERE id = %(id)s AND state IN ('pending', 'failed') AND held
 RETURNING *
 
+-- name: edit_job
+-- `edit`: the columns named by set_NAME take NAME, the rest keep theirs; only a job that
+-- is waiting (pending or failed). One statement: a claim that locked the row first leaves
+-- it processing, so this changes nothing; a claim after it takes the edited job (the row
+-- lock makes a claim pass over it meanwhile: SKIP LOCKED).
+UPDATE jobs SET
+    command = CASE WHEN %(set_command)s::boolean THEN %(command)s::text ELSE command END,
+    priority = CASE WHEN %(set_priority)s::boolean THEN %(priority)s::bigint
+                    ELSE priority END,
+    timeout = CASE WHEN %(set_timeout)s::boolean THEN %(timeout)s::double precision
+                   ELSE timeout END,
+    max_retries = CASE WHEN %(set_max_retries)s::boolean THEN %(max_retries)s::bigint
+                       ELSE max_retries END,
+    queue = CASE WHEN %(set_queue)s::boolean THEN %(queue)s::text ELSE queue END,
+    cwd = CASE WHEN %(set_cwd)s::boolean THEN %(cwd)s::text ELSE cwd END,
+    env = CASE WHEN %(set_env)s::boolean THEN %(env)s::text ELSE env END,
+    tags = CASE WHEN %(set_tags)s::boolean THEN %(tags)s::text ELSE tags END,
+    run_at = CASE WHEN %(set_run_at)s::boolean THEN %(run_at)s::bigint ELSE run_at END,
+    run_at_fixed = CASE WHEN %(set_run_at_fixed)s::boolean THEN %(run_at_fixed)s::boolean
+                        ELSE run_at_fixed END,
+    updated_at = queuectl_now_ms()
+WHERE id = %(id)s AND state IN ('pending', 'failed')
+RETURNING *
+
 -- name: remove_lock
 -- The jobs `remove` names, with their states, locked in id order (as purge_lock and
 -- lock_dependencies take them: none of them deadlock).

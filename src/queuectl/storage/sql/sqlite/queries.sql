@@ -558,6 +558,25 @@ UPDATE jobs SET held = 0, blocked_by = blocked_by - 1, updated_at = :now
 WHERE id = :id AND state IN ('pending', 'failed') AND held <> 0
 RETURNING *
 
+-- name: edit_job
+-- `edit`: the columns named by :set_NAME take :NAME, the rest keep theirs; only a job that
+-- is waiting (pending or failed). One statement under the write lock: a claim runs either
+-- before it (the job is processing then, and nothing changes) or after it (the edited job).
+UPDATE jobs SET
+    command = CASE WHEN :set_command THEN :command ELSE command END,
+    priority = CASE WHEN :set_priority THEN :priority ELSE priority END,
+    timeout = CASE WHEN :set_timeout THEN :timeout ELSE timeout END,
+    max_retries = CASE WHEN :set_max_retries THEN :max_retries ELSE max_retries END,
+    queue = CASE WHEN :set_queue THEN :queue ELSE queue END,
+    cwd = CASE WHEN :set_cwd THEN :cwd ELSE cwd END,
+    env = CASE WHEN :set_env THEN :env ELSE env END,
+    tags = CASE WHEN :set_tags THEN :tags ELSE tags END,
+    run_at = CASE WHEN :set_run_at THEN :run_at ELSE run_at END,
+    run_at_fixed = CASE WHEN :set_run_at_fixed THEN :run_at_fixed ELSE run_at_fixed END,
+    updated_at = :now
+WHERE id = :id AND state IN ('pending', 'failed')
+RETURNING *
+
 -- name: remove_lock
 -- The jobs `remove` names, with their states; under the write lock they cannot change.
 SELECT id, state FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
