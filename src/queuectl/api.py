@@ -248,8 +248,10 @@ class Queue:
              search: str | None = None) -> list[Job]:
         """Jobs newest first, as `list`: only ``state`` / ``queue`` when given, only jobs
         holding every one of ``tags``, only those whose id or command holds ``search`` in
-        any case; at most ``limit`` (None or 0: all). Raises InvalidValue (a ValueError)
-        for an unknown state or a negative limit."""
+        any case; at most ``limit`` (None or 0: all). With a limit, ``tags`` and ``search``
+        look through the newest 100,000 jobs of the store (as `list`; ``limit=None`` looks
+        through all). Raises InvalidValue (a ValueError) for an unknown
+        state or a negative limit."""
         wanted = [tags] if isinstance(tags, str) else [*tags]
         chosen = parse_state(state)
         if limit is not None and (isinstance(limit, bool) or limit < 0):

@@ -276,10 +276,20 @@ class Storage(ABC):
         cron: str | None = None,
         tags: Sequence[str] = (),
         search: str | None = None,
+        window: int | None = None,
     ) -> list[Job]:
         """Jobs newest first, optionally filtered (``cron``: enqueued by that schedule;
         ``tags``: holding every one; ``search``: a case-insensitive substring of the id or
-        the command); ``limit=None`` for all."""
+        the command); ``limit=None`` for all. ``window``: with ``tags`` or ``search``,
+        only the newest ``window`` jobs of the store (by insertion order) are looked at
+        (None: all of them), so that a search matching nothing costs no full scan; see
+        ``beyond_window``."""
+
+    @abstractmethod
+    def beyond_window(self, state: State | None = None, queue: str | None = None,
+                      cron: str | None = None, *, window: int) -> bool:
+        """Whether jobs older than the newest ``window`` of the store match ``state``,
+        ``queue`` and ``cron``: a ``list_jobs`` search in that window did not see them."""
 
     @abstractmethod
     def attempts(self, job_id: str) -> list[Attempt]:

@@ -137,6 +137,15 @@ def unmatchable(*texts: str | None) -> bool:
     return any(text is not None and "\0" in text for text in texts)
 
 
+def like_pattern(text: str | None) -> str | None:
+    """A search text as the LIKE pattern that finds it anywhere (its own wildcards and the
+    escape character escaped); None for no search."""
+    if not text:
+        return None
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def _edit_params(changes: Mapping[str, Any]) -> Params:
     """edit_job's parameters: for each editable column, whether it changes (``set_NAME``)
     and its new value as the column keeps it (times in epoch ms, env and tags as JSON)."""
@@ -415,16 +424,27 @@ class SqlStore(Storage, Generic[C]):
     def list_jobs(
         self, state: State | None = None, queue: str | None = None, limit: int | None = 100,
         offset: int = 0, id_contains: str | None = None, cron: str | None = None,
-        tags: Sequence[str] = (), search: str | None = None,
+        tags: Sequence[str] = (), search: str | None = None, window: int | None = None,
     ) -> list[Job]:
         if unmatchable(queue, id_contains, cron, search, *tags):
             return []
         params = {
             "state": str(state) if state else None, "queue": queue, "id_contains": id_contains,
-            "cron": cron, "limit": limit, "offset": offset, "search": search or None,
+            "cron": cron, "limit": limit, "offset": offset, "search": like_pattern(search),
             "tags": json.dumps(list(dict.fromkeys(tags)), ensure_ascii=False) if tags else None,
+            "window": window,
         }
-        return self._with_dependencies(self._read_jobs("list_jobs", params))
+        windowed = window is not None and (bool(search) or bool(tags))
+        name = "list_jobs_window" if windowed else "list_jobs"
+        return self._with_dependencies(self._read_jobs(name, params))
+
+    def beyond_window(self, state: State | None = None, queue: str | None = None,
+                      cron: str | None = None, *, window: int) -> bool:
+        if unmatchable(queue, cron):
+            return False
+        params = {"state": str(state) if state else None, "queue": queue, "cron": cron,
+                  "window": window}
+        return bool(self._read("beyond_window", params)[0][0])
 
     def attempts(self, job_id: str) -> list[Attempt]:
         if unmatchable(job_id):
@@ -516,7 +536,7 @@ class SqlStore(Storage, Generic[C]):
             return []
         params = {
             "states": self._list(list(states)), "after": after, "limit": limit, "held": held,
-            "queue": queue, "search": search or None,
+            "queue": queue, "search": like_pattern(search),
             "tags": json.dumps(list(dict.fromkeys(tags)), ensure_ascii=False) if tags else None,
             "older_ms": None if older_than is None else int(older_than * 1000),
             "unneeded": True if unneeded else None, **self._clock(),

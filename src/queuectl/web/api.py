@@ -68,9 +68,15 @@ class Api:
             return error(str(exc), 400)
         tags = request.query_params.getlist("tag")
         search = request.query_params.get("search") or None
-        jobs = await self.pool.run(lambda s: documents.list_jobs(s, state, queue, limit,
-                                                                 tags=tags, search=search))
-        return JSONResponse(documents.job_docs(jobs))
+        def read(store: Storage) -> tuple[list[Any], int | None]:
+            jobs = documents.list_jobs(store, state, queue, limit, tags=tags, search=search)
+            return jobs, documents.searched_part(store, state, queue, None, tags, search, limit,
+                                                 len(jobs))
+
+        jobs, searched = await self.pool.run(read)
+        # A search that looked at the newest jobs only says so beside the list.
+        headers = {"x-queuectl-searched": str(searched)} if searched is not None else None
+        return JSONResponse(documents.job_docs(jobs), headers=headers)
 
     async def job(self, request: Request) -> Response:
         segments = path_segments(request, "/api/jobs/")

@@ -96,14 +96,18 @@ class JobPage:
     jobs: list[Job]
     has_next: bool
     counts: dict[str, int] = field(default_factory=dict)
+    searched: int | None = None  # a search looked at the newest this many jobs only
 
 
 def jobs(store: Storage, flt: JobFilter) -> JobPage:
+    tags = [flt.tag] if flt.tag else []
     found = documents.list_jobs(store, flt.state, flt.queue, PAGE_SIZE + 1,
                                 offset=(flt.page - 1) * PAGE_SIZE, search=flt.search,
-                                tags=[flt.tag] if flt.tag else [])
+                                tags=tags)
+    searched = documents.searched_part(store, flt.state, flt.queue, None, tags, flt.search,
+                                       PAGE_SIZE + 1, len(found))
     return JobPage(flt, found[:PAGE_SIZE], len(found) > PAGE_SIZE,
-                   documents.stats(store).counts)
+                   documents.stats(store).counts, searched)
 
 
 @dataclass(frozen=True)
