@@ -295,12 +295,14 @@ ON CONFLICT (job_id, number) DO NOTHING
 
 -- name: cancel_jobs
 -- Every listed job that is pending, failed or processing (the caller refuses the lot when
--- one is not, and rolls back).
+-- one is not, and rolls back). Found by id: `+state` keeps the planner off jobs_state,
+-- which it chose (a store has no statistics) and which walked every pending job of the
+-- store for each call (a bulk cancel of 100,000 jobs read them all per batch of 500).
 UPDATE jobs SET state = 'cancelled', finished_at = :now, updated_at = :now, held = 0,
     last_error = CASE WHEN state = 'processing' THEN 'cancelled while running' ELSE last_error END,
     -- the running attempt counts, as when its worker records a cancel it met
     attempts = attempts + CASE WHEN state = 'processing' THEN 1 ELSE 0 END
-WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('pending', 'failed', 'processing')
+WHERE id IN (SELECT value FROM json_each(:ids)) AND +state IN ('pending', 'failed', 'processing')
 RETURNING *
 
 -- name: retry_dead
@@ -380,7 +382,8 @@ WITH RECURSIVE doomed (id, cause) AS (
 UPDATE jobs SET state = 'cancelled', finished_at = :now, updated_at = :now, held = 0,
     last_error = 'dependency ''' || (SELECT min(cause) FROM doomed WHERE doomed.id = jobs.id)
                  || ''' cancelled'
-WHERE id IN (SELECT id FROM doomed) AND state = 'pending' AND blocked_by > 0
+-- (by id: `+state` keeps the planner off jobs_state, every pending job of the store)
+WHERE id IN (SELECT id FROM doomed) AND +state = 'pending' AND blocked_by > 0
 RETURNING *
 
 -- --- recurring jobs (cron) -------------------------------------------------------------------
@@ -625,9 +628,12 @@ WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :now - :
 -- name: prune_lock
 -- The candidates (prune_candidates, read before the lock) judged again under it: one may
 -- have been retried meanwhile.
+-- By id: `+state` keeps the planner off jobs_state, which it chose (a store has no
+-- statistics) and which walked every finished job under the write lock: 0.45 s per batch
+-- at a million finished jobs, 0.3 ms by id.
 SELECT id FROM jobs
 WHERE id IN (SELECT value FROM json_each(:ids))
-  AND state IN ('completed', 'dead', 'cancelled') AND finished_at < :now - :older_ms
+  AND +state IN ('completed', 'dead', 'cancelled') AND finished_at < :now - :older_ms
 
 -- name: finished_unneeded
 -- Never a job that a waiting job still needs (a dead one: `dlq retry` of it resumes the
