@@ -17,19 +17,20 @@ _JOB_COLUMNS = (
 )
 
 
-def seed(url: str, finished: int, pending: int) -> float:
-    """Seconds it took to add the rows."""
+def seed(url: str, finished: int, pending: int, command: str = "'true'") -> float:
+    """Seconds it took to add the rows. ``command``: the finished jobs' command, an SQL
+    expression that may use ``n`` (the job's number, from 1)."""
     open_store(url).close()  # create the schema through queuectl itself
     start = time.monotonic()
     now = int(time.time() * 1000)
     if is_postgres(url):
-        _seed_postgres(url, finished, pending, now)
+        _seed_postgres(url, finished, pending, now, command)
     else:
-        _seed_sqlite(sqlite_path(url), finished, pending, now)
+        _seed_sqlite(sqlite_path(url), finished, pending, now, command)
     return time.monotonic() - start
 
 
-def _seed_sqlite(path: str, finished: int, pending: int, now: int) -> None:
+def _seed_sqlite(path: str, finished: int, pending: int, now: int, command: str) -> None:
     import sqlite3
 
     series = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < :count) "
@@ -38,7 +39,7 @@ def _seed_sqlite(path: str, finished: int, pending: int, now: int) -> None:
     conn.execute("BEGIN IMMEDIATE")
     conn.execute(
         f"{series} INSERT INTO jobs ({_JOB_COLUMNS}) "
-        "SELECT 'done-' || n, 'true', 'completed', 1, 1, 3, 0, 'seeded', '/', :t0 + n, "
+        f"SELECT 'done-' || n, {command}, 'completed', 1, 1, 3, 0, 'seeded', '/', :t0 + n, "
         ":t0 + n, :t0 + n, :t0 + n, :t0 + n + 2, 0, 'seed-worker' FROM c",
         {"count": finished, "t0": now - 3_600_000},
     )
@@ -59,14 +60,14 @@ def _seed_sqlite(path: str, finished: int, pending: int, now: int) -> None:
     conn.close()
 
 
-def _seed_postgres(url: str, finished: int, pending: int, now: int) -> None:
+def _seed_postgres(url: str, finished: int, pending: int, now: int, command: str) -> None:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
         ts = _pg_time(conn)
         conn.execute(
             f"INSERT INTO jobs ({_JOB_COLUMNS}) "
-            f"SELECT 'done-' || n, 'true', 'completed', 1, 1, 3, 0, 'seeded', '/', "
+            f"SELECT 'done-' || n, {command}, 'completed', 1, 1, 3, 0, 'seeded', '/', "
             f"{ts('n')}, {ts('n')}, {ts('n')}, {ts('n')}, {ts('n + 2')}, 0, 'seed-worker' "
             "FROM generate_series(1, %(finished)s) AS n",
             {"finished": finished, "now": now},

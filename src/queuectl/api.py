@@ -248,8 +248,10 @@ class Queue:
              search: str | None = None) -> list[Job]:
         """Jobs newest first, as `list`: only ``state`` / ``queue`` when given, only jobs
         holding every one of ``tags``, only those whose id or command holds ``search`` in
-        any case; at most ``limit`` (None or 0: all). Raises InvalidValue (a ValueError)
-        for an unknown state or a negative limit."""
+        any case; at most ``limit`` (None or 0: all). With a limit, ``tags`` and ``search``
+        look through the newest 100,000 jobs of the store (as `list`; ``limit=None`` looks
+        through all). Raises InvalidValue (a ValueError) for an unknown
+        state or a negative limit."""
         wanted = [tags] if isinstance(tags, str) else [*tags]
         chosen = parse_state(state)
         if limit is not None and (isinstance(limit, bool) or limit < 0):
@@ -298,6 +300,27 @@ class Queue:
                 raise InvalidJob(str(exc)) from None
 
         return self._call(rerun, writes=True)
+
+    def edit(self, id: str, **fields: Any) -> Job:
+        """Change waiting job ``id`` (pending or failed), as `edit`: ``fields`` are any of
+        ``command``, ``priority``, ``timeout`` (seconds or a timedelta; 0: no limit),
+        ``max_retries``, ``queue``, ``cwd``, ``env`` (replaces the whole mapping; ``{}``
+        clears it), ``tags`` (replaces the whole list; ``[]`` clears it), ``run_at`` (a
+        datetime) or ``delay`` (seconds or a timedelta from now); None means not given.
+        Checked as ``enqueue`` checks a job; a worker runs the job as it was or as edited,
+        never a mix. Returns the edited job. Raises JobNotFound, WrongState for a job that
+        is running or has ended, InvalidJob for a refused field (or none given); nothing
+        changes then."""
+        given = _fields(fields)
+        from queuectl.app import enqueue as submitting
+
+        def edit(store: Storage) -> Job:
+            try:
+                return submitting.edit(store, id, given)
+            except (UsageError, InvalidValue) as exc:
+                raise InvalidJob(str(exc)) from None
+
+        return self._call(edit)
 
     def retry(self, id: str) -> Job:
         """A dead job back to pending, attempts 0, due now (as `dlq retry`); returns it.

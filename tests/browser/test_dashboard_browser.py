@@ -296,3 +296,56 @@ def test_hold_release_and_rerun_from_a_jobs_page(cli: Cli, page: Page) -> None:
                    what="rerun")
     [rerun] = [j for j in cli.json("list") if j["rerun_of"] == job]
     assert (rerun["state"], rerun["held"]) == ("pending", False)
+
+
+def test_search_and_act_on_every_job_a_filter_matches(cli: Cli, page: Page) -> None:
+    dead = cli.enqueue("echo report; exit 3", "--tag", "nightly", "--max-retries", "0")
+    cli.start_workers(1)
+    cli.wait_state(dead, "dead")
+    cli.ok("worker", "stop")
+    waiting = [cli.enqueue(f"echo Report {n}", "--tag", "nightly", "--delay", "1h")
+               for n in range(3)]
+    untagged = cli.enqueue("echo report", "--delay", "1h")  # the text, not the tag
+    unsaid = cli.enqueue("make build", "--tag", "nightly", "--delay", "1h")  # the reverse
+    matching = [*waiting, dead]
+
+    def held() -> list[str]:
+        return [job for job in (*matching, untagged, unsaid) if cli.job(job)["held"]]
+
+    def act(action: str, count: str, done: str) -> None:
+        page.locator(f'[data-bulk="{action}"]').click()
+        expect(page.locator("#bulk-count")).to_have_text(count)
+        page.locator("#bulk-go").click()
+        expect(page.locator("#bulk-done")).to_have_text(done)
+
+    with dashboard(cli) as base:
+        page.goto(base + "/jobs")
+        page.locator("#job-search").fill("REPORT")
+        page.locator("#job-tag").fill("nightly")
+        page.get_by_role("button", name="Filter").click()
+        rows = page.locator("#live-jobs tbody tr")
+        expect(rows).to_have_count(4)
+        for job in matching:
+            expect(rows.filter(has_text=job)).to_have_count(1)
+        page.locator('[data-bulk="hold"]').click()  # counted first, nothing changed yet
+        expect(page.locator("#bulk-count")).to_have_text("3 jobs match: hold them?")
+        assert held() == []
+        page.locator("#bulk-go").click()
+        expect(page.locator("#bulk-done")).to_have_text("3 jobs held")
+        assert held() == waiting
+        act("release", "3 jobs match: release them?", "3 jobs released")
+        assert held() == []
+        act("retry", "1 job match: retry them?", "1 job retried")
+        assert cli.job(dead)["state"] == "pending"
+        page.locator('[data-bulk="cancel"]').click()
+        expect(page.locator("#bulk-count")).to_have_text("4 jobs match: cancel them?")
+        page.locator("#bulk-dismiss").click()
+        expect(page.locator("#bulk-confirm")).to_be_hidden()
+        act("cancel", "4 jobs match: cancel them?", "4 jobs cancelled")
+        expect(rows.filter(has_text="cancelled")).to_have_count(4)
+        page.locator('[data-bulk="hold"]').click()
+        expect(page.locator("#bulk-count")).to_have_text(
+            "No job this filter matches can be held.")
+        expect(page.locator("#bulk-go")).to_be_hidden()
+    assert [cli.job(job)["state"] for job in matching] == ["cancelled"] * 4
+    assert [cli.job(job)["state"] for job in (untagged, unsaid)] == ["pending", "pending"]

@@ -344,3 +344,22 @@ def test_bulk_remove_matches_no_job_a_waiting_job_needs(
     assert cli.json("remove", "--all", "--dry-run", "--json")["ids"] == [done]
     assert cli.json("remove", "--all", "--json") == {"count": 1, "ids": [done], "skipped": 0}
     assert {job["id"] for job in cli.json("list")} == {dead, waiting}
+
+
+def test_the_jobs_page_searches_text_and_tags_and_offers_the_bulk_actions(
+    clocked_cli: InProcessCli, api: TestClient,
+) -> None:
+    cli = clocked_cli
+    found = cli.enqueue("echo Report", "--tag", "nightly", "--delay", "1h")
+    cli.enqueue("echo report", "--delay", "1h")
+    cli.enqueue("make build", "--tag", "nightly", "--delay", "1h")
+    page = api.get("/jobs", params={"q": "REPORT", "tag": "nightly", "state": "pending"}).text
+    assert found in page and page.count('<td class="id">') == 1
+    assert ('data-filter=\'{"queue": null, "search": "REPORT", "state": "pending", '
+            '"tag": ["nightly"]}\'') in page
+    for action in ("cancel", "retry", "hold", "release"):
+        assert f'data-bulk="{action}"' in page
+    assert 'value="REPORT"' in page and 'value="nightly"' in page
+    everything = api.get("/jobs").text
+    assert everything.count('<td class="id">') == 3
+    assert '"search": null, "state": null, "tag": []' in everything

@@ -1,4 +1,5 @@
-"""Putting jobs on the queue: the one way in for `enqueue`, `rerun`, `run` and ``Queue``.
+"""Putting jobs on the queue: the one way in for `enqueue`, `rerun`, `edit`, `run` and
+``Queue``.
 
 Every job is built and checked by submit.py before the store is touched, against an
 existing store's config or, when the store is missing, the config a new one starts with;
@@ -13,14 +14,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from queuectl import submit
-from queuectl.errors import DependencyRefused, DuplicateJob, InvalidJob, JobNotFound, WrongState
+from queuectl.errors import (
+    DependencyRefused,
+    DuplicateJob,
+    InvalidJob,
+    JobNotFound,
+    UsageError,
+    WrongState,
+)
 
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-    from queuectl.models import Job
+    from queuectl.models import Job, JobSpec
     from queuectl.storage.base import Storage
 
 StoreOf = Callable[[bool], "Storage"]  # store_of(create): the store, made only with create
@@ -69,17 +77,70 @@ def rerun(store: Storage, job_id: str, given: Mapping[str, Any]) -> Job:
         raise JobNotFound(job_id)
     if job.state not in FINAL_STATES:
         raise WrongState(job_id, str(job.state), "completed, dead or cancelled")
-    copied: dict[str, Any] = {
+    batch = submit.single(specs.merge(job_fields(job), given), submit.Defaults.of(store))
+    batch.specs[0] = replace(batch.specs[0], rerun_of=job_id)
+    return insert(store, batch)[0]
+
+
+def job_fields(job: Job) -> dict[str, Any]:
+    """A job's own fields as a JSON job gives them, those `rerun` copies and `edit` keeps:
+    command, priority, timeout, max_retries, queue, cwd, env and tags (not its id,
+    dependencies, unique key, held or run_at)."""
+    fields: dict[str, Any] = {
         "command": job.command, "priority": job.priority, "timeout": job.timeout or 0,
         "max_retries": job.max_retries, "queue": job.queue, "cwd": job.cwd,
     }
     if job.env:
-        copied["env"] = job.env
+        fields["env"] = job.env
     if job.tags:
-        copied["tags"] = list(job.tags)
-    batch = submit.single(specs.merge(copied, given), submit.Defaults.of(store))
-    batch.specs[0] = replace(batch.specs[0], rerun_of=job_id)
-    return insert(store, batch)[0]
+        fields["tags"] = list(job.tags)
+    return fields
+
+
+# The fields of a JSON job that `edit` changes; the others (id, after, unique_key, held)
+# are the job's identity and links, which it keeps (hold and release change held).
+EDITABLE = ("command", "priority", "timeout", "max_retries", "queue", "cwd", "env", "tags",
+            "run_at", "delay")
+
+
+def edit(store: Storage, job_id: str, given: Mapping[str, Any]) -> Job:
+    """Change the ``given`` fields (any of EDITABLE, as a JSON job gives them; ``env`` and
+    ``tags`` replace the whole mapping / list) of waiting job ``job_id`` (pending or
+    failed), checked as enqueue checks a job; the job, edited. The change is one guarded
+    write: a worker's attempt runs the job as it was or as edited, never a mix. Raises
+    UsageError (a field that cannot be edited, none given, a malformed value), InvalidValue
+    (a value enqueue refuses), JobNotFound, WrongState (running or ended); nothing changes
+    then."""
+    from queuectl import specs
+    from queuectl.models import READY_STATES
+
+    given = {key: value for key, value in given.items() if value is not None}  # not given
+    fixed = [key for key in given if key not in EDITABLE]
+    if fixed:
+        known = fixed[0] in specs.FIELDS
+        raise UsageError(f"{fixed[0]} cannot be edited" if known else
+                         f"unknown job field {fixed[0]!r}; editable: {', '.join(EDITABLE)}")
+    if not given:
+        raise UsageError(f"nothing to edit: give any of {', '.join(EDITABLE)}")
+    job = store.get_job(job_id)
+    if job is None:
+        raise JobNotFound(job_id)
+    if job.state not in READY_STATES:
+        raise WrongState(job_id, str(job.state), "pending or failed")
+    defaults = submit.Defaults.of(store)
+    spec = specs.build_spec({**job_fields(job), **given}, defaults.config, defaults.base_cwd)
+    return store.edit(job_id, _edited_columns(spec, given))
+
+
+def _edited_columns(spec: JobSpec, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The store's columns that the ``given`` fields change, with the checked values."""
+    changes: dict[str, Any] = {}
+    for key in given:
+        if key in ("run_at", "delay"):
+            changes["run_at"], changes["run_at_fixed"] = spec.run_at, spec.run_at_fixed
+        else:
+            changes[key] = getattr(spec, key)
+    return changes
 
 
 @contextmanager

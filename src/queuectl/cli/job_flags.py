@@ -1,7 +1,8 @@
 """The command-line flags that give a job's fields: one table, read by the click commands
 (`enqueue`, `run`: cli/jobs.py) and by the click-free fast path (cli/fastpath.py).
 
-A new job field gets its flag here once, and both parsers take it. Nothing here imports
+A new job field gets its flag here once, and both parsers take it (and `edit`, which
+changes a waiting job's fields, takes it too). Nothing here imports
 click: the fast path reads this table on every `queuectl enqueue`.
 
 Each row: (the flag's names, the job field it sets, the click parameter's name, its kind,
@@ -35,6 +36,23 @@ JOB: tuple[Row, ...] = (
     (("--after",), "after", "after", "many", "Run only once job ID has completed (repeatable)."),
     (("--tag",), "tags", "tags", "many", "A tag to find the job by: list --tag (repeatable)."),
 )
+
+# `edit`: the flags of JOB that change a waiting job's fields (not its id or dependencies);
+# each repeatable one replaces the whole list or mapping.
+_EDIT_HELP = {"env": "Environment variable (repeatable; replaces the whole env).",
+              "tags": "A tag (repeatable; replaces the whole tag list)."}
+
+
+def _edit_help(field: str, text: str) -> str:
+    """A flag's help for `edit`: what it does, without what enqueue defaults it to."""
+    text = _EDIT_HELP.get(field, text).replace(" [config]", "")
+    cut = text.find(" (default")
+    return text if cut < 0 else text[:cut] + "."
+
+
+EDIT: tuple[Row, ...] = tuple(
+    (names, field, param, kind, _edit_help(field, help_text))
+    for names, field, param, kind, help_text in JOB if field not in ("id", "after"))
 
 # `enqueue` only: a job `run` follows is its own, never a duplicate of another.
 ENQUEUE_ONLY: tuple[Row, ...] = (

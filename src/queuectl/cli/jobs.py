@@ -29,13 +29,19 @@ def _option(row: job_flags.Row) -> Callable[[F], F]:
                         help=help_text)
 
 
-JOB_FLAGS = [_option(row) for row in job_flags.JOB]
+def options_of(rows: tuple[job_flags.Row, ...]) -> Callable[[F], F]:
+    """A decorator adding the click options of ``rows`` (cli/job_flags.py), in order."""
+    options = [_option(row) for row in rows]
+
+    def add(command: F) -> F:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return add
 
 
-def with_job_flags(command: F) -> F:
-    for option in reversed(JOB_FLAGS):
-        command = option(command)
-    return command
+with_job_flags = options_of(job_flags.JOB)
 
 
 def job_defaults(flags: dict[str, Any], job_id: str | None, env_pairs: tuple[str, ...],

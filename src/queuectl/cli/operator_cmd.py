@@ -1,4 +1,4 @@
-"""rerun, hold, release: an operator's hands on single jobs."""
+"""rerun, edit, hold, release: an operator's hands on single jobs."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from typing import Any
 
 import click
 
-from queuectl import output
+from queuectl import output, specs
 from queuectl.app import control, documents
 from queuectl.app import enqueue as submitting
-from queuectl.cli import bulk
+from queuectl.cli import bulk, job_flags
 from queuectl.cli.app import CliContext, json_option, pass_cli_context
-from queuectl.cli.jobs import job_defaults, with_job_flags
+from queuectl.cli.jobs import job_defaults, options_of, with_job_flags
 
 
 @click.command()
@@ -29,6 +29,35 @@ def rerun(cli_ctx: CliContext, /, rerun_id: str, job_id: str | None, as_json: bo
     """
     given = job_defaults(flags, job_id, env_pairs, after)
     job = submitting.rerun(cli_ctx.store(), rerun_id, given)
+    if as_json:
+        output.emit_json(job.to_dict())
+    else:
+        output.line(job.id)
+
+
+@click.command()
+@click.argument("edit_id", metavar="ID")
+@click.argument("job_json", required=False, metavar="[JSON]")
+@options_of(job_flags.EDIT)
+@json_option
+@pass_cli_context
+def edit(cli_ctx: CliContext, /, edit_id: str, job_json: str | None, as_json: bool,
+         env_pairs: tuple[str, ...], **flags: Any) -> None:
+    """Change a pending or failed job (the fields given; -e and --tag replace the whole
+    env / tag list); print its id.
+
+    \b
+      queuectl edit job1 -c 'make test' --priority 5
+      queuectl edit job1 --delay 10m --tag nightly
+      queuectl edit job1 '{"env": {}, "tags": []}'
+    """
+    given = job_defaults(flags, None, env_pairs, ())
+    if job_json is not None:
+        if not job_json.lstrip().startswith("{"):
+            raise click.UsageError(f"extra argument {job_json!r} (a flag's value with"
+                                   " spaces needs quotes: -c 'sleep 5')")
+        given = specs.merge(given, specs.parse_object(job_json))
+    job = submitting.edit(cli_ctx.store(), edit_id, given)
     if as_json:
         output.emit_json(job.to_dict())
     else:
@@ -72,5 +101,5 @@ def _print(jobs: list[Any], as_json: bool) -> None:
 
 
 def register(group: click.Group) -> None:
-    for command in (rerun, hold, release):
+    for command in (rerun, edit, hold, release):
         group.add_command(command)

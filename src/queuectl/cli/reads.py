@@ -48,12 +48,18 @@ def status(store: Storage, as_json: bool) -> None:
 def list_jobs(store: Storage, state: str | None, queue: str | None, cron: str | None,
               limit: int, as_json: bool, *, tags: Sequence[str] = (),
               search: str | None = None) -> None:
-    """Jobs, newest first; ``limit`` 0 lists all. Says on stderr when the limit cut the list."""
-    jobs = documents.list_jobs(store, State(state) if state else None, queue, limit or None,
-                               cron=cron, tags=tags, search=search)
+    """Jobs, newest first; ``limit`` 0 lists all. Says on stderr when the limit cut the list,
+    or when a search looked at the newest jobs only (documents.SEARCH_WINDOW)."""
+    chosen = State(state) if state else None
+    jobs = documents.list_jobs(store, chosen, queue, limit or None, cron=cron, tags=tags,
+                               search=search)
     render_jobs(jobs, as_json)
     if limit and len(jobs) == limit and not as_json:
         output.note(f"(the newest {limit}; --limit 0 lists all)")
+    searched = documents.searched_part(store, chosen, queue, cron, tags, search, limit or None,
+                                       len(jobs))
+    if searched is not None:  # said with --json too: the document cannot say it
+        output.note(f"(searched the newest {searched:,} jobs only; --limit 0 searches all)")
 
 
 def render_jobs(jobs: list[Job], as_json: bool) -> None:

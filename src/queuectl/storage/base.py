@@ -39,13 +39,18 @@ from queuectl.records import record
 # the cron commands and the pool, not by every enqueue or read.
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from datetime import datetime
-    from typing import ClassVar
+    from typing import Any, ClassVar
 
     from queuectl.recurring import Cron, CronSpec
     from queuectl.storage.cron_flow import Fired
     from queuectl.transitions import Transition
+
+
+# The fields of a waiting job that `edit` may change (Storage.edit), as Job names them.
+EDITABLE_COLUMNS = ("command", "priority", "timeout", "max_retries", "queue", "cwd", "env",
+                    "tags", "run_at", "run_at_fixed")
 
 
 @record(frozen=True)
@@ -271,10 +276,20 @@ class Storage(ABC):
         cron: str | None = None,
         tags: Sequence[str] = (),
         search: str | None = None,
+        window: int | None = None,
     ) -> list[Job]:
         """Jobs newest first, optionally filtered (``cron``: enqueued by that schedule;
         ``tags``: holding every one; ``search``: a case-insensitive substring of the id or
-        the command); ``limit=None`` for all."""
+        the command); ``limit=None`` for all. ``window``: with ``tags`` or ``search``,
+        only the newest ``window`` jobs of the store (by insertion order) are looked at
+        (None: all of them), so that a search matching nothing costs no full scan; see
+        ``beyond_window``."""
+
+    @abstractmethod
+    def beyond_window(self, state: State | None = None, queue: str | None = None,
+                      cron: str | None = None, *, window: int) -> bool:
+        """Whether jobs older than the newest ``window`` of the store match ``state``,
+        ``queue`` and ``cron``: a ``list_jobs`` search in that window did not see them."""
 
     @abstractmethod
     def attempts(self, job_id: str) -> list[Attempt]:
@@ -455,6 +470,17 @@ class Storage(ABC):
         """Release held jobs (all or nothing): claimable again when due; idle workers are
         woken. Raises JobNotFound or WrongState (not held) for the first id that cannot be
         released; then nothing changes."""
+
+    @abstractmethod
+    def edit(self, job_id: str, changes: Mapping[str, Any]) -> Job:
+        """Change the fields of a waiting job (pending or failed) in one guarded statement,
+        so that a claim takes either the job as it was or the edited one, whole.
+        ``changes``: job field -> new value, any of EDITABLE_COLUMNS (``run_at`` a datetime,
+        ``run_at_fixed`` with it; ``env`` and ``tags`` replace the whole mapping / list,
+        None or empty clearing them; ``timeout`` None: no limit). Fields not named keep
+        their values. Idle workers are woken (the job may be due sooner). Raises
+        JobNotFound, or WrongState for a job that is not pending or failed; then nothing
+        changes."""
 
     @abstractmethod
     def remove(self, job_ids: Sequence[str]) -> list[str]:

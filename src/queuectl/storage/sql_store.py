@@ -54,6 +54,7 @@ from queuectl.models import (
 from queuectl.records import replace
 from queuectl.storage import dependencies
 from queuectl.storage.base import (
+    EDITABLE_COLUMNS,
     AttemptRow,
     Stats,
     Storage,
@@ -81,6 +82,7 @@ def gives_more(spec: JobSpec) -> bool:
 
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
     from queuectl.models import QueueSettings
@@ -133,6 +135,32 @@ def unmatchable(*texts: str | None) -> bool:
     cannot hold one (its driver refuses to send it) and nothing with one is ever written to
     SQLite. A lookup by such a key finds nothing, the same on both stores, without asking."""
     return any(text is not None and "\0" in text for text in texts)
+
+
+def like_pattern(text: str | None) -> str | None:
+    """A search text as the LIKE pattern that finds it anywhere (its own wildcards and the
+    escape character escaped); None for no search."""
+    if not text:
+        return None
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _edit_params(changes: Mapping[str, Any]) -> Params:
+    """edit_job's parameters: for each editable column, whether it changes (``set_NAME``)
+    and its new value as the column keeps it (times in epoch ms, env and tags as JSON)."""
+    params: Params = {}
+    for name in EDITABLE_COLUMNS:
+        value = changes.get(name)
+        if name == "env":
+            value = json.dumps(value) if value else None
+        elif name == "tags":
+            value = json.dumps(list(value), ensure_ascii=False) if value else None
+        elif name == "run_at" and value is not None:
+            value = to_ms(value)
+        params[f"set_{name}"] = name in changes
+        params[name] = value
+    return params
 
 
 class SqlStore(Storage, Generic[C]):
@@ -396,16 +424,27 @@ class SqlStore(Storage, Generic[C]):
     def list_jobs(
         self, state: State | None = None, queue: str | None = None, limit: int | None = 100,
         offset: int = 0, id_contains: str | None = None, cron: str | None = None,
-        tags: Sequence[str] = (), search: str | None = None,
+        tags: Sequence[str] = (), search: str | None = None, window: int | None = None,
     ) -> list[Job]:
         if unmatchable(queue, id_contains, cron, search, *tags):
             return []
         params = {
             "state": str(state) if state else None, "queue": queue, "id_contains": id_contains,
-            "cron": cron, "limit": limit, "offset": offset, "search": search or None,
+            "cron": cron, "limit": limit, "offset": offset, "search": like_pattern(search),
             "tags": json.dumps(list(dict.fromkeys(tags)), ensure_ascii=False) if tags else None,
+            "window": window,
         }
-        return self._with_dependencies(self._read_jobs("list_jobs", params))
+        windowed = window is not None and (bool(search) or bool(tags))
+        name = "list_jobs_window" if windowed else "list_jobs"
+        return self._with_dependencies(self._read_jobs(name, params))
+
+    def beyond_window(self, state: State | None = None, queue: str | None = None,
+                      cron: str | None = None, *, window: int) -> bool:
+        if unmatchable(queue, cron):
+            return False
+        params = {"state": str(state) if state else None, "queue": queue, "cron": cron,
+                  "window": window}
+        return bool(self._read("beyond_window", params)[0][0])
 
     def attempts(self, job_id: str) -> list[Attempt]:
         if unmatchable(job_id):
@@ -497,7 +536,7 @@ class SqlStore(Storage, Generic[C]):
             return []
         params = {
             "states": self._list(list(states)), "after": after, "limit": limit, "held": held,
-            "queue": queue, "search": search or None,
+            "queue": queue, "search": like_pattern(search),
             "tags": json.dumps(list(dict.fromkeys(tags)), ensure_ascii=False) if tags else None,
             "older_ms": None if older_than is None else int(older_than * 1000),
             "unneeded": True if unneeded else None, **self._clock(),
@@ -537,6 +576,22 @@ class SqlStore(Storage, Generic[C]):
         if holding:
             return WrongState(job_id, str(job.state), "pending or failed")
         return WrongState(job_id, str(job.state), "held")
+
+    def edit(self, job_id: str, changes: Mapping[str, Any]) -> Job:
+        unknown = set(changes) - set(EDITABLE_COLUMNS)
+        if unknown:
+            raise InvalidValue(f"{sorted(unknown)[0]} cannot be edited")
+        if unmatchable(job_id):
+            raise JobNotFound(job_id)
+        params = {"id": job_id, **_edit_params(changes), **self._clock()}
+        with self._write() as conn:
+            # One guarded statement: a claim before it leaves it no row to change (the job
+            # is processing then), a claim after it takes the edited job.
+            found = self._jobs(conn, "edit_job", params)
+            if not found:
+                raise self._refusal(conn, job_id, "pending or failed")
+            self._wake(conn, "work")
+        return self._with_dependencies(found)[0]
 
     def remove(self, job_ids: Sequence[str]) -> list[str]:
         wanted = list(dict.fromkeys(job_ids))

@@ -27,7 +27,8 @@ from queuectl.specs import check_queue
 from queuectl.web.params import MAX_NUMBER, whole_number
 from queuectl.web.stores import StorePool
 
-JOB_ACTIONS = frozenset({"logs", "retry", "cancel", "remove", "rerun", "hold", "release"})
+JOB_ACTIONS = frozenset({"logs", "retry", "cancel", "remove", "rerun", "hold", "release",
+                         "edit"})
 QUEUE_ACTIONS = frozenset(control.QUEUE_ACTIONS)
 DEFAULT_LIMIT = 100  # as `list`; limit=0 means all, as `list --limit 0`
 
@@ -67,9 +68,15 @@ class Api:
             return error(str(exc), 400)
         tags = request.query_params.getlist("tag")
         search = request.query_params.get("search") or None
-        jobs = await self.pool.run(lambda s: documents.list_jobs(s, state, queue, limit,
-                                                                 tags=tags, search=search))
-        return JSONResponse(documents.job_docs(jobs))
+        def read(store: Storage) -> tuple[list[Any], int | None]:
+            jobs = documents.list_jobs(store, state, queue, limit, tags=tags, search=search)
+            return jobs, documents.searched_part(store, state, queue, None, tags, search, limit,
+                                                 len(jobs))
+
+        jobs, searched = await self.pool.run(read)
+        # A search that looked at the newest jobs only says so beside the list.
+        headers = {"x-queuectl-searched": str(searched)} if searched is not None else None
+        return JSONResponse(documents.job_docs(jobs), headers=headers)
 
     async def job(self, request: Request) -> Response:
         segments = path_segments(request, "/api/jobs/")
@@ -83,17 +90,20 @@ class Api:
         if request.method != allowed:
             return error(f"method {request.method} not allowed here (use {allowed})", 405)
         try:
-            doc = await self.pool.run(lambda s: self._act(s, job_id, action, request))
+            fields = await _edit_body(request) if action == "edit" else {}
+            doc = await self.pool.run(lambda s: self._act(s, job_id, action, request, fields))
         except NoOutput as exc:
             return error(str(exc), 404)
         except QueuectlError as exc:
             return failure(exc)
         return JSONResponse(doc)
 
-    def _act(self, store: Storage, job_id: str, action: str | None, request: Request) -> Any:
+    def _act(self, store: Storage, job_id: str, action: str | None, request: Request,
+             fields: dict[str, Any]) -> Any:
         """GET: `show --json`, or `logs --json` (NoOutput, answered 404 like an unknown job,
         when the job has no such attempt or has not run yet); POST: `dlq retry`, `cancel`,
-        `remove`, `rerun` (the new job), `hold`, `release`."""
+        `remove`, `rerun` (the new job), `hold`, `release`, `edit` (``fields``: the JSON
+        body; the edited job)."""
         if action is None:
             return documents.job_with_attempts(store, job_id).to_dict()
         if action == "logs":
@@ -104,6 +114,8 @@ class Api:
             return control.removed_doc(control.remove(store, [job_id]))
         if action == "rerun":
             return submitting.rerun(store, job_id, {}).to_dict()
+        if action == "edit":
+            return submitting.edit(store, job_id, fields).to_dict()
         if action in ("hold", "release"):
             act = control.hold if action == "hold" else control.release
             return act(store, [job_id])[0].to_dict()
@@ -203,6 +215,13 @@ async def _limit_arg(request: Request) -> str:
     if not values:
         raise InvalidValue("give a limit: a whole number >= 0, or none")
     return values[0]
+
+
+async def _edit_body(request: Request) -> dict[str, Any]:
+    """An edit's fields: a JSON object with the keys of a JSON job (UsageError if not)."""
+    from queuectl.specs import parse_object
+
+    return parse_object((await request.body()).decode("utf-8", "replace") or "{}")
 
 
 def _attempt_arg(request: Request) -> int | None:

@@ -56,7 +56,8 @@ def overview(store: Storage) -> Overview:
 class JobFilter:
     state: State | None = None
     queue: str | None = None
-    search: str | None = None  # part of the id
+    search: str | None = None  # part of the id or the command, any case (`list --search`)
+    tag: str | None = None  # a tag the jobs hold (`list --tag`)
     page: int = 1
 
     @classmethod
@@ -67,15 +68,26 @@ class JobFilter:
             state=State(state) if state in set(State) else None,
             queue=(params.get("queue") or "").strip() or None,
             search=(params.get("q") or "").strip() or None,
+            tag=(params.get("tag") or "").strip() or None,
             page=whole_number(params.get("page") or "", lowest=1) or 1,
         )
 
+    @property
+    def narrowed(self) -> bool:
+        """Whether the filter leaves any job out (the page offers to clear it)."""
+        return any((self.state, self.queue, self.search, self.tag))
+
     def query(self, **changes: Any) -> dict[str, str]:
         """Query parameters for this filter with ``changes`` applied (for links)."""
-        values = {"state": self.state, "queue": self.queue, "q": self.search,
+        values = {"state": self.state, "queue": self.queue, "q": self.search, "tag": self.tag,
                   "page": self.page, **changes}
         return {k: str(v) for k, v in values.items()
                 if v not in (None, "") and not (k == "page" and v == 1)}
+
+    def bulk(self) -> dict[str, Any]:
+        """The filter as POST /api/jobs/bulk takes it: the jobs listed, on every page."""
+        return {"state": self.state and str(self.state), "queue": self.queue,
+                "search": self.search, "tag": [self.tag] if self.tag else []}
 
 
 @dataclass(frozen=True)
@@ -84,13 +96,18 @@ class JobPage:
     jobs: list[Job]
     has_next: bool
     counts: dict[str, int] = field(default_factory=dict)
+    searched: int | None = None  # a search looked at the newest this many jobs only
 
 
 def jobs(store: Storage, flt: JobFilter) -> JobPage:
+    tags = [flt.tag] if flt.tag else []
     found = documents.list_jobs(store, flt.state, flt.queue, PAGE_SIZE + 1,
-                                offset=(flt.page - 1) * PAGE_SIZE, id_contains=flt.search)
+                                offset=(flt.page - 1) * PAGE_SIZE, search=flt.search,
+                                tags=tags)
+    searched = documents.searched_part(store, flt.state, flt.queue, None, tags, flt.search,
+                                       PAGE_SIZE + 1, len(found))
     return JobPage(flt, found[:PAGE_SIZE], len(found) > PAGE_SIZE,
-                   documents.stats(store).counts)
+                   documents.stats(store).counts, searched)
 
 
 @dataclass(frozen=True)

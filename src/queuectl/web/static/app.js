@@ -81,4 +81,66 @@
     showError(message);
   });
   body.addEventListener("htmx:sendError", function () { showError("dashboard unreachable"); });
+
+  // The jobs page acts on every job its filter matches: a dry run says how many first, and
+  // only a confirmation acts (each job the action still applies to; others are skipped).
+  var bulk = document.getElementById("bulk");
+  if (bulk) {
+    var confirmBox = document.getElementById("bulk-confirm");
+    var countText = document.getElementById("bulk-count");
+    var done = document.getElementById("bulk-done");
+    var pending = null; // the action the count was shown for
+
+    var bulkPost = function (action, dryRun) {
+      var doc = { action: action, filter: JSON.parse(bulk.getAttribute("data-filter")),
+                  dry_run: dryRun };
+      return fetch("/api/jobs/bulk", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json" }, body: JSON.stringify(doc)
+      }).then(function (response) {
+        return response.json().then(function (answer) {
+          if (!response.ok) throw new Error(answer.error || "request failed (" + response.status + ")");
+          return answer;
+        });
+      });
+    };
+    var jobs = function (n) { return n + (n === 1 ? " job" : " jobs"); };
+    var failed = function (error) { pending = null; showError(error.message || "dashboard unreachable"); };
+
+    bulk.addEventListener("click", function (event) {
+      var button = event.target.closest("button");
+      if (!button) return;
+      if (button.id === "bulk-dismiss") {
+        pending = null;
+        confirmBox.hidden = true;
+        return;
+      }
+      if (button.id === "bulk-go") {
+        if (!pending) return;
+        var action = pending;
+        pending = null;
+        confirmBox.hidden = true;
+        bulkPost(action.name, false).then(function (answer) {
+          done.textContent = jobs(answer.count) + " " + action.done +
+            (answer.skipped ? " (" + answer.skipped + " skipped: changed meanwhile)" : "");
+          done.hidden = false;
+          refresh();
+        }, failed);
+        return;
+      }
+      var name = button.getAttribute("data-bulk");
+      if (!name) return;
+      var verb = button.getAttribute("data-verb");
+      var past = button.getAttribute("data-done");
+      done.hidden = true;
+      bulkPost(name, true).then(function (answer) {
+        countText.textContent = answer.count
+          ? jobs(answer.count) + " match: " + verb + " them?"
+          : "No job this filter matches can be " + past + ".";
+        pending = answer.count ? { name: name, done: past } : null;
+        document.getElementById("bulk-go").hidden = !answer.count;
+        confirmBox.hidden = false;
+      }, failed);
+    });
+  }
 })();

@@ -29,13 +29,44 @@ WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
   AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
   AND (%(id_contains)s::text IS NULL OR strpos(id, %(id_contains)s::text) > 0)
   AND (%(cron)s::text IS NULL OR cron = %(cron)s::text)
-  -- `--search`: a case-insensitive substring of the id or the command
-  AND (%(search)s::text IS NULL OR strpos(lower(id), lower(%(search)s::text)) > 0
-                                OR strpos(lower(command), lower(%(search)s::text)) > 0)
+  -- `--search` (a LIKE pattern: the text between two wildcards, its own wildcards and
+  -- backslashes escaped): a substring of the id or the command in any case (LIKE on the
+  -- lowered text: a third faster than strpos over it)
+  AND (%(search)s::text IS NULL OR lower(id) LIKE lower(%(search)s::text) ESCAPE '\'
+                                OR lower(command) LIKE lower(%(search)s::text) ESCAPE '\')
   -- `--tag` (a JSON array of distinct tags): the job holds every one
-  AND (%(tags)s::jsonb IS NULL OR coalesce(tags, '[]')::jsonb @> %(tags)s::jsonb)
+  AND (%(tags)s::jsonb IS NULL  -- (most jobs have none: no JSON read)
+       OR tags IS NOT NULL AND tags::jsonb @> %(tags)s::jsonb)
 ORDER BY seq DESC
 LIMIT %(limit)s::bigint OFFSET %(offset)s
+
+-- name: list_jobs_window
+-- list_jobs with a search or tags, looking only at the newest window jobs of the store (by
+-- seq, from the primary key's end at once), among which the other filters choose: a
+-- search that matches nothing reads at most that many rows, never the whole table (see
+-- documents.SEARCH_WINDOW), and one that matches many stops at the limit as before.
+SELECT * FROM jobs
+WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+  AND (%(id_contains)s::text IS NULL OR strpos(id, %(id_contains)s::text) > 0)
+  AND (%(cron)s::text IS NULL OR cron = %(cron)s::text)
+  AND seq > (SELECT coalesce(max(seq), 0) FROM jobs) - %(window)s::bigint
+  AND (%(search)s::text IS NULL OR lower(id) LIKE lower(%(search)s::text) ESCAPE '\'
+                                OR lower(command) LIKE lower(%(search)s::text) ESCAPE '\')
+  AND (%(tags)s::jsonb IS NULL  -- (most jobs have none: no JSON read)
+       OR tags IS NOT NULL AND tags::jsonb @> %(tags)s::jsonb)
+ORDER BY seq DESC
+LIMIT %(limit)s::bigint OFFSET %(offset)s
+
+-- name: beyond_window
+-- Whether jobs older than the newest window match the filters a windowed search
+-- narrows with (the indexes on state, queue and cron lead with them, then seq).
+SELECT EXISTS (
+    SELECT 1 FROM jobs
+    WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
+      AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+      AND (%(cron)s::text IS NULL OR cron = %(cron)s::text)
+      AND seq <= (SELECT coalesce(max(seq), 0) FROM jobs) - %(window)s::bigint)
 
 -- name: attempts
 -- A running attempt has no row until it ends (or saves output): the job row describes it.
@@ -478,9 +509,10 @@ WHERE state = ANY(%(states)s::text[])
   AND seq > %(after)s::bigint
   AND (%(held)s::boolean IS NULL OR held = %(held)s::boolean)
   AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
-  AND (%(search)s::text IS NULL OR strpos(lower(id), lower(%(search)s::text)) > 0
-                                OR strpos(lower(command), lower(%(search)s::text)) > 0)
-  AND (%(tags)s::jsonb IS NULL OR coalesce(tags, '[]')::jsonb @> %(tags)s::jsonb)
+  AND (%(search)s::text IS NULL OR lower(id) LIKE lower(%(search)s::text) ESCAPE '\'
+                                OR lower(command) LIKE lower(%(search)s::text) ESCAPE '\')
+  AND (%(tags)s::jsonb IS NULL  -- (most jobs have none: no JSON read)
+       OR tags IS NOT NULL AND tags::jsonb @> %(tags)s::jsonb)
   AND (%(older_ms)s::bigint IS NULL
        OR updated_at < queuectl_now_ms() - %(older_ms)s::bigint)
   -- unneeded (remove): never a job a waiting job still needs, as finished_unneeded
@@ -503,6 +535,30 @@ RETURNING *
 -- name: release_job
 UPDATE jobs SET held = false, blocked_by = blocked_by - 1, updated_at = queuectl_now_ms()
 WHERE id = %(id)s AND state IN ('pending', 'failed') AND held
+RETURNING *
+
+-- name: edit_job
+-- `edit`: the columns named by set_NAME take NAME, the rest keep theirs; only a job that
+-- is waiting (pending or failed). One statement: a claim that locked the row first leaves
+-- it processing, so this changes nothing; a claim after it takes the edited job (the row
+-- lock makes a claim pass over it meanwhile: SKIP LOCKED).
+UPDATE jobs SET
+    command = CASE WHEN %(set_command)s::boolean THEN %(command)s::text ELSE command END,
+    priority = CASE WHEN %(set_priority)s::boolean THEN %(priority)s::bigint
+                    ELSE priority END,
+    timeout = CASE WHEN %(set_timeout)s::boolean THEN %(timeout)s::double precision
+                   ELSE timeout END,
+    max_retries = CASE WHEN %(set_max_retries)s::boolean THEN %(max_retries)s::bigint
+                       ELSE max_retries END,
+    queue = CASE WHEN %(set_queue)s::boolean THEN %(queue)s::text ELSE queue END,
+    cwd = CASE WHEN %(set_cwd)s::boolean THEN %(cwd)s::text ELSE cwd END,
+    env = CASE WHEN %(set_env)s::boolean THEN %(env)s::text ELSE env END,
+    tags = CASE WHEN %(set_tags)s::boolean THEN %(tags)s::text ELSE tags END,
+    run_at = CASE WHEN %(set_run_at)s::boolean THEN %(run_at)s::bigint ELSE run_at END,
+    run_at_fixed = CASE WHEN %(set_run_at_fixed)s::boolean THEN %(run_at_fixed)s::boolean
+                        ELSE run_at_fixed END,
+    updated_at = queuectl_now_ms()
+WHERE id = %(id)s AND state IN ('pending', 'failed')
 RETURNING *
 
 -- name: remove_lock

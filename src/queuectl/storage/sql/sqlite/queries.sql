@@ -23,15 +23,46 @@ WHERE (:state IS NULL OR state = :state)
   AND (:queue IS NULL OR queue = :queue)
   AND (:id_contains IS NULL OR instr(id, :id_contains) > 0)
   AND (:cron IS NULL OR cron = :cron)
-  -- `--search`: a case-insensitive substring of the id or the command
-  AND (:search IS NULL OR instr(lower(id), lower(:search)) > 0
-                       OR instr(lower(command), lower(:search)) > 0)
+  -- `--search` (:search is a LIKE pattern, %TEXT% with % _ \ escaped): a substring of the
+  -- id or the command in any case. SQLite's LIKE folds case as its lower() does (ASCII),
+  -- without making a lowered copy of every command: 3.5 times faster over a million jobs.
+  AND (:search IS NULL OR id LIKE :search ESCAPE '\' OR command LIKE :search ESCAPE '\')
   -- `--tag` (a JSON array of distinct tags): the job holds every one
-  AND (:tags IS NULL OR (SELECT count(*) FROM json_each(coalesce(jobs.tags, '[]')) AS t
-                         WHERE t.value IN (SELECT value FROM json_each(:tags)))
-                        = json_array_length(:tags))
+  AND (:tags IS NULL OR jobs.tags IS NOT NULL  -- (most jobs have none: no JSON read)
+                       AND (SELECT count(*) FROM json_each(jobs.tags) AS t
+                            WHERE t.value IN (SELECT value FROM json_each(:tags)))
+                           = json_array_length(:tags))
 ORDER BY seq DESC
 LIMIT coalesce(:limit, -1) OFFSET :offset  -- NULL: every job
+
+-- name: list_jobs_window
+-- list_jobs with a search or tags, looking only at the newest :window jobs of the store (by
+-- seq, from the primary key's end at once), among which the other filters choose: a
+-- search that matches nothing reads at most that many rows, never the whole table (see
+-- documents.SEARCH_WINDOW), and one that matches many stops at the limit as before.
+SELECT * FROM jobs
+WHERE (:state IS NULL OR state = :state)
+  AND (:queue IS NULL OR queue = :queue)
+  AND (:id_contains IS NULL OR instr(id, :id_contains) > 0)
+  AND (:cron IS NULL OR cron = :cron)
+  AND seq > (SELECT coalesce(max(seq), 0) FROM jobs) - :window
+  AND (:search IS NULL OR id LIKE :search ESCAPE '\' OR command LIKE :search ESCAPE '\')
+  AND (:tags IS NULL OR jobs.tags IS NOT NULL  -- (most jobs have none: no JSON read)
+                       AND (SELECT count(*) FROM json_each(jobs.tags) AS t
+                            WHERE t.value IN (SELECT value FROM json_each(:tags)))
+                           = json_array_length(:tags))
+ORDER BY seq DESC
+LIMIT coalesce(:limit, -1) OFFSET :offset
+
+-- name: beyond_window
+-- Whether jobs older than the newest :window match the filters a windowed search
+-- narrows with (the indexes on state, queue and cron lead with them, then seq).
+SELECT EXISTS (
+    SELECT 1 FROM jobs
+    WHERE (:state IS NULL OR state = :state)
+      AND (:queue IS NULL OR queue = :queue)
+      AND (:cron IS NULL OR cron = :cron)
+      AND seq <= (SELECT coalesce(max(seq), 0) FROM jobs) - :window)
 
 -- name: attempts
 -- A running attempt has no row until it ends (or saves output): the job row describes it.
@@ -264,12 +295,14 @@ ON CONFLICT (job_id, number) DO NOTHING
 
 -- name: cancel_jobs
 -- Every listed job that is pending, failed or processing (the caller refuses the lot when
--- one is not, and rolls back).
+-- one is not, and rolls back). Found by id: `+state` keeps the planner off jobs_state,
+-- which it chose (a store has no statistics) and which walked every pending job of the
+-- store for each call (a bulk cancel of 100,000 jobs read them all per batch of 500).
 UPDATE jobs SET state = 'cancelled', finished_at = :now, updated_at = :now, held = 0,
     last_error = CASE WHEN state = 'processing' THEN 'cancelled while running' ELSE last_error END,
     -- the running attempt counts, as when its worker records a cancel it met
     attempts = attempts + CASE WHEN state = 'processing' THEN 1 ELSE 0 END
-WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('pending', 'failed', 'processing')
+WHERE id IN (SELECT value FROM json_each(:ids)) AND +state IN ('pending', 'failed', 'processing')
 RETURNING *
 
 -- name: retry_dead
@@ -349,7 +382,8 @@ WITH RECURSIVE doomed (id, cause) AS (
 UPDATE jobs SET state = 'cancelled', finished_at = :now, updated_at = :now, held = 0,
     last_error = 'dependency ''' || (SELECT min(cause) FROM doomed WHERE doomed.id = jobs.id)
                  || ''' cancelled'
-WHERE id IN (SELECT id FROM doomed) AND state = 'pending' AND blocked_by > 0
+-- (by id: `+state` keeps the planner off jobs_state, every pending job of the store)
+WHERE id IN (SELECT id FROM doomed) AND +state = 'pending' AND blocked_by > 0
 RETURNING *
 
 -- --- recurring jobs (cron) -------------------------------------------------------------------
@@ -531,11 +565,11 @@ WHERE state IN (SELECT value FROM json_each(:states))
   AND seq > :after
   AND (:held IS NULL OR (held <> 0) = :held)
   AND (:queue IS NULL OR queue = :queue)
-  AND (:search IS NULL OR instr(lower(id), lower(:search)) > 0
-                       OR instr(lower(command), lower(:search)) > 0)
-  AND (:tags IS NULL OR (SELECT count(*) FROM json_each(coalesce(jobs.tags, '[]')) AS t
-                         WHERE t.value IN (SELECT value FROM json_each(:tags)))
-                        = json_array_length(:tags))
+  AND (:search IS NULL OR id LIKE :search ESCAPE '\' OR command LIKE :search ESCAPE '\')
+  AND (:tags IS NULL OR jobs.tags IS NOT NULL  -- (most jobs have none: no JSON read)
+                       AND (SELECT count(*) FROM json_each(jobs.tags) AS t
+                            WHERE t.value IN (SELECT value FROM json_each(:tags)))
+                           = json_array_length(:tags))
   AND (:older_ms IS NULL OR updated_at < :now - :older_ms)
   -- :unneeded (remove): never a job a waiting job still needs, as finished_unneeded
   AND (:unneeded IS NULL OR state = 'completed' OR NOT has_dependents OR NOT EXISTS (
@@ -558,6 +592,25 @@ UPDATE jobs SET held = 0, blocked_by = blocked_by - 1, updated_at = :now
 WHERE id = :id AND state IN ('pending', 'failed') AND held <> 0
 RETURNING *
 
+-- name: edit_job
+-- `edit`: the columns named by :set_NAME take :NAME, the rest keep theirs; only a job that
+-- is waiting (pending or failed). One statement under the write lock: a claim runs either
+-- before it (the job is processing then, and nothing changes) or after it (the edited job).
+UPDATE jobs SET
+    command = CASE WHEN :set_command THEN :command ELSE command END,
+    priority = CASE WHEN :set_priority THEN :priority ELSE priority END,
+    timeout = CASE WHEN :set_timeout THEN :timeout ELSE timeout END,
+    max_retries = CASE WHEN :set_max_retries THEN :max_retries ELSE max_retries END,
+    queue = CASE WHEN :set_queue THEN :queue ELSE queue END,
+    cwd = CASE WHEN :set_cwd THEN :cwd ELSE cwd END,
+    env = CASE WHEN :set_env THEN :env ELSE env END,
+    tags = CASE WHEN :set_tags THEN :tags ELSE tags END,
+    run_at = CASE WHEN :set_run_at THEN :run_at ELSE run_at END,
+    run_at_fixed = CASE WHEN :set_run_at_fixed THEN :run_at_fixed ELSE run_at_fixed END,
+    updated_at = :now
+WHERE id = :id AND state IN ('pending', 'failed')
+RETURNING *
+
 -- name: remove_lock
 -- The jobs `remove` names, with their states; under the write lock they cannot change.
 SELECT id, state FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
@@ -575,9 +628,12 @@ WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :now - :
 -- name: prune_lock
 -- The candidates (prune_candidates, read before the lock) judged again under it: one may
 -- have been retried meanwhile.
+-- By id: `+state` keeps the planner off jobs_state, which it chose (a store has no
+-- statistics) and which walked every finished job under the write lock: 0.45 s per batch
+-- at a million finished jobs, 0.3 ms by id.
 SELECT id FROM jobs
 WHERE id IN (SELECT value FROM json_each(:ids))
-  AND state IN ('completed', 'dead', 'cancelled') AND finished_at < :now - :older_ms
+  AND +state IN ('completed', 'dead', 'cancelled') AND finished_at < :now - :older_ms
 
 -- name: finished_unneeded
 -- Never a job that a waiting job still needs (a dead one: `dlq retry` of it resumes the
