@@ -91,6 +91,7 @@ class JobSpec:
     rerun_of: str | None = None  # the ended job `rerun` made this one from
     held: bool = False  # `enqueue --hold`: never claimed until released
     tags: tuple[str, ...] = ()  # `enqueue --tag`: what `list --tag` finds it by
+    mutex: str | None = None  # `enqueue --mutex`: at most one job holding it runs at once
 
 
 @record(frozen=True, slots=True)
@@ -138,6 +139,7 @@ class Job:
     rerun_of: str | None = None  # the ended job `rerun` made this one from
     held: bool = False  # `hold`: pending or failed, and never claimed until released
     tags: tuple[str, ...] = ()  # `enqueue --tag`: what `list --tag` finds it by
+    mutex: str | None = None  # `enqueue --mutex`: at most one job holding it runs at once
 
     def to_dict(self) -> dict[str, Any]:
         """The job's ``--json`` document (``show --json`` when read with its attempts)."""
@@ -167,6 +169,7 @@ class Job:
             "rerun_of": self.rerun_of,
             "held": self.held,
             "tags": list(self.tags),
+            "mutex": self.mutex,
         }
         if self.dependents is not None:
             doc["dependents"] = list(self.dependents)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 FIELDS = ("id", "command", "max_retries", "priority", "timeout", "run_at", "delay", "queue",
-          "cwd", "env", "after", "unique_key", "held", "tags")
+          "cwd", "env", "after", "unique_key", "held", "tags", "mutex")
 _FIELD_SET = frozenset(FIELDS)
 MAX_ID_CHARS = 200
 MAX_QUEUE_CHARS = 100
@@ -73,6 +73,18 @@ def check_unique_key(key: object) -> str | None:
         raise InvalidValue(f"invalid unique_key {key[:40]!r}: 1-{MAX_ID_CHARS} characters, "
                            "no control characters")
     return key
+
+
+def check_mutex(name: object) -> str | None:
+    """A mutex's name is text like an id: 1-200 characters without control characters."""
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise UsageError(f"mutex must be a string, not {_kind(name)}")
+    if not 1 <= len(name) <= MAX_ID_CHARS or _has_control(name):
+        raise InvalidValue(f"invalid mutex {name[:40]!r}: 1-{MAX_ID_CHARS} characters, "
+                           "no control characters")
+    return name
 
 
 def check_tags(tags: object) -> tuple[str, ...]:
@@ -328,6 +340,7 @@ def build_spec(
         unique_key=check_unique_key(fields.get("unique_key")),
         held=check_held(fields.get("held")),
         tags=check_tags(fields.get("tags")),
+        mutex=check_mutex(fields.get("mutex")),
     )
     if spec.env:  # a command alone is within MAX_COMMAND_BYTES, far below the whole budget
         check_exec_size(spec.command, spec.env)

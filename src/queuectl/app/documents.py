@@ -117,6 +117,20 @@ def schedules(store: Storage) -> list[Cron]:
     return store.cron_list()
 
 
+def held_back(store: Storage, job: Job) -> str | None:
+    """Why a waiting job that is due and free to start is not started: "waiting for mutex
+    NAME" while another job holds its mutex; None otherwise."""
+    from queuectl.models import READY_STATES
+
+    if job.state not in READY_STATES or job.held or job.waiting_for:
+        return None
+    if job.mutex is not None:
+        holder = store.mutex_holder(job.mutex)
+        if holder is not None and holder != job.id:
+            return f"waiting for mutex {job.mutex}"
+    return None
+
+
 def job_docs(jobs: Sequence[Job]) -> list[dict[str, Any]]:
     """Jobs as the JSON list every listing and action prints."""
     return [job.to_dict() for job in jobs]

@@ -55,10 +55,11 @@ def insert_ids(store: Storage, batch: submit.Batch) -> list[str]:
 
 def rerun(store: Storage, job_id: str, given: Mapping[str, Any]) -> Job:
     """A new job from ended job ``job_id`` (completed, dead, cancelled): its command,
-    priority, timeout, max_retries, queue, cwd, env and tags, the ``given`` fields (the enqueue
-    flags) winning; never its id, dependencies, unique key or run_at, so it is due at once
-    unless ``given`` says otherwise. The new job names ``job_id`` in ``rerun_of``. Raises
-    JobNotFound, WrongState for a job that has not ended, or what enqueue refuses."""
+    priority, timeout, max_retries, queue, cwd, env, tags and mutex, the ``given`` fields
+    (the enqueue flags) winning; never its id, dependencies, unique key or run_at, so it is
+    due at once unless ``given`` says otherwise. The new job names ``job_id`` in
+    ``rerun_of``. Raises JobNotFound, WrongState for a job that has not ended, or what
+    enqueue refuses."""
     from dataclasses import replace
 
     from queuectl import specs
@@ -77,6 +78,8 @@ def rerun(store: Storage, job_id: str, given: Mapping[str, Any]) -> Job:
         copied["env"] = job.env
     if job.tags:
         copied["tags"] = list(job.tags)
+    if job.mutex:
+        copied["mutex"] = job.mutex
     batch = submit.single(specs.merge(copied, given), submit.Defaults.of(store))
     batch.specs[0] = replace(batch.specs[0], rerun_of=job_id)
     return insert(store, batch)[0]

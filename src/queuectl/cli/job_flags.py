@@ -34,6 +34,8 @@ JOB: tuple[Row, ...] = (
     (("-e", "--env"), "env", "env_pairs", "pair", "Environment variable for the job (repeatable)."),
     (("--after",), "after", "after", "many", "Run only once job ID has completed (repeatable)."),
     (("--tag",), "tags", "tags", "many", "A tag to find the job by: list --tag (repeatable)."),
+    (("--mutex",), "mutex", "mutex", "text",
+     "At most one job holding NAME runs at once, on any host."),
 )
 
 # `enqueue` only: a job `run` follows is its own, never a duplicate of another.
@@ -44,7 +46,8 @@ ENQUEUE_ONLY: tuple[Row, ...] = (
 )
 
 METAVARS = {"env": "KEY=VALUE", "after": "ID", "unique_key": "KEY",  # the help's value names
-            "timeout": "DURATION", "delay": "DURATION", "run_at": "TIME", "tags": "TAG"}
+            "timeout": "DURATION", "delay": "DURATION", "run_at": "TIME", "tags": "TAG",
+            "mutex": "NAME"}
 
 
 def fields_by_flag(rows: tuple[Row, ...]) -> dict[str, str]:

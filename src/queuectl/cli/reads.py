@@ -90,6 +90,9 @@ def show(store: Storage, job_id: str, as_json: bool) -> None:
     doc["timeout"] = None if job.timeout is None else format_duration(job.timeout)
     if job.state in READY_STATES:
         doc["run_at"] = f"{doc['run_at']} ({output.next_run(job, utcnow())})"
+        reason = documents.held_back(store, job)
+        if reason:
+            doc["held back"] = reason
     output.pairs(list(doc.items()))
     if attempts:
         output.line()

@@ -523,6 +523,11 @@ class Storage(ABC):
         claimable). Raises InvalidValue for a negative limit; nothing is written then."""
 
     @abstractmethod
+    def mutex_holder(self, name: str) -> str | None:
+        """The id of the job that holds mutex ``name`` now (running, or cancelled while it
+        ran and not ended yet); None when it is free."""
+
+    @abstractmethod
     def queue_overview(self) -> list[QueueInfo]:
         """Every queue that has jobs or settings, by name: counts per state and settings."""
 

@@ -32,6 +32,10 @@ class SqlQueues(SqlStore[C]):
             self._wake(conn, "work")  # a resume or a raised limit makes jobs claimable
         return QueueChange(before, after, row is not None or bool(has_jobs))
 
+    def mutex_holder(self, name: str) -> str | None:
+        rows = self._read("mutex_holder", {"name": name})
+        return str(rows[0][0]) if rows else None
+
     def queue_overview(self) -> list[QueueInfo]:
         with self._snapshot() as conn:
             counts = conn.execute(self._q["queue_counts"], {}).fetchall()

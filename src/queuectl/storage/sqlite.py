@@ -278,8 +278,8 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
         return {"rows": json.dumps(rows, ensure_ascii=False), "now": now}
 
     def _given_params(self, given: Sequence[tuple[str, JobSpec]]) -> Params:
-        """mark_given's rows: [id, rerun_of, held, tags] each, as one JSON array."""
-        rows = [(job_id, spec.rerun_of, int(spec.held), list(spec.tags) or None)
+        """mark_given's rows: [id, rerun_of, held, tags, mutex] each, as one JSON array."""
+        rows = [(job_id, spec.rerun_of, int(spec.held), list(spec.tags) or None, spec.mutex)
                 for job_id, spec in given]
         return {"rows": json.dumps(rows, ensure_ascii=False)}
 
@@ -317,6 +317,8 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
         limited = held[1] if held is not None else conn.execute(
             self._q["queue_limited"], {"name": job.queue}).fetchone()
         freed = bool(limited) and not (isinstance(nxt, Job) and nxt.queue == job.queue)
+        # A mutex freed (a job waiting for it may be due now): another worker may take it.
+        freed = freed or (held is not None and bool(held[2]))
         if held is None:
             if wake and freed:
                 self._wake(conn, "work", but=params["worker"])

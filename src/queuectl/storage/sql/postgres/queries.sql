@@ -412,6 +412,14 @@ DELETE FROM queues WHERE name = %(name)s
 -- name: queue_has_jobs
 SELECT EXISTS (SELECT 1 FROM jobs WHERE queue = %(name)s)
 
+-- name: mutex_holder
+-- The job that holds mutex %(name)s now (running, or cancelled while it ran and not ended yet).
+SELECT id FROM jobs WHERE mutex = %(name)s AND state = 'processing'
+UNION ALL
+SELECT j.id FROM attempts a JOIN jobs j ON j.id = a.job_id
+WHERE a.finished_at IS NULL AND j.state = 'cancelled' AND j.mutex = %(name)s
+LIMIT 1
+
 -- name: queue_counts
 -- Jobs per queue and state: one pass over the jobs (queue list is a command, not a hot path).
 SELECT queue, state, count(*) FROM jobs GROUP BY queue, state
@@ -668,9 +676,10 @@ UPDATE jobs SET run_at_fixed = true WHERE id = ANY(%(ids)s::text[])
 -- for the jobs that give them: one array per column. After block_waiting, which sets
 -- blocked_by: a held job counts one more (see hold_job).
 UPDATE jobs SET rerun_of = given.rerun_of, held = given.held, tags = given.tags,
-    blocked_by = blocked_by + given.held::int
-FROM unnest(%(id)s::text[], %(rerun_of)s::text[], %(held)s::boolean[], %(tags)s::text[])
-     AS given (id, rerun_of, held, tags)
+    mutex = given.mutex, blocked_by = blocked_by + given.held::int
+FROM unnest(%(id)s::text[], %(rerun_of)s::text[], %(held)s::boolean[], %(tags)s::text[],
+            %(mutex)s::text[])
+     AS given (id, rerun_of, held, tags, mutex)
 WHERE jobs.id = given.id
 
 -- name: clock_reading

@@ -43,7 +43,8 @@ CREATE TABLE jobs (
     rerun_of     text,                         -- the ended job `rerun` made this one from
     held         boolean NOT NULL DEFAULT false, -- `hold`: counted in blocked_by too, so that
                                                  -- the claim's indexes leave it out
-    tags         text                           -- JSON array of strings, or NULL: none
+    tags         text,                          -- JSON array of strings, or NULL: none
+    mutex        text                           -- `enqueue --mutex`: see mutexes_held
 );
 
 -- The claim walks this index in order and stops at the first due row that no other
@@ -231,8 +232,8 @@ CREATE UNIQUE INDEX jobs_unique_key ON jobs (unique_key)
 -- Take the best ready job for p_worker (p_queues NULL or empty: any queue); nothing for a
 -- worker that is not registered (taken for lost, it registers again before it claims).
 -- Returns the claimed job, or no row.
--- While the queues table is empty (no queue paused or limited) the claim is the two
--- statements below; otherwise queuectl_claim_steered decides.
+-- While the queues table is empty (no queue paused or limited) and no ready job holds a
+-- mutex, the claim is the two statements below; otherwise queuectl_claim_steered decides.
 CREATE FUNCTION queuectl_claim(p_worker text, p_queues text[]) RETURNS SETOF jobs
     LANGUAGE plpgsql AS $$
 DECLARE
@@ -244,6 +245,11 @@ BEGIN
     END IF;
     -- queues: some queue is paused or limited.
     PERFORM 1 FROM queues LIMIT 1;
+    IF NOT FOUND THEN
+        -- mutexes: some ready job holds a mutex.
+        PERFORM 1 FROM jobs
+        WHERE mutex IS NOT NULL AND state IN ('pending', 'failed') AND blocked_by = 0 LIMIT 1;
+    END IF;
     IF FOUND THEN
         RETURN QUERY SELECT * FROM queuectl_claim_steered(p_worker, coalesce(p_queues, '{}'));
         RETURN;
@@ -288,29 +294,39 @@ CREATE FUNCTION queuectl_clock_ms() RETURNS bigint
     AS $$ SELECT coalesce(nullif(current_setting('queuectl.now_ms', true), '')::bigint,
                           (extract(epoch FROM clock_timestamp()) * 1000)::bigint) $$;
 
--- The claim while some queue is paused or limited. A limit of N is never exceeded: the
--- claim of a job in a queue that has a row locks that row (FOR UPDATE) and counts the
--- queue's processing jobs after the lock is granted (each statement of a plpgsql function
--- takes a new snapshot in READ COMMITTED, so it sees every claim committed before it), so
--- claims of one paused or limited queue are serialized while other queues' claims never wait. A
--- claim locks at most one queue row: after one that turned out full or paused it passes
--- over every paused or limited queue, so two claimers never wait on each other's queue rows.
-CREATE FUNCTION queuectl_claim_steered(p_worker text, p_queues text[]) RETURNS SETOF jobs
+-- The claim while some queue is paused or limited, or some ready job holds a mutex.
+-- Queues: a limit of N is never exceeded: the claim of a job in a queue that has a row locks
+-- that row (FOR UPDATE) and counts the queue's processing jobs after the lock is granted
+-- (each statement of a plpgsql function takes a new snapshot in READ COMMITTED, so it sees
+-- every claim committed before it), so claims of one paused or limited queue are serialized
+-- while other queues' claims never wait. A claim locks at most one queue row: after one
+-- that turned out full or paused it passes over every paused or limited queue, so two
+-- claimers never wait on each other's queue rows.
+-- Mutexes: the claim of a job holding mutex M takes a transaction-scoped advisory lock on M
+-- and, once it has it, reads whether a job holds M (a new snapshot again: every claim of M
+-- committed before is seen), so claims of one mutex are serialized. The lock is only ever
+-- tried, never waited for: a claimer that finds it taken passes over M, as over a held one
+-- (another claimer is deciding on M), so no two claimers wait on each other.
+CREATE FUNCTION queuectl_claim_steered(p_worker text, p_queues text[])
+    RETURNS SETOF jobs
     LANGUAGE plpgsql AS $$
 DECLARE
     job jobs;
     skip text[];
+    busy text[];
     pick record;
     q queues;
     locked boolean := false;
 BEGIN
     SELECT coalesce(array_agg(name), '{}') INTO skip FROM queues_blocked;
+    SELECT coalesce(array_agg(mutex), '{}') INTO busy FROM mutexes_held;
     LOOP
-        SELECT seq, queue INTO pick FROM jobs
+        SELECT seq, queue, mutex INTO pick FROM jobs
         WHERE state IN ('pending', 'failed') AND blocked_by = 0
           AND run_at <= queuectl_now_ms()
           AND (cardinality(p_queues) = 0 OR queue = ANY(p_queues))
           AND queue <> ALL(skip)
+          AND (mutex IS NULL OR mutex <> ALL(busy))
         ORDER BY priority DESC, run_at, seq LIMIT 1
         FOR UPDATE SKIP LOCKED;
         IF NOT FOUND THEN
@@ -327,6 +343,18 @@ BEGIN
             IF FOUND AND (q.paused OR (q.concurrency_limit IS NOT NULL
                     AND q.concurrency_limit <= queuectl_queue_running(pick.queue))) THEN
                 skip := skip || pick.queue;
+                CONTINUE;
+            END IF;
+        END IF;
+        IF pick.mutex IS NOT NULL THEN  -- mutexes
+            IF NOT pg_try_advisory_xact_lock(hashtextextended('queuectl mutex ' || pick.mutex, 0))
+            THEN
+                busy := busy || pick.mutex;
+                CONTINUE;
+            END IF;
+            PERFORM 1 FROM mutexes_held WHERE mutex = pick.mutex;  -- after the lock: see above
+            IF FOUND THEN
+                busy := busy || pick.mutex;
                 CONTINUE;
             END IF;
         END IF;
@@ -523,7 +551,8 @@ BEGIN
         'due_ms', (SELECT min(run_at) - queuectl_now_ms() FROM jobs
                    WHERE state IN ('pending', 'failed') AND blocked_by = 0
                      AND (coalesce(cardinality(p_queues), 0) = 0 OR queue = ANY(p_queues))
-                     AND queue NOT IN (SELECT name FROM queues_blocked)),
+                     AND queue NOT IN (SELECT name FROM queues_blocked)
+                     AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))),
         'held', false,
         'tick_ms', (SELECT min(next_run_at) - queuectl_now_ms() FROM cron_schedules
                     WHERE NOT paused));
@@ -538,3 +567,51 @@ CREATE TABLE clock_readings (
     store_ms bigint NOT NULL,                 -- the server's clock, epoch ms
     boot_ms  bigint NOT NULL                  -- CLOCK_BOOTTIME of that boot, ms
 );
+
+-- `enqueue --mutex NAME`: at most one job holding NAME runs at once, across every host.
+-- The running jobs that hold a mutex (never more of them than workers), and the ready ones:
+-- the claim looks for one of those before it takes the steered path (an empty index while
+-- no waiting job holds a mutex).
+CREATE INDEX jobs_mutex_running ON jobs (mutex) WHERE mutex IS NOT NULL AND state = 'processing';
+CREATE INDEX jobs_mutex_ready ON jobs (seq)
+    WHERE mutex IS NOT NULL AND state IN ('pending', 'failed') AND blocked_by = 0;
+
+-- The mutexes held now: by a running job, or by one cancelled while it ran whose process has
+-- not ended yet (its attempt's row, opened by the cancel, is still open: the worker grants a
+-- grace before SIGKILL). A lost worker's job frees its mutex when it is recovered.
+CREATE VIEW mutexes_held AS
+SELECT mutex FROM jobs WHERE mutex IS NOT NULL AND state = 'processing'
+UNION ALL
+SELECT j.mutex FROM attempts a JOIN jobs j ON j.id = a.job_id
+WHERE a.finished_at IS NULL AND j.state = 'cancelled' AND j.mutex IS NOT NULL;
+
+-- The end of an attempt of a job that holds a mutex (a finish, a recovery, or the end of a
+-- job cancelled while it ran) frees the mutex: an idle worker is woken (delivered on commit)
+-- for a job that waited for it. The triggers' WHEN leaves every other job's end alone.
+CREATE FUNCTION queuectl_mutex_freed() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('queuectl', 'work');
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER jobs_mutex_freed AFTER UPDATE OF state ON jobs
+    FOR EACH ROW WHEN (OLD.state = 'processing' AND NEW.state <> 'processing'
+                       AND OLD.mutex IS NOT NULL)
+    EXECUTE FUNCTION queuectl_mutex_freed();
+
+-- A job cancelled while it ran holds its mutex until its attempt's row, opened by the
+-- cancel, is closed (rows are opened while a job runs only by a cancel or saved output).
+CREATE FUNCTION queuectl_mutex_freed_by_attempt() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM jobs WHERE id = NEW.job_id AND state = 'cancelled' AND mutex IS NOT NULL;
+    IF FOUND THEN
+        PERFORM pg_notify('queuectl', 'work');
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER attempts_mutex_freed AFTER UPDATE OF finished_at ON attempts
+    FOR EACH ROW WHEN (OLD.finished_at IS NULL AND NEW.finished_at IS NOT NULL)
+    EXECUTE FUNCTION queuectl_mutex_freed_by_attempt();

@@ -75,6 +75,9 @@ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready  -- walk the ready index
              WHERE state IN ('pending', 'failed') AND blocked_by = 0 AND run_at <= :now
                AND (NOT EXISTS (SELECT 1 FROM queues)  -- as claim_any
                     OR queue NOT IN (SELECT name FROM queues_blocked))  -- paused, at its limit
+               -- mutexes: none that a running job holds (mutexes_held: read once per
+               -- statement, and only once a candidate holds a mutex)
+               AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))
              ORDER BY priority DESC, run_at, seq LIMIT 1)
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
@@ -91,6 +94,9 @@ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready_queue
                AND queue IN (SELECT value FROM json_each(:queues))
                AND (NOT EXISTS (SELECT 1 FROM queues)  -- as claim_any
                     OR queue NOT IN (SELECT name FROM queues_blocked))  -- paused, at its limit
+               -- mutexes: none that a running job holds (mutexes_held: read once per
+               -- statement, and only once a candidate holds a mutex)
+               AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))
              ORDER BY priority DESC, run_at, seq LIMIT 1)
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
@@ -108,6 +114,7 @@ SELECT (SELECT min(run_at) - :now FROM (
               AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
               AND (NOT EXISTS (SELECT 1 FROM queues)  -- as claim_any
                    OR queue NOT IN (SELECT name FROM queues_blocked))
+              AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))
             ORDER BY run_at LIMIT 1)),
        (SELECT min(next_run_at) - :now FROM cron_schedules WHERE paused = 0)
 
@@ -122,7 +129,8 @@ WHERE id = :id AND state = 'processing' AND worker = :worker AND runs = :number
 -- have released waiting ones (migrations/0004), and whether its queue has a limit (its end
 -- frees a place that a held job may be waiting for).
 RETURNING has_dependents,
-          (SELECT concurrency_limit IS NOT NULL FROM queues WHERE name = jobs.queue) AS limited
+          (SELECT concurrency_limit IS NOT NULL FROM queues WHERE name = jobs.queue) AS limited,
+          mutex IS NOT NULL AS exclusive  -- its end frees a mutex: a waiting job may take it
 
 -- name: record_attempt
 -- An attempt's row is written when it ends: one insert per job, where a row opened at the
@@ -475,6 +483,14 @@ DELETE FROM queues WHERE name = :name
 -- name: queue_has_jobs
 SELECT EXISTS (SELECT 1 FROM jobs WHERE queue = :name)
 
+-- name: mutex_holder
+-- The job that holds mutex :name now (running, or cancelled while it ran and not ended yet).
+SELECT id FROM jobs INDEXED BY jobs_mutex_running WHERE mutex = :name AND state = 'processing'
+UNION ALL
+SELECT j.id FROM attempts a JOIN jobs j ON j.id = a.job_id
+WHERE a.finished_at IS NULL AND j.state = 'cancelled' AND j.mutex = :name
+LIMIT 1
+
 -- name: queue_counts
 -- Jobs per queue and state: one pass over the jobs (queue list is a command, not a hot path).
 SELECT queue, state, count(*) FROM jobs GROUP BY queue, state
@@ -605,10 +621,10 @@ UPDATE jobs SET run_at_fixed = 1 WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- name: mark_given
 -- The fields of new jobs that insert_job leaves at their defaults, set in its transaction
--- for the jobs that give them: rows of [id, rerun_of, held, tags]. After block_waiting,
--- which sets blocked_by: a held job counts one more (see hold_job).
+-- for the jobs that give them: rows of [id, rerun_of, held, tags, mutex]. After
+-- block_waiting, which sets blocked_by: a held job counts one more (see hold_job).
 UPDATE jobs SET rerun_of = json_extract(given.value, '$[1]'),
-    tags = json_extract(given.value, '$[3]'),
+    tags = json_extract(given.value, '$[3]'), mutex = json_extract(given.value, '$[4]'),
     held = json_extract(given.value, '$[2]'),
     blocked_by = blocked_by + json_extract(given.value, '$[2]')
 FROM json_each(:rows) AS given

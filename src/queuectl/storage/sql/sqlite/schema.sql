@@ -33,7 +33,8 @@ CREATE TABLE jobs (
     rerun_of     TEXT,                        -- the ended job `rerun` made this one from
     held         INTEGER NOT NULL DEFAULT 0,  -- `hold`: counted in blocked_by too, so that
                                               -- the claim's indexes leave it out
-    tags         TEXT                         -- JSON array of strings, or NULL: none
+    tags         TEXT,                        -- JSON array of strings, or NULL: none
+    mutex        TEXT                         -- `enqueue --mutex`: see mutexes_held
 );
 
 -- The claim walks this index in order and stops at the first due row: cost does not
@@ -185,6 +186,22 @@ CREATE INDEX attempts_open ON attempts (job_id) WHERE finished_at IS NULL;
 -- are not in the index, so it costs them nothing.
 CREATE UNIQUE INDEX jobs_unique_key ON jobs (unique_key)
     WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing');
+
+-- `enqueue --mutex NAME`: at most one job holding NAME runs at once, on any host.
+-- The running jobs that hold a mutex: never more of them than workers.
+CREATE INDEX jobs_mutex_running ON jobs (mutex) WHERE mutex IS NOT NULL AND state = 'processing';
+
+-- The mutexes held now: by a running job, or by one cancelled while it ran whose process has
+-- not ended yet (its attempt's row, opened by the cancel, is still open: the worker grants a
+-- grace before SIGKILL). Read inside the claim's write transaction (BEGIN IMMEDIATE
+-- serializes claims), so no two jobs holding one mutex ever run at once. A lost worker's job
+-- frees its mutex when it is recovered: its attempt ends then.
+CREATE VIEW mutexes_held AS
+SELECT mutex FROM jobs INDEXED BY jobs_mutex_running
+WHERE mutex IS NOT NULL AND state = 'processing'
+UNION ALL
+SELECT j.mutex FROM attempts a JOIN jobs j ON j.id = a.job_id
+WHERE a.finished_at IS NULL AND j.state = 'cancelled' AND j.mutex IS NOT NULL;
 
 -- The last reading of the store's clock beside a host's boot-time clock (CLOCK_BOOTTIME,
 -- which never steps and counts a suspend), one per boot: two readings of one boot that
