@@ -325,6 +325,20 @@ class CheckIn:
 
 
 @record(frozen=True)
+class Rate:
+    """`queue rate Q N/DUR`: at most ``count`` jobs of a queue start in any window of
+    ``window_ms`` milliseconds, across every host."""
+
+    count: int
+    window_ms: int
+
+    def __str__(self) -> str:
+        from queuectl.timeparse import format_duration
+
+        return f"{self.count}/{format_duration(self.window_ms / 1000)}"
+
+
+@record(frozen=True)
 class QueueSettings:
     """An operator's settings for one queue: paused (no claim takes from it; running
     jobs finish) and a concurrency limit (at most this many of its jobs run at once across
@@ -333,11 +347,13 @@ class QueueSettings:
     name: str
     paused: bool = False
     limit: int | None = None
+    # `queue rate`: at most this many jobs start in any window of this many ms; None: no rate
+    rate: Rate | None = None
 
     @property
     def has_settings(self) -> bool:
-        """Whether the queue is paused or limited: it has a settings row."""
-        return self.paused or self.limit is not None
+        """Whether the queue is paused, limited or rated: it has a settings row."""
+        return self.paused or self.limit is not None or self.rate is not None
 
 
 @record(frozen=True)
@@ -359,6 +375,7 @@ class QueueInfo:
     counts: dict[str, int]
     paused: bool
     limit: int | None
+    rate: Rate | None = None
 
     @property
     def running(self) -> int:
@@ -366,4 +383,5 @@ class QueueInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "counts": dict(self.counts), "running": self.running,
-                "paused": self.paused, "limit": self.limit}
+                "paused": self.paused, "limit": self.limit,
+                "rate": None if self.rate is None else str(self.rate)}

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from queuectl.errors import InvalidValue, UsageError
-from queuectl.models import JobSpec
+from queuectl.models import JobSpec, Rate
 from queuectl.settings import MIN_TIMEOUT, Config
 from queuectl.text import CONTROL_CHARS
 
@@ -128,6 +128,29 @@ def parse_limit(text: str) -> int | None:
     if value > INT32:  # said here, as typed: the store's check would see another number
         raise InvalidValue(f"invalid limit {word}: must be between 0 and {INT32} (or none)")
     return value
+
+
+def parse_rate(text: str) -> Rate | None:
+    """``N/DUR`` (``100/1m``, ``5/1s``) or ``none``; text of another form is a usage error
+    (exit 2), a count or duration out of range is refused (exit 1)."""
+    from queuectl.timeparse import MAX_DURATION, format_duration, parse_duration
+
+    word = text.strip().lower()
+    if word == "none":
+        return None
+    count, slash, window = word.partition("/")
+    try:
+        if not slash:
+            raise ValueError(word)
+        n = int(count)
+        seconds = parse_duration(window)
+    except (ValueError, UsageError):
+        raise UsageError(f"invalid rate {text!r}: N/DURATION (100/1m, 5/1s), or none") from None
+    window_ms = int(round(seconds * 1000))
+    if not 1 <= n <= INT32 or not 1 <= window_ms <= int(MAX_DURATION * 1000):
+        raise InvalidValue(f"invalid rate {text!r}: N from 1 to {INT32} jobs per a duration "
+                           f"from 1ms to {format_duration(MAX_DURATION)}")
+    return Rate(n, window_ms)
 
 
 def check_command(command: object) -> str:

@@ -97,8 +97,9 @@ def removed_doc(job_ids: Sequence[str]) -> dict[str, object]:
 
 def queue_action(name: str, action: str,
                  limit: str | None = None) -> Callable[[Storage], QueueChange]:
-    """``action`` (pause, resume, limit) on queue ``name``, checked now, to apply to a
-    store later: ``limit`` is the text given (a whole number >= 0, or "none"). Raises
+    """``action`` (pause, resume, limit, rate) on queue ``name``, checked now, to apply to a
+    store later: ``limit`` is the text given (a whole number >= 0, or "none"; for rate
+    N/DURATION or "none"). Raises
     InvalidValue (or UsageError for a limit that is no number) before any store is opened,
     so a refused action creates and writes nothing."""
     from queuectl.specs import check_queue, parse_limit
@@ -109,12 +110,18 @@ def queue_action(name: str, action: str,
         value = parse_limit(limit if limit is not None else "")
         change_queue_settings(QueueSettings(name), None, value)
         return lambda store: store.queue_update(name, limit=value)
+    if action == "rate":
+        from queuectl.specs import parse_rate
+
+        rate = parse_rate(limit if limit is not None else "")
+        return lambda store: store.queue_update(name, rate=rate)
     return lambda store: store.queue_update(name, paused=action == "pause")
 
 
 def queue_doc(settings: QueueSettings) -> dict[str, object]:
     """A queue's settings as `queue pause|resume|limit --json` prints them."""
-    return {"name": settings.name, "paused": settings.paused, "limit": settings.limit}
+    return {"name": settings.name, "paused": settings.paused, "limit": settings.limit,
+            "rate": None if settings.rate is None else str(settings.rate)}
 
 
 def cron_paused(store: Storage, name: str, paused: bool) -> Cron:

@@ -118,17 +118,26 @@ def schedules(store: Storage) -> list[Cron]:
 
 
 def held_back(store: Storage, job: Job) -> str | None:
-    """Why a waiting job that is due and free to start is not started: "waiting for mutex
-    NAME" while another job holds its mutex; None otherwise."""
+    """What a waiting job that is free to start waits for beside a worker, for people
+    (`show`): "waiting for mutex NAME" while another job holds its mutex, "queue paused",
+    "rate limit N/DUR" in a queue with a rate; None when nothing holds it back."""
     from queuectl.models import READY_STATES
 
     if job.state not in READY_STATES or job.held or job.waiting_for:
         return None
+    reasons: list[str] = []
     if job.mutex is not None:
         holder = store.mutex_holder(job.mutex)
         if holder is not None and holder != job.id:
-            return f"waiting for mutex {job.mutex}"
-    return None
+            reasons.append(f"waiting for mutex {job.mutex}")
+    for queue in store.queue_settings():
+        if queue.name != job.queue:
+            continue
+        if queue.paused:
+            reasons.append("queue paused")
+        if queue.rate is not None:
+            reasons.append(f"rate limit {queue.rate}")
+    return "; ".join(reasons) or None
 
 
 def job_docs(jobs: Sequence[Job]) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from queuectl.models import QueueChange, QueueSettings, State
 
 @click.group(cls=Group)
 def queue() -> None:
-    """Queues: pause, resume, limit how many of their jobs run at once."""
+    """Queues: pause, resume, limit how many of their jobs run at once or start per time."""
 
 
 @queue.command("list")
@@ -28,10 +28,11 @@ def list_queues(cli_ctx: CliContext, as_json: bool) -> None:
     states = [str(s) for s in State]
     rows = [
         (info.name, *(info.counts[s] for s in states),
-         "paused" if info.paused else "", "-" if info.limit is None else info.limit)
+         "paused" if info.paused else "", "-" if info.limit is None else info.limit,
+         "-" if info.rate is None else str(info.rate))
         for info in infos
     ]
-    headers = ["QUEUE", *(s.upper() for s in states), "PAUSED", "LIMIT"]
+    headers = ["QUEUE", *(s.upper() for s in states), "PAUSED", "LIMIT", "RATE"]
     output.table(headers, rows)
 
 
@@ -82,6 +83,20 @@ def limit(cli_ctx: CliContext, name: str, limit: str, as_json: bool) -> None:
     _report(change, as_json, what)
 
 
+@queue.command(context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("rate", metavar="N/DURATION|none")
+@json_option
+@pass_cli_context
+def rate(cli_ctx: CliContext, name: str, rate: str, as_json: bool) -> None:
+    """At most N jobs of queue NAME start in any window of DURATION across every worker
+    and host (100/1m, 5/1s; `none` removes the rate)."""
+    rate_it = control.queue_action(name, "rate", rate)
+    change = rate_it(cli_ctx.store(create=True))
+    value = change.after.rate
+    _report(change, as_json, "no rate" if value is None else f"rate {value}")
+
+
 def _report(change: QueueChange, as_json: bool, what: str) -> None:
     if as_json:
         output.emit_json(control.queue_doc(change.after))
@@ -93,11 +108,14 @@ def queue_settings_note(settings: list[QueueSettings]) -> str | None:
     """One line for `status` and `worker list`: paused queues and limits; None if none."""
     paused = [q.name for q in settings if q.paused]
     limits = [f"{q.name}={q.limit}" for q in settings if q.limit is not None]
+    rates = [f"{q.name}={q.rate}" for q in settings if q.rate is not None]
     parts = []
     if paused:
         parts.append("paused queues: " + ", ".join(paused))
     if limits:
         parts.append("limits: " + ", ".join(limits))
+    if rates:
+        parts.append("rates: " + ", ".join(rates))
     return "; ".join(parts) or None
 
 

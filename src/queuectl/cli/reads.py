@@ -42,6 +42,8 @@ def status(store: Storage, as_json: bool) -> None:
     rows.append(("paused queues", ", ".join(stats.paused_queues) or "none"))
     limits = stats.queue_limits
     rows.append(("queue limits", ", ".join(f"{q}={n}" for q, n in limits.items()) or "none"))
+    if stats.queue_rates:  # only when some queue has one, so the table reads as before
+        rows.append(("queue rates", ", ".join(f"{q}={r}" for q, r in stats.queue_rates.items())))
     output.pairs(rows)
 
 

@@ -30,6 +30,7 @@ from queuectl.models import (
     QueueChange,
     QueueInfo,
     QueueSettings,
+    Rate,
     State,
     WorkerInfo,
 )
@@ -68,6 +69,10 @@ class Stats:
     def queue_limits(self) -> dict[str, int]:
         return {q.name: q.limit for q in self.queues if q.limit is not None}
 
+    @property
+    def queue_rates(self) -> dict[str, str]:
+        return {q.name: str(q.rate) for q in self.queues if q.rate is not None}
+
     def to_dict(self) -> dict[str, object]:
         return {
             "counts": dict(self.counts),
@@ -77,6 +82,7 @@ class Stats:
             "workers": {"active": self.workers_active, "busy": self.workers_busy},
             "paused_queues": self.paused_queues,
             "queue_limits": self.queue_limits,
+            "queue_rates": self.queue_rates,
         }
 
 
@@ -515,10 +521,12 @@ class Storage(ABC):
 
     @abstractmethod
     def queue_update(
-        self, name: str, *, paused: bool | None = None, limit: int | None | Keep = KEEP
+        self, name: str, *, paused: bool | None = None, limit: int | None | Keep = KEEP,
+        rate: Rate | None | Keep = KEEP,
     ) -> QueueChange:
         """Change one queue's settings in one transaction: ``paused`` (None: as it is),
-        ``limit`` (a number >= 0, None to remove it, KEEP: as it is). Every pool sees the
+        ``limit`` (a number >= 0, None to remove it, KEEP: as it is), ``rate`` (None to
+        remove it, KEEP: as it is). Every pool sees the
         change at once (idle workers are woken: a resume or a raised limit makes jobs
         claimable). Raises InvalidValue for a negative limit; nothing is written then."""
 
@@ -595,7 +603,8 @@ class Storage(ABC):
 
 
 def change_queue_settings(
-    before: QueueSettings, paused: bool | None, limit: int | None | Keep
+    before: QueueSettings, paused: bool | None, limit: int | None | Keep,
+    rate: Rate | None | Keep = KEEP,
 ) -> QueueSettings:
     """``before`` with queue_update's changes applied; InvalidValue for a limit out of range
     (checked before any store writes it)."""
@@ -610,6 +619,7 @@ def change_queue_settings(
         before.name,
         before.paused if paused is None else paused,
         before.limit if isinstance(limit, Keep) else limit,
+        before.rate if isinstance(rate, Keep) else rate,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from queuectl.models import QueueInfo, QueueSettings, State
+from queuectl.models import QueueInfo, QueueSettings, Rate, State
 
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
@@ -29,11 +29,14 @@ def queue_infos(
     return [
         QueueInfo(name, per_queue.get(name) or {str(s): 0 for s in State},
                   by_name.get(name, QueueSettings(name)).paused,
-                  by_name.get(name, QueueSettings(name)).limit)
+                  by_name.get(name, QueueSettings(name)).limit,
+                  by_name.get(name, QueueSettings(name)).rate)
         for name in names
     ]
 
 
 def queue_from_row(row: Sequence[Any]) -> QueueSettings:
-    """A row of queue_settings / queue_get: name, paused, concurrency_limit."""
-    return QueueSettings(row[0], bool(row[1]), None if row[2] is None else int(row[2]))
+    """A row of queue_settings / queue_get: name, paused, concurrency_limit, rate_count,
+    rate_ms."""
+    rate = None if row[3] is None else Rate(int(row[3]), int(row[4]))
+    return QueueSettings(row[0], bool(row[1]), None if row[2] is None else int(row[2]), rate)

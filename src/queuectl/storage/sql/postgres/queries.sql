@@ -392,19 +392,26 @@ SELECT queuectl_fold_counts(%(min_rows)s)
 VACUUM FULL job_counts
 
 -- name: queue_settings
--- Queue settings: the paused or limited queues (a row only while paused or limited).
-SELECT name, paused, concurrency_limit FROM queues ORDER BY name
+-- Queue settings: the paused, limited or rated queues (a row only while they are).
+SELECT name, paused, concurrency_limit, rate_count, rate_ms FROM queues ORDER BY name
 
 -- name: queue_get
 -- Locked: changes of one queue's settings are serialized (read, then put or drop).
-SELECT name, paused, concurrency_limit FROM queues WHERE name = %(name)s FOR UPDATE
+SELECT name, paused, concurrency_limit, rate_count, rate_ms FROM queues
+WHERE name = %(name)s FOR UPDATE
 
 -- name: queue_put
-INSERT INTO queues (name, paused, concurrency_limit, updated_at)
-VALUES (%(name)s, %(paused)s, %(limit)s::bigint, queuectl_now_ms())
+INSERT INTO queues (name, paused, concurrency_limit, updated_at, rate_count, rate_ms)
+VALUES (%(name)s, %(paused)s, %(limit)s::bigint, queuectl_now_ms(), %(rate_count)s::bigint,
+        %(rate_ms)s::bigint)
 ON CONFLICT (name) DO UPDATE
 SET paused = excluded.paused, concurrency_limit = excluded.concurrency_limit,
-    updated_at = excluded.updated_at
+    updated_at = excluded.updated_at, rate_count = excluded.rate_count,
+    rate_ms = excluded.rate_ms
+
+-- name: queue_forget_starts
+-- A rate removed: the starts kept for it go.
+DELETE FROM queue_starts WHERE queue = %(name)s
 
 -- name: queue_drop
 DELETE FROM queues WHERE name = %(name)s

@@ -201,8 +201,38 @@ CREATE TABLE queues (
     name              text    PRIMARY KEY,
     paused            boolean NOT NULL DEFAULT false,
     concurrency_limit bigint,                   -- NULL: no limit
-    updated_at        bigint  NOT NULL
+    updated_at        bigint  NOT NULL,
+    rate_count        bigint,                   -- `queue rate`: N; NULL: no rate
+    rate_ms           bigint                    -- DUR in ms
 );
+
+-- The clock as a statement inside a function reads it, for the start of a claimed attempt.
+-- queuectl_now_ms() is the transaction's start, and a claim's UPDATE runs with a snapshot
+-- taken later (a new one per statement of a plpgsql function in READ COMMITTED): it may
+-- claim a job that a dependency's end released after the claim's transaction began, so a
+-- start stamped at the transaction's start could precede the end that allowed it.
+-- (A clock given to the store stands for it too: migrations/0013.)
+CREATE FUNCTION queuectl_clock_ms() RETURNS bigint
+    LANGUAGE sql VOLATILE
+    AS $$ SELECT coalesce(nullif(current_setting('queuectl.now_ms', true), '')::bigint,
+                          (extract(epoch FROM clock_timestamp()) * 1000)::bigint) $$;
+
+-- The starts of each rated queue's jobs within its window (older ones are deleted as new
+-- ones come). A rated queue has a row in queues, so its claims take the steered path, which
+-- locks that row before it counts these: the rate is never exceeded. Queues without a rate
+-- write nothing here.
+CREATE TABLE queue_starts (
+    queue      text   NOT NULL,
+    started_at bigint NOT NULL
+);
+CREATE INDEX queue_starts_queue ON queue_starts (queue, started_at);
+
+-- How many jobs of queue p_queue started in the last p_window_ms, by the clock a claim
+-- stamps a start with.
+CREATE FUNCTION queuectl_queue_starts(p_queue text, p_window_ms bigint) RETURNS bigint
+    LANGUAGE sql VOLATILE
+    AS $$ SELECT count(*) FROM queue_starts
+          WHERE queue = p_queue AND started_at > queuectl_clock_ms() - p_window_ms $$;
 
 -- How many jobs of queue p_queue run now: those processing, and those cancelled while
 -- running whose process has not ended yet (its attempt's row, opened by the cancel, is still
@@ -213,12 +243,14 @@ CREATE FUNCTION queuectl_queue_running(p_queue text) RETURNS bigint
                + (SELECT count(*) FROM attempts a JOIN jobs j ON j.id = a.job_id
                   WHERE a.finished_at IS NULL AND j.state = 'cancelled' AND j.queue = p_queue) $$;
 
--- The queues no claim may take from right now, as a first look without locks: paused, or
--- running as many jobs as their limit.
+-- The queues no claim may take from right now, as a first look without locks: paused,
+-- running as many jobs as their limit, or started as many as their rate allows
+-- (queuectl_queue_starts above).
 CREATE VIEW queues_blocked AS
 SELECT name FROM queues
 WHERE paused
-   OR (concurrency_limit IS NOT NULL AND concurrency_limit <= queuectl_queue_running(name));
+   OR (concurrency_limit IS NOT NULL AND concurrency_limit <= queuectl_queue_running(name))
+   OR rate_count <= queuectl_queue_starts(name, rate_ms);
 
 -- At most one job per unique key among the jobs that may still run. Jobs without a key
 -- are not in the index, so it costs them nothing.
@@ -283,17 +315,6 @@ BEGIN
     RETURN NEXT job;
 END $$;
 
--- The clock as a statement inside a function reads it, for the start of a claimed attempt.
--- queuectl_now_ms() is the transaction's start, and a claim's UPDATE runs with a snapshot
--- taken later (a new one per statement of a plpgsql function in READ COMMITTED): it may
--- claim a job that a dependency's end released after the claim's transaction began, so a
--- start stamped at the transaction's start could precede the end that allowed it.
--- (A clock given to the store stands for it too: migrations/0013.)
-CREATE FUNCTION queuectl_clock_ms() RETURNS bigint
-    LANGUAGE sql VOLATILE
-    AS $$ SELECT coalesce(nullif(current_setting('queuectl.now_ms', true), '')::bigint,
-                          (extract(epoch FROM clock_timestamp()) * 1000)::bigint) $$;
-
 -- The claim while some queue is paused or limited, or some ready job holds a mutex.
 -- Queues: a limit of N is never exceeded: the claim of a job in a queue that has a row locks
 -- that row (FOR UPDATE) and counts the queue's processing jobs after the lock is granted
@@ -345,6 +366,11 @@ BEGIN
                 skip := skip || pick.queue;
                 CONTINUE;
             END IF;
+            -- rates: as many starts in the window as the rate allows
+            IF FOUND AND q.rate_count <= queuectl_queue_starts(pick.queue, q.rate_ms) THEN
+                skip := skip || pick.queue;
+                CONTINUE;
+            END IF;
         END IF;
         IF pick.mutex IS NOT NULL THEN  -- mutexes
             IF NOT pg_try_advisory_xact_lock(hashtextextended('queuectl mutex ' || pick.mutex, 0))
@@ -364,6 +390,11 @@ BEGIN
             finished_at = NULL, exit_code = NULL, updated_at = queuectl_now_ms()
         WHERE seq = pick.seq
         RETURNING * INTO job;
+        IF q.rate_count IS NOT NULL AND q.name = job.queue THEN  -- rates: the start counts
+            DELETE FROM queue_starts
+            WHERE queue = job.queue AND started_at <= job.started_at - q.rate_ms;
+            INSERT INTO queue_starts (queue, started_at) VALUES (job.queue, job.started_at);
+        END IF;
         RETURN NEXT job;
         RETURN;
     END LOOP;
@@ -548,11 +579,22 @@ CREATE FUNCTION queuectl_idle_plan(p_queues text[]) RETURNS jsonb
     AS $$
 BEGIN
     RETURN jsonb_build_object(
-        'due_ms', (SELECT min(run_at) - queuectl_now_ms() FROM jobs
-                   WHERE state IN ('pending', 'failed') AND blocked_by = 0
-                     AND (coalesce(cardinality(p_queues), 0) = 0 OR queue = ANY(p_queues))
-                     AND queue NOT IN (SELECT name FROM queues_blocked)
-                     AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))),
+        'due_ms', least(
+            (SELECT min(run_at) - queuectl_now_ms() FROM jobs
+             WHERE state IN ('pending', 'failed') AND blocked_by = 0
+               AND (coalesce(cardinality(p_queues), 0) = 0 OR queue = ANY(p_queues))
+               AND queue NOT IN (SELECT name FROM queues_blocked)
+               AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))),
+            (SELECT min((SELECT min(s.started_at) FROM queue_starts AS s
+                         WHERE s.queue = q.name
+                           AND s.started_at > queuectl_now_ms() - q.rate_ms)
+                        + q.rate_ms) - queuectl_now_ms()
+             FROM queues AS q
+             WHERE q.rate_count IS NOT NULL
+               AND (coalesce(cardinality(p_queues), 0) = 0 OR q.name = ANY(p_queues))
+               AND EXISTS (SELECT 1 FROM jobs
+                           WHERE queue = q.name AND state IN ('pending', 'failed')
+                             AND blocked_by = 0))),
         'held', false,
         'tick_ms', (SELECT min(next_run_at) - queuectl_now_ms() FROM cron_schedules
                     WHERE NOT paused));

@@ -78,6 +78,13 @@ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready  -- walk the ready index
                -- mutexes: none that a running job holds (mutexes_held: read once per
                -- statement, and only once a candidate holds a mutex)
                AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))
+               -- rates: none of a queue whose rate allows no start now (queue_starts)
+               AND (NOT EXISTS (SELECT 1 FROM queues)
+                    OR queue NOT IN (SELECT name FROM queues AS q
+                                     WHERE q.rate_count <= (
+                                         SELECT count(*) FROM queue_starts AS s
+                                         WHERE s.queue = q.name
+                                           AND s.started_at > :now - q.rate_ms)))
              ORDER BY priority DESC, run_at, seq LIMIT 1)
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
@@ -97,6 +104,13 @@ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready_queue
                -- mutexes: none that a running job holds (mutexes_held: read once per
                -- statement, and only once a candidate holds a mutex)
                AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))
+               -- rates: none of a queue whose rate allows no start now (queue_starts)
+               AND (NOT EXISTS (SELECT 1 FROM queues)
+                    OR queue NOT IN (SELECT name FROM queues AS q
+                                     WHERE q.rate_count <= (
+                                         SELECT count(*) FROM queue_starts AS s
+                                         WHERE s.queue = q.name
+                                           AND s.started_at > :now - q.rate_ms)))
              ORDER BY priority DESC, run_at, seq LIMIT 1)
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
@@ -115,8 +129,25 @@ SELECT (SELECT min(run_at) - :now FROM (
               AND (NOT EXISTS (SELECT 1 FROM queues)  -- as claim_any
                    OR queue NOT IN (SELECT name FROM queues_blocked))
               AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))
+              AND (NOT EXISTS (SELECT 1 FROM queues)
+                   OR queue NOT IN (SELECT name FROM queues AS q
+                                    WHERE q.rate_count <= (
+                                        SELECT count(*) FROM queue_starts AS s
+                                        WHERE s.queue = q.name
+                                          AND s.started_at > :now - q.rate_ms)))
             ORDER BY run_at LIMIT 1)),
-       (SELECT min(next_run_at) - :now FROM cron_schedules WHERE paused = 0)
+       (SELECT min(next_run_at) - :now FROM cron_schedules WHERE paused = 0),
+       -- Third: ms until a rated queue with waiting jobs may start one again (its oldest
+       -- start in the window leaves it); NULL: none.
+       (SELECT min((SELECT min(s.started_at) FROM queue_starts AS s
+                    WHERE s.queue = q.name AND s.started_at > :now - q.rate_ms)
+                   + q.rate_ms) - :now
+        FROM queues AS q
+        WHERE q.rate_count IS NOT NULL
+          AND (:queues IS NULL OR q.name IN (SELECT value FROM json_each(:queues)))
+          AND EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_ready_queue
+                      WHERE queue = q.name AND state IN ('pending', 'failed')
+                        AND blocked_by = 0))
 
 -- name: finish_job
 -- Guarded: the job must still be this worker's attempt :number (not cancelled or recovered
@@ -460,22 +491,27 @@ WHERE name = :name
 SELECT tick, blocked_by FROM cron_skipped WHERE name = :name ORDER BY tick DESC LIMIT :limit
 
 -- name: queue_settings
--- Queue settings: the paused or limited queues (a row only while paused or limited).
-SELECT name, paused, concurrency_limit FROM queues ORDER BY name
+-- Queue settings: the paused, limited or rated queues (a row only while they are).
+SELECT name, paused, concurrency_limit, rate_count, rate_ms FROM queues ORDER BY name
 
 -- name: queue_get
-SELECT name, paused, concurrency_limit FROM queues WHERE name = :name
+SELECT name, paused, concurrency_limit, rate_count, rate_ms FROM queues WHERE name = :name
 
 -- name: queue_limited
 -- A row when queue :name has a limit (a finish whose guard failed frees a place in it).
 SELECT 1 FROM queues WHERE name = :name AND concurrency_limit IS NOT NULL
 
 -- name: queue_put
-INSERT INTO queues (name, paused, concurrency_limit, updated_at)
-VALUES (:name, :paused, :limit, :now)
+INSERT INTO queues (name, paused, concurrency_limit, updated_at, rate_count, rate_ms)
+VALUES (:name, :paused, :limit, :now, :rate_count, :rate_ms)
 ON CONFLICT (name) DO UPDATE
 SET paused = excluded.paused, concurrency_limit = excluded.concurrency_limit,
-    updated_at = excluded.updated_at
+    updated_at = excluded.updated_at, rate_count = excluded.rate_count,
+    rate_ms = excluded.rate_ms
+
+-- name: queue_forget_starts
+-- A rate removed: the starts kept for it go.
+DELETE FROM queue_starts WHERE queue = :name
 
 -- name: queue_drop
 DELETE FROM queues WHERE name = :name
