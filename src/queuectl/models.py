@@ -349,11 +349,14 @@ class QueueSettings:
     limit: int | None = None
     # `queue rate`: at most this many jobs start in any window of this many ms; None: no rate
     rate: Rate | None = None
+    window: str | None = None  # `queue window`: as given; None: no window
+    window_tz: str | None = None  # its IANA zone
 
     @property
     def has_settings(self) -> bool:
-        """Whether the queue is paused, limited or rated: it has a settings row."""
-        return self.paused or self.limit is not None or self.rate is not None
+        """Whether the queue is paused, limited, rated or windowed: it has a settings row."""
+        return (self.paused or self.limit is not None or self.rate is not None
+                or self.window is not None)
 
 
 @record(frozen=True)
@@ -376,6 +379,9 @@ class QueueInfo:
     paused: bool
     limit: int | None
     rate: Rate | None = None
+    window: str | None = None
+    window_tz: str | None = None
+    open: bool = True  # inside its window now (True without one)
 
     @property
     def running(self) -> int:
@@ -384,4 +390,5 @@ class QueueInfo:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "counts": dict(self.counts), "running": self.running,
                 "paused": self.paused, "limit": self.limit,
-                "rate": None if self.rate is None else str(self.rate)}
+                "rate": None if self.rate is None else str(self.rate),
+                "window": self.window, "tz": self.window_tz, "open": self.open}

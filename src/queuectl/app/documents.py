@@ -15,6 +15,7 @@ from queuectl.models import FINAL_STATES, State
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from datetime import datetime
     from typing import Any
 
     from queuectl.models import Job, Output, QueueInfo, WorkerInfo
@@ -120,7 +121,8 @@ def schedules(store: Storage) -> list[Cron]:
 def held_back(store: Storage, job: Job) -> str | None:
     """What a waiting job that is free to start waits for beside a worker, for people
     (`show`): "waiting for mutex NAME" while another job holds its mutex, "queue paused",
-    "rate limit N/DUR" in a queue with a rate; None when nothing holds it back."""
+    "rate limit N/DUR" in a queue with a rate, "queue closed until 22:00 Europe/Berlin"
+    outside its window; None when nothing holds it back."""
     from queuectl.models import READY_STATES
 
     if job.state not in READY_STATES or job.held or job.waiting_for:
@@ -137,7 +139,21 @@ def held_back(store: Storage, job: Job) -> str | None:
             reasons.append("queue paused")
         if queue.rate is not None:
             reasons.append(f"rate limit {queue.rate}")
+        if queue.window is not None and queue.window_tz is not None:
+            reasons.extend(_window_closed(queue.window, queue.window_tz, store.store_now()))
     return "; ".join(reasons) or None
+
+
+def _window_closed(spec: str, tz: str, now: datetime) -> list[str]:
+    """["queue closed until 22:00 Europe/Berlin"] while the window is closed at ``now``,
+    else []."""
+    from queuectl import windows
+    from queuectl.schedules import zone
+
+    window = windows.parse_window(spec)
+    if windows.is_open(window, zone(tz), now):
+        return []
+    return [f"queue closed until {windows.opens_in_words(window, zone(tz), now, tz)}"]
 
 
 def job_docs(jobs: Sequence[Job]) -> list[dict[str, Any]]:

@@ -298,9 +298,12 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
         self, conn: sqlite3.Connection, queues: Sequence[str] | None, clock: Params
     ) -> IdlePlan:
         params = {"queues": self._list(queues) if queues else None, **clock}
-        due_ms, tick_ms, reopen_ms = conn.execute(self._q["next_due"], params).fetchone()
+        due_ms, tick_ms, reopen_ms, windows_ms = conn.execute(
+            self._q["next_due"], params).fetchone()
         if reopen_ms is not None and (due_ms is None or reopen_ms < due_ms):
-            due_ms = reopen_ms  # a rated queue's jobs may start then
+            due_ms = reopen_ms  # a rated or windowed queue's jobs may start then
+        if windows_ms is not None and (tick_ms is None or windows_ms < tick_ms):
+            tick_ms = windows_ms  # housekeeping works out a window's next stretch then
         return idle_plan(due_ms, tick_ms)
 
     def _end_attempt(

@@ -393,21 +393,36 @@ VACUUM FULL job_counts
 
 -- name: queue_settings
 -- Queue settings: the paused, limited or rated queues (a row only while they are).
-SELECT name, paused, concurrency_limit, rate_count, rate_ms FROM queues ORDER BY name
+SELECT name, paused, concurrency_limit, rate_count, rate_ms, window_spec, window_tz
+FROM queues ORDER BY name
 
 -- name: queue_get
 -- Locked: changes of one queue's settings are serialized (read, then put or drop).
-SELECT name, paused, concurrency_limit, rate_count, rate_ms FROM queues
+SELECT name, paused, concurrency_limit, rate_count, rate_ms, window_spec, window_tz
+FROM queues
 WHERE name = %(name)s FOR UPDATE
 
 -- name: queue_put
-INSERT INTO queues (name, paused, concurrency_limit, updated_at, rate_count, rate_ms)
+INSERT INTO queues (name, paused, concurrency_limit, updated_at, rate_count, rate_ms,
+                    window_spec, window_tz, window_opens, window_closes)
 VALUES (%(name)s, %(paused)s, %(limit)s::bigint, queuectl_now_ms(), %(rate_count)s::bigint,
-        %(rate_ms)s::bigint)
+        %(rate_ms)s::bigint, %(window_spec)s::text, %(window_tz)s::text,
+        %(window_opens)s::bigint, %(window_closes)s::bigint)
 ON CONFLICT (name) DO UPDATE
 SET paused = excluded.paused, concurrency_limit = excluded.concurrency_limit,
     updated_at = excluded.updated_at, rate_count = excluded.rate_count,
-    rate_ms = excluded.rate_ms
+    rate_ms = excluded.rate_ms, window_spec = excluded.window_spec,
+    window_tz = excluded.window_tz, window_opens = excluded.window_opens,
+    window_closes = excluded.window_closes
+
+-- name: queue_windows_ended
+-- The windowed queues whose stretch has ended: the next one is worked out (windows.py).
+SELECT name, window_spec, window_tz FROM queues
+WHERE window_spec IS NOT NULL AND window_closes <= queuectl_now_ms()
+
+-- name: queue_window_move
+UPDATE queues SET window_opens = %(opens)s, window_closes = %(closes)s
+WHERE name = %(name)s
 
 -- name: queue_forget_starts
 -- A rate removed: the starts kept for it go.

@@ -203,7 +203,14 @@ CREATE TABLE queues (
     concurrency_limit bigint,                   -- NULL: no limit
     updated_at        bigint  NOT NULL,
     rate_count        bigint,                   -- `queue rate`: N; NULL: no rate
-    rate_ms           bigint                    -- DUR in ms
+    rate_ms           bigint,                   -- DUR in ms
+    -- `queue window`: as given (NULL: none), its zone, and the stretch (ms) it is open now
+    -- or opens next; after window_closes the queue stays closed until a worker's
+    -- housekeeping works out the next stretch
+    window_spec       text,
+    window_tz         text,
+    window_opens      bigint,
+    window_closes     bigint
 );
 
 -- The clock as a statement inside a function reads it, for the start of a claimed attempt.
@@ -244,13 +251,16 @@ CREATE FUNCTION queuectl_queue_running(p_queue text) RETURNS bigint
                   WHERE a.finished_at IS NULL AND j.state = 'cancelled' AND j.queue = p_queue) $$;
 
 -- The queues no claim may take from right now, as a first look without locks: paused,
--- running as many jobs as their limit, or started as many as their rate allows
--- (queuectl_queue_starts above).
+-- running as many jobs as their limit, started as many as their rate allows
+-- (queuectl_queue_starts above), or outside their window (which needs no lock: no claim
+-- moves it).
 CREATE VIEW queues_blocked AS
 SELECT name FROM queues
 WHERE paused
    OR (concurrency_limit IS NOT NULL AND concurrency_limit <= queuectl_queue_running(name))
-   OR rate_count <= queuectl_queue_starts(name, rate_ms);
+   OR rate_count <= queuectl_queue_starts(name, rate_ms)
+   OR (window_spec IS NOT NULL
+       AND NOT (window_opens <= queuectl_now_ms() AND queuectl_now_ms() < window_closes));
 
 -- At most one job per unique key among the jobs that may still run. Jobs without a key
 -- are not in the index, so it costs them nothing.
@@ -585,19 +595,23 @@ BEGIN
                AND (coalesce(cardinality(p_queues), 0) = 0 OR queue = ANY(p_queues))
                AND queue NOT IN (SELECT name FROM queues_blocked)
                AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))),
-            (SELECT min((SELECT min(s.started_at) FROM queue_starts AS s
+            (SELECT min(coalesce(
+                        (SELECT min(s.started_at) FROM queue_starts AS s
                          WHERE s.queue = q.name
-                           AND s.started_at > queuectl_now_ms() - q.rate_ms)
-                        + q.rate_ms) - queuectl_now_ms()
+                           AND s.started_at > queuectl_now_ms() - q.rate_ms) + q.rate_ms,
+                        CASE WHEN q.window_opens > queuectl_now_ms() THEN q.window_opens END))
+                    - queuectl_now_ms()
              FROM queues AS q
-             WHERE q.rate_count IS NOT NULL
+             WHERE (q.rate_count IS NOT NULL OR q.window_spec IS NOT NULL)
                AND (coalesce(cardinality(p_queues), 0) = 0 OR q.name = ANY(p_queues))
                AND EXISTS (SELECT 1 FROM jobs
                            WHERE queue = q.name AND state IN ('pending', 'failed')
                              AND blocked_by = 0))),
         'held', false,
-        'tick_ms', (SELECT min(next_run_at) - queuectl_now_ms() FROM cron_schedules
-                    WHERE NOT paused));
+        'tick_ms', least(
+            (SELECT min(next_run_at) - queuectl_now_ms() FROM cron_schedules WHERE NOT paused),
+            (SELECT min(window_closes) - queuectl_now_ms() FROM queues
+             WHERE window_spec IS NOT NULL)));
 END $$;
 
 -- The last reading of the server's clock beside a host's boot-time clock (CLOCK_BOOTTIME,

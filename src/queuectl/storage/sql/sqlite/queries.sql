@@ -78,13 +78,18 @@ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready  -- walk the ready index
                -- mutexes: none that a running job holds (mutexes_held: read once per
                -- statement, and only once a candidate holds a mutex)
                AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))
-               -- rates: none of a queue whose rate allows no start now (queue_starts)
+               -- rates and windows: none of a queue whose rate allows no start now
+               -- (queue_starts), or whose window is closed
                AND (NOT EXISTS (SELECT 1 FROM queues)
                     OR queue NOT IN (SELECT name FROM queues AS q
                                      WHERE q.rate_count <= (
                                          SELECT count(*) FROM queue_starts AS s
                                          WHERE s.queue = q.name
-                                           AND s.started_at > :now - q.rate_ms)))
+                                           AND s.started_at > :now - q.rate_ms)
+                                        -- windows: closed now
+                                        OR (q.window_spec IS NOT NULL
+                                            AND NOT (q.window_opens <= :now
+                                                     AND :now < q.window_closes))))
              ORDER BY priority DESC, run_at, seq LIMIT 1)
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
@@ -104,13 +109,18 @@ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready_queue
                -- mutexes: none that a running job holds (mutexes_held: read once per
                -- statement, and only once a candidate holds a mutex)
                AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))
-               -- rates: none of a queue whose rate allows no start now (queue_starts)
+               -- rates and windows: none of a queue whose rate allows no start now
+               -- (queue_starts), or whose window is closed
                AND (NOT EXISTS (SELECT 1 FROM queues)
                     OR queue NOT IN (SELECT name FROM queues AS q
                                      WHERE q.rate_count <= (
                                          SELECT count(*) FROM queue_starts AS s
                                          WHERE s.queue = q.name
-                                           AND s.started_at > :now - q.rate_ms)))
+                                           AND s.started_at > :now - q.rate_ms)
+                                        -- windows: closed now
+                                        OR (q.window_spec IS NOT NULL
+                                            AND NOT (q.window_opens <= :now
+                                                     AND :now < q.window_closes))))
              ORDER BY priority DESC, run_at, seq LIMIT 1)
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
@@ -134,20 +144,28 @@ SELECT (SELECT min(run_at) - :now FROM (
                                     WHERE q.rate_count <= (
                                         SELECT count(*) FROM queue_starts AS s
                                         WHERE s.queue = q.name
-                                          AND s.started_at > :now - q.rate_ms)))
+                                          AND s.started_at > :now - q.rate_ms)
+                                       OR (q.window_spec IS NOT NULL
+                                           AND NOT (q.window_opens <= :now
+                                                    AND :now < q.window_closes))))
             ORDER BY run_at LIMIT 1)),
        (SELECT min(next_run_at) - :now FROM cron_schedules WHERE paused = 0),
-       -- Third: ms until a rated queue with waiting jobs may start one again (its oldest
-       -- start in the window leaves it); NULL: none.
-       (SELECT min((SELECT min(s.started_at) FROM queue_starts AS s
-                    WHERE s.queue = q.name AND s.started_at > :now - q.rate_ms)
-                   + q.rate_ms) - :now
+       -- Third: ms until a queue with waiting jobs that its rate or its window holds back
+       -- may start one again (its oldest start in the window leaves it; its window opens);
+       -- NULL: none.
+       (SELECT min(coalesce(
+                   (SELECT min(s.started_at) FROM queue_starts AS s
+                    WHERE s.queue = q.name AND s.started_at > :now - q.rate_ms) + q.rate_ms,
+                   CASE WHEN q.window_opens > :now THEN q.window_opens END)) - :now
         FROM queues AS q
-        WHERE q.rate_count IS NOT NULL
+        WHERE (q.rate_count IS NOT NULL OR q.window_spec IS NOT NULL)
           AND (:queues IS NULL OR q.name IN (SELECT value FROM json_each(:queues)))
           AND EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_ready_queue
                       WHERE queue = q.name AND state IN ('pending', 'failed')
-                        AND blocked_by = 0))
+                        AND blocked_by = 0)),
+       -- Fourth: ms until a window's stretch ends, when housekeeping works out its next
+       -- (a tick, as a schedule's).
+       (SELECT min(window_closes) - :now FROM queues WHERE window_spec IS NOT NULL)
 
 -- name: finish_job
 -- Guarded: the job must still be this worker's attempt :number (not cancelled or recovered
@@ -492,22 +510,37 @@ SELECT tick, blocked_by FROM cron_skipped WHERE name = :name ORDER BY tick DESC 
 
 -- name: queue_settings
 -- Queue settings: the paused, limited or rated queues (a row only while they are).
-SELECT name, paused, concurrency_limit, rate_count, rate_ms FROM queues ORDER BY name
+SELECT name, paused, concurrency_limit, rate_count, rate_ms, window_spec, window_tz
+FROM queues ORDER BY name
 
 -- name: queue_get
-SELECT name, paused, concurrency_limit, rate_count, rate_ms FROM queues WHERE name = :name
+SELECT name, paused, concurrency_limit, rate_count, rate_ms, window_spec, window_tz
+FROM queues WHERE name = :name
 
 -- name: queue_limited
 -- A row when queue :name has a limit (a finish whose guard failed frees a place in it).
 SELECT 1 FROM queues WHERE name = :name AND concurrency_limit IS NOT NULL
 
 -- name: queue_put
-INSERT INTO queues (name, paused, concurrency_limit, updated_at, rate_count, rate_ms)
-VALUES (:name, :paused, :limit, :now, :rate_count, :rate_ms)
+INSERT INTO queues (name, paused, concurrency_limit, updated_at, rate_count, rate_ms,
+                    window_spec, window_tz, window_opens, window_closes)
+VALUES (:name, :paused, :limit, :now, :rate_count, :rate_ms, :window_spec, :window_tz,
+        :window_opens, :window_closes)
 ON CONFLICT (name) DO UPDATE
 SET paused = excluded.paused, concurrency_limit = excluded.concurrency_limit,
     updated_at = excluded.updated_at, rate_count = excluded.rate_count,
-    rate_ms = excluded.rate_ms
+    rate_ms = excluded.rate_ms, window_spec = excluded.window_spec,
+    window_tz = excluded.window_tz, window_opens = excluded.window_opens,
+    window_closes = excluded.window_closes
+
+-- name: queue_windows_ended
+-- The windowed queues whose stretch has ended: the next one is worked out (windows.py).
+SELECT name, window_spec, window_tz FROM queues
+WHERE window_spec IS NOT NULL AND window_closes <= :now
+
+-- name: queue_window_move
+UPDATE queues SET window_opens = :opens, window_closes = :closes
+WHERE name = :name
 
 -- name: queue_forget_starts
 -- A rate removed: the starts kept for it go.

@@ -161,7 +161,14 @@ CREATE TABLE queues (
     concurrency_limit INTEGER,                  -- NULL: no limit
     updated_at        INTEGER NOT NULL,
     rate_count        INTEGER,                  -- `queue rate`: N; NULL: no rate
-    rate_ms           INTEGER                   -- DUR in ms
+    rate_ms           INTEGER,                  -- DUR in ms
+    -- `queue window`: as given (NULL: none), its zone, and the stretch (ms) it is open now
+    -- or opens next; after window_closes the queue stays closed until a worker's
+    -- housekeeping works out the next stretch
+    window_spec       TEXT,
+    window_tz         TEXT,
+    window_opens      INTEGER,
+    window_closes     INTEGER
 );
 
 -- The queues no claim may take from right now: paused, or running as many jobs as their
