@@ -92,6 +92,11 @@ class JobSpec:
     held: bool = False  # `enqueue --hold`: never claimed until released
     tags: tuple[str, ...] = ()  # `enqueue --tag`: what `list --tag` finds it by
     mutex: str | None = None  # `enqueue --mutex`: at most one job holding it runs at once
+    # With a unique key: what a duplicate does to the waiting job holding the key ("keep":
+    # nothing; "replace": its fields become this job's), and `--debounce` (ms: the job is
+    # due that long after the latest enqueue of its key). Not stored.
+    on_duplicate: str = "keep"
+    debounce_ms: int | None = None
 
 
 @record(frozen=True, slots=True)

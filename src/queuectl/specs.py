@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 FIELDS = ("id", "command", "max_retries", "priority", "timeout", "run_at", "delay", "queue",
-          "cwd", "env", "after", "unique_key", "held", "tags", "mutex")
+          "cwd", "env", "after", "unique_key", "held", "tags", "mutex", "on_duplicate", "debounce")
 _FIELD_SET = frozenset(FIELDS)
 MAX_ID_CHARS = 200
 MAX_QUEUE_CHARS = 100
@@ -85,6 +85,29 @@ def check_mutex(name: object) -> str | None:
         raise InvalidValue(f"invalid mutex {name[:40]!r}: 1-{MAX_ID_CHARS} characters, "
                            "no control characters")
     return name
+
+
+ON_DUPLICATE = ("keep", "replace")
+
+
+def check_duplicates(fields: Mapping[str, Any], unique_key: str | None,
+                     ) -> tuple[str, int | None]:
+    """``on_duplicate`` (keep, replace) and ``debounce`` (a duration): what a duplicate of a
+    unique key does. Both need a unique key; debounce sets the due time, so it does not go
+    with run_at or delay."""
+    on_duplicate = fields.get("on_duplicate")
+    debounce = fields.get("debounce")
+    if on_duplicate is not None and on_duplicate not in ON_DUPLICATE:
+        raise UsageError(f"invalid on_duplicate {on_duplicate!r}: keep or replace")
+    debounce_ms = None
+    if debounce is not None:
+        debounce_ms = max(1, int(round(_seconds("debounce", debounce) * 1000)))
+        if fields.get("run_at") is not None or fields.get("delay") is not None:
+            raise UsageError("give debounce or run_at/delay, not both")
+    if unique_key is None and (debounce is not None or on_duplicate == "replace"):
+        what = "debounce" if debounce is not None else "on_duplicate replace"
+        raise InvalidValue(f"{what} needs a unique_key (--unique-key)")
+    return on_duplicate or "keep", debounce_ms
 
 
 def check_tags(tags: object) -> tuple[str, ...]:
@@ -365,6 +388,11 @@ def build_spec(
         tags=check_tags(fields.get("tags")),
         mutex=check_mutex(fields.get("mutex")),
     )
+    if fields.get("on_duplicate") is not None or fields.get("debounce") is not None:
+        from dataclasses import replace  # only for a job that gives them
+
+        on_duplicate, debounce_ms = check_duplicates(fields, spec.unique_key)
+        spec = replace(spec, on_duplicate=on_duplicate, debounce_ms=debounce_ms)
     if spec.env:  # a command alone is within MAX_COMMAND_BYTES, far below the whole budget
         check_exec_size(spec.command, spec.env)
     return spec

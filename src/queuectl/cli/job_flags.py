@@ -43,11 +43,15 @@ ENQUEUE_ONLY: tuple[Row, ...] = (
     (("--unique-key",), "unique_key", "unique_key", "text",
      "Enqueue nothing while a job with KEY is pending, failed or running."),
     (("--hold",), "held", "held", "switch", "Hold the job: never claimed until `release`."),
+    (("--on-duplicate",), "on_duplicate", "on_duplicate", "text",
+     "With --unique-key, a duplicate keeps the waiting job (keep) or replaces its fields."),
+    (("--debounce",), "debounce", "debounce", "text",
+     "With --unique-key, due this long after the latest enqueue of the key: 30s, 5m."),
 )
 
 METAVARS = {"env": "KEY=VALUE", "after": "ID", "unique_key": "KEY",  # the help's value names
             "timeout": "DURATION", "delay": "DURATION", "run_at": "TIME", "tags": "TAG",
-            "mutex": "NAME"}
+            "mutex": "NAME", "on_duplicate": "keep|replace", "debounce": "DURATION"}
 
 
 def fields_by_flag(rows: tuple[Row, ...]) -> dict[str, str]:

@@ -470,6 +470,24 @@ WITH inserted AS (
 )
 SELECT * FROM inserted
 
+-- name: replace_waiting
+-- `enqueue --on-duplicate replace`: the fields of the waiting job holding the key become the
+-- duplicate's (not its id, key, dependencies or hold); a job running (or claimed meanwhile)
+-- is left alone. Due at the duplicate's run_at, or now.
+UPDATE jobs
+SET command = %(command)s, max_retries = %(max_retries)s, priority = %(priority)s,
+    timeout = %(timeout)s::double precision, queue = %(queue)s, cwd = %(cwd)s,
+    env = %(env)s::text, tags = %(tags)s::text, mutex = %(mutex)s::text,
+    run_at = coalesce(%(run_at)s::bigint, queuectl_now_ms()), updated_at = queuectl_now_ms()
+WHERE id = %(id)s AND state IN ('pending', 'failed')
+RETURNING id
+
+-- name: debounce_waiting
+-- `enqueue --debounce`: the waiting job holding the key is due that long from now.
+UPDATE jobs SET run_at = queuectl_now_ms() + %(debounce_ms)s::bigint, updated_at = queuectl_now_ms()
+WHERE id = %(id)s AND state IN ('pending', 'failed')
+RETURNING id
+
 -- name: job_with_unique_key
 -- The job holding a unique key: the one pending, failed or processing with it.
 SELECT * FROM jobs

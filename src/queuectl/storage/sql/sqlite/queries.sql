@@ -580,6 +580,24 @@ ON CONFLICT (unique_key)
 DO NOTHING
 RETURNING *
 
+-- name: replace_waiting
+-- `enqueue --on-duplicate replace`: the fields of the waiting job holding the key become the
+-- duplicate's (not its id, key, dependencies or hold); a job running (or claimed meanwhile)
+-- is left alone. Due at the duplicate's run_at, or now.
+UPDATE jobs
+SET command = :command, max_retries = :max_retries, priority = :priority,
+    timeout = :timeout, queue = :queue, cwd = :cwd,
+    env = :env, tags = :tags, mutex = :mutex,
+    run_at = coalesce(:run_at, :now), updated_at = :now
+WHERE id = :id AND state IN ('pending', 'failed')
+RETURNING id
+
+-- name: debounce_waiting
+-- `enqueue --debounce`: the waiting job holding the key is due that long from now.
+UPDATE jobs SET run_at = :now + :debounce_ms, updated_at = :now
+WHERE id = :id AND state IN ('pending', 'failed')
+RETURNING id
+
 -- name: job_with_unique_key
 -- The job holding a unique key: the one pending, failed or processing with it.
 SELECT * FROM jobs
