@@ -345,6 +345,8 @@ DECLARE
     job jobs;
     skip text[];
     busy text[];
+    taken bigint[] := '{}';
+    best bigint;
     pick record;
     q queues;
     locked boolean := false;
@@ -352,16 +354,39 @@ BEGIN
     SELECT coalesce(array_agg(name), '{}') INTO skip FROM queues_blocked;
     SELECT coalesce(array_agg(mutex), '{}') INTO busy FROM mutexes_held;
     LOOP
+        -- held back: the best ready job of each queue that may start one, by a loose scan
+        -- (the ready queues, one index step each, then each one's best job), so the due
+        -- jobs of a skipped queue are never walked over however many; then that job is
+        -- locked, and one another claimer holds (or took meanwhile) is passed over.
+        WITH RECURSIVE seen(queue) AS (
+            SELECT (SELECT queue FROM jobs WHERE state IN ('pending', 'failed') AND blocked_by = 0
+                    ORDER BY queue LIMIT 1)  -- (min() would be planned as a walk of jobs_due)
+            UNION ALL
+            SELECT (SELECT queue FROM jobs
+                    WHERE state IN ('pending', 'failed') AND blocked_by = 0
+                      AND queue > seen.queue
+                    ORDER BY queue LIMIT 1)
+            FROM seen WHERE seen.queue IS NOT NULL)
+        SELECT head.seq INTO best FROM seen
+        CROSS JOIN LATERAL (
+            SELECT seq, priority, run_at FROM jobs
+            WHERE queue = seen.queue AND state IN ('pending', 'failed') AND blocked_by = 0
+              AND run_at <= queuectl_now_ms()
+              AND (mutex IS NULL OR mutex <> ALL(busy)) AND seq <> ALL(taken)
+            ORDER BY priority DESC, run_at, seq LIMIT 1) AS head
+        WHERE seen.queue IS NOT NULL AND seen.queue <> ALL(skip)
+          AND (cardinality(p_queues) = 0 OR seen.queue = ANY(p_queues))
+        ORDER BY head.priority DESC, head.run_at, head.seq LIMIT 1;
+        IF best IS NULL THEN
+            RETURN;
+        END IF;
         SELECT seq, queue, mutex INTO pick FROM jobs
-        WHERE state IN ('pending', 'failed') AND blocked_by = 0
+        WHERE seq = best AND state IN ('pending', 'failed') AND blocked_by = 0
           AND run_at <= queuectl_now_ms()
-          AND (cardinality(p_queues) = 0 OR queue = ANY(p_queues))
-          AND queue <> ALL(skip)
-          AND (mutex IS NULL OR mutex <> ALL(busy))
-        ORDER BY priority DESC, run_at, seq LIMIT 1
         FOR UPDATE SKIP LOCKED;
         IF NOT FOUND THEN
-            RETURN;
+            taken := taken || best;
+            CONTINUE;
         END IF;
         PERFORM 1 FROM queues WHERE name = pick.queue;
         IF FOUND THEN
@@ -590,11 +615,51 @@ CREATE FUNCTION queuectl_idle_plan(p_queues text[]) RETURNS jsonb
 BEGIN
     RETURN jsonb_build_object(
         'due_ms', least(
+            CASE WHEN EXISTS (SELECT 1 FROM queues) THEN
+            -- held back: the earliest due time of each queue that may start jobs, by a
+            -- loose scan (its ready queues, then each one's priorities, one index step
+            -- each, then the first due time of each), so held-back jobs are never walked
+            (WITH RECURSIVE seen(queue) AS (
+                 SELECT (SELECT queue FROM jobs
+                         WHERE state IN ('pending', 'failed') AND blocked_by = 0
+                         ORDER BY queue LIMIT 1)
+                 UNION ALL
+                 SELECT (SELECT queue FROM jobs
+                         WHERE state IN ('pending', 'failed') AND blocked_by = 0
+                           AND queue > seen.queue
+                         ORDER BY queue LIMIT 1)
+                 FROM seen WHERE seen.queue IS NOT NULL),
+             prio(queue, priority) AS (
+                 SELECT seen.queue,
+                        (SELECT priority FROM jobs
+                         WHERE queue = seen.queue AND state IN ('pending', 'failed')
+                           AND blocked_by = 0
+                         ORDER BY priority DESC LIMIT 1)
+                 FROM seen
+                 WHERE seen.queue IS NOT NULL
+                   AND (coalesce(cardinality(p_queues), 0) = 0 OR seen.queue = ANY(p_queues))
+                   AND seen.queue NOT IN (SELECT name FROM queues_blocked)
+                 UNION ALL
+                 SELECT prio.queue,
+                        (SELECT priority FROM jobs
+                         WHERE queue = prio.queue AND state IN ('pending', 'failed')
+                           AND blocked_by = 0 AND priority < prio.priority
+                         ORDER BY priority DESC LIMIT 1)
+                 FROM prio WHERE prio.priority IS NOT NULL)
+             SELECT min((SELECT run_at FROM jobs
+                         WHERE queue = prio.queue AND priority = prio.priority
+                           AND state IN ('pending', 'failed') AND blocked_by = 0
+                           AND (mutex IS NULL
+                                OR mutex NOT IN (SELECT mutex FROM mutexes_held))
+                         ORDER BY run_at LIMIT 1))
+                    - queuectl_now_ms()
+             FROM prio WHERE prio.priority IS NOT NULL)
+            ELSE
             (SELECT min(run_at) - queuectl_now_ms() FROM jobs
              WHERE state IN ('pending', 'failed') AND blocked_by = 0
                AND (coalesce(cardinality(p_queues), 0) = 0 OR queue = ANY(p_queues))
-               AND queue NOT IN (SELECT name FROM queues_blocked)
-               AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))),
+               AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held)))
+            END,
             (SELECT min(coalesce(
                         (SELECT min(s.started_at) FROM queue_starts AS s
                          WHERE s.queue = q.name
@@ -604,9 +669,10 @@ BEGIN
              FROM queues AS q
              WHERE (q.rate_count IS NOT NULL OR q.window_spec IS NOT NULL)
                AND (coalesce(cardinality(p_queues), 0) = 0 OR q.name = ANY(p_queues))
-               AND EXISTS (SELECT 1 FROM jobs
-                           WHERE queue = q.name AND state IN ('pending', 'failed')
-                             AND blocked_by = 0))),
+               -- (a scalar subquery, not EXISTS, which is planned as a join over every job)
+               AND (SELECT 1 FROM jobs
+                    WHERE queue = q.name AND state IN ('pending', 'failed') AND blocked_by = 0
+                    LIMIT 1) IS NOT NULL)),
         'held', false,
         'tick_ms', least(
             (SELECT min(next_run_at) - queuectl_now_ms() FROM cron_schedules WHERE NOT paused),

@@ -61,36 +61,53 @@ SELECT count(*) FROM jobs WHERE held <> 0 AND state IN ('pending', 'failed')
 -- name: claim_any
 -- Only a registered worker claims: one taken for lost (its row removed) registers again
 -- first. The EXISTS is evaluated once per statement, through the workers' primary key.
--- Queues: no job of a paused queue, or of a queue running its limit, is taken;
--- queues_blocked (migrations/0005) is read once per statement, inside the write lock, and
--- only when the queues table has a row: with none (no queue paused or limited) nothing is
--- blocked, and the NOT IN's list would cost a temporary table per claim (~27,000
--- instructions of a worker's ~720,000 per job).
+-- Queues: no job of a paused queue, of a queue running its limit, of one whose rate allows
+-- no start now or whose window is closed, is taken; queues_blocked (migrations/0005) and
+-- the rates and windows are read once per statement, inside the write lock, and only when
+-- the queues table has a row: with none nothing is blocked, and the NOT IN's list would
+-- cost a temporary table per claim (~27,000 instructions of a worker's ~720,000 per job).
 UPDATE jobs
 SET state = 'processing', worker = :worker, runs = runs + 1, started_at = :now,
     finished_at = NULL, exit_code = NULL, updated_at = :now
-WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready  -- walk the ready index in claim
+-- Held back: while some queue has settings, the claim takes the best ready job of each
+-- queue that may start one (a loose scan: the ready queues found one index step each, then
+-- each one's best job), so due jobs that a paused, full, rated or closed queue holds back are
+-- never walked over, however many (bench/heldback.py).
+WHERE seq = CASE WHEN EXISTS (SELECT 1 FROM queues) THEN
+           (WITH RECURSIVE seen(queue) AS (
+                 SELECT (SELECT queue FROM jobs INDEXED BY jobs_ready_queue
+                         WHERE state IN ('pending', 'failed') AND blocked_by = 0
+                         ORDER BY queue LIMIT 1)
+                 UNION ALL
+                 SELECT (SELECT queue FROM jobs INDEXED BY jobs_ready_queue
+                         WHERE state IN ('pending', 'failed') AND blocked_by = 0
+                           AND queue > seen.queue
+                         ORDER BY queue LIMIT 1)
+                 FROM seen WHERE seen.queue IS NOT NULL)
+             SELECT head.seq FROM seen
+             JOIN jobs AS head ON head.seq = (
+                 SELECT seq FROM jobs INDEXED BY jobs_ready_queue
+                 WHERE queue = seen.queue AND state IN ('pending', 'failed')
+                   AND blocked_by = 0 AND run_at <= :now
+                   AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))
+                 ORDER BY priority DESC, run_at, seq LIMIT 1)
+             WHERE seen.queue NOT IN (SELECT name FROM queues_blocked)
+               AND seen.queue NOT IN (SELECT name FROM queues AS q
+                     WHERE q.rate_count <= (SELECT count(*) FROM queue_starts AS s
+                                            WHERE s.queue = q.name
+                                              AND s.started_at > :now - q.rate_ms)
+                        OR (q.window_spec IS NOT NULL
+                            AND NOT (q.window_opens <= :now AND :now < q.window_closes)))
+             ORDER BY head.priority DESC, head.run_at, head.seq LIMIT 1)
+           ELSE
+            (SELECT seq FROM jobs INDEXED BY jobs_ready  -- walk the ready index in claim
                                                            -- order; unforced, the planner
                                                            -- sorts every pending row
              WHERE state IN ('pending', 'failed') AND blocked_by = 0 AND run_at <= :now
-               AND (NOT EXISTS (SELECT 1 FROM queues)  -- as claim_any
-                    OR queue NOT IN (SELECT name FROM queues_blocked))  -- paused, at its limit
-               -- mutexes: none that a running job holds (mutexes_held: read once per
-               -- statement, and only once a candidate holds a mutex)
+               -- (no queue has settings) mutexes: none that a running job holds
+               -- (mutexes_held: read once per statement, and only once a candidate holds one)
                AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))
-               -- rates and windows: none of a queue whose rate allows no start now
-               -- (queue_starts), or whose window is closed
-               AND (NOT EXISTS (SELECT 1 FROM queues)
-                    OR queue NOT IN (SELECT name FROM queues AS q
-                                     WHERE q.rate_count <= (
-                                         SELECT count(*) FROM queue_starts AS s
-                                         WHERE s.queue = q.name
-                                           AND s.started_at > :now - q.rate_ms)
-                                        -- windows: closed now
-                                        OR (q.window_spec IS NOT NULL
-                                            AND NOT (q.window_opens <= :now
-                                                     AND :now < q.window_closes))))
-             ORDER BY priority DESC, run_at, seq LIMIT 1)
+             ORDER BY priority DESC, run_at, seq LIMIT 1) END
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
           created_at, updated_at, started_at, finished_at, exit_code, last_error, worker,
@@ -101,27 +118,32 @@ RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, r
 UPDATE jobs
 SET state = 'processing', worker = :worker, runs = runs + 1, started_at = :now,
     finished_at = NULL, exit_code = NULL, updated_at = :now
-WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready_queue
+-- Held back: as claim_any, over the queues given.
+WHERE seq = CASE WHEN EXISTS (SELECT 1 FROM queues) THEN
+           (WITH seen(queue) AS (SELECT value FROM json_each(:queues))
+             SELECT head.seq FROM seen
+             JOIN jobs AS head ON head.seq = (
+                 SELECT seq FROM jobs INDEXED BY jobs_ready_queue
+                 WHERE queue = seen.queue AND state IN ('pending', 'failed')
+                   AND blocked_by = 0 AND run_at <= :now
+                   AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))
+                 ORDER BY priority DESC, run_at, seq LIMIT 1)
+             WHERE seen.queue NOT IN (SELECT name FROM queues_blocked)
+               AND seen.queue NOT IN (SELECT name FROM queues AS q
+                     WHERE q.rate_count <= (SELECT count(*) FROM queue_starts AS s
+                                            WHERE s.queue = q.name
+                                              AND s.started_at > :now - q.rate_ms)
+                        OR (q.window_spec IS NOT NULL
+                            AND NOT (q.window_opens <= :now AND :now < q.window_closes)))
+             ORDER BY head.priority DESC, head.run_at, head.seq LIMIT 1)
+           ELSE
+            (SELECT seq FROM jobs INDEXED BY jobs_ready_queue
              WHERE state IN ('pending', 'failed') AND blocked_by = 0 AND run_at <= :now
                AND queue IN (SELECT value FROM json_each(:queues))
-               AND (NOT EXISTS (SELECT 1 FROM queues)  -- as claim_any
-                    OR queue NOT IN (SELECT name FROM queues_blocked))  -- paused, at its limit
-               -- mutexes: none that a running job holds (mutexes_held: read once per
-               -- statement, and only once a candidate holds a mutex)
+               -- (no queue has settings) mutexes: none that a running job holds
+               -- (mutexes_held: read once per statement, and only once a candidate holds one)
                AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))
-               -- rates and windows: none of a queue whose rate allows no start now
-               -- (queue_starts), or whose window is closed
-               AND (NOT EXISTS (SELECT 1 FROM queues)
-                    OR queue NOT IN (SELECT name FROM queues AS q
-                                     WHERE q.rate_count <= (
-                                         SELECT count(*) FROM queue_starts AS s
-                                         WHERE s.queue = q.name
-                                           AND s.started_at > :now - q.rate_ms)
-                                        -- windows: closed now
-                                        OR (q.window_spec IS NOT NULL
-                                            AND NOT (q.window_opens <= :now
-                                                     AND :now < q.window_closes))))
-             ORDER BY priority DESC, run_at, seq LIMIT 1)
+             ORDER BY priority DESC, run_at, seq LIMIT 1) END
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
           created_at, updated_at, started_at, finished_at, exit_code, last_error, worker,
@@ -132,23 +154,56 @@ RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, r
 -- is served); min() with this WHERE would read every pending row. Jobs of blocked queues
 -- (paused, or running their limit) are not waited for: a freed place or a resume wakes a
 -- worker. Second: cron_next's answer, so that an idle worker plans its sleep in one read.
-SELECT (SELECT min(run_at) - :now FROM (
+SELECT CASE WHEN EXISTS (SELECT 1 FROM queues) THEN
+       -- Held back: while some queue has settings, the earliest due time of each queue that
+       -- may start jobs, found by a loose scan (its ready queues, then each one's
+       -- priorities, one index step each, then the first due time of each priority), so
+       -- the jobs held back are never walked over (bench/heldback.py).
+       (WITH RECURSIVE seen(queue) AS (
+                 SELECT (SELECT queue FROM jobs INDEXED BY jobs_ready_queue
+                         WHERE state IN ('pending', 'failed') AND blocked_by = 0
+                         ORDER BY queue LIMIT 1)
+                 UNION ALL
+                 SELECT (SELECT queue FROM jobs INDEXED BY jobs_ready_queue
+                         WHERE state IN ('pending', 'failed') AND blocked_by = 0
+                           AND queue > seen.queue
+                         ORDER BY queue LIMIT 1)
+                 FROM seen WHERE seen.queue IS NOT NULL),
+             open(queue) AS (
+                 SELECT queue FROM seen
+                 WHERE queue IS NOT NULL
+                   AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+                   AND queue NOT IN (SELECT name FROM queues_blocked)
+                   AND queue NOT IN (SELECT name FROM queues AS q
+                     WHERE q.rate_count <= (SELECT count(*) FROM queue_starts AS s
+                                            WHERE s.queue = q.name
+                                              AND s.started_at > :now - q.rate_ms)
+                        OR (q.window_spec IS NOT NULL
+                            AND NOT (q.window_opens <= :now AND :now < q.window_closes)))),
+             prio(queue, priority) AS (
+                 SELECT queue, (SELECT priority FROM jobs INDEXED BY jobs_ready_queue
+                                WHERE queue = open.queue AND state IN ('pending', 'failed')
+                                  AND blocked_by = 0
+                                ORDER BY priority DESC LIMIT 1)
+                 FROM open
+                 UNION ALL
+                 SELECT queue, (SELECT priority FROM jobs INDEXED BY jobs_ready_queue
+                                WHERE queue = prio.queue AND state IN ('pending', 'failed')
+                                  AND blocked_by = 0 AND priority < prio.priority
+                                ORDER BY priority DESC LIMIT 1)
+                 FROM prio WHERE prio.priority IS NOT NULL)
+        SELECT min((SELECT run_at FROM jobs INDEXED BY jobs_ready_queue
+                    WHERE queue = prio.queue AND priority = prio.priority
+                      AND state IN ('pending', 'failed') AND blocked_by = 0
+                      AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))
+                    ORDER BY run_at LIMIT 1)) - :now
+        FROM prio WHERE prio.priority IS NOT NULL)
+       ELSE (SELECT min(run_at) - :now FROM (
             SELECT run_at FROM jobs INDEXED BY jobs_due
             WHERE state IN ('pending', 'failed') AND blocked_by = 0
               AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
-              AND (NOT EXISTS (SELECT 1 FROM queues)  -- as claim_any
-                   OR queue NOT IN (SELECT name FROM queues_blocked))
               AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))
-              AND (NOT EXISTS (SELECT 1 FROM queues)
-                   OR queue NOT IN (SELECT name FROM queues AS q
-                                    WHERE q.rate_count <= (
-                                        SELECT count(*) FROM queue_starts AS s
-                                        WHERE s.queue = q.name
-                                          AND s.started_at > :now - q.rate_ms)
-                                       OR (q.window_spec IS NOT NULL
-                                           AND NOT (q.window_opens <= :now
-                                                    AND :now < q.window_closes))))
-            ORDER BY run_at LIMIT 1)),
+            ORDER BY run_at LIMIT 1)) END,
        (SELECT min(next_run_at) - :now FROM cron_schedules WHERE paused = 0),
        -- Third: ms until a queue with waiting jobs that its rate or its window holds back
        -- may start one again (its oldest start in the window leaves it; its window opens);
