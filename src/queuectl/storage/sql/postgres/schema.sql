@@ -246,7 +246,9 @@ CREATE FUNCTION queuectl_queue_starts(p_queue text, p_window_ms bigint) RETURNS 
 -- open: the worker grants a grace before SIGKILL), so a cancel never lets a limit be passed.
 CREATE FUNCTION queuectl_queue_running(p_queue text) RETURNS bigint
     LANGUAGE sql STABLE
-    AS $$ SELECT (SELECT count(*) FROM jobs WHERE state = 'processing' AND queue = p_queue)
+    AS $$ SELECT (SELECT count(*) FROM (SELECT queue FROM jobs WHERE state = 'processing'
+                                        OFFSET 0) AS running
+                  WHERE running.queue = p_queue)
                + (SELECT count(*) FROM attempts a JOIN jobs j ON j.id = a.job_id
                   WHERE a.finished_at IS NULL AND j.state = 'cancelled' AND j.queue = p_queue) $$;
 
@@ -373,7 +375,9 @@ BEGIN
             WHERE queue = seen.queue AND state IN ('pending', 'failed') AND blocked_by = 0
               AND run_at <= queuectl_now_ms()
               AND (mutex IS NULL OR mutex <> ALL(busy)) AND seq <> ALL(taken)
-            ORDER BY priority DESC, run_at, seq LIMIT 1) AS head
+            -- queue first: only jobs_ready_queue gives this order, so a generic plan never
+            -- walks jobs_ready filtering on the queue (through every held-back job)
+            ORDER BY queue, priority DESC, run_at, seq LIMIT 1) AS head
         WHERE seen.queue IS NOT NULL AND seen.queue <> ALL(skip)
           AND (cardinality(p_queues) = 0 OR seen.queue = ANY(p_queues))
         ORDER BY head.priority DESC, head.run_at, head.seq LIMIT 1;
@@ -634,7 +638,7 @@ BEGIN
                         (SELECT priority FROM jobs
                          WHERE queue = seen.queue AND state IN ('pending', 'failed')
                            AND blocked_by = 0
-                         ORDER BY priority DESC LIMIT 1)
+                         ORDER BY queue, priority DESC LIMIT 1)
                  FROM seen
                  WHERE seen.queue IS NOT NULL
                    AND (coalesce(cardinality(p_queues), 0) = 0 OR seen.queue = ANY(p_queues))
@@ -644,14 +648,14 @@ BEGIN
                         (SELECT priority FROM jobs
                          WHERE queue = prio.queue AND state IN ('pending', 'failed')
                            AND blocked_by = 0 AND priority < prio.priority
-                         ORDER BY priority DESC LIMIT 1)
+                         ORDER BY queue, priority DESC LIMIT 1)
                  FROM prio WHERE prio.priority IS NOT NULL)
              SELECT min((SELECT run_at FROM jobs
                          WHERE queue = prio.queue AND priority = prio.priority
                            AND state IN ('pending', 'failed') AND blocked_by = 0
                            AND (mutex IS NULL
                                 OR mutex NOT IN (SELECT mutex FROM mutexes_held))
-                         ORDER BY run_at LIMIT 1))
+                         ORDER BY queue, priority DESC, run_at LIMIT 1))
                     - queuectl_now_ms()
              FROM prio WHERE prio.priority IS NOT NULL)
             ELSE

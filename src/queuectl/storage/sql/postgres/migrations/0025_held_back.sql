@@ -5,6 +5,17 @@
 -- (one step of jobs_ready_queue each) and read only the queues that may start jobs
 -- (bench/heldback.py). Without queue settings the plan is as before.
 
+-- How many jobs of queue p_queue run now (migrations/0008), read from the running jobs
+-- alone: planned generically (with p_queue unknown) the count walked the jobs_queue index
+-- over every job of the queue, 100,000 held-back ones included.
+CREATE OR REPLACE FUNCTION queuectl_queue_running(p_queue text) RETURNS bigint
+    LANGUAGE sql STABLE
+    AS $$ SELECT (SELECT count(*) FROM (SELECT queue FROM jobs WHERE state = 'processing'
+                                        OFFSET 0) AS running
+                  WHERE running.queue = p_queue)
+               + (SELECT count(*) FROM attempts a JOIN jobs j ON j.id = a.job_id
+                  WHERE a.finished_at IS NULL AND j.state = 'cancelled' AND j.queue = p_queue) $$;
+
 CREATE OR REPLACE FUNCTION queuectl_claim_steered(p_worker text, p_queues text[])
     RETURNS SETOF jobs
     LANGUAGE plpgsql AS $$
@@ -40,7 +51,9 @@ BEGIN
             WHERE queue = seen.queue AND state IN ('pending', 'failed') AND blocked_by = 0
               AND run_at <= queuectl_now_ms()
               AND (mutex IS NULL OR mutex <> ALL(busy)) AND seq <> ALL(taken)
-            ORDER BY priority DESC, run_at, seq LIMIT 1) AS head
+            -- queue first: only jobs_ready_queue gives this order, so a generic plan never
+            -- walks jobs_ready filtering on the queue (through every held-back job)
+            ORDER BY queue, priority DESC, run_at, seq LIMIT 1) AS head
         WHERE seen.queue IS NOT NULL AND seen.queue <> ALL(skip)
           AND (cardinality(p_queues) = 0 OR seen.queue = ANY(p_queues))
         ORDER BY head.priority DESC, head.run_at, head.seq LIMIT 1;
@@ -127,7 +140,7 @@ BEGIN
                         (SELECT priority FROM jobs
                          WHERE queue = seen.queue AND state IN ('pending', 'failed')
                            AND blocked_by = 0
-                         ORDER BY priority DESC LIMIT 1)
+                         ORDER BY queue, priority DESC LIMIT 1)
                  FROM seen
                  WHERE seen.queue IS NOT NULL
                    AND (coalesce(cardinality(p_queues), 0) = 0 OR seen.queue = ANY(p_queues))
@@ -137,14 +150,14 @@ BEGIN
                         (SELECT priority FROM jobs
                          WHERE queue = prio.queue AND state IN ('pending', 'failed')
                            AND blocked_by = 0 AND priority < prio.priority
-                         ORDER BY priority DESC LIMIT 1)
+                         ORDER BY queue, priority DESC LIMIT 1)
                  FROM prio WHERE prio.priority IS NOT NULL)
              SELECT min((SELECT run_at FROM jobs
                          WHERE queue = prio.queue AND priority = prio.priority
                            AND state IN ('pending', 'failed') AND blocked_by = 0
                            AND (mutex IS NULL
                                 OR mutex NOT IN (SELECT mutex FROM mutexes_held))
-                         ORDER BY run_at LIMIT 1))
+                         ORDER BY queue, priority DESC, run_at LIMIT 1))
                     - queuectl_now_ms()
              FROM prio WHERE prio.priority IS NOT NULL)
             ELSE
