@@ -1,4 +1,4 @@
-"""Run windows of queues (`queue window Q SPEC --tz ZONE`): parsing a window, and the open
+"""Run windows of queues (`queue window Q WINDOW --tz ZONE`): parsing a window, and the open
 stretch of time at or after an instant — pure.
 
 A window is ``HH:MM-HH:MM``, optionally after days (``mon-fri 22:00-06:00``, ``sat,sun
@@ -24,7 +24,7 @@ DAY_MINUTES = 24 * 60
 LOOKAHEAD_DAYS = 9  # a window of any days opens again within a week: a day more each side
 MERGE_DAYS = 7  # back-to-back stretches (a window open all day) joined up to this far
 
-_SPEC = re.compile(r"^(?:(?P<days>[a-z,\-]+)\s+)?(?P<start>\d{1,2}:\d{2})-(?P<end>\d{1,2}:\d{2})$")
+_FORM = re.compile(r"^(?:(?P<days>[a-z,\-]+)\s+)?(?P<start>\d{1,2}:\d{2})-(?P<end>\d{1,2}:\d{2})$")
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class Window:
 def parse_window(text: str) -> Window:
     """``[DAYS ]HH:MM-HH:MM``. Text of another form is a usage error (exit 2); a time or day
     out of range, or an empty window, is refused (exit 1)."""
-    found = _SPEC.match(" ".join(text.strip().lower().split()))
+    found = _FORM.match(" ".join(text.strip().lower().split()))
     if found is None:
         raise UsageError(f"invalid window {text!r}: HH:MM-HH:MM, optionally after days "
                          "(mon-fri 22:00-06:00, sat,sun 00:00-24:00)")

@@ -1,4 +1,4 @@
-"""`queue window Q SPEC --tz ZONE`: jobs of Q start only inside the window, enforced in the
+"""`queue window Q WINDOW --tz ZONE`: jobs of Q start only inside the window, enforced in the
 claim; an idle worker sleeps until the window opens, and once a stretch has ended its
 housekeeping works out the next. (The windows themselves, daylight saving included, are
 property-tested in tests/unit/test_windows.py.)"""

@@ -372,11 +372,13 @@ BEGIN
         SELECT head.seq INTO best FROM seen
         CROSS JOIN LATERAL (
             SELECT seq, priority, run_at FROM jobs
-            WHERE queue = seen.queue AND state IN ('pending', 'failed') AND blocked_by = 0
+            WHERE queue >= seen.queue AND queue <= seen.queue
+              AND state IN ('pending', 'failed') AND blocked_by = 0
               AND run_at <= queuectl_now_ms()
               AND (mutex IS NULL OR mutex <> ALL(busy)) AND seq <> ALL(taken)
-            -- queue first: only jobs_ready_queue gives this order, so a generic plan never
-            -- walks jobs_ready filtering on the queue (through every held-back job)
+            -- the queue as a range, and first in the order: only jobs_ready_queue gives
+            -- this order (with "queue =" the planner drops the queue from the order, and
+            -- jobs_ready, walked with a filter on the queue, would pass every held job)
             ORDER BY queue, priority DESC, run_at, seq LIMIT 1) AS head
         WHERE seen.queue IS NOT NULL AND seen.queue <> ALL(skip)
           AND (cardinality(p_queues) = 0 OR seen.queue = ANY(p_queues))
@@ -636,8 +638,8 @@ BEGIN
              prio(queue, priority) AS (
                  SELECT seen.queue,
                         (SELECT priority FROM jobs
-                         WHERE queue = seen.queue AND state IN ('pending', 'failed')
-                           AND blocked_by = 0
+                         WHERE queue >= seen.queue AND queue <= seen.queue
+                           AND state IN ('pending', 'failed') AND blocked_by = 0
                          ORDER BY queue, priority DESC LIMIT 1)
                  FROM seen
                  WHERE seen.queue IS NOT NULL
@@ -646,12 +648,15 @@ BEGIN
                  UNION ALL
                  SELECT prio.queue,
                         (SELECT priority FROM jobs
-                         WHERE queue = prio.queue AND state IN ('pending', 'failed')
-                           AND blocked_by = 0 AND priority < prio.priority
+                         WHERE queue >= prio.queue AND queue <= prio.queue
+                           AND state IN ('pending', 'failed') AND blocked_by = 0
+                           AND priority < prio.priority
                          ORDER BY queue, priority DESC LIMIT 1)
                  FROM prio WHERE prio.priority IS NOT NULL)
              SELECT min((SELECT run_at FROM jobs
-                         WHERE queue = prio.queue AND priority = prio.priority
+                         -- ranges, not "=": see the claim's head above
+                         WHERE queue >= prio.queue AND queue <= prio.queue
+                           AND priority >= prio.priority AND priority <= prio.priority
                            AND state IN ('pending', 'failed') AND blocked_by = 0
                            AND (mutex IS NULL
                                 OR mutex NOT IN (SELECT mutex FROM mutexes_held))

@@ -1,4 +1,4 @@
--- `queue window Q SPEC --tz ZONE`: jobs of Q start only inside the window. The window is
+-- `queue window Q WINDOW --tz ZONE`: jobs of Q start only inside the window. The window is
 -- kept as given, and as the stretch of time (ms) it is open now or opens next, which the
 -- claim reads (queues_blocked): a claim of Q takes a job only while window_opens <= now <
 -- window_closes. Once window_closes has passed, a worker's housekeeping works out the next
