@@ -174,3 +174,32 @@ def test_a_mutex_name_is_refused_like_an_id(cli: InProcessCli) -> None:
     result = cli.run("enqueue", '{"command": "true", "mutex": 3}')
     assert result.returncode == 2 and "mutex must be a string" in result.stderr
     assert cli.json("list") == []
+
+
+def test_the_end_of_a_holders_attempt_wakes_an_idle_worker(store: Storage) -> None:
+    """A job waiting for a mutex starts as soon as it is freed, even when the worker that
+    freed it claims nothing (it is stopping): the end of the holder's attempt wakes an idle
+    worker, a cancelled holder's too (its attempt closes when its process has ended)."""
+    import select
+
+    store.enqueue(jobs(("h1", "m"), ("h2", "m"), ("h3", "m")))
+    holder = register(store, "w1", "host-a")
+    idle = register(store, "w2", "host-b")
+    listener = store.listener(idle)
+    try:
+        first = store.claim(holder)
+        assert first is not None and store.claim(idle) is None
+        listener.drain()
+        finish(store, first, holder)  # no claim after it, as a stopping worker
+        ready, _, _ = select.select([listener], [], [], 5)
+        assert ready and "work" in listener.drain()
+        second = store.claim(holder)
+        assert second is not None and second.id == "h2"
+        store.cancel(["h2"])
+        listener.drain()
+        step = after_attempt(second, OK, policy)
+        assert store.finish_and_claim(second, holder, OK, step, ["elsewhere"])[0] is None
+        ready, _, _ = select.select([listener], [], [], 5)
+        assert ready and "work" in listener.drain()
+    finally:
+        listener.close()

@@ -322,8 +322,15 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
         limited = held[1] if held is not None else conn.execute(
             self._q["queue_limited"], {"name": job.queue}).fetchone()
         freed = bool(limited) and not (isinstance(nxt, Job) and nxt.queue == job.queue)
-        # A mutex freed (a job waiting for it may be due now): another worker may take it.
-        freed = freed or (held is not None and bool(held[2]))
+        # A mutex freed (a job waiting for it may be due now): another worker may take it. A
+        # job cancelled while it ran (the guard failed) frees its mutex now, as its attempt
+        # closes: read on that rare path only.
+        if held is not None:
+            freed = freed or bool(held[2])
+        elif wake and not freed:
+            found = self._jobs(conn, "get_job", {"id": job.id})
+            freed = bool(found) and found[0].state is State.CANCELLED \
+                and found[0].mutex is not None
         if held is None:
             if wake and freed:
                 self._wake(conn, "work", but=params["worker"])
