@@ -170,3 +170,17 @@ def test_a_bad_rate_is_refused_and_nothing_written(
     done = cli.run("queue", "rate", "api", given)
     assert done.returncode == code and says in done.stderr
     assert cli.json("queue", "list") == []
+
+
+def test_rate_and_window_through_the_json_api(web: TestClient) -> None:
+    rated = web.post("/api/queues/api/rate", data={"rate": "3/2s"})
+    assert rated.status_code == 200 and rated.json()["rate"] == "3/2s"
+    windowed = web.post("/api/queues/api/window",
+                        json={"window": "mon-fri 22:00-06:00", "tz": "Europe/Berlin"})
+    doc = windowed.json()
+    assert (doc["window"], doc["tz"], doc["rate"]) == (
+        "mon-fri 22:00-06:00", "Europe/Berlin", "3/2s")
+    assert web.post("/api/queues/api/rate", json={"rate": None}).json()["rate"] is None
+    refused = web.post("/api/queues/api/window", data={"window": "25:00-06:00"})
+    assert refused.status_code == 400 and "25:00" in refused.json()["error"]
+    assert web.post("/api/queues/api/window?window=none").json()["window"] is None

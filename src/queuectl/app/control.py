@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from queuectl.storage.base import Storage
 
 KILL_POLL = 0.05  # seconds between checks while a running job's worker kills it
-QUEUE_ACTIONS = ("pause", "resume", "limit")
+QUEUE_ACTIONS = ("pause", "resume", "limit", "rate", "window")
 CRON_ACTIONS = ("pause", "resume", "run")
 
 
