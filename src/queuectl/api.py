@@ -147,7 +147,8 @@ class Queue:
         run_at: datetime | str | None = None, delay: float | str | timedelta | None = None,
         queue: str = "default", cwd: str | None = None, env: Mapping[str, str] | None = None,
         after: Iterable[str] = (), unique_key: str | None = None, held: bool = False,
-        tags: Iterable[str] = (),
+        tags: Iterable[str] = (), mutex: str | None = None, on_duplicate: str | None = None,
+        debounce: float | str | timedelta | None = None,
     ) -> Job:
         """Put one shell command on the queue; returns the new job (``to_dict()`` is
         `enqueue --json`).
@@ -163,7 +164,12 @@ class Queue:
         ids of jobs that must complete first; ``unique_key``: see docs/reference.md (both are
         passed to the same checks as the CLI's, and refused where those do not know them).
         ``held``: never claimed until ``release`` (`enqueue --hold`). ``tags``: what
-        ``list(tags=...)`` finds it by (1-100 characters each, at most 20).
+        ``list(tags=...)`` finds it by (1-100 characters each, at most 20). ``mutex``: at most
+        one job holding this name runs at once, on any host (`enqueue --mutex`).
+        ``on_duplicate`` ("keep" or "replace") and ``debounce`` (seconds, "30s" or a
+        timedelta): what a duplicate of ``unique_key`` does to the waiting job holding it
+        (`enqueue --on-duplicate`, `--debounce`); the job returned is then that one, with
+        ``duplicate`` set.
 
         Raises InvalidJob (a ValueError) with the CLI's message for any refused field,
         DuplicateJob when ``id`` exists; nothing is written then."""
@@ -172,7 +178,10 @@ class Queue:
                           "delay": delay, "queue": queue, "cwd": cwd, "env": env,
                           "after": after, "unique_key": unique_key,
                           "held": held or None,
-                          "tags": ([tags] if isinstance(tags, str) else list(tags)) or None})
+                          "tags": ([tags] if isinstance(tags, str) else list(tags)) or None,
+                          "mutex": mutex, "on_duplicate": on_duplicate,
+                          "debounce": debounce.total_seconds()
+                          if isinstance(debounce, timedelta) else debounce})
         from queuectl import submit
 
         return self._insert(lambda fallback: submit.single(fields, fallback))[0]

@@ -90,6 +90,12 @@ class JobSpec:
     rerun_of: str | None = None  # the ended job `rerun` made this one from
     held: bool = False  # `enqueue --hold`: never claimed until released
     tags: tuple[str, ...] = ()  # `enqueue --tag`: what `list --tag` finds it by
+    mutex: str | None = None  # `enqueue --mutex`: at most one job holding it runs at once
+    # With a unique key: what a duplicate does to the waiting job holding the key ("keep":
+    # nothing; "replace": its fields become this job's), and `--debounce` (ms: the job is
+    # due that long after the latest enqueue of its key). Not stored.
+    on_duplicate: str = "keep"
+    debounce_ms: int | None = None
 
 
 @record(frozen=True)
@@ -137,6 +143,7 @@ class Job:
     rerun_of: str | None = None  # the ended job `rerun` made this one from
     held: bool = False  # `hold`: pending or failed, and never claimed until released
     tags: tuple[str, ...] = ()  # `enqueue --tag`: what `list --tag` finds it by
+    mutex: str | None = None  # `enqueue --mutex`: at most one job holding it runs at once
 
     def to_dict(self) -> dict[str, Any]:
         """The job's ``--json`` document (``show --json`` when read with its attempts)."""
@@ -166,6 +173,7 @@ class Job:
             "rerun_of": self.rerun_of,
             "held": self.held,
             "tags": list(self.tags),
+            "mutex": self.mutex,
         }
         if self.dependents is not None:
             doc["dependents"] = list(self.dependents)
@@ -318,6 +326,20 @@ class CheckIn:
 
 
 @record(frozen=True)
+class Rate:
+    """`queue rate Q N/DUR`: at most ``count`` jobs of a queue start in any window of
+    ``window_ms`` milliseconds, across every host."""
+
+    count: int
+    window_ms: int
+
+    def __str__(self) -> str:
+        from queuectl.timeparse import format_duration
+
+        return f"{self.count}/{format_duration(self.window_ms / 1000)}"
+
+
+@record(frozen=True)
 class QueueSettings:
     """An operator's settings for one queue: paused (no claim takes from it; running
     jobs finish) and a concurrency limit (at most this many of its jobs run at once across
@@ -326,11 +348,16 @@ class QueueSettings:
     name: str
     paused: bool = False
     limit: int | None = None
+    # `queue rate`: at most this many jobs start in any window of this many ms; None: no rate
+    rate: Rate | None = None
+    window: str | None = None  # `queue window`: as given; None: no window
+    window_tz: str | None = None  # its IANA zone
 
     @property
     def has_settings(self) -> bool:
-        """Whether the queue is paused or limited: it has a settings row."""
-        return self.paused or self.limit is not None
+        """Whether the queue is paused, limited, rated or windowed: it has a settings row."""
+        return (self.paused or self.limit is not None or self.rate is not None
+                or self.window is not None)
 
 
 @record(frozen=True)
@@ -352,6 +379,10 @@ class QueueInfo:
     counts: dict[str, int]
     paused: bool
     limit: int | None
+    rate: Rate | None = None
+    window: str | None = None
+    window_tz: str | None = None
+    open: bool = True  # inside its window now (True without one)
 
     @property
     def running(self) -> int:
@@ -359,4 +390,6 @@ class QueueInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "counts": dict(self.counts), "running": self.running,
-                "paused": self.paused, "limit": self.limit}
+                "paused": self.paused, "limit": self.limit,
+                "rate": None if self.rate is None else str(self.rate),
+                "window": self.window, "tz": self.window_tz, "open": self.open}

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from queuectl.errors import InvalidValue, UsageError
-from queuectl.models import JobSpec
+from queuectl.models import JobSpec, Rate
 from queuectl.settings import MIN_TIMEOUT, Config
 from queuectl.text import CONTROL_CHARS
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 FIELDS = ("id", "command", "max_retries", "priority", "timeout", "run_at", "delay", "queue",
-          "cwd", "env", "after", "unique_key", "held", "tags")
+          "cwd", "env", "after", "unique_key", "held", "tags", "mutex", "on_duplicate", "debounce")
 _FIELD_SET = frozenset(FIELDS)
 MAX_ID_CHARS = 200
 MAX_QUEUE_CHARS = 100
@@ -75,6 +75,41 @@ def check_unique_key(key: object) -> str | None:
     return key
 
 
+def check_mutex(name: object) -> str | None:
+    """A mutex's name is text like an id: 1-200 characters without control characters."""
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise UsageError(f"mutex must be a string, not {_kind(name)}")
+    if not 1 <= len(name) <= MAX_ID_CHARS or _has_control(name):
+        raise InvalidValue(f"invalid mutex {name[:40]!r}: 1-{MAX_ID_CHARS} characters, "
+                           "no control characters")
+    return name
+
+
+ON_DUPLICATE = ("keep", "replace")
+
+
+def check_duplicates(fields: Mapping[str, Any], unique_key: str | None,
+                     ) -> tuple[str, int | None]:
+    """``on_duplicate`` (keep, replace) and ``debounce`` (a duration): what a duplicate of a
+    unique key does. Both need a unique key; debounce sets the due time, so it does not go
+    with run_at or delay."""
+    on_duplicate = fields.get("on_duplicate")
+    debounce = fields.get("debounce")
+    if on_duplicate is not None and on_duplicate not in ON_DUPLICATE:
+        raise UsageError(f"invalid on_duplicate {on_duplicate!r}: keep or replace")
+    debounce_ms = None
+    if debounce is not None:
+        debounce_ms = max(1, int(round(_seconds("debounce", debounce) * 1000)))
+        if fields.get("run_at") is not None or fields.get("delay") is not None:
+            raise UsageError("give debounce or run_at/delay, not both")
+    if unique_key is None and (debounce is not None or on_duplicate == "replace"):
+        what = "debounce" if debounce is not None else "on_duplicate replace"
+        raise InvalidValue(f"{what} needs a unique_key (--unique-key)")
+    return on_duplicate or "keep", debounce_ms
+
+
 def check_tags(tags: object) -> tuple[str, ...]:
     """A job's tags: an array of strings, each 1-100 characters without control
     characters, at most 20; repeats count once."""
@@ -116,6 +151,29 @@ def parse_limit(text: str) -> int | None:
     if value > INT32:  # said here, as typed: the store's check would see another number
         raise InvalidValue(f"invalid limit {word}: must be between 0 and {INT32} (or none)")
     return value
+
+
+def parse_rate(text: str) -> Rate | None:
+    """``N/DUR`` (``100/1m``, ``5/1s``) or ``none``; text of another form is a usage error
+    (exit 2), a count or duration out of range is refused (exit 1)."""
+    from queuectl.timeparse import MAX_DURATION, format_duration, parse_duration
+
+    word = text.strip().lower()
+    if word == "none":
+        return None
+    count, slash, window = word.partition("/")
+    try:
+        if not slash:
+            raise ValueError(word)
+        n = int(count)
+        seconds = parse_duration(window)
+    except (ValueError, UsageError):
+        raise UsageError(f"invalid rate {text!r}: N/DURATION (100/1m, 5/1s), or none") from None
+    window_ms = int(round(seconds * 1000))
+    if not 1 <= n <= INT32 or not 1 <= window_ms <= int(MAX_DURATION * 1000):
+        raise InvalidValue(f"invalid rate {text!r}: N from 1 to {INT32} jobs per a duration "
+                           f"from 1ms to {format_duration(MAX_DURATION)}")
+    return Rate(n, window_ms)
 
 
 def check_command(command: object) -> str:
@@ -328,7 +386,13 @@ def build_spec(
         unique_key=check_unique_key(fields.get("unique_key")),
         held=check_held(fields.get("held")),
         tags=check_tags(fields.get("tags")),
+        mutex=check_mutex(fields.get("mutex")),
     )
+    if fields.get("on_duplicate") is not None or fields.get("debounce") is not None:
+        from dataclasses import replace  # only for a job that gives them
+
+        on_duplicate, debounce_ms = check_duplicates(fields, spec.unique_key)
+        spec = replace(spec, on_duplicate=on_duplicate, debounce_ms=debounce_ms)
     if spec.env:  # a command alone is within MAX_COMMAND_BYTES, far below the whole budget
         check_exec_size(spec.command, spec.env)
     return spec

@@ -28,7 +28,8 @@ def test_queue_actions_page_and_gauges(cli: Cli) -> None:
         assert paused.status_code == 200 and paused.json()["paused"] is True
         assert cli.json("status")["paused_queues"] == [ODD]
         limited = http.post(path + "/limit", data={"limit": "2"})  # as the page's form
-        assert limited.json() == {"name": ODD, "paused": True, "limit": 2, "known": True}
+        assert limited.json() == {"name": ODD, "paused": True, "limit": 2, "rate": None,
+                                  "window": None, "tz": None, "known": True}
         assert http.post(path + "/limit", json={"limit": 3}).json()["limit"] == 3
         page = http.get("/queues").text
         assert "r/e p&#34;&lt;b&gt;" in page and "<b>" not in page.split("<main>")[1]

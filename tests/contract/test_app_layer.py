@@ -141,7 +141,8 @@ def test_queue_actions_are_checked_before_any_store(store: Storage) -> None:
     with pytest.raises(InvalidValue, match="invalid queue name"):
         control.queue_action("", "pause")
     change = control.queue_action("q", "limit", "3")(store)
-    assert control.queue_doc(change.after) == {"name": "q", "paused": False, "limit": 3}
+    assert control.queue_doc(change.after) == {"name": "q", "paused": False, "limit": 3,
+                                               "rate": None, "window": None, "tz": None}
     change = control.queue_action("q", "pause")(store)
     assert change.after.paused and not change.before.paused
     assert control.queue_action("q", "resume")(store).after.paused is False

@@ -29,9 +29,10 @@ def test_queue_list_shows_running_jobs_once(
     assert store.claim("w") is not None
     table = run_cli(capsys, db_url, "queue", "list").splitlines()
     assert table[0].split() == ["QUEUE", "PENDING", "PROCESSING", "COMPLETED", "FAILED", "DEAD",
-                                "CANCELLED", "PAUSED", "LIMIT"]
-    assert table[1].split() == ["q", "0", "1", "0", "0", "0", "0", "-"]
+                                "CANCELLED", "PAUSED", "LIMIT", "RATE", "WINDOW"]
+    assert table[1].split() == ["q", "0", "1", "0", "0", "0", "0", "-", "-", "-"]
     [doc] = json.loads(run_cli(capsys, db_url, "queue", "list", "--json"))
     assert doc == {"name": "q", "counts": {"pending": 0, "processing": 1, "completed": 0,
                                            "failed": 0, "dead": 0, "cancelled": 0},
-                   "running": 1, "paused": False, "limit": None}
+                   "running": 1, "paused": False, "limit": None, "rate": None,
+                   "window": None, "tz": None, "open": True}

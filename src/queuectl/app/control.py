@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from queuectl.storage.base import Storage
 
 KILL_POLL = 0.05  # seconds between checks while a running job's worker kills it
-QUEUE_ACTIONS = ("pause", "resume", "limit")
+QUEUE_ACTIONS = ("pause", "resume", "limit", "rate", "window")
 CRON_ACTIONS = ("pause", "resume", "run")
 
 
@@ -95,10 +95,12 @@ def removed_doc(job_ids: Sequence[str]) -> dict[str, object]:
     return {"count": len(job_ids), "ids": list(job_ids), "skipped": 0}
 
 
-def queue_action(name: str, action: str,
-                 limit: str | None = None) -> Callable[[Storage], QueueChange]:
-    """``action`` (pause, resume, limit) on queue ``name``, checked now, to apply to a
-    store later: ``limit`` is the text given (a whole number >= 0, or "none"). Raises
+def queue_action(name: str, action: str, limit: str | None = None,
+                 tz: str | None = None) -> Callable[[Storage], QueueChange]:
+    """``action`` (pause, resume, limit, rate) on queue ``name``, checked now, to apply to a
+    store later: ``limit`` is the text given (a whole number >= 0, or "none"; for rate
+    N/DURATION or "none"; for window [DAYS ]HH:MM-HH:MM or "none", in zone ``tz``: the
+    machine's local zone when None). Raises
     InvalidValue (or UsageError for a limit that is no number) before any store is opened,
     so a refused action creates and writes nothing."""
     from queuectl.specs import check_queue, parse_limit
@@ -109,12 +111,38 @@ def queue_action(name: str, action: str,
         value = parse_limit(limit if limit is not None else "")
         change_queue_settings(QueueSettings(name), None, value)
         return lambda store: store.queue_update(name, limit=value)
+    if action == "rate":
+        from queuectl.specs import parse_rate
+
+        rate = parse_rate(limit if limit is not None else "")
+        return lambda store: store.queue_update(name, rate=rate)
+    if action == "window":
+        return _window_action(name, limit if limit is not None else "", tz)
     return lambda store: store.queue_update(name, paused=action == "pause")
+
+
+def _window_action(name: str, spec: str, tz: str | None) -> Callable[[Storage], QueueChange]:
+    """`queue window`: the window and its zone checked now (the zone stored by name)."""
+    from queuectl.schedules import zone
+    from queuectl.windows import parse_window
+
+    if spec.strip().lower() == "none":
+        return lambda store: store.queue_update(name, window=None)
+    window = parse_window(spec)
+    if tz is None:
+        from queuectl.localzone import local_zone_name
+
+        tz = local_zone_name()
+    zone(tz)
+    given = (window.text, tz)
+    return lambda store: store.queue_update(name, window=given)
 
 
 def queue_doc(settings: QueueSettings) -> dict[str, object]:
     """A queue's settings as `queue pause|resume|limit --json` prints them."""
-    return {"name": settings.name, "paused": settings.paused, "limit": settings.limit}
+    return {"name": settings.name, "paused": settings.paused, "limit": settings.limit,
+            "rate": None if settings.rate is None else str(settings.rate),
+            "window": settings.window, "tz": settings.window_tz}
 
 
 def cron_paused(store: Storage, name: str, paused: bool) -> Cron:

@@ -15,6 +15,7 @@ from queuectl.models import FINAL_STATES, State
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from datetime import datetime
     from typing import Any
 
     from queuectl.models import Job, Output, QueueInfo, WorkerInfo
@@ -138,6 +139,44 @@ def workers(store: Storage) -> list[WorkerInfo]:
 def schedules(store: Storage) -> list[Cron]:
     """Every recurring schedule (``to_dict()``: `cron list --json`, GET /api/cron)."""
     return store.cron_list()
+
+
+def held_back(store: Storage, job: Job) -> str | None:
+    """What a waiting job that is free to start waits for beside a worker, for people
+    (`show`): "waiting for mutex NAME" while another job holds its mutex, "queue paused",
+    "rate limit N/DUR" in a queue with a rate, "queue closed until 22:00 Europe/Berlin"
+    outside its window; None when nothing holds it back."""
+    from queuectl.models import READY_STATES
+
+    if job.state not in READY_STATES or job.held or job.waiting_for:
+        return None
+    reasons: list[str] = []
+    if job.mutex is not None:
+        holder = store.mutex_holder(job.mutex)
+        if holder is not None and holder != job.id:
+            reasons.append(f"waiting for mutex {job.mutex}")
+    for queue in store.queue_settings():
+        if queue.name != job.queue:
+            continue
+        if queue.paused:
+            reasons.append("queue paused")
+        if queue.rate is not None:
+            reasons.append(f"rate limit {queue.rate}")
+        if queue.window is not None and queue.window_tz is not None:
+            reasons.extend(_window_closed(queue.window, queue.window_tz, store.store_now()))
+    return "; ".join(reasons) or None
+
+
+def _window_closed(spec: str, tz: str, now: datetime) -> list[str]:
+    """["queue closed until 22:00 Europe/Berlin"] while the window is closed at ``now``,
+    else []."""
+    from queuectl import windows
+    from queuectl.schedules import zone
+
+    window = windows.parse_window(spec)
+    if windows.is_open(window, zone(tz), now):
+        return []
+    return [f"queue closed until {windows.opens_in_words(window, zone(tz), now, tz)}"]
 
 
 def job_docs(jobs: Sequence[Job]) -> list[dict[str, Any]]:

@@ -63,10 +63,11 @@ def insert_ids(store: Storage, batch: submit.Batch) -> list[str]:
 
 def rerun(store: Storage, job_id: str, given: Mapping[str, Any]) -> Job:
     """A new job from ended job ``job_id`` (completed, dead, cancelled): its command,
-    priority, timeout, max_retries, queue, cwd, env and tags, the ``given`` fields (the enqueue
-    flags) winning; never its id, dependencies, unique key or run_at, so it is due at once
-    unless ``given`` says otherwise. The new job names ``job_id`` in ``rerun_of``. Raises
-    JobNotFound, WrongState for a job that has not ended, or what enqueue refuses."""
+    priority, timeout, max_retries, queue, cwd, env, tags and mutex, the ``given`` fields
+    (the enqueue flags) winning; never its id, dependencies, unique key or run_at, so it is
+    due at once unless ``given`` says otherwise. The new job names ``job_id`` in
+    ``rerun_of``. Raises JobNotFound, WrongState for a job that has not ended, or what
+    enqueue refuses."""
     from dataclasses import replace
 
     from queuectl import specs
@@ -84,7 +85,7 @@ def rerun(store: Storage, job_id: str, given: Mapping[str, Any]) -> Job:
 
 def job_fields(job: Job) -> dict[str, Any]:
     """A job's own fields as a JSON job gives them, those `rerun` copies and `edit` keeps:
-    command, priority, timeout, max_retries, queue, cwd, env and tags (not its id,
+    command, priority, timeout, max_retries, queue, cwd, env, tags and mutex (not its id,
     dependencies, unique key, held or run_at)."""
     fields: dict[str, Any] = {
         "command": job.command, "priority": job.priority, "timeout": job.timeout or 0,
@@ -94,6 +95,8 @@ def job_fields(job: Job) -> dict[str, Any]:
         fields["env"] = job.env
     if job.tags:
         fields["tags"] = list(job.tags)
+    if job.mutex:
+        fields["mutex"] = job.mutex
     return fields
 
 

@@ -22,8 +22,10 @@ if TYPE_CHECKING:
 
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from queuectl.app.store import Storage
-    from queuectl.models import Job
+    from queuectl.models import Job, JobSpec
 
 
 def enqueue(store_of: Callable[[bool], Storage], defaults: dict[str, Any],
@@ -55,22 +57,37 @@ def enqueue(store_of: Callable[[bool], Storage], defaults: dict[str, Any],
         ids = submitting.insert_ids(store, batch)  # the plain enqueue prints ids only
         sys.stdout.write("".join(job_id + "\n" for job_id in ids))
         return
-    _print_enqueued(submitting.insert(store, batch), bulk, as_json)
+    _print_enqueued(submitting.insert(store, batch), bulk, as_json, batch.specs)
 
 
-def _print_enqueued(jobs: list[Job], bulk: bool, as_json: bool) -> None:
+def _print_enqueued(jobs: list[Job], bulk: bool, as_json: bool,
+                    given: Sequence[JobSpec]) -> None:
     """The jobs enqueued, as ids or JSON (one document, or a list for a file). A job whose
     unique key was taken was not enqueued: the job holding the key is printed in its place
     (``"duplicate": true`` in JSON), and one line on stderr says so. Still a success."""
     from queuectl import output
     from queuectl.app.documents import enqueued_docs
 
-    for job in jobs:
+    for job, spec in zip(jobs, given, strict=True):
         if job.duplicate:
-            output.note(f"job {job.id} ({job.state}) already has unique key "
-                        f"{job.unique_key!r}: nothing enqueued")
+            output.note(duplicate_note(job, spec))
     if as_json:
         docs = enqueued_docs(jobs)
         output.emit_json(docs if bulk else docs[0])
     else:
         sys.stdout.write("".join(job.id + "\n" for job in jobs))
+
+
+def duplicate_note(job: Job, spec: JobSpec) -> str:
+    """The line that says what a duplicate of a unique key did to the job holding it."""
+    head = f"job {job.id} ({job.state}) already has unique key {job.unique_key!r}"
+    if job.state not in ("pending", "failed"):
+        return f"{head}: nothing enqueued"
+    done = []
+    if spec.on_duplicate == "replace":
+        done.append("replaced its fields")
+    if spec.debounce_ms:
+        from queuectl.timeparse import format_duration
+
+        done.append(f"due {format_duration(spec.debounce_ms / 1000)} from now")
+    return f"{head}: {', '.join(done) or 'nothing enqueued'}"

@@ -35,6 +35,8 @@ JOB: tuple[Row, ...] = (
     (("-e", "--env"), "env", "env_pairs", "pair", "Environment variable for the job (repeatable)."),
     (("--after",), "after", "after", "many", "Run only once job ID has completed (repeatable)."),
     (("--tag",), "tags", "tags", "many", "A tag to find the job by: list --tag (repeatable)."),
+    (("--mutex",), "mutex", "mutex", "text",
+     "At most one job holding NAME runs at once, on any host."),
 )
 
 # `edit`: the flags of JOB that change a waiting job's fields (not its id or dependencies);
@@ -59,10 +61,15 @@ ENQUEUE_ONLY: tuple[Row, ...] = (
     (("--unique-key",), "unique_key", "unique_key", "text",
      "Enqueue nothing while a job with KEY is pending, failed or running."),
     (("--hold",), "held", "held", "switch", "Hold the job: never claimed until `release`."),
+    (("--on-duplicate",), "on_duplicate", "on_duplicate", "text",
+     "With --unique-key, a duplicate keeps the waiting job (keep) or replaces its fields."),
+    (("--debounce",), "debounce", "debounce", "text",
+     "With --unique-key, due this long after the latest enqueue of the key: 30s, 5m."),
 )
 
 METAVARS = {"env": "KEY=VALUE", "after": "ID", "unique_key": "KEY",  # the help's value names
-            "timeout": "DURATION", "delay": "DURATION", "run_at": "TIME", "tags": "TAG"}
+            "timeout": "DURATION", "delay": "DURATION", "run_at": "TIME", "tags": "TAG",
+            "mutex": "NAME", "on_duplicate": "keep|replace", "debounce": "DURATION"}
 
 
 def fields_by_flag(rows: tuple[Row, ...]) -> dict[str, str]:

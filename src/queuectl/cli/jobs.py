@@ -63,6 +63,8 @@ def job_defaults(flags: dict[str, Any], job_id: str | None, env_pairs: tuple[str
 @with_job_flags
 @_option(job_flags.ENQUEUE_ONLY[0])
 @_option(job_flags.ENQUEUE_ONLY[1])
+@_option(job_flags.ENQUEUE_ONLY[2])
+@_option(job_flags.ENQUEUE_ONLY[3])
 @click.option("-f", "--file", "jobs_file", type=click.File("r", encoding="utf-8"),
               help="Bulk: JSON lines or a JSON array ('-' = stdin), all or nothing.")
 @json_option

@@ -12,7 +12,7 @@ from queuectl.models import QueueChange, QueueSettings, State
 
 @click.group(cls=Group)
 def queue() -> None:
-    """Queues: pause, resume, limit how many of their jobs run at once."""
+    """Queues: pause, resume, limit how many of their jobs run at once or start per time."""
 
 
 @queue.command("list")
@@ -28,10 +28,13 @@ def list_queues(cli_ctx: CliContext, as_json: bool) -> None:
     states = [str(s) for s in State]
     rows = [
         (info.name, *(info.counts[s] for s in states),
-         "paused" if info.paused else "", "-" if info.limit is None else info.limit)
+         "paused" if info.paused else "", "-" if info.limit is None else info.limit,
+         "-" if info.rate is None else str(info.rate),
+         "-" if info.window is None else
+         f"{info.window} {info.window_tz} ({'open' if info.open else 'closed'})")
         for info in infos
     ]
-    headers = ["QUEUE", *(s.upper() for s in states), "PAUSED", "LIMIT"]
+    headers = ["QUEUE", *(s.upper() for s in states), "PAUSED", "LIMIT", "RATE", "WINDOW"]
     output.table(headers, rows)
 
 
@@ -82,6 +85,39 @@ def limit(cli_ctx: CliContext, name: str, limit: str, as_json: bool) -> None:
     _report(change, as_json, what)
 
 
+@queue.command(context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("rate", metavar="N/DURATION|none")
+@json_option
+@pass_cli_context
+def rate(cli_ctx: CliContext, name: str, rate: str, as_json: bool) -> None:
+    """At most N jobs of queue NAME start in any window of DURATION across every worker
+    and host (100/1m, 5/1s; `none` removes the rate)."""
+    rate_it = control.queue_action(name, "rate", rate)
+    change = rate_it(cli_ctx.store(create=True))
+    value = change.after.rate
+    _report(change, as_json, "no rate" if value is None else f"rate {value}")
+
+
+@queue.command(context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("spec", nargs=-1, required=True, metavar="[DAYS] HH:MM-HH:MM|none")
+@click.option("--tz", "tz", metavar="ZONE",
+              help="IANA zone of the window's times (default: this machine's).")
+@json_option
+@pass_cli_context
+def window(cli_ctx: CliContext, name: str, spec: tuple[str, ...], tz: str | None,
+           as_json: bool) -> None:
+    """Jobs of queue NAME start only inside the window (22:00-06:00, mon-fri 09:00-17:00,
+    sat,sun 00:00-24:00; one that ends before it starts wraps midnight; `none` removes it).
+    Running jobs are not stopped when it closes."""
+    window_it = control.queue_action(name, "window", " ".join(spec), tz)
+    change = window_it(cli_ctx.store(create=True))
+    after = change.after
+    what = "no window" if after.window is None else f"window {after.window} {after.window_tz}"
+    _report(change, as_json, what)
+
+
 def _report(change: QueueChange, as_json: bool, what: str) -> None:
     if as_json:
         output.emit_json(control.queue_doc(change.after))
@@ -93,11 +129,17 @@ def queue_settings_note(settings: list[QueueSettings]) -> str | None:
     """One line for `status` and `worker list`: paused queues and limits; None if none."""
     paused = [q.name for q in settings if q.paused]
     limits = [f"{q.name}={q.limit}" for q in settings if q.limit is not None]
+    rates = [f"{q.name}={q.rate}" for q in settings if q.rate is not None]
+    windows = [f"{q.name}={q.window} {q.window_tz}" for q in settings if q.window is not None]
     parts = []
     if paused:
         parts.append("paused queues: " + ", ".join(paused))
     if limits:
         parts.append("limits: " + ", ".join(limits))
+    if rates:
+        parts.append("rates: " + ", ".join(rates))
+    if windows:
+        parts.append("windows: " + ", ".join(windows))
     return "; ".join(parts) or None
 
 

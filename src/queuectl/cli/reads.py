@@ -42,6 +42,8 @@ def status(store: Storage, as_json: bool) -> None:
     rows.append(("paused queues", ", ".join(stats.paused_queues) or "none"))
     limits = stats.queue_limits
     rows.append(("queue limits", ", ".join(f"{q}={n}" for q, n in limits.items()) or "none"))
+    if stats.queue_rates:  # only when some queue has one, so the table reads as before
+        rows.append(("queue rates", ", ".join(f"{q}={r}" for q, r in stats.queue_rates.items())))
     output.pairs(rows)
 
 
@@ -96,6 +98,9 @@ def show(store: Storage, job_id: str, as_json: bool) -> None:
     doc["timeout"] = None if job.timeout is None else format_duration(job.timeout)
     if job.state in READY_STATES:
         doc["run_at"] = f"{doc['run_at']} ({output.next_run(job, utcnow())})"
+        reason = documents.held_back(store, job)
+        if reason:
+            doc["held back"] = reason
     output.pairs(list(doc.items()))
     if attempts:
         output.line()

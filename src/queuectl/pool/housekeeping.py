@@ -68,12 +68,14 @@ class Housekeeping:
     # --- recurring jobs ---------------------------------------------------------------------
 
     def fire_ticks(self) -> tuple[bool, float | None]:
-        """Fire the ticks that have come; (whether a job was enqueued, seconds until the
-        next tick or None). Idle: asked until the store answers."""
+        """Fire the ticks that have come, and move on the queue windows whose stretch has
+        ended; (whether a job was enqueued or a window moved on, seconds until the next
+        tick or None). Idle: asked until the store answers."""
+        moved = self._retrying(self.store.queue_windows_refresh)
         wait = self._retrying(self.store.cron_seconds_until_tick)
-        enqueued = False
+        enqueued = moved > 0
         if wait == 0:
-            enqueued = _log_fired(self._retrying(self.store.cron_fire))
+            enqueued = _log_fired(self._retrying(self.store.cron_fire)) or enqueued
             wait = self._retrying(self.store.cron_seconds_until_tick)
         self.plan_tick(wait)
         return enqueued, wait
@@ -83,6 +85,7 @@ class Housekeeping:
         and the check goes on)."""
         if time.monotonic() < self._next_tick_at:
             return
+        self._call(self.store.queue_windows_refresh)
         _log_fired(self._call(self.store.cron_fire))
         self.plan_tick(self._call(self.store.cron_seconds_until_tick))
 

@@ -30,6 +30,7 @@ from queuectl.models import (
     QueueChange,
     QueueInfo,
     QueueSettings,
+    Rate,
     State,
     WorkerInfo,
 )
@@ -73,6 +74,10 @@ class Stats:
     def queue_limits(self) -> dict[str, int]:
         return {q.name: q.limit for q in self.queues if q.limit is not None}
 
+    @property
+    def queue_rates(self) -> dict[str, str]:
+        return {q.name: str(q.rate) for q in self.queues if q.rate is not None}
+
     def to_dict(self) -> dict[str, object]:
         return {
             "counts": dict(self.counts),
@@ -82,6 +87,7 @@ class Stats:
             "workers": {"active": self.workers_active, "busy": self.workers_busy},
             "paused_queues": self.paused_queues,
             "queue_limits": self.queue_limits,
+            "queue_rates": self.queue_rates,
         }
 
 
@@ -541,12 +547,30 @@ class Storage(ABC):
 
     @abstractmethod
     def queue_update(
-        self, name: str, *, paused: bool | None = None, limit: int | None | Keep = KEEP
+        self, name: str, *, paused: bool | None = None, limit: int | None | Keep = KEEP,
+        rate: Rate | None | Keep = KEEP, window: tuple[str, str] | None | Keep = KEEP,
     ) -> QueueChange:
         """Change one queue's settings in one transaction: ``paused`` (None: as it is),
-        ``limit`` (a number >= 0, None to remove it, KEEP: as it is). Every pool sees the
+        ``limit`` (a number >= 0, None to remove it, KEEP: as it is), ``rate`` (None to
+        remove it, KEEP: as it is), ``window`` ((spec, IANA zone), both checked: see
+        windows.py; None to remove it, KEEP: as it is). Every pool sees the
         change at once (idle workers are woken: a resume or a raised limit makes jobs
         claimable). Raises InvalidValue for a negative limit; nothing is written then."""
+
+    @abstractmethod
+    def store_now(self) -> datetime:
+        """The store's clock now (PostgreSQL: the server's), as an aware UTC datetime: what
+        a claim judges a window by."""
+
+    @abstractmethod
+    def queue_windows_refresh(self) -> int:
+        """Work out the next open stretch of every queue whose window's stretch has ended
+        (a worker's housekeeping, when the idle plan's tick says); how many it moved on."""
+
+    @abstractmethod
+    def mutex_holder(self, name: str) -> str | None:
+        """The id of the job that holds mutex ``name`` now (running, or cancelled while it
+        ran and not ended yet); None when it is free."""
 
     @abstractmethod
     def queue_overview(self) -> list[QueueInfo]:
@@ -616,7 +640,8 @@ class Storage(ABC):
 
 
 def change_queue_settings(
-    before: QueueSettings, paused: bool | None, limit: int | None | Keep
+    before: QueueSettings, paused: bool | None, limit: int | None | Keep,
+    rate: Rate | None | Keep = KEEP, window: tuple[str, str] | None | Keep = KEEP,
 ) -> QueueSettings:
     """``before`` with queue_update's changes applied; InvalidValue for a limit out of range
     (checked before any store writes it)."""
@@ -631,6 +656,9 @@ def change_queue_settings(
         before.name,
         before.paused if paused is None else paused,
         before.limit if isinstance(limit, Keep) else limit,
+        before.rate if isinstance(rate, Keep) else rate,
+        *((before.window, before.window_tz) if isinstance(window, Keep)
+          else (None, None) if window is None else window),
     )
 
 

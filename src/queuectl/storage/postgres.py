@@ -248,7 +248,8 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
                 "rerun_of": [spec.rerun_of for _, spec in given],
                 "held": [spec.held for _, spec in given],
                 "tags": [json.dumps(list(spec.tags)) if spec.tags else None
-                         for _, spec in given]}
+                         for _, spec in given],
+                "mutex": [spec.mutex for _, spec in given]}
 
     def _claim_in(
         self, conn: Conn, worker_id: str, queues: Sequence[str] | None, clock: Params

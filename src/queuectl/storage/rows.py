@@ -52,6 +52,7 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         _cron_of(row), row["unique_key"],
         False, None, (), (), None,  # duplicate, attempts_log, after, waiting_for, dependents
         _added(row, "rerun_of"), bool(_added(row, "held")), _tags(_added(row, "tags")),
+        _added(row, "mutex"),
     ))
 
 
@@ -77,6 +78,7 @@ def claimed_job(row: Sequence[Any]) -> Job:
         unique_key,
         False, None, (), (), None,  # duplicate, attempts_log, after, waiting_for, dependents
         rerun_of, bool(held), _tags(tags),
+        None,  # mutex: not among the claimed columns (a worker runs a job without it)
     ))
 
 
@@ -176,7 +178,7 @@ def inserted_job(spec: JobSpec, job_id: str, created: datetime) -> Job:
         max_retries=spec.max_retries, priority=spec.priority, timeout=spec.timeout,
         queue=spec.queue, run_at=created if spec.run_at is None else ms(to_ms(spec.run_at)),
         created_at=created, updated_at=created, cwd=spec.cwd, env=spec.env or None,
-        rerun_of=spec.rerun_of, held=spec.held, tags=spec.tags,
+        rerun_of=spec.rerun_of, held=spec.held, tags=spec.tags, mutex=spec.mutex,
     )
 
 

@@ -77,7 +77,8 @@ UNIQUE_ROUNDS = 5
 def gives_more(spec: JobSpec) -> bool:
     """Whether a new job gives a field that insert_job leaves at its default (mark_given
     sets it)."""
-    return spec.rerun_of is not None or spec.held or bool(spec.tags)
+    return (spec.rerun_of is not None or spec.held or bool(spec.tags)
+            or spec.mutex is not None)
 
 
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
@@ -348,11 +349,53 @@ class SqlStore(Storage, Generic[C]):
                     made.update((job.id, job) for job in fresh)
                 self._mark_run_at_fixed(conn, [specs[n] for n in new], [ids[n] for n in new])
                 self._mark_given(conn, [specs[n] for n in new], [ids[n] for n in new])
+                if any(spec.on_duplicate != "keep" or spec.debounce_ms for spec in specs):
+                    self._duplicates_act(conn, specs, ids, made)
                 if new:
                     self._wake(conn, "work")
                 return [made[job_id] for job_id in ids]
             todo = left
         raise StoreUnavailable("unique keys kept changing hands: enqueue again")
+
+    def _duplicates_act(
+        self, conn: C, specs: Sequence[JobSpec], ids: Sequence[str], made: dict[str, Job]
+    ) -> None:
+        """`--on-duplicate replace` and `--debounce`, in the enqueue's transaction: a new
+        job with a debounce is due that long from now; a duplicate whose key a waiting
+        (pending or failed) job holds replaces that job's fields, and with a debounce moves
+        its due time to that long from now. A holder that runs is left alone (guarded in
+        SQL: one claimed meanwhile is too). ``made`` gets the jobs as they are now."""
+        for spec, job_id in zip(specs, ids, strict=True):
+            job = made[job_id]
+            target = job.id
+            if not job.duplicate:
+                if spec.debounce_ms:
+                    conn.execute(self._q["debounce_waiting"],
+                                 {"id": target, "debounce_ms": spec.debounce_ms, **self._clock()})
+            else:
+                changed = False
+                if spec.on_duplicate == "replace":
+                    changed = self._replace_waiting(conn, target, spec)
+                if spec.debounce_ms:
+                    changed = conn.execute(
+                        self._q["debounce_waiting"],
+                        {"id": target, "debounce_ms": spec.debounce_ms, **self._clock()},
+                    ).fetchone() is not None or changed
+                if not changed:
+                    continue
+            [now] = self._jobs(conn, "get_job", {"id": target})
+            made[job_id] = replace(now, duplicate=job.duplicate)
+
+    def _replace_waiting(self, conn: C, job_id: str, spec: JobSpec) -> bool:
+        """The fields of waiting job ``job_id`` become ``spec``'s (not its id, unique key,
+        dependencies or hold); whether it was waiting."""
+        params = {"id": job_id, "command": spec.command, "max_retries": spec.max_retries,
+                  "priority": spec.priority, "timeout": spec.timeout, "queue": spec.queue,
+                  "cwd": spec.cwd, "env": json.dumps(spec.env) if spec.env else None,
+                  "run_at": None if spec.run_at is None else to_ms(spec.run_at),
+                  "tags": json.dumps(list(spec.tags)) if spec.tags else None,
+                  "mutex": spec.mutex, **self._clock()}
+        return conn.execute(self._q["replace_waiting"], params).fetchone() is not None
 
     def _enqueue(self, specs: Sequence[JobSpec]) -> tuple[list[str], int]:
         """The new ids and the store's now at insertion."""

@@ -278,8 +278,8 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
         return {"rows": json.dumps(rows, ensure_ascii=False), "now": now}
 
     def _given_params(self, given: Sequence[tuple[str, JobSpec]]) -> Params:
-        """mark_given's rows: [id, rerun_of, held, tags] each, as one JSON array."""
-        rows = [(job_id, spec.rerun_of, int(spec.held), list(spec.tags) or None)
+        """mark_given's rows: [id, rerun_of, held, tags, mutex] each, as one JSON array."""
+        rows = [(job_id, spec.rerun_of, int(spec.held), list(spec.tags) or None, spec.mutex)
                 for job_id, spec in given]
         return {"rows": json.dumps(rows, ensure_ascii=False)}
 
@@ -298,7 +298,12 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
         self, conn: sqlite3.Connection, queues: Sequence[str] | None, clock: Params
     ) -> IdlePlan:
         params = {"queues": self._list(queues) if queues else None, **clock}
-        due_ms, tick_ms = conn.execute(self._q["next_due"], params).fetchone()
+        due_ms, tick_ms, reopen_ms, windows_ms = conn.execute(
+            self._q["next_due"], params).fetchone()
+        if reopen_ms is not None and (due_ms is None or reopen_ms < due_ms):
+            due_ms = reopen_ms  # a rated or windowed queue's jobs may start then
+        if windows_ms is not None and (tick_ms is None or windows_ms < tick_ms):
+            tick_ms = windows_ms  # housekeeping works out a window's next stretch then
         return idle_plan(due_ms, tick_ms)
 
     def _end_attempt(
@@ -317,6 +322,15 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
         limited = held[1] if held is not None else conn.execute(
             self._q["queue_limited"], {"name": job.queue}).fetchone()
         freed = bool(limited) and not (isinstance(nxt, Job) and nxt.queue == job.queue)
+        # A mutex freed (a job waiting for it may be due now): another worker may take it. A
+        # job cancelled while it ran (the guard failed) frees its mutex now, as its attempt
+        # closes: read on that rare path only.
+        if held is not None:
+            freed = freed or bool(held[2])
+        elif wake and not freed:
+            found = self._jobs(conn, "get_job", {"id": job.id})
+            freed = bool(found) and found[0].state is State.CANCELLED \
+                and found[0].mutex is not None
         if held is None:
             if wake and freed:
                 self._wake(conn, "work", but=params["worker"])

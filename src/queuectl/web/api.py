@@ -127,16 +127,18 @@ class Api:
         return JSONResponse([info.to_dict() for info in infos])
 
     async def queue(self, request: Request) -> Response:
-        """POST /api/queues/NAME/pause|resume|limit (limit: `limit=N|none`, in the query,
-        a form or a JSON body): the queue's settings after the change."""
+        """POST /api/queues/NAME/pause|resume|limit|rate|window (`limit=N|none`,
+        `rate=N/DUR|none`, `window=[DAYS ]HH:MM-HH:MM|none` with `tz=ZONE`, in the query, a
+        form or a JSON body): the queue's settings after the change."""
         segments = path_segments(request, "/api/queues/")
         if len(segments) < 2 or segments[-1] not in QUEUE_ACTIONS:
-            return error("no such queue action (pause, resume, limit)", 404)
+            return error("no such queue action (pause, resume, limit, rate, window)", 404)
         name, action = "/".join(segments[:-1]), segments[-1]
         try:
             check_queue(name)  # before the body is read: a bad name is the first error
-            limit = await _limit_arg(request) if action == "limit" else None
-            apply = control.queue_action(name, action, limit)
+            value = await _setting_arg(request, action) if action in SETTINGS else None
+            tz = await _setting_arg(request, "tz", needed=False) if action == "window" else None
+            apply = control.queue_action(name, action, value, tz or None)
         except QueuectlError as exc:
             return failure(exc)
         done = await self.pool.run(apply)
@@ -199,21 +201,28 @@ def _list_args(request: Request) -> tuple[State | None, str | None, int | None]:
     return state, params.get("queue") or None, limit or None
 
 
-async def _limit_arg(request: Request) -> str:
-    """The `limit` of a limit action: from the query, a JSON body or a form (htmx)."""
-    if "limit" in request.query_params:
-        return request.query_params["limit"]
+SETTINGS = {"limit": "a whole number >= 0, or none", "rate": "N/DURATION, or none",
+            "window": "[DAYS ]HH:MM-HH:MM, or none"}  # what a queue action's value is
+
+
+async def _setting_arg(request: Request, key: str, needed: bool = True) -> str:
+    """The value ``key`` of a queue action (limit, rate, window, tz): from the query, a JSON
+    body (null: none) or a form (htmx); "" for an optional one not given."""
+    if key in request.query_params:
+        return request.query_params[key]
     body = (await request.body()).decode("utf-8", "replace")
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
             doc = json.loads(body)
         except ValueError:
             raise InvalidValue("the body is not JSON") from None
-        value = doc.get("limit") if isinstance(doc, dict) else None
-        return "none" if value is None else str(value)
-    values = parse_qs(body).get("limit")
+        value = doc.get(key) if isinstance(doc, dict) else None
+        return ("none" if needed else "") if value is None else str(value)
+    values = parse_qs(body).get(key)
     if not values:
-        raise InvalidValue("give a limit: a whole number >= 0, or none")
+        if not needed:
+            return ""
+        raise InvalidValue(f"give a {key}: {SETTINGS[key]}")
     return values[0]
 
 

@@ -91,12 +91,21 @@ def _queues(snap: Snapshot) -> Iterator[Metric]:
                               labels=["queue"])
     paused = GaugeMetricFamily("queuectl_queue_paused", "1 while the queue is paused.",
                                labels=["queue"])
+    rate = GaugeMetricFamily("queuectl_queue_rate_starts",
+                             "Starts the queue's rate allows per window (absent: no rate).",
+                             labels=["queue"])
+    window = GaugeMetricFamily("queuectl_queue_rate_window_seconds",
+                               "The window of the queue's rate (absent: no rate).",
+                               labels=["queue"])
     for q in snap.queues:
         running.add_metric([q.name], q.running)
         paused.add_metric([q.name], int(q.paused))
         if q.limit is not None:
             limit.add_metric([q.name], q.limit)
-    yield from (running, limit, paused)
+        if q.rate is not None:
+            rate.add_metric([q.name], q.rate.count)
+            window.add_metric([q.name], q.rate.window_ms / 1000)
+    yield from (running, limit, paused, rate, window)
 
 
 def _attempts(snap: Snapshot) -> Iterator[Metric]:

@@ -423,25 +423,55 @@ SELECT queuectl_fold_counts(%(min_rows)s)
 VACUUM FULL job_counts
 
 -- name: queue_settings
--- Queue settings: the paused or limited queues (a row only while paused or limited).
-SELECT name, paused, concurrency_limit FROM queues ORDER BY name
+-- Queue settings: the paused, limited or rated queues (a row only while they are).
+SELECT name, paused, concurrency_limit, rate_count, rate_ms, window_spec, window_tz
+FROM queues ORDER BY name
 
 -- name: queue_get
 -- Locked: changes of one queue's settings are serialized (read, then put or drop).
-SELECT name, paused, concurrency_limit FROM queues WHERE name = %(name)s FOR UPDATE
+SELECT name, paused, concurrency_limit, rate_count, rate_ms, window_spec, window_tz
+FROM queues
+WHERE name = %(name)s FOR UPDATE
 
 -- name: queue_put
-INSERT INTO queues (name, paused, concurrency_limit, updated_at)
-VALUES (%(name)s, %(paused)s, %(limit)s::bigint, queuectl_now_ms())
+INSERT INTO queues (name, paused, concurrency_limit, updated_at, rate_count, rate_ms,
+                    window_spec, window_tz, window_opens, window_closes)
+VALUES (%(name)s, %(paused)s, %(limit)s::bigint, queuectl_now_ms(), %(rate_count)s::bigint,
+        %(rate_ms)s::bigint, %(window_spec)s::text, %(window_tz)s::text,
+        %(window_opens)s::bigint, %(window_closes)s::bigint)
 ON CONFLICT (name) DO UPDATE
 SET paused = excluded.paused, concurrency_limit = excluded.concurrency_limit,
-    updated_at = excluded.updated_at
+    updated_at = excluded.updated_at, rate_count = excluded.rate_count,
+    rate_ms = excluded.rate_ms, window_spec = excluded.window_spec,
+    window_tz = excluded.window_tz, window_opens = excluded.window_opens,
+    window_closes = excluded.window_closes
+
+-- name: queue_windows_ended
+-- The windowed queues whose stretch has ended: the next one is worked out (windows.py).
+SELECT name, window_spec, window_tz FROM queues
+WHERE window_spec IS NOT NULL AND window_closes <= queuectl_now_ms()
+
+-- name: queue_window_move
+UPDATE queues SET window_opens = %(opens)s, window_closes = %(closes)s
+WHERE name = %(name)s
+
+-- name: queue_forget_starts
+-- A rate removed: the starts kept for it go.
+DELETE FROM queue_starts WHERE queue = %(name)s
 
 -- name: queue_drop
 DELETE FROM queues WHERE name = %(name)s
 
 -- name: queue_has_jobs
 SELECT EXISTS (SELECT 1 FROM jobs WHERE queue = %(name)s)
+
+-- name: mutex_holder
+-- The job that holds mutex %(name)s now (running, or cancelled while it ran and not ended yet).
+SELECT id FROM jobs WHERE mutex = %(name)s AND state = 'processing'
+UNION ALL
+SELECT j.id FROM attempts a JOIN jobs j ON j.id = a.job_id
+WHERE a.finished_at IS NULL AND j.state = 'cancelled' AND j.mutex = %(name)s
+LIMIT 1
 
 -- name: queue_counts
 -- Jobs per queue and state: one pass over the jobs (queue list is a command, not a hot path).
@@ -470,6 +500,24 @@ WITH inserted AS (
     RETURNING *
 )
 SELECT * FROM inserted
+
+-- name: replace_waiting
+-- `enqueue --on-duplicate replace`: the fields of the waiting job holding the key become the
+-- duplicate's (not its id, key, dependencies or hold); a job running (or claimed meanwhile)
+-- is left alone. Due at the duplicate's run_at, or now.
+UPDATE jobs
+SET command = %(command)s, max_retries = %(max_retries)s, priority = %(priority)s,
+    timeout = %(timeout)s::double precision, queue = %(queue)s, cwd = %(cwd)s,
+    env = %(env)s::text, tags = %(tags)s::text, mutex = %(mutex)s::text,
+    run_at = coalesce(%(run_at)s::bigint, queuectl_now_ms()), updated_at = queuectl_now_ms()
+WHERE id = %(id)s AND state IN ('pending', 'failed')
+RETURNING id
+
+-- name: debounce_waiting
+-- `enqueue --debounce`: the waiting job holding the key is due that long from now.
+UPDATE jobs SET run_at = queuectl_now_ms() + %(debounce_ms)s::bigint, updated_at = queuectl_now_ms()
+WHERE id = %(id)s AND state IN ('pending', 'failed')
+RETURNING id
 
 -- name: job_with_unique_key
 -- The job holding a unique key: the one pending, failed or processing with it.
@@ -724,9 +772,10 @@ UPDATE jobs SET run_at_fixed = true WHERE id = ANY(%(ids)s::text[])
 -- for the jobs that give them: one array per column. After block_waiting, which sets
 -- blocked_by: a held job counts one more (see hold_job).
 UPDATE jobs SET rerun_of = given.rerun_of, held = given.held, tags = given.tags,
-    blocked_by = blocked_by + given.held::int
-FROM unnest(%(id)s::text[], %(rerun_of)s::text[], %(held)s::boolean[], %(tags)s::text[])
-     AS given (id, rerun_of, held, tags)
+    mutex = given.mutex, blocked_by = blocked_by + given.held::int
+FROM unnest(%(id)s::text[], %(rerun_of)s::text[], %(held)s::boolean[], %(tags)s::text[],
+            %(mutex)s::text[])
+     AS given (id, rerun_of, held, tags, mutex)
 WHERE jobs.id = given.id
 
 -- name: clock_reading

@@ -43,7 +43,8 @@ CREATE TABLE jobs (
     rerun_of     text,                         -- the ended job `rerun` made this one from
     held         boolean NOT NULL DEFAULT false, -- `hold`: counted in blocked_by too, so that
                                                  -- the claim's indexes leave it out
-    tags         text                           -- JSON array of strings, or NULL: none
+    tags         text,                          -- JSON array of strings, or NULL: none
+    mutex        text                           -- `enqueue --mutex`: see mutexes_held
 );
 
 -- The claim walks this index in order and stops at the first due row that no other
@@ -200,24 +201,68 @@ CREATE TABLE queues (
     name              text    PRIMARY KEY,
     paused            boolean NOT NULL DEFAULT false,
     concurrency_limit bigint,                   -- NULL: no limit
-    updated_at        bigint  NOT NULL
+    updated_at        bigint  NOT NULL,
+    rate_count        bigint,                   -- `queue rate`: N; NULL: no rate
+    rate_ms           bigint,                   -- DUR in ms
+    -- `queue window`: as given (NULL: none), its zone, and the stretch (ms) it is open now
+    -- or opens next; after window_closes the queue stays closed until a worker's
+    -- housekeeping works out the next stretch
+    window_spec       text,
+    window_tz         text,
+    window_opens      bigint,
+    window_closes     bigint
 );
+
+-- The clock as a statement inside a function reads it, for the start of a claimed attempt.
+-- queuectl_now_ms() is the transaction's start, and a claim's UPDATE runs with a snapshot
+-- taken later (a new one per statement of a plpgsql function in READ COMMITTED): it may
+-- claim a job that a dependency's end released after the claim's transaction began, so a
+-- start stamped at the transaction's start could precede the end that allowed it.
+-- (A clock given to the store stands for it too: migrations/0013.)
+CREATE FUNCTION queuectl_clock_ms() RETURNS bigint
+    LANGUAGE sql VOLATILE
+    AS $$ SELECT coalesce(nullif(current_setting('queuectl.now_ms', true), '')::bigint,
+                          (extract(epoch FROM clock_timestamp()) * 1000)::bigint) $$;
+
+-- The starts of each rated queue's jobs within its window (older ones are deleted as new
+-- ones come). A rated queue has a row in queues, so its claims take the steered path, which
+-- locks that row before it counts these: the rate is never exceeded. Queues without a rate
+-- write nothing here.
+CREATE TABLE queue_starts (
+    queue      text   NOT NULL,
+    started_at bigint NOT NULL
+);
+CREATE INDEX queue_starts_queue ON queue_starts (queue, started_at);
+
+-- How many jobs of queue p_queue started in the last p_window_ms, by the clock a claim
+-- stamps a start with.
+CREATE FUNCTION queuectl_queue_starts(p_queue text, p_window_ms bigint) RETURNS bigint
+    LANGUAGE sql VOLATILE
+    AS $$ SELECT count(*) FROM queue_starts
+          WHERE queue = p_queue AND started_at > queuectl_clock_ms() - p_window_ms $$;
 
 -- How many jobs of queue p_queue run now: those processing, and those cancelled while
 -- running whose process has not ended yet (its attempt's row, opened by the cancel, is still
 -- open: the worker grants a grace before SIGKILL), so a cancel never lets a limit be passed.
 CREATE FUNCTION queuectl_queue_running(p_queue text) RETURNS bigint
     LANGUAGE sql STABLE
-    AS $$ SELECT (SELECT count(*) FROM jobs WHERE state = 'processing' AND queue = p_queue)
+    AS $$ SELECT (SELECT count(*) FROM (SELECT queue FROM jobs WHERE state = 'processing'
+                                        OFFSET 0) AS running
+                  WHERE running.queue = p_queue)
                + (SELECT count(*) FROM attempts a JOIN jobs j ON j.id = a.job_id
                   WHERE a.finished_at IS NULL AND j.state = 'cancelled' AND j.queue = p_queue) $$;
 
--- The queues no claim may take from right now, as a first look without locks: paused, or
--- running as many jobs as their limit.
+-- The queues no claim may take from right now, as a first look without locks: paused,
+-- running as many jobs as their limit, started as many as their rate allows
+-- (queuectl_queue_starts above), or outside their window (which needs no lock: no claim
+-- moves it).
 CREATE VIEW queues_blocked AS
 SELECT name FROM queues
 WHERE paused
-   OR (concurrency_limit IS NOT NULL AND concurrency_limit <= queuectl_queue_running(name));
+   OR (concurrency_limit IS NOT NULL AND concurrency_limit <= queuectl_queue_running(name))
+   OR rate_count <= queuectl_queue_starts(name, rate_ms)
+   OR (window_spec IS NOT NULL
+       AND NOT (window_opens <= queuectl_now_ms() AND queuectl_now_ms() < window_closes));
 
 -- At most one job per unique key among the jobs that may still run. Jobs without a key
 -- are not in the index, so it costs them nothing.
@@ -231,8 +276,8 @@ CREATE UNIQUE INDEX jobs_unique_key ON jobs (unique_key)
 -- Take the best ready job for p_worker (p_queues NULL or empty: any queue); nothing for a
 -- worker that is not registered (taken for lost, it registers again before it claims).
 -- Returns the claimed job, or no row.
--- While the queues table is empty (no queue paused or limited) the claim is the two
--- statements below; otherwise queuectl_claim_steered decides.
+-- While the queues table is empty (no queue paused or limited) and no ready job holds a
+-- mutex, the claim is the two statements below; otherwise queuectl_claim_steered decides.
 CREATE FUNCTION queuectl_claim(p_worker text, p_queues text[]) RETURNS SETOF jobs
     LANGUAGE plpgsql AS $$
 DECLARE
@@ -244,6 +289,11 @@ BEGIN
     END IF;
     -- queues: some queue is paused or limited.
     PERFORM 1 FROM queues LIMIT 1;
+    IF NOT FOUND THEN
+        -- mutexes: some ready job holds a mutex.
+        PERFORM 1 FROM jobs
+        WHERE mutex IS NOT NULL AND state IN ('pending', 'failed') AND blocked_by = 0 LIMIT 1;
+    END IF;
     IF FOUND THEN
         RETURN QUERY SELECT * FROM queuectl_claim_steered(p_worker, coalesce(p_queues, '{}'));
         RETURN;
@@ -277,44 +327,72 @@ BEGIN
     RETURN NEXT job;
 END $$;
 
--- The clock as a statement inside a function reads it, for the start of a claimed attempt.
--- queuectl_now_ms() is the transaction's start, and a claim's UPDATE runs with a snapshot
--- taken later (a new one per statement of a plpgsql function in READ COMMITTED): it may
--- claim a job that a dependency's end released after the claim's transaction began, so a
--- start stamped at the transaction's start could precede the end that allowed it.
--- (A clock given to the store stands for it too: migrations/0013.)
-CREATE FUNCTION queuectl_clock_ms() RETURNS bigint
-    LANGUAGE sql VOLATILE
-    AS $$ SELECT coalesce(nullif(current_setting('queuectl.now_ms', true), '')::bigint,
-                          (extract(epoch FROM clock_timestamp()) * 1000)::bigint) $$;
-
--- The claim while some queue is paused or limited. A limit of N is never exceeded: the
--- claim of a job in a queue that has a row locks that row (FOR UPDATE) and counts the
--- queue's processing jobs after the lock is granted (each statement of a plpgsql function
--- takes a new snapshot in READ COMMITTED, so it sees every claim committed before it), so
--- claims of one paused or limited queue are serialized while other queues' claims never wait. A
--- claim locks at most one queue row: after one that turned out full or paused it passes
--- over every paused or limited queue, so two claimers never wait on each other's queue rows.
-CREATE FUNCTION queuectl_claim_steered(p_worker text, p_queues text[]) RETURNS SETOF jobs
+-- The claim while some queue is paused or limited, or some ready job holds a mutex.
+-- Queues: a limit of N is never exceeded: the claim of a job in a queue that has a row locks
+-- that row (FOR UPDATE) and counts the queue's processing jobs after the lock is granted
+-- (each statement of a plpgsql function takes a new snapshot in READ COMMITTED, so it sees
+-- every claim committed before it), so claims of one paused or limited queue are serialized
+-- while other queues' claims never wait. A claim locks at most one queue row: after one
+-- that turned out full or paused it passes over every paused or limited queue, so two
+-- claimers never wait on each other's queue rows.
+-- Mutexes: the claim of a job holding mutex M takes a transaction-scoped advisory lock on M
+-- and, once it has it, reads whether a job holds M (a new snapshot again: every claim of M
+-- committed before is seen), so claims of one mutex are serialized. The lock is only ever
+-- tried, never waited for: a claimer that finds it taken passes over M, as over a held one
+-- (another claimer is deciding on M), so no two claimers wait on each other.
+CREATE FUNCTION queuectl_claim_steered(p_worker text, p_queues text[])
+    RETURNS SETOF jobs
     LANGUAGE plpgsql AS $$
 DECLARE
     job jobs;
     skip text[];
+    busy text[];
+    taken bigint[] := '{}';
+    best bigint;
     pick record;
     q queues;
     locked boolean := false;
 BEGIN
     SELECT coalesce(array_agg(name), '{}') INTO skip FROM queues_blocked;
+    SELECT coalesce(array_agg(mutex), '{}') INTO busy FROM mutexes_held;
     LOOP
-        SELECT seq, queue INTO pick FROM jobs
-        WHERE state IN ('pending', 'failed') AND blocked_by = 0
+        -- held back: the best ready job of each queue that may start one, by a loose scan
+        -- (the ready queues, one index step each, then each one's best job), so the due
+        -- jobs of a skipped queue are never walked over however many; then that job is
+        -- locked, and one another claimer holds (or took meanwhile) is passed over.
+        WITH RECURSIVE seen(queue) AS (
+            SELECT (SELECT queue FROM jobs WHERE state IN ('pending', 'failed') AND blocked_by = 0
+                    ORDER BY queue LIMIT 1)  -- (min() would be planned as a walk of jobs_due)
+            UNION ALL
+            SELECT (SELECT queue FROM jobs
+                    WHERE state IN ('pending', 'failed') AND blocked_by = 0
+                      AND queue > seen.queue
+                    ORDER BY queue LIMIT 1)
+            FROM seen WHERE seen.queue IS NOT NULL)
+        SELECT head.seq INTO best FROM seen
+        CROSS JOIN LATERAL (
+            SELECT seq, priority, run_at FROM jobs
+            WHERE queue >= seen.queue AND queue <= seen.queue
+              AND state IN ('pending', 'failed') AND blocked_by = 0
+              AND run_at <= queuectl_now_ms()
+              AND (mutex IS NULL OR mutex <> ALL(busy)) AND seq <> ALL(taken)
+            -- the queue as a range, and first in the order: only jobs_ready_queue gives
+            -- this order (with "queue =" the planner drops the queue from the order, and
+            -- jobs_ready, walked with a filter on the queue, would pass every held job)
+            ORDER BY queue, priority DESC, run_at, seq LIMIT 1) AS head
+        WHERE seen.queue IS NOT NULL AND seen.queue <> ALL(skip)
+          AND (cardinality(p_queues) = 0 OR seen.queue = ANY(p_queues))
+        ORDER BY head.priority DESC, head.run_at, head.seq LIMIT 1;
+        IF best IS NULL THEN
+            RETURN;
+        END IF;
+        SELECT seq, queue, mutex INTO pick FROM jobs
+        WHERE seq = best AND state IN ('pending', 'failed') AND blocked_by = 0
           AND run_at <= queuectl_now_ms()
-          AND (cardinality(p_queues) = 0 OR queue = ANY(p_queues))
-          AND queue <> ALL(skip)
-        ORDER BY priority DESC, run_at, seq LIMIT 1
         FOR UPDATE SKIP LOCKED;
         IF NOT FOUND THEN
-            RETURN;
+            taken := taken || best;
+            CONTINUE;
         END IF;
         PERFORM 1 FROM queues WHERE name = pick.queue;
         IF FOUND THEN
@@ -329,6 +407,23 @@ BEGIN
                 skip := skip || pick.queue;
                 CONTINUE;
             END IF;
+            -- rates: as many starts in the window as the rate allows
+            IF FOUND AND q.rate_count <= queuectl_queue_starts(pick.queue, q.rate_ms) THEN
+                skip := skip || pick.queue;
+                CONTINUE;
+            END IF;
+        END IF;
+        IF pick.mutex IS NOT NULL THEN  -- mutexes
+            IF NOT pg_try_advisory_xact_lock(hashtextextended('queuectl mutex ' || pick.mutex, 0))
+            THEN
+                busy := busy || pick.mutex;
+                CONTINUE;
+            END IF;
+            PERFORM 1 FROM mutexes_held WHERE mutex = pick.mutex;  -- after the lock: see above
+            IF FOUND THEN
+                busy := busy || pick.mutex;
+                CONTINUE;
+            END IF;
         END IF;
         UPDATE jobs
         SET state = 'processing', worker = p_worker, runs = runs + 1,
@@ -336,6 +431,11 @@ BEGIN
             finished_at = NULL, exit_code = NULL, updated_at = queuectl_now_ms()
         WHERE seq = pick.seq
         RETURNING * INTO job;
+        IF q.rate_count IS NOT NULL AND q.name = job.queue THEN  -- rates: the start counts
+            DELETE FROM queue_starts
+            WHERE queue = job.queue AND started_at <= job.started_at - q.rate_ms;
+            INSERT INTO queue_starts (queue, started_at) VALUES (job.queue, job.started_at);
+        END IF;
         RETURN NEXT job;
         RETURN;
     END LOOP;
@@ -520,13 +620,73 @@ CREATE FUNCTION queuectl_idle_plan(p_queues text[]) RETURNS jsonb
     AS $$
 BEGIN
     RETURN jsonb_build_object(
-        'due_ms', (SELECT min(run_at) - queuectl_now_ms() FROM jobs
-                   WHERE state IN ('pending', 'failed') AND blocked_by = 0
-                     AND (coalesce(cardinality(p_queues), 0) = 0 OR queue = ANY(p_queues))
-                     AND queue NOT IN (SELECT name FROM queues_blocked)),
+        'due_ms', least(
+            CASE WHEN EXISTS (SELECT 1 FROM queues) THEN
+            -- held back: the earliest due time of each queue that may start jobs, by a
+            -- loose scan (its ready queues, then each one's priorities, one index step
+            -- each, then the first due time of each), so held-back jobs are never walked
+            (WITH RECURSIVE seen(queue) AS (
+                 SELECT (SELECT queue FROM jobs
+                         WHERE state IN ('pending', 'failed') AND blocked_by = 0
+                         ORDER BY queue LIMIT 1)
+                 UNION ALL
+                 SELECT (SELECT queue FROM jobs
+                         WHERE state IN ('pending', 'failed') AND blocked_by = 0
+                           AND queue > seen.queue
+                         ORDER BY queue LIMIT 1)
+                 FROM seen WHERE seen.queue IS NOT NULL),
+             prio(queue, priority) AS (
+                 SELECT seen.queue,
+                        (SELECT priority FROM jobs
+                         WHERE queue >= seen.queue AND queue <= seen.queue
+                           AND state IN ('pending', 'failed') AND blocked_by = 0
+                         ORDER BY queue, priority DESC LIMIT 1)
+                 FROM seen
+                 WHERE seen.queue IS NOT NULL
+                   AND (coalesce(cardinality(p_queues), 0) = 0 OR seen.queue = ANY(p_queues))
+                   AND seen.queue NOT IN (SELECT name FROM queues_blocked)
+                 UNION ALL
+                 SELECT prio.queue,
+                        (SELECT priority FROM jobs
+                         WHERE queue >= prio.queue AND queue <= prio.queue
+                           AND state IN ('pending', 'failed') AND blocked_by = 0
+                           AND priority < prio.priority
+                         ORDER BY queue, priority DESC LIMIT 1)
+                 FROM prio WHERE prio.priority IS NOT NULL)
+             SELECT min((SELECT run_at FROM jobs
+                         -- ranges, not "=": see the claim's head above
+                         WHERE queue >= prio.queue AND queue <= prio.queue
+                           AND priority >= prio.priority AND priority <= prio.priority
+                           AND state IN ('pending', 'failed') AND blocked_by = 0
+                           AND (mutex IS NULL
+                                OR mutex NOT IN (SELECT mutex FROM mutexes_held))
+                         ORDER BY queue, priority DESC, run_at LIMIT 1))
+                    - queuectl_now_ms()
+             FROM prio WHERE prio.priority IS NOT NULL)
+            ELSE
+            (SELECT min(run_at) - queuectl_now_ms() FROM jobs
+             WHERE state IN ('pending', 'failed') AND blocked_by = 0
+               AND (coalesce(cardinality(p_queues), 0) = 0 OR queue = ANY(p_queues))
+               AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held)))
+            END,
+            (SELECT min(coalesce(
+                        (SELECT min(s.started_at) FROM queue_starts AS s
+                         WHERE s.queue = q.name
+                           AND s.started_at > queuectl_now_ms() - q.rate_ms) + q.rate_ms,
+                        CASE WHEN q.window_opens > queuectl_now_ms() THEN q.window_opens END))
+                    - queuectl_now_ms()
+             FROM queues AS q
+             WHERE (q.rate_count IS NOT NULL OR q.window_spec IS NOT NULL)
+               AND (coalesce(cardinality(p_queues), 0) = 0 OR q.name = ANY(p_queues))
+               -- (a scalar subquery, not EXISTS, which is planned as a join over every job)
+               AND (SELECT 1 FROM jobs
+                    WHERE queue = q.name AND state IN ('pending', 'failed') AND blocked_by = 0
+                    LIMIT 1) IS NOT NULL)),
         'held', false,
-        'tick_ms', (SELECT min(next_run_at) - queuectl_now_ms() FROM cron_schedules
-                    WHERE NOT paused));
+        'tick_ms', least(
+            (SELECT min(next_run_at) - queuectl_now_ms() FROM cron_schedules WHERE NOT paused),
+            (SELECT min(window_closes) - queuectl_now_ms() FROM queues
+             WHERE window_spec IS NOT NULL)));
 END $$;
 
 -- The last reading of the server's clock beside a host's boot-time clock (CLOCK_BOOTTIME,
@@ -538,3 +698,51 @@ CREATE TABLE clock_readings (
     store_ms bigint NOT NULL,                 -- the server's clock, epoch ms
     boot_ms  bigint NOT NULL                  -- CLOCK_BOOTTIME of that boot, ms
 );
+
+-- `enqueue --mutex NAME`: at most one job holding NAME runs at once, across every host.
+-- The running jobs that hold a mutex (never more of them than workers), and the ready ones:
+-- the claim looks for one of those before it takes the steered path (an empty index while
+-- no waiting job holds a mutex).
+CREATE INDEX jobs_mutex_running ON jobs (mutex) WHERE mutex IS NOT NULL AND state = 'processing';
+CREATE INDEX jobs_mutex_ready ON jobs (seq)
+    WHERE mutex IS NOT NULL AND state IN ('pending', 'failed') AND blocked_by = 0;
+
+-- The mutexes held now: by a running job, or by one cancelled while it ran whose process has
+-- not ended yet (its attempt's row, opened by the cancel, is still open: the worker grants a
+-- grace before SIGKILL). A lost worker's job frees its mutex when it is recovered.
+CREATE VIEW mutexes_held AS
+SELECT mutex FROM jobs WHERE mutex IS NOT NULL AND state = 'processing'
+UNION ALL
+SELECT j.mutex FROM attempts a JOIN jobs j ON j.id = a.job_id
+WHERE a.finished_at IS NULL AND j.state = 'cancelled' AND j.mutex IS NOT NULL;
+
+-- The end of an attempt of a job that holds a mutex (a finish, a recovery, or the end of a
+-- job cancelled while it ran) frees the mutex: an idle worker is woken (delivered on commit)
+-- for a job that waited for it. The triggers' WHEN leaves every other job's end alone.
+CREATE FUNCTION queuectl_mutex_freed() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('queuectl', 'work');
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER jobs_mutex_freed AFTER UPDATE OF state ON jobs
+    FOR EACH ROW WHEN (OLD.state = 'processing' AND NEW.state <> 'processing'
+                       AND OLD.mutex IS NOT NULL)
+    EXECUTE FUNCTION queuectl_mutex_freed();
+
+-- A job cancelled while it ran holds its mutex until its attempt's row, opened by the
+-- cancel, is closed (rows are opened while a job runs only by a cancel or saved output).
+CREATE FUNCTION queuectl_mutex_freed_by_attempt() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM jobs WHERE id = NEW.job_id AND state = 'cancelled' AND mutex IS NOT NULL;
+    IF FOUND THEN
+        PERFORM pg_notify('queuectl', 'work');
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER attempts_mutex_freed AFTER UPDATE OF finished_at ON attempts
+    FOR EACH ROW WHEN (OLD.finished_at IS NULL AND NEW.finished_at IS NOT NULL)
+    EXECUTE FUNCTION queuectl_mutex_freed_by_attempt();

@@ -92,21 +92,53 @@ SELECT count(*) FROM jobs WHERE held <> 0 AND state IN ('pending', 'failed')
 -- name: claim_any
 -- Only a registered worker claims: one taken for lost (its row removed) registers again
 -- first. The EXISTS is evaluated once per statement, through the workers' primary key.
--- Queues: no job of a paused queue, or of a queue running its limit, is taken;
--- queues_blocked (migrations/0005) is read once per statement, inside the write lock, and
--- only when the queues table has a row: with none (no queue paused or limited) nothing is
--- blocked, and the NOT IN's list would cost a temporary table per claim (~27,000
--- instructions of a worker's ~720,000 per job).
+-- Queues: no job of a paused queue, of a queue running its limit, of one whose rate allows
+-- no start now or whose window is closed, is taken; queues_blocked (migrations/0005) and
+-- the rates and windows are read once per statement, inside the write lock, and only when
+-- the queues table has a row: with none nothing is blocked, and the NOT IN's list would
+-- cost a temporary table per claim (~27,000 instructions of a worker's ~720,000 per job).
 UPDATE jobs
 SET state = 'processing', worker = :worker, runs = runs + 1, started_at = :now,
     finished_at = NULL, exit_code = NULL, updated_at = :now
-WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready  -- walk the ready index in claim
+-- Held back: while some queue has settings, the claim takes the best ready job of each
+-- queue that may start one (a loose scan: the ready queues found one index step each, then
+-- each one's best job), so due jobs that a paused, full, rated or closed queue holds back are
+-- never walked over, however many (bench/heldback.py).
+WHERE seq = CASE WHEN EXISTS (SELECT 1 FROM queues) THEN
+           (WITH RECURSIVE seen(queue) AS (
+                 SELECT (SELECT queue FROM jobs INDEXED BY jobs_ready_queue
+                         WHERE state IN ('pending', 'failed') AND blocked_by = 0
+                         ORDER BY queue LIMIT 1)
+                 UNION ALL
+                 SELECT (SELECT queue FROM jobs INDEXED BY jobs_ready_queue
+                         WHERE state IN ('pending', 'failed') AND blocked_by = 0
+                           AND queue > seen.queue
+                         ORDER BY queue LIMIT 1)
+                 FROM seen WHERE seen.queue IS NOT NULL)
+             SELECT head.seq FROM seen
+             JOIN jobs AS head ON head.seq = (
+                 SELECT seq FROM jobs INDEXED BY jobs_ready_queue
+                 WHERE queue = seen.queue AND state IN ('pending', 'failed')
+                   AND blocked_by = 0 AND run_at <= :now
+                   AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))
+                 ORDER BY priority DESC, run_at, seq LIMIT 1)
+             WHERE seen.queue NOT IN (SELECT name FROM queues_blocked)
+               AND seen.queue NOT IN (SELECT name FROM queues AS q
+                     WHERE q.rate_count <= (SELECT count(*) FROM queue_starts AS s
+                                            WHERE s.queue = q.name
+                                              AND s.started_at > :now - q.rate_ms)
+                        OR (q.window_spec IS NOT NULL
+                            AND NOT (q.window_opens <= :now AND :now < q.window_closes)))
+             ORDER BY head.priority DESC, head.run_at, head.seq LIMIT 1)
+           ELSE
+            (SELECT seq FROM jobs INDEXED BY jobs_ready  -- walk the ready index in claim
                                                            -- order; unforced, the planner
                                                            -- sorts every pending row
              WHERE state IN ('pending', 'failed') AND blocked_by = 0 AND run_at <= :now
-               AND (NOT EXISTS (SELECT 1 FROM queues)  -- as claim_any
-                    OR queue NOT IN (SELECT name FROM queues_blocked))  -- paused, at its limit
-             ORDER BY priority DESC, run_at, seq LIMIT 1)
+               -- (no queue has settings) mutexes: none that a running job holds
+               -- (mutexes_held: read once per statement, and only once a candidate holds one)
+               AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))
+             ORDER BY priority DESC, run_at, seq LIMIT 1) END
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
           created_at, updated_at, started_at, finished_at, exit_code, last_error, worker,
@@ -117,12 +149,32 @@ RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, r
 UPDATE jobs
 SET state = 'processing', worker = :worker, runs = runs + 1, started_at = :now,
     finished_at = NULL, exit_code = NULL, updated_at = :now
-WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready_queue
+-- Held back: as claim_any, over the queues given.
+WHERE seq = CASE WHEN EXISTS (SELECT 1 FROM queues) THEN
+           (WITH seen(queue) AS (SELECT value FROM json_each(:queues))
+             SELECT head.seq FROM seen
+             JOIN jobs AS head ON head.seq = (
+                 SELECT seq FROM jobs INDEXED BY jobs_ready_queue
+                 WHERE queue = seen.queue AND state IN ('pending', 'failed')
+                   AND blocked_by = 0 AND run_at <= :now
+                   AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))
+                 ORDER BY priority DESC, run_at, seq LIMIT 1)
+             WHERE seen.queue NOT IN (SELECT name FROM queues_blocked)
+               AND seen.queue NOT IN (SELECT name FROM queues AS q
+                     WHERE q.rate_count <= (SELECT count(*) FROM queue_starts AS s
+                                            WHERE s.queue = q.name
+                                              AND s.started_at > :now - q.rate_ms)
+                        OR (q.window_spec IS NOT NULL
+                            AND NOT (q.window_opens <= :now AND :now < q.window_closes)))
+             ORDER BY head.priority DESC, head.run_at, head.seq LIMIT 1)
+           ELSE
+            (SELECT seq FROM jobs INDEXED BY jobs_ready_queue
              WHERE state IN ('pending', 'failed') AND blocked_by = 0 AND run_at <= :now
                AND queue IN (SELECT value FROM json_each(:queues))
-               AND (NOT EXISTS (SELECT 1 FROM queues)  -- as claim_any
-                    OR queue NOT IN (SELECT name FROM queues_blocked))  -- paused, at its limit
-             ORDER BY priority DESC, run_at, seq LIMIT 1)
+               -- (no queue has settings) mutexes: none that a running job holds
+               -- (mutexes_held: read once per statement, and only once a candidate holds one)
+               AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))
+             ORDER BY priority DESC, run_at, seq LIMIT 1) END
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
           created_at, updated_at, started_at, finished_at, exit_code, last_error, worker,
@@ -133,14 +185,73 @@ RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, r
 -- is served); min() with this WHERE would read every pending row. Jobs of blocked queues
 -- (paused, or running their limit) are not waited for: a freed place or a resume wakes a
 -- worker. Second: cron_next's answer, so that an idle worker plans its sleep in one read.
-SELECT (SELECT min(run_at) - :now FROM (
+SELECT CASE WHEN EXISTS (SELECT 1 FROM queues) THEN
+       -- Held back: while some queue has settings, the earliest due time of each queue that
+       -- may start jobs, found by a loose scan (its ready queues, then each one's
+       -- priorities, one index step each, then the first due time of each priority), so
+       -- the jobs held back are never walked over (bench/heldback.py).
+       (WITH RECURSIVE seen(queue) AS (
+                 SELECT (SELECT queue FROM jobs INDEXED BY jobs_ready_queue
+                         WHERE state IN ('pending', 'failed') AND blocked_by = 0
+                         ORDER BY queue LIMIT 1)
+                 UNION ALL
+                 SELECT (SELECT queue FROM jobs INDEXED BY jobs_ready_queue
+                         WHERE state IN ('pending', 'failed') AND blocked_by = 0
+                           AND queue > seen.queue
+                         ORDER BY queue LIMIT 1)
+                 FROM seen WHERE seen.queue IS NOT NULL),
+             open(queue) AS (
+                 SELECT queue FROM seen
+                 WHERE queue IS NOT NULL
+                   AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+                   AND queue NOT IN (SELECT name FROM queues_blocked)
+                   AND queue NOT IN (SELECT name FROM queues AS q
+                     WHERE q.rate_count <= (SELECT count(*) FROM queue_starts AS s
+                                            WHERE s.queue = q.name
+                                              AND s.started_at > :now - q.rate_ms)
+                        OR (q.window_spec IS NOT NULL
+                            AND NOT (q.window_opens <= :now AND :now < q.window_closes)))),
+             prio(queue, priority) AS (
+                 SELECT queue, (SELECT priority FROM jobs INDEXED BY jobs_ready_queue
+                                WHERE queue = open.queue AND state IN ('pending', 'failed')
+                                  AND blocked_by = 0
+                                ORDER BY priority DESC LIMIT 1)
+                 FROM open
+                 UNION ALL
+                 SELECT queue, (SELECT priority FROM jobs INDEXED BY jobs_ready_queue
+                                WHERE queue = prio.queue AND state IN ('pending', 'failed')
+                                  AND blocked_by = 0 AND priority < prio.priority
+                                ORDER BY priority DESC LIMIT 1)
+                 FROM prio WHERE prio.priority IS NOT NULL)
+        SELECT min((SELECT run_at FROM jobs INDEXED BY jobs_ready_queue
+                    WHERE queue = prio.queue AND priority = prio.priority
+                      AND state IN ('pending', 'failed') AND blocked_by = 0
+                      AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))
+                    ORDER BY run_at LIMIT 1)) - :now
+        FROM prio WHERE prio.priority IS NOT NULL)
+       ELSE (SELECT min(run_at) - :now FROM (
             SELECT run_at FROM jobs INDEXED BY jobs_due
             WHERE state IN ('pending', 'failed') AND blocked_by = 0
               AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
-              AND (NOT EXISTS (SELECT 1 FROM queues)  -- as claim_any
-                   OR queue NOT IN (SELECT name FROM queues_blocked))
-            ORDER BY run_at LIMIT 1)),
-       (SELECT min(next_run_at) - :now FROM cron_schedules WHERE paused = 0)
+              AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))
+            ORDER BY run_at LIMIT 1)) END,
+       (SELECT min(next_run_at) - :now FROM cron_schedules WHERE paused = 0),
+       -- Third: ms until a queue with waiting jobs that its rate or its window holds back
+       -- may start one again (its oldest start in the window leaves it; its window opens);
+       -- NULL: none.
+       (SELECT min(coalesce(
+                   (SELECT min(s.started_at) FROM queue_starts AS s
+                    WHERE s.queue = q.name AND s.started_at > :now - q.rate_ms) + q.rate_ms,
+                   CASE WHEN q.window_opens > :now THEN q.window_opens END)) - :now
+        FROM queues AS q
+        WHERE (q.rate_count IS NOT NULL OR q.window_spec IS NOT NULL)
+          AND (:queues IS NULL OR q.name IN (SELECT value FROM json_each(:queues)))
+          AND EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_ready_queue
+                      WHERE queue = q.name AND state IN ('pending', 'failed')
+                        AND blocked_by = 0)),
+       -- Fourth: ms until a window's stretch ends, when housekeeping works out its next
+       -- (a tick, as a schedule's).
+       (SELECT min(window_closes) - :now FROM queues WHERE window_spec IS NOT NULL)
 
 -- name: finish_job
 -- Guarded: the job must still be this worker's attempt :number (not cancelled or recovered
@@ -153,7 +264,8 @@ WHERE id = :id AND state = 'processing' AND worker = :worker AND runs = :number
 -- have released waiting ones (migrations/0004), and whether its queue has a limit (its end
 -- frees a place that a held job may be waiting for).
 RETURNING has_dependents,
-          (SELECT concurrency_limit IS NOT NULL FROM queues WHERE name = jobs.queue) AS limited
+          (SELECT concurrency_limit IS NOT NULL FROM queues WHERE name = jobs.queue) AS limited,
+          mutex IS NOT NULL AS exclusive  -- its end frees a mutex: a waiting job may take it
 
 -- name: record_attempt
 -- An attempt's row is written when it ends: one insert per job, where a row opened at the
@@ -486,28 +598,56 @@ WHERE name = :name
 SELECT tick, blocked_by FROM cron_skipped WHERE name = :name ORDER BY tick DESC LIMIT :limit
 
 -- name: queue_settings
--- Queue settings: the paused or limited queues (a row only while paused or limited).
-SELECT name, paused, concurrency_limit FROM queues ORDER BY name
+-- Queue settings: the paused, limited or rated queues (a row only while they are).
+SELECT name, paused, concurrency_limit, rate_count, rate_ms, window_spec, window_tz
+FROM queues ORDER BY name
 
 -- name: queue_get
-SELECT name, paused, concurrency_limit FROM queues WHERE name = :name
+SELECT name, paused, concurrency_limit, rate_count, rate_ms, window_spec, window_tz
+FROM queues WHERE name = :name
 
 -- name: queue_limited
 -- A row when queue :name has a limit (a finish whose guard failed frees a place in it).
 SELECT 1 FROM queues WHERE name = :name AND concurrency_limit IS NOT NULL
 
 -- name: queue_put
-INSERT INTO queues (name, paused, concurrency_limit, updated_at)
-VALUES (:name, :paused, :limit, :now)
+INSERT INTO queues (name, paused, concurrency_limit, updated_at, rate_count, rate_ms,
+                    window_spec, window_tz, window_opens, window_closes)
+VALUES (:name, :paused, :limit, :now, :rate_count, :rate_ms, :window_spec, :window_tz,
+        :window_opens, :window_closes)
 ON CONFLICT (name) DO UPDATE
 SET paused = excluded.paused, concurrency_limit = excluded.concurrency_limit,
-    updated_at = excluded.updated_at
+    updated_at = excluded.updated_at, rate_count = excluded.rate_count,
+    rate_ms = excluded.rate_ms, window_spec = excluded.window_spec,
+    window_tz = excluded.window_tz, window_opens = excluded.window_opens,
+    window_closes = excluded.window_closes
+
+-- name: queue_windows_ended
+-- The windowed queues whose stretch has ended: the next one is worked out (windows.py).
+SELECT name, window_spec, window_tz FROM queues
+WHERE window_spec IS NOT NULL AND window_closes <= :now
+
+-- name: queue_window_move
+UPDATE queues SET window_opens = :opens, window_closes = :closes
+WHERE name = :name
+
+-- name: queue_forget_starts
+-- A rate removed: the starts kept for it go.
+DELETE FROM queue_starts WHERE queue = :name
 
 -- name: queue_drop
 DELETE FROM queues WHERE name = :name
 
 -- name: queue_has_jobs
 SELECT EXISTS (SELECT 1 FROM jobs WHERE queue = :name)
+
+-- name: mutex_holder
+-- The job that holds mutex :name now (running, or cancelled while it ran and not ended yet).
+SELECT id FROM jobs INDEXED BY jobs_mutex_running WHERE mutex = :name AND state = 'processing'
+UNION ALL
+SELECT j.id FROM attempts a JOIN jobs j ON j.id = a.job_id
+WHERE a.finished_at IS NULL AND j.state = 'cancelled' AND j.mutex = :name
+LIMIT 1
 
 -- name: queue_counts
 -- Jobs per queue and state: one pass over the jobs (queue list is a command, not a hot path).
@@ -528,6 +668,24 @@ ON CONFLICT (unique_key)
     WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing')
 DO NOTHING
 RETURNING *
+
+-- name: replace_waiting
+-- `enqueue --on-duplicate replace`: the fields of the waiting job holding the key become the
+-- duplicate's (not its id, key, dependencies or hold); a job running (or claimed meanwhile)
+-- is left alone. Due at the duplicate's run_at, or now.
+UPDATE jobs
+SET command = :command, max_retries = :max_retries, priority = :priority,
+    timeout = :timeout, queue = :queue, cwd = :cwd,
+    env = :env, tags = :tags, mutex = :mutex,
+    run_at = coalesce(:run_at, :now), updated_at = :now
+WHERE id = :id AND state IN ('pending', 'failed')
+RETURNING id
+
+-- name: debounce_waiting
+-- `enqueue --debounce`: the waiting job holding the key is due that long from now.
+UPDATE jobs SET run_at = :now + :debounce_ms, updated_at = :now
+WHERE id = :id AND state IN ('pending', 'failed')
+RETURNING id
 
 -- name: job_with_unique_key
 -- The job holding a unique key: the one pending, failed or processing with it.
@@ -661,10 +819,10 @@ UPDATE jobs SET run_at_fixed = 1 WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- name: mark_given
 -- The fields of new jobs that insert_job leaves at their defaults, set in its transaction
--- for the jobs that give them: rows of [id, rerun_of, held, tags]. After block_waiting,
--- which sets blocked_by: a held job counts one more (see hold_job).
+-- for the jobs that give them: rows of [id, rerun_of, held, tags, mutex]. After
+-- block_waiting, which sets blocked_by: a held job counts one more (see hold_job).
 UPDATE jobs SET rerun_of = json_extract(given.value, '$[1]'),
-    tags = json_extract(given.value, '$[3]'),
+    tags = json_extract(given.value, '$[3]'), mutex = json_extract(given.value, '$[4]'),
     held = json_extract(given.value, '$[2]'),
     blocked_by = blocked_by + json_extract(given.value, '$[2]')
 FROM json_each(:rows) AS given

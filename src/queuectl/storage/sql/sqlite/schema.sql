@@ -33,7 +33,8 @@ CREATE TABLE jobs (
     rerun_of     TEXT,                        -- the ended job `rerun` made this one from
     held         INTEGER NOT NULL DEFAULT 0,  -- `hold`: counted in blocked_by too, so that
                                               -- the claim's indexes leave it out
-    tags         TEXT                         -- JSON array of strings, or NULL: none
+    tags         TEXT,                        -- JSON array of strings, or NULL: none
+    mutex        TEXT                         -- `enqueue --mutex`: see mutexes_held
 );
 
 -- The claim walks this index in order and stops at the first due row: cost does not
@@ -158,7 +159,16 @@ CREATE TABLE queues (
     name              TEXT    PRIMARY KEY,
     paused            INTEGER NOT NULL DEFAULT 0,
     concurrency_limit INTEGER,                  -- NULL: no limit
-    updated_at        INTEGER NOT NULL
+    updated_at        INTEGER NOT NULL,
+    rate_count        INTEGER,                  -- `queue rate`: N; NULL: no rate
+    rate_ms           INTEGER,                  -- DUR in ms
+    -- `queue window`: as given (NULL: none), its zone, and the stretch (ms) it is open now
+    -- or opens next; after window_closes the queue stays closed until a worker's
+    -- housekeeping works out the next stretch
+    window_spec       TEXT,
+    window_tz         TEXT,
+    window_opens      INTEGER,
+    window_closes     INTEGER
 );
 
 -- The queues no claim may take from right now: paused, or running as many jobs as their
@@ -185,6 +195,44 @@ CREATE INDEX attempts_open ON attempts (job_id) WHERE finished_at IS NULL;
 -- are not in the index, so it costs them nothing.
 CREATE UNIQUE INDEX jobs_unique_key ON jobs (unique_key)
     WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing');
+
+-- `enqueue --mutex NAME`: at most one job holding NAME runs at once, on any host.
+-- The running jobs that hold a mutex: never more of them than workers.
+CREATE INDEX jobs_mutex_running ON jobs (mutex) WHERE mutex IS NOT NULL AND state = 'processing';
+
+-- The mutexes held now: by a running job, or by one cancelled while it ran whose process has
+-- not ended yet (its attempt's row, opened by the cancel, is still open: the worker grants a
+-- grace before SIGKILL). Read inside the claim's write transaction (BEGIN IMMEDIATE
+-- serializes claims), so no two jobs holding one mutex ever run at once. A lost worker's job
+-- frees its mutex when it is recovered: its attempt ends then.
+CREATE VIEW mutexes_held AS
+SELECT mutex FROM jobs INDEXED BY jobs_mutex_running
+WHERE mutex IS NOT NULL AND state = 'processing'
+UNION ALL
+SELECT j.mutex FROM attempts a JOIN jobs j ON j.id = a.job_id
+WHERE a.finished_at IS NULL AND j.state = 'cancelled' AND j.mutex IS NOT NULL;
+
+-- `queue rate Q N/DUR`: at most N jobs of Q start in any window of DUR, on any host.
+-- The starts of each rated queue's jobs within its window (older ones are deleted as new
+-- ones come): a claim of a rated queue counts them inside its write lock, so the rate is
+-- never exceeded. Queues without a rate write nothing here.
+CREATE TABLE queue_starts (
+    queue      TEXT    NOT NULL,
+    started_at INTEGER NOT NULL
+);
+CREATE INDEX queue_starts_queue ON queue_starts (queue, started_at);
+
+-- Every claim sets runs (and nothing else does): a start of a job of a rated queue is
+-- recorded, and its queue's starts that fell out of the window are forgotten.
+CREATE TRIGGER jobs_rate_start AFTER UPDATE OF runs ON jobs
+WHEN new.state = 'processing'
+ AND EXISTS (SELECT 1 FROM queues WHERE name = new.queue AND rate_count IS NOT NULL)
+BEGIN
+    DELETE FROM queue_starts
+    WHERE queue = new.queue
+      AND started_at <= new.started_at - (SELECT rate_ms FROM queues WHERE name = new.queue);
+    INSERT INTO queue_starts (queue, started_at) VALUES (new.queue, new.started_at);
+END;
 
 -- The last reading of the store's clock beside a host's boot-time clock (CLOCK_BOOTTIME,
 -- which never steps and counts a suspend), one per boot: two readings of one boot that
