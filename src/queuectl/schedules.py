@@ -23,6 +23,7 @@ zone: ``every 10m`` at :00, :10, :20 ... of every hour, on every host alike.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -166,22 +167,20 @@ class Firing:
 
 
 def plan_firing(schedule: Schedule, tz: tzinfo, due_at: datetime, now: datetime,
-                catch_up: CatchUp, watched_from: datetime | None) -> Firing:
+                catch_up: CatchUp, watched: Callable[[datetime], bool]) -> Firing:
     """For a schedule whose stored next tick ``due_at`` is at or before ``now``: at most one
     job, never a burst: for ``due_at`` when only it has passed, else for the latest tick
-    that has. ``watched_from`` is since when a pool has run without a break (the earliest
-    start of a worker alive now, see storage/cron_flow.py; None: no pool runs): a tick
-    before it came while no pool ran, and with ``catch_up`` none it is missed (no job),
-    however short ago; a tick a pool saw come but fires late (busy) runs late. The next
-    tick to wait for is the first after ``now``."""
+    that has. ``watched(tick)`` says whether a pool ran when ``tick`` came (see
+    storage/cron_flow.py); with ``catch_up`` none a tick no pool saw come is missed (no
+    job), however short ago, and one a pool saw come but fires late (busy) runs late. The
+    next tick to wait for is the first after ``now``."""
     following = next_tick(schedule, tz, due_at)
     if following is not None and following <= now:
         latest = previous_tick(schedule, tz, now)
         tick = latest if latest is not None and latest >= following else following
     else:
         tick = due_at
-    unwatched = watched_from is None or tick < watched_from
-    missed = catch_up is CatchUp.NONE and unwatched
+    missed = catch_up is CatchUp.NONE and not watched(tick)
     return Firing(None if missed else tick, next_tick(schedule, tz, now))
 
 

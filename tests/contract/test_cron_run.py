@@ -101,3 +101,23 @@ def test_catch_up_none_misses_a_tick_from_before_the_worker_and_runs_one_it_saw(
     set_next_run(db_url, "late", tick_ms)
     assert worker.work_until_idle() == 1
     assert ticks(cli, "late") == [tick_ms / 1000]
+
+
+def test_catch_up_none_misses_a_tick_that_came_after_the_last_pool_died_however_short_ago(
+    clocked_cli: InProcessCli, clocked_store: Storage, clock: MovingClock, worker: Worker,
+    db_url: str,
+) -> None:
+    """A pool killed just before a tick leaves its workers' rows alive for a lease: they
+    prove nothing about a tick after their last heartbeat, so a pool started a few seconds
+    later misses it."""
+    cli = clocked_cli
+    cli.ok("cron", "add", "late", "every 1h", "-c", "true", "--catch-up", "none")
+    started = datetime.fromtimestamp(clock.now(), UTC)
+    clocked_store.register_worker(WorkerInfo("dead", HOST_ID, os.getpid(), "busy", None,
+                                             started, started, [], PID_SCOPE))
+    clock.move(2)
+    clocked_store.heartbeat("dead", None)  # its last heartbeat; killed right after
+    set_next_run(db_url, "late", int(clock.now() * 1000) + 1000)
+    clock.move(4)  # the tick came 3 s ago; the dead pool's heartbeat is well within the lease
+    assert worker.work_until_idle() == 0
+    assert cli.json("list", "--cron", "late") == []

@@ -52,11 +52,14 @@ class Housekeeping:
     raised at once), ``retrying`` one that is retried until the store answers (the worker's
     StoreCalls, so its outage bookkeeping holds); ``woken`` says whether anything woke the
     worker; ``longest`` is the longest a plan of the next tick is trusted (seconds: a schedule
-    added meanwhile wakes idle workers, not busy ones)."""
+    added meanwhile wakes idle workers, not busy ones); ``worker_id`` the worker's, which
+    saw the ticks that came since it started."""
 
     def __init__(self, store: Storage, config: Callable[[], Config], call: StoreCall,
-                 retrying: StoreCall, woken: Callable[[], bool], longest: float) -> None:
+                 retrying: StoreCall, woken: Callable[[], bool], longest: float,
+                 worker_id: str | None = None) -> None:
         self.store = store
+        self._fire = lambda: store.cron_fire(worker_id)
         self.config = config
         self._call = call
         self._retrying = retrying
@@ -73,7 +76,7 @@ class Housekeeping:
         wait = self._retrying(self.store.cron_seconds_until_tick)
         enqueued = False
         if wait == 0:
-            enqueued = _log_fired(self._retrying(self.store.cron_fire))
+            enqueued = _log_fired(self._retrying(self._fire))
             wait = self._retrying(self.store.cron_seconds_until_tick)
         self.plan_tick(wait)
         return enqueued, wait
@@ -83,7 +86,7 @@ class Housekeeping:
         and the check goes on)."""
         if time.monotonic() < self._next_tick_at:
             return
-        _log_fired(self._call(self.store.cron_fire))
+        _log_fired(self._call(self._fire))
         self.plan_tick(self._call(self.store.cron_seconds_until_tick))
 
     def plan_tick(self, wait: float | None) -> None:

@@ -582,9 +582,10 @@ class Storage(ABC):
         none is planned. Idle workers sleep no longer than this."""
 
     @abstractmethod
-    def cron_fire(self) -> list[Fired]:
+    def cron_fire(self, worker_id: str | None = None) -> list[Fired]:
         """Fire every schedule whose tick has come: at most one job each (the latest missed
-        tick, or none, after downtime), a skipped tick recorded when the previous job is
+        tick, or none, after downtime; ``worker_id``, the worker firing, saw the ticks that
+        came since it started), a skipped tick recorded when the previous job is
         unfinished (--overlap skip). Safe from any number of processes at once: each tick
         enqueues exactly once. Returns what this call did (not what others did)."""
 

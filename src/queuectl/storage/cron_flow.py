@@ -13,11 +13,12 @@ committed both or neither. The job's id, ``NAME@<tick>``, is unique besides.
 
 Whether a tick came while a pool ran (``--catch-up none`` misses one that came while none
 did, however short ago) is read from the workers table in the firing transaction: a worker
-alive now (a heartbeat within the lease) has heartbeated since it started, so a pool ran
-from the earliest such start on. A tick before it came while no pool ran. The firing
-worker is itself alive and registered, so a pool running all along covers its ticks, and
-one started after a silence does not cover what came during the silence. Running pools
-write nothing for this: it costs one read per firing.
+saw the tick come if it had started by then and is known to have been alive at it: it has
+heartbeated since (and so was alive at the tick), or it is the worker firing now. A worker
+whose last heartbeat came before the tick may have died before it (its row stays until its
+lease runs out), so it proves nothing: a pool restarted a few seconds after a crash misses
+the ticks of those seconds. Running pools write nothing for this: it costs one read per
+firing.
 """
 
 from __future__ import annotations
@@ -111,20 +112,19 @@ def _job_params(name: str, job_id: str, now_ms: int, config: Config) -> dict[str
 # --- firing ticks ------------------------------------------------------------------------------
 
 
-def fire(row: Mapping[str, Any], config: Config, run: Run) -> Fired | None:
+def fire(row: Mapping[str, Any], config: Config, run: Run,
+         worker_id: str | None = None) -> Fired | None:
     """Fire one due schedule (a row of cron_due) in the caller's transaction. None when
     another pool fired it first (nothing written). ``config``: the limits a schedule leaves
     open (max-retries, job-timeout) as they are now, and the lease that tells a live worker
-    (--catch-up none)."""
+    (--catch-up none); ``worker_id``: the worker firing, if a worker fires."""
     name, now_ms, due_ms = row["name"], int(row["now_ms"]), int(row["next_run_at"])
     advance = {"name": name, "due": due_ms, "now": now_ms}
     try:
         spec = spec_from_row(row)
         # Only --catch-up none asks whether a pool ran: the other schedules read nothing more.
-        watched_from = (_watched_from(run, now_ms, config)
-                        if spec.catch_up is CatchUp.NONE else None)
         plan = plan_firing(spec.parsed, zone(spec.tz), _at(due_ms), _at(now_ms), spec.catch_up,
-                           watched_from)
+                           lambda tick: _watched(run, tick, now_ms, config, worker_id))
     except (QueuectlError, ValueError):
         # A definition this version cannot read (written by another one, or a zone gone
         # from this host's data): parked, rather than retried by every pool forever.
@@ -146,13 +146,15 @@ def fire(row: Mapping[str, Any], config: Config, run: Run) -> Fired | None:
     return Fired(name, plan.tick, job_id if inserted is not None else None)
 
 
-def _watched_from(run: Run, now_ms: int, config: Config) -> datetime | None:
-    """Since when a pool has run without a break, by the store's clock: the earliest start
-    of a worker whose heartbeat is within the lease at ``now_ms`` (epoch ms); None when no
-    worker is alive (a firing outside any pool)."""
+def _watched(run: Run, tick: datetime, now_ms: int, config: Config,
+             worker_id: str | None) -> bool:
+    """Whether a pool ran when ``tick`` came, by the store's clock: a worker alive now (a
+    heartbeat within the lease at ``now_ms``, epoch ms) that had started by the tick and
+    has heartbeated since, or is ``worker_id``, the one firing."""
     lease_ms = int(config.lease_timeout * 1000)
-    row = run("cron_watched_from", {"now": now_ms, "lease_ms": lease_ms})
-    return None if row is None or row[0] is None else _at(int(row[0]))
+    row = run("cron_watched", {"now": now_ms, "lease_ms": lease_ms, "tick": to_ms(tick),
+                               "worker": worker_id})
+    return row is not None
 
 
 def _unfinished_job(name: str, run: Run) -> str | None:

@@ -120,7 +120,7 @@ class SqlCron(SqlStore[C]):
         [(delta_ms,)] = self._read("cron_next", self._clock())
         return cron_flow.seconds_until(delta_ms)
 
-    def cron_fire(self) -> list[cron_flow.Fired]:
+    def cron_fire(self, worker_id: str | None = None) -> list[cron_flow.Fired]:
         from queuectl.storage import cron_flow
 
         with self._reading() as conn:
@@ -131,7 +131,7 @@ class SqlCron(SqlStore[C]):
         fired = []
         for row in due:  # one short transaction per schedule: no lock is held long
             with self._write() as conn:
-                done = cron_flow.fire(row, config, self._runner(conn))
+                done = cron_flow.fire(row, config, self._runner(conn), worker_id)
                 if done is not None and done.job_id:
                     self._wake(conn, "work")
             if done is not None:

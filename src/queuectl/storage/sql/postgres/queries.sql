@@ -620,14 +620,16 @@ UPDATE cron_schedules SET next_run_at = %(next_run_at)s::bigint, updated_at = qu
 WHERE name = %(name)s AND next_run_at = %(due)s AND NOT paused
 RETURNING name
 
--- name: cron_watched_from
--- Since when (epoch ms) a pool has watched the schedules without a break: the earliest
--- start among the workers alive now (a heartbeat within lease_ms, by the database's clock).
--- A live worker has heartbeated since it started, so its pool ran when any tick after its
--- start came. NULL: no live worker. Read only in a firing transaction: a running pool
--- writes nothing for it.
-SELECT min(started_at) FROM workers
+-- name: cron_watched
+-- A worker that saw tick come (epoch ms): alive now (a heartbeat within lease_ms, by the
+-- database's clock), started by the tick, and heartbeated since (so alive at it) or the one
+-- firing (worker). A row whose last heartbeat came before the tick may be a worker that
+-- died before it. No row: no pool ran when the tick came. Read only in a firing transaction.
+SELECT 1 FROM workers
 WHERE heartbeat_at >= queuectl_now_ms() - %(lease_ms)s::bigint
+  AND started_at <= %(tick)s::bigint
+  AND (heartbeat_at >= %(tick)s::bigint OR id = %(worker)s::text)
+LIMIT 1
 
 -- name: cron_last_job
 SELECT id, state FROM jobs WHERE cron = %(name)s ORDER BY seq DESC LIMIT 1
