@@ -27,6 +27,18 @@ def check_name(name: str) -> str:
     return name
 
 
+def job_env(job_id: str, cron: str, created_at: datetime | None) -> dict[str, str]:
+    """The variables a schedule's job runs with: QUEUECTL_CRON, its name, and QUEUECTL_TICK,
+    the tick its id names (``NAME@<tick>``), or for a job outside the ticks (`cron run`)
+    when it was enqueued (ISO UTC)."""
+    stamp = job_id[len(cron) + 1:] if job_id.startswith(f"{cron}@") else ""
+    try:
+        tick = iso(datetime.fromisoformat(stamp.replace("Z", "+00:00")))
+    except ValueError:
+        tick = iso(created_at)
+    return {"QUEUECTL_CRON": cron, "QUEUECTL_TICK": tick or ""}
+
+
 @dataclass(frozen=True)
 class CronSpec:
     """A validated schedule as `cron add` asks for it; ``max_retries``/``timeout`` None take

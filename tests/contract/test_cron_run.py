@@ -121,3 +121,19 @@ def test_catch_up_none_misses_a_tick_that_came_after_the_last_pool_died_however_
     clock.move(4)  # the tick came 3 s ago; the dead pool's heartbeat is well within the lease
     assert worker.work_until_idle() == 0
     assert cli.json("list", "--cron", "late") == []
+
+
+def test_a_schedules_job_runs_with_its_name_and_tick_in_the_environment(
+    clocked_cli: InProcessCli, clock: MovingClock, worker: Worker,
+) -> None:
+    cli = clocked_cli
+    cli.ok("cron", "add", "env", "every 1h", "-c", 'echo "$QUEUECTL_CRON $QUEUECTL_TICK"')
+    clock.move(3600)
+    assert worker.work_until_idle() == 1
+    [job] = cli.json("list", "--cron", "env")
+    tick = job["id"].split("@", 1)[1]
+    assert cli.ok("logs", job["id"]).strip() == f"env {tick}"
+    manual = cli.ok("cron", "run", "env").strip()  # outside the ticks: when it was enqueued
+    assert worker.work_until_idle() == 1
+    shown = cli.json("show", manual)
+    assert cli.ok("logs", manual).strip() == f"env {shown['created_at']}"

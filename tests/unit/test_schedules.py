@@ -276,3 +276,12 @@ def test_a_tick_a_running_pool_fires_late_runs_late_for_catch_up_none(late_s: fl
     watched = z(started)  # the pool started just before the tick, or as it came
     plan = plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), now, CatchUp.NONE, since(watched))
     assert plan.tick == previous_tick(HOURLY, UTC, now)  # the latest that came: never a burst
+
+
+def test_a_schedules_job_is_told_its_name_and_tick() -> None:
+    from queuectl.recurring import job_env
+
+    made = z("2026-01-01T10:00:03.5Z")
+    assert job_env("a@b@2026-01-01T10:00:00.000Z", "a@b", made) == {
+        "QUEUECTL_CRON": "a@b", "QUEUECTL_TICK": "2026-01-01T10:00:00.000Z"}
+    assert job_env("a@run-x1y2", "a", made)["QUEUECTL_TICK"] == "2026-01-01T10:00:03.500Z"
