@@ -56,6 +56,7 @@ class CronSpec:
     queue: str = "default"
     cwd: str = "/"
     env: dict[str, str] | None = None
+    jitter: float | None = None  # seconds: each tick's job is due up to this after it
 
     @property
     def parsed(self) -> Schedule:
@@ -92,4 +93,5 @@ class Cron:
             "max_retries": spec.max_retries, "priority": spec.priority, "timeout": spec.timeout,
             "queue": spec.queue, "cwd": spec.cwd, "env": spec.env or {},
             "skipped": self.skipped, "created_at": iso(self.created_at),
+            "jitter": spec.jitter,
         }

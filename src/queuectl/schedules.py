@@ -22,6 +22,7 @@ zone: ``every 10m`` at :00, :10, :20 ... of every hour, on every host alike.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -182,6 +183,18 @@ def plan_firing(schedule: Schedule, tz: tzinfo, due_at: datetime, now: datetime,
         tick = due_at
     missed = catch_up is CatchUp.NONE and not watched(tick)
     return Firing(None if missed else tick, next_tick(schedule, tz, now))
+
+
+def jitter_ms(name: str, tick: datetime, jitter: int) -> int:
+    """The offset (ms, in [0, ``jitter``)) by which the job of ``name``'s ``tick`` becomes
+    due after it (``--jitter``): a hash of the name and the tick's instant, so every host
+    finds the same one, and a schedule's ticks spread over the range rather than all
+    landing at one offset. 0 without jitter."""
+    if jitter <= 0:
+        return 0
+    key = f"{name}\0{_to_ms(tick)}".encode()
+    digest = hashlib.blake2b(key, digest_size=8).digest()
+    return int.from_bytes(digest, "big") % jitter
 
 
 def tick_job_id(name: str, tick: datetime) -> str:

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from queuectl.models import AttemptResult, Outcome, WorkerInfo, to_ms, utcnow
+from queuectl.models import AttemptResult, Outcome, WorkerInfo, iso, to_ms, utcnow
 from queuectl.pool.worker import Worker
 from queuectl.retry import after_failure
+from queuectl.schedules import jitter_ms
 from queuectl.storage.base import Storage
 from queuectl.storage.liveness import HOST_ID, PID_SCOPE
 from queuectl.transitions import after_attempt
@@ -137,3 +138,25 @@ def test_a_schedules_job_runs_with_its_name_and_tick_in_the_environment(
     assert worker.work_until_idle() == 1
     shown = cli.json("show", manual)
     assert cli.ok("logs", manual).strip() == f"env {shown['created_at']}"
+
+
+def test_jitter_makes_a_ticks_job_due_at_the_tick_plus_its_offset(
+    clocked_cli: InProcessCli, clock: MovingClock, worker: Worker,
+) -> None:
+    cli = clocked_cli
+    cli.ok("cron", "add", "spread", "every 1h", "-c", "true", "--jitter", "50m")
+    [doc] = cli.json("cron", "list")
+    assert doc["jitter"] == 3000
+    tick_ms = round(datetime.fromisoformat(doc["next_run_at"]).timestamp() * 1000)
+    clock.move(tick_ms / 1000 - clock.now())  # the tick has just come
+    worker.work_until_idle()
+    [job] = cli.json("list", "--cron", "spread")
+    tick = datetime.fromtimestamp(tick_ms / 1000, UTC)
+    assert job["id"] == f"spread@{iso(tick)}"  # the id is still the tick's
+    offset = jitter_ms("spread", tick, 3_000_000)
+    assert job["run_at"] == iso(datetime.fromtimestamp((tick_ms + offset) / 1000, UTC))
+    if offset > 0:
+        assert job["state"] == "pending"
+    clock.move(offset / 1000)
+    assert worker.work_until_idle() == 1
+    assert cli.json("show", job["id"])["state"] == "completed"

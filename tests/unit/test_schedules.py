@@ -14,6 +14,7 @@ from queuectl.errors import InvalidValue, MalformedValue
 from queuectl.schedules import (
     CatchUp,
     Schedule,
+    jitter_ms,
     next_tick,
     parse_schedule,
     plan_firing,
@@ -285,3 +286,39 @@ def test_a_schedules_job_is_told_its_name_and_tick() -> None:
     assert job_env("a@b@2026-01-01T10:00:00.000Z", "a@b", made) == {
         "QUEUECTL_CRON": "a@b", "QUEUECTL_TICK": "2026-01-01T10:00:00.000Z"}
     assert job_env("a@run-x1y2", "a", made)["QUEUECTL_TICK"] == "2026-01-01T10:00:03.500Z"
+
+
+# --- jitter: the same offset on every host -------------------------------------------------
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(EXPRESSIONS), st.sampled_from(ZONES), st.sampled_from(CHANGES),
+       st.text(min_size=1, max_size=20), st.integers(1, 7 * 86_400_000))
+def test_jitter_is_one_offset_per_tick_within_the_range_whatever_the_zone(
+    expr: str, tz_name: str, change: datetime, name: str, jitter: int
+) -> None:
+    """Across daylight-saving changes: each tick (an instant) gets one offset in
+    [0, jitter), the same however the instant is written (a host in another zone), and the
+    jittered due times keep the ticks' order when the jitter is under their spacing."""
+    tz = ZoneInfo(tz_name)
+    ticks = every_tick(expr, tz, change)[:40]
+    offsets = [jitter_ms(name, t, jitter) for t in ticks]
+    assert all(0 <= o < jitter for o in offsets)
+    assert offsets == [jitter_ms(name, t.astimezone(tz), jitter) for t in ticks]
+    assert offsets == [jitter_ms(name, t.astimezone(ZoneInfo("Asia/Tokyo")), jitter)
+                       for t in ticks]
+    gaps = [(b - a) / timedelta(milliseconds=1) for a, b in zip(ticks, ticks[1:], strict=False)]
+    if gaps and jitter <= min(gaps):
+        due = [t + timedelta(milliseconds=o) for t, o in zip(ticks, offsets, strict=True)]
+        assert due == sorted(due)
+
+
+def test_jitter_is_a_fixed_function_of_name_and_tick() -> None:
+    """Not Python's salted hash(): the same on every host and run (these values are
+    pinned), different for another name or tick, and none without a jitter."""
+    tick = z("2026-01-01T02:00Z")
+    assert jitter_ms("backup", tick, 3_600_000) == jitter_ms("backup", tick, 3_600_000)
+    assert jitter_ms("backup", tick, 3_600_000) == 441_702
+    assert jitter_ms("backup", tick, 0) == 0
+    spread = {jitter_ms("backup", tick + timedelta(days=d), 3_600_000) for d in range(50)}
+    assert len(spread) > 40  # the ticks spread over the range

@@ -19,7 +19,7 @@ from queuectl.models import iso, utcnow
 from queuectl.recurring import Cron, CronSpec, check_name
 from queuectl.schedules import CatchUp, Overlap, parse_schedule, zone
 from queuectl.settings import Config
-from queuectl.timeparse import format_relative
+from queuectl.timeparse import format_duration, format_relative, parse_duration
 
 RECENT_JOBS = 10  # jobs `cron show` lists
 SHOWN_SKIPS = 20  # skipped ticks `cron show` lists
@@ -46,6 +46,8 @@ def cron() -> None:
 @click.option("--catch-up", type=click.Choice([str(c) for c in CatchUp]), default="latest",
               show_default=True,
               help="After downtime: one job for the latest missed tick, or none.")
+@click.option("--jitter", metavar="DUR",
+              help="Each tick's job is due up to DUR after the tick (the same on every host).")
 @click.option("--replace", is_flag=True, help="Replace a schedule of the same name.")
 @click.option("-p", "--priority", type=int, help="Higher runs first (default 0).")
 @click.option("--max-retries", type=int, help="Retries after the first attempt [config].")
@@ -57,14 +59,15 @@ def cron() -> None:
 @json_option
 @pass_cli_context
 def add(cli_ctx: CliContext, /, name: str, schedule: str, tz: str | None, overlap: str,
-        catch_up: str, replace: bool, env_pairs: tuple[str, ...], as_json: bool,
-        **flags: Any) -> None:
+        catch_up: str, jitter: str | None, replace: bool, env_pairs: tuple[str, ...],
+        as_json: bool, **flags: Any) -> None:
     """Add a schedule: a cron expression ('*/5 * * * *', '0 2 * * mon-fri'), a macro
     (@hourly, @daily, @weekly, @monthly, @yearly) or 'every DUR' ('every 30s')."""
     check_name(name)
     parsed = parse_schedule(schedule)
     tz_name = tz if tz is not None else local_zone_name()
     zone(tz_name)
+    jitter_s = parse_duration(jitter) or None if jitter is not None else None
     fields = {k: v for k, v in flags.items() if v is not None}
     if env_pairs:
         fields["env"] = parse_env_pairs(env_pairs)
@@ -76,7 +79,7 @@ def add(cli_ctx: CliContext, /, name: str, schedule: str, tz: str | None, overla
         overlap=Overlap(overlap), catch_up=CatchUp(catch_up),
         max_retries=job.max_retries if "max_retries" in fields else None,
         priority=job.priority, timeout=job.timeout if "timeout" in fields else None,
-        queue=job.queue, cwd=job.cwd, env=job.env,
+        queue=job.queue, cwd=job.cwd, env=job.env, jitter=jitter_s,
     )
     added = cli_ctx.store(create=True).cron_add(spec, replace=replace)
     if as_json:
@@ -126,7 +129,9 @@ def show(cli_ctx: CliContext, name: str, as_json: bool) -> None:
         ("name", spec.name), ("schedule", _in_words(spec.schedule, spec.parsed.describe())),
         ("tz", spec.tz), ("command", spec.command), ("next run", _next_run(found)),
         ("paused", "yes" if found.paused else "no"), ("overlap", spec.overlap),
-        ("catch-up", spec.catch_up), ("queue", spec.queue), ("cwd", spec.cwd),
+        ("catch-up", spec.catch_up),
+        *([("jitter", format_duration(spec.jitter))] if spec.jitter else []),
+        ("queue", spec.queue), ("cwd", spec.cwd),
         ("skipped", found.skipped),
     ])
     output.line()

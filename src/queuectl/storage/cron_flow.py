@@ -33,7 +33,15 @@ from queuectl.errors import QueuectlError
 from queuectl.ids import new_job_id
 from queuectl.models import State, from_ms, to_ms
 from queuectl.recurring import SKIPPED_KEPT, UNFINISHED, Cron, CronSpec
-from queuectl.schedules import CatchUp, Overlap, next_tick, plan_firing, tick_job_id, zone
+from queuectl.schedules import (
+    CatchUp,
+    Overlap,
+    jitter_ms,
+    next_tick,
+    plan_firing,
+    tick_job_id,
+    zone,
+)
 from queuectl.settings import Config
 
 Run = Callable[[str, dict[str, Any]], Sequence[Any] | None]
@@ -66,6 +74,7 @@ def upsert_params(spec: CronSpec, now_ms: int, replace: bool) -> dict[str, Any]:
         "max_retries": spec.max_retries, "priority": spec.priority, "timeout": spec.timeout,
         "queue": spec.queue, "cwd": spec.cwd, "env": json.dumps(spec.env) if spec.env else None,
         "overlap": str(spec.overlap), "catch_up": str(spec.catch_up),
+        "jitter_ms": round(spec.jitter * 1000) if spec.jitter else None,
         "next_run_at": next_run_ms(spec, now_ms), "now": now_ms, "replace": replace,
     }
 
@@ -76,6 +85,7 @@ def spec_from_row(row: Mapping[str, Any]) -> CronSpec:
         overlap=Overlap(row["overlap"]), catch_up=CatchUp(row["catch_up"]),
         max_retries=row["max_retries"], priority=row["priority"], timeout=row["timeout"],
         queue=row["queue"], cwd=row["cwd"], env=json.loads(row["env"]) if row["env"] else None,
+        jitter=row["jitter_ms"] / 1000 if row["jitter_ms"] else None,
     )
 
 
@@ -101,12 +111,22 @@ def paused_params(row: Mapping[str, Any], paused: bool, now_ms: int) -> dict[str
 def manual_job_params(name: str, now_ms: int, config: Config) -> dict[str, Any]:
     """cron_insert_job's parameters for `cron run`: a job outside the schedule, whose id
     (NAME@run-XXXX) can never be a tick's."""
-    return _job_params(name, f"{name}@run-{new_job_id()}", now_ms, config)
+    return _job_params(name, f"{name}@run-{new_job_id()}", now_ms, config, None)
 
 
-def _job_params(name: str, job_id: str, now_ms: int, config: Config) -> dict[str, Any]:
+def tick_job_params(spec: CronSpec, tick: datetime, now_ms: int, config: Config
+                    ) -> dict[str, Any]:
+    """cron_insert_job's parameters for the job of ``tick``: due at the tick plus the
+    schedule's jitter (at once when that has passed)."""
+    jitter = round(spec.jitter * 1000) if spec.jitter else 0
+    due = to_ms(tick) + jitter_ms(spec.name, tick, jitter) if jitter else None
+    return _job_params(spec.name, tick_job_id(spec.name, tick), now_ms, config, due)
+
+
+def _job_params(name: str, job_id: str, now_ms: int, config: Config, due_ms: int | None
+                ) -> dict[str, Any]:
     return {"name": name, "id": job_id, "now": now_ms, "max_retries": config.max_retries,
-            "timeout": config.job_timeout or None}
+            "timeout": config.job_timeout or None, "due": due_ms}
 
 
 # --- firing ticks ------------------------------------------------------------------------------
@@ -141,9 +161,9 @@ def fire(row: Mapping[str, Any], config: Config, run: Run,
         run("cron_count_skip", {"name": name})
         run("cron_prune_skipped", {"name": name, "keep": SKIPPED_KEPT})
         return Fired(name, plan.tick, blocked_by=blocker)
-    job_id = tick_job_id(name, plan.tick)
-    inserted = run("cron_insert_job", _job_params(name, job_id, now_ms, config))
-    return Fired(name, plan.tick, job_id if inserted is not None else None)
+    params = tick_job_params(spec, plan.tick, now_ms, config)
+    inserted = run("cron_insert_job", params)
+    return Fired(name, plan.tick, params["id"] if inserted is not None else None)
 
 
 def _watched(run: Run, tick: datetime, now_ms: int, config: Config,

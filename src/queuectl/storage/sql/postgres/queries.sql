@@ -572,15 +572,17 @@ SELECT queuectl_now_ms()
 -- name: cron_upsert
 INSERT INTO cron_schedules AS s (name, schedule, tz, command, max_retries, priority, timeout,
                                  queue, cwd, env, overlap, catch_up, paused, next_run_at,
-                                 skipped, created_at, updated_at)
+                                 skipped, created_at, updated_at, jitter_ms)
 VALUES (%(name)s, %(schedule)s, %(tz)s, %(command)s, %(max_retries)s::bigint, %(priority)s,
         %(timeout)s::double precision, %(queue)s, %(cwd)s, %(env)s::text, %(overlap)s,
-        %(catch_up)s, false, %(next_run_at)s::bigint, 0, queuectl_now_ms(), queuectl_now_ms())
+        %(catch_up)s, false, %(next_run_at)s::bigint, 0, queuectl_now_ms(), queuectl_now_ms(),
+        %(jitter_ms)s::bigint)
 ON CONFLICT (name) DO UPDATE
 SET schedule = excluded.schedule, tz = excluded.tz, command = excluded.command,
     max_retries = excluded.max_retries, priority = excluded.priority,
     timeout = excluded.timeout, queue = excluded.queue, cwd = excluded.cwd, env = excluded.env,
-    overlap = excluded.overlap, catch_up = excluded.catch_up, paused = false,
+    overlap = excluded.overlap, catch_up = excluded.catch_up, jitter_ms = excluded.jitter_ms,
+    paused = false,
     next_run_at = excluded.next_run_at, updated_at = excluded.updated_at
 WHERE %(replace)s
 RETURNING name
@@ -638,8 +640,8 @@ SELECT id, state FROM jobs WHERE cron = %(name)s ORDER BY seq DESC LIMIT 1
 INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd, env,
                   run_at, created_at, updated_at, cron)
 SELECT %(id)s, command, 'pending', coalesce(max_retries, %(max_retries)s), priority,
-       coalesce(timeout, %(timeout)s::double precision), queue, cwd, env, queuectl_now_ms(),
-       queuectl_now_ms(), queuectl_now_ms(), name
+       coalesce(timeout, %(timeout)s::double precision), queue, cwd, env,
+       greatest(queuectl_now_ms(), %(due)s::bigint), queuectl_now_ms(), queuectl_now_ms(), name
 FROM cron_schedules WHERE name = %(name)s
 ON CONFLICT (id) DO NOTHING
 RETURNING id

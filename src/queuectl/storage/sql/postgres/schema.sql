@@ -493,7 +493,8 @@ CREATE TABLE cron_schedules (
     next_run_at bigint,                       -- the next tick; NULL: it never ticks again
     skipped     bigint  NOT NULL DEFAULT 0,   -- ticks skipped (overlap), ever
     created_at  bigint  NOT NULL,
-    updated_at  bigint  NOT NULL
+    updated_at  bigint  NOT NULL,
+    jitter_ms   bigint                        -- a tick's job is due up to this after it
 );
 -- The earliest tick to come: what an idle worker sleeps until.
 CREATE INDEX cron_due ON cron_schedules (next_run_at) WHERE NOT paused;

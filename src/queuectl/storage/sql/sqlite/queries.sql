@@ -364,14 +364,15 @@ SELECT :now
 -- skipped count and creation time stay). No row back: the name is taken and not replaced.
 INSERT INTO cron_schedules (name, schedule, tz, command, max_retries, priority, timeout,
                             queue, cwd, env, overlap, catch_up, paused, next_run_at,
-                            skipped, created_at, updated_at)
+                            skipped, created_at, updated_at, jitter_ms)
 VALUES (:name, :schedule, :tz, :command, :max_retries, :priority, :timeout, :queue, :cwd,
-        :env, :overlap, :catch_up, 0, :next_run_at, 0, :now, :now)
+        :env, :overlap, :catch_up, 0, :next_run_at, 0, :now, :now, :jitter_ms)
 ON CONFLICT (name) DO UPDATE
 SET schedule = excluded.schedule, tz = excluded.tz, command = excluded.command,
     max_retries = excluded.max_retries, priority = excluded.priority,
     timeout = excluded.timeout, queue = excluded.queue, cwd = excluded.cwd, env = excluded.env,
-    overlap = excluded.overlap, catch_up = excluded.catch_up, paused = 0,
+    overlap = excluded.overlap, catch_up = excluded.catch_up, jitter_ms = excluded.jitter_ms,
+    paused = 0,
     next_run_at = excluded.next_run_at, updated_at = excluded.updated_at
 WHERE :replace
 RETURNING name
@@ -428,11 +429,13 @@ SELECT id, state FROM jobs WHERE cron = :name ORDER BY seq DESC LIMIT 1
 
 -- name: cron_insert_job
 -- The tick's job, from the schedule's stored definition; limits it leaves open take the
--- config's values (:max_retries, :timeout). A tick's id exists at most once.
+-- config's values (:max_retries, :timeout). Due at :due (a tick plus its jitter), or at once
+-- when that is NULL or past. A tick's id exists at most once.
 INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd, env,
                   run_at, created_at, updated_at, cron)
 SELECT :id, command, 'pending', coalesce(max_retries, :max_retries), priority,
-       coalesce(timeout, :timeout), queue, cwd, env, :now, :now, :now, name
+       coalesce(timeout, :timeout), queue, cwd, env, max(:now, coalesce(:due, :now)), :now,
+       :now, name
 FROM cron_schedules WHERE name = :name
 ON CONFLICT (id) DO NOTHING
 RETURNING id

@@ -139,7 +139,8 @@ CREATE TABLE cron_schedules (
     next_run_at INTEGER,                      -- the next tick; NULL: it never ticks again
     skipped     INTEGER NOT NULL DEFAULT 0,   -- ticks skipped (overlap), ever
     created_at  INTEGER NOT NULL,
-    updated_at  INTEGER NOT NULL
+    updated_at  INTEGER NOT NULL,
+    jitter_ms   INTEGER                       -- a tick's job is due up to this after it
 );
 -- The earliest tick to come: what an idle worker sleeps until.
 CREATE INDEX cron_due ON cron_schedules (next_run_at) WHERE paused = 0;
