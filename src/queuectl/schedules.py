@@ -55,6 +55,7 @@ _EVERY = re.compile(r"every\s+(.+)", re.IGNORECASE)
 class Overlap(StrEnum):
     SKIP = "skip"  # a tick whose previous job is still unfinished is skipped and recorded
     ALLOW = "allow"  # every tick enqueues
+    REPLACE = "replace"  # a tick cancels the previous job if unfinished, and enqueues
 
 
 class CatchUp(StrEnum):
@@ -156,6 +157,22 @@ def previous_tick(schedule: Schedule, tz: tzinfo, at: datetime) -> datetime | No
         if instant <= at:
             return instant
     return None
+
+
+MAX_BACKFILL = 1000  # ticks one `cron backfill` may enqueue
+
+
+def ticks_between(schedule: Schedule, tz: tzinfo, start: datetime, end: datetime,
+                  limit: int = MAX_BACKFILL) -> list[datetime]:
+    """Every tick from ``start`` to ``end`` (both included), oldest first, each once (the
+    daylight-saving rules of next_tick); at most ``limit`` + 1, so that a caller can tell a
+    range with too many."""
+    found: list[datetime] = []
+    tick = next_tick(schedule, tz, start - timedelta(milliseconds=1))
+    while tick is not None and tick <= end and len(found) <= limit:
+        found.append(tick)
+        tick = next_tick(schedule, tz, tick)
+    return found
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from queuectl.schedules import (
     plan_firing,
     previous_tick,
     tick_job_id,
+    ticks_between,
     zone,
 )
 from queuectl.timeparse import local_to_utc
@@ -322,3 +323,31 @@ def test_jitter_is_a_fixed_function_of_name_and_tick() -> None:
     assert jitter_ms("backup", tick, 0) == 0
     spread = {jitter_ms("backup", tick + timedelta(days=d), 3_600_000) for d in range(50)}
     assert len(spread) > 40  # the ticks spread over the range
+
+
+# --- backfill: every tick of a range, each once ------------------------------------------
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(EXPRESSIONS), st.sampled_from(ZONES), st.sampled_from(CHANGES),
+       st.integers(-2 * 86_400_000, 0), st.integers(0, 3 * 86_400_000))
+def test_ticks_between_are_every_tick_of_the_range_once_across_clock_changes(
+    expr: str, tz_name: str, change: datetime, start_ms: int, span_ms: int
+) -> None:
+    tz, schedule = ZoneInfo(tz_name), parse_schedule(expr)
+    start = change + timedelta(milliseconds=start_ms)
+    end = start + timedelta(milliseconds=span_ms)
+    want = [t for t in every_tick(expr, tz, start) if start <= t <= end]
+    got = ticks_between(schedule, tz, start, end, limit=10_000)
+    assert got == want
+    assert len({tick_job_id("n", t) for t in got}) == len(got)  # one id per tick
+    capped = ticks_between(schedule, tz, start, end, limit=3)
+    assert capped == want[:4]  # a caller tells "too many" by one more than the limit
+
+
+def test_ticks_between_includes_both_ends() -> None:
+    start, end = z("2026-01-01T10:00Z"), z("2026-01-01T12:00Z")
+    assert ticks_between(HOURLY, UTC, start, end) == [
+        start, z("2026-01-01T11:00Z"), end]
+    assert ticks_between(HOURLY, UTC, end, end) == [end]
+    assert ticks_between(HOURLY, UTC, z("2026-01-01T10:01Z"), z("2026-01-01T10:59Z")) == []

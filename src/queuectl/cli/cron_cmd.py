@@ -6,6 +6,7 @@ the job flags through the same path `enqueue` takes), so bad input writes nothin
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import click
@@ -14,12 +15,13 @@ from queuectl import output, specs
 from queuectl.app import control, documents
 from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
 from queuectl.cli.jobs import parse_env_pairs
+from queuectl.errors import MalformedValue
 from queuectl.localzone import local_zone_name
 from queuectl.models import iso, utcnow
 from queuectl.recurring import Cron, CronSpec, check_name
 from queuectl.schedules import CatchUp, Overlap, parse_schedule, zone
 from queuectl.settings import Config
-from queuectl.timeparse import format_duration, format_relative, parse_duration
+from queuectl.timeparse import format_duration, format_relative, parse_duration, parse_instant
 
 RECENT_JOBS = 10  # jobs `cron show` lists
 SHOWN_SKIPS = 20  # skipped ticks `cron show` lists
@@ -42,7 +44,8 @@ def cron() -> None:
 @click.option("--tz", help="IANA time zone of the schedule [default: this machine's].")
 @click.option("--overlap", type=click.Choice([str(o) for o in Overlap]), default="skip",
               show_default=True,
-              help="skip: no new job while the previous one is unfinished.")
+              help="skip: no new job while the previous one is unfinished; replace: cancel "
+              "it (killing it if it runs) for the new one; allow: run both.")
 @click.option("--catch-up", type=click.Choice([str(c) for c in CatchUp]), default="latest",
               show_default=True,
               help="After downtime: one job for the latest missed tick, or none.")
@@ -143,6 +146,42 @@ def show(cli_ctx: CliContext, name: str, as_json: bool) -> None:
         output.line("skipped ticks (the previous job was unfinished):")
         for tick in skips:
             output.line(f"  {iso(tick)}")
+
+
+@cron.command()
+@click.argument("name")
+@click.option("--from", "start", required=True, metavar="WHEN",
+              help="First tick: an ISO 8601 time, or a duration back from now (3d).")
+@click.option("--to", "end", required=True, metavar="WHEN",
+              help="Last tick: an ISO 8601 time, or a duration back from now (0s: now).")
+@json_option
+@pass_cli_context
+def backfill(cli_ctx: CliContext, name: str, start: str, end: str, as_json: bool) -> None:
+    """Enqueue the ticks from --from to --to that have no job yet (at most 1,000 ticks);
+    print the new ids."""
+    now = utcnow()
+    first, last = when_from("--from", start, now), when_from("--to", end, now)
+    made = control.cron_backfill(cli_ctx.store(), name, first, last, now)
+    if as_json:
+        output.emit_json(made)
+        return
+    for job_id in made:
+        output.line(job_id)
+    output.note(f"{len(made)} job{'' if len(made) == 1 else 's'} enqueued")
+
+
+def when_from(flag: str, text: str, now: datetime) -> datetime:
+    """A WHEN: a duration back from ``now`` (1h, 3d) or an ISO 8601 time. Text that is
+    neither is malformed (exit 2)."""
+    try:
+        return now - timedelta(seconds=parse_duration(text))
+    except MalformedValue:
+        pass
+    try:
+        return parse_instant(text)
+    except MalformedValue:
+        raise MalformedValue(f"invalid {flag} {text!r}: use an ISO 8601 time or a duration "
+                             "back from now like 3d") from None
 
 
 @cron.command()

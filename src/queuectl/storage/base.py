@@ -572,6 +572,13 @@ class Storage(ABC):
         Raises ScheduleNotFound."""
 
     @abstractmethod
+    def cron_backfill(self, name: str, start: datetime, end: datetime) -> list[str]:
+        """Enqueue one job for each tick of the schedule from ``start`` to ``end`` (both
+        included), id ``NAME@<tick>``, skipping ticks that have a job; returns the new ids,
+        oldest first. One transaction. Raises ScheduleNotFound, or InvalidValue (nothing
+        written) for a range of over schedules.MAX_BACKFILL ticks."""
+
+    @abstractmethod
     def cron_skipped(self, name: str, limit: int = 20) -> list[datetime]:
         """The schedule's latest ticks skipped because its previous job was unfinished,
         newest first (the latest recurring.SKIPPED_KEPT are kept)."""

@@ -29,22 +29,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from queuectl.errors import QueuectlError
+from queuectl.errors import InvalidValue, QueuectlError
 from queuectl.ids import new_job_id
-from queuectl.models import State, from_ms, to_ms
+from queuectl.models import State, from_ms, iso, to_ms
 from queuectl.recurring import SKIPPED_KEPT, UNFINISHED, Cron, CronSpec
 from queuectl.schedules import (
+    MAX_BACKFILL,
     CatchUp,
     Overlap,
     jitter_ms,
     next_tick,
     plan_firing,
     tick_job_id,
+    ticks_between,
     zone,
 )
 from queuectl.settings import Config
 
 Run = Callable[[str, dict[str, Any]], Sequence[Any] | None]
+# Cancels a job in the caller's transaction, as `cancel` does (a running one is killed by
+# its worker): how --overlap replace clears the way for a tick's job.
+Cancel = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class Fired:
     tick: datetime | None
     job_id: str | None = None
     blocked_by: str | None = None
+    replaced: str | None = None  # the unfinished job --overlap replace cancelled for it
 
 
 # --- definitions -------------------------------------------------------------------------------
@@ -132,12 +138,13 @@ def _job_params(name: str, job_id: str, now_ms: int, config: Config, due_ms: int
 # --- firing ticks ------------------------------------------------------------------------------
 
 
-def fire(row: Mapping[str, Any], config: Config, run: Run,
+def fire(row: Mapping[str, Any], config: Config, run: Run, cancel: Cancel,
          worker_id: str | None = None) -> Fired | None:
     """Fire one due schedule (a row of cron_due) in the caller's transaction. None when
     another pool fired it first (nothing written). ``config``: the limits a schedule leaves
     open (max-retries, job-timeout) as they are now, and the lease that tells a live worker
-    (--catch-up none); ``worker_id``: the worker firing, if a worker fires."""
+    (--catch-up none); ``cancel`` cancels a job in the same transaction (--overlap
+    replace); ``worker_id``: the worker firing, if a worker fires."""
     name, now_ms, due_ms = row["name"], int(row["now_ms"]), int(row["next_run_at"])
     advance = {"name": name, "due": due_ms, "now": now_ms}
     try:
@@ -161,9 +168,32 @@ def fire(row: Mapping[str, Any], config: Config, run: Run,
         run("cron_count_skip", {"name": name})
         run("cron_prune_skipped", {"name": name, "keep": SKIPPED_KEPT})
         return Fired(name, plan.tick, blocked_by=blocker)
+    replaced = None
+    if spec.overlap is Overlap.REPLACE and (replaced := _unfinished_job(name, run)) is not None:
+        cancel(replaced)
     params = tick_job_params(spec, plan.tick, now_ms, config)
     inserted = run("cron_insert_job", params)
-    return Fired(name, plan.tick, params["id"] if inserted is not None else None)
+    return Fired(name, plan.tick, params["id"] if inserted is not None else None,
+                 replaced=replaced)
+
+
+def backfill(row: Mapping[str, Any], start: datetime, end: datetime, now_ms: int,
+             config: Config, run: Run) -> list[str]:
+    """Enqueue a job for each tick of the schedule (a row of cron_list) from ``start`` to
+    ``end``, both included, in the caller's transaction, skipping ticks that have one (the
+    id is the tick's); the new jobs' ids, oldest tick first. InvalidValue, before anything
+    is written, for a range of over MAX_BACKFILL ticks."""
+    spec = spec_from_row(row)
+    ticks = ticks_between(spec.parsed, zone(spec.tz), start, end)
+    if len(ticks) > MAX_BACKFILL:
+        raise InvalidValue(f"{spec.name!r} ticks more than {MAX_BACKFILL} times from "
+                           f"{iso(start)} to {iso(end)}: backfill a shorter range")
+    made = []
+    for tick in ticks:
+        params = tick_job_params(spec, tick, now_ms, config)
+        if run("cron_insert_job", params) is not None:
+            made.append(str(params["id"]))
+    return made
 
 
 def _watched(run: Run, tick: datetime, now_ms: int, config: Config,

@@ -49,6 +49,39 @@ class SqlCron(SqlStore[C]):
 
         return run
 
+    def _canceller(self, conn: C) -> cron_flow.Cancel:
+        """cron_flow's way to cancel a job in this transaction, as cancel() does: a running
+        job's attempt is kept, its worker woken to kill it, its waiting dependents
+        cancelled."""
+
+        def cancel(job_id: str) -> None:
+            clock = self._clock()
+            params = {"ids": self._list([job_id]), **clock}
+            conn.execute(self._q["keep_running_attempts"], params)
+            done = self._jobs(conn, "cancel_jobs", params)
+            conn.execute(self._q["cancel_dependents"], params).fetchall()
+            holders = [job.worker for job in done if job.worker and job.started_at]
+            if holders:
+                self._wake(conn, "cancel", [w for w in holders if w])
+
+        return cancel
+
+    def cron_backfill(self, name: str, start: datetime, end: datetime) -> list[str]:
+        from queuectl.storage import cron_flow
+
+        if unmatchable(name):
+            raise ScheduleNotFound(name)
+        config = Config.from_stored(self.config_items())
+        with self._write() as conn:
+            rows = self._mappings(conn, "cron_list", {"name": name})
+            if not rows:
+                raise ScheduleNotFound(name)
+            made = cron_flow.backfill(rows[0], start, end, self._store_now(conn), config,
+                                      self._runner(conn))
+            if made:
+                self._wake(conn, "work")
+        return made
+
     def cron_add(self, spec: CronSpec, replace: bool = False) -> Cron:
         from queuectl.storage import cron_flow
 
@@ -131,7 +164,8 @@ class SqlCron(SqlStore[C]):
         fired = []
         for row in due:  # one short transaction per schedule: no lock is held long
             with self._write() as conn:
-                done = cron_flow.fire(row, config, self._runner(conn), worker_id)
+                done = cron_flow.fire(row, config, self._runner(conn), self._canceller(conn),
+                                      worker_id)
                 if done is not None and done.job_id:
                     self._wake(conn, "work")
             if done is not None:
