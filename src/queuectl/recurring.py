@@ -31,12 +31,28 @@ def job_env(job_id: str, cron: str, created_at: datetime | None) -> dict[str, st
     """The variables a schedule's job runs with: QUEUECTL_CRON, its name, and QUEUECTL_TICK,
     the tick its id names (``NAME@<tick>``), or for a job outside the ticks (`cron run`)
     when it was enqueued (ISO UTC)."""
+    tick = iso(tick_of(job_id, cron) or created_at)
+    return {"QUEUECTL_CRON": cron, "QUEUECTL_TICK": tick or ""}
+
+
+def is_overdue(alert_after: float | None, last_success_tick: datetime | None,
+               created_at: datetime | None, now: datetime) -> bool:
+    """``--alert-after``: a schedule is overdue while its latest success's tick (before any
+    success, its creation) is more than ``alert_after`` seconds before ``now``."""
+    since = last_success_tick or created_at
+    if alert_after is None or since is None:
+        return False
+    return (now - since).total_seconds() > alert_after
+
+
+def tick_of(job_id: str, cron: str) -> datetime | None:
+    """The tick a schedule's job id names (``NAME@<tick>``); None for one outside the
+    ticks (``NAME@run-...``)."""
     stamp = job_id[len(cron) + 1:] if job_id.startswith(f"{cron}@") else ""
     try:
-        tick = iso(datetime.fromisoformat(stamp.replace("Z", "+00:00")))
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     except ValueError:
-        tick = iso(created_at)
-    return {"QUEUECTL_CRON": cron, "QUEUECTL_TICK": tick or ""}
+        return None
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,7 @@ class CronSpec:
     cwd: str = "/"
     env: dict[str, str] | None = None
     jitter: float | None = None  # seconds: each tick's job is due up to this after it
+    alert_after: float | None = None  # seconds: overdue past this without a success
 
     @property
     def parsed(self) -> Schedule:
@@ -74,6 +91,10 @@ class Cron:
     last_job: str | None = None
     last_state: State | None = None
     created_at: datetime | None = None
+    last_success_tick: datetime | None = None  # the tick of its latest completed job
+    last_success_at: datetime | None = None  # when that job completed
+    overdue: bool = False  # judged on read (is_overdue)
+    overdue_since: datetime | None = None  # the episode under way, as a pool marked it
     recent_jobs: list[dict[str, Any]] = field(default_factory=list)  # `cron show` only
     skipped_ticks: list[datetime] = field(default_factory=list)  # `cron show` only, newest first
 
@@ -93,5 +114,6 @@ class Cron:
             "max_retries": spec.max_retries, "priority": spec.priority, "timeout": spec.timeout,
             "queue": spec.queue, "cwd": spec.cwd, "env": spec.env or {},
             "skipped": self.skipped, "created_at": iso(self.created_at),
-            "jitter": spec.jitter,
+            "jitter": spec.jitter, "alert_after": spec.alert_after,
+            "overdue": self.overdue, "last_success_at": iso(self.last_success_at),
         }

@@ -51,6 +51,8 @@ def cron() -> None:
               help="After downtime: one job for the latest missed tick, or none.")
 @click.option("--jitter", metavar="DUR",
               help="Each tick's job is due up to DUR after the tick (the same on every host).")
+@click.option("--alert-after", metavar="DUR",
+              help="Overdue when no run has succeeded for DUR (cron list, /metrics).")
 @click.option("--replace", is_flag=True, help="Replace a schedule of the same name.")
 @click.option("-p", "--priority", type=int, help="Higher runs first (default 0).")
 @click.option("--max-retries", type=int, help="Retries after the first attempt [config].")
@@ -62,8 +64,8 @@ def cron() -> None:
 @json_option
 @pass_cli_context
 def add(cli_ctx: CliContext, /, name: str, schedule: str, tz: str | None, overlap: str,
-        catch_up: str, jitter: str | None, replace: bool, env_pairs: tuple[str, ...],
-        as_json: bool, **flags: Any) -> None:
+        catch_up: str, jitter: str | None, alert_after: str | None, replace: bool,
+        env_pairs: tuple[str, ...], as_json: bool, **flags: Any) -> None:
     """Add a schedule: a cron expression ('*/5 * * * *', '0 2 * * mon-fri'), a macro
     (@hourly, @daily, @weekly, @monthly, @yearly) or 'every DUR' ('every 30s')."""
     check_name(name)
@@ -71,6 +73,7 @@ def add(cli_ctx: CliContext, /, name: str, schedule: str, tz: str | None, overla
     tz_name = tz if tz is not None else local_zone_name()
     zone(tz_name)
     jitter_s = parse_duration(jitter) or None if jitter is not None else None
+    alert_s = parse_duration(alert_after) or None if alert_after is not None else None
     fields = {k: v for k, v in flags.items() if v is not None}
     if env_pairs:
         fields["env"] = parse_env_pairs(env_pairs)
@@ -83,6 +86,7 @@ def add(cli_ctx: CliContext, /, name: str, schedule: str, tz: str | None, overla
         max_retries=job.max_retries if "max_retries" in fields else None,
         priority=job.priority, timeout=job.timeout if "timeout" in fields else None,
         queue=job.queue, cwd=job.cwd, env=job.env, jitter=jitter_s,
+        alert_after=alert_s,
     )
     added = cli_ctx.store(create=True).cron_add(spec, replace=replace)
     if as_json:
@@ -102,12 +106,13 @@ def list_cmd(cli_ctx: CliContext, as_json: bool) -> None:
         output.emit_json([c.to_dict() for c in found])
         return
     words = output.is_tty()  # in words on a terminal; scripts get the expression alone
+    alerts = any(c.spec.alert_after for c in found)
     headers = ["NAME", "SCHEDULE", *(["WHEN"] if words else []), "TZ", "NEXT RUN", "LAST JOB",
-               "STATE", "PAUSED", "SKIPPED"]
+               "STATE", "PAUSED", "SKIPPED", *(["ALERT"] if alerts else [])]
     rows = [
         (c.name, c.spec.schedule, *([c.spec.parsed.describe()] if words else []), c.spec.tz,
          _next_run(c), c.last_job or "", c.last_state or "", "yes" if c.paused else "no",
-         c.skipped)
+         c.skipped, *([_alert(c)] if alerts else []))
         for c in found
     ]
     output.table(headers, rows, state_col=6 if words else 5)
@@ -134,6 +139,9 @@ def show(cli_ctx: CliContext, name: str, as_json: bool) -> None:
         ("paused", "yes" if found.paused else "no"), ("overlap", spec.overlap),
         ("catch-up", spec.catch_up),
         *([("jitter", format_duration(spec.jitter))] if spec.jitter else []),
+        *([("alert after", format_duration(spec.alert_after)),
+           ("last success", iso(found.last_success_at) or "never"),
+           ("overdue", "OVERDUE" if found.overdue else "no")] if spec.alert_after else []),
         ("queue", spec.queue), ("cwd", spec.cwd),
         ("skipped", found.skipped),
     ])
@@ -222,6 +230,13 @@ def run_now(cli_ctx: CliContext, name: str, as_json: bool) -> None:
         output.emit_json(job.to_dict())
     else:
         output.line(job.id)
+
+
+def _alert(found: Cron) -> str:
+    """The ALERT column: OVERDUE, or "ok" for a schedule with --alert-after."""
+    if found.overdue:
+        return "OVERDUE"
+    return "ok" if found.spec.alert_after else ""
 
 
 def _next_run(found: Cron) -> str:

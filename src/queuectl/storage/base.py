@@ -572,6 +572,13 @@ class Storage(ABC):
         Raises ScheduleNotFound."""
 
     @abstractmethod
+    def cron_judge_overdue(self) -> list[str]:
+        """Mark the overdue episodes of the schedules with --alert-after (judged by the
+        store's clock): an episode begins (cron_schedules.overdue_since) when a schedule is
+        found overdue, once whatever the number of pools, and ends when a success has
+        finished since it began. Returns the schedules whose episode THIS call began."""
+
+    @abstractmethod
     def cron_backfill(self, name: str, start: datetime, end: datetime) -> list[str]:
         """Enqueue one job for each tick of the schedule from ``start`` to ``end`` (both
         included), id ``NAME@<tick>``, skipping ticks that have a job; returns the new ids,

@@ -32,7 +32,7 @@ from typing import Any
 from queuectl.errors import InvalidValue, QueuectlError
 from queuectl.ids import new_job_id
 from queuectl.models import State, from_ms, iso, to_ms
-from queuectl.recurring import SKIPPED_KEPT, UNFINISHED, Cron, CronSpec
+from queuectl.recurring import SKIPPED_KEPT, UNFINISHED, Cron, CronSpec, is_overdue, tick_of
 from queuectl.schedules import (
     MAX_BACKFILL,
     CatchUp,
@@ -81,6 +81,7 @@ def upsert_params(spec: CronSpec, now_ms: int, replace: bool) -> dict[str, Any]:
         "queue": spec.queue, "cwd": spec.cwd, "env": json.dumps(spec.env) if spec.env else None,
         "overlap": str(spec.overlap), "catch_up": str(spec.catch_up),
         "jitter_ms": round(spec.jitter * 1000) if spec.jitter else None,
+        "alert_after_ms": round(spec.alert_after * 1000) if spec.alert_after else None,
         "next_run_at": next_run_ms(spec, now_ms), "now": now_ms, "replace": replace,
     }
 
@@ -92,19 +93,62 @@ def spec_from_row(row: Mapping[str, Any]) -> CronSpec:
         max_retries=row["max_retries"], priority=row["priority"], timeout=row["timeout"],
         queue=row["queue"], cwd=row["cwd"], env=json.loads(row["env"]) if row["env"] else None,
         jitter=row["jitter_ms"] / 1000 if row["jitter_ms"] else None,
+        alert_after=row["alert_after_ms"] / 1000 if row["alert_after_ms"] else None,
     )
 
 
 def cron_from_row(row: Mapping[str, Any]) -> Cron:
-    """A row of cron_list: the schedule's columns, last_job and last_state."""
+    """A row of cron_list: the schedule's columns, its latest job and success, and the
+    store's now, by which it is judged overdue."""
     paused = bool(row["paused"])
+    spec = spec_from_row(row)
+    ok_tick, ok_at = last_success(row)
+    created = from_ms(row["created_at"])
     return Cron(
-        spec=spec_from_row(row), paused=paused,
+        spec=spec, paused=paused,
         next_run_at=None if paused else from_ms(row["next_run_at"]),
         skipped=int(row["skipped"]), last_job=row["last_job"],
         last_state=State(row["last_state"]) if row["last_state"] else None,
-        created_at=from_ms(row["created_at"]),
+        created_at=created, last_success_tick=ok_tick, last_success_at=ok_at,
+        overdue=is_overdue(spec.alert_after, ok_tick, created, _at(int(row["now_ms"]))),
+        overdue_since=from_ms(row["overdue_since"]),
     )
+
+
+def last_success(row: Mapping[str, Any]) -> tuple[datetime | None, datetime | None]:
+    """(tick, finished) of a cron_list row's latest success: the completed job of the
+    latest tick, or a later completed `cron run` job (its tick: when it was enqueued)."""
+    tick = tick_of(row["ok_tick_job"], row["name"]) if row["ok_tick_job"] else None
+    done = from_ms(row["ok_tick_finished"])
+    run_at = from_ms(row["ok_run_created"])
+    if run_at is not None and (tick is None or run_at > tick):
+        return run_at, from_ms(row["ok_run_finished"])
+    return tick, done
+
+
+def judge_overdue(row: Mapping[str, Any], run: Run) -> bool:
+    """Mark a schedule's overdue episode (a row of cron_list, read in the caller's write
+    transaction): its start, cron_schedules.overdue_since, set by the first pool to find
+    it overdue; its end once a success finished after that start. True when THIS call
+    began the episode: the one place, in that same transaction, where the schedule's
+    `overdue` event happens (once per episode, whatever the number of pools)."""
+    cron = cron_from_row(row)
+    if cron.overdue and cron.overdue_since is None:
+        return run("cron_overdue_begin", {"name": cron.name, "now": int(row["now_ms"])}) \
+            is not None
+    if not cron.overdue and cron.overdue_since is not None and cron.last_success_at \
+            is not None and cron.last_success_at >= cron.overdue_since:
+        run("cron_overdue_end", {"name": cron.name, "ok_finished": to_ms(cron.last_success_at)})
+    return False
+
+
+def episode_due(cron: Cron) -> bool:
+    """Whether judge_overdue would change anything for ``cron`` (read outside a write, so
+    that the common case writes nothing)."""
+    if cron.overdue:
+        return cron.overdue_since is None
+    return cron.overdue_since is not None and cron.last_success_at is not None \
+        and cron.last_success_at >= cron.overdue_since
 
 
 def paused_params(row: Mapping[str, Any], paused: bool, now_ms: int) -> dict[str, Any]:

@@ -36,6 +36,10 @@ class SqlCron(SqlStore[C]):
         rows: Sequence[Mapping[str, Any]] = conn.execute(self._q[name], params).fetchall()
         return rows
 
+    def _cron_rows(self, conn: C, name: str | None) -> Sequence[Mapping[str, Any]]:
+        """cron_list's rows: every schedule, or the one named."""
+        return self._mappings(conn, "cron_list", {"name": name, **self._clock()})
+
     def _store_now(self, conn: C) -> int:
         """The store's now (epoch ms), as the transaction sees it."""
         return int(conn.execute(self._q["cron_now"], self._clock()).fetchone()[0])
@@ -66,6 +70,22 @@ class SqlCron(SqlStore[C]):
 
         return cancel
 
+    def cron_judge_overdue(self) -> list[str]:
+        from queuectl.storage import cron_flow
+
+        with self._reading() as conn:
+            names = [row[0] for row in conn.execute(self._q["cron_alerting"], {}).fetchall()]
+            rows = [r for name in names for r in self._cron_rows(conn, name)]
+        began = []
+        for row in rows:
+            if not cron_flow.episode_due(cron_flow.cron_from_row(row)):
+                continue  # the common case: nothing to write
+            with self._write() as conn:  # judged again under the write lock
+                for fresh in self._cron_rows(conn, row["name"]):
+                    if cron_flow.judge_overdue(fresh, self._runner(conn)):
+                        began.append(str(fresh["name"]))
+        return began
+
     def cron_backfill(self, name: str, start: datetime, end: datetime) -> list[str]:
         from queuectl.storage import cron_flow
 
@@ -73,7 +93,7 @@ class SqlCron(SqlStore[C]):
             raise ScheduleNotFound(name)
         config = Config.from_stored(self.config_items())
         with self._write() as conn:
-            rows = self._mappings(conn, "cron_list", {"name": name})
+            rows = self._cron_rows(conn, name)
             if not rows:
                 raise ScheduleNotFound(name)
             made = cron_flow.backfill(rows[0], start, end, self._store_now(conn), config,
@@ -98,7 +118,7 @@ class SqlCron(SqlStore[C]):
         if unmatchable(name):
             return []
         with self._reading() as conn:
-            rows = self._mappings(conn, "cron_list", {"name": name})
+            rows = self._cron_rows(conn, name)
         return [cron_flow.cron_from_row(row) for row in rows]
 
     def cron_remove(self, name: str) -> None:
@@ -116,7 +136,7 @@ class SqlCron(SqlStore[C]):
         if unmatchable(name):
             raise ScheduleNotFound(name)
         with self._write() as conn:
-            rows = self._mappings(conn, "cron_list", {"name": name})
+            rows = self._cron_rows(conn, name)
             if not rows:
                 raise ScheduleNotFound(name)
             params = cron_flow.paused_params(rows[0], paused, self._store_now(conn))

@@ -572,28 +572,41 @@ SELECT queuectl_now_ms()
 -- name: cron_upsert
 INSERT INTO cron_schedules AS s (name, schedule, tz, command, max_retries, priority, timeout,
                                  queue, cwd, env, overlap, catch_up, paused, next_run_at,
-                                 skipped, created_at, updated_at, jitter_ms)
+                                 skipped, created_at, updated_at, jitter_ms, alert_after_ms)
 VALUES (%(name)s, %(schedule)s, %(tz)s, %(command)s, %(max_retries)s::bigint, %(priority)s,
         %(timeout)s::double precision, %(queue)s, %(cwd)s, %(env)s::text, %(overlap)s,
         %(catch_up)s, false, %(next_run_at)s::bigint, 0, queuectl_now_ms(), queuectl_now_ms(),
-        %(jitter_ms)s::bigint)
+        %(jitter_ms)s::bigint, %(alert_after_ms)s::bigint)
 ON CONFLICT (name) DO UPDATE
 SET schedule = excluded.schedule, tz = excluded.tz, command = excluded.command,
     max_retries = excluded.max_retries, priority = excluded.priority,
     timeout = excluded.timeout, queue = excluded.queue, cwd = excluded.cwd, env = excluded.env,
     overlap = excluded.overlap, catch_up = excluded.catch_up, jitter_ms = excluded.jitter_ms,
-    paused = false,
+    alert_after_ms = excluded.alert_after_ms, paused = false,
     next_run_at = excluded.next_run_at, updated_at = excluded.updated_at
 WHERE %(replace)s
 RETURNING name
 
 -- name: cron_list
-SELECT s.*,
-       (SELECT id FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_job,
-       (SELECT state FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_state
-FROM cron_schedules s
-WHERE %(name)s::text IS NULL OR s.name = %(name)s::text
-ORDER BY s.name
+-- Every schedule (or the one named), with its latest job, and its latest success: the
+-- completed tick job of the latest tick (ids NAME@<tick> sort by tick, bytewise) and when it
+-- finished, and the latest completed `cron run` job (NAME@run-...). The database's now is
+-- read with it (overdue is judged on read).
+SELECT x.*, (SELECT finished_at FROM jobs WHERE id = x.ok_tick_job) AS ok_tick_finished
+FROM (
+    SELECT s.*, queuectl_now_ms() AS now_ms,
+           (SELECT id FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_job,
+           (SELECT state FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_state,
+           (SELECT max(id COLLATE "C") FROM jobs WHERE cron = s.name AND state = 'completed'
+              AND substr(id, length(s.name) + 2, 1) BETWEEN '0' AND '9') AS ok_tick_job,
+           (SELECT max(created_at) FROM jobs WHERE cron = s.name AND state = 'completed'
+              AND substr(id, length(s.name) + 2, 4) = 'run-') AS ok_run_created,
+           (SELECT max(finished_at) FROM jobs WHERE cron = s.name AND state = 'completed'
+              AND substr(id, length(s.name) + 2, 4) = 'run-') AS ok_run_finished
+    FROM cron_schedules s
+    WHERE %(name)s::text IS NULL OR s.name = %(name)s::text
+) x
+ORDER BY x.name
 
 -- name: cron_delete
 DELETE FROM cron_schedules WHERE name = %(name)s RETURNING name
@@ -632,6 +645,24 @@ WHERE heartbeat_at >= queuectl_now_ms() - %(lease_ms)s::bigint
   AND started_at <= %(tick)s::bigint
   AND (heartbeat_at >= %(tick)s::bigint OR id = %(worker)s::text)
 LIMIT 1
+
+-- name: cron_alerting
+-- The schedules with --alert-after (a pool judges their episodes).
+SELECT name FROM cron_schedules WHERE alert_after_ms IS NOT NULL ORDER BY name
+
+-- name: cron_overdue_begin
+-- The overdue episode starts: only the first pool to find it overdue sets it (a row back),
+-- so its `overdue` event is one, whatever the number of pools.
+UPDATE cron_schedules SET overdue_since = queuectl_now_ms()
+WHERE name = %(name)s AND overdue_since IS NULL
+RETURNING name
+
+-- name: cron_overdue_end
+-- A success that finished after the episode began ends it: the next one can start.
+UPDATE cron_schedules SET overdue_since = NULL
+WHERE name = %(name)s AND overdue_since IS NOT NULL
+  AND overdue_since <= %(ok_finished)s::bigint
+RETURNING name
 
 -- name: cron_last_job
 SELECT id, state FROM jobs WHERE cron = %(name)s ORDER BY seq DESC LIMIT 1

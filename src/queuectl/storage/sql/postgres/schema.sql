@@ -494,7 +494,9 @@ CREATE TABLE cron_schedules (
     skipped     bigint  NOT NULL DEFAULT 0,   -- ticks skipped (overlap), ever
     created_at  bigint  NOT NULL,
     updated_at  bigint  NOT NULL,
-    jitter_ms   bigint                        -- a tick's job is due up to this after it
+    jitter_ms   bigint,                       -- a tick's job is due up to this after it
+    alert_after_ms bigint,                    -- overdue past this without a success
+    overdue_since  bigint                     -- the overdue episode under way began (NULL: none)
 );
 -- The earliest tick to come: what an idle worker sleeps until.
 CREATE INDEX cron_due ON cron_schedules (next_run_at) WHERE NOT paused;

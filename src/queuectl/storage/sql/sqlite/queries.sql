@@ -364,27 +364,40 @@ SELECT :now
 -- skipped count and creation time stay). No row back: the name is taken and not replaced.
 INSERT INTO cron_schedules (name, schedule, tz, command, max_retries, priority, timeout,
                             queue, cwd, env, overlap, catch_up, paused, next_run_at,
-                            skipped, created_at, updated_at, jitter_ms)
+                            skipped, created_at, updated_at, jitter_ms, alert_after_ms)
 VALUES (:name, :schedule, :tz, :command, :max_retries, :priority, :timeout, :queue, :cwd,
-        :env, :overlap, :catch_up, 0, :next_run_at, 0, :now, :now, :jitter_ms)
+        :env, :overlap, :catch_up, 0, :next_run_at, 0, :now, :now, :jitter_ms,
+        :alert_after_ms)
 ON CONFLICT (name) DO UPDATE
 SET schedule = excluded.schedule, tz = excluded.tz, command = excluded.command,
     max_retries = excluded.max_retries, priority = excluded.priority,
     timeout = excluded.timeout, queue = excluded.queue, cwd = excluded.cwd, env = excluded.env,
     overlap = excluded.overlap, catch_up = excluded.catch_up, jitter_ms = excluded.jitter_ms,
-    paused = 0,
+    alert_after_ms = excluded.alert_after_ms, paused = 0,
     next_run_at = excluded.next_run_at, updated_at = excluded.updated_at
 WHERE :replace
 RETURNING name
 
 -- name: cron_list
--- Every schedule (or the one named), with its latest job through jobs_cron.
-SELECT s.*,
-       (SELECT id FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_job,
-       (SELECT state FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_state
-FROM cron_schedules s
-WHERE :name IS NULL OR s.name = :name
-ORDER BY s.name
+-- Every schedule (or the one named), with its latest job through jobs_cron, and its latest
+-- success: the completed tick job of the latest tick (ids NAME@<tick> sort by tick) and when
+-- it finished, and the latest completed `cron run` job (NAME@run-...). :now is read with it
+-- (overdue is judged on read).
+SELECT x.*, (SELECT finished_at FROM jobs WHERE id = x.ok_tick_job) AS ok_tick_finished
+FROM (
+    SELECT s.*, :now AS now_ms,
+           (SELECT id FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_job,
+           (SELECT state FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_state,
+           (SELECT max(id) FROM jobs WHERE cron = s.name AND state = 'completed'
+              AND substr(id, length(s.name) + 2, 1) BETWEEN '0' AND '9') AS ok_tick_job,
+           (SELECT max(created_at) FROM jobs WHERE cron = s.name AND state = 'completed'
+              AND substr(id, length(s.name) + 2, 4) = 'run-') AS ok_run_created,
+           (SELECT max(finished_at) FROM jobs WHERE cron = s.name AND state = 'completed'
+              AND substr(id, length(s.name) + 2, 4) = 'run-') AS ok_run_finished
+    FROM cron_schedules s
+    WHERE :name IS NULL OR s.name = :name
+) x
+ORDER BY x.name
 
 -- name: cron_delete
 DELETE FROM cron_schedules WHERE name = :name RETURNING name
@@ -423,6 +436,23 @@ SELECT 1 FROM workers
 WHERE heartbeat_at >= :now - :lease_ms AND started_at <= :tick
   AND (heartbeat_at >= :tick OR id = :worker)
 LIMIT 1
+
+-- name: cron_alerting
+-- The schedules with --alert-after (a pool judges their episodes).
+SELECT name FROM cron_schedules WHERE alert_after_ms IS NOT NULL ORDER BY name
+
+-- name: cron_overdue_begin
+-- The overdue episode starts: only the first pool to find it overdue sets it (a row back),
+-- so its `overdue` event is one, whatever the number of pools.
+UPDATE cron_schedules SET overdue_since = :now
+WHERE name = :name AND overdue_since IS NULL
+RETURNING name
+
+-- name: cron_overdue_end
+-- A success that finished after the episode began ends it: the next one can start.
+UPDATE cron_schedules SET overdue_since = NULL
+WHERE name = :name AND overdue_since IS NOT NULL AND overdue_since <= :ok_finished
+RETURNING name
 
 -- name: cron_last_job
 SELECT id, state FROM jobs WHERE cron = :name ORDER BY seq DESC LIMIT 1

@@ -140,7 +140,9 @@ CREATE TABLE cron_schedules (
     skipped     INTEGER NOT NULL DEFAULT 0,   -- ticks skipped (overlap), ever
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL,
-    jitter_ms   INTEGER                       -- a tick's job is due up to this after it
+    jitter_ms   INTEGER,                      -- a tick's job is due up to this after it
+    alert_after_ms INTEGER,                   -- overdue past this without a success
+    overdue_since  INTEGER                    -- the overdue episode under way began (NULL: none)
 );
 -- The earliest tick to come: what an idle worker sleeps until.
 CREATE INDEX cron_due ON cron_schedules (next_run_at) WHERE paused = 0;

@@ -1,0 +1,152 @@
+"""Schedules left unattended: --alert-after (overdue, judged on read and marked once per
+episode across pools), on both stores, with the test's clock."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from queuectl.pool.worker import Worker
+from queuectl.storage import open_store
+from queuectl.storage.base import Storage
+from queuectl.web import prom, views
+from tests.clocks import MovingClock
+from tests.inprocess import InProcessCli
+
+HOUR = 3600
+
+
+@pytest.fixture(autouse=True)
+def _time_moves_only_when_moved(clock: MovingClock) -> None:
+    clock.freeze()
+
+
+@pytest.fixture
+def second_store(db_url: str, clock: MovingClock) -> Iterator[Storage]:
+    """Another connection to the store, as a pool on another host has."""
+    s = open_store(db_url, clock=clock.now)
+    yield s
+    s.close()
+
+
+def _metrics(store: Storage) -> dict[str, dict[str, float]]:
+    """The cron figures of /metrics, as a scrape reads them now (by name, then schedule)."""
+    snap = prom.Snapshot(store, datetime.now(UTC))
+    out: dict[str, dict[str, float]] = {}
+    for family in prom._crons(snap):
+        for sample in family.samples:
+            out.setdefault(sample.name, {})[sample.labels["name"]] = sample.value
+    return out
+
+
+def _judge_at_once(stores: list[Storage]) -> list[str]:
+    """Every store judges overdue schedules at the same moment; what each began."""
+    began: list[str] = []
+    gate = threading.Barrier(len(stores))
+
+    def judge(store: Storage) -> None:
+        gate.wait()
+        began.extend(store.cron_judge_overdue())
+
+    threads = [threading.Thread(target=judge, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return began
+
+
+def test_overdue_is_judged_on_read_with_no_pool_running(
+    clocked_cli: InProcessCli, clocked_store: Storage, clock: MovingClock,
+) -> None:
+    cli = clocked_cli
+    cli.ok("cron", "add", "nightly", "@daily", "-c", "true", "--tz", "UTC",
+           "--alert-after", "26h")
+    cli.ok("cron", "add", "plain", "@daily", "-c", "true", "--tz", "UTC")
+    [doc, plain] = cli.json("cron", "list")
+    assert (doc["alert_after"], doc["overdue"], doc["last_success_at"]) == (93600, False, None)
+    assert (plain["alert_after"], plain["overdue"]) == (None, False)
+    clock.move(26 * HOUR + 1)  # no pool ran: no job, no success since it was added
+    assert cli.json("cron", "list")[0]["overdue"] is True
+    assert cli.json("cron", "show", "nightly")["overdue"] is True
+    table = cli.ok("cron", "list")
+    assert "OVERDUE" in table.splitlines()[1] and "ALERT" in table.splitlines()[0]
+    [row, _] = views.crons(clocked_store)
+    assert row.overdue and row.alert_after == "1d2h"
+    figures = _metrics(clocked_store)
+    assert figures["queuectl_cron_overdue"] == {"nightly": 1.0, "plain": 0.0}
+    assert figures.get("queuectl_cron_last_success_timestamp_seconds", {}) == {}
+
+
+def test_an_overdue_episode_begins_once_across_pools_and_again_after_a_success(
+    clocked_cli: InProcessCli, clocked_store: Storage, second_store: Storage,
+    clock: MovingClock, worker: Worker,
+) -> None:
+    cli = clocked_cli
+    cli.ok("cron", "add", "nightly", "@daily", "-c", "true", "--tz", "UTC",
+           "--alert-after", "26h")
+    assert _judge_at_once([clocked_store, second_store]) == []
+    clock.move(27 * HOUR)
+    assert _judge_at_once([clocked_store, second_store]) == ["nightly"]
+    assert _judge_at_once([clocked_store, second_store]) == []  # the same episode
+    assert clocked_store.cron_get("nightly").overdue_since is not None
+    # A pool runs the latest missed tick (catch-up latest); its success ends the episode.
+    assert worker.work_until_idle() == 1
+    [doc] = cli.json("cron", "list")
+    assert doc["overdue"] is False and doc["last_success_at"] is not None
+    assert _judge_at_once([clocked_store, second_store]) == []
+    assert clocked_store.cron_get("nightly").overdue_since is None
+    last = datetime.fromisoformat(doc["last_success_at"]).timestamp()
+    assert _metrics(clocked_store)["queuectl_cron_last_success_timestamp_seconds"] == {
+        "nightly": last}
+    clock.move(27 * HOUR)  # no pool again: a new episode, begun once
+    assert _judge_at_once([clocked_store, second_store]) == ["nightly"]
+
+
+def test_a_failing_schedule_stays_overdue(
+    clocked_cli: InProcessCli, clocked_store: Storage, clock: MovingClock, worker: Worker,
+) -> None:
+    cli = clocked_cli
+    cli.ok("cron", "add", "broken", "@hourly", "-c", "exit 3", "--tz", "UTC",
+           "--alert-after", "2h", "--max-retries", "0")
+    for _ in range(3):
+        clock.move(HOUR)
+        worker.work_until_idle()
+    assert [j["state"] for j in cli.json("list", "--cron", "broken")] == ["dead"] * 3
+    [doc] = cli.json("cron", "list")
+    assert doc["overdue"] is True and doc["last_success_at"] is None
+
+
+def test_the_dashboard_and_metrics_show_overdue_with_every_pool_down(
+    cli: InProcessCli, db_url: str,
+) -> None:
+    from starlette.testclient import TestClient
+
+    from queuectl.web.app import create_app
+
+    cli.ok("cron", "add", "nightly", "@daily", "-c", "true", "--alert-after", "1m")
+    _age_schedule(db_url, "nightly", 120_000)
+    with TestClient(create_app(db_url, None), base_url="http://127.0.0.1") as http:
+        assert "OVERDUE" in http.get("/cron").text
+        families = {f.name: f for f in text_string_to_metric_families(http.get("/metrics").text)}
+        [overdue] = families["queuectl_cron_overdue"].samples
+        assert (overdue.labels["name"], overdue.value) == ("nightly", 1.0)
+        assert http.get("/api/cron").json()[0]["overdue"] is True
+
+
+def _age_schedule(db_url: str, name: str, ms: int) -> None:
+    """As if the schedule had been added ``ms`` ago."""
+    sql = "UPDATE cron_schedules SET created_at = created_at - {} WHERE name = {}"
+    if db_url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute(sql.format("%s", "%s").encode(), (ms, name))
+        return
+    with sqlite3.connect(db_url) as conn:
+        conn.execute(sql.format("?", "?"), (ms, name))
