@@ -1,5 +1,6 @@
 """Schedules left unattended: --alert-after (overdue, judged on read and marked once per
-episode across pools), on both stores, with the test's clock."""
+episode across pools) and suspect successes (flagged once), on both stores, with the test's
+clock."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -150,3 +152,60 @@ def _age_schedule(db_url: str, name: str, ms: int) -> None:
         return
     with sqlite3.connect(db_url) as conn:
         conn.execute(sql.format("?", "?"), (ms, name))
+
+
+def _judge_suspects_at_once(stores: list[Storage]) -> list[str]:
+    flagged: list[str] = []
+    gate = threading.Barrier(len(stores))
+
+    def judge(store: Storage) -> None:
+        gate.wait()
+        flagged.extend(store.cron_judge_suspects())
+
+    threads = [threading.Thread(target=judge, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return flagged
+
+
+def test_a_quiet_success_is_flagged_suspect_once_across_pools(
+    clocked_cli: InProcessCli, clocked_store: Storage, second_store: Storage,
+    clock: MovingClock, worker: Worker, tmp_path: Path,
+) -> None:
+    """Five runs print 4 KiB; the sixth prints nothing and exits 0: suspect, flagged once
+    whichever pools judge it (the worker's own pass or two stores at the same moment)."""
+    cli = clocked_cli
+    quiet = tmp_path / "quiet"
+    cli.ok("cron", "add", "dump", "every 1h", "-c",
+           f"[ -e {quiet} ] || head -c 4096 /dev/zero", "--overlap", "allow")
+    for _ in range(5):
+        clock.move(HOUR)
+        assert worker.work_until_idle() == 1
+    _judge_suspects_at_once([clocked_store, second_store])
+    [doc] = cli.json("cron", "list")
+    assert (doc["suspect"], doc["suspects"]) == (None, 0)
+    quiet.touch()
+    clock.move(HOUR)
+    assert worker.work_until_idle() == 1
+    last = cli.json("cron", "list")[0]["last_job"]
+    assert cli.json("show", last)["state"] == "completed"
+    again = _judge_suspects_at_once([clocked_store, second_store])
+    assert again in ([], [last])  # the worker's own pass may have flagged it first
+    assert _judge_suspects_at_once([clocked_store, second_store]) == []
+    [doc] = cli.json("cron", "list")
+    assert doc["suspect"] == "printed 0 B, usually 4.0 KiB" and doc["suspects"] == 1
+    shown = cli.json("cron", "show", "dump")
+    assert shown["suspect_jobs"] == [{"job": last, "suspect": doc["suspect"]}]
+    assert [j["suspect"] for j in shown["recent_jobs"]][:2] == [doc["suspect"], None]
+    assert "suspect successes (1 in all):" in cli.ok("cron", "show", "dump")
+    assert "SUSPECT" in cli.ok("cron", "list")
+    assert _metrics(clocked_store)["queuectl_cron_suspect_total"] == {"dump": 1.0}
+    # The next loud run is no suspect; the schedule's latest success is then clean.
+    quiet.unlink()
+    clock.move(HOUR)
+    assert worker.work_until_idle() == 1
+    _judge_suspects_at_once([clocked_store, second_store])
+    [doc] = cli.json("cron", "list")
+    assert (doc["suspect"], doc["suspects"]) == (None, 1)

@@ -106,7 +106,7 @@ def list_cmd(cli_ctx: CliContext, as_json: bool) -> None:
         output.emit_json([c.to_dict() for c in found])
         return
     words = output.is_tty()  # in words on a terminal; scripts get the expression alone
-    alerts = any(c.spec.alert_after for c in found)
+    alerts = any(c.spec.alert_after or c.suspect for c in found)
     headers = ["NAME", "SCHEDULE", *(["WHEN"] if words else []), "TZ", "NEXT RUN", "LAST JOB",
                "STATE", "PAUSED", "SKIPPED", *(["ALERT"] if alerts else [])]
     rows = [
@@ -128,9 +128,15 @@ def show(cli_ctx: CliContext, name: str, as_json: bool) -> None:
     found = store.cron_get(name)
     jobs = store.list_jobs(cron=name, limit=RECENT_JOBS)
     skips = store.cron_skipped(name, SHOWN_SKIPS)
+    suspects = store.cron_suspects(name, SHOWN_SKIPS)
+    why = dict(suspects)
     if as_json:
-        output.emit_json({**found.to_dict(), "recent_jobs": [j.to_dict() for j in jobs],
-                          "skipped_ticks": [iso(t) for t in skips]})
+        output.emit_json({
+            **found.to_dict(),
+            "recent_jobs": [{**j.to_dict(), "suspect": why.get(j.id)} for j in jobs],
+            "skipped_ticks": [iso(t) for t in skips],
+            "suspect_jobs": [{"job": job_id, "suspect": reason} for job_id, reason in suspects],
+        })
         return
     spec = found.spec
     output.pairs([
@@ -154,6 +160,11 @@ def show(cli_ctx: CliContext, name: str, as_json: bool) -> None:
         output.line("skipped ticks (the previous job was unfinished):")
         for tick in skips:
             output.line(f"  {iso(tick)}")
+    if suspects:
+        output.line()
+        output.line(f"suspect successes ({found.suspects} in all):")
+        for job_id, reason in suspects:
+            output.line(f"  {job_id}: {reason}")
 
 
 @cron.command()
@@ -233,9 +244,12 @@ def run_now(cli_ctx: CliContext, name: str, as_json: bool) -> None:
 
 
 def _alert(found: Cron) -> str:
-    """The ALERT column: OVERDUE, or "ok" for a schedule with --alert-after."""
+    """The ALERT column: OVERDUE, SUSPECT (its latest success), or "ok" for a schedule
+    with --alert-after."""
     if found.overdue:
         return "OVERDUE"
+    if found.suspect:
+        return "SUSPECT"
     return "ok" if found.spec.alert_after else ""
 
 

@@ -94,8 +94,9 @@ class Housekeeping:
 
     def judge_overdue(self) -> None:
         """Every ALERT_INTERVAL: mark the overdue episodes of schedules with --alert-after
-        (the store makes each begin once, whichever pool finds it first). A store failure
-        skips a pass."""
+        (the store makes each begin once, whichever pool finds it first), and flag the
+        suspect successes among the jobs completed since (each judged once). A store
+        failure skips a pass."""
         if time.monotonic() < self._next_alert:
             return
         self._next_alert = time.monotonic() + ALERT_INTERVAL
@@ -107,6 +108,14 @@ class Housekeeping:
         for name in began:
             log.warning("schedule %s is overdue: no success within its --alert-after", name,
                         extra={"event": "cron_overdue", "cron": name})
+        try:
+            flagged = self._call(self.store.cron_judge_suspects)
+        except StoreUnavailable as exc:
+            log.warning("could not judge the schedules' successes: %s", exc)
+            return
+        for job_id in flagged:
+            log.warning("job %s: a suspect success (far shorter or quieter than usual)", job_id,
+                        extra={"event": "cron_suspect", "job": job_id})
 
     def plan_tick(self, wait: float | None) -> None:
         """The next tick is ``wait`` seconds away (None: none planned); asked again no later

@@ -579,6 +579,16 @@ class Storage(ABC):
         finished since it began. Returns the schedules whose episode THIS call began."""
 
     @abstractmethod
+    def cron_judge_suspects(self) -> list[str]:
+        """Judge the schedules' completed jobs not judged yet (each once, whatever the
+        number of pools): a run far shorter or quieter than the schedule's previous ones
+        (recurring.suspect_reason) is flagged suspect. Returns the jobs THIS call flagged."""
+
+    @abstractmethod
+    def cron_suspects(self, name: str, limit: int = 20) -> list[tuple[str, str]]:
+        """The schedule's latest suspect successes, newest first: (job id, reason)."""
+
+    @abstractmethod
     def cron_backfill(self, name: str, start: datetime, end: datetime) -> list[str]:
         """Enqueue one job for each tick of the schedule from ``start`` to ``end`` (both
         included), id ``NAME@<tick>``, skipping ticks that have a job; returns the new ids,

@@ -32,7 +32,16 @@ from typing import Any
 from queuectl.errors import InvalidValue, QueuectlError
 from queuectl.ids import new_job_id
 from queuectl.models import State, from_ms, iso, to_ms
-from queuectl.recurring import SKIPPED_KEPT, UNFINISHED, Cron, CronSpec, is_overdue, tick_of
+from queuectl.recurring import (
+    SKIPPED_KEPT,
+    SUSPECT_HISTORY,
+    UNFINISHED,
+    Cron,
+    CronSpec,
+    is_overdue,
+    suspect_reason,
+    tick_of,
+)
 from queuectl.schedules import (
     MAX_BACKFILL,
     CatchUp,
@@ -112,6 +121,7 @@ def cron_from_row(row: Mapping[str, Any]) -> Cron:
         created_at=created, last_success_tick=ok_tick, last_success_at=ok_at,
         overdue=is_overdue(spec.alert_after, ok_tick, created, _at(int(row["now_ms"]))),
         overdue_since=from_ms(row["overdue_since"]),
+        suspect=row["last_suspect"], suspects=int(row["suspects"]),
     )
 
 
@@ -140,6 +150,40 @@ def judge_overdue(row: Mapping[str, Any], run: Run) -> bool:
             is not None and cron.last_success_at >= cron.overdue_since:
         run("cron_overdue_end", {"name": cron.name, "ok_finished": to_ms(cron.last_success_at)})
     return False
+
+
+JUDGED_AT_ONCE = 50  # completed jobs one judging of a schedule looks at, at most
+RUNS_READ = JUDGED_AT_ONCE + SUSPECT_HISTORY  # cron_runs' rows: the new jobs and history
+SUSPECTS_KEPT = 50  # flagged jobs kept per schedule for `cron show` (the count is kept whole)
+
+
+def judge_suspects(name: str, judged_seq: int, top: int, runs: Sequence[Mapping[str, Any]],
+                   now_ms: int, run: Run) -> list[str]:
+    """Judge the schedule's completed jobs after ``judged_seq`` up to ``top`` (jobs.seq) in
+    the caller's write transaction; ``runs``: cron_runs' rows (newest first: each new job
+    and the ones before it). Each job is judged once, whatever the number of pools (the
+    watermark moves by compare-and-set). Returns the jobs THIS call flagged suspect
+    (cron_suspects, cron_flag_suspect): the one place, in that same transaction, where a
+    job's `suspect` event happens."""
+    if run("cron_judged", {"name": name, "from": judged_seq, "top": top}) is None:
+        return []  # judged by another pool since we read it
+    oldest_first = list(reversed(runs))
+    flagged = []
+    for i, job in enumerate(oldest_first):
+        if int(job["seq"]) <= judged_seq:
+            continue
+        history = [(int(h["run_ms"]) / 1000, int(h["out_bytes"]))
+                   for h in oldest_first[max(0, i - SUSPECT_HISTORY):i]]
+        reason = suspect_reason(int(job["run_ms"]) / 1000, int(job["out_bytes"]), history)
+        if reason is None:
+            continue
+        params = {"id": job["id"], "name": name, "reason": reason, "now": now_ms}
+        if run("cron_flag_suspect", params) is not None:
+            run("cron_count_suspect", {"name": name})
+            flagged.append(str(job["id"]))
+    if flagged:
+        run("cron_prune_suspects", {"name": name, "keep": SUSPECTS_KEPT})
+    return flagged
 
 
 def episode_due(cron: Cron) -> bool:

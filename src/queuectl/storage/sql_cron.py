@@ -86,6 +86,27 @@ class SqlCron(SqlStore[C]):
                         began.append(str(fresh["name"]))
         return began
 
+    def cron_judge_suspects(self) -> list[str]:
+        from queuectl.storage import cron_flow
+
+        rows = self._read("cron_unjudged", {})
+        news = [(str(name), int(seen), int(top)) for name, seen, top in rows
+                if top is not None and int(top) > int(seen)]
+        flagged: list[str] = []
+        for name, seen, top in news:
+            with self._write() as conn:
+                runs = self._mappings(conn, "cron_runs", {"name": name, "top": top,
+                                                          "limit": cron_flow.RUNS_READ})
+                flagged += cron_flow.judge_suspects(name, seen, top, runs,
+                                                    self._store_now(conn), self._runner(conn))
+        return flagged
+
+    def cron_suspects(self, name: str, limit: int = 20) -> list[tuple[str, str]]:
+        if unmatchable(name):
+            return []
+        rows = self._read("cron_suspects", {"name": name, "limit": limit})
+        return [(str(job_id), str(reason)) for job_id, reason, _ in rows]
+
     def cron_backfill(self, name: str, start: datetime, end: datetime) -> list[str]:
         from queuectl.storage import cron_flow
 
@@ -128,6 +149,7 @@ class SqlCron(SqlStore[C]):
             if conn.execute(self._q["cron_delete"], {"name": name}).fetchone() is None:
                 raise ScheduleNotFound(name)
             conn.execute(self._q["cron_delete_skipped"], {"name": name})
+            conn.execute(self._q["cron_delete_suspects"], {"name": name})
             self._wake(conn, "work")
 
     def cron_set_paused(self, name: str, paused: bool) -> Cron:

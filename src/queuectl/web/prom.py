@@ -130,7 +130,11 @@ def _crons(snap: Snapshot) -> Iterator[Metric]:
     success = GaugeMetricFamily("queuectl_cron_last_success_timestamp_seconds",
                                 "When the schedule's latest success completed (Unix time).",
                                 labels=["name"])
+    suspect = CounterMetricFamily("queuectl_cron_suspect",
+                                  "Completed runs flagged suspect: far shorter or quieter than "
+                                  "the schedule's previous ones.", labels=["name"])
     for cron in snap.crons:
+        suspect.add_metric([cron.name], cron.suspects)
         if cron.next_run_at is not None:
             until.add_metric([cron.name], (cron.next_run_at - snap.now).total_seconds())
         skipped.add_metric([cron.name], cron.skipped)
@@ -141,6 +145,7 @@ def _crons(snap: Snapshot) -> Iterator[Metric]:
     yield skipped
     yield overdue
     yield success
+    yield suspect
 
 
 def _histogram(durations: list[float]) -> Metric:

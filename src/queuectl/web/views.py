@@ -148,6 +148,7 @@ class CronRow:
     alert_after: str = ""  # "26h", "" without --alert-after
     overdue: bool = False
     last_success: str = ""  # ISO UTC of its latest success's completion, "" for none
+    suspect: str | None = None  # why its latest success looks like none
 
 
 def crons(store: Storage) -> list[CronRow]:
@@ -162,7 +163,7 @@ def crons(store: Storage) -> list[CronRow]:
             iso(when) or "", next_in, c.last_job, str(c.last_state) if c.last_state else None,
             c.paused, c.skipped,
             format_duration(c.spec.alert_after) if c.spec.alert_after else "", c.overdue,
-            iso(c.last_success_at) or "",
+            iso(c.last_success_at) or "", c.suspect,
         ))
     return rows
 

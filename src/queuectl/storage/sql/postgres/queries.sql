@@ -602,7 +602,10 @@ FROM (
            (SELECT max(created_at) FROM jobs WHERE cron = s.name AND state = 'completed'
               AND substr(id, length(s.name) + 2, 4) = 'run-') AS ok_run_created,
            (SELECT max(finished_at) FROM jobs WHERE cron = s.name AND state = 'completed'
-              AND substr(id, length(s.name) + 2, 4) = 'run-') AS ok_run_finished
+              AND substr(id, length(s.name) + 2, 4) = 'run-') AS ok_run_finished,
+           (SELECT reason FROM cron_suspects WHERE job_id = (
+               SELECT id FROM jobs WHERE cron = s.name AND state = 'completed'
+               ORDER BY seq DESC LIMIT 1)) AS last_suspect
     FROM cron_schedules s
     WHERE %(name)s::text IS NULL OR s.name = %(name)s::text
 ) x
@@ -663,6 +666,53 @@ UPDATE cron_schedules SET overdue_since = NULL
 WHERE name = %(name)s AND overdue_since IS NOT NULL
   AND overdue_since <= %(ok_finished)s::bigint
 RETURNING name
+
+-- name: cron_unjudged
+-- Each schedule's judged watermark and latest completed job (seq): those with news to judge.
+SELECT s.name, s.judged_seq,
+       (SELECT max(seq) FROM jobs WHERE cron = s.name AND state = 'completed') AS top
+FROM cron_schedules s
+
+-- name: cron_runs
+-- The schedule's completed jobs up to top, newest first: their final attempt's run time and
+-- what it printed (bytes, with the ones cut from the front).
+SELECT j.seq, j.id, a.finished_at - a.started_at AS run_ms,
+       coalesce(octet_length(a.output), 0) + a.output_dropped AS out_bytes
+FROM jobs j JOIN attempts a ON a.job_id = j.id AND a.number = j.runs
+WHERE j.cron = %(name)s AND j.state = 'completed' AND j.seq <= %(top)s::bigint
+  AND a.finished_at IS NOT NULL
+ORDER BY j.seq DESC
+LIMIT %(limit)s
+
+-- name: cron_judged
+-- The guard that judges each completed job once: only the caller that finds the watermark
+-- it read moves it on.
+UPDATE cron_schedules SET judged_seq = %(top)s::bigint
+WHERE name = %(name)s AND judged_seq = %(from)s::bigint
+RETURNING name
+
+-- name: cron_flag_suspect
+-- A suspect success, flagged once (a row back: THIS call flagged it).
+INSERT INTO cron_suspects (job_id, name, reason, flagged_at)
+VALUES (%(id)s, %(name)s, %(reason)s, queuectl_now_ms())
+ON CONFLICT (job_id) DO NOTHING
+RETURNING job_id
+
+-- name: cron_count_suspect
+UPDATE cron_schedules SET suspects = suspects + 1 WHERE name = %(name)s
+
+-- name: cron_prune_suspects
+DELETE FROM cron_suspects
+WHERE name = %(name)s
+  AND job_id NOT IN (SELECT job_id FROM cron_suspects WHERE name = %(name)s
+                     ORDER BY flagged_at DESC, job_id LIMIT %(keep)s)
+
+-- name: cron_suspects
+SELECT job_id, reason, flagged_at FROM cron_suspects WHERE name = %(name)s
+ORDER BY flagged_at DESC, job_id LIMIT %(limit)s
+
+-- name: cron_delete_suspects
+DELETE FROM cron_suspects WHERE name = %(name)s
 
 -- name: cron_last_job
 SELECT id, state FROM jobs WHERE cron = %(name)s ORDER BY seq DESC LIMIT 1
