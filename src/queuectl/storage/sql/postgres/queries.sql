@@ -588,24 +588,38 @@ WHERE %(replace)s
 RETURNING name
 
 -- name: cron_list
--- Every schedule (or the one named), with its latest job, and its latest success: the
--- completed tick job of the latest tick (ids NAME@<tick> sort by tick, bytewise) and when it
--- finished, and the latest completed `cron run` job (NAME@run-...). The database's now is
--- read with it (overdue is judged on read).
-SELECT x.*, (SELECT finished_at FROM jobs WHERE id = x.ok_tick_job) AS ok_tick_finished
+-- Every schedule (or the one named), with its latest job through jobs_cron, and its latest
+-- success among its last 200 jobs (a bound: a read never walks a schedule's whole history;
+-- one that has not succeeded in 200 runs has no last success to show): the completed tick
+-- job of the latest tick (ids NAME@<tick> sort by tick, bytewise) and when it finished, and the
+-- latest completed `cron run` job (NAME@run-...). The store's now is read with it (overdue
+-- is judged on read), and the reason its latest completed job is suspect, if it is.
+-- (The id found bytewise is compared back in the column's own collation: its index.)
+SELECT x.*, (SELECT finished_at FROM jobs WHERE id = x.ok_tick_job COLLATE "default"
+            ) AS ok_tick_finished
 FROM (
     SELECT s.*, queuectl_now_ms() AS now_ms,
            (SELECT id FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_job,
            (SELECT state FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_state,
-           (SELECT max(id COLLATE "C") FROM jobs WHERE cron = s.name AND state = 'completed'
-              AND substr(id, length(s.name) + 2, 1) BETWEEN '0' AND '9') AS ok_tick_job,
-           (SELECT max(created_at) FROM jobs WHERE cron = s.name AND state = 'completed'
-              AND substr(id, length(s.name) + 2, 4) = 'run-') AS ok_run_created,
-           (SELECT max(finished_at) FROM jobs WHERE cron = s.name AND state = 'completed'
-              AND substr(id, length(s.name) + 2, 4) = 'run-') AS ok_run_finished,
-           (SELECT reason FROM cron_suspects WHERE job_id = (
-               SELECT id FROM jobs WHERE cron = s.name AND state = 'completed'
-               ORDER BY seq DESC LIMIT 1)) AS last_suspect
+           (SELECT max(t.id COLLATE "C") FROM (
+               SELECT id, state FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 200) t
+            WHERE t.state = 'completed'
+              AND substr(t.id, length(s.name) + 2, 1) BETWEEN '0' AND '9') AS ok_tick_job,
+           (SELECT max(t.created_at) FROM (
+               SELECT id, state, created_at FROM jobs WHERE cron = s.name
+               ORDER BY seq DESC LIMIT 200) t
+            WHERE t.state = 'completed'
+              AND substr(t.id, length(s.name) + 2, 4) = 'run-') AS ok_run_created,
+           (SELECT max(t.finished_at) FROM (
+               SELECT id, state, finished_at FROM jobs WHERE cron = s.name
+               ORDER BY seq DESC LIMIT 200) t
+            WHERE t.state = 'completed'
+              AND substr(t.id, length(s.name) + 2, 4) = 'run-') AS ok_run_finished,
+           (SELECT c.reason FROM cron_suspects c WHERE c.job_id = (
+               SELECT t.id FROM (
+                   SELECT id, state, seq FROM jobs WHERE cron = s.name
+                   ORDER BY seq DESC LIMIT 200) t
+               WHERE t.state = 'completed' ORDER BY t.seq DESC LIMIT 1)) AS last_suspect
     FROM cron_schedules s
     WHERE %(name)s::text IS NULL OR s.name = %(name)s::text
 ) x
@@ -668,9 +682,12 @@ WHERE name = %(name)s AND overdue_since IS NOT NULL
 RETURNING name
 
 -- name: cron_unjudged
--- Each schedule's judged watermark and latest completed job (seq): those with news to judge.
+-- Each schedule's judged watermark and latest completed job (seq) among its last 200 (a
+-- bound: read by every pool every few seconds): those with news to judge.
 SELECT s.name, s.judged_seq,
-       (SELECT max(seq) FROM jobs WHERE cron = s.name AND state = 'completed') AS top
+       (SELECT max(t.seq) FROM (
+           SELECT seq, state FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 200) t
+        WHERE t.state = 'completed') AS top
 FROM cron_schedules s
 
 -- name: cron_runs
