@@ -209,3 +209,32 @@ def test_a_quiet_success_is_flagged_suspect_once_across_pools(
     _judge_suspects_at_once([clocked_store, second_store])
     [doc] = cli.json("cron", "list")
     assert (doc["suspect"], doc["suspects"]) == (None, 1)
+
+
+def test_two_pools_log_an_overdue_episode_once(
+    clocked_cli: InProcessCli, clocked_store: Storage, second_store: Storage,
+    clock: MovingClock, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Two workers, each on its own connection as two pools on two hosts are, pass their
+    idle housekeeping at the same moment: the episode begins (and is logged) once."""
+    cli = clocked_cli
+    cli.ok("cron", "add", "nightly", "@daily", "-c", "exit 1", "--tz", "UTC",
+           "--alert-after", "26h", "--max-retries", "0")
+    clock.move(27 * HOUR)
+    workers = [Worker(store, (), clocks=clock.clocks) for store in (clocked_store,
+                                                                      second_store)]
+    gate = threading.Barrier(2)
+
+    def idle_pass(worker: Worker) -> None:
+        gate.wait()
+        worker.work_until_idle()
+
+    with caplog.at_level("WARNING", logger="queuectl.worker"):
+        threads = [threading.Thread(target=idle_pass, args=(w,)) for w in workers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    said = [r for r in caplog.records if "is overdue" in r.getMessage()]
+    assert len(said) == 1, [r.getMessage() for r in said]
+    assert clocked_store.cron_get("nightly").overdue_since is not None
