@@ -22,7 +22,9 @@ zone: ``every 10m`` at :00, :10, :20 ... of every hour, on every host alike.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -53,6 +55,7 @@ _EVERY = re.compile(r"every\s+(.+)", re.IGNORECASE)
 class Overlap(StrEnum):
     SKIP = "skip"  # a tick whose previous job is still unfinished is skipped and recorded
     ALLOW = "allow"  # every tick enqueues
+    REPLACE = "replace"  # a tick cancels the previous job if unfinished, and enqueues
 
 
 class CatchUp(StrEnum):
@@ -156,6 +159,22 @@ def previous_tick(schedule: Schedule, tz: tzinfo, at: datetime) -> datetime | No
     return None
 
 
+MAX_BACKFILL = 1000  # ticks one `cron backfill` may enqueue
+
+
+def ticks_between(schedule: Schedule, tz: tzinfo, start: datetime, end: datetime,
+                  limit: int = MAX_BACKFILL) -> list[datetime]:
+    """Every tick from ``start`` to ``end`` (both included), oldest first, each once (the
+    daylight-saving rules of next_tick); at most ``limit`` + 1, so that a caller can tell a
+    range with too many."""
+    found: list[datetime] = []
+    tick = next_tick(schedule, tz, start - timedelta(milliseconds=1))
+    while tick is not None and tick <= end and len(found) <= limit:
+        found.append(tick)
+        tick = next_tick(schedule, tz, tick)
+    return found
+
+
 @dataclass(frozen=True)
 class Firing:
     """What to do for a schedule whose next tick has come: ``tick`` is the tick to enqueue
@@ -166,23 +185,33 @@ class Firing:
 
 
 def plan_firing(schedule: Schedule, tz: tzinfo, due_at: datetime, now: datetime,
-                catch_up: CatchUp, watched_from: datetime | None) -> Firing:
+                catch_up: CatchUp, watched: Callable[[datetime], bool]) -> Firing:
     """For a schedule whose stored next tick ``due_at`` is at or before ``now``: at most one
     job, never a burst: for ``due_at`` when only it has passed, else for the latest tick
-    that has. ``watched_from`` is since when a pool has run without a break (the earliest
-    start of a worker alive now, see storage/cron_flow.py; None: no pool runs): a tick
-    before it came while no pool ran, and with ``catch_up`` none it is missed (no job),
-    however short ago; a tick a pool saw come but fires late (busy) runs late. The next
-    tick to wait for is the first after ``now``."""
+    that has. ``watched(tick)`` says whether a pool ran when ``tick`` came (see
+    storage/cron_flow.py); with ``catch_up`` none a tick no pool saw come is missed (no
+    job), however short ago, and one a pool saw come but fires late (busy) runs late. The
+    next tick to wait for is the first after ``now``."""
     following = next_tick(schedule, tz, due_at)
     if following is not None and following <= now:
         latest = previous_tick(schedule, tz, now)
         tick = latest if latest is not None and latest >= following else following
     else:
         tick = due_at
-    unwatched = watched_from is None or tick < watched_from
-    missed = catch_up is CatchUp.NONE and unwatched
+    missed = catch_up is CatchUp.NONE and not watched(tick)
     return Firing(None if missed else tick, next_tick(schedule, tz, now))
+
+
+def jitter_ms(name: str, tick: datetime, jitter: int) -> int:
+    """The offset (ms, in [0, ``jitter``)) by which the job of ``name``'s ``tick`` becomes
+    due after it (``--jitter``): a hash of the name and the tick's instant, so every host
+    finds the same one, and a schedule's ticks spread over the range rather than all
+    landing at one offset. 0 without jitter."""
+    if jitter <= 0:
+        return 0
+    key = f"{name}\0{_to_ms(tick)}".encode()
+    digest = hashlib.blake2b(key, digest_size=8).digest()
+    return int.from_bytes(digest, "big") % jitter
 
 
 def tick_job_id(name: str, tick: datetime) -> str:

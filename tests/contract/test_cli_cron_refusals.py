@@ -18,6 +18,10 @@ def test_bad_input_is_one_line_and_writes_nothing(cli: Cli) -> None:
         (["add", "x", "@daily", "-c", "true", "--timeout", "soon"], 2, "invalid duration"),
         (["add", "x", "every 0s", "-c", "true"], 1, "at least 1s"),
         (["add", "x", "@daily", "-c", "true", "--overlap", "maybe"], 2, "maybe"),
+        (["add", "x", "@daily", "-c", "true", "--jitter", "soon"], 2, "invalid duration"),
+        (["add", "x", "@daily", "-c", "true", "--jitter", "-5m"], 1, "invalid duration"),
+        (["add", "x", "@daily", "-c", "true", "--alert-after", "1 day"], 2, "invalid duration"),
+        (["add", "x", "@daily", "-c", "true", "--alert-after", "-1h"], 1, "invalid duration"),
         (["remove", "nope"], 1, "not found"),
         (["run", "nope"], 1, "not found"),
     ]

@@ -1,6 +1,7 @@
 """Schedules as pure functions over real zone data: parsing, ticks across daylight-saving
 changes, and what fires after downtime."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,11 +14,13 @@ from queuectl.errors import InvalidValue, MalformedValue
 from queuectl.schedules import (
     CatchUp,
     Schedule,
+    jitter_ms,
     next_tick,
     parse_schedule,
     plan_firing,
     previous_tick,
     tick_job_id,
+    ticks_between,
     zone,
 )
 from queuectl.timeparse import local_to_utc
@@ -226,9 +229,14 @@ HOURLY = parse_schedule("@hourly")
 ALL_ALONG = z("2026-01-01T00:00Z")
 
 
+def since(start: datetime | None) -> Callable[[datetime], bool]:
+    """A pool that has run from ``start`` on (None: none runs): it saw the ticks after it."""
+    return lambda tick: start is not None and tick >= start
+
+
 def test_on_time_tick_fires_and_the_next_is_planned() -> None:
     plan = plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), z("2026-01-01T10:00:00.3Z"),
-                       CatchUp.NONE, ALL_ALONG)
+                       CatchUp.NONE, since(ALL_ALONG))
     assert plan.tick == z("2026-01-01T10:00Z") and plan.next_at == z("2026-01-01T11:00Z")
 
 
@@ -238,7 +246,7 @@ def test_on_time_tick_fires_and_the_next_is_planned() -> None:
 def test_missed_ticks_fire_the_latest_once_or_nothing(catch_up: CatchUp, fired: str | None
                                                       ) -> None:
     started = z("2026-01-01T13:20Z")  # no pool ran before
-    plan = plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), started, catch_up, started)
+    plan = plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), started, catch_up, since(started))
     assert plan.tick == (z(fired) if fired else None)
     assert plan.next_at == z("2026-01-01T14:00Z")
 
@@ -249,16 +257,17 @@ def test_a_tick_before_the_pool_started_is_missed_for_catch_up_none_however_shor
 ) -> None:
     started = z("2026-01-01T10:00Z") + timedelta(seconds=late_s)
     assert plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), started, CatchUp.NONE,
-                       started).tick is None
+                       since(started)).tick is None
     assert plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), started, CatchUp.LATEST,
-                       started).tick == z("2026-01-01T10:00Z")
+                       since(started)).tick == z("2026-01-01T10:00Z")
 
 
 def test_with_no_pool_running_a_tick_is_missed_for_catch_up_none_only() -> None:
     now = z("2026-01-01T10:00:01Z")
-    assert plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), now, CatchUp.NONE, None).tick is None
+    assert plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), now, CatchUp.NONE,
+                       since(None)).tick is None
     assert plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), now, CatchUp.LATEST,
-                       None).tick == z("2026-01-01T10:00Z")
+                       since(None)).tick == z("2026-01-01T10:00Z")
 
 
 @pytest.mark.parametrize("late_s", [0.5, 10, 31, 600, 3 * 3600])
@@ -267,5 +276,78 @@ def test_a_tick_a_running_pool_fires_late_runs_late_for_catch_up_none(late_s: fl
                                                                        started: str) -> None:
     now = z("2026-01-01T10:00Z") + timedelta(seconds=late_s)
     watched = z(started)  # the pool started just before the tick, or as it came
-    plan = plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), now, CatchUp.NONE, watched)
+    plan = plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), now, CatchUp.NONE, since(watched))
     assert plan.tick == previous_tick(HOURLY, UTC, now)  # the latest that came: never a burst
+
+
+def test_a_schedules_job_is_told_its_name_and_tick() -> None:
+    from queuectl.recurring import job_env
+
+    made = z("2026-01-01T10:00:03.5Z")
+    assert job_env("a@b@2026-01-01T10:00:00.000Z", "a@b", made) == {
+        "QUEUECTL_CRON": "a@b", "QUEUECTL_TICK": "2026-01-01T10:00:00.000Z"}
+    assert job_env("a@run-x1y2", "a", made)["QUEUECTL_TICK"] == "2026-01-01T10:00:03.500Z"
+
+
+# --- jitter: the same offset on every host -------------------------------------------------
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(EXPRESSIONS), st.sampled_from(ZONES), st.sampled_from(CHANGES),
+       st.text(min_size=1, max_size=20), st.integers(1, 7 * 86_400_000))
+def test_jitter_is_one_offset_per_tick_within_the_range_whatever_the_zone(
+    expr: str, tz_name: str, change: datetime, name: str, jitter: int
+) -> None:
+    """Across daylight-saving changes: each tick (an instant) gets one offset in
+    [0, jitter), the same however the instant is written (a host in another zone), and the
+    jittered due times keep the ticks' order when the jitter is under their spacing."""
+    tz = ZoneInfo(tz_name)
+    ticks = every_tick(expr, tz, change)[:40]
+    offsets = [jitter_ms(name, t, jitter) for t in ticks]
+    assert all(0 <= o < jitter for o in offsets)
+    assert offsets == [jitter_ms(name, t.astimezone(tz), jitter) for t in ticks]
+    assert offsets == [jitter_ms(name, t.astimezone(ZoneInfo("Asia/Tokyo")), jitter)
+                       for t in ticks]
+    gaps = [(b - a) / timedelta(milliseconds=1) for a, b in zip(ticks, ticks[1:], strict=False)]
+    if gaps and jitter <= min(gaps):
+        due = [t + timedelta(milliseconds=o) for t, o in zip(ticks, offsets, strict=True)]
+        assert due == sorted(due)
+
+
+def test_jitter_is_a_fixed_function_of_name_and_tick() -> None:
+    """Not Python's salted hash(): the same on every host and run (these values are
+    pinned), different for another name or tick, and none without a jitter."""
+    tick = z("2026-01-01T02:00Z")
+    assert jitter_ms("backup", tick, 3_600_000) == jitter_ms("backup", tick, 3_600_000)
+    assert jitter_ms("backup", tick, 3_600_000) == 441_702
+    assert jitter_ms("backup", tick, 0) == 0
+    spread = {jitter_ms("backup", tick + timedelta(days=d), 3_600_000) for d in range(50)}
+    assert len(spread) > 40  # the ticks spread over the range
+
+
+# --- backfill: every tick of a range, each once ------------------------------------------
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(EXPRESSIONS), st.sampled_from(ZONES), st.sampled_from(CHANGES),
+       st.integers(-2 * 86_400_000, 0), st.integers(0, 3 * 86_400_000))
+def test_ticks_between_are_every_tick_of_the_range_once_across_clock_changes(
+    expr: str, tz_name: str, change: datetime, start_ms: int, span_ms: int
+) -> None:
+    tz, schedule = ZoneInfo(tz_name), parse_schedule(expr)
+    start = change + timedelta(milliseconds=start_ms)
+    end = start + timedelta(milliseconds=span_ms)
+    want = [t for t in every_tick(expr, tz, start) if start <= t <= end]
+    got = ticks_between(schedule, tz, start, end, limit=10_000)
+    assert got == want
+    assert len({tick_job_id("n", t) for t in got}) == len(got)  # one id per tick
+    capped = ticks_between(schedule, tz, start, end, limit=3)
+    assert capped == want[:4]  # a caller tells "too many" by one more than the limit
+
+
+def test_ticks_between_includes_both_ends() -> None:
+    start, end = z("2026-01-01T10:00Z"), z("2026-01-01T12:00Z")
+    assert ticks_between(HOURLY, UTC, start, end) == [
+        start, z("2026-01-01T11:00Z"), end]
+    assert ticks_between(HOURLY, UTC, end, end) == [end]
+    assert ticks_between(HOURLY, UTC, z("2026-01-01T10:01Z"), z("2026-01-01T10:59Z")) == []

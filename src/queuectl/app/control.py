@@ -19,6 +19,7 @@ from queuectl.models import FINAL_STATES, QueueSettings
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from datetime import datetime
     from typing import Any
 
     from queuectl.models import Job, QueueChange, State
@@ -155,6 +156,21 @@ def cron_run(store: Storage, name: str) -> Job:
     """One job of schedule ``name``, enqueued now outside its ticks. Raises
     ScheduleNotFound."""
     return store.cron_run_now(name)
+
+
+def cron_backfill(store: Storage, name: str, start: datetime, end: datetime,
+                  now: datetime) -> list[str]:
+    """One job for each tick of schedule ``name`` from ``start`` to ``end`` (both included,
+    none after ``now``) that has none yet; the new ids. Raises InvalidValue for a range
+    that is reversed, reaches past now, or holds too many ticks; ScheduleNotFound."""
+    from queuectl.models import iso
+
+    if start > end:
+        raise InvalidValue(f"invalid range: --from {iso(start)} is after --to {iso(end)}")
+    if end > now:
+        raise InvalidValue(f"invalid --to {iso(end)}: it is in the future (ticks to come "
+                           "are the schedule's)")
+    return store.cron_backfill(name, start, end)
 
 
 def cron_remove(store: Storage, name: str) -> None:

@@ -6,6 +6,7 @@ the job flags through the same path `enqueue` takes), so bad input writes nothin
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import click
@@ -14,12 +15,13 @@ from queuectl import output, specs
 from queuectl.app import control, documents
 from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
 from queuectl.cli.jobs import parse_env_pairs
+from queuectl.errors import MalformedValue
 from queuectl.localzone import local_zone_name
 from queuectl.models import iso, utcnow
 from queuectl.recurring import Cron, CronSpec, check_name
 from queuectl.schedules import CatchUp, Overlap, parse_schedule, zone
 from queuectl.settings import Config
-from queuectl.timeparse import format_relative
+from queuectl.timeparse import format_duration, format_relative, parse_duration, parse_instant
 
 RECENT_JOBS = 10  # jobs `cron show` lists
 SHOWN_SKIPS = 20  # skipped ticks `cron show` lists
@@ -42,10 +44,15 @@ def cron() -> None:
 @click.option("--tz", help="IANA time zone of the schedule [default: this machine's].")
 @click.option("--overlap", type=click.Choice([str(o) for o in Overlap]), default="skip",
               show_default=True,
-              help="skip: no new job while the previous one is unfinished.")
+              help="skip: no new job while the previous one is unfinished; replace: cancel "
+              "it (killing it if it runs) for the new one; allow: run both.")
 @click.option("--catch-up", type=click.Choice([str(c) for c in CatchUp]), default="latest",
               show_default=True,
               help="After downtime: one job for the latest missed tick, or none.")
+@click.option("--jitter", metavar="DUR",
+              help="Each tick's job is due up to DUR after the tick (the same on every host).")
+@click.option("--alert-after", metavar="DUR",
+              help="Overdue when no run has succeeded for DUR (cron list, /metrics).")
 @click.option("--replace", is_flag=True, help="Replace a schedule of the same name.")
 @click.option("-p", "--priority", type=int, help="Higher runs first (default 0).")
 @click.option("--max-retries", type=int, help="Retries after the first attempt [config].")
@@ -57,14 +64,16 @@ def cron() -> None:
 @json_option
 @pass_cli_context
 def add(cli_ctx: CliContext, /, name: str, schedule: str, tz: str | None, overlap: str,
-        catch_up: str, replace: bool, env_pairs: tuple[str, ...], as_json: bool,
-        **flags: Any) -> None:
+        catch_up: str, jitter: str | None, alert_after: str | None, replace: bool,
+        env_pairs: tuple[str, ...], as_json: bool, **flags: Any) -> None:
     """Add a schedule: a cron expression ('*/5 * * * *', '0 2 * * mon-fri'), a macro
     (@hourly, @daily, @weekly, @monthly, @yearly) or 'every DUR' ('every 30s')."""
     check_name(name)
     parsed = parse_schedule(schedule)
     tz_name = tz if tz is not None else local_zone_name()
     zone(tz_name)
+    jitter_s = parse_duration(jitter) or None if jitter is not None else None
+    alert_s = parse_duration(alert_after) or None if alert_after is not None else None
     fields = {k: v for k, v in flags.items() if v is not None}
     if env_pairs:
         fields["env"] = parse_env_pairs(env_pairs)
@@ -76,7 +85,8 @@ def add(cli_ctx: CliContext, /, name: str, schedule: str, tz: str | None, overla
         overlap=Overlap(overlap), catch_up=CatchUp(catch_up),
         max_retries=job.max_retries if "max_retries" in fields else None,
         priority=job.priority, timeout=job.timeout if "timeout" in fields else None,
-        queue=job.queue, cwd=job.cwd, env=job.env,
+        queue=job.queue, cwd=job.cwd, env=job.env, jitter=jitter_s,
+        alert_after=alert_s,
     )
     added = cli_ctx.store(create=True).cron_add(spec, replace=replace)
     if as_json:
@@ -96,12 +106,13 @@ def list_cmd(cli_ctx: CliContext, as_json: bool) -> None:
         output.emit_json([c.to_dict() for c in found])
         return
     words = output.is_tty()  # in words on a terminal; scripts get the expression alone
+    alerts = any(c.spec.alert_after or c.suspect for c in found)
     headers = ["NAME", "SCHEDULE", *(["WHEN"] if words else []), "TZ", "NEXT RUN", "LAST JOB",
-               "STATE", "PAUSED", "SKIPPED"]
+               "STATE", "PAUSED", "SKIPPED", *(["ALERT"] if alerts else [])]
     rows = [
         (c.name, c.spec.schedule, *([c.spec.parsed.describe()] if words else []), c.spec.tz,
          _next_run(c), c.last_job or "", c.last_state or "", "yes" if c.paused else "no",
-         c.skipped)
+         c.skipped, *([_alert(c)] if alerts else []))
         for c in found
     ]
     output.table(headers, rows, state_col=6 if words else 5)
@@ -117,16 +128,27 @@ def show(cli_ctx: CliContext, name: str, as_json: bool) -> None:
     found = store.cron_get(name)
     jobs = store.list_jobs(cron=name, limit=RECENT_JOBS)
     skips = store.cron_skipped(name, SHOWN_SKIPS)
+    suspects = store.cron_suspects(name, SHOWN_SKIPS)
+    why = dict(suspects)
     if as_json:
-        output.emit_json({**found.to_dict(), "recent_jobs": [j.to_dict() for j in jobs],
-                          "skipped_ticks": [iso(t) for t in skips]})
+        output.emit_json({
+            **found.to_dict(),
+            "recent_jobs": [{**j.to_dict(), "suspect": why.get(j.id)} for j in jobs],
+            "skipped_ticks": [iso(t) for t in skips],
+            "suspect_jobs": [{"job": job_id, "suspect": reason} for job_id, reason in suspects],
+        })
         return
     spec = found.spec
     output.pairs([
         ("name", spec.name), ("schedule", _in_words(spec.schedule, spec.parsed.describe())),
         ("tz", spec.tz), ("command", spec.command), ("next run", _next_run(found)),
         ("paused", "yes" if found.paused else "no"), ("overlap", spec.overlap),
-        ("catch-up", spec.catch_up), ("queue", spec.queue), ("cwd", spec.cwd),
+        ("catch-up", spec.catch_up),
+        *([("jitter", format_duration(spec.jitter))] if spec.jitter else []),
+        *([("alert after", format_duration(spec.alert_after)),
+           ("last success", iso(found.last_success_at) or "never"),
+           ("overdue", "OVERDUE" if found.overdue else "no")] if spec.alert_after else []),
+        ("queue", spec.queue), ("cwd", spec.cwd),
         ("skipped", found.skipped),
     ])
     output.line()
@@ -138,6 +160,47 @@ def show(cli_ctx: CliContext, name: str, as_json: bool) -> None:
         output.line("skipped ticks (the previous job was unfinished):")
         for tick in skips:
             output.line(f"  {iso(tick)}")
+    if suspects:
+        output.line()
+        output.line(f"suspect successes ({found.suspects} in all):")
+        for job_id, reason in suspects:
+            output.line(f"  {job_id}: {reason}")
+
+
+@cron.command()
+@click.argument("name")
+@click.option("--from", "start", required=True, metavar="WHEN",
+              help="First tick: an ISO 8601 time, or a duration back from now (3d).")
+@click.option("--to", "end", required=True, metavar="WHEN",
+              help="Last tick: an ISO 8601 time, or a duration back from now (0s: now).")
+@json_option
+@pass_cli_context
+def backfill(cli_ctx: CliContext, name: str, start: str, end: str, as_json: bool) -> None:
+    """Enqueue the ticks from --from to --to that have no job yet (at most 1,000 ticks);
+    print the new ids."""
+    now = utcnow()
+    first, last = when_from("--from", start, now), when_from("--to", end, now)
+    made = control.cron_backfill(cli_ctx.store(), name, first, last, now)
+    if as_json:
+        output.emit_json(made)
+        return
+    for job_id in made:
+        output.line(job_id)
+    output.note(f"{len(made)} job{'' if len(made) == 1 else 's'} enqueued")
+
+
+def when_from(flag: str, text: str, now: datetime) -> datetime:
+    """A WHEN: a duration back from ``now`` (1h, 3d) or an ISO 8601 time. Text that is
+    neither is malformed (exit 2)."""
+    try:
+        return now - timedelta(seconds=parse_duration(text))
+    except MalformedValue:
+        pass
+    try:
+        return parse_instant(text)
+    except MalformedValue:
+        raise MalformedValue(f"invalid {flag} {text!r}: use an ISO 8601 time or a duration "
+                             "back from now like 3d") from None
 
 
 @cron.command()
@@ -178,6 +241,16 @@ def run_now(cli_ctx: CliContext, name: str, as_json: bool) -> None:
         output.emit_json(job.to_dict())
     else:
         output.line(job.id)
+
+
+def _alert(found: Cron) -> str:
+    """The ALERT column: OVERDUE, SUSPECT (its latest success), or "ok" for a schedule
+    with --alert-after."""
+    if found.overdue:
+        return "OVERDUE"
+    if found.suspect:
+        return "SUSPECT"
+    return "ok" if found.spec.alert_after else ""
 
 
 def _next_run(found: Cron) -> str:

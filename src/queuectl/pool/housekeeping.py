@@ -30,6 +30,7 @@ from queuectl.storage.base import Storage
 from queuectl.storage.cron_flow import Fired
 
 MIN_IDLE = 0.005  # seconds: shortest idle sleep
+ALERT_INTERVAL = 5.0  # seconds between a worker's judgings of overdue schedules
 PRUNE_BATCH = 50  # jobs
 PRUNE_INTERVAL = 30.0  # seconds between passes once nothing was left to delete
 PRUNE_AGAIN = 1.0  # seconds until the next pass while some are left
@@ -52,11 +53,14 @@ class Housekeeping:
     raised at once), ``retrying`` one that is retried until the store answers (the worker's
     StoreCalls, so its outage bookkeeping holds); ``woken`` says whether anything woke the
     worker; ``longest`` is the longest a plan of the next tick is trusted (seconds: a schedule
-    added meanwhile wakes idle workers, not busy ones)."""
+    added meanwhile wakes idle workers, not busy ones); ``worker_id`` the worker's, which
+    saw the ticks that came since it started."""
 
     def __init__(self, store: Storage, config: Callable[[], Config], call: StoreCall,
-                 retrying: StoreCall, woken: Callable[[], bool], longest: float) -> None:
+                 retrying: StoreCall, woken: Callable[[], bool], longest: float,
+                 worker_id: str | None = None) -> None:
         self.store = store
+        self._fire = lambda: store.cron_fire(worker_id)
         self.config = config
         self._call = call
         self._retrying = retrying
@@ -64,6 +68,7 @@ class Housekeeping:
         self._longest = longest
         self._next_tick_at = 0.0  # monotonic: when a schedule's next tick comes, as last asked
         self._next_prune = 0.0  # monotonic: when retention is next applied
+        self._next_alert = 0.0  # monotonic: when overdue schedules are next judged
 
     # --- recurring jobs ---------------------------------------------------------------------
 
@@ -75,7 +80,7 @@ class Housekeeping:
         wait = self._retrying(self.store.cron_seconds_until_tick)
         enqueued = moved > 0
         if wait == 0:
-            enqueued = _log_fired(self._retrying(self.store.cron_fire)) or enqueued
+            enqueued = _log_fired(self._retrying(self._fire)) or enqueued
             wait = self._retrying(self.store.cron_seconds_until_tick)
         self.plan_tick(wait)
         return enqueued, wait
@@ -83,11 +88,37 @@ class Housekeeping:
     def fire_ticks_while_busy(self) -> None:
         """From the running job's check: fire due ticks (a store failure is raised at once,
         and the check goes on)."""
+        self.judge_overdue()
         if time.monotonic() < self._next_tick_at:
             return
         self._call(self.store.queue_windows_refresh)
-        _log_fired(self._call(self.store.cron_fire))
+        _log_fired(self._call(self._fire))
         self.plan_tick(self._call(self.store.cron_seconds_until_tick))
+
+    def judge_overdue(self) -> None:
+        """Every ALERT_INTERVAL: mark the overdue episodes of schedules with --alert-after
+        (the store makes each begin once, whichever pool finds it first), and flag the
+        suspect successes among the jobs completed since (each judged once). A store
+        failure skips a pass."""
+        if time.monotonic() < self._next_alert:
+            return
+        self._next_alert = time.monotonic() + ALERT_INTERVAL
+        try:
+            began = self._call(self.store.cron_judge_overdue)
+        except StoreUnavailable as exc:
+            log.warning("could not judge overdue schedules: %s", exc)
+            return
+        for name in began:
+            log.warning("schedule %s is overdue: no success within its --alert-after", name,
+                        extra={"event": "cron_overdue", "cron": name})
+        try:
+            flagged = self._call(self.store.cron_judge_suspects)
+        except StoreUnavailable as exc:
+            log.warning("could not judge the schedules' successes: %s", exc)
+            return
+        for job_id in flagged:
+            log.warning("job %s: a suspect success (far shorter or quieter than usual)", job_id,
+                        extra={"event": "cron_suspect", "job": job_id})
 
     def plan_tick(self, wait: float | None) -> None:
         """The next tick is ``wait`` seconds away (None: none planned); asked again no later
@@ -98,6 +129,7 @@ class Housekeeping:
     def sleep_by(self, plan: IdlePlan) -> float | None:
         """How long an idle worker sleeps by ``plan`` (seconds, at most ``longest``), once
         the ticks that have come are fired; None when firing them enqueued a job."""
+        self.judge_overdue()
         tick = plan.tick
         if tick == 0:
             enqueued, tick = self.fire_ticks()
@@ -140,6 +172,9 @@ class Housekeeping:
 def _log_fired(fired: list[Fired]) -> bool:
     """Log what firing did; whether a job was enqueued."""
     for item in fired:
+        if item.replaced:
+            log.info("cron %s: cancelled unfinished job %s for the tick's", item.name,
+                     item.replaced)
         if item.job_id:
             log.info("cron %s: enqueued job %s", item.name, item.job_id)
         elif item.blocked_by:

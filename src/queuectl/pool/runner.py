@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from queuectl.models import AttemptResult, Job, Outcome
+from queuectl.recurring import job_env
 
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL to the job's process group
 FLUSH_INTERVAL = 0.25  # seconds between saves of a running job's output (logs --follow)
@@ -80,9 +81,12 @@ class RunSpec:
     def of(cls, job: Job, base_env: Mapping[str, str], worker_id: str,
            max_log_bytes: int) -> RunSpec:
         """A job's attempt: the worker's environment with the job's own over it, and the
-        variables that tell the command which job, attempt and worker it is."""
+        variables that tell the command which job, attempt and worker it is (and a
+        schedule's job its schedule and tick)."""
         env = {**base_env, **(job.env or {}), "QUEUECTL_JOB_ID": job.id,
                "QUEUECTL_ATTEMPT": str(job.last_attempt), "QUEUECTL_WORKER_ID": worker_id}
+        if job.cron is not None:
+            env.update(job_env(job.id, job.cron, job.created_at))
         return cls(job.command, job.cwd, env, job.timeout or None, max_log_bytes)
 
 

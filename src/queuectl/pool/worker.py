@@ -114,7 +114,8 @@ class Worker:
         )
         self.housekeeping = Housekeeping(
             store, self.config, self.calls.call, self.calls.retrying,
-            lambda: bool(select.select(self.fds, [], [], 0)[0]), longest=IDLE_POLL)
+            lambda: bool(select.select(self.fds, [], [], 0)[0]), longest=IDLE_POLL,
+            worker_id=self.id)
         # ``recovery_clock``: when the pool last made a recovery pass (shared by its workers).
         self.recovery = Recovery(store, self.calls, self.policy,
                                  lambda: self.config().lease_timeout, recovery_clock,

@@ -622,6 +622,30 @@ class Storage(ABC):
         Raises ScheduleNotFound."""
 
     @abstractmethod
+    def cron_judge_overdue(self) -> list[str]:
+        """Mark the overdue episodes of the schedules with --alert-after (judged by the
+        store's clock): an episode begins (cron_schedules.overdue_since) when a schedule is
+        found overdue, once whatever the number of pools, and ends when a success has
+        finished since it began. Returns the schedules whose episode THIS call began."""
+
+    @abstractmethod
+    def cron_judge_suspects(self) -> list[str]:
+        """Judge the schedules' completed jobs not judged yet (each once, whatever the
+        number of pools): a run far shorter or quieter than the schedule's previous ones
+        (recurring.suspect_reason) is flagged suspect. Returns the jobs THIS call flagged."""
+
+    @abstractmethod
+    def cron_suspects(self, name: str, limit: int = 20) -> list[tuple[str, str]]:
+        """The schedule's latest suspect successes, newest first: (job id, reason)."""
+
+    @abstractmethod
+    def cron_backfill(self, name: str, start: datetime, end: datetime) -> list[str]:
+        """Enqueue one job for each tick of the schedule from ``start`` to ``end`` (both
+        included), id ``NAME@<tick>``, skipping ticks that have a job; returns the new ids,
+        oldest first. One transaction. Raises ScheduleNotFound, or InvalidValue (nothing
+        written) for a range of over schedules.MAX_BACKFILL ticks."""
+
+    @abstractmethod
     def cron_skipped(self, name: str, limit: int = 20) -> list[datetime]:
         """The schedule's latest ticks skipped because its previous job was unfinished,
         newest first (the latest recurring.SKIPPED_KEPT are kept)."""
@@ -632,9 +656,10 @@ class Storage(ABC):
         none is planned. Idle workers sleep no longer than this."""
 
     @abstractmethod
-    def cron_fire(self) -> list[Fired]:
+    def cron_fire(self, worker_id: str | None = None) -> list[Fired]:
         """Fire every schedule whose tick has come: at most one job each (the latest missed
-        tick, or none, after downtime), a skipped tick recorded when the previous job is
+        tick, or none, after downtime; ``worker_id``, the worker firing, saw the ticks that
+        came since it started), a skipped tick recorded when the previous job is
         unfinished (--overlap skip). Safe from any number of processes at once: each tick
         enqueues exactly once. Returns what this call did (not what others did)."""
 

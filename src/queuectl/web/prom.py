@@ -122,21 +122,39 @@ def _attempts(snap: Snapshot) -> Iterator[Metric]:
 
 
 def _crons(snap: Snapshot) -> Iterator[Metric]:
-    """Per schedule: seconds until its next tick (none while paused or never again), and
-    the ticks it skipped because its previous job was unfinished: a true counter, kept
-    whole in the store (purging jobs never lowers it; removing the schedule ends it)."""
+    """Per schedule: seconds until its next tick (none while paused or never again), the
+    ticks it skipped because its previous job was unfinished (a true counter, kept whole in
+    the store: purging jobs never lowers it; removing the schedule ends it), whether it is
+    overdue (judged on read, so it shows with every pool down) and when it last
+    succeeded."""
     until = GaugeMetricFamily("queuectl_cron_next_tick_seconds",
                               "Seconds until the schedule's next tick (negative: overdue).",
                               labels=["name"])
     skipped = CounterMetricFamily("queuectl_cron_skipped_ticks",
                                   "Ticks skipped because the previous job was unfinished.",
                                   labels=["name"])
+    overdue = GaugeMetricFamily("queuectl_cron_overdue",
+                                "1 while the schedule has had no success within its "
+                                "--alert-after, else 0.", labels=["name"])
+    success = GaugeMetricFamily("queuectl_cron_last_success_timestamp_seconds",
+                                "When the schedule's latest success completed (Unix time).",
+                                labels=["name"])
+    suspect = CounterMetricFamily("queuectl_cron_suspect",
+                                  "Completed runs flagged suspect: far shorter or quieter than "
+                                  "the schedule's previous ones.", labels=["name"])
     for cron in snap.crons:
+        suspect.add_metric([cron.name], cron.suspects)
         if cron.next_run_at is not None:
             until.add_metric([cron.name], (cron.next_run_at - snap.now).total_seconds())
         skipped.add_metric([cron.name], cron.skipped)
+        overdue.add_metric([cron.name], 1.0 if cron.overdue else 0.0)
+        if cron.last_success_at is not None:
+            success.add_metric([cron.name], cron.last_success_at.timestamp())
     yield until
     yield skipped
+    yield overdue
+    yield success
+    yield suspect
 
 
 def _histogram(durations: list[float]) -> Metric:

@@ -11,7 +11,7 @@ from queuectl.app import documents
 from queuectl.app.store import Stats, Storage
 from queuectl.metrics import Metrics, compute, timeline, window
 from queuectl.models import Attempt, Job, State, WorkerInfo, iso, utcnow
-from queuectl.timeparse import format_age, format_relative
+from queuectl.timeparse import format_age, format_duration, format_relative
 from queuectl.web import charts
 from queuectl.web.params import whole_number
 
@@ -162,6 +162,10 @@ class CronRow:
     last_state: str | None
     paused: bool
     skipped: int
+    alert_after: str = ""  # "26h", "" without --alert-after
+    overdue: bool = False
+    last_success: str = ""  # ISO UTC of its latest success's completion, "" for none
+    suspect: str | None = None  # why its latest success looks like none
 
 
 def crons(store: Storage) -> list[CronRow]:
@@ -175,6 +179,8 @@ def crons(store: Storage) -> list[CronRow]:
             c.name, c.spec.schedule, c.spec.parsed.describe(), c.spec.tz,
             iso(when) or "", next_in, c.last_job, str(c.last_state) if c.last_state else None,
             c.paused, c.skipped,
+            format_duration(c.spec.alert_after) if c.spec.alert_after else "", c.overdue,
+            iso(c.last_success_at) or "", c.suspect,
         ))
     return rows
 

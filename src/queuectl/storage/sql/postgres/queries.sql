@@ -676,26 +676,58 @@ SELECT queuectl_now_ms()
 -- name: cron_upsert
 INSERT INTO cron_schedules AS s (name, schedule, tz, command, max_retries, priority, timeout,
                                  queue, cwd, env, overlap, catch_up, paused, next_run_at,
-                                 skipped, created_at, updated_at)
+                                 skipped, created_at, updated_at, jitter_ms, alert_after_ms)
 VALUES (%(name)s, %(schedule)s, %(tz)s, %(command)s, %(max_retries)s::bigint, %(priority)s,
         %(timeout)s::double precision, %(queue)s, %(cwd)s, %(env)s::text, %(overlap)s,
-        %(catch_up)s, false, %(next_run_at)s::bigint, 0, queuectl_now_ms(), queuectl_now_ms())
+        %(catch_up)s, false, %(next_run_at)s::bigint, 0, queuectl_now_ms(), queuectl_now_ms(),
+        %(jitter_ms)s::bigint, %(alert_after_ms)s::bigint)
 ON CONFLICT (name) DO UPDATE
 SET schedule = excluded.schedule, tz = excluded.tz, command = excluded.command,
     max_retries = excluded.max_retries, priority = excluded.priority,
     timeout = excluded.timeout, queue = excluded.queue, cwd = excluded.cwd, env = excluded.env,
-    overlap = excluded.overlap, catch_up = excluded.catch_up, paused = false,
+    overlap = excluded.overlap, catch_up = excluded.catch_up, jitter_ms = excluded.jitter_ms,
+    alert_after_ms = excluded.alert_after_ms, paused = false,
     next_run_at = excluded.next_run_at, updated_at = excluded.updated_at
 WHERE %(replace)s
 RETURNING name
 
 -- name: cron_list
-SELECT s.*,
-       (SELECT id FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_job,
-       (SELECT state FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_state
-FROM cron_schedules s
-WHERE %(name)s::text IS NULL OR s.name = %(name)s::text
-ORDER BY s.name
+-- Every schedule (or the one named), with its latest job through jobs_cron, and its latest
+-- success among its last 200 jobs (a bound: a read never walks a schedule's whole history;
+-- one that has not succeeded in 200 runs has no last success to show): the completed tick
+-- job of the latest tick (ids NAME@<tick> sort by tick, bytewise) and when it finished, and the
+-- latest completed `cron run` job (NAME@run-...). The store's now is read with it (overdue
+-- is judged on read), and the reason its latest completed job is suspect, if it is.
+-- (The id found bytewise is compared back in the column's own collation: its index.)
+SELECT x.*, (SELECT finished_at FROM jobs WHERE id = x.ok_tick_job COLLATE "default"
+            ) AS ok_tick_finished
+FROM (
+    SELECT s.*, queuectl_now_ms() AS now_ms,
+           (SELECT id FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_job,
+           (SELECT state FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_state,
+           (SELECT max(t.id COLLATE "C") FROM (
+               SELECT id, state FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 200) t
+            WHERE t.state = 'completed'
+              AND substr(t.id, length(s.name) + 2, 1) BETWEEN '0' AND '9') AS ok_tick_job,
+           (SELECT max(t.created_at) FROM (
+               SELECT id, state, created_at FROM jobs WHERE cron = s.name
+               ORDER BY seq DESC LIMIT 200) t
+            WHERE t.state = 'completed'
+              AND substr(t.id, length(s.name) + 2, 4) = 'run-') AS ok_run_created,
+           (SELECT max(t.finished_at) FROM (
+               SELECT id, state, finished_at FROM jobs WHERE cron = s.name
+               ORDER BY seq DESC LIMIT 200) t
+            WHERE t.state = 'completed'
+              AND substr(t.id, length(s.name) + 2, 4) = 'run-') AS ok_run_finished,
+           (SELECT c.reason FROM cron_suspects c WHERE c.job_id = (
+               SELECT t.id FROM (
+                   SELECT id, state, seq FROM jobs WHERE cron = s.name
+                   ORDER BY seq DESC LIMIT 200) t
+               WHERE t.state = 'completed' ORDER BY t.seq DESC LIMIT 1)) AS last_suspect
+    FROM cron_schedules s
+    WHERE %(name)s::text IS NULL OR s.name = %(name)s::text
+) x
+ORDER BY x.name
 
 -- name: cron_delete
 DELETE FROM cron_schedules WHERE name = %(name)s RETURNING name
@@ -724,14 +756,84 @@ UPDATE cron_schedules SET next_run_at = %(next_run_at)s::bigint, updated_at = qu
 WHERE name = %(name)s AND next_run_at = %(due)s AND NOT paused
 RETURNING name
 
--- name: cron_watched_from
--- Since when (epoch ms) a pool has watched the schedules without a break: the earliest
--- start among the workers alive now (a heartbeat within lease_ms, by the database's clock).
--- A live worker has heartbeated since it started, so its pool ran when any tick after its
--- start came. NULL: no live worker. Read only in a firing transaction: a running pool
--- writes nothing for it.
-SELECT min(started_at) FROM workers
+-- name: cron_watched
+-- A worker that saw tick come (epoch ms): alive now (a heartbeat within lease_ms, by the
+-- database's clock), started by the tick, and heartbeated since (so alive at it) or the one
+-- firing (worker). A row whose last heartbeat came before the tick may be a worker that
+-- died before it. No row: no pool ran when the tick came. Read only in a firing transaction.
+SELECT 1 FROM workers
 WHERE heartbeat_at >= queuectl_now_ms() - %(lease_ms)s::bigint
+  AND started_at <= %(tick)s::bigint
+  AND (heartbeat_at >= %(tick)s::bigint OR id = %(worker)s::text)
+LIMIT 1
+
+-- name: cron_alerting
+-- The schedules with --alert-after (a pool judges their episodes).
+SELECT name FROM cron_schedules WHERE alert_after_ms IS NOT NULL ORDER BY name
+
+-- name: cron_overdue_begin
+-- The overdue episode starts: only the first pool to find it overdue sets it (a row back),
+-- so its `overdue` event is one, whatever the number of pools.
+UPDATE cron_schedules SET overdue_since = queuectl_now_ms()
+WHERE name = %(name)s AND overdue_since IS NULL
+RETURNING name
+
+-- name: cron_overdue_end
+-- A success that finished after the episode began ends it: the next one can start.
+UPDATE cron_schedules SET overdue_since = NULL
+WHERE name = %(name)s AND overdue_since IS NOT NULL
+  AND overdue_since <= %(ok_finished)s::bigint
+RETURNING name
+
+-- name: cron_unjudged
+-- Each schedule's judged watermark and latest completed job (seq) among its last 200 (a
+-- bound: read by every pool every few seconds): those with news to judge.
+SELECT s.name, s.judged_seq,
+       (SELECT max(t.seq) FROM (
+           SELECT seq, state FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 200) t
+        WHERE t.state = 'completed') AS top
+FROM cron_schedules s
+
+-- name: cron_runs
+-- The schedule's completed jobs up to top, newest first: their final attempt's run time and
+-- what it printed (bytes, with the ones cut from the front).
+SELECT j.seq, j.id, a.finished_at - a.started_at AS run_ms,
+       coalesce(octet_length(a.output), 0) + a.output_dropped AS out_bytes
+FROM jobs j JOIN attempts a ON a.job_id = j.id AND a.number = j.runs
+WHERE j.cron = %(name)s AND j.state = 'completed' AND j.seq <= %(top)s::bigint
+  AND a.finished_at IS NOT NULL
+ORDER BY j.seq DESC
+LIMIT %(limit)s
+
+-- name: cron_judged
+-- The guard that judges each completed job once: only the caller that finds the watermark
+-- it read moves it on.
+UPDATE cron_schedules SET judged_seq = %(top)s::bigint
+WHERE name = %(name)s AND judged_seq = %(from)s::bigint
+RETURNING name
+
+-- name: cron_flag_suspect
+-- A suspect success, flagged once (a row back: THIS call flagged it).
+INSERT INTO cron_suspects (job_id, name, reason, flagged_at)
+VALUES (%(id)s, %(name)s, %(reason)s, queuectl_now_ms())
+ON CONFLICT (job_id) DO NOTHING
+RETURNING job_id
+
+-- name: cron_count_suspect
+UPDATE cron_schedules SET suspects = suspects + 1 WHERE name = %(name)s
+
+-- name: cron_prune_suspects
+DELETE FROM cron_suspects
+WHERE name = %(name)s
+  AND job_id NOT IN (SELECT job_id FROM cron_suspects WHERE name = %(name)s
+                     ORDER BY flagged_at DESC, job_id LIMIT %(keep)s)
+
+-- name: cron_suspects
+SELECT job_id, reason, flagged_at FROM cron_suspects WHERE name = %(name)s
+ORDER BY flagged_at DESC, job_id LIMIT %(limit)s
+
+-- name: cron_delete_suspects
+DELETE FROM cron_suspects WHERE name = %(name)s
 
 -- name: cron_last_job
 SELECT id, state FROM jobs WHERE cron = %(name)s ORDER BY seq DESC LIMIT 1
@@ -740,8 +842,8 @@ SELECT id, state FROM jobs WHERE cron = %(name)s ORDER BY seq DESC LIMIT 1
 INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd, env,
                   run_at, created_at, updated_at, cron)
 SELECT %(id)s, command, 'pending', coalesce(max_retries, %(max_retries)s), priority,
-       coalesce(timeout, %(timeout)s::double precision), queue, cwd, env, queuectl_now_ms(),
-       queuectl_now_ms(), queuectl_now_ms(), name
+       coalesce(timeout, %(timeout)s::double precision), queue, cwd, env,
+       greatest(queuectl_now_ms(), %(due)s::bigint), queuectl_now_ms(), queuectl_now_ms(), name
 FROM cron_schedules WHERE name = %(name)s
 ON CONFLICT (id) DO NOTHING
 RETURNING id

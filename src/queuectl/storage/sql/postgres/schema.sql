@@ -593,10 +593,24 @@ CREATE TABLE cron_schedules (
     next_run_at bigint,                       -- the next tick; NULL: it never ticks again
     skipped     bigint  NOT NULL DEFAULT 0,   -- ticks skipped (overlap), ever
     created_at  bigint  NOT NULL,
-    updated_at  bigint  NOT NULL
+    updated_at  bigint  NOT NULL,
+    jitter_ms   bigint,                       -- a tick's job is due up to this after it
+    alert_after_ms bigint,                    -- overdue past this without a success
+    overdue_since  bigint,                    -- the overdue episode under way began (NULL: none)
+    suspects    bigint  NOT NULL DEFAULT 0,   -- suspect successes flagged, ever
+    judged_seq  bigint  NOT NULL DEFAULT 0    -- the latest completed job judged (jobs.seq)
 );
 -- The earliest tick to come: what an idle worker sleeps until.
 CREATE INDEX cron_due ON cron_schedules (next_run_at) WHERE NOT paused;
+
+-- Suspect successes flagged (the latest kept per schedule), each job once.
+CREATE TABLE cron_suspects (
+    job_id     text PRIMARY KEY,
+    name       text NOT NULL,
+    reason     text NOT NULL,
+    flagged_at bigint NOT NULL
+);
+CREATE INDEX cron_suspects_name ON cron_suspects (name, flagged_at);
 
 CREATE TABLE cron_skipped (
     name       text   NOT NULL,

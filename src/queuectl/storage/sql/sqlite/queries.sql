@@ -510,26 +510,55 @@ SELECT :now
 -- skipped count and creation time stay). No row back: the name is taken and not replaced.
 INSERT INTO cron_schedules (name, schedule, tz, command, max_retries, priority, timeout,
                             queue, cwd, env, overlap, catch_up, paused, next_run_at,
-                            skipped, created_at, updated_at)
+                            skipped, created_at, updated_at, jitter_ms, alert_after_ms)
 VALUES (:name, :schedule, :tz, :command, :max_retries, :priority, :timeout, :queue, :cwd,
-        :env, :overlap, :catch_up, 0, :next_run_at, 0, :now, :now)
+        :env, :overlap, :catch_up, 0, :next_run_at, 0, :now, :now, :jitter_ms,
+        :alert_after_ms)
 ON CONFLICT (name) DO UPDATE
 SET schedule = excluded.schedule, tz = excluded.tz, command = excluded.command,
     max_retries = excluded.max_retries, priority = excluded.priority,
     timeout = excluded.timeout, queue = excluded.queue, cwd = excluded.cwd, env = excluded.env,
-    overlap = excluded.overlap, catch_up = excluded.catch_up, paused = 0,
+    overlap = excluded.overlap, catch_up = excluded.catch_up, jitter_ms = excluded.jitter_ms,
+    alert_after_ms = excluded.alert_after_ms, paused = 0,
     next_run_at = excluded.next_run_at, updated_at = excluded.updated_at
 WHERE :replace
 RETURNING name
 
 -- name: cron_list
--- Every schedule (or the one named), with its latest job through jobs_cron.
-SELECT s.*,
-       (SELECT id FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_job,
-       (SELECT state FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_state
-FROM cron_schedules s
-WHERE :name IS NULL OR s.name = :name
-ORDER BY s.name
+-- Every schedule (or the one named), with its latest job through jobs_cron, and its latest
+-- success among its last 200 jobs (a bound: a read never walks a schedule's whole history;
+-- one that has not succeeded in 200 runs has no last success to show): the completed tick
+-- job of the latest tick (ids NAME@<tick> sort by tick) and when it finished, and the
+-- latest completed `cron run` job (NAME@run-...). The store's now is read with it (overdue
+-- is judged on read), and the reason its latest completed job is suspect, if it is.
+SELECT x.*, (SELECT finished_at FROM jobs WHERE id = x.ok_tick_job) AS ok_tick_finished
+FROM (
+    SELECT s.*, :now AS now_ms,
+           (SELECT id FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_job,
+           (SELECT state FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 1) AS last_state,
+           (SELECT max(t.id) FROM (
+               SELECT id, state FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 200) t
+            WHERE t.state = 'completed'
+              AND substr(t.id, length(s.name) + 2, 1) BETWEEN '0' AND '9') AS ok_tick_job,
+           (SELECT max(t.created_at) FROM (
+               SELECT id, state, created_at FROM jobs WHERE cron = s.name
+               ORDER BY seq DESC LIMIT 200) t
+            WHERE t.state = 'completed'
+              AND substr(t.id, length(s.name) + 2, 4) = 'run-') AS ok_run_created,
+           (SELECT max(t.finished_at) FROM (
+               SELECT id, state, finished_at FROM jobs WHERE cron = s.name
+               ORDER BY seq DESC LIMIT 200) t
+            WHERE t.state = 'completed'
+              AND substr(t.id, length(s.name) + 2, 4) = 'run-') AS ok_run_finished,
+           (SELECT c.reason FROM cron_suspects c WHERE c.job_id = (
+               SELECT t.id FROM (
+                   SELECT id, state, seq FROM jobs WHERE cron = s.name
+                   ORDER BY seq DESC LIMIT 200) t
+               WHERE t.state = 'completed' ORDER BY t.seq DESC LIMIT 1)) AS last_suspect
+    FROM cron_schedules s
+    WHERE :name IS NULL OR s.name = :name
+) x
+ORDER BY x.name
 
 -- name: cron_delete
 DELETE FROM cron_schedules WHERE name = :name RETURNING name
@@ -559,23 +588,93 @@ UPDATE cron_schedules SET next_run_at = :next_run_at, updated_at = :now
 WHERE name = :name AND next_run_at = :due AND paused = 0
 RETURNING name
 
--- name: cron_watched_from
--- Since when (epoch ms) a pool has watched the schedules without a break: the earliest
--- start among the workers alive now (a heartbeat within :lease_ms). A live worker has
--- heartbeated since it started, so its pool ran when any tick after its start came. NULL:
--- no live worker. Read only in a firing transaction: a running pool writes nothing for it.
-SELECT min(started_at) FROM workers WHERE heartbeat_at >= :now - :lease_ms
+-- name: cron_watched
+-- A worker that saw :tick come (epoch ms): alive now (a heartbeat within :lease_ms), started
+-- by the tick, and heartbeated since (so alive at it) or the one firing (:worker). A row
+-- whose last heartbeat came before the tick may be a worker that died before it. No row: no
+-- pool ran when the tick came. Read only in a firing transaction.
+SELECT 1 FROM workers
+WHERE heartbeat_at >= :now - :lease_ms AND started_at <= :tick
+  AND (heartbeat_at >= :tick OR id = :worker)
+LIMIT 1
+
+-- name: cron_alerting
+-- The schedules with --alert-after (a pool judges their episodes).
+SELECT name FROM cron_schedules WHERE alert_after_ms IS NOT NULL ORDER BY name
+
+-- name: cron_overdue_begin
+-- The overdue episode starts: only the first pool to find it overdue sets it (a row back),
+-- so its `overdue` event is one, whatever the number of pools.
+UPDATE cron_schedules SET overdue_since = :now
+WHERE name = :name AND overdue_since IS NULL
+RETURNING name
+
+-- name: cron_overdue_end
+-- A success that finished after the episode began ends it: the next one can start.
+UPDATE cron_schedules SET overdue_since = NULL
+WHERE name = :name AND overdue_since IS NOT NULL AND overdue_since <= :ok_finished
+RETURNING name
+
+-- name: cron_unjudged
+-- Each schedule's judged watermark and latest completed job (seq) among its last 200 (a
+-- bound: read by every pool every few seconds): those with news to judge.
+SELECT s.name, s.judged_seq,
+       (SELECT max(t.seq) FROM (
+           SELECT seq, state FROM jobs WHERE cron = s.name ORDER BY seq DESC LIMIT 200) t
+        WHERE t.state = 'completed') AS top
+FROM cron_schedules s
+
+-- name: cron_runs
+-- The schedule's completed jobs up to :top, newest first: their final attempt's run time
+-- and what it printed (bytes, with the ones cut from the front).
+SELECT j.seq, j.id, a.finished_at - a.started_at AS run_ms,
+       coalesce(length(a.output), 0) + a.output_dropped AS out_bytes
+FROM jobs j JOIN attempts a ON a.job_id = j.id AND a.number = j.runs
+WHERE j.cron = :name AND j.state = 'completed' AND j.seq <= :top AND a.finished_at IS NOT NULL
+ORDER BY j.seq DESC
+LIMIT :limit
+
+-- name: cron_judged
+-- The guard that judges each completed job once: only the caller that finds the watermark
+-- it read moves it on.
+UPDATE cron_schedules SET judged_seq = :top WHERE name = :name AND judged_seq = :from
+RETURNING name
+
+-- name: cron_flag_suspect
+-- A suspect success, flagged once (a row back: THIS call flagged it).
+INSERT INTO cron_suspects (job_id, name, reason, flagged_at)
+VALUES (:id, :name, :reason, :now)
+ON CONFLICT (job_id) DO NOTHING
+RETURNING job_id
+
+-- name: cron_count_suspect
+UPDATE cron_schedules SET suspects = suspects + 1 WHERE name = :name
+
+-- name: cron_prune_suspects
+DELETE FROM cron_suspects
+WHERE name = :name
+  AND job_id NOT IN (SELECT job_id FROM cron_suspects WHERE name = :name
+                     ORDER BY flagged_at DESC, job_id LIMIT :keep)
+
+-- name: cron_suspects
+SELECT job_id, reason, flagged_at FROM cron_suspects WHERE name = :name
+ORDER BY flagged_at DESC, job_id LIMIT :limit
+
+-- name: cron_delete_suspects
+DELETE FROM cron_suspects WHERE name = :name
 
 -- name: cron_last_job
 SELECT id, state FROM jobs WHERE cron = :name ORDER BY seq DESC LIMIT 1
 
 -- name: cron_insert_job
 -- The tick's job, from the schedule's stored definition; limits it leaves open take the
--- config's values (:max_retries, :timeout). A tick's id exists at most once.
+-- config's values (:max_retries, :timeout). Due at :due (a tick plus its jitter), or at once
+-- when that is NULL or past. A tick's id exists at most once.
 INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd, env,
                   run_at, created_at, updated_at, cron)
 SELECT :id, command, 'pending', coalesce(max_retries, :max_retries), priority,
-       coalesce(timeout, :timeout), queue, cwd, env, :now, :now, :now, name
+       coalesce(timeout, :timeout), queue, cwd, env, max(:now, coalesce(:due, :now)), :now,
+       :now, name
 FROM cron_schedules WHERE name = :name
 ON CONFLICT (id) DO NOTHING
 RETURNING id

@@ -140,10 +140,24 @@ CREATE TABLE cron_schedules (
     next_run_at INTEGER,                      -- the next tick; NULL: it never ticks again
     skipped     INTEGER NOT NULL DEFAULT 0,   -- ticks skipped (overlap), ever
     created_at  INTEGER NOT NULL,
-    updated_at  INTEGER NOT NULL
+    updated_at  INTEGER NOT NULL,
+    jitter_ms   INTEGER,                      -- a tick's job is due up to this after it
+    alert_after_ms INTEGER,                   -- overdue past this without a success
+    overdue_since  INTEGER,                   -- the overdue episode under way began (NULL: none)
+    suspects    INTEGER NOT NULL DEFAULT 0,   -- suspect successes flagged, ever
+    judged_seq  INTEGER NOT NULL DEFAULT 0    -- the latest completed job judged (jobs.seq)
 );
 -- The earliest tick to come: what an idle worker sleeps until.
 CREATE INDEX cron_due ON cron_schedules (next_run_at) WHERE paused = 0;
+
+-- Suspect successes flagged (the latest kept per schedule), each job once.
+CREATE TABLE cron_suspects (
+    job_id     TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    flagged_at INTEGER NOT NULL
+);
+CREATE INDEX cron_suspects_name ON cron_suspects (name, flagged_at);
 
 CREATE TABLE cron_skipped (
     name       TEXT    NOT NULL,
