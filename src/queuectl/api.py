@@ -20,7 +20,7 @@ open a Queue of their own. A Queue must not cross a ``fork()``: open it in the c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -66,6 +66,17 @@ def _fields(entry: Mapping[str, Any]) -> dict[str, Any]:
         else:
             del fields["after"]
     return fields
+
+
+# An exit-code list as Queue takes it: [2, "64-78"] or "2,64-78".
+Codes = Sequence[int | str] | str  # noqa: UP007 - a runtime alias
+
+
+def _codes(codes: Codes | None) -> list[int | str] | str | None:
+    """An exit-code list as enqueue's JSON takes it (None: not given)."""
+    if codes is None or isinstance(codes, str):
+        return codes
+    return list(codes)
 
 
 Ids = list[str]  # named before the class: in its body, `list` is Queue.list
@@ -147,7 +158,8 @@ class Queue:
         run_at: datetime | str | None = None, delay: float | str | timedelta | None = None,
         queue: str = "default", cwd: str | None = None, env: Mapping[str, str] | None = None,
         after: Iterable[str] = (), unique_key: str | None = None, held: bool = False,
-        tags: Iterable[str] = (),
+        tags: Iterable[str] = (), success_exit: Codes | None = None,
+        no_retry_exit: Codes | None = None,
     ) -> Job:
         """Put one shell command on the queue; returns the new job (``to_dict()`` is
         `enqueue --json`).
@@ -164,6 +176,9 @@ class Queue:
         passed to the same checks as the CLI's, and refused where those do not know them).
         ``held``: never claimed until ``release`` (`enqueue --hold`). ``tags``: what
         ``list(tags=...)`` finds it by (1-100 characters each, at most 20).
+        ``success_exit``: exit codes (0-255) that count as success too; ``no_retry_exit``:
+        exit codes that send the job to the DLQ at once; each a list of integers and
+        "lo-hi" strings (``[2, "64-78"]``) or a comma list ("2,64-78").
 
         Raises InvalidJob (a ValueError) with the CLI's message for any refused field,
         DuplicateJob when ``id`` exists; nothing is written then."""
@@ -172,7 +187,9 @@ class Queue:
                           "delay": delay, "queue": queue, "cwd": cwd, "env": env,
                           "after": after, "unique_key": unique_key,
                           "held": held or None,
-                          "tags": ([tags] if isinstance(tags, str) else list(tags)) or None})
+                          "tags": ([tags] if isinstance(tags, str) else list(tags)) or None,
+                          "success_exit": _codes(success_exit),
+                          "no_retry_exit": _codes(no_retry_exit)})
         from queuectl import submit
 
         return self._insert(lambda fallback: submit.single(fields, fallback))[0]
@@ -284,10 +301,10 @@ class Queue:
 
     def rerun(self, id: str, **fields: Any) -> Job:
         """A new job from ended job ``id`` (completed, dead, cancelled), as `rerun`: its
-        command, priority, timeout, max_retries, queue, cwd and env, with ``fields`` (any
-        of ``enqueue``'s keyword arguments) winning; due at once unless they say otherwise.
-        The new job's ``rerun_of`` is ``id``. Raises JobNotFound, WrongState for a job that
-        has not ended, InvalidJob for a refused field."""
+        command, priority, timeout, max_retries, queue, cwd, env, tags and policies, with
+        ``fields`` (any of ``enqueue``'s keyword arguments) winning; due at once unless
+        they say otherwise. The new job's ``rerun_of`` is ``id``. Raises JobNotFound,
+        WrongState for a job that has not ended, InvalidJob for a refused field."""
         given = _fields(fields)
         from queuectl.app import enqueue as submitting
 

@@ -91,6 +91,10 @@ class JobSpec:
     rerun_of: str | None = None  # the ended job `rerun` made this one from
     held: bool = False  # `enqueue --hold`: never claimed until released
     tags: tuple[str, ...] = ()  # `enqueue --tag`: what `list --tag` finds it by
+    # Exit codes that also count as success, and those that go dead at once: integers and
+    # "lo-hi" strings, as given (exitcodes.py).
+    success_exit: tuple[int | str, ...] = ()
+    no_retry_exit: tuple[int | str, ...] = ()
 
 
 @record(frozen=True, slots=True)
@@ -138,6 +142,8 @@ class Job:
     rerun_of: str | None = None  # the ended job `rerun` made this one from
     held: bool = False  # `hold`: pending or failed, and never claimed until released
     tags: tuple[str, ...] = ()  # `enqueue --tag`: what `list --tag` finds it by
+    success_exit: tuple[int | str, ...] = ()  # `--success-exit`: these exits complete it too
+    no_retry_exit: tuple[int | str, ...] = ()  # `--no-retry-exit`: these exits go dead at once
 
     def to_dict(self) -> dict[str, Any]:
         """The job's ``--json`` document (``show --json`` when read with its attempts)."""
@@ -167,6 +173,8 @@ class Job:
             "rerun_of": self.rerun_of,
             "held": self.held,
             "tags": list(self.tags),
+            "success_exit": list(self.success_exit),
+            "no_retry_exit": list(self.no_retry_exit),
         }
         if self.dependents is not None:
             doc["dependents"] = list(self.dependents)

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 FIELDS = ("id", "command", "max_retries", "priority", "timeout", "run_at", "delay", "queue",
-          "cwd", "env", "after", "unique_key", "held", "tags")
+          "cwd", "env", "after", "unique_key", "held", "tags", "success_exit",
+          "no_retry_exit")
 _FIELD_SET = frozenset(FIELDS)
 MAX_ID_CHARS = 200
 MAX_QUEUE_CHARS = 100
@@ -328,10 +329,23 @@ def build_spec(
         unique_key=check_unique_key(fields.get("unique_key")),
         held=check_held(fields.get("held")),
         tags=check_tags(fields.get("tags")),
+        **_exit_policies(fields),
     )
     if spec.env:  # a command alone is within MAX_COMMAND_BYTES, far below the whole budget
         check_exec_size(spec.command, spec.env)
     return spec
+
+
+def _exit_policies(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """success_exit and no_retry_exit, as given (only those given: a plain job reads no
+    more code)."""
+    given = {name: fields[name] for name in ("success_exit", "no_retry_exit")
+             if fields.get(name) is not None}
+    if not given:
+        return {}
+    from queuectl.exitcodes import parse_codes
+
+    return {name: parse_codes(name, value) for name, value in given.items()}
 
 
 def _check_utf8(value: object, name: str) -> None:

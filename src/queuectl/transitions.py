@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from queuectl.exitcodes import matches
 from queuectl.models import WORKER_LOST_ERROR, AttemptResult, Job, Outcome, State
-from queuectl.records import record
+from queuectl.records import record, replace
 from queuectl.retry import NextStep
 
 # The retry policy as the worker holds it: given a job that just failed, where it goes
@@ -38,9 +39,25 @@ class Transition:
         return self.state in (State.PENDING, State.FAILED) and self.delay_ms is not None
 
 
+def judged(job: Job, result: AttemptResult) -> AttemptResult:
+    """How the job's own exit codes read the attempt: one of its ``success_exit`` codes
+    succeeded (its exit code kept); anything else stands as the runner reported it."""
+    if (result.outcome is Outcome.FAILED and job.success_exit
+            and matches(job.success_exit, result.exit_code)):
+        return replace(result, outcome=Outcome.SUCCEEDED, error=None)
+    return result
+
+
+def no_retry_error(code: int | None) -> str:
+    """last_error of a job whose exit code is one of its ``no_retry_exit`` codes."""
+    return f"exit code {code} (no retry)"
+
+
 def after_attempt(job: Job, result: AttemptResult, policy: FailurePolicy) -> Transition:
-    """Pure: success completes, a cancel cancels, an interruption hands the job back without
-    spending a retry, anything else is a failure for ``policy`` to place (failed or dead)."""
+    """Pure: success completes (a ``success_exit`` code too), a cancel cancels, an
+    interruption hands the job back without spending a retry, a ``no_retry_exit`` code goes
+    dead at once, anything else is a failure for ``policy`` to place (failed or dead)."""
+    result = judged(job, result)
     if result.outcome is Outcome.SUCCEEDED:
         return Transition(State.COMPLETED, job.attempts + 1, None, None)
     if result.outcome is Outcome.CANCELLED:
@@ -48,6 +65,9 @@ def after_attempt(job: Job, result: AttemptResult, policy: FailurePolicy) -> Tra
     if result.outcome is Outcome.INTERRUPTED:
         # Not the job's fault: hand it back without spending one of its retries.
         return Transition(State.PENDING, job.attempts, 0, result.error)
+    if (result.outcome is Outcome.FAILED and job.no_retry_exit
+            and matches(job.no_retry_exit, result.exit_code)):
+        return Transition(State.DEAD, job.attempts + 1, None, no_retry_error(result.exit_code))
     step = policy(job)
     delay_ms = int(step.retry_in * 1000) if step.retry_in is not None else None
     return Transition(step.state, step.attempts, delay_ms, result.error)

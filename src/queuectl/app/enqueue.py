@@ -55,10 +55,11 @@ def insert_ids(store: Storage, batch: submit.Batch) -> list[str]:
 
 def rerun(store: Storage, job_id: str, given: Mapping[str, Any]) -> Job:
     """A new job from ended job ``job_id`` (completed, dead, cancelled): its command,
-    priority, timeout, max_retries, queue, cwd, env and tags, the ``given`` fields (the enqueue
-    flags) winning; never its id, dependencies, unique key or run_at, so it is due at once
-    unless ``given`` says otherwise. The new job names ``job_id`` in ``rerun_of``. Raises
-    JobNotFound, WrongState for a job that has not ended, or what enqueue refuses."""
+    priority, timeout, max_retries, queue, cwd, env, tags and policies, the ``given``
+    fields (the enqueue flags) winning; never its id, dependencies, unique key or run_at,
+    so it is due at once unless ``given`` says otherwise. The new job names ``job_id`` in
+    ``rerun_of``. Raises JobNotFound, WrongState for a job that has not ended, or what
+    enqueue refuses."""
     from dataclasses import replace
 
     from queuectl import specs
@@ -77,9 +78,20 @@ def rerun(store: Storage, job_id: str, given: Mapping[str, Any]) -> Job:
         copied["env"] = job.env
     if job.tags:
         copied["tags"] = list(job.tags)
+    copied.update(policies(job))
     batch = submit.single(specs.merge(copied, given), submit.Defaults.of(store))
     batch.specs[0] = replace(batch.specs[0], rerun_of=job_id)
     return insert(store, batch)[0]
+
+
+def policies(job: Job) -> dict[str, Any]:
+    """The policy fields a job gives, as enqueue takes them (those it set only)."""
+    given: dict[str, Any] = {}
+    if job.success_exit:
+        given["success_exit"] = list(job.success_exit)
+    if job.no_retry_exit:
+        given["no_retry_exit"] = list(job.no_retry_exit)
+    return given
 
 
 @contextmanager

@@ -34,6 +34,10 @@ JOB: tuple[Row, ...] = (
     (("-e", "--env"), "env", "env_pairs", "pair", "Environment variable for the job (repeatable)."),
     (("--after",), "after", "after", "many", "Run only once job ID has completed (repeatable)."),
     (("--tag",), "tags", "tags", "many", "A tag to find the job by: list --tag (repeatable)."),
+    (("--success-exit",), "success_exit", "success_exit", "text",
+     "These exit codes count as success too: 2,64-78."),
+    (("--no-retry-exit",), "no_retry_exit", "no_retry_exit", "text",
+     "These exit codes go to the DLQ at once, without retries."),
 )
 
 # `enqueue` only: a job `run` follows is its own, never a duplicate of another.
@@ -44,7 +48,8 @@ ENQUEUE_ONLY: tuple[Row, ...] = (
 )
 
 METAVARS = {"env": "KEY=VALUE", "after": "ID", "unique_key": "KEY",  # the help's value names
-            "timeout": "DURATION", "delay": "DURATION", "run_at": "TIME", "tags": "TAG"}
+            "timeout": "DURATION", "delay": "DURATION", "run_at": "TIME", "tags": "TAG",
+            "success_exit": "CODES", "no_retry_exit": "CODES"}
 
 
 def fields_by_flag(rows: tuple[Row, ...]) -> dict[str, str]:

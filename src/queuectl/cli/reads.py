@@ -86,6 +86,8 @@ def show(store: Storage, job_id: str, as_json: bool) -> None:
     doc["waiting_for"] = " ".join(job.waiting_for) or None
     doc["dependents"] = " ".join(job.dependents or ()) or None
     doc["tags"] = " ".join(job.tags) or None
+    for policy in ("success_exit", "no_retry_exit"):
+        doc[policy] = ",".join(map(str, doc[policy])) or None
     doc["env"] = " ".join(f"{k}={v}" for k, v in (job.env or {}).items()) or None
     doc["timeout"] = None if job.timeout is None else format_duration(job.timeout)
     if job.state in READY_STATES:

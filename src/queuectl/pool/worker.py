@@ -59,7 +59,7 @@ from queuectl.pool.store_calls import STORE_RETRY_MAX, StoreCalls, outage_fields
 from queuectl.settings import Config
 from queuectl.storage.base import Listener, Storage
 from queuectl.storage.liveness import HOST_ID, PID_SCOPE
-from queuectl.transitions import after_attempt
+from queuectl.transitions import after_attempt, judged
 
 IDLE_POLL = 5.0  # seconds: longest idle sleep (a safety net: wake-ups and due times come first)
 MAX_HEARTBEAT = 5.0  # seconds; heartbeats come at least 3 times per lease
@@ -504,6 +504,7 @@ class Worker:
         claim = self.level == StopLevel.NONE and self._also_held is None and self._fresh()
         # Where the job goes is ours to say (pure policy, the config as now); the store
         # applies it, guarded, in its own transaction.
+        result = judged(job, result)  # (the attempt's row says succeeded for a success code)
         step = after_attempt(job, result, self.policy)
         delay = 0.1
         while True:

@@ -248,7 +248,9 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
                 "rerun_of": [spec.rerun_of for _, spec in given],
                 "held": [spec.held for _, spec in given],
                 "tags": [json.dumps(list(spec.tags)) if spec.tags else None
-                         for _, spec in given]}
+                         for _, spec in given],
+                "success_exit": [_codes(spec.success_exit) for _, spec in given],
+                "no_retry_exit": [_codes(spec.no_retry_exit) for _, spec in given]}
 
     def _claim_in(
         self, conn: Conn, worker_id: str, queues: Sequence[str] | None, clock: Params
@@ -329,3 +331,8 @@ def _columns(specs: Sequence[JobSpec], ids: list[str]) -> Params:
         "env": [json.dumps(s.env) if s.env else None for s in specs],
         "run_at": [to_ms(s.run_at) if s.run_at else None for s in specs],
     }
+
+
+def _codes(codes: Sequence[int | str]) -> str | None:
+    """An exit-code list column: a JSON array, NULL when empty."""
+    return json.dumps(list(codes)) if codes else None

@@ -52,6 +52,7 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         _cron_of(row), row["unique_key"],
         False, None, (), (), None,  # duplicate, attempts_log, after, waiting_for, dependents
         _added(row, "rerun_of"), bool(_added(row, "held")), _tags(_added(row, "tags")),
+        _codes(_added(row, "success_exit")), _codes(_added(row, "no_retry_exit")),
     ))
 
 
@@ -61,7 +62,8 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
 CLAIMED_COLUMNS = ("id", "command", "state", "attempts", "max_retries", "priority", "timeout",
                    "queue", "run_at", "created_at", "updated_at", "started_at",
                    "finished_at", "exit_code", "last_error", "worker", "cwd", "env", "runs",
-                   "cron", "unique_key", "rerun_of", "held", "tags")
+                   "cron", "unique_key", "rerun_of", "held", "tags", "success_exit",
+                   "no_retry_exit")
 _STATES = {str(state): state for state in State}  # a dict lookup, not the enum's call
 
 
@@ -69,19 +71,24 @@ def claimed_job(row: Sequence[Any]) -> Job:
     """A row of CLAIMED_COLUMNS as a Job (as job_from_row reads the same columns)."""
     (job_id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
      created_at, updated_at, started_at, finished_at, exit_code, last_error, worker, cwd,
-     env, runs, cron, unique_key, rerun_of, held, tags) = row
+     env, runs, cron, unique_key, rerun_of, held, tags, success_exit, no_retry_exit) = row
     return job_from_values((
         job_id, command, _STATES[state], attempts, max_retries, priority, timeout, queue,
         ms(run_at), ms(created_at), ms(updated_at), from_ms(started_at), from_ms(finished_at),
         exit_code, last_error, worker, cwd, json.loads(env) if env else None, runs, cron,
         unique_key,
         False, None, (), (), None,  # duplicate, attempts_log, after, waiting_for, dependents
-        rerun_of, bool(held), _tags(tags),
+        rerun_of, bool(held), _tags(tags), _codes(success_exit), _codes(no_retry_exit),
     ))
 
 
 def _tags(value: str | None) -> tuple[str, ...]:
     """The tags column (a JSON array, NULL: none) as the job's tags."""
+    return tuple(json.loads(value)) if value else ()
+
+
+def _codes(value: str | None) -> tuple[int | str, ...]:
+    """An exit-code list column (a JSON array, NULL: none) as given."""
     return tuple(json.loads(value)) if value else ()
 
 
@@ -177,6 +184,7 @@ def inserted_job(spec: JobSpec, job_id: str, created: datetime) -> Job:
         queue=spec.queue, run_at=created if spec.run_at is None else ms(to_ms(spec.run_at)),
         created_at=created, updated_at=created, cwd=spec.cwd, env=spec.env or None,
         rerun_of=spec.rerun_of, held=spec.held, tags=spec.tags,
+        success_exit=spec.success_exit, no_retry_exit=spec.no_retry_exit,
     )
 
 

@@ -278,8 +278,10 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
         return {"rows": json.dumps(rows, ensure_ascii=False), "now": now}
 
     def _given_params(self, given: Sequence[tuple[str, JobSpec]]) -> Params:
-        """mark_given's rows: [id, rerun_of, held, tags] each, as one JSON array."""
-        rows = [(job_id, spec.rerun_of, int(spec.held), list(spec.tags) or None)
+        """mark_given's rows: [id, rerun_of, held, tags, success_exit, no_retry_exit] each,
+        as one JSON array."""
+        rows = [(job_id, spec.rerun_of, int(spec.held), list(spec.tags) or None,
+                 list(spec.success_exit) or None, list(spec.no_retry_exit) or None)
                 for job_id, spec in given]
         return {"rows": json.dumps(rows, ensure_ascii=False)}
 

@@ -89,6 +89,7 @@ SELECT claimed.id, claimed.command, claimed.state, claimed.attempts, claimed.max
        claimed.updated_at, claimed.started_at, claimed.finished_at, claimed.exit_code,
        claimed.last_error, claimed.worker, claimed.cwd, claimed.env, claimed.runs,
        claimed.cron, claimed.unique_key, claimed.rerun_of, claimed.held, claimed.tags,
+       claimed.success_exit, claimed.no_retry_exit,
        CASE WHEN claimed.id IS NULL THEN queuectl_idle_plan(NULL) END AS plan
 FROM (VALUES (1)) AS one LEFT JOIN claimed ON true
 
@@ -100,6 +101,7 @@ SELECT claimed.id, claimed.command, claimed.state, claimed.attempts, claimed.max
        claimed.updated_at, claimed.started_at, claimed.finished_at, claimed.exit_code,
        claimed.last_error, claimed.worker, claimed.cwd, claimed.env, claimed.runs,
        claimed.cron, claimed.unique_key, claimed.rerun_of, claimed.held, claimed.tags,
+       claimed.success_exit, claimed.no_retry_exit,
        CASE WHEN claimed.id IS NULL THEN queuectl_idle_plan(%(queues)s::text[]) END AS plan
 FROM (VALUES (1)) AS one LEFT JOIN claimed ON true
 
@@ -123,7 +125,8 @@ SELECT ended.id, ended.command, ended.state, ended.attempts, ended.max_retries,
        ended.priority, ended.timeout, ended.queue, ended.run_at, ended.created_at,
        ended.updated_at, ended.started_at, ended.finished_at, ended.exit_code,
        ended.last_error, ended.worker, ended.cwd, ended.env, ended.runs, ended.cron,
-       ended.unique_key, ended.rerun_of, ended.held, ended.tags,  -- as claim_any
+       ended.unique_key, ended.rerun_of, ended.held, ended.tags, ended.success_exit,
+       ended.no_retry_exit,  -- as claim_any
        CASE WHEN %(claim)s AND NOT EXISTS (SELECT 1 FROM ended WHERE state = 'processing')
             THEN queuectl_idle_plan(%(queues)s::text[]) END AS plan
 FROM ended
@@ -668,9 +671,11 @@ UPDATE jobs SET run_at_fixed = true WHERE id = ANY(%(ids)s::text[])
 -- for the jobs that give them: one array per column. After block_waiting, which sets
 -- blocked_by: a held job counts one more (see hold_job).
 UPDATE jobs SET rerun_of = given.rerun_of, held = given.held, tags = given.tags,
+    success_exit = given.success_exit, no_retry_exit = given.no_retry_exit,
     blocked_by = blocked_by + given.held::int
-FROM unnest(%(id)s::text[], %(rerun_of)s::text[], %(held)s::boolean[], %(tags)s::text[])
-     AS given (id, rerun_of, held, tags)
+FROM unnest(%(id)s::text[], %(rerun_of)s::text[], %(held)s::boolean[], %(tags)s::text[],
+            %(success_exit)s::text[], %(no_retry_exit)s::text[])
+     AS given (id, rerun_of, held, tags, success_exit, no_retry_exit)
 WHERE jobs.id = given.id
 
 -- name: clock_reading

@@ -43,7 +43,9 @@ CREATE TABLE jobs (
     rerun_of     text,                         -- the ended job `rerun` made this one from
     held         boolean NOT NULL DEFAULT false, -- `hold`: counted in blocked_by too, so that
                                                  -- the claim's indexes leave it out
-    tags         text                           -- JSON array of strings, or NULL: none
+    tags         text,                          -- JSON array of strings, or NULL: none
+    success_exit text,                          -- exit codes that complete it too: JSON array
+    no_retry_exit text                          -- exit codes that go dead at once: JSON array
 );
 
 -- The claim walks this index in order and stops at the first due row that no other

@@ -79,7 +79,8 @@ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready  -- walk the ready index
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
           created_at, updated_at, started_at, finished_at, exit_code, last_error, worker,
-          cwd, env, runs, cron, unique_key, rerun_of, held, tags  -- rows.CLAIMED_COLUMNS,
+          cwd, env, runs, cron, unique_key, rerun_of, held, tags, success_exit,
+          no_retry_exit  -- rows.CLAIMED_COLUMNS,
           -- read by position
 
 -- name: claim_queues
@@ -95,7 +96,8 @@ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready_queue
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
           created_at, updated_at, started_at, finished_at, exit_code, last_error, worker,
-          cwd, env, runs, cron, unique_key, rerun_of, held, tags  -- as claim_any
+          cwd, env, runs, cron, unique_key, rerun_of, held, tags, success_exit,
+          no_retry_exit  -- as claim_any
 
 -- name: next_due
 -- Milliseconds until the first due time, found in index order (one step when every queue
@@ -605,10 +607,13 @@ UPDATE jobs SET run_at_fixed = 1 WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- name: mark_given
 -- The fields of new jobs that insert_job leaves at their defaults, set in its transaction
--- for the jobs that give them: rows of [id, rerun_of, held, tags]. After block_waiting,
--- which sets blocked_by: a held job counts one more (see hold_job).
+-- for the jobs that give them: rows of [id, rerun_of, held, tags, success_exit,
+-- no_retry_exit]. After block_waiting, which sets blocked_by: a held job counts one more
+-- (see hold_job).
 UPDATE jobs SET rerun_of = json_extract(given.value, '$[1]'),
     tags = json_extract(given.value, '$[3]'),
+    success_exit = json_extract(given.value, '$[4]'),
+    no_retry_exit = json_extract(given.value, '$[5]'),
     held = json_extract(given.value, '$[2]'),
     blocked_by = blocked_by + json_extract(given.value, '$[2]')
 FROM json_each(:rows) AS given

@@ -33,7 +33,9 @@ CREATE TABLE jobs (
     rerun_of     TEXT,                        -- the ended job `rerun` made this one from
     held         INTEGER NOT NULL DEFAULT 0,  -- `hold`: counted in blocked_by too, so that
                                               -- the claim's indexes leave it out
-    tags         TEXT                         -- JSON array of strings, or NULL: none
+    tags         TEXT,                        -- JSON array of strings, or NULL: none
+    success_exit TEXT,                        -- exit codes that complete it too: JSON array
+    no_retry_exit TEXT                        -- exit codes that go dead at once: JSON array
 );
 
 -- The claim walks this index in order and stops at the first due row: cost does not

@@ -1,0 +1,5 @@
+-- `--success-exit` / `--no-retry-exit`: exit codes that also complete a job, and those
+-- that send it to the DLQ at once; each a JSON array of integers and "lo-hi" strings, as
+-- given (NULL: none).
+ALTER TABLE jobs ADD COLUMN success_exit TEXT;
+ALTER TABLE jobs ADD COLUMN no_retry_exit TEXT;
