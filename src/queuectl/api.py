@@ -159,7 +159,8 @@ class Queue:
         queue: str = "default", cwd: str | None = None, env: Mapping[str, str] | None = None,
         after: Iterable[str] = (), unique_key: str | None = None, held: bool = False,
         tags: Iterable[str] = (), success_exit: Codes | None = None,
-        no_retry_exit: Codes | None = None,
+        no_retry_exit: Codes | None = None, deadline: float | str | timedelta | None = None,
+        expires: datetime | float | str | timedelta | None = None,
     ) -> Job:
         """Put one shell command on the queue; returns the new job (``to_dict()`` is
         `enqueue --json`).
@@ -178,7 +179,10 @@ class Queue:
         ``list(tags=...)`` finds it by (1-100 characters each, at most 20).
         ``success_exit``: exit codes (0-255) that count as success too; ``no_retry_exit``:
         exit codes that send the job to the DLQ at once; each a list of integers and
-        "lo-hi" strings (``[2, "64-78"]``) or a comma list ("2,64-78").
+        "lo-hi" strings (``[2, "64-78"]``) or a comma list ("2,64-78"). ``deadline``: wall
+        time allowed from the first attempt's start over all attempts (seconds, "2h", a
+        timedelta). ``expires``: a job not started by then is cancelled as expired (a
+        datetime, an ISO string, or seconds / a duration / a timedelta from now).
 
         Raises InvalidJob (a ValueError) with the CLI's message for any refused field,
         DuplicateJob when ``id`` exists; nothing is written then."""
@@ -189,7 +193,8 @@ class Queue:
                           "held": held or None,
                           "tags": ([tags] if isinstance(tags, str) else list(tags)) or None,
                           "success_exit": _codes(success_exit),
-                          "no_retry_exit": _codes(no_retry_exit)})
+                          "no_retry_exit": _codes(no_retry_exit), "deadline": deadline,
+                          "expires_at": expires})
         from queuectl import submit
 
         return self._insert(lambda fallback: submit.single(fields, fallback))[0]

@@ -95,6 +95,8 @@ class JobSpec:
     # "lo-hi" strings, as given (exitcodes.py).
     success_exit: tuple[int | str, ...] = ()
     no_retry_exit: tuple[int | str, ...] = ()
+    deadline: float | None = None  # seconds from the first attempt's start over all attempts
+    expires_at: datetime | None = None  # never started after this: cancelled as `expired`
 
 
 @record(frozen=True, slots=True)
@@ -144,6 +146,11 @@ class Job:
     tags: tuple[str, ...] = ()  # `enqueue --tag`: what `list --tag` finds it by
     success_exit: tuple[int | str, ...] = ()  # `--success-exit`: these exits complete it too
     no_retry_exit: tuple[int | str, ...] = ()  # `--no-retry-exit`: these exits go dead at once
+    deadline: float | None = None  # `--deadline`: seconds from the first attempt's start
+    expires_at: datetime | None = None  # `--expires`: not started by then, never started
+    # When the deadline passes: set as the first attempt starts (None: not started yet, or
+    # no deadline). Not in the job's JSON.
+    deadline_at: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The job's ``--json`` document (``show --json`` when read with its attempts)."""
@@ -175,6 +182,8 @@ class Job:
             "tags": list(self.tags),
             "success_exit": list(self.success_exit),
             "no_retry_exit": list(self.no_retry_exit),
+            "deadline": self.deadline,
+            "expires_at": iso(self.expires_at),
         }
         if self.dependents is not None:
             doc["dependents"] = list(self.dependents)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 FIELDS = ("id", "command", "max_retries", "priority", "timeout", "run_at", "delay", "queue",
           "cwd", "env", "after", "unique_key", "held", "tags", "success_exit",
-          "no_retry_exit")
+          "no_retry_exit", "deadline", "expires_at")
 _FIELD_SET = frozenset(FIELDS)
 MAX_ID_CHARS = 200
 MAX_QUEUE_CHARS = 100
@@ -336,16 +336,58 @@ def build_spec(
     return spec
 
 
+POLICIES = ("success_exit", "no_retry_exit", "deadline", "expires_at")
+
+
 def _exit_policies(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """success_exit and no_retry_exit, as given (only those given: a plain job reads no
-    more code)."""
-    given = {name: fields[name] for name in ("success_exit", "no_retry_exit")
-             if fields.get(name) is not None}
+    """The policies given (only those: a plain job reads no more code): success_exit and
+    no_retry_exit as given, deadline in seconds, expires_at as a time."""
+    given = {name: fields[name] for name in POLICIES if fields.get(name) is not None}
     if not given:
         return {}
     from queuectl.exitcodes import parse_codes
 
-    return {name: parse_codes(name, value) for name, value in given.items()}
+    checked: dict[str, Any] = {name: parse_codes(name, given[name])
+                               for name in ("success_exit", "no_retry_exit") if name in given}
+    if "deadline" in given:
+        checked["deadline"] = check_deadline(given["deadline"])
+    if "expires_at" in given:
+        checked["expires_at"] = check_expires(given["expires_at"])
+    return checked
+
+
+def check_deadline(value: object) -> float:
+    """A deadline: seconds (or a duration like "2h") over all attempts, more than 0."""
+    return _positive("deadline", value)
+
+
+def _positive(name: str, value: object) -> float:
+    """Seconds (a number or a duration) more than 0."""
+    seconds = _seconds(name, value)
+    if seconds <= 0:
+        raise InvalidValue(f"invalid {name} {_shown(value)}: must be more than 0 seconds")
+    return seconds
+
+
+def check_expires(value: object) -> datetime:
+    """When a job that has not started expires: a duration from now ("30m", or a number
+    of seconds) or an ISO 8601 time, which must be to come."""
+    from queuectl.errors import MalformedValue
+    from queuectl.timeparse import parse_duration, parse_instant
+
+    now = datetime.fromtimestamp(time.time(), UTC)
+    if not isinstance(value, str):
+        return now + timedelta(seconds=_positive("expires_at", value))
+    try:
+        seconds = parse_duration(value)
+    except MalformedValue:
+        when = parse_instant(value)
+        if when <= now:
+            raise InvalidValue(f"invalid expires_at {value!r}: that time has passed") from None
+        return when
+    if seconds <= 0:
+        raise InvalidValue(f"invalid expires_at {value!r}: must be more than 0 seconds away")
+    return now + timedelta(seconds=seconds)
 
 
 def _check_utf8(value: object, name: str) -> None:

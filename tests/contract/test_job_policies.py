@@ -106,3 +106,102 @@ def test_dashboard_and_api_show_the_policies(cli: InProcessCli, api: TestClient)
     assert '<dd id="job-no-retry-exit">2</dd>' in page
     shown = cli.ok("show", job_id)
     assert "3,10-12" in shown and "no_retry_exit" in shown
+
+
+def test_expired_job_is_cancelled_when_a_worker_meets_it(
+    clocked_cli: InProcessCli, clock: MovingClock, worker: Worker,
+) -> None:
+    cli = clocked_cli
+    clock.freeze()
+    job = cli.json("enqueue", "-c", "echo ran", "--expires", "10s", "--id", "exp")
+    assert job["expires_at"] is not None and job["deadline"] is None
+    cli.ok("enqueue", "-c", "true", "--id", "next", "--after", "exp")
+    clock.move(11)
+    worker.work_until_idle()  # claims it (a claim counts) and ends it unstarted
+    gone = cli.job("exp")
+    assert (gone["state"], gone["last_error"], gone["attempts"]) == ("cancelled", "expired", 0)
+    assert gone["attempts_log"] == []
+    assert cli.job("next")["last_error"] == "dependency 'exp' cancelled"
+
+
+def test_housekeeping_cancels_expired_jobs_that_are_not_due(
+    clocked_cli: InProcessCli, clock: MovingClock, worker: Worker,
+) -> None:
+    cli = clocked_cli
+    clock.freeze()
+    cli.ok("enqueue", "-c", "true", "--delay", "1h", "--expires", "30s", "--id", "later")
+    cli.ok("enqueue", "-c", "true", "--delay", "1h", "--expires", "2h", "--id", "kept")
+    clock.move(31)
+    worker.work_until_idle()
+    assert cli.job("later")["state"] == "cancelled"
+    assert cli.job("later")["last_error"] == "expired"
+    assert cli.job("kept")["state"] == "pending"
+
+
+def test_a_deadline_kills_the_running_attempt(clocked_cli: InProcessCli, worker: Worker
+                                             ) -> None:
+    cli = clocked_cli
+    job = cli.json("enqueue", "-c", "sleep 30", "--deadline", "1s", "--max-retries", "5",
+                   "--id", "slow")
+    assert job["deadline"] == 1.0
+    assert worker.work_until_idle() == 1
+    dead = cli.job("slow")
+    assert (dead["state"], dead["last_error"], dead["attempts"]) == (
+        "dead", "deadline exceeded", 1)
+    assert dead["attempts_log"][0]["error"].startswith("timed out")
+
+
+def test_a_retry_past_the_deadline_goes_dead_at_once(
+    clocked_cli: InProcessCli, clock: MovingClock, worker: Worker,
+) -> None:
+    cli = clocked_cli
+    clock.freeze()
+    cli.ok("enqueue", "-c", "exit 1", "--deadline", "3s", "--max-retries", "5", "--id", "d")
+    assert worker.work_until_idle() == 1
+    assert cli.job("d")["state"] == "failed"  # retried in 2 s: within the deadline
+    clock.move(2)
+    assert worker.work_until_idle() == 1
+    dead = cli.job("d")  # the next retry (4 s later) would come past it
+    assert (dead["state"], dead["last_error"], dead["attempts"]) == (
+        "dead", "deadline exceeded", 2)
+    cli.ok("dlq", "retry", "d")  # the deadline counts again from the next start
+    assert worker.work_until_idle() == 1
+    assert cli.job("d")["state"] == "failed"
+
+
+def test_no_attempt_starts_past_the_deadline(
+    clocked_cli: InProcessCli, clock: MovingClock, worker: Worker,
+) -> None:
+    cli = clocked_cli
+    clock.freeze()
+    cli.ok("enqueue", "-c", "exit 1", "--deadline", "3s", "--max-retries", "5", "--id", "d")
+    assert worker.work_until_idle() == 1
+    clock.move(10)  # the retry was due at 2 s; no worker came before the deadline
+    worker.work_until_idle()
+    dead = cli.job("d")
+    assert (dead["state"], dead["last_error"]) == ("dead", "deadline exceeded")
+    assert len(dead["attempts_log"]) == 1
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["--deadline", "0"], 1), (["--deadline", "-5m"], 1), (["--deadline", "soon"], 2),
+    (["--expires", "0s"], 1), (["--expires", "2020-01-01T00:00:00Z"], 1),
+    (["--expires", "whenever"], 2),
+])
+def test_bad_deadlines_and_expiries_are_refused(cli: InProcessCli, args: list[str],
+                                                code: int) -> None:
+    done = cli.run("enqueue", "-c", "true", *args)
+    assert done.returncode == code, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert cli.json("list") == []
+
+
+def test_queue_takes_deadline_and_expiry(db_url: str) -> None:
+    from datetime import timedelta
+
+    with Queue(db_url) as q:
+        job = q.enqueue("true", deadline="2h", expires=timedelta(minutes=5))
+        assert job.deadline == 7200 and job.expires_at is not None
+        assert q.get(job.id).to_dict()["deadline"] == 7200
+        with pytest.raises(InvalidJob, match="deadline"):
+            q.enqueue("true", deadline=0)

@@ -90,3 +90,46 @@ def test_exit_policies_only_ever_change_failed_exits(
     else:
         assert after == before
     assert after.attempts in (attempts, attempts + 1)
+
+
+def test_at_claim_expires_only_a_job_never_started() -> None:
+    from datetime import timedelta
+
+    from queuectl.models import replaced_job
+    from queuectl.transitions import at_claim
+
+    claimed = replaced_job(job(), started_at=T0, last_attempt=1,
+                           expires_at=T0 - timedelta(seconds=1))
+    assert at_claim(claimed) == (State.CANCELLED, "expired")
+    assert at_claim(replaced_job(claimed, last_attempt=2)) is None  # it started before
+    assert at_claim(replaced_job(claimed, expires_at=T0 + timedelta(seconds=1))) is None
+    late = replaced_job(job(), started_at=T0, last_attempt=2, deadline_at=T0)
+    assert at_claim(late) == (State.DEAD, "deadline exceeded")
+
+
+@given(st.integers(0, 5), st.integers(0, 8), st.floats(0, 100), st.floats(0.5, 100),
+       st.sampled_from([Outcome.FAILED, Outcome.TIMED_OUT, Outcome.KILLED,
+                        Outcome.NOT_STARTED]))
+def test_a_failure_never_retries_past_the_deadline(
+    attempts: int, max_retries: int, ran: float, deadline: float, outcome: Outcome,
+) -> None:
+    from datetime import timedelta
+
+    from queuectl.models import replaced_job
+    from queuectl.transitions import time_left
+
+    start = T0 + timedelta(seconds=attempts)
+    ruled = replaced_job(job(attempts=attempts, max_retries=max_retries), started_at=start,
+                         deadline_at=T0 + timedelta(seconds=deadline))
+    ended = start + timedelta(seconds=ran)
+    step = after_attempt(ruled, AttemptResult(outcome, exit_code=1, error="e"), policy, ended)
+    plain = after_attempt(ruled, AttemptResult(outcome, exit_code=1, error="e"), policy)
+    assert step.attempts == plain.attempts
+    if step.state is State.FAILED:  # retried: the retry comes before the deadline
+        assert step.delay_ms is not None
+        assert ended + timedelta(milliseconds=step.delay_ms) <= T0 + timedelta(seconds=deadline)
+        assert step == plain
+    elif plain.state is State.FAILED or ended >= T0 + timedelta(seconds=deadline):
+        assert (step.state, step.error) == (State.DEAD, "deadline exceeded")
+    left = time_left(ruled)
+    assert left is not None and left <= max(0.001, deadline - attempts) + 1e-6  # (µs)

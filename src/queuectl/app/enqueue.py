@@ -85,12 +85,15 @@ def rerun(store: Storage, job_id: str, given: Mapping[str, Any]) -> Job:
 
 
 def policies(job: Job) -> dict[str, Any]:
-    """The policy fields a job gives, as enqueue takes them (those it set only)."""
+    """The policy fields a job gives, as enqueue takes them (those it set only): not
+    expires_at, a time (as run_at) that a rerun made later has most likely passed."""
     given: dict[str, Any] = {}
     if job.success_exit:
         given["success_exit"] = list(job.success_exit)
     if job.no_retry_exit:
         given["no_retry_exit"] = list(job.no_retry_exit)
+    if job.deadline is not None:
+        given["deadline"] = job.deadline
     return given
 
 

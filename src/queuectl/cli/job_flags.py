@@ -38,6 +38,10 @@ JOB: tuple[Row, ...] = (
      "These exit codes count as success too: 2,64-78."),
     (("--no-retry-exit",), "no_retry_exit", "no_retry_exit", "text",
      "These exit codes go to the DLQ at once, without retries."),
+    (("--deadline",), "deadline", "deadline", "text",
+     "Wall time from the first attempt's start over all attempts: 2h."),
+    (("--expires",), "expires_at", "expires", "text",
+     "Never start after this: a duration from now (30m) or an ISO 8601 time."),
 )
 
 # `enqueue` only: a job `run` follows is its own, never a duplicate of another.
@@ -49,7 +53,8 @@ ENQUEUE_ONLY: tuple[Row, ...] = (
 
 METAVARS = {"env": "KEY=VALUE", "after": "ID", "unique_key": "KEY",  # the help's value names
             "timeout": "DURATION", "delay": "DURATION", "run_at": "TIME", "tags": "TAG",
-            "success_exit": "CODES", "no_retry_exit": "CODES"}
+            "success_exit": "CODES", "no_retry_exit": "CODES", "deadline": "DURATION",
+            "expires_at": "WHEN"}
 
 
 def fields_by_flag(rows: tuple[Row, ...]) -> dict[str, str]:

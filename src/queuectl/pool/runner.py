@@ -83,7 +83,9 @@ class RunSpec:
         variables that tell the command which job, attempt and worker it is."""
         env = {**base_env, **(job.env or {}), "QUEUECTL_JOB_ID": job.id,
                "QUEUECTL_ATTEMPT": str(job.last_attempt), "QUEUECTL_WORKER_ID": worker_id}
-        return cls(job.command, job.cwd, env, job.timeout or None, max_log_bytes)
+        from queuectl.transitions import time_left  # (imported by the worker already)
+
+        return cls(job.command, job.cwd, env, time_left(job), max_log_bytes)
 
 
 @dataclass

@@ -33,6 +33,7 @@ import select
 import signal
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 
 from queuectl import retry
 from queuectl.errors import LostLease, StoreUnavailable
@@ -45,6 +46,7 @@ from queuectl.models import (
     Outcome,
     State,
     WorkerInfo,
+    replaced_job,
     utcnow,
 )
 from queuectl.pool.clocks import Clocks
@@ -59,7 +61,7 @@ from queuectl.pool.store_calls import STORE_RETRY_MAX, StoreCalls, outage_fields
 from queuectl.settings import Config
 from queuectl.storage.base import Listener, Storage
 from queuectl.storage.liveness import HOST_ID, PID_SCOPE
-from queuectl.transitions import after_attempt, judged
+from queuectl.transitions import after_attempt, at_claim, judged
 
 IDLE_POLL = 5.0  # seconds: longest idle sleep (a safety net: wake-ups and due times come first)
 MAX_HEARTBEAT = 5.0  # seconds; heartbeats come at least 3 times per lease
@@ -277,6 +279,7 @@ class Worker:
             if job is None and plan is None and self.level == StopLevel.NONE:
                 job, plan = _split(self._claim())
             self.housekeeping.prune(idle=job is None)
+            self.housekeeping.expire()
             if job is not None:
                 self._took(job)
                 asked_again = False
@@ -438,6 +441,12 @@ class Worker:
         # claimed by the last one's finish was never woken for.
         self._on_wake(select.select(self.fds, [], [], 0)[0])
         started = time.monotonic()
+        if not self._job_lost:
+            job = self._start_deadline(job)
+            stop = at_claim(job)
+            if stop is not None:  # expired, or past its deadline: never started
+                self._end_unstarted(job, *stop)
+                return None
         if self._job_lost:  # cancelled between its claim and now: never started
             result = AttemptResult(Outcome.CANCELLED, error=CANCELLED_EARLY)
         else:
@@ -445,8 +454,11 @@ class Worker:
             result = self._run(job)
         if self.job_group is not None:
             self.job_group(0)
+        ended_at = None
+        if job.deadline_at is not None and job.started_at is not None:
+            ended_at = job.started_at + timedelta(seconds=time.monotonic() - started)
         try:
-            final, nxt = self._finish(job, result)
+            final, nxt = self._finish(job, result, ended_at)
         finally:
             self.current = None
             self._job_lost = False
@@ -455,6 +467,29 @@ class Worker:
         else:
             say_finished(self._job_lines, job, final, time.monotonic() - started, result)
         return nxt
+
+    def _start_deadline(self, job: Job) -> Job:
+        """The job with its deadline_at: set in the store as its first attempt starts."""
+        if job.deadline is None or job.deadline_at is not None:
+            return job
+        try:
+            at = self.calls.call(lambda: self.store.start_deadline(job, self.id))
+        except StoreUnavailable:  # counted from this start, and stored at the next one
+            assert job.started_at is not None
+            at = job.started_at + timedelta(seconds=job.deadline)
+        return job if at is None else replaced_job(job, deadline_at=at)
+
+    def _end_unstarted(self, job: Job, state: State, error: str) -> None:
+        """End a claimed job that must not start (see transitions.at_claim)."""
+        try:
+            ended = self.calls.retrying(
+                lambda: self.store.end_unstarted(job, self.id, state, error))
+        finally:
+            self.current = None
+            self._job_lost = False
+        if ended:
+            log.info("job %s not started: %s", job.id, error,
+                     extra={"event": "job_not_started", "job": job.id, "error": error})
 
     def _say_lost(self, job: Job, result: AttemptResult) -> None:
         """One line for a job whose end was not ours to record: its row says why. A cancel
@@ -491,7 +526,7 @@ class Worker:
         return run(spec, hooks)
 
     def _finish(
-        self, job: Job, result: AttemptResult
+        self, job: Job, result: AttemptResult, ended_at: datetime | None = None,
     ) -> tuple[Job | None, Job | IdlePlan | None]:
         """(the finished job, or None if it was taken from us; the next job or the plan,
         if a claim was made).
@@ -505,7 +540,7 @@ class Worker:
         # Where the job goes is ours to say (pure policy, the config as now); the store
         # applies it, guarded, in its own transaction.
         result = judged(job, result)  # (the attempt's row says succeeded for a success code)
-        step = after_attempt(job, result, self.policy)
+        step = after_attempt(job, result, self.policy, ended_at)
         delay = 0.1
         while True:
             try:
@@ -536,6 +571,7 @@ class Worker:
                 if self.level >= StopLevel.ABORT:
                     return Action.ABORT
                 self.housekeeping.fire_ticks_while_busy()
+                self.housekeeping.expire()
                 if self._maybe_heartbeat():  # (it read what check_in would)
                     return Action.CANCEL if self._job_lost else Action.CONTINUE
                 if self._job_lost:

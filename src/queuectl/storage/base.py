@@ -473,6 +473,26 @@ class Storage(ABC):
         Safe to run from many workers at once. A job that a waiting job depends on is kept."""
 
     @abstractmethod
+    def start_deadline(self, job: Job, worker_id: str) -> datetime | None:
+        """As the first attempt of a job with a ``deadline`` starts (``job`` as claimed,
+        without ``deadline_at``): set when the deadline passes (its start + the deadline)
+        and return it; None when the job is no longer this attempt of ``worker_id``'s."""
+
+    @abstractmethod
+    def end_unstarted(self, job: Job, worker_id: str, state: State, error: str) -> bool:
+        """End a claimed job that must not start (``job`` as claimed): to ``state``
+        (cancelled or dead) with last_error ``error``, no attempt recorded (its number is
+        given back); a cancel cancels what waits on it, as ``cancel`` does. Guarded: False
+        when the job is no longer this attempt of ``worker_id``'s."""
+
+    @abstractmethod
+    def expire_jobs(self, limit: int) -> list[str]:
+        """Cancel at most ``limit`` waiting (pending, failed) jobs whose ``expires_at`` has
+        come, with last_error ``expired``, and what waits on them, in one short
+        transaction; returns their ids. Finding them takes no lock; safe from many workers
+        at once."""
+
+    @abstractmethod
     def request_stop(self) -> list[str]:
         """Ask every registered worker to stop after its current job; returns their ids."""
 

@@ -250,7 +250,10 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
                 "tags": [json.dumps(list(spec.tags)) if spec.tags else None
                          for _, spec in given],
                 "success_exit": [_codes(spec.success_exit) for _, spec in given],
-                "no_retry_exit": [_codes(spec.no_retry_exit) for _, spec in given]}
+                "no_retry_exit": [_codes(spec.no_retry_exit) for _, spec in given],
+                "deadline": [spec.deadline for _, spec in given],
+                "expires_at": [None if spec.expires_at is None else to_ms(spec.expires_at)
+                               for _, spec in given]}
 
     def _claim_in(
         self, conn: Conn, worker_id: str, queues: Sequence[str] | None, clock: Params

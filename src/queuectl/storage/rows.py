@@ -53,6 +53,8 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         False, None, (), (), None,  # duplicate, attempts_log, after, waiting_for, dependents
         _added(row, "rerun_of"), bool(_added(row, "held")), _tags(_added(row, "tags")),
         _codes(_added(row, "success_exit")), _codes(_added(row, "no_retry_exit")),
+        _added(row, "deadline"), from_ms(_added(row, "expires_at")),
+        from_ms(_added(row, "deadline_at")),
     ))
 
 
@@ -63,7 +65,7 @@ CLAIMED_COLUMNS = ("id", "command", "state", "attempts", "max_retries", "priorit
                    "queue", "run_at", "created_at", "updated_at", "started_at",
                    "finished_at", "exit_code", "last_error", "worker", "cwd", "env", "runs",
                    "cron", "unique_key", "rerun_of", "held", "tags", "success_exit",
-                   "no_retry_exit")
+                   "no_retry_exit", "deadline", "expires_at", "deadline_at")
 _STATES = {str(state): state for state in State}  # a dict lookup, not the enum's call
 
 
@@ -71,7 +73,8 @@ def claimed_job(row: Sequence[Any]) -> Job:
     """A row of CLAIMED_COLUMNS as a Job (as job_from_row reads the same columns)."""
     (job_id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
      created_at, updated_at, started_at, finished_at, exit_code, last_error, worker, cwd,
-     env, runs, cron, unique_key, rerun_of, held, tags, success_exit, no_retry_exit) = row
+     env, runs, cron, unique_key, rerun_of, held, tags, success_exit, no_retry_exit, deadline,
+     expires_at, deadline_at) = row
     return job_from_values((
         job_id, command, _STATES[state], attempts, max_retries, priority, timeout, queue,
         ms(run_at), ms(created_at), ms(updated_at), from_ms(started_at), from_ms(finished_at),
@@ -79,6 +82,7 @@ def claimed_job(row: Sequence[Any]) -> Job:
         unique_key,
         False, None, (), (), None,  # duplicate, attempts_log, after, waiting_for, dependents
         rerun_of, bool(held), _tags(tags), _codes(success_exit), _codes(no_retry_exit),
+        deadline, from_ms(expires_at), from_ms(deadline_at),
     ))
 
 
@@ -185,6 +189,8 @@ def inserted_job(spec: JobSpec, job_id: str, created: datetime) -> Job:
         created_at=created, updated_at=created, cwd=spec.cwd, env=spec.env or None,
         rerun_of=spec.rerun_of, held=spec.held, tags=spec.tags,
         success_exit=spec.success_exit, no_retry_exit=spec.no_retry_exit,
+        deadline=spec.deadline,
+        expires_at=None if spec.expires_at is None else ms(to_ms(spec.expires_at)),
     )
 
 

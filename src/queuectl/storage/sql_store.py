@@ -77,7 +77,8 @@ def gives_more(spec: JobSpec) -> bool:
     """Whether a new job gives a field that insert_job leaves at its default (mark_given
     sets it)."""
     return (spec.rerun_of is not None or spec.held or bool(spec.tags)
-            or bool(spec.success_exit) or bool(spec.no_retry_exit))
+            or bool(spec.success_exit) or bool(spec.no_retry_exit)
+            or spec.deadline is not None or spec.expires_at is not None)
 
 
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call

@@ -278,10 +278,11 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
         return {"rows": json.dumps(rows, ensure_ascii=False), "now": now}
 
     def _given_params(self, given: Sequence[tuple[str, JobSpec]]) -> Params:
-        """mark_given's rows: [id, rerun_of, held, tags, success_exit, no_retry_exit] each,
-        as one JSON array."""
+        """mark_given's rows: [id, rerun_of, held, tags, success_exit, no_retry_exit,
+        deadline, expires_at] each, as one JSON array."""
         rows = [(job_id, spec.rerun_of, int(spec.held), list(spec.tags) or None,
-                 list(spec.success_exit) or None, list(spec.no_retry_exit) or None)
+                 list(spec.success_exit) or None, list(spec.no_retry_exit) or None,
+                 spec.deadline, None if spec.expires_at is None else to_ms(spec.expires_at))
                 for job_id, spec in given]
         return {"rows": json.dumps(rows, ensure_ascii=False)}
 

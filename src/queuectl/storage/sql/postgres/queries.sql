@@ -89,7 +89,8 @@ SELECT claimed.id, claimed.command, claimed.state, claimed.attempts, claimed.max
        claimed.updated_at, claimed.started_at, claimed.finished_at, claimed.exit_code,
        claimed.last_error, claimed.worker, claimed.cwd, claimed.env, claimed.runs,
        claimed.cron, claimed.unique_key, claimed.rerun_of, claimed.held, claimed.tags,
-       claimed.success_exit, claimed.no_retry_exit,
+       claimed.success_exit, claimed.no_retry_exit, claimed.deadline,
+       claimed.expires_at, claimed.deadline_at,
        CASE WHEN claimed.id IS NULL THEN queuectl_idle_plan(NULL) END AS plan
 FROM (VALUES (1)) AS one LEFT JOIN claimed ON true
 
@@ -101,7 +102,8 @@ SELECT claimed.id, claimed.command, claimed.state, claimed.attempts, claimed.max
        claimed.updated_at, claimed.started_at, claimed.finished_at, claimed.exit_code,
        claimed.last_error, claimed.worker, claimed.cwd, claimed.env, claimed.runs,
        claimed.cron, claimed.unique_key, claimed.rerun_of, claimed.held, claimed.tags,
-       claimed.success_exit, claimed.no_retry_exit,
+       claimed.success_exit, claimed.no_retry_exit, claimed.deadline,
+       claimed.expires_at, claimed.deadline_at,
        CASE WHEN claimed.id IS NULL THEN queuectl_idle_plan(%(queues)s::text[]) END AS plan
 FROM (VALUES (1)) AS one LEFT JOIN claimed ON true
 
@@ -126,7 +128,7 @@ SELECT ended.id, ended.command, ended.state, ended.attempts, ended.max_retries,
        ended.updated_at, ended.started_at, ended.finished_at, ended.exit_code,
        ended.last_error, ended.worker, ended.cwd, ended.env, ended.runs, ended.cron,
        ended.unique_key, ended.rerun_of, ended.held, ended.tags, ended.success_exit,
-       ended.no_retry_exit,  -- as claim_any
+       ended.no_retry_exit, ended.deadline, ended.expires_at, ended.deadline_at,  -- as claim_any
        CASE WHEN %(claim)s AND NOT EXISTS (SELECT 1 FROM ended WHERE state = 'processing')
             THEN queuectl_idle_plan(%(queues)s::text[]) END AS plan
 FROM ended
@@ -287,8 +289,9 @@ WHERE id = ANY(%(ids)s::text[]) AND state IN ('pending', 'failed', 'processing')
 RETURNING *
 
 -- name: retry_dead
+-- A deadline counts again from the next attempt's start.
 UPDATE jobs SET state = 'pending', attempts = 0, run_at = queuectl_now_ms(),
-    updated_at = queuectl_now_ms()
+    updated_at = queuectl_now_ms(), deadline_at = NULL
 WHERE id = %(id)s AND state = 'dead'
 RETURNING *
 
@@ -672,10 +675,12 @@ UPDATE jobs SET run_at_fixed = true WHERE id = ANY(%(ids)s::text[])
 -- blocked_by: a held job counts one more (see hold_job).
 UPDATE jobs SET rerun_of = given.rerun_of, held = given.held, tags = given.tags,
     success_exit = given.success_exit, no_retry_exit = given.no_retry_exit,
+    deadline = given.deadline, expires_at = given.expires_at,
     blocked_by = blocked_by + given.held::int
 FROM unnest(%(id)s::text[], %(rerun_of)s::text[], %(held)s::boolean[], %(tags)s::text[],
-            %(success_exit)s::text[], %(no_retry_exit)s::text[])
-     AS given (id, rerun_of, held, tags, success_exit, no_retry_exit)
+            %(success_exit)s::text[], %(no_retry_exit)s::text[],
+            %(deadline)s::double precision[], %(expires_at)s::bigint[])
+     AS given (id, rerun_of, held, tags, success_exit, no_retry_exit, deadline, expires_at)
 WHERE jobs.id = given.id
 
 -- name: clock_reading
@@ -736,3 +741,35 @@ SELECT name, schedule, next_run_at, updated_at FROM cron_schedules WHERE next_ru
 -- name: clock_shift_schedule
 UPDATE cron_schedules SET next_run_at = next_run_at + %(step)s::bigint
 WHERE name = %(name)s AND next_run_at = %(next_run_at)s::bigint
+
+-- name: start_deadline
+-- The deadline of a job whose first attempt has just started (guarded: still that attempt).
+UPDATE jobs SET deadline_at = started_at + (deadline * 1000)::bigint
+WHERE id = %(id)s AND state = 'processing' AND worker = %(worker)s AND runs = %(number)s
+  AND deadline IS NOT NULL AND deadline_at IS NULL
+RETURNING deadline_at
+
+-- name: end_unstarted
+-- A claimed job that must not start (expired, or past its deadline): ended without an
+-- attempt (its number is given back), guarded as queuectl_finish.
+UPDATE jobs SET state = %(state)s, last_error = %(error)s, runs = runs - 1, worker = NULL,
+    started_at = NULL, finished_at = queuectl_now_ms(), updated_at = queuectl_now_ms(),
+    held = false
+WHERE id = %(id)s AND state = 'processing' AND worker = %(worker)s AND runs = %(number)s
+RETURNING id
+
+-- name: expiring_ids
+-- Waiting jobs whose expiry has come, oldest expiry first (jobs_expiring).
+SELECT id FROM jobs
+WHERE expires_at <= queuectl_now_ms() AND expires_at IS NOT NULL
+  AND state IN ('pending', 'failed')
+  AND runs = 0  -- never started
+ORDER BY expires_at LIMIT %(limit)s
+
+-- name: expire_jobs
+-- The listed jobs that still wait: cancelled as expired.
+UPDATE jobs SET state = 'cancelled', last_error = 'expired', finished_at = queuectl_now_ms(),
+    updated_at = queuectl_now_ms(), held = false
+WHERE id = ANY(%(ids)s::text[]) AND state IN ('pending', 'failed')
+  AND expires_at <= queuectl_now_ms() AND runs = 0
+RETURNING id

@@ -45,7 +45,10 @@ CREATE TABLE jobs (
                                                  -- the claim's indexes leave it out
     tags         text,                          -- JSON array of strings, or NULL: none
     success_exit text,                          -- exit codes that complete it too: JSON array
-    no_retry_exit text                          -- exit codes that go dead at once: JSON array
+    no_retry_exit text,                         -- exit codes that go dead at once: JSON array
+    deadline     double precision,              -- seconds from the first attempt's start
+    expires_at   bigint,                        -- never started after this (epoch ms)
+    deadline_at  bigint                         -- when the deadline passes (first start + it)
 );
 
 -- The claim walks this index in order and stops at the first due row that no other
@@ -225,6 +228,10 @@ WHERE paused
 -- are not in the index, so it costs them nothing.
 CREATE UNIQUE INDEX jobs_unique_key ON jobs (unique_key)
     WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing');
+
+-- Housekeeping finds the waiting jobs whose expiry has come; jobs without one are not in it.
+CREATE INDEX jobs_expiring ON jobs (expires_at)
+    WHERE expires_at IS NOT NULL AND state IN ('pending', 'failed');
 
 -- The worker's hot path as server-side functions: a claim, and a finish (which may claim
 -- the next job too), are each ONE statement, so one round trip and one transaction. The

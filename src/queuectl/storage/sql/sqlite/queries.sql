@@ -80,7 +80,7 @@ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready  -- walk the ready index
 RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
           created_at, updated_at, started_at, finished_at, exit_code, last_error, worker,
           cwd, env, runs, cron, unique_key, rerun_of, held, tags, success_exit,
-          no_retry_exit  -- rows.CLAIMED_COLUMNS,
+          no_retry_exit, deadline, expires_at, deadline_at  -- rows.CLAIMED_COLUMNS,
           -- read by position
 
 -- name: claim_queues
@@ -97,7 +97,7 @@ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready_queue
 RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
           created_at, updated_at, started_at, finished_at, exit_code, last_error, worker,
           cwd, env, runs, cron, unique_key, rerun_of, held, tags, success_exit,
-          no_retry_exit  -- as claim_any
+          no_retry_exit, deadline, expires_at, deadline_at  -- as claim_any
 
 -- name: next_due
 -- Milliseconds until the first due time, found in index order (one step when every queue
@@ -275,7 +275,9 @@ WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('pending', 'failed
 RETURNING *
 
 -- name: retry_dead
-UPDATE jobs SET state = 'pending', attempts = 0, run_at = :now, updated_at = :now
+-- A deadline counts again from the next attempt's start.
+UPDATE jobs SET state = 'pending', attempts = 0, run_at = :now, updated_at = :now,
+    deadline_at = NULL
 WHERE id = :id AND state = 'dead'
 RETURNING *
 
@@ -608,9 +610,11 @@ UPDATE jobs SET run_at_fixed = 1 WHERE id IN (SELECT value FROM json_each(:ids))
 -- name: mark_given
 -- The fields of new jobs that insert_job leaves at their defaults, set in its transaction
 -- for the jobs that give them: rows of [id, rerun_of, held, tags, success_exit,
--- no_retry_exit]. After block_waiting, which sets blocked_by: a held job counts one more
--- (see hold_job).
+-- no_retry_exit, deadline, expires_at]. After block_waiting, which sets blocked_by: a held
+-- job counts one more (see hold_job).
 UPDATE jobs SET rerun_of = json_extract(given.value, '$[1]'),
+    deadline = json_extract(given.value, '$[6]'),
+    expires_at = json_extract(given.value, '$[7]'),
     tags = json_extract(given.value, '$[3]'),
     success_exit = json_extract(given.value, '$[4]'),
     no_retry_exit = json_extract(given.value, '$[5]'),
@@ -670,3 +674,33 @@ SELECT name, schedule, next_run_at, updated_at FROM cron_schedules WHERE next_ru
 -- name: clock_shift_schedule
 UPDATE cron_schedules SET next_run_at = next_run_at + :step
 WHERE name = :name AND next_run_at = :next_run_at
+
+-- name: start_deadline
+-- The deadline of a job whose first attempt has just started (guarded: still that attempt).
+UPDATE jobs SET deadline_at = started_at + CAST(deadline * 1000 AS INTEGER)
+WHERE id = :id AND state = 'processing' AND worker = :worker AND runs = :number
+  AND deadline IS NOT NULL AND deadline_at IS NULL
+RETURNING deadline_at
+
+-- name: end_unstarted
+-- A claimed job that must not start (expired, or past its deadline): ended without an
+-- attempt (its number is given back), guarded as finish_job.
+UPDATE jobs SET state = :state, last_error = :error, runs = runs - 1, worker = NULL,
+    started_at = NULL, finished_at = :now, updated_at = :now, held = 0
+WHERE id = :id AND state = 'processing' AND worker = :worker AND runs = :number
+RETURNING id
+
+-- name: expiring_ids
+-- Waiting jobs whose expiry has come, oldest expiry first (jobs_expiring).
+SELECT id FROM jobs
+WHERE expires_at <= :now AND expires_at IS NOT NULL AND state IN ('pending', 'failed')
+  AND runs = 0  -- never started
+ORDER BY expires_at LIMIT :limit
+
+-- name: expire_jobs
+-- The listed jobs that still wait: cancelled as expired.
+UPDATE jobs SET state = 'cancelled', last_error = 'expired', finished_at = :now,
+    updated_at = :now, held = 0
+WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('pending', 'failed')
+  AND expires_at <= :now AND runs = 0
+RETURNING id

@@ -35,7 +35,10 @@ CREATE TABLE jobs (
                                               -- the claim's indexes leave it out
     tags         TEXT,                        -- JSON array of strings, or NULL: none
     success_exit TEXT,                        -- exit codes that complete it too: JSON array
-    no_retry_exit TEXT                        -- exit codes that go dead at once: JSON array
+    no_retry_exit TEXT,                       -- exit codes that go dead at once: JSON array
+    deadline     REAL,                        -- seconds from the first attempt's start
+    expires_at   INTEGER,                     -- never started after this (epoch ms)
+    deadline_at  INTEGER                      -- when the deadline passes (first start + it)
 );
 
 -- The claim walks this index in order and stops at the first due row: cost does not
@@ -196,3 +199,7 @@ CREATE TABLE clock_readings (
     store_ms INTEGER NOT NULL,                -- the store's clock, epoch ms
     boot_ms  INTEGER NOT NULL                 -- CLOCK_BOOTTIME of that boot, ms
 );
+
+-- Housekeeping finds the waiting jobs whose expiry has come; jobs without one are not in it.
+CREATE INDEX jobs_expiring ON jobs (expires_at)
+    WHERE expires_at IS NOT NULL AND state IN ('pending', 'failed');
