@@ -321,6 +321,23 @@ class Queue:
 
         return self._call(rerun, writes=True)
 
+    def snooze(self, delay: float | str | timedelta) -> int:
+        """From inside a running job (as `queuectl snooze`): run it again ``delay`` after
+        this attempt ends (seconds, "10m", a timedelta), whatever its exit code, without
+        spending a retry. The job is the one this process's environment names (its
+        worker's QUEUECTL_JOB_ID, QUEUECTL_ATTEMPT, QUEUECTL_SNOOZE_FILE). Returns its
+        snoozes so far. Raises InvalidValue outside a job or past config max-snoozes,
+        WrongState when the attempt no longer runs."""
+        import os
+
+        seconds = _field_value(delay)
+        if isinstance(seconds, str):
+            from queuectl.timeparse import parse_duration
+
+            seconds = parse_duration(seconds)
+        return self._call(lambda store: control.snooze(store, os.environ, float(seconds)),
+                          writes=True)
+
     def retry(self, id: str) -> Job:
         """A dead job back to pending, attempts 0, due now (as `dlq retry`); returns it.
         Raises JobNotFound, or WrongState for a job that is not dead."""

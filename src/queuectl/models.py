@@ -151,6 +151,7 @@ class Job:
     # When the deadline passes: set as the first attempt starts (None: not started yet, or
     # no deadline). Not in the job's JSON.
     deadline_at: datetime | None = None
+    snoozes: int = 0  # `queuectl snooze`s that sent it back without spending a retry
 
     def to_dict(self) -> dict[str, Any]:
         """The job's ``--json`` document (``show --json`` when read with its attempts)."""
@@ -184,6 +185,7 @@ class Job:
             "no_retry_exit": list(self.no_retry_exit),
             "deadline": self.deadline,
             "expires_at": iso(self.expires_at),
+            "snoozes": self.snoozes,
         }
         if self.dependents is not None:
             doc["dependents"] = list(self.dependents)

@@ -110,6 +110,15 @@ def after_attempt(job: Job, result: AttemptResult, policy: FailurePolicy,
     return Transition(step.state, step.attempts, delay_ms, result.error)
 
 
+def after_snooze(job: Job, result: AttemptResult, seconds: float) -> Transition | None:
+    """Pure: a job whose attempt asked to snooze (`queuectl snooze`) waits ``seconds``
+    more after it ends, whatever its exit code, without spending a retry; None when the
+    attempt was cancelled or interrupted (those win)."""
+    if result.outcome in (Outcome.CANCELLED, Outcome.INTERRUPTED):
+        return None
+    return Transition(State.PENDING, job.attempts, max(1, int(seconds * 1000)), None)
+
+
 def after_loss(job: Job, policy: FailurePolicy) -> Transition:
     """Pure: where a job held by a lost worker goes (its attempt ends as LOST_ATTEMPT)."""
     return after_attempt(job, LOST_ATTEMPT, policy)

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from queuectl import Queue
-from queuectl.errors import InvalidJob
+from queuectl.errors import InvalidJob, InvalidValue
 from queuectl.pool.worker import Worker
+from queuectl.storage.base import Storage
 from tests.clocks import MovingClock
 from tests.inprocess import InProcessCli
 
@@ -106,6 +107,11 @@ def test_dashboard_and_api_show_the_policies(cli: InProcessCli, api: TestClient)
     assert '<dd id="job-no-retry-exit">2</dd>' in page
     shown = cli.ok("show", job_id)
     assert "3,10-12" in shown and "no_retry_exit" in shown
+    timed = cli.enqueue("true", "--deadline", "2h", "--expires", "2099-01-01T00:00:00Z")
+    page = api.get(f"/jobs/{timed}").text
+    assert '<dd id="job-deadline">2h from the first start</dd>' in page
+    assert '<dd id="job-expires">2099-01-01T00:00:00.000Z</dd>' in page
+    assert api.get(f"/api/jobs/{timed}").json()["expires_at"] == "2099-01-01T00:00:00.000Z"
 
 
 def test_expired_job_is_cancelled_when_a_worker_meets_it(
@@ -205,3 +211,51 @@ def test_queue_takes_deadline_and_expiry(db_url: str) -> None:
         assert q.get(job.id).to_dict()["deadline"] == 7200
         with pytest.raises(InvalidJob, match="deadline"):
             q.enqueue("true", deadline=0)
+
+
+@pytest.fixture
+def url_worker(clocked_store: Storage, clock: MovingClock, db_url: str) -> Worker:
+    """The embedded worker, telling its jobs the store (QUEUECTL_DB), as a pool's do."""
+    return Worker(clocked_store, (), clocks=clock.clocks, url=db_url)
+
+
+def test_snooze_sends_the_job_back_without_spending_a_retry(
+    clocked_cli: InProcessCli, clock: MovingClock, url_worker: Worker,
+) -> None:
+    cli = clocked_cli
+    clock.freeze()
+    # The first attempt snoozes, then fails: still back in 10 s, no retry spent.
+    cli.ok("enqueue", "-c", 'if [ "$QUEUECTL_ATTEMPT" = 1 ]; then queuectl snooze 10s; '
+                            'exit 3; fi; echo second', "--id", "s", "--max-retries", "0")
+    assert url_worker.work_until_idle() == 1
+    job = cli.job("s")
+    assert (job["state"], job["attempts"], job["snoozes"]) == ("pending", 0, 1)
+    assert job["attempts_log"][0]["exit_code"] == 3
+    clock.move(9.9)
+    assert url_worker.work_until_idle() == 0
+    clock.move(0.2)
+    assert url_worker.work_until_idle() == 1
+    done = cli.job("s")
+    assert (done["state"], done["attempts"], done["snoozes"]) == ("completed", 1, 1)
+
+
+def test_snooze_past_max_snoozes_is_refused_and_the_attempt_ends_as_usual(
+    clocked_cli: InProcessCli, url_worker: Worker,
+) -> None:
+    cli = clocked_cli
+    cli.ok("config", "set", "max-snoozes", "0")
+    cli.ok("enqueue", "-c", "queuectl snooze 1m 2>err; echo $? > code; exit 4",
+           "--id", "s", "--max-retries", "0")
+    assert url_worker.work_until_idle() == 1
+    job = cli.job("s")
+    assert (job["state"], job["snoozes"], job["last_error"]) == ("dead", 0, "exit code 4")
+    assert (cli.cwd / "code").read_text().strip() == "1"
+    assert "max-snoozes" in (cli.cwd / "err").read_text()
+
+
+def test_snooze_outside_a_job_is_refused(cli: InProcessCli) -> None:
+    done = cli.run("snooze", "5m")
+    assert done.returncode == 1 and "only inside a job" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    with Queue(cli.db_url) as q, pytest.raises(InvalidValue, match="only inside a job"):
+        q.snooze("5m")

@@ -78,11 +78,13 @@ class RunSpec:
 
     @classmethod
     def of(cls, job: Job, base_env: Mapping[str, str], worker_id: str,
-           max_log_bytes: int) -> RunSpec:
+           max_log_bytes: int, given: Mapping[str, str] | None = None) -> RunSpec:
         """A job's attempt: the worker's environment with the job's own over it, and the
-        variables that tell the command which job, attempt and worker it is."""
+        variables that tell the command which job, attempt and worker it is (and
+        ``given``: the worker's store and snooze file, for `queuectl snooze`)."""
         env = {**base_env, **(job.env or {}), "QUEUECTL_JOB_ID": job.id,
-               "QUEUECTL_ATTEMPT": str(job.last_attempt), "QUEUECTL_WORKER_ID": worker_id}
+               "QUEUECTL_ATTEMPT": str(job.last_attempt), "QUEUECTL_WORKER_ID": worker_id,
+               **(given or {})}
         from queuectl.transitions import time_left  # (imported by the worker already)
 
         return cls(job.command, job.cwd, env, time_left(job), max_log_bytes)

@@ -26,11 +26,14 @@ claim → run → finish, without signal handlers or a supervisor.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import select
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -58,10 +61,10 @@ from queuectl.pool.relay import EVENTS, WorkerSide, drain
 from queuectl.pool.runner import CHECK_INTERVAL, Action, Hooks, RunSpec, run
 from queuectl.pool.stop import StopLevel, StopSignals
 from queuectl.pool.store_calls import STORE_RETRY_MAX, StoreCalls, outage_fields
-from queuectl.settings import Config
+from queuectl.settings import ENV_DB, SNOOZE_FILE_ENV, Config
 from queuectl.storage.base import Listener, Storage
 from queuectl.storage.liveness import HOST_ID, PID_SCOPE
-from queuectl.transitions import after_attempt, at_claim, judged
+from queuectl.transitions import after_attempt, after_snooze, at_claim, judged
 
 IDLE_POLL = 5.0  # seconds: longest idle sleep (a safety net: wake-ups and due times come first)
 MAX_HEARTBEAT = 5.0  # seconds; heartbeats come at least 3 times per lease
@@ -85,8 +88,11 @@ class Worker:
         relayed: WorkerSide | None = None,
         recovery_clock: RecoveryClock | None = None,
         clocks: Clocks | None = None,
+        url: str | None = None,
     ) -> None:
         self.store = store
+        self.url = url  # given to each job (QUEUECTL_DB), for `queuectl snooze`
+        self._snooze_dir: str | None = None  # made when the first job runs
         clocks = clocks or Clocks()
         # Under a supervisor that listens for the pool (pool/relay.py): the store's
         # wake-ups come over the supervisor's pipe, and no LISTEN of our own is opened.
@@ -259,6 +265,9 @@ class Worker:
                 self.store.unregister_worker(self.id)
             except StoreUnavailable as exc:  # the lease will tell the others we are gone
                 log.warning("could not unregister: %s", exc, extra=outage_fields(exc))
+            if self._snooze_dir is not None:
+                shutil.rmtree(self._snooze_dir, ignore_errors=True)
+                self._snooze_dir = None
             log.info("worker %s stopped", self.id, extra={"event": "worker_stopped"})
 
     def _loop(self) -> None:
@@ -517,13 +526,40 @@ class Worker:
         """The runner never raises once the command has started (it kills it first), so
         whatever fails here failed before: the attempt never started."""
         try:
-            spec = RunSpec.of(job, self._base_env, self.id, self.config().max_log_bytes)
+            spec = RunSpec.of(job, self._base_env, self.id, self.config().max_log_bytes,
+                              self._given_env())
             hooks = self._hooks(job)
         except Exception as exc:  # noqa: BLE001 - recorded, never lost
             log.exception("cannot start job %s", job.id,
                           extra={"event": "job_not_started", "job": job.id, "error": str(exc)})
             return AttemptResult(Outcome.NOT_STARTED, error=f"cannot start: {exc}")
         return run(spec, hooks)
+
+    def _given_env(self) -> dict[str, str]:
+        """What a job's environment tells `queuectl snooze`: the store, and this worker's
+        snooze file (cleared before each attempt)."""
+        if self._snooze_dir is None:
+            self._snooze_dir = tempfile.mkdtemp(prefix="queuectl-worker-")  # private: 0700
+        path = os.path.join(self._snooze_dir, "snooze")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        given = {SNOOZE_FILE_ENV: path}
+        if self.url is not None:
+            given[ENV_DB] = self.url
+        return given
+
+    def _snoozed(self) -> float | None:
+        """Seconds the attempt that just ended asked to snooze (None: it did not)."""
+        if self._snooze_dir is None:
+            return None
+        path = os.path.join(self._snooze_dir, "snooze")
+        try:
+            with open(path, encoding="ascii") as told:
+                text = told.read()
+            os.unlink(path)
+            return float(text)
+        except (OSError, ValueError):
+            return None
 
     def _finish(
         self, job: Job, result: AttemptResult, ended_at: datetime | None = None,
@@ -540,7 +576,10 @@ class Worker:
         # Where the job goes is ours to say (pure policy, the config as now); the store
         # applies it, guarded, in its own transaction.
         result = judged(job, result)  # (the attempt's row says succeeded for a success code)
-        step = after_attempt(job, result, self.policy, ended_at)
+        snoozed = self._snoozed()
+        step = None if snoozed is None else after_snooze(job, result, snoozed)
+        if step is None:
+            step = after_attempt(job, result, self.policy, ended_at)
         delay = 0.1
         while True:
             try:

@@ -486,6 +486,13 @@ class Storage(ABC):
         when the job is no longer this attempt of ``worker_id``'s."""
 
     @abstractmethod
+    def snooze(self, job_id: str, attempt: int, max_snoozes: int) -> int:
+        """Count a snooze asked by attempt ``attempt`` of running job ``job_id``; returns
+        its snoozes so far. Raises JobNotFound, WrongState (not running, or running another
+        attempt), or InvalidValue when it has snoozed ``max_snoozes`` times; nothing is
+        written then."""
+
+    @abstractmethod
     def expire_jobs(self, limit: int) -> list[str]:
         """Cancel at most ``limit`` waiting (pending, failed) jobs whose ``expires_at`` has
         come, with last_error ``expired``, and what waits on them, in one short

@@ -54,7 +54,7 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         _added(row, "rerun_of"), bool(_added(row, "held")), _tags(_added(row, "tags")),
         _codes(_added(row, "success_exit")), _codes(_added(row, "no_retry_exit")),
         _added(row, "deadline"), from_ms(_added(row, "expires_at")),
-        from_ms(_added(row, "deadline_at")),
+        from_ms(_added(row, "deadline_at")), _added(row, "snoozes") or 0,
     ))
 
 
@@ -83,6 +83,7 @@ def claimed_job(row: Sequence[Any]) -> Job:
         False, None, (), (), None,  # duplicate, attempts_log, after, waiting_for, dependents
         rerun_of, bool(held), _tags(tags), _codes(success_exit), _codes(no_retry_exit),
         deadline, from_ms(expires_at), from_ms(deadline_at),
+        0,  # snoozes: not claimed (the worker never reads it)
     ))
 
 

@@ -8,7 +8,7 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
 
-from queuectl.errors import LostLease
+from queuectl.errors import InvalidValue, JobNotFound, LostLease, WrongState
 from queuectl.models import (
     AttemptResult,
     CheckIn,
@@ -108,6 +108,22 @@ class SqlWorkers(SqlStore[C]):
                 self._cancel_dependents(conn, [job.id])
             self._wake(conn, "work")  # a place it held in a limited queue is free
         return True
+
+    def snooze(self, job_id: str, attempt: int, max_snoozes: int) -> int:
+        params = {"id": job_id, "number": attempt, "max": max_snoozes}
+        with self._write() as conn:
+            row = conn.execute(self._q["snooze_job"], params).fetchone()
+            if row is not None:
+                return int(row[0])
+            found = self._jobs(conn, "get_job", {"id": job_id})
+        if not found:
+            raise JobNotFound(job_id)
+        job = found[0]
+        if job.state is not State.PROCESSING or job.last_attempt != attempt:
+            raise WrongState(job_id, f"{job.state} (attempt {job.last_attempt})",
+                             f"running attempt {attempt}")
+        raise InvalidValue(f"job {job_id!r} has snoozed {job.snoozes} times: at most "
+                           f"{max_snoozes} (config max-snoozes)")
 
     def expire_jobs(self, limit: int) -> list[str]:
         found = [row[0] for row in self._read("expiring_ids", {"limit": limit,

@@ -773,3 +773,10 @@ UPDATE jobs SET state = 'cancelled', last_error = 'expired', finished_at = queue
 WHERE id = ANY(%(ids)s::text[]) AND state IN ('pending', 'failed')
   AND expires_at <= queuectl_now_ms() AND runs = 0
 RETURNING id
+
+-- name: snooze_job
+-- `queuectl snooze` from attempt :number of a running job, counted unless it has snoozed
+-- :max times already. No row: refused (the caller reads why).
+UPDATE jobs SET snoozes = snoozes + 1
+WHERE id = %(id)s AND state = 'processing' AND runs = %(number)s AND snoozes < %(max)s
+RETURNING snoozes

@@ -48,7 +48,8 @@ CREATE TABLE jobs (
     no_retry_exit text,                         -- exit codes that go dead at once: JSON array
     deadline     double precision,              -- seconds from the first attempt's start
     expires_at   bigint,                        -- never started after this (epoch ms)
-    deadline_at  bigint                         -- when the deadline passes (first start + it)
+    deadline_at  bigint,                        -- when the deadline passes (first start + it)
+    snoozes      integer NOT NULL DEFAULT 0     -- `queuectl snooze`s so far
 );
 
 -- The claim walks this index in order and stops at the first due row that no other

@@ -704,3 +704,10 @@ UPDATE jobs SET state = 'cancelled', last_error = 'expired', finished_at = :now,
 WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('pending', 'failed')
   AND expires_at <= :now AND runs = 0
 RETURNING id
+
+-- name: snooze_job
+-- `queuectl snooze` from attempt :number of a running job, counted unless it has snoozed
+-- :max times already. No row: refused (the caller reads why).
+UPDATE jobs SET snoozes = snoozes + 1
+WHERE id = :id AND state = 'processing' AND runs = :number AND snoozes < :max
+RETURNING snoozes

@@ -38,7 +38,8 @@ CREATE TABLE jobs (
     no_retry_exit TEXT,                       -- exit codes that go dead at once: JSON array
     deadline     REAL,                        -- seconds from the first attempt's start
     expires_at   INTEGER,                     -- never started after this (epoch ms)
-    deadline_at  INTEGER                      -- when the deadline passes (first start + it)
+    deadline_at  INTEGER,                     -- when the deadline passes (first start + it)
+    snoozes      INTEGER NOT NULL DEFAULT 0   -- `queuectl snooze`s so far
 );
 
 -- The claim walks this index in order and stops at the first due row: cost does not
