@@ -79,6 +79,11 @@ def _codes(codes: Codes | None) -> list[int | str] | str | None:
     return list(codes)
 
 
+def _ids(ids: Iterable[str]) -> list[str] | None:
+    """Dependency ids as enqueue's JSON takes them (None: none given)."""
+    return ([ids] if isinstance(ids, str) else list(ids)) or None
+
+
 Ids = list[str]  # named before the class: in its body, `list` is Queue.list
 
 
@@ -161,6 +166,7 @@ class Queue:
         tags: Iterable[str] = (), success_exit: Codes | None = None,
         no_retry_exit: Codes | None = None, deadline: float | str | timedelta | None = None,
         expires: datetime | float | str | timedelta | None = None,
+        after_any: Iterable[str] = (), after_failure: Iterable[str] = (),
     ) -> Job:
         """Put one shell command on the queue; returns the new job (``to_dict()`` is
         `enqueue --json`).
@@ -183,6 +189,9 @@ class Queue:
         time allowed from the first attempt's start over all attempts (seconds, "2h", a
         timedelta). ``expires``: a job not started by then is cancelled as expired (a
         datetime, an ISO string, or seconds / a duration / a timedelta from now).
+        ``after_any``: ids of jobs that must end first, in any way; ``after_failure``: ids
+        of jobs that must end dead or cancelled (if one completes, this job is cancelled,
+        not needed).
 
         Raises InvalidJob (a ValueError) with the CLI's message for any refused field,
         DuplicateJob when ``id`` exists; nothing is written then."""
@@ -194,7 +203,8 @@ class Queue:
                           "tags": ([tags] if isinstance(tags, str) else list(tags)) or None,
                           "success_exit": _codes(success_exit),
                           "no_retry_exit": _codes(no_retry_exit), "deadline": deadline,
-                          "expires_at": expires})
+                          "expires_at": expires, "after_any": _ids(after_any),
+                          "after_failure": _ids(after_failure)})
         from queuectl import submit
 
         return self._insert(lambda fallback: submit.single(fields, fallback))[0]
@@ -257,10 +267,17 @@ class Queue:
         """Block until every job is final (completed, dead or cancelled), or ``timeout``
         seconds have passed (None: no limit). Returns the jobs as they are then, in the
         order given: after a timeout, some may still be pending or processing (check
-        ``job.state``). Raises JobNotFound for an unknown id. Other threads' calls run
-        between its polls of the store."""
+        ``job.state``). Returns at once, too, when a job waits (directly or down the
+        chain) for a dead job: it cannot complete until that one is retried. Raises
+        JobNotFound for an unknown id. Other threads' calls run between its polls of the
+        store."""
         job_ids = [ids] if isinstance(ids, str) else list(ids)
-        jobs, _ = wait_for(lambda: self._call(lambda store: jobs_now(store, job_ids)), timeout)
+
+        def stuck(jobs: list[Job]) -> bool:
+            return bool(self._call(lambda store: documents.dead_blockers(store, jobs)))
+
+        jobs, _ = wait_for(lambda: self._call(lambda store: jobs_now(store, job_ids)), timeout,
+                           stuck=stuck)
         return jobs
 
     # After every method annotated with list[...]: from here on, in the class body, the

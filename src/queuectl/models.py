@@ -97,6 +97,8 @@ class JobSpec:
     no_retry_exit: tuple[int | str, ...] = ()
     deadline: float | None = None  # seconds from the first attempt's start over all attempts
     expires_at: datetime | None = None  # never started after this: cancelled as `expired`
+    after_any: tuple[str, ...] = ()  # jobs that must end, in any state, before this one runs
+    after_failure: tuple[str, ...] = ()  # jobs that must end dead or cancelled first
 
 
 @record(frozen=True, slots=True)
@@ -152,6 +154,10 @@ class Job:
     # no deadline). Not in the job's JSON.
     deadline_at: datetime | None = None
     snoozes: int = 0  # `queuectl snooze`s that sent it back without spending a retry
+    # Dependencies by outcome (as ``after``: empty unless the store read them): jobs that
+    # must have ended in any way, and jobs that must have ended dead or cancelled.
+    after_any: tuple[str, ...] = ()
+    after_failure: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The job's ``--json`` document (``show --json`` when read with its attempts)."""
@@ -186,6 +192,8 @@ class Job:
             "deadline": self.deadline,
             "expires_at": iso(self.expires_at),
             "snoozes": self.snoozes,
+            "after_any": list(self.after_any),
+            "after_failure": list(self.after_failure),
         }
         if self.dependents is not None:
             doc["dependents"] = list(self.dependents)

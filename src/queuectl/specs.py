@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 FIELDS = ("id", "command", "max_retries", "priority", "timeout", "run_at", "delay", "queue",
           "cwd", "env", "after", "unique_key", "held", "tags", "success_exit",
-          "no_retry_exit", "deadline", "expires_at")
+          "no_retry_exit", "deadline", "expires_at", "after_any", "after_failure")
 _FIELD_SET = frozenset(FIELDS)
 MAX_ID_CHARS = 200
 MAX_QUEUE_CHARS = 100
@@ -255,7 +255,7 @@ def _resolve_cwd(cwd: str, base: str) -> str:
     return os.path.normpath(os.path.join(base, cwd))
 
 
-def check_after(after: object) -> tuple[str, ...]:
+def check_after(after: object, name: str = "after") -> tuple[str, ...]:
     """The ids a job runs after: a JSON array of ids (a single id string is one), each
     checked as an id; repeats count once."""
     if after is None:
@@ -263,17 +263,33 @@ def check_after(after: object) -> tuple[str, ...]:
     if isinstance(after, str):
         after = [after]
     if not isinstance(after, list | tuple):
-        raise UsageError(f"after must be an array of job ids, not {_kind(after)}")
+        raise UsageError(f"{name} must be an array of job ids, not {_kind(after)}")
     return tuple(dict.fromkeys(check_id(job_id) for job_id in after))
+
+
+AFTER_KINDS = ("after", "after_any", "after_failure")
+
+
+def _check_dependencies(fields: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """after, after_any and after_failure; a job named in two of them is refused."""
+    given = {name: check_after(fields.get(name), name) for name in AFTER_KINDS}
+    seen: dict[str, str] = {}
+    for name, ids in given.items():
+        for job_id in ids:
+            if job_id in seen:
+                raise InvalidValue(f"job {job_id!r} is named in both {seen[job_id]} and {name}")
+            seen[job_id] = name
+    return given
 
 
 def merge(defaults: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
     """A job's fields: flags (``defaults``) overridden by its JSON fields, except ``after``,
     where a job runs after both the flags' jobs and its own."""
     merged = {**defaults, **fields}
-    if defaults.get("after") is not None and fields.get("after") is not None:
-        own = fields["after"]
-        merged["after"] = [*defaults["after"], *([own] if isinstance(own, str) else own)]
+    for name in AFTER_KINDS:
+        if defaults.get(name) is not None and fields.get(name) is not None:
+            own = fields[name]
+            merged[name] = [*defaults[name], *([own] if isinstance(own, str) else own)]
     return merged
 
 
@@ -312,6 +328,7 @@ def build_spec(
     max_retries = fields.get("max_retries")
     timeout = fields.get("timeout")
     timeout_s = config.job_timeout if timeout is None else check_timeout(timeout)
+    deps = _check_dependencies(fields)
     spec = JobSpec(
         command=check_command(fields["command"]),
         id=None if fields.get("id") is None else check_id(fields["id"]),
@@ -325,7 +342,7 @@ def build_spec(
         env=check_env(fields.get("env")),
         run_at=_run_at(fields),
         run_at_fixed=fields.get("run_at") is not None,
-        after=check_after(fields.get("after")),
+        after=deps["after"], after_any=deps["after_any"], after_failure=deps["after_failure"],
         unique_key=check_unique_key(fields.get("unique_key")),
         held=check_held(fields.get("held")),
         tags=check_tags(fields.get("tags")),
@@ -336,7 +353,7 @@ def build_spec(
     return spec
 
 
-POLICIES = ("success_exit", "no_retry_exit", "deadline", "expires_at")
+POLICIES = ("success_exit", "no_retry_exit", "deadline", "expires_at", "after_any", "after_failure")
 
 
 def _exit_policies(fields: Mapping[str, Any]) -> dict[str, Any]:

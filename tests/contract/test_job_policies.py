@@ -112,6 +112,12 @@ def test_dashboard_and_api_show_the_policies(cli: InProcessCli, api: TestClient)
     assert '<dd id="job-deadline">2h from the first start</dd>' in page
     assert '<dd id="job-expires">2099-01-01T00:00:00.000Z</dd>' in page
     assert api.get(f"/api/jobs/{timed}").json()["expires_at"] == "2099-01-01T00:00:00.000Z"
+    after = cli.enqueue("true", "--after-any", job_id, "--after-failure", timed)
+    page = api.get(f"/jobs/{after}").text
+    assert 'id="job-after-any"' in page and 'id="job-after-failure"' in page
+    with Queue(cli.db_url) as q:
+        job = q.enqueue("true", after_any=[job_id], after_failure=timed)
+        assert (job.after_any, job.after_failure) == ((job_id,), (timed,))
 
 
 def test_expired_job_is_cancelled_when_a_worker_meets_it(
@@ -259,3 +265,81 @@ def test_snooze_outside_a_job_is_refused(cli: InProcessCli) -> None:
     assert len(done.stderr.strip().splitlines()) == 1
     with Queue(cli.db_url) as q, pytest.raises(InvalidValue, match="only inside a job"):
         q.snooze("5m")
+
+
+def test_after_any_runs_once_the_job_ends_in_any_way(
+    clocked_cli: InProcessCli, worker: Worker,
+) -> None:
+    cli = clocked_cli
+    for first, command in (("ok", "true"), ("bad", "exit 1")):
+        cli.ok("enqueue", "-c", command, "--id", first, "--max-retries", "0")
+        job = cli.json("enqueue", "-c", "true", "--after-any", first, "--id", f"after-{first}")
+        assert (job["after_any"], job["waiting_for"], job["after"]) == ([first], [first], [])
+    cli.ok("enqueue", "-c", "true", "--delay", "1h", "--id", "gone")
+    cli.ok("enqueue", "-c", "true", "--after-any", "gone", "--id", "after-gone")
+    cli.ok("cancel", "gone")
+    assert worker.work_until_idle() == 5
+    for name in ("after-ok", "after-bad", "after-gone"):
+        done = cli.job(name)
+        assert (done["state"], done["waiting_for"]) == ("completed", []), name
+
+
+def test_after_failure_runs_only_when_the_job_fails(
+    clocked_cli: InProcessCli, worker: Worker,
+) -> None:
+    cli = clocked_cli
+    cli.ok("enqueue", "-c", "exit 1", "--id", "bad", "--max-retries", "0")
+    cli.ok("enqueue", "-c", "true", "--id", "good")
+    cli.ok("enqueue", "-c", "echo alert", "--after-failure", "bad", "--id", "alert-bad")
+    cli.ok("enqueue", "-c", "echo alert", "--after-failure", "good", "--id", "alert-good")
+    # The not-needed job's own dependents follow the usual rules.
+    cli.ok("enqueue", "-c", "true", "--after", "alert-good", "--id", "then")
+    cli.ok("enqueue", "-c", "true", "--after-any", "alert-good", "--id", "anyway")
+    assert worker.work_until_idle() == 4  # bad, good, alert-bad, anyway
+    assert cli.job("alert-bad")["state"] == "completed"
+    skipped = cli.job("alert-good")
+    assert skipped["state"] == "cancelled"
+    assert skipped["last_error"] == "not needed: 'good' completed"
+    assert skipped["after_failure"] == ["good"]
+    assert cli.job("then")["last_error"] == "dependency 'alert-good' cancelled"
+    assert cli.job("anyway")["state"] == "completed"
+    refused = cli.run("enqueue", "-c", "true", "--after-failure", "good")
+    assert refused.returncode == 1 and "completed" in refused.stderr
+
+
+def test_a_bulk_file_mixes_the_three_kinds(clocked_cli: InProcessCli, worker: Worker) -> None:
+    cli = clocked_cli
+    jobs = "\n".join([
+        '{"id": "a", "command": "exit 1", "max_retries": 0}',
+        '{"id": "b", "command": "true", "after_any": ["a"]}',
+        '{"id": "c", "command": "true", "after_failure": "a", "after": ["b"]}',
+        '{"id": "d", "command": "true", "after": ["a"]}',
+    ])
+    (cli.cwd / "jobs.jsonl").write_text(jobs)
+    cli.ok("enqueue", "--file", "jobs.jsonl")
+    assert worker.work_until_idle() == 3
+    assert [cli.job(j)["state"] for j in "abcd"] == ["dead", "completed", "completed", "pending"]
+    both = cli.run("enqueue", '{"command": "true", "after": ["a"], "after_any": ["a"]}')
+    assert both.returncode == 1 and "both after and after_any" in both.stderr
+
+
+def test_waiting_on_a_dead_job_is_said_and_wait_returns_at_once(
+    clocked_cli: InProcessCli, worker: Worker, db_url: str,
+) -> None:
+    cli = clocked_cli
+    cli.ok("enqueue", "-c", "exit 1", "--id", "build", "--max-retries", "0")
+    cli.ok("enqueue", "-c", "true", "--id", "test", "--after", "build")
+    cli.ok("enqueue", "-c", "true", "--id", "deploy", "--after", "test")
+    cli.ok("enqueue", "-c", "true", "--id", "notify", "--after-any", "build")
+    assert worker.work_until_idle() == 2  # build (dead), notify
+    done = cli.run("wait", "deploy")  # down the chain: deploy -> test -> build
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "'build', which is dead" in done.stderr
+    listed = cli.ok("list")
+    assert listed.count("waiting for build (dead)") == 2
+    assert "waiting for build (dead)" in cli.ok("show", "deploy")
+    with Queue(db_url) as q:
+        [job] = q.wait("deploy")
+        assert job.state == "pending" and job.waiting_for == ("test",)
+    cli.ok("dlq", "retry", "build")  # resumes the chain
+    assert "(dead)" not in cli.ok("list")

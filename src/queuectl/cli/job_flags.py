@@ -33,6 +33,10 @@ JOB: tuple[Row, ...] = (
     (("--cwd",), "cwd", "cwd", "text", "Directory to run in (default: the current one)."),
     (("-e", "--env"), "env", "env_pairs", "pair", "Environment variable for the job (repeatable)."),
     (("--after",), "after", "after", "many", "Run only once job ID has completed (repeatable)."),
+    (("--after-any",), "after_any", "after_any", "many",
+     "Run once job ID has ended in any way (repeatable)."),
+    (("--after-failure",), "after_failure", "after_failure", "many",
+     "Run only if job ID ends dead or cancelled (repeatable)."),
     (("--tag",), "tags", "tags", "many", "A tag to find the job by: list --tag (repeatable)."),
     (("--success-exit",), "success_exit", "success_exit", "text",
      "These exit codes count as success too: 2,64-78."),
@@ -52,6 +56,7 @@ ENQUEUE_ONLY: tuple[Row, ...] = (
 )
 
 METAVARS = {"env": "KEY=VALUE", "after": "ID", "unique_key": "KEY",  # the help's value names
+            "after_any": "ID", "after_failure": "ID",
             "timeout": "DURATION", "delay": "DURATION", "run_at": "TIME", "tags": "TAG",
             "success_exit": "CODES", "no_retry_exit": "CODES", "deadline": "DURATION",
             "expires_at": "WHEN"}

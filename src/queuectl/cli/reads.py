@@ -51,20 +51,23 @@ def list_jobs(store: Storage, state: str | None, queue: str | None, cron: str | 
     """Jobs, newest first; ``limit`` 0 lists all. Says on stderr when the limit cut the list."""
     jobs = documents.list_jobs(store, State(state) if state else None, queue, limit or None,
                                cron=cron, tags=tags, search=search)
-    render_jobs(jobs, as_json)
+    render_jobs(jobs, as_json, store)
     if limit and len(jobs) == limit and not as_json:
         output.note(f"(the newest {limit}; --limit 0 lists all)")
 
 
-def render_jobs(jobs: list[Job], as_json: bool) -> None:
-    """The jobs as a table, or as one JSON list with ``as_json``."""
+def render_jobs(jobs: list[Job], as_json: bool, store: Storage | None = None) -> None:
+    """The jobs as a table, or as one JSON list with ``as_json``; with ``store``, a job
+    waiting for a dead one says so."""
     if as_json:
         output.emit_json(documents.job_docs(jobs))
         return
     now = utcnow()
+    dead = documents.dead_blockers(store, jobs) if store is not None else {}
     rows = [
-        (j.id, j.state, output.next_run(j, now), f"{j.attempts}/{j.max_retries + 1}", j.priority,
-         j.queue, output.truncate(j.command, 50), iso(j.updated_at), j.last_error or "")
+        (j.id, j.state, output.next_run(j, now, dead.get(j.id)),
+         f"{j.attempts}/{j.max_retries + 1}", j.priority, j.queue,
+         output.truncate(j.command, 50), iso(j.updated_at), j.last_error or "")
         for j in jobs
     ]
     output.table(["ID", "STATE", "NEXT RUN", "TRIES", "PRI", "QUEUE", "COMMAND", "UPDATED",
@@ -91,7 +94,8 @@ def show(store: Storage, job_id: str, as_json: bool) -> None:
     doc["env"] = " ".join(f"{k}={v}" for k, v in (job.env or {}).items()) or None
     doc["timeout"] = None if job.timeout is None else format_duration(job.timeout)
     if job.state in READY_STATES:
-        doc["run_at"] = f"{doc['run_at']} ({output.next_run(job, utcnow())})"
+        dead = documents.dead_blockers(store, [job]).get(job.id)
+        doc["run_at"] = f"{doc['run_at']} ({output.next_run(job, utcnow(), dead)})"
     output.pairs(list(doc.items()))
     if attempts:
         output.line()

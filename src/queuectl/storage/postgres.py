@@ -167,9 +167,10 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
     def _list(self, values: Sequence[str | int]) -> Any:
         return list(values)
 
-    def _edges(self, edges: Sequence[tuple[str, str, int]]) -> Params:
+    def _edges(self, edges: Sequence[tuple[str, str, int, str]]) -> Params:
         return {"job_ids": [e[0] for e in edges], "depends_on": [e[1] for e in edges],
-                "positions": [e[2] for e in edges]}  # unnest reads them side by side
+                "positions": [e[2] for e in edges],
+                "kinds": [e[3] for e in edges]}  # unnest reads them side by side
 
     def _jobs(self, conn: Conn, name: str, params: Params) -> list[Job]:
         cur = conn.cursor(row_factory=dict_row)

@@ -55,6 +55,7 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         _codes(_added(row, "success_exit")), _codes(_added(row, "no_retry_exit")),
         _added(row, "deadline"), from_ms(_added(row, "expires_at")),
         from_ms(_added(row, "deadline_at")), _added(row, "snoozes") or 0,
+        (), (),  # after_any, after_failure (read with the dependencies)
     ))
 
 
@@ -84,6 +85,7 @@ def claimed_job(row: Sequence[Any]) -> Job:
         rerun_of, bool(held), _tags(tags), _codes(success_exit), _codes(no_retry_exit),
         deadline, from_ms(expires_at), from_ms(deadline_at),
         0,  # snoozes: not claimed (the worker never reads it)
+        (), (),  # after_any, after_failure
     ))
 
 

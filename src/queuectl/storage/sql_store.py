@@ -174,7 +174,7 @@ class SqlStore(Storage, Generic[C]):
         """A list of texts (or of integers) as one bound parameter."""
 
     @abstractmethod
-    def _edges(self, edges: Sequence[tuple[str, str, int]]) -> Params:
+    def _edges(self, edges: Sequence[tuple[str, str, int, str]]) -> Params:
         """insert_dependencies' parameters for (job id, dependency id, position) edges,
         bound so that the statement reads them in one pass."""
 

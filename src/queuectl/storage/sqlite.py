@@ -100,8 +100,8 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
     def _list(self, values: Sequence[str | int]) -> Any:
         return json.dumps(list(values))  # read back by json_each
 
-    def _edges(self, edges: Sequence[tuple[str, str, int]]) -> Params:
-        return {"edges": json.dumps(edges)}  # one array of triples: one json_each pass
+    def _edges(self, edges: Sequence[tuple[str, str, int, str]]) -> Params:
+        return {"edges": json.dumps(edges)}  # one array of rows: one json_each pass
 
     @property
     def _conn(self) -> sqlite3.Connection:

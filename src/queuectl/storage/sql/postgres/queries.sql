@@ -335,21 +335,26 @@ WITH locked AS (
 SELECT id, state FROM locked
 
 -- name: insert_dependencies
-INSERT INTO job_dependencies (job_id, depends_on, position)
-SELECT * FROM unnest(%(job_ids)s::text[], %(depends_on)s::text[], %(positions)s::integer[])
+INSERT INTO job_dependencies (job_id, depends_on, position, kind)
+SELECT * FROM unnest(%(job_ids)s::text[], %(depends_on)s::text[], %(positions)s::integer[],
+                     %(kinds)s::text[])
 
 -- name: block_waiting
--- The new jobs wait for their dependencies that have not completed yet (one that is gone
--- was purged after it completed); those with none left are ready at once.
+-- The new jobs wait for their dependencies that have not ended as their edge asks yet
+-- (completed; any end; dead or cancelled), one that is gone was purged after it ended;
+-- those with none left are ready at once.
 UPDATE jobs SET blocked_by = (
     SELECT count(*) FROM job_dependencies d JOIN jobs dep ON dep.id = d.depends_on
-    WHERE d.job_id = jobs.id AND dep.state <> 'completed')
+    WHERE d.job_id = jobs.id
+      AND CASE d.kind WHEN 'any' THEN dep.state NOT IN ('completed', 'dead', 'cancelled')
+                      WHEN 'failure' THEN dep.state NOT IN ('dead', 'cancelled')
+                      ELSE dep.state <> 'completed' END)
 WHERE id = ANY(%(ids)s::text[])
 
 -- name: dependencies_of
 -- `after` of each listed job in the order given, with each dependency's state (NULL: purged,
 -- after it completed) and whether the job still waits at all.
-SELECT d.job_id, d.depends_on, dep.state, w.state = 'pending' AND w.blocked_by > 0
+SELECT d.job_id, d.depends_on, dep.state, w.state = 'pending' AND w.blocked_by > 0, d.kind
 FROM job_dependencies d
 JOIN jobs w ON w.id = d.job_id
 LEFT JOIN jobs dep ON dep.id = d.depends_on
@@ -363,12 +368,15 @@ WHERE d.depends_on = %(id)s ORDER BY w.seq
 -- name: cancel_dependents
 -- Everything that waits, directly or through others, on the cancelled jobs can never run:
 -- cancelled too, naming the dependency that was cancelled (for a job waiting on several,
--- the first in id order). UNION stops at edges already walked.
+-- the first in id order). UNION stops at edges already walked. Only `--after` edges: a job
+-- waiting by outcome is released instead (queuectl_outcome_dependents, fired for each job
+-- this cancels).
 WITH RECURSIVE doomed (id, cause) AS (
     SELECT d.job_id, d.depends_on FROM job_dependencies d
-    WHERE d.depends_on = ANY(%(ids)s::text[])
+    WHERE d.depends_on = ANY(%(ids)s::text[]) AND d.kind = 'completed'
     UNION
     SELECT d.job_id, d.depends_on FROM job_dependencies d JOIN doomed ON d.depends_on = doomed.id
+    WHERE d.kind = 'completed'
 )
 UPDATE jobs SET state = 'cancelled', finished_at = queuectl_now_ms(), held = false,
     updated_at = queuectl_now_ms(),

@@ -450,12 +450,16 @@ CREATE TABLE job_dependencies (
     job_id     text    NOT NULL,
     depends_on text    NOT NULL,
     position   integer NOT NULL,              -- order as the user gave them
+    -- what end releases the job: 'completed' (--after), 'any' (--after-any), 'failure'
+    -- (--after-failure: dead or cancelled; a completion cancels the job, not needed)
+    kind       text    NOT NULL DEFAULT 'completed',
     PRIMARY KEY (job_id, depends_on)
 );
 -- A completing job finds its dependents; a purge asks whether a job is still needed.
 CREATE INDEX job_dependencies_depends_on ON job_dependencies (depends_on);
 
--- A dependency completes: its waiting dependents count one fewer, in the transaction that
+-- A dependency completes: its waiting dependents count one fewer (those waiting for its
+-- failure are cancelled instead, not needed), in the transaction that
 -- records the completion (whatever path completes it), all of them in one statement; those
 -- now free wake idle workers on every host (NOTIFY on the channel of pgconn.CHANNEL,
 -- delivered on commit).
@@ -466,11 +470,18 @@ DECLARE
 BEGIN
     WITH released AS (
         UPDATE jobs SET blocked_by = blocked_by - 1, updated_at = queuectl_now_ms()
-        WHERE id IN (SELECT job_id FROM job_dependencies WHERE depends_on = NEW.id)
+        WHERE id IN (SELECT job_id FROM job_dependencies
+                     WHERE depends_on = NEW.id AND kind <> 'failure')
           AND state = 'pending' AND blocked_by > 0
         RETURNING blocked_by
     )
     SELECT count(*) INTO freed FROM released WHERE blocked_by = 0;
+    UPDATE jobs SET state = 'cancelled', finished_at = queuectl_now_ms(),
+        updated_at = queuectl_now_ms(), held = false,
+        last_error = 'not needed: ''' || NEW.id || ''' completed'
+    WHERE id IN (SELECT job_id FROM job_dependencies
+                 WHERE depends_on = NEW.id AND kind = 'failure')
+      AND state = 'pending' AND blocked_by > 0;
     IF freed > 0 THEN
         PERFORM pg_notify('queuectl', 'work');
     END IF;
@@ -480,6 +491,41 @@ END $$;
 CREATE TRIGGER jobs_release_dependents AFTER UPDATE OF state ON jobs
     FOR EACH ROW WHEN (NEW.state = 'completed' AND OLD.state <> 'completed' AND NEW.has_dependents)
     EXECUTE FUNCTION queuectl_release_dependents();
+
+-- A dependency ends dead or cancelled: the jobs waiting for any end, or for a failure,
+-- count one fewer; on a cancel, those waiting for its completion are cancelled (their
+-- own updates fire these triggers in turn, so a chain follows to its end).
+CREATE FUNCTION queuectl_outcome_dependents() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+DECLARE
+    freed bigint;
+BEGIN
+    WITH released AS (
+        UPDATE jobs SET blocked_by = blocked_by - 1, updated_at = queuectl_now_ms()
+        WHERE id IN (SELECT job_id FROM job_dependencies
+                     WHERE depends_on = NEW.id AND kind <> 'completed')
+          AND state = 'pending' AND blocked_by > 0
+        RETURNING blocked_by
+    )
+    SELECT count(*) INTO freed FROM released WHERE blocked_by = 0;
+    IF NEW.state = 'cancelled' THEN
+        UPDATE jobs SET state = 'cancelled', finished_at = queuectl_now_ms(),
+            updated_at = queuectl_now_ms(), held = false,
+            last_error = 'dependency ''' || NEW.id || ''' cancelled'
+        WHERE id IN (SELECT job_id FROM job_dependencies
+                     WHERE depends_on = NEW.id AND kind = 'completed')
+          AND state = 'pending' AND blocked_by > 0;
+    END IF;
+    IF freed > 0 THEN
+        PERFORM pg_notify('queuectl', 'work');
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER jobs_outcome_dependents AFTER UPDATE OF state ON jobs
+    FOR EACH ROW WHEN (NEW.state IN ('dead', 'cancelled') AND OLD.state <> NEW.state
+                       AND NEW.has_dependents)
+    EXECUTE FUNCTION queuectl_outcome_dependents();
 
 -- Recurring jobs (cron): the schedules, and the ticks they skipped.
 -- A schedule's jobs, newest first: its last job (cron list, the overlap check) in one step.

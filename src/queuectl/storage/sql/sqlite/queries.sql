@@ -314,22 +314,27 @@ RETURNING id, state
 -- The edges as one JSON array of [job id, dependency id, position], read in one pass.
 -- (Three arrays joined on their keys were a nested scan: json_each has no index, so 40,000
 -- edges cost 40,000 x 40,000 row visits per join, minutes under the write lock.)
-INSERT INTO job_dependencies (job_id, depends_on, position)
-SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+INSERT INTO job_dependencies (job_id, depends_on, position, kind)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+       json_extract(value, '$[3]')
 FROM json_each(:edges)
 
 -- name: block_waiting
--- The new jobs wait for their dependencies that have not completed yet (one that is gone
--- was purged after it completed); those with none left are ready at once.
+-- The new jobs wait for their dependencies that have not ended as their edge asks yet
+-- (completed; any end; dead or cancelled), one that is gone was purged after it ended;
+-- those with none left are ready at once.
 UPDATE jobs SET blocked_by = (
     SELECT count(*) FROM job_dependencies d JOIN jobs dep ON dep.id = d.depends_on
-    WHERE d.job_id = jobs.id AND dep.state <> 'completed')
+    WHERE d.job_id = jobs.id
+      AND CASE d.kind WHEN 'any' THEN dep.state NOT IN ('completed', 'dead', 'cancelled')
+                      WHEN 'failure' THEN dep.state NOT IN ('dead', 'cancelled')
+                      ELSE dep.state <> 'completed' END)
 WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- name: dependencies_of
 -- `after` of each listed job in the order given, with each dependency's state (NULL: purged,
 -- after it completed) and whether the job still waits at all.
-SELECT d.job_id, d.depends_on, dep.state, w.state = 'pending' AND w.blocked_by > 0
+SELECT d.job_id, d.depends_on, dep.state, w.state = 'pending' AND w.blocked_by > 0, d.kind
 FROM job_dependencies d
 JOIN jobs w ON w.id = d.job_id
 LEFT JOIN jobs dep ON dep.id = d.depends_on
@@ -343,14 +348,18 @@ WHERE d.depends_on = :id ORDER BY w.seq
 -- name: cancel_dependents
 -- Everything that waits, directly or through others, on the cancelled jobs can never run:
 -- cancelled too, naming the dependency that was cancelled (for a job waiting on several,
--- the first in id order). UNION stops at edges already walked.
+-- the first in id order). UNION stops at edges already walked. Only `--after` edges: a job
+-- waiting by outcome is released instead (jobs_outcome_dependents, which this statement's
+-- attempts = attempts fires for each job it cancels).
 WITH RECURSIVE doomed (id, cause) AS (
     SELECT d.job_id, d.depends_on FROM job_dependencies d
-    WHERE d.depends_on IN (SELECT value FROM json_each(:ids))
+    WHERE d.depends_on IN (SELECT value FROM json_each(:ids)) AND d.kind = 'completed'
     UNION
     SELECT d.job_id, d.depends_on FROM job_dependencies d JOIN doomed ON d.depends_on = doomed.id
+    WHERE d.kind = 'completed'
 )
 UPDATE jobs SET state = 'cancelled', finished_at = :now, updated_at = :now, held = 0,
+    attempts = attempts,
     last_error = 'dependency ''' || (SELECT min(cause) FROM doomed WHERE doomed.id = jobs.id)
                  || ''' cancelled'
 WHERE id IN (SELECT id FROM doomed) AND state = 'pending' AND blocked_by > 0
@@ -686,7 +695,8 @@ RETURNING deadline_at
 -- A claimed job that must not start (expired, or past its deadline): ended without an
 -- attempt (its number is given back), guarded as finish_job.
 UPDATE jobs SET state = :state, last_error = :error, runs = runs - 1, worker = NULL,
-    started_at = NULL, finished_at = :now, updated_at = :now, held = 0
+    started_at = NULL, finished_at = :now, updated_at = :now, held = 0,
+    attempts = attempts  -- (fires the dependents' triggers, as every end does)
 WHERE id = :id AND state = 'processing' AND worker = :worker AND runs = :number
 RETURNING id
 
@@ -700,7 +710,7 @@ ORDER BY expires_at LIMIT :limit
 -- name: expire_jobs
 -- The listed jobs that still wait: cancelled as expired.
 UPDATE jobs SET state = 'cancelled', last_error = 'expired', finished_at = :now,
-    updated_at = :now, held = 0
+    updated_at = :now, held = 0, attempts = attempts  -- (fires the dependents' triggers)
 WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('pending', 'failed')
   AND expires_at <= :now AND runs = 0
 RETURNING id

@@ -106,6 +106,9 @@ CREATE TABLE job_dependencies (
     job_id     TEXT    NOT NULL,
     depends_on TEXT    NOT NULL,
     position   INTEGER NOT NULL,              -- order as the user gave them
+    -- what end releases the job: 'completed' (--after), 'any' (--after-any), 'failure'
+    -- (--after-failure: dead or cancelled; a completion cancels the job, not needed)
+    kind       TEXT    NOT NULL DEFAULT 'completed',
     PRIMARY KEY (job_id, depends_on)
 );
 -- A completing job finds its dependents; a purge asks whether a job is still needed.
@@ -119,7 +122,29 @@ CREATE TRIGGER jobs_release_dependents AFTER UPDATE OF attempts ON jobs
     WHEN NEW.state = 'completed' AND OLD.state <> 'completed' AND NEW.has_dependents
 BEGIN
     UPDATE jobs SET blocked_by = blocked_by - 1, updated_at = NEW.updated_at
-    WHERE id IN (SELECT job_id FROM job_dependencies WHERE depends_on = NEW.id)
+    WHERE id IN (SELECT job_id FROM job_dependencies
+                 WHERE depends_on = NEW.id AND kind <> 'failure')
+      AND state = 'pending' AND blocked_by > 0;
+    UPDATE jobs SET state = 'cancelled', finished_at = NEW.updated_at,
+        updated_at = NEW.updated_at, held = 0, attempts = attempts,
+        last_error = 'not needed: ''' || NEW.id || ''' completed'
+    WHERE id IN (SELECT job_id FROM job_dependencies
+                 WHERE depends_on = NEW.id AND kind = 'failure')
+      AND state = 'pending' AND blocked_by > 0;
+END;
+CREATE TRIGGER jobs_outcome_dependents AFTER UPDATE OF attempts ON jobs
+    WHEN NEW.state IN ('dead', 'cancelled') AND OLD.state <> NEW.state AND NEW.has_dependents
+BEGIN
+    UPDATE jobs SET blocked_by = blocked_by - 1, updated_at = NEW.updated_at
+    WHERE id IN (SELECT job_id FROM job_dependencies
+                 WHERE depends_on = NEW.id AND kind <> 'completed')
+      AND state = 'pending' AND blocked_by > 0;
+    UPDATE jobs SET state = 'cancelled', finished_at = NEW.updated_at,
+        updated_at = NEW.updated_at, held = 0, attempts = attempts,
+        last_error = 'dependency ''' || NEW.id || ''' cancelled'
+    WHERE NEW.state = 'cancelled'
+      AND id IN (SELECT job_id FROM job_dependencies
+                 WHERE depends_on = NEW.id AND kind = 'completed')
       AND state = 'pending' AND blocked_by > 0;
 END;
 
