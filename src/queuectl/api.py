@@ -29,7 +29,7 @@ from queuectl.app import control, documents
 from queuectl.app.documents import job_with_attempts, jobs_now, output_of, parse_state, wait_for
 from queuectl.app.store import Storage, open_store
 from queuectl.errors import DependencyRefused, InvalidJob, InvalidValue, UsageError
-from queuectl.models import Job, State
+from queuectl.models import Hook, Job, State
 from queuectl.settings import is_postgres, redact_url, sqlite_path, store_choice
 
 if TYPE_CHECKING:  # imported where a job is submitted: a Queue that only reads never loads it
@@ -84,6 +84,7 @@ def _ids(ids: Iterable[str]) -> list[str] | None:
     return ([ids] if isinstance(ids, str) else list(ids)) or None
 
 
+HookList = list[Hook]  # named before the class, as Ids
 Ids = list[str]  # named before the class: in its body, `list` is Queue.list
 
 
@@ -354,6 +355,45 @@ class Queue:
             seconds = parse_duration(seconds)
         return self._call(lambda store: control.snooze(store, os.environ, float(seconds)),
                           writes=True)
+
+    def add_hook(self, name: str, on: str | Iterable[str], command: str, *,
+                 queue: str | None = None, cron: str | None = None, cwd: str | None = None,
+                 replace: bool = False) -> Hook:
+        """As `hook add`: whenever a job (of ``queue``, of schedule ``cron``) meets one of
+        the events ``on`` (completed, failed, dead, cancelled, lost), a job running
+        ``command`` (in ``cwd``: default this process's directory) is enqueued in queue
+        `hooks`, in the same transaction. Raises InvalidValue (a ValueError) for a bad
+        name, event or command, or a name that is taken unless ``replace``."""
+        from queuectl.app import hooks
+
+        events = on if isinstance(on, str) else list(on)
+
+        def add(store: Storage) -> Hook:
+            try:
+                return hooks.add(store, name, events, command, queue=queue, cron=cron,
+                                 cwd=cwd, replace=replace)
+            except hooks.HookExists as exc:
+                raise InvalidValue(str(exc)) from None
+
+        return self._call(add, writes=True)
+
+    def hooks(self) -> HookList:
+        """Every hook, by name (`hook list`)."""
+        from queuectl.app import hooks
+
+        return self._call(hooks.listed)
+
+    def remove_hook(self, name: str) -> None:
+        """As `hook remove`. Raises InvalidValue when there is no such hook."""
+        from queuectl.app import hooks
+
+        def remove(store: Storage) -> None:
+            try:
+                hooks.remove(store, name)
+            except hooks.HookNotFound as exc:
+                raise InvalidValue(str(exc)) from None
+
+        self._call(remove, writes=True)
 
     def retry(self, id: str) -> Job:
         """A dead job back to pending, attempts 0, due now (as `dlq retry`); returns it.

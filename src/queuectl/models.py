@@ -158,6 +158,9 @@ class Job:
     # must have ended in any way, and jobs that must have ended dead or cancelled.
     after_any: tuple[str, ...] = ()
     after_failure: tuple[str, ...] = ()
+    # A hook's job: {"name": the hook, "event": what happened, "job": the job it happened
+    # to}; None for any other job.
+    hook: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The job's ``--json`` document (``show --json`` when read with its attempts)."""
@@ -194,6 +197,7 @@ class Job:
             "snoozes": self.snoozes,
             "after_any": list(self.after_any),
             "after_failure": list(self.after_failure),
+            "hook": dict(self.hook) if self.hook else None,
         }
         if self.dependents is not None:
             doc["dependents"] = list(self.dependents)
@@ -260,6 +264,27 @@ class Attempt:
             "outcome": str(self.outcome) if self.outcome else None,
             "error": self.error,
         }
+
+
+HOOK_EVENTS = ("completed", "failed", "dead", "cancelled", "lost")
+
+
+@record(frozen=True)
+class Hook:
+    """A hook (`hook add`): when a job (of ``queue``, of schedule ``cron``, when given)
+    meets one of ``on``, a job running ``command`` in ``cwd`` is enqueued in queue
+    `hooks`, in the same transaction."""
+
+    name: str
+    on: tuple[str, ...]
+    command: str
+    queue: str | None = None
+    cron: str | None = None
+    cwd: str = "/"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "on": list(self.on), "command": self.command,
+                "queue": self.queue, "cron": self.cron}
 
 
 @record(frozen=True)

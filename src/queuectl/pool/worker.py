@@ -526,14 +526,32 @@ class Worker:
         """The runner never raises once the command has started (it kills it first), so
         whatever fails here failed before: the attempt never started."""
         try:
+            given, stdin = self._given_env(), None
+            if job.hook:  # a hook's job: what happened, and to which job
+                given["QUEUECTL_EVENT"] = job.hook.get("event", "")
+                given["QUEUECTL_EVENT_JOB"] = job.hook.get("job", "")
+                stdin = self._event_document(job.hook.get("job", ""))
             spec = RunSpec.of(job, self._base_env, self.id, self.config().max_log_bytes,
-                              self._given_env())
+                              given, stdin)
             hooks = self._hooks(job)
         except Exception as exc:  # noqa: BLE001 - recorded, never lost
             log.exception("cannot start job %s", job.id,
                           extra={"event": "job_not_started", "job": job.id, "error": str(exc)})
             return AttemptResult(Outcome.NOT_STARTED, error=f"cannot start: {exc}")
         return run(spec, hooks)
+
+    def _event_document(self, job_id: str) -> bytes:
+        """The `show --json` document of a hook's event job, as it is now ({} if gone)."""
+        import json
+
+        from queuectl.app.documents import job_with_attempts
+        from queuectl.errors import JobNotFound
+
+        try:
+            doc = self.calls.call(lambda: job_with_attempts(self.store, job_id)).to_dict()
+        except JobNotFound:
+            doc = {}
+        return json.dumps(doc, ensure_ascii=False).encode("utf-8", "surrogateescape") + b"\n"
 
     def _given_env(self) -> dict[str, str]:
         """What a job's environment tells `queuectl snooze`: the store, and this worker's

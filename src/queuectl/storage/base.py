@@ -23,6 +23,7 @@ from queuectl.models import (
     Attempt,
     AttemptResult,
     CheckIn,
+    Hook,
     IdlePlan,
     Job,
     JobSpec,
@@ -498,6 +499,19 @@ class Storage(ABC):
         come, with last_error ``expired``, and what waits on them, in one short
         transaction; returns their ids. Finding them takes no lock; safe from many workers
         at once."""
+
+    @abstractmethod
+    def hook_add(self, hook: Hook, replace: bool = False) -> bool:
+        """Store ``hook``; False (nothing written) when its name is taken and not
+        ``replace``."""
+
+    @abstractmethod
+    def hooks(self) -> list[Hook]:
+        """Every hook, by name."""
+
+    @abstractmethod
+    def hook_remove(self, name: str) -> bool:
+        """Delete hook ``name``; False when there is none."""
 
     @abstractmethod
     def request_stop(self) -> list[str]:

@@ -56,6 +56,7 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         _added(row, "deadline"), from_ms(_added(row, "expires_at")),
         from_ms(_added(row, "deadline_at")), _added(row, "snoozes") or 0,
         (), (),  # after_any, after_failure (read with the dependencies)
+        _hook(_added(row, "hook")),
     ))
 
 
@@ -66,7 +67,7 @@ CLAIMED_COLUMNS = ("id", "command", "state", "attempts", "max_retries", "priorit
                    "queue", "run_at", "created_at", "updated_at", "started_at",
                    "finished_at", "exit_code", "last_error", "worker", "cwd", "env", "runs",
                    "cron", "unique_key", "rerun_of", "held", "tags", "success_exit",
-                   "no_retry_exit", "deadline", "expires_at", "deadline_at")
+                   "no_retry_exit", "deadline", "expires_at", "deadline_at", "hook")
 _STATES = {str(state): state for state in State}  # a dict lookup, not the enum's call
 
 
@@ -75,7 +76,7 @@ def claimed_job(row: Sequence[Any]) -> Job:
     (job_id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
      created_at, updated_at, started_at, finished_at, exit_code, last_error, worker, cwd,
      env, runs, cron, unique_key, rerun_of, held, tags, success_exit, no_retry_exit, deadline,
-     expires_at, deadline_at) = row
+     expires_at, deadline_at, hook) = row
     return job_from_values((
         job_id, command, _STATES[state], attempts, max_retries, priority, timeout, queue,
         ms(run_at), ms(created_at), ms(updated_at), from_ms(started_at), from_ms(finished_at),
@@ -86,6 +87,7 @@ def claimed_job(row: Sequence[Any]) -> Job:
         deadline, from_ms(expires_at), from_ms(deadline_at),
         0,  # snoozes: not claimed (the worker never reads it)
         (), (),  # after_any, after_failure
+        _hook(hook),
     ))
 
 
@@ -97,6 +99,11 @@ def _tags(value: str | None) -> tuple[str, ...]:
 def _codes(value: str | None) -> tuple[int | str, ...]:
     """An exit-code list column (a JSON array, NULL: none) as given."""
     return tuple(json.loads(value)) if value else ()
+
+
+def _hook(value: str | None) -> dict[str, str] | None:
+    """The hook column (a JSON object, NULL: not a hook's job)."""
+    return json.loads(value) if value else None
 
 
 def _cron_of(row: Mapping[str, Any]) -> str | None:

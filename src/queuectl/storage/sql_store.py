@@ -44,6 +44,7 @@ from queuectl.models import (
     FINAL_STATES,
     READY_STATES,
     Attempt,
+    Hook,
     IdlePlan,
     Job,
     JobSpec,
@@ -562,6 +563,25 @@ class SqlStore(Storage, Generic[C]):
                     raise JobNeeded(job_id, states[job_id], row[0] if row else "?")
             self._delete_jobs(conn, wanted)
         return wanted
+
+    def hook_add(self, hook: Hook, replace: bool = False) -> bool:
+        params = {"name": hook.name, "events": json.dumps(list(hook.on)),
+                  "command": hook.command, "queue": hook.queue, "cron": hook.cron,
+                  "cwd": hook.cwd, **self._clock()}
+        with self._write() as conn:
+            name = "hook_replace" if replace else "hook_insert"
+            return conn.execute(self._q[name], params).fetchone() is not None
+
+    def hooks(self) -> list[Hook]:
+        return [Hook(name=row[0], on=tuple(json.loads(row[1])), command=row[2],
+                     queue=row[3], cron=row[4], cwd=row[5])
+                for row in self._read("hook_list")]
+
+    def hook_remove(self, name: str) -> bool:
+        if unmatchable(name):
+            return False
+        with self._write() as conn:
+            return conn.execute(self._q["hook_delete"], {"name": name}).fetchone() is not None
 
     def prune_finished(self, older_than: float, limit: int) -> int:
         params = {"older_ms": int(older_than * 1000), "limit": limit, **self._clock()}

@@ -90,7 +90,7 @@ SELECT claimed.id, claimed.command, claimed.state, claimed.attempts, claimed.max
        claimed.last_error, claimed.worker, claimed.cwd, claimed.env, claimed.runs,
        claimed.cron, claimed.unique_key, claimed.rerun_of, claimed.held, claimed.tags,
        claimed.success_exit, claimed.no_retry_exit, claimed.deadline,
-       claimed.expires_at, claimed.deadline_at,
+       claimed.expires_at, claimed.deadline_at, claimed.hook,
        CASE WHEN claimed.id IS NULL THEN queuectl_idle_plan(NULL) END AS plan
 FROM (VALUES (1)) AS one LEFT JOIN claimed ON true
 
@@ -103,7 +103,7 @@ SELECT claimed.id, claimed.command, claimed.state, claimed.attempts, claimed.max
        claimed.last_error, claimed.worker, claimed.cwd, claimed.env, claimed.runs,
        claimed.cron, claimed.unique_key, claimed.rerun_of, claimed.held, claimed.tags,
        claimed.success_exit, claimed.no_retry_exit, claimed.deadline,
-       claimed.expires_at, claimed.deadline_at,
+       claimed.expires_at, claimed.deadline_at, claimed.hook,
        CASE WHEN claimed.id IS NULL THEN queuectl_idle_plan(%(queues)s::text[]) END AS plan
 FROM (VALUES (1)) AS one LEFT JOIN claimed ON true
 
@@ -128,7 +128,8 @@ SELECT ended.id, ended.command, ended.state, ended.attempts, ended.max_retries,
        ended.updated_at, ended.started_at, ended.finished_at, ended.exit_code,
        ended.last_error, ended.worker, ended.cwd, ended.env, ended.runs, ended.cron,
        ended.unique_key, ended.rerun_of, ended.held, ended.tags, ended.success_exit,
-       ended.no_retry_exit, ended.deadline, ended.expires_at, ended.deadline_at,  -- as claim_any
+       ended.no_retry_exit, ended.deadline, ended.expires_at, ended.deadline_at,
+       ended.hook,  -- as claim_any
        CASE WHEN %(claim)s AND NOT EXISTS (SELECT 1 FROM ended WHERE state = 'processing')
             THEN queuectl_idle_plan(%(queues)s::text[]) END AS plan
 FROM ended
@@ -788,3 +789,23 @@ RETURNING id
 UPDATE jobs SET snoozes = snoozes + 1
 WHERE id = %(id)s AND state = 'processing' AND runs = %(number)s AND snoozes < %(max)s
 RETURNING snoozes
+
+-- name: hook_insert
+-- A new hook; no row back: the name is taken.
+INSERT INTO hooks (name, events, command, queue, cron, cwd, created_at)
+VALUES (%(name)s, %(events)s, %(command)s, %(queue)s, %(cron)s, %(cwd)s, queuectl_now_ms())
+ON CONFLICT (name) DO NOTHING
+RETURNING name
+
+-- name: hook_replace
+INSERT INTO hooks (name, events, command, queue, cron, cwd, created_at)
+VALUES (%(name)s, %(events)s, %(command)s, %(queue)s, %(cron)s, %(cwd)s, queuectl_now_ms())
+ON CONFLICT (name) DO UPDATE SET events = excluded.events, command = excluded.command,
+    queue = excluded.queue, cron = excluded.cron, cwd = excluded.cwd
+RETURNING name
+
+-- name: hook_list
+SELECT name, events, command, queue, cron, cwd FROM hooks ORDER BY name
+
+-- name: hook_delete
+DELETE FROM hooks WHERE name = %(name)s RETURNING name

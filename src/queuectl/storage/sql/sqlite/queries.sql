@@ -80,7 +80,7 @@ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready  -- walk the ready index
 RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
           created_at, updated_at, started_at, finished_at, exit_code, last_error, worker,
           cwd, env, runs, cron, unique_key, rerun_of, held, tags, success_exit,
-          no_retry_exit, deadline, expires_at, deadline_at  -- rows.CLAIMED_COLUMNS,
+          no_retry_exit, deadline, expires_at, deadline_at, hook  -- rows.CLAIMED_COLUMNS,
           -- read by position
 
 -- name: claim_queues
@@ -97,7 +97,7 @@ WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready_queue
 RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
           created_at, updated_at, started_at, finished_at, exit_code, last_error, worker,
           cwd, env, runs, cron, unique_key, rerun_of, held, tags, success_exit,
-          no_retry_exit, deadline, expires_at, deadline_at  -- as claim_any
+          no_retry_exit, deadline, expires_at, deadline_at, hook  -- as claim_any
 
 -- name: next_due
 -- Milliseconds until the first due time, found in index order (one step when every queue
@@ -721,3 +721,23 @@ RETURNING id
 UPDATE jobs SET snoozes = snoozes + 1
 WHERE id = :id AND state = 'processing' AND runs = :number AND snoozes < :max
 RETURNING snoozes
+
+-- name: hook_insert
+-- A new hook; no row back: the name is taken.
+INSERT INTO hooks (name, events, command, queue, cron, cwd, created_at)
+VALUES (:name, :events, :command, :queue, :cron, :cwd, :now)
+ON CONFLICT (name) DO NOTHING
+RETURNING name
+
+-- name: hook_replace
+INSERT INTO hooks (name, events, command, queue, cron, cwd, created_at)
+VALUES (:name, :events, :command, :queue, :cron, :cwd, :now)
+ON CONFLICT (name) DO UPDATE SET events = excluded.events, command = excluded.command,
+    queue = excluded.queue, cron = excluded.cron, cwd = excluded.cwd
+RETURNING name
+
+-- name: hook_list
+SELECT name, events, command, queue, cron, cwd FROM hooks ORDER BY name
+
+-- name: hook_delete
+DELETE FROM hooks WHERE name = :name RETURNING name
