@@ -44,6 +44,9 @@ class CronSpec:
     queue: str = "default"
     cwd: str = "/"
     env: dict[str, str] | None = None
+    # Its jobs' policies (`--success-exit`, `--no-retry-exit`, `--deadline`), as their
+    # JSON keys: only those given.
+    policies: dict[str, Any] | None = None
 
     @property
     def parsed(self) -> Schedule:
@@ -80,4 +83,7 @@ class Cron:
             "max_retries": spec.max_retries, "priority": spec.priority, "timeout": spec.timeout,
             "queue": spec.queue, "cwd": spec.cwd, "env": spec.env or {},
             "skipped": self.skipped, "created_at": iso(self.created_at),
+            "success_exit": (spec.policies or {}).get("success_exit", []),
+            "no_retry_exit": (spec.policies or {}).get("no_retry_exit", []),
+            "deadline": (spec.policies or {}).get("deadline"),
         }

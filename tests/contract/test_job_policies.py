@@ -343,3 +343,23 @@ def test_waiting_on_a_dead_job_is_said_and_wait_returns_at_once(
         assert job.state == "pending" and job.waiting_for == ("test",)
     cli.ok("dlq", "retry", "build")  # resumes the chain
     assert "(dead)" not in cli.ok("list")
+
+
+def test_cron_jobs_carry_the_schedules_policies(
+    clocked_cli: InProcessCli, worker: Worker,
+) -> None:
+    cli = clocked_cli
+    cli.ok("cron", "add", "nightly", "@daily", "-c", "exit 2", "--no-retry-exit", "2,64-78",
+           "--success-exit", "3", "--deadline", "2h", "--max-retries", "4")
+    [listed] = cli.json("cron", "list")
+    assert (listed["no_retry_exit"], listed["success_exit"], listed["deadline"]) == (
+        [2, "64-78"], [3], 7200)
+    job_id = cli.ok("cron", "run", "nightly").strip()
+    job = cli.job(job_id)
+    assert (job["no_retry_exit"], job["success_exit"], job["deadline"]) == (
+        [2, "64-78"], [3], 7200)
+    assert worker.work_until_idle() == 1
+    assert cli.job(job_id)["last_error"] == "exit code 2 (no retry)"
+    bad = cli.run("cron", "add", "x", "@daily", "-c", "true", "--no-retry-exit", "9-3")
+    assert bad.returncode == 2
+    assert [c["name"] for c in cli.json("cron", "list")] == ["nightly"]  # nothing written

@@ -15,7 +15,7 @@ from queuectl.app import control, documents
 from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
 from queuectl.cli.jobs import parse_env_pairs
 from queuectl.localzone import local_zone_name
-from queuectl.models import iso, utcnow
+from queuectl.models import JobSpec, iso, utcnow
 from queuectl.recurring import Cron, CronSpec, check_name
 from queuectl.schedules import CatchUp, Overlap, parse_schedule, zone
 from queuectl.settings import Config
@@ -54,6 +54,11 @@ def cron() -> None:
 @click.option("--cwd", help="Directory to run in (default: the current one).")
 @click.option("-e", "--env", "env_pairs", multiple=True, metavar="KEY=VALUE",
               help="Environment variable for the jobs (repeatable).")
+@click.option("--success-exit", metavar="CODES", help="These exit codes count as success too.")
+@click.option("--no-retry-exit", metavar="CODES",
+              help="These exit codes go to the DLQ at once, without retries.")
+@click.option("--deadline", metavar="DURATION",
+              help="Each job's wall time from its first start over all attempts.")
 @json_option
 @pass_cli_context
 def add(cli_ctx: CliContext, /, name: str, schedule: str, tz: str | None, overlap: str,
@@ -76,7 +81,7 @@ def add(cli_ctx: CliContext, /, name: str, schedule: str, tz: str | None, overla
         overlap=Overlap(overlap), catch_up=CatchUp(catch_up),
         max_retries=job.max_retries if "max_retries" in fields else None,
         priority=job.priority, timeout=job.timeout if "timeout" in fields else None,
-        queue=job.queue, cwd=job.cwd, env=job.env,
+        queue=job.queue, cwd=job.cwd, env=job.env, policies=_policies(job),
     )
     added = cli_ctx.store(create=True).cron_add(spec, replace=replace)
     if as_json:
@@ -191,6 +196,18 @@ def _next_run(found: Cron) -> str:
 
 def register(group: click.Group) -> None:
     group.add_command(cron)
+
+
+def _policies(job: JobSpec) -> dict[str, Any] | None:
+    """The policies the flags gave, as their JSON keys (None: none)."""
+    given: dict[str, Any] = {}
+    if job.success_exit:
+        given["success_exit"] = list(job.success_exit)
+    if job.no_retry_exit:
+        given["no_retry_exit"] = list(job.no_retry_exit)
+    if job.deadline is not None:
+        given["deadline"] = job.deadline
+    return given or None
 
 
 def _in_words(schedule: str, words: str) -> str:

@@ -66,6 +66,7 @@ def upsert_params(spec: CronSpec, now_ms: int, replace: bool) -> dict[str, Any]:
         "queue": spec.queue, "cwd": spec.cwd, "env": json.dumps(spec.env) if spec.env else None,
         "overlap": str(spec.overlap), "catch_up": str(spec.catch_up),
         "next_run_at": next_run_ms(spec, now_ms), "now": now_ms, "replace": replace,
+        "policies": json.dumps(spec.policies) if spec.policies else None,
     }
 
 
@@ -75,7 +76,18 @@ def spec_from_row(row: Mapping[str, Any]) -> CronSpec:
         overlap=Overlap(row["overlap"]), catch_up=CatchUp(row["catch_up"]),
         max_retries=row["max_retries"], priority=row["priority"], timeout=row["timeout"],
         queue=row["queue"], cwd=row["cwd"], env=json.loads(row["env"]) if row["env"] else None,
+        policies=_policies(row),
     )
+
+
+def _policies(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The schedule's policies column (a JSON object; absent from a row read through a
+    function older than the column, NULL: none)."""
+    try:
+        value = row["policies"]
+    except (KeyError, IndexError):
+        return None
+    return json.loads(value) if value else None
 
 
 def cron_from_row(row: Mapping[str, Any]) -> Cron:

@@ -587,16 +587,18 @@ SELECT queuectl_now_ms()
 -- name: cron_upsert
 INSERT INTO cron_schedules AS s (name, schedule, tz, command, max_retries, priority, timeout,
                                  queue, cwd, env, overlap, catch_up, paused, next_run_at,
-                                 skipped, created_at, updated_at)
+                                 skipped, created_at, updated_at, policies)
 VALUES (%(name)s, %(schedule)s, %(tz)s, %(command)s, %(max_retries)s::bigint, %(priority)s,
         %(timeout)s::double precision, %(queue)s, %(cwd)s, %(env)s::text, %(overlap)s,
-        %(catch_up)s, false, %(next_run_at)s::bigint, 0, queuectl_now_ms(), queuectl_now_ms())
+        %(catch_up)s, false, %(next_run_at)s::bigint, 0, queuectl_now_ms(), queuectl_now_ms(),
+        %(policies)s::text)
 ON CONFLICT (name) DO UPDATE
 SET schedule = excluded.schedule, tz = excluded.tz, command = excluded.command,
     max_retries = excluded.max_retries, priority = excluded.priority,
     timeout = excluded.timeout, queue = excluded.queue, cwd = excluded.cwd, env = excluded.env,
     overlap = excluded.overlap, catch_up = excluded.catch_up, paused = false,
-    next_run_at = excluded.next_run_at, updated_at = excluded.updated_at
+    next_run_at = excluded.next_run_at, updated_at = excluded.updated_at,
+    policies = excluded.policies
 WHERE %(replace)s
 RETURNING name
 
@@ -649,10 +651,11 @@ SELECT id, state FROM jobs WHERE cron = %(name)s ORDER BY seq DESC LIMIT 1
 
 -- name: cron_insert_job
 INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd, env,
-                  run_at, created_at, updated_at, cron)
+                  run_at, created_at, updated_at, cron, success_exit, no_retry_exit, deadline)
 SELECT %(id)s, command, 'pending', coalesce(max_retries, %(max_retries)s), priority,
        coalesce(timeout, %(timeout)s::double precision), queue, cwd, env, queuectl_now_ms(),
-       queuectl_now_ms(), queuectl_now_ms(), name
+       queuectl_now_ms(), queuectl_now_ms(), name, policies::jsonb ->> 'success_exit',
+       policies::jsonb ->> 'no_retry_exit', (policies::jsonb ->> 'deadline')::double precision
 FROM cron_schedules WHERE name = %(name)s
 ON CONFLICT (id) DO NOTHING
 RETURNING id

@@ -550,7 +550,8 @@ CREATE TABLE cron_schedules (
     next_run_at bigint,                       -- the next tick; NULL: it never ticks again
     skipped     bigint  NOT NULL DEFAULT 0,   -- ticks skipped (overlap), ever
     created_at  bigint  NOT NULL,
-    updated_at  bigint  NOT NULL
+    updated_at  bigint  NOT NULL,
+    policies    text                         -- its jobs' policies: JSON object, or NULL
 );
 -- The earliest tick to come: what an idle worker sleeps until.
 CREATE INDEX cron_due ON cron_schedules (next_run_at) WHERE NOT paused;

@@ -377,15 +377,16 @@ SELECT :now
 -- skipped count and creation time stay). No row back: the name is taken and not replaced.
 INSERT INTO cron_schedules (name, schedule, tz, command, max_retries, priority, timeout,
                             queue, cwd, env, overlap, catch_up, paused, next_run_at,
-                            skipped, created_at, updated_at)
+                            skipped, created_at, updated_at, policies)
 VALUES (:name, :schedule, :tz, :command, :max_retries, :priority, :timeout, :queue, :cwd,
-        :env, :overlap, :catch_up, 0, :next_run_at, 0, :now, :now)
+        :env, :overlap, :catch_up, 0, :next_run_at, 0, :now, :now, :policies)
 ON CONFLICT (name) DO UPDATE
 SET schedule = excluded.schedule, tz = excluded.tz, command = excluded.command,
     max_retries = excluded.max_retries, priority = excluded.priority,
     timeout = excluded.timeout, queue = excluded.queue, cwd = excluded.cwd, env = excluded.env,
     overlap = excluded.overlap, catch_up = excluded.catch_up, paused = 0,
-    next_run_at = excluded.next_run_at, updated_at = excluded.updated_at
+    next_run_at = excluded.next_run_at, updated_at = excluded.updated_at,
+    policies = excluded.policies
 WHERE :replace
 RETURNING name
 
@@ -440,9 +441,11 @@ SELECT id, state FROM jobs WHERE cron = :name ORDER BY seq DESC LIMIT 1
 -- The tick's job, from the schedule's stored definition; limits it leaves open take the
 -- config's values (:max_retries, :timeout). A tick's id exists at most once.
 INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd, env,
-                  run_at, created_at, updated_at, cron)
+                  run_at, created_at, updated_at, cron, success_exit, no_retry_exit, deadline)
 SELECT :id, command, 'pending', coalesce(max_retries, :max_retries), priority,
-       coalesce(timeout, :timeout), queue, cwd, env, :now, :now, :now, name
+       coalesce(timeout, :timeout), queue, cwd, env, :now, :now, :now, name,
+       json_extract(policies, '$.success_exit'), json_extract(policies, '$.no_retry_exit'),
+       json_extract(policies, '$.deadline')
 FROM cron_schedules WHERE name = :name
 ON CONFLICT (id) DO NOTHING
 RETURNING id

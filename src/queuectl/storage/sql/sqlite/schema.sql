@@ -171,7 +171,8 @@ CREATE TABLE cron_schedules (
     next_run_at INTEGER,                      -- the next tick; NULL: it never ticks again
     skipped     INTEGER NOT NULL DEFAULT 0,   -- ticks skipped (overlap), ever
     created_at  INTEGER NOT NULL,
-    updated_at  INTEGER NOT NULL
+    updated_at  INTEGER NOT NULL,
+    policies    TEXT                         -- its jobs' policies: JSON object, or NULL
 );
 -- The earliest tick to come: what an idle worker sleeps until.
 CREATE INDEX cron_due ON cron_schedules (next_run_at) WHERE paused = 0;

@@ -3,3 +3,6 @@
 -- given (NULL: none).
 ALTER TABLE jobs ADD COLUMN success_exit text;
 ALTER TABLE jobs ADD COLUMN no_retry_exit text;
+-- `cron add` with policy flags: its jobs' success_exit, no_retry_exit and deadline, as one
+-- JSON object (NULL: none).
+ALTER TABLE cron_schedules ADD COLUMN policies text;
