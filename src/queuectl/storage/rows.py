@@ -83,11 +83,15 @@ def claimed_job(row: Sequence[Any]) -> Job:
         exit_code, last_error, worker, cwd, json.loads(env) if env else None, runs, cron,
         unique_key,
         False, None, (), (), None,  # duplicate, attempts_log, after, waiting_for, dependents
-        rerun_of, bool(held), _tags(tags), _codes(success_exit), _codes(no_retry_exit),
-        deadline, from_ms(expires_at), from_ms(deadline_at),
+        rerun_of, bool(held), _tags(tags),
+        # (policies are rare: each read only when set, a claim being the hot path)
+        _codes(success_exit) if success_exit else (),
+        _codes(no_retry_exit) if no_retry_exit else (), deadline,
+        None if expires_at is None else ms(expires_at),
+        None if deadline_at is None else ms(deadline_at),
         0,  # snoozes: not claimed (the worker never reads it)
         (), (),  # after_any, after_failure
-        _hook(hook),
+        _hook(hook) if hook else None,
     ))
 
 

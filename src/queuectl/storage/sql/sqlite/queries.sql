@@ -349,7 +349,7 @@ WHERE d.depends_on = :id ORDER BY w.seq
 -- Everything that waits, directly or through others, on the cancelled jobs can never run:
 -- cancelled too, naming the dependency that was cancelled (for a job waiting on several,
 -- the first in id order). UNION stops at edges already walked. Only `--after` edges: a job
--- waiting by outcome is released instead (jobs_outcome_dependents, which this statement's
+-- waiting by outcome is released instead (jobs_release_dependents, which this statement's
 -- attempts = attempts fires for each job it cancels).
 WITH RECURSIVE doomed (id, cause) AS (
     SELECT d.job_id, d.depends_on FROM job_dependencies d

@@ -120,32 +120,29 @@ CREATE INDEX job_dependencies_depends_on ON job_dependencies (depends_on);
 -- attempts finished), all of them in one statement. Not on every write of state: a claim
 -- writes state, and a trigger's firing costs even when its WHEN is false (migrations/0008).
 CREATE TRIGGER jobs_release_dependents AFTER UPDATE OF attempts ON jobs
-    WHEN NEW.state = 'completed' AND OLD.state <> 'completed' AND NEW.has_dependents
+    WHEN NEW.has_dependents AND NEW.state <> OLD.state
+     AND NEW.state IN ('completed', 'dead', 'cancelled')
 BEGIN
+    -- Released: by a completion, the --after and --after-any edges; by a death or a
+    -- cancel, the --after-any and --after-failure ones.
     UPDATE jobs SET blocked_by = blocked_by - 1, updated_at = NEW.updated_at
     WHERE id IN (SELECT job_id FROM job_dependencies
-                 WHERE depends_on = NEW.id AND kind <> 'failure')
+                 WHERE depends_on = NEW.id
+                   AND CASE NEW.state WHEN 'completed' THEN kind <> 'failure'
+                                      ELSE kind <> 'completed' END)
       AND state = 'pending' AND blocked_by > 0;
+    -- Cancelled: by a completion, the --after-failure jobs (not needed); by a cancel, the
+    -- --after ones.
     UPDATE jobs SET state = 'cancelled', finished_at = NEW.updated_at,
         updated_at = NEW.updated_at, held = 0, attempts = attempts,
-        last_error = 'not needed: ''' || NEW.id || ''' completed'
-    WHERE id IN (SELECT job_id FROM job_dependencies
-                 WHERE depends_on = NEW.id AND kind = 'failure')
-      AND state = 'pending' AND blocked_by > 0;
-END;
-CREATE TRIGGER jobs_outcome_dependents AFTER UPDATE OF attempts ON jobs
-    WHEN NEW.state IN ('dead', 'cancelled') AND OLD.state <> NEW.state AND NEW.has_dependents
-BEGIN
-    UPDATE jobs SET blocked_by = blocked_by - 1, updated_at = NEW.updated_at
-    WHERE id IN (SELECT job_id FROM job_dependencies
-                 WHERE depends_on = NEW.id AND kind <> 'completed')
-      AND state = 'pending' AND blocked_by > 0;
-    UPDATE jobs SET state = 'cancelled', finished_at = NEW.updated_at,
-        updated_at = NEW.updated_at, held = 0, attempts = attempts,
-        last_error = 'dependency ''' || NEW.id || ''' cancelled'
-    WHERE NEW.state = 'cancelled'
+        last_error = CASE NEW.state
+                         WHEN 'completed' THEN 'not needed: ''' || NEW.id || ''' completed'
+                         ELSE 'dependency ''' || NEW.id || ''' cancelled' END
+    WHERE NEW.state IN ('completed', 'cancelled')
       AND id IN (SELECT job_id FROM job_dependencies
-                 WHERE depends_on = NEW.id AND kind = 'completed')
+                 WHERE depends_on = NEW.id
+                   AND kind = CASE NEW.state WHEN 'completed' THEN 'failure'
+                                             ELSE 'completed' END)
       AND state = 'pending' AND blocked_by > 0;
 END;
 
