@@ -161,3 +161,24 @@ def test_queue_manages_hooks(db_url: str, cli: InProcessCli) -> None:
             q.add_hook("page", on="dead", command="true")
         q.remove_hook("page")
         assert q.hooks() == []
+
+
+def test_no_hook_job_once_the_last_hook_is_removed(
+    clocked_cli: InProcessCli, worker: Worker,
+) -> None:
+    cli = clocked_cli
+    cli.ok("hook", "add", "a", "--on", "completed", "-c", "true")
+    cli.ok("hook", "add", "b", "--on", "completed", "-c", "true")
+    cli.ok("enqueue", "-c", "true", "--id", "one")
+    assert worker.work_until_idle() == 3  # one, then a's and b's jobs
+    cli.ok("hook", "remove", "a")
+    cli.ok("enqueue", "-c", "true", "--id", "two")
+    assert worker.work_until_idle() == 2  # two, then b's
+    cli.ok("hook", "remove", "b")
+    cli.ok("enqueue", "-c", "true", "--id", "three")
+    assert worker.work_until_idle() == 1
+    assert sorted((j["hook"]["name"], j["hook"]["job"]) for j in hook_jobs(cli)) == [
+        ("a", "one"), ("b", "one"), ("b", "two")]
+    cli.ok("hook", "add", "c", "--on", "completed", "-c", "true")  # and on again
+    cli.ok("enqueue", "-c", "true", "--id", "four")
+    assert worker.work_until_idle() == 2

@@ -570,7 +570,10 @@ class SqlStore(Storage, Generic[C]):
                   "cwd": hook.cwd, **self._clock()}
         with self._write() as conn:
             name = "hook_replace" if replace else "hook_insert"
-            return conn.execute(self._q[name], params).fetchone() is not None
+            if conn.execute(self._q[name], params).fetchone() is None:
+                return False
+            conn.execute(self._q["hooks_on"])  # (the trigger lives while some hook does)
+            return True
 
     def hooks(self) -> list[Hook]:
         return [Hook(name=row[0], on=tuple(json.loads(row[1])), command=row[2],
@@ -581,7 +584,11 @@ class SqlStore(Storage, Generic[C]):
         if unmatchable(name):
             return False
         with self._write() as conn:
-            return conn.execute(self._q["hook_delete"], {"name": name}).fetchone() is not None
+            if conn.execute(self._q["hook_delete"], {"name": name}).fetchone() is None:
+                return False
+            if not conn.execute(self._q["hook_list"]).fetchall():
+                conn.execute(self._q["hooks_off"])  # the last one: no trigger per job
+            return True
 
     def prune_finished(self, older_than: float, limit: int) -> int:
         params = {"older_ms": int(older_than * 1000), "limit": limit, **self._clock()}

@@ -812,3 +812,14 @@ SELECT name, events, command, queue, cron, cwd FROM hooks ORDER BY name
 
 -- name: hook_delete
 DELETE FROM hooks WHERE name = %(name)s RETURNING name
+
+-- name: hooks_on
+-- Made with the first hook and dropped with the last (hooks_off), in their transactions:
+-- a store without hooks calls no function per end of a job (queuectl_fire_hooks).
+CREATE OR REPLACE TRIGGER jobs_hooks AFTER UPDATE OF state ON jobs
+    FOR EACH ROW WHEN (NEW.hook IS NULL AND NEW.state <> OLD.state
+                       AND NEW.state IN ('completed', 'failed', 'dead', 'cancelled'))
+    EXECUTE FUNCTION queuectl_fire_hooks();
+
+-- name: hooks_off
+DROP TRIGGER IF EXISTS jobs_hooks ON jobs

@@ -17,7 +17,7 @@ ALTER TABLE jobs ADD COLUMN hook text;
 -- A job meets an event (it completed, failed and will be retried, went dead, was cancelled,
 -- or was taken back from a lost worker): one job per matching hook, in queue `hooks`, in
 -- the transaction that made the change, whatever path made it; idle workers on every host
--- are woken. The hook job takes the config's max-retries and job-timeout, as a job
+-- are woken. Its trigger (queries.sql: hooks_on) exists while some hook does. The hook job takes the config's max-retries and job-timeout, as a job
 -- enqueued then would.
 CREATE FUNCTION queuectl_fire_hooks() RETURNS trigger
     LANGUAGE plpgsql AS $$
@@ -55,8 +55,3 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
-
-CREATE TRIGGER jobs_hooks AFTER UPDATE OF state ON jobs
-    FOR EACH ROW WHEN (NEW.hook IS NULL AND NEW.state <> OLD.state
-                       AND NEW.state IN ('completed', 'failed', 'dead', 'cancelled'))
-    EXECUTE FUNCTION queuectl_fire_hooks();
