@@ -15,7 +15,7 @@ CONTRACT_JOB_FIELDS = {"id", "command", "state", "attempts", "max_retries", "pri
                        "finished_at", "exit_code", "last_error", "worker", "cwd", "env",
                        "after", "waiting_for", "cron", "unique_key", "rerun_of",
                        "held", "tags", "success_exit", "no_retry_exit", "deadline",
-                       "expires_at", "snoozes", "after_any", "after_failure"}
+                       "expires_at", "snoozes", "after_any", "after_failure", "hook"}
 
 
 def test_workers_read_duration_keys_as_seconds(
