@@ -363,3 +363,14 @@ def test_cron_jobs_carry_the_schedules_policies(
     bad = cli.run("cron", "add", "x", "@daily", "-c", "true", "--no-retry-exit", "9-3")
     assert bad.returncode == 2
     assert [c["name"] for c in cli.json("cron", "list")] == ["nightly"]  # nothing written
+
+
+def test_a_pools_jobs_find_their_store_for_snooze(cli: InProcessCli) -> None:
+    cli.ok("enqueue", "-c", 'if [ "$QUEUECTL_ATTEMPT" = 1 ]; then queuectl snooze 0.2s; fi',
+           "--id", "s", "--max-retries", "0")
+    # The pool names its store by --db alone: its jobs learn it from their worker.
+    cli.start_workers(1, "--db", cli.db_url,
+                      env={"QUEUECTL_DB": str(cli.cwd / "elsewhere" / "none.db")})
+    done = cli.wait_state("s", "completed", "dead")
+    assert (done["state"], done["snoozes"], done["attempts"]) == ("completed", 1, 1)
+    assert len(done["attempts_log"]) == 2
