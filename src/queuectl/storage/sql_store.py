@@ -224,6 +224,12 @@ class SqlStore(Storage, Generic[C]):
 
     # --- plumbing ------------------------------------------------------------------------
 
+    def _wake_for_hooks(self, conn: C) -> None:
+        """After a change that no worker made (a cancel, an expiry): if some hook may
+        have enqueued a job in it, wake idle workers to claim it."""
+        if conn.execute(self._q["hook_list"]).fetchone() is not None:
+            self._wake(conn, "work")
+
     def _mark_given(self, conn: C, specs: Sequence[JobSpec], ids: Sequence[str]) -> None:
         """In the insert's transaction, after its dependencies are recorded: the fields
         insert_job leaves at their defaults (``gives_more``), for the jobs that give them.
@@ -458,6 +464,7 @@ class SqlStore(Storage, Generic[C]):
             holders = [job.worker for job in done if job.worker and job.started_at]
             if holders:
                 self._wake(conn, "cancel", [w for w in holders if w])
+            self._wake_for_hooks(conn)
         return self._with_dependencies(done)
 
     def retry_dead(self, job_ids: Sequence[str] | None) -> list[Job]:

@@ -135,6 +135,7 @@ class SqlWorkers(SqlStore[C]):
             expired = [row[0] for row in conn.execute(self._q["expire_jobs"], params)]
             if expired:
                 self._cancel_dependents(conn, expired)
+                self._wake_for_hooks(conn)
         return expired
 
     def _cancel_dependents(self, conn: C, job_ids: list[str]) -> None:
