@@ -86,4 +86,5 @@ class Cron:
             "success_exit": (spec.policies or {}).get("success_exit", []),
             "no_retry_exit": (spec.policies or {}).get("no_retry_exit", []),
             "deadline": (spec.policies or {}).get("deadline"),
+            "expires": (spec.policies or {}).get("expires"),
         }

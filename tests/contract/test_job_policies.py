@@ -360,9 +360,20 @@ def test_cron_jobs_carry_the_schedules_policies(
         [2, "64-78"], [3], 7200)
     assert worker.work_until_idle() == 1
     assert cli.job(job_id)["last_error"] == "exit code 2 (no retry)"
+    cli.ok("cron", "add", "fresh", "@hourly", "-c", "true", "--expires", "10m")
+    fresh = cli.job(cli.ok("cron", "run", "fresh").strip())
+    from datetime import datetime
+
+    def at(text: str) -> datetime:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    assert (at(fresh["expires_at"]) - at(fresh["created_at"])).total_seconds() == 600
+    assert [c["expires"] for c in cli.json("cron", "list")] == [600, None]
     bad = cli.run("cron", "add", "x", "@daily", "-c", "true", "--no-retry-exit", "9-3")
     assert bad.returncode == 2
-    assert [c["name"] for c in cli.json("cron", "list")] == ["nightly"]  # nothing written
+    assert [c["name"] for c in cli.json("cron", "list")] == ["fresh", "nightly"]  # no x
+    zero = cli.run("cron", "add", "y", "@daily", "-c", "true", "--expires", "0s")
+    assert zero.returncode == 1 and "more than 0" in zero.stderr
 
 
 def test_a_pools_jobs_find_their_store_for_snooze(cli: InProcessCli) -> None:

@@ -651,11 +651,14 @@ SELECT id, state FROM jobs WHERE cron = %(name)s ORDER BY seq DESC LIMIT 1
 
 -- name: cron_insert_job
 INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd, env,
-                  run_at, created_at, updated_at, cron, success_exit, no_retry_exit, deadline)
+                  run_at, created_at, updated_at, cron, success_exit, no_retry_exit, deadline,
+                  expires_at)
 SELECT %(id)s, command, 'pending', coalesce(max_retries, %(max_retries)s), priority,
        coalesce(timeout, %(timeout)s::double precision), queue, cwd, env, queuectl_now_ms(),
        queuectl_now_ms(), queuectl_now_ms(), name, policies::jsonb ->> 'success_exit',
-       policies::jsonb ->> 'no_retry_exit', (policies::jsonb ->> 'deadline')::double precision
+       policies::jsonb ->> 'no_retry_exit', (policies::jsonb ->> 'deadline')::double precision,
+       queuectl_now_ms()  -- after its tick
+           + ((policies::jsonb ->> 'expires')::double precision * 1000)::bigint
 FROM cron_schedules WHERE name = %(name)s
 ON CONFLICT (id) DO NOTHING
 RETURNING id

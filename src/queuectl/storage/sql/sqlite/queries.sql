@@ -441,11 +441,13 @@ SELECT id, state FROM jobs WHERE cron = :name ORDER BY seq DESC LIMIT 1
 -- The tick's job, from the schedule's stored definition; limits it leaves open take the
 -- config's values (:max_retries, :timeout). A tick's id exists at most once.
 INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd, env,
-                  run_at, created_at, updated_at, cron, success_exit, no_retry_exit, deadline)
+                  run_at, created_at, updated_at, cron, success_exit, no_retry_exit, deadline,
+                  expires_at)
 SELECT :id, command, 'pending', coalesce(max_retries, :max_retries), priority,
        coalesce(timeout, :timeout), queue, cwd, env, :now, :now, :now, name,
        json_extract(policies, '$.success_exit'), json_extract(policies, '$.no_retry_exit'),
-       json_extract(policies, '$.deadline')
+       json_extract(policies, '$.deadline'),
+       :now + CAST(json_extract(policies, '$.expires') * 1000 AS INTEGER)  -- after its tick
 FROM cron_schedules WHERE name = :name
 ON CONFLICT (id) DO NOTHING
 RETURNING id
