@@ -20,7 +20,7 @@ open a Queue of their own. A Queue must not cross a ``fork()``: open it in the c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,7 +29,7 @@ from queuectl.app import control, documents
 from queuectl.app.documents import job_with_attempts, jobs_now, output_of, parse_state, wait_for
 from queuectl.app.store import Storage, open_store
 from queuectl.errors import DependencyRefused, InvalidJob, InvalidValue, UsageError
-from queuectl.models import Job, State
+from queuectl.models import Hook, Job, State
 from queuectl.settings import is_postgres, redact_url, sqlite_path, store_choice
 
 if TYPE_CHECKING:  # imported where a job is submitted: a Queue that only reads never loads it
@@ -68,6 +68,23 @@ def _fields(entry: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
+# An exit-code list as Queue takes it: [2, "64-78"] or "2,64-78".
+Codes = Sequence[int | str] | str  # noqa: UP007 - a runtime alias
+
+
+def _codes(codes: Codes | None) -> list[int | str] | str | None:
+    """An exit-code list as enqueue's JSON takes it (None: not given)."""
+    if codes is None or isinstance(codes, str):
+        return codes
+    return list(codes)
+
+
+def _ids(ids: Iterable[str]) -> list[str] | None:
+    """Dependency ids as enqueue's JSON takes them (None: none given)."""
+    return ([ids] if isinstance(ids, str) else list(ids)) or None
+
+
+HookList = list[Hook]  # named before the class, as Ids
 Ids = list[str]  # named before the class: in its body, `list` is Queue.list
 
 
@@ -148,7 +165,10 @@ class Queue:
         queue: str = "default", cwd: str | None = None, env: Mapping[str, str] | None = None,
         after: Iterable[str] = (), unique_key: str | None = None, held: bool = False,
         tags: Iterable[str] = (), mutex: str | None = None, on_duplicate: str | None = None,
-        debounce: float | str | timedelta | None = None,
+        debounce: float | str | timedelta | None = None, success_exit: Codes | None = None,
+        no_retry_exit: Codes | None = None, deadline: float | str | timedelta | None = None,
+        expires: datetime | float | str | timedelta | None = None,
+        after_any: Iterable[str] = (), after_failure: Iterable[str] = (),
     ) -> Job:
         """Put one shell command on the queue; returns the new job (``to_dict()`` is
         `enqueue --json`).
@@ -170,6 +190,16 @@ class Queue:
         timedelta): what a duplicate of ``unique_key`` does to the waiting job holding it
         (`enqueue --on-duplicate`, `--debounce`); the job returned is then that one, with
         ``duplicate`` set.
+        ``list(tags=...)`` finds it by (1-100 characters each, at most 20).
+        ``success_exit``: exit codes (0-255) that count as success too; ``no_retry_exit``:
+        exit codes that send the job to the DLQ at once; each a list of integers and
+        "lo-hi" strings (``[2, "64-78"]``) or a comma list ("2,64-78"). ``deadline``: wall
+        time allowed from the first attempt's start over all attempts (seconds, "2h", a
+        timedelta). ``expires``: a job not started by then is cancelled as expired (a
+        datetime, an ISO string, or seconds / a duration / a timedelta from now).
+        ``after_any``: ids of jobs that must end first, in any way; ``after_failure``: ids
+        of jobs that must end dead or cancelled (if one completes, this job is cancelled,
+        not needed).
 
         Raises InvalidJob (a ValueError) with the CLI's message for any refused field,
         DuplicateJob when ``id`` exists; nothing is written then."""
@@ -181,7 +211,11 @@ class Queue:
                           "tags": ([tags] if isinstance(tags, str) else list(tags)) or None,
                           "mutex": mutex, "on_duplicate": on_duplicate,
                           "debounce": debounce.total_seconds()
-                          if isinstance(debounce, timedelta) else debounce})
+                          if isinstance(debounce, timedelta) else debounce,
+                          "success_exit": _codes(success_exit),
+                          "no_retry_exit": _codes(no_retry_exit), "deadline": deadline,
+                          "expires_at": expires, "after_any": _ids(after_any),
+                          "after_failure": _ids(after_failure)})
         from queuectl import submit
 
         return self._insert(lambda fallback: submit.single(fields, fallback))[0]
@@ -244,10 +278,17 @@ class Queue:
         """Block until every job is final (completed, dead or cancelled), or ``timeout``
         seconds have passed (None: no limit). Returns the jobs as they are then, in the
         order given: after a timeout, some may still be pending or processing (check
-        ``job.state``). Raises JobNotFound for an unknown id. Other threads' calls run
-        between its polls of the store."""
+        ``job.state``). Returns at once, too, when a job waits (directly or down the
+        chain) for a dead job: it cannot complete until that one is retried. Raises
+        JobNotFound for an unknown id. Other threads' calls run between its polls of the
+        store."""
         job_ids = [ids] if isinstance(ids, str) else list(ids)
-        jobs, _ = wait_for(lambda: self._call(lambda store: jobs_now(store, job_ids)), timeout)
+
+        def stuck(jobs: list[Job]) -> bool:
+            return bool(self._call(lambda store: documents.dead_blockers(store, jobs)))
+
+        jobs, _ = wait_for(lambda: self._call(lambda store: jobs_now(store, job_ids)), timeout,
+                           stuck=stuck)
         return jobs
 
     # After every method annotated with list[...]: from here on, in the class body, the
@@ -295,10 +336,10 @@ class Queue:
 
     def rerun(self, id: str, **fields: Any) -> Job:
         """A new job from ended job ``id`` (completed, dead, cancelled), as `rerun`: its
-        command, priority, timeout, max_retries, queue, cwd and env, with ``fields`` (any
-        of ``enqueue``'s keyword arguments) winning; due at once unless they say otherwise.
-        The new job's ``rerun_of`` is ``id``. Raises JobNotFound, WrongState for a job that
-        has not ended, InvalidJob for a refused field."""
+        command, priority, timeout, max_retries, queue, cwd, env, tags and policies, with
+        ``fields`` (any of ``enqueue``'s keyword arguments) winning; due at once unless
+        they say otherwise. The new job's ``rerun_of`` is ``id``. Raises JobNotFound,
+        WrongState for a job that has not ended, InvalidJob for a refused field."""
         given = _fields(fields)
         from queuectl.app import enqueue as submitting
 
@@ -330,6 +371,61 @@ class Queue:
                 raise InvalidJob(str(exc)) from None
 
         return self._call(edit)
+    def snooze(self, delay: float | str | timedelta) -> int:
+        """From inside a running job (as `queuectl snooze`): run it again ``delay`` after
+        this attempt ends (seconds, "10m", a timedelta), whatever its exit code, without
+        spending a retry. The job is the one this process's environment names (its
+        worker's QUEUECTL_JOB_ID, QUEUECTL_ATTEMPT, QUEUECTL_SNOOZE_FILE). Returns its
+        snoozes so far. Raises InvalidValue outside a job or past config max-snoozes,
+        WrongState when the attempt no longer runs."""
+        import os
+
+        seconds = _field_value(delay)
+        if isinstance(seconds, str):
+            from queuectl.timeparse import parse_duration
+
+            seconds = parse_duration(seconds)
+        return self._call(lambda store: control.snooze(store, os.environ, float(seconds)),
+                          writes=True)
+
+    def add_hook(self, name: str, on: str | Iterable[str], command: str, *,
+                 queue: str | None = None, cron: str | None = None, cwd: str | None = None,
+                 replace: bool = False) -> Hook:
+        """As `hook add`: whenever a job (of ``queue``, of schedule ``cron``) meets one of
+        the events ``on`` (completed, failed, dead, cancelled, lost), a job running
+        ``command`` (in ``cwd``: default this process's directory) is enqueued in queue
+        `hooks`, in the same transaction. Raises InvalidValue (a ValueError) for a bad
+        name, event or command, or a name that is taken unless ``replace``."""
+        from queuectl.app import hooks
+
+        events = on if isinstance(on, str) else list(on)
+
+        def add(store: Storage) -> Hook:
+            try:
+                return hooks.add(store, name, events, command, queue=queue, cron=cron,
+                                 cwd=cwd, replace=replace)
+            except hooks.HookExists as exc:
+                raise InvalidValue(str(exc)) from None
+
+        return self._call(add, writes=True)
+
+    def hooks(self) -> HookList:
+        """Every hook, by name (`hook list`)."""
+        from queuectl.app import hooks
+
+        return self._call(hooks.listed)
+
+    def remove_hook(self, name: str) -> None:
+        """As `hook remove`. Raises InvalidValue when there is no such hook."""
+        from queuectl.app import hooks
+
+        def remove(store: Storage) -> None:
+            try:
+                hooks.remove(store, name)
+            except hooks.HookNotFound as exc:
+                raise InvalidValue(str(exc)) from None
+
+        self._call(remove, writes=True)
 
     def retry(self, id: str) -> Job:
         """A dead job back to pending, attempts 0, due now (as `dlq retry`); returns it.

@@ -96,6 +96,14 @@ class JobSpec:
     # due that long after the latest enqueue of its key). Not stored.
     on_duplicate: str = "keep"
     debounce_ms: int | None = None
+    # Exit codes that also count as success, and those that go dead at once: integers and
+    # "lo-hi" strings, as given (exitcodes.py).
+    success_exit: tuple[int | str, ...] = ()
+    no_retry_exit: tuple[int | str, ...] = ()
+    deadline: float | None = None  # seconds from the first attempt's start over all attempts
+    expires_at: datetime | None = None  # never started after this: cancelled as `expired`
+    after_any: tuple[str, ...] = ()  # jobs that must end, in any state, before this one runs
+    after_failure: tuple[str, ...] = ()  # jobs that must end dead or cancelled first
 
 
 @record(frozen=True)
@@ -144,6 +152,21 @@ class Job:
     held: bool = False  # `hold`: pending or failed, and never claimed until released
     tags: tuple[str, ...] = ()  # `enqueue --tag`: what `list --tag` finds it by
     mutex: str | None = None  # `enqueue --mutex`: at most one job holding it runs at once
+    success_exit: tuple[int | str, ...] = ()  # `--success-exit`: these exits complete it too
+    no_retry_exit: tuple[int | str, ...] = ()  # `--no-retry-exit`: these exits go dead at once
+    deadline: float | None = None  # `--deadline`: seconds from the first attempt's start
+    expires_at: datetime | None = None  # `--expires`: not started by then, never started
+    # When the deadline passes: set as the first attempt starts (None: not started yet, or
+    # no deadline). Not in the job's JSON.
+    deadline_at: datetime | None = None
+    snoozes: int = 0  # `queuectl snooze`s that sent it back without spending a retry
+    # Dependencies by outcome (as ``after``: empty unless the store read them): jobs that
+    # must have ended in any way, and jobs that must have ended dead or cancelled.
+    after_any: tuple[str, ...] = ()
+    after_failure: tuple[str, ...] = ()
+    # A hook's job: {"name": the hook, "event": what happened, "job": the job it happened
+    # to}; None for any other job.
+    hook: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The job's ``--json`` document (``show --json`` when read with its attempts)."""
@@ -174,6 +197,14 @@ class Job:
             "held": self.held,
             "tags": list(self.tags),
             "mutex": self.mutex,
+            "success_exit": list(self.success_exit),
+            "no_retry_exit": list(self.no_retry_exit),
+            "deadline": self.deadline,
+            "expires_at": iso(self.expires_at),
+            "snoozes": self.snoozes,
+            "after_any": list(self.after_any),
+            "after_failure": list(self.after_failure),
+            "hook": dict(self.hook) if self.hook else None,
         }
         if self.dependents is not None:
             doc["dependents"] = list(self.dependents)
@@ -237,6 +268,27 @@ class Attempt:
             "outcome": str(self.outcome) if self.outcome else None,
             "error": self.error,
         }
+
+
+HOOK_EVENTS = ("completed", "failed", "dead", "cancelled", "lost")
+
+
+@record(frozen=True)
+class Hook:
+    """A hook (`hook add`): when a job (of ``queue``, of schedule ``cron``, when given)
+    meets one of ``on``, a job running ``command`` in ``cwd`` is enqueued in queue
+    `hooks`, in the same transaction."""
+
+    name: str
+    on: tuple[str, ...]
+    command: str
+    queue: str | None = None
+    cron: str | None = None
+    cwd: str = "/"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "on": list(self.on), "command": self.command,
+                "queue": self.queue, "cron": self.cron}
 
 
 @record(frozen=True)

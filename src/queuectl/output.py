@@ -150,16 +150,19 @@ def truncate(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def next_run(job: Job, now: datetime) -> str:
+def next_run(job: Job, now: datetime, dead: str | None = None) -> str:
     """When a waiting (pending or failed) job runs, for people (`list`, `show` and the
     dashboard): "held" (until `release`), "waiting for build, test" (dependencies not
     completed yet), "in 4h59m"
     (scheduled or backing off; under a second away is "in 1s"), "now" or "12s ago" (due,
-    waiting for a worker); "" for any other state."""
+    waiting for a worker); "" for any other state. ``dead``: a dead job it waits for,
+    directly or down the chain ("waiting for build (dead)")."""
     if job.state not in READY_STATES:
         return ""
     if job.held:
         return "held"
+    if dead is not None:
+        return f"waiting for {dead} (dead)"
     if job.waiting_for:
         return waiting_for(job)
     from queuectl.timeparse import format_relative  # a job table's "in 5m"

@@ -110,6 +110,9 @@ class CronSpec:
     env: dict[str, str] | None = None
     jitter: float | None = None  # seconds: each tick's job is due up to this after it
     alert_after: float | None = None  # seconds: overdue past this without a success
+    # Its jobs' policies (`--success-exit`, `--no-retry-exit`, `--deadline`), as their
+    # JSON keys: only those given.
+    policies: dict[str, Any] | None = None
 
     @property
     def parsed(self) -> Schedule:
@@ -155,4 +158,8 @@ class Cron:
             "jitter": spec.jitter, "alert_after": spec.alert_after,
             "overdue": self.overdue, "last_success_at": iso(self.last_success_at),
             "suspect": self.suspect, "suspects": self.suspects,
+            "success_exit": (spec.policies or {}).get("success_exit", []),
+            "no_retry_exit": (spec.policies or {}).get("no_retry_exit", []),
+            "deadline": (spec.policies or {}).get("deadline"),
+            "expires": (spec.policies or {}).get("expires"),
         }

@@ -95,6 +95,8 @@ KEYS: dict[str, Key] = {
         Key("retention", 0, "duration", MIN_RETENTION, False,
             "finished jobs are deleted this long after they end (0: kept forever)",
             100 * YEAR, zero_is_none=True),
+        Key("max-snoozes", 100, "int", 0, False, "times one job may `queuectl snooze`",
+            1_000_000),
     )
 }
 
@@ -148,6 +150,7 @@ class Config:
     lease_timeout: float
     max_log_bytes: int
     retention: float
+    max_snoozes: int
 
     @classmethod
     def from_stored(cls, stored: dict[str, str]) -> Config:
@@ -166,6 +169,10 @@ class Config:
 # --- where the store lives -------------------------------------------------------------
 
 ENV_DB = "QUEUECTL_DB"
+# What a worker gives each job's environment so that `queuectl snooze` finds its attempt:
+# the job and attempt (QUEUECTL_JOB_ID, QUEUECTL_ATTEMPT), the store (QUEUECTL_DB), and a
+# file of the worker's own that the snooze's duration is written to.
+SNOOZE_FILE_ENV = "QUEUECTL_SNOOZE_FILE"
 ENV_HOME = "QUEUECTL_HOME"
 
 

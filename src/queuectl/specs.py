@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 FIELDS = ("id", "command", "max_retries", "priority", "timeout", "run_at", "delay", "queue",
-          "cwd", "env", "after", "unique_key", "held", "tags", "mutex", "on_duplicate", "debounce")
+          "cwd", "env", "after", "unique_key", "held", "tags", "success_exit",
+          "no_retry_exit", "deadline", "expires_at", "after_any", "after_failure", "mutex",
+          "on_duplicate", "debounce")
 _FIELD_SET = frozenset(FIELDS)
 MAX_ID_CHARS = 200
 MAX_QUEUE_CHARS = 100
@@ -312,7 +314,7 @@ def _resolve_cwd(cwd: str, base: str) -> str:
     return os.path.normpath(os.path.join(base, cwd))
 
 
-def check_after(after: object) -> tuple[str, ...]:
+def check_after(after: object, name: str = "after") -> tuple[str, ...]:
     """The ids a job runs after: a JSON array of ids (a single id string is one), each
     checked as an id; repeats count once."""
     if after is None:
@@ -320,17 +322,33 @@ def check_after(after: object) -> tuple[str, ...]:
     if isinstance(after, str):
         after = [after]
     if not isinstance(after, list | tuple):
-        raise UsageError(f"after must be an array of job ids, not {_kind(after)}")
+        raise UsageError(f"{name} must be an array of job ids, not {_kind(after)}")
     return tuple(dict.fromkeys(check_id(job_id) for job_id in after))
+
+
+AFTER_KINDS = ("after", "after_any", "after_failure")
+
+
+def _check_dependencies(fields: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """after, after_any and after_failure; a job named in two of them is refused."""
+    given = {name: check_after(fields.get(name), name) for name in AFTER_KINDS}
+    seen: dict[str, str] = {}
+    for name, ids in given.items():
+        for job_id in ids:
+            if job_id in seen:
+                raise InvalidValue(f"job {job_id!r} is named in both {seen[job_id]} and {name}")
+            seen[job_id] = name
+    return given
 
 
 def merge(defaults: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
     """A job's fields: flags (``defaults``) overridden by its JSON fields, except ``after``,
     where a job runs after both the flags' jobs and its own."""
     merged = {**defaults, **fields}
-    if defaults.get("after") is not None and fields.get("after") is not None:
-        own = fields["after"]
-        merged["after"] = [*defaults["after"], *([own] if isinstance(own, str) else own)]
+    for name in AFTER_KINDS:
+        if defaults.get(name) is not None and fields.get(name) is not None:
+            own = fields[name]
+            merged[name] = [*defaults[name], *([own] if isinstance(own, str) else own)]
     return merged
 
 
@@ -369,6 +387,7 @@ def build_spec(
     max_retries = fields.get("max_retries")
     timeout = fields.get("timeout")
     timeout_s = config.job_timeout if timeout is None else check_timeout(timeout)
+    deps = _check_dependencies(fields)
     spec = JobSpec(
         command=check_command(fields["command"]),
         id=None if fields.get("id") is None else check_id(fields["id"]),
@@ -382,11 +401,12 @@ def build_spec(
         env=check_env(fields.get("env")),
         run_at=_run_at(fields),
         run_at_fixed=fields.get("run_at") is not None,
-        after=check_after(fields.get("after")),
+        after=deps["after"], after_any=deps["after_any"], after_failure=deps["after_failure"],
         unique_key=check_unique_key(fields.get("unique_key")),
         held=check_held(fields.get("held")),
         tags=check_tags(fields.get("tags")),
         mutex=check_mutex(fields.get("mutex")),
+        **_exit_policies(fields),
     )
     if fields.get("on_duplicate") is not None or fields.get("debounce") is not None:
         from dataclasses import replace  # only for a job that gives them
@@ -396,6 +416,60 @@ def build_spec(
     if spec.env:  # a command alone is within MAX_COMMAND_BYTES, far below the whole budget
         check_exec_size(spec.command, spec.env)
     return spec
+
+
+POLICIES = ("success_exit", "no_retry_exit", "deadline", "expires_at", "after_any", "after_failure")
+
+
+def _exit_policies(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The policies given (only those: a plain job reads no more code): success_exit and
+    no_retry_exit as given, deadline in seconds, expires_at as a time."""
+    given = {name: fields[name] for name in POLICIES if fields.get(name) is not None}
+    if not given:
+        return {}
+    from queuectl.exitcodes import parse_codes
+
+    checked: dict[str, Any] = {name: parse_codes(name, given[name])
+                               for name in ("success_exit", "no_retry_exit") if name in given}
+    if "deadline" in given:
+        checked["deadline"] = check_deadline(given["deadline"])
+    if "expires_at" in given:
+        checked["expires_at"] = check_expires(given["expires_at"])
+    return checked
+
+
+def check_deadline(value: object) -> float:
+    """A deadline: seconds (or a duration like "2h") over all attempts, more than 0."""
+    return _positive("deadline", value)
+
+
+def _positive(name: str, value: object) -> float:
+    """Seconds (a number or a duration) more than 0."""
+    seconds = _seconds(name, value)
+    if seconds <= 0:
+        raise InvalidValue(f"invalid {name} {_shown(value)}: must be more than 0 seconds")
+    return seconds
+
+
+def check_expires(value: object) -> datetime:
+    """When a job that has not started expires: a duration from now ("30m", or a number
+    of seconds) or an ISO 8601 time, which must be to come."""
+    from queuectl.errors import MalformedValue
+    from queuectl.timeparse import parse_duration, parse_instant
+
+    now = datetime.fromtimestamp(time.time(), UTC)
+    if not isinstance(value, str):
+        return now + timedelta(seconds=_positive("expires_at", value))
+    try:
+        seconds = parse_duration(value)
+    except MalformedValue:
+        when = parse_instant(value)
+        if when <= now:
+            raise InvalidValue(f"invalid expires_at {value!r}: that time has passed") from None
+        return when
+    if seconds <= 0:
+        raise InvalidValue(f"invalid expires_at {value!r}: must be more than 0 seconds away")
+    return now + timedelta(seconds=seconds)
 
 
 def _check_utf8(value: object, name: str) -> None:

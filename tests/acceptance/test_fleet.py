@@ -92,10 +92,12 @@ def test_one_enqueue_costs_workers_a_few_claims_whatever_the_pool_size(fleet: Cl
     per_enqueue = (busy - idle) / ENQUEUES
     jobs = cli.json("list", "--limit", "0")
     assert [j["state"] for j in jobs] == ["completed"] * ENQUEUES
-    # A herd (every idle worker woken) would be about 16 per enqueue; the slack is for a
-    # round of timed looks that falls on one side of a phase's edge.
+    # A herd (every idle worker woken) would be about POOLS * WORKERS (16) per enqueue; one
+    # worker woken per pool gives P + 2 (4.0-5.4 measured alone). The bound is half a herd:
+    # under the whole suite on two cores the time-driven share of the two phases differs
+    # more (9.1 measured once), and the test is there to catch a herd, not to time looks.
     print(f"{per_enqueue} claims per enqueue ({busy} - {idle})")
-    assert per_enqueue <= POOLS + 2 + 2, (busy, idle)
+    assert per_enqueue <= POOLS * WORKERS / 2 + 2, (busy, idle)
 
 
 def _store_calls_of_pools(cli: Cli, enqueues: int, length: float | None = None

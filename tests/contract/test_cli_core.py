@@ -51,7 +51,8 @@ def test_config_round_trip_and_json(cli: Cli) -> None:
     assert cli.ok("config", "get", "BACKOFF-BASE") == "3\n"
     values = cli.json("config", "list")
     assert values == {"max-retries": 3, "backoff-base": 3, "backoff-max": 3600, "job-timeout": 0,
-                      "lease-timeout": 30, "max-log-bytes": 1048576, "retention": 0}
+                      "lease-timeout": 30, "max-log-bytes": 1048576, "retention": 0,
+                      "max-snoozes": 100}
 
 
 def test_control_characters_in_fields_are_shown_not_obeyed(cli: Cli, tmp_path: Path) -> None:

@@ -119,6 +119,25 @@ def test_edit_takes_failed_held_and_waiting_jobs_as_they_are(
     assert cli.ok("logs", waiting) == "waiting\n"
 
 
+def test_edit_changes_a_waiting_jobs_policies_and_the_worker_follows_them(
+    clocked_cli: InProcessCli, worker: Worker,
+) -> None:
+    """The policy flags edit as enqueue gives them; the attempt is judged by the edited
+    ones (exit 3 completes the job instead of failing it)."""
+    cli = clocked_cli
+    job = cli.enqueue("exit 3", "--max-retries", "2", "--no-retry-exit", "4", "--delay", "1h")
+    edited = cli.json("edit", job, "--success-exit", "3,64-78", "--no-retry-exit", "5",
+                      "--deadline", "2h", "--expires", "3h", "--delay", "0s", "--json")
+    assert (edited["success_exit"], edited["no_retry_exit"], edited["deadline"]) == (
+        [3, "64-78"], [5], 7200.0)
+    assert edited["expires_at"] is not None
+    refused = cli.run("edit", job, "--success-exit", "1-x")
+    assert refused.returncode == 2 and cli.job(job)["success_exit"] == [3, "64-78"]
+    assert worker.work_until_idle() == 1
+    done = cli.job(job)
+    assert (done["state"], done["exit_code"]) == ("completed", 3)
+
+
 def test_a_running_or_ended_job_is_refused_and_its_row_left_as_it_was(
     clocked_cli: InProcessCli, clocked_store: Storage, worker: Worker, db_url: str,
 ) -> None:

@@ -42,6 +42,11 @@ VALID = [
     ["enqueue", "--file", "{jobs}"],
     ["enqueue", "--file", "{jobs}", "--priority", "3", "--json"],
     ["enqueue", "-f", "-"],
+    # Every flag whose click parameter is not its job field's name ("--expires" is
+    # expires_at) must reach the field on both paths.
+    ["enqueue", "-c", "true", "--id", "pol", "--tag", "t", "--mutex", "m", "--success-exit",
+     "3,64-78", "--no-retry-exit", "2", "--deadline", "2h", "--expires",
+     "2030-01-01T00:00:00Z", "--json"],
 ]
 INVALID = [
     ["enqueue"],

@@ -32,7 +32,10 @@ def _row() -> dict[str, Any]:
             "created_at": ms(T0) - 1000, "updated_at": ms(T1), "started_at": ms(T1) - 5,
             "finished_at": ms(T1) + 5, "exit_code": 3, "last_error": "boom", "worker": "w",
             "cwd": "/tmp", "env": json.dumps({"A": "1"}), "runs": 3, "cron": "nightly",
-            "unique_key": "k", "rerun_of": "j0", "held": 1, "tags": json.dumps(["a", "b"])}
+            "unique_key": "k", "rerun_of": "j0", "held": 1, "tags": json.dumps(["a", "b"]),
+            "success_exit": json.dumps([2, "64-78"]), "no_retry_exit": None,
+            "deadline": 7.5, "expires_at": None, "deadline_at": ms(T1) + 9,
+            "hook": json.dumps({"name": "h", "event": "dead", "job": "j0"})}
 
 
 def test_job_from_row_matches_the_keyword_constructor() -> None:
@@ -45,6 +48,8 @@ def test_job_from_row_matches_the_keyword_constructor() -> None:
         started_at=ms(row["started_at"]), finished_at=ms(row["finished_at"]), exit_code=3,
         last_error="boom", worker="w", cwd="/tmp", env={"A": "1"}, last_attempt=3,
         cron="nightly", unique_key="k", rerun_of="j0", held=True, tags=("a", "b"),
+        success_exit=(2, "64-78"), deadline=7.5, deadline_at=ms(row["deadline_at"]),
+        hook={"name": "h", "event": "dead", "job": "j0"},
     )
     job = job_from_row(row)
     assert job == expected

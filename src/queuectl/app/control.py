@@ -18,7 +18,7 @@ from queuectl.models import FINAL_STATES, QueueSettings
 
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from datetime import datetime
     from typing import Any
 
@@ -71,6 +71,32 @@ def purge(store: Storage, states: Sequence[State], older_than: float) -> int:
     """Delete jobs in final ``states`` (none given: every final state) finished more than
     ``older_than`` seconds ago, with their attempts and output; how many were deleted."""
     return store.purge(list(states) or sorted(FINAL_STATES), older_than)
+
+
+NOT_IN_A_JOB = ("snooze works only inside a job that a worker runs "
+                "(QUEUECTL_JOB_ID, QUEUECTL_ATTEMPT and QUEUECTL_SNOOZE_FILE are not set)")
+
+
+def snooze(store: Storage, environ: Mapping[str, str], seconds: float) -> int:
+    """`queuectl snooze`: the running job named by ``environ`` (its worker's variables)
+    asks to run again ``seconds`` after this attempt ends, without spending a retry.
+    Returns its snoozes so far. Raises InvalidValue outside a job, or past config
+    max-snoozes (nothing written), WrongState when that attempt is no longer running."""
+    job_id, attempt = environ.get("QUEUECTL_JOB_ID"), environ.get("QUEUECTL_ATTEMPT")
+    from queuectl.settings import SNOOZE_FILE_ENV
+
+    path = environ.get(SNOOZE_FILE_ENV)
+    if not job_id or not path or not attempt or not attempt.isdigit():
+        raise InvalidValue(NOT_IN_A_JOB)
+    if seconds <= 0:
+        raise InvalidValue(f"invalid duration {seconds:g}s: must be more than 0 seconds")
+    from queuectl.settings import Config
+
+    limit = Config.from_stored(store.config_items()).max_snoozes
+    count = store.snooze(job_id, int(attempt), limit)
+    with open(path, "w", encoding="ascii") as told:  # the worker reads it as the attempt ends
+        told.write(repr(float(seconds)))
+    return count
 
 
 def hold(store: Storage, job_ids: Sequence[str]) -> list[Job]:

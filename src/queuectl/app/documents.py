@@ -191,16 +191,46 @@ def enqueued_docs(jobs: Sequence[Job]) -> list[dict[str, Any]]:
             for job in jobs]
 
 
+def dead_blockers(store: Storage, jobs: Sequence[Job]) -> dict[str, str]:
+    """For each waiting job of ``jobs`` that waits, directly or down the chain, for a job
+    that is dead: its id -> that dead job's id (the first found, nearest first). Such a
+    job runs only once the dead one is retried (`dlq retry`)."""
+    found: dict[str, str] = {}
+    for job in jobs:
+        if job.state is not State.PENDING or not job.waiting_for:
+            continue
+        seen: set[str] = set()
+        todo = list(job.waiting_for)
+        while todo:
+            dep_id = todo.pop(0)
+            if dep_id in seen:
+                continue
+            seen.add(dep_id)
+            dep = store.get_job(dep_id)
+            if dep is None:
+                continue
+            if dep.state is State.DEAD:
+                found[job.id] = dep_id
+                break
+            if dep.state is State.PENDING:
+                todo.extend(dep.waiting_for)
+    return found
+
+
 def wait_for(snapshot: Callable[[], list[Job]], timeout: float | None,
-             poll: float = WAIT_POLL) -> tuple[list[Job], bool]:
-    """Read ``snapshot()`` until every job in it is final (completed, dead, cancelled) or
-    ``timeout`` seconds have passed (None: no limit). Returns the last snapshot and whether
-    every job was final in it."""
+             poll: float = WAIT_POLL,
+             stuck: Callable[[list[Job]], bool] | None = None) -> tuple[list[Job], bool]:
+    """Read ``snapshot()`` until every job in it is final (completed, dead, cancelled),
+    ``timeout`` seconds have passed (None: no limit) or ``stuck(jobs)`` says waiting is in
+    vain (a job waits for a dead one). Returns the last snapshot and whether every job was
+    final in it."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         jobs = snapshot()
         done = all(job.state in FINAL_STATES for job in jobs)
         if done or (deadline is not None and time.monotonic() >= deadline):
+            return jobs, done
+        if stuck is not None and stuck(jobs):
             return jobs, done
         pause = poll if deadline is None else min(poll, max(0.0, deadline - time.monotonic()))
         time.sleep(pause)

@@ -63,8 +63,8 @@ def insert_ids(store: Storage, batch: submit.Batch) -> list[str]:
 
 def rerun(store: Storage, job_id: str, given: Mapping[str, Any]) -> Job:
     """A new job from ended job ``job_id`` (completed, dead, cancelled): its command,
-    priority, timeout, max_retries, queue, cwd, env, tags and mutex, the ``given`` fields
-    (the enqueue flags) winning; never its id, dependencies, unique key or run_at, so it is
+    priority, timeout, max_retries, queue, cwd, env, tags, mutex and policies, the ``given``
+    fields (the enqueue flags) winning; never its id, dependencies, unique key or run_at, so it is
     due at once unless ``given`` says otherwise. The new job names ``job_id`` in
     ``rerun_of``. Raises JobNotFound, WrongState for a job that has not ended, or what
     enqueue refuses."""
@@ -85,7 +85,7 @@ def rerun(store: Storage, job_id: str, given: Mapping[str, Any]) -> Job:
 
 def job_fields(job: Job) -> dict[str, Any]:
     """A job's own fields as a JSON job gives them, those `rerun` copies and `edit` keeps:
-    command, priority, timeout, max_retries, queue, cwd, env, tags and mutex (not its id,
+    command, priority, timeout, max_retries, queue, cwd, env, tags, mutex and policies (not its id,
     dependencies, unique key, held or run_at)."""
     fields: dict[str, Any] = {
         "command": job.command, "priority": job.priority, "timeout": job.timeout or 0,
@@ -97,13 +97,14 @@ def job_fields(job: Job) -> dict[str, Any]:
         fields["tags"] = list(job.tags)
     if job.mutex:
         fields["mutex"] = job.mutex
+    fields.update(policies(job))
     return fields
 
 
 # The fields of a JSON job that `edit` changes; the others (id, after, unique_key, held)
 # are the job's identity and links, which it keeps (hold and release change held).
 EDITABLE = ("command", "priority", "timeout", "max_retries", "queue", "cwd", "env", "tags",
-            "run_at", "delay")
+            "run_at", "delay", "success_exit", "no_retry_exit", "deadline", "expires_at")
 
 
 def edit(store: Storage, job_id: str, given: Mapping[str, Any]) -> Job:
@@ -144,6 +145,19 @@ def _edited_columns(spec: JobSpec, given: Mapping[str, Any]) -> dict[str, Any]:
         else:
             changes[key] = getattr(spec, key)
     return changes
+
+
+def policies(job: Job) -> dict[str, Any]:
+    """The policy fields a job gives, as enqueue takes them (those it set only): not
+    expires_at, a time (as run_at) that a rerun made later has most likely passed."""
+    given: dict[str, Any] = {}
+    if job.success_exit:
+        given["success_exit"] = list(job.success_exit)
+    if job.no_retry_exit:
+        given["no_retry_exit"] = list(job.no_retry_exit)
+    if job.deadline is not None:
+        given["deadline"] = job.deadline
+    return given
 
 
 @contextmanager

@@ -120,6 +120,7 @@ def register() -> None:
         control,
         cron_cmd,
         dlq,
+        hooks_cmd,
         init_cmd,
         jobs,
         operator_cmd,
@@ -129,7 +130,7 @@ def register() -> None:
     )
 
     for module in (init_cmd, jobs, run_cmd, control, operator_cmd, workers, queues_cmd, dlq,
-                   config_cmd, cron_cmd):
+                   config_cmd, cron_cmd, hooks_cmd):
         module.register(cli)
     from queuectl.cli import extras
 

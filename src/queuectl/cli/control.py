@@ -12,7 +12,7 @@ from queuectl.cli import bulk
 from queuectl.cli.app import CliContext, json_option, pass_cli_context
 from queuectl.cli.params import duration
 from queuectl.errors import EXIT_FAILURE, EXIT_OK
-from queuectl.models import FINAL_STATES, State
+from queuectl.models import FINAL_STATES, Job, State
 
 CANCEL_ACK_TIMEOUT = 5.0  # seconds cancel waits for a running job's worker to kill it
 
@@ -69,13 +69,24 @@ def wait(cli_ctx: CliContext, job_ids: tuple[str, ...], timeout: float | None,
          as_json: bool) -> int:
     """Block until every job is final; exit 0 only if all completed."""
     store = cli_ctx.store()
-    jobs, done = documents.wait_for(lambda: documents.jobs_now(store, job_ids), timeout)
+    blocked: dict[str, str] = {}
+
+    def stuck(jobs: list[Job]) -> bool:
+        blocked.update(documents.dead_blockers(store, jobs))
+        return bool(blocked)
+
+    jobs, done = documents.wait_for(lambda: documents.jobs_now(store, job_ids), timeout,
+                                    stuck=stuck)
     if as_json:
         output.emit_json(documents.job_docs(jobs))
     else:
         for job in jobs:
             output.line(f"{job.id}\t{job.state}")
-    if not done:
+    if blocked:
+        job_id, dead = next(iter(blocked.items()))
+        output.error(f"job {job_id!r} waits for job {dead!r}, which is dead "
+                     f"(`queuectl dlq retry {dead}` resumes it)")
+    elif not done:
         waiting = sum(job.state not in FINAL_STATES for job in jobs)
         output.error(f"timed out waiting for {waiting} job(s)")
     ok = done and all(job.state is State.COMPLETED for job in jobs)

@@ -17,7 +17,7 @@ from queuectl.cli.app import CliContext, Group, json_option, pass_cli_context
 from queuectl.cli.jobs import parse_env_pairs
 from queuectl.errors import MalformedValue
 from queuectl.localzone import local_zone_name
-from queuectl.models import iso, utcnow
+from queuectl.models import JobSpec, iso, utcnow
 from queuectl.recurring import Cron, CronSpec, check_name
 from queuectl.schedules import CatchUp, Overlap, parse_schedule, zone
 from queuectl.settings import Config
@@ -61,6 +61,13 @@ def cron() -> None:
 @click.option("--cwd", help="Directory to run in (default: the current one).")
 @click.option("-e", "--env", "env_pairs", multiple=True, metavar="KEY=VALUE",
               help="Environment variable for the jobs (repeatable).")
+@click.option("--success-exit", metavar="CODES", help="These exit codes count as success too.")
+@click.option("--no-retry-exit", metavar="CODES",
+              help="These exit codes go to the DLQ at once, without retries.")
+@click.option("--deadline", metavar="DURATION",
+              help="Each job's wall time from its first start over all attempts.")
+@click.option("--expires", metavar="DURATION",
+              help="A tick's job not started this long after it fired never starts.")
 @json_option
 @pass_cli_context
 def add(cli_ctx: CliContext, /, name: str, schedule: str, tz: str | None, overlap: str,
@@ -79,6 +86,7 @@ def add(cli_ctx: CliContext, /, name: str, schedule: str, tz: str | None, overla
         fields["env"] = parse_env_pairs(env_pairs)
     # The limits a schedule leaves open are the config's when each tick fires; checked
     # here against the defaults, as `enqueue` checks them.
+    expires = fields.pop("expires", None)  # a duration after each tick, not a time
     job = specs.build_spec(fields, Config.from_stored({}), specs.current_dir())
     spec = CronSpec(
         name=name, schedule=parsed.text, tz=tz_name, command=job.command,
@@ -87,6 +95,7 @@ def add(cli_ctx: CliContext, /, name: str, schedule: str, tz: str | None, overla
         priority=job.priority, timeout=job.timeout if "timeout" in fields else None,
         queue=job.queue, cwd=job.cwd, env=job.env, jitter=jitter_s,
         alert_after=alert_s,
+        policies=_policies(job, None if expires is None else _positive_duration(expires)),
     )
     added = cli_ctx.store(create=True).cron_add(spec, replace=replace)
     if as_json:
@@ -264,6 +273,32 @@ def _next_run(found: Cron) -> str:
 
 def register(group: click.Group) -> None:
     group.add_command(cron)
+
+
+def _positive_duration(text: str) -> float:
+    """--expires of a schedule: a duration after each tick, more than 0."""
+    from queuectl.errors import InvalidValue
+    from queuectl.timeparse import parse_duration
+
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise InvalidValue(f"invalid expires {text!r}: must be more than 0 seconds")
+    return seconds
+
+
+def _policies(job: JobSpec, expires: float | None = None) -> dict[str, Any] | None:
+    """The policies the flags gave, as their JSON keys (None: none); ``expires``: seconds
+    after each tick."""
+    given: dict[str, Any] = {}
+    if expires is not None:
+        given["expires"] = expires
+    if job.success_exit:
+        given["success_exit"] = list(job.success_exit)
+    if job.no_retry_exit:
+        given["no_retry_exit"] = list(job.no_retry_exit)
+    if job.deadline is not None:
+        given["deadline"] = job.deadline
+    return given or None
 
 
 def _in_words(schedule: str, words: str) -> str:

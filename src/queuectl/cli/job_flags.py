@@ -34,9 +34,21 @@ JOB: tuple[Row, ...] = (
     (("--cwd",), "cwd", "cwd", "text", "Directory to run in (default: the current one)."),
     (("-e", "--env"), "env", "env_pairs", "pair", "Environment variable for the job (repeatable)."),
     (("--after",), "after", "after", "many", "Run only once job ID has completed (repeatable)."),
+    (("--after-any",), "after_any", "after_any", "many",
+     "Run once job ID has ended in any way (repeatable)."),
+    (("--after-failure",), "after_failure", "after_failure", "many",
+     "Run only if job ID ends dead or cancelled (repeatable)."),
     (("--tag",), "tags", "tags", "many", "A tag to find the job by: list --tag (repeatable)."),
     (("--mutex",), "mutex", "mutex", "text",
      "At most one job holding NAME runs at once, on any host."),
+    (("--success-exit",), "success_exit", "success_exit", "text",
+     "These exit codes count as success too: 2,64-78."),
+    (("--no-retry-exit",), "no_retry_exit", "no_retry_exit", "text",
+     "These exit codes go to the DLQ at once, without retries."),
+    (("--deadline",), "deadline", "deadline", "text",
+     "Wall time from the first attempt's start over all attempts: 2h."),
+    (("--expires",), "expires_at", "expires_at", "text",
+     "Never start after this: a duration from now (30m) or an ISO 8601 time."),
 )
 
 # `edit`: the flags of JOB that change a waiting job's fields (not its id or dependencies);
@@ -54,7 +66,8 @@ def _edit_help(field: str, text: str) -> str:
 
 EDIT: tuple[Row, ...] = tuple(
     (names, field, param, kind, _edit_help(field, help_text))
-    for names, field, param, kind, help_text in JOB if field not in ("id", "after"))
+    for names, field, param, kind, help_text in JOB
+    if field not in ("id", "after", "after_any", "after_failure", "mutex"))
 
 # `enqueue` only: a job `run` follows is its own, never a duplicate of another.
 ENQUEUE_ONLY: tuple[Row, ...] = (
@@ -68,8 +81,11 @@ ENQUEUE_ONLY: tuple[Row, ...] = (
 )
 
 METAVARS = {"env": "KEY=VALUE", "after": "ID", "unique_key": "KEY",  # the help's value names
+            "after_any": "ID", "after_failure": "ID",
             "timeout": "DURATION", "delay": "DURATION", "run_at": "TIME", "tags": "TAG",
-            "mutex": "NAME", "on_duplicate": "keep|replace", "debounce": "DURATION"}
+            "success_exit": "CODES", "no_retry_exit": "CODES", "deadline": "DURATION",
+            "expires_at": "WHEN", "mutex": "NAME", "on_duplicate": "keep|replace",
+            "debounce": "DURATION"}
 
 
 def fields_by_flag(rows: tuple[Row, ...]) -> dict[str, str]:

@@ -12,6 +12,7 @@ from queuectl.app import enqueue as submitting
 from queuectl.cli import bulk, job_flags
 from queuectl.cli.app import CliContext, json_option, pass_cli_context
 from queuectl.cli.jobs import job_defaults, options_of, with_job_flags
+from queuectl.cli.params import duration
 
 
 @click.command()
@@ -92,6 +93,21 @@ def release(cli_ctx: CliContext, /, job_ids: tuple[str, ...], as_json: bool, eve
     _print(control.release(cli_ctx.store(), job_ids), as_json)
 
 
+@click.command()
+@click.argument("delay", metavar="DURATION", callback=duration)
+@pass_cli_context
+def snooze(cli_ctx: CliContext, /, delay: float) -> None:
+    """From inside a running job: run it again DURATION after this attempt ends, whatever
+    its exit code, without spending a retry (at most config max-snoozes times).
+
+    \b
+      queuectl snooze 10m    # the data is not there yet: try again later
+    """
+    import os
+
+    control.snooze(cli_ctx.store(), os.environ, delay)
+
+
 def _print(jobs: list[Any], as_json: bool) -> None:
     if as_json:
         output.emit_json(documents.job_docs(jobs))
@@ -101,5 +117,5 @@ def _print(jobs: list[Any], as_json: bool) -> None:
 
 
 def register(group: click.Group) -> None:
-    for command in (rerun, edit, hold, release):
+    for command in (rerun, edit, hold, release, snooze):
         group.add_command(command)

@@ -55,7 +55,7 @@ def list_jobs(store: Storage, state: str | None, queue: str | None, cron: str | 
     chosen = State(state) if state else None
     jobs = documents.list_jobs(store, chosen, queue, limit or None, cron=cron, tags=tags,
                                search=search)
-    render_jobs(jobs, as_json)
+    render_jobs(jobs, as_json, store)
     if limit and len(jobs) == limit and not as_json:
         output.note(f"(the newest {limit}; --limit 0 lists all)")
     searched = documents.searched_part(store, chosen, queue, cron, tags, search, limit or None,
@@ -64,15 +64,18 @@ def list_jobs(store: Storage, state: str | None, queue: str | None, cron: str | 
         output.note(f"(searched the newest {searched:,} jobs only; --limit 0 searches all)")
 
 
-def render_jobs(jobs: list[Job], as_json: bool) -> None:
-    """The jobs as a table, or as one JSON list with ``as_json``."""
+def render_jobs(jobs: list[Job], as_json: bool, store: Storage | None = None) -> None:
+    """The jobs as a table, or as one JSON list with ``as_json``; with ``store``, a job
+    waiting for a dead one says so."""
     if as_json:
         output.emit_json(documents.job_docs(jobs))
         return
     now = utcnow()
+    dead = documents.dead_blockers(store, jobs) if store is not None else {}
     rows = [
-        (j.id, j.state, output.next_run(j, now), f"{j.attempts}/{j.max_retries + 1}", j.priority,
-         j.queue, output.truncate(j.command, 50), iso(j.updated_at), j.last_error or "")
+        (j.id, j.state, output.next_run(j, now, dead.get(j.id)),
+         f"{j.attempts}/{j.max_retries + 1}", j.priority, j.queue,
+         output.truncate(j.command, 50), iso(j.updated_at), j.last_error or "")
         for j in jobs
     ]
     output.table(["ID", "STATE", "NEXT RUN", "TRIES", "PRI", "QUEUE", "COMMAND", "UPDATED",
@@ -94,10 +97,13 @@ def show(store: Storage, job_id: str, as_json: bool) -> None:
     doc["waiting_for"] = " ".join(job.waiting_for) or None
     doc["dependents"] = " ".join(job.dependents or ()) or None
     doc["tags"] = " ".join(job.tags) or None
+    for policy in ("success_exit", "no_retry_exit"):
+        doc[policy] = ",".join(map(str, doc[policy])) or None
     doc["env"] = " ".join(f"{k}={v}" for k, v in (job.env or {}).items()) or None
     doc["timeout"] = None if job.timeout is None else format_duration(job.timeout)
     if job.state in READY_STATES:
-        doc["run_at"] = f"{doc['run_at']} ({output.next_run(job, utcnow())})"
+        dead = documents.dead_blockers(store, [job]).get(job.id)
+        doc["run_at"] = f"{doc['run_at']} ({output.next_run(job, utcnow(), dead)})"
         reason = documents.held_back(store, job)
         if reason:
             doc["held back"] = reason

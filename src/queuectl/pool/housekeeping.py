@@ -35,6 +35,8 @@ PRUNE_BATCH = 50  # jobs
 PRUNE_INTERVAL = 30.0  # seconds between passes once nothing was left to delete
 PRUNE_AGAIN = 1.0  # seconds until the next pass while some are left
 PRUNE_IDLE_BUDGET = 0.5  # seconds an idle worker prunes in one pass (a busy one: one batch)
+EXPIRE_INTERVAL = 1.0  # seconds between a worker's looks for jobs whose expiry has come
+EXPIRE_BATCH = 500  # jobs cancelled as expired per transaction
 
 T = TypeVar("T")
 
@@ -69,6 +71,7 @@ class Housekeeping:
         self._next_tick_at = 0.0  # monotonic: when a schedule's next tick comes, as last asked
         self._next_prune = 0.0  # monotonic: when retention is next applied
         self._next_alert = 0.0  # monotonic: when overdue schedules are next judged
+        self._next_expire = 0.0  # monotonic: when expired jobs are next looked for
 
     # --- recurring jobs ---------------------------------------------------------------------
 
@@ -141,6 +144,25 @@ class Housekeeping:
         # A floor, so that a job due but taken by another worker between a claim and its
         # plan cannot make the worker spin.
         return max(MIN_IDLE, min([*waits, self._longest]))
+
+    # --- expiry ----------------------------------------------------------------------------
+
+    def expire(self) -> None:
+        """Cancel the waiting jobs whose expiry has come, at most every EXPIRE_INTERVAL
+        (between jobs, and while one runs). A store outage skips a pass."""
+        now = time.monotonic()
+        if now < self._next_expire:
+            return
+        self._next_expire = now + EXPIRE_INTERVAL
+        try:
+            expired = self._call(lambda: self.store.expire_jobs(EXPIRE_BATCH))
+        except StoreUnavailable as exc:
+            log.warning("could not cancel expired jobs: %s", exc)
+            return
+        for job_id in expired:
+            log.info("job %s expired before it started: cancelled", job_id)
+        if len(expired) == EXPIRE_BATCH:
+            self._next_expire = 0.0  # more to come: the next pass goes on at once
 
     # --- retention --------------------------------------------------------------------------
 

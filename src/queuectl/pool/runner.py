@@ -76,18 +76,24 @@ class RunSpec:
     env: Mapping[str, str]
     timeout: float | None  # seconds; None or 0: no limit
     max_log_bytes: int
+    stdin: bytes | None = None  # what the command reads on stdin (None: /dev/null)
 
     @classmethod
     def of(cls, job: Job, base_env: Mapping[str, str], worker_id: str,
-           max_log_bytes: int) -> RunSpec:
+           max_log_bytes: int, given: Mapping[str, str] | None = None,
+           stdin: bytes | None = None) -> RunSpec:
         """A job's attempt: the worker's environment with the job's own over it, and the
-        variables that tell the command which job, attempt and worker it is (and a
-        schedule's job its schedule and tick)."""
+        variables that tell the command which job, attempt and worker it is (a schedule's
+        job its schedule and tick; ``given``: the worker's store and snooze file, for
+        `queuectl snooze`)."""
         env = {**base_env, **(job.env or {}), "QUEUECTL_JOB_ID": job.id,
-               "QUEUECTL_ATTEMPT": str(job.last_attempt), "QUEUECTL_WORKER_ID": worker_id}
+               "QUEUECTL_ATTEMPT": str(job.last_attempt), "QUEUECTL_WORKER_ID": worker_id,
+               **(given or {})}
         if job.cron is not None:
             env.update(job_env(job.id, job.cron, job.created_at))
-        return cls(job.command, job.cwd, env, job.timeout or None, max_log_bytes)
+        from queuectl.transitions import time_left  # (imported by the worker already)
+
+        return cls(job.command, job.cwd, env, time_left(job), max_log_bytes, stdin)
 
 
 @dataclass
@@ -165,6 +171,7 @@ def _spawn(spec: RunSpec) -> tuple[int, int, frozenset[int]]:
     global _home_fd
     if _home_fd is None:
         _home_fd = _seal_inherited_fds()
+    stdin = _devnull() if spec.stdin is None else _stdin_file(spec.stdin)
     read_fd, write_fd = os.pipe()  # both close-on-exec; dup2 clears it on the child's 1 and 2
     try:
         try:
@@ -172,7 +179,7 @@ def _spawn(spec: RunSpec) -> tuple[int, int, frozenset[int]]:
         except OSError as exc:
             raise _BadCwd(exc.errno, exc.strerror) from None
         try:
-            actions = [(os.POSIX_SPAWN_DUP2, _devnull(), 0), (os.POSIX_SPAWN_DUP2, write_fd, 1),
+            actions = [(os.POSIX_SPAWN_DUP2, stdin, 0), (os.POSIX_SPAWN_DUP2, write_fd, 1),
                        (os.POSIX_SPAWN_DUP2, write_fd, 2)]
             mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
             try:
@@ -190,7 +197,20 @@ def _spawn(spec: RunSpec) -> tuple[int, int, frozenset[int]]:
         raise
     finally:
         os.close(write_fd)
+        if spec.stdin is not None:
+            os.close(stdin)
     return pid, read_fd, raced
+
+
+def _stdin_file(data: bytes) -> int:
+    """A descriptor of an unnamed file holding ``data``, read from its start."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as held:
+        fd = os.dup(held.fileno())  # close-on-exec, as dup makes it; outlives the file object
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 _devnull_fd: int | None = None

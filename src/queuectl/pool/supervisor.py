@@ -321,7 +321,8 @@ def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds:
 
     try:
         return Worker(store, queues, supervisor_fd, job_group=job_group, relayed=relayed,
-                      recovery_clock=recovery_clock, worker_id=worker_id).run(on_ready=ready)
+                      recovery_clock=recovery_clock, worker_id=worker_id,
+                      url=url).run(on_ready=ready)
     finally:
         store.close()
 

@@ -26,13 +26,17 @@ claim → run → finish, without signal handlers or a supervisor.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import select
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 
 from queuectl import retry
 from queuectl.errors import LostLease, StoreUnavailable
@@ -45,6 +49,7 @@ from queuectl.models import (
     Outcome,
     State,
     WorkerInfo,
+    replaced_job,
     utcnow,
 )
 from queuectl.pool.clocks import Clocks
@@ -56,10 +61,10 @@ from queuectl.pool.relay import EVENTS, WorkerSide, drain
 from queuectl.pool.runner import CHECK_INTERVAL, Action, Hooks, RunSpec, run
 from queuectl.pool.stop import StopLevel, StopSignals
 from queuectl.pool.store_calls import STORE_RETRY_MAX, StoreCalls, outage_fields
-from queuectl.settings import Config
+from queuectl.settings import ENV_DB, SNOOZE_FILE_ENV, Config
 from queuectl.storage.base import Listener, Storage
 from queuectl.storage.liveness import HOST_ID, PID_SCOPE
-from queuectl.transitions import after_attempt
+from queuectl.transitions import after_attempt, after_snooze, at_claim, judged
 
 IDLE_POLL = 5.0  # seconds: longest idle sleep (a safety net: wake-ups and due times come first)
 MAX_HEARTBEAT = 5.0  # seconds; heartbeats come at least 3 times per lease
@@ -83,8 +88,11 @@ class Worker:
         relayed: WorkerSide | None = None,
         recovery_clock: RecoveryClock | None = None,
         clocks: Clocks | None = None,
+        url: str | None = None,
     ) -> None:
         self.store = store
+        self.url = url  # given to each job (QUEUECTL_DB), for `queuectl snooze`
+        self._snooze_dir: str | None = None  # made when the first job runs
         clocks = clocks or Clocks()
         # Under a supervisor that listens for the pool (pool/relay.py): the store's
         # wake-ups come over the supervisor's pipe, and no LISTEN of our own is opened.
@@ -258,6 +266,9 @@ class Worker:
                 self.store.unregister_worker(self.id)
             except StoreUnavailable as exc:  # the lease will tell the others we are gone
                 log.warning("could not unregister: %s", exc, extra=outage_fields(exc))
+            if self._snooze_dir is not None:
+                shutil.rmtree(self._snooze_dir, ignore_errors=True)
+                self._snooze_dir = None
             log.info("worker %s stopped", self.id, extra={"event": "worker_stopped"})
 
     def _loop(self) -> None:
@@ -278,6 +289,7 @@ class Worker:
             if job is None and plan is None and self.level == StopLevel.NONE:
                 job, plan = _split(self._claim())
             self.housekeeping.prune(idle=job is None)
+            self.housekeeping.expire()
             if job is not None:
                 self._took(job)
                 asked_again = False
@@ -439,6 +451,12 @@ class Worker:
         # claimed by the last one's finish was never woken for.
         self._on_wake(select.select(self.fds, [], [], 0)[0])
         started = time.monotonic()
+        if not self._job_lost:
+            job = self._start_deadline(job)
+            stop = at_claim(job)
+            if stop is not None:  # expired, or past its deadline: never started
+                self._end_unstarted(job, *stop)
+                return None
         if self._job_lost:  # cancelled between its claim and now: never started
             result = AttemptResult(Outcome.CANCELLED, error=CANCELLED_EARLY)
         else:
@@ -446,8 +464,11 @@ class Worker:
             result = self._run(job)
         if self.job_group is not None:
             self.job_group(0)
+        ended_at = None
+        if job.deadline_at is not None and job.started_at is not None:
+            ended_at = job.started_at + timedelta(seconds=time.monotonic() - started)
         try:
-            final, nxt = self._finish(job, result)
+            final, nxt = self._finish(job, result, ended_at)
         finally:
             self.current = None
             self._job_lost = False
@@ -456,6 +477,29 @@ class Worker:
         else:
             say_finished(self._job_lines, job, final, time.monotonic() - started, result)
         return nxt
+
+    def _start_deadline(self, job: Job) -> Job:
+        """The job with its deadline_at: set in the store as its first attempt starts."""
+        if job.deadline is None or job.deadline_at is not None:
+            return job
+        try:
+            at = self.calls.call(lambda: self.store.start_deadline(job, self.id))
+        except StoreUnavailable:  # counted from this start, and stored at the next one
+            assert job.started_at is not None
+            at = job.started_at + timedelta(seconds=job.deadline)
+        return job if at is None else replaced_job(job, deadline_at=at)
+
+    def _end_unstarted(self, job: Job, state: State, error: str) -> None:
+        """End a claimed job that must not start (see transitions.at_claim)."""
+        try:
+            ended = self.calls.retrying(
+                lambda: self.store.end_unstarted(job, self.id, state, error))
+        finally:
+            self.current = None
+            self._job_lost = False
+        if ended:
+            log.info("job %s not started: %s", job.id, error,
+                     extra={"event": "job_not_started", "job": job.id, "error": error})
 
     def _say_lost(self, job: Job, result: AttemptResult) -> None:
         """One line for a job whose end was not ours to record: its row says why. A cancel
@@ -483,7 +527,13 @@ class Worker:
         """The runner never raises once the command has started (it kills it first), so
         whatever fails here failed before: the attempt never started."""
         try:
-            spec = RunSpec.of(job, self._base_env, self.id, self.config().max_log_bytes)
+            given, stdin = self._given_env(), None
+            if job.hook:  # a hook's job: what happened, and to which job
+                given["QUEUECTL_EVENT"] = job.hook.get("event", "")
+                given["QUEUECTL_EVENT_JOB"] = job.hook.get("job", "")
+                stdin = self._event_document(job.hook.get("job", ""))
+            spec = RunSpec.of(job, self._base_env, self.id, self.config().max_log_bytes,
+                              given, stdin)
             hooks = self._hooks(job)
         except Exception as exc:  # noqa: BLE001 - recorded, never lost
             log.exception("cannot start job %s", job.id,
@@ -491,8 +541,47 @@ class Worker:
             return AttemptResult(Outcome.NOT_STARTED, error=f"cannot start: {exc}")
         return run(spec, hooks)
 
+    def _event_document(self, job_id: str) -> bytes:
+        """The `show --json` document of a hook's event job, as it is now ({} if gone)."""
+        import json
+
+        from queuectl.app.documents import job_with_attempts
+        from queuectl.errors import JobNotFound
+
+        try:
+            doc = self.calls.call(lambda: job_with_attempts(self.store, job_id)).to_dict()
+        except JobNotFound:
+            doc = {}
+        return json.dumps(doc, ensure_ascii=False).encode("utf-8", "surrogateescape") + b"\n"
+
+    def _given_env(self) -> dict[str, str]:
+        """What a job's environment tells `queuectl snooze`: the store, and this worker's
+        snooze file (cleared before each attempt)."""
+        if self._snooze_dir is None:
+            self._snooze_dir = tempfile.mkdtemp(prefix="queuectl-worker-")  # private: 0700
+        path = os.path.join(self._snooze_dir, "snooze")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        given = {SNOOZE_FILE_ENV: path}
+        if self.url is not None:
+            given[ENV_DB] = self.url
+        return given
+
+    def _snoozed(self) -> float | None:
+        """Seconds the attempt that just ended asked to snooze (None: it did not)."""
+        if self._snooze_dir is None:
+            return None
+        path = os.path.join(self._snooze_dir, "snooze")
+        try:
+            with open(path, encoding="ascii") as told:
+                text = told.read()
+            os.unlink(path)
+            return float(text)
+        except (OSError, ValueError):
+            return None
+
     def _finish(
-        self, job: Job, result: AttemptResult
+        self, job: Job, result: AttemptResult, ended_at: datetime | None = None,
     ) -> tuple[Job | None, Job | IdlePlan | None]:
         """(the finished job, or None if it was taken from us; the next job or the plan,
         if a claim was made).
@@ -505,7 +594,11 @@ class Worker:
         claim = self.level == StopLevel.NONE and self._also_held is None and self._fresh()
         # Where the job goes is ours to say (pure policy, the config as now); the store
         # applies it, guarded, in its own transaction.
-        step = after_attempt(job, result, self.policy)
+        result = judged(job, result)  # (the attempt's row says succeeded for a success code)
+        snoozed = self._snoozed()
+        step = None if snoozed is None else after_snooze(job, result, snoozed)
+        if step is None:
+            step = after_attempt(job, result, self.policy, ended_at)
         delay = 0.1
         while True:
             try:
@@ -536,6 +629,7 @@ class Worker:
                 if self.level >= StopLevel.ABORT:
                     return Action.ABORT
                 self.housekeeping.fire_ticks_while_busy()
+                self.housekeeping.expire()
                 if self._maybe_heartbeat():  # (it read what check_in would)
                     return Action.CANCEL if self._job_lost else Action.CONTINUE
                 if self._job_lost:

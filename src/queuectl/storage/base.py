@@ -23,6 +23,7 @@ from queuectl.models import (
     Attempt,
     AttemptResult,
     CheckIn,
+    Hook,
     IdlePlan,
     Job,
     JobSpec,
@@ -51,7 +52,8 @@ if TYPE_CHECKING:
 
 # The fields of a waiting job that `edit` may change (Storage.edit), as Job names them.
 EDITABLE_COLUMNS = ("command", "priority", "timeout", "max_retries", "queue", "cwd", "env",
-                    "tags", "run_at", "run_at_fixed")
+                    "tags", "run_at", "run_at_fixed", "success_exit", "no_retry_exit",
+                    "deadline", "expires_at")
 
 
 @record(frozen=True)
@@ -503,6 +505,46 @@ class Storage(ABC):
         one short transaction; returns how many went (fewer than ``limit``: none is left).
         Finding them takes no lock, so a batch holds the store only while it deletes.
         Safe to run from many workers at once. A job that a waiting job depends on is kept."""
+
+    @abstractmethod
+    def start_deadline(self, job: Job, worker_id: str) -> datetime | None:
+        """As the first attempt of a job with a ``deadline`` starts (``job`` as claimed,
+        without ``deadline_at``): set when the deadline passes (its start + the deadline)
+        and return it; None when the job is no longer this attempt of ``worker_id``'s."""
+
+    @abstractmethod
+    def end_unstarted(self, job: Job, worker_id: str, state: State, error: str) -> bool:
+        """End a claimed job that must not start (``job`` as claimed): to ``state``
+        (cancelled or dead) with last_error ``error``, no attempt recorded (its number is
+        given back); a cancel cancels what waits on it, as ``cancel`` does. Guarded: False
+        when the job is no longer this attempt of ``worker_id``'s."""
+
+    @abstractmethod
+    def snooze(self, job_id: str, attempt: int, max_snoozes: int) -> int:
+        """Count a snooze asked by attempt ``attempt`` of running job ``job_id``; returns
+        its snoozes so far. Raises JobNotFound, WrongState (not running, or running another
+        attempt), or InvalidValue when it has snoozed ``max_snoozes`` times; nothing is
+        written then."""
+
+    @abstractmethod
+    def expire_jobs(self, limit: int) -> list[str]:
+        """Cancel at most ``limit`` waiting (pending, failed) jobs whose ``expires_at`` has
+        come, with last_error ``expired``, and what waits on them, in one short
+        transaction; returns their ids. Finding them takes no lock; safe from many workers
+        at once."""
+
+    @abstractmethod
+    def hook_add(self, hook: Hook, replace: bool = False) -> bool:
+        """Store ``hook``; False (nothing written) when its name is taken and not
+        ``replace``."""
+
+    @abstractmethod
+    def hooks(self) -> list[Hook]:
+        """Every hook, by name."""
+
+    @abstractmethod
+    def hook_remove(self, name: str) -> bool:
+        """Delete hook ``name``; False when there is none."""
 
     @abstractmethod
     def request_stop(self) -> list[str]:

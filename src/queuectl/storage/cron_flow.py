@@ -92,6 +92,7 @@ def upsert_params(spec: CronSpec, now_ms: int, replace: bool) -> dict[str, Any]:
         "jitter_ms": round(spec.jitter * 1000) if spec.jitter else None,
         "alert_after_ms": round(spec.alert_after * 1000) if spec.alert_after else None,
         "next_run_at": next_run_ms(spec, now_ms), "now": now_ms, "replace": replace,
+        "policies": json.dumps(spec.policies) if spec.policies else None,
     }
 
 
@@ -103,7 +104,18 @@ def spec_from_row(row: Mapping[str, Any]) -> CronSpec:
         queue=row["queue"], cwd=row["cwd"], env=json.loads(row["env"]) if row["env"] else None,
         jitter=row["jitter_ms"] / 1000 if row["jitter_ms"] else None,
         alert_after=row["alert_after_ms"] / 1000 if row["alert_after_ms"] else None,
+        policies=_policies(row),
     )
+
+
+def _policies(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The schedule's policies column (a JSON object; absent from a row read through a
+    function older than the column, NULL: none)."""
+    try:
+        value = row["policies"]
+    except (KeyError, IndexError):
+        return None
+    return json.loads(value) if value else None
 
 
 def cron_from_row(row: Mapping[str, Any]) -> Cron:

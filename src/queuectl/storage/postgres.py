@@ -167,9 +167,10 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
     def _list(self, values: Sequence[str | int]) -> Any:
         return list(values)
 
-    def _edges(self, edges: Sequence[tuple[str, str, int]]) -> Params:
+    def _edges(self, edges: Sequence[tuple[str, str, int, str]]) -> Params:
         return {"job_ids": [e[0] for e in edges], "depends_on": [e[1] for e in edges],
-                "positions": [e[2] for e in edges]}  # unnest reads them side by side
+                "positions": [e[2] for e in edges],
+                "kinds": [e[3] for e in edges]}  # unnest reads them side by side
 
     def _jobs(self, conn: Conn, name: str, params: Params) -> list[Job]:
         cur = conn.cursor(row_factory=dict_row)
@@ -249,7 +250,12 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
                 "held": [spec.held for _, spec in given],
                 "tags": [json.dumps(list(spec.tags)) if spec.tags else None
                          for _, spec in given],
-                "mutex": [spec.mutex for _, spec in given]}
+                "mutex": [spec.mutex for _, spec in given],
+                "success_exit": [_codes(spec.success_exit) for _, spec in given],
+                "no_retry_exit": [_codes(spec.no_retry_exit) for _, spec in given],
+                "deadline": [spec.deadline for _, spec in given],
+                "expires_at": [None if spec.expires_at is None else to_ms(spec.expires_at)
+                               for _, spec in given]}
 
     def _claim_in(
         self, conn: Conn, worker_id: str, queues: Sequence[str] | None, clock: Params
@@ -330,3 +336,8 @@ def _columns(specs: Sequence[JobSpec], ids: list[str]) -> Params:
         "env": [json.dumps(s.env) if s.env else None for s in specs],
         "run_at": [to_ms(s.run_at) if s.run_at else None for s in specs],
     }
+
+
+def _codes(codes: Sequence[int | str]) -> str | None:
+    """An exit-code list column: a JSON array, NULL when empty."""
+    return json.dumps(list(codes)) if codes else None

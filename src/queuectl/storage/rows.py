@@ -53,6 +53,11 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         False, None, (), (), None,  # duplicate, attempts_log, after, waiting_for, dependents
         _added(row, "rerun_of"), bool(_added(row, "held")), _tags(_added(row, "tags")),
         _added(row, "mutex"),
+        _codes(_added(row, "success_exit")), _codes(_added(row, "no_retry_exit")),
+        _added(row, "deadline"), from_ms(_added(row, "expires_at")),
+        from_ms(_added(row, "deadline_at")), _added(row, "snoozes") or 0,
+        (), (),  # after_any, after_failure (read with the dependencies)
+        _hook(_added(row, "hook")),
     ))
 
 
@@ -62,7 +67,8 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
 CLAIMED_COLUMNS = ("id", "command", "state", "attempts", "max_retries", "priority", "timeout",
                    "queue", "run_at", "created_at", "updated_at", "started_at",
                    "finished_at", "exit_code", "last_error", "worker", "cwd", "env", "runs",
-                   "cron", "unique_key", "rerun_of", "held", "tags")
+                   "cron", "unique_key", "rerun_of", "held", "tags", "success_exit",
+                   "no_retry_exit", "deadline", "expires_at", "deadline_at", "hook")
 _STATES = {str(state): state for state in State}  # a dict lookup, not the enum's call
 
 
@@ -70,7 +76,8 @@ def claimed_job(row: Sequence[Any]) -> Job:
     """A row of CLAIMED_COLUMNS as a Job (as job_from_row reads the same columns)."""
     (job_id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
      created_at, updated_at, started_at, finished_at, exit_code, last_error, worker, cwd,
-     env, runs, cron, unique_key, rerun_of, held, tags) = row
+     env, runs, cron, unique_key, rerun_of, held, tags, success_exit, no_retry_exit, deadline,
+     expires_at, deadline_at, hook) = row
     return job_from_values((
         job_id, command, _STATES[state], attempts, max_retries, priority, timeout, queue,
         ms(run_at), ms(created_at), ms(updated_at), from_ms(started_at), from_ms(finished_at),
@@ -79,12 +86,30 @@ def claimed_job(row: Sequence[Any]) -> Job:
         False, None, (), (), None,  # duplicate, attempts_log, after, waiting_for, dependents
         rerun_of, bool(held), _tags(tags),
         None,  # mutex: not among the claimed columns (a worker runs a job without it)
+        # (policies are rare: each read only when set, a claim being the hot path)
+        _codes(success_exit) if success_exit else (),
+        _codes(no_retry_exit) if no_retry_exit else (), deadline,
+        None if expires_at is None else ms(expires_at),
+        None if deadline_at is None else ms(deadline_at),
+        0,  # snoozes: not claimed (the worker never reads it)
+        (), (),  # after_any, after_failure
+        _hook(hook) if hook else None,
     ))
 
 
 def _tags(value: str | None) -> tuple[str, ...]:
     """The tags column (a JSON array, NULL: none) as the job's tags."""
     return tuple(json.loads(value)) if value else ()
+
+
+def _codes(value: str | None) -> tuple[int | str, ...]:
+    """An exit-code list column (a JSON array, NULL: none) as given."""
+    return tuple(json.loads(value)) if value else ()
+
+
+def _hook(value: str | None) -> dict[str, str] | None:
+    """The hook column (a JSON object, NULL: not a hook's job)."""
+    return json.loads(value) if value else None
 
 
 def _cron_of(row: Mapping[str, Any]) -> str | None:
@@ -179,6 +204,9 @@ def inserted_job(spec: JobSpec, job_id: str, created: datetime) -> Job:
         queue=spec.queue, run_at=created if spec.run_at is None else ms(to_ms(spec.run_at)),
         created_at=created, updated_at=created, cwd=spec.cwd, env=spec.env or None,
         rerun_of=spec.rerun_of, held=spec.held, tags=spec.tags, mutex=spec.mutex,
+        success_exit=spec.success_exit, no_retry_exit=spec.no_retry_exit,
+        deadline=spec.deadline,
+        expires_at=None if spec.expires_at is None else ms(to_ms(spec.expires_at)),
     )
 
 

@@ -44,6 +44,7 @@ from queuectl.models import (
     FINAL_STATES,
     READY_STATES,
     Attempt,
+    Hook,
     IdlePlan,
     Job,
     JobSpec,
@@ -78,7 +79,8 @@ def gives_more(spec: JobSpec) -> bool:
     """Whether a new job gives a field that insert_job leaves at its default (mark_given
     sets it)."""
     return (spec.rerun_of is not None or spec.held or bool(spec.tags)
-            or spec.mutex is not None)
+            or spec.mutex is not None or bool(spec.success_exit) or bool(spec.no_retry_exit)
+            or spec.deadline is not None or spec.expires_at is not None)
 
 
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
@@ -149,15 +151,16 @@ def like_pattern(text: str | None) -> str | None:
 
 def _edit_params(changes: Mapping[str, Any]) -> Params:
     """edit_job's parameters: for each editable column, whether it changes (``set_NAME``)
-    and its new value as the column keeps it (times in epoch ms, env and tags as JSON)."""
+    and its new value as the column keeps it (times in epoch ms; env, tags and exit-code
+    lists as JSON, NULL when empty)."""
     params: Params = {}
     for name in EDITABLE_COLUMNS:
         value = changes.get(name)
         if name == "env":
             value = json.dumps(value) if value else None
-        elif name == "tags":
+        elif name in ("tags", "success_exit", "no_retry_exit"):
             value = json.dumps(list(value), ensure_ascii=False) if value else None
-        elif name == "run_at" and value is not None:
+        elif name in ("run_at", "expires_at") and value is not None:
             value = to_ms(value)
         params[f"set_{name}"] = name in changes
         params[name] = value
@@ -201,7 +204,7 @@ class SqlStore(Storage, Generic[C]):
         """A list of texts (or of integers) as one bound parameter."""
 
     @abstractmethod
-    def _edges(self, edges: Sequence[tuple[str, str, int]]) -> Params:
+    def _edges(self, edges: Sequence[tuple[str, str, int, str]]) -> Params:
         """insert_dependencies' parameters for (job id, dependency id, position) edges,
         bound so that the statement reads them in one pass."""
 
@@ -249,6 +252,12 @@ class SqlStore(Storage, Generic[C]):
         """mark_given's parameters for (job id, spec) pairs (see the dialect's SQL)."""
 
     # --- plumbing ------------------------------------------------------------------------
+
+    def _wake_for_hooks(self, conn: C) -> None:
+        """After a change that no worker made (a cancel, an expiry): if some hook may
+        have enqueued a job in it, wake idle workers to claim it."""
+        if conn.execute(self._q["hook_list"]).fetchone() is not None:
+            self._wake(conn, "work")
 
     def _mark_given(self, conn: C, specs: Sequence[JobSpec], ids: Sequence[str]) -> None:
         """In the insert's transaction, after its dependencies are recorded: the fields
@@ -537,6 +546,7 @@ class SqlStore(Storage, Generic[C]):
             holders = [job.worker for job in done if job.worker and job.started_at]
             if holders:
                 self._wake(conn, "cancel", [w for w in holders if w])
+            self._wake_for_hooks(conn)
         return self._with_dependencies(done)
 
     def retry_dead(self, job_ids: Sequence[str] | None) -> list[Job]:
@@ -658,6 +668,32 @@ class SqlStore(Storage, Generic[C]):
                     raise JobNeeded(job_id, states[job_id], row[0] if row else "?")
             self._delete_jobs(conn, wanted)
         return wanted
+
+    def hook_add(self, hook: Hook, replace: bool = False) -> bool:
+        params = {"name": hook.name, "events": json.dumps(list(hook.on)),
+                  "command": hook.command, "queue": hook.queue, "cron": hook.cron,
+                  "cwd": hook.cwd, **self._clock()}
+        with self._write() as conn:
+            name = "hook_replace" if replace else "hook_insert"
+            if conn.execute(self._q[name], params).fetchone() is None:
+                return False
+            conn.execute(self._q["hooks_on"])  # (the trigger lives while some hook does)
+            return True
+
+    def hooks(self) -> list[Hook]:
+        return [Hook(name=row[0], on=tuple(json.loads(row[1])), command=row[2],
+                     queue=row[3], cron=row[4], cwd=row[5])
+                for row in self._read("hook_list")]
+
+    def hook_remove(self, name: str) -> bool:
+        if unmatchable(name):
+            return False
+        with self._write() as conn:
+            if conn.execute(self._q["hook_delete"], {"name": name}).fetchone() is None:
+                return False
+            if not conn.execute(self._q["hook_list"]).fetchall():
+                conn.execute(self._q["hooks_off"])  # the last one: no trigger per job
+            return True
 
     def prune_finished(self, older_than: float, limit: int) -> int:
         params = {"older_ms": int(older_than * 1000), "limit": limit, **self._clock()}

@@ -6,15 +6,18 @@ from __future__ import annotations
 import json
 from abc import abstractmethod
 from collections.abc import Sequence
+from datetime import datetime
 
-from queuectl.errors import LostLease
+from queuectl.errors import InvalidValue, JobNotFound, LostLease, WrongState
 from queuectl.models import (
     AttemptResult,
     CheckIn,
     IdlePlan,
     Job,
     Output,
+    State,
     WorkerInfo,
+    from_ms,
 )
 from queuectl.storage.base import NOTHING_LOST, Lost, Recovered
 from queuectl.storage.rows import check_in_from_row, check_in_params, end_params
@@ -88,6 +91,57 @@ class SqlWorkers(SqlStore[C]):
                 # (PostgreSQL: a job taken over, with nothing claimed, leaves no row to carry it.)
                 nxt = self._plan_in(conn, claim_queues, clock)
             return done, nxt
+
+    def start_deadline(self, job: Job, worker_id: str) -> datetime | None:
+        params = {"id": job.id, "worker": worker_id, "number": job.last_attempt}
+        with self._write_statement() as conn:
+            row = conn.execute(self._q["start_deadline"], params).fetchone()
+        return None if row is None else from_ms(row[0])
+
+    def end_unstarted(self, job: Job, worker_id: str, state: State, error: str) -> bool:
+        params = {"id": job.id, "worker": worker_id, "number": job.last_attempt,
+                  "state": str(state), "error": error, **self._clock()}
+        with self._write() as conn:
+            if conn.execute(self._q["end_unstarted"], params).fetchone() is None:
+                return False
+            if state is State.CANCELLED:
+                self._cancel_dependents(conn, [job.id])
+            self._wake(conn, "work")  # a place it held in a limited queue is free
+        return True
+
+    def snooze(self, job_id: str, attempt: int, max_snoozes: int) -> int:
+        params = {"id": job_id, "number": attempt, "max": max_snoozes}
+        with self._write() as conn:
+            row = conn.execute(self._q["snooze_job"], params).fetchone()
+            if row is not None:
+                return int(row[0])
+            found = self._jobs(conn, "get_job", {"id": job_id})
+        if not found:
+            raise JobNotFound(job_id)
+        job = found[0]
+        if job.state is not State.PROCESSING or job.last_attempt != attempt:
+            raise WrongState(job_id, f"{job.state} (attempt {job.last_attempt})",
+                             f"running attempt {attempt}")
+        raise InvalidValue(f"job {job_id!r} has snoozed {job.snoozes} times: at most "
+                           f"{max_snoozes} (config max-snoozes)")
+
+    def expire_jobs(self, limit: int) -> list[str]:
+        found = [row[0] for row in self._read("expiring_ids", {"limit": limit,
+                                                               **self._clock()})]
+        if not found:
+            return []
+        with self._write() as conn:
+            params = {"ids": self._list(found), **self._clock()}
+            expired = [row[0] for row in conn.execute(self._q["expire_jobs"], params)]
+            if expired:
+                self._cancel_dependents(conn, expired)
+                self._wake_for_hooks(conn)
+        return expired
+
+    def _cancel_dependents(self, conn: C, job_ids: list[str]) -> None:
+        """What waits on cancelled ``job_ids`` can never run: cancelled too."""
+        params = {"ids": self._list(job_ids), **self._clock()}
+        conn.execute(self._q["cancel_dependents"], params).fetchall()
 
     def save_output(self, job_id: str, attempt: int, data: bytes, dropped: int) -> None:
         params = {"id": job_id, "number": attempt, "output": data, "dropped": dropped}

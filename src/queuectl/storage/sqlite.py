@@ -100,8 +100,8 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
     def _list(self, values: Sequence[str | int]) -> Any:
         return json.dumps(list(values))  # read back by json_each
 
-    def _edges(self, edges: Sequence[tuple[str, str, int]]) -> Params:
-        return {"edges": json.dumps(edges)}  # one array of triples: one json_each pass
+    def _edges(self, edges: Sequence[tuple[str, str, int, str]]) -> Params:
+        return {"edges": json.dumps(edges)}  # one array of rows: one json_each pass
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -278,8 +278,11 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
         return {"rows": json.dumps(rows, ensure_ascii=False), "now": now}
 
     def _given_params(self, given: Sequence[tuple[str, JobSpec]]) -> Params:
-        """mark_given's rows: [id, rerun_of, held, tags, mutex] each, as one JSON array."""
-        rows = [(job_id, spec.rerun_of, int(spec.held), list(spec.tags) or None, spec.mutex)
+        """mark_given's rows: [id, rerun_of, held, tags, mutex, success_exit, no_retry_exit,
+        deadline, expires_at] each, as one JSON array."""
+        rows = [(job_id, spec.rerun_of, int(spec.held), list(spec.tags) or None, spec.mutex,
+                 list(spec.success_exit) or None, list(spec.no_retry_exit) or None,
+                 spec.deadline, None if spec.expires_at is None else to_ms(spec.expires_at))
                 for job_id, spec in given]
         return {"rows": json.dumps(rows, ensure_ascii=False)}
 

@@ -70,6 +70,9 @@ def open_file(path: str, durable: bool) -> tuple[sqlite3.Connection, bool]:
         conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
         conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT}")
         conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
+        # A job cancelled by a trigger fires the triggers of its own dependents in turn
+        # (dependencies by outcome: migrations/0021).
+        conn.execute("PRAGMA recursive_triggers = ON")
         _migrate(conn, path)
         wal = conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     except sqlite3.Error as exc:

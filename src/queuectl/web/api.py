@@ -121,6 +121,13 @@ class Api:
             return act(store, [job_id])[0].to_dict()
         return control.cancel(store, [job_id])[0].to_dict()
 
+    async def hooks(self, request: Request) -> Response:
+        """GET /api/hooks: `hook list --json`."""
+        from queuectl.app import hooks
+
+        found = await self.pool.run(hooks.listed)
+        return JSONResponse(hooks.docs(found))
+
     async def queues(self, request: Request) -> Response:
         """GET /api/queues: `queue list --json`."""
         infos = await self.pool.run(documents.queues)

@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from queuectl import output
-from queuectl.app import documents
+from queuectl.app import documents, hooks
 from queuectl.errors import StoreUnavailable
 from queuectl.models import FINAL_STATES, State, iso
 from queuectl.settings import redact_url
@@ -112,6 +112,11 @@ class Pages:
         return self.render(request, name, p=data, nav="dlq")
 
 
+    async def hooks(self, request: Request) -> Response:
+        found = await self.pool.run(hooks.listed)
+        name = "_hooks.html" if _fragment(request) else "hooks.html"
+        return self.render(request, name, hooks=found, nav="hooks")
+
     async def queues(self, request: Request) -> Response:
         infos = await self.pool.run(documents.queues)
         name = "_queues.html" if _fragment(request) else "queues.html"
@@ -165,6 +170,7 @@ def create_app(url: str, token: str | None, stopping: threading.Event | None = N
         Route("/dlq", pages.dlq),
         Route("/cron", pages.cron),
         Route("/queues", pages.queues),
+        Route("/hooks", pages.hooks),
         Route("/events", events.endpoint(pool, stopping or threading.Event())),
         Route("/api/status", api.status),
         Route("/api/jobs", api.jobs),
@@ -174,6 +180,7 @@ def create_app(url: str, token: str | None, stopping: threading.Event | None = N
         Route("/api/cron", cron_api.list),
         Route("/api/cron/{rest:path}", cron_api.act, methods=["POST"]),
         Route("/api/queues", api.queues),
+        Route("/api/hooks", api.hooks),
         Route("/api/queues/{rest:path}", api.queue, methods=["POST"]),
         Route("/metrics", metrics),
         Route("/healthz", healthz),

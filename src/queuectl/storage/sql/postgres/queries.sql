@@ -120,6 +120,8 @@ SELECT claimed.id, claimed.command, claimed.state, claimed.attempts, claimed.max
        claimed.updated_at, claimed.started_at, claimed.finished_at, claimed.exit_code,
        claimed.last_error, claimed.worker, claimed.cwd, claimed.env, claimed.runs,
        claimed.cron, claimed.unique_key, claimed.rerun_of, claimed.held, claimed.tags,
+       claimed.success_exit, claimed.no_retry_exit, claimed.deadline,
+       claimed.expires_at, claimed.deadline_at, claimed.hook,
        CASE WHEN claimed.id IS NULL THEN queuectl_idle_plan(NULL) END AS plan
 FROM (VALUES (1)) AS one LEFT JOIN claimed ON true
 
@@ -131,6 +133,8 @@ SELECT claimed.id, claimed.command, claimed.state, claimed.attempts, claimed.max
        claimed.updated_at, claimed.started_at, claimed.finished_at, claimed.exit_code,
        claimed.last_error, claimed.worker, claimed.cwd, claimed.env, claimed.runs,
        claimed.cron, claimed.unique_key, claimed.rerun_of, claimed.held, claimed.tags,
+       claimed.success_exit, claimed.no_retry_exit, claimed.deadline,
+       claimed.expires_at, claimed.deadline_at, claimed.hook,
        CASE WHEN claimed.id IS NULL THEN queuectl_idle_plan(%(queues)s::text[]) END AS plan
 FROM (VALUES (1)) AS one LEFT JOIN claimed ON true
 
@@ -154,7 +158,9 @@ SELECT ended.id, ended.command, ended.state, ended.attempts, ended.max_retries,
        ended.priority, ended.timeout, ended.queue, ended.run_at, ended.created_at,
        ended.updated_at, ended.started_at, ended.finished_at, ended.exit_code,
        ended.last_error, ended.worker, ended.cwd, ended.env, ended.runs, ended.cron,
-       ended.unique_key, ended.rerun_of, ended.held, ended.tags,  -- as claim_any
+       ended.unique_key, ended.rerun_of, ended.held, ended.tags, ended.success_exit,
+       ended.no_retry_exit, ended.deadline, ended.expires_at, ended.deadline_at,
+       ended.hook,  -- as claim_any
        CASE WHEN %(claim)s AND NOT EXISTS (SELECT 1 FROM ended WHERE state = 'processing')
             THEN queuectl_idle_plan(%(queues)s::text[]) END AS plan
 FROM ended
@@ -315,8 +321,9 @@ WHERE id = ANY(%(ids)s::text[]) AND state IN ('pending', 'failed', 'processing')
 RETURNING *
 
 -- name: retry_dead
+-- A deadline counts again from the next attempt's start.
 UPDATE jobs SET state = 'pending', attempts = 0, run_at = queuectl_now_ms(),
-    updated_at = queuectl_now_ms()
+    updated_at = queuectl_now_ms(), deadline_at = NULL
 WHERE id = %(id)s AND state = 'dead'
 RETURNING *
 
@@ -360,21 +367,26 @@ WITH locked AS (
 SELECT id, state FROM locked
 
 -- name: insert_dependencies
-INSERT INTO job_dependencies (job_id, depends_on, position)
-SELECT * FROM unnest(%(job_ids)s::text[], %(depends_on)s::text[], %(positions)s::integer[])
+INSERT INTO job_dependencies (job_id, depends_on, position, kind)
+SELECT * FROM unnest(%(job_ids)s::text[], %(depends_on)s::text[], %(positions)s::integer[],
+                     %(kinds)s::text[])
 
 -- name: block_waiting
--- The new jobs wait for their dependencies that have not completed yet (one that is gone
--- was purged after it completed); those with none left are ready at once.
+-- The new jobs wait for their dependencies that have not ended as their edge asks yet
+-- (completed; any end; dead or cancelled), one that is gone was purged after it ended;
+-- those with none left are ready at once.
 UPDATE jobs SET blocked_by = (
     SELECT count(*) FROM job_dependencies d JOIN jobs dep ON dep.id = d.depends_on
-    WHERE d.job_id = jobs.id AND dep.state <> 'completed')
+    WHERE d.job_id = jobs.id
+      AND CASE d.kind WHEN 'any' THEN dep.state NOT IN ('completed', 'dead', 'cancelled')
+                      WHEN 'failure' THEN dep.state NOT IN ('dead', 'cancelled')
+                      ELSE dep.state <> 'completed' END)
 WHERE id = ANY(%(ids)s::text[])
 
 -- name: dependencies_of
 -- `after` of each listed job in the order given, with each dependency's state (NULL: purged,
 -- after it completed) and whether the job still waits at all.
-SELECT d.job_id, d.depends_on, dep.state, w.state = 'pending' AND w.blocked_by > 0
+SELECT d.job_id, d.depends_on, dep.state, w.state = 'pending' AND w.blocked_by > 0, d.kind
 FROM job_dependencies d
 JOIN jobs w ON w.id = d.job_id
 LEFT JOIN jobs dep ON dep.id = d.depends_on
@@ -388,12 +400,15 @@ WHERE d.depends_on = %(id)s ORDER BY w.seq
 -- name: cancel_dependents
 -- Everything that waits, directly or through others, on the cancelled jobs can never run:
 -- cancelled too, naming the dependency that was cancelled (for a job waiting on several,
--- the first in id order). UNION stops at edges already walked.
+-- the first in id order). UNION stops at edges already walked. Only `--after` edges: a job
+-- waiting by outcome is released instead (queuectl_outcome_dependents, fired for each job
+-- this cancels).
 WITH RECURSIVE doomed (id, cause) AS (
     SELECT d.job_id, d.depends_on FROM job_dependencies d
-    WHERE d.depends_on = ANY(%(ids)s::text[])
+    WHERE d.depends_on = ANY(%(ids)s::text[]) AND d.kind = 'completed'
     UNION
     SELECT d.job_id, d.depends_on FROM job_dependencies d JOIN doomed ON d.depends_on = doomed.id
+    WHERE d.kind = 'completed'
 )
 UPDATE jobs SET state = 'cancelled', finished_at = queuectl_now_ms(), held = false,
     updated_at = queuectl_now_ms(),
@@ -605,6 +620,14 @@ UPDATE jobs SET
     run_at = CASE WHEN %(set_run_at)s::boolean THEN %(run_at)s::bigint ELSE run_at END,
     run_at_fixed = CASE WHEN %(set_run_at_fixed)s::boolean THEN %(run_at_fixed)s::boolean
                         ELSE run_at_fixed END,
+    success_exit = CASE WHEN %(set_success_exit)s::boolean THEN %(success_exit)s::text
+                        ELSE success_exit END,
+    no_retry_exit = CASE WHEN %(set_no_retry_exit)s::boolean THEN %(no_retry_exit)s::text
+                         ELSE no_retry_exit END,
+    deadline = CASE WHEN %(set_deadline)s::boolean THEN %(deadline)s::double precision
+                    ELSE deadline END,
+    expires_at = CASE WHEN %(set_expires_at)s::boolean THEN %(expires_at)s::bigint
+                      ELSE expires_at END,
     updated_at = queuectl_now_ms()
 WHERE id = %(id)s AND state IN ('pending', 'failed')
 RETURNING *
@@ -676,18 +699,20 @@ SELECT queuectl_now_ms()
 -- name: cron_upsert
 INSERT INTO cron_schedules AS s (name, schedule, tz, command, max_retries, priority, timeout,
                                  queue, cwd, env, overlap, catch_up, paused, next_run_at,
-                                 skipped, created_at, updated_at, jitter_ms, alert_after_ms)
+                                 skipped, created_at, updated_at, jitter_ms, alert_after_ms,
+                                 policies)
 VALUES (%(name)s, %(schedule)s, %(tz)s, %(command)s, %(max_retries)s::bigint, %(priority)s,
         %(timeout)s::double precision, %(queue)s, %(cwd)s, %(env)s::text, %(overlap)s,
         %(catch_up)s, false, %(next_run_at)s::bigint, 0, queuectl_now_ms(), queuectl_now_ms(),
-        %(jitter_ms)s::bigint, %(alert_after_ms)s::bigint)
+        %(jitter_ms)s::bigint, %(alert_after_ms)s::bigint, %(policies)s::text)
 ON CONFLICT (name) DO UPDATE
 SET schedule = excluded.schedule, tz = excluded.tz, command = excluded.command,
     max_retries = excluded.max_retries, priority = excluded.priority,
     timeout = excluded.timeout, queue = excluded.queue, cwd = excluded.cwd, env = excluded.env,
     overlap = excluded.overlap, catch_up = excluded.catch_up, jitter_ms = excluded.jitter_ms,
     alert_after_ms = excluded.alert_after_ms, paused = false,
-    next_run_at = excluded.next_run_at, updated_at = excluded.updated_at
+    next_run_at = excluded.next_run_at, updated_at = excluded.updated_at,
+    policies = excluded.policies
 WHERE %(replace)s
 RETURNING name
 
@@ -840,10 +865,15 @@ SELECT id, state FROM jobs WHERE cron = %(name)s ORDER BY seq DESC LIMIT 1
 
 -- name: cron_insert_job
 INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd, env,
-                  run_at, created_at, updated_at, cron)
+                  run_at, created_at, updated_at, cron, success_exit, no_retry_exit, deadline,
+                  expires_at)
 SELECT %(id)s, command, 'pending', coalesce(max_retries, %(max_retries)s), priority,
        coalesce(timeout, %(timeout)s::double precision), queue, cwd, env,
-       greatest(queuectl_now_ms(), %(due)s::bigint), queuectl_now_ms(), queuectl_now_ms(), name
+       greatest(queuectl_now_ms(), %(due)s::bigint), queuectl_now_ms(), queuectl_now_ms(), name,
+       policies::jsonb ->> 'success_exit',
+       policies::jsonb ->> 'no_retry_exit', (policies::jsonb ->> 'deadline')::double precision,
+       queuectl_now_ms()  -- after its tick
+           + ((policies::jsonb ->> 'expires')::double precision * 1000)::bigint
 FROM cron_schedules WHERE name = %(name)s
 ON CONFLICT (id) DO NOTHING
 RETURNING id
@@ -874,10 +904,14 @@ UPDATE jobs SET run_at_fixed = true WHERE id = ANY(%(ids)s::text[])
 -- for the jobs that give them: one array per column. After block_waiting, which sets
 -- blocked_by: a held job counts one more (see hold_job).
 UPDATE jobs SET rerun_of = given.rerun_of, held = given.held, tags = given.tags,
-    mutex = given.mutex, blocked_by = blocked_by + given.held::int
+    mutex = given.mutex, success_exit = given.success_exit,
+    no_retry_exit = given.no_retry_exit, deadline = given.deadline,
+    expires_at = given.expires_at, blocked_by = blocked_by + given.held::int
 FROM unnest(%(id)s::text[], %(rerun_of)s::text[], %(held)s::boolean[], %(tags)s::text[],
-            %(mutex)s::text[])
-     AS given (id, rerun_of, held, tags, mutex)
+            %(mutex)s::text[], %(success_exit)s::text[], %(no_retry_exit)s::text[],
+            %(deadline)s::double precision[], %(expires_at)s::bigint[])
+     AS given (id, rerun_of, held, tags, mutex, success_exit, no_retry_exit, deadline,
+               expires_at)
 WHERE jobs.id = given.id
 
 -- name: clock_reading
@@ -938,3 +972,73 @@ SELECT name, schedule, next_run_at, updated_at FROM cron_schedules WHERE next_ru
 -- name: clock_shift_schedule
 UPDATE cron_schedules SET next_run_at = next_run_at + %(step)s::bigint
 WHERE name = %(name)s AND next_run_at = %(next_run_at)s::bigint
+
+-- name: start_deadline
+-- The deadline of a job whose first attempt has just started (guarded: still that attempt).
+UPDATE jobs SET deadline_at = started_at + (deadline * 1000)::bigint
+WHERE id = %(id)s AND state = 'processing' AND worker = %(worker)s AND runs = %(number)s
+  AND deadline IS NOT NULL AND deadline_at IS NULL
+RETURNING deadline_at
+
+-- name: end_unstarted
+-- A claimed job that must not start (expired, or past its deadline): ended without an
+-- attempt (its number is given back), guarded as queuectl_finish.
+UPDATE jobs SET state = %(state)s, last_error = %(error)s, runs = runs - 1, worker = NULL,
+    started_at = NULL, finished_at = queuectl_now_ms(), updated_at = queuectl_now_ms(),
+    held = false
+WHERE id = %(id)s AND state = 'processing' AND worker = %(worker)s AND runs = %(number)s
+RETURNING id
+
+-- name: expiring_ids
+-- Waiting jobs whose expiry has come, oldest expiry first (jobs_expiring).
+SELECT id FROM jobs
+WHERE expires_at <= queuectl_now_ms() AND expires_at IS NOT NULL
+  AND state IN ('pending', 'failed')
+  AND runs = 0  -- never started
+ORDER BY expires_at LIMIT %(limit)s
+
+-- name: expire_jobs
+-- The listed jobs that still wait: cancelled as expired.
+UPDATE jobs SET state = 'cancelled', last_error = 'expired', finished_at = queuectl_now_ms(),
+    updated_at = queuectl_now_ms(), held = false
+WHERE id = ANY(%(ids)s::text[]) AND state IN ('pending', 'failed')
+  AND expires_at <= queuectl_now_ms() AND runs = 0
+RETURNING id
+
+-- name: snooze_job
+-- `queuectl snooze` from attempt :number of a running job, counted unless it has snoozed
+-- :max times already. No row: refused (the caller reads why).
+UPDATE jobs SET snoozes = snoozes + 1
+WHERE id = %(id)s AND state = 'processing' AND runs = %(number)s AND snoozes < %(max)s
+RETURNING snoozes
+
+-- name: hook_insert
+-- A new hook; no row back: the name is taken.
+INSERT INTO hooks (name, events, command, queue, cron, cwd, created_at)
+VALUES (%(name)s, %(events)s, %(command)s, %(queue)s, %(cron)s, %(cwd)s, queuectl_now_ms())
+ON CONFLICT (name) DO NOTHING
+RETURNING name
+
+-- name: hook_replace
+INSERT INTO hooks (name, events, command, queue, cron, cwd, created_at)
+VALUES (%(name)s, %(events)s, %(command)s, %(queue)s, %(cron)s, %(cwd)s, queuectl_now_ms())
+ON CONFLICT (name) DO UPDATE SET events = excluded.events, command = excluded.command,
+    queue = excluded.queue, cron = excluded.cron, cwd = excluded.cwd
+RETURNING name
+
+-- name: hook_list
+SELECT name, events, command, queue, cron, cwd FROM hooks ORDER BY name
+
+-- name: hook_delete
+DELETE FROM hooks WHERE name = %(name)s RETURNING name
+
+-- name: hooks_on
+-- Made with the first hook and dropped with the last (hooks_off), in their transactions:
+-- a store without hooks calls no function per end of a job (queuectl_fire_hooks).
+CREATE OR REPLACE TRIGGER jobs_hooks AFTER UPDATE OF state ON jobs
+    FOR EACH ROW WHEN (NEW.hook IS NULL AND NEW.state <> OLD.state
+                       AND NEW.state IN ('completed', 'failed', 'dead', 'cancelled'))
+    EXECUTE FUNCTION queuectl_fire_hooks();
+
+-- name: hooks_off
+DROP TRIGGER IF EXISTS jobs_hooks ON jobs

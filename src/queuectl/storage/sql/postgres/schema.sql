@@ -44,7 +44,14 @@ CREATE TABLE jobs (
     held         boolean NOT NULL DEFAULT false, -- `hold`: counted in blocked_by too, so that
                                                  -- the claim's indexes leave it out
     tags         text,                          -- JSON array of strings, or NULL: none
-    mutex        text                           -- `enqueue --mutex`: see mutexes_held
+    mutex        text,                          -- `enqueue --mutex`: see mutexes_held
+    success_exit text,                          -- exit codes that complete it too: JSON array
+    no_retry_exit text,                         -- exit codes that go dead at once: JSON array
+    deadline     double precision,              -- seconds from the first attempt's start
+    expires_at   bigint,                        -- never started after this (epoch ms)
+    deadline_at  bigint,                        -- when the deadline passes (first start + it)
+    snoozes      integer NOT NULL DEFAULT 0,    -- `queuectl snooze`s so far
+    hook         text                           -- a hook's job: JSON {name, event, job}
 );
 
 -- The claim walks this index in order and stops at the first due row that no other
@@ -268,6 +275,10 @@ WHERE paused
 -- are not in the index, so it costs them nothing.
 CREATE UNIQUE INDEX jobs_unique_key ON jobs (unique_key)
     WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing');
+
+-- Housekeeping finds the waiting jobs whose expiry has come; jobs without one are not in it.
+CREATE INDEX jobs_expiring ON jobs (expires_at)
+    WHERE expires_at IS NOT NULL AND state IN ('pending', 'failed');
 
 -- The worker's hot path as server-side functions: a claim, and a finish (which may claim
 -- the next job too), are each ONE statement, so one round trip and one transaction. The
@@ -540,12 +551,16 @@ CREATE TABLE job_dependencies (
     job_id     text    NOT NULL,
     depends_on text    NOT NULL,
     position   integer NOT NULL,              -- order as the user gave them
+    -- what end releases the job: 'completed' (--after), 'any' (--after-any), 'failure'
+    -- (--after-failure: dead or cancelled; a completion cancels the job, not needed)
+    kind       text    NOT NULL DEFAULT 'completed',
     PRIMARY KEY (job_id, depends_on)
 );
 -- A completing job finds its dependents; a purge asks whether a job is still needed.
 CREATE INDEX job_dependencies_depends_on ON job_dependencies (depends_on);
 
--- A dependency completes: its waiting dependents count one fewer, in the transaction that
+-- A dependency completes: its waiting dependents count one fewer (those waiting for its
+-- failure are cancelled instead, not needed), in the transaction that
 -- records the completion (whatever path completes it), all of them in one statement; those
 -- now free wake idle workers on every host (NOTIFY on the channel of pgconn.CHANNEL,
 -- delivered on commit).
@@ -556,11 +571,18 @@ DECLARE
 BEGIN
     WITH released AS (
         UPDATE jobs SET blocked_by = blocked_by - 1, updated_at = queuectl_now_ms()
-        WHERE id IN (SELECT job_id FROM job_dependencies WHERE depends_on = NEW.id)
+        WHERE id IN (SELECT job_id FROM job_dependencies
+                     WHERE depends_on = NEW.id AND kind <> 'failure')
           AND state = 'pending' AND blocked_by > 0
         RETURNING blocked_by
     )
     SELECT count(*) INTO freed FROM released WHERE blocked_by = 0;
+    UPDATE jobs SET state = 'cancelled', finished_at = queuectl_now_ms(),
+        updated_at = queuectl_now_ms(), held = false,
+        last_error = 'not needed: ''' || NEW.id || ''' completed'
+    WHERE id IN (SELECT job_id FROM job_dependencies
+                 WHERE depends_on = NEW.id AND kind = 'failure')
+      AND state = 'pending' AND blocked_by > 0;
     IF freed > 0 THEN
         PERFORM pg_notify('queuectl', 'work');
     END IF;
@@ -570,6 +592,41 @@ END $$;
 CREATE TRIGGER jobs_release_dependents AFTER UPDATE OF state ON jobs
     FOR EACH ROW WHEN (NEW.state = 'completed' AND OLD.state <> 'completed' AND NEW.has_dependents)
     EXECUTE FUNCTION queuectl_release_dependents();
+
+-- A dependency ends dead or cancelled: the jobs waiting for any end, or for a failure,
+-- count one fewer; on a cancel, those waiting for its completion are cancelled (their
+-- own updates fire these triggers in turn, so a chain follows to its end).
+CREATE FUNCTION queuectl_outcome_dependents() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+DECLARE
+    freed bigint;
+BEGIN
+    WITH released AS (
+        UPDATE jobs SET blocked_by = blocked_by - 1, updated_at = queuectl_now_ms()
+        WHERE id IN (SELECT job_id FROM job_dependencies
+                     WHERE depends_on = NEW.id AND kind <> 'completed')
+          AND state = 'pending' AND blocked_by > 0
+        RETURNING blocked_by
+    )
+    SELECT count(*) INTO freed FROM released WHERE blocked_by = 0;
+    IF NEW.state = 'cancelled' THEN
+        UPDATE jobs SET state = 'cancelled', finished_at = queuectl_now_ms(),
+            updated_at = queuectl_now_ms(), held = false,
+            last_error = 'dependency ''' || NEW.id || ''' cancelled'
+        WHERE id IN (SELECT job_id FROM job_dependencies
+                     WHERE depends_on = NEW.id AND kind = 'completed')
+          AND state = 'pending' AND blocked_by > 0;
+    END IF;
+    IF freed > 0 THEN
+        PERFORM pg_notify('queuectl', 'work');
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER jobs_outcome_dependents AFTER UPDATE OF state ON jobs
+    FOR EACH ROW WHEN (NEW.state IN ('dead', 'cancelled') AND OLD.state <> NEW.state
+                       AND NEW.has_dependents)
+    EXECUTE FUNCTION queuectl_outcome_dependents();
 
 -- Recurring jobs (cron): the schedules, and the ticks they skipped.
 -- A schedule's jobs, newest first: its last job (cron list, the overlap check) in one step.
@@ -598,7 +655,8 @@ CREATE TABLE cron_schedules (
     alert_after_ms bigint,                    -- overdue past this without a success
     overdue_since  bigint,                    -- the overdue episode under way began (NULL: none)
     suspects    bigint  NOT NULL DEFAULT 0,   -- suspect successes flagged, ever
-    judged_seq  bigint  NOT NULL DEFAULT 0    -- the latest completed job judged (jobs.seq)
+    judged_seq  bigint  NOT NULL DEFAULT 0,   -- the latest completed job judged (jobs.seq)
+    policies    text                         -- its jobs' policies: JSON object, or NULL
 );
 -- The earliest tick to come: what an idle worker sleeps until.
 CREATE INDEX cron_due ON cron_schedules (next_run_at) WHERE NOT paused;
@@ -760,3 +818,56 @@ END $$;
 CREATE TRIGGER attempts_mutex_freed AFTER UPDATE OF finished_at ON attempts
     FOR EACH ROW WHEN (OLD.finished_at IS NULL AND NEW.finished_at IS NOT NULL)
     EXECUTE FUNCTION queuectl_mutex_freed_by_attempt();
+
+-- Hooks (`hook add`): a job enqueued when a job meets one of the hook's events.
+CREATE TABLE hooks (
+    name       text    PRIMARY KEY,
+    events     text    NOT NULL,              -- JSON array: completed, failed, dead, ...
+    command    text    NOT NULL,
+    queue      text,                          -- only jobs of this queue (NULL: any)
+    cron       text,                          -- only jobs of this schedule (NULL: any)
+    cwd        text    NOT NULL,              -- where its jobs run
+    created_at bigint  NOT NULL
+);
+
+-- A job meets an event (it completed, failed and will be retried, went dead, was cancelled,
+-- or was taken back from a lost worker): one job per matching hook, in queue `hooks`, in
+-- the transaction that made the change, whatever path made it; idle workers on every host
+-- are woken. Its trigger (queries.sql: hooks_on) exists while some hook does. The hook job takes the config's max-retries and job-timeout, as a job
+-- enqueued then would.
+CREATE FUNCTION queuectl_fire_hooks() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+DECLARE
+    made bigint;
+BEGIN
+    PERFORM 1 FROM hooks LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    WITH made_jobs AS (
+        INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd,
+                          run_at, created_at, updated_at, hook)
+        SELECT substr(md5(random()::text || clock_timestamp()::text || h.name), 1, 10),
+               h.command, 'pending',
+               coalesce((SELECT value::bigint FROM config WHERE key = 'max-retries'), 3), 0,
+               (SELECT nullif(value::double precision, 0) FROM config
+                WHERE key = 'job-timeout'),
+               'hooks', h.cwd, queuectl_now_ms(), queuectl_now_ms(), queuectl_now_ms(),
+               json_build_object('name', h.name, 'event', e.event, 'job', NEW.id)::text
+        FROM hooks AS h
+        JOIN (SELECT NEW.state AS event
+              UNION ALL
+              SELECT 'lost' WHERE NEW.last_error = 'worker lost'
+                              AND OLD.state = 'processing') AS e
+          ON h.events::jsonb ? e.event
+        WHERE (h.queue IS NULL OR h.queue = NEW.queue)
+          AND (h.cron IS NULL OR h.cron = NEW.cron)
+        ORDER BY h.name, e.event
+        RETURNING 1
+    )
+    SELECT count(*) INTO made FROM made_jobs;
+    IF made > 0 THEN
+        PERFORM pg_notify('queuectl', 'work');
+    END IF;
+    RETURN NULL;
+END $$;

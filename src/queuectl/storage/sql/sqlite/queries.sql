@@ -142,7 +142,8 @@ WHERE seq = CASE WHEN EXISTS (SELECT 1 FROM queues) THEN
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
           created_at, updated_at, started_at, finished_at, exit_code, last_error, worker,
-          cwd, env, runs, cron, unique_key, rerun_of, held, tags  -- rows.CLAIMED_COLUMNS,
+          cwd, env, runs, cron, unique_key, rerun_of, held, tags, success_exit,
+          no_retry_exit, deadline, expires_at, deadline_at, hook  -- rows.CLAIMED_COLUMNS,
           -- read by position
 
 -- name: claim_queues
@@ -178,7 +179,8 @@ WHERE seq = CASE WHEN EXISTS (SELECT 1 FROM queues) THEN
   AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
 RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
           created_at, updated_at, started_at, finished_at, exit_code, last_error, worker,
-          cwd, env, runs, cron, unique_key, rerun_of, held, tags  -- as claim_any
+          cwd, env, runs, cron, unique_key, rerun_of, held, tags, success_exit,
+          no_retry_exit, deadline, expires_at, deadline_at, hook  -- as claim_any
 
 -- name: next_due
 -- Milliseconds until the first due time, found in index order (one step when every queue
@@ -418,7 +420,9 @@ WHERE id IN (SELECT value FROM json_each(:ids)) AND +state IN ('pending', 'faile
 RETURNING *
 
 -- name: retry_dead
-UPDATE jobs SET state = 'pending', attempts = 0, run_at = :now, updated_at = :now
+-- A deadline counts again from the next attempt's start.
+UPDATE jobs SET state = 'pending', attempts = 0, run_at = :now, updated_at = :now,
+    deadline_at = NULL
 WHERE id = :id AND state = 'dead'
 RETURNING *
 
@@ -455,22 +459,27 @@ RETURNING id, state
 -- The edges as one JSON array of [job id, dependency id, position], read in one pass.
 -- (Three arrays joined on their keys were a nested scan: json_each has no index, so 40,000
 -- edges cost 40,000 x 40,000 row visits per join, minutes under the write lock.)
-INSERT INTO job_dependencies (job_id, depends_on, position)
-SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+INSERT INTO job_dependencies (job_id, depends_on, position, kind)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+       json_extract(value, '$[3]')
 FROM json_each(:edges)
 
 -- name: block_waiting
--- The new jobs wait for their dependencies that have not completed yet (one that is gone
--- was purged after it completed); those with none left are ready at once.
+-- The new jobs wait for their dependencies that have not ended as their edge asks yet
+-- (completed; any end; dead or cancelled), one that is gone was purged after it ended;
+-- those with none left are ready at once.
 UPDATE jobs SET blocked_by = (
     SELECT count(*) FROM job_dependencies d JOIN jobs dep ON dep.id = d.depends_on
-    WHERE d.job_id = jobs.id AND dep.state <> 'completed')
+    WHERE d.job_id = jobs.id
+      AND CASE d.kind WHEN 'any' THEN dep.state NOT IN ('completed', 'dead', 'cancelled')
+                      WHEN 'failure' THEN dep.state NOT IN ('dead', 'cancelled')
+                      ELSE dep.state <> 'completed' END)
 WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- name: dependencies_of
 -- `after` of each listed job in the order given, with each dependency's state (NULL: purged,
 -- after it completed) and whether the job still waits at all.
-SELECT d.job_id, d.depends_on, dep.state, w.state = 'pending' AND w.blocked_by > 0
+SELECT d.job_id, d.depends_on, dep.state, w.state = 'pending' AND w.blocked_by > 0, d.kind
 FROM job_dependencies d
 JOIN jobs w ON w.id = d.job_id
 LEFT JOIN jobs dep ON dep.id = d.depends_on
@@ -484,14 +493,18 @@ WHERE d.depends_on = :id ORDER BY w.seq
 -- name: cancel_dependents
 -- Everything that waits, directly or through others, on the cancelled jobs can never run:
 -- cancelled too, naming the dependency that was cancelled (for a job waiting on several,
--- the first in id order). UNION stops at edges already walked.
+-- the first in id order). UNION stops at edges already walked. Only `--after` edges: a job
+-- waiting by outcome is released instead (jobs_release_dependents, which this statement's
+-- attempts = attempts fires for each job it cancels).
 WITH RECURSIVE doomed (id, cause) AS (
     SELECT d.job_id, d.depends_on FROM job_dependencies d
-    WHERE d.depends_on IN (SELECT value FROM json_each(:ids))
+    WHERE d.depends_on IN (SELECT value FROM json_each(:ids)) AND d.kind = 'completed'
     UNION
     SELECT d.job_id, d.depends_on FROM job_dependencies d JOIN doomed ON d.depends_on = doomed.id
+    WHERE d.kind = 'completed'
 )
 UPDATE jobs SET state = 'cancelled', finished_at = :now, updated_at = :now, held = 0,
+    attempts = attempts,
     last_error = 'dependency ''' || (SELECT min(cause) FROM doomed WHERE doomed.id = jobs.id)
                  || ''' cancelled'
 -- (by id: `+state` keeps the planner off jobs_state, every pending job of the store)
@@ -510,17 +523,19 @@ SELECT :now
 -- skipped count and creation time stay). No row back: the name is taken and not replaced.
 INSERT INTO cron_schedules (name, schedule, tz, command, max_retries, priority, timeout,
                             queue, cwd, env, overlap, catch_up, paused, next_run_at,
-                            skipped, created_at, updated_at, jitter_ms, alert_after_ms)
+                            skipped, created_at, updated_at, jitter_ms, alert_after_ms,
+                            policies)
 VALUES (:name, :schedule, :tz, :command, :max_retries, :priority, :timeout, :queue, :cwd,
         :env, :overlap, :catch_up, 0, :next_run_at, 0, :now, :now, :jitter_ms,
-        :alert_after_ms)
+        :alert_after_ms, :policies)
 ON CONFLICT (name) DO UPDATE
 SET schedule = excluded.schedule, tz = excluded.tz, command = excluded.command,
     max_retries = excluded.max_retries, priority = excluded.priority,
     timeout = excluded.timeout, queue = excluded.queue, cwd = excluded.cwd, env = excluded.env,
     overlap = excluded.overlap, catch_up = excluded.catch_up, jitter_ms = excluded.jitter_ms,
     alert_after_ms = excluded.alert_after_ms, paused = 0,
-    next_run_at = excluded.next_run_at, updated_at = excluded.updated_at
+    next_run_at = excluded.next_run_at, updated_at = excluded.updated_at,
+    policies = excluded.policies
 WHERE :replace
 RETURNING name
 
@@ -671,10 +686,14 @@ SELECT id, state FROM jobs WHERE cron = :name ORDER BY seq DESC LIMIT 1
 -- config's values (:max_retries, :timeout). Due at :due (a tick plus its jitter), or at once
 -- when that is NULL or past. A tick's id exists at most once.
 INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd, env,
-                  run_at, created_at, updated_at, cron)
+                  run_at, created_at, updated_at, cron, success_exit, no_retry_exit, deadline,
+                  expires_at)
 SELECT :id, command, 'pending', coalesce(max_retries, :max_retries), priority,
        coalesce(timeout, :timeout), queue, cwd, env, max(:now, coalesce(:due, :now)), :now,
-       :now, name
+       :now, name,
+       json_extract(policies, '$.success_exit'), json_extract(policies, '$.no_retry_exit'),
+       json_extract(policies, '$.deadline'),
+       :now + CAST(json_extract(policies, '$.expires') * 1000 AS INTEGER)  -- after its tick
 FROM cron_schedules WHERE name = :name
 ON CONFLICT (id) DO NOTHING
 RETURNING id
@@ -864,6 +883,10 @@ UPDATE jobs SET
     tags = CASE WHEN :set_tags THEN :tags ELSE tags END,
     run_at = CASE WHEN :set_run_at THEN :run_at ELSE run_at END,
     run_at_fixed = CASE WHEN :set_run_at_fixed THEN :run_at_fixed ELSE run_at_fixed END,
+    success_exit = CASE WHEN :set_success_exit THEN :success_exit ELSE success_exit END,
+    no_retry_exit = CASE WHEN :set_no_retry_exit THEN :no_retry_exit ELSE no_retry_exit END,
+    deadline = CASE WHEN :set_deadline THEN :deadline ELSE deadline END,
+    expires_at = CASE WHEN :set_expires_at THEN :expires_at ELSE expires_at END,
     updated_at = :now
 WHERE id = :id AND state IN ('pending', 'failed')
 RETURNING *
@@ -918,10 +941,15 @@ UPDATE jobs SET run_at_fixed = 1 WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- name: mark_given
 -- The fields of new jobs that insert_job leaves at their defaults, set in its transaction
--- for the jobs that give them: rows of [id, rerun_of, held, tags, mutex]. After
--- block_waiting, which sets blocked_by: a held job counts one more (see hold_job).
+-- for the jobs that give them: rows of [id, rerun_of, held, tags, mutex, success_exit,
+-- no_retry_exit, deadline, expires_at]. After block_waiting, which sets blocked_by: a held
+-- job counts one more (see hold_job).
 UPDATE jobs SET rerun_of = json_extract(given.value, '$[1]'),
     tags = json_extract(given.value, '$[3]'), mutex = json_extract(given.value, '$[4]'),
+    success_exit = json_extract(given.value, '$[5]'),
+    no_retry_exit = json_extract(given.value, '$[6]'),
+    deadline = json_extract(given.value, '$[7]'),
+    expires_at = json_extract(given.value, '$[8]'),
     held = json_extract(given.value, '$[2]'),
     blocked_by = blocked_by + json_extract(given.value, '$[2]')
 FROM json_each(:rows) AS given
@@ -978,3 +1006,92 @@ SELECT name, schedule, next_run_at, updated_at FROM cron_schedules WHERE next_ru
 -- name: clock_shift_schedule
 UPDATE cron_schedules SET next_run_at = next_run_at + :step
 WHERE name = :name AND next_run_at = :next_run_at
+
+-- name: start_deadline
+-- The deadline of a job whose first attempt has just started (guarded: still that attempt).
+UPDATE jobs SET deadline_at = started_at + CAST(deadline * 1000 AS INTEGER)
+WHERE id = :id AND state = 'processing' AND worker = :worker AND runs = :number
+  AND deadline IS NOT NULL AND deadline_at IS NULL
+RETURNING deadline_at
+
+-- name: end_unstarted
+-- A claimed job that must not start (expired, or past its deadline): ended without an
+-- attempt (its number is given back), guarded as finish_job.
+UPDATE jobs SET state = :state, last_error = :error, runs = runs - 1, worker = NULL,
+    started_at = NULL, finished_at = :now, updated_at = :now, held = 0,
+    attempts = attempts  -- (fires the dependents' triggers, as every end does)
+WHERE id = :id AND state = 'processing' AND worker = :worker AND runs = :number
+RETURNING id
+
+-- name: expiring_ids
+-- Waiting jobs whose expiry has come, oldest expiry first (jobs_expiring).
+SELECT id FROM jobs
+WHERE expires_at <= :now AND expires_at IS NOT NULL AND state IN ('pending', 'failed')
+  AND runs = 0  -- never started
+ORDER BY expires_at LIMIT :limit
+
+-- name: expire_jobs
+-- The listed jobs that still wait: cancelled as expired.
+UPDATE jobs SET state = 'cancelled', last_error = 'expired', finished_at = :now,
+    updated_at = :now, held = 0, attempts = attempts  -- (fires the dependents' triggers)
+WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('pending', 'failed')
+  AND expires_at <= :now AND runs = 0
+RETURNING id
+
+-- name: snooze_job
+-- `queuectl snooze` from attempt :number of a running job, counted unless it has snoozed
+-- :max times already. No row: refused (the caller reads why).
+UPDATE jobs SET snoozes = snoozes + 1
+WHERE id = :id AND state = 'processing' AND runs = :number AND snoozes < :max
+RETURNING snoozes
+
+-- name: hook_insert
+-- A new hook; no row back: the name is taken.
+INSERT INTO hooks (name, events, command, queue, cron, cwd, created_at)
+VALUES (:name, :events, :command, :queue, :cron, :cwd, :now)
+ON CONFLICT (name) DO NOTHING
+RETURNING name
+
+-- name: hook_replace
+INSERT INTO hooks (name, events, command, queue, cron, cwd, created_at)
+VALUES (:name, :events, :command, :queue, :cron, :cwd, :now)
+ON CONFLICT (name) DO UPDATE SET events = excluded.events, command = excluded.command,
+    queue = excluded.queue, cron = excluded.cron, cwd = excluded.cwd
+RETURNING name
+
+-- name: hook_list
+SELECT name, events, command, queue, cron, cwd FROM hooks ORDER BY name
+
+-- name: hook_delete
+DELETE FROM hooks WHERE name = :name RETURNING name
+
+-- name: hooks_on
+-- Made with the first hook and dropped with the last (hooks_off), in their transactions,
+-- so that a store without hooks pays nothing per job: SQLite sets up a trigger's frame on
+-- every firing, whatever its WHEN says. A job meets an event (it completed, failed and will
+-- be retried, went dead, was cancelled, or was taken back from a lost worker): one job per
+-- matching hook, in queue `hooks`, in the transaction that made the change (every end of
+-- a job writes attempts, which this fires on; so the claim fires nothing). The hook job
+-- takes the config's max-retries and job-timeout, as a job enqueued then would.
+CREATE TRIGGER IF NOT EXISTS jobs_hooks AFTER UPDATE OF attempts ON jobs
+    WHEN NEW.hook IS NULL AND NEW.state <> OLD.state
+     AND NEW.state IN ('completed', 'failed', 'dead', 'cancelled')
+BEGIN
+    INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd,
+                      run_at, created_at, updated_at, hook)
+    SELECT lower(hex(randomblob(5))), h.command, 'pending',
+           coalesce((SELECT CAST(value AS INTEGER) FROM config WHERE key = 'max-retries'), 3),
+           0, (SELECT nullif(CAST(value AS REAL), 0) FROM config WHERE key = 'job-timeout'),
+           'hooks', h.cwd, NEW.updated_at, NEW.updated_at, NEW.updated_at,
+           json_object('name', h.name, 'event', e.event, 'job', NEW.id)
+    FROM hooks AS h
+    JOIN (SELECT NEW.state AS event
+          UNION ALL
+          SELECT 'lost' WHERE NEW.last_error = 'worker lost' AND OLD.state = 'processing') AS e
+      ON e.event IN (SELECT value FROM json_each(h.events))
+    WHERE (h.queue IS NULL OR h.queue = NEW.queue) AND (h.cron IS NULL OR h.cron = NEW.cron)
+    ORDER BY h.name, e.event;
+END;
+
+-- name: hooks_off
+DROP TRIGGER IF EXISTS jobs_hooks

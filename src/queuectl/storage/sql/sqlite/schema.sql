@@ -34,7 +34,14 @@ CREATE TABLE jobs (
     held         INTEGER NOT NULL DEFAULT 0,  -- `hold`: counted in blocked_by too, so that
                                               -- the claim's indexes leave it out
     tags         TEXT,                        -- JSON array of strings, or NULL: none
-    mutex        TEXT                         -- `enqueue --mutex`: see mutexes_held
+    mutex        TEXT,                        -- `enqueue --mutex`: see mutexes_held
+    success_exit TEXT,                        -- exit codes that complete it too: JSON array
+    no_retry_exit TEXT,                       -- exit codes that go dead at once: JSON array
+    deadline     REAL,                        -- seconds from the first attempt's start
+    expires_at   INTEGER,                     -- never started after this (epoch ms)
+    deadline_at  INTEGER,                     -- when the deadline passes (first start + it)
+    snoozes      INTEGER NOT NULL DEFAULT 0,  -- `queuectl snooze`s so far
+    hook         TEXT                         -- a hook's job: JSON {name, event, job}
 );
 
 -- The claim walks this index in order and stops at the first due row: cost does not
@@ -101,6 +108,9 @@ CREATE TABLE job_dependencies (
     job_id     TEXT    NOT NULL,
     depends_on TEXT    NOT NULL,
     position   INTEGER NOT NULL,              -- order as the user gave them
+    -- what end releases the job: 'completed' (--after), 'any' (--after-any), 'failure'
+    -- (--after-failure: dead or cancelled; a completion cancels the job, not needed)
+    kind       TEXT    NOT NULL DEFAULT 'completed',
     PRIMARY KEY (job_id, depends_on)
 );
 -- A completing job finds its dependents; a purge asks whether a job is still needed.
@@ -111,10 +121,29 @@ CREATE INDEX job_dependencies_depends_on ON job_dependencies (depends_on);
 -- attempts finished), all of them in one statement. Not on every write of state: a claim
 -- writes state, and a trigger's firing costs even when its WHEN is false (migrations/0008).
 CREATE TRIGGER jobs_release_dependents AFTER UPDATE OF attempts ON jobs
-    WHEN NEW.state = 'completed' AND OLD.state <> 'completed' AND NEW.has_dependents
+    WHEN NEW.has_dependents AND NEW.state <> OLD.state
+     AND NEW.state IN ('completed', 'dead', 'cancelled')
 BEGIN
+    -- Released: by a completion, the --after and --after-any edges; by a death or a
+    -- cancel, the --after-any and --after-failure ones.
     UPDATE jobs SET blocked_by = blocked_by - 1, updated_at = NEW.updated_at
-    WHERE id IN (SELECT job_id FROM job_dependencies WHERE depends_on = NEW.id)
+    WHERE id IN (SELECT job_id FROM job_dependencies
+                 WHERE depends_on = NEW.id
+                   AND CASE NEW.state WHEN 'completed' THEN kind <> 'failure'
+                                      ELSE kind <> 'completed' END)
+      AND state = 'pending' AND blocked_by > 0;
+    -- Cancelled: by a completion, the --after-failure jobs (not needed); by a cancel, the
+    -- --after ones.
+    UPDATE jobs SET state = 'cancelled', finished_at = NEW.updated_at,
+        updated_at = NEW.updated_at, held = 0, attempts = attempts,
+        last_error = CASE NEW.state
+                         WHEN 'completed' THEN 'not needed: ''' || NEW.id || ''' completed'
+                         ELSE 'dependency ''' || NEW.id || ''' cancelled' END
+    WHERE NEW.state IN ('completed', 'cancelled')
+      AND id IN (SELECT job_id FROM job_dependencies
+                 WHERE depends_on = NEW.id
+                   AND kind = CASE NEW.state WHEN 'completed' THEN 'failure'
+                                             ELSE 'completed' END)
       AND state = 'pending' AND blocked_by > 0;
 END;
 
@@ -145,7 +174,8 @@ CREATE TABLE cron_schedules (
     alert_after_ms INTEGER,                   -- overdue past this without a success
     overdue_since  INTEGER,                   -- the overdue episode under way began (NULL: none)
     suspects    INTEGER NOT NULL DEFAULT 0,   -- suspect successes flagged, ever
-    judged_seq  INTEGER NOT NULL DEFAULT 0    -- the latest completed job judged (jobs.seq)
+    judged_seq  INTEGER NOT NULL DEFAULT 0,   -- the latest completed job judged (jobs.seq)
+    policies    TEXT                         -- its jobs' policies: JSON object, or NULL
 );
 -- The earliest tick to come: what an idle worker sleeps until.
 CREATE INDEX cron_due ON cron_schedules (next_run_at) WHERE paused = 0;
@@ -255,4 +285,19 @@ CREATE TABLE clock_readings (
     boot_id  TEXT    PRIMARY KEY,             -- the kernel's id of the boot (hostinfo.boot_id)
     store_ms INTEGER NOT NULL,                -- the store's clock, epoch ms
     boot_ms  INTEGER NOT NULL                 -- CLOCK_BOOTTIME of that boot, ms
+);
+
+-- Housekeeping finds the waiting jobs whose expiry has come; jobs without one are not in it.
+CREATE INDEX jobs_expiring ON jobs (expires_at)
+    WHERE expires_at IS NOT NULL AND state IN ('pending', 'failed');
+
+-- Hooks (`hook add`): a job enqueued when a job meets one of the hook's events.
+CREATE TABLE hooks (
+    name       TEXT    PRIMARY KEY,
+    events     TEXT    NOT NULL,              -- JSON array: completed, failed, dead, ...
+    command    TEXT    NOT NULL,
+    queue      TEXT,                          -- only jobs of this queue (NULL: any)
+    cron       TEXT,                          -- only jobs of this schedule (NULL: any)
+    cwd        TEXT    NOT NULL,              -- where its jobs run
+    created_at INTEGER NOT NULL
 );
