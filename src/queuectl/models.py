@@ -165,8 +165,9 @@ class Job:
     after_any: tuple[str, ...] = ()
     after_failure: tuple[str, ...] = ()
     # A hook's job: {"name": the hook, "event": what happened, "job": the job it happened
-    # to}; None for any other job.
-    hook: dict[str, str] | None = None
+    # to}, and "cron": the schedule, for a schedule's events (an `overdue` event's job is
+    # the schedule's latest, null before its first); None for any other job.
+    hook: dict[str, str | None] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The job's ``--json`` document (``show --json`` when read with its attempts)."""
@@ -270,7 +271,9 @@ class Attempt:
         }
 
 
-HOOK_EVENTS = ("completed", "failed", "dead", "cancelled", "lost")
+# The job events, then a schedule's (`overdue`: its overdue episode began; `suspect`: one of
+# its successes was flagged suspect).
+HOOK_EVENTS = ("completed", "failed", "dead", "cancelled", "lost", "overdue", "suspect")
 
 
 @record(frozen=True)

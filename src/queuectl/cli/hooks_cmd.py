@@ -1,5 +1,6 @@
 """hook add/list/remove: a job enqueued when a job completes, fails, goes dead, is
-cancelled or is taken back from a lost worker."""
+cancelled or is taken back from a lost worker, or when a schedule becomes overdue or one of
+its successes is flagged suspect."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ def hook() -> None:
     \b
       queuectl hook add page-me --on dead -c 'notify-send "job $QUEUECTL_EVENT_JOB died"'
       queuectl hook add audit --on completed,cancelled --queue billing -c ./audit.sh
+      queuectl hook add page --on overdue,suspect --cron backup -c ./page.sh
     """
 
 
@@ -26,15 +28,17 @@ def hook() -> None:
               help=f"Events: {', '.join(hooks.HOOK_EVENTS_SHOWN)}.")
 @click.option("-c", "--command", "--cmd", required=True,
               help="Shell command of the hook's job (the job's JSON on stdin).")
-@click.option("--queue", help="Only jobs of this queue.")
-@click.option("--cron", "cron_name", metavar="NAME", help="Only jobs of this schedule.")
+@click.option("--queue", help="Only jobs (schedules) of this queue.")
+@click.option("--cron", "cron_name", metavar="NAME", help="Only jobs of this schedule (and "
+              "its overdue and suspect events).")
 @click.option("--replace", is_flag=True, help="Replace a hook of the same name.")
 @pass_cli_context
 def add(cli_ctx: CliContext, /, name: str, events: str, command: str, queue: str | None,
         cron_name: str | None, replace: bool) -> None:
     """Add hook NAME: each time a job meets one of its events, a job running COMMAND is
     enqueued in queue `hooks`, with the job's `show --json` on its stdin and
-    QUEUECTL_EVENT, QUEUECTL_EVENT_JOB in its environment."""
+    QUEUECTL_EVENT, QUEUECTL_EVENT_JOB in its environment (and QUEUECTL_CRON for a
+    schedule's overdue and suspect events)."""
     hooks.add(cli_ctx.store(create=True), name, events, command, queue=queue,
               cron=cron_name, replace=replace)
 

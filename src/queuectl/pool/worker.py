@@ -528,10 +528,13 @@ class Worker:
         whatever fails here failed before: the attempt never started."""
         try:
             given, stdin = self._given_env(), None
-            if job.hook:  # a hook's job: what happened, and to which job
-                given["QUEUECTL_EVENT"] = job.hook.get("event", "")
-                given["QUEUECTL_EVENT_JOB"] = job.hook.get("job", "")
-                stdin = self._event_document(job.hook.get("job", ""))
+            if job.hook:  # a hook's job: what happened, and to which job (and schedule)
+                event_job = job.hook.get("job") or ""
+                given["QUEUECTL_EVENT"] = job.hook.get("event") or ""
+                given["QUEUECTL_EVENT_JOB"] = event_job
+                if job.hook.get("cron"):
+                    given["QUEUECTL_CRON"] = str(job.hook["cron"])
+                stdin = self._event_document(event_job)
             spec = RunSpec.of(job, self._base_env, self.id, self.config().max_log_bytes,
                               given, stdin)
             hooks = self._hooks(job)
@@ -542,8 +545,12 @@ class Worker:
         return run(spec, hooks)
 
     def _event_document(self, job_id: str) -> bytes:
-        """The `show --json` document of a hook's event job, as it is now ({} if gone)."""
+        """The `show --json` document of a hook's event job, as it is now ({} if gone, or
+        if the event has none: a schedule overdue before its first job)."""
         import json
+
+        if not job_id:
+            return b"{}\n"
 
         from queuectl.app.documents import job_with_attempts
         from queuectl.errors import JobNotFound

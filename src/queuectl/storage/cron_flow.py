@@ -156,8 +156,11 @@ def judge_overdue(row: Mapping[str, Any], run: Run) -> bool:
     `overdue` event happens (once per episode, whatever the number of pools)."""
     cron = cron_from_row(row)
     if cron.overdue and cron.overdue_since is None:
-        return run("cron_overdue_begin", {"name": cron.name, "now": int(row["now_ms"])}) \
-            is not None
+        now = int(row["now_ms"])
+        if run("cron_overdue_begin", {"name": cron.name, "now": now}) is None:
+            return False  # begun by another pool
+        fire_hooks(run, "overdue", cron.name, row["last_job"], now)
+        return True
     if not cron.overdue and cron.overdue_since is not None and cron.last_success_at \
             is not None and cron.last_success_at >= cron.overdue_since:
         run("cron_overdue_end", {"name": cron.name, "ok_finished": to_ms(cron.last_success_at)})
@@ -192,10 +195,19 @@ def judge_suspects(name: str, judged_seq: int, top: int, runs: Sequence[Mapping[
         params = {"id": job["id"], "name": name, "reason": reason, "now": now_ms}
         if run("cron_flag_suspect", params) is not None:
             run("cron_count_suspect", {"name": name})
+            fire_hooks(run, "suspect", name, str(job["id"]), now_ms)
             flagged.append(str(job["id"]))
     if flagged:
         run("cron_prune_suspects", {"name": name, "keep": SUSPECTS_KEPT})
     return flagged
+
+
+def fire_hooks(run: Run, event: str, name: str, job_id: str | None, now_ms: int) -> None:
+    """Schedule ``name``'s ``event`` (`overdue`, `suspect`): one job per matching hook, in
+    queue `hooks`, in the caller's transaction (cron_fire_hooks). ``job_id``: the suspect
+    job, or for `overdue` the schedule's latest job (None: it has none yet). The store wakes
+    idle workers for them once the transaction commits."""
+    run("cron_fire_hooks", {"name": name, "event": event, "job": job_id, "now": now_ms})
 
 
 def episode_due(cron: Cron) -> bool:

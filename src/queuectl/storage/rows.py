@@ -107,7 +107,7 @@ def _codes(value: str | None) -> tuple[int | str, ...]:
     return tuple(json.loads(value)) if value else ()
 
 
-def _hook(value: str | None) -> dict[str, str] | None:
+def _hook(value: str | None) -> dict[str, str | None] | None:
     """The hook column (a JSON object, NULL: not a hook's job)."""
     return json.loads(value) if value else None
 

@@ -84,6 +84,7 @@ class SqlCron(SqlStore[C]):
                 for fresh in self._cron_rows(conn, row["name"]):
                     if cron_flow.judge_overdue(fresh, self._runner(conn)):
                         began.append(str(fresh["name"]))
+                        self._wake_for_hooks(conn)  # its `overdue` hooks' jobs
         return began
 
     def cron_judge_suspects(self) -> list[str]:
@@ -97,8 +98,11 @@ class SqlCron(SqlStore[C]):
             with self._write() as conn:
                 runs = self._mappings(conn, "cron_runs", {"name": name, "top": top,
                                                           "limit": cron_flow.RUNS_READ})
-                flagged += cron_flow.judge_suspects(name, seen, top, runs,
-                                                    self._store_now(conn), self._runner(conn))
+                made = cron_flow.judge_suspects(name, seen, top, runs, self._store_now(conn),
+                                                self._runner(conn))
+                if made:
+                    self._wake_for_hooks(conn)  # their `suspect` hooks' jobs
+                flagged += made
         return flagged
 
     def cron_suspects(self, name: str, limit: int = 20) -> list[tuple[str, str]]:

@@ -844,6 +844,27 @@ VALUES (%(id)s, %(name)s, %(reason)s, queuectl_now_ms())
 ON CONFLICT (job_id) DO NOTHING
 RETURNING job_id
 
+-- name: cron_fire_hooks
+-- A schedule's `overdue` (its episode began) or a job's `suspect` (it was flagged): one job
+-- per matching hook, in queue `hooks`, in the transaction that made the change, shaped as
+-- queuectl_fire_hooks' with the schedule's name besides; %(job)s is the suspect job, or for
+-- `overdue` the schedule's latest job (NULL: none yet). Hooks narrowed by queue match the
+-- schedule's queue.
+INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd,
+                  run_at, created_at, updated_at, hook)
+SELECT substr(md5(random()::text || clock_timestamp()::text || h.name), 1, 10),
+       h.command, 'pending',
+       coalesce((SELECT value::bigint FROM config WHERE key = 'max-retries'), 3), 0,
+       (SELECT nullif(value::double precision, 0) FROM config WHERE key = 'job-timeout'),
+       'hooks', h.cwd, queuectl_now_ms(), queuectl_now_ms(), queuectl_now_ms(),
+       json_build_object('name', h.name, 'event', %(event)s::text, 'job', %(job)s::text,
+                         'cron', s.name)::text
+FROM hooks AS h
+JOIN cron_schedules AS s ON s.name = %(name)s
+WHERE h.events::jsonb ? %(event)s::text
+  AND (h.queue IS NULL OR h.queue = s.queue) AND (h.cron IS NULL OR h.cron = s.name)
+ORDER BY h.name
+
 -- name: cron_count_suspect
 UPDATE cron_schedules SET suspects = suspects + 1 WHERE name = %(name)s
 

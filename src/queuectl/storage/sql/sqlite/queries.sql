@@ -662,6 +662,25 @@ VALUES (:id, :name, :reason, :now)
 ON CONFLICT (job_id) DO NOTHING
 RETURNING job_id
 
+-- name: cron_fire_hooks
+-- A schedule's `overdue` (its episode began) or a job's `suspect` (it was flagged): one job
+-- per matching hook, in queue `hooks`, in the transaction that made the change, shaped as
+-- the jobs trigger's (hooks_on) with the schedule's name besides; :job is the suspect job,
+-- or for `overdue` the schedule's latest job (NULL: none yet). Hooks narrowed by queue match
+-- the schedule's queue.
+INSERT INTO jobs (id, command, state, max_retries, priority, timeout, queue, cwd,
+                  run_at, created_at, updated_at, hook)
+SELECT lower(hex(randomblob(5))), h.command, 'pending',
+       coalesce((SELECT CAST(value AS INTEGER) FROM config WHERE key = 'max-retries'), 3),
+       0, (SELECT nullif(CAST(value AS REAL), 0) FROM config WHERE key = 'job-timeout'),
+       'hooks', h.cwd, :now, :now, :now,
+       json_object('name', h.name, 'event', :event, 'job', :job, 'cron', s.name)
+FROM hooks AS h
+JOIN cron_schedules AS s ON s.name = :name
+WHERE :event IN (SELECT value FROM json_each(h.events))
+  AND (h.queue IS NULL OR h.queue = s.queue) AND (h.cron IS NULL OR h.cron = s.name)
+ORDER BY h.name
+
 -- name: cron_count_suspect
 UPDATE cron_schedules SET suspects = suspects + 1 WHERE name = :name
 
