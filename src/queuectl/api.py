@@ -392,10 +392,11 @@ class Queue:
                  queue: str | None = None, cron: str | None = None, cwd: str | None = None,
                  replace: bool = False) -> Hook:
         """As `hook add`: whenever a job (of ``queue``, of schedule ``cron``) meets one of
-        the events ``on`` (completed, failed, dead, cancelled, lost), a job running
-        ``command`` (in ``cwd``: default this process's directory) is enqueued in queue
-        `hooks`, in the same transaction. Raises InvalidValue (a ValueError) for a bad
-        name, event or command, or a name that is taken unless ``replace``."""
+        the events ``on`` (completed, failed, dead, cancelled, lost; a schedule's overdue,
+        suspect), a job running ``command`` (in ``cwd``: default this process's
+        directory) is enqueued in queue `hooks`, in the same transaction. Raises
+        InvalidValue (a ValueError) for a bad name, event or command, or a name that is
+        taken unless ``replace``."""
         from queuectl.app import hooks
 
         events = on if isinstance(on, str) else list(on)

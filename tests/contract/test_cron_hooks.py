@@ -73,6 +73,15 @@ def test_hook_add_takes_the_schedule_events(cli: InProcessCli) -> None:
     assert cli.json("hook", "list")[0]["name"] == "page"  # nothing written
 
 
+def test_queue_adds_a_schedule_hook(db_url: str, cli: InProcessCli) -> None:
+    from queuectl import Queue
+
+    with Queue(db_url) as q:
+        hook = q.add_hook("late", on=["overdue"], command="true", cron="backup")
+        assert hook.to_dict()["on"] == ["overdue"]
+        assert [h.on for h in q.hooks()] == [("overdue",)]
+
+
 def test_overdue_fires_once_per_episode_across_pools_and_again_after_a_success(
     clocked_cli: InProcessCli, clocked_store: Storage, second_store: Storage,
     clock: MovingClock, worker: Worker,

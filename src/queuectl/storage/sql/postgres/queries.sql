@@ -1055,7 +1055,8 @@ DELETE FROM hooks WHERE name = %(name)s RETURNING name
 
 -- name: hooks_on
 -- Made with the first hook and dropped with the last (hooks_off), in their transactions:
--- a store without hooks calls no function per end of a job (queuectl_fire_hooks).
+-- a store without hooks calls no function per end of a job (queuectl_fire_hooks). A
+-- schedule's events (overdue, suspect) insert the same rows: cron_fire_hooks.
 CREATE OR REPLACE TRIGGER jobs_hooks AFTER UPDATE OF state ON jobs
     FOR EACH ROW WHEN (NEW.hook IS NULL AND NEW.state <> OLD.state
                        AND NEW.state IN ('completed', 'failed', 'dead', 'cancelled'))

@@ -1091,7 +1091,8 @@ DELETE FROM hooks WHERE name = :name RETURNING name
 -- be retried, went dead, was cancelled, or was taken back from a lost worker): one job per
 -- matching hook, in queue `hooks`, in the transaction that made the change (every end of
 -- a job writes attempts, which this fires on; so the claim fires nothing). The hook job
--- takes the config's max-retries and job-timeout, as a job enqueued then would.
+-- takes the config's max-retries and job-timeout, as a job enqueued then would. A
+-- schedule's events (overdue, suspect) insert the same rows: cron_fire_hooks.
 CREATE TRIGGER IF NOT EXISTS jobs_hooks AFTER UPDATE OF attempts ON jobs
     WHEN NEW.hook IS NULL AND NEW.state <> OLD.state
      AND NEW.state IN ('completed', 'failed', 'dead', 'cancelled')
