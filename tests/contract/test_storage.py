@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -17,6 +17,7 @@ from queuectl.storage import open_store
 from queuectl.storage.base import Storage
 from queuectl.storage.liveness import HOST_ID
 from queuectl.transitions import after_attempt
+from tests.clocks import MovingClock
 
 
 def spec(command: str = "true", **kw: object) -> JobSpec:
@@ -83,14 +84,22 @@ def test_claim_order_priority_then_oldest(store: Storage) -> None:
     assert store.claim(w) is None
 
 
-def test_scheduled_job_not_claimed_before_its_time(store: Storage) -> None:
-    store.enqueue([spec(id="later", run_at=utcnow() + timedelta(seconds=0.6))])
+def test_scheduled_job_not_claimed_before_its_time(
+    clocked_store: Storage, clock: MovingClock
+) -> None:
+    # On the test's clock, frozen: a CI run once spent the 0.6 s this test gave real time
+    # before it read the stats.
+    store = clocked_store
+    clock.freeze()
+    store.enqueue([spec(id="later", run_at=datetime.fromtimestamp(clock.now() + 60, UTC))])
     w = register(store)
     assert store.claim(w) is None
     due = store.seconds_until_due()
-    assert due is not None and 0 < due <= 0.6
+    assert due is not None and 59 < due <= 60
     assert store.stats().scheduled == 1
-    time.sleep(0.65)
+    clock.move(59)
+    assert store.claim(w) is None
+    clock.move(1.001)
     assert store.claim(w).id == "later"  # type: ignore[union-attr]
 
 
