@@ -50,6 +50,9 @@ def path_segments(request: Request, prefix: str) -> list[str]:
     """The path after ``prefix``, split on real slashes only: a job id may hold an
     encoded one (%2F), which the decoded path would no longer tell apart."""
     raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    # Some servers and test clients (starlette's before 0.38) leave the query string in
+    # raw_path; a real "?" in a path is always sent as %3F.
+    raw = raw.split(b"?", 1)[0]
     rest = raw[len(prefix.encode()) :]
     return [unquote_to_bytes(seg).decode("utf-8", "replace") for seg in rest.split(b"/")]
 
