@@ -116,18 +116,17 @@ CREATE TABLE job_dependencies (
 -- A completing job finds its dependents; a purge asks whether a job is still needed.
 CREATE INDEX job_dependencies_depends_on ON job_dependencies (depends_on);
 
--- A dependency ends: its waiting dependents count one fewer (or are cancelled), in the
--- transaction that records the end (whatever path ends it: each writes attempts, the count
--- of attempts finished), all of them in one statement. Not on every write of state: a claim
+-- A dependency completes: its waiting dependents count one fewer, in the transaction that
+-- records the completion (whatever path completes it: each writes attempts, the count of
+-- attempts finished), all of them in one statement. Not on every write of state: a claim
 -- writes state, and a trigger's firing costs even when its WHEN is false (migrations/0008).
--- The work is jobs_ended's INSTEAD OF trigger (a view that stores nothing), so that the
--- trigger each end fires has a small frame (migrations/0023).
-CREATE VIEW jobs_ended (id, state, at) AS SELECT NULL, NULL, NULL WHERE 0;
-CREATE TRIGGER jobs_ended_release INSTEAD OF INSERT ON jobs_ended
+CREATE TRIGGER jobs_release_dependents AFTER UPDATE OF attempts ON jobs
+    WHEN NEW.has_dependents AND NEW.state <> OLD.state
+     AND NEW.state IN ('completed', 'dead', 'cancelled')
 BEGIN
     -- Released: by a completion, the --after and --after-any edges; by a death or a
     -- cancel, the --after-any and --after-failure ones.
-    UPDATE jobs SET blocked_by = blocked_by - 1, updated_at = NEW.at
+    UPDATE jobs SET blocked_by = blocked_by - 1, updated_at = NEW.updated_at
     WHERE id IN (SELECT job_id FROM job_dependencies
                  WHERE depends_on = NEW.id
                    AND CASE NEW.state WHEN 'completed' THEN kind <> 'failure'
@@ -135,8 +134,8 @@ BEGIN
       AND state = 'pending' AND blocked_by > 0;
     -- Cancelled: by a completion, the --after-failure jobs (not needed); by a cancel, the
     -- --after ones.
-    UPDATE jobs SET state = 'cancelled', finished_at = NEW.at,
-        updated_at = NEW.at, held = 0, attempts = attempts,
+    UPDATE jobs SET state = 'cancelled', finished_at = NEW.updated_at,
+        updated_at = NEW.updated_at, held = 0, attempts = attempts,
         last_error = CASE NEW.state
                          WHEN 'completed' THEN 'not needed: ''' || NEW.id || ''' completed'
                          ELSE 'dependency ''' || NEW.id || ''' cancelled' END
@@ -146,12 +145,6 @@ BEGIN
                    AND kind = CASE NEW.state WHEN 'completed' THEN 'failure'
                                              ELSE 'completed' END)
       AND state = 'pending' AND blocked_by > 0;
-END;
-CREATE TRIGGER jobs_release_dependents AFTER UPDATE OF attempts ON jobs
-    WHEN NEW.has_dependents AND NEW.state <> OLD.state
-     AND NEW.state IN ('completed', 'dead', 'cancelled')
-BEGIN
-    INSERT INTO jobs_ended (id, state, at) VALUES (NEW.id, NEW.state, NEW.updated_at);
 END;
 
 -- Recurring jobs (cron): the schedules, and the ticks they skipped.
