@@ -221,6 +221,7 @@ class Job:
 JOB_FIELDS: tuple[str, ...] = Job.__match_args__  # every field, in declaration order
 _JOB_FIELD_SET = frozenset(JOB_FIELDS)
 _new = object.__new__
+_set_dict = object.__setattr__
 
 
 def job_from_values(values: Sequence[Any]) -> Job:
@@ -230,6 +231,15 @@ def job_from_values(values: Sequence[Any]) -> Job:
         raise ValueError(f"a Job has {len(JOB_FIELDS)} fields, got {len(values)} values")
     job: Job = _new(Job)
     job.__dict__.update(zip(JOB_FIELDS, values))  # noqa: B905 - lengths checked above
+    return job
+
+
+def job_from_fields(fields: dict[str, Any]) -> Job:
+    """A Job whose instance dict is ``fields`` (taken, not copied): field names to values,
+    the fields left out read as their defaults (the class's attributes). No check: for the
+    stores' hot paths, which name fields they know (rows.claimed_job)."""
+    job: Job = _new(Job)
+    _set_dict(job, "__dict__", fields)
     return job
 
 

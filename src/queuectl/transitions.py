@@ -89,7 +89,8 @@ def after_attempt(job: Job, result: AttemptResult, policy: FailurePolicy,
     dead at once, anything else is a failure for ``policy`` to place (failed or dead). With
     a deadline (``job.deadline_at``), a failure that ended past it (``ended_at``, by the
     store's clock), or whose retry would come past it, goes dead."""
-    result = judged(job, result)
+    if job.success_exit:  # (rarely set: no call per job without)
+        result = judged(job, result)
     if result.outcome is Outcome.SUCCEEDED:
         return Transition(State.COMPLETED, job.attempts + 1, None, None)
     if result.outcome is Outcome.CANCELLED:

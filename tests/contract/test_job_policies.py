@@ -307,6 +307,26 @@ def test_after_failure_runs_only_when_the_job_fails(
     assert refused.returncode == 1 and "completed" in refused.stderr
 
 
+def test_a_long_chain_after_a_job_not_needed_is_cancelled_to_its_end(
+    clocked_cli: InProcessCli, worker: Worker,
+) -> None:
+    # Each job cancelled down the chain is one more level of the store's own recursion
+    # (SQLite allows 1,000 trigger levels): 600 deep must still end as one finish.
+    cli = clocked_cli
+    chain = [f"c{n}" for n in range(600)]
+    jobs = ['{"id": "good", "command": "true"}',
+            '{"id": "alert", "command": "true", "after_failure": "good"}']
+    jobs += [f'{{"id": "{job}", "command": "true", "after": ["{before}"]}}'
+             for before, job in zip(["alert", *chain], chain, strict=False)]
+    (cli.cwd / "chain.jsonl").write_text("\n".join(jobs))
+    cli.ok("enqueue", "--file", "chain.jsonl")
+    assert worker.work_until_idle() == 1
+    assert cli.job("good")["state"] == "completed"
+    last = cli.job(chain[-1])
+    cause = f"dependency '{chain[-2]}' cancelled"
+    assert (last["state"], last["last_error"]) == ("cancelled", cause)
+
+
 def test_a_bulk_file_mixes_the_three_kinds(clocked_cli: InProcessCli, worker: Worker) -> None:
     cli = clocked_cli
     jobs = "\n".join([

@@ -601,7 +601,8 @@ class Worker:
         claim = self.level == StopLevel.NONE and self._also_held is None and self._fresh()
         # Where the job goes is ours to say (pure policy, the config as now); the store
         # applies it, guarded, in its own transaction.
-        result = judged(job, result)  # (the attempt's row says succeeded for a success code)
+        if job.success_exit:  # the attempt's row says succeeded for a success code
+            result = judged(job, result)
         snoozed = self._snoozed()
         step = None if snoozed is None else after_snooze(job, result, snoozed)
         if step is None:

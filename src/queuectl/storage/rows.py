@@ -22,6 +22,7 @@ from queuectl.models import (
     State,
     WorkerInfo,
     from_ms,
+    job_from_fields,
     job_from_values,
     to_ms,
 )
@@ -73,28 +74,33 @@ _STATES = {str(state): state for state in State}  # a dict lookup, not the enum'
 
 
 def claimed_job(row: Sequence[Any]) -> Job:
-    """A row of CLAIMED_COLUMNS as a Job (as job_from_row reads the same columns)."""
+    """A row of CLAIMED_COLUMNS as a Job (as job_from_row reads the same columns). Only the
+    fields a claim may set are given: the rest (and the policies, rarely set, when the job
+    has none) are their defaults, which the Job reads from its class."""
     (job_id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
      created_at, updated_at, started_at, finished_at, exit_code, last_error, worker, cwd,
      env, runs, cron, unique_key, rerun_of, held, tags, success_exit, no_retry_exit, deadline,
      expires_at, deadline_at, hook) = row
-    return job_from_values((
-        job_id, command, _STATES[state], attempts, max_retries, priority, timeout, queue,
-        ms(run_at), ms(created_at), ms(updated_at), from_ms(started_at), from_ms(finished_at),
-        exit_code, last_error, worker, cwd, json.loads(env) if env else None, runs, cron,
-        unique_key,
-        False, None, (), (), None,  # duplicate, attempts_log, after, waiting_for, dependents
-        rerun_of, bool(held), _tags(tags),
-        None,  # mutex: not among the claimed columns (a worker runs a job without it)
-        # (policies are rare: each read only when set, a claim being the hot path)
-        _codes(success_exit) if success_exit else (),
-        _codes(no_retry_exit) if no_retry_exit else (), deadline,
-        None if expires_at is None else ms(expires_at),
-        None if deadline_at is None else ms(deadline_at),
-        0,  # snoozes: not claimed (the worker never reads it)
-        (), (),  # after_any, after_failure
-        _hook(hook) if hook else None,
-    ))
+    fields = {
+        "id": job_id, "command": command, "state": _STATES[state], "attempts": attempts,
+        "max_retries": max_retries, "priority": priority, "timeout": timeout, "queue": queue,
+        "run_at": ms(run_at), "created_at": ms(created_at), "updated_at": ms(updated_at),
+        "started_at": from_ms(started_at), "finished_at": from_ms(finished_at),
+        "exit_code": exit_code, "last_error": last_error, "worker": worker, "cwd": cwd,
+        "env": json.loads(env) if env else None, "last_attempt": runs, "cron": cron,
+        "unique_key": unique_key, "rerun_of": rerun_of, "held": bool(held),
+        "tags": _tags(tags),
+        # not claimed: duplicate, attempts_log, after, waiting_for, dependents, mutex (a
+        # worker runs a job without it), snoozes (the worker never reads it), after_any,
+        # after_failure
+    }
+    if (success_exit or no_retry_exit or deadline is not None or expires_at is not None
+            or deadline_at is not None or hook):
+        fields.update(
+            success_exit=_codes(success_exit), no_retry_exit=_codes(no_retry_exit),
+            deadline=deadline, expires_at=None if expires_at is None else ms(expires_at),
+            deadline_at=None if deadline_at is None else ms(deadline_at), hook=_hook(hook))
+    return job_from_fields(fields)
 
 
 def _tags(value: str | None) -> tuple[str, ...]:
