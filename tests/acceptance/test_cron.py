@@ -1,5 +1,6 @@
 """Recurring jobs through the real CLI and real pools, on both stores: one job per tick from
-two pools (two host ids), a pool killed -9 at a tick, the dashboard's cron page. (Overlap
+two pools (two host ids), an overdue hook fired once by two pools, a pool killed -9 at a
+tick, the dashboard's cron page. (Overlap
 skip, pause/resume and catch-up run in-process: tests/contract/test_cron_run.py.)"""
 
 from __future__ import annotations
@@ -34,6 +35,28 @@ def test_two_pools_on_two_hosts_enqueue_one_job_per_tick(cli: Cli) -> None:
     assert_every_tick_once(found, 1.0)
     hosts = {w["host"] for w in cli.json("worker", "list")}
     assert hosts == set(HOSTS)
+
+
+@pytest.mark.slow
+def test_two_pools_on_two_hosts_fire_an_overdue_hook_once(cli: Cli) -> None:
+    """Every worker of both pools judges the overdue schedules every ALERT_INTERVAL (5 s);
+    the episode begins once across the fleet, so its hook job is enqueued once."""
+    cli.ok("hook", "add", "page", "--on", "overdue", "-c", "true")
+    cli.ok("cron", "add", "nightly", "0 3 * * *", "-c", "true", "--alert-after", "1s")
+    for host in HOSTS:
+        cli.start_workers(2, env={"QUEUECTL_HOST_ID": host})
+
+    def hook_jobs() -> list[dict[str, object]]:
+        return [j for j in cli.json("list", "--queue", "hooks", "--limit", "0")
+                if j["hook"] is not None]
+
+    wait_until(lambda: len(hook_jobs()) >= 1, timeout=30, what="the overdue hook's job")
+    # Let each of the four workers judge at least once more (a wait for what must not
+    # come: nothing to wait on but the judging interval, twice over).
+    time.sleep(11)
+    found = hook_jobs()
+    assert [j["hook"]["event"] for j in found] == ["overdue"], found  # type: ignore[index]
+    assert {w["host"] for w in cli.json("worker", "list")} == set(HOSTS)
 
 
 @pytest.mark.slow
