@@ -45,3 +45,12 @@ def clocked_cli(cli: InProcessCli, clock: MovingClock,
 def worker(clocked_store: Storage, clock: MovingClock) -> Worker:
     """An embedded worker of every queue on ``clocked_store``; ``work_until_idle`` runs it."""
     return Worker(clocked_store, (), clocks=clock.clocks)
+
+
+@pytest.fixture
+def second_store(db_url: str, clock: MovingClock) -> Iterator[Storage]:
+    """Another connection to the test's store on its clock, as a pool on another host has
+    (two judges of one schedule racing)."""
+    s = open_store(db_url, clock=clock.now)
+    yield s
+    s.close()

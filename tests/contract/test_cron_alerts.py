@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +13,6 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from queuectl.pool.worker import Worker
-from queuectl.storage import open_store
 from queuectl.storage.base import Storage
 from queuectl.web import prom, views
 from tests.clocks import MovingClock
@@ -26,14 +24,6 @@ HOUR = 3600
 @pytest.fixture(autouse=True)
 def _time_moves_only_when_moved(clock: MovingClock) -> None:
     clock.freeze()
-
-
-@pytest.fixture
-def second_store(db_url: str, clock: MovingClock) -> Iterator[Storage]:
-    """Another connection to the store, as a pool on another host has."""
-    s = open_store(db_url, clock=clock.now)
-    yield s
-    s.close()
 
 
 def _metrics(store: Storage) -> dict[str, dict[str, float]]:

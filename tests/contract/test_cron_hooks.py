@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from queuectl.pool.worker import Worker
-from queuectl.storage import open_store
 from queuectl.storage.base import Storage
 from tests.clocks import MovingClock
 from tests.inprocess import InProcessCli
@@ -24,14 +22,6 @@ HOUR = 3600
 @pytest.fixture(autouse=True)
 def _time_moves_only_when_moved(clock: MovingClock) -> None:
     clock.freeze()
-
-
-@pytest.fixture
-def second_store(db_url: str, clock: MovingClock) -> Iterator[Storage]:
-    """Another connection to the store, as a pool on another host has."""
-    s = open_store(db_url, clock=clock.now)
-    yield s
-    s.close()
 
 
 def _at_once(stores: list[Storage], judge: str) -> list[str]:
