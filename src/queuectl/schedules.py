@@ -185,15 +185,25 @@ class Firing:
 
 
 def plan_firing(schedule: Schedule, tz: tzinfo, due_at: datetime, now: datetime,
-                catch_up: CatchUp, watched: Callable[[datetime], bool]) -> Firing:
+                catch_up: CatchUp, watched: Callable[[datetime], bool],
+                lease: timedelta) -> Firing:
     """For a schedule whose stored next tick ``due_at`` is at or before ``now``: at most one
-    job, never a burst: for ``due_at`` when only it has passed, else for the latest tick
-    that has. ``watched(tick)`` says whether a pool ran when ``tick`` came (see
-    storage/cron_flow.py); with ``catch_up`` none a tick no pool saw come is missed (no
-    job), however short ago, and one a pool saw come but fires late (busy) runs late. The
-    next tick to wait for is the first after ``now``."""
+    job. ``watched(tick)`` says whether a pool ran when ``tick`` came (see
+    storage/cron_flow.py); ``lease`` is the silence after which a worker counts as lost.
+
+    - Fired late by less than a lease while a pool ran (a loaded or briefly stalled pool,
+      not downtime): ``due_at``, and the next tick to wait for is the one after it, so each
+      tick that came gets its job, one firing at a time.
+    - Otherwise, never a burst: ``due_at`` when only it has passed, else the latest tick
+      that has, and then the first tick after ``now``.
+
+    With ``catch_up`` none a tick no pool saw come is missed (no job), however short ago,
+    and one a pool saw come but fires late (busy) runs late."""
     following = next_tick(schedule, tz, due_at)
     if following is not None and following <= now:
+        if now - following < lease and watched(following):
+            missed = catch_up is CatchUp.NONE and not watched(due_at)
+            return Firing(None if missed else due_at, following)
         latest = previous_tick(schedule, tz, now)
         tick = latest if latest is not None and latest >= following else following
     else:

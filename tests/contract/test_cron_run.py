@@ -52,6 +52,26 @@ def test_pause_and_resume(
         assert len(ticks(cli, "beat")) == count
 
 
+def test_a_pool_that_looks_seconds_late_enqueues_every_tick_it_passed_over(
+    clocked_cli: InProcessCli, clocked_store: Storage, clock: MovingClock, worker: Worker,
+) -> None:
+    """A loaded pool late by a few seconds is late, not down: no tick of `every 1s` is lost
+    (a CI run once saw one go when a pool looked 2 s after it)."""
+    cli = clocked_cli
+    started = datetime.fromtimestamp(clock.now(), UTC)
+    clocked_store.register_worker(WorkerInfo("pool", HOST_ID, os.getpid(), "busy", None,
+                                             started, started, [], PID_SCOPE))
+    cli.ok("cron", "add", "beat", "every 1s", "-c", "true", "--overlap", "allow")
+    clock.move(1)
+    assert worker.work_until_idle() == 1
+    clock.move(3.5)
+    clocked_store.heartbeat("pool", None)  # busy all along; the ticks fire 3.5 s late
+    worker.work_until_idle()
+    found = ticks(cli, "beat")
+    assert found == [found[0] + s for s in range(int(clock.now()) - int(found[0]) + 1)]
+    assert len(found) >= 4
+
+
 def test_overlap_skip_never_runs_two_jobs_at_once_and_records_skips(
     clocked_cli: InProcessCli, clocked_store: Storage, clock: MovingClock, worker: Worker,
 ) -> None:

@@ -227,6 +227,8 @@ HOURLY = parse_schedule("@hourly")
 
 # A pool that has run since long before the ticks below (its earliest live worker's start).
 ALL_ALONG = z("2026-01-01T00:00Z")
+LEASE = timedelta(seconds=30)  # the default lease-timeout
+EVERY_SECOND = parse_schedule("every 1s")
 
 
 def since(start: datetime | None) -> Callable[[datetime], bool]:
@@ -236,7 +238,7 @@ def since(start: datetime | None) -> Callable[[datetime], bool]:
 
 def test_on_time_tick_fires_and_the_next_is_planned() -> None:
     plan = plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), z("2026-01-01T10:00:00.3Z"),
-                       CatchUp.NONE, since(ALL_ALONG))
+                       CatchUp.NONE, since(ALL_ALONG), LEASE)
     assert plan.tick == z("2026-01-01T10:00Z") and plan.next_at == z("2026-01-01T11:00Z")
 
 
@@ -246,7 +248,8 @@ def test_on_time_tick_fires_and_the_next_is_planned() -> None:
 def test_missed_ticks_fire_the_latest_once_or_nothing(catch_up: CatchUp, fired: str | None
                                                       ) -> None:
     started = z("2026-01-01T13:20Z")  # no pool ran before
-    plan = plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), started, catch_up, since(started))
+    plan = plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), started, catch_up, since(started),
+                       LEASE)
     assert plan.tick == (z(fired) if fired else None)
     assert plan.next_at == z("2026-01-01T14:00Z")
 
@@ -257,17 +260,17 @@ def test_a_tick_before_the_pool_started_is_missed_for_catch_up_none_however_shor
 ) -> None:
     started = z("2026-01-01T10:00Z") + timedelta(seconds=late_s)
     assert plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), started, CatchUp.NONE,
-                       since(started)).tick is None
+                       since(started), LEASE).tick is None
     assert plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), started, CatchUp.LATEST,
-                       since(started)).tick == z("2026-01-01T10:00Z")
+                       since(started), LEASE).tick == z("2026-01-01T10:00Z")
 
 
 def test_with_no_pool_running_a_tick_is_missed_for_catch_up_none_only() -> None:
     now = z("2026-01-01T10:00:01Z")
     assert plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), now, CatchUp.NONE,
-                       since(None)).tick is None
+                       since(None), LEASE).tick is None
     assert plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), now, CatchUp.LATEST,
-                       since(None)).tick == z("2026-01-01T10:00Z")
+                       since(None), LEASE).tick == z("2026-01-01T10:00Z")
 
 
 @pytest.mark.parametrize("late_s", [0.5, 10, 31, 600, 3 * 3600])
@@ -276,8 +279,62 @@ def test_a_tick_a_running_pool_fires_late_runs_late_for_catch_up_none(late_s: fl
                                                                        started: str) -> None:
     now = z("2026-01-01T10:00Z") + timedelta(seconds=late_s)
     watched = z(started)  # the pool started just before the tick, or as it came
-    plan = plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), now, CatchUp.NONE, since(watched))
+    plan = plan_firing(HOURLY, UTC, z("2026-01-01T10:00Z"), now, CatchUp.NONE, since(watched),
+                      LEASE)
     assert plan.tick == previous_tick(HOURLY, UTC, now)  # the latest that came: never a burst
+
+
+@pytest.mark.parametrize("catch_up", list(CatchUp))
+@pytest.mark.parametrize("late_s", [1.2, 2.5, 29.5])
+def test_a_running_pool_late_by_less_than_a_lease_fires_every_tick_in_turn(
+    catch_up: CatchUp, late_s: float
+) -> None:
+    """A loaded pool that looks 2.5 s after a tick of `every 1s` is late, not down: the
+    ticks it passed over each get their job, one firing after another."""
+    due = z("2026-01-01T10:00Z")
+    now = due + timedelta(seconds=late_s)
+    fired = []
+    while due <= now:
+        plan = plan_firing(EVERY_SECOND, UTC, due, now, catch_up, since(ALL_ALONG), LEASE)
+        fired.append(plan.tick)
+        assert plan.next_at is not None
+        due = plan.next_at
+    assert fired == [z("2026-01-01T10:00Z") + timedelta(seconds=s)
+                     for s in range(int(late_s) + 1)]
+    assert due == next_tick(EVERY_SECOND, UTC, now)
+
+
+@pytest.mark.parametrize("catch_up", list(CatchUp))
+def test_a_pool_late_by_a_lease_or_more_fires_the_latest_only(catch_up: CatchUp) -> None:
+    now = z("2026-01-01T10:00:31.5Z")  # the first tick passed over came 30.5 s ago
+    plan = plan_firing(EVERY_SECOND, UTC, z("2026-01-01T10:00Z"), now, catch_up,
+                       since(ALL_ALONG), LEASE)
+    assert plan.tick == z("2026-01-01T10:00:31Z")
+    assert plan.next_at == z("2026-01-01T10:00:32Z")
+
+
+@pytest.mark.parametrize(("catch_up", "fired"),
+                         [(CatchUp.LATEST, "2026-01-01T10:00:03Z"), (CatchUp.NONE, None)])
+def test_ticks_before_a_pool_started_are_still_missed_however_short_ago(
+    catch_up: CatchUp, fired: str | None
+) -> None:
+    started = z("2026-01-01T10:00:03.5Z")  # the first pool, after four ticks
+    plan = plan_firing(EVERY_SECOND, UTC, z("2026-01-01T10:00Z"), started, catch_up,
+                       since(started), LEASE)
+    assert plan.tick == (z(fired) if fired else None)
+    assert plan.next_at == z("2026-01-01T10:00:04Z")
+
+
+@pytest.mark.parametrize(("catch_up", "fired"),
+                         [(CatchUp.LATEST, "2026-01-01T10:00Z"), (CatchUp.NONE, None)])
+def test_a_pool_that_started_between_two_ticks_runs_the_second_on_time(
+    catch_up: CatchUp, fired: str | None
+) -> None:
+    now = z("2026-01-01T10:00:01.5Z")
+    plan = plan_firing(EVERY_SECOND, UTC, z("2026-01-01T10:00Z"), now, catch_up,
+                       since(z("2026-01-01T10:00:00.5Z")), LEASE)
+    assert plan.tick == (z(fired) if fired else None)
+    assert plan.next_at == z("2026-01-01T10:00:01Z")  # fired next, as a pool saw it come
 
 
 def test_a_schedules_job_is_told_its_name_and_tick() -> None:

@@ -699,11 +699,12 @@ class Storage(ABC):
 
     @abstractmethod
     def cron_fire(self, worker_id: str | None = None) -> list[Fired]:
-        """Fire every schedule whose tick has come: at most one job each (the latest missed
-        tick, or none, after downtime; ``worker_id``, the worker firing, saw the ticks that
-        came since it started), a skipped tick recorded when the previous job is
-        unfinished (--overlap skip). Safe from any number of processes at once: each tick
-        enqueues exactly once. Returns what this call did (not what others did)."""
+        """Fire every schedule whose tick has come: one job for each tick a pool saw come
+        (fired late by under a lease, as a loaded pool does), else at most one (the latest
+        missed tick, or none, after downtime); ``worker_id``, the worker firing, saw the
+        ticks that came since it started. A skipped tick is recorded when the previous job
+        is unfinished (--overlap skip). Safe from any number of processes at once: each
+        tick enqueues exactly once. Returns what this call did (not what others did)."""
 
 
 def change_queue_settings(

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from queuectl.errors import InvalidValue, QueuectlError
@@ -255,15 +255,17 @@ def fire(row: Mapping[str, Any], config: Config, run: Run, cancel: Cancel,
     """Fire one due schedule (a row of cron_due) in the caller's transaction. None when
     another pool fired it first (nothing written). ``config``: the limits a schedule leaves
     open (max-retries, job-timeout) as they are now, and the lease that tells a live worker
-    (--catch-up none); ``cancel`` cancels a job in the same transaction (--overlap
+    and a late tick from a missed one; ``cancel`` cancels a job in the same transaction (--overlap
     replace); ``worker_id``: the worker firing, if a worker fires."""
     name, now_ms, due_ms = row["name"], int(row["now_ms"]), int(row["next_run_at"])
     advance = {"name": name, "due": due_ms, "now": now_ms}
     try:
         spec = spec_from_row(row)
-        # Only --catch-up none asks whether a pool ran: the other schedules read nothing more.
+        # Whether a pool ran is read only for --catch-up none and for a firing over a tick
+        # late: an on-time tick of another schedule reads nothing more.
         plan = plan_firing(spec.parsed, zone(spec.tz), _at(due_ms), _at(now_ms), spec.catch_up,
-                           lambda tick: _watched(run, tick, now_ms, config, worker_id))
+                           lambda tick: _watched(run, tick, now_ms, config, worker_id),
+                           timedelta(seconds=config.lease_timeout))
     except (QueuectlError, ValueError):
         # A definition this version cannot read (written by another one, or a zone gone
         # from this host's data): parked, rather than retried by every pool forever.

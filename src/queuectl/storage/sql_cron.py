@@ -202,18 +202,22 @@ class SqlCron(SqlStore[C]):
     def cron_fire(self, worker_id: str | None = None) -> list[cron_flow.Fired]:
         from queuectl.storage import cron_flow
 
-        with self._reading() as conn:
-            due = self._mappings(conn, "cron_due", self._clock())
-        if not due:
-            return []
-        config = Config.from_stored(self.config_items())
-        fired = []
-        for row in due:  # one short transaction per schedule: no lock is held long
-            with self._write() as conn:
-                done = cron_flow.fire(row, config, self._runner(conn), self._canceller(conn),
-                                      worker_id)
-                if done is not None and done.job_id:
-                    self._wake(conn, "work")
-            if done is not None:
-                fired.append(done)
-        return fired
+        config: Config | None = None
+        fired: list[cron_flow.Fired] = []
+        while True:  # again while a pass fired a late tick whose next has come too
+            with self._reading() as conn:
+                due = self._mappings(conn, "cron_due", self._clock())
+            if not due:
+                return fired
+            config = config or Config.from_stored(self.config_items())
+            before = len(fired)
+            for row in due:  # one short transaction per schedule: no lock is held long
+                with self._write() as conn:
+                    done = cron_flow.fire(row, config, self._runner(conn),
+                                          self._canceller(conn), worker_id)
+                    if done is not None and done.job_id:
+                        self._wake(conn, "work")
+                if done is not None:
+                    fired.append(done)
+            if len(fired) == before:
+                return fired
