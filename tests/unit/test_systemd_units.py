@@ -7,6 +7,7 @@ import configparser
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -54,9 +55,14 @@ def test_systemd_analyze_verify(kind: str, tmp_path: Path) -> None:
     text = text.replace("%h/.local/bin/queuectl", queuectl)
     unit = tmp_path / "queuectl-worker.service"
     unit.write_text(text)
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)
+    # A short runtime folder of its own: the user manager's socket units put paths under it
+    # that must fit a socket address (108 bytes), which a test's tmp_path may not leave room
+    # for.
+    runtime = tempfile.mkdtemp(prefix="run-")
     args = ["systemd-analyze", *(["--user"] if kind == "user" else []), "verify", str(unit)]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)})
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "XDG_RUNTIME_DIR": runtime})
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
