@@ -105,7 +105,9 @@ def _work_tree(root: str) -> str:
     with tempfile.TemporaryDirectory(prefix="queuectl-index-") as folder:
         copy = os.path.join(folder, "index")
         if os.path.exists(index):
-            shutil.copyfile(index, copy)
+            # Its times too: git takes a file changed in the index's own second for
+            # possibly changed ("racily clean") only by comparing it with the index's mtime.
+            shutil.copy2(index, copy)
         else:  # no index yet: the files of HEAD are the tracked ones
             _git(root, "read-tree", "HEAD", index=copy)
         _git(root, "add", "-u", index=copy)
