@@ -5,7 +5,8 @@ Makes a git work tree in a temp dir (by default 5,000 files of random bytes, 50 
 all, in 50 folders, committed), then, on each store, times the real `queuectl enqueue
 --snapshot -c true` process run in it: the first (every content sent), a second of the same
 tree (nothing new), and one after a file changed (one content and the tree's rows); and
-what a worker spends writing the tree out for an attempt and removing it. After each
+what a worker spends writing the tree out for an attempt (beside `cp -r` of the same
+files: the file system's own cost) and removing it. After each
 enqueue it counts the contents the store keeps and their bytes.
 
     python -m bench.snapshot [--files 5000] [--mb 50] [--backends sqlite postgres]
@@ -93,6 +94,18 @@ def copy_out(url: str, job_id: str, workdir: str) -> tuple[float, float]:
         store.close()
 
 
+def copy_yardstick(repo: Path, workdir: str) -> float:
+    """Seconds `cp -r` takes to copy the tree's files (not .git): what the file system
+    alone costs for a copy of it."""
+    target = Path(tempfile.mkdtemp(dir=workdir))
+    began = time.perf_counter()
+    for folder in sorted(repo.glob("d*")):
+        subprocess.run(["cp", "-r", str(folder), str(target)], check=True)
+    took = time.perf_counter() - began
+    subprocess.run(["rm", "-rf", str(target)], check=True)
+    return took
+
+
 def _shown(label: str, took: float, counts: tuple[int, int, int]) -> str:
     trees, blobs, size = counts
     return (f"  {label:<28} {took * 1000:8.0f} ms   store: {trees} trees, {blobs} contents, "
@@ -113,7 +126,8 @@ def run(backend: str, repo: Path, workdir: str) -> None:
             print(_shown("one file changed", took, stored(url)))
             _git(repo, "checkout", "-q", "--", ".")
             made, removed = copy_out(url, first, workdir)
-            print(f"  {'worker: write the copy out':<28} {made * 1000:8.0f} ms")
+            print(f"  {'worker: write the copy out':<28} {made * 1000:8.0f} ms   "
+                  f"(yardstick: cp -r of the tree {copy_yardstick(repo, workdir) * 1000:.0f} ms)")
             print(f"  {'worker: remove it':<28} {removed * 1000:8.0f} ms")
     except Unavailable as exc:
         print(f"{backend}: skipped: {exc}")
