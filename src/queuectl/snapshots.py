@@ -45,6 +45,12 @@ class Snapshot:
         """The job document's ``snapshot``."""
         return {"commit": self.commit, "dirty": self.dirty, "bytes": self.bytes}
 
+    def describe(self) -> str:
+        """One line for people (`show`, the dashboard): the commit, whether uncommitted
+        changes were kept, the size."""
+        changes = " + uncommitted changes" if self.dirty else ""
+        return f"{self.commit[:12]}{changes}, {self.bytes} bytes"
+
     def to_column(self) -> str:
         """As the jobs table keeps it (a JSON object; the store finds a tree's users by
         its ``id``)."""

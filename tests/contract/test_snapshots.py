@@ -91,6 +91,8 @@ def test_every_attempt_runs_in_a_fresh_copy_of_the_tree_as_it_was_at_enqueue(
     assert places[0] != places[1]  # a fresh copy each time
     assert (repo / "sub" / "f.txt").read_text() == "v3\n"  # the work tree untouched
     assert cli.job(job["id"])["snapshot"] == job["snapshot"]
+    commit = job["snapshot"]["commit"][:12]
+    assert f"{commit} + uncommitted changes, 31 bytes" in cli.ok("show", job["id"])
 
 
 def test_a_timed_out_attempt_s_copy_is_removed_too(

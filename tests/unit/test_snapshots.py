@@ -77,6 +77,7 @@ def test_a_job_s_snapshot_is_kept_and_read_back() -> None:
     assert snapshot_from_column(snapshot.to_column()) == snapshot
     assert snapshot_from_column(None) is None
     assert snapshot.to_dict() == {"commit": B, "dirty": True, "bytes": 42}
+    assert snapshot.describe() == "bbbbbbbbbbbb + uncommitted changes, 42 bytes"
 
 
 @given(st.lists(st.tuples(st.sampled_from([A, B, C, "d" * 40, "e" * 40]),
