@@ -65,15 +65,17 @@ def test_every_attempt_runs_in_a_fresh_copy_of_the_tree_as_it_was_at_enqueue(
     repo = make_repo(tmp_path)
     (repo / "sub" / "f.txt").write_text("v2\n")  # tracked, not committed: in the snapshot
     (repo / "untracked.txt").write_text("left out\n")
+    (repo / "sub" / "staged.txt").write_text("new\n")  # added, not committed: in it too
+    git(repo, "add", "sub/staged.txt")
     cli.cwd = repo / "sub"
-    command = ("pwd; cat f.txt; test -x ../run.sh && echo executable; readlink ../link; "
+    command = ("pwd; cat f.txt staged.txt; test -x ../run.sh && echo executable; readlink ../link; "
                "test -e ../untracked.txt || echo no-untracked; echo scribbled > f.txt; "
                'test "$QUEUECTL_ATTEMPT" = 2')
     job = cli.json("enqueue", "--snapshot", "--max-retries", "1", "-c", command)
     (repo / "sub" / "f.txt").write_text("v3\n")  # after enqueue: not seen by the job
     assert job["snapshot"] == {"commit": git(repo, "rev-parse", "HEAD"), "dirty": True,
                                "bytes": len("v2\n") + len("#!/bin/sh\necho ran\n")
-                               + len("sub/f.txt")}
+                               + len("sub/f.txt") + len("new\n")}
     assert job["cwd"] == str(repo / "sub")
     assert worker.work_until_idle() == 1
     clock.move(2.5)  # the first attempt's backoff
@@ -82,7 +84,7 @@ def test_every_attempt_runs_in_a_fresh_copy_of_the_tree_as_it_was_at_enqueue(
     places = []
     for attempt in ("1", "2"):
         lines = cli.ok("logs", job["id"], "--attempt", attempt).splitlines()
-        assert lines[1:] == ["v2", "executable", "sub/f.txt", "no-untracked"], lines
+        assert lines[1:] == ["v2", "new", "executable", "sub/f.txt", "no-untracked"], lines
         places.append(lines[0])
     for place in places:
         assert place.endswith("/sub") and not place.startswith(str(repo))
@@ -92,7 +94,7 @@ def test_every_attempt_runs_in_a_fresh_copy_of_the_tree_as_it_was_at_enqueue(
     assert (repo / "sub" / "f.txt").read_text() == "v3\n"  # the work tree untouched
     assert cli.job(job["id"])["snapshot"] == job["snapshot"]
     commit = job["snapshot"]["commit"][:12]
-    assert f"{commit} + uncommitted changes, 31 bytes" in cli.ok("show", job["id"])
+    assert f"{commit} + uncommitted changes, 35 bytes" in cli.ok("show", job["id"])
 
 
 def test_a_timed_out_attempt_s_copy_is_removed_too(
