@@ -77,8 +77,11 @@ def take(cwd: str, max_bytes: int) -> Frozen:
     or above ``max_bytes`` in all."""
     try:
         root = _line(_git(cwd, "rev-parse", "--show-toplevel"))
-    except GitFailed:
-        raise InvalidValue(f"cannot snapshot {cwd}: not inside a git work tree") from None
+    except GitFailed as exc:
+        why = str(exc).removeprefix("fatal: ")
+        if "not a git repository" in why or "must be run in a work tree" in why:
+            why = "not inside a git work tree"
+        raise InvalidValue(f"cannot snapshot {cwd}: {why}") from None
     if not root:  # inside a .git directory: no work tree
         raise InvalidValue(f"cannot snapshot {cwd}: not inside a git work tree")
     try:
