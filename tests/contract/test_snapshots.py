@@ -243,7 +243,7 @@ def test_rerun_keeps_the_snapshot_and_rerun_snapshot_takes_a_new_one(
 
 
 def test_the_python_api_and_jobs_files_take_snapshots_too(
-    cli: InProcessCli, db_url: str, tmp_path: Path,
+    cli: InProcessCli, store: Storage, db_url: str, tmp_path: Path,
 ) -> None:
     repo = make_repo(tmp_path)
     job = Queue(db_url).enqueue("cat f.txt", cwd=str(repo / "sub"), snapshot=True)
@@ -256,3 +256,10 @@ def test_the_python_api_and_jobs_files_take_snapshots_too(
     snapshotted, plain = cli.json("enqueue", "--file", str(jobs))
     assert snapshotted["snapshot"] == job.to_dict()["snapshot"]
     assert plain["snapshot"] is None
+    # One tree for two directories of it: each job runs in its own.
+    jobs.write_text(json.dumps({"command": "pwd", "snapshot": True}) + "\n"
+                    + json.dumps({"command": "pwd", "snapshot": True, "cwd": str(repo)}) + "\n")
+    in_sub, at_root = cli.json("enqueue", "--file", str(jobs))
+    assert Worker(store, ()).work_until_idle() == 5
+    assert cli.ok("logs", in_sub["id"]).rstrip().endswith("/sub")
+    assert not cli.ok("logs", at_root["id"]).rstrip().endswith("/sub")

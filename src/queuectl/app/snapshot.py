@@ -180,10 +180,10 @@ def upload(store: Storage, batch: Batch, *, whole: bool = False) -> Batch:
         frozen = spec.frozen
         if frozen is None or frozen.root is None:
             continue
-        key = frozen.snapshot.id
+        key = frozen.snapshot.id  # one tree, read once; each job keeps its own directory
         if key not in ready:
             ready[key] = _ready(store, frozen, frozen.root, whole=whole)
-        specs[n] = replace(spec, frozen=ready[key])
+        specs[n] = replace(spec, frozen=replace(ready[key], snapshot=frozen.snapshot))
     return Batch(specs, batch.labels, batch.lines)
 
 
