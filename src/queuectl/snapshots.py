@@ -80,14 +80,16 @@ class TreeFile:
 
 @record(frozen=True)
 class Frozen:
-    """A job's snapshot on its way to the store: the snapshot, its files (none: the store
-    keeps the tree already), the work tree to read contents from (None: nothing to read),
-    and the contents the store lacks, by blob id (None: not read yet)."""
+    """A job's snapshot on its way to the store: the snapshot, its files, the work tree to
+    read contents from (None: nothing to read), the contents the store lacks, by blob id
+    (None: not read yet), and whether the store keeps the tree whole already (then nothing
+    more is sent)."""
 
     snapshot: Snapshot
     files: tuple[TreeFile, ...] = ()
     root: str | None = None
     blobs: Mapping[str, bytes] | None = None
+    stored: bool = False
 
 
 class SnapshotIncomplete(QueuectlError):

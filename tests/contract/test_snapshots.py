@@ -216,13 +216,29 @@ def test_a_tree_forgotten_between_the_check_and_the_insert_is_sent_whole(
     batch = single({"command": "true", "snapshot": True, "cwd": str(repo)}, Defaults.of(store))
     snapshots_app.freeze(batch, 10**6)
     told = snapshots_app.upload(store, batch)  # the store has it: nothing to send
-    assert told.specs[0].frozen is not None and told.specs[0].frozen.files == ()
+    assert told.specs[0].frozen is not None and told.specs[0].frozen.stored
     store.cancel([first.id])
     assert store.purge([State.CANCELLED], 0) == 1
     assert counts(db_url) == dict.fromkeys(TABLES, 0)
     [job] = insert(store, batch)  # told nothing was missing; the store notices and it is resent
     assert job.snapshot == first.snapshot
     assert counts(db_url) == {"snapshots": 1, "snapshot_files": 3, "snapshot_blobs": 3}
+
+
+def test_a_commit_without_files_is_a_snapshot_too(
+    cli: InProcessCli, worker: Worker, tmp_path: Path,
+) -> None:
+    repo = tmp_path / "bare-tree"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "nothing yet")
+    cli.cwd = repo
+    job = cli.json("enqueue", "--snapshot", "-c", "ls -A | wc -l")
+    assert job["snapshot"]["bytes"] == 0 and job["snapshot"]["dirty"] is False
+    again = cli.json("enqueue", "--snapshot", "-c", "true")
+    assert again["snapshot"] == job["snapshot"]
+    assert worker.work_until_idle() == 2
+    assert cli.ok("logs", job["id"]).strip() == "0"
 
 
 def test_rerun_keeps_the_snapshot_and_rerun_snapshot_takes_a_new_one(

@@ -191,7 +191,7 @@ def _ready(store: Storage, frozen: Frozen, root: str, *, whole: bool) -> Frozen:
     from dataclasses import replace
 
     if not whole and store.snapshot_stored(frozen.snapshot.id):
-        return replace(frozen, files=(), blobs={})
+        return replace(frozen, files=(), blobs={}, stored=True)
     blob_ids = sorted({file.blob for file in frozen.files})
     missing = set(blob_ids) if whole else store.snapshot_blobs_missing(blob_ids)
     return replace(frozen, blobs=read_blobs(root, missing))
@@ -208,4 +208,4 @@ def stored(store: Storage, batch: Batch, put: Callable[[Batch], T]) -> T:
 
 def kept(job_snapshot: Snapshot) -> Frozen:
     """A stored job's snapshot given to a new job (`rerun`): nothing to send."""
-    return Frozen(job_snapshot)
+    return Frozen(job_snapshot, stored=True)

@@ -72,13 +72,14 @@ class SqlSnapshots(SqlStore[C]):
         if frozen.blobs:
             self._execute_many(conn, "snapshot_blob_put", [
                 {"id": blob, "data": data} for blob, data in frozen.blobs.items()])
-        if frozen.files:
+        if not frozen.stored:
             conn.execute(self._q["snapshot_put"], {
                 "id": snapshot.id, "files": len(frozen.files), "bytes": snapshot.bytes,
                 **self._clock()})
-            self._execute_many(conn, "snapshot_file_put", [
-                {"snapshot": snapshot.id, "path": file.path, "mode": file.mode,
-                 "blob": file.blob} for file in frozen.files])
+            if frozen.files:
+                self._execute_many(conn, "snapshot_file_put", [
+                    {"snapshot": snapshot.id, "path": file.path, "mode": file.mode,
+                     "blob": file.blob} for file in frozen.files])
         row = conn.execute(self._q["snapshot_stored"], {"id": snapshot.id}).fetchone()
         if not (row and row[0]):
             raise SnapshotIncomplete(snapshot.id)
