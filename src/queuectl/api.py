@@ -169,6 +169,7 @@ class Queue:
         no_retry_exit: Codes | None = None, deadline: float | str | timedelta | None = None,
         expires: datetime | float | str | timedelta | None = None,
         after_any: Iterable[str] = (), after_failure: Iterable[str] = (),
+        snapshot: bool = False,
     ) -> Job:
         """Put one shell command on the queue; returns the new job (``to_dict()`` is
         `enqueue --json`).
@@ -199,7 +200,11 @@ class Queue:
         datetime, an ISO string, or seconds / a duration / a timedelta from now).
         ``after_any``: ids of jobs that must end first, in any way; ``after_failure``: ids
         of jobs that must end dead or cancelled (if one completes, this job is cancelled,
-        not needed).
+        not needed). ``snapshot``: freeze the tracked files of ``cwd``'s git work tree as
+        they are now (uncommitted changes included, untracked files left out); every
+        attempt runs in a fresh copy, in the same directory relative to the tree's root
+        (`enqueue --snapshot`). Refused (InvalidValue) outside a git work tree, in a
+        repository without a commit, or above config ``max-snapshot-bytes``.
 
         Raises InvalidJob (a ValueError) with the CLI's message for any refused field,
         DuplicateJob when ``id`` exists; nothing is written then."""
@@ -215,7 +220,8 @@ class Queue:
                           "success_exit": _codes(success_exit),
                           "no_retry_exit": _codes(no_retry_exit), "deadline": deadline,
                           "expires_at": expires, "after_any": _ids(after_any),
-                          "after_failure": _ids(after_failure)})
+                          "after_failure": _ids(after_failure),
+                          "snapshot": snapshot or None})
         from queuectl import submit
 
         return self._insert(lambda fallback: submit.single(fields, fallback))[0]

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
+    from queuectl.snapshots import Frozen, Snapshot
+
 
 class State(StrEnum):
     PENDING = "pending"
@@ -104,6 +106,10 @@ class JobSpec:
     expires_at: datetime | None = None  # never started after this: cancelled as `expired`
     after_any: tuple[str, ...] = ()  # jobs that must end, in any state, before this one runs
     after_failure: tuple[str, ...] = ()  # jobs that must end dead or cancelled first
+    # `enqueue --snapshot`: run in a copy of the tracked files of cwd's git work tree as
+    # they are at enqueue; ``frozen`` is that copy on its way to the store (app/snapshot.py).
+    snapshot: bool = False
+    frozen: Frozen | None = None
 
 
 @record(frozen=True)
@@ -168,6 +174,9 @@ class Job:
     # to}, and "cron": the schedule, for a schedule's events (an `overdue` event's job is
     # the schedule's latest, null before its first); None for any other job.
     hook: dict[str, str | None] | None = None
+    # `enqueue --snapshot`: the frozen code every attempt runs in a fresh copy of (None:
+    # the job runs in cwd itself).
+    snapshot: Snapshot | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The job's ``--json`` document (``show --json`` when read with its attempts)."""
@@ -206,6 +215,7 @@ class Job:
             "after_any": list(self.after_any),
             "after_failure": list(self.after_failure),
             "hook": dict(self.hook) if self.hook else None,
+            "snapshot": self.snapshot.to_dict() if self.snapshot else None,
         }
         if self.dependents is not None:
             doc["dependents"] = list(self.dependents)

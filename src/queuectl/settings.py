@@ -97,6 +97,8 @@ KEYS: dict[str, Key] = {
             100 * YEAR, zero_is_none=True),
         Key("max-snoozes", 100, "int", 0, False, "times one job may `queuectl snooze`",
             1_000_000),
+        Key("max-snapshot-bytes", 100 * 1024 * 1024, "int", 0, True,
+            "largest code snapshot `enqueue --snapshot` keeps", 4 * 1024**3),
     )
 }
 
@@ -151,6 +153,7 @@ class Config:
     max_log_bytes: int
     retention: float
     max_snoozes: int
+    max_snapshot_bytes: int
 
     @classmethod
     def from_stored(cls, stored: dict[str, str]) -> Config:

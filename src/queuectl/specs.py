@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 FIELDS = ("id", "command", "max_retries", "priority", "timeout", "run_at", "delay", "queue",
           "cwd", "env", "after", "unique_key", "held", "tags", "success_exit",
           "no_retry_exit", "deadline", "expires_at", "after_any", "after_failure", "mutex",
-          "on_duplicate", "debounce")
+          "on_duplicate", "debounce", "snapshot")
 _FIELD_SET = frozenset(FIELDS)
 MAX_ID_CHARS = 200
 MAX_QUEUE_CHARS = 100
@@ -137,6 +137,15 @@ def check_held(value: object) -> bool:
         return False
     if not isinstance(value, bool):
         raise UsageError(f"held must be true or false, not {_kind(value)}")
+    return value
+
+
+def check_snapshot(value: object) -> bool:
+    """`snapshot` (`enqueue --snapshot`): true or false; null means not given."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise UsageError(f"snapshot must be true or false, not {_kind(value)}")
     return value
 
 
@@ -408,6 +417,10 @@ def build_spec(
         mutex=check_mutex(fields.get("mutex")),
         **_exit_policies(fields),
     )
+    if fields.get("snapshot") is not None and check_snapshot(fields["snapshot"]):
+        from dataclasses import replace  # only for a job that asks for one
+
+        spec = replace(spec, snapshot=True)
     if fields.get("on_duplicate") is not None or fields.get("debounce") is not None:
         from dataclasses import replace  # only for a job that gives them
 

@@ -52,7 +52,7 @@ def test_config_round_trip_and_json(cli: Cli) -> None:
     values = cli.json("config", "list")
     assert values == {"max-retries": 3, "backoff-base": 3, "backoff-max": 3600, "job-timeout": 0,
                       "lease-timeout": 30, "max-log-bytes": 1048576, "retention": 0,
-                      "max-snoozes": 100}
+                      "max-snoozes": 100, "max-snapshot-bytes": 104857600}
 
 
 def test_control_characters_in_fields_are_shown_not_obeyed(cli: Cli, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ def test_duration_keys_take_and_show_durations(cli: Cli) -> None:
     assert cli.json("config", "list") == {"max-retries": 3, "backoff-base": 2, "backoff-max": 90,
                                           "job-timeout": 2.5, "lease-timeout": 5400,
                                           "max-log-bytes": 1048576, "retention": 0,
-                                          "max-snoozes": 100}
+                                          "max-snoozes": 100, "max-snapshot-bytes": 104857600}
 
 
 def test_plain_seconds_in_an_old_store_keep_working(cli: Cli, store: Storage) -> None:

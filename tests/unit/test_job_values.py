@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 
 from queuectl.models import JOB_FIELDS, Job, State, job_from_values, replaced_job
+from queuectl.snapshots import Snapshot
 from queuectl.storage.rows import CLAIMED_COLUMNS, claimed_job, job_from_row
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 T1 = datetime(2026, 1, 2, 3, 4, 6, 1000, tzinfo=UTC)
+SNAPSHOT = Snapshot("a" * 40, "b" * 40, True, 1234, "sub/dir")
 
 
 def _ms(t: datetime) -> int:
@@ -35,7 +37,8 @@ def _row() -> dict[str, Any]:
             "unique_key": "k", "rerun_of": "j0", "held": 1, "tags": json.dumps(["a", "b"]),
             "success_exit": json.dumps([2, "64-78"]), "no_retry_exit": None,
             "deadline": 7.5, "expires_at": None, "deadline_at": ms(T1) + 9,
-            "hook": json.dumps({"name": "h", "event": "dead", "job": "j0"})}
+            "hook": json.dumps({"name": "h", "event": "dead", "job": "j0"}),
+            "snapshot": SNAPSHOT.to_column()}
 
 
 def test_job_from_row_matches_the_keyword_constructor() -> None:
@@ -49,7 +52,7 @@ def test_job_from_row_matches_the_keyword_constructor() -> None:
         last_error="boom", worker="w", cwd="/tmp", env={"A": "1"}, last_attempt=3,
         cron="nightly", unique_key="k", rerun_of="j0", held=True, tags=("a", "b"),
         success_exit=(2, "64-78"), deadline=7.5, deadline_at=ms(row["deadline_at"]),
-        hook={"name": "h", "event": "dead", "job": "j0"},
+        hook={"name": "h", "event": "dead", "job": "j0"}, snapshot=SNAPSHOT,
     )
     job = job_from_row(row)
     assert job == expected
@@ -81,5 +84,5 @@ def test_claimed_job_reads_the_claimed_columns_as_job_from_row() -> None:
     values = tuple(row[name] for name in CLAIMED_COLUMNS)
     assert claimed_job(values) == job_from_row(row)
     assert claimed_job(values).state is State.PROCESSING
-    no_env = {**row, "env": None, "started_at": None, "finished_at": None}
+    no_env = {**row, "env": None, "started_at": None, "finished_at": None, "snapshot": None}
     assert claimed_job(tuple(no_env[name] for name in CLAIMED_COLUMNS)) == job_from_row(no_env)

@@ -26,10 +26,12 @@ from queuectl.errors import (
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from typing import Any
+    from typing import Any, TypeVar
 
     from queuectl.models import Job, JobSpec
     from queuectl.storage.base import Storage
+
+    T = TypeVar("T")
 
 StoreOf = Callable[[bool], "Storage"]  # store_of(create): the store, made only with create
 Build = Callable[[submit.Defaults], submit.Batch]  # the checked jobs, given their Defaults
@@ -41,6 +43,10 @@ def checked(store_of: StoreOf, build: Build) -> tuple[submit.Batch, Storage]:
     ``build`` raises (nothing is created then)."""
     fallback, found = submit.Defaults.found(store_of)
     batch = build(fallback)
+    if any(spec.snapshot for spec in batch.specs):  # git is asked before a store is made
+        from queuectl.app import snapshot
+
+        snapshot.freeze(batch, fallback.config.max_snapshot_bytes)
     return batch, found if found is not None else store_of(True)
 
 
@@ -50,15 +56,33 @@ def insert(store: Storage, batch: submit.Batch, *, name_duplicates: bool = True)
     entries_named."""
     if not batch.specs:
         return []
-    with entries_named(batch, name_duplicates=name_duplicates):
-        return store.enqueue(batch.specs)
+
+    def put(ready: submit.Batch) -> list[Job]:
+        with entries_named(ready, name_duplicates=name_duplicates):
+            return store.enqueue(ready.specs)
+
+    return _with_snapshots(store, batch, put)
 
 
 def insert_ids(store: Storage, batch: submit.Batch) -> list[str]:
     """``insert`` for jobs without unique keys, returning only their ids (cheaper: no job
     is read back)."""
-    with entries_named(batch):
-        return store.enqueue_ids(batch.specs)
+
+    def put(ready: submit.Batch) -> list[str]:
+        with entries_named(ready):
+            return store.enqueue_ids(ready.specs)
+
+    return _with_snapshots(store, batch, put)
+
+
+def _with_snapshots(store: Storage, batch: submit.Batch, put: Callable[[submit.Batch], T]) -> T:
+    """``put(batch)``, the batch's snapshots (`--snapshot`, frozen by ``checked``) sent
+    with it: only what the store lacks (app/snapshot.py)."""
+    if not any(spec.frozen is not None for spec in batch.specs):
+        return put(batch)
+    from queuectl.app import snapshot
+
+    return snapshot.stored(store, batch, put)
 
 
 def rerun(store: Storage, job_id: str, given: Mapping[str, Any]) -> Job:
@@ -80,6 +104,13 @@ def rerun(store: Storage, job_id: str, given: Mapping[str, Any]) -> Job:
         raise WrongState(job_id, str(job.state), "completed, dead or cancelled")
     batch = submit.single(specs.merge(job_fields(job), given), submit.Defaults.of(store))
     batch.specs[0] = replace(batch.specs[0], rerun_of=job_id)
+    if batch.specs[0].snapshot or job.snapshot is not None:
+        from queuectl.app import snapshot
+
+        if batch.specs[0].snapshot:  # `rerun --snapshot`: the code as it is now
+            snapshot.freeze(batch, submit.Defaults.of(store).config.max_snapshot_bytes)
+        elif job.snapshot is not None:  # the ended job's own snapshot, stored already
+            batch.specs[0] = replace(batch.specs[0], frozen=snapshot.kept(job.snapshot))
     return insert(store, batch)[0]
 
 

@@ -49,6 +49,8 @@ JOB: tuple[Row, ...] = (
      "Wall time from the first attempt's start over all attempts: 2h."),
     (("--expires",), "expires_at", "expires_at", "text",
      "Never start after this: a duration from now (30m) or an ISO 8601 time."),
+    (("--snapshot",), "snapshot", "snapshot", "switch",
+     "Freeze the git work tree's tracked files now; every attempt runs in a copy."),
 )
 
 # `edit`: the flags of JOB that change a waiting job's fields (not its id or dependencies);
@@ -67,7 +69,7 @@ def _edit_help(field: str, text: str) -> str:
 EDIT: tuple[Row, ...] = tuple(
     (names, field, param, kind, _edit_help(field, help_text))
     for names, field, param, kind, help_text in JOB
-    if field not in ("id", "after", "after_any", "after_failure", "mutex"))
+    if field not in ("id", "after", "after_any", "after_failure", "mutex", "snapshot"))
 
 # `enqueue` only: a job `run` follows is its own, never a duplicate of another.
 ENQUEUE_ONLY: tuple[Row, ...] = (

@@ -101,6 +101,7 @@ def show(store: Storage, job_id: str, as_json: bool) -> None:
         doc[policy] = ",".join(map(str, doc[policy])) or None
     doc["env"] = " ".join(f"{k}={v}" for k, v in (job.env or {}).items()) or None
     doc["timeout"] = None if job.timeout is None else format_duration(job.timeout)
+    doc["snapshot"] = job.snapshot.describe() if job.snapshot else None
     if job.state in READY_STATES:
         dead = documents.dead_blockers(store, [job]).get(job.id)
         doc["run_at"] = f"{doc['run_at']} ({output.next_run(job, utcnow(), dead)})"

@@ -524,6 +524,27 @@ class Worker:
                     "was lost)", job.id, extra={"event": "job_lost", "job": job.id})
 
     def _run(self, job: Job) -> AttemptResult:
+        """The attempt, in a fresh copy of the job's snapshot if it has one (removed after,
+        however the attempt ended)."""
+        if job.snapshot is None:
+            return self._run_in(job)
+        from queuectl.pool import snapshot_copy
+
+        try:
+            self._given_env()  # makes the worker's own folder the copy goes in
+            assert self._snooze_dir is not None
+            snapshot, parent = job.snapshot, self._snooze_dir
+            copy = self.calls.call(lambda: snapshot_copy.make(self.store, snapshot, parent))
+        except Exception as exc:  # noqa: BLE001 - recorded, never lost
+            log.warning("cannot copy out job %s's snapshot: %s", job.id, exc,
+                        extra={"event": "job_not_started", "job": job.id, "error": str(exc)})
+            return AttemptResult(Outcome.NOT_STARTED, error=f"cannot start: snapshot: {exc}")
+        try:
+            return self._run_in(replaced_job(job, cwd=snapshot_copy.run_dir(copy, snapshot)))
+        finally:
+            snapshot_copy.remove(copy)
+
+    def _run_in(self, job: Job) -> AttemptResult:
         """The runner never raises once the command has started (it kills it first), so
         whatever fails here failed before: the attempt never started."""
         try:

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from typing import Any, ClassVar
 
     from queuectl.recurring import Cron, CronSpec
+    from queuectl.snapshots import TreeFile
     from queuectl.storage.cron_flow import Fired
     from queuectl.transitions import Transition
 
@@ -255,6 +256,12 @@ class Storage(ABC):
         all completed, or were purged after completing, is ready at once. Raises
         DependencyRefused (the job's index, the dependency) for a dependency that is
         unknown or cancelled; nothing is inserted then.
+
+        ``spec.frozen`` (`enqueue --snapshot`) is the job's snapshot, stored in the same
+        transaction: its tree's row and files (when given) and the contents given (by blob
+        id), each kept once whatever trees and jobs share it. Raises SnapshotIncomplete
+        when the tree is not stored whole after that (the caller said the store had what
+        it did not send, and a purge forgot it meanwhile); nothing is inserted then.
         """
 
     def enqueue_ids(self, specs: Sequence[JobSpec]) -> list[str]:
@@ -263,6 +270,23 @@ class Storage(ABC):
         A store may skip building the Job objects: a bulk file of 100,000 jobs spends
         ~0.15 s on them in SQLite."""
         return [job.id for job in self.enqueue(specs)]
+
+    @abstractmethod
+    def snapshot_stored(self, snapshot_id: str) -> bool:
+        """Whether the snapshot of git tree ``snapshot_id`` is stored whole (every file,
+        every content): a job may then name it without sending it again."""
+
+    @abstractmethod
+    def snapshot_blobs_missing(self, blob_ids: Sequence[str]) -> set[str]:
+        """Which of the git blob ids ``blob_ids`` the store keeps no content for."""
+
+    @abstractmethod
+    def snapshot_files(self, snapshot_id: str) -> list[TreeFile]:
+        """The files of stored snapshot ``snapshot_id``, by path (none: not stored)."""
+
+    @abstractmethod
+    def snapshot_blobs(self, blob_ids: Sequence[str]) -> dict[str, bytes]:
+        """The contents of the blobs ``blob_ids`` the store keeps, by id."""
 
     @abstractmethod
     def get_job(self, job_id: str) -> Job | None:

@@ -43,6 +43,7 @@ from queuectl.storage.sql import queries
 from queuectl.storage.sql_clock import SqlClock
 from queuectl.storage.sql_cron import SqlCron
 from queuectl.storage.sql_queues import SqlQueues
+from queuectl.storage.sql_snapshots import SqlSnapshots
 from queuectl.storage.sql_store import gives_more
 from queuectl.storage.sql_workers import SqlWorkers
 from queuectl.transitions import Transition
@@ -59,7 +60,8 @@ VACUUM_AFTER_FOLD = 50_000
 FOLD_MIN_ROWS = 1_000
 
 
-class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock[Conn]):
+class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock[Conn],
+                      SqlSnapshots[Conn]):
     _q = queries("postgres")
     _duplicate_error = pg_errors.UniqueViolation
 
@@ -226,18 +228,27 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
         """One statement, one array per column (it notifies the idle workers itself)."""
         params = {**_columns(specs, ids), "channel": CHANNEL}
         if dependencies.any_after(specs) or any(
-                spec.run_at_fixed or gives_more(spec) for spec in specs):
+                spec.run_at_fixed or gives_more(spec) or spec.frozen for spec in specs):
             with self._write() as conn:
                 row = conn.execute(self._q["insert_job"], params).fetchone()
                 if dependencies.any_after(specs):
                     self._record_dependencies(conn, specs, ids)
                 self._mark_run_at_fixed(conn, specs, ids)
                 self._mark_given(conn, specs, ids)
+                self._store_snapshots(conn, specs, ids)
         else:
             with self._db() as conn:  # one statement: its own transaction
                 row = conn.execute(self._q["insert_job"], params).fetchone()
         assert row is not None and row[1] == len(ids)
         return int(row[0])
+
+    def _execute_many(self, conn: Conn, name: str, rows: Sequence[dict[str, Any]]) -> None:
+        """One statement per row, pipelined (psycopg's executemany)."""
+        with conn.cursor() as cursor:
+            cursor.executemany(self._q[name], rows)
+
+    def _lock_snapshots(self, conn: Conn, *, shared: bool) -> None:
+        conn.execute(self._q["pg_snapshot_lock_shared" if shared else "pg_snapshot_lock"])
 
     def _unique_params(self, specs: Sequence[JobSpec], ids: list[str]) -> Params:
         """insert_job's arrays, and one of unique keys."""

@@ -26,6 +26,7 @@ from queuectl.models import (
     job_from_values,
     to_ms,
 )
+from queuectl.snapshots import snapshot_from_column
 from queuectl.storage.base import AttemptRow
 
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
@@ -58,7 +59,7 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         _added(row, "deadline"), from_ms(_added(row, "expires_at")),
         from_ms(_added(row, "deadline_at")), _added(row, "snoozes") or 0,
         (), (),  # after_any, after_failure (read with the dependencies)
-        _hook(_added(row, "hook")),
+        _hook(_added(row, "hook")), snapshot_from_column(_added(row, "snapshot")),
     ))
 
 
@@ -69,7 +70,8 @@ CLAIMED_COLUMNS = ("id", "command", "state", "attempts", "max_retries", "priorit
                    "queue", "run_at", "created_at", "updated_at", "started_at",
                    "finished_at", "exit_code", "last_error", "worker", "cwd", "env", "runs",
                    "cron", "unique_key", "rerun_of", "held", "tags", "success_exit",
-                   "no_retry_exit", "deadline", "expires_at", "deadline_at", "hook")
+                   "no_retry_exit", "deadline", "expires_at", "deadline_at", "hook",
+                   "snapshot")
 _STATES = {str(state): state for state in State}  # a dict lookup, not the enum's call
 
 
@@ -80,7 +82,7 @@ def claimed_job(row: Sequence[Any]) -> Job:
     (job_id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
      created_at, updated_at, started_at, finished_at, exit_code, last_error, worker, cwd,
      env, runs, cron, unique_key, rerun_of, held, tags, success_exit, no_retry_exit, deadline,
-     expires_at, deadline_at, hook) = row
+     expires_at, deadline_at, hook, snapshot) = row
     fields = {
         "id": job_id, "command": command, "state": _STATES[state], "attempts": attempts,
         "max_retries": max_retries, "priority": priority, "timeout": timeout, "queue": queue,
@@ -100,6 +102,8 @@ def claimed_job(row: Sequence[Any]) -> Job:
             success_exit=_codes(success_exit), no_retry_exit=_codes(no_retry_exit),
             deadline=deadline, expires_at=None if expires_at is None else ms(expires_at),
             deadline_at=None if deadline_at is None else ms(deadline_at), hook=_hook(hook))
+    if snapshot:
+        fields["snapshot"] = snapshot_from_column(snapshot)
     return job_from_fields(fields)
 
 
@@ -213,6 +217,7 @@ def inserted_job(spec: JobSpec, job_id: str, created: datetime) -> Job:
         success_exit=spec.success_exit, no_retry_exit=spec.no_retry_exit,
         deadline=spec.deadline,
         expires_at=None if spec.expires_at is None else ms(to_ms(spec.expires_at)),
+        snapshot=spec.frozen.snapshot if spec.frozen else None,
     )
 
 

@@ -251,6 +251,20 @@ class SqlStore(Storage, Generic[C]):
     def _given_params(self, given: Sequence[tuple[str, JobSpec]]) -> Params:
         """mark_given's parameters for (job id, spec) pairs (see the dialect's SQL)."""
 
+    @abstractmethod
+    def _store_snapshots(self, conn: C, specs: Sequence[JobSpec], ids: Sequence[str]) -> None:
+        """In the insert's transaction: the new jobs' snapshots (``spec.frozen``), stored
+        and named by their jobs (sql_snapshots.py)."""
+
+    @abstractmethod
+    def _snapshots_of(self, conn: C, job_ids: Sequence[str]) -> list[str]:
+        """The snapshots the jobs ``job_ids`` use."""
+
+    @abstractmethod
+    def _forget_snapshots(self, conn: C, snapshot_ids: Sequence[str]) -> None:
+        """Delete those of ``snapshot_ids`` no job uses any more, in the caller's
+        transaction."""
+
     # --- plumbing ------------------------------------------------------------------------
 
     def _wake_for_hooks(self, conn: C) -> None:
@@ -358,6 +372,7 @@ class SqlStore(Storage, Generic[C]):
                     made.update((job.id, job) for job in fresh)
                 self._mark_run_at_fixed(conn, [specs[n] for n in new], [ids[n] for n in new])
                 self._mark_given(conn, [specs[n] for n in new], [ids[n] for n in new])
+                self._store_snapshots(conn, [specs[n] for n in new], [ids[n] for n in new])
                 if any(spec.on_duplicate != "keep" or spec.debounce_ms for spec in specs):
                     self._duplicates_act(conn, specs, ids, made)
                 if new:
@@ -717,10 +732,14 @@ class SqlStore(Storage, Generic[C]):
         return gone
 
     def _delete_jobs(self, conn: C, job_ids: list[str]) -> None:
-        """Delete jobs with their attempts (and output) and their own edges."""
+        """Delete jobs with their attempts (and output) and their own edges, and the
+        snapshots no job uses any more."""
         params = {"ids": self._list(job_ids)}
+        used = self._snapshots_of(conn, job_ids)
         for name in ("delete_attempts", "delete_dependencies", "delete_jobs"):
             conn.execute(self._q[name], params)
+        if used:
+            self._forget_snapshots(conn, used)
 
     def request_stop(self) -> list[str]:
         with self._write() as conn:

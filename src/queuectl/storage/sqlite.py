@@ -27,6 +27,7 @@ from queuectl.storage.sql import queries
 from queuectl.storage.sql_clock import SqlClock
 from queuectl.storage.sql_cron import SqlCron
 from queuectl.storage.sql_queues import SqlQueues
+from queuectl.storage.sql_snapshots import SqlSnapshots
 from queuectl.storage.sql_workers import SqlWorkers
 from queuectl.storage.sqlite_file import (
     BUSY_TIMEOUT_OFF,
@@ -47,7 +48,8 @@ if TYPE_CHECKING:
 Db = sqlite3.Connection
 
 
-class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
+class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db],
+                    SqlSnapshots[Db]):
     _q = queries("sqlite")
     _duplicate_error = sqlite3.IntegrityError
     wants_checkpoints: ClassVar[bool] = True  # see checkpoint
@@ -263,6 +265,7 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db]):
                 self._record_dependencies(conn, specs, ids)
             self._mark_run_at_fixed(conn, specs, ids)
             self._mark_given(conn, specs, ids)
+            self._store_snapshots(conn, specs, ids)
             self._wake(conn, "work")
         return now
 

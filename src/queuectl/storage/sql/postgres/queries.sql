@@ -121,7 +121,7 @@ SELECT claimed.id, claimed.command, claimed.state, claimed.attempts, claimed.max
        claimed.last_error, claimed.worker, claimed.cwd, claimed.env, claimed.runs,
        claimed.cron, claimed.unique_key, claimed.rerun_of, claimed.held, claimed.tags,
        claimed.success_exit, claimed.no_retry_exit, claimed.deadline,
-       claimed.expires_at, claimed.deadline_at, claimed.hook,
+       claimed.expires_at, claimed.deadline_at, claimed.hook, claimed.snapshot,
        CASE WHEN claimed.id IS NULL THEN queuectl_idle_plan(NULL) END AS plan
 FROM (VALUES (1)) AS one LEFT JOIN claimed ON true
 
@@ -134,7 +134,7 @@ SELECT claimed.id, claimed.command, claimed.state, claimed.attempts, claimed.max
        claimed.last_error, claimed.worker, claimed.cwd, claimed.env, claimed.runs,
        claimed.cron, claimed.unique_key, claimed.rerun_of, claimed.held, claimed.tags,
        claimed.success_exit, claimed.no_retry_exit, claimed.deadline,
-       claimed.expires_at, claimed.deadline_at, claimed.hook,
+       claimed.expires_at, claimed.deadline_at, claimed.hook, claimed.snapshot,
        CASE WHEN claimed.id IS NULL THEN queuectl_idle_plan(%(queues)s::text[]) END AS plan
 FROM (VALUES (1)) AS one LEFT JOIN claimed ON true
 
@@ -160,7 +160,7 @@ SELECT ended.id, ended.command, ended.state, ended.attempts, ended.max_retries,
        ended.last_error, ended.worker, ended.cwd, ended.env, ended.runs, ended.cron,
        ended.unique_key, ended.rerun_of, ended.held, ended.tags, ended.success_exit,
        ended.no_retry_exit, ended.deadline, ended.expires_at, ended.deadline_at,
-       ended.hook,  -- as claim_any
+       ended.hook, ended.snapshot,  -- as claim_any
        CASE WHEN %(claim)s AND NOT EXISTS (SELECT 1 FROM ended WHERE state = 'processing')
             THEN queuectl_idle_plan(%(queues)s::text[]) END AS plan
 FROM ended
@@ -1064,3 +1064,82 @@ CREATE OR REPLACE TRIGGER jobs_hooks AFTER UPDATE OF state ON jobs
 
 -- name: hooks_off
 DROP TRIGGER IF EXISTS jobs_hooks ON jobs
+
+-- name: snapshot_stored
+-- Whether snapshot %(id)s is stored whole: its row, every file it counts, and each file's
+-- contents (no row: not stored). Enqueue asks before it sends a snapshot, and again in its
+-- transaction after storing one, so that a purge that forgot it meanwhile is noticed
+-- (pg_snapshot_lock_shared keeps a purge from forgetting it between that check and the
+-- commit).
+SELECT s.files = (SELECT count(*) FROM snapshot_files WHERE snapshot = s.id)
+       AND NOT EXISTS (SELECT 1 FROM snapshot_files AS f
+                       WHERE f.snapshot = s.id
+                         AND NOT EXISTS (SELECT 1 FROM snapshot_blobs AS b WHERE b.id = f.blob))
+FROM snapshots AS s WHERE s.id = %(id)s
+
+-- name: snapshot_blobs_missing
+-- Which of the blob ids %(blobs)s the store lacks.
+SELECT given FROM unnest(%(blobs)s::text[]) AS given
+WHERE NOT EXISTS (SELECT 1 FROM snapshot_blobs WHERE id = given)
+
+-- name: snapshot_put
+INSERT INTO snapshots (id, files, bytes, created_at)
+VALUES (%(id)s, %(files)s, %(bytes)s, queuectl_now_ms())
+ON CONFLICT (id) DO NOTHING
+
+-- name: snapshot_file_put
+-- One row of many (executemany).
+INSERT INTO snapshot_files (snapshot, path, mode, blob)
+VALUES (%(snapshot)s, %(path)s, %(mode)s, %(blob)s)
+ON CONFLICT (snapshot, path) DO NOTHING
+
+-- name: snapshot_blob_put
+-- One row of many (executemany).
+INSERT INTO snapshot_blobs (id, data) VALUES (%(id)s, %(data)s) ON CONFLICT (id) DO NOTHING
+
+-- name: mark_snapshot
+-- A new job's snapshot, in its insert's transaction. One row of many (executemany).
+UPDATE jobs SET snapshot = %(snapshot)s WHERE id = %(id)s
+
+-- name: snapshot_files_of
+-- A snapshot's files, with each one's size, for a worker writing it out.
+SELECT f.path, f.mode, f.blob, octet_length(b.data)
+FROM snapshot_files AS f JOIN snapshot_blobs AS b ON b.id = f.blob
+WHERE f.snapshot = %(id)s
+ORDER BY f.path
+
+-- name: snapshot_blobs_read
+SELECT id, data FROM snapshot_blobs WHERE id = ANY(%(ids)s::text[])
+
+-- name: snapshots_of_jobs
+-- The snapshots the jobs %(ids)s use (before they are deleted).
+SELECT DISTINCT snapshot::jsonb ->> 'id' FROM jobs
+WHERE snapshot IS NOT NULL AND id = ANY(%(ids)s::text[])
+
+-- name: snapshot_forget
+-- Of the snapshots %(ids)s, those no job uses any more, deleted; their ids back. Under
+-- pg_snapshot_lock: no enqueue is storing one meanwhile, and those that did have committed.
+DELETE FROM snapshots
+WHERE id = ANY(%(ids)s::text[])
+  AND NOT EXISTS (SELECT 1 FROM jobs
+                  WHERE snapshot IS NOT NULL AND (snapshot::jsonb ->> 'id') = snapshots.id)
+RETURNING id
+
+-- name: snapshot_forget_files
+-- The files of the snapshots %(ids)s (forgotten); their blob ids back.
+DELETE FROM snapshot_files WHERE snapshot = ANY(%(ids)s::text[])
+RETURNING blob
+
+-- name: snapshot_forget_blobs
+-- Of the blobs %(blobs)s, those no snapshot's file names any more.
+DELETE FROM snapshot_blobs
+WHERE id = ANY(%(blobs)s::text[])
+  AND NOT EXISTS (SELECT 1 FROM snapshot_files WHERE blob = snapshot_blobs.id)
+
+-- name: pg_snapshot_lock_shared
+-- Storing a snapshot: many enqueues at once, never while a purge forgets snapshots.
+SELECT pg_advisory_xact_lock_shared(hashtextextended('queuectl snapshots', 0))
+
+-- name: pg_snapshot_lock
+-- Forgetting snapshots: alone, after every enqueue storing one has committed.
+SELECT pg_advisory_xact_lock(hashtextextended('queuectl snapshots', 0))

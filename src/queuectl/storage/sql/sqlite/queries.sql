@@ -143,7 +143,7 @@ WHERE seq = CASE WHEN EXISTS (SELECT 1 FROM queues) THEN
 RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
           created_at, updated_at, started_at, finished_at, exit_code, last_error, worker,
           cwd, env, runs, cron, unique_key, rerun_of, held, tags, success_exit,
-          no_retry_exit, deadline, expires_at, deadline_at, hook  -- rows.CLAIMED_COLUMNS,
+          no_retry_exit, deadline, expires_at, deadline_at, hook, snapshot  -- rows.CLAIMED_COLUMNS,
           -- read by position
 
 -- name: claim_queues
@@ -180,7 +180,7 @@ WHERE seq = CASE WHEN EXISTS (SELECT 1 FROM queues) THEN
 RETURNING id, command, state, attempts, max_retries, priority, timeout, queue, run_at,
           created_at, updated_at, started_at, finished_at, exit_code, last_error, worker,
           cwd, env, runs, cron, unique_key, rerun_of, held, tags, success_exit,
-          no_retry_exit, deadline, expires_at, deadline_at, hook  -- as claim_any
+          no_retry_exit, deadline, expires_at, deadline_at, hook, snapshot  -- as claim_any
 
 -- name: next_due
 -- Milliseconds until the first due time, found in index order (one step when every queue
@@ -1115,3 +1115,69 @@ END;
 
 -- name: hooks_off
 DROP TRIGGER IF EXISTS jobs_hooks
+
+-- name: snapshot_stored
+-- Whether snapshot :id is stored whole: its row, every file it counts, and each file's
+-- contents (no row: not stored). Enqueue asks before it sends a snapshot, and again in its
+-- transaction after storing one, so that a purge that forgot it meanwhile is noticed.
+SELECT s.files = (SELECT count(*) FROM snapshot_files WHERE snapshot = s.id)
+       AND NOT EXISTS (SELECT 1 FROM snapshot_files AS f
+                       WHERE f.snapshot = s.id
+                         AND NOT EXISTS (SELECT 1 FROM snapshot_blobs AS b WHERE b.id = f.blob))
+FROM snapshots AS s WHERE s.id = :id
+
+-- name: snapshot_blobs_missing
+-- Which of the blob ids :blobs (a JSON array) the store lacks.
+SELECT given.value FROM json_each(:blobs) AS given
+WHERE NOT EXISTS (SELECT 1 FROM snapshot_blobs WHERE id = given.value)
+
+-- name: snapshot_put
+INSERT INTO snapshots (id, files, bytes, created_at) VALUES (:id, :files, :bytes, :now)
+ON CONFLICT (id) DO NOTHING
+
+-- name: snapshot_file_put
+-- One row of many (executemany).
+INSERT INTO snapshot_files (snapshot, path, mode, blob) VALUES (:snapshot, :path, :mode, :blob)
+ON CONFLICT (snapshot, path) DO NOTHING
+
+-- name: snapshot_blob_put
+-- One row of many (executemany).
+INSERT INTO snapshot_blobs (id, data) VALUES (:id, :data) ON CONFLICT (id) DO NOTHING
+
+-- name: mark_snapshot
+-- A new job's snapshot, in its insert's transaction. One row of many (executemany).
+UPDATE jobs SET snapshot = :snapshot WHERE id = :id
+
+-- name: snapshot_files_of
+-- A snapshot's files, with each one's size, for a worker writing it out.
+SELECT f.path, f.mode, f.blob, length(b.data)
+FROM snapshot_files AS f JOIN snapshot_blobs AS b ON b.id = f.blob
+WHERE f.snapshot = :id
+ORDER BY f.path
+
+-- name: snapshot_blobs_read
+SELECT id, data FROM snapshot_blobs WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: snapshots_of_jobs
+-- The snapshots the jobs :ids use (before they are deleted).
+SELECT DISTINCT json_extract(snapshot, '$.id') FROM jobs
+WHERE snapshot IS NOT NULL AND id IN (SELECT value FROM json_each(:ids))
+
+-- name: snapshot_forget
+-- Of the snapshots :ids, those no job uses any more, deleted; their ids back.
+DELETE FROM snapshots
+WHERE id IN (SELECT value FROM json_each(:ids))
+  AND NOT EXISTS (SELECT 1 FROM jobs
+                  WHERE snapshot IS NOT NULL AND json_extract(snapshot, '$.id') = snapshots.id)
+RETURNING id
+
+-- name: snapshot_forget_files
+-- The files of the snapshots :ids (forgotten); their blob ids back.
+DELETE FROM snapshot_files WHERE snapshot IN (SELECT value FROM json_each(:ids))
+RETURNING blob
+
+-- name: snapshot_forget_blobs
+-- Of the blobs :blobs, those no snapshot's file names any more.
+DELETE FROM snapshot_blobs
+WHERE id IN (SELECT value FROM json_each(:blobs))
+  AND NOT EXISTS (SELECT 1 FROM snapshot_files WHERE blob = snapshot_blobs.id)

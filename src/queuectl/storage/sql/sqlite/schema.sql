@@ -41,7 +41,9 @@ CREATE TABLE jobs (
     expires_at   INTEGER,                     -- never started after this (epoch ms)
     deadline_at  INTEGER,                     -- when the deadline passes (first start + it)
     snoozes      INTEGER NOT NULL DEFAULT 0,  -- `queuectl snooze`s so far
-    hook         TEXT                         -- a hook's job: JSON {name, event, job}
+    hook         TEXT,                        -- a hook's job: JSON {name, event, job}
+    snapshot     TEXT                         -- `enqueue --snapshot`: JSON {id, commit,
+                                              -- dirty, bytes, dir}; see snapshots
 );
 
 -- The claim walks this index in order and stops at the first due row: cost does not
@@ -300,4 +302,29 @@ CREATE TABLE hooks (
     cron       TEXT,                          -- only jobs of this schedule (NULL: any)
     cwd        TEXT    NOT NULL,              -- where its jobs run
     created_at INTEGER NOT NULL
+);
+
+-- `enqueue --snapshot`: code frozen at enqueue. A snapshot is a git tree, kept once under
+-- its tree id; its files name their contents by git blob id, and a blob is kept once
+-- whatever trees share it. A job's snapshot column is JSON {id, commit, dirty, bytes,
+-- dir}; jobs_snapshot finds the jobs using a tree when purge and retention forget it.
+CREATE INDEX jobs_snapshot ON jobs (json_extract(snapshot, '$.id'))
+    WHERE snapshot IS NOT NULL;
+CREATE TABLE snapshots (
+    id         TEXT    PRIMARY KEY,           -- git tree id
+    files      INTEGER NOT NULL,              -- rows in snapshot_files when stored whole
+    bytes      INTEGER NOT NULL,              -- the files' total size
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE snapshot_files (
+    snapshot TEXT    NOT NULL,                -- snapshots.id
+    path     BLOB    NOT NULL,                -- from the tree's root, as git names it
+    mode     INTEGER NOT NULL,                -- 0o100644, 0o100755 or 0o120000 (a symlink)
+    blob     TEXT    NOT NULL,                -- snapshot_blobs.id
+    PRIMARY KEY (snapshot, path)
+) WITHOUT ROWID;
+CREATE INDEX snapshot_files_blob ON snapshot_files (blob);
+CREATE TABLE snapshot_blobs (
+    id   TEXT PRIMARY KEY,                    -- git blob id
+    data BLOB NOT NULL
 );
