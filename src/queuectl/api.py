@@ -169,6 +169,7 @@ class Queue:
         no_retry_exit: Codes | None = None, deadline: float | str | timedelta | None = None,
         expires: datetime | float | str | timedelta | None = None,
         after_any: Iterable[str] = (), after_failure: Iterable[str] = (),
+        gpus: int | None = None,
     ) -> Job:
         """Put one shell command on the queue; returns the new job (``to_dict()`` is
         `enqueue --json`).
@@ -200,6 +201,9 @@ class Queue:
         ``after_any``: ids of jobs that must end first, in any way; ``after_failure``: ids
         of jobs that must end dead or cancelled (if one completes, this job is cancelled,
         not needed).
+        ``gpus``: the job runs only in a pool started with GPUs (`worker start --gpus`)
+        that has this many of them free (1-1024), with ``CUDA_VISIBLE_DEVICES`` set to the
+        indexes it was given (`enqueue --gpus`).
 
         Raises InvalidJob (a ValueError) with the CLI's message for any refused field,
         DuplicateJob when ``id`` exists; nothing is written then."""
@@ -215,7 +219,7 @@ class Queue:
                           "success_exit": _codes(success_exit),
                           "no_retry_exit": _codes(no_retry_exit), "deadline": deadline,
                           "expires_at": expires, "after_any": _ids(after_any),
-                          "after_failure": _ids(after_failure)})
+                          "after_failure": _ids(after_failure), "gpus": gpus})
         from queuectl import submit
 
         return self._insert(lambda fallback: submit.single(fields, fallback))[0]

@@ -39,6 +39,11 @@ def status(store: Storage, as_json: bool) -> None:
             if stats.held:  # held jobs are pending, or failed and waiting for a retry
                 rows.append(("  held", stats.held))
     rows.append(("workers", f"{stats.workers_active} active, {stats.workers_busy} busy"))
+    if stats.gpus:  # only when some pool owns GPUs, so the table reads as before
+        busy = sum(use.job is not None for use in stats.gpus)
+        hosts = len({use.host for use in stats.gpus}) > 1
+        rows.append(("gpus", f"{len(stats.gpus)}, {busy} busy: "
+                             f"{output.gpus_in_words(stats.gpus, hosts)}"))
     rows.append(("paused queues", ", ".join(stats.paused_queues) or "none"))
     limits = stats.queue_limits
     rows.append(("queue limits", ", ".join(f"{q}={n}" for q, n in limits.items()) or "none"))
@@ -88,7 +93,8 @@ def show(store: Storage, job_id: str, as_json: bool) -> None:
 
     job = documents.job_with_attempts(store, job_id)
     if as_json:
-        output.emit_json(job.to_dict())
+        # (what holds a waiting job back: as the text's "held back" line says it)
+        output.emit_json({**job.to_dict(), "held_back": documents.held_back(store, job)})
         return
     attempts = job.attempts_log or ()
     doc = job.to_dict()
