@@ -10,7 +10,8 @@ from queuectl.errors import InvalidValue, UsageError
 MAX_GPU_INDEX = 1023  # the highest GPU index a pool may own
 NVIDIA_SMI = ("nvidia-smi", "--query-gpu=index", "--format=csv,noheader")
 NVIDIA_SMI_TIMEOUT = 30.0  # seconds
-_ITEM = re.compile(r"(\d+)(?:-(\d+))?")
+_INDEX = re.compile(r"[0-9]+")
+_ITEM = re.compile(r"([0-9]+)(?:-([0-9]+))?")  # ASCII digits only
 
 
 def parse_gpus(text: str) -> list[int]:
@@ -41,7 +42,7 @@ def parse_nvidia_smi(output: str) -> list[int]:
     """The indexes ``nvidia-smi --query-gpu=index --format=csv,noheader`` printed, one per
     line. Raises InvalidValue for output that is not that, or lists no GPU."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    if not lines or not all(line.isdigit() for line in lines):
+    if not lines or not all(_INDEX.fullmatch(line) for line in lines):
         shown = lines[0][:60] if lines else "nothing"
         raise InvalidValue(f"--gpus auto: nvidia-smi listed no GPU indexes (it printed "
                            f"{shown!r})")
