@@ -294,3 +294,21 @@ def test_bad_gpu_counts_are_refused_in_one_line(cli: InProcessCli) -> None:
         assert result.returncode == code, (bad, result.stderr)
         assert result.stderr.startswith("queuectl: error:")
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_dashboard_shows_each_pools_gpus_and_a_jobs(db_url: str, store: Storage) -> None:
+    from starlette.testclient import TestClient
+
+    from queuectl.web.app import create_app
+
+    store.enqueue(gpu_jobs(("train", 1)))
+    w = register(store, "w-gpu", [0, 1])
+    assert claim(store, w, [0, 1]) is not None
+    with TestClient(create_app(db_url, None), base_url="http://127.0.0.1") as client:
+        page = client.get("/").text
+        assert "<th>GPUs</th>" in page and ">free<" in page and "/jobs/train" in page
+        assert client.get("/api/status").json()["gpus"][0] == {"host": HOST, "gpu": 0,
+                                                               "job": "train"}
+        detail = client.get("/jobs/train").text
+        assert 'id="job-gpus"' in detail and "given 0" in detail
+        assert client.get("/api/jobs/train").json()["gpus_assigned"] == [0]
