@@ -172,6 +172,10 @@ class Job:
     # to}, and "cron": the schedule, for a schedule's events (an `overdue` event's job is
     # the schedule's latest, null before its first); None for any other job.
     hook: dict[str, str | None] | None = None
+    # Not stored: what holds a waiting job back beside a worker ("waiting for 2 free GPUs",
+    # "queue paused"...), on a job read with its history (`show`, Queue.get); None there
+    # when nothing does (documents.held_back).
+    held_back: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The job's ``--json`` document (``show --json`` when read with its attempts)."""
@@ -217,6 +221,7 @@ class Job:
             doc["dependents"] = list(self.dependents)
         if self.attempts_log is not None:
             doc["attempts_log"] = [attempt.to_dict() for attempt in self.attempts_log]
+            doc["held_back"] = self.held_back
         return doc
 
 

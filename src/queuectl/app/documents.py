@@ -32,15 +32,15 @@ SEARCH_WINDOW = 100_000
 
 
 def job_with_attempts(store: Storage, job_id: str) -> Job:
-    """The job with its attempts log and dependents (``to_dict()`` is `show --json`);
-    raises JobNotFound."""
+    """The job with its attempts log, dependents and what holds it back (``to_dict()`` is
+    `show --json`); raises JobNotFound."""
     from queuectl.records import replace
 
     job = store.get_job(job_id)
     if job is None:
         raise JobNotFound(job_id)
     return replace(job, attempts_log=tuple(store.attempts(job_id)),
-                   dependents=tuple(store.dependents(job_id)))
+                   dependents=tuple(store.dependents(job_id)), held_back=held_back(store, job))
 
 
 def jobs_now(store: Storage, job_ids: Sequence[str]) -> list[Job]:

@@ -93,12 +93,12 @@ def show(store: Storage, job_id: str, as_json: bool) -> None:
 
     job = documents.job_with_attempts(store, job_id)
     if as_json:
-        # (what holds a waiting job back: as the text's "held back" line says it)
-        output.emit_json({**job.to_dict(), "held_back": documents.held_back(store, job)})
+        output.emit_json(job.to_dict())
         return
     attempts = job.attempts_log or ()
     doc = job.to_dict()
     doc.pop("attempts_log", None)  # a table of its own below
+    doc.pop("held_back", None)  # said below, for a waiting job
     doc["after"] = " ".join(job.after) or None
     doc["waiting_for"] = " ".join(job.waiting_for) or None
     doc["dependents"] = " ".join(job.dependents or ()) or None
@@ -110,9 +110,8 @@ def show(store: Storage, job_id: str, as_json: bool) -> None:
     if job.state in READY_STATES:
         dead = documents.dead_blockers(store, [job]).get(job.id)
         doc["run_at"] = f"{doc['run_at']} ({output.next_run(job, utcnow(), dead)})"
-        reason = documents.held_back(store, job)
-        if reason:
-            doc["held back"] = reason
+        if job.held_back:
+            doc["held back"] = job.held_back
     output.pairs(list(doc.items()))
     if attempts:
         output.line()

@@ -59,6 +59,7 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         from_ms(_added(row, "deadline_at")), _added(row, "snoozes") or 0,
         (), (),  # after_any, after_failure (read with the dependencies)
         _hook(_added(row, "hook")),
+        None,  # held_back (read with the job's history)
     ))
 
 
