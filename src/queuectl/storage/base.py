@@ -361,7 +361,16 @@ class Storage(ABC):
         serialized per host, so no GPU is ever given to two running attempts of a host,
         whatever pools share it; the end of the attempt (finish, recovery, a cancel once its
         process has ended) frees them. The plan, when nothing is taken, counts the GPU jobs
-        due later too."""
+        due later too.
+
+        Why the store keeps the host's GPU table (rows of host id and GPU index, each with
+        the attempt last given it): several pools of one host may own the same GPUs, and
+        only the store's transaction sees every pool's claims at once (a lock file would
+        not reach a pool's recovery on another host, nor be released by a killed one). A
+        GPU counts as busy exactly while the attempt given it runs, read from the job's
+        row: no end of an attempt (a pool killed with SIGKILL above all) has a write of
+        its own to miss. A job asking for GPUs counts one more in ``blocked_by``, so the
+        ordinary claim never sees it and costs what it did."""
 
     @abstractmethod
     def finish(
