@@ -312,3 +312,35 @@ def test_the_dashboard_shows_each_pools_gpus_and_a_jobs(db_url: str, store: Stor
         detail = client.get("/jobs/train").text
         assert 'id="job-gpus"' in detail and "given 0" in detail
         assert client.get("/api/jobs/train").json()["gpus_assigned"] == [0]
+
+
+def test_the_end_of_an_attempt_given_gpus_wakes_an_idle_worker(store: Storage) -> None:
+    """A GPU job waiting for GPUs starts as soon as they are freed, even when the worker
+    that freed them claims nothing (it is stopping): the end of the attempt wakes an idle
+    worker, a cancelled one's too (its attempt closes when its process has ended)."""
+    import select
+
+    store.enqueue(gpu_jobs(("g1", 1), ("g2", 1), ("g3", 1)))
+    holder = register(store, "w1", [0])
+    idle = register(store, "w2", [0])
+    listener = store.listener(idle)
+    try:
+        first = claim(store, holder, [0])
+        assert first is not None and claim(store, idle, [0]) is None
+        listener.drain()
+        finish(store, first, holder)  # no claim after it, as a stopping worker
+        ready, _, _ = select.select([listener], [], [], 5)
+        assert ready and "work" in listener.drain()
+        second = claim(store, holder, [0])
+        assert second is not None and second.id == "g2"
+        store.cancel(["g2"])
+        listener.drain()
+        cancelled = AttemptResult(Outcome.CANCELLED, None, "cancelled", b"")
+        with pytest.raises(LostLease):
+            store.finish(second, holder, cancelled, after_attempt(second, cancelled, policy))
+        ready, _, _ = select.select([listener], [], [], 5)
+        assert ready and "work" in listener.drain()
+        third = claim(store, idle, [0])
+        assert third is not None and third.id == "g3"
+    finally:
+        listener.close()

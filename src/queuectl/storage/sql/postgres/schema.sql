@@ -801,9 +801,10 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- (GPUs given to the attempt are freed too: migrations/0028)
 CREATE TRIGGER jobs_mutex_freed AFTER UPDATE OF state ON jobs
     FOR EACH ROW WHEN (OLD.state = 'processing' AND NEW.state <> 'processing'
-                       AND OLD.mutex IS NOT NULL)
+                       AND (OLD.mutex IS NOT NULL OR OLD.gpus_assigned IS NOT NULL))
     EXECUTE FUNCTION queuectl_mutex_freed();
 
 -- A job cancelled while it ran holds its mutex until its attempt's row, opened by the
@@ -811,7 +812,8 @@ CREATE TRIGGER jobs_mutex_freed AFTER UPDATE OF state ON jobs
 CREATE FUNCTION queuectl_mutex_freed_by_attempt() RETURNS trigger
     LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM 1 FROM jobs WHERE id = NEW.job_id AND state = 'cancelled' AND mutex IS NOT NULL;
+    PERFORM 1 FROM jobs WHERE id = NEW.job_id AND state = 'cancelled'
+                          AND (mutex IS NOT NULL OR gpus_assigned IS NOT NULL);
     IF FOUND THEN
         PERFORM pg_notify('queuectl', 'work');
     END IF;
@@ -988,26 +990,3 @@ BEGIN
         RETURN;
     END LOOP;
 END $$;
-
--- The end of an attempt that was given GPUs frees them: an idle worker is woken (delivered
--- on commit) for a GPU job that waited for them; a job cancelled while it ran frees them
--- when its attempt's row closes.
-CREATE TRIGGER jobs_gpus_freed AFTER UPDATE OF state ON jobs
-    FOR EACH ROW WHEN (OLD.state = 'processing' AND NEW.state <> 'processing'
-                       AND OLD.gpus_assigned IS NOT NULL)
-    EXECUTE FUNCTION queuectl_mutex_freed();
-
-CREATE FUNCTION queuectl_gpus_freed_by_attempt() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM 1 FROM jobs WHERE id = NEW.job_id AND state = 'cancelled'
-                          AND gpus_assigned IS NOT NULL;
-    IF FOUND THEN
-        PERFORM pg_notify('queuectl', 'work');
-    END IF;
-    RETURN NULL;
-END $$;
-
-CREATE TRIGGER attempts_gpus_freed AFTER UPDATE OF finished_at ON attempts
-    FOR EACH ROW WHEN (OLD.finished_at IS NULL AND NEW.finished_at IS NOT NULL)
-    EXECUTE FUNCTION queuectl_gpus_freed_by_attempt();

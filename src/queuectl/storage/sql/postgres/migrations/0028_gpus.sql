@@ -114,25 +114,23 @@ BEGIN
     END LOOP;
 END $$;
 
--- The end of an attempt that was given GPUs frees them: an idle worker is woken (delivered
--- on commit) for a GPU job that waited for them; a job cancelled while it ran frees them
--- when its attempt's row closes.
-CREATE TRIGGER jobs_gpus_freed AFTER UPDATE OF state ON jobs
+-- The end of an attempt that was given GPUs frees them: the triggers that wake an idle
+-- worker when a mutex is freed (migrations/0017) wake one for a GPU job that waited too, and
+-- a job cancelled while it ran frees them when its attempt's row closes. (The same triggers,
+-- not more of them: every claim and finish of every job passes their WHEN.)
+DROP TRIGGER jobs_mutex_freed ON jobs;
+CREATE TRIGGER jobs_mutex_freed AFTER UPDATE OF state ON jobs
     FOR EACH ROW WHEN (OLD.state = 'processing' AND NEW.state <> 'processing'
-                       AND OLD.gpus_assigned IS NOT NULL)
+                       AND (OLD.mutex IS NOT NULL OR OLD.gpus_assigned IS NOT NULL))
     EXECUTE FUNCTION queuectl_mutex_freed();
 
-CREATE FUNCTION queuectl_gpus_freed_by_attempt() RETURNS trigger
+CREATE OR REPLACE FUNCTION queuectl_mutex_freed_by_attempt() RETURNS trigger
     LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM 1 FROM jobs WHERE id = NEW.job_id AND state = 'cancelled'
-                          AND gpus_assigned IS NOT NULL;
+                          AND (mutex IS NOT NULL OR gpus_assigned IS NOT NULL);
     IF FOUND THEN
         PERFORM pg_notify('queuectl', 'work');
     END IF;
     RETURN NULL;
 END $$;
-
-CREATE TRIGGER attempts_gpus_freed AFTER UPDATE OF finished_at ON attempts
-    FOR EACH ROW WHEN (OLD.finished_at IS NULL AND NEW.finished_at IS NOT NULL)
-    EXECUTE FUNCTION queuectl_gpus_freed_by_attempt();
