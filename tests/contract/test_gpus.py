@@ -344,3 +344,18 @@ def test_the_end_of_an_attempt_given_gpus_wakes_an_idle_worker(store: Storage) -
         assert third is not None and third.id == "g3"
     finally:
         listener.close()
+
+
+def test_a_duplicate_that_replaces_a_waiting_job_brings_its_gpus(store: Storage) -> None:
+    first = store.enqueue([JobSpec("true", unique_key="k", max_retries=0)])[0]
+    store.enqueue([JobSpec("train", unique_key="k", max_retries=0, gpus=2,
+                           on_duplicate="replace")])
+    cpu = register(store, "w-cpu")
+    assert store.claim(cpu) is None  # a GPU job now: no pool without GPUs takes it
+    pool = register(store, "w-gpu", [0, 1])
+    taken = claim(store, pool, [0, 1])
+    assert taken is not None and taken.id == first.id and taken.gpus_assigned == (0, 1)
+    store.enqueue([JobSpec("again", unique_key="k2", max_retries=0, gpus=1)])
+    store.enqueue([JobSpec("plain", unique_key="k2", max_retries=0, on_duplicate="replace")])
+    plain = store.claim(cpu)
+    assert plain is not None and plain.command == "plain"  # no GPU now: anyone takes it

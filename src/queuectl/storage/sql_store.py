@@ -405,7 +405,7 @@ class SqlStore(Storage, Generic[C]):
                   "cwd": spec.cwd, "env": json.dumps(spec.env) if spec.env else None,
                   "run_at": None if spec.run_at is None else to_ms(spec.run_at),
                   "tags": json.dumps(list(spec.tags)) if spec.tags else None,
-                  "mutex": spec.mutex, **self._clock()}
+                  "mutex": spec.mutex, "gpus": spec.gpus, **self._clock()}
         return conn.execute(self._q["replace_waiting"], params).fetchone() is not None
 
     def _enqueue(self, specs: Sequence[JobSpec]) -> tuple[list[str], int]:

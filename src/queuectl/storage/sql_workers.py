@@ -176,8 +176,13 @@ class SqlWorkers(SqlStore[C]):
             clock = self._clock()  # under the write lock: see claim_or_plan
             self._lock_gpus(conn, host)
             job = self._claim_gpu_job(conn, worker_id, host, gpus, queues, clock)
-            if job is not None:
-                return job
+        if job is not None:
+            return job
+        # The ordinary claim in a transaction of its own: nothing the GPU claim locked (a
+        # queue's row on PostgreSQL) is held while it locks its own, so a claim never holds
+        # two queue rows (two claimers each holding one and waiting for the other's).
+        with self._write() as conn:
+            clock = self._clock()
             found = self._claim_in(conn, worker_id, queues, clock)
             if isinstance(found, Job):
                 return found

@@ -530,6 +530,9 @@ UPDATE jobs
 SET command = %(command)s, max_retries = %(max_retries)s, priority = %(priority)s,
     timeout = %(timeout)s::double precision, queue = %(queue)s, cwd = %(cwd)s,
     env = %(env)s::text, tags = %(tags)s::text, mutex = %(mutex)s::text,
+    -- a GPU job counts its GPU in blocked_by (see mark_given)
+    gpus = %(gpus)s::integer,
+    blocked_by = blocked_by + (%(gpus)s::integer IS NOT NULL)::int - (gpus IS NOT NULL)::int,
     run_at = coalesce(%(run_at)s::bigint, queuectl_now_ms()), updated_at = queuectl_now_ms()
 WHERE id = %(id)s AND state IN ('pending', 'failed')
 RETURNING id

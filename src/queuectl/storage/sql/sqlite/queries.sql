@@ -820,6 +820,8 @@ UPDATE jobs
 SET command = :command, max_retries = :max_retries, priority = :priority,
     timeout = :timeout, queue = :queue, cwd = :cwd,
     env = :env, tags = :tags, mutex = :mutex,
+    -- a GPU job counts its GPU in blocked_by (see mark_given)
+    gpus = :gpus, blocked_by = blocked_by + (:gpus IS NOT NULL) - (gpus IS NOT NULL),
     run_at = coalesce(:run_at, :now), updated_at = :now
 WHERE id = :id AND state IN ('pending', 'failed')
 RETURNING id
