@@ -359,3 +359,17 @@ def test_a_duplicate_that_replaces_a_waiting_job_brings_its_gpus(store: Storage)
     store.enqueue([JobSpec("plain", unique_key="k2", max_retries=0, on_duplicate="replace")])
     plain = store.claim(cpu)
     assert plain is not None and plain.command == "plain"  # no GPU now: anyone takes it
+
+
+def test_editing_a_failed_jobs_gpus_forgets_the_ones_its_last_attempt_had(
+    cli: InProcessCli, store: Storage,
+) -> None:
+    job_id = cli.json("enqueue", "-c", "false", "--gpus", "2", "--max-retries", "3")["id"]
+    pool = register(store, "w-gpu", [0, 1, 2])
+    job = claim(store, pool, [0, 1, 2])
+    assert job is not None and job.gpus_assigned == (0, 1)
+    failed = AttemptResult(Outcome.FAILED, 1, "exit code 1", b"")
+    store.finish(job, pool, failed, after_attempt(job, failed, policy))
+    assert cli.job(job_id)["state"] == "failed" and cli.job(job_id)["gpus_assigned"] == [0, 1]
+    edited = cli.json("edit", job_id, "--gpus", "3")
+    assert edited["gpus"] == 3 and edited["gpus_assigned"] is None

@@ -682,7 +682,7 @@ class Worker:
 def gpu_env(job: Job) -> dict[str, str]:
     """CUDA_VISIBLE_DEVICES for a job run by a pool with GPUs: the indexes it was given
     (comma list), or empty for a job without GPUs (it sees none) unless its own env sets it."""
-    if job.gpus_assigned is not None:
+    if job.gpus is not None and job.gpus_assigned is not None:
         return {CUDA_VISIBLE: ",".join(map(str, job.gpus_assigned))}
     if job.env and CUDA_VISIBLE in job.env:
         return {}

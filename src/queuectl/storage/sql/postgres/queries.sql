@@ -531,7 +531,7 @@ SET command = %(command)s, max_retries = %(max_retries)s, priority = %(priority)
     timeout = %(timeout)s::double precision, queue = %(queue)s, cwd = %(cwd)s,
     env = %(env)s::text, tags = %(tags)s::text, mutex = %(mutex)s::text,
     -- a GPU job counts its GPU in blocked_by (see mark_given)
-    gpus = %(gpus)s::integer,
+    gpus = %(gpus)s::integer, gpus_assigned = NULL,
     blocked_by = blocked_by + (%(gpus)s::integer IS NOT NULL)::int - (gpus IS NOT NULL)::int,
     run_at = coalesce(%(run_at)s::bigint, queuectl_now_ms()), updated_at = queuectl_now_ms()
 WHERE id = %(id)s AND state IN ('pending', 'failed')
@@ -639,6 +639,7 @@ UPDATE jobs SET
                       ELSE expires_at END,
     -- a GPU job counts its GPU in blocked_by (see mark_given)
     gpus = CASE WHEN %(set_gpus)s::boolean THEN %(gpus)s::integer ELSE gpus END,
+    gpus_assigned = CASE WHEN %(set_gpus)s::boolean THEN NULL ELSE gpus_assigned END,
     blocked_by = blocked_by + CASE WHEN %(set_gpus)s::boolean
                                    THEN (%(gpus)s::integer IS NOT NULL)::int
                                         - (gpus IS NOT NULL)::int

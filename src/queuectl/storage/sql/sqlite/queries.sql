@@ -822,6 +822,7 @@ SET command = :command, max_retries = :max_retries, priority = :priority,
     env = :env, tags = :tags, mutex = :mutex,
     -- a GPU job counts its GPU in blocked_by (see mark_given)
     gpus = :gpus, blocked_by = blocked_by + (:gpus IS NOT NULL) - (gpus IS NOT NULL),
+    gpus_assigned = NULL,
     run_at = coalesce(:run_at, :now), updated_at = :now
 WHERE id = :id AND state IN ('pending', 'failed')
 RETURNING id
@@ -916,6 +917,7 @@ UPDATE jobs SET
     expires_at = CASE WHEN :set_expires_at THEN :expires_at ELSE expires_at END,
     -- a GPU job counts its GPU in blocked_by (see mark_given)
     gpus = CASE WHEN :set_gpus THEN :gpus ELSE gpus END,
+    gpus_assigned = CASE WHEN :set_gpus THEN NULL ELSE gpus_assigned END,
     blocked_by = blocked_by + CASE WHEN :set_gpus THEN (:gpus IS NOT NULL) - (gpus IS NOT NULL)
                                    ELSE 0 END,
     updated_at = :now
