@@ -243,7 +243,7 @@ def test_show_says_why_a_gpu_job_waits_and_worker_list_shows_the_gpus(
     running = claim(store, w, [0, 1])
     assert running is not None and running.id == small
     waiting = cli.enqueue("true", "--gpus", "1")
-    assert cli.json("show", waiting)["held_back"] == "waiting for 1 free GPUs"
+    assert cli.json("show", waiting)["held_back"] == "waiting for 1 free GPU"
     [listed] = cli.json("worker", "list")
     assert listed["gpus"] == [{"gpu": 0, "job": small}, {"gpu": 1, "job": small}]
     assert "0=" + small in cli.ok("worker", "list")

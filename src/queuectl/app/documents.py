@@ -175,11 +175,12 @@ def _gpus_wanted(store: Storage, wanted: int) -> list[str]:
     that many, or none has that many free now ([]: one has)."""
     pools = [w.gpus for w in store.list_workers() if w.state != "lost" and w.gpus]
     most = max((len(gpus) for gpus in pools), default=0)
+    gpus = "GPU" if wanted == 1 else "GPUs"
     if most < wanted:
         owned = f"the most is {most}" if most else "none was started with --gpus"
-        return [f"needs {wanted} GPUs: no running pool has that many ({owned})"]
-    if max(sum(use.job is None for use in gpus) for gpus in pools) < wanted:
-        return [f"waiting for {wanted} free GPUs"]
+        return [f"needs {wanted} {gpus}: no running pool has that many ({owned})"]
+    if max(sum(use.job is None for use in uses) for uses in pools) < wanted:
+        return [f"waiting for {wanted} free {gpus}"]
     return []
 
 
