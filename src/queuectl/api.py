@@ -170,6 +170,7 @@ class Queue:
         expires: datetime | float | str | timedelta | None = None,
         after_any: Iterable[str] = (), after_failure: Iterable[str] = (),
         snapshot: bool = False,
+        gpus: int | None = None,
     ) -> Job:
         """Put one shell command on the queue; returns the new job (``to_dict()`` is
         `enqueue --json`).
@@ -205,6 +206,9 @@ class Queue:
         attempt runs in a fresh copy, in the same directory relative to the tree's root
         (`enqueue --snapshot`). Refused (InvalidValue) outside a git work tree, in a
         repository without a commit, or above config ``max-snapshot-bytes``.
+        ``gpus``: the job runs only in a pool started with GPUs (`worker start --gpus`)
+        that has this many of them free (1-1024), with ``CUDA_VISIBLE_DEVICES`` set to the
+        indexes it was given (`enqueue --gpus`).
 
         Raises InvalidJob (a ValueError) with the CLI's message for any refused field,
         DuplicateJob when ``id`` exists; nothing is written then."""
@@ -221,7 +225,7 @@ class Queue:
                           "no_retry_exit": _codes(no_retry_exit), "deadline": deadline,
                           "expires_at": expires, "after_any": _ids(after_any),
                           "after_failure": _ids(after_failure),
-                          "snapshot": snapshot or None})
+                          "snapshot": snapshot or None, "gpus": gpus})
         from queuectl import submit
 
         return self._insert(lambda fallback: submit.single(fields, fallback))[0]

@@ -93,6 +93,7 @@ class JobSpec:
     held: bool = False  # `enqueue --hold`: never claimed until released
     tags: tuple[str, ...] = ()  # `enqueue --tag`: what `list --tag` finds it by
     mutex: str | None = None  # `enqueue --mutex`: at most one job holding it runs at once
+    gpus: int | None = None  # `enqueue --gpus N`: runs only in a pool with N of its GPUs free
     # With a unique key: what a duplicate does to the waiting job holding the key ("keep":
     # nothing; "replace": its fields become this job's), and `--debounce` (ms: the job is
     # due that long after the latest enqueue of its key). Not stored.
@@ -158,6 +159,9 @@ class Job:
     held: bool = False  # `hold`: pending or failed, and never claimed until released
     tags: tuple[str, ...] = ()  # `enqueue --tag`: what `list --tag` finds it by
     mutex: str | None = None  # `enqueue --mutex`: at most one job holding it runs at once
+    gpus: int | None = None  # `enqueue --gpus N`: GPUs it runs with (None: none)
+    # The GPU indexes its latest attempt was given (None: not run with GPUs yet).
+    gpus_assigned: tuple[int, ...] | None = None
     success_exit: tuple[int | str, ...] = ()  # `--success-exit`: these exits complete it too
     no_retry_exit: tuple[int | str, ...] = ()  # `--no-retry-exit`: these exits go dead at once
     deadline: float | None = None  # `--deadline`: seconds from the first attempt's start
@@ -177,6 +181,10 @@ class Job:
     # `enqueue --snapshot`: the frozen code every attempt runs in a fresh copy of (None:
     # the job runs in cwd itself).
     snapshot: Snapshot | None = None
+    # Not stored: what holds a waiting job back beside a worker ("waiting for 2 free GPUs",
+    # "queue paused"...), on a job read with its history (`show`, Queue.get); None there
+    # when nothing does (documents.held_back).
+    held_back: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The job's ``--json`` document (``show --json`` when read with its attempts)."""
@@ -207,6 +215,8 @@ class Job:
             "held": self.held,
             "tags": list(self.tags),
             "mutex": self.mutex,
+            "gpus": self.gpus,
+            "gpus_assigned": None if self.gpus_assigned is None else list(self.gpus_assigned),
             "success_exit": list(self.success_exit),
             "no_retry_exit": list(self.no_retry_exit),
             "deadline": self.deadline,
@@ -221,6 +231,7 @@ class Job:
             doc["dependents"] = list(self.dependents)
         if self.attempts_log is not None:
             doc["attempts_log"] = [attempt.to_dict() for attempt in self.attempts_log]
+            doc["held_back"] = self.held_back
         return doc
 
 
@@ -355,6 +366,9 @@ class WorkerInfo:
     queues: list[str] = field(default_factory=list)
     # The boot and PID namespace its pid belongs to (hostinfo.pid_scope); "" if unknown.
     pid_scope: str = ""
+    # `worker start --gpus`: its pool's GPUs (indexes on its host), each with the job whose
+    # running attempt holds it (None: free). Empty: a pool without GPUs.
+    gpus: list[GpuUse] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -366,7 +380,21 @@ class WorkerInfo:
             "started_at": iso(self.started_at),
             "heartbeat_at": iso(self.heartbeat_at),
             "queues": self.queues,
+            "gpus": [gpu.to_dict() for gpu in self.gpus],
         }
+
+
+@record(frozen=True)
+class GpuUse:
+    """One GPU of a host (its index, as nvidia-smi numbers it) and the job whose running
+    attempt holds it (None: free)."""
+
+    host: str
+    gpu: int
+    job: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"gpu": self.gpu, "job": self.job}
 
 
 @record(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 
-from queuectl.models import READY_STATES, Job, State
+from queuectl.models import READY_STATES, GpuUse, Job, State
 from queuectl.text import CONTROL_CHARS
 
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
@@ -168,6 +168,13 @@ def next_run(job: Job, now: datetime, dead: str | None = None) -> str:
     from queuectl.timeparse import format_relative  # a job table's "in 5m"
 
     return format_relative((job.run_at - now).total_seconds())
+
+
+def gpus_in_words(uses: Sequence[GpuUse], hosts: bool = False) -> str:
+    """GPUs and who holds them, for people (`worker list`, `status`): "0=a1b2c3 1=free";
+    with ``hosts``, each index after its host ("gpu1:0=a1b2c3")."""
+    return " ".join(f"{f'{use.host}:' if hosts else ''}{use.gpu}={use.job or 'free'}"
+                    for use in uses)
 
 
 def waiting_for(job: Job, most: int = 3) -> str:

@@ -29,12 +29,13 @@ if TYPE_CHECKING:
 FIELDS = ("id", "command", "max_retries", "priority", "timeout", "run_at", "delay", "queue",
           "cwd", "env", "after", "unique_key", "held", "tags", "success_exit",
           "no_retry_exit", "deadline", "expires_at", "after_any", "after_failure", "mutex",
-          "on_duplicate", "debounce", "snapshot")
+          "on_duplicate", "debounce", "snapshot", "gpus")
 _FIELD_SET = frozenset(FIELDS)
 MAX_ID_CHARS = 200
 MAX_QUEUE_CHARS = 100
 MAX_TAG_CHARS = 100
 MAX_TAGS = 20  # tags per job
+MAX_GPUS = 1024  # GPUs one job may ask for
 # Linux refuses a single exec argument longer than MAX_ARG_STRLEN (32 pages, with its NUL):
 # a longer command could never start, so it is refused at the door.
 MAX_COMMAND_BYTES = 32 * 4096 - 1
@@ -87,6 +88,14 @@ def check_mutex(name: object) -> str | None:
         raise InvalidValue(f"invalid mutex {name[:40]!r}: 1-{MAX_ID_CHARS} characters, "
                            "no control characters")
     return name
+
+
+def check_gpus(value: object) -> int | None:
+    """GPUs a job asks for: a whole number from 1 to MAX_GPUS (None: none). UsageError for
+    what is no integer, InvalidValue for one out of range."""
+    if value is None:
+        return None
+    return _int("gpus", value, 1, MAX_GPUS)
 
 
 ON_DUPLICATE = ("keep", "replace")
@@ -415,6 +424,7 @@ def build_spec(
         held=check_held(fields.get("held")),
         tags=check_tags(fields.get("tags")),
         mutex=check_mutex(fields.get("mutex")),
+        gpus=check_gpus(fields.get("gpus")),
         **_exit_policies(fields),
     )
     if fields.get("snapshot") is not None and check_snapshot(fields["snapshot"]):

@@ -14,9 +14,10 @@ CONTRACT_JOB_FIELDS = {"id", "command", "state", "attempts", "max_retries", "pri
                        "timeout", "queue", "run_at", "created_at", "updated_at", "started_at",
                        "finished_at", "exit_code", "last_error", "worker", "cwd", "env",
                        "after", "waiting_for", "cron", "unique_key", "rerun_of",
-                       "held", "tags", "mutex", "success_exit", "no_retry_exit", "deadline",
-                       "expires_at", "snoozes", "after_any", "after_failure", "hook",
-                       "snapshot"}
+                        "held", "tags", "mutex", "gpus", "gpus_assigned", "success_exit",
+                        "no_retry_exit", "deadline",
+                        "expires_at", "snoozes", "after_any", "after_failure", "hook",
+                        "snapshot"}
 
 
 def test_workers_read_duration_keys_as_seconds(

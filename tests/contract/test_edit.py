@@ -61,7 +61,8 @@ def raw_row(db_url: str, job_id: str) -> tuple[Any, ...]:
 def _shown(cli: InProcessCli, job_id: str) -> dict[str, Any]:
     """`show --json` of the job without its history: the document `edit --json` prints."""
     doc = cli.job(job_id)
-    return {k: v for k, v in doc.items() if k not in ("attempts_log", "dependents")}
+    return {k: v for k, v in doc.items()
+            if k not in ("attempts_log", "dependents", "held_back")}
 
 
 def test_edit_changes_the_fields_given_and_keeps_the_rest(
@@ -193,7 +194,8 @@ def test_edit_from_python_and_the_json_api(
         assert (edited.command, edited.timeout, edited.tags, edited.env) == (
             "echo there", 120, ("a",), None)
         assert edited.run_at == datetime(2030, 1, 1, tzinfo=UTC)
-        assert q.get(job.id).to_dict() == {**edited.to_dict(), "attempts_log": [], "dependents": []}
+        assert q.get(job.id).to_dict() == {**edited.to_dict(), "attempts_log": [], "dependents": [],
+                                           "held_back": None}
         with pytest.raises(WrongState, match="is completed"):
             q.edit(done, priority=1)
         with pytest.raises(InvalidJob, match="invalid queue name"):

@@ -86,3 +86,13 @@ def test_claimed_job_reads_the_claimed_columns_as_job_from_row() -> None:
     assert claimed_job(values).state is State.PROCESSING
     no_env = {**row, "env": None, "started_at": None, "finished_at": None, "snapshot": None}
     assert claimed_job(tuple(no_env[name] for name in CLAIMED_COLUMNS)) == job_from_row(no_env)
+
+
+def test_job_from_row_reads_the_gpus_asked_for_and_given() -> None:
+    """(Never on a claimed row: an ordinary claim never takes a GPU job, and a GPU pool's
+    claim reads the whole row.)"""
+    job = job_from_row({**_row(), "gpus": 2, "gpus_assigned": json.dumps([1, 3])})
+    assert job.gpus == 2 and job.gpus_assigned == (1, 3)
+    assert job.to_dict()["gpus"] == 2 and job.to_dict()["gpus_assigned"] == [1, 3]
+    plain = job_from_row(_row())
+    assert plain.gpus is None and plain.gpus_assigned is None

@@ -104,7 +104,8 @@ def test_the_models_are_records_and_still_dataclasses_to_their_users() -> None:
     # The Python API documents Job as a frozen dataclass.
     assert dataclasses.is_dataclass(Job) and dataclasses.fields(Job)[0].name == "id"
     assert QueueSettings("q", paused=True) == dataclasses.replace(QueueSettings("q"), paused=True)
-    assert dataclasses.fields(WorkerInfo)[-2].default_factory is list
+    factories = {f.name: f.default_factory for f in dataclasses.fields(WorkerInfo)}
+    assert factories["queues"] is list and factories["gpus"] is list
 
 
 @dataclasses.dataclass(frozen=True)

@@ -32,15 +32,15 @@ SEARCH_WINDOW = 100_000
 
 
 def job_with_attempts(store: Storage, job_id: str) -> Job:
-    """The job with its attempts log and dependents (``to_dict()`` is `show --json`);
-    raises JobNotFound."""
+    """The job with its attempts log, dependents and what holds it back (``to_dict()`` is
+    `show --json`); raises JobNotFound."""
     from queuectl.records import replace
 
     job = store.get_job(job_id)
     if job is None:
         raise JobNotFound(job_id)
     return replace(job, attempts_log=tuple(store.attempts(job_id)),
-                   dependents=tuple(store.dependents(job_id)))
+                   dependents=tuple(store.dependents(job_id)), held_back=held_back(store, job))
 
 
 def jobs_now(store: Storage, job_ids: Sequence[str]) -> list[Job]:
@@ -145,12 +145,15 @@ def held_back(store: Storage, job: Job) -> str | None:
     """What a waiting job that is free to start waits for beside a worker, for people
     (`show`): "waiting for mutex NAME" while another job holds its mutex, "queue paused",
     "rate limit N/DUR" in a queue with a rate, "queue closed until 22:00 Europe/Berlin"
-    outside its window; None when nothing holds it back."""
+    outside its window, "needs 4 GPUs: no running pool has that many" or "waiting for 2 free
+    GPUs" for a job given --gpus; None when nothing holds it back."""
     from queuectl.models import READY_STATES
 
     if job.state not in READY_STATES or job.held or job.waiting_for:
         return None
     reasons: list[str] = []
+    if job.gpus is not None:
+        reasons.extend(_gpus_wanted(store, job.gpus))
     if job.mutex is not None:
         holder = store.mutex_holder(job.mutex)
         if holder is not None and holder != job.id:
@@ -165,6 +168,20 @@ def held_back(store: Storage, job: Job) -> str | None:
         if queue.window is not None and queue.window_tz is not None:
             reasons.extend(_window_closed(queue.window, queue.window_tz, store.store_now()))
     return "; ".join(reasons) or None
+
+
+def _gpus_wanted(store: Storage, wanted: int) -> list[str]:
+    """Why a job asking for ``wanted`` GPUs waits, if the running pools say: none owns
+    that many, or none has that many free now ([]: one has)."""
+    pools = [w.gpus for w in store.list_workers() if w.state != "lost" and w.gpus]
+    most = max((len(gpus) for gpus in pools), default=0)
+    gpus = "GPU" if wanted == 1 else "GPUs"
+    if most < wanted:
+        owned = f"the most is {most}" if most else "none was started with --gpus"
+        return [f"needs {wanted} {gpus}: no running pool has that many ({owned})"]
+    if max(sum(use.job is None for use in uses) for uses in pools) < wanted:
+        return [f"waiting for {wanted} free {gpus}"]
+    return []
 
 
 def _window_closed(spec: str, tz: str, now: datetime) -> list[str]:

@@ -87,7 +87,7 @@ def _with_snapshots(store: Storage, batch: submit.Batch, put: Callable[[submit.B
 
 def rerun(store: Storage, job_id: str, given: Mapping[str, Any]) -> Job:
     """A new job from ended job ``job_id`` (completed, dead, cancelled): its command,
-    priority, timeout, max_retries, queue, cwd, env, tags, mutex and policies, the ``given``
+    priority, timeout, max_retries, queue, cwd, env, tags, mutex, gpus and policies, the ``given``
     fields (the enqueue flags) winning; never its id, dependencies, unique key or run_at, so it is
     due at once unless ``given`` says otherwise. The new job names ``job_id`` in
     ``rerun_of``. Raises JobNotFound, WrongState for a job that has not ended, or what
@@ -116,8 +116,8 @@ def rerun(store: Storage, job_id: str, given: Mapping[str, Any]) -> Job:
 
 def job_fields(job: Job) -> dict[str, Any]:
     """A job's own fields as a JSON job gives them, those `rerun` copies and `edit` keeps:
-    command, priority, timeout, max_retries, queue, cwd, env, tags, mutex and policies (not its id,
-    dependencies, unique key, held or run_at)."""
+    command, priority, timeout, max_retries, queue, cwd, env, tags, mutex, gpus and policies
+    (not its id, dependencies, unique key, held or run_at)."""
     fields: dict[str, Any] = {
         "command": job.command, "priority": job.priority, "timeout": job.timeout or 0,
         "max_retries": job.max_retries, "queue": job.queue, "cwd": job.cwd,
@@ -128,6 +128,8 @@ def job_fields(job: Job) -> dict[str, Any]:
         fields["tags"] = list(job.tags)
     if job.mutex:
         fields["mutex"] = job.mutex
+    if job.gpus is not None:
+        fields["gpus"] = job.gpus
     fields.update(policies(job))
     return fields
 
@@ -135,7 +137,8 @@ def job_fields(job: Job) -> dict[str, Any]:
 # The fields of a JSON job that `edit` changes; the others (id, after, unique_key, held)
 # are the job's identity and links, which it keeps (hold and release change held).
 EDITABLE = ("command", "priority", "timeout", "max_retries", "queue", "cwd", "env", "tags",
-            "run_at", "delay", "success_exit", "no_retry_exit", "deadline", "expires_at")
+            "run_at", "delay", "success_exit", "no_retry_exit", "deadline", "expires_at",
+            "gpus")
 
 
 def edit(store: Storage, job_id: str, given: Mapping[str, Any]) -> Job:

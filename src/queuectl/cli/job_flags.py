@@ -41,6 +41,8 @@ JOB: tuple[Row, ...] = (
     (("--tag",), "tags", "tags", "many", "A tag to find the job by: list --tag (repeatable)."),
     (("--mutex",), "mutex", "mutex", "text",
      "At most one job holding NAME runs at once, on any host."),
+    (("--gpus",), "gpus", "gpus", "int",
+     "Run only in a pool with N of its GPUs free (worker start --gpus)."),
     (("--success-exit",), "success_exit", "success_exit", "text",
      "These exit codes count as success too: 2,64-78."),
     (("--no-retry-exit",), "no_retry_exit", "no_retry_exit", "text",
@@ -87,7 +89,7 @@ METAVARS = {"env": "KEY=VALUE", "after": "ID", "unique_key": "KEY",  # the help'
             "timeout": "DURATION", "delay": "DURATION", "run_at": "TIME", "tags": "TAG",
             "success_exit": "CODES", "no_retry_exit": "CODES", "deadline": "DURATION",
             "expires_at": "WHEN", "mutex": "NAME", "on_duplicate": "keep|replace",
-            "debounce": "DURATION"}
+            "debounce": "DURATION", "gpus": "N"}
 
 
 def fields_by_flag(rows: tuple[Row, ...]) -> dict[str, str]:

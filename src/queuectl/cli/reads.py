@@ -39,6 +39,11 @@ def status(store: Storage, as_json: bool) -> None:
             if stats.held:  # held jobs are pending, or failed and waiting for a retry
                 rows.append(("  held", stats.held))
     rows.append(("workers", f"{stats.workers_active} active, {stats.workers_busy} busy"))
+    if stats.gpus:  # only when some pool owns GPUs, so the table reads as before
+        busy = sum(use.job is not None for use in stats.gpus)
+        hosts = len({use.host for use in stats.gpus}) > 1
+        rows.append(("gpus", f"{len(stats.gpus)}, {busy} busy: "
+                             f"{output.gpus_in_words(stats.gpus, hosts)}"))
     rows.append(("paused queues", ", ".join(stats.paused_queues) or "none"))
     limits = stats.queue_limits
     rows.append(("queue limits", ", ".join(f"{q}={n}" for q, n in limits.items()) or "none"))
@@ -93,6 +98,7 @@ def show(store: Storage, job_id: str, as_json: bool) -> None:
     attempts = job.attempts_log or ()
     doc = job.to_dict()
     doc.pop("attempts_log", None)  # a table of its own below
+    doc.pop("held_back", None)  # said below, for a waiting job
     doc["after"] = " ".join(job.after) or None
     doc["waiting_for"] = " ".join(job.waiting_for) or None
     doc["dependents"] = " ".join(job.dependents or ()) or None
@@ -105,9 +111,8 @@ def show(store: Storage, job_id: str, as_json: bool) -> None:
     if job.state in READY_STATES:
         dead = documents.dead_blockers(store, [job]).get(job.id)
         doc["run_at"] = f"{doc['run_at']} ({output.next_run(job, utcnow(), dead)})"
-        reason = documents.held_back(store, job)
-        if reason:
-            doc["held back"] = reason
+        if job.held_back:
+            doc["held back"] = job.held_back
     output.pairs(list(doc.items()))
     if attempts:
         output.line()

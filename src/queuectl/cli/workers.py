@@ -40,21 +40,26 @@ def worker() -> None:
               show_default=True,
               help="The pool's log on stderr (or its log file): lines for people, or one JSON "
               "object per line for log shippers.")
+@click.option("--gpus", "gpu_list", metavar="LIST|auto", default=None,
+              help="The GPUs of this host the pool owns: 0,1,2,3 or 0-3, or auto (those "
+              "nvidia-smi lists). Jobs given --gpus N run only where N of them are free.")
 @json_option
 @pass_cli_context
 def start(cli_ctx: CliContext, count: int, queues: tuple[str, ...], detach: bool,
-          log_format: LogFormat, as_json: bool) -> int:
+          log_format: LogFormat, gpu_list: str | None, as_json: bool) -> int:
     """Start workers (foreground until Ctrl-C, SIGTERM or `worker stop`).
 
     Under systemd (NOTIFY_SOCKET set) it tells the service manager when every worker is
     ready, how many are busy, and when it stops (Type=notify)."""
+    from queuectl.gpulist import pool_gpus
     from queuectl.pool import supervisor
 
     for queue in queues:  # the names enqueue accepts: a worker for "" would serve nothing
         check_queue(queue)
+    gpus = pool_gpus(gpu_list)
 
     if detach:
-        pool = supervisor.run_detached(cli_ctx.url, count, queues, log_format)
+        pool = supervisor.run_detached(cli_ctx.url, count, queues, log_format, gpus)
         if as_json:
             output.emit_json(pool.to_dict())
             return EXIT_OK
@@ -67,10 +72,12 @@ def start(cli_ctx: CliContext, count: int, queues: tuple[str, ...], detach: bool
         return EXIT_OK
     store = cli_ctx.store(create=True)
     if log_format == "text":  # stderr is the JSON log's own: nothing else may be written there
-        output.note(f"starting {count} worker(s) on {store.display_url}; Ctrl-C to stop")
+        owned = f" with GPUs {','.join(map(str, gpus))}" if gpus else ""
+        output.note(f"starting {count} worker(s){owned} on {store.display_url}; "
+                    "Ctrl-C to stop")
     cli_ctx.close()  # no connection may cross the fork
     # 130 when a second Ctrl-C killed the running jobs, as a shell reports an interrupt.
-    return supervisor.run_foreground(cli_ctx.url, count, queues, log_format)
+    return supervisor.run_foreground(cli_ctx.url, count, queues, log_format, gpus)
 
 
 @worker.command()
@@ -123,10 +130,16 @@ def list_workers(cli_ctx: CliContext, as_json: bool) -> None:
         output.emit_json([w.to_dict() for w in workers])
         return
     now = utcnow()
-    rows = [(w.id, w.host, w.pid, w.state, ",".join(w.queues) or "all", w.current_job or "",
-             iso(w.heartbeat_at), format_age((now - w.heartbeat_at).total_seconds()))
-            for w in workers]
-    output.table(["ID", "HOST", "PID", "STATE", "QUEUES", "JOB", "HEARTBEAT", "AGE"], rows)
+    rows: list[tuple[object, ...]] = [
+        (w.id, w.host, w.pid, w.state, ",".join(w.queues) or "all", w.current_job or "",
+         iso(w.heartbeat_at), format_age((now - w.heartbeat_at).total_seconds()))
+        for w in workers]
+    headers = ["ID", "HOST", "PID", "STATE", "QUEUES", "JOB", "HEARTBEAT", "AGE"]
+    if any(w.gpus for w in workers):  # pools with GPUs: each GPU, and the job holding it
+        headers.append("GPUS")
+        rows = [(*row, output.gpus_in_words(w.gpus))
+                for row, w in zip(rows, workers, strict=True)]
+    output.table(headers, rows)
     from queuectl.cli.queues_cmd import queue_settings_note
 
     if note := queue_settings_note(cli_ctx.store().queue_settings()):

@@ -52,10 +52,11 @@ class Child:
 
 class Supervisor:
     def __init__(self, url: str, count: int, queues: Sequence[str], ready_fd: int | None = None,
-                 notifier: Notifier | None = None):
+                 notifier: Notifier | None = None, gpus: Sequence[int] = ()):
         self.url = url
         self.count = count
         self.queues = list(queues)
+        self.gpus = list(gpus)  # `--gpus`: this host's GPUs the pool owns (its workers share)
         self.ready_fd = ready_fd  # --detach: each worker writes its pid here once ready
         self.children: dict[int, Child] = {}
         self.signals = StopSignals()
@@ -111,7 +112,7 @@ class Supervisor:
                 self.relay.after_fork()
                 code = _worker_main(self.url, self.queues, pipe_r, ready_fds,
                                     self._job_group_slot(slot), self.relay.side(slot),
-                                    self.recovery_clock, worker_id)
+                                    self.recovery_clock, worker_id, self.gpus)
             except BaseException:  # noqa: BLE001 - the child must never return into our loop
                 log.exception("worker crashed", extra={"event": "worker_crashed"})
             finally:
@@ -300,7 +301,7 @@ def _drain(fd: int) -> None:
 def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds: list[int],
                  job_group: Callable[[int], None] | None = None,
                  relayed: WorkerSide | None = None, recovery_clock: RecoveryClock | None = None,
-                 worker_id: str | None = None) -> int:
+                 worker_id: str | None = None, gpus: Sequence[int] = ()) -> int:
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     proctitle.set_title("worker", url)
@@ -322,7 +323,7 @@ def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds:
     try:
         return Worker(store, queues, supervisor_fd, job_group=job_group, relayed=relayed,
                       recovery_clock=recovery_clock, worker_id=worker_id,
-                      url=url).run(on_ready=ready)
+                      url=url, gpus=gpus).run(on_ready=ready)
     finally:
         store.close()
 
@@ -335,7 +336,7 @@ def check_store(url: str) -> None:
 
 
 def run_foreground(url: str, count: int, queues: Sequence[str],
-                   log_format: LogFormat = "text") -> int:
+                   log_format: LogFormat = "text", gpus: Sequence[int] = ()) -> int:
     """Run the pool in this process until it is stopped; the exit code (Supervisor.run:
     0, or 128 + N when signal N aborted the running jobs). Under systemd (``$NOTIFY_SOCKET``
     set, `Type=notify`) this process is the service's main one and reports to it."""
@@ -345,7 +346,7 @@ def run_foreground(url: str, count: int, queues: Sequence[str],
         log.info("starting %d worker(s) on %s", count, redact_url(url),
                  extra={"event": "pool_starting", "workers": count, "store": redact_url(url),
                         "queues": list(queues)})
-    return Supervisor(url, count, queues, notifier=Notifier.from_environ()).run()
+    return Supervisor(url, count, queues, notifier=Notifier.from_environ(), gpus=gpus).run()
 
 
 @dataclass(frozen=True)
@@ -361,7 +362,7 @@ class Detached:
 
 
 def run_detached(url: str, count: int, queues: Sequence[str],
-                 log_format: LogFormat = "text") -> Detached:
+                 log_format: LogFormat = "text", gpus: Sequence[int] = ()) -> Detached:
     """Start a detached supervisor; return its pid and the workers' once every worker is
     ready. Raises StoreUnavailable when fewer than ``count`` workers came up in time."""
     check_store(url)
@@ -377,7 +378,7 @@ def run_detached(url: str, count: int, queues: Sequence[str],
         code = 1
         try:
             configure_logging(log_format)
-            code = Supervisor(url, count, queues, ready_fd=ready_w).run()
+            code = Supervisor(url, count, queues, ready_fd=ready_w, gpus=gpus).run()
         finally:
             os._exit(code)
     os.close(ready_w)

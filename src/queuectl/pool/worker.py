@@ -44,6 +44,7 @@ from queuectl.ids import new_worker_id
 from queuectl.models import (
     AttemptResult,
     CheckIn,
+    GpuUse,
     IdlePlan,
     Job,
     Outcome,
@@ -73,6 +74,7 @@ MAX_HEARTBEAT = 5.0  # seconds; heartbeats come at least 3 times per lease
 FRESH_HEARTBEATS = 2
 
 CANCELLED_EARLY = "cancelled before it started"  # the error of an attempt that never ran
+CUDA_VISIBLE = "CUDA_VISIBLE_DEVICES"  # the GPUs a job's CUDA programs see
 
 log = logging.getLogger("queuectl.worker")
 
@@ -89,8 +91,11 @@ class Worker:
         recovery_clock: RecoveryClock | None = None,
         clocks: Clocks | None = None,
         url: str | None = None,
+        gpus: Sequence[int] = (),
     ) -> None:
         self.store = store
+        # `worker start --gpus`: the GPUs of this host its pool owns (indexes); empty: none.
+        self.gpus = list(gpus)
         self.url = url  # given to each job (QUEUECTL_DB), for `queuectl snooze`
         self._snooze_dir: str | None = None  # made when the first job runs
         clocks = clocks or Clocks()
@@ -324,7 +329,7 @@ class Worker:
         state = "busy" if self.current else "idle"
         job_id = self.current.id if self.current else None
         return WorkerInfo(self.id, HOST_ID, os.getpid(), state, job_id, utcnow(), utcnow(),
-                          self.queues, PID_SCOPE)
+                          self.queues, PID_SCOPE, [GpuUse(HOST_ID, gpu) for gpu in self.gpus])
 
     def _register(self) -> None:
         began = time.monotonic()
@@ -424,7 +429,11 @@ class Worker:
             return None
         try:
             self.recovery.before_claim()
-            found = self.calls.call(lambda: self.store.claim_or_plan(self.id, self.queues))
+            if self.gpus:  # a GPU job that fits the pool's free GPUs first
+                found = self.calls.call(lambda: self.store.claim_gpus(
+                    self.id, HOST_ID, self.gpus, self.queues))
+            else:
+                found = self.calls.call(lambda: self.store.claim_or_plan(self.id, self.queues))
         except StoreUnavailable as exc:
             # Never retried blindly: if it was committed, a second claim would take a second
             # job. The next heartbeat says whether it was (CheckIn.also_held).
@@ -556,6 +565,8 @@ class Worker:
                 if job.hook.get("cron"):
                     given["QUEUECTL_CRON"] = str(job.hook["cron"])
                 stdin = self._event_document(event_job)
+            if self.gpus or job.gpus_assigned is not None:
+                given.update(gpu_env(job))
             spec = RunSpec.of(job, self._base_env, self.id, self.config().max_log_bytes,
                               given, stdin)
             hooks = self._hooks(job)
@@ -620,6 +631,7 @@ class Worker:
         before claiming), or a call failed (its answer may have been what was lost: a
         second claim would take a second job; the heartbeat says what the first took)."""
         claim = self.level == StopLevel.NONE and self._also_held is None and self._fresh()
+        claim = claim and not self.gpus  # a GPU pool's worker claims on its own (claim_gpus)
         # Where the job goes is ours to say (pure policy, the config as now); the store
         # applies it, guarded, in its own transaction.
         if job.success_exit:  # the attempt's row says succeeded for a success code
@@ -686,6 +698,16 @@ class Worker:
         # then never later than 2/3 of the lease, however short the lease is.
         every = min(CHECK_INTERVAL, self._heartbeat_interval() / 2)
         return Hooks(self.fds, check, save, check_interval=every, started=self.job_group)
+
+
+def gpu_env(job: Job) -> dict[str, str]:
+    """CUDA_VISIBLE_DEVICES for a job run by a pool with GPUs: the indexes it was given
+    (comma list), or empty for a job without GPUs (it sees none) unless its own env sets it."""
+    if job.gpus is not None and job.gpus_assigned is not None:
+        return {CUDA_VISIBLE: ",".join(map(str, job.gpus_assigned))}
+    if job.env and CUDA_VISIBLE in job.env:
+        return {}
+    return {CUDA_VISIBLE: ""}
 
 
 def _split(found: Job | IdlePlan | None) -> tuple[Job | None, IdlePlan | None]:

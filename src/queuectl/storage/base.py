@@ -23,6 +23,7 @@ from queuectl.models import (
     Attempt,
     AttemptResult,
     CheckIn,
+    GpuUse,
     Hook,
     IdlePlan,
     Job,
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 # The fields of a waiting job that `edit` may change (Storage.edit), as Job names them.
 EDITABLE_COLUMNS = ("command", "priority", "timeout", "max_retries", "queue", "cwd", "env",
                     "tags", "run_at", "run_at_fixed", "success_exit", "no_retry_exit",
-                    "deadline", "expires_at")
+                    "deadline", "expires_at", "gpus")
 
 
 @record(frozen=True)
@@ -68,6 +69,9 @@ class Stats:
     blocked: int = 0  # pending jobs waiting on dependencies (not counted as scheduled)
     queues: tuple[QueueSettings, ...] = ()  # the paused or limited queues, by name
     held: int = 0  # pending or failed jobs that `hold` keeps from being claimed
+    # The GPUs of the running pools started with --gpus, by host and index, each with the
+    # job holding it (None: free).
+    gpus: tuple[GpuUse, ...] = ()
 
     @property
     def paused_queues(self) -> list[str]:
@@ -91,7 +95,15 @@ class Stats:
             "paused_queues": self.paused_queues,
             "queue_limits": self.queue_limits,
             "queue_rates": self.queue_rates,
+            "gpus": [{"host": g.host, **g.to_dict()} for g in self.gpus],
         }
+
+
+def gpus_of(workers: Sequence[WorkerInfo]) -> tuple[GpuUse, ...]:
+    """The GPUs that ``workers`` own (a pool's workers share theirs), each once, by host
+    and index."""
+    found = {(g.host, g.gpu): g for worker in workers for g in worker.gpus}
+    return tuple(found[key] for key in sorted(found))
 
 
 class Keep(Enum):
@@ -363,6 +375,28 @@ class Storage(ABC):
         return self.claim(worker_id, queues) or self.idle_plan(queues)
 
     @abstractmethod
+    def claim_gpus(self, worker_id: str, host: str, gpus: Sequence[int],
+                   queues: Sequence[str] | None = None) -> Job | IdlePlan:
+        """``claim_or_plan`` for a worker of a pool that owns ``gpus`` (GPU indexes of host
+        ``host``, registered with the worker): first the best ready job asking for at most
+        as many GPUs as are free among ``gpus`` (no running attempt on the host holds them),
+        given the lowest free ones (``gpus_assigned`` of the job returned), then, if none
+        fits, the ordinary claim. The GPUs are read and given in the claim's transaction,
+        serialized per host, so no GPU is ever given to two running attempts of a host,
+        whatever pools share it; the end of the attempt (finish, recovery, a cancel once its
+        process has ended) frees them. The plan, when nothing is taken, counts the GPU jobs
+        due later too.
+
+        Why the store keeps the host's GPU table (rows of host id and GPU index, each with
+        the attempt last given it): several pools of one host may own the same GPUs, and
+        only the store's transaction sees every pool's claims at once (a lock file would
+        not reach a pool's recovery on another host, nor be released by a killed one). A
+        GPU counts as busy exactly while the attempt given it runs, read from the job's
+        row: no end of an attempt (a pool killed with SIGKILL above all) has a write of
+        its own to miss. A job asking for GPUs counts one more in ``blocked_by``, so the
+        ordinary claim never sees it and costs what it did."""
+
+    @abstractmethod
     def finish(
         self, job: Job, worker_id: str, result: AttemptResult, step: Transition
     ) -> Job:
@@ -386,7 +420,8 @@ class Storage(ABC):
 
     @abstractmethod
     def register_worker(self, info: WorkerInfo) -> None:
-        """Announce a live worker (its heartbeat starts now)."""
+        """Announce a live worker (its heartbeat starts now). A worker of a pool with GPUs
+        (``info.gpus``) adds them to its host's GPU table, once each."""
 
     @abstractmethod
     def unregister_worker(self, worker_id: str) -> None:

@@ -266,7 +266,8 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
                 "no_retry_exit": [_codes(spec.no_retry_exit) for _, spec in given],
                 "deadline": [spec.deadline for _, spec in given],
                 "expires_at": [None if spec.expires_at is None else to_ms(spec.expires_at)
-                               for _, spec in given]}
+                               for _, spec in given],
+                "gpus": [spec.gpus for _, spec in given]}
 
     def _claim_in(
         self, conn: Conn, worker_id: str, queues: Sequence[str] | None, clock: Params
@@ -300,6 +301,10 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
                 if row[PLAN] is not None:
                     nxt = _plan(row[PLAN])
         return done, nxt
+
+    def _lock_gpus(self, conn: Conn, host: str) -> None:
+        """The host's GPU lock, waited for (see the gpus table in schema.sql)."""
+        conn.execute(self._q["pg_gpus_lock"], {"host": host})
 
     def _anything_lost(self, lease_ms: int | None, clock: Params) -> bool:
         """Always worth a look under the locks, which take no store-wide lock here. Every

@@ -54,12 +54,13 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         _cron_of(row), row["unique_key"],
         False, None, (), (), None,  # duplicate, attempts_log, after, waiting_for, dependents
         _added(row, "rerun_of"), bool(_added(row, "held")), _tags(_added(row, "tags")),
-        _added(row, "mutex"),
+        _added(row, "mutex"), _added(row, "gpus"), _gpu_list(_added(row, "gpus_assigned")),
         _codes(_added(row, "success_exit")), _codes(_added(row, "no_retry_exit")),
         _added(row, "deadline"), from_ms(_added(row, "expires_at")),
         from_ms(_added(row, "deadline_at")), _added(row, "snoozes") or 0,
         (), (),  # after_any, after_failure (read with the dependencies)
         _hook(_added(row, "hook")), snapshot_from_column(_added(row, "snapshot")),
+        None,  # held_back (read with the job's history)
     ))
 
 
@@ -115,6 +116,11 @@ def _tags(value: str | None) -> tuple[str, ...]:
 def _codes(value: str | None) -> tuple[int | str, ...]:
     """An exit-code list column (a JSON array, NULL: none) as given."""
     return tuple(json.loads(value)) if value else ()
+
+
+def _gpu_list(value: str | None) -> tuple[int, ...] | None:
+    """The gpus_assigned column (a JSON array of GPU indexes, NULL: none given yet)."""
+    return tuple(json.loads(value)) if value else None
 
 
 def _hook(value: str | None) -> dict[str, str | None] | None:
@@ -214,6 +220,7 @@ def inserted_job(spec: JobSpec, job_id: str, created: datetime) -> Job:
         queue=spec.queue, run_at=created if spec.run_at is None else ms(to_ms(spec.run_at)),
         created_at=created, updated_at=created, cwd=spec.cwd, env=spec.env or None,
         rerun_of=spec.rerun_of, held=spec.held, tags=spec.tags, mutex=spec.mutex,
+        gpus=spec.gpus,
         success_exit=spec.success_exit, no_retry_exit=spec.no_retry_exit,
         deadline=spec.deadline,
         expires_at=None if spec.expires_at is None else ms(to_ms(spec.expires_at)),

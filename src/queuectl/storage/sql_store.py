@@ -59,6 +59,7 @@ from queuectl.storage.base import (
     AttemptRow,
     Stats,
     Storage,
+    gpus_of,
     refuse_repeated_ids,
 )
 from queuectl.storage.rows import (
@@ -80,7 +81,8 @@ def gives_more(spec: JobSpec) -> bool:
     sets it)."""
     return (spec.rerun_of is not None or spec.held or bool(spec.tags)
             or spec.mutex is not None or bool(spec.success_exit) or bool(spec.no_retry_exit)
-            or spec.deadline is not None or spec.expires_at is not None)
+            or spec.deadline is not None or spec.expires_at is not None
+            or spec.gpus is not None)
 
 
 TYPE_CHECKING = False  # not typing's: importing typing would cost every call
@@ -418,7 +420,7 @@ class SqlStore(Storage, Generic[C]):
                   "cwd": spec.cwd, "env": json.dumps(spec.env) if spec.env else None,
                   "run_at": None if spec.run_at is None else to_ms(spec.run_at),
                   "tags": json.dumps(list(spec.tags)) if spec.tags else None,
-                  "mutex": spec.mutex, **self._clock()}
+                  "mutex": spec.mutex, "gpus": spec.gpus, **self._clock()}
         return conn.execute(self._q["replace_waiting"], params).fetchone() is not None
 
     def _enqueue(self, specs: Sequence[JobSpec]) -> tuple[list[str], int]:
@@ -533,7 +535,7 @@ class SqlStore(Storage, Generic[C]):
         active = [w for w in workers if w.state != "lost"]
         busy = sum(w.state == "busy" for w in active)
         return Stats(counts, scheduled, len(active), busy, blocked, _queue_settings(settings),
-                     held)
+                     held, gpus_of(active))
 
     # --- user operations -------------------------------------------------------------------
 
@@ -766,7 +768,14 @@ class SqlStore(Storage, Generic[C]):
 
         now = rows[0][8] / 1000
         workers = [worker_from_row(row) for row in rows]
-        return liveness.judged(workers, now, liveness.lease_seconds(config))
+        judged = liveness.judged(workers, now, liveness.lease_seconds(config))
+        pools = conn.execute(self._q["worker_gpus"], {}).fetchall()
+        if pools:  # pools with GPUs: each worker's GPUs and the jobs holding them
+            from queuectl.storage.gpus import with_gpus
+
+            in_use = conn.execute(self._q["gpus_in_use"], {}).fetchall()
+            judged = with_gpus(judged, pools, in_use)
+        return judged
 
     def config_items(self) -> dict[str, str]:
         return {row[0]: row[1] for row in self._read("config_items")}

@@ -18,6 +18,7 @@ from queuectl.models import (
     State,
     WorkerInfo,
     from_ms,
+    replaced_job,
 )
 from queuectl.storage.base import NOTHING_LOST, Lost, Recovered
 from queuectl.storage.rows import check_in_from_row, check_in_params, end_params
@@ -158,11 +159,65 @@ class SqlWorkers(SqlStore[C]):
         return Output(job_id, number, bytes(data or b""), int(dropped), bool(finished))
 
     def register_worker(self, info: WorkerInfo) -> None:
+        gpus = [use.gpu for use in info.gpus]
         params = {"id": info.id, "host": info.host, "pid": info.pid,
                   "pid_scope": info.pid_scope, "queues": json.dumps(info.queues),
-                  **self._clock()}
+                  "gpus": json.dumps(gpus) if gpus else None, **self._clock()}
         with self._write_statement() as conn:
             conn.execute(self._q["insert_worker"], params)
+        if gpus:
+            with self._write() as conn:
+                conn.execute(self._q["gpus_register"],
+                             {"host": info.host, "gpus": self._list(gpus)})
+
+    def claim_gpus(self, worker_id: str, host: str, gpus: Sequence[int],
+                   queues: Sequence[str] | None = None) -> Job | IdlePlan:
+        with self._write() as conn:
+            clock = self._clock()  # under the write lock: see claim_or_plan
+            self._lock_gpus(conn, host)
+            job = self._claim_gpu_job(conn, worker_id, host, gpus, queues, clock)
+        if job is not None:
+            return job
+        # The ordinary claim in a transaction of its own: nothing the GPU claim locked (a
+        # queue's row on PostgreSQL) is held while it locks its own, so a claim never holds
+        # two queue rows (two claimers each holding one and waiting for the other's).
+        with self._write() as conn:
+            clock = self._clock()
+            found = self._claim_in(conn, worker_id, queues, clock)
+            if isinstance(found, Job):
+                return found
+            params = {"owned": len(gpus), "queues": self._list(queues) if queues else None,
+                      **clock}
+            due_ms = conn.execute(self._q["gpu_next_due"], params).fetchone()[0]
+            if due_ms is None:
+                return found
+            due = max(0.0, int(due_ms) / 1000)
+            return IdlePlan(due if found.due is None else min(due, found.due), found.tick)
+
+    def _lock_gpus(self, conn: C, host: str) -> None:
+        """Serialize the GPU claims of ``host`` until the transaction ends (SQLite's write
+        lock already does)."""
+
+    def _claim_gpu_job(self, conn: C, worker_id: str, host: str, gpus: Sequence[int],
+                       queues: Sequence[str] | None, clock: Params) -> Job | None:
+        """The GPU job that fits the free GPUs among ``gpus``, claimed and given the lowest
+        of them, in the caller's transaction (the host's GPUs locked); None: none fits."""
+        params = {"host": host, "gpus": self._list(list(gpus))}
+        free = [int(row[0]) for row in conn.execute(self._q["gpus_free"], params)]
+        if not free:
+            return None
+        params = {"worker": worker_id, "free": len(free),
+                  "queues": self._list(queues) if queues else None, **clock}
+        found = self._jobs(conn, "claim_gpu", params)
+        if not found:
+            return None
+        job = found[0]
+        given = free[:job.gpus or 0]
+        conn.execute(self._q["give_gpus"], {"id": job.id, "number": job.last_attempt,
+                                            "host": host, "given": self._list(given)})
+        conn.execute(self._q["job_gpus_assigned"],
+                     {"id": job.id, "assigned": json.dumps(given)})
+        return replaced_job(job, gpus_assigned=tuple(given))
 
     def unregister_worker(self, worker_id: str) -> None:
         with self._write_statement() as conn:

@@ -282,10 +282,11 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db],
 
     def _given_params(self, given: Sequence[tuple[str, JobSpec]]) -> Params:
         """mark_given's rows: [id, rerun_of, held, tags, mutex, success_exit, no_retry_exit,
-        deadline, expires_at] each, as one JSON array."""
+        deadline, expires_at, gpus] each, as one JSON array."""
         rows = [(job_id, spec.rerun_of, int(spec.held), list(spec.tags) or None, spec.mutex,
                  list(spec.success_exit) or None, list(spec.no_retry_exit) or None,
-                 spec.deadline, None if spec.expires_at is None else to_ms(spec.expires_at))
+                 spec.deadline, None if spec.expires_at is None else to_ms(spec.expires_at),
+                 spec.gpus)
                 for job_id, spec in given]
         return {"rows": json.dumps(rows, ensure_ascii=False)}
 
@@ -328,6 +329,8 @@ class SQLiteStorage(SqlWorkers[Db], SqlCron[Db], SqlQueues[Db], SqlClock[Db],
         limited = held[1] if held is not None else conn.execute(
             self._q["queue_limited"], {"name": job.queue}).fetchone()
         freed = bool(limited) and not (isinstance(nxt, Job) and nxt.queue == job.queue)
+        # GPUs freed: a GPU job may wait for them (the end of the attempt frees them).
+        freed = freed or job.gpus_assigned is not None
         # A mutex freed (a job waiting for it may be due now): another worker may take it. A
         # job cancelled while it ran (the guard failed) frees its mutex now, as its attempt
         # closes: read on that rare path only.

@@ -104,6 +104,10 @@ SELECT (SELECT count(*) FROM jobs
         WHERE state IN ('pending', 'failed') AND blocked_by = 0 AND run_at > queuectl_now_ms())
      - (SELECT count(*) FROM jobs WHERE state = 'failed' AND blocked_by = 0
                                     AND run_at > queuectl_now_ms())
+     -- a GPU job counts its GPU in blocked_by (migrations/0029)
+     + (SELECT count(*) FROM jobs
+        WHERE gpus IS NOT NULL AND state IN ('pending', 'failed') AND blocked_by = 1
+          AND state = 'pending' AND run_at > queuectl_now_ms())
 
 -- name: claim_any
 -- Takes the job in one statement (one round trip, one transaction): see queuectl_claim in
@@ -193,14 +197,14 @@ ORDER BY number DESC LIMIT 1
 -- workers.state and current_job are not read (see all_workers): they are written once
 -- here, for workers of an earlier queuectl that still read them.
 INSERT INTO workers (id, host, pid, queues, state, current_job, started_at, heartbeat_at,
-                     stop_requested, pid_scope)
+                     stop_requested, pid_scope, gpus)
 VALUES (%(id)s, %(host)s, %(pid)s, %(queues)s, 'idle', NULL, queuectl_now_ms(),
-        queuectl_now_ms(), false, %(pid_scope)s)
+        queuectl_now_ms(), false, %(pid_scope)s, %(gpus)s)
 ON CONFLICT (id) DO UPDATE
 SET host = excluded.host, pid = excluded.pid, queues = excluded.queues, state = 'idle',
     current_job = NULL, started_at = excluded.started_at,
     heartbeat_at = excluded.heartbeat_at, stop_requested = false,
-    pid_scope = excluded.pid_scope
+    pid_scope = excluded.pid_scope, gpus = excluded.gpus
 
 -- name: delete_worker
 DELETE FROM workers WHERE id = %(id)s
@@ -419,7 +423,9 @@ RETURNING *
 
 -- name: count_blocked
 -- Waiting on dependencies; a held job counts as held (count_held), whatever it waits for.
+-- A GPU job counts its GPU in blocked_by too (migrations/0029): blocked beyond that one.
 SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by > 0 AND NOT held
+  AND blocked_by > (gpus IS NOT NULL)::int
 
 -- name: count_held
 SELECT count(*) FROM jobs WHERE held AND state IN ('pending', 'failed')
@@ -524,6 +530,9 @@ UPDATE jobs
 SET command = %(command)s, max_retries = %(max_retries)s, priority = %(priority)s,
     timeout = %(timeout)s::double precision, queue = %(queue)s, cwd = %(cwd)s,
     env = %(env)s::text, tags = %(tags)s::text, mutex = %(mutex)s::text,
+    -- a GPU job counts its GPU in blocked_by (see mark_given)
+    gpus = %(gpus)s::integer, gpus_assigned = NULL,
+    blocked_by = blocked_by + (%(gpus)s::integer IS NOT NULL)::int - (gpus IS NOT NULL)::int,
     run_at = coalesce(%(run_at)s::bigint, queuectl_now_ms()), updated_at = queuectl_now_ms()
 WHERE id = %(id)s AND state IN ('pending', 'failed')
 RETURNING id
@@ -628,6 +637,13 @@ UPDATE jobs SET
                     ELSE deadline END,
     expires_at = CASE WHEN %(set_expires_at)s::boolean THEN %(expires_at)s::bigint
                       ELSE expires_at END,
+    -- a GPU job counts its GPU in blocked_by (see mark_given)
+    gpus = CASE WHEN %(set_gpus)s::boolean THEN %(gpus)s::integer ELSE gpus END,
+    gpus_assigned = CASE WHEN %(set_gpus)s::boolean THEN NULL ELSE gpus_assigned END,
+    blocked_by = blocked_by + CASE WHEN %(set_gpus)s::boolean
+                                   THEN (%(gpus)s::integer IS NOT NULL)::int
+                                        - (gpus IS NOT NULL)::int
+                                   ELSE 0 END,
     updated_at = queuectl_now_ms()
 WHERE id = %(id)s AND state IN ('pending', 'failed')
 RETURNING *
@@ -923,16 +939,17 @@ UPDATE jobs SET run_at_fixed = true WHERE id = ANY(%(ids)s::text[])
 -- name: mark_given
 -- The fields of new jobs that insert_job leaves at their defaults, set in its transaction
 -- for the jobs that give them: one array per column. After block_waiting, which sets
--- blocked_by: a held job counts one more (see hold_job).
+-- blocked_by: a held job counts one more (see hold_job), and so does one that asks for GPUs.
 UPDATE jobs SET rerun_of = given.rerun_of, held = given.held, tags = given.tags,
     mutex = given.mutex, success_exit = given.success_exit,
     no_retry_exit = given.no_retry_exit, deadline = given.deadline,
-    expires_at = given.expires_at, blocked_by = blocked_by + given.held::int
+    expires_at = given.expires_at, gpus = given.gpus,
+    blocked_by = blocked_by + given.held::int + (given.gpus IS NOT NULL)::int
 FROM unnest(%(id)s::text[], %(rerun_of)s::text[], %(held)s::boolean[], %(tags)s::text[],
             %(mutex)s::text[], %(success_exit)s::text[], %(no_retry_exit)s::text[],
-            %(deadline)s::double precision[], %(expires_at)s::bigint[])
+            %(deadline)s::double precision[], %(expires_at)s::bigint[], %(gpus)s::integer[])
      AS given (id, rerun_of, held, tags, mutex, success_exit, no_retry_exit, deadline,
-               expires_at)
+               expires_at, gpus)
 WHERE jobs.id = given.id
 
 -- name: clock_reading
@@ -1143,3 +1160,51 @@ SELECT pg_advisory_xact_lock_shared(hashtextextended('queuectl snapshots', 0))
 -- name: pg_snapshot_lock
 -- Forgetting snapshots: alone, after every enqueue storing one has committed.
 SELECT pg_advisory_xact_lock(hashtextextended('queuectl snapshots', 0))
+
+-- --- GPUs (migrations/0029) -------------------------------------------------------------
+
+-- name: gpus_register
+-- A pool's GPUs as rows of its host's GPU table, once each.
+INSERT INTO gpus (host, gpu) SELECT %(host)s, gpu FROM unnest(%(gpus)s::integer[]) AS gpu
+ON CONFLICT (host, gpu) DO NOTHING
+
+-- name: pg_gpus_lock
+-- The host's GPU lock, held to the end of the claim's transaction (see the gpus table).
+SELECT pg_advisory_xact_lock(hashtextextended('queuectl gpus ' || %(host)s, 0))
+
+-- name: gpus_free
+-- The GPUs of a pool that no running attempt holds, lowest first: read after the host's
+-- GPU lock was granted, in a statement of its own (a new snapshot: every GPU claim
+-- committed before is seen).
+SELECT gpu FROM gpus
+WHERE host = %(host)s AND gpu = ANY(%(gpus)s::integer[])
+  AND NOT EXISTS (SELECT 1 FROM gpus_busy b WHERE b.host = gpus.host AND b.gpu = gpus.gpu)
+ORDER BY gpu
+
+-- name: claim_gpu
+-- The best ready GPU job asking for at most %(free)s GPUs (queuectl_claim_gpu); used only
+-- by pools with GPUs. Its GPUs are given by give_gpus, in this transaction.
+SELECT * FROM queuectl_claim_gpu(%(worker)s, coalesce(%(queues)s::text[], '{}'), %(free)s)
+
+-- name: give_gpus
+UPDATE gpus SET job_id = %(id)s, attempt = %(number)s
+WHERE host = %(host)s AND gpu = ANY(%(given)s::integer[])
+
+-- name: job_gpus_assigned
+UPDATE jobs SET gpus_assigned = %(assigned)s WHERE id = %(id)s
+
+-- name: gpu_next_due
+-- Milliseconds until the first GPU job of the queues asking for at most %(owned)s GPUs
+-- that is due later (one due now that the claim did not take waits for GPUs to be freed,
+-- which wakes a worker); NULL: none.
+SELECT min(run_at) - queuectl_now_ms() FROM jobs
+WHERE gpus IS NOT NULL AND state IN ('pending', 'failed') AND blocked_by = 1
+  AND run_at > queuectl_now_ms() AND gpus <= %(owned)s
+  AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
+
+-- name: worker_gpus
+-- The workers of pools with GPUs: id, host, the pool's GPUs (a JSON array).
+SELECT id, host, gpus FROM workers WHERE gpus IS NOT NULL
+
+-- name: gpus_in_use
+SELECT host, gpu, job_id FROM gpus_busy

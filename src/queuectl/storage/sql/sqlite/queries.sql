@@ -80,11 +80,17 @@ SELECT state, count(*) FROM jobs GROUP BY state
 
 -- name: count_scheduled
 -- A job waiting on dependencies counts as blocked (count_blocked), not as scheduled.
-SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by = 0 AND run_at > :now
+SELECT (SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by = 0 AND run_at > :now)
+     -- a GPU job counts its GPU in blocked_by (migrations/0023)
+     + (SELECT count(*) FROM jobs INDEXED BY jobs_gpu_ready
+        WHERE gpus IS NOT NULL AND state IN ('pending', 'failed') AND blocked_by = 1
+          AND state = 'pending' AND run_at > :now)
 
 -- name: count_blocked
 -- Waiting on dependencies; a held job counts as held (count_held), whatever it waits for.
+-- A GPU job counts its GPU in blocked_by too (migrations/0023): blocked beyond that one.
 SELECT count(*) FROM jobs WHERE state = 'pending' AND blocked_by > 0 AND held = 0
+  AND blocked_by > (gpus IS NOT NULL)
 
 -- name: count_held
 SELECT count(*) FROM jobs WHERE held <> 0 AND state IN ('pending', 'failed')
@@ -312,8 +318,8 @@ ORDER BY number DESC LIMIT 1
 -- workers.state and current_job are not read (see all_workers): they are written once
 -- here, for workers of an earlier queuectl that still read them.
 INSERT OR REPLACE INTO workers (id, host, pid, queues, state, current_job, started_at,
-                                heartbeat_at, stop_requested, pid_scope)
-VALUES (:id, :host, :pid, :queues, 'idle', NULL, :now, :now, 0, :pid_scope)
+                                heartbeat_at, stop_requested, pid_scope, gpus)
+VALUES (:id, :host, :pid, :queues, 'idle', NULL, :now, :now, 0, :pid_scope, :gpus)
 
 -- name: delete_worker
 DELETE FROM workers WHERE id = :id
@@ -814,6 +820,9 @@ UPDATE jobs
 SET command = :command, max_retries = :max_retries, priority = :priority,
     timeout = :timeout, queue = :queue, cwd = :cwd,
     env = :env, tags = :tags, mutex = :mutex,
+    -- a GPU job counts its GPU in blocked_by (see mark_given)
+    gpus = :gpus, blocked_by = blocked_by + (:gpus IS NOT NULL) - (gpus IS NOT NULL),
+    gpus_assigned = NULL,
     run_at = coalesce(:run_at, :now), updated_at = :now
 WHERE id = :id AND state IN ('pending', 'failed')
 RETURNING id
@@ -906,6 +915,11 @@ UPDATE jobs SET
     no_retry_exit = CASE WHEN :set_no_retry_exit THEN :no_retry_exit ELSE no_retry_exit END,
     deadline = CASE WHEN :set_deadline THEN :deadline ELSE deadline END,
     expires_at = CASE WHEN :set_expires_at THEN :expires_at ELSE expires_at END,
+    -- a GPU job counts its GPU in blocked_by (see mark_given)
+    gpus = CASE WHEN :set_gpus THEN :gpus ELSE gpus END,
+    gpus_assigned = CASE WHEN :set_gpus THEN NULL ELSE gpus_assigned END,
+    blocked_by = blocked_by + CASE WHEN :set_gpus THEN (:gpus IS NOT NULL) - (gpus IS NOT NULL)
+                                   ELSE 0 END,
     updated_at = :now
 WHERE id = :id AND state IN ('pending', 'failed')
 RETURNING *
@@ -961,8 +975,8 @@ UPDATE jobs SET run_at_fixed = 1 WHERE id IN (SELECT value FROM json_each(:ids))
 -- name: mark_given
 -- The fields of new jobs that insert_job leaves at their defaults, set in its transaction
 -- for the jobs that give them: rows of [id, rerun_of, held, tags, mutex, success_exit,
--- no_retry_exit, deadline, expires_at]. After block_waiting, which sets blocked_by: a held
--- job counts one more (see hold_job).
+-- no_retry_exit, deadline, expires_at, gpus]. After block_waiting, which sets blocked_by: a
+-- held job counts one more (see hold_job), and so does one that asks for GPUs.
 UPDATE jobs SET rerun_of = json_extract(given.value, '$[1]'),
     tags = json_extract(given.value, '$[3]'), mutex = json_extract(given.value, '$[4]'),
     success_exit = json_extract(given.value, '$[5]'),
@@ -970,7 +984,9 @@ UPDATE jobs SET rerun_of = json_extract(given.value, '$[1]'),
     deadline = json_extract(given.value, '$[7]'),
     expires_at = json_extract(given.value, '$[8]'),
     held = json_extract(given.value, '$[2]'),
+    gpus = json_extract(given.value, '$[9]'),
     blocked_by = blocked_by + json_extract(given.value, '$[2]')
+                 + (json_extract(given.value, '$[9]') IS NOT NULL)
 FROM json_each(:rows) AS given
 WHERE jobs.id = json_extract(given.value, '$[0]')
 
@@ -1181,3 +1197,65 @@ RETURNING blob
 DELETE FROM snapshot_blobs
 WHERE id IN (SELECT value FROM json_each(:blobs))
   AND NOT EXISTS (SELECT 1 FROM snapshot_files WHERE blob = snapshot_blobs.id)
+
+-- --- GPUs (migrations/0023) -------------------------------------------------------------
+
+-- name: gpus_register
+-- A pool's GPUs (a JSON array of indexes) as rows of its host's GPU table, once each.
+INSERT INTO gpus (host, gpu) SELECT :host, value FROM json_each(:gpus) WHERE true
+ON CONFLICT (host, gpu) DO NOTHING
+
+-- name: gpus_free
+-- The GPUs of a pool (:gpus, a JSON array) that no running attempt holds, lowest first.
+-- Read under the write lock, in the claim's transaction.
+SELECT gpu FROM gpus
+WHERE host = :host AND gpu IN (SELECT value FROM json_each(:gpus))
+  AND NOT EXISTS (SELECT 1 FROM gpus_busy b WHERE b.host = gpus.host AND b.gpu = gpus.gpu)
+ORDER BY gpu
+
+-- name: claim_gpu
+-- The best ready GPU job asking for at most :free GPUs, under the flow control of
+-- claim_any (a paused, full, rated or closed queue; a held mutex), read inside the write
+-- lock; used only by pools with GPUs. Its GPUs are given by give_gpus, in this transaction.
+UPDATE jobs
+SET state = 'processing', worker = :worker, runs = runs + 1, started_at = :now,
+    finished_at = NULL, exit_code = NULL, updated_at = :now
+WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_gpu_ready
+             WHERE gpus IS NOT NULL AND state IN ('pending', 'failed') AND blocked_by = 1
+               AND run_at <= :now AND gpus <= :free
+               AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+               AND queue NOT IN (SELECT name FROM queues_blocked)
+               AND queue NOT IN (SELECT name FROM queues AS q
+                     WHERE q.rate_count <= (SELECT count(*) FROM queue_starts AS s
+                                            WHERE s.queue = q.name
+                                              AND s.started_at > :now - q.rate_ms)
+                        OR (q.window_spec IS NOT NULL
+                            AND NOT (q.window_opens <= :now AND :now < q.window_closes)))
+               AND (mutex IS NULL OR mutex NOT IN (SELECT mutex FROM mutexes_held))
+             ORDER BY priority DESC, run_at, seq LIMIT 1)
+  AND EXISTS (SELECT 1 FROM workers WHERE id = :worker)
+RETURNING *
+
+-- name: give_gpus
+-- The GPUs (:given, a JSON array) given to attempt :number of job :id.
+UPDATE gpus SET job_id = :id, attempt = :number
+WHERE host = :host AND gpu IN (SELECT value FROM json_each(:given))
+
+-- name: job_gpus_assigned
+UPDATE jobs SET gpus_assigned = :assigned WHERE id = :id
+
+-- name: gpu_next_due
+-- Milliseconds until the first GPU job of the queues asking for at most :owned GPUs that is
+-- due later (one due now that the claim did not take waits for GPUs to be freed, which
+-- wakes a worker); NULL: none.
+SELECT min(run_at) - :now FROM jobs INDEXED BY jobs_gpu_ready
+WHERE gpus IS NOT NULL AND state IN ('pending', 'failed') AND blocked_by = 1
+  AND run_at > :now AND gpus <= :owned
+  AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+
+-- name: worker_gpus
+-- The workers of pools with GPUs: id, host, the pool's GPUs (a JSON array).
+SELECT id, host, gpus FROM workers WHERE gpus IS NOT NULL
+
+-- name: gpus_in_use
+SELECT host, gpu, job_id FROM gpus_busy
