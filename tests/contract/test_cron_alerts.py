@@ -20,10 +20,8 @@ from tests.inprocess import InProcessCli
 
 HOUR = 3600
 
-
-@pytest.fixture(autouse=True)
-def _time_moves_only_when_moved(clock: MovingClock) -> None:
-    clock.freeze()
+# Time passes only as the test moves it (conftest.frozen_clock).
+pytestmark = pytest.mark.usefixtures("frozen_clock")
 
 
 def _metrics(store: Storage) -> dict[str, dict[str, float]]:

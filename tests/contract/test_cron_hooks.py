@@ -18,10 +18,8 @@ from tests.inprocess import InProcessCli
 
 HOUR = 3600
 
-
-@pytest.fixture(autouse=True)
-def _time_moves_only_when_moved(clock: MovingClock) -> None:
-    clock.freeze()
+# Time passes only as the test moves it (conftest.frozen_clock).
+pytestmark = pytest.mark.usefixtures("frozen_clock")
 
 
 def _at_once(stores: list[Storage], judge: str) -> list[str]:

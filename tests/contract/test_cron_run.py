@@ -23,12 +23,8 @@ from tests.contract.test_cron import set_next_run
 from tests.helpers import ticks, wait_until
 from tests.inprocess import InProcessCli
 
-
-@pytest.fixture(autouse=True)
-def _time_moves_only_when_moved(clock: MovingClock) -> None:
-    """Ticks are counted: with real time passing too, a loaded machine that took over a
-    second between two steps saw a schedule of every 1s fire once more."""
-    clock.freeze()
+# Time passes only as the test moves it (conftest.frozen_clock).
+pytestmark = pytest.mark.usefixtures("frozen_clock")
 
 
 def test_pause_and_resume(

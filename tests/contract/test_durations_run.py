@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from queuectl.pool.worker import Worker
 from queuectl.storage.base import Storage
 from tests.clocks import MovingClock
 from tests.inprocess import InProcessCli
+
+# Time passes only as the test moves it (conftest.frozen_clock).
+pytestmark = pytest.mark.usefixtures("frozen_clock")
 
 CONTRACT_JOB_FIELDS = {"id", "command", "state", "attempts", "max_retries", "priority",
                        "timeout", "queue", "run_at", "created_at", "updated_at", "started_at",

@@ -34,6 +34,9 @@ from queuectl.transitions import after_attempt
 from tests.clocks import MovingClock
 from tests.inprocess import InProcessCli
 
+# Time passes only as the test moves it (conftest.frozen_clock).
+pytestmark = pytest.mark.usefixtures("frozen_clock")
+
 OK = AttemptResult(Outcome.SUCCEEDED, 0, None, b"")
 LEASE = 0.2  # seconds: the clock moves past it
 HOST = "gpu-box"

@@ -29,6 +29,9 @@ from queuectl.storage.sql_store import SqlStore
 from queuectl.transitions import after_attempt
 from tests.clocks import MovingClock
 
+# Time passes only as the test moves it (conftest.frozen_clock).
+pytestmark = pytest.mark.usefixtures("frozen_clock")
+
 LEASE = 0.2  # seconds: short (the clock moves past it, see ``silence``)
 LONG_LEASE = 30.0  # seconds: never outlasted here
 OK = AttemptResult(Outcome.SUCCEEDED, 0, None, b"done\n")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from queuectl.pool.worker import Worker
 from tests.clocks import MovingClock
 from tests.inprocess import InProcessCli
+
+# Time passes only as the test moves it (conftest.frozen_clock).
+pytestmark = pytest.mark.usefixtures("frozen_clock")
 
 
 def test_figures_follow_the_attempts(

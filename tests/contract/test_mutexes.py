@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import threading
 
+import pytest
+
 from queuectl.models import AttemptResult, Job, JobSpec, Outcome, State, WorkerInfo, utcnow
 from queuectl.pool.recovery import recover_stale
 from queuectl.pool.worker import Worker
@@ -17,6 +19,9 @@ from queuectl.storage.base import Storage
 from queuectl.transitions import after_attempt
 from tests.clocks import MovingClock
 from tests.inprocess import InProcessCli
+
+# Time passes only as the test moves it (conftest.frozen_clock).
+pytestmark = pytest.mark.usefixtures("frozen_clock")
 
 OK = AttemptResult(Outcome.SUCCEEDED, 0, None, b"")
 LEASE = 0.2  # seconds: the clock moves past it

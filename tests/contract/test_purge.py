@@ -4,11 +4,16 @@ the embedded worker on the test's clock, which moves instead of the test sleepin
 
 from __future__ import annotations
 
+import pytest
+
 from queuectl.models import WorkerInfo, utcnow
 from queuectl.pool.worker import Worker
 from queuectl.storage.base import Storage
 from tests.clocks import MovingClock
 from tests.inprocess import InProcessCli
+
+# Time passes only as the test moves it (conftest.frozen_clock).
+pytestmark = pytest.mark.usefixtures("frozen_clock")
 
 
 def test_purge_deletes_only_finished_jobs_with_their_logs(

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from queuectl.models import AttemptResult, Outcome, WorkerInfo, utcnow
 from queuectl.pool.worker import Worker
 from queuectl.retry import after_failure
@@ -13,6 +15,9 @@ from queuectl.storage.base import Storage
 from queuectl.transitions import after_attempt
 from tests.clocks import MovingClock
 from tests.inprocess import InProcessCli
+
+# Time passes only as the test moves it (conftest.frozen_clock).
+pytestmark = pytest.mark.usefixtures("frozen_clock")
 
 HOUR = 3600.0
 PASSES = 20  # prune passes allowed to delete the lot (each is one batch at least)
