@@ -21,9 +21,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from queuectl import proctitle
-from queuectl.errors import QueuectlError, StoreUnavailable
+from queuectl.errors import InvalidValue, QueuectlError, StoreUnavailable
 from queuectl.ids import new_worker_id
 from queuectl.pool.checkpointer import Checkpointer
+from queuectl.pool.gate import PoolSlots, WorkerGate, slots_from
 from queuectl.pool.log import LogFormat, configure_logging
 from queuectl.pool.notify import Notifier, PoolReport
 from queuectl.pool.recovery import RecoveryClock
@@ -73,6 +74,8 @@ class Supervisor:
         # The pool's one ear on the store, relayed to the workers (pool/relay.py).
         self.board = IdleBoard(count)
         self.relay = Relay(kind.pool_wakeups(url), self.board)
+        # A few server connections shared by the workers, if the store's are counted.
+        self.slots = PoolSlots(pool_slots(count), count) if kind.server_connections else None
         # With a service manager to tell (pool/notify.py): each worker writes its pid to
         # this pipe once registered and listening, as --detach's workers do to ready_fd.
         self.report = PoolReport(notifier, count) if notifier is not None else None
@@ -109,9 +112,10 @@ class Supervisor:
                 if self._up_r >= 0:
                     os.close(self._up_r)
                 self.relay.after_fork()
+                gate = self.slots.gate(slot) if self.slots is not None else None
                 code = _worker_main(self.url, self.queues, pipe_r, ready_fds,
                                     self._job_group_slot(slot), self.relay.side(slot),
-                                    self.recovery_clock, worker_id)
+                                    self.recovery_clock, worker_id, gate)
             except BaseException:  # noqa: BLE001 - the child must never return into our loop
                 log.exception("worker crashed", extra={"event": "worker_crashed"})
             finally:
@@ -139,6 +143,8 @@ class Supervisor:
             if child is not None:
                 os.close(child.pipe_w)
                 self.board.clear(child.slot)
+                if self.slots is not None:
+                    self.slots.clear(child.slot)
                 self.relay.forget(child.worker_id)
                 self._kill_orphaned_job(child)
                 gone.append((child, status))
@@ -208,6 +214,8 @@ class Supervisor:
         finally:
             self.relay.close()
             self.checkpointer.close()
+            if self.slots is not None:
+                self.slots.close()
             if self.report is not None:
                 self.report.notifier.close()
         return self.signals.exit_code()
@@ -300,7 +308,7 @@ def _drain(fd: int) -> None:
 def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds: list[int],
                  job_group: Callable[[int], None] | None = None,
                  relayed: WorkerSide | None = None, recovery_clock: RecoveryClock | None = None,
-                 worker_id: str | None = None) -> int:
+                 worker_id: str | None = None, gate: WorkerGate | None = None) -> int:
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     proctitle.set_title("worker", url)
@@ -308,7 +316,7 @@ def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds:
     from queuectl.storage import open_store
 
     try:
-        store = open_store(url, durable=False)
+        store = open_store(url, durable=False, gate=gate)
     except QueuectlError as exc:
         log.error("%s", exc, extra={"event": "store_unavailable", "error": str(exc)})
         return EXIT_STORE
@@ -322,9 +330,19 @@ def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds:
     try:
         return Worker(store, queues, supervisor_fd, job_group=job_group, relayed=relayed,
                       recovery_clock=recovery_clock, worker_id=worker_id,
-                      url=url).run(on_ready=ready)
+                      url=url, gate=gate).run(on_ready=ready)
     finally:
         store.close()
+
+
+def pool_slots(count: int) -> int:
+    """How many server connections a pool of ``count`` workers holds at most (pool/gate.py:
+    $QUEUECTL_POOL_CONNECTIONS, else one per 4 workers, at least 2). Raises InvalidValue
+    for a value that is no whole number ≥ 1."""
+    try:
+        return slots_from(os.environ, count)
+    except ValueError as exc:
+        raise InvalidValue(str(exc)) from None
 
 
 def check_store(url: str) -> None:
@@ -339,6 +357,7 @@ def run_foreground(url: str, count: int, queues: Sequence[str],
     """Run the pool in this process until it is stopped; the exit code (Supervisor.run:
     0, or 128 + N when signal N aborted the running jobs). Under systemd (``$NOTIFY_SOCKET``
     set, `Type=notify`) this process is the service's main one and reports to it."""
+    pool_slots(count)  # (a bad value is one clear error, before anything starts)
     check_store(url)
     configure_logging(log_format)
     if log_format == "json":  # the CLI's "starting..." line, which only the text log has
@@ -364,6 +383,7 @@ def run_detached(url: str, count: int, queues: Sequence[str],
                  log_format: LogFormat = "text") -> Detached:
     """Start a detached supervisor; return its pid and the workers' once every worker is
     ready. Raises StoreUnavailable when fewer than ``count`` workers came up in time."""
+    pool_slots(count)
     check_store(url)
     # A detached supervisor is not the service's main process, which the manager would
     # refuse to hear; nor must its jobs inherit the socket. (Units run the foreground pool.)

@@ -27,6 +27,10 @@ CONNECT_TIMEOUT = 5  # seconds: an unreachable server is reported, not waited on
 # Key of the advisory lock that serialises migrations: any fixed 64-bit number will do;
 # this one spells "queuectl" in ASCII.
 MIGRATION_LOCK = 0x7175657565_63746C
+# A refusal for the server's connection limit: its SQLSTATE (when libpq passes it on; at
+# connect it often does not) or the words of the server's message.
+TOO_MANY_CONNECTIONS = "53300"
+FULL_SIGNS = ("too many clients", "remaining connection slots are reserved")
 REVIVE_EVERY = 1.0  # seconds between tries to re-open a dropped LISTEN connection
 # A worker idles on a LISTEN socket that carries no traffic: without TCP keepalives a
 # network cut would go unnoticed for hours. These notice a dead peer in about a minute;
@@ -82,7 +86,13 @@ def connect(url: str, display_url: str, *, durable: bool = True) -> Conn:
         return psycopg.connect(make_conninfo(**params), autocommit=True)  # type: ignore[arg-type]
     except psycopg.Error as exc:
         reason = scrub(str(exc), url).removeprefix("connection failed: ")
-        raise StoreUnavailable(f"cannot connect to {display_url}: {reason}") from None
+        full = exc.sqlstate == TOO_MANY_CONNECTIONS or any(
+            sign in reason for sign in FULL_SIGNS)
+        if full:
+            reason += " (the server's connection limit, max_connections, is reached)"
+        error = StoreUnavailable(f"cannot connect to {display_url}: {reason}")
+        error.server_full = full
+        raise error from None
 
 
 # --- migrations --------------------------------------------------------------------------
