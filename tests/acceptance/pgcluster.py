@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,13 +47,14 @@ def _as_server_user(argv: list[str]) -> list[str]:
 
 
 @contextmanager
-def cluster(where: Path, max_connections: int) -> Iterator[str]:
+def cluster(max_connections: int) -> Iterator[str]:
     """A server on a free loopback port (trust auth, user postgres, fsync off: nothing
     here must survive a crash); yields the URL of its ``postgres`` database. Stopped
-    (immediately) and removed afterwards."""
+    (immediately) and removed afterwards. Its files are in a folder of their own (a test's
+    tmp_path may be closed to the server's user)."""
     binaries = bin_dir()
+    where = Path(tempfile.mkdtemp(prefix="queuectl-pg-"))
     data = where / "data"
-    where.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         shutil.chown(where, "postgres")
     subprocess.run(_as_server_user([f"{binaries}/initdb", "-D", str(data), "-A", "trust",

@@ -33,7 +33,7 @@ def _count(conn: psycopg.Connection[tuple[Any, ...]], sql: str, *args: object) -
 @pytest.mark.timeout(600)
 def test_twelve_hosts_of_eight_workers_drain_a_burst_within_forty_connections(
         tmp_path: Path) -> None:
-    with cluster(tmp_path / "pg", max_connections=100) as admin_url, \
+    with cluster(max_connections=100) as admin_url, \
             psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute("CREATE DATABASE fleet")
         url = admin_url.rsplit("/", 1)[0] + "/fleet"

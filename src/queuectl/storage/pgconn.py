@@ -30,7 +30,8 @@ MIGRATION_LOCK = 0x7175657565_63746C
 # A refusal for the server's connection limit: its SQLSTATE (when libpq passes it on; at
 # connect it often does not) or the words of the server's message.
 TOO_MANY_CONNECTIONS = "53300"
-FULL_SIGNS = ("too many clients", "remaining connection slots are reserved")
+FULL_SIGNS = ("too many clients", "too many connections",
+              "remaining connection slots are reserved")
 REVIVE_EVERY = 1.0  # seconds between tries to re-open a dropped LISTEN connection
 # A worker idles on a LISTEN socket that carries no traffic: without TCP keepalives a
 # network cut would go unnoticed for hours. These notice a dead peer in about a minute;
