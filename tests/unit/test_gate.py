@@ -80,6 +80,8 @@ def test_a_slot_held_by_another_worker_is_waited_for_then_the_wait_fails_as_an_o
                 mine.acquire()
             assert time.monotonic() - began >= 0.2
             assert mine.held is None and mine.held_for() == 0.0
+            # Still wanting one: a holder that looks before the next try must see it.
+            assert slots.gate(0).wanted()
     finally:
         slots.close()
 

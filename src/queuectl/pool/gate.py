@@ -106,20 +106,21 @@ class WorkerGate(ConnectionGate):
             return
         patience = self.patience
         deadline, pause = time.monotonic() + patience, POLL_FIRST
+        # Left set when the wait fails: the worker still wants one and asks again soon (a
+        # running job's loop, at its next turn), and a holder that looks in between must
+        # see it. Cleared once it has one (or by the supervisor, once it has exited).
         self._shared[self._me] = 1
-        try:
-            while not self._take():
-                if time.monotonic() >= deadline:
-                    error = StoreUnavailable(f"all {self.slots} server connections of this "
-                                             f"pool stayed in use for {patience:g}s")
-                    # Said once per pool, as a refusal is; never by a running job's loop,
-                    # which only tries again at its next turn.
-                    error.quiet = patience < WAIT_MAX or not self.refused()
-                    raise error
-                time.sleep(pause)
-                pause = min(pause * 2, POLL_MAX)
-        finally:
-            self._shared[self._me] = 0
+        while not self._take():
+            if time.monotonic() >= deadline:
+                error = StoreUnavailable(f"all {self.slots} server connections of this "
+                                         f"pool stayed in use for {patience:g}s")
+                # Said once per pool, as a refusal is; never by a running job's loop,
+                # which only tries again at its next turn.
+                error.quiet = patience < WAIT_MAX or not self.refused()
+                raise error
+            time.sleep(pause)
+            pause = min(pause * 2, POLL_MAX)
+        self._shared[self._me] = 0
 
     def _take(self) -> bool:
         """Lock a free slot, starting with this worker's own (fewer collisions)."""
