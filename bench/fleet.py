@@ -394,23 +394,47 @@ def _sessions(sids: set[int]) -> list[int]:
 def idle_cost(shape: Shape, seconds: float) -> dict[str, float]:
     """What idle pools cost, per worker-second over ``seconds`` (after WARM seconds):
     transactions of the database (pg_stat_database),
-    CPU of its backends, and CPU of the pools' own processes (both in µs)."""
+    CPU of its backends, and CPU of the pools' own processes (both in µs). Backends that
+    come and go within the window (workers that close their connections when idle) are
+    counted through the server's postmaster: the CPU of its reaped children (cutime +
+    cstime, which also holds any autovacuum worker that ended meanwhile)."""
     with tempfile.TemporaryDirectory() as tmp, throwaway("postgres", tmp) as url, \
             idle_pools(shape, url, os.path.join(tmp, "home")) as pools, \
             psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         db = _dbname(url)
         time.sleep(WARM)
-        admin.execute("SELECT pg_stat_clear_snapshot()")
-        backends = [int(str(r[0])) for r in admin.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (db,))]
         processes = _sessions(pools.sessions)
-        before = xacts(admin, db), _cpu_ns(backends), _cpu_ns(processes)
+        postmaster = _parent(admin.info.backend_pid)
+        before = xacts(admin, db), _server_cpu(admin, db, postmaster), _cpu_ns(processes)
         time.sleep(seconds)
-        after = xacts(admin, db), _cpu_ns(backends), _cpu_ns(processes)
+        after = xacts(admin, db), _server_cpu(admin, db, postmaster), _cpu_ns(processes)
     per = seconds * shape.pools * shape.workers
+    live_us = sum(after[1][0].values()) - sum(before[1][0].values())
+    reaped_us = after[1][1] - before[1][1]
     return {"tx": (after[0] - before[0]) / per,
-            "server_us": (after[1] - before[1]) / per / 1000,
+            "server_us": (live_us + reaped_us) / per,
             "pool_us": (after[2] - before[2]) / per / 1000}
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def _server_cpu(admin: psycopg.Connection[tuple[object, ...]], db: str,
+                postmaster: int) -> tuple[dict[int, float], float]:
+    """(µs on a CPU of each live backend of ``db``, by pid; µs of the postmaster's reaped
+    children). A backend alive at both readings counts its difference; one that ended
+    between them counts whole in the second part, so its share before the first reading
+    is taken off: the first reading's value of a pid gone by the second stays subtracted."""
+    admin.execute("SELECT pg_stat_clear_snapshot()")
+    pids = [int(str(r[0])) for r in admin.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s", (db,))]
+    live = {pid: _cpu_ns([pid]) / 1000 for pid in pids}
+    with open(f"/proc/{postmaster}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    reaped = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK") * 1e6
+    return live, reaped
 
 
 def plan_cost(calls: int, backlog: int) -> dict[str, float]:

@@ -25,6 +25,7 @@ from queuectl.errors import InvalidValue, QueuectlError, StoreUnavailable
 from queuectl.ids import new_worker_id
 from queuectl.pool.checkpointer import Checkpointer
 from queuectl.pool.gate import PoolSlots, WorkerGate, slots_from
+from queuectl.pool.housekeeping import PoolPace
 from queuectl.pool.log import LogFormat, configure_logging
 from queuectl.pool.notify import Notifier, PoolReport
 from queuectl.pool.recovery import RecoveryClock
@@ -76,6 +77,9 @@ class Supervisor:
         self.relay = Relay(kind.pool_wakeups(url), self.board)
         # A few server connections shared by the workers, if the store's are counted.
         self.slots = PoolSlots(pool_slots(count), count) if kind.server_connections else None
+        # ...and a store whose every transaction costs the server: the chores that need
+        # not be done by each worker are paced by the pool (pool/housekeeping.py).
+        self.pace = PoolPace() if kind.server_connections else None
         # With a service manager to tell (pool/notify.py): each worker writes its pid to
         # this pipe once registered and listening, as --detach's workers do to ready_fd.
         self.report = PoolReport(notifier, count) if notifier is not None else None
@@ -115,7 +119,7 @@ class Supervisor:
                 gate = self.slots.gate(slot) if self.slots is not None else None
                 code = _worker_main(self.url, self.queues, pipe_r, ready_fds,
                                     self._job_group_slot(slot), self.relay.side(slot),
-                                    self.recovery_clock, worker_id, gate)
+                                    self.recovery_clock, worker_id, gate, self.pace)
             except BaseException:  # noqa: BLE001 - the child must never return into our loop
                 log.exception("worker crashed", extra={"event": "worker_crashed"})
             finally:
@@ -308,7 +312,8 @@ def _drain(fd: int) -> None:
 def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds: list[int],
                  job_group: Callable[[int], None] | None = None,
                  relayed: WorkerSide | None = None, recovery_clock: RecoveryClock | None = None,
-                 worker_id: str | None = None, gate: WorkerGate | None = None) -> int:
+                 worker_id: str | None = None, gate: WorkerGate | None = None,
+                 pace: PoolPace | None = None) -> int:
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     proctitle.set_title("worker", url)
@@ -330,7 +335,7 @@ def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds:
     try:
         return Worker(store, queues, supervisor_fd, job_group=job_group, relayed=relayed,
                       recovery_clock=recovery_clock, worker_id=worker_id,
-                      url=url, gate=gate).run(on_ready=ready)
+                      url=url, gate=gate, pace=pace).run(on_ready=ready)
     finally:
         store.close()
 

@@ -56,7 +56,7 @@ from queuectl.models import (
 from queuectl.pool.clocks import Clocks
 from queuectl.pool.config_snapshot import ConfigSnapshot
 from queuectl.pool.gate import WorkerGate
-from queuectl.pool.housekeeping import MIN_IDLE, Housekeeping
+from queuectl.pool.housekeeping import MIN_IDLE, Housekeeping, PoolPace
 from queuectl.pool.log import job_lines, say_finished, say_started, set_worker
 from queuectl.pool.recovery import Recovery, RecoveryClock
 from queuectl.pool.relay import EVENTS, WorkerSide, drain
@@ -104,6 +104,7 @@ class Worker:
         clocks: Clocks | None = None,
         url: str | None = None,
         gate: WorkerGate | None = None,
+        pace: PoolPace | None = None,
     ) -> None:
         self.store = store
         # The pool's share of server connections this worker's store takes from
@@ -142,7 +143,7 @@ class Worker:
         self.housekeeping = Housekeeping(
             store, self.config, self.calls.call, self.calls.retrying,
             lambda: bool(select.select(self.fds, [], [], 0)[0]), longest=IDLE_POLL,
-            worker_id=self.id)
+            worker_id=self.id, pace=pace)
         # ``recovery_clock``: when the pool last made a recovery pass (shared by its workers).
         self.recovery = Recovery(store, self.calls, self.policy,
                                  lambda: self.config().lease_timeout, recovery_clock,
