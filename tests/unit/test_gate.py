@@ -106,8 +106,10 @@ def test_a_holder_sees_that_another_waits_and_its_release_lets_it_in() -> None:
         mine = slots.gate(1)
         with holder(slots.gate(0), release_when_wanted=True):
             assert not slots.gate(0).wanted()  # nobody waits yet
+            assert slots.holding(0) and not slots.holding(1)
             mine.acquire()  # waits (marked as waiting) until the holder lets go
             assert mine.held == 0
+            assert slots.holding(1) and not slots.holding(0)
             assert not slots.gate(0).wanted()  # no longer waiting
             mine.release()
     finally:

@@ -66,17 +66,24 @@ class PoolSlots:
         self.slots = slots
         self._fd, path = tempfile.mkstemp(prefix="queuectl-slots-")
         os.unlink(path)  # no name: only the forked workers reach it
-        # A byte per worker (waiting for a slot), then one: a refusal has been said.
-        self._shared = mmap.mmap(-1, workers + 1)
+        # A byte per worker: waiting for a slot; a byte per worker: holding one; then one:
+        # a refusal has been said.
+        self._shared = mmap.mmap(-1, 2 * workers + 1)
         self.workers = workers
 
     def gate(self, worker_slot: int) -> WorkerGate:
         """What the worker of ``worker_slot`` gives its store (and asks ``wanted``)."""
         return WorkerGate(self._fd, self.slots, self._shared, worker_slot)
 
+    def holding(self, worker_slot: int) -> bool:
+        """Whether the worker of ``worker_slot`` holds a connection now (the relay wakes
+        such a worker first: its connection is open, its statements' plans are made)."""
+        return bool(self._shared[self.workers + worker_slot])
+
     def clear(self, worker_slot: int) -> None:
-        """A dead worker waits for nothing (its lock, if any, went with it)."""
+        """A dead worker waits for nothing and holds nothing (its lock went with it)."""
         self._shared[worker_slot] = 0
+        self._shared[self.workers + worker_slot] = 0
 
     def close(self) -> None:
         os.close(self._fd)
@@ -93,6 +100,7 @@ class WorkerGate(ConnectionGate):
         self._shared = shared
         self._said = len(shared) - 1  # the byte noting that a refusal was said
         self._me = me
+        self._holding = self._said // 2 + me  # the byte saying that this worker holds one
         self.held: int | None = None  # the slot taken, while a connection is open
         self._taken_at = 0.0  # monotonic: when it was taken
         # Seconds acquire waits: WAIT_MAX, unless the worker asks for less (a running job's
@@ -133,18 +141,21 @@ class WorkerGate(ConnectionGate):
                     raise
                 continue
             self.held, self._taken_at = slot, time.monotonic()
+            self._shared[self._holding] = 1
             return True
         return False
 
     def release(self) -> None:
         if self.held is None:
             return
+        self._shared[self._holding] = 0
         fcntl.lockf(self.fd, fcntl.LOCK_UN, 1, self.held)
         self.held = None
 
     def wanted(self) -> bool:
-        return self._shared.find(b"\x01", 0, self._said) not in (-1, self._me) or (
-            self._shared.find(b"\x01", self._me + 1, self._said) >= 0)
+        waiters = self._said // 2  # the waiting bytes come first
+        return self._shared.find(b"\x01", 0, waiters) not in (-1, self._me) or (
+            self._shared.find(b"\x01", self._me + 1, waiters) >= 0)
 
     def held_for(self) -> float:
         return 0.0 if self.held is None else time.monotonic() - self._taken_at

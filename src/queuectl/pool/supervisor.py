@@ -228,7 +228,8 @@ class Supervisor:
 
     def _pump(self) -> None:
         pipes = {child.slot: child.pipe_w for child in self.children.values()}
-        self.relay.pump(pipes, self._running)
+        self.relay.pump(pipes, self._running,
+                        self.slots.holding if self.slots is not None else None)
 
     def _running(self, slot: int) -> bool:
         return any(self.job_groups[slot * 8 : slot * 8 + 8])

@@ -76,7 +76,7 @@ FRESH_HEARTBEATS = 2
 # Under a pool's connection gate (pool/gate.py): seconds an idle worker keeps its server
 # connection before closing it (a trickle of jobs, each woken for in turn, reuses it), and
 # how often it looks meanwhile whether another worker waits for one (it then closes it).
-IDLE_HOLD = 0.5
+IDLE_HOLD = 2.0
 WANTED_LOOK = 0.05
 # Seconds a busy worker keeps its connection at least, however many others wait for one: a
 # connection costs the server a process, and its first statements cost more (plans,
