@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import threading
+from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests import pg
 from tests.acceptance.pgcluster import cluster
-from tests.helpers import QUEUECTL, wait_until
+from tests.helpers import QUEUECTL, Cli, wait_until
 
 POOLS, WORKERS, JOBS = 12, 8, 500
 MOST_CONNECTIONS = 40
@@ -92,3 +94,45 @@ def test_twelve_hosts_of_eight_workers_drain_a_burst_within_forty_connections(
         said = "".join(log.read_text(errors="replace") for log in logs)
         assert "Traceback" not in said
         assert "died" not in said  # no worker crashed (or was restarted)
+
+
+@pytest.fixture
+def shared(tmp_path: Path) -> Iterator[Cli]:
+    """The real CLI on a fresh database of the shared server (these pools hold 2
+    connections)."""
+    for url in pg.fresh_url():
+        cli = Cli(url, tmp_path / "home", cwd=tmp_path)
+        yield cli
+        cli.cleanup()
+
+
+@pytest.mark.postgres
+def test_workers_sharing_one_connection_run_long_jobs_without_being_taken_for_lost(
+        shared: Cli) -> None:
+    """Three workers, one connection between them, three jobs running 4 leases each: every
+    heartbeat and output save waits its turn for the connection, none comes too late, and
+    `logs --follow` of a running job streams."""
+    cli = shared
+    cli.inline("config", "set", "lease-timeout", "2")  # a heartbeat every 2/3 s
+    cli.inline("config", "set", "max-retries", "0")
+    jobs = [cli.enqueue("for i in 1 2 3 4 5 6 7 8; do echo tick $i; sleep 1; done")
+            for _ in range(3)]
+    pool = cli.start_workers(3, env={"QUEUECTL_POOL_CONNECTIONS": "1"})
+    follower = subprocess.Popen([QUEUECTL, "logs", jobs[0], "--follow"], env=cli.env,
+                                stdout=subprocess.PIPE)
+    try:
+        assert follower.stdout is not None
+        assert follower.stdout.readline() == b"tick 1\n"  # streamed while it runs
+        for job in jobs:
+            done = cli.wait_state(job, "completed", "failed", "dead", timeout=60)
+            assert done["state"] == "completed", done
+            assert done["attempts"] == 1, done  # never handed back meanwhile
+        assert follower.wait(timeout=15) == 0
+    finally:
+        follower.kill()
+        follower.wait()
+    os.killpg(pool.pid, signal.SIGTERM)
+    pool.wait(30)
+    said = (cli.cwd / "workers-0.log").read_text(errors="replace")
+    assert "taken for lost" not in said
+    assert "Traceback" not in said

@@ -33,7 +33,7 @@ def url() -> Iterator[str]:
 
 @pytest.fixture
 def slots() -> Iterator[PoolSlots]:
-    made = PoolSlots(1, 2)
+    made = PoolSlots(1, 2)  # two workers, one connection: they take turns
     yield made
     made.close()
 
@@ -86,6 +86,26 @@ def test_an_idle_worker_closes_its_connection_and_opens_one_for_the_next_job(
         os.close(wake_r)
         os.close(wake_w)
         store.close()
+
+
+def test_a_worker_of_a_pool_with_a_connection_per_worker_keeps_its_own_when_idle(
+        url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(worker_module, "IDLE_HOLD", 0.05)
+    roomy = PoolSlots(2, 2)
+    gate = roomy.gate(0)
+    store = open_store(url, durable=False, gate=gate)
+    wake_r, wake_w = os.pipe()
+    try:
+        worker = Worker(store, gate=gate)
+        worker.work_until_idle()
+        worker.fds = [wake_r]
+        worker._wait_idle(0.2)  # noqa: SLF001
+        assert gate.held is not None  # as with no gate: nobody could want it
+    finally:
+        os.close(wake_r)
+        os.close(wake_w)
+        store.close()
+        roomy.close()
 
 
 def test_an_idle_worker_keeps_its_connection_through_a_short_wait(

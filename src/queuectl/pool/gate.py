@@ -9,9 +9,11 @@ idle a moment, or running its job while another worker waits for a slot).
 
 A slot is a one-byte POSIX record lock (``lockf``) in a file the supervisor made before it
 forked: the kernel drops a process's locks when it dies, so a worker killed mid-call never
-takes its slot with it. Who waits is a byte per worker in memory shared across fork, set
-while it waits: a worker that holds a slot and sees one set gives its slot back at its next
-pause. A waiter polls its slots (every 1 ms, backing off to 16 ms): with slots to spare,
+takes its slot with it. Who waits, and since when, is in memory shared across fork: a
+worker that holds a slot and sees another wait gives its slot back at its next pause, and
+waiters take freed slots in the order they began to wait (first come, first served: a
+worker that waits for its heartbeat is never passed over until its lease runs out). A
+waiter polls (every 1 ms, backing off to 16 ms): with slots to spare and nobody waiting,
 taking one is one system call and no wait.
 """
 
@@ -21,6 +23,7 @@ import errno
 import fcntl
 import mmap
 import os
+import struct
 import tempfile
 import time
 
@@ -60,30 +63,30 @@ def slots_from(environ: dict[str, str] | os._Environ[str], workers: int) -> int:
 
 class PoolSlots:
     """The supervisor's side: made before the workers are forked; each worker is given its
-    ``gate(slot)``."""
+    ``gate(slot)``. The shared memory: per worker, since when it waits for a slot
+    (monotonic seconds, 0: it does not); per worker, a byte: it holds a slot; one byte: a
+    refusal has been said."""
 
     def __init__(self, slots: int, workers: int) -> None:
         self.slots = slots
+        self.workers = workers
         self._fd, path = tempfile.mkstemp(prefix="queuectl-slots-")
         os.unlink(path)  # no name: only the forked workers reach it
-        # A byte per worker: waiting for a slot; a byte per worker: holding one; then one:
-        # a refusal has been said.
-        self._shared = mmap.mmap(-1, 2 * workers + 1)
-        self.workers = workers
+        self._shared = mmap.mmap(-1, 9 * workers + 1)
 
     def gate(self, worker_slot: int) -> WorkerGate:
         """What the worker of ``worker_slot`` gives its store (and asks ``wanted``)."""
-        return WorkerGate(self._fd, self.slots, self._shared, worker_slot)
+        return WorkerGate(self._fd, self.slots, self._shared, self.workers, worker_slot)
 
     def holding(self, worker_slot: int) -> bool:
         """Whether the worker of ``worker_slot`` holds a connection now (the relay wakes
         such a worker first: its connection is open, its statements' plans are made)."""
-        return bool(self._shared[self.workers + worker_slot])
+        return bool(self._shared[8 * self.workers + worker_slot])
 
     def clear(self, worker_slot: int) -> None:
         """A dead worker waits for nothing and holds nothing (its lock went with it)."""
-        self._shared[worker_slot] = 0
-        self._shared[self.workers + worker_slot] = 0
+        struct.pack_into("d", self._shared, 8 * worker_slot, 0.0)
+        self._shared[8 * self.workers + worker_slot] = 0
 
     def close(self) -> None:
         os.close(self._fd)
@@ -94,41 +97,58 @@ class WorkerGate(ConnectionGate):
     """One worker's side (see the module's docstring). Refusals by the server are noted in
     the shared memory too, so that of a pool's workers one says so."""
 
-    def __init__(self, fd: int, slots: int, shared: mmap.mmap, me: int) -> None:
+    def __init__(self, fd: int, slots: int, shared: mmap.mmap, workers: int, me: int) -> None:
         self.fd = fd
         self.slots = slots
         self._shared = shared
-        self._said = len(shared) - 1  # the byte noting that a refusal was said
+        self._workers = workers
         self._me = me
-        self._holding = self._said // 2 + me  # the byte saying that this worker holds one
+        self._holding = 8 * workers + me  # the byte saying that this worker holds one
+        self._said = 9 * workers  # the byte noting that a refusal was said
+        # More workers than connections: they take turns (an idle one closes its own);
+        # otherwise every worker keeps one, as if there were no gate.
+        self.shared = workers > slots
         self.held: int | None = None  # the slot taken, while a connection is open
         self._taken_at = 0.0  # monotonic: when it was taken
         # Seconds acquire waits: WAIT_MAX, unless the worker asks for less (a running job's
         # loop, which must keep draining its output, waits less and tries again later).
         self.patience = WAIT_MAX
 
+    def _since(self, worker: int) -> float:
+        [since] = struct.unpack_from("d", self._shared, 8 * worker)
+        return float(since)
+
+    def _turn(self) -> bool:
+        """Whether no other worker has waited longer (ties: the lower slot first)."""
+        mine = (self._since(self._me), self._me)
+        return not any(since > 0 and (since, worker) < mine
+                       for worker in range(self._workers) if worker != self._me
+                       for since in (self._since(worker),))
+
     def acquire(self) -> None:
         if self.held is not None:
             return
-        if self._take():
+        if not self.wanted() and self._take():
             return
         patience = self.patience
         deadline, pause = time.monotonic() + patience, POLL_FIRST
-        # Left set when the wait fails: the worker still wants one and asks again soon (a
-        # running job's loop, at its next turn), and a holder that looks in between must
-        # see it. Cleared once it has one (or by the supervisor, once it has exited).
-        self._shared[self._me] = 1
-        while not self._take():
+        if not self._since(self._me):
+            struct.pack_into("d", self._shared, 8 * self._me, time.monotonic())
+        while not (self._turn() and self._take()):
             if time.monotonic() >= deadline:
+                # A running job's loop asks again at its next turn, and keeps its place in
+                # the queue meanwhile (a holder that looks in between must see it wait);
+                # any other caller naps, then asks anew.
+                if patience >= WAIT_MAX:
+                    struct.pack_into("d", self._shared, 8 * self._me, 0.0)
                 error = StoreUnavailable(f"all {self.slots} server connections of this "
                                          f"pool stayed in use for {patience:g}s")
-                # Said once per pool, as a refusal is; never by a running job's loop,
-                # which only tries again at its next turn.
+                # Said once per pool, as a refusal is; never by a running job's loop.
                 error.quiet = patience < WAIT_MAX or not self.refused()
                 raise error
             time.sleep(pause)
             pause = min(pause * 2, POLL_MAX)
-        self._shared[self._me] = 0
+        struct.pack_into("d", self._shared, 8 * self._me, 0.0)
 
     def _take(self) -> bool:
         """Lock a free slot, starting with this worker's own (fewer collisions)."""
@@ -153,9 +173,8 @@ class WorkerGate(ConnectionGate):
         self.held = None
 
     def wanted(self) -> bool:
-        waiters = self._said // 2  # the waiting bytes come first
-        return self._shared.find(b"\x01", 0, waiters) not in (-1, self._me) or (
-            self._shared.find(b"\x01", self._me + 1, waiters) >= 0)
+        return any(self._since(worker) for worker in range(self._workers)
+                   if worker != self._me)
 
     def held_for(self) -> float:
         return 0.0 if self.held is None else time.monotonic() - self._taken_at

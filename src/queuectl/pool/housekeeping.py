@@ -144,7 +144,8 @@ class Housekeeping:
         try:
             began = self._call(self.store.cron_judge_overdue)
         except StoreUnavailable as exc:
-            log.warning("could not judge overdue schedules: %s", exc)
+            if not exc.quiet:  # (said by another worker of the pool)
+                log.warning("could not judge overdue schedules: %s", exc)
             return
         for name in began:
             log.warning("schedule %s is overdue: no success within its --alert-after", name,
@@ -152,7 +153,8 @@ class Housekeeping:
         try:
             flagged = self._call(self.store.cron_judge_suspects)
         except StoreUnavailable as exc:
-            log.warning("could not judge the schedules' successes: %s", exc)
+            if not exc.quiet:  # (said by another worker of the pool)
+                log.warning("could not judge the schedules' successes: %s", exc)
             return
         for job_id in flagged:
             log.warning("job %s: a suspect success (far shorter or quieter than usual)", job_id,
@@ -194,7 +196,8 @@ class Housekeeping:
         try:
             expired = self._call(lambda: self.store.expire_jobs(EXPIRE_BATCH))
         except StoreUnavailable as exc:
-            log.warning("could not cancel expired jobs: %s", exc)
+            if not exc.quiet:  # (said by another worker of the pool)
+                log.warning("could not cancel expired jobs: %s", exc)
             return
         for job_id in expired:
             log.info("job %s expired before it started: cancelled", job_id)
@@ -225,7 +228,8 @@ class Housekeeping:
                 if time.monotonic() >= deadline or self._woken():
                     return  # out of time, or woken: work (or a stop) comes first
         except StoreUnavailable as exc:
-            log.warning("could not delete jobs past the retention: %s", exc)
+            if not exc.quiet:  # (said by another worker of the pool)
+                log.warning("could not delete jobs past the retention: %s", exc)
         finally:
             self._next_prune = time.monotonic() + again
 

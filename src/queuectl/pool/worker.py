@@ -78,10 +78,13 @@ FRESH_HEARTBEATS = 2
 # how often it looks meanwhile whether another worker waits for one (it then closes it).
 IDLE_HOLD = 2.0
 WANTED_LOOK = 0.05
-# Seconds a busy worker keeps its connection at least, however many others wait for one: a
-# connection costs the server a process, and its first statements cost more (plans,
-# caches); closing it after each short job would cost more than the jobs.
-BUSY_HOLD = 1.0
+# Heartbeat intervals a busy worker keeps its connection at least, however many others wait
+# for one (at most BUSY_HOLD_MAX seconds): a connection costs the server a process, and its
+# first statements cost more (plans, caches), so closing it after each short job would cost
+# more than the jobs; yet a worker that waits behind the 3 or 4 others of its connection
+# (pool/gate.py: one per 4 workers) must still heartbeat well within the lease.
+BUSY_HOLD = 0.25
+BUSY_HOLD_MAX = 1.0
 # Seconds a running job's loop waits for a connection (it must keep draining the job's
 # output and enforcing its timeout; the check or save is tried again at the next turn).
 RUNNING_PATIENCE = 0.5
@@ -366,8 +369,8 @@ class Worker:
         """The descriptors ready within ``wait`` seconds. Under a gate the store's server
         connection is closed once the worker has been idle IDLE_HOLD seconds of a longer
         wait, or at once when another worker of the pool waits for one; the next store call
-        opens one again."""
-        if self.gate is None:
+        opens one again. (A pool with a connection for each worker keeps them all.)"""
+        if self.gate is None or not self.gate.shared:
             return select.select(self.fds, [], [], wait)[0]
         ends = time.monotonic() + wait
         hold_until = ends - wait + IDLE_HOLD if wait > IDLE_HOLD else ends
@@ -396,9 +399,11 @@ class Worker:
 
     def _yield_connection(self) -> None:
         """Close the store's server connection if another worker of the pool waits for one
-        and this one has held it BUSY_HOLD seconds (a running job needs the store only now
-        and then: check-ins, output, its end)."""
-        if self.gate is not None and self.gate.wanted() and self.gate.held_for() >= BUSY_HOLD:
+        and this one has held it long enough (BUSY_HOLD; a running job needs the store only
+        now and then: check-ins, output, its end)."""
+        if self.gate is None or not self.gate.wanted():
+            return
+        if self.gate.held_for() >= min(BUSY_HOLD * self._heartbeat_interval(), BUSY_HOLD_MAX):
             self.store.release_connection()
 
     def _on_wake(self, ready: Sequence[int]) -> None:
@@ -448,7 +453,7 @@ class Worker:
         for the first heartbeat of a worker under a gate (a pool's workers start together;
         spread, their heartbeats seldom wait on each other for a connection). Sooner is
         always safe."""
-        if self.gate is None or self._spread_done:
+        if self.gate is None or not self.gate.shared or self._spread_done:
             return 1.0
         self._spread_done = True
         return random.uniform(0.25, 1.0)
@@ -717,11 +722,10 @@ class Worker:
                     return Action.CANCEL  # recovered elsewhere: never run it twice at once
                 return self._check_in()
             except StoreUnavailable as exc:
-                if exc.quiet:
-                    return Action.ABORT if self.level >= StopLevel.ABORT else Action.CONTINUE
                 # Keep draining the pipe and enforcing the timeout; ask again next time.
-                log.warning("store unavailable while %s runs: %s", job.id, exc,
-                            extra=outage_fields(exc, job.id))
+                if not exc.quiet:  # (another worker of the pool said it, or no need to)
+                    log.warning("store unavailable while %s runs: %s", job.id, exc,
+                                extra=outage_fields(exc, job.id))
                 return Action.ABORT if self.level >= StopLevel.ABORT else Action.CONTINUE
             finally:
                 self._in_check = False
