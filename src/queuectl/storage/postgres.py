@@ -8,7 +8,10 @@ storage/sql_store.py's), with these differences of means:
 - A claim is one UPDATE over a ``FOR UPDATE SKIP LOCKED`` sub-select: concurrent claimers
   pass over each other's rows instead of waiting or taking the same job.
 - Wake-ups are NOTIFY on one channel, sent inside the transaction that made the work
-  (so they arrive only once it is committed); each worker LISTENs on its own connection.
+  (so they arrive only once it is committed); a pool LISTENs on one connection.
+- The server counts every connection against max_connections: a pool's workers share a
+  few (``gate``, pool/gate.py), each opening its connection on demand and closing it when
+  it will not need it awhile (release_connection).
 - A broken connection (server restart, network) raises StoreUnavailable; the next call
   reconnects, so the worker's retry loop rides out an outage. Every driver error is mapped
   in one place (storage/faults.py): an outage, or a bad request.
