@@ -136,3 +136,18 @@ def test_workers_sharing_one_connection_run_long_jobs_without_being_taken_for_lo
     said = (cli.cwd / "workers-0.log").read_text(errors="replace")
     assert "taken for lost" not in said
     assert "Traceback" not in said
+
+
+@pytest.mark.postgres
+def test_a_bad_connection_cap_is_one_clear_error_before_any_worker_starts(
+        shared: Cli) -> None:
+    for bad in ("0", "two"):
+        done = subprocess.run([QUEUECTL, "worker", "start", "--count", "2"],
+                              env={**shared.env, "QUEUECTL_POOL_CONNECTIONS": bad},
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1
+        assert done.stderr.strip().splitlines()[-1] == (
+            "queuectl: error: QUEUECTL_POOL_CONNECTIONS must be a whole number of at least "
+            f"1, not {bad!r}")
+        assert "Traceback" not in done.stderr
+    assert shared.json("worker", "list") == []

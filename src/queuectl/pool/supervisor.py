@@ -363,8 +363,9 @@ def run_foreground(url: str, count: int, queues: Sequence[str],
     """Run the pool in this process until it is stopped; the exit code (Supervisor.run:
     0, or 128 + N when signal N aborted the running jobs). Under systemd (``$NOTIFY_SOCKET``
     set, `Type=notify`) this process is the service's main one and reports to it."""
-    pool_slots(count)  # (a bad value is one clear error, before anything starts)
     check_store(url)
+    if store_type(url).server_connections:  # (a bad value: one clear error, before any fork)
+        pool_slots(count)
     configure_logging(log_format)
     if log_format == "json":  # the CLI's "starting..." line, which only the text log has
         log.info("starting %d worker(s) on %s", count, redact_url(url),
@@ -389,8 +390,9 @@ def run_detached(url: str, count: int, queues: Sequence[str],
                  log_format: LogFormat = "text") -> Detached:
     """Start a detached supervisor; return its pid and the workers' once every worker is
     ready. Raises StoreUnavailable when fewer than ``count`` workers came up in time."""
-    pool_slots(count)
     check_store(url)
+    if store_type(url).server_connections:
+        pool_slots(count)
     # A detached supervisor is not the service's main process, which the manager would
     # refuse to hear; nor must its jobs inherit the socket. (Units run the foreground pool.)
     Notifier.from_environ()
