@@ -51,6 +51,14 @@ pending jobs in a queue the planning worker does not serve.
 first start to last finish) and the server's CPU per job: utime + stime from
 ``/proc/PID/stat`` of the database's backends (pg_stat_activity), summed over the drain
 (the WAL writer and other background processes are not in it).
+
+``--drain 12x8``: that many pools (each its own `worker start --count W` and its own
+``QUEUECTL_HOST_ID``) on one throwaway database drain JOBS `true` jobs (``--jobs``, one
+`enqueue --file` once every worker has registered, or after 40 s); the most server
+connections of the database seen (``pg_stat_activity``, sampled every 50 ms from the admin
+database), the workers registered, attempts per job (1.0: no duplicate), jobs failed, and
+the drain's seconds. Point ``QUEUECTL_BENCH_PG`` at a server of its own when the shape may
+reach its ``max_connections``: a full server refuses everyone else's connections too.
 """
 
 from __future__ import annotations
@@ -63,6 +71,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -385,23 +394,47 @@ def _sessions(sids: set[int]) -> list[int]:
 def idle_cost(shape: Shape, seconds: float) -> dict[str, float]:
     """What idle pools cost, per worker-second over ``seconds`` (after WARM seconds):
     transactions of the database (pg_stat_database),
-    CPU of its backends, and CPU of the pools' own processes (both in µs)."""
+    CPU of its backends, and CPU of the pools' own processes (both in µs). Backends that
+    come and go within the window (workers that close their connections when idle) are
+    counted through the server's postmaster: the CPU of its reaped children (cutime +
+    cstime, which also holds any autovacuum worker that ended meanwhile)."""
     with tempfile.TemporaryDirectory() as tmp, throwaway("postgres", tmp) as url, \
             idle_pools(shape, url, os.path.join(tmp, "home")) as pools, \
             psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         db = _dbname(url)
         time.sleep(WARM)
-        admin.execute("SELECT pg_stat_clear_snapshot()")
-        backends = [int(str(r[0])) for r in admin.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (db,))]
         processes = _sessions(pools.sessions)
-        before = xacts(admin, db), _cpu_ns(backends), _cpu_ns(processes)
+        postmaster = _parent(admin.info.backend_pid)
+        before = xacts(admin, db), _server_cpu(admin, db, postmaster), _cpu_ns(processes)
         time.sleep(seconds)
-        after = xacts(admin, db), _cpu_ns(backends), _cpu_ns(processes)
+        after = xacts(admin, db), _server_cpu(admin, db, postmaster), _cpu_ns(processes)
     per = seconds * shape.pools * shape.workers
+    live_us = sum(after[1][0].values()) - sum(before[1][0].values())
+    reaped_us = after[1][1] - before[1][1]
     return {"tx": (after[0] - before[0]) / per,
-            "server_us": (after[1] - before[1]) / per / 1000,
+            "server_us": (live_us + reaped_us) / per,
             "pool_us": (after[2] - before[2]) / per / 1000}
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def _server_cpu(admin: psycopg.Connection[tuple[object, ...]], db: str,
+                postmaster: int) -> tuple[dict[int, float], float]:
+    """(µs on a CPU of each live backend of ``db``, by pid; µs of the postmaster's reaped
+    children). A backend alive at both readings counts its difference; one that ended
+    between them counts whole in the second part, so its share before the first reading
+    is taken off: the first reading's value of a pid gone by the second stays subtracted."""
+    admin.execute("SELECT pg_stat_clear_snapshot()")
+    pids = [int(str(r[0])) for r in admin.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s", (db,))]
+    live = {pid: _cpu_ns([pid]) / 1000 for pid in pids}
+    with open(f"/proc/{postmaster}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    reaped = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK") * 1e6
+    return live, reaped
 
 
 def plan_cost(calls: int, backlog: int) -> dict[str, float]:
@@ -484,6 +517,73 @@ def capacity(workers: int, jobs: int) -> dict[str, float]:
             "backends": len(seen)}
 
 
+def drain(shape: Shape, jobs: int) -> dict[str, float | str]:
+    """``shape``'s pools, one host id each, drain ``jobs`` `true` jobs (see above)."""
+    with tempfile.TemporaryDirectory() as tmp, throwaway("postgres", tmp) as url, \
+            psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        db = _dbname(url)
+        exe = console_script()
+        env = {**os.environ, "QUEUECTL_DB": url, "QUEUECTL_HOME": os.path.join(tmp, "home")}
+        subprocess.run([exe, "config", "set", "max-retries", "0"], env=env, check=True,
+                       capture_output=True)
+        path = os.path.join(tmp, "jobs.jsonl")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write('{"command": "true"}\n' * jobs)
+        # Opened first, so that a full server cannot refuse it; not counted below.
+        watch = psycopg.connect(url, autocommit=True)
+        most = [0]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.05):
+                most[0] = max(most[0], connections(admin, db) - 1)
+
+        def read(sql: str) -> int:
+            row = watch.execute(sql).fetchone()
+            return int(str(row[0])) if row else 0
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        pools = [subprocess.Popen([exe, "worker", "start", "--count", str(shape.workers)],
+                                  env={**env, "QUEUECTL_HOST_ID": f"bench-host-{n}"},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  start_new_session=True)
+                 for n in range(shape.pools)]
+        try:
+            want, registered, started = shape.pools * shape.workers, 0, time.monotonic()
+            while registered < want and time.monotonic() < started + 40:
+                time.sleep(0.2)
+                registered = max(registered, read("SELECT count(*) FROM workers"))
+            began = time.monotonic()
+            all_in = began - started
+            while subprocess.run([exe, "enqueue", "--file", path], env=env,
+                                 capture_output=True).returncode != 0:
+                if time.monotonic() - began > 30:  # the server refused it all along
+                    return {"registered": registered, "workers": want,
+                            "most_connections": most[0], "enqueue": "refused"}
+                time.sleep(0.5)
+            deadline = time.monotonic() + 300
+            while read("SELECT count(*) FROM jobs WHERE finished_at IS NOT NULL") < jobs:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            took = time.monotonic() - began
+            attempts = read("SELECT count(*) FROM attempts")
+            failed = read("SELECT count(*) FROM jobs WHERE state <> 'completed'")
+        finally:
+            for proc in pools:
+                with suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+            for proc in pools:
+                proc.wait(60)
+            done.set()
+            sampler.join()
+            watch.close()
+    return {"registered": registered, "workers": want, "registered_in_s": round(all_in, 1),
+            "most_connections": most[0], "attempts_per_job": attempts / jobs,
+            "not_completed": failed, "drain_s": round(took, 2)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.fleet")
     parser.add_argument("--pools", default="1x2,1x16,2x8,1x32",
@@ -505,7 +605,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-log", metavar="FILE",
                         help="count transactions per enqueue exactly, from this log of the "
                              "server's (see the module's docstring)")
+    parser.add_argument("--drain", metavar="POOLSxWORKERS",
+                        help="pools, one host id each, drain --jobs jobs: connections held")
     args = parser.parse_args(argv)
+    if args.drain:
+        print(f"postgres, {args.drain}: {drain(Shape.parse(args.drain), args.jobs)}")
+        return 0
     if args.plan_cost:
         for backlog in (0, args.backlog):
             got = plan_cost(args.plan_cost, backlog)

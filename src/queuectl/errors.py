@@ -88,6 +88,11 @@ class JobNeeded(QueuectlError):
 class StoreUnavailable(QueuectlError):
     """The store cannot be opened or reached (bad path, not a database, server down)."""
 
+    #: the server refused a connection because its connection limit is reached
+    server_full: bool = False
+    #: already said by another worker of the pool: a worker retrying says nothing more
+    quiet: bool = False
+
     @classmethod
     def missing(cls, where: str) -> StoreUnavailable:
         """No store at ``where`` (a SQLite path), for a command that only reads."""

@@ -60,6 +60,25 @@ def test_one_idle_worker_is_woken_per_wake_and_an_unread_one_is_not_sent_more(
             os.close(fd)
 
 
+
+def test_an_idle_worker_that_holds_a_connection_is_woken_first(tmp_path: Path) -> None:
+    board = IdleBoard(3)
+    relay = Relay(SQLiteStorage.pool_wakeups(str(tmp_path / "q.db")), board)
+    write, read = _pipes(3)
+    try:
+        for slot in range(3):
+            board.setter(slot)(True)
+        os.write(relay.more_w, b"+")
+        relay.pump(write, running=lambda slot: False, warm=lambda slot: slot == 2)
+        assert [_unread(read[s]) for s in range(3)] == [b"", b"", b"w"]
+        os.write(relay.more_w, b"+")  # none warm and idle left: by slot
+        relay.pump(write, running=lambda slot: False, warm=lambda slot: slot == 2)
+        assert [_unread(read[s]) for s in range(3)] == [b"w", b"", b""]
+    finally:
+        relay.close()
+        for fd in (*write.values(), *read.values()):
+            os.close(fd)
+
 class FlakySource(WakeSource):
     """A wake-up source whose store can be listened to only when ``up``."""
 

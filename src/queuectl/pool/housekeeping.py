@@ -19,6 +19,8 @@ busy one one batch between two jobs.
 from __future__ import annotations
 
 import logging
+import mmap
+import struct
 import time
 from collections.abc import Callable
 from typing import Protocol, TypeVar
@@ -41,6 +43,35 @@ EXPIRE_BATCH = 500  # jobs cancelled as expired per transaction
 T = TypeVar("T")
 
 
+ALERTS, EXPIRY = 0, 1  # the chores a pool's workers pace together (PoolPace)
+
+
+class PoolPace:
+    """When a pool last judged overdue schedules and looked for expired jobs (monotonic
+    seconds, which every process of the machine reads alike), in memory shared by its
+    workers (mapped by the supervisor before it forks them): each chore is then done about
+    once per interval by the pool, not by each of its workers (on PostgreSQL, a transaction
+    per worker per round). Two workers that find a chore due at once both do it, which the
+    store makes harmless."""
+
+    def __init__(self) -> None:
+        self._shared = mmap.mmap(-1, 16)
+
+    def due(self, chore: int, every: float) -> bool:
+        """Whether the pool last did ``chore`` ``every`` seconds ago or more; if so, it is
+        done now."""
+        now = time.monotonic()
+        [last] = struct.unpack_from("d", self._shared, 8 * chore)
+        if last and now - last < every:
+            return False
+        struct.pack_into("d", self._shared, 8 * chore, now)
+        return True
+
+    def again(self, chore: int) -> None:
+        """``chore`` is due again at once (it left work for the next pass)."""
+        struct.pack_into("d", self._shared, 8 * chore, 0.0)
+
+
 class StoreCall(Protocol):
     """How the worker makes a store call (StoreCalls.call, StoreCalls.retrying)."""
 
@@ -56,12 +87,14 @@ class Housekeeping:
     StoreCalls, so its outage bookkeeping holds); ``woken`` says whether anything woke the
     worker; ``longest`` is the longest a plan of the next tick is trusted (seconds: a schedule
     added meanwhile wakes idle workers, not busy ones); ``worker_id`` the worker's, which
-    saw the ticks that came since it started."""
+    saw the ticks that came since it started; ``pace`` the pool's, when its workers share
+    the judging of overdue schedules and the expiry (None: each worker does both)."""
 
     def __init__(self, store: Storage, config: Callable[[], Config], call: StoreCall,
                  retrying: StoreCall, woken: Callable[[], bool], longest: float,
-                 worker_id: str | None = None) -> None:
+                 worker_id: str | None = None, pace: PoolPace | None = None) -> None:
         self.store = store
+        self._pace = pace
         self._fire = lambda: store.cron_fire(worker_id)
         self.config = config
         self._call = call
@@ -106,10 +139,13 @@ class Housekeeping:
         if time.monotonic() < self._next_alert:
             return
         self._next_alert = time.monotonic() + ALERT_INTERVAL
+        if self._pace is not None and not self._pace.due(ALERTS, ALERT_INTERVAL):
+            return
         try:
             began = self._call(self.store.cron_judge_overdue)
         except StoreUnavailable as exc:
-            log.warning("could not judge overdue schedules: %s", exc)
+            if not exc.quiet:  # (said by another worker of the pool)
+                log.warning("could not judge overdue schedules: %s", exc)
             return
         for name in began:
             log.warning("schedule %s is overdue: no success within its --alert-after", name,
@@ -117,7 +153,8 @@ class Housekeeping:
         try:
             flagged = self._call(self.store.cron_judge_suspects)
         except StoreUnavailable as exc:
-            log.warning("could not judge the schedules' successes: %s", exc)
+            if not exc.quiet:  # (said by another worker of the pool)
+                log.warning("could not judge the schedules' successes: %s", exc)
             return
         for job_id in flagged:
             log.warning("job %s: a suspect success (far shorter or quieter than usual)", job_id,
@@ -154,15 +191,20 @@ class Housekeeping:
         if now < self._next_expire:
             return
         self._next_expire = now + EXPIRE_INTERVAL
+        if self._pace is not None and not self._pace.due(EXPIRY, EXPIRE_INTERVAL):
+            return
         try:
             expired = self._call(lambda: self.store.expire_jobs(EXPIRE_BATCH))
         except StoreUnavailable as exc:
-            log.warning("could not cancel expired jobs: %s", exc)
+            if not exc.quiet:  # (said by another worker of the pool)
+                log.warning("could not cancel expired jobs: %s", exc)
             return
         for job_id in expired:
             log.info("job %s expired before it started: cancelled", job_id)
         if len(expired) == EXPIRE_BATCH:
             self._next_expire = 0.0  # more to come: the next pass goes on at once
+            if self._pace is not None:
+                self._pace.again(EXPIRY)
 
     # --- retention --------------------------------------------------------------------------
 
@@ -186,7 +228,8 @@ class Housekeeping:
                 if time.monotonic() >= deadline or self._woken():
                     return  # out of time, or woken: work (or a stop) comes first
         except StoreUnavailable as exc:
-            log.warning("could not delete jobs past the retention: %s", exc)
+            if not exc.quiet:  # (said by another worker of the pool)
+                log.warning("could not delete jobs past the retention: %s", exc)
         finally:
             self._next_prune = time.monotonic() + again
 

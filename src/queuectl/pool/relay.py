@@ -180,9 +180,11 @@ class Relay:
         """What the worker of ``slot`` is given (see WorkerSide)."""
         return WorkerSide(self.board.setter(slot), self.more_w, self.board.reader(slot))
 
-    def pump(self, pipes: dict[int, int], running: Callable[[int], bool]) -> None:
+    def pump(self, pipes: dict[int, int], running: Callable[[int], bool],
+             warm: Callable[[int], bool] | None = None) -> None:
         """Relay what is pending. ``pipes``: slot -> the worker's pipe; ``running(slot)``:
-        whether that worker runs a job now."""
+        whether that worker runs a job now; ``warm(slot)``: whether it holds a connection
+        to the store now (such idle workers are woken first; None: by slot only)."""
         events = self.listener.drain()
         wakes = drain(self.more_r)
         if "work" in events:
@@ -194,14 +196,16 @@ class Relay:
         if broadcast:
             for fd in pipes.values():
                 _send(fd, broadcast)
+        order = sorted(pipes, key=lambda slot: (warm is not None and not warm(slot), slot))
         for _ in range(wakes):
-            if not self._wake_one(pipes, running):
+            if not self._wake_one(pipes, running, order):
                 break
 
-    def _wake_one(self, pipes: dict[int, int], running: Callable[[int], bool]) -> bool:
-        """Wake one idle worker; with none idle, every worker not running a job (one may be
-        on its way to sleep). Whether an idle one was found."""
-        slot = self.board.take(sorted(pipes))
+    def _wake_one(self, pipes: dict[int, int], running: Callable[[int], bool],
+                  order: Sequence[int]) -> bool:
+        """Wake one idle worker, the first in ``order``; with none idle, every worker not
+        running a job (one may be on its way to sleep). Whether an idle one was found."""
+        slot = self.board.take(order)
         if slot is not None:
             if self.board.mark_sent(slot):
                 _send(pipes[slot], WORK)

@@ -71,8 +71,9 @@ class StoreCalls:
             except StoreUnavailable as exc:
                 if self._must_raise():
                     raise
-                log.warning("store unavailable (%s); retrying in %.1fs", exc, delay,
-                            extra=outage_fields(exc))
+                if not exc.quiet:  # (quiet: another worker of the pool said it)
+                    log.warning("store unavailable (%s); retrying in %.1fs", exc, delay,
+                                extra=outage_fields(exc))
                 self._nap(delay)
                 delay = self.backoff(delay)
 

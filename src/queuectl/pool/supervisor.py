@@ -21,9 +21,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from queuectl import proctitle
-from queuectl.errors import QueuectlError, StoreUnavailable
+from queuectl.errors import InvalidValue, QueuectlError, StoreUnavailable
 from queuectl.ids import new_worker_id
 from queuectl.pool.checkpointer import Checkpointer
+from queuectl.pool.gate import PoolSlots, WorkerGate, slots_from
+from queuectl.pool.housekeeping import PoolPace
 from queuectl.pool.log import LogFormat, configure_logging
 from queuectl.pool.notify import Notifier, PoolReport
 from queuectl.pool.recovery import RecoveryClock
@@ -74,6 +76,11 @@ class Supervisor:
         # The pool's one ear on the store, relayed to the workers (pool/relay.py).
         self.board = IdleBoard(count)
         self.relay = Relay(kind.pool_wakeups(url), self.board)
+        # A few server connections shared by the workers, if the store's are counted.
+        self.slots = PoolSlots(pool_slots(count), count) if kind.server_connections else None
+        # ...and a store whose every transaction costs the server: the chores that need
+        # not be done by each worker are paced by the pool (pool/housekeeping.py).
+        self.pace = PoolPace() if kind.server_connections else None
         # With a service manager to tell (pool/notify.py): each worker writes its pid to
         # this pipe once registered and listening, as --detach's workers do to ready_fd.
         self.report = PoolReport(notifier, count) if notifier is not None else None
@@ -110,9 +117,11 @@ class Supervisor:
                 if self._up_r >= 0:
                     os.close(self._up_r)
                 self.relay.after_fork()
+                gate = self.slots.gate(slot) if self.slots is not None else None
                 code = _worker_main(self.url, self.queues, pipe_r, ready_fds,
                                     self._job_group_slot(slot), self.relay.side(slot),
-                                    self.recovery_clock, worker_id, self.gpus)
+                                    self.recovery_clock, worker_id, self.gpus, gate,
+                                    self.pace)
             except BaseException:  # noqa: BLE001 - the child must never return into our loop
                 log.exception("worker crashed", extra={"event": "worker_crashed"})
             finally:
@@ -140,6 +149,8 @@ class Supervisor:
             if child is not None:
                 os.close(child.pipe_w)
                 self.board.clear(child.slot)
+                if self.slots is not None:
+                    self.slots.clear(child.slot)
                 self.relay.forget(child.worker_id)
                 self._kill_orphaned_job(child)
                 gone.append((child, status))
@@ -209,6 +220,8 @@ class Supervisor:
         finally:
             self.relay.close()
             self.checkpointer.close()
+            if self.slots is not None:
+                self.slots.close()
             if self.report is not None:
                 self.report.notifier.close()
         return self.signals.exit_code()
@@ -217,7 +230,8 @@ class Supervisor:
 
     def _pump(self) -> None:
         pipes = {child.slot: child.pipe_w for child in self.children.values()}
-        self.relay.pump(pipes, self._running)
+        self.relay.pump(pipes, self._running,
+                        self.slots.holding if self.slots is not None else None)
 
     def _running(self, slot: int) -> bool:
         return any(self.job_groups[slot * 8 : slot * 8 + 8])
@@ -301,7 +315,8 @@ def _drain(fd: int) -> None:
 def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds: list[int],
                  job_group: Callable[[int], None] | None = None,
                  relayed: WorkerSide | None = None, recovery_clock: RecoveryClock | None = None,
-                 worker_id: str | None = None, gpus: Sequence[int] = ()) -> int:
+                 worker_id: str | None = None, gpus: Sequence[int] = (),
+                 gate: WorkerGate | None = None, pace: PoolPace | None = None) -> int:
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     proctitle.set_title("worker", url)
@@ -309,7 +324,7 @@ def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds:
     from queuectl.storage import open_store
 
     try:
-        store = open_store(url, durable=False)
+        store = open_store(url, durable=False, gate=gate)
     except QueuectlError as exc:
         log.error("%s", exc, extra={"event": "store_unavailable", "error": str(exc)})
         return EXIT_STORE
@@ -323,9 +338,19 @@ def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds:
     try:
         return Worker(store, queues, supervisor_fd, job_group=job_group, relayed=relayed,
                       recovery_clock=recovery_clock, worker_id=worker_id,
-                      url=url, gpus=gpus).run(on_ready=ready)
+                      url=url, gpus=gpus, gate=gate, pace=pace).run(on_ready=ready)
     finally:
         store.close()
+
+
+def pool_slots(count: int) -> int:
+    """How many server connections a pool of ``count`` workers holds at most (pool/gate.py:
+    $QUEUECTL_POOL_CONNECTIONS, else one per 4 workers, at least 2). Raises InvalidValue
+    for a value that is no whole number ≥ 1."""
+    try:
+        return slots_from(os.environ, count)
+    except ValueError as exc:
+        raise InvalidValue(str(exc)) from None
 
 
 def check_store(url: str) -> None:
@@ -341,6 +366,8 @@ def run_foreground(url: str, count: int, queues: Sequence[str],
     0, or 128 + N when signal N aborted the running jobs). Under systemd (``$NOTIFY_SOCKET``
     set, `Type=notify`) this process is the service's main one and reports to it."""
     check_store(url)
+    if store_type(url).server_connections:  # (a bad value: one clear error, before any fork)
+        pool_slots(count)
     configure_logging(log_format)
     if log_format == "json":  # the CLI's "starting..." line, which only the text log has
         log.info("starting %d worker(s) on %s", count, redact_url(url),
@@ -366,6 +393,8 @@ def run_detached(url: str, count: int, queues: Sequence[str],
     """Start a detached supervisor; return its pid and the workers' once every worker is
     ready. Raises StoreUnavailable when fewer than ``count`` workers came up in time."""
     check_store(url)
+    if store_type(url).server_connections:
+        pool_slots(count)
     # A detached supervisor is not the service's main process, which the manager would
     # refuse to hear; nor must its jobs inherit the socket. (Units run the foreground pool.)
     Notifier.from_environ()

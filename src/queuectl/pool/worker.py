@@ -30,6 +30,7 @@ import contextlib
 import logging
 import math
 import os
+import random
 import select
 import shutil
 import signal
@@ -55,7 +56,8 @@ from queuectl.models import (
 )
 from queuectl.pool.clocks import Clocks
 from queuectl.pool.config_snapshot import ConfigSnapshot
-from queuectl.pool.housekeeping import MIN_IDLE, Housekeeping
+from queuectl.pool.gate import WorkerGate
+from queuectl.pool.housekeeping import MIN_IDLE, Housekeeping, PoolPace
 from queuectl.pool.log import job_lines, say_finished, say_started, set_worker
 from queuectl.pool.recovery import Recovery, RecoveryClock
 from queuectl.pool.relay import EVENTS, WorkerSide, drain
@@ -72,6 +74,21 @@ MAX_HEARTBEAT = 5.0  # seconds; heartbeats come at least 3 times per lease
 # The worker claims while its last heartbeat is younger than this many heartbeat intervals
 # (2 × lease/3 at most: never old enough for another worker to take it for lost).
 FRESH_HEARTBEATS = 2
+# Under a pool's connection gate (pool/gate.py): seconds an idle worker keeps its server
+# connection before closing it (a trickle of jobs, each woken for in turn, reuses it), and
+# how often it looks meanwhile whether another worker waits for one (it then closes it).
+IDLE_HOLD = 2.0
+WANTED_LOOK = 0.05
+# Heartbeat intervals a busy worker keeps its connection at least, however many others wait
+# for one (at most BUSY_HOLD_MAX seconds): a connection costs the server a process, and its
+# first statements cost more (plans, caches), so closing it after each short job would cost
+# more than the jobs; yet a worker that waits behind the 3 or 4 others of its connection
+# (pool/gate.py: one per 4 workers) must still heartbeat well within the lease.
+BUSY_HOLD = 0.25
+BUSY_HOLD_MAX = 1.0
+# Seconds a running job's loop waits for a connection (it must keep draining the job's
+# output and enforcing its timeout; the check or save is tried again at the next turn).
+RUNNING_PATIENCE = 0.5
 
 CANCELLED_EARLY = "cancelled before it started"  # the error of an attempt that never ran
 CUDA_VISIBLE = "CUDA_VISIBLE_DEVICES"  # the GPUs a job's CUDA programs see
@@ -92,10 +109,15 @@ class Worker:
         clocks: Clocks | None = None,
         url: str | None = None,
         gpus: Sequence[int] = (),
+        gate: WorkerGate | None = None,
+        pace: PoolPace | None = None,
     ) -> None:
         self.store = store
         # `worker start --gpus`: the GPUs of this host its pool owns (indexes); empty: none.
         self.gpus = list(gpus)
+        # The pool's share of server connections this worker's store takes from
+        # (pool/gate.py): the worker closes its connection when it will not need it awhile.
+        self.gate = gate
         self.url = url  # given to each job (QUEUECTL_DB), for `queuectl snooze`
         self._snooze_dir: str | None = None  # made when the first job runs
         clocks = clocks or Clocks()
@@ -119,6 +141,7 @@ class Worker:
         self._in_check = False  # inside the runner's check: store calls must not block
         self.settings = ConfigSnapshot(store.config_items)
         self._next_heartbeat = 0.0
+        self._spread_done = False  # the first heartbeat's next one was spread (_spread)
         self._alive_at = -math.inf  # monotonic: just before the store last took our heartbeat
         self.calls = StoreCalls(
             self._gives_up, self._nap,
@@ -128,7 +151,7 @@ class Worker:
         self.housekeeping = Housekeeping(
             store, self.config, self.calls.call, self.calls.retrying,
             lambda: bool(select.select(self.fds, [], [], 0)[0]), longest=IDLE_POLL,
-            worker_id=self.id)
+            worker_id=self.id, pace=pace)
         # ``recovery_clock``: when the pool last made a recovery pass (shared by its workers).
         self.recovery = Recovery(store, self.calls, self.policy,
                                  lambda: self.config().lease_timeout, recovery_clock,
@@ -341,11 +364,52 @@ class Worker:
         if self.relayed is not None:
             self.relayed.idle(True)  # the supervisor may wake us for the next ready job
         try:
-            ready, _, _ = select.select(self.fds, [], [], wait)
+            ready = self._wait_idle(wait)
         finally:
             if self.relayed is not None:
                 self.relayed.idle(False)
         self._on_wake(ready)
+
+    def _wait_idle(self, wait: float) -> list[int]:
+        """The descriptors ready within ``wait`` seconds. Under a gate the store's server
+        connection is closed once the worker has been idle IDLE_HOLD seconds of a longer
+        wait, or at once when another worker of the pool waits for one; the next store call
+        opens one again. (A pool with a connection for each worker keeps them all.)"""
+        if self.gate is None or not self.gate.shared:
+            return select.select(self.fds, [], [], wait)[0]
+        ends = time.monotonic() + wait
+        hold_until = ends - wait + IDLE_HOLD if wait > IDLE_HOLD else ends
+        while not self.gate.wanted():
+            left = hold_until - time.monotonic()
+            if left <= 0:
+                break
+            ready = select.select(self.fds, [], [], min(left, WANTED_LOOK))[0]
+            if ready:
+                return ready
+        if time.monotonic() >= ends:
+            return []
+        self.store.release_connection()
+        return select.select(self.fds, [], [], max(0.0, ends - time.monotonic()))[0]
+
+    def _impatient(self) -> float:
+        """Wait at most RUNNING_PATIENCE for a connection from now; what to restore."""
+        if self.gate is None:
+            return 0.0
+        was, self.gate.patience = self.gate.patience, RUNNING_PATIENCE
+        return was
+
+    def _patient(self, was: float) -> None:
+        if self.gate is not None:
+            self.gate.patience = was
+
+    def _yield_connection(self) -> None:
+        """Close the store's server connection if another worker of the pool waits for one
+        and this one has held it long enough (BUSY_HOLD; a running job needs the store only
+        now and then: check-ins, output, its end)."""
+        if self.gate is None or not self.gate.wanted():
+            return
+        if self.gate.held_for() >= min(BUSY_HOLD * self._heartbeat_interval(), BUSY_HOLD_MAX):
+            self.store.release_connection()
 
     def _on_wake(self, ready: Sequence[int]) -> None:
         if self._wake_r in ready:
@@ -375,7 +439,7 @@ class Worker:
         interval = self._heartbeat_interval()
         if now < self._next_heartbeat and now - self._alive_at < interval:
             return False
-        self._next_heartbeat = now + interval
+        self._next_heartbeat = now + interval * self._spread()
         check = self.calls.retrying(lambda: self.store.heartbeat(self.id, self.current))
         if check.lost:
             log.warning("worker %s was taken for lost (silent past the lease); registering "
@@ -388,6 +452,16 @@ class Worker:
         self._apply_check_in(check)
         self.recovery.at_heartbeat(interval)
         return True
+
+    def _spread(self) -> float:
+        """The share of an interval until the next heartbeat: 1, but a random share of it
+        for the first heartbeat of a worker under a gate (a pool's workers start together;
+        spread, their heartbeats seldom wait on each other for a connection). Sooner is
+        always safe."""
+        if self.gate is None or not self.gate.shared or self._spread_done:
+            return 1.0
+        self._spread_done = True
+        return random.uniform(0.25, 1.0)
 
     def _check_in(self) -> Action:
         check = self.calls.retrying(lambda: self.store.check_in(self.id, self.current))
@@ -437,8 +511,9 @@ class Worker:
         except StoreUnavailable as exc:
             # Never retried blindly: if it was committed, a second claim would take a second
             # job. The next heartbeat says whether it was (CheckIn.also_held).
-            log.warning("store unavailable (%s); asking before claiming again", exc,
-                        extra=outage_fields(exc))
+            if not exc.quiet:  # (another worker of the pool said it)
+                log.warning("store unavailable (%s); asking before claiming again", exc,
+                            extra=outage_fields(exc))
             self._next_heartbeat = 0.0
             self._nap(0.1)
             return None
@@ -470,6 +545,7 @@ class Worker:
             result = AttemptResult(Outcome.CANCELLED, error=CANCELLED_EARLY)
         else:
             say_started(self._job_lines, job)
+            self._yield_connection()
             result = self._run(job)
         if self.job_group is not None:
             self.job_group(0)
@@ -656,8 +732,9 @@ class Worker:
                     log.warning("could not record the end of job %s (%s); stopping anyway",
                                 job.id, exc, extra=outage_fields(exc, job.id))
                     return None, None
-                log.warning("store unavailable (%s); recording job %s again in %.1fs",
-                            exc, job.id, delay, extra=outage_fields(exc, job.id))
+                if not exc.quiet:  # (another worker of the pool said it)
+                    log.warning("store unavailable (%s); recording job %s again in %.1fs",
+                                exc, job.id, delay, extra=outage_fields(exc, job.id))
                 claim, self._next_heartbeat = False, 0.0
                 self._nap(delay)
                 delay = self.calls.backoff(delay)
@@ -665,6 +742,7 @@ class Worker:
     def _hooks(self, job: Job) -> Hooks:
         def check() -> Action:
             self._in_check = True
+            patience = self._impatient()
             try:
                 self._on_wake(select.select(self.fds, [], [], 0)[0])
                 if self.level >= StopLevel.ABORT:
@@ -678,21 +756,29 @@ class Worker:
                 return self._check_in()
             except StoreUnavailable as exc:
                 # Keep draining the pipe and enforcing the timeout; ask again next time.
-                log.warning("store unavailable while %s runs: %s", job.id, exc,
-                            extra=outage_fields(exc, job.id))
+                if not exc.quiet:  # (another worker of the pool said it, or no need to)
+                    log.warning("store unavailable while %s runs: %s", job.id, exc,
+                                extra=outage_fields(exc, job.id))
                 return Action.ABORT if self.level >= StopLevel.ABORT else Action.CONTINUE
             finally:
                 self._in_check = False
+                self._yield_connection()
+                self._patient(patience)
 
         def save(data: bytes, dropped: int) -> None:
             # A progress save only: the finish carries the full tail. Never let a store
             # outage stall the loop that drains the job's pipe and enforces its timeout.
+            patience = self._impatient()
             try:
                 number = job.last_attempt
                 self.calls.call(lambda: self.store.save_output(job.id, number, data, dropped))
+                self._yield_connection()
             except StoreUnavailable as exc:
-                log.warning("could not save output of %s yet: %s", job.id, exc,
-                            extra=outage_fields(exc, job.id))
+                if not exc.quiet:  # (another worker of the pool said it)
+                    log.warning("could not save output of %s yet: %s", job.id, exc,
+                                extra=outage_fields(exc, job.id))
+            finally:
+                self._patient(patience)
 
         # Checks (which heartbeat when due) twice per heartbeat interval: the heartbeat is
         # then never later than 2/3 of the lease, however short the lease is.

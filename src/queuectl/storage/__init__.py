@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 
 from queuectl.settings import is_postgres, redact_url, sqlite_path
-from queuectl.storage.base import Storage
+from queuectl.storage.base import ConnectionGate, Storage
 
 
 def store_type(url: str) -> type[Storage]:
@@ -29,7 +29,7 @@ def store_type(url: str) -> type[Storage]:
 
 def open_store(
     url: str, *, durable: bool = True, create: bool = True,
-    clock: Callable[[], float] | None = None,
+    clock: Callable[[], float] | None = None, gate: ConnectionGate | None = None,
 ) -> Storage:
     """Open the store named by ``url`` (a path, sqlite:///path or postgresql://...).
 
@@ -39,7 +39,10 @@ def open_store(
     database itself is never created here.)
 
     ``clock``: the store's "now" (epoch seconds) instead of its own clock (this process's
-    for SQLite, the server's for PostgreSQL): tests move it on rather than sleep."""
+    for SQLite, the server's for PostgreSQL): tests move it on rather than sleep.
+
+    ``gate``: a pool worker's share of its pool's server connections (ConnectionGate); only
+    a store whose ``server_connections`` is True takes one (others ignore it)."""
     if is_postgres(url):
         try:
             from queuectl.storage.postgres import PostgresStorage
@@ -47,7 +50,7 @@ def open_store(
             from queuectl.errors import StoreUnavailable
 
             raise StoreUnavailable(f"PostgreSQL support is not available: {exc}") from None
-        return PostgresStorage(url, durable=durable, create=create, clock=clock)
+        return PostgresStorage(url, durable=durable, create=create, clock=clock, gate=gate)
     from queuectl.storage.sqlite import SQLiteStorage
 
     path = sqlite_path(url)

@@ -190,6 +190,41 @@ class WakeSource(ABC):
         """Release what it holds. Safe to call twice."""
 
 
+class ConnectionGate(ABC):
+    """A pool's share of the server's connections (pool/gate.py), asked by a store that
+    holds a connection the server counts (``Storage.server_connections``) before it opens
+    one and told when it has closed it: a pool's workers then hold at most so many at once,
+    whatever their number."""
+
+    @abstractmethod
+    def acquire(self) -> None:
+        """Wait for one of the pool's connections to be free, and take it. Raises
+        StoreUnavailable when none came free in time (the caller retries as for an outage)."""
+
+    @abstractmethod
+    def release(self) -> None:
+        """Give back the connection taken (the store's is closed). Safe to call twice."""
+
+    @abstractmethod
+    def wanted(self) -> bool:
+        """Whether another worker of the pool waits for a connection now (a store call
+        then closes its own at the next pause, see Storage.release_connection)."""
+
+    @abstractmethod
+    def held_for(self) -> float:
+        """Seconds since the connection held now was taken (0.0: none is held)."""
+
+    @abstractmethod
+    def refused(self) -> bool:
+        """No connection could be had (the server refused one, its limit reached; or none
+        of the pool's came free in time): whether this worker is the first of its pool to
+        meet that since a connection last opened (it says so; the others stay quiet)."""
+
+    @abstractmethod
+    def opened(self) -> None:
+        """A connection opened: the next refusal is news again."""
+
+
 @record
 class Listener:
     """A wake-up channel for one worker: a file descriptor to select() on.
@@ -223,6 +258,11 @@ class Storage(ABC):
     #: it writes ahead on its own, as a database server does; nothing is opened for it)
     wants_checkpoints: ClassVar[bool] = False
 
+    #: whether an open store holds a connection the server counts against its limit (a
+    #: PostgreSQL session): a pool then shares a few among its workers (ConnectionGate,
+    #: release_connection); False: nothing to share (SQLite opens a file)
+    server_connections: ClassVar[bool] = False
+
     # --- what a pool asks of the kind of store, before opening one -------------------------
 
     @classmethod
@@ -243,6 +283,13 @@ class Storage(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release connections and sockets. Safe to call twice."""
+
+    def release_connection(self) -> None:  # noqa: B027 - a hook most stores need not fill
+        """Close the connection to the server now, if one is open (and give it back to the
+        pool's ConnectionGate); the next call opens one again. A worker calls this when it
+        will not need the store for a while (idle, or its job running while another worker
+        waits for a connection). Nothing is lost: no transaction spans two calls. Default:
+        nothing (a store without server connections)."""
 
     def checkpoint(self) -> int:
         """Fold what the store wrote ahead of its files into them, on the caller's time

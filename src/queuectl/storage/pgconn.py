@@ -27,6 +27,11 @@ CONNECT_TIMEOUT = 5  # seconds: an unreachable server is reported, not waited on
 # Key of the advisory lock that serialises migrations: any fixed 64-bit number will do;
 # this one spells "queuectl" in ASCII.
 MIGRATION_LOCK = 0x7175657565_63746C
+# A refusal for the server's connection limit: its SQLSTATE (when libpq passes it on; at
+# connect it often does not) or the words of the server's message.
+TOO_MANY_CONNECTIONS = "53300"
+FULL_SIGNS = ("too many clients", "too many connections",
+              "remaining connection slots are reserved")
 REVIVE_EVERY = 1.0  # seconds between tries to re-open a dropped LISTEN connection
 # A worker idles on a LISTEN socket that carries no traffic: without TCP keepalives a
 # network cut would go unnoticed for hours. These notice a dead peer in about a minute;
@@ -73,16 +78,28 @@ def connect(url: str, display_url: str, *, durable: bool = True) -> Conn:
     """An autocommit connection, or StoreUnavailable naming the redacted URL.
 
     ``durable=False``: commits on this connection do not wait for the WAL flush
-    (``synchronous_commit = off``, set in the startup packet: no extra round trip)."""
+    (``synchronous_commit = off``, set in the startup packet: no extra round trip).
+
+    JIT compilation is off (``jit = off``, in the startup packet too, before whatever the
+    URL's own ``options`` say): queuectl's statements are short, and a claim whose estimated
+    cost passes ``jit_above_cost`` (on tables not analyzed yet) was compiled at each of a
+    session's first calls, about 100 ms of server CPU each, against 2-4 ms without."""
     try:
         params = {**TCP_DEFAULTS, "connect_timeout": str(CONNECT_TIMEOUT),
                   "application_name": "queuectl", **conninfo_to_dict(libpq_url(url))}
+        params["options"] = f"-c jit=off {params.get('options') or ''}".strip()
         if not durable:
-            params["options"] = f"{params.get('options') or ''} -c synchronous_commit=off".strip()
+            params["options"] = f"{params['options']} -c synchronous_commit=off"
         return psycopg.connect(make_conninfo(**params), autocommit=True)  # type: ignore[arg-type]
     except psycopg.Error as exc:
         reason = scrub(str(exc), url).removeprefix("connection failed: ")
-        raise StoreUnavailable(f"cannot connect to {display_url}: {reason}") from None
+        full = exc.sqlstate == TOO_MANY_CONNECTIONS or any(
+            sign in reason for sign in FULL_SIGNS)
+        if full:
+            reason += " (the server's connection limit, max_connections, is reached)"
+        error = StoreUnavailable(f"cannot connect to {display_url}: {reason}")
+        error.server_full = full
+        raise error from None
 
 
 # --- migrations --------------------------------------------------------------------------

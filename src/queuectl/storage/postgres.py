@@ -8,7 +8,10 @@ storage/sql_store.py's), with these differences of means:
 - A claim is one UPDATE over a ``FOR UPDATE SKIP LOCKED`` sub-select: concurrent claimers
   pass over each other's rows instead of waiting or taking the same job.
 - Wake-ups are NOTIFY on one channel, sent inside the transaction that made the work
-  (so they arrive only once it is committed); each worker LISTENs on its own connection.
+  (so they arrive only once it is committed); a pool LISTENs on one connection.
+- The server counts every connection against max_connections: a pool's workers share a
+  few (``gate``, pool/gate.py), each opening its connection on demand and closing it when
+  it will not need it awhile (release_connection).
 - A broken connection (server restart, network) raises StoreUnavailable; the next call
   reconnects, so the worker's retry loop rides out an outage. Every driver error is mapped
   in one place (storage/faults.py): an outage, or a bad request.
@@ -35,7 +38,7 @@ from queuectl.errors import StoreUnavailable
 from queuectl.models import IdlePlan, Job, JobSpec, State, to_ms
 from queuectl.settings import redact_url
 from queuectl.storage import dependencies
-from queuectl.storage.base import Listener, WakeSource
+from queuectl.storage.base import ConnectionGate, Listener, WakeSource
 from queuectl.storage.faults import postgres_fault
 from queuectl.storage.pgconn import CHANNEL, Conn, Wakeups, connect, migrate, scrub
 from queuectl.storage.rows import CLAIMED_COLUMNS, claimed_job, idle_plan, job_from_row
@@ -64,10 +67,11 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
                       SqlSnapshots[Conn]):
     _q = queries("postgres")
     _duplicate_error = pg_errors.UniqueViolation
+    server_connections = True
 
     def __init__(
         self, url: str, *, durable: bool = True, create: bool = True,
-        clock: Callable[[], float] | None = None,
+        clock: Callable[[], float] | None = None, gate: ConnectionGate | None = None,
     ) -> None:
         """Connect to ``url`` (postgresql://user:pw@host:port/db) and migrate if needed
         (``create``: also into a database that has no queuectl schema yet; see migrate).
@@ -84,6 +88,12 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
 
         ``clock``: "now" for this store's calls (epoch seconds), read before each call and
         set on its connection (one more statement per call); None: the database's clock.
+
+        ``gate``: a pool's worker's share of the pool's connections (pool/gate.py), taken
+        before each connect and given back when the connection closes. With a gate the
+        store connects on its first call, not here, and migrates nothing (the pool checked
+        the store before it forked its workers): a server that refuses connections now
+        fails that call, which the worker retries, rather than the worker's start.
         """
         self._url = url
         self._given_clock = clock
@@ -93,6 +103,9 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
         self._lock = threading.RLock()
         self._conn: Conn | None = None
         self._wakeups: list[Wakeups] = []
+        self._gate = gate
+        if gate is not None:
+            return
         with self._lock:
             conn = self._connection()
             try:
@@ -111,12 +124,32 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
     def _connect(self) -> Conn:
         return connect(self._url, self.display_url, durable=self._durable)
 
+    def _open(self) -> Conn:
+        """A new connection, within the gate's share if there is one. A refusal for the
+        server's connection limit is said by one worker of the pool (the others' errors are
+        quiet: see StoreUnavailable.quiet)."""
+        if self._gate is None:
+            return self._connect()
+        self._gate.acquire()
+        try:
+            conn = self._connect()
+        except StoreUnavailable as exc:
+            self._gate.release()
+            if exc.server_full and not self._gate.refused():
+                exc.quiet = True
+            raise
+        except BaseException:
+            self._gate.release()
+            raise
+        self._gate.opened()
+        return conn
+
     def _connection(self) -> Conn:
         """The live connection, reconnecting after a drop; dropped listeners come back too."""
         conn = self._conn
         if conn is None or conn.closed or conn.broken:
             self._discard()
-            conn = self._conn = self._connect()
+            conn = self._conn = self._open()
         for wakeups in self._wakeups:
             if wakeups.dropped:
                 wakeups.revive()
@@ -127,6 +160,12 @@ class PostgresStorage(SqlWorkers[Conn], SqlCron[Conn], SqlQueues[Conn], SqlClock
         if conn is not None:
             with suppress(psycopg.Error):
                 conn.close()
+            if self._gate is not None:
+                self._gate.release()
+
+    def release_connection(self) -> None:
+        with self._lock:
+            self._discard()
 
     @contextmanager
     def _db(self) -> Iterator[Conn]:
