@@ -18,23 +18,15 @@ from queuectl.pool.gate import SLOTS_ENV, PoolSlots, WorkerGate, default_slots, 
 
 
 @given(st.integers(min_value=1, max_value=10_000))
-def test_a_pool_holds_a_connection_per_four_workers_at_least_two_never_more_than_its_workers(
-        workers: int) -> None:
-    slots = default_slots(workers)
-    assert 1 <= slots <= workers
-    assert slots == min(workers, max(2, -(-workers // 4)))
-
-
-def test_twelve_pools_of_eight_hold_two_connections_each() -> None:
-    assert default_slots(8) == 2
-    assert default_slots(1) == 1
-    assert default_slots(64) == 16
+def test_a_pool_holds_a_connection_per_worker_unless_told_otherwise(workers: int) -> None:
+    assert default_slots(workers) == workers
+    assert slots_from({}, workers) == workers
 
 
 def test_the_environment_sets_the_cap_and_a_bad_value_is_refused_by_name() -> None:
     assert slots_from({SLOTS_ENV: " 3 "}, 8) == 3
-    assert slots_from({SLOTS_ENV: ""}, 8) == 2
-    assert slots_from({}, 32) == 8
+    assert slots_from({SLOTS_ENV: ""}, 8) == 8
+    assert slots_from({}, 32) == 32
     for bad in ("0", "-1", "two", "1.5"):
         with pytest.raises(ValueError, match=SLOTS_ENV):
             slots_from({SLOTS_ENV: bad}, 8)

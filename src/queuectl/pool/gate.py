@@ -31,8 +31,6 @@ from queuectl.errors import StoreUnavailable
 from queuectl.storage.base import ConnectionGate
 
 SLOTS_ENV = "QUEUECTL_POOL_CONNECTIONS"  # a pool's cap on its workers' server connections
-WORKERS_PER_SLOT = 4  # default: one connection for every 4 workers, at least MIN_SLOTS
-MIN_SLOTS = 2
 # Seconds a worker waits for a slot before its call fails as in an outage (and is retried):
 # two heartbeat intervals at most, so a worker that waits still heartbeats within the lease.
 WAIT_MAX = 10.0
@@ -41,9 +39,12 @@ POLL_MAX = 0.016  # ...up to this
 
 
 def default_slots(workers: int) -> int:
-    """Pure: the connections a pool of ``workers`` holds at most, unless told otherwise:
-    one per WORKERS_PER_SLOT workers, at least MIN_SLOTS (never more than its workers)."""
-    return max(1, min(workers, max(MIN_SLOTS, -(-workers // WORKERS_PER_SLOT))))
+    """Pure: the connections a pool of ``workers`` holds at most unless told otherwise: one
+    per worker, as a pool always held. Sharing fewer is asked for (QUEUECTL_POOL_CONNECTIONS)
+    until its costs are taken back: an idle worker's round opens a cold connection (ten
+    times the server CPU of an idle pool), and a worker stopped while it holds one (SIGSTOP,
+    a stalled call) keeps it from the others."""
+    return max(1, workers)
 
 
 def slots_from(environ: dict[str, str] | os._Environ[str], workers: int) -> int:

@@ -345,7 +345,7 @@ def _worker_main(url: str, queues: Sequence[str], supervisor_fd: int, ready_fds:
 
 def pool_slots(count: int) -> int:
     """How many server connections a pool of ``count`` workers holds at most (pool/gate.py:
-    $QUEUECTL_POOL_CONNECTIONS, else one per 4 workers, at least 2). Raises InvalidValue
+    $QUEUECTL_POOL_CONNECTIONS, else one per worker). Raises InvalidValue
     for a value that is no whole number ≥ 1."""
     try:
         return slots_from(os.environ, count)

@@ -83,7 +83,8 @@ WANTED_LOOK = 0.05
 # for one (at most BUSY_HOLD_MAX seconds): a connection costs the server a process, and its
 # first statements cost more (plans, caches), so closing it after each short job would cost
 # more than the jobs; yet a worker that waits behind the 3 or 4 others of its connection
-# (pool/gate.py: one per 4 workers) must still heartbeat well within the lease.
+# (QUEUECTL_POOL_CONNECTIONS: one per 4 workers in a fleet) must still heartbeat well
+# within the lease.
 BUSY_HOLD = 0.25
 BUSY_HOLD_MAX = 1.0
 # Seconds a running job's loop waits for a connection (it must keep draining the job's
