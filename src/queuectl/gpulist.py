@@ -42,11 +42,16 @@ def parse_nvidia_smi(output: str) -> list[int]:
     """The indexes ``nvidia-smi --query-gpu=index --format=csv,noheader`` printed, one per
     line. Raises InvalidValue for output that is not that, or lists no GPU."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    if not lines or not all(_INDEX.fullmatch(line) for line in lines):
-        shown = lines[0][:60] if lines else "nothing"
+    if not lines:
+        raise InvalidValue("--gpus auto: nvidia-smi listed no GPU (it printed nothing)")
+    if not all(_INDEX.fullmatch(line) for line in lines):
         raise InvalidValue(f"--gpus auto: nvidia-smi listed no GPU indexes (it printed "
-                           f"{shown!r})")
-    return sorted({int(line) for line in lines})
+                           f"{lines[0][:60]!r})")
+    indexes = [int(line) for line in lines]
+    if len(set(indexes)) != len(indexes):
+        raise InvalidValue(f"--gpus auto: nvidia-smi listed a GPU index twice "
+                           f"({', '.join(lines)})")
+    return sorted(indexes)
 
 
 def detect_gpus() -> list[int]:
@@ -60,8 +65,13 @@ def detect_gpus() -> list[int]:
     except FileNotFoundError:
         raise InvalidValue("--gpus auto: nvidia-smi was not found on PATH; give the GPU "
                            "indexes (--gpus 0,1)") from None
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise InvalidValue(f"--gpus auto: nvidia-smi could not run: {exc}") from None
+    except subprocess.TimeoutExpired:
+        raise InvalidValue(f"--gpus auto: nvidia-smi did not answer within "
+                           f"{NVIDIA_SMI_TIMEOUT:g} s; give the GPU indexes (--gpus 0,1)"
+                           ) from None
+    except OSError as exc:
+        raise InvalidValue(f"--gpus auto: nvidia-smi could not run: "
+                           f"{exc.strerror or exc}") from None
     if done.returncode != 0:
         said = (done.stderr or done.stdout).strip().splitlines()
         why = said[0][:120] if said else f"exit code {done.returncode}"

@@ -256,6 +256,8 @@ def test_show_says_why_a_gpu_job_waits_and_worker_list_shows_the_gpus(
     assert "2 busy" in cli.ok("status")
     assert cli.json("status")["counts"]["pending"] == 2
     assert cli.json("status")["blocked"] == 0  # its GPU does not make a job blocked
+    later = cli.enqueue("true", "--gpus", "1", "--delay", "1h")  # its time is the reason
+    assert cli.json("show", later)["held_back"] is None
 
 
 def test_gpus_through_enqueue_file_api_edit_and_rerun(cli: InProcessCli, store: Storage) -> None:

@@ -45,6 +45,10 @@ def test_nvidia_smis_indexes_are_read_one_per_line() -> None:
     for bad in ("", "\n", "No devices were found\n", "0\nGPU 1\n"):
         with pytest.raises(InvalidValue, match="nvidia-smi listed no GPU"):
             parse_nvidia_smi(bad)
+    with pytest.raises(InvalidValue, match="printed nothing"):
+        parse_nvidia_smi("")
+    with pytest.raises(InvalidValue, match="listed a GPU index twice"):
+        parse_nvidia_smi("0\n0\n")  # as --gpus 0,0 is refused
 
 
 def _job(**fields: object) -> Job:

@@ -152,9 +152,12 @@ def held_back(store: Storage, job: Job) -> str | None:
     if job.state not in READY_STATES or job.held or job.waiting_for:
         return None
     reasons: list[str] = []
+    # What another job holds (GPUs, a mutex) is a reason only once the job is due: before,
+    # its own time is (`list` says when).
+    due = job.run_at <= store.store_now()
     if job.gpus is not None:
-        reasons.extend(_gpus_wanted(store, job.gpus))
-    if job.mutex is not None:
+        reasons.extend(_gpus_wanted(store, job.gpus, due))
+    if job.mutex is not None and due:
         holder = store.mutex_holder(job.mutex)
         if holder is not None and holder != job.id:
             reasons.append(f"waiting for mutex {job.mutex}")
@@ -170,16 +173,17 @@ def held_back(store: Storage, job: Job) -> str | None:
     return "; ".join(reasons) or None
 
 
-def _gpus_wanted(store: Storage, wanted: int) -> list[str]:
+def _gpus_wanted(store: Storage, wanted: int, due: bool) -> list[str]:
     """Why a job asking for ``wanted`` GPUs waits, if the running pools say: none owns
-    that many, or none has that many free now ([]: one has)."""
+    that many, or (``due``: its time has come) none has that many free now ([]: one
+    has)."""
     pools = [w.gpus for w in store.list_workers() if w.state != "lost" and w.gpus]
     most = max((len(gpus) for gpus in pools), default=0)
     gpus = "GPU" if wanted == 1 else "GPUs"
     if most < wanted:
         owned = f"the most is {most}" if most else "none was started with --gpus"
         return [f"needs {wanted} {gpus}: no running pool has that many ({owned})"]
-    if max(sum(use.job is None for use in uses) for uses in pools) < wanted:
+    if due and max(sum(use.job is None for use in uses) for uses in pools) < wanted:
         return [f"waiting for {wanted} free {gpus}"]
     return []
 
