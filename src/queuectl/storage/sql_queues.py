@@ -61,10 +61,12 @@ class SqlQueues(SqlStore[C]):
         return windows.to_ms(opens), windows.to_ms(closes)
 
     def store_now(self) -> datetime:
-        from queuectl.windows import from_ms
+        # Not through windows.from_ms: `show` reads the store's time and must not import
+        # the windows' parsing (dataclasses and all) to do it.
+        from datetime import UTC, datetime
 
         [(now_ms,)] = self._read("cron_now", self._clock())
-        return from_ms(int(now_ms))
+        return datetime.fromtimestamp(int(now_ms) / 1000, UTC)
 
     def queue_windows_refresh(self) -> int:
         clock = self._clock()
