@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from functools import cache
 from typing import Any
 
@@ -89,16 +90,19 @@ def template() -> str:
     return name
 
 
-def create(template_name: str | None = None) -> str:
+def create(template_name: str | None = None,
+           conn: psycopg.Connection[tuple[Any, ...]] | None = None) -> str:
+    """A new database (cloned from ``template_name``), through ``conn`` or a connection of
+    its own."""
     name = f"qtest_{os.getpid()}_{uuid.uuid4().hex[:12]}"
     source = f' TEMPLATE "{template_name}"' if template_name else ""
-    with admin() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"{source}')
+    with nullcontext(conn) if conn is not None else admin() as db:
+        db.execute(f'CREATE DATABASE "{name}"{source}')
         # A commit returns before its WAL reaches the disk: on a machine whose disk every
         # test process flushes at once, a commit's fsync costs several milliseconds.
         # Nothing a test can observe changes: only a crash of the server itself could lose
         # what was committed, and no test crashes the shared server.
-        conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+        db.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     return name
 
 
@@ -124,10 +128,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def drop(name: str) -> None:
+def drop(name: str, conn: psycopg.Connection[tuple[Any, ...]] | None = None) -> None:
+    """Drop ``name`` (cutting what a test left connected), through ``conn`` or a connection
+    of its own."""
     try:
-        with admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with nullcontext(conn) if conn is not None else admin() as db:
+            db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     except psycopg.Error:
         pass  # the server went away: nothing left to clean that we can reach
 
@@ -136,26 +142,44 @@ class _Spares:
     """Migrated databases made one ahead of need, and finished ones dropped, by one
     background thread of this process: a test neither waits for its CREATE DATABASE
     (~0.15 s on a quiet machine, several times that under a parallel run) nor for the DROP
-    of the one before, so that work overlaps the tests' own waiting."""
+    of the one before, so that work overlaps the tests' own waiting.
+
+    The thread works through one connection opened here, in the calling thread: opening a
+    connection, libpq reads the environment (getenv), and the test's own thread changes the
+    environment meanwhile (monkeypatch, the in-process CLI), which glibc does not make safe
+    (a CI run crashed with a segmentation fault in the thread's connect). Only when that
+    connection is lost does the thread open another."""
 
     def __init__(self) -> None:
         # The template first: exit handlers run last-registered first, so the spares are
         # dropped (close) before their template is.
         self._source = template()
+        self._conn = admin()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-spares")
         self._next: Future[str] | None = None
         atexit.register(self.close)
 
+    def _connection(self) -> psycopg.Connection[tuple[Any, ...]]:
+        if self._conn.broken or self._conn.closed:
+            self._conn = admin()  # the rare case: the server dropped it
+        return self._conn
+
+    def _create(self) -> str:
+        return create(self._source, self._connection())
+
+    def _drop(self, name: str) -> None:
+        drop(name, self._connection())
+
     def take(self) -> str:
         """A new migrated database's name, made ahead by the thread when it could be."""
         name = self._next.result() if self._next is not None else create(self._source)
-        self._next = self._thread.submit(create, self._source)
+        self._next = self._thread.submit(self._create)
         return name
 
     def give_back(self, name: str) -> None:
         """Drop ``name`` once the thread is free (WITH FORCE: what a test left connected
         is cut)."""
-        self._thread.submit(drop, name)
+        self._thread.submit(self._drop, name)
 
     def close(self) -> None:
         """At exit: finish the queued drops, then drop the spare. (Nothing new can be
@@ -164,6 +188,7 @@ class _Spares:
         if self._next is not None and self._next.exception() is None:
             drop(self._next.result())
         self._next = None
+        self._conn.close()
 
 
 @cache
